@@ -1,0 +1,1 @@
+//! Confer SDK (in progress).

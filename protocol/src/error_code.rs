@@ -1,0 +1,266 @@
+//! The one table of error codes. Every error a user can see has a code from
+//! here and a human message. Codes are grouped by module: the millions digit
+//! block `10MM_NNN` names the module (see [`ErrorModule`]).
+
+use serde::{Deserialize, Serialize};
+
+/// The module an [`ErrorCode`] belongs to, derived from its numeric range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorModule {
+    /// Code 0: no error.
+    None,
+    /// `1000xxx`: engine creation and lifetime.
+    Engine,
+    /// `1002xxx`: room login, connection and room messages.
+    Room,
+    /// `1003xxx`: publishing streams.
+    Publisher,
+    /// `1004xxx`: playing streams.
+    Player,
+    /// `1006xxx`: cameras, microphones and speakers.
+    Device,
+    /// `1007xxx`: login tokens.
+    Token,
+    /// `1009xxx`: the signaling server and the wire protocol.
+    Server,
+}
+
+macro_rules! error_codes {
+    ($( $(#[doc = $doc:literal])* $name:ident = $code:literal => $msg:literal, )*) => {
+        /// Every error code Confer reports, with its number and message.
+        ///
+        /// Events carry codes as plain `u32` (the SDK callbacks' `errorCode`);
+        /// [`ErrorCode::from_code`] maps a number back to its entry.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])* $name = $code, )*
+        }
+
+        impl ErrorCode {
+            /// Every code in the table, in table order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name),*];
+
+            /// The human-readable message for this code.
+            pub fn message(self) -> &'static str {
+                match self { $(ErrorCode::$name => $msg,)* }
+            }
+
+            /// The variant name, e.g. `"KickedOut"`.
+            pub fn name(self) -> &'static str {
+                match self { $(ErrorCode::$name => stringify!($name),)* }
+            }
+
+            /// Looks a number up in the table.
+            pub fn from_code(code: u32) -> Option<Self> {
+                match code { $($code => Some(ErrorCode::$name),)* _ => None }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// No error.
+    Success = 0 => "success",
+
+    // ---- engine ----
+    /// A call was made on an engine after `destroy`.
+    EngineDestroyed = 1_000_001 => "the engine has been destroyed",
+    /// The profile's AppID is 0.
+    InvalidAppId = 1_000_002 => "AppID must be a non-zero number",
+    /// The profile's AppSign is not 64 hexadecimal characters.
+    InvalidAppSign = 1_000_003 => "AppSign must be 64 hexadecimal characters",
+    /// The profile's server address is not a ws:// or wss:// URL.
+    InvalidServerUrl = 1_000_004 => "server must be a ws:// or wss:// URL",
+    /// `set_log_config` got an unusable directory or size.
+    InvalidLogConfig = 1_000_005 => "log directory is not writable or max size is 0",
+
+    // ---- room ----
+    /// A room call was made before `login_room`.
+    NotLoggedIn = 1_002_001 => "not logged in to a room; call login_room first",
+    /// `login_room` was called while already logged in (or logging in).
+    AlreadyLoggedIn = 1_002_002 => "already logged in to a room; call logout_room first",
+    /// The room ID is empty, longer than 128 bytes, or has illegal characters.
+    InvalidRoomId = 1_002_003 => "room ID must be 1-128 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\",
+    /// The user ID is empty, longer than 64 bytes, or has illegal characters.
+    InvalidUserId = 1_002_004 => "user ID must be 1-64 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\",
+    /// The user name is longer than 256 bytes or has control characters.
+    InvalidUserName = 1_002_005 => "user name must be at most 256 bytes without control characters",
+    /// The connection to the room server was lost; the SDK is retrying.
+    NetworkInterrupted = 1_002_011 => "connection to the room server lost; reconnecting",
+    /// Reconnecting did not succeed within the retry window.
+    ReconnectTimeout = 1_002_012 => "could not reconnect to the room within the retry window",
+    /// The same user ID logged in elsewhere; this session was closed.
+    KickedOut = 1_002_013 => "the same user logged in elsewhere",
+    /// The AppID is not registered on the server.
+    AppNotFound = 1_002_014 => "AppID is not registered on this server",
+    /// The AppSign proof did not verify: the AppSign is wrong.
+    AppSignMismatch = 1_002_015 => "AppSign is wrong for this AppID",
+    /// The room has reached its member limit.
+    RoomFull = 1_002_016 => "the room is full",
+    /// The app has reached its room limit.
+    TooManyRooms = 1_002_017 => "the app has reached its room limit",
+    /// The app has reached its user limit.
+    TooManyUsers = 1_002_018 => "the app has reached its user limit",
+    /// The server no longer knows this session (it timed out): log in again.
+    SessionExpired = 1_002_019 => "the session expired on the server",
+    /// The server did not answer a request in time.
+    RequestTimeout = 1_002_020 => "the server did not answer in time",
+    /// A broadcast message was empty.
+    BroadcastEmpty = 1_002_030 => "broadcast message is empty",
+    /// A broadcast message was longer than 1024 bytes.
+    BroadcastTooLong = 1_002_031 => "broadcast message is longer than 1024 bytes",
+    /// The room's broadcast rate (10 messages per second) was exceeded.
+    BroadcastRateLimited = 1_002_032 => "too many broadcast messages in this room; at most 10 per second",
+    /// The user logged out (or the engine was destroyed) while a request was pending.
+    LoggedOut = 1_002_033 => "logged out before the request completed",
+
+    // ---- publisher ----
+    /// The stream ID is empty, longer than 256 bytes, or not [A-Za-z0-9_.-].
+    InvalidStreamId = 1_003_001 => "stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .",
+    /// Another publisher in this app already uses the stream ID.
+    StreamIdInUse = 1_003_002 => "the stream ID is already being published in this app",
+    /// This channel is already publishing.
+    AlreadyPublishing = 1_003_003 => "this channel is already publishing a stream",
+    /// Stop was called on a channel that is not publishing.
+    NotPublishing = 1_003_004 => "this channel is not publishing",
+    /// The stream's extra info is longer than 1024 bytes.
+    ExtraInfoTooLong = 1_003_005 => "stream extra info is longer than 1024 bytes",
+
+    // ---- player ----
+    /// The stream is already being played.
+    AlreadyPlaying = 1_004_001 => "this stream is already being played",
+    /// Stop was called for a stream that is not being played.
+    NotPlaying = 1_004_002 => "this stream is not being played",
+
+    // ---- device ----
+    /// No camera is present (or the chosen one is gone).
+    NoCamera = 1_006_001 => "no camera found",
+    /// No microphone is present (or the chosen one is gone).
+    NoMicrophone = 1_006_002 => "no microphone found",
+
+    // ---- token ----
+    /// The token is not in Confer's token format.
+    TokenMalformed = 1_007_001 => "token is malformed",
+    /// The token's signature does not verify: forged or minted with another secret.
+    TokenForged = 1_007_002 => "token signature is invalid",
+    /// The token has expired.
+    TokenExpired = 1_007_003 => "token has expired",
+    /// The token was minted for another AppID.
+    TokenWrongApp = 1_007_004 => "token was issued for another AppID",
+    /// The token was minted for another user ID.
+    TokenWrongUser = 1_007_005 => "token was issued for another user",
+    /// The token was minted for another room.
+    TokenWrongRoom = 1_007_006 => "token was issued for another room",
+    /// The token does not grant the login privilege.
+    TokenNoLoginPrivilege = 1_007_007 => "token does not grant the login privilege",
+    /// The token does not grant the publish privilege.
+    TokenNoPublishPrivilege = 1_007_008 => "token does not grant the publish privilege",
+    /// Minting tokens over HTTP is disabled on this server (production config).
+    TokenMintingDisabled = 1_007_009 => "token minting is disabled on this server",
+
+    // ---- server / wire ----
+    /// A message was not valid JSON or did not match its schema.
+    MalformedMessage = 1_009_001 => "malformed message",
+    /// A message had an unknown `type`.
+    UnknownMessage = 1_009_002 => "unknown message type",
+    /// A message was larger than the server's limit.
+    MessageTooLarge = 1_009_003 => "message too large",
+    /// The connection sent messages faster than allowed; it is closed.
+    RateLimited = 1_009_004 => "too many messages; connection closed",
+    /// Binary WebSocket frames are not part of the protocol.
+    BinaryNotSupported = 1_009_005 => "binary frames are not supported",
+    /// The peer speaks another protocol version.
+    UnsupportedVersion = 1_009_006 => "unsupported protocol version",
+    /// A message that needs a session arrived before login.
+    LoginRequired = 1_009_007 => "log in first",
+    /// A message arrived that is not valid in the session's current state.
+    WrongState = 1_009_008 => "message not valid in the current state",
+    /// The server is shutting down.
+    ServerShuttingDown = 1_009_009 => "the server is shutting down",
+    /// The server has reached its connection limit.
+    TooManyConnections = 1_009_010 => "the server has reached its connection limit",
+    /// The client did not log in within the allowed time after connecting.
+    LoginTimeoutOnServer = 1_009_011 => "no login within the allowed time",
+    /// An internal server error.
+    Internal = 1_009_012 => "internal server error",
+}
+
+impl ErrorCode {
+    /// The numeric code, as carried on the wire and in events.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The module this code belongs to.
+    pub fn module(self) -> ErrorModule {
+        match self.code() / 1000 {
+            0 => ErrorModule::None,
+            1000 => ErrorModule::Engine,
+            1002 => ErrorModule::Room,
+            1003 => ErrorModule::Publisher,
+            1004 => ErrorModule::Player,
+            1006 => ErrorModule::Device,
+            1007 => ErrorModule::Token,
+            _ => ErrorModule::Server,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.name(), self.code(), self.message())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = u32::deserialize(d)?;
+        ErrorCode::from_code(code)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error code {code}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_round_trip() {
+        let mut seen = HashSet::new();
+        for &c in ErrorCode::ALL {
+            assert!(seen.insert(c.code()), "duplicate code {}", c.code());
+            assert_eq!(ErrorCode::from_code(c.code()), Some(c));
+            assert!(!c.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn modules_follow_ranges() {
+        assert_eq!(ErrorCode::Success.module(), ErrorModule::None);
+        assert_eq!(ErrorCode::EngineDestroyed.module(), ErrorModule::Engine);
+        assert_eq!(ErrorCode::KickedOut.module(), ErrorModule::Room);
+        assert_eq!(ErrorCode::StreamIdInUse.module(), ErrorModule::Publisher);
+        assert_eq!(ErrorCode::NotPlaying.module(), ErrorModule::Player);
+        assert_eq!(ErrorCode::NoCamera.module(), ErrorModule::Device);
+        assert_eq!(ErrorCode::TokenExpired.module(), ErrorModule::Token);
+        assert_eq!(ErrorCode::RateLimited.module(), ErrorModule::Server);
+    }
+
+    #[test]
+    fn serializes_as_number() {
+        assert_eq!(
+            serde_json::to_string(&ErrorCode::KickedOut).unwrap(),
+            "1002013"
+        );
+        assert!(serde_json::from_str::<ErrorCode>("42").is_err());
+    }
+}

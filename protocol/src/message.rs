@@ -1,0 +1,730 @@
+//! Versioned JSON signaling messages, one enum per direction.
+//!
+//! Every message is a JSON object with a `"type"` field naming the variant in
+//! snake_case. Requests that expect an answer carry a `request_id` chosen by
+//! the client; the server answers with [`ServerMessage::Ack`] or
+//! [`ServerMessage::Error`] carrying the same id.
+//!
+//! Room events ([`RoomEvent`]) are numbered per session (`seq`, from 1). The
+//! client acknowledges the highest `seq` it has seen in each heartbeat; after a
+//! reconnect it sends `Resume { last_seq }` and the server replays the rest.
+
+use crate::limits::MAX_MESSAGE_BYTES;
+use crate::ErrorCode;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// A user as the room sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// The user ID (unique within the app).
+    pub user_id: String,
+    /// The display name.
+    pub user_name: String,
+}
+
+/// A stream published in a room.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StreamInfo {
+    /// The stream ID (unique within the app).
+    pub stream_id: String,
+    /// The publishing user.
+    pub user: UserInfo,
+    /// Free-form data the publisher attached (at most 1024 bytes).
+    #[serde(default)]
+    pub extra_info: String,
+}
+
+/// Whether a user or stream update adds or removes entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateType {
+    /// Entries appeared.
+    Add,
+    /// Entries went away.
+    Delete,
+}
+
+/// A room broadcast (chat) message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastMessage {
+    /// Per-room increasing message ID.
+    pub message_id: u64,
+    /// The sender.
+    pub from_user: UserInfo,
+    /// The text, at most 1024 bytes.
+    pub text: String,
+    /// Server time when it was sent, Unix milliseconds.
+    pub send_time_ms: u64,
+}
+
+/// How a native client or a browser proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Credentials {
+    /// HMAC proof over the server's nonce keyed by the AppSign (see [`crate::auth`]).
+    AppSign {
+        /// Hex HMAC-SHA256.
+        proof: String,
+    },
+    /// A token minted with the app's server secret (see [`crate::token`]).
+    Token {
+        /// The token string.
+        token: String,
+    },
+}
+
+/// Log in to a room (created on demand).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login {
+    /// Protocol version the client speaks.
+    pub version: u16,
+    /// The AppID.
+    pub app_id: u32,
+    /// The room to join.
+    pub room_id: String,
+    /// Who is joining.
+    pub user: UserInfo,
+    /// Proof of identity.
+    pub credentials: Credentials,
+    /// Whether this session wants user Add/Delete and online-count updates.
+    pub notify_users: bool,
+    /// Room member limit requested by the first user (0 = server default).
+    #[serde(default)]
+    pub max_member_count: u32,
+}
+
+/// Resume a session after the connection dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// Protocol version the client speaks.
+    pub version: u16,
+    /// The session to resume (from `LoginOk`).
+    pub session_id: String,
+    /// The session's secret (from `LoginOk`).
+    pub resume_key: String,
+    /// The highest event `seq` the client has seen.
+    pub last_seq: u64,
+}
+
+/// Messages from a client to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Log in (answers the `Challenge`).
+    Login(Login),
+    /// Resume a dropped session (answers the `Challenge`).
+    Resume(Resume),
+    /// Keep-alive; `ack` is the highest event `seq` seen.
+    Heartbeat {
+        /// Highest event sequence number received.
+        ack: u64,
+    },
+    /// Leave the room; the server answers `Ack { LoggedOut }` and closes.
+    Logout {
+        /// Correlates the answer.
+        request_id: u32,
+    },
+    /// Replace the login token before it expires.
+    RenewToken {
+        /// Correlates the answer.
+        request_id: u32,
+        /// The new token.
+        token: String,
+    },
+    /// Send a broadcast message to everyone else in the room.
+    SendBroadcast {
+        /// Correlates the answer.
+        request_id: u32,
+        /// The text (1-1024 bytes).
+        text: String,
+    },
+    /// Announce a stream this client publishes (claims the stream ID in the app).
+    PublishStream {
+        /// Correlates the answer.
+        request_id: u32,
+        /// The stream ID.
+        stream_id: String,
+        /// Extra info shown to players.
+        #[serde(default)]
+        extra_info: String,
+    },
+    /// Withdraw a stream this client published.
+    StopPublishing {
+        /// Correlates the answer.
+        request_id: u32,
+        /// The stream ID.
+        stream_id: String,
+    },
+}
+
+/// The answer to `Login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginOk {
+    /// The session's ID, used to resume.
+    pub session_id: String,
+    /// The session's secret, used to resume.
+    pub resume_key: String,
+    /// The room joined.
+    pub room_id: String,
+    /// Other users in the room (empty unless `notify_users`).
+    pub users: Vec<UserInfo>,
+    /// Streams in the room (not the client's own).
+    pub streams: Vec<StreamInfo>,
+    /// Users in the room, the client included.
+    pub online_count: u32,
+    /// Sequence number of the last event already reflected in this snapshot.
+    pub seq: u64,
+    /// How often the client must send a heartbeat.
+    pub heartbeat_interval_ms: u64,
+    /// After this long without hearing from the client the server drops the session.
+    pub heartbeat_timeout_ms: u64,
+    /// Milliseconds until the login token expires (`None` for AppSign logins).
+    pub token_expires_in_ms: Option<u64>,
+}
+
+/// A room event with its per-session sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequencedEvent {
+    /// Per-session sequence number, from 1.
+    pub seq: u64,
+    /// The event.
+    pub event: RoomEvent,
+}
+
+/// Something that changed in the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RoomEvent {
+    /// Users joined or left (only to sessions with `notify_users`).
+    UserUpdate {
+        /// Add or Delete.
+        update_type: UpdateType,
+        /// The users.
+        users: Vec<UserInfo>,
+    },
+    /// The room's user count changed (only to sessions with `notify_users`).
+    OnlineUserCount {
+        /// Users in the room.
+        count: u32,
+    },
+    /// Streams were published or withdrawn (to everyone but the publisher).
+    StreamUpdate {
+        /// Add or Delete.
+        update_type: UpdateType,
+        /// The streams.
+        streams: Vec<StreamInfo>,
+    },
+    /// Someone sent a broadcast message (to everyone but the sender).
+    Broadcast {
+        /// The message.
+        message: BroadcastMessage,
+    },
+}
+
+/// The payload of a successful answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AckBody {
+    /// Logout done.
+    LoggedOut,
+    /// Token replaced.
+    TokenRenewed {
+        /// Milliseconds until the new token expires.
+        expires_in_ms: u64,
+    },
+    /// Broadcast delivered to the room.
+    BroadcastSent {
+        /// The message's ID.
+        message_id: u64,
+    },
+    /// Stream announced.
+    StreamPublished {
+        /// The stream ID.
+        stream_id: String,
+    },
+    /// Stream withdrawn.
+    StreamStopped {
+        /// The stream ID.
+        stream_id: String,
+    },
+}
+
+/// Messages from the server to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First message on every connection.
+    Challenge {
+        /// Protocol version the server speaks.
+        version: u16,
+        /// Random nonce for the AppSign proof.
+        nonce: String,
+    },
+    /// Login succeeded.
+    LoginOk(LoginOk),
+    /// Login failed; the server closes the connection.
+    LoginFailed {
+        /// Why.
+        code: ErrorCode,
+        /// Human text.
+        message: String,
+    },
+    /// Resume succeeded; `missed` are the events after `last_seq`.
+    Resumed {
+        /// Events the client has not seen, in order.
+        missed: Vec<SequencedEvent>,
+    },
+    /// Resume failed (the session is gone); the client should log in again
+    /// unless `code` is a kick-out.
+    ResumeFailed {
+        /// Why.
+        code: ErrorCode,
+        /// Human text.
+        message: String,
+    },
+    /// A room event.
+    Event(SequencedEvent),
+    /// Answer to `Heartbeat`.
+    HeartbeatAck {
+        /// Server time, Unix milliseconds.
+        server_time_ms: u64,
+    },
+    /// A request succeeded.
+    Ack {
+        /// The request's ID.
+        request_id: u32,
+        /// What happened.
+        body: AckBody,
+    },
+    /// A request failed, or (without `request_id`) the connection misbehaved;
+    /// `fatal` errors are followed by a close.
+    Error {
+        /// The failed request, if any.
+        request_id: Option<u32>,
+        /// Why.
+        code: ErrorCode,
+        /// Human text.
+        message: String,
+        /// Whether the server closes the connection after this.
+        fatal: bool,
+    },
+    /// The server ended this session (kick-out, session expired); do not retry.
+    Kicked {
+        /// Why.
+        code: ErrorCode,
+        /// Human text.
+        message: String,
+    },
+    /// The server is going away; the client may reconnect (to a restarted server).
+    Shutdown {
+        /// Why.
+        code: ErrorCode,
+        /// Human text.
+        message: String,
+    },
+}
+
+/// Why an incoming message was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Larger than [`MAX_MESSAGE_BYTES`].
+    #[error("message of {0} bytes exceeds the limit")]
+    TooLarge(usize),
+    /// Not JSON, or not the schema of its `type`.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// A `type` this side does not know.
+    #[error("unknown message type {0:?}")]
+    Unknown(String),
+}
+
+impl DecodeError {
+    /// The error code reported for this refusal.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::TooLarge(_) => ErrorCode::MessageTooLarge,
+            DecodeError::Malformed(_) => ErrorCode::MalformedMessage,
+            DecodeError::Unknown(_) => ErrorCode::UnknownMessage,
+        }
+    }
+}
+
+impl ClientMessage {
+    /// Every `type` a client message can have.
+    pub const TYPES: &'static [&'static str] = &[
+        "login",
+        "resume",
+        "heartbeat",
+        "logout",
+        "renew_token",
+        "send_broadcast",
+        "publish_stream",
+        "stop_publishing",
+    ];
+
+    /// Parses a text frame.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        decode(text, Self::TYPES)
+    }
+
+    /// Serializes to a text frame.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("messages are plain data and always serialize")
+    }
+}
+
+impl ServerMessage {
+    /// Every `type` a server message can have.
+    pub const TYPES: &'static [&'static str] = &[
+        "challenge",
+        "login_ok",
+        "login_failed",
+        "resumed",
+        "resume_failed",
+        "event",
+        "heartbeat_ack",
+        "ack",
+        "error",
+        "kicked",
+        "shutdown",
+    ];
+
+    /// Parses a text frame.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        decode(text, Self::TYPES)
+    }
+
+    /// Serializes to a text frame.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("messages are plain data and always serialize")
+    }
+
+    /// An error answer built from a code, with the code's own message.
+    pub fn error(request_id: Option<u32>, code: ErrorCode, fatal: bool) -> Self {
+        ServerMessage::Error {
+            request_id,
+            code,
+            message: code.message().to_owned(),
+            fatal,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TypeTag {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+fn decode<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, DecodeError> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::TooLarge(text.len()));
+    }
+    let tag: TypeTag =
+        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if !known.contains(&tag.kind.as_str()) {
+        let mut kind = tag.kind;
+        kind.truncate(64);
+        return Err(DecodeError::Unknown(kind));
+    }
+    serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn user() -> impl Strategy<Value = UserInfo> {
+        ("[a-z0-9_]{1,64}", ".{0,40}")
+            .prop_map(|(user_id, user_name)| UserInfo { user_id, user_name })
+    }
+
+    fn stream() -> impl Strategy<Value = StreamInfo> {
+        ("[A-Za-z0-9_.-]{1,256}", user(), ".{0,100}").prop_map(|(stream_id, user, extra_info)| {
+            StreamInfo {
+                stream_id,
+                user,
+                extra_info,
+            }
+        })
+    }
+
+    fn update_type() -> impl Strategy<Value = UpdateType> {
+        prop_oneof![Just(UpdateType::Add), Just(UpdateType::Delete)]
+    }
+
+    fn code() -> impl Strategy<Value = ErrorCode> {
+        proptest::sample::select(ErrorCode::ALL)
+    }
+
+    fn room_event() -> impl Strategy<Value = RoomEvent> {
+        prop_oneof![
+            (update_type(), proptest::collection::vec(user(), 0..4))
+                .prop_map(|(update_type, users)| RoomEvent::UserUpdate { update_type, users }),
+            any::<u32>().prop_map(|count| RoomEvent::OnlineUserCount { count }),
+            (update_type(), proptest::collection::vec(stream(), 0..3)).prop_map(
+                |(update_type, streams)| RoomEvent::StreamUpdate {
+                    update_type,
+                    streams
+                }
+            ),
+            (any::<u64>(), user(), ".{0,200}", any::<u64>()).prop_map(
+                |(message_id, from_user, text, send_time_ms)| {
+                    RoomEvent::Broadcast {
+                        message: BroadcastMessage {
+                            message_id,
+                            from_user,
+                            text,
+                            send_time_ms,
+                        },
+                    }
+                }
+            ),
+        ]
+    }
+
+    fn sequenced() -> impl Strategy<Value = SequencedEvent> {
+        (any::<u64>(), room_event()).prop_map(|(seq, event)| SequencedEvent { seq, event })
+    }
+
+    fn credentials() -> impl Strategy<Value = Credentials> {
+        prop_oneof![
+            "[0-9a-f]{64}".prop_map(|proof| Credentials::AppSign { proof }),
+            ".{0,200}".prop_map(|token| Credentials::Token { token }),
+        ]
+    }
+
+    fn client_message() -> impl Strategy<Value = ClientMessage> {
+        prop_oneof![
+            (
+                any::<u16>(),
+                any::<u32>(),
+                ".{0,130}",
+                user(),
+                credentials(),
+                any::<bool>(),
+                any::<u32>()
+            )
+                .prop_map(
+                    |(
+                        version,
+                        app_id,
+                        room_id,
+                        user,
+                        credentials,
+                        notify_users,
+                        max_member_count,
+                    )| {
+                        ClientMessage::Login(Login {
+                            version,
+                            app_id,
+                            room_id,
+                            user,
+                            credentials,
+                            notify_users,
+                            max_member_count,
+                        })
+                    }
+                ),
+            (any::<u16>(), ".{0,40}", ".{0,40}", any::<u64>()).prop_map(
+                |(version, session_id, resume_key, last_seq)| {
+                    ClientMessage::Resume(Resume {
+                        version,
+                        session_id,
+                        resume_key,
+                        last_seq,
+                    })
+                }
+            ),
+            any::<u64>().prop_map(|ack| ClientMessage::Heartbeat { ack }),
+            any::<u32>().prop_map(|request_id| ClientMessage::Logout { request_id }),
+            (any::<u32>(), ".{0,100}")
+                .prop_map(|(request_id, token)| ClientMessage::RenewToken { request_id, token }),
+            (any::<u32>(), ".{0,300}")
+                .prop_map(|(request_id, text)| ClientMessage::SendBroadcast { request_id, text }),
+            (any::<u32>(), ".{0,40}", ".{0,40}").prop_map(|(request_id, stream_id, extra_info)| {
+                ClientMessage::PublishStream {
+                    request_id,
+                    stream_id,
+                    extra_info,
+                }
+            }),
+            (any::<u32>(), ".{0,40}").prop_map(|(request_id, stream_id)| {
+                ClientMessage::StopPublishing {
+                    request_id,
+                    stream_id,
+                }
+            }),
+        ]
+    }
+
+    fn ack_body() -> impl Strategy<Value = AckBody> {
+        prop_oneof![
+            Just(AckBody::LoggedOut),
+            any::<u64>().prop_map(|expires_in_ms| AckBody::TokenRenewed { expires_in_ms }),
+            any::<u64>().prop_map(|message_id| AckBody::BroadcastSent { message_id }),
+            ".{0,40}".prop_map(|stream_id| AckBody::StreamPublished { stream_id }),
+            ".{0,40}".prop_map(|stream_id| AckBody::StreamStopped { stream_id }),
+        ]
+    }
+
+    fn server_message() -> impl Strategy<Value = ServerMessage> {
+        prop_oneof![
+            (any::<u16>(), "[0-9a-f]{32}")
+                .prop_map(|(version, nonce)| ServerMessage::Challenge { version, nonce }),
+            (
+                ".{0,40}",
+                ".{0,40}",
+                ".{0,40}",
+                proptest::collection::vec(user(), 0..4),
+                proptest::collection::vec(stream(), 0..3),
+                any::<u32>(),
+                any::<u64>(),
+                (
+                    any::<u64>(),
+                    any::<u64>(),
+                    proptest::option::of(any::<u64>())
+                ),
+            )
+                .prop_map(
+                    |(
+                        session_id,
+                        resume_key,
+                        room_id,
+                        users,
+                        streams,
+                        online_count,
+                        seq,
+                        (hi, ht, te),
+                    )| {
+                        ServerMessage::LoginOk(LoginOk {
+                            session_id,
+                            resume_key,
+                            room_id,
+                            users,
+                            streams,
+                            online_count,
+                            seq,
+                            heartbeat_interval_ms: hi,
+                            heartbeat_timeout_ms: ht,
+                            token_expires_in_ms: te,
+                        })
+                    }
+                ),
+            (code(), ".{0,80}")
+                .prop_map(|(code, message)| ServerMessage::LoginFailed { code, message }),
+            proptest::collection::vec(sequenced(), 0..4)
+                .prop_map(|missed| ServerMessage::Resumed { missed }),
+            (code(), ".{0,80}")
+                .prop_map(|(code, message)| ServerMessage::ResumeFailed { code, message }),
+            sequenced().prop_map(ServerMessage::Event),
+            any::<u64>().prop_map(|server_time_ms| ServerMessage::HeartbeatAck { server_time_ms }),
+            (any::<u32>(), ack_body())
+                .prop_map(|(request_id, body)| ServerMessage::Ack { request_id, body }),
+            (
+                proptest::option::of(any::<u32>()),
+                code(),
+                ".{0,80}",
+                any::<bool>()
+            )
+                .prop_map(|(request_id, code, message, fatal)| ServerMessage::Error {
+                    request_id,
+                    code,
+                    message,
+                    fatal
+                }),
+            (code(), ".{0,80}").prop_map(|(code, message)| ServerMessage::Kicked { code, message }),
+            (code(), ".{0,80}")
+                .prop_map(|(code, message)| ServerMessage::Shutdown { code, message }),
+        ]
+    }
+
+    fn type_of(json: &str) -> String {
+        serde_json::from_str::<TypeTag>(json).unwrap().kind
+    }
+
+    proptest! {
+        #[test]
+        fn client_messages_round_trip(m in client_message()) {
+            let text = m.encode();
+            prop_assert!(ClientMessage::TYPES.contains(&type_of(&text).as_str()));
+            prop_assert_eq!(ClientMessage::decode(&text).unwrap(), m);
+        }
+
+        #[test]
+        fn server_messages_round_trip(m in server_message()) {
+            let text = m.encode();
+            prop_assert!(ServerMessage::TYPES.contains(&type_of(&text).as_str()));
+            prop_assert_eq!(ServerMessage::decode(&text).unwrap(), m);
+        }
+
+        #[test]
+        fn garbage_is_refused_without_panic(s in ".{0,500}") {
+            let _ = ClientMessage::decode(&s);
+            let _ = ServerMessage::decode(&s);
+        }
+
+        #[test]
+        fn bytes_are_refused_without_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let s = String::from_utf8_lossy(&b);
+            let _ = ClientMessage::decode(&s);
+            let _ = ServerMessage::decode(&s);
+        }
+
+        #[test]
+        fn truncated_messages_are_malformed(m in client_message(), cut in 1usize..20) {
+            let text = m.encode();
+            let mut end = text.len().saturating_sub(cut);
+            while !text.is_char_boundary(end) { end -= 1; }
+            prop_assert!(ClientMessage::decode(&text[..end]).is_err());
+        }
+    }
+
+    #[test]
+    fn refusals_have_codes() {
+        assert_eq!(
+            ClientMessage::decode("{").unwrap_err().code(),
+            ErrorCode::MalformedMessage
+        );
+        assert_eq!(
+            ClientMessage::decode("[1,2]").unwrap_err().code(),
+            ErrorCode::MalformedMessage
+        );
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"dance"}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::UnknownMessage
+        );
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"heartbeat","ack":"x"}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::MalformedMessage
+        );
+        let big = format!(
+            r#"{{"type":"heartbeat","ack":1,"pad":"{}"}}"#,
+            "x".repeat(MAX_MESSAGE_BYTES)
+        );
+        assert_eq!(
+            ClientMessage::decode(&big).unwrap_err().code(),
+            ErrorCode::MessageTooLarge
+        );
+    }
+
+    #[test]
+    fn every_listed_type_decodes_from_a_sample() {
+        // Each name in TYPES must be a real variant: a sample of it decodes.
+        let samples = [
+            r#"{"type":"heartbeat","ack":1}"#,
+            r#"{"type":"logout","request_id":1}"#,
+        ];
+        for s in samples {
+            assert!(ClientMessage::decode(s).is_ok(), "{s}");
+        }
+        assert_eq!(ClientMessage::TYPES.len(), 8);
+        assert_eq!(ServerMessage::TYPES.len(), 11);
+    }
+}

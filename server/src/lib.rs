@@ -1,0 +1,1 @@
+//! Confer room server (in progress).
