@@ -1,1 +1,45 @@
-fn main() {}
+//! Login time on loopback: `Engine::create` -> RoomStateUpdate Connected,
+//! over 500 logins against an in-process server. Prints one figure per line.
+//! Target: p50 < 5 ms.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{Peer, TestServer};
+use media_core::RoomState;
+use std::time::{Duration, Instant};
+
+const LOGINS: usize = 500;
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let server = TestServer::start().await;
+        // Warm up: first connection pays for lazy initialisation.
+        let warm = Peer::join(server.profile(), "bench-room", "warm", true).await;
+        let mut samples = Vec::with_capacity(LOGINS);
+        for i in 0..LOGINS {
+            let start = Instant::now();
+            let mut p = Peer::create(server.profile(), &format!("user-{i}"));
+            p.login(&format!("room-{}", i % 50), true, None);
+            p.wait_state(RoomState::Connected).await;
+            samples.push(start.elapsed());
+            p.engine.destroy().await;
+        }
+        warm.engine.destroy().await;
+        samples.sort();
+        println!("login_samples {LOGINS}");
+        println!("login_create_to_connected_p50_ms {:.3}", percentile(&samples, 0.50));
+        println!("login_create_to_connected_p99_ms {:.3}", percentile(&samples, 0.99));
+        println!("login_create_to_connected_max_ms {:.3}", percentile(&samples, 1.0));
+    });
+}

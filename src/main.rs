@@ -1,1 +1,58 @@
-fn main() {}
+//! `confer`: the command-line front of Confer.
+//!
+//! - `confer serve`: run the room server (generates a local config on first run).
+//! - `confer token mint|verify`: mint or check login tokens with an app's server secret.
+//! - `confer call`: a headless participant that logs in and prints every SDK
+//!   event as one JSON line until Ctrl-C, then logs out cleanly.
+
+mod call;
+mod logging;
+mod serve;
+mod signal;
+mod token;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "confer", version, about = "Confer: self-hosted real-time video calls")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the room server.
+    Serve(serve::ServeArgs),
+    /// Mint or verify login tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Join a room as a headless participant and print events as JSON lines.
+    Call(call::CallArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("confer: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Token(cmd) => token::run(cmd),
+            Command::Call(args) => call::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("confer: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! Server configuration: bind address, heartbeat timing, abuse limits and the
+//! registered apps, read from and written to TOML.
+
+use protocol::auth::is_valid_app_sign;
+use protocol::limits::MAX_MESSAGE_BYTES;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// The shortest server secret accepted, in characters.
+pub const MIN_SERVER_SECRET_CHARS: usize = 32;
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Address to listen on (port 0 picks a free port).
+    pub bind: SocketAddr,
+    /// How often clients must send a heartbeat (told to them in `LoginOk`).
+    pub heartbeat_interval_ms: u64,
+    /// A session not heard from for this long is removed.
+    pub heartbeat_timeout_ms: u64,
+    /// A connection that has not sent `Login`/`Resume` within this time is closed.
+    pub login_timeout_ms: u64,
+    /// Abuse and capacity limits.
+    pub limits: Limits,
+    /// The registered apps.
+    pub apps: Vec<AppConfig>,
+}
+
+/// One registered app: its AppID and the secrets its clients prove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppConfig {
+    /// The AppID clients log in with.
+    pub app_id: u32,
+    /// The AppSign (64 hex characters); native clients prove they know it.
+    pub app_sign: String,
+    /// The secret tokens are minted with (at least 32 characters).
+    pub server_secret: String,
+    /// Development app: allows conveniences such as minting tokens locally.
+    #[serde(default)]
+    pub dev_mode: bool,
+}
+
+/// Capacity and abuse limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Largest text frame accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Rooms one app may have at once.
+    pub max_rooms_per_app: usize,
+    /// Users one app may have logged in at once.
+    pub max_users_per_app: usize,
+    /// Users one room may hold (a room's first user may ask for less).
+    pub max_users_per_room: usize,
+    /// Sustained messages per second one connection may send.
+    pub messages_per_second: u32,
+    /// Messages one connection may send in a burst.
+    pub message_burst: u32,
+    /// WebSocket connections the server holds at once.
+    pub max_connections: usize,
+}
+
+/// Why a configuration could not be loaded, saved or accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file could not be written.
+    #[error("cannot write config {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a [`ServerConfig`].
+    #[error("cannot parse config {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: Box<toml::de::Error>,
+    },
+    /// An app's ID is 0.
+    #[error("app_id must be non-zero")]
+    ZeroAppId,
+    /// Two apps share an AppID.
+    #[error("app_id {0} is configured twice")]
+    DuplicateAppId(u32),
+    /// An app's AppSign is not 64 hex characters.
+    #[error("app {0}: app_sign must be 64 hexadecimal characters")]
+    InvalidAppSign(u32),
+    /// An app's server secret is too short.
+    #[error("app {0}: server_secret must be at least 32 characters")]
+    ShortServerSecret(u32),
+    /// The heartbeat timing is unusable.
+    #[error("heartbeat_interval_ms must be > 0 and heartbeat_timeout_ms greater than it; login_timeout_ms must be > 0")]
+    Timing,
+    /// A limit is zero (or the message size is below what the protocol needs).
+    #[error("limit {0} must be positive (max_message_bytes at least 1024)")]
+    Limit(&'static str),
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            heartbeat_interval_ms: 5_000,
+            heartbeat_timeout_ms: 15_000,
+            login_timeout_ms: 10_000,
+            limits: Limits::default(),
+            apps: Vec::new(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: MAX_MESSAGE_BYTES,
+            max_rooms_per_app: 10_000,
+            max_users_per_app: 50_000,
+            max_users_per_room: 500,
+            messages_per_second: 50,
+            message_burst: 100,
+            max_connections: 20_000,
+        }
+    }
+}
+
+impl AppConfig {
+    /// A new app with a random AppID (9-10 digits), AppSign and server secret.
+    pub fn generate(dev_mode: bool) -> Self {
+        let mut rng = rand::rng();
+        AppConfig {
+            app_id: rng.random_range(100_000_000..=u32::MAX),
+            app_sign: random_hex(&mut rng, 32),
+            server_secret: random_hex(&mut rng, 16),
+            dev_mode,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// A config for local use: binds 127.0.0.1:8080 and registers one random
+    /// development app.
+    pub fn generate_local() -> Self {
+        ServerConfig {
+            apps: vec![AppConfig::generate(true)],
+            ..ServerConfig::default()
+        }
+    }
+
+    /// Reads and validates a TOML config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config: ServerConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads `path`, or when it does not exist writes a fresh
+    /// [`generate_local`](Self::generate_local) config there. The flag is
+    /// `true` when the file was created.
+    pub fn load_or_create(path: &Path) -> Result<(Self, bool), ConfigError> {
+        if path.exists() {
+            return Ok((Self::load(path)?, false));
+        }
+        let config = Self::generate_local();
+        let write_err = |source| ConfigError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(write_err)?;
+        }
+        std::fs::write(path, config.to_toml()).map_err(write_err)?;
+        Ok((config, true))
+    }
+
+    /// The config as TOML text (what [`load`](Self::load) reads).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("the config is plain data and always serializes to TOML")
+    }
+
+    /// Checks the config is usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.heartbeat_interval_ms == 0
+            || self.heartbeat_timeout_ms <= self.heartbeat_interval_ms
+            || self.login_timeout_ms == 0
+        {
+            return Err(ConfigError::Timing);
+        }
+        let l = &self.limits;
+        let positive = [
+            ("max_rooms_per_app", l.max_rooms_per_app),
+            ("max_users_per_app", l.max_users_per_app),
+            ("max_users_per_room", l.max_users_per_room),
+            ("messages_per_second", l.messages_per_second as usize),
+            ("message_burst", l.message_burst as usize),
+            ("max_connections", l.max_connections),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Limit(name));
+        }
+        if l.max_message_bytes < 1024 {
+            return Err(ConfigError::Limit("max_message_bytes"));
+        }
+        let mut seen = HashSet::new();
+        for app in &self.apps {
+            if app.app_id == 0 {
+                return Err(ConfigError::ZeroAppId);
+            }
+            if !seen.insert(app.app_id) {
+                return Err(ConfigError::DuplicateAppId(app.app_id));
+            }
+            if !is_valid_app_sign(&app.app_sign) {
+                return Err(ConfigError::InvalidAppSign(app.app_id));
+            }
+            if app.server_secret.chars().count() < MIN_SERVER_SECRET_CHARS {
+                return Err(ConfigError::ShortServerSecret(app.app_id));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn random_hex(rng: &mut impl Rng, bytes: usize) -> String {
+    let raw: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
+    protocol::auth::hex(&raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_config_is_valid_and_round_trips() {
+        let c = ServerConfig::generate_local();
+        c.validate().expect("generated config validates");
+        let app = &c.apps[0];
+        assert!(app.app_id >= 100_000_000);
+        assert_eq!(app.app_sign.len(), 64);
+        assert_eq!(app.server_secret.len(), 32);
+        assert!(app.dev_mode);
+        let back: ServerConfig = toml::from_str(&c.to_toml()).expect("parses");
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn partial_file_takes_defaults() {
+        let c: ServerConfig = toml::from_str("bind = \"0.0.0.0:9000\"\n").expect("parses");
+        assert_eq!(c.heartbeat_timeout_ms, 15_000);
+        assert_eq!(c.limits.max_users_per_room, 500);
+    }
+
+    #[test]
+    fn invalid_configs_are_refused() {
+        let mut c = ServerConfig::generate_local();
+        c.apps[0].app_sign = "abc".into();
+        assert!(matches!(c.validate(), Err(ConfigError::InvalidAppSign(_))));
+        let mut c = ServerConfig::generate_local();
+        c.apps[0].server_secret = "short".into();
+        assert!(matches!(c.validate(), Err(ConfigError::ShortServerSecret(_))));
+        let mut c = ServerConfig::generate_local();
+        c.apps.push(c.apps[0].clone());
+        assert!(matches!(c.validate(), Err(ConfigError::DuplicateAppId(_))));
+        let mut c = ServerConfig::generate_local();
+        c.heartbeat_timeout_ms = c.heartbeat_interval_ms;
+        assert!(matches!(c.validate(), Err(ConfigError::Timing)));
+        let mut c = ServerConfig::generate_local();
+        c.limits.max_connections = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::Limit("max_connections"))));
+    }
+
+    #[test]
+    fn load_or_create_writes_once() {
+        let dir = std::env::temp_dir().join(format!("confer-config-{}", std::process::id()));
+        let path = dir.join("server.toml");
+        let _ = std::fs::remove_file(&path);
+        let (first, created) = ServerConfig::load_or_create(&path).expect("creates");
+        assert!(created);
+        let (second, created) = ServerConfig::load_or_create(&path).expect("loads");
+        assert!(!created);
+        assert_eq!(first, second);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

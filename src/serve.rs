@@ -1,0 +1,63 @@
+//! `confer serve`: run the room server until Ctrl-C, then shut down gracefully.
+
+use crate::logging::{self, LogFormat};
+use anyhow::Context;
+use clap::Args;
+use server::ServerConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Arguments of `confer serve`.
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// Config file (TOML). Created with a fresh local app on first run.
+    /// Default: $XDG_CONFIG_HOME/confer/server.toml (or ~/.config/confer/server.toml).
+    #[arg(long, env = "CONFER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, overriding the config (e.g. 127.0.0.1:0 for any free port).
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    logging::init(args.log_format, "info");
+    let path = args.config.unwrap_or_else(default_config_path);
+    let (mut config, created) = ServerConfig::load_or_create(&path)
+        .with_context(|| format!("loading config {}", path.display()))?;
+    if let Some(bind) = args.bind {
+        config.bind = bind;
+    }
+    let apps = config.apps.clone();
+    let handle = server::start(config).await.context("starting the server")?;
+
+    println!("Confer server listening on {}", handle.ws_url());
+    println!("  health:  {}/healthz", handle.http_url());
+    println!("  metrics: {}/metrics", handle.http_url());
+    let how = if created { "created" } else { "loaded" };
+    println!("  config:  {} ({how})", path.display());
+    for app in &apps {
+        println!("  AppID:   {}", app.app_id);
+        println!("  AppSign: {}", app.app_sign);
+    }
+    println!("Press Ctrl-C to stop.");
+
+    crate::signal::stop_requested().await;
+    println!("Shutting down...");
+    handle.shutdown().await;
+    Ok(())
+}
+
+/// `$XDG_CONFIG_HOME/confer/server.toml`, else `~/.config/confer/server.toml`,
+/// else `./confer-server.toml`.
+pub(crate) fn default_config_path() -> PathBuf {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    match base {
+        Some(dir) => dir.join("confer").join("server.toml"),
+        None => PathBuf::from("confer-server.toml"),
+    }
+}

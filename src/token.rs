@@ -1,0 +1,134 @@
+//! `confer token`: mint and verify login tokens with an app's server secret.
+
+use anyhow::{anyhow, Context};
+use clap::{Args, Subcommand};
+use protocol::token::{self, Expectation, Privilege, Privileges, TokenClaims};
+use server::ServerConfig;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `confer token` subcommands.
+#[derive(Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Print a new token.
+    Mint(MintArgs),
+    /// Check a token and print its claims, or its error code.
+    Verify(VerifyArgs),
+}
+
+/// Where the server secret comes from.
+#[derive(Args)]
+pub(crate) struct SecretSource {
+    /// The AppID.
+    #[arg(long)]
+    app_id: u32,
+    /// The app's server secret; default: looked up in the server config.
+    #[arg(long, env = "CONFER_SERVER_SECRET")]
+    secret: Option<String>,
+    /// Server config to read the secret from.
+    #[arg(long, env = "CONFER_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// Arguments of `confer token mint`.
+#[derive(Args)]
+pub(crate) struct MintArgs {
+    #[command(flatten)]
+    source: SecretSource,
+    /// The user the token is for.
+    #[arg(long)]
+    user: String,
+    /// Limit the token to one room (default: any room).
+    #[arg(long)]
+    room: Option<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    ttl: u64,
+    /// Do not grant the publish privilege.
+    #[arg(long)]
+    no_publish: bool,
+    /// Do not grant the login privilege.
+    #[arg(long)]
+    no_login: bool,
+}
+
+/// Arguments of `confer token verify`.
+#[derive(Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    source: SecretSource,
+    /// The token.
+    #[arg(long)]
+    token: String,
+    /// The user logging in.
+    #[arg(long)]
+    user: String,
+    /// The room being joined.
+    #[arg(long)]
+    room: String,
+}
+
+pub(crate) fn run(cmd: TokenCommand) -> anyhow::Result<()> {
+    match cmd {
+        TokenCommand::Mint(args) => {
+            let secret = args.source.secret()?;
+            let privileges = Privileges {
+                login: !args.no_login,
+                publish: !args.no_publish,
+            };
+            let claims = TokenClaims::new(
+                args.source.app_id,
+                args.user,
+                args.room,
+                privileges,
+                unix_now(),
+                args.ttl,
+            );
+            println!("{}", token::mint(secret.as_bytes(), &claims));
+            Ok(())
+        }
+        TokenCommand::Verify(args) => {
+            let secret = args.source.secret()?;
+            let expect = Expectation {
+                app_id: args.source.app_id,
+                user_id: &args.user,
+                room_id: &args.room,
+                privilege: Privilege::Login,
+            };
+            match token::verify(&args.token, secret.as_bytes(), &expect, unix_now()) {
+                Ok(claims) => {
+                    println!("{}", serde_json::to_string(&claims)?);
+                    Ok(())
+                }
+                Err(e) => Err(anyhow!("{} ({}): {e}", e.code().name(), e.code().code())),
+            }
+        }
+    }
+}
+
+impl SecretSource {
+    fn secret(&self) -> anyhow::Result<String> {
+        if let Some(secret) = &self.secret {
+            return Ok(secret.clone());
+        }
+        let path = self
+            .config
+            .clone()
+            .unwrap_or_else(crate::serve::default_config_path);
+        let config = ServerConfig::load(&path)
+            .with_context(|| format!("reading the server secret from {}", path.display()))?;
+        config
+            .apps
+            .iter()
+            .find(|a| a.app_id == self.app_id)
+            .map(|a| a.server_secret.clone())
+            .ok_or_else(|| anyhow!("AppID {} is not in {}", self.app_id, path.display()))
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
