@@ -38,8 +38,17 @@ fn main() {
         warm.engine.destroy().await;
         samples.sort();
         println!("login_samples {LOGINS}");
-        println!("login_create_to_connected_p50_ms {:.3}", percentile(&samples, 0.50));
-        println!("login_create_to_connected_p99_ms {:.3}", percentile(&samples, 0.99));
-        println!("login_create_to_connected_max_ms {:.3}", percentile(&samples, 1.0));
+        println!(
+            "login_create_to_connected_p50_ms {:.3}",
+            percentile(&samples, 0.50)
+        );
+        println!(
+            "login_create_to_connected_p99_ms {:.3}",
+            percentile(&samples, 0.99)
+        );
+        println!(
+            "login_create_to_connected_max_ms {:.3}",
+            percentile(&samples, 1.0)
+        );
     });
 }

@@ -51,7 +51,11 @@ async fn run() {
     let pid = child.id().expect("server pid");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let url = loop {
-        let line = lines.next_line().await.expect("read").expect("server printed its URL");
+        let line = lines
+            .next_line()
+            .await
+            .expect("read")
+            .expect("server printed its URL");
         if let Some(url) = line.strip_prefix("Confer server listening on ") {
             break url.trim().to_owned();
         }
@@ -68,7 +72,8 @@ async fn run() {
     let mut joins = Vec::new();
     for room in 0..ROOMS {
         for member in 0..PER_ROOM - 1 {
-            let (url, app, tx, gate) = (url.clone(), app.clone(), receipts_tx.clone(), gate.clone());
+            let (url, app, tx, gate) =
+                (url.clone(), app.clone(), receipts_tx.clone(), gate.clone());
             joins.push(tokio::spawn(async move {
                 let permit = gate.acquire_owned().await.expect("semaphore open");
                 let client = Client::login(&url, &app, room, &format!("u{room}-{member}")).await;
@@ -99,7 +104,9 @@ async fn run() {
     let mut fanout = Vec::with_capacity(expected);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while fanout.len() < expected {
-        let Ok(Some((room, user, at))) = tokio::time::timeout_at(deadline, receipts_rx.recv()).await else {
+        let Ok(Some((room, user, at))) =
+            tokio::time::timeout_at(deadline, receipts_rx.recv()).await
+        else {
             break;
         };
         if let Some((_, _, t0)) = sent_at.iter().find(|(r, u, _)| *r == room && *u == user) {
@@ -123,7 +130,10 @@ async fn run() {
     println!("scale_phase1_join_seconds {:.2}", phase1.as_secs_f64());
     println!("server_rss_idle_mb {:.1}", rss_idle as f64 / 1024.0);
     println!("server_rss_5000_users_mb {:.1}", rss_full as f64 / 1024.0);
-    println!("server_rss_after_steady_mb {:.1}", rss_after as f64 / 1024.0);
+    println!(
+        "server_rss_after_steady_mb {:.1}",
+        rss_after as f64 / 1024.0
+    );
     println!(
         "server_memory_per_user_kb {:.1}",
         (rss_full.saturating_sub(rss_idle)) as f64 / users as f64
@@ -140,7 +150,8 @@ async fn run() {
     std::process::exit(0);
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct Client {
     ws: Ws,
@@ -149,7 +160,9 @@ struct Client {
 
 impl Client {
     async fn login(url: &str, app: &AppConfig, room: usize, user: &str) -> Client {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
         let nonce = match next_message(&mut ws).await {
             ServerMessage::Challenge { nonce, .. } => nonce,
             other => panic!("expected Challenge, got {other:?}"),
@@ -160,12 +173,17 @@ impl Client {
             version: protocol::PROTOCOL_VERSION,
             app_id: app.app_id,
             room_id,
-            user: UserInfo { user_id: user.to_owned(), user_name: user.to_owned() },
+            user: UserInfo {
+                user_id: user.to_owned(),
+                user_name: user.to_owned(),
+            },
             credentials: Credentials::AppSign { proof },
             notify_users: true,
             max_member_count: 0,
         });
-        ws.send(Message::text(login.encode())).await.expect("send login");
+        ws.send(Message::text(login.encode()))
+            .await
+            .expect("send login");
         match next_message(&mut ws).await {
             ServerMessage::LoginOk(ok) => Client {
                 ws,
@@ -234,7 +252,12 @@ fn cpu_ticks(pid: u32) -> u64 {
     // Fields after the ")" of the command name; utime and stime are 14 and 15.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let field = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     field(14) + field(15)
 }
 

@@ -20,7 +20,10 @@ async fn login_fails_with(server: &TestServer, app_sign: &str, token: Option<Str
     let code = p.wait_state(RoomState::Disconnected).await;
     // No retry after an auth failure: nothing more arrives.
     let after = p.collect_for(Duration::from_millis(600)).await;
-    assert!(briefs(&after).is_empty(), "events after failure: {after:#?}");
+    assert!(
+        briefs(&after).is_empty(),
+        "events after failure: {after:#?}"
+    );
     p.engine.destroy().await;
     code
 }
@@ -53,14 +56,28 @@ async fn unknown_app_id_is_refused() {
 async fn token_refusals_have_their_codes() {
     let server = TestServer::start().await;
     let cases = [
-        (server.token("u1", None, Privileges::ALL, -60), ErrorCode::TokenExpired),
+        (
+            server.token("u1", None, Privileges::ALL, -60),
+            ErrorCode::TokenExpired,
+        ),
         (
             server.token("u1", Some("other-room"), Privileges::ALL, 600),
             ErrorCode::TokenWrongRoom,
         ),
-        (server.token("u2", None, Privileges::ALL, 600), ErrorCode::TokenWrongUser),
         (
-            server.token("u1", None, Privileges { login: false, publish: true }, 600),
+            server.token("u2", None, Privileges::ALL, 600),
+            ErrorCode::TokenWrongUser,
+        ),
+        (
+            server.token(
+                "u1",
+                None,
+                Privileges {
+                    login: false,
+                    publish: true,
+                },
+                600,
+            ),
             ErrorCode::TokenNoLoginPrivilege,
         ),
         ("CF1.bm90LWpzb24.c2ln".to_owned(), ErrorCode::TokenMalformed),
@@ -88,7 +105,11 @@ async fn token_login_works_without_app_sign() {
     let mut profile = server.profile();
     profile.app_sign = String::new();
     let mut p = Peer::create(profile, "tok");
-    p.login("room-t", false, Some(server.token("tok", Some("room-t"), Privileges::ALL, 600)));
+    p.login(
+        "room-t",
+        false,
+        Some(server.token("tok", Some("room-t"), Privileges::ALL, 600)),
+    );
     assert_eq!(p.wait_state(RoomState::Connected).await, 0);
     p.engine.destroy().await;
 }
@@ -100,13 +121,22 @@ async fn token_will_expire_then_renew() {
     profile.app_sign = String::new();
     let mut p = Peer::create(profile, "tok");
     // 20 s left: less than the 30 s notice, so the warning comes right away.
-    p.login("room-t", false, Some(server.token("tok", None, Privileges::ALL, 20)));
+    p.login(
+        "room-t",
+        false,
+        Some(server.token("tok", None, Privileges::ALL, 20)),
+    );
     assert_eq!(p.wait_state(RoomState::Connected).await, 0);
     match p
-        .wait_for("RoomTokenWillExpire", |e| matches!(e, Event::RoomTokenWillExpire { .. }))
+        .wait_for("RoomTokenWillExpire", |e| {
+            matches!(e, Event::RoomTokenWillExpire { .. })
+        })
         .await
     {
-        Event::RoomTokenWillExpire { room_id, remain_time_in_second } => {
+        Event::RoomTokenWillExpire {
+            room_id,
+            remain_time_in_second,
+        } => {
             assert_eq!(room_id, "room-t");
             assert!(remain_time_in_second <= 20, "{remain_time_in_second}");
         }
@@ -118,7 +148,10 @@ async fn token_will_expire_then_renew() {
         .expect("renew accepted");
     let after = p.collect_for(Duration::from_millis(800)).await;
     assert!(
-        !after.iter().any(|e| matches!(e, Event::RoomTokenWillExpire { .. } | Event::RoomStateUpdate { .. })),
+        !after.iter().any(|e| matches!(
+            e,
+            Event::RoomTokenWillExpire { .. } | Event::RoomStateUpdate { .. }
+        )),
         "{after:#?}"
     );
     p.engine.destroy().await;
@@ -130,7 +163,9 @@ async fn same_user_elsewhere_kicks_the_first_session() {
     let mut watcher = Peer::join(server.profile(), "kick-room", "watcher", true).await;
     let mut first = Peer::join(server.profile(), "kick-room", "dup", true).await;
     watcher
-        .wait_for("user Add [dup]", |e| matches!(e, Event::RoomUserUpdate { .. }))
+        .wait_for("user Add [dup]", |e| {
+            matches!(e, Event::RoomUserUpdate { .. })
+        })
         .await;
 
     let mut second = Peer::join(server.profile(), "kick-room", "dup", true).await;
@@ -140,15 +175,22 @@ async fn same_user_elsewhere_kicks_the_first_session() {
     );
     // The kicked engine does not retry.
     let after = first.collect_for(Duration::from_millis(800)).await;
-    assert!(briefs(&after).is_empty(), "kicked engine kept going: {after:#?}");
+    assert!(
+        briefs(&after).is_empty(),
+        "kicked engine kept going: {after:#?}"
+    );
     // The new session works: it sees the watcher.
     second
-        .wait_for("user Add [watcher]", |e| matches!(e, Event::RoomUserUpdate { .. }))
+        .wait_for("user Add [watcher]", |e| {
+            matches!(e, Event::RoomUserUpdate { .. })
+        })
         .await;
     // The watcher saw no churn for "dup" (same room, replaced in place).
     let seen = watcher.collect_for(Duration::from_millis(500)).await;
     assert!(
-        !seen.iter().any(|e| matches!(e, Event::RoomUserUpdate { .. })),
+        !seen
+            .iter()
+            .any(|e| matches!(e, Event::RoomUserUpdate { .. })),
         "watcher saw churn: {seen:#?}"
     );
     for p in [first, second, watcher] {

@@ -10,7 +10,13 @@ use media_core::Event;
 use protocol::{auth, ClientMessage, Credentials, ErrorCode, Login, ServerMessage, UserInfo};
 use std::time::Duration;
 
-fn login_msg(server: &TestServer, nonce: &str, room: &str, user: &str, name: &str) -> ClientMessage {
+fn login_msg(
+    server: &TestServer,
+    nonce: &str,
+    room: &str,
+    user: &str,
+    name: &str,
+) -> ClientMessage {
     let proof = auth::login_proof(&server.app.app_sign, server.app.app_id, room, user, nonce);
     ClientMessage::Login(Login {
         version: protocol::PROTOCOL_VERSION,
@@ -45,16 +51,25 @@ async fn expect_fatal(client: &mut RawClient, code: ErrorCode) {
 async fn expect_error_kept_open(client: &mut RawClient, code: ErrorCode) {
     let m = client.recv_msg().await;
     assert_eq!(error_code(&m), Some(code), "{m:?}");
-    assert!(matches!(m, ServerMessage::Error { fatal: false, .. }), "{m:?}");
+    assert!(
+        matches!(m, ServerMessage::Error { fatal: false, .. }),
+        "{m:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bad_input_gets_its_code_and_others_carry_on() {
     let server = TestServer::start().await;
     let mut a = Peer::join(server.profile(), "calm-room", "a", true).await;
-    let mut b = Peer::join(server.profile(), "calm-room", "b", true).await;
-    a.wait_for("user Add [b]", |e| matches!(e, Event::RoomUserUpdate { .. })).await;
-    a.wait_for("count 2", |e| matches!(e, Event::RoomOnlineUserCountUpdate { .. })).await;
+    let b = Peer::join(server.profile(), "calm-room", "b", true).await;
+    a.wait_for("user Add [b]", |e| {
+        matches!(e, Event::RoomUserUpdate { .. })
+    })
+    .await;
+    a.wait_for("count 2", |e| {
+        matches!(e, Event::RoomOnlineUserCountUpdate { .. })
+    })
+    .await;
     let url = server.url.clone();
 
     // Malformed JSON and unknown types: an error, connection kept.
@@ -67,10 +82,12 @@ async fn every_bad_input_gets_its_code_and_others_carry_on() {
     expect_error_kept_open(&mut c, ErrorCode::MalformedMessage).await;
     // ... and it can still log in afterwards.
     let nonce = c.nonce.clone();
-    c.send(&login_msg(&server, &nonce, "raw-room", "raw", "Raw")).await;
+    c.send(&login_msg(&server, &nonce, "raw-room", "raw", "Raw"))
+        .await;
     assert!(matches!(c.recv_msg().await, ServerMessage::LoginOk(_)));
     // Login again on a logged-in connection: wrong state, not fatal.
-    c.send(&login_msg(&server, &nonce, "raw-room", "raw", "Raw")).await;
+    c.send(&login_msg(&server, &nonce, "raw-room", "raw", "Raw"))
+        .await;
     expect_error_kept_open(&mut c, ErrorCode::WrongState).await;
 
     // A session message before login.
@@ -80,7 +97,10 @@ async fn every_bad_input_gets_its_code_and_others_carry_on() {
 
     // Oversized frame.
     let mut c = RawClient::connect(&url).await;
-    let big = format!(r#"{{"type":"heartbeat","ack":1,"pad":"{}"}}"#, "x".repeat(64 * 1024));
+    let big = format!(
+        r#"{{"type":"heartbeat","ack":1,"pad":"{}"}}"#,
+        "x".repeat(64 * 1024)
+    );
     c.send_text(big).await;
     expect_fatal(&mut c, ErrorCode::MessageTooLarge).await;
 
@@ -92,7 +112,8 @@ async fn every_bad_input_gets_its_code_and_others_carry_on() {
     // Flood after login.
     let mut c = RawClient::connect(&url).await;
     let nonce = c.nonce.clone();
-    c.send(&login_msg(&server, &nonce, "flood-room", "flooder", "F")).await;
+    c.send(&login_msg(&server, &nonce, "flood-room", "flooder", "F"))
+        .await;
     assert!(matches!(c.recv_msg().await, ServerMessage::LoginOk(_)));
     for _ in 0..2000 {
         c.send(&ClientMessage::Heartbeat { ack: 0 }).await;
@@ -124,13 +145,24 @@ async fn every_bad_input_gets_its_code_and_others_carry_on() {
     expect_fatal(&mut c, ErrorCode::UnsupportedVersion).await;
     // A proof for another nonce (replay).
     let mut c = RawClient::connect(&url).await;
-    c.send(&login_msg(&server, "stale-nonce", "r", "u", "n")).await;
+    c.send(&login_msg(&server, "stale-nonce", "r", "u", "n"))
+        .await;
     expect_fatal(&mut c, ErrorCode::AppSignMismatch).await;
 
     // Through all that, the calm room saw nothing odd and still works.
-    let id = b.engine.send_broadcast_message("still here").await.expect("broadcast");
-    let e = a.wait_for("broadcast", |e| matches!(e, Event::RoomBroadcastMessage { .. })).await;
-    assert!(matches!(&e, Event::RoomBroadcastMessage { messages, .. } if messages[0].message_id == id));
+    let id = b
+        .engine
+        .send_broadcast_message("still here")
+        .await
+        .expect("broadcast");
+    let e = a
+        .wait_for("broadcast", |e| {
+            matches!(e, Event::RoomBroadcastMessage { .. })
+        })
+        .await;
+    assert!(
+        matches!(&e, Event::RoomBroadcastMessage { messages, .. } if messages[0].message_id == id)
+    );
     assert_eq!(
         briefs(&a.log),
         [
@@ -147,7 +179,10 @@ async fn every_bad_input_gets_its_code_and_others_carry_on() {
     // Server health and metrics still answer and count the errors.
     let metrics = http_get(&server.http_url(), "/metrics").await;
     assert!(metrics.contains("confer_errors_total"), "{metrics}");
-    assert!(metrics.contains(&format!("code=\"{}\"", ErrorCode::RateLimited.code())), "{metrics}");
+    assert!(
+        metrics.contains(&format!("code=\"{}\"", ErrorCode::RateLimited.code())),
+        "{metrics}"
+    );
     assert_eq!(http_get(&server.http_url(), "/healthz").await.trim(), "ok");
     a.engine.destroy().await;
     b.engine.destroy().await;
@@ -159,9 +194,17 @@ async fn broadcast_limits_have_codes() {
     let a = Peer::join(server.profile(), "chat", "a", false).await;
     let _b = Peer::join(server.profile(), "chat", "b", false).await;
     let too_long = "x".repeat(1025);
-    let err = a.engine.send_broadcast_message(&too_long).await.unwrap_err();
+    let err = a
+        .engine
+        .send_broadcast_message(&too_long)
+        .await
+        .expect_err("too long");
     assert_eq!(err.code(), ErrorCode::BroadcastTooLong);
-    let err = a.engine.send_broadcast_message("").await.unwrap_err();
+    let err = a
+        .engine
+        .send_broadcast_message("")
+        .await
+        .expect_err("empty");
     assert_eq!(err.code(), ErrorCode::BroadcastEmpty);
     // 25 at once: at most 10 per second per room get through.
     let sends = (0..25).map(|i| {
@@ -182,7 +225,9 @@ async fn broadcast_limits_have_codes() {
 async fn http_get(base: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let addr = base.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect http");
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect http");
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.expect("write");
     let mut buf = Vec::new();

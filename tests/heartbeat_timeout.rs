@@ -14,8 +14,21 @@ use tokio::process::{Child, Command};
 /// Starts `confer call` publishing `stream` and waits until it is Publishing.
 async fn spawn_call(server: &TestServer, room: &str, user: &str, stream: &str) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_confer"))
-        .args(["call", "--server", &server.url, "--room", room, "--user", user])
-        .args(["--app-id", &server.app.app_id.to_string(), "--publish", stream])
+        .args([
+            "call",
+            "--server",
+            &server.url,
+            "--room",
+            room,
+            "--user",
+            user,
+        ])
+        .args([
+            "--app-id",
+            &server.app.app_id.to_string(),
+            "--publish",
+            stream,
+        ])
         .env("CONFER_APP_SIGN", &server.app.app_sign)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -36,7 +49,11 @@ async fn spawn_call(server: &TestServer, room: &str, user: &str, stream: &str) -
         false
     })
     .await;
-    assert_eq!(ready, Ok(true), "confer call never published; printed: {seen:#?}");
+    assert_eq!(
+        ready,
+        Ok(true),
+        "confer call never published; printed: {seen:#?}"
+    );
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     child
@@ -53,14 +70,18 @@ async fn killed_process_is_removed_after_heartbeat_timeout() {
     let mut watcher = Peer::join(server.profile(), "hb-room", "watcher", true).await;
     let mut child = spawn_call(&server, "hb-room", "doomed", "doomed-cam").await;
     watcher
-        .wait_for("stream Add [doomed-cam]", |e| matches!(e, Event::RoomStreamUpdate { .. }))
+        .wait_for("stream Add [doomed-cam]", |e| {
+            matches!(e, Event::RoomStreamUpdate { .. })
+        })
         .await;
 
     child.start_kill().expect("SIGKILL");
     let killed_at = Instant::now();
     let _ = child.wait().await;
     let gone = watcher
-        .wait_for("stream Delete", |e| matches!(e, Event::RoomStreamUpdate { .. }))
+        .wait_for("stream Delete", |e| {
+            matches!(e, Event::RoomStreamUpdate { .. })
+        })
         .await;
     let elapsed = killed_at.elapsed();
     assert_eq!(briefs(&[gone]), ["stream Delete [doomed-cam]"]);
@@ -84,7 +105,9 @@ async fn terminated_process_logs_out_cleanly() {
     let mut watcher = Peer::join(server.profile(), "hb-room", "watcher", true).await;
     let child = spawn_call(&server, "hb-room", "polite", "polite-cam").await;
     watcher
-        .wait_for("stream Add [polite-cam]", |e| matches!(e, Event::RoomStreamUpdate { .. }))
+        .wait_for("stream Add [polite-cam]", |e| {
+            matches!(e, Event::RoomStreamUpdate { .. })
+        })
         .await;
 
     let pid = child.id().expect("child running");
@@ -100,8 +123,16 @@ async fn terminated_process_logs_out_cleanly() {
         .expect("wait");
     assert!(exit.success(), "exit status {exit:?}");
     assert_eq!(
-        briefs(&[watcher.next().await, watcher.next().await, watcher.next().await]),
-        ["stream Delete [polite-cam]", "user Delete [polite]", "count 1"]
+        briefs(&[
+            watcher.next().await,
+            watcher.next().await,
+            watcher.next().await
+        ]),
+        [
+            "stream Delete [polite-cam]",
+            "user Delete [polite]",
+            "count 1"
+        ]
     );
     watcher.engine.destroy().await;
 }

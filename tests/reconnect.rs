@@ -23,10 +23,19 @@ async fn short_cut_resumes_without_churn() {
         .start_publishing_stream("a-cam", PublishChannel::Main)
         .expect("publish accepted");
     a.wait_for("Publishing", |e| {
-        matches!(e, Event::PublisherStateUpdate { state: PublisherState::Publishing, .. })
+        matches!(
+            e,
+            Event::PublisherStateUpdate {
+                state: PublisherState::Publishing,
+                ..
+            }
+        )
     })
     .await;
-    b.wait_for("stream Add", |e| matches!(e, Event::RoomStreamUpdate { .. })).await;
+    b.wait_for("stream Add", |e| {
+        matches!(e, Event::RoomStreamUpdate { .. })
+    })
+    .await;
 
     relay.cut();
     assert_eq!(
@@ -34,7 +43,7 @@ async fn short_cut_resumes_without_churn() {
         ErrorCode::NetworkInterrupted.code()
     );
     // While a is away, c joins: a must learn about it after resuming.
-    let mut c = Peer::join(server.profile(), "net-room", "c", true).await;
+    let c = Peer::join(server.profile(), "net-room", "c", true).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     relay.restore();
     assert_eq!(a.wait_state(RoomState::Connected).await, 0);
@@ -43,7 +52,14 @@ async fn short_cut_resumes_without_churn() {
     })
     .await;
     a.wait_for("Publishing again", |e| {
-        matches!(e, Event::PublisherStateUpdate { state: PublisherState::Publishing, error_code: 0, .. })
+        matches!(
+            e,
+            Event::PublisherStateUpdate {
+                state: PublisherState::Publishing,
+                error_code: 0,
+                ..
+            }
+        )
     })
     .await;
     // The publisher went through PublishRequesting with the interruption code.
@@ -55,7 +71,8 @@ async fn short_cut_resumes_without_churn() {
     let seen = b.collect_for(Duration::from_millis(800)).await;
     let seen = briefs(&seen);
     assert!(
-        seen.iter().all(|s| !s.contains("[a]") && !s.contains("a-cam")),
+        seen.iter()
+            .all(|s| !s.contains("[a]") && !s.contains("a-cam")),
         "b saw churn for a: {seen:?}"
     );
     assert!(seen.iter().any(|s| s == "user Add [c]"), "{seen:?}");
@@ -78,7 +95,10 @@ async fn cut_longer_than_retry_window_disconnects() {
 
     let mut b = Peer::join(server.profile(), "net-room", "b", true).await;
     let mut a = Peer::join(via_relay, "net-room", "a", true).await;
-    b.wait_for("user Add [a]", |e| matches!(e, Event::RoomUserUpdate { .. })).await;
+    b.wait_for("user Add [a]", |e| {
+        matches!(e, Event::RoomUserUpdate { .. })
+    })
+    .await;
 
     relay.cut();
     assert_eq!(
@@ -91,7 +111,9 @@ async fn cut_longer_than_retry_window_disconnects() {
     );
     // The server drops a after its heartbeat timeout.
     let gone = b
-        .wait_for("user Delete [a]", |e| matches!(e, Event::RoomUserUpdate { .. }))
+        .wait_for("user Delete [a]", |e| {
+            matches!(e, Event::RoomUserUpdate { .. })
+        })
         .await;
     assert_eq!(briefs(&[gone]), ["user Delete [a]"]);
     a.engine.destroy().await;
@@ -103,7 +125,10 @@ async fn first_login_retries_until_the_server_appears() {
     let server = TestServer::start().await;
     let relay = TcpRelay::start(server.addr()).await;
     relay.cut();
-    let mut a = Peer::create(server.profile_for(&format!("ws://{}/ws", relay.addr())), "a");
+    let mut a = Peer::create(
+        server.profile_for(&format!("ws://{}/ws", relay.addr())),
+        "a",
+    );
     a.login("late-room", false, None);
     assert_eq!(a.wait_state(RoomState::Connecting).await, 0);
     tokio::time::sleep(Duration::from_millis(700)).await;

@@ -44,7 +44,12 @@ async fn three_engines_with_user_notifications() {
     b.login(room, true, None);
     assert_eq!(
         next_briefs(&mut b, 4).await,
-        ["state Connecting 0", "state Connected 0", "user Add [a]", "count 2"]
+        [
+            "state Connecting 0",
+            "state Connected 0",
+            "user Add [a]",
+            "count 2"
+        ]
     );
     assert_eq!(next_briefs(&mut a, 2).await, ["user Add [b]", "count 2"]);
 
@@ -53,21 +58,36 @@ async fn three_engines_with_user_notifications() {
         .expect("publish accepted");
     assert_eq!(
         next_briefs(&mut a, 2).await,
-        ["publisher stream-a PublishRequesting 0", "publisher stream-a Publishing 0"]
+        [
+            "publisher stream-a PublishRequesting 0",
+            "publisher stream-a Publishing 0"
+        ]
     );
     assert_eq!(next_briefs(&mut b, 1).await, ["stream Add [stream-a]"]);
 
     let mut c = Peer::create(server.profile(), "c");
     c.login(room, true, None);
-    assert_eq!(next_briefs(&mut c, 2).await, ["state Connecting 0", "state Connected 0"]);
-    let users = c.wait_for("user Add", |e| matches!(e, Event::RoomUserUpdate { .. })).await;
+    assert_eq!(
+        next_briefs(&mut c, 2).await,
+        ["state Connecting 0", "state Connected 0"]
+    );
+    let users = c
+        .wait_for("user Add", |e| matches!(e, Event::RoomUserUpdate { .. }))
+        .await;
     assert_eq!(sorted_users(&users), ["a", "b"]);
-    assert_eq!(next_briefs(&mut c, 2).await, ["count 3", "stream Add [stream-a]"]);
+    assert_eq!(
+        next_briefs(&mut c, 2).await,
+        ["count 3", "stream Add [stream-a]"]
+    );
     for p in [&mut a, &mut b] {
         assert_eq!(next_briefs(p, 2).await, ["user Add [c]", "count 3"]);
     }
 
-    let id = c.engine.send_broadcast_message("hello room").await.expect("broadcast sent");
+    let id = c
+        .engine
+        .send_broadcast_message("hello room")
+        .await
+        .expect("broadcast sent");
     for p in [&mut a, &mut b] {
         match p.next().await {
             Event::RoomBroadcastMessage { room_id, messages } => {
@@ -82,8 +102,13 @@ async fn three_engines_with_user_notifications() {
         }
     }
 
-    a.engine.stop_publishing_stream(PublishChannel::Main).expect("stop accepted");
-    assert_eq!(next_briefs(&mut a, 1).await, ["publisher stream-a NoPublish 0"]);
+    a.engine
+        .stop_publishing_stream(PublishChannel::Main)
+        .expect("stop accepted");
+    assert_eq!(
+        next_briefs(&mut a, 1).await,
+        ["publisher stream-a NoPublish 0"]
+    );
     for p in [&mut b, &mut c] {
         assert_eq!(next_briefs(p, 1).await, ["stream Delete [stream-a]"]);
     }
@@ -111,12 +136,17 @@ async fn user_events_only_for_those_who_asked() {
     let mut quiet = Peer::join(server.profile(), room, "quiet", false).await;
     let mut loud = Peer::join(server.profile(), room, "loud", true).await;
     // loud sees quiet already in the room.
-    loud.wait_for("user Add [quiet]", |e| matches!(e, Event::RoomUserUpdate { .. }))
-        .await;
+    loud.wait_for("user Add [quiet]", |e| {
+        matches!(e, Event::RoomUserUpdate { .. })
+    })
+    .await;
     assert_eq!(next_briefs(&mut loud, 1).await, ["count 2"]);
 
-    let mut third = Peer::join(server.profile(), room, "third", false).await;
-    assert_eq!(next_briefs(&mut loud, 2).await, ["user Add [third]", "count 3"]);
+    let third = Peer::join(server.profile(), room, "third", false).await;
+    assert_eq!(
+        next_briefs(&mut loud, 2).await,
+        ["user Add [third]", "count 3"]
+    );
 
     // quiet got no user or count events: the next thing it sees is the stream.
     third
@@ -128,15 +158,25 @@ async fn user_events_only_for_those_who_asked() {
 
     // Leaving: stream Delete for everyone, user Delete only for loud.
     third.engine.destroy().await;
-    assert_eq!(next_briefs(&mut quiet, 1).await, ["stream Delete [third-cam]"]);
+    assert_eq!(
+        next_briefs(&mut quiet, 1).await,
+        ["stream Delete [third-cam]"]
+    );
     assert_eq!(
         next_briefs(&mut loud, 3).await,
-        ["stream Delete [third-cam]", "user Delete [third]", "count 2"]
+        [
+            "stream Delete [third-cam]",
+            "user Delete [third]",
+            "count 2"
+        ]
     );
     // quiet logs out: loud sees it leave; quiet's own log never had a user event.
     quiet.engine.logout_room().expect("logout accepted");
     assert_eq!(next_briefs(&mut quiet, 1).await, ["state Disconnected 0"]);
-    assert_eq!(next_briefs(&mut loud, 2).await, ["user Delete [quiet]", "count 1"]);
+    assert_eq!(
+        next_briefs(&mut loud, 2).await,
+        ["user Delete [quiet]", "count 1"]
+    );
     assert!(
         !quiet.log.iter().any(|e| matches!(
             e,
@@ -157,14 +197,24 @@ async fn late_joiner_sees_existing_streams_and_states_reset_after_logout() {
         .start_publishing_stream("a-main", PublishChannel::Main)
         .expect("publish accepted");
     a.wait_for("Publishing", |e| {
-        matches!(e, Event::PublisherStateUpdate { state: media_core::PublisherState::Publishing, .. })
+        matches!(
+            e,
+            Event::PublisherStateUpdate {
+                state: media_core::PublisherState::Publishing,
+                ..
+            }
+        )
     })
     .await;
     let mut b = Peer::create(server.profile(), "b");
     b.login("r", false, None);
     assert_eq!(
         next_briefs(&mut b, 3).await,
-        ["state Connecting 0", "state Connected 0", "stream Add [a-main]"]
+        [
+            "state Connecting 0",
+            "state Connected 0",
+            "stream Add [a-main]"
+        ]
     );
     // Logging out while publishing: NoPublish, then Disconnected.
     a.engine.logout_room().expect("logout accepted");

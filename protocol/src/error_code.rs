@@ -75,6 +75,8 @@ error_codes! {
     InvalidServerUrl = 1_000_004 => "server must be a ws:// or wss:// URL",
     /// `set_log_config` got an unusable directory or size.
     InvalidLogConfig = 1_000_005 => "log directory is not writable or max size is 0",
+    /// `Engine::create` was called outside a Tokio runtime.
+    NoRuntime = 1_000_006 => "the engine must be created inside a Tokio runtime",
 
     // ---- room ----
     /// A room call was made before `login_room`.

@@ -277,7 +277,10 @@ mod tests {
         assert!(matches!(c.validate(), Err(ConfigError::InvalidAppSign(_))));
         let mut c = ServerConfig::generate_local();
         c.apps[0].server_secret = "short".into();
-        assert!(matches!(c.validate(), Err(ConfigError::ShortServerSecret(_))));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::ShortServerSecret(_))
+        ));
         let mut c = ServerConfig::generate_local();
         c.apps.push(c.apps[0].clone());
         assert!(matches!(c.validate(), Err(ConfigError::DuplicateAppId(_))));
@@ -286,7 +289,10 @@ mod tests {
         assert!(matches!(c.validate(), Err(ConfigError::Timing)));
         let mut c = ServerConfig::generate_local();
         c.limits.max_connections = 0;
-        assert!(matches!(c.validate(), Err(ConfigError::Limit("max_connections"))));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Limit("max_connections"))
+        ));
     }
 
     #[test]

@@ -1,1 +1,41 @@
-//! Confer room server (in progress).
+//! Confer's room server: WebSocket signaling for rooms, users and streams.
+//!
+//! - `GET /ws`: the signaling protocol of the [`protocol`] crate (challenge,
+//!   login or resume, heartbeats, room events with per-session sequence
+//!   numbers and replay, publish/stop, broadcast, token renewal, logout).
+//! - `GET /healthz`: `ok`.
+//! - `GET /metrics`: Prometheus text.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), server::ServeError> {
+//! let config = server::ServerConfig::generate_local();
+//! let handle = server::start(config).await?;
+//! println!("signaling at {}", handle.ws_url());
+//! handle.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: [`config`] (TOML config), [`apps`] (credential checks), [`hub`]
+//! (live sessions, rooms, fan-out), [`store`] (shared room state behind the
+//! [`RoomStore`] trait), [`connection`] (the WebSocket loop), [`rate`],
+//! [`replay`], [`metrics`], [`http`] (routes), [`state`] and [`serve`].
+
+#![warn(missing_docs)]
+
+pub mod apps;
+pub mod config;
+pub mod connection;
+pub mod http;
+pub mod hub;
+pub mod metrics;
+pub mod rate;
+pub mod replay;
+pub mod serve;
+pub mod state;
+pub mod store;
+
+pub use config::{AppConfig, ConfigError, Limits, ServerConfig};
+pub use http::app;
+pub use serve::{start, ServeError, ServerHandle};
+pub use state::ServerState;
+pub use store::{MemoryStore, RoomStore, StoreError};

@@ -1,7 +1,7 @@
 //! Shared helpers for the system tests: a real server on 127.0.0.1:0, SDK
 //! peers with an event log, a cuttable TCP relay and a raw protocol client.
 // Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 pub mod raw;
 pub mod relay;
@@ -78,7 +78,13 @@ impl TestServer {
     }
 
     /// A token for this app signed with its server secret.
-    pub fn token(&self, user: &str, room: Option<&str>, privileges: Privileges, ttl: i64) -> String {
+    pub fn token(
+        &self,
+        user: &str,
+        room: Option<&str>,
+        privileges: Privileges,
+        ttl: i64,
+    ) -> String {
         let now = unix_now();
         let mut claims = TokenClaims::new(
             self.app.app_id,
@@ -159,8 +165,18 @@ impl Peer {
     pub async fn next(&mut self) -> Event {
         let event = tokio::time::timeout(EVENT_TIMEOUT, self.events.recv())
             .await
-            .unwrap_or_else(|_| panic!("{}: no event within {EVENT_TIMEOUT:?}; log: {:#?}", self.user_id, self.log))
-            .unwrap_or_else(|| panic!("{}: event channel closed; log: {:#?}", self.user_id, self.log));
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{}: no event within {EVENT_TIMEOUT:?}; log: {:#?}",
+                    self.user_id, self.log
+                )
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: event channel closed; log: {:#?}",
+                    self.user_id, self.log
+                )
+            });
         self.log.push(event.clone());
         event
     }
@@ -181,9 +197,10 @@ impl Peer {
     /// Waits for a RoomStateUpdate into `state`; returns its error code.
     pub async fn wait_state(&mut self, state: RoomState) -> u32 {
         let e = self
-            .wait_for(&format!("RoomStateUpdate {state:?}"), |e| {
-                matches!(e, Event::RoomStateUpdate { state: s, .. } if *s == state)
-            })
+            .wait_for(
+                &format!("RoomStateUpdate {state:?}"),
+                |e| matches!(e, Event::RoomStateUpdate { state: s, .. } if *s == state),
+            )
             .await;
         match e {
             Event::RoomStateUpdate { error_code, .. } => error_code,
@@ -207,22 +224,47 @@ impl Peer {
 /// `"state Connected 0"`, `"user Add [b]"`, `"count 3"`, `"stream Delete [s1]"`.
 pub fn brief(e: &Event) -> String {
     match e {
-        Event::RoomStateUpdate { state, error_code, .. } => format!("state {state:?} {error_code}"),
-        Event::RoomUserUpdate { update_type, users, .. } => format!(
+        Event::RoomStateUpdate {
+            state, error_code, ..
+        } => format!("state {state:?} {error_code}"),
+        Event::RoomUserUpdate {
+            update_type, users, ..
+        } => format!(
             "user {update_type:?} [{}]",
-            users.iter().map(|u| u.user_id.as_str()).collect::<Vec<_>>().join(",")
+            users
+                .iter()
+                .map(|u| u.user_id.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         Event::RoomOnlineUserCountUpdate { count, .. } => format!("count {count}"),
-        Event::RoomStreamUpdate { update_type, streams, .. } => format!(
+        Event::RoomStreamUpdate {
+            update_type,
+            streams,
+            ..
+        } => format!(
             "stream {update_type:?} [{}]",
-            streams.iter().map(|s| s.stream_id.as_str()).collect::<Vec<_>>().join(",")
+            streams
+                .iter()
+                .map(|s| s.stream_id.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
         ),
-        Event::PublisherStateUpdate { stream_id, state, error_code, .. } => {
+        Event::PublisherStateUpdate {
+            stream_id,
+            state,
+            error_code,
+            ..
+        } => {
             format!("publisher {stream_id} {state:?} {error_code}")
         }
         Event::RoomBroadcastMessage { messages, .. } => format!(
             "broadcast [{}]",
-            messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>().join(",")
+            messages
+                .iter()
+                .map(|m| m.text.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         Event::RoomTokenWillExpire { .. } => "token will expire".to_owned(),
         Event::RoomStateChanged { reason, .. } => format!("changed {reason:?}"),

@@ -64,7 +64,9 @@ impl RawClient {
                 .expect("timed out waiting for the server");
             match next {
                 Some(Ok(Message::Text(t))) => {
-                    return Received::Message(ServerMessage::decode(&t).expect("server sent valid JSON"))
+                    return Received::Message(
+                        ServerMessage::decode(&t).expect("server sent valid JSON"),
+                    )
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Received::Closed,

@@ -35,7 +35,9 @@ impl TcpRelay {
                     }
                     let mut gen_rx = generation.subscribe();
                     tokio::spawn(async move {
-                        let Ok(outbound) = TcpStream::connect(target).await else { return };
+                        let Ok(outbound) = TcpStream::connect(target).await else {
+                            return;
+                        };
                         let (mut a, mut b) = (inbound, outbound);
                         tokio::select! {
                             _ = copy_bidirectional(&mut a, &mut b) => {}

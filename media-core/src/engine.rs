@@ -1,0 +1,477 @@
+//! The engine: the handle an app creates once per call session, with one
+//! method per SDK call. Calls check their arguments and the engine's state at
+//! once and never wait for the network; what happens next arrives as
+//! [`Event`]s on the receiver returned by [`Engine::create`].
+
+use crate::error::{EngineError, PublisherError, RoomError};
+use crate::event::{Event, User};
+use crate::room::driver::{self, Shared};
+use crate::room::reconnect::ReconnectPolicy;
+use crate::room::session::{Session, SessionConfig};
+use crate::room::{PublishChannel, RoomConfig};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// The receiving end of an engine's events (the SDK's callbacks).
+pub type EventReceiver = mpsc::UnboundedReceiver<Event>;
+
+/// How long [`Engine::destroy`] waits for the logout to be sent and the
+/// engine's task to end.
+const DESTROY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The application's audio/video scenario; picks video and audio defaults
+/// (used by the media half of the SDK).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Scenario {
+    /// General purpose.
+    #[default]
+    Default,
+    /// One-to-one or small group video calls at standard quality.
+    StandardVideoCall,
+    /// Video calls at higher resolution and bitrate.
+    HighQualityVideoCall,
+    /// One host, many viewers (live streaming).
+    Broadcast,
+}
+
+/// Everything needed to create an engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineProfile {
+    /// The AppID (non-zero), as registered on the server.
+    pub app_id: u32,
+    /// The AppSign: 64 hexadecimal characters, or `""` when every login
+    /// carries a token ([`RoomConfig::token`]). It never leaves this process:
+    /// logins prove it with an HMAC over the server's challenge.
+    pub app_sign: String,
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The signaling endpoint, e.g. `ws://127.0.0.1:8080/ws`.
+    pub server: String,
+    /// Reconnect timing.
+    pub reconnect: ReconnectPolicy,
+}
+
+/// A handle to one engine. Cheap to clone; all clones drive the same engine.
+/// Not a process-wide singleton: a process may create many engines (each has
+/// its own connection and event channel).
+///
+/// Dropping the last handle without [`Engine::destroy`] also logs out and ends
+/// the engine's task, but without waiting for the logout to be sent.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    handle: Arc<Handle>,
+}
+
+#[derive(Debug)]
+struct Handle {
+    shared: Arc<Shared>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        mark_destroyed(&self.shared);
+    }
+}
+
+impl Engine {
+    /// Creates an engine and returns it with its event receiver. Listen to
+    /// the receiver before logging in so no event is missed (they queue
+    /// meanwhile).
+    ///
+    /// Checks that `app_id` is not 0, `app_sign` is empty or 64 hex
+    /// characters and `server` is a `ws://` or `wss://` URL.
+    ///
+    /// The engine spawns its task on the current Tokio runtime; outside one
+    /// this fails with [`EngineError::NoRuntime`].
+    pub fn create(profile: EngineProfile) -> Result<(Engine, EventReceiver), EngineError> {
+        if profile.app_id == 0 {
+            return Err(EngineError::InvalidAppId);
+        }
+        if !profile.app_sign.is_empty() && !protocol::auth::is_valid_app_sign(&profile.app_sign) {
+            return Err(EngineError::InvalidAppSign);
+        }
+        let server = profile.server.trim();
+        let has_host = |rest: &str| !rest.is_empty() && !rest.starts_with('/');
+        let valid_url = server
+            .strip_prefix("ws://")
+            .or_else(|| server.strip_prefix("wss://"))
+            .is_some_and(has_host);
+        if !valid_url {
+            return Err(EngineError::InvalidServerUrl);
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| EngineError::NoRuntime)?;
+        let session = Session::new(SessionConfig {
+            app_id: profile.app_id,
+            app_sign: profile.app_sign.clone(),
+            reconnect: profile.reconnect,
+        });
+        let shared = Arc::new(Shared::new(session));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = runtime.spawn(driver::run(shared.clone(), server.to_owned(), tx));
+        tracing::info!(app_id = profile.app_id, scenario = ?profile.scenario, server, "engine created");
+        let engine = Engine {
+            handle: Arc::new(Handle {
+                shared,
+                task: Mutex::new(Some(task)),
+            }),
+        };
+        Ok((engine, rx))
+    }
+
+    /// Logs in to `room_id` as `user` (the room is created on first login).
+    ///
+    /// Emits `RoomStateUpdate(Connecting)` at once, then `Connected` or
+    /// `Disconnected(code)`; with `config.is_user_status_notify`, the users
+    /// already present and the online count follow, then the streams already
+    /// published. The connection is kept alive and resumed after network
+    /// interruptions within the [`ReconnectPolicy`] window.
+    pub fn login_room(
+        &self,
+        room_id: &str,
+        user: User,
+        config: RoomConfig,
+    ) -> Result<(), RoomError> {
+        self.call(RoomError::EngineDestroyed, |s, now| {
+            s.login(now, room_id, user, config)
+        })
+    }
+
+    /// Leaves the room: publishers report `NoPublish`, the room
+    /// `Disconnected(0)`, at once; the server is told when connected.
+    pub fn logout_room(&self) -> Result<(), RoomError> {
+        self.call(RoomError::EngineDestroyed, |s, now| s.logout(now))
+    }
+
+    /// Replaces the login token (answer to [`Event::RoomTokenWillExpire`]).
+    /// A refusal by the server is reported as an [`Event::Debug`].
+    pub fn renew_token(&self, token: &str) -> Result<(), RoomError> {
+        self.call(RoomError::EngineDestroyed, |s, now| {
+            s.renew_token(now, token)
+        })
+    }
+
+    /// Sends a broadcast message to everyone else in the room and resolves
+    /// with its message ID, or with the server's refusal
+    /// ([`RoomError::Rejected`], e.g. `BroadcastRateLimited`),
+    /// [`RoomError::RequestTimeout`] after 5 s, or [`RoomError::LoggedOut`]
+    /// when the room is left meanwhile. Argument errors return at once.
+    pub async fn send_broadcast_message(&self, text: &str) -> Result<u64, RoomError> {
+        let rx = {
+            let shared = &self.handle.shared;
+            let mut g = shared.lock();
+            if g.destroyed {
+                return Err(RoomError::EngineDestroyed);
+            }
+            let request = g.session.send_broadcast(Instant::now(), text)?;
+            let (tx, rx) = oneshot::channel();
+            g.waiters.insert(request, tx);
+            drop(g);
+            shared.wake();
+            rx
+        };
+        rx.await.unwrap_or(Err(RoomError::EngineDestroyed))
+    }
+
+    /// Starts publishing the local stream `stream_id` on `channel`. Needs
+    /// [`Engine::login_room`] first (it may still be connecting).
+    ///
+    /// Emits `PublisherStateUpdate(PublishRequesting)` at once, then
+    /// `Publishing` once the server has announced the stream to the room, or
+    /// `NoPublish(code)` (e.g. `StreamIdInUse`). This is the signaling half:
+    /// media is not sent yet.
+    pub fn start_publishing_stream(
+        &self,
+        stream_id: &str,
+        channel: PublishChannel,
+    ) -> Result<(), PublisherError> {
+        self.call(PublisherError::EngineDestroyed, |s, now| {
+            s.start_publishing(now, stream_id, channel)
+        })
+    }
+
+    /// Stops publishing on `channel`: `PublisherStateUpdate(NoPublish)` at once.
+    pub fn stop_publishing_stream(&self, channel: PublishChannel) -> Result<(), PublisherError> {
+        self.call(PublisherError::EngineDestroyed, |s, now| {
+            s.stop_publishing(now, channel)
+        })
+    }
+
+    /// Destroys the engine: logs out if logged in, waits until the logout
+    /// has been sent (or failed) and the engine's task has ended, at most
+    /// about 2 s. Events produced by the logout are still delivered, then the
+    /// event channel closes. Afterwards every call returns `EngineDestroyed`.
+    pub async fn destroy(&self) {
+        mark_destroyed(&self.handle.shared);
+        let task = self
+            .handle
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(mut task) = task {
+            if tokio::time::timeout(DESTROY_TIMEOUT, &mut task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("engine task did not end in time; aborting it");
+                task.abort();
+            }
+        }
+    }
+
+    fn call<T, E>(
+        &self,
+        destroyed: E,
+        f: impl FnOnce(&mut Session, Instant) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let shared = &self.handle.shared;
+        let mut g = shared.lock();
+        if g.destroyed {
+            return Err(destroyed);
+        }
+        let result = f(&mut g.session, Instant::now());
+        drop(g);
+        shared.wake();
+        result
+    }
+}
+
+/// Marks the engine destroyed (logging out first) and wakes its task.
+fn mark_destroyed(shared: &Shared) {
+    let mut g = shared.lock();
+    if !g.destroyed {
+        g.destroyed = true;
+        if g.session.is_logged_in() {
+            let _ = g.session.logout(Instant::now());
+        }
+    }
+    drop(g);
+    shared.wake();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{PublisherState, RoomState};
+    use futures_util::{SinkExt, StreamExt};
+    use protocol::{AckBody, ClientMessage, ErrorCode, LoginOk, ServerMessage, PROTOCOL_VERSION};
+    use tokio::net::TcpListener;
+    use tokio_tungstenite::tungstenite::Message;
+
+    const SIGN: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    fn profile(server: String) -> EngineProfile {
+        EngineProfile {
+            app_id: 1,
+            app_sign: SIGN.into(),
+            scenario: Scenario::Default,
+            server,
+            reconnect: ReconnectPolicy {
+                initial_backoff: Duration::from_millis(20),
+                ..Default::default()
+            },
+        }
+    }
+
+    type ServerWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+    async fn accept(listener: &TcpListener) -> ServerWs {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let challenge = ServerMessage::Challenge {
+            version: PROTOCOL_VERSION,
+            nonce: "n".into(),
+        };
+        ws.send(Message::text(challenge.encode())).await.unwrap();
+        ws
+    }
+
+    async fn recv(ws: &mut ServerWs) -> ClientMessage {
+        loop {
+            match ws.next().await.unwrap().unwrap() {
+                Message::Text(t) => return ClientMessage::decode(t.as_str()).unwrap(),
+                Message::Close(_) => panic!("closed"),
+                _ => {}
+            }
+        }
+    }
+
+    async fn send(ws: &mut ServerWs, msg: ServerMessage) {
+        ws.send(Message::text(msg.encode())).await.unwrap();
+    }
+
+    fn login_ok() -> ServerMessage {
+        ServerMessage::LoginOk(LoginOk {
+            session_id: "s".into(),
+            resume_key: "k".into(),
+            room_id: "r1".into(),
+            users: vec![],
+            streams: vec![],
+            online_count: 1,
+            seq: 0,
+            heartbeat_interval_ms: 5000,
+            heartbeat_timeout_ms: 15000,
+            token_expires_in_ms: None,
+        })
+    }
+
+    async fn next_state(events: &mut EventReceiver) -> (RoomState, u32) {
+        loop {
+            match events.recv().await.unwrap() {
+                Event::RoomStateUpdate {
+                    state, error_code, ..
+                } => return (state, error_code),
+                _ => continue,
+            }
+        }
+    }
+
+    #[test]
+    fn create_outside_a_runtime_is_an_error() {
+        let err = Engine::create(profile("ws://127.0.0.1:1/ws".into()))
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err, EngineError::NoRuntime);
+        assert_eq!(err.code(), protocol::ErrorCode::NoRuntime);
+    }
+
+    #[test]
+    fn create_validates_the_profile() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let ok = profile("ws://127.0.0.1:1/ws".into());
+        let with = |f: fn(&mut EngineProfile)| {
+            let mut p = ok.clone();
+            f(&mut p);
+            Engine::create(p).map(|_| ()).unwrap_err()
+        };
+        assert_eq!(with(|p| p.app_id = 0), EngineError::InvalidAppId);
+        assert_eq!(
+            with(|p| p.app_sign = "abc".into()),
+            EngineError::InvalidAppSign
+        );
+        assert_eq!(
+            with(|p| p.server = "http://x/ws".into()),
+            EngineError::InvalidServerUrl
+        );
+        assert_eq!(
+            with(|p| p.server = "ws://".into()),
+            EngineError::InvalidServerUrl
+        );
+        let mut token_only = ok.clone();
+        token_only.app_sign = String::new();
+        assert!(Engine::create(token_only).is_ok());
+        assert!(Engine::create(ok).is_ok());
+    }
+
+    #[tokio::test]
+    async fn login_publish_reconnect_and_destroy_over_a_socket() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+        let (engine, mut events) = Engine::create(profile(url)).unwrap();
+        let other = engine.clone();
+        engine
+            .login_room("r1", User::new("u1", "A"), RoomConfig::default())
+            .unwrap();
+        assert_eq!(
+            other.login_room("r1", User::new("u1", "A"), RoomConfig::default()),
+            Err(RoomError::AlreadyLoggedIn)
+        );
+        assert_eq!(next_state(&mut events).await, (RoomState::Connecting, 0));
+
+        let mut ws = accept(&listener).await;
+        assert!(matches!(recv(&mut ws).await, ClientMessage::Login(_)));
+        send(&mut ws, login_ok()).await;
+        assert_eq!(next_state(&mut events).await, (RoomState::Connected, 0));
+
+        engine
+            .start_publishing_stream("p1", PublishChannel::Main)
+            .unwrap();
+        let ClientMessage::PublishStream { request_id, .. } = recv(&mut ws).await else {
+            panic!("expected publish");
+        };
+        send(
+            &mut ws,
+            ServerMessage::Ack {
+                request_id,
+                body: AckBody::StreamPublished {
+                    stream_id: "p1".into(),
+                },
+            },
+        )
+        .await;
+
+        // Broadcast round trip.
+        let (result, msg) = tokio::join!(engine.send_broadcast_message("hi"), async {
+            let msg = recv(&mut ws).await;
+            if let ClientMessage::SendBroadcast { request_id, .. } = msg {
+                send(
+                    &mut ws,
+                    ServerMessage::Ack {
+                        request_id,
+                        body: AckBody::BroadcastSent { message_id: 9 },
+                    },
+                )
+                .await;
+            }
+            msg
+        });
+        assert!(matches!(msg, ClientMessage::SendBroadcast { .. }));
+        assert_eq!(result, Ok(9));
+
+        // The server drops the connection: the engine resumes.
+        drop(ws);
+        assert_eq!(
+            next_state(&mut events).await,
+            (RoomState::Connecting, ErrorCode::NetworkInterrupted.code())
+        );
+        let mut ws = accept(&listener).await;
+        assert!(matches!(recv(&mut ws).await, ClientMessage::Resume(_)));
+        send(&mut ws, ServerMessage::Resumed { missed: vec![] }).await;
+        assert_eq!(next_state(&mut events).await, (RoomState::Connected, 0));
+
+        // Destroy: the logout is on the wire when it resolves.
+        engine.destroy().await;
+        assert!(matches!(recv(&mut ws).await, ClientMessage::Logout { .. }));
+        let mut rest = Vec::new();
+        while let Some(e) = events.recv().await {
+            rest.push(e);
+        }
+        assert!(rest.iter().any(|e| matches!(
+            e,
+            Event::PublisherStateUpdate {
+                state: PublisherState::NoPublish,
+                ..
+            }
+        )));
+        assert!(matches!(rest.last(), Some(Event::RoomStateChanged { .. })));
+        assert_eq!(other.logout_room(), Err(RoomError::EngineDestroyed));
+        assert_eq!(
+            other.send_broadcast_message("x").await,
+            Err(RoomError::EngineDestroyed)
+        );
+    }
+
+    #[tokio::test]
+    async fn destroy_without_login_or_server_is_quick() {
+        let (engine, mut events) = Engine::create(profile("ws://127.0.0.1:9/ws".into())).unwrap();
+        engine
+            .login_room("r1", User::new("u1", ""), RoomConfig::default())
+            .unwrap();
+        engine.destroy().await;
+        let mut states = Vec::new();
+        while let Some(e) = events.recv().await {
+            if let Event::RoomStateUpdate { state, .. } = e {
+                states.push(state);
+            }
+        }
+        assert_eq!(states, [RoomState::Connecting, RoomState::Disconnected]);
+    }
+}

@@ -1,0 +1,271 @@
+//! Everything the engine reports: one [`Event`] enum delivered in order on the
+//! channel returned by [`Engine::create`](crate::Engine::create), and the
+//! domain types its variants carry.
+//!
+//! These types are media-core's own; wire types from `protocol` are converted
+//! at the edge and never appear here.
+
+use protocol::{
+    BroadcastMessage as WireBroadcast, StreamInfo, UpdateType as WireUpdateType, UserInfo,
+};
+use serde::{Deserialize, Serialize};
+
+/// A user in a room: an ID unique within the AppID and a display name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct User {
+    /// The user ID: 1-64 bytes of letters, digits and `` ~!@#$%^&*()_+=-`;',.<>/\ ``.
+    pub user_id: String,
+    /// The display name: at most 256 bytes, no control characters.
+    pub user_name: String,
+}
+
+impl User {
+    /// A user with this ID and display name.
+    pub fn new(user_id: impl Into<String>, user_name: impl Into<String>) -> Self {
+        User {
+            user_id: user_id.into(),
+            user_name: user_name.into(),
+        }
+    }
+
+    pub(crate) fn from_wire(u: UserInfo) -> Self {
+        User {
+            user_id: u.user_id,
+            user_name: u.user_name,
+        }
+    }
+
+    pub(crate) fn to_wire(&self) -> UserInfo {
+        UserInfo {
+            user_id: self.user_id.clone(),
+            user_name: self.user_name.clone(),
+        }
+    }
+}
+
+/// A stream published in the room by another user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Stream {
+    /// The stream ID (unique within the AppID); pass it to the player.
+    pub stream_id: String,
+    /// Who publishes it.
+    pub user: User,
+    /// Free-form data the publisher attached.
+    pub extra_info: String,
+}
+
+impl Stream {
+    pub(crate) fn from_wire(s: StreamInfo) -> Self {
+        Stream {
+            stream_id: s.stream_id,
+            user: User::from_wire(s.user),
+            extra_info: s.extra_info,
+        }
+    }
+}
+
+/// Whether a user or stream update adds or removes entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UpdateType {
+    /// Users entered / streams were published.
+    Add,
+    /// Users left / streams were withdrawn.
+    Delete,
+}
+
+impl UpdateType {
+    pub(crate) fn from_wire(u: WireUpdateType) -> Self {
+        match u {
+            WireUpdateType::Add => UpdateType::Add,
+            WireUpdateType::Delete => UpdateType::Delete,
+        }
+    }
+}
+
+/// The local user's connection state in the room (the seed's three states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RoomState {
+    /// Not in a room: before login, after logout, or after a fatal error
+    /// (wrong AppSign, kicked out, retry window exhausted).
+    Disconnected = 0,
+    /// Logging in, or retrying after a network interruption.
+    Connecting = 1,
+    /// Logged in; user and stream updates arrive.
+    Connected = 2,
+}
+
+/// Why the room state changed: the finer-grained companion of [`RoomState`],
+/// carried by [`Event::RoomStateChanged`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RoomStateChangedReason {
+    /// `login_room` was called; connecting.
+    Logining,
+    /// Logged in.
+    Logined,
+    /// The login failed (see the error code); no retry.
+    LoginFailed,
+    /// The connection was interrupted; retrying.
+    Reconnecting,
+    /// Reconnected after an interruption.
+    Reconnected,
+    /// Reconnecting failed (retry window exhausted, or the new login was refused).
+    ReconnectFailed,
+    /// The server ended the session (same user logged in elsewhere, session expired).
+    KickOut,
+    /// `logout_room` was called.
+    Logout,
+    /// The logout failed.
+    LogoutFailed,
+}
+
+/// The state of one of the local user's published streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PublisherState {
+    /// Not publishing.
+    NoPublish,
+    /// Publishing was requested (or is being retried after an interruption).
+    PublishRequesting,
+    /// Publishing.
+    Publishing,
+}
+
+/// A room broadcast (chat) message from another user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BroadcastMessage {
+    /// Per-room increasing message ID.
+    pub message_id: u64,
+    /// The sender.
+    pub from_user: User,
+    /// The text.
+    pub text: String,
+    /// Server time when it was sent, Unix milliseconds.
+    pub send_time_ms: u64,
+}
+
+impl BroadcastMessage {
+    pub(crate) fn from_wire(m: WireBroadcast) -> Self {
+        BroadcastMessage {
+            message_id: m.message_id,
+            from_user: User::from_wire(m.from_user),
+            text: m.text,
+            send_time_ms: m.send_time_ms,
+        }
+    }
+}
+
+/// Everything the engine reports, in order, on one channel (the SDK's
+/// callbacks). Serialized as a JSON object whose `"event"` field names the
+/// variant, e.g. `{"event":"RoomStateUpdate","room_id":"r1","state":"Connected",...}`.
+///
+/// Error codes are the numbers of [`protocol::ErrorCode`] (0 = none);
+/// `extended_data` is JSON text, `"{}"` when there is nothing to add.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event")]
+#[non_exhaustive]
+pub enum Event {
+    /// The local user's room state changed (seed: `OnRoomStateUpdate`).
+    RoomStateUpdate {
+        /// The room.
+        room_id: String,
+        /// The new state.
+        state: RoomState,
+        /// Why (0 = no error).
+        error_code: u32,
+        /// JSON text with details, `"{}"` when none.
+        extended_data: String,
+    },
+    /// The reason-based twin of [`Event::RoomStateUpdate`], emitted right after it.
+    RoomStateChanged {
+        /// The room.
+        room_id: String,
+        /// What happened.
+        reason: RoomStateChangedReason,
+        /// Why (0 = no error).
+        error_code: u32,
+        /// JSON text with details, `"{}"` when none.
+        extended_data: String,
+    },
+    /// Other users entered or left (only with `RoomConfig::is_user_status_notify`).
+    RoomUserUpdate {
+        /// The room.
+        room_id: String,
+        /// Add (entered) or Delete (left).
+        update_type: UpdateType,
+        /// The users.
+        users: Vec<User>,
+    },
+    /// The number of users in the room, the local user included (only with
+    /// `RoomConfig::is_user_status_notify`).
+    RoomOnlineUserCountUpdate {
+        /// The room.
+        room_id: String,
+        /// Users in the room.
+        count: u32,
+    },
+    /// Other users published or withdrew streams.
+    RoomStreamUpdate {
+        /// The room.
+        room_id: String,
+        /// Add (published) or Delete (withdrawn).
+        update_type: UpdateType,
+        /// The streams.
+        streams: Vec<Stream>,
+        /// JSON text with details, `"{}"` when none.
+        extended_data: String,
+    },
+    /// The login token expires soon; call `renew_token`.
+    RoomTokenWillExpire {
+        /// The room.
+        room_id: String,
+        /// Seconds until the token expires.
+        remain_time_in_second: u32,
+    },
+    /// Broadcast messages from other users in the room.
+    RoomBroadcastMessage {
+        /// The room.
+        room_id: String,
+        /// The messages, oldest first.
+        messages: Vec<BroadcastMessage>,
+    },
+    /// One of the local user's streams changed publishing state.
+    PublisherStateUpdate {
+        /// The stream.
+        stream_id: String,
+        /// The new state.
+        state: PublisherState,
+        /// Why (0 = no error).
+        error_code: u32,
+        /// JSON text with details, `"{}"` when none.
+        extended_data: String,
+    },
+    /// A non-fatal problem worth logging (a server error without a request,
+    /// an undecodable message, a failed token renewal, ...).
+    Debug {
+        /// The error code.
+        error_code: u32,
+        /// Where it happened.
+        func_name: String,
+        /// Human text.
+        info: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_with_event_tag() {
+        let e = Event::RoomStateUpdate {
+            room_id: "r1".into(),
+            state: RoomState::Connected,
+            error_code: 0,
+            extended_data: "{}".into(),
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"event":"RoomStateUpdate","room_id":"r1","state":"Connected","error_code":0,"extended_data":"{}"}"#
+        );
+    }
+}

@@ -1,0 +1,2195 @@
+//! The signaling session as a sans-IO state machine (in the manner of
+//! quinn-proto and str0m): it owns all room state, takes `now` as an argument,
+//! never reads the clock, never spawns and never touches a socket.
+//!
+//! Inputs: commands ([`Session::login`], [`Session::logout`], ...), transport
+//! events tagged with a connection id ([`Session::handle_transport`]) and timer
+//! ticks ([`Session::handle_timeout`]). Outputs: [`Session::poll_output`]
+//! (connect, send, close, events, request completions) and
+//! [`Session::poll_timeout`] (when to call `handle_timeout` next).
+//!
+//! Input from a connection other than the current one is stale and ignored.
+
+use super::reconnect::{Backoff, ReconnectPolicy};
+use super::view::View;
+use super::{PublishChannel, RoomConfig};
+use crate::error::{PublisherError, RoomError};
+use crate::event::{
+    BroadcastMessage, Event, PublisherState, RoomState, RoomStateChangedReason, Stream, UpdateType,
+    User,
+};
+use protocol::{
+    ids, limits, AckBody, ClientMessage, Credentials, ErrorCode, Login, LoginOk, Resume, RoomEvent,
+    SequencedEvent, ServerMessage, PROTOCOL_VERSION,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+/// Identifies one WebSocket connection attempt.
+pub(crate) type ConnId = u64;
+
+/// How long a connection may take from `Connect` to `LoginOk`/`Resumed`.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request (broadcast) waits for its answer.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// `RoomTokenWillExpire` fires this long before the token expires.
+pub(crate) const TOKEN_WARNING: Duration = Duration::from_secs(30);
+/// The server counts as silent after `2 * heartbeat interval + SILENCE_GRACE`.
+pub(crate) const SILENCE_GRACE: Duration = Duration::from_secs(2);
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5);
+const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
+const NO_DATA: &str = "{}";
+
+/// What the session needs from the engine profile.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionConfig {
+    pub(crate) app_id: u32,
+    pub(crate) app_sign: String,
+    pub(crate) reconnect: ReconnectPolicy,
+}
+
+/// Something that happened on a connection.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Transport {
+    /// The WebSocket is open.
+    Opened,
+    /// A message arrived.
+    Message(ServerMessage),
+    /// A frame arrived that does not decode.
+    Malformed(String),
+    /// The connection failed or closed.
+    Closed(String),
+}
+
+/// What the session asks its driver to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Output {
+    /// Open a new connection to the server and report on it with this id.
+    Connect { conn: ConnId },
+    /// Send a message on a connection.
+    Send { conn: ConnId, msg: ClientMessage },
+    /// Close a connection (after sending what was queued before).
+    Close { conn: ConnId },
+    /// Deliver an event to the app.
+    Event(Event),
+    /// A broadcast request finished.
+    BroadcastDone {
+        request: u32,
+        result: Result<u64, RoomError>,
+    },
+}
+
+/// The signaling session of one engine.
+#[derive(Debug)]
+pub(crate) struct Session {
+    ctx: Ctx,
+    room: Option<Room>,
+    out: Outbox,
+}
+
+impl Session {
+    /// A session with no room.
+    pub(crate) fn new(config: SessionConfig) -> Self {
+        Session {
+            ctx: Ctx {
+                config,
+                next_conn: 0,
+                next_request: 0,
+            },
+            room: None,
+            out: Outbox::default(),
+        }
+    }
+
+    /// Whether a room is joined (in any state from `login_room` to `logout_room`).
+    pub(crate) fn is_logged_in(&self) -> bool {
+        self.room.is_some()
+    }
+
+    /// Starts logging in to `room_id`.
+    pub(crate) fn login(
+        &mut self,
+        now: Instant,
+        room_id: &str,
+        user: User,
+        config: RoomConfig,
+    ) -> Result<(), RoomError> {
+        if self.room.is_some() {
+            return Err(RoomError::AlreadyLoggedIn);
+        }
+        ids::RoomId::new(room_id).map_err(|_| RoomError::InvalidRoomId)?;
+        ids::UserId::new(user.user_id.as_str()).map_err(|_| RoomError::InvalidUserId)?;
+        ids::check_user_name(&user.user_name).map_err(|_| RoomError::InvalidUserName)?;
+        match &config.token {
+            Some(t) => check_token(t)?,
+            None if self.ctx.config.app_sign.is_empty() => {
+                return Err(RoomError::MissingCredentials)
+            }
+            None => {}
+        }
+        let conn = self.ctx.new_conn();
+        self.room = Some(Room {
+            room_id: room_id.to_owned(),
+            user,
+            config,
+            link: Link::Connecting {
+                conn,
+                deadline: now + HANDSHAKE_TIMEOUT,
+            },
+            backoff: Backoff::new(self.ctx.config.reconnect, now),
+            ever_connected: false,
+            resume: None,
+            last_seq: 0,
+            heartbeat_interval: DEFAULT_HEARTBEAT,
+            next_heartbeat: None,
+            last_rx: now,
+            token_expires_at: None,
+            token_warn_at: None,
+            view: View::default(),
+            publishers: [None, None],
+            requests: BTreeMap::new(),
+        });
+        self.out.state(
+            room_id,
+            RoomState::Connecting,
+            RoomStateChangedReason::Logining,
+            ErrorCode::Success,
+            NO_DATA.into(),
+        );
+        self.out.push(Output::Connect { conn });
+        Ok(())
+    }
+
+    /// Leaves the room: sends `Logout` if connected, closes the connection,
+    /// reports every publisher as `NoPublish(0)` and the room as
+    /// `Disconnected(0)`.
+    pub(crate) fn logout(&mut self, _now: Instant) -> Result<(), RoomError> {
+        let Some(mut room) = self.room.take() else {
+            return Err(RoomError::NotLoggedIn);
+        };
+        if let Link::Live { conn } = room.link {
+            let request_id = self.ctx.new_request();
+            self.out.send(conn, ClientMessage::Logout { request_id });
+        }
+        room.end(
+            ErrorCode::Success,
+            RoomStateChangedReason::Logout,
+            NO_DATA.into(),
+            &mut self.out,
+        );
+        Ok(())
+    }
+
+    /// Replaces the login token: used for later logins and sent to the server.
+    pub(crate) fn renew_token(&mut self, _now: Instant, token: &str) -> Result<(), RoomError> {
+        let Some(room) = self.room.as_mut() else {
+            return Err(RoomError::NotLoggedIn);
+        };
+        check_token(token)?;
+        room.config.token = Some(token.to_owned());
+        room.requests
+            .retain(|_, r| !matches!(r, Request::Renew { .. }));
+        let request_id = self.ctx.new_request();
+        room.requests.insert(
+            request_id,
+            Request::Renew {
+                token: token.to_owned(),
+                sent_on: None,
+            },
+        );
+        room.flush_requests(&mut self.out);
+        Ok(())
+    }
+
+    /// Queues a broadcast message; returns the request id its
+    /// [`Output::BroadcastDone`] will carry.
+    pub(crate) fn send_broadcast(&mut self, now: Instant, text: &str) -> Result<u32, RoomError> {
+        let Some(room) = self.room.as_mut() else {
+            return Err(RoomError::NotLoggedIn);
+        };
+        if text.is_empty() {
+            return Err(RoomError::BroadcastEmpty);
+        }
+        if text.len() > limits::MAX_BROADCAST_BYTES {
+            return Err(RoomError::BroadcastTooLong);
+        }
+        let request_id = self.ctx.new_request();
+        room.requests.insert(
+            request_id,
+            Request::Broadcast {
+                text: text.to_owned(),
+                deadline: now + REQUEST_TIMEOUT,
+                sent_on: None,
+            },
+        );
+        room.flush_requests(&mut self.out);
+        Ok(request_id)
+    }
+
+    /// Starts publishing `stream_id` on `channel` (announced once connected).
+    pub(crate) fn start_publishing(
+        &mut self,
+        _now: Instant,
+        stream_id: &str,
+        channel: PublishChannel,
+    ) -> Result<(), PublisherError> {
+        let Some(room) = self.room.as_mut() else {
+            return Err(PublisherError::NotLoggedIn);
+        };
+        ids::StreamId::new(stream_id).map_err(|_| PublisherError::InvalidStreamId)?;
+        if room.publishers[channel.index()].is_some() {
+            return Err(PublisherError::AlreadyPublishing);
+        }
+        if room
+            .publishers
+            .iter()
+            .flatten()
+            .any(|p| p.stream_id == stream_id)
+        {
+            return Err(PublisherError::StreamIdInUse);
+        }
+        room.publishers[channel.index()] = Some(Publisher {
+            stream_id: stream_id.to_owned(),
+            state: PublisherState::PublishRequesting,
+            acked: false,
+            request: None,
+        });
+        self.out.publisher(
+            stream_id,
+            PublisherState::PublishRequesting,
+            ErrorCode::Success,
+            NO_DATA.into(),
+        );
+        if let Link::Live { conn } = room.link {
+            room.announce(channel, conn, &mut self.ctx, &mut self.out);
+        }
+        Ok(())
+    }
+
+    /// Stops publishing on `channel`: `NoPublish(0)` at once, `StopPublishing`
+    /// to the server if it knows (or may know) the stream.
+    pub(crate) fn stop_publishing(
+        &mut self,
+        _now: Instant,
+        channel: PublishChannel,
+    ) -> Result<(), PublisherError> {
+        let Some(room) = self.room.as_mut() else {
+            return Err(PublisherError::NotLoggedIn);
+        };
+        let Some(p) = room.publishers[channel.index()].take() else {
+            return Err(PublisherError::NotPublishing);
+        };
+        if let Some(id) = p.request {
+            room.requests.remove(&id);
+        }
+        self.out.publisher(
+            &p.stream_id,
+            PublisherState::NoPublish,
+            ErrorCode::Success,
+            NO_DATA.into(),
+        );
+        if p.acked || p.request.is_some() {
+            let request_id = self.ctx.new_request();
+            room.requests.insert(
+                request_id,
+                Request::Stop {
+                    stream_id: p.stream_id,
+                    sent_on: None,
+                },
+            );
+            room.flush_requests(&mut self.out);
+        }
+        Ok(())
+    }
+
+    /// Feeds something that happened on connection `conn`.
+    pub(crate) fn handle_transport(&mut self, now: Instant, conn: ConnId, input: Transport) {
+        let Some(room) = self.room.as_mut() else {
+            return;
+        };
+        if room.link.conn() != Some(conn) {
+            tracing::trace!(conn, "ignoring input from a stale connection");
+            return;
+        }
+        if room.on_transport(now, conn, input, &mut self.ctx, &mut self.out) == Flow::End {
+            self.room = None;
+        }
+    }
+
+    /// Runs timers that are due at `now`.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        let Some(room) = self.room.as_mut() else {
+            return;
+        };
+        if room.on_timeout(now, &mut self.ctx, &mut self.out) == Flow::End {
+            self.room = None;
+        }
+    }
+
+    /// The next thing for the driver to do.
+    pub(crate) fn poll_output(&mut self) -> Option<Output> {
+        self.out.0.pop_front()
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.room.as_ref().and_then(Room::next_timeout)
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct Ctx {
+    config: SessionConfig,
+    next_conn: ConnId,
+    next_request: u32,
+}
+
+impl Ctx {
+    fn new_conn(&mut self) -> ConnId {
+        self.next_conn += 1;
+        self.next_conn
+    }
+
+    fn new_request(&mut self) -> u32 {
+        self.next_request = self.next_request.wrapping_add(1);
+        self.next_request
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Backing off before the next connection attempt.
+    Waiting { until: Instant },
+    /// Connecting; waiting for the server's `Challenge`.
+    Connecting { conn: ConnId, deadline: Instant },
+    /// `Login` or `Resume` sent; waiting for the answer.
+    Authenticating {
+        conn: ConnId,
+        deadline: Instant,
+        resuming: bool,
+    },
+    /// Logged in.
+    Live { conn: ConnId },
+}
+
+impl Link {
+    fn conn(&self) -> Option<ConnId> {
+        match *self {
+            Link::Waiting { .. } => None,
+            Link::Connecting { conn, .. }
+            | Link::Authenticating { conn, .. }
+            | Link::Live { conn } => Some(conn),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Publisher {
+    stream_id: String,
+    state: PublisherState,
+    /// The server confirmed the stream in this session.
+    acked: bool,
+    /// The outstanding `PublishStream` request, once sent.
+    request: Option<u32>,
+}
+
+#[derive(Debug)]
+enum Request {
+    Publish {
+        channel: PublishChannel,
+    },
+    Stop {
+        stream_id: String,
+        sent_on: Option<ConnId>,
+    },
+    Renew {
+        token: String,
+        sent_on: Option<ConnId>,
+    },
+    Broadcast {
+        text: String,
+        deadline: Instant,
+        sent_on: Option<ConnId>,
+    },
+}
+
+#[derive(Debug)]
+struct Room {
+    room_id: String,
+    user: User,
+    config: RoomConfig,
+    link: Link,
+    backoff: Backoff,
+    ever_connected: bool,
+    /// `(session_id, resume_key)` of the server session.
+    resume: Option<(String, String)>,
+    last_seq: u64,
+    heartbeat_interval: Duration,
+    next_heartbeat: Option<Instant>,
+    last_rx: Instant,
+    token_expires_at: Option<Instant>,
+    token_warn_at: Option<Instant>,
+    view: View,
+    publishers: [Option<Publisher>; 2],
+    requests: BTreeMap<u32, Request>,
+}
+
+impl Room {
+    fn on_transport(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        input: Transport,
+        ctx: &mut Ctx,
+        out: &mut Outbox,
+    ) -> Flow {
+        match input {
+            Transport::Opened => {
+                tracing::debug!(conn, "connection open");
+                Flow::Continue
+            }
+            Transport::Closed(why) => {
+                self.lose(now, &why, out);
+                Flow::Continue
+            }
+            Transport::Malformed(why) => {
+                out.debug(ErrorCode::MalformedMessage, "on_message", why);
+                Flow::Continue
+            }
+            Transport::Message(msg) => {
+                self.last_rx = now;
+                self.on_message(now, conn, msg, ctx, out)
+            }
+        }
+    }
+
+    fn on_message(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        msg: ServerMessage,
+        ctx: &mut Ctx,
+        out: &mut Outbox,
+    ) -> Flow {
+        match msg {
+            ServerMessage::Challenge { version, nonce } => {
+                let Link::Connecting { deadline, .. } = self.link else {
+                    out.debug(
+                        ErrorCode::WrongState,
+                        "on_challenge",
+                        "unexpected challenge",
+                    );
+                    return Flow::Continue;
+                };
+                if version != PROTOCOL_VERSION {
+                    tracing::warn!(version, "server speaks another protocol version");
+                }
+                let msg = match &self.resume {
+                    Some((session_id, resume_key)) => ClientMessage::Resume(Resume {
+                        version: PROTOCOL_VERSION,
+                        session_id: session_id.clone(),
+                        resume_key: resume_key.clone(),
+                        last_seq: self.last_seq,
+                    }),
+                    None => ClientMessage::Login(self.login_message(&ctx.config, &nonce)),
+                };
+                out.send(conn, msg);
+                self.link = Link::Authenticating {
+                    conn,
+                    deadline,
+                    resuming: self.resume.is_some(),
+                };
+            }
+            ServerMessage::LoginOk(ok) => {
+                if matches!(
+                    self.link,
+                    Link::Authenticating {
+                        resuming: false,
+                        ..
+                    }
+                ) {
+                    self.on_login_ok(now, conn, ok, ctx, out);
+                } else {
+                    out.debug(ErrorCode::WrongState, "on_login_ok", "unexpected login_ok");
+                }
+            }
+            ServerMessage::LoginFailed { code, message } => {
+                if matches!(
+                    self.link,
+                    Link::Authenticating {
+                        resuming: false,
+                        ..
+                    }
+                ) {
+                    let reason = if self.ever_connected {
+                        RoomStateChangedReason::ReconnectFailed
+                    } else {
+                        RoomStateChangedReason::LoginFailed
+                    };
+                    return self.end(code, reason, details(&message), out);
+                }
+                out.debug(code, "on_login_failed", message);
+            }
+            ServerMessage::Resumed { missed } => {
+                if matches!(self.link, Link::Authenticating { resuming: true, .. }) {
+                    self.on_resumed(now, conn, missed, ctx, out);
+                } else {
+                    out.debug(ErrorCode::WrongState, "on_resumed", "unexpected resumed");
+                }
+            }
+            ServerMessage::ResumeFailed { code, message } => {
+                if !matches!(self.link, Link::Authenticating { resuming: true, .. }) {
+                    out.debug(code, "on_resume_failed", message);
+                } else if code == ErrorCode::KickedOut {
+                    return self.end(
+                        code,
+                        RoomStateChangedReason::KickOut,
+                        details(&message),
+                        out,
+                    );
+                } else {
+                    tracing::info!(%code, "session could not be resumed; logging in again");
+                    self.resume = None;
+                    out.push(Output::Close { conn });
+                    self.connect(now, ctx, out);
+                }
+            }
+            ServerMessage::Event(se) => {
+                if matches!(self.link, Link::Live { .. }) {
+                    self.apply_event(se, out);
+                }
+            }
+            ServerMessage::HeartbeatAck { .. } => {}
+            ServerMessage::Ack { request_id, body } => self.on_ack(now, request_id, body, out),
+            ServerMessage::Error {
+                request_id,
+                code,
+                message,
+                fatal,
+            } => match request_id {
+                Some(id) => self.on_request_error(id, code, message, out),
+                None => {
+                    if fatal {
+                        tracing::warn!(%code, %message, "fatal server error");
+                    }
+                    out.debug(code, "server", message);
+                }
+            },
+            ServerMessage::Kicked { code, message } => {
+                return self.end(
+                    code,
+                    RoomStateChangedReason::KickOut,
+                    details(&message),
+                    out,
+                );
+            }
+            ServerMessage::Shutdown { code, message } => {
+                out.debug(code, "server", message);
+                self.lose(now, "server shutting down", out);
+            }
+        }
+        Flow::Continue
+    }
+
+    fn login_message(&self, config: &SessionConfig, nonce: &str) -> Login {
+        let credentials = match &self.config.token {
+            Some(token) => Credentials::Token {
+                token: token.clone(),
+            },
+            None => Credentials::AppSign {
+                proof: protocol::auth::login_proof(
+                    &config.app_sign,
+                    config.app_id,
+                    &self.room_id,
+                    &self.user.user_id,
+                    nonce,
+                ),
+            },
+        };
+        Login {
+            version: PROTOCOL_VERSION,
+            app_id: config.app_id,
+            room_id: self.room_id.clone(),
+            user: self.user.to_wire(),
+            credentials,
+            notify_users: self.config.is_user_status_notify,
+            max_member_count: self.config.max_member_count,
+        }
+    }
+
+    fn on_login_ok(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        ok: LoginOk,
+        ctx: &mut Ctx,
+        out: &mut Outbox,
+    ) {
+        let relogin = self.ever_connected;
+        self.resume = Some((ok.session_id, ok.resume_key));
+        self.last_seq = ok.seq;
+        self.heartbeat_interval = match ok.heartbeat_interval_ms {
+            0 => DEFAULT_HEARTBEAT,
+            ms => Duration::from_millis(ms).max(MIN_HEARTBEAT),
+        };
+        self.next_heartbeat = Some(now + self.heartbeat_interval);
+        self.link = Link::Live { conn };
+        self.ever_connected = true;
+        let reason = if relogin {
+            RoomStateChangedReason::Reconnected
+        } else {
+            RoomStateChangedReason::Logined
+        };
+        out.state(
+            &self.room_id,
+            RoomState::Connected,
+            reason,
+            ErrorCode::Success,
+            NO_DATA.into(),
+        );
+
+        let snapshot = View::from_snapshot(
+            ok.users.into_iter().map(User::from_wire).collect(),
+            ok.streams.into_iter().map(Stream::from_wire).collect(),
+            ok.online_count,
+        );
+        let notify = self.config.is_user_status_notify;
+        let room_id = self.room_id.clone();
+        if relogin {
+            let d = self.view.diff(&snapshot);
+            if notify {
+                out.users(&room_id, UpdateType::Delete, d.users_gone);
+                out.users(&room_id, UpdateType::Add, d.users_new);
+                if snapshot.online_count != self.view.online_count {
+                    out.event(Event::RoomOnlineUserCountUpdate {
+                        room_id: room_id.clone(),
+                        count: snapshot.online_count,
+                    });
+                }
+            }
+            out.streams(&room_id, UpdateType::Delete, d.streams_gone);
+            out.streams(&room_id, UpdateType::Add, d.streams_new);
+        } else {
+            if notify {
+                out.users(&room_id, UpdateType::Add, snapshot.users());
+                out.event(Event::RoomOnlineUserCountUpdate {
+                    room_id: room_id.clone(),
+                    count: snapshot.online_count,
+                });
+            }
+            out.streams(&room_id, UpdateType::Add, snapshot.streams());
+        }
+        self.view = snapshot;
+        self.set_token_expiry(now, ok.token_expires_in_ms, out);
+
+        // A new server session: only broadcasts survive (unsent ones go out
+        // now, sent ones time out); the token in the login is already current.
+        self.requests
+            .retain(|_, r| matches!(r, Request::Broadcast { .. }));
+        for channel in [PublishChannel::Main, PublishChannel::Aux] {
+            if let Some(p) = self.publishers[channel.index()].as_mut() {
+                p.acked = false;
+                p.request = None;
+                self.announce(channel, conn, ctx, out);
+            }
+        }
+        self.flush_requests(out);
+    }
+
+    fn on_resumed(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        missed: Vec<SequencedEvent>,
+        ctx: &mut Ctx,
+        out: &mut Outbox,
+    ) {
+        self.link = Link::Live { conn };
+        self.next_heartbeat = Some(now + self.heartbeat_interval);
+        // Connected first, then what changed while away: the same order as a
+        // fresh login (state, then user/stream updates).
+        out.state(
+            &self.room_id,
+            RoomState::Connected,
+            RoomStateChangedReason::Reconnected,
+            ErrorCode::Success,
+            NO_DATA.into(),
+        );
+        for se in missed {
+            self.apply_event(se, out);
+        }
+        for channel in [PublishChannel::Main, PublishChannel::Aux] {
+            let Some(p) = self.publishers[channel.index()].as_mut() else {
+                continue;
+            };
+            if p.acked {
+                p.state = PublisherState::Publishing;
+                out.publisher(&p.stream_id, p.state, ErrorCode::Success, NO_DATA.into());
+            } else {
+                if let Some(old) = p.request.take() {
+                    self.requests.remove(&old);
+                }
+                self.announce(channel, conn, ctx, out);
+            }
+        }
+        self.flush_requests(out);
+    }
+
+    /// Sends `PublishStream` for the publisher on `channel`.
+    fn announce(&mut self, channel: PublishChannel, conn: ConnId, ctx: &mut Ctx, out: &mut Outbox) {
+        let Some(p) = self.publishers[channel.index()].as_mut() else {
+            return;
+        };
+        let request_id = ctx.new_request();
+        p.request = Some(request_id);
+        self.requests
+            .insert(request_id, Request::Publish { channel });
+        out.send(
+            conn,
+            ClientMessage::PublishStream {
+                request_id,
+                stream_id: p.stream_id.clone(),
+                extra_info: String::new(),
+            },
+        );
+    }
+
+    /// Sends queued requests not yet sent on the live connection. Broadcasts
+    /// are sent at most once (a resend could deliver twice).
+    fn flush_requests(&mut self, out: &mut Outbox) {
+        let Link::Live { conn } = self.link else {
+            return;
+        };
+        for (&request_id, req) in self.requests.iter_mut() {
+            match req {
+                Request::Publish { .. } => {}
+                Request::Broadcast { text, sent_on, .. } => {
+                    if sent_on.is_none() {
+                        *sent_on = Some(conn);
+                        out.send(
+                            conn,
+                            ClientMessage::SendBroadcast {
+                                request_id,
+                                text: text.clone(),
+                            },
+                        );
+                    }
+                }
+                Request::Stop { stream_id, sent_on } => {
+                    if *sent_on != Some(conn) {
+                        *sent_on = Some(conn);
+                        out.send(
+                            conn,
+                            ClientMessage::StopPublishing {
+                                request_id,
+                                stream_id: stream_id.clone(),
+                            },
+                        );
+                    }
+                }
+                Request::Renew { token, sent_on } => {
+                    if *sent_on != Some(conn) {
+                        *sent_on = Some(conn);
+                        out.send(
+                            conn,
+                            ClientMessage::RenewToken {
+                                request_id,
+                                token: token.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply_event(&mut self, se: SequencedEvent, out: &mut Outbox) {
+        if se.seq <= self.last_seq {
+            tracing::trace!(seq = se.seq, "duplicate event ignored");
+            return;
+        }
+        self.last_seq = se.seq;
+        let room_id = self.room_id.clone();
+        match se.event {
+            RoomEvent::UserUpdate { update_type, users } => {
+                let users: Vec<User> = users.into_iter().map(User::from_wire).collect();
+                let update_type = UpdateType::from_wire(update_type);
+                self.view.apply_users(update_type, &users);
+                out.users(&room_id, update_type, users);
+            }
+            RoomEvent::OnlineUserCount { count } => {
+                self.view.online_count = count;
+                out.event(Event::RoomOnlineUserCountUpdate { room_id, count });
+            }
+            RoomEvent::StreamUpdate {
+                update_type,
+                streams,
+            } => {
+                let streams: Vec<Stream> = streams.into_iter().map(Stream::from_wire).collect();
+                let update_type = UpdateType::from_wire(update_type);
+                self.view.apply_streams(update_type, &streams);
+                out.streams(&room_id, update_type, streams);
+            }
+            RoomEvent::Broadcast { message } => out.event(Event::RoomBroadcastMessage {
+                room_id,
+                messages: vec![BroadcastMessage::from_wire(message)],
+            }),
+        }
+    }
+
+    fn on_ack(&mut self, now: Instant, request_id: u32, body: AckBody, out: &mut Outbox) {
+        let Some(req) = self.requests.remove(&request_id) else {
+            tracing::debug!(request_id, "ack for an unknown or finished request");
+            return;
+        };
+        match (req, body) {
+            (Request::Publish { channel }, AckBody::StreamPublished { .. }) => {
+                if let Some(p) = self.publishers[channel.index()].as_mut() {
+                    if p.request == Some(request_id) {
+                        p.request = None;
+                        p.acked = true;
+                        p.state = PublisherState::Publishing;
+                        out.publisher(&p.stream_id, p.state, ErrorCode::Success, NO_DATA.into());
+                    }
+                }
+            }
+            (Request::Broadcast { .. }, AckBody::BroadcastSent { message_id }) => {
+                out.push(Output::BroadcastDone {
+                    request: request_id,
+                    result: Ok(message_id),
+                });
+            }
+            (Request::Renew { .. }, AckBody::TokenRenewed { expires_in_ms }) => {
+                self.set_token_expiry(now, Some(expires_in_ms), out);
+            }
+            (Request::Stop { .. }, AckBody::StreamStopped { .. }) => {}
+            (req, body) => {
+                out.debug(
+                    ErrorCode::WrongState,
+                    "on_ack",
+                    format!("ack {body:?} does not match request {req:?}"),
+                );
+            }
+        }
+    }
+
+    fn on_request_error(
+        &mut self,
+        request_id: u32,
+        code: ErrorCode,
+        message: String,
+        out: &mut Outbox,
+    ) {
+        let Some(req) = self.requests.remove(&request_id) else {
+            out.debug(code, "server", message);
+            return;
+        };
+        match req {
+            Request::Publish { channel } => {
+                let slot = &mut self.publishers[channel.index()];
+                if slot.as_ref().is_some_and(|p| p.request == Some(request_id)) {
+                    if let Some(p) = slot.take() {
+                        out.publisher(
+                            &p.stream_id,
+                            PublisherState::NoPublish,
+                            code,
+                            details(&message),
+                        );
+                    }
+                }
+            }
+            Request::Broadcast { .. } => out.push(Output::BroadcastDone {
+                request: request_id,
+                result: Err(RoomError::Rejected(code)),
+            }),
+            Request::Renew { .. } => out.debug(code, "renew_token", message),
+            Request::Stop { .. } => out.debug(code, "stop_publishing_stream", message),
+        }
+    }
+
+    fn set_token_expiry(&mut self, now: Instant, expires_in_ms: Option<u64>, out: &mut Outbox) {
+        self.token_warn_at = None;
+        self.token_expires_at = None;
+        let Some(ms) = expires_in_ms else {
+            return;
+        };
+        let left = Duration::from_millis(ms);
+        self.token_expires_at = Some(now + left);
+        if left <= TOKEN_WARNING {
+            out.event(Event::RoomTokenWillExpire {
+                room_id: self.room_id.clone(),
+                remain_time_in_second: whole_seconds(left),
+            });
+        } else {
+            self.token_warn_at = Some(now + (left - TOKEN_WARNING));
+        }
+    }
+
+    fn on_timeout(&mut self, now: Instant, ctx: &mut Ctx, out: &mut Outbox) -> Flow {
+        match self.link {
+            Link::Live { conn } => {
+                if now >= self.silence_deadline() {
+                    self.lose(now, "server silent", out);
+                } else if self.next_heartbeat.is_some_and(|t| now >= t) {
+                    out.send(conn, ClientMessage::Heartbeat { ack: self.last_seq });
+                    self.next_heartbeat = Some(now + self.heartbeat_interval);
+                }
+            }
+            _ if now >= self.backoff.window_end() => {
+                let reason = if self.ever_connected {
+                    RoomStateChangedReason::ReconnectFailed
+                } else {
+                    RoomStateChangedReason::LoginFailed
+                };
+                return self.end(ErrorCode::ReconnectTimeout, reason, NO_DATA.into(), out);
+            }
+            Link::Waiting { until } => {
+                if now >= until {
+                    self.connect(now, ctx, out);
+                }
+            }
+            Link::Connecting { deadline, .. } | Link::Authenticating { deadline, .. } => {
+                if now >= deadline {
+                    self.lose(now, "handshake timed out", out);
+                }
+            }
+        }
+        if let (Some(warn), Some(expires)) = (self.token_warn_at, self.token_expires_at) {
+            if now >= warn {
+                self.token_warn_at = None;
+                out.event(Event::RoomTokenWillExpire {
+                    room_id: self.room_id.clone(),
+                    remain_time_in_second: whole_seconds(expires.saturating_duration_since(now)),
+                });
+            }
+        }
+        let expired: Vec<u32> = self
+            .requests
+            .iter()
+            .filter(|(_, r)| matches!(r, Request::Broadcast { deadline, .. } if now >= *deadline))
+            .map(|(&id, _)| id)
+            .collect();
+        for request in expired {
+            self.requests.remove(&request);
+            out.push(Output::BroadcastDone {
+                request,
+                result: Err(RoomError::RequestTimeout),
+            });
+        }
+        Flow::Continue
+    }
+
+    fn next_timeout(&self) -> Option<Instant> {
+        let link = match self.link {
+            Link::Live { .. } => match self.next_heartbeat {
+                Some(hb) => hb.min(self.silence_deadline()),
+                None => self.silence_deadline(),
+            },
+            Link::Waiting { until } => until.min(self.backoff.window_end()),
+            Link::Connecting { deadline, .. } | Link::Authenticating { deadline, .. } => {
+                deadline.min(self.backoff.window_end())
+            }
+        };
+        let broadcasts = self.requests.values().filter_map(|r| match r {
+            Request::Broadcast { deadline, .. } => Some(*deadline),
+            _ => None,
+        });
+        std::iter::once(link)
+            .chain(self.token_warn_at)
+            .chain(broadcasts)
+            .min()
+    }
+
+    fn silence_deadline(&self) -> Instant {
+        self.last_rx + self.heartbeat_interval * 2 + SILENCE_GRACE
+    }
+
+    /// Opens a new connection attempt.
+    fn connect(&mut self, now: Instant, ctx: &mut Ctx, out: &mut Outbox) {
+        let conn = ctx.new_conn();
+        self.link = Link::Connecting {
+            conn,
+            deadline: now + HANDSHAKE_TIMEOUT,
+        };
+        self.last_rx = now;
+        out.push(Output::Connect { conn });
+    }
+
+    /// The connection is gone (or must be given up): report the interruption
+    /// if we were connected, then wait for the next backoff step.
+    fn lose(&mut self, now: Instant, why: &str, out: &mut Outbox) {
+        tracing::info!(room_id = %self.room_id, why, "connection to the room server lost");
+        if let Some(conn) = self.link.conn() {
+            out.push(Output::Close { conn });
+        }
+        if matches!(self.link, Link::Live { .. }) {
+            out.state(
+                &self.room_id,
+                RoomState::Connecting,
+                RoomStateChangedReason::Reconnecting,
+                ErrorCode::NetworkInterrupted,
+                NO_DATA.into(),
+            );
+            for p in self.publishers.iter_mut().flatten() {
+                p.state = PublisherState::PublishRequesting;
+                out.publisher(
+                    &p.stream_id,
+                    p.state,
+                    ErrorCode::NetworkInterrupted,
+                    NO_DATA.into(),
+                );
+            }
+            self.backoff = Backoff::new(self.backoff_policy(), now);
+            self.next_heartbeat = None;
+        }
+        let delay = self.backoff.next_delay();
+        self.link = Link::Waiting { until: now + delay };
+    }
+
+    fn backoff_policy(&self) -> ReconnectPolicy {
+        self.backoff.policy()
+    }
+
+    /// Ends the room: closes the connection, stops publishers, fails pending
+    /// broadcasts and reports `Disconnected(code)`.
+    fn end(
+        &mut self,
+        code: ErrorCode,
+        reason: RoomStateChangedReason,
+        data: String,
+        out: &mut Outbox,
+    ) -> Flow {
+        if let Some(conn) = self.link.conn() {
+            out.push(Output::Close { conn });
+        }
+        for p in self.publishers.iter_mut().filter_map(Option::take) {
+            out.publisher(
+                &p.stream_id,
+                PublisherState::NoPublish,
+                code,
+                NO_DATA.into(),
+            );
+        }
+        for (request, req) in std::mem::take(&mut self.requests) {
+            if matches!(req, Request::Broadcast { .. }) {
+                out.push(Output::BroadcastDone {
+                    request,
+                    result: Err(RoomError::LoggedOut),
+                });
+            }
+        }
+        out.state(&self.room_id, RoomState::Disconnected, reason, code, data);
+        Flow::End
+    }
+}
+
+/// Outputs waiting for the driver, with helpers that build events.
+#[derive(Debug, Default)]
+struct Outbox(VecDeque<Output>);
+
+impl Outbox {
+    fn push(&mut self, o: Output) {
+        self.0.push_back(o);
+    }
+
+    fn send(&mut self, conn: ConnId, msg: ClientMessage) {
+        self.push(Output::Send { conn, msg });
+    }
+
+    fn event(&mut self, e: Event) {
+        self.push(Output::Event(e));
+    }
+
+    fn state(
+        &mut self,
+        room_id: &str,
+        state: RoomState,
+        reason: RoomStateChangedReason,
+        code: ErrorCode,
+        extended_data: String,
+    ) {
+        self.event(Event::RoomStateUpdate {
+            room_id: room_id.to_owned(),
+            state,
+            error_code: code.code(),
+            extended_data: extended_data.clone(),
+        });
+        self.event(Event::RoomStateChanged {
+            room_id: room_id.to_owned(),
+            reason,
+            error_code: code.code(),
+            extended_data,
+        });
+    }
+
+    fn publisher(
+        &mut self,
+        stream_id: &str,
+        state: PublisherState,
+        code: ErrorCode,
+        extended_data: String,
+    ) {
+        self.event(Event::PublisherStateUpdate {
+            stream_id: stream_id.to_owned(),
+            state,
+            error_code: code.code(),
+            extended_data,
+        });
+    }
+
+    fn users(&mut self, room_id: &str, update_type: UpdateType, users: Vec<User>) {
+        if !users.is_empty() {
+            self.event(Event::RoomUserUpdate {
+                room_id: room_id.to_owned(),
+                update_type,
+                users,
+            });
+        }
+    }
+
+    fn streams(&mut self, room_id: &str, update_type: UpdateType, streams: Vec<Stream>) {
+        if !streams.is_empty() {
+            self.event(Event::RoomStreamUpdate {
+                room_id: room_id.to_owned(),
+                update_type,
+                streams,
+                extended_data: NO_DATA.into(),
+            });
+        }
+    }
+
+    fn debug(&mut self, code: ErrorCode, func_name: &str, info: impl Into<String>) {
+        self.event(Event::Debug {
+            error_code: code.code(),
+            func_name: func_name.to_owned(),
+            info: info.into(),
+        });
+    }
+}
+
+fn check_token(token: &str) -> Result<(), RoomError> {
+    if token.is_empty() || token.len() > limits::MAX_TOKEN_BYTES {
+        return Err(RoomError::InvalidToken);
+    }
+    Ok(())
+}
+
+/// `{"message": ...}` as extended data.
+fn details(message: &str) -> String {
+    serde_json::json!({ "message": message }).to_string()
+}
+
+fn whole_seconds(d: Duration) -> u32 {
+    u32::try_from(d.as_millis().saturating_add(500) / 1000).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{StreamInfo, UserInfo};
+
+    const SIGN: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    /// A session and a fake clock.
+    struct H {
+        s: Session,
+        t0: Instant,
+    }
+
+    impl H {
+        fn new() -> Self {
+            Self::with_policy(ReconnectPolicy::default())
+        }
+
+        fn with_policy(reconnect: ReconnectPolicy) -> Self {
+            H {
+                s: Session::new(SessionConfig {
+                    app_id: 1,
+                    app_sign: SIGN.into(),
+                    reconnect,
+                }),
+                t0: Instant::now(),
+            }
+        }
+
+        fn at(&self, ms: u64) -> Instant {
+            self.t0 + Duration::from_millis(ms)
+        }
+
+        fn drain(&mut self) -> Vec<Output> {
+            std::iter::from_fn(|| self.s.poll_output()).collect()
+        }
+
+        fn login(&mut self, ms: u64, notify: bool) -> ConnId {
+            let config = RoomConfig {
+                is_user_status_notify: notify,
+                ..Default::default()
+            };
+            self.s
+                .login(self.at(ms), "r1", User::new("u1", "Alice"), config)
+                .unwrap();
+            let out = self.drain();
+            connect_of(&out).expect("login connects")
+        }
+
+        fn input(&mut self, ms: u64, conn: ConnId, msg: ServerMessage) -> Vec<Output> {
+            self.s
+                .handle_transport(self.at(ms), conn, Transport::Message(msg));
+            self.drain()
+        }
+
+        fn close(&mut self, ms: u64, conn: ConnId) -> Vec<Output> {
+            self.s
+                .handle_transport(self.at(ms), conn, Transport::Closed("test".into()));
+            self.drain()
+        }
+
+        fn tick(&mut self, ms: u64) -> Vec<Output> {
+            self.s.handle_timeout(self.at(ms));
+            self.drain()
+        }
+
+        /// Ticks every heartbeat from `from` to `to` (ms) with the server
+        /// answering each heartbeat.
+        fn keep_alive(&mut self, conn: ConnId, from: u64, to: u64) {
+            for t in (from..=to).step_by(5000) {
+                self.tick(t);
+                self.input(t, conn, ServerMessage::HeartbeatAck { server_time_ms: t });
+            }
+        }
+
+        /// Opens `conn`, answers the challenge and returns what was sent.
+        fn challenge(&mut self, ms: u64, conn: ConnId) -> ClientMessage {
+            self.s
+                .handle_transport(self.at(ms), conn, Transport::Opened);
+            let out = self.input(ms, conn, challenge());
+            let sent = sent(&out);
+            assert_eq!(sent.len(), 1, "{out:?}");
+            sent[0].clone()
+        }
+
+        /// Logs in at `ms` with `ok` as the answer; returns the connection.
+        fn logged_in(&mut self, ms: u64, notify: bool, ok: LoginOk) -> (ConnId, Vec<Output>) {
+            let conn = self.login(ms, notify);
+            let _ = self.challenge(ms, conn);
+            let out = self.input(ms, conn, ServerMessage::LoginOk(ok));
+            (conn, out)
+        }
+    }
+
+    fn challenge() -> ServerMessage {
+        ServerMessage::Challenge {
+            version: PROTOCOL_VERSION,
+            nonce: "n1".into(),
+        }
+    }
+
+    fn wire_user(id: &str) -> UserInfo {
+        UserInfo {
+            user_id: id.into(),
+            user_name: id.to_uppercase(),
+        }
+    }
+
+    fn wire_stream(id: &str, user: &str) -> StreamInfo {
+        StreamInfo {
+            stream_id: id.into(),
+            user: wire_user(user),
+            extra_info: String::new(),
+        }
+    }
+
+    fn user(id: &str) -> User {
+        User::from_wire(wire_user(id))
+    }
+
+    fn stream(id: &str, u: &str) -> Stream {
+        Stream::from_wire(wire_stream(id, u))
+    }
+
+    fn ok(users: &[&str], streams: &[(&str, &str)], count: u32) -> LoginOk {
+        LoginOk {
+            session_id: "s1".into(),
+            resume_key: "k1".into(),
+            room_id: "r1".into(),
+            users: users.iter().map(|u| wire_user(u)).collect(),
+            streams: streams.iter().map(|(s, u)| wire_stream(s, u)).collect(),
+            online_count: count,
+            seq: 0,
+            heartbeat_interval_ms: 5000,
+            heartbeat_timeout_ms: 15000,
+            token_expires_in_ms: None,
+        }
+    }
+
+    fn event(seq: u64, event: RoomEvent) -> ServerMessage {
+        ServerMessage::Event(SequencedEvent { seq, event })
+    }
+
+    fn users_added(ids: &[&str]) -> RoomEvent {
+        RoomEvent::UserUpdate {
+            update_type: protocol::UpdateType::Add,
+            users: ids.iter().map(|u| wire_user(u)).collect(),
+        }
+    }
+
+    fn connect_of(out: &[Output]) -> Option<ConnId> {
+        out.iter().find_map(|o| match o {
+            Output::Connect { conn } => Some(*conn),
+            _ => None,
+        })
+    }
+
+    fn sent(out: &[Output]) -> Vec<ClientMessage> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { msg, .. } => Some(msg.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn events(out: &[Output]) -> Vec<Event> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Event(e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn done(out: &[Output]) -> Vec<(u32, Result<u64, RoomError>)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::BroadcastDone { request, result } => Some((*request, result.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn state(state: RoomState, code: ErrorCode) -> Event {
+        Event::RoomStateUpdate {
+            room_id: "r1".into(),
+            state,
+            error_code: code.code(),
+            extended_data: NO_DATA.into(),
+        }
+    }
+
+    fn changed(reason: RoomStateChangedReason, code: ErrorCode) -> Event {
+        Event::RoomStateChanged {
+            room_id: "r1".into(),
+            reason,
+            error_code: code.code(),
+            extended_data: NO_DATA.into(),
+        }
+    }
+
+    fn publisher(id: &str, state: PublisherState, code: ErrorCode) -> Event {
+        Event::PublisherStateUpdate {
+            stream_id: id.into(),
+            state,
+            error_code: code.code(),
+            extended_data: NO_DATA.into(),
+        }
+    }
+
+    fn user_update(update_type: UpdateType, ids: &[&str]) -> Event {
+        Event::RoomUserUpdate {
+            room_id: "r1".into(),
+            update_type,
+            users: ids.iter().map(|u| user(u)).collect(),
+        }
+    }
+
+    fn stream_update(update_type: UpdateType, s: &[(&str, &str)]) -> Event {
+        Event::RoomStreamUpdate {
+            room_id: "r1".into(),
+            update_type,
+            streams: s.iter().map(|(s, u)| stream(s, u)).collect(),
+            extended_data: NO_DATA.into(),
+        }
+    }
+
+    fn publish_request(msg: &ClientMessage) -> Option<(u32, String)> {
+        match msg {
+            ClientMessage::PublishStream {
+                request_id,
+                stream_id,
+                ..
+            } => Some((*request_id, stream_id.clone())),
+            _ => None,
+        }
+    }
+
+    /// Logs in, publishes "p1" on Main and gets it acknowledged.
+    fn publishing(h: &mut H) -> ConnId {
+        let (conn, _) = h.logged_in(0, true, ok(&["a"], &[("sa", "a")], 2));
+        h.s.start_publishing(h.at(0), "p1", PublishChannel::Main)
+            .unwrap();
+        let out = h.drain();
+        let (id, _) = publish_request(&sent(&out)[0]).unwrap();
+        h.input(
+            0,
+            conn,
+            ServerMessage::Ack {
+                request_id: id,
+                body: AckBody::StreamPublished {
+                    stream_id: "p1".into(),
+                },
+            },
+        );
+        conn
+    }
+
+    #[test]
+    fn login_ok_reports_state_then_users_then_streams() {
+        let mut h = H::new();
+        h.s.login(
+            h.at(0),
+            "r1",
+            User::new("u1", "Alice"),
+            RoomConfig {
+                is_user_status_notify: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let out = h.drain();
+        assert_eq!(
+            events(&out),
+            vec![
+                state(RoomState::Connecting, ErrorCode::Success),
+                changed(RoomStateChangedReason::Logining, ErrorCode::Success)
+            ]
+        );
+        let conn = connect_of(&out).unwrap();
+        let login = h.challenge(10, conn);
+        let ClientMessage::Login(login) = login else {
+            panic!("expected login, got {login:?}");
+        };
+        assert_eq!(
+            login.credentials,
+            Credentials::AppSign {
+                proof: protocol::auth::login_proof(SIGN, 1, "r1", "u1", "n1")
+            }
+        );
+        assert!(login.notify_users);
+        assert_eq!(login.user, wire_user("u1").clone_with_name("Alice"));
+        let out = h.input(
+            20,
+            conn,
+            ServerMessage::LoginOk(ok(&["a"], &[("sa", "a")], 2)),
+        );
+        assert_eq!(
+            events(&out),
+            vec![
+                state(RoomState::Connected, ErrorCode::Success),
+                changed(RoomStateChangedReason::Logined, ErrorCode::Success),
+                user_update(UpdateType::Add, &["a"]),
+                Event::RoomOnlineUserCountUpdate {
+                    room_id: "r1".into(),
+                    count: 2
+                },
+                stream_update(UpdateType::Add, &[("sa", "a")]),
+            ]
+        );
+    }
+
+    trait WithName {
+        fn clone_with_name(&self, name: &str) -> Self;
+    }
+
+    impl WithName for UserInfo {
+        fn clone_with_name(&self, name: &str) -> Self {
+            UserInfo {
+                user_id: self.user_id.clone(),
+                user_name: name.into(),
+            }
+        }
+    }
+
+    #[test]
+    fn without_notify_only_streams_follow_and_token_is_used() {
+        let mut h = H::new();
+        let config = RoomConfig {
+            token: Some("CF1.tok.sig".into()),
+            ..Default::default()
+        };
+        h.s.login(h.at(0), "r1", User::new("u1", ""), config)
+            .unwrap();
+        let conn = connect_of(&h.drain()).unwrap();
+        let ClientMessage::Login(login) = h.challenge(0, conn) else {
+            panic!("expected login");
+        };
+        assert_eq!(
+            login.credentials,
+            Credentials::Token {
+                token: "CF1.tok.sig".into()
+            }
+        );
+        let out = h.input(0, conn, ServerMessage::LoginOk(ok(&[], &[("sa", "a")], 2)));
+        assert_eq!(
+            events(&out)[2..],
+            [stream_update(UpdateType::Add, &[("sa", "a")])]
+        );
+    }
+
+    #[test]
+    fn login_failure_disconnects_without_retry() {
+        let mut h = H::new();
+        let conn = h.login(0, false);
+        let _ = h.challenge(0, conn);
+        let out = h.input(
+            5,
+            conn,
+            ServerMessage::LoginFailed {
+                code: ErrorCode::AppSignMismatch,
+                message: "wrong".into(),
+            },
+        );
+        let ev = events(&out);
+        assert!(matches!(
+            &ev[0],
+            Event::RoomStateUpdate { state: RoomState::Disconnected, error_code, .. }
+                if *error_code == ErrorCode::AppSignMismatch.code()
+        ));
+        assert!(matches!(
+            &ev[1],
+            Event::RoomStateChanged {
+                reason: RoomStateChangedReason::LoginFailed,
+                ..
+            }
+        ));
+        assert!(out.contains(&Output::Close { conn }));
+        assert!(!h.s.is_logged_in());
+        assert_eq!(h.s.poll_timeout(), None);
+        assert!(h.tick(60_000).is_empty());
+    }
+
+    #[test]
+    fn network_loss_backs_off_then_resumes_and_replays_missed_events() {
+        let mut h = H::new();
+        let conn = publishing(&mut h);
+        h.input(100, conn, event(1, users_added(&["b"])));
+        let out = h.close(1000, conn);
+        assert_eq!(
+            events(&out),
+            vec![
+                state(RoomState::Connecting, ErrorCode::NetworkInterrupted),
+                changed(
+                    RoomStateChangedReason::Reconnecting,
+                    ErrorCode::NetworkInterrupted
+                ),
+                publisher(
+                    "p1",
+                    PublisherState::PublishRequesting,
+                    ErrorCode::NetworkInterrupted
+                ),
+            ]
+        );
+        // Backoff: 250 ms, then 500, 1000 after failed attempts.
+        assert_eq!(h.s.poll_timeout(), Some(h.at(1250)));
+        assert!(h.tick(1249).is_empty());
+        let c2 = connect_of(&h.tick(1250)).unwrap();
+        assert!(events(&h.close(1300, c2)).is_empty());
+        assert_eq!(h.s.poll_timeout(), Some(h.at(1800)));
+        let c3 = connect_of(&h.tick(1800)).unwrap();
+        h.close(1850, c3);
+        assert_eq!(h.s.poll_timeout(), Some(h.at(2850)));
+        let c4 = connect_of(&h.tick(2850)).unwrap();
+        // Stale input from the first connection is ignored.
+        assert!(h
+            .input(2900, conn, event(9, users_added(&["zz"])))
+            .is_empty());
+        assert_eq!(
+            h.challenge(2900, c4),
+            ClientMessage::Resume(Resume {
+                version: PROTOCOL_VERSION,
+                session_id: "s1".into(),
+                resume_key: "k1".into(),
+                last_seq: 1
+            })
+        );
+        let missed = vec![
+            SequencedEvent {
+                seq: 1,
+                event: users_added(&["b"]),
+            },
+            SequencedEvent {
+                seq: 2,
+                event: users_added(&["c"]),
+            },
+        ];
+        let out = h.input(3000, c4, ServerMessage::Resumed { missed });
+        assert_eq!(
+            events(&out),
+            vec![
+                state(RoomState::Connected, ErrorCode::Success),
+                changed(RoomStateChangedReason::Reconnected, ErrorCode::Success),
+                user_update(UpdateType::Add, &["c"]),
+                publisher("p1", PublisherState::Publishing, ErrorCode::Success),
+            ]
+        );
+        // Heartbeats resume on the new connection and acknowledge seq 2.
+        let out = h.tick(8000);
+        assert_eq!(
+            out,
+            vec![Output::Send {
+                conn: c4,
+                msg: ClientMessage::Heartbeat { ack: 2 }
+            }]
+        );
+    }
+
+    #[test]
+    fn resume_failure_logs_in_again_and_reconciles() {
+        let mut h = H::new();
+        let conn = publishing(&mut h);
+        h.close(1000, conn);
+        let c2 = connect_of(&h.tick(1250)).unwrap();
+        let _ = h.challenge(1300, c2);
+        let out = h.input(
+            1310,
+            c2,
+            ServerMessage::ResumeFailed {
+                code: ErrorCode::SessionExpired,
+                message: "gone".into(),
+            },
+        );
+        assert!(out.contains(&Output::Close { conn: c2 }));
+        let c3 = connect_of(&out).expect("reconnects at once to log in");
+        assert!(matches!(h.challenge(1320, c3), ClientMessage::Login(_)));
+        let mut snapshot = ok(&["b"], &[("sb", "b")], 2);
+        snapshot.session_id = "s2".into();
+        let out = h.input(1330, c3, ServerMessage::LoginOk(snapshot));
+        assert_eq!(
+            events(&out),
+            vec![
+                state(RoomState::Connected, ErrorCode::Success),
+                changed(RoomStateChangedReason::Reconnected, ErrorCode::Success),
+                user_update(UpdateType::Delete, &["a"]),
+                user_update(UpdateType::Add, &["b"]),
+                stream_update(UpdateType::Delete, &[("sa", "a")]),
+                stream_update(UpdateType::Add, &[("sb", "b")]),
+            ]
+        );
+        let (id, stream_id) = publish_request(&sent(&out)[0]).expect("own stream re-announced");
+        assert_eq!(stream_id, "p1");
+        let out = h.input(
+            1340,
+            c3,
+            ServerMessage::Ack {
+                request_id: id,
+                body: AckBody::StreamPublished { stream_id },
+            },
+        );
+        assert_eq!(
+            events(&out),
+            vec![publisher(
+                "p1",
+                PublisherState::Publishing,
+                ErrorCode::Success
+            )]
+        );
+    }
+
+    #[test]
+    fn retry_window_exhausted_disconnects() {
+        let mut h = H::with_policy(ReconnectPolicy {
+            retry_window: Duration::from_secs(10),
+            ..Default::default()
+        });
+        let conn = publishing(&mut h);
+        h.close(1000, conn);
+        let mut now = 1000;
+        let mut out = Vec::new();
+        while h.s.is_logged_in() {
+            now =
+                h.s.poll_timeout()
+                    .map(|t| (t - h.t0).as_millis() as u64)
+                    .unwrap();
+            out = h.tick(now);
+            if let Some(c) = connect_of(&out) {
+                h.close(now, c);
+            }
+        }
+        assert_eq!(now, 11_000);
+        assert_eq!(
+            events(&out),
+            vec![
+                publisher("p1", PublisherState::NoPublish, ErrorCode::ReconnectTimeout),
+                state(RoomState::Disconnected, ErrorCode::ReconnectTimeout),
+                changed(
+                    RoomStateChangedReason::ReconnectFailed,
+                    ErrorCode::ReconnectTimeout
+                ),
+            ]
+        );
+        assert_eq!(h.s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn first_login_to_an_unreachable_server_gives_up_after_the_window() {
+        let mut h = H::with_policy(ReconnectPolicy {
+            retry_window: Duration::from_secs(3),
+            ..Default::default()
+        });
+        let conn = h.login(0, false);
+        assert!(events(&h.close(10, conn)).is_empty());
+        let mut last = Vec::new();
+        while h.s.is_logged_in() {
+            let now =
+                h.s.poll_timeout()
+                    .map(|t| (t - h.t0).as_millis() as u64)
+                    .unwrap();
+            last = h.tick(now);
+            if let Some(c) = connect_of(&last) {
+                h.close(now, c);
+            }
+        }
+        assert_eq!(
+            events(&last),
+            vec![
+                state(RoomState::Disconnected, ErrorCode::ReconnectTimeout),
+                changed(
+                    RoomStateChangedReason::LoginFailed,
+                    ErrorCode::ReconnectTimeout
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn handshake_timeout_counts_as_a_failed_attempt() {
+        let mut h = H::new();
+        let conn = h.login(0, false);
+        assert_eq!(h.s.poll_timeout(), Some(h.at(10_000)));
+        let out = h.tick(10_000);
+        assert!(out.contains(&Output::Close { conn }));
+        assert_eq!(h.s.poll_timeout(), Some(h.at(10_250)));
+    }
+
+    #[test]
+    fn kick_out_disconnects_without_retry() {
+        for msg in [
+            ServerMessage::Kicked {
+                code: ErrorCode::KickedOut,
+                message: "elsewhere".into(),
+            },
+            ServerMessage::ResumeFailed {
+                code: ErrorCode::KickedOut,
+                message: "elsewhere".into(),
+            },
+        ] {
+            let mut h = H::new();
+            let mut conn = publishing(&mut h);
+            if matches!(msg, ServerMessage::ResumeFailed { .. }) {
+                h.close(10, conn);
+                conn = connect_of(&h.tick(260)).unwrap();
+                let _ = h.challenge(270, conn);
+            }
+            let out = h.input(300, conn, msg);
+            let ev = events(&out);
+            assert_eq!(
+                ev[0],
+                publisher("p1", PublisherState::NoPublish, ErrorCode::KickedOut)
+            );
+            assert!(matches!(
+                &ev[1],
+                Event::RoomStateUpdate { state: RoomState::Disconnected, error_code, .. }
+                    if *error_code == ErrorCode::KickedOut.code()
+            ));
+            assert!(matches!(
+                &ev[2],
+                Event::RoomStateChanged {
+                    reason: RoomStateChangedReason::KickOut,
+                    ..
+                }
+            ));
+            assert!(out.contains(&Output::Close { conn }));
+            assert_eq!(h.s.poll_timeout(), None);
+        }
+    }
+
+    #[test]
+    fn shutdown_is_an_interruption() {
+        let mut h = H::new();
+        let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
+        let out = h.input(
+            100,
+            conn,
+            ServerMessage::Shutdown {
+                code: ErrorCode::ServerShuttingDown,
+                message: "bye".into(),
+            },
+        );
+        let ev = events(&out);
+        assert!(ev.contains(&state(RoomState::Connecting, ErrorCode::NetworkInterrupted)));
+        assert!(out.contains(&Output::Close { conn }));
+        assert_eq!(h.s.poll_timeout(), Some(h.at(350)));
+    }
+
+    #[test]
+    fn heartbeats_and_silent_server_detection() {
+        let mut h = H::new();
+        let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
+        h.input(
+            1000,
+            conn,
+            event(1, RoomEvent::OnlineUserCount { count: 2 }),
+        );
+        assert_eq!(h.s.poll_timeout(), Some(h.at(5000)));
+        assert_eq!(
+            h.tick(5000),
+            vec![Output::Send {
+                conn,
+                msg: ClientMessage::Heartbeat { ack: 1 }
+            }]
+        );
+        assert_eq!(h.s.poll_timeout(), Some(h.at(10_000)));
+        h.tick(10_000);
+        // Last heard at 1000: silent after 1000 + 2 * 5000 + 2000.
+        assert_eq!(h.s.poll_timeout(), Some(h.at(13_000)));
+        let out = h.tick(13_000);
+        assert!(out.contains(&Output::Close { conn }));
+        assert_eq!(
+            events(&out)[0],
+            state(RoomState::Connecting, ErrorCode::NetworkInterrupted)
+        );
+    }
+
+    #[test]
+    fn duplicate_events_are_ignored() {
+        let mut h = H::new();
+        let (conn, _) = h.logged_in(0, true, ok(&[], &[], 1));
+        assert_eq!(
+            events(&h.input(1, conn, event(1, users_added(&["b"])))).len(),
+            1
+        );
+        assert!(h.input(2, conn, event(1, users_added(&["b"]))).is_empty());
+        assert_eq!(
+            events(&h.input(3, conn, event(2, users_added(&["c"])))).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn token_will_expire_thirty_seconds_before_and_renew_resets() {
+        let mut h = H::new();
+        let mut login_ok = ok(&[], &[], 1);
+        login_ok.token_expires_in_ms = Some(100_000);
+        let (conn, _) = h.logged_in(0, false, login_ok);
+        h.keep_alive(conn, 5000, 65_000);
+        let out = h.tick(69_999);
+        assert!(events(&out).is_empty());
+        assert_eq!(
+            events(&h.tick(70_000)),
+            vec![Event::RoomTokenWillExpire {
+                room_id: "r1".into(),
+                remain_time_in_second: 30
+            }]
+        );
+        h.s.renew_token(h.at(71_000), "CF1.new.sig").unwrap();
+        let out = h.drain();
+        let [ClientMessage::RenewToken { request_id, token }] = &sent(&out)[..] else {
+            panic!("expected renew, got {out:?}");
+        };
+        assert_eq!(token, "CF1.new.sig");
+        h.input(
+            71_100,
+            conn,
+            ServerMessage::Ack {
+                request_id: *request_id,
+                body: AckBody::TokenRenewed {
+                    expires_in_ms: 60_000,
+                },
+            },
+        );
+        // Fires again 30 s before the new expiry (71.1 + 60 - 30 s).
+        h.keep_alive(conn, 75_000, 100_000);
+        assert!(events(&h.tick(101_000)).is_empty());
+        assert_eq!(
+            events(&h.tick(101_100)),
+            vec![Event::RoomTokenWillExpire {
+                room_id: "r1".into(),
+                remain_time_in_second: 30
+            }]
+        );
+    }
+
+    #[test]
+    fn token_with_little_time_left_warns_at_once() {
+        let mut h = H::new();
+        let mut login_ok = ok(&[], &[], 1);
+        login_ok.token_expires_in_ms = Some(12_000);
+        let (_, out) = h.logged_in(0, false, login_ok);
+        assert_eq!(
+            events(&out).last(),
+            Some(&Event::RoomTokenWillExpire {
+                room_id: "r1".into(),
+                remain_time_in_second: 12
+            })
+        );
+    }
+
+    #[test]
+    fn publisher_state_sequences() {
+        let mut h = H::new();
+        let conn = h.login(0, false);
+        // Publishing may start while still connecting; it is announced on login.
+        h.s.start_publishing(h.at(0), "p1", PublishChannel::Main)
+            .unwrap();
+        let out = h.drain();
+        assert_eq!(
+            events(&out),
+            vec![publisher(
+                "p1",
+                PublisherState::PublishRequesting,
+                ErrorCode::Success
+            )]
+        );
+        assert!(sent(&out).is_empty());
+        let _ = h.challenge(1, conn);
+        let out = h.input(2, conn, ServerMessage::LoginOk(ok(&[], &[], 1)));
+        let (id, _) = publish_request(&sent(&out)[0]).unwrap();
+        let out = h.input(
+            3,
+            conn,
+            ServerMessage::Ack {
+                request_id: id,
+                body: AckBody::StreamPublished {
+                    stream_id: "p1".into(),
+                },
+            },
+        );
+        assert_eq!(
+            events(&out),
+            vec![publisher(
+                "p1",
+                PublisherState::Publishing,
+                ErrorCode::Success
+            )]
+        );
+        assert_eq!(
+            h.s.start_publishing(h.at(4), "p2", PublishChannel::Main),
+            Err(PublisherError::AlreadyPublishing)
+        );
+        assert_eq!(
+            h.s.start_publishing(h.at(4), "p1", PublishChannel::Aux),
+            Err(PublisherError::StreamIdInUse)
+        );
+        assert_eq!(
+            h.s.start_publishing(h.at(4), "bad/id", PublishChannel::Aux),
+            Err(PublisherError::InvalidStreamId)
+        );
+        // The server refuses a stream ID in use elsewhere.
+        h.s.start_publishing(h.at(5), "taken", PublishChannel::Aux)
+            .unwrap();
+        let out = h.drain();
+        let (id, _) = publish_request(&sent(&out)[0]).unwrap();
+        let out = h.input(
+            6,
+            conn,
+            ServerMessage::error(Some(id), ErrorCode::StreamIdInUse, false),
+        );
+        let ev = events(&out);
+        assert!(matches!(
+            &ev[..],
+            [Event::PublisherStateUpdate { stream_id, state: PublisherState::NoPublish, error_code, .. }]
+                if stream_id == "taken" && *error_code == ErrorCode::StreamIdInUse.code()
+        ));
+        // Stop.
+        h.s.stop_publishing(h.at(7), PublishChannel::Main).unwrap();
+        let out = h.drain();
+        assert_eq!(
+            events(&out),
+            vec![publisher(
+                "p1",
+                PublisherState::NoPublish,
+                ErrorCode::Success
+            )]
+        );
+        assert!(matches!(
+            &sent(&out)[..],
+            [ClientMessage::StopPublishing { stream_id, .. }] if stream_id == "p1"
+        ));
+        assert_eq!(
+            h.s.stop_publishing(h.at(8), PublishChannel::Main),
+            Err(PublisherError::NotPublishing)
+        );
+    }
+
+    #[test]
+    fn wrong_calls_fail_at_once() {
+        let mut h = H::new();
+        let now = h.at(0);
+        assert_eq!(h.s.logout(now), Err(RoomError::NotLoggedIn));
+        assert_eq!(h.s.renew_token(now, "t"), Err(RoomError::NotLoggedIn));
+        assert_eq!(h.s.send_broadcast(now, "hi"), Err(RoomError::NotLoggedIn));
+        assert_eq!(
+            h.s.start_publishing(now, "p", PublishChannel::Main),
+            Err(PublisherError::NotLoggedIn)
+        );
+        let login = |s: &mut Session, room: &str, id: &str, name: &str| {
+            s.login(now, room, User::new(id, name), RoomConfig::default())
+        };
+        assert_eq!(login(&mut h.s, "", "u", ""), Err(RoomError::InvalidRoomId));
+        assert_eq!(
+            login(&mut h.s, "r 1", "u", ""),
+            Err(RoomError::InvalidRoomId)
+        );
+        assert_eq!(login(&mut h.s, "r", "", ""), Err(RoomError::InvalidUserId));
+        assert_eq!(
+            login(&mut h.s, "r", "u", "a\nb"),
+            Err(RoomError::InvalidUserName)
+        );
+        assert!(h.drain().is_empty());
+        login(&mut h.s, "r", "u", "").unwrap();
+        assert_eq!(
+            login(&mut h.s, "r", "u", ""),
+            Err(RoomError::AlreadyLoggedIn)
+        );
+        assert_eq!(h.s.send_broadcast(now, ""), Err(RoomError::BroadcastEmpty));
+        assert_eq!(
+            h.s.send_broadcast(now, &"x".repeat(1025)),
+            Err(RoomError::BroadcastTooLong)
+        );
+        assert_eq!(h.s.renew_token(now, ""), Err(RoomError::InvalidToken));
+
+        let mut no_sign = Session::new(SessionConfig {
+            app_id: 1,
+            app_sign: String::new(),
+            reconnect: ReconnectPolicy::default(),
+        });
+        assert_eq!(
+            no_sign.login(now, "r", User::new("u", ""), RoomConfig::default()),
+            Err(RoomError::MissingCredentials)
+        );
+    }
+
+    #[test]
+    fn broadcasts_resolve_with_ack_error_timeout_or_logout() {
+        let mut h = H::new();
+        let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
+        let b1 = h.s.send_broadcast(h.at(10), "one").unwrap();
+        let b2 = h.s.send_broadcast(h.at(10), "two").unwrap();
+        let b3 = h.s.send_broadcast(h.at(10), "three").unwrap();
+        let out = h.drain();
+        assert_eq!(
+            sent(&out)[0],
+            ClientMessage::SendBroadcast {
+                request_id: b1,
+                text: "one".into()
+            }
+        );
+        let out = h.input(
+            20,
+            conn,
+            ServerMessage::Ack {
+                request_id: b1,
+                body: AckBody::BroadcastSent { message_id: 42 },
+            },
+        );
+        assert_eq!(done(&out), vec![(b1, Ok(42))]);
+        let out = h.input(
+            30,
+            conn,
+            ServerMessage::error(Some(b2), ErrorCode::BroadcastRateLimited, false),
+        );
+        assert_eq!(
+            done(&out),
+            vec![(
+                b2,
+                Err(RoomError::Rejected(ErrorCode::BroadcastRateLimited))
+            )]
+        );
+        h.tick(5000); // heartbeat
+        assert_eq!(h.s.poll_timeout(), Some(h.at(5010)));
+        assert_eq!(
+            done(&h.tick(5010)),
+            vec![(b3, Err(RoomError::RequestTimeout))]
+        );
+        let b4 = h.s.send_broadcast(h.at(6000), "four").unwrap();
+        h.s.logout(h.at(6001)).unwrap();
+        let out = h.drain();
+        assert_eq!(done(&out), vec![(b4, Err(RoomError::LoggedOut))]);
+    }
+
+    #[test]
+    fn incoming_broadcast_is_an_event() {
+        let mut h = H::new();
+        let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
+        let message = protocol::BroadcastMessage {
+            message_id: 7,
+            from_user: wire_user("a"),
+            text: "hi".into(),
+            send_time_ms: 1,
+        };
+        let out = h.input(1, conn, event(1, RoomEvent::Broadcast { message }));
+        assert_eq!(
+            events(&out),
+            vec![Event::RoomBroadcastMessage {
+                room_id: "r1".into(),
+                messages: vec![BroadcastMessage {
+                    message_id: 7,
+                    from_user: user("a"),
+                    text: "hi".into(),
+                    send_time_ms: 1
+                }]
+            }]
+        );
+    }
+
+    #[test]
+    fn logout_stops_publishers_then_disconnects() {
+        let mut h = H::new();
+        let conn = publishing(&mut h);
+        h.s.logout(h.at(100)).unwrap();
+        let out = h.drain();
+        assert!(matches!(
+            out[0],
+            Output::Send {
+                msg: ClientMessage::Logout { .. },
+                ..
+            }
+        ));
+        assert_eq!(out[1], Output::Close { conn });
+        assert_eq!(
+            events(&out),
+            vec![
+                publisher("p1", PublisherState::NoPublish, ErrorCode::Success),
+                state(RoomState::Disconnected, ErrorCode::Success),
+                changed(RoomStateChangedReason::Logout, ErrorCode::Success),
+            ]
+        );
+        assert!(!h.s.is_logged_in());
+        assert_eq!(h.s.poll_timeout(), None);
+        // Late input from the closed connection is ignored; a new login works.
+        assert!(h.input(200, conn, event(1, users_added(&["x"]))).is_empty());
+        assert!(h.login(300, false) > conn);
+    }
+
+    #[test]
+    fn server_error_without_request_is_a_debug_event() {
+        let mut h = H::new();
+        let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
+        let out = h.input(
+            1,
+            conn,
+            ServerMessage::error(None, ErrorCode::RateLimited, false),
+        );
+        assert!(matches!(
+            &events(&out)[..],
+            [Event::Debug { error_code, .. }] if *error_code == ErrorCode::RateLimited.code()
+        ));
+    }
+}

@@ -1,0 +1,171 @@
+//! The app registry and credential checks: who may log in, and for how long.
+
+use crate::config::AppConfig;
+use protocol::auth::verify_login_proof;
+use protocol::token::{self, Expectation, Privilege};
+use protocol::{Credentials, ErrorCode};
+use std::collections::HashMap;
+
+/// The registered apps, by AppID.
+#[derive(Debug, Clone, Default)]
+pub struct AppRegistry {
+    apps: HashMap<u32, AppConfig>,
+}
+
+/// What a login claims, for credential checks.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginClaim<'a> {
+    /// The AppID.
+    pub app_id: u32,
+    /// The room.
+    pub room_id: &'a str,
+    /// The user.
+    pub user_id: &'a str,
+}
+
+/// A successful credential check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authorized {
+    /// Unix seconds when the token expires (`None` for AppSign logins).
+    pub token_expires_at: Option<u64>,
+}
+
+impl AppRegistry {
+    /// A registry of `apps` (later duplicates replace earlier ones; the config
+    /// validation refuses duplicates).
+    pub fn new(apps: &[AppConfig]) -> Self {
+        AppRegistry {
+            apps: apps.iter().map(|a| (a.app_id, a.clone())).collect(),
+        }
+    }
+
+    /// The app with this AppID.
+    pub fn get(&self, app_id: u32) -> Option<&AppConfig> {
+        self.apps.get(&app_id)
+    }
+
+    /// Checks a login's credentials against the app's AppSign (proof over
+    /// `nonce`) or server secret (token, at `now_unix` seconds).
+    pub fn check_login(
+        &self,
+        claim: LoginClaim<'_>,
+        credentials: &Credentials,
+        nonce: &str,
+        now_unix: u64,
+    ) -> Result<Authorized, ErrorCode> {
+        let app = self.get(claim.app_id).ok_or(ErrorCode::AppNotFound)?;
+        match credentials {
+            Credentials::AppSign { proof } => {
+                if verify_login_proof(
+                    &app.app_sign,
+                    claim.app_id,
+                    claim.room_id,
+                    claim.user_id,
+                    nonce,
+                    proof,
+                ) {
+                    Ok(Authorized {
+                        token_expires_at: None,
+                    })
+                } else {
+                    Err(ErrorCode::AppSignMismatch)
+                }
+            }
+            Credentials::Token { token } => self.check_token(claim, token, now_unix),
+        }
+    }
+
+    /// Checks a login token for `claim` at `now_unix` seconds.
+    pub fn check_token(
+        &self,
+        claim: LoginClaim<'_>,
+        token: &str,
+        now_unix: u64,
+    ) -> Result<Authorized, ErrorCode> {
+        let app = self.get(claim.app_id).ok_or(ErrorCode::AppNotFound)?;
+        let expect = Expectation {
+            app_id: claim.app_id,
+            user_id: claim.user_id,
+            room_id: claim.room_id,
+            privilege: Privilege::Login,
+        };
+        let claims = token::verify(token, app.server_secret.as_bytes(), &expect, now_unix)
+            .map_err(|e| e.code())?;
+        Ok(Authorized {
+            token_expires_at: Some(claims.exp),
+        })
+    }
+}
+
+impl Authorized {
+    /// Milliseconds until the token expires, seen at `now_unix` seconds.
+    pub fn expires_in_ms(&self, now_unix: u64) -> Option<u64> {
+        self.token_expires_at
+            .map(|exp| exp.saturating_sub(now_unix).saturating_mul(1000))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::auth::login_proof;
+    use protocol::token::{mint, Privileges, TokenClaims};
+
+    fn registry() -> (AppRegistry, AppConfig) {
+        let app = AppConfig {
+            app_id: 7,
+            app_sign: "ab".repeat(32),
+            server_secret: "s".repeat(32),
+            dev_mode: false,
+        };
+        (AppRegistry::new(std::slice::from_ref(&app)), app)
+    }
+
+    const CLAIM: LoginClaim<'static> = LoginClaim {
+        app_id: 7,
+        room_id: "r",
+        user_id: "u",
+    };
+
+    #[test]
+    fn app_sign_proof() {
+        let (reg, app) = registry();
+        let proof = login_proof(&app.app_sign, 7, "r", "u", "n");
+        let ok = reg.check_login(
+            CLAIM,
+            &Credentials::AppSign {
+                proof: proof.clone(),
+            },
+            "n",
+            0,
+        );
+        assert_eq!(
+            ok,
+            Ok(Authorized {
+                token_expires_at: None
+            })
+        );
+        let bad = reg.check_login(CLAIM, &Credentials::AppSign { proof }, "other", 0);
+        assert_eq!(bad, Err(ErrorCode::AppSignMismatch));
+        let unknown = LoginClaim { app_id: 8, ..CLAIM };
+        let proof = login_proof(&app.app_sign, 8, "r", "u", "n");
+        assert_eq!(
+            reg.check_login(unknown, &Credentials::AppSign { proof }, "n", 0),
+            Err(ErrorCode::AppNotFound)
+        );
+    }
+
+    #[test]
+    fn tokens() {
+        let (reg, app) = registry();
+        let claims = TokenClaims::new(7, "u", None, Privileges::ALL, 100, 60);
+        let token = mint(app.server_secret.as_bytes(), &claims);
+        let creds = Credentials::Token { token };
+        let ok = reg.check_login(CLAIM, &creds, "n", 110).expect("valid");
+        assert_eq!(ok.expires_in_ms(110), Some(50_000));
+        assert_eq!(
+            reg.check_login(CLAIM, &creds, "n", 200),
+            Err(ErrorCode::TokenExpired)
+        );
+    }
+}

@@ -1,0 +1,682 @@
+//! One WebSocket connection: challenge, login or resume, then requests,
+//! heartbeats and outgoing events until it closes.
+//!
+//! The loop is generic over the socket's `Sink`/`Stream` halves so it can run
+//! on anything that carries [`Message`]s. Room logic lives in the
+//! [`Hub`](crate::hub::Hub); this module turns frames into hub calls and hub
+//! output into frames.
+
+use crate::apps::LoginClaim;
+use crate::hub::{Admission, Leave, SessionInfo, OUTBOX_CAPACITY};
+use crate::rate::TokenBucket;
+use crate::state::{shutdown_begun, ServerState};
+use crate::store::{apply_cleanups, Claim, JoinRequest};
+use axum::extract::ws::{CloseFrame, Message};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use protocol::ids::{check_extra_info, check_user_name, RoomId, StreamId, UserId};
+use protocol::{
+    AckBody, ClientMessage, DecodeError, ErrorCode, Login, Resume, ServerMessage, PROTOCOL_VERSION,
+};
+use rand::Rng;
+use std::fmt::Display;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Close code for a normal close.
+const CLOSE_NORMAL: u16 = 1000;
+/// Close code when the server goes away.
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for protocol abuse.
+const CLOSE_POLICY: u16 = 1008;
+/// Close code for an oversized message.
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Runs a connection to its end. `permit` is its slot under the connection
+/// limit, released when the connection ends.
+pub async fn serve<S, R, E>(state: ServerState, sink: S, stream: R, permit: OwnedSemaphorePermit)
+where
+    S: Sink<Message> + Unpin + Send,
+    S::Error: Display,
+    R: Stream<Item = Result<Message, E>> + Unpin + Send,
+    E: Display,
+{
+    let gauge_state = state.clone();
+    let _gauge = gauge_state.metrics().connection();
+    let mut conn = Connection {
+        login_deadline: Instant::now() + Duration::from_millis(state.config().login_timeout_ms),
+        rate: TokenBucket::new(
+            state.config().limits.messages_per_second,
+            state.config().limits.message_burst,
+            Instant::now(),
+        ),
+        nonce: random_hex(16),
+        session: None,
+        outbox: None,
+        send_timeout: Duration::from_millis(state.config().heartbeat_timeout_ms),
+        state,
+        sink,
+    };
+    conn.run(stream).await;
+    if let Some(s) = conn.session.take() {
+        conn.state.hub().detach(&s.session_id, s.conn_id);
+        tracing::debug!(session_id = %s.session_id, user_id = %s.info.user.user_id, "connection closed; session detached");
+    }
+    drop(permit);
+}
+
+/// Answers a connection that cannot be served (`TooManyConnections`,
+/// `ServerShuttingDown`) with a fatal error and a close.
+pub async fn refuse<S>(state: ServerState, mut sink: S, code: ErrorCode)
+where
+    S: Sink<Message> + Unpin + Send,
+{
+    let _gauge = state.metrics().connection();
+    state.metrics().error(code);
+    tracing::warn!(code = code.name(), "connection refused");
+    let text = ServerMessage::error(None, code, true).encode();
+    if sink.send(Message::Text(text.into())).await.is_ok() {
+        state.metrics().message_out();
+    }
+    let _ = sink.send(close_frame(CLOSE_GOING_AWAY, code)).await;
+}
+
+struct Connection<S> {
+    state: ServerState,
+    sink: S,
+    login_deadline: Instant,
+    rate: TokenBucket,
+    nonce: String,
+    session: Option<Attached>,
+    outbox: Option<mpsc::Receiver<ServerMessage>>,
+    send_timeout: Duration,
+}
+
+/// The session this connection is attached to.
+struct Attached {
+    session_id: String,
+    conn_id: u64,
+    info: SessionInfo,
+}
+
+/// Completes the closing handshake: reads (and drops) what the peer still
+/// sends until its close frame, bounded in time. Dropping a socket with unread
+/// input makes the kernel reset it, and the peer would then lose our last
+/// messages (the error that explains the close).
+async fn drain_until_closed<R, E>(stream: &mut R)
+where
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    const CLOSE_GRACE: Duration = Duration::from_secs(2);
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Whether a read error is the WebSocket codec refusing an oversized frame.
+/// The codec's error type is hidden behind axum's, so this reads its message
+/// (tungstenite: "Space limit exceeded: Message too long: N > M").
+fn is_capacity_error(error: &impl Display) -> bool {
+    error.to_string().contains("Space limit exceeded")
+}
+
+/// What the loop does after a step.
+enum Next {
+    Continue,
+    /// Send a close frame and end.
+    Close(u16, ErrorCode),
+    /// End without a close frame (the socket is gone).
+    End,
+}
+
+impl<S> Connection<S>
+where
+    S: Sink<Message> + Unpin + Send,
+    S::Error: Display,
+{
+    async fn run<R, E>(&mut self, mut stream: R)
+    where
+        R: Stream<Item = Result<Message, E>> + Unpin + Send,
+        E: Display,
+    {
+        let mut shutdown = self.state.shutdown_signal();
+        let challenge = ServerMessage::Challenge {
+            version: PROTOCOL_VERSION,
+            nonce: self.nonce.clone(),
+        };
+        if self.send(&challenge).await.is_err() {
+            return;
+        }
+        loop {
+            let logged_in = self.session.is_some();
+            let deadline = tokio::time::Instant::from_std(self.login_deadline);
+            let next = tokio::select! {
+                biased;
+                () = shutdown_begun(&mut shutdown) => {
+                    let bye = ServerMessage::Shutdown {
+                        code: ErrorCode::ServerShuttingDown,
+                        message: ErrorCode::ServerShuttingDown.message().to_owned(),
+                    };
+                    match self.send(&bye).await {
+                        Ok(()) => Next::Close(CLOSE_GOING_AWAY, ErrorCode::ServerShuttingDown),
+                        Err(()) => Next::End,
+                    }
+                }
+                out = next_outgoing(&mut self.outbox) => match out {
+                    Some(msg) => match self.send(&msg).await {
+                        Ok(()) => Next::Continue,
+                        Err(()) => Next::End,
+                    },
+                    // The hub let go of this connection (kick, expiry, resumed
+                    // elsewhere, too slow): close it.
+                    None => Next::Close(CLOSE_NORMAL, ErrorCode::Success),
+                },
+                _ = tokio::time::sleep_until(deadline), if !logged_in => {
+                    tracing::warn!("no login within the login timeout");
+                    self.fatal(ErrorCode::LoginTimeoutOnServer).await
+                }
+                frame = stream.next() => match frame {
+                    Some(Ok(frame)) => self.on_frame(frame).await,
+                    Some(Err(error)) if is_capacity_error(&error) => {
+                        // The codec refused a frame beyond the grace margin:
+                        // the write half still works, so say why.
+                        tracing::warn!(%error, "oversized frame");
+                        self.fatal_with(ErrorCode::MessageTooLarge, CLOSE_TOO_BIG).await
+                    }
+                    Some(Err(error)) => {
+                        tracing::debug!(%error, "websocket read failed");
+                        Next::End
+                    }
+                    None => Next::End,
+                },
+            };
+            match next {
+                Next::Continue => {}
+                Next::Close(code, why) => {
+                    let _ = self.sink.send(close_frame(code, why)).await;
+                    drain_until_closed(&mut stream).await;
+                    break;
+                }
+                Next::End => break,
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Message) -> Next {
+        let now = Instant::now();
+        let text = match frame {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                self.state.metrics().message_in();
+                tracing::warn!("binary frame");
+                return self.fatal(ErrorCode::BinaryNotSupported).await;
+            }
+            Message::Ping(_) | Message::Pong(_) => {
+                if let Some(s) = &self.session {
+                    self.state.hub().heard(&s.session_id, now);
+                }
+                return Next::Continue;
+            }
+            Message::Close(_) => return Next::End,
+        };
+        self.state.metrics().message_in();
+        if !self.rate.try_take(now) {
+            tracing::warn!(user_id = ?self.session.as_ref().map(|s| &s.info.user.user_id), "message rate exceeded");
+            return self.fatal(ErrorCode::RateLimited).await;
+        }
+        if text.len() > self.state.config().limits.max_message_bytes {
+            tracing::warn!(bytes = text.len(), "message too large");
+            return self
+                .fatal_with(ErrorCode::MessageTooLarge, CLOSE_TOO_BIG)
+                .await;
+        }
+        let msg = match ClientMessage::decode(text.as_str()) {
+            Ok(msg) => msg,
+            Err(DecodeError::TooLarge(bytes)) => {
+                tracing::warn!(bytes, "message too large");
+                return self
+                    .fatal_with(ErrorCode::MessageTooLarge, CLOSE_TOO_BIG)
+                    .await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "undecodable message");
+                return self.reply_error(None, error.code()).await;
+            }
+        };
+        tracing::debug!(?msg, "received");
+        match self.session.as_ref().map(|s| s.session_id.clone()) {
+            None => self.before_login(msg).await,
+            Some(session_id) => self.logged_in(&session_id, msg, now).await,
+        }
+    }
+
+    async fn before_login(&mut self, msg: ClientMessage) -> Next {
+        match msg {
+            ClientMessage::Login(login) => self.login(login).await,
+            ClientMessage::Resume(resume) => self.resume(resume).await,
+            _ => self.fatal(ErrorCode::LoginRequired).await,
+        }
+    }
+
+    async fn login(&mut self, login: Login) -> Next {
+        let started = Instant::now();
+        let app_id = login.app_id;
+        let room_id = login.room_id.clone();
+        let user_id = login.user.user_id.clone();
+        let admission = match self.admit(login).await {
+            Ok(a) => a,
+            Err(code) => {
+                tracing::info!(app_id, room_id = %room_id, user_id = %user_id, code = code.name(), "login failed");
+                let failed = ServerMessage::LoginFailed {
+                    code,
+                    message: code.message().to_owned(),
+                };
+                return match self.send(&failed).await {
+                    Ok(()) => Next::Close(CLOSE_NORMAL, code),
+                    Err(()) => Next::End,
+                };
+            }
+        };
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let hub = self.state.hub();
+        let handle = hub.connection(tx);
+        let conn_id = handle.id;
+        let session_id = admission.session_id.clone();
+        let info = SessionInfo {
+            app_id,
+            room_id: admission.room_id.clone(),
+            user: admission.user.clone(),
+        };
+        let (ok, cleanups) = hub.admit(admission, handle, Instant::now());
+        apply_cleanups(self.state.store(), cleanups).await;
+        self.state.metrics().login();
+        tracing::info!(app_id, room_id = %room_id, user_id = %user_id, session_id = %session_id,
+            elapsed_us = started.elapsed().as_micros() as u64, "logged in");
+        self.session = Some(Attached {
+            session_id,
+            conn_id,
+            info,
+        });
+        self.outbox = Some(rx);
+        match self.send(&ServerMessage::LoginOk(ok)).await {
+            Ok(()) => Next::Continue,
+            Err(()) => Next::End,
+        }
+    }
+
+    /// Every login check and the store claims; the hub is not touched yet.
+    async fn admit(&self, login: Login) -> Result<Admission, ErrorCode> {
+        if login.version != PROTOCOL_VERSION {
+            return Err(ErrorCode::UnsupportedVersion);
+        }
+        let room = RoomId::new(login.room_id).map_err(|e| e.code())?;
+        let user = UserId::new(login.user.user_id.clone()).map_err(|e| e.code())?;
+        check_user_name(&login.user.user_name).map_err(|e| e.code())?;
+        let claim = LoginClaim {
+            app_id: login.app_id,
+            room_id: room.as_str(),
+            user_id: user.as_str(),
+        };
+        let now_unix = unix_secs();
+        let auth =
+            self.state
+                .apps()
+                .check_login(claim, &login.credentials, &self.nonce, now_unix)?;
+        let limits = &self.state.config().limits;
+        let requested = usize::try_from(login.max_member_count).unwrap_or(usize::MAX);
+        let room_limit = if requested > 0 && requested <= limits.max_users_per_room {
+            requested
+        } else {
+            limits.max_users_per_room
+        };
+        let session_id = random_hex(16);
+        let store = self.state.store();
+        let joined = store
+            .join_room(JoinRequest {
+                app_id: login.app_id,
+                room_id: room.as_str().to_owned(),
+                user_id: user.as_str().to_owned(),
+                session_id: session_id.clone(),
+                room_limit,
+                max_rooms: limits.max_rooms_per_app,
+                max_users: limits.max_users_per_app,
+            })
+            .await
+            .map_err(store_failed)?
+            .map_err(|refusal| refusal.code())?;
+        let mut replaces: Vec<String> = joined.replaced.into_iter().collect();
+        let claimed = store
+            .claim_user(login.app_id, user.as_str().to_owned(), session_id.clone())
+            .await;
+        let taken_over = match claimed {
+            Ok(Claim::Granted | Claim::AlreadyHeld) => Ok(None),
+            Ok(Claim::HeldBy(_)) => {
+                store
+                    .take_over_user(login.app_id, user.as_str().to_owned(), session_id.clone())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match taken_over {
+            Ok(previous) => replaces.extend(previous),
+            Err(e) => {
+                let _ = store
+                    .leave_room(
+                        login.app_id,
+                        room.as_str().to_owned(),
+                        user.as_str().to_owned(),
+                        session_id,
+                    )
+                    .await;
+                return Err(store_failed(e));
+            }
+        }
+        Ok(Admission {
+            session_id,
+            resume_key: random_hex(16),
+            app_id: login.app_id,
+            room_id: room.into_string(),
+            user: login.user,
+            notify_users: login.notify_users,
+            token_expires_in_ms: auth.expires_in_ms(now_unix),
+            replaces,
+        })
+    }
+
+    async fn resume(&mut self, resume: Resume) -> Next {
+        let refuse = |code: ErrorCode| ServerMessage::ResumeFailed {
+            code,
+            message: code.message().to_owned(),
+        };
+        if resume.version != PROTOCOL_VERSION {
+            let code = ErrorCode::UnsupportedVersion;
+            return match self.send(&refuse(code)).await {
+                Ok(()) => Next::Close(CLOSE_NORMAL, code),
+                Err(()) => Next::End,
+            };
+        }
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let hub = self.state.hub();
+        let handle = hub.connection(tx);
+        let conn_id = handle.id;
+        match hub.resume(
+            &resume.session_id,
+            &resume.resume_key,
+            resume.last_seq,
+            handle,
+            Instant::now(),
+        ) {
+            Ok(resumed) => {
+                let info = resumed.info;
+                tracing::info!(app_id = info.app_id, room_id = %info.room_id, user_id = %info.user.user_id,
+                    session_id = %resume.session_id, missed = resumed.missed.len(), "session resumed");
+                self.session = Some(Attached {
+                    session_id: resume.session_id,
+                    conn_id,
+                    info,
+                });
+                self.outbox = Some(rx);
+                let msg = ServerMessage::Resumed {
+                    missed: resumed.missed,
+                };
+                match self.send(&msg).await {
+                    Ok(()) => Next::Continue,
+                    Err(()) => Next::End,
+                }
+            }
+            Err(refused) => {
+                apply_cleanups(self.state.store(), refused.cleanups).await;
+                tracing::info!(session_id = %resume.session_id, code = refused.code.name(), "resume refused");
+                match self.send(&refuse(refused.code)).await {
+                    Ok(()) => Next::Close(CLOSE_NORMAL, refused.code),
+                    Err(()) => Next::End,
+                }
+            }
+        }
+    }
+
+    async fn logged_in(&mut self, session_id: &str, msg: ClientMessage, now: Instant) -> Next {
+        let hub = self.state.hub();
+        if let ClientMessage::Heartbeat { ack } = msg {
+            if !hub.heartbeat(session_id, ack, now) {
+                return Next::Continue;
+            }
+            let ack = ServerMessage::HeartbeatAck {
+                server_time_ms: unix_millis(),
+            };
+            return self.reply(ack).await;
+        }
+        hub.heard(session_id, now);
+        match msg {
+            ClientMessage::Login(_)
+            | ClientMessage::Resume(_)
+            | ClientMessage::Heartbeat { .. } => {
+                self.reply_error(None, ErrorCode::WrongState).await
+            }
+            ClientMessage::Logout { request_id } => {
+                let cleanups = hub.leave(session_id, Leave::Logout, now);
+                apply_cleanups(self.state.store(), cleanups).await;
+                self.session = None;
+                self.outbox = None;
+                let ack = ServerMessage::Ack {
+                    request_id,
+                    body: AckBody::LoggedOut,
+                };
+                match self.send(&ack).await {
+                    Ok(()) => Next::Close(CLOSE_NORMAL, ErrorCode::Success),
+                    Err(()) => Next::End,
+                }
+            }
+            ClientMessage::RenewToken { request_id, token } => {
+                let Some(info) = hub.session_info(session_id) else {
+                    return self
+                        .reply_error(Some(request_id), ErrorCode::SessionExpired)
+                        .await;
+                };
+                let claim = LoginClaim {
+                    app_id: info.app_id,
+                    room_id: &info.room_id,
+                    user_id: &info.user.user_id,
+                };
+                let now_unix = unix_secs();
+                match self.state.apps().check_token(claim, &token, now_unix) {
+                    Ok(auth) => {
+                        hub.set_token_expiry(session_id, auth.token_expires_at);
+                        let body = AckBody::TokenRenewed {
+                            expires_in_ms: auth.expires_in_ms(now_unix).unwrap_or(0),
+                        };
+                        self.reply(ServerMessage::Ack { request_id, body }).await
+                    }
+                    Err(code) => self.reply_error(Some(request_id), code).await,
+                }
+            }
+            ClientMessage::SendBroadcast { request_id, text } => {
+                match hub.broadcast(session_id, &text, now, unix_millis()) {
+                    Ok(message_id) => {
+                        let body = AckBody::BroadcastSent { message_id };
+                        self.reply(ServerMessage::Ack { request_id, body }).await
+                    }
+                    Err(code) => self.reply_error(Some(request_id), code).await,
+                }
+            }
+            ClientMessage::PublishStream {
+                request_id,
+                stream_id,
+                extra_info,
+            } => match self.publish(session_id, &stream_id, &extra_info).await {
+                Ok(()) => {
+                    let body = AckBody::StreamPublished { stream_id };
+                    self.reply(ServerMessage::Ack { request_id, body }).await
+                }
+                Err(code) => self.reply_error(Some(request_id), code).await,
+            },
+            ClientMessage::StopPublishing {
+                request_id,
+                stream_id,
+            } => match hub.remove_stream(session_id, &stream_id) {
+                Ok(cleanup) => {
+                    apply_cleanups(self.state.store(), vec![cleanup]).await;
+                    let body = AckBody::StreamStopped { stream_id };
+                    self.reply(ServerMessage::Ack { request_id, body }).await
+                }
+                Err(code) => self.reply_error(Some(request_id), code).await,
+            },
+        }
+    }
+
+    async fn publish(
+        &self,
+        session_id: &str,
+        stream_id: &str,
+        extra_info: &str,
+    ) -> Result<(), ErrorCode> {
+        let stream = StreamId::new(stream_id).map_err(|e| e.code())?;
+        check_extra_info(extra_info).map_err(|e| e.code())?;
+        let hub = self.state.hub();
+        if hub.owns_stream(session_id, stream.as_str()) {
+            return Ok(());
+        }
+        let info = hub
+            .session_info(session_id)
+            .ok_or(ErrorCode::SessionExpired)?;
+        let claim = self
+            .state
+            .store()
+            .claim_stream(
+                info.app_id,
+                stream.as_str().to_owned(),
+                session_id.to_owned(),
+                info.room_id.clone(),
+            )
+            .await
+            .map_err(store_failed)?;
+        match claim {
+            Claim::HeldBy(_) => Err(ErrorCode::StreamIdInUse),
+            Claim::Granted | Claim::AlreadyHeld => {
+                if hub.add_stream(session_id, stream.as_str(), extra_info) {
+                    tracing::info!(app_id = info.app_id, room_id = %info.room_id, user_id = %info.user.user_id,
+                        session_id, stream_id = stream.as_str(), "stream published");
+                    Ok(())
+                } else {
+                    let _ = self
+                        .state
+                        .store()
+                        .release_stream(info.app_id, stream.into_string(), session_id.to_owned())
+                        .await;
+                    Err(ErrorCode::SessionExpired)
+                }
+            }
+        }
+    }
+
+    async fn reply(&mut self, msg: ServerMessage) -> Next {
+        match self.send(&msg).await {
+            Ok(()) => Next::Continue,
+            Err(()) => Next::End,
+        }
+    }
+
+    async fn reply_error(&mut self, request_id: Option<u32>, code: ErrorCode) -> Next {
+        self.reply(ServerMessage::error(request_id, code, false))
+            .await
+    }
+
+    async fn fatal(&mut self, code: ErrorCode) -> Next {
+        self.fatal_with(code, CLOSE_POLICY).await
+    }
+
+    async fn fatal_with(&mut self, code: ErrorCode, close: u16) -> Next {
+        match self.send(&ServerMessage::error(None, code, true)).await {
+            Ok(()) => Next::Close(close, code),
+            Err(()) => Next::End,
+        }
+    }
+
+    /// Writes one message; `Err` means the socket is unusable.
+    async fn send(&mut self, msg: &ServerMessage) -> Result<(), ()> {
+        if let Some(code) = reported_code(msg) {
+            self.state.metrics().error(code);
+        }
+        let text = msg.encode();
+        match tokio::time::timeout(
+            self.send_timeout,
+            self.sink.send(Message::Text(text.into())),
+        )
+        .await
+        {
+            Ok(Ok(())) => {
+                self.state.metrics().message_out();
+                Ok(())
+            }
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "websocket write failed");
+                Err(())
+            }
+            Err(_) => {
+                tracing::warn!("websocket write timed out; dropping the connection");
+                Err(())
+            }
+        }
+    }
+}
+
+async fn next_outgoing(
+    outbox: &mut Option<mpsc::Receiver<ServerMessage>>,
+) -> Option<ServerMessage> {
+    match outbox {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The error code a message reports to the client, for the metrics.
+fn reported_code(msg: &ServerMessage) -> Option<ErrorCode> {
+    match msg {
+        ServerMessage::LoginFailed { code, .. }
+        | ServerMessage::ResumeFailed { code, .. }
+        | ServerMessage::Error { code, .. }
+        | ServerMessage::Kicked { code, .. }
+        | ServerMessage::Shutdown { code, .. } => Some(*code),
+        _ => None,
+    }
+}
+
+fn close_frame(code: u16, why: ErrorCode) -> Message {
+    let reason = if why == ErrorCode::Success {
+        String::new()
+    } else {
+        why.name().to_owned()
+    };
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+fn store_failed(error: crate::store::StoreError) -> ErrorCode {
+    tracing::warn!(%error, "room store failed");
+    ErrorCode::Internal
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut rng = rand::rng();
+    let raw: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
+    protocol::auth::hex(&raw)
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

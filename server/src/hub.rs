@@ -1,0 +1,1019 @@
+//! The hub: this node's live sessions and rooms, and event fan-out.
+//!
+//! Every operation is synchronous and takes `now` (sans-IO); the one lock is
+//! never held across an `.await`. Messages for a session go into its
+//! connection's bounded channel (`try_send`, never blocking); each event gets
+//! the session's next `seq` and is kept in its [`ReplayBuffer`] until the
+//! client acknowledges it, so a dropped connection can resume. A session whose
+//! channel is full is detached (its socket closes) and resumes later.
+//! Store writes an operation implies are returned as [`Cleanup`]s for the
+//! caller to apply after the lock is released.
+
+use crate::rate::TokenBucket;
+use crate::replay::ReplayBuffer;
+use crate::store::Cleanup;
+use protocol::limits::{BROADCASTS_PER_ROOM_PER_SECOND, MAX_BROADCAST_BYTES};
+use protocol::{
+    BroadcastMessage, ErrorCode, LoginOk, RoomEvent, SequencedEvent, ServerMessage, StreamInfo,
+    UpdateType, UserInfo,
+};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Capacity of each connection's outgoing channel.
+pub const OUTBOX_CAPACITY: usize = 512;
+
+/// The live sessions and rooms of this node.
+#[derive(Debug)]
+pub struct Hub {
+    state: Mutex<HubState>,
+    heartbeat_interval: Duration,
+    heartbeat_timeout: Duration,
+    next_conn: AtomicU64,
+}
+
+/// A connection attached to a session: where its messages go.
+#[derive(Debug)]
+pub struct ConnHandle {
+    /// Unique per connection, so a stale connection cannot detach a new one.
+    pub id: u64,
+    /// The connection's outgoing channel; dropping it closes the connection.
+    pub tx: mpsc::Sender<ServerMessage>,
+}
+
+/// A login that passed every check, ready to enter its room.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    /// New random session ID.
+    pub session_id: String,
+    /// New random resume key.
+    pub resume_key: String,
+    /// The app.
+    pub app_id: u32,
+    /// The room.
+    pub room_id: String,
+    /// The user.
+    pub user: UserInfo,
+    /// Whether the session wants user updates.
+    pub notify_users: bool,
+    /// Milliseconds until the token expires (token logins).
+    pub token_expires_in_ms: Option<u64>,
+    /// Older sessions of this user the store says this login replaces.
+    pub replaces: Vec<String>,
+}
+
+/// Who a session is (for store calls and logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The app.
+    pub app_id: u32,
+    /// The room.
+    pub room_id: String,
+    /// The user.
+    pub user: UserInfo,
+}
+
+/// A resume that attached the connection.
+#[derive(Debug)]
+pub struct Resumed {
+    /// Events after the client's `last_seq`.
+    pub missed: Vec<SequencedEvent>,
+    /// Who resumed.
+    pub info: SessionInfo,
+}
+
+/// A resume that failed, with the store writes left to do.
+#[derive(Debug)]
+pub struct ResumeRefused {
+    /// `SessionExpired` or `KickedOut`.
+    pub code: ErrorCode,
+    /// Store writes for a session removed by this refusal.
+    pub cleanups: Vec<Cleanup>,
+}
+
+/// Why a session leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leave {
+    /// The client logged out.
+    Logout,
+    /// Not heard from within the heartbeat timeout.
+    Expired,
+    /// The same user logged in again; `in_place` when into the same room.
+    Kicked {
+        /// The new login is in the same room (no user churn for the others).
+        in_place: bool,
+    },
+    /// A resume needed events no longer buffered.
+    EventsLost,
+}
+
+#[derive(Debug, Default)]
+struct HubState {
+    sessions: HashMap<String, Session>,
+    rooms: HashMap<RoomKey, Room>,
+    users: HashMap<(u32, String), String>,
+    tombstones: HashMap<String, Instant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct RoomKey {
+    app_id: u32,
+    room_id: String,
+}
+
+#[derive(Debug)]
+struct Session {
+    app_id: u32,
+    room_id: String,
+    user: UserInfo,
+    notify_users: bool,
+    resume_key: String,
+    seq: u64,
+    replay: ReplayBuffer,
+    last_heard: Instant,
+    conn: Option<ConnHandle>,
+    token_expires_at: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Room {
+    /// Session IDs in join order.
+    members: Vec<String>,
+    /// Streams with their publishing session.
+    streams: Vec<(String, StreamInfo)>,
+    last_message_id: u64,
+    broadcasts: TokenBucket,
+}
+
+impl Hub {
+    /// An empty hub with the given heartbeat timing.
+    pub fn new(heartbeat_interval: Duration, heartbeat_timeout: Duration) -> Self {
+        Hub {
+            state: Mutex::new(HubState::default()),
+            heartbeat_interval,
+            heartbeat_timeout,
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    /// A new connection handle around `tx`.
+    pub fn connection(&self, tx: mpsc::Sender<ServerMessage>) -> ConnHandle {
+        ConnHandle {
+            id: self.next_conn.fetch_add(1, Ordering::Relaxed),
+            tx,
+        }
+    }
+
+    /// Enters an admitted login into its room: kicks older sessions of the
+    /// user, tells the others, and returns the `LoginOk` snapshot.
+    pub fn admit(&self, a: Admission, conn: ConnHandle, now: Instant) -> (LoginOk, Vec<Cleanup>) {
+        let mut st = self.lock();
+        let mut cleanups = Vec::new();
+        let mut old = a.replaces.clone();
+        if let Some(local) = st.users.get(&(a.app_id, a.user.user_id.clone())) {
+            old.push(local.clone());
+        }
+        old.sort();
+        old.dedup();
+        let mut in_place = false;
+        for old_id in old.iter().filter(|id| **id != a.session_id) {
+            let Some(s) = st.sessions.get(old_id) else {
+                continue;
+            };
+            let same_room = s.app_id == a.app_id && s.room_id == a.room_id;
+            in_place |= same_room;
+            cleanups.extend(st.remove(
+                old_id,
+                Leave::Kicked {
+                    in_place: same_room,
+                },
+                now + self.heartbeat_timeout,
+            ));
+        }
+
+        let HubState {
+            sessions,
+            rooms,
+            users,
+            ..
+        } = &mut *st;
+        let room = rooms
+            .entry(RoomKey {
+                app_id: a.app_id,
+                room_id: a.room_id.clone(),
+            })
+            .or_insert_with(|| Room {
+                members: Vec::new(),
+                streams: Vec::new(),
+                last_message_id: 0,
+                broadcasts: TokenBucket::new(
+                    BROADCASTS_PER_ROOM_PER_SECOND,
+                    BROADCASTS_PER_ROOM_PER_SECOND,
+                    now,
+                ),
+            });
+        let others: Vec<UserInfo> = if a.notify_users {
+            room.members
+                .iter()
+                .filter_map(|id| sessions.get(id))
+                .map(|s| s.user.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let streams = room.streams.iter().map(|(_, s)| s.clone()).collect();
+        if !in_place {
+            let count = count_of(room.members.len() + 1);
+            let add = Arc::new(RoomEvent::UserUpdate {
+                update_type: UpdateType::Add,
+                users: vec![a.user.clone()],
+            });
+            let count = Arc::new(RoomEvent::OnlineUserCount { count });
+            for id in &room.members {
+                if let Some(s) = sessions.get_mut(id).filter(|s| s.notify_users) {
+                    s.deliver(&add);
+                    s.deliver(&count);
+                }
+            }
+        }
+        room.members.push(a.session_id.clone());
+        let online_count = count_of(room.members.len());
+        users.insert((a.app_id, a.user.user_id.clone()), a.session_id.clone());
+        sessions.insert(
+            a.session_id.clone(),
+            Session {
+                app_id: a.app_id,
+                room_id: a.room_id.clone(),
+                user: a.user,
+                notify_users: a.notify_users,
+                resume_key: a.resume_key.clone(),
+                seq: 0,
+                replay: ReplayBuffer::default(),
+                last_heard: now,
+                conn: Some(conn),
+                token_expires_at: None,
+            },
+        );
+        let ok = LoginOk {
+            session_id: a.session_id,
+            resume_key: a.resume_key,
+            room_id: a.room_id,
+            users: others,
+            streams,
+            online_count,
+            seq: 0,
+            heartbeat_interval_ms: millis(self.heartbeat_interval),
+            heartbeat_timeout_ms: millis(self.heartbeat_timeout),
+            token_expires_in_ms: a.token_expires_in_ms,
+        };
+        (ok, cleanups)
+    }
+
+    /// Removes a session, telling the others in its room.
+    pub fn leave(&self, session_id: &str, why: Leave, now: Instant) -> Vec<Cleanup> {
+        self.lock()
+            .remove(session_id, why, now + self.heartbeat_timeout)
+    }
+
+    /// Attaches `conn` to a detached (or still attached) session whose key
+    /// matches, returning the events after `last_seq`.
+    pub fn resume(
+        &self,
+        session_id: &str,
+        resume_key: &str,
+        last_seq: u64,
+        conn: ConnHandle,
+        now: Instant,
+    ) -> Result<Resumed, ResumeRefused> {
+        let mut st = self.lock();
+        let refused = |code| ResumeRefused {
+            code,
+            cleanups: Vec::new(),
+        };
+        if st
+            .tombstones
+            .get(session_id)
+            .is_some_and(|until| *until > now)
+        {
+            return Err(refused(ErrorCode::KickedOut));
+        }
+        let Some(s) = st.sessions.get_mut(session_id) else {
+            return Err(refused(ErrorCode::SessionExpired));
+        };
+        if !constant_time_eq(s.resume_key.as_bytes(), resume_key.as_bytes()) {
+            return Err(refused(ErrorCode::SessionExpired));
+        }
+        let expired = now.saturating_duration_since(s.last_heard) >= self.heartbeat_timeout;
+        let missed = match s.replay.since(last_seq) {
+            Ok(missed) if !expired => missed,
+            _ => {
+                let why = if expired {
+                    Leave::Expired
+                } else {
+                    Leave::EventsLost
+                };
+                let cleanups = st.remove(session_id, why, now + self.heartbeat_timeout);
+                return Err(ResumeRefused {
+                    code: ErrorCode::SessionExpired,
+                    cleanups,
+                });
+            }
+        };
+        s.conn = Some(conn);
+        s.last_heard = now;
+        Ok(Resumed {
+            missed,
+            info: s.info(),
+        })
+    }
+
+    /// Detaches `conn_id` from the session if it is still the attached one;
+    /// the session stays until the heartbeat timeout.
+    pub fn detach(&self, session_id: &str, conn_id: u64) {
+        let mut st = self.lock();
+        if let Some(s) = st.sessions.get_mut(session_id) {
+            if s.conn.as_ref().is_some_and(|c| c.id == conn_id) {
+                s.conn = None;
+            }
+        }
+    }
+
+    /// Records that the client was heard from. `false` if the session is gone.
+    pub fn heard(&self, session_id: &str, now: Instant) -> bool {
+        let mut st = self.lock();
+        match st.sessions.get_mut(session_id) {
+            Some(s) => {
+                s.last_heard = s.last_heard.max(now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A heartbeat: drops acknowledged events. `false` if the session is gone.
+    pub fn heartbeat(&self, session_id: &str, ack: u64, now: Instant) -> bool {
+        let mut st = self.lock();
+        match st.sessions.get_mut(session_id) {
+            Some(s) => {
+                s.last_heard = s.last_heard.max(now);
+                s.replay.ack(ack.min(s.seq));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes sessions not heard from within the heartbeat timeout (telling
+    /// their rooms and kicking their connections) and forgets old tombstones.
+    pub fn sweep(&self, now: Instant) -> Vec<Cleanup> {
+        let mut st = self.lock();
+        st.tombstones.retain(|_, until| *until > now);
+        let expired: Vec<String> = st
+            .sessions
+            .iter()
+            .filter(|(_, s)| now.saturating_duration_since(s.last_heard) >= self.heartbeat_timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut cleanups = Vec::new();
+        for id in expired {
+            cleanups.extend(st.remove(&id, Leave::Expired, now + self.heartbeat_timeout));
+        }
+        cleanups
+    }
+
+    /// Who the session is, if it exists.
+    pub fn session_info(&self, session_id: &str) -> Option<SessionInfo> {
+        self.lock().sessions.get(session_id).map(Session::info)
+    }
+
+    /// Whether the session publishes `stream_id`.
+    pub fn owns_stream(&self, session_id: &str, stream_id: &str) -> bool {
+        let st = self.lock();
+        let Some(s) = st.sessions.get(session_id) else {
+            return false;
+        };
+        st.rooms.get(&s.room_key()).is_some_and(|r| {
+            r.streams
+                .iter()
+                .any(|(o, i)| o == session_id && i.stream_id == stream_id)
+        })
+    }
+
+    /// Adds a stream the store granted to the session and tells the others.
+    /// `false` if the session is gone (the caller releases the claim).
+    pub fn add_stream(&self, session_id: &str, stream_id: &str, extra_info: &str) -> bool {
+        let mut st = self.lock();
+        let HubState {
+            sessions, rooms, ..
+        } = &mut *st;
+        let Some(s) = sessions.get(session_id) else {
+            return false;
+        };
+        let Some(room) = rooms.get_mut(&s.room_key()) else {
+            return false;
+        };
+        if room
+            .streams
+            .iter()
+            .any(|(o, i)| o == session_id && i.stream_id == stream_id)
+        {
+            return true;
+        }
+        let info = StreamInfo {
+            stream_id: stream_id.to_owned(),
+            user: s.user.clone(),
+            extra_info: extra_info.to_owned(),
+        };
+        room.streams.push((session_id.to_owned(), info.clone()));
+        let event = Arc::new(RoomEvent::StreamUpdate {
+            update_type: UpdateType::Add,
+            streams: vec![info],
+        });
+        for id in room.members.iter().filter(|id| *id != session_id) {
+            if let Some(other) = sessions.get_mut(id) {
+                other.deliver(&event);
+            }
+        }
+        true
+    }
+
+    /// Withdraws a stream the session publishes and tells the others.
+    pub fn remove_stream(&self, session_id: &str, stream_id: &str) -> Result<Cleanup, ErrorCode> {
+        let mut st = self.lock();
+        let HubState {
+            sessions, rooms, ..
+        } = &mut *st;
+        let s = sessions.get(session_id).ok_or(ErrorCode::NotPublishing)?;
+        let app_id = s.app_id;
+        let room = rooms
+            .get_mut(&s.room_key())
+            .ok_or(ErrorCode::NotPublishing)?;
+        let index = room
+            .streams
+            .iter()
+            .position(|(o, i)| o == session_id && i.stream_id == stream_id)
+            .ok_or(ErrorCode::NotPublishing)?;
+        let (_, info) = room.streams.remove(index);
+        let event = Arc::new(RoomEvent::StreamUpdate {
+            update_type: UpdateType::Delete,
+            streams: vec![info],
+        });
+        for id in room.members.iter().filter(|id| *id != session_id) {
+            if let Some(other) = sessions.get_mut(id) {
+                other.deliver(&event);
+            }
+        }
+        Ok(Cleanup::ReleaseStream {
+            app_id,
+            stream_id: stream_id.to_owned(),
+            session_id: session_id.to_owned(),
+        })
+    }
+
+    /// Sends a broadcast message to everyone else in the session's room.
+    /// Returns the message ID.
+    pub fn broadcast(
+        &self,
+        session_id: &str,
+        text: &str,
+        now: Instant,
+        unix_ms: u64,
+    ) -> Result<u64, ErrorCode> {
+        if text.is_empty() {
+            return Err(ErrorCode::BroadcastEmpty);
+        }
+        if text.len() > MAX_BROADCAST_BYTES {
+            return Err(ErrorCode::BroadcastTooLong);
+        }
+        let mut st = self.lock();
+        let HubState {
+            sessions, rooms, ..
+        } = &mut *st;
+        let s = sessions.get(session_id).ok_or(ErrorCode::NotLoggedIn)?;
+        let from_user = s.user.clone();
+        let room = rooms.get_mut(&s.room_key()).ok_or(ErrorCode::NotLoggedIn)?;
+        if !room.broadcasts.try_take(now) {
+            return Err(ErrorCode::BroadcastRateLimited);
+        }
+        room.last_message_id += 1;
+        let message_id = room.last_message_id;
+        let event = Arc::new(RoomEvent::Broadcast {
+            message: BroadcastMessage {
+                message_id,
+                from_user,
+                text: text.to_owned(),
+                send_time_ms: unix_ms,
+            },
+        });
+        for id in room.members.iter().filter(|id| *id != session_id) {
+            if let Some(other) = sessions.get_mut(id) {
+                other.deliver(&event);
+            }
+        }
+        Ok(message_id)
+    }
+
+    /// Records a renewed token's expiry (Unix seconds).
+    pub fn set_token_expiry(&self, session_id: &str, expires_at: Option<u64>) {
+        if let Some(s) = self.lock().sessions.get_mut(session_id) {
+            s.token_expires_at = expires_at;
+        }
+    }
+
+    /// Rooms and sessions on this node.
+    pub fn counts(&self) -> (usize, usize) {
+        let st = self.lock();
+        (st.rooms.len(), st.sessions.len())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HubState> {
+        // Every mutation leaves the maps consistent between statements that
+        // can panic, so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl HubState {
+    /// Removes a session and tells its room. `tombstone_until` is used for kicks.
+    fn remove(&mut self, session_id: &str, why: Leave, tombstone_until: Instant) -> Vec<Cleanup> {
+        let Some(mut gone) = self.sessions.remove(session_id) else {
+            return Vec::new();
+        };
+        let user_key = (gone.app_id, gone.user.user_id.clone());
+        if self.users.get(&user_key).is_some_and(|id| id == session_id) {
+            self.users.remove(&user_key);
+        }
+        let mut cleanups = Vec::new();
+        let key = gone.room_key();
+        if let Some(room) = self.rooms.get_mut(&key) {
+            room.members.retain(|id| id != session_id);
+            let mut removed = Vec::new();
+            room.streams.retain(|(owner, info)| {
+                let mine = owner == session_id;
+                if mine {
+                    removed.push(info.clone());
+                }
+                !mine
+            });
+            for info in &removed {
+                cleanups.push(Cleanup::ReleaseStream {
+                    app_id: gone.app_id,
+                    stream_id: info.stream_id.clone(),
+                    session_id: session_id.to_owned(),
+                });
+            }
+            if !removed.is_empty() {
+                let event = Arc::new(RoomEvent::StreamUpdate {
+                    update_type: UpdateType::Delete,
+                    streams: removed,
+                });
+                for id in &room.members {
+                    if let Some(s) = self.sessions.get_mut(id) {
+                        s.deliver(&event);
+                    }
+                }
+            }
+            if why != (Leave::Kicked { in_place: true }) {
+                let delete = Arc::new(RoomEvent::UserUpdate {
+                    update_type: UpdateType::Delete,
+                    users: vec![gone.user.clone()],
+                });
+                let count = Arc::new(RoomEvent::OnlineUserCount {
+                    count: count_of(room.members.len()),
+                });
+                for id in &room.members {
+                    if let Some(s) = self.sessions.get_mut(id).filter(|s| s.notify_users) {
+                        s.deliver(&delete);
+                        s.deliver(&count);
+                    }
+                }
+            }
+            if room.members.is_empty() {
+                self.rooms.remove(&key);
+            }
+        }
+        cleanups.push(Cleanup::LeaveRoom {
+            app_id: gone.app_id,
+            room_id: gone.room_id.clone(),
+            user_id: gone.user.user_id.clone(),
+            session_id: session_id.to_owned(),
+        });
+        cleanups.push(Cleanup::ReleaseUser {
+            app_id: gone.app_id,
+            user_id: gone.user.user_id.clone(),
+            session_id: session_id.to_owned(),
+        });
+        let fields = (
+            gone.app_id,
+            gone.room_id.as_str(),
+            gone.user.user_id.as_str(),
+        );
+        let notice = match why {
+            Leave::Kicked { .. } => {
+                self.tombstones
+                    .insert(session_id.to_owned(), tombstone_until);
+                tracing::info!(
+                    app_id = fields.0,
+                    room_id = fields.1,
+                    user_id = fields.2,
+                    session_id,
+                    "session kicked out by a new login"
+                );
+                Some(ServerMessage::Kicked {
+                    code: ErrorCode::KickedOut,
+                    message: ErrorCode::KickedOut.message().to_owned(),
+                })
+            }
+            Leave::Expired => {
+                tracing::info!(
+                    app_id = fields.0,
+                    room_id = fields.1,
+                    user_id = fields.2,
+                    session_id,
+                    "session timed out"
+                );
+                Some(ServerMessage::Kicked {
+                    code: ErrorCode::SessionExpired,
+                    message: ErrorCode::SessionExpired.message().to_owned(),
+                })
+            }
+            Leave::Logout => {
+                tracing::info!(
+                    app_id = fields.0,
+                    room_id = fields.1,
+                    user_id = fields.2,
+                    session_id,
+                    "logged out"
+                );
+                None
+            }
+            Leave::EventsLost => {
+                tracing::info!(
+                    app_id = fields.0,
+                    room_id = fields.1,
+                    user_id = fields.2,
+                    session_id,
+                    "resume needed dropped events; session removed"
+                );
+                None
+            }
+        };
+        if let (Some(conn), Some(msg)) = (gone.conn.take(), notice) {
+            // Best effort: a full channel means the socket is closing anyway.
+            let _ = conn.tx.try_send(msg);
+        }
+        cleanups
+    }
+}
+
+impl Session {
+    fn deliver(&mut self, event: &Arc<RoomEvent>) {
+        self.seq += 1;
+        self.replay.push(self.seq, Arc::clone(event));
+        if let Some(conn) = &self.conn {
+            let msg = ServerMessage::Event(SequencedEvent {
+                seq: self.seq,
+                event: RoomEvent::clone(event),
+            });
+            if conn.tx.try_send(msg).is_err() {
+                tracing::warn!(user_id = %self.user.user_id, "connection too slow or gone; detaching it");
+                self.conn = None;
+            }
+        }
+    }
+
+    fn room_key(&self) -> RoomKey {
+        RoomKey {
+            app_id: self.app_id,
+            room_id: self.room_id.clone(),
+        }
+    }
+
+    fn info(&self) -> SessionInfo {
+        SessionInfo {
+            app_id: self.app_id,
+            room_id: self.room_id.clone(),
+            user: self.user.clone(),
+        }
+    }
+}
+
+/// Compares secrets without an early exit on the first differing byte.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn count_of(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_millis(1000);
+
+    fn hub() -> Hub {
+        Hub::new(Duration::from_millis(300), TIMEOUT)
+    }
+
+    fn user(id: &str) -> UserInfo {
+        UserInfo {
+            user_id: id.into(),
+            user_name: format!("name {id}"),
+        }
+    }
+
+    fn admission(session: &str, room: &str, user_id: &str) -> Admission {
+        Admission {
+            session_id: session.into(),
+            resume_key: format!("key-{session}"),
+            app_id: 1,
+            room_id: room.into(),
+            user: user(user_id),
+            notify_users: true,
+            token_expires_in_ms: None,
+            replaces: Vec::new(),
+        }
+    }
+
+    fn join(
+        hub: &Hub,
+        session: &str,
+        room: &str,
+        user_id: &str,
+        now: Instant,
+    ) -> mpsc::Receiver<ServerMessage> {
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let conn = hub.connection(tx);
+        hub.admit(admission(session, room, user_id), conn, now);
+        rx
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<ServerMessage>) -> Vec<ServerMessage> {
+        let mut out = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            out.push(m);
+        }
+        out
+    }
+
+    fn events(msgs: &[ServerMessage]) -> Vec<(u64, RoomEvent)> {
+        msgs.iter()
+            .filter_map(|m| match m {
+                ServerMessage::Event(e) => Some((e.seq, e.event.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn user_update(t: UpdateType, id: &str) -> RoomEvent {
+        RoomEvent::UserUpdate {
+            update_type: t,
+            users: vec![user(id)],
+        }
+    }
+
+    #[test]
+    fn join_sends_add_then_count_to_others_and_snapshot_to_joiner() {
+        let hub = hub();
+        let t0 = Instant::now();
+        let mut a = join(&hub, "sa", "r", "a", t0);
+        let (tx, _b) = mpsc::channel(8);
+        let (ok, _) = hub.admit(admission("sb", "r", "b"), hub.connection(tx), t0);
+        assert_eq!(ok.users, vec![user("a")]);
+        assert_eq!(ok.online_count, 2);
+        assert_eq!(ok.seq, 0);
+        assert_eq!(
+            events(&drain(&mut a)),
+            vec![
+                (1, user_update(UpdateType::Add, "b")),
+                (2, RoomEvent::OnlineUserCount { count: 2 })
+            ]
+        );
+        assert_eq!(hub.counts(), (1, 2));
+    }
+
+    #[test]
+    fn silent_session_expires_after_timeout_with_leave_events() {
+        let hub = hub();
+        let t0 = Instant::now();
+        let mut a = join(&hub, "sa", "r", "a", t0);
+        let mut b = join(&hub, "sb", "r", "b", t0);
+        assert!(hub.add_stream("sb", "cam", ""));
+        drain(&mut a);
+        // a keeps sending heartbeats; b stays silent.
+        let almost = t0 + TIMEOUT - Duration::from_millis(1);
+        assert!(hub.heartbeat("sa", 3, almost));
+        assert!(hub.sweep(almost).is_empty());
+        let cleanups = hub.sweep(t0 + TIMEOUT);
+        assert!(cleanups.contains(&Cleanup::ReleaseStream {
+            app_id: 1,
+            stream_id: "cam".into(),
+            session_id: "sb".into()
+        }));
+        let got = events(&drain(&mut a));
+        let kinds: Vec<_> = got.iter().map(|(_, e)| e.clone()).collect();
+        assert!(matches!(
+            kinds[0],
+            RoomEvent::StreamUpdate {
+                update_type: UpdateType::Delete,
+                ..
+            }
+        ));
+        assert_eq!(kinds[1], user_update(UpdateType::Delete, "b"));
+        assert_eq!(kinds[2], RoomEvent::OnlineUserCount { count: 1 });
+        // b's open connection is told and closed.
+        let to_b = drain(&mut b);
+        assert!(matches!(
+            to_b.last(),
+            Some(ServerMessage::Kicked {
+                code: ErrorCode::SessionExpired,
+                ..
+            })
+        ));
+        assert!(b.is_closed() || b.try_recv().is_err());
+        assert_eq!(hub.counts(), (1, 1));
+        // a itself expires later; the room goes away.
+        hub.sweep(almost + TIMEOUT);
+        assert_eq!(hub.counts(), (0, 0));
+    }
+
+    #[test]
+    fn detached_session_resumes_with_missed_events() {
+        let hub = hub();
+        let t0 = Instant::now();
+        let a = join(&hub, "sa", "r", "a", t0);
+        hub.detach("sa", 1);
+        drop(a);
+        let _b = join(&hub, "sb", "r", "b", t0);
+        let (tx, _rx) = mpsc::channel(8);
+        let t1 = t0 + Duration::from_millis(500);
+        let resumed = hub
+            .resume("sa", "key-sa", 0, hub.connection(tx), t1)
+            .expect("resumes");
+        assert_eq!(resumed.missed.len(), 2);
+        assert_eq!(resumed.missed[0].event, user_update(UpdateType::Add, "b"));
+        // Wrong key and unknown sessions are refused.
+        let (tx, _rx) = mpsc::channel(8);
+        let err = hub
+            .resume("sa", "nope", 0, hub.connection(tx), t1)
+            .expect_err("refused");
+        assert_eq!(err.code, ErrorCode::SessionExpired);
+        let (tx, _rx) = mpsc::channel(8);
+        let err = hub
+            .resume("zz", "x", 0, hub.connection(tx), t1)
+            .expect_err("refused");
+        assert_eq!(err.code, ErrorCode::SessionExpired);
+    }
+
+    #[test]
+    fn resume_needing_dropped_events_removes_the_session() {
+        let hub = hub();
+        let t0 = Instant::now();
+        let _a = join(&hub, "sa", "r", "a", t0);
+        let _b = join(&hub, "sb", "r", "b", t0);
+        assert!(hub.heartbeat("sa", 2, t0));
+        let (tx, _rx) = mpsc::channel(8);
+        let err = hub
+            .resume("sa", "key-sa", 1, hub.connection(tx), t0)
+            .expect_err("refused");
+        assert_eq!(err.code, ErrorCode::SessionExpired);
+        assert!(hub.session_info("sa").is_none());
+    }
+
+    #[test]
+    fn same_room_relogin_kicks_without_user_churn() {
+        let hub = hub();
+        let t0 = Instant::now();
+        let mut a = join(&hub, "sa", "r", "a", t0);
+        let mut b = join(&hub, "sb", "r", "b", t0);
+        assert!(hub.add_stream("sb", "cam", "x"));
+        drain(&mut a);
+        let mut b2 = join(&hub, "sb2", "r", "b", t0);
+        // a sees the old stream go, but no user Delete/Add or count change.
+        let got = events(&drain(&mut a));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(matches!(
+            got[0].1,
+            RoomEvent::StreamUpdate {
+                update_type: UpdateType::Delete,
+                ..
+            }
+        ));
+        assert!(matches!(
+            drain(&mut b).last(),
+            Some(ServerMessage::Kicked {
+                code: ErrorCode::KickedOut,
+                ..
+            })
+        ));
+        assert!(drain(&mut b2).is_empty());
+        // The kicked session cannot resume until the tombstone expires.
+        let (tx, _rx) = mpsc::channel(8);
+        let err = hub
+            .resume("sb", "key-sb", 0, hub.connection(tx), t0)
+            .expect_err("refused");
+        assert_eq!(err.code, ErrorCode::KickedOut);
+        hub.heartbeat("sa", 0, t0 + TIMEOUT);
+        hub.heartbeat("sb2", 0, t0 + TIMEOUT);
+        hub.sweep(t0 + TIMEOUT);
+        let (tx, _rx) = mpsc::channel(8);
+        let err = hub
+            .resume("sb", "key-sb", 0, hub.connection(tx), t0 + TIMEOUT)
+            .expect_err("refused");
+        assert_eq!(err.code, ErrorCode::SessionExpired);
+        assert_eq!(hub.counts(), (1, 2));
+    }
+
+    #[test]
+    fn relogin_into_another_room_moves_the_user() {
+        let hub = hub();
+        let t0 = Instant::now();
+        let mut a = join(&hub, "sa", "r1", "a", t0);
+        let mut c = join(&hub, "sc", "r2", "c", t0);
+        let _b = join(&hub, "sb", "r1", "b", t0);
+        drain(&mut a);
+        let _b2 = join(&hub, "sb2", "r2", "b", t0);
+        let to_a: Vec<_> = events(&drain(&mut a)).into_iter().map(|(_, e)| e).collect();
+        assert_eq!(
+            to_a,
+            vec![
+                user_update(UpdateType::Delete, "b"),
+                RoomEvent::OnlineUserCount { count: 1 }
+            ]
+        );
+        let to_c: Vec<_> = events(&drain(&mut c)).into_iter().map(|(_, e)| e).collect();
+        assert_eq!(
+            to_c,
+            vec![
+                user_update(UpdateType::Add, "b"),
+                RoomEvent::OnlineUserCount { count: 2 }
+            ]
+        );
+    }
+
+    #[test]
+    fn broadcasts_are_numbered_and_rate_limited_per_room() {
+        let hub = hub();
+        let t0 = Instant::now();
+        let _a = join(&hub, "sa", "r", "a", t0);
+        let mut b = join(&hub, "sb", "r", "b", t0);
+        drain(&mut b);
+        assert_eq!(
+            hub.broadcast("sa", "", t0, 0),
+            Err(ErrorCode::BroadcastEmpty)
+        );
+        assert_eq!(
+            hub.broadcast("sa", &"x".repeat(1025), t0, 0),
+            Err(ErrorCode::BroadcastTooLong)
+        );
+        for id in 1..=10 {
+            assert_eq!(hub.broadcast("sa", "hi", t0, 0), Ok(id));
+        }
+        assert_eq!(
+            hub.broadcast("sb", "hi", t0, 0),
+            Err(ErrorCode::BroadcastRateLimited)
+        );
+        assert_eq!(
+            hub.broadcast("sb", "hi", t0 + Duration::from_millis(100), 0),
+            Ok(11)
+        );
+        assert_eq!(events(&drain(&mut b)).len(), 10);
+    }
+
+    #[test]
+    fn slow_connection_is_detached_but_keeps_its_events() {
+        let hub = hub();
+        let t0 = Instant::now();
+        let (tx, mut slow) = mpsc::channel(2);
+        hub.admit(admission("sa", "r", "a"), hub.connection(tx), t0);
+        let _b = join(&hub, "sb", "r", "b", t0);
+        let _c = join(&hub, "sc", "r", "c", t0);
+        // 4 events for a channel of 2: the connection is let go.
+        assert_eq!(drain(&mut slow).len(), 2);
+        assert!(slow.is_closed());
+        let (tx, _rx) = mpsc::channel(8);
+        let resumed = hub
+            .resume("sa", "key-sa", 2, hub.connection(tx), t0)
+            .expect("resumes");
+        assert_eq!(
+            resumed.missed.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,113 @@
+//! Running the server on a socket: [`start`] and its [`ServerHandle`].
+
+use crate::config::{ConfigError, ServerConfig};
+use crate::http::app;
+use crate::state::{shutdown_begun, ServerState};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// How long [`ServerHandle::shutdown`] waits for connections to say goodbye.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The config is not usable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bound socket has no local address.
+    #[error("cannot read the listening address: {0}")]
+    LocalAddr(std::io::Error),
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    state: ServerState,
+    task: JoinHandle<()>,
+}
+
+/// Binds `config.bind` (port 0 picks a free port), spawns the server and
+/// returns at once.
+pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
+    let state = ServerState::new(config)?;
+    let bind = state.config().bind;
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|source| ServeError::Bind { addr: bind, source })?;
+    let addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
+    let router = app(state.clone());
+    let mut signal = state.shutdown_signal();
+    let sweeper = tokio::spawn(state.clone().run_sweeper());
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown_begun(&mut signal).await;
+            })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "server stopped with an error");
+        }
+        let _ = sweeper.await;
+    });
+    tracing::info!(%addr, apps = state.config().apps.len(), "server listening");
+    Ok(ServerHandle { addr, state, task })
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The signaling URL, `ws://addr/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// The HTTP base URL, `http://addr`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The shared state (hub, metrics, ...).
+    pub fn state(&self) -> &ServerState {
+        &self.state
+    }
+
+    /// Graceful shutdown: every connection gets `Shutdown` and a close frame,
+    /// then the server stops (waiting at most a few seconds for stragglers).
+    pub async fn shutdown(self) {
+        tracing::info!(addr = %self.addr, "shutting down");
+        self.state.begin_shutdown();
+        let permits = self.state.connection_permits().clone();
+        let all = u32::try_from(
+            self.state
+                .config()
+                .limits
+                .max_connections
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        )
+        .unwrap_or(u32::MAX);
+        // Every connection holds a permit until it has closed.
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all)).await;
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.task).await;
+        tracing::info!("server stopped");
+    }
+
+    /// Waits until the server stops (after a shutdown begun elsewhere).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}

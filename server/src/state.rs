@@ -1,0 +1,136 @@
+//! The state every request handler shares.
+
+use crate::apps::AppRegistry;
+use crate::config::{ConfigError, ServerConfig};
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::store::{apply_cleanups, MemoryStore, RoomStore};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Semaphore};
+
+/// Shared server state: config, apps, the hub, the room store, metrics, the
+/// connection limit and the shutdown signal. Cheap to clone.
+#[derive(Clone)]
+pub struct ServerState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    config: ServerConfig,
+    apps: AppRegistry,
+    hub: Hub,
+    store: Arc<dyn RoomStore>,
+    metrics: Metrics,
+    connections: Arc<Semaphore>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for ServerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerState")
+            .field("bind", &self.inner.config.bind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerState {
+    /// State for `config` with the in-memory room store.
+    pub fn new(config: ServerConfig) -> Result<Self, ConfigError> {
+        Self::with_store(config, Arc::new(MemoryStore::new()))
+    }
+
+    /// State for `config` with the given room store.
+    pub fn with_store(
+        config: ServerConfig,
+        store: Arc<dyn RoomStore>,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let hub = Hub::new(
+            Duration::from_millis(config.heartbeat_interval_ms),
+            Duration::from_millis(config.heartbeat_timeout_ms),
+        );
+        let permits = config.limits.max_connections.min(Semaphore::MAX_PERMITS);
+        Ok(ServerState {
+            inner: Arc::new(Shared {
+                apps: AppRegistry::new(&config.apps),
+                hub,
+                store,
+                metrics: Metrics::default(),
+                connections: Arc::new(Semaphore::new(permits)),
+                shutdown: watch::channel(false).0,
+                config,
+            }),
+        })
+    }
+
+    /// The config the server runs with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The registered apps.
+    pub fn apps(&self) -> &AppRegistry {
+        &self.inner.apps
+    }
+
+    /// Live sessions and rooms.
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    /// The room store.
+    pub fn store(&self) -> &dyn RoomStore {
+        self.inner.store.as_ref()
+    }
+
+    /// Counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The connection limit (one permit per open WebSocket).
+    pub fn connection_permits(&self) -> &Arc<Semaphore> {
+        &self.inner.connections
+    }
+
+    /// Asks every connection to say goodbye and close.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    /// A receiver that changes to `true` when shutdown begins.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// Removes timed-out sessions periodically until shutdown begins.
+    pub async fn run_sweeper(self) {
+        let timeout = self.config().heartbeat_timeout_ms;
+        let period = Duration::from_millis((timeout / 10).clamp(20, 1000));
+        let mut shutdown = self.shutdown_signal();
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let cleanups = self.hub().sweep(Instant::now());
+                    if !cleanups.is_empty() {
+                        apply_cleanups(self.store(), cleanups).await;
+                    }
+                }
+                () = shutdown_begun(&mut shutdown) => break,
+            }
+        }
+    }
+}
+
+/// Resolves once `signal` turns `true` (or its sender is gone).
+pub async fn shutdown_begun(signal: &mut watch::Receiver<bool>) {
+    let _begun = signal.wait_for(|down| *down).await.is_ok();
+}

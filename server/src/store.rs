@@ -1,0 +1,235 @@
+//! Room state that must be shared by every server node: per-app unique claims
+//! (user ID -> session, stream ID -> publisher), room membership and the
+//! counts the limits check.
+//!
+//! The trait is shaped for a networked store (Redis): every call is async,
+//! fallible and self-contained (owned arguments, nothing borrowed across
+//! calls), and each one is a single atomic operation there (a `SET NX`, a
+//! compare-and-delete, or a small script). Live connections are not here:
+//! they stay in the [`Hub`](crate::hub::Hub) of the node that holds them.
+
+pub mod memory;
+
+pub use memory::MemoryStore;
+
+use protocol::ErrorCode;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The future every [`RoomStore`] call returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The store could not do what was asked (network, backend down, ...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend is unreachable or failed.
+    #[error("room store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The outcome of a set-if-absent claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key was free and now belongs to the caller.
+    Granted,
+    /// The caller already held it.
+    AlreadyHeld,
+    /// Another session holds it.
+    HeldBy(String),
+}
+
+/// A request to become a member of a room (created if missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    /// The app.
+    pub app_id: u32,
+    /// The room.
+    pub room_id: String,
+    /// The joining user.
+    pub user_id: String,
+    /// The joining session.
+    pub session_id: String,
+    /// Member limit to set if this join creates the room.
+    pub room_limit: usize,
+    /// Rooms the app may have.
+    pub max_rooms: usize,
+    /// Users the app may have.
+    pub max_users: usize,
+}
+
+/// Why a join was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JoinRefusal {
+    /// The app has its maximum number of rooms.
+    #[error("too many rooms")]
+    TooManyRooms,
+    /// The app has its maximum number of users.
+    #[error("too many users")]
+    TooManyUsers,
+    /// The room has its maximum number of members.
+    #[error("room full")]
+    RoomFull,
+}
+
+impl JoinRefusal {
+    /// The error code reported to the client.
+    pub fn code(self) -> ErrorCode {
+        match self {
+            JoinRefusal::TooManyRooms => ErrorCode::TooManyRooms,
+            JoinRefusal::TooManyUsers => ErrorCode::TooManyUsers,
+            JoinRefusal::RoomFull => ErrorCode::RoomFull,
+        }
+    }
+}
+
+/// What a successful join changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    /// The session this user had in this room before, now replaced.
+    pub replaced: Option<String>,
+}
+
+/// How many rooms and users an app has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AppCounts {
+    /// Rooms.
+    pub rooms: usize,
+    /// Room members.
+    pub users: usize,
+}
+
+/// Shared room state. See the module docs.
+pub trait RoomStore: Send + Sync + 'static {
+    /// Adds the session as the user's member entry in the room, creating the
+    /// room, after checking the app's room and user limits and the room's
+    /// member limit. A user already in the room is replaced in place (no limit
+    /// applies).
+    fn join_room(&self, request: JoinRequest) -> StoreFuture<'_, Result<Joined, JoinRefusal>>;
+
+    /// Removes the user's member entry if it still belongs to `session_id`;
+    /// removes the room when it is empty. `true` if an entry was removed.
+    fn leave_room(
+        &self,
+        app_id: u32,
+        room_id: String,
+        user_id: String,
+        session_id: String,
+    ) -> StoreFuture<'_, bool>;
+
+    /// Claims the user ID for the session if nobody holds it (set-if-absent).
+    fn claim_user(
+        &self,
+        app_id: u32,
+        user_id: String,
+        session_id: String,
+    ) -> StoreFuture<'_, Claim>;
+
+    /// Takes the user ID over for the session (kick-out); returns the previous
+    /// holder.
+    fn take_over_user(
+        &self,
+        app_id: u32,
+        user_id: String,
+        session_id: String,
+    ) -> StoreFuture<'_, Option<String>>;
+
+    /// Releases the user ID if `session_id` holds it (compare-and-delete).
+    fn release_user(
+        &self,
+        app_id: u32,
+        user_id: String,
+        session_id: String,
+    ) -> StoreFuture<'_, bool>;
+
+    /// Claims the stream ID for the publishing session (set-if-absent).
+    fn claim_stream(
+        &self,
+        app_id: u32,
+        stream_id: String,
+        session_id: String,
+        room_id: String,
+    ) -> StoreFuture<'_, Claim>;
+
+    /// Releases the stream ID if `session_id` holds it (compare-and-delete).
+    fn release_stream(
+        &self,
+        app_id: u32,
+        stream_id: String,
+        session_id: String,
+    ) -> StoreFuture<'_, bool>;
+
+    /// The app's room and user counts.
+    fn app_counts(&self, app_id: u32) -> StoreFuture<'_, AppCounts>;
+}
+
+/// A store write left to do after the hub changed (done without holding the
+/// hub's lock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cleanup {
+    /// [`RoomStore::leave_room`].
+    LeaveRoom {
+        /// The app.
+        app_id: u32,
+        /// The room.
+        room_id: String,
+        /// The user.
+        user_id: String,
+        /// The leaving session.
+        session_id: String,
+    },
+    /// [`RoomStore::release_user`].
+    ReleaseUser {
+        /// The app.
+        app_id: u32,
+        /// The user.
+        user_id: String,
+        /// The session that held it.
+        session_id: String,
+    },
+    /// [`RoomStore::release_stream`].
+    ReleaseStream {
+        /// The app.
+        app_id: u32,
+        /// The stream.
+        stream_id: String,
+        /// The session that published it.
+        session_id: String,
+    },
+}
+
+/// Applies cleanups in order; failures are logged (the claims then expire in
+/// a networked store with their leases).
+pub async fn apply_cleanups(store: &dyn RoomStore, cleanups: Vec<Cleanup>) {
+    for cleanup in cleanups {
+        let result = match cleanup {
+            Cleanup::LeaveRoom {
+                app_id,
+                room_id,
+                user_id,
+                session_id,
+            } => store
+                .leave_room(app_id, room_id, user_id, session_id)
+                .await
+                .map(drop),
+            Cleanup::ReleaseUser {
+                app_id,
+                user_id,
+                session_id,
+            } => store
+                .release_user(app_id, user_id, session_id)
+                .await
+                .map(drop),
+            Cleanup::ReleaseStream {
+                app_id,
+                stream_id,
+                session_id,
+            } => store
+                .release_stream(app_id, stream_id, session_id)
+                .await
+                .map(drop),
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "room store cleanup failed");
+        }
+    }
+}

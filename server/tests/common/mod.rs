@@ -1,0 +1,190 @@
+//! Shared helpers: a server on 127.0.0.1:0 and a raw WebSocket client.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::auth::login_proof;
+use protocol::{
+    ClientMessage, Credentials, Login, LoginOk, ServerMessage, UserInfo, PROTOCOL_VERSION,
+};
+use server::{AppConfig, ServerConfig, ServerHandle};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub handle: ServerHandle,
+    pub app: AppConfig,
+}
+
+pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let mut config = ServerConfig::generate_local();
+    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    tweak(&mut config);
+    let app = config.apps[0].clone();
+    let handle = server::start(config).await.expect("server starts");
+    TestServer { handle, app }
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub nonce: String,
+}
+
+impl TestServer {
+    pub async fn connect(&self) -> Client {
+        Client::connect(&self.handle.ws_url()).await
+    }
+
+    /// Connects and logs in with an AppSign proof.
+    pub async fn login(&self, room: &str, user: &str, notify_users: bool) -> (Client, LoginOk) {
+        let mut c = self.connect().await;
+        let login = c.app_sign_login(&self.app, room, user, notify_users);
+        c.send(&ClientMessage::Login(login)).await;
+        match c.recv().await {
+            ServerMessage::LoginOk(ok) => (c, ok),
+            other => panic!("expected LoginOk, got {other:?}"),
+        }
+    }
+
+    pub async fn http_get(&self, path: &str) -> String {
+        let mut s = TcpStream::connect(self.handle.local_addr()).await.unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        tokio::time::timeout(WAIT, s.read_to_string(&mut out))
+            .await
+            .unwrap()
+            .unwrap();
+        out
+    }
+}
+
+impl Client {
+    pub async fn connect(url: &str) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connects");
+        let mut c = Client {
+            ws,
+            nonce: String::new(),
+        };
+        match c.recv().await {
+            ServerMessage::Challenge { version, nonce } => {
+                assert_eq!(version, PROTOCOL_VERSION);
+                assert_eq!(nonce.len(), 32);
+                c.nonce = nonce;
+            }
+            other => panic!("expected Challenge, got {other:?}"),
+        }
+        c
+    }
+
+    pub fn app_sign_login(
+        &self,
+        app: &AppConfig,
+        room: &str,
+        user: &str,
+        notify_users: bool,
+    ) -> Login {
+        Login {
+            version: PROTOCOL_VERSION,
+            app_id: app.app_id,
+            room_id: room.into(),
+            user: UserInfo {
+                user_id: user.into(),
+                user_name: format!("{user} name"),
+            },
+            credentials: Credentials::AppSign {
+                proof: login_proof(&app.app_sign, app.app_id, room, user, &self.nonce),
+            },
+            notify_users,
+            max_member_count: 0,
+        }
+    }
+
+    pub async fn send(&mut self, msg: &ClientMessage) {
+        self.send_raw(Message::Text(msg.encode().into())).await;
+    }
+
+    pub async fn send_raw(&mut self, msg: Message) {
+        self.ws.send(msg).await.expect("sends");
+    }
+
+    /// The next server message (panics on close or after [`WAIT`]).
+    pub async fn recv(&mut self) -> ServerMessage {
+        match self.try_recv(WAIT).await {
+            Some(m) => m,
+            None => panic!("connection closed or silent while waiting for a message"),
+        }
+    }
+
+    /// The next server message within `wait`; `None` on close or silence.
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<ServerMessage> {
+        loop {
+            let frame = tokio::time::timeout(wait, self.ws.next()).await.ok()??;
+            match frame.ok()? {
+                Message::Text(t) => {
+                    return Some(ServerMessage::decode(t.as_str()).expect("server messages decode"))
+                }
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Skips heartbeat acks until a message matching `pred` arrives.
+    pub async fn recv_until(&mut self, pred: impl Fn(&ServerMessage) -> bool) -> ServerMessage {
+        loop {
+            let m = self.recv().await;
+            if pred(&m) {
+                return m;
+            }
+        }
+    }
+
+    /// Waits for the server to close the connection (any messages before it are returned).
+    pub async fn closed(&mut self) -> Vec<ServerMessage> {
+        let mut before = Vec::new();
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await {
+                Err(_) => panic!("connection not closed; got {before:?}"),
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return before,
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    before.push(ServerMessage::decode(t.as_str()).unwrap())
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    /// Asserts nothing but heartbeat acks arrives within `wait`.
+    pub async fn quiet(&mut self, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match tokio::time::timeout(left, self.ws.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let m = ServerMessage::decode(t.as_str()).unwrap();
+                    assert!(
+                        matches!(m, ServerMessage::HeartbeatAck { .. }),
+                        "unexpected {m:?}"
+                    );
+                }
+                Ok(other) => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}

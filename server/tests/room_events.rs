@@ -1,0 +1,292 @@
+//! User, stream and broadcast fan-out between raw clients.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use protocol::{AckBody, ClientMessage, ErrorCode, RoomEvent, ServerMessage, UpdateType};
+use std::time::Duration;
+
+fn event(m: ServerMessage) -> (u64, RoomEvent) {
+    match m {
+        ServerMessage::Event(e) => (e.seq, e.event),
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+fn user_ids(e: &RoomEvent) -> (UpdateType, Vec<String>) {
+    match e {
+        RoomEvent::UserUpdate { update_type, users } => (
+            *update_type,
+            users.iter().map(|u| u.user_id.clone()).collect(),
+        ),
+        other => panic!("expected a user update, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn users_join_and_leave_in_order() {
+    let server = common::start(|_| {}).await;
+    let (mut a, _) = server.login("r", "a", true).await;
+    let (mut b, ok_b) = server.login("r", "b", true).await;
+    assert_eq!(
+        ok_b.users
+            .iter()
+            .map(|u| u.user_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["a"]
+    );
+    assert_eq!(ok_b.online_count, 2);
+    let (seq, e) = event(a.recv().await);
+    assert_eq!(
+        (seq, user_ids(&e)),
+        (1, (UpdateType::Add, vec!["b".to_owned()]))
+    );
+    assert_eq!(
+        event(a.recv().await),
+        (2, RoomEvent::OnlineUserCount { count: 2 })
+    );
+
+    // c does not want user updates: it gets no user list, others still see it.
+    let (mut c, ok_c) = server.login("r", "c", false).await;
+    assert!(ok_c.users.is_empty());
+    assert_eq!(ok_c.online_count, 3);
+    for client in [&mut a, &mut b] {
+        let (_, e) = event(client.recv().await);
+        assert_eq!(user_ids(&e), (UpdateType::Add, vec!["c".to_owned()]));
+        assert_eq!(
+            event(client.recv().await).1,
+            RoomEvent::OnlineUserCount { count: 3 }
+        );
+    }
+
+    // b publishes: everyone else sees the stream, b gets the ack.
+    b.send(&ClientMessage::PublishStream {
+        request_id: 1,
+        stream_id: "cam-b".into(),
+        extra_info: "hd".into(),
+    })
+    .await;
+    assert_eq!(
+        b.recv().await,
+        ServerMessage::Ack {
+            request_id: 1,
+            body: AckBody::StreamPublished {
+                stream_id: "cam-b".into()
+            }
+        }
+    );
+    for client in [&mut a, &mut c] {
+        match event(client.recv().await).1 {
+            RoomEvent::StreamUpdate {
+                update_type: UpdateType::Add,
+                streams,
+            } => {
+                assert_eq!(streams[0].stream_id, "cam-b");
+                assert_eq!(streams[0].user.user_id, "b");
+                assert_eq!(streams[0].extra_info, "hd");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Re-publishing the same ID is idempotent; another user cannot take it.
+    b.send(&ClientMessage::PublishStream {
+        request_id: 2,
+        stream_id: "cam-b".into(),
+        extra_info: String::new(),
+    })
+    .await;
+    assert!(matches!(
+        b.recv().await,
+        ServerMessage::Ack { request_id: 2, .. }
+    ));
+    a.send(&ClientMessage::PublishStream {
+        request_id: 3,
+        stream_id: "cam-b".into(),
+        extra_info: String::new(),
+    })
+    .await;
+    assert!(matches!(
+        a.recv().await,
+        ServerMessage::Error {
+            request_id: Some(3),
+            code: ErrorCode::StreamIdInUse,
+            fatal: false,
+            ..
+        }
+    ));
+    a.send(&ClientMessage::PublishStream {
+        request_id: 4,
+        stream_id: "bad id".into(),
+        extra_info: String::new(),
+    })
+    .await;
+    assert!(matches!(
+        a.recv().await,
+        ServerMessage::Error {
+            code: ErrorCode::InvalidStreamId,
+            ..
+        }
+    ));
+    a.send(&ClientMessage::StopPublishing {
+        request_id: 5,
+        stream_id: "cam-b".into(),
+    })
+    .await;
+    assert!(matches!(
+        a.recv().await,
+        ServerMessage::Error {
+            code: ErrorCode::NotPublishing,
+            ..
+        }
+    ));
+
+    // A newcomer sees the stream in its snapshot.
+    let (mut d, ok_d) = server.login("r", "d", true).await;
+    assert_eq!(ok_d.streams.len(), 1);
+    for client in [&mut a, &mut b] {
+        assert_eq!(
+            user_ids(&event(client.recv().await).1).1,
+            vec!["d".to_owned()]
+        );
+        assert_eq!(
+            event(client.recv().await).1,
+            RoomEvent::OnlineUserCount { count: 4 }
+        );
+    }
+
+    // b logs out: stream Delete to all, then user Delete + count to notify sessions.
+    b.send(&ClientMessage::Logout { request_id: 9 }).await;
+    assert_eq!(
+        b.closed().await,
+        vec![ServerMessage::Ack {
+            request_id: 9,
+            body: AckBody::LoggedOut
+        }]
+    );
+    for client in [&mut a, &mut d] {
+        assert!(matches!(
+            event(client.recv().await).1,
+            RoomEvent::StreamUpdate {
+                update_type: UpdateType::Delete,
+                ..
+            }
+        ));
+        assert_eq!(
+            user_ids(&event(client.recv().await).1),
+            (UpdateType::Delete, vec!["b".to_owned()])
+        );
+        assert_eq!(
+            event(client.recv().await).1,
+            RoomEvent::OnlineUserCount { count: 3 }
+        );
+    }
+    assert!(matches!(
+        event(c.recv().await).1,
+        RoomEvent::StreamUpdate {
+            update_type: UpdateType::Delete,
+            ..
+        }
+    ));
+    c.quiet(Duration::from_millis(200)).await;
+
+    // The stream ID is free again.
+    a.send(&ClientMessage::PublishStream {
+        request_id: 10,
+        stream_id: "cam-b".into(),
+        extra_info: String::new(),
+    })
+    .await;
+    assert!(matches!(
+        a.recv().await,
+        ServerMessage::Ack { request_id: 10, .. }
+    ));
+    a.send(&ClientMessage::StopPublishing {
+        request_id: 11,
+        stream_id: "cam-b".into(),
+    })
+    .await;
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::Ack {
+            request_id: 11,
+            body: AckBody::StreamStopped {
+                stream_id: "cam-b".into()
+            }
+        }
+    );
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn broadcasts_reach_the_others() {
+    let server = common::start(|_| {}).await;
+    let (mut a, _) = server.login("r", "a", false).await;
+    let (mut b, _) = server.login("r", "b", false).await;
+    a.send(&ClientMessage::SendBroadcast {
+        request_id: 1,
+        text: "hello".into(),
+    })
+    .await;
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::Ack {
+            request_id: 1,
+            body: AckBody::BroadcastSent { message_id: 1 }
+        }
+    );
+    match event(b.recv().await).1 {
+        RoomEvent::Broadcast { message } => {
+            assert_eq!(message.message_id, 1);
+            assert_eq!(message.text, "hello");
+            assert_eq!(message.from_user.user_id, "a");
+            assert!(message.send_time_ms > 0);
+        }
+        other => panic!("{other:?}"),
+    }
+    a.send(&ClientMessage::SendBroadcast {
+        request_id: 2,
+        text: String::new(),
+    })
+    .await;
+    assert!(matches!(
+        a.recv().await,
+        ServerMessage::Error {
+            code: ErrorCode::BroadcastEmpty,
+            fatal: false,
+            ..
+        }
+    ));
+    a.send(&ClientMessage::SendBroadcast {
+        request_id: 3,
+        text: "x".repeat(1025),
+    })
+    .await;
+    assert!(matches!(
+        a.recv().await,
+        ServerMessage::Error {
+            code: ErrorCode::BroadcastTooLong,
+            ..
+        }
+    ));
+    let mut limited = false;
+    for i in 0..12 {
+        a.send(&ClientMessage::SendBroadcast {
+            request_id: 100 + i,
+            text: "spam".into(),
+        })
+        .await;
+        if let ServerMessage::Error {
+            code: ErrorCode::BroadcastRateLimited,
+            request_id,
+            fatal: false,
+            ..
+        } = a.recv().await
+        {
+            assert_eq!(request_id, Some(100 + i));
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited);
+    server.handle.shutdown().await;
+}

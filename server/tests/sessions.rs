@@ -1,0 +1,243 @@
+//! Kick-out, resume after a dropped connection, heartbeat timeout.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use protocol::{
+    ClientMessage, ErrorCode, Resume, RoomEvent, ServerMessage, UpdateType, PROTOCOL_VERSION,
+};
+use std::time::Duration;
+
+fn resume(ok: &protocol::LoginOk, last_seq: u64) -> ClientMessage {
+    ClientMessage::Resume(Resume {
+        version: PROTOCOL_VERSION,
+        session_id: ok.session_id.clone(),
+        resume_key: ok.resume_key.clone(),
+        last_seq,
+    })
+}
+
+#[tokio::test]
+async fn second_login_kicks_the_first_without_churn() {
+    let server = common::start(|_| {}).await;
+    let (mut a, _) = server.login("r", "a", true).await;
+    let (mut b, ok_b) = server.login("r", "b", true).await;
+    a.recv().await;
+    a.recv().await; // Add b, count 2
+    b.send(&ClientMessage::PublishStream {
+        request_id: 1,
+        stream_id: "cam".into(),
+        extra_info: String::new(),
+    })
+    .await;
+    b.recv().await;
+    a.recv().await; // stream Add
+
+    let (_b2, ok_b2) = server.login("r", "b", true).await;
+    assert_eq!(ok_b2.online_count, 2);
+    assert_eq!(ok_b2.users.len(), 1);
+    assert!(ok_b2.streams.is_empty(), "the old session's stream is gone");
+    let kicked = b.closed().await;
+    assert!(
+        matches!(
+            kicked.as_slice(),
+            [ServerMessage::Kicked {
+                code: ErrorCode::KickedOut,
+                ..
+            }]
+        ),
+        "{kicked:?}"
+    );
+    match a.recv().await {
+        ServerMessage::Event(e) => assert!(matches!(
+            e.event,
+            RoomEvent::StreamUpdate {
+                update_type: UpdateType::Delete,
+                ..
+            }
+        )),
+        other => panic!("{other:?}"),
+    }
+    a.quiet(Duration::from_millis(300)).await;
+
+    // The kicked session may not come back.
+    let mut again = server.connect().await;
+    again.send(&resume(&ok_b, 0)).await;
+    let msgs = again.closed().await;
+    assert!(
+        matches!(
+            msgs.as_slice(),
+            [ServerMessage::ResumeFailed {
+                code: ErrorCode::KickedOut,
+                ..
+            }]
+        ),
+        "{msgs:?}"
+    );
+
+    // Logging in to another room moves the user: Delete here.
+    let (_b3, _) = server.login("elsewhere", "b", true).await;
+    match a.recv().await {
+        ServerMessage::Event(e) => assert!(matches!(
+            e.event,
+            RoomEvent::UserUpdate {
+                update_type: UpdateType::Delete,
+                ..
+            }
+        )),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(a.recv().await, ServerMessage::Event(e) if e.event == RoomEvent::OnlineUserCount { count: 1 })
+    );
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn resume_after_dropped_connection_replays_missed_events() {
+    let server = common::start(|_| {}).await;
+    let (a, ok_a) = server.login("r", "a", true).await;
+    let (mut b, _) = server.login("r", "b", true).await;
+    // a vanishes without logging out (TCP drop).
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_c, ok_c) = server.login("r", "c", true).await;
+    assert_eq!(ok_c.online_count, 3, "a is detached but still in the room");
+    b.recv().await;
+    b.recv().await; // Add c, count 3
+
+    let mut a2 = server.connect().await;
+    // a saw nothing after login (seq 0): Add b, count 2, Add c, count 3.
+    a2.send(&resume(&ok_a, 0)).await;
+    match a2.recv().await {
+        ServerMessage::Resumed { missed } => {
+            assert_eq!(
+                missed.iter().map(|e| e.seq).collect::<Vec<_>>(),
+                vec![1, 2, 3, 4]
+            );
+            assert_eq!(missed[3].event, RoomEvent::OnlineUserCount { count: 3 });
+        }
+        other => panic!("{other:?}"),
+    }
+    // b saw no churn for a.
+    b.quiet(Duration::from_millis(300)).await;
+    // Events keep flowing on the new connection with the next seq.
+    b.send(&ClientMessage::Logout { request_id: 1 }).await;
+    let next = a2.recv().await;
+    assert!(
+        matches!(next, ServerMessage::Event(ref e) if e.seq == 5),
+        "{next:?}"
+    );
+    // Heartbeats get acks.
+    a2.send(&ClientMessage::Heartbeat { ack: 5 }).await;
+    let ack = a2
+        .recv_until(|m| matches!(m, ServerMessage::HeartbeatAck { .. }))
+        .await;
+    assert!(matches!(ack, ServerMessage::HeartbeatAck { server_time_ms } if server_time_ms > 0));
+    // Login again on a logged-in connection is a non-fatal WrongState.
+    let login = a2.app_sign_login(&server.app, "r", "a", true);
+    a2.send(&ClientMessage::Login(login)).await;
+    let e = a2
+        .recv_until(|m| matches!(m, ServerMessage::Error { .. }))
+        .await;
+    assert!(matches!(
+        e,
+        ServerMessage::Error {
+            code: ErrorCode::WrongState,
+            fatal: false,
+            ..
+        }
+    ));
+
+    // Unknown session.
+    let mut stranger = server.connect().await;
+    let mut bogus = ok_a.clone();
+    bogus.resume_key = "0".repeat(32);
+    stranger.send(&resume(&bogus, 0)).await;
+    let msgs = stranger.closed().await;
+    assert!(matches!(
+        msgs.as_slice(),
+        [ServerMessage::ResumeFailed {
+            code: ErrorCode::SessionExpired,
+            ..
+        }]
+    ));
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn resume_takes_over_an_open_connection() {
+    let server = common::start(|_| {}).await;
+    let (mut a, ok_a) = server.login("r", "a", true).await;
+    let mut a2 = server.connect().await;
+    a2.send(&resume(&ok_a, 0)).await;
+    assert!(matches!(a2.recv().await, ServerMessage::Resumed { missed } if missed.is_empty()));
+    assert!(a.closed().await.is_empty());
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn silent_clients_are_removed_after_the_heartbeat_timeout() {
+    let server = common::start(|c| {
+        c.heartbeat_interval_ms = 100;
+        c.heartbeat_timeout_ms = 500;
+    })
+    .await;
+    let (mut a, ok_a) = server.login("r", "a", true).await;
+    assert_eq!(ok_a.heartbeat_timeout_ms, 500);
+    let (mut silent_open, _) = server.login("r", "b", true).await;
+    let (gone, ok_c) = server.login("r", "c", true).await;
+    drop(gone); // connection closed: detached until the timeout
+    let keep_alive = async {
+        let mut seen = Vec::new();
+        for _ in 0..30 {
+            a.send(&ClientMessage::Heartbeat { ack: 0 }).await;
+            while let Some(m) = a.try_recv(Duration::from_millis(100)).await {
+                if let ServerMessage::Event(e) = m {
+                    seen.push(e.event);
+                }
+            }
+            if seen.len() >= 6 + 2 {
+                break;
+            }
+        }
+        seen
+    };
+    let seen = keep_alive.await;
+    let deletes: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            RoomEvent::UserUpdate {
+                update_type: UpdateType::Delete,
+                users,
+            } => Some(users[0].user_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        deletes.contains(&"b".to_owned()) && deletes.contains(&"c".to_owned()),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&RoomEvent::OnlineUserCount { count: 1 }));
+    let msgs = silent_open.closed().await;
+    assert!(
+        msgs.iter().any(|m| matches!(
+            m,
+            ServerMessage::Kicked {
+                code: ErrorCode::SessionExpired,
+                ..
+            }
+        )),
+        "{msgs:?}"
+    );
+    let mut late = server.connect().await;
+    late.send(&resume(&ok_c, 0)).await;
+    assert!(matches!(
+        late.closed().await.as_slice(),
+        [ServerMessage::ResumeFailed {
+            code: ErrorCode::SessionExpired,
+            ..
+        }]
+    ));
+    server.handle.shutdown().await;
+}
