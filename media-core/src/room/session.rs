@@ -421,6 +421,39 @@ enum Request {
     },
 }
 
+impl Request {
+    /// The message to (re)send for this request on `conn`, marking it sent;
+    /// `None` if it needs no sending there. Publishes are announced by their
+    /// publisher; a broadcast goes out at most once (a resend could deliver
+    /// it twice); stop and renew are idempotent and resent on a new link.
+    fn send_on(&mut self, conn: ConnId, request_id: u32) -> Option<ClientMessage> {
+        let (sent_on, once) = match self {
+            Request::Publish { .. } => return None,
+            Request::Broadcast { sent_on, .. } => (sent_on, true),
+            Request::Stop { sent_on, .. } | Request::Renew { sent_on, .. } => (sent_on, false),
+        };
+        if sent_on.is_some() && (once || *sent_on == Some(conn)) {
+            return None;
+        }
+        *sent_on = Some(conn);
+        Some(match self {
+            Request::Broadcast { text, .. } => ClientMessage::SendBroadcast {
+                request_id,
+                text: text.clone(),
+            },
+            Request::Stop { stream_id, .. } => ClientMessage::StopPublishing {
+                request_id,
+                stream_id: stream_id.clone(),
+            },
+            Request::Renew { token, .. } => ClientMessage::RenewToken {
+                request_id,
+                token: token.clone(),
+            },
+            Request::Publish { .. } => unreachable!("returned above"),
+        })
+    }
+}
+
 #[derive(Debug)]
 struct Room {
     room_id: String,
@@ -769,44 +802,8 @@ impl Room {
             return;
         };
         for (&request_id, req) in self.requests.iter_mut() {
-            match req {
-                Request::Publish { .. } => {}
-                Request::Broadcast { text, sent_on, .. } => {
-                    if sent_on.is_none() {
-                        *sent_on = Some(conn);
-                        out.send(
-                            conn,
-                            ClientMessage::SendBroadcast {
-                                request_id,
-                                text: text.clone(),
-                            },
-                        );
-                    }
-                }
-                Request::Stop { stream_id, sent_on } => {
-                    if *sent_on != Some(conn) {
-                        *sent_on = Some(conn);
-                        out.send(
-                            conn,
-                            ClientMessage::StopPublishing {
-                                request_id,
-                                stream_id: stream_id.clone(),
-                            },
-                        );
-                    }
-                }
-                Request::Renew { token, sent_on } => {
-                    if *sent_on != Some(conn) {
-                        *sent_on = Some(conn);
-                        out.send(
-                            conn,
-                            ClientMessage::RenewToken {
-                                request_id,
-                                token: token.clone(),
-                            },
-                        );
-                    }
-                }
+            if let Some(msg) = req.send_on(conn, request_id) {
+                out.send(conn, msg);
             }
         }
     }
