@@ -20,14 +20,16 @@ lint: deps
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Every test: format, lints, unit + property tests, system tests on loopback.
+## Under Xvfb so the native-window render test draws into a real X window.
 test: lint
 	mkdir -p $(ARTIFACTS)
-	$(CARGO) test --workspace
+	xvfb-run -a -s "-screen 0 1280x800x24" $(CARGO) test --workspace
 
 ## Benchmarks print one figure per line (release build).
 bench: deps
 	$(CARGO) bench --bench login
 	$(CARGO) bench --bench signaling_scale
+	$(CARGO) bench --bench codec
 
 fmt:
 	$(CARGO) fmt --all

@@ -1,16 +1,25 @@
-//! `confer call`: a headless participant. Logs in, optionally announces a
-//! stream, prints every SDK event as one JSON line on stdout until Ctrl-C (or
-//! SIGTERM), then logs out and destroys the engine so the others see it leave
-//! at once. If the room ends in Disconnected with an error (kicked out, wrong
-//! AppSign, retry window exhausted) it exits with status 2.
+//! `confer call`: a headless participant. Logs in, optionally publishes a
+//! stream (test pattern + tone by default, or a camera / microphone / .y4m
+//! file) and plays others' streams, prints every SDK event as one JSON line
+//! on stdout until Ctrl-C (or SIGTERM), then logs out and destroys the engine
+//! so the others see it leave at once. If the room ends in Disconnected with
+//! an error (kicked out, wrong AppSign, retry window exhausted) it exits with
+//! status 2.
 
 use crate::logging::{self, LogFormat};
 use anyhow::{anyhow, Context};
 use clap::Args;
+use clap::ValueEnum;
+use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
+use media_core::codec::video_config::VideoPreset;
+use media_core::render::{Canvas, FrameSink};
+use media_core::transport::TransportConfig;
 use media_core::{
-    Engine, EngineProfile, Event, LogConfig, PublishChannel, ReconnectPolicy, RoomConfig,
-    RoomState, Scenario, User,
+    AudioSink, Engine, EngineProfile, Event, LogConfig, PublishChannel, ReconnectPolicy,
+    RoomConfig, RoomState, Scenario, UpdateType, User,
 };
+use std::collections::HashSet;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,15 +50,67 @@ pub(crate) struct CallArgs {
     /// Receive user join/leave and online-count events.
     #[arg(long)]
     notify_users: bool,
-    /// Announce a stream with this ID once logged in.
+    /// Publish a stream with this ID once logged in.
     #[arg(long)]
     publish: Option<String>,
+    /// Video to publish: `test` (moving pattern with frame-number barcode),
+    /// `camera`, `camera:<id>`, or a path to a .y4m file.
+    #[arg(long, default_value = "test")]
+    source: String,
+    /// Audio to publish: `tone` (a sine at --tone-hz), `mic`, `mic:<id>`, or `none`.
+    #[arg(long, default_value = "tone")]
+    audio: String,
+    /// Tone frequency for `--audio tone`.
+    #[arg(long, default_value_t = 440.0)]
+    tone_hz: f64,
+    /// Video preset for publishing.
+    #[arg(long, value_enum, default_value_t = Preset::P360)]
+    preset: Preset,
+    /// Play streams: `auto` (every stream in the room as it appears) or stream IDs.
+    #[arg(long)]
+    play: Vec<String>,
+    /// Save each played stream as <DIR>/<stream>.y4m and <stream>.wav.
+    #[arg(long)]
+    save_received: Option<PathBuf>,
+    /// IP for media (UDP) sockets; 127.0.0.1 keeps media on loopback.
+    #[arg(long, default_value = "0.0.0.0")]
+    media_ip: IpAddr,
     /// How long to keep retrying after the network drops, in seconds.
     #[arg(long, default_value_t = 1200)]
     retry_window: u64,
     /// Write SDK logs (rotating files) into this directory.
     #[arg(long)]
     log_dir: Option<PathBuf>,
+}
+
+/// Video presets selectable on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Preset {
+    #[value(name = "180p")]
+    P180,
+    #[value(name = "270p")]
+    P270,
+    #[value(name = "360p")]
+    P360,
+    #[value(name = "540p")]
+    P540,
+    #[value(name = "720p")]
+    P720,
+    #[value(name = "1080p")]
+    P1080,
+}
+
+impl Preset {
+    fn preset(self) -> VideoPreset {
+        match self {
+            Preset::P180 => VideoPreset::P180,
+            Preset::P270 => VideoPreset::P270,
+            Preset::P360 => VideoPreset::P360,
+            Preset::P540 => VideoPreset::P540,
+            Preset::P720 => VideoPreset::P720,
+            Preset::P1080 => VideoPreset::P1080,
+        }
+    }
 }
 
 /// Exit status when the room ended with an error.
@@ -73,8 +134,14 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
             retry_window: Duration::from_secs(args.retry_window),
             ..ReconnectPolicy::default()
         },
+        transport: TransportConfig {
+            bind_ip: args.media_ip,
+            ..TransportConfig::default()
+        },
     };
     let (engine, mut events) = Engine::create(profile).map_err(|e| anyhow!("{e}"))?;
+    configure_media(&engine, &args)?;
+    let players = Players::new(&engine, &args)?;
     let user = User::new(
         args.user.clone(),
         args.name.clone().unwrap_or_else(|| args.user.clone()),
@@ -92,6 +159,8 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
             .start_publishing_stream(stream_id, PublishChannel::Main)
             .map_err(|e| anyhow!("start_publishing_stream: {e}"))?;
     }
+    let mut players = players;
+    players.play_named(&args.play);
 
     let stop = crate::signal::stop_requested();
     tokio::pin!(stop);
@@ -101,6 +170,7 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
             event = events.recv() => {
                 let Some(event) = event else { break };
                 print_event(&event)?;
+                players.on_event(&event);
                 if let Event::RoomStateUpdate { state: RoomState::Disconnected, error_code, .. } = event {
                     if error_code != 0 {
                         room_error = Some(error_code);
@@ -125,6 +195,104 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
         std::process::exit(EXIT_ROOM_ERROR);
     }
     Ok(())
+}
+
+/// Applies `--source`, `--audio` and `--preset` to the main channel.
+fn configure_media(engine: &Engine, args: &CallArgs) -> anyhow::Result<()> {
+    let video = match args.source.as_str() {
+        "test" => VideoSourceKind::TestPattern,
+        "camera" => VideoSourceKind::Camera { id: None },
+        s => match s.strip_prefix("camera:") {
+            Some(id) => VideoSourceKind::Camera {
+                id: Some(id.to_owned()),
+            },
+            None => VideoSourceKind::Y4m {
+                path: PathBuf::from(s),
+            },
+        },
+    };
+    let audio = match args.audio.as_str() {
+        "tone" => Some(AudioSourceKind::Tone {
+            freq_hz: args.tone_hz,
+        }),
+        "mic" => Some(AudioSourceKind::Microphone { id: None }),
+        "none" => None,
+        s => match s.strip_prefix("mic:") {
+            Some(id) => Some(AudioSourceKind::Microphone {
+                id: Some(id.to_owned()),
+            }),
+            None => return Err(anyhow!("--audio must be tone, mic, mic:<id> or none")),
+        },
+    };
+    engine.set_video_source(video, PublishChannel::Main);
+    match audio {
+        Some(a) => engine.set_audio_source(a, PublishChannel::Main),
+        None => engine.mute_microphone(true),
+    }
+    engine
+        .set_video_config(args.preset.preset().config(), PublishChannel::Main)
+        .map_err(|e| anyhow!("video config: {e}"))
+}
+
+/// Which streams `--play` asks for, and the savers for `--save-received`.
+struct Players {
+    engine: Engine,
+    auto: bool,
+    playing: HashSet<String>,
+    save_dir: Option<PathBuf>,
+}
+
+impl Players {
+    fn new(engine: &Engine, args: &CallArgs) -> anyhow::Result<Players> {
+        if let Some(dir) = &args.save_received {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let (sink, audio) = AudioSink::new();
+            engine.set_audio_sink(Some(sink));
+            tokio::spawn(crate::received::save_audio(dir.clone(), audio));
+        }
+        Ok(Players {
+            engine: engine.clone(),
+            auto: args.play.iter().any(|p| p == "auto"),
+            playing: HashSet::new(),
+            save_dir: args.save_received.clone(),
+        })
+    }
+
+    fn play_named(&mut self, names: &[String]) {
+        for name in names.iter().filter(|n| *n != "auto") {
+            self.play(name);
+        }
+    }
+
+    fn play(&mut self, stream_id: &str) {
+        if !self.playing.insert(stream_id.to_owned()) {
+            return;
+        }
+        let canvas = self.save_dir.as_ref().map(|dir| {
+            let sink = FrameSink::new();
+            crate::received::save_video(dir, stream_id, &sink);
+            Canvas::sink(sink)
+        });
+        if let Err(e) = self.engine.start_playing_stream(stream_id, canvas) {
+            eprintln!("confer call: start_playing_stream {stream_id}: {e}");
+            self.playing.remove(stream_id);
+        }
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        if let Event::RoomStreamUpdate {
+            update_type: UpdateType::Add,
+            streams,
+            ..
+        } = event
+        {
+            if self.auto {
+                for s in streams {
+                    self.play(&s.stream_id);
+                }
+            }
+        }
+    }
 }
 
 fn print_event(event: &Event) -> anyhow::Result<()> {

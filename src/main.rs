@@ -7,6 +7,7 @@
 
 mod call;
 mod logging;
+mod received;
 mod serve;
 mod signal;
 mod token;

@@ -29,6 +29,7 @@ async fn spawn_call(server: &TestServer, room: &str, user: &str, stream: &str) -
             "--publish",
             stream,
         ])
+        .args(["--media-ip", "127.0.0.1", "--preset", "180p"])
         .env("CONFER_APP_SIGN", &server.app.app_sign)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -3,13 +3,21 @@
 //! once and never wait for the network; what happens next arrives as
 //! [`Event`]s on the receiver returned by [`Engine::create`].
 
-use crate::error::{EngineError, PublisherError, RoomError};
+use crate::capture::source::{AudioSourceKind, VideoSourceKind};
+use crate::capture::{camera, microphone, speaker, DeviceError, DeviceInfo};
+use crate::codec::video_config::VideoConfig;
+use crate::codec::CodecError;
+use crate::error::{EngineError, PlayerError, PublisherError, RoomError};
 use crate::event::{Event, User};
+use crate::media::{AudioSink, Media};
+use crate::render::{Canvas, RenderError};
 use crate::room::driver::{self, Shared};
 use crate::room::reconnect::ReconnectPolicy;
 use crate::room::session::{Session, SessionConfig};
 use crate::room::{PublishChannel, RoomConfig};
+use crate::transport::TransportConfig;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -52,6 +60,8 @@ pub struct EngineProfile {
     pub server: String,
     /// Reconnect timing.
     pub reconnect: ReconnectPolicy,
+    /// Media transport settings (the UDP bind address, jitter buffer, bandwidth bounds).
+    pub transport: TransportConfig,
 }
 
 /// A handle to one engine. Cheap to clone; all clones drive the same engine.
@@ -68,6 +78,7 @@ pub struct Engine {
 #[derive(Debug)]
 struct Handle {
     shared: Arc<Shared>,
+    media: Arc<Media>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -111,11 +122,25 @@ impl Engine {
         });
         let shared = Arc::new(Shared::new(session));
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = runtime.spawn(driver::run(shared.clone(), server.to_owned(), tx));
+        let (facts_tx, facts_rx) = mpsc::unbounded_channel();
+        let media = Arc::new(Media::new(
+            runtime.clone(),
+            profile.transport.clone(),
+            VideoConfig::for_scenario(profile.scenario),
+            facts_tx,
+        ));
+        let task = runtime.spawn(driver::run(
+            shared.clone(),
+            server.to_owned(),
+            tx,
+            media.clone(),
+            facts_rx,
+        ));
         tracing::info!(app_id = profile.app_id, scenario = ?profile.scenario, server, "engine created");
         let engine = Engine {
             handle: Arc::new(Handle {
                 shared,
+                media,
                 task: Mutex::new(Some(task)),
             }),
         };
@@ -176,13 +201,16 @@ impl Engine {
         rx.await.unwrap_or(Err(RoomError::EngineDestroyed))
     }
 
-    /// Starts publishing the local stream `stream_id` on `channel`. Needs
-    /// [`Engine::login_room`] first (it may still be connecting).
+    /// Starts publishing the local stream `stream_id` on `channel`: the
+    /// channel's video and audio sources are captured, encoded (H.264, Opus)
+    /// and sent to the SFU. Needs [`Engine::login_room`] first (it may still
+    /// be connecting).
     ///
     /// Emits `PublisherStateUpdate(PublishRequesting)` at once, then
-    /// `Publishing` once the server has announced the stream to the room, or
-    /// `NoPublish(code)` (e.g. `StreamIdInUse`). This is the signaling half:
-    /// media is not sent yet.
+    /// `Publishing` once the server has claimed the stream ID and the media
+    /// connection is up, or `NoPublish(code)` (e.g. `StreamIdInUse`). A
+    /// missing camera or microphone is reported as
+    /// [`Event::LocalDeviceError`]; what remains is still published.
     pub fn start_publishing_stream(
         &self,
         stream_id: &str,
@@ -198,6 +226,200 @@ impl Engine {
         self.call(PublisherError::EngineDestroyed, |s, now| {
             s.stop_publishing(now, channel)
         })
+    }
+
+    /// Starts playing `stream_id`, showing its video on `canvas` (or nowhere:
+    /// audio only). Needs [`Engine::login_room`] first.
+    ///
+    /// Emits `PlayerStateUpdate(PlayRequesting)` at once; `Playing` once the
+    /// stream is live and its media connection is up (a stream that is not
+    /// published yet is waited for); back to `PlayRequesting(StreamEnded)`
+    /// when its publisher stops, and `Playing` again if it returns. Then
+    /// `PlayerRecvVideoFirstFrame`, `PlayerRenderVideoFirstFrame` and a
+    /// `PlayerQualityUpdate` every 3 s.
+    pub fn start_playing_stream(
+        &self,
+        stream_id: &str,
+        canvas: Option<Canvas>,
+    ) -> Result<(), PlayerError> {
+        self.handle.media.set_player_canvas(stream_id, canvas);
+        self.call(PlayerError::EngineDestroyed, |s, now| {
+            s.start_playing(now, stream_id)
+        })
+    }
+
+    /// Stops playing `stream_id`: `PlayerStateUpdate(NoPlay)` at once.
+    pub fn stop_playing_stream(&self, stream_id: &str) -> Result<(), PlayerError> {
+        self.call(PlayerError::EngineDestroyed, |s, now| {
+            s.stop_playing(now, stream_id)
+        })
+    }
+
+    /// Shows the main channel's captured video on `canvas` (mirrored for a
+    /// window). Works with or without publishing. A camera that cannot be
+    /// opened is reported as [`Event::LocalDeviceError`].
+    pub fn start_preview(&self, canvas: Canvas) -> Result<(), RenderError> {
+        let mirrored = canvas.window_target().is_some();
+        let renderer = canvas.mirrored(mirrored).open()?;
+        self.handle
+            .media
+            .start_preview(PublishChannel::Main, renderer);
+        Ok(())
+    }
+
+    /// Stops the preview (capture stops too unless publishing).
+    pub fn stop_preview(&self) {
+        self.handle.media.stop_preview(PublishChannel::Main);
+    }
+
+    /// Chooses a channel's video source: a camera (the default), the test
+    /// pattern, a `.y4m` file or custom frames. Applies at once if running.
+    pub fn set_video_source(&self, kind: VideoSourceKind, channel: PublishChannel) {
+        self.handle.media.set_video_source(channel, kind);
+    }
+
+    /// Chooses a channel's audio source: a microphone (the default), a tone
+    /// or custom PCM. Applies at once if running.
+    pub fn set_audio_source(&self, kind: AudioSourceKind, channel: PublishChannel) {
+        self.handle.media.set_audio_source(channel, kind);
+    }
+
+    /// Uses the camera `device_id` (from [`Engine::video_devices`]) on `channel`.
+    pub fn use_video_device(
+        &self,
+        device_id: &str,
+        channel: PublishChannel,
+    ) -> Result<(), DeviceError> {
+        if !camera::list_cameras().iter().any(|d| d.id == device_id) {
+            return Err(DeviceError::DeviceNotFound(device_id.to_owned()));
+        }
+        self.set_video_source(
+            VideoSourceKind::Camera {
+                id: Some(device_id.to_owned()),
+            },
+            channel,
+        );
+        Ok(())
+    }
+
+    /// Uses the microphone `device_id` (from [`Engine::audio_devices`]) on the main channel.
+    pub fn use_audio_device(&self, device_id: &str) -> Result<(), DeviceError> {
+        if !microphone::list_microphones()
+            .iter()
+            .any(|d| d.id == device_id)
+        {
+            return Err(DeviceError::DeviceNotFound(device_id.to_owned()));
+        }
+        self.set_audio_source(
+            AudioSourceKind::Microphone {
+                id: Some(device_id.to_owned()),
+            },
+            PublishChannel::Main,
+        );
+        Ok(())
+    }
+
+    /// Plays received audio on the speaker `device_id` (from
+    /// [`Engine::speaker_devices`]); `None` = the default output.
+    pub fn use_speaker_device(&self, device_id: Option<&str>) -> Result<(), DeviceError> {
+        if let Some(id) = device_id {
+            if !speaker::list_speakers().iter().any(|d| d.id == id) {
+                return Err(DeviceError::DeviceNotFound(id.to_owned()));
+            }
+        }
+        self.handle.media.set_speaker(device_id.map(str::to_owned));
+        Ok(())
+    }
+
+    /// The cameras present (empty when there are none).
+    pub fn video_devices(&self) -> Vec<DeviceInfo> {
+        camera::list_cameras()
+    }
+
+    /// The microphones present.
+    pub fn audio_devices(&self) -> Vec<DeviceInfo> {
+        microphone::list_microphones()
+    }
+
+    /// The speakers present.
+    pub fn speaker_devices(&self) -> Vec<DeviceInfo> {
+        speaker::list_speakers()
+    }
+
+    /// Sets a channel's video resolution, frame rate and bitrate (see
+    /// [`VideoConfig`] and its presets). Applies at once if running.
+    pub fn set_video_config(
+        &self,
+        config: VideoConfig,
+        channel: PublishChannel,
+    ) -> Result<(), CodecError> {
+        config.validate()?;
+        self.handle.media.set_video_config(channel, config);
+        Ok(())
+    }
+
+    /// A channel's video config.
+    pub fn video_config(&self, channel: PublishChannel) -> VideoConfig {
+        self.handle.media.video_config(channel)
+    }
+
+    /// Stops (or resumes) sending video on `channel`; capture and preview go on.
+    pub fn mute_publish_stream_video(&self, mute: bool, channel: PublishChannel) {
+        self.handle
+            .media
+            .with_channel(channel, |c| c.mute_video.store(mute, Ordering::Relaxed));
+    }
+
+    /// Stops (or resumes) sending audio on `channel`.
+    pub fn mute_publish_stream_audio(&self, mute: bool, channel: PublishChannel) {
+        self.handle
+            .media
+            .with_channel(channel, |c| c.mute_audio.store(mute, Ordering::Relaxed));
+    }
+
+    /// Turns the camera off (no capture, no preview, nothing sent) or back on.
+    pub fn enable_camera(&self, enable: bool, channel: PublishChannel) {
+        self.handle
+            .media
+            .with_channel(channel, |c| c.camera_off.store(!enable, Ordering::Relaxed));
+    }
+
+    /// Mutes the microphone for every channel (nothing is sent while muted).
+    pub fn mute_microphone(&self, mute: bool) {
+        self.handle.media.mute_microphone(mute);
+    }
+
+    /// Zooms the camera of `channel`; `ZoomUnsupported` when it has no zoom
+    /// control (or the source is not a camera).
+    pub fn set_camera_zoom_factor(
+        &self,
+        factor: f64,
+        channel: PublishChannel,
+    ) -> Result<(), DeviceError> {
+        self.handle.media.set_zoom(channel, factor)
+    }
+
+    /// Stops (or resumes) showing a played stream's video.
+    pub fn mute_play_stream_video(&self, stream_id: &str, mute: bool) -> Result<(), PlayerError> {
+        self.handle
+            .media
+            .with_player(stream_id, |p| p.mute_video.store(mute, Ordering::Relaxed))
+            .then_some(())
+            .ok_or(PlayerError::NotPlaying)
+    }
+
+    /// Stops (or resumes) playing out a played stream's audio.
+    pub fn mute_play_stream_audio(&self, stream_id: &str, mute: bool) -> Result<(), PlayerError> {
+        self.handle
+            .media
+            .with_player(stream_id, |p| p.mute_audio.store(mute, Ordering::Relaxed))
+            .then_some(())
+            .ok_or(PlayerError::NotPlaying)
+    }
+
+    /// Receives the decoded audio of every played stream (`None` to stop).
+    pub fn set_audio_sink(&self, sink: Option<AudioSink>) {
+        self.handle.media.set_audio_sink(sink);
     }
 
     /// Destroys the engine: logs out if logged in, waits until the logout
@@ -274,6 +496,7 @@ mod tests {
                 initial_backoff: Duration::from_millis(20),
                 ..Default::default()
             },
+            transport: TransportConfig::default(),
         }
     }
 
@@ -439,7 +662,14 @@ mod tests {
 
         // Destroy: the logout is on the wire when it resolves.
         engine.destroy().await;
-        assert!(matches!(recv(&mut ws).await, ClientMessage::Logout { .. }));
+        // Media negotiation for the published stream may be on the wire first.
+        let logout = loop {
+            match recv(&mut ws).await {
+                ClientMessage::SdpOffer { .. } | ClientMessage::TrickleIce { .. } => continue,
+                other => break other,
+            }
+        };
+        assert!(matches!(logout, ClientMessage::Logout { .. }), "{logout:?}");
         let mut rest = Vec::new();
         while let Some(e) = events.recv().await {
             rest.push(e);

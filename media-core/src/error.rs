@@ -144,3 +144,36 @@ impl PublisherError {
         }
     }
 }
+
+/// Errors from playing calls.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlayerError {
+    /// The engine has been destroyed.
+    #[error("the engine has been destroyed")]
+    EngineDestroyed,
+    /// Playing needs a room; call `login_room` first.
+    #[error("not logged in to a room; call login_room first")]
+    NotLoggedIn,
+    /// The stream ID breaks the stream ID rule.
+    #[error("stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .")]
+    InvalidStreamId,
+    /// The stream is already being played.
+    #[error("this stream is already being played")]
+    AlreadyPlaying,
+    /// The stream is not being played.
+    #[error("this stream is not being played")]
+    NotPlaying,
+}
+
+impl PlayerError {
+    /// The error code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            PlayerError::EngineDestroyed => ErrorCode::EngineDestroyed,
+            PlayerError::NotLoggedIn => ErrorCode::NotLoggedIn,
+            PlayerError::InvalidStreamId => ErrorCode::InvalidStreamId,
+            PlayerError::AlreadyPlaying => ErrorCode::AlreadyPlaying,
+            PlayerError::NotPlaying => ErrorCode::NotPlaying,
+        }
+    }
+}

@@ -10,6 +10,10 @@ use protocol::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::media::DeviceType;
+use crate::quality::{PlayStreamQuality, PublishStreamQuality};
+use crate::room::PublishChannel;
+
 /// A user in a room: an ID unique within the AppID and a display name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct User {
@@ -129,6 +133,18 @@ pub enum PublisherState {
     Publishing,
 }
 
+/// The state of a stream the local user plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PlayerState {
+    /// Not playing.
+    NoPlay,
+    /// Playing was requested: waiting for the stream to be live, negotiating,
+    /// or retrying after an interruption or after the stream stopped.
+    PlayRequesting,
+    /// Playing: media flows from the SFU.
+    Playing,
+}
+
 /// A room broadcast (chat) message from another user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BroadcastMessage {
@@ -237,6 +253,63 @@ pub enum Event {
         error_code: u32,
         /// JSON text with details, `"{}"` when none.
         extended_data: String,
+    },
+    /// The first video frame was captured for a publishing channel (also
+    /// during preview).
+    PublisherCapturedVideoFirstFrame {
+        /// The channel.
+        channel: PublishChannel,
+    },
+    /// Publishing quality, every 3 s while publishing.
+    PublisherQualityUpdate {
+        /// The stream.
+        stream_id: String,
+        /// The measurements.
+        quality: PublishStreamQuality,
+    },
+    /// One of the streams the local user plays changed state.
+    PlayerStateUpdate {
+        /// The stream.
+        stream_id: String,
+        /// The new state.
+        state: PlayerState,
+        /// Why (0 = no error).
+        error_code: u32,
+        /// JSON text with details, `"{}"` when none.
+        extended_data: String,
+    },
+    /// The first video frame of a played stream arrived (complete and decodable).
+    PlayerRecvVideoFirstFrame {
+        /// The stream.
+        stream_id: String,
+    },
+    /// The first video frame of a played stream was rendered.
+    PlayerRenderVideoFirstFrame {
+        /// The stream.
+        stream_id: String,
+    },
+    /// The first audio frame of a played stream arrived.
+    PlayerRecvAudioFirstFrame {
+        /// The stream.
+        stream_id: String,
+    },
+    /// Playing quality, every 3 s while playing.
+    PlayerQualityUpdate {
+        /// The stream.
+        stream_id: String,
+        /// The measurements.
+        quality: PlayStreamQuality,
+    },
+    /// A local device (camera, microphone, speaker) is missing or failed
+    /// (seed: `onLocalDeviceExceptionOccurred`). Publishing goes on with what
+    /// still works.
+    LocalDeviceError {
+        /// Which device.
+        device_type: DeviceType,
+        /// Why (e.g. `NoCamera`).
+        error_code: u32,
+        /// Human text.
+        info: String,
     },
     /// A non-fatal problem worth logging (a server error without a request,
     /// an undecodable message, a failed token renewal, ...).

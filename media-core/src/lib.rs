@@ -4,14 +4,18 @@
 //! Rust: create an engine, listen to its events, log in to a room, publish
 //! your stream, react to other users' streams, log out, destroy.
 //!
-//! This release holds the room half: login, presence, stream announcements,
-//! broadcast messages, token renewal, heartbeats and automatic reconnection.
-//! Capture, codecs, transport and rendering come next.
+//! - the room: login, presence, stream announcements, broadcast messages,
+//!   token renewal, heartbeats and automatic reconnection ([`Engine`]);
+//! - media: cameras, microphones and synthetic sources ([`capture`]), H.264
+//!   and Opus ([`codec`]), WebRTC peer connections to Confer's SFU
+//!   ([`transport`]), and rendering into native windows or frame sinks
+//!   ([`render`]); quality reports every 3 s ([`quality`]).
 //!
 //! ## Quick start
 //!
 //! ```no_run
-//! use media_core::{Engine, EngineProfile, Event, PublishChannel, RoomConfig, Scenario, User};
+//! use media_core::render::{Canvas, FrameSink};
+//! use media_core::{Engine, EngineProfile, Event, PublishChannel, RoomConfig, Scenario, UpdateType, User};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let (engine, mut events) = Engine::create(EngineProfile {
@@ -20,6 +24,7 @@
 //!     scenario: Scenario::StandardVideoCall,
 //!     server: "ws://127.0.0.1:8080/ws".into(),
 //!     reconnect: Default::default(),
+//!     transport: Default::default(),
 //! })?;
 //! engine.login_room(
 //!     "room1",
@@ -29,8 +34,11 @@
 //! engine.start_publishing_stream("stream1", PublishChannel::Main)?;
 //! while let Some(event) = events.recv().await {
 //!     match event {
-//!         Event::RoomStreamUpdate { update_type, streams, .. } => {
-//!             println!("{update_type:?}: {streams:?}"); // play them (next release)
+//!         Event::RoomStreamUpdate { update_type: UpdateType::Add, streams, .. } => {
+//!             // Show each new stream (a window canvas in an app; a sink here).
+//!             for s in streams {
+//!                 engine.start_playing_stream(&s.stream_id, Some(Canvas::sink(FrameSink::new())))?;
+//!             }
 //!         }
 //!         Event::RoomStateUpdate { state, error_code, .. } => {
 //!             println!("room {state:?} ({error_code})");
@@ -92,19 +100,28 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod capture;
+pub mod codec;
 mod engine;
 mod error;
 mod event;
+pub mod frame;
 mod log;
+mod media;
+pub mod quality;
+pub mod render;
 mod room;
+pub mod transport;
 
 pub use engine::{Engine, EngineProfile, EventReceiver, Scenario};
-pub use error::{EngineError, PublisherError, RoomError};
+pub use error::{EngineError, PlayerError, PublisherError, RoomError};
 pub use event::{
-    BroadcastMessage, Event, PublisherState, RoomState, RoomStateChangedReason, Stream, UpdateType,
-    User,
+    BroadcastMessage, Event, PlayerState, PublisherState, RoomState, RoomStateChangedReason,
+    Stream, UpdateType, User,
 };
 pub use log::{set_log_config, LogConfig, LOG_FILE_NAME, ROTATED_FILES};
+pub use media::{AudioSink, DeviceType, PlayedAudio};
 pub use protocol::ErrorCode;
+pub use quality::{PlayStreamQuality, PublishStreamQuality, StreamQualityLevel};
 pub use room::reconnect::ReconnectPolicy;
 pub use room::{PublishChannel, RoomConfig};

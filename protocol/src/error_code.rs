@@ -129,18 +129,42 @@ error_codes! {
     NotPublishing = 1_003_004 => "this channel is not publishing",
     /// The stream's extra info is longer than 1024 bytes.
     ExtraInfoTooLong = 1_003_005 => "stream extra info is longer than 1024 bytes",
+    /// The SFU refused or could not parse the publishing offer.
+    PublishNegotiationFailed = 1_003_006 => "the server could not negotiate media for this stream",
+    /// The publishing peer connection failed (ICE/DTLS); the SDK retries.
+    PublishTransportFailed = 1_003_007 => "the media connection for publishing failed; retrying",
+    /// Media was offered for a stream this session does not publish.
+    NotStreamOwner = 1_003_008 => "this session does not publish that stream",
 
     // ---- player ----
     /// The stream is already being played.
     AlreadyPlaying = 1_004_001 => "this stream is already being played",
     /// Stop was called for a stream that is not being played.
     NotPlaying = 1_004_002 => "this stream is not being played",
+    /// The SFU refused or could not parse the playing offer.
+    PlayNegotiationFailed = 1_004_003 => "the server could not negotiate media for playing this stream",
+    /// The playing peer connection failed (ICE/DTLS); the SDK retries.
+    PlayTransportFailed = 1_004_004 => "the media connection for playing failed; retrying",
+    /// The played stream stopped; the player waits for it to return.
+    StreamEnded = 1_004_005 => "the stream stopped; waiting for it to be published again",
+    /// Media was offered for a stream this session has not asked to play, or that is not live.
+    StreamNotLive = 1_004_006 => "the stream is not live or was not requested",
 
     // ---- device ----
     /// No camera is present (or the chosen one is gone).
     NoCamera = 1_006_001 => "no camera found",
     /// No microphone is present (or the chosen one is gone).
     NoMicrophone = 1_006_002 => "no microphone found",
+    /// The chosen device ID does not exist.
+    DeviceNotFound = 1_006_003 => "no device with that ID",
+    /// The device exists but could not be opened (busy, unsupported format).
+    DeviceOpenFailed = 1_006_004 => "the device could not be opened; is another application using it?",
+    /// The camera has no zoom control.
+    ZoomUnsupported = 1_006_005 => "this camera does not support zoom",
+    /// The video config is out of range (resolution, fps or bitrate).
+    InvalidVideoConfig = 1_006_006 => "video config out of range",
+    /// A pushed custom frame does not match its declared format and size.
+    InvalidFrame = 1_006_007 => "custom frame does not match its format and size",
 
     // ---- token ----
     /// The token is not in Confer's token format.

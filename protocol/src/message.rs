@@ -58,6 +58,31 @@ pub struct BroadcastMessage {
     pub send_time_ms: u64,
 }
 
+/// Which peer connection a media message is about: the one publishing a
+/// stream, or the one playing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaRole {
+    /// The client sends the stream to the SFU.
+    Publish,
+    /// The client receives the stream from the SFU.
+    Play,
+}
+
+/// One trickled ICE candidate (the browser's `RTCIceCandidateInit`).
+/// An empty `candidate` means the sender has no more candidates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceCandidate {
+    /// The `candidate:` attribute line, or empty at the end of candidates.
+    pub candidate: String,
+    /// The media section's `mid`.
+    #[serde(default)]
+    pub sdp_mid: Option<String>,
+    /// The media section's index.
+    #[serde(default)]
+    pub sdp_mline_index: Option<u16>,
+}
+
 /// How a native client or a browser proves who it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -156,6 +181,44 @@ pub enum ClientMessage {
         /// The stream ID.
         stream_id: String,
     },
+    /// Ask to play a stream of this app. The server answers `Ack{PlayAccepted}`
+    /// at once, then sends `StreamReady` whenever the stream is live (now or
+    /// later) and `StreamEnded` when it stops; the client offers media after
+    /// each `StreamReady`.
+    PlayStream {
+        /// Correlates the answer.
+        request_id: u32,
+        /// The stream ID.
+        stream_id: String,
+    },
+    /// Stop playing a stream (closes its peer connection on the server).
+    StopPlaying {
+        /// Correlates the answer.
+        request_id: u32,
+        /// The stream ID.
+        stream_id: String,
+    },
+    /// An SDP offer for the publishing or playing peer connection of a stream.
+    /// The server answers with `SdpAnswer` or an `Error` for `request_id`.
+    SdpOffer {
+        /// Correlates the answer.
+        request_id: u32,
+        /// The stream ID.
+        stream_id: String,
+        /// Publish or play.
+        role: MediaRole,
+        /// The offer SDP.
+        sdp: String,
+    },
+    /// A trickled ICE candidate for a stream's peer connection.
+    TrickleIce {
+        /// The stream ID.
+        stream_id: String,
+        /// Publish or play.
+        role: MediaRole,
+        /// The candidate.
+        candidate: IceCandidate,
+    },
 }
 
 /// The answer to `Login`.
@@ -248,6 +311,16 @@ pub enum AckBody {
         /// The stream ID.
         stream_id: String,
     },
+    /// Play request registered.
+    PlayAccepted {
+        /// The stream ID.
+        stream_id: String,
+    },
+    /// Play stopped.
+    PlayStopped {
+        /// The stream ID.
+        stream_id: String,
+    },
 }
 
 /// Messages from the server to a client.
@@ -309,6 +382,37 @@ pub enum ServerMessage {
         /// Whether the server closes the connection after this.
         fatal: bool,
     },
+    /// The SFU's answer to an `SdpOffer`.
+    SdpAnswer {
+        /// The offer's request ID.
+        request_id: u32,
+        /// The stream ID.
+        stream_id: String,
+        /// Publish or play.
+        role: MediaRole,
+        /// The answer SDP.
+        sdp: String,
+    },
+    /// A trickled ICE candidate from the SFU.
+    TrickleIce {
+        /// The stream ID.
+        stream_id: String,
+        /// Publish or play.
+        role: MediaRole,
+        /// The candidate.
+        candidate: IceCandidate,
+    },
+    /// A stream this client asked to play is live: offer media now.
+    StreamReady {
+        /// The stream ID.
+        stream_id: String,
+    },
+    /// A stream this client plays stopped (its publisher stopped or left); the
+    /// play request stays registered and `StreamReady` follows if it returns.
+    StreamEnded {
+        /// The stream ID.
+        stream_id: String,
+    },
     /// The server ended this session (kick-out, session expired); do not retry.
     Kicked {
         /// Why.
@@ -361,6 +465,10 @@ impl ClientMessage {
         "send_broadcast",
         "publish_stream",
         "stop_publishing",
+        "play_stream",
+        "stop_playing",
+        "sdp_offer",
+        "trickle_ice",
     ];
 
     /// Parses a text frame.
@@ -386,6 +494,10 @@ impl ServerMessage {
         "heartbeat_ack",
         "ack",
         "error",
+        "sdp_answer",
+        "trickle_ice",
+        "stream_ready",
+        "stream_ended",
         "kicked",
         "shutdown",
     ];
@@ -557,7 +669,53 @@ mod tests {
                     stream_id,
                 }
             }),
+            (any::<u32>(), ".{0,40}").prop_map(|(request_id, stream_id)| {
+                ClientMessage::PlayStream {
+                    request_id,
+                    stream_id,
+                }
+            }),
+            (any::<u32>(), ".{0,40}").prop_map(|(request_id, stream_id)| {
+                ClientMessage::StopPlaying {
+                    request_id,
+                    stream_id,
+                }
+            }),
+            (any::<u32>(), ".{0,40}", role(), ".{0,300}").prop_map(
+                |(request_id, stream_id, role, sdp)| {
+                    ClientMessage::SdpOffer {
+                        request_id,
+                        stream_id,
+                        role,
+                        sdp,
+                    }
+                }
+            ),
+            (".{0,40}", role(), candidate()).prop_map(|(stream_id, role, candidate)| {
+                ClientMessage::TrickleIce {
+                    stream_id,
+                    role,
+                    candidate,
+                }
+            }),
         ]
+    }
+
+    fn role() -> impl Strategy<Value = MediaRole> {
+        prop_oneof![Just(MediaRole::Publish), Just(MediaRole::Play)]
+    }
+
+    fn candidate() -> impl Strategy<Value = IceCandidate> {
+        (
+            ".{0,120}",
+            proptest::option::of(".{0,8}"),
+            proptest::option::of(any::<u16>()),
+        )
+            .prop_map(|(candidate, sdp_mid, sdp_mline_index)| IceCandidate {
+                candidate,
+                sdp_mid,
+                sdp_mline_index,
+            })
     }
 
     fn ack_body() -> impl Strategy<Value = AckBody> {
@@ -567,6 +725,8 @@ mod tests {
             any::<u64>().prop_map(|message_id| AckBody::BroadcastSent { message_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::StreamPublished { stream_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::StreamStopped { stream_id }),
+            ".{0,40}".prop_map(|stream_id| AckBody::PlayAccepted { stream_id }),
+            ".{0,40}".prop_map(|stream_id| AckBody::PlayStopped { stream_id }),
         ]
     }
 
@@ -638,6 +798,25 @@ mod tests {
             (code(), ".{0,80}").prop_map(|(code, message)| ServerMessage::Kicked { code, message }),
             (code(), ".{0,80}")
                 .prop_map(|(code, message)| ServerMessage::Shutdown { code, message }),
+            (any::<u32>(), ".{0,40}", role(), ".{0,300}").prop_map(
+                |(request_id, stream_id, role, sdp)| {
+                    ServerMessage::SdpAnswer {
+                        request_id,
+                        stream_id,
+                        role,
+                        sdp,
+                    }
+                }
+            ),
+            (".{0,40}", role(), candidate()).prop_map(|(stream_id, role, candidate)| {
+                ServerMessage::TrickleIce {
+                    stream_id,
+                    role,
+                    candidate,
+                }
+            }),
+            ".{0,40}".prop_map(|stream_id| ServerMessage::StreamReady { stream_id }),
+            ".{0,40}".prop_map(|stream_id| ServerMessage::StreamEnded { stream_id }),
         ]
     }
 
@@ -724,7 +903,7 @@ mod tests {
         for s in samples {
             assert!(ClientMessage::decode(s).is_ok(), "{s}");
         }
-        assert_eq!(ClientMessage::TYPES.len(), 8);
-        assert_eq!(ServerMessage::TYPES.len(), 11);
+        assert_eq!(ClientMessage::TYPES.len(), 12);
+        assert_eq!(ServerMessage::TYPES.len(), 15);
     }
 }

@@ -6,7 +6,7 @@ use protocol::limits::MAX_MESSAGE_BYTES;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// The shortest server secret accepted, in characters.
@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub login_timeout_ms: u64,
     /// Abuse and capacity limits.
     pub limits: Limits,
+    /// Where the SFU's media (UDP) runs: the `[media]` table.
+    pub media: MediaConfig,
     /// The registered apps.
     pub apps: Vec<AppConfig>,
 }
@@ -62,6 +64,36 @@ pub struct Limits {
     pub message_burst: u32,
     /// WebSocket connections the server holds at once.
     pub max_connections: usize,
+}
+
+/// The SFU's media transport: which address its peer connections bind and
+/// announce. Each peer connection binds its own UDP socket (webrtc-rs 0.21
+/// has no UDP mux), so a fixed port (`udp_port_min == udp_port_max`) serves
+/// one peer connection at a time; give a range for more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MediaConfig {
+    /// IP the media sockets bind (127.0.0.1 for local use; 0.0.0.0 binds
+    /// every non-loopback interface).
+    pub udp_bind_ip: IpAddr,
+    /// Lowest UDP port to use; with `udp_port_max`, a range. Unset: ephemeral ports.
+    pub udp_port_min: Option<u16>,
+    /// Highest UDP port to use (inclusive).
+    pub udp_port_max: Option<u16>,
+    /// IP announced in the SFU's ICE candidates instead of the bound one
+    /// (NAT 1:1, or a UDP relay in tests). The port stays the bound port.
+    pub announced_ip: Option<IpAddr>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            udp_bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            udp_port_min: None,
+            udp_port_max: None,
+            announced_ip: None,
+        }
+    }
 }
 
 /// Why a configuration could not be loaded, saved or accepted.
@@ -106,6 +138,9 @@ pub enum ConfigError {
     /// The heartbeat timing is unusable.
     #[error("heartbeat_interval_ms must be > 0 and heartbeat_timeout_ms greater than it; login_timeout_ms must be > 0")]
     Timing,
+    /// The media port range is incomplete or reversed.
+    #[error("media: udp_port_min and udp_port_max must both be set, non-zero, with min <= max")]
+    MediaPorts,
     /// A limit is zero (or the message size is below what the protocol needs).
     #[error("limit {0} must be positive (max_message_bytes at least 1024)")]
     Limit(&'static str),
@@ -119,6 +154,7 @@ impl Default for ServerConfig {
             heartbeat_timeout_ms: 15_000,
             login_timeout_ms: 10_000,
             limits: Limits::default(),
+            media: MediaConfig::default(),
             apps: Vec::new(),
         }
     }
@@ -222,6 +258,11 @@ impl ServerConfig {
         if l.max_message_bytes < 1024 {
             return Err(ConfigError::Limit("max_message_bytes"));
         }
+        match (self.media.udp_port_min, self.media.udp_port_max) {
+            (None, None) => {}
+            (Some(min), Some(max)) if min > 0 && min <= max => {}
+            _ => return Err(ConfigError::MediaPorts),
+        }
         let mut seen = HashSet::new();
         for app in &self.apps {
             if app.app_id == 0 {
@@ -268,6 +309,24 @@ mod tests {
         let c: ServerConfig = toml::from_str("bind = \"0.0.0.0:9000\"\n").expect("parses");
         assert_eq!(c.heartbeat_timeout_ms, 15_000);
         assert_eq!(c.limits.max_users_per_room, 500);
+        assert_eq!(c.media, MediaConfig::default());
+    }
+
+    #[test]
+    fn media_table_parses_and_validates() {
+        let text = "[media]\nudp_bind_ip = \"0.0.0.0\"\nudp_port_min = 40000\nudp_port_max = 40010\nannounced_ip = \"127.0.0.2\"\n";
+        let c: ServerConfig = toml::from_str(text).expect("parses");
+        assert_eq!(c.media.udp_port_min, Some(40000));
+        assert_eq!(c.media.announced_ip, Some("127.0.0.2".parse().unwrap()));
+        let mut c = ServerConfig::generate_local();
+        c.media.udp_port_min = Some(5000);
+        assert!(matches!(c.validate(), Err(ConfigError::MediaPorts)));
+        c.media.udp_port_max = Some(4000);
+        assert!(matches!(c.validate(), Err(ConfigError::MediaPorts)));
+        c.media.udp_port_max = Some(5000);
+        c.validate().expect("a single fixed port is fine");
+        let back: ServerConfig = toml::from_str(&c.to_toml()).expect("parses");
+        assert_eq!(back, c);
     }
 
     #[test]

@@ -9,13 +9,15 @@
 use crate::apps::LoginClaim;
 use crate::hub::{Admission, Leave, SessionInfo, OUTBOX_CAPACITY};
 use crate::rate::TokenBucket;
+use crate::sfu::StreamKey;
 use crate::state::{shutdown_begun, ServerState};
-use crate::store::{apply_cleanups, Claim, JoinRequest};
+use crate::store::{Claim, JoinRequest};
 use axum::extract::ws::{CloseFrame, Message};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::ids::{check_extra_info, check_user_name, RoomId, StreamId, UserId};
 use protocol::{
-    AckBody, ClientMessage, DecodeError, ErrorCode, Login, Resume, ServerMessage, PROTOCOL_VERSION,
+    AckBody, ClientMessage, DecodeError, ErrorCode, Login, MediaRole, Resume, ServerMessage,
+    PROTOCOL_VERSION,
 };
 use rand::Rng;
 use std::fmt::Display;
@@ -293,7 +295,7 @@ where
             user: admission.user.clone(),
         };
         let (ok, cleanups) = hub.admit(admission, handle, Instant::now());
-        apply_cleanups(self.state.store(), cleanups).await;
+        self.state.apply_cleanups(cleanups).await;
         self.state.metrics().login();
         tracing::info!(app_id, room_id = %room_id, user_id = %user_id, session_id = %session_id,
             elapsed_us = started.elapsed().as_micros() as u64, "logged in");
@@ -424,13 +426,18 @@ where
                 let msg = ServerMessage::Resumed {
                     missed: resumed.missed,
                 };
-                match self.send(&msg).await {
+                let sent = self.send(&msg).await;
+                // Queued behind `Resumed`: the outbox drains after this step.
+                if let Some(s) = &self.session {
+                    self.state.media().resumed(&s.session_id);
+                }
+                match sent {
                     Ok(()) => Next::Continue,
                     Err(()) => Next::End,
                 }
             }
             Err(refused) => {
-                apply_cleanups(self.state.store(), refused.cleanups).await;
+                self.state.apply_cleanups(refused.cleanups).await;
                 tracing::info!(session_id = %resume.session_id, code = refused.code.name(), "resume refused");
                 match self.send(&refuse(refused.code)).await {
                     Ok(()) => Next::Close(CLOSE_NORMAL, refused.code),
@@ -460,7 +467,7 @@ where
             }
             ClientMessage::Logout { request_id } => {
                 let cleanups = hub.leave(session_id, Leave::Logout, now);
-                apply_cleanups(self.state.store(), cleanups).await;
+                self.state.apply_cleanups(cleanups).await;
                 self.session = None;
                 self.outbox = None;
                 let ack = ServerMessage::Ack {
@@ -520,13 +527,97 @@ where
                 stream_id,
             } => match hub.remove_stream(session_id, &stream_id) {
                 Ok(cleanup) => {
-                    apply_cleanups(self.state.store(), vec![cleanup]).await;
+                    self.state.apply_cleanups(vec![cleanup]).await;
                     let body = AckBody::StreamStopped { stream_id };
                     self.reply(ServerMessage::Ack { request_id, body }).await
                 }
                 Err(code) => self.reply_error(Some(request_id), code).await,
             },
+            ClientMessage::PlayStream {
+                request_id,
+                stream_id,
+            } => match self.stream_key(&stream_id) {
+                Ok(key) => {
+                    // The Ack goes out directly, now; a StreamReady queued by
+                    // `play` drains from the outbox after it.
+                    self.state.media().play(&key, session_id);
+                    let body = AckBody::PlayAccepted { stream_id };
+                    self.reply(ServerMessage::Ack { request_id, body }).await
+                }
+                Err(code) => self.reply_error(Some(request_id), code).await,
+            },
+            ClientMessage::StopPlaying {
+                request_id,
+                stream_id,
+            } => match self.stream_key(&stream_id) {
+                Ok(key) => {
+                    if self.state.media().stop_playing(&key, session_id).await {
+                        let body = AckBody::PlayStopped { stream_id };
+                        self.reply(ServerMessage::Ack { request_id, body }).await
+                    } else {
+                        self.reply_error(Some(request_id), ErrorCode::NotPlaying)
+                            .await
+                    }
+                }
+                Err(code) => self.reply_error(Some(request_id), code).await,
+            },
+            ClientMessage::SdpOffer {
+                request_id,
+                stream_id,
+                role,
+                sdp,
+            } => {
+                let key = match self.stream_key(&stream_id) {
+                    Ok(key) => key,
+                    Err(code) => return self.reply_error(Some(request_id), code).await,
+                };
+                let owns = role == MediaRole::Publish && hub.owns_stream(session_id, &stream_id);
+                match self
+                    .state
+                    .media()
+                    .offer(&key, session_id, role, sdp, owns)
+                    .await
+                {
+                    Ok(answer) => {
+                        let msg = ServerMessage::SdpAnswer {
+                            request_id,
+                            stream_id,
+                            role,
+                            sdp: answer,
+                        };
+                        self.reply(msg).await
+                    }
+                    Err(code) => self.reply_error(Some(request_id), code).await,
+                }
+            }
+            ClientMessage::TrickleIce {
+                stream_id,
+                role,
+                candidate,
+            } => {
+                if let Ok(key) = self.stream_key(&stream_id) {
+                    self.state
+                        .media()
+                        .candidate(&key, session_id, role, candidate)
+                        .await;
+                }
+                Next::Continue
+            }
         }
+    }
+
+    /// The app-wide key of a stream this session names.
+    fn stream_key(&self, stream_id: &str) -> Result<StreamKey, ErrorCode> {
+        let stream = StreamId::new(stream_id).map_err(|e| e.code())?;
+        let app_id = self
+            .session
+            .as_ref()
+            .map(|s| s.info.app_id)
+            .ok_or(ErrorCode::NotLoggedIn)?;
+        Ok(StreamKey {
+            app_id,
+            stream_id: stream.into_string(),
+        })
     }
 
     async fn publish(

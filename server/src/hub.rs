@@ -523,6 +523,25 @@ impl Hub {
         }
     }
 
+    /// Sends a message that is not a room event (media signaling) to the
+    /// session's attached connection: no sequence number, no replay. `false`
+    /// if the session has no connection now (or it was too slow and is let go).
+    pub fn send_to_session(&self, session_id: &str, msg: ServerMessage) -> bool {
+        let mut st = self.lock();
+        let Some(s) = st.sessions.get_mut(session_id) else {
+            return false;
+        };
+        let Some(conn) = &s.conn else {
+            return false;
+        };
+        if conn.tx.try_send(msg).is_err() {
+            tracing::warn!(user_id = %s.user.user_id, "connection too slow or gone; detaching it");
+            s.conn = None;
+            return false;
+        }
+        true
+    }
+
     /// Rooms and sessions on this node.
     pub fn counts(&self) -> (usize, usize) {
         let st = self.lock();

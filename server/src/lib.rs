@@ -2,7 +2,9 @@
 //!
 //! - `GET /ws`: the signaling protocol of the [`protocol`] crate (challenge,
 //!   login or resume, heartbeats, room events with per-session sequence
-//!   numbers and replay, publish/stop, broadcast, token renewal, logout).
+//!   numbers and replay, publish/stop, broadcast, token renewal, logout),
+//!   and media signaling (play subscriptions, SDP offer/answer, trickle ICE)
+//!   for the SFU.
 //! - `GET /healthz`: `ok`.
 //! - `GET /metrics`: Prometheus text.
 //!
@@ -18,7 +20,9 @@
 //! Layout: [`config`] (TOML config), [`apps`] (credential checks), [`hub`]
 //! (live sessions, rooms, fan-out), [`store`] (shared room state behind the
 //! [`RoomStore`] trait), [`connection`] (the WebSocket loop), [`rate`],
-//! [`replay`], [`metrics`], [`http`] (routes), [`state`] and [`serve`].
+//! [`replay`], [`metrics`], [`http`] (routes), [`state`] and [`serve`];
+//! media: [`sfu`] (webrtc-rs peer connections, RTP forwarding), [`plays`]
+//! (play subscriptions) and [`media`] (the signaling glue).
 
 #![warn(missing_docs)]
 
@@ -27,14 +31,17 @@ pub mod config;
 pub mod connection;
 pub mod http;
 pub mod hub;
+pub mod media;
 pub mod metrics;
+pub mod plays;
 pub mod rate;
 pub mod replay;
 pub mod serve;
+pub mod sfu;
 pub mod state;
 pub mod store;
 
-pub use config::{AppConfig, ConfigError, Limits, ServerConfig};
+pub use config::{AppConfig, ConfigError, Limits, MediaConfig, ServerConfig};
 pub use http::app;
 pub use serve::{start, ServeError, ServerHandle};
 pub use state::ServerState;

@@ -103,6 +103,7 @@ impl ServerHandle {
         // Every connection holds a permit until it has closed.
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all)).await;
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.task).await;
+        self.state.media().close_all().await;
         tracing::info!("server stopped");
     }
 

@@ -3,8 +3,9 @@
 use crate::apps::AppRegistry;
 use crate::config::{ConfigError, ServerConfig};
 use crate::hub::Hub;
+use crate::media::Media;
 use crate::metrics::Metrics;
-use crate::store::{apply_cleanups, MemoryStore, RoomStore};
+use crate::store::{apply_cleanups, Cleanup, MemoryStore, RoomStore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
@@ -19,7 +20,8 @@ pub struct ServerState {
 struct Shared {
     config: ServerConfig,
     apps: AppRegistry,
-    hub: Hub,
+    hub: Arc<Hub>,
+    media: Media,
     store: Arc<dyn RoomStore>,
     metrics: Metrics,
     connections: Arc<Semaphore>,
@@ -46,15 +48,17 @@ impl ServerState {
         store: Arc<dyn RoomStore>,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        let hub = Hub::new(
+        let hub = Arc::new(Hub::new(
             Duration::from_millis(config.heartbeat_interval_ms),
             Duration::from_millis(config.heartbeat_timeout_ms),
-        );
+        ));
+        let media = Media::new(config.media.clone(), Arc::clone(&hub));
         let permits = config.limits.max_connections.min(Semaphore::MAX_PERMITS);
         Ok(ServerState {
             inner: Arc::new(Shared {
                 apps: AppRegistry::new(&config.apps),
                 hub,
+                media,
                 store,
                 metrics: Metrics::default(),
                 connections: Arc::new(Semaphore::new(permits)),
@@ -77,6 +81,21 @@ impl ServerState {
     /// Live sessions and rooms.
     pub fn hub(&self) -> &Hub {
         &self.inner.hub
+    }
+
+    /// The SFU and play subscriptions.
+    pub fn media(&self) -> &Media {
+        &self.inner.media
+    }
+
+    /// Applies what a session or stream going away implies: closes its media
+    /// and writes the store.
+    pub async fn apply_cleanups(&self, cleanups: Vec<Cleanup>) {
+        if cleanups.is_empty() {
+            return;
+        }
+        self.media().apply_cleanups(&cleanups).await;
+        apply_cleanups(self.store(), cleanups).await;
     }
 
     /// The room store.
@@ -120,9 +139,7 @@ impl ServerState {
             tokio::select! {
                 _ = tick.tick() => {
                     let cleanups = self.hub().sweep(Instant::now());
-                    if !cleanups.is_empty() {
-                        apply_cleanups(self.store(), cleanups).await;
-                    }
+                    self.apply_cleanups(cleanups).await;
                 }
                 () = shutdown_begun(&mut shutdown) => break,
             }

@@ -3,12 +3,17 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod media;
 pub mod raw;
 pub mod relay;
+pub mod udp_relay;
 
+use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
+use media_core::codec::video_config::VideoPreset;
+use media_core::transport::TransportConfig;
 use media_core::{
-    Engine, EngineProfile, Event, EventReceiver, ReconnectPolicy, RoomConfig, RoomState, Scenario,
-    User,
+    Engine, EngineProfile, Event, EventReceiver, PublishChannel, ReconnectPolicy, RoomConfig,
+    RoomState, Scenario, User,
 };
 use protocol::token::{self, Privileges, TokenClaims};
 use server::{AppConfig, ServerConfig, ServerHandle};
@@ -34,6 +39,11 @@ impl TestServer {
 
     /// Starts after `tweak` adjusts the config.
     pub async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        // Logs for debugging a failure: RUST_LOG=media_core=debug,server=debug.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let mut config = ServerConfig::generate_local();
         config.bind = "127.0.0.1:0".parse().expect("literal address");
         tweak(&mut config);
@@ -73,6 +83,10 @@ impl TestServer {
                 retry_window: Duration::from_secs(30),
                 initial_backoff: Duration::from_millis(100),
                 max_backoff: Duration::from_millis(500),
+            },
+            transport: TransportConfig {
+                bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                ..TransportConfig::default()
             },
         }
     }
@@ -129,9 +143,19 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Creates an engine (not logged in).
+    /// Creates an engine (not logged in) whose main channel publishes the
+    /// synthetic sources (there is no camera or microphone here): the test
+    /// pattern at 180p and a 440 Hz tone.
     pub fn create(profile: EngineProfile, user_id: &str) -> Peer {
         let (engine, events) = Engine::create(profile).expect("engine create");
+        engine.set_video_source(VideoSourceKind::TestPattern, PublishChannel::Main);
+        engine.set_audio_source(
+            AudioSourceKind::Tone { freq_hz: 440.0 },
+            PublishChannel::Main,
+        );
+        engine
+            .set_video_config(VideoPreset::P180.config(), PublishChannel::Main)
+            .expect("preset is valid");
         Peer {
             engine,
             events,
@@ -272,11 +296,27 @@ pub fn brief(e: &Event) -> String {
     }
 }
 
-/// Briefs of the events that are not `RoomStateChanged` (which mirrors every state update).
+/// Briefs of the state-changing events: without `RoomStateChanged` (which
+/// mirrors every state update), first-frame and quality reports (media
+/// timing, checked by the media tests).
 pub fn briefs(events: &[Event]) -> Vec<String> {
     events
         .iter()
-        .filter(|e| !matches!(e, Event::RoomStateChanged { .. }))
+        .filter(|e| !is_media_detail(e))
         .map(brief)
         .collect()
+}
+
+/// Events that report media progress rather than a state change.
+pub fn is_media_detail(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::RoomStateChanged { .. }
+            | Event::PublisherCapturedVideoFirstFrame { .. }
+            | Event::PublisherQualityUpdate { .. }
+            | Event::PlayerRecvVideoFirstFrame { .. }
+            | Event::PlayerRenderVideoFirstFrame { .. }
+            | Event::PlayerRecvAudioFirstFrame { .. }
+            | Event::PlayerQualityUpdate { .. }
+    )
 }

@@ -6,6 +6,7 @@
 use super::session::{ConnId, Output, Session, Transport};
 use crate::error::RoomError;
 use crate::event::Event;
+use crate::media::{Fact, Media};
 use futures_util::{SinkExt, StreamExt};
 use protocol::ServerMessage;
 use std::collections::HashMap;
@@ -68,13 +69,22 @@ impl Shared {
 
 enum Wake {
     Command,
+    Media(Fact),
     Connected(ConnId, Result<Box<Ws>, String>),
     Socket(ConnId, Option<Result<Message, String>>),
     Timer,
 }
 
-/// Runs the session over WebSockets to `url` until the engine is destroyed.
-pub(crate) async fn run(shared: Arc<Shared>, url: String, events: mpsc::UnboundedSender<Event>) {
+/// Runs the session over WebSockets to `url` until the engine is destroyed,
+/// carrying the session's media commands out on `media` and feeding what the
+/// media side reports (`facts`) back into the session.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    url: String,
+    events: mpsc::UnboundedSender<Event>,
+    media: Arc<Media>,
+    mut facts: mpsc::UnboundedReceiver<Fact>,
+) {
     let mut socket: Option<(ConnId, Ws)> = None;
     let mut connecting: Option<(ConnId, ConnectFuture)> = None;
     loop {
@@ -100,6 +110,7 @@ pub(crate) async fn run(shared: Arc<Shared>, url: String, events: mpsc::Unbounde
                     if let Some((_, ws)) = socket.take() {
                         close(ws).await;
                     }
+                    media.shutdown().await;
                     return;
                 }
                 break;
@@ -148,6 +159,7 @@ pub(crate) async fn run(shared: Arc<Shared>, url: String, events: mpsc::Unbounde
                         tracing::debug!(event = ?e, "event");
                         let _ = events.send(e);
                     }
+                    Output::Media(command) => media.handle(command),
                     Output::BroadcastDone { .. } => {}
                 }
             }
@@ -156,6 +168,7 @@ pub(crate) async fn run(shared: Arc<Shared>, url: String, events: mpsc::Unbounde
         let deadline = shared.lock().session.poll_timeout();
         let wake = tokio::select! {
             _ = shared.wake.notified() => Wake::Command,
+            Some(fact) = facts.recv() => Wake::Media(fact),
             r = async {
                 match connecting.as_mut() {
                     Some((conn, f)) => (*conn, f.await),
@@ -179,6 +192,15 @@ pub(crate) async fn run(shared: Arc<Shared>, url: String, events: mpsc::Unbounde
         let now = Instant::now();
         match wake {
             Wake::Command => {}
+            Wake::Media(Fact::Event(e)) => shared.lock().session.emit(e),
+            Wake::Media(Fact::Media {
+                stream_id,
+                role,
+                fact,
+            }) => shared
+                .lock()
+                .session
+                .handle_media(now, &stream_id, role, fact),
             Wake::Timer => shared.lock().session.handle_timeout(now),
             Wake::Connected(conn, result) => {
                 connecting = None;

@@ -3,6 +3,7 @@
 //! WebSocket.
 
 pub(crate) mod driver;
+pub(crate) mod media;
 pub(crate) mod reconnect;
 pub(crate) mod session;
 pub(crate) mod view;

@@ -10,17 +10,18 @@
 //!
 //! Input from a connection other than the current one is stale and ignored.
 
+use super::media::{MediaCommand, MediaFact, MediaLink, Player, MEDIA_RETRY, NEGOTIATION_TIMEOUT};
 use super::reconnect::{Backoff, ReconnectPolicy};
 use super::view::View;
 use super::{PublishChannel, RoomConfig};
-use crate::error::{PublisherError, RoomError};
+use crate::error::{PlayerError, PublisherError, RoomError};
 use crate::event::{
-    BroadcastMessage, Event, PublisherState, RoomState, RoomStateChangedReason, Stream, UpdateType,
-    User,
+    BroadcastMessage, Event, PlayerState, PublisherState, RoomState, RoomStateChangedReason,
+    Stream, UpdateType, User,
 };
 use protocol::{
-    ids, limits, AckBody, ClientMessage, Credentials, ErrorCode, Login, LoginOk, Resume, RoomEvent,
-    SequencedEvent, ServerMessage, PROTOCOL_VERSION,
+    ids, limits, AckBody, ClientMessage, Credentials, ErrorCode, Login, LoginOk, MediaRole, Resume,
+    RoomEvent, SequencedEvent, ServerMessage, PROTOCOL_VERSION,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -77,6 +78,8 @@ pub(crate) enum Output {
         request: u32,
         result: Result<u64, RoomError>,
     },
+    /// Something for the media side to do.
+    Media(MediaCommand),
 }
 
 /// The signaling session of one engine.
@@ -147,6 +150,7 @@ impl Session {
             token_warn_at: None,
             view: View::default(),
             publishers: [None, None],
+            players: BTreeMap::new(),
             requests: BTreeMap::new(),
         });
         self.out.state(
@@ -253,6 +257,7 @@ impl Session {
             state: PublisherState::PublishRequesting,
             acked: false,
             request: None,
+            media: MediaLink::Idle,
         });
         self.out.publisher(
             stream_id,
@@ -260,6 +265,10 @@ impl Session {
             ErrorCode::Success,
             NO_DATA.into(),
         );
+        self.out.media(MediaCommand::StartPublishing {
+            channel,
+            stream_id: stream_id.to_owned(),
+        });
         if let Link::Live { conn } = room.link {
             room.announce(channel, conn, &mut self.ctx, &mut self.out);
         }
@@ -288,6 +297,7 @@ impl Session {
             ErrorCode::Success,
             NO_DATA.into(),
         );
+        self.out.media(MediaCommand::StopPublishing { channel });
         if p.acked || p.request.is_some() {
             let request_id = self.ctx.new_request();
             room.requests.insert(
@@ -300,6 +310,89 @@ impl Session {
             room.flush_requests(&mut self.out);
         }
         Ok(())
+    }
+
+    /// Starts playing `stream_id`: `PlayRequesting(0)` at once; media starts
+    /// when the server says the stream is live.
+    pub(crate) fn start_playing(
+        &mut self,
+        _now: Instant,
+        stream_id: &str,
+    ) -> Result<(), PlayerError> {
+        let Some(room) = self.room.as_mut() else {
+            return Err(PlayerError::NotLoggedIn);
+        };
+        ids::StreamId::new(stream_id).map_err(|_| PlayerError::InvalidStreamId)?;
+        if room.players.contains_key(stream_id) {
+            return Err(PlayerError::AlreadyPlaying);
+        }
+        room.players.insert(stream_id.to_owned(), Player::new());
+        self.out.player(
+            stream_id,
+            PlayerState::PlayRequesting,
+            ErrorCode::Success,
+            NO_DATA.into(),
+        );
+        self.out.media(MediaCommand::StartPlaying {
+            stream_id: stream_id.to_owned(),
+        });
+        room.request_play(stream_id, &mut self.ctx, &mut self.out);
+        Ok(())
+    }
+
+    /// Stops playing `stream_id`: `NoPlay(0)` at once.
+    pub(crate) fn stop_playing(
+        &mut self,
+        _now: Instant,
+        stream_id: &str,
+    ) -> Result<(), PlayerError> {
+        let Some(room) = self.room.as_mut() else {
+            return Err(PlayerError::NotLoggedIn);
+        };
+        if room.players.remove(stream_id).is_none() {
+            return Err(PlayerError::NotPlaying);
+        }
+        room.requests
+            .retain(|_, r| !matches!(r, Request::Play { stream_id: s, .. } if s == stream_id));
+        self.out.player(
+            stream_id,
+            PlayerState::NoPlay,
+            ErrorCode::Success,
+            NO_DATA.into(),
+        );
+        self.out.media(MediaCommand::StopPlaying {
+            stream_id: stream_id.to_owned(),
+        });
+        let request_id = self.ctx.new_request();
+        room.requests.insert(
+            request_id,
+            Request::StopPlay {
+                stream_id: stream_id.to_owned(),
+                sent_on: None,
+            },
+        );
+        room.flush_requests(&mut self.out);
+        Ok(())
+    }
+
+    /// Delivers an event from the media side (first frames, quality, device
+    /// errors) in order with the session's own.
+    pub(crate) fn emit(&mut self, event: Event) {
+        self.out.event(event);
+    }
+
+    /// Feeds what the media side reports about a stream.
+    pub(crate) fn handle_media(
+        &mut self,
+        now: Instant,
+        stream_id: &str,
+        role: MediaRole,
+        fact: MediaFact,
+    ) {
+        let Some(room) = self.room.as_mut() else {
+            return;
+        };
+        room.on_media(now, stream_id, role, fact, &mut self.ctx, &mut self.out);
     }
 
     /// Feeds something that happened on connection `conn`.
@@ -399,6 +492,8 @@ struct Publisher {
     acked: bool,
     /// The outstanding `PublishStream` request, once sent.
     request: Option<u32>,
+    /// The peer connection to the SFU.
+    media: MediaLink,
 }
 
 #[derive(Debug)]
@@ -419,6 +514,19 @@ enum Request {
         deadline: Instant,
         sent_on: Option<ConnId>,
     },
+    Play {
+        stream_id: String,
+        sent_on: Option<ConnId>,
+    },
+    StopPlay {
+        stream_id: String,
+        sent_on: Option<ConnId>,
+    },
+    /// An `SdpOffer` (sent directly when the media side reports it; never resent).
+    Offer {
+        stream_id: String,
+        role: MediaRole,
+    },
 }
 
 impl Request {
@@ -428,9 +536,12 @@ impl Request {
     /// it twice); stop and renew are idempotent and resent on a new link.
     fn send_on(&mut self, conn: ConnId, request_id: u32) -> Option<ClientMessage> {
         let (sent_on, once) = match self {
-            Request::Publish { .. } => return None,
+            Request::Publish { .. } | Request::Offer { .. } => return None,
             Request::Broadcast { sent_on, .. } => (sent_on, true),
-            Request::Stop { sent_on, .. } | Request::Renew { sent_on, .. } => (sent_on, false),
+            Request::Stop { sent_on, .. }
+            | Request::Renew { sent_on, .. }
+            | Request::Play { sent_on, .. }
+            | Request::StopPlay { sent_on, .. } => (sent_on, false),
         };
         if sent_on.is_some() && (once || *sent_on == Some(conn)) {
             return None;
@@ -449,7 +560,15 @@ impl Request {
                 request_id,
                 token: token.clone(),
             },
-            Request::Publish { .. } => unreachable!("returned above"),
+            Request::Play { stream_id, .. } => ClientMessage::PlayStream {
+                request_id,
+                stream_id: stream_id.clone(),
+            },
+            Request::StopPlay { stream_id, .. } => ClientMessage::StopPlaying {
+                request_id,
+                stream_id: stream_id.clone(),
+            },
+            Request::Publish { .. } | Request::Offer { .. } => unreachable!("returned above"),
         })
     }
 }
@@ -472,6 +591,7 @@ struct Room {
     token_warn_at: Option<Instant>,
     view: View,
     publishers: [Option<Publisher>; 2],
+    players: BTreeMap<String, Player>,
     requests: BTreeMap<u32, Request>,
 }
 
@@ -608,7 +728,7 @@ impl Room {
                 message,
                 fatal,
             } => match request_id {
-                Some(id) => self.on_request_error(id, code, message, out),
+                Some(id) => self.on_request_error(now, id, code, message, out),
                 None => {
                     if fatal {
                         tracing::warn!(%code, %message, "fatal server error");
@@ -628,6 +748,31 @@ impl Room {
                 out.debug(code, "server", message);
                 self.lose(now, "server shutting down", out);
             }
+            ServerMessage::SdpAnswer {
+                request_id,
+                stream_id,
+                role,
+                sdp,
+            } => {
+                if self.requests.remove(&request_id).is_some() {
+                    out.media(MediaCommand::Answer {
+                        stream_id,
+                        role,
+                        sdp,
+                    });
+                }
+            }
+            ServerMessage::TrickleIce {
+                stream_id,
+                role,
+                candidate,
+            } => out.media(MediaCommand::RemoteCandidate {
+                stream_id,
+                role,
+                candidate,
+            }),
+            ServerMessage::StreamReady { stream_id } => self.on_stream_ready(now, &stream_id, out),
+            ServerMessage::StreamEnded { stream_id } => self.on_stream_ended(&stream_id, out),
         }
         Flow::Continue
     }
@@ -725,14 +870,40 @@ impl Room {
 
         // A new server session: only broadcasts survive (unsent ones go out
         // now, sent ones time out); the token in the login is already current.
+        // The old session's peer connections are gone on the server: close
+        // ours, claim the streams again and ask to play again.
         self.requests
             .retain(|_, r| matches!(r, Request::Broadcast { .. }));
         for channel in [PublishChannel::Main, PublishChannel::Aux] {
             if let Some(p) = self.publishers[channel.index()].as_mut() {
                 p.acked = false;
                 p.request = None;
+                if p.media != MediaLink::Idle {
+                    p.media = MediaLink::Idle;
+                    out.media(MediaCommand::CloseTransport {
+                        stream_id: p.stream_id.clone(),
+                        role: MediaRole::Publish,
+                    });
+                }
                 self.announce(channel, conn, ctx, out);
             }
+        }
+        let played: Vec<String> = self.players.keys().cloned().collect();
+        for stream_id in played {
+            if let Some(player) = self.players.get_mut(&stream_id) {
+                let had_media = player.media != MediaLink::Idle;
+                *player = Player {
+                    state: player.state,
+                    ..Player::new()
+                };
+                if had_media {
+                    out.media(MediaCommand::CloseTransport {
+                        stream_id: stream_id.clone(),
+                        role: MediaRole::Play,
+                    });
+                }
+            }
+            self.request_play(&stream_id, ctx, out);
         }
         self.flush_requests(out);
     }
@@ -759,18 +930,36 @@ impl Room {
         for se in missed {
             self.apply_event(se, out);
         }
+        // Answers lost with the old connection will not come: offers restart.
+        self.requests
+            .retain(|_, r| !matches!(r, Request::Offer { .. }));
         for channel in [PublishChannel::Main, PublishChannel::Aux] {
             let Some(p) = self.publishers[channel.index()].as_mut() else {
                 continue;
             };
-            if p.acked {
-                p.state = PublisherState::Publishing;
-                out.publisher(&p.stream_id, p.state, ErrorCode::Success, NO_DATA.into());
-            } else {
+            if !p.acked {
                 if let Some(old) = p.request.take() {
                     self.requests.remove(&old);
                 }
                 self.announce(channel, conn, ctx, out);
+            } else if p.media == MediaLink::Connected {
+                p.state = PublisherState::Publishing;
+                out.publisher(&p.stream_id, p.state, ErrorCode::Success, NO_DATA.into());
+            } else {
+                let stream_id = p.stream_id.clone();
+                p.media = negotiate(now, &stream_id, MediaRole::Publish, out);
+            }
+        }
+        for (stream_id, player) in self.players.iter_mut() {
+            match player.media {
+                MediaLink::Connected => {
+                    player.state = PlayerState::Playing;
+                    out.player(stream_id, player.state, ErrorCode::Success, NO_DATA.into());
+                }
+                MediaLink::Negotiating { .. } if player.live => {
+                    player.media = negotiate(now, stream_id, MediaRole::Play, out);
+                }
+                _ => {}
             }
         }
         self.flush_requests(out);
@@ -853,11 +1042,18 @@ impl Room {
                     if p.request == Some(request_id) {
                         p.request = None;
                         p.acked = true;
-                        p.state = PublisherState::Publishing;
-                        out.publisher(&p.stream_id, p.state, ErrorCode::Success, NO_DATA.into());
+                        // Publishing once the media connection is up.
+                        let stream_id = p.stream_id.clone();
+                        p.media = negotiate(now, &stream_id, MediaRole::Publish, out);
                     }
                 }
             }
+            (Request::Play { stream_id, .. }, AckBody::PlayAccepted { .. }) => {
+                if let Some(player) = self.players.get_mut(&stream_id) {
+                    player.accepted = true;
+                }
+            }
+            (Request::StopPlay { .. }, AckBody::PlayStopped { .. }) => {}
             (Request::Broadcast { .. }, AckBody::BroadcastSent { message_id }) => {
                 out.push(Output::BroadcastDone {
                     request: request_id,
@@ -880,6 +1076,7 @@ impl Room {
 
     fn on_request_error(
         &mut self,
+        now: Instant,
         request_id: u32,
         code: ErrorCode,
         message: String,
@@ -909,6 +1106,270 @@ impl Room {
             }),
             Request::Renew { .. } => out.debug(code, "renew_token", message),
             Request::Stop { .. } => out.debug(code, "stop_publishing_stream", message),
+            Request::StopPlay { .. } => out.debug(code, "stop_playing_stream", message),
+            Request::Play { stream_id, .. } => {
+                if self.players.remove(&stream_id).is_some() {
+                    out.player(&stream_id, PlayerState::NoPlay, code, details(&message));
+                    out.media(MediaCommand::StopPlaying { stream_id });
+                }
+            }
+            Request::Offer { stream_id, role } => {
+                self.on_media_failed(now, &stream_id, role, code, &message, out);
+            }
+        }
+    }
+
+    /// Queues a `PlayStream` request for `stream_id`.
+    fn request_play(&mut self, stream_id: &str, ctx: &mut Ctx, out: &mut Outbox) {
+        let request_id = ctx.new_request();
+        self.requests.insert(
+            request_id,
+            Request::Play {
+                stream_id: stream_id.to_owned(),
+                sent_on: None,
+            },
+        );
+        self.flush_requests(out);
+    }
+
+    fn on_stream_ready(&mut self, now: Instant, stream_id: &str, out: &mut Outbox) {
+        let Some(player) = self.players.get_mut(stream_id) else {
+            return;
+        };
+        player.live = true;
+        if player.media != MediaLink::Connected {
+            player.media = negotiate(now, stream_id, MediaRole::Play, out);
+        }
+    }
+
+    fn on_stream_ended(&mut self, stream_id: &str, out: &mut Outbox) {
+        let Some(player) = self.players.get_mut(stream_id) else {
+            return;
+        };
+        player.live = false;
+        if player.media != MediaLink::Idle {
+            player.media = MediaLink::Idle;
+            out.media(MediaCommand::CloseTransport {
+                stream_id: stream_id.to_owned(),
+                role: MediaRole::Play,
+            });
+        }
+        player.state = PlayerState::PlayRequesting;
+        out.player(
+            stream_id,
+            player.state,
+            ErrorCode::StreamEnded,
+            NO_DATA.into(),
+        );
+    }
+
+    /// What the media side reports about a stream's peer connection.
+    fn on_media(
+        &mut self,
+        now: Instant,
+        stream_id: &str,
+        role: MediaRole,
+        fact: MediaFact,
+        ctx: &mut Ctx,
+        out: &mut Outbox,
+    ) {
+        let live_conn = match self.link {
+            Link::Live { conn } => Some(conn),
+            _ => None,
+        };
+        match fact {
+            MediaFact::Offer(sdp) => {
+                if self.media_link(stream_id, role).is_none() {
+                    return;
+                }
+                let Some(conn) = live_conn else {
+                    // Renegotiated after the signaling comes back (on_resumed).
+                    return;
+                };
+                let request_id = ctx.new_request();
+                self.requests.insert(
+                    request_id,
+                    Request::Offer {
+                        stream_id: stream_id.to_owned(),
+                        role,
+                    },
+                );
+                out.send(
+                    conn,
+                    ClientMessage::SdpOffer {
+                        request_id,
+                        stream_id: stream_id.to_owned(),
+                        role,
+                        sdp,
+                    },
+                );
+            }
+            MediaFact::Candidate(candidate) => {
+                if let (Some(conn), Some(_)) = (live_conn, self.media_link(stream_id, role)) {
+                    out.send(
+                        conn,
+                        ClientMessage::TrickleIce {
+                            stream_id: stream_id.to_owned(),
+                            role,
+                            candidate,
+                        },
+                    );
+                }
+            }
+            MediaFact::Connected => {
+                self.on_media_connected(stream_id, role, live_conn.is_some(), out)
+            }
+            MediaFact::Failed(why) => {
+                let code = match role {
+                    MediaRole::Publish => ErrorCode::PublishTransportFailed,
+                    MediaRole::Play => ErrorCode::PlayTransportFailed,
+                };
+                self.on_media_failed(now, stream_id, role, code, &why, out);
+            }
+        }
+    }
+
+    /// The media link of a stream this session publishes or plays.
+    fn media_link(&mut self, stream_id: &str, role: MediaRole) -> Option<&mut MediaLink> {
+        match role {
+            MediaRole::Publish => self
+                .publishers
+                .iter_mut()
+                .flatten()
+                .find(|p| p.stream_id == stream_id)
+                .map(|p| &mut p.media),
+            MediaRole::Play => self.players.get_mut(stream_id).map(|p| &mut p.media),
+        }
+    }
+
+    fn on_media_connected(
+        &mut self,
+        stream_id: &str,
+        role: MediaRole,
+        signaling_up: bool,
+        out: &mut Outbox,
+    ) {
+        match role {
+            MediaRole::Publish => {
+                let Some(p) = self
+                    .publishers
+                    .iter_mut()
+                    .flatten()
+                    .find(|p| p.stream_id == stream_id)
+                else {
+                    return;
+                };
+                p.media = MediaLink::Connected;
+                if p.acked && signaling_up && p.state != PublisherState::Publishing {
+                    p.state = PublisherState::Publishing;
+                    out.publisher(stream_id, p.state, ErrorCode::Success, NO_DATA.into());
+                }
+            }
+            MediaRole::Play => {
+                let Some(player) = self.players.get_mut(stream_id) else {
+                    return;
+                };
+                player.media = MediaLink::Connected;
+                if signaling_up && player.state != PlayerState::Playing {
+                    player.state = PlayerState::Playing;
+                    out.player(stream_id, player.state, ErrorCode::Success, NO_DATA.into());
+                }
+            }
+        }
+    }
+
+    /// A stream's peer connection failed (or its offer was refused): report
+    /// it and renegotiate after [`MEDIA_RETRY`] if there is still something to
+    /// connect to.
+    fn on_media_failed(
+        &mut self,
+        now: Instant,
+        stream_id: &str,
+        role: MediaRole,
+        code: ErrorCode,
+        why: &str,
+        out: &mut Outbox,
+    ) {
+        tracing::info!(stream_id, ?role, %code, why, "media connection failed");
+        match role {
+            MediaRole::Publish => {
+                let Some(p) = self
+                    .publishers
+                    .iter_mut()
+                    .flatten()
+                    .find(|p| p.stream_id == stream_id)
+                else {
+                    return;
+                };
+                p.media = MediaLink::Retry {
+                    at: now + MEDIA_RETRY,
+                };
+                p.state = PublisherState::PublishRequesting;
+                out.publisher(stream_id, p.state, code, details(why));
+            }
+            MediaRole::Play => {
+                let Some(player) = self.players.get_mut(stream_id) else {
+                    return;
+                };
+                // A stream that is not live waits for StreamReady instead.
+                player.media = if player.live && code != ErrorCode::StreamNotLive {
+                    MediaLink::Retry {
+                        at: now + MEDIA_RETRY,
+                    }
+                } else {
+                    MediaLink::Idle
+                };
+                player.state = PlayerState::PlayRequesting;
+                out.player(stream_id, player.state, code, details(why));
+            }
+        }
+        out.media(MediaCommand::CloseTransport {
+            stream_id: stream_id.to_owned(),
+            role,
+        });
+    }
+
+    /// Retries failed media links and gives up on negotiations that hang.
+    fn on_media_timers(&mut self, now: Instant, out: &mut Outbox) {
+        if !matches!(self.link, Link::Live { .. }) {
+            return;
+        }
+        let mut due: Vec<(String, MediaRole, bool)> = Vec::new();
+        for p in self.publishers.iter().flatten() {
+            match p.media {
+                MediaLink::Retry { at } if now >= at => {
+                    due.push((p.stream_id.clone(), MediaRole::Publish, true))
+                }
+                MediaLink::Negotiating { deadline } if now >= deadline => {
+                    due.push((p.stream_id.clone(), MediaRole::Publish, false))
+                }
+                _ => {}
+            }
+        }
+        for (stream_id, player) in &self.players {
+            match player.media {
+                MediaLink::Retry { at } if now >= at => {
+                    due.push((stream_id.clone(), MediaRole::Play, true))
+                }
+                MediaLink::Negotiating { deadline } if now >= deadline => {
+                    due.push((stream_id.clone(), MediaRole::Play, false))
+                }
+                _ => {}
+            }
+        }
+        for (stream_id, role, retry) in due {
+            if retry {
+                let link = negotiate(now, &stream_id, role, out);
+                if let Some(l) = self.media_link(&stream_id, role) {
+                    *l = link;
+                }
+            } else {
+                let code = match role {
+                    MediaRole::Publish => ErrorCode::PublishTransportFailed,
+                    MediaRole::Play => ErrorCode::PlayTransportFailed,
+                };
+                self.on_media_failed(now, &stream_id, role, code, "negotiation timed out", out);
+            }
         }
     }
 
@@ -968,6 +1429,7 @@ impl Room {
                 });
             }
         }
+        self.on_media_timers(now, out);
         let expired: Vec<u32> = self
             .requests
             .iter()
@@ -999,9 +1461,16 @@ impl Room {
             Request::Broadcast { deadline, .. } => Some(*deadline),
             _ => None,
         });
+        let media = self
+            .publishers
+            .iter()
+            .flatten()
+            .filter_map(|p| p.media.deadline())
+            .chain(self.players.values().filter_map(|p| p.media.deadline()));
         std::iter::once(link)
             .chain(self.token_warn_at)
             .chain(broadcasts)
+            .chain(media)
             .min()
     }
 
@@ -1044,6 +1513,17 @@ impl Room {
                     NO_DATA.into(),
                 );
             }
+            for (stream_id, player) in self.players.iter_mut() {
+                if player.state == PlayerState::Playing {
+                    player.state = PlayerState::PlayRequesting;
+                    out.player(
+                        stream_id,
+                        player.state,
+                        ErrorCode::NetworkInterrupted,
+                        NO_DATA.into(),
+                    );
+                }
+            }
             self.backoff = Backoff::new(self.backoff_policy(), now);
             self.next_heartbeat = None;
         }
@@ -1067,13 +1547,23 @@ impl Room {
         if let Some(conn) = self.link.conn() {
             out.push(Output::Close { conn });
         }
-        for p in self.publishers.iter_mut().filter_map(Option::take) {
-            out.publisher(
-                &p.stream_id,
-                PublisherState::NoPublish,
-                code,
-                NO_DATA.into(),
-            );
+        for (channel, p) in [PublishChannel::Main, PublishChannel::Aux]
+            .into_iter()
+            .zip(self.publishers.iter_mut())
+        {
+            if let Some(p) = p.take() {
+                out.publisher(
+                    &p.stream_id,
+                    PublisherState::NoPublish,
+                    code,
+                    NO_DATA.into(),
+                );
+                out.media(MediaCommand::StopPublishing { channel });
+            }
+        }
+        for (stream_id, _) in std::mem::take(&mut self.players) {
+            out.player(&stream_id, PlayerState::NoPlay, code, NO_DATA.into());
+            out.media(MediaCommand::StopPlaying { stream_id });
         }
         for (request, req) in std::mem::take(&mut self.requests) {
             if matches!(req, Request::Broadcast { .. }) {
@@ -1142,6 +1632,25 @@ impl Outbox {
         });
     }
 
+    fn player(
+        &mut self,
+        stream_id: &str,
+        state: PlayerState,
+        code: ErrorCode,
+        extended_data: String,
+    ) {
+        self.event(Event::PlayerStateUpdate {
+            stream_id: stream_id.to_owned(),
+            state,
+            error_code: code.code(),
+            extended_data,
+        });
+    }
+
+    fn media(&mut self, command: MediaCommand) {
+        self.push(Output::Media(command));
+    }
+
     fn users(&mut self, room_id: &str, update_type: UpdateType, users: Vec<User>) {
         if !users.is_empty() {
             self.event(Event::RoomUserUpdate {
@@ -1177,6 +1686,17 @@ fn check_token(token: &str) -> Result<(), RoomError> {
         return Err(RoomError::InvalidToken);
     }
     Ok(())
+}
+
+/// Asks the media side for a (new) peer connection; returns the link state.
+fn negotiate(now: Instant, stream_id: &str, role: MediaRole, out: &mut Outbox) -> MediaLink {
+    out.media(MediaCommand::Negotiate {
+        stream_id: stream_id.to_owned(),
+        role,
+    });
+    MediaLink::Negotiating {
+        deadline: now + NEGOTIATION_TIMEOUT,
+    }
 }
 
 /// `{"message": ...}` as extended data.
@@ -1246,6 +1766,11 @@ mod tests {
         fn close(&mut self, ms: u64, conn: ConnId) -> Vec<Output> {
             self.s
                 .handle_transport(self.at(ms), conn, Transport::Closed("test".into()));
+            self.drain()
+        }
+
+        fn media(&mut self, ms: u64, id: &str, role: MediaRole, fact: MediaFact) -> Vec<Output> {
+            self.s.handle_media(self.at(ms), id, role, fact);
             self.drain()
         }
 
@@ -1434,7 +1959,7 @@ mod tests {
             .unwrap();
         let out = h.drain();
         let (id, _) = publish_request(&sent(&out)[0]).unwrap();
-        h.input(
+        let out = h.input(
             0,
             conn,
             ServerMessage::Ack {
@@ -1444,7 +1969,395 @@ mod tests {
                 },
             },
         );
+        assert_eq!(media(&out), vec![negotiate_cmd("p1", MediaRole::Publish)]);
+        let out = h.media(0, "p1", MediaRole::Publish, MediaFact::Connected);
+        assert_eq!(
+            events(&out),
+            vec![publisher(
+                "p1",
+                PublisherState::Publishing,
+                ErrorCode::Success
+            )]
+        );
         conn
+    }
+
+    fn media(out: &[Output]) -> Vec<MediaCommand> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Media(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn negotiate_cmd(stream_id: &str, role: MediaRole) -> MediaCommand {
+        MediaCommand::Negotiate {
+            stream_id: stream_id.into(),
+            role,
+        }
+    }
+
+    fn player(id: &str, state: PlayerState, code: ErrorCode) -> Event {
+        Event::PlayerStateUpdate {
+            stream_id: id.into(),
+            state,
+            error_code: code.code(),
+            extended_data: NO_DATA.into(),
+        }
+    }
+
+    /// Starts playing `id` on a live connection and returns the PlayStream request id.
+    fn play(h: &mut H, ms: u64, conn: ConnId, id: &str) -> u32 {
+        h.s.start_playing(h.at(ms), id).unwrap();
+        let out = h.drain();
+        assert_eq!(
+            events(&out),
+            vec![player(id, PlayerState::PlayRequesting, ErrorCode::Success)]
+        );
+        assert_eq!(
+            media(&out),
+            vec![MediaCommand::StartPlaying {
+                stream_id: id.into()
+            }]
+        );
+        match sent(&out).as_slice() {
+            [ClientMessage::PlayStream {
+                request_id,
+                stream_id,
+            }] if stream_id == id => {
+                let request_id = *request_id;
+                h.input(
+                    ms,
+                    conn,
+                    ServerMessage::Ack {
+                        request_id,
+                        body: AckBody::PlayAccepted {
+                            stream_id: id.into(),
+                        },
+                    },
+                );
+                request_id
+            }
+            other => panic!("expected PlayStream, got {other:?}"),
+        }
+    }
+
+    /// Reports an offer for `id` and returns the SdpOffer's request id.
+    fn offer(h: &mut H, ms: u64, id: &str, role: MediaRole) -> u32 {
+        let out = h.media(ms, id, role, MediaFact::Offer("v=0 offer".into()));
+        match sent(&out).as_slice() {
+            [ClientMessage::SdpOffer {
+                request_id,
+                stream_id,
+                role: r,
+                sdp,
+            }] if stream_id == id && *r == role && sdp == "v=0 offer" => *request_id,
+            other => panic!("expected SdpOffer, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn player_waits_for_the_stream_then_plays_and_follows_it() {
+        let mut h = H::new();
+        let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
+        let _ = play(&mut h, 10, conn, "s1");
+        // Not live yet: nothing happens until StreamReady.
+        assert!(h.tick(5_000).iter().all(|o| !matches!(o, Output::Media(_))));
+        let out = h.input(
+            6_000,
+            conn,
+            ServerMessage::StreamReady {
+                stream_id: "s1".into(),
+            },
+        );
+        assert_eq!(media(&out), vec![negotiate_cmd("s1", MediaRole::Play)]);
+        let request_id = offer(&mut h, 6_010, "s1", MediaRole::Play);
+        let out = h.input(
+            6_020,
+            conn,
+            ServerMessage::SdpAnswer {
+                request_id,
+                stream_id: "s1".into(),
+                role: MediaRole::Play,
+                sdp: "v=0 answer".into(),
+            },
+        );
+        assert_eq!(
+            media(&out),
+            vec![MediaCommand::Answer {
+                stream_id: "s1".into(),
+                role: MediaRole::Play,
+                sdp: "v=0 answer".into()
+            }]
+        );
+        // Trickle both ways.
+        let cand = protocol::IceCandidate {
+            candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host".into(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+        };
+        let out = h.media(
+            6_021,
+            "s1",
+            MediaRole::Play,
+            MediaFact::Candidate(cand.clone()),
+        );
+        assert_eq!(
+            sent(&out),
+            vec![ClientMessage::TrickleIce {
+                stream_id: "s1".into(),
+                role: MediaRole::Play,
+                candidate: cand.clone()
+            }]
+        );
+        let out = h.input(
+            6_022,
+            conn,
+            ServerMessage::TrickleIce {
+                stream_id: "s1".into(),
+                role: MediaRole::Play,
+                candidate: cand.clone(),
+            },
+        );
+        assert_eq!(
+            media(&out),
+            vec![MediaCommand::RemoteCandidate {
+                stream_id: "s1".into(),
+                role: MediaRole::Play,
+                candidate: cand
+            }]
+        );
+        let out = h.media(6_030, "s1", MediaRole::Play, MediaFact::Connected);
+        assert_eq!(
+            events(&out),
+            vec![player("s1", PlayerState::Playing, ErrorCode::Success)]
+        );
+        // The publisher stops: back to PlayRequesting, the transport closes.
+        let out = h.input(
+            7_000,
+            conn,
+            ServerMessage::StreamEnded {
+                stream_id: "s1".into(),
+            },
+        );
+        assert_eq!(
+            events(&out),
+            vec![player(
+                "s1",
+                PlayerState::PlayRequesting,
+                ErrorCode::StreamEnded
+            )]
+        );
+        assert_eq!(
+            media(&out),
+            vec![MediaCommand::CloseTransport {
+                stream_id: "s1".into(),
+                role: MediaRole::Play
+            }]
+        );
+        // It returns: negotiate again.
+        let out = h.input(
+            8_000,
+            conn,
+            ServerMessage::StreamReady {
+                stream_id: "s1".into(),
+            },
+        );
+        assert_eq!(media(&out), vec![negotiate_cmd("s1", MediaRole::Play)]);
+        // Stop: NoPlay, StopPlaying to the server, pipeline stopped.
+        h.s.stop_playing(h.at(8_100), "s1").unwrap();
+        let out = h.drain();
+        assert_eq!(
+            events(&out),
+            vec![player("s1", PlayerState::NoPlay, ErrorCode::Success)]
+        );
+        assert_eq!(
+            media(&out),
+            vec![MediaCommand::StopPlaying {
+                stream_id: "s1".into()
+            }]
+        );
+        assert!(
+            matches!(sent(&out).as_slice(), [ClientMessage::StopPlaying { stream_id, .. }] if stream_id == "s1")
+        );
+        assert_eq!(
+            h.s.stop_playing(h.at(8_200), "s1"),
+            Err(PlayerError::NotPlaying)
+        );
+    }
+
+    #[test]
+    fn failed_media_is_retried_and_hung_negotiation_times_out() {
+        let mut h = H::new();
+        let conn = publishing(&mut h);
+        let out = h.media(
+            100,
+            "p1",
+            MediaRole::Publish,
+            MediaFact::Failed("ice failed".into()),
+        );
+        assert!(matches!(
+            events(&out).as_slice(),
+            [Event::PublisherStateUpdate { state: PublisherState::PublishRequesting, error_code, .. }]
+                if *error_code == ErrorCode::PublishTransportFailed.code()
+        ));
+        assert_eq!(
+            media(&out),
+            vec![MediaCommand::CloseTransport {
+                stream_id: "p1".into(),
+                role: MediaRole::Publish
+            }]
+        );
+        assert_eq!(h.s.poll_timeout(), Some(h.at(100) + MEDIA_RETRY));
+        let at = 100 + MEDIA_RETRY.as_millis() as u64;
+        assert_eq!(
+            media(&h.tick(at)),
+            vec![negotiate_cmd("p1", MediaRole::Publish)]
+        );
+        // The new offer is never answered: after the negotiation timeout it
+        // counts as a failure and is retried again.
+        let _ = offer(&mut h, at + 1, "p1", MediaRole::Publish);
+        h.keep_alive(conn, at + 5_000, at + 10_000);
+        let out = h.tick(at + NEGOTIATION_TIMEOUT.as_millis() as u64);
+        assert_eq!(
+            media(&out),
+            vec![MediaCommand::CloseTransport {
+                stream_id: "p1".into(),
+                role: MediaRole::Publish
+            }]
+        );
+        // Offer refused by the server: also a failure with its code.
+        let mut h = H::new();
+        let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
+        let _ = play(&mut h, 1, conn, "s1");
+        h.input(
+            2,
+            conn,
+            ServerMessage::StreamReady {
+                stream_id: "s1".into(),
+            },
+        );
+        let request_id = offer(&mut h, 3, "s1", MediaRole::Play);
+        let out = h.input(
+            4,
+            conn,
+            ServerMessage::error(Some(request_id), ErrorCode::StreamNotLive, false),
+        );
+        assert_eq!(
+            events(&out),
+            vec![Event::PlayerStateUpdate {
+                stream_id: "s1".into(),
+                state: PlayerState::PlayRequesting,
+                error_code: ErrorCode::StreamNotLive.code(),
+                extended_data: details(ErrorCode::StreamNotLive.message()),
+            }]
+        );
+        // Not live: waits for StreamReady instead of retrying on a timer.
+        assert!(media(&h.tick(2_000)).is_empty());
+    }
+
+    #[test]
+    fn signaling_loss_keeps_media_and_relogin_renegotiates() {
+        let mut h = H::new();
+        let conn = publishing(&mut h);
+        let _ = play(&mut h, 10, conn, "s1");
+        h.input(
+            11,
+            conn,
+            ServerMessage::StreamReady {
+                stream_id: "s1".into(),
+            },
+        );
+        h.media(12, "s1", MediaRole::Play, MediaFact::Connected);
+        // Signaling drops: both report the interruption; media is left running.
+        let out = h.close(1_000, conn);
+        assert!(events(&out).contains(&player(
+            "s1",
+            PlayerState::PlayRequesting,
+            ErrorCode::NetworkInterrupted
+        )));
+        assert!(media(&out).is_empty(), "{out:?}");
+        // Resumed: both back at once, no renegotiation.
+        let c2 = connect_of(&h.tick(1_250)).unwrap();
+        let _ = h.challenge(1_260, c2);
+        let out = h.input(1_270, c2, ServerMessage::Resumed { missed: vec![] });
+        assert!(media(&out).is_empty());
+        assert!(events(&out).contains(&publisher(
+            "p1",
+            PublisherState::Publishing,
+            ErrorCode::Success
+        )));
+        assert!(events(&out).contains(&player("s1", PlayerState::Playing, ErrorCode::Success)));
+        // Dropped again, and this time the server forgot us: log in again,
+        // close the old transports, claim and ask to play again.
+        h.close(2_000, c2);
+        let c3 = connect_of(&h.tick(2_250)).unwrap();
+        let _ = h.challenge(2_260, c3);
+        let out = h.input(
+            2_270,
+            c3,
+            ServerMessage::ResumeFailed {
+                code: ErrorCode::SessionExpired,
+                message: "gone".into(),
+            },
+        );
+        let c4 = connect_of(&out).unwrap();
+        let _ = h.challenge(2_280, c4);
+        let out = h.input(2_290, c4, ServerMessage::LoginOk(ok(&[], &[], 1)));
+        assert_eq!(
+            media(&out),
+            vec![
+                MediaCommand::CloseTransport {
+                    stream_id: "p1".into(),
+                    role: MediaRole::Publish
+                },
+                MediaCommand::CloseTransport {
+                    stream_id: "s1".into(),
+                    role: MediaRole::Play
+                },
+            ]
+        );
+        let sent = sent(&out);
+        assert!(sent.iter().any(
+            |m| matches!(m, ClientMessage::PublishStream { stream_id, .. } if stream_id == "p1")
+        ));
+        assert!(sent.iter().any(
+            |m| matches!(m, ClientMessage::PlayStream { stream_id, .. } if stream_id == "s1")
+        ));
+    }
+
+    #[test]
+    fn logout_stops_all_media() {
+        let mut h = H::new();
+        let conn = publishing(&mut h);
+        let _ = play(&mut h, 10, conn, "s1");
+        h.s.logout(h.at(20)).unwrap();
+        let out = h.drain();
+        assert_eq!(
+            media(&out),
+            vec![
+                MediaCommand::StopPublishing {
+                    channel: PublishChannel::Main
+                },
+                MediaCommand::StopPlaying {
+                    stream_id: "s1".into()
+                },
+            ]
+        );
+        assert_eq!(
+            events(&out),
+            vec![
+                publisher("p1", PublisherState::NoPublish, ErrorCode::Success),
+                player("s1", PlayerState::NoPlay, ErrorCode::Success),
+                state(RoomState::Disconnected, ErrorCode::Success),
+                changed(RoomStateChangedReason::Logout, ErrorCode::Success),
+            ]
+        );
+        assert_eq!(
+            h.s.start_playing(h.at(30), "s1"),
+            Err(PlayerError::NotLoggedIn)
+        );
     }
 
     #[test]
@@ -1689,6 +2602,8 @@ mod tests {
                 body: AckBody::StreamPublished { stream_id },
             },
         );
+        assert_eq!(media(&out), vec![negotiate_cmd("p1", MediaRole::Publish)]);
+        let out = h.media(1350, "p1", MediaRole::Publish, MediaFact::Connected);
         assert_eq!(
             events(&out),
             vec![publisher(
@@ -1968,6 +2883,9 @@ mod tests {
                 },
             },
         );
+        assert!(events(&out).is_empty());
+        assert_eq!(media(&out), vec![negotiate_cmd("p1", MediaRole::Publish)]);
+        let out = h.media(3, "p1", MediaRole::Publish, MediaFact::Connected);
         assert_eq!(
             events(&out),
             vec![publisher(

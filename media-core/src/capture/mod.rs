@@ -1,0 +1,89 @@
+//! Video and audio sources: cameras (nokhwa), microphones and speakers
+//! (cpal), synthetic test sources, `.y4m` files and custom capture.
+//!
+//! Every source runs on its own thread and delivers frames through a
+//! drop-oldest [`queue::FrameReceiver`]; [`source::VideoSource`] and
+//! [`source::AudioSource`] start any of them uniformly. Missing devices are
+//! errors with a code ([`DeviceError::code`]), never panics; playout falls
+//! back to a null [`speaker::Speaker`] when there is no output.
+//!
+//! ```
+//! use media_core::capture::barcode;
+//! use media_core::capture::source::{VideoSource, VideoSourceKind};
+//!
+//! let mut source = VideoSource::start(&VideoSourceKind::TestPattern, 320, 180, 30)?;
+//! let frame = source.frames().blocking_recv().expect("the test pattern never ends");
+//! assert_eq!(barcode::read(&frame).map(|s| s.frame_number), Some(0));
+//! # Ok::<(), media_core::capture::DeviceError>(())
+//! ```
+//!
+//! Audio devices come from cpal's default host: PulseAudio when a server is
+//! reachable (`PULSE_SERVER` or `$XDG_RUNTIME_DIR/pulse/native`), else ALSA.
+
+pub mod barcode;
+pub mod camera;
+pub mod custom;
+pub mod microphone;
+pub mod queue;
+pub mod source;
+pub mod speaker;
+pub mod test_pattern;
+pub mod tone;
+pub mod y4m;
+
+use protocol::ErrorCode;
+
+/// A camera, microphone or speaker.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeviceInfo {
+    /// A stable id to open the device with.
+    pub id: String,
+    /// A human-readable name.
+    pub name: String,
+}
+
+/// Errors opening or controlling a capture device or source.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    /// There is no camera at all.
+    #[error("no camera found")]
+    NoCamera,
+    /// There is no audio input at all.
+    #[error("no microphone found")]
+    NoMicrophone,
+    /// No device has this id.
+    #[error("no device with id {0:?}")]
+    DeviceNotFound(String),
+    /// The device exists but could not be opened or stopped working.
+    #[error("the device could not be opened: {0}")]
+    DeviceOpenFailed(String),
+    /// The source is not a camera with a zoom control.
+    #[error("this camera does not support zoom")]
+    ZoomUnsupported,
+    /// A size, rate, channel count or zoom factor out of range.
+    #[error("invalid source configuration: {0}")]
+    InvalidConfig(String),
+    /// A `.y4m` source failed.
+    #[error(transparent)]
+    File(#[from] y4m::Y4mError),
+}
+
+impl DeviceError {
+    /// The error code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DeviceError::NoCamera => ErrorCode::NoCamera,
+            DeviceError::NoMicrophone => ErrorCode::NoMicrophone,
+            DeviceError::DeviceNotFound(_) => ErrorCode::DeviceNotFound,
+            DeviceError::DeviceOpenFailed(_) => ErrorCode::DeviceOpenFailed,
+            DeviceError::ZoomUnsupported => ErrorCode::ZoomUnsupported,
+            DeviceError::InvalidConfig(_) => ErrorCode::InvalidVideoConfig,
+            DeviceError::File(e) => e.code(),
+        }
+    }
+}
+
+/// cpal's default host (PulseAudio when reachable, else ALSA).
+fn audio_host() -> cpal::Host {
+    cpal::default_host()
+}

@@ -1,0 +1,292 @@
+//! Audio playout through cpal, with a null sink when there is no output.
+//!
+//! [`Speaker::open`] never fails: without an output device (the normal case
+//! on a headless machine or CI without a sound server) it returns a null
+//! speaker that accepts and discards audio, so the rest of the pipeline runs
+//! unchanged. [`Speaker::kind`] tells which one is active.
+//!
+//! The device speaker keeps a playout buffer of at most
+//! [`MAX_BUFFERED_MS`]; when the producer runs ahead the oldest audio is
+//! dropped, when it runs behind the device plays silence.
+
+use super::microphone::device_info;
+use super::{audio_host, DeviceInfo};
+use crate::frame::{AudioFrame, AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{BufferSize, FromSample, Sample, SizedSample, StreamConfig};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Most audio the device speaker buffers before dropping the oldest.
+pub const MAX_BUFFERED_MS: u64 = 200;
+
+/// The audio outputs present now; empty without a sound server or device.
+pub fn list_speakers() -> Vec<DeviceInfo> {
+    match audio_host().output_devices() {
+        Ok(devices) => devices.filter_map(|d| device_info(&d)).collect(),
+        Err(e) => {
+            tracing::debug!("listing audio outputs failed: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// Which sink a [`Speaker`] plays into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpeakerKind {
+    /// A real output device.
+    Device(DeviceInfo),
+    /// No output device: audio is discarded.
+    Null,
+}
+
+/// Plays [`AudioFrame`]s on an output device, or discards them.
+#[derive(Debug)]
+pub struct Speaker {
+    kind: SpeakerKind,
+    pushed: AtomicU64,
+    output: Option<Output>,
+}
+
+#[derive(Debug)]
+struct Output {
+    channels: u16,
+    buffer: Arc<Mutex<VecDeque<i16>>>,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Speaker {
+    /// Opens an output (`id` from [`list_speakers`], or the default output
+    /// for `None`) at 48 kHz. Falls back to the null speaker when there is
+    /// no such device or it cannot be opened (logged as a warning).
+    pub fn open(id: Option<&str>) -> Speaker {
+        let host = audio_host();
+        let device = match id {
+            None => host.default_output_device(),
+            Some(id) => host
+                .output_devices()
+                .ok()
+                .and_then(|mut ds| ds.find(|d| device_info(d).is_some_and(|i| i.id == id))),
+        };
+        let Some(device) = device else {
+            if id.is_some() {
+                tracing::warn!("no audio output {id:?}; using the null speaker");
+            }
+            return Speaker::null();
+        };
+        let info = device_info(&device).unwrap_or_else(|| DeviceInfo {
+            id: "default".into(),
+            name: "default output".into(),
+        });
+        match Output::start(device) {
+            Ok(output) => Speaker {
+                kind: SpeakerKind::Device(info),
+                pushed: AtomicU64::new(0),
+                output: Some(output),
+            },
+            Err(e) => {
+                tracing::warn!(
+                    "audio output {} failed ({e}); using the null speaker",
+                    info.name
+                );
+                Speaker::null()
+            }
+        }
+    }
+
+    /// A speaker that discards everything.
+    pub fn null() -> Speaker {
+        Speaker {
+            kind: SpeakerKind::Null,
+            pushed: AtomicU64::new(0),
+            output: None,
+        }
+    }
+
+    /// Which sink is active.
+    pub fn kind(&self) -> &SpeakerKind {
+        &self.kind
+    }
+
+    /// True for the null speaker.
+    pub fn is_null(&self) -> bool {
+        self.kind == SpeakerKind::Null
+    }
+
+    /// Queues a frame for playout (mono and stereo are converted to the
+    /// device's layout). Frames that are not 48 kHz are ignored.
+    pub fn push(&self, frame: &AudioFrame) {
+        if frame.sample_rate != AUDIO_SAMPLE_RATE || !(1..=2).contains(&frame.channels) {
+            return;
+        }
+        self.pushed.fetch_add(1, Ordering::Relaxed);
+        let Some(output) = &self.output else {
+            return;
+        };
+        let mut buffer = output.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        match (frame.channels, output.channels) {
+            (a, b) if a == b => buffer.extend(frame.samples.iter().copied()),
+            (1, _) => buffer.extend(frame.samples.iter().flat_map(|&s| [s, s])),
+            (_, _) => buffer.extend(
+                frame
+                    .samples
+                    .chunks_exact(2)
+                    .map(|c| ((c[0] as i32 + c[1] as i32) / 2) as i16),
+            ),
+        }
+        let max = (MAX_BUFFERED_MS as usize * AUDIO_SAMPLE_RATE as usize / 1000)
+            * output.channels as usize;
+        if buffer.len() > max {
+            let excess = buffer.len() - max;
+            buffer.drain(..excess);
+        }
+    }
+
+    /// Frames pushed so far (played or discarded).
+    pub fn frames_pushed(&self) -> u64 {
+        self.pushed.load(Ordering::Relaxed)
+    }
+
+    /// Audio waiting to be played, in milliseconds (0 for the null speaker).
+    pub fn buffered_ms(&self) -> u64 {
+        self.output.as_ref().map_or(0, |o| {
+            let len = o.buffer.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
+            len * 1000 / (AUDIO_SAMPLE_RATE as u64 * o.channels as u64)
+        })
+    }
+}
+
+impl Output {
+    fn start(device: cpal::Device) -> Result<Output, String> {
+        let buffer = Arc::new(Mutex::new(VecDeque::new()));
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread_buffer = buffer.clone();
+        let thread = std::thread::Builder::new()
+            .name("confer-speaker".into())
+            .spawn(move || match build_output_stream(&device, thread_buffer) {
+                Ok((stream, channels)) => {
+                    let _ = ready_tx.send(Ok(channels));
+                    let _ = stop_rx.recv();
+                    drop(stream);
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            })
+            .map_err(|e| format!("cannot spawn thread: {e}"))?;
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(channels)) => Ok(Output {
+                channels,
+                buffer,
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => Err("the output did not start".into()),
+        }
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn build_output_stream(
+    device: &cpal::Device,
+    buffer: Arc<Mutex<VecDeque<i16>>>,
+) -> Result<(cpal::Stream, u16), String> {
+    let mut last_error = String::from("no configuration tried");
+    for channels in [2u16, 1] {
+        for buffer_size in [
+            BufferSize::Fixed(AUDIO_FRAME_SAMPLES as u32),
+            BufferSize::Default,
+        ] {
+            let config = StreamConfig {
+                channels,
+                sample_rate: AUDIO_SAMPLE_RATE,
+                buffer_size,
+            };
+            let attempt = build_typed::<i16>(device, config, buffer.clone())
+                .or_else(|_| build_typed::<f32>(device, config, buffer.clone()));
+            match attempt.and_then(|s| s.play().map(|_| s)) {
+                Ok(stream) => return Ok((stream, channels)),
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+    }
+    Err(last_error)
+}
+
+fn build_typed<T>(
+    device: &cpal::Device,
+    config: StreamConfig,
+    buffer: Arc<Mutex<VecDeque<i16>>>,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    T: SizedSample + FromSample<i16>,
+{
+    device.build_output_stream::<T, _, _>(
+        config,
+        move |out: &mut [T], _| {
+            let mut buffer = buffer.lock().unwrap_or_else(|e| e.into_inner());
+            for slot in out.iter_mut() {
+                *slot = buffer.pop_front().unwrap_or(0).to_sample::<T>();
+            }
+        },
+        |e| tracing::warn!("speaker stream error: {e}"),
+        Some(Duration::from_secs(5)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn falls_back_to_the_null_speaker_without_outputs() {
+        if list_speakers().is_empty() {
+            let speaker = Speaker::open(None);
+            assert!(speaker.is_null(), "{:?}", speaker.kind());
+        }
+        let speaker = Speaker::open(Some("no-such-host:no-such-output"));
+        assert!(speaker.is_null());
+        speaker.push(&AudioFrame::silence(2, 0));
+        speaker.push(&AudioFrame::silence(1, 0));
+        assert_eq!(speaker.frames_pushed(), 2);
+        assert_eq!(speaker.buffered_ms(), 0);
+    }
+
+    /// Needs a sound server: `PULSE_SERVER=... cargo test -- --ignored`.
+    #[test]
+    #[ignore = "needs an audio output (e.g. a PulseAudio null sink)"]
+    fn plays_on_a_real_output() {
+        let speaker = Speaker::open(None);
+        assert!(!speaker.is_null());
+        let mut tone = crate::capture::tone::ToneGenerator::new(440.0, AUDIO_SAMPLE_RATE, 1);
+        for _ in 0..5 {
+            speaker.push(&tone.next_frame(0));
+        }
+        let before = speaker.buffered_ms();
+        assert!(before > 0);
+        std::thread::sleep(Duration::from_millis(500));
+        let after = speaker.buffered_ms();
+        println!(
+            "{:?}: buffered {before} ms, 500 ms later {after} ms",
+            speaker.kind()
+        );
+        assert!(after < before, "the device consumes audio");
+    }
+}

@@ -1,0 +1,502 @@
+//! H.264 through openh264 (built from source, with NASM SIMD).
+//!
+//! The encoder is set up for real-time calls: camera real-time usage,
+//! constrained baseline (no B-frames, so output order is capture order; the
+//! SPS says `42c0xx`), a single slice, bitrate rate control without frame
+//! skipping (every input frame produces an access unit, so frame numbers
+//! drawn in the picture all arrive), keyframes every
+//! `keyframe_interval_s` and on request. Each output is one Annex-B access
+//! unit; keyframes carry SPS and PPS in front.
+
+use super::video_config::VideoConfig;
+use super::CodecError;
+use crate::frame::VideoFrame;
+use bytes::Bytes;
+use openh264::decoder::{Decoder, DecoderConfig, Flush};
+use openh264::encoder::{
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, Profile, RateControlMode, UsageType,
+};
+use openh264::formats::{YUVSlices, YUVSource};
+use openh264::{OpenH264API, Timestamp};
+
+/// One encoded picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedVideo {
+    /// An Annex-B access unit (start codes included).
+    pub data: Bytes,
+    /// True for an IDR picture (decodable on its own; SPS/PPS included).
+    pub keyframe: bool,
+    /// The input frame's capture time.
+    pub capture_time_us: u64,
+    /// The picture width.
+    pub width: u32,
+    /// The picture height.
+    pub height: u32,
+}
+
+/// A real-time H.264 encoder.
+pub struct H264Encoder {
+    encoder: Encoder,
+    config: VideoConfig,
+    frames_since_keyframe: u64,
+    pending_bitrate_kbps: Option<u32>,
+    first_capture_us: Option<u64>,
+}
+
+impl std::fmt::Debug for H264Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H264Encoder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl H264Encoder {
+    /// An encoder for `config` (validated first).
+    pub fn new(config: &VideoConfig) -> Result<H264Encoder, CodecError> {
+        config.validate()?;
+        Ok(H264Encoder {
+            encoder: build_encoder(config)?,
+            config: *config,
+            frames_since_keyframe: 0,
+            pending_bitrate_kbps: None,
+            first_capture_us: None,
+        })
+    }
+
+    /// The current config (size follows the last frame; bitrate the last
+    /// [`set_bitrate`](Self::set_bitrate)).
+    pub fn config(&self) -> &VideoConfig {
+        &self.config
+    }
+
+    /// Changes the target bitrate; applied before the next frame is encoded,
+    /// without a keyframe. Values are clamped to 30..=20000 kbit/s.
+    pub fn set_bitrate(&mut self, kbps: u32) {
+        self.pending_bitrate_kbps = Some(kbps.clamp(30, 20_000));
+    }
+
+    /// Replaces the whole config. A new size or frame rate restarts the
+    /// encoder (the next frame is a keyframe); otherwise only the bitrate
+    /// and keyframe interval change.
+    pub fn set_config(&mut self, config: &VideoConfig) -> Result<(), CodecError> {
+        config.validate()?;
+        if (config.width, config.height, config.fps)
+            != (self.config.width, self.config.height, self.config.fps)
+        {
+            self.encoder = build_encoder(config)?;
+            self.frames_since_keyframe = 0;
+            self.pending_bitrate_kbps = None;
+            self.first_capture_us = None;
+        } else if config.bitrate_kbps != self.config.bitrate_kbps {
+            self.pending_bitrate_kbps = Some(config.bitrate_kbps);
+        }
+        let bitrate_kbps = self.config.bitrate_kbps;
+        self.config = *config;
+        if self.pending_bitrate_kbps.is_some() {
+            self.config.bitrate_kbps = bitrate_kbps; // applied with the next frame
+        }
+        Ok(())
+    }
+
+    /// Encodes a frame. `force_keyframe` makes it an IDR picture (as does the
+    /// keyframe interval). A frame of a new size restarts the encoder at that
+    /// size with a keyframe. Returns `None` only if the encoder produced no
+    /// output for this frame.
+    pub fn encode(
+        &mut self,
+        frame: &VideoFrame,
+        force_keyframe: bool,
+    ) -> Result<Option<EncodedVideo>, CodecError> {
+        frame.validate()?;
+        if (frame.width, frame.height) != (self.config.width, self.config.height) {
+            let resized = VideoConfig {
+                width: frame.width,
+                height: frame.height,
+                bitrate_kbps: self
+                    .pending_bitrate_kbps
+                    .take()
+                    .unwrap_or(self.config.bitrate_kbps),
+                ..self.config
+            };
+            resized.validate()?;
+            self.encoder = build_encoder(&resized)?;
+            self.config = resized;
+            self.frames_since_keyframe = 0;
+            self.first_capture_us = None;
+        }
+        if let Some(kbps) = self.pending_bitrate_kbps.take() {
+            if kbps != self.config.bitrate_kbps {
+                if self.first_capture_us.is_none() {
+                    // openh264 initialises on the first frame: nothing to keep.
+                    self.config.bitrate_kbps = kbps;
+                    self.encoder = build_encoder(&self.config)?;
+                } else {
+                    apply_bitrate(&mut self.encoder, self.config.bitrate_kbps, kbps)?;
+                    self.config.bitrate_kbps = kbps;
+                }
+            }
+        }
+        let interval = self.config.keyframe_interval_frames();
+        if force_keyframe || (interval > 0 && self.frames_since_keyframe >= interval) {
+            self.encoder.force_intra_frame();
+        }
+
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let yuv = YUVSlices::new((frame.y(), frame.u(), frame.v()), (w, h), (w, w / 2, w / 2));
+        let first = *self.first_capture_us.get_or_insert(frame.capture_time_us);
+        let timestamp = Timestamp::from_millis(frame.capture_time_us.saturating_sub(first) / 1000);
+        let stream = self
+            .encoder
+            .encode_at(&yuv, timestamp)
+            .map_err(|e| CodecError::Encoder(e.to_string()))?;
+        let keyframe = match stream.frame_type() {
+            FrameType::IDR | FrameType::I => true,
+            FrameType::P | FrameType::IPMixed => false,
+            FrameType::Skip | FrameType::Invalid => return Ok(None),
+        };
+        let data = stream.to_vec();
+        if data.is_empty() {
+            return Ok(None);
+        }
+        self.frames_since_keyframe = if keyframe {
+            1
+        } else {
+            self.frames_since_keyframe + 1
+        };
+        Ok(Some(EncodedVideo {
+            data: Bytes::from(data),
+            keyframe,
+            capture_time_us: frame.capture_time_us,
+            width: frame.width,
+            height: frame.height,
+        }))
+    }
+}
+
+/// An H.264 decoder taking one Annex-B access unit at a time.
+pub struct H264Decoder {
+    decoder: Decoder,
+}
+
+impl std::fmt::Debug for H264Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H264Decoder").finish_non_exhaustive()
+    }
+}
+
+impl H264Decoder {
+    /// A decoder.
+    pub fn new() -> Result<H264Decoder, CodecError> {
+        let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+        let decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| CodecError::Decoder(format!("cannot create decoder: {e}")))?;
+        Ok(H264Decoder { decoder })
+    }
+
+    /// Decodes one access unit. `Ok(None)` when it completes no picture
+    /// (e.g. parameter sets only); an error for corrupt or foreign data
+    /// (the decoder stays usable: feed it the next keyframe). Decoded
+    /// frames have `capture_time_us` 0; the caller restores timing.
+    pub fn decode(&mut self, access_unit: &[u8]) -> Result<Option<VideoFrame>, CodecError> {
+        let decoded = self
+            .decoder
+            .decode(access_unit)
+            .map_err(|e| CodecError::Decoder(e.to_string()))?;
+        let Some(yuv) = decoded else {
+            return Ok(None);
+        };
+        let (w, h) = yuv.dimensions();
+        let (sy, su, sv) = yuv.strides();
+        if w == 0 || h == 0 || w % 2 != 0 || h % 2 != 0 {
+            return Err(CodecError::Decoder(format!(
+                "unsupported picture size {w}x{h}"
+            )));
+        }
+        let mut data = Vec::with_capacity(w * h * 3 / 2);
+        copy_plane(&mut data, yuv.y(), sy, w, h)?;
+        copy_plane(&mut data, yuv.u(), su, w / 2, h / 2)?;
+        copy_plane(&mut data, yuv.v(), sv, w / 2, h / 2)?;
+        Ok(Some(VideoFrame {
+            width: w as u32,
+            height: h as u32,
+            data,
+            capture_time_us: 0,
+        }))
+    }
+}
+
+fn copy_plane(
+    out: &mut Vec<u8>,
+    plane: &[u8],
+    stride: usize,
+    width: usize,
+    height: usize,
+) -> Result<(), CodecError> {
+    for row in 0..height {
+        let line = plane
+            .get(row * stride..row * stride + width)
+            .ok_or_else(|| CodecError::Decoder("decoded plane shorter than its size".into()))?;
+        out.extend_from_slice(line);
+    }
+    Ok(())
+}
+
+fn build_encoder(config: &VideoConfig) -> Result<Encoder, CodecError> {
+    let encoder_config = EncoderConfig::new()
+        .usage_type(UsageType::CameraVideoRealTime)
+        .profile(Profile::Baseline)
+        .rate_control_mode(RateControlMode::Bitrate)
+        .bitrate(BitRate::from_bps(config.bitrate_kbps * 1000))
+        .max_frame_rate(FrameRate::from_hz(config.fps as f32))
+        .skip_frames(false)
+        .num_threads(1)
+        .scene_change_detect(false);
+    Encoder::with_api_config(OpenH264API::from_source(), encoder_config)
+        .map_err(|e| CodecError::Encoder(format!("cannot create encoder: {e}")))
+}
+
+/// Changes the bitrate of a running encoder without a keyframe, through
+/// openh264's `ENCODER_OPTION_MAX_BITRATE` / `ENCODER_OPTION_BITRATE` (the
+/// openh264 crate does not wrap them). The layer maximum must stay at least
+/// the target, so it moves first when raising and last when lowering.
+fn apply_bitrate(encoder: &mut Encoder, from_kbps: u32, to_kbps: u32) -> Result<(), CodecError> {
+    use openh264_sys2::{
+        SBitrateInfo, ENCODER_OPTION, ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE,
+        SPATIAL_LAYER_0, SPATIAL_LAYER_ALL,
+    };
+    let bps = (to_kbps * 1000) as i32;
+    let set = |encoder: &mut Encoder, option: ENCODER_OPTION, layer| {
+        let mut info = SBitrateInfo {
+            iLayer: layer,
+            iBitrate: bps,
+        };
+        #[allow(unsafe_code)]
+        // SAFETY: the encoder is initialised (build_encoder encodes a frame
+        // first); the BITRATE and MAX_BITRATE options read one SBitrateInfo
+        // through the pointer, which lives for the whole call; neither
+        // option changes a parameter the Rust wrapper relies on (size,
+        // format, slice layout).
+        let rc = unsafe {
+            encoder
+                .raw_api()
+                .set_option(option, std::ptr::addr_of_mut!(info).cast())
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(CodecError::Encoder(format!(
+                "openh264 refused bitrate {to_kbps} kbit/s (option {option}, code {rc})"
+            )))
+        }
+    };
+    if to_kbps > from_kbps {
+        set(encoder, ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0)?;
+        set(encoder, ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL)
+    } else {
+        set(encoder, ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL)?;
+        set(encoder, ENCODER_OPTION_MAX_BITRATE, SPATIAL_LAYER_0)
+    }
+}
+
+/// The NAL unit types in an Annex-B buffer, in order (for tests and logs).
+pub fn nal_types(annex_b: &[u8]) -> Vec<u8> {
+    openh264::nal_units(annex_b)
+        .filter_map(|nal| {
+            let start = nal.iter().position(|&b| b == 1)? + 1;
+            nal.get(start).map(|h| h & 0x1f)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::test_pattern::TestPattern;
+    use crate::codec::video_config::VideoPreset;
+    use protocol::ErrorCode;
+
+    fn config(preset: VideoPreset) -> VideoConfig {
+        preset.config()
+    }
+
+    #[test]
+    fn keyframes_follow_the_interval_and_requests() {
+        let cfg = VideoConfig {
+            keyframe_interval_s: 1,
+            ..config(VideoPreset::P180)
+        };
+        let mut enc = H264Encoder::new(&cfg).unwrap();
+        let mut pattern = TestPattern::new(cfg.width, cfg.height);
+        let mut keyframes = Vec::new();
+        for n in 0..40u32 {
+            let out = enc
+                .encode(&pattern.frame(n, n as u64 * 66_666), n == 20)
+                .unwrap()
+                .expect("no frame skipping");
+            if out.keyframe {
+                keyframes.push(n);
+                let types = nal_types(&out.data);
+                assert!(types.starts_with(&[7, 8]), "SPS, PPS first: {types:?}");
+                assert!(types.contains(&5), "an IDR slice: {types:?}");
+            } else {
+                assert_eq!(nal_types(&out.data), vec![1]);
+            }
+        }
+        // IDR at 0, 15 (1 s at 15 fps), on request at 20, then 35.
+        assert_eq!(keyframes, vec![0, 15, 20, 35]);
+    }
+
+    #[test]
+    fn sps_is_constrained_baseline() {
+        let mut enc = H264Encoder::new(&config(VideoPreset::P180)).unwrap();
+        let out = enc
+            .encode(&VideoFrame::black(320, 180), false)
+            .unwrap()
+            .unwrap();
+        let sps = openh264::nal_units(&out.data).next().unwrap();
+        let start = sps.iter().position(|&b| b == 1).unwrap() + 1;
+        assert_eq!(sps[start] & 0x1f, 7);
+        assert_eq!(sps[start + 1], 0x42, "profile_idc baseline");
+        assert_eq!(
+            sps[start + 2] & 0x40,
+            0x40,
+            "constraint_set1 (constrained baseline)"
+        );
+    }
+
+    /// Encodes `seconds` of test pattern and returns the achieved kbit/s.
+    fn achieved_kbps(
+        enc: &mut H264Encoder,
+        pattern: &mut TestPattern,
+        from: u32,
+        frames: u32,
+    ) -> f64 {
+        let fps = enc.config().fps as u64;
+        let mut bytes = 0usize;
+        for n in from..from + frames {
+            let t = n as u64 * 1_000_000 / fps;
+            bytes += enc
+                .encode(&pattern.frame(n, t), false)
+                .unwrap()
+                .unwrap()
+                .data
+                .len();
+        }
+        bytes as f64 * 8.0 / (frames as f64 / fps as f64) / 1000.0
+    }
+
+    #[test]
+    fn bitrate_follows_the_target_and_set_bitrate() {
+        let cfg = config(VideoPreset::P360);
+        let mut enc = H264Encoder::new(&cfg).unwrap();
+        let mut pattern = TestPattern::new(cfg.width, cfg.height);
+        let frames = cfg.fps * 10;
+        let kbps = achieved_kbps(&mut enc, &mut pattern, 0, frames);
+        let target = cfg.bitrate_kbps as f64;
+        println!("10 s at {target} kbit/s: achieved {kbps:.0}");
+        assert!(
+            (kbps - target).abs() <= target * 0.25,
+            "10 s at {target} kbit/s achieved {kbps:.0}"
+        );
+        // Frame 150 is a periodic keyframe (every 30 frames); halve the rate
+        // after it: no extra keyframe, and the rate follows.
+        assert!(
+            enc.encode(&pattern.frame(frames, 0), false)
+                .unwrap()
+                .unwrap()
+                .keyframe
+        );
+        enc.set_bitrate(cfg.bitrate_kbps / 2);
+        let next = enc
+            .encode(&pattern.frame(frames + 1, 0), false)
+            .unwrap()
+            .unwrap();
+        assert!(!next.keyframe, "a bitrate change must not cost a keyframe");
+        let low = achieved_kbps(&mut enc, &mut pattern, frames + 2, cfg.fps * 4);
+        println!(
+            "after set_bitrate({}): achieved {low:.0}",
+            cfg.bitrate_kbps / 2
+        );
+        assert!(
+            low < kbps * 0.75,
+            "after set_bitrate({}) achieved {low:.0} (was {kbps:.0})",
+            cfg.bitrate_kbps / 2
+        );
+        assert_eq!(enc.config().bitrate_kbps, cfg.bitrate_kbps / 2);
+    }
+
+    #[test]
+    fn resolution_change_restarts_with_a_keyframe() {
+        let cfg = config(VideoPreset::P180);
+        let mut enc = H264Encoder::new(&cfg).unwrap();
+        let mut dec = H264Decoder::new().unwrap();
+        let mut small = TestPattern::new(320, 180);
+        let mut big = TestPattern::new(640, 360);
+        for n in 0..3 {
+            let out = enc.encode(&small.frame(n, 0), false).unwrap().unwrap();
+            assert_eq!(dec.decode(&out.data).unwrap().unwrap().width, 320);
+        }
+        let out = enc.encode(&big.frame(3, 0), false).unwrap().unwrap();
+        assert!(out.keyframe);
+        assert_eq!((out.width, out.height), (640, 360));
+        assert_eq!(enc.config().width, 640);
+        let decoded = dec.decode(&out.data).unwrap().unwrap();
+        assert_eq!((decoded.width, decoded.height), (640, 360));
+        let out = enc.encode(&big.frame(4, 0), false).unwrap().unwrap();
+        assert!(!out.keyframe);
+        assert!(dec.decode(&out.data).unwrap().is_some());
+    }
+
+    #[test]
+    fn invalid_input_is_an_error_not_a_panic() {
+        let mut enc = H264Encoder::new(&config(VideoPreset::P180)).unwrap();
+        let bad = VideoFrame {
+            width: 320,
+            height: 180,
+            data: vec![0; 10],
+            capture_time_us: 0,
+        };
+        assert_eq!(
+            enc.encode(&bad, false).unwrap_err().code(),
+            ErrorCode::InvalidFrame
+        );
+        let err = H264Encoder::new(&VideoConfig {
+            width: 7,
+            ..config(VideoPreset::P180)
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidVideoConfig);
+    }
+
+    #[test]
+    fn decoder_survives_garbage() {
+        let mut dec = H264Decoder::new().unwrap();
+        let mut seed = 0x1234_5678u32;
+        let mut errors = 0;
+        for len in [0usize, 1, 4, 5, 100, 1000, 5000] {
+            let mut junk: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    seed as u8
+                })
+                .collect();
+            if len >= 5 {
+                junk[..4].copy_from_slice(&[0, 0, 0, 1]); // looks like a NAL unit
+            }
+            if dec.decode(&junk).is_err() {
+                errors += 1;
+            }
+        }
+        assert!(errors > 0, "garbage must be reported");
+        // Still decodes a real stream afterwards.
+        let mut enc = H264Encoder::new(&config(VideoPreset::P180)).unwrap();
+        let out = enc
+            .encode(&VideoFrame::black(320, 180), true)
+            .unwrap()
+            .unwrap();
+        assert!(dec.decode(&out.data).unwrap().is_some());
+    }
+}

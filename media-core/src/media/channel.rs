@@ -1,0 +1,413 @@
+//! One publishing channel's pipeline: source -> (preview) -> H.264 / Opus
+//! encoders -> the channel's publishing transport.
+//!
+//! The pipeline runs while the channel previews or publishes. Video runs on
+//! its own thread (capture pacing and encoding are CPU work); audio is a
+//! tokio task (Opus costs ~0.1 ms a frame). Mute flags, the bandwidth
+//! estimate and keyframe requests reach the threads through atomics.
+
+use super::counters::{Counter, RateMeter};
+use super::slot::Slot;
+use super::{DeviceType, Fact, FactSender};
+use crate::capture::queue::frame_queue;
+use crate::capture::source::{AudioSource, AudioSourceKind, VideoSource, VideoSourceKind};
+use crate::capture::DeviceError;
+use crate::codec::h264::H264Encoder;
+use crate::codec::opus::OpusEncoder;
+use crate::codec::video_config::VideoConfig;
+use crate::event::Event;
+use crate::quality::{PublishStreamQuality, StreamQualityLevel, QUALITY_INTERVAL};
+use crate::render::{I420Planes, RendererHandle};
+use crate::room::PublishChannel;
+use crate::transport::PublishTransport;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+
+/// How long the video thread waits for a frame before checking for stop.
+const FRAME_POLL: Duration = Duration::from_millis(100);
+/// One Opus frame.
+const AUDIO_FRAME: Duration = Duration::from_millis(20);
+
+/// What the app configured for a channel's sources.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelSources {
+    pub(crate) video: VideoSourceKind,
+    pub(crate) audio: AudioSourceKind,
+    pub(crate) config: VideoConfig,
+}
+
+/// What outlives a pipeline restart (new source or video config): the
+/// channel's connection to the SFU and what the network asks of the encoder.
+#[derive(Debug)]
+pub(crate) struct PublishLink {
+    pub(crate) transport: Slot<PublishTransport>,
+    /// Set by a keyframe request (PLI/FIR) or a new connection.
+    pub(crate) force_keyframe: AtomicBool,
+    /// Bandwidth estimate, kbit/s (0 = none yet).
+    pub(crate) target_kbps: AtomicU32,
+}
+
+impl PublishLink {
+    pub(crate) fn new() -> Self {
+        PublishLink {
+            transport: Slot::new(),
+            force_keyframe: AtomicBool::new(false),
+            target_kbps: AtomicU32::new(0),
+        }
+    }
+}
+
+/// State shared between a channel's threads and the engine.
+#[derive(Debug)]
+pub(crate) struct ChannelShared {
+    pub(crate) channel: PublishChannel,
+    stop: AtomicBool,
+    /// The stream being published, if any.
+    pub(crate) stream_id: Mutex<Option<String>>,
+    /// The connection to the SFU (kept across pipeline restarts).
+    pub(crate) link: Arc<PublishLink>,
+    pub(crate) preview: Mutex<Option<RendererHandle>>,
+    pub(crate) mute_video: AtomicBool,
+    pub(crate) mute_audio: AtomicBool,
+    pub(crate) camera_off: AtomicBool,
+    captured: Counter,
+    encoded: Counter,
+    sent_video: Counter,
+    video_bytes: Counter,
+    sent_audio: Counter,
+    audio_bytes: Counter,
+    size: Mutex<(u32, u32)>,
+    first_frame: AtomicBool,
+}
+
+impl ChannelShared {
+    fn stream_id(&self) -> Option<String> {
+        self.stream_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A running channel pipeline.
+#[derive(Debug)]
+pub(crate) struct ChannelPipeline {
+    pub(crate) shared: Arc<ChannelShared>,
+    video: Option<std::thread::JoinHandle<()>>,
+    source: Option<Arc<VideoSourceControl>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Lets the engine reach the running video source (zoom).
+#[derive(Debug)]
+pub(crate) struct VideoSourceControl {
+    source: Mutex<Option<VideoSource>>,
+}
+
+impl VideoSourceControl {
+    /// Applies a camera zoom factor.
+    pub(crate) fn set_zoom(&self, factor: f64) -> Result<(), DeviceError> {
+        match &*self.source.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(s) => s.set_zoom(factor),
+            None => Err(DeviceError::ZoomUnsupported),
+        }
+    }
+}
+
+impl ChannelPipeline {
+    /// Starts the channel's sources. A missing device is reported as a
+    /// `LocalDeviceError` event and that half of the pipeline stays idle:
+    /// the other half still works (publish audio without a camera).
+    pub(crate) fn start(
+        channel: PublishChannel,
+        sources: &ChannelSources,
+        link: Arc<PublishLink>,
+        mic_muted: Arc<AtomicBool>,
+        facts: FactSender,
+        rt: &Handle,
+    ) -> ChannelPipeline {
+        let shared = Arc::new(ChannelShared {
+            channel,
+            stop: AtomicBool::new(false),
+            stream_id: Mutex::new(None),
+            link,
+            preview: Mutex::new(None),
+            mute_video: AtomicBool::new(false),
+            mute_audio: AtomicBool::new(false),
+            camera_off: AtomicBool::new(false),
+            captured: Counter::default(),
+            encoded: Counter::default(),
+            sent_video: Counter::default(),
+            video_bytes: Counter::default(),
+            sent_audio: Counter::default(),
+            audio_bytes: Counter::default(),
+            size: Mutex::new((0, 0)),
+            first_frame: AtomicBool::new(false),
+        });
+        let config = sources.config;
+        let mut pipeline = ChannelPipeline {
+            shared: shared.clone(),
+            video: None,
+            source: None,
+            tasks: Vec::new(),
+        };
+        match VideoSource::start(&sources.video, config.width, config.height, config.fps) {
+            Ok(source) => {
+                let fps = source.fps();
+                let control = Arc::new(VideoSourceControl {
+                    source: Mutex::new(None),
+                });
+                pipeline.source = Some(control.clone());
+                let (shared, facts, rt) = (shared.clone(), facts.clone(), rt.clone());
+                let spawned = std::thread::Builder::new()
+                    .name(format!("confer-video-{channel:?}"))
+                    .spawn(move || video_loop(&shared, source, &control, config, fps, &facts, &rt));
+                match spawned {
+                    Ok(handle) => pipeline.video = Some(handle),
+                    Err(e) => tracing::error!(%e, "cannot start the video thread"),
+                }
+            }
+            Err(e) => report_device(&facts, DeviceType::Camera, &e),
+        }
+        match AudioSource::start(&sources.audio, 1) {
+            Ok(source) => {
+                pipeline
+                    .tasks
+                    .push(rt.spawn(audio_loop(shared.clone(), source, mic_muted)))
+            }
+            Err(e) => report_device(&facts, DeviceType::Microphone, &e),
+        }
+        pipeline.tasks.push(rt.spawn(quality_loop(shared, facts)));
+        pipeline
+    }
+
+    /// The running video source, for zoom.
+    pub(crate) fn source(&self) -> Option<&Arc<VideoSourceControl>> {
+        self.source.as_ref()
+    }
+
+    /// Stops every thread and task; closes the transport unless a restarted
+    /// pipeline took it over.
+    pub(crate) async fn stop(mut self, close_transport: bool) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        if close_transport {
+            self.shared.link.transport.close().await;
+        }
+        if let Some(r) = self
+            .shared
+            .preview
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            r.close();
+        }
+        if let Some(video) = self.video.take() {
+            let _ = tokio::task::spawn_blocking(move || video.join()).await;
+        }
+    }
+}
+
+fn report_device(facts: &FactSender, device: DeviceType, e: &DeviceError) {
+    tracing::warn!(?device, %e, "capture device unavailable");
+    let _ = facts.send(Fact::Event(Event::LocalDeviceError {
+        device_type: device,
+        error_code: e.code().code(),
+        info: e.to_string(),
+    }));
+}
+
+fn video_loop(
+    shared: &ChannelShared,
+    mut source: VideoSource,
+    control: &VideoSourceControl,
+    config: VideoConfig,
+    fps: f64,
+    facts: &FactSender,
+    rt: &Handle,
+) {
+    let frame_duration = Duration::from_secs_f64(1.0 / fps.max(1.0));
+    let mut encoder: Option<H264Encoder> = None;
+    let mut bitrate = config.bitrate_kbps;
+    let mut frames = {
+        // The receiver stays here; the source moves into the control for zoom.
+        let rx = std::mem::replace(source.frames(), frame_queue(1).1);
+        *control
+            .source
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(source);
+        rx
+    };
+    while !shared.stop.load(Ordering::Relaxed) {
+        let Some(frame) = frames.recv_timeout(FRAME_POLL) else {
+            if frames.is_finished() {
+                break;
+            }
+            continue;
+        };
+        if shared.camera_off.load(Ordering::Relaxed) {
+            continue;
+        }
+        shared.captured.add(1);
+        *shared.size.lock().unwrap_or_else(PoisonError::into_inner) = (frame.width, frame.height);
+        if !shared.first_frame.swap(true, Ordering::Relaxed) {
+            let _ = facts.send(Fact::Event(Event::PublisherCapturedVideoFirstFrame {
+                channel: shared.channel,
+            }));
+        }
+        if let Some(r) = &*shared
+            .preview
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            if let Ok(planes) = I420Planes::from_contiguous(
+                frame.width,
+                frame.height,
+                &frame.data,
+                frame.capture_time_us,
+            ) {
+                let _ = r.push(&planes);
+            }
+        }
+        let Some(transport) = shared.link.transport.get() else {
+            continue;
+        };
+        if shared.mute_video.load(Ordering::Relaxed) {
+            continue;
+        }
+        let encoder = match &mut encoder {
+            Some(e) => e,
+            None => match H264Encoder::new(&VideoConfig {
+                width: frame.width,
+                height: frame.height,
+                ..config
+            }) {
+                Ok(e) => encoder.insert(e),
+                Err(e) => {
+                    tracing::error!(%e, "cannot create the H.264 encoder");
+                    return;
+                }
+            },
+        };
+        let target = shared.link.target_kbps.load(Ordering::Relaxed);
+        let want = if target == 0 {
+            config.bitrate_kbps
+        } else {
+            target.min(config.bitrate_kbps)
+        };
+        if want != bitrate {
+            bitrate = want;
+            encoder.set_bitrate(want);
+        }
+        let force = shared.link.force_keyframe.swap(false, Ordering::Relaxed);
+        match encoder.encode(&frame, force) {
+            Ok(Some(encoded)) => {
+                shared.encoded.add(1);
+                let len = encoded.data.len() as u64;
+                let sent = rt.block_on(transport.write_video(
+                    encoded.data,
+                    frame_duration,
+                    encoded.capture_time_us,
+                ));
+                if sent.is_ok() {
+                    shared.sent_video.add(1);
+                    shared.video_bytes.add(len);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(%e, "encoding failed"),
+        }
+    }
+}
+
+async fn audio_loop(
+    shared: Arc<ChannelShared>,
+    mut source: AudioSource,
+    mic_muted: Arc<AtomicBool>,
+) {
+    let mut encoder = match OpusEncoder::new(48_000, source.channels()) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(%e, "cannot create the Opus encoder");
+            return;
+        }
+    };
+    while let Some(frame) = source.recv().await {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let Some(transport) = shared.link.transport.get() else {
+            continue;
+        };
+        if shared.mute_audio.load(Ordering::Relaxed) || mic_muted.load(Ordering::Relaxed) {
+            continue;
+        }
+        match encoder.encode(&frame) {
+            Ok(packet) => {
+                let len = packet.len() as u64;
+                if transport.write_audio(packet, AUDIO_FRAME).await.is_ok() {
+                    shared.sent_audio.add(1);
+                    shared.audio_bytes.add(len);
+                }
+            }
+            Err(e) => tracing::warn!(%e, "audio encoding failed"),
+        }
+    }
+}
+
+async fn quality_loop(shared: Arc<ChannelShared>, facts: FactSender) {
+    let mut meter = RateMeter::new(6, Instant::now());
+    let mut tick = tokio::time::interval(QUALITY_INTERVAL);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let readings = [
+            shared.captured.get(),
+            shared.encoded.get(),
+            shared.sent_video.get(),
+            shared.video_bytes.get(),
+            shared.sent_audio.get(),
+            shared.audio_bytes.get(),
+        ];
+        let r = meter.rates(Instant::now(), &readings);
+        let (Some(stream_id), Some(transport)) = (shared.stream_id(), shared.link.transport.get())
+        else {
+            continue;
+        };
+        let stats = transport.stats().await;
+        let rtt_ms = stats.rtt.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let (width, height) = *shared.size.lock().unwrap_or_else(PoisonError::into_inner);
+        let quality = PublishStreamQuality {
+            video_capture_fps: r[0],
+            video_encode_fps: r[1],
+            video_send_fps: r[2],
+            video_kbps: r[3] * 8.0 / 1000.0,
+            audio_send_fps: r[4],
+            audio_kbps: r[5] * 8.0 / 1000.0,
+            rtt_ms,
+            packet_loss_rate: stats.fraction_lost,
+            target_kbps: stats
+                .available_bitrate_bps
+                .map_or(0.0, |b| b as f64 / 1000.0),
+            width,
+            height,
+            video_codec: "H264".into(),
+            total_send_bytes: stats.bytes_sent,
+            level: Some(StreamQualityLevel::grade(
+                stats.fraction_lost,
+                rtt_ms,
+                r[2] > 0.0 || r[4] > 0.0,
+            )),
+        };
+        let _ = facts.send(Fact::Event(Event::PublisherQualityUpdate {
+            stream_id,
+            quality,
+        }));
+    }
+}

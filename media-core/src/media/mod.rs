@@ -1,0 +1,599 @@
+//! The media side of an engine: per publishing channel a capture -> encode
+//! -> publish pipeline ([`channel`]), per played stream a receive -> decode
+//! -> render/playout pipeline ([`player`]), and the peer connections the
+//! session asks for ([`MediaCommand`]). What happens is reported back as
+//! [`Fact`]s, which the driver feeds to the session so every event reaches
+//! the app in order on the one channel.
+
+mod channel;
+mod counters;
+mod player;
+mod slot;
+
+use crate::capture::source::{AudioSourceKind, VideoSourceKind};
+use crate::capture::speaker::Speaker;
+use crate::capture::DeviceError;
+use crate::codec::video_config::VideoConfig;
+use crate::event::Event;
+use crate::frame::AudioFrame;
+use crate::render::{Canvas, RendererHandle};
+use crate::room::media::{MediaCommand, MediaFact};
+use crate::room::PublishChannel;
+use crate::transport::{PlayTransport, PublishEvent, PublishTransport, Signal, TransportConfig};
+use channel::{ChannelPipeline, ChannelSources};
+use player::PlayerPipeline;
+use protocol::MediaRole;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+/// Which kind of local device an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DeviceType {
+    /// A camera (or the configured video source).
+    Camera,
+    /// A microphone (or the configured audio source).
+    Microphone,
+    /// A speaker.
+    Speaker,
+}
+
+/// Audio a played stream produced, as delivered to an [`AudioSink`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayedAudio {
+    /// The stream it came from.
+    pub stream_id: String,
+    /// 20 ms of decoded PCM.
+    pub frame: AudioFrame,
+}
+
+/// Receives the decoded audio of every played stream (the app's audio
+/// observer; tests use it to check what was heard).
+#[derive(Debug, Clone)]
+pub struct AudioSink {
+    tx: mpsc::UnboundedSender<PlayedAudio>,
+}
+
+impl AudioSink {
+    /// A sink and the receiver of what it gets.
+    pub fn new() -> (AudioSink, mpsc::UnboundedReceiver<PlayedAudio>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (AudioSink { tx }, rx)
+    }
+
+    fn deliver(&self, audio: PlayedAudio) {
+        let _ = self.tx.send(audio);
+    }
+}
+
+/// What the media side reports to the driver.
+#[derive(Debug)]
+pub(crate) enum Fact {
+    /// About a stream's peer connection, for the session to decide on.
+    Media {
+        stream_id: String,
+        role: MediaRole,
+        fact: MediaFact,
+    },
+    /// An event to deliver in order.
+    Event(Event),
+}
+
+pub(crate) type FactSender = mpsc::UnboundedSender<Fact>;
+
+/// The app's media settings.
+#[derive(Debug)]
+struct Settings {
+    sources: [ChannelSources; 2],
+    speaker_id: Option<String>,
+    audio_sink: Option<AudioSink>,
+}
+
+/// The media side of one engine, shared by the engine handle (settings,
+/// preview, mutes) and the driver task (session commands).
+#[derive(Debug)]
+pub(crate) struct Media {
+    rt: Handle,
+    transport: TransportConfig,
+    facts: FactSender,
+    settings: Mutex<Settings>,
+    channels: Mutex<[Option<ChannelPipeline>; 2]>,
+    /// Channels the app previews (the pipeline runs while previewing or publishing).
+    previewing: Mutex<[bool; 2]>,
+    players: Mutex<HashMap<String, PlayerPipeline>>,
+    /// Canvases passed to `start_playing_stream`, taken when the pipeline starts.
+    canvases: Mutex<HashMap<String, Option<Canvas>>>,
+    speaker: Mutex<Option<Arc<Speaker>>>,
+    mic_muted: Arc<AtomicBool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Media {
+    pub(crate) fn new(
+        rt: Handle,
+        transport: TransportConfig,
+        default_video: VideoConfig,
+        facts: FactSender,
+    ) -> Self {
+        let sources = ChannelSources {
+            video: VideoSourceKind::Camera { id: None },
+            audio: AudioSourceKind::Microphone { id: None },
+            config: default_video,
+        };
+        Media {
+            rt,
+            transport,
+            facts,
+            settings: Mutex::new(Settings {
+                sources: [sources.clone(), sources],
+                speaker_id: None,
+                audio_sink: None,
+            }),
+            channels: Mutex::new([None, None]),
+            previewing: Mutex::new([false, false]),
+            players: Mutex::new(HashMap::new()),
+            canvases: Mutex::new(HashMap::new()),
+            speaker: Mutex::new(None),
+            mic_muted: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    // ---- settings from the engine ----
+
+    pub(crate) fn set_video_source(&self, channel: PublishChannel, kind: VideoSourceKind) {
+        lock(&self.settings).sources[channel.index()].video = kind;
+        self.restart_channel(channel);
+    }
+
+    pub(crate) fn set_audio_source(&self, channel: PublishChannel, kind: AudioSourceKind) {
+        lock(&self.settings).sources[channel.index()].audio = kind;
+        self.restart_channel(channel);
+    }
+
+    pub(crate) fn set_video_config(&self, channel: PublishChannel, config: VideoConfig) {
+        lock(&self.settings).sources[channel.index()].config = config;
+        self.restart_channel(channel);
+    }
+
+    pub(crate) fn video_config(&self, channel: PublishChannel) -> VideoConfig {
+        lock(&self.settings).sources[channel.index()].config
+    }
+
+    pub(crate) fn set_speaker(&self, id: Option<String>) {
+        lock(&self.settings).speaker_id = id;
+        *lock(&self.speaker) = None;
+    }
+
+    pub(crate) fn set_audio_sink(&self, sink: Option<AudioSink>) {
+        lock(&self.settings).audio_sink = sink;
+    }
+
+    pub(crate) fn mute_microphone(&self, mute: bool) {
+        self.mic_muted.store(mute, Ordering::Relaxed);
+    }
+
+    /// Applies `f` to a running channel's shared state.
+    pub(crate) fn with_channel(
+        &self,
+        channel: PublishChannel,
+        f: impl FnOnce(&channel::ChannelShared),
+    ) {
+        if let Some(p) = &lock(&self.channels)[channel.index()] {
+            f(&p.shared);
+        }
+    }
+
+    pub(crate) fn set_zoom(&self, channel: PublishChannel, factor: f64) -> Result<(), DeviceError> {
+        match lock(&self.channels)[channel.index()]
+            .as_ref()
+            .and_then(|p| p.source())
+        {
+            Some(source) => source.set_zoom(factor),
+            None => Err(DeviceError::ZoomUnsupported),
+        }
+    }
+
+    /// Applies `f` to a played stream's shared state; false if not playing.
+    pub(crate) fn with_player(
+        &self,
+        stream_id: &str,
+        f: impl FnOnce(&player::PlayerShared),
+    ) -> bool {
+        match lock(&self.players).get(stream_id) {
+            Some(p) => {
+                f(&p.shared);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Shows the channel's captured video on `canvas` (mirrored).
+    pub(crate) fn start_preview(&self, channel: PublishChannel, renderer: RendererHandle) {
+        lock(&self.previewing)[channel.index()] = true;
+        self.ensure_channel(channel);
+        self.with_channel(channel, |c| {
+            if let Some(old) = lock(&c.preview).replace(renderer) {
+                old.close();
+            }
+        });
+    }
+
+    pub(crate) fn stop_preview(&self, channel: PublishChannel) {
+        lock(&self.previewing)[channel.index()] = false;
+        self.with_channel(channel, |c| {
+            if let Some(old) = lock(&c.preview).take() {
+                old.close();
+            }
+        });
+        self.stop_channel_if_idle(channel);
+    }
+
+    /// Remembers the canvas for a player the session is about to start.
+    pub(crate) fn set_player_canvas(&self, stream_id: &str, canvas: Option<Canvas>) {
+        lock(&self.canvases).insert(stream_id.to_owned(), canvas);
+    }
+
+    // ---- commands from the session ----
+
+    pub(crate) fn handle(self: &Arc<Self>, command: MediaCommand) {
+        match command {
+            MediaCommand::StartPublishing { channel, stream_id } => {
+                self.ensure_channel(channel);
+                self.with_channel(channel, |c| *lock(&c.stream_id) = Some(stream_id));
+            }
+            MediaCommand::StopPublishing { channel } => {
+                let mut closing = None;
+                self.with_channel(channel, |c| {
+                    *lock(&c.stream_id) = None;
+                    closing = Some(c.link.transport.begin());
+                });
+                if let Some((_, Some(t))) = closing {
+                    self.rt.spawn(async move { t.close().await });
+                }
+                self.stop_channel_if_idle(channel);
+            }
+            MediaCommand::StartPlaying { stream_id } => self.start_player(&stream_id),
+            MediaCommand::StopPlaying { stream_id } => {
+                lock(&self.canvases).remove(&stream_id);
+                if let Some(p) = lock(&self.players).remove(&stream_id) {
+                    self.rt.spawn(p.stop());
+                }
+            }
+            MediaCommand::Negotiate { stream_id, role } => match role {
+                MediaRole::Publish => self.negotiate_publish(stream_id),
+                MediaRole::Play => self.negotiate_play(stream_id),
+            },
+            MediaCommand::Answer {
+                stream_id,
+                role,
+                sdp,
+            } => {
+                let this = self.clone();
+                self.rt.spawn(async move {
+                    let result = match role {
+                        MediaRole::Publish => match this.publish_transport(&stream_id) {
+                            Some(t) => t.accept_answer(sdp).await,
+                            None => return,
+                        },
+                        MediaRole::Play => match this.play_transport(&stream_id) {
+                            Some(t) => t.accept_answer(sdp).await,
+                            None => return,
+                        },
+                    };
+                    if let Err(e) = result {
+                        this.fact(&stream_id, role, MediaFact::Failed(e.to_string()));
+                    }
+                });
+            }
+            MediaCommand::RemoteCandidate {
+                stream_id,
+                role,
+                candidate,
+            } => {
+                let this = self.clone();
+                self.rt.spawn(async move {
+                    match role {
+                        MediaRole::Publish => {
+                            if let Some(t) = this.publish_transport(&stream_id) {
+                                t.add_remote_candidate(candidate).await;
+                            }
+                        }
+                        MediaRole::Play => {
+                            if let Some(t) = this.play_transport(&stream_id) {
+                                t.add_remote_candidate(candidate).await;
+                            }
+                        }
+                    }
+                });
+            }
+            MediaCommand::CloseTransport { stream_id, role } => {
+                let this = self.clone();
+                self.rt.spawn(async move {
+                    match role {
+                        MediaRole::Publish => {
+                            if let Some(c) = this.channel_of(&stream_id) {
+                                c.link.transport.close().await;
+                            }
+                        }
+                        MediaRole::Play => {
+                            let shared = lock(&this.players)
+                                .get(&stream_id)
+                                .map(|p| p.shared.clone());
+                            if let Some(s) = shared {
+                                s.transport.close().await;
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// Stops every pipeline (engine destroyed).
+    pub(crate) async fn shutdown(&self) {
+        let channels: Vec<ChannelPipeline> = lock(&self.channels)
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
+        for c in channels {
+            c.stop(true).await;
+        }
+        let players: Vec<PlayerPipeline> = lock(&self.players).drain().map(|(_, p)| p).collect();
+        for p in players {
+            p.stop().await;
+        }
+    }
+
+    // ---- internals ----
+
+    fn fact(&self, stream_id: &str, role: MediaRole, fact: MediaFact) {
+        let _ = self.facts.send(Fact::Media {
+            stream_id: stream_id.to_owned(),
+            role,
+            fact,
+        });
+    }
+
+    fn ensure_channel(&self, channel: PublishChannel) {
+        let mut channels = lock(&self.channels);
+        if channels[channel.index()].is_none() {
+            let sources = lock(&self.settings).sources[channel.index()].clone();
+            channels[channel.index()] = Some(ChannelPipeline::start(
+                channel,
+                &sources,
+                Arc::new(channel::PublishLink::new()),
+                self.mic_muted.clone(),
+                self.facts.clone(),
+                &self.rt,
+            ));
+        }
+    }
+
+    fn stop_channel_if_idle(&self, channel: PublishChannel) {
+        let previewing = lock(&self.previewing)[channel.index()];
+        let mut channels = lock(&self.channels);
+        let idle = channels[channel.index()]
+            .as_ref()
+            .is_some_and(|p| lock(&p.shared.stream_id).is_none());
+        if idle && !previewing {
+            if let Some(p) = channels[channel.index()].take() {
+                self.rt.spawn(p.stop(true));
+            }
+        }
+    }
+
+    /// Restarts a running channel with new settings, keeping what it
+    /// publishes and previews (the transport is renegotiated by its stream's
+    /// own flow: a restarted pipeline keeps the slot's transport).
+    fn restart_channel(&self, channel: PublishChannel) {
+        let old = lock(&self.channels)[channel.index()].take();
+        let Some(old) = old else {
+            return;
+        };
+        let sources = lock(&self.settings).sources[channel.index()].clone();
+        let new = ChannelPipeline::start(
+            channel,
+            &sources,
+            old.shared.link.clone(),
+            self.mic_muted.clone(),
+            self.facts.clone(),
+            &self.rt,
+        );
+        *lock(&new.shared.stream_id) = lock(&old.shared.stream_id).clone();
+        *lock(&new.shared.preview) = lock(&old.shared.preview).take();
+        // The next picture must be decodable on its own.
+        new.shared
+            .link
+            .force_keyframe
+            .store(true, Ordering::Relaxed);
+        lock(&self.channels)[channel.index()] = Some(new);
+        self.rt.spawn(old.stop(false));
+    }
+
+    fn channel_of(&self, stream_id: &str) -> Option<Arc<channel::ChannelShared>> {
+        lock(&self.channels)
+            .iter()
+            .flatten()
+            .find(|p| lock(&p.shared.stream_id).as_deref() == Some(stream_id))
+            .map(|p| p.shared.clone())
+    }
+
+    fn publish_transport(&self, stream_id: &str) -> Option<Arc<PublishTransport>> {
+        self.channel_of(stream_id)
+            .and_then(|c| c.link.transport.get())
+    }
+
+    fn play_transport(&self, stream_id: &str) -> Option<Arc<PlayTransport>> {
+        lock(&self.players)
+            .get(stream_id)
+            .and_then(|p| p.shared.transport.get())
+    }
+
+    fn negotiate_publish(self: &Arc<Self>, stream_id: String) {
+        // The link, not the pipeline: a restarted pipeline keeps it.
+        let Some(link) = self.channel_of(&stream_id).map(|c| c.link.clone()) else {
+            return;
+        };
+        let (generation, old) = link.transport.begin();
+        let this = self.clone();
+        self.rt.spawn(async move {
+            if let Some(old) = old {
+                old.close().await;
+            }
+            let (transport, signals, mut events) =
+                match PublishTransport::new(&this.transport).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return this.fact(
+                            &stream_id,
+                            MediaRole::Publish,
+                            MediaFact::Failed(e.to_string()),
+                        )
+                    }
+                };
+            let transport = Arc::new(transport);
+            if let Err(t) = link.transport.install(generation, transport.clone()) {
+                return t.close().await;
+            }
+            this.forward_signals(stream_id.clone(), MediaRole::Publish, signals);
+            while let Some(event) = events.recv().await {
+                if !link.transport.is_current(generation) {
+                    return;
+                }
+                match event {
+                    PublishEvent::Connected => {
+                        // A fresh path to the SFU: start players with a keyframe.
+                        link.force_keyframe.store(true, Ordering::Relaxed);
+                        this.fact(&stream_id, MediaRole::Publish, MediaFact::Connected);
+                    }
+                    PublishEvent::Disconnected => {}
+                    PublishEvent::Failed => {
+                        return this.fact(
+                            &stream_id,
+                            MediaRole::Publish,
+                            MediaFact::Failed("ICE/DTLS connection failed".into()),
+                        );
+                    }
+                    PublishEvent::KeyframeRequested => {
+                        link.force_keyframe.store(true, Ordering::Relaxed)
+                    }
+                    PublishEvent::TargetBitrate(bps) => link.target_kbps.store(
+                        u32::try_from(bps / 1000).unwrap_or(u32::MAX),
+                        Ordering::Relaxed,
+                    ),
+                }
+            }
+        });
+    }
+
+    fn start_player(&self, stream_id: &str) {
+        let canvas = lock(&self.canvases).remove(stream_id).flatten();
+        let renderer = match canvas.map(Canvas::open).transpose() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(%e, stream_id, "cannot open the canvas; playing without video");
+                let _ = self.facts.send(Fact::Event(Event::Debug {
+                    error_code: protocol::ErrorCode::Internal.code(),
+                    func_name: "start_playing_stream".into(),
+                    info: e.to_string(),
+                }));
+                None
+            }
+        };
+        let pipeline = PlayerPipeline::start(stream_id, renderer, self.facts.clone(), &self.rt);
+        if let Some(old) = lock(&self.players).insert(stream_id.to_owned(), pipeline) {
+            self.rt.spawn(old.stop());
+        }
+    }
+
+    fn negotiate_play(self: &Arc<Self>, stream_id: String) {
+        let Some(shared) = lock(&self.players)
+            .get(&stream_id)
+            .map(|p| p.shared.clone())
+        else {
+            return;
+        };
+        let (generation, old) = shared.transport.begin();
+        let this = self.clone();
+        self.rt.spawn(async move {
+            if let Some(old) = old {
+                old.close().await;
+            }
+            let (transport, signals, events) = match PlayTransport::new(&this.transport).await {
+                Ok(t) => t,
+                Err(e) => {
+                    return this.fact(
+                        &stream_id,
+                        MediaRole::Play,
+                        MediaFact::Failed(e.to_string()),
+                    )
+                }
+            };
+            let transport = Arc::new(transport);
+            if let Err(t) = shared.transport.install(generation, transport.clone()) {
+                return t.close().await;
+            }
+            this.forward_signals(stream_id.clone(), MediaRole::Play, signals);
+            let speaker = this.speaker();
+            let sink = lock(&this.settings).audio_sink.clone();
+            if let Some(p) = lock(&this.players).get_mut(&stream_id) {
+                p.attach(
+                    events,
+                    speaker,
+                    sink,
+                    generation,
+                    this.facts.clone(),
+                    &this.rt,
+                );
+            }
+        });
+    }
+
+    fn speaker(&self) -> Arc<Speaker> {
+        let mut slot = lock(&self.speaker);
+        if let Some(s) = &*slot {
+            return s.clone();
+        }
+        let id = lock(&self.settings).speaker_id.clone();
+        let speaker = Arc::new(Speaker::open(id.as_deref()));
+        if speaker.is_null() {
+            tracing::info!("no speaker: played audio goes to the null output");
+        }
+        *slot = Some(speaker.clone());
+        speaker
+    }
+
+    fn forward_signals(
+        &self,
+        stream_id: String,
+        role: MediaRole,
+        mut signals: mpsc::UnboundedReceiver<Signal>,
+    ) {
+        let facts = self.facts.clone();
+        self.rt.spawn(async move {
+            while let Some(signal) = signals.recv().await {
+                let fact = match signal {
+                    Signal::Offer { sdp } => MediaFact::Offer(sdp),
+                    Signal::Candidate(c) => MediaFact::Candidate(c),
+                };
+                if facts
+                    .send(Fact::Media {
+                        stream_id: stream_id.clone(),
+                        role,
+                        fact,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+}

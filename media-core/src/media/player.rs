@@ -1,0 +1,450 @@
+//! One played stream's pipeline: the playing transport -> H.264 decoder ->
+//! renderer (native window or frame sink), and Opus decoder -> speaker (or
+//! the null speaker) and the app's audio sink.
+//!
+//! Decoding runs on its own thread; the transport's events are read by a
+//! tokio task that also decodes audio (cheap) and handles loss: after an
+//! incomplete video frame, frames are skipped until the next keyframe (which
+//! the transport has already requested), so no corrupted picture is shown.
+
+use super::counters::{Counter, RateMeter};
+use super::slot::Slot;
+use super::{AudioSink, Fact, FactSender, PlayedAudio};
+use crate::capture::speaker::Speaker;
+use crate::codec::h264::H264Decoder;
+use crate::codec::opus::OpusDecoder;
+use crate::event::Event;
+use crate::frame::AudioFrame;
+use crate::quality::{estimate_mos, PlayStreamQuality, StreamQualityLevel, QUALITY_INTERVAL};
+use crate::render::{I420Planes, RendererHandle};
+use crate::transport::{AudioPacket, EncodedVideoFrame, PlayEvent, PlayTransport};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Frames waiting for the decoder; more means it cannot keep up, and the
+/// oldest are dropped (the transport then sees the gap and asks for a keyframe).
+const DECODE_QUEUE: usize = 30;
+/// While waiting for a keyframe, ask the publisher again this often.
+const KEYFRAME_RETRY: Duration = Duration::from_millis(500);
+/// No new frame for this long counts as a freeze in the break rate.
+const FREEZE: Duration = Duration::from_millis(500);
+
+/// State shared between a player's threads and the engine.
+#[derive(Debug)]
+pub(crate) struct PlayerShared {
+    pub(crate) stream_id: String,
+    pub(crate) transport: Slot<PlayTransport>,
+    renderer: Mutex<Option<RendererHandle>>,
+    pub(crate) mute_video: AtomicBool,
+    pub(crate) mute_audio: AtomicBool,
+    recv_frames: Counter,
+    decoded: Counter,
+    rendered: Counter,
+    video_bytes: Counter,
+    audio_packets: Counter,
+    audio_bytes: Counter,
+    audio_concealed: Counter,
+    frozen_ms: Counter,
+    size: Mutex<(u32, u32)>,
+    /// Capture-to-decode delay of the latest frame, ms (-1 = unknown).
+    e2e_ms: AtomicI64,
+    /// Sender capture time of the latest audio and video, Unix ms (0 = none).
+    last_audio_capture_ms: AtomicI64,
+    last_video_capture_ms: AtomicI64,
+    first_recv: AtomicBool,
+    first_render: AtomicBool,
+    first_audio: AtomicBool,
+}
+
+/// A running player pipeline.
+#[derive(Debug)]
+pub(crate) struct PlayerPipeline {
+    pub(crate) shared: Arc<PlayerShared>,
+    decode_tx: std::sync::mpsc::SyncSender<EncodedVideoFrame>,
+    decoder: Option<std::thread::JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl PlayerPipeline {
+    /// Starts the decode side; media arrives once a transport is installed
+    /// and [`PlayerPipeline::attach`] feeds its events.
+    pub(crate) fn start(
+        stream_id: &str,
+        renderer: Option<RendererHandle>,
+        facts: FactSender,
+        rt: &tokio::runtime::Handle,
+    ) -> PlayerPipeline {
+        let shared = Arc::new(PlayerShared {
+            stream_id: stream_id.to_owned(),
+            transport: Slot::new(),
+            renderer: Mutex::new(renderer),
+            mute_video: AtomicBool::new(false),
+            mute_audio: AtomicBool::new(false),
+            recv_frames: Counter::default(),
+            decoded: Counter::default(),
+            rendered: Counter::default(),
+            video_bytes: Counter::default(),
+            audio_packets: Counter::default(),
+            audio_bytes: Counter::default(),
+            audio_concealed: Counter::default(),
+            frozen_ms: Counter::default(),
+            size: Mutex::new((0, 0)),
+            e2e_ms: AtomicI64::new(-1),
+            last_audio_capture_ms: AtomicI64::new(0),
+            last_video_capture_ms: AtomicI64::new(0),
+            first_recv: AtomicBool::new(false),
+            first_render: AtomicBool::new(false),
+            first_audio: AtomicBool::new(false),
+        });
+        let (decode_tx, decode_rx) = std::sync::mpsc::sync_channel(DECODE_QUEUE);
+        let decoder = {
+            let (shared, facts) = (shared.clone(), facts.clone());
+            std::thread::Builder::new()
+                .name("confer-decode".into())
+                .spawn(move || decode_loop(&shared, &decode_rx, &facts))
+                .map_err(|e| tracing::error!(%e, "cannot start the decode thread"))
+                .ok()
+        };
+        let tasks = vec![rt.spawn(quality_loop(shared.clone(), facts))];
+        PlayerPipeline {
+            shared,
+            decode_tx,
+            decoder,
+            tasks,
+        }
+    }
+
+    /// Feeds a new transport's events into the pipeline until they end.
+    pub(crate) fn attach(
+        &mut self,
+        events: mpsc::Receiver<PlayEvent>,
+        speaker: Arc<Speaker>,
+        sink: Option<AudioSink>,
+        generation: u64,
+        facts: FactSender,
+        rt: &tokio::runtime::Handle,
+    ) {
+        self.tasks.retain(|t| !t.is_finished());
+        self.tasks.push(rt.spawn(event_loop(
+            self.shared.clone(),
+            events,
+            self.decode_tx.clone(),
+            speaker,
+            sink,
+            generation,
+            facts,
+        )));
+    }
+
+    /// Stops the pipeline and closes the transport.
+    pub(crate) async fn stop(mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        self.shared.transport.close().await;
+        if let Some(r) = self
+            .shared
+            .renderer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            r.close();
+        }
+        drop(self.decode_tx);
+        if let Some(d) = self.decoder.take() {
+            let _ = tokio::task::spawn_blocking(move || d.join()).await;
+        }
+    }
+}
+
+async fn event_loop(
+    shared: Arc<PlayerShared>,
+    mut events: mpsc::Receiver<PlayEvent>,
+    decode: std::sync::mpsc::SyncSender<EncodedVideoFrame>,
+    speaker: Arc<Speaker>,
+    sink: Option<AudioSink>,
+    generation: u64,
+    facts: FactSender,
+) {
+    let stream_id = shared.stream_id.clone();
+    let fact = |f: super::MediaFact| {
+        let _ = facts.send(Fact::Media {
+            stream_id: stream_id.clone(),
+            role: protocol::MediaRole::Play,
+            fact: f,
+        });
+    };
+    let mut opus: Option<OpusDecoder> = None;
+    let mut last_seq: Option<u16> = None;
+    while let Some(event) = events.recv().await {
+        if !shared.transport.is_current(generation) {
+            return;
+        }
+        match event {
+            PlayEvent::Connected => fact(super::MediaFact::Connected),
+            PlayEvent::Disconnected => tracing::debug!(stream_id, "play transport disconnected"),
+            PlayEvent::Failed => {
+                fact(super::MediaFact::Failed(
+                    "ICE/DTLS connection failed".into(),
+                ));
+                return;
+            }
+            PlayEvent::Video(frame) => {
+                shared.recv_frames.add(1);
+                shared.video_bytes.add(frame.data.len() as u64);
+                if let Err(std::sync::mpsc::TrySendError::Disconnected(_)) = decode.try_send(frame)
+                {
+                    return;
+                }
+            }
+            PlayEvent::Audio(packet) => {
+                let decoder = match &mut opus {
+                    Some(d) => d,
+                    None => match OpusDecoder::new(48_000, 1) {
+                        Ok(d) => opus.insert(d),
+                        Err(e) => {
+                            tracing::error!(%e, "cannot create the Opus decoder");
+                            continue;
+                        }
+                    },
+                };
+                let frames = decode_audio(&shared, decoder, &packet, &mut last_seq);
+                if !shared.first_audio.swap(true, Ordering::Relaxed) {
+                    let _ = facts.send(Fact::Event(Event::PlayerRecvAudioFirstFrame {
+                        stream_id: stream_id.clone(),
+                    }));
+                }
+                if let Some(t) = packet.capture_time_us {
+                    shared
+                        .last_audio_capture_ms
+                        .store((t / 1000) as i64, Ordering::Relaxed);
+                }
+                for f in frames {
+                    if !shared.mute_audio.load(Ordering::Relaxed) {
+                        speaker.push(&f);
+                    }
+                    if let Some(sink) = &sink {
+                        sink.deliver(PlayedAudio {
+                            stream_id: stream_id.clone(),
+                            frame: f,
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Decodes one packet, concealing what was lost before it (FEC for the
+/// packet just before, PLC for older ones, at most 5 frames).
+fn decode_audio(
+    shared: &PlayerShared,
+    decoder: &mut OpusDecoder,
+    packet: &AudioPacket,
+    last_seq: &mut Option<u16>,
+) -> Vec<AudioFrame> {
+    shared.audio_packets.add(1);
+    shared.audio_bytes.add(packet.data.len() as u64);
+    let mut out = Vec::new();
+    let gap = last_seq.map_or(0, |s| packet.sequence.wrapping_sub(s).wrapping_sub(1));
+    if gap < 100 {
+        *last_seq = Some(packet.sequence);
+        for missing in (0..gap.min(5)).rev() {
+            let concealed = if missing == 0 {
+                decoder.decode_fec(&packet.data)
+            } else {
+                decoder.conceal()
+            };
+            if let Ok(f) = concealed {
+                shared.audio_concealed.add(1);
+                out.push(f);
+            }
+        }
+    } else if gap < 0x8000 {
+        // A jump (stream restarted): start over.
+        *last_seq = Some(packet.sequence);
+    } else {
+        // Late duplicate or reordered packet: already concealed.
+        return out;
+    }
+    match decoder.decode(&packet.data) {
+        Ok(f) => out.push(f),
+        Err(e) => tracing::debug!(%e, "undecodable audio packet"),
+    }
+    out
+}
+
+fn decode_loop(
+    shared: &PlayerShared,
+    frames: &std::sync::mpsc::Receiver<EncodedVideoFrame>,
+    facts: &FactSender,
+) {
+    let mut decoder = match H264Decoder::new() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(%e, "cannot create the H.264 decoder");
+            return;
+        }
+    };
+    let event = |e: Event| {
+        let _ = facts.send(Fact::Event(e));
+    };
+    let mut waiting_for_keyframe = true;
+    let mut last_request: Option<Instant> = None;
+    let mut last_shown: Option<Instant> = None;
+    while let Ok(frame) = frames.recv() {
+        if !frame.complete {
+            waiting_for_keyframe = true;
+        }
+        if waiting_for_keyframe && !(frame.complete && frame.keyframe) {
+            // Ask again while waiting: a request (or the keyframe) may be lost.
+            if last_request.is_none_or(|t| t.elapsed() >= KEYFRAME_RETRY) {
+                if let Some(t) = shared.transport.get() {
+                    t.request_keyframe();
+                    last_request = Some(Instant::now());
+                }
+            }
+            continue;
+        }
+        waiting_for_keyframe = false;
+        if !shared.first_recv.swap(true, Ordering::Relaxed) {
+            event(Event::PlayerRecvVideoFirstFrame {
+                stream_id: shared.stream_id.clone(),
+            });
+        }
+        let picture = match decoder.decode(&frame.data) {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::debug!(%e, "undecodable frame; waiting for a keyframe");
+                waiting_for_keyframe = true;
+                last_request = None;
+                continue;
+            }
+        };
+        shared.decoded.add(1);
+        let now_us = crate::frame::unix_time_us();
+        if let Some(captured) = frame.capture_time_us {
+            let delay_ms = now_us.saturating_sub(captured) / 1000;
+            shared.e2e_ms.store(delay_ms as i64, Ordering::Relaxed);
+            shared
+                .last_video_capture_ms
+                .store((captured / 1000) as i64, Ordering::Relaxed);
+        }
+        *shared.size.lock().unwrap_or_else(PoisonError::into_inner) =
+            (picture.width, picture.height);
+        let now = Instant::now();
+        if let Some(prev) = last_shown {
+            let gap = now.duration_since(prev);
+            if gap > FREEZE {
+                shared.frozen_ms.add(gap.as_millis() as u64);
+            }
+        }
+        last_shown = Some(now);
+        if shared.mute_video.load(Ordering::Relaxed) {
+            continue;
+        }
+        let renderer = shared
+            .renderer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(r) = renderer.as_ref() else {
+            continue;
+        };
+        let capture_time_us = frame.capture_time_us.unwrap_or(0);
+        let shown = I420Planes::from_contiguous(
+            picture.width,
+            picture.height,
+            &picture.data,
+            capture_time_us,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|planes| r.push(&planes).map_err(|e| e.to_string()));
+        drop(renderer);
+        match shown {
+            Ok(()) => {
+                shared.rendered.add(1);
+                if !shared.first_render.swap(true, Ordering::Relaxed) {
+                    event(Event::PlayerRenderVideoFirstFrame {
+                        stream_id: shared.stream_id.clone(),
+                    });
+                }
+            }
+            Err(e) => tracing::debug!(e, "render failed"),
+        }
+    }
+}
+
+async fn quality_loop(shared: Arc<PlayerShared>, facts: FactSender) {
+    let mut meter = RateMeter::new(8, Instant::now());
+    let mut tick = tokio::time::interval(QUALITY_INTERVAL);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(transport) = shared.transport.get() else {
+            continue;
+        };
+        let readings = [
+            shared.recv_frames.get(),
+            shared.decoded.get(),
+            shared.rendered.get(),
+            shared.video_bytes.get(),
+            shared.audio_packets.get(),
+            shared.audio_bytes.get(),
+            shared.audio_concealed.get(),
+            shared.frozen_ms.get(),
+        ];
+        let r = meter.rates(Instant::now(), &readings);
+        let stats = transport.stats().await;
+        let rtt_ms = stats.rtt.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let e2e = shared.e2e_ms.load(Ordering::Relaxed);
+        let (a, v) = (
+            shared.last_audio_capture_ms.load(Ordering::Relaxed),
+            shared.last_video_capture_ms.load(Ordering::Relaxed),
+        );
+        let (width, height) = *shared.size.lock().unwrap_or_else(PoisonError::into_inner);
+        let audio_total = r[4] + r[6];
+        let loss = stats.loss_fraction;
+        let quality = PlayStreamQuality {
+            video_recv_fps: r[0],
+            video_decode_fps: r[1],
+            video_render_fps: r[2],
+            video_kbps: r[3] * 8.0 / 1000.0,
+            video_break_rate: (r[7] / 1000.0).min(1.0),
+            audio_recv_fps: r[4],
+            audio_kbps: r[5] * 8.0 / 1000.0,
+            audio_break_rate: if audio_total > 0.0 {
+                r[6] / audio_total
+            } else {
+                0.0
+            },
+            mos: if r[4] > 0.0 {
+                estimate_mos(loss, e2e.max(0) as f64)
+            } else {
+                0.0
+            },
+            rtt_ms,
+            packet_loss_rate: loss,
+            jitter_ms: stats.jitter.as_secs_f64() * 1000.0,
+            end_to_end_delay_ms: e2e.max(0) as f64,
+            av_timestamp_diff_ms: if a > 0 && v > 0 { (a - v) as f64 } else { 0.0 },
+            width,
+            height,
+            video_codec: "H264".into(),
+            total_recv_bytes: stats.bytes_received,
+            level: Some(StreamQualityLevel::grade(
+                loss,
+                rtt_ms,
+                r[0] > 0.0 || r[4] > 0.0,
+            )),
+        };
+        let _ = facts.send(Fact::Event(Event::PlayerQualityUpdate {
+            stream_id: shared.stream_id.clone(),
+            quality,
+        }));
+    }
+}

@@ -1,0 +1,59 @@
+//! Errors from creating renderers and drawing frames.
+
+use protocol::ErrorCode;
+
+/// Errors from the rendering layer. Each variant maps to one [`ErrorCode`]
+/// through [`RenderError::code`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// No GPU adapter (not even a software one such as llvmpipe/lavapipe)
+    /// can render here, or none can present to the given window.
+    #[error(
+        "no GPU adapter available for rendering (is a Vulkan or GL driver such as mesa installed?)"
+    )]
+    NoAdapter,
+    /// The adapter refused to create a device.
+    #[error("the GPU adapter could not create a device: {0}")]
+    DeviceCreation(String),
+    /// A surface could not be created on the window, or the surface and the
+    /// adapter cannot work together.
+    #[error("could not create a rendering surface on the window: {0}")]
+    SurfaceCreation(String),
+    /// The frame's planes are shorter than its size and strides say, or its
+    /// size is zero.
+    #[error("the I420 frame does not match its size and strides: {0}")]
+    InvalidFrame(String),
+    /// The frame or the output is larger than the GPU's texture limit.
+    #[error("{width}x{height} exceeds the GPU's texture size limit of {limit}")]
+    TooLarge {
+        /// The requested width in pixels.
+        width: u32,
+        /// The requested height in pixels.
+        height: u32,
+        /// The largest texture side the device supports.
+        limit: u32,
+    },
+    /// The GPU reported an error while drawing or reading back.
+    #[error("GPU error while rendering: {0}")]
+    Gpu(String),
+    /// The renderer was closed (or its render thread ended).
+    #[error("the renderer has been closed")]
+    Closed,
+}
+
+impl RenderError {
+    /// The error code of this error.
+    ///
+    /// The protocol has no rendering codes yet: GPU and surface failures map
+    /// to [`ErrorCode::Internal`], bad frames to [`ErrorCode::InvalidFrame`].
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RenderError::InvalidFrame(_) | RenderError::TooLarge { .. } => ErrorCode::InvalidFrame,
+            RenderError::NoAdapter
+            | RenderError::DeviceCreation(_)
+            | RenderError::SurfaceCreation(_)
+            | RenderError::Gpu(_)
+            | RenderError::Closed => ErrorCode::Internal,
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! WebRTC transport to the SFU (webrtc-rs): one peer connection per published
+//! or played stream.
+//!
+//! - [`PublishTransport`]: a sendonly connection with an H.264 video track and
+//!   an Opus audio track. Write Annex-B access units and Opus packets; get
+//!   [`PublishEvent`]s (connection state, keyframe requests from the SFU,
+//!   bandwidth estimates from GCC over TWCC or REMB) and [`PublishStats`].
+//! - [`PlayTransport`]: a recvonly connection that reassembles H.264 access
+//!   units behind a small jitter buffer (NACK retransmissions get a bounded
+//!   wait; an unrecoverable gap requests a keyframe) and passes Opus packets
+//!   through, each stamped with the sender's wall clock from its RTCP sender
+//!   reports (A/V sync, end-to-end delay).
+//!
+//! Signaling is the caller's: each transport emits [`Signal`]s (the offer,
+//! then trickled candidates, an empty one last) to send as `SdpOffer` /
+//! `TrickleIce`, and takes the answer and the SFU's candidates back
+//! ([`PublishTransport::accept_answer`], [`PublishTransport::add_remote_candidate`]).
+//! Remote candidates that arrive before the answer are held for it.
+//!
+//! Both transports use the same peer-connection setup as the SFU: H.264
+//! (packetization-mode 1, profile-level-id 42e01f) and Opus
+//! (minptime=10;useinbandfec=1); NACK generator (at most 10 NACKs per packet)
+//! and responder, sender/receiver reports, TWCC with a GCC estimator; host
+//! candidates on [`TransportConfig::bind_ip`], no mDNS. `close().await` frees
+//! the connection and every task.
+
+mod jitter;
+mod peer;
+mod play;
+mod publish;
+mod rtcp_tap;
+
+pub use play::{AudioPacket, EncodedVideoFrame, PlayEvent, PlayStats, PlayTransport};
+pub use protocol::IceCandidate;
+pub use publish::{PublishEvent, PublishStats, PublishTransport};
+
+use protocol::ErrorCode;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How a transport's peer connection is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportConfig {
+    /// IP the UDP socket binds (0.0.0.0: every non-loopback interface;
+    /// 127.0.0.1 for loopback tests).
+    pub bind_ip: IpAddr,
+    /// How long a played video frame waits for a missing packet (NACK
+    /// retransmission) before it is given up as incomplete.
+    pub jitter_max_wait: Duration,
+    /// Bandwidth estimator start, bits per second.
+    pub initial_bitrate_bps: u64,
+    /// Bandwidth estimator floor, bits per second.
+    pub min_bitrate_bps: u64,
+    /// Bandwidth estimator ceiling, bits per second.
+    pub max_bitrate_bps: u64,
+    /// Tell the SFU our ICE candidates (in the offer and trickled). Off, the
+    /// SFU learns our address from our connectivity checks only (peer
+    /// reflexive): use it when the path must go through a relay or NAT that
+    /// our host candidates would bypass.
+    pub announce_local_candidates: bool,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            jitter_max_wait: Duration::from_millis(250),
+            initial_bitrate_bps: 1_000_000,
+            min_bitrate_bps: 100_000,
+            max_bitrate_bps: 20_000_000,
+            announce_local_candidates: true,
+        }
+    }
+}
+
+/// Outgoing signaling of a transport: send `Offer` as `SdpOffer` and
+/// `Candidate` as `TrickleIce` (an empty candidate ends them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// The local offer.
+    Offer {
+        /// SDP.
+        sdp: String,
+    },
+    /// A local ICE candidate.
+    Candidate(IceCandidate),
+}
+
+/// The receiving end of a transport's [`Signal`]s.
+pub type SignalReceiver = mpsc::UnboundedReceiver<Signal>;
+
+/// Which track of a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    /// The Opus track.
+    Audio,
+    /// The H.264 track.
+    Video,
+}
+
+/// Why a transport call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The peer connection could not be created (socket, configuration).
+    #[error("media transport setup failed: {0}")]
+    Setup(String),
+    /// The offer or the answer could not be applied.
+    #[error("media negotiation failed: {0}")]
+    Negotiation(String),
+    /// Media was written before the answer was applied.
+    #[error("the media transport is not negotiated yet")]
+    NotNegotiated,
+    /// Writing media failed.
+    #[error("writing media failed: {0}")]
+    Write(String),
+    /// The transport was closed.
+    #[error("the media transport is closed")]
+    Closed,
+}
+
+impl TransportError {
+    /// The error code of this failure when publishing.
+    pub fn publish_code(&self) -> ErrorCode {
+        match self {
+            TransportError::Negotiation(_) => ErrorCode::PublishNegotiationFailed,
+            _ => ErrorCode::PublishTransportFailed,
+        }
+    }
+
+    /// The error code of this failure when playing.
+    pub fn play_code(&self) -> ErrorCode {
+        match self {
+            TransportError::Negotiation(_) => ErrorCode::PlayNegotiationFailed,
+            _ => ErrorCode::PlayTransportFailed,
+        }
+    }
+}

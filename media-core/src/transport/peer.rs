@@ -1,0 +1,355 @@
+//! The peer-connection builder both transports share: the same codecs and
+//! interceptors as the SFU (NACK generator/responder, SR/RR, TWCC with a GCC
+//! bandwidth estimator), host candidates on the configured IP, no mDNS.
+
+use super::rtcp_tap::{RtcpTap, Tap, TapEvent};
+use super::{IceCandidate, Signal, TransportConfig, TransportError};
+use rtc::interceptor::{
+    CongestionControlBuilder, Gcc, NackGeneratorBuilder, NackResponderBuilder,
+    ReceiverReportBuilder, Registry, SenderReportBuilder, Slot, TwccReceiverBuilder,
+    TwccSenderBuilder,
+};
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS,
+};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
+    RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    SettingEngineBuilder,
+};
+
+/// The H.264 format Confer sends: constrained baseline as openh264 makes it.
+pub(crate) const H264_FMTP: &str =
+    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+/// Opus: 10 ms minimum packets, in-band FEC.
+pub(crate) const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
+const TRANSPORT_CC_URI: &str =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+const MAX_NACKS_PER_PACKET: u16 = 10;
+const NACK_INTERVAL: Duration = Duration::from_millis(40);
+const TAP_SLOT: usize = 14_000;
+
+/// The video codec of every Confer track.
+pub(crate) fn h264_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_H264.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: H264_FMTP.to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// The audio codec of every Confer track.
+pub(crate) fn opus_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: OPUS_FMTP.to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+fn media_engine() -> Result<MediaEngine, TransportError> {
+    let mut engine = MediaEngine::default();
+    let setup = |e: rtc::shared::error::Error| TransportError::Setup(e.to_string());
+    engine
+        .register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: h264_codec(),
+                payload_type: 102,
+            },
+            RtpCodecKind::Video,
+        )
+        .map_err(setup)?;
+    engine
+        .register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: opus_codec(),
+                payload_type: 111,
+            },
+            RtpCodecKind::Audio,
+        )
+        .map_err(setup)?;
+    for (typ, parameter) in [("nack", ""), ("nack", "pli"), ("ccm", "fir")] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: typ.to_owned(),
+                parameter: parameter.to_owned(),
+            },
+            RtpCodecKind::Video,
+        );
+    }
+    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: "transport-cc".to_owned(),
+                parameter: String::new(),
+            },
+            kind,
+        );
+        engine
+            .register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: TRANSPORT_CC_URI.to_owned(),
+                },
+                kind,
+                None,
+            )
+            .map_err(setup)?;
+    }
+    Ok(engine)
+}
+
+fn interceptors(config: &TransportConfig, tap: Arc<Tap>) -> Registry {
+    let initial = config.initial_bitrate_bps as f64;
+    let gcc = Gcc::new(
+        initial,
+        (config.min_bitrate_bps as f64).min(initial),
+        (config.max_bitrate_bps as f64).max(initial),
+    );
+    Registry::new()
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(gcc).build(),
+        )
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
+                .with_interval(NACK_INTERVAL)
+                .build(),
+        )
+        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
+        .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
+        .with(Slot::SenderReport, SenderReportBuilder::new().build())
+        .with(Slot::from(TAP_SLOT), RtcpTap::new(tap))
+}
+
+/// What a built connection reports to its transport's driver task.
+pub(crate) enum PeerEvent {
+    State(RTCPeerConnectionState),
+    Track(Arc<dyn TrackRemote>),
+}
+
+/// Local signals in order: candidates gathered before the offer went out
+/// wait for it (the SFU drops candidates of a connection it does not have).
+pub(crate) struct SignalGate {
+    signals: mpsc::UnboundedSender<Signal>,
+    held: Mutex<Option<Vec<Signal>>>,
+    /// [`TransportConfig::announce_local_candidates`].
+    announce: bool,
+}
+
+impl SignalGate {
+    fn new(signals: mpsc::UnboundedSender<Signal>, announce: bool) -> Arc<Self> {
+        Arc::new(SignalGate {
+            signals,
+            held: Mutex::new(Some(Vec::new())),
+            announce,
+        })
+    }
+
+    fn candidate(&self, candidate: IceCandidate) {
+        if !self.announce {
+            return;
+        }
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        match held.as_mut() {
+            Some(queue) => queue.push(Signal::Candidate(candidate)),
+            None => {
+                let _ = self.signals.send(Signal::Candidate(candidate));
+            }
+        }
+    }
+
+    fn offer(&self, sdp: String) {
+        let sdp = if self.announce {
+            sdp
+        } else {
+            sdp.split_inclusive('\n')
+                .filter(|l| !l.starts_with("a=candidate"))
+                .collect()
+        };
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self.signals.send(Signal::Offer { sdp });
+        for signal in held.take().unwrap_or_default() {
+            let _ = self.signals.send(signal);
+        }
+    }
+}
+
+/// A built connection with its channels.
+pub(crate) struct Peer {
+    pub(crate) pc: Arc<dyn PeerConnection>,
+    pub(crate) gate: Arc<SignalGate>,
+    pub(crate) tap: Arc<Tap>,
+    pub(crate) tap_events: mpsc::UnboundedReceiver<TapEvent>,
+    pub(crate) events: mpsc::UnboundedReceiver<PeerEvent>,
+    pub(crate) remote: RemoteDescription,
+}
+
+/// Builds a peer connection; local candidates go out on `signals`.
+pub(crate) async fn build(
+    config: &TransportConfig,
+    signals: mpsc::UnboundedSender<Signal>,
+) -> Result<Peer, TransportError> {
+    let (tap_tx, tap_events) = mpsc::unbounded_channel();
+    let tap = Tap::new(tap_tx);
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let gate = SignalGate::new(signals, config.announce_local_candidates);
+    let handler = Arc::new(Handler {
+        gate: Arc::clone(&gate),
+        events: events_tx,
+    });
+    let settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .build();
+    let pc = PeerConnectionBuilder::new()
+        .with_media_engine(media_engine()?)
+        .with_interceptor_registry(interceptors(config, Arc::clone(&tap)))
+        .with_setting_engine(settings)
+        .with_handler(handler)
+        .with_udp_addrs(vec![SocketAddr::new(config.bind_ip, 0)])
+        .build()
+        .await
+        .map_err(|e| TransportError::Setup(e.to_string()))?;
+    Ok(Peer {
+        pc: Arc::new(pc),
+        gate,
+        tap,
+        tap_events,
+        events,
+        remote: RemoteDescription::default(),
+    })
+}
+
+/// Creates the offer and sends it as the first signal.
+pub(crate) async fn offer(
+    pc: &dyn PeerConnection,
+    gate: &SignalGate,
+) -> Result<(), TransportError> {
+    let fail = |e: webrtc::error::Error| TransportError::Negotiation(e.to_string());
+    let offer = pc.create_offer(None).await.map_err(fail)?;
+    pc.set_local_description(offer).await.map_err(fail)?;
+    let sdp = pc
+        .local_description()
+        .await
+        .map(|d| d.sdp)
+        .ok_or_else(|| TransportError::Negotiation("no local description".into()))?;
+    gate.offer(sdp);
+    Ok(())
+}
+
+/// The answer and the remote candidates that arrived before it.
+#[derive(Default)]
+pub(crate) struct RemoteDescription {
+    state: Mutex<RemoteState>,
+}
+
+#[derive(Default)]
+struct RemoteState {
+    answered: bool,
+    pending: Vec<IceCandidate>,
+}
+
+impl RemoteDescription {
+    /// Applies the answer, then the candidates held back for it.
+    pub(crate) async fn answer(
+        &self,
+        pc: &dyn PeerConnection,
+        sdp: String,
+    ) -> Result<(), TransportError> {
+        let fail = |e: webrtc::error::Error| TransportError::Negotiation(e.to_string());
+        let answer = RTCSessionDescription::answer(sdp).map_err(fail)?;
+        pc.set_remote_description(answer).await.map_err(fail)?;
+        let pending = {
+            let mut st = self.lock();
+            st.answered = true;
+            std::mem::take(&mut st.pending)
+        };
+        for candidate in pending {
+            add_candidate(pc, candidate).await;
+        }
+        Ok(())
+    }
+
+    /// Adds a remote candidate, or holds it until the answer is applied.
+    pub(crate) async fn candidate(&self, pc: &dyn PeerConnection, candidate: IceCandidate) {
+        if candidate.candidate.is_empty() {
+            return;
+        }
+        {
+            let mut st = self.lock();
+            if !st.answered {
+                st.pending.push(candidate);
+                return;
+            }
+        }
+        add_candidate(pc, candidate).await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RemoteState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+async fn add_candidate(pc: &dyn PeerConnection, candidate: IceCandidate) {
+    let init = RTCIceCandidateInit {
+        candidate: candidate.candidate,
+        sdp_mid: candidate.sdp_mid,
+        sdp_mline_index: candidate.sdp_mline_index,
+        ..Default::default()
+    };
+    if let Err(error) = pc.add_ice_candidate(init).await {
+        tracing::debug!(%error, "remote candidate refused");
+    }
+}
+
+struct Handler {
+    gate: Arc<SignalGate>,
+    events: mpsc::UnboundedSender<PeerEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        match event.candidate.to_json() {
+            Ok(init) => self.gate.candidate(IceCandidate {
+                candidate: init.candidate,
+                sdp_mid: init.sdp_mid,
+                sdp_mline_index: init.sdp_mline_index,
+            }),
+            Err(error) => tracing::debug!(%error, "local candidate not serializable"),
+        }
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.gate.candidate(IceCandidate {
+                candidate: String::new(),
+                sdp_mid: None,
+                sdp_mline_index: None,
+            });
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.events.send(PeerEvent::State(state));
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let _ = self.events.send(PeerEvent::Track(track));
+    }
+}

@@ -1,0 +1,332 @@
+//! Publishing a stream: a sendonly peer connection with one H.264 and one
+//! Opus track.
+
+use super::peer::{self, h264_codec, opus_codec, PeerEvent, RemoteDescription};
+use super::rtcp_tap::{Tap, TapEvent};
+use super::{IceCandidate, SignalReceiver, TransportConfig, TransportError};
+use bytes::Bytes;
+use rtc::media::Sample;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::statistics::report::RTCStatsReportEntry;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState, StatsSelector};
+use webrtc::rtp_transceiver::RtpSender;
+
+/// What happens to a publishing connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishEvent {
+    /// ICE and DTLS are up: media flows.
+    Connected,
+    /// Connectivity was lost (it may come back).
+    Disconnected,
+    /// The connection failed for good; make a new transport.
+    Failed,
+    /// The SFU asked for a keyframe (a player's PLI/FIR, or a player joined).
+    KeyframeRequested,
+    /// A new bandwidth estimate, bits per second: the encoder's target.
+    TargetBitrate(u64),
+}
+
+/// A snapshot of a publishing connection's counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublishStats {
+    /// RTP payload bytes sent (both tracks).
+    pub bytes_sent: u64,
+    /// RTP packets sent (both tracks).
+    pub packets_sent: u64,
+    /// Round-trip time from the SFU's receiver reports.
+    pub rtt: Option<Duration>,
+    /// Fraction of packets lost (0..1) per the SFU's latest receiver report.
+    pub fraction_lost: f64,
+    /// Interarrival jitter of the video the SFU reports.
+    pub jitter: Option<Duration>,
+    /// The latest bandwidth estimate, bits per second.
+    pub available_bitrate_bps: Option<u64>,
+    /// NACK packets received from the SFU.
+    pub nacks_received: u64,
+    /// Keyframe requests (PLI/FIR) received from the SFU.
+    pub keyframe_requests_received: u64,
+}
+
+/// A stream being published to the SFU.
+pub struct PublishTransport {
+    pc: Arc<dyn PeerConnection>,
+    remote: RemoteDescription,
+    tap: Arc<Tap>,
+    video: Output,
+    audio: Output,
+    driver: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+struct Output {
+    track: Arc<TrackLocalStaticSample>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    payload_type: Mutex<Option<u8>>,
+    clock_rate: u32,
+}
+
+impl std::fmt::Debug for PublishTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishTransport")
+            .field("video_ssrc", &self.video.ssrc)
+            .field("audio_ssrc", &self.audio.ssrc)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublishTransport {
+    /// Creates the connection and its offer: the first [`super::Signal`] is
+    /// the offer, then local candidates follow.
+    pub async fn new(
+        config: &TransportConfig,
+    ) -> Result<(Self, SignalReceiver, mpsc::UnboundedReceiver<PublishEvent>), TransportError> {
+        let (signals_tx, signals) = mpsc::unbounded_channel();
+        let peer = peer::build(config, signals_tx).await?;
+        let pc = Arc::clone(&peer.pc);
+        let made = async {
+            let video = Output::add(pc.as_ref(), RtpCodecKind::Video, h264_codec()).await?;
+            let audio = Output::add(pc.as_ref(), RtpCodecKind::Audio, opus_codec()).await?;
+            peer::offer(pc.as_ref(), &peer.gate).await?;
+            Ok::<_, TransportError>((video, audio))
+        }
+        .await;
+        let (video, audio) = match made {
+            Ok(outputs) => outputs,
+            Err(error) => {
+                let _ = pc.close().await;
+                return Err(error);
+            }
+        };
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let driver = tokio::spawn(drive(peer.events, peer.tap_events, events_tx));
+        Ok((
+            PublishTransport {
+                pc,
+                remote: peer.remote,
+                tap: peer.tap,
+                video,
+                audio,
+                driver: Mutex::new(Some(driver)),
+                closed: AtomicBool::new(false),
+            },
+            signals,
+            events,
+        ))
+    }
+
+    /// Applies the SFU's answer.
+    pub async fn accept_answer(&self, sdp: String) -> Result<(), TransportError> {
+        self.check_open()?;
+        self.remote.answer(self.pc.as_ref(), sdp).await?;
+        self.video.learn_payload_type().await;
+        self.audio.learn_payload_type().await;
+        Ok(())
+    }
+
+    /// Adds one of the SFU's candidates (an empty one ends them).
+    pub async fn add_remote_candidate(&self, candidate: IceCandidate) {
+        self.remote.candidate(self.pc.as_ref(), candidate).await;
+    }
+
+    /// Sends one H.264 access unit (Annex-B) lasting `duration` (its RTP
+    /// timestamp advances by that much), captured at `capture_time_us`
+    /// (Unix microseconds).
+    pub async fn write_video(
+        &self,
+        data: Bytes,
+        duration: Duration,
+        capture_time_us: u64,
+    ) -> Result<(), TransportError> {
+        self.check_open()?;
+        let captured = instant_of_unix_us(capture_time_us);
+        self.video.write(data, duration, captured).await
+    }
+
+    /// Sends one Opus packet lasting `duration`.
+    pub async fn write_audio(&self, data: Bytes, duration: Duration) -> Result<(), TransportError> {
+        self.check_open()?;
+        self.audio.write(data, duration, Instant::now()).await
+    }
+
+    /// Counters of the connection now.
+    pub async fn stats(&self) -> PublishStats {
+        let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
+        let tap = self.tap.snapshot();
+        let mut stats = PublishStats {
+            rtt: tap.rtt,
+            fraction_lost: tap.fraction_lost.unwrap_or(0.0),
+            available_bitrate_bps: tap.target_bitrate,
+            nacks_received: tap.nacks_received,
+            keyframe_requests_received: tap.keyframe_requests_received,
+            jitter: tap.remote_jitter_ticks.get(&self.video.ssrc).map(|t| {
+                Duration::from_micros(u64::from(*t) * 1_000_000 / u64::from(self.video.clock_rate))
+            }),
+            ..PublishStats::default()
+        };
+        for entry in report.iter() {
+            match entry {
+                RTCStatsReportEntry::OutboundRtp(o) => {
+                    stats.bytes_sent += o.sent_rtp_stream_stats.bytes_sent;
+                    stats.packets_sent += o.sent_rtp_stream_stats.packets_sent;
+                }
+                RTCStatsReportEntry::RemoteInboundRtp(r)
+                    if stats.rtt.is_none() && r.round_trip_time > 0.0 =>
+                {
+                    stats.rtt = Some(Duration::from_secs_f64(r.round_trip_time));
+                }
+                _ => {}
+            }
+        }
+        stats
+    }
+
+    /// Closes the connection and ends its tasks.
+    pub async fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(driver) = lock(&self.driver).take() {
+            driver.abort();
+        }
+        if let Err(error) = self.pc.close().await {
+            tracing::debug!(%error, "closing the publish connection");
+        }
+    }
+
+    fn check_open(&self) -> Result<(), TransportError> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(TransportError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for PublishTransport {
+    fn drop(&mut self) {
+        if let Some(driver) = lock(&self.driver).take() {
+            driver.abort();
+        }
+    }
+}
+
+impl Output {
+    async fn add(
+        pc: &dyn PeerConnection,
+        kind: RtpCodecKind,
+        codec: RTCRtpCodec,
+    ) -> Result<Self, TransportError> {
+        let ssrc: u32 = rand::random();
+        let clock_rate = codec.clock_rate;
+        let track = TrackLocalStaticSample::new(
+            Instant::now(),
+            MediaStreamTrack::new(
+                "confer".to_owned(),
+                format!("confer-{kind}"),
+                format!("confer-{kind}"),
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec,
+                    ..Default::default()
+                }],
+            ),
+        )
+        .map_err(|e| TransportError::Setup(e.to_string()))?;
+        let track = Arc::new(track);
+        let sender = pc
+            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await
+            .map_err(|e| TransportError::Setup(e.to_string()))?;
+        Ok(Output {
+            track,
+            sender,
+            ssrc,
+            payload_type: Mutex::new(None),
+            clock_rate,
+        })
+    }
+
+    async fn learn_payload_type(&self) {
+        if let Ok(params) = self.sender.get_parameters().await {
+            if let Some(codec) = params.rtp_parameters.codecs.first() {
+                *lock(&self.payload_type) = Some(codec.payload_type);
+            }
+        }
+    }
+
+    async fn write(
+        &self,
+        data: Bytes,
+        duration: Duration,
+        timestamp: Instant,
+    ) -> Result<(), TransportError> {
+        let payload_type = lock(&self.payload_type).ok_or(TransportError::NotNegotiated)?;
+        let sample = Sample {
+            data,
+            duration,
+            ..Sample::new(timestamp)
+        };
+        self.track
+            .sample_writer(self.ssrc, payload_type)
+            .write_sample(&sample)
+            .await
+            .map_err(|e| TransportError::Write(e.to_string()))
+    }
+}
+
+/// Maps the connection's and the tap's events to [`PublishEvent`]s.
+async fn drive(
+    mut peer: mpsc::UnboundedReceiver<PeerEvent>,
+    mut tap: mpsc::UnboundedReceiver<TapEvent>,
+    events: mpsc::UnboundedSender<PublishEvent>,
+) {
+    loop {
+        let event = tokio::select! {
+            e = peer.recv() => match e {
+                Some(PeerEvent::State(RTCPeerConnectionState::Connected)) => PublishEvent::Connected,
+                Some(PeerEvent::State(RTCPeerConnectionState::Disconnected)) => PublishEvent::Disconnected,
+                Some(PeerEvent::State(RTCPeerConnectionState::Failed)) => PublishEvent::Failed,
+                Some(_) => continue,
+                None => break,
+            },
+            e = tap.recv() => match e {
+                Some(TapEvent::KeyframeRequested) => PublishEvent::KeyframeRequested,
+                Some(TapEvent::TargetBitrate(bps)) => PublishEvent::TargetBitrate(bps),
+                None => break,
+            },
+        };
+        if events.send(event).is_err() {
+            break;
+        }
+    }
+}
+
+/// The monotonic instant of a Unix-microseconds wall-clock time (now if it
+/// is in the future or unreadable).
+fn instant_of_unix_us(unix_us: u64) -> Instant {
+    let now = Instant::now();
+    let Ok(wall) = SystemTime::now().duration_since(UNIX_EPOCH) else {
+        return now;
+    };
+    let age = wall.saturating_sub(Duration::from_micros(unix_us));
+    now.checked_sub(age).unwrap_or(now)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,172 @@
+//! Play subscriptions: which sessions asked to play which streams, and which
+//! streams are live. Pure data; [`crate::media`] drives it.
+//!
+//! A subscription lasts from `PlayStream` until `StopPlaying` or the session
+//! leaves; it survives the stream stopping and coming back, and a signaling
+//! resume. Each change of liveness names the subscribers to tell.
+
+use crate::sfu::StreamKey;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Subscriptions and liveness of the streams on this node.
+#[derive(Debug, Default)]
+pub struct PlaySubscriptions {
+    by_stream: HashMap<StreamKey, BTreeSet<String>>,
+    by_session: HashMap<String, BTreeSet<StreamKey>>,
+    live: HashSet<StreamKey>,
+}
+
+impl PlaySubscriptions {
+    /// Registers `session_id` as a player of `stream` (again is fine).
+    /// Returns whether the stream is live now.
+    pub fn subscribe(&mut self, stream: &StreamKey, session_id: &str) -> bool {
+        self.by_stream
+            .entry(stream.clone())
+            .or_default()
+            .insert(session_id.to_owned());
+        self.by_session
+            .entry(session_id.to_owned())
+            .or_default()
+            .insert(stream.clone());
+        self.live.contains(stream)
+    }
+
+    /// Removes a subscription. `false` if there was none.
+    pub fn unsubscribe(&mut self, stream: &StreamKey, session_id: &str) -> bool {
+        let removed = self
+            .by_stream
+            .get_mut(stream)
+            .is_some_and(|s| s.remove(session_id));
+        if self.by_stream.get(stream).is_some_and(BTreeSet::is_empty) {
+            self.by_stream.remove(stream);
+        }
+        if let Some(streams) = self.by_session.get_mut(session_id) {
+            streams.remove(stream);
+            if streams.is_empty() {
+                self.by_session.remove(session_id);
+            }
+        }
+        removed
+    }
+
+    /// Whether `session_id` plays `stream`.
+    pub fn is_subscribed(&self, stream: &StreamKey, session_id: &str) -> bool {
+        self.by_stream
+            .get(stream)
+            .is_some_and(|s| s.contains(session_id))
+    }
+
+    /// Removes every subscription of a session that left; returns its streams.
+    pub fn drop_session(&mut self, session_id: &str) -> Vec<StreamKey> {
+        let streams: Vec<StreamKey> = self
+            .by_session
+            .remove(session_id)
+            .map(|s| s.into_iter().collect())
+            .unwrap_or_default();
+        for stream in &streams {
+            if let Some(subs) = self.by_stream.get_mut(stream) {
+                subs.remove(session_id);
+                if subs.is_empty() {
+                    self.by_stream.remove(stream);
+                }
+            }
+        }
+        streams
+    }
+
+    /// The stream went live; returns the subscribers to tell (none if it
+    /// already was).
+    pub fn set_live(&mut self, stream: &StreamKey) -> Vec<String> {
+        if !self.live.insert(stream.clone()) {
+            return Vec::new();
+        }
+        self.subscribers(stream)
+    }
+
+    /// The stream stopped; returns the subscribers to tell (none if it was not live).
+    pub fn set_ended(&mut self, stream: &StreamKey) -> Vec<String> {
+        if !self.live.remove(stream) {
+            return Vec::new();
+        }
+        self.subscribers(stream)
+    }
+
+    /// Whether the stream is live.
+    pub fn is_live(&self, stream: &StreamKey) -> bool {
+        self.live.contains(stream)
+    }
+
+    /// The live streams `session_id` subscribes to.
+    pub fn live_streams_of(&self, session_id: &str) -> Vec<StreamKey> {
+        self.by_session
+            .get(session_id)
+            .map(|s| {
+                s.iter()
+                    .filter(|k| self.live.contains(*k))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Subscribers of a stream.
+    pub fn subscribers(&self, stream: &StreamKey) -> Vec<String> {
+        self.by_stream
+            .get(stream)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// (streams with subscribers, sessions with subscriptions).
+    pub fn counts(&self) -> (usize, usize) {
+        (self.by_stream.len(), self.by_session.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> StreamKey {
+        StreamKey {
+            app_id: 1,
+            stream_id: id.into(),
+        }
+    }
+
+    #[test]
+    fn liveness_changes_name_subscribers_once() {
+        let mut p = PlaySubscriptions::default();
+        assert!(!p.subscribe(&key("s"), "a"));
+        assert_eq!(p.set_live(&key("s")), vec!["a".to_owned()]);
+        assert!(p.set_live(&key("s")).is_empty());
+        assert!(p.subscribe(&key("s"), "b"));
+        assert_eq!(p.set_ended(&key("s")), vec!["a".to_owned(), "b".to_owned()]);
+        assert!(p.set_ended(&key("s")).is_empty());
+        // Subscriptions outlive the stream.
+        assert_eq!(p.set_live(&key("s")).len(), 2);
+        assert_eq!(p.live_streams_of("a"), vec![key("s")]);
+    }
+
+    #[test]
+    fn unsubscribe_and_drop_session_clean_up() {
+        let mut p = PlaySubscriptions::default();
+        p.subscribe(&key("s"), "a");
+        p.subscribe(&key("t"), "a");
+        p.subscribe(&key("s"), "b");
+        assert!(p.unsubscribe(&key("s"), "b"));
+        assert!(!p.unsubscribe(&key("s"), "b"));
+        assert!(p.is_subscribed(&key("s"), "a"));
+        let mut gone = p.drop_session("a");
+        gone.sort();
+        assert_eq!(gone, vec![key("s"), key("t")]);
+        assert_eq!(p.counts(), (0, 0));
+        // Another app's stream of the same ID is another stream.
+        let other = StreamKey {
+            app_id: 2,
+            stream_id: "s".into(),
+        };
+        p.subscribe(&other, "c");
+        assert!(!p.is_subscribed(&key("s"), "c"));
+    }
+}

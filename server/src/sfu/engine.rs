@@ -1,0 +1,250 @@
+//! How the SFU's peer connections are built: codecs, interceptors, ICE
+//! settings and the UDP port each one binds.
+
+use super::keyframe_delivery::KeyframeRequestDelivery;
+use super::SfuError;
+use crate::config::MediaConfig;
+use rtc::interceptor::{
+    NackGeneratorBuilder, NackResponderBuilder, ReceiverReportBuilder, Registry,
+    SenderReportBuilder, Slot, TwccReceiverBuilder,
+};
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS,
+};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, SettingEngineBuilder,
+};
+
+/// The H.264 format every Confer endpoint announces (constrained baseline,
+/// what openh264 produces; see RECIPES.md).
+pub(crate) const H264_FMTP: &str =
+    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+/// The Opus format: 10 ms minimum packets, in-band FEC.
+pub(crate) const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
+/// A NACKed packet is asked for at most this many times (RTX would otherwise
+/// cause a NACK storm, RECIPES.md).
+const MAX_NACKS_PER_PACKET: u16 = 10;
+/// How often missing packets are NACKed.
+const NACK_INTERVAL: Duration = Duration::from_millis(40);
+/// The slot of the keyframe-request delivery interceptor: after every
+/// built-in one, so they all see the RTCP before it narrows it.
+const DELIVERY_SLOT: usize = 14_000;
+/// The TWCC header extension.
+const TRANSPORT_CC_URI: &str =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+
+/// Codecs, feedback and header extensions of every SFU peer connection.
+fn media_engine() -> Result<MediaEngine, SfuError> {
+    let mut engine = MediaEngine::default();
+    let video = RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_H264.to_owned(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: H264_FMTP.to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type: 102,
+    };
+    let audio = RTCRtpCodecParameters {
+        rtp_codec: RTCRtpCodec {
+            mime_type: MIME_TYPE_OPUS.to_owned(),
+            clock_rate: 48_000,
+            channels: 2,
+            sdp_fmtp_line: OPUS_FMTP.to_owned(),
+            rtcp_feedback: vec![],
+        },
+        payload_type: 111,
+    };
+    let setup = |e: rtc::shared::error::Error| SfuError::Setup(e.to_string());
+    engine
+        .register_codec(video, RtpCodecKind::Video)
+        .map_err(setup)?;
+    engine
+        .register_codec(audio, RtpCodecKind::Audio)
+        .map_err(setup)?;
+    for (typ, parameter) in [("nack", ""), ("nack", "pli"), ("ccm", "fir")] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: typ.to_owned(),
+                parameter: parameter.to_owned(),
+            },
+            RtpCodecKind::Video,
+        );
+    }
+    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: "transport-cc".to_owned(),
+                parameter: String::new(),
+            },
+            kind,
+        );
+        engine
+            .register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: TRANSPORT_CC_URI.to_owned(),
+                },
+                kind,
+                None,
+            )
+            .map_err(setup)?;
+    }
+    Ok(engine)
+}
+
+/// NACK generator (bounded) and responder, TWCC feedback for publishers'
+/// bandwidth estimators, sender/receiver reports, and keyframe-request
+/// delivery last.
+fn interceptors() -> Registry {
+    Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
+                .with_interval(NACK_INTERVAL)
+                .build(),
+        )
+        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
+        .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
+        .with(Slot::SenderReport, SenderReportBuilder::new().build())
+        .with(
+            Slot::from(DELIVERY_SLOT),
+            KeyframeRequestDelivery::default(),
+        )
+}
+
+/// Hands out UDP ports from the configured range, round robin.
+#[derive(Debug, Default)]
+pub(crate) struct PortCursor {
+    next: AtomicUsize,
+}
+
+impl PortCursor {
+    /// The addresses to try, in order: every port of the range starting at
+    /// the cursor, or one ephemeral port.
+    fn candidates(&self, config: &MediaConfig) -> Vec<SocketAddr> {
+        match (config.udp_port_min, config.udp_port_max) {
+            (Some(min), Some(max)) if min <= max => {
+                let len = usize::from(max - min) + 1;
+                let start = self.next.fetch_add(1, Ordering::Relaxed) % len;
+                (0..len)
+                    .map(|i| {
+                        let offset = u16::try_from((start + i) % len)
+                            .expect("the offset is below a u16 range length");
+                        SocketAddr::new(config.udp_bind_ip, min + offset)
+                    })
+                    .collect()
+            }
+            _ => vec![SocketAddr::new(config.udp_bind_ip, 0)],
+        }
+    }
+}
+
+/// Builds a peer connection for one publisher or player leg.
+pub(crate) async fn build_peer_connection(
+    config: &MediaConfig,
+    ports: &PortCursor,
+    handler: Arc<dyn PeerConnectionEventHandler>,
+) -> Result<Arc<dyn PeerConnection>, SfuError> {
+    let mut last_error = String::from("no address to bind");
+    for addr in ports.candidates(config) {
+        // The announced IP is applied to the candidates as they are
+        // signaled ([`announce_candidate`]): the setting engine's NAT 1:1
+        // option is stored but not used by webrtc-rs 0.21.1.
+        let settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
+        let built = PeerConnectionBuilder::new()
+            .with_media_engine(media_engine()?)
+            .with_interceptor_registry(interceptors())
+            .with_setting_engine(settings.build())
+            .with_handler(Arc::clone(&handler))
+            .with_udp_addrs(vec![addr])
+            .build()
+            .await;
+        match built {
+            Ok(pc) => return Ok(Arc::new(pc)),
+            Err(error) => {
+                tracing::debug!(%addr, %error, "media socket unavailable");
+                last_error = format!("{addr}: {error}");
+            }
+        }
+    }
+    Err(SfuError::Transport(last_error))
+}
+
+/// A local candidate line as announced: its address replaced by `ip`
+/// (RFC 8839 `candidate:<foundation> <component> <transport> <priority>
+/// <address> <port> typ ...`).
+pub(crate) fn announce_candidate(candidate: &str, ip: IpAddr) -> String {
+    let mut fields: Vec<&str> = candidate.split(' ').collect();
+    let ip = ip.to_string();
+    if fields.len() > 5 {
+        fields[4] = &ip;
+    }
+    fields.join(" ")
+}
+
+/// An SDP with every `a=candidate` line announced as `ip`.
+pub(crate) fn announce_sdp(sdp: &str, ip: IpAddr) -> String {
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        match line.strip_prefix("a=") {
+            Some(rest) if rest.starts_with("candidate:") => {
+                let body = rest.trim_end_matches(['\r', '\n']);
+                out.push_str("a=");
+                out.push_str(&announce_candidate(body, ip));
+                out.push_str("\r\n");
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[test]
+    fn port_range_is_walked_round_robin() {
+        let config = MediaConfig {
+            udp_bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            udp_port_min: Some(5000),
+            udp_port_max: Some(5002),
+            announced_ip: None,
+        };
+        let cursor = PortCursor::default();
+        let ports = |c: &PortCursor| -> Vec<u16> {
+            c.candidates(&config).iter().map(SocketAddr::port).collect()
+        };
+        assert_eq!(ports(&cursor), vec![5000, 5001, 5002]);
+        assert_eq!(ports(&cursor), vec![5001, 5002, 5000]);
+        let ephemeral = MediaConfig::default();
+        assert_eq!(cursor.candidates(&ephemeral)[0].port(), 0);
+    }
+
+    #[test]
+    fn candidates_are_announced_with_the_configured_ip() {
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        let c = "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host";
+        assert_eq!(
+            announce_candidate(c, ip),
+            "candidate:1 1 udp 2130706431 203.0.113.7 40000 typ host"
+        );
+        let sdp = "v=0\r\na=candidate:1 1 udp 1 127.0.0.1 5 typ host\r\na=mid:0\r\n";
+        assert_eq!(
+            announce_sdp(sdp, ip),
+            "v=0\r\na=candidate:1 1 udp 1 203.0.113.7 5 typ host\r\na=mid:0\r\n"
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The forwarding core, free of I/O: how a publisher's RTP packet is turned
+//! into a player leg's packet, which payload type a leg negotiated, how often
+//! keyframes may be requested, and what a publisher's offer sends.
+
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use std::time::{Duration, Instant};
+
+/// At most one keyframe request per publisher track in this interval.
+pub(crate) const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Rewrites a forwarded packet for one player leg: its SSRC and payload type,
+/// and no header extensions (their IDs were negotiated on the publisher's
+/// leg, not this one; an unknown ID would make the receiver drop the packet).
+pub(crate) fn rewrite_for_leg(packet: &mut rtp::Packet, ssrc: u32, payload_type: u8) {
+    packet.header.ssrc = ssrc;
+    packet.header.payload_type = payload_type;
+    packet.header.extension = false;
+    packet.header.extension_profile = 0;
+    packet.header.extensions.clear();
+    packet.header.extensions_padding = 0;
+}
+
+/// The payload type a player leg negotiated for the publisher's codec: the
+/// same MIME type and, for H.264, the same profile-level-id and
+/// packetization-mode (answers list every codec the player offered, so the
+/// first H.264 entry is not necessarily the right one).
+pub(crate) fn negotiated_payload_type(
+    source: &RTCRtpCodec,
+    negotiated: &[RTCRtpCodecParameters],
+) -> Option<u8> {
+    let same_mime = |c: &&RTCRtpCodecParameters| {
+        c.rtp_codec
+            .mime_type
+            .eq_ignore_ascii_case(&source.mime_type)
+    };
+    if source.mime_type.eq_ignore_ascii_case("video/H264") {
+        let want = h264_format(&source.sdp_fmtp_line);
+        if let Some(c) = negotiated
+            .iter()
+            .filter(same_mime)
+            .find(|c| h264_format(&c.rtp_codec.sdp_fmtp_line) == want)
+        {
+            return Some(c.payload_type);
+        }
+    }
+    negotiated.iter().find(same_mime).map(|c| c.payload_type)
+}
+
+/// (profile-level-id's profile part, packetization-mode) of an H.264 fmtp line.
+fn h264_format(fmtp: &str) -> (String, String) {
+    let profile = fmtp_param(fmtp, "profile-level-id")
+        .map(|p| p.get(..4).unwrap_or(p).to_ascii_lowercase())
+        .unwrap_or_else(|| "4200".to_owned());
+    let mode = fmtp_param(fmtp, "packetization-mode")
+        .unwrap_or("0")
+        .to_owned();
+    (profile, mode)
+}
+
+/// One `key=value` parameter of an fmtp line.
+pub(crate) fn fmtp_param<'a>(fmtp: &'a str, key: &str) -> Option<&'a str> {
+    fmtp.split(';').find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        k.trim().eq_ignore_ascii_case(key).then_some(v.trim())
+    })
+}
+
+/// The kinds of the media sections an offer sends (sendonly or sendrecv,
+/// audio or video, port not 0), in order.
+pub(crate) fn sending_sections(sdp: &str) -> Vec<RtpCodecKind> {
+    let mut out = Vec::new();
+    let mut current: Option<(RtpCodecKind, bool)> = None;
+    let finish = |section: Option<(RtpCodecKind, bool)>, out: &mut Vec<RtpCodecKind>| {
+        if let Some((kind, true)) = section {
+            out.push(kind);
+        }
+    };
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            finish(current.take(), &mut out);
+            let mut fields = m.split_whitespace();
+            let kind = match fields.next() {
+                Some("audio") => Some(RtpCodecKind::Audio),
+                Some("video") => Some(RtpCodecKind::Video),
+                _ => None,
+            };
+            let enabled = fields.next().is_some_and(|port| port != "0");
+            // Sections send unless they say otherwise (sendrecv is the default).
+            current = kind.map(|k| (k, enabled));
+        } else if let Some((_, sends)) = current.as_mut() {
+            match line {
+                "a=recvonly" | "a=inactive" => *sends = false,
+                _ => {}
+            }
+        }
+    }
+    finish(current.take(), &mut out);
+    out
+}
+
+/// Rate limit for keyframe requests sent upstream for one publisher track.
+#[derive(Debug, Default)]
+pub(crate) struct KeyframeLimiter {
+    last: Option<Instant>,
+}
+
+impl KeyframeLimiter {
+    /// Whether a request may go out at `now`; records it if so. `force`
+    /// (a player just joined) skips the limit.
+    pub(crate) fn allow(&mut self, now: Instant, force: bool) -> bool {
+        let ok = force
+            || self.last.is_none_or(|last| {
+                now.saturating_duration_since(last) >= KEYFRAME_REQUEST_INTERVAL
+            });
+        if ok {
+            self.last = Some(now);
+        }
+        ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn codec(mime: &str, fmtp: &str, pt: u8) -> RTCRtpCodecParameters {
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: mime.to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: fmtp.to_owned(),
+                rtcp_feedback: vec![],
+            },
+            payload_type: pt,
+        }
+    }
+
+    #[test]
+    fn h264_payload_type_matches_profile_and_mode() {
+        let source = codec(
+            "video/H264",
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+            102,
+        )
+        .rtp_codec;
+        let answer = vec![
+            codec(
+                "video/H264",
+                "packetization-mode=0;profile-level-id=42e01f",
+                96,
+            ),
+            codec(
+                "video/H264",
+                "packetization-mode=1;profile-level-id=640032",
+                97,
+            ),
+            codec(
+                "video/H264",
+                "profile-level-id=42e01f;packetization-mode=1",
+                125,
+            ),
+        ];
+        assert_eq!(negotiated_payload_type(&source, &answer), Some(125));
+        let opus = codec("audio/opus", "", 111).rtp_codec;
+        assert_eq!(negotiated_payload_type(&opus, &answer), None);
+        assert_eq!(
+            negotiated_payload_type(&opus, &[codec("audio/OPUS", "", 109)]),
+            Some(109)
+        );
+    }
+
+    #[test]
+    fn rewrite_sets_ssrc_pt_and_strips_extensions() {
+        let mut p = rtp::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                payload_type: 102,
+                ssrc: 1,
+                sequence_number: 7,
+                ..Default::default()
+            },
+            payload: Bytes::from_static(b"x"),
+        };
+        p.header
+            .set_extension(3, Bytes::from_static(&[1, 2]))
+            .unwrap();
+        rewrite_for_leg(&mut p, 99, 125);
+        assert_eq!((p.header.ssrc, p.header.payload_type), (99, 125));
+        assert!(!p.header.extension && p.header.extensions.is_empty());
+        assert_eq!(p.header.sequence_number, 7);
+    }
+
+    #[test]
+    fn sending_sections_reads_directions() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendonly\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=sendrecv\r\nm=video 0 UDP/TLS/RTP/SAVPF 102\r\nm=video 9 x 1\r\na=recvonly\r\nm=application 9 x\r\n";
+        assert_eq!(
+            sending_sections(sdp),
+            vec![RtpCodecKind::Audio, RtpCodecKind::Video]
+        );
+    }
+
+    #[test]
+    fn keyframe_requests_are_rate_limited() {
+        let t0 = Instant::now();
+        let mut l = KeyframeLimiter::default();
+        assert!(l.allow(t0, false));
+        assert!(!l.allow(t0 + Duration::from_millis(100), false));
+        assert!(l.allow(t0 + Duration::from_millis(200), true));
+        assert!(!l.allow(t0 + Duration::from_millis(600), false));
+        assert!(l.allow(t0 + Duration::from_millis(700), false));
+    }
+}

@@ -1,0 +1,350 @@
+//! Media through the real SFU on loopback: a publisher's test pattern and
+//! tone reach players, checked by decoding the frame numbers drawn in the
+//! picture and measuring the tone's frequency; the seed's publisher and
+//! player state / first-frame sequences; two-way calls, fan-out, stop and
+//! republish, duplicate stream IDs, and missing devices.
+
+mod common;
+
+use common::media::{AudioProbe, Completeness, VideoProbe};
+use common::{Peer, TestServer};
+use media_core::capture::tone::dominant_frequency;
+use media_core::{DeviceType, ErrorCode, Event, PlayerState, PublishChannel, PublisherState};
+use std::time::Duration;
+
+/// How long a test watches video to count frames.
+const WATCH: Duration = Duration::from_secs(4);
+const FIRST_FRAME: Duration = Duration::from_secs(20);
+
+fn is_player_state(e: &Event, want: PlayerState) -> bool {
+    matches!(e, Event::PlayerStateUpdate { state, .. } if *state == want)
+}
+
+fn is_publisher_state(e: &Event, want: PublisherState) -> bool {
+    matches!(e, Event::PublisherStateUpdate { state, .. } if *state == want)
+}
+
+/// The order of the player's state and first-frame events in `log`.
+fn player_sequence(log: &[Event]) -> Vec<String> {
+    log.iter()
+        .filter_map(|e| match e {
+            Event::PlayerStateUpdate {
+                state, error_code, ..
+            } => Some(format!("{state:?} {error_code}")),
+            Event::PlayerRecvVideoFirstFrame { .. } => Some("RecvVideoFirstFrame".into()),
+            Event::PlayerRenderVideoFirstFrame { .. } => Some("RenderVideoFirstFrame".into()),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn publish(peer: &mut Peer, stream_id: &str) {
+    peer.engine
+        .start_publishing_stream(stream_id, PublishChannel::Main)
+        .expect("publish accepted");
+    peer.wait_for("Publishing", |e| {
+        is_publisher_state(e, PublisherState::Publishing)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn player_decodes_frame_numbers_and_tone_with_seed_events() {
+    let server = TestServer::start().await;
+    let mut a = Peer::join(server.profile(), "media-room", "a", false).await;
+    let mut b = Peer::join(server.profile(), "media-room", "b", false).await;
+    publish(&mut a, "a-cam").await;
+    let publisher: Vec<String> = a
+        .log
+        .iter()
+        .filter_map(|e| match e {
+            Event::PublisherStateUpdate {
+                state, error_code, ..
+            } => Some(format!("{state:?} {error_code}")),
+            Event::PublisherCapturedVideoFirstFrame { .. } => {
+                Some("CapturedVideoFirstFrame".into())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        publisher.first().map(String::as_str),
+        Some("PublishRequesting 0")
+    );
+    assert_eq!(publisher.last().map(String::as_str), Some("Publishing 0"));
+    assert!(
+        publisher.contains(&"CapturedVideoFirstFrame".to_owned()),
+        "{publisher:?}"
+    );
+
+    b.wait_for("stream Add", |e| {
+        matches!(e, Event::RoomStreamUpdate { .. })
+    })
+    .await;
+    let (canvas, mut video) = VideoProbe::canvas();
+    let (sink, mut audio) = AudioProbe::sink();
+    b.engine.set_audio_sink(Some(sink));
+    b.engine
+        .start_playing_stream("a-cam", Some(canvas))
+        .expect("play accepted");
+    assert!(
+        video.first(FIRST_FRAME).await.is_some(),
+        "no stamped frame; log {:#?}",
+        b.log
+    );
+
+    let seen = video.collect(WATCH).await;
+    let c = Completeness::of(&seen);
+    assert!(c.in_order, "frames out of order: {seen:?}");
+    assert!(
+        c.ratio() >= 0.9,
+        "decoded {} of {} frames",
+        c.received,
+        c.sent
+    );
+    assert!(c.sent >= 30, "only {} frames in {WATCH:?}", c.sent);
+
+    let samples = audio
+        .collect("a-cam", Duration::from_secs(1), Duration::from_secs(10))
+        .await;
+    assert!(samples.len() >= 48_000, "only {} samples", samples.len());
+    let f = dominant_frequency(&samples, 1, 48_000).expect("a tone");
+    assert!((f - 440.0).abs() <= 440.0 * 0.02, "tone at {f} Hz");
+
+    // The seed's order: PlayRequesting, Playing, then the first frames.
+    b.wait_for("quality", |e| {
+        matches!(e, Event::PlayerQualityUpdate { .. })
+    })
+    .await;
+    assert_eq!(
+        player_sequence(&b.log),
+        [
+            "PlayRequesting 0",
+            "Playing 0",
+            "RecvVideoFirstFrame",
+            "RenderVideoFirstFrame"
+        ]
+    );
+    match b
+        .log
+        .iter()
+        .rev()
+        .find(|e| matches!(e, Event::PlayerQualityUpdate { .. }))
+    {
+        Some(Event::PlayerQualityUpdate { quality, .. }) => {
+            assert!(quality.video_recv_fps > 5.0, "{quality:?}");
+            assert!(quality.video_kbps > 10.0, "{quality:?}");
+            assert!(quality.audio_recv_fps > 30.0, "{quality:?}");
+            assert_eq!((quality.width, quality.height), (320, 180));
+            assert_eq!(quality.video_codec, "H264");
+        }
+        _ => unreachable!("waited for it"),
+    }
+    a.wait_for("publisher quality", |e| {
+        matches!(e, Event::PublisherQualityUpdate { .. })
+    })
+    .await;
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_way_call() {
+    let server = TestServer::start().await;
+    let mut a = Peer::join(server.profile(), "duo", "a", false).await;
+    let mut b = Peer::join(server.profile(), "duo", "b", false).await;
+    publish(&mut a, "a-cam").await;
+    publish(&mut b, "b-cam").await;
+    let (ca, mut va) = VideoProbe::canvas();
+    let (cb, mut vb) = VideoProbe::canvas();
+    a.engine
+        .start_playing_stream("b-cam", Some(ca))
+        .expect("a plays b");
+    b.engine
+        .start_playing_stream("a-cam", Some(cb))
+        .expect("b plays a");
+    assert!(
+        va.first(FIRST_FRAME).await.is_some(),
+        "a got nothing: {:#?}",
+        a.log
+    );
+    assert!(
+        vb.first(FIRST_FRAME).await.is_some(),
+        "b got nothing: {:#?}",
+        b.log
+    );
+    let (sa, sb) = tokio::join!(va.collect(WATCH), vb.collect(WATCH));
+    for (who, seen) in [("a", sa), ("b", sb)] {
+        let c = Completeness::of(&seen);
+        assert!(c.in_order && c.ratio() >= 0.9, "{who}: {c:?}");
+    }
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_publisher_four_players() {
+    let server = TestServer::start().await;
+    let mut a = Peer::join(server.profile(), "fan", "a", false).await;
+    publish(&mut a, "a-cam").await;
+    let mut players = Vec::new();
+    for i in 0..4 {
+        let p = Peer::join(server.profile(), "fan", &format!("p{i}"), false).await;
+        let (canvas, probe) = VideoProbe::canvas();
+        p.engine
+            .start_playing_stream("a-cam", Some(canvas))
+            .expect("play");
+        players.push((p, probe));
+    }
+    for (p, probe) in &mut players {
+        assert!(
+            probe.first(FIRST_FRAME).await.is_some(),
+            "{} got nothing",
+            p.user_id
+        );
+    }
+    let results =
+        futures_util::future::join_all(players.iter_mut().map(|(_, probe)| probe.collect(WATCH)))
+            .await;
+    for (i, seen) in results.iter().enumerate() {
+        let c = Completeness::of(seen);
+        assert!(c.in_order && c.ratio() >= 0.9, "player {i}: {c:?}");
+    }
+    for (p, _) in players {
+        p.engine.destroy().await;
+    }
+    a.engine.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_and_republish_and_duplicate_stream_id() {
+    let server = TestServer::start().await;
+    let mut a = Peer::join(server.profile(), "cycle", "a", false).await;
+    let mut b = Peer::join(server.profile(), "cycle", "b", false).await;
+    // Playing before the stream exists waits in PlayRequesting.
+    let (canvas, mut video) = VideoProbe::canvas();
+    b.engine
+        .start_playing_stream("a-cam", Some(canvas))
+        .expect("play");
+    publish(&mut a, "a-cam").await;
+    b.wait_for("Playing", |e| is_player_state(e, PlayerState::Playing))
+        .await;
+    let before = video.first(FIRST_FRAME).await.expect("frames before stop");
+
+    // A second publisher of the same ID in the app fails with its code.
+    let mut c = Peer::join(server.profile(), "elsewhere", "c", false).await;
+    c.engine
+        .start_publishing_stream("a-cam", PublishChannel::Main)
+        .expect("accepted locally");
+    let refused = c
+        .wait_for("NoPublish", |e| {
+            is_publisher_state(e, PublisherState::NoPublish)
+        })
+        .await;
+    assert!(
+        matches!(refused, Event::PublisherStateUpdate { error_code, .. } if error_code == ErrorCode::StreamIdInUse.code()),
+        "{refused:?}"
+    );
+
+    a.engine
+        .stop_publishing_stream(PublishChannel::Main)
+        .expect("stop");
+    b.wait_for("stream Delete", |e| {
+        matches!(
+            e,
+            Event::RoomStreamUpdate {
+                update_type: media_core::UpdateType::Delete,
+                ..
+            }
+        )
+    })
+    .await;
+    let back = b
+        .wait_for("PlayRequesting", |e| {
+            is_player_state(e, PlayerState::PlayRequesting)
+        })
+        .await;
+    assert!(
+        matches!(back, Event::PlayerStateUpdate { error_code, .. } if error_code == ErrorCode::StreamEnded.code()),
+        "{back:?}"
+    );
+
+    publish(&mut a, "a-cam").await;
+    b.wait_for("Playing again", |e| {
+        is_player_state(e, PlayerState::Playing)
+    })
+    .await;
+    let after = video.collect(Duration::from_secs(3)).await;
+    assert!(
+        after
+            .iter()
+            .any(|s| s.capture_time_us > before.capture_time_us + 500_000),
+        "no new frames after republishing"
+    );
+    for p in [a, b, c] {
+        p.engine.destroy().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_camera_and_microphone_are_reported_and_playing_needs_login() {
+    let server = TestServer::start().await;
+    let mut a = Peer::create(server.profile(), "nodev");
+    assert_eq!(
+        a.engine
+            .start_playing_stream("x", None)
+            .map_err(|e| e.code()),
+        Err(ErrorCode::NotLoggedIn)
+    );
+    assert_eq!(
+        a.engine
+            .start_publishing_stream("x", PublishChannel::Main)
+            .map_err(|e| e.code()),
+        Err(ErrorCode::NotLoggedIn)
+    );
+    // The machine has no camera and no microphone: use them anyway.
+    a.engine.set_video_source(
+        media_core::capture::source::VideoSourceKind::Camera { id: None },
+        PublishChannel::Main,
+    );
+    a.engine.set_audio_source(
+        media_core::capture::source::AudioSourceKind::Microphone { id: None },
+        PublishChannel::Main,
+    );
+    a.login("nodev-room", false, None);
+    publish(&mut a, "nodev-cam").await;
+    let mut errors: Vec<(DeviceType, u32)> = a
+        .log
+        .iter()
+        .filter_map(|e| match e {
+            Event::LocalDeviceError {
+                device_type,
+                error_code,
+                ..
+            } => Some((*device_type, *error_code)),
+            _ => None,
+        })
+        .collect();
+    errors.sort_by_key(|(d, _)| format!("{d:?}"));
+    assert_eq!(
+        errors,
+        [
+            (DeviceType::Camera, ErrorCode::NoCamera.code()),
+            (DeviceType::Microphone, ErrorCode::NoMicrophone.code())
+        ]
+    );
+    assert!(a.engine.video_devices().is_empty());
+    assert_eq!(
+        a.engine
+            .use_video_device("nope", PublishChannel::Main)
+            .map_err(|e| e.code()),
+        Err(ErrorCode::DeviceNotFound)
+    );
+    assert_eq!(
+        a.engine
+            .set_camera_zoom_factor(2.0, PublishChannel::Main)
+            .map_err(|e| e.code()),
+        Err(ErrorCode::ZoomUnsupported)
+    );
+    a.engine.destroy().await;
+}

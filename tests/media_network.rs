@@ -1,0 +1,157 @@
+//! Media over a lossy path: a UDP relay between the engines and the SFU
+//! drops 10% of RTP/RTCP packets (NACK repairs them), or everything for 2 s
+//! (a PLI asks for a keyframe and the picture comes back).
+
+mod common;
+
+use common::media::{Completeness, VideoProbe};
+use common::udp_relay::{UdpRelay, RELAY_IP};
+use common::{Peer, TestServer};
+use media_core::codec::video_config::VideoPreset;
+use media_core::{Event, PlayerState, PublishChannel, PublisherState};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// A server whose SFU is reachable only through a relay on `ports`.
+async fn behind_relay(ports: std::ops::RangeInclusive<u16>) -> (TestServer, UdpRelay) {
+    let relay = UdpRelay::start(ports.clone()).await;
+    let server = TestServer::start_with(|c| {
+        c.media.udp_port_min = Some(*ports.start());
+        c.media.udp_port_max = Some(*ports.end());
+        c.media.announced_ip = Some(IpAddr::from(RELAY_IP));
+    })
+    .await;
+    (server, relay)
+}
+
+/// Engines that do not announce their own candidates, so the SFU reaches
+/// them through the relay as well.
+fn relayed_peer(server: &TestServer, user: &str) -> Peer {
+    let mut profile = server.profile();
+    profile.transport.announce_local_candidates = false;
+    Peer::create(profile, user)
+}
+
+/// Port ranges per test (tests in one binary run in parallel).
+fn ports(slot: u16) -> std::ops::RangeInclusive<u16> {
+    let base = 41_000 + (std::process::id() % 1000) as u16 * 16 + slot * 8;
+    base..=base + 7
+}
+
+async fn start_call(server: &TestServer, room: &str) -> (Peer, Peer, VideoProbe) {
+    let mut a = relayed_peer(server, "a");
+    a.login(room, false, None);
+    a.engine
+        .start_publishing_stream("a-cam", PublishChannel::Main)
+        .expect("publish");
+    a.wait_for("Publishing", |e| {
+        matches!(
+            e,
+            Event::PublisherStateUpdate {
+                state: PublisherState::Publishing,
+                ..
+            }
+        )
+    })
+    .await;
+    let mut b = relayed_peer(server, "b");
+    b.login(room, false, None);
+    let (canvas, video) = VideoProbe::canvas();
+    b.engine
+        .start_playing_stream("a-cam", Some(canvas))
+        .expect("play");
+    b.wait_for("Playing", |e| {
+        matches!(
+            e,
+            Event::PlayerStateUpdate {
+                state: PlayerState::Playing,
+                ..
+            }
+        )
+    })
+    .await;
+    (a, b, video)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_percent_loss_still_decodes_ninety_percent() {
+    let (server, relay) = behind_relay(ports(0)).await;
+    relay.set_loss_percent(10);
+    let (a, b, mut video) = start_call(&server, "lossy").await;
+    assert!(
+        video.first(Duration::from_secs(20)).await.is_some(),
+        "no frame; {:#?}",
+        b.log
+    );
+    let seen = video.collect(Duration::from_secs(6)).await;
+    let c = Completeness::of(&seen);
+    eprintln!("10% loss: {c:?}, {} packets dropped", relay.dropped());
+    assert!(
+        relay.dropped() > 50,
+        "the relay dropped only {}",
+        relay.dropped()
+    );
+    assert!(c.in_order, "out of order: {seen:?}");
+    assert!(c.ratio() >= 0.9, "decoded {} of {}", c.received, c.sent);
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_recovers_after_a_blackout_by_keyframe_request() {
+    let (server, relay) = behind_relay(ports(1)).await;
+    let (mut a, mut b, mut video) = {
+        let (a, b, video) = start_call(&server, "blackout").await;
+        // No periodic keyframe for a minute: only a PLI can bring video back.
+        let mut config = VideoPreset::P180.config();
+        config.keyframe_interval_s = 60;
+        a.engine
+            .set_video_config(config, PublishChannel::Main)
+            .expect("config");
+        (a, b, video)
+    };
+    assert!(
+        video.first(Duration::from_secs(20)).await.is_some(),
+        "no frame; {:#?}",
+        b.log
+    );
+    let _ = video.collect(Duration::from_secs(2)).await;
+    relay.set_loss_percent(100);
+    let _ = video.collect(Duration::from_secs(2)).await;
+    relay.set_loss_percent(0);
+    let restored = Instant::now();
+    let restored_us = media_core::frame::unix_time_us();
+    let mut recovered = None;
+    while restored.elapsed() < Duration::from_secs(15) {
+        match video.first(Duration::from_secs(1)).await {
+            Some(s) if s.capture_time_us > restored_us => {
+                recovered = Some(restored.elapsed());
+                break;
+            }
+            _ => continue,
+        }
+    }
+    let Some(recovered) = recovered else {
+        let quality: Vec<_> = b
+            .collect_for(Duration::from_secs(4))
+            .await
+            .into_iter()
+            .filter(|e| matches!(e, Event::PlayerQualityUpdate { .. }))
+            .collect();
+        let sent: Vec<_> = a
+            .collect_for(Duration::from_millis(10))
+            .await
+            .into_iter()
+            .filter(|e| matches!(e, Event::PublisherQualityUpdate { .. }))
+            .collect();
+        panic!(
+            "video never recovered after the blackout; player {quality:#?}; publisher {sent:#?}"
+        );
+    };
+    eprintln!("video recovered {recovered:?} after a 2 s blackout");
+    let seen = video.collect(Duration::from_secs(2)).await;
+    let c = Completeness::of(&seen);
+    assert!(c.ratio() >= 0.9, "after recovery: {c:?}");
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}
