@@ -30,6 +30,7 @@ bench: deps
 	$(CARGO) bench --bench login
 	$(CARGO) bench --bench signaling_scale
 	$(CARGO) bench --bench codec
+	$(CARGO) bench --bench media
 
 fmt:
 	$(CARGO) fmt --all

@@ -348,3 +348,72 @@ async fn missing_camera_and_microphone_are_reported_and_playing_needs_login() {
     );
     a.engine.destroy().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutes_stop_and_resume_what_the_player_gets() {
+    let server = TestServer::start().await;
+    let mut a = Peer::join(server.profile(), "mute", "a", false).await;
+    let b = Peer::join(server.profile(), "mute", "b", false).await;
+    publish(&mut a, "a-cam").await;
+    let (canvas, mut video) = VideoProbe::canvas();
+    let (sink, mut audio) = AudioProbe::sink();
+    b.engine.set_audio_sink(Some(sink));
+    b.engine
+        .start_playing_stream("a-cam", Some(canvas))
+        .expect("play");
+    assert!(video.first(FIRST_FRAME).await.is_some());
+
+    // Publisher stops sending video: nothing new is rendered.
+    a.engine
+        .mute_publish_stream_video(true, PublishChannel::Main);
+    let _ = video.collect(Duration::from_millis(500)).await;
+    assert!(
+        video.collect(Duration::from_secs(2)).await.is_empty(),
+        "video kept coming"
+    );
+    a.engine
+        .mute_publish_stream_video(false, PublishChannel::Main);
+    assert!(
+        video.first(Duration::from_secs(10)).await.is_some(),
+        "video did not resume"
+    );
+
+    // The player mutes the video: not decoded, not rendered; unmute resumes.
+    b.engine
+        .mute_play_stream_video("a-cam", true)
+        .expect("playing");
+    let _ = video.collect(Duration::from_millis(500)).await;
+    assert!(
+        video.collect(Duration::from_secs(2)).await.is_empty(),
+        "muted video rendered"
+    );
+    b.engine
+        .mute_play_stream_video("a-cam", false)
+        .expect("playing");
+    assert!(
+        video.first(Duration::from_secs(10)).await.is_some(),
+        "video did not resume"
+    );
+
+    // Microphone muted at the publisher: the tone stops reaching the player.
+    let heard = audio
+        .collect("a-cam", Duration::from_millis(500), Duration::from_secs(5))
+        .await;
+    assert!(!heard.is_empty());
+    a.engine.mute_microphone(true);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    audio.drain();
+    let during = audio
+        .collect("a-cam", Duration::from_secs(1), Duration::from_secs(2))
+        .await;
+    let loud = during.iter().filter(|s| s.unsigned_abs() > 1000).count();
+    assert!(loud < 4_800, "{loud} loud samples while muted");
+    assert_eq!(
+        b.engine
+            .mute_play_stream_audio("nope", true)
+            .map_err(|e| e.code()),
+        Err(ErrorCode::NotPlaying)
+    );
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}

@@ -399,22 +399,32 @@ impl Engine {
         self.handle.media.set_zoom(channel, factor)
     }
 
-    /// Stops (or resumes) showing a played stream's video.
+    /// Stops (or resumes) receiving a played stream's video into the decoder and
+    /// canvas: muted video is not decoded; unmuting resumes at the next keyframe.
     pub fn mute_play_stream_video(&self, stream_id: &str, mute: bool) -> Result<(), PlayerError> {
-        self.handle
-            .media
-            .with_player(stream_id, |p| p.mute_video.store(mute, Ordering::Relaxed))
-            .then_some(())
-            .ok_or(PlayerError::NotPlaying)
+        self.mute_player(stream_id, Some(mute), None)
     }
 
     /// Stops (or resumes) playing out a played stream's audio.
     pub fn mute_play_stream_audio(&self, stream_id: &str, mute: bool) -> Result<(), PlayerError> {
-        self.handle
-            .media
-            .with_player(stream_id, |p| p.mute_audio.store(mute, Ordering::Relaxed))
-            .then_some(())
-            .ok_or(PlayerError::NotPlaying)
+        self.mute_player(stream_id, None, Some(mute))
+    }
+
+    fn mute_player(
+        &self,
+        stream_id: &str,
+        video: Option<bool>,
+        audio: Option<bool>,
+    ) -> Result<(), PlayerError> {
+        self.call(PlayerError::EngineDestroyed, |s, _| {
+            if s.is_playing(stream_id) {
+                Ok(())
+            } else {
+                Err(PlayerError::NotPlaying)
+            }
+        })?;
+        self.handle.media.mute_player(stream_id, video, audio);
+        Ok(())
     }
 
     /// Receives the decoded audio of every played stream (`None` to stop).

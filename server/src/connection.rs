@@ -8,6 +8,7 @@
 
 use crate::apps::LoginClaim;
 use crate::hub::{Admission, Leave, SessionInfo, OUTBOX_CAPACITY};
+use crate::media_queue::{MediaOp, MediaQueue};
 use crate::rate::TokenBucket;
 use crate::sfu::StreamKey;
 use crate::state::{shutdown_begun, ServerState};
@@ -56,6 +57,7 @@ where
         session: None,
         outbox: None,
         send_timeout: Duration::from_millis(state.config().heartbeat_timeout_ms),
+        media_queue: None,
         state,
         sink,
     };
@@ -92,6 +94,8 @@ struct Connection<S> {
     session: Option<Attached>,
     outbox: Option<mpsc::Receiver<ServerMessage>>,
     send_timeout: Duration,
+    /// The session's media signaling worker, started on first use.
+    media_queue: Option<MediaQueue>,
 }
 
 /// The session this connection is attached to.
@@ -572,23 +576,14 @@ where
                     Err(code) => return self.reply_error(Some(request_id), code).await,
                 };
                 let owns = role == MediaRole::Publish && hub.owns_stream(session_id, &stream_id);
-                match self
-                    .state
-                    .media()
-                    .offer(&key, session_id, role, sdp, owns)
-                    .await
-                {
-                    Ok(answer) => {
-                        let msg = ServerMessage::SdpAnswer {
-                            request_id,
-                            stream_id,
-                            role,
-                            sdp: answer,
-                        };
-                        self.reply(msg).await
-                    }
-                    Err(code) => self.reply_error(Some(request_id), code).await,
-                }
+                self.media_queue(session_id).push(MediaOp::Offer {
+                    request_id,
+                    key,
+                    role,
+                    sdp,
+                    owns,
+                });
+                Next::Continue
             }
             ClientMessage::TrickleIce {
                 stream_id,
@@ -596,14 +591,21 @@ where
                 candidate,
             } => {
                 if let Ok(key) = self.stream_key(&stream_id) {
-                    self.state
-                        .media()
-                        .candidate(&key, session_id, role, candidate)
-                        .await;
+                    self.media_queue(session_id).push(MediaOp::Candidate {
+                        key,
+                        role,
+                        candidate,
+                    });
                 }
                 Next::Continue
             }
         }
+    }
+
+    /// The session's media worker (started on first use).
+    fn media_queue(&mut self, session_id: &str) -> &MediaQueue {
+        self.media_queue
+            .get_or_insert_with(|| MediaQueue::start(self.state.clone(), session_id.to_owned()))
     }
 
     /// The app-wide key of a stream this session names.

@@ -32,6 +32,7 @@ pub mod connection;
 pub mod http;
 pub mod hub;
 pub mod media;
+pub mod media_queue;
 pub mod metrics;
 pub mod plays;
 pub mod rate;

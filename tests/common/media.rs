@@ -128,6 +128,11 @@ impl AudioProbe {
         (sink, AudioProbe { rx })
     }
 
+    /// Discards what has queued up so far.
+    pub fn drain(&mut self) {
+        while self.rx.try_recv().is_ok() {}
+    }
+
     /// Mono samples of `stream_id` until `duration` of audio has arrived
     /// (or `timeout` passes).
     pub async fn collect(

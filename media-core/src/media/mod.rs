@@ -106,6 +106,9 @@ pub(crate) struct Media {
     players: Mutex<HashMap<String, PlayerPipeline>>,
     /// Canvases passed to `start_playing_stream`, taken when the pipeline starts.
     canvases: Mutex<HashMap<String, Option<Canvas>>>,
+    /// Mutes the app set on played streams (`(video, audio)`), applied to
+    /// pipelines that start later too.
+    play_mutes: Mutex<HashMap<String, (bool, bool)>>,
     speaker: Mutex<Option<Arc<Speaker>>>,
     mic_muted: Arc<AtomicBool>,
 }
@@ -139,6 +142,7 @@ impl Media {
             previewing: Mutex::new([false, false]),
             players: Mutex::new(HashMap::new()),
             canvases: Mutex::new(HashMap::new()),
+            play_mutes: Mutex::new(HashMap::new()),
             speaker: Mutex::new(None),
             mic_muted: Arc::new(AtomicBool::new(false)),
         }
@@ -199,18 +203,18 @@ impl Media {
         }
     }
 
-    /// Applies `f` to a played stream's shared state; false if not playing.
-    pub(crate) fn with_player(
-        &self,
-        stream_id: &str,
-        f: impl FnOnce(&player::PlayerShared),
-    ) -> bool {
-        match lock(&self.players).get(stream_id) {
-            Some(p) => {
-                f(&p.shared);
-                true
-            }
-            None => false,
+    /// Mutes (or unmutes) a played stream's video or audio, now and for a
+    /// pipeline that has not started yet.
+    pub(crate) fn mute_player(&self, stream_id: &str, video: Option<bool>, audio: Option<bool>) {
+        let mut mutes = lock(&self.play_mutes);
+        let entry = mutes.entry(stream_id.to_owned()).or_insert((false, false));
+        entry.0 = video.unwrap_or(entry.0);
+        entry.1 = audio.unwrap_or(entry.1);
+        let (v, a) = *entry;
+        drop(mutes);
+        if let Some(p) = lock(&self.players).get(stream_id) {
+            p.shared.mute_video.store(v, Ordering::Relaxed);
+            p.shared.mute_audio.store(a, Ordering::Relaxed);
         }
     }
 
@@ -262,6 +266,7 @@ impl Media {
             MediaCommand::StartPlaying { stream_id } => self.start_player(&stream_id),
             MediaCommand::StopPlaying { stream_id } => {
                 lock(&self.canvases).remove(&stream_id);
+                lock(&self.play_mutes).remove(&stream_id);
                 if let Some(p) = lock(&self.players).remove(&stream_id) {
                     self.rt.spawn(p.stop());
                 }
@@ -508,6 +513,10 @@ impl Media {
             }
         };
         let pipeline = PlayerPipeline::start(stream_id, renderer, self.facts.clone(), &self.rt);
+        if let Some((video, audio)) = lock(&self.play_mutes).get(stream_id) {
+            pipeline.shared.mute_video.store(*video, Ordering::Relaxed);
+            pipeline.shared.mute_audio.store(*audio, Ordering::Relaxed);
+        }
         if let Some(old) = lock(&self.players).insert(stream_id.to_owned(), pipeline) {
             self.rt.spawn(old.stop());
         }

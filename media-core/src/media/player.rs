@@ -297,6 +297,13 @@ fn decode_loop(
     let mut last_request: Option<Instant> = None;
     let mut last_shown: Option<Instant> = None;
     while let Ok(frame) = frames.recv() {
+        if shared.mute_video.load(Ordering::Relaxed) {
+            // Muted video is not decoded at all; unmuting waits for (and asks
+            // for) a keyframe.
+            waiting_for_keyframe = true;
+            last_request = None;
+            continue;
+        }
         if !frame.complete {
             waiting_for_keyframe = true;
         }
@@ -345,9 +352,6 @@ fn decode_loop(
             }
         }
         last_shown = Some(now);
-        if shared.mute_video.load(Ordering::Relaxed) {
-            continue;
-        }
         let renderer = shared
             .renderer
             .lock()

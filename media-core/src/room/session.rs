@@ -109,6 +109,13 @@ impl Session {
         self.room.is_some()
     }
 
+    /// Whether `stream_id` is being played (in any state but NoPlay).
+    pub(crate) fn is_playing(&self, stream_id: &str) -> bool {
+        self.room
+            .as_ref()
+            .is_some_and(|r| r.players.contains_key(stream_id))
+    }
+
     /// Starts logging in to `room_id`.
     pub(crate) fn login(
         &mut self,

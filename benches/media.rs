@@ -1,0 +1,286 @@
+//! Media benchmarks through the SFU on loopback (one figure per line):
+//!
+//! - glass-to-glass latency at 720p30 1.5 Mbps: the capture time in each
+//!   frame's barcode to the frame rendered at the player, p50/p95/p99 over 30 s;
+//! - time to first frame: `start_playing_stream` -> first frame rendered, and
+//!   `start_publishing_stream` -> Publishing;
+//! - SFU fan-out: one 720p publisher to 1, 8 and 32 players, the server's
+//!   CPU (a separate `confer serve` process) and the latency the extra
+//!   players add at a probe player (the others do not decode: video muted).
+//!
+//! Targets: latency p50 <= 60 ms, p99 <= 120 ms; first frame <= 300 ms.
+
+#[path = "../tests/common/media.rs"]
+#[allow(dead_code, unreachable_pub)] // the bench uses the video probe only
+mod media;
+
+use media::{Seen, VideoProbe};
+use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
+use media_core::codec::video_config::VideoPreset;
+use media_core::transport::TransportConfig;
+use media_core::{
+    Engine, EngineProfile, Event, EventReceiver, PlayerState, PublishChannel, PublisherState,
+    RoomConfig, Scenario, User,
+};
+use server::{AppConfig, ServerConfig};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const LATENCY_WINDOW: Duration = Duration::from_secs(30);
+const FANOUT_WINDOW: Duration = Duration::from_secs(10);
+const TTFF_RUNS: usize = 5;
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+struct Peer {
+    engine: Engine,
+    events: EventReceiver,
+}
+
+impl Peer {
+    fn new(url: &str, app: &AppConfig, user: &str) -> Peer {
+        let (engine, events) = Engine::create(EngineProfile {
+            app_id: app.app_id,
+            app_sign: app.app_sign.clone(),
+            scenario: Scenario::HighQualityVideoCall,
+            server: url.to_owned(),
+            reconnect: Default::default(),
+            transport: TransportConfig {
+                bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                ..TransportConfig::default()
+            },
+        })
+        .expect("engine");
+        engine
+            .login_room("bench", User::new(user, user), RoomConfig::default())
+            .expect("login");
+        Peer { engine, events }
+    }
+
+    async fn wait(&mut self, pred: impl Fn(&Event) -> bool) -> Instant {
+        loop {
+            let e = tokio::time::timeout(Duration::from_secs(30), self.events.recv())
+                .await
+                .expect("event in time")
+                .expect("engine alive");
+            if pred(&e) {
+                return Instant::now();
+            }
+        }
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn latencies_ms(seen: &[Seen]) -> Vec<f64> {
+    let mut v: Vec<f64> = seen
+        .iter()
+        .map(|s| s.render_time_us.saturating_sub(s.capture_time_us) as f64 / 1000.0)
+        .collect();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+async fn run() {
+    let dir = std::env::temp_dir().join(format!("confer-media-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut config = ServerConfig::generate_local();
+    config.bind = "127.0.0.1:0".parse().expect("literal");
+    let app = config.apps[0].clone();
+    let path = dir.join("server.toml");
+    std::fs::write(&path, config.to_toml()).expect("config");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_confer"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn confer serve");
+    let pid = child.id().expect("pid");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let url = loop {
+        let line = lines.next_line().await.expect("read").expect("server URL");
+        if let Some(u) = line.strip_prefix("Confer server listening on ") {
+            break u.trim().to_owned();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    // Publisher: 720p30 at 1.5 Mbps test pattern.
+    let mut a = Peer::new(&url, &app, "publisher");
+    a.engine
+        .set_video_source(VideoSourceKind::TestPattern, PublishChannel::Main);
+    a.engine.set_audio_source(
+        AudioSourceKind::Tone { freq_hz: 440.0 },
+        PublishChannel::Main,
+    );
+    a.engine
+        .set_video_config(VideoPreset::P720.config(), PublishChannel::Main)
+        .expect("preset");
+    let t0 = Instant::now();
+    a.engine
+        .start_publishing_stream("cam", PublishChannel::Main)
+        .expect("publish");
+    let published = a
+        .wait(|e| {
+            matches!(
+                e,
+                Event::PublisherStateUpdate {
+                    state: PublisherState::Publishing,
+                    ..
+                }
+            )
+        })
+        .await;
+    println!(
+        "publish_to_publishing_ms {:.1}",
+        (published - t0).as_secs_f64() * 1000.0
+    );
+
+    // Time to first frame, several runs.
+    let mut b = Peer::new(&url, &app, "probe");
+    let mut ttff = Vec::new();
+    for _ in 0..TTFF_RUNS {
+        let (canvas, mut video) = VideoProbe::canvas();
+        let t0 = Instant::now();
+        b.engine
+            .start_playing_stream("cam", Some(canvas))
+            .expect("play");
+        b.wait(|e| matches!(e, Event::PlayerRenderVideoFirstFrame { .. }))
+            .await;
+        ttff.push(t0.elapsed().as_secs_f64() * 1000.0);
+        assert!(
+            video.first(Duration::from_secs(5)).await.is_some(),
+            "no stamped frame"
+        );
+        b.engine.stop_playing_stream("cam").expect("stop");
+        b.wait(|e| {
+            matches!(
+                e,
+                Event::PlayerStateUpdate {
+                    state: PlayerState::NoPlay,
+                    ..
+                }
+            )
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    ttff.sort_by(f64::total_cmp);
+    println!("first_frame_runs {TTFF_RUNS}");
+    println!("first_frame_p50_ms {:.1}", pct(&ttff, 0.5));
+    println!("first_frame_max_ms {:.1}", pct(&ttff, 1.0));
+
+    // Glass-to-glass latency over 30 s.
+    let (canvas, mut video) = VideoProbe::canvas();
+    b.engine
+        .start_playing_stream("cam", Some(canvas))
+        .expect("play");
+    let _ = video.first(Duration::from_secs(10)).await;
+    let _ = video.collect(Duration::from_secs(2)).await;
+    let seen = video.collect(LATENCY_WINDOW).await;
+    let lat = latencies_ms(&seen);
+    println!("latency_720p30_frames {}", lat.len());
+    println!(
+        "latency_720p30_fps {:.1}",
+        lat.len() as f64 / LATENCY_WINDOW.as_secs_f64()
+    );
+    println!("latency_720p30_p50_ms {:.1}", pct(&lat, 0.50));
+    println!("latency_720p30_p95_ms {:.1}", pct(&lat, 0.95));
+    println!("latency_720p30_p99_ms {:.1}", pct(&lat, 0.99));
+
+    // Fan-out: 1, 8, 32 players (the probe plus listeners that do not decode).
+    let mut listeners: Vec<Peer> = Vec::new();
+    let mut baseline_p50 = None;
+    for players in [1usize, 8, 32] {
+        while listeners.len() + 1 < players {
+            let mut p = Peer::new(&url, &app, &format!("listener{}", listeners.len()));
+            p.engine.start_playing_stream("cam", None).expect("play");
+            p.engine.mute_play_stream_video("cam", true).expect("mute");
+            p.wait(|e| {
+                matches!(
+                    e,
+                    Event::PlayerStateUpdate {
+                        state: PlayerState::Playing,
+                        ..
+                    }
+                )
+            })
+            .await;
+            listeners.push(p);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let _ = video.collect(Duration::from_millis(200)).await;
+        let cpu0 = cpu_ticks(pid);
+        let seen = video.collect(FANOUT_WINDOW).await;
+        let cpu1 = cpu_ticks(pid);
+        let cpu = (cpu1 - cpu0) as f64 / 100.0 / FANOUT_WINDOW.as_secs_f64() * 100.0;
+        let lat = latencies_ms(&seen);
+        let p50 = pct(&lat, 0.5);
+        let base = *baseline_p50.get_or_insert(p50);
+        println!("fanout_{players}_players_server_cpu_percent {cpu:.1}");
+        println!("fanout_{players}_players_probe_latency_p50_ms {p50:.1}");
+        println!(
+            "fanout_{players}_players_probe_latency_p99_ms {:.1}",
+            pct(&lat, 0.99)
+        );
+        println!(
+            "fanout_{players}_players_added_delay_p50_ms {:.1}",
+            p50 - base
+        );
+        // Drain the events of idle listeners so their queues stay small.
+        for l in &mut listeners {
+            while l.events.try_recv().is_ok() {}
+        }
+        while b.events.try_recv().is_ok() {}
+        while a.events.try_recv().is_ok() {}
+    }
+    println!("server_rss_mb {:.1}", rss_kb(pid) as f64 / 1024.0);
+
+    for l in listeners {
+        l.engine.destroy().await;
+    }
+    b.engine.destroy().await;
+    a.engine.destroy().await;
+    let _ = child.start_kill();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::process::exit(0);
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(14) + field(15)
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
