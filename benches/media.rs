@@ -154,16 +154,32 @@ async fn run() {
 
     // Time to first frame, several runs.
     let mut b = Peer::new(&url, &app, "probe");
-    let mut ttff = Vec::new();
+    let (mut ttff, mut playing_ms, mut recv_ms) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..TTFF_RUNS {
         let (canvas, mut video) = VideoProbe::canvas();
         let t0 = Instant::now();
         b.engine
             .start_playing_stream("cam", Some(canvas))
             .expect("play");
+        let playing = b
+            .wait(|e| {
+                matches!(
+                    e,
+                    Event::PlayerStateUpdate {
+                        state: PlayerState::Playing,
+                        ..
+                    }
+                )
+            })
+            .await;
+        let received = b
+            .wait(|e| matches!(e, Event::PlayerRecvVideoFirstFrame { .. }))
+            .await;
         b.wait(|e| matches!(e, Event::PlayerRenderVideoFirstFrame { .. }))
             .await;
         ttff.push(t0.elapsed().as_secs_f64() * 1000.0);
+        playing_ms.push((playing - t0).as_secs_f64() * 1000.0);
+        recv_ms.push((received - t0).as_secs_f64() * 1000.0);
         assert!(
             video.first(Duration::from_secs(5)).await.is_some(),
             "no stamped frame"
@@ -181,8 +197,15 @@ async fn run() {
         .await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    ttff.sort_by(f64::total_cmp);
+    for v in [&mut ttff, &mut playing_ms, &mut recv_ms] {
+        v.sort_by(f64::total_cmp);
+    }
     println!("first_frame_runs {TTFF_RUNS}");
+    println!("play_to_playing_p50_ms {:.1}", pct(&playing_ms, 0.5));
+    println!(
+        "play_to_first_frame_received_p50_ms {:.1}",
+        pct(&recv_ms, 0.5)
+    );
     println!("first_frame_p50_ms {:.1}", pct(&ttff, 0.5));
     println!("first_frame_max_ms {:.1}", pct(&ttff, 1.0));
 

@@ -103,20 +103,51 @@ pub(crate) fn sending_sections(sdp: &str) -> Vec<RtpCodecKind> {
 #[derive(Debug, Default)]
 pub(crate) struct KeyframeLimiter {
     last: Option<Instant>,
+    pending: bool,
+}
+
+/// What to do with a keyframe request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyframeDecision {
+    /// Send it now.
+    Now,
+    /// Too soon after the last one: send one at this time (requests in
+    /// between are folded into it).
+    At(Instant),
+    /// One is already scheduled.
+    Folded,
 }
 
 impl KeyframeLimiter {
-    /// Whether a request may go out at `now`; records it if so. `force`
-    /// (a player just joined) skips the limit.
-    pub(crate) fn allow(&mut self, now: Instant, force: bool) -> bool {
-        let ok = force
-            || self.last.is_none_or(|last| {
-                now.saturating_duration_since(last) >= KEYFRAME_REQUEST_INTERVAL
-            });
-        if ok {
-            self.last = Some(now);
+    /// Decides on a request at `now`. At most one PLI per
+    /// [`KEYFRAME_REQUEST_INTERVAL`] reaches the publisher, but a request
+    /// inside the window is delayed, never dropped. `force` (a player's
+    /// connection just came up) goes out at once and does not use the
+    /// window up: the picture it asks for may not reach that player yet.
+    pub(crate) fn decide(&mut self, now: Instant, force: bool) -> KeyframeDecision {
+        if force {
+            return KeyframeDecision::Now;
         }
-        ok
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < KEYFRAME_REQUEST_INTERVAL => {
+                if self.pending {
+                    KeyframeDecision::Folded
+                } else {
+                    self.pending = true;
+                    KeyframeDecision::At(last + KEYFRAME_REQUEST_INTERVAL)
+                }
+            }
+            _ => {
+                self.last = Some(now);
+                KeyframeDecision::Now
+            }
+        }
+    }
+
+    /// The delayed request goes out at `now`.
+    pub(crate) fn fire_pending(&mut self, now: Instant) {
+        self.pending = false;
+        self.last = Some(now);
     }
 }
 
@@ -203,13 +234,19 @@ mod tests {
     }
 
     #[test]
-    fn keyframe_requests_are_rate_limited() {
+    fn keyframe_requests_are_rate_limited_but_never_dropped() {
         let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
         let mut l = KeyframeLimiter::default();
-        assert!(l.allow(t0, false));
-        assert!(!l.allow(t0 + Duration::from_millis(100), false));
-        assert!(l.allow(t0 + Duration::from_millis(200), true));
-        assert!(!l.allow(t0 + Duration::from_millis(600), false));
-        assert!(l.allow(t0 + Duration::from_millis(700), false));
+        assert_eq!(l.decide(ms(0), false), KeyframeDecision::Now);
+        // Inside the window: delayed to its end, later ones folded in.
+        assert_eq!(l.decide(ms(100), false), KeyframeDecision::At(ms(500)));
+        assert_eq!(l.decide(ms(300), false), KeyframeDecision::Folded);
+        // A player joining goes out at once and leaves the window alone.
+        assert_eq!(l.decide(ms(350), true), KeyframeDecision::Now);
+        l.fire_pending(ms(500));
+        assert_eq!(l.decide(ms(600), false), KeyframeDecision::At(ms(1000)));
+        l.fire_pending(ms(1000));
+        assert_eq!(l.decide(ms(1600), false), KeyframeDecision::Now);
     }
 }

@@ -13,7 +13,8 @@
 //!   extensions and writes the packet; the leg's NACK responder answers the
 //!   player's NACKs from what was written.
 //! - Players' PLI/FIR (delivered by [`keyframe_delivery`]) are forwarded to
-//!   the publisher as a PLI, at most one per 500 ms per publisher track; a
+//!   the publisher as a PLI, at most one per 500 ms per publisher track (later
+//!   ones wait for the window to end, folded into one); a
 //!   player whose connection comes up asks for one at once.
 //! - The publisher's receiver reports and TWCC feedback come from its leg's
 //!   interceptors.
@@ -28,7 +29,9 @@ mod keyframe_delivery;
 
 use crate::config::MediaConfig;
 use engine::{announce_candidate, announce_sdp, build_peer_connection, PortCursor};
-use forwarder::{negotiated_payload_type, rewrite_for_leg, sending_sections, KeyframeLimiter};
+use forwarder::{
+    negotiated_payload_type, rewrite_for_leg, sending_sections, KeyframeDecision, KeyframeLimiter,
+};
 use keyframe_delivery::is_keyframe_request;
 use protocol::{ErrorCode, IceCandidate, MediaRole};
 use rtc::media_stream::MediaStreamTrack;
@@ -631,14 +634,29 @@ impl Inner {
 }
 
 impl SourceTrack {
-    /// Sends a PLI to the publisher, rate limited unless `force`.
-    async fn request_keyframe(&self, force: bool) {
+    /// Asks the publisher for a keyframe (a PLI), at most one per window:
+    /// a request inside the window is sent when it ends (see
+    /// [`KeyframeLimiter::decide`]); `force` goes out at once.
+    async fn request_keyframe(self: &Arc<Self>, force: bool) {
         if self.kind != RtpCodecKind::Video {
             return;
         }
-        if !lock(&self.keyframes).allow(Instant::now(), force) {
-            return;
+        let decision = lock(&self.keyframes).decide(Instant::now(), force);
+        match decision {
+            KeyframeDecision::Now => self.send_pli().await,
+            KeyframeDecision::Folded => {}
+            KeyframeDecision::At(at) => {
+                let this = Arc::clone(self);
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+                    lock(&this.keyframes).fire_pending(Instant::now());
+                    this.send_pli().await;
+                });
+            }
         }
+    }
+
+    async fn send_pli(&self) {
         let pli = PictureLossIndication {
             sender_ssrc: 0,
             media_ssrc: self.ssrc,
