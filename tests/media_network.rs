@@ -155,3 +155,57 @@ async fn video_recovers_after_a_blackout_by_keyframe_request() {
     a.engine.destroy().await;
     b.engine.destroy().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encoder_follows_the_bandwidth_estimate_on_a_capped_link() {
+    let (server, relay) = behind_relay(ports(2)).await;
+    let mut a = relayed_peer(&server, "a");
+    // 360p at 400 kbit/s against a link capped at 250 kbit/s.
+    a.engine
+        .set_video_config(VideoPreset::P360.config(), PublishChannel::Main)
+        .expect("config");
+    a.login("capped", false, None);
+    a.engine
+        .start_publishing_stream("a-cam", PublishChannel::Main)
+        .expect("publish");
+    a.wait_for("Publishing", |e| {
+        matches!(
+            e,
+            Event::PublisherStateUpdate {
+                state: PublisherState::Publishing,
+                ..
+            }
+        )
+    })
+    .await;
+    relay.set_rate_kbps(250);
+    let mut reports = Vec::new();
+    for _ in 0..5 {
+        match a
+            .wait_for("publisher quality", |e| {
+                matches!(e, Event::PublisherQualityUpdate { .. })
+            })
+            .await
+        {
+            Event::PublisherQualityUpdate { quality, .. } => {
+                reports.push((quality.target_kbps, quality.video_kbps))
+            }
+            _ => unreachable!(),
+        }
+    }
+    eprintln!("(target kbps, sent video kbps) every 3 s on a 250 kbit/s link: {reports:?}");
+    // The estimate oscillates around the cap (GCC probes up, loss pulls it
+    // down): judge the last 9 s on average. Uncapped, 360p sends ~400 kbit/s.
+    let last = &reports[reports.len() - 3..];
+    let target = last.iter().map(|r| r.0).sum::<f64>() / 3.0;
+    let sent = last.iter().map(|r| r.1).sum::<f64>() / 3.0;
+    assert!(
+        target > 0.0 && target < 300.0,
+        "estimate stayed at {target} kbps: {reports:?}"
+    );
+    assert!(
+        sent < 300.0,
+        "encoder kept sending {sent} kbps: {reports:?}"
+    );
+    a.engine.destroy().await;
+}

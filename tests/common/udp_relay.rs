@@ -19,6 +19,35 @@ pub const RELAY_IP: [u8; 4] = [127, 0, 0, 2];
 pub struct UdpRelay {
     loss_percent: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
+    /// Media bytes per second allowed through (0 = no cap), as a token
+    /// bucket of one second: what exceeds it is dropped, like a full queue.
+    cap: Arc<Mutex<Cap>>,
+}
+
+#[derive(Default)]
+struct Cap {
+    bytes_per_second: u64,
+    tokens: f64,
+    at: Option<std::time::Instant>,
+}
+
+impl Cap {
+    fn admit(&mut self, len: usize) -> bool {
+        if self.bytes_per_second == 0 {
+            return true;
+        }
+        let now = std::time::Instant::now();
+        let rate = self.bytes_per_second as f64;
+        let elapsed = self.at.map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+        self.tokens = (self.tokens + elapsed * rate).min(rate);
+        self.at = Some(now);
+        if self.tokens >= len as f64 {
+            self.tokens -= len as f64;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl UdpRelay {
@@ -27,6 +56,7 @@ impl UdpRelay {
         let relay = UdpRelay {
             loss_percent: Arc::new(AtomicU64::new(0)),
             dropped: Arc::new(AtomicU64::new(0)),
+            cap: Arc::default(),
         };
         for port in ports {
             let front = Arc::new(
@@ -45,6 +75,14 @@ impl UdpRelay {
         self.loss_percent.store(percent.min(100), Ordering::Relaxed);
     }
 
+    /// Caps media (both directions together) at `kbps` (0 = no cap).
+    pub fn set_rate_kbps(&self, kbps: u64) {
+        let mut cap = self.cap.lock().expect("relay cap");
+        cap.bytes_per_second = kbps * 1000 / 8;
+        cap.tokens = cap.bytes_per_second as f64;
+        cap.at = None;
+    }
+
     /// Media packets dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -55,7 +93,9 @@ impl UdpRelay {
     fn lose(&self, data: &[u8], counter: &AtomicU64) -> bool {
         let media = data.first().is_some_and(|b| (128..=191).contains(b));
         let n = counter.fetch_add(1, Ordering::Relaxed);
-        let drop = media && (n * 37 % 100) < self.loss_percent.load(Ordering::Relaxed);
+        let drop = media
+            && ((n * 37 % 100) < self.loss_percent.load(Ordering::Relaxed)
+                || !self.cap.lock().expect("relay cap").admit(data.len()));
         if drop {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }

@@ -1,0 +1,115 @@
+//! `confer call` as a headless participant with media: it plays every stream
+//! in the room (`--play auto`) and saves what it received
+//! (`--save-received`): the saved video carries the publisher's frame
+//! numbers, the saved audio its tone.
+
+mod common;
+
+use common::{Peer, TestServer};
+use media_core::capture::barcode;
+use media_core::capture::tone::dominant_frequency;
+use media_core::capture::y4m::Y4mReader;
+use media_core::{Event, PublishChannel, PublisherState};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_plays_and_saves_what_it_received() {
+    let server = TestServer::start().await;
+    let dir = std::env::temp_dir().join(format!("confer-saved-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_confer"))
+        .args([
+            "call",
+            "--server",
+            &server.url,
+            "--room",
+            "cli-room",
+            "--user",
+            "cli",
+        ])
+        .args(["--app-id", &server.app.app_id.to_string(), "--play", "auto"])
+        .args(["--media-ip", "127.0.0.1", "--save-received"])
+        .arg(&dir)
+        .env("CONFER_APP_SIGN", &server.app.app_sign)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn confer call");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+
+    let mut a = Peer::join(server.profile(), "cli-room", "a", false).await;
+    a.engine
+        .start_publishing_stream("a-cam", PublishChannel::Main)
+        .expect("publish");
+    a.wait_for("Publishing", |e| {
+        matches!(
+            e,
+            Event::PublisherStateUpdate {
+                state: PublisherState::Publishing,
+                ..
+            }
+        )
+    })
+    .await;
+    // The child reports playing and rendering as JSON lines.
+    let rendered = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let v: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+            if v["event"] == "PlayerRenderVideoFirstFrame" && v["stream_id"] == "a-cam" {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(rendered, Ok(true), "confer call never rendered a-cam");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let pid = child.id().expect("running");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .expect("wait");
+    assert!(status.success(), "{status:?}");
+
+    let mut video = Y4mReader::open(dir.join("a-cam.y4m")).expect("saved video");
+    let mut numbers = Vec::new();
+    for _ in 0..200 {
+        let Ok(frame) = video.next_frame() else { break };
+        match barcode::read(&frame) {
+            Some(stamp) if numbers.last().is_some_and(|&n| stamp.frame_number <= n) => break, // looped
+            Some(stamp) => numbers.push(stamp.frame_number),
+            None => {}
+        }
+    }
+    assert!(
+        numbers.len() >= 20,
+        "only {} stamped frames saved",
+        numbers.len()
+    );
+
+    let wav = std::fs::read(dir.join("a-cam.wav")).expect("saved audio");
+    assert_eq!(&wav[..4], b"RIFF");
+    let samples: Vec<i16> = wav[44..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    assert!(
+        samples.len() >= 48_000,
+        "only {} samples saved",
+        samples.len()
+    );
+    let f = dominant_frequency(&samples[samples.len() - 48_000..], 1, 48_000).expect("a tone");
+    assert!((f - 440.0).abs() <= 440.0 * 0.02, "saved tone at {f} Hz");
+    a.engine.destroy().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
