@@ -226,6 +226,28 @@ async fn run() {
     println!("latency_720p30_p50_ms {:.1}", pct(&lat, 0.50));
     println!("latency_720p30_p95_ms {:.1}", pct(&lat, 0.95));
     println!("latency_720p30_p99_ms {:.1}", pct(&lat, 0.99));
+    // The player's own view of the same stream (its last quality report).
+    let mut quality = None;
+    while let Ok(e) = b.events.try_recv() {
+        if let Event::PlayerQualityUpdate { quality: q, .. } = e {
+            quality = Some(q);
+        }
+    }
+    if let Some(q) = quality {
+        println!("player_quality_recv_fps {:.1}", q.video_recv_fps);
+        println!("player_quality_render_fps {:.1}", q.video_render_fps);
+        println!("player_quality_video_kbps {:.0}", q.video_kbps);
+        println!(
+            "player_quality_end_to_end_delay_ms {:.1}",
+            q.end_to_end_delay_ms
+        );
+        println!(
+            "player_quality_av_timestamp_diff_ms {:.1}",
+            q.av_timestamp_diff_ms
+        );
+        println!("player_quality_mos {:.2}", q.mos);
+        println!("player_quality_break_rate {:.3}", q.video_break_rate);
+    }
 
     // Fan-out: 1, 8, 32 players (the probe plus listeners that do not decode).
     let mut listeners: Vec<Peer> = Vec::new();
