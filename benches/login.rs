@@ -4,17 +4,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use common::{Peer, TestServer};
 use media_core::RoomState;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+use support::pct;
 
 const LOGINS: usize = 500;
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx].as_secs_f64() * 1000.0
-}
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -32,23 +29,20 @@ fn main() {
             let mut p = Peer::create(server.profile(), &format!("user-{i}"));
             p.login(&format!("room-{}", i % 50), true, None);
             p.wait_state(RoomState::Connected).await;
-            samples.push(start.elapsed());
+            samples.push(start.elapsed().as_secs_f64() * 1000.0);
             p.engine.destroy().await;
         }
         warm.engine.destroy().await;
-        samples.sort();
+        samples.sort_by(f64::total_cmp);
         println!("login_samples {LOGINS}");
         println!(
             "login_create_to_connected_p50_ms {:.3}",
-            percentile(&samples, 0.50)
+            pct(&samples, 0.50)
         );
         println!(
             "login_create_to_connected_p99_ms {:.3}",
-            percentile(&samples, 0.99)
+            pct(&samples, 0.99)
         );
-        println!(
-            "login_create_to_connected_max_ms {:.3}",
-            percentile(&samples, 1.0)
-        );
+        println!("login_create_to_connected_max_ms {:.3}", pct(&samples, 1.0));
     });
 }

@@ -10,6 +10,8 @@
 //!
 //! Targets: latency p50 <= 60 ms, p99 <= 120 ms; first frame <= 300 ms.
 
+mod support;
+
 #[path = "../tests/common/media.rs"]
 #[allow(dead_code, unreachable_pub)] // the bench uses the video probe only
 mod media;
@@ -22,10 +24,9 @@ use media_core::{
     Engine, EngineProfile, Event, EventReceiver, PlayerState, PublishChannel, PublisherState,
     RoomConfig, Scenario, User,
 };
-use server::{AppConfig, ServerConfig};
-use std::process::Stdio;
+use server::AppConfig;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::{pct, ServerProcess, TICKS_PER_SECOND};
 
 const LATENCY_WINDOW: Duration = Duration::from_secs(30);
 const FANOUT_WINDOW: Duration = Duration::from_secs(10);
@@ -78,13 +79,6 @@ impl Peer {
     }
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 fn latencies_ms(seen: &[Seen]) -> Vec<f64> {
     let mut v: Vec<f64> = seen
         .iter()
@@ -95,31 +89,8 @@ fn latencies_ms(seen: &[Seen]) -> Vec<f64> {
 }
 
 async fn run() {
-    let dir = std::env::temp_dir().join(format!("confer-media-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut config = ServerConfig::generate_local();
-    config.bind = "127.0.0.1:0".parse().expect("literal");
-    let app = config.apps[0].clone();
-    let path = dir.join("server.toml");
-    std::fs::write(&path, config.to_toml()).expect("config");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_confer"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn confer serve");
-    let pid = child.id().expect("pid");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let url = loop {
-        let line = lines.next_line().await.expect("read").expect("server URL");
-        if let Some(u) = line.strip_prefix("Confer server listening on ") {
-            break u.trim().to_owned();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let server = ServerProcess::start("media-bench").await;
+    let (url, app) = (server.url.clone(), server.app.clone());
 
     // Publisher: 720p30 at 1.5 Mbps test pattern.
     let mut a = Peer::new(&url, &app, "publisher");
@@ -271,10 +242,10 @@ async fn run() {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         let _ = video.collect(Duration::from_millis(200)).await;
-        let cpu0 = cpu_ticks(pid);
+        let cpu0 = server.cpu_ticks();
         let seen = video.collect(FANOUT_WINDOW).await;
-        let cpu1 = cpu_ticks(pid);
-        let cpu = (cpu1 - cpu0) as f64 / 100.0 / FANOUT_WINDOW.as_secs_f64() * 100.0;
+        let cpu1 = server.cpu_ticks();
+        let cpu = (cpu1 - cpu0) as f64 / TICKS_PER_SECOND / FANOUT_WINDOW.as_secs_f64() * 100.0;
         let lat = latencies_ms(&seen);
         let p50 = pct(&lat, 0.5);
         let base = *baseline_p50.get_or_insert(p50);
@@ -295,37 +266,13 @@ async fn run() {
         while b.events.try_recv().is_ok() {}
         while a.events.try_recv().is_ok() {}
     }
-    println!("server_rss_mb {:.1}", rss_kb(pid) as f64 / 1024.0);
+    println!("server_rss_mb {:.1}", server.rss_kb() as f64 / 1024.0);
 
     for l in listeners {
         l.engine.destroy().await;
     }
     b.engine.destroy().await;
     a.engine.destroy().await;
-    let _ = child.start_kill();
-    let _ = std::fs::remove_dir_all(&dir);
+    server.stop();
     std::process::exit(0);
-}
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(14) + field(15)
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }

@@ -4,13 +4,14 @@
 //! joins each room; the 9 others each receive UserUpdate Add).
 //! Targets: 5,000 users in < 500 MB; fan-out p99 < 20 ms.
 
+mod support;
+
 use futures_util::{SinkExt, StreamExt};
 use protocol::{auth, ClientMessage, Credentials, Login, RoomEvent, ServerMessage, UserInfo};
-use server::{AppConfig, ServerConfig};
-use std::process::Stdio;
+use server::AppConfig;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::{pct, ServerProcess, TICKS_PER_SECOND};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -31,37 +32,9 @@ fn main() {
 }
 
 async fn run() {
-    let dir = std::env::temp_dir().join(format!("confer-scale-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut config = ServerConfig::generate_local();
-    config.bind = "127.0.0.1:0".parse().expect("literal");
-    let app = config.apps[0].clone();
-    let path = dir.join("server.toml");
-    std::fs::write(&path, config.to_toml()).expect("write config");
-
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_confer"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn confer serve");
-    let pid = child.id().expect("server pid");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let url = loop {
-        let line = lines
-            .next_line()
-            .await
-            .expect("read")
-            .expect("server printed its URL");
-        if let Some(url) = line.strip_prefix("Confer server listening on ") {
-            break url.trim().to_owned();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let rss_idle = rss_kb(pid);
+    let server = ServerProcess::start("scale").await;
+    let (url, app) = (server.url.clone(), server.app.clone());
+    let rss_idle = server.rss_kb();
 
     let (receipts_tx, mut receipts_rx) = mpsc::unbounded_channel::<Receipt>();
     let gate = Arc::new(Semaphore::new(100));
@@ -115,12 +88,12 @@ async fn run() {
     }
 
     // Steady state: everyone heartbeating.
-    let rss_full = rss_kb(pid);
-    let cpu0 = cpu_ticks(pid);
+    let rss_full = server.rss_kb();
+    let cpu0 = server.cpu_ticks();
     tokio::time::sleep(STEADY).await;
-    let cpu1 = cpu_ticks(pid);
-    let cpu_percent = (cpu1 - cpu0) as f64 / ticks_per_second() / STEADY.as_secs_f64() * 100.0;
-    let rss_after = rss_kb(pid);
+    let cpu1 = server.cpu_ticks();
+    let cpu_percent = (cpu1 - cpu0) as f64 / TICKS_PER_SECOND / STEADY.as_secs_f64() * 100.0;
+    let rss_after = server.rss_kb();
 
     fanout.sort_by(f64::total_cmp);
     login_ms.sort_by(f64::total_cmp);
@@ -145,8 +118,7 @@ async fn run() {
     println!("login_under_load_p50_ms {:.3}", pct(&login_ms, 0.50));
     println!("login_under_load_p99_ms {:.3}", pct(&login_ms, 0.99));
 
-    let _ = child.start_kill();
-    let _ = std::fs::remove_dir_all(&dir);
+    server.stop();
     std::process::exit(0);
 }
 
@@ -228,40 +200,4 @@ async fn next_message(ws: &mut Ws) -> ServerMessage {
             other => panic!("connection ended: {other:?}"),
         }
     }
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the ")" of the command name; utime and stime are 14 and 15.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(14) + field(15)
-}
-
-fn ticks_per_second() -> f64 {
-    // Linux reports /proc times in USER_HZ, 100 on every mainstream configuration.
-    100.0
 }

@@ -9,7 +9,6 @@ use common::{Peer, TestServer};
 use media_core::capture::barcode;
 use media_core::capture::tone::dominant_frequency;
 use media_core::capture::y4m::Y4mReader;
-use media_core::{Event, PublishChannel, PublisherState};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -43,19 +42,7 @@ async fn call_plays_and_saves_what_it_received() {
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
 
     let mut a = Peer::join(server.profile(), "cli-room", "a", false).await;
-    a.engine
-        .start_publishing_stream("a-cam", PublishChannel::Main)
-        .expect("publish");
-    a.wait_for("Publishing", |e| {
-        matches!(
-            e,
-            Event::PublisherStateUpdate {
-                state: PublisherState::Publishing,
-                ..
-            }
-        )
-    })
-    .await;
+    a.publish("a-cam").await;
     // The child reports playing and rendering as JSON lines.
     let rendered = tokio::time::timeout(Duration::from_secs(30), async {
         while let Ok(Some(line)) = lines.next_line().await {

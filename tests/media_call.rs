@@ -38,22 +38,12 @@ fn player_sequence(log: &[Event]) -> Vec<String> {
         .collect()
 }
 
-async fn publish(peer: &mut Peer, stream_id: &str) {
-    peer.engine
-        .start_publishing_stream(stream_id, PublishChannel::Main)
-        .expect("publish accepted");
-    peer.wait_for("Publishing", |e| {
-        is_publisher_state(e, PublisherState::Publishing)
-    })
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn player_decodes_frame_numbers_and_tone_with_seed_events() {
     let server = TestServer::start().await;
     let mut a = Peer::join(server.profile(), "media-room", "a", false).await;
     let mut b = Peer::join(server.profile(), "media-room", "b", false).await;
-    publish(&mut a, "a-cam").await;
+    a.publish("a-cam").await;
     let publisher: Vec<String> = a
         .log
         .iter()
@@ -153,8 +143,8 @@ async fn two_way_call() {
     let server = TestServer::start().await;
     let mut a = Peer::join(server.profile(), "duo", "a", false).await;
     let mut b = Peer::join(server.profile(), "duo", "b", false).await;
-    publish(&mut a, "a-cam").await;
-    publish(&mut b, "b-cam").await;
+    a.publish("a-cam").await;
+    b.publish("b-cam").await;
     let (ca, mut va) = VideoProbe::canvas();
     let (cb, mut vb) = VideoProbe::canvas();
     a.engine
@@ -186,7 +176,7 @@ async fn two_way_call() {
 async fn one_publisher_four_players() {
     let server = TestServer::start().await;
     let mut a = Peer::join(server.profile(), "fan", "a", false).await;
-    publish(&mut a, "a-cam").await;
+    a.publish("a-cam").await;
     let mut players = Vec::new();
     for i in 0..4 {
         let p = Peer::join(server.profile(), "fan", &format!("p{i}"), false).await;
@@ -226,7 +216,7 @@ async fn stop_and_republish_and_duplicate_stream_id() {
     b.engine
         .start_playing_stream("a-cam", Some(canvas))
         .expect("play");
-    publish(&mut a, "a-cam").await;
+    a.publish("a-cam").await;
     b.wait_for("Playing", |e| is_player_state(e, PlayerState::Playing))
         .await;
     let before = video.first(FIRST_FRAME).await.expect("frames before stop");
@@ -269,7 +259,7 @@ async fn stop_and_republish_and_duplicate_stream_id() {
         "{back:?}"
     );
 
-    publish(&mut a, "a-cam").await;
+    a.publish("a-cam").await;
     b.wait_for("Playing again", |e| {
         is_player_state(e, PlayerState::Playing)
     })
@@ -312,7 +302,7 @@ async fn missing_camera_and_microphone_are_reported_and_playing_needs_login() {
         PublishChannel::Main,
     );
     a.login("nodev-room", false, None);
-    publish(&mut a, "nodev-cam").await;
+    a.publish("nodev-cam").await;
     let mut errors: Vec<(DeviceType, u32)> = a
         .log
         .iter()
@@ -354,7 +344,7 @@ async fn mutes_stop_and_resume_what_the_player_gets() {
     let server = TestServer::start().await;
     let mut a = Peer::join(server.profile(), "mute", "a", false).await;
     let b = Peer::join(server.profile(), "mute", "b", false).await;
-    publish(&mut a, "a-cam").await;
+    a.publish("a-cam").await;
     let (canvas, mut video) = VideoProbe::canvas();
     let (sink, mut audio) = AudioProbe::sink();
     b.engine.set_audio_sink(Some(sink));

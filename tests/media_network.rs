@@ -8,7 +8,7 @@ use common::media::{Completeness, VideoProbe};
 use common::udp_relay::{UdpRelay, RELAY_IP};
 use common::{Peer, TestServer};
 use media_core::codec::video_config::VideoPreset;
-use media_core::{Event, PlayerState, PublishChannel, PublisherState};
+use media_core::{Event, PlayerState, PublishChannel};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -41,19 +41,7 @@ fn ports(slot: u16) -> std::ops::RangeInclusive<u16> {
 async fn start_call(server: &TestServer, room: &str) -> (Peer, Peer, VideoProbe) {
     let mut a = relayed_peer(server, "a");
     a.login(room, false, None);
-    a.engine
-        .start_publishing_stream("a-cam", PublishChannel::Main)
-        .expect("publish");
-    a.wait_for("Publishing", |e| {
-        matches!(
-            e,
-            Event::PublisherStateUpdate {
-                state: PublisherState::Publishing,
-                ..
-            }
-        )
-    })
-    .await;
+    a.publish("a-cam").await;
     let mut b = relayed_peer(server, "b");
     b.login(room, false, None);
     let (canvas, video) = VideoProbe::canvas();
@@ -165,19 +153,7 @@ async fn encoder_follows_the_bandwidth_estimate_on_a_capped_link() {
         .set_video_config(VideoPreset::P360.config(), PublishChannel::Main)
         .expect("config");
     a.login("capped", false, None);
-    a.engine
-        .start_publishing_stream("a-cam", PublishChannel::Main)
-        .expect("publish");
-    a.wait_for("Publishing", |e| {
-        matches!(
-            e,
-            Event::PublisherStateUpdate {
-                state: PublisherState::Publishing,
-                ..
-            }
-        )
-    })
-    .await;
+    a.publish("a-cam").await;
     relay.set_rate_kbps(250);
     let mut reports = Vec::new();
     for _ in 0..5 {

@@ -7,7 +7,7 @@ mod common;
 
 use common::relay::TcpRelay;
 use common::{briefs, Peer, TestServer};
-use media_core::{Event, PublishChannel, PublisherState, RoomState};
+use media_core::{Event, PublisherState, RoomState};
 use protocol::ErrorCode;
 use std::time::Duration;
 
@@ -19,19 +19,7 @@ async fn short_cut_resumes_without_churn() {
 
     let mut b = Peer::join(server.profile(), "net-room", "b", true).await;
     let mut a = Peer::join(via_relay, "net-room", "a", true).await;
-    a.engine
-        .start_publishing_stream("a-cam", PublishChannel::Main)
-        .expect("publish accepted");
-    a.wait_for("Publishing", |e| {
-        matches!(
-            e,
-            Event::PublisherStateUpdate {
-                state: PublisherState::Publishing,
-                ..
-            }
-        )
-    })
-    .await;
+    a.publish("a-cam").await;
     b.wait_for("stream Add", |e| {
         matches!(e, Event::RoomStreamUpdate { .. })
     })

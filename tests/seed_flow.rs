@@ -193,19 +193,7 @@ async fn user_events_only_for_those_who_asked() {
 async fn late_joiner_sees_existing_streams_and_states_reset_after_logout() {
     let server = TestServer::start().await;
     let mut a = Peer::join(server.profile(), "r", "a", false).await;
-    a.engine
-        .start_publishing_stream("a-main", PublishChannel::Main)
-        .expect("publish accepted");
-    a.wait_for("Publishing", |e| {
-        matches!(
-            e,
-            Event::PublisherStateUpdate {
-                state: media_core::PublisherState::Publishing,
-                ..
-            }
-        )
-    })
-    .await;
+    a.publish("a-main").await;
     let mut b = Peer::create(server.profile(), "b");
     b.login("r", false, None);
     assert_eq!(

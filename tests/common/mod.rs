@@ -185,6 +185,23 @@ impl Peer {
             .expect("login_room accepted");
     }
 
+    /// Publishes `stream_id` on the main channel and waits for Publishing.
+    pub async fn publish(&mut self, stream_id: &str) {
+        self.engine
+            .start_publishing_stream(stream_id, PublishChannel::Main)
+            .expect("publish accepted");
+        self.wait_for("Publishing", |e| {
+            matches!(
+                e,
+                Event::PublisherStateUpdate {
+                    state: media_core::PublisherState::Publishing,
+                    ..
+                }
+            )
+        })
+        .await;
+    }
+
     /// The next event (fails the test after [`EVENT_TIMEOUT`]).
     pub async fn next(&mut self) -> Event {
         let event = tokio::time::timeout(EVENT_TIMEOUT, self.events.recv())
