@@ -127,6 +127,9 @@ async fn player_decodes_frame_numbers_and_tone_with_seed_events() {
             assert!(quality.audio_recv_fps > 30.0, "{quality:?}");
             assert_eq!((quality.width, quality.height), (320, 180));
             assert_eq!(quality.video_codec, "H264");
+            // Audio and video timed by the publisher's own sender reports
+            // (relayed by the SFU) stay within lip-sync range.
+            assert!(quality.av_timestamp_diff_ms.abs() < 200.0, "{quality:?}");
         }
         _ => unreachable!("waited for it"),
     }

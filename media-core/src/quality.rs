@@ -108,8 +108,9 @@ pub struct PlayStreamQuality {
     pub packet_loss_rate: f64,
     /// Interarrival jitter, ms.
     pub jitter_ms: f64,
-    /// Capture at the publisher to decode here, ms (from RTCP sender reports;
-    /// 0 when unknown).
+    /// From the publisher sending the frame to it being decoded here, ms:
+    /// the network, the SFU, the jitter buffer and the decoder (from the
+    /// publisher's RTCP sender reports, which the SFU relays; 0 when unknown).
     pub end_to_end_delay_ms: f64,
     /// Audio minus video presentation time of the latest frames, ms
     /// (|x| < 200 = in sync).

@@ -49,8 +49,8 @@ pub(crate) struct PlayerShared {
     audio_concealed: Counter,
     frozen_ms: Counter,
     size: Mutex<(u32, u32)>,
-    /// Capture-to-decode delay of the latest frame, ms (-1 = unknown).
-    e2e_ms: AtomicI64,
+    /// Send-to-decode delay of the latest frame, µs (-1 = unknown).
+    e2e_us: AtomicI64,
     /// Sender capture time of the latest audio and video, Unix ms (0 = none).
     last_audio_capture_ms: AtomicI64,
     last_video_capture_ms: AtomicI64,
@@ -92,7 +92,7 @@ impl PlayerPipeline {
             audio_concealed: Counter::default(),
             frozen_ms: Counter::default(),
             size: Mutex::new((0, 0)),
-            e2e_ms: AtomicI64::new(-1),
+            e2e_us: AtomicI64::new(-1),
             last_audio_capture_ms: AtomicI64::new(0),
             last_video_capture_ms: AtomicI64::new(0),
             first_recv: AtomicBool::new(false),
@@ -336,8 +336,11 @@ fn decode_loop(
         shared.decoded.add(1);
         let now_us = crate::frame::unix_time_us();
         if let Some(captured) = frame.capture_time_us {
-            let delay_ms = now_us.saturating_sub(captured) / 1000;
-            shared.e2e_ms.store(delay_ms as i64, Ordering::Relaxed);
+            let delay_us = now_us.saturating_sub(captured);
+            shared.e2e_us.store(
+                i64::try_from(delay_us).unwrap_or(i64::MAX),
+                Ordering::Relaxed,
+            );
             shared
                 .last_video_capture_ms
                 .store((captured / 1000) as i64, Ordering::Relaxed);
@@ -405,7 +408,7 @@ async fn quality_loop(shared: Arc<PlayerShared>, facts: FactSender) {
         let r = meter.rates(Instant::now(), &readings);
         let stats = transport.stats().await;
         let rtt_ms = stats.rtt.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-        let e2e = shared.e2e_ms.load(Ordering::Relaxed);
+        let e2e_ms = shared.e2e_us.load(Ordering::Relaxed).max(0) as f64 / 1000.0;
         let (a, v) = (
             shared.last_audio_capture_ms.load(Ordering::Relaxed),
             shared.last_video_capture_ms.load(Ordering::Relaxed),
@@ -427,14 +430,14 @@ async fn quality_loop(shared: Arc<PlayerShared>, facts: FactSender) {
                 0.0
             },
             mos: if r[4] > 0.0 {
-                estimate_mos(loss, e2e.max(0) as f64)
+                estimate_mos(loss, e2e_ms)
             } else {
                 0.0
             },
             rtt_ms,
             packet_loss_rate: loss,
             jitter_ms: stats.jitter.as_secs_f64() * 1000.0,
-            end_to_end_delay_ms: e2e.max(0) as f64,
+            end_to_end_delay_ms: e2e_ms,
             av_timestamp_diff_ms: if a > 0 && v > 0 { (a - v) as f64 } else { 0.0 },
             width,
             height,

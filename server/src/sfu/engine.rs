@@ -1,12 +1,12 @@
 //! How the SFU's peer connections are built: codecs, interceptors, ICE
 //! settings and the UDP port each one binds.
 
-use super::keyframe_delivery::KeyframeRequestDelivery;
+use super::rtcp_delivery::RtcpDelivery;
 use super::SfuError;
 use crate::config::MediaConfig;
 use rtc::interceptor::{
-    NackGeneratorBuilder, NackResponderBuilder, ReceiverReportBuilder, Registry,
-    SenderReportBuilder, Slot, TwccReceiverBuilder,
+    NackGeneratorBuilder, NackResponderBuilder, ReceiverReportBuilder, Registry, Slot,
+    TwccReceiverBuilder,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS,
@@ -101,8 +101,9 @@ fn media_engine() -> Result<MediaEngine, SfuError> {
 }
 
 /// NACK generator (bounded) and responder, TWCC feedback for publishers'
-/// bandwidth estimators, sender/receiver reports, and keyframe-request
-/// delivery last.
+/// bandwidth estimators, receiver reports, and RTCP delivery last. No
+/// sender reports of the SFU's own: it relays the publisher's, so players
+/// map RTP time to the publisher's clock.
 fn interceptors() -> Registry {
     Registry::new()
         .with(Slot::NackResponder, NackResponderBuilder::new().build())
@@ -115,11 +116,7 @@ fn interceptors() -> Registry {
         )
         .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
         .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
-        .with(Slot::SenderReport, SenderReportBuilder::new().build())
-        .with(
-            Slot::from(DELIVERY_SLOT),
-            KeyframeRequestDelivery::default(),
-        )
+        .with(Slot::from(DELIVERY_SLOT), RtcpDelivery::default())
 }
 
 /// Hands out UDP ports from the configured range, round robin.

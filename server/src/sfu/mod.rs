@@ -25,22 +25,23 @@
 
 mod engine;
 mod forwarder;
-mod keyframe_delivery;
+mod rtcp_delivery;
 
 use crate::config::MediaConfig;
 use engine::{announce_candidate, announce_sdp, build_peer_connection, PortCursor};
 use forwarder::{
     negotiated_payload_type, rewrite_for_leg, sending_sections, KeyframeDecision, KeyframeLimiter,
 };
-use keyframe_delivery::is_keyframe_request;
 use protocol::{ErrorCode, IceCandidate, MediaRole};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use rtcp_delivery::is_keyframe_request;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -164,13 +165,22 @@ struct Publisher {
     tasks: Tasks,
 }
 
+/// What a publisher track sends on to its players, in order.
+#[derive(Debug, Clone)]
+enum Relayed {
+    Rtp(rtp::Packet),
+    /// The publisher's sender report for this track (its clock for A/V sync
+    /// and capture-to-display delay at the players).
+    SenderReport(SenderReport),
+}
+
 /// One track a publisher sends.
 struct SourceTrack {
     kind: RtpCodecKind,
     codec: RTCRtpCodec,
     ssrc: u32,
     remote: Arc<dyn TrackRemote>,
-    packets: broadcast::Sender<rtp::Packet>,
+    packets: broadcast::Sender<Relayed>,
     keyframes: Mutex<KeyframeLimiter>,
 }
 
@@ -499,7 +509,21 @@ impl Inner {
                 match event {
                     TrackRemoteEvent::OnRtpPacket(packet) => {
                         // No receivers yet is fine: nobody plays.
-                        let _ = packets.send(packet);
+                        let _ = packets.send(Relayed::Rtp(packet));
+                    }
+                    TrackRemoteEvent::OnRtcpPacket(rtcp) => {
+                        for p in rtcp {
+                            if let Some(sr) = p.as_any().downcast_ref::<SenderReport>() {
+                                if sr.ssrc == ssrc {
+                                    tracing::debug!(
+                                        ssrc,
+                                        rtp = sr.rtp_time,
+                                        "publisher sender report"
+                                    );
+                                    let _ = packets.send(Relayed::SenderReport(sr.clone()));
+                                }
+                            }
+                        }
                     }
                     TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
                     _ => {}
@@ -743,10 +767,22 @@ async fn negotiate_player(
         player.tasks.push(tokio::spawn(async move {
             loop {
                 match packets.recv().await {
-                    Ok(mut packet) => {
+                    Ok(Relayed::Rtp(mut packet)) => {
                         rewrite_for_leg(&mut packet, ssrc, payload_type);
                         if let Err(error) = writer.write_rtp(packet).await {
                             tracing::trace!(%error, "forwarded packet not written");
+                        }
+                    }
+                    Ok(Relayed::SenderReport(sr)) => {
+                        // RTP timestamps pass unchanged, so the publisher's
+                        // mapping holds on this leg under its SSRC.
+                        let sr = SenderReport {
+                            ssrc,
+                            reports: Vec::new(),
+                            ..sr
+                        };
+                        if let Err(error) = writer.write_rtcp(vec![Box::new(sr)]).await {
+                            tracing::trace!(%error, "sender report not relayed");
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(n)) => {

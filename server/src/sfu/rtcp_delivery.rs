@@ -1,21 +1,24 @@
-//! The interceptor that lets players' keyframe requests reach the SFU.
+//! The interceptor that lets the RTCP the SFU relays reach it: players'
+//! keyframe requests (forwarded upstream) and publishers' sender reports
+//! (forwarded to players, so they map RTP time to the publisher's clock).
 //!
 //! A chain built by `Registry::build` ends in a no-op interceptor that drops
 //! every inbound RTCP packet not marked for the application (RECIPES.md:
-//! without this, PLIs never arrive). This one, placed last, marks PLI and FIR
-//! and lets everything else stop there as before.
+//! without this, PLIs never arrive). This one, placed last, marks PLI, FIR
+//! and SR and lets everything else stop there as before.
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::sender_report::SenderReport;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-/// Marks inbound PLI/FIR for delivery to the application.
+/// Marks inbound PLI/FIR and SR for delivery to the application.
 #[derive(Default)]
-pub(crate) struct KeyframeRequestDelivery {
+pub(crate) struct RtcpDelivery {
     read: VecDeque<TaggedPacket>,
     write: VecDeque<TaggedPacket>,
 }
@@ -26,7 +29,12 @@ pub(crate) fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
     any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
 }
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestDelivery {
+/// Whether the SFU relays this RTCP packet.
+fn is_relayed(packet: &dyn rtc::rtcp::Packet) -> bool {
+    is_keyframe_request(packet) || packet.as_any().is::<SenderReport>()
+}
+
+impl Protocol<TaggedPacket, TaggedPacket, ()> for RtcpDelivery {
     type Rout = TaggedPacket;
     type Wout = TaggedPacket;
     type Eout = ();
@@ -37,7 +45,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestDelivery {
         if let Packet::Rtcp(packets) = &msg.message.packet {
             let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
                 .iter()
-                .filter(|p| is_keyframe_request(p.as_ref()))
+                .filter(|p| is_relayed(p.as_ref()))
                 .cloned()
                 .collect();
             if requests.is_empty() {
@@ -64,7 +72,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequestDelivery {
     }
 }
 
-impl Interceptor for KeyframeRequestDelivery {
+impl Interceptor for RtcpDelivery {
     fn bind_local_stream(&mut self, _info: &StreamInfo) {}
     fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
     fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
