@@ -10,8 +10,8 @@
 use super::queue::{frame_queue, FrameReceiver, FrameSender};
 use super::{audio_host, DeviceError, DeviceInfo};
 use crate::frame::{unix_time_us, AudioFrame, AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
-use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-use cpal::{BufferSize, FromSample, SizedSample, StreamConfig};
+use cpal::traits::{DeviceTrait, HostTrait};
+use cpal::{FromSample, SizedSample, StreamConfig};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -156,26 +156,12 @@ fn build_input_stream(
     device: &cpal::Device,
     tx: FrameSender<AudioFrame>,
 ) -> Result<cpal::Stream, DeviceError> {
-    let mut last_error = String::from("no configuration tried");
-    for channels in [1u16, 2] {
-        for buffer_size in [
-            BufferSize::Fixed(AUDIO_FRAME_SAMPLES as u32),
-            BufferSize::Default,
-        ] {
-            let config = StreamConfig {
-                channels,
-                sample_rate: AUDIO_SAMPLE_RATE,
-                buffer_size,
-            };
-            let attempt = build_typed::<i16>(device, config, tx.clone())
-                .or_else(|_| build_typed::<f32>(device, config, tx.clone()));
-            match attempt.and_then(|s| s.play().map(|_| s)) {
-                Ok(stream) => return Ok(stream),
-                Err(e) => last_error = e.to_string(),
-            }
-        }
-    }
-    Err(DeviceError::DeviceOpenFailed(last_error))
+    super::start_48k_stream([1, 2], |config| {
+        build_typed::<i16>(device, config, tx.clone())
+            .or_else(|_| build_typed::<f32>(device, config, tx.clone()))
+    })
+    .map(|(stream, _)| stream)
+    .map_err(DeviceError::DeviceOpenFailed)
 }
 
 fn build_typed<T>(

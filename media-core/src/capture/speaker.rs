@@ -11,9 +11,9 @@
 
 use super::microphone::device_info;
 use super::{audio_host, DeviceInfo};
-use crate::frame::{AudioFrame, AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
-use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-use cpal::{BufferSize, FromSample, Sample, SizedSample, StreamConfig};
+use crate::frame::{AudioFrame, AUDIO_SAMPLE_RATE};
+use cpal::traits::{DeviceTrait, HostTrait};
+use cpal::{FromSample, Sample, SizedSample, StreamConfig};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -208,26 +208,10 @@ fn build_output_stream(
     device: &cpal::Device,
     buffer: Arc<Mutex<VecDeque<i16>>>,
 ) -> Result<(cpal::Stream, u16), String> {
-    let mut last_error = String::from("no configuration tried");
-    for channels in [2u16, 1] {
-        for buffer_size in [
-            BufferSize::Fixed(AUDIO_FRAME_SAMPLES as u32),
-            BufferSize::Default,
-        ] {
-            let config = StreamConfig {
-                channels,
-                sample_rate: AUDIO_SAMPLE_RATE,
-                buffer_size,
-            };
-            let attempt = build_typed::<i16>(device, config, buffer.clone())
-                .or_else(|_| build_typed::<f32>(device, config, buffer.clone()));
-            match attempt.and_then(|s| s.play().map(|_| s)) {
-                Ok(stream) => return Ok((stream, channels)),
-                Err(e) => last_error = e.to_string(),
-            }
-        }
-    }
-    Err(last_error)
+    super::start_48k_stream([2, 1], |config| {
+        build_typed::<i16>(device, config, buffer.clone())
+            .or_else(|_| build_typed::<f32>(device, config, buffer.clone()))
+    })
 }
 
 fn build_typed<T>(
