@@ -9,6 +9,7 @@ mod channel;
 mod counters;
 mod player;
 mod slot;
+mod sync;
 
 use crate::capture::source::{AudioSourceKind, VideoSourceKind};
 use crate::capture::speaker::Speaker;

@@ -9,6 +9,7 @@
 
 use super::counters::{Counter, RateMeter};
 use super::slot::Slot;
+use super::sync::{PlayoutSync, Track, MAX_SYNC_DELAY};
 use super::{AudioSink, Fact, FactSender, PlayedAudio};
 use crate::capture::speaker::Speaker;
 use crate::codec::h264::H264Decoder;
@@ -51,12 +52,14 @@ pub(crate) struct PlayerShared {
     size: Mutex<(u32, u32)>,
     /// Send-to-decode delay of the latest frame, µs (-1 = unknown).
     e2e_us: AtomicI64,
-    /// Sender capture time of the latest audio and video, Unix ms (0 = none).
+    /// Sender time of the latest audio and video presented, Unix ms (0 = none).
     last_audio_capture_ms: AtomicI64,
     last_video_capture_ms: AtomicI64,
     first_recv: AtomicBool,
     first_render: AtomicBool,
     first_audio: AtomicBool,
+    /// Lines audio and video up on the publisher's clock.
+    sync: Mutex<PlayoutSync>,
 }
 
 /// A running player pipeline.
@@ -98,6 +101,7 @@ impl PlayerPipeline {
             first_recv: AtomicBool::new(false),
             first_render: AtomicBool::new(false),
             first_audio: AtomicBool::new(false),
+            sync: Mutex::new(PlayoutSync::default()),
         });
         let (decode_tx, decode_rx) = std::sync::mpsc::sync_channel(DECODE_QUEUE);
         let decoder = {
@@ -145,13 +149,7 @@ impl PlayerPipeline {
             t.abort();
         }
         self.shared.transport.close().await;
-        if let Some(r) = self
-            .shared
-            .renderer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
+        if let Some(r) = lock(&self.shared.renderer).take() {
             r.close();
         }
         drop(self.decode_tx);
@@ -180,6 +178,11 @@ async fn event_loop(
     };
     let mut opus: Option<OpusDecoder> = None;
     let mut last_seq: Option<u16> = None;
+    // Audio waits for its presentation time in its own task, in order, so
+    // video events are never held up behind it.
+    let (playout, frames) = mpsc::unbounded_channel();
+    let player = tokio::spawn(play_out(shared.clone(), frames, speaker, sink));
+    let _abort_player = AbortOnDrop(player);
     while let Some(event) = events.recv().await {
         if !shared.transport.is_current(generation) {
             return;
@@ -218,25 +221,63 @@ async fn event_loop(
                         stream_id: stream_id.clone(),
                     }));
                 }
-                if let Some(t) = packet.capture_time_us {
-                    shared
-                        .last_audio_capture_ms
-                        .store((t / 1000) as i64, Ordering::Relaxed);
-                }
-                for f in frames {
-                    if !shared.mute_audio.load(Ordering::Relaxed) {
-                        speaker.push(&f);
-                    }
-                    if let Some(sink) = &sink {
-                        sink.deliver(PlayedAudio {
-                            stream_id: stream_id.clone(),
-                            frame: f,
-                        });
-                    }
+                let timing = packet.capture_time_us.map(|t| {
+                    let at = lock(&shared.sync).present_at(
+                        Track::Audio,
+                        t,
+                        crate::frame::unix_time_us(),
+                    );
+                    (t, at)
+                });
+                for frame in frames {
+                    let _ = playout.send((frame, timing));
                 }
             }
         }
     }
+}
+
+/// Aborts a task when the owner goes away.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Plays decoded audio out at its presentation time: `(sender time,
+/// present at)` in Unix µs, `None` = at once.
+async fn play_out(
+    shared: Arc<PlayerShared>,
+    mut frames: mpsc::UnboundedReceiver<(AudioFrame, Option<(u64, u64)>)>,
+    speaker: Arc<Speaker>,
+    sink: Option<AudioSink>,
+) {
+    while let Some((frame, timing)) = frames.recv().await {
+        if let Some((sent, at)) = timing {
+            let wait = at.saturating_sub(crate::frame::unix_time_us());
+            if wait > 0 {
+                tokio::time::sleep(Duration::from_micros(wait).min(MAX_SYNC_DELAY)).await;
+            }
+            shared
+                .last_audio_capture_ms
+                .store((sent / 1000) as i64, Ordering::Relaxed);
+        }
+        if !shared.mute_audio.load(Ordering::Relaxed) {
+            speaker.push(&frame);
+        }
+        if let Some(sink) = &sink {
+            sink.deliver(PlayedAudio {
+                stream_id: shared.stream_id.clone(),
+                frame,
+            });
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Decodes one packet, concealing what was lost before it (FEC for the
@@ -341,12 +382,8 @@ fn decode_loop(
                 i64::try_from(delay_us).unwrap_or(i64::MAX),
                 Ordering::Relaxed,
             );
-            shared
-                .last_video_capture_ms
-                .store((captured / 1000) as i64, Ordering::Relaxed);
         }
-        *shared.size.lock().unwrap_or_else(PoisonError::into_inner) =
-            (picture.width, picture.height);
+        *lock(&shared.size) = (picture.width, picture.height);
         let now = Instant::now();
         if let Some(prev) = last_shown {
             let gap = now.duration_since(prev);
@@ -355,10 +392,20 @@ fn decode_loop(
             }
         }
         last_shown = Some(now);
-        let renderer = shared
-            .renderer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        // Held until its presentation time (in sync with the audio), and
+        // not while holding the renderer.
+        if let Some(captured) = frame.capture_time_us {
+            let ready = crate::frame::unix_time_us();
+            let at = lock(&shared.sync).present_at(Track::Video, captured, ready);
+            let wait = Duration::from_micros(at.saturating_sub(ready)).min(MAX_SYNC_DELAY);
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
+            shared
+                .last_video_capture_ms
+                .store((captured / 1000) as i64, Ordering::Relaxed);
+        }
+        let renderer = lock(&shared.renderer);
         let Some(r) = renderer.as_ref() else {
             continue;
         };
@@ -413,7 +460,7 @@ async fn quality_loop(shared: Arc<PlayerShared>, facts: FactSender) {
             shared.last_audio_capture_ms.load(Ordering::Relaxed),
             shared.last_video_capture_ms.load(Ordering::Relaxed),
         );
-        let (width, height) = *shared.size.lock().unwrap_or_else(PoisonError::into_inner);
+        let (width, height) = *lock(&shared.size);
         let audio_total = r[4] + r[6];
         let loss = stats.loss_fraction;
         let quality = PlayStreamQuality {
