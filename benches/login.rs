@@ -14,12 +14,7 @@ use support::pct;
 const LOGINS: usize = 500;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+    support::block_on(async {
         let server = TestServer::start().await;
         // Warm up: first connection pays for lazy initialisation.
         let warm = Peer::join(server.profile(), "bench-room", "warm", true).await;

@@ -33,12 +33,7 @@ const FANOUT_WINDOW: Duration = Duration::from_secs(10);
 const TTFF_RUNS: usize = 5;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(run());
+    support::block_on(run());
 }
 
 struct Peer {

@@ -23,12 +23,7 @@ const STEADY: Duration = Duration::from_secs(10);
 type Receipt = (usize, String, Instant);
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(run());
+    support::block_on(run());
 }
 
 async fn run() {

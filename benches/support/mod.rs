@@ -10,6 +10,16 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 
+/// Runs a bench's async body on the two-worker runtime every bench uses.
+pub(crate) fn block_on<F: std::future::Future>(body: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(body)
+}
+
 /// A `confer serve` child process with a fresh local config.
 pub(crate) struct ServerProcess {
     child: Child,
