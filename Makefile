@@ -1,29 +1,44 @@
-# Confer: `make run` starts it, `make test` installs what is missing and runs every test.
+# Confer: `make run` builds and starts the desktop app, `make test` installs
+# what is missing and runs every test.
 CARGO ?= cargo
 CONFIG ?= $(HOME)/.config/confer/server.toml
 ARTIFACTS ?= $(CURDIR)/artifacts
+XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
+export CONFER_ARTIFACTS := $(ARTIFACTS)
+export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run test deps build lint fmt unit bench clean
+.PHONY: run serve test deps ui build lint fmt ui-test bench bench-app clean
 
 deps:
 	@bash scripts/deps.sh
 
-build: deps
-	$(CARGO) build --bin confer
+## The app's web UI (TypeScript -> ui/dist, embedded in the app binary).
+ui: deps
+	cd ui && npm run --silent build
 
-## Start the room server with a local config (generated on first run); prints URL, AppID and AppSign.
+build: ui
+	$(CARGO) build --bin confer --bin confer-app
+
+## Start the desktop app (it embeds the server: "Host a call").
 run: build
+	$(CARGO) run --quiet --bin confer-app
+
+## Start only the room server with a local config (generated on first run).
+serve: deps
 	$(CARGO) run --quiet --bin confer -- serve --config $(CONFIG)
 
-lint: deps
+lint: ui
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## Every test: format, lints, unit + property tests, system tests on loopback.
-## Under Xvfb so the native-window render test draws into a real X window.
-test: lint
+ui-test: ui
+	cd ui && npm test
+
+## Every test: format, lints, UI unit tests, Rust unit + property tests,
+## system tests on loopback, the app E2E. Under Xvfb so native windows exist.
+test: lint ui-test
 	mkdir -p $(ARTIFACTS)
-	xvfb-run -a -s "-screen 0 1280x800x24" $(CARGO) test --workspace
+	$(XVFB) $(CARGO) test --workspace
 
 ## Benchmarks print one figure per line (release build).
 bench: deps
@@ -31,6 +46,12 @@ bench: deps
 	$(CARGO) bench --bench signaling_scale
 	$(CARGO) bench --bench codec
 	$(CARGO) bench --bench media
+	$(MAKE) bench-app
+
+## The desktop app's figures (release app under Xvfb, driven by tauri-driver).
+bench-app: ui
+	$(CARGO) build --release --bin confer
+	$(XVFB) $(CARGO) bench -p confer-app --bench app
 
 fmt:
 	$(CARGO) fmt --all

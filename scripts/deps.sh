@@ -11,9 +11,13 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 #   encoder silently builds 3x slower)
 # - media tests: pulseaudio (null sink), sox
 # - GPU rendering tests: xvfb, xauth, mesa (lavapipe Vulkan + llvmpipe GL), imagemagick, x11-utils
+# - desktop app (Tauri 2): webkit2gtk 4.1, gtk 3, appindicator, rsvg, ssl, xdo;
+#   bundling: patchelf, file; app E2E: webkit2gtk-driver (WebKitWebDriver), xdotool
 pkgs=(pkg-config libclang-dev libasound2-dev cmake nasm
       pulseaudio pulseaudio-utils sox
-      xvfb xauth mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libx11-dev imagemagick x11-utils)
+      xvfb xauth mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libx11-dev imagemagick x11-utils
+      libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
+      build-essential patchelf file webkit2gtk-driver xdotool)
 for pkg in "${pkgs[@]}"; do
   have_pkg "$pkg" || need+=("$pkg")
 done
@@ -30,3 +34,17 @@ fi
 for comp in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$comp" || rustup component add "$comp"
 done
+
+# tauri-driver (WebDriver bridge for the app E2E test), built once into the
+# target directory's tools/ so a cached target directory keeps it.
+tools="${CARGO_TARGET_DIR:-target}/tools"
+if [ ! -x "$tools/bin/tauri-driver" ]; then
+  echo "deps: building tauri-driver into $tools"
+  cargo install tauri-driver --version '^2' --locked --root "$tools" --quiet
+fi
+
+# The app's web UI: TypeScript compiler from the npm registry (lockfile pinned).
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  echo "deps: npm ci in ui/"
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -181,6 +181,8 @@ impl Signaling {
             request_id,
             stream_id: stream.into(),
             extra_info: String::new(),
+            audio_muted: false,
+            video_muted: false,
         });
         self.expect("StreamPublished", |m| {
             matches!(m, ServerMessage::Ack { request_id: r, body: AckBody::StreamPublished { .. } } if *r == request_id)

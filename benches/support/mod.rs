@@ -4,6 +4,10 @@
 // Each bench uses a different subset.
 #![allow(dead_code)]
 
+mod proc_stat;
+#[allow(unused_imports)] // not every bench reads CPU time
+pub(crate) use proc_stat::TICKS_PER_SECOND;
+
 use server::{AppConfig, ServerConfig};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -73,31 +77,14 @@ impl ServerProcess {
         }
     }
 
-    /// CPU time used so far (user + system), in clock ticks (100 per second).
+    /// CPU time used so far (user + system), in clock ticks.
     pub(crate) fn cpu_ticks(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
-        // Fields after the ")" of the command name; utime and stime are 14 and 15.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let field = |i: usize| {
-            fields
-                .get(i - 3)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        field(14) + field(15)
+        proc_stat::cpu_ticks(self.pid)
     }
 
     /// Resident memory, KiB.
     pub(crate) fn rss_kb(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+        proc_stat::rss_kb(self.pid)
     }
 
     /// Stops the server and removes its config.
@@ -106,9 +93,6 @@ impl ServerProcess {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
-
-/// Linux reports /proc CPU times in USER_HZ, 100 on every mainstream configuration.
-pub(crate) const TICKS_PER_SECOND: f64 = 100.0;
 
 /// The `p` quantile (0..=1) of sorted samples; NaN when empty.
 pub(crate) fn pct(sorted: &[f64], p: f64) -> f64 {

@@ -256,9 +256,13 @@ impl Engine {
     }
 
     /// Shows the main channel's captured video on `canvas` (mirrored for a
-    /// window). Works with or without publishing. A camera that cannot be
-    /// opened is reported as [`Event::LocalDeviceError`].
+    /// window, and for an already open renderer from [`Canvas::renderer`]).
+    /// Works with or without publishing. A camera that cannot be opened is
+    /// reported as [`Event::LocalDeviceError`].
     pub fn start_preview(&self, canvas: Canvas) -> Result<(), RenderError> {
+        if let Some(renderer) = canvas.opened_renderer() {
+            renderer.set_mirror(true);
+        }
         let mirrored = canvas.window_target().is_some();
         let renderer = canvas.mirrored(mirrored).open()?;
         self.handle
@@ -364,29 +368,45 @@ impl Engine {
     }
 
     /// Stops (or resumes) sending video on `channel`; capture and preview go on.
+    /// Players of the channel's stream get [`Event::RemoteCameraStateUpdate`].
     pub fn mute_publish_stream_video(&self, mute: bool, channel: PublishChannel) {
         self.handle
             .media
             .with_channel(channel, |c| c.mute_video.store(mute, Ordering::Relaxed));
+        self.local_mute(crate::room::session::LocalMute::StreamVideo(channel), mute);
     }
 
     /// Stops (or resumes) sending audio on `channel`.
+    /// Players of the channel's stream get [`Event::RemoteMicStateUpdate`].
     pub fn mute_publish_stream_audio(&self, mute: bool, channel: PublishChannel) {
         self.handle
             .media
             .with_channel(channel, |c| c.mute_audio.store(mute, Ordering::Relaxed));
+        self.local_mute(crate::room::session::LocalMute::StreamAudio(channel), mute);
     }
 
     /// Turns the camera off (no capture, no preview, nothing sent) or back on.
+    /// Players of the channel's stream get [`Event::RemoteCameraStateUpdate`].
     pub fn enable_camera(&self, enable: bool, channel: PublishChannel) {
         self.handle
             .media
             .with_channel(channel, |c| c.camera_off.store(!enable, Ordering::Relaxed));
+        self.local_mute(crate::room::session::LocalMute::CameraOff(channel), !enable);
     }
 
     /// Mutes the microphone for every channel (nothing is sent while muted).
+    /// Players of the published streams get [`Event::RemoteMicStateUpdate`].
     pub fn mute_microphone(&self, mute: bool) {
         self.handle.media.mute_microphone(mute);
+        self.local_mute(crate::room::session::LocalMute::Microphone, mute);
+    }
+
+    /// Lets the session announce what the published streams send now.
+    fn local_mute(&self, mute: crate::room::session::LocalMute, on: bool) {
+        let _ = self.call((), |s, now| {
+            s.set_local_mute(now, mute, on);
+            Ok::<(), ()>(())
+        });
     }
 
     /// Zooms the camera of `channel`; `ZoomUnsupported` when it has no zoom

@@ -145,6 +145,29 @@ pub enum PlayerState {
     Playing,
 }
 
+/// A remote publisher's microphone or camera as its players see it (the
+/// seed's `ZegoRemoteDeviceState`, reduced to what Confer reports; the
+/// numbers are the seed's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RemoteDeviceState {
+    /// The device is on and its media is sent.
+    Open = 0,
+    /// The publisher muted it: for the microphone, `mute_microphone` or
+    /// `mute_publish_stream_audio`; for the camera, `enable_camera(false)` or
+    /// `mute_publish_stream_video`. Nothing of it is sent.
+    Mute = 10,
+}
+
+impl RemoteDeviceState {
+    pub(crate) fn from_muted(muted: bool) -> Self {
+        if muted {
+            RemoteDeviceState::Mute
+        } else {
+            RemoteDeviceState::Open
+        }
+    }
+}
+
 /// A room broadcast (chat) message from another user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BroadcastMessage {
@@ -300,6 +323,27 @@ pub enum Event {
         /// The measurements.
         quality: PlayStreamQuality,
     },
+    /// The microphone state of another user's stream (seed:
+    /// `onRemoteMicStateUpdate`). Emitted once for every stream that appears
+    /// (right after the [`Event::RoomStreamUpdate`] that adds it, whether from
+    /// an event, the login snapshot or a relogin), `Open` included, then on
+    /// every change while the stream stays. Not emitted for the local user's
+    /// own streams.
+    RemoteMicStateUpdate {
+        /// The stream.
+        stream_id: String,
+        /// Open, or Mute when its publisher sends no audio.
+        state: RemoteDeviceState,
+    },
+    /// The camera state of another user's stream (seed:
+    /// `onRemoteCameraStateUpdate`); emitted like
+    /// [`Event::RemoteMicStateUpdate`], right after it when a stream appears.
+    RemoteCameraStateUpdate {
+        /// The stream.
+        stream_id: String,
+        /// Open, or Mute when its publisher sends no video.
+        state: RemoteDeviceState,
+    },
     /// A local device (camera, microphone, speaker) is missing or failed
     /// (seed: `onLocalDeviceExceptionOccurred`). Publishing goes on with what
     /// still works.
@@ -339,6 +383,22 @@ mod tests {
         assert_eq!(
             json,
             r#"{"event":"RoomStateUpdate","room_id":"r1","state":"Connected","error_code":0,"extended_data":"{}"}"#
+        );
+        let e = Event::RemoteMicStateUpdate {
+            stream_id: "s1".into(),
+            state: RemoteDeviceState::Mute,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"event":"RemoteMicStateUpdate","stream_id":"s1","state":"Mute"}"#
+        );
+        let e = Event::RemoteCameraStateUpdate {
+            stream_id: "s1".into(),
+            state: RemoteDeviceState::Open,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"event":"RemoteCameraStateUpdate","stream_id":"s1","state":"Open"}"#
         );
     }
 }

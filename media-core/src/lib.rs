@@ -116,8 +116,8 @@ pub mod transport;
 pub use engine::{Engine, EngineProfile, EventReceiver, Scenario};
 pub use error::{EngineError, PlayerError, PublisherError, RoomError};
 pub use event::{
-    BroadcastMessage, Event, PlayerState, PublisherState, RoomState, RoomStateChangedReason,
-    Stream, UpdateType, User,
+    BroadcastMessage, Event, PlayerState, PublisherState, RemoteDeviceState, RoomState,
+    RoomStateChangedReason, Stream, UpdateType, User,
 };
 pub use log::{set_log_config, LogConfig, LOG_FILE_NAME, ROTATED_FILES};
 pub use media::{AudioSink, DeviceType, PlayedAudio};

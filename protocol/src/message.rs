@@ -33,6 +33,12 @@ pub struct StreamInfo {
     /// Free-form data the publisher attached (at most 1024 bytes).
     #[serde(default)]
     pub extra_info: String,
+    /// The publisher sends no audio (microphone or stream audio muted).
+    #[serde(default)]
+    pub audio_muted: bool,
+    /// The publisher sends no video (camera off or stream video muted).
+    #[serde(default)]
+    pub video_muted: bool,
 }
 
 /// Whether a user or stream update adds or removes entries.
@@ -173,6 +179,27 @@ pub enum ClientMessage {
         /// Extra info shown to players.
         #[serde(default)]
         extra_info: String,
+        /// The stream starts without audio (see `StreamState`).
+        #[serde(default)]
+        audio_muted: bool,
+        /// The stream starts without video (see `StreamState`).
+        #[serde(default)]
+        video_muted: bool,
+    },
+    /// Tell the room what a stream this client publishes sends now. The
+    /// server keeps it on the stream (so `LoginOk` and stream `Add` carry it)
+    /// and, when it changed, sends the others a `StreamStateUpdate` event.
+    /// Answered by `Ack{StreamStateUpdated}` or `Error{NotStreamOwner}` for a
+    /// stream this session does not publish.
+    StreamState {
+        /// Correlates the answer.
+        request_id: u32,
+        /// The stream ID.
+        stream_id: String,
+        /// No audio is sent (microphone or stream audio muted).
+        audio_muted: bool,
+        /// No video is sent (camera off or stream video muted).
+        video_muted: bool,
     },
     /// Withdraw a stream this client published.
     StopPublishing {
@@ -278,6 +305,16 @@ pub enum RoomEvent {
         /// The streams.
         streams: Vec<StreamInfo>,
     },
+    /// A stream's publisher muted or unmuted its audio or video (to everyone
+    /// but the publisher; sent only when the state changed).
+    StreamStateUpdate {
+        /// The stream ID.
+        stream_id: String,
+        /// No audio is sent.
+        audio_muted: bool,
+        /// No video is sent.
+        video_muted: bool,
+    },
     /// Someone sent a broadcast message (to everyone but the sender).
     Broadcast {
         /// The message.
@@ -303,6 +340,11 @@ pub enum AckBody {
     },
     /// Stream announced.
     StreamPublished {
+        /// The stream ID.
+        stream_id: String,
+    },
+    /// Stream state recorded.
+    StreamStateUpdated {
         /// The stream ID.
         stream_id: String,
     },
@@ -464,6 +506,7 @@ impl ClientMessage {
         "renew_token",
         "send_broadcast",
         "publish_stream",
+        "stream_state",
         "stop_publishing",
         "play_stream",
         "stop_playing",
@@ -554,13 +597,22 @@ mod tests {
     }
 
     fn stream() -> impl Strategy<Value = StreamInfo> {
-        ("[A-Za-z0-9_.-]{1,256}", user(), ".{0,100}").prop_map(|(stream_id, user, extra_info)| {
-            StreamInfo {
-                stream_id,
-                user,
-                extra_info,
-            }
-        })
+        (
+            "[A-Za-z0-9_.-]{1,256}",
+            user(),
+            ".{0,100}",
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(stream_id, user, extra_info, audio_muted, video_muted)| {
+                StreamInfo {
+                    stream_id,
+                    user,
+                    extra_info,
+                    audio_muted,
+                    video_muted,
+                }
+            })
     }
 
     fn update_type() -> impl Strategy<Value = UpdateType> {
@@ -580,6 +632,13 @@ mod tests {
                 |(update_type, streams)| RoomEvent::StreamUpdate {
                     update_type,
                     streams
+                }
+            ),
+            (".{0,40}", any::<bool>(), any::<bool>()).prop_map(
+                |(stream_id, audio_muted, video_muted)| RoomEvent::StreamStateUpdate {
+                    stream_id,
+                    audio_muted,
+                    video_muted,
                 }
             ),
             (any::<u64>(), user(), ".{0,200}", any::<u64>()).prop_map(
@@ -656,13 +715,32 @@ mod tests {
                 .prop_map(|(request_id, token)| ClientMessage::RenewToken { request_id, token }),
             (any::<u32>(), ".{0,300}")
                 .prop_map(|(request_id, text)| ClientMessage::SendBroadcast { request_id, text }),
-            (any::<u32>(), ".{0,40}", ".{0,40}").prop_map(|(request_id, stream_id, extra_info)| {
-                ClientMessage::PublishStream {
+            (
+                any::<u32>(),
+                ".{0,40}",
+                ".{0,40}",
+                any::<bool>(),
+                any::<bool>()
+            )
+                .prop_map(
+                    |(request_id, stream_id, extra_info, audio_muted, video_muted)| {
+                        ClientMessage::PublishStream {
+                            request_id,
+                            stream_id,
+                            extra_info,
+                            audio_muted,
+                            video_muted,
+                        }
+                    }
+                ),
+            (any::<u32>(), ".{0,40}", any::<bool>(), any::<bool>()).prop_map(
+                |(request_id, stream_id, audio_muted, video_muted)| ClientMessage::StreamState {
                     request_id,
                     stream_id,
-                    extra_info,
+                    audio_muted,
+                    video_muted,
                 }
-            }),
+            ),
             (any::<u32>(), ".{0,40}").prop_map(|(request_id, stream_id)| {
                 ClientMessage::StopPublishing {
                     request_id,
@@ -724,6 +802,7 @@ mod tests {
             any::<u64>().prop_map(|expires_in_ms| AckBody::TokenRenewed { expires_in_ms }),
             any::<u64>().prop_map(|message_id| AckBody::BroadcastSent { message_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::StreamPublished { stream_id }),
+            ".{0,40}".prop_map(|stream_id| AckBody::StreamStateUpdated { stream_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::StreamStopped { stream_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::PlayAccepted { stream_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::PlayStopped { stream_id }),
@@ -894,6 +973,70 @@ mod tests {
     }
 
     #[test]
+    fn stream_state_wire_format() {
+        let msg = ClientMessage::StreamState {
+            request_id: 7,
+            stream_id: "cam".into(),
+            audio_muted: true,
+            video_muted: false,
+        };
+        assert_eq!(
+            msg.encode(),
+            r#"{"type":"stream_state","request_id":7,"stream_id":"cam","audio_muted":true,"video_muted":false}"#
+        );
+        let event = ServerMessage::Event(SequencedEvent {
+            seq: 3,
+            event: RoomEvent::StreamStateUpdate {
+                stream_id: "cam".into(),
+                audio_muted: false,
+                video_muted: true,
+            },
+        });
+        assert_eq!(
+            event.encode(),
+            r#"{"type":"event","seq":3,"event":{"kind":"stream_state_update","stream_id":"cam","audio_muted":false,"video_muted":true}}"#
+        );
+    }
+
+    #[test]
+    fn messages_without_mute_fields_still_parse() {
+        // Peers that predate the mute state: both flags default to false.
+        let publish =
+            ClientMessage::decode(r#"{"type":"publish_stream","request_id":1,"stream_id":"cam"}"#)
+                .unwrap();
+        assert_eq!(
+            publish,
+            ClientMessage::PublishStream {
+                request_id: 1,
+                stream_id: "cam".into(),
+                extra_info: String::new(),
+                audio_muted: false,
+                video_muted: false,
+            }
+        );
+        let added = ServerMessage::decode(
+            r#"{"type":"event","seq":1,"event":{"kind":"stream_update","update_type":"add",
+                "streams":[{"stream_id":"cam","user":{"user_id":"a","user_name":"A"}}]}}"#,
+        )
+        .unwrap();
+        let ServerMessage::Event(SequencedEvent {
+            event: RoomEvent::StreamUpdate { streams, .. },
+            ..
+        }) = added
+        else {
+            panic!("{added:?}");
+        };
+        assert!(!streams[0].audio_muted && !streams[0].video_muted);
+        // The state message itself needs both flags.
+        assert_eq!(
+            ClientMessage::decode(r#"{"type":"stream_state","request_id":1,"stream_id":"cam"}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::MalformedMessage
+        );
+    }
+
+    #[test]
     fn every_listed_type_decodes_from_a_sample() {
         // Each name in TYPES must be a real variant: a sample of it decodes.
         let samples = [
@@ -903,7 +1046,7 @@ mod tests {
         for s in samples {
             assert!(ClientMessage::decode(s).is_ok(), "{s}");
         }
-        assert_eq!(ClientMessage::TYPES.len(), 12);
+        assert_eq!(ClientMessage::TYPES.len(), 13);
         assert_eq!(ServerMessage::TYPES.len(), 15);
     }
 }

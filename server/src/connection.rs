@@ -7,7 +7,7 @@
 //! output into frames.
 
 use crate::apps::LoginClaim;
-use crate::hub::{Admission, Leave, SessionInfo, OUTBOX_CAPACITY};
+use crate::hub::{Admission, Leave, Muted, SessionInfo, OUTBOX_CAPACITY};
 use crate::media_queue::{MediaOp, MediaQueue};
 use crate::rate::TokenBucket;
 use crate::sfu::StreamKey;
@@ -105,24 +105,11 @@ struct Attached {
     info: SessionInfo,
 }
 
-/// Completes the closing handshake: reads (and drops) what the peer still
-/// sends until its close frame, bounded in time. Dropping a socket with unread
-/// input makes the kernel reset it, and the peer would then lose our last
-/// messages (the error that explains the close).
-async fn drain_until_closed<R, E>(stream: &mut R)
-where
-    R: Stream<Item = Result<Message, E>> + Unpin,
-{
-    const CLOSE_GRACE: Duration = Duration::from_secs(2);
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
-        while let Some(Ok(frame)) = stream.next().await {
-            if matches!(frame, Message::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
-}
+/// How long a connection that is done for keeps reading what the client
+/// already sent.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How many frames it reads at most meanwhile.
+const CLOSE_MAX_FRAMES: usize = 256;
 
 /// Whether a read error is the WebSocket codec refusing an oversized frame.
 /// The codec's error type is hidden behind axum's, so this reads its message
@@ -134,9 +121,11 @@ fn is_capacity_error(error: &impl Display) -> bool {
 /// What the loop does after a step.
 enum Next {
     Continue,
-    /// Send a close frame and end.
+    /// Send a close frame, read what the client still sends, and end.
     Close(u16, ErrorCode),
-    /// End without a close frame (the socket is gone).
+    /// A write failed: read what the client already sent, and end.
+    Broken,
+    /// End at once (the client closed or the socket is gone).
     End,
 }
 
@@ -170,13 +159,13 @@ where
                     };
                     match self.send(&bye).await {
                         Ok(()) => Next::Close(CLOSE_GOING_AWAY, ErrorCode::ServerShuttingDown),
-                        Err(()) => Next::End,
+                        Err(()) => Next::Broken,
                     }
                 }
                 out = next_outgoing(&mut self.outbox) => match out {
                     Some(msg) => match self.send(&msg).await {
                         Ok(()) => Next::Continue,
-                        Err(()) => Next::End,
+                        Err(()) => Next::Broken,
                     },
                     // The hub let go of this connection (kick, expiry, resumed
                     // elsewhere, too slow): close it.
@@ -205,12 +194,64 @@ where
                 Next::Continue => {}
                 Next::Close(code, why) => {
                     let _ = self.sink.send(close_frame(code, why)).await;
-                    drain_until_closed(&mut stream).await;
+                    self.drain(&mut stream).await;
+                    break;
+                }
+                Next::Broken => {
+                    self.drain(&mut stream).await;
                     break;
                 }
                 Next::End => break,
             }
         }
+    }
+
+    /// Reads what the client still sends after this connection is done for
+    /// (our close frame sent, or a write failed) until its close frame,
+    /// bounded in time and count, and honours a `Logout` found there.
+    ///
+    /// - Completing the closing handshake keeps the kernel from resetting
+    ///   the socket over unread input, which would lose our last messages
+    ///   (the error that explains the close) on the way to the peer.
+    /// - A client that logs out and closes at once can make one of our
+    ///   writes fail (say an `SdpAnswer`: its socket is already gone) before
+    ///   we read its `Logout`. That logout is still a clean one: without it
+    ///   the session would linger until the heartbeat timeout, and the
+    ///   others would see the user and its streams leave only then.
+    async fn drain<R, E>(&mut self, stream: &mut R)
+    where
+        R: Stream<Item = Result<Message, E>> + Unpin + Send,
+    {
+        let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+        for _ in 0..CLOSE_MAX_FRAMES {
+            // Only the read is bounded: a logout's cleanup runs to its end.
+            match tokio::time::timeout_at(deadline, stream.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    self.state.metrics().message_in();
+                    let msg = ClientMessage::decode(text.as_str());
+                    if matches!(msg, Ok(ClientMessage::Logout { .. })) {
+                        self.logout_unanswered().await;
+                    }
+                }
+                Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) | Err(_) => break,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    /// A `Logout` read after the connection stopped answering: the session
+    /// leaves as on a normal logout (unless a resume elsewhere took it over),
+    /// with no `Ack`.
+    async fn logout_unanswered(&mut self) {
+        let Some(s) = self.session.take() else {
+            return;
+        };
+        self.outbox = None;
+        let hub = self.state.hub();
+        let cleanups = hub.leave_from(&s.session_id, s.conn_id, Leave::Logout, Instant::now());
+        tracing::info!(session_id = %s.session_id, user_id = %s.info.user.user_id,
+            "logout read after the connection closed");
+        self.state.apply_cleanups(cleanups).await;
     }
 
     async fn on_frame(&mut self, frame: Message) -> Next {
@@ -284,7 +325,7 @@ where
                 };
                 return match self.send(&failed).await {
                     Ok(()) => Next::Close(CLOSE_NORMAL, code),
-                    Err(()) => Next::End,
+                    Err(()) => Next::Broken,
                 };
             }
         };
@@ -311,7 +352,7 @@ where
         self.outbox = Some(rx);
         match self.send(&ServerMessage::LoginOk(ok)).await {
             Ok(()) => Next::Continue,
-            Err(()) => Next::End,
+            Err(()) => Next::Broken,
         }
     }
 
@@ -403,7 +444,7 @@ where
             let code = ErrorCode::UnsupportedVersion;
             return match self.send(&refuse(code)).await {
                 Ok(()) => Next::Close(CLOSE_NORMAL, code),
-                Err(()) => Next::End,
+                Err(()) => Next::Broken,
             };
         }
         let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
@@ -437,7 +478,7 @@ where
                 }
                 match sent {
                     Ok(()) => Next::Continue,
-                    Err(()) => Next::End,
+                    Err(()) => Next::Broken,
                 }
             }
             Err(refused) => {
@@ -445,7 +486,7 @@ where
                 tracing::info!(session_id = %resume.session_id, code = refused.code.name(), "resume refused");
                 match self.send(&refuse(refused.code)).await {
                     Ok(()) => Next::Close(CLOSE_NORMAL, refused.code),
-                    Err(()) => Next::End,
+                    Err(()) => Next::Broken,
                 }
             }
         }
@@ -480,7 +521,7 @@ where
                 };
                 match self.send(&ack).await {
                     Ok(()) => Next::Close(CLOSE_NORMAL, ErrorCode::Success),
-                    Err(()) => Next::End,
+                    Err(()) => Next::Broken,
                 }
             }
             ClientMessage::RenewToken { request_id, token } => {
@@ -519,13 +560,45 @@ where
                 request_id,
                 stream_id,
                 extra_info,
-            } => match self.publish(session_id, &stream_id, &extra_info).await {
-                Ok(()) => {
-                    let body = AckBody::StreamPublished { stream_id };
-                    self.reply(ServerMessage::Ack { request_id, body }).await
+                audio_muted,
+                video_muted,
+            } => {
+                let muted = Muted {
+                    audio: audio_muted,
+                    video: video_muted,
+                };
+                match self
+                    .publish(session_id, &stream_id, &extra_info, muted)
+                    .await
+                {
+                    Ok(()) => {
+                        let body = AckBody::StreamPublished { stream_id };
+                        self.reply(ServerMessage::Ack { request_id, body }).await
+                    }
+                    Err(code) => self.reply_error(Some(request_id), code).await,
                 }
-                Err(code) => self.reply_error(Some(request_id), code).await,
-            },
+            }
+            ClientMessage::StreamState {
+                request_id,
+                stream_id,
+                audio_muted,
+                video_muted,
+            } => {
+                let muted = Muted {
+                    audio: audio_muted,
+                    video: video_muted,
+                };
+                let result = StreamId::new(&stream_id)
+                    .map_err(|e| e.code())
+                    .and_then(|id| hub.set_stream_state(session_id, id.as_str(), muted));
+                match result {
+                    Ok(()) => {
+                        let body = AckBody::StreamStateUpdated { stream_id };
+                        self.reply(ServerMessage::Ack { request_id, body }).await
+                    }
+                    Err(code) => self.reply_error(Some(request_id), code).await,
+                }
+            }
             ClientMessage::StopPublishing {
                 request_id,
                 stream_id,
@@ -627,12 +700,14 @@ where
         session_id: &str,
         stream_id: &str,
         extra_info: &str,
+        muted: Muted,
     ) -> Result<(), ErrorCode> {
         let stream = StreamId::new(stream_id).map_err(|e| e.code())?;
         check_extra_info(extra_info).map_err(|e| e.code())?;
         let hub = self.state.hub();
         if hub.owns_stream(session_id, stream.as_str()) {
-            return Ok(());
+            // A repeated announcement (its ack was lost) carries the current state.
+            return hub.set_stream_state(session_id, stream.as_str(), muted);
         }
         let info = hub
             .session_info(session_id)
@@ -651,7 +726,7 @@ where
         match claim {
             Claim::HeldBy(_) => Err(ErrorCode::StreamIdInUse),
             Claim::Granted | Claim::AlreadyHeld => {
-                if hub.add_stream(session_id, stream.as_str(), extra_info) {
+                if hub.add_stream(session_id, stream.as_str(), extra_info, muted) {
                     tracing::info!(app_id = info.app_id, room_id = %info.room_id, user_id = %info.user.user_id,
                         session_id, stream_id = stream.as_str(), "stream published");
                     Ok(())
@@ -670,7 +745,7 @@ where
     async fn reply(&mut self, msg: ServerMessage) -> Next {
         match self.send(&msg).await {
             Ok(()) => Next::Continue,
-            Err(()) => Next::End,
+            Err(()) => Next::Broken,
         }
     }
 
@@ -686,7 +761,7 @@ where
     async fn fatal_with(&mut self, code: ErrorCode, close: u16) -> Next {
         match self.send(&ServerMessage::error(None, code, true)).await {
             Ok(()) => Next::Close(close, code),
-            Err(()) => Next::End,
+            Err(()) => Next::Broken,
         }
     }
 

@@ -138,6 +138,15 @@ struct Session {
     token_expires_at: Option<u64>,
 }
 
+/// What a published stream does not send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Muted {
+    /// No audio (microphone or stream audio muted).
+    pub audio: bool,
+    /// No video (camera off or stream video muted).
+    pub video: bool,
+}
+
 #[derive(Debug)]
 struct Room {
     /// Session IDs in join order.
@@ -278,6 +287,29 @@ impl Hub {
             .remove(session_id, why, now + self.heartbeat_timeout)
     }
 
+    /// Removes a session like [`Hub::leave`], on behalf of connection
+    /// `conn_id`: not if another connection has taken the session over (a
+    /// resume elsewhere), only if it is still attached to `conn_id` or to
+    /// none (the hub let a too slow connection go).
+    pub fn leave_from(
+        &self,
+        session_id: &str,
+        conn_id: u64,
+        why: Leave,
+        now: Instant,
+    ) -> Vec<Cleanup> {
+        let mut st = self.lock();
+        let taken_over = st
+            .sessions
+            .get(session_id)
+            .and_then(|s| s.conn.as_ref())
+            .is_some_and(|c| c.id != conn_id);
+        if taken_over {
+            return Vec::new();
+        }
+        st.remove(session_id, why, now + self.heartbeat_timeout)
+    }
+
     /// Attaches `conn` to a detached (or still attached) session whose key
     /// matches, returning the events after `last_seq`.
     pub fn resume(
@@ -402,9 +434,17 @@ impl Hub {
         })
     }
 
-    /// Adds a stream the store granted to the session and tells the others.
+    /// Adds a stream the store granted to the session, with what it sends
+    /// (`muted`), and tells the others. A stream the session already
+    /// publishes just takes the new state (see [`Hub::set_stream_state`]).
     /// `false` if the session is gone (the caller releases the claim).
-    pub fn add_stream(&self, session_id: &str, stream_id: &str, extra_info: &str) -> bool {
+    pub fn add_stream(
+        &self,
+        session_id: &str,
+        stream_id: &str,
+        extra_info: &str,
+        muted: Muted,
+    ) -> bool {
         let mut st = self.lock();
         let HubState {
             sessions, rooms, ..
@@ -420,12 +460,15 @@ impl Hub {
             .iter()
             .any(|(o, i)| o == session_id && i.stream_id == stream_id)
         {
+            room.set_state(sessions, session_id, stream_id, muted);
             return true;
         }
         let info = StreamInfo {
             stream_id: stream_id.to_owned(),
             user: s.user.clone(),
             extra_info: extra_info.to_owned(),
+            audio_muted: muted.audio,
+            video_muted: muted.video,
         };
         room.streams.push((session_id.to_owned(), info.clone()));
         let event = Arc::new(RoomEvent::StreamUpdate {
@@ -438,6 +481,31 @@ impl Hub {
             }
         }
         true
+    }
+
+    /// Records what a stream the session publishes sends now and, if that
+    /// changed, tells the others with a `StreamStateUpdate` event (numbered
+    /// and replayed like every room event). `NotStreamOwner` when the session
+    /// does not publish `stream_id` (unknown, or someone else's).
+    pub fn set_stream_state(
+        &self,
+        session_id: &str,
+        stream_id: &str,
+        muted: Muted,
+    ) -> Result<(), ErrorCode> {
+        let mut st = self.lock();
+        let HubState {
+            sessions, rooms, ..
+        } = &mut *st;
+        let s = sessions.get(session_id).ok_or(ErrorCode::NotStreamOwner)?;
+        let room = rooms
+            .get_mut(&s.room_key())
+            .ok_or(ErrorCode::NotStreamOwner)?;
+        if room.set_state(sessions, session_id, stream_id, muted) {
+            Ok(())
+        } else {
+            Err(ErrorCode::NotStreamOwner)
+        }
     }
 
     /// Withdraws a stream the session publishes and tells the others.
@@ -688,6 +756,42 @@ impl HubState {
     }
 }
 
+impl Room {
+    /// Sets the state of `stream_id` if `session_id` publishes it, telling
+    /// the other members when it changed. `false` if it does not publish it.
+    fn set_state(
+        &mut self,
+        sessions: &mut HashMap<String, Session>,
+        session_id: &str,
+        stream_id: &str,
+        muted: Muted,
+    ) -> bool {
+        let Some((_, info)) = self
+            .streams
+            .iter_mut()
+            .find(|(o, i)| o == session_id && i.stream_id == stream_id)
+        else {
+            return false;
+        };
+        if (info.audio_muted, info.video_muted) == (muted.audio, muted.video) {
+            return true;
+        }
+        info.audio_muted = muted.audio;
+        info.video_muted = muted.video;
+        let event = Arc::new(RoomEvent::StreamStateUpdate {
+            stream_id: stream_id.to_owned(),
+            audio_muted: muted.audio,
+            video_muted: muted.video,
+        });
+        for id in self.members.iter().filter(|id| *id != session_id) {
+            if let Some(other) = sessions.get_mut(id) {
+                other.deliver(&event);
+            }
+        }
+        true
+    }
+}
+
 impl Session {
     fn deliver(&mut self, event: &Arc<RoomEvent>) {
         self.seq += 1;
@@ -826,7 +930,7 @@ mod tests {
         let t0 = Instant::now();
         let mut a = join(&hub, "sa", "r", "a", t0);
         let mut b = join(&hub, "sb", "r", "b", t0);
-        assert!(hub.add_stream("sb", "cam", ""));
+        assert!(hub.add_stream("sb", "cam", "", Muted::default()));
         drain(&mut a);
         // a keeps sending heartbeats; b stays silent.
         let almost = t0 + TIMEOUT - Duration::from_millis(1);
@@ -914,7 +1018,7 @@ mod tests {
         let t0 = Instant::now();
         let mut a = join(&hub, "sa", "r", "a", t0);
         let mut b = join(&hub, "sb", "r", "b", t0);
-        assert!(hub.add_stream("sb", "cam", "x"));
+        assert!(hub.add_stream("sb", "cam", "x", Muted::default()));
         drain(&mut a);
         let mut b2 = join(&hub, "sb2", "r", "b", t0);
         // a sees the old stream go, but no user Delete/Add or count change.
@@ -1026,6 +1130,97 @@ mod tests {
         assert_eq!(
             resumed.missed.iter().map(|e| e.seq).collect::<Vec<_>>(),
             vec![3, 4]
+        );
+    }
+
+    #[test]
+    fn stream_state_is_kept_and_sent_to_the_others_on_change() {
+        let hub = hub();
+        let t0 = Instant::now();
+        let mut a = join(&hub, "sa", "r", "a", t0);
+        let mut b = join(&hub, "sb", "r", "b", t0);
+        let mut c = join(&hub, "sc", "r2", "c", t0);
+        let audio_off = Muted {
+            audio: true,
+            video: false,
+        };
+        // Published already muted: the Add carries the state.
+        assert!(hub.add_stream("sb", "cam", "", audio_off));
+        drain(&mut b);
+        match events(&drain(&mut a)).pop() {
+            Some((
+                _,
+                RoomEvent::StreamUpdate {
+                    update_type: UpdateType::Add,
+                    streams,
+                },
+            )) => assert!(streams[0].audio_muted && !streams[0].video_muted),
+            other => panic!("{other:?}"),
+        }
+        // Same state again: nothing to tell.
+        assert_eq!(hub.set_stream_state("sb", "cam", audio_off), Ok(()));
+        assert!(drain(&mut a).is_empty());
+        // A change reaches the others, numbered, not the publisher.
+        let all_off = Muted {
+            audio: true,
+            video: true,
+        };
+        assert_eq!(hub.set_stream_state("sb", "cam", all_off), Ok(()));
+        let state = RoomEvent::StreamStateUpdate {
+            stream_id: "cam".into(),
+            audio_muted: true,
+            video_muted: true,
+        };
+        assert_eq!(events(&drain(&mut a)), vec![(4, state.clone())]);
+        assert!(drain(&mut b).is_empty());
+        // Repeating the announcement takes the new state too.
+        assert!(hub.add_stream("sb", "cam", "", Muted::default()));
+        let open = RoomEvent::StreamStateUpdate {
+            stream_id: "cam".into(),
+            audio_muted: false,
+            video_muted: false,
+        };
+        assert_eq!(events(&drain(&mut a)), vec![(5, open)]);
+        assert_eq!(hub.set_stream_state("sb", "cam", all_off), Ok(()));
+        // Someone else's stream, an unknown one, another room's session.
+        assert_eq!(
+            hub.set_stream_state("sa", "cam", Muted::default()),
+            Err(ErrorCode::NotStreamOwner)
+        );
+        assert_eq!(
+            hub.set_stream_state("sb", "nope", Muted::default()),
+            Err(ErrorCode::NotStreamOwner)
+        );
+        assert_eq!(
+            hub.set_stream_state("sc", "cam", Muted::default()),
+            Err(ErrorCode::NotStreamOwner)
+        );
+        assert_eq!(
+            hub.set_stream_state("zz", "cam", Muted::default()),
+            Err(ErrorCode::NotStreamOwner)
+        );
+        assert!(drain(&mut c).is_empty());
+        // A late joiner sees the current state in its snapshot.
+        let (tx, _d) = mpsc::channel(8);
+        let (ok, _) = hub.admit(admission("sd", "r", "d"), hub.connection(tx), t0);
+        assert_eq!(ok.streams.len(), 1);
+        assert!(ok.streams[0].audio_muted && ok.streams[0].video_muted);
+        // A dropped client gets the change on resume.
+        hub.detach("sa", 1);
+        drop(a);
+        assert_eq!(hub.set_stream_state("sb", "cam", Muted::default()), Ok(()));
+        let (tx, _rx) = mpsc::channel(8);
+        let resumed = hub
+            .resume("sa", "key-sa", 6, hub.connection(tx), t0)
+            .expect("resumes");
+        let missed: Vec<_> = resumed.missed.into_iter().map(|e| e.event).collect();
+        assert_eq!(
+            missed.last(),
+            Some(&RoomEvent::StreamStateUpdate {
+                stream_id: "cam".into(),
+                audio_muted: false,
+                video_muted: false,
+            })
         );
     }
 

@@ -77,6 +77,8 @@ async fn play_subscriptions_and_offer_errors() {
         request_id: 7,
         stream_id: "cam".into(),
         extra_info: String::new(),
+        audio_muted: false,
+        video_muted: false,
     })
     .await;
     a.recv_until(|m| matches!(m, ServerMessage::Ack { request_id: 7, .. }))

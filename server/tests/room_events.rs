@@ -64,6 +64,8 @@ async fn users_join_and_leave_in_order() {
         request_id: 1,
         stream_id: "cam-b".into(),
         extra_info: "hd".into(),
+        audio_muted: false,
+        video_muted: false,
     })
     .await;
     assert_eq!(
@@ -93,6 +95,8 @@ async fn users_join_and_leave_in_order() {
         request_id: 2,
         stream_id: "cam-b".into(),
         extra_info: String::new(),
+        audio_muted: false,
+        video_muted: false,
     })
     .await;
     assert!(matches!(
@@ -103,6 +107,8 @@ async fn users_join_and_leave_in_order() {
         request_id: 3,
         stream_id: "cam-b".into(),
         extra_info: String::new(),
+        audio_muted: false,
+        video_muted: false,
     })
     .await;
     assert!(matches!(
@@ -118,6 +124,8 @@ async fn users_join_and_leave_in_order() {
         request_id: 4,
         stream_id: "bad id".into(),
         extra_info: String::new(),
+        audio_muted: false,
+        video_muted: false,
     })
     .await;
     assert!(matches!(
@@ -194,6 +202,8 @@ async fn users_join_and_leave_in_order() {
         request_id: 10,
         stream_id: "cam-b".into(),
         extra_info: String::new(),
+        audio_muted: false,
+        video_muted: false,
     })
     .await;
     assert!(matches!(
@@ -288,5 +298,99 @@ async fn broadcasts_reach_the_others() {
         }
     }
     assert!(limited);
+    server.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn stream_state_reaches_the_others_and_late_joiners() {
+    let server = common::start(|_| {}).await;
+    let (mut a, _) = server.login("r", "a", false).await;
+    let (mut b, _) = server.login("r", "b", false).await;
+    // b publishes with its microphone already muted: the Add says so.
+    b.send(&ClientMessage::PublishStream {
+        request_id: 1,
+        stream_id: "cam-b".into(),
+        extra_info: String::new(),
+        audio_muted: true,
+        video_muted: false,
+    })
+    .await;
+    assert!(matches!(
+        b.recv().await,
+        ServerMessage::Ack { request_id: 1, .. }
+    ));
+    match event(a.recv().await).1 {
+        RoomEvent::StreamUpdate {
+            update_type: UpdateType::Add,
+            streams,
+        } => assert!(streams[0].audio_muted && !streams[0].video_muted),
+        other => panic!("{other:?}"),
+    }
+    // b turns its camera off: a hears it, b gets the ack.
+    b.send(&ClientMessage::StreamState {
+        request_id: 2,
+        stream_id: "cam-b".into(),
+        audio_muted: true,
+        video_muted: true,
+    })
+    .await;
+    assert_eq!(
+        b.recv().await,
+        ServerMessage::Ack {
+            request_id: 2,
+            body: AckBody::StreamStateUpdated {
+                stream_id: "cam-b".into()
+            }
+        }
+    );
+    assert_eq!(
+        event(a.recv().await),
+        (
+            2,
+            RoomEvent::StreamStateUpdate {
+                stream_id: "cam-b".into(),
+                audio_muted: true,
+                video_muted: true,
+            }
+        )
+    );
+    // The same state again is acknowledged without an event.
+    b.send(&ClientMessage::StreamState {
+        request_id: 3,
+        stream_id: "cam-b".into(),
+        audio_muted: true,
+        video_muted: true,
+    })
+    .await;
+    assert!(matches!(
+        b.recv().await,
+        ServerMessage::Ack { request_id: 3, .. }
+    ));
+    a.quiet(Duration::from_millis(200)).await;
+    // Someone else's stream, an unknown one, a malformed ID: typed refusals.
+    for (request_id, stream_id, code) in [
+        (4, "cam-b", ErrorCode::NotStreamOwner),
+        (5, "nope", ErrorCode::NotStreamOwner),
+        (6, "bad id", ErrorCode::InvalidStreamId),
+    ] {
+        a.send(&ClientMessage::StreamState {
+            request_id,
+            stream_id: stream_id.into(),
+            audio_muted: false,
+            video_muted: false,
+        })
+        .await;
+        let got = a.recv().await;
+        assert!(
+            matches!(&got, ServerMessage::Error { request_id: Some(r), code: c, fatal: false, .. }
+                if *r == request_id && *c == code),
+            "{stream_id}: {got:?}"
+        );
+    }
+    b.quiet(Duration::from_millis(200)).await;
+    // A newcomer finds the current state in its snapshot.
+    let (_c, ok_c) = server.login("r", "c", false).await;
+    assert_eq!(ok_c.streams.len(), 1);
+    assert!(ok_c.streams[0].audio_muted && ok_c.streams[0].video_muted);
     server.handle.shutdown().await;
 }

@@ -28,6 +28,8 @@ async fn second_login_kicks_the_first_without_churn() {
         request_id: 1,
         stream_id: "cam".into(),
         extra_info: String::new(),
+        audio_muted: false,
+        video_muted: false,
     })
     .await;
     b.recv().await;
@@ -239,5 +241,101 @@ async fn silent_clients_are_removed_after_the_heartbeat_timeout() {
             ..
         }]
     ));
+    server.handle.shutdown().await;
+}
+
+/// A client that logs out and closes its socket at once (the SDK's `destroy`)
+/// can make the server's next write fail (here the answer to a heartbeat, in
+/// the SDK's case often an `SdpAnswer`) before the server reads the `Logout`
+/// that is already on its socket. It is still a clean logout: the others see
+/// the user and its stream leave at once, not after the heartbeat timeout.
+///
+/// Deterministic on a current-thread runtime: the frames and the reset all
+/// reach the server's socket before its task runs again.
+#[tokio::test]
+async fn logout_behind_a_failed_write_still_logs_out() {
+    use std::io::Write;
+    use tokio_tungstenite::tungstenite::protocol::{Role, WebSocket};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::MaybeTlsStream;
+
+    let server = common::start(|c| {
+        c.heartbeat_interval_ms = 10_000;
+        c.heartbeat_timeout_ms = 30_000;
+    })
+    .await;
+    let (mut other, _) = server.login("r", "other", true).await;
+    let (mut leaving, _) = server.login("r", "leaving", true).await;
+    leaving
+        .send(&ClientMessage::PublishStream {
+            request_id: 1,
+            stream_id: "cam".into(),
+            extra_info: String::new(),
+            audio_muted: false,
+            video_muted: false,
+        })
+        .await;
+    leaving
+        .recv_until(|m| matches!(m, ServerMessage::Ack { request_id: 1, .. }))
+        .await;
+    other
+        .recv_until(|m| {
+            matches!(m, ServerMessage::Event(e) if matches!(&e.event,
+                RoomEvent::StreamUpdate { update_type: UpdateType::Add, .. }))
+        })
+        .await;
+
+    // An answer the client will never read: closing over it resets the socket.
+    leaving.send(&ClientMessage::Heartbeat { ack: 0 }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let MaybeTlsStream::Plain(tcp) = leaving.ws.into_inner() else {
+        panic!("plain TCP expected");
+    };
+    let tcp = tcp.into_std().unwrap();
+    tcp.set_nonblocking(false).unwrap();
+    let mut unread = [0u8; 1];
+    assert_eq!(tcp.peek(&mut unread).unwrap(), 1, "the ack is waiting");
+
+    // A heartbeat (its answer is the write that fails), the logout and a
+    // close, in one write; then the reset, before the server task runs.
+    let mut frames =
+        WebSocket::from_raw_socket(std::io::Cursor::new(Vec::new()), Role::Client, None);
+    for msg in [
+        ClientMessage::Heartbeat { ack: 0 },
+        ClientMessage::Logout { request_id: 2 },
+    ] {
+        frames.send(Message::text(msg.encode())).unwrap();
+    }
+    frames.close(None).unwrap();
+    let _ = frames.flush();
+    let bytes = frames.get_ref().get_ref().clone();
+    (&tcp).write_all(&bytes).unwrap();
+    drop(tcp);
+
+    // Far below the 30 s heartbeat timeout.
+    let deletes = async {
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let m = other.try_recv(Duration::from_secs(60)).await;
+            if let ServerMessage::Event(e) = m.expect("the other stays connected") {
+                match e.event {
+                    RoomEvent::StreamUpdate {
+                        update_type: UpdateType::Delete,
+                        streams,
+                    } => seen.push(format!("stream {}", streams[0].stream_id)),
+                    RoomEvent::UserUpdate {
+                        update_type: UpdateType::Delete,
+                        users,
+                    } => seen.push(format!("user {}", users[0].user_id)),
+                    _ => {}
+                }
+            }
+        }
+        seen
+    };
+    let seen = tokio::time::timeout(Duration::from_secs(5), deletes)
+        .await
+        .expect("the logout is honoured at once, not after the heartbeat timeout");
+    assert_eq!(seen, ["stream cam", "user leaving"]);
     server.handle.shutdown().await;
 }

@@ -315,7 +315,8 @@ pub fn brief(e: &Event) -> String {
 
 /// Briefs of the state-changing events: without `RoomStateChanged` (which
 /// mirrors every state update), first-frame and quality reports (media
-/// timing, checked by the media tests).
+/// timing, checked by the media tests) and remote device states (checked by
+/// `remote_device_state.rs`).
 pub fn briefs(events: &[Event]) -> Vec<String> {
     events
         .iter()
@@ -324,11 +325,14 @@ pub fn briefs(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-/// Events that report media progress rather than a state change.
+/// Events that report media progress or a remote publisher's devices
+/// rather than a room, publisher or player state change.
 pub fn is_media_detail(e: &Event) -> bool {
     matches!(
         e,
         Event::RoomStateChanged { .. }
+            | Event::RemoteMicStateUpdate { .. }
+            | Event::RemoteCameraStateUpdate { .. }
             | Event::PublisherCapturedVideoFirstFrame { .. }
             | Event::PublisherQualityUpdate { .. }
             | Event::PlayerRecvVideoFirstFrame { .. }

@@ -89,6 +89,7 @@ pub struct Canvas {
 enum CanvasTarget {
     Window(RawWindowTarget),
     Sink(FrameSink),
+    Renderer(RendererHandle),
 }
 
 impl Canvas {
@@ -105,6 +106,20 @@ impl Canvas {
     pub fn sink(sink: FrameSink) -> Self {
         Canvas {
             target: CanvasTarget::Sink(sink),
+            view_mode: ViewMode::default(),
+            mirror: false,
+        }
+    }
+
+    /// A canvas that is already open: [`Canvas::open`] returns a clone of
+    /// `renderer`. The app keeps its own clone to resize, hide or close the
+    /// view while the player (or preview) pushes frames into it; the view
+    /// mode and mirroring stay as set on the renderer
+    /// ([`RendererHandle::set_view_mode`], [`RendererHandle::set_mirror`]),
+    /// [`Canvas::mirrored`] does not change them.
+    pub fn renderer(renderer: RendererHandle) -> Self {
+        Canvas {
+            target: CanvasTarget::Renderer(renderer),
             view_mode: ViewMode::default(),
             mirror: false,
         }
@@ -131,7 +146,7 @@ impl Canvas {
     pub fn window_target(&self) -> Option<&RawWindowTarget> {
         match &self.target {
             CanvasTarget::Window(target) => Some(target),
-            CanvasTarget::Sink(_) => None,
+            CanvasTarget::Sink(_) | CanvasTarget::Renderer(_) => None,
         }
     }
 
@@ -139,20 +154,29 @@ impl Canvas {
     pub fn frame_sink(&self) -> Option<&FrameSink> {
         match &self.target {
             CanvasTarget::Sink(sink) => Some(sink),
-            CanvasTarget::Window(_) => None,
+            CanvasTarget::Window(_) | CanvasTarget::Renderer(_) => None,
+        }
+    }
+
+    /// The renderer, when this canvas was made with [`Canvas::renderer`].
+    pub fn opened_renderer(&self) -> Option<&RendererHandle> {
+        match &self.target {
+            CanvasTarget::Renderer(renderer) => Some(renderer),
+            CanvasTarget::Window(_) | CanvasTarget::Sink(_) => None,
         }
     }
 
     /// Starts rendering: for a window, creates the GPU device and surface on
     /// a new render thread (blocks until they exist, typically tens of
     /// milliseconds; call it from `spawn_blocking` in async code); for a sink,
-    /// returns at once.
+    /// returns at once; for [`Canvas::renderer`], returns that renderer.
     pub fn open(self) -> Result<RendererHandle, RenderError> {
         match self.target {
             CanvasTarget::Window(target) => {
                 RendererHandle::spawn_window(target, self.view_mode, self.mirror)
             }
             CanvasTarget::Sink(sink) => Ok(RendererHandle::for_sink(sink)),
+            CanvasTarget::Renderer(renderer) => Ok(renderer),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `RendererHandle`: the player's side of a canvas. Window canvases render on
 //! a thread of their own, fed through a one-frame mailbox (the newest frame
-//! wins); sink canvases deliver in the caller's thread.
+//! wins); sink canvases deliver in the caller's thread. Clones share one
+//! renderer, so an app can keep one to resize or hide the view while a
+//! player pushes frames through another.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -16,9 +18,19 @@ use super::{
 ///
 /// Every method returns at once: a window renderer draws on its own thread,
 /// keeping only the newest pushed frame, so a slow GPU drops frames instead of
-/// blocking the caller. Dropping the handle closes the renderer.
-#[derive(Debug)]
+/// blocking the caller.
+///
+/// Cloning is cheap: all clones drive the same renderer. It closes when
+/// [`close`](RendererHandle::close) is called on any clone, or when the last
+/// clone is dropped.
+#[derive(Debug, Clone)]
 pub struct RendererHandle {
+    inner: Arc<Inner>,
+}
+
+/// What the clones of one [`RendererHandle`] share.
+#[derive(Debug)]
+struct Inner {
     kind: Kind,
     rendered: watch::Receiver<u64>,
 }
@@ -43,7 +55,7 @@ impl RendererHandle {
     /// the renderer is shown again.
     pub fn push(&self, frame: &I420Planes<'_>) -> Result<(), RenderError> {
         frame.validate()?;
-        match &self.kind {
+        match &self.inner.kind {
             Kind::Window { shared, .. } => {
                 let mut inbox = shared.lock();
                 if inbox.closed {
@@ -105,7 +117,7 @@ impl RendererHandle {
     /// Hidden renderers draw nothing (a sink receives nothing) until shown
     /// again; showing redraws the newest frame.
     pub fn set_visible(&self, visible: bool) {
-        match &self.kind {
+        match &self.inner.kind {
             Kind::Window { .. } => self.update(|inbox| inbox.visible = visible),
             Kind::Sink { state, .. } => lock(state).visible = visible,
         }
@@ -115,24 +127,12 @@ impl RendererHandle {
     /// finish its current draw and release the surface. Later pushes fail
     /// with [`RenderError::Closed`].
     pub fn close(&self) {
-        match &self.kind {
-            Kind::Window { shared, thread } => {
-                shared.lock().closed = true;
-                shared.wake.notify_one();
-                if let Some(thread) = lock(thread).take() {
-                    if thread.thread().id() != std::thread::current().id() {
-                        // A panic on the render thread was already logged by the hook.
-                        let _ = thread.join();
-                    }
-                }
-            }
-            Kind::Sink { state, .. } => lock(state).closed = true,
-        }
+        self.inner.close();
     }
 
     /// Whether the renderer was closed (or its render thread ended).
     pub fn is_closed(&self) -> bool {
-        match &self.kind {
+        match &self.inner.kind {
             Kind::Window { shared, .. } => shared.lock().closed,
             Kind::Sink { state, .. } => lock(state).closed,
         }
@@ -140,7 +140,7 @@ impl RendererHandle {
 
     /// What the renderer has done so far.
     pub fn stats(&self) -> RendererStats {
-        match &self.kind {
+        match &self.inner.kind {
             Kind::Window { shared, .. } => {
                 let mut stats = lock(&shared.stats).clone();
                 stats.frames_dropped += shared.lock().dropped;
@@ -153,7 +153,7 @@ impl RendererHandle {
     /// The number of frames rendered so far, updated after each one: wait
     /// for the first rendered frame with `rendered().wait_for(|n| *n > 0)`.
     pub fn rendered(&self) -> watch::Receiver<u64> {
-        self.rendered.clone()
+        self.inner.rendered.clone()
     }
 
     /// Starts a render thread for `target` and waits until its GPU device and
@@ -203,19 +203,19 @@ impl RendererHandle {
             let _ = thread.join();
             return Err(error);
         }
-        Ok(RendererHandle {
+        Ok(RendererHandle::from_inner(Inner {
             kind: Kind::Window {
                 shared,
                 thread: Mutex::new(Some(thread)),
             },
             rendered: rendered_rx,
-        })
+        }))
     }
 
     /// A handle that hands frames to `sink` in the caller's thread.
     pub(crate) fn for_sink(sink: FrameSink) -> Self {
         let (rendered, rendered_rx) = watch::channel(0);
-        RendererHandle {
+        RendererHandle::from_inner(Inner {
             kind: Kind::Sink {
                 sink,
                 state: Mutex::new(SinkState {
@@ -229,11 +229,22 @@ impl RendererHandle {
                 rendered,
             },
             rendered: rendered_rx,
+        })
+    }
+
+    fn from_inner(inner: Inner) -> Self {
+        RendererHandle {
+            inner: Arc::new(inner),
         }
     }
 
+    /// Whether `other` is a clone of this handle (drives the same renderer).
+    pub fn same_renderer(&self, other: &RendererHandle) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     fn update(&self, change: impl FnOnce(&mut Inbox)) {
-        match &self.kind {
+        match &self.inner.kind {
             Kind::Window { shared, .. } => {
                 let mut inbox = shared.lock();
                 change(&mut inbox);
@@ -248,7 +259,25 @@ impl RendererHandle {
     }
 }
 
-impl Drop for RendererHandle {
+impl Inner {
+    fn close(&self) {
+        match &self.kind {
+            Kind::Window { shared, thread } => {
+                shared.lock().closed = true;
+                shared.wake.notify_one();
+                if let Some(thread) = lock(thread).take() {
+                    if thread.thread().id() != std::thread::current().id() {
+                        // A panic on the render thread was already logged by the hook.
+                        let _ = thread.join();
+                    }
+                }
+            }
+            Kind::Sink { state, .. } => lock(state).closed = true,
+        }
+    }
+}
+
+impl Drop for Inner {
     fn drop(&mut self) {
         self.close();
     }

@@ -15,6 +15,9 @@
 //! [`Canvas::open`] turns either into a [`RendererHandle`], the one object the
 //! player talks to: [`push`](RendererHandle::push) frames,
 //! [`resize`](RendererHandle::resize), change the view mode, hide and close.
+//! Handles are cheap clones of one renderer: an app that must keep resizing
+//! or hiding a view opens the renderer itself, keeps a clone, and hands the
+//! engine [`Canvas::renderer`] (a canvas that is already open).
 //!
 //! ```
 //! use media_core::render::{Canvas, FrameSink, I420Planes};

@@ -341,6 +341,38 @@ fn sink_canvas_delivers_frames_and_stops_when_hidden_or_closed() {
     assert_eq!(renderer.push(&planes), Err(RenderError::Closed));
 }
 
+#[test]
+fn an_open_renderer_is_shared_by_its_clones_and_canvas() {
+    let sink = FrameSink::new();
+    let mut frames = sink.subscribe(8);
+    let kept = Canvas::sink(sink).open().unwrap();
+    let canvas = Canvas::renderer(kept.clone());
+    assert!(canvas.opened_renderer().is_some() && canvas.window_target().is_none());
+    // Opening returns the same renderer, however often.
+    let pushed = canvas.clone().open().unwrap();
+    assert!(pushed.same_renderer(&kept) && canvas.open().unwrap().same_renderer(&kept));
+    let frame = TestFrame::solid(4, 4, GREEN);
+    pushed.push(&frame.planes()).unwrap();
+    assert_eq!(frames.try_recv().unwrap().frame_number, 1);
+    assert_eq!(*kept.rendered().borrow(), 1);
+
+    // Settings on one clone apply to the other.
+    kept.set_visible(false);
+    pushed.push(&frame.planes()).unwrap();
+    assert!(frames.try_recv().is_none());
+    kept.set_visible(true);
+
+    // Dropping a clone does not close the renderer; close() on any does.
+    let extra = kept.clone();
+    drop(extra);
+    assert!(!pushed.is_closed());
+    pushed.push(&frame.planes()).unwrap();
+    assert_eq!(frames.try_recv().unwrap().frame_number, 2);
+    kept.close();
+    assert!(pushed.is_closed());
+    assert_eq!(pushed.push(&frame.planes()), Err(RenderError::Closed));
+}
+
 /// Not a benchmark harness, just figures: upload + draw + submit of a 720p
 /// frame, and the same with the read-back.
 #[test]

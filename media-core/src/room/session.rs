@@ -12,7 +12,7 @@
 
 use super::media::{MediaCommand, MediaFact, MediaLink, Player, MEDIA_RETRY, NEGOTIATION_TIMEOUT};
 use super::reconnect::{Backoff, ReconnectPolicy};
-use super::view::View;
+use super::view::{RemoteDevices, View};
 use super::{PublishChannel, RoomConfig};
 use crate::error::{PlayerError, PublisherError, RoomError};
 use crate::event::{
@@ -47,6 +47,56 @@ pub(crate) struct SessionConfig {
     pub(crate) app_id: u32,
     pub(crate) app_sign: String,
     pub(crate) reconnect: ReconnectPolicy,
+}
+
+/// A mute the app set on the engine, as the session tracks it: what a
+/// published stream sends is announced to the room from these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LocalMute {
+    /// `mute_microphone`: no audio on any channel.
+    Microphone,
+    /// `mute_publish_stream_audio` on a channel.
+    StreamAudio(PublishChannel),
+    /// `mute_publish_stream_video` on a channel.
+    StreamVideo(PublishChannel),
+    /// `enable_camera(false)` on a channel (`true` = camera off).
+    CameraOff(PublishChannel),
+}
+
+/// The local mutes, per channel where they are per channel.
+#[derive(Debug, Clone, Copy, Default)]
+struct LocalMutes {
+    microphone: bool,
+    audio: [bool; 2],
+    video: [bool; 2],
+    camera_off: [bool; 2],
+}
+
+impl LocalMutes {
+    fn set(&mut self, mute: LocalMute, on: bool) {
+        match mute {
+            LocalMute::Microphone => self.microphone = on,
+            LocalMute::StreamAudio(c) => self.audio[c.index()] = on,
+            LocalMute::StreamVideo(c) => self.video[c.index()] = on,
+            LocalMute::CameraOff(c) => self.camera_off[c.index()] = on,
+        }
+    }
+
+    /// What a channel's stream does not send.
+    fn of(&self, channel: PublishChannel) -> SendState {
+        let i = channel.index();
+        SendState {
+            audio_muted: self.microphone || self.audio[i],
+            video_muted: self.video[i] || self.camera_off[i],
+        }
+    }
+}
+
+/// What a published stream does not send, as announced to the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SendState {
+    audio_muted: bool,
+    video_muted: bool,
 }
 
 /// Something that happened on a connection.
@@ -98,6 +148,7 @@ impl Session {
                 config,
                 next_conn: 0,
                 next_request: 0,
+                mutes: LocalMutes::default(),
             },
             room: None,
             out: Outbox::default(),
@@ -265,6 +316,7 @@ impl Session {
             acked: false,
             request: None,
             media: MediaLink::Idle,
+            told: SendState::default(),
         });
         self.out.publisher(
             stream_id,
@@ -382,6 +434,19 @@ impl Session {
         Ok(())
     }
 
+    /// Records a mute the app set (it outlives rooms, like the engine's
+    /// media settings). When it changes what a published stream sends, the
+    /// server is told with `StreamState` (at once if the stream is
+    /// confirmed and the link is live; otherwise when it is confirmed or the
+    /// session resumes). A stream announced later carries the state in its
+    /// `PublishStream`.
+    pub(crate) fn set_local_mute(&mut self, _now: Instant, mute: LocalMute, on: bool) {
+        self.ctx.mutes.set(mute, on);
+        if let Some(room) = self.room.as_mut() {
+            room.sync_send_states(&mut self.ctx, &mut self.out);
+        }
+    }
+
     /// Delivers an event from the media side (first frames, quality, device
     /// errors) in order with the session's own.
     pub(crate) fn emit(&mut self, event: Event) {
@@ -444,6 +509,7 @@ struct Ctx {
     config: SessionConfig,
     next_conn: ConnId,
     next_request: u32,
+    mutes: LocalMutes,
 }
 
 impl Ctx {
@@ -501,6 +567,9 @@ struct Publisher {
     request: Option<u32>,
     /// The peer connection to the SFU.
     media: MediaLink,
+    /// What the server was last told the stream sends (in `PublishStream` or
+    /// `StreamState`) in this server session.
+    told: SendState,
 }
 
 #[derive(Debug)]
@@ -534,6 +603,11 @@ enum Request {
         stream_id: String,
         role: MediaRole,
     },
+    /// A `StreamState` (sent directly; after a resume an unanswered one is
+    /// replaced by the current state).
+    StreamState {
+        channel: PublishChannel,
+    },
 }
 
 impl Request {
@@ -543,7 +617,9 @@ impl Request {
     /// it twice); stop and renew are idempotent and resent on a new link.
     fn send_on(&mut self, conn: ConnId, request_id: u32) -> Option<ClientMessage> {
         let (sent_on, once) = match self {
-            Request::Publish { .. } | Request::Offer { .. } => return None,
+            Request::Publish { .. } | Request::Offer { .. } | Request::StreamState { .. } => {
+                return None
+            }
             Request::Broadcast { sent_on, .. } => (sent_on, true),
             Request::Stop { sent_on, .. }
             | Request::Renew { sent_on, .. }
@@ -575,7 +651,9 @@ impl Request {
                 request_id,
                 stream_id: stream_id.clone(),
             },
-            Request::Publish { .. } | Request::Offer { .. } => unreachable!("returned above"),
+            Request::Publish { .. } | Request::Offer { .. } | Request::StreamState { .. } => {
+                unreachable!("returned above")
+            }
         })
     }
 }
@@ -728,7 +806,7 @@ impl Room {
                 }
             }
             ServerMessage::HeartbeatAck { .. } => {}
-            ServerMessage::Ack { request_id, body } => self.on_ack(now, request_id, body, out),
+            ServerMessage::Ack { request_id, body } => self.on_ack(now, request_id, body, ctx, out),
             ServerMessage::Error {
                 request_id,
                 code,
@@ -841,9 +919,9 @@ impl Room {
             NO_DATA.into(),
         );
 
-        let snapshot = View::from_snapshot(
+        let snapshot = View::from_wire_snapshot(
             ok.users.into_iter().map(User::from_wire).collect(),
-            ok.streams.into_iter().map(Stream::from_wire).collect(),
+            ok.streams,
             ok.online_count,
         );
         let notify = self.config.is_user_status_notify;
@@ -861,7 +939,19 @@ impl Room {
                 }
             }
             out.streams(&room_id, UpdateType::Delete, d.streams_gone);
+            let appeared: Vec<String> = d.streams_new.iter().map(|s| s.stream_id.clone()).collect();
             out.streams(&room_id, UpdateType::Add, d.streams_new);
+            // New streams report their devices; kept ones only what changed.
+            for s in snapshot.streams() {
+                if let Some(new) = snapshot.devices(&s.stream_id) {
+                    let old = if appeared.contains(&s.stream_id) {
+                        None
+                    } else {
+                        self.view.devices(&s.stream_id)
+                    };
+                    out.devices(&s.stream_id, old, new);
+                }
+            }
         } else {
             if notify {
                 out.users(&room_id, UpdateType::Add, snapshot.users());
@@ -871,6 +961,11 @@ impl Room {
                 });
             }
             out.streams(&room_id, UpdateType::Add, snapshot.streams());
+            for s in snapshot.streams() {
+                if let Some(new) = snapshot.devices(&s.stream_id) {
+                    out.devices(&s.stream_id, None, new);
+                }
+            }
         }
         self.view = snapshot;
         self.set_token_expiry(now, ok.token_expires_in_ms, out);
@@ -937,9 +1032,17 @@ impl Room {
         for se in missed {
             self.apply_event(se, out);
         }
-        // Answers lost with the old connection will not come: offers restart.
-        self.requests
-            .retain(|_, r| !matches!(r, Request::Offer { .. }));
+        // Answers lost with the old connection will not come: offers restart,
+        // and a state that may not have arrived is sent again below.
+        let mut unanswered = [false; 2];
+        self.requests.retain(|_, r| match r {
+            Request::Offer { .. } => false,
+            Request::StreamState { channel } => {
+                unanswered[channel.index()] = true;
+                false
+            }
+            _ => true,
+        });
         for channel in [PublishChannel::Main, PublishChannel::Aux] {
             let Some(p) = self.publishers[channel.index()].as_mut() else {
                 continue;
@@ -969,6 +1072,12 @@ impl Room {
                 _ => {}
             }
         }
+        for channel in [PublishChannel::Main, PublishChannel::Aux] {
+            if unanswered[channel.index()] {
+                self.send_state(channel, ctx, out);
+            }
+        }
+        self.sync_send_states(ctx, out);
         self.flush_requests(out);
     }
 
@@ -979,6 +1088,7 @@ impl Room {
         };
         let request_id = ctx.new_request();
         p.request = Some(request_id);
+        p.told = ctx.mutes.of(channel);
         self.requests
             .insert(request_id, Request::Publish { channel });
         out.send(
@@ -987,6 +1097,50 @@ impl Room {
                 request_id,
                 stream_id: p.stream_id.clone(),
                 extra_info: String::new(),
+                audio_muted: p.told.audio_muted,
+                video_muted: p.told.video_muted,
+            },
+        );
+    }
+
+    /// Tells the server what each confirmed stream sends now, where that
+    /// differs from what it was last told. Needs a live link: on a resume
+    /// [`Room::on_resumed`] calls this again; unconfirmed streams announce
+    /// their state when confirmed.
+    fn sync_send_states(&mut self, ctx: &mut Ctx, out: &mut Outbox) {
+        for channel in [PublishChannel::Main, PublishChannel::Aux] {
+            let stale = self.publishers[channel.index()]
+                .as_ref()
+                .is_some_and(|p| p.acked && p.told != ctx.mutes.of(channel));
+            if stale {
+                self.send_state(channel, ctx, out);
+            }
+        }
+    }
+
+    /// Sends `StreamState` with what the confirmed stream on `channel` sends
+    /// now, if the link is live.
+    fn send_state(&mut self, channel: PublishChannel, ctx: &mut Ctx, out: &mut Outbox) {
+        let Link::Live { conn } = self.link else {
+            return;
+        };
+        let Some(p) = self.publishers[channel.index()]
+            .as_mut()
+            .filter(|p| p.acked)
+        else {
+            return;
+        };
+        p.told = ctx.mutes.of(channel);
+        let request_id = ctx.new_request();
+        self.requests
+            .insert(request_id, Request::StreamState { channel });
+        out.send(
+            conn,
+            ClientMessage::StreamState {
+                request_id,
+                stream_id: p.stream_id.clone(),
+                audio_muted: p.told.audio_muted,
+                video_muted: p.told.video_muted,
             },
         );
     }
@@ -1026,10 +1180,32 @@ impl Room {
                 update_type,
                 streams,
             } => {
+                let devices: Vec<(String, RemoteDevices)> = streams
+                    .iter()
+                    .map(|s| (s.stream_id.clone(), RemoteDevices::of(s)))
+                    .collect();
                 let streams: Vec<Stream> = streams.into_iter().map(Stream::from_wire).collect();
                 let update_type = UpdateType::from_wire(update_type);
                 self.view.apply_streams(update_type, &streams);
                 out.streams(&room_id, update_type, streams);
+                if update_type == UpdateType::Add {
+                    for (stream_id, new) in devices {
+                        if self.view.set_devices(&stream_id, new).is_some() {
+                            out.devices(&stream_id, None, new);
+                        }
+                    }
+                }
+            }
+            RoomEvent::StreamStateUpdate {
+                stream_id,
+                audio_muted,
+                video_muted,
+            } => {
+                let new = RemoteDevices::from_muted(audio_muted, video_muted);
+                // Streams not in the view (unknown, or our own) are ignored.
+                if let Some(old) = self.view.set_devices(&stream_id, new) {
+                    out.devices(&stream_id, old, new);
+                }
             }
             RoomEvent::Broadcast { message } => out.event(Event::RoomBroadcastMessage {
                 room_id,
@@ -1038,7 +1214,14 @@ impl Room {
         }
     }
 
-    fn on_ack(&mut self, now: Instant, request_id: u32, body: AckBody, out: &mut Outbox) {
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        request_id: u32,
+        body: AckBody,
+        ctx: &mut Ctx,
+        out: &mut Outbox,
+    ) {
         let Some(req) = self.requests.remove(&request_id) else {
             tracing::debug!(request_id, "ack for an unknown or finished request");
             return;
@@ -1052,9 +1235,12 @@ impl Room {
                         // Publishing once the media connection is up.
                         let stream_id = p.stream_id.clone();
                         p.media = negotiate(now, &stream_id, MediaRole::Publish, out);
+                        // A mute changed while the announcement was on its way.
+                        self.sync_send_states(ctx, out);
                     }
                 }
             }
+            (Request::StreamState { .. }, AckBody::StreamStateUpdated { .. }) => {}
             (Request::Play { stream_id, .. }, AckBody::PlayAccepted { .. }) => {
                 if let Some(player) = self.players.get_mut(&stream_id) {
                     player.accepted = true;
@@ -1113,6 +1299,7 @@ impl Room {
             }),
             Request::Renew { .. } => out.debug(code, "renew_token", message),
             Request::Stop { .. } => out.debug(code, "stop_publishing_stream", message),
+            Request::StreamState { .. } => out.debug(code, "stream_state", message),
             Request::StopPlay { .. } => out.debug(code, "stop_playing_stream", message),
             Request::Play { stream_id, .. } => {
                 if self.players.remove(&stream_id).is_some() {
@@ -1679,6 +1866,23 @@ impl Outbox {
         }
     }
 
+    /// Reports a remote stream's microphone and camera: each one that differs
+    /// from `old` (both when `old` is `None`: the stream just appeared).
+    fn devices(&mut self, stream_id: &str, old: Option<RemoteDevices>, new: RemoteDevices) {
+        if old.map(|o| o.mic) != Some(new.mic) {
+            self.event(Event::RemoteMicStateUpdate {
+                stream_id: stream_id.to_owned(),
+                state: new.mic,
+            });
+        }
+        if old.map(|o| o.camera) != Some(new.camera) {
+            self.event(Event::RemoteCameraStateUpdate {
+                stream_id: stream_id.to_owned(),
+                state: new.camera,
+            });
+        }
+    }
+
     fn debug(&mut self, code: ErrorCode, func_name: &str, info: impl Into<String>) {
         self.event(Event::Debug {
             error_code: code.code(),
@@ -1718,6 +1922,7 @@ fn whole_seconds(d: Duration) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::RemoteDeviceState;
     use protocol::{StreamInfo, UserInfo};
 
     const SIGN: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -1833,6 +2038,8 @@ mod tests {
             stream_id: id.into(),
             user: wire_user(user),
             extra_info: String::new(),
+            audio_muted: false,
+            video_muted: false,
         }
     }
 
@@ -1945,6 +2152,20 @@ mod tests {
             update_type,
             streams: s.iter().map(|(s, u)| stream(s, u)).collect(),
             extended_data: NO_DATA.into(),
+        }
+    }
+
+    fn mic(id: &str, state: RemoteDeviceState) -> Event {
+        Event::RemoteMicStateUpdate {
+            stream_id: id.into(),
+            state,
+        }
+    }
+
+    fn camera(id: &str, state: RemoteDeviceState) -> Event {
+        Event::RemoteCameraStateUpdate {
+            stream_id: id.into(),
+            state,
         }
     }
 
@@ -2417,6 +2638,8 @@ mod tests {
                     count: 2
                 },
                 stream_update(UpdateType::Add, &[("sa", "a")]),
+                mic("sa", RemoteDeviceState::Open),
+                camera("sa", RemoteDeviceState::Open),
             ]
         );
     }
@@ -2456,7 +2679,11 @@ mod tests {
         let out = h.input(0, conn, ServerMessage::LoginOk(ok(&[], &[("sa", "a")], 2)));
         assert_eq!(
             events(&out)[2..],
-            [stream_update(UpdateType::Add, &[("sa", "a")])]
+            [
+                stream_update(UpdateType::Add, &[("sa", "a")]),
+                mic("sa", RemoteDeviceState::Open),
+                camera("sa", RemoteDeviceState::Open),
+            ]
         );
     }
 
@@ -2490,6 +2717,363 @@ mod tests {
         assert!(!h.s.is_logged_in());
         assert_eq!(h.s.poll_timeout(), None);
         assert!(h.tick(60_000).is_empty());
+    }
+
+    /// The `StreamState` messages in `out` as `(request, stream, audio, video)`.
+    fn states_sent(out: &[Output]) -> Vec<(u32, String, bool, bool)> {
+        sent(out)
+            .into_iter()
+            .filter_map(|m| match m {
+                ClientMessage::StreamState {
+                    request_id,
+                    stream_id,
+                    audio_muted,
+                    video_muted,
+                } => Some((request_id, stream_id, audio_muted, video_muted)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Sets a local mute at `ms`; returns the StreamStates sent (without ids).
+    fn mute(h: &mut H, ms: u64, m: LocalMute, on: bool) -> Vec<(String, bool, bool)> {
+        h.s.set_local_mute(h.at(ms), m, on);
+        let out = h.drain();
+        assert!(events(&out).is_empty(), "own mutes are not events: {out:?}");
+        states_sent(&out)
+            .into_iter()
+            .map(|(_, s, a, v)| (s, a, v))
+            .collect()
+    }
+
+    #[test]
+    fn local_mutes_are_announced_while_publishing() {
+        let mut h = H::new();
+        let conn = publishing(&mut h);
+        let main = PublishChannel::Main;
+        h.s.set_local_mute(h.at(10), LocalMute::Microphone, true);
+        let out = h.drain();
+        let states = states_sent(&out);
+        let [(id, ref stream, true, false)] = states[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(stream, "p1");
+        let out = h.input(
+            20,
+            conn,
+            ServerMessage::Ack {
+                request_id: id,
+                body: AckBody::StreamStateUpdated {
+                    stream_id: "p1".into(),
+                },
+            },
+        );
+        assert!(out.is_empty(), "{out:?}");
+        // Audio is already off: muting the stream's audio too changes nothing,
+        // and unmuting the microphone leaves it off.
+        assert_eq!(mute(&mut h, 30, LocalMute::StreamAudio(main), true), []);
+        assert_eq!(mute(&mut h, 40, LocalMute::Microphone, false), []);
+        assert_eq!(
+            mute(&mut h, 50, LocalMute::StreamAudio(main), false),
+            [("p1".to_owned(), false, false)]
+        );
+        // Camera off and video mute both stop the video.
+        assert_eq!(
+            mute(&mut h, 60, LocalMute::CameraOff(main), true),
+            [("p1".to_owned(), false, true)]
+        );
+        assert_eq!(mute(&mut h, 70, LocalMute::StreamVideo(main), true), []);
+        assert_eq!(mute(&mut h, 80, LocalMute::CameraOff(main), false), []);
+        assert_eq!(
+            mute(&mut h, 90, LocalMute::StreamVideo(main), false),
+            [("p1".to_owned(), false, false)]
+        );
+        // The aux channel publishes nothing: nothing to tell.
+        assert_eq!(
+            mute(
+                &mut h,
+                100,
+                LocalMute::StreamVideo(PublishChannel::Aux),
+                true
+            ),
+            []
+        );
+        // A refusal is only worth a debug event.
+        h.s.set_local_mute(h.at(110), LocalMute::Microphone, true);
+        let out = h.drain();
+        let id = states_sent(&out)[0].0;
+        let out = h.input(
+            120,
+            conn,
+            ServerMessage::error(Some(id), ErrorCode::NotStreamOwner, false),
+        );
+        assert_eq!(
+            events(&out),
+            vec![Event::Debug {
+                error_code: ErrorCode::NotStreamOwner.code(),
+                func_name: "stream_state".into(),
+                info: ErrorCode::NotStreamOwner.message().into(),
+            }]
+        );
+        // Stopped: later mutes go nowhere.
+        h.s.stop_publishing(h.at(130), main).unwrap();
+        h.drain();
+        assert_eq!(mute(&mut h, 140, LocalMute::Microphone, false), []);
+    }
+
+    #[test]
+    fn publishing_starts_with_the_current_mute_state() {
+        let mut h = H::new();
+        // Set before logging in: mutes belong to the engine, not the room.
+        assert_eq!(mute(&mut h, 0, LocalMute::Microphone, true), []);
+        let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
+        h.s.start_publishing(h.at(10), "p1", PublishChannel::Main)
+            .unwrap();
+        let out = h.drain();
+        let announced = sent(&out);
+        let [ClientMessage::PublishStream {
+            request_id,
+            audio_muted: true,
+            video_muted: false,
+            ..
+        }] = announced[..]
+        else {
+            panic!("{announced:?}");
+        };
+        // The camera goes off while the announcement is on its way: told
+        // once the stream is confirmed.
+        assert_eq!(
+            mute(&mut h, 20, LocalMute::CameraOff(PublishChannel::Main), true),
+            []
+        );
+        let out = h.input(
+            30,
+            conn,
+            ServerMessage::Ack {
+                request_id,
+                body: AckBody::StreamPublished {
+                    stream_id: "p1".into(),
+                },
+            },
+        );
+        let states: Vec<_> = states_sent(&out)
+            .into_iter()
+            .map(|(_, s, a, v)| (s, a, v))
+            .collect();
+        assert_eq!(states, [("p1".to_owned(), true, true)]);
+        // A new server session (resume refused): the stream is announced
+        // again with its state, no separate StreamState.
+        h.close(1000, conn);
+        let c2 = connect_of(&h.tick(1250)).unwrap();
+        let _ = h.challenge(1300, c2);
+        let out = h.input(
+            1310,
+            c2,
+            ServerMessage::ResumeFailed {
+                code: ErrorCode::SessionExpired,
+                message: "gone".into(),
+            },
+        );
+        let c3 = connect_of(&out).unwrap();
+        let _ = h.challenge(1320, c3);
+        let mut again = ok(&[], &[], 1);
+        again.session_id = "s2".into();
+        let out = h.input(1330, c3, ServerMessage::LoginOk(again));
+        assert!(states_sent(&out).is_empty(), "{out:?}");
+        assert!(
+            matches!(
+                sent(&out)[..],
+                [ClientMessage::PublishStream {
+                    audio_muted: true,
+                    video_muted: true,
+                    ..
+                }]
+            ),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn mute_state_lost_with_the_connection_is_sent_again_on_resume() {
+        let mut h = H::new();
+        let conn = publishing(&mut h);
+        // Sent, then the connection drops before the answer.
+        assert_eq!(
+            mute(&mut h, 10, LocalMute::Microphone, true),
+            [("p1".to_owned(), true, false)]
+        );
+        h.close(1000, conn);
+        // Changed while away: nothing can be sent.
+        assert_eq!(
+            mute(
+                &mut h,
+                1100,
+                LocalMute::CameraOff(PublishChannel::Main),
+                true
+            ),
+            []
+        );
+        let c2 = connect_of(&h.tick(1250)).unwrap();
+        let _ = h.challenge(1300, c2);
+        let out = h.input(1310, c2, ServerMessage::Resumed { missed: vec![] });
+        let states = states_sent(&out);
+        let [(id, ref stream, true, true)] = states[..] else {
+            panic!("{out:?}");
+        };
+        assert_eq!(stream, "p1");
+        h.input(
+            1320,
+            c2,
+            ServerMessage::Ack {
+                request_id: id,
+                body: AckBody::StreamStateUpdated {
+                    stream_id: "p1".into(),
+                },
+            },
+        );
+        // Answered and unchanged: a later resume sends nothing.
+        h.close(2000, c2);
+        let c3 = connect_of(&h.tick(2250)).unwrap();
+        let _ = h.challenge(2300, c3);
+        let out = h.input(2310, c3, ServerMessage::Resumed { missed: vec![] });
+        assert!(states_sent(&out).is_empty(), "{out:?}");
+        // An unanswered state is sent again even if unchanged.
+        assert_eq!(
+            mute(&mut h, 2400, LocalMute::Microphone, false),
+            [("p1".to_owned(), false, true)]
+        );
+        h.close(3000, c3);
+        let c4 = connect_of(&h.tick(3250)).unwrap();
+        let _ = h.challenge(3300, c4);
+        let out = h.input(3310, c4, ServerMessage::Resumed { missed: vec![] });
+        let states: Vec<_> = states_sent(&out)
+            .into_iter()
+            .map(|(_, s, a, v)| (s, a, v))
+            .collect();
+        assert_eq!(states, [("p1".to_owned(), false, true)]);
+    }
+
+    fn state_event(seq: u64, id: &str, audio_muted: bool, video_muted: bool) -> ServerMessage {
+        event(
+            seq,
+            RoomEvent::StreamStateUpdate {
+                stream_id: id.into(),
+                audio_muted,
+                video_muted,
+            },
+        )
+    }
+
+    #[test]
+    fn remote_device_states_are_reported_on_add_and_on_change() {
+        let mut h = H::new();
+        use RemoteDeviceState::{Mute, Open};
+        let mut snapshot = ok(&[], &[("sa", "a"), ("sm", "m")], 3);
+        snapshot.streams[1].audio_muted = true;
+        let (conn, out) = h.logged_in(0, false, snapshot);
+        assert_eq!(
+            events(&out)[2..],
+            [
+                stream_update(UpdateType::Add, &[("sa", "a"), ("sm", "m")]),
+                mic("sa", Open),
+                camera("sa", Open),
+                mic("sm", Mute),
+                camera("sm", Open),
+            ]
+        );
+        // A change reports only the device that changed; a repeat nothing.
+        let out = h.input(10, conn, state_event(1, "sa", false, true));
+        assert_eq!(events(&out), [camera("sa", Mute)]);
+        assert!(events(&h.input(20, conn, state_event(2, "sa", false, true))).is_empty());
+        let out = h.input(30, conn, state_event(3, "sa", true, false));
+        assert_eq!(events(&out), [mic("sa", Mute), camera("sa", Open)]);
+        // Unknown streams (and the local user's own) are not reported.
+        assert!(events(&h.input(40, conn, state_event(4, "zz", true, true))).is_empty());
+        // A stream added muted reports it right after the Add.
+        let mut sc = wire_stream("sc", "c");
+        sc.video_muted = true;
+        let out = h.input(
+            50,
+            conn,
+            event(
+                5,
+                RoomEvent::StreamUpdate {
+                    update_type: protocol::UpdateType::Add,
+                    streams: vec![sc],
+                },
+            ),
+        );
+        assert_eq!(
+            events(&out),
+            [
+                stream_update(UpdateType::Add, &[("sc", "c")]),
+                mic("sc", Open),
+                camera("sc", Mute),
+            ]
+        );
+        // A deleted stream reports nothing more.
+        let out = h.input(
+            60,
+            conn,
+            event(
+                6,
+                RoomEvent::StreamUpdate {
+                    update_type: protocol::UpdateType::Delete,
+                    streams: vec![wire_stream("sa", "a")],
+                },
+            ),
+        );
+        assert_eq!(
+            events(&out),
+            [stream_update(UpdateType::Delete, &[("sa", "a")])]
+        );
+        assert!(events(&h.input(70, conn, state_event(7, "sa", false, false))).is_empty());
+
+        // A resume replays what was missed.
+        h.close(1000, conn);
+        let c2 = connect_of(&h.tick(1250)).unwrap();
+        let _ = h.challenge(1300, c2);
+        let missed = vec![SequencedEvent {
+            seq: 8,
+            event: RoomEvent::StreamStateUpdate {
+                stream_id: "sm".into(),
+                audio_muted: false,
+                video_muted: false,
+            },
+        }];
+        let out = h.input(1310, c2, ServerMessage::Resumed { missed });
+        assert_eq!(events(&out)[2..], [mic("sm", Open)]);
+
+        // A relogin reconciles: new streams report both devices, kept ones
+        // what changed meanwhile, unchanged ones nothing.
+        h.close(2000, c2);
+        let c3 = connect_of(&h.tick(2250)).unwrap();
+        let _ = h.challenge(2300, c3);
+        let out = h.input(
+            2310,
+            c3,
+            ServerMessage::ResumeFailed {
+                code: ErrorCode::SessionExpired,
+                message: "gone".into(),
+            },
+        );
+        let c4 = connect_of(&out).unwrap();
+        let _ = h.challenge(2320, c4);
+        let mut again = ok(&[], &[("sc", "c"), ("sd", "d"), ("sm", "m")], 4);
+        again.session_id = "s2".into();
+        again.streams[0].video_muted = true;
+        again.streams[1].audio_muted = true;
+        again.streams[2].video_muted = true;
+        let out = h.input(2330, c4, ServerMessage::LoginOk(again));
+        assert_eq!(
+            events(&out)[2..],
+            [
+                stream_update(UpdateType::Add, &[("sd", "d")]),
+                mic("sd", Mute),
+                camera("sd", Open),
+                camera("sm", Mute),
+            ]
+        );
     }
 
     #[test]
@@ -2597,6 +3181,8 @@ mod tests {
                 user_update(UpdateType::Add, &["b"]),
                 stream_update(UpdateType::Delete, &[("sa", "a")]),
                 stream_update(UpdateType::Add, &[("sb", "b")]),
+                mic("sb", RemoteDeviceState::Open),
+                camera("sb", RemoteDeviceState::Open),
             ]
         );
         let (id, stream_id) = publish_request(&sent(&out)[0]).expect("own stream re-announced");

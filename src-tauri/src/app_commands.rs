@@ -1,0 +1,118 @@
+//! The app's own commands (not SDK calls): hosting, video tiles,
+//! diagnostics, settings, theme and app info.
+
+use serde::Serialize;
+use tauri::ipc::{Channel, InvokeResponseBody};
+use tauri::{AppHandle, Emitter, State};
+
+use crate::error::CommandError;
+use crate::host::{Host, HostInfo};
+use crate::paths::config_dir;
+use crate::settings::{self, HostScope, Settings};
+use crate::surface::{Diagnostics, Surfaces, TileRect};
+
+/// The payload of the `HostStopped` event.
+#[derive(Debug, Clone, Serialize)]
+struct HostStopped {
+    reason: String,
+}
+
+/// Runs the room server inside the app (or returns the running one's info).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn host_call(host: State<'_, Host>, scope: String) -> Result<HostInfo, CommandError> {
+    let scope = HostScope::parse(&scope).ok_or_else(|| {
+        CommandError::invalid_argument(format!(
+            "scope must be \"this_computer\" or \"network\", not {scope:?}"
+        ))
+    })?;
+    host.start(&config_dir(), scope)
+        .await
+        .map_err(|e| CommandError::internal(e.to_string()))
+}
+
+/// Stops the embedded server; emits `HostStopped` if one was running.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn stop_hosting(app: AppHandle, host: State<'_, Host>) -> Result<(), CommandError> {
+    if host.stop().await {
+        let stopped = HostStopped {
+            reason: "stopped by the user".into(),
+        };
+        if let Err(error) = app.emit("HostStopped", stopped) {
+            tracing::warn!(%error, "could not emit HostStopped");
+        }
+    }
+    Ok(())
+}
+
+/// The video tiles' rects changed. Synchronous: runs on the GTK main
+/// thread, where the webview's offset can be read.
+#[tauri::command(rename_all = "snake_case")]
+pub fn update_tiles(
+    surfaces: State<'_, Surfaces>,
+    tiles: Vec<TileRect>,
+) -> Result<(), CommandError> {
+    surfaces.update_tiles(tiles);
+    Ok(())
+}
+
+/// Canvas fallback: send `tile_id`'s pictures to `channel`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn attach_canvas(
+    surfaces: State<'_, Surfaces>,
+    tile_id: String,
+    channel: Channel<InvokeResponseBody>,
+) -> Result<(), CommandError> {
+    surfaces.attach_canvas(tile_id, channel);
+    Ok(())
+}
+
+/// Which video path is active and why.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn diagnostics(surfaces: State<'_, Surfaces>) -> Result<Diagnostics, CommandError> {
+    Ok(surfaces.diagnostics())
+}
+
+/// The settings (defaults for whatever is missing).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn load_settings() -> Result<Settings, CommandError> {
+    tauri::async_runtime::spawn_blocking(|| {
+        Settings::load(&config_dir(), || {
+            !media_core::capture::camera::list_cameras().is_empty()
+        })
+    })
+    .await
+    .map_err(|e| CommandError::internal(e.to_string()))?
+    .map_err(|e| CommandError::internal(e.to_string()))
+}
+
+/// Saves the settings.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn save_settings(settings: Settings) -> Result<(), CommandError> {
+    settings
+        .save(&config_dir())
+        .map_err(|e| CommandError::internal(e.to_string()))
+}
+
+/// The CSS text of `<config dir>/theme.css`, or `null`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn user_theme() -> Result<Option<String>, CommandError> {
+    settings::user_theme(&config_dir()).map_err(|e| CommandError::internal(e.to_string()))
+}
+
+/// What `app_info` returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    /// The app's version.
+    pub version: String,
+    /// Where settings, `theme.css` and `server.toml` live.
+    pub config_dir: String,
+}
+
+/// The app's version and config directory.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn app_info() -> Result<AppInfo, CommandError> {
+    Ok(AppInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        config_dir: config_dir().display().to_string(),
+    })
+}

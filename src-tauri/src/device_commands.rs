@@ -1,0 +1,192 @@
+//! SDK commands for devices and capture settings: listing and choosing
+//! devices, the video and audio source, the video preset, camera zoom.
+
+use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
+use media_core::capture::{camera, microphone, speaker, DeviceInfo};
+use media_core::codec::video_config::VideoPreset;
+use media_core::PublishChannel;
+use protocol::ErrorCode;
+use serde::Serialize;
+use tauri::State;
+
+use crate::engine_state::EngineState;
+use crate::error::CommandError;
+
+/// The app publishes on the main channel only.
+const CHANNEL: PublishChannel = PublishChannel::Main;
+/// The test tone's pitch (`set_audio_source("tone")`).
+const TONE_HZ: f64 = 440.0;
+
+/// A device as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    /// The ID to choose it with.
+    pub id: String,
+    /// Its human-readable name.
+    pub name: String,
+}
+
+impl From<DeviceInfo> for Device {
+    fn from(info: DeviceInfo) -> Self {
+        Device {
+            id: info.id,
+            name: info.name,
+        }
+    }
+}
+
+/// The devices present (the result of `list_devices`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceList {
+    /// Cameras.
+    pub cameras: Vec<Device>,
+    /// Microphones.
+    pub microphones: Vec<Device>,
+    /// Speakers.
+    pub speakers: Vec<Device>,
+}
+
+/// Lists cameras, microphones and speakers (works without an engine).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn list_devices() -> Result<DeviceList, CommandError> {
+    let convert = |list: Vec<DeviceInfo>| list.into_iter().map(Device::from).collect();
+    // Enumerating devices may block for a while (audio servers, v4l).
+    tauri::async_runtime::spawn_blocking(move || DeviceList {
+        cameras: convert(camera::list_cameras()),
+        microphones: convert(microphone::list_microphones()),
+        speakers: convert(speaker::list_speakers()),
+    })
+    .await
+    .map_err(|e| CommandError::internal(format!("listing devices failed: {e}")))
+}
+
+/// Captures from camera `device_id`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn use_video_device(
+    engines: State<'_, EngineState>,
+    device_id: String,
+) -> Result<(), CommandError> {
+    engines.engine()?.use_video_device(&device_id, CHANNEL)?;
+    engines.set_camera(Some(device_id));
+    Ok(())
+}
+
+/// Captures from microphone `device_id`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn use_audio_device(
+    engines: State<'_, EngineState>,
+    device_id: String,
+) -> Result<(), CommandError> {
+    engines.engine()?.use_audio_device(&device_id)?;
+    engines.set_microphone(Some(device_id));
+    Ok(())
+}
+
+/// Plays received audio on speaker `device_id` (`null`: the default one).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn use_speaker_device(
+    engines: State<'_, EngineState>,
+    device_id: Option<String>,
+) -> Result<(), CommandError> {
+    Ok(engines.engine()?.use_speaker_device(device_id.as_deref())?)
+}
+
+/// Chooses the video source: `"camera"` (the chosen one) or `"test_pattern"`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_video_source(
+    engines: State<'_, EngineState>,
+    source: String,
+) -> Result<(), CommandError> {
+    let kind = match source.as_str() {
+        "camera" => VideoSourceKind::Camera {
+            id: engines.camera(),
+        },
+        "test_pattern" => VideoSourceKind::TestPattern,
+        other => {
+            return Err(CommandError::invalid_argument(format!(
+                "video source must be \"camera\" or \"test_pattern\", not {other:?}"
+            )))
+        }
+    };
+    engines.engine()?.set_video_source(kind, CHANNEL);
+    Ok(())
+}
+
+/// Chooses the audio source: `"microphone"` (the chosen one), `"tone"`
+/// (a 440 Hz test tone) or `"none"` (silence).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_audio_source(
+    engines: State<'_, EngineState>,
+    source: String,
+) -> Result<(), CommandError> {
+    let kind = match source.as_str() {
+        "microphone" => AudioSourceKind::Microphone {
+            id: engines.microphone(),
+        },
+        "tone" => AudioSourceKind::Tone { freq_hz: TONE_HZ },
+        // A custom source nobody pushes to: nothing is captured.
+        "none" => AudioSourceKind::Custom,
+        other => {
+            return Err(CommandError::invalid_argument(format!(
+                "audio source must be \"microphone\", \"tone\" or \"none\", not {other:?}"
+            )))
+        }
+    };
+    engines.engine()?.set_audio_source(kind, CHANNEL);
+    Ok(())
+}
+
+/// The preset named like `"360p"`.
+fn parse_preset(name: &str) -> Option<VideoPreset> {
+    Some(match name {
+        "180p" => VideoPreset::P180,
+        "270p" => VideoPreset::P270,
+        "360p" => VideoPreset::P360,
+        "540p" => VideoPreset::P540,
+        "720p" => VideoPreset::P720,
+        "1080p" => VideoPreset::P1080,
+        _ => return None,
+    })
+}
+
+/// Sets the video resolution, frame rate and bitrate from a preset name.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_video_config(
+    engines: State<'_, EngineState>,
+    preset: String,
+) -> Result<(), CommandError> {
+    let preset = parse_preset(&preset).ok_or_else(|| {
+        CommandError::new(
+            ErrorCode::InvalidVideoConfig,
+            format!("unknown video preset {preset:?} (180p, 270p, 360p, 540p, 720p or 1080p)"),
+        )
+    })?;
+    Ok(engines
+        .engine()?
+        .set_video_config(preset.config(), CHANNEL)?)
+}
+
+/// Zooms the camera.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_camera_zoom_factor(
+    engines: State<'_, EngineState>,
+    factor: f64,
+) -> Result<(), CommandError> {
+    Ok(engines.engine()?.set_camera_zoom_factor(factor, CHANNEL)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preset_names_match_the_sdk_presets() {
+        for (name, preset) in ["180p", "270p", "360p", "540p", "720p", "1080p"]
+            .iter()
+            .zip(VideoPreset::ALL)
+        {
+            assert_eq!(parse_preset(name), Some(preset));
+        }
+        assert_eq!(parse_preset("4k"), None);
+    }
+}

@@ -1,0 +1,107 @@
+//! Confer's desktop app: the Tauri shell between the web UI (`ui/`) and the
+//! SDK (`media-core`), with the room server embedded for hosting calls.
+//! `docs/app-contract.md` is the contract with the UI: every SDK call is a
+//! command, every engine event a Tauri event of the same name.
+//!
+//! Modules, one job each: [`error`] (what commands reject with), [`events`]
+//! (engine events to the UI), [`engine_state`], [`room_commands`],
+//! [`media_commands`] and [`device_commands`] (the SDK commands),
+//! [`app_commands`] (hosting, tiles, settings), [`host`] (the embedded
+//! server), [`settings`], [`paths`], [`surface`] (where video is drawn) and
+//! [`shutdown`] (leaving cleanly when the window closes).
+
+pub mod app_commands;
+pub mod device_commands;
+pub mod engine_state;
+pub mod error;
+pub mod events;
+pub mod host;
+pub mod media_commands;
+pub mod paths;
+pub mod room_commands;
+pub mod settings;
+pub mod shutdown;
+pub mod surface;
+
+use tauri::Manager;
+
+/// The label of the app's one window (`tauri.conf.json`).
+pub const MAIN_WINDOW: &str = "main";
+
+/// Builds and runs the app until it exits.
+pub fn run() {
+    init_logging();
+    let app = tauri::Builder::default()
+        .manage(engine_state::EngineState::default())
+        .manage(host::Host::default())
+        .manage(shutdown::Closing::default())
+        .setup(|app| {
+            let window = app
+                .get_webview_window(MAIN_WINDOW)
+                .ok_or("the main window is missing from tauri.conf.json")?;
+            app.manage(surface::Surfaces::new(window));
+            tracing::info!(config_dir = %paths::config_dir().display(), "Confer app started");
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                if window.label() == MAIN_WINDOW {
+                    api.prevent_close();
+                    shutdown::begin(window.app_handle().clone());
+                }
+            }
+        })
+        .invoke_handler(tauri::generate_handler![
+            room_commands::create_engine,
+            room_commands::destroy_engine,
+            room_commands::login_room,
+            room_commands::logout_room,
+            room_commands::renew_token,
+            room_commands::send_broadcast_message,
+            media_commands::start_preview,
+            media_commands::stop_preview,
+            media_commands::start_publishing_stream,
+            media_commands::stop_publishing_stream,
+            media_commands::start_playing_stream,
+            media_commands::stop_playing_stream,
+            media_commands::mute_microphone,
+            media_commands::enable_camera,
+            media_commands::mute_publish_stream_audio,
+            media_commands::mute_publish_stream_video,
+            media_commands::mute_play_stream_audio,
+            media_commands::mute_play_stream_video,
+            device_commands::list_devices,
+            device_commands::use_video_device,
+            device_commands::use_audio_device,
+            device_commands::use_speaker_device,
+            device_commands::set_video_source,
+            device_commands::set_audio_source,
+            device_commands::set_video_config,
+            device_commands::set_camera_zoom_factor,
+            app_commands::host_call,
+            app_commands::stop_hosting,
+            app_commands::update_tiles,
+            app_commands::attach_canvas,
+            app_commands::diagnostics,
+            app_commands::load_settings,
+            app_commands::save_settings,
+            app_commands::user_theme,
+            app_commands::app_info,
+        ])
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(error) => {
+            tracing::error!(%error, "the app could not start");
+            eprintln!("Confer could not start: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info`.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}

@@ -1,0 +1,46 @@
+//! Closing the window: leave the room at once (so the others see the user
+//! go now, not after a timeout), destroy the engine, close the video
+//! surfaces, stop hosting, then exit. A hung network cannot hold the app
+//! open: everything gets [`CLOSE_LIMIT`] in total.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tauri::{AppHandle, Manager};
+
+use crate::engine_state::EngineState;
+use crate::host::Host;
+use crate::room_commands::shut_down_engine;
+use crate::surface::Surfaces;
+
+/// The most closing may take before the app exits anyway.
+pub const CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Set once closing has begun (a second close request changes nothing).
+#[derive(Debug, Default)]
+pub struct Closing(AtomicBool);
+
+/// Starts the close sequence (once) and exits when it is done.
+pub fn begin(app: AppHandle) {
+    if app.state::<Closing>().0.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    tauri::async_runtime::spawn(async move {
+        if tokio::time::timeout(CLOSE_LIMIT, close(&app))
+            .await
+            .is_err()
+        {
+            tracing::warn!("closing took too long; exiting anyway");
+        }
+        app.exit(0);
+    });
+}
+
+async fn close(app: &AppHandle) {
+    shut_down_engine(&app.state::<EngineState>(), CLOSE_LIMIT).await;
+    if let Some(surfaces) = app.try_state::<Surfaces>() {
+        surfaces.release_all();
+    }
+    app.state::<Host>().stop().await;
+    tracing::info!("closed cleanly");
+}

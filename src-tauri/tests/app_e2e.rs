@@ -1,0 +1,218 @@
+//! The desktop app end to end, under Xvfb: tauri-driver + WebKitWebDriver
+//! drive the real app window; a headless `confer call` joins the call the
+//! app hosts. The remote tile's native video surface is checked in an X
+//! screenshot by reading the participant's frame-number barcode inside the
+//! tile's rectangle, before and after a window resize. Mute, camera off and
+//! leave are checked on the participant's side. Screenshots are kept in the
+//! artifacts directory.
+
+mod support;
+
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+use support::app::{self, RunningApp};
+use support::participant::Participant;
+use support::screen::{self, Rect};
+
+/// `confer call --preset 360p` publishes 640x360.
+const VIDEO_W: u32 = 640;
+const VIDEO_H: u32 = 360;
+const LONG: Duration = Duration::from_secs(40);
+
+/// The screen rectangle of the video area of the tile matching `tile_css`.
+fn tile_rect(app: &RunningApp, tile_css: &str) -> Rect {
+    let v = app.ui().exec(
+        "const el = document.querySelector(arguments[0] + ' .tile-video');
+         if (!el) return null;
+         const r = el.getBoundingClientRect(), s = window.devicePixelRatio;
+         return {x: r.left * s, y: r.top * s, w: r.width * s, h: r.height * s};",
+        json!([tile_css]),
+    );
+    assert!(!v.is_null(), "no tile {tile_css}");
+    let (ox, oy) = screen::window_origin("Confer");
+    let num = |k: &str| v[k].as_f64().unwrap_or(0.0);
+    Rect {
+        x: ox + num("x").round() as i32,
+        y: oy + num("y").round() as i32,
+        width: num("w").round() as u32,
+        height: num("h").round() as u32,
+    }
+}
+
+/// Takes screenshots until the barcode inside `rect` reads twice with a
+/// growing frame number (the surface shows live video there); returns them.
+fn live_frames_in(rect: Rect, shot: &Path) -> (u32, u32) {
+    let picture = rect.fit(f64::from(VIDEO_W) / f64::from(VIDEO_H));
+    let mut first = None;
+    for _ in 0..60 {
+        screen::screenshot(shot);
+        if let Some(n) = screen::read_barcode(shot, picture, VIDEO_W, VIDEO_H) {
+            match first {
+                None => first = Some(n),
+                Some(f) if n > f => return (f, n),
+                Some(_) => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!(
+        "no live barcode in {picture:?} (tile {rect:?}); see {}",
+        shot.display()
+    );
+}
+
+fn is(event: &Value, name: &str, stream: &str) -> bool {
+    event["event"] == name && event["stream_id"] == stream
+}
+
+#[test]
+fn host_a_call_see_a_participant_and_control_what_they_receive() {
+    if let Some(why) = app::skip_reason() {
+        eprintln!("SKIPPED app E2E: {why}");
+        return;
+    }
+    let artifacts = app::artifacts_dir();
+    let mut app = RunningApp::start("host", app::host_settings("alice", "Alice", "dark"), &[]);
+    let ui = app.ui();
+    ui.wait_for(
+        "the home screen",
+        LONG,
+        "const h = document.querySelector('[data-screen=\"home\"]');
+         return !!h && !h.hidden && !!document.querySelector('#host-call');",
+    );
+    screen::screenshot(&artifacts.join("app-home.png"));
+
+    // Host: the call screen shows how to join.
+    ui.click("#host-call");
+    let invite = ui.wait_for(
+        "the invite details",
+        LONG,
+        "const i = document.querySelector('#invite');
+         const c = document.querySelector('[data-screen=\"call\"]');
+         return i && c && !c.hidden && i.dataset.server ? {...i.dataset} : null;",
+    );
+    let text = |k: &str| invite[k].as_str().unwrap_or_default().to_owned();
+    let (server, app_id, app_sign, room) =
+        (text("server"), text("appId"), text("appSign"), text("room"));
+    assert!(server.starts_with("ws://127.0.0.1:"), "{invite}");
+    ui.click("#tab-info");
+    let render_path = ui.wait_for(
+        "the diagnostics' render path",
+        LONG,
+        "const d = document.querySelector('#diagnostics [data-render-path]');
+         return d && d.dataset.renderPath !== 'unknown' && d.dataset.renderPath;",
+    );
+    assert_eq!(render_path, "native-x11", "native surfaces under Xvfb");
+
+    // A headless participant joins, publishes its test pattern, plays ours.
+    let mut bob = Participant::spawn(
+        &app::confer_binary(),
+        &[
+            "--server",
+            &server,
+            "--app-id",
+            &app_id,
+            "--app-sign",
+            &app_sign,
+            "--room",
+            &room,
+            "--user",
+            "bob",
+            "--name",
+            "Bob",
+            "--notify-users",
+            "--publish",
+            "bob-main",
+            "--play",
+            "auto",
+            "--preset",
+            "360p",
+            "--media-ip",
+            "127.0.0.1",
+        ],
+    );
+    bob.wait_for("bob logged in", 0, LONG, |e| {
+        e["event"] == "RoomStateUpdate" && e["state"] == "Connected"
+    });
+
+    // The remote tile appears with Bob's name and shows his live video.
+    let name = ui.wait_for(
+        "Bob's tile",
+        LONG,
+        "const t = document.querySelector('.tile[data-user-id=\"bob\"] .tile-name');
+         return t && t.textContent.trim();",
+    );
+    assert!(name.as_str().unwrap_or("").contains("Bob"), "{name}");
+    let bob_tile = ".tile[data-user-id=\"bob\"]";
+    let before = tile_rect(&app, bob_tile);
+    let (f1, f2) = live_frames_in(before, &artifacts.join("app-call.png"));
+    eprintln!("remote tile {before:?}: frames {f1} -> {f2}");
+
+    // Bob receives our stream.
+    bob.wait_for("bob plays alice-main", 0, LONG, |e| {
+        is(e, "PlayerRecvVideoFirstFrame", "alice-main")
+    });
+
+    // Resize the window: the surface follows the tile.
+    ui.set_window_size(900, 600);
+    let after = ui_rect_changed(&app, bob_tile, before);
+    let (g1, g2) = live_frames_in(after, &artifacts.join("app-call-resized.png"));
+    eprintln!("after resize {after:?}: frames {g1} -> {g2}");
+
+    // Mute the microphone: Bob is told.
+    let mark = bob.seen.len();
+    ui.click("#toggle-mic");
+    bob.wait_for("alice's mic muted", mark, LONG, |e| {
+        is(e, "RemoteMicStateUpdate", "alice-main") && e["state"] == "Mute"
+    });
+    // Camera off: Bob is told and stops receiving video.
+    let mark = bob.seen.len();
+    ui.click("#toggle-camera");
+    bob.wait_for("alice's camera off", mark, LONG, |e| {
+        is(e, "RemoteCameraStateUpdate", "alice-main") && e["state"] == "Mute"
+    });
+    bob.wait_for("no more video from alice", mark, LONG, |e| {
+        is(e, "PlayerQualityUpdate", "alice-main") && e["quality"]["video_recv_fps"] == 0.0
+    });
+    screen::screenshot(&artifacts.join("app-muted.png"));
+
+    // Leave (the host ends the call after confirming): Bob sees Alice go.
+    let mark = bob.seen.len();
+    app.ui().click("#leave");
+    app.ui().wait_for(
+        "the leave dialog",
+        LONG,
+        "const b = document.querySelector('#confirm-leave');
+         return !!b && b.offsetParent !== null;",
+    );
+    app.ui().click("#confirm-leave");
+    bob.wait_for("alice left", mark, LONG, |e| {
+        e["event"] == "RoomUserUpdate"
+            && e["update_type"] == "Delete"
+            && e["users"]
+                .as_array()
+                .is_some_and(|u| u.iter().any(|u| u["user_id"] == "alice"))
+    });
+    app.ui().wait_for(
+        "back home",
+        LONG,
+        "const h = document.querySelector('[data-screen=\"home\"]'); return !!h && !h.hidden;",
+    );
+    app.close();
+}
+
+/// Waits until the tile's rectangle differs from `before` (layout followed
+/// the resize) and stays put for a moment; returns it.
+fn ui_rect_changed(app: &RunningApp, tile_css: &str, before: Rect) -> Rect {
+    let mut last = before;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = tile_rect(app, tile_css);
+        if now != before && now == last {
+            return now;
+        }
+        last = now;
+    }
+    panic!("the tile never moved after the resize: {before:?}");
+}

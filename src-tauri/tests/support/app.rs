@@ -1,0 +1,169 @@
+//! The app under test: tauri-driver started with an isolated config
+//! directory, a WebDriver session on the app, and where the binaries and
+//! artifacts are.
+
+use super::webdriver::Session;
+use serde_json::json;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The app binary this test target was built with.
+pub(crate) fn app_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_confer-app"))
+}
+
+/// The `confer` CLI, built beside the app by `cargo test --workspace`.
+pub(crate) fn confer_binary() -> PathBuf {
+    let path = app_binary().with_file_name("confer");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build --bin confer`",
+        path.display()
+    );
+    path
+}
+
+/// Where screenshots are kept: `$CONFER_ARTIFACTS` (set by `make test`) or
+/// `target/artifacts`.
+pub(crate) fn artifacts_dir() -> PathBuf {
+    let dir = std::env::var_os("CONFER_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| app_binary().with_file_name("artifacts"));
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
+/// Why the E2E cannot run here, if it cannot: no X display. (A missing
+/// tauri-driver is a failure, not a skip: `make test` installs it.)
+pub(crate) fn skip_reason() -> Option<&'static str> {
+    std::env::var_os("DISPLAY")
+        .is_none()
+        .then_some("DISPLAY is not set; run it under xvfb-run (as `make test` does)")
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
+        return PathBuf::from(p);
+    }
+    let in_tools = app_binary()
+        .parent()
+        .and_then(Path::parent)
+        .map(|target| target.join("tools/bin/tauri-driver"));
+    in_tools
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("tauri-driver"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running app: its driver process, its WebDriver session and its
+/// config directory.
+pub(crate) struct RunningApp {
+    driver: Child,
+    /// The WebDriver session (None once closed).
+    session: Option<Session>,
+    /// `$XDG_CONFIG_HOME` the app was started with.
+    pub(crate) config_home: PathBuf,
+    /// How long from asking for a session to the session being ready.
+    pub(crate) session_started_in: Duration,
+}
+
+impl RunningApp {
+    /// Starts the app with `settings` pre-seeded as its saved settings
+    /// (the JSON object of `app-settings.json`) and extra `env`.
+    pub(crate) fn start(
+        name: &str,
+        settings: serde_json::Value,
+        env: &[(&str, &str)],
+    ) -> RunningApp {
+        let config_home =
+            std::env::temp_dir().join(format!("confer-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&config_home);
+        let dir = config_home.join("confer");
+        std::fs::create_dir_all(&dir).expect("config dir");
+        std::fs::write(dir.join("app-settings.json"), settings.to_string()).expect("settings");
+
+        let (port, native_port) = (free_port(), free_port());
+        let driver_path = tauri_driver();
+        let mut command = Command::new(&driver_path);
+        command
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &native_port.to_string()])
+            .env("XDG_CONFIG_HOME", &config_home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let driver = command.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} ({e}); `make test` builds it into target/tools, or set TAURI_DRIVER",
+                driver_path.display()
+            )
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let asked = Instant::now();
+        let session = Session::start(port, &app_binary().to_string_lossy());
+        RunningApp {
+            driver,
+            session: Some(session),
+            config_home,
+            session_started_in: asked.elapsed(),
+        }
+    }
+
+    /// The WebDriver session.
+    pub(crate) fn ui(&self) -> &Session {
+        self.session.as_ref().expect("session open")
+    }
+
+    /// Closes the app window through WebDriver.
+    pub(crate) fn close(&mut self) {
+        if let Some(s) = self.session.take() {
+            s.close();
+        }
+    }
+}
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        self.close();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.config_home);
+    }
+}
+
+/// Saved settings for a test user who hosts with the test pattern.
+pub(crate) fn host_settings(user_id: &str, name: &str, theme: &str) -> serde_json::Value {
+    json!({
+        "user_id": user_id,
+        "name": name,
+        "video_source": "test_pattern",
+        "video_preset": "360p",
+        "host_scope": "this_computer",
+        "theme": theme,
+    })
+}
+
+/// The pid of the running app binary (the one process whose executable is
+/// [`app_binary`]); `None` before it started or after it exited.
+pub(crate) fn app_pid() -> Option<u32> {
+    let exe = app_binary().canonicalize().ok()?;
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe))
+}

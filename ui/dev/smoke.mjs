@@ -1,0 +1,155 @@
+// Dev only: drives the built UI in headless Chromium with the fake Tauri and
+// checks the contract's DOM hooks and command sequences end to end.
+// `npm run build && node --experimental-websocket dev/smoke.mjs`
+
+import assert from "node:assert/strict";
+import { startServer } from "./serve.mjs";
+import { chromiumPath, launch, sleep } from "./cdp.mjs";
+
+if (!chromiumPath) {
+  console.log("no chromium found; skipping");
+  process.exit(0);
+}
+const server = await startServer(0);
+const base = `http://127.0.0.1:${server.address().port}/`;
+const browser = await launch();
+const checks = [];
+const check = async (name, f) => {
+  try {
+    await f();
+    checks.push(`ok   ${name}`);
+  } catch (e) {
+    checks.push(`FAIL ${name}: ${e.message}`);
+    process.exitCode = 1;
+  }
+};
+
+try {
+  // ---- host, keyboard, leave with confirmation ----
+  let p = await browser.page(1100, 720);
+  await p.goto(`${base}?scenario=call&theme=dark`);
+  await sleep(1500);
+  const js = (e) => p.eval(e);
+  await check("call screen visible, home hidden", async () => {
+    assert.equal(await js(`document.querySelector('[data-screen="call"]').hidden`), false);
+    assert.equal(await js(`document.querySelector('[data-screen="home"]').hidden`), true);
+  });
+  await check("invite carries server, app id, app sign, room", async () => {
+    const d = await js(`({...document.querySelector('#invite').dataset})`);
+    assert.equal(d.server, "ws://127.0.0.1:40123/ws");
+    assert.equal(d.appId, "1234567");
+    assert.match(d.appSign, /^[0-9a-f]{64}$/);
+    assert.match(d.room, /^room-/);
+  });
+  await check("tiles: self + 3 remote with user/stream ids and names", async () => {
+    const tiles = await js(`[...document.querySelectorAll('.tile')].filter(t => !t.closest('[hidden]')).map(t => [t.dataset.userId, t.dataset.streamId ?? null, t.hasAttribute('data-self'), t.querySelector('.tile-name').textContent, t.querySelector('.tile-video').dataset.tileId])`);
+    assert.deepEqual(tiles, [
+      ["u-ada", null, true, "Ada Lovelace", "self"],
+      ["u-grace", "u-grace-main", false, "Grace Hopper", "stream:u-grace-main"],
+      ["u-alan", "u-alan-main", false, "Alan Turing", "stream:u-alan-main"],
+      ["u-katherine", "u-katherine-main", false, "Katherine Johnson", "stream:u-katherine-main"],
+    ]);
+  });
+  await check("login, publish and play used the contract's args", async () => {
+    const log = await js(`__confer_mock.log.map(([c, a]) => [c, JSON.stringify(a)])`);
+    const login = log.find(([c]) => c === "login_room");
+    assert.match(login[1], /"user_id":"u-ada".*"user_name":"Ada Lovelace".*"is_user_status_notify":true/);
+    assert.deepEqual(log.find(([c]) => c === "start_publishing_stream"), ["start_publishing_stream", '{"stream_id":"u-ada-main"}']);
+    assert.ok(log.some(([c, a]) => c === "start_playing_stream" && a === '{"stream_id":"u-grace-main","tile_id":"stream:u-grace-main"}'));
+  });
+  await check("update_tiles: device px rects, camera-off tile hidden", async () => {
+    const rects = await js(`Object.fromEntries([...__confer_mock.rects].map(([k, v]) => [k, v]))`);
+    assert.equal(rects["self"].visible, true);
+    assert.ok(rects["self"].width > 100 && Number.isInteger(rects["self"].x));
+    assert.equal(rects["stream:u-katherine-main"].visible, false, "Katherine's camera is muted");
+    assert.equal(rects["preview"].visible, false, "the home preview is hidden during the call");
+  });
+  await check("M toggles the mic (aria-pressed), Ctrl+D toggles back", async () => {
+    const pressed = () => js(`document.querySelector('#toggle-mic').getAttribute('aria-pressed')`);
+    assert.equal(await pressed(), "true");
+    await js(`document.activeElement?.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: 'm', code: 'KeyM', bubbles: true}))`);
+    await sleep(50);
+    assert.equal(await pressed(), "false");
+    assert.deepEqual(await js(`__confer_mock.log.filter(([c]) => c === 'mute_microphone').at(-1)`), ["mute_microphone", { mute: true }]);
+    await js(`document.dispatchEvent(new KeyboardEvent('keydown', {key: 'd', code: 'KeyD', ctrlKey: true, bubbles: true}))`);
+    await sleep(50);
+    assert.equal(await pressed(), "true");
+  });
+  await check("a popover over a tile hides that tile's surface", async () => {
+    await js(`document.querySelector('#camera-menu').click()`);
+    await sleep(100);
+    const hidden = await js(`[...__confer_mock.rects.values()].filter(r => !r.visible).map(r => r.tile_id)`);
+    assert.ok(hidden.length >= 1, `some tile hidden: ${hidden}`);
+    await js(`document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}))`);
+    await sleep(100);
+    assert.equal(await js(`document.querySelector('.device-menu').hidden`), true);
+  });
+  await check("leave while hosting asks, then stops everything in order and shows home", async () => {
+    await js(`document.querySelector('#leave').click()`);
+    await sleep(50);
+    assert.equal(await js(`document.querySelector('#leave-dialog').open`), true);
+    const surfaces = await js(`[...__confer_mock.rects.values()].every(r => !r.visible)`);
+    assert.equal(surfaces, true, "every surface hidden under the modal");
+    const before = await js(`__confer_mock.log.length`);
+    await js(`document.querySelector('#confirm-leave').click()`);
+    await sleep(300);
+    const calls = await js(`__confer_mock.log.slice(${before}).map(([c]) => c).filter(c => !['update_tiles','diagnostics','list_devices','create_engine','start_preview','set_video_config','set_video_source','use_video_device','set_audio_source','use_audio_device','mute_microphone','enable_camera'].includes(c))`);
+    assert.deepEqual(calls, ["stop_publishing_stream", "stop_preview", "logout_room", "destroy_engine", "stop_hosting"]);
+    assert.equal(await js(`document.querySelector('[data-screen="home"]').hidden`), false);
+  });
+  await p.close();
+
+  // ---- join from a pasted invite link, reconnecting banner, kick toast ----
+  p = await browser.page(1100, 720);
+  await p.goto(`${base}?scenario=home&theme=light`);
+  await sleep(800);
+  await check("pasting an invite fills the join fields; Join logs in there", async () => {
+    const sign = "ab".repeat(32);
+    await p.eval(`(() => { const el = document.querySelector('#invite-link'); el.value = 'confer://join?server=ws%3A%2F%2F10.0.0.9%3A4000%2Fws&app_id=77&app_sign=${sign}&room=room-xyz'; el.dispatchEvent(new Event('input')); })()`);
+    const fields = await p.eval(`['#server-url','#room-id','#app-id','#app-sign'].map(s => document.querySelector(s).value)`);
+    assert.deepEqual(fields, ["ws://10.0.0.9:4000/ws", "room-xyz", "77", sign]);
+    await p.eval(`document.querySelector('#join-call').click()`);
+    await sleep(400);
+    const log = await p.eval(`__confer_mock.log.map(([c, a]) => [c, a])`);
+    const create = log.filter(([c]) => c === "create_engine").at(-1);
+    assert.deepEqual(create[1].profile, { server: "ws://10.0.0.9:4000/ws", app_id: 77, app_sign: sign, scenario: "StandardVideoCall" });
+    assert.equal(log.find(([c]) => c === "login_room")[1].room_id, "room-xyz");
+  });
+  await check("#leave leaves at once for a guest", async () => {
+    await sleep(600);
+    await p.eval(`document.querySelector('#leave').click()`);
+    await sleep(300);
+    assert.equal(await p.eval(`document.querySelector('#leave-dialog').open`), false);
+    assert.equal(await p.eval(`document.querySelector('[data-screen="home"]').hidden`), false);
+    const calls = await p.eval(`__confer_mock.log.map(([c]) => c)`);
+    assert.equal(calls.includes("stop_hosting"), false);
+  });
+  await p.close();
+
+  p = await browser.page(1100, 720);
+  await p.goto(`${base}?scenario=reconnecting&theme=dark`);
+  await sleep(1500);
+  await check("reconnecting banner visible with role=status", async () => {
+    assert.equal(await p.eval(`document.querySelector('#reconnecting-banner').hidden`), false);
+    assert.equal(await p.eval(`document.querySelector('#reconnecting-banner').getAttribute('role')`), "status");
+    await p.eval(`__confer_mock.emit('RoomStateUpdate', {room_id: document.querySelector('#invite').dataset.room, state: 'Connected', error_code: 0, extended_data: '{}'})`);
+    await sleep(50);
+    assert.equal(await p.eval(`document.querySelector('#reconnecting-banner').hidden`), true);
+  });
+  await p.close();
+
+  p = await browser.page(1100, 720);
+  await p.goto(`${base}?scenario=kicked&theme=dark`);
+  await sleep(1500);
+  await check("kicked: a .toast with the error code and the failure dialog", async () => {
+    const toasts = await p.eval(`[...document.querySelectorAll('.toast')].map(t => t.textContent)`);
+    assert.ok(toasts.some((t) => t.includes("1002013")), JSON.stringify(toasts));
+    assert.equal(await p.eval(`document.querySelector('#failed-dialog').open`), true);
+    assert.equal(await p.eval(`document.querySelector('#diagnostics [data-render-path]').dataset.renderPath`), "canvas");
+  });
+  await p.close();
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(checks.join("\n"));

@@ -1,0 +1,137 @@
+// Boot: subscribe to events before anything can emit them, load settings and
+// themes, then wire the store, the session, the surface tracker and the two
+// screens together.
+
+import { api, listenAll, newChannel, normaliseError } from "./tauri.js";
+import { createCallStore } from "./state.js";
+import { CallSession, PREVIEW_TILE } from "./session.js";
+import { normalizeSettings, SettingsSaver } from "./settings.js";
+import { Devices } from "./devices.js";
+import { applyTheme, injectUserTheme } from "./theme.js";
+import { attachCanvas, SurfaceTracker } from "./tiles.js";
+import { Toasts } from "./ui/toasts.js";
+import { HomeScreen } from "./screens/home.js";
+import { CallScreen } from "./screens/call.js";
+import type { Diagnostics, Settings } from "./types.js";
+import { $ } from "./ui/dom.js";
+
+async function boot(): Promise<void> {
+  const store = createCallStore();
+  const session = new CallSession(api, store);
+  const live = $("#live");
+
+  // Listen first (the seed: register callbacks before login).
+  try {
+    await listenAll((e) => {
+      store.dispatch(e);
+      session.onEvent(e);
+    });
+  } catch (e) {
+    store.dispatch({ event: "app/error", error: normaliseError(e), title: "Not connected to the app" });
+  }
+
+  let settings: Settings;
+  try {
+    settings = normalizeSettings(await api.loadSettings());
+  } catch (e) {
+    settings = normalizeSettings({});
+    store.dispatch({ event: "app/error", error: normaliseError(e), title: "Settings could not be loaded; using defaults" });
+  }
+  applyTheme(settings.theme);
+  api.userTheme().then(injectUserTheme, () => {});
+
+  let diagnostics: Diagnostics | null = null;
+  const fetchDiagnostics = async (): Promise<Diagnostics | null> => {
+    try {
+      diagnostics = await api.diagnostics();
+    } catch {
+      /* keep the last known */
+    }
+    return diagnostics;
+  };
+  await fetchDiagnostics();
+  let version = "";
+  try {
+    version = (await api.appInfo()).version;
+  } catch {
+    /* shown as "Confer" */
+  }
+
+  const saver = new SettingsSaver(api.saveSettings, (e) =>
+    store.dispatch({ event: "app/error", error: normaliseError(e), title: "Settings could not be saved" }),
+  );
+  const update = (s: Settings): void => {
+    settings = s;
+    saver.queue(s);
+  };
+  window.addEventListener("pagehide", () => void saver.flush());
+
+  const devices = new Devices(api, () => settings, update, (error, title) => store.dispatch({ event: "app/error", error, title }));
+  session.mediaSetup = (a) => devices.setup(a);
+  // list_devices works without an engine: fill the pickers at once.
+  void devices.refresh();
+
+  let trackerFailed = false;
+  const tracker = new SurfaceTracker(api, (e) => {
+    if (trackerFailed) return;
+    trackerFailed = true;
+    store.dispatch({ event: "app/error", error: normaliseError(e), title: "Video placement failed" });
+  });
+  tracker.start();
+
+  const onTileCreated = (video: HTMLElement, tileId: string): void => {
+    if (diagnostics?.render_path !== "canvas") return;
+    attachCanvas(api, newChannel, video, tileId).catch((e) =>
+      store.dispatch({ event: "app/error", error: normaliseError(e), title: "Video can't be shown" }),
+    );
+  };
+
+  const toasts = new Toasts(store);
+
+  // Announce joins, leaves and chat to screen readers.
+  store.subscribe((s, prev) => {
+    if (s.announcement && s.announcement !== prev.announcement) live.textContent = s.announcement.text;
+  });
+
+  const call = new CallScreen({
+    store,
+    session,
+    devices,
+    settings: () => settings,
+    diagnostics: fetchDiagnostics,
+    version: () => version,
+    onTileCreated,
+  });
+
+  const home = new HomeScreen({
+    store,
+    session,
+    devices,
+    settings: () => settings,
+    update,
+    version: () => version,
+    join: (params, invite) => {
+      void saver.flush();
+      home.hide();
+      const joined = session.join(params);
+      call.show(invite);
+      toasts.render();
+      void joined.then(() => fetchDiagnostics());
+    },
+  });
+
+  // After leaving (or the embedded server stopping: HostStopped already left a toast).
+  session.onLeft = () => {
+    call.hide();
+    home.show();
+    toasts.render();
+  };
+
+  const previewVideo = document.querySelector<HTMLElement>(`.tile-video[data-tile-id="${PREVIEW_TILE}"]`);
+  if (previewVideo) onTileCreated(previewVideo, PREVIEW_TILE);
+
+  home.show();
+  toasts.render();
+}
+
+void boot();

@@ -1,0 +1,340 @@
+// The pre-join screen (UX.md §1): live preview with mic/camera toggles and
+// pickers, the name, "Host a call", and "Join a call" (fields or a pasted
+// invite link). Device problems are reported but never block joining.
+
+import type { CallStore } from "../state.js";
+import type { CallSession, JoinParams } from "../session.js";
+import { hostProfile, PREVIEW_TILE } from "../session.js";
+import type { Devices } from "../devices.js";
+import { cameraOptions, cameraValue, micOptions, micValue, presetOf, speakerOptions, speakerValue, type Option } from "../devices.js";
+import type { EngineProfile, HostScope, Settings, Theme, VideoPreset } from "../types.js";
+import { normaliseError } from "../tauri.js";
+import { describeError } from "../errors.js";
+import { parseInvite } from "../invite.js";
+import { checkJoinFields, previewProfile } from "../join-form.js";
+import { generateRoomId, hueFor, initials } from "../names.js";
+import { applyTheme } from "../theme.js";
+import { $, h, setIcon, setText } from "../ui/dom.js";
+import type { InviteInfo } from "../call/panel.js";
+
+export interface HomeDeps {
+  store: CallStore;
+  session: CallSession;
+  devices: Devices;
+  settings: () => Settings;
+  update: (s: Settings) => void;
+  version: () => string;
+  /** Switch to the call screen and join. */
+  join: (params: JoinParams, invite: InviteInfo | null) => void;
+}
+
+export class HomeScreen {
+  readonly root: HTMLElement;
+  private busy = false;
+  private previewError = "";
+  private readonly f: Record<string, HTMLInputElement | HTMLSelectElement | HTMLButtonElement | HTMLElement>;
+
+  constructor(private d: HomeDeps) {
+    this.root = $('[data-screen="home"]');
+    const q = <T extends HTMLElement>(s: string): T => $(s, this.root) as T;
+    this.f = {
+      name: q<HTMLInputElement>("#name"),
+      server: q<HTMLInputElement>("#server-url"),
+      room: q<HTMLInputElement>("#room-id"),
+      appId: q<HTMLInputElement>("#app-id"),
+      appSign: q<HTMLInputElement>("#app-sign"),
+      inviteLink: q<HTMLInputElement>("#invite-link"),
+      inviteHint: q("#invite-hint"),
+      scope: q<HTMLSelectElement>("#host-scope"),
+      host: q<HTMLButtonElement>("#host-call"),
+      join: q<HTMLButtonElement>("#join-call"),
+      error: q("#home-error"),
+      camera: q<HTMLSelectElement>("#camera-select"),
+      mic: q<HTMLSelectElement>("#mic-select"),
+      speaker: q<HTMLSelectElement>("#speaker-select"),
+      preset: q<HTMLSelectElement>("#video-preset"),
+      theme: q<HTMLSelectElement>("#theme-select"),
+      micToggle: q<HTMLButtonElement>("#home-mic"),
+      camToggle: q<HTMLButtonElement>("#home-camera"),
+      status: q("#device-status"),
+      tile: q("#home-tile"),
+      avatar: q("#home-avatar"),
+      tileName: q("#home-tile-name"),
+      version: q("#app-version"),
+    };
+    this.fill(d.settings());
+    this.bind();
+    d.devices.subscribe(() => this.renderDevices());
+    d.store.subscribe((s, prev) => {
+      if (s.local !== prev.local) this.renderToggles();
+    });
+    this.renderToggles();
+    this.renderDevices();
+  }
+
+  private input(k: string): HTMLInputElement {
+    return this.f[k] as HTMLInputElement;
+  }
+
+  private fill(s: Settings): void {
+    this.input("name").value = s.name;
+    this.input("server").value = s.last_server;
+    this.input("room").value = s.last_room;
+    this.input("appId").value = s.last_app_id ? String(s.last_app_id) : "";
+    this.input("appSign").value = s.last_app_sign;
+    (this.f.scope as HTMLSelectElement).value = s.host_scope;
+    (this.f.theme as HTMLSelectElement).value = s.theme;
+    (this.f.preset as HTMLSelectElement).value = presetOf(s);
+    this.renderName();
+  }
+
+  private save(patch: Partial<Settings>): void {
+    this.d.update({ ...this.d.settings(), ...patch });
+  }
+
+  private bind(): void {
+    const name = this.input("name");
+    name.addEventListener("input", () => {
+      this.save({ name: name.value.trim() });
+      this.renderName();
+      this.clearError("name");
+    });
+    for (const k of ["server", "room", "appId", "appSign"] as const) {
+      this.input(k).addEventListener("input", () => this.clearError());
+    }
+    // Enter in any field joins (in the name: joins when a server is filled in, else hosts).
+    this.root.querySelectorAll<HTMLInputElement>("input").forEach((el) =>
+      el.addEventListener("keydown", (e) => {
+        if (e.key !== "Enter" || e.isComposing) return;
+        e.preventDefault();
+        if (el === name && !this.input("server").value.trim()) void this.host();
+        else void this.joinFromForm();
+      }),
+    );
+    const link = this.input("inviteLink");
+    const useLink = (): void => {
+      const inv = parseInvite(link.value);
+      if (!link.value.trim()) {
+        setText(this.f.inviteHint!, "");
+        return;
+      }
+      if (!inv) {
+        setText(this.f.inviteHint!, "That doesn't look like a Confer invite (confer://join?server=…).");
+        this.f.inviteHint!.dataset.kind = "error";
+        return;
+      }
+      this.input("server").value = inv.server;
+      if (inv.room) this.input("room").value = inv.room;
+      if (inv.app_id !== null) this.input("appId").value = String(inv.app_id);
+      if (inv.app_sign) this.input("appSign").value = inv.app_sign;
+      this.f.inviteHint!.dataset.kind = "ok";
+      setText(this.f.inviteHint!, inv.room ? `Filled in: room ${inv.room} on ${inv.server}.` : `Filled in the server ${inv.server}; add the room ID.`);
+      this.clearError();
+    };
+    link.addEventListener("input", useLink);
+    link.addEventListener("change", useLink);
+
+    (this.f.host as HTMLButtonElement).addEventListener("click", () => void this.host());
+    (this.f.join as HTMLButtonElement).addEventListener("click", () => void this.joinFromForm());
+    const scope = this.f.scope as HTMLSelectElement;
+    scope.addEventListener("change", () => this.save({ host_scope: scope.value as HostScope }));
+    const theme = this.f.theme as HTMLSelectElement;
+    theme.addEventListener("change", () => {
+      applyTheme(theme.value as Theme);
+      this.save({ theme: theme.value as Theme });
+    });
+    const live = (): boolean => this.d.session.engine !== null;
+    const cam = this.f.camera as HTMLSelectElement;
+    cam.addEventListener("change", () => void this.d.devices.chooseCamera(cam.value, live()));
+    const mic = this.f.mic as HTMLSelectElement;
+    mic.addEventListener("change", () => void this.d.devices.chooseMic(mic.value, live()));
+    const sp = this.f.speaker as HTMLSelectElement;
+    sp.addEventListener("change", () => void this.d.devices.chooseSpeaker(sp.value, live()));
+    const preset = this.f.preset as HTMLSelectElement;
+    preset.addEventListener("change", () => void this.d.devices.choosePreset(preset.value as VideoPreset, live()));
+    this.f.micToggle!.addEventListener("click", () => void this.d.session.setMic(!this.d.store.state.local.mic));
+    this.f.camToggle!.addEventListener("click", () => void this.d.session.setCamera(!this.d.store.state.local.camera));
+  }
+
+  show(): void {
+    this.root.hidden = false;
+    this.busy = false;
+    this.setBusy(false);
+    setText(this.f.version!, this.d.version() ? `Confer ${this.d.version()}` : "Confer");
+    const name = this.input("name");
+    if (!name.value.trim()) name.focus();
+    void this.startPreview();
+  }
+
+  hide(): void {
+    this.root.hidden = true;
+  }
+
+  /** Creates an engine just for the preview; failures are shown, joining stays possible. */
+  private async startPreview(): Promise<void> {
+    this.previewError = "";
+    try {
+      await this.d.session.ensureEngine(previewProfile(this.d.settings()));
+      if (this.root.hidden) return;
+      await this.d.session.preview(PREVIEW_TILE);
+    } catch (e) {
+      const err = normaliseError(e);
+      this.previewError = `Preview unavailable: ${err.message} (code ${err.code}). You can still join.`;
+    }
+    this.renderDevices();
+  }
+
+  private renderName(): void {
+    const n = this.input("name").value.trim();
+    const uid = this.d.settings().user_id;
+    setText(this.f.avatar!, initials(n || "?"));
+    this.f.avatar!.style.setProperty("--hue", String(hueFor(uid)));
+    setText(this.f.tileName!, n || "Your name");
+  }
+
+  private renderToggles(): void {
+    const { mic, camera } = this.d.store.state.local;
+    const set = (b: HTMLElement, on: boolean, what: string, onI: "mic" | "camera", offI: "micOff" | "cameraOff"): void => {
+      b.setAttribute("aria-pressed", String(on));
+      b.dataset.state = on ? "on" : "off";
+      const label = `Turn ${on ? "off" : "on"} ${what}`;
+      b.setAttribute("aria-label", label);
+      b.title = label;
+      setIcon(b, on ? onI : offI);
+    };
+    set(this.f.micToggle!, mic, "microphone", "mic", "micOff");
+    set(this.f.camToggle!, camera, "camera", "camera", "cameraOff");
+    this.f.tile!.toggleAttribute("data-video-off", !camera);
+  }
+
+  private renderDevices(): void {
+    const s = this.d.settings();
+    const list = this.d.devices.list;
+    fillSelect(this.f.camera as HTMLSelectElement, cameraOptions(list), cameraValue(s, list));
+    fillSelect(this.f.mic as HTMLSelectElement, micOptions(list), micValue(s, list));
+    fillSelect(this.f.speaker as HTMLSelectElement, speakerOptions(list), speakerValue(s, list));
+    (this.f.preset as HTMLSelectElement).value = presetOf(s);
+
+    const st = this.f.status!;
+    if (!this.d.devices.loaded) {
+      st.dataset.kind = "checking";
+      st.setAttribute("role", "status");
+      st.replaceChildren(h("p", {}, "Checking devices…"));
+      return;
+    }
+    const problems: string[] = [];
+    if (this.previewError) problems.push(this.previewError);
+    if (list.cameras.length === 0) problems.push(`${describeError(1_006_001).title}. You can still join; others see a test pattern.`);
+    if (list.microphones.length === 0) problems.push(`${describeError(1_006_002).title}. You can still join; others won't hear you.`);
+    if (problems.length) {
+      st.dataset.kind = "warning";
+      st.setAttribute("role", "alert");
+      st.replaceChildren(...problems.map((p) => h("p", {}, p)));
+    } else {
+      st.dataset.kind = "ok";
+      st.setAttribute("role", "status");
+      st.replaceChildren(h("p", {}, "Devices ready"));
+    }
+  }
+
+  private setBusy(on: boolean, which?: "host" | "join"): void {
+    const host = this.f.host as HTMLButtonElement;
+    const join = this.f.join as HTMLButtonElement;
+    host.disabled = on;
+    join.disabled = on;
+    setText(host.querySelector(".label") ?? host, on && which === "host" ? "Starting…" : "Host a call");
+    setText(join.querySelector(".label") ?? join, on && which === "join" ? "Joining…" : "Join");
+  }
+
+  private showError(message: string, field?: string): void {
+    const box = this.f.error!;
+    setText(box, message);
+    box.hidden = false;
+    if (field) {
+      const el = this.root.querySelector<HTMLElement>(`#${field}`);
+      el?.setAttribute("aria-invalid", "true");
+      el?.setAttribute("aria-describedby", "home-error");
+      el?.focus();
+    }
+  }
+
+  private clearError(field?: string): void {
+    const box = this.f.error!;
+    box.hidden = true;
+    setText(box, "");
+    const sel = field ? `#${field}` : "[aria-invalid]";
+    this.root.querySelectorAll(sel).forEach((el) => el.removeAttribute("aria-invalid"));
+  }
+
+  private user(): { user_id: string; user_name: string } {
+    const s = this.d.settings();
+    return { user_id: s.user_id, user_name: this.input("name").value.trim() };
+  }
+
+  async host(): Promise<void> {
+    if (this.busy) return;
+    const name = this.input("name").value.trim();
+    if (!name) {
+      this.showError("Enter your name so others know who you are.", "name");
+      return;
+    }
+    this.busy = true;
+    this.clearError();
+    this.setBusy(true, "host");
+    const scope = (this.f.scope as HTMLSelectElement).value as HostScope;
+    let info;
+    try {
+      info = await this.d.session.startHosting(scope);
+    } catch (e) {
+      const err = normaliseError(e);
+      this.busy = false;
+      this.setBusy(false);
+      this.showError(`Could not start the call server: ${err.message} (code ${err.code}).`);
+      return;
+    }
+    const room = generateRoomId();
+    this.d.join(
+      { profile: hostProfile(info), room_id: room, user: this.user() },
+      {
+        server: info.addresses[0] ?? info.ws_url,
+        addresses: info.addresses,
+        app_id: info.app_id,
+        app_sign: info.app_sign,
+        room,
+        invite: info.invite,
+        debug_page_url: info.debug_page_url,
+      },
+    );
+  }
+
+  async joinFromForm(): Promise<void> {
+    if (this.busy) return;
+    const r = checkJoinFields({
+      name: this.input("name").value,
+      server: this.input("server").value,
+      room: this.input("room").value,
+      appId: this.input("appId").value,
+      appSign: this.input("appSign").value,
+    });
+    if (!r.ok) {
+      this.showError(r.error.message, r.error.field);
+      return;
+    }
+    this.busy = true;
+    this.clearError();
+    this.setBusy(true, "join");
+    this.save({ last_server: r.server, last_room: r.room, last_app_id: r.app_id, last_app_sign: r.app_sign, name: this.input("name").value.trim() });
+    const profile: EngineProfile = { server: r.server, app_id: r.app_id, scenario: "StandardVideoCall" };
+    if (r.app_sign) profile.app_sign = r.app_sign;
+    this.d.join(
+      { profile, room_id: r.room, user: this.user() },
+      { server: r.server, addresses: [r.server], app_id: r.app_id, app_sign: r.app_sign, room: r.room, invite: "", debug_page_url: null },
+    );
+  }
+}
+
+function fillSelect(sel: HTMLSelectElement, options: Option[], value: string): void {
+  const same = sel.options.length === options.length && options.every((o, i) => sel.options[i]!.value === o.value && sel.options[i]!.text === o.label);
+  if (!same) sel.replaceChildren(...options.map((o) => h("option", { value: o.value }, o.label)));
+  if (sel.value !== value) sel.value = value;
+}

@@ -1,0 +1,183 @@
+// Typed wrappers for every command and event of docs/app-contract.md, over
+// `window.__TAURI__` (withGlobalTauri), so the UI needs no npm runtime package.
+// Every rejection is normalised to `{ code, message }`.
+
+import type {
+  AppEvent,
+  AppInfo,
+  AudioSource,
+  CommandError,
+  DeviceList,
+  Diagnostics,
+  EngineProfile,
+  HostInfo,
+  HostScope,
+  SdkEvent,
+  Settings,
+  TileRect,
+  VideoPreset,
+  VideoSource,
+} from "./types.js";
+import { SDK_EVENT_NAMES } from "./types.js";
+
+/** A Tauri IPC channel: Rust pushes messages, `onmessage` receives them. */
+export interface TauriChannel<T> {
+  onmessage: (message: T) => void;
+}
+
+interface TauriGlobal {
+  core: {
+    invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+    Channel: new <T>() => TauriChannel<T>;
+  };
+  event: {
+    listen<T>(name: string, handler: (e: { payload: T }) => void): Promise<() => void>;
+  };
+}
+
+declare global {
+  interface Window {
+    __TAURI__?: TauriGlobal;
+  }
+}
+
+/** The code used when a failure carries none (not a Tauri CommandError). */
+export const UNKNOWN_ERROR_CODE = 1_009_012; // ErrorCode::Internal
+
+/** Turns whatever a rejected command gave into `{ code, message }`. */
+export function normaliseError(err: unknown): CommandError {
+  if (err && typeof err === "object") {
+    const o = err as Record<string, unknown>;
+    const code = typeof o.code === "number" ? o.code : Number(o.code);
+    const message =
+      typeof o.message === "string" ? o.message : typeof o.error === "string" ? o.error : JSON.stringify(err);
+    return { code: Number.isFinite(code) && code > 0 ? code : UNKNOWN_ERROR_CODE, message };
+  }
+  if (typeof err === "string") {
+    // Some Tauri failures (command not found, bad args) reject with a bare string.
+    try {
+      const parsed: unknown = JSON.parse(err);
+      if (parsed && typeof parsed === "object") return normaliseError(parsed);
+    } catch {
+      /* not JSON */
+    }
+    return { code: UNKNOWN_ERROR_CODE, message: err };
+  }
+  return { code: UNKNOWN_ERROR_CODE, message: String(err) };
+}
+
+/** Every command of the contract. `session.ts` and the screens take this interface so tests can fake it. */
+export interface Api {
+  createEngine(profile: EngineProfile): Promise<null>;
+  destroyEngine(): Promise<null>;
+  loginRoom(a: { room_id: string; user_id: string; user_name: string; token?: string; is_user_status_notify: boolean }): Promise<null>;
+  logoutRoom(): Promise<null>;
+  startPreview(tile_id: string): Promise<null>;
+  stopPreview(): Promise<null>;
+  startPublishingStream(stream_id: string): Promise<null>;
+  stopPublishingStream(): Promise<null>;
+  startPlayingStream(stream_id: string, tile_id: string): Promise<null>;
+  stopPlayingStream(stream_id: string): Promise<null>;
+  muteMicrophone(mute: boolean): Promise<null>;
+  enableCamera(enable: boolean): Promise<null>;
+  mutePublishStreamAudio(mute: boolean): Promise<null>;
+  mutePublishStreamVideo(mute: boolean): Promise<null>;
+  mutePlayStreamAudio(stream_id: string, mute: boolean): Promise<null>;
+  mutePlayStreamVideo(stream_id: string, mute: boolean): Promise<null>;
+  listDevices(): Promise<DeviceList>;
+  useVideoDevice(device_id: string): Promise<null>;
+  useAudioDevice(device_id: string): Promise<null>;
+  useSpeakerDevice(device_id: string | null): Promise<null>;
+  setVideoSource(source: VideoSource): Promise<null>;
+  setAudioSource(source: AudioSource): Promise<null>;
+  setVideoConfig(preset: VideoPreset): Promise<null>;
+  setCameraZoomFactor(factor: number): Promise<null>;
+  sendBroadcastMessage(message: string): Promise<number>;
+  renewToken(token: string): Promise<null>;
+  hostCall(scope: HostScope): Promise<HostInfo>;
+  stopHosting(): Promise<null>;
+  updateTiles(tiles: TileRect[]): Promise<null>;
+  attachCanvas(tile_id: string, channel: TauriChannel<unknown>): Promise<null>;
+  diagnostics(): Promise<Diagnostics>;
+  loadSettings(): Promise<Settings>;
+  saveSettings(settings: Settings): Promise<null>;
+  userTheme(): Promise<string | null>;
+  appInfo(): Promise<AppInfo>;
+}
+
+function tauri(): TauriGlobal {
+  const t = window.__TAURI__;
+  if (!t) throw { code: UNKNOWN_ERROR_CODE, message: "not running inside the Confer app (window.__TAURI__ is missing)" };
+  return t;
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await tauri().core.invoke<T>(cmd, args);
+  } catch (e) {
+    throw normaliseError(e);
+  }
+}
+
+/** The real API over `window.__TAURI__.core.invoke` (snake_case argument keys). */
+export const api: Api = {
+  createEngine: (profile) => call("create_engine", { profile }),
+  destroyEngine: () => call("destroy_engine"),
+  loginRoom: (a) => call("login_room", { ...a }),
+  logoutRoom: () => call("logout_room"),
+  startPreview: (tile_id) => call("start_preview", { tile_id }),
+  stopPreview: () => call("stop_preview"),
+  startPublishingStream: (stream_id) => call("start_publishing_stream", { stream_id }),
+  stopPublishingStream: () => call("stop_publishing_stream"),
+  startPlayingStream: (stream_id, tile_id) => call("start_playing_stream", { stream_id, tile_id }),
+  stopPlayingStream: (stream_id) => call("stop_playing_stream", { stream_id }),
+  muteMicrophone: (mute) => call("mute_microphone", { mute }),
+  enableCamera: (enable) => call("enable_camera", { enable }),
+  mutePublishStreamAudio: (mute) => call("mute_publish_stream_audio", { mute }),
+  mutePublishStreamVideo: (mute) => call("mute_publish_stream_video", { mute }),
+  mutePlayStreamAudio: (stream_id, mute) => call("mute_play_stream_audio", { stream_id, mute }),
+  mutePlayStreamVideo: (stream_id, mute) => call("mute_play_stream_video", { stream_id, mute }),
+  listDevices: () => call("list_devices"),
+  useVideoDevice: (device_id) => call("use_video_device", { device_id }),
+  useAudioDevice: (device_id) => call("use_audio_device", { device_id }),
+  useSpeakerDevice: (device_id) => call("use_speaker_device", { device_id }),
+  setVideoSource: (source) => call("set_video_source", { source }),
+  setAudioSource: (source) => call("set_audio_source", { source }),
+  setVideoConfig: (preset) => call("set_video_config", { preset }),
+  setCameraZoomFactor: (factor) => call("set_camera_zoom_factor", { factor }),
+  sendBroadcastMessage: (message) => call("send_broadcast_message", { message }),
+  renewToken: (token) => call("renew_token", { token }),
+  hostCall: (scope) => call("host_call", { scope }),
+  stopHosting: () => call("stop_hosting"),
+  updateTiles: (tiles) => call("update_tiles", { tiles }),
+  attachCanvas: (tile_id, channel) => call("attach_canvas", { tile_id, channel }),
+  diagnostics: () => call("diagnostics"),
+  loadSettings: () => call("load_settings"),
+  saveSettings: (settings) => call("save_settings", { settings }),
+  userTheme: () => call("user_theme"),
+  appInfo: () => call("app_info"),
+};
+
+/** A new IPC channel for `attach_canvas`. */
+export function newChannel<T>(): TauriChannel<T> {
+  return new (tauri().core.Channel)<T>();
+}
+
+/**
+ * Subscribes to every SDK event and the app events; `onEvent` gets each
+ * payload in emission order. Resolves to an unsubscribe function.
+ */
+export async function listenAll(onEvent: (e: SdkEvent | AppEvent) => void): Promise<() => void> {
+  const t = tauri();
+  const names: string[] = [...SDK_EVENT_NAMES, "HostStopped"];
+  const unlisteners = await Promise.all(
+    names.map((name) =>
+      t.event.listen<Record<string, unknown>>(name, (e) => {
+        const payload = e.payload ?? {};
+        // The payload already carries `event` for SDK events; app events may not.
+        onEvent({ event: name, ...payload } as SdkEvent | AppEvent);
+      }),
+    ),
+  );
+  return () => unlisteners.forEach((u) => u());
+}

@@ -1,0 +1,139 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { avSync, barsFor, isPoor, playStats, publishStats, statsText } from "../src/quality.js";
+import { generateRoomId, hueFor, initials, mainStreamId, utf8Length } from "../src/names.js";
+import { normaliseError, UNKNOWN_ERROR_CODE } from "../src/tauri.js";
+import { describeError } from "../src/errors.js";
+import { checkJoinFields, previewProfile } from "../src/join-form.js";
+import { defaultSettings } from "../src/settings.js";
+import { cameraOptions, cameraValue, micOptions, micValue, speakerValue, SYSTEM_DEFAULT, TEST_PATTERN, TONE, withCamera, withMic } from "../src/devices.js";
+import type { PlayStreamQuality } from "../src/types.js";
+
+describe("quality indicator", () => {
+  it("3 bars for good, 2 fair, 1 poor, 0 lost; unknown before the first report", () => {
+    assert.deepEqual([barsFor("Excellent").bars, barsFor("Excellent").tone], [3, "good"]);
+    assert.deepEqual([barsFor("Good").bars, barsFor("Good").tone], [3, "good"]);
+    assert.deepEqual([barsFor("Medium").bars, barsFor("Medium").tone], [2, "fair"]);
+    assert.deepEqual([barsFor("Bad").bars, barsFor("Bad").tone], [1, "poor"]);
+    assert.deepEqual([barsFor("Die").bars, barsFor("Die").tone], [0, "lost"]);
+    assert.equal(barsFor(null).tone, "unknown");
+    assert.equal(isPoor("Good"), false);
+    assert.equal(isPoor("Medium"), true);
+    assert.equal(isPoor(null), false);
+  });
+
+  it("stats rows carry resolution, fps, kbps, RTT, loss, MOS and A/V sync; Copy text lists them", () => {
+    const q: PlayStreamQuality = {
+      video_recv_fps: 30, video_decode_fps: 30, video_render_fps: 29.6, video_kbps: 1234.4, video_break_rate: 0.02, audio_recv_fps: 50, audio_kbps: 32,
+      audio_break_rate: 0, mos: 4.26, rtt_ms: 41.6, packet_loss_rate: 0.031, jitter_ms: 5, end_to_end_delay_ms: 120, av_timestamp_diff_ms: -250,
+      width: 1280, height: 720, video_codec: "H264", total_recv_bytes: 1, level: "Good",
+    };
+    const rows = Object.fromEntries(playStats(q));
+    assert.equal(rows["Resolution"], "1280×720");
+    assert.equal(rows["Frame rate"], "30 fps (received 30)");
+    assert.equal(rows["Bitrate ↓"], "1,234 kbps video, 32 kbps audio");
+    assert.equal(rows["Round trip"], "42 ms");
+    assert.equal(rows["Packet loss ↓"], "3.1 %");
+    assert.equal(rows["Audio MOS"], "4.3");
+    assert.equal(rows["A/V sync"], "-250 ms (video ahead)");
+    const text = statsText("Grace (receiving)", playStats(q));
+    assert.ok(text.startsWith("Grace (receiving)\nConnection: Good connection\nResolution: 1280×720"));
+    const pub = Object.fromEntries(publishStats({ video_capture_fps: 30, video_encode_fps: 30, video_send_fps: 25, video_kbps: 500, audio_send_fps: 50, audio_kbps: 30, rtt_ms: 0, packet_loss_rate: 0, target_kbps: 0, width: 0, height: 0, video_codec: "", total_send_bytes: 0, level: null }));
+    assert.equal(pub["Resolution"], "–");
+    assert.equal(pub["Round trip"], "–");
+    assert.equal(pub["Frame rate"], "25 fps (captured 30)");
+  });
+
+  it("A/V sync: within 200 ms is in sync", () => {
+    assert.equal(avSync(35), "+35 ms (in sync)");
+    assert.equal(avSync(-199), "-199 ms (in sync)");
+    assert.equal(avSync(200), "+200 ms (audio ahead)");
+  });
+});
+
+describe("names", () => {
+  it("initials, hue, stream IDs, room IDs", () => {
+    assert.equal(initials("Ada Lovelace"), "AL");
+    assert.equal(initials("  grace  brewster murray hopper "), "GH");
+    assert.equal(initials("bob"), "B");
+    assert.equal(initials(""), "?");
+    assert.equal(initials("Élodie Ünal"), "ÉÜ");
+    assert.equal(hueFor("u-1"), hueFor("u-1"));
+    assert.ok(hueFor("u-1") >= 0 && hueFor("u-1") < 360);
+    assert.equal(mainStreamId("u-ada"), "u-ada-main");
+    assert.equal(mainStreamId("ada@example.org"), "ada_example.org-main", "only [A-Za-z0-9_.-] in stream IDs");
+    assert.match(generateRoomId(), /^room-[a-z2-9]{6}$/);
+    assert.equal(utf8Length("€"), 3);
+  });
+});
+
+describe("command errors", () => {
+  it("normalises every rejection to { code, message }", () => {
+    assert.deepEqual(normaliseError({ code: 1002001, message: "room ID is empty" }), { code: 1002001, message: "room ID is empty" });
+    assert.deepEqual(normaliseError("command login_room not found"), { code: UNKNOWN_ERROR_CODE, message: "command login_room not found" });
+    assert.deepEqual(normaliseError('{"code":1000004,"message":"bad url"}'), { code: 1000004, message: "bad url" });
+    assert.equal(normaliseError({ code: 0, message: "x" }).code, UNKNOWN_ERROR_CODE, "0 is never an error code");
+    assert.equal(normaliseError(new Error("boom")).message, "boom");
+    assert.equal(normaliseError(undefined).code, UNKNOWN_ERROR_CODE);
+  });
+
+  it("describes known codes and falls back to the SDK message", () => {
+    assert.equal(describeError(1002013).title, "You joined from another device");
+    assert.deepEqual(describeError(1234, "odd"), { title: "Something went wrong", detail: "odd" });
+  });
+});
+
+describe("join form", () => {
+  const ok = { name: "Ada", server: " ws://10.0.0.2:8080/ws ", room: "team", appId: "42", appSign: "" };
+  it("accepts a complete form, trimming, with an optional App Sign", () => {
+    assert.deepEqual(checkJoinFields(ok), { ok: true, server: "ws://10.0.0.2:8080/ws", room: "team", app_id: 42, app_sign: "" });
+    const sign = "Ab".repeat(32);
+    const r = checkJoinFields({ ...ok, appSign: sign });
+    assert.equal(r.ok && r.app_sign, sign);
+  });
+  it("names the first field that is wrong", () => {
+    const field = (f: Partial<typeof ok>) => {
+      const r = checkJoinFields({ ...ok, ...f });
+      return r.ok ? null : r.error.field;
+    };
+    assert.equal(field({ name: " " }), "name");
+    assert.equal(field({ server: "http://x" }), "server-url");
+    assert.equal(field({ room: "" }), "room-id");
+    assert.equal(field({ appId: "abc" }), "app-id");
+    assert.equal(field({ appId: "0" }), "app-id");
+    assert.equal(field({ appId: "4294967296" }), "app-id");
+    assert.equal(field({ appSign: "xyz" }), "app-sign");
+  });
+  it("the preview engine uses the last server when known, else a placeholder", () => {
+    const last = { ...defaultSettings("u"), last_server: "ws://h:1/ws", last_app_id: 9, last_app_sign: "" };
+    assert.deepEqual(previewProfile(last), { server: "ws://h:1/ws", app_id: 9, app_sign: undefined, scenario: "StandardVideoCall" });
+    assert.equal(previewProfile(defaultSettings("u")).app_id, 1);
+  });
+});
+
+describe("device pickers", () => {
+  const list = { cameras: [{ id: "c1", name: "Cam 1" }, { id: "c2", name: "" }], microphones: [{ id: "m1", name: "Mic" }], speakers: [{ id: "s1", name: "Spk" }] };
+  const s = defaultSettings("u");
+  it("the camera picker lists cameras then 'Test pattern'; no camera means the test pattern", () => {
+    assert.deepEqual(cameraOptions(list).map((o) => o.value), ["c1", "c2", TEST_PATTERN]);
+    assert.equal(cameraOptions(list)[1]?.label, "c2", "a nameless device shows its id");
+    assert.equal(cameraValue(s, list), "c1");
+    assert.equal(cameraValue({ ...s, camera: "c2" }, list), "c2");
+    assert.equal(cameraValue({ ...s, camera: "gone" }, list), "c1");
+    assert.equal(cameraValue(s, { ...list, cameras: [] }), TEST_PATTERN);
+    assert.equal(cameraValue({ ...s, video_source: "test_pattern" }, list), TEST_PATTERN);
+  });
+  it("choosing updates the settings the contract persists", () => {
+    assert.deepEqual([withCamera(s, TEST_PATTERN).video_source, withCamera(s, TEST_PATTERN).camera], ["test_pattern", null]);
+    assert.deepEqual([withCamera(s, "c2").video_source, withCamera(s, "c2").camera], ["camera", "c2"]);
+    assert.equal(withMic(s, TONE).microphone, TONE);
+    assert.equal(withMic(s, SYSTEM_DEFAULT).microphone, null);
+  });
+  it("mic and speaker values fall back to the first device / system default", () => {
+    assert.equal(micValue(s, list), "m1");
+    assert.equal(micValue({ ...s, microphone: TONE }, list), TONE);
+    assert.equal(micOptions({ ...list, microphones: [] })[0]?.label, "No microphone found");
+    assert.equal(speakerValue(s, list), SYSTEM_DEFAULT);
+    assert.equal(speakerValue({ ...s, speaker: "s1" }, list), "s1");
+  });
+});

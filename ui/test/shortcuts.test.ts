@@ -1,0 +1,61 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { shortcutFor, type KeyInput } from "../src/shortcuts.js";
+
+const key = (k: string, more: Partial<KeyInput> = {}): KeyInput => ({
+  type: "keydown", key: k, ctrl: false, meta: false, alt: false, shift: false, repeat: false, inTextField: false, ...more,
+});
+const unmuted = { micMuted: false, pttActive: false };
+const muted = { micMuted: true, pttActive: false };
+
+describe("shortcuts (UX.md §3)", () => {
+  it("letters: M mic, V camera, C chat, P people, ? help (any case of the letter key)", () => {
+    assert.equal(shortcutFor(key("m"), unmuted), "toggle-mic");
+    assert.equal(shortcutFor(key("v"), unmuted), "toggle-camera");
+    assert.equal(shortcutFor(key("c"), unmuted), "toggle-chat");
+    assert.equal(shortcutFor(key("p"), unmuted), "toggle-people");
+    assert.equal(shortcutFor(key("?", { shift: true }), unmuted), "help");
+    assert.equal(shortcutFor(key("M", { code: "KeyM" }), unmuted), "toggle-mic", "Caps Lock");
+    assert.equal(shortcutFor(key("x"), unmuted), null);
+  });
+
+  it("letters do nothing in text fields, with Ctrl/Cmd/Alt, with Shift, or on auto-repeat", () => {
+    assert.equal(shortcutFor(key("m", { inTextField: true }), unmuted), null);
+    assert.equal(shortcutFor(key("m", { alt: true }), unmuted), null);
+    assert.equal(shortcutFor(key("c", { ctrl: true }), unmuted), null);
+    assert.equal(shortcutFor(key("M", { shift: true }), unmuted), null);
+    assert.equal(shortcutFor(key("m", { repeat: true }), unmuted), null);
+  });
+
+  it("Ctrl/Cmd+D and Ctrl/Cmd+E work everywhere, text fields included", () => {
+    assert.equal(shortcutFor(key("d", { ctrl: true }), unmuted), "toggle-mic");
+    assert.equal(shortcutFor(key("e", { meta: true }), unmuted), "toggle-camera");
+    assert.equal(shortcutFor(key("d", { ctrl: true, inTextField: true }), unmuted), "toggle-mic");
+    assert.equal(shortcutFor(key("d", { ctrl: true, alt: true }), unmuted), null);
+    assert.equal(shortcutFor(key("d", { ctrl: true, shift: true }), unmuted), null);
+  });
+
+  it("Esc always maps to escape (blur / close)", () => {
+    assert.equal(shortcutFor(key("Escape"), unmuted), "escape");
+    assert.equal(shortcutFor(key("Escape", { inTextField: true }), unmuted), "escape");
+  });
+
+  it("push-to-talk: Space down while muted unmutes, Space up re-mutes; repeats and unmuted Space do nothing", () => {
+    const space = (more: Partial<KeyInput> = {}): KeyInput => key(" ", { code: "Space", ...more });
+    assert.equal(shortcutFor(space(), muted), "ptt-down");
+    assert.equal(shortcutFor(space({ repeat: true }), { micMuted: false, pttActive: true }), null);
+    assert.equal(shortcutFor(space({ type: "keyup" }), { micMuted: false, pttActive: true }), "ptt-up");
+    assert.equal(shortcutFor(space({ type: "keyup" }), muted), null, "no PTT in progress");
+    assert.equal(shortcutFor(space(), unmuted), null);
+    assert.equal(shortcutFor(space({ inTextField: true }), muted), null, "typing a space");
+    assert.equal(shortcutFor(space({ onControl: true }), muted), null, "Space presses the focused button");
+    // The key-up still ends PTT even if focus moved into a text field meanwhile.
+    assert.equal(shortcutFor(space({ type: "keyup", inTextField: true }), { micMuted: false, pttActive: true }), "ptt-up");
+  });
+
+  it("Page Up / Page Down turn grid pages; key-ups of other keys do nothing", () => {
+    assert.equal(shortcutFor(key("PageUp"), unmuted), "page-prev");
+    assert.equal(shortcutFor(key("PageDown"), unmuted), "page-next");
+    assert.equal(shortcutFor(key("m", { type: "keyup" }), unmuted), null);
+  });
+});
