@@ -2,7 +2,10 @@
 //! stream (test pattern + tone by default, or a camera / microphone / .y4m
 //! file) and plays others' streams, prints every SDK event as one JSON line
 //! on stdout until Ctrl-C (or SIGTERM), then logs out and destroys the engine
-//! so the others see it leave at once. If the room ends in Disconnected with
+//! so the others see it leave at once. What the played streams deliver can be
+//! saved (`--save-received`, see [`crate::received`]) and probed (`--probe`:
+//! frame numbers, latency, tone frequency and level as more JSON lines on
+//! stdout, see [`crate::probe`]). If the room ends in Disconnected with
 //! an error (kicked out, wrong AppSign, retry window exhausted) it exits with
 //! status 2.
 
@@ -15,13 +18,14 @@ use media_core::codec::video_config::VideoPreset;
 use media_core::render::{Canvas, FrameSink};
 use media_core::transport::TransportConfig;
 use media_core::{
-    AudioSink, Engine, EngineProfile, Event, LogConfig, PublishChannel, ReconnectPolicy,
-    RoomConfig, RoomState, Scenario, UpdateType, User,
+    AudioSink, Engine, EngineProfile, Event, LogConfig, PlayedAudio, PublishChannel,
+    ReconnectPolicy, RoomConfig, RoomState, Scenario, UpdateType, User,
 };
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Arguments of `confer call`.
 #[derive(Args)]
@@ -72,6 +76,11 @@ pub(crate) struct CallArgs {
     /// Save each played stream as <DIR>/<stream>.y4m and <stream>.wav.
     #[arg(long)]
     save_received: Option<PathBuf>,
+    /// Print probe lines for played streams beside the events: per rendered
+    /// frame its barcode's frame number, capture time and latency; per
+    /// second of audio its dominant frequency and RMS level.
+    #[arg(long)]
+    probe: bool,
     /// IP for media (UDP) sockets; 127.0.0.1 keeps media on loopback.
     #[arg(long, default_value = "0.0.0.0")]
     media_ip: IpAddr,
@@ -234,27 +243,41 @@ fn configure_media(engine: &Engine, args: &CallArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow!("video config: {e}"))
 }
 
-/// Which streams `--play` asks for, and the savers for `--save-received`.
+/// Which streams `--play` asks for, and what consumes them: the savers for
+/// `--save-received` and the probes for `--probe`.
 struct Players {
     engine: Engine,
     auto: bool,
     playing: HashSet<String>,
     save_dir: Option<PathBuf>,
+    probe: bool,
 }
 
 impl Players {
     fn new(engine: &Engine, args: &CallArgs) -> anyhow::Result<Players> {
+        let mut audio_consumers = Vec::new();
         if let Some(dir) = &args.save_received {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(crate::received::save_audio(dir.clone(), rx));
+            audio_consumers.push(tx);
+        }
+        if args.probe {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(crate::probe::probe_audio(rx));
+            audio_consumers.push(tx);
+        }
+        if !audio_consumers.is_empty() {
             let (sink, audio) = AudioSink::new();
             engine.set_audio_sink(Some(sink));
-            tokio::spawn(crate::received::save_audio(dir.clone(), audio));
+            tokio::spawn(fan_out_audio(audio, audio_consumers));
         }
         Ok(Players {
             engine: engine.clone(),
             auto: args.play.iter().any(|p| p == "auto"),
             playing: HashSet::new(),
             save_dir: args.save_received.clone(),
+            probe: args.probe,
         })
     }
 
@@ -268,9 +291,15 @@ impl Players {
         if !self.playing.insert(stream_id.to_owned()) {
             return;
         }
-        let canvas = self.save_dir.as_ref().map(|dir| {
+        // One sink per stream; the saver and the probe each subscribe to it.
+        let canvas = (self.save_dir.is_some() || self.probe).then(|| {
             let sink = FrameSink::new();
-            crate::received::save_video(dir, stream_id, &sink);
+            if let Some(dir) = &self.save_dir {
+                crate::received::save_video(dir, stream_id, &sink);
+            }
+            if self.probe {
+                crate::probe::probe_video(stream_id, &sink);
+            }
             Canvas::sink(sink)
         });
         if let Err(e) = self.engine.start_playing_stream(stream_id, canvas) {
@@ -295,8 +324,20 @@ impl Players {
     }
 }
 
+/// Hands every played stream's audio to each consumer (the engine takes a
+/// single [`AudioSink`]) until the engine or every consumer has gone.
+async fn fan_out_audio(
+    mut audio: mpsc::UnboundedReceiver<PlayedAudio>,
+    mut consumers: Vec<mpsc::UnboundedSender<PlayedAudio>>,
+) {
+    while let Some(played) = audio.recv().await {
+        consumers.retain(|tx| tx.send(played.clone()).is_ok());
+        if consumers.is_empty() {
+            return;
+        }
+    }
+}
+
 fn print_event(event: &Event) -> anyhow::Result<()> {
-    let line = serde_json::to_string(event).context("serializing an event")?;
-    println!("{line}");
-    Ok(())
+    crate::jsonl::print(event)
 }

@@ -3,10 +3,13 @@
 //! - `confer serve`: run the room server (generates a local config on first run).
 //! - `confer token mint|verify`: mint or check login tokens with an app's server secret.
 //! - `confer call`: a headless participant that logs in and prints every SDK
-//!   event as one JSON line until Ctrl-C, then logs out cleanly.
+//!   event as one JSON line until Ctrl-C, then logs out cleanly; it can save
+//!   (`--save-received`) and probe (`--probe`) the streams it plays.
 
 mod call;
+mod jsonl;
 mod logging;
+mod probe;
 mod received;
 mod serve;
 mod signal;
