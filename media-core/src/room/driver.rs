@@ -16,14 +16,19 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 type ConnectFuture = Pin<Box<dyn Future<Output = Result<Ws, String>> + Send>>;
 
-/// How long closing a socket may take before it is just dropped.
+/// How long sending our close frame may take before the socket is just
+/// dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a closing socket then reads what the server still sends (the
+/// answer to a `Logout`, say) until the server's close frame.
+const CLOSE_DRAIN: Duration = Duration::from_millis(500);
 
 /// State shared between the engine handles and the driver task.
 #[derive(Debug)]
@@ -87,6 +92,9 @@ pub(crate) async fn run(
 ) {
     let mut socket: Option<(ConnId, Ws)> = None;
     let mut connecting: Option<(ConnId, ConnectFuture)> = None;
+    // Sockets being closed, off this loop (each bounded in time); a destroy
+    // waits for them.
+    let mut closing: Vec<JoinHandle<()>> = Vec::new();
     loop {
         // Carry out everything the session asked for, feeding back failures.
         loop {
@@ -109,6 +117,9 @@ pub(crate) async fn run(
                 if destroyed {
                     if let Some((_, ws)) = socket.take() {
                         close(ws).await;
+                    }
+                    for task in closing.drain(..) {
+                        let _ = task.await;
                     }
                     media.shutdown().await;
                     return;
@@ -151,7 +162,8 @@ pub(crate) async fn run(
                         }
                         if socket.as_ref().is_some_and(|(c, _)| *c == conn) {
                             if let Some((_, ws)) = socket.take() {
-                                close(ws).await;
+                                closing.retain(|task| !task.is_finished());
+                                closing.push(tokio::spawn(close(ws)));
                             }
                         }
                     }
@@ -246,6 +258,18 @@ pub(crate) async fn run(
     }
 }
 
+/// Closes a socket: sends our close frame, then reads (and drops) what the
+/// server still sends until its own close frame, bounded in time. Dropping
+/// the socket at once, with the server's last messages unread, would reset
+/// the connection: the server's next write to it fails, possibly before it
+/// has read the `Logout` just sent.
 async fn close(mut ws: Ws) {
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await;
+    match tokio::time::timeout(CLOSE_TIMEOUT, ws.close(None)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) | Err(_) => return,
+    }
+    let _ = tokio::time::timeout(CLOSE_DRAIN, async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
 }
