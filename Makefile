@@ -7,7 +7,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 export CONFER_ARTIFACTS := $(ARTIFACTS)
 export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run serve test deps ui build lint fmt ui-test bench bench-app clean
+.PHONY: run serve test deps ui web build lint fmt ui-test browser-test bench bench-app bench-browser clean
 
 deps:
 	@bash scripts/deps.sh
@@ -16,7 +16,12 @@ deps:
 ui: deps
 	cd ui && npm run --silent build
 
-build: ui
+## The server's web debug page (TypeScript -> server/web/dist, embedded in
+## the server binary; without it the server embeds a placeholder page).
+web: deps
+	node server/web/build.mjs
+
+build: ui web
 	$(CARGO) build --bin confer --bin confer-app
 
 ## Start the desktop app (it embeds the server: "Host a call").
@@ -24,21 +29,29 @@ run: build
 	$(CARGO) run --quiet --bin confer-app
 
 ## Start only the room server with a local config (generated on first run).
-serve: deps
+serve: web
 	$(CARGO) run --quiet --bin confer -- serve --config $(CONFIG)
 
-lint: ui
+lint: ui web
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ui-test: ui
 	cd ui && npm test
 
-## Every test: format, lints, UI unit tests, Rust unit + property tests,
-## system tests on loopback, the app E2E. Under Xvfb so native windows exist.
-test: lint ui-test
+## Every test: format, lints, UI unit tests, browser interop tests, Rust unit
+## + property tests, system tests on loopback, the app E2E. Under Xvfb so
+## native windows exist.
+test: lint ui-test browser-test
 	mkdir -p $(ARTIFACTS)
 	$(XVFB) $(CARGO) test --workspace
+
+## Headless Chromium (Debian package) on the web debug page against native
+## `confer call` participants; screenshots go to $(ARTIFACTS).
+browser-test: web
+	$(CARGO) build --bin confer
+	mkdir -p $(ARTIFACTS)
+	cd tests/browser && npm test
 
 ## Benchmarks print one figure per line (release build).
 bench: deps
@@ -47,11 +60,18 @@ bench: deps
 	$(CARGO) bench --bench codec
 	$(CARGO) bench --bench media
 	$(MAKE) bench-app
+	$(MAKE) bench-browser
 
 ## The desktop app's figures (release app under Xvfb, driven by tauri-driver).
 bench-app: ui
 	$(CARGO) build --release --bin confer
 	$(XVFB) $(CARGO) bench -p confer-app --bench app
+
+## Glass-to-glass latency browser -> native, native -> browser and native ->
+## native in one run (release `confer`, headless Chromium).
+bench-browser: web
+	$(CARGO) build --release --bin confer
+	cd tests/browser && CONFER_BIN=$(abspath $(or $(CARGO_TARGET_DIR),target))/release/confer node bench.mjs
 
 fmt:
 	$(CARGO) fmt --all

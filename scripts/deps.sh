@@ -13,11 +13,12 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 # - GPU rendering tests: xvfb, xauth, mesa (lavapipe Vulkan + llvmpipe GL), imagemagick, x11-utils
 # - desktop app (Tauri 2): webkit2gtk 4.1, gtk 3, appindicator, rsvg, ssl, xdo;
 #   bundling: patchelf, file; app E2E: webkit2gtk-driver (WebKitWebDriver), xdotool
+# - browser interop tests: chromium (headless, driven by playwright-core)
 pkgs=(pkg-config libclang-dev libasound2-dev cmake nasm
       pulseaudio pulseaudio-utils sox
       xvfb xauth mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libx11-dev imagemagick x11-utils
       libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
-      build-essential patchelf file webkit2gtk-driver xdotool)
+      build-essential patchelf file webkit2gtk-driver xdotool chromium)
 for pkg in "${pkgs[@]}"; do
   have_pkg "$pkg" || need+=("$pkg")
 done
@@ -47,4 +48,11 @@ fi
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
   echo "deps: npm ci in ui/"
   (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# Browser tests: playwright-core (lockfile pinned; it drives the Debian
+# chromium and downloads no browser).
+if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+  echo "deps: npm ci in tests/browser/"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi

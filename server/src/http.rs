@@ -1,4 +1,5 @@
-//! HTTP routes: `/ws` signaling, `/healthz`, `/metrics`.
+//! HTTP routes: `/ws` signaling, `/healthz`, `/metrics`, and the web debug
+//! page with its API ([`crate::web`]).
 
 use crate::connection;
 use crate::state::ServerState;
@@ -24,6 +25,7 @@ pub fn app(state: ServerState) -> Router {
         .route("/ws", get(signaling))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(crate::web::routes())
         .with_state(state)
 }
 

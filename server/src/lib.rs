@@ -7,6 +7,7 @@
 //!   for the SFU.
 //! - `GET /healthz`: `ok`.
 //! - `GET /metrics`: Prometheus text.
+//! - `GET /`: the web debug page, and its API under `/api/` ([`web`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), server::ServeError> {
@@ -41,6 +42,7 @@ pub mod serve;
 pub mod sfu;
 pub mod state;
 pub mod store;
+pub mod web;
 
 pub use config::{AppConfig, ConfigError, Limits, MediaConfig, ServerConfig};
 pub use http::app;

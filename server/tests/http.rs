@@ -60,3 +60,190 @@ async fn router_builds_without_a_socket() {
     let state = server::ServerState::new(server::ServerConfig::generate_local()).unwrap();
     let _router: axum::Router = server::app(state);
 }
+
+/// `POST path` with a JSON body; returns (status, body).
+async fn http_post(server: &common::TestServer, path: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(server.handle.local_addr())
+        .await
+        .unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(common::WAIT, s.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    split_response(&out)
+}
+
+fn split_response(raw: &str) -> (u16, String) {
+    let status = raw[9..12].parse().unwrap();
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, body.to_owned())
+}
+
+fn token_login(app: &server::AppConfig, room: &str, token: &str) -> protocol::ClientMessage {
+    protocol::ClientMessage::Login(protocol::Login {
+        version: protocol::PROTOCOL_VERSION,
+        app_id: app.app_id,
+        room_id: room.into(),
+        user: protocol::UserInfo {
+            user_id: "web-user".into(),
+            user_name: "Web".into(),
+        },
+        credentials: protocol::Credentials::Token {
+            token: token.to_owned(),
+        },
+        notify_users: false,
+        max_member_count: 0,
+    })
+}
+
+fn api_code(body: &str) -> ErrorCode {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let code = ErrorCode::from_code(v["code"].as_u64().unwrap() as u32).unwrap();
+    assert_eq!(v["name"], code.name(), "{body}");
+    assert_eq!(v["message"], code.message(), "{body}");
+    code
+}
+
+#[tokio::test]
+async fn the_debug_page_is_served() {
+    let server = common::start(|_| {}).await;
+    let page = server.http_get("/").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("text/html"), "{page}");
+    assert!(page.contains("Confer"), "{page}");
+    if server::web::page_built() {
+        // The compiled page loads its script from the server, nothing else.
+        assert!(page.contains("/web/js/main.js"), "{page}");
+        assert!(!page.contains("https://"), "no CDN: {page}");
+        let js = server.http_get("/web/js/main.js").await;
+        assert!(js.starts_with("HTTP/1.1 200"), "{js}");
+        assert!(js.contains("text/javascript"), "{js}");
+    } else {
+        assert!(page.contains("make web"), "placeholder says how: {page}");
+    }
+    let missing = server.http_get("/web/nope.js").await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    let info = server.http_get("/api/info").await;
+    let (status, body) = split_response(&info);
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["dev_app_ids"], serde_json::json!([server.app.app_id]));
+    let (status, body) = split_response(&server.http_get("/api/error-codes").await);
+    assert_eq!(status, 200);
+    let codes: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(codes.len(), ErrorCode::ALL.len());
+    assert!(codes
+        .iter()
+        .any(|c| c["name"] == "TokenExpired" && c["code"] == 1_007_003));
+}
+
+#[tokio::test]
+async fn dev_mode_mints_tokens_that_log_in() {
+    let server = common::start(|_| {}).await;
+    assert!(
+        server.app.dev_mode,
+        "the generated local config is a dev app"
+    );
+    let body = format!(
+        r#"{{"app_id":{},"user_id":"web-user","room_id":"r1"}}"#,
+        server.app.app_id
+    );
+    let (status, body) = http_post(&server, "/api/dev-token", &body).await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = v["token"].as_str().unwrap().to_owned();
+    assert_eq!(v["expires_in_secs"], server::web::DEV_TOKEN_TTL_SECS);
+    let claims = protocol::token::peek(&token).unwrap();
+    assert_eq!(
+        (
+            claims.app_id,
+            claims.user_id.as_str(),
+            claims.room_id.as_deref()
+        ),
+        (server.app.app_id, "web-user", Some("r1"))
+    );
+    // The token logs in to its room, and only there.
+    let mut c = server.connect().await;
+    c.send(&token_login(&server.app, "r1", &token)).await;
+    assert!(matches!(c.recv().await, ServerMessage::LoginOk(_)));
+    let mut c = server.connect().await;
+    c.send(&token_login(&server.app, "r2", &token)).await;
+    assert!(matches!(
+        c.recv().await,
+        ServerMessage::LoginFailed {
+            code: ErrorCode::TokenWrongRoom,
+            ..
+        }
+    ));
+
+    // Bad requests get typed codes.
+    let cases = [
+        ("{".to_owned(), 400, ErrorCode::MalformedMessage),
+        (
+            r#"{"app_id":1,"user_id":"u"}"#.to_owned(),
+            404,
+            ErrorCode::AppNotFound,
+        ),
+        (
+            format!(r#"{{"app_id":{},"user_id":""}}"#, server.app.app_id),
+            400,
+            ErrorCode::InvalidUserId,
+        ),
+        (
+            format!(
+                r#"{{"app_id":{},"user_id":"u","room_id":"bad room"}}"#,
+                server.app.app_id
+            ),
+            400,
+            ErrorCode::InvalidRoomId,
+        ),
+        (
+            format!(
+                r#"{{"app_id":{},"user_id":"u","ttl_secs":0}}"#,
+                server.app.app_id
+            ),
+            400,
+            ErrorCode::MalformedMessage,
+        ),
+    ];
+    for (body, want_status, want_code) in cases {
+        let (status, answer) = http_post(&server, "/api/dev-token", &body).await;
+        assert_eq!(status, want_status, "{body} -> {answer}");
+        assert_eq!(api_code(&answer), want_code, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn production_apps_cannot_mint_tokens() {
+    // No development app at all: the endpoint is not there.
+    let server = common::start(|c| {
+        for app in &mut c.apps {
+            app.dev_mode = false;
+        }
+    })
+    .await;
+    let body = format!(r#"{{"app_id":{},"user_id":"u"}}"#, server.app.app_id);
+    let (status, answer) = http_post(&server, "/api/dev-token", &body).await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(api_code(&answer), ErrorCode::TokenMintingDisabled);
+    let (_, info) = split_response(&server.http_get("/api/info").await);
+    assert!(info.contains(r#""dev_app_ids":[]"#), "{info}");
+
+    // A production app beside a development one: refused.
+    let server = common::start(|c| {
+        c.apps[0].dev_mode = false;
+        c.apps.push(server::AppConfig::generate(true));
+    })
+    .await;
+    let body = format!(r#"{{"app_id":{},"user_id":"u"}}"#, server.app.app_id);
+    let (status, answer) = http_post(&server, "/api/dev-token", &body).await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(api_code(&answer), ErrorCode::TokenMintingDisabled);
+}

@@ -1,0 +1,22 @@
+// Builds the web debug page: TypeScript (src/) -> dist/js/, static files
+// (static/) -> dist/. Uses the TypeScript compiler installed by ui/ (pinned
+// in ui/package-lock.json). The server embeds dist/ at compile time.
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execFileSync } from "node:child_process";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const tsc = join(here, "..", "..", "ui", "node_modules", ".bin", "tsc");
+if (!existsSync(tsc)) {
+  console.error(`web: ${tsc} is missing; run \`make deps\` (npm ci in ui/) first`);
+  process.exit(1);
+}
+const dist = join(here, "dist");
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+execFileSync(tsc, ["-p", join(here, "tsconfig.json")], { stdio: "inherit" });
+for (const name of readdirSync(join(here, "static"))) {
+  cpSync(join(here, "static", name), join(dist, name), { recursive: true });
+}
+console.log(`web: built ${dist}`);

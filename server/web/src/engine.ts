@@ -1,0 +1,1155 @@
+// The page's SDK: the same signaling flow as media-core's room session
+// (media-core/src/room/session.rs) in TypeScript, over the JSON protocol on
+// /ws, logging in with a token. Events come out in order under the SDK
+// callbacks' names (onRoomStateUpdate, onRoomStreamUpdate, ...), with the
+// same fields and the same state sequences as the native SDK's events.
+
+import { Leg } from "./media.js";
+import {
+  Code,
+  PROTOCOL_VERSION,
+  type AckBody,
+  type ClientMessage,
+  type IceCandidate,
+  type LoginOk,
+  type MediaRole,
+  type RoomEvent,
+  type SequencedEvent,
+  type ServerMessage,
+  type StreamInfo,
+  type UserInfo,
+} from "./protocol.js";
+import { StatsSampler, type Quality } from "./stats.js";
+
+/** One SDK event: its callback name and its fields (as the native SDK's JSON). */
+export interface SdkEvent {
+  name: string;
+  data: Record<string, unknown>;
+  /** Unix milliseconds when it was emitted. */
+  at: number;
+}
+
+export type RoomState = "Disconnected" | "Connecting" | "Connected";
+export type PublisherState = "NoPublish" | "PublishRequesting" | "Publishing";
+export type PlayerState = "NoPlay" | "PlayRequesting" | "Playing";
+
+/** A stream as the SDK reports it. */
+export interface Stream {
+  stream_id: string;
+  user: UserInfo;
+  extra_info: string;
+}
+
+export interface EngineOptions {
+  /** Signaling URL, e.g. ws://127.0.0.1:8080/ws. */
+  server: string;
+  appId: number;
+  /** How long to keep retrying after the connection drops (default 20 min). */
+  retryWindowMs?: number;
+}
+
+export interface RoomConfig {
+  token: string;
+  isUserStatusNotify: boolean;
+}
+
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const SILENCE_GRACE_MS = 2_000;
+const TOKEN_WARNING_MS = 30_000;
+const MEDIA_RETRY_MS = 1_000;
+const NEGOTIATION_TIMEOUT_MS = 15_000;
+const QUALITY_INTERVAL_MS = 3_000;
+const STATS_INTERVAL_MS = 1_000;
+const INITIAL_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 5_000;
+const NO_DATA = "{}";
+
+/** Why a call was refused at once (the native SDK's typed errors). */
+export class SdkError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type MediaLink = "idle" | "negotiating" | "connected" | "retry";
+
+interface Publisher {
+  streamId: string;
+  state: PublisherState;
+  acked: boolean;
+  request: number | null;
+  leg: Leg | null;
+  link: MediaLink;
+  timer: ReturnType<typeof setTimeout> | null;
+  told: { audio_muted: boolean; video_muted: boolean };
+  stats: StatsSampler | null;
+}
+
+interface Player {
+  streamId: string;
+  state: PlayerState;
+  live: boolean;
+  leg: Leg | null;
+  link: MediaLink;
+  timer: ReturnType<typeof setTimeout> | null;
+  stream: MediaStream;
+  stats: StatsSampler | null;
+  gotAudio: boolean;
+}
+
+type Request =
+  | { kind: "publish" }
+  | { kind: "stop"; streamId: string }
+  | { kind: "renew" }
+  | { kind: "broadcast"; resolve: (id: number) => void; reject: (e: SdkError) => void }
+  | { kind: "play"; streamId: string }
+  | { kind: "stop_play"; streamId: string }
+  | { kind: "offer"; streamId: string; role: MediaRole; leg: Leg }
+  | { kind: "stream_state" };
+
+type Link = "waiting" | "connecting" | "authenticating" | "live";
+
+interface Room {
+  roomId: string;
+  user: UserInfo;
+  config: RoomConfig;
+  link: Link;
+  resuming: boolean;
+  ws: WebSocket | null;
+  everConnected: boolean;
+  resume: { session_id: string; resume_key: string } | null;
+  lastSeq: number;
+  heartbeatMs: number;
+  lastRx: number;
+  retryStart: number;
+  attempts: number;
+  users: Map<string, UserInfo>;
+  streams: Map<string, StreamInfo>;
+  onlineCount: number;
+  publisher: Publisher | null;
+  players: Map<string, Player>;
+  requests: Map<number, Request>;
+  timers: ReturnType<typeof setTimeout>[];
+  tokenTimer: ReturnType<typeof setTimeout> | null;
+}
+
+/** The local media the engine publishes. */
+export interface LocalMedia {
+  audio: MediaStreamTrack | null;
+  video: MediaStreamTrack | null;
+}
+
+export class WebEngine {
+  /** Receives every event, in order. */
+  onEvent: (e: SdkEvent) => void = () => {};
+  /** A played stream's media arrived or changed (attach it to a <video>). */
+  onRemoteMedia: (streamId: string, stream: MediaStream) => void = () => {};
+
+  private room: Room | null = null;
+  private pendingEvents: SdkEvent[] = [];
+  private nextRequest = 0;
+  private local: LocalMedia = { audio: null, video: null };
+  private mutes = { microphone: false, audio: false, video: false, cameraOff: false };
+  private qualityTimer: ReturnType<typeof setInterval> | null = null;
+  private samples = 0;
+  /** The latest stats of each connected leg (sampled every second), by stream ID. */
+  readonly lastQuality = new Map<string, { role: MediaRole; quality: Quality }>();
+  private readonly retryWindowMs: number;
+
+  constructor(private readonly options: EngineOptions) {
+    this.retryWindowMs = options.retryWindowMs ?? 20 * 60_000;
+  }
+
+  get roomId(): string | null {
+    return this.room?.roomId ?? null;
+  }
+
+  get roomUsers(): UserInfo[] {
+    return [...(this.room?.users.values() ?? [])];
+  }
+
+  get roomStreams(): StreamInfo[] {
+    return [...(this.room?.streams.values() ?? [])];
+  }
+
+  get publishing(): { streamId: string; state: PublisherState } | null {
+    const p = this.room?.publisher;
+    return p ? { streamId: p.streamId, state: p.state } : null;
+  }
+
+  playerState(streamId: string): PlayerState {
+    return this.room?.players.get(streamId)?.state ?? "NoPlay";
+  }
+
+  /** The peer connection of a played stream, for the page's tools. */
+  playerConnection(streamId: string): RTCPeerConnection | null {
+    return this.room?.players.get(streamId)?.leg?.pc ?? null;
+  }
+
+  publisherConnection(): RTCPeerConnection | null {
+    return this.room?.publisher?.leg?.pc ?? null;
+  }
+
+  // ------------------------------------------------------------------ calls
+
+  loginRoom(roomId: string, user: UserInfo, config: RoomConfig): void {
+    if (this.room) throw new SdkError(1_002_002, "already logged in to a room; call logoutRoom first");
+    if (!/^[A-Za-z0-9~!@#$%^&*()_+=\-`;',.<>/\\]{1,128}$/.test(roomId))
+      throw new SdkError(1_002_003, "room ID must be 1-128 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\");
+    if (!/^[A-Za-z0-9~!@#$%^&*()_+=\-`;',.<>/\\]{1,64}$/.test(user.user_id))
+      throw new SdkError(1_002_004, "user ID must be 1-64 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\");
+    if (!config.token) throw new SdkError(1_007_001, "a token is required to log in from a browser");
+    const now = Date.now();
+    this.room = {
+      roomId,
+      user,
+      config,
+      link: "connecting",
+      resuming: false,
+      ws: null,
+      everConnected: false,
+      resume: null,
+      lastSeq: 0,
+      heartbeatMs: 5_000,
+      lastRx: now,
+      retryStart: now,
+      attempts: 0,
+      users: new Map(),
+      streams: new Map(),
+      onlineCount: 0,
+      publisher: null,
+      players: new Map(),
+      requests: new Map(),
+      timers: [],
+      tokenTimer: null,
+    };
+    this.state(roomId, "Connecting", "Logining", Code.Success, NO_DATA);
+    this.connect(this.room);
+    this.startQuality();
+  }
+
+  logoutRoom(): void {
+    const room = this.room;
+    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    if (room.link === "live") this.send(room, { type: "logout", request_id: this.newRequest() });
+    this.end(room, Code.Success, "Logout", NO_DATA);
+  }
+
+  renewToken(token: string): void {
+    const room = this.room;
+    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    room.config.token = token;
+    const id = this.newRequest();
+    room.requests.set(id, { kind: "renew" });
+    if (room.link === "live") this.send(room, { type: "renew_token", request_id: id, token });
+  }
+
+  sendBroadcastMessage(text: string): Promise<number> {
+    const room = this.room;
+    if (!room) return Promise.reject(new SdkError(1_002_001, "not logged in to a room"));
+    if (!text) return Promise.reject(new SdkError(1_002_030, "broadcast message is empty"));
+    if (room.link !== "live") return Promise.reject(new SdkError(Code.NetworkInterrupted, "not connected"));
+    return new Promise((resolve, reject) => {
+      const id = this.newRequest();
+      room.requests.set(id, { kind: "broadcast", resolve, reject });
+      this.send(room, { type: "send_broadcast", request_id: id, text });
+      this.later(room, 5_000, () => {
+        if (room.requests.delete(id)) reject(new SdkError(Code.RequestTimeout, "the server did not answer in time"));
+      });
+    });
+  }
+
+  /** Sets what publishing sends (the preview's tracks); live legs switch at once. */
+  setLocalMedia(media: LocalMedia): void {
+    this.local = media;
+    void this.applyLocalTracks();
+  }
+
+  startPublishingStream(streamId: string): void {
+    const room = this.room;
+    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    if (!/^[A-Za-z0-9_.-]{1,256}$/.test(streamId))
+      throw new SdkError(1_003_001, "stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .");
+    if (room.publisher) throw new SdkError(1_003_003, "this channel is already publishing a stream");
+    room.publisher = {
+      streamId,
+      state: "PublishRequesting",
+      acked: false,
+      request: null,
+      leg: null,
+      link: "idle",
+      timer: null,
+      told: this.sendState(),
+      stats: null,
+    };
+    this.publisherEvent(streamId, "PublishRequesting", Code.Success, NO_DATA);
+    if (room.link === "live") this.announce(room);
+  }
+
+  stopPublishingStream(): void {
+    const room = this.room;
+    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    const p = room.publisher;
+    if (!p) throw new SdkError(1_003_004, "this channel is not publishing");
+    room.publisher = null;
+    if (p.request !== null) room.requests.delete(p.request);
+    this.closePublisherMedia(p);
+    this.publisherEvent(p.streamId, "NoPublish", Code.Success, NO_DATA);
+    if (p.acked || p.request !== null) {
+      const id = this.newRequest();
+      room.requests.set(id, { kind: "stop", streamId: p.streamId });
+      if (room.link === "live") this.send(room, { type: "stop_publishing", request_id: id, stream_id: p.streamId });
+    }
+  }
+
+  startPlayingStream(streamId: string): void {
+    const room = this.room;
+    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    if (!/^[A-Za-z0-9_.-]{1,256}$/.test(streamId))
+      throw new SdkError(1_003_001, "stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .");
+    if (room.players.has(streamId)) throw new SdkError(1_004_001, "this stream is already being played");
+    room.players.set(streamId, {
+      streamId,
+      state: "PlayRequesting",
+      live: false,
+      leg: null,
+      link: "idle",
+      timer: null,
+      stream: new MediaStream(),
+      stats: null,
+      gotAudio: false,
+    });
+    this.playerEvent(streamId, "PlayRequesting", Code.Success, NO_DATA);
+    this.requestPlay(room, streamId);
+  }
+
+  stopPlayingStream(streamId: string): void {
+    const room = this.room;
+    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    const player = room.players.get(streamId);
+    if (!player) throw new SdkError(1_004_002, "this stream is not being played");
+    room.players.delete(streamId);
+    for (const [id, r] of room.requests) if (r.kind === "play" && r.streamId === streamId) room.requests.delete(id);
+    this.closePlayerMedia(player);
+    this.playerEvent(streamId, "NoPlay", Code.Success, NO_DATA);
+    const id = this.newRequest();
+    room.requests.set(id, { kind: "stop_play", streamId });
+    if (room.link === "live") this.send(room, { type: "stop_playing", request_id: id, stream_id: streamId });
+  }
+
+  muteMicrophone(on: boolean): void {
+    this.mutes.microphone = on;
+    this.mutesChanged();
+  }
+
+  mutePublishStreamAudio(on: boolean): void {
+    this.mutes.audio = on;
+    this.mutesChanged();
+  }
+
+  mutePublishStreamVideo(on: boolean): void {
+    this.mutes.video = on;
+    this.mutesChanged();
+  }
+
+  enableCamera(on: boolean): void {
+    this.mutes.cameraOff = !on;
+    this.mutesChanged();
+  }
+
+  get muteState(): { audio_muted: boolean; video_muted: boolean } {
+    return this.sendState();
+  }
+
+  /** Logs out if needed and releases everything. */
+  destroy(): void {
+    if (this.room) this.logoutRoom();
+    if (this.qualityTimer) clearInterval(this.qualityTimer);
+    this.qualityTimer = null;
+  }
+
+  // -------------------------------------------------------------- signaling
+
+  private newRequest(): number {
+    this.nextRequest = (this.nextRequest + 1) >>> 0;
+    return this.nextRequest;
+  }
+
+  private send(room: Room, msg: ClientMessage): void {
+    if (room.ws && room.ws.readyState === WebSocket.OPEN) room.ws.send(JSON.stringify(msg));
+  }
+
+  private later(room: Room, ms: number, f: () => void): void {
+    const t = setTimeout(() => {
+      if (this.room === room) f();
+    }, ms);
+    room.timers.push(t);
+    if (room.timers.length > 256) room.timers.splice(0, 128);
+  }
+
+  private connect(room: Room): void {
+    room.link = "connecting";
+    room.lastRx = Date.now();
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.options.server);
+    } catch (e) {
+      this.lose(room, `cannot connect: ${String(e)}`);
+      return;
+    }
+    room.ws = ws;
+    const current = () => this.room === room && room.ws === ws;
+    const deadline = setTimeout(() => {
+      if (current() && room.link !== "live") this.lose(room, "handshake timed out");
+    }, HANDSHAKE_TIMEOUT_MS);
+    ws.onmessage = (e) => {
+      if (!current()) return;
+      room.lastRx = Date.now();
+      let msg: ServerMessage;
+      try {
+        msg = JSON.parse(String(e.data)) as ServerMessage;
+      } catch {
+        this.debug(Code.MalformedMessage, "on_message", "undecodable server message");
+        return;
+      }
+      this.onMessage(room, msg);
+      if (room.link === "live") clearTimeout(deadline);
+    };
+    ws.onclose = () => {
+      clearTimeout(deadline);
+      if (current()) this.lose(room, "connection closed");
+    };
+    ws.onerror = () => {};
+  }
+
+  private closeSocket(room: Room): void {
+    const ws = room.ws;
+    room.ws = null;
+    if (ws) {
+      ws.onmessage = null;
+      ws.onclose = null;
+      try {
+        ws.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+
+  /** The connection is gone: report the interruption if live, then retry. */
+  private lose(room: Room, why: string): void {
+    console.info(`confer: connection lost (${why})`);
+    this.closeSocket(room);
+    const now = Date.now();
+    if (room.link === "live") {
+      this.state(room.roomId, "Connecting", "Reconnecting", Code.NetworkInterrupted, NO_DATA);
+      const p = room.publisher;
+      if (p) {
+        p.state = "PublishRequesting";
+        this.publisherEvent(p.streamId, p.state, Code.NetworkInterrupted, NO_DATA);
+      }
+      for (const player of room.players.values()) {
+        if (player.state === "Playing") {
+          player.state = "PlayRequesting";
+          this.playerEvent(player.streamId, player.state, Code.NetworkInterrupted, NO_DATA);
+        }
+      }
+      room.retryStart = now;
+      room.attempts = 0;
+    }
+    if (now - room.retryStart >= this.retryWindowMs) {
+      this.end(room, Code.ReconnectTimeout, room.everConnected ? "ReconnectFailed" : "LoginFailed", NO_DATA);
+      return;
+    }
+    room.link = "waiting";
+    const delay = Math.min(MAX_BACKOFF_MS, INITIAL_BACKOFF_MS * 2 ** Math.min(room.attempts, 16));
+    room.attempts++;
+    this.later(room, delay, () => {
+      if (room.link === "waiting") this.connect(room);
+    });
+  }
+
+  private heartbeat(room: Room): void {
+    if (room.link !== "live") return;
+    if (Date.now() - room.lastRx > room.heartbeatMs * 2 + SILENCE_GRACE_MS) {
+      this.lose(room, "server silent");
+      return;
+    }
+    this.send(room, { type: "heartbeat", ack: room.lastSeq });
+    this.later(room, room.heartbeatMs, () => this.heartbeat(room));
+  }
+
+  private onMessage(room: Room, msg: ServerMessage): void {
+    switch (msg.type) {
+      case "challenge": {
+        if (room.link !== "connecting") return this.debug(Code.WrongState, "on_challenge", "unexpected challenge");
+        if (room.resume) {
+          this.send(room, {
+            type: "resume",
+            version: PROTOCOL_VERSION,
+            session_id: room.resume.session_id,
+            resume_key: room.resume.resume_key,
+            last_seq: room.lastSeq,
+          });
+        } else {
+          this.send(room, {
+            type: "login",
+            version: PROTOCOL_VERSION,
+            app_id: this.options.appId,
+            room_id: room.roomId,
+            user: room.user,
+            credentials: { kind: "token", token: room.config.token },
+            notify_users: room.config.isUserStatusNotify,
+            max_member_count: 0,
+          });
+        }
+        room.resuming = room.resume !== null;
+        room.link = "authenticating";
+        return;
+      }
+      case "login_ok":
+        if (room.link === "authenticating" && !room.resuming) this.onLoginOk(room, msg);
+        else this.debug(Code.WrongState, "on_login_ok", "unexpected login_ok");
+        return;
+      case "login_failed":
+        if (room.link === "authenticating" && !room.resuming) {
+          this.end(room, msg.code, room.everConnected ? "ReconnectFailed" : "LoginFailed", details(msg.message));
+        } else this.debug(msg.code, "on_login_failed", msg.message);
+        return;
+      case "resumed":
+        if (room.link === "authenticating" && room.resuming) this.onResumed(room, msg.missed);
+        else this.debug(Code.WrongState, "on_resumed", "unexpected resumed");
+        return;
+      case "resume_failed":
+        if (!(room.link === "authenticating" && room.resuming)) {
+          this.debug(msg.code, "on_resume_failed", msg.message);
+        } else if (msg.code === Code.KickedOut) {
+          this.end(room, msg.code, "KickOut", details(msg.message));
+        } else {
+          room.resume = null;
+          this.closeSocket(room);
+          this.connect(room);
+        }
+        return;
+      case "event":
+        if (room.link === "live") this.applyEvent(room, msg);
+        return;
+      case "heartbeat_ack":
+        return;
+      case "ack":
+        return this.onAck(room, msg.request_id, msg.body);
+      case "error":
+        if (msg.request_id !== null && msg.request_id !== undefined) {
+          this.onRequestError(room, msg.request_id, msg.code, msg.message);
+        } else {
+          this.debug(msg.code, "server", msg.message);
+        }
+        return;
+      case "kicked":
+        this.end(room, msg.code, "KickOut", details(msg.message));
+        return;
+      case "shutdown":
+        this.debug(msg.code, "server", msg.message);
+        this.lose(room, "server shutting down");
+        return;
+      case "sdp_answer": {
+        const req = room.requests.get(msg.request_id);
+        if (req?.kind !== "offer") return;
+        room.requests.delete(msg.request_id);
+        // Only for the connection that made the offer (a newer one may have replaced it).
+        const leg = req.leg;
+        if (this.legOf(room, msg.stream_id, msg.role) !== leg) return;
+        leg.acceptAnswer(msg.sdp).catch((e: unknown) => {
+          if (this.room === room && this.legOf(room, msg.stream_id, msg.role) === leg)
+            this.mediaFailed(room, msg.stream_id, msg.role, failCode(msg.role), `answer refused: ${String(e)}`);
+        });
+        return;
+      }
+      case "trickle_ice":
+        void this.legOf(room, msg.stream_id, msg.role)?.addRemoteCandidate(msg.candidate);
+        return;
+      case "stream_ready":
+        return this.onStreamReady(room, msg.stream_id);
+      case "stream_ended":
+        return this.onStreamEnded(room, msg.stream_id);
+    }
+  }
+
+  private onLoginOk(room: Room, ok: LoginOk): void {
+    const relogin = room.everConnected;
+    room.resume = { session_id: ok.session_id, resume_key: ok.resume_key };
+    room.lastSeq = ok.seq;
+    room.heartbeatMs = ok.heartbeat_interval_ms > 0 ? Math.max(100, ok.heartbeat_interval_ms) : 5_000;
+    room.link = "live";
+    room.everConnected = true;
+    room.attempts = 0;
+    this.state(room.roomId, "Connected", relogin ? "Reconnected" : "Logined", Code.Success, NO_DATA);
+    this.later(room, room.heartbeatMs, () => this.heartbeat(room));
+
+    const notify = room.config.isUserStatusNotify;
+    const users = new Map(ok.users.map((u) => [u.user_id, u] as const));
+    const streams = new Map(ok.streams.map((s) => [s.stream_id, s] as const));
+    if (relogin) {
+      const usersGone = [...room.users.values()].filter((u) => !users.has(u.user_id));
+      const usersNew = [...users.values()].filter((u) => !room.users.has(u.user_id));
+      if (notify) {
+        this.users(room, "Delete", usersGone);
+        this.users(room, "Add", usersNew);
+        if (ok.online_count !== room.onlineCount)
+          this.emit("onRoomOnlineUserCountUpdate", { room_id: room.roomId, count: ok.online_count });
+      }
+      const gone = [...room.streams.values()].filter((s) => !streams.has(s.stream_id));
+      const added = [...streams.values()].filter((s) => !room.streams.has(s.stream_id));
+      this.streams(room, "Delete", gone);
+      this.streams(room, "Add", added);
+      for (const s of streams.values()) {
+        const old = added.includes(s) ? null : (room.streams.get(s.stream_id) ?? null);
+        this.devices(s, old);
+      }
+    } else {
+      if (notify) {
+        this.users(room, "Add", [...users.values()]);
+        this.emit("onRoomOnlineUserCountUpdate", { room_id: room.roomId, count: ok.online_count });
+      }
+      this.streams(room, "Add", [...streams.values()]);
+      for (const s of streams.values()) this.devices(s, null);
+    }
+    room.users = users;
+    room.streams = streams;
+    room.onlineCount = ok.online_count;
+    this.setTokenExpiry(room, ok.token_expires_in_ms);
+
+    // A new server session: claim the stream again and ask to play again.
+    for (const [id, r] of room.requests) if (r.kind !== "broadcast") room.requests.delete(id);
+    const p = room.publisher;
+    if (p) {
+      p.acked = false;
+      p.request = null;
+      this.closePublisherMedia(p);
+      this.announce(room);
+    }
+    for (const player of room.players.values()) {
+      this.closePlayerMedia(player);
+      player.live = false;
+      this.requestPlay(room, player.streamId);
+    }
+  }
+
+  private onResumed(room: Room, missed: SequencedEvent[]): void {
+    room.link = "live";
+    room.attempts = 0;
+    this.state(room.roomId, "Connected", "Reconnected", Code.Success, NO_DATA);
+    this.later(room, room.heartbeatMs, () => this.heartbeat(room));
+    for (const se of missed) this.applyEvent(room, se);
+    let stateUnanswered = false;
+    for (const [id, r] of room.requests) {
+      if (r.kind === "offer") room.requests.delete(id);
+      if (r.kind === "stream_state") {
+        stateUnanswered = true;
+        room.requests.delete(id);
+      }
+    }
+    const p = room.publisher;
+    if (p) {
+      if (!p.acked) {
+        if (p.request !== null) room.requests.delete(p.request);
+        this.announce(room);
+      } else if (p.link === "connected") {
+        p.state = "Publishing";
+        this.publisherEvent(p.streamId, p.state, Code.Success, NO_DATA);
+      } else {
+        this.negotiate(room, p.streamId, "publish");
+      }
+    }
+    for (const player of room.players.values()) {
+      if (player.link === "connected") {
+        player.state = "Playing";
+        this.playerEvent(player.streamId, player.state, Code.Success, NO_DATA);
+      } else if (player.link === "negotiating" && player.live) {
+        this.negotiate(room, player.streamId, "play");
+      }
+    }
+    // Requests that were not answered on the old connection go out again.
+    for (const [id, r] of room.requests) {
+      if (r.kind === "stop") this.send(room, { type: "stop_publishing", request_id: id, stream_id: r.streamId });
+      if (r.kind === "play") this.send(room, { type: "play_stream", request_id: id, stream_id: r.streamId });
+      if (r.kind === "stop_play") this.send(room, { type: "stop_playing", request_id: id, stream_id: r.streamId });
+      if (r.kind === "renew") this.send(room, { type: "renew_token", request_id: id, token: room.config.token });
+    }
+    if (stateUnanswered && p?.acked) this.sendStreamState(room);
+    this.syncSendState(room);
+  }
+
+  private applyEvent(room: Room, se: SequencedEvent): void {
+    if (se.seq <= room.lastSeq) return;
+    room.lastSeq = se.seq;
+    const e: RoomEvent = se.event;
+    switch (e.kind) {
+      case "user_update": {
+        const type = e.update_type === "add" ? "Add" : "Delete";
+        for (const u of e.users) {
+          if (type === "Add") room.users.set(u.user_id, u);
+          else room.users.delete(u.user_id);
+        }
+        this.users(room, type, e.users);
+        return;
+      }
+      case "online_user_count":
+        room.onlineCount = e.count;
+        this.emit("onRoomOnlineUserCountUpdate", { room_id: room.roomId, count: e.count });
+        return;
+      case "stream_update": {
+        const type = e.update_type === "add" ? "Add" : "Delete";
+        const known = new Map(room.streams);
+        for (const s of e.streams) {
+          if (type === "Add") room.streams.set(s.stream_id, s);
+          else room.streams.delete(s.stream_id);
+        }
+        this.streams(room, type, e.streams);
+        if (type === "Add") for (const s of e.streams) if (!known.has(s.stream_id)) this.devices(s, null);
+        return;
+      }
+      case "stream_state_update": {
+        const old = room.streams.get(e.stream_id);
+        if (!old) return;
+        const now = { ...old, audio_muted: e.audio_muted, video_muted: e.video_muted };
+        room.streams.set(e.stream_id, now);
+        this.devices(now, old);
+        return;
+      }
+      case "broadcast":
+        this.emit("onIMRecvBroadcastMessage", {
+          room_id: room.roomId,
+          messages: [
+            {
+              message_id: e.message.message_id,
+              from_user: e.message.from_user,
+              text: e.message.text,
+              send_time_ms: e.message.send_time_ms,
+            },
+          ],
+        });
+        return;
+    }
+  }
+
+  private onAck(room: Room, requestId: number, body: AckBody): void {
+    const req = room.requests.get(requestId);
+    if (!req) return;
+    room.requests.delete(requestId);
+    if (req.kind === "publish" && body.kind === "stream_published") {
+      const p = room.publisher;
+      if (p && p.request === requestId) {
+        p.request = null;
+        p.acked = true;
+        this.negotiate(room, p.streamId, "publish");
+        this.syncSendState(room);
+      }
+    } else if (req.kind === "broadcast" && body.kind === "broadcast_sent") {
+      req.resolve(body.message_id);
+    } else if (req.kind === "renew" && body.kind === "token_renewed") {
+      this.setTokenExpiry(room, body.expires_in_ms);
+    }
+  }
+
+  private onRequestError(room: Room, requestId: number, code: number, message: string): void {
+    const req = room.requests.get(requestId);
+    if (!req) return this.debug(code, "server", message);
+    room.requests.delete(requestId);
+    switch (req.kind) {
+      case "publish": {
+        const p = room.publisher;
+        if (p && p.request === requestId) {
+          room.publisher = null;
+          this.closePublisherMedia(p);
+          this.publisherEvent(p.streamId, "NoPublish", code, details(message));
+        }
+        return;
+      }
+      case "broadcast":
+        req.reject(new SdkError(code, message));
+        return;
+      case "renew":
+        return this.debug(code, "renew_token", message);
+      case "stop":
+        return this.debug(code, "stop_publishing_stream", message);
+      case "stream_state":
+        return this.debug(code, "stream_state", message);
+      case "stop_play":
+        return this.debug(code, "stop_playing_stream", message);
+      case "play": {
+        const player = room.players.get(req.streamId);
+        if (player) {
+          room.players.delete(req.streamId);
+          this.closePlayerMedia(player);
+          this.playerEvent(req.streamId, "NoPlay", code, details(message));
+        }
+        return;
+      }
+      case "offer":
+        return this.mediaFailed(room, req.streamId, req.role, code, message);
+    }
+  }
+
+  /** Sends `PublishStream` for the publisher. */
+  private announce(room: Room): void {
+    const p = room.publisher;
+    if (!p) return;
+    const id = this.newRequest();
+    p.request = id;
+    p.told = this.sendState();
+    room.requests.set(id, { kind: "publish" });
+    this.send(room, {
+      type: "publish_stream",
+      request_id: id,
+      stream_id: p.streamId,
+      extra_info: "",
+      audio_muted: p.told.audio_muted,
+      video_muted: p.told.video_muted,
+    });
+  }
+
+  private requestPlay(room: Room, streamId: string): void {
+    const id = this.newRequest();
+    room.requests.set(id, { kind: "play", streamId });
+    if (room.link === "live") this.send(room, { type: "play_stream", request_id: id, stream_id: streamId });
+  }
+
+  private onStreamReady(room: Room, streamId: string): void {
+    const player = room.players.get(streamId);
+    if (!player) return;
+    player.live = true;
+    if (player.link !== "connected") this.negotiate(room, streamId, "play");
+  }
+
+  private onStreamEnded(room: Room, streamId: string): void {
+    const player = room.players.get(streamId);
+    if (!player) return;
+    player.live = false;
+    if (player.link !== "idle") this.closePlayerMedia(player);
+    player.state = "PlayRequesting";
+    this.playerEvent(streamId, player.state, Code.StreamEnded, NO_DATA);
+  }
+
+  private end(room: Room, code: number, reason: string, data: string): void {
+    this.closeSocket(room);
+    const p = room.publisher;
+    if (p) {
+      room.publisher = null;
+      this.closePublisherMedia(p);
+      this.publisherEvent(p.streamId, "NoPublish", code, NO_DATA);
+    }
+    for (const player of room.players.values()) {
+      this.closePlayerMedia(player);
+      this.playerEvent(player.streamId, "NoPlay", code, NO_DATA);
+    }
+    room.players.clear();
+    for (const r of room.requests.values()) {
+      if (r.kind === "broadcast") r.reject(new SdkError(1_002_033, "logged out before the request completed"));
+    }
+    room.requests.clear();
+    for (const t of room.timers) clearTimeout(t);
+    if (room.tokenTimer) clearTimeout(room.tokenTimer);
+    this.room = null;
+    this.state(room.roomId, "Disconnected", reason, code, data);
+  }
+
+  private setTokenExpiry(room: Room, expiresInMs: number | null): void {
+    if (room.tokenTimer) clearTimeout(room.tokenTimer);
+    room.tokenTimer = null;
+    if (expiresInMs === null || expiresInMs === undefined) return;
+    const expiresAt = Date.now() + expiresInMs;
+    const warn = () => {
+      if (this.room !== room) return;
+      this.emit("onRoomTokenWillExpire", {
+        room_id: room.roomId,
+        remain_time_in_second: Math.round(Math.max(0, expiresAt - Date.now()) / 1000),
+      });
+    };
+    if (expiresInMs <= TOKEN_WARNING_MS) warn();
+    else room.tokenTimer = setTimeout(warn, expiresInMs - TOKEN_WARNING_MS);
+  }
+
+  // ------------------------------------------------------------------ media
+
+  private legOf(room: Room, streamId: string, role: MediaRole): Leg | null {
+    if (role === "publish") return room.publisher?.streamId === streamId ? room.publisher.leg : null;
+    return room.players.get(streamId)?.leg ?? null;
+  }
+
+  private sendState(): { audio_muted: boolean; video_muted: boolean } {
+    return {
+      audio_muted: this.mutes.microphone || this.mutes.audio || this.local.audio === null,
+      video_muted: this.mutes.cameraOff || this.mutes.video || this.local.video === null,
+    };
+  }
+
+  private mutesChanged(): void {
+    void this.applyLocalTracks();
+    if (this.room) this.syncSendState(this.room);
+  }
+
+  private async applyLocalTracks(): Promise<void> {
+    const leg = this.room?.publisher?.leg;
+    if (!leg) return;
+    const s = this.sendState();
+    await leg.replace("audio", s.audio_muted ? null : this.local.audio);
+    await leg.replace("video", s.video_muted ? null : this.local.video);
+  }
+
+  private syncSendState(room: Room): void {
+    const p = room.publisher;
+    if (!p || !p.acked) return;
+    const now = this.sendState();
+    if (now.audio_muted !== p.told.audio_muted || now.video_muted !== p.told.video_muted) this.sendStreamState(room);
+  }
+
+  private sendStreamState(room: Room): void {
+    const p = room.publisher;
+    if (room.link !== "live" || !p || !p.acked) return;
+    p.told = this.sendState();
+    const id = this.newRequest();
+    room.requests.set(id, { kind: "stream_state" });
+    this.send(room, { type: "stream_state", request_id: id, stream_id: p.streamId, ...p.told });
+  }
+
+  /** Opens a (new) peer connection for a stream and sends its offer. */
+  private negotiate(room: Room, streamId: string, role: MediaRole): void {
+    const target = role === "publish" ? room.publisher : room.players.get(streamId);
+    if (!target || target.streamId !== streamId) return;
+    target.leg?.close();
+    if (target.timer) clearTimeout(target.timer);
+    const leg = new Leg(role, streamId, {
+      candidate: (c: IceCandidate) => {
+        if (this.room === room && this.legOf(room, streamId, role) === leg)
+          this.send(room, { type: "trickle_ice", stream_id: streamId, role, candidate: c });
+      },
+      connected: () => {
+        if (this.room === room && this.legOf(room, streamId, role) === leg) this.mediaConnected(room, streamId, role);
+      },
+      failed: (why) => {
+        if (this.room === room && this.legOf(room, streamId, role) === leg)
+          this.mediaFailed(room, streamId, role, failCode(role), why);
+      },
+      track: (track) => {
+        const player = room.players.get(streamId);
+        if (!player || player.leg !== leg) return;
+        for (const old of player.stream.getTracks()) if (old.kind === track.kind) player.stream.removeTrack(old);
+        player.stream.addTrack(track);
+        this.onRemoteMedia(streamId, player.stream);
+      },
+    });
+    target.leg = leg;
+    target.link = "negotiating";
+    target.stats = new StatsSampler(leg.pc, role === "publish" ? "outbound" : "inbound");
+    target.timer = setTimeout(() => {
+      if (this.room === room && target.leg === leg && target.link === "negotiating")
+        this.mediaFailed(room, streamId, role, failCode(role), "negotiation timed out");
+    }, NEGOTIATION_TIMEOUT_MS);
+    const s = this.sendState();
+    const offer =
+      role === "publish"
+        ? leg.offerPublish(s.audio_muted ? null : this.local.audio, s.video_muted ? null : this.local.video)
+        : leg.offerPlay();
+    offer.then(
+      (sdp) => {
+        if (this.room !== room || target.leg !== leg || room.link !== "live") return;
+        const id = this.newRequest();
+        room.requests.set(id, { kind: "offer", streamId, role, leg });
+        this.send(room, { type: "sdp_offer", request_id: id, stream_id: streamId, role, sdp });
+      },
+      (e: unknown) => {
+        if (this.room === room && target.leg === leg)
+          this.mediaFailed(room, streamId, role, failCode(role), `offer failed: ${String(e)}`);
+      },
+    );
+  }
+
+  private mediaConnected(room: Room, streamId: string, role: MediaRole): void {
+    const live = room.link === "live";
+    if (role === "publish") {
+      const p = room.publisher;
+      if (!p) return;
+      p.link = "connected";
+      if (p.timer) clearTimeout(p.timer);
+      if (p.acked && live && p.state !== "Publishing") {
+        p.state = "Publishing";
+        this.publisherEvent(streamId, p.state, Code.Success, NO_DATA);
+      }
+    } else {
+      const player = room.players.get(streamId);
+      if (!player) return;
+      player.link = "connected";
+      if (player.timer) clearTimeout(player.timer);
+      if (live && player.state !== "Playing") {
+        player.state = "Playing";
+        this.playerEvent(streamId, player.state, Code.Success, NO_DATA);
+      }
+    }
+  }
+
+  /** A peer connection failed (or its offer was refused): report, retry in a second. */
+  private mediaFailed(room: Room, streamId: string, role: MediaRole, code: number, why: string): void {
+    if (role === "publish") {
+      const p = room.publisher;
+      if (!p || p.streamId !== streamId) return;
+      this.closePublisherMedia(p);
+      p.link = "retry";
+      p.state = "PublishRequesting";
+      this.publisherEvent(streamId, p.state, code, details(why));
+      p.timer = setTimeout(() => {
+        if (this.room === room && room.publisher === p && p.link === "retry" && room.link === "live")
+          this.negotiate(room, streamId, "publish");
+      }, MEDIA_RETRY_MS);
+    } else {
+      const player = room.players.get(streamId);
+      if (!player) return;
+      this.closePlayerMedia(player);
+      const retry = player.live && code !== Code.StreamNotLive;
+      player.link = retry ? "retry" : "idle";
+      player.state = "PlayRequesting";
+      this.playerEvent(streamId, player.state, code, details(why));
+      if (retry) {
+        player.timer = setTimeout(() => {
+          if (this.room === room && room.players.get(streamId) === player && player.link === "retry")
+            this.negotiate(room, streamId, "play");
+        }, MEDIA_RETRY_MS);
+      }
+    }
+  }
+
+  private closePublisherMedia(p: Publisher): void {
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
+    p.leg?.close();
+    p.leg = null;
+    p.link = "idle";
+    p.stats = null;
+  }
+
+  private closePlayerMedia(player: Player): void {
+    if (player.timer) clearTimeout(player.timer);
+    player.timer = null;
+    player.leg?.close();
+    player.leg = null;
+    player.link = "idle";
+    player.stats = null;
+  }
+
+  /** Stats every second; quality events every 3 s for each connected leg. */
+  private startQuality(): void {
+    if (this.qualityTimer) return;
+    this.qualityTimer = setInterval(() => {
+      this.samples++;
+      const emit = this.samples % (QUALITY_INTERVAL_MS / STATS_INTERVAL_MS) === 0;
+      this.sampleQuality(emit).then(
+        (q) => {
+          this.lastQuality.clear();
+          for (const [k, v] of q) this.lastQuality.set(k, v);
+        },
+        () => {},
+      );
+    }, STATS_INTERVAL_MS);
+  }
+
+  /** Samples every connected leg, by stream ID and role. */
+  private async sampleQuality(emit: boolean): Promise<Map<string, { role: MediaRole; quality: Quality }>> {
+    const out = new Map<string, { role: MediaRole; quality: Quality }>();
+    const room = this.room;
+    if (!room) return out;
+    const p = room.publisher;
+    if (p?.stats && p.link === "connected") {
+      const quality = await p.stats.sample();
+      out.set(p.streamId, { role: "publish", quality });
+      if (emit) this.emit("onPublisherQualityUpdate", { stream_id: p.streamId, quality });
+    }
+    for (const player of room.players.values()) {
+      if (player.stats && player.link === "connected") {
+        const quality = await player.stats.sample();
+        out.set(player.streamId, { role: "play", quality });
+        if (emit) this.emit("onPlayerQualityUpdate", { stream_id: player.streamId, quality });
+      }
+    }
+    return out;
+  }
+
+  // ----------------------------------------------------------------- events
+
+  /**
+   * Emits an event (also used by the page for media milestones). Events are
+   * delivered in order once the current step is done, as on the native
+   * SDK's event channel: a call made from a callback never runs inside the
+   * engine's own handling of a message.
+   */
+  emit(name: string, data: Record<string, unknown>): void {
+    this.pendingEvents.push({ name, data, at: Date.now() });
+    if (this.pendingEvents.length === 1) queueMicrotask(() => this.flushEvents());
+  }
+
+  private flushEvents(): void {
+    // Bounded: each pass delivers what was queued before it started.
+    for (let pass = 0; pass < 1000 && this.pendingEvents.length > 0; pass++) {
+      const batch = this.pendingEvents;
+      this.pendingEvents = [];
+      for (const e of batch) {
+        try {
+          this.onEvent(e);
+        } catch (err) {
+          console.error(`confer: ${e.name} handler failed`, err);
+        }
+      }
+    }
+  }
+
+  private state(roomId: string, state: RoomState, reason: string, code: number, data: string): void {
+    this.emit("onRoomStateUpdate", { room_id: roomId, state, error_code: code, extended_data: data });
+    this.emit("onRoomStateChanged", { room_id: roomId, reason, error_code: code, extended_data: data });
+  }
+
+  private publisherEvent(streamId: string, state: PublisherState, code: number, data: string): void {
+    this.emit("onPublisherStateUpdate", { stream_id: streamId, state, error_code: code, extended_data: data });
+  }
+
+  private playerEvent(streamId: string, state: PlayerState, code: number, data: string): void {
+    this.emit("onPlayerStateUpdate", { stream_id: streamId, state, error_code: code, extended_data: data });
+  }
+
+  private users(room: Room, type: "Add" | "Delete", users: UserInfo[]): void {
+    if (users.length > 0) this.emit("onRoomUserUpdate", { room_id: room.roomId, update_type: type, users });
+  }
+
+  private streams(room: Room, type: "Add" | "Delete", streams: StreamInfo[]): void {
+    if (streams.length === 0) return;
+    this.emit("onRoomStreamUpdate", {
+      room_id: room.roomId,
+      update_type: type,
+      streams: streams.map((s): Stream => ({ stream_id: s.stream_id, user: s.user, extra_info: s.extra_info ?? "" })),
+      extended_data: NO_DATA,
+    });
+  }
+
+  /** onRemoteMicStateUpdate / onRemoteCameraStateUpdate for what changed from `old`. */
+  private devices(s: StreamInfo, old: StreamInfo | null): void {
+    const mic = s.audio_muted ? "Mute" : "Open";
+    const cam = s.video_muted ? "Mute" : "Open";
+    if (!old || !!old.audio_muted !== !!s.audio_muted)
+      this.emit("onRemoteMicStateUpdate", { stream_id: s.stream_id, state: mic });
+    if (!old || !!old.video_muted !== !!s.video_muted)
+      this.emit("onRemoteCameraStateUpdate", { stream_id: s.stream_id, state: cam });
+  }
+
+  private debug(code: number, funcName: string, info: string): void {
+    this.emit("onDebugError", { error_code: code, func_name: funcName, info });
+  }
+}
+
+function failCode(role: MediaRole): number {
+  return role === "publish" ? Code.PublishTransportFailed : Code.PlayTransportFailed;
+}
+
+function details(message: string): string {
+  return JSON.stringify({ message });
+}

@@ -1,0 +1,56 @@
+// Error codes by number (the server's table from /api/error-codes), with
+// what to do about the ones a person fixes by hand.
+
+export interface CodeInfo {
+  code: number;
+  name: string;
+  message: string;
+}
+
+const table = new Map<number, CodeInfo>();
+
+/** Loads the table once from the server; the page works without it. */
+export async function loadErrorCodes(): Promise<void> {
+  try {
+    const res = await fetch("/api/error-codes");
+    if (!res.ok) return;
+    for (const c of (await res.json()) as CodeInfo[]) table.set(c.code, c);
+  } catch {
+    // Names are a nicety; numbers still show.
+  }
+}
+
+/** "TokenExpired (1007003)", or the number alone when unknown. */
+export function codeName(code: number): string {
+  const c = table.get(code);
+  return c ? `${c.name} (${code})` : String(code);
+}
+
+/** The human message of a code ("" when unknown). */
+export function codeMessage(code: number): string {
+  return table.get(code)?.message ?? "";
+}
+
+const HINTS: Record<string, string> = {
+  TokenExpired: "Mint a new token (Get dev token, or `confer token mint`) and log in again.",
+  TokenForged:
+    "The token's signature does not verify: it was altered, or minted with another server's secret. Mint it with this server's secret.",
+  TokenWrongRoom: "The token was minted for another room. Mint one for this RoomID (or one without a room).",
+  TokenWrongUser: "The token was minted for another UserID. Mint one for this UserID.",
+  TokenWrongApp: "The token was minted for another AppID.",
+  TokenMalformed: "That is not a Confer token (it starts with CF1.). Paste the whole token.",
+  TokenNoLoginPrivilege: "The token does not allow logging in; mint one without --no-login.",
+  TokenMintingDisabled: "This server runs a production config: mint tokens with `confer token mint` on the server.",
+  AppNotFound: "No app with this AppID is registered on this server.",
+  KickedOut: "The same UserID logged in somewhere else.",
+  RoomFull: "The room has reached its member limit.",
+  StreamIdInUse: "Another user publishes this stream ID; pick another.",
+};
+
+/** A sentence for a person: what went wrong and how to fix it. */
+export function explain(code: number, serverMessage = ""): string {
+  const c = table.get(code);
+  const what = serverMessage || c?.message || "error";
+  const hint = c ? HINTS[c.name] : undefined;
+  return `${what} — ${codeName(code)}${hint ? `. ${hint}` : ""}`;
+}
