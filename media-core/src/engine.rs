@@ -17,7 +17,6 @@ use crate::room::session::{Session, SessionConfig};
 use crate::room::{PublishChannel, RoomConfig};
 use crate::transport::TransportConfig;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -368,29 +367,29 @@ impl Engine {
     }
 
     /// Stops (or resumes) sending video on `channel`; capture and preview go on.
+    /// Holds whether or not the channel runs: set before previewing or
+    /// publishing, it applies from the start; it survives pipeline restarts.
     /// Players of the channel's stream get [`Event::RemoteCameraStateUpdate`].
     pub fn mute_publish_stream_video(&self, mute: bool, channel: PublishChannel) {
-        self.handle
-            .media
-            .with_channel(channel, |c| c.mute_video.store(mute, Ordering::Relaxed));
+        self.handle.media.mute_publish_video(channel, mute);
         self.local_mute(crate::room::session::LocalMute::StreamVideo(channel), mute);
     }
 
-    /// Stops (or resumes) sending audio on `channel`.
+    /// Stops (or resumes) sending audio on `channel`. Like
+    /// [`Engine::mute_publish_stream_video`], it holds whether or not the
+    /// channel runs.
     /// Players of the channel's stream get [`Event::RemoteMicStateUpdate`].
     pub fn mute_publish_stream_audio(&self, mute: bool, channel: PublishChannel) {
-        self.handle
-            .media
-            .with_channel(channel, |c| c.mute_audio.store(mute, Ordering::Relaxed));
+        self.handle.media.mute_publish_audio(channel, mute);
         self.local_mute(crate::room::session::LocalMute::StreamAudio(channel), mute);
     }
 
     /// Turns the camera off (no capture, no preview, nothing sent) or back on.
+    /// Like [`Engine::mute_publish_stream_video`], it holds whether or not the
+    /// channel runs.
     /// Players of the channel's stream get [`Event::RemoteCameraStateUpdate`].
     pub fn enable_camera(&self, enable: bool, channel: PublishChannel) {
-        self.handle
-            .media
-            .with_channel(channel, |c| c.camera_off.store(!enable, Ordering::Relaxed));
+        self.handle.media.enable_camera(channel, enable);
         self.local_mute(crate::room::session::LocalMute::CameraOff(channel), !enable);
     }
 

@@ -60,6 +60,16 @@ impl VideoProbe {
         seen
     }
 
+    /// How many frames (stamped or not) were rendered during `window`.
+    pub async fn count(&mut self, window: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + window;
+        let mut n = 0;
+        while let Ok(Some(_)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            n += 1;
+        }
+        n
+    }
+
     /// Waits (up to `timeout`) for the first stamped frame.
     pub async fn first(&mut self, timeout: Duration) -> Option<Seen> {
         let deadline = tokio::time::Instant::now() + timeout;

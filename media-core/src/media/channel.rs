@@ -16,6 +16,7 @@ use crate::codec::h264::H264Encoder;
 use crate::codec::opus::OpusEncoder;
 use crate::codec::video_config::VideoConfig;
 use crate::event::Event;
+use crate::frame::{AudioFrame, VideoFrame};
 use crate::quality::{PublishStreamQuality, StreamQualityLevel, QUALITY_INTERVAL};
 use crate::render::{I420Planes, RendererHandle};
 use crate::room::PublishChannel;
@@ -30,13 +31,35 @@ use tokio::task::JoinHandle;
 const FRAME_POLL: Duration = Duration::from_millis(100);
 /// One Opus frame.
 const AUDIO_FRAME: Duration = Duration::from_millis(20);
+/// Packets a muted track sends on a new connection so the SFU opens it (a
+/// few, in case one is lost): black pictures, silence.
+const PRIME_PACKETS: u32 = 3;
 
-/// What the app configured for a channel's sources.
+/// What the app configured for a channel: its sources, video config and
+/// publish mutes.
 #[derive(Debug, Clone)]
 pub(crate) struct ChannelSources {
     pub(crate) video: VideoSourceKind,
     pub(crate) audio: AudioSourceKind,
     pub(crate) config: VideoConfig,
+    /// The channel's publish mutes, shared (not copied) by every pipeline
+    /// the channel runs: a clone of these settings points at the same flags.
+    pub(crate) mutes: Arc<PublishMutes>,
+}
+
+/// The app's publish mutes on one channel. They belong to the channel's
+/// settings, not to a running pipeline, so they hold while the channel is
+/// not running (set before previewing or publishing) and across pipeline
+/// restarts (new source, new video config); a running pipeline reads the
+/// same flags, so a change applies at once.
+#[derive(Debug, Default)]
+pub(crate) struct PublishMutes {
+    /// `mute_publish_stream_video`: capture and preview go on, nothing is sent.
+    pub(crate) video: AtomicBool,
+    /// `mute_publish_stream_audio`: no audio is sent on this channel.
+    pub(crate) audio: AtomicBool,
+    /// `enable_camera(false)`: no capture, no preview, nothing sent.
+    pub(crate) camera_off: AtomicBool,
 }
 
 /// What outlives a pipeline restart (new source or video config): the
@@ -48,6 +71,10 @@ pub(crate) struct PublishLink {
     pub(crate) force_keyframe: AtomicBool,
     /// Bandwidth estimate, kbit/s (0 = none yet).
     pub(crate) target_kbps: AtomicU32,
+    /// Priming packets still to send on the video track (see [`PublishLink::connected`]).
+    prime_video: AtomicU32,
+    /// Priming packets still to send on the audio track.
+    prime_audio: AtomicU32,
 }
 
 impl PublishLink {
@@ -56,7 +83,44 @@ impl PublishLink {
             transport: Slot::new(),
             force_keyframe: AtomicBool::new(false),
             target_kbps: AtomicU32::new(0),
+            prime_video: AtomicU32::new(0),
+            prime_audio: AtomicU32::new(0),
         }
+    }
+
+    /// A connection to the SFU came up: the players it starts need a
+    /// keyframe, and each track needs a first packet. The SFU opens a
+    /// publisher's track on its first RTP packet and only forwards tracks it
+    /// has opened, to players who attach once the stream is live (all
+    /// tracks opened, or a grace period after the first): a track muted from
+    /// the start would never reach them, not even once unmuted. So a muted
+    /// track sends a few packets carrying nothing (a black picture, silence)
+    /// now, before any player can be attached; real media stops the priming.
+    pub(crate) fn connected(&self) {
+        self.force_keyframe.store(true, Ordering::Relaxed);
+        self.prime_video.store(PRIME_PACKETS, Ordering::Relaxed);
+        self.prime_audio.store(PRIME_PACKETS, Ordering::Relaxed);
+    }
+}
+
+/// Takes one priming packet from `left`, if any are left.
+fn take_prime(left: &AtomicU32) -> bool {
+    left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// A black I420 picture of the size of `frame` (sent instead of it to prime
+/// a muted video track: nothing of the capture leaves the machine).
+fn black_like(frame: &VideoFrame) -> VideoFrame {
+    let luma = (frame.width as usize) * (frame.height as usize);
+    let len = VideoFrame::i420_len(frame.width, frame.height);
+    let mut data = vec![128u8; len];
+    data[..luma.min(len)].fill(16);
+    VideoFrame {
+        width: frame.width,
+        height: frame.height,
+        data,
+        capture_time_us: frame.capture_time_us,
     }
 }
 
@@ -70,9 +134,8 @@ pub(crate) struct ChannelShared {
     /// The connection to the SFU (kept across pipeline restarts).
     pub(crate) link: Arc<PublishLink>,
     pub(crate) preview: Mutex<Option<RendererHandle>>,
-    pub(crate) mute_video: AtomicBool,
-    pub(crate) mute_audio: AtomicBool,
-    pub(crate) camera_off: AtomicBool,
+    /// The channel's publish mutes (owned by the channel's settings).
+    pub(crate) mutes: Arc<PublishMutes>,
     captured: Counter,
     encoded: Counter,
     sent_video: Counter,
@@ -89,6 +152,12 @@ impl ChannelShared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Frames captured (and not dropped for a camera turned off) so far.
+    #[cfg(test)]
+    pub(crate) fn captured_frames(&self) -> u64 {
+        self.captured.get()
     }
 }
 
@@ -135,9 +204,7 @@ impl ChannelPipeline {
             stream_id: Mutex::new(None),
             link,
             preview: Mutex::new(None),
-            mute_video: AtomicBool::new(false),
-            mute_audio: AtomicBool::new(false),
-            camera_off: AtomicBool::new(false),
+            mutes: sources.mutes.clone(),
             captured: Counter::default(),
             encoded: Counter::default(),
             sent_video: Counter::default(),
@@ -251,7 +318,19 @@ fn video_loop(
             }
             continue;
         };
-        if shared.camera_off.load(Ordering::Relaxed) {
+        let camera_off = shared.mutes.camera_off.load(Ordering::Relaxed);
+        if camera_off {
+            // Nothing captured, previewed or sent; at most a black priming picture.
+            if take_prime(&shared.link.prime_video) {
+                prime_video(
+                    shared,
+                    &mut encoder,
+                    &black_like(&frame),
+                    config,
+                    frame_duration,
+                    rt,
+                );
+            }
             continue;
         }
         shared.captured.add(1);
@@ -278,22 +357,21 @@ fn video_loop(
         let Some(transport) = shared.link.transport.get() else {
             continue;
         };
-        if shared.mute_video.load(Ordering::Relaxed) {
+        if shared.mutes.video.load(Ordering::Relaxed) {
+            if take_prime(&shared.link.prime_video) {
+                prime_video(
+                    shared,
+                    &mut encoder,
+                    &black_like(&frame),
+                    config,
+                    frame_duration,
+                    rt,
+                );
+            }
             continue;
         }
-        let encoder = match &mut encoder {
-            Some(e) => e,
-            None => match H264Encoder::new(&VideoConfig {
-                width: frame.width,
-                height: frame.height,
-                ..config
-            }) {
-                Ok(e) => encoder.insert(e),
-                Err(e) => {
-                    tracing::error!(%e, "cannot create the H.264 encoder");
-                    return;
-                }
-            },
+        let Some(encoder) = encoder_for(&mut encoder, &frame, config) else {
+            return;
         };
         let target = shared.link.target_kbps.load(Ordering::Relaxed);
         let want = if target == 0 {
@@ -318,12 +396,63 @@ fn video_loop(
                 if sent.is_ok() {
                     shared.sent_video.add(1);
                     shared.video_bytes.add(len);
+                    // The track is open: no priming needed.
+                    shared.link.prime_video.store(0, Ordering::Relaxed);
                 }
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(%e, "encoding failed"),
         }
     }
+}
+
+/// The channel's encoder, created for the first frame's size.
+fn encoder_for<'a>(
+    slot: &'a mut Option<H264Encoder>,
+    frame: &VideoFrame,
+    config: VideoConfig,
+) -> Option<&'a mut H264Encoder> {
+    if slot.is_none() {
+        match H264Encoder::new(&VideoConfig {
+            width: frame.width,
+            height: frame.height,
+            ..config
+        }) {
+            Ok(e) => *slot = Some(e),
+            Err(e) => {
+                tracing::error!(%e, "cannot create the H.264 encoder");
+                return None;
+            }
+        }
+    }
+    slot.as_mut()
+}
+
+/// Sends `black` as a keyframe to open the video track at the SFU (see
+/// [`PublishLink::connected`]); not counted as sent video. The next real
+/// picture is a keyframe again.
+fn prime_video(
+    shared: &ChannelShared,
+    encoder: &mut Option<H264Encoder>,
+    black: &VideoFrame,
+    config: VideoConfig,
+    frame_duration: Duration,
+    rt: &Handle,
+) {
+    let Some(transport) = shared.link.transport.get() else {
+        return;
+    };
+    let Some(encoder) = encoder_for(encoder, black, config) else {
+        return;
+    };
+    if let Ok(Some(encoded)) = encoder.encode(black, true) {
+        let _ = rt.block_on(transport.write_video(
+            encoded.data,
+            frame_duration,
+            encoded.capture_time_us,
+        ));
+    }
+    shared.link.force_keyframe.store(true, Ordering::Relaxed);
 }
 
 async fn audio_loop(
@@ -345,7 +474,14 @@ async fn audio_loop(
         let Some(transport) = shared.link.transport.get() else {
             continue;
         };
-        if shared.mute_audio.load(Ordering::Relaxed) || mic_muted.load(Ordering::Relaxed) {
+        if shared.mutes.audio.load(Ordering::Relaxed) || mic_muted.load(Ordering::Relaxed) {
+            // At most silence, to open the track at the SFU (not counted as sent).
+            if take_prime(&shared.link.prime_audio) {
+                let silence = AudioFrame::silence(frame.channels, frame.capture_time_us);
+                if let Ok(packet) = encoder.encode(&silence) {
+                    let _ = transport.write_audio(packet, AUDIO_FRAME).await;
+                }
+            }
             continue;
         }
         match encoder.encode(&frame) {
@@ -354,6 +490,8 @@ async fn audio_loop(
                 if transport.write_audio(packet, AUDIO_FRAME).await.is_ok() {
                     shared.sent_audio.add(1);
                     shared.audio_bytes.add(len);
+                    // The track is open: no priming needed.
+                    shared.link.prime_audio.store(0, Ordering::Relaxed);
                 }
             }
             Err(e) => tracing::warn!(%e, "audio encoding failed"),
@@ -409,5 +547,41 @@ async fn quality_loop(shared: Arc<ChannelShared>, facts: FactSender) {
             stream_id,
             quality,
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_primes_each_track_a_few_times() {
+        let link = PublishLink::new();
+        assert!(!take_prime(&link.prime_video));
+        link.connected();
+        assert!(link.force_keyframe.load(Ordering::Relaxed));
+        for _ in 0..PRIME_PACKETS {
+            assert!(take_prime(&link.prime_video));
+        }
+        assert!(!take_prime(&link.prime_video));
+        assert!(take_prime(&link.prime_audio));
+    }
+
+    #[test]
+    fn the_priming_picture_is_black_and_well_formed() {
+        let frame = VideoFrame {
+            width: 32,
+            height: 18,
+            data: vec![200; VideoFrame::i420_len(32, 18)],
+            capture_time_us: 7,
+        };
+        let black = black_like(&frame);
+        assert!(black.validate().is_ok());
+        assert_eq!(
+            (black.width, black.height, black.capture_time_us),
+            (32, 18, 7)
+        );
+        assert!(black.data[..32 * 18].iter().all(|&y| y == 16));
+        assert!(black.data[32 * 18..].iter().all(|&c| c == 128));
     }
 }

@@ -21,7 +21,7 @@ use crate::render::{Canvas, RendererHandle};
 use crate::room::media::{MediaCommand, MediaFact};
 use crate::room::PublishChannel;
 use crate::transport::{PlayTransport, PublishEvent, PublishTransport, Signal, TransportConfig};
-use channel::{ChannelPipeline, ChannelSources};
+use channel::{ChannelPipeline, ChannelSources, PublishMutes};
 use player::PlayerPipeline;
 use protocol::MediaRole;
 use serde::{Deserialize, Serialize};
@@ -88,6 +88,8 @@ pub(crate) type FactSender = mpsc::UnboundedSender<Fact>;
 /// The app's media settings.
 #[derive(Debug)]
 struct Settings {
+    /// Per channel: sources, video config and publish mutes. They hold
+    /// whether or not the channel runs; every pipeline starts from them.
     sources: [ChannelSources; 2],
     speaker_id: Option<String>,
     audio_sink: Option<AudioSink>,
@@ -125,17 +127,19 @@ impl Media {
         default_video: VideoConfig,
         facts: FactSender,
     ) -> Self {
-        let sources = ChannelSources {
+        // Each channel its own mutes: cloned settings would share them.
+        let sources = || ChannelSources {
             video: VideoSourceKind::Camera { id: None },
             audio: AudioSourceKind::Microphone { id: None },
             config: default_video,
+            mutes: Arc::new(PublishMutes::default()),
         };
         Media {
             rt,
             transport,
             facts,
             settings: Mutex::new(Settings {
-                sources: [sources.clone(), sources],
+                sources: [sources(), sources()],
                 speaker_id: None,
                 audio_sink: None,
             }),
@@ -183,12 +187,38 @@ impl Media {
         self.mic_muted.store(mute, Ordering::Relaxed);
     }
 
+    /// Stops (or resumes) sending video on a channel, whether it runs now
+    /// or starts later.
+    pub(crate) fn mute_publish_video(&self, channel: PublishChannel, mute: bool) {
+        self.publish_mutes(channel)
+            .video
+            .store(mute, Ordering::Relaxed);
+    }
+
+    /// Stops (or resumes) sending audio on a channel, whether it runs now
+    /// or starts later.
+    pub(crate) fn mute_publish_audio(&self, channel: PublishChannel, mute: bool) {
+        self.publish_mutes(channel)
+            .audio
+            .store(mute, Ordering::Relaxed);
+    }
+
+    /// Turns a channel's camera off (or back on), whether the channel runs
+    /// now or starts later.
+    pub(crate) fn enable_camera(&self, channel: PublishChannel, enable: bool) {
+        self.publish_mutes(channel)
+            .camera_off
+            .store(!enable, Ordering::Relaxed);
+    }
+
+    /// A channel's publish mutes, which its running pipeline (if any) and
+    /// every later one read.
+    fn publish_mutes(&self, channel: PublishChannel) -> Arc<PublishMutes> {
+        lock(&self.settings).sources[channel.index()].mutes.clone()
+    }
+
     /// Applies `f` to a running channel's shared state.
-    pub(crate) fn with_channel(
-        &self,
-        channel: PublishChannel,
-        f: impl FnOnce(&channel::ChannelShared),
-    ) {
+    fn with_channel(&self, channel: PublishChannel, f: impl FnOnce(&channel::ChannelShared)) {
         if let Some(p) = &lock(&self.channels)[channel.index()] {
             f(&p.shared);
         }
@@ -475,8 +505,9 @@ impl Media {
                 }
                 match event {
                     PublishEvent::Connected => {
-                        // A fresh path to the SFU: start players with a keyframe.
-                        link.force_keyframe.store(true, Ordering::Relaxed);
+                        // A fresh path to the SFU: start players with a
+                        // keyframe; open muted tracks.
+                        link.connected();
                         this.fact(&stream_id, MediaRole::Publish, MediaFact::Connected);
                     }
                     PublishEvent::Disconnected => {}
@@ -605,5 +636,109 @@ impl Media {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::video_config::VideoPreset;
+    use std::time::Duration;
+
+    /// Media with the synthetic sources on the main channel (no devices here).
+    fn media() -> (Arc<Media>, mpsc::UnboundedReceiver<Fact>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let media = Arc::new(Media::new(
+            Handle::current(),
+            TransportConfig::default(),
+            VideoPreset::P180.config(),
+            tx,
+        ));
+        media.set_video_source(PublishChannel::Main, VideoSourceKind::TestPattern);
+        media.set_audio_source(
+            PublishChannel::Main,
+            AudioSourceKind::Tone { freq_hz: 440.0 },
+        );
+        (media, rx)
+    }
+
+    /// The running pipeline's `(video, audio, camera_off)` mutes, if it runs.
+    fn running_mutes(media: &Media, channel: PublishChannel) -> Option<(bool, bool, bool)> {
+        let mut got = None;
+        media.with_channel(channel, |c| {
+            got = Some((
+                c.mutes.video.load(Ordering::Relaxed),
+                c.mutes.audio.load(Ordering::Relaxed),
+                c.mutes.camera_off.load(Ordering::Relaxed),
+            ));
+        });
+        got
+    }
+
+    fn captured(media: &Media, channel: PublishChannel) -> u64 {
+        let mut n = 0;
+        media.with_channel(channel, |c| n = c.captured_frames());
+        n
+    }
+
+    fn publish(media: &Arc<Media>, channel: PublishChannel, stream_id: &str) {
+        media.handle(MediaCommand::StartPublishing {
+            channel,
+            stream_id: stream_id.into(),
+        });
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn publish_mutes_hold_before_start_and_across_restarts() {
+        let (media, _facts) = media();
+        let main = PublishChannel::Main;
+
+        // Set while nothing runs: the pipeline starts with them.
+        media.mute_publish_video(main, true);
+        media.mute_publish_audio(main, true);
+        media.enable_camera(main, false);
+        assert_eq!(running_mutes(&media, main), None);
+        publish(&media, main, "s1");
+        assert_eq!(running_mutes(&media, main), Some((true, true, true)));
+        // The other channel keeps its own.
+        assert!(!lock(&media.settings).sources[PublishChannel::Aux.index()]
+            .mutes
+            .camera_off
+            .load(Ordering::Relaxed));
+
+        // The camera is off: the test pattern is dropped before capture.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(captured(&media, main), 0);
+
+        // A restart (new video config) keeps them.
+        media.set_video_config(main, VideoPreset::P270.config());
+        assert_eq!(running_mutes(&media, main), Some((true, true, true)));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(captured(&media, main), 0);
+
+        // Set while running: applies at once, and to the next restart.
+        media.enable_camera(main, true);
+        let mut frames = 0;
+        for _ in 0..100 {
+            frames = captured(&media, main);
+            if frames > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(frames > 0, "no frame captured after enable_camera(true)");
+        media.mute_publish_audio(main, false);
+        assert_eq!(running_mutes(&media, main), Some((true, false, false)));
+        media.set_video_source(main, VideoSourceKind::TestPattern);
+        assert_eq!(running_mutes(&media, main), Some((true, false, false)));
+
+        // Stopped and published again: still there.
+        media.handle(MediaCommand::StopPublishing { channel: main });
+        assert_eq!(running_mutes(&media, main), None);
+        media.mute_publish_audio(main, true);
+        publish(&media, main, "s2");
+        assert_eq!(running_mutes(&media, main), Some((true, true, false)));
+
+        media.shutdown().await;
     }
 }

@@ -1,0 +1,268 @@
+//! Publish mutes set while the channel is not running, through the real SFU
+//! on loopback: a camera turned off (`enable_camera(false)`) or a stream's
+//! audio muted (`mute_publish_stream_audio`) *before* `start_publishing_stream`
+//! holds once the pipeline starts (players get no frames of it, the
+//! publisher counts none sent), matches what the room is told
+//! (`RemoteCameraStateUpdate` / `RemoteMicStateUpdate`), comes back when
+//! turned on, and survives a pipeline restart (new video config). A track
+//! muted from the start still reaches a player once unmuted (the SFU only
+//! forwards tracks it has seen a packet of), even when nothing at all was
+//! sent at first.
+
+mod common;
+
+use common::media::{AudioProbe, VideoProbe};
+use common::{Peer, TestServer};
+use media_core::codec::video_config::VideoPreset;
+use media_core::{Event, PlayerState, PublishChannel, PublishStreamQuality};
+use std::time::Duration;
+
+/// Long enough for anything sent to have been rendered or played.
+const WATCH: Duration = Duration::from_secs(3);
+/// How long a test waits for media to (re)appear.
+const ARRIVAL: Duration = Duration::from_secs(20);
+/// One second of 48 kHz mono.
+const ONE_SECOND: usize = 48_000;
+
+/// `"mic a-cam Mute"` / `"camera a-cam Open"` for the device events.
+fn device(e: &Event) -> Option<String> {
+    match e {
+        Event::RemoteMicStateUpdate { stream_id, state } => {
+            Some(format!("mic {stream_id} {state:?}"))
+        }
+        Event::RemoteCameraStateUpdate { stream_id, state } => {
+            Some(format!("camera {stream_id} {state:?}"))
+        }
+        _ => None,
+    }
+}
+
+/// Waits until `peer` reports `want` (e.g. `"mic a-cam Mute"`) as a new
+/// event.
+async fn wait_device(peer: &mut Peer, want: &str) {
+    peer.wait_for(want, |e| device(e).as_deref() == Some(want))
+        .await;
+}
+
+/// The latest state `peer` was told of, e.g. `"camera a-cam Mute"` for
+/// `"camera a-cam"`.
+fn last_device(peer: &Peer, of: &str) -> Option<String> {
+    peer.log
+        .iter()
+        .rev()
+        .filter_map(device)
+        .find(|d| d.starts_with(of))
+}
+
+/// The publisher's next quality report for which `pred` holds.
+async fn publisher_quality(
+    peer: &mut Peer,
+    what: &str,
+    pred: impl Fn(&PublishStreamQuality) -> bool,
+) -> PublishStreamQuality {
+    match peer
+        .wait_for(
+            what,
+            |e| matches!(e, Event::PublisherQualityUpdate { quality, .. } if pred(quality)),
+        )
+        .await
+    {
+        Event::PublisherQualityUpdate { quality, .. } => quality,
+        _ => unreachable!("matched above"),
+    }
+}
+
+/// `a` publishes `a-cam` (after `before_publish` set its mutes), `b` plays
+/// it into a video and an audio probe.
+async fn call(
+    server: &TestServer,
+    room: &str,
+    before_publish: impl FnOnce(&Peer),
+) -> (Peer, Peer, VideoProbe, AudioProbe) {
+    let mut a = Peer::join(server.profile(), room, "a", false).await;
+    let mut b = Peer::join(server.profile(), room, "b", false).await;
+    before_publish(&a);
+    a.publish("a-cam").await;
+    b.wait_for("stream Add", |e| {
+        matches!(e, Event::RoomStreamUpdate { .. })
+    })
+    .await;
+    let (canvas, video) = VideoProbe::canvas();
+    let (sink, audio) = AudioProbe::sink();
+    b.engine.set_audio_sink(Some(sink));
+    b.engine
+        .start_playing_stream("a-cam", Some(canvas))
+        .expect("play accepted");
+    b.wait_for("Playing", |e| {
+        matches!(
+            e,
+            Event::PlayerStateUpdate {
+                state: PlayerState::Playing,
+                ..
+            }
+        )
+    })
+    .await;
+    (a, b, video, audio)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_off_before_publishing_sends_no_video_until_turned_on() {
+    let server = TestServer::start().await;
+    let (mut a, mut b, mut video, mut audio) = call(&server, "camera-room", |a| {
+        a.engine.enable_camera(false, PublishChannel::Main);
+    })
+    .await;
+    // The room was told the camera is off, from the start.
+    assert_eq!(
+        last_device(&b, "camera a-cam").as_deref(),
+        Some("camera a-cam Mute"),
+        "b: {:#?}",
+        b.log
+    );
+
+    // Audio flows...
+    let samples = audio
+        .collect("a-cam", Duration::from_secs(1), ARRIVAL)
+        .await;
+    assert!(
+        samples.len() >= ONE_SECOND,
+        "only {} samples; log {:#?}",
+        samples.len(),
+        b.log
+    );
+    // ...but not a single picture.
+    let frames = video.count(WATCH).await;
+    assert_eq!(frames, 0, "{frames} frames rendered with the camera off");
+    // The publisher captured and sent none either.
+    let q = publisher_quality(&mut a, "quality with audio", |q| q.audio_send_fps > 0.0).await;
+    assert_eq!(q.video_capture_fps, 0.0, "{q:?}");
+    assert_eq!(q.video_send_fps, 0.0, "{q:?}");
+
+    // Camera on: the room is told, and frames arrive.
+    a.engine.enable_camera(true, PublishChannel::Main);
+    wait_device(&mut b, "camera a-cam Open").await;
+    assert!(
+        video.first(ARRIVAL).await.is_some(),
+        "no frame after enable_camera(true); log {:#?}",
+        b.log
+    );
+    let seen = video.collect(WATCH).await;
+    assert!(seen.len() >= 10, "only {} frames in {WATCH:?}", seen.len());
+    publisher_quality(&mut a, "quality with video", |q| q.video_send_fps > 0.0).await;
+
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_audio_muted_before_publishing_sends_no_audio_until_unmuted() {
+    let server = TestServer::start().await;
+    let (mut a, mut b, mut video, mut audio) = call(&server, "audio-room", |a| {
+        a.engine
+            .mute_publish_stream_audio(true, PublishChannel::Main);
+    })
+    .await;
+    // The room was told the audio is muted, from the start.
+    assert_eq!(
+        last_device(&b, "mic a-cam").as_deref(),
+        Some("mic a-cam Mute"),
+        "b: {:#?}",
+        b.log
+    );
+
+    // Video flows...
+    assert!(
+        video.first(ARRIVAL).await.is_some(),
+        "no frame; log {:#?}",
+        b.log
+    );
+    // ...but no audio at all.
+    let samples = audio.collect("a-cam", Duration::from_secs(1), WATCH).await;
+    assert!(
+        samples.is_empty(),
+        "{} samples played with the audio muted",
+        samples.len()
+    );
+    let q = publisher_quality(&mut a, "quality with video", |q| q.video_send_fps > 0.0).await;
+    assert_eq!(q.audio_send_fps, 0.0, "{q:?}");
+
+    // Unmuted: the room is told, and audio arrives.
+    a.engine
+        .mute_publish_stream_audio(false, PublishChannel::Main);
+    wait_device(&mut b, "mic a-cam Open").await;
+    let samples = audio
+        .collect("a-cam", Duration::from_secs(1), ARRIVAL)
+        .await;
+    assert!(
+        samples.len() >= ONE_SECOND,
+        "only {} samples after unmuting",
+        samples.len()
+    );
+
+    // A video mute survives a pipeline restart (new video config).
+    a.engine
+        .mute_publish_stream_video(true, PublishChannel::Main);
+    wait_device(&mut b, "camera a-cam Mute").await;
+    a.engine
+        .set_video_config(VideoPreset::P270.config(), PublishChannel::Main)
+        .expect("preset is valid");
+    // What was in flight before the mute drains first.
+    video.count(Duration::from_secs(1)).await;
+    let frames = video.count(WATCH).await;
+    assert_eq!(frames, 0, "{frames} frames rendered after mute + restart");
+    audio.drain();
+    let samples = audio
+        .collect("a-cam", Duration::from_secs(1), ARRIVAL)
+        .await;
+    assert!(
+        samples.len() >= ONE_SECOND,
+        "audio stopped after the restart: {} samples",
+        samples.len()
+    );
+
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_off_before_publishing_still_plays_and_flows_once_on() {
+    let server = TestServer::start().await;
+    // Nothing is sent at first: the stream still goes live and plays.
+    let (mut a, mut b, mut video, mut audio) = call(&server, "off-room", |a| {
+        a.engine.enable_camera(false, PublishChannel::Main);
+        a.engine.mute_microphone(true);
+    })
+    .await;
+    let frames = video.count(WATCH).await;
+    assert_eq!(frames, 0, "{frames} frames rendered with the camera off");
+    let samples = audio.collect("a-cam", Duration::from_secs(1), WATCH).await;
+    assert!(
+        samples.is_empty(),
+        "{} samples played with the microphone muted",
+        samples.len()
+    );
+    let q = publisher_quality(&mut a, "quality", |_| true).await;
+    assert_eq!((q.video_send_fps, q.audio_send_fps), (0.0, 0.0), "{q:?}");
+
+    // Both on: both arrive at the player that was already playing.
+    a.engine.mute_microphone(false);
+    a.engine.enable_camera(true, PublishChannel::Main);
+    wait_device(&mut b, "camera a-cam Open").await;
+    assert!(
+        video.first(ARRIVAL).await.is_some(),
+        "no frame after turning the camera on; log {:#?}",
+        b.log
+    );
+    let samples = audio
+        .collect("a-cam", Duration::from_secs(1), ARRIVAL)
+        .await;
+    assert!(
+        samples.len() >= ONE_SECOND,
+        "only {} samples after unmuting the microphone",
+        samples.len()
+    );
+
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}
