@@ -114,11 +114,25 @@ fn wait_rendering(app: &RunningApp, user: &str) {
     );
 }
 
-/// The app's CPU (percent of one core) with one remote 720p30 tile.
+/// The app's CPU (percent of one core) over [`CPU_WINDOW`].
+fn app_cpu_percent() -> f64 {
+    let pid = app::app_pid().expect("the app's pid");
+    let t0 = proc_stat::cpu_ticks(pid);
+    std::thread::sleep(CPU_WINDOW);
+    let ticks = proc_stat::cpu_ticks(pid) - t0;
+    ticks as f64 / proc_stat::TICKS_PER_SECOND / CPU_WINDOW.as_secs_f64() * 100.0
+}
+
+/// What one remote 720p30 tile adds to the app's CPU (percent of one core):
+/// the app in a call (publishing and previewing its own test pattern)
+/// before and after a 720p30 participant joins. Returns the added part.
 fn tile_cpu(path: &str, env: &[(&str, &str)]) -> f64 {
     let app = RunningApp::start(&format!("cpu-{path}"), settings(), env);
     wait_home(&app);
     let base = host(&app);
+    std::thread::sleep(Duration::from_secs(3));
+    let alone = app_cpu_percent();
+    println!("app_cpu_percent_in_call_no_remote_{path} {alone:.1}");
     let launched = Instant::now();
     let _peer = join(&base, "p720", "720p");
     wait_rendering(&app, "p720");
@@ -127,13 +141,11 @@ fn tile_cpu(path: &str, env: &[(&str, &str)]) -> f64 {
         launched.elapsed().as_secs_f64() * 1000.0
     );
     std::thread::sleep(Duration::from_secs(3));
-    let pid = app::app_pid().expect("the app's pid");
-    let t0 = proc_stat::cpu_ticks(pid);
-    std::thread::sleep(CPU_WINDOW);
-    let ticks = proc_stat::cpu_ticks(pid) - t0;
-    let pct = ticks as f64 / proc_stat::TICKS_PER_SECOND / CPU_WINDOW.as_secs_f64() * 100.0;
-    println!("app_cpu_percent_one_720p30_tile_{path} {pct:.1}");
-    pct
+    let with_tile = app_cpu_percent();
+    println!("app_cpu_percent_in_call_one_720p30_tile_{path} {with_tile:.1}");
+    let added = with_tile - alone;
+    println!("app_cpu_percent_per_720p30_tile_{path} {added:.1}");
+    added
 }
 
 fn memory_with_tiles(n: usize) {

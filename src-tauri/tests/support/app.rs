@@ -5,6 +5,7 @@
 use super::webdriver::Session;
 use serde_json::json;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -98,7 +99,10 @@ impl RunningApp {
             .args(["--native-port", &native_port.to_string()])
             .env("XDG_CONFIG_HOME", &config_home)
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(Stdio::null())
+            // Its own process group, so the WebKitWebDriver it spawns (and
+            // the app under it) go with it.
+            .process_group(0);
         for (k, v) in env {
             command.env(k, v);
         }
@@ -139,6 +143,8 @@ impl RunningApp {
 impl Drop for RunningApp {
     fn drop(&mut self) {
         self.close();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.config_home);

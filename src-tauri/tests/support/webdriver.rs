@@ -61,7 +61,14 @@ impl Session {
             if !(v.is_null() || v == Value::Bool(false)) {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if Instant::now() >= deadline {
+                let shot = super::app::artifacts_dir().join("timeout.png");
+                super::screen::screenshot(&shot);
+                panic!(
+                    "timed out waiting for {what}; the screen is in {}",
+                    shot.display()
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
