@@ -2,7 +2,8 @@
 // Rust side. It answers every command of docs/app-contract.md, emits SDK
 // events for a scripted scenario, and feeds the canvas fallback with drawn
 // frames so tiles look like video. Query parameters:
-//   scenario = home | nocamera | hoststop | solo | spotlight | call | grid | chat | people | stats | reconnecting | leave | kicked | menu | help
+//   scenario = home | nocamera | hoststop | solo | spotlight | duo | duo-off | call | grid | chat | people | stats | reconnecting | leave | kicked | menu | help
+//              (duo: 1:1 with the Info panel open; duo-off: the same with your camera and mic off)
 //   theme    = system | light | dark | high-contrast
 //   render   = canvas | native-x11
 "use strict";
@@ -54,7 +55,7 @@
     { user_id: "u-margaret", user_name: "Margaret Hamilton", hue: 340 },
     { user_id: "u-edsger", user_name: "Edsger Dijkstra", hue: 90 },
   ];
-  const count = { solo: 0, spotlight: 1, reconnecting: 1, kicked: 1, leave: 1 }[scenario] ?? (scenario === "grid" ? 6 : 3);
+  const count = { solo: 0, spotlight: 1, duo: 1, "duo-off": 1, reconnecting: 1, kicked: 1, leave: 1 }[scenario] ?? (scenario === "grid" ? 6 : 3);
   const others = people.slice(0, count);
 
   const quality = (level, extra = {}) => ({
@@ -165,6 +166,10 @@
       case "help":
         click("#close-panel");
         setTimeout(() => click("#show-help"), 50);
+        break;
+      case "duo-off":
+        click("#toggle-camera");
+        click("#toggle-mic");
         break;
       case "grid":
       case "spotlight":

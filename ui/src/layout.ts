@@ -22,7 +22,7 @@ export const GRID_STEPS: readonly GridStep[] = [
 
 export const VIDEO_ASPECT = 16 / 9;
 
-/** 1 tile: yourself alone; 1 remote: remote fills the stage + self PiP; more: grid. */
+/** 1 tile: yourself alone; 1 remote: remote big + self view in the corner beside it; more: grid. */
 export function stageMode(remoteCount: number): StageMode {
   if (remoteCount <= 0) return "solo";
   if (remoteCount === 1) return "spotlight";
@@ -61,42 +61,64 @@ export interface GridInput {
   /** Height of the label row under each video rect, px (labels stay outside the video: UX.md §7). */
   labelHeight: number;
   aspect?: number;
+  /** A page holds no more rows than fit with video rects at least this tall (default 72 px); the rest is paged. */
+  minVideoHeight?: number;
 }
 
+export const MIN_GRID_VIDEO_HEIGHT = 72;
+
 /**
- * Lays `count` tiles out on the stage: the grid step sets how many tiles a
- * page holds; then the column count that gives the largest 16:9 video rect wins.
+ * Lays `count` tiles out on the stage: the grid step (by width) sets how many
+ * tiles a page holds, with no more rows than the stage's height allows; then
+ * the column count that gives the largest 16:9 video rect wins. A bigger step
+ * is taken when its tiles are just as big: paging only when it buys bigger tiles.
  */
 export function fitGrid(input: GridInput): GridFit {
   const { count, width, height, gap, labelHeight } = input;
   const aspect = input.aspect ?? VIDEO_ASPECT;
   const n = Math.max(1, count);
   const portrait = height > width;
+  // A short stage: fewer rows (more pages) rather than slivers of video or label rows cut off.
+  const minVideo = input.minVideoHeight ?? MIN_GRID_VIDEO_HEIGHT;
+  const maxRows = Math.max(1, Math.floor((height + gap) / (minVideo + labelHeight + gap)));
+  const capped = (s: GridStep): GridStep => (s.rows > maxRows ? { ...s, rows: maxRows } : s);
+  // Any shape within the step's rows and the widest step the stage allows: 3 tiles on a wide stage go in one row of 3.
+  const widest = Math.max(...GRID_STEPS.filter((g) => width >= g.minWidth).map((g) => g.columns));
+  const shape = (step: GridStep): GridFit => {
+    const perPage = step.columns * step.rows;
+    const onPage = Math.min(n, perPage);
+    const maxColumns = Math.max(step.columns, widest);
+    let best = { columns: 1, rows: onPage, videoHeight: -1 };
+    for (let c = 1; c <= Math.min(maxColumns, onPage); c++) {
+      const r = Math.ceil(onPage / c);
+      if (r > step.rows) continue;
+      const vh = videoHeightFor(c, r, width, height, gap, labelHeight, aspect);
+      if (vh > best.videoHeight + 0.5) best = { columns: c, rows: r, videoHeight: vh };
+    }
+    const videoHeight = Math.max(0, Math.floor(best.videoHeight));
+    return {
+      columns: best.columns,
+      rows: best.rows,
+      perPage,
+      pages: Math.ceil(n / perPage),
+      videoHeight,
+      tileWidth: Math.floor(videoHeight * aspect),
+    };
+  };
+
   let step = gridStep(n, width);
   // Two tiles on a portrait stage go one above the other.
   if (step.columns * step.rows === 2 && portrait) step = { columns: 1, rows: 2, minWidth: 0 };
-  const perPage = step.columns * step.rows;
-  const pages = Math.ceil(n / perPage);
-  const onPage = Math.min(n, perPage);
-  // Any shape that holds the page's tiles within the step's rows and the widest
-  // step the stage allows: 3 tiles on a wide stage go in one row of 3.
-  const maxColumns = Math.max(step.columns, ...GRID_STEPS.filter((g) => width >= g.minWidth).map((g) => g.columns));
-  let best = { columns: 1, rows: onPage, videoHeight: -1 };
-  for (let c = 1; c <= Math.min(maxColumns, onPage); c++) {
-    const r = Math.ceil(onPage / c);
-    if (r > step.rows) continue;
-    const vh = videoHeightFor(c, r, width, height, gap, labelHeight, aspect);
-    if (vh > best.videoHeight + 0.5) best = { columns: c, rows: r, videoHeight: vh };
+  let fit = shape(capped(step));
+  if (fit.pages > 1) {
+    for (const g of GRID_STEPS) {
+      const bigger = capped(g);
+      if (bigger.columns * bigger.rows <= fit.perPage) continue;
+      const f = shape(bigger);
+      if (f.videoHeight >= fit.videoHeight) fit = f;
+    }
   }
-  const videoHeight = Math.max(0, Math.floor(best.videoHeight));
-  return {
-    columns: best.columns,
-    rows: best.rows,
-    perPage,
-    pages,
-    videoHeight,
-    tileWidth: Math.floor(videoHeight * aspect),
-  };
+  return fit;
 }
 
 function videoHeightFor(c: number, r: number, w: number, h: number, gap: number, label: number, aspect: number): number {
@@ -126,11 +148,85 @@ export function fitAspect(w: number, h: number, aspect = VIDEO_ASPECT): Rect {
   return { x: Math.floor((w - width) / 2), y: Math.floor((h - height) / 2), width, height };
 }
 
-/** The self-view picture-in-picture in the stage's bottom-right corner (spotlight mode). */
-export function pipRect(stageWidth: number, stageHeight: number, margin = 16, aspect = VIDEO_ASPECT): Rect {
-  const width = Math.round(Math.min(320, Math.max(144, stageWidth * 0.22), stageWidth / 2));
-  const height = Math.round(width / aspect);
-  return { x: stageWidth - width - margin, y: stageHeight - height - margin, width, height };
+/**
+ * The 1:1 layout (UX.md §2): the remote picture as big as it can be, and the
+ * self view in the bottom-right corner of what is left: never over the remote
+ * picture, since native surfaces cover HTML and each other (UX.md §7).
+ *
+ * - `beside`: remote | self, the self tile's bottom (label included) on the
+ *   remote label's line. Wins on wide stages.
+ * - `below`: remote on top, the self tile under its right end, beside the
+ *   remote's (shortened) label row. Wins on tall or narrow stages (a side
+ *   panel open).
+ *
+ * The group is centred in the stage. Rects are whole CSS px in the stage's
+ * content box; each tile's label row (`labelHeight`) lies under its video rect.
+ */
+export type SpotlightArrangement = "beside" | "below";
+
+export interface SpotlightInput {
+  width: number;
+  height: number;
+  gap: number;
+  labelHeight: number;
+  aspect?: number;
+}
+
+export interface SpotlightFit {
+  arrangement: SpotlightArrangement;
+  /** The remote tile's video rect. */
+  main: Rect;
+  /** The self tile's video rect. */
+  self: Rect;
+  /** Width of the remote tile's label row (in `below` it stops short of the self tile). */
+  mainLabelWidth: number;
+}
+
+/** The remote label keeps at least this much width beside the self tile in `below`. */
+export const MIN_LABEL_WIDTH = 120;
+
+/** The self view's width: 18 % of the stage, 144-240 px, never more than half of it either way. */
+export function selfViewWidth(stageWidth: number, stageHeight: number, labelHeight: number, aspect = VIDEO_ASPECT): number {
+  const w = Math.min(240, Math.max(144, stageWidth * 0.18), stageWidth / 2, ((stageHeight - labelHeight) / 2) * aspect);
+  return Math.max(0, Math.floor(w));
+}
+
+export function fitSpotlight(input: SpotlightInput): SpotlightFit {
+  const { width: W, height: H, gap, labelHeight: L } = input;
+  const aspect = input.aspect ?? VIDEO_ASPECT;
+  const zero: Rect = { x: 0, y: 0, width: 0, height: 0 };
+  if (W <= 0 || H <= 0) return { arrangement: "beside", main: zero, self: zero, mainLabelWidth: 0 };
+  const sw = selfViewWidth(W, H, L, aspect);
+  const sh = Math.floor(sw / aspect);
+  const size = (maxW: number, maxH: number): { width: number; height: number } => {
+    const height = Math.floor(Math.max(0, Math.min(maxH, maxW / aspect)));
+    return { width: Math.floor(height * aspect), height };
+  };
+
+  const beside = size(W - gap - sw, H - L);
+  const below = size(W, H - gap - sh - L);
+  const belowFits = below.width - sw - gap >= MIN_LABEL_WIDTH;
+  if (belowFits && below.height > beside.height) {
+    const groupH = below.height + gap + sh + L;
+    const x = Math.floor((W - below.width) / 2);
+    const y = Math.floor((H - groupH) / 2);
+    return {
+      arrangement: "below",
+      main: { x, y, ...below },
+      self: { x: x + below.width - sw, y: y + below.height + gap, width: sw, height: sh },
+      mainLabelWidth: below.width - sw - gap,
+    };
+  }
+  const groupW = beside.width + gap + sw;
+  const groupH = Math.max(beside.height, sh) + L;
+  const x = Math.floor((W - groupW) / 2);
+  const y = Math.floor((H - groupH) / 2);
+  return {
+    arrangement: "beside",
+    main: { x, y: y + groupH - L - beside.height, ...beside },
+    self: { x: x + beside.width + gap, y: y + groupH - L - sh, width: sw, height: sh },
+    mainLabelWidth: beside.width,
+  };
 }
 
 /** Clamps a page index into [0, pages). */

@@ -1,13 +1,13 @@
 // Boot: subscribe to events before anything can emit them, load settings and
 // themes, then wire the store, the session, the surface tracker and the two
-// screens together.
+// screens together. Nothing slow comes before the home screen's first frame.
 
 import { api, listenAll, newChannel, normaliseError } from "./tauri.js";
 import { createCallStore } from "./state.js";
 import { CallSession, PREVIEW_TILE } from "./session.js";
 import { normalizeSettings, SettingsSaver } from "./settings.js";
 import { Devices } from "./devices.js";
-import { applyTheme, injectUserTheme } from "./theme.js";
+import { applyLastTheme, applyTheme, injectUserTheme } from "./theme.js";
 import { attachCanvas, SurfaceTracker } from "./tiles.js";
 import { Toasts } from "./ui/toasts.js";
 import { HomeScreen } from "./screens/home.js";
@@ -20,24 +20,19 @@ async function boot(): Promise<void> {
   const session = new CallSession(api, store);
   const live = $("#live");
 
-  // Listen first (the seed: register callbacks before login).
-  try {
-    await listenAll((e) => {
-      store.dispatch(e);
-      session.onEvent(e);
-    });
-  } catch (e) {
-    store.dispatch({ event: "app/error", error: normaliseError(e), title: "Not connected to the app" });
-  }
-
-  let settings: Settings;
-  try {
-    settings = normalizeSettings(await api.loadSettings());
-  } catch (e) {
-    settings = normalizeSettings({});
+  // The home form is in the HTML and paints at once; boot only waits for what
+  // filling it needs: the listeners (registered before anything can emit:
+  // the seed's "register callbacks before login") and the settings, asked for
+  // together. Diagnostics, the version, the user theme and the device list
+  // arrive when they arrive; the preview engine starts after the form shows.
+  const listening = listenAll((e) => {
+    store.dispatch(e);
+    session.onEvent(e);
+  }).catch((e) => store.dispatch({ event: "app/error", error: normaliseError(e), title: "Not connected to the app" }));
+  const loading = api.loadSettings().then(normalizeSettings, (e) => {
     store.dispatch({ event: "app/error", error: normaliseError(e), title: "Settings could not be loaded; using defaults" });
-  }
-  applyTheme(settings.theme);
+    return normalizeSettings({});
+  });
   api.userTheme().then(injectUserTheme, () => {});
 
   let diagnostics: Diagnostics | null = null;
@@ -49,13 +44,20 @@ async function boot(): Promise<void> {
     }
     return diagnostics;
   };
-  await fetchDiagnostics();
+  const firstDiagnostics = fetchDiagnostics();
   let version = "";
-  try {
-    version = (await api.appInfo()).version;
-  } catch {
-    /* shown as "Confer" */
-  }
+  const versionKnown = api.appInfo().then(
+    (info) => {
+      version = info.version;
+    },
+    () => {
+      /* shown as "Confer" */
+    },
+  );
+
+  const [, loaded] = await Promise.all([listening, loading]);
+  let settings: Settings = loaded;
+  applyTheme(settings.theme);
 
   const saver = new SettingsSaver(api.saveSettings, (e) =>
     store.dispatch({ event: "app/error", error: normaliseError(e), title: "Settings could not be saved" }),
@@ -79,11 +81,14 @@ async function boot(): Promise<void> {
   });
   tracker.start();
 
+  // The render path is known once the first diagnostics answer (it never changes).
   const onTileCreated = (video: HTMLElement, tileId: string): void => {
-    if (diagnostics?.render_path !== "canvas") return;
-    attachCanvas(api, newChannel, video, tileId).catch((e) =>
-      store.dispatch({ event: "app/error", error: normaliseError(e), title: "Video can't be shown" }),
-    );
+    void firstDiagnostics.then(() => {
+      if (diagnostics?.render_path !== "canvas" || !video.isConnected) return;
+      attachCanvas(api, newChannel, video, tileId).catch((e) =>
+        store.dispatch({ event: "app/error", error: normaliseError(e), title: "Video can't be shown" }),
+      );
+    });
   };
 
   const toasts = new Toasts(store);
@@ -132,6 +137,8 @@ async function boot(): Promise<void> {
 
   home.show();
   toasts.render();
+  void versionKnown.then(() => home.renderVersion());
 }
 
+applyLastTheme();
 void boot();

@@ -2,9 +2,29 @@
 // user's own `<config dir>/theme.css` goes in last so it can override any variable.
 
 import type { Theme } from "./types.js";
+import { THEMES } from "./types.js";
+
+/** localStorage key of the last applied theme: a hint for the first frame, before the settings arrive. */
+const LAST_THEME = "confer.theme";
 
 export function applyTheme(theme: Theme): void {
   document.documentElement.dataset.theme = theme;
+  try {
+    localStorage.setItem(LAST_THEME, theme);
+  } catch {
+    /* no storage: the first frame uses the system theme */
+  }
+}
+
+/** Applies the last theme at once (no light flash for a dark-theme user); the settings' theme follows. */
+export function applyLastTheme(): void {
+  let last: string | null = null;
+  try {
+    last = localStorage.getItem(LAST_THEME);
+  } catch {
+    /* no storage */
+  }
+  if (last && (THEMES as readonly string[]).includes(last)) document.documentElement.dataset.theme = last;
 }
 
 export function injectUserTheme(css: string | null): void {

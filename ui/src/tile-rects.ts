@@ -96,7 +96,7 @@ export function sameTiles(a: readonly TileRect[], b: readonly TileRect[]): boole
   });
 }
 
-/** Orders surfaces for stacking: tiles marked `above` (the PiP) go last so they draw on top. */
+/** Orders surfaces for stacking: tiles marked `above` (`data-stack-above`) go last so they draw on top. No layout overlaps tiles today (UX.md §7); this keeps the contract's stacking rule for one that would. */
 export function stackOrder<T extends { above: boolean }>(tiles: readonly T[]): T[] {
   return [...tiles.filter((t) => !t.above), ...tiles.filter((t) => t.above)];
 }

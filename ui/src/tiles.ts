@@ -75,7 +75,7 @@ export class SurfaceTracker {
   flush(): void {
     const elements = [...this.root.querySelectorAll<HTMLElement>(TILE_SELECTOR)];
     this.syncObserved(elements);
-    // Tiles flagged as stacked above (the PiP) are listed last: later surfaces draw on top.
+    // Tiles flagged `data-stack-above` are listed last: later surfaces draw on top (no layout overlaps tiles today).
     const ordered: TileBox[] = stackOrder(elements.map((el) => ({ ...measure(el), above: el.closest("[data-stack-above]") !== null }))).map(
       ({ above: _above, ...box }) => box,
     );
@@ -130,6 +130,14 @@ function box(r: DOMRectReadOnly): Box {
   return { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
 }
 
+/** What a clipping ancestor shows of its content: its padding box, without borders or scrollbars. */
+function clipBox(el: HTMLElement): Box {
+  const r = el.getBoundingClientRect();
+  const left = r.left + el.clientLeft;
+  const top = r.top + el.clientTop;
+  return { left, top, right: left + el.clientWidth, bottom: top + el.clientHeight };
+}
+
 function isRendered(el: HTMLElement): boolean {
   return el.isConnected && !el.closest("[hidden]") && el.getClientRects().length > 0;
 }
@@ -140,7 +148,7 @@ function measure(el: HTMLElement): TileBox {
   for (let p = el.parentElement; p && p !== document.documentElement; p = p.parentElement) {
     const cs = getComputedStyle(p);
     if (cs.overflowX !== "visible" || cs.overflowY !== "visible") {
-      const b = box(p.getBoundingClientRect());
+      const b = clipBox(p);
       clip = clip
         ? {
             left: Math.max(clip.left, b.left),

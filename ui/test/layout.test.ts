@@ -1,9 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { clampPage, fitAspect, fitGrid, gridStep, pageItems, pipRect, stageMode } from "../src/layout.js";
+import { clampPage, fitAspect, fitGrid, fitSpotlight, gridStep, MIN_LABEL_WIDTH, pageItems, selfViewWidth, stageMode, type Rect } from "../src/layout.js";
 
 describe("stage mode", () => {
-  it("alone: solo; one remote: spotlight (remote big + self PiP); more: grid", () => {
+  it("alone: solo; one remote: spotlight (remote big + self view beside it); more: grid", () => {
     assert.equal(stageMode(0), "solo");
     assert.equal(stageMode(1), "spotlight");
     assert.equal(stageMode(2), "grid");
@@ -54,6 +54,41 @@ describe("fitGrid", () => {
     }
   });
 
+  it("every page fits the stage (gaps, label rows and, when paged, the 40 px pager) at any size", () => {
+    for (let count = 2; count <= 30; count += 1) {
+      for (let width = 280; width <= 2000; width += 89) {
+        for (let height = 200; height <= 1200; height += 97) {
+          let f = fitGrid({ ...base, count, width, height });
+          const h = f.pages > 1 ? height - 40 : height;
+          if (f.pages > 1) f = fitGrid({ ...base, count, width, height: h });
+          assert.ok(f.columns * f.tileWidth + (f.columns - 1) * 12 <= width, `width: ${count} at ${width}x${height}`);
+          assert.ok(f.rows * (f.videoHeight + 34) + (f.rows - 1) * 12 <= h, `height: ${count} at ${width}x${height}`);
+          assert.ok(f.columns * f.rows >= Math.min(count, f.perPage), `room: ${count} at ${width}x${height}`);
+        }
+      }
+    }
+  });
+
+  it("a short stage gets fewer rows per page (more pages) instead of slivers of video", () => {
+    const f = fitGrid({ ...base, count: 9, width: 760, height: 260 });
+    assert.equal(f.rows, 2);
+    assert.equal(f.perPage, 8, "3x3 capped to 3x2, then 4x2: as big tiles, more per page");
+    assert.equal(f.pages, 2);
+    assert.ok(f.videoHeight >= 72, `video ${f.videoHeight}`);
+    const tall = fitGrid({ ...base, count: 9, width: 760, height: 700 });
+    assert.deepEqual([tall.columns, tall.rows, tall.pages], [3, 3, 1]);
+  });
+
+  it("pages only when paging buys bigger tiles (side panel open on a 900 px window)", () => {
+    // 512 px is below the 2x2 step's 560, but 2x2 tiles are as big as 2x1's: everyone on one page.
+    const four = fitGrid({ ...base, count: 4, width: 512, height: 433 });
+    assert.deepEqual([four.columns, four.rows, four.pages], [2, 2, 1]);
+    assert.equal(four.videoHeight, fitGrid({ ...base, count: 2, width: 512, height: 433 }).videoHeight);
+    // 5 tiles would need 3 columns (smaller tiles): 2x2 pages instead.
+    const five = fitGrid({ ...base, count: 5, width: 512, height: 433 });
+    assert.deepEqual([five.columns, five.rows, five.perPage, five.pages], [2, 2, 4, 2]);
+  });
+
   it("two tiles stack on a portrait stage", () => {
     const f = fitGrid({ ...base, count: 2, width: 500, height: 900 });
     assert.deepEqual([f.columns, f.rows], [1, 2]);
@@ -86,13 +121,106 @@ describe("spotlight geometry", () => {
     assert.deepEqual(fitAspect(0, 100), { x: 0, y: 0, width: 0, height: 0 });
   });
 
-  it("the PiP sits in the bottom-right corner with a margin, 144-320 px wide", () => {
-    const p = pipRect(1000, 600);
-    assert.equal(p.width, 220);
-    assert.equal(p.x + p.width, 1000 - 16);
-    assert.equal(p.y + p.height, 600 - 16);
-    assert.equal(pipRect(3000, 2000).width, 320);
-    assert.equal(pipRect(400, 300).width, 144);
+});
+
+describe("fitSpotlight (1:1: the self view never lies over the remote picture)", () => {
+  const GAP = 12;
+  const LABEL = 34;
+  const fit = (width: number, height: number) => fitSpotlight({ width, height, gap: GAP, labelHeight: LABEL });
+  const overlaps = (a: Rect, b: Rect): boolean =>
+    a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  const inside = (r: Rect, w: number, h: number): boolean => r.x >= 0 && r.y >= 0 && r.x + r.width <= w && r.y + r.height <= h;
+  /** Video rects and the label rows under them: everything the layout puts on the stage. */
+  const boxes = (f: ReturnType<typeof fit>) => ({
+    mainVideo: f.main,
+    mainLabel: { x: f.main.x, y: f.main.y + f.main.height, width: f.mainLabelWidth, height: LABEL },
+    selfVideo: f.self,
+    selfLabel: { x: f.self.x, y: f.self.y + f.self.height, width: f.self.width, height: LABEL },
+  });
+
+  it("no video rect or label row overlaps another, and all lie inside the stage, at any size", () => {
+    for (let w = 160; w <= 2560; w += 37) {
+      for (let h = 120; h <= 1440; h += 41) {
+        const f = fit(w, h);
+        const b = Object.entries(boxes(f));
+        for (const [name, r] of b) assert.ok(inside(r, w, h), `${name} ${JSON.stringify(r)} outside ${w}x${h}`);
+        for (let i = 0; i < b.length; i++)
+          for (let j = i + 1; j < b.length; j++)
+            assert.ok(!overlaps(b[i]![1], b[j]![1]), `${b[i]![0]} overlaps ${b[j]![0]} at ${w}x${h}: ${JSON.stringify(f)}`);
+      }
+    }
+  });
+
+  it("both pictures are 16:9, the remote one is bigger, and the self view is at the group's bottom right", () => {
+    for (const [w, h] of [[1068, 553], [712, 553], [512, 433], [312, 322], [1888, 900], [600, 1000]] as const) {
+      const f = fit(w, h);
+      for (const r of [f.main, f.self]) assert.ok(Math.abs(r.width / r.height - 16 / 9) < 0.03, `aspect ${JSON.stringify(r)} at ${w}x${h}`);
+      assert.ok(f.main.width > f.self.width, `remote bigger at ${w}x${h}`);
+      const right = Math.max(f.main.x + f.main.width, f.self.x + f.self.width);
+      const bottom = Math.max(f.main.y + f.main.height, f.self.y + f.self.height) + LABEL;
+      assert.equal(f.self.x + f.self.width, right, `self at the right at ${w}x${h}`);
+      assert.equal(f.self.y + f.self.height + LABEL, bottom, `self at the bottom at ${w}x${h}`);
+    }
+  });
+
+  it("the group is centred in the stage (no sticking to the left or top)", () => {
+    for (const [w, h] of [[1068, 553], [712, 553], [512, 433], [1888, 900], [600, 1000], [2000, 400]] as const) {
+      const f = fit(w, h);
+      const left = Math.min(f.main.x, f.self.x);
+      const right = w - Math.max(f.main.x + f.main.width, f.self.x + f.self.width);
+      const top = Math.min(f.main.y, f.self.y);
+      const bottom = h - (Math.max(f.main.y + f.main.height, f.self.y + f.self.height) + LABEL);
+      assert.ok(Math.abs(left - right) <= 1, `horizontal ${left} vs ${right} at ${w}x${h}`);
+      assert.ok(Math.abs(top - bottom) <= 1, `vertical ${top} vs ${bottom} at ${w}x${h}`);
+    }
+  });
+
+  it("wide stage: self view beside the remote, labels on one line", () => {
+    const f = fit(1068, 553);
+    assert.equal(f.arrangement, "beside");
+    assert.equal(f.main.y + f.main.height, f.self.y + f.self.height);
+    assert.equal(f.self.x, f.main.x + f.main.width + GAP);
+    assert.equal(f.mainLabelWidth, f.main.width);
+    assert.ok(f.main.height >= 480, `remote stays big: ${f.main.height}`);
+  });
+
+  it("panel open (narrower stage): self view under the remote's right end, the remote label shortened beside it", () => {
+    const f = fit(712, 553);
+    assert.equal(f.arrangement, "below");
+    assert.equal(f.main.width, 711);
+    assert.equal(f.self.x + f.self.width, f.main.x + f.main.width);
+    assert.equal(f.self.y, f.main.y + f.main.height + GAP);
+    assert.equal(f.mainLabelWidth, f.main.width - f.self.width - GAP);
+    assert.ok(f.mainLabelWidth >= MIN_LABEL_WIDTH);
+  });
+
+  it("picks whichever arrangement gives the bigger remote picture", () => {
+    for (const [w, h] of [[1068, 553], [712, 553], [512, 433], [1400, 500], [500, 1400]] as const) {
+      const f = fit(w, h);
+      // Both candidates by hand, with the same self view: the chosen one is the bigger.
+      const sw = f.self.width;
+      const sh = f.self.height;
+      const besideH = Math.floor(Math.min(h - LABEL, (w - GAP - sw) / (16 / 9)));
+      const belowH = Math.floor(Math.min(w / (16 / 9), h - GAP - sh - LABEL));
+      assert.equal(f.main.height, f.arrangement === "beside" ? besideH : belowH, `${w}x${h}`);
+      if (f.arrangement === "below") assert.ok(belowH > besideH, `${w}x${h}`);
+      else assert.ok(belowH <= besideH || Math.floor(belowH * (16 / 9)) - sw - GAP < MIN_LABEL_WIDTH, `${w}x${h}`);
+    }
+  });
+
+  it("the self view is 18 % of the stage, 144-240 px, at most half the stage", () => {
+    assert.equal(selfViewWidth(1000, 600, 34), 180);
+    assert.equal(selfViewWidth(3000, 2000, 34), 240);
+    assert.equal(selfViewWidth(500, 600, 34), 144);
+    assert.equal(selfViewWidth(200, 600, 34), 100);
+    assert.ok(selfViewWidth(1000, 120, 34) <= ((120 - 34) / 2) * (16 / 9));
+    assert.equal(selfViewWidth(0, 0, 34), 0);
+  });
+
+  it("an empty stage gives zero rects", () => {
+    const f = fit(0, 0);
+    assert.deepEqual(f.main, { x: 0, y: 0, width: 0, height: 0 });
+    assert.deepEqual(f.self, { x: 0, y: 0, width: 0, height: 0 });
   });
 });
 

@@ -51,7 +51,7 @@ describe("tile rects for update_tiles", () => {
     assert.equal(sameTiles(a, []), false);
   });
 
-  it("stackOrder puts tiles marked above (the PiP) last", () => {
+  it("stackOrder puts tiles marked above last", () => {
     const order = stackOrder([{ id: "pip", above: true }, { id: "remote", above: false }]);
     assert.deepEqual(order.map((t) => t.id), ["remote", "pip"]);
   });

@@ -1,19 +1,43 @@
 // The call stage: self view + one tile per remote stream, laid out by
-// layout.ts (solo / spotlight with self PiP / paged grid). Labels sit under
-// the video rect, never on it (native surfaces cover HTML: UX.md §7).
+// layout.ts (solo / spotlight: remote big + self view beside or under it / paged grid).
+// Labels sit under the video rect, never on it, and no tile overlaps another
+// (native surfaces cover HTML and each other: UX.md §7).
 
 import type { CallState, RemoteStream } from "../state.js";
 import { orderedStreams } from "../state.js";
 import type { StreamQualityLevel } from "../types.js";
-import { clampPage, fitAspect, fitGrid, pageItems, pipRect, stageMode, type StageMode } from "../layout.js";
+import { clampPage, fitAspect, fitGrid, fitSpotlight, pageItems, stageMode, type Rect, type StageMode } from "../layout.js";
 import { barsFor, isPoor } from "../quality.js";
 import { hueFor, initials } from "../names.js";
 import { SELF_TILE, tileIdForStream } from "../session.js";
 import { Codes } from "../errors.js";
 import { h, icon, setIcon, setText, toggleAttr } from "../ui/dom.js";
 
+/** Must match app.css: `--gap`, `.tile-label` height, `.solo-note` height, `.pager` height. */
 export const GAP = 12;
 export const LABEL_H = 34;
+const SOLO_NOTE_H = 56;
+const PAGER_H = 40;
+
+const PLACED_VARS = ["--x", "--y", "--tile-w", "--video-h", "--label-w"] as const;
+
+/** Positions a tile absolutely in the stage's content box (spotlight). */
+function place(root: HTMLElement, r: Rect, labelWidth: number, role: "main" | "self"): void {
+  root.classList.add("placed");
+  root.dataset.place = role;
+  root.style.setProperty("--x", `${r.x}px`);
+  root.style.setProperty("--y", `${r.y}px`);
+  root.style.setProperty("--tile-w", `${r.width}px`);
+  root.style.setProperty("--video-h", `${r.height}px`);
+  root.style.setProperty("--label-w", `${labelWidth}px`);
+}
+
+function unplace(root: HTMLElement): void {
+  if (!root.classList.contains("placed")) return;
+  root.classList.remove("placed");
+  delete root.dataset.place;
+  for (const v of PLACED_VARS) root.style.removeProperty(v);
+}
 
 export interface TileModel {
   key: string;
@@ -179,7 +203,7 @@ export class Grid {
     const badge = h("button", { type: "button", class: "quality-badge", "aria-haspopup": "dialog", "aria-expanded": "false" },
       h("span", { class: "bars", "aria-hidden": "true" }, h("i"), h("i"), h("i")));
     badge.addEventListener("click", () => this.hooks.onStats(badge, m.key));
-    const label = h("div", { class: "tile-label" }, mic, name, m.self ? h("span", { class: "tile-you" }, "(You)") : null, status, badge);
+    const label = h("div", { class: "tile-label" }, mic, name, m.self ? h("span", { class: "tile-you" }, "You") : null, status, badge);
     const root = h("div", { class: "tile", "data-user-id": m.userId }, video, label);
     if (m.self) root.setAttribute("data-self", "");
     if (m.streamId) root.setAttribute("data-stream-id", m.streamId);
@@ -213,41 +237,34 @@ export class Grid {
     this.stage.dataset.mode = mode;
     const self = this.models.find((m) => m.self);
     for (const v of this.views.values()) {
-      v.root.classList.remove("pip", "spotlight");
       v.root.hidden = false;
-      toggleAttr(v.root, "data-stack-above", false);
-      v.root.style.removeProperty("--x");
-      v.root.style.removeProperty("--y");
+      unplace(v.root);
     }
     this.solo.hidden = !(mode === "solo" && self);
     let pages = 1;
-    if (mode === "solo" || mode === "spotlight") {
-      const main = mode === "solo" ? self : this.models.find((m) => !m.self);
-      const noteH = mode === "solo" ? 56 : 0;
-      const r = fitAspect(width, height - LABEL_H - noteH);
+    if (mode === "spotlight") {
+      // Both tiles placed by fitSpotlight: the self view never lies over the remote picture.
+      const fit = fitSpotlight({ width, height, gap: GAP, labelHeight: LABEL_H });
+      this.stage.dataset.arrangement = fit.arrangement;
+      const main = this.models.find((m) => !m.self);
+      const mv = main ? this.views.get(main.key) : undefined;
+      const sv = self ? this.views.get(self.key) : undefined;
+      if (mv) place(mv.root, fit.main, fit.mainLabelWidth, "main");
+      if (sv) place(sv.root, fit.self, fit.self.width, "self");
+      this.order(this.models);
+    } else if (mode === "solo") {
+      delete this.stage.dataset.arrangement;
+      const r = fitAspect(width, height - LABEL_H - SOLO_NOTE_H);
       this.grid.style.setProperty("--cols", "1");
       this.grid.style.setProperty("--tile-w", `${r.width}px`);
       this.grid.style.setProperty("--video-h", `${r.height}px`);
-      if (mode === "spotlight" && self) {
-        const sv = this.views.get(self.key);
-        const mv = main ? this.views.get(main.key) : undefined;
-        mv?.root.classList.add("spotlight");
-        if (sv) {
-          const p = pipRect(width, height - LABEL_H, 16);
-          sv.root.classList.add("pip");
-          sv.root.setAttribute("data-stack-above", "");
-          sv.root.style.setProperty("--x", `${p.x}px`);
-          sv.root.style.setProperty("--y", `${p.y}px`);
-          sv.root.style.setProperty("--pip-w", `${p.width}px`);
-          sv.root.style.setProperty("--pip-h", `${p.height}px`);
-        }
-      }
       this.order(this.models);
     } else {
+      delete this.stage.dataset.arrangement;
       const input = { count: this.models.length, width, height, gap: GAP, labelHeight: LABEL_H };
       let fit = fitGrid(input);
       // Several pages: leave room for the pager under the grid.
-      if (fit.pages > 1) fit = fitGrid({ ...input, height: height - 40 });
+      if (fit.pages > 1) fit = fitGrid({ ...input, height: height - PAGER_H });
       pages = fit.pages;
       this.page = clampPage(this.page, pages);
       const visible = new Set(pageItems(this.models, this.page, fit.perPage).map((m) => m.key));

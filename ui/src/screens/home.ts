@@ -14,7 +14,7 @@ import { parseInvite } from "../invite.js";
 import { checkJoinFields, previewProfile } from "../join-form.js";
 import { generateRoomId, hueFor, initials } from "../names.js";
 import { applyTheme } from "../theme.js";
-import { $, h, setIcon, setText } from "../ui/dom.js";
+import { $, afterPaint, h, setIcon, setText } from "../ui/dom.js";
 import type { InviteInfo } from "../call/panel.js";
 
 export interface HomeDeps {
@@ -160,18 +160,25 @@ export class HomeScreen {
     this.root.hidden = false;
     this.busy = false;
     this.setBusy(false);
-    setText(this.f.version!, this.d.version() ? `Confer ${this.d.version()}` : "Confer");
+    this.renderVersion();
     const name = this.input("name");
     if (!name.value.trim()) name.focus();
-    void this.startPreview();
+    // The form first: creating the engine and the preview's GPU surface is heavy.
+    void afterPaint().then(() => this.startPreview());
   }
 
   hide(): void {
     this.root.hidden = true;
   }
 
+  renderVersion(): void {
+    setText(this.f.version!, this.d.version() ? `Confer ${this.d.version()}` : "Confer");
+  }
+
   /** Creates an engine just for the preview; failures are shown, joining stays possible. */
   private async startPreview(): Promise<void> {
+    // Already joining (Host or Join pressed before the first frame).
+    if (this.root.hidden) return;
     this.previewError = "";
     try {
       await this.d.session.ensureEngine(previewProfile(this.d.settings()));

@@ -107,3 +107,20 @@ export function copyButton(label: string, get: () => string): HTMLButtonElement 
   });
   return b;
 }
+
+/**
+ * Resolves once the current DOM has been through a frame (two animation
+ * frames), or after `timeoutMs` when frames do not come (a hidden window).
+ * Heavy work (engine creation, GPU setup) waits for it so the screen paints first.
+ */
+export function afterPaint(timeoutMs = 400): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        clearTimeout(timer);
+        resolve();
+      }),
+    );
+  });
+}
