@@ -22,11 +22,12 @@ web: deps
 	node server/web/build.mjs
 
 build: ui web
-	$(CARGO) build --bin confer --bin confer-app
+	$(CARGO) build --bin confer
+	$(CARGO) build -p confer-app
 
 ## Start the desktop app (it embeds the server: "Host a call").
 run: build
-	$(CARGO) run --quiet --bin confer-app
+	$(CARGO) run --quiet -p confer-app
 
 ## Start only the room server with a local config (generated on first run).
 serve: web

@@ -13,6 +13,7 @@ pub fn forward(app: AppHandle, mut events: EventReceiver) -> JoinHandle<()> {
         while let Some(event) = events.recv().await {
             match payload(&event) {
                 Some((name, value)) => {
+                    tracing::trace!(name, "engine event");
                     if let Err(error) = app.emit(&name, value) {
                         tracing::warn!(%error, name, "could not emit an engine event");
                     }
