@@ -81,6 +81,9 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
         "const h = document.querySelector('[data-screen=\"home\"]');
          return !!h && !h.hidden && !!document.querySelector('#host-call');",
     );
+    // The DOM exists before the window's first paint: give it a moment
+    // (this screenshot is an artifact, not an assertion).
+    std::thread::sleep(Duration::from_secs(2));
     screen::screenshot(&artifacts.join("app-home.png"));
 
     // Host: the call screen shows how to join.
