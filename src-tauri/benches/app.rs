@@ -7,6 +7,8 @@
 //! - the app's CPU with one remote 720p30 tile, on the native surface path
 //!   and on the canvas fallback (`CONFER_RENDER=canvas`), in the same run;
 //! - the app's memory with 4 remote tiles.
+//!
+//! CPU and memory count the app process and its WebKit child processes.
 
 #[path = "../../benches/support/proc_stat.rs"]
 mod proc_stat;
@@ -114,12 +116,14 @@ fn wait_rendering(app: &RunningApp, user: &str) {
     );
 }
 
-/// The app's CPU (percent of one core) over [`CPU_WINDOW`].
+/// The app's CPU (percent of one core, the app process and its WebKit
+/// processes together) over [`CPU_WINDOW`].
 fn app_cpu_percent() -> f64 {
-    let pid = app::app_pid().expect("the app's pid");
-    let t0 = proc_stat::cpu_ticks(pid);
+    let pids = app::app_processes(app::app_pid().expect("the app's pid"));
+    let ticks_now = || pids.iter().map(|&p| proc_stat::cpu_ticks(p)).sum::<u64>();
+    let t0 = ticks_now();
     std::thread::sleep(CPU_WINDOW);
-    let ticks = proc_stat::cpu_ticks(pid) - t0;
+    let ticks = ticks_now().saturating_sub(t0);
     ticks as f64 / proc_stat::TICKS_PER_SECOND / CPU_WINDOW.as_secs_f64() * 100.0
 }
 
@@ -152,20 +156,15 @@ fn memory_with_tiles(n: usize) {
     let app = RunningApp::start("memory", settings(), &[]);
     wait_home(&app);
     let base = host(&app);
-    let pid = app::app_pid().expect("the app's pid");
+    let pids = app::app_processes(app::app_pid().expect("the app's pid"));
+    let rss_mb = || pids.iter().map(|&p| proc_stat::rss_kb(p)).sum::<u64>() as f64 / 1024.0;
     std::thread::sleep(Duration::from_secs(2));
-    println!(
-        "app_rss_in_call_no_tiles_mb {:.1}",
-        proc_stat::rss_kb(pid) as f64 / 1024.0
-    );
+    println!("app_rss_in_call_no_tiles_mb {:.1}", rss_mb());
     let users: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
     let _peers: Vec<Participant> = users.iter().map(|u| join(&base, u, "360p")).collect();
     for u in &users {
         wait_rendering(&app, u);
     }
     std::thread::sleep(Duration::from_secs(5));
-    println!(
-        "app_rss_{n}_remote_360p_tiles_mb {:.1}",
-        proc_stat::rss_kb(pid) as f64 / 1024.0
-    );
+    println!("app_rss_{n}_remote_360p_tiles_mb {:.1}", rss_mb());
 }

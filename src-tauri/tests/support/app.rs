@@ -84,6 +84,17 @@ impl RunningApp {
         settings: serde_json::Value,
         env: &[(&str, &str)],
     ) -> RunningApp {
+        Self::start_binary(&app_binary(), name, settings, env)
+    }
+
+    /// [`start`](Self::start) for another build of the app at `binary`
+    /// (e.g. the one a .deb installed in /usr/bin).
+    pub(crate) fn start_binary(
+        binary: &Path,
+        name: &str,
+        settings: serde_json::Value,
+        env: &[(&str, &str)],
+    ) -> RunningApp {
         let config_home =
             std::env::temp_dir().join(format!("confer-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&config_home);
@@ -118,7 +129,7 @@ impl RunningApp {
             std::thread::sleep(Duration::from_millis(50));
         }
         let asked = Instant::now();
-        let session = Session::start(port, &app_binary().to_string_lossy());
+        let session = Session::start(port, &binary.to_string_lossy());
         RunningApp {
             driver,
             session: Some(session),
@@ -172,4 +183,28 @@ pub(crate) fn app_pid() -> Option<u32> {
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe))
+}
+
+/// The app's process and its direct children (WebKit's web and network
+/// processes), so CPU and memory include the page's work too.
+pub(crate) fn app_processes(app: u32) -> Vec<u32> {
+    let mut pids = vec![app];
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for pid in dir
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Field 4 (after the ")" that ends the command name) is the parent pid.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if parent == Some(app) {
+            pids.push(pid);
+        }
+    }
+    pids
 }
