@@ -6,24 +6,34 @@
 //! [`frame_queue`](super::queue). The stream asks for `BufferSize::Fixed(960)`
 //! (the default over-buffers about 4x on PulseAudio) and falls back to the
 //! device default if refused. Stereo-only devices are mixed down to mono.
+//!
+//! Capture is held to real time by a [`RealTimePacer`]: audio a device
+//! delivers faster than its sample rate allows is dropped in the callback
+//! (counted, [`Microphone::dropped_frames`]) and a device that keeps doing so
+//! is reported once ([`Microphone::take_warning`]). Discard pseudo-devices
+//! such as the ALSA `null` PCM ([`is_discard_device`]) are neither listed nor
+//! opened.
 
+use super::pacing::{Pace, RealTimePacer};
 use super::queue::{frame_queue, FrameReceiver, FrameSender};
-use super::{audio_host, DeviceError, DeviceInfo};
+use super::{audio_host, is_discard_device, DeviceError, DeviceInfo};
 use crate::frame::{unix_time_us, AudioFrame, AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, HostTrait};
 use cpal::{FromSample, SizedSample, StreamConfig};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// 20 ms frames buffered between the device and the consumer (0.5 s).
 const QUEUE_FRAMES: usize = 25;
 
 /// The audio inputs present now; empty without a sound server or device.
+/// Discard pseudo-devices ([`is_discard_device`]) are left out.
 pub fn list_microphones() -> Vec<DeviceInfo> {
     let host = audio_host();
     match host.input_devices() {
-        Ok(devices) => devices.filter_map(|d| device_info(&d)).collect(),
+        Ok(devices) => devices.filter_map(|d| real_device_info(&d)).collect(),
         Err(e) => {
             tracing::debug!("listing audio inputs failed: {e}");
             Vec::new()
@@ -38,6 +48,17 @@ pub struct Microphone {
     frames: Option<FrameReceiver<AudioFrame>>,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    health: Arc<CaptureHealth>,
+    warned: bool,
+}
+
+/// What the capture callback tells the owner.
+#[derive(Debug, Default)]
+struct CaptureHealth {
+    /// Samples dropped for arriving faster than real time.
+    dropped_samples: AtomicU64,
+    /// Set once the device kept delivering faster than real time.
+    faster_than_real_time: AtomicBool,
 }
 
 impl Microphone {
@@ -48,15 +69,28 @@ impl Microphone {
     /// (or the default input does not open),
     /// [`DeviceError::DeviceNotFound`] for an unknown id,
     /// [`DeviceError::DeviceOpenFailed`] when the device refuses every
-    /// 48 kHz configuration.
+    /// 48 kHz configuration. A discard pseudo-device (the ALSA `null` PCM)
+    /// is never opened: as the default input the first real input is used
+    /// instead, or [`DeviceError::NoMicrophone`] when there is none.
     pub fn open(id: Option<&str>) -> Result<Microphone, DeviceError> {
         let host = audio_host();
         let device = match id {
-            None => host.default_input_device(),
+            None => {
+                if list_microphones().is_empty() {
+                    return Err(DeviceError::NoMicrophone);
+                }
+                host.default_input_device()
+                    .filter(|d| !is_discard(d))
+                    .or_else(|| {
+                        host.input_devices()
+                            .ok()
+                            .and_then(|mut ds| ds.find(|d| real_device_info(d).is_some()))
+                    })
+            }
             Some(id) => host
                 .input_devices()
                 .ok()
-                .and_then(|mut ds| ds.find(|d| device_info(d).is_some_and(|i| i.id == id))),
+                .and_then(|mut ds| ds.find(|d| real_device_info(d).is_some_and(|i| i.id == id))),
         };
         let Some(device) = device else {
             if list_microphones().is_empty() {
@@ -73,19 +107,23 @@ impl Microphone {
         let (tx, rx) = frame_queue(QUEUE_FRAMES);
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let (ready_tx, ready_rx) = mpsc::channel();
+        let health = Arc::new(CaptureHealth::default());
+        let thread_health = health.clone();
         let thread = std::thread::Builder::new()
             .name("confer-microphone".into())
-            .spawn(move || match build_input_stream(&device, tx) {
-                Ok(stream) => {
-                    let _ = ready_tx.send(Ok(()));
-                    // Runs until the Microphone drops its sender.
-                    let _ = stop_rx.recv();
-                    drop(stream);
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                }
-            })
+            .spawn(
+                move || match build_input_stream(&device, tx, &thread_health) {
+                    Ok(stream) => {
+                        let _ = ready_tx.send(Ok(()));
+                        // Runs until the Microphone drops its sender.
+                        let _ = stop_rx.recv();
+                        drop(stream);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                },
+            )
             .map_err(|e| DeviceError::DeviceOpenFailed(format!("cannot spawn thread: {e}")))?;
         let started = ready_rx
             .recv_timeout(Duration::from_secs(10))
@@ -110,7 +148,26 @@ impl Microphone {
             frames: Some(rx),
             stop: Some(stop_tx),
             thread: Some(thread),
+            health,
+            warned: false,
         })
+    }
+
+    /// 20 ms frames' worth of audio dropped so far because the device
+    /// delivered it faster than real time.
+    pub fn dropped_frames(&self) -> u64 {
+        self.health.dropped_samples.load(Ordering::Relaxed) / AUDIO_FRAME_SAMPLES as u64
+    }
+
+    /// [`DeviceError::FasterThanRealTime`] once, after the device has kept
+    /// delivering audio faster than real time for about 2 s (it is not a
+    /// real microphone); `None` before and after. Capture goes on, paced.
+    pub fn take_warning(&mut self) -> Option<DeviceError> {
+        if self.warned || !self.health.faster_than_real_time.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.warned = true;
+        Some(DeviceError::FasterThanRealTime(self.info.name.clone()))
     }
 
     /// Which input this is.
@@ -152,13 +209,25 @@ pub(super) fn device_info(device: &cpal::Device) -> Option<DeviceInfo> {
     Some(DeviceInfo { id, name })
 }
 
+/// [`device_info`] of a device that is not a discard pseudo-device.
+pub(super) fn real_device_info(device: &cpal::Device) -> Option<DeviceInfo> {
+    device_info(device).filter(|i| !is_discard_device(&i.id, &i.name))
+}
+
+/// True for a device known to be a discard pseudo-device (one without an
+/// id is given the benefit of the doubt).
+pub(super) fn is_discard(device: &cpal::Device) -> bool {
+    device_info(device).is_some_and(|i| is_discard_device(&i.id, &i.name))
+}
+
 fn build_input_stream(
     device: &cpal::Device,
     tx: FrameSender<AudioFrame>,
+    health: &Arc<CaptureHealth>,
 ) -> Result<cpal::Stream, DeviceError> {
     super::start_48k_stream([1, 2], |config| {
-        build_typed::<i16>(device, config, tx.clone())
-            .or_else(|_| build_typed::<f32>(device, config, tx.clone()))
+        build_typed::<i16>(device, config, tx.clone(), health.clone())
+            .or_else(|_| build_typed::<f32>(device, config, tx.clone(), health.clone()))
     })
     .map(|(stream, _)| stream)
     .map_err(DeviceError::DeviceOpenFailed)
@@ -168,6 +237,7 @@ fn build_typed<T>(
     device: &cpal::Device,
     config: StreamConfig,
     tx: FrameSender<AudioFrame>,
+    health: Arc<CaptureHealth>,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample,
@@ -175,9 +245,29 @@ where
 {
     let channels = config.channels as usize;
     let mut pending: Vec<i16> = Vec::with_capacity(AUDIO_FRAME_SAMPLES * 2);
+    let mut pacer = RealTimePacer::new(AUDIO_SAMPLE_RATE);
     device.build_input_stream::<T, _, _>(
         config,
         move |data: &[T], _| {
+            let samples = data.len() / channels.max(1);
+            if let Pace::Drop { report } = pacer.admit(samples, Instant::now()) {
+                health
+                    .dropped_samples
+                    .fetch_add(samples as u64, Ordering::Relaxed);
+                if report {
+                    tracing::warn!(
+                        dropped_samples = pacer.dropped_samples(),
+                        "the audio input delivers audio faster than real time; \
+                         it is not a real microphone"
+                    );
+                    health.faster_than_real_time.store(true, Ordering::Relaxed);
+                }
+                // A device that returns at once would otherwise spin here.
+                if let Some(pause) = pacer.throttle(samples) {
+                    std::thread::sleep(pause);
+                }
+                return;
+            }
             let now = unix_time_us();
             pending.extend(data.chunks_exact(channels).map(|c| {
                 let sum: i32 = c.iter().map(|&s| s.to_sample::<i16>() as i32).sum();
@@ -219,6 +309,21 @@ mod tests {
             let err = Microphone::open(Some("no-such-host:no-such-device")).unwrap_err();
             assert_eq!(err.code(), ErrorCode::DeviceNotFound);
         }
+    }
+
+    #[test]
+    fn the_alsa_null_pcm_is_never_a_microphone() {
+        assert!(list_microphones()
+            .iter()
+            .all(|d| !crate::capture::is_discard_device(&d.id, &d.name)));
+        let err = Microphone::open(Some("alsa:null")).unwrap_err();
+        assert!(
+            matches!(
+                err.code(),
+                ErrorCode::NoMicrophone | ErrorCode::DeviceNotFound
+            ),
+            "{err}"
+        );
     }
 
     /// Needs a sound server: `PULSE_SERVER=... cargo test -- --ignored`.

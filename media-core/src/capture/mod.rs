@@ -24,6 +24,7 @@ pub mod barcode;
 pub mod camera;
 pub mod custom;
 pub mod microphone;
+pub mod pacing;
 pub mod queue;
 pub mod source;
 pub mod speaker;
@@ -63,6 +64,13 @@ pub enum DeviceError {
     /// A size, rate, channel count or zoom factor out of range.
     #[error("invalid source configuration: {0}")]
     InvalidConfig(String),
+    /// The audio input delivers audio faster than real time, so it is not
+    /// a real microphone (e.g. the ALSA `null` PCM). Capture goes on,
+    /// paced to real time.
+    #[error(
+        "the audio input {0:?} delivers audio faster than real time; it is not a real microphone (excess audio is dropped)"
+    )]
+    FasterThanRealTime(String),
     /// A `.y4m` source failed.
     #[error(transparent)]
     File(#[from] y4m::Y4mError),
@@ -76,11 +84,27 @@ impl DeviceError {
             DeviceError::NoMicrophone => ErrorCode::NoMicrophone,
             DeviceError::DeviceNotFound(_) => ErrorCode::DeviceNotFound,
             DeviceError::DeviceOpenFailed(_) => ErrorCode::DeviceOpenFailed,
+            DeviceError::FasterThanRealTime(_) => ErrorCode::NoMicrophone,
             DeviceError::ZoomUnsupported => ErrorCode::ZoomUnsupported,
             DeviceError::InvalidConfig(_) => ErrorCode::InvalidVideoConfig,
             DeviceError::File(e) => e.code(),
         }
     }
+}
+
+/// True for audio pseudo-devices that discard playback or capture silence
+/// as fast as they are read, such as the ALSA `null` PCM ("Discard all
+/// samples (playback) or generate zero samples (capture)"): they are not
+/// listed and never opened as a microphone or speaker. `id` is cpal's
+/// `host:id` string, `name` the device description.
+pub fn is_discard_device(id: &str, name: &str) -> bool {
+    let pcm = id.split_once(':').map_or(id, |(_, pcm)| pcm);
+    // ALSA PCM names may carry arguments: `null:...`.
+    let pcm = pcm.split(':').next().unwrap_or(pcm);
+    let name = name.trim().to_ascii_lowercase();
+    pcm.eq_ignore_ascii_case("null")
+        || name.starts_with("discard all samples")
+        || name.starts_with("generate zero samples")
 }
 
 /// cpal's default host (PulseAudio when reachable, else ALSA).
@@ -116,4 +140,34 @@ fn start_48k_stream(
         }
     }
     Err(last_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alsa_null_pcm_is_a_discard_device() {
+        let null_name = "Discard all samples (playback) or generate zero samples (capture)";
+        assert!(is_discard_device("alsa:null", null_name));
+        assert!(is_discard_device("alsa:null", "whatever"));
+        assert!(is_discard_device("alsa:NULL", ""));
+        assert!(is_discard_device("alsa:null:CARD=0", ""));
+        assert!(is_discard_device("null", ""));
+        assert!(is_discard_device("alsa:mynull", null_name));
+    }
+
+    #[test]
+    fn real_devices_are_not_discard_devices() {
+        for (id, name) in [
+            ("alsa:default", "Default Audio Device"),
+            ("alsa:pulse", "PulseAudio Sound Server"),
+            ("alsa:hw:CARD=PCH,DEV=0", "HDA Intel PCH, ALC892 Analog"),
+            ("pulseaudio:alsa_input.usb-mic", "USB Microphone"),
+            ("pulseaudio:auto_null.monitor", "Monitor of Dummy Output"),
+            ("alsa:nullable", "Null-ish but real"),
+        ] {
+            assert!(!is_discard_device(id, name), "{id} {name}");
+        }
+    }
 }

@@ -291,6 +291,25 @@ impl AudioSource {
         }
     }
 
+    /// A problem with the running device worth reporting once (a
+    /// microphone that delivers faster than real time), see
+    /// [`Microphone::take_warning`]; the source keeps delivering.
+    pub fn take_warning(&mut self) -> Option<DeviceError> {
+        match &mut self.backend {
+            AudioBackend::Microphone(mic) => mic.take_warning(),
+            _ => None,
+        }
+    }
+
+    /// 20 ms frames dropped at the device for arriving faster than real
+    /// time (microphones only; 0 otherwise).
+    pub fn dropped_frames(&self) -> u64 {
+        match &self.backend {
+            AudioBackend::Microphone(mic) => mic.dropped_frames(),
+            _ => 0,
+        }
+    }
+
     /// The microphone's device info, for a microphone source.
     pub fn microphone(&self) -> Option<&super::DeviceInfo> {
         match &self.backend {

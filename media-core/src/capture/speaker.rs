@@ -8,8 +8,16 @@
 //! The device speaker keeps a playout buffer of at most
 //! [`MAX_BUFFERED_MS`]; when the producer runs ahead the oldest audio is
 //! dropped, when it runs behind the device plays silence.
+//!
+//! Discard pseudo-devices such as the ALSA `null` PCM
+//! ([`is_discard_device`](super::is_discard_device)) are not outputs: they
+//! are not listed, and instead of playing into one (its callback would
+//! spin, asking for audio as fast as it can) the null speaker is used. The
+//! null speaker has no thread of its own; it discards each frame as it is
+//! pushed, so it runs at the pace of whoever plays (the player's playout
+//! task, paced by the incoming packets and their presentation times).
 
-use super::microphone::device_info;
+use super::microphone::{is_discard, real_device_info};
 use super::{audio_host, DeviceInfo};
 use crate::frame::{AudioFrame, AUDIO_SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, HostTrait};
@@ -24,9 +32,10 @@ use std::time::Duration;
 pub const MAX_BUFFERED_MS: u64 = 200;
 
 /// The audio outputs present now; empty without a sound server or device.
+/// Discard pseudo-devices are left out.
 pub fn list_speakers() -> Vec<DeviceInfo> {
     match audio_host().output_devices() {
-        Ok(devices) => devices.filter_map(|d| device_info(&d)).collect(),
+        Ok(devices) => devices.filter_map(|d| real_device_info(&d)).collect(),
         Err(e) => {
             tracing::debug!("listing audio outputs failed: {e}");
             Vec::new()
@@ -62,15 +71,24 @@ struct Output {
 impl Speaker {
     /// Opens an output (`id` from [`list_speakers`], or the default output
     /// for `None`) at 48 kHz. Falls back to the null speaker when there is
-    /// no such device or it cannot be opened (logged as a warning).
+    /// no such device or it cannot be opened (logged as a warning), and
+    /// instead of a discard pseudo-device (the ALSA `null` PCM): as the
+    /// default output the first real output is used, or the null speaker.
     pub fn open(id: Option<&str>) -> Speaker {
         let host = audio_host();
         let device = match id {
-            None => host.default_output_device(),
+            None => host
+                .default_output_device()
+                .filter(|d| !is_discard(d))
+                .or_else(|| {
+                    host.output_devices()
+                        .ok()
+                        .and_then(|mut ds| ds.find(|d| real_device_info(d).is_some()))
+                }),
             Some(id) => host
                 .output_devices()
                 .ok()
-                .and_then(|mut ds| ds.find(|d| device_info(d).is_some_and(|i| i.id == id))),
+                .and_then(|mut ds| ds.find(|d| real_device_info(d).is_some_and(|i| i.id == id))),
         };
         let Some(device) = device else {
             if id.is_some() {
@@ -78,7 +96,7 @@ impl Speaker {
             }
             return Speaker::null();
         };
-        let info = device_info(&device).unwrap_or_else(|| DeviceInfo {
+        let info = super::microphone::device_info(&device).unwrap_or_else(|| DeviceInfo {
             id: "default".into(),
             name: "default output".into(),
         });
@@ -247,6 +265,11 @@ mod tests {
         }
         let speaker = Speaker::open(Some("no-such-host:no-such-output"));
         assert!(speaker.is_null());
+        // The ALSA null PCM is not a speaker, even when asked for by id.
+        assert!(Speaker::open(Some("alsa:null")).is_null());
+        assert!(list_speakers()
+            .iter()
+            .all(|d| !crate::capture::is_discard_device(&d.id, &d.name)));
         speaker.push(&AudioFrame::silence(2, 0));
         speaker.push(&AudioFrame::silence(1, 0));
         assert_eq!(speaker.frames_pushed(), 2);

@@ -240,11 +240,12 @@ impl ChannelPipeline {
             Err(e) => report_device(&facts, DeviceType::Camera, &e),
         }
         match AudioSource::start(&sources.audio, 1) {
-            Ok(source) => {
-                pipeline
-                    .tasks
-                    .push(rt.spawn(audio_loop(shared.clone(), source, mic_muted)))
-            }
+            Ok(source) => pipeline.tasks.push(rt.spawn(audio_loop(
+                shared.clone(),
+                source,
+                mic_muted,
+                facts.clone(),
+            ))),
             Err(e) => report_device(&facts, DeviceType::Microphone, &e),
         }
         pipeline.tasks.push(rt.spawn(quality_loop(shared, facts)));
@@ -459,6 +460,7 @@ async fn audio_loop(
     shared: Arc<ChannelShared>,
     mut source: AudioSource,
     mic_muted: Arc<AtomicBool>,
+    facts: FactSender,
 ) {
     let mut encoder = match OpusEncoder::new(48_000, source.channels()) {
         Ok(e) => e,
@@ -470,6 +472,9 @@ async fn audio_loop(
     while let Some(frame) = source.recv().await {
         if shared.stop.load(Ordering::Relaxed) {
             break;
+        }
+        if let Some(e) = source.take_warning() {
+            report_device(&facts, DeviceType::Microphone, &e);
         }
         let Some(transport) = shared.link.transport.get() else {
             continue;
