@@ -7,7 +7,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 export CONFER_ARTIFACTS := $(ARTIFACTS)
 export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run serve test deps ui web build lint fmt ui-test browser-test bench bench-app bench-browser clean
+.PHONY: run serve test deps ui web build lint fmt ui-test browser-test bench bench-app bench-browser dist test-dist bench-dist clean
 
 deps:
 	@bash scripts/deps.sh
@@ -47,6 +47,24 @@ test: lint ui-test browser-test
 	mkdir -p $(ARTIFACTS)
 	$(XVFB) $(CARGO) test --workspace
 
+## Release bundles (Tauri bundler, release build): target/release/bundle/deb/
+## here; with TAURI_SIGNING_PRIVATE_KEY(+_PASSWORD) set they are signed and
+## target/release/bundle/feed/ is an update feed for `confer serve
+## --update-feed`. DIST_BUNDLES=deb,appimage,rpm where those tools exist.
+dist: ui
+	@bash scripts/dist.sh
+
+## The installable release end to end, as root under Xvfb: debug .debs of
+## version N and N+1 signed with a throwaway key, dpkg install, home screen,
+## the app's updater against a loopback feed (not newer, unreachable,
+## tampered, good -> N+1 running), dpkg purge.
+test-dist: ui
+	@bash scripts/test-dist.sh
+
+## Release .deb size (= the update download); the update timing comes from
+## `make test-dist`.
+bench-dist: dist
+
 ## Headless Chromium (Debian package) on the web debug page against native
 ## `confer call` participants; screenshots go to $(ARTIFACTS).
 browser-test: web
@@ -62,6 +80,7 @@ bench: deps
 	$(CARGO) bench --bench media
 	$(MAKE) bench-app
 	$(MAKE) bench-browser
+	$(MAKE) bench-dist
 
 ## The desktop app's figures (release app under Xvfb, driven by tauri-driver).
 bench-app: ui

@@ -17,6 +17,11 @@ pub(crate) struct ServeArgs {
     /// Address to listen on, overriding the config (e.g. 127.0.0.1:0 for any free port).
     #[arg(long)]
     bind: Option<SocketAddr>,
+    /// Serve this directory read-only at /updates/ as the desktop app's
+    /// update feed (latest.json and the signed bundles), overriding the
+    /// config's `update_feed`.
+    #[arg(long, value_name = "DIR")]
+    update_feed: Option<PathBuf>,
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -30,12 +35,28 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(bind) = args.bind {
         config.bind = bind;
     }
+    if let Some(dir) = args.update_feed {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--update-feed {} is not a directory",
+            dir.display()
+        );
+        config.update_feed = Some(dir);
+    }
+    let feed = config.update_feed.clone();
     let apps = config.apps.clone();
     let handle = server::start(config).await.context("starting the server")?;
 
     println!("Confer server listening on {}", handle.ws_url());
     println!("  health:  {}/healthz", handle.http_url());
     println!("  metrics: {}/metrics", handle.http_url());
+    if let Some(feed) = &feed {
+        println!(
+            "  updates: {}/updates/latest.json ({})",
+            handle.http_url(),
+            feed.display()
+        );
+    }
     let how = if created { "created" } else { "loaded" };
     println!("  config:  {} ({how})", path.display());
     for app in &apps {

@@ -77,6 +77,17 @@ error_codes! {
     InvalidLogConfig = 1_000_005 => "log directory is not writable or max size is 0",
     /// `Engine::create` was called outside a Tokio runtime.
     NoRuntime = 1_000_006 => "the engine must be created inside a Tokio runtime",
+    /// The update feed could not be reached or did not answer with a
+    /// valid manifest (desktop app updater).
+    UpdateFeedUnreachable = 1_000_101 => "the update feed could not be reached",
+    /// A downloaded update's signature does not match the app's public key.
+    UpdateSignatureInvalid = 1_000_102 => "the update's signature is invalid; it was not installed",
+    /// The update download failed or was cut short.
+    UpdateDownloadFailed = 1_000_103 => "the update download failed",
+    /// Installing a verified update failed.
+    UpdateInstallFailed = 1_000_104 => "the update could not be installed",
+    /// `install_update` without an update found by `check_update`.
+    NoPendingUpdate = 1_000_105 => "no update to install; check for updates first",
 
     // ---- room ----
     /// A room call was made before `login_room`.
@@ -211,6 +222,9 @@ error_codes! {
     LoginTimeoutOnServer = 1_009_011 => "no login within the allowed time",
     /// An internal server error.
     Internal = 1_009_012 => "internal server error",
+    /// `GET /updates/...`: no such file in the update feed, or the server
+    /// hosts no update feed (`confer serve --update-feed DIR`).
+    UpdateFileNotFound = 1_009_013 => "no such file in this server's update feed",
 }
 
 impl ErrorCode {

@@ -30,6 +30,10 @@ pub struct ServerConfig {
     pub media: MediaConfig,
     /// The registered apps.
     pub apps: Vec<AppConfig>,
+    /// A directory served read-only at `/updates/` (the desktop app's
+    /// update feed: `latest.json` and the signed bundles). `None`: no feed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_feed: Option<PathBuf>,
 }
 
 /// One registered app: its AppID and the secrets its clients prove.
@@ -156,6 +160,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             media: MediaConfig::default(),
             apps: Vec::new(),
+            update_feed: None,
         }
     }
 }

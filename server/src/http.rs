@@ -1,5 +1,5 @@
 //! HTTP routes: `/ws` signaling, `/healthz`, `/metrics`, and the web debug
-//! page with its API ([`crate::web`]).
+//! page with its API ([`crate::web`]), the update feed ([`crate::updates`]).
 
 use crate::connection;
 use crate::state::ServerState;
@@ -26,6 +26,7 @@ pub fn app(state: ServerState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(crate::web::routes())
+        .merge(crate::updates::routes())
         .with_state(state)
 }
 

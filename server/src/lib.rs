@@ -8,6 +8,8 @@
 //! - `GET /healthz`: `ok`.
 //! - `GET /metrics`: Prometheus text.
 //! - `GET /`: the web debug page, and its API under `/api/` ([`web`]).
+//! - `GET /updates/{path}`: the desktop app's update feed, when one is
+//!   configured ([`updates`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), server::ServeError> {
@@ -42,6 +44,7 @@ pub mod serve;
 pub mod sfu;
 pub mod state;
 pub mod store;
+pub mod updates;
 pub mod web;
 
 pub use config::{AppConfig, ConfigError, Limits, MediaConfig, ServerConfig};

@@ -134,7 +134,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn of(code: ErrorCode) -> Self {
+    /// The body for `code`: its number, name and message.
+    pub fn of(code: ErrorCode) -> Self {
         ApiError {
             code: code.code(),
             name: code.name().to_owned(),

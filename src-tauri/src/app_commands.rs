@@ -108,11 +108,14 @@ pub struct AppInfo {
     pub config_dir: String,
 }
 
-/// The app's version and config directory.
+/// The app's version (the packaged one: `tauri.conf.json`'s, which is the
+/// workspace version unless a build overrides it) and config directory.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn app_info() -> Result<AppInfo, CommandError> {
+pub async fn app_info<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+) -> Result<AppInfo, CommandError> {
     Ok(AppInfo {
-        version: env!("CARGO_PKG_VERSION").into(),
+        version: app.package_info().version.to_string(),
         config_dir: config_dir().display().to_string(),
     })
 }

@@ -8,7 +8,8 @@
 //! [`media_commands`] and [`device_commands`] (the SDK commands),
 //! [`app_commands`] (hosting, tiles, settings), [`host`] (the embedded
 //! server), [`settings`], [`paths`], [`surface`] (where video is drawn) and
-//! [`shutdown`] (leaving cleanly when the window closes).
+//! [`shutdown`] (leaving cleanly when the window closes) and [`updater`]
+//! (self-updates from a signed feed).
 
 pub mod app_commands;
 pub mod device_commands;
@@ -22,6 +23,7 @@ pub mod room_commands;
 pub mod settings;
 pub mod shutdown;
 pub mod surface;
+pub mod updater;
 
 use tauri::Manager;
 
@@ -32,6 +34,9 @@ pub const MAIN_WINDOW: &str = "main";
 pub fn run() {
     init_logging();
     let app = tauri::Builder::default()
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .plugin(tauri_plugin_process::init())
+        .manage(updater::PendingUpdate::default())
         .manage(engine_state::EngineState::default())
         .manage(host::Host::default())
         .manage(shutdown::Closing::default())
@@ -87,6 +92,8 @@ pub fn run() {
             app_commands::save_settings,
             app_commands::user_theme,
             app_commands::app_info,
+            updater::check_update,
+            updater::install_update,
         ])
         .build(tauri::generate_context!());
     match app {

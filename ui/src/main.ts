@@ -14,6 +14,7 @@ import { HomeScreen } from "./screens/home.js";
 import { CallScreen } from "./screens/call.js";
 import type { Diagnostics, Settings } from "./types.js";
 import { $ } from "./ui/dom.js";
+import { startUpdates } from "./update.js";
 
 async function boot(): Promise<void> {
   const store = createCallStore();
@@ -138,6 +139,7 @@ async function boot(): Promise<void> {
   home.show();
   toasts.render();
   void versionKnown.then(() => home.renderVersion());
+  startUpdates(versionKnown.then(() => version));
 }
 
 applyLastTheme();
