@@ -108,8 +108,11 @@ struct Attached {
 /// How long a connection that is done for keeps reading what the client
 /// already sent.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-/// How many frames it reads at most meanwhile.
-const CLOSE_MAX_FRAMES: usize = 256;
+/// How many frames it reads at most meanwhile. Generous on purpose: closing
+/// a socket with unread input makes the kernel send a reset, and the client
+/// then loses what we wrote last (the error that says why it was closed), so
+/// a client that flooded us must be read to its end; [`CLOSE_GRACE`] bounds it.
+const CLOSE_MAX_FRAMES: usize = 16_384;
 
 /// Whether a read error is the WebSocket codec refusing an oversized frame.
 /// The codec's error type is hidden behind axum's, so this reads its message
