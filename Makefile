@@ -41,11 +41,12 @@ ui-test: ui
 	cd ui && npm test
 
 ## Every test: format, lints, UI unit tests, browser interop tests, Rust unit
-## + property tests, system tests on loopback, the app E2E. Under Xvfb so
-## native windows exist.
+## + property tests, system tests on loopback, the app E2E (under Xvfb so
+## native windows exist), then the installable release and its updates.
 test: lint ui-test browser-test
 	mkdir -p $(ARTIFACTS)
 	$(XVFB) $(CARGO) test --workspace
+	$(MAKE) --no-print-directory test-dist
 
 ## Release bundles (Tauri bundler, release build): target/release/bundle/deb/
 ## here; with TAURI_SIGNING_PRIVATE_KEY(+_PASSWORD) set they are signed and
@@ -57,7 +58,8 @@ dist: ui
 ## The installable release end to end, as root under Xvfb: debug .debs of
 ## version N and N+1 signed with a throwaway key, dpkg install, home screen,
 ## the app's updater against a loopback feed (not newer, unreachable,
-## tampered, good -> N+1 running), dpkg purge.
+## tampered, truncated, good -> N+1 running), dpkg purge. Skipped (with a
+## message) when not root or without dpkg, since it installs into the machine.
 test-dist: ui
 	@bash scripts/test-dist.sh
 

@@ -8,7 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-[ "$(id -u)" -eq 0 ] || { echo "test-dist: needs root (dpkg -i / --purge)" >&2; exit 1; }
+# It installs into this machine: only as root on a dpkg system (CI is both).
+if [ "$(id -u)" -ne 0 ] || ! command -v dpkg >/dev/null; then
+  echo "test-dist: SKIPPED: needs root and dpkg (it installs the .deb into this machine)" >&2
+  exit 0
+fi
 tauri="$PWD/ui/node_modules/.bin/tauri"
 target="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 work="$target/dist-test"

@@ -78,7 +78,7 @@ pub async fn check_update<R: Runtime>(
         let url = feed.parse().map_err(|error| {
             CommandError::new(
                 ErrorCode::UpdateFeedUnreachable,
-                format!("{FEED_ENV} is not a URL ({feed}): {error}"),
+                format!("{FEED_ENV} is not a URL ({feed}): {error}."),
             )
         })?;
         builder = builder.endpoints(vec![url]).map_err(feed_error)?;
@@ -139,7 +139,7 @@ pub async fn install_update<R: Runtime>(
         if bytes.len() as u64 != total {
             return Err(CommandError::new(
                 ErrorCode::UpdateDownloadFailed,
-                format!("the download stopped at {} of {total} bytes", bytes.len()),
+                format!("The download stopped at {} of {total} bytes.", bytes.len()),
             ));
         }
     }
@@ -153,16 +153,20 @@ pub async fn install_update<R: Runtime>(
     let _ = app.emit(PROGRESS_EVENT, UpdateProgress::Restarting);
     // Let the UI show "Restarting" before the window goes away.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    relaunch(&app)
+    relaunch(&app).await;
+    Ok(())
 }
 
-/// Relaunches the app: leaves calls and the hosted server like a window close
-/// would (the `RunEvent::Exit` path), then starts the installed binary.
-fn relaunch<R: Runtime>(app: &AppHandle<R>) -> ! {
+/// Relaunches the app into the installed version: hides the window, leaves
+/// the call and stops hosting as closing the window does, then starts the
+/// installed binary. (When a window close already began, that exits.)
+async fn relaunch<R: Runtime>(app: &AppHandle<R>) {
     if let Some(window) = app.get_webview_window(crate::MAIN_WINDOW) {
         let _ = window.hide();
     }
-    app.restart()
+    if crate::shutdown::leave_all(app).await {
+        app.restart();
+    }
 }
 
 /// Installs verified update bytes. The plugin installs a `.deb` through
@@ -192,24 +196,24 @@ fn install_deb_as_root(bytes: &[u8]) -> Result<(), CommandError> {
     let failed = |message: String| CommandError::new(ErrorCode::UpdateInstallFailed, message);
     let dir = std::env::temp_dir().join(format!("confer-update-{}", std::process::id()));
     std::fs::create_dir_all(&dir)
-        .map_err(|error| failed(format!("cannot create {}: {error}", dir.display())))?;
+        .map_err(|error| failed(format!("Cannot create {}: {error}.", dir.display())))?;
     let package = dir.join("update.deb");
     let result = std::fs::write(&package, bytes)
-        .map_err(|error| failed(format!("cannot write {}: {error}", package.display())))
+        .map_err(|error| failed(format!("Cannot write {}: {error}.", package.display())))
         .and_then(|()| {
             std::process::Command::new("dpkg")
                 .arg("-i")
                 .arg(&package)
                 .env("DEBIAN_FRONTEND", "noninteractive")
                 .output()
-                .map_err(|error| failed(format!("cannot run dpkg: {error}")))
+                .map_err(|error| failed(format!("Cannot run dpkg: {error}.")))
         })
         .and_then(|output| {
             if output.status.success() {
                 Ok(())
             } else {
                 Err(failed(format!(
-                    "dpkg -i failed: {}",
+                    "dpkg -i failed: {}.",
                     String::from_utf8_lossy(&output.stderr).trim()
                 )))
             }
@@ -238,7 +242,7 @@ fn feed_error(error: UpdaterError) -> CommandError {
     tracing::warn!(%error, "update check failed");
     CommandError::new(
         ErrorCode::UpdateFeedUnreachable,
-        format!("the update feed could not be read: {error}"),
+        format!("The update feed could not be read: {error}."),
     )
 }
 
@@ -252,12 +256,12 @@ fn download_error(error: UpdaterError) -> CommandError {
         | UpdaterError::SignedVersionMismatch { .. } => CommandError::new(
             ErrorCode::UpdateSignatureInvalid,
             format!(
-                "the update's signature does not match Confer's update key; it was not installed ({error})"
+                "Its signature does not match Confer's update key, so it was not installed ({error})."
             ),
         ),
         error => CommandError::new(
             ErrorCode::UpdateDownloadFailed,
-            format!("the update download failed: {error}"),
+            format!("The download failed: {error}."),
         ),
     }
 }
@@ -273,7 +277,7 @@ fn install_error(error: UpdaterError) -> CommandError {
             tracing::warn!(%error, "update install failed");
             CommandError::new(
                 ErrorCode::UpdateInstallFailed,
-                format!("the update could not be installed: {error}"),
+                format!("It could not be installed: {error}."),
             )
         }
     }

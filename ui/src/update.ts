@@ -84,11 +84,11 @@ export function errorTitle(error: CommandError): string {
     case UPDATE_ERRORS.feedUnreachable:
       return "Could not check for updates";
     case UPDATE_ERRORS.signatureInvalid:
-      return "Update refused: its signature is invalid";
+      return "Update refused: bad signature";
     case UPDATE_ERRORS.downloadFailed:
       return "Update download failed";
     case UPDATE_ERRORS.installFailed:
-      return "Update could not be installed";
+      return "Update not installed";
     case UPDATE_ERRORS.noPendingUpdate:
       return "No update to install";
     default:
@@ -96,10 +96,13 @@ export function errorTitle(error: CommandError): string {
   }
 }
 
-/** The full error line: "<title>. Confer <version> keeps running. <message> (code)". */
+/** The error's sentence and what happens now: "<Message>. Confer <version> keeps running." */
 export function errorText(error: CommandError, currentVersion: string): string {
+  const message = error.message.trim();
+  const sentence = message ? message[0].toUpperCase() + message.slice(1) : errorTitle(error);
+  const stop = /[.!?]$/.test(sentence) ? "" : ".";
   const keeps = currentVersion ? ` Confer ${currentVersion} keeps running.` : "";
-  return `${errorTitle(error)}.${keeps} ${error.message} (${error.code})`;
+  return `${sentence}${stop}${keeps}`;
 }
 
 // ---------------------------------------------------------------- DOM part
@@ -123,20 +126,6 @@ async function invoke<T>(cmd: string): Promise<T> {
   }
 }
 
-const STYLE = `
-.update-banner { position: fixed; right: 16px; bottom: 16px; z-index: 50; max-width: 420px;
-  display: grid; gap: 8px; padding: 14px 16px; border-radius: var(--radius-sm, 8px);
-  background: var(--surface, #fff); color: var(--text, #111); border: 1px solid var(--border, #ccc);
-  box-shadow: 0 6px 24px rgba(0,0,0,.18); font-size: 14px; }
-.update-banner[hidden] { display: none; }
-.update-banner .update-title { font-weight: 700; }
-.update-banner .update-notes { color: var(--text-muted, #555); white-space: pre-wrap; }
-.update-banner .update-error { color: var(--danger, #b00020); font-weight: 600; }
-.update-banner .update-actions { display: flex; gap: 8px; justify-content: flex-end; }
-.update-banner progress { width: 100%; }
-.update-check { margin-left: 12px; font-size: 13px; }
-`;
-
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text = ""): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -152,6 +141,7 @@ class UpdateUi {
   private progress = el("progress", "");
   private status = el("div", "update-status");
   private error = el("div", "update-error");
+  private code = el("div", "update-code");
   private install = el("button", "btn primary", "Update");
   private later = el("button", "btn secondary", "Later");
   private checkButton = el("button", "link-btn update-check", "Check for updates");
@@ -161,9 +151,6 @@ class UpdateUi {
   private currentVersion = "";
 
   constructor() {
-    const style = el("style", "");
-    style.textContent = STYLE;
-    document.head.append(style);
     this.banner.id = "update-banner";
     this.banner.setAttribute("role", "status");
     this.banner.setAttribute("aria-live", "polite");
@@ -179,10 +166,12 @@ class UpdateUi {
     this.checkButton.type = "button";
     const actions = el("div", "update-actions");
     actions.append(this.later, this.install);
-    this.banner.append(this.title, this.notes, this.progress, this.status, this.error, actions);
-    document.body.append(this.banner);
-    const version = document.getElementById("app-version");
-    version?.after(this.checkButton);
+    this.banner.append(this.title, this.notes, this.progress, this.status, this.error, this.code, actions);
+    // In the home footer's flow, above the version line: it never covers the
+    // page (or a video surface) and is out of sight during a call.
+    const about = document.getElementById("home-about") ?? document.body;
+    about.prepend(this.banner);
+    document.getElementById("app-version")?.after(this.checkButton);
 
     this.install.addEventListener("click", () => void this.runInstall());
     this.later.addEventListener("click", () => {
@@ -252,7 +241,7 @@ class UpdateUi {
       await invoke<null>("install_update");
     } catch (e) {
       const error = normaliseError(e);
-      this.show(this.title.textContent ?? "", "", error);
+      this.show("", "", error);
       this.install.hidden = true;
       this.later.textContent = "Close";
     } finally {
@@ -280,6 +269,7 @@ class UpdateUi {
   }
 
   private show(title: string, notes: string, error: CommandError | null): void {
+    if (error) title = errorTitle(error);
     this.title.textContent = title;
     this.title.hidden = !title;
     this.notes.textContent = notes;
@@ -288,6 +278,8 @@ class UpdateUi {
     this.status.textContent = "";
     this.error.hidden = !error;
     this.error.textContent = error ? errorText(error, this.currentVersion) : "";
+    this.code.hidden = !error;
+    this.code.textContent = error ? `Code ${error.code}` : "";
     if (error) this.banner.dataset.errorCode = String(error.code);
     else delete this.banner.dataset.errorCode;
     this.banner.hidden = false;

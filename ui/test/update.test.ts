@@ -29,13 +29,12 @@ test("progress", () => {
   assert.equal(formatBytes(-1), "?");
 });
 
-test("errors name the failure, the code and that the app keeps running", () => {
-  const bad = { code: UPDATE_ERRORS.signatureInvalid, message: "signature mismatch" };
-  assert.equal(errorTitle(bad), "Update refused: its signature is invalid");
-  assert.equal(
-    errorText(bad, "0.1.0"),
-    "Update refused: its signature is invalid. Confer 0.1.0 keeps running. signature mismatch (1000102)",
-  );
+test("errors name the failure and say that the app keeps running", () => {
+  const bad = { code: UPDATE_ERRORS.signatureInvalid, message: "the signature does not match (minisign)" };
+  assert.equal(errorTitle(bad), "Update refused: bad signature");
+  assert.equal(errorText(bad, "0.1.0"), "The signature does not match (minisign). Confer 0.1.0 keeps running.");
+  assert.equal(errorText({ code: 1_000_103, message: "Cut short." }, ""), "Cut short.");
+  assert.equal(errorText({ code: 42, message: "" }, "1.0.0"), "Update failed. Confer 1.0.0 keeps running.");
   assert.equal(errorTitle({ code: UPDATE_ERRORS.feedUnreachable, message: "" }), "Could not check for updates");
   assert.equal(errorTitle({ code: 42, message: "" }), "Update failed");
 });
