@@ -373,32 +373,33 @@ mod tests {
 
     #[test]
     fn serializes_with_event_tag() {
-        let e = Event::RoomStateUpdate {
-            room_id: "r1".into(),
-            state: RoomState::Connected,
-            error_code: 0,
-            extended_data: "{}".into(),
-        };
-        let json = serde_json::to_string(&e).unwrap();
-        assert_eq!(
-            json,
-            r#"{"event":"RoomStateUpdate","room_id":"r1","state":"Connected","error_code":0,"extended_data":"{}"}"#
-        );
-        let e = Event::RemoteMicStateUpdate {
-            stream_id: "s1".into(),
-            state: RemoteDeviceState::Mute,
-        };
-        assert_eq!(
-            serde_json::to_string(&e).unwrap(),
-            r#"{"event":"RemoteMicStateUpdate","stream_id":"s1","state":"Mute"}"#
-        );
-        let e = Event::RemoteCameraStateUpdate {
-            stream_id: "s1".into(),
-            state: RemoteDeviceState::Open,
-        };
-        assert_eq!(
-            serde_json::to_string(&e).unwrap(),
-            r#"{"event":"RemoteCameraStateUpdate","stream_id":"s1","state":"Open"}"#
-        );
+        let cases = [
+            (
+                Event::RoomStateUpdate {
+                    room_id: "r1".into(),
+                    state: RoomState::Connected,
+                    error_code: 0,
+                    extended_data: "{}".into(),
+                },
+                r#"{"event":"RoomStateUpdate","room_id":"r1","state":"Connected","error_code":0,"extended_data":"{}"}"#,
+            ),
+            (
+                Event::RemoteMicStateUpdate {
+                    stream_id: "s1".into(),
+                    state: RemoteDeviceState::Mute,
+                },
+                r#"{"event":"RemoteMicStateUpdate","stream_id":"s1","state":"Mute"}"#,
+            ),
+            (
+                Event::RemoteCameraStateUpdate {
+                    stream_id: "s1".into(),
+                    state: RemoteDeviceState::Open,
+                },
+                r#"{"event":"RemoteCameraStateUpdate","stream_id":"s1","state":"Open"}"#,
+            ),
+        ];
+        for (e, json) in cases {
+            assert_eq!(serde_json::to_string(&e).unwrap(), json);
+        }
     }
 }

@@ -74,24 +74,14 @@ impl Microphone {
     /// instead, or [`DeviceError::NoMicrophone`] when there is none.
     pub fn open(id: Option<&str>) -> Result<Microphone, DeviceError> {
         let host = audio_host();
-        let device = match id {
-            None => {
-                if list_microphones().is_empty() {
-                    return Err(DeviceError::NoMicrophone);
-                }
-                host.default_input_device()
-                    .filter(|d| !is_discard(d))
-                    .or_else(|| {
-                        host.input_devices()
-                            .ok()
-                            .and_then(|mut ds| ds.find(|d| real_device_info(d).is_some()))
-                    })
-            }
-            Some(id) => host
-                .input_devices()
-                .ok()
-                .and_then(|mut ds| ds.find(|d| real_device_info(d).is_some_and(|i| i.id == id))),
-        };
+        if id.is_none() && list_microphones().is_empty() {
+            return Err(DeviceError::NoMicrophone);
+        }
+        let device = pick_device(
+            id,
+            || host.default_input_device(),
+            || host.input_devices().ok(),
+        );
         let Some(device) = device else {
             if list_microphones().is_empty() {
                 return Err(DeviceError::NoMicrophone);
@@ -214,9 +204,26 @@ pub(super) fn real_device_info(device: &cpal::Device) -> Option<DeviceInfo> {
     device_info(device).filter(|i| !is_discard_device(&i.id, &i.name))
 }
 
+/// The device to open: for an `id`, the real device with that id; for
+/// `None`, the `default` device unless it is a discard pseudo-device, else
+/// the first real one of `devices` (the host's inputs or outputs).
+pub(super) fn pick_device<I: Iterator<Item = cpal::Device>>(
+    id: Option<&str>,
+    default: impl FnOnce() -> Option<cpal::Device>,
+    devices: impl FnOnce() -> Option<I>,
+) -> Option<cpal::Device> {
+    match id {
+        None => default()
+            .filter(|d| !is_discard(d))
+            .or_else(|| devices().and_then(|mut ds| ds.find(|d| real_device_info(d).is_some()))),
+        Some(id) => devices()
+            .and_then(|mut ds| ds.find(|d| real_device_info(d).is_some_and(|i| i.id == id))),
+    }
+}
+
 /// True for a device known to be a discard pseudo-device (one without an
 /// id is given the benefit of the doubt).
-pub(super) fn is_discard(device: &cpal::Device) -> bool {
+fn is_discard(device: &cpal::Device) -> bool {
     device_info(device).is_some_and(|i| is_discard_device(&i.id, &i.name))
 }
 

@@ -17,7 +17,7 @@
 //! pushed, so it runs at the pace of whoever plays (the player's playout
 //! task, paced by the incoming packets and their presentation times).
 
-use super::microphone::{is_discard, real_device_info};
+use super::microphone::{pick_device, real_device_info};
 use super::{audio_host, DeviceInfo};
 use crate::frame::{AudioFrame, AUDIO_SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, HostTrait};
@@ -76,20 +76,11 @@ impl Speaker {
     /// default output the first real output is used, or the null speaker.
     pub fn open(id: Option<&str>) -> Speaker {
         let host = audio_host();
-        let device = match id {
-            None => host
-                .default_output_device()
-                .filter(|d| !is_discard(d))
-                .or_else(|| {
-                    host.output_devices()
-                        .ok()
-                        .and_then(|mut ds| ds.find(|d| real_device_info(d).is_some()))
-                }),
-            Some(id) => host
-                .output_devices()
-                .ok()
-                .and_then(|mut ds| ds.find(|d| real_device_info(d).is_some_and(|i| i.id == id))),
-        };
+        let device = pick_device(
+            id,
+            || host.default_output_device(),
+            || host.output_devices().ok(),
+        );
         let Some(device) = device else {
             if id.is_some() {
                 tracing::warn!("no audio output {id:?}; using the null speaker");

@@ -312,6 +312,19 @@ fn video_loop(
             .unwrap_or_else(PoisonError::into_inner) = Some(source);
         rx
     };
+    // A muted track sends at most a black priming picture in place of `frame`.
+    let prime = |encoder: &mut Option<H264Encoder>, frame: &VideoFrame| {
+        if take_prime(&shared.link.prime_video) {
+            prime_video(
+                shared,
+                encoder,
+                &black_like(frame),
+                config,
+                frame_duration,
+                rt,
+            );
+        }
+    };
     while !shared.stop.load(Ordering::Relaxed) {
         let Some(frame) = frames.recv_timeout(FRAME_POLL) else {
             if frames.is_finished() {
@@ -321,17 +334,8 @@ fn video_loop(
         };
         let camera_off = shared.mutes.camera_off.load(Ordering::Relaxed);
         if camera_off {
-            // Nothing captured, previewed or sent; at most a black priming picture.
-            if take_prime(&shared.link.prime_video) {
-                prime_video(
-                    shared,
-                    &mut encoder,
-                    &black_like(&frame),
-                    config,
-                    frame_duration,
-                    rt,
-                );
-            }
+            // Nothing captured, previewed or sent.
+            prime(&mut encoder, &frame);
             continue;
         }
         shared.captured.add(1);
@@ -359,16 +363,7 @@ fn video_loop(
             continue;
         };
         if shared.mutes.video.load(Ordering::Relaxed) {
-            if take_prime(&shared.link.prime_video) {
-                prime_video(
-                    shared,
-                    &mut encoder,
-                    &black_like(&frame),
-                    config,
-                    frame_duration,
-                    rt,
-                );
-            }
+            prime(&mut encoder, &frame);
             continue;
         }
         let Some(encoder) = encoder_for(&mut encoder, &frame, config) else {

@@ -20,12 +20,17 @@ use crate::frame::AudioFrame;
 use crate::render::{Canvas, RendererHandle};
 use crate::room::media::{MediaCommand, MediaFact};
 use crate::room::PublishChannel;
-use crate::transport::{PlayTransport, PublishEvent, PublishTransport, Signal, TransportConfig};
+use crate::transport::{
+    PlayTransport, PublishEvent, PublishTransport, Signal, SignalReceiver, TransportConfig,
+    TransportError,
+};
 use channel::{ChannelPipeline, ChannelSources, PublishMutes};
 use player::PlayerPipeline;
 use protocol::MediaRole;
 use serde::{Deserialize, Serialize};
+use slot::{Slot, Transport};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::runtime::Handle;
@@ -480,25 +485,18 @@ impl Media {
         let (generation, old) = link.transport.begin();
         let this = self.clone();
         self.rt.spawn(async move {
-            if let Some(old) = old {
-                old.close().await;
-            }
-            let (transport, signals, mut events) =
-                match PublishTransport::new(&this.transport).await {
-                    Ok(t) => t,
-                    Err(e) => {
-                        return this.fact(
-                            &stream_id,
-                            MediaRole::Publish,
-                            MediaFact::Failed(e.to_string()),
-                        )
-                    }
-                };
-            let transport = Arc::new(transport);
-            if let Err(t) = link.transport.install(generation, transport.clone()) {
-                return t.close().await;
-            }
-            this.forward_signals(stream_id.clone(), MediaRole::Publish, signals);
+            let Some((_transport, mut events)) = this
+                .replace_transport(
+                    &stream_id,
+                    MediaRole::Publish,
+                    &link.transport,
+                    (generation, old),
+                    PublishTransport::new(&this.transport),
+                )
+                .await
+            else {
+                return;
+            };
             while let Some(event) = events.recv().await {
                 if !link.transport.is_current(generation) {
                     return;
@@ -564,24 +562,18 @@ impl Media {
         let (generation, old) = shared.transport.begin();
         let this = self.clone();
         self.rt.spawn(async move {
-            if let Some(old) = old {
-                old.close().await;
-            }
-            let (transport, signals, events) = match PlayTransport::new(&this.transport).await {
-                Ok(t) => t,
-                Err(e) => {
-                    return this.fact(
-                        &stream_id,
-                        MediaRole::Play,
-                        MediaFact::Failed(e.to_string()),
-                    )
-                }
+            let Some((_transport, events)) = this
+                .replace_transport(
+                    &stream_id,
+                    MediaRole::Play,
+                    &shared.transport,
+                    (generation, old),
+                    PlayTransport::new(&this.transport),
+                )
+                .await
+            else {
+                return;
             };
-            let transport = Arc::new(transport);
-            if let Err(t) = shared.transport.install(generation, transport.clone()) {
-                return t.close().await;
-            }
-            this.forward_signals(stream_id.clone(), MediaRole::Play, signals);
             let speaker = this.speaker();
             let sink = lock(&this.settings).audio_sink.clone();
             if let Some(p) = lock(&this.players).get_mut(&stream_id) {
@@ -609,6 +601,38 @@ impl Media {
         }
         *slot = Some(speaker.clone());
         speaker
+    }
+
+    /// The shared part of a negotiation: closes the `old` transport of
+    /// `slot`, awaits `created` (a failure is reported as a fact), installs
+    /// the new transport if `generation` is still current (otherwise closes
+    /// it) and forwards its signals. Returns the transport and its events,
+    /// or `None` when there is nothing more to do.
+    async fn replace_transport<T: Transport, E>(
+        &self,
+        stream_id: &str,
+        role: MediaRole,
+        slot: &Slot<T>,
+        (generation, old): (u64, Option<Arc<T>>),
+        created: impl Future<Output = Result<(T, SignalReceiver, E), TransportError>>,
+    ) -> Option<(Arc<T>, E)> {
+        if let Some(old) = old {
+            old.close().await;
+        }
+        let (transport, signals, events) = match created.await {
+            Ok(t) => t,
+            Err(e) => {
+                self.fact(stream_id, role, MediaFact::Failed(e.to_string()));
+                return None;
+            }
+        };
+        let transport = Arc::new(transport);
+        if let Err(t) = slot.install(generation, transport.clone()) {
+            t.close().await;
+            return None;
+        }
+        self.forward_signals(stream_id.to_owned(), role, signals);
+        Some((transport, events))
     }
 
     fn forward_signals(

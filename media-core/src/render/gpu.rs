@@ -161,13 +161,8 @@ impl GpuRenderer {
         let view = target
             .texture
             .create_view(&wgpu::TextureViewDescriptor::default());
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("confer offscreen"),
-            });
-        self.encode_draw(
-            &mut encoder,
+        let mut encoder = self.encode_draw(
+            "confer offscreen",
             &view,
             format,
             (out_width, out_height),
@@ -362,13 +357,8 @@ impl GpuRenderer {
         let view = texture
             .texture
             .create_view(&wgpu::TextureViewDescriptor::default());
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("confer window"),
-            });
-        self.encode_draw(
-            &mut encoder,
+        let encoder = self.encode_draw(
+            "confer window",
             &view,
             format,
             (width, height),
@@ -540,17 +530,22 @@ impl GpuRenderer {
         }
     }
 
+    /// A command encoder named `label` that draws the uploaded `frame` into
+    /// `view` (`out` pixels of `format`).
     #[allow(clippy::too_many_arguments)]
     fn encode_draw(
         &mut self,
-        encoder: &mut wgpu::CommandEncoder,
+        label: &str,
         view: &wgpu::TextureView,
         format: wgpu::TextureFormat,
         out: (u32, u32),
         frame: &I420Planes<'_>,
         mode: ViewMode,
         mirror: bool,
-    ) {
+    ) -> wgpu::CommandEncoder {
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
         let [sx, sy] = uv_scale(mode, (frame.width, frame.height), out);
         let values = [
             sx,
@@ -591,6 +586,8 @@ impl GpuRenderer {
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &planes.bind_group, &[]);
         pass.draw(0..3, 0..1);
+        drop(pass);
+        encoder
     }
 
     fn pipeline(&mut self, format: wgpu::TextureFormat) -> &wgpu::RenderPipeline {

@@ -96,9 +96,36 @@ impl<'a> I420Planes<'a> {
                 data.len()
             )));
         }
-        let (y, rest) = data.split_at(y_len);
-        let (u, rest) = rest.split_at(c_len);
-        Self::packed(width, height, y, u, &rest[..c_len], capture_time_us)
+        let planes = Self::split_packed(width, height, data, capture_time_us);
+        planes.validate()?;
+        Ok(planes)
+    }
+
+    /// Splits one packed buffer (Y, then U, then V) into planes without
+    /// checking them: bytes past V are left out, and a short buffer gives
+    /// short planes, which [`validate`](Self::validate) rejects.
+    pub(crate) fn split_packed(
+        width: u32,
+        height: u32,
+        data: &'a [u8],
+        capture_time_us: u64,
+    ) -> Self {
+        let y_len = width as usize * height as usize;
+        let cw = chroma_len(width) as usize;
+        let c_len = cw * chroma_len(height) as usize;
+        let (y, rest) = data.split_at(y_len.min(data.len()));
+        let (u, rest) = rest.split_at(c_len.min(rest.len()));
+        let v = &rest[..c_len.min(rest.len())];
+        I420Planes {
+            width,
+            height,
+            y,
+            u,
+            v,
+            y_stride: width as usize,
+            uv_stride: cw,
+            capture_time_us,
+        }
     }
 
     /// Width of the chroma planes: `ceil(width / 2)`.
@@ -167,21 +194,7 @@ impl OwnedI420 {
 
     /// The planes of this buffer.
     pub(crate) fn planes(&self) -> I420Planes<'_> {
-        let y_len = self.width as usize * self.height as usize;
-        let cw = chroma_len(self.width) as usize;
-        let c_len = cw * chroma_len(self.height) as usize;
-        let (y, rest) = self.data.split_at(y_len.min(self.data.len()));
-        let (u, v) = rest.split_at(c_len.min(rest.len()));
-        I420Planes {
-            width: self.width,
-            height: self.height,
-            y,
-            u,
-            v,
-            y_stride: self.width as usize,
-            uv_stride: cw,
-            capture_time_us: self.capture_time_us,
-        }
+        I420Planes::split_packed(self.width, self.height, &self.data, self.capture_time_us)
     }
 }
 

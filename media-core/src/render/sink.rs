@@ -31,21 +31,7 @@ pub struct RenderedFrame {
 impl RenderedFrame {
     /// The frame's planes.
     pub fn planes(&self) -> I420Planes<'_> {
-        let cw = self.width.div_ceil(2) as usize;
-        let y_len = self.width as usize * self.height as usize;
-        let c_len = cw * self.height.div_ceil(2) as usize;
-        let (y, rest) = self.data.split_at(y_len);
-        let (u, v) = rest.split_at(c_len);
-        I420Planes {
-            width: self.width,
-            height: self.height,
-            y,
-            u,
-            v,
-            y_stride: self.width as usize,
-            uv_stride: cw,
-            capture_time_us: self.capture_time_us,
-        }
+        I420Planes::split_packed(self.width, self.height, &self.data, self.capture_time_us)
     }
 }
 

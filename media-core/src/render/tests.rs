@@ -103,6 +103,12 @@ impl Image {
         Image { width, rgba }
     }
 
+    /// [`Image::render`] of a solid `(width, height, color)` frame, not mirrored.
+    fn solid(frame: (u32, u32, Rgb), width: u32, height: u32, mode: ViewMode) -> Self {
+        let (w, h, color) = frame;
+        Self::render(&TestFrame::solid(w, h, color), width, height, mode, false)
+    }
+
     fn at(&self, x: u32, y: u32) -> Rgb {
         let i = ((y * self.width + x) * 4) as usize;
         assert_eq!(self.rgba[i + 3], 255, "alpha at ({x}, {y})");
@@ -131,13 +137,7 @@ fn solid_colors_convert_bt601_limited_range() {
         [128, 128, 128],
         [200, 40, 120],
     ] {
-        let image = Image::render(
-            &TestFrame::solid(64, 48, rgb),
-            64,
-            48,
-            ViewMode::ScaleToFill,
-            false,
-        );
+        let image = Image::solid((64, 48, rgb), 64, 48, ViewMode::ScaleToFill);
         for (x, y) in [(0, 0), (31, 20), (63, 47), (10, 40)] {
             image.assert_color(x, y, rgb);
         }
@@ -168,13 +168,7 @@ fn split_frame_keeps_sides_and_mirror_swaps_them() {
 #[test]
 fn aspect_fit_letterboxes_with_black_bars() {
     // 2:1 video in a square: 32 rows of picture centred, 16 black rows above and below.
-    let wide = Image::render(
-        &TestFrame::solid(64, 32, GREEN),
-        64,
-        64,
-        ViewMode::AspectFit,
-        false,
-    );
+    let wide = Image::solid((64, 32, GREEN), 64, 64, ViewMode::AspectFit);
     for x in [0, 32, 63] {
         for y in 0..16 {
             wide.assert_color(x, y, BLACK);
@@ -187,13 +181,7 @@ fn aspect_fit_letterboxes_with_black_bars() {
         }
     }
     // 1:2 video in a square: pillarbox.
-    let tall = Image::render(
-        &TestFrame::solid(32, 64, RED),
-        64,
-        64,
-        ViewMode::AspectFit,
-        false,
-    );
+    let tall = Image::solid((32, 64, RED), 64, 64, ViewMode::AspectFit);
     for y in [0, 32, 63] {
         tall.assert_color(15, y, BLACK);
         tall.assert_color(16, y, RED);
@@ -201,13 +189,7 @@ fn aspect_fit_letterboxes_with_black_bars() {
         tall.assert_color(48, y, BLACK);
     }
     // Same aspect: no bars.
-    let same = Image::render(
-        &TestFrame::solid(64, 32, BLUE),
-        128,
-        64,
-        ViewMode::AspectFit,
-        false,
-    );
+    let same = Image::solid((64, 32, BLUE), 128, 64, ViewMode::AspectFit);
     same.assert_color(0, 0, BLUE);
     same.assert_color(127, 63, BLUE);
 }
@@ -255,13 +237,7 @@ fn odd_sizes_strided_planes_and_size_changes() {
     image.assert_color(32, 16, color);
     // Changing the frame size re-creates the textures; going back works too.
     for (w, h) in [(16, 16), (48, 24), (16, 16)] {
-        let image = Image::render(
-            &TestFrame::solid(w, h, GREEN),
-            20,
-            10,
-            ViewMode::ScaleToFill,
-            false,
-        );
+        let image = Image::solid((w, h, GREEN), 20, 10, ViewMode::ScaleToFill);
         image.assert_color(10, 5, GREEN);
     }
 }

@@ -2013,9 +2013,63 @@ mod tests {
         /// Logs in at `ms` with `ok` as the answer; returns the connection.
         fn logged_in(&mut self, ms: u64, notify: bool, ok: LoginOk) -> (ConnId, Vec<Output>) {
             let conn = self.login(ms, notify);
-            let _ = self.challenge(ms, conn);
-            let out = self.input(ms, conn, ServerMessage::LoginOk(ok));
+            let out = self.answer_login(ms, ms, conn, ok);
             (conn, out)
+        }
+
+        /// Answers the challenge on `conn` at `ms` and the login with `ok`
+        /// at `ok_ms`; returns what the answer produced.
+        fn answer_login(&mut self, ms: u64, ok_ms: u64, conn: ConnId, ok: LoginOk) -> Vec<Output> {
+            let _ = self.challenge(ms, conn);
+            self.input(ok_ms, conn, ServerMessage::LoginOk(ok))
+        }
+
+        /// The publish transport of "p1" connects at `ms`: the publisher is
+        /// publishing, and nothing else is reported.
+        fn publish_connects(&mut self, ms: u64) {
+            let out = self.media(ms, "p1", MediaRole::Publish, MediaFact::Connected);
+            assert_eq!(
+                events(&out),
+                vec![publisher(
+                    "p1",
+                    PublisherState::Publishing,
+                    ErrorCode::Success
+                )]
+            );
+        }
+
+        /// Lets the retry timer fire at `ms` (it must connect) and answers
+        /// the challenge at `challenge_ms`; returns the new connection.
+        fn reconnect(&mut self, ms: u64, challenge_ms: u64) -> ConnId {
+            let conn = connect_of(&self.tick(ms)).unwrap();
+            let _ = self.challenge(challenge_ms, conn);
+            conn
+        }
+
+        /// The server refuses the resume on `conn` at `ms` (session
+        /// expired); returns the output and the connection it opens at
+        /// once to log in again.
+        fn resume_refused(&mut self, ms: u64, conn: ConnId) -> (Vec<Output>, ConnId) {
+            let out = self.input(
+                ms,
+                conn,
+                ServerMessage::ResumeFailed {
+                    code: ErrorCode::SessionExpired,
+                    message: "gone".into(),
+                },
+            );
+            let next = connect_of(&out).expect("reconnects at once to log in");
+            (out, next)
+        }
+    }
+
+    /// The server's acknowledgement of a PublishStream request.
+    fn stream_published(request_id: u32, stream_id: &str) -> ServerMessage {
+        ServerMessage::Ack {
+            request_id,
+            body: AckBody::StreamPublished {
+                stream_id: stream_id.into(),
+            },
         }
     }
 
@@ -2120,6 +2174,20 @@ mod tests {
         }
     }
 
+    /// Asserts that `ev` starts with a Disconnected state update with `code`
+    /// and a state change for `reason` (whatever their extended data).
+    fn assert_disconnected(ev: &[Event], code: ErrorCode, reason: RoomStateChangedReason) {
+        assert!(matches!(
+            &ev[0],
+            Event::RoomStateUpdate { state: RoomState::Disconnected, error_code, .. }
+                if *error_code == code.code()
+        ));
+        assert!(matches!(
+            &ev[1],
+            Event::RoomStateChanged { reason: r, .. } if *r == reason
+        ));
+    }
+
     fn changed(reason: RoomStateChangedReason, code: ErrorCode) -> Event {
         Event::RoomStateChanged {
             room_id: "r1".into(),
@@ -2187,26 +2255,9 @@ mod tests {
             .unwrap();
         let out = h.drain();
         let (id, _) = publish_request(&sent(&out)[0]).unwrap();
-        let out = h.input(
-            0,
-            conn,
-            ServerMessage::Ack {
-                request_id: id,
-                body: AckBody::StreamPublished {
-                    stream_id: "p1".into(),
-                },
-            },
-        );
+        let out = h.input(0, conn, stream_published(id, "p1"));
         assert_eq!(media(&out), vec![negotiate_cmd("p1", MediaRole::Publish)]);
-        let out = h.media(0, "p1", MediaRole::Publish, MediaFact::Connected);
-        assert_eq!(
-            events(&out),
-            vec![publisher(
-                "p1",
-                PublisherState::Publishing,
-                ErrorCode::Success
-            )]
-        );
+        h.publish_connects(0);
         conn
     }
 
@@ -2507,8 +2558,7 @@ mod tests {
         )));
         assert!(media(&out).is_empty(), "{out:?}");
         // Resumed: both back at once, no renegotiation.
-        let c2 = connect_of(&h.tick(1_250)).unwrap();
-        let _ = h.challenge(1_260, c2);
+        let c2 = h.reconnect(1_250, 1_260);
         let out = h.input(1_270, c2, ServerMessage::Resumed { missed: vec![] });
         assert!(media(&out).is_empty());
         assert!(events(&out).contains(&publisher(
@@ -2520,19 +2570,9 @@ mod tests {
         // Dropped again, and this time the server forgot us: log in again,
         // close the old transports, claim and ask to play again.
         h.close(2_000, c2);
-        let c3 = connect_of(&h.tick(2_250)).unwrap();
-        let _ = h.challenge(2_260, c3);
-        let out = h.input(
-            2_270,
-            c3,
-            ServerMessage::ResumeFailed {
-                code: ErrorCode::SessionExpired,
-                message: "gone".into(),
-            },
-        );
-        let c4 = connect_of(&out).unwrap();
-        let _ = h.challenge(2_280, c4);
-        let out = h.input(2_290, c4, ServerMessage::LoginOk(ok(&[], &[], 1)));
+        let c3 = h.reconnect(2_250, 2_260);
+        let (_, c4) = h.resume_refused(2_270, c3);
+        let out = h.answer_login(2_280, 2_290, c4, ok(&[], &[], 1));
         assert_eq!(
             media(&out),
             vec![
@@ -2701,18 +2741,11 @@ mod tests {
             },
         );
         let ev = events(&out);
-        assert!(matches!(
-            &ev[0],
-            Event::RoomStateUpdate { state: RoomState::Disconnected, error_code, .. }
-                if *error_code == ErrorCode::AppSignMismatch.code()
-        ));
-        assert!(matches!(
-            &ev[1],
-            Event::RoomStateChanged {
-                reason: RoomStateChangedReason::LoginFailed,
-                ..
-            }
-        ));
+        assert_disconnected(
+            &ev,
+            ErrorCode::AppSignMismatch,
+            RoomStateChangedReason::LoginFailed,
+        );
         assert!(out.contains(&Output::Close { conn }));
         assert!(!h.s.is_logged_in());
         assert_eq!(h.s.poll_timeout(), None);
@@ -2846,16 +2879,7 @@ mod tests {
             mute(&mut h, 20, LocalMute::CameraOff(PublishChannel::Main), true),
             []
         );
-        let out = h.input(
-            30,
-            conn,
-            ServerMessage::Ack {
-                request_id,
-                body: AckBody::StreamPublished {
-                    stream_id: "p1".into(),
-                },
-            },
-        );
+        let out = h.input(30, conn, stream_published(request_id, "p1"));
         let states: Vec<_> = states_sent(&out)
             .into_iter()
             .map(|(_, s, a, v)| (s, a, v))
@@ -2864,21 +2888,11 @@ mod tests {
         // A new server session (resume refused): the stream is announced
         // again with its state, no separate StreamState.
         h.close(1000, conn);
-        let c2 = connect_of(&h.tick(1250)).unwrap();
-        let _ = h.challenge(1300, c2);
-        let out = h.input(
-            1310,
-            c2,
-            ServerMessage::ResumeFailed {
-                code: ErrorCode::SessionExpired,
-                message: "gone".into(),
-            },
-        );
-        let c3 = connect_of(&out).unwrap();
-        let _ = h.challenge(1320, c3);
+        let c2 = h.reconnect(1250, 1300);
+        let (_, c3) = h.resume_refused(1310, c2);
         let mut again = ok(&[], &[], 1);
         again.session_id = "s2".into();
-        let out = h.input(1330, c3, ServerMessage::LoginOk(again));
+        let out = h.answer_login(1320, 1330, c3, again);
         assert!(states_sent(&out).is_empty(), "{out:?}");
         assert!(
             matches!(
@@ -2913,8 +2927,7 @@ mod tests {
             ),
             []
         );
-        let c2 = connect_of(&h.tick(1250)).unwrap();
-        let _ = h.challenge(1300, c2);
+        let c2 = h.reconnect(1250, 1300);
         let out = h.input(1310, c2, ServerMessage::Resumed { missed: vec![] });
         let states = states_sent(&out);
         let [(id, ref stream, true, true)] = states[..] else {
@@ -2933,8 +2946,7 @@ mod tests {
         );
         // Answered and unchanged: a later resume sends nothing.
         h.close(2000, c2);
-        let c3 = connect_of(&h.tick(2250)).unwrap();
-        let _ = h.challenge(2300, c3);
+        let c3 = h.reconnect(2250, 2300);
         let out = h.input(2310, c3, ServerMessage::Resumed { missed: vec![] });
         assert!(states_sent(&out).is_empty(), "{out:?}");
         // An unanswered state is sent again even if unchanged.
@@ -2943,8 +2955,7 @@ mod tests {
             [("p1".to_owned(), false, true)]
         );
         h.close(3000, c3);
-        let c4 = connect_of(&h.tick(3250)).unwrap();
-        let _ = h.challenge(3300, c4);
+        let c4 = h.reconnect(3250, 3300);
         let out = h.input(3310, c4, ServerMessage::Resumed { missed: vec![] });
         let states: Vec<_> = states_sent(&out)
             .into_iter()
@@ -3031,8 +3042,7 @@ mod tests {
 
         // A resume replays what was missed.
         h.close(1000, conn);
-        let c2 = connect_of(&h.tick(1250)).unwrap();
-        let _ = h.challenge(1300, c2);
+        let c2 = h.reconnect(1250, 1300);
         let missed = vec![SequencedEvent {
             seq: 8,
             event: RoomEvent::StreamStateUpdate {
@@ -3047,24 +3057,14 @@ mod tests {
         // A relogin reconciles: new streams report both devices, kept ones
         // what changed meanwhile, unchanged ones nothing.
         h.close(2000, c2);
-        let c3 = connect_of(&h.tick(2250)).unwrap();
-        let _ = h.challenge(2300, c3);
-        let out = h.input(
-            2310,
-            c3,
-            ServerMessage::ResumeFailed {
-                code: ErrorCode::SessionExpired,
-                message: "gone".into(),
-            },
-        );
-        let c4 = connect_of(&out).unwrap();
-        let _ = h.challenge(2320, c4);
+        let c3 = h.reconnect(2250, 2300);
+        let (_, c4) = h.resume_refused(2310, c3);
         let mut again = ok(&[], &[("sc", "c"), ("sd", "d"), ("sm", "m")], 4);
         again.session_id = "s2".into();
         again.streams[0].video_muted = true;
         again.streams[1].audio_muted = true;
         again.streams[2].video_muted = true;
-        let out = h.input(2330, c4, ServerMessage::LoginOk(again));
+        let out = h.answer_login(2320, 2330, c4, again);
         assert_eq!(
             events(&out)[2..],
             [
@@ -3156,18 +3156,9 @@ mod tests {
         let mut h = H::new();
         let conn = publishing(&mut h);
         h.close(1000, conn);
-        let c2 = connect_of(&h.tick(1250)).unwrap();
-        let _ = h.challenge(1300, c2);
-        let out = h.input(
-            1310,
-            c2,
-            ServerMessage::ResumeFailed {
-                code: ErrorCode::SessionExpired,
-                message: "gone".into(),
-            },
-        );
+        let c2 = h.reconnect(1250, 1300);
+        let (out, c3) = h.resume_refused(1310, c2);
         assert!(out.contains(&Output::Close { conn: c2 }));
-        let c3 = connect_of(&out).expect("reconnects at once to log in");
         assert!(matches!(h.challenge(1320, c3), ClientMessage::Login(_)));
         let mut snapshot = ok(&["b"], &[("sb", "b")], 2);
         snapshot.session_id = "s2".into();
@@ -3187,24 +3178,9 @@ mod tests {
         );
         let (id, stream_id) = publish_request(&sent(&out)[0]).expect("own stream re-announced");
         assert_eq!(stream_id, "p1");
-        let out = h.input(
-            1340,
-            c3,
-            ServerMessage::Ack {
-                request_id: id,
-                body: AckBody::StreamPublished { stream_id },
-            },
-        );
+        let out = h.input(1340, c3, stream_published(id, &stream_id));
         assert_eq!(media(&out), vec![negotiate_cmd("p1", MediaRole::Publish)]);
-        let out = h.media(1350, "p1", MediaRole::Publish, MediaFact::Connected);
-        assert_eq!(
-            events(&out),
-            vec![publisher(
-                "p1",
-                PublisherState::Publishing,
-                ErrorCode::Success
-            )]
-        );
+        h.publish_connects(1350);
     }
 
     #[test]
@@ -3299,8 +3275,7 @@ mod tests {
             let mut conn = publishing(&mut h);
             if matches!(msg, ServerMessage::ResumeFailed { .. }) {
                 h.close(10, conn);
-                conn = connect_of(&h.tick(260)).unwrap();
-                let _ = h.challenge(270, conn);
+                conn = h.reconnect(260, 270);
             }
             let out = h.input(300, conn, msg);
             let ev = events(&out);
@@ -3308,18 +3283,11 @@ mod tests {
                 ev[0],
                 publisher("p1", PublisherState::NoPublish, ErrorCode::KickedOut)
             );
-            assert!(matches!(
-                &ev[1],
-                Event::RoomStateUpdate { state: RoomState::Disconnected, error_code, .. }
-                    if *error_code == ErrorCode::KickedOut.code()
-            ));
-            assert!(matches!(
-                &ev[2],
-                Event::RoomStateChanged {
-                    reason: RoomStateChangedReason::KickOut,
-                    ..
-                }
-            ));
+            assert_disconnected(
+                &ev[1..],
+                ErrorCode::KickedOut,
+                RoomStateChangedReason::KickOut,
+            );
             assert!(out.contains(&Output::Close { conn }));
             assert_eq!(h.s.poll_timeout(), None);
         }
@@ -3463,30 +3431,12 @@ mod tests {
             )]
         );
         assert!(sent(&out).is_empty());
-        let _ = h.challenge(1, conn);
-        let out = h.input(2, conn, ServerMessage::LoginOk(ok(&[], &[], 1)));
+        let out = h.answer_login(1, 2, conn, ok(&[], &[], 1));
         let (id, _) = publish_request(&sent(&out)[0]).unwrap();
-        let out = h.input(
-            3,
-            conn,
-            ServerMessage::Ack {
-                request_id: id,
-                body: AckBody::StreamPublished {
-                    stream_id: "p1".into(),
-                },
-            },
-        );
+        let out = h.input(3, conn, stream_published(id, "p1"));
         assert!(events(&out).is_empty());
         assert_eq!(media(&out), vec![negotiate_cmd("p1", MediaRole::Publish)]);
-        let out = h.media(3, "p1", MediaRole::Publish, MediaFact::Connected);
-        assert_eq!(
-            events(&out),
-            vec![publisher(
-                "p1",
-                PublisherState::Publishing,
-                ErrorCode::Success
-            )]
-        );
+        h.publish_connects(3);
         assert_eq!(
             h.s.start_publishing(h.at(4), "p2", PublishChannel::Main),
             Err(PublisherError::AlreadyPublishing)

@@ -318,13 +318,25 @@ mod tests {
         Bytes::from(out)
     }
 
+    /// Packetizes access units as an SFU would forward them.
     struct Sender {
         payloader: H264Payloader,
         seq: u16,
     }
 
+    /// A packet as [`FrameAssembler::push`] takes it: (seq, ts, marker, payload).
+    type Packet = (u16, u32, bool, Bytes);
+
     impl Sender {
-        fn packets(&mut self, au: &Bytes, ts: u32) -> Vec<(u16, u32, bool, Bytes)> {
+        /// A sender whose first packet has sequence number `seq + 1`.
+        fn new(seq: u16) -> Self {
+            Sender {
+                payloader: H264Payloader::default(),
+                seq,
+            }
+        }
+
+        fn packets(&mut self, au: &Bytes, ts: u32) -> Vec<Packet> {
             let payloads = self.payloader.payload(1188, au).unwrap();
             let n = payloads.len();
             payloads
@@ -335,6 +347,13 @@ mod tests {
                     (self.seq, ts, i == n - 1, p)
                 })
                 .collect()
+        }
+    }
+
+    /// Pushes `packets` in order, all arriving at `now`.
+    fn push_all(a: &mut FrameAssembler, now: Instant, packets: Vec<Packet>) {
+        for (seq, ts, m, p) in packets {
+            a.push(now, seq, ts, m, p);
         }
     }
 
@@ -353,16 +372,11 @@ mod tests {
     fn in_order_frames_are_byte_identical() {
         let t0 = Instant::now();
         let mut a = FrameAssembler::new(Duration::from_millis(100));
-        let mut s = Sender {
-            payloader: H264Payloader::default(),
-            seq: 65530, // wraps during the test
-        };
+        let mut s = Sender::new(65530); // wraps during the test
         let mut sent = Vec::new();
         for n in 0..20u32 {
             let au = access_unit(n, n % 10 == 0, if n % 3 == 0 { 3000 } else { 500 });
-            for (seq, ts, m, p) in s.packets(&au, n * 3000) {
-                a.push(t0, seq, ts, m, p);
-            }
+            push_all(&mut a, t0, s.packets(&au, n * 3000));
             sent.push(au);
         }
         let (frames, _) = drain(&mut a, t0);
@@ -379,29 +393,15 @@ mod tests {
     fn reordered_and_retransmitted_packets_complete_the_frame() {
         let t0 = Instant::now();
         let mut a = FrameAssembler::new(Duration::from_millis(100));
-        let mut s = Sender {
-            payloader: H264Payloader::default(),
-            seq: 100,
-        };
-        let f0 = s.packets(&access_unit(0, true, 100), 0);
-        for (seq, ts, m, p) in f0 {
-            a.push(t0, seq, ts, m, p);
-        }
+        let mut s = Sender::new(100);
+        push_all(&mut a, t0, s.packets(&access_unit(0, true, 100), 0));
         let mut f1 = s.packets(&access_unit(1, false, 4000), 3000);
         let lost = f1.remove(1);
         f1.swap(0, 1);
-        for (seq, ts, m, p) in f1 {
-            a.push(t0, seq, ts, m, p);
-        }
+        push_all(&mut a, t0, f1);
         let (frames, _) = drain(&mut a, t0 + Duration::from_millis(50));
         assert_eq!(frames.len(), 1, "frame 1 waits for its missing packet");
-        a.push(
-            t0 + Duration::from_millis(60),
-            lost.0,
-            lost.1,
-            lost.2,
-            lost.3,
-        );
+        push_all(&mut a, t0 + Duration::from_millis(60), vec![lost]);
         let (frames, _) = drain(&mut a, t0 + Duration::from_millis(60));
         assert_eq!(frames.len(), 1);
         assert!(frames[0].complete);
@@ -412,24 +412,15 @@ mod tests {
     fn unrecovered_loss_gives_up_and_requests_a_keyframe() {
         let t0 = Instant::now();
         let mut a = FrameAssembler::new(Duration::from_millis(100));
-        let mut s = Sender {
-            payloader: H264Payloader::default(),
-            seq: 1,
-        };
-        for (seq, ts, m, p) in s.packets(&access_unit(0, true, 100), 0) {
-            a.push(t0, seq, ts, m, p);
-        }
+        let mut s = Sender::new(1);
+        push_all(&mut a, t0, s.packets(&access_unit(0, true, 100), 0));
         assert_eq!(drain(&mut a, t0).0.len(), 1);
         // A second later (past the keyframe request interval) a packet is lost.
         let t1 = t0 + Duration::from_secs(1);
         let mut f1 = s.packets(&access_unit(1, false, 4000), 3000);
         f1.remove(2);
-        for (seq, ts, m, p) in f1 {
-            a.push(t1, seq, ts, m, p);
-        }
-        for (seq, ts, m, p) in s.packets(&access_unit(2, false, 100), 6000) {
-            a.push(t1, seq, ts, m, p);
-        }
+        push_all(&mut a, t1, f1);
+        push_all(&mut a, t1, s.packets(&access_unit(2, false, 100), 6000));
         assert!(drain(&mut a, t1 + Duration::from_millis(10)).0.is_empty());
         let deadline = a.poll_timeout().expect("blocked head has a deadline");
         let (frames, plis) = drain(&mut a, deadline);
