@@ -160,16 +160,11 @@ where
                         code: ErrorCode::ServerShuttingDown,
                         message: ErrorCode::ServerShuttingDown.message().to_owned(),
                     };
-                    match self.send(&bye).await {
-                        Ok(()) => Next::Close(CLOSE_GOING_AWAY, ErrorCode::ServerShuttingDown),
-                        Err(()) => Next::Broken,
-                    }
+                    self.send_then(&bye, Next::Close(CLOSE_GOING_AWAY, ErrorCode::ServerShuttingDown))
+                        .await
                 }
                 out = next_outgoing(&mut self.outbox) => match out {
-                    Some(msg) => match self.send(&msg).await {
-                        Ok(()) => Next::Continue,
-                        Err(()) => Next::Broken,
-                    },
+                    Some(msg) => self.send_then(&msg, Next::Continue).await,
                     // The hub let go of this connection (kick, expiry, resumed
                     // elsewhere, too slow): close it.
                     None => Next::Close(CLOSE_NORMAL, ErrorCode::Success),
@@ -326,10 +321,9 @@ where
                     code,
                     message: code.message().to_owned(),
                 };
-                return match self.send(&failed).await {
-                    Ok(()) => Next::Close(CLOSE_NORMAL, code),
-                    Err(()) => Next::Broken,
-                };
+                return self
+                    .send_then(&failed, Next::Close(CLOSE_NORMAL, code))
+                    .await;
             }
         };
         let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
@@ -353,10 +347,7 @@ where
             info,
         });
         self.outbox = Some(rx);
-        match self.send(&ServerMessage::LoginOk(ok)).await {
-            Ok(()) => Next::Continue,
-            Err(()) => Next::Broken,
-        }
+        self.reply(ServerMessage::LoginOk(ok)).await
     }
 
     /// Every login check and the store claims; the hub is not touched yet.
@@ -445,10 +436,9 @@ where
         };
         if resume.version != PROTOCOL_VERSION {
             let code = ErrorCode::UnsupportedVersion;
-            return match self.send(&refuse(code)).await {
-                Ok(()) => Next::Close(CLOSE_NORMAL, code),
-                Err(()) => Next::Broken,
-            };
+            return self
+                .send_then(&refuse(code), Next::Close(CLOSE_NORMAL, code))
+                .await;
         }
         let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
         let hub = self.state.hub();
@@ -487,10 +477,11 @@ where
             Err(refused) => {
                 self.state.apply_cleanups(refused.cleanups).await;
                 tracing::info!(session_id = %resume.session_id, code = refused.code.name(), "resume refused");
-                match self.send(&refuse(refused.code)).await {
-                    Ok(()) => Next::Close(CLOSE_NORMAL, refused.code),
-                    Err(()) => Next::Broken,
-                }
+                self.send_then(
+                    &refuse(refused.code),
+                    Next::Close(CLOSE_NORMAL, refused.code),
+                )
+                .await
             }
         }
     }
@@ -522,10 +513,8 @@ where
                     request_id,
                     body: AckBody::LoggedOut,
                 };
-                match self.send(&ack).await {
-                    Ok(()) => Next::Close(CLOSE_NORMAL, ErrorCode::Success),
-                    Err(()) => Next::Broken,
-                }
+                self.send_then(&ack, Next::Close(CLOSE_NORMAL, ErrorCode::Success))
+                    .await
             }
             ClientMessage::RenewToken { request_id, token } => {
                 let Some(info) = hub.session_info(session_id) else {
@@ -539,25 +528,23 @@ where
                     user_id: &info.user.user_id,
                 };
                 let now_unix = unix_secs();
-                match self.state.apps().check_token(claim, &token, now_unix) {
-                    Ok(auth) => {
+                let result = self
+                    .state
+                    .apps()
+                    .check_token(claim, &token, now_unix)
+                    .map(|auth| {
                         hub.set_token_expiry(session_id, auth.token_expires_at);
-                        let body = AckBody::TokenRenewed {
+                        AckBody::TokenRenewed {
                             expires_in_ms: auth.expires_in_ms(now_unix).unwrap_or(0),
-                        };
-                        self.reply(ServerMessage::Ack { request_id, body }).await
-                    }
-                    Err(code) => self.reply_error(Some(request_id), code).await,
-                }
+                        }
+                    });
+                self.reply_result(request_id, result).await
             }
             ClientMessage::SendBroadcast { request_id, text } => {
-                match hub.broadcast(session_id, &text, now, unix_millis()) {
-                    Ok(message_id) => {
-                        let body = AckBody::BroadcastSent { message_id };
-                        self.reply(ServerMessage::Ack { request_id, body }).await
-                    }
-                    Err(code) => self.reply_error(Some(request_id), code).await,
-                }
+                let result = hub
+                    .broadcast(session_id, &text, now, unix_millis())
+                    .map(|message_id| AckBody::BroadcastSent { message_id });
+                self.reply_result(request_id, result).await
             }
             ClientMessage::PublishStream {
                 request_id,
@@ -570,16 +557,11 @@ where
                     audio: audio_muted,
                     video: video_muted,
                 };
-                match self
+                let result = self
                     .publish(session_id, &stream_id, &extra_info, muted)
                     .await
-                {
-                    Ok(()) => {
-                        let body = AckBody::StreamPublished { stream_id };
-                        self.reply(ServerMessage::Ack { request_id, body }).await
-                    }
-                    Err(code) => self.reply_error(Some(request_id), code).await,
-                }
+                    .map(|()| AckBody::StreamPublished { stream_id });
+                self.reply_result(request_id, result).await
             }
             ClientMessage::StreamState {
                 request_id,
@@ -593,54 +575,42 @@ where
                 };
                 let result = StreamId::new(&stream_id)
                     .map_err(|e| e.code())
-                    .and_then(|id| hub.set_stream_state(session_id, id.as_str(), muted));
-                match result {
-                    Ok(()) => {
-                        let body = AckBody::StreamStateUpdated { stream_id };
-                        self.reply(ServerMessage::Ack { request_id, body }).await
-                    }
-                    Err(code) => self.reply_error(Some(request_id), code).await,
-                }
+                    .and_then(|id| hub.set_stream_state(session_id, id.as_str(), muted))
+                    .map(|()| AckBody::StreamStateUpdated { stream_id });
+                self.reply_result(request_id, result).await
             }
             ClientMessage::StopPublishing {
                 request_id,
                 stream_id,
-            } => match hub.remove_stream(session_id, &stream_id) {
-                Ok(cleanup) => {
-                    self.state.apply_cleanups(vec![cleanup]).await;
-                    let body = AckBody::StreamStopped { stream_id };
-                    self.reply(ServerMessage::Ack { request_id, body }).await
-                }
-                Err(code) => self.reply_error(Some(request_id), code).await,
-            },
+            } => {
+                let result = self
+                    .stop_publishing(session_id, &stream_id)
+                    .await
+                    .map(|()| AckBody::StreamStopped { stream_id });
+                self.reply_result(request_id, result).await
+            }
             ClientMessage::PlayStream {
                 request_id,
                 stream_id,
-            } => match self.stream_key(&stream_id) {
-                Ok(key) => {
-                    // The Ack goes out directly, now; a StreamReady queued by
-                    // `play` drains from the outbox after it.
+            } => {
+                // The Ack goes out directly, now; a StreamReady queued by
+                // `play` drains from the outbox after it.
+                let result = self.stream_key(&stream_id).map(|key| {
                     self.state.media().play(&key, session_id);
-                    let body = AckBody::PlayAccepted { stream_id };
-                    self.reply(ServerMessage::Ack { request_id, body }).await
-                }
-                Err(code) => self.reply_error(Some(request_id), code).await,
-            },
+                    AckBody::PlayAccepted { stream_id }
+                });
+                self.reply_result(request_id, result).await
+            }
             ClientMessage::StopPlaying {
                 request_id,
                 stream_id,
-            } => match self.stream_key(&stream_id) {
-                Ok(key) => {
-                    if self.state.media().stop_playing(&key, session_id).await {
-                        let body = AckBody::PlayStopped { stream_id };
-                        self.reply(ServerMessage::Ack { request_id, body }).await
-                    } else {
-                        self.reply_error(Some(request_id), ErrorCode::NotPlaying)
-                            .await
-                    }
-                }
-                Err(code) => self.reply_error(Some(request_id), code).await,
-            },
+            } => {
+                let result = self
+                    .stop_playing(session_id, &stream_id)
+                    .await
+                    .map(|()| AckBody::PlayStopped { stream_id });
+                self.reply_result(request_id, result).await
+            }
             ClientMessage::SdpOffer {
                 request_id,
                 stream_id,
@@ -698,6 +668,23 @@ where
         })
     }
 
+    /// Removes a stream the session publishes and applies the store cleanup.
+    async fn stop_publishing(&self, session_id: &str, stream_id: &str) -> Result<(), ErrorCode> {
+        let cleanup = self.state.hub().remove_stream(session_id, stream_id)?;
+        self.state.apply_cleanups(vec![cleanup]).await;
+        Ok(())
+    }
+
+    /// Closes the session's player connection for a stream it plays.
+    async fn stop_playing(&self, session_id: &str, stream_id: &str) -> Result<(), ErrorCode> {
+        let key = self.stream_key(stream_id)?;
+        if self.state.media().stop_playing(&key, session_id).await {
+            Ok(())
+        } else {
+            Err(ErrorCode::NotPlaying)
+        }
+    }
+
     async fn publish(
         &self,
         session_id: &str,
@@ -745,11 +732,17 @@ where
         }
     }
 
-    async fn reply(&mut self, msg: ServerMessage) -> Next {
-        match self.send(&msg).await {
-            Ok(()) => Next::Continue,
+    /// Sends `msg`, then goes on with `next`; a failed write breaks the
+    /// connection.
+    async fn send_then(&mut self, msg: &ServerMessage, next: Next) -> Next {
+        match self.send(msg).await {
+            Ok(()) => next,
             Err(()) => Next::Broken,
         }
+    }
+
+    async fn reply(&mut self, msg: ServerMessage) -> Next {
+        self.send_then(&msg, Next::Continue).await
     }
 
     async fn reply_error(&mut self, request_id: Option<u32>, code: ErrorCode) -> Next {
@@ -757,15 +750,24 @@ where
             .await
     }
 
+    /// Answers request `request_id`: an `Ack` with the body, or the error.
+    async fn reply_result(&mut self, request_id: u32, result: Result<AckBody, ErrorCode>) -> Next {
+        match result {
+            Ok(body) => self.reply(ServerMessage::Ack { request_id, body }).await,
+            Err(code) => self.reply_error(Some(request_id), code).await,
+        }
+    }
+
     async fn fatal(&mut self, code: ErrorCode) -> Next {
         self.fatal_with(code, CLOSE_POLICY).await
     }
 
     async fn fatal_with(&mut self, code: ErrorCode, close: u16) -> Next {
-        match self.send(&ServerMessage::error(None, code, true)).await {
-            Ok(()) => Next::Close(close, code),
-            Err(()) => Next::Broken,
-        }
+        self.send_then(
+            &ServerMessage::error(None, code, true),
+            Next::Close(close, code),
+        )
+        .await
     }
 
     /// Writes one message; `Err` means the socket is unusable.

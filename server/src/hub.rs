@@ -693,61 +693,30 @@ impl HubState {
             user_id: gone.user.user_id.clone(),
             session_id: session_id.to_owned(),
         });
-        let fields = (
-            gone.app_id,
-            gone.room_id.as_str(),
-            gone.user.user_id.as_str(),
-        );
-        let notice = match why {
+        let (what, notice) = match why {
             Leave::Kicked { .. } => {
                 self.tombstones
                     .insert(session_id.to_owned(), tombstone_until);
-                tracing::info!(
-                    app_id = fields.0,
-                    room_id = fields.1,
-                    user_id = fields.2,
-                    session_id,
-                    "session kicked out by a new login"
-                );
-                Some(ServerMessage::Kicked {
-                    code: ErrorCode::KickedOut,
-                    message: ErrorCode::KickedOut.message().to_owned(),
-                })
+                (
+                    "session kicked out by a new login",
+                    Some(ErrorCode::KickedOut),
+                )
             }
-            Leave::Expired => {
-                tracing::info!(
-                    app_id = fields.0,
-                    room_id = fields.1,
-                    user_id = fields.2,
-                    session_id,
-                    "session timed out"
-                );
-                Some(ServerMessage::Kicked {
-                    code: ErrorCode::SessionExpired,
-                    message: ErrorCode::SessionExpired.message().to_owned(),
-                })
-            }
-            Leave::Logout => {
-                tracing::info!(
-                    app_id = fields.0,
-                    room_id = fields.1,
-                    user_id = fields.2,
-                    session_id,
-                    "logged out"
-                );
-                None
-            }
-            Leave::EventsLost => {
-                tracing::info!(
-                    app_id = fields.0,
-                    room_id = fields.1,
-                    user_id = fields.2,
-                    session_id,
-                    "resume needed dropped events; session removed"
-                );
-                None
-            }
+            Leave::Expired => ("session timed out", Some(ErrorCode::SessionExpired)),
+            Leave::Logout => ("logged out", None),
+            Leave::EventsLost => ("resume needed dropped events; session removed", None),
         };
+        tracing::info!(
+            app_id = gone.app_id,
+            room_id = gone.room_id.as_str(),
+            user_id = gone.user.user_id.as_str(),
+            session_id,
+            "{what}"
+        );
+        let notice = notice.map(|code| ServerMessage::Kicked {
+            code,
+            message: code.message().to_owned(),
+        });
         if let (Some(conn), Some(msg)) = (gone.conn.take(), notice) {
             // Best effort: a full channel means the socket is closing anyway.
             let _ = conn.tx.try_send(msg);

@@ -50,25 +50,26 @@ impl SfuObserver for Router {
         // Under the subscriptions lock, so a concurrent PlayStream sees
         // either "live" or this notice, never both or neither.
         let mut plays = lock(&self.plays);
-        for session_id in plays.set_live(stream) {
-            self.hub.send_to_session(
-                &session_id,
-                ServerMessage::StreamReady {
-                    stream_id: stream.stream_id.clone(),
-                },
-            );
-        }
+        let stream_id = &stream.stream_id;
+        self.tell(plays.set_live(stream), || ServerMessage::StreamReady {
+            stream_id: stream_id.clone(),
+        });
     }
 
     fn stream_ended(&self, stream: &StreamKey) {
         let mut plays = lock(&self.plays);
-        for session_id in plays.set_ended(stream) {
-            self.hub.send_to_session(
-                &session_id,
-                ServerMessage::StreamEnded {
-                    stream_id: stream.stream_id.clone(),
-                },
-            );
+        let stream_id = &stream.stream_id;
+        self.tell(plays.set_ended(stream), || ServerMessage::StreamEnded {
+            stream_id: stream_id.clone(),
+        });
+    }
+}
+
+impl Router {
+    /// Sends each of `sessions` the message `msg` makes.
+    fn tell(&self, sessions: Vec<String>, msg: impl Fn() -> ServerMessage) {
+        for session_id in sessions {
+            self.hub.send_to_session(&session_id, msg());
         }
     }
 }

@@ -201,34 +201,25 @@ pub enum Cleanup {
 /// a networked store with their leases).
 pub async fn apply_cleanups(store: &dyn RoomStore, cleanups: Vec<Cleanup>) {
     for cleanup in cleanups {
-        let result = match cleanup {
+        let done = match cleanup {
             Cleanup::LeaveRoom {
                 app_id,
                 room_id,
                 user_id,
                 session_id,
-            } => store
-                .leave_room(app_id, room_id, user_id, session_id)
-                .await
-                .map(drop),
+            } => store.leave_room(app_id, room_id, user_id, session_id),
             Cleanup::ReleaseUser {
                 app_id,
                 user_id,
                 session_id,
-            } => store
-                .release_user(app_id, user_id, session_id)
-                .await
-                .map(drop),
+            } => store.release_user(app_id, user_id, session_id),
             Cleanup::ReleaseStream {
                 app_id,
                 stream_id,
                 session_id,
-            } => store
-                .release_stream(app_id, stream_id, session_id)
-                .await
-                .map(drop),
+            } => store.release_stream(app_id, stream_id, session_id),
         };
-        if let Err(error) = result {
+        if let Err(error) = done.await {
             tracing::warn!(%error, "room store cleanup failed");
         }
     }

@@ -1,114 +1,25 @@
-//! The peer-connection builder both transports share: the same codecs and
-//! interceptors as the SFU (NACK generator/responder, SR/RR, TWCC with a GCC
-//! bandwidth estimator), host candidates on the configured IP, no mDNS.
+//! The peer-connection builder both transports share: the codecs the SFU
+//! negotiates too (one definition, `rtc_profile`), interceptors (NACK
+//! generator/responder, SR/RR, TWCC with a GCC bandwidth estimator), host
+//! candidates on the configured IP, no mDNS.
 
 use super::rtcp_tap::{RtcpTap, Tap, TapEvent};
 use super::{IceCandidate, Signal, TransportConfig, TransportError};
 use rtc::interceptor::{
-    CongestionControlBuilder, Gcc, NackGeneratorBuilder, NackResponderBuilder,
-    ReceiverReportBuilder, Registry, SenderReportBuilder, Slot, TwccReceiverBuilder,
-    TwccSenderBuilder,
-};
-use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS,
-};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+    CongestionControlBuilder, Gcc, Registry, SenderReportBuilder, Slot, TwccSenderBuilder,
 };
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceCandidateInit,
-    RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
-    SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
 };
 
-/// The H.264 format Confer sends: constrained baseline as openh264 makes it.
-pub(crate) const H264_FMTP: &str =
-    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
-/// Opus: 10 ms minimum packets, in-band FEC.
-pub(crate) const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
-const TRANSPORT_CC_URI: &str =
-    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
-const MAX_NACKS_PER_PACKET: u16 = 10;
-const NACK_INTERVAL: Duration = Duration::from_millis(40);
+pub(crate) use rtc_profile::{h264_codec, opus_codec};
+
 const TAP_SLOT: usize = 14_000;
-
-/// The video codec of every Confer track.
-pub(crate) fn h264_codec() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_H264.to_owned(),
-        clock_rate: 90_000,
-        channels: 0,
-        sdp_fmtp_line: H264_FMTP.to_owned(),
-        rtcp_feedback: vec![],
-    }
-}
-
-/// The audio codec of every Confer track.
-pub(crate) fn opus_codec() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_OPUS.to_owned(),
-        clock_rate: 48_000,
-        channels: 2,
-        sdp_fmtp_line: OPUS_FMTP.to_owned(),
-        rtcp_feedback: vec![],
-    }
-}
-
-fn media_engine() -> Result<MediaEngine, TransportError> {
-    let mut engine = MediaEngine::default();
-    let setup = |e: rtc::shared::error::Error| TransportError::Setup(e.to_string());
-    engine
-        .register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: h264_codec(),
-                payload_type: 102,
-            },
-            RtpCodecKind::Video,
-        )
-        .map_err(setup)?;
-    engine
-        .register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: opus_codec(),
-                payload_type: 111,
-            },
-            RtpCodecKind::Audio,
-        )
-        .map_err(setup)?;
-    for (typ, parameter) in [("nack", ""), ("nack", "pli"), ("ccm", "fir")] {
-        engine.register_feedback(
-            RTCPFeedback {
-                typ: typ.to_owned(),
-                parameter: parameter.to_owned(),
-            },
-            RtpCodecKind::Video,
-        );
-    }
-    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
-        engine.register_feedback(
-            RTCPFeedback {
-                typ: "transport-cc".to_owned(),
-                parameter: String::new(),
-            },
-            kind,
-        );
-        engine
-            .register_header_extension(
-                RTCRtpHeaderExtensionCapability {
-                    uri: TRANSPORT_CC_URI.to_owned(),
-                },
-                kind,
-                None,
-            )
-            .map_err(setup)?;
-    }
-    Ok(engine)
-}
 
 fn interceptors(config: &TransportConfig, tap: Arc<Tap>) -> Registry {
     let initial = config.initial_bitrate_bps as f64;
@@ -117,22 +28,12 @@ fn interceptors(config: &TransportConfig, tap: Arc<Tap>) -> Registry {
         (config.min_bitrate_bps as f64).min(initial),
         (config.max_bitrate_bps as f64).max(initial),
     );
-    Registry::new()
+    rtc_profile::feedback_interceptors()
         .with(
             Slot::CongestionControl,
             CongestionControlBuilder::new(gcc).build(),
         )
         .with(Slot::TwccSender, TwccSenderBuilder::new().build())
-        .with(Slot::NackResponder, NackResponderBuilder::new().build())
-        .with(
-            Slot::NackGenerator,
-            NackGeneratorBuilder::new()
-                .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
-                .with_interval(NACK_INTERVAL)
-                .build(),
-        )
-        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
-        .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
         .with(Slot::SenderReport, SenderReportBuilder::new().build())
         .with(Slot::from(TAP_SLOT), RtcpTap::new(tap))
 }
@@ -217,7 +118,9 @@ pub(crate) async fn build(
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .build();
     let pc = PeerConnectionBuilder::new()
-        .with_media_engine(media_engine()?)
+        .with_media_engine(
+            rtc_profile::media_engine().map_err(|e| TransportError::Setup(e.to_string()))?,
+        )
         .with_interceptor_registry(interceptors(config, Arc::clone(&tap)))
         .with_setting_engine(settings)
         .with_handler(handler)
@@ -306,13 +209,7 @@ impl RemoteDescription {
 }
 
 async fn add_candidate(pc: &dyn PeerConnection, candidate: IceCandidate) {
-    let init = RTCIceCandidateInit {
-        candidate: candidate.candidate,
-        sdp_mid: candidate.sdp_mid,
-        sdp_mline_index: candidate.sdp_mline_index,
-        ..Default::default()
-    };
-    if let Err(error) = pc.add_ice_candidate(init).await {
+    if let Err(error) = rtc_profile::add_remote_candidate(pc, candidate).await {
         tracing::debug!(%error, "remote candidate refused");
     }
 }

@@ -4,100 +4,23 @@
 use super::rtcp_delivery::RtcpDelivery;
 use super::SfuError;
 use crate::config::MediaConfig;
-use rtc::interceptor::{
-    NackGeneratorBuilder, NackResponderBuilder, ReceiverReportBuilder, Registry, Slot,
-    TwccReceiverBuilder,
-};
-use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS,
-};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
-};
+use rtc::interceptor::{Registry, Slot};
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, SettingEngineBuilder,
 };
 
-/// The H.264 format every Confer endpoint announces (constrained baseline,
-/// what openh264 produces; see RECIPES.md).
-pub(crate) const H264_FMTP: &str =
-    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
-/// The Opus format: 10 ms minimum packets, in-band FEC.
-pub(crate) const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
-/// A NACKed packet is asked for at most this many times (RTX would otherwise
-/// cause a NACK storm, RECIPES.md).
-const MAX_NACKS_PER_PACKET: u16 = 10;
-/// How often missing packets are NACKed.
-const NACK_INTERVAL: Duration = Duration::from_millis(40);
 /// The slot of the keyframe-request delivery interceptor: after every
 /// built-in one, so they all see the RTCP before it narrows it.
 const DELIVERY_SLOT: usize = 14_000;
-/// The TWCC header extension.
-const TRANSPORT_CC_URI: &str =
-    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
-/// Codecs, feedback and header extensions of every SFU peer connection.
+/// Codecs, feedback and header extensions of every SFU peer connection:
+/// the profile the SDK negotiates too.
 fn media_engine() -> Result<MediaEngine, SfuError> {
-    let mut engine = MediaEngine::default();
-    let video = RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_H264.to_owned(),
-            clock_rate: 90_000,
-            channels: 0,
-            sdp_fmtp_line: H264_FMTP.to_owned(),
-            rtcp_feedback: vec![],
-        },
-        payload_type: 102,
-    };
-    let audio = RTCRtpCodecParameters {
-        rtp_codec: RTCRtpCodec {
-            mime_type: MIME_TYPE_OPUS.to_owned(),
-            clock_rate: 48_000,
-            channels: 2,
-            sdp_fmtp_line: OPUS_FMTP.to_owned(),
-            rtcp_feedback: vec![],
-        },
-        payload_type: 111,
-    };
-    let setup = |e: rtc::shared::error::Error| SfuError::Setup(e.to_string());
-    engine
-        .register_codec(video, RtpCodecKind::Video)
-        .map_err(setup)?;
-    engine
-        .register_codec(audio, RtpCodecKind::Audio)
-        .map_err(setup)?;
-    for (typ, parameter) in [("nack", ""), ("nack", "pli"), ("ccm", "fir")] {
-        engine.register_feedback(
-            RTCPFeedback {
-                typ: typ.to_owned(),
-                parameter: parameter.to_owned(),
-            },
-            RtpCodecKind::Video,
-        );
-    }
-    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
-        engine.register_feedback(
-            RTCPFeedback {
-                typ: "transport-cc".to_owned(),
-                parameter: String::new(),
-            },
-            kind,
-        );
-        engine
-            .register_header_extension(
-                RTCRtpHeaderExtensionCapability {
-                    uri: TRANSPORT_CC_URI.to_owned(),
-                },
-                kind,
-                None,
-            )
-            .map_err(setup)?;
-    }
-    Ok(engine)
+    rtc_profile::media_engine().map_err(|e| SfuError::Setup(e.to_string()))
 }
 
 /// NACK generator (bounded) and responder, TWCC feedback for publishers'
@@ -105,18 +28,7 @@ fn media_engine() -> Result<MediaEngine, SfuError> {
 /// sender reports of the SFU's own: it relays the publisher's, so players
 /// map RTP time to the publisher's clock.
 fn interceptors() -> Registry {
-    Registry::new()
-        .with(Slot::NackResponder, NackResponderBuilder::new().build())
-        .with(
-            Slot::NackGenerator,
-            NackGeneratorBuilder::new()
-                .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
-                .with_interval(NACK_INTERVAL)
-                .build(),
-        )
-        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
-        .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
-        .with(Slot::from(DELIVERY_SLOT), RtcpDelivery::default())
+    rtc_profile::feedback_interceptors().with(Slot::from(DELIVERY_SLOT), RtcpDelivery::default())
 }
 
 /// Hands out UDP ports from the configured range, round robin.

@@ -52,8 +52,8 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceCandidateInit, RTCIceGatheringState,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState, RTCSessionDescription,
 };
 
 /// Packets a player leg may fall behind its publisher before it loses some.
@@ -342,13 +342,7 @@ impl Sfu {
             tracing::debug!(?leg, "candidate for an unknown leg");
             return;
         };
-        let init = RTCIceCandidateInit {
-            candidate: candidate.candidate,
-            sdp_mid: candidate.sdp_mid,
-            sdp_mline_index: candidate.sdp_mline_index,
-            ..Default::default()
-        };
-        if let Err(error) = pc.add_ice_candidate(init).await {
+        if let Err(error) = rtc_profile::add_remote_candidate(pc.as_ref(), candidate).await {
             tracing::debug!(?leg, %error, "remote candidate refused");
         }
     }

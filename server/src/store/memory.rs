@@ -90,21 +90,58 @@ impl MemoryStore {
     }
 }
 
-fn claim(map: &mut HashMap<String, String>, key: String, session_id: String) -> Claim {
+/// A claim record: which session holds the key.
+trait Held {
+    fn holder(&self) -> &str;
+}
+
+impl Held for String {
+    fn holder(&self) -> &str {
+        self
+    }
+}
+
+impl Held for StreamClaim {
+    fn holder(&self) -> &str {
+        &self.session_id
+    }
+}
+
+/// Set-if-absent: inserts `record` (held by `session_id`) if nobody holds `key`.
+fn claim<V: Held>(
+    map: &mut HashMap<String, V>,
+    key: String,
+    session_id: &str,
+    record: impl FnOnce() -> V,
+) -> Claim {
     match map.get(&key) {
-        Some(holder) if *holder == session_id => Claim::AlreadyHeld,
-        Some(holder) => Claim::HeldBy(holder.clone()),
+        Some(held) if held.holder() == session_id => Claim::AlreadyHeld,
+        Some(held) => Claim::HeldBy(held.holder().to_owned()),
         None => {
-            map.insert(key, session_id);
+            map.insert(key, record());
             Claim::Granted
         }
     }
 }
 
+/// Compare-and-delete: removes `key` if `session_id` holds it.
+fn release<V: Held>(map: &mut HashMap<String, V>, key: &str, session_id: &str) -> bool {
+    if map.get(key).is_some_and(|held| held.holder() == session_id) {
+        map.remove(key);
+        true
+    } else {
+        false
+    }
+}
+
+/// A store call's answer: the in-memory store never fails and never waits.
+fn ready<T: Send + 'static>(value: T) -> StoreFuture<'static, T> {
+    Box::pin(std::future::ready(Ok(value)))
+}
+
 impl RoomStore for MemoryStore {
     fn join_room(&self, request: JoinRequest) -> StoreFuture<'_, Result<Joined, JoinRefusal>> {
-        let result = self.join(request);
-        Box::pin(async move { Ok(result) })
+        ready(self.join(request))
     }
 
     fn leave_room(
@@ -114,8 +151,7 @@ impl RoomStore for MemoryStore {
         user_id: String,
         session_id: String,
     ) -> StoreFuture<'_, bool> {
-        let left = self.leave(app_id, &room_id, &user_id, &session_id);
-        Box::pin(async move { Ok(left) })
+        ready(self.leave(app_id, &room_id, &user_id, &session_id))
     }
 
     fn claim_user(
@@ -124,12 +160,9 @@ impl RoomStore for MemoryStore {
         user_id: String,
         session_id: String,
     ) -> StoreFuture<'_, Claim> {
-        let result = claim(
-            &mut self.lock().entry(app_id).or_default().users,
-            user_id,
-            session_id,
-        );
-        Box::pin(async move { Ok(result) })
+        let mut apps = self.lock();
+        let users = &mut apps.entry(app_id).or_default().users;
+        ready(claim(users, user_id, &session_id, || session_id.clone()))
     }
 
     fn take_over_user(
@@ -145,7 +178,7 @@ impl RoomStore for MemoryStore {
             .users
             .insert(user_id, session_id.clone())
             .filter(|p| *p != session_id);
-        Box::pin(async move { Ok(previous) })
+        ready(previous)
     }
 
     fn release_user(
@@ -155,16 +188,8 @@ impl RoomStore for MemoryStore {
         session_id: String,
     ) -> StoreFuture<'_, bool> {
         let mut apps = self.lock();
-        let released = apps.get_mut(&app_id).is_some_and(|app| {
-            if app.users.get(&user_id) == Some(&session_id) {
-                app.users.remove(&user_id);
-                true
-            } else {
-                false
-            }
-        });
-        drop(apps);
-        Box::pin(async move { Ok(released) })
+        let app = apps.get_mut(&app_id);
+        ready(app.is_some_and(|app| release(&mut app.users, &user_id, &session_id)))
     }
 
     fn claim_stream(
@@ -176,22 +201,10 @@ impl RoomStore for MemoryStore {
     ) -> StoreFuture<'_, Claim> {
         let mut apps = self.lock();
         let streams = &mut apps.entry(app_id).or_default().streams;
-        let result = match streams.get(&stream_id) {
-            Some(c) if c.session_id == session_id => Claim::AlreadyHeld,
-            Some(c) => Claim::HeldBy(c.session_id.clone()),
-            None => {
-                streams.insert(
-                    stream_id,
-                    StreamClaim {
-                        session_id,
-                        room_id,
-                    },
-                );
-                Claim::Granted
-            }
-        };
-        drop(apps);
-        Box::pin(async move { Ok(result) })
+        ready(claim(streams, stream_id, &session_id, || StreamClaim {
+            session_id: session_id.clone(),
+            room_id,
+        }))
     }
 
     fn release_stream(
@@ -201,20 +214,8 @@ impl RoomStore for MemoryStore {
         session_id: String,
     ) -> StoreFuture<'_, bool> {
         let mut apps = self.lock();
-        let released = apps.get_mut(&app_id).is_some_and(|app| {
-            if app
-                .streams
-                .get(&stream_id)
-                .is_some_and(|c| c.session_id == session_id)
-            {
-                app.streams.remove(&stream_id);
-                true
-            } else {
-                false
-            }
-        });
-        drop(apps);
-        Box::pin(async move { Ok(released) })
+        let app = apps.get_mut(&app_id);
+        ready(app.is_some_and(|app| release(&mut app.streams, &stream_id, &session_id)))
     }
 
     fn app_counts(&self, app_id: u32) -> StoreFuture<'_, AppCounts> {
@@ -226,7 +227,7 @@ impl RoomStore for MemoryStore {
                 users: a.members,
             })
             .unwrap_or_default();
-        Box::pin(async move { Ok(counts) })
+        ready(counts)
     }
 }
 

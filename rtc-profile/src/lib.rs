@@ -1,0 +1,166 @@
+//! The WebRTC media profile both ends of a Confer call negotiate: the SDK's
+//! transport (media-core) and the server's SFU build their peer connections
+//! from this one definition, so the codecs, payload types, RTCP feedback and
+//! header extensions on the two sides cannot drift apart.
+//!
+//! - Video: H.264 constrained baseline (what openh264 produces), payload
+//!   type 102, with `nack`, `nack pli` and `ccm fir` feedback.
+//! - Audio: Opus stereo at 48 kHz, 10 ms minimum packets and in-band FEC,
+//!   payload type 111.
+//! - Both kinds: `transport-cc` feedback and the transport-wide sequence
+//!   number header extension (TWCC), for the sender's bandwidth estimator.
+//!
+//! [`feedback_interceptors`] are the interceptors that answer and produce
+//! that feedback on both ends; each side adds its own on top (the SDK a
+//! congestion controller, TWCC sender and sender reports; the SFU relays the
+//! publisher's sender reports instead).
+
+use protocol::IceCandidate;
+use rtc::interceptor::{
+    NackGeneratorBuilder, NackResponderBuilder, ReceiverReportBuilder, Registry, Slot,
+    TwccReceiverBuilder,
+};
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS,
+};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
+};
+use std::time::Duration;
+use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit};
+
+/// The H.264 format every Confer endpoint announces: constrained baseline,
+/// as openh264 makes it (see RECIPES.md).
+pub const H264_FMTP: &str =
+    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+/// The Opus format: 10 ms minimum packets, in-band FEC.
+pub const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
+/// The payload type H.264 is registered with.
+pub const H264_PAYLOAD_TYPE: u8 = 102;
+/// The payload type Opus is registered with.
+pub const OPUS_PAYLOAD_TYPE: u8 = 111;
+/// The TWCC (transport-wide sequence number) header extension.
+pub const TRANSPORT_CC_URI: &str =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+/// A NACKed packet is asked for at most this many times (RTX would
+/// otherwise cause a NACK storm, RECIPES.md).
+const MAX_NACKS_PER_PACKET: u16 = 10;
+/// How often missing packets are NACKed.
+const NACK_INTERVAL: Duration = Duration::from_millis(40);
+
+/// The video codec of every Confer track.
+pub fn h264_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_H264.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: H264_FMTP.to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// The audio codec of every Confer track.
+pub fn opus_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: OPUS_FMTP.to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
+/// A media engine with the codecs, RTCP feedback and header extensions of
+/// the profile (see the crate docs).
+pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
+    let mut engine = MediaEngine::default();
+    engine.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: h264_codec(),
+            payload_type: H264_PAYLOAD_TYPE,
+        },
+        RtpCodecKind::Video,
+    )?;
+    engine.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: opus_codec(),
+            payload_type: OPUS_PAYLOAD_TYPE,
+        },
+        RtpCodecKind::Audio,
+    )?;
+    for (typ, parameter) in [("nack", ""), ("nack", "pli"), ("ccm", "fir")] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: typ.to_owned(),
+                parameter: parameter.to_owned(),
+            },
+            RtpCodecKind::Video,
+        );
+    }
+    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: "transport-cc".to_owned(),
+                parameter: String::new(),
+            },
+            kind,
+        );
+        engine.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: TRANSPORT_CC_URI.to_owned(),
+            },
+            kind,
+            None,
+        )?;
+    }
+    Ok(engine)
+}
+
+/// The interceptors behind the profile's feedback, the same on both ends:
+/// NACK responder and (bounded) generator, TWCC feedback for the sender's
+/// bandwidth estimator, receiver reports. A [`Registry`] orders by slot, so
+/// callers add theirs with [`Registry::with`] in any order.
+pub fn feedback_interceptors() -> Registry {
+    Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
+        .with(
+            Slot::NackGenerator,
+            NackGeneratorBuilder::new()
+                .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
+                .with_interval(NACK_INTERVAL)
+                .build(),
+        )
+        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
+        .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())
+}
+
+/// Adds a signaled remote ICE candidate to a peer connection.
+pub async fn add_remote_candidate(
+    pc: &dyn PeerConnection,
+    candidate: IceCandidate,
+) -> Result<(), webrtc::error::Error> {
+    let init = RTCIceCandidateInit {
+        candidate: candidate.candidate,
+        sdp_mid: candidate.sdp_mid,
+        sdp_mline_index: candidate.sdp_mline_index,
+        ..Default::default()
+    };
+    pc.add_ice_candidate(init).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_builds() {
+        assert!(media_engine().is_ok());
+        assert_eq!(h264_codec().sdp_fmtp_line, H264_FMTP);
+        assert!(H264_FMTP.contains("profile-level-id=42e01f"));
+        assert!(H264_FMTP.contains("packetization-mode=1"));
+        assert_eq!(
+            (opus_codec().clock_rate, opus_codec().channels),
+            (48_000, 2)
+        );
+    }
+}
