@@ -28,6 +28,21 @@ async fn login_fails_with(server: &TestServer, app_sign: &str, token: Option<Str
     code
 }
 
+/// Logs "tok" into "room-t" with no AppSign, only a token for `token_room`
+/// valid `ttl` seconds, and checks it connects.
+async fn token_login(server: &TestServer, token_room: Option<&str>, ttl: i64) -> Peer {
+    let mut profile = server.profile();
+    profile.app_sign = String::new();
+    let mut p = Peer::create(profile, "tok");
+    p.login(
+        "room-t",
+        false,
+        Some(server.token("tok", token_room, Privileges::ALL, ttl)),
+    );
+    assert_eq!(p.wait_state(RoomState::Connected).await, 0);
+    p
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_app_sign_is_refused() {
     let server = TestServer::start().await;
@@ -102,31 +117,15 @@ async fn token_refusals_have_their_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_login_works_without_app_sign() {
     let server = TestServer::start().await;
-    let mut profile = server.profile();
-    profile.app_sign = String::new();
-    let mut p = Peer::create(profile, "tok");
-    p.login(
-        "room-t",
-        false,
-        Some(server.token("tok", Some("room-t"), Privileges::ALL, 600)),
-    );
-    assert_eq!(p.wait_state(RoomState::Connected).await, 0);
+    let p = token_login(&server, Some("room-t"), 600).await;
     p.engine.destroy().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_will_expire_then_renew() {
     let server = TestServer::start().await;
-    let mut profile = server.profile();
-    profile.app_sign = String::new();
-    let mut p = Peer::create(profile, "tok");
     // 20 s left: less than the 30 s notice, so the warning comes right away.
-    p.login(
-        "room-t",
-        false,
-        Some(server.token("tok", None, Privileges::ALL, 20)),
-    );
-    assert_eq!(p.wait_state(RoomState::Connected).await, 0);
+    let mut p = token_login(&server, None, 20).await;
     match p
         .wait_for("RoomTokenWillExpire", |e| {
             matches!(e, Event::RoomTokenWillExpire { .. })

@@ -5,14 +5,12 @@
 
 mod common;
 
-use common::{Peer, TestServer};
+use common::{cli, Peer, TestServer};
 use media_core::capture::barcode;
 use media_core::capture::tone::dominant_frequency;
 use media_core::capture::y4m::Y4mReader;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_plays_and_saves_what_it_received() {
@@ -20,26 +18,13 @@ async fn call_plays_and_saves_what_it_received() {
     let dir = std::env::temp_dir().join(format!("confer-saved-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_confer"))
-        .args([
-            "call",
-            "--server",
-            &server.url,
-            "--room",
-            "cli-room",
-            "--user",
-            "cli",
-        ])
-        .args(["--app-id", &server.app.app_id.to_string(), "--play", "auto"])
-        .args(["--media-ip", "127.0.0.1", "--save-received"])
+    let mut child = cli::confer_call(&server, "cli-room", "cli")
+        .args(["--play", "auto", "--save-received"])
         .arg(&dir)
-        .env("CONFER_APP_SIGN", &server.app.app_sign)
-        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn confer call");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut lines = cli::stdout_lines(&mut child);
 
     let mut a = Peer::join(server.profile(), "cli-room", "a", false).await;
     a.publish("a-cam").await;
@@ -55,17 +40,10 @@ async fn call_plays_and_saves_what_it_received() {
     })
     .await;
     assert_eq!(rendered, Ok(true), "confer call never rendered a-cam");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    cli::drain(lines);
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let pid = child.id().expect("running");
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exits after SIGTERM")
-        .expect("wait");
+    let status = cli::terminate(&mut child).await;
     assert!(status.success(), "{status:?}");
 
     let mut video = Y4mReader::open(dir.join("a-cam.y4m")).expect("saved video");

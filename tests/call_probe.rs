@@ -6,12 +6,10 @@
 
 mod common;
 
-use common::{Peer, TestServer};
+use common::{cli, Peer, TestServer};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 /// The tone `Peer` publishes.
 const TONE_HZ: f64 = 440.0;
@@ -24,26 +22,13 @@ async fn call_probe_reports_frame_numbers_latency_and_tone() {
     let dir = std::env::temp_dir().join(format!("confer-probe-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_confer"))
-        .args([
-            "call",
-            "--server",
-            &server.url,
-            "--room",
-            "probe-room",
-            "--user",
-            "cli",
-        ])
-        .args(["--app-id", &server.app.app_id.to_string(), "--play", "auto"])
-        .args(["--media-ip", "127.0.0.1", "--probe", "--save-received"])
+    let mut child = cli::confer_call(&server, "probe-room", "cli")
+        .args(["--play", "auto", "--probe", "--save-received"])
         .arg(&dir)
-        .env("CONFER_APP_SIGN", &server.app.app_sign)
-        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn confer call");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut lines = cli::stdout_lines(&mut child);
 
     let mut a = Peer::join(server.profile(), "probe-room", "a", false).await;
     a.publish("a-cam").await;
@@ -92,7 +77,7 @@ async fn call_probe_reports_frame_numbers_latency_and_tone() {
         "{} stamped frames, tones {tones:?}, {events} events",
         frames.len()
     );
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    cli::drain(lines);
 
     let numbers: Vec<u64> = frames.iter().map(|f| f.0).collect();
     assert!(
@@ -118,14 +103,7 @@ async fn call_probe_reports_frame_numbers_latency_and_tone() {
     // The tone is at -12 dBFS: RMS 0.178 of full scale, give or take the codec.
     assert!((0.05..0.5).contains(&rms), "tone RMS {rms}");
 
-    let pid = child.id().expect("running");
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exits after SIGTERM")
-        .expect("wait");
+    let status = cli::terminate(&mut child).await;
     assert!(status.success(), "{status:?}");
 
     // The saver got the same frames and audio as the probe.

@@ -4,40 +4,19 @@
 
 mod common;
 
-use common::{briefs, Peer, TestServer};
-use media_core::Event;
+use common::{briefs, cli, Peer, TestServer};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// Starts `confer call` publishing `stream` and waits until it is Publishing.
 async fn spawn_call(server: &TestServer, room: &str, user: &str, stream: &str) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_confer"))
-        .args([
-            "call",
-            "--server",
-            &server.url,
-            "--room",
-            room,
-            "--user",
-            user,
-        ])
-        .args([
-            "--app-id",
-            &server.app.app_id.to_string(),
-            "--publish",
-            stream,
-        ])
-        .args(["--media-ip", "127.0.0.1", "--preset", "180p"])
-        .env("CONFER_APP_SIGN", &server.app.app_sign)
-        .stdout(Stdio::piped())
+    let mut child = cli::confer_call(server, room, user)
+        .args(["--publish", stream, "--preset", "180p"])
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn confer call");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
+    let mut lines = cli::stdout_lines(&mut child);
     let mut seen = Vec::new();
     let ready = tokio::time::timeout(Duration::from_secs(30), async {
         while let Ok(Some(line)) = lines.next_line().await {
@@ -55,8 +34,7 @@ async fn spawn_call(server: &TestServer, room: &str, user: &str, stream: &str) -
         Ok(true),
         "confer call never published; printed: {seen:#?}"
     );
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    cli::drain(lines);
     child
 }
 
@@ -70,20 +48,12 @@ async fn killed_process_is_removed_after_heartbeat_timeout() {
     .await;
     let mut watcher = Peer::join(server.profile(), "hb-room", "watcher", true).await;
     let mut child = spawn_call(&server, "hb-room", "doomed", "doomed-cam").await;
-    watcher
-        .wait_for("stream Add [doomed-cam]", |e| {
-            matches!(e, Event::RoomStreamUpdate { .. })
-        })
-        .await;
+    watcher.wait_stream_update("stream Add [doomed-cam]").await;
 
     child.start_kill().expect("SIGKILL");
     let killed_at = Instant::now();
     let _ = child.wait().await;
-    let gone = watcher
-        .wait_for("stream Delete", |e| {
-            matches!(e, Event::RoomStreamUpdate { .. })
-        })
-        .await;
+    let gone = watcher.wait_stream_update("stream Delete").await;
     let elapsed = killed_at.elapsed();
     assert_eq!(briefs(&[gone]), ["stream Delete [doomed-cam]"]);
     assert_eq!(
@@ -104,24 +74,10 @@ async fn terminated_process_logs_out_cleanly() {
     // A long heartbeat timeout: a prompt Delete can only come from the logout.
     let server = TestServer::start_with(|c| c.heartbeat_timeout_ms = 120_000).await;
     let mut watcher = Peer::join(server.profile(), "hb-room", "watcher", true).await;
-    let child = spawn_call(&server, "hb-room", "polite", "polite-cam").await;
-    watcher
-        .wait_for("stream Add [polite-cam]", |e| {
-            matches!(e, Event::RoomStreamUpdate { .. })
-        })
-        .await;
+    let mut child = spawn_call(&server, "hb-room", "polite", "polite-cam").await;
+    watcher.wait_stream_update("stream Add [polite-cam]").await;
 
-    let pid = child.id().expect("child running");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    let mut child = child;
-    let exit = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("confer call exits after SIGTERM")
-        .expect("wait");
+    let exit = cli::terminate(&mut child).await;
     assert!(exit.success(), "exit status {exit:?}");
     // The stream's device states (after its Add) are not part of this.
     let mut gone = Vec::new();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::media::{AudioProbe, Completeness, VideoProbe};
+use common::media::Completeness;
 use common::{Peer, TestServer};
 use media_core::capture::tone::dominant_frequency;
 use media_core::{DeviceType, ErrorCode, Event, PlayerState, PublishChannel, PublisherState};
@@ -15,14 +15,6 @@ use std::time::Duration;
 /// How long a test watches video to count frames.
 const WATCH: Duration = Duration::from_secs(4);
 const FIRST_FRAME: Duration = Duration::from_secs(20);
-
-fn is_player_state(e: &Event, want: PlayerState) -> bool {
-    matches!(e, Event::PlayerStateUpdate { state, .. } if *state == want)
-}
-
-fn is_publisher_state(e: &Event, want: PublisherState) -> bool {
-    matches!(e, Event::PublisherStateUpdate { state, .. } if *state == want)
-}
 
 /// The order of the player's state and first-frame events in `log`.
 fn player_sequence(log: &[Event]) -> Vec<String> {
@@ -67,16 +59,8 @@ async fn player_decodes_frame_numbers_and_tone_with_seed_events() {
         "{publisher:?}"
     );
 
-    b.wait_for("stream Add", |e| {
-        matches!(e, Event::RoomStreamUpdate { .. })
-    })
-    .await;
-    let (canvas, mut video) = VideoProbe::canvas();
-    let (sink, mut audio) = AudioProbe::sink();
-    b.engine.set_audio_sink(Some(sink));
-    b.engine
-        .start_playing_stream("a-cam", Some(canvas))
-        .expect("play accepted");
+    b.wait_stream_update("stream Add").await;
+    let (mut video, mut audio) = b.play_probed("a-cam");
     assert!(
         video.first(FIRST_FRAME).await.is_some(),
         "no stamped frame; log {:#?}",
@@ -148,14 +132,8 @@ async fn two_way_call() {
     let mut b = Peer::join(server.profile(), "duo", "b", false).await;
     a.publish("a-cam").await;
     b.publish("b-cam").await;
-    let (ca, mut va) = VideoProbe::canvas();
-    let (cb, mut vb) = VideoProbe::canvas();
-    a.engine
-        .start_playing_stream("b-cam", Some(ca))
-        .expect("a plays b");
-    b.engine
-        .start_playing_stream("a-cam", Some(cb))
-        .expect("b plays a");
+    let mut va = a.play_video("b-cam");
+    let mut vb = b.play_video("a-cam");
     assert!(
         va.first(FIRST_FRAME).await.is_some(),
         "a got nothing: {:#?}",
@@ -183,10 +161,7 @@ async fn one_publisher_four_players() {
     let mut players = Vec::new();
     for i in 0..4 {
         let p = Peer::join(server.profile(), "fan", &format!("p{i}"), false).await;
-        let (canvas, probe) = VideoProbe::canvas();
-        p.engine
-            .start_playing_stream("a-cam", Some(canvas))
-            .expect("play");
+        let probe = p.play_video("a-cam");
         players.push((p, probe));
     }
     for (p, probe) in &mut players {
@@ -215,13 +190,9 @@ async fn stop_and_republish_and_duplicate_stream_id() {
     let mut a = Peer::join(server.profile(), "cycle", "a", false).await;
     let mut b = Peer::join(server.profile(), "cycle", "b", false).await;
     // Playing before the stream exists waits in PlayRequesting.
-    let (canvas, mut video) = VideoProbe::canvas();
-    b.engine
-        .start_playing_stream("a-cam", Some(canvas))
-        .expect("play");
+    let mut video = b.play_video("a-cam");
     a.publish("a-cam").await;
-    b.wait_for("Playing", |e| is_player_state(e, PlayerState::Playing))
-        .await;
+    b.wait_player_state(PlayerState::Playing).await;
     let before = video.first(FIRST_FRAME).await.expect("frames before stop");
 
     // A second publisher of the same ID in the app fails with its code.
@@ -229,11 +200,7 @@ async fn stop_and_republish_and_duplicate_stream_id() {
     c.engine
         .start_publishing_stream("a-cam", PublishChannel::Main)
         .expect("accepted locally");
-    let refused = c
-        .wait_for("NoPublish", |e| {
-            is_publisher_state(e, PublisherState::NoPublish)
-        })
-        .await;
+    let refused = c.wait_publisher_state(PublisherState::NoPublish).await;
     assert!(
         matches!(refused, Event::PublisherStateUpdate { error_code, .. } if error_code == ErrorCode::StreamIdInUse.code()),
         "{refused:?}"
@@ -252,21 +219,14 @@ async fn stop_and_republish_and_duplicate_stream_id() {
         )
     })
     .await;
-    let back = b
-        .wait_for("PlayRequesting", |e| {
-            is_player_state(e, PlayerState::PlayRequesting)
-        })
-        .await;
+    let back = b.wait_player_state(PlayerState::PlayRequesting).await;
     assert!(
         matches!(back, Event::PlayerStateUpdate { error_code, .. } if error_code == ErrorCode::StreamEnded.code()),
         "{back:?}"
     );
 
     a.publish("a-cam").await;
-    b.wait_for("Playing again", |e| {
-        is_player_state(e, PlayerState::Playing)
-    })
-    .await;
+    b.wait_player_state(PlayerState::Playing).await;
     let after = video.collect(Duration::from_secs(3)).await;
     assert!(
         after
@@ -348,12 +308,7 @@ async fn mutes_stop_and_resume_what_the_player_gets() {
     let mut a = Peer::join(server.profile(), "mute", "a", false).await;
     let b = Peer::join(server.profile(), "mute", "b", false).await;
     a.publish("a-cam").await;
-    let (canvas, mut video) = VideoProbe::canvas();
-    let (sink, mut audio) = AudioProbe::sink();
-    b.engine.set_audio_sink(Some(sink));
-    b.engine
-        .start_playing_stream("a-cam", Some(canvas))
-        .expect("play");
+    let (mut video, mut audio) = b.play_probed("a-cam");
     assert!(video.first(FIRST_FRAME).await.is_some());
 
     // Publisher stops sending video: nothing new is rendered.

@@ -44,20 +44,8 @@ async fn start_call(server: &TestServer, room: &str) -> (Peer, Peer, VideoProbe)
     a.publish("a-cam").await;
     let mut b = relayed_peer(server, "b");
     b.login(room, false, None);
-    let (canvas, video) = VideoProbe::canvas();
-    b.engine
-        .start_playing_stream("a-cam", Some(canvas))
-        .expect("play");
-    b.wait_for("Playing", |e| {
-        matches!(
-            e,
-            Event::PlayerStateUpdate {
-                state: PlayerState::Playing,
-                ..
-            }
-        )
-    })
-    .await;
+    let video = b.play_video("a-cam");
+    b.wait_player_state(PlayerState::Playing).await;
     (a, b, video)
 }
 

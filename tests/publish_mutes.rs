@@ -12,7 +12,7 @@
 mod common;
 
 use common::media::{AudioProbe, VideoProbe};
-use common::{Peer, TestServer};
+use common::{device_brief, Peer, TestServer};
 use media_core::codec::video_config::VideoPreset;
 use media_core::{Event, PlayerState, PublishChannel, PublishStreamQuality};
 use std::time::Duration;
@@ -24,34 +24,43 @@ const ARRIVAL: Duration = Duration::from_secs(20);
 /// One second of 48 kHz mono.
 const ONE_SECOND: usize = 48_000;
 
-/// `"mic a-cam Mute"` / `"camera a-cam Open"` for the device events.
-fn device(e: &Event) -> Option<String> {
-    match e {
-        Event::RemoteMicStateUpdate { stream_id, state } => {
-            Some(format!("mic {stream_id} {state:?}"))
-        }
-        Event::RemoteCameraStateUpdate { stream_id, state } => {
-            Some(format!("camera {stream_id} {state:?}"))
-        }
-        _ => None,
-    }
-}
-
-/// Waits until `peer` reports `want` (e.g. `"mic a-cam Mute"`) as a new
-/// event.
-async fn wait_device(peer: &mut Peer, want: &str) {
-    peer.wait_for(want, |e| device(e).as_deref() == Some(want))
-        .await;
-}
-
 /// The latest state `peer` was told of, e.g. `"camera a-cam Mute"` for
 /// `"camera a-cam"`.
 fn last_device(peer: &Peer, of: &str) -> Option<String> {
     peer.log
         .iter()
         .rev()
-        .filter_map(device)
+        .filter_map(device_brief)
         .find(|d| d.starts_with(of))
+}
+
+/// Asserts a second of `a-cam`'s audio reaches the player within [`ARRIVAL`]
+/// (`when`: at which point of the test, for the failure message).
+async fn assert_audio_flows(audio: &mut AudioProbe, when: &str, log: &[Event]) {
+    let samples = audio
+        .collect("a-cam", Duration::from_secs(1), ARRIVAL)
+        .await;
+    assert!(
+        samples.len() >= ONE_SECOND,
+        "only {} samples {when}; log {log:#?}",
+        samples.len()
+    );
+}
+
+/// Asserts no `a-cam` audio at all is played during [`WATCH`].
+async fn assert_no_audio(audio: &mut AudioProbe, when: &str) {
+    let samples = audio.collect("a-cam", Duration::from_secs(1), WATCH).await;
+    assert!(
+        samples.is_empty(),
+        "{} samples played {when}",
+        samples.len()
+    );
+}
+
+/// Asserts no frame is rendered during [`WATCH`].
+async fn assert_no_video(video: &mut VideoProbe, when: &str) {
+    let frames = video.count(WATCH).await;
+    assert_eq!(frames, 0, "{frames} frames rendered {when}");
 }
 
 /// The publisher's next quality report for which `pred` holds.
@@ -83,26 +92,9 @@ async fn call(
     let mut b = Peer::join(server.profile(), room, "b", false).await;
     before_publish(&a);
     a.publish("a-cam").await;
-    b.wait_for("stream Add", |e| {
-        matches!(e, Event::RoomStreamUpdate { .. })
-    })
-    .await;
-    let (canvas, video) = VideoProbe::canvas();
-    let (sink, audio) = AudioProbe::sink();
-    b.engine.set_audio_sink(Some(sink));
-    b.engine
-        .start_playing_stream("a-cam", Some(canvas))
-        .expect("play accepted");
-    b.wait_for("Playing", |e| {
-        matches!(
-            e,
-            Event::PlayerStateUpdate {
-                state: PlayerState::Playing,
-                ..
-            }
-        )
-    })
-    .await;
+    b.wait_stream_update("stream Add").await;
+    let (video, audio) = b.play_probed("a-cam");
+    b.wait_player_state(PlayerState::Playing).await;
     (a, b, video, audio)
 }
 
@@ -122,18 +114,9 @@ async fn camera_off_before_publishing_sends_no_video_until_turned_on() {
     );
 
     // Audio flows...
-    let samples = audio
-        .collect("a-cam", Duration::from_secs(1), ARRIVAL)
-        .await;
-    assert!(
-        samples.len() >= ONE_SECOND,
-        "only {} samples; log {:#?}",
-        samples.len(),
-        b.log
-    );
+    assert_audio_flows(&mut audio, "with the camera off", &b.log).await;
     // ...but not a single picture.
-    let frames = video.count(WATCH).await;
-    assert_eq!(frames, 0, "{frames} frames rendered with the camera off");
+    assert_no_video(&mut video, "with the camera off").await;
     // The publisher captured and sent none either.
     let q = publisher_quality(&mut a, "quality with audio", |q| q.audio_send_fps > 0.0).await;
     assert_eq!(q.video_capture_fps, 0.0, "{q:?}");
@@ -141,7 +124,7 @@ async fn camera_off_before_publishing_sends_no_video_until_turned_on() {
 
     // Camera on: the room is told, and frames arrive.
     a.engine.enable_camera(true, PublishChannel::Main);
-    wait_device(&mut b, "camera a-cam Open").await;
+    b.wait_device("camera a-cam Open").await;
     assert!(
         video.first(ARRIVAL).await.is_some(),
         "no frame after enable_camera(true); log {:#?}",
@@ -178,48 +161,28 @@ async fn stream_audio_muted_before_publishing_sends_no_audio_until_unmuted() {
         b.log
     );
     // ...but no audio at all.
-    let samples = audio.collect("a-cam", Duration::from_secs(1), WATCH).await;
-    assert!(
-        samples.is_empty(),
-        "{} samples played with the audio muted",
-        samples.len()
-    );
+    assert_no_audio(&mut audio, "with the audio muted").await;
     let q = publisher_quality(&mut a, "quality with video", |q| q.video_send_fps > 0.0).await;
     assert_eq!(q.audio_send_fps, 0.0, "{q:?}");
 
     // Unmuted: the room is told, and audio arrives.
     a.engine
         .mute_publish_stream_audio(false, PublishChannel::Main);
-    wait_device(&mut b, "mic a-cam Open").await;
-    let samples = audio
-        .collect("a-cam", Duration::from_secs(1), ARRIVAL)
-        .await;
-    assert!(
-        samples.len() >= ONE_SECOND,
-        "only {} samples after unmuting",
-        samples.len()
-    );
+    b.wait_device("mic a-cam Open").await;
+    assert_audio_flows(&mut audio, "after unmuting", &b.log).await;
 
     // A video mute survives a pipeline restart (new video config).
     a.engine
         .mute_publish_stream_video(true, PublishChannel::Main);
-    wait_device(&mut b, "camera a-cam Mute").await;
+    b.wait_device("camera a-cam Mute").await;
     a.engine
         .set_video_config(VideoPreset::P270.config(), PublishChannel::Main)
         .expect("preset is valid");
     // What was in flight before the mute drains first.
     video.count(Duration::from_secs(1)).await;
-    let frames = video.count(WATCH).await;
-    assert_eq!(frames, 0, "{frames} frames rendered after mute + restart");
+    assert_no_video(&mut video, "after mute + restart").await;
     audio.drain();
-    let samples = audio
-        .collect("a-cam", Duration::from_secs(1), ARRIVAL)
-        .await;
-    assert!(
-        samples.len() >= ONE_SECOND,
-        "audio stopped after the restart: {} samples",
-        samples.len()
-    );
+    assert_audio_flows(&mut audio, "after the restart", &b.log).await;
 
     a.engine.destroy().await;
     b.engine.destroy().await;
@@ -234,34 +197,21 @@ async fn everything_off_before_publishing_still_plays_and_flows_once_on() {
         a.engine.mute_microphone(true);
     })
     .await;
-    let frames = video.count(WATCH).await;
-    assert_eq!(frames, 0, "{frames} frames rendered with the camera off");
-    let samples = audio.collect("a-cam", Duration::from_secs(1), WATCH).await;
-    assert!(
-        samples.is_empty(),
-        "{} samples played with the microphone muted",
-        samples.len()
-    );
+    assert_no_video(&mut video, "with the camera off").await;
+    assert_no_audio(&mut audio, "with the microphone muted").await;
     let q = publisher_quality(&mut a, "quality", |_| true).await;
     assert_eq!((q.video_send_fps, q.audio_send_fps), (0.0, 0.0), "{q:?}");
 
     // Both on: both arrive at the player that was already playing.
     a.engine.mute_microphone(false);
     a.engine.enable_camera(true, PublishChannel::Main);
-    wait_device(&mut b, "camera a-cam Open").await;
+    b.wait_device("camera a-cam Open").await;
     assert!(
         video.first(ARRIVAL).await.is_some(),
         "no frame after turning the camera on; log {:#?}",
         b.log
     );
-    let samples = audio
-        .collect("a-cam", Duration::from_secs(1), ARRIVAL)
-        .await;
-    assert!(
-        samples.len() >= ONE_SECOND,
-        "only {} samples after unmuting the microphone",
-        samples.len()
-    );
+    assert_audio_flows(&mut audio, "after unmuting the microphone", &b.log).await;
 
     a.engine.destroy().await;
     b.engine.destroy().await;

@@ -20,10 +20,7 @@ async fn short_cut_resumes_without_churn() {
     let mut b = Peer::join(server.profile(), "net-room", "b", true).await;
     let mut a = Peer::join(via_relay, "net-room", "a", true).await;
     a.publish("a-cam").await;
-    b.wait_for("stream Add", |e| {
-        matches!(e, Event::RoomStreamUpdate { .. })
-    })
-    .await;
+    b.wait_stream_update("stream Add").await;
 
     relay.cut();
     assert_eq!(

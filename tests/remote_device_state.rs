@@ -6,33 +6,13 @@
 
 mod common;
 
-use common::{Peer, TestServer};
+use common::{device_brief, Peer, TestServer};
 use media_core::{Event, PlayerState, PublishChannel, RemoteDeviceState};
 use std::time::Duration;
 
-/// `"mic a-cam Mute"` / `"camera a-cam Open"` for the device events, `None`
-/// for the rest.
-fn device(e: &Event) -> Option<String> {
-    match e {
-        Event::RemoteMicStateUpdate { stream_id, state } => {
-            Some(format!("mic {stream_id} {state:?}"))
-        }
-        Event::RemoteCameraStateUpdate { stream_id, state } => {
-            Some(format!("camera {stream_id} {state:?}"))
-        }
-        _ => None,
-    }
-}
-
 /// The device events in a peer's log, in order.
 fn devices(log: &[Event]) -> Vec<String> {
-    log.iter().filter_map(device).collect()
-}
-
-/// Waits until `peer` reports `want` (e.g. `"mic a-cam Mute"`).
-async fn wait_device(peer: &mut Peer, want: &str) {
-    peer.wait_for(want, |e| device(e).as_deref() == Some(want))
-        .await;
+    log.iter().filter_map(device_brief).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,34 +23,22 @@ async fn mutes_reach_players_late_joiners_and_new_streams() {
     a.publish("a-cam").await;
 
     // b sees the stream with both devices open, and plays it.
-    b.wait_for("stream Add", |e| {
-        matches!(e, Event::RoomStreamUpdate { .. })
-    })
-    .await;
-    wait_device(&mut b, "camera a-cam Open").await;
+    b.wait_stream_update("stream Add").await;
+    b.wait_device("camera a-cam Open").await;
     b.engine
         .start_playing_stream("a-cam", None)
         .expect("play accepted");
-    b.wait_for("Playing", |e| {
-        matches!(
-            e,
-            Event::PlayerStateUpdate {
-                state: PlayerState::Playing,
-                ..
-            }
-        )
-    })
-    .await;
+    b.wait_player_state(PlayerState::Playing).await;
 
     // Microphone muted, then back on.
     a.engine.mute_microphone(true);
-    wait_device(&mut b, "mic a-cam Mute").await;
+    b.wait_device("mic a-cam Mute").await;
     a.engine.mute_microphone(false);
-    wait_device(&mut b, "mic a-cam Open").await;
+    b.wait_device("mic a-cam Open").await;
 
     // Camera off.
     a.engine.enable_camera(false, PublishChannel::Main);
-    wait_device(&mut b, "camera a-cam Mute").await;
+    b.wait_device("camera a-cam Mute").await;
 
     // c logs in after the mute: the snapshot says so.
     let mut c = Peer::join(server.profile(), "dev-room", "c", false).await;
@@ -96,14 +64,14 @@ async fn mutes_reach_players_late_joiners_and_new_streams() {
     // The stream's own audio mute is a microphone Mute too.
     a.engine
         .mute_publish_stream_audio(true, PublishChannel::Main);
-    wait_device(&mut b, "mic a-cam Mute").await;
-    wait_device(&mut c, "mic a-cam Mute").await;
+    b.wait_device("mic a-cam Mute").await;
+    c.wait_device("mic a-cam Mute").await;
 
     // d publishes with its microphone already muted: its stream arrives muted.
     let mut d = Peer::join(server.profile(), "dev-room", "d", false).await;
     d.engine.mute_microphone(true);
     d.publish("d-cam").await;
-    wait_device(&mut b, "camera d-cam Open").await;
+    b.wait_device("camera d-cam Open").await;
 
     // Every change once, in order; nothing about the own stream.
     assert_eq!(

@@ -7,6 +7,7 @@ mod common;
 
 use bytes::Bytes;
 use common::udp_relay::UdpRelay;
+use common::TestServer;
 use futures_util::{SinkExt, StreamExt};
 use media_core::transport::{
     EncodedVideoFrame, PlayEvent, PlayTransport, PublishEvent, PublishTransport, Signal,
@@ -17,9 +18,9 @@ use protocol::{
     AckBody, ClientMessage, Credentials, Login, MediaRole, ServerMessage, UserInfo,
     PROTOCOL_VERSION,
 };
-use server::{AppConfig, MediaConfig, ServerConfig, ServerHandle};
+use server::MediaConfig;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,16 +32,8 @@ const FPS: u64 = 30;
 
 // ---------- server and signaling ----------
 
-async fn start_server(media: MediaConfig) -> (ServerHandle, AppConfig) {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let mut config = ServerConfig::generate_local();
-    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.media = media;
-    let app = config.apps[0].clone();
-    (server::start(config).await.expect("server starts"), app)
+async fn start_server(media: MediaConfig) -> TestServer {
+    TestServer::start_with(|config| config.media = media).await
 }
 
 fn loopback_media() -> MediaConfig {
@@ -69,10 +62,9 @@ struct Signaling {
 }
 
 impl Signaling {
-    async fn login(server: &ServerHandle, app: &AppConfig, room: &str, user: &str) -> Self {
-        let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
-            .await
-            .unwrap();
+    async fn login(server: &TestServer, room: &str, user: &str) -> Self {
+        let app = &server.app;
+        let (mut ws, _) = tokio_tungstenite::connect_async(&server.url).await.unwrap();
         let nonce = loop {
             let Some(Ok(Message::Text(t))) = ws.next().await else {
                 panic!("no challenge")
@@ -495,29 +487,89 @@ async fn player(
     (t, events)
 }
 
+/// A publisher with synthetic media flowing ([`spawn_media_source`]).
+struct Source {
+    transport: Arc<PublishTransport>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<u32>,
+}
+
+impl Source {
+    /// Wires a publisher for `stream` on `sig` and starts its media; the
+    /// keyframe requests it gets are counted in `keyframe_requests`.
+    async fn start(
+        sig: &Signaling,
+        stream: &str,
+        trickle: bool,
+        keyframe_requests: Arc<AtomicU64>,
+    ) -> Source {
+        let (transport, events) = publisher(sig, stream, trickle).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = spawn_media_source(
+            Arc::clone(&transport),
+            events,
+            Arc::clone(&stop),
+            keyframe_requests,
+        );
+        Source {
+            transport,
+            stop,
+            task,
+        }
+    }
+
+    /// Stops the media and returns how many video frames it sent.
+    async fn stop(&mut self) -> u32 {
+        self.stop.store(true, Ordering::Release);
+        (&mut self.task).await.unwrap()
+    }
+}
+
+/// A player's events collected ([`spawn_collector`]) until [`Collector::finish`].
+struct Collector {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<Received>,
+}
+
+impl Collector {
+    fn start(events: mpsc::Receiver<PlayEvent>) -> Collector {
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = spawn_collector(events, Arc::clone(&stop));
+        Collector { stop, task }
+    }
+
+    async fn finish(self) -> Received {
+        self.stop.store(true, Ordering::Release);
+        self.task.await.unwrap()
+    }
+}
+
+/// Waits (at most 5 s) for the SFU to hold no connections; returns its counts.
+async fn sfu_counts_settled(server: &TestServer) -> (usize, usize) {
+    let sfu = server.handle().state().media().sfu().clone();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sfu.counts() != (0, 0) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sfu.counts()
+}
+
 // ---------- tests ----------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_publisher_four_players_get_byte_identical_frames() {
-    let (server, app) = start_server(loopback_media()).await;
-    let mut a = Signaling::login(&server, &app, "room1", "alice").await;
+    let mut server = start_server(loopback_media()).await;
+    let mut a = Signaling::login(&server, "room1", "alice").await;
     a.publish_stream("cam").await;
-    let (pub_t, pub_events) = publisher(&a, "cam", true).await;
-    let stop = Arc::new(AtomicBool::new(false));
     let keyframe_requests = Arc::new(AtomicU64::new(0));
-    let source = spawn_media_source(
-        Arc::clone(&pub_t),
-        pub_events,
-        Arc::clone(&stop),
-        Arc::clone(&keyframe_requests),
-    );
+    let mut source = Source::start(&a, "cam", true, Arc::clone(&keyframe_requests)).await;
 
     let mut players = Vec::new();
     let collect_stop = Arc::new(AtomicBool::new(false));
     for i in 0..4 {
         // Two in the publisher's room, two in another room of the app.
         let room = if i < 2 { "room1" } else { "room2" };
-        let mut s = Signaling::login(&server, &app, room, &format!("viewer{i}")).await;
+        let mut s = Signaling::login(&server, room, &format!("viewer{i}")).await;
         s.play_stream("cam").await;
         s.stream_ready("cam").await;
         let (t, events) = player(&s, "cam", true).await;
@@ -540,12 +592,11 @@ async fn one_publisher_four_players_get_byte_identical_frames() {
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    stop.store(true, Ordering::Release);
-    let sent = source.await.unwrap();
+    let sent = source.stop().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     collect_stop.store(true, Ordering::Release);
     let stats = players[0].1.stats().await;
-    let pub_stats = pub_t.stats().await;
+    let pub_stats = source.transport.stats().await;
     for (i, (_, t, collector)) in players.into_iter().enumerate() {
         let r = collector.await.unwrap();
         let (good, expected, complete) = score(&r, sent);
@@ -572,50 +623,35 @@ async fn one_publisher_four_players_get_byte_identical_frames() {
     eprintln!("player stats: {stats:?}\npublisher stats: {pub_stats:?}");
     assert!(stats.packets_received > 100 && stats.bytes_received > 10_000);
     assert!(pub_stats.packets_sent > 100);
-    pub_t.close().await;
+    source.transport.close().await;
     server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_publishing_ends_the_stream_and_republishing_resumes_it() {
-    let (server, app) = start_server(loopback_media()).await;
-    let mut a = Signaling::login(&server, &app, "r", "alice").await;
-    let mut b = Signaling::login(&server, &app, "r", "bob").await;
+    let mut server = start_server(loopback_media()).await;
+    let mut a = Signaling::login(&server, "r", "alice").await;
+    let mut b = Signaling::login(&server, "r", "bob").await;
     // Playing before the stream exists waits for it.
     b.play_stream("cam").await;
     for round in 0..2 {
         a.publish_stream("cam").await;
-        let (pub_t, pub_events) = publisher(&a, "cam", true).await;
-        let stop = Arc::new(AtomicBool::new(false));
-        let source = spawn_media_source(
-            Arc::clone(&pub_t),
-            pub_events,
-            Arc::clone(&stop),
-            Arc::new(AtomicU64::new(0)),
-        );
+        let mut source = Source::start(&a, "cam", true, Arc::default()).await;
         b.stream_ready("cam").await;
         let (play_t, events) = player(&b, "cam", true).await;
-        let collect_stop = Arc::new(AtomicBool::new(false));
-        let collector = spawn_collector(events, Arc::clone(&collect_stop));
+        let collector = Collector::start(events);
         tokio::time::sleep(Duration::from_secs(2)).await;
         a.stop_publishing("cam").await;
         b.stream_ended("cam").await;
-        stop.store(true, Ordering::Release);
-        let sent = source.await.unwrap();
-        collect_stop.store(true, Ordering::Release);
-        let r = collector.await.unwrap();
+        let sent = source.stop().await;
+        let r = collector.finish().await;
         let (good, expected, _) = score(&r, sent);
         eprintln!("round {round}: {good}/{expected}");
         assert!(good > 20, "round {round}: {good} frames");
         play_t.close().await;
-        pub_t.close().await;
+        source.transport.close().await;
     }
-    let sfu = server.state().media().sfu().clone();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while sfu.counts() != (0, 0) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(sfu.counts(), (0, 0));
+    assert_eq!(sfu_counts_settled(&server).await, (0, 0));
     server.shutdown().await;
 }
 
@@ -631,29 +667,19 @@ async fn ten_percent_loss_is_repaired_by_nack() {
     };
     let relay = UdpRelay::start(ports).await;
     relay.set_loss_percent(10);
-    let (server, app) = start_server(media).await;
-    let mut a = Signaling::login(&server, &app, "r", "alice").await;
-    let mut b = Signaling::login(&server, &app, "r", "bob").await;
+    let mut server = start_server(media).await;
+    let mut a = Signaling::login(&server, "r", "alice").await;
+    let mut b = Signaling::login(&server, "r", "bob").await;
     a.publish_stream("cam").await;
     b.play_stream("cam").await;
-    let (pub_t, pub_events) = publisher(&a, "cam", false).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let source = spawn_media_source(
-        Arc::clone(&pub_t),
-        pub_events,
-        Arc::clone(&stop),
-        Arc::new(AtomicU64::new(0)),
-    );
+    let mut source = Source::start(&a, "cam", false, Arc::default()).await;
     b.stream_ready("cam").await;
     let (play_t, events) = player(&b, "cam", false).await;
-    let collect_stop = Arc::new(AtomicBool::new(false));
-    let collector = spawn_collector(events, Arc::clone(&collect_stop));
+    let collector = Collector::start(events);
     tokio::time::sleep(Duration::from_secs(8)).await;
-    stop.store(true, Ordering::Release);
-    let sent = source.await.unwrap();
+    let sent = source.stop().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    collect_stop.store(true, Ordering::Release);
-    let r = collector.await.unwrap();
+    let r = collector.finish().await;
     let stats = play_t.stats().await;
     let (good, expected, complete) = score(&r, sent);
     eprintln!(
@@ -669,7 +695,7 @@ async fn ten_percent_loss_is_repaired_by_nack() {
     );
     assert!(stats.nacks_sent > 0, "no NACK was sent");
     play_t.close().await;
-    pub_t.close().await;
+    source.transport.close().await;
     server.shutdown().await;
 }
 
@@ -687,23 +713,15 @@ fn rss_kib() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_publish_play_cycles_free_everything() {
-    let (server, app) = start_server(loopback_media()).await;
-    let sfu = server.state().media().sfu().clone();
-    let mut a = Signaling::login(&server, &app, "r", "alice").await;
-    let mut b = Signaling::login(&server, &app, "r", "bob").await;
+    let mut server = start_server(loopback_media()).await;
+    let mut a = Signaling::login(&server, "r", "alice").await;
+    let mut b = Signaling::login(&server, "r", "bob").await;
     b.play_stream("cam").await;
     let metrics = tokio::runtime::Handle::current().metrics();
     let mut baseline = None;
     for cycle in 0..50 {
         a.publish_stream("cam").await;
-        let (pub_t, pub_events) = publisher(&a, "cam", true).await;
-        let stop = Arc::new(AtomicBool::new(false));
-        let source = spawn_media_source(
-            Arc::clone(&pub_t),
-            pub_events,
-            Arc::clone(&stop),
-            Arc::new(AtomicU64::new(0)),
-        );
+        let mut source = Source::start(&a, "cam", true, Arc::default()).await;
         b.stream_ready("cam").await;
         let (play_t, mut events) = player(&b, "cam", true).await;
         let deadline = Instant::now() + WAIT;
@@ -717,16 +735,15 @@ async fn fifty_publish_play_cycles_free_everything() {
         }
         a.stop_publishing("cam").await;
         b.stream_ended("cam").await;
-        stop.store(true, Ordering::Release);
-        source.await.unwrap();
+        source.stop().await;
         play_t.close().await;
-        pub_t.close().await;
+        source.transport.close().await;
         drop(events);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while sfu.counts() != (0, 0) && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(sfu.counts(), (0, 0), "cycle {cycle}: connections left open");
+        assert_eq!(
+            sfu_counts_settled(&server).await,
+            (0, 0),
+            "cycle {cycle}: connections left open"
+        );
         if cycle == 9 {
             tokio::time::sleep(Duration::from_millis(500)).await;
             baseline = Some((rss_kib(), metrics.num_alive_tasks()));

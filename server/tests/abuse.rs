@@ -50,8 +50,10 @@ async fn malformed_and_unknown_are_not_fatal() {
         }
     ));
     // Still usable.
-    c.send(&ClientMessage::Heartbeat { ack: 0 }).await;
-    assert!(matches!(c.recv().await, ServerMessage::HeartbeatAck { .. }));
+    assert!(matches!(
+        c.request(&ClientMessage::Heartbeat { ack: 0 }).await,
+        ServerMessage::HeartbeatAck { .. }
+    ));
     still_served(&server, &mut probe).await;
     let metrics = server.http_get("/metrics").await;
     assert!(
@@ -76,17 +78,9 @@ async fn binary_oversized_and_flood_are_fatal() {
 
     let (mut bin, _) = server.login("r", "bin", false).await;
     bin.send_raw(Message::Binary(vec![1u8, 2, 3].into())).await;
-    let msgs = bin.closed().await;
-    assert!(
-        matches!(
-            msgs.as_slice(),
-            [ServerMessage::Error {
-                code: ErrorCode::BinaryNotSupported,
-                fatal: true,
-                ..
-            }]
-        ),
-        "{msgs:?}"
+    assert_eq!(
+        bin.closed_with_fatal_error().await,
+        ErrorCode::BinaryNotSupported
     );
 
     let (mut big, _) = server.login("r", "big", false).await;
@@ -96,17 +90,9 @@ async fn binary_oversized_and_flood_are_fatal() {
         "x".repeat(limit)
     );
     big.send_raw(Message::Text(text.into())).await;
-    let msgs = big.closed().await;
-    assert!(
-        matches!(
-            msgs.as_slice(),
-            [ServerMessage::Error {
-                code: ErrorCode::MessageTooLarge,
-                fatal: true,
-                ..
-            }]
-        ),
-        "{msgs:?}"
+    assert_eq!(
+        big.closed_with_fatal_error().await,
+        ErrorCode::MessageTooLarge
     );
 
     let (mut flood, _) = server.login("r", "flood", false).await;
@@ -165,9 +151,8 @@ async fn connection_limit_refuses_politely() {
             ..
         }
     ));
-    probe.send(&ClientMessage::Heartbeat { ack: 0 }).await;
     assert!(matches!(
-        probe.recv().await,
+        probe.request(&ClientMessage::Heartbeat { ack: 0 }).await,
         ServerMessage::HeartbeatAck { .. }
     ));
     server.handle.shutdown().await;

@@ -8,13 +8,11 @@ use protocol::{ErrorCode, ServerMessage};
 #[tokio::test]
 async fn healthz_and_metrics() {
     let server = common::start(|_| {}).await;
-    let health = server.http_get("/healthz").await;
-    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let health = server.http_get_ok("/healthz").await;
     assert!(health.ends_with("ok"), "{health}");
     let (_a, _) = server.login("r1", "a", true).await;
     let (_b, _) = server.login("r2", "b", true).await;
-    let m = server.http_get("/metrics").await;
-    assert!(m.starts_with("HTTP/1.1 200"), "{m}");
+    let m = server.http_get_ok("/metrics").await;
     for line in [
         "confer_rooms 2",
         "confer_users 2",
@@ -114,16 +112,14 @@ fn api_code(body: &str) -> ErrorCode {
 #[tokio::test]
 async fn the_debug_page_is_served() {
     let server = common::start(|_| {}).await;
-    let page = server.http_get("/").await;
-    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let page = server.http_get_ok("/").await;
     assert!(page.contains("text/html"), "{page}");
     assert!(page.contains("Confer"), "{page}");
     if server::web::page_built() {
         // The compiled page loads its script from the server, nothing else.
         assert!(page.contains("/web/js/main.js"), "{page}");
         assert!(!page.contains("https://"), "no CDN: {page}");
-        let js = server.http_get("/web/js/main.js").await;
-        assert!(js.starts_with("HTTP/1.1 200"), "{js}");
+        let js = server.http_get_ok("/web/js/main.js").await;
         assert!(js.contains("text/javascript"), "{js}");
     } else {
         assert!(page.contains("make web"), "placeholder says how: {page}");
@@ -171,12 +167,13 @@ async fn dev_mode_mints_tokens_that_log_in() {
     );
     // The token logs in to its room, and only there.
     let mut c = server.connect().await;
-    c.send(&token_login(&server.app, "r1", &token)).await;
-    assert!(matches!(c.recv().await, ServerMessage::LoginOk(_)));
-    let mut c = server.connect().await;
-    c.send(&token_login(&server.app, "r2", &token)).await;
     assert!(matches!(
-        c.recv().await,
+        c.request(&token_login(&server.app, "r1", &token)).await,
+        ServerMessage::LoginOk(_)
+    ));
+    let mut c = server.connect().await;
+    assert!(matches!(
+        c.request(&token_login(&server.app, "r2", &token)).await,
         ServerMessage::LoginFailed {
             code: ErrorCode::TokenWrongRoom,
             ..

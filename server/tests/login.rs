@@ -136,8 +136,7 @@ async fn token_login_reports_expiry_and_renews() {
     let mut c = server.connect().await;
     let mut login = c.app_sign_login(&server.app, "room1", "u1", true);
     login.credentials = Credentials::Token { token };
-    c.send(&ClientMessage::Login(login)).await;
-    let ServerMessage::LoginOk(ok) = c.recv().await else {
+    let ServerMessage::LoginOk(ok) = c.request(&ClientMessage::Login(login)).await else {
         panic!("login")
     };
     let ms = ok.token_expires_in_ms.expect("token login has an expiry");
@@ -147,12 +146,13 @@ async fn token_login_reports_expiry_and_renews() {
         secret.as_bytes(),
         &TokenClaims::new(app_id, "u1", None, Privileges::ALL, now_unix(), 7200),
     );
-    c.send(&ClientMessage::RenewToken {
-        request_id: 5,
-        token: renewed,
-    })
-    .await;
-    match c.recv().await {
+    match c
+        .request(&ClientMessage::RenewToken {
+            request_id: 5,
+            token: renewed,
+        })
+        .await
+    {
         ServerMessage::Ack {
             request_id: 5,
             body: protocol::AckBody::TokenRenewed { expires_in_ms },
@@ -165,12 +165,13 @@ async fn token_login_reports_expiry_and_renews() {
         secret.as_bytes(),
         &TokenClaims::new(app_id, "u2", None, Privileges::ALL, now_unix(), 60),
     );
-    c.send(&ClientMessage::RenewToken {
-        request_id: 6,
-        token: wrong,
-    })
-    .await;
-    match c.recv().await {
+    match c
+        .request(&ClientMessage::RenewToken {
+            request_id: 6,
+            token: wrong,
+        })
+        .await
+    {
         ServerMessage::Error {
             request_id: Some(6),
             code: ErrorCode::TokenWrongUser,
@@ -186,32 +187,16 @@ async fn token_login_reports_expiry_and_renews() {
 async fn login_timeout_and_login_required() {
     let server = common::start(|c| c.login_timeout_ms = 300).await;
     let mut idle = server.connect().await;
-    let msgs = idle.closed().await;
-    assert!(
-        matches!(
-            msgs.as_slice(),
-            [ServerMessage::Error {
-                code: ErrorCode::LoginTimeoutOnServer,
-                fatal: true,
-                ..
-            }]
-        ),
-        "{msgs:?}"
+    assert_eq!(
+        idle.closed_with_fatal_error().await,
+        ErrorCode::LoginTimeoutOnServer
     );
 
     let mut early = server.connect().await;
     early.send(&ClientMessage::Heartbeat { ack: 0 }).await;
-    let msgs = early.closed().await;
-    assert!(
-        matches!(
-            msgs.as_slice(),
-            [ServerMessage::Error {
-                code: ErrorCode::LoginRequired,
-                fatal: true,
-                ..
-            }]
-        ),
-        "{msgs:?}"
+    assert_eq!(
+        early.closed_with_fatal_error().await,
+        ErrorCode::LoginRequired
     );
     server.handle.shutdown().await;
 }
@@ -222,8 +207,10 @@ async fn room_member_limit_from_first_user() {
     let mut first = server.connect().await;
     let mut login = first.app_sign_login(&server.app, "small", "u1", true);
     login.max_member_count = 2;
-    first.send(&ClientMessage::Login(login)).await;
-    assert!(matches!(first.recv().await, ServerMessage::LoginOk(_)));
+    assert!(matches!(
+        first.request(&ClientMessage::Login(login)).await,
+        ServerMessage::LoginOk(_)
+    ));
     let (_second, ok) = server.login("small", "u2", true).await;
     assert_eq!(ok.online_count, 2);
     assert_eq!(

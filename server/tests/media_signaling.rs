@@ -17,6 +17,13 @@ fn error_code(m: &ServerMessage, id: u32) -> Option<ErrorCode> {
     }
 }
 
+/// Sends `msg` and skips to the error answering `request_id`; returns its code.
+async fn refused(c: &mut common::Client, request_id: u32, msg: &ClientMessage) -> ErrorCode {
+    c.send(msg).await;
+    let m = c.recv_until(|m| error_code(m, request_id).is_some()).await;
+    error_code(&m, request_id).expect("matched above")
+}
+
 #[tokio::test]
 async fn play_subscriptions_and_offer_errors() {
     let server = start(|_| {}).await;
@@ -24,22 +31,16 @@ async fn play_subscriptions_and_offer_errors() {
     let (mut b, _) = server.login("r2", "bob", false).await;
 
     // Invalid stream ID.
-    b.send(&ClientMessage::PlayStream {
-        request_id: 1,
-        stream_id: "bad id!".into(),
-    })
-    .await;
-    let m = b.recv_until(|m| error_code(m, 1).is_some()).await;
-    assert_eq!(error_code(&m, 1), Some(ErrorCode::InvalidStreamId));
+    assert_eq!(
+        refused(&mut b, 1, &common::play_stream(1, "bad id!")).await,
+        ErrorCode::InvalidStreamId
+    );
 
     // Stopping what is not played.
-    b.send(&ClientMessage::StopPlaying {
-        request_id: 2,
-        stream_id: "cam".into(),
-    })
-    .await;
-    let m = b.recv_until(|m| error_code(m, 2).is_some()).await;
-    assert_eq!(error_code(&m, 2), Some(ErrorCode::NotPlaying));
+    assert_eq!(
+        refused(&mut b, 2, &common::stop_playing(2, "cam")).await,
+        ErrorCode::NotPlaying
+    );
 
     // A play offer without a subscription, then with one but not live.
     let offer = |request_id, role| ClientMessage::SdpOffer {
@@ -48,15 +49,11 @@ async fn play_subscriptions_and_offer_errors() {
         role,
         sdp: "v=0\r\n".into(),
     };
-    b.send(&offer(3, MediaRole::Play)).await;
-    let m = b.recv_until(|m| error_code(m, 3).is_some()).await;
-    assert_eq!(error_code(&m, 3), Some(ErrorCode::StreamNotLive));
-    b.send(&ClientMessage::PlayStream {
-        request_id: 4,
-        stream_id: "cam".into(),
-    })
-    .await;
-    let m = b.recv().await;
+    assert_eq!(
+        refused(&mut b, 3, &offer(3, MediaRole::Play)).await,
+        ErrorCode::StreamNotLive
+    );
+    let m = b.request(&common::play_stream(4, "cam")).await;
     assert!(matches!(
         m,
         ServerMessage::Ack {
@@ -64,40 +61,31 @@ async fn play_subscriptions_and_offer_errors() {
             body: AckBody::PlayAccepted { .. }
         }
     ));
-    b.send(&offer(5, MediaRole::Play)).await;
-    let m = b.recv_until(|m| error_code(m, 5).is_some()).await;
-    assert_eq!(error_code(&m, 5), Some(ErrorCode::StreamNotLive));
+    assert_eq!(
+        refused(&mut b, 5, &offer(5, MediaRole::Play)).await,
+        ErrorCode::StreamNotLive
+    );
 
     // Publishing media for a stream this session did not claim.
-    a.send(&offer(6, MediaRole::Publish)).await;
-    let m = a.recv_until(|m| error_code(m, 6).is_some()).await;
-    assert_eq!(error_code(&m, 6), Some(ErrorCode::NotStreamOwner));
+    assert_eq!(
+        refused(&mut a, 6, &offer(6, MediaRole::Publish)).await,
+        ErrorCode::NotStreamOwner
+    );
     // Claimed, but the SDP is garbage.
-    a.send(&ClientMessage::PublishStream {
-        request_id: 7,
-        stream_id: "cam".into(),
-        extra_info: String::new(),
-        audio_muted: false,
-        video_muted: false,
-    })
-    .await;
+    a.send(&common::publish_stream(7, "cam")).await;
     a.recv_until(|m| matches!(m, ServerMessage::Ack { request_id: 7, .. }))
         .await;
-    a.send(&offer(8, MediaRole::Publish)).await;
-    let m = a.recv_until(|m| error_code(m, 8).is_some()).await;
-    assert_eq!(error_code(&m, 8), Some(ErrorCode::PublishNegotiationFailed));
+    assert_eq!(
+        refused(&mut a, 8, &offer(8, MediaRole::Publish)).await,
+        ErrorCode::PublishNegotiationFailed
+    );
 
     // No StreamReady arrived for the stream that never went live.
     assert!(b
         .try_recv(std::time::Duration::from_millis(300))
         .await
         .is_none_or(|m| !matches!(m, ServerMessage::StreamReady { .. })));
-    b.send(&ClientMessage::StopPlaying {
-        request_id: 9,
-        stream_id: "cam".into(),
-    })
-    .await;
-    let m = b.recv().await;
+    let m = b.request(&common::stop_playing(9, "cam")).await;
     assert!(matches!(
         m,
         ServerMessage::Ack {

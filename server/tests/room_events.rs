@@ -60,16 +60,15 @@ async fn users_join_and_leave_in_order() {
     }
 
     // b publishes: everyone else sees the stream, b gets the ack.
-    b.send(&ClientMessage::PublishStream {
-        request_id: 1,
-        stream_id: "cam-b".into(),
-        extra_info: "hd".into(),
-        audio_muted: false,
-        video_muted: false,
-    })
-    .await;
     assert_eq!(
-        b.recv().await,
+        b.request(&ClientMessage::PublishStream {
+            request_id: 1,
+            stream_id: "cam-b".into(),
+            extra_info: "hd".into(),
+            audio_muted: false,
+            video_muted: false,
+        })
+        .await,
         ServerMessage::Ack {
             request_id: 1,
             body: AckBody::StreamPublished {
@@ -91,28 +90,12 @@ async fn users_join_and_leave_in_order() {
         }
     }
     // Re-publishing the same ID is idempotent; another user cannot take it.
-    b.send(&ClientMessage::PublishStream {
-        request_id: 2,
-        stream_id: "cam-b".into(),
-        extra_info: String::new(),
-        audio_muted: false,
-        video_muted: false,
-    })
-    .await;
     assert!(matches!(
-        b.recv().await,
+        b.request(&common::publish_stream(2, "cam-b")).await,
         ServerMessage::Ack { request_id: 2, .. }
     ));
-    a.send(&ClientMessage::PublishStream {
-        request_id: 3,
-        stream_id: "cam-b".into(),
-        extra_info: String::new(),
-        audio_muted: false,
-        video_muted: false,
-    })
-    .await;
     assert!(matches!(
-        a.recv().await,
+        a.request(&common::publish_stream(3, "cam-b")).await,
         ServerMessage::Error {
             request_id: Some(3),
             code: ErrorCode::StreamIdInUse,
@@ -120,28 +103,15 @@ async fn users_join_and_leave_in_order() {
             ..
         }
     ));
-    a.send(&ClientMessage::PublishStream {
-        request_id: 4,
-        stream_id: "bad id".into(),
-        extra_info: String::new(),
-        audio_muted: false,
-        video_muted: false,
-    })
-    .await;
     assert!(matches!(
-        a.recv().await,
+        a.request(&common::publish_stream(4, "bad id")).await,
         ServerMessage::Error {
             code: ErrorCode::InvalidStreamId,
             ..
         }
     ));
-    a.send(&ClientMessage::StopPublishing {
-        request_id: 5,
-        stream_id: "cam-b".into(),
-    })
-    .await;
     assert!(matches!(
-        a.recv().await,
+        a.request(&common::stop_publishing(5, "cam-b")).await,
         ServerMessage::Error {
             code: ErrorCode::NotPublishing,
             ..
@@ -198,25 +168,12 @@ async fn users_join_and_leave_in_order() {
     c.quiet(Duration::from_millis(200)).await;
 
     // The stream ID is free again.
-    a.send(&ClientMessage::PublishStream {
-        request_id: 10,
-        stream_id: "cam-b".into(),
-        extra_info: String::new(),
-        audio_muted: false,
-        video_muted: false,
-    })
-    .await;
     assert!(matches!(
-        a.recv().await,
+        a.request(&common::publish_stream(10, "cam-b")).await,
         ServerMessage::Ack { request_id: 10, .. }
     ));
-    a.send(&ClientMessage::StopPublishing {
-        request_id: 11,
-        stream_id: "cam-b".into(),
-    })
-    .await;
     assert_eq!(
-        a.recv().await,
+        a.request(&common::stop_publishing(11, "cam-b")).await,
         ServerMessage::Ack {
             request_id: 11,
             body: AckBody::StreamStopped {
@@ -232,13 +189,12 @@ async fn broadcasts_reach_the_others() {
     let server = common::start(|_| {}).await;
     let (mut a, _) = server.login("r", "a", false).await;
     let (mut b, _) = server.login("r", "b", false).await;
-    a.send(&ClientMessage::SendBroadcast {
-        request_id: 1,
-        text: "hello".into(),
-    })
-    .await;
     assert_eq!(
-        a.recv().await,
+        a.request(&ClientMessage::SendBroadcast {
+            request_id: 1,
+            text: "hello".into(),
+        })
+        .await,
         ServerMessage::Ack {
             request_id: 1,
             body: AckBody::BroadcastSent { message_id: 1 }
@@ -253,26 +209,24 @@ async fn broadcasts_reach_the_others() {
         }
         other => panic!("{other:?}"),
     }
-    a.send(&ClientMessage::SendBroadcast {
-        request_id: 2,
-        text: String::new(),
-    })
-    .await;
     assert!(matches!(
-        a.recv().await,
+        a.request(&ClientMessage::SendBroadcast {
+            request_id: 2,
+            text: String::new(),
+        })
+        .await,
         ServerMessage::Error {
             code: ErrorCode::BroadcastEmpty,
             fatal: false,
             ..
         }
     ));
-    a.send(&ClientMessage::SendBroadcast {
-        request_id: 3,
-        text: "x".repeat(1025),
-    })
-    .await;
     assert!(matches!(
-        a.recv().await,
+        a.request(&ClientMessage::SendBroadcast {
+            request_id: 3,
+            text: "x".repeat(1025),
+        })
+        .await,
         ServerMessage::Error {
             code: ErrorCode::BroadcastTooLong,
             ..
@@ -307,16 +261,15 @@ async fn stream_state_reaches_the_others_and_late_joiners() {
     let (mut a, _) = server.login("r", "a", false).await;
     let (mut b, _) = server.login("r", "b", false).await;
     // b publishes with its microphone already muted: the Add says so.
-    b.send(&ClientMessage::PublishStream {
-        request_id: 1,
-        stream_id: "cam-b".into(),
-        extra_info: String::new(),
-        audio_muted: true,
-        video_muted: false,
-    })
-    .await;
     assert!(matches!(
-        b.recv().await,
+        b.request(&ClientMessage::PublishStream {
+            request_id: 1,
+            stream_id: "cam-b".into(),
+            extra_info: String::new(),
+            audio_muted: true,
+            video_muted: false,
+        })
+        .await,
         ServerMessage::Ack { request_id: 1, .. }
     ));
     match event(a.recv().await).1 {
@@ -327,15 +280,14 @@ async fn stream_state_reaches_the_others_and_late_joiners() {
         other => panic!("{other:?}"),
     }
     // b turns its camera off: a hears it, b gets the ack.
-    b.send(&ClientMessage::StreamState {
-        request_id: 2,
-        stream_id: "cam-b".into(),
-        audio_muted: true,
-        video_muted: true,
-    })
-    .await;
     assert_eq!(
-        b.recv().await,
+        b.request(&ClientMessage::StreamState {
+            request_id: 2,
+            stream_id: "cam-b".into(),
+            audio_muted: true,
+            video_muted: true,
+        })
+        .await,
         ServerMessage::Ack {
             request_id: 2,
             body: AckBody::StreamStateUpdated {
@@ -355,15 +307,14 @@ async fn stream_state_reaches_the_others_and_late_joiners() {
         )
     );
     // The same state again is acknowledged without an event.
-    b.send(&ClientMessage::StreamState {
-        request_id: 3,
-        stream_id: "cam-b".into(),
-        audio_muted: true,
-        video_muted: true,
-    })
-    .await;
     assert!(matches!(
-        b.recv().await,
+        b.request(&ClientMessage::StreamState {
+            request_id: 3,
+            stream_id: "cam-b".into(),
+            audio_muted: true,
+            video_muted: true,
+        })
+        .await,
         ServerMessage::Ack { request_id: 3, .. }
     ));
     a.quiet(Duration::from_millis(200)).await;
@@ -373,14 +324,14 @@ async fn stream_state_reaches_the_others_and_late_joiners() {
         (5, "nope", ErrorCode::NotStreamOwner),
         (6, "bad id", ErrorCode::InvalidStreamId),
     ] {
-        a.send(&ClientMessage::StreamState {
-            request_id,
-            stream_id: stream_id.into(),
-            audio_muted: false,
-            video_muted: false,
-        })
-        .await;
-        let got = a.recv().await;
+        let got = a
+            .request(&ClientMessage::StreamState {
+                request_id,
+                stream_id: stream_id.into(),
+                audio_muted: false,
+                video_muted: false,
+            })
+            .await;
         assert!(
             matches!(&got, ServerMessage::Error { request_id: Some(r), code: c, fatal: false, .. }
                 if *r == request_id && *c == code),

@@ -17,6 +17,17 @@ fn resume(ok: &protocol::LoginOk, last_seq: u64) -> ClientMessage {
     })
 }
 
+/// Resumes `ok`'s session (seen up to seq 0) on a new connection, which the
+/// server must close after exactly one `ResumeFailed`; returns its code.
+async fn resume_fails(server: &common::TestServer, ok: &protocol::LoginOk) -> ErrorCode {
+    let mut c = server.connect().await;
+    c.send(&resume(ok, 0)).await;
+    match c.closed().await.as_slice() {
+        [ServerMessage::ResumeFailed { code, .. }] => *code,
+        msgs => panic!("expected ResumeFailed before the close, got {msgs:?}"),
+    }
+}
+
 #[tokio::test]
 async fn second_login_kicks_the_first_without_churn() {
     let server = common::start(|_| {}).await;
@@ -24,15 +35,7 @@ async fn second_login_kicks_the_first_without_churn() {
     let (mut b, ok_b) = server.login("r", "b", true).await;
     a.recv().await;
     a.recv().await; // Add b, count 2
-    b.send(&ClientMessage::PublishStream {
-        request_id: 1,
-        stream_id: "cam".into(),
-        extra_info: String::new(),
-        audio_muted: false,
-        video_muted: false,
-    })
-    .await;
-    b.recv().await;
+    b.request(&common::publish_stream(1, "cam")).await;
     a.recv().await; // stream Add
 
     let (_b2, ok_b2) = server.login("r", "b", true).await;
@@ -63,19 +66,7 @@ async fn second_login_kicks_the_first_without_churn() {
     a.quiet(Duration::from_millis(300)).await;
 
     // The kicked session may not come back.
-    let mut again = server.connect().await;
-    again.send(&resume(&ok_b, 0)).await;
-    let msgs = again.closed().await;
-    assert!(
-        matches!(
-            msgs.as_slice(),
-            [ServerMessage::ResumeFailed {
-                code: ErrorCode::KickedOut,
-                ..
-            }]
-        ),
-        "{msgs:?}"
-    );
+    assert_eq!(resume_fails(&server, &ok_b).await, ErrorCode::KickedOut);
 
     // Logging in to another room moves the user: Delete here.
     let (_b3, _) = server.login("elsewhere", "b", true).await;
@@ -110,8 +101,7 @@ async fn resume_after_dropped_connection_replays_missed_events() {
 
     let mut a2 = server.connect().await;
     // a saw nothing after login (seq 0): Add b, count 2, Add c, count 3.
-    a2.send(&resume(&ok_a, 0)).await;
-    match a2.recv().await {
+    match a2.request(&resume(&ok_a, 0)).await {
         ServerMessage::Resumed { missed } => {
             assert_eq!(
                 missed.iter().map(|e| e.seq).collect::<Vec<_>>(),
@@ -152,18 +142,12 @@ async fn resume_after_dropped_connection_replays_missed_events() {
     ));
 
     // Unknown session.
-    let mut stranger = server.connect().await;
     let mut bogus = ok_a.clone();
     bogus.resume_key = "0".repeat(32);
-    stranger.send(&resume(&bogus, 0)).await;
-    let msgs = stranger.closed().await;
-    assert!(matches!(
-        msgs.as_slice(),
-        [ServerMessage::ResumeFailed {
-            code: ErrorCode::SessionExpired,
-            ..
-        }]
-    ));
+    assert_eq!(
+        resume_fails(&server, &bogus).await,
+        ErrorCode::SessionExpired
+    );
     server.handle.shutdown().await;
 }
 
@@ -172,8 +156,9 @@ async fn resume_takes_over_an_open_connection() {
     let server = common::start(|_| {}).await;
     let (mut a, ok_a) = server.login("r", "a", true).await;
     let mut a2 = server.connect().await;
-    a2.send(&resume(&ok_a, 0)).await;
-    assert!(matches!(a2.recv().await, ServerMessage::Resumed { missed } if missed.is_empty()));
+    assert!(
+        matches!(a2.request(&resume(&ok_a, 0)).await, ServerMessage::Resumed { missed } if missed.is_empty())
+    );
     assert!(a.closed().await.is_empty());
     server.handle.shutdown().await;
 }
@@ -232,15 +217,10 @@ async fn silent_clients_are_removed_after_the_heartbeat_timeout() {
         )),
         "{msgs:?}"
     );
-    let mut late = server.connect().await;
-    late.send(&resume(&ok_c, 0)).await;
-    assert!(matches!(
-        late.closed().await.as_slice(),
-        [ServerMessage::ResumeFailed {
-            code: ErrorCode::SessionExpired,
-            ..
-        }]
-    ));
+    assert_eq!(
+        resume_fails(&server, &ok_c).await,
+        ErrorCode::SessionExpired
+    );
     server.handle.shutdown().await;
 }
 
@@ -266,15 +246,7 @@ async fn logout_behind_a_failed_write_still_logs_out() {
     .await;
     let (mut other, _) = server.login("r", "other", true).await;
     let (mut leaving, _) = server.login("r", "leaving", true).await;
-    leaving
-        .send(&ClientMessage::PublishStream {
-            request_id: 1,
-            stream_id: "cam".into(),
-            extra_info: String::new(),
-            audio_muted: false,
-            video_muted: false,
-        })
-        .await;
+    leaving.send(&common::publish_stream(1, "cam")).await;
     leaving
         .recv_until(|m| matches!(m, ServerMessage::Ack { request_id: 1, .. }))
         .await;

@@ -5,7 +5,7 @@
 // canvas copy of the <video>). Publisher and players share this machine's
 // clock. `make bench-browser` runs it with a release `confer`.
 
-import { Server, killAll, launchBrowser, openPage, sleep, until, waitPageEvent } from "./harness.mjs";
+import { openPage, pageLogin, pagePublish, sleep, startServerAndBrowser, stopServerAndBrowser, until } from "./harness.mjs";
 import { chromiumPath, confer } from "./harness.mjs";
 
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 4000);
@@ -23,8 +23,7 @@ function report(name, latencies) {
   console.log(`g2g_${name}_p95_ms ${pct(latencies, 0.95).toFixed(1)}`);
 }
 
-const server = await Server.start();
-const browser = await launchBrowser();
+const { server, browser } = await startServerAndBrowser();
 let failed = false;
 try {
   console.error(`bench-browser: ${confer}, ${chromiumPath}`);
@@ -39,11 +38,9 @@ try {
     stream: "web-cam",
     autoplay: "1",
   });
-  await publisher.waitEvent("Publishing", (e) => e.event === "PublisherStateUpdate" && e.state === "Publishing");
-  await page.click("#login");
-  await waitPageEvent(page, "Connected", (e) => e.name === "onRoomStateUpdate" && e.state === "Connected");
-  await page.click("#publish");
-  await waitPageEvent(page, "Publishing", (e) => e.name === "onPublisherStateUpdate" && e.state === "Publishing");
+  await publisher.waitPublishing();
+  await pageLogin(page);
+  await pagePublish(page);
   await until("the native player decodes web-cam", () => player.probes("video", "web-cam").length > 0);
   await until("the native player decodes nat-cam", () => player.probes("video", "nat-cam").length > 0);
   await until("the browser reads nat-cam", async () => (await page.evaluate(() => window.conferDebug.frames("nat-cam"))).length > 0);
@@ -68,8 +65,6 @@ try {
   failed = true;
   console.error(`bench-browser failed: ${e?.stack ?? e}`);
 } finally {
-  await browser.close();
-  await server.stop();
-  await killAll();
+  await stopServerAndBrowser({ server, browser });
 }
 process.exit(failed ? 1 : 0);

@@ -6,21 +6,23 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { Server, callbackName, killAll, launchBrowser, openPage, pageEvents, until, waitPageEvent } from "./harness.mjs";
+import {
+  callbackName,
+  openPage,
+  pageEvents,
+  pageLogin,
+  pagePublish,
+  startServerAndBrowser,
+  stopServerAndBrowser,
+  until,
+  waitPageEvent,
+} from "./harness.mjs";
 
 let server;
 let browser;
 
-before(async () => {
-  server = await Server.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  await killAll();
-});
+before(async () => ({ server, browser } = await startServerAndBrowser()));
+after(() => stopServerAndBrowser({ server, browser }));
 
 const ids = (list, key) => list.map((x) => x[key] ?? x.user?.user_id ?? x.user_id).sort().join(",");
 
@@ -58,7 +60,7 @@ const EXPECTED = {
 async function script(room, subject) {
   const observer = server.call(room, "obs", ["--publish", "obs-cam", "--audio", "none"]);
   try {
-    await observer.waitEvent("Publishing", (e) => e.event === "PublisherStateUpdate" && e.state === "Publishing");
+    await observer.waitPublishing();
     await subject.join();
     await subject.waitFor("Publishing", (e) => e.name === "onPublisherStateUpdate" && e.state === "Publishing");
     await subject.waitFor("Playing", (e) => e.name === "onPlayerStateUpdate" && e.state === "Playing");
@@ -96,8 +98,7 @@ test("the page's event log shows the native SDK's state sequences", async () => 
   try {
     const webSeq = await script(room, {
       join: async () => {
-        await page.click("#login");
-        await waitPageEvent(page, "Connected", (e) => e.name === "onRoomStateUpdate" && e.state === "Connected");
+        await pageLogin(page);
         await page.click("#publish");
         await page.click('#streams li[data-stream="obs-cam"] button[data-action="play"]');
       },
@@ -128,11 +129,9 @@ test("a dropped connection resumes like the native SDK: media stays, nobody sees
     autoplay: "1",
   });
   try {
-    await observer.waitEvent("Publishing", (e) => e.event === "PublisherStateUpdate" && e.state === "Publishing");
-    await page.click("#login");
-    await waitPageEvent(page, "Connected", (e) => e.name === "onRoomStateUpdate" && e.state === "Connected");
-    await page.click("#publish");
-    await waitPageEvent(page, "Publishing", (e) => e.name === "onPublisherStateUpdate" && e.state === "Publishing");
+    await observer.waitPublishing();
+    await pageLogin(page);
+    await pagePublish(page);
     await waitPageEvent(page, "Playing", (e) => e.name === "onPlayerStateUpdate" && e.state === "Playing");
     const before = (await pageEvents(page)).length;
     // Cut the signaling socket under the engine (as a network drop would).

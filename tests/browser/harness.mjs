@@ -181,6 +181,11 @@ export class Call {
     return until(`${this.user}: ${what}`, () => this.events.find(pred), ms);
   }
 
+  /** Waits until the call's publisher is Publishing. */
+  async waitPublishing() {
+    return this.waitEvent("Publishing", (e) => e.event === "PublisherStateUpdate" && e.state === "Publishing");
+  }
+
   /** Logs out (SIGTERM) and waits for the process to end. */
   async stop() {
     this.child.kill("SIGTERM");
@@ -244,6 +249,32 @@ export function pageEvents(page) {
 
 export async function waitPageEvent(page, what, pred, ms = WAIT_MS) {
   return until(`page: ${what}`, async () => (await pageEvents(page)).find(pred), ms, 150);
+}
+
+/** Clicks the page's Login and waits until it is Connected. */
+export async function pageLogin(page) {
+  await page.click("#login");
+  await waitPageEvent(page, "Connected", (e) => e.name === "onRoomStateUpdate" && e.state === "Connected");
+}
+
+/** Clicks the page's Publish and waits until it is Publishing. */
+export async function pagePublish(page) {
+  await page.click("#publish");
+  await waitPageEvent(page, "Publishing", (e) => e.name === "onPublisherStateUpdate" && e.state === "Publishing");
+}
+
+/** A `confer serve` and a headless Chromium, for a test file or the bench. */
+export async function startServerAndBrowser() {
+  const server = await Server.start();
+  const browser = await launchBrowser();
+  return { server, browser };
+}
+
+/** Closes what `startServerAndBrowser` started (either may be missing) and kills every child. */
+export async function stopServerAndBrowser({ server, browser }) {
+  await browser?.close();
+  await server?.stop();
+  await killAll();
 }
 
 /** Saves a screenshot into the artifacts directory. */

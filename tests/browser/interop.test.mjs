@@ -6,13 +6,14 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
-  Server,
-  killAll,
-  launchBrowser,
   openPage,
   pageEvents,
+  pageLogin,
+  pagePublish,
   screenshot,
   sleep,
+  startServerAndBrowser,
+  stopServerAndBrowser,
   until,
   waitPageEvent,
 } from "./harness.mjs";
@@ -20,16 +21,8 @@ import {
 let server;
 let browser;
 
-before(async () => {
-  server = await Server.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  await killAll();
-});
+before(async () => ({ server, browser } = await startServerAndBrowser()));
+after(() => stopServerAndBrowser({ server, browser }));
 
 /** Frame numbers read in order: many, increasing, none beyond `max`. */
 function assertFrames(numbers, { min, max, what }) {
@@ -76,11 +69,6 @@ async function assertNoMediaErrors(page) {
   assert.deepEqual(bad, [], "media state errors on the page");
 }
 
-async function loggedIn(page) {
-  await page.click("#login");
-  await waitPageEvent(page, "Connected", (e) => e.name === "onRoomStateUpdate" && e.state === "Connected");
-}
-
 test("browser publishes the test pattern and a tone; native decodes frame numbers and the frequency", async () => {
   const room = "web-to-native";
   const page = await openPage(browser, server, {
@@ -93,9 +81,8 @@ test("browser publishes the test pattern and a tone; native decodes frame number
   });
   const native = server.call(room, "nat", ["--play", "auto", "--probe", "--audio", "none"]);
   try {
-    await loggedIn(page);
-    await page.click("#publish");
-    await waitPageEvent(page, "Publishing", (e) => e.name === "onPublisherStateUpdate" && e.state === "Publishing");
+    await pageLogin(page);
+    await pagePublish(page);
     await native.waitEvent("Playing web-cam", (e) => e.event === "PlayerStateUpdate" && e.state === "Playing");
     // Chromium sends what Confer speaks: H.264 constrained baseline, mode 1, and Opus.
     assertConferCodecs(await until("codec stats", async () => {
@@ -142,8 +129,8 @@ test("native publishes; the browser decodes frame numbers from a canvas copy and
     autoplay: "1",
   });
   try {
-    await native.waitEvent("Publishing", (e) => e.event === "PublisherStateUpdate" && e.state === "Publishing");
-    await loggedIn(page);
+    await native.waitPublishing();
+    await pageLogin(page);
     await waitPageEvent(page, "Playing nat-cam", (e) => e.name === "onPlayerStateUpdate" && e.state === "Playing");
     assertConferCodecs(await until("codec stats", async () => {
       const c = await codecsOf(page, "play", "nat-cam");
@@ -204,7 +191,7 @@ test("token logins explain expired, forged and wrong-room tokens; dev mode mints
     await page.click("#mint");
     await until("a minted token", async () => (await page.inputValue("#token")).startsWith("CF1."));
     assert.match(await page.textContent("#token-info"), /Token for minted · room tokens/);
-    await loggedIn(page);
+    await pageLogin(page);
   } finally {
     await page.close();
   }
@@ -225,8 +212,8 @@ test("a browser and two native clients in one room: everyone sees and hears ever
     autoplay: "1",
   });
   try {
-    for (const n of [a, b]) await n.waitEvent("Publishing", (e) => e.event === "PublisherStateUpdate" && e.state === "Publishing");
-    await loggedIn(page);
+    for (const n of [a, b]) await n.waitPublishing();
+    await pageLogin(page);
     await page.click("#publish");
     for (const s of ["a-cam", "b-cam"]) {
       await until(`browser reads ${s}`, async () => (await page.evaluate((id) => window.conferDebug.frames(id), s)).length >= 20);

@@ -2,6 +2,7 @@
 //! times read from the test pattern's barcode in rendered frames, and the
 //! decoded audio.
 
+use super::Peer;
 use media_core::capture::barcode::{self, Stamp};
 use media_core::frame::VideoFrame;
 use media_core::render::{Canvas, FrameReceiver, FrameSink, RenderedFrame};
@@ -165,5 +166,24 @@ impl AudioProbe {
             }
         }
         samples
+    }
+}
+
+impl Peer {
+    /// Starts playing `stream_id` onto a new [`VideoProbe`]'s canvas (does
+    /// not wait for Playing).
+    pub fn play_video(&self, stream_id: &str) -> VideoProbe {
+        let (canvas, video) = VideoProbe::canvas();
+        self.engine
+            .start_playing_stream(stream_id, Some(canvas))
+            .expect("play accepted");
+        video
+    }
+
+    /// Like [`Peer::play_video`], with the engine's audio sink probed too.
+    pub fn play_probed(&self, stream_id: &str) -> (VideoProbe, AudioProbe) {
+        let (sink, audio) = AudioProbe::sink();
+        self.engine.set_audio_sink(Some(sink));
+        (self.play_video(stream_id), audio)
     }
 }

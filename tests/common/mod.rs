@@ -3,6 +3,7 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod cli;
 pub mod media;
 pub mod raw;
 pub mod relay;
@@ -12,8 +13,8 @@ use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
 use media_core::codec::video_config::VideoPreset;
 use media_core::transport::TransportConfig;
 use media_core::{
-    Engine, EngineProfile, Event, EventReceiver, PublishChannel, ReconnectPolicy, RoomConfig,
-    RoomState, Scenario, User,
+    Engine, EngineProfile, Event, EventReceiver, PlayerState, PublishChannel, PublisherState,
+    ReconnectPolicy, RoomConfig, RoomState, Scenario, User,
 };
 use protocol::token::{self, Privileges, TokenClaims};
 use server::{AppConfig, ServerConfig, ServerHandle};
@@ -55,6 +56,11 @@ impl TestServer {
             app,
             url,
         }
+    }
+
+    /// The running server.
+    pub fn handle(&self) -> &ServerHandle {
+        self.handle.as_ref().expect("server running")
     }
 
     /// The server's address.
@@ -190,16 +196,32 @@ impl Peer {
         self.engine
             .start_publishing_stream(stream_id, PublishChannel::Main)
             .expect("publish accepted");
-        self.wait_for("Publishing", |e| {
-            matches!(
-                e,
-                Event::PublisherStateUpdate {
-                    state: media_core::PublisherState::Publishing,
-                    ..
-                }
-            )
-        })
-        .await;
+        self.wait_publisher_state(PublisherState::Publishing).await;
+    }
+
+    /// Waits for a PublisherStateUpdate into `state`; returns it.
+    pub async fn wait_publisher_state(&mut self, state: PublisherState) -> Event {
+        self.wait_for(
+            &format!("{state:?}"),
+            |e| matches!(e, Event::PublisherStateUpdate { state: s, .. } if *s == state),
+        )
+        .await
+    }
+
+    /// Waits for a PlayerStateUpdate into `state`; returns it.
+    pub async fn wait_player_state(&mut self, state: PlayerState) -> Event {
+        self.wait_for(
+            &format!("{state:?}"),
+            |e| matches!(e, Event::PlayerStateUpdate { state: s, .. } if *s == state),
+        )
+        .await
+    }
+
+    /// Waits for a stream update of any kind (`what` names the one the test
+    /// expects, for the failure message); returns it.
+    pub async fn wait_stream_update(&mut self, what: &str) -> Event {
+        self.wait_for(what, |e| matches!(e, Event::RoomStreamUpdate { .. }))
+            .await
     }
 
     /// The next event (fails the test after [`EVENT_TIMEOUT`]).
@@ -247,6 +269,13 @@ impl Peer {
             Event::RoomStateUpdate { error_code, .. } => error_code,
             _ => unreachable!("matched above"),
         }
+    }
+
+    /// Waits until a remote device event reads `want` (e.g. `"mic a-cam
+    /// Mute"`, see [`device_brief`]); returns it.
+    pub async fn wait_device(&mut self, want: &str) -> Event {
+        self.wait_for(want, |e| device_brief(e).as_deref() == Some(want))
+            .await
     }
 
     /// Collects whatever arrives within `window`.
@@ -310,6 +339,20 @@ pub fn brief(e: &Event) -> String {
         Event::RoomTokenWillExpire { .. } => "token will expire".to_owned(),
         Event::RoomStateChanged { reason, .. } => format!("changed {reason:?}"),
         other => format!("{other:?}"),
+    }
+}
+
+/// `"mic a-cam Mute"` / `"camera a-cam Open"` for the remote device events,
+/// `None` for the rest.
+pub fn device_brief(e: &Event) -> Option<String> {
+    match e {
+        Event::RemoteMicStateUpdate { stream_id, state } => {
+            Some(format!("mic {stream_id} {state:?}"))
+        }
+        Event::RemoteCameraStateUpdate { stream_id, state } => {
+            Some(format!("camera {stream_id} {state:?}"))
+        }
+        _ => None,
     }
 }
 

@@ -4,7 +4,8 @@
 use futures_util::{SinkExt, StreamExt};
 use protocol::auth::login_proof;
 use protocol::{
-    ClientMessage, Credentials, Login, LoginOk, ServerMessage, UserInfo, PROTOCOL_VERSION,
+    ClientMessage, Credentials, ErrorCode, Login, LoginOk, ServerMessage, UserInfo,
+    PROTOCOL_VERSION,
 };
 use server::{AppConfig, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
@@ -34,6 +35,41 @@ pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
     TestServer { handle, app }
 }
 
+/// `PublishStream` for `stream_id`: no extra info, audio and video on.
+pub fn publish_stream(request_id: u32, stream_id: &str) -> ClientMessage {
+    ClientMessage::PublishStream {
+        request_id,
+        stream_id: stream_id.into(),
+        extra_info: String::new(),
+        audio_muted: false,
+        video_muted: false,
+    }
+}
+
+/// `StopPublishing` for `stream_id`.
+pub fn stop_publishing(request_id: u32, stream_id: &str) -> ClientMessage {
+    ClientMessage::StopPublishing {
+        request_id,
+        stream_id: stream_id.into(),
+    }
+}
+
+/// `PlayStream` for `stream_id`.
+pub fn play_stream(request_id: u32, stream_id: &str) -> ClientMessage {
+    ClientMessage::PlayStream {
+        request_id,
+        stream_id: stream_id.into(),
+    }
+}
+
+/// `StopPlaying` for `stream_id`.
+pub fn stop_playing(request_id: u32, stream_id: &str) -> ClientMessage {
+    ClientMessage::StopPlaying {
+        request_id,
+        stream_id: stream_id.into(),
+    }
+}
+
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub nonce: String,
@@ -53,6 +89,16 @@ impl TestServer {
             ServerMessage::LoginOk(ok) => (c, ok),
             other => panic!("expected LoginOk, got {other:?}"),
         }
+    }
+
+    /// GETs `path`, asserts a 200 and returns the whole response.
+    pub async fn http_get_ok(&self, path: &str) -> String {
+        let response = self.http_get(path).await;
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "GET {path}: {response}"
+        );
+        response
     }
 
     pub async fn http_get(&self, path: &str) -> String {
@@ -119,6 +165,13 @@ impl Client {
         self.ws.send(msg).await.expect("sends");
     }
 
+    /// Sends `msg` and returns the next server message (its answer, where
+    /// nothing else is due first).
+    pub async fn request(&mut self, msg: &ClientMessage) -> ServerMessage {
+        self.send(msg).await;
+        self.recv().await
+    }
+
     /// The next server message (panics on close or after [`WAIT`]).
     pub async fn recv(&mut self) -> ServerMessage {
         match self.try_recv(WAIT).await {
@@ -163,6 +216,17 @@ impl Client {
                 }
                 Ok(Some(Ok(_))) => {}
             }
+        }
+    }
+
+    /// Waits for the server to close the connection after exactly one
+    /// message, a fatal `Error`; returns its code.
+    pub async fn closed_with_fatal_error(&mut self) -> ErrorCode {
+        match self.closed().await.as_slice() {
+            [ServerMessage::Error {
+                code, fatal: true, ..
+            }] => *code,
+            msgs => panic!("expected one fatal error before the close, got {msgs:?}"),
         }
     }
 

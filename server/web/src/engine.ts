@@ -296,7 +296,7 @@ export class WebEngine {
     if (!p) throw new SdkError(1_003_004, "this channel is not publishing");
     room.publisher = null;
     if (p.request !== null) room.requests.delete(p.request);
-    this.closePublisherMedia(p);
+    this.closeMedia(p);
     this.publisherEvent(p.streamId, "NoPublish", Code.Success, NO_DATA);
     if (p.acked || p.request !== null) {
       const id = this.newRequest();
@@ -333,7 +333,7 @@ export class WebEngine {
     if (!player) throw new SdkError(1_004_002, "this stream is not being played");
     room.players.delete(streamId);
     for (const [id, r] of room.requests) if (r.kind === "play" && r.streamId === streamId) room.requests.delete(id);
-    this.closePlayerMedia(player);
+    this.closeMedia(player);
     this.playerEvent(streamId, "NoPlay", Code.Success, NO_DATA);
     const id = this.newRequest();
     room.requests.set(id, { kind: "stop_play", streamId });
@@ -628,11 +628,11 @@ export class WebEngine {
     if (p) {
       p.acked = false;
       p.request = null;
-      this.closePublisherMedia(p);
+      this.closeMedia(p);
       this.announce(room);
     }
     for (const player of room.players.values()) {
-      this.closePlayerMedia(player);
+      this.closeMedia(player);
       player.live = false;
       this.requestPlay(room, player.streamId);
     }
@@ -764,7 +764,7 @@ export class WebEngine {
         const p = room.publisher;
         if (p && p.request === requestId) {
           room.publisher = null;
-          this.closePublisherMedia(p);
+          this.closeMedia(p);
           this.publisherEvent(p.streamId, "NoPublish", code, details(message));
         }
         return;
@@ -784,7 +784,7 @@ export class WebEngine {
         const player = room.players.get(req.streamId);
         if (player) {
           room.players.delete(req.streamId);
-          this.closePlayerMedia(player);
+          this.closeMedia(player);
           this.playerEvent(req.streamId, "NoPlay", code, details(message));
         }
         return;
@@ -829,7 +829,7 @@ export class WebEngine {
     const player = room.players.get(streamId);
     if (!player) return;
     player.live = false;
-    if (player.link !== "idle") this.closePlayerMedia(player);
+    if (player.link !== "idle") this.closeMedia(player);
     player.state = "PlayRequesting";
     this.playerEvent(streamId, player.state, Code.StreamEnded, NO_DATA);
   }
@@ -839,11 +839,11 @@ export class WebEngine {
     const p = room.publisher;
     if (p) {
       room.publisher = null;
-      this.closePublisherMedia(p);
+      this.closeMedia(p);
       this.publisherEvent(p.streamId, "NoPublish", code, NO_DATA);
     }
     for (const player of room.players.values()) {
-      this.closePlayerMedia(player);
+      this.closeMedia(player);
       this.playerEvent(player.streamId, "NoPlay", code, NO_DATA);
     }
     room.players.clear();
@@ -996,7 +996,7 @@ export class WebEngine {
     if (role === "publish") {
       const p = room.publisher;
       if (!p || p.streamId !== streamId) return;
-      this.closePublisherMedia(p);
+      this.closeMedia(p);
       p.link = "retry";
       p.state = "PublishRequesting";
       this.publisherEvent(streamId, p.state, code, details(why));
@@ -1007,7 +1007,7 @@ export class WebEngine {
     } else {
       const player = room.players.get(streamId);
       if (!player) return;
-      this.closePlayerMedia(player);
+      this.closeMedia(player);
       const retry = player.live && code !== Code.StreamNotLive;
       player.link = retry ? "retry" : "idle";
       player.state = "PlayRequesting";
@@ -1021,22 +1021,14 @@ export class WebEngine {
     }
   }
 
-  private closePublisherMedia(p: Publisher): void {
-    if (p.timer) clearTimeout(p.timer);
-    p.timer = null;
-    p.leg?.close();
-    p.leg = null;
-    p.link = "idle";
-    p.stats = null;
-  }
-
-  private closePlayerMedia(player: Player): void {
-    if (player.timer) clearTimeout(player.timer);
-    player.timer = null;
-    player.leg?.close();
-    player.leg = null;
-    player.link = "idle";
-    player.stats = null;
+  /** Closes a publisher's or player's media leg and cancels its retry. */
+  private closeMedia(m: Publisher | Player): void {
+    if (m.timer) clearTimeout(m.timer);
+    m.timer = null;
+    m.leg?.close();
+    m.leg = null;
+    m.link = "idle";
+    m.stats = null;
   }
 
   /** Stats every second; quality events every 3 s for each connected leg. */
