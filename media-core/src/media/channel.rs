@@ -16,7 +16,7 @@ use crate::codec::h264::H264Encoder;
 use crate::codec::opus::OpusEncoder;
 use crate::codec::video_config::VideoConfig;
 use crate::event::Event;
-use crate::frame::{AudioFrame, VideoFrame};
+use crate::frame::VideoFrame;
 use crate::quality::{PublishStreamQuality, StreamQualityLevel, QUALITY_INTERVAL};
 use crate::render::{I420Planes, RendererHandle};
 use crate::room::PublishChannel;
@@ -31,9 +31,6 @@ use tokio::task::JoinHandle;
 const FRAME_POLL: Duration = Duration::from_millis(100);
 /// One Opus frame.
 const AUDIO_FRAME: Duration = Duration::from_millis(20);
-/// Packets a muted track sends on a new connection so the SFU opens it (a
-/// few, in case one is lost): black pictures, silence.
-const PRIME_PACKETS: u32 = 3;
 
 /// What the app configured for a channel: its sources, video config and
 /// publish mutes.
@@ -71,10 +68,6 @@ pub(crate) struct PublishLink {
     pub(crate) force_keyframe: AtomicBool,
     /// Bandwidth estimate, kbit/s (0 = none yet).
     pub(crate) target_kbps: AtomicU32,
-    /// Priming packets still to send on the video track (see [`PublishLink::connected`]).
-    prime_video: AtomicU32,
-    /// Priming packets still to send on the audio track.
-    prime_audio: AtomicU32,
 }
 
 impl PublishLink {
@@ -83,44 +76,14 @@ impl PublishLink {
             transport: Slot::new(),
             force_keyframe: AtomicBool::new(false),
             target_kbps: AtomicU32::new(0),
-            prime_video: AtomicU32::new(0),
-            prime_audio: AtomicU32::new(0),
         }
     }
 
     /// A connection to the SFU came up: the players it starts need a
-    /// keyframe, and each track needs a first packet. The SFU opens a
-    /// publisher's track on its first RTP packet and only forwards tracks it
-    /// has opened, to players who attach once the stream is live (all
-    /// tracks opened, or a grace period after the first): a track muted from
-    /// the start would never reach them, not even once unmuted. So a muted
-    /// track sends a few packets carrying nothing (a black picture, silence)
-    /// now, before any player can be attached; real media stops the priming.
+    /// keyframe. (A muted track sends nothing: the SFU gives players every
+    /// track the offer declares, whether media has flowed on it or not.)
     pub(crate) fn connected(&self) {
         self.force_keyframe.store(true, Ordering::Relaxed);
-        self.prime_video.store(PRIME_PACKETS, Ordering::Relaxed);
-        self.prime_audio.store(PRIME_PACKETS, Ordering::Relaxed);
-    }
-}
-
-/// Takes one priming packet from `left`, if any are left.
-fn take_prime(left: &AtomicU32) -> bool {
-    left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-        .is_ok()
-}
-
-/// A black I420 picture of the size of `frame` (sent instead of it to prime
-/// a muted video track: nothing of the capture leaves the machine).
-fn black_like(frame: &VideoFrame) -> VideoFrame {
-    let luma = (frame.width as usize) * (frame.height as usize);
-    let len = VideoFrame::i420_len(frame.width, frame.height);
-    let mut data = vec![128u8; len];
-    data[..luma.min(len)].fill(16);
-    VideoFrame {
-        width: frame.width,
-        height: frame.height,
-        data,
-        capture_time_us: frame.capture_time_us,
     }
 }
 
@@ -312,19 +275,6 @@ fn video_loop(
             .unwrap_or_else(PoisonError::into_inner) = Some(source);
         rx
     };
-    // A muted track sends at most a black priming picture in place of `frame`.
-    let prime = |encoder: &mut Option<H264Encoder>, frame: &VideoFrame| {
-        if take_prime(&shared.link.prime_video) {
-            prime_video(
-                shared,
-                encoder,
-                &black_like(frame),
-                config,
-                frame_duration,
-                rt,
-            );
-        }
-    };
     while !shared.stop.load(Ordering::Relaxed) {
         let Some(frame) = frames.recv_timeout(FRAME_POLL) else {
             if frames.is_finished() {
@@ -335,7 +285,6 @@ fn video_loop(
         let camera_off = shared.mutes.camera_off.load(Ordering::Relaxed);
         if camera_off {
             // Nothing captured, previewed or sent.
-            prime(&mut encoder, &frame);
             continue;
         }
         shared.captured.add(1);
@@ -363,7 +312,6 @@ fn video_loop(
             continue;
         };
         if shared.mutes.video.load(Ordering::Relaxed) {
-            prime(&mut encoder, &frame);
             continue;
         }
         let Some(encoder) = encoder_for(&mut encoder, &frame, config) else {
@@ -392,8 +340,6 @@ fn video_loop(
                 if sent.is_ok() {
                     shared.sent_video.add(1);
                     shared.video_bytes.add(len);
-                    // The track is open: no priming needed.
-                    shared.link.prime_video.store(0, Ordering::Relaxed);
                 }
             }
             Ok(None) => {}
@@ -424,33 +370,6 @@ fn encoder_for<'a>(
     slot.as_mut()
 }
 
-/// Sends `black` as a keyframe to open the video track at the SFU (see
-/// [`PublishLink::connected`]); not counted as sent video. The next real
-/// picture is a keyframe again.
-fn prime_video(
-    shared: &ChannelShared,
-    encoder: &mut Option<H264Encoder>,
-    black: &VideoFrame,
-    config: VideoConfig,
-    frame_duration: Duration,
-    rt: &Handle,
-) {
-    let Some(transport) = shared.link.transport.get() else {
-        return;
-    };
-    let Some(encoder) = encoder_for(encoder, black, config) else {
-        return;
-    };
-    if let Ok(Some(encoded)) = encoder.encode(black, true) {
-        let _ = rt.block_on(transport.write_video(
-            encoded.data,
-            frame_duration,
-            encoded.capture_time_us,
-        ));
-    }
-    shared.link.force_keyframe.store(true, Ordering::Relaxed);
-}
-
 async fn audio_loop(
     shared: Arc<ChannelShared>,
     mut source: AudioSource,
@@ -475,13 +394,6 @@ async fn audio_loop(
             continue;
         };
         if shared.mutes.audio.load(Ordering::Relaxed) || mic_muted.load(Ordering::Relaxed) {
-            // At most silence, to open the track at the SFU (not counted as sent).
-            if take_prime(&shared.link.prime_audio) {
-                let silence = AudioFrame::silence(frame.channels, frame.capture_time_us);
-                if let Ok(packet) = encoder.encode(&silence) {
-                    let _ = transport.write_audio(packet, AUDIO_FRAME).await;
-                }
-            }
             continue;
         }
         match encoder.encode(&frame) {
@@ -490,8 +402,6 @@ async fn audio_loop(
                 if transport.write_audio(packet, AUDIO_FRAME).await.is_ok() {
                     shared.sent_audio.add(1);
                     shared.audio_bytes.add(len);
-                    // The track is open: no priming needed.
-                    shared.link.prime_audio.store(0, Ordering::Relaxed);
                 }
             }
             Err(e) => tracing::warn!(%e, "audio encoding failed"),
@@ -547,41 +457,5 @@ async fn quality_loop(shared: Arc<ChannelShared>, facts: FactSender) {
             stream_id,
             quality,
         }));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_connection_primes_each_track_a_few_times() {
-        let link = PublishLink::new();
-        assert!(!take_prime(&link.prime_video));
-        link.connected();
-        assert!(link.force_keyframe.load(Ordering::Relaxed));
-        for _ in 0..PRIME_PACKETS {
-            assert!(take_prime(&link.prime_video));
-        }
-        assert!(!take_prime(&link.prime_video));
-        assert!(take_prime(&link.prime_audio));
-    }
-
-    #[test]
-    fn the_priming_picture_is_black_and_well_formed() {
-        let frame = VideoFrame {
-            width: 32,
-            height: 18,
-            data: vec![200; VideoFrame::i420_len(32, 18)],
-            capture_time_us: 7,
-        };
-        let black = black_like(&frame);
-        assert!(black.validate().is_ok());
-        assert_eq!(
-            (black.width, black.height, black.capture_time_us),
-            (32, 18, 7)
-        );
-        assert!(black.data[..32 * 18].iter().all(|&y| y == 16));
-        assert!(black.data[32 * 18..].iter().all(|&c| c == 128));
     }
 }

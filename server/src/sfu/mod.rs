@@ -5,8 +5,13 @@
 //! replace it): the rest of the server sees [`Sfu`], [`StreamKey`],
 //! [`LegRef`], the [`SfuObserver`] it reports to, and [`SfuError`].
 //!
-//! - Each publisher leg is a recvonly peer connection; each of its tracks is
-//!   read by one task into a broadcast channel.
+//! - Each publisher leg is a recvonly peer connection. Every track its offer
+//!   sends is declared at once (kind and codec from the media profile), so a
+//!   player gets every track even if one is still silent (a camera off from
+//!   the start); when a track's first packet arrives (webrtc-rs reports a
+//!   remote track then) one task reads it into the declared track's
+//!   broadcast channel. The stream is live once the publisher's connection
+//!   is up.
 //! - Each player leg is a peer connection with one `TrackLocalStaticRTP` per
 //!   publisher track (a local track binds to one connection only). A task per
 //!   track rewrites SSRC and payload type for that leg, strips header
@@ -44,8 +49,8 @@ use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtcp_delivery::is_keyframe_request;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Instant;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -58,9 +63,6 @@ use webrtc::peer_connection::{
 
 /// Packets a player leg may fall behind its publisher before it loses some.
 const PACKET_QUEUE: usize = 1024;
-/// A publisher is live once all the tracks its offer sends have arrived, or
-/// this long after the first one did.
-const LIVE_GRACE: Duration = Duration::from_secs(1);
 
 /// A stream: stream IDs are unique per app.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,7 +88,7 @@ pub struct LegRef {
 pub trait SfuObserver: Send + Sync + 'static {
     /// A local ICE candidate for a leg; an empty `candidate` ends them.
     fn local_candidate(&self, leg: &LegRef, candidate: IceCandidate);
-    /// A publisher's media arrived: players may offer now.
+    /// A publisher's connection is up: players may offer now.
     fn stream_live(&self, stream: &StreamKey);
     /// A live publisher's connection went away (stopped, replaced, failed);
     /// its players' connections are closed.
@@ -158,7 +160,7 @@ struct Publisher {
     key: StreamKey,
     session_id: String,
     pc: Arc<dyn PeerConnection>,
-    expected_tracks: usize,
+    /// The tracks the offer sends, in its order.
     tracks: Mutex<Vec<Arc<SourceTrack>>>,
     live: AtomicBool,
     closed: AtomicBool,
@@ -174,14 +176,21 @@ enum Relayed {
     SenderReport(SenderReport),
 }
 
-/// One track a publisher sends.
+/// One track a publisher's offer sends.
 struct SourceTrack {
     kind: RtpCodecKind,
+    /// The profile's codec for `kind` (the only one the SFU negotiates).
     codec: RTCRtpCodec,
-    ssrc: u32,
-    remote: Arc<dyn TrackRemote>,
+    /// The remote track, once its first packet arrived.
+    arrived: OnceLock<Arrived>,
     packets: broadcast::Sender<Relayed>,
     keyframes: Mutex<KeyframeLimiter>,
+}
+
+/// A declared track's media, once it arrives.
+struct Arrived {
+    ssrc: u32,
+    remote: Arc<dyn TrackRemote>,
 }
 
 struct Player {
@@ -247,8 +256,12 @@ impl Sfu {
             key: stream.clone(),
             session_id: session_id.to_owned(),
             pc: Arc::clone(&pc),
-            expected_tracks: kinds.len(),
-            tracks: Mutex::new(Vec::new()),
+            tracks: Mutex::new(
+                kinds
+                    .iter()
+                    .map(|kind| SourceTrack::declared(*kind))
+                    .collect(),
+            ),
             live: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             tasks: Tasks::default(),
@@ -347,7 +360,7 @@ impl Sfu {
         }
     }
 
-    /// Whether the stream's publisher media has arrived.
+    /// Whether the stream's publisher is connected (players may offer).
     pub fn is_live(&self, stream: &StreamKey) -> bool {
         self.inner.live_sources(stream).is_some()
     }
@@ -471,33 +484,38 @@ impl Inner {
         (!sources.is_empty()).then_some(sources)
     }
 
-    /// A publisher's track arrived: start reading it; maybe go live.
-    async fn publisher_track(
-        self: &Arc<Self>,
-        stream: &StreamKey,
-        id: u64,
-        track: Arc<dyn TrackRemote>,
-    ) {
+    /// A publisher's track arrived (its first packet): bind it to the first
+    /// declared track of its kind still waiting and start reading it.
+    async fn publisher_track(&self, stream: &StreamKey, id: u64, track: Arc<dyn TrackRemote>) {
         let Some(publisher) = self.publisher(stream, id) else {
             return;
         };
         let Some(ssrc) = track.ssrcs().await.first().copied() else {
             return;
         };
-        let Some(codec) = track.codec(ssrc).await else {
-            tracing::warn!(stream_id = %stream.stream_id, ssrc, "publisher track without a codec");
-            return;
-        };
         let kind = track.kind().await;
-        let (packets, _) = broadcast::channel(PACKET_QUEUE);
-        let source = Arc::new(SourceTrack {
-            kind,
-            codec,
+        if let Some(codec) = track.codec(ssrc).await {
+            if !codec
+                .mime_type
+                .eq_ignore_ascii_case(&codec_of(kind).mime_type)
+            {
+                tracing::warn!(stream_id = %stream.stream_id, mime = %codec.mime_type, "publisher track with an unexpected codec");
+            }
+        }
+        let arrived = Arrived {
             ssrc,
             remote: Arc::clone(&track),
-            packets: packets.clone(),
-            keyframes: Mutex::new(KeyframeLimiter::default()),
-        });
+        };
+        let source = lock(&publisher.tracks)
+            .iter()
+            .find(|t| t.kind == kind && t.arrived.get().is_none())
+            .cloned();
+        let Some(source) = source.filter(|s| s.arrived.set(arrived).is_ok()) else {
+            tracing::warn!(stream_id = %stream.stream_id, ?kind, ssrc, "publisher track the offer did not declare; ignored");
+            return;
+        };
+        tracing::info!(stream_id = %stream.stream_id, ?kind, ssrc, "publisher track arrived");
+        let packets = source.packets.clone();
         publisher.tasks.push(tokio::spawn(async move {
             while let Some(event) = track.poll().await {
                 match event {
@@ -524,21 +542,16 @@ impl Inner {
                 }
             }
         }));
-        let count = {
-            let mut tracks = lock(&publisher.tracks);
-            tracks.push(source);
-            tracks.len()
-        };
-        tracing::info!(stream_id = %stream.stream_id, ?kind, ssrc, count, "publisher track arrived");
-        if count == 1 && publisher.expected_tracks > 1 {
-            let sfu = Arc::clone(self);
-            let late = Arc::clone(&publisher);
-            publisher.tasks.push(tokio::spawn(async move {
-                tokio::time::sleep(LIVE_GRACE).await;
-                sfu.mark_live(&late);
-            }));
+        // A player that connected before this track's media asked for a
+        // keyframe that could not be sent yet: ask now.
+        if source.packets.receiver_count() > 0 {
+            source.request_keyframe(true).await;
         }
-        if count >= publisher.expected_tracks {
+    }
+
+    /// A publisher's connection is up: its stream is live.
+    fn publisher_connected(&self, stream: &StreamKey, id: u64) {
+        if let Some(publisher) = self.publisher(stream, id) {
             self.mark_live(&publisher);
         }
     }
@@ -652,6 +665,18 @@ impl Inner {
 }
 
 impl SourceTrack {
+    /// A track of `kind` the publisher's offer sends, before its media arrives.
+    fn declared(kind: RtpCodecKind) -> Arc<Self> {
+        let (packets, _) = broadcast::channel(PACKET_QUEUE);
+        Arc::new(SourceTrack {
+            kind,
+            codec: codec_of(kind),
+            arrived: OnceLock::new(),
+            packets,
+            keyframes: Mutex::new(KeyframeLimiter::default()),
+        })
+    }
+
     /// Asks the publisher for a keyframe (a PLI), at most one per window:
     /// a request inside the window is sent when it ends (see
     /// [`KeyframeLimiter::decide`]); `force` goes out at once.
@@ -674,12 +699,17 @@ impl SourceTrack {
         }
     }
 
+    /// Sends a PLI for the track; nothing before its media arrived (the
+    /// publisher's first picture is a keyframe, and arrival asks again).
     async fn send_pli(&self) {
+        let Some(arrived) = self.arrived.get() else {
+            return;
+        };
         let pli = PictureLossIndication {
             sender_ssrc: 0,
-            media_ssrc: self.ssrc,
+            media_ssrc: arrived.ssrc,
         };
-        if let Err(error) = self.remote.write_rtcp(vec![Box::new(pli)]).await {
+        if let Err(error) = arrived.remote.write_rtcp(vec![Box::new(pli)]).await {
             tracing::debug!(%error, "keyframe request not sent");
         }
     }
@@ -873,6 +903,7 @@ impl PeerConnectionEventHandler for LegHandler {
                 let (leg, id) = (self.leg.clone(), self.id);
                 tokio::spawn(async move { sfu.player_connected(&leg, id).await });
             }
+            RTCPeerConnectionState::Connected => sfu.publisher_connected(&self.leg.stream, self.id),
             RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
                 let (leg, id) = (self.leg.clone(), self.id);
                 tokio::spawn(async move { sfu.leg_gone(&leg, id).await });
@@ -889,6 +920,14 @@ impl PeerConnectionEventHandler for LegHandler {
             return;
         };
         sfu.publisher_track(&self.leg.stream, self.id, track).await;
+    }
+}
+
+/// The codec the media profile negotiates for `kind`.
+fn codec_of(kind: RtpCodecKind) -> RTCRtpCodec {
+    match kind {
+        RtpCodecKind::Audio => rtc_profile::opus_codec(),
+        _ => rtc_profile::h264_codec(),
     }
 }
 
