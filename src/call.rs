@@ -5,7 +5,8 @@
 //! so the others see it leave at once. What the played streams deliver can be
 //! saved (`--save-received`, see [`crate::received`]) and probed (`--probe`:
 //! frame numbers, latency, tone frequency and level as more JSON lines on
-//! stdout, see [`crate::probe`]). If the room ends in Disconnected with
+//! stdout, see [`crate::probe`]); `--sound-level` adds the sound level
+//! monitor's events every 200 ms. If the room ends in Disconnected with
 //! an error (kicked out, wrong AppSign, retry window exhausted) it exits with
 //! status 2.
 
@@ -81,6 +82,10 @@ pub(crate) struct CallArgs {
     /// second of audio its dominant frequency and RMS level.
     #[arg(long)]
     probe: bool,
+    /// Start the sound level monitor (every 200 ms): `CapturedSoundLevelUpdate`
+    /// and `RemoteSoundLevelUpdate` events among the others.
+    #[arg(long)]
+    sound_level: bool,
     /// IP for media (UDP) sockets; 127.0.0.1 keeps media on loopback.
     #[arg(long, default_value = "0.0.0.0")]
     media_ip: IpAddr,
@@ -122,6 +127,9 @@ impl Preset {
     }
 }
 
+/// The sound level monitor's interval with `--sound-level`.
+const SOUND_LEVEL_INTERVAL: Duration = Duration::from_millis(200);
+
 /// Exit status when the room ended with an error.
 const EXIT_ROOM_ERROR: i32 = 2;
 
@@ -150,6 +158,9 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
     };
     let (engine, mut events) = Engine::create(profile).map_err(|e| anyhow!("{e}"))?;
     configure_media(&engine, &args)?;
+    if args.sound_level {
+        engine.start_sound_level_monitor(SOUND_LEVEL_INTERVAL);
+    }
     let players = Players::new(&engine, &args)?;
     let user = User::new(
         args.user.clone(),

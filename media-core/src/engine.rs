@@ -451,6 +451,23 @@ impl Engine {
         self.handle.media.set_audio_sink(sink);
     }
 
+    /// Starts the sound level monitor, or changes its interval when it runs
+    /// (seed: `startSoundLevelMonitor`). Every `interval` (clamped to
+    /// 100 ms..=3000 ms) the engine reports [`Event::CapturedSoundLevelUpdate`]
+    /// (the main channel's captured audio, muted or not, previewing or
+    /// publishing; 0 when nothing is captured) and, while streams are
+    /// played, [`Event::RemoteSoundLevelUpdate`]. Works in any state, before
+    /// login too; never fails.
+    pub fn start_sound_level_monitor(&self, interval: std::time::Duration) {
+        self.handle.media.start_sound_level_monitor(interval);
+    }
+
+    /// Stops the sound level monitor (seed: `stopSoundLevelMonitor`); no
+    /// level event follows. Does nothing when it is not running.
+    pub fn stop_sound_level_monitor(&self) {
+        self.handle.media.stop_sound_level_monitor();
+    }
+
     /// Destroys the engine: logs out if logged in, waits until the logout
     /// has been sent (or failed) and the engine's task has ended, at most
     /// about 2 s. Events produced by the logout are still delivered, then the

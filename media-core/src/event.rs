@@ -9,6 +9,7 @@ use protocol::{
     BroadcastMessage as WireBroadcast, StreamInfo, UpdateType as WireUpdateType, UserInfo,
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::media::DeviceType;
 use crate::quality::{PlayStreamQuality, PublishStreamQuality};
@@ -344,6 +345,26 @@ pub enum Event {
         /// Open, or Mute when its publisher sends no video.
         state: RemoteDeviceState,
     },
+    /// The level of the main channel's captured audio (seed:
+    /// `onCapturedSoundLevelUpdate`), every interval while the sound level
+    /// monitor runs ([`Engine::start_sound_level_monitor`](crate::Engine::start_sound_level_monitor)),
+    /// before login too. Measured before any mute, so it is reported whether
+    /// or not the microphone is muted and whether or not the channel
+    /// publishes; 0 when nothing is captured (no microphone).
+    CapturedSoundLevelUpdate {
+        /// 0 (silence, -60 dBFS and below) to 100 (full scale): the RMS over
+        /// the interval, `(dBFS + 60) / 60 * 100`.
+        level: f32,
+    },
+    /// The level of every played stream's received audio (seed:
+    /// `onRemoteSoundLevelUpdate`), every interval while the sound level
+    /// monitor runs and at least one stream is played. A stream whose
+    /// publisher sends no audio (muted) is 0; streams not played are absent.
+    RemoteSoundLevelUpdate {
+        /// Stream ID -> level over the interval, on the scale of
+        /// [`Event::CapturedSoundLevelUpdate`].
+        levels: BTreeMap<String, f32>,
+    },
     /// A local device (camera, microphone, speaker) is missing or failed
     /// (seed: `onLocalDeviceExceptionOccurred`). Publishing goes on with what
     /// still works.
@@ -396,6 +417,16 @@ mod tests {
                     state: RemoteDeviceState::Open,
                 },
                 r#"{"event":"RemoteCameraStateUpdate","stream_id":"s1","state":"Open"}"#,
+            ),
+            (
+                Event::CapturedSoundLevelUpdate { level: 75.5 },
+                r#"{"event":"CapturedSoundLevelUpdate","level":75.5}"#,
+            ),
+            (
+                Event::RemoteSoundLevelUpdate {
+                    levels: [("s1".to_owned(), 0.0), ("s2".to_owned(), 66.5)].into(),
+                },
+                r#"{"event":"RemoteSoundLevelUpdate","levels":{"s1":0.0,"s2":66.5}}"#,
             ),
         ];
         for (e, json) in cases {

@@ -9,7 +9,8 @@
 //! - media: cameras, microphones and synthetic sources ([`capture`]), H.264
 //!   and Opus ([`codec`]), WebRTC peer connections to Confer's SFU
 //!   ([`transport`]), and rendering into native windows or frame sinks
-//!   ([`render`]); quality reports every 3 s ([`quality`]).
+//!   ([`render`]); quality reports every 3 s ([`quality`]); a sound level
+//!   monitor ([`Engine::start_sound_level_monitor`]).
 //!
 //! ## Quick start
 //!

@@ -75,6 +75,8 @@ pub fn run() {
             media_commands::mute_publish_stream_video,
             media_commands::mute_play_stream_audio,
             media_commands::mute_play_stream_video,
+            media_commands::start_sound_level_monitor,
+            media_commands::stop_sound_level_monitor,
             device_commands::list_devices,
             device_commands::use_video_device,
             device_commands::use_audio_device,

@@ -151,3 +151,25 @@ pub async fn mute_play_stream_video(
 ) -> Result<(), CommandError> {
     Ok(engines.engine()?.mute_play_stream_video(&stream_id, mute)?)
 }
+
+/// Starts the sound level monitor, or changes its interval (`interval_ms`,
+/// clamped to 100..=3000): `CapturedSoundLevelUpdate` and, while streams
+/// are played, `RemoteSoundLevelUpdate` events every interval. Works before
+/// login too (the pre-join meter).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn start_sound_level_monitor(
+    engines: State<'_, EngineState>,
+    interval_ms: u32,
+) -> Result<(), CommandError> {
+    engines
+        .engine()?
+        .start_sound_level_monitor(std::time::Duration::from_millis(u64::from(interval_ms)));
+    Ok(())
+}
+
+/// Stops the sound level monitor.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn stop_sound_level_monitor(engines: State<'_, EngineState>) -> Result<(), CommandError> {
+    engines.engine()?.stop_sound_level_monitor();
+    Ok(())
+}

@@ -10,7 +10,7 @@ mod support;
 
 use serde_json::{json, Value};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::app::{self, RunningApp};
 use support::participant::Participant;
 use support::screen::{self, Rect};
@@ -45,7 +45,9 @@ fn tile_rect(app: &RunningApp, tile_css: &str) -> Rect {
 fn live_frames_in(rect: Rect, shot: &Path) -> (u32, u32) {
     let picture = rect.fit(f64::from(VIDEO_W) / f64::from(VIDEO_H));
     let mut first = None;
-    for _ in 0..60 {
+    // Generous: a loaded machine decodes and draws slowly at first.
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while Instant::now() < deadline {
         screen::screenshot(shot);
         if let Some(n) = screen::read_barcode(shot, picture, VIDEO_W, VIDEO_H) {
             match first {

@@ -382,5 +382,19 @@ pub fn is_media_detail(e: &Event) -> bool {
             | Event::PlayerRenderVideoFirstFrame { .. }
             | Event::PlayerRecvAudioFirstFrame { .. }
             | Event::PlayerQualityUpdate { .. }
+            | Event::CapturedSoundLevelUpdate { .. }
+            | Event::RemoteSoundLevelUpdate { .. }
     )
+}
+
+/// A two-user call in `room`: `a` publishes `a-cam` (test pattern and tone),
+/// `b` plays it onto a video probe; returns once `b`'s player is Playing.
+pub async fn one_way_call(server: &TestServer, room: &str) -> (Peer, Peer, media::VideoProbe) {
+    let mut a = Peer::join(server.profile(), room, "a", false).await;
+    let mut b = Peer::join(server.profile(), room, "b", false).await;
+    a.publish("a-cam").await;
+    b.wait_stream_update("stream Add").await;
+    let video = b.play_video("a-cam");
+    b.wait_player_state(PlayerState::Playing).await;
+    (a, b, video)
 }

@@ -2,8 +2,11 @@
 // Rust side. It answers every command of docs/app-contract.md, emits SDK
 // events for a scripted scenario, and feeds the canvas fallback with drawn
 // frames so tiles look like video. Query parameters:
-//   scenario = home | nocamera | hoststop | solo | spotlight | duo | duo-off | call | grid | chat | people | stats | reconnecting | leave | kicked | menu | help
-//              (duo: 1:1 with the Info panel open; duo-off: the same with your camera and mic off)
+//   scenario = home | nocamera | hoststop | solo | spotlight | duo | duo-off | muted | call | grid | chat | people | stats | reconnecting | leave | kicked | menu | help
+//              (duo: 1:1 with the Info panel open; duo-off: the same with your camera and mic off;
+//               muted: 1:1 with your mic off while you talk: the "You're muted" hint)
+//   Sound levels: while start_sound_level_monitor runs, you talk (captured ~35..85) and the
+//   first remote person talks; the others are quiet (their speaking rings stay off).
 //   theme    = system | light | dark | high-contrast
 //   render   = canvas | native-x11
 "use strict";
@@ -55,7 +58,7 @@
     { user_id: "u-margaret", user_name: "Margaret Hamilton", hue: 340 },
     { user_id: "u-edsger", user_name: "Edsger Dijkstra", hue: 90 },
   ];
-  const count = { solo: 0, spotlight: 1, duo: 1, "duo-off": 1, reconnecting: 1, kicked: 1, leave: 1 }[scenario] ?? (scenario === "grid" ? 6 : 3);
+  const count = { solo: 0, spotlight: 1, duo: 1, "duo-off": 1, muted: 1, reconnecting: 1, kicked: 1, leave: 1 }[scenario] ?? (scenario === "grid" ? 6 : 3);
   const others = people.slice(0, count);
 
   const quality = (level, extra = {}) => ({
@@ -171,6 +174,10 @@
         click("#toggle-camera");
         click("#toggle-mic");
         break;
+      case "muted":
+        click("#close-panel");
+        click("#toggle-mic");
+        break;
       case "grid":
       case "spotlight":
         click("#close-panel");
@@ -240,7 +247,43 @@
     },
     attach_canvas: ({ tile_id, channel }) => (channels.set(tile_id, channel), null),
     send_broadcast_message: () => ++msgId,
+    start_sound_level_monitor: ({ interval_ms }) => {
+      if (typeof interval_ms !== "number") throw "invalid args `intervalMs` for command `start_sound_level_monitor`";
+      startLevels(Math.min(3000, Math.max(100, interval_ms)));
+      return null;
+    },
+    stop_sound_level_monitor: () => (stopLevels(), null),
   };
+
+  // ---- sound levels (CapturedSoundLevelUpdate / RemoteSoundLevelUpdate) ----
+  let levelTimer = null;
+  const t0 = performance.now();
+  // Speech-like: syllables at ~4 Hz inside phrases, with short pauses.
+  const voice = (t, base, phase) => {
+    const syllable = 0.5 + 0.5 * Math.sin(t / 40 + phase);
+    const phrase = Math.sin(t / 900 + phase) > -0.6 ? 1 : 0.15;
+    return Math.max(0, Math.min(100, base * phrase * (0.65 + 0.35 * syllable) + Math.random() * 4));
+  };
+  function startLevels(interval) {
+    stopLevels();
+    levelTimer = setInterval(() => {
+      const t = performance.now() - t0;
+      emit("CapturedSoundLevelUpdate", { level: voice(t, 80, 0) });
+      const playing = [...started].filter((id) => id.startsWith("stream-") || others.some((o) => id.includes(o.user_id)));
+      if (!room || playing.length === 0) return;
+      const levels = {};
+      others.forEach((u, i) => {
+        // Muted people send no audio: 0 (as the SDK reports them).
+        const muted = i === 1 || i === 3;
+        levels[`${u.user_id}-main`] = muted ? 0 : i === 0 ? voice(t, 75, 1.3) : 4 + Math.random() * 3;
+      });
+      emit("RemoteSoundLevelUpdate", { levels });
+    }, interval);
+  }
+  function stopLevels() {
+    if (levelTimer) clearInterval(levelTimer);
+    levelTimer = null;
+  }
 
   window.__TAURI__ = {
     core: {

@@ -18,7 +18,7 @@ if (!chromiumPath) {
 
 const defaults = [
   "home:light", "home:dark", "home:high-contrast", "nocamera:light", "hoststop:dark",
-  "solo:dark", "spotlight:dark", "duo:dark", "duo-off:light:900x600", "call:dark", "call:light", "grid:dark", "grid:light",
+  "solo:dark", "spotlight:dark", "duo:dark", "duo-off:light:900x600", "muted:dark", "muted:light", "muted:dark:700x600", "call:dark", "call:light", "grid:dark", "grid:light",
   "chat:dark", "chat:light", "people:dark", "grid:dark:700x600", "call:dark:1920x1080", "stats:dark", "reconnecting:dark", "kicked:dark", "leave:light", "menu:dark", "help:dark",
 ];
 const jobs = process.argv.slice(2).length ? process.argv.slice(2) : defaults;
@@ -33,7 +33,8 @@ try {
     const [w, h] = size.split("x").map(Number);
     const page = await browser.page(w, h, dpr);
     await page.goto(`http://127.0.0.1:${port}/?scenario=${scenario}&theme=${theme}`);
-    await sleep(scenario === "home" ? 900 : 1600);
+    // muted: the "You're muted" hint needs 0.6 s of talking after the mic was turned off.
+    await sleep({ home: 900, muted: 2400 }[scenario] ?? 1600);
     const file = join(out, `${scenario}-${theme}${size === "1100x720" ? "" : "-" + size}.png`);
     writeFileSync(file, await page.screenshot());
     const logs = page.logs.filter((l) => !l.includes("[DOM] Password field"));

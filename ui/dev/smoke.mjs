@@ -50,6 +50,17 @@ try {
       ["u-katherine", "u-katherine-main", false, "Katherine Johnson", "stream:u-katherine-main"],
     ]);
   });
+  await check("sound levels: monitor at 100 ms, speaking rings, mic bars, meter", async () => {
+    const starts = await js(`__confer_mock.log.filter(([c]) => c === 'start_sound_level_monitor').map(([, a]) => a)`);
+    assert.ok(starts.length >= 1 && starts.every((a) => a.interval_ms === 100), JSON.stringify(starts));
+    await sleep(300);
+    const speaking = await js(`[...document.querySelectorAll('.tile[data-speaking]')].map(t => t.dataset.streamId ?? 'self')`);
+    assert.ok(speaking.includes("u-grace-main"), `speaking: ${speaking}`);
+    assert.ok(!speaking.includes("u-alan-main"), "a muted stream never speaks");
+    assert.equal(await js(`document.querySelector('#mic-meter').getAttribute('role')`), "meter");
+    assert.ok(Number(await js(`document.querySelector('#toggle-mic').style.getPropertyValue('--level') || '0'`)) >= 0);
+    assert.equal(await js(`document.querySelector('#muted-hint').getAttribute('aria-live')`), "polite");
+  });
   await check("login, publish and play used the contract's args", async () => {
     const log = await js(`__confer_mock.log.map(([c, a]) => [c, JSON.stringify(a)])`);
     const login = log.find(([c]) => c === "login_room");
@@ -93,7 +104,7 @@ try {
     const before = await js(`__confer_mock.log.length`);
     await js(`document.querySelector('#confirm-leave').click()`);
     await sleep(300);
-    const calls = await js(`__confer_mock.log.slice(${before}).map(([c]) => c).filter(c => !['update_tiles','diagnostics','list_devices','create_engine','start_preview','set_video_config','set_video_source','use_video_device','set_audio_source','use_audio_device','mute_microphone','enable_camera'].includes(c))`);
+    const calls = await js(`__confer_mock.log.slice(${before}).map(([c]) => c).filter(c => !['update_tiles','diagnostics','list_devices','create_engine','start_preview','set_video_config','set_video_source','use_video_device','set_audio_source','use_audio_device','mute_microphone','enable_camera','start_sound_level_monitor','stop_sound_level_monitor'].includes(c))`);
     assert.deepEqual(calls, ["stop_publishing_stream", "stop_preview", "logout_room", "destroy_engine", "stop_hosting"]);
     assert.equal(await js(`document.querySelector('[data-screen="home"]').hidden`), false);
   });

@@ -8,6 +8,7 @@ export interface ErrorText {
 }
 
 export const Codes = {
+  EngineDestroyed: 1_000_001,
   InvalidAppId: 1_000_002,
   InvalidAppSign: 1_000_003,
   InvalidServerUrl: 1_000_004,

@@ -15,11 +15,13 @@ import { CallScreen } from "./screens/call.js";
 import type { Diagnostics, Settings } from "./types.js";
 import { $ } from "./ui/dom.js";
 import { startUpdates } from "./update.js";
+import { SoundLevels } from "./levels.js";
 
 async function boot(): Promise<void> {
   const store = createCallStore();
   const session = new CallSession(api, store);
   const live = $("#live");
+  const levels = new SoundLevels(api, store);
 
   // The home form is in the HTML and paints at once; boot only waits for what
   // filling it needs: the listeners (registered before anything can emit:
@@ -29,6 +31,7 @@ async function boot(): Promise<void> {
   const listening = listenAll((e) => {
     store.dispatch(e);
     session.onEvent(e);
+    levels.onEvent(e);
   }).catch((e) => store.dispatch({ event: "app/error", error: normaliseError(e), title: "Not connected to the app" }));
   const loading = api.loadSettings().then(normalizeSettings, (e) => {
     store.dispatch({ event: "app/error", error: normaliseError(e), title: "Settings could not be loaded; using defaults" });
@@ -107,6 +110,7 @@ async function boot(): Promise<void> {
     diagnostics: fetchDiagnostics,
     version: () => version,
     onTileCreated,
+    levels,
   });
 
   const home = new HomeScreen({
@@ -116,6 +120,7 @@ async function boot(): Promise<void> {
     settings: () => settings,
     update,
     version: () => version,
+    levels,
     join: (params, invite) => {
       void saver.flush();
       home.hide();

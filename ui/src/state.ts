@@ -87,6 +87,13 @@ export interface CallState {
     first_frame: boolean;
   };
   local: { mic: boolean; camera: boolean };
+  /**
+   * Who speaks now (the ring, the people list). Set by `app/speaking` from
+   * speaking.ts's tracker, which turns the 10-a-second level events into
+   * changes; the level events themselves leave the state alone, so the
+   * screens do not re-render on every report.
+   */
+  speaking: Speaking;
   online_count: number | null;
   messages: ChatMessage[];
   unread: number;
@@ -95,6 +102,13 @@ export interface CallState {
   announcement: { seq: number; text: string } | null;
   token_expires_in: number | null;
   seq: number;
+}
+
+export interface Speaking {
+  /** We speak (our mic is on and loud). */
+  self: boolean;
+  /** Remote stream IDs that speak, sorted. */
+  streams: string[];
 }
 
 /** App-side actions (not SDK events). */
@@ -112,7 +126,8 @@ export type AppAction =
   | { event: "app/notice"; kind: NoticeKind; title: string; detail: string; code: number | null }
   | { event: "app/error"; error: CommandError; title?: string }
   | { event: "app/failed"; error: CommandError }
-  | { event: "app/dismiss"; id: number };
+  | { event: "app/dismiss"; id: number }
+  | { event: "app/speaking"; self: boolean; streams: string[] };
 
 export type Action = SdkEvent | AppEvent | AppAction;
 
@@ -131,6 +146,7 @@ export function initialState(local: { mic: boolean; camera: boolean } = { mic: t
     streams: {},
     publisher: { stream_id: null, state: "NoPublish", error_code: 0, quality: null, first_frame: false },
     local,
+    speaking: { self: false, streams: [] },
     online_count: null,
     messages: [],
     unread: 0,
@@ -160,6 +176,7 @@ export function reduce(s: CallState, a: Action): CallState {
     case "app/rejoin":
       return {
         ...s,
+        speaking: initialState().speaking,
         phase: "joining",
         room: { ...initialState().room, state: "Connecting" },
         users: {},
@@ -173,8 +190,18 @@ export function reduce(s: CallState, a: Action): CallState {
     case "app/left":
       // Notices stay: the home screen shows why the call ended.
       return { ...initialState(s.local), seq: s.seq, notices: s.notices };
-    case "app/local":
-      return { ...s, local: { mic: a.mic ?? s.local.mic, camera: a.camera ?? s.local.camera } };
+    case "app/local": {
+      const local = { mic: a.mic ?? s.local.mic, camera: a.camera ?? s.local.camera };
+      // Muted: no ring on our tile, whatever the microphone hears.
+      const speaking = local.mic ? s.speaking : withSpeaking(s.speaking, false, s.speaking.streams);
+      return { ...s, local, speaking };
+    }
+    case "app/speaking": {
+      if (s.phase === "idle") return s;
+      const streams = [...new Set(a.streams.filter((id) => id in s.streams))].sort();
+      const speaking = withSpeaking(s.speaking, a.self && s.local.mic, streams);
+      return speaking === s.speaking ? s : { ...s, speaking };
+    }
     case "app/panel":
       return { ...s, panel: a.panel, unread: a.panel === "chat" ? 0 : s.unread };
     case "app/chat-sending": {
@@ -290,7 +317,8 @@ export function reduce(s: CallState, a: Action): CallState {
           delete streams[st.stream_id];
         }
       }
-      return { ...s, streams, seq };
+      const speaking = withSpeaking(s.speaking, s.speaking.self, s.speaking.streams.filter((id) => id in streams));
+      return { ...s, streams, seq, speaking };
     }
     case "RoomTokenWillExpire":
       if (!inRoom(s, a.room_id)) return s;
@@ -398,6 +426,10 @@ export function reduce(s: CallState, a: Action): CallState {
     }
     case "Debug":
       return s;
+    // Ten times a second: speaking.ts turns them into `app/speaking` when who speaks changes.
+    case "CapturedSoundLevelUpdate":
+    case "RemoteSoundLevelUpdate":
+      return s;
     default:
       return s;
   }
@@ -421,12 +453,14 @@ export interface PersonRow {
   self: boolean;
   mic: boolean | null;
   camera: boolean | null;
+  speaking: boolean;
 }
 
 /** The people list: "(You)" first, then A–Z; `query` filters by name (case-insensitive). */
 export function people(s: CallState, query = ""): PersonRow[] {
   const q = query.trim().toLocaleLowerCase();
   const rows: PersonRow[] = [];
+  const speakingIds = new Set(s.speaking.streams);
   const streamsByUser = new Map<string, RemoteStream[]>();
   for (const st of Object.values(s.streams)) {
     const list = streamsByUser.get(st.user.user_id) ?? [];
@@ -447,11 +481,12 @@ export function people(s: CallState, query = ""): PersonRow[] {
       self: false,
       mic: st ? st.mic !== "Mute" : null,
       camera: st ? st.camera !== "Mute" : null,
+      speaking: (streamsByUser.get(id) ?? []).some((x) => speakingIds.has(x.stream_id)),
     });
   }
   otherRows.sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: "base" }) || a.user_id.localeCompare(b.user_id));
   if (s.self) {
-    rows.push({ user_id: s.self.user_id, name: s.self.user_name || s.self.user_id, self: true, mic: s.local.mic, camera: s.local.camera });
+    rows.push({ user_id: s.self.user_id, name: s.self.user_name || s.self.user_id, self: true, mic: s.local.mic, camera: s.local.camera, speaking: s.speaking.self });
   }
   rows.push(...otherRows);
   return q ? rows.filter((r) => r.name.toLocaleLowerCase().includes(q)) : rows;
@@ -467,6 +502,17 @@ export function headCount(s: CallState): number {
 
 function inRoom(s: CallState, room_id: string): boolean {
   return s.phase !== "idle" && room_id === s.room_id;
+}
+
+/** The same object when nothing changed (no re-render). */
+function withSpeaking(old: Speaking, self: boolean, streams: string[]): Speaking {
+  if (old.self === self && old.streams.length === streams.length && old.streams.every((id, i) => id === streams[i])) return old;
+  return { self, streams };
+}
+
+/** Whether a remote stream's tile shows the speaking ring. */
+export function isStreamSpeaking(s: CallState, stream_id: string): boolean {
+  return s.speaking.streams.includes(stream_id);
 }
 
 function withStream(s: CallState, st: RemoteStream): CallState {

@@ -18,7 +18,7 @@ import type {
   VideoPreset,
   VideoSource,
 } from "./types.js";
-import { SDK_EVENT_NAMES } from "./types.js";
+import { EVENT_ALIASES, SDK_EVENT_NAMES } from "./types.js";
 
 /** A Tauri IPC channel: Rust pushes messages, `onmessage` receives them. */
 export interface TauriChannel<T> {
@@ -103,6 +103,9 @@ export interface Api {
   saveSettings(settings: Settings): Promise<null>;
   userTheme(): Promise<string | null>;
   appInfo(): Promise<AppInfo>;
+  /** Level reports every `interval_ms` (100..3000); safe in any state, before login too. */
+  startSoundLevelMonitor(interval_ms: number): Promise<null>;
+  stopSoundLevelMonitor(): Promise<null>;
 }
 
 function tauri(): TauriGlobal {
@@ -156,6 +159,8 @@ export const api: Api = {
   saveSettings: (settings) => call("save_settings", { settings }),
   userTheme: () => call("user_theme"),
   appInfo: () => call("app_info"),
+  startSoundLevelMonitor: (interval_ms) => call("start_sound_level_monitor", { interval_ms }),
+  stopSoundLevelMonitor: () => call("stop_sound_level_monitor"),
 };
 
 /** A new IPC channel for `attach_canvas`. */
@@ -169,15 +174,18 @@ export function newChannel<T>(): TauriChannel<T> {
  */
 export async function listenAll(onEvent: (e: SdkEvent | AppEvent) => void): Promise<() => void> {
   const t = tauri();
-  const names: string[] = [...SDK_EVENT_NAMES, "HostStopped"];
+  const names: string[] = [...SDK_EVENT_NAMES, "HostStopped", ...Object.keys(EVENT_ALIASES)];
   const unlisteners = await Promise.all(
     names.map((name) =>
-      t.event.listen<Record<string, unknown>>(name, (e) => {
-        const payload = e.payload ?? {};
-        // The payload already carries `event` for SDK events; app events may not.
-        onEvent({ event: name, ...payload } as SdkEvent | AppEvent);
-      }),
+      t.event.listen<Record<string, unknown>>(name, (e) => onEvent(eventFrom(name, e.payload))),
     ),
   );
   return () => unlisteners.forEach((u) => u());
+}
+
+/** The action for a Tauri event: its payload with `event` set (app events may lack it), aliases mapped to the SDK names. */
+export function eventFrom(name: string, payload: unknown): SdkEvent | AppEvent {
+  const p = payload && typeof payload === "object" ? (payload as Record<string, unknown>) : {};
+  const tag = typeof p.event === "string" ? p.event : name;
+  return { ...p, event: EVENT_ALIASES[tag] ?? tag } as SdkEvent | AppEvent;
 }

@@ -99,7 +99,11 @@ export type SdkEvent =
   | { event: "RemoteMicStateUpdate"; stream_id: string; state: RemoteDeviceState }
   | { event: "RemoteCameraStateUpdate"; stream_id: string; state: RemoteDeviceState }
   | { event: "LocalDeviceError"; device_type: DeviceType; error_code: number; info: string }
-  | { event: "Debug"; error_code: number; func_name: string; info: string };
+  | { event: "Debug"; error_code: number; func_name: string; info: string }
+  /** Our microphone's level (0..100) over the last interval, muted or not, while the sound level monitor runs. */
+  | { event: "CapturedSoundLevelUpdate"; level: number }
+  /** The level (0..100) of each played stream, by stream ID, while the monitor runs. */
+  | { event: "RemoteSoundLevelUpdate"; levels: Record<string, number> };
 
 /** App events (not SDK callbacks). */
 export type AppEvent = { event: "HostStopped"; reason: string };
@@ -127,7 +131,18 @@ export const SDK_EVENT_NAMES: readonly SdkEventName[] = [
   "RemoteCameraStateUpdate",
   "LocalDeviceError",
   "Debug",
+  "CapturedSoundLevelUpdate",
+  "RemoteSoundLevelUpdate",
 ];
+
+/**
+ * Other names the sound level events may arrive under (the brief of the
+ * contract spelt them in snake_case); `listenAll` maps them to the SDK names.
+ */
+export const EVENT_ALIASES: Readonly<Record<string, SdkEventName>> = {
+  captured_sound_level_update: "CapturedSoundLevelUpdate",
+  remote_sound_level_update: "RemoteSoundLevelUpdate",
+};
 
 // ---- commands ----
 

@@ -300,3 +300,58 @@ describe("joinLeaveText", () => {
     assert.equal(joinLeaveText([{ user_id: "id-only", user_name: "" }], "joined"), "id-only joined");
   });
 });
+
+describe("reducer: sound levels and who speaks", () => {
+  const inCall = (): CallState => run([join, roomState("Connected"), users("Add", [grace, alan]), streams("Add", [grace, alan]), count(3)]);
+  const captured: SdkEvent = { event: "CapturedSoundLevelUpdate", level: 80 };
+  const remote: SdkEvent = { event: "RemoteSoundLevelUpdate", levels: { "u-grace-main": 70, "u-alan-main": 0 } };
+
+  it("the level events themselves leave the state alone (no re-render ten times a second)", () => {
+    const s = inCall();
+    assert.equal(reduce(s, captured), s);
+    assert.equal(reduce(s, remote), s);
+    const idle = initialState();
+    assert.equal(reduce(idle, captured), idle);
+    const store = createCallStore();
+    let renders = 0;
+    store.subscribe(() => renders++);
+    store.dispatch(captured);
+    store.dispatch(remote);
+    assert.equal(renders, 0);
+  });
+
+  it("app/speaking marks streams and self; the same answer is the same state", () => {
+    let s = inCall();
+    assert.deepEqual(s.speaking, { self: false, streams: [] });
+    s = reduce(s, { event: "app/speaking", self: true, streams: ["u-grace-main"] });
+    assert.deepEqual(s.speaking, { self: true, streams: ["u-grace-main"] });
+    assert.equal(reduce(s, { event: "app/speaking", self: true, streams: ["u-grace-main"] }), s);
+    const rows = people(s);
+    assert.deepEqual(rows.map((r) => [r.name, r.speaking]), [["Me", true], ["alan", false], ["Grace", true]]);
+  });
+
+  it("unknown streams are ignored, streams are sorted, and nothing happens outside a call", () => {
+    let s = inCall();
+    s = reduce(s, { event: "app/speaking", self: false, streams: ["u-grace-main", "nobody-main", "u-alan-main"] });
+    assert.deepEqual(s.speaking.streams, ["u-alan-main", "u-grace-main"]);
+    const idle = initialState();
+    assert.equal(reduce(idle, { event: "app/speaking", self: true, streams: [] }), idle);
+  });
+
+  it("muting clears our ring, and app/speaking cannot set it while muted", () => {
+    let s = reduce(inCall(), { event: "app/speaking", self: true, streams: [] });
+    s = reduce(s, { event: "app/local", mic: false });
+    assert.equal(s.speaking.self, false);
+    s = reduce(s, { event: "app/speaking", self: true, streams: [] });
+    assert.equal(s.speaking.self, false);
+    assert.equal(people(s)[0]!.speaking, false);
+  });
+
+  it("a stream that goes away stops speaking; leaving and rejoining clear it", () => {
+    let s = reduce(inCall(), { event: "app/speaking", self: true, streams: ["u-grace-main", "u-alan-main"] });
+    s = reduce(s, streams("Delete", [grace]));
+    assert.deepEqual(s.speaking.streams, ["u-alan-main"]);
+    assert.deepEqual(reduce(s, { event: "app/rejoin" }).speaking, { self: false, streams: [] });
+    assert.deepEqual(reduce(s, { event: "app/left" }).speaking, { self: false, streams: [] });
+  });
+});

@@ -8,6 +8,7 @@
 
 use super::counters::{Counter, RateMeter};
 use super::slot::Slot;
+use super::sound_level::LevelMeter;
 use super::{DeviceType, Fact, FactSender};
 use crate::capture::queue::frame_queue;
 use crate::capture::source::{AudioSource, AudioSourceKind, VideoSource, VideoSourceKind};
@@ -107,6 +108,8 @@ pub(crate) struct ChannelShared {
     audio_bytes: Counter,
     size: Mutex<(u32, u32)>,
     first_frame: AtomicBool,
+    /// The captured audio's level, muted or not, publishing or not.
+    pub(crate) captured_level: LevelMeter,
 }
 
 impl ChannelShared {
@@ -176,6 +179,7 @@ impl ChannelPipeline {
             audio_bytes: Counter::default(),
             size: Mutex::new((0, 0)),
             first_frame: AtomicBool::new(false),
+            captured_level: LevelMeter::default(),
         });
         let config = sources.config;
         let mut pipeline = ChannelPipeline {
@@ -390,6 +394,9 @@ async fn audio_loop(
         if let Some(e) = source.take_warning() {
             report_device(&facts, DeviceType::Microphone, &e);
         }
+        // Before the mutes and the transport: the level meter shows what
+        // the microphone hears during preview and while muted too.
+        shared.captured_level.add(&frame.samples);
         let Some(transport) = shared.link.transport.get() else {
             continue;
         };

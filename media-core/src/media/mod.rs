@@ -9,6 +9,7 @@ mod channel;
 mod counters;
 mod player;
 mod slot;
+mod sound_level;
 mod sync;
 
 use crate::capture::source::{AudioSourceKind, VideoSourceKind};
@@ -29,12 +30,14 @@ use player::PlayerPipeline;
 use protocol::MediaRole;
 use serde::{Deserialize, Serialize};
 use slot::{Slot, Transport};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Which kind of local device an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -119,6 +122,8 @@ pub(crate) struct Media {
     play_mutes: Mutex<HashMap<String, (bool, bool)>>,
     speaker: Mutex<Option<Arc<Speaker>>>,
     mic_muted: Arc<AtomicBool>,
+    /// The sound level monitor's timer task, while it runs.
+    sound_monitor: Mutex<Option<JoinHandle<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -155,6 +160,7 @@ impl Media {
             play_mutes: Mutex::new(HashMap::new()),
             speaker: Mutex::new(None),
             mic_muted: Arc::new(AtomicBool::new(false)),
+            sound_monitor: Mutex::new(None),
         }
     }
 
@@ -275,6 +281,42 @@ impl Media {
         self.stop_channel_if_idle(channel);
     }
 
+    /// Starts the sound level monitor, or restarts it with a new interval
+    /// (clamped to 100 ms..=3 s): one task that reports
+    /// [`Event::CapturedSoundLevelUpdate`] and, while streams are played,
+    /// [`Event::RemoteSoundLevelUpdate`] every interval.
+    pub(crate) fn start_sound_level_monitor(self: &Arc<Self>, interval: Duration) {
+        let interval = sound_level::clamp_interval(interval);
+        let mut monitor = lock(&self.sound_monitor);
+        if let Some(old) = monitor.take() {
+            old.abort();
+        }
+        // The first report covers the first interval only.
+        self.take_sound_levels();
+        let media = Arc::downgrade(self);
+        *monitor = Some(self.rt.spawn(sound_level_monitor(media, interval)));
+    }
+
+    /// Stops the sound level monitor (nothing happens when it is not running).
+    pub(crate) fn stop_sound_level_monitor(&self) {
+        if let Some(task) = lock(&self.sound_monitor).take() {
+            task.abort();
+        }
+    }
+
+    /// The levels since the last call: the main channel's captured audio (0
+    /// when it does not run or captures no audio) and every played stream's.
+    fn take_sound_levels(&self) -> (f32, BTreeMap<String, f32>) {
+        let captured = lock(&self.channels)[PublishChannel::Main.index()]
+            .as_ref()
+            .map_or(0.0, |p| p.shared.captured_level.take());
+        let remote = lock(&self.players)
+            .iter()
+            .map(|(id, p)| (id.clone(), p.shared.level.take()))
+            .collect();
+        (captured, remote)
+    }
+
     /// Remembers the canvas for a player the session is about to start.
     pub(crate) fn set_player_canvas(&self, stream_id: &str, canvas: Option<Canvas>) {
         lock(&self.canvases).insert(stream_id.to_owned(), canvas);
@@ -379,6 +421,7 @@ impl Media {
 
     /// Stops every pipeline (engine destroyed).
     pub(crate) async fn shutdown(&self) {
+        self.stop_sound_level_monitor();
         let channels: Vec<ChannelPipeline> = lock(&self.channels)
             .iter_mut()
             .filter_map(Option::take)
@@ -663,6 +706,27 @@ impl Media {
     }
 }
 
+/// The sound level monitor's task: every `interval`, the levels since the
+/// previous report, until the engine goes away or is destroyed.
+async fn sound_level_monitor(media: Weak<Media>, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(media) = media.upgrade() else {
+            return;
+        };
+        let (level, levels) = media.take_sound_levels();
+        let emit = |event| media.facts.send(Fact::Event(event)).is_ok();
+        let sent = emit(Event::CapturedSoundLevelUpdate { level })
+            && (levels.is_empty() || emit(Event::RemoteSoundLevelUpdate { levels }));
+        if !sent {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -763,6 +827,59 @@ mod tests {
         publish(&media, main, "s2");
         assert_eq!(running_mutes(&media, main), Some((true, true, false)));
 
+        media.shutdown().await;
+    }
+
+    /// The next captured sound level reported, skipping other facts.
+    async fn next_captured_level(facts: &mut mpsc::UnboundedReceiver<Fact>) -> Option<f32> {
+        let wait = Duration::from_secs(5);
+        loop {
+            match tokio::time::timeout(wait, facts.recv()).await.ok()?? {
+                Fact::Event(Event::CapturedSoundLevelUpdate { level }) => return Some(level),
+                Fact::Event(Event::RemoteSoundLevelUpdate { .. }) => {
+                    panic!("remote levels without a played stream")
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sound_level_monitor_measures_capture_before_mutes_and_transport() {
+        let (media, mut facts) = media();
+        let main = PublishChannel::Main;
+
+        // Nothing captured yet: 0, every interval.
+        media.start_sound_level_monitor(Duration::from_millis(1));
+        for _ in 0..2 {
+            assert_eq!(next_captured_level(&mut facts).await, Some(0.0));
+        }
+
+        // Muted everywhere and without a transport: the tone is still measured.
+        media.mute_microphone(true);
+        media.mute_publish_audio(main, true);
+        publish(&media, main, "s1");
+        let mut level = 0.0;
+        for _ in 0..20 {
+            level = next_captured_level(&mut facts).await.unwrap();
+            if level > 40.0 {
+                break;
+            }
+        }
+        assert!(level > 40.0, "captured level {level}");
+
+        // Retuned, then stopped: nothing more.
+        media.start_sound_level_monitor(Duration::from_secs(60));
+        media.stop_sound_level_monitor();
+        media.stop_sound_level_monitor();
+        while facts.try_recv().is_ok() {}
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        while let Ok(f) = facts.try_recv() {
+            assert!(
+                !matches!(f, Fact::Event(Event::CapturedSoundLevelUpdate { .. })),
+                "a level after stop"
+            );
+        }
         media.shutdown().await;
     }
 }

@@ -9,6 +9,7 @@
 
 use super::counters::{Counter, RateMeter};
 use super::slot::Slot;
+use super::sound_level::LevelMeter;
 use super::sync::{PlayoutSync, Track, MAX_SYNC_DELAY};
 use super::{AudioSink, Fact, FactSender, PlayedAudio};
 use crate::capture::speaker::Speaker;
@@ -60,6 +61,8 @@ pub(crate) struct PlayerShared {
     first_audio: AtomicBool,
     /// Lines audio and video up on the publisher's clock.
     sync: Mutex<PlayoutSync>,
+    /// The decoded audio's level (whether or not it is played out).
+    pub(crate) level: LevelMeter,
 }
 
 /// A running player pipeline.
@@ -102,6 +105,7 @@ impl PlayerPipeline {
             first_render: AtomicBool::new(false),
             first_audio: AtomicBool::new(false),
             sync: Mutex::new(PlayoutSync::default()),
+            level: LevelMeter::default(),
         });
         let (decode_tx, decode_rx) = std::sync::mpsc::sync_channel(DECODE_QUEUE);
         let decoder = {
@@ -230,6 +234,7 @@ async fn event_loop(
                     (t, at)
                 });
                 for frame in frames {
+                    shared.level.add(&frame.samples);
                     let _ = playout.send((frame, timing));
                 }
             }

@@ -52,6 +52,8 @@ export interface TileModel {
   rendering: boolean;
   level: StreamQualityLevel | null;
   status: string;
+  /** The speaking ring (`data-speaking`), drawn just outside the video rect. */
+  speaking: boolean;
 }
 
 export function tileModels(s: CallState): TileModel[] {
@@ -69,9 +71,11 @@ export function tileModels(s: CallState): TileModel[] {
       rendering: s.local.camera,
       level: s.publisher.quality?.level ?? null,
       status: publisherStatus(s),
+      speaking: s.speaking.self && s.local.mic,
     });
   }
-  for (const st of orderedStreams(s)) models.push(remoteModel(st));
+  const speaking = new Set(s.speaking.streams);
+  for (const st of orderedStreams(s)) models.push({ ...remoteModel(st), speaking: speaking.has(st.stream_id) });
   return models;
 }
 
@@ -81,7 +85,7 @@ function publisherStatus(s: CallState): string {
   return "";
 }
 
-function remoteModel(st: RemoteStream): TileModel {
+function remoteModel(st: RemoteStream): Omit<TileModel, "speaking"> {
   let status = "";
   if (st.player !== "Playing") {
     if (st.player_error === Codes.StreamEnded) status = "Paused";
@@ -220,6 +224,7 @@ export class Grid {
     toggleAttr(v.root, "data-video-off", !m.cameraOn);
     toggleAttr(v.root, "data-muted", !m.micOn);
     toggleAttr(v.root, "data-rendering", m.rendering);
+    toggleAttr(v.root, "data-speaking", m.speaking);
     setIcon(v.mic, m.micOn ? "mic" : "micOff");
     v.mic.setAttribute("aria-label", m.micOn ? "Microphone on" : "Microphone muted");
     const b = barsFor(m.level);

@@ -28,6 +28,7 @@ export class SidePanel {
   private readonly chatHint: HTMLElement;
   private readonly newMessages: HTMLButtonElement;
   private readonly peopleList: HTMLElement;
+  private renderedPeople = "";
   private readonly search: HTMLInputElement;
   private readonly inviteBox: HTMLElement;
   private readonly diag: HTMLElement;
@@ -210,6 +211,10 @@ export class SidePanel {
     const rows = people(s, this.search.value);
     const tab = this.el.querySelector('[data-panel="people"] .count');
     if (tab) setText(tab, String(people(s).length));
+    // Speaking changes re-render often: rebuild the list only when a row changed.
+    const key = JSON.stringify(rows);
+    if (key === this.renderedPeople) return;
+    this.renderedPeople = key;
     if (rows.length === 0) {
       this.peopleList.replaceChildren(h("li", { class: "muted" }, "No one matches."));
       return;
@@ -218,9 +223,10 @@ export class SidePanel {
       ...rows.map((r) =>
         h(
           "li",
-          { class: "person", "data-user-id": r.user_id },
+          { class: "person", "data-user-id": r.user_id, "data-speaking": r.speaking },
           h("span", { class: "avatar", style: `--hue:${hueFor(r.user_id)}`, "aria-hidden": "true" }, initials(r.name)),
           h("span", { class: "person-name" }, r.name, r.self ? h("span", { class: "muted" }, " (You)") : null),
+          r.speaking ? h("span", { class: "person-speaking", role: "img", "aria-label": "Speaking", title: "Speaking" }, icon("speaking")) : null,
           deviceIcon(r.mic, "mic", "micOff", "Microphone"),
           deviceIcon(r.camera, "camera", "cameraOff", "Camera"),
         ),

@@ -15,6 +15,8 @@ import { SidePanel, type InviteInfo } from "../call/panel.js";
 import { StatsPopover } from "../call/stats.js";
 import { DeviceMenu } from "../call/device-menu.js";
 import type { Diagnostics } from "../types.js";
+import type { SoundLevels } from "../levels.js";
+import { renderButtonLevel } from "../ui/meter.js";
 
 export interface CallDeps {
   store: CallStore;
@@ -24,6 +26,8 @@ export interface CallDeps {
   diagnostics: () => Promise<Diagnostics | null>;
   version: () => string;
   onTileCreated: (video: HTMLElement, tileId: string) => void;
+  /** Sound levels: the mic button's bars, the speaking ring (through the store), the "You're muted" hint. */
+  levels: SoundLevels;
 }
 
 export class CallScreen {
@@ -61,6 +65,7 @@ export class CallScreen {
       failedTitle: q("#failed-title"),
       failedDetail: q("#failed-detail"),
       helpDialog: q("#help-dialog"),
+      mutedHint: q("#muted-hint"),
     };
     this.grid = new Grid(q("#stage"), {
       onTileCreated: d.onTileCreated,
@@ -103,6 +108,36 @@ export class CallScreen {
     });
     this.applyShortcutLabels();
     this.renderHelp();
+    d.levels.onCapturedLevel((level) => {
+      if (!this.root.hidden) renderButtonLevel(this.el.mic!, d.store.state.local.mic ? level : 0);
+    });
+    d.levels.onAvailable((ok) => this.el.mic!.toggleAttribute("data-no-level", !ok));
+    d.levels.onHint((show) => this.renderMutedHint(show && !this.root.hidden));
+  }
+
+  /**
+   * "You're muted. Press M to unmute" beside the mic button, in the controls
+   * bar (never over video). It goes when the mic is turned on, or by itself
+   * after a few seconds (speaking.ts), so it needs no close button.
+   */
+  private renderMutedHint(show: boolean): void {
+    const box = this.el.mutedHint!;
+    if (!show) {
+      if (box.hasAttribute("data-shown")) {
+        box.removeAttribute("data-shown");
+        box.replaceChildren();
+      }
+      return;
+    }
+    if (box.hasAttribute("data-shown")) return;
+    const key = SHORTCUT_KEYS["toggle-mic"].split(" or ")[0]!;
+    const unmute = h("button", { type: "button", class: "btn primary small" }, "Unmute");
+    unmute.addEventListener("click", () => this.run("toggle-mic"));
+    box.setAttribute("data-shown", "");
+    box.replaceChildren(
+      h("p", { class: "muted-hint-text" }, "You're muted. Press ", h("kbd", {}, key), " to unmute"),
+      unmute,
+    );
   }
 
   private renderHelp(): void {
@@ -137,6 +172,8 @@ export class CallScreen {
     setText(this.el.room!, this.d.store.state.room_id);
     this.el.hosting!.hidden = !this.d.session.hosting;
     this.timer = setInterval(() => this.tick(), 1000);
+    // The mic button's level bars and the speaking ring; again once connected (the engine may be new).
+    this.d.levels.acquire("call");
     this.render(this.d.store.state);
     // The host alone in a new call most likely wants to invite someone first.
     if (this.d.session.hosting) this.panel.open("info");
@@ -149,6 +186,9 @@ export class CallScreen {
     this.timer = null;
     this.grid.clear();
     this.panel.setInvite(null);
+    this.d.levels.release("call");
+    this.renderMutedHint(false);
+    renderButtonLevel(this.el.mic!, 0);
     for (const id of ["leaveDialog", "failedDialog", "helpDialog"] as const) {
       const dlg = this.el[id] as HTMLDialogElement;
       if (dlg.open) dlg.close();
@@ -172,7 +212,10 @@ export class CallScreen {
   }
 
   render(s: CallState): void {
-    if (s.phase === "in-call" && this.startedAt === null) this.startedAt = Date.now();
+    if (s.phase === "in-call" && this.startedAt === null) {
+      this.startedAt = Date.now();
+      this.d.levels.acquire("call");
+    }
     this.tick();
     this.grid.render(s);
     this.panel.render(s);

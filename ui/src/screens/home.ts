@@ -16,6 +16,8 @@ import { generateRoomId, hueFor, initials } from "../names.js";
 import { applyTheme } from "../theme.js";
 import { $, afterPaint, h, setIcon, setText } from "../ui/dom.js";
 import type { InviteInfo } from "../call/panel.js";
+import type { SoundLevels } from "../levels.js";
+import { renderMeter } from "../ui/meter.js";
 
 export interface HomeDeps {
   store: CallStore;
@@ -24,6 +26,8 @@ export interface HomeDeps {
   settings: () => Settings;
   update: (s: Settings) => void;
   version: () => string;
+  /** Sound levels: the meter beside the microphone picker while the preview runs. */
+  levels: SoundLevels;
   /** Switch to the call screen and join. */
   join: (params: JoinParams, invite: InviteInfo | null) => void;
 }
@@ -61,6 +65,7 @@ export class HomeScreen {
       avatar: q("#home-avatar"),
       tileName: q("#home-tile-name"),
       version: q("#app-version"),
+      meter: q("#mic-meter"),
     };
     this.fill(d.settings());
     this.bind();
@@ -70,6 +75,10 @@ export class HomeScreen {
     });
     this.renderToggles();
     this.renderDevices();
+    d.levels.onCapturedLevel((level) => {
+      if (!this.root.hidden) renderMeter(this.f.meter!, level);
+    });
+    d.levels.onAvailable((ok) => (this.f.meter!.hidden = !ok));
   }
 
   private input(k: string): HTMLInputElement {
@@ -169,6 +178,8 @@ export class HomeScreen {
 
   hide(): void {
     this.root.hidden = true;
+    this.d.levels.release("home");
+    renderMeter(this.f.meter!, 0);
   }
 
   renderVersion(): void {
@@ -183,6 +194,8 @@ export class HomeScreen {
     try {
       await this.d.session.ensureEngine(previewProfile(this.d.settings()));
       if (this.root.hidden) return;
+      // The meter beside the microphone picker: levels need an engine, not a login.
+      this.d.levels.acquire("home");
       await this.d.session.preview(PREVIEW_TILE);
     } catch (e) {
       const err = normaliseError(e);
@@ -212,6 +225,8 @@ export class HomeScreen {
     set(this.f.micToggle!, mic, "microphone", "mic", "micOff");
     set(this.f.camToggle!, camera, "camera", "camera", "cameraOff");
     this.f.tile!.toggleAttribute("data-video-off", !camera);
+    // Levels still come while the mic is off (to test it before unmuting); the meter is dimmed.
+    this.f.meter!.toggleAttribute("data-off", !mic);
   }
 
   private renderDevices(): void {
