@@ -154,6 +154,14 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
     let (f1, f2) = live_frames_in(before, &artifacts.join("app-call.png"));
     eprintln!("remote tile {before:?}: frames {f1} -> {f2}");
 
+    // Bob's test tone reaches the app's sound level monitor: his tile shows
+    // the speaking ring.
+    ui.wait_for(
+        "Bob's speaking ring",
+        LONG,
+        "return !!document.querySelector('.tile[data-user-id=\"bob\"][data-speaking]');",
+    );
+
     // Bob receives our stream.
     bob.wait_for("bob plays alice-main", 0, LONG, |e| {
         is(e, "PlayerRecvVideoFirstFrame", "alice-main")
