@@ -37,8 +37,12 @@ lint: ui web
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## UI unit tests (node --test), then the smoke checks: the built UI in
+## headless Chromium against the dev mock (layouts, pins, shortcuts, no
+## overlapping tiles).
 ui-test: ui
 	cd ui && npm test
+	cd ui && node --experimental-websocket dev/smoke.mjs
 
 ## Every test: format, lints, UI unit tests, browser interop tests, Rust unit
 ## + property tests, system tests on loopback, the app E2E (under Xvfb so

@@ -334,6 +334,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Plays a short test chime (660 Hz then 880 Hz, 0.4 s each, at
+    /// -12 dBFS) on the speaker `device_id` (from [`Engine::speaker_devices`]),
+    /// or on the engine's speaker ([`Engine::use_speaker_device`]) for
+    /// `None`, and resolves once it has been played (about 1 s).
+    ///
+    /// Works in any state, before login too. The chime has an output
+    /// stream of its own: audio being played (a call) goes on, mixed with
+    /// it. Fails at once with [`DeviceError::DeviceNotFound`] for an unknown
+    /// device, [`DeviceError::NoSpeaker`] when there is no output at all, or
+    /// [`DeviceError::DeviceOpenFailed`]; it never falls back to silence.
+    pub async fn play_test_sound(&self, device_id: Option<&str>) -> Result<(), DeviceError> {
+        let id = device_id
+            .map(str::to_owned)
+            .or_else(|| self.handle.media.speaker_id());
+        // Opening the device and pacing the chime block.
+        tokio::task::spawn_blocking(move || speaker::play_test_sound(id.as_deref()))
+            .await
+            .map_err(|e| DeviceError::DeviceOpenFailed(format!("the test sound failed: {e}")))?
+    }
+
     /// The cameras present (empty when there are none).
     pub fn video_devices(&self) -> Vec<DeviceInfo> {
         camera::list_cameras()

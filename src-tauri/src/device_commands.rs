@@ -91,6 +91,26 @@ pub async fn use_speaker_device(
     Ok(engines.engine()?.use_speaker_device(device_id.as_deref())?)
 }
 
+/// Plays the test chime (about 1 s) on speaker `device_id` (`null`: the
+/// engine's speaker, or the default one without an engine) and resolves
+/// when it has been played. Works without an engine and before login;
+/// a missing or busy output fails with its device code.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn test_speaker(
+    engines: State<'_, EngineState>,
+    device_id: Option<String>,
+) -> Result<(), CommandError> {
+    match engines.engine() {
+        Ok(engine) => engine.play_test_sound(device_id.as_deref()).await?,
+        Err(_) => tauri::async_runtime::spawn_blocking(move || {
+            speaker::play_test_sound(device_id.as_deref())
+        })
+        .await
+        .map_err(|e| CommandError::internal(format!("the test sound failed: {e}")))??,
+    }
+    Ok(())
+}
+
 /// Chooses the video source: `"camera"` (the chosen one) or `"test_pattern"`.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn set_video_source(

@@ -81,6 +81,7 @@ pub fn run() {
             device_commands::use_video_device,
             device_commands::use_audio_device,
             device_commands::use_speaker_device,
+            device_commands::test_speaker,
             device_commands::set_video_source,
             device_commands::set_audio_source,
             device_commands::set_video_config,

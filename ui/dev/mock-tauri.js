@@ -2,7 +2,7 @@
 // Rust side. It answers every command of docs/app-contract.md, emits SDK
 // events for a scripted scenario, and feeds the canvas fallback with drawn
 // frames so tiles look like video. Query parameters:
-//   scenario = home | nocamera | hoststop | solo | spotlight | duo | duo-off | muted | call | grid | chat | people | stats | reconnecting | leave | kicked | menu | help
+//   scenario = home | nocamera | hoststop | solo | spotlight | duo | duo-off | muted | call | grid | speaker | pinned | chat | people | stats | reconnecting | leave | kicked | menu | help
 //              (duo: 1:1 with the Info panel open; duo-off: the same with your camera and mic off;
 //               muted: 1:1 with your mic off while you talk: the "You're muted" hint)
 //   Sound levels: while start_sound_level_monitor runs, you talk (captured ~35..85) and the
@@ -58,7 +58,7 @@
     { user_id: "u-margaret", user_name: "Margaret Hamilton", hue: 340 },
     { user_id: "u-edsger", user_name: "Edsger Dijkstra", hue: 90 },
   ];
-  const count = { solo: 0, spotlight: 1, duo: 1, "duo-off": 1, muted: 1, reconnecting: 1, kicked: 1, leave: 1 }[scenario] ?? (scenario === "grid" ? 6 : 3);
+  const count = { solo: 0, spotlight: 1, duo: 1, "duo-off": 1, muted: 1, reconnecting: 1, kicked: 1, leave: 1 }[scenario] ?? (scenario === "grid" ? 6 : scenario === "speaker" || scenario === "pinned" ? 5 : 3);
   const others = people.slice(0, count);
 
   const quality = (level, extra = {}) => ({
@@ -182,6 +182,16 @@
       case "spotlight":
         click("#close-panel");
         break;
+      case "speaker":
+        // Speaker view (the Layout button): the first remote person talks, so they take the stage.
+        click("#close-panel");
+        setTimeout(() => click("#toggle-layout"), 50);
+        break;
+      case "pinned":
+        // Key 3 pins the third remote tile: speaker view with it on the stage.
+        click("#close-panel");
+        setTimeout(() => document.dispatchEvent(new KeyboardEvent("keydown", { key: "3", code: "Digit3", bubbles: true })), 50);
+        break;
       case "people":
         click("#toggle-people");
         break;
@@ -253,6 +263,8 @@
       return null;
     },
     stop_sound_level_monitor: () => (stopLevels(), null),
+    // The chime plays for about 0.8 s.
+    test_speaker: () => new Promise((resolve) => setTimeout(() => resolve(null), 900)),
   };
 
   // ---- sound levels (CapturedSoundLevelUpdate / RemoteSoundLevelUpdate) ----

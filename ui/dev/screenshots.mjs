@@ -19,6 +19,7 @@ if (!chromiumPath) {
 const defaults = [
   "home:light", "home:dark", "home:high-contrast", "nocamera:light", "hoststop:dark",
   "solo:dark", "spotlight:dark", "duo:dark", "duo-off:light:900x600", "muted:dark", "muted:light", "muted:dark:700x600", "call:dark", "call:light", "grid:dark", "grid:light",
+  "speaker:dark", "speaker:light", "speaker:dark:700x900", "pinned:dark", "pinned:light",
   "chat:dark", "chat:light", "people:dark", "grid:dark:700x600", "call:dark:1920x1080", "stats:dark", "reconnecting:dark", "kicked:dark", "leave:light", "menu:dark", "help:dark",
 ];
 const jobs = process.argv.slice(2).length ? process.argv.slice(2) : defaults;

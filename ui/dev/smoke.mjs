@@ -159,6 +159,91 @@ try {
     assert.equal(await p.eval(`document.querySelector('#diagnostics [data-render-path]').dataset.renderPath`), "canvas");
   });
   await p.close();
+
+  // ---- layout toggle (W / #toggle-layout), speaker view, pins (keys 0-9, pin button) ----
+  p = await browser.page(1100, 720);
+  await p.goto(`${base}?scenario=grid&theme=dark`);
+  await sleep(1500);
+  const q = (e) => p.eval(e);
+  const key = (k) => q(`document.activeElement?.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: '${k}', bubbles: true}))`);
+  const layoutState = () =>
+    q(`({ layout: document.querySelector('.call').dataset.layout, pressed: document.querySelector('#toggle-layout').getAttribute('aria-pressed'),
+          mode: document.querySelector('#stage').dataset.mode,
+          stage: document.querySelector('.tile[data-stage]')?.dataset.userId ?? null,
+          pinned: [...document.querySelectorAll('.tile[data-pinned]')].map(t => t.dataset.userId) })`);
+  const noOverlap = async () => {
+    const boxes = await q(`[...document.querySelectorAll('#grid .tile:not([hidden])')].map(t => { const r = t.getBoundingClientRect(); const s = document.querySelector('#stage').getBoundingClientRect(); return [t.dataset.userId, r.x, r.y, r.width, r.height, s.x, s.y, s.width, s.height]; })`);
+    for (const [id, x, y, w, h, sx, sy, sw, sh] of boxes) assert.ok(x >= sx - 1 && y >= sy - 1 && x + w <= sx + sw + 1 && y + h <= sy + sh + 1, `${id} outside the stage`);
+    for (let i = 0; i < boxes.length; i++)
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, ax, ay, aw, ah] = boxes[i];
+        const [b, bx, by, bw, bh] = boxes[j];
+        assert.ok(!(ax < bx + bw - 1 && bx < ax + aw - 1 && ay < by + bh - 1 && by < ay + ah - 1), `${a} overlaps ${b}`);
+      }
+  };
+  await check("6 people start in grid; #toggle-layout is a two-state toggle with W in its label", async () => {
+    const st = await layoutState();
+    assert.equal(st.layout, "grid");
+    assert.equal(st.pressed, "false");
+    assert.equal(st.mode, "grid");
+    assert.match(await q(`document.querySelector('#toggle-layout').getAttribute('aria-label')`), /\(W\)/);
+  });
+  await check("W: speaker view, the talking remote person on the stage, the strip beside it, nothing overlapping", async () => {
+    await key("w");
+    await sleep(300);
+    const st = await layoutState();
+    assert.equal(st.layout, "speaker");
+    assert.equal(st.pressed, "true");
+    assert.equal(st.mode, "focus");
+    assert.equal(st.stage, "u-grace", "the first remote person talks in the mock");
+    await noOverlap();
+  });
+  await check("key 2 pins the 2nd remote tile (stage, data-pinned, pin button pressed); 2 again unpins", async () => {
+    await key("2");
+    await sleep(100);
+    let st = await layoutState();
+    assert.equal(st.pinned.length, 1);
+    assert.equal(st.stage, st.pinned[0]);
+    assert.notEqual(st.stage, "u-ada");
+    assert.equal(await q(`document.querySelector('.tile[data-pinned] .tile-pin').getAttribute('aria-pressed')`), "true");
+    assert.match(await q(`document.querySelector('.tile[data-pinned] .tile-pin').getAttribute('aria-label')`), /^Unpin /);
+    await noOverlap();
+    await key("2");
+    await sleep(100);
+    st = await layoutState();
+    assert.deepEqual(st.pinned, []);
+    assert.equal(st.layout, "speaker");
+  });
+  await check("0 pins yourself; the pin button pins another; W back to grid drops the pin", async () => {
+    await key("0");
+    await sleep(100);
+    let st = await layoutState();
+    assert.deepEqual(st.pinned, ["u-ada"]);
+    assert.equal(st.stage, "u-ada");
+    await q(`document.querySelector('.tile:not([data-self]):not([hidden]) .tile-pin').click()`);
+    await sleep(100);
+    st = await layoutState();
+    assert.equal(st.pinned.length, 1);
+    assert.notEqual(st.pinned[0], "u-ada");
+    await key("w");
+    await sleep(100);
+    st = await layoutState();
+    assert.equal(st.layout, "grid");
+    assert.deepEqual(st.pinned, []);
+    assert.equal(await q(`document.querySelectorAll('.tile[data-stage]').length`), 0);
+    await noOverlap();
+  });
+  await check("a pin from grid view switches to speaker view; the help lists W and 0 / 1–9", async () => {
+    await key("1");
+    await sleep(100);
+    const st = await layoutState();
+    assert.equal(st.layout, "speaker");
+    assert.equal(st.pinned.length, 1);
+    const help = await q(`document.querySelector('#help-dialog .shortcuts').textContent`);
+    assert.match(help, /W.*grid and speaker view/);
+    assert.match(help, /1–9/);
+  });
+  await p.close();
 } finally {
   await browser.close();
   server.close();

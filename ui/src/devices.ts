@@ -66,6 +66,11 @@ export function withSpeaker(s: Settings, value: string): Settings {
   return { ...s, speaker: value === SYSTEM_DEFAULT ? null : value };
 }
 
+/** The speaker picker's Test button: "Test", or "Playing…" and disabled while the chime plays. */
+export function speakerTestButton(playing: boolean): { label: string; disabled: boolean } {
+  return playing ? { label: "Playing…", disabled: true } : { label: "Test", disabled: false };
+}
+
 export function presetOf(s: Settings): VideoPreset {
   return (VIDEO_PRESETS as readonly string[]).includes(s.video_preset) ? (s.video_preset as VideoPreset) : "360p";
 }
@@ -78,6 +83,8 @@ export class Devices {
   list: DeviceList = EMPTY_DEVICES;
   /** The list was asked for at least once (until then "no camera" means "not known yet"). */
   loaded = false;
+  /** The speaker test chime is playing (one at a time). */
+  testingSpeaker = false;
   private listeners = new Set<() => void>();
 
   constructor(
@@ -164,6 +171,23 @@ export class Devices {
     this.update(withSpeaker(this.settings(), value));
     if (live) await this.attempt("Can't use that speaker", () => this.api.useSpeakerDevice(value === SYSTEM_DEFAULT ? null : value));
     this.changed();
+  }
+
+  /**
+   * Plays the test chime on the speaker picked as `value` (UX.md §1) and
+   * resolves when it has played; false when it failed (reported like the
+   * other device errors) or a test is already playing.
+   */
+  async testSpeaker(value: string): Promise<boolean> {
+    if (this.testingSpeaker) return false;
+    this.testingSpeaker = true;
+    this.changed();
+    try {
+      return await this.attempt("Can't play the test sound", () => this.api.testSpeaker(value === SYSTEM_DEFAULT ? null : value));
+    } finally {
+      this.testingSpeaker = false;
+      this.changed();
+    }
   }
 
   async choosePreset(preset: VideoPreset, live: boolean): Promise<void> {

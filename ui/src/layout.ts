@@ -240,3 +240,94 @@ export function pageItems<T>(items: readonly T[], page: number, perPage: number)
   const p = clampPage(page, Math.ceil(items.length / perPage));
   return items.slice(p * perPage, p * perPage + perPage);
 }
+
+/**
+ * Speaker view (UX.md §2 "focus"): one large stage tile and a strip of the
+ * others, beside it (`side`: a column on the right, wide stages) or under it
+ * (`bottom`: a row, tall or narrow stages), whichever gives the larger stage
+ * picture. Strip tiles are 120-240 px wide; the strip holds as many as fit
+ * (`perPage`), the rest is paged. Rects are whole CSS px in the stage's
+ * content box; each tile's label row (`labelHeight`) lies under its video
+ * rect and nothing overlaps (native surfaces cover HTML: UX.md §7).
+ */
+export type FocusArrangement = "side" | "bottom";
+
+export interface FocusInput {
+  width: number;
+  height: number;
+  gap: number;
+  labelHeight: number;
+  /** Tiles in the strip (everyone but the stage tile). */
+  stripCount: number;
+  aspect?: number;
+}
+
+export interface FocusFit {
+  arrangement: FocusArrangement;
+  /** The stage tile's video rect. */
+  main: Rect;
+  /** Video rects of the strip tiles on one page (at most `perPage`, at most `stripCount`). */
+  strip: Rect[];
+  /** Strip tiles per page (>= 1 when stripCount > 0). */
+  perPage: number;
+  pages: number;
+}
+
+export const MIN_STRIP_WIDTH = 120;
+export const MAX_STRIP_WIDTH = 240;
+
+export function fitFocus(input: FocusInput): FocusFit {
+  const { width: W, height: H, gap, labelHeight: L } = input;
+  const aspect = input.aspect ?? VIDEO_ASPECT;
+  const n = Math.max(0, Math.floor(input.stripCount));
+  const zero: Rect = { x: 0, y: 0, width: 0, height: 0 };
+  const empty: FocusFit = { arrangement: "side", main: zero, strip: [], perPage: 0, pages: 1 };
+  if (W <= 0 || H <= 0) return empty;
+  const size = (maxW: number, maxH: number): { width: number; height: number } => {
+    const height = Math.floor(Math.max(0, Math.min(maxH, maxW / aspect)));
+    return { width: Math.floor(height * aspect), height };
+  };
+  if (n === 0) {
+    const m = size(W, H - L);
+    return { ...empty, main: { x: Math.floor((W - m.width) / 2), y: Math.floor((H - m.height - L) / 2), ...m } };
+  }
+  const base = Math.min(MAX_STRIP_WIDTH, Math.max(MIN_STRIP_WIDTH, W * 0.18));
+
+  const side = (): FocusFit => {
+    // A column on the right: strip tile no wider than a third of the stage, no taller than the stage.
+    const tw = Math.floor(Math.max(0, Math.min(base, W / 3, (H - L) * aspect)));
+    const th = Math.floor(tw / aspect);
+    const per = Math.max(1, Math.min(n, Math.floor((H + gap) / (th + L + gap))));
+    const m = size(W - gap - tw, H - L);
+    const groupW = m.width + gap + tw;
+    const x = Math.floor((W - groupW) / 2);
+    const colH = per * (th + L) + (per - 1) * gap;
+    const strip: Rect[] = [];
+    const sy = Math.floor((H - colH) / 2);
+    for (let i = 0; i < per; i++) strip.push({ x: x + m.width + gap, y: sy + i * (th + L + gap), width: tw, height: th });
+    return { arrangement: "side", main: { x, y: Math.floor((H - m.height - L) / 2), ...m }, strip, perPage: per, pages: Math.ceil(n / per) };
+  };
+
+  const bottom = (): FocusFit => {
+    // A row under the stage tile: strip tiles no taller than a third of the stage.
+    const tw = Math.floor(Math.max(0, Math.min(base, W, ((H - 2 * L - gap) / 3) * aspect)));
+    const th = Math.floor(tw / aspect);
+    const per = Math.max(1, Math.min(n, Math.floor((W + gap) / (tw + gap))));
+    const m = size(W, H - L - gap - th - L);
+    const groupH = m.height + L + gap + th + L;
+    const y = Math.floor((H - groupH) / 2);
+    const rowW = per * tw + (per - 1) * gap;
+    const sx = Math.floor((W - rowW) / 2);
+    const strip: Rect[] = [];
+    for (let i = 0; i < per; i++) strip.push({ x: sx + i * (tw + gap), y: y + m.height + L + gap, width: tw, height: th });
+    return { arrangement: "bottom", main: { x: Math.floor((W - m.width) / 2), y, ...m }, strip, perPage: per, pages: Math.ceil(n / per) };
+  };
+
+  const a = side();
+  const b = bottom();
+  // The row only wins with strip tiles that stay readable.
+  const bw = b.strip[0]?.width ?? 0;
+  const aw = a.strip[0]?.width ?? 0;
+  const pick = b.main.height > a.main.height && bw >= Math.min(aw, MIN_STRIP_WIDTH) ? b : a;
+  return { ...pick, strip: pick.strip.slice(0, Math.min(n, pick.perPage)) };
+}

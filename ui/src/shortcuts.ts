@@ -12,7 +12,17 @@ export type ShortcutAction =
   | "ptt-down"
   | "ptt-up"
   | "page-prev"
-  | "page-next";
+  | "page-next"
+  | "toggle-layout"
+  | PinAction;
+
+/** 0 pins (or unpins) yourself, 1-9 the n-th remote tile (UX.md §2 "Pin"). */
+export type PinAction = "pin-0" | "pin-1" | "pin-2" | "pin-3" | "pin-4" | "pin-5" | "pin-6" | "pin-7" | "pin-8" | "pin-9";
+
+/** The digit of a pin action: 0 = self, 1-9 = the n-th remote tile. */
+export function pinIndex(a: ShortcutAction): number | null {
+  return a.startsWith("pin-") ? Number(a.slice(4)) : null;
+}
 
 export interface KeyInput {
   type: "keydown" | "keyup";
@@ -62,6 +72,7 @@ export function shortcutFor(e: KeyInput, ctx: ShortcutContext): ShortcutAction |
   if (e.key === "PageUp") return "page-prev";
   if (e.key === "PageDown") return "page-next";
   if (e.shift) return null;
+  if (/^[0-9]$/.test(k)) return `pin-${k}` as PinAction;
   switch (k) {
     case "m":
       return "toggle-mic";
@@ -71,6 +82,8 @@ export function shortcutFor(e: KeyInput, ctx: ShortcutContext): ShortcutAction |
       return "toggle-chat";
     case "p":
       return "toggle-people";
+    case "w":
+      return "toggle-layout";
     default:
       return null;
   }
@@ -88,6 +101,8 @@ export const SHORTCUT_KEYS: Record<ShortcutAction, string> = {
   "ptt-up": "Release Space",
   "page-prev": "Page Up",
   "page-next": "Page Down",
+  "toggle-layout": "W",
+  ...(Object.fromEntries([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => [`pin-${d}`, String(d)])) as Record<PinAction, string>),
 };
 
 /** The help overlay's rows: each entry's key combinations ("or" between them, "+" inside one). */
@@ -97,6 +112,9 @@ export const SHORTCUT_HELP: readonly { combos: string[][]; hold?: boolean; what:
   { combos: [["Space"]], hold: true, what: "Push to talk while muted" },
   { combos: [["C"]], what: "Open or close chat" },
   { combos: [["P"]], what: "Open or close the people list" },
+  { combos: [["W"]], what: "Switch between grid and speaker view" },
+  { combos: [["1–9"]], what: "Pin the 1st to 9th person in the call (again to unpin)" },
+  { combos: [["0"]], what: "Pin or unpin yourself" },
   { combos: [["Page Up"], ["Page Down"]], what: "Previous or next page of tiles" },
   { combos: [["?"]], what: "Show this help" },
   { combos: [["Esc"]], what: "Close a menu or panel, or leave a text field" },

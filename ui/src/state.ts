@@ -456,7 +456,7 @@ export interface PersonRow {
   speaking: boolean;
 }
 
-/** The people list: "(You)" first, then A–Z; `query` filters by name (case-insensitive). */
+/** The people list: "(You)" first, then who speaks now, then A–Z (UX.md §5); `query` filters by name (case-insensitive). */
 export function people(s: CallState, query = ""): PersonRow[] {
   const q = query.trim().toLocaleLowerCase();
   const rows: PersonRow[] = [];
@@ -484,7 +484,12 @@ export function people(s: CallState, query = ""): PersonRow[] {
       speaking: (streamsByUser.get(id) ?? []).some((x) => speakingIds.has(x.stream_id)),
     });
   }
-  otherRows.sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: "base" }) || a.user_id.localeCompare(b.user_id));
+  otherRows.sort(
+    (a, b) =>
+      Number(b.speaking) - Number(a.speaking) ||
+      a.name.localeCompare(b.name, undefined, { sensitivity: "base" }) ||
+      a.user_id.localeCompare(b.user_id),
+  );
   if (s.self) {
     rows.push({ user_id: s.self.user_id, name: s.self.user_name || s.self.user_id, self: true, mic: s.local.mic, camera: s.local.camera, speaking: s.speaking.self });
   }

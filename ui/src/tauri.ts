@@ -88,6 +88,8 @@ export interface Api {
   useVideoDevice(device_id: string): Promise<null>;
   useAudioDevice(device_id: string): Promise<null>;
   useSpeakerDevice(device_id: string | null): Promise<null>;
+  /** Plays the test chime on that speaker (`null`: the current one) and resolves when it has played (about 1 s); works without an engine. */
+  testSpeaker(device_id: string | null): Promise<null>;
   setVideoSource(source: VideoSource): Promise<null>;
   setAudioSource(source: AudioSource): Promise<null>;
   setVideoConfig(preset: VideoPreset): Promise<null>;
@@ -144,6 +146,7 @@ export const api: Api = {
   useVideoDevice: (device_id) => call("use_video_device", { device_id }),
   useAudioDevice: (device_id) => call("use_audio_device", { device_id }),
   useSpeakerDevice: (device_id) => call("use_speaker_device", { device_id }),
+  testSpeaker: (device_id) => call("test_speaker", { device_id }),
   setVideoSource: (source) => call("set_video_source", { source }),
   setAudioSource: (source) => call("set_audio_source", { source }),
   setVideoConfig: (preset) => call("set_video_config", { preset }),

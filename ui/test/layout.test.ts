@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { clampPage, fitAspect, fitGrid, fitSpotlight, gridStep, MIN_LABEL_WIDTH, pageItems, selfViewWidth, stageMode, type Rect } from "../src/layout.js";
+import { clampPage, fitAspect, fitFocus, fitGrid, fitSpotlight, gridStep, MIN_LABEL_WIDTH, pageItems, selfViewWidth, stageMode, type Rect } from "../src/layout.js";
 
 describe("stage mode", () => {
   it("alone: solo; one remote: spotlight (remote big + self view beside it); more: grid", () => {
@@ -233,5 +233,50 @@ describe("pages", () => {
     assert.deepEqual(pageItems(items, 0, 4), [0, 1, 2, 3]);
     assert.deepEqual(pageItems(items, 2, 4), [8, 9]);
     assert.deepEqual(pageItems(items, 9, 4), [8, 9]);
+  });
+});
+
+describe("fitFocus (speaker view: a stage tile and a strip, nothing overlapping)", () => {
+  const GAP = 12;
+  const LABEL = 34;
+  const overlaps = (a: Rect, b: Rect): boolean =>
+    a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+  const inside = (r: Rect, w: number, h: number): boolean => r.x >= 0 && r.y >= 0 && r.x + r.width <= w && r.y + r.height <= h;
+  const withLabel = (r: Rect): Rect => ({ ...r, height: r.height + LABEL });
+
+  it("no tile (video + label) overlaps another and all lie inside the stage, over a size sweep", () => {
+    for (const n of [1, 2, 3, 5, 8, 15, 30]) {
+      for (let w = 200; w <= 2560; w += 53) {
+        for (let h = 160; h <= 1440; h += 47) {
+          const f = fitFocus({ width: w, height: h, gap: GAP, labelHeight: LABEL, stripCount: n });
+          const boxes = [f.main, ...f.strip].map(withLabel);
+          assert.ok(f.strip.length >= 1 && f.strip.length <= n, `strip ${f.strip.length} of ${n} at ${w}x${h}`);
+          assert.equal(f.pages, Math.ceil(n / f.perPage));
+          for (const b of boxes) assert.ok(inside(b, w, h), `${JSON.stringify(b)} outside ${w}x${h} (n=${n}, ${f.arrangement})`);
+          for (let i = 0; i < boxes.length; i++)
+            for (let j = i + 1; j < boxes.length; j++)
+              assert.ok(!overlaps(boxes[i]!, boxes[j]!), `${i} overlaps ${j} at ${w}x${h} n=${n}: ${JSON.stringify(f)}`);
+          assert.ok(f.main.width >= f.strip[0]!.width, `stage tile is the big one at ${w}x${h}`);
+        }
+      }
+    }
+  });
+
+  it("a wide stage puts the strip beside the stage tile, a tall one under it", () => {
+    assert.equal(fitFocus({ width: 1600, height: 700, gap: GAP, labelHeight: LABEL, stripCount: 4 }).arrangement, "side");
+    assert.equal(fitFocus({ width: 700, height: 1000, gap: GAP, labelHeight: LABEL, stripCount: 4 }).arrangement, "bottom");
+  });
+
+  it("16:9 pictures, and a strip that holds what fits (the rest is paged)", () => {
+    const f = fitFocus({ width: 1200, height: 600, gap: GAP, labelHeight: LABEL, stripCount: 20 });
+    for (const r of [f.main, ...f.strip]) assert.ok(Math.abs(r.width / r.height - 16 / 9) < 0.05, JSON.stringify(r));
+    assert.ok(f.perPage < 20 && f.pages > 1);
+  });
+
+  it("no strip: the stage tile alone, centred", () => {
+    const f = fitFocus({ width: 1000, height: 600, gap: GAP, labelHeight: LABEL, stripCount: 0 });
+    assert.equal(f.strip.length, 0);
+    assert.equal(f.main.height, 562);
+    assert.ok(Math.abs(f.main.x - (1000 - f.main.x - f.main.width)) <= 1);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { shortcutFor, type KeyInput } from "../src/shortcuts.js";
+import { pinIndex, SHORTCUT_HELP, SHORTCUT_KEYS, shortcutFor, type KeyInput } from "../src/shortcuts.js";
 
 const key = (k: string, more: Partial<KeyInput> = {}): KeyInput => ({
   type: "keydown", key: k, ctrl: false, meta: false, alt: false, shift: false, repeat: false, inTextField: false, ...more,
@@ -57,5 +57,35 @@ describe("shortcuts (UX.md §3)", () => {
     assert.equal(shortcutFor(key("PageUp"), unmuted), "page-prev");
     assert.equal(shortcutFor(key("PageDown"), unmuted), "page-next");
     assert.equal(shortcutFor(key("m", { type: "keyup" }), unmuted), null);
+  });
+
+  it("W switches grid / speaker view, with the letter rules (not in text fields, not with Ctrl, not repeated)", () => {
+    assert.equal(shortcutFor(key("w"), unmuted), "toggle-layout");
+    assert.equal(shortcutFor(key("W", { code: "KeyW" }), unmuted), "toggle-layout", "Caps Lock");
+    assert.equal(shortcutFor(key("w", { inTextField: true }), unmuted), null);
+    assert.equal(shortcutFor(key("w", { ctrl: true }), unmuted), null);
+    assert.equal(shortcutFor(key("w", { meta: true }), unmuted), null);
+    assert.equal(shortcutFor(key("w", { repeat: true }), unmuted), null);
+    assert.equal(SHORTCUT_KEYS["toggle-layout"], "W");
+  });
+
+  it("0 pins yourself, 1-9 the n-th remote tile; not in text fields, not with modifiers", () => {
+    assert.equal(shortcutFor(key("0"), unmuted), "pin-0");
+    assert.equal(shortcutFor(key("1"), unmuted), "pin-1");
+    assert.equal(shortcutFor(key("9"), unmuted), "pin-9");
+    assert.equal(pinIndex("pin-0"), 0);
+    assert.equal(pinIndex("pin-7"), 7);
+    assert.equal(pinIndex("toggle-mic"), null);
+    assert.equal(shortcutFor(key("1", { inTextField: true }), unmuted), null);
+    assert.equal(shortcutFor(key("1", { ctrl: true }), unmuted), null);
+    assert.equal(shortcutFor(key("1", { alt: true }), unmuted), null);
+    assert.equal(shortcutFor(key("1", { repeat: true }), unmuted), null);
+    assert.equal(shortcutFor(key("!", { shift: true }), unmuted), null);
+    assert.equal(SHORTCUT_KEYS["pin-3"], "3");
+  });
+
+  it("the help lists the layout and pin keys", () => {
+    const keys = SHORTCUT_HELP.flatMap((r) => r.combos.flat());
+    for (const k of ["W", "0", "1–9"]) assert.ok(keys.includes(k), k);
   });
 });

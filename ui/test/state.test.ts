@@ -327,7 +327,10 @@ describe("reducer: sound levels and who speaks", () => {
     assert.deepEqual(s.speaking, { self: true, streams: ["u-grace-main"] });
     assert.equal(reduce(s, { event: "app/speaking", self: true, streams: ["u-grace-main"] }), s);
     const rows = people(s);
-    assert.deepEqual(rows.map((r) => [r.name, r.speaking]), [["Me", true], ["alan", false], ["Grace", true]]);
+    // UX.md §5: "(You)", then speakers, then A–Z.
+    assert.deepEqual(rows.map((r) => [r.name, r.speaking]), [["Me", true], ["Grace", true], ["alan", false]]);
+    const quiet = reduce(s, { event: "app/speaking", self: false, streams: [] });
+    assert.deepEqual(people(quiet).map((r) => r.name), ["Me", "alan", "Grace"]);
   });
 
   it("unknown streams are ignored, streams are sorted, and nothing happens outside a call", () => {

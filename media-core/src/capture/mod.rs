@@ -52,6 +52,10 @@ pub enum DeviceError {
     /// There is no audio input at all.
     #[error("no microphone found")]
     NoMicrophone,
+    /// There is no audio output at all (code `DeviceNotFound`: the protocol
+    /// has no speaker code of its own).
+    #[error("no speaker found")]
+    NoSpeaker,
     /// No device has this id.
     #[error("no device with id {0:?}")]
     DeviceNotFound(String),
@@ -82,6 +86,7 @@ impl DeviceError {
         match self {
             DeviceError::NoCamera => ErrorCode::NoCamera,
             DeviceError::NoMicrophone => ErrorCode::NoMicrophone,
+            DeviceError::NoSpeaker => ErrorCode::DeviceNotFound,
             DeviceError::DeviceNotFound(_) => ErrorCode::DeviceNotFound,
             DeviceError::DeviceOpenFailed(_) => ErrorCode::DeviceOpenFailed,
             DeviceError::FasterThanRealTime(_) => ErrorCode::NoMicrophone,

@@ -18,7 +18,8 @@
 //! task, paced by the incoming packets and their presentation times).
 
 use super::microphone::{pick_device, real_device_info};
-use super::{audio_host, DeviceInfo};
+use super::tone::test_chime;
+use super::{audio_host, DeviceError, DeviceInfo};
 use crate::frame::{AudioFrame, AUDIO_SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, HostTrait};
 use cpal::{FromSample, Sample, SizedSample, StreamConfig};
@@ -30,6 +31,39 @@ use std::time::Duration;
 
 /// Most audio the device speaker buffers before dropping the oldest.
 pub const MAX_BUFFERED_MS: u64 = 200;
+
+/// How far [`play_test_sound`] keeps ahead of the device.
+const TEST_SOUND_AHEAD_MS: u64 = 60;
+/// How long [`play_test_sound`] lets the last audio it handed over drain
+/// through the sound server's own buffers before closing the output.
+const TEST_SOUND_TAIL: Duration = Duration::from_millis(150);
+
+/// Plays the test chime ([`test_chime`]: 660 Hz then 880 Hz, 0.4 s each)
+/// on output `id` (from [`list_speakers`], or the default output for
+/// `None`) and returns once it has been played: about 1 s after the output
+/// starts pulling audio (cpal's PulseAudio stream starts about 1.4 s after
+/// it is opened). Blocks the calling thread.
+///
+/// The chime gets an output stream of its own, so audio already playing
+/// on the device (a call) goes on: the sound server mixes the two. Fails at
+/// once, without the null speaker fallback, when the output cannot be
+/// opened (see [`Speaker::open_device`]).
+pub fn play_test_sound(id: Option<&str>) -> Result<(), DeviceError> {
+    let speaker = Speaker::open_device(id)?;
+    for frame in test_chime(AUDIO_SAMPLE_RATE) {
+        // Keep a little ahead of the device: the buffer drops what overflows.
+        while speaker.buffered_ms() > TEST_SOUND_AHEAD_MS {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        speaker.push(&frame);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while speaker.buffered_ms() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(TEST_SOUND_TAIL);
+    Ok(())
+}
 
 /// The audio outputs present now; empty without a sound server or device.
 /// Discard pseudo-devices are left out.
@@ -75,6 +109,24 @@ impl Speaker {
     /// instead of a discard pseudo-device (the ALSA `null` PCM): as the
     /// default output the first real output is used, or the null speaker.
     pub fn open(id: Option<&str>) -> Speaker {
+        Speaker::open_device(id).unwrap_or_else(|e| {
+            match (&e, id) {
+                (DeviceError::NoSpeaker, None) => {}
+                (DeviceError::DeviceNotFound(_), _) => {
+                    tracing::warn!("no audio output {id:?}; using the null speaker")
+                }
+                _ => tracing::warn!("{e}; using the null speaker"),
+            }
+            Speaker::null()
+        })
+    }
+
+    /// Opens an output like [`Speaker::open`], but fails instead of falling
+    /// back to the null speaker: [`DeviceError::DeviceNotFound`] for an `id`
+    /// that names no output, [`DeviceError::NoSpeaker`] when there is no
+    /// output at all, [`DeviceError::DeviceOpenFailed`] when it cannot be
+    /// opened.
+    pub fn open_device(id: Option<&str>) -> Result<Speaker, DeviceError> {
         let host = audio_host();
         let device = pick_device(
             id,
@@ -82,29 +134,23 @@ impl Speaker {
             || host.output_devices().ok(),
         );
         let Some(device) = device else {
-            if id.is_some() {
-                tracing::warn!("no audio output {id:?}; using the null speaker");
-            }
-            return Speaker::null();
+            return Err(match id {
+                Some(id) => DeviceError::DeviceNotFound(id.to_owned()),
+                None => DeviceError::NoSpeaker,
+            });
         };
         let info = super::microphone::device_info(&device).unwrap_or_else(|| DeviceInfo {
             id: "default".into(),
             name: "default output".into(),
         });
-        match Output::start(device) {
-            Ok(output) => Speaker {
-                kind: SpeakerKind::Device(info),
-                pushed: AtomicU64::new(0),
-                output: Some(output),
-            },
-            Err(e) => {
-                tracing::warn!(
-                    "audio output {} failed ({e}); using the null speaker",
-                    info.name
-                );
-                Speaker::null()
-            }
-        }
+        let output = Output::start(device).map_err(|e| {
+            DeviceError::DeviceOpenFailed(format!("audio output {}: {e}", info.name))
+        })?;
+        Ok(Speaker {
+            kind: SpeakerKind::Device(info),
+            pushed: AtomicU64::new(0),
+            output: Some(output),
+        })
     }
 
     /// A speaker that discards everything.
@@ -265,6 +311,21 @@ mod tests {
         speaker.push(&AudioFrame::silence(1, 0));
         assert_eq!(speaker.frames_pushed(), 2);
         assert_eq!(speaker.buffered_ms(), 0);
+    }
+
+    #[test]
+    fn the_test_sound_fails_at_once_without_the_output() {
+        let err = play_test_sound(Some("no-such-host:no-such-output")).unwrap_err();
+        assert!(matches!(err, DeviceError::DeviceNotFound(_)), "{err:?}");
+        assert_eq!(err.code(), protocol::ErrorCode::DeviceNotFound);
+        assert!(matches!(
+            Speaker::open_device(Some("alsa:null")),
+            Err(DeviceError::DeviceNotFound(_))
+        ));
+        if list_speakers().is_empty() {
+            let err = play_test_sound(None).unwrap_err();
+            assert_eq!(err.code(), protocol::ErrorCode::DeviceNotFound, "{err}");
+        }
     }
 
     /// Needs a sound server: `PULSE_SERVER=... cargo test -- --ignored`.

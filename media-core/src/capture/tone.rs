@@ -1,5 +1,6 @@
-//! A synthetic audio source (a sine tone at -12 dBFS) and a frequency
-//! estimator to check it at the other end of a call.
+//! A synthetic audio source (a sine tone at -12 dBFS), the speaker test
+//! chime ([`test_chime`]) and a frequency estimator to check them at the
+//! other end of a call or of a speaker.
 
 use crate::frame::{AudioFrame, AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
 use std::f64::consts::PI;
@@ -51,6 +52,52 @@ impl ToneGenerator {
             capture_time_us,
         }
     }
+}
+
+/// The speaker test chime's notes, in order (a rising fifth: E5, A5).
+pub const CHIME_NOTES_HZ: [f64; 2] = [660.0, 880.0];
+/// How long each note of the chime lasts.
+pub const CHIME_NOTE_MS: u32 = 400;
+/// The fade-in and fade-out of each note (no clicks at the edges).
+pub const CHIME_FADE_MS: u32 = 10;
+
+/// The speaker test chime as 20 ms mono frames at `sample_rate` (48000 for
+/// the speaker): each of [`CHIME_NOTES_HZ`] for [`CHIME_NOTE_MS`], at
+/// -12 dBFS ([`TONE_AMPLITUDE`]), faded in and out over [`CHIME_FADE_MS`]
+/// (raised cosine). Frames are stamped with their offset from the start.
+pub fn test_chime(sample_rate: u32) -> Vec<AudioFrame> {
+    let rate = sample_rate.max(1) as usize;
+    let note_len = rate * CHIME_NOTE_MS as usize / 1000;
+    let fade_len = (rate * CHIME_FADE_MS as usize / 1000).max(1);
+    let mut samples = Vec::with_capacity(note_len * CHIME_NOTES_HZ.len());
+    for freq in CHIME_NOTES_HZ {
+        let step = 2.0 * PI * freq / rate as f64;
+        samples.extend((0..note_len).map(|i| {
+            let edge = i.min(note_len - 1 - i);
+            let gain = if edge < fade_len {
+                0.5 - 0.5 * (PI * edge as f64 / fade_len as f64).cos()
+            } else {
+                1.0
+            };
+            let s = (step * i as f64).sin() * TONE_AMPLITUDE * gain;
+            (s * i16::MAX as f64).round() as i16
+        }));
+    }
+    let per_frame = (rate * 20 / 1000).max(1);
+    samples
+        .chunks(per_frame)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut samples = chunk.to_vec();
+            samples.resize(per_frame, 0);
+            AudioFrame {
+                sample_rate: rate as u32,
+                channels: 1,
+                samples,
+                capture_time_us: i as u64 * 20_000,
+            }
+        })
+        .collect()
 }
 
 /// The frequency of the strongest spectral peak in interleaved `samples`
@@ -165,6 +212,15 @@ mod tests {
             .collect()
     }
 
+    /// The largest jump between neighbouring samples.
+    fn max_step(samples: &[i16]) -> i32 {
+        samples
+            .windows(2)
+            .map(|w| (w[1] as i32 - w[0] as i32).abs())
+            .max()
+            .unwrap()
+    }
+
     #[test]
     fn frames_are_20_ms_at_minus_12_dbfs() {
         let mut tone = ToneGenerator::new(1000.0, AUDIO_SAMPLE_RATE, 2);
@@ -178,12 +234,7 @@ mod tests {
 
     #[test]
     fn phase_is_continuous_across_frames() {
-        let samples = tone_seconds(440.0, 1, 1);
-        let max_step = samples
-            .windows(2)
-            .map(|w| (w[1] as i32 - w[0] as i32).abs())
-            .max()
-            .unwrap();
+        let max_step = max_step(&tone_seconds(440.0, 1, 1));
         // 2*pi*440/48000 * 8231 = 474: no jump larger than the slope allows.
         assert!(max_step <= 480, "discontinuity: {max_step}");
     }
@@ -197,6 +248,45 @@ mod tests {
                 "{freq} Hz estimated as {est}"
             );
         }
+    }
+
+    #[test]
+    fn the_chime_is_660_then_880_hz_faded_at_minus_12_dbfs() {
+        let frames = test_chime(AUDIO_SAMPLE_RATE);
+        // 2 notes of 400 ms in 20 ms frames.
+        assert_eq!(frames.len(), 40);
+        for (i, f) in frames.iter().enumerate() {
+            f.validate().unwrap();
+            assert_eq!((f.channels, f.capture_time_us), (1, i as u64 * 20_000));
+        }
+        let samples: Vec<i16> = frames.iter().flat_map(|f| f.samples.clone()).collect();
+        assert_eq!(samples.len(), 38_400, "0.8 s at 48 kHz");
+        let (first, second) = samples.split_at(19_200);
+        for (note, want) in [(first, 660.0), (second, 880.0)] {
+            let est = dominant_frequency(note, 1, AUDIO_SAMPLE_RATE).unwrap();
+            assert!((est - want).abs() < 2.0, "{want} Hz measured as {est}");
+            // Faded: starts and ends at (near) zero, grows over 10 ms (480 samples).
+            assert_eq!(note[0], 0);
+            assert!(
+                note[note.len() - 1].unsigned_abs() < 30,
+                "{}",
+                note[note.len() - 1]
+            );
+            let peak = |s: &[i16]| s.iter().map(|s| s.unsigned_abs()).max().unwrap();
+            assert!(peak(&note[..48]) < 300, "first ms {}", peak(&note[..48]));
+            assert!(
+                peak(&note[..240]) < 5_000,
+                "first 5 ms {}",
+                peak(&note[..240])
+            );
+            // Full level (-12 dBFS, as the tone) between the fades.
+            assert!((8150..=8240).contains(&peak(&note[480..note.len() - 480])));
+            // No clicks: no step larger than the sine's slope allows at 880 Hz.
+            let max_step = max_step(note);
+            assert!(max_step <= 1_000, "discontinuity {max_step}");
+        }
+        // No click at the join either.
+        assert!((first[first.len() - 1] as i32 - second[0] as i32).abs() < 30);
     }
 
     #[test]

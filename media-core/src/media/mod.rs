@@ -190,6 +190,11 @@ impl Media {
         *lock(&self.speaker) = None;
     }
 
+    /// The speaker chosen with `set_speaker` (`None`: the default output).
+    pub(crate) fn speaker_id(&self) -> Option<String> {
+        lock(&self.settings).speaker_id.clone()
+    }
+
     pub(crate) fn set_audio_sink(&self, sink: Option<AudioSink>) {
         lock(&self.settings).audio_sink = sink;
     }

@@ -6,7 +6,8 @@
 import type { CallState, RemoteStream } from "../state.js";
 import { orderedStreams } from "../state.js";
 import type { StreamQualityLevel } from "../types.js";
-import { clampPage, fitAspect, fitGrid, fitSpotlight, pageItems, stageMode, type Rect, type StageMode } from "../layout.js";
+import { clampPage, fitAspect, fitFocus, fitGrid, fitSpotlight, pageItems, stageMode, type Rect } from "../layout.js";
+import { ActiveSpeaker, stableOrder } from "../stage-order.js";
 import { barsFor, isPoor } from "../quality.js";
 import { hueFor, initials } from "../names.js";
 import { SELF_TILE, tileIdForStream } from "../session.js";
@@ -21,8 +22,8 @@ const PAGER_H = 40;
 
 const PLACED_VARS = ["--x", "--y", "--tile-w", "--video-h", "--label-w"] as const;
 
-/** Positions a tile absolutely in the stage's content box (spotlight). */
-function place(root: HTMLElement, r: Rect, labelWidth: number, role: "main" | "self"): void {
+/** Positions a tile absolutely in the stage's content box (spotlight, speaker view). */
+function place(root: HTMLElement, r: Rect, labelWidth: number, role: "main" | "self" | "strip"): void {
   root.classList.add("placed");
   root.dataset.place = role;
   root.style.setProperty("--x", `${r.x}px`);
@@ -54,7 +55,14 @@ export interface TileModel {
   status: string;
   /** The speaking ring (`data-speaking`), drawn just outside the video rect. */
   speaking: boolean;
+  /** Join order (self: -1). */
+  joinSeq: number;
 }
+
+/** The user's choice (null: automatic, UX.md §2: 1:1 = remote big + self view, 3+ = grid). */
+export type LayoutChoice = "grid" | "speaker";
+/** What the stage does: solo, 1:1 spotlight, paged grid, or speaker view (`focus`: a stage tile + a strip). */
+export type StageLayoutMode = "solo" | "spotlight" | "grid" | "focus";
 
 export function tileModels(s: CallState): TileModel[] {
   const models: TileModel[] = [];
@@ -72,6 +80,7 @@ export function tileModels(s: CallState): TileModel[] {
       level: s.publisher.quality?.level ?? null,
       status: publisherStatus(s),
       speaking: s.speaking.self && s.local.mic,
+      joinSeq: -1,
     });
   }
   const speaking = new Set(s.speaking.streams);
@@ -103,6 +112,7 @@ function remoteModel(st: RemoteStream): Omit<TileModel, "speaking"> {
     rendering: st.first_frame,
     level: st.quality?.level ?? null,
     status,
+    joinSeq: st.seq,
   };
 }
 
@@ -114,6 +124,7 @@ interface TileView {
   name: HTMLElement;
   status: HTMLElement;
   badge: HTMLButtonElement;
+  pin: HTMLButtonElement;
 }
 
 export interface GridHooks {
@@ -123,6 +134,8 @@ export interface GridHooks {
   onStats(anchor: HTMLButtonElement, key: string): void;
   /** "Invite people" in the solo view. */
   onInvite(): void;
+  /** The layout (grid / speaker) or the pin changed: the Layout button follows. */
+  onLayout?(layout: LayoutChoice, pinned: string | null): void;
 }
 
 export class Grid {
@@ -135,6 +148,19 @@ export class Grid {
   private readonly grid: HTMLElement;
   private readonly pager: HTMLElement;
   private readonly solo: HTMLElement;
+  /** The user's layout choice; null = automatic. */
+  private choice: LayoutChoice | null = null;
+  /** The pinned tile's key: it holds the stage in speaker view. */
+  private pinnedKey: string | null = null;
+  /** Tile keys in stable order (self first): see stage-order.ts. */
+  private orderKeys: string[] = [];
+  private lastSpoke = new Map<string, number>();
+  private active = new ActiveSpeaker();
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  private lastLayout: LayoutChoice | null = null;
+  private lastPinned: string | null = null;
+  /** Effective layout after the last layout() ("grid" or "speaker"). */
+  layoutName: LayoutChoice = "grid";
 
   constructor(
     private stage: HTMLElement,
@@ -169,6 +195,50 @@ export class Grid {
     this.setPage(this.page + delta);
   }
 
+  get pinned(): string | null {
+    return this.pinnedKey;
+  }
+
+  /** W / the Layout button: grid <-> speaker view. Going to grid drops the pin. */
+  toggleLayout(): void {
+    this.choice = this.layoutName === "speaker" ? "grid" : "speaker";
+    if (this.choice === "grid") this.pinnedKey = null;
+    this.page = 0;
+    this.layout();
+  }
+
+  setLayout(choice: LayoutChoice | null): void {
+    this.choice = choice;
+    if (choice === "grid") this.pinnedKey = null;
+    this.page = 0;
+    this.layout();
+  }
+
+  /** Pins a tile (speaker view with it on the stage), or unpins it if it is the pinned one. */
+  togglePin(key: string): void {
+    if (!this.views.has(key)) return;
+    if (this.pinnedKey === key) {
+      this.pinnedKey = null;
+    } else {
+      this.pinnedKey = key;
+      this.choice = "speaker";
+    }
+    this.page = 0;
+    this.layout();
+  }
+
+  /** Keys 0-9: 0 = self, n = the n-th remote tile in tile order. */
+  pinByIndex(n: number): void {
+    const key = this.keyForIndex(n);
+    if (key) this.togglePin(key);
+  }
+
+  private keyForIndex(n: number): string | null {
+    if (n === 0) return this.models.find((m) => m.self)?.key ?? null;
+    const remotes = this.sortedModels().filter((m) => !m.self);
+    return remotes[n - 1]?.key ?? null;
+  }
+
   render(s: CallState): void {
     this.models = tileModels(s);
     const keep = new Set(this.models.map((m) => m.key));
@@ -195,6 +265,13 @@ export class Grid {
     this.views.clear();
     this.models = [];
     this.page = 0;
+    this.choice = null;
+    this.pinnedKey = null;
+    this.orderKeys = [];
+    this.lastSpoke.clear();
+    this.active.reset();
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
     this.layout();
   }
 
@@ -207,13 +284,20 @@ export class Grid {
     const badge = h("button", { type: "button", class: "quality-badge", "aria-haspopup": "dialog", "aria-expanded": "false" },
       h("span", { class: "bars", "aria-hidden": "true" }, h("i"), h("i"), h("i")));
     badge.addEventListener("click", () => this.hooks.onStats(badge, m.key));
-    const label = h("div", { class: "tile-label" }, mic, name, m.self ? h("span", { class: "tile-you" }, "You") : null, status, badge);
+    const pin = h("button", { type: "button", class: "tile-pin", "aria-pressed": "false" }, icon("pin")) as HTMLButtonElement;
+    pin.addEventListener("click", () => this.togglePin(m.key));
+    const label = h("div", { class: "tile-label" }, mic, name, m.self ? h("span", { class: "tile-you" }, "You") : null, status, pin, badge);
     const root = h("div", { class: "tile", "data-user-id": m.userId }, video, label);
+    // A click on the tile (not on its buttons) pins or unpins it (UX.md §2 "Pin").
+    root.addEventListener("click", (e) => {
+      if ((e.target as Element).closest("button")) return;
+      this.togglePin(m.key);
+    });
     if (m.self) root.setAttribute("data-self", "");
     if (m.streamId) root.setAttribute("data-stream-id", m.streamId);
     this.grid.append(root);
     this.hooks.onTileCreated(video, m.tileId);
-    return { root, video, avatar, mic, name, status, badge };
+    return { root, video, avatar, mic, name, status, badge, pin };
   }
 
   private update(v: TileView, m: TileModel): void {
@@ -235,12 +319,59 @@ export class Grid {
     v.badge.title = b.label;
   }
 
+  /** The tiles in stable order (self, speakers, camera on, join time; pages kept stable: stage-order.ts). */
+  private sortedModels(perPage = Infinity, page = 0): TileModel[] {
+    const now = performance.now();
+    for (const m of this.models) if (m.speaking) this.lastSpoke.set(m.key, now);
+    const keys = new Set(this.models.map((m) => m.key));
+    for (const k of [...this.lastSpoke.keys()]) if (!keys.has(k)) this.lastSpoke.delete(k);
+    const tiles = this.models.map((m) => ({
+      key: m.key,
+      self: m.self,
+      speaking: m.speaking,
+      lastSpokeAt: this.lastSpoke.get(m.key) ?? 0,
+      cameraOn: m.cameraOn,
+      joinSeq: m.joinSeq,
+    }));
+    const per = Number.isFinite(perPage) ? perPage : Math.max(1, this.models.length);
+    this.orderKeys = stableOrder(this.orderKeys, tiles, per, page);
+    const byKey = new Map(this.models.map((m) => [m.key, m]));
+    return this.orderKeys.map((k) => byKey.get(k)!).filter(Boolean);
+  }
+
+  /** The speaker view's stage tile: the pin, else the active remote speaker (never us), else self. */
+  private stageKey(): string | null {
+    if (this.pinnedKey && !this.views.has(this.pinnedKey)) this.pinnedKey = null;
+    if (this.pinnedKey) return this.pinnedKey;
+    const remotes = this.orderKeys.filter((k) => this.models.some((m) => m.key === k && !m.self));
+    const speaking = this.models.filter((m) => !m.self && m.speaking).map((m) => m.key);
+    const now = performance.now();
+    const r = this.active.update(remotes, speaking, now);
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = r.retryAt !== null ? setTimeout(() => ((this.retry = null), this.layout()), Math.max(0, r.retryAt - now) + 10) : null;
+    return r.key ?? this.models.find((m) => m.self)?.key ?? null;
+  }
+
   private layout(): void {
     const { width, height } = this.size;
     const remote = this.models.filter((m) => !m.self).length;
-    const mode: StageMode = stageMode(remote);
-    this.stage.dataset.mode = mode;
     const self = this.models.find((m) => m.self);
+    if (this.pinnedKey && !this.views.has(this.pinnedKey)) this.pinnedKey = null;
+    // Automatic (no choice, no pin): today's rules; a pin always means speaker view.
+    const auto = stageMode(remote);
+    const layoutName: LayoutChoice = this.pinnedKey ? "speaker" : (this.choice ?? (auto === "spotlight" ? "speaker" : "grid"));
+    let mode: StageLayoutMode;
+    let stage: string | null = null;
+    if (remote === 0 && !this.pinnedKey) mode = "solo";
+    else if (layoutName === "grid") mode = remote === 0 ? "solo" : "grid";
+    else {
+      this.sortedModels();
+      stage = this.stageKey();
+      const stageIsRemote = this.models.some((m) => m.key === stage && !m.self);
+      mode = remote === 1 && stageIsRemote ? "spotlight" : "focus";
+    }
+    this.layoutName = layoutName;
+    this.stage.dataset.mode = mode;
     for (const v of this.views.values()) {
       v.root.hidden = false;
       unplace(v.root);
@@ -256,7 +387,29 @@ export class Grid {
       const sv = self ? this.views.get(self.key) : undefined;
       if (mv) place(mv.root, fit.main, fit.mainLabelWidth, "main");
       if (sv) place(sv.root, fit.self, fit.self.width, "self");
-      this.order(this.models);
+      stage = main?.key ?? null;
+      this.order(this.sortedModels());
+    } else if (mode === "focus") {
+      // Speaker view: the stage tile big, the others in a strip beside or under it (fitFocus), paged.
+      const strip = this.sortedModels().filter((m) => m.key !== stage);
+      let fit = fitFocus({ width, height, gap: GAP, labelHeight: LABEL_H, stripCount: strip.length });
+      if (fit.pages > 1) fit = fitFocus({ width, height: height - PAGER_H, gap: GAP, labelHeight: LABEL_H, stripCount: strip.length });
+      this.stage.dataset.arrangement = fit.arrangement;
+      pages = fit.pages;
+      this.page = clampPage(this.page, pages);
+      const shown = pageItems(strip, this.page, Math.max(1, fit.perPage));
+      const sv = stage ? this.views.get(stage) : undefined;
+      if (sv) place(sv.root, fit.main, fit.main.width, "main");
+      const visible = new Set(shown.map((m) => m.key));
+      if (stage) visible.add(stage);
+      shown.forEach((m, i) => {
+        const v = this.views.get(m.key);
+        const r = fit.strip[i];
+        if (v && r) place(v.root, r, r.width, "strip");
+      });
+      for (const [key, v] of this.views) v.root.hidden = !visible.has(key);
+      const stageModel = this.models.find((m) => m.key === stage);
+      this.order(stageModel ? [stageModel, ...strip] : strip);
     } else if (mode === "solo") {
       delete this.stage.dataset.arrangement;
       const r = fitAspect(width, height - LABEL_H - SOLO_NOTE_H);
@@ -272,15 +425,41 @@ export class Grid {
       if (fit.pages > 1) fit = fitGrid({ ...input, height: height - PAGER_H });
       pages = fit.pages;
       this.page = clampPage(this.page, pages);
-      const visible = new Set(pageItems(this.models, this.page, fit.perPage).map((m) => m.key));
+      const ordered = this.sortedModels(fit.perPage, this.page);
+      const visible = new Set(pageItems(ordered, this.page, fit.perPage).map((m) => m.key));
       for (const [key, v] of this.views) v.root.hidden = !visible.has(key);
       this.grid.style.setProperty("--cols", String(fit.columns));
       this.grid.style.setProperty("--tile-w", `${fit.tileWidth}px`);
       this.grid.style.setProperty("--video-h", `${fit.videoHeight}px`);
-      this.order(this.models);
+      this.order(ordered);
     }
+    this.markTiles(mode === "focus" || mode === "spotlight" ? stage : null);
     this.pages = pages;
     this.renderPager();
+    if (this.lastLayout !== layoutName || this.lastPinned !== this.pinnedKey) {
+      this.lastLayout = layoutName;
+      this.lastPinned = this.pinnedKey;
+      this.hooks.onLayout?.(layoutName, this.pinnedKey);
+    }
+  }
+
+  /** `data-stage`, `data-pinned` and the pin buttons' labels (with their key: 0 self, 1-9 remotes). */
+  private markTiles(stage: string | null): void {
+    const remotes = this.orderKeys.filter((k) => this.models.some((m) => m.key === k && !m.self));
+    for (const m of this.models) {
+      const v = this.views.get(m.key);
+      if (!v) continue;
+      const pinned = this.pinnedKey === m.key;
+      toggleAttr(v.root, "data-pinned", pinned);
+      toggleAttr(v.root, "data-stage", stage === m.key);
+      const idx = m.self ? 0 : remotes.indexOf(m.key) + 1;
+      const keyHint = (m.self || idx > 0) && idx <= 9 ? ` (${idx})` : "";
+      const who = m.self ? "yourself" : m.name;
+      const label = pinned ? `Unpin ${who}${keyHint}` : `Pin ${who} to the stage${keyHint}`;
+      v.pin.setAttribute("aria-pressed", String(pinned));
+      v.pin.setAttribute("aria-label", label);
+      v.pin.title = label;
+    }
   }
 
   private order(models: TileModel[]): void {

@@ -7,10 +7,10 @@ import type { CallSession } from "../session.js";
 import type { Devices } from "../devices.js";
 import type { Settings } from "../types.js";
 import { describeError } from "../errors.js";
-import { SHORTCUT_HELP, shortcutFor, SHORTCUT_KEYS, type ShortcutAction } from "../shortcuts.js";
+import { pinIndex, SHORTCUT_HELP, shortcutFor, SHORTCUT_KEYS, type ShortcutAction } from "../shortcuts.js";
 import { $, h, isControl, isTextField, setIcon, setText } from "../ui/dom.js";
 import { closeTopPopover } from "../ui/popover.js";
-import { Grid } from "../call/grid.js";
+import { Grid, type LayoutChoice } from "../call/grid.js";
 import { SidePanel, type InviteInfo } from "../call/panel.js";
 import { StatsPopover } from "../call/stats.js";
 import { DeviceMenu } from "../call/device-menu.js";
@@ -59,6 +59,7 @@ export class CallScreen {
       people: q("#toggle-people"),
       peopleCount: q("#people-count"),
       info: q("#toggle-info"),
+      layout: q("#toggle-layout"),
       leave: q("#leave"),
       leaveDialog: q("#leave-dialog"),
       failedDialog: q("#failed-dialog"),
@@ -71,6 +72,7 @@ export class CallScreen {
       onTileCreated: d.onTileCreated,
       onStats: (anchor, key) => this.stats.toggle(anchor, key, d.store.state),
       onInvite: () => this.panel.open("info"),
+      onLayout: (layout) => this.renderLayout(layout),
     });
     this.panel = new SidePanel(this.root, d.store, d.session, d.diagnostics, d.version);
     const live = (): boolean => d.session.engine !== null;
@@ -84,6 +86,7 @@ export class CallScreen {
     this.el.chat!.addEventListener("click", () => this.run("toggle-chat"));
     this.el.people!.addEventListener("click", () => this.run("toggle-people"));
     this.el.info!.addEventListener("click", () => this.panel.toggle("info"));
+    this.el.layout!.addEventListener("click", () => this.run("toggle-layout"));
     q("#open-invite").addEventListener("click", () => this.panel.open("info"));
     q("#show-help").addEventListener("click", () => this.run("help"));
     this.el.leave!.addEventListener("click", () => this.askLeave());
@@ -107,6 +110,7 @@ export class CallScreen {
       if (!this.root.hidden) this.render(s);
     });
     this.applyShortcutLabels();
+    this.renderLayout(this.grid.layoutName);
     this.renderHelp();
     d.levels.onCapturedLevel((level) => {
       if (!this.root.hidden) renderButtonLevel(this.el.mic!, d.store.state.local.mic ? level : 0);
@@ -138,6 +142,21 @@ export class CallScreen {
       h("p", { class: "muted-hint-text" }, "You're muted. Press ", h("kbd", {}, key), " to unmute"),
       unmute,
     );
+  }
+
+  /**
+   * The Layout button (a two-state toggle: pressed = speaker view) and
+   * `.call[data-layout]`. Its label names the action and the key; aria-pressed the state.
+   */
+  private renderLayout(layout: LayoutChoice): void {
+    const b = this.el.layout!;
+    const speaker = layout === "speaker";
+    this.root.dataset.layout = layout;
+    b.setAttribute("aria-pressed", String(speaker));
+    b.dataset.state = speaker ? "on" : "off";
+    b.setAttribute("aria-label", `Speaker view (${SHORTCUT_KEYS["toggle-layout"]})`);
+    b.title = `${speaker ? "Speaker view is on: switch to grid" : "Switch to speaker view"} (${SHORTCUT_KEYS["toggle-layout"]})`;
+    setIcon(b, speaker ? "focus" : "grid");
   }
 
   private renderHelp(): void {
@@ -371,8 +390,15 @@ export class CallScreen {
       case "page-next":
         this.grid.turnPage(1);
         break;
+      case "toggle-layout":
+        this.grid.toggleLayout();
+        break;
       case "escape":
         break;
+      default: {
+        const n = pinIndex(action);
+        if (n !== null) this.grid.pinByIndex(n);
+      }
     }
   }
 }

@@ -6,7 +6,7 @@ import type { CallStore } from "../state.js";
 import type { CallSession, JoinParams } from "../session.js";
 import { hostProfile, PREVIEW_TILE } from "../session.js";
 import type { Devices } from "../devices.js";
-import { cameraOptions, cameraValue, micOptions, micValue, presetOf, speakerOptions, speakerValue, type Option } from "../devices.js";
+import { cameraOptions, cameraValue, micOptions, micValue, presetOf, speakerOptions, speakerTestButton, speakerValue, type Option } from "../devices.js";
 import type { EngineProfile, HostScope, Settings, Theme, VideoPreset } from "../types.js";
 import { normaliseError } from "../tauri.js";
 import { describeError } from "../errors.js";
@@ -56,6 +56,7 @@ export class HomeScreen {
       camera: q<HTMLSelectElement>("#camera-select"),
       mic: q<HTMLSelectElement>("#mic-select"),
       speaker: q<HTMLSelectElement>("#speaker-select"),
+      speakerTest: q<HTMLButtonElement>("#speaker-test"),
       preset: q<HTMLSelectElement>("#video-preset"),
       theme: q<HTMLSelectElement>("#theme-select"),
       micToggle: q<HTMLButtonElement>("#home-mic"),
@@ -159,6 +160,8 @@ export class HomeScreen {
     mic.addEventListener("change", () => void this.d.devices.chooseMic(mic.value, live()));
     const sp = this.f.speaker as HTMLSelectElement;
     sp.addEventListener("change", () => void this.d.devices.chooseSpeaker(sp.value, live()));
+    // Plays on the picked speaker; works without an engine (UX.md §1).
+    this.f.speakerTest!.addEventListener("click", () => void this.d.devices.testSpeaker(sp.value));
     const preset = this.f.preset as HTMLSelectElement;
     preset.addEventListener("change", () => void this.d.devices.choosePreset(preset.value as VideoPreset, live()));
     this.f.micToggle!.addEventListener("click", () => void this.d.session.setMic(!this.d.store.state.local.mic));
@@ -236,6 +239,9 @@ export class HomeScreen {
     fillSelect(this.f.mic as HTMLSelectElement, micOptions(list), micValue(s, list));
     fillSelect(this.f.speaker as HTMLSelectElement, speakerOptions(list), speakerValue(s, list));
     (this.f.preset as HTMLSelectElement).value = presetOf(s);
+    const test = speakerTestButton(this.d.devices.testingSpeaker);
+    (this.f.speakerTest as HTMLButtonElement).disabled = test.disabled;
+    setText(this.f.speakerTest!, test.label);
 
     const st = this.f.status!;
     if (!this.d.devices.loaded) {

@@ -40,6 +40,11 @@ export const icons = {
   more: wrap(`<circle cx="5.5" cy="12" r="1"/><circle cx="12" cy="12" r="1"/><circle cx="18.5" cy="12" r="1"/>`),
   link: wrap(`<path d="M10 14a4.5 4.5 0 0 0 6.4 0l3-3a4.5 4.5 0 0 0-6.4-6.4l-1 1"/><path d="M14 10a4.5 4.5 0 0 0-6.4 0l-3 3a4.5 4.5 0 0 0 6.4 6.4l1-1"/>`),
   server: wrap(`<rect x="3" y="4" width="18" height="7" rx="2"/><rect x="3" y="13" width="18" height="7" rx="2"/><path d="M7 7.5h.01M7 16.5h.01"/>`),
+  /** A push pin (tile pin button, pinned tile). */
+  pin: wrap(`<path d="M9 3.5h6l-1 5.5 3.5 3.5v1.5h-11V12.5L10 9z"/><path d="M12 14v6.5"/>`),
+  /** Grid / speaker view (the Layout button). */
+  grid: wrap(`<rect x="3" y="4" width="8" height="7" rx="1.5"/><rect x="13" y="4" width="8" height="7" rx="1.5"/><rect x="3" y="13" width="8" height="7" rx="1.5"/><rect x="13" y="13" width="8" height="7" rx="1.5"/>`),
+  focus: wrap(`<rect x="3" y="4" width="13" height="16" rx="1.5"/><rect x="18" y="4" width="3" height="4.5" rx="1"/><rect x="18" y="9.75" width="3" height="4.5" rx="1"/><rect x="18" y="15.5" width="3" height="4.5" rx="1"/>`),
 } as const;
 
 export type IconName = keyof typeof icons;
