@@ -173,6 +173,30 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
     let (g1, g2) = live_frames_in(after, &artifacts.join("app-call-resized.png"));
     eprintln!("after resize {after:?}: frames {g1} -> {g2}");
 
+    // Click Bob's picture: the native surface over it takes no input, so
+    // the click reaches the page and pins him (speaker view); again unpins.
+    for pinned in [true, false] {
+        let r = tile_rect(&app, bob_tile);
+        screen::click_at(r.x + r.width as i32 / 2, r.y + r.height as i32 / 2);
+        ui.wait_for(
+            if pinned {
+                "Bob pinned by a click on his video"
+            } else {
+                "Bob unpinned"
+            },
+            LONG,
+            &format!("return !!document.querySelector('{bob_tile}[data-pinned]') === {pinned};"),
+        );
+    }
+    assert_eq!(
+        ui.exec(
+            "return document.querySelector('.call').dataset.layout;",
+            json!([])
+        ),
+        "speaker"
+    );
+    screen::screenshot(&artifacts.join("app-speaker-view.png"));
+
     // Mute the microphone: Bob is told.
     let mark = bob.seen.len();
     ui.click("#toggle-mic");

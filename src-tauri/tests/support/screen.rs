@@ -88,3 +88,20 @@ pub(crate) fn read_barcode(shot: &Path, rect: Rect, video_w: u32, video_h: u32) 
     let frame = VideoFrame::from_rgba(video_w, video_h, &out.stdout).ok()?;
     barcode::read(&frame).map(|s| s.frame_number)
 }
+
+/// Clicks the left mouse button at screen position (`x`, `y`) with xdotool:
+/// a real X click, delivered to whatever window is there.
+pub(crate) fn click_at(x: i32, y: i32) {
+    let status = Command::new("xdotool")
+        .args([
+            "mousemove",
+            "--sync",
+            &x.to_string(),
+            &y.to_string(),
+            "click",
+            "1",
+        ])
+        .status()
+        .expect("run xdotool");
+    assert!(status.success(), "xdotool click at {x},{y} failed");
+}
