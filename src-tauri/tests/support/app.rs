@@ -123,19 +123,42 @@ impl RunningApp {
                 driver_path.display()
             )
         });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "tauri-driver never listened");
-            std::thread::sleep(Duration::from_millis(50));
+        let mut app = RunningApp {
+            driver,
+            session: None,
+            config_home,
+            session_started_in: Duration::ZERO,
+        };
+        // tauri-driver, then the WebKitWebDriver it starts, must listen; on
+        // a loaded machine the first session request can still find the
+        // native driver not ready (an EOF), so it is asked a few times.
+        // (A panic here drops `app`, which ends the driver's process group.)
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for p in [port, native_port] {
+            while TcpStream::connect(("127.0.0.1", p)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "the WebDriver on port {p} never listened"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
         let asked = Instant::now();
-        let session = Session::start(port, &binary.to_string_lossy());
-        RunningApp {
-            driver,
-            session: Some(session),
-            config_home,
-            session_started_in: asked.elapsed(),
-        }
+        let mut attempt = 1;
+        let session = loop {
+            match Session::start(port, &binary.to_string_lossy()) {
+                Ok(session) => break session,
+                Err(error) if attempt < 3 => {
+                    eprintln!("attempt {attempt}: {error}; asking again");
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(error) => panic!("{error}"),
+            }
+        };
+        app.session = Some(session);
+        app.session_started_in = asked.elapsed();
+        app
     }
 
     /// The WebDriver session.

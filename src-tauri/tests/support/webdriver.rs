@@ -15,7 +15,7 @@ pub(crate) struct Session {
 
 impl Session {
     /// Starts the app at `application` through the driver on `port`.
-    pub(crate) fn start(port: u16, application: &str) -> Session {
+    pub(crate) fn start(port: u16, application: &str) -> Result<Session, String> {
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(60))
             .build();
@@ -24,15 +24,15 @@ impl Session {
             "tauri:options": {"application": application}
         }}});
         let created = call(&agent, "POST", &format!("{root}/session"), Some(caps))
-            .unwrap_or_else(|e| panic!("WebDriver new session failed: {e}"));
+            .map_err(|e| format!("WebDriver new session failed: {e}"))?;
         let id = created["sessionId"]
             .as_str()
-            .unwrap_or_else(|| panic!("no sessionId in {created}"))
+            .ok_or_else(|| format!("no sessionId in {created}"))?
             .to_owned();
-        Session {
+        Ok(Session {
             base: format!("{root}/session/{id}"),
             agent,
-        }
+        })
     }
 
     fn post(&self, path: &str, body: Value) -> Result<Value, String> {
