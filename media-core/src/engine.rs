@@ -472,7 +472,7 @@ impl Engine {
     }
 
     /// Starts the sound level monitor, or changes its interval when it runs
-    /// (seed: `startSoundLevelMonitor`). Every `interval` (clamped to
+    /// (ZEGO: `startSoundLevelMonitor`). Every `interval` (clamped to
     /// 100 ms..=3000 ms) the engine reports [`Event::CapturedSoundLevelUpdate`]
     /// (the main channel's captured audio, muted or not, previewing or
     /// publishing; 0 when nothing is captured) and, while streams are
@@ -482,7 +482,7 @@ impl Engine {
         self.handle.media.start_sound_level_monitor(interval);
     }
 
-    /// Stops the sound level monitor (seed: `stopSoundLevelMonitor`); no
+    /// Stops the sound level monitor (ZEGO: `stopSoundLevelMonitor`); no
     /// level event follows. Does nothing when it is not running.
     pub fn stop_sound_level_monitor(&self) {
         self.handle.media.stop_sound_level_monitor();

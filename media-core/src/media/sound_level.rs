@@ -1,4 +1,4 @@
-//! The sound level monitor (seed: `startSoundLevelMonitor`): the level of
+//! The sound level monitor (ZEGO: `startSoundLevelMonitor`): the level of
 //! the main channel's captured audio and of every played stream's decoded
 //! audio, reported every interval as [`Event::CapturedSoundLevelUpdate`]
 //! and [`Event::RemoteSoundLevelUpdate`](crate::Event::RemoteSoundLevelUpdate).
