@@ -40,28 +40,30 @@ fn tile_rect(app: &RunningApp, tile_css: &str) -> Rect {
     }
 }
 
-/// Takes screenshots until the barcode inside `rect` reads twice with a
-/// growing frame number (the surface shows live video there); returns them.
-fn live_frames_in(rect: Rect, shot: &Path) -> (u32, u32) {
-    let picture = rect.fit(f64::from(VIDEO_W) / f64::from(VIDEO_H));
+/// Takes screenshots until the barcode inside the tile `tile_css` reads
+/// twice with a growing frame number (the surface shows live video there).
+/// The tile is measured again for every screenshot: the layout may still
+/// settle (a stream arriving, the speaking ring, the self view moving).
+/// Returns the tile's rect at the last reading and the two frame numbers.
+fn live_frames_in(app: &RunningApp, tile_css: &str, shot: &Path) -> (Rect, u32, u32) {
     let mut first = None;
+    let mut rect = tile_rect(app, tile_css);
     // Generous: a loaded machine decodes and draws slowly at first.
     let deadline = Instant::now() + Duration::from_secs(45);
     while Instant::now() < deadline {
+        rect = tile_rect(app, tile_css);
+        let picture = rect.fit(f64::from(VIDEO_W) / f64::from(VIDEO_H));
         screen::screenshot(shot);
         if let Some(n) = screen::read_barcode(shot, picture, VIDEO_W, VIDEO_H) {
             match first {
                 None => first = Some(n),
-                Some(f) if n > f => return (f, n),
+                Some(f) if n > f => return (rect, f, n),
                 Some(_) => {}
             }
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    panic!(
-        "no live barcode in {picture:?} (tile {rect:?}); see {}",
-        shot.display()
-    );
+    panic!("no live barcode in tile {rect:?}; see {}", shot.display());
 }
 
 fn is(event: &Value, name: &str, stream: &str) -> bool {
@@ -150,8 +152,7 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
     );
     assert!(name.as_str().unwrap_or("").contains("Bob"), "{name}");
     let bob_tile = ".tile[data-user-id=\"bob\"]";
-    let before = tile_rect(&app, bob_tile);
-    let (f1, f2) = live_frames_in(before, &artifacts.join("app-call.png"));
+    let (before, f1, f2) = live_frames_in(&app, bob_tile, &artifacts.join("app-call.png"));
     eprintln!("remote tile {before:?}: frames {f1} -> {f2}");
 
     // Bob's test tone reaches the app's sound level monitor: his tile shows
@@ -169,8 +170,8 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
 
     // Resize the window: the surface follows the tile.
     ui.set_window_size(900, 600);
-    let after = ui_rect_changed(&app, bob_tile, before);
-    let (g1, g2) = live_frames_in(after, &artifacts.join("app-call-resized.png"));
+    ui_rect_changed(&app, bob_tile, before);
+    let (after, g1, g2) = live_frames_in(&app, bob_tile, &artifacts.join("app-call-resized.png"));
     eprintln!("after resize {after:?}: frames {g1} -> {g2}");
 
     // Click Bob's picture: the native surface over it takes no input, so
