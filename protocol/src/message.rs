@@ -332,6 +332,12 @@ pub enum AckBody {
     TokenRenewed {
         /// Milliseconds until the new token expires.
         expires_in_ms: u64,
+        /// Whether the new token grants the publish privilege. When it does
+        /// not, the server has withdrawn every stream the session published
+        /// (the others got a stream Delete) and the client stops publishing
+        /// with `TokenNoPublishPrivilege`. Absent (older servers): `true`.
+        #[serde(default = "granted")]
+        publish: bool,
     },
     /// Broadcast delivered to the room.
     BroadcastSent {
@@ -455,8 +461,19 @@ pub enum ServerMessage {
         /// The stream ID.
         stream_id: String,
     },
-    /// The server ended this session (kick-out, session expired); do not retry.
+    /// The server ended this session for good (`KickedOut`: the same user
+    /// logged in elsewhere); do not retry.
     Kicked {
+        /// Why.
+        code: ErrorCode,
+        /// Human text.
+        message: String,
+    },
+    /// The server removed this session (`SessionExpired`: it heard nothing
+    /// within the heartbeat timeout, say while the client was suspended)
+    /// although the socket stayed open. Not a kick: the client logs in again
+    /// within its retry window, as after a cut, and republishes and replays.
+    SessionExpired {
         /// Why.
         code: ErrorCode,
         /// Human text.
@@ -542,6 +559,7 @@ impl ServerMessage {
         "stream_ready",
         "stream_ended",
         "kicked",
+        "session_expired",
         "shutdown",
     ];
 
@@ -564,6 +582,11 @@ impl ServerMessage {
             fatal,
         }
     }
+}
+
+/// Serde default of `AckBody::TokenRenewed::publish` (older servers).
+fn granted() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -799,7 +822,12 @@ mod tests {
     fn ack_body() -> impl Strategy<Value = AckBody> {
         prop_oneof![
             Just(AckBody::LoggedOut),
-            any::<u64>().prop_map(|expires_in_ms| AckBody::TokenRenewed { expires_in_ms }),
+            (any::<u64>(), any::<bool>()).prop_map(|(expires_in_ms, publish)| {
+                AckBody::TokenRenewed {
+                    expires_in_ms,
+                    publish,
+                }
+            }),
             any::<u64>().prop_map(|message_id| AckBody::BroadcastSent { message_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::StreamPublished { stream_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::StreamStateUpdated { stream_id }),
@@ -875,6 +903,8 @@ mod tests {
                     fatal
                 }),
             (code(), ".{0,80}").prop_map(|(code, message)| ServerMessage::Kicked { code, message }),
+            (code(), ".{0,80}")
+                .prop_map(|(code, message)| ServerMessage::SessionExpired { code, message }),
             (code(), ".{0,80}")
                 .prop_map(|(code, message)| ServerMessage::Shutdown { code, message }),
             (any::<u32>(), ".{0,40}", role(), ".{0,300}").prop_map(

@@ -23,11 +23,15 @@ pub struct LoginClaim<'a> {
     pub user_id: &'a str,
 }
 
-/// A successful credential check.
+/// A successful credential check: what the session may do, and until when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Authorized {
     /// Unix seconds when the token expires (`None` for AppSign logins).
     pub token_expires_at: Option<u64>,
+    /// Whether the session may publish streams: always with the AppSign
+    /// (the app's master secret), with a token only if it grants
+    /// [`Privilege::Publish`].
+    pub may_publish: bool,
 }
 
 impl AppRegistry {
@@ -64,9 +68,7 @@ impl AppRegistry {
                     nonce,
                     proof,
                 ) {
-                    Ok(Authorized {
-                        token_expires_at: None,
-                    })
+                    Ok(Authorized::APP_SIGN)
                 } else {
                     Err(ErrorCode::AppSignMismatch)
                 }
@@ -93,11 +95,32 @@ impl AppRegistry {
             .map_err(|e| e.code())?;
         Ok(Authorized {
             token_expires_at: Some(claims.exp),
+            may_publish: claims.privileges.publish,
         })
     }
 }
 
 impl Authorized {
+    /// An AppSign login: every privilege, no expiry.
+    pub const APP_SIGN: Authorized = Authorized {
+        token_expires_at: None,
+        may_publish: true,
+    };
+
+    /// Whether publishing is allowed at `now_unix` seconds: `Err` with
+    /// `TokenNoPublishPrivilege` if the credentials never allowed it,
+    /// `TokenExpired` if the token that allowed it has expired (the session
+    /// stays, but a new stream needs a renewed token).
+    pub fn check_publish(&self, now_unix: u64) -> Result<(), ErrorCode> {
+        if !self.may_publish {
+            return Err(ErrorCode::TokenNoPublishPrivilege);
+        }
+        match self.token_expires_at {
+            Some(exp) if now_unix >= exp => Err(ErrorCode::TokenExpired),
+            _ => Ok(()),
+        }
+    }
+
     /// Milliseconds until the token expires, seen at `now_unix` seconds.
     pub fn expires_in_ms(&self, now_unix: u64) -> Option<u64> {
         self.token_expires_at
@@ -139,12 +162,7 @@ mod tests {
             "n",
             0,
         );
-        assert_eq!(
-            ok,
-            Ok(Authorized {
-                token_expires_at: None
-            })
-        );
+        assert_eq!(ok, Ok(Authorized::APP_SIGN));
         let bad = reg.check_login(CLAIM, &Credentials::AppSign { proof }, "other", 0);
         assert_eq!(bad, Err(ErrorCode::AppSignMismatch));
         let unknown = LoginClaim { app_id: 8, ..CLAIM };
@@ -166,6 +184,40 @@ mod tests {
         assert_eq!(
             reg.check_login(CLAIM, &creds, "n", 200),
             Err(ErrorCode::TokenExpired)
+        );
+    }
+
+    #[test]
+    fn publish_needs_the_privilege_and_an_unexpired_token() {
+        let (reg, app) = registry();
+        let watch_only = Privileges {
+            login: true,
+            publish: false,
+        };
+        for (privileges, at, expected) in [
+            (Privileges::ALL, 110, Ok(())),
+            (Privileges::ALL, 160, Err(ErrorCode::TokenExpired)),
+            (watch_only, 110, Err(ErrorCode::TokenNoPublishPrivilege)),
+            (watch_only, 160, Err(ErrorCode::TokenNoPublishPrivilege)),
+        ] {
+            let claims = TokenClaims::new(7, "u", None, privileges, 100, 60);
+            let token = mint(app.server_secret.as_bytes(), &claims);
+            let auth = reg.check_token(CLAIM, &token, 110).expect("valid login");
+            assert_eq!(auth.check_publish(at), expected, "{privileges:?} at {at}");
+        }
+        assert_eq!(Authorized::APP_SIGN.check_publish(u64::MAX), Ok(()));
+        // A token without the login privilege does not log in at all.
+        let no_login = Privileges {
+            login: false,
+            publish: true,
+        };
+        let token = mint(
+            app.server_secret.as_bytes(),
+            &TokenClaims::new(7, "u", None, no_login, 100, 60),
+        );
+        assert_eq!(
+            reg.check_token(CLAIM, &token, 110),
+            Err(ErrorCode::TokenNoLoginPrivilege)
         );
     }
 }

@@ -22,8 +22,18 @@ pub struct ServerConfig {
     pub heartbeat_interval_ms: u64,
     /// A session not heard from for this long is removed.
     pub heartbeat_timeout_ms: u64,
-    /// A connection that has not sent `Login`/`Resume` within this time is closed.
+    /// A connection that has not sent `Login`/`Resume` within this time
+    /// after its WebSocket upgrade is closed.
     pub login_timeout_ms: u64,
+    /// A TCP connection whose HTTP request headers have not fully arrived
+    /// within this time (from its accept, or from the end of its previous
+    /// request on a kept-alive connection) is closed: slowloris, and idle
+    /// sockets that never send a request.
+    pub header_read_timeout_ms: u64,
+    /// A connection that has not upgraded to a WebSocket and moved no bytes
+    /// for this long is closed (a stalled request body, a client that stops
+    /// reading its response).
+    pub http_idle_timeout_ms: u64,
     /// Abuse and capacity limits.
     pub limits: Limits,
     /// Where the SFU's media (UDP) runs: the `[media]` table.
@@ -66,8 +76,13 @@ pub struct Limits {
     pub messages_per_second: u32,
     /// Messages one connection may send in a burst.
     pub message_burst: u32,
-    /// WebSocket connections the server holds at once.
+    /// TCP connections the server holds at once (HTTP, WebSocket, and
+    /// closing ones), counted from `accept`. Lowered at start to fit the
+    /// process's open-file limit. When full, the oldest connection that has
+    /// not logged in is evicted for a new one.
     pub max_connections: usize,
+    /// TCP connections one source (an IPv4 address, an IPv6 /64) may hold.
+    pub max_connections_per_ip: usize,
 }
 
 /// The SFU's media transport: which address its peer connections bind and
@@ -140,7 +155,7 @@ pub enum ConfigError {
     #[error("app {0}: server_secret must be at least 32 characters")]
     ShortServerSecret(u32),
     /// The heartbeat timing is unusable.
-    #[error("heartbeat_interval_ms must be > 0 and heartbeat_timeout_ms greater than it; login_timeout_ms must be > 0")]
+    #[error("heartbeat_interval_ms must be > 0 and heartbeat_timeout_ms greater than it; login_timeout_ms, header_read_timeout_ms and http_idle_timeout_ms must be > 0")]
     Timing,
     /// The media port range is incomplete or reversed.
     #[error("media: udp_port_min and udp_port_max must both be set, non-zero, with min <= max")]
@@ -157,6 +172,8 @@ impl Default for ServerConfig {
             heartbeat_interval_ms: 5_000,
             heartbeat_timeout_ms: 15_000,
             login_timeout_ms: 10_000,
+            header_read_timeout_ms: 10_000,
+            http_idle_timeout_ms: 30_000,
             limits: Limits::default(),
             media: MediaConfig::default(),
             apps: Vec::new(),
@@ -175,6 +192,7 @@ impl Default for Limits {
             messages_per_second: 50,
             message_burst: 100,
             max_connections: 20_000,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -245,6 +263,8 @@ impl ServerConfig {
         if self.heartbeat_interval_ms == 0
             || self.heartbeat_timeout_ms <= self.heartbeat_interval_ms
             || self.login_timeout_ms == 0
+            || self.header_read_timeout_ms == 0
+            || self.http_idle_timeout_ms == 0
         {
             return Err(ConfigError::Timing);
         }
@@ -256,6 +276,7 @@ impl ServerConfig {
             ("messages_per_second", l.messages_per_second as usize),
             ("message_burst", l.message_burst as usize),
             ("max_connections", l.max_connections),
+            ("max_connections_per_ip", l.max_connections_per_ip),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ConfigError::Limit(name));
@@ -357,6 +378,20 @@ mod tests {
             c.validate(),
             Err(ConfigError::Limit("max_connections"))
         ));
+        let mut c = ServerConfig::generate_local();
+        c.limits.max_connections_per_ip = 0;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Limit("max_connections_per_ip"))
+        ));
+        for zero in [
+            |c: &mut ServerConfig| c.header_read_timeout_ms = 0,
+            |c: &mut ServerConfig| c.http_idle_timeout_ms = 0,
+        ] {
+            let mut c = ServerConfig::generate_local();
+            zero(&mut c);
+            assert!(matches!(c.validate(), Err(ConfigError::Timing)));
+        }
     }
 
     #[test]

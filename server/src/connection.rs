@@ -7,6 +7,7 @@
 //! output into frames.
 
 use crate::apps::LoginClaim;
+use crate::gate::Admitted;
 use crate::hub::{Admission, Leave, Muted, SessionInfo, OUTBOX_CAPACITY};
 use crate::media_queue::{MediaOp, MediaQueue};
 use crate::rate::TokenBucket;
@@ -24,25 +25,48 @@ use rand::Rng;
 use std::fmt::Display;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
-use tokio::sync::OwnedSemaphorePermit;
 
-/// Close code for a normal close.
+/// Close code for a normal close (RFC 6455 section 7.4.1).
 const CLOSE_NORMAL: u16 = 1000;
 /// Close code when the server goes away.
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for a frame that breaks the WebSocket protocol.
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+/// Close code for a text frame that is not UTF-8.
+const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 /// Close code for protocol abuse.
 const CLOSE_POLICY: u16 = 1008;
 /// Close code for an oversized message.
 const CLOSE_TOO_BIG: u16 = 1009;
+/// Close code for "try again later" (IANA registry): refused for capacity.
+pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
-/// Runs a connection to its end. `permit` is its slot under the connection
-/// limit, released when the connection ends.
-pub async fn serve<S, R, E>(state: ServerState, sink: S, stream: R, permit: OwnedSemaphorePermit)
+/// Why reading the WebSocket failed, as far as the connection cares: each
+/// kind gets its own typed error and close code.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A frame or message beyond the size the codec accepts.
+    #[error("frame too large: {0}")]
+    TooLarge(String),
+    /// A text frame whose payload is not UTF-8.
+    #[error("text frame is not valid UTF-8")]
+    InvalidUtf8,
+    /// A frame that breaks RFC 6455 (reserved bits, unmasked, bad opcode...).
+    #[error("websocket protocol violation: {0}")]
+    Protocol(String),
+    /// The socket failed or closed without a close frame.
+    #[error("websocket read failed: {0}")]
+    Io(String),
+}
+
+/// Runs a connection to its end. `admitted` is its TCP connection's place
+/// at the gate: until the session logs in it may be evicted to make room
+/// for a newer connection when the server is full.
+pub async fn serve<S, R>(state: ServerState, sink: S, stream: R, admitted: Option<Admitted>)
 where
     S: Sink<Message> + Unpin + Send,
     S::Error: Display,
-    R: Stream<Item = Result<Message, E>> + Unpin + Send,
-    E: Display,
+    R: Stream<Item = Result<Message, ReadError>> + Unpin + Send,
 {
     let gauge_state = state.clone();
     let _gauge = gauge_state.metrics().connection();
@@ -58,6 +82,7 @@ where
         outbox: None,
         send_timeout: Duration::from_millis(state.config().heartbeat_timeout_ms),
         media_queue: None,
+        admitted,
         state,
         sink,
     };
@@ -66,7 +91,6 @@ where
         conn.state.hub().detach(&s.session_id, s.conn_id);
         tracing::debug!(session_id = %s.session_id, user_id = %s.info.user.user_id, "connection closed; session detached");
     }
-    drop(permit);
 }
 
 /// Answers a connection that cannot be served (`TooManyConnections`,
@@ -96,6 +120,8 @@ struct Connection<S> {
     send_timeout: Duration,
     /// The session's media signaling worker, started on first use.
     media_queue: Option<MediaQueue>,
+    /// The TCP connection's place at the gate (evictable until logged in).
+    admitted: Option<Admitted>,
 }
 
 /// The session this connection is attached to.
@@ -114,18 +140,13 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// a client that flooded us must be read to its end; [`CLOSE_GRACE`] bounds it.
 const CLOSE_MAX_FRAMES: usize = 16_384;
 
-/// Whether a read error is the WebSocket codec refusing an oversized frame.
-/// The codec's error type is hidden behind axum's, so this reads its message
-/// (tungstenite: "Space limit exceeded: Message too long: N > M").
-fn is_capacity_error(error: &impl Display) -> bool {
-    error.to_string().contains("Space limit exceeded")
-}
-
 /// What the loop does after a step.
 enum Next {
     Continue,
     /// Send a close frame, read what the client still sends, and end.
     Close(u16, ErrorCode),
+    /// Send a close frame and end at once: the slot is needed now.
+    CloseNow(u16, ErrorCode),
     /// A write failed: read what the client already sent, and end.
     Broken,
     /// End at once (the client closed or the socket is gone).
@@ -137,10 +158,9 @@ where
     S: Sink<Message> + Unpin + Send,
     S::Error: Display,
 {
-    async fn run<R, E>(&mut self, mut stream: R)
+    async fn run<R>(&mut self, mut stream: R)
     where
-        R: Stream<Item = Result<Message, E>> + Unpin + Send,
-        E: Display,
+        R: Stream<Item = Result<Message, ReadError>> + Unpin + Send,
     {
         let mut shutdown = self.state.shutdown_signal();
         let challenge = ServerMessage::Challenge {
@@ -173,15 +193,31 @@ where
                     tracing::warn!("no login within the login timeout");
                     self.fatal(ErrorCode::LoginTimeoutOnServer).await
                 }
+                () = evicted(self.admitted.as_ref()), if !logged_in => {
+                    tracing::info!("not logged in yet and evicted for a newer connection");
+                    let code = ErrorCode::TooManyConnections;
+                    self.send_then(
+                        &ServerMessage::error(None, code, true),
+                        Next::CloseNow(CLOSE_TRY_AGAIN_LATER, code),
+                    )
+                    .await
+                }
                 frame = stream.next() => match frame {
                     Some(Ok(frame)) => self.on_frame(frame).await,
-                    Some(Err(error)) if is_capacity_error(&error) => {
-                        // The codec refused a frame beyond the grace margin:
-                        // the write half still works, so say why.
+                    // The write half still works after these: say why.
+                    Some(Err(ReadError::TooLarge(error))) => {
                         tracing::warn!(%error, "oversized frame");
                         self.fatal_with(ErrorCode::MessageTooLarge, CLOSE_TOO_BIG).await
                     }
-                    Some(Err(error)) => {
+                    Some(Err(ReadError::InvalidUtf8)) => {
+                        tracing::warn!("text frame is not UTF-8");
+                        self.fatal_with(ErrorCode::MalformedMessage, CLOSE_INVALID_PAYLOAD).await
+                    }
+                    Some(Err(ReadError::Protocol(error))) => {
+                        tracing::warn!(%error, "websocket protocol violation");
+                        self.fatal_with(ErrorCode::MalformedMessage, CLOSE_PROTOCOL_ERROR).await
+                    }
+                    Some(Err(ReadError::Io(error))) => {
                         tracing::debug!(%error, "websocket read failed");
                         Next::End
                     }
@@ -193,6 +229,10 @@ where
                 Next::Close(code, why) => {
                     let _ = self.sink.send(close_frame(code, why)).await;
                     self.drain(&mut stream).await;
+                    break;
+                }
+                Next::CloseNow(code, why) => {
+                    let _ = self.sink.send(close_frame(code, why)).await;
                     break;
                 }
                 Next::Broken => {
@@ -216,9 +256,9 @@ where
     ///   we read its `Logout`. That logout is still a clean one: without it
     ///   the session would linger until the heartbeat timeout, and the
     ///   others would see the user and its streams leave only then.
-    async fn drain<R, E>(&mut self, stream: &mut R)
+    async fn drain<R>(&mut self, stream: &mut R)
     where
-        R: Stream<Item = Result<Message, E>> + Unpin + Send,
+        R: Stream<Item = Result<Message, ReadError>> + Unpin + Send,
     {
         let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
         for _ in 0..CLOSE_MAX_FRAMES {
@@ -261,17 +301,19 @@ where
                 tracing::warn!("binary frame");
                 return self.fatal(ErrorCode::BinaryNotSupported).await;
             }
+            // Control frames cost a token like any message (the codec
+            // answers pings itself) and never touch the hub: liveness is
+            // what `Heartbeat` says.
             Message::Ping(_) | Message::Pong(_) => {
-                if let Some(s) = &self.session {
-                    self.state.hub().heard(&s.session_id, now);
-                }
-                return Next::Continue;
+                return match self.take_token(now) {
+                    Ok(()) => Next::Continue,
+                    Err(()) => self.fatal(ErrorCode::RateLimited).await,
+                };
             }
             Message::Close(_) => return Next::End,
         };
         self.state.metrics().message_in();
-        if !self.rate.try_take(now) {
-            tracing::warn!(user_id = ?self.session.as_ref().map(|s| &s.info.user.user_id), "message rate exceeded");
+        if self.take_token(now).is_err() {
             return self.fatal(ErrorCode::RateLimited).await;
         }
         if text.len() > self.state.config().limits.max_message_bytes {
@@ -297,6 +339,22 @@ where
         match self.session.as_ref().map(|s| s.session_id.clone()) {
             None => self.before_login(msg).await,
             Some(session_id) => self.logged_in(&session_id, msg, now).await,
+        }
+    }
+
+    /// Takes one token of the connection's message rate; `Err` when over it.
+    fn take_token(&mut self, now: Instant) -> Result<(), ()> {
+        if self.rate.try_take(now) {
+            return Ok(());
+        }
+        tracing::warn!(user_id = ?self.session.as_ref().map(|s| &s.info.user.user_id), "message rate exceeded");
+        Err(())
+    }
+
+    /// The connection's session is in: it is never evicted from now on.
+    fn mark_logged_in(&self) {
+        if let Some(admitted) = &self.admitted {
+            admitted.logged_in();
         }
     }
 
@@ -347,6 +405,7 @@ where
             info,
         });
         self.outbox = Some(rx);
+        self.mark_logged_in();
         self.reply(ServerMessage::LoginOk(ok)).await
     }
 
@@ -425,6 +484,7 @@ where
             user: login.user,
             notify_users: login.notify_users,
             token_expires_in_ms: auth.expires_in_ms(now_unix),
+            auth,
             replaces,
         })
     }
@@ -461,6 +521,7 @@ where
                     info,
                 });
                 self.outbox = Some(rx);
+                self.mark_logged_in();
                 let msg = ServerMessage::Resumed {
                     missed: resumed.missed,
                 };
@@ -528,16 +589,17 @@ where
                     user_id: &info.user.user_id,
                 };
                 let now_unix = unix_secs();
-                let result = self
-                    .state
-                    .apps()
-                    .check_token(claim, &token, now_unix)
-                    .map(|auth| {
-                        hub.set_token_expiry(session_id, auth.token_expires_at);
-                        AckBody::TokenRenewed {
+                let result = match self.state.apps().check_token(claim, &token, now_unix) {
+                    Ok(auth) => {
+                        let withdrawn = hub.renew(session_id, auth);
+                        self.state.apply_cleanups(withdrawn).await;
+                        Ok(AckBody::TokenRenewed {
                             expires_in_ms: auth.expires_in_ms(now_unix).unwrap_or(0),
-                        }
-                    });
+                            publish: auth.may_publish,
+                        })
+                    }
+                    Err(code) => Err(code),
+                };
                 self.reply_result(request_id, result).await
             }
             ClientMessage::SendBroadcast { request_id, text } => {
@@ -635,16 +697,18 @@ where
                 stream_id,
                 role,
                 candidate,
-            } => {
-                if let Ok(key) = self.stream_key(&stream_id) {
+            } => match self.stream_key(&stream_id) {
+                Ok(key) => {
                     self.media_queue(session_id).push(MediaOp::Candidate {
                         key,
                         role,
                         candidate,
                     });
+                    Next::Continue
                 }
-                Next::Continue
-            }
+                // No request ID to answer: an error without one.
+                Err(code) => self.reply_error(None, code).await,
+            },
         }
     }
 
@@ -670,7 +734,11 @@ where
 
     /// Removes a stream the session publishes and applies the store cleanup.
     async fn stop_publishing(&self, session_id: &str, stream_id: &str) -> Result<(), ErrorCode> {
-        let cleanup = self.state.hub().remove_stream(session_id, stream_id)?;
+        let stream = StreamId::new(stream_id).map_err(|e| e.code())?;
+        let cleanup = self
+            .state
+            .hub()
+            .remove_stream(session_id, stream.as_str())?;
         self.state.apply_cleanups(vec![cleanup]).await;
         Ok(())
     }
@@ -699,6 +767,7 @@ where
             // A repeated announcement (its ack was lost) carries the current state.
             return hub.set_stream_state(session_id, stream.as_str(), muted);
         }
+        hub.check_publish(session_id, unix_secs())?;
         let info = hub
             .session_info(session_id)
             .ok_or(ErrorCode::SessionExpired)?;
@@ -795,6 +864,14 @@ where
                 Err(())
             }
         }
+    }
+}
+
+/// Resolves when the gate evicts this connection; never without a gate.
+async fn evicted(admitted: Option<&Admitted>) {
+    match admitted {
+        Some(a) => a.evicted().await,
+        None => std::future::pending().await,
     }
 }
 

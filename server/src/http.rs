@@ -1,13 +1,15 @@
 //! HTTP routes: `/ws` signaling, `/healthz`, `/metrics`, and the web debug
 //! page with its API ([`crate::web`]), the update feed ([`crate::updates`]).
 
-use crate::connection;
+use crate::connection::{self, ReadError};
+use crate::gate::Admitted;
 use crate::state::ServerState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use futures_util::StreamExt;
 use protocol::ErrorCode;
@@ -30,9 +32,13 @@ pub fn app(state: ServerState) -> Router {
         .with_state(state)
 }
 
-async fn signaling(State(state): State<ServerState>, upgrade: WebSocketUpgrade) -> Response {
+async fn signaling(
+    State(state): State<ServerState>,
+    admitted: Option<Extension<Admitted>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     let limit = state.config().limits.max_message_bytes + OVERSIZE_GRACE_BYTES;
-    let permit = state.connection_permits().clone().try_acquire_owned().ok();
+    let admitted = admitted.map(|Extension(a)| a);
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
@@ -40,14 +46,31 @@ async fn signaling(State(state): State<ServerState>, upgrade: WebSocketUpgrade) 
         .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             let (sink, stream) = socket.split();
-            match permit {
-                _ if state.is_shutting_down() => {
-                    connection::refuse(state, sink, ErrorCode::ServerShuttingDown).await;
-                }
-                Some(permit) => connection::serve(state, sink, stream, permit).await,
-                None => connection::refuse(state, sink, ErrorCode::TooManyConnections).await,
+            let stream = stream.map(|frame| frame.map_err(read_error));
+            if state.is_shutting_down() {
+                connection::refuse(state, sink, ErrorCode::ServerShuttingDown).await;
+            } else {
+                connection::serve(state, sink, stream, admitted).await;
             }
         })
+}
+
+/// Sorts a WebSocket read failure (axum boxes the codec's error) into the
+/// kinds the connection answers differently.
+fn read_error(error: axum::Error) -> ReadError {
+    use tungstenite::error::ProtocolError;
+    use tungstenite::Error;
+    let error = error.into_inner();
+    match error.downcast_ref::<Error>() {
+        Some(Error::Capacity(e)) => ReadError::TooLarge(e.to_string()),
+        Some(Error::Utf8(_)) => ReadError::InvalidUtf8,
+        // The peer vanished: nothing to answer.
+        Some(Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
+            ReadError::Io(error.to_string())
+        }
+        Some(Error::Protocol(e)) => ReadError::Protocol(e.to_string()),
+        _ => ReadError::Io(error.to_string()),
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -61,6 +84,6 @@ async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(rooms, users),
+        state.metrics().render(rooms, users, &state.gate().stats()),
     )
 }

@@ -9,6 +9,7 @@
 //! Store writes an operation implies are returned as [`Cleanup`]s for the
 //! caller to apply after the lock is released.
 
+use crate::apps::Authorized;
 use crate::rate::TokenBucket;
 use crate::replay::ReplayBuffer;
 use crate::store::Cleanup;
@@ -61,6 +62,8 @@ pub struct Admission {
     pub notify_users: bool,
     /// Milliseconds until the token expires (token logins).
     pub token_expires_in_ms: Option<u64>,
+    /// What the credentials allow (publishing) and until when.
+    pub auth: Authorized,
     /// Older sessions of this user the store says this login replaces.
     pub replaces: Vec<String>,
 }
@@ -135,7 +138,8 @@ struct Session {
     replay: ReplayBuffer,
     last_heard: Instant,
     conn: Option<ConnHandle>,
-    token_expires_at: Option<u64>,
+    /// What the login's (or the last renewal's) credentials allow.
+    auth: Authorized,
 }
 
 /// What a published stream does not send.
@@ -263,7 +267,7 @@ impl Hub {
                 replay: ReplayBuffer::default(),
                 last_heard: now,
                 conn: Some(conn),
-                token_expires_at: None,
+                auth: a.auth,
             },
         );
         let ok = LoginOk {
@@ -584,11 +588,45 @@ impl Hub {
         Ok(message_id)
     }
 
-    /// Records a renewed token's expiry (Unix seconds).
-    pub fn set_token_expiry(&self, session_id: &str, expires_at: Option<u64>) {
-        if let Some(s) = self.lock().sessions.get_mut(session_id) {
-            s.token_expires_at = expires_at;
+    /// Whether the session may publish a new stream at `now_unix` seconds
+    /// (see [`Authorized::check_publish`]); `SessionExpired` if it is gone.
+    pub fn check_publish(&self, session_id: &str, now_unix: u64) -> Result<(), ErrorCode> {
+        let st = self.lock();
+        let s = st
+            .sessions
+            .get(session_id)
+            .ok_or(ErrorCode::SessionExpired)?;
+        s.auth.check_publish(now_unix)
+    }
+
+    /// Puts a renewed token's grant in place. A token without the publish
+    /// privilege withdraws every stream the session publishes (the others
+    /// get a stream Delete); their store writes are returned.
+    pub fn renew(&self, session_id: &str, auth: Authorized) -> Vec<Cleanup> {
+        let mut st = self.lock();
+        let HubState {
+            sessions, rooms, ..
+        } = &mut *st;
+        let Some(s) = sessions.get_mut(session_id) else {
+            return Vec::new();
+        };
+        s.auth = auth;
+        if auth.may_publish {
+            return Vec::new();
         }
+        let (app_id, key) = (s.app_id, s.room_key());
+        let Some(room) = rooms.get_mut(&key) else {
+            return Vec::new();
+        };
+        let withdrawn = room.withdraw_streams_of(sessions, session_id, app_id);
+        if !withdrawn.is_empty() {
+            tracing::info!(
+                session_id,
+                streams = withdrawn.len(),
+                "renewed token lacks the publish privilege; streams withdrawn"
+            );
+        }
+        withdrawn
     }
 
     /// Sends a message that is not a room event (media signaling) to the
@@ -637,32 +675,7 @@ impl HubState {
         let key = gone.room_key();
         if let Some(room) = self.rooms.get_mut(&key) {
             room.members.retain(|id| id != session_id);
-            let mut removed = Vec::new();
-            room.streams.retain(|(owner, info)| {
-                let mine = owner == session_id;
-                if mine {
-                    removed.push(info.clone());
-                }
-                !mine
-            });
-            for info in &removed {
-                cleanups.push(Cleanup::ReleaseStream {
-                    app_id: gone.app_id,
-                    stream_id: info.stream_id.clone(),
-                    session_id: session_id.to_owned(),
-                });
-            }
-            if !removed.is_empty() {
-                let event = Arc::new(RoomEvent::StreamUpdate {
-                    update_type: UpdateType::Delete,
-                    streams: removed,
-                });
-                for id in &room.members {
-                    if let Some(s) = self.sessions.get_mut(id) {
-                        s.deliver(&event);
-                    }
-                }
-            }
+            cleanups.extend(room.withdraw_streams_of(&mut self.sessions, session_id, gone.app_id));
             if why != (Leave::Kicked { in_place: true }) {
                 let delete = Arc::new(RoomEvent::UserUpdate {
                     update_type: UpdateType::Delete,
@@ -697,12 +710,22 @@ impl HubState {
             Leave::Kicked { .. } => {
                 self.tombstones
                     .insert(session_id.to_owned(), tombstone_until);
-                (
-                    "session kicked out by a new login",
-                    Some(ErrorCode::KickedOut),
-                )
+                let code = ErrorCode::KickedOut;
+                let kicked = ServerMessage::Kicked {
+                    code,
+                    message: code.message().to_owned(),
+                };
+                ("session kicked out by a new login", Some(kicked))
             }
-            Leave::Expired => ("session timed out", Some(ErrorCode::SessionExpired)),
+            Leave::Expired => {
+                // Not a kick: the client logs in again as after a cut.
+                let code = ErrorCode::SessionExpired;
+                let expired = ServerMessage::SessionExpired {
+                    code,
+                    message: code.message().to_owned(),
+                };
+                ("session timed out", Some(expired))
+            }
             Leave::Logout => ("logged out", None),
             Leave::EventsLost => ("resume needed dropped events; session removed", None),
         };
@@ -713,10 +736,6 @@ impl HubState {
             session_id,
             "{what}"
         );
-        let notice = notice.map(|code| ServerMessage::Kicked {
-            code,
-            message: code.message().to_owned(),
-        });
         if let (Some(conn), Some(msg)) = (gone.conn.take(), notice) {
             // Best effort: a full channel means the socket is closing anyway.
             let _ = conn.tx.try_send(msg);
@@ -726,6 +745,45 @@ impl HubState {
 }
 
 impl Room {
+    /// Removes every stream `session_id` publishes, tells the other members
+    /// (one stream Delete) and returns the claims to release.
+    fn withdraw_streams_of(
+        &mut self,
+        sessions: &mut HashMap<String, Session>,
+        session_id: &str,
+        app_id: u32,
+    ) -> Vec<Cleanup> {
+        let mut removed = Vec::new();
+        self.streams.retain(|(owner, info)| {
+            let mine = owner == session_id;
+            if mine {
+                removed.push(info.clone());
+            }
+            !mine
+        });
+        if removed.is_empty() {
+            return Vec::new();
+        }
+        let cleanups = removed
+            .iter()
+            .map(|info| Cleanup::ReleaseStream {
+                app_id,
+                stream_id: info.stream_id.clone(),
+                session_id: session_id.to_owned(),
+            })
+            .collect();
+        let event = Arc::new(RoomEvent::StreamUpdate {
+            update_type: UpdateType::Delete,
+            streams: removed,
+        });
+        for id in self.members.iter().filter(|id| *id != session_id) {
+            if let Some(s) = sessions.get_mut(id) {
+                s.deliver(&event);
+            }
+        }
+        cleanups
+    }
+
     /// Sets the state of `stream_id` if `session_id` publishes it, telling
     /// the other members when it changed. `false` if it does not publish it.
     fn set_state(
@@ -832,6 +890,7 @@ mod tests {
             user: user(user_id),
             notify_users: true,
             token_expires_in_ms: None,
+            auth: Authorized::APP_SIGN,
             replaces: Vec::new(),
         }
     }
@@ -922,11 +981,11 @@ mod tests {
         ));
         assert_eq!(kinds[1], user_update(UpdateType::Delete, "b"));
         assert_eq!(kinds[2], RoomEvent::OnlineUserCount { count: 1 });
-        // b's open connection is told and closed.
+        // b's open connection is told (not kicked: it may log in again) and closed.
         let to_b = drain(&mut b);
         assert!(matches!(
             to_b.last(),
-            Some(ServerMessage::Kicked {
+            Some(ServerMessage::SessionExpired {
                 code: ErrorCode::SessionExpired,
                 ..
             })

@@ -20,7 +20,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`config`] (TOML config), [`apps`] (credential checks), [`hub`]
+//! Layout: [`listener`] (the accept loop) and [`gate`] (connection
+//! admission), [`config`] (TOML config), [`apps`] (credential checks), [`hub`]
 //! (live sessions, rooms, fan-out), [`store`] (shared room state behind the
 //! [`RoomStore`] trait), [`connection`] (the WebSocket loop), [`rate`],
 //! [`replay`], [`metrics`], [`http`] (routes), [`state`] and [`serve`];
@@ -32,8 +33,10 @@
 pub mod apps;
 pub mod config;
 pub mod connection;
+pub mod gate;
 pub mod http;
 pub mod hub;
+pub mod listener;
 pub mod media;
 pub mod media_queue;
 pub mod metrics;

@@ -1,5 +1,6 @@
 //! Server counters and their Prometheus text rendering.
 
+use crate::gate::GateStats;
 use protocol::ErrorCode;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -77,8 +78,9 @@ impl Metrics {
             .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
-    /// The Prometheus text exposition, with the hub's room and user counts.
-    pub fn render(&self, rooms: usize, users: usize) -> String {
+    /// The Prometheus text exposition, with the hub's room and user counts
+    /// and the connection gate's figures.
+    pub fn render(&self, rooms: usize, users: usize, gate: &GateStats) -> String {
         let mut out = String::with_capacity(2048);
         let mut gauge = |name: &str, help: &str, value: i64| {
             let _ = writeln!(
@@ -96,6 +98,21 @@ impl Metrics {
             "confer_connections",
             "Open WebSocket connections.",
             self.connections.load(Ordering::Relaxed),
+        );
+        gauge(
+            "confer_tcp_connections",
+            "Open TCP connections (HTTP, WebSocket, closing).",
+            to_i64_u(gate.open),
+        );
+        gauge(
+            "confer_tcp_connections_pending",
+            "Open TCP connections whose session has not logged in (evictable).",
+            to_i64_u(gate.pending),
+        );
+        gauge(
+            "confer_tcp_connections_max",
+            "TCP connections the server holds at most (after fitting the open-file limit).",
+            to_i64_u(gate.capacity),
         );
         let mut counter = |name: &str, help: &str, value: u64| {
             let _ = writeln!(
@@ -118,6 +135,32 @@ impl Metrics {
             "Successful logins.",
             self.logins.load(Ordering::Relaxed),
         );
+        counter(
+            "confer_tcp_accepted_total",
+            "TCP connections admitted.",
+            gate.accepted,
+        );
+        counter(
+            "confer_tcp_accept_errors_total",
+            "Failed accepts (out of file descriptors, ...).",
+            gate.accept_errors,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP confer_tcp_closed_early_total TCP connections refused at accept or cut short, by reason.\n# TYPE confer_tcp_closed_early_total counter"
+        );
+        for (reason, value) in [
+            ("refused_full", gate.refused_full),
+            ("refused_per_ip", gate.refused_per_source),
+            ("evicted", gate.evicted),
+            ("header_timeout", gate.header_timeouts),
+            ("idle_timeout", gate.idle_timeouts),
+        ] {
+            let _ = writeln!(
+                out,
+                "confer_tcp_closed_early_total{{reason=\"{reason}\"}} {value}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP confer_errors_total Errors reported to clients, by code.\n# TYPE confer_errors_total counter"
@@ -141,6 +184,10 @@ fn to_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+fn to_i64_u(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,7 +200,14 @@ mod tests {
         m.login();
         m.error(ErrorCode::RateLimited);
         m.error(ErrorCode::RateLimited);
-        let text = m.render(3, 7);
+        let gate = GateStats {
+            open: 4,
+            evicted: 2,
+            ..GateStats::default()
+        };
+        let text = m.render(3, 7, &gate);
+        assert!(text.contains("confer_tcp_connections 4\n"));
+        assert!(text.contains("confer_tcp_closed_early_total{reason=\"evicted\"} 2\n"));
         assert!(text.contains("confer_rooms 3\n"));
         assert!(text.contains("confer_users 7\n"));
         assert!(text.contains("confer_connections 1\n"));
@@ -161,7 +215,9 @@ mod tests {
         assert!(text.contains("confer_logins_total 1\n"));
         assert!(text.contains("confer_errors_total{code=\"1009004\",name=\"RateLimited\"} 2\n"));
         drop(guard);
-        assert!(m.render(0, 0).contains("confer_connections 0\n"));
+        assert!(m
+            .render(0, 0, &GateStats::default())
+            .contains("confer_connections 0\n"));
         assert_eq!(m.errors_of(ErrorCode::RateLimited), 2);
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::config::{ConfigError, ServerConfig};
 use crate::http::app;
-use crate::state::{shutdown_begun, ServerState};
+use crate::state::ServerState;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -48,20 +48,15 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         .map_err(|source| ServeError::Bind { addr: bind, source })?;
     let addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
     let router = app(state.clone());
-    let mut signal = state.shutdown_signal();
     let sweeper = tokio::spawn(state.clone().run_sweeper());
+    let accepting = state.clone();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown_begun(&mut signal).await;
-            })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "server stopped with an error");
-        }
+        // Both end when shutdown begins.
+        crate::listener::run(listener, router, accepting).await;
         let _ = sweeper.await;
     });
-    tracing::info!(%addr, apps = state.config().apps.len(), "server listening");
+    tracing::info!(%addr, apps = state.config().apps.len(),
+        max_connections = state.gate().capacity(), "server listening");
     Ok(ServerHandle { addr, state, task })
 }
 
@@ -91,17 +86,8 @@ impl ServerHandle {
     pub async fn shutdown(self) {
         tracing::info!(addr = %self.addr, "shutting down");
         self.state.begin_shutdown();
-        let permits = self.state.connection_permits().clone();
-        let all = u32::try_from(
-            self.state
-                .config()
-                .limits
-                .max_connections
-                .min(tokio::sync::Semaphore::MAX_PERMITS),
-        )
-        .unwrap_or(u32::MAX);
-        // Every connection holds a permit until it has closed.
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all)).await;
+        // Every connection holds its slot at the gate until it has closed.
+        self.state.gate().wait_empty(SHUTDOWN_GRACE).await;
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.task).await;
         self.state.media().close_all().await;
         tracing::info!("server stopped");

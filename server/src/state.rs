@@ -2,16 +2,17 @@
 
 use crate::apps::AppRegistry;
 use crate::config::{ConfigError, ServerConfig};
+use crate::gate::Gate;
 use crate::hub::Hub;
 use crate::media::Media;
 use crate::metrics::Metrics;
 use crate::store::{apply_cleanups, Cleanup, MemoryStore, RoomStore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 /// Shared server state: config, apps, the hub, the room store, metrics, the
-/// connection limit and the shutdown signal. Cheap to clone.
+/// connection gate and the shutdown signal. Cheap to clone.
 #[derive(Clone)]
 pub struct ServerState {
     inner: Arc<Shared>,
@@ -24,7 +25,7 @@ struct Shared {
     media: Media,
     store: Arc<dyn RoomStore>,
     metrics: Metrics,
-    connections: Arc<Semaphore>,
+    gate: Arc<Gate>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -53,7 +54,7 @@ impl ServerState {
             Duration::from_millis(config.heartbeat_timeout_ms),
         ));
         let media = Media::new(config.media.clone(), Arc::clone(&hub));
-        let permits = config.limits.max_connections.min(Semaphore::MAX_PERMITS);
+        let capacity = crate::listener::fit_to_fd_limit(config.limits.max_connections);
         Ok(ServerState {
             inner: Arc::new(Shared {
                 apps: AppRegistry::new(&config.apps),
@@ -61,7 +62,7 @@ impl ServerState {
                 media,
                 store,
                 metrics: Metrics::default(),
-                connections: Arc::new(Semaphore::new(permits)),
+                gate: Gate::new(capacity, config.limits.max_connections_per_ip),
                 shutdown: watch::channel(false).0,
                 config,
             }),
@@ -108,9 +109,9 @@ impl ServerState {
         &self.inner.metrics
     }
 
-    /// The connection limit (one permit per open WebSocket).
-    pub fn connection_permits(&self) -> &Arc<Semaphore> {
-        &self.inner.connections
+    /// The connection gate (one slot per open TCP connection).
+    pub fn gate(&self) -> &Arc<Gate> {
+        &self.inner.gate
     }
 
     /// Asks every connection to say goodbye and close.

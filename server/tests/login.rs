@@ -155,7 +155,11 @@ async fn token_login_reports_expiry_and_renews() {
     {
         ServerMessage::Ack {
             request_id: 5,
-            body: protocol::AckBody::TokenRenewed { expires_in_ms },
+            body:
+                protocol::AckBody::TokenRenewed {
+                    expires_in_ms,
+                    publish: true,
+                },
         } => {
             assert!(expires_in_ms > 7_000_000);
         }

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod cli;
+pub mod flood;
 pub mod media;
 pub mod raw;
 pub mod relay;

@@ -344,19 +344,11 @@ impl Session {
         let Some(room) = self.room.as_mut() else {
             return Err(PublisherError::NotLoggedIn);
         };
-        let Some(p) = room.publishers[channel.index()].take() else {
+        let Some(p) =
+            room.drop_publisher(channel, ErrorCode::Success, NO_DATA.into(), &mut self.out)
+        else {
             return Err(PublisherError::NotPublishing);
         };
-        if let Some(id) = p.request {
-            room.requests.remove(&id);
-        }
-        self.out.publisher(
-            &p.stream_id,
-            PublisherState::NoPublish,
-            ErrorCode::Success,
-            NO_DATA.into(),
-        );
-        self.out.media(MediaCommand::StopPublishing { channel });
         if p.acked || p.request.is_some() {
             let request_id = self.ctx.new_request();
             room.requests.insert(
@@ -794,10 +786,7 @@ impl Room {
                         out,
                     );
                 } else {
-                    tracing::info!(%code, "session could not be resumed; logging in again");
-                    self.resume = None;
-                    out.push(Output::Close { conn });
-                    self.connect(now, ctx, out);
+                    self.session_gone(now, code, ctx, out);
                 }
             }
             ServerMessage::Event(se) => {
@@ -821,6 +810,12 @@ impl Room {
                     out.debug(code, "server", message);
                 }
             },
+            // Older servers report an expired session as a kick: it is not one.
+            ServerMessage::SessionExpired { code, .. }
+            | ServerMessage::Kicked {
+                code: code @ ErrorCode::SessionExpired,
+                ..
+            } => self.session_gone(now, code, ctx, out),
             ServerMessage::Kicked { code, message } => {
                 return self.end(
                     code,
@@ -1253,8 +1248,25 @@ impl Room {
                     result: Ok(message_id),
                 });
             }
-            (Request::Renew { .. }, AckBody::TokenRenewed { expires_in_ms }) => {
+            (
+                Request::Renew { .. },
+                AckBody::TokenRenewed {
+                    expires_in_ms,
+                    publish,
+                },
+            ) => {
                 self.set_token_expiry(now, Some(expires_in_ms), out);
+                if !publish {
+                    // The server already withdrew every stream we published.
+                    for channel in [PublishChannel::Main, PublishChannel::Aux] {
+                        self.drop_publisher(
+                            channel,
+                            ErrorCode::TokenNoPublishPrivilege,
+                            NO_DATA.into(),
+                            out,
+                        );
+                    }
+                }
             }
             (Request::Stop { .. }, AckBody::StreamStopped { .. }) => {}
             (req, body) => {
@@ -1281,16 +1293,12 @@ impl Room {
         };
         match req {
             Request::Publish { channel } => {
-                let slot = &mut self.publishers[channel.index()];
-                if slot.as_ref().is_some_and(|p| p.request == Some(request_id)) {
-                    if let Some(p) = slot.take() {
-                        out.publisher(
-                            &p.stream_id,
-                            PublisherState::NoPublish,
-                            code,
-                            details(&message),
-                        );
-                    }
+                // Refused for good: nothing re-announces it after a reconnect.
+                let ours = self.publishers[channel.index()]
+                    .as_ref()
+                    .is_some_and(|p| p.request == Some(request_id));
+                if ours {
+                    self.drop_publisher(channel, code, details(&message), out);
                 }
             }
             Request::Broadcast { .. } => out.push(Output::BroadcastDone {
@@ -1725,6 +1733,46 @@ impl Room {
         self.link = Link::Waiting { until: now + delay };
     }
 
+    /// The server no longer has this session (it expired, or a resume was
+    /// refused): the resume credentials are useless, so log in afresh. While
+    /// live this is a lost connection (reported, retried with backoff in the
+    /// retry window); a refused resume logs in at once on a new connection.
+    /// Either way `LoginOk` then runs the relogin path (republish, replay).
+    fn session_gone(&mut self, now: Instant, code: ErrorCode, ctx: &mut Ctx, out: &mut Outbox) {
+        tracing::info!(room_id = %self.room_id, %code, "server session gone; logging in again");
+        self.resume = None;
+        match self.link {
+            Link::Authenticating {
+                conn,
+                resuming: true,
+                ..
+            } => {
+                out.push(Output::Close { conn });
+                self.connect(now, ctx, out);
+            }
+            _ => self.lose(now, "server session gone", out),
+        }
+    }
+
+    /// Ends the publisher on `channel` for good, if there is one: reports
+    /// `NoPublish` with `code`, stops its pipeline and forgets its unanswered
+    /// `PublishStream`, so nothing retries or re-announces it. Returns it.
+    fn drop_publisher(
+        &mut self,
+        channel: PublishChannel,
+        code: ErrorCode,
+        data: String,
+        out: &mut Outbox,
+    ) -> Option<Publisher> {
+        let p = self.publishers[channel.index()].take()?;
+        if let Some(id) = p.request {
+            self.requests.remove(&id);
+        }
+        out.publisher(&p.stream_id, PublisherState::NoPublish, code, data);
+        out.media(MediaCommand::StopPublishing { channel });
+        Some(p)
+    }
+
     fn backoff_policy(&self) -> ReconnectPolicy {
         self.backoff.policy()
     }
@@ -1741,19 +1789,8 @@ impl Room {
         if let Some(conn) = self.link.conn() {
             out.push(Output::Close { conn });
         }
-        for (channel, p) in [PublishChannel::Main, PublishChannel::Aux]
-            .into_iter()
-            .zip(self.publishers.iter_mut())
-        {
-            if let Some(p) = p.take() {
-                out.publisher(
-                    &p.stream_id,
-                    PublisherState::NoPublish,
-                    code,
-                    NO_DATA.into(),
-                );
-                out.media(MediaCommand::StopPublishing { channel });
-            }
+        for channel in [PublishChannel::Main, PublishChannel::Aux] {
+            self.drop_publisher(channel, code, NO_DATA.into(), out);
         }
         for (stream_id, _) in std::mem::take(&mut self.players) {
             out.player(&stream_id, PlayerState::NoPlay, code, NO_DATA.into());
@@ -2261,6 +2298,26 @@ mod tests {
         conn
     }
 
+    /// Logs in, publishes "p1" (as [`publishing`]) and plays "s1", both
+    /// connected.
+    fn publishing_and_playing(h: &mut H) -> ConnId {
+        let conn = publishing(h);
+        let _ = play(h, 10, conn, "s1");
+        h.input(
+            11,
+            conn,
+            ServerMessage::StreamReady {
+                stream_id: "s1".into(),
+            },
+        );
+        let out = h.media(12, "s1", MediaRole::Play, MediaFact::Connected);
+        assert_eq!(
+            events(&out),
+            vec![player("s1", PlayerState::Playing, ErrorCode::Success)]
+        );
+        conn
+    }
+
     fn media(out: &[Output]) -> Vec<MediaCommand> {
         out.iter()
             .filter_map(|o| match o {
@@ -2539,16 +2596,7 @@ mod tests {
     #[test]
     fn signaling_loss_keeps_media_and_relogin_renegotiates() {
         let mut h = H::new();
-        let conn = publishing(&mut h);
-        let _ = play(&mut h, 10, conn, "s1");
-        h.input(
-            11,
-            conn,
-            ServerMessage::StreamReady {
-                stream_id: "s1".into(),
-            },
-        );
-        h.media(12, "s1", MediaRole::Play, MediaFact::Connected);
+        let conn = publishing_and_playing(&mut h);
         // Signaling drops: both report the interruption; media is left running.
         let out = h.close(1_000, conn);
         assert!(events(&out).contains(&player(
@@ -3293,6 +3341,335 @@ mod tests {
         }
     }
 
+    /// The server's notice that it removed the session (heartbeat timeout).
+    fn session_expired() -> ServerMessage {
+        ServerMessage::SessionExpired {
+            code: ErrorCode::SessionExpired,
+            message: "no heartbeat".into(),
+        }
+    }
+
+    /// Asserts that nothing in `out` ends the room or a stream for good.
+    fn assert_never_ended(out: &[Output]) {
+        for e in events(out) {
+            assert!(
+                !matches!(
+                    e,
+                    Event::RoomStateUpdate {
+                        state: RoomState::Disconnected,
+                        ..
+                    } | Event::RoomStateChanged {
+                        reason: RoomStateChangedReason::KickOut
+                            | RoomStateChangedReason::Logout
+                            | RoomStateChangedReason::ReconnectFailed,
+                        ..
+                    } | Event::PublisherStateUpdate {
+                        state: PublisherState::NoPublish,
+                        ..
+                    } | Event::PlayerStateUpdate {
+                        state: PlayerState::NoPlay,
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+    }
+
+    /// The interruption [`publishing_and_playing`] reports when its link is
+    /// lost: room, publisher, player.
+    fn interrupted() -> Vec<Event> {
+        vec![
+            state(RoomState::Connecting, ErrorCode::NetworkInterrupted),
+            changed(
+                RoomStateChangedReason::Reconnecting,
+                ErrorCode::NetworkInterrupted,
+            ),
+            publisher(
+                "p1",
+                PublisherState::PublishRequesting,
+                ErrorCode::NetworkInterrupted,
+            ),
+            player(
+                "s1",
+                PlayerState::PlayRequesting,
+                ErrorCode::NetworkInterrupted,
+            ),
+        ]
+    }
+
+    /// A new server session for [`publishing_and_playing`] logs in on `conn`
+    /// at `ms`: Reconnected, the old transports close, "p1" is claimed again
+    /// (and publishes once acknowledged and connected), "s1" asked for again.
+    fn relogin_republishes_and_replays(h: &mut H, ms: u64, conn: ConnId) -> Vec<Output> {
+        let mut snapshot = ok(&["a"], &[("sa", "a")], 2);
+        snapshot.session_id = "s2".into();
+        let mut all = h.input(ms, conn, ServerMessage::LoginOk(snapshot));
+        assert_eq!(
+            events(&all),
+            vec![
+                state(RoomState::Connected, ErrorCode::Success),
+                changed(RoomStateChangedReason::Reconnected, ErrorCode::Success),
+            ]
+        );
+        assert_eq!(
+            media(&all),
+            vec![
+                MediaCommand::CloseTransport {
+                    stream_id: "p1".into(),
+                    role: MediaRole::Publish
+                },
+                MediaCommand::CloseTransport {
+                    stream_id: "s1".into(),
+                    role: MediaRole::Play
+                },
+            ]
+        );
+        let sent = sent(&all);
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        let (id, stream_id) = publish_request(&sent[0]).expect("p1 claimed again");
+        assert_eq!(stream_id, "p1");
+        assert!(
+            matches!(&sent[1], ClientMessage::PlayStream { stream_id, .. } if stream_id == "s1")
+        );
+        let out = h.input(ms + 1, conn, stream_published(id, "p1"));
+        assert_eq!(media(&out), vec![negotiate_cmd("p1", MediaRole::Publish)]);
+        all.extend(out);
+        h.publish_connects(ms + 2);
+        let ready = ServerMessage::StreamReady {
+            stream_id: "s1".into(),
+        };
+        let out = h.input(ms + 3, conn, ready);
+        assert_eq!(media(&out), vec![negotiate_cmd("s1", MediaRole::Play)]);
+        all.extend(out);
+        let out = h.media(ms + 4, "s1", MediaRole::Play, MediaFact::Connected);
+        assert_eq!(
+            events(&out),
+            vec![player("s1", PlayerState::Playing, ErrorCode::Success)]
+        );
+        all.extend(out);
+        all
+    }
+
+    /// A client frozen (suspended, SIGSTOPped) past the server's heartbeat
+    /// timeout reads `expiry` on its old connection first thing after
+    /// waking: an interruption, then a fresh login within the retry window.
+    fn frozen_client_logs_in_again(expiry: ServerMessage) {
+        let mut h = H::new();
+        let conn = publishing_and_playing(&mut h);
+        // Nothing sent or received from 12 ms to 60 s.
+        let mut all = h.input(60_000, conn, expiry);
+        assert_eq!(events(&all), interrupted());
+        assert!(all.contains(&Output::Close { conn }));
+        assert_eq!(connect_of(&all), None, "backs off first: {all:?}");
+        assert_eq!(h.s.poll_timeout(), Some(h.at(60_250)));
+        let out = h.tick(60_250);
+        let c2 = connect_of(&out).expect("reconnects after the backoff");
+        all.extend(out);
+        assert!(
+            matches!(h.challenge(60_260, c2), ClientMessage::Login(_)),
+            "the expired session cannot be resumed"
+        );
+        all.extend(relogin_republishes_and_replays(&mut h, 60_270, c2));
+        assert_never_ended(&all);
+        // Heartbeats go on the new connection.
+        assert_eq!(
+            h.tick(65_270),
+            vec![Output::Send {
+                conn: c2,
+                msg: ClientMessage::Heartbeat { ack: 0 }
+            }]
+        );
+    }
+
+    #[test]
+    fn session_expired_while_frozen_logs_in_again() {
+        frozen_client_logs_in_again(session_expired());
+    }
+
+    #[test]
+    fn legacy_kick_for_an_expired_session_logs_in_again() {
+        frozen_client_logs_in_again(ServerMessage::Kicked {
+            code: ErrorCode::SessionExpired,
+            message: "no heartbeat".into(),
+        });
+    }
+
+    #[test]
+    fn frozen_client_whose_own_timer_fires_first_logs_in_again() {
+        let mut h = H::new();
+        let conn = publishing_and_playing(&mut h);
+        // Waking at 60 s, the silence timer runs before the socket is read.
+        assert_eq!(h.s.poll_timeout(), Some(h.at(5_000)));
+        let mut all = h.tick(60_000);
+        assert_eq!(events(&all), interrupted());
+        assert!(all.contains(&Output::Close { conn }));
+        // The server's notice on the dropped connection comes too late.
+        assert!(h.input(60_001, conn, session_expired()).is_empty());
+        let out = h.tick(60_250);
+        let c2 = connect_of(&out).unwrap();
+        all.extend(out);
+        assert!(matches!(h.challenge(60_260, c2), ClientMessage::Resume(_)));
+        let (out, c3) = h.resume_refused(60_270, c2);
+        assert!(out.contains(&Output::Close { conn: c2 }));
+        assert!(events(&out).is_empty(), "{out:?}");
+        all.extend(out);
+        assert!(matches!(h.challenge(60_280, c3), ClientMessage::Login(_)));
+        all.extend(relogin_republishes_and_replays(&mut h, 60_290, c3));
+        assert_never_ended(&all);
+    }
+
+    #[test]
+    fn session_expired_during_a_resume_logs_in_at_once() {
+        let mut h = H::new();
+        let conn = publishing(&mut h);
+        h.close(1_000, conn);
+        let c2 = h.reconnect(1_250, 1_260);
+        let out = h.input(1_270, c2, session_expired());
+        assert!(out.contains(&Output::Close { conn: c2 }));
+        assert!(events(&out).is_empty(), "{out:?}");
+        let c3 = connect_of(&out).expect("logs in at once");
+        assert!(matches!(h.challenge(1_280, c3), ClientMessage::Login(_)));
+    }
+
+    /// Renews the token at `ms` on `conn` and acknowledges it with `publish`.
+    fn renewed(h: &mut H, ms: u64, conn: ConnId, publish: bool) -> Vec<Output> {
+        h.s.renew_token(h.at(ms), "CF1.renewed.sig").unwrap();
+        let out = h.drain();
+        let [ClientMessage::RenewToken { request_id, .. }] = &sent(&out)[..] else {
+            panic!("expected renew, got {out:?}");
+        };
+        let body = AckBody::TokenRenewed {
+            expires_in_ms: 600_000,
+            publish,
+        };
+        let request_id = *request_id;
+        h.input(ms + 1, conn, ServerMessage::Ack { request_id, body })
+    }
+
+    /// Asserts that `out` announces no stream.
+    fn announces_nothing(out: &[Output]) {
+        assert!(
+            sent(out).iter().all(|m| publish_request(m).is_none()),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn renewed_token_without_publish_stops_every_publisher_for_good() {
+        let mut h = H::new();
+        let conn = publishing(&mut h);
+        // A second stream, announced but not yet confirmed.
+        h.s.start_publishing(h.at(10), "p2", PublishChannel::Aux)
+            .unwrap();
+        let (aux_request, _) = publish_request(&sent(&h.drain())[0]).unwrap();
+        // A renewal that keeps the privilege changes nothing.
+        let out = renewed(&mut h, 20, conn, true);
+        assert!(events(&out).is_empty() && media(&out).is_empty(), "{out:?}");
+        let out = renewed(&mut h, 30, conn, false);
+        let code = ErrorCode::TokenNoPublishPrivilege;
+        assert_eq!(
+            events(&out),
+            vec![
+                publisher("p1", PublisherState::NoPublish, code),
+                publisher("p2", PublisherState::NoPublish, code),
+            ]
+        );
+        assert_eq!(
+            media(&out),
+            vec![
+                MediaCommand::StopPublishing {
+                    channel: PublishChannel::Main
+                },
+                MediaCommand::StopPublishing {
+                    channel: PublishChannel::Aux
+                },
+            ]
+        );
+        // The server already withdrew them: nothing to tell it.
+        assert!(sent(&out).is_empty(), "{out:?}");
+        // The refusal of the announcement in flight changes nothing more.
+        let out = h.input(
+            40,
+            conn,
+            ServerMessage::error(Some(aux_request), code, false),
+        );
+        assert!(
+            events(&out)
+                .iter()
+                .all(|e| !matches!(e, Event::PublisherStateUpdate { .. })),
+            "{out:?}"
+        );
+        assert!(media(&out).is_empty());
+        // The room stays up, and no cut brings the streams back: not a
+        // resume, not a fresh login.
+        let mut all = Vec::new();
+        for t in (5_000..=10_000).step_by(5_000) {
+            all.extend(h.tick(t));
+            all.extend(h.input(t, conn, ServerMessage::HeartbeatAck { server_time_ms: t }));
+        }
+        all.extend(h.close(11_000, conn));
+        let c2 = h.reconnect(11_250, 11_260);
+        all.extend(h.input(11_270, c2, ServerMessage::Resumed { missed: vec![] }));
+        all.extend(h.close(12_000, c2));
+        let c3 = h.reconnect(12_250, 12_260);
+        let (out, c4) = h.resume_refused(12_270, c3);
+        all.extend(out);
+        all.extend(h.answer_login(12_280, 12_290, c4, ok(&["a"], &[("sa", "a")], 2)));
+        announces_nothing(&all);
+        assert!(
+            events(&all)
+                .iter()
+                .all(|e| !matches!(e, Event::PublisherStateUpdate { .. })),
+            "{all:?}"
+        );
+        assert!(h.s.is_logged_in());
+    }
+
+    #[test]
+    fn publish_refused_for_want_of_privilege_is_never_retried() {
+        let mut h = H::new();
+        let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
+        h.s.start_publishing(h.at(10), "p1", PublishChannel::Main)
+            .unwrap();
+        let (id, _) = publish_request(&sent(&h.drain())[0]).unwrap();
+        let code = ErrorCode::TokenNoPublishPrivilege;
+        let out = h.input(20, conn, ServerMessage::error(Some(id), code, false));
+        assert_eq!(
+            events(&out),
+            vec![Event::PublisherStateUpdate {
+                stream_id: "p1".into(),
+                state: PublisherState::NoPublish,
+                error_code: code.code(),
+                extended_data: details(code.message()),
+            }]
+        );
+        assert_eq!(
+            media(&out),
+            vec![MediaCommand::StopPublishing {
+                channel: PublishChannel::Main
+            }]
+        );
+        announces_nothing(&out);
+        // A cut, a refused resume and a fresh login: still not announced.
+        let mut all = h.close(1_000, conn);
+        let c2 = h.reconnect(1_250, 1_260);
+        let (out, c3) = h.resume_refused(1_270, c2);
+        all.extend(out);
+        all.extend(h.answer_login(1_280, 1_290, c3, ok(&[], &[], 1)));
+        announces_nothing(&all);
+        assert!(
+            events(&all)
+                .iter()
+                .all(|e| !matches!(e, Event::PublisherStateUpdate { .. })),
+            "{all:?}"
+        );
+        assert_eq!(
+            h.s.stop_publishing(h.at(2_000), PublishChannel::Main),
+            Err(PublisherError::NotPublishing)
+        );
+    }
+
     #[test]
     fn shutdown_is_an_interruption() {
         let mut h = H::new();
@@ -3384,6 +3761,7 @@ mod tests {
                 request_id: *request_id,
                 body: AckBody::TokenRenewed {
                     expires_in_ms: 60_000,
+                    publish: true,
                 },
             },
         );

@@ -3,13 +3,14 @@
 
 use futures_util::{SinkExt, StreamExt};
 use protocol::auth::login_proof;
+use protocol::token::{mint, Privileges, TokenClaims};
 use protocol::{
     ClientMessage, Credentials, ErrorCode, Login, LoginOk, ServerMessage, UserInfo,
     PROTOCOL_VERSION,
 };
 use server::{AppConfig, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -70,6 +71,17 @@ pub fn stop_playing(request_id: u32, stream_id: &str) -> ClientMessage {
     }
 }
 
+/// Connects to `addr` and reads, without sending anything, what the server
+/// answers a connection it refuses at accept (its whole response).
+pub async fn refused_at_accept(addr: SocketAddr) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(WAIT, s.read_to_end(&mut out))
+        .await
+        .expect("closed at once");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub nonce: String,
@@ -84,6 +96,29 @@ impl TestServer {
     pub async fn login(&self, room: &str, user: &str, notify_users: bool) -> (Client, LoginOk) {
         let mut c = self.connect().await;
         let login = c.app_sign_login(&self.app, room, user, notify_users);
+        c.send(&ClientMessage::Login(login)).await;
+        match c.recv().await {
+            ServerMessage::LoginOk(ok) => (c, ok),
+            other => panic!("expected LoginOk, got {other:?}"),
+        }
+    }
+
+    /// A token for `user` (any room) with `privileges`, issued now - `age`
+    /// seconds and valid for `ttl` seconds from then.
+    pub fn token(&self, user: &str, privileges: Privileges, age: u64, ttl: u64) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = TokenClaims::new(self.app.app_id, user, None, privileges, now - age, ttl);
+        mint(self.app.server_secret.as_bytes(), &claims)
+    }
+
+    /// Connects and logs in with `token`.
+    pub async fn token_login(&self, room: &str, user: &str, token: String) -> (Client, LoginOk) {
+        let mut c = self.connect().await;
+        let mut login = c.app_sign_login(&self.app, room, user, true);
+        login.credentials = Credentials::Token { token };
         c.send(&ClientMessage::Login(login)).await;
         match c.recv().await {
             ServerMessage::LoginOk(ok) => (c, ok),
@@ -217,6 +252,37 @@ impl Client {
                 Ok(Some(Ok(_))) => {}
             }
         }
+    }
+
+    /// Waits for the server to close the connection; returns the messages
+    /// before it and the close frame's code (`None`: no close frame, the
+    /// socket just ended).
+    pub async fn close_code(&mut self) -> (Vec<ServerMessage>, Option<u16>) {
+        let mut before = Vec::new();
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await {
+                Err(_) => panic!("connection not closed; got {before:?}"),
+                Ok(None) | Ok(Some(Err(_))) => return (before, None),
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return (before, frame.map(|f| u16::from(f.code)))
+                }
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    before.push(ServerMessage::decode(t.as_str()).unwrap())
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    /// Waits for exactly one fatal `Error` with `code`, then a close frame
+    /// with `close`.
+    pub async fn fatal_then_close(&mut self, code: ErrorCode, close: u16) {
+        let (msgs, got) = self.close_code().await;
+        assert!(
+            matches!(msgs.as_slice(), [ServerMessage::Error { code: c, fatal: true, .. }] if *c == code),
+            "expected one fatal {code:?}, got {msgs:?}"
+        );
+        assert_eq!(got, Some(close), "close code after {code:?}");
     }
 
     /// Waits for the server to close the connection after exactly one

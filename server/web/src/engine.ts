@@ -292,12 +292,8 @@ export class WebEngine {
   stopPublishingStream(): void {
     const room = this.room;
     if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
-    const p = room.publisher;
+    const p = this.dropPublisher(room, Code.Success, NO_DATA);
     if (!p) throw new SdkError(1_003_004, "this channel is not publishing");
-    room.publisher = null;
-    if (p.request !== null) room.requests.delete(p.request);
-    this.closeMedia(p);
-    this.publisherEvent(p.streamId, "NoPublish", Code.Success, NO_DATA);
     if (p.acked || p.request !== null) {
       const id = this.newRequest();
       room.requests.set(id, { kind: "stop", streamId: p.streamId });
@@ -472,6 +468,37 @@ export class WebEngine {
     });
   }
 
+  /**
+   * The server no longer has this session (it expired, or a resume was
+   * refused): forget the resume credentials and log in afresh. While live this
+   * is a lost connection (reported, retried in the window); a refused resume
+   * logs in at once on a new connection.
+   */
+  private sessionGone(room: Room, code: number): void {
+    console.info(`confer: server session gone (${code}); logging in again`);
+    room.resume = null;
+    if (room.link === "authenticating" && room.resuming) {
+      this.closeSocket(room);
+      this.connect(room);
+    } else {
+      this.lose(room, "server session gone");
+    }
+  }
+
+  /**
+   * Ends the publisher for good, if there is one: NoPublish with `code`, its
+   * media closed, its unanswered PublishStream forgotten. Returns it.
+   */
+  private dropPublisher(room: Room, code: number, data: string): Publisher | null {
+    const p = room.publisher;
+    if (!p) return null;
+    room.publisher = null;
+    if (p.request !== null) room.requests.delete(p.request);
+    this.closeMedia(p);
+    this.publisherEvent(p.streamId, "NoPublish", code, data);
+    return p;
+  }
+
   private heartbeat(room: Room): void {
     if (room.link !== "live") return;
     if (Date.now() - room.lastRx > room.heartbeatMs * 2 + SILENCE_GRACE_MS) {
@@ -529,9 +556,7 @@ export class WebEngine {
         } else if (msg.code === Code.KickedOut) {
           this.end(room, msg.code, "KickOut", details(msg.message));
         } else {
-          room.resume = null;
-          this.closeSocket(room);
-          this.connect(room);
+          this.sessionGone(room, msg.code);
         }
         return;
       case "event":
@@ -548,7 +573,11 @@ export class WebEngine {
           this.debug(msg.code, "server", msg.message);
         }
         return;
+      case "session_expired":
+        return this.sessionGone(room, msg.code);
       case "kicked":
+        // Older servers report an expired session as a kick: it is not one.
+        if (msg.code === Code.SessionExpired) return this.sessionGone(room, msg.code);
         this.end(room, msg.code, "KickOut", details(msg.message));
         return;
       case "shutdown":
@@ -752,6 +781,8 @@ export class WebEngine {
       req.resolve(body.message_id);
     } else if (req.kind === "renew" && body.kind === "token_renewed") {
       this.setTokenExpiry(room, body.expires_in_ms);
+      // The server already withdrew the stream: stop it for good.
+      if (body.publish === false) this.dropPublisher(room, Code.TokenNoPublishPrivilege, NO_DATA);
     }
   }
 
@@ -760,15 +791,10 @@ export class WebEngine {
     if (!req) return this.debug(code, "server", message);
     room.requests.delete(requestId);
     switch (req.kind) {
-      case "publish": {
-        const p = room.publisher;
-        if (p && p.request === requestId) {
-          room.publisher = null;
-          this.closeMedia(p);
-          this.publisherEvent(p.streamId, "NoPublish", code, details(message));
-        }
+      case "publish":
+        // Refused for good: nothing re-announces it after a reconnect.
+        if (room.publisher?.request === requestId) this.dropPublisher(room, code, details(message));
         return;
-      }
       case "broadcast":
         req.reject(new SdkError(code, message));
         return;
@@ -836,12 +862,7 @@ export class WebEngine {
 
   private end(room: Room, code: number, reason: string, data: string): void {
     this.closeSocket(room);
-    const p = room.publisher;
-    if (p) {
-      room.publisher = null;
-      this.closeMedia(p);
-      this.publisherEvent(p.streamId, "NoPublish", code, NO_DATA);
-    }
+    this.dropPublisher(room, code, NO_DATA);
     for (const player of room.players.values()) {
       this.closeMedia(player);
       this.playerEvent(player.streamId, "NoPlay", code, NO_DATA);

@@ -40,6 +40,8 @@ const HINTS: Record<string, string> = {
   TokenWrongApp: "The token was minted for another AppID.",
   TokenMalformed: "That is not a Confer token (it starts with CF1.). Paste the whole token.",
   TokenNoLoginPrivilege: "The token does not allow logging in; mint one without --no-login.",
+  TokenNoPublishPrivilege:
+    "The token does not allow publishing (the room stays joined and playing works); renew it with one minted without --no-publish, then publish again.",
   TokenMintingDisabled: "This server runs a production config: mint tokens with `confer token mint` on the server.",
   AppNotFound: "No app with this AppID is registered on this server.",
   KickedOut: "The same UserID logged in somewhere else.",

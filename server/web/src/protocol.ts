@@ -59,7 +59,8 @@ export interface LoginOk {
 
 export type AckBody =
   | { kind: "logged_out" }
-  | { kind: "token_renewed"; expires_in_ms: number }
+  // `publish` absent (older servers): granted.
+  | { kind: "token_renewed"; expires_in_ms: number; publish?: boolean }
   | { kind: "broadcast_sent"; message_id: number }
   | { kind: "stream_published"; stream_id: string }
   | { kind: "stream_state_updated"; stream_id: string }
@@ -82,6 +83,7 @@ export type ServerMessage =
   | { type: "stream_ready"; stream_id: string }
   | { type: "stream_ended"; stream_id: string }
   | { type: "kicked"; code: number; message: string }
+  | { type: "session_expired"; code: number; message: string }
   | { type: "shutdown"; code: number; message: string };
 
 export type ClientMessage =
@@ -121,6 +123,7 @@ export const Code = {
   NetworkInterrupted: 1_002_011,
   ReconnectTimeout: 1_002_012,
   KickedOut: 1_002_013,
+  SessionExpired: 1_002_019,
   RequestTimeout: 1_002_020,
   PublishTransportFailed: 1_003_007,
   PlayTransportFailed: 1_004_004,
@@ -128,6 +131,7 @@ export const Code = {
   StreamNotLive: 1_004_006,
   NoCamera: 1_006_001,
   NoMicrophone: 1_006_002,
+  TokenNoPublishPrivilege: 1_007_008,
   MalformedMessage: 1_009_001,
   WrongState: 1_009_008,
 } as const;

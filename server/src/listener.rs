@@ -1,0 +1,331 @@
+//! The accept loop: every TCP connection passes the [`Gate`] before a byte
+//! of HTTP is read, then is served by hyper (HTTP/1.1 with upgrades) with a
+//! header-read timeout and an idle timeout until it upgrades to a WebSocket.
+//!
+//! Refused connections get a `503`/`429` with the typed error as JSON and
+//! are closed at once. A connection the server closes itself lingers: it
+//! half-closes and reads what the peer still sends (bounded), so the last
+//! thing written (a typed error, a close frame) is not lost to a TCP reset.
+
+use crate::gate::{Control, Cut, Refused, Ticket};
+use crate::state::{shutdown_begun, ServerState};
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::Request;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use protocol::ErrorCode;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Pause after a failed `accept` (out of file descriptors): retrying at
+/// once would spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+/// A lingering close reads for at most this long in all...
+const LINGER_TOTAL: Duration = Duration::from_secs(2);
+/// ...gives up after this long without data...
+const LINGER_IDLE: Duration = Duration::from_millis(500);
+/// ...and reads at most this much.
+const LINGER_MAX_BYTES: usize = 1 << 20;
+
+/// The timeouts of connections that have not upgraded.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpTimeouts {
+    /// Request headers must arrive within this.
+    pub header_read: Duration,
+    /// Bytes must move at least this often.
+    pub idle: Duration,
+}
+
+/// Accepts connections on `listener` until shutdown begins, serving each
+/// admitted one with `router`.
+pub async fn run(listener: TcpListener, router: Router, state: ServerState) {
+    let gate = Arc::clone(state.gate());
+    let config = state.config();
+    let timeouts = HttpTimeouts {
+        header_read: Duration::from_millis(config.header_read_timeout_ms),
+        idle: Duration::from_millis(config.http_idle_timeout_ms),
+    };
+    let mut shutdown = state.shutdown_signal();
+    let mut last_error_log: Option<Instant> = None;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown_begun(&mut shutdown) => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(error) => {
+                gate.count_accept_error();
+                if last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    tracing::error!(%error, "accept failed");
+                    last_error_log = Some(Instant::now());
+                }
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                continue;
+            }
+        };
+        match gate.admit(peer, Instant::now()).await {
+            Ok(ticket) => {
+                tokio::spawn(serve_connection(
+                    tcp,
+                    ticket,
+                    router.clone(),
+                    state.clone(),
+                    timeouts,
+                ));
+            }
+            Err(why) => refuse(&tcp, why),
+        }
+    }
+}
+
+/// Serves one admitted connection until it closes or upgrades (the
+/// WebSocket then owns the socket, and the ticket with it).
+async fn serve_connection(
+    tcp: TcpStream,
+    ticket: Ticket,
+    router: Router,
+    state: ServerState,
+    timeouts: HttpTimeouts,
+) {
+    let _ = tcp.set_nodelay(true);
+    let control = Arc::clone(ticket.control());
+    let admitted = ticket.admitted();
+    let gate = Arc::clone(state.gate());
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(admitted.clone());
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(admitted.peer()));
+        let mut router = router.clone();
+        async move { tower_service::Service::call(&mut router, request).await }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read)
+        .max_buf_size(64 * 1024);
+    let conn = builder
+        .serve_connection(TokioIo::new(GatedStream::new(tcp, ticket)), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let mut shutdown = state.shutdown_signal();
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            served = conn.as_mut() => {
+                if let Err(error) = served {
+                    if error.is_timeout() {
+                        control.close_abortively();
+                        gate.count_cut(Cut::HeaderTimeout);
+                        tracing::debug!(peer = %control.peer(), "request headers timed out");
+                    } else {
+                        tracing::debug!(peer = %control.peer(), %error, "http connection failed");
+                    }
+                }
+                break;
+            }
+            () = idle_elapsed(&control, timeouts.idle) => {
+                control.close_abortively();
+                gate.count_cut(Cut::IdleTimeout);
+                tracing::debug!(peer = %control.peer(), "idle http connection closed");
+                break;
+            }
+            () = control.evicted() => break,
+            () = shutdown_begun(&mut shutdown), if !draining => {
+                conn.as_mut().graceful_shutdown();
+                draining = true;
+            }
+        }
+    }
+}
+
+/// Resolves once no bytes moved on the connection for `idle`.
+async fn idle_elapsed(control: &Control, idle: Duration) {
+    loop {
+        let deadline = control.last_activity() + idle;
+        if Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep_until(deadline.into()).await;
+    }
+}
+
+/// Answers a refused connection without reading it: the typed error as
+/// JSON, then close.
+fn refuse(tcp: &TcpStream, why: Refused) {
+    let status = match why {
+        Refused::Full => "503 Service Unavailable",
+        Refused::PerSource => "429 Too Many Requests",
+    };
+    let code = ErrorCode::TooManyConnections;
+    let body = serde_json::json!({
+        "code": code.code(),
+        "name": code.name(),
+        "message": code.message(),
+    })
+    .to_string();
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // A fresh socket's send buffer takes this whole; if not, the client
+    // sees only the close.
+    let _ = tcp.try_write(response.as_bytes());
+    tracing::debug!(reason = why.label(), "connection refused");
+}
+
+/// A TCP stream that holds its [`Ticket`], records when bytes move, and
+/// closes by lingering (unless the close is abortive).
+#[derive(Debug)]
+pub struct GatedStream {
+    tcp: Option<TcpStream>,
+    ticket: Option<Ticket>,
+}
+
+impl GatedStream {
+    /// Wraps an admitted socket.
+    pub fn new(tcp: TcpStream, ticket: Ticket) -> Self {
+        GatedStream {
+            tcp: Some(tcp),
+            ticket: Some(ticket),
+        }
+    }
+
+    fn parts(&mut self) -> io::Result<(&mut TcpStream, &Ticket)> {
+        match (self.tcp.as_mut(), self.ticket.as_ref()) {
+            (Some(tcp), Some(ticket)) => Ok((tcp, ticket)),
+            _ => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl AsyncRead for GatedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let (tcp, ticket) = self.get_mut().parts()?;
+        let before = buf.filled().len();
+        let polled = Pin::new(tcp).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            ticket.control().touch();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for GatedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let (tcp, ticket) = self.get_mut().parts()?;
+        let polled = Pin::new(tcp).poll_write(cx, data);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            ticket.control().touch();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let (tcp, ticket) = self.get_mut().parts()?;
+        let polled = Pin::new(tcp).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            ticket.control().touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.as_ref().is_some_and(TcpStream::is_write_vectored)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let (tcp, _) = self.get_mut().parts()?;
+        Pin::new(tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let (tcp, _) = self.get_mut().parts()?;
+        Pin::new(tcp).poll_shutdown(cx)
+    }
+}
+
+impl Drop for GatedStream {
+    fn drop(&mut self) {
+        let (Some(tcp), Some(ticket)) = (self.tcp.take(), self.ticket.take()) else {
+            return;
+        };
+        if ticket.control().is_abortive() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(linger(tcp, ticket));
+        }
+    }
+}
+
+/// Half-closes `tcp` and reads what the peer still sends until it closes
+/// too (bounded in time and bytes), so what we wrote last reaches it
+/// instead of being cut by a reset. The ticket is held until the end: the
+/// socket still counts.
+async fn linger(mut tcp: TcpStream, ticket: Ticket) {
+    let _ = tcp.shutdown().await;
+    let deadline = tokio::time::Instant::now() + LINGER_TOTAL;
+    let mut buf = [0u8; 4096];
+    let mut total = 0usize;
+    while total < LINGER_MAX_BYTES {
+        let until = deadline.min(tokio::time::Instant::now() + LINGER_IDLE);
+        match tokio::time::timeout_at(until, tcp.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => total += n,
+            _ => break,
+        }
+    }
+    drop(ticket);
+}
+
+/// How many connections fit under the process's open-file limit: raises
+/// the soft limit to the hard one first, then keeps a quarter of it (at
+/// least 64, at most 4096) for everything else (media sockets, files).
+pub fn fit_to_fd_limit(wanted: usize) -> usize {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let mut soft = limit.current;
+    if limit.current < limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            soft = limit.maximum;
+        }
+    }
+    let Some(soft) = soft.and_then(|s| usize::try_from(s).ok()) else {
+        return wanted;
+    };
+    let reserve = (soft / 4).clamp(64, 4096);
+    let fit = soft.saturating_sub(reserve).max(1);
+    if fit < wanted {
+        tracing::warn!(
+            wanted,
+            fit,
+            open_file_limit = soft,
+            "max_connections lowered to fit the open-file limit (raise it with ulimit -n)"
+        );
+    }
+    wanted.min(fit)
+}
