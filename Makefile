@@ -7,7 +7,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 export CONFER_ARTIFACTS := $(ARTIFACTS)
 export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run serve test deps ui web build lint fmt ui-test browser-test bench bench-app bench-browser dist test-dist bench-dist clean
+.PHONY: run serve test deps ui web build lint fmt ui-test browser-test bench bench-abuse bench-app bench-browser dist test-dist bench-dist clean
 
 deps:
 	@bash scripts/deps.sh
@@ -84,9 +84,16 @@ bench: deps
 	$(CARGO) bench --bench signaling_scale
 	$(CARGO) bench --bench codec
 	$(CARGO) bench --bench media
+	$(MAKE) bench-abuse
 	$(MAKE) bench-app
 	$(MAKE) bench-browser
 	$(MAKE) bench-dist
+
+## Issue 12's figures: a half-open flood under ulimit -n 1024 (held open
+## over time, server fds and RSS) and a client frozen past the heartbeat
+## timeout (new login and frames again, p50/max).
+bench-abuse:
+	$(CARGO) bench --bench abuse
 
 ## The desktop app's figures (release app under Xvfb, driven by tauri-driver).
 bench-app: ui

@@ -29,6 +29,7 @@ async fn idle_and_slowloris_floods_are_closed_while_others_are_served() {
             per_source: 100,
             drip: Duration::from_millis(100),
             deadline: Duration::from_secs(30),
+            checks_after: Duration::from_secs(1),
         },
     )
     .await;
@@ -48,10 +49,8 @@ async fn idle_and_slowloris_floods_are_closed_while_others_are_served() {
         closed + report.refused_at_accept + report.connect_failed == 2_300,
         "{report:?}"
     );
-    assert!(
-        closed >= 1_000,
-        "most were admitted, then closed: {report:?}"
-    );
+    // The server filled its 768 slots (1024 minus the reserve), then closed them.
+    assert!(closed >= 700, "admitted, then closed: {report:?}");
     let slowest = report.closed_after_ms.iter().max().copied().unwrap_or(0);
     assert!(
         slowest <= HEADER_READ_TIMEOUT_MS + SLACK_MS,

@@ -23,10 +23,16 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 /// Pause after a failed `accept` (out of file descriptors): retrying at
 /// once would spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+/// Accepted sockets waiting for an evicted connection's slot, at most; past
+/// this a newcomer is refused at once. Admission runs beside the accept loop
+/// so the loop never waits (a stalled loop overflows the kernel's accept
+/// queue, and the handshakes it drops are sockets nobody can close).
+const ADMITTING_MAX: usize = 64;
 /// A lingering close reads for at most this long in all...
 const LINGER_TOTAL: Duration = Duration::from_secs(2);
 /// ...gives up after this long without data...
@@ -54,6 +60,7 @@ pub async fn run(listener: TcpListener, router: Router, state: ServerState) {
     };
     let mut shutdown = state.shutdown_signal();
     let mut last_error_log: Option<Instant> = None;
+    let admitting = Arc::new(Semaphore::new(ADMITTING_MAX));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -71,18 +78,19 @@ pub async fn run(listener: TcpListener, router: Router, state: ServerState) {
                 continue;
             }
         };
-        match gate.admit(peer, Instant::now()).await {
-            Ok(ticket) => {
-                tokio::spawn(serve_connection(
-                    tcp,
-                    ticket,
-                    router.clone(),
-                    state.clone(),
-                    timeouts,
-                ));
+        let Ok(admitting) = Arc::clone(&admitting).try_acquire_owned() else {
+            refuse(&tcp, gate.refuse(Refused::Full));
+            continue;
+        };
+        let (gate, router, state) = (Arc::clone(&gate), router.clone(), state.clone());
+        tokio::spawn(async move {
+            let admitted = gate.admit(peer, Instant::now()).await;
+            drop(admitting);
+            match admitted {
+                Ok(ticket) => serve_connection(tcp, ticket, router, state, timeouts).await,
+                Err(why) => refuse(&tcp, why),
             }
-            Err(why) => refuse(&tcp, why),
-        }
+        });
     }
 }
 

@@ -5,7 +5,7 @@ use crate::http::app;
 use crate::state::ServerState;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 
 /// How long [`ServerHandle::shutdown`] waits for connections to say goodbye.
@@ -43,9 +43,7 @@ pub struct ServerHandle {
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     let state = ServerState::new(config)?;
     let bind = state.config().bind;
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(|source| ServeError::Bind { addr: bind, source })?;
+    let listener = listen(bind).map_err(|source| ServeError::Bind { addr: bind, source })?;
     let addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
     let router = app(state.clone());
     let sweeper = tokio::spawn(state.clone().run_sweeper());
@@ -58,6 +56,23 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     tracing::info!(%addr, apps = state.config().apps.len(),
         max_connections = state.gate().capacity(), "server listening");
     Ok(ServerHandle { addr, state, task })
+}
+
+/// A deep accept queue (the kernel caps it at `net.core.somaxconn`): a
+/// burst of connections waits there instead of having its handshakes
+/// dropped.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with [`ACCEPT_BACKLOG`] (tokio's `bind` listens with 1024).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 impl ServerHandle {

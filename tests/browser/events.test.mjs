@@ -158,3 +158,34 @@ test("a dropped connection resumes like the native SDK: media stays, nobody sees
     await page.close();
   }
 });
+
+test("a token without the publish privilege cannot publish from the page either", async () => {
+  const room = "events-watch-only";
+  const observer = server.call(room, "obs3", ["--play", "viewer-cam", "--probe"]);
+  const page = await openPage(browser, server, {
+    room,
+    user: "viewer",
+    token: server.token("viewer", { room, publish: false }),
+    source: "test",
+    stream: "viewer-cam",
+  });
+  try {
+    await pageLogin(page);
+    await page.click("#publish");
+    // 1007008 = TokenNoPublishPrivilege; the room stays joined.
+    const refused = await waitPageEvent(page, "NoPublish", (e) => e.name === "onPublisherStateUpdate" && e.state === "NoPublish");
+    assert.equal(refused.error_code, 1_007_008);
+    const seq = sequences(await pageEvents(page));
+    assert.ok(!seq.onPublisherStateUpdate.some((s) => s.includes("Publishing ")), seq.onPublisherStateUpdate.join("; "));
+    assert.deepEqual(seq.onRoomStateUpdate, ["Connecting 0", "Connected 0"]);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(observer.probes("video", "viewer-cam").length, 0, "the observer decoded frames");
+    assert.ok(
+      !observer.events.some((e) => e.event === "RoomStreamUpdate" && e.update_type === "Add"),
+      "the observer saw a stream",
+    );
+  } finally {
+    await observer.stop();
+    await page.close();
+  }
+});

@@ -103,9 +103,10 @@ export class Server {
   }
 
   /** A token from `confer token mint` (ttl 0 = already expired). */
-  token(user, { room, ttl = 3600 } = {}) {
+  token(user, { room, ttl = 3600, publish = true } = {}) {
     const args = ["token", "mint", "--app-id", String(this.appId), "--secret", this.secret, "--user", user];
     if (room) args.push("--room", room);
+    if (!publish) args.push("--no-publish");
     args.push("--ttl", String(ttl));
     return execFileSync(confer, args, { encoding: "utf8" }).trim();
   }

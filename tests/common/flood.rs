@@ -213,6 +213,8 @@ pub struct Flood {
     pub drip: Duration,
     /// Give up waiting for the server to close everything after this.
     pub deadline: Duration,
+    /// When the legitimate checks start.
+    pub checks_after: Duration,
 }
 
 /// Raises this process's open-file limit to its hard limit (the flood needs
@@ -270,7 +272,9 @@ pub async fn run(server: &ServeProcess, flood: Flood) -> FloodReport {
             tokio::task::yield_now().await;
         }
     }
-    let mut next_check = Instant::now();
+    // A newcomer is refused while every connection holding the server is
+    // younger than the eviction age; from then on it must always get in.
+    let mut next_check = Instant::now() + flood.checks_after;
     let mut round = 0usize;
     loop {
         let held = open.load(Ordering::Relaxed);

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod flood;
+pub mod frozen;
 pub mod media;
 pub mod raw;
 pub mod relay;
