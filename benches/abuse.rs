@@ -10,7 +10,6 @@
 //!   player's first frame captured after the thaw (p50 and max).
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use common::flood::{self, Flood, ServeProcess};
@@ -34,18 +33,7 @@ async fn run() {
         defaults.header_read_timeout_ms
     );
     let server = ServeProcess::start(defaults, 1024).await;
-    let report = flood::run(
-        &server,
-        Flood {
-            idle: 2_000,
-            slowloris: 300,
-            per_source: 100,
-            drip: Duration::from_millis(500),
-            deadline: Duration::from_secs(40),
-            checks_after: Duration::from_secs(1),
-        },
-    )
-    .await;
+    let report = flood::run(&server, Flood::half_open(Duration::from_millis(500))).await;
     let mut next_second = 0;
     for (ms, held) in &report.held_open {
         if *ms >= next_second * 1000 {

@@ -217,6 +217,21 @@ pub struct Flood {
     pub checks_after: Duration,
 }
 
+impl Flood {
+    /// Issue 12's flood: 2,000 idle and 300 slowloris connections (a byte
+    /// every `drip`), 100 per address, checks from 1 s on, 40 s at most.
+    pub fn half_open(drip: Duration) -> Flood {
+        Flood {
+            idle: 2_000,
+            slowloris: 300,
+            per_source: 100,
+            drip,
+            deadline: Duration::from_secs(40),
+            checks_after: Duration::from_secs(1),
+        }
+    }
+}
+
 /// Raises this process's open-file limit to its hard limit (the flood needs
 /// thousands of sockets).
 pub fn raise_own_fd_limit() {

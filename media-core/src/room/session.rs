@@ -2621,19 +2621,7 @@ mod tests {
         let c3 = h.reconnect(2_250, 2_260);
         let (_, c4) = h.resume_refused(2_270, c3);
         let out = h.answer_login(2_280, 2_290, c4, ok(&[], &[], 1));
-        assert_eq!(
-            media(&out),
-            vec![
-                MediaCommand::CloseTransport {
-                    stream_id: "p1".into(),
-                    role: MediaRole::Publish
-                },
-                MediaCommand::CloseTransport {
-                    stream_id: "s1".into(),
-                    role: MediaRole::Play
-                },
-            ]
-        );
+        assert_eq!(media(&out), both_transports_closed());
         let sent = sent(&out);
         assert!(sent.iter().any(
             |m| matches!(m, ClientMessage::PublishStream { stream_id, .. } if stream_id == "p1")
@@ -3341,6 +3329,21 @@ mod tests {
         }
     }
 
+    /// A relogin's media commands when publishing "p1" and playing "s1":
+    /// both old transports close (and renegotiate after).
+    fn both_transports_closed() -> Vec<MediaCommand> {
+        vec![
+            MediaCommand::CloseTransport {
+                stream_id: "p1".into(),
+                role: MediaRole::Publish,
+            },
+            MediaCommand::CloseTransport {
+                stream_id: "s1".into(),
+                role: MediaRole::Play,
+            },
+        ]
+    }
+
     /// The server's notice that it removed the session (heartbeat timeout).
     fn session_expired() -> ServerMessage {
         ServerMessage::SessionExpired {
@@ -3412,19 +3415,7 @@ mod tests {
                 changed(RoomStateChangedReason::Reconnected, ErrorCode::Success),
             ]
         );
-        assert_eq!(
-            media(&all),
-            vec![
-                MediaCommand::CloseTransport {
-                    stream_id: "p1".into(),
-                    role: MediaRole::Publish
-                },
-                MediaCommand::CloseTransport {
-                    stream_id: "s1".into(),
-                    role: MediaRole::Play
-                },
-            ]
-        );
+        assert_eq!(media(&all), both_transports_closed());
         let sent = sent(&all);
         assert_eq!(sent.len(), 2, "{sent:?}");
         let (id, stream_id) = publish_request(&sent[0]).expect("p1 claimed again");
