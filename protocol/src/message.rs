@@ -1077,6 +1077,6 @@ mod tests {
             assert!(ClientMessage::decode(s).is_ok(), "{s}");
         }
         assert_eq!(ClientMessage::TYPES.len(), 13);
-        assert_eq!(ServerMessage::TYPES.len(), 15);
+        assert_eq!(ServerMessage::TYPES.len(), 16);
     }
 }
