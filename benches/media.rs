@@ -53,6 +53,7 @@ impl Peer {
                 bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
                 ..TransportConfig::default()
             },
+            tls: Default::default(),
         })
         .expect("engine");
         engine

@@ -20,7 +20,7 @@ use media_core::render::{Canvas, FrameSink};
 use media_core::transport::TransportConfig;
 use media_core::{
     AudioSink, Engine, EngineProfile, Event, LogConfig, PlayedAudio, PublishChannel,
-    ReconnectPolicy, RoomConfig, RoomState, Scenario, UpdateType, User,
+    ReconnectPolicy, RoomConfig, RoomState, Scenario, TlsOptions, UpdateType, User,
 };
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -43,6 +43,14 @@ pub(crate) struct CallArgs {
     /// A login token minted with the app's server secret.
     #[arg(long)]
     token: Option<String>,
+    /// A CA certificate (PEM file) to trust for a wss:// server, beside the
+    /// system's roots.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Trust exactly the wss:// server certificate with this SHA-256
+    /// fingerprint (what `confer serve --tls-self-signed` prints).
+    #[arg(long, value_name = "SHA256")]
+    pin: Option<String>,
     /// Room to join (created on demand).
     #[arg(long)]
     room: String,
@@ -154,6 +162,16 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
         transport: TransportConfig {
             bind_ip: args.media_ip,
             ..TransportConfig::default()
+        },
+        tls: TlsOptions {
+            extra_ca_pem: match &args.ca_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => None,
+            },
+            pinned_cert_sha256: args.pin.clone(),
         },
     };
     let (engine, mut events) = Engine::create(profile).map_err(|e| anyhow!("{e}"))?;

@@ -22,6 +22,20 @@ pub(crate) struct ServeArgs {
     /// config's `update_feed`.
     #[arg(long, value_name = "DIR")]
     update_feed: Option<PathBuf>,
+    /// TLS certificate chain (PEM): serve https and wss (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM), with --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve TLS with a self-signed certificate kept beside the config file
+    /// (made on first use for localhost and this machine's addresses);
+    /// clients pin its SHA-256 fingerprint, printed at start.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
+    /// Allow plain http/ws on an address other than loopback.
+    #[arg(long)]
+    insecure_http: bool,
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -35,6 +49,19 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(bind) = args.bind {
         config.bind = bind;
     }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls.cert_file = Some(cert);
+        config.tls.key_file = Some(key);
+    }
+    if args.tls_self_signed {
+        let dir = path.parent().unwrap_or(std::path::Path::new("."));
+        let names = server::net::certificate_names(config.bind.ip());
+        let (cert, key) =
+            server::tls::self_signed(dir, &names).context("making the self-signed certificate")?;
+        config.tls.cert_file = Some(cert);
+        config.tls.key_file = Some(key);
+    }
+    config.insecure_http |= args.insecure_http;
     if let Some(dir) = args.update_feed {
         anyhow::ensure!(
             dir.is_dir(),
@@ -50,6 +77,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("Confer server listening on {}", handle.ws_url());
     println!("  health:  {}/healthz", handle.http_url());
     println!("  metrics: {}/metrics", handle.http_url());
+    if let Some(fingerprint) = handle.tls_fingerprint() {
+        println!("  TLS certificate SHA-256: {fingerprint}");
+    }
     if let Some(feed) = &feed {
         println!(
             "  updates: {}/updates/latest.json ({})",

@@ -14,6 +14,7 @@ use crate::render::{Canvas, RenderError};
 use crate::room::driver::{self, Shared};
 use crate::room::reconnect::ReconnectPolicy;
 use crate::room::session::{Session, SessionConfig};
+use crate::room::tls::TlsOptions;
 use crate::room::{PublishChannel, RoomConfig};
 use crate::transport::TransportConfig;
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,9 @@ pub struct EngineProfile {
     pub reconnect: ReconnectPolicy,
     /// Media transport settings (the UDP bind address, jitter buffer, bandwidth bounds).
     pub transport: TransportConfig,
+    /// How a `wss://` server is trusted: the system's roots, an extra CA, or
+    /// a pinned certificate fingerprint.
+    pub tls: TlsOptions,
 }
 
 /// A handle to one engine. Cheap to clone; all clones drive the same engine.
@@ -113,6 +117,8 @@ impl Engine {
         if !valid_url {
             return Err(EngineError::InvalidServerUrl);
         }
+        let tls = crate::room::tls::client_config(&profile.tls)
+            .map_err(|_| EngineError::InvalidTlsConfig)?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| EngineError::NoRuntime)?;
         let session = Session::new(SessionConfig {
             app_id: profile.app_id,
@@ -131,6 +137,7 @@ impl Engine {
         let task = runtime.spawn(driver::run(
             shared.clone(),
             server.to_owned(),
+            tls,
             tx,
             media.clone(),
             facts_rx,
@@ -563,6 +570,7 @@ mod tests {
                 ..Default::default()
             },
             transport: TransportConfig::default(),
+            tls: TlsOptions::default(),
         }
     }
 

@@ -25,6 +25,10 @@ pub enum EngineError {
     /// `Engine::create` was called outside a Tokio runtime.
     #[error("the engine must be created inside a Tokio runtime")]
     NoRuntime,
+    /// The profile's TLS options are unusable (the extra CA is not PEM, the
+    /// pin not a SHA-256).
+    #[error("the TLS options are invalid: the CA must be PEM, the pin a SHA-256 fingerprint")]
+    InvalidTlsConfig,
 }
 
 impl EngineError {
@@ -37,6 +41,7 @@ impl EngineError {
             EngineError::InvalidServerUrl => ErrorCode::InvalidServerUrl,
             EngineError::InvalidLogConfig(_) => ErrorCode::InvalidLogConfig,
             EngineError::NoRuntime => ErrorCode::NoRuntime,
+            EngineError::InvalidTlsConfig => ErrorCode::InvalidTlsConfig,
         }
     }
 }

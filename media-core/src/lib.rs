@@ -26,6 +26,7 @@
 //!     server: "ws://127.0.0.1:8080/ws".into(),
 //!     reconnect: Default::default(),
 //!     transport: Default::default(),
+//!     tls: Default::default(),
 //! })?;
 //! engine.login_room(
 //!     "room1",
@@ -125,4 +126,5 @@ pub use media::{AudioSink, DeviceType, PlayedAudio};
 pub use protocol::ErrorCode;
 pub use quality::{PlayStreamQuality, PublishStreamQuality, StreamQualityLevel};
 pub use room::reconnect::ReconnectPolicy;
+pub use room::tls::TlsOptions;
 pub use room::{PublishChannel, RoomConfig};

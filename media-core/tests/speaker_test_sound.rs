@@ -186,6 +186,7 @@ async fn the_test_chime_plays_660_then_880_hz_on_the_chosen_output() {
         server: "ws://127.0.0.1:9/ws".into(),
         reconnect: Default::default(),
         transport: Default::default(),
+        tls: Default::default(),
     })
     .expect("engine");
 

@@ -77,6 +77,9 @@ error_codes! {
     InvalidLogConfig = 1_000_005 => "log directory is not writable or max size is 0",
     /// `Engine::create` was called outside a Tokio runtime.
     NoRuntime = 1_000_006 => "the engine must be created inside a Tokio runtime",
+    /// The profile's extra CA is not a PEM certificate, or its pinned
+    /// fingerprint is not a SHA-256 (64 hex digits, colons allowed).
+    InvalidTlsConfig = 1_000_007 => "the TLS settings are invalid: the CA must be PEM, the pin a SHA-256 fingerprint",
     /// The update feed could not be reached or did not answer with a
     /// valid manifest (desktop app updater).
     UpdateFeedUnreachable = 1_000_101 => "the update feed could not be reached",
@@ -128,6 +131,21 @@ error_codes! {
     BroadcastRateLimited = 1_002_032 => "too many broadcast messages in this room; at most 10 per second",
     /// The user logged out (or the engine was destroyed) while a request was pending.
     LoggedOut = 1_002_033 => "logged out before the request completed",
+    /// The server's TLS certificate does not chain to a trusted root (an
+    /// unknown issuer, or self-signed) and no pinned fingerprint matches it.
+    TlsUntrusted = 1_002_040 => "the server's certificate is not trusted; add its CA or pin its fingerprint",
+    /// The server's TLS certificate has expired or is not valid yet.
+    TlsExpired = 1_002_041 => "the server's certificate has expired or is not valid yet",
+    /// The server's TLS certificate is not valid for the host name in the URL.
+    TlsNameMismatch = 1_002_042 => "the server's certificate is not valid for this host name",
+    /// The server's TLS certificate is not the one whose fingerprint is pinned.
+    TlsPinMismatch = 1_002_043 => "the server's certificate does not match the pinned fingerprint",
+    /// A plain `ws://` (or `http://`) connection reached a port that speaks TLS.
+    PlainToTlsPort = 1_002_044 => "this server port speaks TLS: use a wss:// URL",
+    /// A `wss://` (TLS) connection reached a port that does not speak TLS.
+    TlsToPlainPort = 1_002_045 => "this server port does not speak TLS: use a ws:// URL",
+    /// The TLS handshake with the server failed for another reason.
+    TlsFailed = 1_002_046 => "the TLS handshake with the server failed",
 
     // ---- publisher ----
     /// The stream ID is empty, longer than 256 bytes, or not [A-Za-z0-9_.-].

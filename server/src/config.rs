@@ -34,10 +34,16 @@ pub struct ServerConfig {
     /// for this long is closed (a stalled request body, a client that stops
     /// reading its response).
     pub http_idle_timeout_ms: u64,
+    /// Serve plain http/ws on an address other than loopback. Off by
+    /// default: tokens, chat and the login challenge would cross the network
+    /// in the clear (and browsers refuse the camera on plain http).
+    pub insecure_http: bool,
     /// Abuse and capacity limits.
     pub limits: Limits,
     /// Where the SFU's media (UDP) runs: the `[media]` table.
     pub media: MediaConfig,
+    /// TLS for https and wss on the listener: the `[tls]` table.
+    pub tls: TlsConfig,
     /// The registered apps.
     pub apps: Vec<AppConfig>,
     /// A directory served read-only at `/updates/` (the desktop app's
@@ -58,6 +64,26 @@ pub struct AppConfig {
     /// Development app: allows conveniences such as minting tokens locally.
     #[serde(default)]
     pub dev_mode: bool,
+}
+
+/// The listener's TLS certificate: PEM files (a chain, leaf first, and its
+/// private key). Both unset: plain http/ws.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// The certificate chain (PEM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    /// The private key (PEM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// The certificate and key files, when both are set.
+    pub fn files(&self) -> Option<(&Path, &Path)> {
+        Some((self.cert_file.as_deref()?, self.key_file.as_deref()?))
+    }
 }
 
 /// Capacity and abuse limits.
@@ -160,6 +186,12 @@ pub enum ConfigError {
     /// The media port range is incomplete or reversed.
     #[error("media: udp_port_min and udp_port_max must both be set, non-zero, with min <= max")]
     MediaPorts,
+    /// Only one of the TLS certificate and key is set.
+    #[error("tls: cert_file and key_file must be set together")]
+    TlsIncomplete,
+    /// Plain http/ws would be served beyond loopback without `insecure_http`.
+    #[error("refusing plain http on {0}: configure [tls] (or --tls-self-signed), bind to loopback, or set insecure_http = true")]
+    PlainHttpBeyondLoopback(SocketAddr),
     /// A limit is zero (or the message size is below what the protocol needs).
     #[error("limit {0} must be positive (max_message_bytes at least 1024)")]
     Limit(&'static str),
@@ -176,6 +208,8 @@ impl Default for ServerConfig {
             http_idle_timeout_ms: 30_000,
             limits: Limits::default(),
             media: MediaConfig::default(),
+            tls: TlsConfig::default(),
+            insecure_http: false,
             apps: Vec::new(),
             update_feed: None,
         }
@@ -267,6 +301,12 @@ impl ServerConfig {
             || self.http_idle_timeout_ms == 0
         {
             return Err(ConfigError::Timing);
+        }
+        match (&self.tls.cert_file, &self.tls.key_file) {
+            (Some(_), Some(_)) => {}
+            (None, None) if self.bind.ip().is_loopback() || self.insecure_http => {}
+            (None, None) => return Err(ConfigError::PlainHttpBeyondLoopback(self.bind)),
+            _ => return Err(ConfigError::TlsIncomplete),
         }
         let l = &self.limits;
         let positive = [
@@ -392,6 +432,25 @@ mod tests {
             zero(&mut c);
             assert!(matches!(c.validate(), Err(ConfigError::Timing)));
         }
+    }
+
+    #[test]
+    fn plain_http_stays_on_loopback_unless_asked() {
+        let mut c = ServerConfig::generate_local();
+        c.bind = "0.0.0.0:8443".parse().expect("literal");
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::PlainHttpBeyondLoopback(_))
+        ));
+        c.insecure_http = true;
+        c.validate().expect("explicitly insecure");
+        c.insecure_http = false;
+        c.tls.cert_file = Some("cert.pem".into());
+        assert!(matches!(c.validate(), Err(ConfigError::TlsIncomplete)));
+        c.tls.key_file = Some("key.pem".into());
+        c.validate().expect("TLS anywhere");
+        let back: ServerConfig = toml::from_str(&c.to_toml()).expect("parses");
+        assert_eq!(back, c);
     }
 
     #[test]

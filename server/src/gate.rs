@@ -59,6 +59,9 @@ pub enum Cut {
     IdleTimeout,
     /// It was evicted to make room for a newer connection.
     Evicted,
+    /// Its TLS handshake failed or did not finish within the header-read
+    /// timeout.
+    TlsHandshake,
 }
 
 /// Where a connection comes from, for the per-source cap: an IPv4 address,
@@ -107,6 +110,7 @@ struct Counters {
     evicted: AtomicU64,
     header_timeouts: AtomicU64,
     idle_timeouts: AtomicU64,
+    tls_failures: AtomicU64,
     accept_errors: AtomicU64,
 }
 
@@ -131,6 +135,8 @@ pub struct GateStats {
     pub header_timeouts: u64,
     /// Closed by the idle timeout before upgrading.
     pub idle_timeouts: u64,
+    /// Closed because their TLS handshake failed or timed out.
+    pub tls_failures: u64,
     /// `accept` failures (out of file descriptors, ...).
     pub accept_errors: u64,
 }
@@ -292,6 +298,7 @@ impl Gate {
             Cut::HeaderTimeout => &self.stats.header_timeouts,
             Cut::IdleTimeout => &self.stats.idle_timeouts,
             Cut::Evicted => &self.stats.evicted,
+            Cut::TlsHandshake => &self.stats.tls_failures,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -321,6 +328,7 @@ impl Gate {
             evicted: load(&s.evicted),
             header_timeouts: load(&s.header_timeouts),
             idle_timeouts: load(&s.idle_timeouts),
+            tls_failures: load(&s.tls_failures),
             accept_errors: load(&s.accept_errors),
         }
     }
@@ -398,6 +406,11 @@ impl Admitted {
     /// The peer's address.
     pub fn peer(&self) -> SocketAddr {
         self.control.peer
+    }
+
+    /// The connection's shared control.
+    pub fn control(&self) -> &Arc<Control> {
+        &self.control
     }
 
     /// Resolves once the gate evicts this connection.

@@ -7,7 +7,7 @@
 //! half-closes and reads what the peer still sends (bounded), so the last
 //! thing written (a typed error, a close frame) is not lost to a TCP reset.
 
-use crate::gate::{Control, Cut, Refused, Ticket};
+use crate::gate::{Admitted, Control, Cut, Refused, Ticket};
 use crate::state::{shutdown_begun, ServerState};
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
 
 /// Pause after a failed `accept` (out of file descriptors): retrying at
 /// once would spin.
@@ -51,7 +53,15 @@ pub struct HttpTimeouts {
 
 /// Accepts connections on `listener` until shutdown begins, serving each
 /// admitted one with `router`.
-pub async fn run(listener: TcpListener, router: Router, state: ServerState) {
+/// With `tls`, every connection must start with a TLS handshake (https and
+/// wss on the same port); a plain HTTP request gets a `400` with
+/// `PlainToTlsPort`.
+pub async fn run(
+    listener: TcpListener,
+    router: Router,
+    state: ServerState,
+    tls: Option<TlsAcceptor>,
+) {
     let gate = Arc::clone(state.gate());
     let config = state.config();
     let timeouts = HttpTimeouts {
@@ -82,30 +92,80 @@ pub async fn run(listener: TcpListener, router: Router, state: ServerState) {
             refuse(&tcp, gate.refuse(Refused::Full));
             continue;
         };
-        let (gate, router, state) = (Arc::clone(&gate), router.clone(), state.clone());
+        let (gate, router, state, tls) = (
+            Arc::clone(&gate),
+            router.clone(),
+            state.clone(),
+            tls.clone(),
+        );
         tokio::spawn(async move {
             let admitted = gate.admit(peer, Instant::now()).await;
             drop(admitting);
-            match admitted {
-                Ok(ticket) => serve_connection(tcp, ticket, router, state, timeouts).await,
-                Err(why) => refuse(&tcp, why),
+            let ticket = match admitted {
+                Ok(ticket) => ticket,
+                Err(why) => return refuse(&tcp, why),
+            };
+            let _ = tcp.set_nodelay(true);
+            let admitted = ticket.admitted();
+            let control = Arc::clone(admitted.control());
+            let stream = GatedStream::new(tcp, ticket);
+            let Some(acceptor) = tls else {
+                return serve_http(stream, admitted, router, state, timeouts).await;
+            };
+            match tokio::time::timeout(timeouts.header_read, start_tls(stream, &acceptor)).await {
+                Ok(Ok(tls)) => serve_http(tls, admitted, router, state, timeouts).await,
+                Ok(Err(Some(plain))) => answer_plain_on_tls_port(plain).await,
+                Ok(Err(None)) | Err(_) => {
+                    control.close_abortively();
+                    gate.count_cut(Cut::TlsHandshake);
+                    tracing::debug!(peer = %control.peer(), "TLS handshake failed or timed out");
+                }
             }
         });
     }
 }
 
+/// The TLS record type a handshake starts with.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Starts TLS on an admitted connection. `Err(Some(stream))`: the client
+/// spoke plain HTTP (answer it); `Err(None)`: the handshake failed.
+async fn start_tls(
+    stream: GatedStream,
+    acceptor: &TlsAcceptor,
+) -> Result<TlsStream<GatedStream>, Option<GatedStream>> {
+    let mut first = [0u8; 1];
+    match stream.peek(&mut first).await {
+        Ok(1) if first[0] == TLS_HANDSHAKE_RECORD => {}
+        Ok(1) => return Err(Some(stream)),
+        _ => return Err(None),
+    }
+    acceptor.accept(stream).await.map_err(|error| {
+        tracing::debug!(%error, "TLS handshake failed");
+        None
+    })
+}
+
+/// A plain HTTP request on the TLS port: `400` with `PlainToTlsPort`, so a
+/// `ws://` client learns to use `wss://` (the socket then lingers so the
+/// answer is read, not reset).
+async fn answer_plain_on_tls_port(mut stream: GatedStream) {
+    let response = error_response("400 Bad Request", ErrorCode::PlainToTlsPort);
+    let _ = stream.write_all(response.as_bytes()).await;
+}
+
 /// Serves one admitted connection until it closes or upgrades (the
 /// WebSocket then owns the socket, and the ticket with it).
-async fn serve_connection(
-    tcp: TcpStream,
-    ticket: Ticket,
+async fn serve_http<S>(
+    stream: S,
+    admitted: Admitted,
     router: Router,
     state: ServerState,
     timeouts: HttpTimeouts,
-) {
-    let _ = tcp.set_nodelay(true);
-    let control = Arc::clone(ticket.control());
-    let admitted = ticket.admitted();
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let control = Arc::clone(admitted.control());
     let gate = Arc::clone(state.gate());
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(admitted.clone());
@@ -121,7 +181,7 @@ async fn serve_connection(
         .header_read_timeout(timeouts.header_read)
         .max_buf_size(64 * 1024);
     let conn = builder
-        .serve_connection(TokioIo::new(GatedStream::new(tcp, ticket)), service)
+        .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);
     let mut shutdown = state.shutdown_signal();
@@ -173,21 +233,26 @@ fn refuse(tcp: &TcpStream, why: Refused) {
         Refused::Full => "503 Service Unavailable",
         Refused::PerSource => "429 Too Many Requests",
     };
-    let code = ErrorCode::TooManyConnections;
+    let response = error_response(status, ErrorCode::TooManyConnections);
+    // A fresh socket's send buffer takes this whole; if not, the client
+    // sees only the close.
+    let _ = tcp.try_write(response.as_bytes());
+    tracing::debug!(reason = why.label(), "connection refused");
+}
+
+/// A whole HTTP/1.1 response closing the connection, with the typed error
+/// (`{code, name, message}`, as the web API's errors) as its body.
+fn error_response(status: &str, code: ErrorCode) -> String {
     let body = serde_json::json!({
         "code": code.code(),
         "name": code.name(),
         "message": code.message(),
     })
     .to_string();
-    let response = format!(
+    format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    );
-    // A fresh socket's send buffer takes this whole; if not, the client
-    // sees only the close.
-    let _ = tcp.try_write(response.as_bytes());
-    tracing::debug!(reason = why.label(), "connection refused");
+    )
 }
 
 /// A TCP stream that holds its [`Ticket`], records when bytes move, and
@@ -204,6 +269,14 @@ impl GatedStream {
         GatedStream {
             tcp: Some(tcp),
             ticket: Some(ticket),
+        }
+    }
+
+    /// Looks at the first bytes without taking them.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match &self.tcp {
+            Some(tcp) => tcp.peek(buf).await,
+            None => Err(io::ErrorKind::NotConnected.into()),
         }
     }
 

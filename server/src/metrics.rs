@@ -155,6 +155,7 @@ impl Metrics {
             ("evicted", gate.evicted),
             ("header_timeout", gate.header_timeouts),
             ("idle_timeout", gate.idle_timeouts),
+            ("tls_failed", gate.tls_failures),
         ] {
             let _ = writeln!(
                 out,

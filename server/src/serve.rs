@@ -3,6 +3,7 @@
 use crate::config::{ConfigError, ServerConfig};
 use crate::http::app;
 use crate::state::ServerState;
+use crate::tls::{TlsError, TlsIdentity};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
@@ -28,12 +29,17 @@ pub enum ServeError {
     /// The bound socket has no local address.
     #[error("cannot read the listening address: {0}")]
     LocalAddr(std::io::Error),
+    /// The TLS certificate or key is not usable.
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// A running server.
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
+    /// The certificate's fingerprint when serving TLS.
+    fingerprint: Option<String>,
     state: ServerState,
     task: JoinHandle<()>,
 }
@@ -42,6 +48,12 @@ pub struct ServerHandle {
 /// returns at once.
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     let state = ServerState::new(config)?;
+    let tls = match state.config().tls.files() {
+        Some((cert, key)) => Some(crate::tls::load(cert, key)?),
+        None => None,
+    };
+    let fingerprint = tls.as_ref().map(|t: &TlsIdentity| t.fingerprint.clone());
+    let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
     let bind = state.config().bind;
     let listener = listen(bind).map_err(|source| ServeError::Bind { addr: bind, source })?;
     let addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
@@ -50,12 +62,17 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     let accepting = state.clone();
     let task = tokio::spawn(async move {
         // Both end when shutdown begins.
-        crate::listener::run(listener, router, accepting).await;
+        crate::listener::run(listener, router, accepting, acceptor).await;
         let _ = sweeper.await;
     });
     tracing::info!(%addr, apps = state.config().apps.len(),
-        max_connections = state.gate().capacity(), "server listening");
-    Ok(ServerHandle { addr, state, task })
+        max_connections = state.gate().capacity(), tls = fingerprint.is_some(), "server listening");
+    Ok(ServerHandle {
+        addr,
+        fingerprint,
+        state,
+        task,
+    })
 }
 
 /// A deep accept queue (the kernel caps it at `net.core.somaxconn`): a
@@ -81,14 +98,30 @@ impl ServerHandle {
         self.addr
     }
 
-    /// The signaling URL, `ws://addr/ws`.
+    /// The signaling URL: `wss://addr/ws` with TLS, else `ws://addr/ws`.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        let scheme = if self.fingerprint.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        format!("{scheme}://{}/ws", self.addr)
     }
 
-    /// The HTTP base URL, `http://addr`.
+    /// The HTTP base URL: `https://addr` with TLS, else `http://addr`.
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.fingerprint.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The SHA-256 fingerprint of the TLS certificate (what clients pin),
+    /// when serving TLS.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
     }
 
     /// The shared state (hub, metrics, ...).

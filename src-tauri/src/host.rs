@@ -83,7 +83,7 @@ impl Host {
         let http_url = format!("http://{local}");
         let addresses = match scope {
             HostScope::ThisComputer => vec![ws_url.clone()],
-            HostScope::Network => lan_addresses()
+            HostScope::Network => server::net::lan_addresses()
                 .into_iter()
                 .map(|ip| format!("ws://{}/ws", SocketAddr::new(ip, port)))
                 .collect(),
@@ -136,47 +136,10 @@ fn embedded(mut config: ServerConfig, scope: HostScope) -> ServerConfig {
     };
     config.bind = SocketAddr::new(ip, 0);
     config.media.udp_bind_ip = ip;
+    // Until hosting uses a self-signed certificate and pinned invites
+    // (issue 13), a LAN call is plain ws, chosen explicitly.
+    config.insecure_http = scope == HostScope::Network;
     config
-}
-
-/// This machine's IPv4 addresses others on the network can reach (not
-/// loopback, not link-local).
-#[cfg(unix)]
-fn lan_addresses() -> Vec<IpAddr> {
-    let mut found: Vec<IpAddr> = Vec::new();
-    let interfaces = match nix::ifaddrs::getifaddrs() {
-        Ok(interfaces) => interfaces,
-        Err(error) => {
-            tracing::warn!(%error, "cannot list network interfaces");
-            return found;
-        }
-    };
-    for interface in interfaces {
-        let Some(ip) = interface
-            .address
-            .as_ref()
-            .and_then(|a| a.as_sockaddr_in())
-            .map(|a| a.ip())
-        else {
-            continue;
-        };
-        if !ip.is_loopback() && !ip.is_link_local() && !found.contains(&IpAddr::V4(ip)) {
-            found.push(IpAddr::V4(ip));
-        }
-    }
-    found
-}
-
-/// This machine's address on its default route. (Windows and others: the
-/// interface list needs platform APIs; this finds the one that matters most.)
-#[cfg(not(unix))]
-fn lan_addresses() -> Vec<IpAddr> {
-    // Connecting a UDP socket sends nothing; it only picks the route.
-    std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
-        .and_then(|s| s.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).map(|()| s))
-        .and_then(|s| s.local_addr())
-        .map(|a| vec![a.ip()])
-        .unwrap_or_default()
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -202,11 +165,6 @@ mod tests {
             percent_encode("ws://127.0.0.1:4000/ws"),
             "ws%3A%2F%2F127.0.0.1%3A4000%2Fws"
         );
-    }
-
-    #[test]
-    fn lan_addresses_are_not_loopback() {
-        assert!(lan_addresses().iter().all(|ip| !ip.is_loopback()));
     }
 
     #[tokio::test]

@@ -45,6 +45,7 @@ fn parse_profile(profile: serde_json::Value) -> Result<EngineProfile, CommandErr
         server: arg.server,
         reconnect: Default::default(),
         transport: Default::default(),
+        tls: Default::default(),
     })
 }
 

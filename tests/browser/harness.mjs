@@ -73,11 +73,13 @@ class Lines {
 
 /** A running `confer serve`. */
 export class Server {
-  static async start() {
+  /** With `tls`, a self-signed certificate: https and wss, pinned by native calls. */
+  static async start({ tls = false } = {}) {
     const dir = mkdtempSync(join(tmpdir(), "confer-browser-"));
     const config = join(dir, "server.toml");
+    const args = ["serve", "--config", config, "--bind", "127.0.0.1:0", ...(tls ? ["--tls-self-signed"] : [])];
     const child = track(
-      spawn(confer, ["serve", "--config", config, "--bind", "127.0.0.1:0"], {
+      spawn(confer, args, {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
       }),
@@ -86,8 +88,9 @@ export class Server {
     child.stderr.on("data", (d) => server.stderr.push(String(d)));
     const lines = new Lines(child.stdout, "confer serve");
     const listening = await lines.wait("listening", (l) => l.includes("listening on"));
-    server.wsUrl = listening.match(/(ws:\/\/\S+)/)[1];
+    server.wsUrl = listening.match(/(wss?:\/\/\S+)/)[1];
     server.httpUrl = server.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
+    if (tls) server.fingerprint = (await lines.wait("fingerprint", (l) => l.includes("SHA-256:"))).split("SHA-256:")[1].trim();
     server.appId = Number((await lines.wait("AppID", (l) => l.includes("AppID:"))).split(":")[1].trim());
     server.appSign = (await lines.wait("AppSign", (l) => l.includes("AppSign:"))).split(":")[1].trim();
     const toml = readFileSync(config, "utf8");
@@ -128,6 +131,7 @@ export class Server {
           user,
           "--media-ip",
           "127.0.0.1",
+          ...(this.fingerprint ? ["--pin", this.fingerprint] : []),
           ...extra,
         ],
         { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CONFER_APP_SIGN: this.appSign } },
@@ -210,14 +214,15 @@ export const CHROMIUM_ARGS = [
   "--disable-renderer-backgrounding",
 ];
 
-/** A headless Chromium with a fresh profile. */
-export async function launchBrowser() {
+/** A headless Chromium with a fresh profile (`ignoreHTTPSErrors` for a self-signed server). */
+export async function launchBrowser({ ignoreHTTPSErrors = false } = {}) {
   if (!chromiumPath) throw new Error("no chromium found (apt-get install chromium)");
   const profile = mkdtempSync(join(tmpdir(), "confer-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
     headless: true,
     args: CHROMIUM_ARGS,
+    ignoreHTTPSErrors,
     viewport: { width: 1360, height: 900 },
   });
   return {

@@ -26,6 +26,10 @@ pub struct ServeProcess {
     pub addr: SocketAddr,
     /// Its app.
     pub app: AppConfig,
+    /// Its signaling URL, as it printed it (`ws://` or `wss://`).
+    pub url: String,
+    /// The TLS certificate fingerprint it printed, if it serves TLS.
+    pub fingerprint: Option<String>,
     _dir: TempDir,
 }
 
@@ -40,21 +44,32 @@ impl Drop for TempDir {
 impl ServeProcess {
     /// Starts `confer serve` with `config` (bound to 127.0.0.1:0) under
     /// `ulimit -n nofile`.
-    pub async fn start(mut config: ServerConfig, nofile: u32) -> ServeProcess {
+    pub async fn start(config: ServerConfig, nofile: u32) -> ServeProcess {
+        Self::start_with_args(config, nofile, &[]).await
+    }
+
+    /// [`ServeProcess::start`] with more `confer serve` arguments.
+    pub async fn start_with_args(
+        mut config: ServerConfig,
+        nofile: u32,
+        args: &[&str],
+    ) -> ServeProcess {
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
         config.bind = "127.0.0.1:0".parse().expect("literal address");
         let dir = std::env::temp_dir().join(format!(
-            "confer-flood-{}-{}",
+            "confer-serve-{}-{}",
             std::process::id(),
-            Instant::now().elapsed().as_nanos()
+            STARTED.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("server.toml");
         std::fs::write(&path, config.to_toml()).expect("write config");
         let script =
-            format!("ulimit -n {nofile} && exec \"$0\" serve --config \"$1\" --log-format json");
+            format!("ulimit -n {nofile} && exec \"$0\" serve --config \"$@\" --log-format json");
         let mut child = Command::new("sh")
             .args(["-c", &script, env!("CARGO_BIN_EXE_confer")])
             .arg(&path)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -62,23 +77,37 @@ impl ServeProcess {
             .expect("spawn confer serve");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let addr = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut url = None;
+        let mut fingerprint = None;
+        let started = tokio::time::timeout(Duration::from_secs(20), async {
             while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(url) = line.strip_prefix("Confer server listening on ws://") {
-                    return url.trim_end_matches("/ws").parse::<SocketAddr>().ok();
+                if let Some(u) = line.strip_prefix("Confer server listening on ") {
+                    url = Some(u.trim().to_owned());
+                }
+                if let Some(f) = line.trim().strip_prefix("TLS certificate SHA-256: ") {
+                    fingerprint = Some(f.to_owned());
+                }
+                if line.starts_with("Press Ctrl-C") {
+                    return true;
                 }
             }
-            None
+            false
         })
-        .await
-        .ok()
-        .flatten()
-        .expect("confer serve prints its address");
+        .await;
+        assert!(matches!(started, Ok(true)), "confer serve did not start");
+        let url = url.expect("confer serve prints its address");
+        let addr = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.trim_end_matches("/ws").parse::<SocketAddr>().ok())
+            .expect("an ip:port address");
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         ServeProcess {
             child,
             addr,
             app: config.apps[0].clone(),
+            url,
+            fingerprint,
             _dir: TempDir(dir),
         }
     }

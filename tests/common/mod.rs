@@ -9,6 +9,7 @@ pub mod frozen;
 pub mod media;
 pub mod raw;
 pub mod relay;
+pub mod tls;
 pub mod udp_relay;
 
 use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
@@ -96,6 +97,7 @@ impl TestServer {
                 bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
                 ..TransportConfig::default()
             },
+            tls: Default::default(),
         }
     }
 

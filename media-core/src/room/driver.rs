@@ -17,11 +17,13 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{
+    connect_async_tls_with_config, Connector, MaybeTlsStream, WebSocketStream,
+};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-type ConnectFuture = Pin<Box<dyn Future<Output = Result<Ws, String>> + Send>>;
+type ConnectFuture = Pin<Box<dyn Future<Output = Result<Ws, tungstenite::Error>> + Send>>;
 
 /// How long sending our close frame may take before the socket is just
 /// dropped.
@@ -75,7 +77,7 @@ impl Shared {
 enum Wake {
     Command,
     Media(Fact),
-    Connected(ConnId, Result<Box<Ws>, String>),
+    Connected(ConnId, Result<Box<Ws>, tungstenite::Error>),
     Socket(ConnId, Option<Result<Message, String>>),
     Timer,
 }
@@ -86,6 +88,7 @@ enum Wake {
 pub(crate) async fn run(
     shared: Arc<Shared>,
     url: String,
+    tls: Arc<rustls::ClientConfig>,
     events: mpsc::UnboundedSender<Event>,
     media: Arc<Media>,
     mut facts: mpsc::UnboundedReceiver<Fact>,
@@ -130,13 +133,14 @@ pub(crate) async fn run(
                 match o {
                     Output::Connect { conn } => {
                         let url = url.clone();
+                        let tls = Connector::Rustls(Arc::clone(&tls));
                         connecting = Some((
                             conn,
                             Box::pin(async move {
-                                tokio_tungstenite::connect_async(url)
+                                // Plain for ws://, TLS for wss://.
+                                connect_async_tls_with_config(url, None, false, Some(tls))
                                     .await
                                     .map(|(ws, _)| ws)
-                                    .map_err(|e| e.to_string())
                             }),
                         ));
                     }
@@ -223,7 +227,10 @@ pub(crate) async fn run(
                         }
                         Transport::Opened
                     }
-                    Err(e) => Transport::Closed(format!("connect failed: {e}")),
+                    Err(e) => match crate::room::tls::fatal_connect_error(&e) {
+                        Some(code) => Transport::Refused(code, e.to_string()),
+                        None => Transport::Closed(format!("connect failed: {e}")),
+                    },
                 };
                 shared.lock().session.handle_transport(now, conn, input);
             }

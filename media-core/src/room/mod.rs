@@ -6,6 +6,7 @@ pub(crate) mod driver;
 pub(crate) mod media;
 pub(crate) mod reconnect;
 pub(crate) mod session;
+pub(crate) mod tls;
 pub(crate) mod view;
 
 use serde::{Deserialize, Serialize};

@@ -110,6 +110,9 @@ pub(crate) enum Transport {
     Malformed(String),
     /// The connection failed or closed.
     Closed(String),
+    /// The connection cannot succeed by retrying (the server's certificate,
+    /// the pin, the wrong scheme for the port): the room ends with the code.
+    Refused(ErrorCode, String),
 }
 
 /// What the session asks its driver to do, in order.
@@ -689,6 +692,15 @@ impl Room {
             Transport::Closed(why) => {
                 self.lose(now, &why, out);
                 Flow::Continue
+            }
+            Transport::Refused(code, why) => {
+                tracing::warn!(%code, why, "connection refused for good");
+                let reason = if self.ever_connected {
+                    RoomStateChangedReason::ReconnectFailed
+                } else {
+                    RoomStateChangedReason::LoginFailed
+                };
+                self.end(code, reason, details(&why), out)
             }
             Transport::Malformed(why) => {
                 out.debug(ErrorCode::MalformedMessage, "on_message", why);

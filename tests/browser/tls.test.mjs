@@ -1,0 +1,45 @@
+// The debug page over https: `confer serve --tls-self-signed` serves the page
+// and wss on one port; Chromium (told to accept the self-signed certificate,
+// as a user would after checking its fingerprint) joins over wss and
+// publishes its canvas test pattern; a native `confer call` that pins the
+// fingerprint plays it and decodes its frame numbers.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { launchBrowser, openPage, pageLogin, pagePublish, Server, stopServerAndBrowser, until } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await Server.start({ tls: true });
+  browser = await launchBrowser({ ignoreHTTPSErrors: true });
+});
+after(() => stopServerAndBrowser({ server, browser }));
+
+test("the page joins over https and wss; a pinned native client plays it", async () => {
+  assert.match(server.httpUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(server.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  const room = "tls-room";
+  const page = await openPage(browser, server, {
+    room,
+    user: "web",
+    token: server.token("web", { room }),
+    source: "test",
+    stream: "web-cam",
+  });
+  const native = server.call(room, "native", ["--play", "web-cam", "--probe"]);
+  try {
+    assert.equal(await page.evaluate(() => location.protocol), "https:");
+    await pageLogin(page);
+    await pagePublish(page);
+    await until("30 frames decoded from the page", () => native.probes("video", "web-cam").length >= 30);
+    assert.ok(
+      native.events.some((e) => e.event === "RoomStateUpdate" && e.state === "Connected"),
+      "the pinned native client logged in over wss",
+    );
+  } finally {
+    await native.stop();
+    await page.close();
+  }
+});
