@@ -54,8 +54,20 @@ impl ServeProcess {
         nofile: u32,
         args: &[&str],
     ) -> ServeProcess {
-        static STARTED: AtomicUsize = AtomicUsize::new(0);
         config.bind = "127.0.0.1:0".parse().expect("literal address");
+        Self::launch(config, nofile, args, None).await
+    }
+
+    /// Starts `confer serve` with `config` as it is (its bind address
+    /// included) and `args`, under `ulimit -n nofile`, inside network
+    /// namespace `netns` if given.
+    pub async fn launch(
+        config: ServerConfig,
+        nofile: u32,
+        args: &[&str],
+        netns: Option<&str>,
+    ) -> ServeProcess {
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "confer-serve-{}-{}",
             std::process::id(),
@@ -66,7 +78,15 @@ impl ServeProcess {
         std::fs::write(&path, config.to_toml()).expect("write config");
         let script =
             format!("ulimit -n {nofile} && exec \"$0\" serve --config \"$@\" --log-format json");
-        let mut child = Command::new("sh")
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "sh"]);
+                c
+            }
+            None => Command::new("sh"),
+        };
+        let mut child = command
             .args(["-c", &script, env!("CARGO_BIN_EXE_confer")])
             .arg(&path)
             .args(args)

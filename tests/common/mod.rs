@@ -7,6 +7,7 @@ pub mod cli;
 pub mod flood;
 pub mod frozen;
 pub mod media;
+pub mod netns;
 pub mod raw;
 pub mod relay;
 pub mod tls;

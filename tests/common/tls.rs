@@ -16,10 +16,13 @@ pub struct Leaf {
 
 /// A test CA in a temporary directory.
 pub struct TestCa {
-    dir: PathBuf,
+    /// Where its files are.
+    pub dir: PathBuf,
     issuer: Issuer<'static, KeyPair>,
     /// The CA certificate (PEM), what clients add as an extra root.
     pub pem: String,
+    /// The same in a file (`confer call --ca-file`).
+    pub ca_file: PathBuf,
 }
 
 /// How a leaf differs from a good one.
@@ -45,21 +48,30 @@ impl TestCa {
             .distinguished_name
             .push(DnType::CommonName, "Confer Test CA");
         let cert = params.self_signed(&key).expect("CA cert");
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, cert.pem()).expect("write CA");
         TestCa {
             dir,
             issuer: Issuer::new(params, key),
             pem: cert.pem(),
+            ca_file,
         }
     }
 
     /// A leaf signed by this CA.
     pub fn leaf(&self, kind: LeafKind) -> Leaf {
-        let names = match kind {
-            LeafKind::Good | LeafKind::Expired => {
-                vec!["127.0.0.1".to_owned(), "localhost".to_owned()]
-            }
-            LeafKind::OtherName => vec!["other.example".to_owned()],
+        let names: &[&str] = match kind {
+            LeafKind::Good | LeafKind::Expired => &["127.0.0.1", "localhost"],
+            LeafKind::OtherName => &["other.example"],
         };
+        self.leaf_for(names, kind)
+    }
+
+    /// A leaf for `names` (host names, IP addresses), `kind` saying whether
+    /// it has expired.
+    pub fn leaf_for(&self, names: &[&str], kind: LeafKind) -> Leaf {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let file_name = format!("{kind:?}-{}", names.join("-"));
         let mut params = CertificateParams::new(names).expect("leaf params");
         if kind == LeafKind::Expired {
             params.not_before = rcgen::date_time_ymd(2020, 1, 1);
@@ -69,7 +81,7 @@ impl TestCa {
         let cert = params.signed_by(&key, &self.issuer).expect("leaf cert");
         write(
             &self.dir,
-            &format!("{kind:?}"),
+            &file_name,
             &cert.pem(),
             &key.serialize_pem(),
             cert.der(),

@@ -1,0 +1,281 @@
+//! A small internet of network namespaces (RECIPES.md, "Real NATs in
+//! network namespaces"): an "internet" bridge in 203.0.113.0/24, public
+//! hosts on it, and homes: a NAT router (masquerade, symmetric, UDP
+//! blocked) with one client behind it on 192.168.N.0/24. Addresses exist
+//! only inside the namespaces; nothing leaves the machine.
+//!
+//! A test calls [`enter`] first: it re-runs the test inside `unshare -n -m`
+//! with a private `/run` (so `ip netns` touches nothing of the host), and
+//! the outer run only checks the inner one passed. Without root, `unshare`,
+//! `ip` or `nft` it prints SKIPPED and returns `false`.
+
+use std::process::Command;
+
+/// Set in the inner run of a test.
+const INNER_ENV: &str = "CONFER_NETNS_INNER";
+
+/// `true` inside the private namespaces (build the topology and test);
+/// `false` in the outer run (the inner one passed) or when skipped.
+pub fn enter(test_name: &str) -> bool {
+    if std::env::var_os(INNER_ENV).is_some() {
+        return true;
+    }
+    let missing: Vec<&str> = ["unshare", "ip", "nft", "mount"]
+        .into_iter()
+        .filter(|tool| !found(tool))
+        .collect();
+    if !rustix::process::geteuid().is_root() || !missing.is_empty() {
+        eprintln!("SKIPPED {test_name}: needs root and {missing:?} (network namespaces)");
+        return false;
+    }
+    let exe = std::env::current_exe().expect("the test binary");
+    let status = Command::new("unshare")
+        .args(["--net", "--mount", "--", "sh", "-c"])
+        .arg("mount -t tmpfs none /run && mkdir -p /run/netns && exec \"$0\" \"$@\"")
+        .arg(exe)
+        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(INNER_ENV, "1")
+        .status()
+        .expect("run unshare");
+    assert!(
+        status.success(),
+        "{test_name} failed inside its network namespaces: {status}"
+    );
+    false
+}
+
+fn found(tool: &str) -> bool {
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        .iter()
+        .any(|dir| std::path::Path::new(dir).join(tool).exists())
+}
+
+/// Runs a command, panicking with its output if it fails.
+fn run(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `ip` with these arguments.
+fn ip(args: &[&str]) {
+    run("ip", args);
+}
+
+/// What a home router does to its client's traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nat {
+    /// Masquerade keeping the source port where it can: endpoint-independent.
+    EndpointIndependent,
+    /// Masquerade with a random port per mapping: symmetric-style.
+    Symmetric,
+    /// Masquerade, and every UDP packet dropped (an office, a hotel).
+    UdpBlocked,
+}
+
+/// The namespaces of one test's internet.
+#[derive(Debug, Default)]
+pub struct Internet {
+    links: usize,
+}
+
+/// A client behind a home router.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Its namespace.
+    pub ns: String,
+    /// Its private address.
+    pub ip: String,
+    /// Its router's public address.
+    pub public_ip: String,
+}
+
+impl Internet {
+    /// The "internet": a namespace `inet` with a bridge every host and router
+    /// plugs into.
+    pub fn new() -> Internet {
+        add_ns("inet");
+        ip(&["-n", "inet", "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", "inet", "link", "set", "br0", "up"]);
+        Internet { links: 0 }
+    }
+
+    /// A namespace `ns` on the internet with address `ip` (in 203.0.113.0/24)
+    /// on its interface `wan`.
+    pub fn public_host(&mut self, ns: &str, ip_addr: &str) {
+        add_ns(ns);
+        self.plug(ns, ip_addr);
+    }
+
+    /// A home: a router namespace `<name>-nat` on the internet at
+    /// `public_ip` doing `nat`, and a client `<name>-pc` at 192.168.`n`.2
+    /// behind it.
+    pub fn home(&mut self, name: &str, public_ip: &str, n: u8, nat: Nat) -> Client {
+        let router = format!("{name}-nat");
+        let pc = format!("{name}-pc");
+        add_ns(&router);
+        add_ns(&pc);
+        self.plug(&router, public_ip);
+        let gateway = format!("192.168.{n}.1");
+        let client_ip = format!("192.168.{n}.2");
+        veth(&router, "lan", &pc, "eth0");
+        ip(&[
+            "-n",
+            &router,
+            "addr",
+            "add",
+            &format!("{gateway}/24"),
+            "dev",
+            "lan",
+        ]);
+        ip(&["-n", &router, "link", "set", "lan", "up"]);
+        ip(&[
+            "-n",
+            &pc,
+            "addr",
+            "add",
+            &format!("{client_ip}/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", &pc, "link", "set", "eth0", "up"]);
+        ip(&["-n", &pc, "route", "add", "default", "via", &gateway]);
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &router,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ],
+        );
+        let nft = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", &router, "nft"];
+            all.extend_from_slice(args);
+            run("ip", &all);
+        };
+        nft(&["add", "table", "ip", "nat"]);
+        nft(&[
+            "add",
+            "chain",
+            "ip",
+            "nat",
+            "post",
+            "{ type nat hook postrouting priority 100; }",
+        ]);
+        let masquerade = match nat {
+            Nat::Symmetric => "masquerade fully-random",
+            Nat::EndpointIndependent | Nat::UdpBlocked => "masquerade",
+        };
+        let rule = format!("oifname wan {masquerade}");
+        nft(&["add", "rule", "ip", "nat", "post", &rule]);
+        if nat == Nat::UdpBlocked {
+            nft(&["add", "table", "inet", "filter"]);
+            nft(&[
+                "add",
+                "chain",
+                "inet",
+                "filter",
+                "fwd",
+                "{ type filter hook forward priority 0; }",
+            ]);
+            nft(&[
+                "add", "rule", "inet", "filter", "fwd", "meta", "l4proto", "udp", "drop",
+            ]);
+        }
+        Client {
+            ns: pc,
+            ip: client_ip,
+            public_ip: public_ip.to_owned(),
+        }
+    }
+
+    /// A second network on host `ns`: interface `lan` with `host_ip`/24, and
+    /// a client namespace `client_ns` at `client_ip` on it (no route beyond).
+    pub fn lan_client(
+        &mut self,
+        ns: &str,
+        host_ip: &str,
+        client_ns: &str,
+        client_ip: &str,
+    ) -> Client {
+        add_ns(client_ns);
+        veth(ns, "lan", client_ns, "eth0");
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{host_ip}/24"),
+            "dev",
+            "lan",
+        ]);
+        ip(&["-n", ns, "link", "set", "lan", "up"]);
+        ip(&[
+            "-n",
+            client_ns,
+            "addr",
+            "add",
+            &format!("{client_ip}/24"),
+            "dev",
+            "eth0",
+        ]);
+        ip(&["-n", client_ns, "link", "set", "eth0", "up"]);
+        Client {
+            ns: client_ns.to_owned(),
+            ip: client_ip.to_owned(),
+            public_ip: client_ip.to_owned(),
+        }
+    }
+
+    /// Plugs `ns` into the bridge with `ip_addr`/24 on its interface `wan`.
+    fn plug(&mut self, ns: &str, ip_addr: &str) {
+        self.links += 1;
+        let port = format!("port{}", self.links);
+        veth(ns, "wan", "inet", &port);
+        ip(&["-n", "inet", "link", "set", &port, "master", "br0"]);
+        ip(&["-n", "inet", "link", "set", &port, "up"]);
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{ip_addr}/24"),
+            "dev",
+            "wan",
+        ]);
+        ip(&["-n", ns, "link", "set", "wan", "up"]);
+    }
+}
+
+/// A command run inside namespace `ns`.
+pub fn exec(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new("ip");
+    command.args(["netns", "exec", ns]).arg(program);
+    command
+}
+
+fn add_ns(ns: &str) {
+    ip(&["netns", "add", ns]);
+    ip(&["-n", ns, "link", "set", "lo", "up"]);
+}
+
+/// A veth pair: `a_dev` in namespace `a`, `b_dev` in `b`.
+fn veth(a: &str, a_dev: &str, b: &str, b_dev: &str) {
+    ip(&[
+        "link", "add", "tmp-a", "type", "veth", "peer", "name", "tmp-b",
+    ]);
+    ip(&["link", "set", "tmp-a", "netns", a]);
+    ip(&["link", "set", "tmp-b", "netns", b]);
+    ip(&["-n", a, "link", "set", "tmp-a", "name", a_dev]);
+    ip(&["-n", b, "link", "set", "tmp-b", "name", b_dev]);
+}

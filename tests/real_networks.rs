@@ -1,0 +1,140 @@
+//! Calls across real networks, built in network namespaces (see
+//! `common::netns`): `confer serve` on a "public" address with a test-CA
+//! certificate, and `confer call` clients in homes behind NAT routers. Each
+//! client logs in over wss, publishes the barcode test pattern and plays
+//! the other's; at least 90% of the frame numbers in a window must be
+//! decoded on each side.
+
+mod common;
+
+use common::flood::ServeProcess;
+use common::netns::{self, Client, Internet, Nat};
+use common::tls::{LeafKind, TestCa};
+use serde_json::Value;
+use server::ServerConfig;
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const SERVER_IP: &str = "203.0.113.10";
+/// Frames the players watch once media flows.
+const WINDOW: Duration = Duration::from_secs(4);
+
+/// One `confer call` in a client's namespace: publishes `<user>-cam` and
+/// plays `play`; its JSON lines arrive on the returned channel.
+fn call(
+    client: &Client,
+    serve: &ServeProcess,
+    ca: &TestCa,
+    user: &str,
+    play: &str,
+) -> (tokio::process::Child, mpsc::UnboundedReceiver<Value>) {
+    let mut child = netns::exec(&client.ns, env!("CARGO_BIN_EXE_confer"))
+        .args([
+            "call", "--server", &serve.url, "--room", "nat-room", "--user", user,
+        ])
+        .args(["--app-id", &serve.app.app_id.to_string()])
+        .arg("--ca-file")
+        .arg(&ca.ca_file)
+        .args([
+            "--media-ip",
+            &client.ip,
+            "--publish",
+            &format!("{user}-cam"),
+        ])
+        .args(["--source", "test", "--audio", "none", "--preset", "180p"])
+        .args(["--play", play, "--probe"])
+        .env("CONFER_APP_SIGN", &serve.app.app_sign)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn confer call");
+    let mut lines = common::cli::stdout_lines(&mut child);
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Waits for the first decoded frame of `stream`, then returns the share
+/// of frame numbers seen in the next [`WINDOW`] (distinct numbers over the
+/// span they cover).
+async fn decoded_share(lines: &mut mpsc::UnboundedReceiver<Value>, who: &str, stream: &str) -> f64 {
+    let first = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(v) = lines.recv().await {
+            if v["probe"] == "video" && v["stream_id"] == stream {
+                return;
+            }
+        }
+        panic!("{who}: confer call exited");
+    })
+    .await;
+    assert!(first.is_ok(), "{who}: no frame of {stream} within 30 s");
+    let mut seen = BTreeSet::new();
+    let _ = tokio::time::timeout(WINDOW, async {
+        while let Some(v) = lines.recv().await {
+            if v["probe"] == "video" && v["stream_id"] == stream {
+                if let Some(n) = v["frame_number"].as_u64() {
+                    seen.insert(n);
+                }
+            }
+        }
+    })
+    .await;
+    let (Some(lo), Some(hi)) = (seen.first(), seen.last()) else {
+        panic!("{who}: no stamped frames of {stream}");
+    };
+    let span = hi - lo + 1;
+    println!("{who}: {} of {span} frames of {stream}", seen.len());
+    seen.len() as f64 / span as f64
+}
+
+#[test]
+fn calls_through_endpoint_independent_and_symmetric_nats() {
+    if !netns::enter("calls_through_endpoint_independent_and_symmetric_nats") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut net = Internet::new();
+        net.public_host("pub", SERVER_IP);
+        let easy = net.home("easy", "203.0.113.21", 1, Nat::EndpointIndependent);
+        let hard = net.home("hard", "203.0.113.22", 2, Nat::Symmetric);
+
+        let ca = TestCa::new("nat");
+        let leaf = ca.leaf_for(&[SERVER_IP], LeafKind::Good);
+        let mut config = ServerConfig::generate_local();
+        config.bind = format!("{SERVER_IP}:443").parse().expect("address");
+        config.tls.cert_file = Some(leaf.cert_file.clone());
+        config.tls.key_file = Some(leaf.key_file.clone());
+        config.media.udp_bind_ip = SERVER_IP.parse().expect("address");
+        let serve = ServeProcess::launch(config, 4096, &[], Some("pub")).await;
+        assert_eq!(serve.url, format!("wss://{SERVER_IP}:443/ws"));
+
+        let (mut a, mut a_lines) = call(&easy, &serve, &ca, "easy", "hard-cam");
+        let (mut b, mut b_lines) = call(&hard, &serve, &ca, "hard", "easy-cam");
+        let (share_a, share_b) = tokio::join!(
+            decoded_share(
+                &mut a_lines,
+                "easy (behind an endpoint-independent NAT)",
+                "hard-cam"
+            ),
+            decoded_share(&mut b_lines, "hard (behind a symmetric NAT)", "easy-cam"),
+        );
+        assert!(share_a >= 0.9, "easy decoded {:.0}%", share_a * 100.0);
+        assert!(share_b >= 0.9, "hard decoded {:.0}%", share_b * 100.0);
+        common::cli::terminate(&mut a).await;
+        common::cli::terminate(&mut b).await;
+    });
+}
