@@ -36,6 +36,18 @@ pub(crate) struct ServeArgs {
     /// Allow plain http/ws on an address other than loopback.
     #[arg(long)]
     insecure_http: bool,
+    /// IP the media (UDP) sockets bind, overriding `[media] udp_bind_ip`.
+    #[arg(long, value_name = "IP")]
+    media_ip: Option<std::net::IpAddr>,
+    /// An address announced in the media candidates (repeat for several:
+    /// a 1:1 NAT's public address, then the LAN one), overriding `[media]
+    /// announced_ips`.
+    #[arg(long = "announce", value_name = "IP")]
+    announce: Vec<std::net::IpAddr>,
+    /// The UDP port range for media, MIN-MAX (or one port), overriding
+    /// `[media] udp_port_min/max`.
+    #[arg(long, value_name = "MIN-MAX", value_parser = parse_port_range)]
+    udp_ports: Option<(u16, u16)>,
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -62,6 +74,16 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.tls.key_file = Some(key);
     }
     config.insecure_http |= args.insecure_http;
+    if let Some(ip) = args.media_ip {
+        config.media.udp_bind_ip = ip;
+    }
+    if !args.announce.is_empty() {
+        config.media.announced_ips = args.announce;
+    }
+    if let Some((min, max)) = args.udp_ports {
+        config.media.udp_port_min = Some(min);
+        config.media.udp_port_max = Some(max);
+    }
     if let Some(dir) = args.update_feed {
         anyhow::ensure!(
             dir.is_dir(),
@@ -90,8 +112,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let how = if created { "created" } else { "loaded" };
     println!("  config:  {} ({how})", path.display());
     for app in &apps {
-        println!("  AppID:   {}", app.app_id);
-        println!("  AppSign: {}", app.app_sign);
+        // The AppSign is the app's master secret: it stays in the config
+        // file, never in a terminal or a log.
+        println!("  AppID:   {} (AppSign in {})", app.app_id, path.display());
     }
     println!("Press Ctrl-C to stop.");
 
@@ -110,5 +133,36 @@ pub(crate) fn default_config_path() -> PathBuf {
     match base {
         Some(dir) => dir.join("confer").join("server.toml"),
         None => PathBuf::from("confer-server.toml"),
+    }
+}
+
+/// `MIN-MAX` or a single port.
+fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let (min, max) = text.split_once('-').unwrap_or((text, text));
+    let port = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("{p:?} is not a port"))
+    };
+    let (min, max) = (port(min)?, port(max)?);
+    if min > max {
+        return Err(format!("{min}-{max}: the range is reversed"));
+    }
+    Ok((min, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_port_range;
+
+    #[test]
+    fn port_ranges_parse() {
+        assert_eq!(parse_port_range("40000-40100"), Ok((40000, 40100)));
+        assert_eq!(parse_port_range("3478"), Ok((3478, 3478)));
+        for bad in ["0", "5-4", "x", "1-70000", ""] {
+            assert!(parse_port_range(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -18,7 +18,7 @@ async fn behind_relay(ports: std::ops::RangeInclusive<u16>) -> (TestServer, UdpR
     let server = TestServer::start_with(|c| {
         c.media.udp_port_min = Some(*ports.start());
         c.media.udp_port_max = Some(*ports.end());
-        c.media.announced_ip = Some(IpAddr::from(RELAY_IP));
+        c.media.announced_ips = vec![IpAddr::from(RELAY_IP)];
     })
     .await;
     (server, relay)

@@ -138,3 +138,54 @@ fn calls_through_endpoint_independent_and_symmetric_nats() {
         common::cli::terminate(&mut b).await;
     });
 }
+
+/// A server in a cloud network behind a 1:1 NAT (no hairpinning) announces
+/// its public address and its LAN address: a client at home reaches it on
+/// the public one, a client in the office on the server's own LAN (behind a
+/// host firewall, so it must be the one to reach out) on the LAN one, and
+/// they call each other. Announcing only the public address fails here.
+#[test]
+fn a_server_behind_a_1to1_nat_serves_its_own_lan_without_hairpinning() {
+    if !netns::enter("a_server_behind_a_1to1_nat_serves_its_own_lan_without_hairpinning") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let public_ip = "203.0.113.30";
+        let mut net = Internet::new();
+        let (srv, lan_ip, office) = net.cloud("cloud", public_ip, 5);
+        // The office desktop lets in only what it started: the server's own
+        // checks toward it are dropped until it has sent to the server.
+        netns::stateful_firewall(&office.ns);
+        let home = net.home("home", "203.0.113.31", 1, Nat::EndpointIndependent);
+
+        let ca = TestCa::new("cloud");
+        let leaf = ca.leaf_for(&[public_ip, &lan_ip], LeafKind::Good);
+        let mut config = ServerConfig::generate_local();
+        config.bind = "0.0.0.0:443".parse().expect("address");
+        config.tls.cert_file = Some(leaf.cert_file.clone());
+        config.tls.key_file = Some(leaf.key_file.clone());
+        config.media.udp_bind_ip = lan_ip.parse().expect("address");
+        let public: std::net::IpAddr = public_ip.parse().expect("address");
+        let lan: std::net::IpAddr = lan_ip.parse().expect("address");
+        config.media.announced_ips = vec![public, lan];
+        let mut serve = ServeProcess::launch(config, 4096, &[], Some(&srv)).await;
+        // Each client dials the address it can reach.
+        serve.url = format!("wss://{public_ip}:443/ws");
+        let (mut a, mut a_lines) = call(&home, &serve, &ca, "home", "office-cam");
+        serve.url = format!("wss://{lan_ip}:443/ws");
+        let (mut b, mut b_lines) = call(&office, &serve, &ca, "office", "home-cam");
+        let (share_a, share_b) = tokio::join!(
+            decoded_share(&mut a_lines, "home (through the 1:1 NAT)", "office-cam"),
+            decoded_share(&mut b_lines, "office (on the server's LAN)", "home-cam"),
+        );
+        assert!(share_a >= 0.9, "home decoded {:.0}%", share_a * 100.0);
+        assert!(share_b >= 0.9, "office decoded {:.0}%", share_b * 100.0);
+        common::cli::terminate(&mut a).await;
+        common::cli::terminate(&mut b).await;
+    });
+}

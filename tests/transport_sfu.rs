@@ -663,7 +663,7 @@ async fn ten_percent_loss_is_repaired_by_nack() {
         udp_bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
         udp_port_min: Some(*ports.start()),
         udp_port_max: Some(*ports.end()),
-        announced_ip: Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))),
+        announced_ips: vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))],
     };
     let relay = UdpRelay::start(ports).await;
     relay.set_loss_percent(10);

@@ -125,9 +125,12 @@ pub struct MediaConfig {
     pub udp_port_min: Option<u16>,
     /// Highest UDP port to use (inclusive).
     pub udp_port_max: Option<u16>,
-    /// IP announced in the SFU's ICE candidates instead of the bound one
-    /// (NAT 1:1, or a UDP relay in tests). The port stays the bound port.
-    pub announced_ip: Option<IpAddr>,
+    /// Addresses announced in the SFU's ICE candidates instead of the bound
+    /// one, each as its own candidate (first preferred): the public address
+    /// of a 1:1 NAT (every cloud VM) and the LAN address together, so
+    /// clients on the server's own LAN need no hairpinning router. The port
+    /// stays the bound port. Empty: the bound address as it is.
+    pub announced_ips: Vec<IpAddr>,
 }
 
 impl Default for MediaConfig {
@@ -136,7 +139,7 @@ impl Default for MediaConfig {
             udp_bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             udp_port_min: None,
             udp_port_max: None,
-            announced_ip: None,
+            announced_ips: Vec::new(),
         }
     }
 }
@@ -380,10 +383,13 @@ mod tests {
 
     #[test]
     fn media_table_parses_and_validates() {
-        let text = "[media]\nudp_bind_ip = \"0.0.0.0\"\nudp_port_min = 40000\nudp_port_max = 40010\nannounced_ip = \"127.0.0.2\"\n";
+        let text = "[media]\nudp_bind_ip = \"0.0.0.0\"\nudp_port_min = 40000\nudp_port_max = 40010\nannounced_ips = [\"127.0.0.2\"]\n";
         let c: ServerConfig = toml::from_str(text).expect("parses");
         assert_eq!(c.media.udp_port_min, Some(40000));
-        assert_eq!(c.media.announced_ip, Some("127.0.0.2".parse().unwrap()));
+        assert_eq!(
+            c.media.announced_ips,
+            vec!["127.0.0.2".parse::<IpAddr>().unwrap()]
+        );
         let mut c = ServerConfig::generate_local();
         c.media.udp_port_min = Some(5000);
         assert!(matches!(c.validate(), Err(ConfigError::MediaPorts)));

@@ -91,9 +91,11 @@ export class Server {
     server.wsUrl = listening.match(/(wss?:\/\/\S+)/)[1];
     server.httpUrl = server.wsUrl.replace(/^ws/, "http").replace(/\/ws$/, "");
     if (tls) server.fingerprint = (await lines.wait("fingerprint", (l) => l.includes("SHA-256:"))).split("SHA-256:")[1].trim();
-    server.appId = Number((await lines.wait("AppID", (l) => l.includes("AppID:"))).split(":")[1].trim());
-    server.appSign = (await lines.wait("AppSign", (l) => l.includes("AppSign:"))).split(":")[1].trim();
+    await lines.wait("started", (l) => l.includes("Press Ctrl-C"));
+    // The AppSign is never printed: read the config file, as an operator would.
     const toml = readFileSync(config, "utf8");
+    server.appId = Number(toml.match(/app_id\s*=\s*(\d+)/)[1]);
+    server.appSign = toml.match(/app_sign\s*=\s*"([^"]+)"/)[1];
     server.secret = toml.match(/server_secret\s*=\s*"([^"]+)"/)[1];
     return server;
   }

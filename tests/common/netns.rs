@@ -199,6 +199,110 @@ impl Internet {
         }
     }
 
+    /// A cloud network behind a 1:1 NAT that does not hairpin: a router
+    /// `<name>-nat` on the internet at `public_ip` forwarding everything to
+    /// the server `<name>-srv` at 10.`n`.0.1 (and mapping its traffic back to
+    /// `public_ip`), and a client `<name>-office` at 10.`n`.0.2 on the same
+    /// LAN, for whom `public_ip` leads nowhere. Returns (server namespace,
+    /// its LAN address, the office client).
+    pub fn cloud(&mut self, name: &str, public_ip: &str, n: u8) -> (String, String, Client) {
+        let router = format!("{name}-nat");
+        let srv = format!("{name}-srv");
+        let office = format!("{name}-office");
+        for ns in [&router, &srv, &office] {
+            add_ns(ns);
+        }
+        self.plug(&router, public_ip);
+        ip(&["-n", &router, "link", "add", "br1", "type", "bridge"]);
+        ip(&[
+            "-n",
+            &router,
+            "addr",
+            "add",
+            &format!("10.{n}.0.254/24"),
+            "dev",
+            "br1",
+        ]);
+        ip(&["-n", &router, "link", "set", "br1", "up"]);
+        let server_ip = format!("10.{n}.0.1");
+        let office_ip = format!("10.{n}.0.2");
+        for (ns, addr, port) in [
+            (&srv, &server_ip, "to-srv"),
+            (&office, &office_ip, "to-office"),
+        ] {
+            veth(&router, port, ns, "eth0");
+            ip(&["-n", &router, "link", "set", port, "master", "br1"]);
+            ip(&["-n", &router, "link", "set", port, "up"]);
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ]);
+            ip(&["-n", ns, "link", "set", "eth0", "up"]);
+            ip(&[
+                "-n",
+                ns,
+                "route",
+                "add",
+                "default",
+                "via",
+                &format!("10.{n}.0.254"),
+            ]);
+        }
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &router,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ],
+        );
+        let nft = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", &router, "nft"];
+            all.extend_from_slice(args);
+            run("ip", &all);
+        };
+        nft(&["add", "table", "ip", "nat"]);
+        nft(&[
+            "add",
+            "chain",
+            "ip",
+            "nat",
+            "pre",
+            "{ type nat hook prerouting priority -100; }",
+        ]);
+        nft(&[
+            "add",
+            "chain",
+            "ip",
+            "nat",
+            "post",
+            "{ type nat hook postrouting priority 100; }",
+        ]);
+        // Only what arrives from the internet is forwarded: no hairpin.
+        let dnat = format!("iifname wan dnat to {server_ip}");
+        nft(&["add", "rule", "ip", "nat", "pre", &dnat]);
+        let snat = format!("oifname wan ip saddr {server_ip} snat to {public_ip}");
+        nft(&["add", "rule", "ip", "nat", "post", &snat]);
+        nft(&["add", "rule", "ip", "nat", "post", "oifname wan masquerade"]);
+        (
+            srv,
+            server_ip,
+            Client {
+                ns: office,
+                ip: office_ip.clone(),
+                public_ip: public_ip.to_owned(),
+            },
+        )
+    }
+
     /// A second network on host `ns`: interface `lan` with `host_ip`/24, and
     /// a client namespace `client_ns` at `client_ip` on it (no route beyond).
     pub fn lan_client(
@@ -255,6 +359,40 @@ impl Internet {
         ]);
         ip(&["-n", ns, "link", "set", "wan", "up"]);
     }
+}
+
+/// A host firewall in `ns` (as most desktops have): nothing comes in that
+/// the host did not start (ICMP aside).
+pub fn stateful_firewall(ns: &str) {
+    let nft = |args: &[&str]| {
+        let mut all = vec!["netns", "exec", ns, "nft"];
+        all.extend_from_slice(args);
+        run("ip", &all);
+    };
+    nft(&["add", "table", "inet", "fw"]);
+    nft(&[
+        "add",
+        "chain",
+        "inet",
+        "fw",
+        "in",
+        "{ type filter hook input priority 0; policy drop; }",
+    ]);
+    nft(&[
+        "add",
+        "rule",
+        "inet",
+        "fw",
+        "in",
+        "ct",
+        "state",
+        "established,related",
+        "accept",
+    ]);
+    nft(&["add", "rule", "inet", "fw", "in", "iif", "lo", "accept"]);
+    nft(&[
+        "add", "rule", "inet", "fw", "in", "meta", "l4proto", "icmp", "accept",
+    ]);
 }
 
 /// A command run inside namespace `ns`.

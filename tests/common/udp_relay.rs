@@ -1,5 +1,5 @@
 //! A UDP relay in front of the SFU's media ports, for loss tests: the
-//! server announces the relay's IP (`[media] announced_ip`), so peers reach
+//! server announces the relay's IP (`[media] announced_ips`), so peers reach
 //! the SFU only through it. It forwards both ways and drops a chosen share
 //! of the RTP/RTCP packets (STUN and DTLS always pass, so connectivity
 //! stays up); 100% is a blackout.

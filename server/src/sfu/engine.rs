@@ -90,28 +90,45 @@ pub(crate) async fn build_peer_connection(
     Err(SfuError::Transport(last_error))
 }
 
-/// A local candidate line as announced: its address replaced by `ip`
-/// (RFC 8839 `candidate:<foundation> <component> <transport> <priority>
-/// <address> <port> typ ...`).
-pub(crate) fn announce_candidate(candidate: &str, ip: IpAddr) -> String {
-    let mut fields: Vec<&str> = candidate.split(' ').collect();
-    let ip = ip.to_string();
-    if fields.len() > 5 {
-        fields[4] = &ip;
+/// A local candidate line as announced: one copy per address of `ips`,
+/// in order (RFC 8839 `candidate:<foundation> <component> <transport>
+/// <priority> <address> <port> typ ...`). Each copy after the first gets
+/// its own foundation and a slightly lower priority, so a client tries the
+/// first address first and checks every one; all of them reach the same
+/// bound socket (a public address through a 1:1 NAT, a LAN address
+/// directly). No `ips`: the candidate as it is.
+pub(crate) fn announce_candidate(candidate: &str, ips: &[IpAddr]) -> Vec<String> {
+    let fields: Vec<&str> = candidate.split(' ').collect();
+    if ips.is_empty() || fields.len() <= 5 {
+        return vec![candidate.to_owned()];
     }
-    fields.join(" ")
+    let priority: u32 = fields[3].parse().unwrap_or(0);
+    ips.iter()
+        .zip(0u32..)
+        .map(|(ip, i)| {
+            let mut copy: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+            copy[4] = ip.to_string();
+            if i > 0 {
+                copy[0] = format!("{}{i}", fields[0]);
+                copy[3] = priority.saturating_sub(i).to_string();
+            }
+            copy.join(" ")
+        })
+        .collect()
 }
 
-/// An SDP with every `a=candidate` line announced as `ip`.
-pub(crate) fn announce_sdp(sdp: &str, ip: IpAddr) -> String {
+/// An SDP with every `a=candidate` line announced on each of `ips`.
+pub(crate) fn announce_sdp(sdp: &str, ips: &[IpAddr]) -> String {
     let mut out = String::with_capacity(sdp.len());
     for line in sdp.split_inclusive('\n') {
         match line.strip_prefix("a=") {
             Some(rest) if rest.starts_with("candidate:") => {
                 let body = rest.trim_end_matches(['\r', '\n']);
-                out.push_str("a=");
-                out.push_str(&announce_candidate(body, ip));
-                out.push_str("\r\n");
+                for announced in announce_candidate(body, ips) {
+                    out.push_str("a=");
+                    out.push_str(&announced);
+                    out.push_str("\r\n");
+                }
             }
             _ => out.push_str(line),
         }
@@ -130,7 +147,7 @@ mod tests {
             udp_bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             udp_port_min: Some(5000),
             udp_port_max: Some(5002),
-            announced_ip: None,
+            announced_ips: Vec::new(),
         };
         let cursor = PortCursor::default();
         let ports = |c: &PortCursor| -> Vec<u16> {
@@ -143,17 +160,26 @@ mod tests {
     }
 
     #[test]
-    fn candidates_are_announced_with_the_configured_ip() {
-        let ip: IpAddr = "203.0.113.7".parse().unwrap();
-        let c = "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host";
+    fn candidates_are_announced_on_every_configured_ip() {
+        let public: IpAddr = "203.0.113.7".parse().unwrap();
+        let lan: IpAddr = "10.0.0.1".parse().unwrap();
+        let c = "candidate:1 1 udp 2130706431 10.0.0.1 40000 typ host";
         assert_eq!(
-            announce_candidate(c, ip),
-            "candidate:1 1 udp 2130706431 203.0.113.7 40000 typ host"
+            announce_candidate(c, &[public]),
+            vec!["candidate:1 1 udp 2130706431 203.0.113.7 40000 typ host"]
         );
-        let sdp = "v=0\r\na=candidate:1 1 udp 1 127.0.0.1 5 typ host\r\na=mid:0\r\n";
         assert_eq!(
-            announce_sdp(sdp, ip),
-            "v=0\r\na=candidate:1 1 udp 1 203.0.113.7 5 typ host\r\na=mid:0\r\n"
+            announce_candidate(c, &[public, lan]),
+            vec![
+                "candidate:1 1 udp 2130706431 203.0.113.7 40000 typ host",
+                "candidate:11 1 udp 2130706430 10.0.0.1 40000 typ host",
+            ]
+        );
+        assert_eq!(announce_candidate(c, &[]), vec![c]);
+        let sdp = "v=0\r\na=candidate:1 1 udp 9 127.0.0.1 5 typ host\r\na=mid:0\r\n";
+        assert_eq!(
+            announce_sdp(sdp, &[public, lan]),
+            "v=0\r\na=candidate:1 1 udp 9 203.0.113.7 5 typ host\r\na=candidate:11 1 udp 8 10.0.0.1 5 typ host\r\na=mid:0\r\n"
         );
     }
 }

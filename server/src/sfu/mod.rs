@@ -459,12 +459,9 @@ impl Inner {
         build_peer_connection(&self.config, &self.ports, handler).await
     }
 
-    /// An answer as announced (candidates carry the announced IP, if any).
+    /// An answer as announced (candidates on every announced address, if any).
     fn announced(&self, sdp: String) -> String {
-        match self.config.announced_ip {
-            Some(ip) => announce_sdp(&sdp, ip),
-            None => sdp,
-        }
+        announce_sdp(&sdp, &self.config.announced_ips)
     }
 
     fn publisher(&self, stream: &StreamKey, id: u64) -> Option<Arc<Publisher>> {
@@ -863,17 +860,18 @@ impl PeerConnectionEventHandler for LegHandler {
             return;
         };
         match event.candidate.to_json() {
-            Ok(init) => sfu.observer.local_candidate(
-                &self.leg,
-                IceCandidate {
-                    candidate: match sfu.config.announced_ip {
-                        Some(ip) => announce_candidate(&init.candidate, ip),
-                        None => init.candidate,
-                    },
-                    sdp_mid: init.sdp_mid,
-                    sdp_mline_index: init.sdp_mline_index,
-                },
-            ),
+            Ok(init) => {
+                for candidate in announce_candidate(&init.candidate, &sfu.config.announced_ips) {
+                    sfu.observer.local_candidate(
+                        &self.leg,
+                        IceCandidate {
+                            candidate,
+                            sdp_mid: init.sdp_mid.clone(),
+                            sdp_mline_index: init.sdp_mline_index,
+                        },
+                    );
+                }
+            }
             Err(error) => tracing::debug!(%error, "local candidate not serializable"),
         }
     }
