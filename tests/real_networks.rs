@@ -63,37 +63,65 @@ fn call(
     (child, rx)
 }
 
-/// Waits for the first decoded frame of `stream`, then returns the share
-/// of frame numbers seen in the next [`WINDOW`] (distinct numbers over the
-/// span they cover).
-async fn decoded_share(lines: &mut mpsc::UnboundedReceiver<Value>, who: &str, stream: &str) -> f64 {
-    let first = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(v) = lines.recv().await {
-            if v["probe"] == "video" && v["stream_id"] == stream {
-                return;
-            }
-        }
-        panic!("{who}: confer call exited");
-    })
-    .await;
-    assert!(first.is_ok(), "{who}: no frame of {stream} within 30 s");
+/// What a player saw of a stream.
+struct Watched {
+    /// Distinct frame numbers decoded over the span they cover.
+    share: f64,
+    /// The media path its quality events reported (`"protocol"`, `"local"`,
+    /// `"remote"`).
+    path: Value,
+}
+
+/// Waits for the first decoded frame of `stream`, then counts the frame
+/// numbers seen in the next [`WINDOW`], and reads the media path from the
+/// player's quality events (the last one reported).
+async fn watch(lines: &mut mpsc::UnboundedReceiver<Value>, who: &str, stream: &str) -> Watched {
+    let mut path = Value::Null;
+    let mut last_quality = Value::Null;
     let mut seen = BTreeSet::new();
-    let _ = tokio::time::timeout(WINDOW, async {
-        while let Some(v) = lines.recv().await {
-            if v["probe"] == "video" && v["stream_id"] == stream {
+    let mut window_end = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    loop {
+        let done =
+            window_end.is_some_and(|end| tokio::time::Instant::now() >= end) && path.is_object();
+        if done {
+            break;
+        }
+        let v = match tokio::time::timeout_at(deadline, lines.recv()).await {
+            Ok(Some(v)) => v,
+            Ok(None) => panic!("{who}: confer call exited"),
+            Err(_) => panic!(
+                "{who}: after 45 s: {} frames of {stream}, path {path}, last quality {last_quality}",
+                seen.len()
+            ),
+        };
+        if v["probe"] == "video" && v["stream_id"] == stream {
+            let end = *window_end.get_or_insert(tokio::time::Instant::now() + WINDOW);
+            if tokio::time::Instant::now() < end {
                 if let Some(n) = v["frame_number"].as_u64() {
                     seen.insert(n);
                 }
             }
         }
-    })
-    .await;
+        if v["event"] == "PlayerQualityUpdate" && v["stream_id"] == stream {
+            if v["quality"]["path"].is_object() {
+                path = v["quality"]["path"].clone();
+            }
+            last_quality = v;
+        }
+    }
     let (Some(lo), Some(hi)) = (seen.first(), seen.last()) else {
         panic!("{who}: no stamped frames of {stream}");
     };
     let span = hi - lo + 1;
-    println!("{who}: {} of {span} frames of {stream}", seen.len());
-    seen.len() as f64 / span as f64
+    println!(
+        "{who}: {} of {span} frames of {stream}, media path {path}",
+        seen.len()
+    );
+    Watched {
+        share: seen.len() as f64 / span as f64,
+        path,
+    }
 }
 
 #[test]
@@ -124,16 +152,20 @@ fn calls_through_endpoint_independent_and_symmetric_nats() {
 
         let (mut a, mut a_lines) = call(&easy, &serve, &ca, "easy", "hard-cam");
         let (mut b, mut b_lines) = call(&hard, &serve, &ca, "hard", "easy-cam");
-        let (share_a, share_b) = tokio::join!(
-            decoded_share(
+        let (a_saw, b_saw) = tokio::join!(
+            watch(
                 &mut a_lines,
                 "easy (behind an endpoint-independent NAT)",
                 "hard-cam"
             ),
-            decoded_share(&mut b_lines, "hard (behind a symmetric NAT)", "easy-cam"),
+            watch(&mut b_lines, "hard (behind a symmetric NAT)", "easy-cam"),
         );
-        assert!(share_a >= 0.9, "easy decoded {:.0}%", share_a * 100.0);
-        assert!(share_b >= 0.9, "hard decoded {:.0}%", share_b * 100.0);
+        for (who, saw) in [("easy", &a_saw), ("hard", &b_saw)] {
+            assert!(saw.share >= 0.9, "{who} decoded {:.0}%", saw.share * 100.0);
+            // Direct UDP from the private address to the server's public one.
+            assert_eq!(saw.path["protocol"], "udp", "{who}: {}", saw.path);
+            assert_eq!(saw.path["local"], "host", "{who}: {}", saw.path);
+        }
         common::cli::terminate(&mut a).await;
         common::cli::terminate(&mut b).await;
     });
@@ -179,12 +211,63 @@ fn a_server_behind_a_1to1_nat_serves_its_own_lan_without_hairpinning() {
         let (mut a, mut a_lines) = call(&home, &serve, &ca, "home", "office-cam");
         serve.url = format!("wss://{lan_ip}:443/ws");
         let (mut b, mut b_lines) = call(&office, &serve, &ca, "office", "home-cam");
-        let (share_a, share_b) = tokio::join!(
-            decoded_share(&mut a_lines, "home (through the 1:1 NAT)", "office-cam"),
-            decoded_share(&mut b_lines, "office (on the server's LAN)", "home-cam"),
+        let (a_saw, b_saw) = tokio::join!(
+            watch(&mut a_lines, "home (through the 1:1 NAT)", "office-cam"),
+            watch(&mut b_lines, "office (on the server's LAN)", "home-cam"),
         );
-        assert!(share_a >= 0.9, "home decoded {:.0}%", share_a * 100.0);
-        assert!(share_b >= 0.9, "office decoded {:.0}%", share_b * 100.0);
+        for (who, saw) in [("home", &a_saw), ("office", &b_saw)] {
+            assert!(saw.share >= 0.9, "{who} decoded {:.0}%", saw.share * 100.0);
+            assert_eq!(saw.path["protocol"], "udp", "{who}: {}", saw.path);
+        }
+        common::cli::terminate(&mut a).await;
+        common::cli::terminate(&mut b).await;
+    });
+}
+
+/// A home whose network drops every UDP packet (as offices and hotels do):
+/// signaling over wss works, and media falls back to ICE over TCP.
+#[test]
+fn a_network_that_drops_udp_gets_media_over_tcp() {
+    if !netns::enter("a_network_that_drops_udp_gets_media_over_tcp") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut net = Internet::new();
+        net.public_host("pub", SERVER_IP);
+        let blocked = net.home("blocked", "203.0.113.23", 3, Nat::UdpBlocked);
+        let easy = net.home("easy", "203.0.113.21", 1, Nat::EndpointIndependent);
+        let ca = TestCa::new("tcp");
+        let leaf = ca.leaf_for(&[SERVER_IP], LeafKind::Good);
+        let mut config = ServerConfig::generate_local();
+        config.bind = format!("{SERVER_IP}:443").parse().expect("address");
+        config.tls.cert_file = Some(leaf.cert_file.clone());
+        config.tls.key_file = Some(leaf.key_file.clone());
+        config.media.udp_bind_ip = SERVER_IP.parse().expect("address");
+        let serve = ServeProcess::launch(config, 4096, &[], Some("pub")).await;
+        let (mut a, mut a_lines) = call(&blocked, &serve, &ca, "blocked", "easy-cam");
+        let (mut b, mut b_lines) = call(&easy, &serve, &ca, "easy", "blocked-cam");
+        let (a_saw, b_saw) = tokio::join!(
+            watch(&mut a_lines, "blocked (no UDP)", "easy-cam"),
+            watch(&mut b_lines, "easy", "blocked-cam"),
+        );
+        assert!(
+            a_saw.share >= 0.9,
+            "blocked decoded {:.0}%",
+            a_saw.share * 100.0
+        );
+        assert!(
+            b_saw.share >= 0.9,
+            "easy decoded {:.0}%",
+            b_saw.share * 100.0
+        );
+        // The blocked network's media went over TCP; the other stayed on UDP.
+        assert_eq!(a_saw.path["protocol"], "tcp", "{}", a_saw.path);
+        assert_eq!(b_saw.path["protocol"], "udp", "{}", b_saw.path);
         common::cli::terminate(&mut a).await;
         common::cli::terminate(&mut b).await;
     });

@@ -5,6 +5,7 @@
 //! [`Event::PublisherQualityUpdate`]: crate::Event::PublisherQualityUpdate
 //! [`Event::PlayerQualityUpdate`]: crate::Event::PlayerQualityUpdate
 
+use crate::transport::MediaPath;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -51,6 +52,9 @@ impl StreamQualityLevel {
 /// Publishing quality (seed: `OnPublisherQualityUpdate`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PublishStreamQuality {
+    /// The network path of the stream's media (direct UDP, TCP, relayed);
+    /// `None` until ICE has chosen one.
+    pub path: Option<MediaPath>,
     /// Frames per second from the video source.
     pub video_capture_fps: f64,
     /// Frames per second out of the encoder.
@@ -84,6 +88,9 @@ pub struct PublishStreamQuality {
 /// Playing quality (seed: `OnPlayerQualityUpdate`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PlayStreamQuality {
+    /// The network path of the stream's media (direct UDP, TCP, relayed);
+    /// `None` until ICE has chosen one.
+    pub path: Option<MediaPath>,
     /// Complete video frames received per second.
     pub video_recv_fps: f64,
     /// Frames decoded per second.

@@ -185,11 +185,11 @@ impl Internet {
                 "chain",
                 "inet",
                 "filter",
-                "fwd",
+                "no_udp",
                 "{ type filter hook forward priority 0; }",
             ]);
             nft(&[
-                "add", "rule", "inet", "filter", "fwd", "meta", "l4proto", "udp", "drop",
+                "add", "rule", "inet", "filter", "no_udp", "meta", "l4proto", "udp", "drop",
             ]);
         }
         Client {

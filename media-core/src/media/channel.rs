@@ -439,6 +439,7 @@ async fn quality_loop(shared: Arc<ChannelShared>, facts: FactSender) {
         let rtt_ms = stats.rtt.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         let (width, height) = *shared.size.lock().unwrap_or_else(PoisonError::into_inner);
         let quality = PublishStreamQuality {
+            path: stats.path,
             video_capture_fps: r[0],
             video_encode_fps: r[1],
             video_send_fps: r[2],

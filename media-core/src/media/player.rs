@@ -469,6 +469,7 @@ async fn quality_loop(shared: Arc<PlayerShared>, facts: FactSender) {
         let audio_total = r[4] + r[6];
         let loss = stats.loss_fraction;
         let quality = PlayStreamQuality {
+            path: stats.path,
             video_recv_fps: r[0],
             video_decode_fps: r[1],
             video_render_fps: r[2],

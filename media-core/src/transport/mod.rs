@@ -25,11 +25,13 @@
 //! the connection and every task.
 
 mod jitter;
+mod path;
 mod peer;
 mod play;
 mod publish;
 mod rtcp_tap;
 
+pub use path::{CandidateKind, MediaPath, PathProtocol};
 pub use play::{AudioPacket, EncodedVideoFrame, PlayEvent, PlayStats, PlayTransport};
 pub use protocol::IceCandidate;
 pub use publish::{PublishEvent, PublishStats, PublishTransport};

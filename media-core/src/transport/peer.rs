@@ -125,6 +125,9 @@ pub(crate) async fn build(
         .with_setting_engine(settings)
         .with_handler(handler)
         .with_udp_addrs(vec![SocketAddr::new(config.bind_ip, 0)])
+        // ICE-TCP, active: when the network drops UDP, media goes over TCP
+        // to the SFU's passive candidates.
+        .with_tcp_addrs(vec![SocketAddr::new(config.bind_ip, 0)])
         .build()
         .await
         .map_err(|e| TransportError::Setup(e.to_string()))?;

@@ -94,6 +94,8 @@ pub struct PlayStats {
     pub frames_received: u64,
     /// Of which incomplete.
     pub frames_incomplete: u64,
+    /// The selected candidate pair, once ICE has chosen one.
+    pub path: Option<super::MediaPath>,
 }
 
 /// A stream being played from the SFU.
@@ -200,11 +202,13 @@ impl PlayTransport {
     /// Counters of the connection now.
     pub async fn stats(&self) -> PlayStats {
         let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
+        let path = super::path::selected(&report);
         let tap = self.shared.tap.snapshot();
         let mut stats = PlayStats {
             keyframe_requests_sent: tap.keyframe_requests_sent,
             frames_received: self.shared.frames.load(Ordering::Relaxed),
             frames_incomplete: self.shared.incomplete.load(Ordering::Relaxed),
+            path,
             ..PlayStats::default()
         };
         for entry in report.iter() {

@@ -55,6 +55,8 @@ pub struct PublishStats {
     pub nacks_received: u64,
     /// Keyframe requests (PLI/FIR) received from the SFU.
     pub keyframe_requests_received: u64,
+    /// The selected candidate pair, once ICE has chosen one.
+    pub path: Option<super::MediaPath>,
 }
 
 /// A stream being published to the SFU.
@@ -162,6 +164,7 @@ impl PublishTransport {
     /// Counters of the connection now.
     pub async fn stats(&self) -> PublishStats {
         let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
+        let path = super::path::selected(&report);
         let tap = self.tap.snapshot();
         let mut stats = PublishStats {
             rtt: tap.rtt,
@@ -172,6 +175,7 @@ impl PublishTransport {
             jitter: tap.remote_jitter_ticks.get(&self.video.ssrc).map(|t| {
                 Duration::from_micros(u64::from(*t) * 1_000_000 / u64::from(self.video.clock_rate))
             }),
+            path,
             ..PublishStats::default()
         };
         for entry in report.iter() {

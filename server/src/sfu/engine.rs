@@ -77,6 +77,8 @@ pub(crate) async fn build_peer_connection(
             .with_setting_engine(settings.build())
             .with_handler(Arc::clone(&handler))
             .with_udp_addrs(vec![addr])
+            // ICE-TCP, passive: for clients whose network drops UDP.
+            .with_tcp_addrs(vec![SocketAddr::new(addr.ip(), 0)])
             .build()
             .await;
         match built {
@@ -99,19 +101,31 @@ pub(crate) async fn build_peer_connection(
 /// directly). No `ips`: the candidate as it is.
 pub(crate) fn announce_candidate(candidate: &str, ips: &[IpAddr]) -> Vec<String> {
     let fields: Vec<&str> = candidate.split(' ').collect();
-    if ips.is_empty() || fields.len() <= 5 {
+    if fields.len() <= 5 {
         return vec![candidate.to_owned()];
     }
-    let priority: u32 = fields[3].parse().unwrap_or(0);
+    let ips: Vec<Option<IpAddr>> = if ips.is_empty() {
+        vec![None]
+    } else {
+        ips.iter().copied().map(Some).collect()
+    };
+    let mut priority: u32 = fields[3].parse().unwrap_or(0);
+    if fields[2].eq_ignore_ascii_case("tcp") {
+        // ICE-TCP is the fallback for networks that drop UDP: below every
+        // UDP candidate of ours, so a client that can use UDP nominates it.
+        priority /= 2;
+    }
     ips.iter()
         .zip(0u32..)
         .map(|(ip, i)| {
             let mut copy: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
-            copy[4] = ip.to_string();
+            if let Some(ip) = ip {
+                copy[4] = ip.to_string();
+            }
             if i > 0 {
                 copy[0] = format!("{}{i}", fields[0]);
-                copy[3] = priority.saturating_sub(i).to_string();
             }
+            copy[3] = priority.saturating_sub(i).to_string();
             copy.join(" ")
         })
         .collect()
@@ -176,6 +190,12 @@ mod tests {
             ]
         );
         assert_eq!(announce_candidate(c, &[]), vec![c]);
+        // TCP candidates rank below every UDP one.
+        let tcp = "candidate:2 1 tcp 2130706431 10.0.0.1 40001 typ host tcptype passive";
+        assert_eq!(
+            announce_candidate(tcp, &[]),
+            vec!["candidate:2 1 tcp 1065353215 10.0.0.1 40001 typ host tcptype passive"]
+        );
         let sdp = "v=0\r\na=candidate:1 1 udp 9 127.0.0.1 5 typ host\r\na=mid:0\r\n";
         assert_eq!(
             announce_sdp(sdp, &[public, lan]),
