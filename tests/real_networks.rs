@@ -272,3 +272,100 @@ fn a_network_that_drops_udp_gets_media_over_tcp() {
         common::cli::terminate(&mut b).await;
     });
 }
+
+/// The TURN secret shared by `confer serve` and coturn in the TURN test.
+const TURN_SECRET: &str = "turn-secret-for-the-netns-test";
+const TURN_IP: &str = "203.0.113.40";
+
+/// coturn (Debian's `turnserver`) on `TURN_IP` in namespace `turn`, with
+/// the TURN REST scheme (`use-auth-secret`): the server hands out the
+/// credentials, nobody configures users.
+fn coturn() -> tokio::process::Child {
+    netns::exec("turn", "turnserver")
+        .args([
+            "--use-auth-secret",
+            &format!("--static-auth-secret={TURN_SECRET}"),
+        ])
+        .args([
+            "--realm=confer.test",
+            "--fingerprint",
+            "--no-cli",
+            "--no-tls",
+            "--no-dtls",
+        ])
+        .args([
+            &format!("--listening-ip={TURN_IP}"),
+            &format!("--relay-ip={TURN_IP}"),
+        ])
+        .args([
+            "--listening-port=3478",
+            "--min-port=49152",
+            "--max-port=49400",
+        ])
+        .arg(format!("--allowed-peer-ip={SERVER_IP}"))
+        .args(["--log-file=stdout", "--simple-log", "--no-stdout-log"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn turnserver (apt-get install coturn)")
+}
+
+/// A network that reaches the server only for signaling (TCP 443) and a
+/// TURN server for everything else: the client gets the TURN server and
+/// fresh credentials at login, and its media is relayed.
+#[test]
+fn media_relayed_through_turn_with_credentials_from_the_server() {
+    if !netns::enter("media_relayed_through_turn_with_credentials_from_the_server") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut net = Internet::new();
+        net.public_host("pub", SERVER_IP);
+        net.public_host("turn", TURN_IP);
+        let _turn = coturn();
+        let walled = net.home("walled", "203.0.113.24", 4, Nat::EndpointIndependent);
+        let signaling_only = format!("ip daddr {SERVER_IP} tcp dport 443 accept");
+        let nothing_else = format!("ip daddr {SERVER_IP} drop");
+        netns::forward_rules("walled-nat", &[&signaling_only, &nothing_else]);
+        let easy = net.home("easy", "203.0.113.21", 1, Nat::EndpointIndependent);
+
+        let ca = TestCa::new("turn");
+        let leaf = ca.leaf_for(&[SERVER_IP], LeafKind::Good);
+        let mut config = ServerConfig::generate_local();
+        config.bind = format!("{SERVER_IP}:443").parse().expect("address");
+        config.tls.cert_file = Some(leaf.cert_file.clone());
+        config.tls.key_file = Some(leaf.key_file.clone());
+        config.media.udp_bind_ip = SERVER_IP.parse().expect("address");
+        config.ice.turn_urls = vec![format!("turn:{TURN_IP}:3478?transport=udp")];
+        config.ice.turn_secret = Some(TURN_SECRET.to_owned());
+        let serve = ServeProcess::launch(config, 4096, &[], Some("pub")).await;
+        // coturn starts while the rest is set up; give it a moment more.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (mut a, mut a_lines) = call(&walled, &serve, &ca, "walled", "easy-cam");
+        let (mut b, mut b_lines) = call(&easy, &serve, &ca, "easy", "walled-cam");
+        let (a_saw, b_saw) = tokio::join!(
+            watch(&mut a_lines, "walled (signaling only; TURN)", "easy-cam"),
+            watch(&mut b_lines, "easy", "walled-cam"),
+        );
+        assert!(
+            a_saw.share >= 0.9,
+            "walled decoded {:.0}%",
+            a_saw.share * 100.0
+        );
+        assert!(
+            b_saw.share >= 0.9,
+            "easy decoded {:.0}%",
+            b_saw.share * 100.0
+        );
+        assert_eq!(a_saw.path["local"], "relay", "{}", a_saw.path);
+        assert_eq!(a_saw.path["protocol"], "udp", "{}", a_saw.path);
+        common::cli::terminate(&mut a).await;
+        common::cli::terminate(&mut b).await;
+    });
+}

@@ -613,6 +613,7 @@ mod tests {
             heartbeat_interval_ms: 5000,
             heartbeat_timeout_ms: 15000,
             token_expires_in_ms: None,
+            ice_servers: Vec::new(),
         })
     }
 

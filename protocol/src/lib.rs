@@ -45,9 +45,9 @@ pub mod token;
 
 pub use error_code::{ErrorCode, ErrorModule};
 pub use message::{
-    AckBody, BroadcastMessage, ClientMessage, Credentials, DecodeError, IceCandidate, Login,
-    LoginOk, MediaRole, Resume, RoomEvent, SequencedEvent, ServerMessage, StreamInfo, UpdateType,
-    UserInfo,
+    AckBody, BroadcastMessage, ClientMessage, Credentials, DecodeError, IceCandidate, IceServer,
+    Login, LoginOk, MediaRole, Resume, RoomEvent, SequencedEvent, ServerMessage, StreamInfo,
+    UpdateType, UserInfo,
 };
 
 /// The signaling protocol version this crate speaks. Sent in `Challenge`,

@@ -248,6 +248,20 @@ pub enum ClientMessage {
     },
 }
 
+/// A STUN or TURN server a client should use (the shape of WebRTC's
+/// `RTCIceServer`): TURN entries carry short-lived credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:host:port`, `turn:host:port?transport=udp|tcp`, `turns:...`.
+    pub urls: Vec<String>,
+    /// The TURN username (empty for STUN).
+    #[serde(default)]
+    pub username: String,
+    /// The TURN credential (empty for STUN).
+    #[serde(default)]
+    pub credential: String,
+}
+
 /// The answer to `Login`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginOk {
@@ -271,6 +285,10 @@ pub struct LoginOk {
     pub heartbeat_timeout_ms: u64,
     /// Milliseconds until the login token expires (`None` for AppSign logins).
     pub token_expires_in_ms: Option<u64>,
+    /// STUN/TURN servers for this session's media (TURN with credentials
+    /// valid for the server's configured lifetime). Older servers: none.
+    #[serde(default)]
+    pub ice_servers: Vec<IceServer>,
 }
 
 /// A room event with its per-session sequence number.
@@ -877,6 +895,15 @@ mod tests {
                             heartbeat_interval_ms: hi,
                             heartbeat_timeout_ms: ht,
                             token_expires_in_ms: te,
+                            ice_servers: if te.is_some() {
+                                vec![IceServer {
+                                    urls: vec!["turn:203.0.113.1:3478".into()],
+                                    username: "1:2:u".into(),
+                                    credential: "c2VjcmV0".into(),
+                                }]
+                            } else {
+                                Vec::new()
+                            },
                         })
                     }
                 ),

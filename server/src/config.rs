@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub media: MediaConfig,
     /// TLS for https and wss on the listener: the `[tls]` table.
     pub tls: TlsConfig,
+    /// STUN/TURN servers handed to clients at login: the `[ice]` table.
+    pub ice: IceConfig,
     /// The registered apps.
     pub apps: Vec<AppConfig>,
     /// A directory served read-only at `/updates/` (the desktop app's
@@ -83,6 +85,34 @@ impl TlsConfig {
     /// The certificate and key files, when both are set.
     pub fn files(&self) -> Option<(&Path, &Path)> {
         Some((self.cert_file.as_deref()?, self.key_file.as_deref()?))
+    }
+}
+
+/// The STUN and TURN servers clients are told about (`LoginOk`). TURN
+/// credentials follow coturn's REST scheme (`use-auth-secret` with the
+/// same `static-auth-secret`), so an external coturn needs no user list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IceConfig {
+    /// `stun:host:port` URLs.
+    pub stun_urls: Vec<String>,
+    /// `turn:host:port?transport=udp|tcp` and `turns:host:port` URLs.
+    pub turn_urls: Vec<String>,
+    /// The secret shared with the TURN server (at least 16 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_secret: Option<String>,
+    /// How long a handed-out TURN credential is valid, in seconds.
+    pub credential_ttl_secs: u64,
+}
+
+impl Default for IceConfig {
+    fn default() -> Self {
+        IceConfig {
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            credential_ttl_secs: 24 * 3600,
+        }
     }
 }
 
@@ -189,6 +219,11 @@ pub enum ConfigError {
     /// The media port range is incomplete or reversed.
     #[error("media: udp_port_min and udp_port_max must both be set, non-zero, with min <= max")]
     MediaPorts,
+    /// TURN URLs without a usable shared secret, or a zero credential lifetime.
+    #[error(
+        "ice: turn_urls need a turn_secret of at least 16 characters and credential_ttl_secs > 0"
+    )]
+    IceCredentials,
     /// Only one of the TLS certificate and key is set.
     #[error("tls: cert_file and key_file must be set together")]
     TlsIncomplete,
@@ -212,6 +247,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             media: MediaConfig::default(),
             tls: TlsConfig::default(),
+            ice: IceConfig::default(),
             insecure_http: false,
             apps: Vec::new(),
             update_feed: None,
@@ -310,6 +346,14 @@ impl ServerConfig {
             (None, None) if self.bind.ip().is_loopback() || self.insecure_http => {}
             (None, None) => return Err(ConfigError::PlainHttpBeyondLoopback(self.bind)),
             _ => return Err(ConfigError::TlsIncomplete),
+        }
+        let weak_secret = self
+            .ice
+            .turn_secret
+            .as_ref()
+            .is_none_or(|s| s.chars().count() < 16);
+        if (!self.ice.turn_urls.is_empty() && weak_secret) || self.ice.credential_ttl_secs == 0 {
+            return Err(ConfigError::IceCredentials);
         }
         let l = &self.limits;
         let positive = [

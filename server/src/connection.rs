@@ -394,7 +394,9 @@ where
             room_id: admission.room_id.clone(),
             user: admission.user.clone(),
         };
-        let (ok, cleanups) = hub.admit(admission, handle, Instant::now());
+        let (mut ok, cleanups) = hub.admit(admission, handle, Instant::now());
+        ok.ice_servers =
+            crate::ice::servers_for(&self.state.config().ice, app_id, &user_id, unix_secs());
         self.state.apply_cleanups(cleanups).await;
         self.state.metrics().login();
         tracing::info!(app_id, room_id = %room_id, user_id = %user_id, session_id = %session_id,

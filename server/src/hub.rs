@@ -281,6 +281,7 @@ impl Hub {
             heartbeat_interval_ms: millis(self.heartbeat_interval),
             heartbeat_timeout_ms: millis(self.heartbeat_timeout),
             token_expires_in_ms: a.token_expires_in_ms,
+            ice_servers: Vec::new(),
         };
         (ok, cleanups)
     }

@@ -36,6 +36,7 @@ pub mod connection;
 pub mod gate;
 pub mod http;
 pub mod hub;
+pub mod ice;
 pub mod listener;
 pub mod media;
 pub mod media_queue;
@@ -52,7 +53,7 @@ pub mod tls;
 pub mod updates;
 pub mod web;
 
-pub use config::{AppConfig, ConfigError, Limits, MediaConfig, ServerConfig, TlsConfig};
+pub use config::{AppConfig, ConfigError, IceConfig, Limits, MediaConfig, ServerConfig, TlsConfig};
 pub use http::app;
 pub use serve::{start, ServeError, ServerHandle};
 pub use state::ServerState;

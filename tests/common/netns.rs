@@ -395,6 +395,30 @@ pub fn stateful_firewall(ns: &str) {
     ]);
 }
 
+/// Filters what router `ns` forwards: `rules` (nft rule text, in order),
+/// then everything else passes.
+pub fn forward_rules(ns: &str, rules: &[&str]) {
+    let nft = |args: &[&str]| {
+        let mut all = vec!["netns", "exec", ns, "nft"];
+        all.extend_from_slice(args);
+        run("ip", &all);
+    };
+    nft(&["add", "table", "inet", "gate"]);
+    nft(&[
+        "add",
+        "chain",
+        "inet",
+        "gate",
+        "through",
+        "{ type filter hook forward priority 0; }",
+    ]);
+    for rule in rules {
+        let mut args = vec!["add", "rule", "inet", "gate", "through"];
+        args.extend(rule.split(' '));
+        nft(&args);
+    }
+}
+
 /// A command run inside namespace `ns`.
 pub fn exec(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> tokio::process::Command {
     let mut command = tokio::process::Command::new("ip");

@@ -109,6 +109,8 @@ struct Settings {
 pub(crate) struct Media {
     rt: Handle,
     transport: TransportConfig,
+    /// The room server's STUN/TURN servers (from the last login).
+    server_ice: Mutex<Vec<protocol::IceServer>>,
     facts: FactSender,
     settings: Mutex<Settings>,
     channels: Mutex<[Option<ChannelPipeline>; 2]>,
@@ -131,6 +133,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Media {
+    /// The transport settings for a new peer connection: the profile's,
+    /// with the room server's ICE servers added.
+    fn transport_config(&self) -> TransportConfig {
+        let mut config = self.transport.clone();
+        config
+            .ice_servers
+            .extend(lock(&self.server_ice).iter().cloned());
+        config
+    }
+
     pub(crate) fn new(
         rt: Handle,
         transport: TransportConfig,
@@ -147,6 +159,7 @@ impl Media {
         Media {
             rt,
             transport,
+            server_ice: Mutex::new(Vec::new()),
             facts,
             settings: Mutex::new(Settings {
                 sources: [sources(), sources()],
@@ -354,6 +367,7 @@ impl Media {
                     self.rt.spawn(p.stop());
                 }
             }
+            MediaCommand::IceServers(servers) => *lock(&self.server_ice) = servers,
             MediaCommand::Negotiate { stream_id, role } => match role {
                 MediaRole::Publish => self.negotiate_publish(stream_id),
                 MediaRole::Play => self.negotiate_play(stream_id),
@@ -539,7 +553,7 @@ impl Media {
                     MediaRole::Publish,
                     &link.transport,
                     (generation, old),
-                    PublishTransport::new(&this.transport),
+                    PublishTransport::new(&this.transport_config()),
                 )
                 .await
             else {
@@ -616,7 +630,7 @@ impl Media {
                     MediaRole::Play,
                     &shared.transport,
                     (generation, old),
-                    PlayTransport::new(&this.transport),
+                    PlayTransport::new(&this.transport_config()),
                 )
                 .await
             else {

@@ -48,6 +48,9 @@ pub(crate) enum MediaCommand {
     },
     /// Close the stream's peer connection, keeping its pipeline.
     CloseTransport { stream_id: String, role: MediaRole },
+    /// The STUN/TURN servers the room server handed out at login, for the
+    /// peer connections made from now on.
+    IceServers(Vec<protocol::IceServer>),
 }
 
 /// What the media side reports about a stream.

@@ -906,6 +906,8 @@ impl Room {
         let relogin = self.ever_connected;
         self.resume = Some((ok.session_id, ok.resume_key));
         self.last_seq = ok.seq;
+        // Before any negotiation below: new peer connections use them.
+        out.media(MediaCommand::IceServers(ok.ice_servers));
         self.heartbeat_interval = match ok.heartbeat_interval_ms {
             0 => DEFAULT_HEARTBEAT,
             ms => Duration::from_millis(ms).max(MIN_HEARTBEAT),
@@ -2166,6 +2168,7 @@ mod tests {
             heartbeat_interval_ms: 5000,
             heartbeat_timeout_ms: 15000,
             token_expires_in_ms: None,
+            ice_servers: Vec::new(),
         }
     }
 
@@ -2633,7 +2636,7 @@ mod tests {
         let c3 = h.reconnect(2_250, 2_260);
         let (_, c4) = h.resume_refused(2_270, c3);
         let out = h.answer_login(2_280, 2_290, c4, ok(&[], &[], 1));
-        assert_eq!(media(&out), both_transports_closed());
+        assert_eq!(media(&out), relogin_media_commands());
         let sent = sent(&out);
         assert!(sent.iter().any(
             |m| matches!(m, ClientMessage::PublishStream { stream_id, .. } if stream_id == "p1")
@@ -3342,9 +3345,11 @@ mod tests {
     }
 
     /// A relogin's media commands when publishing "p1" and playing "s1":
-    /// both old transports close (and renegotiate after).
-    fn both_transports_closed() -> Vec<MediaCommand> {
+    /// the server's ICE servers (none here) are taken, then both old
+    /// transports close (and renegotiate after).
+    fn relogin_media_commands() -> Vec<MediaCommand> {
         vec![
+            MediaCommand::IceServers(Vec::new()),
             MediaCommand::CloseTransport {
                 stream_id: "p1".into(),
                 role: MediaRole::Publish,
@@ -3354,6 +3359,21 @@ mod tests {
                 role: MediaRole::Play,
             },
         ]
+    }
+
+    #[test]
+    fn login_ok_hands_its_ice_servers_to_the_media_side() {
+        let mut h = H::new();
+        let conn = h.login(0, false);
+        let turn = protocol::IceServer {
+            urls: vec!["turn:203.0.113.40:3478?transport=udp".into()],
+            username: "86400:7:u1".into(),
+            credential: "c2VjcmV0".into(),
+        };
+        let mut with_turn = ok(&[], &[], 1);
+        with_turn.ice_servers = vec![turn.clone()];
+        let out = h.answer_login(10, 20, conn, with_turn);
+        assert_eq!(media(&out), vec![MediaCommand::IceServers(vec![turn])]);
     }
 
     /// The server's notice that it removed the session (heartbeat timeout).
@@ -3427,7 +3447,7 @@ mod tests {
                 changed(RoomStateChangedReason::Reconnected, ErrorCode::Success),
             ]
         );
-        assert_eq!(media(&all), both_transports_closed());
+        assert_eq!(media(&all), relogin_media_commands());
         let sent = sent(&all);
         assert_eq!(sent.len(), 2, "{sent:?}");
         let (id, stream_id) = publish_request(&sent[0]).expect("p1 claimed again");

@@ -61,6 +61,9 @@ pub struct TransportConfig {
     /// reflexive): use it when the path must go through a relay or NAT that
     /// our host candidates would bypass.
     pub announce_local_candidates: bool,
+    /// STUN/TURN servers to gather candidates with (in 0.21: `stun:` and
+    /// `turn:` over UDP). The room server's (`LoginOk`) are added to these.
+    pub ice_servers: Vec<protocol::IceServer>,
 }
 
 impl Default for TransportConfig {
@@ -72,6 +75,7 @@ impl Default for TransportConfig {
             min_bitrate_bps: 100_000,
             max_bitrate_bps: 20_000_000,
             announce_local_candidates: true,
+            ice_servers: Vec::new(),
         }
     }
 }

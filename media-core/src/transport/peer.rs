@@ -8,6 +8,7 @@ use super::{IceCandidate, Signal, TransportConfig, TransportError};
 use rtc::interceptor::{
     CongestionControlBuilder, Gcc, Registry, SenderReportBuilder, Slot, TwccSenderBuilder,
 };
+use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceServer};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -117,7 +118,21 @@ pub(crate) async fn build(
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .build();
+    let ice_servers = config
+        .ice_servers
+        .iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone(),
+            credential: s.credential.clone(),
+        })
+        .collect();
     let pc = PeerConnectionBuilder::new()
+        .with_configuration(
+            RTCConfigurationBuilder::new()
+                .with_ice_servers(ice_servers)
+                .build(),
+        )
         .with_media_engine(
             rtc_profile::media_engine().map_err(|e| TransportError::Setup(e.to_string()))?,
         )

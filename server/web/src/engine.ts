@@ -114,6 +114,8 @@ type Link = "waiting" | "connecting" | "authenticating" | "live";
 
 interface Room {
   roomId: string;
+  /** The ICE servers the server handed out at the last login. */
+  iceServers: RTCIceServer[];
   user: UserInfo;
   config: RoomConfig;
   link: Link;
@@ -212,6 +214,7 @@ export class WebEngine {
       ws: null,
       everConnected: false,
       resume: null,
+      iceServers: [],
       lastSeq: 0,
       heartbeatMs: 5_000,
       lastRx: now,
@@ -610,6 +613,10 @@ export class WebEngine {
   private onLoginOk(room: Room, ok: LoginOk): void {
     const relogin = room.everConnected;
     room.resume = { session_id: ok.session_id, resume_key: ok.resume_key };
+    room.iceServers = (ok.ice_servers ?? []).map((s) => ({
+      urls: s.urls,
+      ...(s.username ? { username: s.username, credential: s.credential } : {}),
+    }));
     room.lastSeq = ok.seq;
     room.heartbeatMs = ok.heartbeat_interval_ms > 0 ? Math.max(100, ok.heartbeat_interval_ms) : 5_000;
     room.link = "live";
@@ -943,7 +950,7 @@ export class WebEngine {
     if (!target || target.streamId !== streamId) return;
     target.leg?.close();
     if (target.timer) clearTimeout(target.timer);
-    const leg = new Leg(role, streamId, {
+    const leg = new Leg(role, streamId, room.iceServers, {
       candidate: (c: IceCandidate) => {
         if (this.room === room && this.legOf(room, streamId, role) === leg)
           this.send(room, { type: "trickle_ice", stream_id: streamId, role, candidate: c });

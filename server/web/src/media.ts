@@ -80,9 +80,10 @@ export class Leg {
   constructor(
     readonly role: MediaRole,
     readonly streamId: string,
+    iceServers: RTCIceServer[],
     private readonly events: LegEvents,
   ) {
-    this.pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle" });
+    this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: "max-bundle" });
     this.pc.onicecandidate = (e) => {
       if (!this.closed) this.events.candidate(toWire(e.candidate));
     };

@@ -55,6 +55,15 @@ export interface LoginOk {
   heartbeat_interval_ms: number;
   heartbeat_timeout_ms: number;
   token_expires_in_ms: number | null;
+  /** STUN/TURN servers to use (TURN with short-lived credentials); older servers send none. */
+  ice_servers?: IceServer[];
+}
+
+/** One entry of LoginOk.ice_servers (the RTCIceServer shape). */
+export interface IceServer {
+  urls: string[];
+  username: string;
+  credential: string;
 }
 
 export type AckBody =
