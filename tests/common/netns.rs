@@ -28,6 +28,15 @@ pub fn enter(test_name: &str) -> bool {
         eprintln!("SKIPPED {test_name}: needs root and {missing:?} (network namespaces)");
         return false;
     }
+    // A sandbox may deny namespaces even to root: then say so and skip.
+    let can_unshare = Command::new("unshare")
+        .args(["--net", "--mount", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !can_unshare {
+        eprintln!("SKIPPED {test_name}: this machine does not allow network namespaces");
+        return false;
+    }
     let exe = std::env::current_exe().expect("the test binary");
     let status = Command::new("unshare")
         .args(["--net", "--mount", "--", "sh", "-c"])

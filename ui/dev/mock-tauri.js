@@ -65,7 +65,8 @@
     video_recv_fps: 29.6, video_decode_fps: 29.6, video_render_fps: 29.4, video_kbps: 812.4, video_break_rate: 0.004,
     audio_recv_fps: 50, audio_kbps: 32.1, audio_break_rate: 0.001, mos: 4.3, rtt_ms: 38, packet_loss_rate: 0.002,
     jitter_ms: 4.2, end_to_end_delay_ms: 96, av_timestamp_diff_ms: 18, width: 640, height: 360,
-    video_codec: "H264", total_recv_bytes: 12_345_678, level, ...extra,
+    video_codec: "H264", total_recv_bytes: 12_345_678, level,
+    path: { local: "host", remote: "host", protocol: "udp" }, ...extra,
   });
 
   function runScenario() {
@@ -93,7 +94,7 @@
         emit("PlayerStateUpdate", { stream_id: sid, state: "Playing", error_code: 0, extended_data: "{}" });
         emit("PlayerRenderVideoFirstFrame", { stream_id: sid });
         const level = i === 1 ? "Bad" : i === 2 ? "Medium" : "Excellent";
-        emit("PlayerQualityUpdate", { stream_id: sid, quality: quality(level, i === 1 ? { packet_loss_rate: 0.12, rtt_ms: 310, mos: 2.9 } : {}) });
+        emit("PlayerQualityUpdate", { stream_id: sid, quality: quality(level, i === 1 ? { packet_loss_rate: 0.12, rtt_ms: 310, mos: 2.9, path: { local: "relay", remote: "host", protocol: "udp" } } : {}) });
         emit("RemoteMicStateUpdate", { stream_id: sid, state: i === 1 || i === 3 ? "Mute" : "Open" });
         emit("RemoteCameraStateUpdate", { stream_id: sid, state: i === 2 ? "Mute" : "Open" });
       });
@@ -102,6 +103,7 @@
         quality: {
           video_capture_fps: 30, video_encode_fps: 30, video_send_fps: 30, video_kbps: 640, audio_send_fps: 50, audio_kbps: 32,
           rtt_ms: 22, packet_loss_rate: 0, target_kbps: 800, width: 640, height: 360, video_codec: "H264", total_send_bytes: 1_000_000, level: "Excellent",
+          path: { local: "host", remote: "host", protocol: "udp" },
         },
       });
       if (scenario === "chat" || scenario === "call") {

@@ -1,6 +1,6 @@
 // Quality: the 3-bar indicator (UX.md §4) and the stats popover's rows.
 
-import type { PlayStreamQuality, PublishStreamQuality, StreamQualityLevel } from "./types.js";
+import type { MediaPath, PlayStreamQuality, PublishStreamQuality, StreamQualityLevel } from "./types.js";
 
 export type QualityTone = "good" | "fair" | "poor" | "lost" | "unknown";
 
@@ -48,9 +48,21 @@ export function avSync(diffMs: number): string {
   return `${sign}${r} ms (${Math.abs(r) < 200 ? "in sync" : r > 0 ? "audio ahead" : "video ahead"})`;
 }
 
+/**
+ * The media path in words: "Direct (UDP)", "Direct over TCP (UDP blocked)",
+ * "Relayed by TURN (UDP)"; "–" before ICE has chosen one.
+ */
+export function pathText(path: MediaPath | null | undefined): string {
+  if (!path) return "–";
+  const proto = path.protocol.toUpperCase();
+  if (path.local === "relay" || path.remote === "relay") return `Relayed by TURN (${proto})`;
+  return path.protocol === "tcp" ? "Direct over TCP (UDP blocked)" : `Direct (${proto})`;
+}
+
 export function playStats(q: PlayStreamQuality): StatRow[] {
   return [
     ["Connection", barsFor(q.level).label],
+    ["Network path", pathText(q.path)],
     ["Resolution", res(q.width, q.height)],
     ["Frame rate", `${n0(q.video_render_fps)} fps (received ${n0(q.video_recv_fps)})`],
     ["Bitrate ↓", `${n0(q.video_kbps)} kbps video, ${n0(q.audio_kbps)} kbps audio`],
@@ -68,6 +80,7 @@ export function playStats(q: PlayStreamQuality): StatRow[] {
 export function publishStats(q: PublishStreamQuality): StatRow[] {
   return [
     ["Connection", barsFor(q.level).label],
+    ["Network path", pathText(q.path)],
     ["Resolution", res(q.width, q.height)],
     ["Frame rate", `${n0(q.video_send_fps)} fps (captured ${n0(q.video_capture_fps)})`],
     ["Bitrate ↑", `${n0(q.video_kbps)} kbps video, ${n0(q.audio_kbps)} kbps audio`],

@@ -40,7 +40,16 @@ export interface BroadcastMessage {
   send_time_ms: number;
 }
 
+/** The network path of a stream's media: the selected ICE candidate pair. */
+export interface MediaPath {
+  local: "host" | "srflx" | "prflx" | "relay";
+  remote: "host" | "srflx" | "prflx" | "relay";
+  protocol: "udp" | "tcp";
+}
+
 export interface PublishStreamQuality {
+  /** Null until ICE has chosen a pair (older SDKs: absent). */
+  path?: MediaPath | null;
   video_capture_fps: number;
   video_encode_fps: number;
   video_send_fps: number;
@@ -58,6 +67,8 @@ export interface PublishStreamQuality {
 }
 
 export interface PlayStreamQuality {
+  /** Null until ICE has chosen a pair (older SDKs: absent). */
+  path?: MediaPath | null;
   video_recv_fps: number;
   video_decode_fps: number;
   video_render_fps: number;

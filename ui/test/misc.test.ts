@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { avSync, barsFor, isPoor, playStats, publishStats, statsText } from "../src/quality.js";
+import { avSync, barsFor, isPoor, pathText, playStats, publishStats, statsText } from "../src/quality.js";
 import { generateRoomId, hueFor, initials, mainStreamId, utf8Length } from "../src/names.js";
 import { normaliseError, UNKNOWN_ERROR_CODE } from "../src/tauri.js";
 import { describeError } from "../src/errors.js";
@@ -36,12 +36,22 @@ describe("quality indicator", () => {
     assert.equal(rows["Packet loss ↓"], "3.1 %");
     assert.equal(rows["Audio MOS"], "4.3");
     assert.equal(rows["A/V sync"], "-250 ms (video ahead)");
+    assert.equal(rows["Network path"], "–");
     const text = statsText("Grace (receiving)", playStats(q));
-    assert.ok(text.startsWith("Grace (receiving)\nConnection: Good connection\nResolution: 1280×720"));
+    assert.ok(text.startsWith("Grace (receiving)\nConnection: Good connection\nNetwork path: –\nResolution: 1280×720"));
     const pub = Object.fromEntries(publishStats({ video_capture_fps: 30, video_encode_fps: 30, video_send_fps: 25, video_kbps: 500, audio_send_fps: 50, audio_kbps: 30, rtt_ms: 0, packet_loss_rate: 0, target_kbps: 0, width: 0, height: 0, video_codec: "", total_send_bytes: 0, level: null }));
     assert.equal(pub["Resolution"], "–");
     assert.equal(pub["Round trip"], "–");
     assert.equal(pub["Frame rate"], "25 fps (captured 30)");
+  });
+
+  it("the network path reads as direct, over TCP or relayed", () => {
+    assert.equal(pathText(null), "–");
+    assert.equal(pathText(undefined), "–");
+    assert.equal(pathText({ local: "host", remote: "host", protocol: "udp" }), "Direct (UDP)");
+    assert.equal(pathText({ local: "prflx", remote: "host", protocol: "udp" }), "Direct (UDP)");
+    assert.equal(pathText({ local: "host", remote: "prflx", protocol: "tcp" }), "Direct over TCP (UDP blocked)");
+    assert.equal(pathText({ local: "relay", remote: "host", protocol: "udp" }), "Relayed by TURN (UDP)");
   });
 
   it("A/V sync: within 200 ms is in sync", () => {
