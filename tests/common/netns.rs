@@ -73,6 +73,13 @@ fn run(program: &str, args: &[&str]) {
     );
 }
 
+/// `nft` with these arguments, inside namespace `ns`.
+fn nft(ns: &str, args: &[&str]) {
+    let mut all = vec!["netns", "exec", ns, "nft"];
+    all.extend_from_slice(args);
+    run("ip", &all);
+}
+
 /// `ip` with these arguments.
 fn ip(args: &[&str]) {
     run("ip", args);
@@ -167,39 +174,43 @@ impl Internet {
                 "net.ipv4.ip_forward=1",
             ],
         );
-        let nft = |args: &[&str]| {
-            let mut all = vec!["netns", "exec", &router, "nft"];
-            all.extend_from_slice(args);
-            run("ip", &all);
-        };
-        nft(&["add", "table", "ip", "nat"]);
-        nft(&[
-            "add",
-            "chain",
-            "ip",
-            "nat",
-            "post",
-            "{ type nat hook postrouting priority 100; }",
-        ]);
+        nft(&router, &["add", "table", "ip", "nat"]);
+        nft(
+            &router,
+            &[
+                "add",
+                "chain",
+                "ip",
+                "nat",
+                "post",
+                "{ type nat hook postrouting priority 100; }",
+            ],
+        );
         let masquerade = match nat {
             Nat::Symmetric => "masquerade fully-random",
             Nat::EndpointIndependent | Nat::UdpBlocked => "masquerade",
         };
         let rule = format!("oifname wan {masquerade}");
-        nft(&["add", "rule", "ip", "nat", "post", &rule]);
+        nft(&router, &["add", "rule", "ip", "nat", "post", &rule]);
         if nat == Nat::UdpBlocked {
-            nft(&["add", "table", "inet", "filter"]);
-            nft(&[
-                "add",
-                "chain",
-                "inet",
-                "filter",
-                "no_udp",
-                "{ type filter hook forward priority 0; }",
-            ]);
-            nft(&[
-                "add", "rule", "inet", "filter", "no_udp", "meta", "l4proto", "udp", "drop",
-            ]);
+            nft(&router, &["add", "table", "inet", "filter"]);
+            nft(
+                &router,
+                &[
+                    "add",
+                    "chain",
+                    "inet",
+                    "filter",
+                    "no_udp",
+                    "{ type filter hook forward priority 0; }",
+                ],
+            );
+            nft(
+                &router,
+                &[
+                    "add", "rule", "inet", "filter", "no_udp", "meta", "l4proto", "udp", "drop",
+                ],
+            );
         }
         Client {
             ns: pc,
@@ -273,34 +284,38 @@ impl Internet {
                 "net.ipv4.ip_forward=1",
             ],
         );
-        let nft = |args: &[&str]| {
-            let mut all = vec!["netns", "exec", &router, "nft"];
-            all.extend_from_slice(args);
-            run("ip", &all);
-        };
-        nft(&["add", "table", "ip", "nat"]);
-        nft(&[
-            "add",
-            "chain",
-            "ip",
-            "nat",
-            "pre",
-            "{ type nat hook prerouting priority -100; }",
-        ]);
-        nft(&[
-            "add",
-            "chain",
-            "ip",
-            "nat",
-            "post",
-            "{ type nat hook postrouting priority 100; }",
-        ]);
+        nft(&router, &["add", "table", "ip", "nat"]);
+        nft(
+            &router,
+            &[
+                "add",
+                "chain",
+                "ip",
+                "nat",
+                "pre",
+                "{ type nat hook prerouting priority -100; }",
+            ],
+        );
+        nft(
+            &router,
+            &[
+                "add",
+                "chain",
+                "ip",
+                "nat",
+                "post",
+                "{ type nat hook postrouting priority 100; }",
+            ],
+        );
         // Only what arrives from the internet is forwarded: no hairpin.
         let dnat = format!("iifname wan dnat to {server_ip}");
-        nft(&["add", "rule", "ip", "nat", "pre", &dnat]);
+        nft(&router, &["add", "rule", "ip", "nat", "pre", &dnat]);
         let snat = format!("oifname wan ip saddr {server_ip} snat to {public_ip}");
-        nft(&["add", "rule", "ip", "nat", "post", &snat]);
-        nft(&["add", "rule", "ip", "nat", "post", "oifname wan masquerade"]);
+        nft(&router, &["add", "rule", "ip", "nat", "post", &snat]);
+        nft(
+            &router,
+            &["add", "rule", "ip", "nat", "post", "oifname wan masquerade"],
+        );
         (
             srv,
             server_ip,
@@ -373,58 +388,63 @@ impl Internet {
 /// A host firewall in `ns` (as most desktops have): nothing comes in that
 /// the host did not start (ICMP aside).
 pub fn stateful_firewall(ns: &str) {
-    let nft = |args: &[&str]| {
-        let mut all = vec!["netns", "exec", ns, "nft"];
-        all.extend_from_slice(args);
-        run("ip", &all);
-    };
-    nft(&["add", "table", "inet", "fw"]);
-    nft(&[
-        "add",
-        "chain",
-        "inet",
-        "fw",
-        "in",
-        "{ type filter hook input priority 0; policy drop; }",
-    ]);
-    nft(&[
-        "add",
-        "rule",
-        "inet",
-        "fw",
-        "in",
-        "ct",
-        "state",
-        "established,related",
-        "accept",
-    ]);
-    nft(&["add", "rule", "inet", "fw", "in", "iif", "lo", "accept"]);
-    nft(&[
-        "add", "rule", "inet", "fw", "in", "meta", "l4proto", "icmp", "accept",
-    ]);
+    nft(ns, &["add", "table", "inet", "fw"]);
+    nft(
+        ns,
+        &[
+            "add",
+            "chain",
+            "inet",
+            "fw",
+            "in",
+            "{ type filter hook input priority 0; policy drop; }",
+        ],
+    );
+    nft(
+        ns,
+        &[
+            "add",
+            "rule",
+            "inet",
+            "fw",
+            "in",
+            "ct",
+            "state",
+            "established,related",
+            "accept",
+        ],
+    );
+    nft(
+        ns,
+        &["add", "rule", "inet", "fw", "in", "iif", "lo", "accept"],
+    );
+    nft(
+        ns,
+        &[
+            "add", "rule", "inet", "fw", "in", "meta", "l4proto", "icmp", "accept",
+        ],
+    );
 }
 
 /// Filters what router `ns` forwards: `rules` (nft rule text, in order),
 /// then everything else passes.
 pub fn forward_rules(ns: &str, rules: &[&str]) {
-    let nft = |args: &[&str]| {
-        let mut all = vec!["netns", "exec", ns, "nft"];
-        all.extend_from_slice(args);
-        run("ip", &all);
-    };
-    nft(&["add", "table", "inet", "gate"]);
-    nft(&[
-        "add",
-        "chain",
-        "inet",
-        "gate",
-        "through",
-        "{ type filter hook forward priority 0; }",
-    ]);
+    nft(ns, &["add", "table", "inet", "gate"]);
+    nft(
+        ns,
+        &[
+            "add",
+            "chain",
+            "inet",
+            "gate",
+            "through",
+            "{ type filter hook forward priority 0; }",
+        ],
+    );
     for rule in rules {
         let mut args = vec!["add", "rule", "inet", "gate", "through"];
         args.extend(rule.split(' '));
-        nft(&args);
+        nft(ns, &args);
     }
 }
 

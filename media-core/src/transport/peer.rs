@@ -11,6 +11,7 @@ use rtc::interceptor::{
 use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceServer};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -103,6 +104,9 @@ pub(crate) struct Peer {
 }
 
 /// Builds a peer connection; local candidates go out on `signals`.
+/// How long a nominating agent waits for better host pairs (see `build`).
+const HOST_ACCEPTANCE_WAIT: Duration = Duration::from_millis(50);
+
 pub(crate) async fn build(
     config: &TransportConfig,
     signals: mpsc::UnboundedSender<Signal>,
@@ -117,6 +121,10 @@ pub(crate) async fn build(
     });
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        // We nominate (the offerer controls): without a wait the first pair
+        // to check out wins, and on a fast network an ICE-TCP pair can beat
+        // the UDP one. 50 ms lets the UDP pair (higher priority) validate too.
+        .with_host_acceptance_min_wait(Some(HOST_ACCEPTANCE_WAIT))
         .build();
     let ice_servers = config
         .ice_servers
