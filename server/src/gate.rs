@@ -187,6 +187,14 @@ impl Control {
         self.abortive.store(true, Ordering::Relaxed);
     }
 
+    /// Lets the close linger again (after a TLS handshake), unless the
+    /// connection was evicted.
+    pub fn close_gracefully(&self) {
+        if !self.evicted.load(Ordering::Acquire) {
+            self.abortive.store(false, Ordering::Relaxed);
+        }
+    }
+
     /// Whether the close should be abortive.
     pub fn is_abortive(&self) -> bool {
         self.abortive.load(Ordering::Relaxed)

@@ -112,9 +112,19 @@ pub async fn run(
             let Some(acceptor) = tls else {
                 return serve_http(stream, admitted, router, state, timeouts).await;
             };
+            // Until the handshake is done there is nothing to flush: a
+            // failed or stalled one closes at once, without lingering.
+            control.close_abortively();
             match tokio::time::timeout(timeouts.header_read, start_tls(stream, &acceptor)).await {
-                Ok(Ok(tls)) => serve_http(tls, admitted, router, state, timeouts).await,
-                Ok(Err(Some(plain))) => answer_plain_on_tls_port(plain).await,
+                Ok(Ok(tls)) => {
+                    control.close_gracefully();
+                    serve_http(tls, admitted, router, state, timeouts).await;
+                }
+                Ok(Err(Some(plain))) => {
+                    // The answer must be read: linger after it.
+                    control.close_gracefully();
+                    answer_plain_on_tls_port(plain).await;
+                }
                 Ok(Err(None)) | Err(_) => {
                     control.close_abortively();
                     gate.count_cut(Cut::TlsHandshake);

@@ -183,3 +183,33 @@ async fn a_logged_in_websocket_outlives_the_http_timeouts() {
     assert_eq!((stats.open, stats.pending), (1, 0));
     server.handle.shutdown().await;
 }
+
+/// A TLS port holds a handshake that never finishes no longer than the
+/// header-read timeout, and counts it.
+#[tokio::test]
+async fn a_stalled_tls_handshake_is_cut_by_the_header_read_timeout() {
+    let dir = std::env::temp_dir().join(format!("confer-tls-stall-{}", std::process::id()));
+    let (cert, key) =
+        server::tls::self_signed(&dir, &["127.0.0.1".to_owned()]).expect("certificate");
+    let server = common::start(|c| {
+        c.header_read_timeout_ms = HEADER_READ_MS;
+        c.tls.cert_file = Some(cert);
+        c.tls.key_file = Some(key);
+    })
+    .await;
+    let t0 = Instant::now();
+    let mut stalled = TcpStream::connect(server.handle.local_addr())
+        .await
+        .unwrap();
+    // The first bytes of a TLS record header, then nothing.
+    stalled.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+    let (end, _) = until_closed(&mut stalled).await;
+    let held = end - t0;
+    assert!(
+        held >= Duration::from_millis(HEADER_READ_MS - 50) && held < Duration::from_secs(5),
+        "held {held:?}"
+    );
+    assert_eq!(server.handle.state().gate().stats().tls_failures, 1);
+    server.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
