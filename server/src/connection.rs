@@ -93,8 +93,9 @@ where
     }
 }
 
-/// Answers a connection that cannot be served (`TooManyConnections`,
-/// `ServerShuttingDown`) with a fatal error and a close.
+/// Answers a WebSocket that cannot be served (`ServerShuttingDown`: it
+/// upgraded while shutdown began; capacity is refused earlier, at accept)
+/// with a fatal error and a close.
 pub async fn refuse<S>(state: ServerState, mut sink: S, code: ErrorCode)
 where
     S: Sink<Message> + Unpin + Send,

@@ -142,50 +142,10 @@ impl Internet {
         let gateway = format!("192.168.{n}.1");
         let client_ip = format!("192.168.{n}.2");
         veth(&router, "lan", &pc, "eth0");
-        ip(&[
-            "-n",
-            &router,
-            "addr",
-            "add",
-            &format!("{gateway}/24"),
-            "dev",
-            "lan",
-        ]);
-        ip(&["-n", &router, "link", "set", "lan", "up"]);
-        ip(&[
-            "-n",
-            &pc,
-            "addr",
-            "add",
-            &format!("{client_ip}/24"),
-            "dev",
-            "eth0",
-        ]);
-        ip(&["-n", &pc, "link", "set", "eth0", "up"]);
+        address(&router, "lan", &gateway);
+        address(&pc, "eth0", &client_ip);
         ip(&["-n", &pc, "route", "add", "default", "via", &gateway]);
-        run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &router,
-                "sysctl",
-                "-qw",
-                "net.ipv4.ip_forward=1",
-            ],
-        );
-        nft(&router, &["add", "table", "ip", "nat"]);
-        nft(
-            &router,
-            &[
-                "add",
-                "chain",
-                "ip",
-                "nat",
-                "post",
-                "{ type nat hook postrouting priority 100; }",
-            ],
-        );
+        nat_router(&router);
         let masquerade = match nat {
             Nat::Symmetric => "masquerade fully-random",
             Nat::EndpointIndependent | Nat::UdpBlocked => "masquerade",
@@ -234,16 +194,8 @@ impl Internet {
         }
         self.plug(&router, public_ip);
         ip(&["-n", &router, "link", "add", "br1", "type", "bridge"]);
-        ip(&[
-            "-n",
-            &router,
-            "addr",
-            "add",
-            &format!("10.{n}.0.254/24"),
-            "dev",
-            "br1",
-        ]);
-        ip(&["-n", &router, "link", "set", "br1", "up"]);
+        let gateway = format!("10.{n}.0.254");
+        address(&router, "br1", &gateway);
         let server_ip = format!("10.{n}.0.1");
         let office_ip = format!("10.{n}.0.2");
         for (ns, addr, port) in [
@@ -253,38 +205,10 @@ impl Internet {
             veth(&router, port, ns, "eth0");
             ip(&["-n", &router, "link", "set", port, "master", "br1"]);
             ip(&["-n", &router, "link", "set", port, "up"]);
-            ip(&[
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("{addr}/24"),
-                "dev",
-                "eth0",
-            ]);
-            ip(&["-n", ns, "link", "set", "eth0", "up"]);
-            ip(&[
-                "-n",
-                ns,
-                "route",
-                "add",
-                "default",
-                "via",
-                &format!("10.{n}.0.254"),
-            ]);
+            address(ns, "eth0", addr);
+            ip(&["-n", ns, "route", "add", "default", "via", &gateway]);
         }
-        run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &router,
-                "sysctl",
-                "-qw",
-                "net.ipv4.ip_forward=1",
-            ],
-        );
-        nft(&router, &["add", "table", "ip", "nat"]);
+        nat_router(&router);
         nft(
             &router,
             &[
@@ -294,17 +218,6 @@ impl Internet {
                 "nat",
                 "pre",
                 "{ type nat hook prerouting priority -100; }",
-            ],
-        );
-        nft(
-            &router,
-            &[
-                "add",
-                "chain",
-                "ip",
-                "nat",
-                "post",
-                "{ type nat hook postrouting priority 100; }",
             ],
         );
         // Only what arrives from the internet is forwarded: no hairpin.
@@ -321,48 +234,10 @@ impl Internet {
             server_ip,
             Client {
                 ns: office,
-                ip: office_ip.clone(),
+                ip: office_ip,
                 public_ip: public_ip.to_owned(),
             },
         )
-    }
-
-    /// A second network on host `ns`: interface `lan` with `host_ip`/24, and
-    /// a client namespace `client_ns` at `client_ip` on it (no route beyond).
-    pub fn lan_client(
-        &mut self,
-        ns: &str,
-        host_ip: &str,
-        client_ns: &str,
-        client_ip: &str,
-    ) -> Client {
-        add_ns(client_ns);
-        veth(ns, "lan", client_ns, "eth0");
-        ip(&[
-            "-n",
-            ns,
-            "addr",
-            "add",
-            &format!("{host_ip}/24"),
-            "dev",
-            "lan",
-        ]);
-        ip(&["-n", ns, "link", "set", "lan", "up"]);
-        ip(&[
-            "-n",
-            client_ns,
-            "addr",
-            "add",
-            &format!("{client_ip}/24"),
-            "dev",
-            "eth0",
-        ]);
-        ip(&["-n", client_ns, "link", "set", "eth0", "up"]);
-        Client {
-            ns: client_ns.to_owned(),
-            ip: client_ip.to_owned(),
-            public_ip: client_ip.to_owned(),
-        }
     }
 
     /// Plugs `ns` into the bridge with `ip_addr`/24 on its interface `wan`.
@@ -372,16 +247,7 @@ impl Internet {
         veth(ns, "wan", "inet", &port);
         ip(&["-n", "inet", "link", "set", &port, "master", "br0"]);
         ip(&["-n", "inet", "link", "set", &port, "up"]);
-        ip(&[
-            "-n",
-            ns,
-            "addr",
-            "add",
-            &format!("{ip_addr}/24"),
-            "dev",
-            "wan",
-        ]);
-        ip(&["-n", ns, "link", "set", "wan", "up"]);
+        address(ns, "wan", ip_addr);
     }
 }
 
@@ -446,6 +312,48 @@ pub fn forward_rules(ns: &str, rules: &[&str]) {
         args.extend(rule.split(' '));
         nft(ns, &args);
     }
+}
+
+/// `ip_addr`/24 on device `dev` of namespace `ns`, and the device up.
+fn address(ns: &str, dev: &str, ip_addr: &str) {
+    ip(&[
+        "-n",
+        ns,
+        "addr",
+        "add",
+        &format!("{ip_addr}/24"),
+        "dev",
+        dev,
+    ]);
+    ip(&["-n", ns, "link", "set", dev, "up"]);
+}
+
+/// Makes namespace `ns` a router: forwarding on, and an `ip nat` table with
+/// a `post` (postrouting) chain for its rules.
+fn nat_router(ns: &str) {
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            ns,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ],
+    );
+    nft(ns, &["add", "table", "ip", "nat"]);
+    nft(
+        ns,
+        &[
+            "add",
+            "chain",
+            "ip",
+            "nat",
+            "post",
+            "{ type nat hook postrouting priority 100; }",
+        ],
+    );
 }
 
 /// A command run inside namespace `ns`.
