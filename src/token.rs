@@ -36,11 +36,15 @@ pub(crate) struct MintArgs {
     #[command(flatten)]
     source: SecretSource,
     /// The user the token is for.
-    #[arg(long)]
-    user: String,
-    /// Limit the token to one room (default: any room).
-    #[arg(long)]
+    #[arg(long, required_unless_present = "invite", conflicts_with = "invite")]
+    user: Option<String>,
+    /// Limit the token to one room (default: any room; required by --invite).
+    #[arg(long, required_if_eq("invite", "true"))]
     room: Option<String>,
+    /// An invite: any user ID not in use may log in to --room with it
+    /// (it never kicks anyone out).
+    #[arg(long)]
+    invite: bool,
     /// Lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     ttl: u64,
@@ -76,14 +80,20 @@ pub(crate) fn run(cmd: TokenCommand) -> anyhow::Result<()> {
                 login: !args.no_login,
                 publish: !args.no_publish,
             };
-            let claims = TokenClaims::new(
-                args.source.app_id,
-                args.user,
-                args.room,
-                privileges,
-                unix_now(),
-                args.ttl,
-            );
+            let claims = match (args.user, args.room) {
+                (Some(user), room) => TokenClaims::new(
+                    args.source.app_id,
+                    user,
+                    room,
+                    privileges,
+                    unix_now(),
+                    args.ttl,
+                ),
+                (None, Some(room)) => {
+                    TokenClaims::invite(args.source.app_id, room, privileges, unix_now(), args.ttl)
+                }
+                (None, None) => return Err(anyhow!("--user or --invite --room is required")),
+            };
             println!("{}", token::mint(secret.as_bytes(), &claims));
             Ok(())
         }

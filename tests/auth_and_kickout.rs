@@ -1,6 +1,7 @@
 //! Who may log in: AppSign proof, tokens (expired, forged, wrong room, no
 //! login privilege), wrong AppID; and the kick-out when the same user logs
-//! in elsewhere. Each refusal reaches the app as Disconnected with its code.
+//! in elsewhere; invites (any user ID, one room) that never kick anyone out.
+//! Each refusal reaches the app as Disconnected with its code.
 
 mod common;
 
@@ -193,6 +194,74 @@ async fn same_user_elsewhere_kicks_the_first_session() {
         "watcher saw churn: {seen:#?}"
     );
     for p in [first, second, watcher] {
+        p.engine.destroy().await;
+    }
+}
+
+/// A guest logging in with the host's invite (no AppSign).
+fn guest(server: &TestServer, user: &str, room: &str, invite: &str) -> Peer {
+    let mut profile = server.profile();
+    profile.app_sign = String::new();
+    let mut p = Peer::create(profile, user);
+    p.login(room, true, Some(invite.to_owned()));
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_admits_new_user_ids_and_never_kicks_anyone_out() {
+    let server = TestServer::start().await;
+    let invite = server.invite("party", 600);
+    let mut host = Peer::join(server.profile(), "party", "host", true).await;
+
+    let mut ann = guest(&server, "ann", "party", &invite);
+    assert_eq!(ann.wait_state(RoomState::Connected).await, 0);
+    host.wait_for("user Add [ann]", |e| {
+        matches!(e, Event::RoomUserUpdate { .. })
+    })
+    .await;
+    ann.wait_for("online count 2", |e| {
+        matches!(e, Event::RoomOnlineUserCountUpdate { count: 2, .. })
+    })
+    .await;
+
+    // The host's user ID and a guest's own are both taken: refused, and
+    // nobody is kicked out.
+    for taken in ["host", "ann"] {
+        let mut thief = guest(&server, taken, "party", &invite);
+        assert_eq!(
+            thief.wait_state(RoomState::Disconnected).await,
+            ErrorCode::UserIdInUse.code(),
+            "invite login as {taken}"
+        );
+        thief.engine.destroy().await;
+    }
+    // The same user ID in another room (the token is for "party") is refused too.
+    let mut elsewhere = guest(&server, "bob", "other-room", &invite);
+    assert_eq!(
+        elsewhere.wait_state(RoomState::Disconnected).await,
+        ErrorCode::TokenWrongRoom.code()
+    );
+    elsewhere.engine.destroy().await;
+    for p in [&mut host, &mut ann] {
+        let seen = p.collect_for(Duration::from_millis(500)).await;
+        assert!(
+            !seen.iter().any(|e| matches!(
+                e,
+                Event::RoomStateUpdate { .. } | Event::RoomUserUpdate { .. }
+            )),
+            "a refused invite login disturbed the call: {seen:#?}"
+        );
+    }
+
+    // Once ann leaves, her user ID is free for the invite again.
+    ann.engine.destroy().await;
+    host.wait_for("user Delete [ann]", |e| {
+        matches!(e, Event::RoomUserUpdate { .. })
+    })
+    .await;
+    let mut again = guest(&server, "ann", "party", &invite);
+    assert_eq!(again.wait_state(RoomState::Connected).await, 0);
+    for p in [again, host] {
         p.engine.destroy().await;
     }
 }

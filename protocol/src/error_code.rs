@@ -123,6 +123,9 @@ error_codes! {
     SessionExpired = 1_002_019 => "the session expired on the server",
     /// The server did not answer a request in time.
     RequestTimeout = 1_002_020 => "the server did not answer in time",
+    /// An invite's login asked for a user ID someone is using (an invite
+    /// never kicks anyone out): pick another one.
+    UserIdInUse = 1_002_021 => "someone in this app already uses this user ID; pick another",
     /// A broadcast message was empty.
     BroadcastEmpty = 1_002_030 => "broadcast message is empty",
     /// A broadcast message was longer than 1024 bytes.

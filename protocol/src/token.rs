@@ -52,7 +52,8 @@ pub enum Privilege {
 pub struct TokenClaims {
     /// The AppID the token is for.
     pub app_id: u32,
-    /// The user the token is for.
+    /// The user the token is for; empty in an invite ([`TokenClaims::invite`]),
+    /// which any user ID may use (never a valid user ID itself).
     pub user_id: String,
     /// The room the token is limited to; `None` = any room.
     pub room_id: Option<String>,
@@ -82,6 +83,25 @@ impl TokenClaims {
             iat: now,
             exp: now.saturating_add(ttl_secs),
         }
+    }
+
+    /// An invite: claims for whichever user ID a guest picks, limited to
+    /// `room_id`. A server admits an invite's login only under a user ID
+    /// nobody holds (it never kicks anyone out), so sharing the link never
+    /// lets a guest take over the host's identity.
+    pub fn invite(
+        app_id: u32,
+        room_id: impl Into<String>,
+        privileges: Privileges,
+        now: u64,
+        ttl_secs: u64,
+    ) -> Self {
+        TokenClaims::new(app_id, "", Some(room_id.into()), privileges, now, ttl_secs)
+    }
+
+    /// Whether these are an invite's claims (any user ID, one room).
+    pub fn is_invite(&self) -> bool {
+        self.user_id.is_empty()
     }
 }
 
@@ -169,7 +189,12 @@ pub fn verify(
     mac(secret, signed.as_bytes())
         .verify_slice(&sig)
         .map_err(|_| TokenError::Forged)?;
-    if claims.user_id != expect.user_id {
+    if claims.is_invite() {
+        // An invite without a room would be a pass to every room.
+        if claims.room_id.is_none() {
+            return Err(TokenError::Malformed);
+        }
+    } else if claims.user_id != expect.user_id {
         return Err(TokenError::WrongUser);
     }
     if claims
@@ -322,6 +347,33 @@ mod tests {
         assert_eq!(
             verify(&forged, SECRET, &expect("r1", Privilege::Publish), 120).unwrap_err(),
             TokenError::Forged
+        );
+    }
+
+    #[test]
+    fn an_invite_admits_any_user_to_its_room_only() {
+        let invite = TokenClaims::invite(1, "r1", Privileges::ALL, 100, 60);
+        assert!(invite.is_invite());
+        let t = mint(SECRET, &invite);
+        for user in ["u1", "guest", "*"] {
+            let mut ex = expect("r1", Privilege::Publish);
+            ex.user_id = user;
+            assert_eq!(verify(&t, SECRET, &ex, 120).unwrap(), invite);
+        }
+        assert_eq!(
+            verify(&t, SECRET, &expect("r2", Privilege::Login), 120).unwrap_err(),
+            TokenError::WrongRoom
+        );
+        assert_eq!(
+            verify(&t, SECRET, &expect("r1", Privilege::Login), 160).unwrap_err(),
+            TokenError::Expired(0)
+        );
+        // Hand-made claims for any user and any room are refused.
+        let everywhere = TokenClaims::new(1, "", None, Privileges::ALL, 100, 60);
+        assert_eq!(
+            verify(&mint(SECRET, &everywhere), SECRET, &expect("r1", Privilege::Login), 120)
+                .unwrap_err(),
+            TokenError::Malformed
         );
     }
 

@@ -32,6 +32,9 @@ pub struct Authorized {
     /// (the app's master secret), with a token only if it grants
     /// [`Privilege::Publish`].
     pub may_publish: bool,
+    /// Whether the credentials are an invite (any user ID, one room): the
+    /// login must not take a user ID someone holds.
+    pub invite: bool,
 }
 
 impl AppRegistry {
@@ -96,6 +99,7 @@ impl AppRegistry {
         Ok(Authorized {
             token_expires_at: Some(claims.exp),
             may_publish: claims.privileges.publish,
+            invite: claims.is_invite(),
         })
     }
 }
@@ -105,6 +109,7 @@ impl Authorized {
     pub const APP_SIGN: Authorized = Authorized {
         token_expires_at: None,
         may_publish: true,
+        invite: false,
     };
 
     /// Whether publishing is allowed at `now_unix` seconds: `Err` with

@@ -439,7 +439,19 @@ where
         };
         let session_id = random_hex(16);
         let store = self.state.store();
-        let joined = store
+        // An invite never kicks anyone out: its user ID is claimed before
+        // the room is joined, and refused if someone holds it.
+        if auth.invite {
+            match store
+                .claim_user(login.app_id, user.as_str().to_owned(), session_id.clone())
+                .await
+                .map_err(store_failed)?
+            {
+                Claim::Granted | Claim::AlreadyHeld => {}
+                Claim::HeldBy(_) => return Err(ErrorCode::UserIdInUse),
+            }
+        }
+        let joined = match store
             .join_room(JoinRequest {
                 app_id: login.app_id,
                 room_id: room.as_str().to_owned(),
@@ -450,8 +462,19 @@ where
                 max_users: limits.max_users_per_app,
             })
             .await
-            .map_err(store_failed)?
-            .map_err(|refusal| refusal.code())?;
+            .map_err(store_failed)
+            .and_then(|joined| joined.map_err(|refusal| refusal.code()))
+        {
+            Ok(joined) => joined,
+            Err(code) => {
+                if auth.invite {
+                    let _ = store
+                        .release_user(login.app_id, user.as_str().to_owned(), session_id)
+                        .await;
+                }
+                return Err(code);
+            }
+        };
         let mut replaces: Vec<String> = joined.replaced.into_iter().collect();
         let claimed = store
             .claim_user(login.app_id, user.as_str().to_owned(), session_id.clone())

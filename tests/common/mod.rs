@@ -126,6 +126,12 @@ impl TestServer {
         token::mint(self.app.server_secret.as_bytes(), &claims)
     }
 
+    /// An invite for `room` (any user ID), valid `ttl` seconds.
+    pub fn invite(&self, room: &str, ttl: u64) -> String {
+        let claims = TokenClaims::invite(self.app.app_id, room, Privileges::ALL, unix_now(), ttl);
+        token::mint(self.app.server_secret.as_bytes(), &claims)
+    }
+
     /// Graceful shutdown.
     pub async fn shutdown(&mut self) {
         if let Some(h) = self.handle.take() {
