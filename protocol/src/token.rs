@@ -371,8 +371,13 @@ mod tests {
         // Hand-made claims for any user and any room are refused.
         let everywhere = TokenClaims::new(1, "", None, Privileges::ALL, 100, 60);
         assert_eq!(
-            verify(&mint(SECRET, &everywhere), SECRET, &expect("r1", Privilege::Login), 120)
-                .unwrap_err(),
+            verify(
+                &mint(SECRET, &everywhere),
+                SECRET,
+                &expect("r1", Privilege::Login),
+                120
+            )
+            .unwrap_err(),
             TokenError::Malformed
         );
     }
