@@ -10,6 +10,7 @@
 //! an error (kicked out, wrong AppSign, retry window exhausted) it exits with
 //! status 2.
 
+use crate::connect_args::ConnectArgs;
 use crate::logging::{self, LogFormat};
 use anyhow::{anyhow, Context};
 use clap::Args;
@@ -19,8 +20,8 @@ use media_core::codec::video_config::VideoPreset;
 use media_core::render::{Canvas, FrameSink};
 use media_core::transport::TransportConfig;
 use media_core::{
-    AudioSink, Engine, EngineProfile, Event, LogConfig, PlayedAudio, PublishChannel,
-    ReconnectPolicy, RoomConfig, RoomState, Scenario, TlsOptions, UpdateType, User,
+    AudioSink, Engine, Event, LogConfig, PlayedAudio, PublishChannel, ReconnectPolicy, RoomConfig,
+    RoomState, UpdateType, User,
 };
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -31,26 +32,8 @@ use tokio::sync::mpsc;
 /// Arguments of `confer call`.
 #[derive(Args)]
 pub(crate) struct CallArgs {
-    /// Signaling URL of the server, e.g. ws://127.0.0.1:8080/ws.
-    #[arg(long, env = "CONFER_SERVER")]
-    server: String,
-    /// The AppID.
-    #[arg(long)]
-    app_id: u32,
-    /// The AppSign (64 hex characters); or use --token.
-    #[arg(long, env = "CONFER_APP_SIGN", default_value = "")]
-    app_sign: String,
-    /// A login token minted with the app's server secret.
-    #[arg(long)]
-    token: Option<String>,
-    /// A CA certificate (PEM file) to trust for a wss:// server, beside the
-    /// system's roots.
-    #[arg(long, value_name = "FILE")]
-    ca_file: Option<PathBuf>,
-    /// Trust exactly the wss:// server certificate with this SHA-256
-    /// fingerprint (what `confer serve --tls-self-signed` prints).
-    #[arg(long, value_name = "SHA256")]
-    pin: Option<String>,
+    #[command(flatten)]
+    connect: ConnectArgs,
     /// Room to join (created on demand).
     #[arg(long)]
     room: String,
@@ -150,30 +133,16 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow!("log config: {e}"))?,
         None => logging::init(LogFormat::Text, "warn"),
     }
-    let profile = EngineProfile {
-        app_id: args.app_id,
-        app_sign: args.app_sign.clone(),
-        scenario: Scenario::StandardVideoCall,
-        server: args.server.clone(),
-        reconnect: ReconnectPolicy {
+    let profile = args.connect.profile(
+        ReconnectPolicy {
             retry_window: Duration::from_secs(args.retry_window),
             ..ReconnectPolicy::default()
         },
-        transport: TransportConfig {
+        TransportConfig {
             bind_ip: args.media_ip,
             ..TransportConfig::default()
         },
-        tls: TlsOptions {
-            extra_ca_pem: match &args.ca_file {
-                Some(path) => Some(
-                    std::fs::read_to_string(path)
-                        .with_context(|| format!("reading {}", path.display()))?,
-                ),
-                None => None,
-            },
-            pinned_cert_sha256: args.pin.clone(),
-        },
-    };
+    )?;
     let (engine, mut events) = Engine::create(profile).map_err(|e| anyhow!("{e}"))?;
     configure_media(&engine, &args)?;
     if args.sound_level {
@@ -186,7 +155,7 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
     );
     let config = RoomConfig {
         is_user_status_notify: args.notify_users,
-        token: args.token.clone(),
+        token: args.connect.token.clone(),
         ..RoomConfig::default()
     };
     engine

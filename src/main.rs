@@ -7,6 +7,8 @@
 //!   (`--save-received`) and probe (`--probe`) the streams it plays.
 
 mod call;
+mod connect_args;
+mod doctor;
 mod jsonl;
 mod logging;
 mod probe;
@@ -39,6 +41,9 @@ enum Command {
     /// Join a room as a headless participant and print events as JSON lines.
     // Boxed: by far the largest arguments (clippy::large_enum_variant).
     Call(Box<call::CallArgs>),
+    /// Check what a call to a server needs, step by step (DNS, TCP, TLS,
+    /// WebSocket, login, UDP media, TURN), one line per step.
+    Doctor(Box<doctor::DoctorArgs>),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Token(cmd) => token::run(cmd),
             Command::Call(args) => call::run(*args).await,
+            Command::Doctor(args) => doctor::run(*args).await,
         }
     });
     match result {

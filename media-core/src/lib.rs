@@ -104,6 +104,7 @@
 
 pub mod capture;
 pub mod codec;
+pub mod doctor;
 mod engine;
 mod error;
 mod event;

@@ -22,6 +22,8 @@ pub enum ErrorModule {
     Device,
     /// `1007xxx`: login tokens.
     Token,
+    /// `1008xxx`: network reachability (diagnostics, TURN).
+    Network,
     /// `1009xxx`: the signaling server and the wire protocol.
     Server,
 }
@@ -149,6 +151,12 @@ error_codes! {
     TlsToPlainPort = 1_002_045 => "this server port does not speak TLS: use a ws:// URL",
     /// The TLS handshake with the server failed for another reason.
     TlsFailed = 1_002_046 => "the TLS handshake with the server failed",
+    /// The server's host name does not resolve.
+    HostNotFound = 1_002_047 => "the server's host name does not resolve",
+    /// No TCP connection to the server's port: refused, filtered or timed out.
+    ServerUnreachable = 1_002_048 => "cannot connect to the server's port (refused, filtered or timed out)",
+    /// The port answered but did not upgrade `/ws` to a WebSocket.
+    WebSocketRejected = 1_002_049 => "the server did not accept the WebSocket connection at /ws",
 
     // ---- publisher ----
     /// The stream ID is empty, longer than 256 bytes, or not [A-Za-z0-9_.-].
@@ -167,6 +175,8 @@ error_codes! {
     PublishTransportFailed = 1_003_007 => "the media connection for publishing failed; retrying",
     /// Media was offered for a stream this session does not publish.
     NotStreamOwner = 1_003_008 => "this session does not publish that stream",
+    /// Media reached the SFU only over TCP: UDP to it is blocked on the way.
+    MediaUdpBlocked = 1_003_009 => "media reached the server only over TCP: UDP is blocked on the way",
 
     // ---- player ----
     /// The stream is already being played.
@@ -218,6 +228,18 @@ error_codes! {
     /// Minting tokens over HTTP is disabled on this server (production config).
     TokenMintingDisabled = 1_007_009 => "token minting is disabled on this server",
 
+    // ---- network ----
+    /// A TURN server did not answer (nothing came back in time).
+    TurnUnreachable = 1_008_001 => "the TURN server did not answer",
+    /// A TURN server refused the credentials (401: missing, wrong or expired).
+    TurnUnauthorized = 1_008_002 => "the TURN server refused the credentials",
+    /// A TURN server refused the allocation: quota (486) or capacity (508).
+    TurnQuotaReached = 1_008_003 => "the TURN server has no allocation left for this user or server",
+    /// A TURN server answered with another error.
+    TurnFailed = 1_008_004 => "the TURN allocation failed",
+    /// A TURN URL this client cannot use (unknown scheme or transport).
+    TurnUrlUnsupported = 1_008_005 => "this TURN URL is not supported",
+
     // ---- server / wire ----
     /// A message was not valid JSON or did not match its schema.
     MalformedMessage = 1_009_001 => "malformed message",
@@ -264,6 +286,7 @@ impl ErrorCode {
             1004 => ErrorModule::Player,
             1006 => ErrorModule::Device,
             1007 => ErrorModule::Token,
+            1008 => ErrorModule::Network,
             _ => ErrorModule::Server,
         }
     }
@@ -313,6 +336,7 @@ mod tests {
         assert_eq!(ErrorCode::NotPlaying.module(), ErrorModule::Player);
         assert_eq!(ErrorCode::NoCamera.module(), ErrorModule::Device);
         assert_eq!(ErrorCode::TokenExpired.module(), ErrorModule::Token);
+        assert_eq!(ErrorCode::TurnUnauthorized.module(), ErrorModule::Network);
         assert_eq!(ErrorCode::RateLimited.module(), ErrorModule::Server);
     }
 

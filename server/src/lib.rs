@@ -43,6 +43,7 @@ pub mod media_queue;
 pub mod metrics;
 pub mod net;
 pub mod plays;
+pub mod public_ip;
 pub mod rate;
 pub mod replay;
 pub mod serve;

@@ -6,7 +6,7 @@ use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, Emitter, State};
 
 use crate::error::CommandError;
-use crate::host::{Host, HostInfo};
+use crate::host::{Host, HostInfo, HostInvite, DEFAULT_INVITE_TTL_SECS};
 use crate::paths::config_dir;
 use crate::settings::{self, HostScope, Settings};
 use crate::surface::{Diagnostics, Surfaces, TileRect};
@@ -28,6 +28,47 @@ pub async fn host_call(host: State<'_, Host>, scope: String) -> Result<HostInfo,
     host.start(&config_dir(), scope)
         .await
         .map_err(|e| CommandError::internal(e.to_string()))
+}
+
+/// An invite link to `room` of the hosted call, valid `ttl_secs` (default
+/// a day): a room-scoped token any guest may use under a user ID nobody
+/// holds, plus the certificate fingerprint; never the AppSign.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn host_invite(
+    host: State<'_, Host>,
+    room: String,
+    ttl_secs: Option<u64>,
+) -> Result<HostInvite, CommandError> {
+    host.invite(&room, ttl_secs.unwrap_or(DEFAULT_INVITE_TTL_SECS))
+        .await
+        .map_err(|e| match e {
+            crate::host::HostError::InvalidRoom(_) => CommandError::invalid_argument(e.to_string()),
+            e => CommandError::internal(e.to_string()),
+        })
+}
+
+/// The answer of `check_reachability`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reachability {
+    /// Each step, in order, for every address others can use.
+    checks: Vec<media_core::doctor::Check>,
+}
+
+/// Checks the hosted call as a guest would reach it (`confer doctor`'s
+/// steps) on each address it is shared on: the first one with a test
+/// stream (the media path), the others up to the login.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn check_reachability(host: State<'_, Host>) -> Result<Reachability, CommandError> {
+    let info = host
+        .info()
+        .await
+        .ok_or_else(|| CommandError::invalid_argument("no call is hosted: host one first"))?;
+    let mut checks = Vec::new();
+    for (i, server) in info.addresses.iter().enumerate() {
+        let options = crate::host::doctor_options(&info, server, i == 0);
+        checks.extend(media_core::doctor::diagnose(&options, |_| {}).await);
+    }
+    Ok(Reachability { checks })
 }
 
 /// Stops the embedded server; emits `HostStopped` if one was running.

@@ -87,6 +87,8 @@ pub fn run() {
             device_commands::set_video_config,
             device_commands::set_camera_zoom_factor,
             app_commands::host_call,
+            app_commands::host_invite,
+            app_commands::check_reachability,
             app_commands::stop_hosting,
             app_commands::update_tiles,
             app_commands::attach_canvas,

@@ -21,6 +21,10 @@ struct ProfileArg {
     app_sign: Option<String>,
     #[serde(default)]
     scenario: Option<String>,
+    /// The SHA-256 fingerprint of the server's certificate to pin (from an
+    /// invite link).
+    #[serde(default)]
+    pin: Option<String>,
 }
 
 /// The engine profile for the UI's `profile` object; argument errors carry
@@ -45,7 +49,10 @@ fn parse_profile(profile: serde_json::Value) -> Result<EngineProfile, CommandErr
         server: arg.server,
         reconnect: Default::default(),
         transport: Default::default(),
-        tls: Default::default(),
+        tls: media_core::TlsOptions {
+            extra_ca_pem: None,
+            pinned_cert_sha256: arg.pin.filter(|p| !p.trim().is_empty()),
+        },
     })
 }
 

@@ -177,6 +177,14 @@ pub(crate) fn fatal_connect_error(error: &tungstenite::Error) -> Option<ErrorCod
     }
 }
 
+/// The code of a failed TLS handshake on a raw stream (`tokio-rustls`).
+pub(crate) fn tls_io_code(error: &std::io::Error) -> ErrorCode {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .map_or(ErrorCode::TlsFailed, rustls_code)
+}
+
 fn rustls_code(error: &rustls::Error) -> ErrorCode {
     use CertificateError as C;
     match error {
