@@ -36,7 +36,7 @@ pub(crate) struct ServeArgs {
     /// Allow plain http/ws on an address other than loopback.
     #[arg(long)]
     insecure_http: bool,
-    /// IP the media (UDP) sockets bind, overriding `[media] udp_bind_ip`.
+    /// IP the media (UDP and ICE-TCP) sockets bind, overriding `[media] udp_bind_ip`.
     #[arg(long, value_name = "IP")]
     media_ip: Option<std::net::IpAddr>,
     /// An address announced in the media candidates (repeat for several:
@@ -44,9 +44,22 @@ pub(crate) struct ServeArgs {
     /// announced_ips`.
     #[arg(long = "announce", value_name = "IP")]
     announce: Vec<std::net::IpAddr>,
-    /// The UDP port range for media, MIN-MAX (or one port), overriding
-    /// `[media] udp_port_min/max`.
-    #[arg(long, value_name = "MIN-MAX", value_parser = parse_port_range)]
+    /// The one UDP port every media connection shares (0: any free one),
+    /// overriding `[media] udp_port`.
+    #[arg(long, value_name = "PORT")]
+    udp_port: Option<u16>,
+    /// The one TCP port media falls back to where UDP is blocked (ICE-TCP;
+    /// 0: any free one), overriding `[media] tcp_port`.
+    #[arg(long, value_name = "PORT", conflicts_with = "no_ice_tcp")]
+    tcp_port: Option<u16>,
+    /// No media over TCP (ICE-TCP), overriding `[media] ice_tcp`.
+    #[arg(long)]
+    no_ice_tcp: bool,
+    /// One UDP port per media connection instead of one shared port, from
+    /// MIN-MAX (or one port): sets `[media] mux = false` and
+    /// `udp_port_min/max`.
+    #[arg(long, value_name = "MIN-MAX", value_parser = parse_port_range,
+        conflicts_with_all = ["udp_port", "tcp_port"])]
     udp_ports: Option<(u16, u16)>,
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -80,7 +93,24 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !args.announce.is_empty() {
         config.media.announced_ips = args.announce;
     }
+    if let Some(port) = args.udp_port {
+        config.media.mux = true;
+        config.media.udp_port = port;
+        config.media.udp_port_min = None;
+        config.media.udp_port_max = None;
+    }
+    if let Some(port) = args.tcp_port {
+        config.media.tcp_port = port;
+        config.media.ice_tcp = true;
+    }
+    if args.no_ice_tcp {
+        config.media.ice_tcp = false;
+        config.media.tcp_port = 0;
+    }
     if let Some((min, max)) = args.udp_ports {
+        config.media.mux = false;
+        config.media.udp_port = 0;
+        config.media.tcp_port = 0;
         config.media.udp_port_min = Some(min);
         config.media.udp_port_max = Some(max);
     }

@@ -12,12 +12,12 @@ use media_core::{Event, PlayerState, PublishChannel};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// A server whose SFU is reachable only through a relay on `ports`.
-async fn behind_relay(ports: std::ops::RangeInclusive<u16>) -> (TestServer, UdpRelay) {
-    let relay = UdpRelay::start(ports.clone()).await;
+/// A server whose SFU (its one media port, `port`) is reachable only
+/// through a relay.
+async fn behind_relay(port: u16) -> (TestServer, UdpRelay) {
+    let relay = UdpRelay::start(port..=port).await;
     let server = TestServer::start_with(|c| {
-        c.media.udp_port_min = Some(*ports.start());
-        c.media.udp_port_max = Some(*ports.end());
+        c.media.udp_port = port;
         c.media.announced_ips = vec![IpAddr::from(RELAY_IP)];
     })
     .await;
@@ -32,10 +32,9 @@ fn relayed_peer(server: &TestServer, user: &str) -> Peer {
     Peer::create(profile, user)
 }
 
-/// Port ranges per test (tests in one binary run in parallel).
-fn ports(slot: u16) -> std::ops::RangeInclusive<u16> {
-    let base = 41_000 + (std::process::id() % 1000) as u16 * 16 + slot * 8;
-    base..=base + 7
+/// A media port per test (tests in one binary run in parallel).
+fn port(slot: u16) -> u16 {
+    41_000 + (std::process::id() % 1000) as u16 * 16 + slot
 }
 
 async fn start_call(server: &TestServer, room: &str) -> (Peer, Peer, VideoProbe) {
@@ -51,7 +50,7 @@ async fn start_call(server: &TestServer, room: &str) -> (Peer, Peer, VideoProbe)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_percent_loss_still_decodes_ninety_percent() {
-    let (server, relay) = behind_relay(ports(0)).await;
+    let (server, relay) = behind_relay(port(0)).await;
     relay.set_loss_percent(10);
     let (a, b, mut video) = start_call(&server, "lossy").await;
     assert!(
@@ -75,7 +74,7 @@ async fn ten_percent_loss_still_decodes_ninety_percent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_recovers_after_a_blackout_by_keyframe_request() {
-    let (server, relay) = behind_relay(ports(1)).await;
+    let (server, relay) = behind_relay(port(1)).await;
     let (mut a, mut b, mut video) = {
         let (a, b, video) = start_call(&server, "blackout").await;
         // No periodic keyframe for a minute: only a PLI can bring video back.
@@ -134,7 +133,7 @@ async fn video_recovers_after_a_blackout_by_keyframe_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn encoder_follows_the_bandwidth_estimate_on_a_capped_link() {
-    let (server, relay) = behind_relay(ports(2)).await;
+    let (server, relay) = behind_relay(port(2)).await;
     let mut a = relayed_peer(&server, "a");
     // 360p at 400 kbit/s against a link capped at 250 kbit/s.
     a.engine

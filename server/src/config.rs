@@ -40,7 +40,7 @@ pub struct ServerConfig {
     pub insecure_http: bool,
     /// Abuse and capacity limits.
     pub limits: Limits,
-    /// Where the SFU's media (UDP) runs: the `[media]` table.
+    /// Where the SFU's media (UDP, ICE-TCP) runs: the `[media]` table.
     pub media: MediaConfig,
     /// TLS for https and wss on the listener: the `[tls]` table.
     pub tls: TlsConfig,
@@ -141,19 +141,37 @@ pub struct Limits {
     pub max_connections_per_ip: usize,
 }
 
-/// The SFU's media transport: which address its peer connections bind and
-/// announce. Each peer connection binds its own UDP socket (webrtc-rs 0.21
-/// has no UDP mux), so a fixed port (`udp_port_min == udp_port_max`) serves
-/// one peer connection at a time; give a range for more.
+/// The SFU's media transport: which address and ports its peer
+/// connections use and announce.
+///
+/// By default (`mux = true`) every peer connection shares one UDP port
+/// (`udp_port`) and one ICE-TCP port (`tcp_port`): a firewall or router
+/// forwards just those two. `mux = false` gives each peer connection its
+/// own UDP port from `udp_port_min..=udp_port_max` (or an ephemeral one)
+/// and its own ICE-TCP port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MediaConfig {
     /// IP the media sockets bind (127.0.0.1 for local use; 0.0.0.0 binds
     /// every non-loopback interface).
     pub udp_bind_ip: IpAddr,
-    /// Lowest UDP port to use; with `udp_port_max`, a range. Unset: ephemeral ports.
+    /// One UDP port and one TCP port for every peer connection.
+    pub mux: bool,
+    /// With the mux: the UDP port (0: an ephemeral one, chosen when the
+    /// server starts).
+    pub udp_port: u16,
+    /// With the mux: the ICE-TCP port (0: an ephemeral one, chosen when the
+    /// server starts).
+    pub tcp_port: u16,
+    /// Accept media over TCP (ICE-TCP, passive) for clients whose network
+    /// drops UDP.
+    pub ice_tcp: bool,
+    /// Without the mux: the lowest UDP port to use; with `udp_port_max`, a
+    /// range. Unset: ephemeral ports.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub udp_port_min: Option<u16>,
-    /// Highest UDP port to use (inclusive).
+    /// Without the mux: the highest UDP port to use (inclusive).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub udp_port_max: Option<u16>,
     /// Addresses announced in the SFU's ICE candidates instead of the bound
     /// one, each as its own candidate (first preferred): the public address
@@ -167,9 +185,36 @@ impl Default for MediaConfig {
     fn default() -> Self {
         MediaConfig {
             udp_bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            mux: true,
+            udp_port: 0,
+            tcp_port: 0,
+            ice_tcp: true,
             udp_port_min: None,
             udp_port_max: None,
             announced_ips: Vec::new(),
+        }
+    }
+}
+
+impl MediaConfig {
+    /// Checks the ports fit the mode.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.mux {
+            if self.udp_port_min.is_some() || self.udp_port_max.is_some() {
+                return Err(ConfigError::MediaPortMode);
+            }
+            if !self.ice_tcp && self.tcp_port != 0 {
+                return Err(ConfigError::MediaPortMode);
+            }
+            return Ok(());
+        }
+        if self.udp_port != 0 || self.tcp_port != 0 {
+            return Err(ConfigError::MediaPortMode);
+        }
+        match (self.udp_port_min, self.udp_port_max) {
+            (None, None) => Ok(()),
+            (Some(min), Some(max)) if min > 0 && min <= max => Ok(()),
+            _ => Err(ConfigError::MediaPorts),
         }
     }
 }
@@ -219,6 +264,9 @@ pub enum ConfigError {
     /// The media port range is incomplete or reversed.
     #[error("media: udp_port_min and udp_port_max must both be set, non-zero, with min <= max")]
     MediaPorts,
+    /// Ports of one media mode set in the other.
+    #[error("media: udp_port and tcp_port are for mux = true (tcp_port also needs ice_tcp = true); udp_port_min/udp_port_max are for mux = false")]
+    MediaPortMode,
     /// TURN URLs without a usable shared secret, or a zero credential lifetime.
     #[error(
         "ice: turn_urls need a turn_secret of at least 16 characters and credential_ttl_secs > 0"
@@ -371,11 +419,7 @@ impl ServerConfig {
         if l.max_message_bytes < 1024 {
             return Err(ConfigError::Limit("max_message_bytes"));
         }
-        match (self.media.udp_port_min, self.media.udp_port_max) {
-            (None, None) => {}
-            (Some(min), Some(max)) if min > 0 && min <= max => {}
-            _ => return Err(ConfigError::MediaPorts),
-        }
+        self.media.validate()?;
         let mut seen = HashSet::new();
         for app in &self.apps {
             if app.app_id == 0 {
@@ -427,7 +471,7 @@ mod tests {
 
     #[test]
     fn media_table_parses_and_validates() {
-        let text = "[media]\nudp_bind_ip = \"0.0.0.0\"\nudp_port_min = 40000\nudp_port_max = 40010\nannounced_ips = [\"127.0.0.2\"]\n";
+        let text = "[media]\nudp_bind_ip = \"0.0.0.0\"\nmux = false\nudp_port_min = 40000\nudp_port_max = 40010\nannounced_ips = [\"127.0.0.2\"]\n";
         let c: ServerConfig = toml::from_str(text).expect("parses");
         assert_eq!(c.media.udp_port_min, Some(40000));
         assert_eq!(
@@ -435,6 +479,7 @@ mod tests {
             vec!["127.0.0.2".parse::<IpAddr>().unwrap()]
         );
         let mut c = ServerConfig::generate_local();
+        c.media.mux = false;
         c.media.udp_port_min = Some(5000);
         assert!(matches!(c.validate(), Err(ConfigError::MediaPorts)));
         c.media.udp_port_max = Some(4000);
@@ -443,6 +488,35 @@ mod tests {
         c.validate().expect("a single fixed port is fine");
         let back: ServerConfig = toml::from_str(&c.to_toml()).expect("parses");
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn the_mux_is_the_default_and_its_ports_fit_its_mode() {
+        let c: ServerConfig = toml::from_str("").expect("parses");
+        assert!(c.media.mux && c.media.ice_tcp);
+        assert_eq!((c.media.udp_port, c.media.tcp_port), (0, 0));
+        let text = "[media]\nudp_port = 3478\ntcp_port = 3479\n";
+        let c: ServerConfig = toml::from_str(text).expect("parses");
+        assert_eq!((c.media.udp_port, c.media.tcp_port), (3478, 3479));
+        let mut c = ServerConfig::generate_local();
+        c.media.udp_port = 3478;
+        c.validate().expect("a fixed mux port");
+        let back: ServerConfig = toml::from_str(&c.to_toml()).expect("parses");
+        assert_eq!(back, c);
+        // A range is for one port per connection.
+        c.media.udp_port_min = Some(40000);
+        c.media.udp_port_max = Some(40010);
+        assert!(matches!(c.validate(), Err(ConfigError::MediaPortMode)));
+        c.media.mux = false;
+        assert!(matches!(c.validate(), Err(ConfigError::MediaPortMode)));
+        c.media.udp_port = 0;
+        c.validate().expect("a range without the mux");
+        // A TCP port with ICE-TCP off is a mistake.
+        let mut c = ServerConfig::generate_local();
+        c.media.ice_tcp = false;
+        c.validate().expect("ICE-TCP off");
+        c.media.tcp_port = 3479;
+        assert!(matches!(c.validate(), Err(ConfigError::MediaPortMode)));
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub enum ServeError {
     /// The TLS certificate or key is not usable.
     #[error("tls: {0}")]
     Tls(#[from] TlsError),
+    /// The media ports could not be bound.
+    #[error("media: {0}")]
+    Media(#[from] crate::sfu::SfuError),
 }
 
 /// A running server.
@@ -48,6 +51,8 @@ pub struct ServerHandle {
 /// returns at once.
 pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
     let state = ServerState::new(config)?;
+    // The media ports first: an ephemeral one is chosen here, once.
+    state.media().sfu().start()?;
     let tls = match state.config().tls.files() {
         Some((cert, key)) => Some(crate::tls::load(cert, key)?),
         None => None,
@@ -122,6 +127,19 @@ impl ServerHandle {
     /// when serving TLS.
     pub fn tls_fingerprint(&self) -> Option<&str> {
         self.fingerprint.as_deref()
+    }
+
+    /// The UDP port every media connection uses (the SFU's mux; `None`
+    /// with `[media] mux = false`): what a firewall must let in, or a
+    /// router forward.
+    pub fn media_udp_port(&self) -> Option<u16> {
+        self.state.media().sfu().media_udp_port()
+    }
+
+    /// The TCP port media falls back to where UDP is blocked (ICE-TCP on
+    /// the SFU's mux; `None` with `mux = false` or `ice_tcp = false`).
+    pub fn media_tcp_port(&self) -> Option<u16> {
+        self.state.media().sfu().media_tcp_port()
     }
 
     /// The shared state (hub, metrics, ...).

@@ -1,6 +1,8 @@
 //! How the SFU's peer connections are built: codecs, interceptors, ICE
-//! settings and the UDP port each one binds.
+//! settings, their sockets (the shared ports of the [`Mux`], or a port
+//! each) and how their candidates are announced.
 
+use super::mux::{Mux, MuxCounters, Registration};
 use super::rtcp_delivery::RtcpDelivery;
 use super::SfuError;
 use crate::config::MediaConfig;
@@ -31,7 +33,8 @@ fn interceptors() -> Registry {
     rtc_profile::feedback_interceptors().with(Slot::from(DELIVERY_SLOT), RtcpDelivery::default())
 }
 
-/// Hands out UDP ports from the configured range, round robin.
+/// Hands out UDP ports from the configured range, round robin (one port
+/// per connection, `mux = false`).
 #[derive(Debug, Default)]
 pub(crate) struct PortCursor {
     next: AtomicUsize,
@@ -58,96 +61,271 @@ impl PortCursor {
     }
 }
 
-/// Builds a peer connection for one publisher or player leg.
-pub(crate) async fn build_peer_connection(
-    config: &MediaConfig,
-    ports: &PortCursor,
-    handler: Arc<dyn PeerConnectionEventHandler>,
-) -> Result<Arc<dyn PeerConnection>, SfuError> {
-    let mut last_error = String::from("no address to bind");
-    for addr in ports.candidates(config) {
-        // The announced IP is applied to the candidates as they are
-        // signaled ([`announce_candidate`]): the setting engine's NAT 1:1
-        // option is stored but not used by webrtc-rs 0.21.1.
-        let settings = SettingEngineBuilder::new()
-            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled);
-        let built = PeerConnectionBuilder::new()
-            .with_media_engine(media_engine()?)
-            .with_interceptor_registry(interceptors())
-            .with_setting_engine(settings.build())
-            .with_handler(Arc::clone(&handler))
-            .with_udp_addrs(vec![addr])
-            // ICE-TCP, passive: for clients whose network drops UDP.
-            .with_tcp_addrs(vec![SocketAddr::new(addr.ip(), 0)])
-            .build()
-            .await;
-        match built {
-            Ok(pc) => return Ok(Arc::new(pc)),
-            Err(error) => {
-                tracing::debug!(%addr, %error, "media socket unavailable");
-                last_error = format!("{addr}: {error}");
-            }
-        }
-    }
-    Err(SfuError::Transport(last_error))
+/// Where the SFU's peer connections get their sockets, and how their
+/// candidates are announced. Started once, with the SFU.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    config: MediaConfig,
+    sockets: Sockets,
+    announce: Announce,
 }
 
-/// A local candidate line as announced: one copy per address of `ips`,
-/// in order (RFC 8839 `candidate:<foundation> <component> <transport>
-/// <priority> <address> <port> typ ...`). Each copy after the first gets
-/// its own foundation and a slightly lower priority, so a client tries the
-/// first address first and checks every one; all of them reach the same
-/// bound socket (a public address through a 1:1 NAT, a LAN address
-/// directly). No `ips`: the candidate as it is.
-pub(crate) fn announce_candidate(candidate: &str, ips: &[IpAddr]) -> Vec<String> {
-    let fields: Vec<&str> = candidate.split(' ').collect();
-    if fields.len() <= 5 {
-        return vec![candidate.to_owned()];
-    }
-    let ips: Vec<Option<IpAddr>> = if ips.is_empty() {
-        vec![None]
-    } else {
-        ips.iter().copied().map(Some).collect()
-    };
-    let mut priority: u32 = fields[3].parse().unwrap_or(0);
-    if fields[2].eq_ignore_ascii_case("tcp") {
-        // ICE-TCP is the fallback for networks that drop UDP: below every
-        // UDP candidate of ours, so a client that can use UDP nominates it.
-        priority /= 2;
-    }
-    ips.iter()
-        .zip(0u32..)
-        .map(|(ip, i)| {
-            let mut copy: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
-            if let Some(ip) = ip {
-                copy[4] = ip.to_string();
-            }
-            if i > 0 {
-                copy[0] = format!("{}{i}", fields[0]);
-            }
-            copy[3] = priority.saturating_sub(i).to_string();
-            copy.join(" ")
+#[derive(Debug)]
+enum Sockets {
+    /// Every connection on the shared ports.
+    Mux(Mux),
+    /// Every connection binds its own UDP port (from the range) and TCP port.
+    PerConnection(PortCursor),
+}
+
+impl Transport {
+    /// Binds the shared ports (`mux = true`) or prepares the port range.
+    /// Must run inside a tokio runtime.
+    pub(crate) fn start(config: &MediaConfig) -> Result<Transport, SfuError> {
+        let ip = config.udp_bind_ip;
+        let sockets = if config.mux {
+            let tcp = config.ice_tcp.then(|| SocketAddr::new(ip, config.tcp_port));
+            Sockets::Mux(Mux::start(SocketAddr::new(ip, config.udp_port), tcp)?)
+        } else {
+            Sockets::PerConnection(PortCursor::default())
+        };
+        let announce = Announce {
+            ips: config.announced_ips.clone(),
+            udp_port: match &sockets {
+                Sockets::Mux(mux) => Some(mux.udp_addr().port()),
+                Sockets::PerConnection(_) => None,
+            },
+            tcp_port: match &sockets {
+                Sockets::Mux(mux) => mux.tcp_addr().map(|a| a.port()),
+                Sockets::PerConnection(_) => None,
+            },
+        };
+        Ok(Transport {
+            config: config.clone(),
+            sockets,
+            announce,
         })
-        .collect()
-}
+    }
 
-/// An SDP with every `a=candidate` line announced on each of `ips`.
-pub(crate) fn announce_sdp(sdp: &str, ips: &[IpAddr]) -> String {
-    let mut out = String::with_capacity(sdp.len());
-    for line in sdp.split_inclusive('\n') {
-        match line.strip_prefix("a=") {
-            Some(rest) if rest.starts_with("candidate:") => {
-                let body = rest.trim_end_matches(['\r', '\n']);
-                for announced in announce_candidate(body, ips) {
-                    out.push_str("a=");
-                    out.push_str(&announced);
-                    out.push_str("\r\n");
-                }
-            }
-            _ => out.push_str(line),
+    /// How candidates are announced.
+    pub(crate) fn announce(&self) -> &Announce {
+        &self.announce
+    }
+
+    /// The shared UDP port (mux only).
+    pub(crate) fn udp_port(&self) -> Option<u16> {
+        self.mux().map(|m| m.udp_addr().port())
+    }
+
+    /// The shared ICE-TCP port (mux with ICE-TCP on).
+    pub(crate) fn tcp_port(&self) -> Option<u16> {
+        self.mux().and_then(|m| m.tcp_addr()).map(|a| a.port())
+    }
+
+    /// The mux's counters (mux only).
+    pub(crate) fn counters(&self) -> Option<MuxCounters> {
+        self.mux().map(Mux::counters)
+    }
+
+    fn mux(&self) -> Option<&Mux> {
+        match &self.sockets {
+            Sockets::Mux(mux) => Some(mux),
+            Sockets::PerConnection(_) => None,
         }
     }
-    out
+
+    /// Builds a peer connection for one publisher or player leg.
+    pub(crate) async fn build(
+        &self,
+        handler: Arc<dyn PeerConnectionEventHandler>,
+    ) -> Result<LegConnection, SfuError> {
+        let ip = self.config.udp_bind_ip;
+        let tcp_addrs = if self.config.ice_tcp {
+            // ICE-TCP, passive: for clients whose network drops UDP.
+            vec![SocketAddr::new(ip, 0)]
+        } else {
+            Vec::new()
+        };
+        match &self.sockets {
+            Sockets::Mux(mux) => {
+                let registration = mux.register();
+                let (ufrag, password) = registration.credentials();
+                let pc = PeerConnectionBuilder::new()
+                    .with_media_engine(media_engine()?)
+                    .with_interceptor_registry(interceptors())
+                    .with_setting_engine(settings().with_ice_credentials(ufrag, password).build())
+                    .with_handler(handler)
+                    .with_runtime(registration.runtime())
+                    // Bound and released at once: the address only keys
+                    // the connection's virtual sockets.
+                    .with_udp_addrs(vec![SocketAddr::new(ip, 0)])
+                    .with_tcp_addrs(tcp_addrs)
+                    .build()
+                    .await
+                    .map_err(|e| SfuError::Transport(e.to_string()))?;
+                Ok(LegConnection {
+                    pc: Arc::new(pc),
+                    registration: Some(registration),
+                })
+            }
+            Sockets::PerConnection(ports) => {
+                let mut last_error = String::from("no address to bind");
+                for addr in ports.candidates(&self.config) {
+                    let built = PeerConnectionBuilder::new()
+                        .with_media_engine(media_engine()?)
+                        .with_interceptor_registry(interceptors())
+                        .with_setting_engine(settings().build())
+                        .with_handler(Arc::clone(&handler))
+                        .with_udp_addrs(vec![addr])
+                        .with_tcp_addrs(tcp_addrs.clone())
+                        .build()
+                        .await;
+                    match built {
+                        Ok(pc) => {
+                            return Ok(LegConnection {
+                                pc: Arc::new(pc),
+                                registration: None,
+                            })
+                        }
+                        Err(error) => {
+                            tracing::debug!(%addr, %error, "media socket unavailable");
+                            last_error = format!("{addr}: {error}");
+                        }
+                    }
+                }
+                Err(SfuError::Transport(last_error))
+            }
+        }
+    }
+}
+
+/// ICE settings of every SFU peer connection. The announced IPs are
+/// applied to the candidates as they are signaled ([`Announce`]): the
+/// setting engine's NAT 1:1 option is stored but not used by webrtc-rs
+/// 0.21.1.
+fn settings() -> SettingEngineBuilder {
+    SettingEngineBuilder::new().with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+}
+
+/// A leg's peer connection and, with the mux, its place there.
+pub(crate) struct LegConnection {
+    pc: Arc<dyn PeerConnection>,
+    registration: Option<Arc<Registration>>,
+}
+
+impl LegConnection {
+    /// The peer connection.
+    pub(crate) fn pc(&self) -> &Arc<dyn PeerConnection> {
+        &self.pc
+    }
+
+    /// Closes the peer connection and takes it out of the mux.
+    pub(crate) async fn close(&self) {
+        if let Err(error) = self.pc.close().await {
+            tracing::debug!(%error, "closing a peer connection");
+        }
+        if let Some(registration) = &self.registration {
+            registration.release();
+        }
+    }
+}
+
+/// How the SFU's candidates are signaled: on every announced IP, with the
+/// mux's shared ports, and without the `tcptype active` candidate (the
+/// SFU only accepts ICE-TCP).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Announce {
+    /// The addresses to announce; empty: the bound one.
+    pub(crate) ips: Vec<IpAddr>,
+    /// The port every UDP candidate carries (the mux's), if any.
+    pub(crate) udp_port: Option<u16>,
+    /// The port every passive TCP candidate carries (the mux's), if any.
+    pub(crate) tcp_port: Option<u16>,
+}
+
+impl Announce {
+    /// A local candidate line as announced (RFC 8839 `candidate:<foundation>
+    /// <component> <transport> <priority> <address> <port> typ ...`): one
+    /// copy per announced IP, in order, or none for an active TCP
+    /// candidate. Each copy after the first gets its own foundation and a
+    /// slightly lower priority, so a client tries the first address first
+    /// and checks every one; all of them reach the same socket (a public
+    /// address through a 1:1 NAT, a LAN address directly).
+    pub(crate) fn candidate(&self, candidate: &str) -> Vec<String> {
+        let fields: Vec<&str> = candidate.split(' ').collect();
+        if fields.len() <= 5 {
+            return vec![candidate.to_owned()];
+        }
+        let tcp = fields[2].eq_ignore_ascii_case("tcp");
+        let tcp_type = fields
+            .iter()
+            .position(|f| f.eq_ignore_ascii_case("tcptype"))
+            .and_then(|i| fields.get(i + 1));
+        if tcp && tcp_type.is_some_and(|t| !t.eq_ignore_ascii_case("passive")) {
+            return Vec::new();
+        }
+        let port = if tcp { self.tcp_port } else { self.udp_port };
+        let ips: Vec<Option<IpAddr>> = if self.ips.is_empty() {
+            vec![None]
+        } else {
+            self.ips.iter().copied().map(Some).collect()
+        };
+        let mut priority: u32 = fields[3].parse().unwrap_or(0);
+        if tcp {
+            // ICE-TCP is the fallback for networks that drop UDP: below every
+            // UDP candidate of ours, so a client that can use UDP nominates it.
+            priority /= 2;
+        }
+        ips.iter()
+            .zip(0u32..)
+            .map(|(ip, i)| {
+                let mut copy: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+                if let Some(ip) = ip {
+                    copy[4] = ip.to_string();
+                }
+                if let (Some(port), Some(field)) = (port, copy.get_mut(5)) {
+                    *field = port.to_string();
+                }
+                if i > 0 {
+                    copy[0] = format!("{}{i}", fields[0]);
+                }
+                copy[3] = priority.saturating_sub(i).to_string();
+                copy.join(" ")
+            })
+            .collect()
+    }
+
+    /// An SDP with every `a=candidate` line announced.
+    pub(crate) fn sdp(&self, sdp: &str) -> String {
+        let mut out = String::with_capacity(sdp.len());
+        for line in sdp.split_inclusive('\n') {
+            match line.strip_prefix("a=") {
+                Some(rest) if rest.starts_with("candidate:") => {
+                    let body = rest.trim_end_matches(['\r', '\n']);
+                    for announced in self.candidate(body) {
+                        out.push_str("a=");
+                        out.push_str(&announced);
+                        out.push_str("\r\n");
+                    }
+                }
+                _ => out.push_str(line),
+            }
+        }
+        out
+    }
+}
+
+/// Whether the SFU uses a client's trickled candidate: everything but
+/// TCP candidates the SFU would have to dial (passive, simultaneous-open):
+/// it only accepts ICE-TCP, and never connects to addresses a client names.
+pub(crate) fn usable_remote_candidate(candidate: &str) -> bool {
+    let fields: Vec<&str> = candidate.split(' ').collect();
+    let tcp = fields.get(2).is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
+    let tcp_type = fields
+        .iter()
+        .position(|f| f.eq_ignore_ascii_case("tcptype"))
+        .and_then(|i| fields.get(i + 1));
+    !tcp || tcp_type.is_some_and(|t| t.eq_ignore_ascii_case("active"))
 }
 
 #[cfg(test)]
@@ -159,9 +337,10 @@ mod tests {
     fn port_range_is_walked_round_robin() {
         let config = MediaConfig {
             udp_bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            mux: false,
             udp_port_min: Some(5000),
             udp_port_max: Some(5002),
-            announced_ips: Vec::new(),
+            ..MediaConfig::default()
         };
         let cursor = PortCursor::default();
         let ports = |c: &PortCursor| -> Vec<u16> {
@@ -177,29 +356,72 @@ mod tests {
     fn candidates_are_announced_on_every_configured_ip() {
         let public: IpAddr = "203.0.113.7".parse().unwrap();
         let lan: IpAddr = "10.0.0.1".parse().unwrap();
+        let on = |ips: Vec<IpAddr>| Announce {
+            ips,
+            ..Announce::default()
+        };
         let c = "candidate:1 1 udp 2130706431 10.0.0.1 40000 typ host";
         assert_eq!(
-            announce_candidate(c, &[public]),
+            on(vec![public]).candidate(c),
             vec!["candidate:1 1 udp 2130706431 203.0.113.7 40000 typ host"]
         );
         assert_eq!(
-            announce_candidate(c, &[public, lan]),
+            on(vec![public, lan]).candidate(c),
             vec![
                 "candidate:1 1 udp 2130706431 203.0.113.7 40000 typ host",
                 "candidate:11 1 udp 2130706430 10.0.0.1 40000 typ host",
             ]
         );
-        assert_eq!(announce_candidate(c, &[]), vec![c]);
+        assert_eq!(on(vec![]).candidate(c), vec![c]);
         // TCP candidates rank below every UDP one.
         let tcp = "candidate:2 1 tcp 2130706431 10.0.0.1 40001 typ host tcptype passive";
         assert_eq!(
-            announce_candidate(tcp, &[]),
+            on(vec![]).candidate(tcp),
             vec!["candidate:2 1 tcp 1065353215 10.0.0.1 40001 typ host tcptype passive"]
         );
         let sdp = "v=0\r\na=candidate:1 1 udp 9 127.0.0.1 5 typ host\r\na=mid:0\r\n";
         assert_eq!(
-            announce_sdp(sdp, &[public, lan]),
+            on(vec![public, lan]).sdp(sdp),
             "v=0\r\na=candidate:1 1 udp 9 203.0.113.7 5 typ host\r\na=candidate:11 1 udp 8 10.0.0.1 5 typ host\r\na=mid:0\r\n"
         );
+    }
+
+    #[test]
+    fn the_mux_ports_replace_each_connections_own_and_active_tcp_is_dropped() {
+        let announce = Announce {
+            ips: Vec::new(),
+            udp_port: Some(3478),
+            tcp_port: Some(3479),
+        };
+        assert_eq!(
+            announce.candidate("candidate:1 1 udp 2130706431 10.0.0.1 40000 typ host"),
+            vec!["candidate:1 1 udp 2130706431 10.0.0.1 3478 typ host"]
+        );
+        assert_eq!(
+            announce
+                .candidate("candidate:2 1 tcp 2130706431 10.0.0.1 40001 typ host tcptype passive"),
+            vec!["candidate:2 1 tcp 1065353215 10.0.0.1 3479 typ host tcptype passive"]
+        );
+        let active = "candidate:3 1 tcp 2130706431 10.0.0.1 9 typ host tcptype active";
+        assert!(announce.candidate(active).is_empty());
+        assert!(Announce::default().candidate(active).is_empty());
+        let sdp = format!("v=0\r\na={active}\r\na=mid:0\r\n");
+        assert_eq!(announce.sdp(&sdp), "v=0\r\na=mid:0\r\n");
+    }
+
+    #[test]
+    fn the_sfu_never_dials_a_clients_tcp_candidate() {
+        assert!(usable_remote_candidate(
+            "candidate:1 1 udp 2130706431 192.0.2.1 5000 typ host"
+        ));
+        assert!(usable_remote_candidate(
+            "candidate:2 1 tcp 2130706431 192.0.2.1 9 typ host tcptype active"
+        ));
+        assert!(!usable_remote_candidate(
+            "candidate:3 1 tcp 2130706431 192.0.2.1 5001 typ host tcptype passive"
+        ));
+        assert!(!usable_remote_candidate(
+            "candidate:4 1 TCP 2130706431 192.0.2.1 5001 typ host tcptype so"
+        ));
     }
 }

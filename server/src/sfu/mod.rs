@@ -23,6 +23,9 @@
 //!   player whose connection comes up asks for one at once.
 //! - The publisher's receiver reports and TWCC feedback come from its leg's
 //!   interceptors.
+//! - Sockets: by default every leg shares one UDP port and one ICE-TCP
+//!   port ([`mux`]); candidates are announced with those ports (and on
+//!   every announced IP) as they are signaled (`engine::Announce`).
 //! - Connection state Failed/Closed ends a leg: its peer connection is
 //!   closed and its tasks aborted (a remote track's `poll()` does not end on
 //!   failure by itself). A publisher leg ending closes its players and tells
@@ -30,10 +33,13 @@
 
 mod engine;
 mod forwarder;
+mod mux;
 mod rtcp_delivery;
 
+pub use mux::{MuxCounters, MuxError};
+
 use crate::config::MediaConfig;
-use engine::{announce_candidate, announce_sdp, build_peer_connection, PortCursor};
+use engine::{usable_remote_candidate, Announce, LegConnection, Transport};
 use forwarder::{
     negotiated_payload_type, rewrite_for_leg, sending_sections, KeyframeDecision, KeyframeLimiter,
 };
@@ -110,6 +116,9 @@ pub enum SfuError {
     /// The peer connection could not be configured.
     #[error("media setup failed: {0}")]
     Setup(String),
+    /// The shared media ports could not be bound.
+    #[error(transparent)]
+    Ports(#[from] MuxError),
 }
 
 impl SfuError {
@@ -143,7 +152,8 @@ impl std::fmt::Debug for Sfu {
 
 struct Inner {
     config: MediaConfig,
-    ports: PortCursor,
+    /// Started by [`Sfu::start`] (or the first leg).
+    transport: Mutex<Option<Arc<Transport>>>,
     observer: Arc<dyn SfuObserver>,
     state: Mutex<State>,
     next_id: AtomicU64,
@@ -159,7 +169,7 @@ struct Publisher {
     id: u64,
     key: StreamKey,
     session_id: String,
-    pc: Arc<dyn PeerConnection>,
+    conn: LegConnection,
     /// The tracks the offer sends, in its order.
     tracks: Mutex<Vec<Arc<SourceTrack>>>,
     live: AtomicBool,
@@ -195,7 +205,7 @@ struct Arrived {
 
 struct Player {
     id: u64,
-    pc: Arc<dyn PeerConnection>,
+    conn: LegConnection,
     sources: Mutex<Vec<Arc<SourceTrack>>>,
     tasks: Tasks,
 }
@@ -222,12 +232,34 @@ impl Sfu {
         Sfu {
             inner: Arc::new(Inner {
                 config,
-                ports: PortCursor::default(),
+                transport: Mutex::new(None),
                 observer,
                 state: Mutex::new(State::default()),
                 next_id: AtomicU64::new(1),
             }),
         }
+    }
+
+    /// Binds the media ports (the mux's shared UDP and TCP ports, chosen
+    /// now when configured as 0). Idempotent; without it the first leg
+    /// does it. Must run inside a tokio runtime.
+    pub fn start(&self) -> Result<(), SfuError> {
+        self.inner.transport().map(|_| ())
+    }
+
+    /// The shared media UDP port, once started with the mux.
+    pub fn media_udp_port(&self) -> Option<u16> {
+        self.inner.started().and_then(|t| t.udp_port())
+    }
+
+    /// The shared ICE-TCP port, once started with the mux and ICE-TCP.
+    pub fn media_tcp_port(&self) -> Option<u16> {
+        self.inner.started().and_then(|t| t.tcp_port())
+    }
+
+    /// What the mux routed and dropped so far (with the mux, once started).
+    pub fn mux_counters(&self) -> Option<MuxCounters> {
+        self.inner.started().and_then(|t| t.counters())
     }
 
     /// Answers a publisher's offer, replacing its previous connection.
@@ -250,12 +282,13 @@ impl Sfu {
             role: MediaRole::Publish,
             session_id: session_id.to_owned(),
         };
-        let pc = self.inner.build(leg, id).await?;
+        let conn = self.inner.build(leg, id).await?;
+        let pc = Arc::clone(conn.pc());
         let publisher = Arc::new(Publisher {
             id,
             key: stream.clone(),
             session_id: session_id.to_owned(),
-            pc: Arc::clone(&pc),
+            conn,
             tracks: Mutex::new(
                 kinds
                     .iter()
@@ -303,10 +336,10 @@ impl Sfu {
             role: MediaRole::Play,
             session_id: session_id.to_owned(),
         };
-        let pc = self.inner.build(leg, id).await?;
+        let conn = self.inner.build(leg, id).await?;
         let player = Arc::new(Player {
             id,
-            pc,
+            conn,
             sources: Mutex::new(Vec::new()),
             tasks: Tasks::default(),
         });
@@ -332,9 +365,10 @@ impl Sfu {
     }
 
     /// Adds a remote ICE candidate to a leg. An empty candidate (end of
-    /// candidates) and candidates for unknown legs are ignored.
+    /// candidates), TCP candidates the SFU would have to dial, and
+    /// candidates for unknown legs are ignored.
     pub async fn add_candidate(&self, leg: &LegRef, candidate: IceCandidate) {
-        if candidate.candidate.is_empty() {
+        if candidate.candidate.is_empty() || !usable_remote_candidate(&candidate.candidate) {
             return;
         }
         let pc = {
@@ -344,11 +378,11 @@ impl Sfu {
                     .publishers
                     .get(&leg.stream)
                     .filter(|p| p.session_id == leg.session_id)
-                    .map(|p| Arc::clone(&p.pc)),
+                    .map(|p| Arc::clone(p.conn.pc())),
                 MediaRole::Play => st
                     .players
                     .get(&(leg.stream.clone(), leg.session_id.clone()))
-                    .map(|p| Arc::clone(&p.pc)),
+                    .map(|p| Arc::clone(p.conn.pc())),
             }
         };
         let Some(pc) = pc else {
@@ -446,22 +480,44 @@ impl Inner {
         lock(&self.state)
     }
 
-    async fn build(
-        self: &Arc<Self>,
-        leg: LegRef,
-        id: u64,
-    ) -> Result<Arc<dyn PeerConnection>, SfuError> {
+    /// The transport, started on first use.
+    fn transport(&self) -> Result<Arc<Transport>, SfuError> {
+        let mut transport = lock(&self.transport);
+        if let Some(started) = transport.as_ref() {
+            return Ok(Arc::clone(started));
+        }
+        let started = Arc::new(Transport::start(&self.config)?);
+        *transport = Some(Arc::clone(&started));
+        Ok(started)
+    }
+
+    fn started(&self) -> Option<Arc<Transport>> {
+        lock(&self.transport).clone()
+    }
+
+    async fn build(self: &Arc<Self>, leg: LegRef, id: u64) -> Result<LegConnection, SfuError> {
         let handler = Arc::new(LegHandler {
             sfu: Arc::downgrade(self),
             leg,
             id,
         });
-        build_peer_connection(&self.config, &self.ports, handler).await
+        self.transport()?.build(handler).await
     }
 
-    /// An answer as announced (candidates on every announced address, if any).
+    /// How candidates are announced now.
+    fn announce(&self) -> Announce {
+        self.started()
+            .map(|t| t.announce().clone())
+            .unwrap_or_else(|| Announce {
+                ips: self.config.announced_ips.clone(),
+                ..Announce::default()
+            })
+    }
+
+    /// An answer as announced (candidates on every announced address, with
+    /// the shared ports).
     fn announced(&self, sdp: String) -> String {
-        announce_sdp(&sdp, &self.config.announced_ips)
+        self.announce().sdp(&sdp)
     }
 
     fn publisher(&self, stream: &StreamKey, id: u64) -> Option<Arc<Publisher>> {
@@ -632,9 +688,7 @@ impl Inner {
             finish_player(player).await;
         }
         lock(&publisher.tracks).clear();
-        if let Err(error) = publisher.pc.close().await {
-            tracing::debug!(%error, "closing a publisher connection");
-        }
+        publisher.conn.close().await;
     }
 
     async fn close_player(&self, stream: &StreamKey, session_id: &str, only: Option<u64>) -> bool {
@@ -715,9 +769,7 @@ impl SourceTrack {
 async fn finish_player(player: Arc<Player>) {
     player.tasks.abort_all();
     lock(&player.sources).clear();
-    if let Err(error) = player.pc.close().await {
-        tracing::debug!(%error, "closing a player connection");
-    }
+    player.conn.close().await;
 }
 
 async fn negotiate_publisher(
@@ -766,13 +818,14 @@ async fn negotiate_player(
             }],
         )));
         let sender = player
-            .pc
+            .conn
+            .pc()
             .add_track(Arc::clone(&local) as Arc<dyn TrackLocal>)
             .await
             .map_err(fail)?;
         outputs.push((Arc::clone(source), local, sender, ssrc));
     }
-    let sdp = answer(player.pc.as_ref(), offer).await?;
+    let sdp = answer(player.conn.pc().as_ref(), offer).await?;
     let mut forwarded = 0;
     for (source, local, sender, ssrc) in outputs {
         let params = sender.get_parameters().await.map_err(fail)?;
@@ -861,7 +914,7 @@ impl PeerConnectionEventHandler for LegHandler {
         };
         match event.candidate.to_json() {
             Ok(init) => {
-                for candidate in announce_candidate(&init.candidate, &sfu.config.announced_ips) {
+                for candidate in sfu.announce().candidate(&init.candidate) {
                     sfu.observer.local_candidate(
                         &self.leg,
                         IceCandidate {
