@@ -2,8 +2,9 @@
 // Rust side. It answers every command of docs/app-contract.md, emits SDK
 // events for a scripted scenario, and feeds the canvas fallback with drawn
 // frames so tiles look like video. Query parameters:
-//   scenario = home | nocamera | hoststop | solo | spotlight | duo | duo-off | muted | call | grid | speaker | pinned | chat | people | stats | reconnecting | leave | kicked | menu | help
-//              (duo: 1:1 with the Info panel open; duo-off: the same with your camera and mic off;
+//   scenario = home | advanced | paste | nocamera | invite | reach | hoststop | solo | spotlight | duo | duo-off | muted | call | grid | speaker | pinned | chat | people | stats | reconnecting | leave | kicked | menu | help
+//              (advanced: home with "Advanced (your own server)" open; paste: a guest pasted an invite link; invite: hosting for the network, Info tab;
+//               reach: the same after "Check reachability"; duo: 1:1 with the Info panel open; duo-off: the same with your camera and mic off;
 //               muted: 1:1 with your mic off while you talk: the "You're muted" hint)
 //   Sound levels: while start_sound_level_monitor runs, you talk (captured ~35..85) and the
 //   first remote person talks; the others are quiet (their speaking rings stay off).
@@ -22,6 +23,16 @@
   let room = null;
   let me = null;
   let msgId = 100;
+  let hostScope = "this_computer";
+  let inviteSeq = 0;
+  const b64url = (s) => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  // A token in the real format (CF1.<base64url(claims)>.<sig>), so the UI can read its room and expiry.
+  const mintToken = (room, ttl) => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { app_id: 1234567, user_id: "", room_id: room, privileges: { login: true, publish: true }, iat: now, exp: now + ttl };
+    return { token: `CF1.${b64url(JSON.stringify(claims))}.${b64url(String(++inviteSeq).padStart(32, "s"))}`, expires_at: now + ttl };
+  };
+  const FINGERPRINT = "3F:9A:0C:77:E1:52:B4:08:6D:C3:29:FA:10:8E:5B:47:D2:61:0F:AC:93:3E:7B:C5:48:1D:E6:02:BF:74:A9:58";
   const log = [];
 
   class Channel {
@@ -37,16 +48,18 @@
   const settings = {
     user_id: "u-ada",
     name: "Ada Lovelace",
-    last_server: "ws://192.168.1.20:8080/ws",
+    last_server: "wss://192.168.1.20:40123/ws",
     last_room: "team-sync",
     last_app_id: 1234567,
-    last_app_sign: "ab".repeat(32),
+    last_app_sign: "",
+    last_token: mintToken("team-sync", 20 * 3600).token,
+    last_pin: FINGERPRINT,
     camera: null,
     microphone: null,
     speaker: null,
     video_source: "camera",
     video_preset: "360p",
-    host_scope: "this_computer",
+    host_scope: q.get("scope") === "network" || scenario === "reach" || scenario === "invite" ? "network" : "this_computer",
     theme,
   };
 
@@ -58,7 +71,7 @@
     { user_id: "u-margaret", user_name: "Margaret Hamilton", hue: 340 },
     { user_id: "u-edsger", user_name: "Edsger Dijkstra", hue: 90 },
   ];
-  const count = { solo: 0, spotlight: 1, duo: 1, "duo-off": 1, muted: 1, reconnecting: 1, kicked: 1, leave: 1 }[scenario] ?? (scenario === "grid" ? 6 : scenario === "speaker" || scenario === "pinned" ? 5 : 3);
+  const count = { solo: 0, spotlight: 1, duo: 1, "duo-off": 1, muted: 1, reconnecting: 1, kicked: 1, leave: 1, invite: 0, reach: 0 }[scenario] ?? (scenario === "grid" ? 6 : scenario === "speaker" || scenario === "pinned" ? 5 : 3);
   const others = people.slice(0, count);
 
   const quality = (level, extra = {}) => ({
@@ -197,6 +210,14 @@
       case "people":
         click("#toggle-people");
         break;
+      case "invite":
+        // The host's invite box (Info tab) with the Reachability section.
+        break;
+      case "reach":
+        // The same, with the reachability results (one failing TURN check).
+        setTimeout(() => click("#check-reachability"), 50);
+        setTimeout(() => document.querySelector("#reachability")?.scrollIntoView(), 500);
+        break;
       case "hoststop":
         emit("HostStopped", { reason: "the server's port was closed" });
         break;
@@ -230,18 +251,45 @@
       speakers: [{ id: "alsa:spk0", name: "Built-in Speakers" }, { id: "alsa:hdmi", name: "HDMI Monitor" }],
     }),
     host_call: ({ scope }) => {
-      const ws = "ws://127.0.0.1:40123/ws";
-      const sign = "0f3a".repeat(16);
+      hostScope = scope;
+      const tls = scope === "network";
       return {
-        ws_url: ws,
-        http_url: "http://127.0.0.1:40123",
-        debug_page_url: "http://127.0.0.1:40123/",
-        addresses: scope === "network" ? ["ws://192.168.1.20:40123/ws"] : [ws],
+        ws_url: tls ? "wss://127.0.0.1:40123/ws" : "ws://127.0.0.1:40123/ws",
+        http_url: tls ? "https://127.0.0.1:40123" : "http://127.0.0.1:40123",
+        debug_page_url: tls ? "https://192.168.1.20:40123/" : "http://127.0.0.1:40123/",
+        addresses: tls ? ["wss://192.168.1.20:40123/ws", "wss://10.8.0.4:40123/ws"] : ["ws://127.0.0.1:40123/ws"],
         app_id: 1234567,
-        app_sign: sign,
-        invite: `confer://join?server=${encodeURIComponent(ws)}&app_id=1234567&app_sign=${sign}`,
+        app_sign: "0f3a".repeat(16),
+        fingerprint: tls ? FINGERPRINT : null,
+        forward: { tcp: 40123, udp: tls ? 40124 : null },
       };
     },
+    host_invite: ({ room, ttl_secs }) => {
+      if (typeof room !== "string" || typeof ttl_secs !== "number") throw "invalid args for command `host_invite`";
+      const { token, expires_at } = mintToken(room, ttl_secs);
+      const server = hostScope === "network" ? "wss://192.168.1.20:40123/ws" : "ws://127.0.0.1:40123/ws";
+      const fp = hostScope === "network" ? `&fp=${encodeURIComponent(FINGERPRINT)}` : "";
+      return { link: `confer://join?server=${encodeURIComponent(server)}&app_id=1234567&room=${encodeURIComponent(room)}&token=${token}${fp}`, token, expires_at };
+    },
+    // `confer doctor`'s checks, in order; TURN fails (none configured behind this router).
+    check_reachability: () =>
+      new Promise((resolve) =>
+        setTimeout(
+          () =>
+            resolve({
+              checks: [
+                { name: "DNS", target: "192.168.1.20", ok: true, code: 0, detail: "an IP address: nothing to resolve", elapsed_ms: 0 },
+                { name: "TCP", target: "192.168.1.20:40123", ok: true, code: 0, detail: "connected", elapsed_ms: 2 },
+                { name: "TLS", target: "192.168.1.20:40123", ok: true, code: 0, detail: "TLS 1.3, certificate matches the pinned fingerprint", elapsed_ms: 9 },
+                { name: "WebSocket", target: "wss://192.168.1.20:40123/ws", ok: true, code: 0, detail: "upgraded", elapsed_ms: 4 },
+                { name: "Login", target: "room doctor-check", ok: true, code: 0, detail: "logged in and out with an invite token", elapsed_ms: 31 },
+                { name: "UDP media", target: "192.168.1.20:40124", ok: true, code: 0, detail: "ICE connected over UDP (host candidate)", elapsed_ms: 412 },
+                { name: "TURN", target: "turn:192.168.1.20:3478", ok: false, code: 1002020, detail: "no answer to the TURN allocate request within 3 s: is UDP 3478 forwarded, or is a TURN server configured?", elapsed_ms: 3004 },
+              ],
+            }),
+          scenario === "reach" ? 150 : 1200,
+        ),
+      ),
     login_room: (a) => {
       room = a.room_id;
       me = a.user_id;
@@ -385,7 +433,24 @@
   }, 100);
 
   // Drive the UI: host a call (the name is filled from settings) for call scenarios.
-  if (scenario !== "home" && scenario !== "nocamera") {
+  if (scenario === "paste") {
+    // A guest pastes a host's invite (TLS, pinned): the form fills in and says so.
+    const paste = () =>
+      setTimeout(() => {
+        const el = document.querySelector("#invite-link");
+        const { token } = mintToken("room-k7dm3q", 24 * 3600 - 60);
+        el.value = `confer://join?server=${encodeURIComponent("wss://192.168.1.20:40123/ws")}&app_id=1234567&room=room-k7dm3q&token=${token}&fp=${encodeURIComponent(FINGERPRINT)}`;
+        el.dispatchEvent(new Event("input"));
+      }, 150);
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", paste);
+    else paste();
+  }
+  if (scenario === "advanced") {
+    const open = () => setTimeout(() => document.querySelector("#join-advanced")?.setAttribute("open", ""), 150);
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", open);
+    else open();
+  }
+  if (scenario !== "home" && scenario !== "nocamera" && scenario !== "advanced" && scenario !== "paste") {
     const start = () => setTimeout(() => document.querySelector("#host-call")?.click(), 150);
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
     else start();

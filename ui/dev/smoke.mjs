@@ -34,12 +34,20 @@ try {
     assert.equal(await js(`document.querySelector('[data-screen="call"]').hidden`), false);
     assert.equal(await js(`document.querySelector('[data-screen="home"]').hidden`), true);
   });
-  await check("invite carries server, app id, app sign, room", async () => {
+  await check("invite carries server, app id, room, token (no app sign); the link is host_invite's", async () => {
     const d = await js(`({...document.querySelector('#invite').dataset})`);
     assert.equal(d.server, "ws://127.0.0.1:40123/ws");
     assert.equal(d.appId, "1234567");
-    assert.match(d.appSign, /^[0-9a-f]{64}$/);
     assert.match(d.room, /^room-/);
+    assert.match(d.token, /^CF1\.[\w-]+\.[\w-]+$/);
+    assert.equal(d.fingerprint, "", "this computer only: no TLS");
+    assert.equal("appSign" in d, false);
+    const invite = await js(`__confer_mock.log.find(([c]) => c === 'host_invite')[1]`);
+    assert.deepEqual(invite, { room: d.room, ttl_secs: 86400 });
+    const link = await js(`document.querySelector('#invite-link-text').textContent`);
+    assert.ok(link.startsWith("confer://join?server=") && link.includes(`token=${d.token}`) && !link.includes("app_sign"), link);
+    const text = await js(`document.querySelector('[data-screen="call"]').textContent`);
+    assert.equal(text.includes("0f3a0f3a"), false, "the AppSign is never shown");
   });
   await check("tiles: self + 3 remote with user/stream ids and names", async () => {
     const tiles = await js(`[...document.querySelectorAll('.tile')].filter(t => !t.closest('[hidden]')).map(t => [t.dataset.userId, t.dataset.streamId ?? null, t.hasAttribute('data-self'), t.querySelector('.tile-name').textContent, t.querySelector('.tile-video').dataset.tileId])`);
@@ -114,17 +122,44 @@ try {
   p = await browser.page(1100, 720);
   await p.goto(`${base}?scenario=home&theme=light`);
   await sleep(800);
-  await check("pasting an invite fills the join fields; Join logs in there", async () => {
-    const sign = "ab".repeat(32);
-    await p.eval(`(() => { const el = document.querySelector('#invite-link'); el.value = 'confer://join?server=ws%3A%2F%2F10.0.0.9%3A4000%2Fws&app_id=77&app_sign=${sign}&room=room-xyz'; el.dispatchEvent(new Event('input')); })()`);
-    const fields = await p.eval(`['#server-url','#room-id','#app-id','#app-sign'].map(s => document.querySelector(s).value)`);
-    assert.deepEqual(fields, ["ws://10.0.0.9:4000/ws", "room-xyz", "77", sign]);
+  await check("Join without a token asks for the invite; an App ID problem opens Advanced and focuses it", async () => {
+    await p.eval(`(() => { const t = document.querySelector('#invite-token'); t.value = ''; document.querySelector('#join-call').click(); })()`);
+    assert.equal(await p.eval(`document.activeElement.id`), "invite-token");
+    assert.match(await p.eval(`document.querySelector('#home-error').textContent`), /invite link/);
+    assert.equal(await p.eval(`document.querySelector('#join-advanced').open`), false);
+    await p.eval(`(() => { document.querySelector('#invite-token').value = 'CF1.e30.c2ln'; document.querySelector('#app-id').value = ''; document.querySelector('#join-call').click(); })()`);
+    assert.equal(await p.eval(`document.querySelector('#join-advanced').open`), true);
+    assert.equal(await p.eval(`document.activeElement.id`), "app-id");
+    assert.equal(await p.eval(`__confer_mock.log.some(([c]) => c === 'login_room')`), false);
+    await p.eval(`(() => { document.querySelector('#join-advanced').open = false; document.querySelector('#app-id').value = '1234567'; })()`);
+  });
+  await check("Advanced (your own server) is collapsed; pasting an invite fills everything and says so; Join logs in with the token and pins", async () => {
+    assert.equal(await p.eval(`document.querySelector('#join-advanced').open`), false);
+    const fp = "3F:9A:0C:77:E1:52:B4:08:6D:C3:29:FA:10:8E:5B:47:D2:61:0F:AC:93:3E:7B:C5:48:1D:E6:02:BF:74:A9:58";
+    const exp = Math.floor(Date.now() / 1000) + 7200;
+    const b64 = (x) => Buffer.from(x).toString("base64url");
+    const token = `CF1.${b64(JSON.stringify({ app_id: 77, user_id: "", room_id: "room-xyz", privileges: { login: true, publish: true }, iat: 0, exp }))}.${b64("sig")}`;
+    await p.eval(`(() => { const el = document.querySelector('#invite-link'); el.value = 'confer://join?server=wss%3A%2F%2F10.0.0.9%3A4000%2Fws&app_id=77&room=room-xyz&token=${token}&fp=${encodeURIComponent(fp)}'; el.dispatchEvent(new Event('input')); })()`);
+    const fields = await p.eval(`['#server-url','#room-id','#invite-token','#app-id','#app-sign','#server-pin'].map(s => document.querySelector(s).value)`);
+    assert.deepEqual(fields, ["wss://10.0.0.9:4000/ws", "room-xyz", token, "77", "", fp]);
+    const hint = await p.eval(`document.querySelector('#invite-hint').textContent`);
+    assert.match(hint, /^Invite for room room-xyz on 10\.0\.0\.9:4000 — secured with the host's certificate\. Expires in 1 h/);
     await p.eval(`document.querySelector('#join-call').click()`);
     await sleep(400);
     const log = await p.eval(`__confer_mock.log.map(([c, a]) => [c, a])`);
     const create = log.filter(([c]) => c === "create_engine").at(-1);
-    assert.deepEqual(create[1].profile, { server: "ws://10.0.0.9:4000/ws", app_id: 77, app_sign: sign, scenario: "StandardVideoCall" });
-    assert.equal(log.find(([c]) => c === "login_room")[1].room_id, "room-xyz");
+    assert.deepEqual(create[1].profile, { server: "wss://10.0.0.9:4000/ws", app_id: 77, pin: fp, scenario: "StandardVideoCall" });
+    const login = log.find(([c]) => c === "login_room")[1];
+    assert.equal(login.room_id, "room-xyz");
+    assert.equal(login.token, token);
+    const saved = log.filter(([c]) => c === "save_settings").at(-1)?.[1].settings;
+    assert.equal(saved?.last_token, token);
+    assert.equal(saved?.last_pin, fp);
+    assert.equal(saved?.last_app_sign, "");
+    const d = await p.eval(`({...document.querySelector('#invite').dataset})`);
+    assert.equal(d.token, token);
+    assert.equal(d.fingerprint, fp);
+    assert.equal(await p.eval(`document.querySelector('#reachability').hidden`), true, "guests have no Reachability section");
   });
   await check("#leave leaves at once for a guest", async () => {
     await sleep(600);
@@ -134,6 +169,34 @@ try {
     assert.equal(await p.eval(`document.querySelector('[data-screen="home"]').hidden`), false);
     const calls = await p.eval(`__confer_mock.log.map(([c]) => c)`);
     assert.equal(calls.includes("stop_hosting"), false);
+  });
+  await p.close();
+
+  p = await browser.page(1100, 720);
+  await p.goto(`${base}?scenario=invite&theme=light`);
+  await sleep(1500);
+  await check("hosting for the network: wss address, fingerprint, New link, forwarding and Check reachability", async () => {
+    const d = await p.eval(`({...document.querySelector('#invite').dataset})`);
+    assert.equal(d.server, "wss://192.168.1.20:40123/ws");
+    assert.match(d.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    const link = await p.eval(`document.querySelector('#invite-link-text').textContent`);
+    assert.ok(link.includes(`fp=${encodeURIComponent(d.fingerprint)}`), link);
+    await p.eval(`document.querySelector('#new-invite').click()`);
+    await sleep(100);
+    const d2 = await p.eval(`({...document.querySelector('#invite').dataset})`);
+    assert.notEqual(d2.token, d.token, "a fresh token");
+    assert.equal(await p.eval(`__confer_mock.log.filter(([c]) => c === 'host_invite').length`), 2);
+    assert.match(await p.eval(`document.querySelector('#reach-forward').textContent`), /forward TCP 40123 and UDP 40124 on your router to this computer/);
+    await p.eval(`document.querySelector('#check-reachability').click()`);
+    await sleep(100);
+    assert.equal(await p.eval(`document.querySelector('#check-reachability').disabled`), true);
+    await sleep(1500);
+    const rows = await p.eval(`[...document.querySelectorAll('#reachability .reach-check')].map(li => [li.dataset.name, li.dataset.ok, li.querySelector('.reach-state').textContent])`);
+    assert.equal(rows.length, 7);
+    assert.deepEqual(rows.at(-1), ["TURN", "false", "Failed"]);
+    assert.ok(rows.slice(0, -1).every(([, ok, t]) => ok === "true" && t === "Passed"));
+    assert.equal(await p.eval(`document.querySelector('#reach-status').getAttribute('role')`), "status");
+    assert.match(await p.eval(`document.querySelector('#reach-status').textContent`), /6 of 7 checks passed\. Failed: TURN\./);
   });
   await p.close();
 

@@ -65,7 +65,8 @@ const TEXT: Record<number, ErrorText> = {
   [Codes.RoomFull]: { title: "The room is full", detail: "Ask the host to make room, or try later." },
   [Codes.SessionExpired]: { title: "Your session expired", detail: "Rejoin to continue." },
   [Codes.RequestTimeout]: { title: "The server did not answer", detail: "Check the address and your network, then try again." },
-  [Codes.UserIdInUse]: { title: "That name is taken", detail: "Someone in this call already uses this user ID; pick another one and join again." },
+  // Confer's user ID is generated once per install (not the name): a clash is this install already in the call.
+  [Codes.UserIdInUse]: { title: "You're already in this call", detail: "Someone in it uses this app's user ID: most likely Confer on this computer (another window, or the host's own app). Leave there first, then rejoin." },
   [Codes.TlsUntrusted]: { title: "The server's certificate is not trusted", detail: "Join with the host's invite link: it carries the certificate's fingerprint." },
   [Codes.TlsExpired]: { title: "The server's certificate has expired", detail: "Ask the host to renew it, or check this computer's clock." },
   [Codes.TlsNameMismatch]: { title: "The certificate is for another address", detail: "Use the address from the invite link." },

@@ -7,8 +7,8 @@
 //   leave: stop_publishing_stream -> stop_preview -> logout_room -> destroy_engine -> stop_hosting
 
 import type { Api } from "./tauri.js";
-import { normaliseError } from "./tauri.js";
-import type { AppEvent, EngineProfile, HostInfo, HostScope, SdkEvent, User } from "./types.js";
+import { normaliseError, UNKNOWN_ERROR_CODE } from "./tauri.js";
+import type { AppEvent, EngineProfile, HostInfo, HostInvite, HostScope, ReachabilityReport, SdkEvent, User } from "./types.js";
 import type { CallStore } from "./state.js";
 import { mainStreamId } from "./names.js";
 import { checkMessage, RateLimiter } from "./chat.js";
@@ -24,7 +24,12 @@ export interface JoinParams {
   profile: EngineProfile;
   room_id: string;
   user: User;
+  /** The invite's token (guests); none when the profile's App Sign logs in (the host, own servers). */
+  token?: string;
 }
+
+/** How long a host's invite link works. */
+export const INVITE_TTL_SECS = 24 * 3600;
 
 export type LeaveReason = "user" | "host-stopped";
 
@@ -34,6 +39,7 @@ function sameProfile(a: EngineProfile | null, b: EngineProfile): boolean {
     a.server === b.server &&
     a.app_id === b.app_id &&
     (a.app_sign ?? "") === (b.app_sign ?? "") &&
+    (a.pin ?? "") === (b.pin ?? "") &&
     (a.scenario ?? "Default") === (b.scenario ?? "Default")
   );
 }
@@ -136,6 +142,18 @@ export class CallSession {
     return this.host;
   }
 
+  /** Mints the host's invite for `room` (a fresh token each time; earlier ones work until they expire). */
+  async hostInvite(room: string, ttl_secs = INVITE_TTL_SECS): Promise<HostInvite> {
+    if (!this.host) throw { code: UNKNOWN_ERROR_CODE, message: "not hosting" };
+    return this.api.hostInvite({ room, ttl_secs });
+  }
+
+  /** Runs `confer doctor`'s checks against the hosted server's own addresses. */
+  async checkReachability(): Promise<ReachabilityReport> {
+    if (!this.host) throw { code: UNKNOWN_ERROR_CODE, message: "not hosting" };
+    return this.api.checkReachability();
+  }
+
   /** Joins a room. Resolves true once login and publishing were requested; failures leave the call screen in "failed". */
   async join(p: JoinParams): Promise<boolean> {
     const streamId = mainStreamId(p.user.user_id);
@@ -161,6 +179,7 @@ export class CallSession {
         room_id: p.room_id,
         user_id: p.user.user_id,
         user_name: p.user.user_name,
+        ...(p.token ? { token: p.token } : {}),
         is_user_status_notify: true,
       });
     } catch (e) {
@@ -320,7 +339,13 @@ export class CallSession {
   }
 }
 
-/** The engine profile for joining a hosted call. */
+/**
+ * The engine profile the host app joins its own call with: `ws_url` and the
+ * AppSign (which never leaves this computer), pinned to its own certificate
+ * when `ws_url` is TLS.
+ */
 export function hostProfile(h: HostInfo): EngineProfile {
-  return { server: h.ws_url, app_id: h.app_id, app_sign: h.app_sign, scenario: "StandardVideoCall" };
+  const p: EngineProfile = { server: h.ws_url, app_id: h.app_id, app_sign: h.app_sign, scenario: "StandardVideoCall" };
+  if (h.fingerprint && /^wss:/i.test(h.ws_url)) p.pin = h.fingerprint;
+  return p;
 }

@@ -4,6 +4,7 @@
 import type { HostScope, Settings, Theme, VideoSource } from "./types.js";
 import { THEMES, VIDEO_PRESETS } from "./types.js";
 import { generateUserId } from "./names.js";
+import { normalizeFingerprint } from "./invite.js";
 
 export const DEFAULT_PRESET = "360p";
 
@@ -15,6 +16,8 @@ export function defaultSettings(userId = ""): Settings {
     last_room: "",
     last_app_id: null,
     last_app_sign: "",
+    last_token: "",
+    last_pin: "",
     camera: null,
     microphone: null,
     speaker: null,
@@ -50,6 +53,8 @@ export function normalizeSettings(raw: unknown, random: () => number = Math.rand
     last_room: str(o.last_room, d.last_room),
     last_app_id: appId,
     last_app_sign: str(o.last_app_sign, d.last_app_sign),
+    last_token: str(o.last_token, d.last_token).trim(),
+    last_pin: normalizeFingerprint(str(o.last_pin, "")) ?? d.last_pin,
     camera: strOrNull(o.camera),
     microphone: strOrNull(o.microphone),
     speaker: strOrNull(o.speaker),

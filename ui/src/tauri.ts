@@ -11,7 +11,9 @@ import type {
   Diagnostics,
   EngineProfile,
   HostInfo,
+  HostInvite,
   HostScope,
+  ReachabilityReport,
   SdkEvent,
   Settings,
   TileRect,
@@ -97,6 +99,10 @@ export interface Api {
   sendBroadcastMessage(message: string): Promise<number>;
   renewToken(token: string): Promise<null>;
   hostCall(scope: HostScope): Promise<HostInfo>;
+  /** The host's invite for one room (token valid `ttl_secs`); only while hosting. */
+  hostInvite(a: { room: string; ttl_secs: number }): Promise<HostInvite>;
+  /** `confer doctor`'s checks against the host's own advertised addresses; takes a few seconds. */
+  checkReachability(): Promise<ReachabilityReport>;
   stopHosting(): Promise<null>;
   updateTiles(tiles: TileRect[]): Promise<null>;
   attachCanvas(tile_id: string, channel: TauriChannel<unknown>): Promise<null>;
@@ -154,6 +160,8 @@ export const api: Api = {
   sendBroadcastMessage: (message) => call("send_broadcast_message", { message }),
   renewToken: (token) => call("renew_token", { token }),
   hostCall: (scope) => call("host_call", { scope }),
+  hostInvite: (a) => call("host_invite", { ...a }),
+  checkReachability: () => call("check_reachability"),
   stopHosting: () => call("stop_hosting"),
   updateTiles: (tiles) => call("update_tiles", { tiles }),
   attachCanvas: (tile_id, channel) => call("attach_canvas", { tile_id, channel }),

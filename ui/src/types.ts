@@ -162,7 +162,14 @@ export type Scenario = "Default" | "StandardVideoCall" | "HighQualityVideoCall" 
 export interface EngineProfile {
   server: string;
   app_id: number;
+  /** Only for people running their own server with its AppSign; guests log in with an invite's token instead. */
   app_sign?: string;
+  /**
+   * The SHA-256 fingerprint of the server's (self-signed) TLS certificate,
+   * "AB:CD:…" (32 bytes, uppercase hex): the SDK then trusts that certificate
+   * without any CA. From an invite's `fp`.
+   */
+  pin?: string;
   scenario?: Scenario;
 }
 
@@ -186,13 +193,49 @@ export type Theme = "system" | "light" | "dark" | "high-contrast";
 export const THEMES: readonly Theme[] = ["system", "light", "dark", "high-contrast"];
 
 export interface HostInfo {
+  /** What the host app itself joins. */
   ws_url: string;
   http_url: string;
   debug_page_url: string;
+  /** Signaling URLs others can use: `wss://<lan-ip>:<port>/ws` ("network", TLS), `ws://127.0.0.1:<port>/ws` ("this computer"). */
   addresses: string[];
   app_id: number;
+  /** Only for the host app to log itself in: never shown, never in an invite. */
   app_sign: string;
-  invite: string;
+  /** The TLS certificate's SHA-256 fingerprint ("AB:CD:…"); null when the server is not TLS. */
+  fingerprint: string | null;
+  /**
+   * The ports a host behind a home router forwards for people outside its
+   * network: TCP (signaling, ICE-TCP, TURN/TCP) and UDP (media; null when unknown).
+   */
+  forward: { tcp: number; udp: number | null };
+}
+
+/** `host_invite`'s answer: the host's invite for one room. */
+export interface HostInvite {
+  /** `confer://join?server=…&app_id=…&room=…&token=CF1…&fp=…` (fp only with TLS). */
+  link: string;
+  /** Room-scoped, expiring, for any user ID not in use. */
+  token: string;
+  /** Unix seconds. */
+  expires_at: number;
+}
+
+/** One check of `check_reachability` (the same checks, in the same order, as `confer doctor`). */
+export interface ReachabilityCheck {
+  /** E.g. "DNS", "TCP", "TLS", "WebSocket", "Login", "UDP media", "TURN". */
+  name: string;
+  /** What was checked, e.g. "192.168.1.20:40123". */
+  target: string;
+  ok: boolean;
+  /** The error code when it failed (0 when it passed). */
+  code: number;
+  detail: string;
+  elapsed_ms: number;
+}
+
+export interface ReachabilityReport {
+  checks: ReachabilityCheck[];
 }
 
 export interface TileRect {
@@ -219,6 +262,14 @@ export interface Settings {
   last_room: string;
   last_app_id: number | null;
   last_app_sign: string;
+  /**
+   * The last invite's token (room-scoped, expiring: its own claims say until
+   * when, so no expiry field is kept; an expired one is not filled in).
+   * Needs the Rust side's `Settings` to have the field, else it is dropped on save.
+   */
+  last_token: string;
+  /** The last server's certificate fingerprint (from the invite), "" when none. Same caveat. */
+  last_pin: string;
   camera: string | null;
   microphone: string | null;
   speaker: string | null;

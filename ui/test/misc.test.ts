@@ -4,7 +4,9 @@ import { avSync, barsFor, isPoor, pathText, playStats, publishStats, statsText }
 import { generateRoomId, hueFor, initials, mainStreamId, utf8Length } from "../src/names.js";
 import { normaliseError, UNKNOWN_ERROR_CODE } from "../src/tauri.js";
 import { describeError } from "../src/errors.js";
-import { checkJoinFields, previewProfile } from "../src/join-form.js";
+import { ADVANCED_FIELDS, checkJoinFields, previewProfile } from "../src/join-form.js";
+import { elapsedText, forwardText, reachReport, reachSummary } from "../src/reachability.js";
+import { token } from "./fake-api.js";
 import { defaultSettings } from "../src/settings.js";
 import { cameraOptions, cameraValue, micOptions, micValue, speakerValue, SYSTEM_DEFAULT, TEST_PATTERN, TONE, withCamera, withMic } from "../src/devices.js";
 import type { PlayStreamQuality } from "../src/types.js";
@@ -94,30 +96,85 @@ describe("command errors", () => {
 });
 
 describe("join form", () => {
-  const ok = { name: "Ada", server: " ws://10.0.0.2:8080/ws ", room: "team", appId: "42", appSign: "" };
-  it("accepts a complete form, trimming, with an optional App Sign", () => {
-    assert.deepEqual(checkJoinFields(ok), { ok: true, server: "ws://10.0.0.2:8080/ws", room: "team", app_id: 42, app_sign: "" });
+  const NOW = 1_800_000_000_000;
+  const TOKEN = token({ room_id: "team", exp: NOW / 1000 + 3600 });
+  const FP = "3f:9a:0c:77:e1:52:b4:08:6d:c3:29:fa:10:8e:5b:47:d2:61:0f:ac:93:3e:7b:c5:48:1d:e6:02:bf:74:a9:58";
+  const ok = { name: "Ada", server: " wss://10.0.0.2:8080/ws ", room: "team", token: ` ${TOKEN} `, appId: "42", appSign: "", pin: FP };
+  const check = (f: Partial<typeof ok>, now = NOW) => checkJoinFields({ ...ok, ...f }, now);
+  const field = (f: Partial<typeof ok>, now = NOW) => {
+    const r = check(f, now);
+    return r.ok ? null : r.error.field;
+  };
+  it("a guest: server, room and the invite's token (+ App ID from the link); the pin is normalised", () => {
+    assert.deepEqual(check({}), { ok: true, server: "wss://10.0.0.2:8080/ws", room: "team", app_id: 42, app_sign: "", token: TOKEN, pin: FP.toUpperCase() });
+    assert.deepEqual(check({ pin: "" }), { ok: true, server: "wss://10.0.0.2:8080/ws", room: "team", app_id: 42, app_sign: "", token: TOKEN, pin: "" });
+  });
+  it("your own server: the App Sign instead of a token; with both, the token wins and the App Sign is not used", () => {
     const sign = "Ab".repeat(32);
-    const r = checkJoinFields({ ...ok, appSign: sign });
-    assert.equal(r.ok && r.app_sign, sign);
+    const own = check({ token: "", appSign: sign, pin: "" });
+    assert.deepEqual(own, { ok: true, server: "wss://10.0.0.2:8080/ws", room: "team", app_id: 42, app_sign: sign, token: "", pin: "" });
+    const both = check({ appSign: sign });
+    assert.equal(both.ok && both.app_sign, "");
+  });
+  it("either a token or an App Sign is required", () => {
+    assert.equal(field({ token: "", appSign: "" }), "invite-token");
   });
   it("names the first field that is wrong", () => {
-    const field = (f: Partial<typeof ok>) => {
-      const r = checkJoinFields({ ...ok, ...f });
-      return r.ok ? null : r.error.field;
-    };
     assert.equal(field({ name: " " }), "name");
+    assert.equal(field({ name: "x".repeat(257) }), "name");
     assert.equal(field({ server: "http://x" }), "server-url");
     assert.equal(field({ room: "" }), "room-id");
+    assert.equal(field({ token: "not a token" }), "invite-token");
     assert.equal(field({ appId: "abc" }), "app-id");
+    assert.equal(field({ appId: "" }), "app-id");
     assert.equal(field({ appId: "0" }), "app-id");
     assert.equal(field({ appId: "4294967296" }), "app-id");
-    assert.equal(field({ appSign: "xyz" }), "app-sign");
+    assert.equal(field({ token: "", appSign: "xyz" }), "app-sign");
+    assert.equal(field({ pin: "AB:CD" }), "server-pin");
+    assert.equal(field({ pin: FP + ":00" }), "server-pin");
   });
-  it("the preview engine uses the last server when known, else a placeholder", () => {
-    const last = { ...defaultSettings("u"), last_server: "ws://h:1/ws", last_app_id: 9, last_app_sign: "" };
-    assert.deepEqual(previewProfile(last), { server: "ws://h:1/ws", app_id: 9, app_sign: undefined, scenario: "StandardVideoCall" });
+  it("an expired token, or one for another room, is caught before connecting", () => {
+    const late = check({}, NOW + 3600_000);
+    assert.equal(!late.ok && late.error.field, "invite-token");
+    assert.match(!late.ok ? late.error.message : "", /expired/);
+    const other = check({ room: "other" });
+    assert.equal(!other.ok && other.error.field, "room-id");
+    assert.match(!other.ok ? other.error.message : "", /for room team/);
+    // A token whose claims can't be read goes to the server, which says why.
+    assert.equal(check({ token: "CF1.bm90LWpzb24.c2ln" }).ok, true);
+  });
+  it("the Advanced disclosure holds App ID, App Sign and the pin", () => {
+    assert.deepEqual([...ADVANCED_FIELDS], ["app-id", "app-sign", "server-pin"]);
+  });
+  it("the preview engine uses the last server when known (with its pin), else a placeholder", () => {
+    const last = { ...defaultSettings("u"), last_server: "ws://h:1/ws", last_app_id: 9 };
+    assert.deepEqual(previewProfile(last), { server: "ws://h:1/ws", app_id: 9, scenario: "StandardVideoCall" });
+    const pinned = previewProfile({ ...last, last_server: "wss://h:1/ws", last_pin: FP, last_app_sign: "ab".repeat(32) });
+    assert.deepEqual(pinned, { server: "wss://h:1/ws", app_id: 9, app_sign: "ab".repeat(32), pin: FP.toUpperCase(), scenario: "StandardVideoCall" });
     assert.equal(previewProfile(defaultSettings("u")).app_id, 1);
+  });
+});
+
+describe("reachability", () => {
+  it("what to forward: TCP and UDP; UDP unknown; this computer only", () => {
+    assert.match(forwardText({ tcp: 40123, udp: 40124 }, "network"), /For people outside your network: forward TCP 40123 and UDP 40124 on your router to this computer\.$/);
+    const noUdp = forwardText({ tcp: 40123, udp: null }, "network");
+    assert.match(noUdp, /forward TCP 40123 on your router/);
+    assert.match(noUdp, /UDP media port is not known/);
+    assert.match(forwardText({ tcp: 1, udp: 2 }, "this_computer"), /^Only this computer can join/);
+  });
+  it("summary, times and the copied report", () => {
+    const checks = [
+      { name: "TCP", target: "h:1", ok: true, code: 0, detail: "connected", elapsed_ms: 2 },
+      { name: "TURN", target: "turn:h:3478", ok: false, code: 1002020, detail: "no answer", elapsed_ms: 3004 },
+    ];
+    assert.equal(reachSummary(checks), "1 of 2 checks passed. Failed: TURN.");
+    assert.equal(reachSummary(checks.slice(0, 1)), "The check passed.");
+    assert.equal(reachSummary([checks[0]!, checks[0]!]), "All 2 checks passed.");
+    assert.equal(reachSummary([]), "No checks ran.");
+    assert.equal(elapsedText(2), "2 ms");
+    assert.equal(elapsedText(3004), "3.0 s");
+    assert.equal(reachReport(checks), "PASS TCP h:1 — connected (2 ms)\nFAIL TURN turn:h:3478 [code 1002020] — no answer (3.0 s)");
   });
 });
 

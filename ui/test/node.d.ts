@@ -18,6 +18,7 @@ declare module "node:assert/strict" {
     deepEqual<T>(actual: unknown, expected: T, message?: string): asserts actual is T;
     notDeepEqual(actual: unknown, expected: unknown, message?: string): void;
     match(value: string, re: RegExp, message?: string): void;
+    doesNotMatch(value: string, re: RegExp, message?: string): void;
     throws(fn: () => unknown, expected?: unknown, message?: string): void;
     rejects(p: Promise<unknown> | (() => Promise<unknown>), expected?: unknown, message?: string): Promise<void>;
   }

@@ -1,9 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { CallSession, hostProfile, PREVIEW_TILE, SELF_TILE, tileIdForStream } from "../src/session.js";
+import { CallSession, hostProfile, INVITE_TTL_SECS, PREVIEW_TILE, SELF_TILE, tileIdForStream } from "../src/session.js";
 import { createCallStore } from "../src/state.js";
 import type { SdkEvent } from "../src/types.js";
-import { fakeApi, HOST } from "./fake-api.js";
+import { fakeApi, FP, HOST, INVITE, REACH } from "./fake-api.js";
 
 const PROFILE = { server: "ws://127.0.0.1:8080/ws", app_id: 7, app_sign: "cd".repeat(32) };
 const USER = { user_id: "u-ada", user_name: "Ada" };
@@ -64,7 +64,32 @@ describe("CallSession: the seed's call sequence", () => {
     await session.ensureEngine({ server: "ws://127.0.0.1:9/ws", app_id: 1 });
     await session.ensureEngine(hostProfile(HOST));
     assert.deepEqual(names(), ["createEngine", "destroyEngine", "createEngine"]);
-    assert.deepEqual(calls[2], ["createEngine", { server: HOST.ws_url, app_id: 4242, app_sign: HOST.app_sign, scenario: "StandardVideoCall" }]);
+    assert.deepEqual(calls[2], ["createEngine", { server: HOST.ws_url, app_id: 4242, app_sign: HOST.app_sign, pin: FP, scenario: "StandardVideoCall" }]);
+  });
+
+  it("the host joins its own call pinned to its certificate; without TLS no pin", () => {
+    assert.equal(hostProfile(HOST).pin, FP);
+    assert.equal("pin" in hostProfile({ ...HOST, ws_url: "ws://127.0.0.1:1/ws", fingerprint: null }), false);
+  });
+
+  it("a guest logs in with the invite's token; another pin is another engine", async () => {
+    const { session, calls, names } = setup();
+    const guest = { server: "wss://192.168.1.20:40123/ws", app_id: 4242, pin: FP, scenario: "StandardVideoCall" as const };
+    await session.ensureEngine({ ...guest, pin: "CD:".repeat(31) + "CD" });
+    await session.join({ profile: guest, room_id: "r1", user: USER, token: "CF1.a.b" });
+    assert.deepEqual(names().slice(0, 3), ["createEngine", "destroyEngine", "createEngine"]);
+    assert.deepEqual(calls.find((c) => c[0] === "loginRoom"), ["loginRoom", { room_id: "r1", user_id: "u-ada", user_name: "Ada", token: "CF1.a.b", is_user_status_notify: true }]);
+  });
+
+  it("host_invite for the room (24 h) and check_reachability only while hosting", async () => {
+    const { session, calls } = setup();
+    await assert.rejects(session.hostInvite("r1"));
+    await assert.rejects(session.checkReachability());
+    await session.startHosting("network");
+    assert.deepEqual(await session.hostInvite("r1"), INVITE);
+    assert.deepEqual(calls.at(-1), ["hostInvite", { room: "r1", ttl_secs: INVITE_TTL_SECS }]);
+    assert.equal(INVITE_TTL_SECS, 86_400);
+    assert.deepEqual(await session.checkReachability(), REACH);
   });
 
   it("media setup runs after every engine creation", async () => {

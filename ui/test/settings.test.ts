@@ -7,7 +7,7 @@ describe("settings defaults", () => {
   it("the contract's defaults: 360p, camera, this computer, system theme, nothing remembered", () => {
     const d = defaultSettings("u-1");
     assert.deepEqual(d, {
-      user_id: "u-1", name: "", last_server: "", last_room: "", last_app_id: null, last_app_sign: "",
+      user_id: "u-1", name: "", last_server: "", last_room: "", last_app_id: null, last_app_sign: "", last_token: "", last_pin: "",
       camera: null, microphone: null, speaker: null, video_source: "camera", video_preset: "360p",
       host_scope: "this_computer", theme: "system",
     });
@@ -50,6 +50,17 @@ describe("settings defaults", () => {
     assert.equal(normalizeSettings({ last_app_id: 1.5 }).last_app_id, null);
     assert.equal(normalizeSettings({ last_app_id: -3 }).last_app_id, null);
     assert.equal(normalizeSettings({ theme: "high-contrast" }).theme, "high-contrast");
+  });
+
+  it("the last invite's token and pin: kept (pin normalised), or empty when missing or odd", () => {
+    const fp = "ab:".repeat(31) + "ab";
+    const s = normalizeSettings({ last_token: " CF1.e30.c2ln ", last_pin: fp });
+    assert.equal(s.last_token, "CF1.e30.c2ln");
+    assert.equal(s.last_pin, fp.toUpperCase());
+    assert.equal(normalizeSettings({ last_pin: "AB:CD" }).last_pin, "");
+    assert.equal(normalizeSettings({ last_token: 5 }).last_token, "");
+    // An older Rust side without these fields: defaults.
+    assert.equal(normalizeSettings({ name: "Ada" }).last_token, "");
   });
 });
 

@@ -10,7 +10,7 @@ import { cameraOptions, cameraValue, micOptions, micValue, presetOf, speakerOpti
 import type { EngineProfile, HostScope, Settings, Theme, VideoPreset } from "../types.js";
 import { normaliseError } from "../tauri.js";
 import { describeError } from "../errors.js";
-import { parseInvite } from "../invite.js";
+import { buildInvite, inviteSummary, parseInvite, tokenExpired, tokenInfo } from "../invite.js";
 import { checkJoinFields, previewProfile } from "../join-form.js";
 import { generateRoomId, hueFor, initials } from "../names.js";
 import { applyTheme } from "../theme.js";
@@ -47,6 +47,9 @@ export class HomeScreen {
       room: q<HTMLInputElement>("#room-id"),
       appId: q<HTMLInputElement>("#app-id"),
       appSign: q<HTMLInputElement>("#app-sign"),
+      token: q<HTMLInputElement>("#invite-token"),
+      pin: q<HTMLInputElement>("#server-pin"),
+      advanced: q("#join-advanced"),
       inviteLink: q<HTMLInputElement>("#invite-link"),
       inviteHint: q("#invite-hint"),
       scope: q<HTMLSelectElement>("#host-scope"),
@@ -92,6 +95,11 @@ export class HomeScreen {
     this.input("room").value = s.last_room;
     this.input("appId").value = s.last_app_id ? String(s.last_app_id) : "";
     this.input("appSign").value = s.last_app_sign;
+    this.input("pin").value = s.last_pin;
+    // A remembered token is filled in only while it still works (its claims say until when).
+    this.input("token").value = s.last_token && !tokenExpired(s.last_token) ? s.last_token : "";
+    // Someone who joins their own server with its App Sign finds the fields open.
+    (this.f.advanced as HTMLDetailsElement).open = !!s.last_app_sign && !this.input("token").value;
     (this.f.scope as HTMLSelectElement).value = s.host_scope;
     (this.f.theme as HTMLSelectElement).value = s.theme;
     (this.f.preset as HTMLSelectElement).value = presetOf(s);
@@ -109,7 +117,7 @@ export class HomeScreen {
       this.renderName();
       this.clearError("name");
     });
-    for (const k of ["server", "room", "appId", "appSign"] as const) {
+    for (const k of ["server", "room", "token", "appId", "appSign", "pin"] as const) {
       this.input(k).addEventListener("input", () => this.clearError());
     }
     // Enter in any field joins (in the name: joins when a server is filled in, else hosts).
@@ -133,12 +141,17 @@ export class HomeScreen {
         this.f.inviteHint!.dataset.kind = "error";
         return;
       }
+      // The link is the whole invite: nothing of an earlier server (token, pin, App Sign) stays.
       this.input("server").value = inv.server;
-      if (inv.room) this.input("room").value = inv.room;
+      this.input("room").value = inv.room;
       if (inv.app_id !== null) this.input("appId").value = String(inv.app_id);
-      if (inv.app_sign) this.input("appSign").value = inv.app_sign;
-      this.f.inviteHint!.dataset.kind = "ok";
-      setText(this.f.inviteHint!, inv.room ? `Filled in: room ${inv.room} on ${inv.server}.` : `Filled in the server ${inv.server}; add the room ID.`);
+      this.input("token").value = inv.token;
+      this.input("pin").value = inv.fp;
+      // Old links carried the AppSign; new ones never do.
+      this.input("appSign").value = inv.token ? "" : inv.legacy_app_sign;
+      const hint = inviteSummary(inv);
+      this.f.inviteHint!.dataset.kind = hint.kind;
+      setText(this.f.inviteHint!, hint.text);
       this.clearError();
     };
     link.addEventListener("input", useLink);
@@ -280,6 +293,9 @@ export class HomeScreen {
     box.hidden = false;
     if (field) {
       const el = this.root.querySelector<HTMLElement>(`#${field}`);
+      // A field under the collapsed "Advanced" opens it first (it could not take the focus).
+      const details = el?.closest("details");
+      if (details) details.open = true;
       el?.setAttribute("aria-invalid", "true");
       el?.setAttribute("aria-describedby", "home-error");
       el?.focus();
@@ -321,16 +337,27 @@ export class HomeScreen {
       return;
     }
     const room = generateRoomId();
+    // The room's invite (a local signature: quick). A failure never blocks the call: the Info tab offers "Try again".
+    let invite = null;
+    let invite_error = "";
+    try {
+      invite = await this.d.session.hostInvite(room);
+    } catch (e) {
+      const err = normaliseError(e);
+      invite_error = `${err.message} (code ${err.code})`;
+    }
     this.d.join(
       { profile: hostProfile(info), room_id: room, user: this.user() },
       {
         server: info.addresses[0] ?? info.ws_url,
         addresses: info.addresses,
         app_id: info.app_id,
-        app_sign: info.app_sign,
         room,
-        invite: info.invite,
+        fingerprint: info.fingerprint,
+        invite,
+        invite_error,
         debug_page_url: info.debug_page_url,
+        host: { scope, forward: info.forward },
       },
     );
   }
@@ -341,8 +368,10 @@ export class HomeScreen {
       name: this.input("name").value,
       server: this.input("server").value,
       room: this.input("room").value,
+      token: this.input("token").value,
       appId: this.input("appId").value,
       appSign: this.input("appSign").value,
+      pin: this.input("pin").value,
     });
     if (!r.ok) {
       this.showError(r.error.message, r.error.field);
@@ -351,13 +380,28 @@ export class HomeScreen {
     this.busy = true;
     this.clearError();
     this.setBusy(true, "join");
-    this.save({ last_server: r.server, last_room: r.room, last_app_id: r.app_id, last_app_sign: r.app_sign, name: this.input("name").value.trim() });
+    // The token is kept too: it is room-scoped and expiring, and fill() drops it once expired.
+    this.save({
+      last_server: r.server,
+      last_room: r.room,
+      last_app_id: r.app_id,
+      last_app_sign: r.app_sign,
+      last_token: r.token,
+      last_pin: r.pin,
+      name: this.input("name").value.trim(),
+    });
     const profile: EngineProfile = { server: r.server, app_id: r.app_id, scenario: "StandardVideoCall" };
     if (r.app_sign) profile.app_sign = r.app_sign;
-    this.d.join(
-      { profile, room_id: r.room, user: this.user() },
-      { server: r.server, addresses: [r.server], app_id: r.app_id, app_sign: r.app_sign, room: r.room, invite: "", debug_page_url: null },
-    );
+    if (r.pin) profile.pin = r.pin;
+    const exp = r.token ? tokenInfo(r.token)?.exp : null;
+    // A guest can pass on the link they joined with (same token, same expiry); never an App Sign.
+    const invite =
+      r.token && exp != null
+        ? { link: buildInvite({ server: r.server, app_id: r.app_id, room: r.room, token: r.token, fp: r.pin }), token: r.token, expires_at: exp }
+        : null;
+    const params: JoinParams = { profile, room_id: r.room, user: this.user() };
+    if (r.token) params.token = r.token;
+    this.d.join(params, { server: r.server, addresses: [r.server], app_id: r.app_id, room: r.room, fingerprint: r.pin || null, invite, debug_page_url: null });
   }
 }
 

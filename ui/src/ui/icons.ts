@@ -45,6 +45,10 @@ export const icons = {
   /** Grid / speaker view (the Layout button). */
   grid: wrap(`<rect x="3" y="4" width="8" height="7" rx="1.5"/><rect x="13" y="4" width="8" height="7" rx="1.5"/><rect x="3" y="13" width="8" height="7" rx="1.5"/><rect x="13" y="13" width="8" height="7" rx="1.5"/>`),
   focus: wrap(`<rect x="3" y="4" width="13" height="16" rx="1.5"/><rect x="18" y="4" width="3" height="4.5" rx="1"/><rect x="18" y="9.75" width="3" height="4.5" rx="1"/><rect x="18" y="15.5" width="3" height="4.5" rx="1"/>`),
+  /** A fresh invite link ("New link"). */
+  refresh: wrap(`<path d="M20 11.5A8 8 0 0 0 6.3 6.3L4 8.5"/><path d="M4 4v4.5h4.5"/><path d="M4 12.5a8 8 0 0 0 13.7 5.2L20 15.5"/><path d="M20 20v-4.5h-4.5"/>`),
+  /** Reachability checks. */
+  pulse: wrap(`<path d="M2.5 12h4l2.5-6 5 12 2.5-6h5"/>`),
 } as const;
 
 export type IconName = keyof typeof icons;
