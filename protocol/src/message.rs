@@ -356,6 +356,11 @@ pub enum AckBody {
         /// with `TokenNoPublishPrivilege`. Absent (older servers): `true`.
         #[serde(default = "granted")]
         publish: bool,
+        /// The ICE servers again, with TURN credentials minted now: the
+        /// ones from `LoginOk` expire, and media connections made from now
+        /// on use these. Empty when the server hands out none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// Broadcast delivered to the room.
     BroadcastSent {
@@ -840,12 +845,21 @@ mod tests {
     fn ack_body() -> impl Strategy<Value = AckBody> {
         prop_oneof![
             Just(AckBody::LoggedOut),
-            (any::<u64>(), any::<bool>()).prop_map(|(expires_in_ms, publish)| {
-                AckBody::TokenRenewed {
+            (any::<u64>(), any::<bool>(), any::<bool>()).prop_map(
+                |(expires_in_ms, publish, with_turn)| AckBody::TokenRenewed {
                     expires_in_ms,
                     publish,
+                    ice_servers: if with_turn {
+                        vec![IceServer {
+                            urls: vec!["turn:203.0.113.1:3478".into()],
+                            username: "1700000000:7:u".into(),
+                            credential: "c2VjcmV0".into(),
+                        }]
+                    } else {
+                        Vec::new()
+                    },
                 }
-            }),
+            ),
             any::<u64>().prop_map(|message_id| AckBody::BroadcastSent { message_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::StreamPublished { stream_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::StreamStateUpdated { stream_id }),

@@ -622,6 +622,12 @@ where
                         Ok(AckBody::TokenRenewed {
                             expires_in_ms: auth.expires_in_ms(now_unix).unwrap_or(0),
                             publish: auth.may_publish,
+                            ice_servers: crate::ice::servers_for(
+                                &self.state.config().ice,
+                                info.app_id,
+                                &info.user.user_id,
+                                now_unix,
+                            ),
                         })
                     }
                     Err(code) => Err(code),

@@ -184,3 +184,48 @@ async fn the_app_sign_grants_publishing() {
     ));
     server.handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_renewal_hands_out_fresh_turn_credentials() {
+    const SECRET: &str = "turn-secret-of-the-test";
+    let server = common::start(|c| {
+        c.ice.turn_urls = vec!["turn:203.0.113.7:3478".into()];
+        c.ice.turn_secret = Some(SECRET.into());
+        c.ice.credential_ttl_secs = 600;
+    })
+    .await;
+    let token = server.token("ann", Privileges::ALL, 0, 60);
+    let (mut c, ok) = server.token_login("r", "ann", token).await;
+    let first = &ok.ice_servers[0];
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let renewed = match c
+        .request(&ClientMessage::RenewToken {
+            request_id: 3,
+            token: server.token("ann", Privileges::ALL, 0, 120),
+        })
+        .await
+    {
+        ServerMessage::Ack {
+            body: AckBody::TokenRenewed { ice_servers, .. },
+            ..
+        } => ice_servers,
+        other => panic!("expected TokenRenewed, got {other:?}"),
+    };
+    let [fresh] = &renewed[..] else {
+        panic!("one TURN server: {renewed:?}");
+    };
+    assert_eq!(fresh.urls, first.urls);
+    let expiry = |u: &str| -> u64 { u.split(':').next().unwrap().parse().unwrap() };
+    assert!(
+        expiry(&fresh.username) > expiry(&first.username),
+        "minted later, expires later: {} vs {}",
+        fresh.username,
+        first.username
+    );
+    assert!(fresh.username.ends_with(":ann"), "{}", fresh.username);
+    assert_eq!(
+        fresh.credential,
+        server::ice::credential(SECRET, &fresh.username),
+        "coturn's use-auth-secret scheme"
+    );
+}

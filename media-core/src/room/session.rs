@@ -1267,9 +1267,14 @@ impl Room {
                 AckBody::TokenRenewed {
                     expires_in_ms,
                     publish,
+                    ice_servers,
                 },
             ) => {
                 self.set_token_expiry(now, Some(expires_in_ms), out);
+                if !ice_servers.is_empty() {
+                    // Fresh TURN credentials for the connections made from now on.
+                    out.media(MediaCommand::IceServers(ice_servers));
+                }
                 if !publish {
                     // The server already withdrew every stream we published.
                     for channel in [PublishChannel::Main, PublishChannel::Aux] {
@@ -3376,6 +3381,31 @@ mod tests {
         assert_eq!(media(&out), vec![MediaCommand::IceServers(vec![turn])]);
     }
 
+    #[test]
+    fn a_renewal_hands_fresh_turn_credentials_to_the_media_side() {
+        let mut h = H::new();
+        let conn = h.login(0, false);
+        h.answer_login(10, 20, conn, ok(&[], &[], 1));
+        h.s.renew_token(h.at(1_000), "CF1.renewed.sig").unwrap();
+        let out = h.drain();
+        let [ClientMessage::RenewToken { request_id, .. }] = &sent(&out)[..] else {
+            panic!("expected renew, got {out:?}");
+        };
+        let fresh = protocol::IceServer {
+            urls: vec!["turn:203.0.113.40:3478".into()],
+            username: "90000:7:u1".into(),
+            credential: "bmV3".into(),
+        };
+        let body = AckBody::TokenRenewed {
+            expires_in_ms: 600_000,
+            publish: true,
+            ice_servers: vec![fresh.clone()],
+        };
+        let request_id = *request_id;
+        let out = h.input(1_001, conn, ServerMessage::Ack { request_id, body });
+        assert_eq!(media(&out), vec![MediaCommand::IceServers(vec![fresh])]);
+    }
+
     /// The server's notice that it removed the session (heartbeat timeout).
     fn session_expired() -> ServerMessage {
         ServerMessage::SessionExpired {
@@ -3565,6 +3595,7 @@ mod tests {
         let body = AckBody::TokenRenewed {
             expires_in_ms: 600_000,
             publish,
+            ice_servers: Vec::new(),
         };
         let request_id = *request_id;
         h.input(ms + 1, conn, ServerMessage::Ack { request_id, body })
@@ -3785,6 +3816,7 @@ mod tests {
                 body: AckBody::TokenRenewed {
                     expires_in_ms: 60_000,
                     publish: true,
+                    ice_servers: Vec::new(),
                 },
             },
         );
