@@ -81,21 +81,14 @@ fn host(app: &RunningApp) -> Vec<String> {
         "app_host_to_call_ready_ms {:.0}",
         clicked.elapsed().as_secs_f64() * 1000.0
     );
-    let text = |k: &str| invite[k].as_str().unwrap_or_default().to_owned();
-    vec![
-        "--server".into(),
-        text("server"),
-        "--app-id".into(),
-        text("appId"),
-        "--app-sign".into(),
-        text("appSign"),
-        "--room".into(),
-        text("room"),
+    let mut args = app::invite_args(&invite);
+    args.extend([
         "--media-ip".into(),
         "127.0.0.1".into(),
         "--audio".into(),
         "none".into(),
-    ]
+    ]);
+    args
 }
 
 fn join(base: &[String], user: &str, preset: &str) -> Participant {

@@ -19,9 +19,9 @@ use crate::settings::HostScope;
 /// The config file of the embedded server, inside the config directory.
 pub const SERVER_CONFIG_FILE: &str = "server.toml";
 
-/// The TCP port hosting on the network tries first, so a router's
-/// forwarding rule stays right from one call to the next (an ephemeral port
-/// when it is taken).
+/// The port hosting on the network tries first, for signaling (TCP) and
+/// media (UDP) alike, so a router's forwarding rules stay right from one
+/// call to the next (ephemeral ports when it is taken).
 pub const NETWORK_HOST_PORT: u16 = 7443;
 
 /// How long an invite link works unless asked otherwise: a day.
@@ -154,7 +154,7 @@ impl Host {
             fingerprint: handle.tls_fingerprint().map(str::to_owned),
             forward: Forward {
                 tcp: port,
-                udp: None,
+                udp: handle.media_udp_port(),
             },
             scope,
         };
@@ -264,18 +264,22 @@ fn loopback() -> IpAddr {
     IpAddr::V4(Ipv4Addr::LOCALHOST)
 }
 
-/// Starts the server; on the network, on an ephemeral port when
-/// [`NETWORK_HOST_PORT`] is taken.
+/// Starts the server; on the network, on ephemeral ports when
+/// [`NETWORK_HOST_PORT`] is taken (for TCP or UDP).
 async fn start_embedded(config: ServerConfig) -> Result<ServerHandle, server::ServeError> {
     let fallback = (config.bind.port() != 0).then(|| {
         let mut c = config.clone();
         c.bind.set_port(0);
+        c.media.udp_port = 0;
         c
     });
     match (server::start(config).await, fallback) {
         (Ok(handle), _) => Ok(handle),
-        (Err(server::ServeError::Bind { source: error, .. }), Some(fallback)) => {
-            tracing::info!(%error, "the usual hosting port is taken; using another");
+        (
+            Err(error @ (server::ServeError::Bind { .. } | server::ServeError::Media(_))),
+            Some(fallback),
+        ) => {
+            tracing::info!(%error, "the usual hosting port is taken; using others");
             server::start(fallback).await
         }
         (Err(e), _) => Err(e),
@@ -297,6 +301,8 @@ fn embedded(
     };
     config.bind = SocketAddr::new(ip, port);
     config.media.udp_bind_ip = ip;
+    config.media.mux = true;
+    config.media.udp_port = port;
     config.insecure_http = false;
     if scope == HostScope::Network {
         let names = server::net::certificate_names(ip);

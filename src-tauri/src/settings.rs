@@ -34,6 +34,13 @@ pub struct Settings {
     /// The last AppSign used.
     #[serde(deserialize_with = "lenient")]
     pub last_app_sign: String,
+    /// The last invite's token (room-scoped; its expiry is inside it, and
+    /// the UI refills it only while it is valid).
+    #[serde(deserialize_with = "lenient")]
+    pub last_token: String,
+    /// The last invite's certificate fingerprint (the pin).
+    #[serde(deserialize_with = "lenient")]
+    pub last_pin: String,
     /// The chosen camera's device ID (`None`: the default one).
     #[serde(deserialize_with = "lenient")]
     pub camera: Option<String>,
@@ -110,6 +117,8 @@ impl Default for Settings {
             last_room: String::new(),
             last_app_id: None,
             last_app_sign: String::new(),
+            last_token: String::new(),
+            last_pin: String::new(),
             camera: None,
             microphone: None,
             speaker: None,

@@ -99,10 +99,9 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
          const c = document.querySelector('[data-screen=\"call\"]');
          return i && c && !c.hidden && i.dataset.server ? {...i.dataset} : null;",
     );
-    let text = |k: &str| invite[k].as_str().unwrap_or_default().to_owned();
-    let (server, app_id, app_sign, room) =
-        (text("server"), text("appId"), text("appSign"), text("room"));
+    let server = invite["server"].as_str().unwrap_or_default();
     assert!(server.starts_with("ws://127.0.0.1:"), "{invite}");
+    let joining = app::invite_args(&invite);
     ui.click("#tab-info");
     let render_path = ui.wait_for(
         "the diagnostics' render path",
@@ -113,32 +112,23 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
     assert_eq!(render_path, "native-x11", "native surfaces under Xvfb");
 
     // A headless participant joins, publishes its test pattern, plays ours.
-    let mut bob = Participant::spawn(
-        &app::confer_binary(),
-        &[
-            "--server",
-            &server,
-            "--app-id",
-            &app_id,
-            "--app-sign",
-            &app_sign,
-            "--room",
-            &room,
-            "--user",
-            "bob",
-            "--name",
-            "Bob",
-            "--notify-users",
-            "--publish",
-            "bob-main",
-            "--play",
-            "auto",
-            "--preset",
-            "360p",
-            "--media-ip",
-            "127.0.0.1",
-        ],
-    );
+    let mut args: Vec<&str> = joining.iter().map(String::as_str).collect();
+    args.extend([
+        "--user",
+        "bob",
+        "--name",
+        "Bob",
+        "--notify-users",
+        "--publish",
+        "bob-main",
+        "--play",
+        "auto",
+        "--preset",
+        "360p",
+        "--media-ip",
+        "127.0.0.1",
+    ]);
+    let mut bob = Participant::spawn(&app::confer_binary(), &args);
     bob.wait_for("bob logged in", 0, LONG, |e| {
         e["event"] == "RoomStateUpdate" && e["state"] == "Connected"
     });

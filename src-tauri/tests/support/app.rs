@@ -231,3 +231,35 @@ pub(crate) fn app_processes(app: u32) -> Vec<u32> {
     }
     pids
 }
+
+/// `confer call` arguments that join the call an invite box describes
+/// (`{...#invite.dataset}`): its server, AppID, room and the invite's
+/// room-scoped token (never an AppSign), pinning the certificate when the
+/// call is served over TLS.
+pub(crate) fn invite_args(invite: &serde_json::Value) -> Vec<String> {
+    let text = |k: &str| invite[k].as_str().unwrap_or_default().to_owned();
+    assert!(
+        invite.get("appSign").is_none(),
+        "an invite never carries the AppSign: {invite}"
+    );
+    let token = text("token");
+    assert!(
+        token.starts_with("CF1."),
+        "the invite has a token: {invite}"
+    );
+    let mut args = vec![
+        "--server".to_owned(),
+        text("server"),
+        "--app-id".to_owned(),
+        text("appId"),
+        "--token".to_owned(),
+        token,
+        "--room".to_owned(),
+        text("room"),
+    ];
+    let fingerprint = text("fingerprint");
+    if !fingerprint.is_empty() {
+        args.extend(["--pin".to_owned(), fingerprint]);
+    }
+    args
+}
