@@ -1,0 +1,209 @@
+//! Each refusal a real client can provoke, against a real server on
+//! loopback: 401 (no, wrong or expired credentials), 486 (per-user quota),
+//! 403 (denied peers under the default policy), 438 (stale nonce).
+
+mod common;
+
+use common::*;
+use confer_turn::Config;
+use rtc_stun::attributes::{ATTR_NONCE, ATTR_REALM};
+use rtc_stun::message::{TransactionId, CLASS_SUCCESS_RESPONSE, METHOD_ALLOCATE};
+use rtc_stun::textattrs::TextAttribute;
+use rtc_turn::proto::reqtrans::RequestedTransport;
+use rtc_turn::proto::PROTO_UDP;
+
+fn allocate_attrs() -> Vec<Box<dyn rtc_stun::message::Setter>> {
+    vec![Box::new(RequestedTransport {
+        protocol: PROTO_UDP,
+    })]
+}
+
+#[tokio::test]
+async fn no_credentials_get_401_with_realm_and_nonce() {
+    let server = start(loopback_config(), None).await;
+    let client = Client::new(
+        Conn::udp(server.udp_addr()).await,
+        credentials("alice", 3600),
+    );
+    let mut client = client;
+    let bytes = client.build(METHOD_ALLOCATE, TransactionId::new(), allocate_attrs());
+    let response = client.exchange(bytes).await.unwrap();
+    assert_eq!(error_code(&response), Some(401));
+    assert_eq!(
+        TextAttribute::get_from_as(&response, ATTR_REALM)
+            .unwrap()
+            .text,
+        REALM
+    );
+    assert!(!TextAttribute::get_from_as(&response, ATTR_NONCE)
+        .unwrap()
+        .text
+        .is_empty());
+    assert_eq!(server.stats().challenges, 1);
+    assert_eq!(server.stats().allocations_active, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_password_gets_401() {
+    let server = start(loopback_config(), None).await;
+    let (username, _) = credentials("alice", 3600);
+    let mut client = Client::new(
+        Conn::udp(server.udp_addr()).await,
+        (username, "d3Jvbmc=".to_owned()),
+    );
+    assert_eq!(error_code(&client.try_allocate().await), Some(401));
+    assert_eq!(server.stats().refused.unauthorized, 1);
+    assert_eq!(server.stats().allocations_active, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_credentials_get_401() {
+    let server = start(loopback_config(), None).await;
+    let mut client = Client::new(Conn::udp(server.udp_addr()).await, credentials("alice", -5));
+    assert_eq!(error_code(&client.try_allocate().await), Some(401));
+    assert_eq!(server.stats().refused.unauthorized, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn per_user_quota_gets_486() {
+    let config = Config {
+        max_allocations_per_user: 2,
+        ..loopback_config()
+    };
+    let server = start(config, None).await;
+    let udp = server.udp_addr();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut client = Client::new(Conn::udp(udp).await, credentials("alice", 3600));
+        client.allocate().await;
+        held.push(client);
+    }
+    // Another credential of the same user (a later expiry) counts too.
+    let mut third = Client::new(Conn::udp(udp).await, credentials("alice", 7200));
+    assert_eq!(error_code(&third.try_allocate().await), Some(486));
+    let mut bob = Client::new(Conn::udp(udp).await, credentials("bob", 3600));
+    bob.allocate().await;
+    assert_eq!(server.stats().refused.quota_reached, 1);
+    assert_eq!(server.stats().allocations_active, 3);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn default_policy_denies_loopback_and_private_peers_with_403() {
+    // No allowed networks: the defaults apply.
+    let config = Config {
+        allowed_peer_networks: Vec::new(),
+        ..loopback_config()
+    };
+    let server = start(config, None).await;
+    let mut client = Client::new(
+        Conn::udp(server.udp_addr()).await,
+        credentials("alice", 3600),
+    );
+    client.allocate().await;
+    let (peer, peer_addr) = peer().await;
+    for denied in [
+        peer_addr,
+        "10.0.0.1:5000".parse().unwrap(),
+        "192.168.0.10:5000".parse().unwrap(),
+        "169.254.169.254:80".parse().unwrap(),
+        "[::ffff:127.0.0.1]:5000".parse().unwrap(),
+    ] {
+        let response = client.create_permission(denied).await;
+        assert_eq!(error_code(&response), Some(403), "{denied}");
+        let response = client.channel_bind(0x4000, denied).await;
+        assert_eq!(error_code(&response), Some(403), "{denied}");
+    }
+    // Send indications to a denied peer are dropped without an answer.
+    client
+        .send_indication(peer_addr, b"should not arrive")
+        .await;
+    let mut buf = [0u8; 64];
+    let got = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        peer.recv_from(&mut buf),
+    )
+    .await;
+    assert!(got.is_err(), "a denied peer received data");
+    // A public address would be allowed (nothing is sent there).
+    let public = client
+        .create_permission("203.0.113.7:5000".parse().unwrap())
+        .await;
+    assert_eq!(public.typ.class, CLASS_SUCCESS_RESPONSE);
+    assert_eq!(server.stats().refused.forbidden, 10);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn stale_nonce_gets_438_and_the_fresh_nonce_works() {
+    let config = Config {
+        nonce_lifetime_secs: 1,
+        ..loopback_config()
+    };
+    let server = start(config, None).await;
+    let mut client = Client::new(
+        Conn::udp(server.udp_addr()).await,
+        credentials("alice", 3600),
+    );
+    client.allocate().await;
+    // Nonces are checked against whole seconds: 2.1 s is past any rounding.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let bytes = client.build(
+        rtc_stun::message::METHOD_REFRESH,
+        TransactionId::new(),
+        Vec::new(),
+    );
+    let response = client.exchange(bytes).await.unwrap();
+    assert_eq!(error_code(&response), Some(438));
+    let fresh = TextAttribute::get_from_as(&response, ATTR_NONCE)
+        .unwrap()
+        .text;
+    assert_ne!(Some(fresh), client.nonce);
+    client.learn(&response);
+    let bytes = client.build(
+        rtc_stun::message::METHOD_REFRESH,
+        TransactionId::new(),
+        Vec::new(),
+    );
+    let response = client.exchange(bytes).await.unwrap();
+    assert_eq!(response.typ.class, CLASS_SUCCESS_RESPONSE);
+    assert_eq!(server.stats().refused.stale_nonce, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn start_refuses_bad_configs() {
+    let short = Config {
+        secret: "short".into(),
+        ..loopback_config()
+    };
+    assert!(matches!(
+        confer_turn::TurnServer::start(short, None).await,
+        Err(confer_turn::TurnError::Config(
+            confer_turn::ConfigError::SecretTooShort
+        ))
+    ));
+    let tls_without_config = Config {
+        listen_tls: Some("127.0.0.1:0".parse().unwrap()),
+        ..loopback_config()
+    };
+    assert!(matches!(
+        confer_turn::TurnServer::start(tls_without_config, None).await,
+        Err(confer_turn::TurnError::TlsConfigMissing)
+    ));
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let in_use = Config {
+        listen_udp: taken.local_addr().unwrap(),
+        ..loopback_config()
+    };
+    assert!(matches!(
+        confer_turn::TurnServer::start(in_use, None).await,
+        Err(confer_turn::TurnError::Bind {
+            transport: "udp",
+            ..
+        })
+    ));
+}
