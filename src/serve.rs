@@ -44,6 +44,15 @@ pub(crate) struct ServeArgs {
     /// announced_ips`.
     #[arg(long = "announce", value_name = "IP")]
     announce: Vec<std::net::IpAddr>,
+    /// The server's public address, announced beside its own: an IP, or
+    /// `auto` to ask a STUN server of `[ice] stun_urls` (or --stun) at
+    /// start. Overrides `[media] public_ip`.
+    #[arg(long, value_name = "IP|auto")]
+    public_ip: Option<server::config::PublicIp>,
+    /// A STUN server (`stun:host:port`) handed to clients and asked by
+    /// `--public-ip auto`; adds to `[ice] stun_urls`.
+    #[arg(long = "stun", value_name = "URL")]
+    stun: Vec<String>,
     /// The one UDP port every media connection shares (0: any free one),
     /// overriding `[media] udp_port`.
     #[arg(long, value_name = "PORT")]
@@ -93,6 +102,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !args.announce.is_empty() {
         config.media.announced_ips = args.announce;
     }
+    if let Some(public) = args.public_ip {
+        config.media.public_ip = Some(public);
+    }
+    config.ice.stun_urls.extend(args.stun);
     if let Some(port) = args.udp_port {
         config.media.mux = true;
         config.media.udp_port = port;

@@ -234,11 +234,13 @@ fn calls_through_endpoint_independent_and_symmetric_nats() {
     );
 }
 
-/// A server in a cloud network behind a 1:1 NAT (no hairpinning) announces
-/// its public address and its LAN address: a client at home reaches it on
-/// the public one, a client in the office on the server's own LAN (behind a
-/// host firewall, so it must be the one to reach out) on the LAN one, and
-/// they call each other. Announcing only the public address fails here.
+/// A server in a cloud network behind a 1:1 NAT (no hairpinning) learns
+/// its public address at start (`public_ip = "auto"`: a STUN Binding
+/// request to coturn out on the internet) and announces it beside its LAN
+/// address: a client at home reaches it on the public one, a client in the
+/// office on the server's own LAN (behind a host firewall, so it must be
+/// the one to reach out) on the LAN one, and they call each other.
+/// Announcing only one of the two fails here.
 #[test]
 fn a_server_behind_a_1to1_nat_serves_its_own_lan_without_hairpinning() {
     in_namespaces(
@@ -251,11 +253,14 @@ fn a_server_behind_a_1to1_nat_serves_its_own_lan_without_hairpinning() {
             // checks toward it are dropped until it has sent to the server.
             netns::stateful_firewall(&office.ns);
             let home = net.home("home", "203.0.113.31", 1, Nat::EndpointIndependent);
+            net.public_host("turn", TURN_IP);
+            let _stun = coturn();
             let ca = TestCa::new("cloud");
             let mut config = tls_config(&ca, &[public_ip, &lan_ip], "0.0.0.0:443", &lan_ip);
-            let public: std::net::IpAddr = public_ip.parse().expect("address");
-            let lan: std::net::IpAddr = lan_ip.parse().expect("address");
-            config.media.announced_ips = vec![public, lan];
+            config.ice.stun_urls = vec![format!("stun:{TURN_IP}:3478")];
+            config.media.public_ip = Some(server::config::PublicIp::Auto);
+            // coturn starts while the rest is set up; give it a moment more.
+            tokio::time::sleep(Duration::from_millis(300)).await;
             let serve = ServeProcess::launch(config, 4096, &[], Some(&srv)).await;
             // Each client dials the address it can reach.
             let (home_url, office_url) = (

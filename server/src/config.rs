@@ -179,6 +179,58 @@ pub struct MediaConfig {
     /// clients on the server's own LAN need no hairpinning router. The port
     /// stays the bound port. Empty: the bound address as it is.
     pub announced_ips: Vec<IpAddr>,
+    /// The server's public address, announced beside its own ones: an IP,
+    /// or `"auto"` to learn it at start with a STUN Binding request to the
+    /// first of `[ice] stun_urls` that answers. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<PublicIp>,
+}
+
+/// `[media] public_ip`: a fixed address or `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicIp {
+    /// Learned at start from a STUN server.
+    Auto,
+    /// This address.
+    Fixed(IpAddr),
+}
+
+impl std::str::FromStr for PublicIp {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("auto") {
+            Ok(PublicIp::Auto)
+        } else {
+            s.parse().map(PublicIp::Fixed)
+        }
+    }
+}
+
+impl std::fmt::Display for PublicIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PublicIp::Auto => f.write_str("auto"),
+            PublicIp::Fixed(ip) => ip.fmt(f),
+        }
+    }
+}
+
+impl Serialize for PublicIp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PublicIp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(|_| {
+            serde::de::Error::custom(format!(
+                "public_ip must be an IP address or \"auto\", not {text:?}"
+            ))
+        })
+    }
 }
 
 impl Default for MediaConfig {
@@ -192,6 +244,7 @@ impl Default for MediaConfig {
             udp_port_min: None,
             udp_port_max: None,
             announced_ips: Vec::new(),
+            public_ip: None,
         }
     }
 }
@@ -486,6 +539,24 @@ mod tests {
         assert!(matches!(c.validate(), Err(ConfigError::MediaPorts)));
         c.media.udp_port_max = Some(5000);
         c.validate().expect("a single fixed port is fine");
+        let back: ServerConfig = toml::from_str(&c.to_toml()).expect("parses");
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn public_ip_is_an_address_or_auto() {
+        let parse = |v: &str| {
+            toml::from_str::<ServerConfig>(&format!("[media]\npublic_ip = \"{v}\"\n"))
+                .map(|c| c.media.public_ip)
+        };
+        assert_eq!(parse("auto").unwrap(), Some(PublicIp::Auto));
+        assert_eq!(
+            parse("203.0.113.5").unwrap(),
+            Some(PublicIp::Fixed("203.0.113.5".parse().unwrap()))
+        );
+        assert!(parse("somewhere").is_err());
+        let mut c = ServerConfig::generate_local();
+        c.media.public_ip = Some(PublicIp::Auto);
         let back: ServerConfig = toml::from_str(&c.to_toml()).expect("parses");
         assert_eq!(back, c);
     }

@@ -1,6 +1,6 @@
 //! Running the server on a socket: [`start`] and its [`ServerHandle`].
 
-use crate::config::{ConfigError, ServerConfig};
+use crate::config::{ConfigError, PublicIp, ServerConfig};
 use crate::http::app;
 use crate::state::ServerState;
 use crate::tls::{TlsError, TlsIdentity};
@@ -35,6 +35,9 @@ pub enum ServeError {
     /// The media ports could not be bound.
     #[error("media: {0}")]
     Media(#[from] crate::sfu::SfuError),
+    /// `public_ip = "auto"` could not learn the public address.
+    #[error("public address: {0}")]
+    PublicIp(#[from] crate::public_ip::PublicIpError),
 }
 
 /// A running server.
@@ -49,7 +52,8 @@ pub struct ServerHandle {
 
 /// Binds `config.bind` (port 0 picks a free port), spawns the server and
 /// returns at once.
-pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
+pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServeError> {
+    announce_public_ip(&mut config).await?;
     let state = ServerState::new(config)?;
     // The media ports first: an ephemeral one is chosen here, once.
     state.media().sfu().start()?;
@@ -78,6 +82,42 @@ pub async fn start(config: ServerConfig) -> Result<ServerHandle, ServeError> {
         state,
         task,
     })
+}
+
+/// How long `--public-ip auto` waits for each STUN server.
+const STUN_WAIT: Duration = Duration::from_secs(3);
+
+/// Adds `[media] public_ip` (learned from a STUN server when `auto`) to the
+/// announced addresses, beside the server's own: the ones configured, or
+/// else the bound address (every LAN address when bound to all), so
+/// clients on the server's LAN keep a direct path without hairpinning.
+async fn announce_public_ip(config: &mut ServerConfig) -> Result<(), ServeError> {
+    let media = &mut config.media;
+    let public = match media.public_ip {
+        None => return Ok(()),
+        Some(PublicIp::Fixed(ip)) => ip,
+        Some(PublicIp::Auto) => {
+            let bind = if media.udp_bind_ip.is_unspecified() || media.udp_bind_ip.is_loopback() {
+                std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+            } else {
+                media.udp_bind_ip
+            };
+            let ip = crate::public_ip::discover(&config.ice.stun_urls, bind, STUN_WAIT).await?;
+            tracing::info!(%ip, "public address learned from STUN");
+            ip
+        }
+    };
+    if media.announced_ips.is_empty() {
+        media.announced_ips = if media.udp_bind_ip.is_unspecified() {
+            crate::net::lan_addresses()
+        } else {
+            vec![media.udp_bind_ip]
+        };
+    }
+    if !media.announced_ips.contains(&public) {
+        media.announced_ips.push(public);
+    }
+    Ok(())
 }
 
 /// A deep accept queue (the kernel caps it at `net.core.somaxconn`): a
