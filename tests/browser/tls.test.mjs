@@ -34,6 +34,12 @@ test("the page joins over https and wss; a pinned native client plays it", async
     await pageLogin(page);
     await pagePublish(page);
     await until("30 frames decoded from the page", () => native.probes("video", "web-cam").length >= 30);
+    // The page reports its media path like the SDK: direct UDP on loopback.
+    const path = await until("the page's media path", async () => {
+      const q = await page.evaluate(() => window.conferDebug.quality());
+      return q["web-cam"]?.quality?.path ?? null;
+    });
+    assert.deepEqual(path, { local: "host", remote: "host", protocol: "udp" });
     assert.ok(
       native.events.some((e) => e.event === "RoomStateUpdate" && e.state === "Connected"),
       "the pinned native client logged in over wss",

@@ -6,7 +6,7 @@ import { codeName, explain, loadErrorCodes } from "./errors.js";
 import { SdkError, WebEngine, type SdkEvent } from "./engine.js";
 import { AudioProbe, VideoProbe, type FrameRead } from "./probe.js";
 import { peekToken, type StreamInfo } from "./protocol.js";
-import type { Quality } from "./stats.js";
+import type { MediaPath, Quality } from "./stats.js";
 import { TestPattern, Tone } from "./testsource.js";
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -159,7 +159,7 @@ function summarize(e: SdkEvent): string {
       parts.push(`${k}=[${ids.join(", ")}]`);
     } else if (k === "quality" && v && typeof v === "object") {
       const q = v as Quality;
-      parts.push(`${q.width}x${q.height} ${q.fps}fps ${q.video_kbps + q.audio_kbps}kbps rtt=${q.rtt_ms}ms loss=${q.packet_loss_pct}% ${q.level}`);
+      parts.push(`${q.width}x${q.height} ${q.fps}fps ${q.video_kbps + q.audio_kbps}kbps rtt=${q.rtt_ms}ms loss=${q.packet_loss_pct}% ${q.level} ${pathText(q.path)}`);
     } else if (k === "error_code" && typeof v === "number" && v !== 0) {
       parts.push(`error_code=${codeName(v)}`);
     } else {
@@ -550,9 +550,16 @@ function attachRemote(streamId: string, stream: MediaStream): void {
 
 // ------------------------------------------------------------------ stats
 
+/** "direct (udp)", "direct over tcp", "relayed by TURN (tcp)", or "path pending". */
+function pathText(p: MediaPath | null): string {
+  if (!p) return "path pending";
+  if (p.local === "relay") return `relayed by TURN (${p.relay_protocol ?? "udp"})`;
+  return p.protocol === "tcp" ? "direct over tcp" : "direct (udp)";
+}
+
 function qualityText(q: Quality | undefined): string {
   if (!q) return "—";
-  return `${q.width}×${q.height} · ${q.fps} fps · ${q.video_kbps + q.audio_kbps} kbps · rtt ${q.rtt_ms} ms · loss ${q.packet_loss_pct}% · ${q.codec.replace("video/", "")} · ${q.level}`;
+  return `${q.width}×${q.height} · ${q.fps} fps · ${q.video_kbps + q.audio_kbps} kbps · rtt ${q.rtt_ms} ms · loss ${q.packet_loss_pct}% · ${q.codec.replace("video/", "")} · ${q.level} · ${pathText(q.path)}`;
 }
 
 function refreshStats(): void {

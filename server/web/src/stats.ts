@@ -18,6 +18,44 @@ export interface Quality {
   codec: string;
   /** Excellent / Good / Medium / Bad / Die, from rtt and loss. */
   level: string;
+  /** The selected candidate pair, as the SDK reports it; null until ICE has chosen one. */
+  path: MediaPath | null;
+}
+
+/** Which kind of candidate each side of the selected pair is, and the transport under the media. */
+export interface MediaPath {
+  local: "host" | "srflx" | "prflx" | "relay";
+  remote: "host" | "srflx" | "prflx" | "relay";
+  protocol: "udp" | "tcp";
+  /** For a relay candidate: how the page reaches the TURN server (udp, tcp or tls). */
+  relay_protocol?: string;
+}
+
+function candidateKind(v: unknown): MediaPath["local"] {
+  return v === "srflx" || v === "prflx" || v === "relay" ? v : "host";
+}
+
+/** The selected pair of `byId`'s transport (or a nominated, succeeded pair). */
+export function selectedPath(byId: Map<string, Record<string, unknown>>): MediaPath | null {
+  let pair: Record<string, unknown> | undefined;
+  for (const s of byId.values()) {
+    if (s.type === "transport" && typeof s.selectedCandidatePairId === "string") pair = byId.get(s.selectedCandidatePairId);
+  }
+  if (!pair) {
+    for (const s of byId.values()) if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pair = s;
+  }
+  if (!pair) return null;
+  const local = byId.get(String(pair.localCandidateId));
+  const remote = byId.get(String(pair.remoteCandidateId));
+  if (!local) return null;
+  const path: MediaPath = {
+    local: candidateKind(local.candidateType),
+    remote: candidateKind(remote?.candidateType ?? "prflx"),
+    // A relay candidate's own protocol is the relayed (UDP) leg; what the page sends to TURN is relayProtocol.
+    protocol: local.protocol === "tcp" ? "tcp" : "udp",
+  };
+  if (typeof local.relayProtocol === "string") path.relay_protocol = local.relayProtocol;
+  return path;
 }
 
 interface Counters {
@@ -61,6 +99,7 @@ export class StatsSampler {
       packet_loss_pct: 0,
       codec: "",
       level: "Die",
+      path: selectedPath(byId),
     };
     const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
     let rtt = -1;
