@@ -3,6 +3,8 @@
 //! or sends indications, and relays data through our server over UDP, TCP
 //! and TLS; with a wrong password it cannot allocate.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,8 @@
 //! bytes, truncated STUN, huge lengths, half-open and idle connections, too
 //! many connections. A correct allocation works afterwards each time.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

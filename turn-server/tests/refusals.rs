@@ -2,6 +2,8 @@
 //! loopback: 401 (no, wrong or expired credentials), 486 (per-user quota),
 //! 403 (denied peers under the default policy), 438 (stale nonce).
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,8 @@
 //! channel and through Send/Data indications, over the UDP, TCP and TLS
 //! listeners of a real server on loopback.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

@@ -311,7 +311,7 @@ fn allocate_is_challenged_then_granted_with_the_rest_credentials() {
     let stats = h.server.stats().snapshot();
     assert_eq!(stats.challenges, 1);
     assert_eq!(stats.allocations_active, 1);
-    assert_eq!(h.server.has_allocation(&alice.from, h.now), true);
+    assert!(h.server.has_allocation(&alice.from, h.now));
 }
 
 #[test]

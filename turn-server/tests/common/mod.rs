@@ -3,7 +3,7 @@
 //! messages (signed with rtc-stun's own MESSAGE-INTEGRITY) that speaks UDP,
 //! TCP and TLS.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use confer_turn::{rest_password, Config, TurnHandle, TurnServer};
 use rtc_stun::attributes::{ATTR_NONCE, ATTR_REALM, ATTR_USERNAME};
