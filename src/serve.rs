@@ -70,6 +70,16 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "MIN-MAX", value_parser = parse_port_range,
         conflicts_with_all = ["udp_port", "tcp_port"])]
     udp_ports: Option<(u16, u16)>,
+    /// Run the built-in TURN server on this port, UDP and TCP, on the bind
+    /// address (`[turn]` with defaults if the config has none; clients get
+    /// its URLs and credentials at login).
+    #[arg(long, value_name = "PORT")]
+    turn_port: Option<u16>,
+    /// Also serve TURN over TLS (the server's certificate) on this port,
+    /// e.g. 443 on an address of its own: what gets through the strictest
+    /// firewalls.
+    #[arg(long, value_name = "PORT", requires = "turn_port")]
+    turns_port: Option<u16>,
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -106,6 +116,18 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.media.public_ip = Some(public);
     }
     config.ice.stun_urls.extend(args.stun);
+    if let Some(port) = args.turn_port {
+        let ip = config.bind.ip();
+        let turn = config.turn.get_or_insert_with(Default::default);
+        turn.listen_udp = std::net::SocketAddr::new(ip, port);
+        turn.listen_tcp = Some(std::net::SocketAddr::new(ip, port));
+        turn.listen_tls = args.turns_port.map(|p| std::net::SocketAddr::new(ip, p));
+        if turn.secret.is_empty() && config.ice.turn_secret.is_none() {
+            // Nobody else shares it: a fresh one each start (credentials
+            // are minted per login anyway).
+            turn.secret = protocol::auth::hex(&rand::random::<[u8; 16]>());
+        }
+    }
     if let Some(port) = args.udp_port {
         config.media.mux = true;
         config.media.udp_port = port;

@@ -29,6 +29,33 @@ fn steps(checks: &[Check]) -> Vec<(Step, bool)> {
     checks.iter().map(|c| (c.name, c.ok)).collect()
 }
 
+/// The built-in TURN server on loopback: UDP and TCP on one free port,
+/// TLS on another.
+fn builtin_turn() -> confer_turn::Config {
+    let port = |kind: &str| {
+        let addr = if kind == "udp" {
+            std::net::UdpSocket::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+        } else {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+        };
+        addr.unwrap()
+    };
+    let mut turn = confer_turn::Config::default();
+    turn.secret = "doctor-turn-secret-0123".into();
+    turn.listen_udp = port("udp");
+    turn.listen_tcp = Some(std::net::SocketAddr::new(
+        turn.listen_udp.ip(),
+        turn.listen_udp.port(),
+    ));
+    turn.listen_tls = Some(port("tcp"));
+    turn.relay_ip = "127.0.0.1".parse().unwrap();
+    turn
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_step_passes_on_a_healthy_server_and_reports_as_it_goes() {
     let ca = TestCa::new("doctor-healthy");
@@ -36,6 +63,7 @@ async fn every_step_passes_on_a_healthy_server_and_reports_as_it_goes() {
     let server = TestServer::start_with(|c| {
         c.tls.cert_file = Some(leaf.cert_file.clone());
         c.tls.key_file = Some(leaf.key_file.clone());
+        c.turn = Some(builtin_turn());
     })
     .await;
     let url = server.handle().ws_url().replace("127.0.0.1", "localhost");
@@ -58,9 +86,18 @@ async fn every_step_passes_on_a_healthy_server_and_reports_as_it_goes() {
             (Step::Websocket, true),
             (Step::Login, true),
             (Step::UdpMedia, true),
+            (Step::TurnUdp, true),
+            (Step::TurnTcp, true),
+            (Step::TurnTls, true),
         ],
         "{checks:#?}"
     );
+    for turn in &checks[6..] {
+        assert!(
+            turn.detail.starts_with("relayed address 127.0.0.1:"),
+            "{turn:?}"
+        );
+    }
     let tls_check = &checks[2];
     assert!(
         tls_check
@@ -148,5 +185,29 @@ async fn each_broken_layer_fails_at_its_step_with_its_code() {
     assert_eq!(
         last(&checks),
         (Step::Dns, false, Some(ErrorCode::HostNotFound))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_server_that_does_not_answer_fails_its_step() {
+    let server = TestServer::start_with(|c| {
+        // A TURN URL nobody serves: the login hands it out all the same.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        c.ice.turn_urls = vec![format!(
+            "turn:{}?transport=udp",
+            silent.local_addr().unwrap()
+        )];
+        c.ice.turn_secret = Some("a-secret-for-nobody-0123".into());
+    })
+    .await;
+    let url = server.handle().ws_url();
+    let mut opts = options(&server, &url, TlsOptions::default(), false);
+    opts.step_timeout = Duration::from_secs(2);
+    let checks = diagnose(&opts, |_| {}).await;
+    let turn = checks.last().unwrap();
+    assert_eq!(
+        (turn.name, turn.ok, ErrorCode::from_code(turn.code)),
+        (Step::TurnUdp, false, Some(ErrorCode::TurnUnreachable)),
+        "{checks:#?}"
     );
 }

@@ -46,6 +46,12 @@ pub struct ServerConfig {
     pub tls: TlsConfig,
     /// STUN/TURN servers handed to clients at login: the `[ice]` table.
     pub ice: IceConfig,
+    /// The built-in TURN server: the `[turn]` table (UDP, TCP and TLS
+    /// listeners, relay ports, quotas, peer policy). Unset: none. Its
+    /// `secret` is `[ice] turn_secret` (filled in from it, or filling it);
+    /// with no `[ice] turn_urls`, clients get this server's URLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn: Option<confer_turn::Config>,
     /// The registered apps.
     pub apps: Vec<AppConfig>,
     /// A directory served read-only at `/updates/` (the desktop app's
@@ -325,6 +331,13 @@ pub enum ConfigError {
         "ice: turn_urls need a turn_secret of at least 16 characters and credential_ttl_secs > 0"
     )]
     IceCredentials,
+    /// `[turn] secret` and `[ice] turn_secret` differ, or neither is a
+    /// secret of at least 16 characters.
+    #[error("turn: secret must equal [ice] turn_secret (set one of them, at least 16 characters)")]
+    TurnSecret,
+    /// TURN over TLS without the server's certificate.
+    #[error("turn: listen_tls needs the [tls] certificate (or --tls-self-signed)")]
+    TurnTlsWithoutCertificate,
     /// Only one of the TLS certificate and key is set.
     #[error("tls: cert_file and key_file must be set together")]
     TlsIncomplete,
@@ -349,6 +362,7 @@ impl Default for ServerConfig {
             media: MediaConfig::default(),
             tls: TlsConfig::default(),
             ice: IceConfig::default(),
+            turn: None,
             insecure_http: false,
             apps: Vec::new(),
             update_feed: None,
@@ -456,6 +470,20 @@ impl ServerConfig {
         if (!self.ice.turn_urls.is_empty() && weak_secret) || self.ice.credential_ttl_secs == 0 {
             return Err(ConfigError::IceCredentials);
         }
+        if let Some(turn) = &self.turn {
+            let shared = match (&self.ice.turn_secret, turn.secret.is_empty()) {
+                (Some(ice), false) => *ice == turn.secret,
+                (Some(ice), true) => ice.chars().count() >= 16,
+                (None, false) => turn.secret.chars().count() >= 16,
+                (None, true) => false,
+            };
+            if !shared {
+                return Err(ConfigError::TurnSecret);
+            }
+            if turn.listen_tls.is_some() && self.tls.files().is_none() {
+                return Err(ConfigError::TurnTlsWithoutCertificate);
+            }
+        }
         let l = &self.limits;
         let positive = [
             ("max_rooms_per_app", l.max_rooms_per_app),
@@ -541,6 +569,36 @@ mod tests {
         c.validate().expect("a single fixed port is fine");
         let back: ServerConfig = toml::from_str(&c.to_toml()).expect("parses");
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn the_builtin_turn_shares_the_ice_secret_and_needs_the_certificate_for_tls() {
+        let mut c = ServerConfig::generate_local();
+        c.turn = Some(confer_turn::Config::default());
+        assert!(
+            matches!(c.validate(), Err(ConfigError::TurnSecret)),
+            "no secret anywhere"
+        );
+        c.ice.turn_secret = Some("0123456789abcdef".into());
+        c.validate().expect("the [ice] secret is used");
+        if let Some(t) = c.turn.as_mut() {
+            t.secret = "another-secret-of-16".into();
+        }
+        assert!(
+            matches!(c.validate(), Err(ConfigError::TurnSecret)),
+            "two secrets"
+        );
+        c.ice.turn_secret = None;
+        c.validate().expect("the [turn] secret is used");
+        if let Some(t) = c.turn.as_mut() {
+            t.listen_tls = Some("127.0.0.1:5349".parse().unwrap());
+        }
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TurnTlsWithoutCertificate)
+        ));
+        let back: ServerConfig = toml::from_str(&c.to_toml()).expect("parses");
+        assert_eq!(back, c, "[turn] round-trips through TOML");
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub mod sfu;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod turn;
 pub mod updates;
 pub mod web;
 

@@ -4,7 +4,8 @@ use crate::config::{ConfigError, PublicIp, ServerConfig};
 use crate::http::app;
 use crate::state::ServerState;
 use crate::tls::{TlsError, TlsIdentity};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
@@ -35,6 +36,9 @@ pub enum ServeError {
     /// The media ports could not be bound.
     #[error("media: {0}")]
     Media(#[from] crate::sfu::SfuError),
+    /// The built-in TURN server could not start.
+    #[error("turn: {0}")]
+    Turn(#[from] confer_turn::TurnError),
     /// `public_ip = "auto"` could not learn the public address.
     #[error("public address: {0}")]
     PublicIp(#[from] crate::public_ip::PublicIpError),
@@ -47,20 +51,29 @@ pub struct ServerHandle {
     /// The certificate's fingerprint when serving TLS.
     fingerprint: Option<String>,
     state: ServerState,
+    /// The built-in TURN server, when `[turn]` is set.
+    turn: Option<confer_turn::TurnHandle>,
     task: JoinHandle<()>,
 }
 
 /// Binds `config.bind` (port 0 picks a free port), spawns the server and
 /// returns at once.
 pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServeError> {
-    announce_public_ip(&mut config).await?;
-    let state = ServerState::new(config)?;
-    // The media ports first: an ephemeral one is chosen here, once.
-    state.media().sfu().start()?;
-    let tls = match state.config().tls.files() {
+    config.validate()?;
+    let public = announce_public_ip(&mut config).await?;
+    let tls = match config.tls.files() {
         Some((cert, key)) => Some(crate::tls::load(cert, key)?),
         None => None,
     };
+    let turn = crate::turn::start(
+        &mut config,
+        public,
+        tls.as_ref().map(|t| Arc::clone(&t.config)),
+    )
+    .await?;
+    let state = ServerState::new(config)?;
+    // The media ports first: an ephemeral one is chosen here, once.
+    state.media().sfu().start()?;
     let fingerprint = tls.as_ref().map(|t: &TlsIdentity| t.fingerprint.clone());
     let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
     let bind = state.config().bind;
@@ -80,6 +93,7 @@ pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServeError>
         addr,
         fingerprint,
         state,
+        turn,
         task,
     })
 }
@@ -91,10 +105,10 @@ const STUN_WAIT: Duration = Duration::from_secs(3);
 /// announced addresses, beside the server's own: the ones configured, or
 /// else the bound address (every LAN address when bound to all), so
 /// clients on the server's LAN keep a direct path without hairpinning.
-async fn announce_public_ip(config: &mut ServerConfig) -> Result<(), ServeError> {
+async fn announce_public_ip(config: &mut ServerConfig) -> Result<Option<IpAddr>, ServeError> {
     let media = &mut config.media;
     let public = match media.public_ip {
-        None => return Ok(()),
+        None => return Ok(None),
         Some(PublicIp::Fixed(ip)) => ip,
         Some(PublicIp::Auto) => {
             let bind = if media.udp_bind_ip.is_unspecified() || media.udp_bind_ip.is_loopback() {
@@ -117,7 +131,7 @@ async fn announce_public_ip(config: &mut ServerConfig) -> Result<(), ServeError>
     if !media.announced_ips.contains(&public) {
         media.announced_ips.push(public);
     }
-    Ok(())
+    Ok(Some(public))
 }
 
 /// A deep accept queue (the kernel caps it at `net.core.somaxconn`): a
@@ -196,7 +210,15 @@ impl ServerHandle {
         self.state.gate().wait_empty(SHUTDOWN_GRACE).await;
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.task).await;
         self.state.media().close_all().await;
+        if let Some(turn) = self.turn {
+            turn.shutdown().await;
+        }
         tracing::info!("server stopped");
+    }
+
+    /// The built-in TURN server, when `[turn]` is set.
+    pub fn turn(&self) -> Option<&confer_turn::TurnHandle> {
+        self.turn.as_ref()
     }
 
     /// Waits until the server stops (after a shutdown begun elsewhere).

@@ -2,7 +2,7 @@
 //! with a default but the secret.
 
 use crate::peer_policy::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ pub const MIN_SECRET_LEN: usize = 16;
 /// assert_eq!(config.max_allocations_per_user, 10);
 /// config.validate().unwrap();
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The realm in challenges and in the long-term credential key.
@@ -38,20 +38,25 @@ pub struct Config {
     /// UDP listener. Default `0.0.0.0:3478`.
     pub listen_udp: SocketAddr,
     /// TCP listener, if any. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen_tcp: Option<SocketAddr>,
     /// TLS-over-TCP listener, if any (e.g. `0.0.0.0:5349` or `:443`); needs
     /// a `rustls::ServerConfig` at start. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen_tls: Option<SocketAddr>,
     /// The IP relay sockets bind on. Default `0.0.0.0`, which needs
     /// `external_ip` (the address to advertise must be known).
     pub relay_ip: IpAddr,
     /// Lowest relay port (with `relay_port_max`). Default none: the OS picks
     /// ephemeral ports.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relay_port_min: Option<u16>,
     /// Highest relay port, inclusive. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub relay_port_max: Option<u16>,
     /// The address advertised in XOR-RELAYED-ADDRESS when `relay_ip` sits
     /// behind a 1:1 NAT. Default none: `relay_ip` is advertised.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_ip: Option<IpAddr>,
     /// Allocations one user (the username without its expiry) may hold at
     /// once; more are refused with 486. Default 10.

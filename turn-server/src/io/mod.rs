@@ -158,6 +158,7 @@ impl TurnServer {
 
 /// A running TURN server. Dropping it stops the server too (without
 /// waiting); [`TurnHandle::shutdown`] stops it and waits.
+#[derive(Debug)]
 pub struct TurnHandle {
     udp_addr: SocketAddr,
     tcp_addr: Option<SocketAddr>,
