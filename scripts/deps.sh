@@ -15,14 +15,15 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 #   bundling: patchelf, file; app E2E: webkit2gtk-driver (WebKitWebDriver), xdotool
 # - browser interop tests: chromium (headless, driven by playwright-core)
 # - real-network tests: iproute2 (network namespaces, veth, bridges),
-#   nftables (NAT and firewalls inside those namespaces), coturn (an
+#   nftables (NAT and firewalls inside those namespaces), libnss3-tools
+#   (certutil: a test CA in headless Chromium's store), coturn (an
 #   external TURN server that takes the credentials confer serve hands out)
 pkgs=(pkg-config libclang-dev libasound2-dev cmake nasm
       pulseaudio pulseaudio-utils sox
       xvfb xauth mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libx11-dev imagemagick x11-utils
       libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
       build-essential patchelf file webkit2gtk-driver xdotool chromium
-      iproute2 nftables coturn)
+      iproute2 nftables coturn libnss3-tools)
 for pkg in "${pkgs[@]}"; do
   have_pkg "$pkg" || need+=("$pkg")
 done

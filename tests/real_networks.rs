@@ -382,3 +382,99 @@ fn media_relayed_through_turn_with_credentials_from_the_server() {
         },
     );
 }
+
+/// The built-in TURN server of `confer serve` on the server's address:
+/// UDP and TCP on 3478, relaying from the server's own address.
+fn builtin_turn(ip: &str) -> confer_turn::Config {
+    let mut turn = confer_turn::Config::default();
+    turn.secret = TURN_SECRET.to_owned();
+    turn.listen_udp = format!("{ip}:3478").parse().expect("address");
+    turn.listen_tcp = Some(turn.listen_udp);
+    turn.relay_ip = ip.parse().expect("address");
+    turn
+}
+
+/// A network where only TCP to the server gets through (signaling on 443,
+/// TURN on 3478; every UDP packet and the ICE-TCP port are dropped): headless
+/// Chromium loads the debug page over https (the test CA in its NSS store,
+/// no certificate errors ignored), joins with an invite, and its canvas
+/// stream reaches a native player at another home through `confer serve`'s
+/// own TURN server over TCP.
+#[test]
+fn chromium_on_a_tcp_only_network_sends_through_the_builtin_turn_over_tcp() {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/netns-page.mjs");
+    let modules =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/node_modules");
+    if !modules.is_dir() || !std::path::Path::new("/usr/bin/chromium").exists() {
+        eprintln!("SKIPPED: needs chromium and tests/browser/node_modules (make browser-test installs them)");
+        return;
+    }
+    in_namespaces(
+        "chromium_on_a_tcp_only_network_sends_through_the_builtin_turn_over_tcp",
+        || async move {
+            let mut net = Internet::new();
+            net.public_host("pub", SERVER_IP);
+            let walled = net.home("walled", "203.0.113.25", 5, Nat::EndpointIndependent);
+            let tcp_only = format!("ip daddr {SERVER_IP} tcp dport {{ 443, 3478 }} accept");
+            let nothing_else = format!("ip daddr {SERVER_IP} drop");
+            netns::forward_rules("walled-nat", &[&tcp_only, &nothing_else]);
+            let easy = net.home("easy", "203.0.113.21", 1, Nat::EndpointIndependent);
+            let ca = TestCa::new("chromium-turn");
+            let mut config = tls_config(&ca, &[SERVER_IP], PUBLIC_BIND, SERVER_IP);
+            config.turn = Some(builtin_turn(SERVER_IP));
+            let serve = ServeProcess::launch(config, 4096, &[], Some("pub")).await;
+
+            let claims = protocol::token::TokenClaims::invite(
+                serve.app.app_id,
+                "nat-room",
+                protocol::token::Privileges::ALL,
+                common::unix_now(),
+                600,
+            );
+            let invite = protocol::token::mint(serve.app.server_secret.as_bytes(), &claims);
+            let mut page = netns::exec(&walled.ns, "node")
+                .arg(&script)
+                .env("PAGE_URL", format!("https://{SERVER_IP}:443"))
+                .env("APP_ID", serve.app.app_id.to_string())
+                .env("ROOM", "nat-room")
+                .env("USER", "web")
+                .env("TOKEN", &invite)
+                .env("STREAM", "web-cam")
+                .env("CA_FILE", &ca.ca_file)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("spawn node");
+            let mut page_lines = common::cli::stdout_lines(&mut page);
+            let (mut native, mut native_lines) =
+                call(&Side::new(&easy, "easy"), &serve, &ca, "web-cam");
+            let saw = watch(&mut native_lines, "easy (native)", "web-cam").await;
+            assert_call("easy (native)", &saw, None);
+
+            // The page's own report of its path: relayed, reaching TURN over TCP.
+            let mut protocol = Value::Null;
+            let mut path = Value::Null;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while path.is_null() {
+                let line = tokio::time::timeout_at(deadline, page_lines.next_line())
+                    .await
+                    .expect("the page reports its media path")
+                    .expect("read")
+                    .expect("the page script exited");
+                let v: Value = serde_json::from_str(&line).expect("JSON line");
+                match v["event"].as_str() {
+                    Some("page") => protocol = v["protocol"].clone(),
+                    Some("path") => path = v["path"].clone(),
+                    _ => {}
+                }
+            }
+            assert_eq!(protocol, "https:", "the page loaded over https");
+            assert_eq!(path["local"], "relay", "{path}");
+            assert_eq!(path["relay_protocol"], "tcp", "{path}");
+            common::cli::terminate(&mut native).await;
+            let _ = page.kill().await;
+        },
+    );
+}
