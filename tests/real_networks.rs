@@ -394,87 +394,129 @@ fn builtin_turn(ip: &str) -> confer_turn::Config {
     turn
 }
 
-/// A network where only TCP to the server gets through (signaling on 443,
-/// TURN on 3478; every UDP packet and the ICE-TCP port are dropped): headless
-/// Chromium loads the debug page over https (the test CA in its NSS store,
-/// no certificate errors ignored), joins with an invite, and its canvas
-/// stream reaches a native player at another home through `confer serve`'s
-/// own TURN server over TCP.
-#[test]
-fn chromium_on_a_tcp_only_network_sends_through_the_builtin_turn_over_tcp() {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/netns-page.mjs");
-    let modules =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/node_modules");
-    if !modules.is_dir() || !std::path::Path::new("/usr/bin/chromium").exists() {
-        eprintln!("SKIPPED: needs chromium and tests/browser/node_modules (make browser-test installs them)");
+/// Where the TCP-only tests' TURN over TLS listens: an address of the
+/// server host of its own, on 443.
+const TURN_TLS_IP: &str = "203.0.113.11";
+
+/// How the walled network of a Chromium test reaches TURN.
+#[derive(Clone, Copy)]
+enum TurnRoute {
+    /// TCP to the server's 443 (signaling) and 3478 (TURN over TCP).
+    Tcp,
+    /// Only TCP 443: signaling on the server's address, TURN over TLS on
+    /// [`TURN_TLS_IP`].
+    Tls443,
+}
+
+/// Headless Chromium in a walled network that reaches the server only
+/// over TCP (every UDP packet and the ICE-TCP port dropped): it loads the
+/// debug page over https (the test CA in its NSS store; no certificate
+/// error ignored), joins with an invite and publishes its canvas, which
+/// must reach a native player at another home through `confer serve`'s
+/// own TURN server, with the page reporting a relay reached over `route`.
+fn chromium_through_the_builtin_turn(test: &str, route: TurnRoute) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    if !dir.join("node_modules").is_dir() || !std::path::Path::new("/usr/bin/chromium").exists() {
+        eprintln!("SKIPPED {test}: needs chromium and tests/browser/node_modules (make browser-test installs them)");
         return;
     }
-    in_namespaces(
-        "chromium_on_a_tcp_only_network_sends_through_the_builtin_turn_over_tcp",
-        || async move {
-            let mut net = Internet::new();
-            net.public_host("pub", SERVER_IP);
-            let walled = net.home("walled", "203.0.113.25", 5, Nat::EndpointIndependent);
-            let tcp_only = format!("ip daddr {SERVER_IP} tcp dport {{ 443, 3478 }} accept");
-            let nothing_else = format!("ip daddr {SERVER_IP} drop");
-            netns::forward_rules("walled-nat", &[&tcp_only, &nothing_else]);
-            let easy = net.home("easy", "203.0.113.21", 1, Nat::EndpointIndependent);
-            let ca = TestCa::new("chromium-turn");
-            let mut config = tls_config(&ca, &[SERVER_IP], PUBLIC_BIND, SERVER_IP);
-            config.turn = Some(builtin_turn(SERVER_IP));
-            let serve = ServeProcess::launch(config, 4096, &[], Some("pub")).await;
-
-            let claims = protocol::token::TokenClaims::invite(
-                serve.app.app_id,
-                "nat-room",
-                protocol::token::Privileges::ALL,
-                common::unix_now(),
-                600,
-            );
-            let invite = protocol::token::mint(serve.app.server_secret.as_bytes(), &claims);
-            let mut page = netns::exec(&walled.ns, "node")
-                .arg(&script)
-                .env("PAGE_URL", format!("https://{SERVER_IP}:443"))
-                .env("APP_ID", serve.app.app_id.to_string())
-                .env("ROOM", "nat-room")
-                .env("USER", "web")
-                .env("TOKEN", &invite)
-                .env("STREAM", "web-cam")
-                .env("CA_FILE", &ca.ca_file)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .kill_on_drop(true)
-                .spawn()
-                .expect("spawn node");
-            let mut page_lines = common::cli::stdout_lines(&mut page);
-            let (mut native, mut native_lines) =
-                call(&Side::new(&easy, "easy"), &serve, &ca, "web-cam");
-            let saw = watch(&mut native_lines, "easy (native)", "web-cam").await;
-            assert_call("easy (native)", &saw, None);
-
-            // The page's own report of its path: relayed, reaching TURN over TCP.
-            let mut protocol = Value::Null;
-            let mut path = Value::Null;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-            while path.is_null() {
-                let line = tokio::time::timeout_at(deadline, page_lines.next_line())
-                    .await
-                    .expect("the page reports its media path")
-                    .expect("read")
-                    .expect("the page script exited");
-                let v: Value = serde_json::from_str(&line).expect("JSON line");
-                match v["event"].as_str() {
-                    Some("page") => protocol = v["protocol"].clone(),
-                    Some("path") => path = v["path"].clone(),
-                    _ => {}
-                }
+    in_namespaces(test, || async move {
+        let mut net = Internet::new();
+        net.public_host("pub", SERVER_IP);
+        let walled = net.home("walled", "203.0.113.25", 5, Nat::EndpointIndependent);
+        let easy = net.home("easy", "203.0.113.21", 1, Nat::EndpointIndependent);
+        let ca = TestCa::new("chromium-turn");
+        let mut config = tls_config(&ca, &[SERVER_IP, TURN_TLS_IP], PUBLIC_BIND, SERVER_IP);
+        let mut turn = builtin_turn(SERVER_IP);
+        let rules = match route {
+            TurnRoute::Tcp => vec![
+                format!("ip daddr {SERVER_IP} tcp dport {{ 443, 3478 }} accept"),
+                format!("ip daddr {SERVER_IP} drop"),
+            ],
+            TurnRoute::Tls443 => {
+                net.also_at("pub", TURN_TLS_IP);
+                turn.listen_tls = Some(format!("{TURN_TLS_IP}:443").parse().expect("address"));
+                vec![
+                    format!("ip daddr {{ {SERVER_IP}, {TURN_TLS_IP} }} tcp dport 443 accept"),
+                    format!("ip daddr {{ {SERVER_IP}, {TURN_TLS_IP} }} drop"),
+                ]
             }
-            assert_eq!(protocol, "https:", "the page loaded over https");
-            assert_eq!(path["local"], "relay", "{path}");
-            assert_eq!(path["relay_protocol"], "tcp", "{path}");
-            common::cli::terminate(&mut native).await;
-            let _ = page.kill().await;
-        },
+        };
+        let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+        netns::forward_rules("walled-nat", &rules);
+        config.turn = Some(turn);
+        let serve = ServeProcess::launch(config, 4096, &[], Some("pub")).await;
+
+        let claims = protocol::token::TokenClaims::invite(
+            serve.app.app_id,
+            "nat-room",
+            protocol::token::Privileges::ALL,
+            common::unix_now(),
+            600,
+        );
+        let invite = protocol::token::mint(serve.app.server_secret.as_bytes(), &claims);
+        let mut page = netns::exec(&walled.ns, "node")
+            .arg(dir.join("netns-page.mjs"))
+            .env("PAGE_URL", format!("https://{SERVER_IP}:443"))
+            .env("APP_ID", serve.app.app_id.to_string())
+            .env("ROOM", "nat-room")
+            .env("USER", "web")
+            .env("TOKEN", &invite)
+            .env("STREAM", "web-cam")
+            .env("CA_FILE", &ca.ca_file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn node");
+        let mut page_lines = common::cli::stdout_lines(&mut page);
+        let (mut native, mut native_lines) =
+            call(&Side::new(&easy, "easy"), &serve, &ca, "web-cam");
+        let saw = watch(&mut native_lines, "easy (native)", "web-cam").await;
+        assert_call("easy (native)", &saw, None);
+
+        // The page's own report of its path: relayed, reaching TURN as routed.
+        let mut protocol = Value::Null;
+        let mut path = Value::Null;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while path.is_null() {
+            let line = tokio::time::timeout_at(deadline, page_lines.next_line())
+                .await
+                .expect("the page reports its media path")
+                .expect("read")
+                .expect("the page script exited");
+            let v: Value = serde_json::from_str(&line).expect("JSON line");
+            match v["event"].as_str() {
+                Some("page") => protocol = v["protocol"].clone(),
+                Some("path") => path = v["path"].clone(),
+                _ => {}
+            }
+        }
+        println!("web (Chromium): media path {path}");
+        assert_eq!(protocol, "https:", "the page loaded over https");
+        assert_eq!(path["local"], "relay", "{path}");
+        let relay_protocol = match route {
+            TurnRoute::Tcp => "tcp",
+            TurnRoute::Tls443 => "tls",
+        };
+        assert_eq!(path["relay_protocol"], relay_protocol, "{path}");
+        common::cli::terminate(&mut native).await;
+        let _ = page.kill().await;
+    });
+}
+
+#[test]
+fn chromium_on_a_tcp_only_network_sends_through_the_builtin_turn_over_tcp() {
+    chromium_through_the_builtin_turn(
+        "chromium_on_a_tcp_only_network_sends_through_the_builtin_turn_over_tcp",
+        TurnRoute::Tcp,
+    );
+}
+
+#[test]
+fn chromium_where_only_tcp_443_is_open_sends_through_turn_over_tls() {
+    chromium_through_the_builtin_turn(
+        "chromium_where_only_tcp_443_is_open_sends_through_turn_over_tls",
+        TurnRoute::Tls443,
     );
 }

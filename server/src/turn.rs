@@ -5,7 +5,7 @@
 //! while coturn's safety defaults deny every other private, loopback or
 //! link-local peer.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use confer_turn::{IpNet, TurnError, TurnHandle, TurnServer};
@@ -58,28 +58,31 @@ pub async fn start(
     let tls = tls.filter(|_| turn.listen_tls.is_some());
     let handle = TurnServer::start(turn.clone(), tls).await?;
     if ice.turn_urls.is_empty() {
-        ice.turn_urls = urls(advertised, &handle);
+        // Behind a 1:1 NAT every listener is reached on the advertised
+        // address; otherwise a listener bound to an address of its own
+        // (TURN over TLS on 443 beside https) is reached there.
+        let behind_nat = turn.external_ip.is_some() && !turn.relay_ip.is_unspecified();
+        let host = |listener: std::net::SocketAddr| match specific(listener.ip()) {
+            Some(ip) if !behind_nat => ip,
+            _ => advertised,
+        };
+        ice.turn_urls = urls(&handle, host);
     }
     tracing::info!(udp = %handle.udp_addr(), tcp = ?handle.tcp_addr(), tls = ?handle.tls_addr(),
         %advertised, urls = ?ice.turn_urls, "built-in TURN server listening");
     Ok(Some(handle))
 }
 
-/// The URLs of a running TURN server as clients reach it on `host`.
-fn urls(host: IpAddr, handle: &TurnHandle) -> Vec<String> {
-    let host = match host {
-        IpAddr::V4(ip) => ip.to_string(),
-        IpAddr::V6(ip) => format!("[{ip}]"),
-    };
-    let mut urls = vec![format!(
-        "turn:{host}:{}?transport=udp",
-        handle.udp_addr().port()
-    )];
+/// The URLs of a running TURN server, each listener reached at `host(its
+/// address)`.
+fn urls(handle: &TurnHandle, host: impl Fn(SocketAddr) -> IpAddr) -> Vec<String> {
+    let at = |listener: SocketAddr| SocketAddr::new(host(listener), listener.port());
+    let mut urls = vec![format!("turn:{}?transport=udp", at(handle.udp_addr()))];
     if let Some(tcp) = handle.tcp_addr() {
-        urls.push(format!("turn:{host}:{}?transport=tcp", tcp.port()));
+        urls.push(format!("turn:{}?transport=tcp", at(tcp)));
     }
     if let Some(tls) = handle.tls_addr() {
-        urls.push(format!("turns:{host}:{}?transport=tcp", tls.port()));
+        urls.push(format!("turns:{}?transport=tcp", at(tls)));
     }
     urls
 }

@@ -241,6 +241,11 @@ impl Internet {
     }
 
     /// Plugs `ns` into the bridge with `ip_addr`/24 on its interface `wan`.
+    /// Gives public host `ns` a second address on the internet.
+    pub fn also_at(&self, ns: &str, ip_addr: &str) {
+        address(ns, "wan", ip_addr);
+    }
+
     fn plug(&mut self, ns: &str, ip_addr: &str) {
         self.links += 1;
         let port = format!("port{}", self.links);
