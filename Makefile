@@ -84,6 +84,7 @@ bench: deps
 	$(CARGO) bench --bench signaling_scale
 	$(CARGO) bench --bench codec
 	$(CARGO) bench --bench media
+	$(CARGO) bench --bench sfu_mux
 	$(MAKE) bench-abuse
 	$(MAKE) bench-app
 	$(MAKE) bench-browser

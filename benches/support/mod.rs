@@ -39,10 +39,19 @@ pub(crate) struct ServerProcess {
 impl ServerProcess {
     /// Starts the server on 127.0.0.1 (any port) and waits for its URL.
     pub(crate) async fn start(name: &str) -> ServerProcess {
+        Self::start_with(name, |_| {}).await
+    }
+
+    /// Like [`start`](Self::start), after `tweak` adjusts the config.
+    pub(crate) async fn start_with(
+        name: &str,
+        tweak: impl FnOnce(&mut ServerConfig),
+    ) -> ServerProcess {
         let dir = std::env::temp_dir().join(format!("confer-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut config = ServerConfig::generate_local();
         config.bind = "127.0.0.1:0".parse().expect("literal address");
+        tweak(&mut config);
         let app = config.apps[0].clone();
         let path = dir.join("server.toml");
         std::fs::write(&path, config.to_toml()).expect("write config");

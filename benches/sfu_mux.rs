@@ -1,0 +1,140 @@
+//! The SFU's CPU with its one shared media port (the mux) against one UDP
+//! port per peer connection, in one run (one figure per line): a 720p
+//! publisher and 16 players (video muted at the players, so they do not
+//! decode; the SFU forwards to every one), the server a separate `confer
+//! serve` process whose CPU time is read over a window.
+
+mod support;
+
+use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
+use media_core::codec::video_config::VideoPreset;
+use media_core::transport::TransportConfig;
+use media_core::{
+    Engine, EngineProfile, Event, EventReceiver, PlayerState, PublishChannel, PublisherState,
+    RoomConfig, Scenario, User,
+};
+use server::AppConfig;
+use std::time::Duration;
+use support::{ServerProcess, TICKS_PER_SECOND};
+
+const PLAYERS: usize = 16;
+const WARMUP: Duration = Duration::from_secs(3);
+const WINDOW: Duration = Duration::from_secs(15);
+
+fn main() {
+    support::block_on(async {
+        for (mode, mux) in [("muxed", true), ("per_port", false)] {
+            let server = ServerProcess::start_with(&format!("sfu-mux-{mode}"), |c| {
+                c.media.mux = mux;
+            })
+            .await;
+            let (cpu, rss_mb) = fan_out(&server).await;
+            println!("sfu_{PLAYERS}_players_{mode}_server_cpu_percent {cpu:.1}");
+            println!("sfu_{PLAYERS}_players_{mode}_server_rss_mb {rss_mb:.1}");
+            server.stop();
+        }
+    });
+}
+
+/// One publisher and [`PLAYERS`] players on `server`; its CPU (percent of
+/// one core) over [`WINDOW`] once they all play, and its RSS.
+async fn fan_out(server: &ServerProcess) -> (f64, f64) {
+    let mut publisher = Peer::new(&server.url, &server.app, "publisher");
+    let engine = &publisher.engine;
+    engine.set_video_source(VideoSourceKind::TestPattern, PublishChannel::Main);
+    engine.set_audio_source(
+        AudioSourceKind::Tone { freq_hz: 440.0 },
+        PublishChannel::Main,
+    );
+    engine
+        .set_video_config(VideoPreset::P720.config(), PublishChannel::Main)
+        .expect("preset");
+    engine
+        .start_publishing_stream("cam", PublishChannel::Main)
+        .expect("publish");
+    publisher
+        .wait(|e| {
+            matches!(
+                e,
+                Event::PublisherStateUpdate {
+                    state: PublisherState::Publishing,
+                    ..
+                }
+            )
+        })
+        .await;
+    let mut players = Vec::new();
+    for i in 0..PLAYERS {
+        let mut p = Peer::new(&server.url, &server.app, &format!("player{i}"));
+        p.engine.start_playing_stream("cam", None).expect("play");
+        p.engine.mute_play_stream_video("cam", true).expect("mute");
+        p.wait(|e| {
+            matches!(
+                e,
+                Event::PlayerStateUpdate {
+                    state: PlayerState::Playing,
+                    ..
+                }
+            )
+        })
+        .await;
+        players.push(p);
+    }
+    tokio::time::sleep(WARMUP).await;
+    let cpu0 = server.cpu_ticks();
+    let deadline = tokio::time::Instant::now() + WINDOW;
+    // Keep the event queues short while the window runs.
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for p in players.iter_mut().chain(std::iter::once(&mut publisher)) {
+            while p.events.try_recv().is_ok() {}
+        }
+    }
+    let cpu1 = server.cpu_ticks();
+    let cpu = (cpu1 - cpu0) as f64 / TICKS_PER_SECOND / WINDOW.as_secs_f64() * 100.0;
+    let rss_mb = server.rss_kb() as f64 / 1024.0;
+    for p in players {
+        p.engine.destroy().await;
+    }
+    publisher.engine.destroy().await;
+    (cpu, rss_mb)
+}
+
+struct Peer {
+    engine: Engine,
+    events: EventReceiver,
+}
+
+impl Peer {
+    fn new(url: &str, app: &AppConfig, user: &str) -> Peer {
+        let (engine, events) = Engine::create(EngineProfile {
+            app_id: app.app_id,
+            app_sign: app.app_sign.clone(),
+            scenario: Scenario::HighQualityVideoCall,
+            server: url.to_owned(),
+            reconnect: Default::default(),
+            transport: TransportConfig {
+                bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                ..TransportConfig::default()
+            },
+            tls: Default::default(),
+        })
+        .expect("engine");
+        engine
+            .login_room("sfu-mux", User::new(user, user), RoomConfig::default())
+            .expect("login");
+        Peer { engine, events }
+    }
+
+    async fn wait(&mut self, pred: impl Fn(&Event) -> bool) {
+        loop {
+            let e = tokio::time::timeout(Duration::from_secs(30), self.events.recv())
+                .await
+                .expect("event in time")
+                .expect("engine alive");
+            if pred(&e) {
+                return;
+            }
+        }
+    }
+}
