@@ -408,6 +408,88 @@ enum TurnRoute {
     Tls443,
 }
 
+/// A server with the built-in TURN on the internet, a home whose network
+/// reaches it only as `route` allows (no UDP, no ICE-TCP port), and an
+/// ordinary home.
+struct WalledHome {
+    /// Kept: the namespaces live as long as it.
+    _net: Internet,
+    walled: Client,
+    easy: Client,
+    ca: TestCa,
+    serve: ServeProcess,
+}
+
+async fn walled_home(route: TurnRoute) -> WalledHome {
+    let mut net = Internet::new();
+    net.public_host("pub", SERVER_IP);
+    let walled = net.home("walled", "203.0.113.25", 5, Nat::EndpointIndependent);
+    let easy = net.home("easy", "203.0.113.21", 1, Nat::EndpointIndependent);
+    let ca = TestCa::new("walled-turn");
+    let mut config = tls_config(&ca, &[SERVER_IP, TURN_TLS_IP], PUBLIC_BIND, SERVER_IP);
+    let mut turn = builtin_turn(SERVER_IP);
+    let rules = match route {
+        TurnRoute::Tcp => vec![
+            format!("ip daddr {SERVER_IP} tcp dport {{ 443, 3478 }} accept"),
+            format!("ip daddr {SERVER_IP} drop"),
+        ],
+        TurnRoute::Tls443 => {
+            net.also_at("pub", TURN_TLS_IP);
+            turn.listen_tls = Some(format!("{TURN_TLS_IP}:443").parse().expect("address"));
+            vec![
+                format!("ip daddr {{ {SERVER_IP}, {TURN_TLS_IP} }} tcp dport 443 accept"),
+                format!("ip daddr {{ {SERVER_IP}, {TURN_TLS_IP} }} drop"),
+            ]
+        }
+    };
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+    netns::forward_rules("walled-nat", &rules);
+    config.turn = Some(turn);
+    let serve = ServeProcess::launch(config, 4096, &[], Some("pub")).await;
+    WalledHome {
+        _net: net,
+        walled,
+        easy,
+        ca,
+        serve,
+    }
+}
+
+/// The native SDK in a walled home: its TURN client speaks UDP only
+/// (webrtc-rs 0.21), so the engine bridges TURN over TCP or TLS for it;
+/// its media reaches a player at another home relayed.
+fn sdk_through_the_builtin_turn(test: &str, route: TurnRoute) {
+    in_namespaces(test, || async move {
+        let home = walled_home(route).await;
+        let (a, b) = call_each_other(
+            &home.serve,
+            &home.ca,
+            Side::new(&home.walled, "walled"),
+            Side::new(&home.easy, "easy"),
+        )
+        .await;
+        assert_call("walled (TURN over a stream)", &a, Some("udp"));
+        assert_eq!(a.path["local"], "relay", "{}", a.path);
+        assert_call("easy", &b, None);
+    });
+}
+
+#[test]
+fn the_sdk_on_a_tcp_only_network_relays_through_turn_over_tcp() {
+    sdk_through_the_builtin_turn(
+        "the_sdk_on_a_tcp_only_network_relays_through_turn_over_tcp",
+        TurnRoute::Tcp,
+    );
+}
+
+#[test]
+fn the_sdk_where_only_tcp_443_is_open_relays_through_turn_over_tls() {
+    sdk_through_the_builtin_turn(
+        "the_sdk_where_only_tcp_443_is_open_relays_through_turn_over_tls",
+        TurnRoute::Tls443,
+    );
+}
+
 /// Headless Chromium in a walled network that reaches the server only
 /// over TCP (every UDP packet and the ICE-TCP port dropped): it loads the
 /// debug page over https (the test CA in its NSS store; no certificate
@@ -421,32 +503,13 @@ fn chromium_through_the_builtin_turn(test: &str, route: TurnRoute) {
         return;
     }
     in_namespaces(test, || async move {
-        let mut net = Internet::new();
-        net.public_host("pub", SERVER_IP);
-        let walled = net.home("walled", "203.0.113.25", 5, Nat::EndpointIndependent);
-        let easy = net.home("easy", "203.0.113.21", 1, Nat::EndpointIndependent);
-        let ca = TestCa::new("chromium-turn");
-        let mut config = tls_config(&ca, &[SERVER_IP, TURN_TLS_IP], PUBLIC_BIND, SERVER_IP);
-        let mut turn = builtin_turn(SERVER_IP);
-        let rules = match route {
-            TurnRoute::Tcp => vec![
-                format!("ip daddr {SERVER_IP} tcp dport {{ 443, 3478 }} accept"),
-                format!("ip daddr {SERVER_IP} drop"),
-            ],
-            TurnRoute::Tls443 => {
-                net.also_at("pub", TURN_TLS_IP);
-                turn.listen_tls = Some(format!("{TURN_TLS_IP}:443").parse().expect("address"));
-                vec![
-                    format!("ip daddr {{ {SERVER_IP}, {TURN_TLS_IP} }} tcp dport 443 accept"),
-                    format!("ip daddr {{ {SERVER_IP}, {TURN_TLS_IP} }} drop"),
-                ]
-            }
-        };
-        let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
-        netns::forward_rules("walled-nat", &rules);
-        config.turn = Some(turn);
-        let serve = ServeProcess::launch(config, 4096, &[], Some("pub")).await;
-
+        let WalledHome {
+            walled,
+            easy,
+            ca,
+            serve,
+            ..
+        } = walled_home(route).await;
         let claims = protocol::token::TokenClaims::invite(
             serve.app.app_id,
             "nat-room",

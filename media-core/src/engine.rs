@@ -131,6 +131,7 @@ impl Engine {
         let media = Arc::new(Media::new(
             runtime.clone(),
             profile.transport.clone(),
+            Arc::clone(&tls),
             VideoConfig::for_scenario(profile.scenario),
             facts_tx,
         ));

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use protocol::{ErrorCode, IceServer};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
 
 use super::{Check, Step};
+use crate::transport::turn_stream::{read_frame, TurnTransport, TurnUrl};
 
 const MAGIC_COOKIE: u32 = 0x2112_A442;
 const ALLOCATE: u16 = 0x0003;
@@ -27,41 +28,16 @@ const ATTR_REALM: u16 = 0x0014;
 const ATTR_NONCE: u16 = 0x0015;
 const ATTR_XOR_RELAYED_ADDRESS: u16 = 0x0016;
 const ATTR_REQUESTED_TRANSPORT: u16 = 0x0019;
-/// The largest answer read (a TURN answer is a few hundred bytes).
+/// The largest answer read over UDP (a TURN answer is a few hundred bytes).
 const MAX_ANSWER: usize = 1500;
 
-/// How a TURN URL is reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct TurnUrl {
-    step: Step,
-    host: String,
-    port: u16,
-}
-
-/// Reads `turn:host[:port][?transport=udp|tcp]` or `turns:host[:port]...`.
-fn parse(url: &str) -> Option<TurnUrl> {
-    let (scheme, rest) = url.split_once(':')?;
-    let (hostport, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let transport = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("transport="))
-        .unwrap_or("udp");
-    let (step, default_port) = match (scheme, transport) {
-        ("turn", "udp") => (Step::TurnUdp, 3478),
-        ("turn", "tcp") => (Step::TurnTcp, 3478),
-        ("turns", "tcp") => (Step::TurnTls, 5349),
-        _ => return None,
-    };
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => (h, p.parse().ok()?),
-        _ => (hostport, default_port),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    (!host.is_empty()).then(|| TurnUrl {
-        step,
-        host: host.to_owned(),
-        port,
-    })
+/// The step that checks a TURN URL of this transport.
+fn step_of(transport: TurnTransport) -> Step {
+    match transport {
+        TurnTransport::Udp => Step::TurnUdp,
+        TurnTransport::Tcp => Step::TurnTcp,
+        TurnTransport::Tls => Step::TurnTls,
+    }
 }
 
 /// One check per TURN URL of `servers` (STUN URLs are skipped).
@@ -77,7 +53,7 @@ pub(super) async fn allocations(
                 continue;
             }
             let started = Instant::now();
-            let Some(target) = parse(url) else {
+            let Some(target) = TurnUrl::parse(url) else {
                 checks.push(Check::fail(
                     Step::TurnUdp,
                     url,
@@ -94,14 +70,14 @@ pub(super) async fn allocations(
             let check =
                 match timeout(limit, allocate(&target, &creds, Arc::clone(&tls), limit)).await {
                     Ok(Ok(relayed)) => Check::pass(
-                        target.step,
+                        step_of(target.transport),
                         url,
                         format!("relayed address {relayed}"),
                         started,
                     ),
-                    Ok(Err((code, detail))) => Check::fail(target.step, url, code, detail, started),
+                    Ok(Err((code, detail))) => Check::fail(step_of(target.transport), url, code, detail, started),
                     Err(_) => Check::fail(
-                        target.step,
+                        step_of(target.transport),
                         url,
                         ErrorCode::TurnUnreachable,
                         "no answer in time",
@@ -138,8 +114,8 @@ impl Link {
             .map_err(unreachable)?
             .next()
             .ok_or((ErrorCode::TurnUnreachable, "no address".to_owned()))?;
-        match target.step {
-            Step::TurnUdp => {
+        match target.transport {
+            TurnTransport::Udp => {
                 let local: SocketAddr = if addr.is_ipv4() {
                     ([0, 0, 0, 0], 0).into()
                 } else {
@@ -149,10 +125,10 @@ impl Link {
                 socket.connect(addr).await.map_err(unreachable)?;
                 Ok(Link::Udp(socket))
             }
-            Step::TurnTcp => Ok(Link::Stream(Box::new(
+            TurnTransport::Tcp => Ok(Link::Stream(Box::new(
                 TcpStream::connect(addr).await.map_err(unreachable)?,
             ))),
-            _ => {
+            TurnTransport::Tls => {
                 let tcp = TcpStream::connect(addr).await.map_err(unreachable)?;
                 let name = rustls::pki_types::ServerName::try_from(target.host.clone())
                     .map_err(|e| (ErrorCode::TurnUrlUnsupported, e.to_string()))?;
@@ -190,16 +166,7 @@ impl Link {
             }
             Link::Stream(stream) => {
                 stream.write_all(request).await.map_err(io)?;
-                let mut header = [0u8; 20];
-                stream.read_exact(&mut header).await.map_err(io)?;
-                let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-                if len + 20 > MAX_ANSWER {
-                    return Err((ErrorCode::TurnFailed, "oversized answer".to_owned()));
-                }
-                let mut answer = header.to_vec();
-                answer.resize(20 + len, 0);
-                stream.read_exact(&mut answer[20..]).await.map_err(io)?;
-                Ok(answer)
+                read_frame(stream).await.map_err(io)
             }
         }
     }
@@ -412,30 +379,6 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn turn_urls_name_their_transport() {
-        let p = |u: &str| parse(u).map(|t| (t.step, t.host, t.port));
-        assert_eq!(
-            p("turn:10.0.0.1:3478"),
-            Some((Step::TurnUdp, "10.0.0.1".into(), 3478))
-        );
-        assert_eq!(
-            p("turn:example.org?transport=tcp"),
-            Some((Step::TurnTcp, "example.org".into(), 3478))
-        );
-        assert_eq!(
-            p("turns:example.org:443?transport=tcp"),
-            Some((Step::TurnTls, "example.org".into(), 443))
-        );
-        assert_eq!(
-            p("turn:[::1]:3478"),
-            Some((Step::TurnUdp, "::1".into(), 3478))
-        );
-        assert_eq!(p("turn:host:notaport"), None);
-        assert_eq!(p("turns:host?transport=udp"), None);
-        assert_eq!(p("http://x"), None);
-    }
 
     #[test]
     fn requests_are_padded_and_signed_over_their_final_length() {

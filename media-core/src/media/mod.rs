@@ -21,6 +21,7 @@ use crate::frame::AudioFrame;
 use crate::render::{Canvas, RendererHandle};
 use crate::room::media::{MediaCommand, MediaFact};
 use crate::room::PublishChannel;
+use crate::transport::turn_stream::TurnBridges;
 use crate::transport::{
     PlayTransport, PublishEvent, PublishTransport, Signal, SignalReceiver, TransportConfig,
     TransportError,
@@ -111,6 +112,8 @@ pub(crate) struct Media {
     transport: TransportConfig,
     /// The room server's STUN/TURN servers (from the last login).
     server_ice: Mutex<Vec<protocol::IceServer>>,
+    /// TURN over TCP/TLS for the agent, which speaks TURN over UDP only.
+    turn_bridges: TurnBridges,
     facts: FactSender,
     settings: Mutex<Settings>,
     channels: Mutex<[Option<ChannelPipeline>; 2]>,
@@ -140,12 +143,14 @@ impl Media {
         config
             .ice_servers
             .extend(lock(&self.server_ice).iter().cloned());
+        config.ice_servers = self.turn_bridges.rewrite(&config.ice_servers);
         config
     }
 
     pub(crate) fn new(
         rt: Handle,
         transport: TransportConfig,
+        tls: Arc<rustls::ClientConfig>,
         default_video: VideoConfig,
         facts: FactSender,
     ) -> Self {
@@ -157,6 +162,7 @@ impl Media {
             mutes: Arc::new(PublishMutes::default()),
         };
         Media {
+            turn_bridges: TurnBridges::new(rt.clone(), tls),
             rt,
             transport,
             server_ice: Mutex::new(Vec::new()),
@@ -758,6 +764,7 @@ mod tests {
         let media = Arc::new(Media::new(
             Handle::current(),
             TransportConfig::default(),
+            crate::room::tls::client_config(&Default::default()).unwrap(),
             VideoPreset::P180.config(),
             tx,
         ));

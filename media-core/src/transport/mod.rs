@@ -30,6 +30,7 @@ mod peer;
 mod play;
 mod publish;
 mod rtcp_tap;
+pub(crate) mod turn_stream;
 
 pub use path::{CandidateKind, MediaPath, PathProtocol};
 pub use play::{AudioPacket, EncodedVideoFrame, PlayEvent, PlayStats, PlayTransport};
