@@ -104,8 +104,10 @@ pub(super) async fn route(socket: Arc<SharedSocket>, shared: Arc<Shared>) {
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
             Err(error) => {
                 // ICMP errors from earlier sends (connection refused) and
-                // the like: the socket is still fine.
+                // the like: the socket is still fine. Yield, so an error
+                // that repeats cannot starve the runtime.
                 tracing::trace!(%error, "media UDP receive error");
+                tokio::task::yield_now().await;
                 continue;
             }
         };
