@@ -7,7 +7,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 export CONFER_ARTIFACTS := $(ARTIFACTS)
 export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run serve test deps ui web build lint fmt ui-test browser-test bench bench-abuse bench-app bench-browser dist test-dist bench-dist clean
+.PHONY: run serve test deps ui web build lint fmt ui-test browser-test bench bench-abuse bench-networks bench-app bench-browser dist test-dist bench-dist clean
 
 deps:
 	@bash scripts/deps.sh
@@ -85,6 +85,8 @@ bench: deps
 	$(CARGO) bench --bench codec
 	$(CARGO) bench --bench media
 	$(CARGO) bench --bench sfu_mux
+	$(MAKE) bench-networks
+	$(CARGO) bench -p confer-turn --bench relay
 	$(MAKE) bench-abuse
 	$(MAKE) bench-app
 	$(MAKE) bench-browser
@@ -95,6 +97,12 @@ bench: deps
 ## timeout (new login and frames again, p50/max).
 bench-abuse:
 	$(CARGO) bench --bench abuse
+
+## Issue 13's figures in network namespaces (root): login to first remote
+## frame and glass-to-glass at 720p30, direct UDP vs TURN over UDP, TCP and
+## TLS vs ICE-TCP, in one run.
+bench-networks:
+	$(CARGO) bench --bench real_networks
 
 ## The desktop app's figures (release app under Xvfb, driven by tauri-driver).
 bench-app: ui

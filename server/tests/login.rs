@@ -159,6 +159,7 @@ async fn token_login_reports_expiry_and_renews() {
                 protocol::AckBody::TokenRenewed {
                     expires_in_ms,
                     publish: true,
+                    ..
                 },
         } => {
             assert!(expires_in_ms > 7_000_000);

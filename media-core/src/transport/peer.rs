@@ -106,6 +106,12 @@ pub(crate) struct Peer {
 /// Builds a peer connection; local candidates go out on `signals`.
 /// How long a nominating agent waits for better host pairs (see `build`).
 const HOST_ACCEPTANCE_WAIT: Duration = Duration::from_millis(50);
+/// How long a nominating agent waits before accepting a server-reflexive pair.
+const SRFLX_ACCEPTANCE_WAIT: Duration = Duration::from_millis(200);
+/// ... a peer-reflexive pair.
+const PRFLX_ACCEPTANCE_WAIT: Duration = Duration::from_millis(300);
+/// ... a relayed pair (TURN costs a hop and the server's bandwidth).
+const RELAY_ACCEPTANCE_WAIT: Duration = Duration::from_millis(500);
 
 pub(crate) async fn build(
     config: &TransportConfig,
@@ -125,6 +131,13 @@ pub(crate) async fn build(
         // to check out wins, and on a fast network an ICE-TCP pair can beat
         // the UDP one. 50 ms lets the UDP pair (higher priority) validate too.
         .with_host_acceptance_min_wait(Some(HOST_ACCEPTANCE_WAIT))
+        // The agent's defaults (srflx 0.5 s, prflx 1 s, relay 2 s) hold a
+        // relayed call back 2 s even where nothing direct can work; a
+        // direct pair to the SFU validates in one round trip, well within
+        // these.
+        .with_srflx_acceptance_min_wait(Some(SRFLX_ACCEPTANCE_WAIT))
+        .with_prflx_acceptance_min_wait(Some(PRFLX_ACCEPTANCE_WAIT))
+        .with_relay_acceptance_min_wait(Some(RELAY_ACCEPTANCE_WAIT))
         .build();
     let ice_servers = config
         .ice_servers
