@@ -3,6 +3,8 @@
 //! UDP on loopback); each broken layer fails at its own step with its own
 //! code and ends the run there.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::tls::{LeafKind, TestCa};

@@ -75,7 +75,9 @@ pub(super) async fn allocations(
                         format!("relayed address {relayed}"),
                         started,
                     ),
-                    Ok(Err((code, detail))) => Check::fail(step_of(target.transport), url, code, detail, started),
+                    Ok(Err((code, detail))) => {
+                        Check::fail(step_of(target.transport), url, code, detail, started)
+                    }
                     Err(_) => Check::fail(
                         step_of(target.transport),
                         url,
@@ -409,15 +411,15 @@ mod tests {
                 1,
                 0xC3 ^ c[0],
                 0x50 ^ c[1],
-                203 ^ c[0],
-                0 ^ c[1],
-                113 ^ c[2],
+                198 ^ c[0],
+                51 ^ c[1],
+                100 ^ c[2],
                 7 ^ c[3],
             ],
         );
         let a = Answer::parse(&ok.finish(None)).unwrap();
         assert_eq!(a.error_code(), None);
-        assert_eq!(a.relayed(), Some("203.0.113.7:50000".parse().unwrap()));
+        assert_eq!(a.relayed(), Some("198.51.100.7:50000".parse().unwrap()));
         assert!(Answer::parse(&[0u8; 19]).is_err());
         // A length running past the end is refused, not read.
         let mut cut = Request::new(ALLOCATE | SUCCESS);
