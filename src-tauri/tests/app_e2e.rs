@@ -111,6 +111,19 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
     );
     assert_eq!(render_path, "native-x11", "native surfaces under Xvfb");
 
+    // The host checks its call the way a guest's app connects (the real
+    // check_reachability command: confer doctor's steps on loopback).
+    ui.click("#check-reachability");
+    let checks = ui.wait_for(
+        "the reachability results",
+        LONG,
+        "const l = [...document.querySelectorAll('#reachability .reach-check')];
+         return l.length ? l.map(c => [c.dataset.name, c.dataset.ok]) : null;",
+    );
+    let expected =
+        ["dns", "tcp", "websocket", "login", "udp-media"].map(|step| json!([step, "true"]));
+    assert_eq!(checks, json!(expected), "every step passes on loopback");
+
     // A headless participant joins, publishes its test pattern, plays ours.
     let mut args: Vec<&str> = joining.iter().map(String::as_str).collect();
     args.extend([
