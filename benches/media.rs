@@ -19,14 +19,9 @@ mod media;
 use media::{Seen, VideoProbe};
 use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
 use media_core::codec::video_config::VideoPreset;
-use media_core::transport::TransportConfig;
-use media_core::{
-    Engine, EngineProfile, Event, EventReceiver, PlayerState, PublishChannel, PublisherState,
-    RoomConfig, Scenario, User,
-};
-use server::AppConfig;
+use media_core::{Event, PlayerState, PublishChannel, PublisherState};
 use std::time::{Duration, Instant};
-use support::{pct, ServerProcess, TICKS_PER_SECOND};
+use support::{pct, Peer, ServerProcess, TICKS_PER_SECOND};
 
 const LATENCY_WINDOW: Duration = Duration::from_secs(30);
 const FANOUT_WINDOW: Duration = Duration::from_secs(10);
@@ -34,45 +29,6 @@ const TTFF_RUNS: usize = 5;
 
 fn main() {
     support::block_on(run());
-}
-
-struct Peer {
-    engine: Engine,
-    events: EventReceiver,
-}
-
-impl Peer {
-    fn new(url: &str, app: &AppConfig, user: &str) -> Peer {
-        let (engine, events) = Engine::create(EngineProfile {
-            app_id: app.app_id,
-            app_sign: app.app_sign.clone(),
-            scenario: Scenario::HighQualityVideoCall,
-            server: url.to_owned(),
-            reconnect: Default::default(),
-            transport: TransportConfig {
-                bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
-                ..TransportConfig::default()
-            },
-            tls: Default::default(),
-        })
-        .expect("engine");
-        engine
-            .login_room("bench", User::new(user, user), RoomConfig::default())
-            .expect("login");
-        Peer { engine, events }
-    }
-
-    async fn wait(&mut self, pred: impl Fn(&Event) -> bool) -> Instant {
-        loop {
-            let e = tokio::time::timeout(Duration::from_secs(30), self.events.recv())
-                .await
-                .expect("event in time")
-                .expect("engine alive");
-            if pred(&e) {
-                return Instant::now();
-            }
-        }
-    }
 }
 
 fn latencies_ms(seen: &[Seen]) -> Vec<f64> {
@@ -89,7 +45,7 @@ async fn run() {
     let (url, app) = (server.url.clone(), server.app.clone());
 
     // Publisher: 720p30 at 1.5 Mbps test pattern.
-    let mut a = Peer::new(&url, &app, "publisher");
+    let mut a = Peer::new(&url, &app, "bench", "publisher");
     a.engine
         .set_video_source(VideoSourceKind::TestPattern, PublishChannel::Main);
     a.engine.set_audio_source(
@@ -120,7 +76,7 @@ async fn run() {
     );
 
     // Time to first frame, several runs.
-    let mut b = Peer::new(&url, &app, "probe");
+    let mut b = Peer::new(&url, &app, "bench", "probe");
     let (mut ttff, mut playing_ms, mut recv_ms) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..TTFF_RUNS {
         let (canvas, mut video) = VideoProbe::canvas();
@@ -221,7 +177,7 @@ async fn run() {
     let mut baseline_p50 = None;
     for players in [1usize, 8, 32] {
         while listeners.len() + 1 < players {
-            let mut p = Peer::new(&url, &app, &format!("listener{}", listeners.len()));
+            let mut p = Peer::new(&url, &app, "bench", &format!("listener{}", listeners.len()));
             p.engine.start_playing_stream("cam", None).expect("play");
             p.engine.mute_play_stream_video("cam", true).expect("mute");
             p.wait(|e| {

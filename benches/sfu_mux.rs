@@ -8,14 +8,9 @@ mod support;
 
 use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
 use media_core::codec::video_config::VideoPreset;
-use media_core::transport::TransportConfig;
-use media_core::{
-    Engine, EngineProfile, Event, EventReceiver, PlayerState, PublishChannel, PublisherState,
-    RoomConfig, Scenario, User,
-};
-use server::AppConfig;
+use media_core::{Event, PlayerState, PublishChannel, PublisherState};
 use std::time::Duration;
-use support::{ServerProcess, TICKS_PER_SECOND};
+use support::{Peer, ServerProcess, TICKS_PER_SECOND};
 
 const PLAYERS: usize = 16;
 const WARMUP: Duration = Duration::from_secs(3);
@@ -39,7 +34,7 @@ fn main() {
 /// One publisher and [`PLAYERS`] players on `server`; its CPU (percent of
 /// one core) over [`WINDOW`] once they all play, and its RSS.
 async fn fan_out(server: &ServerProcess) -> (f64, f64) {
-    let mut publisher = Peer::new(&server.url, &server.app, "publisher");
+    let mut publisher = Peer::new(&server.url, &server.app, "sfu-mux", "publisher");
     let engine = &publisher.engine;
     engine.set_video_source(VideoSourceKind::TestPattern, PublishChannel::Main);
     engine.set_audio_source(
@@ -65,7 +60,7 @@ async fn fan_out(server: &ServerProcess) -> (f64, f64) {
         .await;
     let mut players = Vec::new();
     for i in 0..PLAYERS {
-        let mut p = Peer::new(&server.url, &server.app, &format!("player{i}"));
+        let mut p = Peer::new(&server.url, &server.app, "sfu-mux", &format!("player{i}"));
         p.engine.start_playing_stream("cam", None).expect("play");
         p.engine.mute_play_stream_video("cam", true).expect("mute");
         p.wait(|e| {
@@ -98,43 +93,4 @@ async fn fan_out(server: &ServerProcess) -> (f64, f64) {
     }
     publisher.engine.destroy().await;
     (cpu, rss_mb)
-}
-
-struct Peer {
-    engine: Engine,
-    events: EventReceiver,
-}
-
-impl Peer {
-    fn new(url: &str, app: &AppConfig, user: &str) -> Peer {
-        let (engine, events) = Engine::create(EngineProfile {
-            app_id: app.app_id,
-            app_sign: app.app_sign.clone(),
-            scenario: Scenario::HighQualityVideoCall,
-            server: url.to_owned(),
-            reconnect: Default::default(),
-            transport: TransportConfig {
-                bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
-                ..TransportConfig::default()
-            },
-            tls: Default::default(),
-        })
-        .expect("engine");
-        engine
-            .login_room("sfu-mux", User::new(user, user), RoomConfig::default())
-            .expect("login");
-        Peer { engine, events }
-    }
-
-    async fn wait(&mut self, pred: impl Fn(&Event) -> bool) {
-        loop {
-            let e = tokio::time::timeout(Duration::from_secs(30), self.events.recv())
-                .await
-                .expect("event in time")
-                .expect("engine alive");
-            if pred(&e) {
-                return;
-            }
-        }
-    }
 }

@@ -4,7 +4,10 @@
 // Each bench uses a different subset.
 #![allow(dead_code)]
 
+mod peer;
 mod proc_stat;
+#[allow(unused_imports)] // only the benches with in-process engines
+pub(crate) use peer::Peer;
 #[allow(unused_imports)] // not every bench reads CPU time
 pub(crate) use proc_stat::TICKS_PER_SECOND;
 
