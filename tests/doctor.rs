@@ -100,6 +100,17 @@ async fn every_step_passes_on_a_healthy_server_and_reports_as_it_goes() {
             "{turn:?}"
         );
     }
+    // Every allocation was freed (the TURN steps' with a Refresh of
+    // lifetime 0, the test stream's with its engine): a diagnosis holds
+    // none of the user's TURN quota.
+    let stats = || server.handle().state().turn_stats().expect("TURN runs");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stats().allocations_active > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let turn = stats();
+    assert!(turn.allocations_created >= 3, "{turn:?}");
+    assert_eq!(turn.allocations_active, 0, "{turn:?}");
     let tls_check = &checks[2];
     assert!(
         tls_check

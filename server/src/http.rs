@@ -84,6 +84,10 @@ async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(rooms, users, &state.gate().stats()),
+        state.metrics().render(rooms, users, &state.gate().stats())
+            + &crate::metrics_transport::render(
+                state.media().sfu().mux_counters().as_ref(),
+                state.turn_stats().as_ref(),
+            ),
     )
 }

@@ -41,6 +41,7 @@ pub mod listener;
 pub mod media;
 pub mod media_queue;
 pub mod metrics;
+pub mod metrics_transport;
 pub mod net;
 pub mod plays;
 pub mod public_ip;

@@ -72,6 +72,9 @@ pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServeError>
     )
     .await?;
     let state = ServerState::new(config)?;
+    if let Some(turn) = &turn {
+        state.set_turn_stats(turn.shared_stats());
+    }
     // The media ports first: an ephemeral one is chosen here, once.
     state.media().sfu().start()?;
     let fingerprint = tls.as_ref().map(|t: &TlsIdentity| t.fingerprint.clone());

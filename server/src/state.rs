@@ -27,6 +27,8 @@ struct Shared {
     metrics: Metrics,
     gate: Arc<Gate>,
     shutdown: watch::Sender<bool>,
+    /// The built-in TURN server's counters, once it runs.
+    turn_stats: std::sync::OnceLock<Arc<confer_turn::Stats>>,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -64,9 +66,20 @@ impl ServerState {
                 metrics: Metrics::default(),
                 gate: Gate::new(capacity, config.limits.max_connections_per_ip),
                 shutdown: watch::channel(false).0,
+                turn_stats: std::sync::OnceLock::new(),
                 config,
             }),
         })
+    }
+
+    /// Reports the built-in TURN server's counters in `/metrics`.
+    pub fn set_turn_stats(&self, stats: Arc<confer_turn::Stats>) {
+        let _ = self.inner.turn_stats.set(stats);
+    }
+
+    /// The built-in TURN server's counters now, if it runs.
+    pub fn turn_stats(&self) -> Option<confer_turn::StatsSnapshot> {
+        self.inner.turn_stats.get().map(|s| s.snapshot())
     }
 
     /// The config the server runs with.

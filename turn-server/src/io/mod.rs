@@ -189,6 +189,12 @@ impl TurnHandle {
         self.stats.snapshot()
     }
 
+    /// The live counters, for a reader that outlives this borrow (a
+    /// metrics endpoint).
+    pub fn shared_stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.stats)
+    }
+
     /// Stops accepting, closes every connection and relay socket, and
     /// waits until all tasks have ended.
     pub async fn shutdown(mut self) {
