@@ -47,8 +47,22 @@ build "$next" "$work/new"
 rm -f "$target"/debug/bundle/deb/Confer_*.deb "$target"/debug/bundle/deb/Confer_*.deb.sig
 
 cargo build --bin confer
-CONFER_DIST_OLD_DEB="$work/old/Confer_${version}_amd64.deb" \
-CONFER_DIST_NEW_DEB="$work/new/Confer_${next}_amd64.deb" \
-  xvfb-run -a -s "-screen 0 1280x800x24" \
-  cargo test -p confer-app --test dist_e2e -- --nocapture --test-threads=1
+e2e() {
+  CONFER_DIST_OLD_DEB="$work/old/Confer_${version}_amd64.deb" \
+  CONFER_DIST_NEW_DEB="$work/new/Confer_${next}_amd64.deb" \
+    xvfb-run -a -s "-screen 0 1280x800x24" \
+    cargo test -p confer-app --test dist_e2e -- --nocapture --test-threads=1 2>&1 | tee "$work/e2e.log"
+  return "${PIPESTATUS[0]}"
+}
+# WebKitWebDriver sometimes loses the page ("session deleted because of page
+# crash or hang": WebKit's web process, 2 of about 10 runs on a loaded
+# 2-core machine). That one failure, and only it, gets one more run from a
+# clean install; any other failure fails at once.
+if ! e2e; then
+  grep -q "page crash or hang" "$work/e2e.log" || exit 1
+  echo "test-dist: WebKit lost the page (not the app's code); purging and running once more"
+  pkill -f /usr/bin/confer-app || true
+  purge
+  e2e
+fi
 rm -rf "$work"
