@@ -1,21 +1,14 @@
-//! The media half of the signaling session: what the session asks the media
-//! side to do ([`MediaCommand`]), what the media side reports back
-//! ([`MediaFact`]), and the per-stream negotiation state the session keeps.
+//! The interface between the signaling session and the media side: what the
+//! session asks the media side to do ([`MediaCommand`]) and what the media
+//! side reports back ([`MediaFact`]).
 //!
 //! The session decides *when* a stream negotiates, connects, retries or
-//! stops; the media side (capture, codecs, peer connections) does it and
-//! reports facts. Keeping the decisions here keeps them sans-IO and testable
-//! with a fake clock.
+//! stops (`session/media_links.rs`, sans-IO and tested with a fake clock);
+//! the media side (capture, codecs, peer connections, `crate::media`) does
+//! it and reports facts, which the driver feeds back to the session.
 
 use super::PublishChannel;
-use crate::event::PlayerState;
 use protocol::{IceCandidate, MediaRole};
-use std::time::{Duration, Instant};
-
-/// How long to wait before renegotiating a failed media connection.
-pub(crate) const MEDIA_RETRY: Duration = Duration::from_secs(1);
-/// How long an offer may wait for its answer and the connection to come up.
-pub(crate) const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What the session asks the media side to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,50 +57,4 @@ pub(crate) enum MediaFact {
     Connected,
     /// The peer connection failed or closed unexpectedly.
     Failed(String),
-}
-
-/// Where a stream's peer connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MediaLink {
-    /// No peer connection.
-    Idle,
-    /// Offer requested or sent; waiting for the answer and the connection.
-    Negotiating { deadline: Instant },
-    /// Connected.
-    Connected,
-    /// Failed; renegotiate at `at`.
-    Retry { at: Instant },
-}
-
-impl MediaLink {
-    /// When this link needs a timer.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        match *self {
-            MediaLink::Negotiating { deadline } => Some(deadline),
-            MediaLink::Retry { at } => Some(at),
-            MediaLink::Idle | MediaLink::Connected => None,
-        }
-    }
-}
-
-/// A stream the local user plays.
-#[derive(Debug)]
-pub(crate) struct Player {
-    pub(crate) state: PlayerState,
-    /// The server registered the play request in this server session.
-    pub(crate) accepted: bool,
-    /// The server said the stream is live (`StreamReady` without a later `StreamEnded`).
-    pub(crate) live: bool,
-    pub(crate) media: MediaLink,
-}
-
-impl Player {
-    pub(crate) fn new() -> Self {
-        Player {
-            state: PlayerState::PlayRequesting,
-            accepted: false,
-            live: false,
-            media: MediaLink::Idle,
-        }
-    }
 }

@@ -38,6 +38,7 @@ pub enum PublishChannel {
 }
 
 impl PublishChannel {
+    /// The channel's index in per-channel arrays.
     pub(crate) fn index(self) -> usize {
         match self {
             PublishChannel::Main => 0,

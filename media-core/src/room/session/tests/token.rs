@@ -1,0 +1,229 @@
+//! Renewing the token, its privileges and the expiry warning.
+
+use super::*;
+use crate::error::PublisherError;
+
+#[test]
+fn a_renewal_hands_fresh_turn_credentials_to_the_media_side() {
+    let mut h = H::new();
+    let conn = h.login(0, false);
+    h.answer_login(10, 20, conn, ok(&[], &[], 1));
+    h.s.renew_token(h.at(1_000), "CF1.renewed.sig").unwrap();
+    let out = h.drain();
+    let [ClientMessage::RenewToken { request_id, .. }] = &sent(&out)[..] else {
+        panic!("expected renew, got {out:?}");
+    };
+    let fresh = protocol::IceServer {
+        urls: vec!["turn:203.0.113.40:3478".into()],
+        username: "90000:7:u1".into(),
+        credential: "bmV3".into(),
+    };
+    let body = AckBody::TokenRenewed {
+        expires_in_ms: 600_000,
+        publish: true,
+        ice_servers: vec![fresh.clone()],
+    };
+    let request_id = *request_id;
+    let out = h.input(1_001, conn, ServerMessage::Ack { request_id, body });
+    assert_eq!(media(&out), vec![MediaCommand::IceServers(vec![fresh])]);
+}
+
+/// Renews the token at `ms` on `conn` and acknowledges it with `publish`.
+fn renewed(h: &mut H, ms: u64, conn: ConnId, publish: bool) -> Vec<Output> {
+    h.s.renew_token(h.at(ms), "CF1.renewed.sig").unwrap();
+    let out = h.drain();
+    let [ClientMessage::RenewToken { request_id, .. }] = &sent(&out)[..] else {
+        panic!("expected renew, got {out:?}");
+    };
+    let body = AckBody::TokenRenewed {
+        expires_in_ms: 600_000,
+        publish,
+        ice_servers: Vec::new(),
+    };
+    let request_id = *request_id;
+    h.input(ms + 1, conn, ServerMessage::Ack { request_id, body })
+}
+
+/// Asserts that `out` announces no stream.
+fn announces_nothing(out: &[Output]) {
+    assert!(
+        sent(out).iter().all(|m| publish_request(m).is_none()),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn renewed_token_without_publish_stops_every_publisher_for_good() {
+    let mut h = H::new();
+    let conn = publishing(&mut h);
+    // A second stream, announced but not yet confirmed.
+    h.s.start_publishing(h.at(10), "p2", PublishChannel::Aux)
+        .unwrap();
+    let (aux_request, _) = publish_request(&sent(&h.drain())[0]).unwrap();
+    // A renewal that keeps the privilege changes nothing.
+    let out = renewed(&mut h, 20, conn, true);
+    assert!(events(&out).is_empty() && media(&out).is_empty(), "{out:?}");
+    let out = renewed(&mut h, 30, conn, false);
+    let code = ErrorCode::TokenNoPublishPrivilege;
+    assert_eq!(
+        events(&out),
+        vec![
+            publisher("p1", PublisherState::NoPublish, code),
+            publisher("p2", PublisherState::NoPublish, code),
+        ]
+    );
+    assert_eq!(
+        media(&out),
+        vec![
+            MediaCommand::StopPublishing {
+                channel: PublishChannel::Main
+            },
+            MediaCommand::StopPublishing {
+                channel: PublishChannel::Aux
+            },
+        ]
+    );
+    // The server already withdrew them: nothing to tell it.
+    assert!(sent(&out).is_empty(), "{out:?}");
+    // The refusal of the announcement in flight changes nothing more.
+    let out = h.input(
+        40,
+        conn,
+        ServerMessage::error(Some(aux_request), code, false),
+    );
+    assert!(
+        events(&out)
+            .iter()
+            .all(|e| !matches!(e, Event::PublisherStateUpdate { .. })),
+        "{out:?}"
+    );
+    assert!(media(&out).is_empty());
+    // The room stays up, and no cut brings the streams back: not a
+    // resume, not a fresh login.
+    let mut all = Vec::new();
+    for t in (5_000..=10_000).step_by(5_000) {
+        all.extend(h.tick(t));
+        all.extend(h.input(t, conn, ServerMessage::HeartbeatAck { server_time_ms: t }));
+    }
+    all.extend(h.close(11_000, conn));
+    let c2 = h.reconnect(11_250, 11_260);
+    all.extend(h.input(11_270, c2, ServerMessage::Resumed { missed: vec![] }));
+    all.extend(h.close(12_000, c2));
+    let c3 = h.reconnect(12_250, 12_260);
+    let (out, c4) = h.resume_refused(12_270, c3);
+    all.extend(out);
+    all.extend(h.answer_login(12_280, 12_290, c4, ok(&["a"], &[("sa", "a")], 2)));
+    announces_nothing(&all);
+    assert!(
+        events(&all)
+            .iter()
+            .all(|e| !matches!(e, Event::PublisherStateUpdate { .. })),
+        "{all:?}"
+    );
+    assert!(h.s.is_logged_in());
+}
+
+#[test]
+fn publish_refused_for_want_of_privilege_is_never_retried() {
+    let mut h = H::new();
+    let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
+    h.s.start_publishing(h.at(10), "p1", PublishChannel::Main)
+        .unwrap();
+    let (id, _) = publish_request(&sent(&h.drain())[0]).unwrap();
+    let code = ErrorCode::TokenNoPublishPrivilege;
+    let out = h.input(20, conn, ServerMessage::error(Some(id), code, false));
+    assert_eq!(
+        events(&out),
+        vec![Event::PublisherStateUpdate {
+            stream_id: "p1".into(),
+            state: PublisherState::NoPublish,
+            error_code: code.code(),
+            extended_data: details(code.message()),
+        }]
+    );
+    assert_eq!(
+        media(&out),
+        vec![MediaCommand::StopPublishing {
+            channel: PublishChannel::Main
+        }]
+    );
+    announces_nothing(&out);
+    // A cut, a refused resume and a fresh login: still not announced.
+    let mut all = h.close(1_000, conn);
+    let c2 = h.reconnect(1_250, 1_260);
+    let (out, c3) = h.resume_refused(1_270, c2);
+    all.extend(out);
+    all.extend(h.answer_login(1_280, 1_290, c3, ok(&[], &[], 1)));
+    announces_nothing(&all);
+    assert!(
+        events(&all)
+            .iter()
+            .all(|e| !matches!(e, Event::PublisherStateUpdate { .. })),
+        "{all:?}"
+    );
+    assert_eq!(
+        h.s.stop_publishing(h.at(2_000), PublishChannel::Main),
+        Err(PublisherError::NotPublishing)
+    );
+}
+
+#[test]
+fn token_will_expire_thirty_seconds_before_and_renew_resets() {
+    let mut h = H::new();
+    let mut login_ok = ok(&[], &[], 1);
+    login_ok.token_expires_in_ms = Some(100_000);
+    let (conn, _) = h.logged_in(0, false, login_ok);
+    h.keep_alive(conn, 5000, 65_000);
+    let out = h.tick(69_999);
+    assert!(events(&out).is_empty());
+    assert_eq!(
+        events(&h.tick(70_000)),
+        vec![Event::RoomTokenWillExpire {
+            room_id: "r1".into(),
+            remain_time_in_second: 30
+        }]
+    );
+    h.s.renew_token(h.at(71_000), "CF1.new.sig").unwrap();
+    let out = h.drain();
+    let [ClientMessage::RenewToken { request_id, token }] = &sent(&out)[..] else {
+        panic!("expected renew, got {out:?}");
+    };
+    assert_eq!(token, "CF1.new.sig");
+    h.input(
+        71_100,
+        conn,
+        ServerMessage::Ack {
+            request_id: *request_id,
+            body: AckBody::TokenRenewed {
+                expires_in_ms: 60_000,
+                publish: true,
+                ice_servers: Vec::new(),
+            },
+        },
+    );
+    // Fires again 30 s before the new expiry (71.1 + 60 - 30 s).
+    h.keep_alive(conn, 75_000, 100_000);
+    assert!(events(&h.tick(101_000)).is_empty());
+    assert_eq!(
+        events(&h.tick(101_100)),
+        vec![Event::RoomTokenWillExpire {
+            room_id: "r1".into(),
+            remain_time_in_second: 30
+        }]
+    );
+}
+
+#[test]
+fn token_with_little_time_left_warns_at_once() {
+    let mut h = H::new();
+    let mut login_ok = ok(&[], &[], 1);
+    login_ok.token_expires_in_ms = Some(12_000);
+    let (_, out) = h.logged_in(0, false, login_ok);
+    assert_eq!(
+        events(&out).last(),
+        Some(&Event::RoomTokenWillExpire {
+            room_id: "r1".into(),
+            remain_time_in_second: 12
+        })
+    );
+}
