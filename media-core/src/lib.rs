@@ -108,6 +108,9 @@ pub mod doctor;
 mod engine;
 mod error;
 mod event;
+#[cfg(any(test, feature = "ts"))]
+#[doc(hidden)]
+pub mod event_examples;
 pub mod frame;
 mod log;
 mod media;
@@ -115,6 +118,9 @@ pub mod quality;
 pub mod render;
 mod room;
 pub mod transport;
+#[cfg(feature = "ts")]
+#[doc(hidden)]
+pub mod typescript;
 
 pub use engine::{Engine, EngineProfile, EventReceiver, Scenario};
 pub use error::{EngineError, PlayerError, PublisherError, RoomError};
