@@ -1,7 +1,6 @@
 //! Process-wide log output for the CLI: human text or JSON lines on stderr.
 
 use clap::ValueEnum;
-use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -12,10 +11,11 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Installs the stderr subscriber; `RUST_LOG` overrides `default_filter`.
+/// Installs the stderr subscriber; `RUST_LOG` overrides `default_filter`
+/// (to which the WebRTC libraries are added at `error`, see
+/// [`media_core::QUIET_LIBRARIES`]).
 pub(crate) fn init(format: LogFormat, default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter = media_core::log_filter(default_filter);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -24,9 +24,24 @@ pub struct LogConfig {
     pub max_size: u64,
 }
 
+/// The WebRTC libraries' log targets, held at `error` by default: their
+/// warnings describe expected moments of a normal call (packets before SRTP
+/// is ready, checks before candidates arrive), so a warning a user sees
+/// always means something. `RUST_LOG` (e.g. `rtc_ice=debug`) opens them.
+pub const QUIET_LIBRARIES: &str = "webrtc=error,rtc=error,rtc_ice=error,rtc_dtls=error,\
+rtc_srtp=error,rtc_sctp=error,rtc_interceptor=error,rtc_rtp=error,rtc_rtcp=error,\
+rtc_turn=error,rtc_stun=error,rtc_mdns=error,rtc_datachannel=error,rtc_media=error,\
+rtc_sdp=error,rtc_shared=error";
+
+/// `RUST_LOG` if set, else `default` with [`QUIET_LIBRARIES`] appended.
+pub fn log_filter(default: &str) -> EnvFilter {
+    EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},{QUIET_LIBRARIES}")))
+}
+
 /// Sends the SDK's logs (and everything else logged through `tracing` in this
 /// process) to size-rotated files in `config.dir`. The level comes from
-/// `RUST_LOG` (default `info`).
+/// `RUST_LOG` (default `info`, the WebRTC libraries at `error`).
 ///
 /// The first call installs the global subscriber; it fails with
 /// [`EngineError::InvalidLogConfig`] if the process already has one. Later
@@ -39,7 +54,7 @@ pub fn set_log_config(config: LogConfig) -> Result<(), EngineError> {
         return Ok(());
     }
     let shared = Arc::new(Mutex::new(file));
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = log_filter("info");
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
