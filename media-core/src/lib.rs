@@ -128,7 +128,9 @@ pub use event::{
     BroadcastMessage, Event, PlayerState, PublisherState, RemoteDeviceState, RoomState,
     RoomStateChangedReason, Stream, UpdateType, User,
 };
-pub use log::{log_filter, set_log_config, LogConfig, LOG_FILE_NAME, QUIET_LIBRARIES, ROTATED_FILES};
+pub use log::{
+    log_filter, set_log_config, LogConfig, LOG_FILE_NAME, QUIET_LIBRARIES, ROTATED_FILES,
+};
 pub use media::{AudioSink, DeviceType, PlayedAudio};
 pub use protocol::ErrorCode;
 pub use quality::{PlayStreamQuality, PublishStreamQuality, StreamQualityLevel};
