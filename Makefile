@@ -7,7 +7,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 export CONFER_ARTIFACTS := $(ARTIFACTS)
 export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run serve test deps ui web build lint fmt ui-test browser-test bench bench-abuse bench-networks bench-app bench-browser dist test-dist bench-dist clean
+.PHONY: run serve test deps ui web build contract lint fmt ui-test browser-test bench bench-abuse bench-networks bench-app bench-browser dist test-dist bench-dist clean
 
 deps:
 	@bash scripts/deps.sh
@@ -33,7 +33,19 @@ run: build
 serve: web
 	$(CARGO) run --quiet --bin confer -- serve --config $(CONFIG)
 
-lint: ui web
+## The TypeScript contract (ui/src/generated, ui/test/generated,
+## server/web/src/generated) regenerated from the Rust types; lint fails when
+## the checked-in files differ (or are missing from git).
+GENERATED := ui/src/generated ui/test/generated server/web/src/generated
+contract:
+	$(CARGO) run --quiet -p confer-contract
+	@if [ -n "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" ]; then \
+		git status --short -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); \
+		echo "lint: the generated TypeScript contract differs from git: commit what \`cargo run -p confer-contract\` wrote"; \
+		exit 1; \
+	fi
+
+lint: contract ui web
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

@@ -17,6 +17,7 @@ use crate::room::PublishChannel;
 
 /// A user in a room: an ID unique within the AppID and a display name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct User {
     /// The user ID: 1-64 bytes of letters, digits and `` ~!@#$%^&*()_+=-`;',.<>/\ ``.
     pub user_id: String,
@@ -50,6 +51,7 @@ impl User {
 
 /// A stream published in the room by another user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Stream {
     /// The stream ID (unique within the AppID); pass it to the player.
     pub stream_id: String,
@@ -71,6 +73,7 @@ impl Stream {
 
 /// Whether a user or stream update adds or removes entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum UpdateType {
     /// Users entered / streams were published.
     Add,
@@ -89,6 +92,7 @@ impl UpdateType {
 
 /// The local user's connection state in the room (the seed's three states).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum RoomState {
     /// Not in a room: before login, after logout, or after a fatal error
     /// (wrong AppSign, kicked out, retry window exhausted).
@@ -102,6 +106,7 @@ pub enum RoomState {
 /// Why the room state changed: the finer-grained companion of [`RoomState`],
 /// carried by [`Event::RoomStateChanged`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum RoomStateChangedReason {
     /// `login_room` was called; connecting.
     Logining,
@@ -125,6 +130,7 @@ pub enum RoomStateChangedReason {
 
 /// The state of one of the local user's published streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum PublisherState {
     /// Not publishing.
     NoPublish,
@@ -136,6 +142,7 @@ pub enum PublisherState {
 
 /// The state of a stream the local user plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum PlayerState {
     /// Not playing.
     NoPlay,
@@ -150,6 +157,7 @@ pub enum PlayerState {
 /// seed's `ZegoRemoteDeviceState`, reduced to what Confer reports; the
 /// numbers are the seed's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum RemoteDeviceState {
     /// The device is on and its media is sent.
     Open = 0,
@@ -171,6 +179,7 @@ impl RemoteDeviceState {
 
 /// A room broadcast (chat) message from another user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BroadcastMessage {
     /// Per-room increasing message ID.
     pub message_id: u64,
@@ -200,6 +209,7 @@ impl BroadcastMessage {
 /// Error codes are the numbers of [`protocol::ErrorCode`] (0 = none);
 /// `extended_data` is JSON text, `"{}"` when there is nothing to add.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event")]
 #[non_exhaustive]
 pub enum Event {
@@ -282,6 +292,7 @@ pub enum Event {
     /// during preview).
     PublisherCapturedVideoFirstFrame {
         /// The channel.
+        #[cfg_attr(feature = "ts", ts(as = "crate::typescript::PublishChannel"))]
         channel: PublishChannel,
     },
     /// Publishing quality, every 3 s while publishing.
@@ -370,6 +381,7 @@ pub enum Event {
     /// still works.
     LocalDeviceError {
         /// Which device.
+        #[cfg_attr(feature = "ts", ts(as = "crate::typescript::DeviceType"))]
         device_type: DeviceType,
         /// Why (e.g. `NoCamera`).
         error_code: u32,

@@ -14,6 +14,7 @@ pub const QUALITY_INTERVAL: Duration = Duration::from_secs(3);
 
 /// Overall stream quality, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum StreamQualityLevel {
     /// Loss < 1% and RTT < 100 ms.
     Excellent,
@@ -51,9 +52,12 @@ impl StreamQualityLevel {
 
 /// Publishing quality (seed: `OnPublisherQualityUpdate`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PublishStreamQuality {
     /// The network path of the stream's media (direct UDP, TCP, relayed);
     /// `None` until ICE has chosen one.
+    // Optional in TypeScript too: SDKs before the path was reported omit it.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub path: Option<MediaPath>,
     /// Frames per second from the video source.
     pub video_capture_fps: f64,
@@ -87,9 +91,12 @@ pub struct PublishStreamQuality {
 
 /// Playing quality (seed: `OnPlayerQualityUpdate`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PlayStreamQuality {
     /// The network path of the stream's media (direct UDP, TCP, relayed);
     /// `None` until ICE has chosen one.
+    // Optional in TypeScript too: SDKs before the path was reported omit it.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub path: Option<MediaPath>,
     /// Complete video frames received per second.
     pub video_recv_fps: f64,

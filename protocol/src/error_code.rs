@@ -304,6 +304,22 @@ impl Serialize for ErrorCode {
     }
 }
 
+/// In TypeScript a code is one of the numbers of the generated `ErrorCode`
+/// table (contract/ writes the table itself from [`ErrorCode::ALL`]).
+#[cfg(feature = "ts")]
+impl ts_rs::TS for ErrorCode {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+
+    fn name(_: &ts_rs::Config) -> String {
+        "ErrorCode".to_owned()
+    }
+
+    fn inline(_: &ts_rs::Config) -> String {
+        "number".to_owned()
+    }
+}
+
 impl<'de> Deserialize<'de> for ErrorCode {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let code = u32::deserialize(d)?;

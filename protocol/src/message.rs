@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 /// A user as the room sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UserInfo {
     /// The user ID (unique within the app).
     pub user_id: String,
@@ -25,6 +26,7 @@ pub struct UserInfo {
 
 /// A stream published in a room.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StreamInfo {
     /// The stream ID (unique within the app).
     pub stream_id: String,
@@ -43,6 +45,7 @@ pub struct StreamInfo {
 
 /// Whether a user or stream update adds or removes entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateType {
     /// Entries appeared.
@@ -53,6 +56,7 @@ pub enum UpdateType {
 
 /// A room broadcast (chat) message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BroadcastMessage {
     /// Per-room increasing message ID.
     pub message_id: u64,
@@ -67,6 +71,7 @@ pub struct BroadcastMessage {
 /// Which peer connection a media message is about: the one publishing a
 /// stream, or the one playing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum MediaRole {
     /// The client sends the stream to the SFU.
@@ -78,6 +83,7 @@ pub enum MediaRole {
 /// One trickled ICE candidate (the browser's `RTCIceCandidateInit`).
 /// An empty `candidate` means the sender has no more candidates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct IceCandidate {
     /// The `candidate:` attribute line, or empty at the end of candidates.
     pub candidate: String,
@@ -91,6 +97,7 @@ pub struct IceCandidate {
 
 /// How a native client or a browser proves who it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Credentials {
     /// HMAC proof over the server's nonce keyed by the AppSign (see [`crate::auth`]).
@@ -107,6 +114,7 @@ pub enum Credentials {
 
 /// Log in to a room (created on demand).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Login {
     /// Protocol version the client speaks.
     pub version: u16,
@@ -127,6 +135,7 @@ pub struct Login {
 
 /// Resume a session after the connection dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Resume {
     /// Protocol version the client speaks.
     pub version: u16,
@@ -140,6 +149,7 @@ pub struct Resume {
 
 /// Messages from a client to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Log in (answers the `Challenge`).
@@ -251,6 +261,7 @@ pub enum ClientMessage {
 /// A STUN or TURN server a client should use (the shape of WebRTC's
 /// `RTCIceServer`): TURN entries carry short-lived credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct IceServer {
     /// `stun:host:port`, `turn:host:port?transport=udp|tcp`, `turns:...`.
     pub urls: Vec<String>,
@@ -264,6 +275,7 @@ pub struct IceServer {
 
 /// The answer to `Login`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LoginOk {
     /// The session's ID, used to resume.
     pub session_id: String,
@@ -293,6 +305,7 @@ pub struct LoginOk {
 
 /// A room event with its per-session sequence number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SequencedEvent {
     /// Per-session sequence number, from 1.
     pub seq: u64,
@@ -302,6 +315,7 @@ pub struct SequencedEvent {
 
 /// Something that changed in the room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RoomEvent {
     /// Users joined or left (only to sessions with `notify_users`).
@@ -342,6 +356,7 @@ pub enum RoomEvent {
 
 /// The payload of a successful answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AckBody {
     /// Logout done.
@@ -396,6 +411,7 @@ pub enum AckBody {
 
 /// Messages from the server to a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// First message on every connection.

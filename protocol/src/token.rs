@@ -23,6 +23,7 @@ const PREFIX: &str = "CF1.";
 
 /// What a token allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Privileges {
     /// May log in to the room.
     pub login: bool,
@@ -49,6 +50,7 @@ pub enum Privilege {
 
 /// The signed content of a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TokenClaims {
     /// The AppID the token is for.
     pub app_id: u32,

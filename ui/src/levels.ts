@@ -5,7 +5,7 @@
 
 import type { Api } from "./tauri.js";
 import { normaliseError } from "./tauri.js";
-import { Codes } from "./errors.js";
+import { ErrorCode } from "./generated/error-codes.js";
 import type { CallStore } from "./state.js";
 import type { AppEvent, SdkEvent } from "./types.js";
 import { clampLevel, MONITOR_INTERVAL_MS, MonitorUsers, MutedHint, SELF, SpeakingTracker } from "./speaking.js";
@@ -41,7 +41,7 @@ export class SoundLevels {
           () => this.setAvailable(true),
           // No engine at this instant (being re-created): the next acquire starts it. Anything else: an app without levels.
           (e) => {
-            if (normaliseError(e).code !== Codes.EngineDestroyed) this.setAvailable(false);
+            if (normaliseError(e).code !== ErrorCode.EngineDestroyed) this.setAvailable(false);
           },
         );
       },

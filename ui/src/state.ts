@@ -14,7 +14,8 @@ import type {
   AppEvent,
   User,
 } from "./types.js";
-import { Codes, describeError } from "./errors.js";
+import { describeError } from "./errors.js";
+import { ErrorCode } from "./generated/error-codes.js";
 
 export type Phase = "idle" | "joining" | "in-call" | "failed";
 export type Panel = "chat" | "people" | "info";
@@ -395,7 +396,7 @@ export function reduce(s: CallState, a: Action): CallState {
         quality: a.state === "Playing" ? st.quality : null,
       });
       // A final failure is worth a toast; retries and "stream stopped" show on the tile.
-      if (a.state === "NoPlay" && a.error_code !== 0 && a.error_code !== Codes.StreamEnded) {
+      if (a.state === "NoPlay" && a.error_code !== 0 && a.error_code !== ErrorCode.StreamEnded) {
         const t = describeError(a.error_code);
         next = notice(next, "warning", `${t.title} (${st.user.user_name || st.user.user_id})`, t.detail, a.error_code);
       }

@@ -21,6 +21,7 @@ import type {
   VideoSource,
 } from "./types.js";
 import { EVENT_ALIASES, SDK_EVENT_NAMES } from "./types.js";
+import { ErrorCode } from "./generated/error-codes.js";
 
 /** A Tauri IPC channel: Rust pushes messages, `onmessage` receives them. */
 export interface TauriChannel<T> {
@@ -44,7 +45,7 @@ declare global {
 }
 
 /** The code used when a failure carries none (not a Tauri CommandError). */
-export const UNKNOWN_ERROR_CODE = 1_009_012; // ErrorCode::Internal
+export const UNKNOWN_ERROR_CODE = ErrorCode.Internal;
 
 /** Turns whatever a rejected command gave into `{ code, message }`. */
 export function normaliseError(err: unknown): CommandError {

@@ -10,6 +10,7 @@
 
 import { normaliseError } from "./tauri.js";
 import type { CommandError } from "./types.js";
+import { ErrorCode } from "./generated/error-codes.js";
 
 /** What `check_update` resolves to when a newer version is on offer. */
 export interface UpdateInfo {
@@ -27,11 +28,11 @@ export type UpdateProgress =
 
 /** The protocol's update error codes (protocol/src/error_code.rs). */
 export const UPDATE_ERRORS = {
-  feedUnreachable: 1_000_101,
-  signatureInvalid: 1_000_102,
-  downloadFailed: 1_000_103,
-  installFailed: 1_000_104,
-  noPendingUpdate: 1_000_105,
+  feedUnreachable: ErrorCode.UpdateFeedUnreachable,
+  signatureInvalid: ErrorCode.UpdateSignatureInvalid,
+  downloadFailed: ErrorCode.UpdateDownloadFailed,
+  installFailed: ErrorCode.UpdateInstallFailed,
+  noPendingUpdate: ErrorCode.NoPendingUpdate,
 } as const;
 
 /** Seconds after start before the automatic check (keeps it off the first paint). */
@@ -118,7 +119,7 @@ function tauri(): Tauri | null {
 
 async function invoke<T>(cmd: string): Promise<T> {
   const t = tauri();
-  if (!t) throw { code: 1_009_012, message: "not running inside the Confer app" };
+  if (!t) throw { code: ErrorCode.Internal, message: "not running inside the Confer app" };
   try {
     return await t.core.invoke<T>(cmd);
   } catch (e) {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// How an ICE candidate was found (RFC 8445).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum CandidateKind {
     /// An address of a local interface.
@@ -25,6 +26,7 @@ pub enum CandidateKind {
 
 /// The transport protocol under the media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum PathProtocol {
     /// UDP.
@@ -35,6 +37,7 @@ pub enum PathProtocol {
 
 /// The selected candidate pair of a media connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MediaPath {
     /// Our side's candidate.
     pub local: CandidateKind,

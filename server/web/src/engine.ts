@@ -6,7 +6,7 @@
 
 import { Leg } from "./media.js";
 import {
-  Code,
+  ErrorCode,
   PROTOCOL_VERSION,
   type AckBody,
   type ClientMessage,
@@ -20,6 +20,13 @@ import {
   type UserInfo,
 } from "./protocol.js";
 import { StatsSampler, type Quality } from "./stats.js";
+import type {
+  PlayerState,
+  PublisherState,
+  RoomState,
+  RoomStateChangedReason,
+  Stream,
+} from "./generated/events.js";
 
 /** One SDK event: its callback name and its fields (as the native SDK's JSON). */
 export interface SdkEvent {
@@ -27,17 +34,6 @@ export interface SdkEvent {
   data: Record<string, unknown>;
   /** Unix milliseconds when it was emitted. */
   at: number;
-}
-
-export type RoomState = "Disconnected" | "Connecting" | "Connected";
-export type PublisherState = "NoPublish" | "PublishRequesting" | "Publishing";
-export type PlayerState = "NoPlay" | "PlayRequesting" | "Playing";
-
-/** A stream as the SDK reports it. */
-export interface Stream {
-  stream_id: string;
-  user: UserInfo;
-  extra_info: string;
 }
 
 export interface EngineOptions {
@@ -198,12 +194,12 @@ export class WebEngine {
   // ------------------------------------------------------------------ calls
 
   loginRoom(roomId: string, user: UserInfo, config: RoomConfig): void {
-    if (this.room) throw new SdkError(1_002_002, "already logged in to a room; call logoutRoom first");
+    if (this.room) throw new SdkError(ErrorCode.AlreadyLoggedIn, "already logged in to a room; call logoutRoom first");
     if (!/^[A-Za-z0-9~!@#$%^&*()_+=\-`;',.<>/\\]{1,128}$/.test(roomId))
-      throw new SdkError(1_002_003, "room ID must be 1-128 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\");
+      throw new SdkError(ErrorCode.InvalidRoomId, "room ID must be 1-128 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\");
     if (!/^[A-Za-z0-9~!@#$%^&*()_+=\-`;',.<>/\\]{1,64}$/.test(user.user_id))
-      throw new SdkError(1_002_004, "user ID must be 1-64 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\");
-    if (!config.token) throw new SdkError(1_007_001, "a token is required to log in from a browser");
+      throw new SdkError(ErrorCode.InvalidUserId, "user ID must be 1-64 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\");
+    if (!config.token) throw new SdkError(ErrorCode.TokenMalformed, "a token is required to log in from a browser");
     const now = Date.now();
     this.room = {
       roomId,
@@ -229,21 +225,21 @@ export class WebEngine {
       timers: [],
       tokenTimer: null,
     };
-    this.state(roomId, "Connecting", "Logining", Code.Success, NO_DATA);
+    this.state(roomId, "Connecting", "Logining", ErrorCode.Success, NO_DATA);
     this.connect(this.room);
     this.startQuality();
   }
 
   logoutRoom(): void {
     const room = this.room;
-    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
     if (room.link === "live") this.send(room, { type: "logout", request_id: this.newRequest() });
-    this.end(room, Code.Success, "Logout", NO_DATA);
+    this.end(room, ErrorCode.Success, "Logout", NO_DATA);
   }
 
   renewToken(token: string): void {
     const room = this.room;
-    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
     room.config.token = token;
     const id = this.newRequest();
     room.requests.set(id, { kind: "renew" });
@@ -252,15 +248,15 @@ export class WebEngine {
 
   sendBroadcastMessage(text: string): Promise<number> {
     const room = this.room;
-    if (!room) return Promise.reject(new SdkError(1_002_001, "not logged in to a room"));
-    if (!text) return Promise.reject(new SdkError(1_002_030, "broadcast message is empty"));
-    if (room.link !== "live") return Promise.reject(new SdkError(Code.NetworkInterrupted, "not connected"));
+    if (!room) return Promise.reject(new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room"));
+    if (!text) return Promise.reject(new SdkError(ErrorCode.BroadcastEmpty, "broadcast message is empty"));
+    if (room.link !== "live") return Promise.reject(new SdkError(ErrorCode.NetworkInterrupted, "not connected"));
     return new Promise((resolve, reject) => {
       const id = this.newRequest();
       room.requests.set(id, { kind: "broadcast", resolve, reject });
       this.send(room, { type: "send_broadcast", request_id: id, text });
       this.later(room, 5_000, () => {
-        if (room.requests.delete(id)) reject(new SdkError(Code.RequestTimeout, "the server did not answer in time"));
+        if (room.requests.delete(id)) reject(new SdkError(ErrorCode.RequestTimeout, "the server did not answer in time"));
       });
     });
   }
@@ -273,10 +269,10 @@ export class WebEngine {
 
   startPublishingStream(streamId: string): void {
     const room = this.room;
-    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
     if (!/^[A-Za-z0-9_.-]{1,256}$/.test(streamId))
-      throw new SdkError(1_003_001, "stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .");
-    if (room.publisher) throw new SdkError(1_003_003, "this channel is already publishing a stream");
+      throw new SdkError(ErrorCode.InvalidStreamId, "stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .");
+    if (room.publisher) throw new SdkError(ErrorCode.AlreadyPublishing, "this channel is already publishing a stream");
     room.publisher = {
       streamId,
       state: "PublishRequesting",
@@ -288,15 +284,15 @@ export class WebEngine {
       told: this.sendState(),
       stats: null,
     };
-    this.publisherEvent(streamId, "PublishRequesting", Code.Success, NO_DATA);
+    this.publisherEvent(streamId, "PublishRequesting", ErrorCode.Success, NO_DATA);
     if (room.link === "live") this.announce(room);
   }
 
   stopPublishingStream(): void {
     const room = this.room;
-    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
-    const p = this.dropPublisher(room, Code.Success, NO_DATA);
-    if (!p) throw new SdkError(1_003_004, "this channel is not publishing");
+    if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
+    const p = this.dropPublisher(room, ErrorCode.Success, NO_DATA);
+    if (!p) throw new SdkError(ErrorCode.NotPublishing, "this channel is not publishing");
     if (p.acked || p.request !== null) {
       const id = this.newRequest();
       room.requests.set(id, { kind: "stop", streamId: p.streamId });
@@ -306,10 +302,10 @@ export class WebEngine {
 
   startPlayingStream(streamId: string): void {
     const room = this.room;
-    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
     if (!/^[A-Za-z0-9_.-]{1,256}$/.test(streamId))
-      throw new SdkError(1_003_001, "stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .");
-    if (room.players.has(streamId)) throw new SdkError(1_004_001, "this stream is already being played");
+      throw new SdkError(ErrorCode.InvalidStreamId, "stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .");
+    if (room.players.has(streamId)) throw new SdkError(ErrorCode.AlreadyPlaying, "this stream is already being played");
     room.players.set(streamId, {
       streamId,
       state: "PlayRequesting",
@@ -321,19 +317,19 @@ export class WebEngine {
       stats: null,
       gotAudio: false,
     });
-    this.playerEvent(streamId, "PlayRequesting", Code.Success, NO_DATA);
+    this.playerEvent(streamId, "PlayRequesting", ErrorCode.Success, NO_DATA);
     this.requestPlay(room, streamId);
   }
 
   stopPlayingStream(streamId: string): void {
     const room = this.room;
-    if (!room) throw new SdkError(1_002_001, "not logged in to a room; call loginRoom first");
+    if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
     const player = room.players.get(streamId);
-    if (!player) throw new SdkError(1_004_002, "this stream is not being played");
+    if (!player) throw new SdkError(ErrorCode.NotPlaying, "this stream is not being played");
     room.players.delete(streamId);
     for (const [id, r] of room.requests) if (r.kind === "play" && r.streamId === streamId) room.requests.delete(id);
     this.closeMedia(player);
-    this.playerEvent(streamId, "NoPlay", Code.Success, NO_DATA);
+    this.playerEvent(streamId, "NoPlay", ErrorCode.Success, NO_DATA);
     const id = this.newRequest();
     room.requests.set(id, { kind: "stop_play", streamId });
     if (room.link === "live") this.send(room, { type: "stop_playing", request_id: id, stream_id: streamId });
@@ -411,7 +407,7 @@ export class WebEngine {
       try {
         msg = JSON.parse(String(e.data)) as ServerMessage;
       } catch {
-        this.debug(Code.MalformedMessage, "on_message", "undecodable server message");
+        this.debug(ErrorCode.MalformedMessage, "on_message", "undecodable server message");
         return;
       }
       this.onMessage(room, msg);
@@ -444,23 +440,23 @@ export class WebEngine {
     this.closeSocket(room);
     const now = Date.now();
     if (room.link === "live") {
-      this.state(room.roomId, "Connecting", "Reconnecting", Code.NetworkInterrupted, NO_DATA);
+      this.state(room.roomId, "Connecting", "Reconnecting", ErrorCode.NetworkInterrupted, NO_DATA);
       const p = room.publisher;
       if (p) {
         p.state = "PublishRequesting";
-        this.publisherEvent(p.streamId, p.state, Code.NetworkInterrupted, NO_DATA);
+        this.publisherEvent(p.streamId, p.state, ErrorCode.NetworkInterrupted, NO_DATA);
       }
       for (const player of room.players.values()) {
         if (player.state === "Playing") {
           player.state = "PlayRequesting";
-          this.playerEvent(player.streamId, player.state, Code.NetworkInterrupted, NO_DATA);
+          this.playerEvent(player.streamId, player.state, ErrorCode.NetworkInterrupted, NO_DATA);
         }
       }
       room.retryStart = now;
       room.attempts = 0;
     }
     if (now - room.retryStart >= this.retryWindowMs) {
-      this.end(room, Code.ReconnectTimeout, room.everConnected ? "ReconnectFailed" : "LoginFailed", NO_DATA);
+      this.end(room, ErrorCode.ReconnectTimeout, room.everConnected ? "ReconnectFailed" : "LoginFailed", NO_DATA);
       return;
     }
     room.link = "waiting";
@@ -515,7 +511,7 @@ export class WebEngine {
   private onMessage(room: Room, msg: ServerMessage): void {
     switch (msg.type) {
       case "challenge": {
-        if (room.link !== "connecting") return this.debug(Code.WrongState, "on_challenge", "unexpected challenge");
+        if (room.link !== "connecting") return this.debug(ErrorCode.WrongState, "on_challenge", "unexpected challenge");
         if (room.resume) {
           this.send(room, {
             type: "resume",
@@ -542,7 +538,7 @@ export class WebEngine {
       }
       case "login_ok":
         if (room.link === "authenticating" && !room.resuming) this.onLoginOk(room, msg);
-        else this.debug(Code.WrongState, "on_login_ok", "unexpected login_ok");
+        else this.debug(ErrorCode.WrongState, "on_login_ok", "unexpected login_ok");
         return;
       case "login_failed":
         if (room.link === "authenticating" && !room.resuming) {
@@ -551,12 +547,12 @@ export class WebEngine {
         return;
       case "resumed":
         if (room.link === "authenticating" && room.resuming) this.onResumed(room, msg.missed);
-        else this.debug(Code.WrongState, "on_resumed", "unexpected resumed");
+        else this.debug(ErrorCode.WrongState, "on_resumed", "unexpected resumed");
         return;
       case "resume_failed":
         if (!(room.link === "authenticating" && room.resuming)) {
           this.debug(msg.code, "on_resume_failed", msg.message);
-        } else if (msg.code === Code.KickedOut) {
+        } else if (msg.code === ErrorCode.KickedOut) {
           this.end(room, msg.code, "KickOut", details(msg.message));
         } else {
           this.sessionGone(room, msg.code);
@@ -580,7 +576,7 @@ export class WebEngine {
         return this.sessionGone(room, msg.code);
       case "kicked":
         // Older servers report an expired session as a kick: it is not one.
-        if (msg.code === Code.SessionExpired) return this.sessionGone(room, msg.code);
+        if (msg.code === ErrorCode.SessionExpired) return this.sessionGone(room, msg.code);
         this.end(room, msg.code, "KickOut", details(msg.message));
         return;
       case "shutdown":
@@ -622,7 +618,7 @@ export class WebEngine {
     room.link = "live";
     room.everConnected = true;
     room.attempts = 0;
-    this.state(room.roomId, "Connected", relogin ? "Reconnected" : "Logined", Code.Success, NO_DATA);
+    this.state(room.roomId, "Connected", relogin ? "Reconnected" : "Logined", ErrorCode.Success, NO_DATA);
     this.later(room, room.heartbeatMs, () => this.heartbeat(room));
 
     const notify = room.config.isUserStatusNotify;
@@ -677,7 +673,7 @@ export class WebEngine {
   private onResumed(room: Room, missed: SequencedEvent[]): void {
     room.link = "live";
     room.attempts = 0;
-    this.state(room.roomId, "Connected", "Reconnected", Code.Success, NO_DATA);
+    this.state(room.roomId, "Connected", "Reconnected", ErrorCode.Success, NO_DATA);
     this.later(room, room.heartbeatMs, () => this.heartbeat(room));
     for (const se of missed) this.applyEvent(room, se);
     let stateUnanswered = false;
@@ -695,7 +691,7 @@ export class WebEngine {
         this.announce(room);
       } else if (p.link === "connected") {
         p.state = "Publishing";
-        this.publisherEvent(p.streamId, p.state, Code.Success, NO_DATA);
+        this.publisherEvent(p.streamId, p.state, ErrorCode.Success, NO_DATA);
       } else {
         this.negotiate(room, p.streamId, "publish");
       }
@@ -703,7 +699,7 @@ export class WebEngine {
     for (const player of room.players.values()) {
       if (player.link === "connected") {
         player.state = "Playing";
-        this.playerEvent(player.streamId, player.state, Code.Success, NO_DATA);
+        this.playerEvent(player.streamId, player.state, ErrorCode.Success, NO_DATA);
       } else if (player.link === "negotiating" && player.live) {
         this.negotiate(room, player.streamId, "play");
       }
@@ -789,7 +785,7 @@ export class WebEngine {
     } else if (req.kind === "renew" && body.kind === "token_renewed") {
       this.setTokenExpiry(room, body.expires_in_ms);
       // The server already withdrew the stream: stop it for good.
-      if (body.publish === false) this.dropPublisher(room, Code.TokenNoPublishPrivilege, NO_DATA);
+      if (body.publish === false) this.dropPublisher(room, ErrorCode.TokenNoPublishPrivilege, NO_DATA);
     }
   }
 
@@ -864,10 +860,10 @@ export class WebEngine {
     player.live = false;
     if (player.link !== "idle") this.closeMedia(player);
     player.state = "PlayRequesting";
-    this.playerEvent(streamId, player.state, Code.StreamEnded, NO_DATA);
+    this.playerEvent(streamId, player.state, ErrorCode.StreamEnded, NO_DATA);
   }
 
-  private end(room: Room, code: number, reason: string, data: string): void {
+  private end(room: Room, code: number, reason: RoomStateChangedReason, data: string): void {
     this.closeSocket(room);
     this.dropPublisher(room, code, NO_DATA);
     for (const player of room.players.values()) {
@@ -876,7 +872,7 @@ export class WebEngine {
     }
     room.players.clear();
     for (const r of room.requests.values()) {
-      if (r.kind === "broadcast") r.reject(new SdkError(1_002_033, "logged out before the request completed"));
+      if (r.kind === "broadcast") r.reject(new SdkError(ErrorCode.LoggedOut, "logged out before the request completed"));
     }
     room.requests.clear();
     for (const t of room.timers) clearTimeout(t);
@@ -1005,7 +1001,7 @@ export class WebEngine {
       if (p.timer) clearTimeout(p.timer);
       if (p.acked && live && p.state !== "Publishing") {
         p.state = "Publishing";
-        this.publisherEvent(streamId, p.state, Code.Success, NO_DATA);
+        this.publisherEvent(streamId, p.state, ErrorCode.Success, NO_DATA);
       }
     } else {
       const player = room.players.get(streamId);
@@ -1014,7 +1010,7 @@ export class WebEngine {
       if (player.timer) clearTimeout(player.timer);
       if (live && player.state !== "Playing") {
         player.state = "Playing";
-        this.playerEvent(streamId, player.state, Code.Success, NO_DATA);
+        this.playerEvent(streamId, player.state, ErrorCode.Success, NO_DATA);
       }
     }
   }
@@ -1036,7 +1032,7 @@ export class WebEngine {
       const player = room.players.get(streamId);
       if (!player) return;
       this.closeMedia(player);
-      const retry = player.live && code !== Code.StreamNotLive;
+      const retry = player.live && code !== ErrorCode.StreamNotLive;
       player.link = retry ? "retry" : "idle";
       player.state = "PlayRequesting";
       this.playerEvent(streamId, player.state, code, details(why));
@@ -1124,7 +1120,7 @@ export class WebEngine {
     }
   }
 
-  private state(roomId: string, state: RoomState, reason: string, code: number, data: string): void {
+  private state(roomId: string, state: RoomState, reason: RoomStateChangedReason, code: number, data: string): void {
     this.emit("onRoomStateUpdate", { room_id: roomId, state, error_code: code, extended_data: data });
     this.emit("onRoomStateChanged", { room_id: roomId, reason, error_code: code, extended_data: data });
   }
@@ -1167,7 +1163,7 @@ export class WebEngine {
 }
 
 function failCode(role: MediaRole): number {
-  return role === "publish" ? Code.PublishTransportFailed : Code.PlayTransportFailed;
+  return role === "publish" ? ErrorCode.PublishTransportFailed : ErrorCode.PlayTransportFailed;
 }
 
 function details(message: string): string {

@@ -1,37 +1,31 @@
-// Error codes by number (the server's table from /api/error-codes), with
-// what to do about the ones a person fixes by hand.
+// Error codes by number (the generated table of protocol/src/error_code.rs),
+// with what to do about the ones a person fixes by hand.
+
+import { ERROR_MESSAGES, ERROR_NAMES, type ErrorCode } from "./generated/error-codes.js";
 
 export interface CodeInfo {
   code: number;
-  name: string;
+  name: keyof typeof ErrorCode;
   message: string;
 }
 
-const table = new Map<number, CodeInfo>();
-
-/** Loads the table once from the server; the page works without it. */
-export async function loadErrorCodes(): Promise<void> {
-  try {
-    const res = await fetch("/api/error-codes");
-    if (!res.ok) return;
-    for (const c of (await res.json()) as CodeInfo[]) table.set(c.code, c);
-  } catch {
-    // Names are a nicety; numbers still show.
-  }
+function lookup(code: number): CodeInfo | undefined {
+  const name = ERROR_NAMES[code as ErrorCode];
+  return name ? { code, name, message: ERROR_MESSAGES[code as ErrorCode] } : undefined;
 }
 
 /** "TokenExpired (1007003)", or the number alone when unknown. */
 export function codeName(code: number): string {
-  const c = table.get(code);
+  const c = lookup(code);
   return c ? `${c.name} (${code})` : String(code);
 }
 
 /** The human message of a code ("" when unknown). */
 export function codeMessage(code: number): string {
-  return table.get(code)?.message ?? "";
+  return lookup(code)?.message ?? "";
 }
 
-const HINTS: Record<string, string> = {
+const HINTS: Partial<Record<keyof typeof ErrorCode, string>> = {
   TokenExpired: "Mint a new token (Get dev token, or `confer token mint`) and log in again.",
   TokenForged:
     "The token's signature does not verify: it was altered, or minted with another server's secret. Mint it with this server's secret.",
@@ -51,7 +45,7 @@ const HINTS: Record<string, string> = {
 
 /** A sentence for a person: what went wrong and how to fix it. */
 export function explain(code: number, serverMessage = ""): string {
-  const c = table.get(code);
+  const c = lookup(code);
   const what = serverMessage || c?.message || "error";
   const hint = c ? HINTS[c.name] : undefined;
   return `${what} — ${codeName(code)}${hint ? `. ${hint}` : ""}`;

@@ -2,7 +2,7 @@
 // (camera, or the barcode test pattern), publish, see the room's users and
 // streams, play them, watch stats and the SDK event log.
 
-import { codeName, explain, loadErrorCodes } from "./errors.js";
+import { codeName, explain } from "./errors.js";
 import { SdkError, WebEngine, type SdkEvent } from "./engine.js";
 import { AudioProbe, VideoProbe, type FrameRead } from "./probe.js";
 import { peekToken, type StreamInfo } from "./protocol.js";
@@ -647,7 +647,6 @@ async function init(): Promise<void> {
   renderRoom();
   renderButtons();
 
-  await loadErrorCodes();
   try {
     const info = (await (await fetch("/api/info")).json()) as { dev_app_ids: number[] };
     if (info.dev_app_ids.length > 0) {

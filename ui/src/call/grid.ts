@@ -11,7 +11,7 @@ import { ActiveSpeaker, stableOrder } from "../stage-order.js";
 import { barsFor, isPoor } from "../quality.js";
 import { hueFor, initials } from "../names.js";
 import { SELF_TILE, tileIdForStream } from "../session.js";
-import { Codes } from "../errors.js";
+import { ErrorCode } from "../generated/error-codes.js";
 import { h, icon, setIcon, setText, toggleAttr } from "../ui/dom.js";
 
 /** Must match app.css: `--gap`, `.tile-label` height, `.solo-note` height, `.pager` height. */
@@ -97,7 +97,7 @@ function publisherStatus(s: CallState): string {
 function remoteModel(st: RemoteStream): Omit<TileModel, "speaking"> {
   let status = "";
   if (st.player !== "Playing") {
-    if (st.player_error === Codes.StreamEnded) status = "Paused";
+    if (st.player_error === ErrorCode.StreamEnded) status = "Paused";
     else status = st.ever_played ? "Reconnecting…" : "Connecting…";
   }
   return {

@@ -10,6 +10,7 @@ import { cameraOptions, cameraValue, micOptions, micValue, presetOf, speakerOpti
 import type { EngineProfile, HostScope, Settings, Theme, VideoPreset } from "../types.js";
 import { normaliseError } from "../tauri.js";
 import { describeError } from "../errors.js";
+import { ErrorCode } from "../generated/error-codes.js";
 import { buildInvite, inviteSummary, parseInvite, tokenExpired, tokenInfo } from "../invite.js";
 import { checkJoinFields, previewProfile } from "../join-form.js";
 import { generateRoomId, hueFor, initials } from "../names.js";
@@ -265,8 +266,8 @@ export class HomeScreen {
     }
     const problems: string[] = [];
     if (this.previewError) problems.push(this.previewError);
-    if (list.cameras.length === 0) problems.push(`${describeError(1_006_001).title}. You can still join; others see a test pattern.`);
-    if (list.microphones.length === 0) problems.push(`${describeError(1_006_002).title}. You can still join; others won't hear you.`);
+    if (list.cameras.length === 0) problems.push(`${describeError(ErrorCode.NoCamera).title}. You can still join; others see a test pattern.`);
+    if (list.microphones.length === 0) problems.push(`${describeError(ErrorCode.NoMicrophone).title}. You can still join; others won't hear you.`);
     if (problems.length) {
       st.dataset.kind = "warning";
       st.setAttribute("role", "alert");
