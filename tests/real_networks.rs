@@ -499,7 +499,8 @@ fn the_sdk_where_only_tcp_443_is_open_relays_through_turn_over_tls() {
 fn chromium_through_the_builtin_turn(test: &str, route: TurnRoute) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if !dir.join("node_modules").is_dir() || !std::path::Path::new("/usr/bin/chromium").exists() {
-        eprintln!("SKIPPED {test}: needs chromium and tests/browser/node_modules (make browser-test installs them)");
+        let why = "needs chromium and tests/browser/node_modules (make browser-test installs them)";
+        test_support::skip(test, why);
         return;
     }
     in_namespaces(test, || async move {

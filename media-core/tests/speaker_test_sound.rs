@@ -164,7 +164,11 @@ async fn the_test_chime_plays_660_then_880_hz_on_the_chosen_output() {
     let server = match PulseServer::start() {
         Ok(server) => server,
         Err(reason) => {
-            println!("SKIPPED: no private PulseAudio server: {reason}");
+            let why = format!("no private PulseAudio server: {reason}");
+            test_support::skip(
+                "the_test_chime_plays_660_then_880_hz_on_the_chosen_output",
+                &why,
+            );
             return;
         }
     };

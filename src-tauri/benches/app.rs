@@ -26,7 +26,7 @@ const CPU_WINDOW: Duration = Duration::from_secs(10);
 
 fn main() {
     if let Some(why) = app::skip_reason() {
-        println!("SKIPPED app bench: {why}");
+        test_support::skip("app bench", why);
         return;
     }
     cold_start();

@@ -73,7 +73,7 @@ fn is(event: &Value, name: &str, stream: &str) -> bool {
 #[test]
 fn host_a_call_see_a_participant_and_control_what_they_receive() {
     if let Some(why) = app::skip_reason() {
-        eprintln!("SKIPPED app E2E: {why}");
+        test_support::skip("app E2E", why);
         return;
     }
     let artifacts = app::artifacts_dir();

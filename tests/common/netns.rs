@@ -7,7 +7,8 @@
 //! A test calls [`enter`] first: it re-runs the test inside `unshare -n -m`
 //! with a private `/run` (so `ip netns` touches nothing of the host), and
 //! the outer run only checks the inner one passed. Without root, `unshare`,
-//! `ip` or `nft` it prints SKIPPED and returns `false`.
+//! `ip` or `nft` it skips ([`test_support::skip`]: SKIPPED, or a failure
+//! where `CONFER_REQUIRE_ALL` is set) and returns `false`.
 
 use std::process::Command;
 
@@ -25,7 +26,8 @@ pub fn enter(test_name: &str) -> bool {
         .filter(|tool| !found(tool))
         .collect();
     if !rustix::process::geteuid().is_root() || !missing.is_empty() {
-        eprintln!("SKIPPED {test_name}: needs root and {missing:?} (network namespaces)");
+        let why = format!("needs root and {missing:?} (network namespaces)");
+        test_support::skip(test_name, &why);
         return false;
     }
     // A sandbox may deny namespaces even to root: then say so and skip.
@@ -34,7 +36,7 @@ pub fn enter(test_name: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !can_unshare {
-        eprintln!("SKIPPED {test_name}: this machine does not allow network namespaces");
+        test_support::skip(test_name, "this machine does not allow network namespaces");
         return false;
     }
     let exe = std::env::current_exe().expect("the test binary");

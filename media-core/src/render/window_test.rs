@@ -45,9 +45,10 @@ fn lock_screen() -> std::sync::MutexGuard<'static, ()> {
 #[test]
 fn renders_into_an_x11_window() {
     if std::env::var_os("DISPLAY").is_none() {
-        eprintln!(
-            "SKIPPED renders_into_an_x11_window: DISPLAY is not set. Run it under \
-             `xvfb-run -a -s \"-screen 0 1280x800x24\" cargo test -p media-core --lib render::window_test`."
+        test_support::skip(
+            "renders_into_an_x11_window",
+            "DISPLAY is not set. Run it under `xvfb-run -a -s \"-screen 0 1280x800x24\" \
+             cargo test -p media-core --lib render::window_test`",
         );
         return;
     }
@@ -141,7 +142,10 @@ fn renders_into_an_x11_window() {
 #[test]
 fn prints_720p_window_timings() {
     if std::env::var_os("DISPLAY").is_none() {
-        eprintln!("SKIPPED prints_720p_window_timings: DISPLAY is not set (run under xvfb-run)");
+        test_support::skip(
+            "prints_720p_window_timings",
+            "DISPLAY is not set (run under xvfb-run)",
+        );
         return;
     }
     let _screen = lock_screen();
