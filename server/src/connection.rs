@@ -59,6 +59,22 @@ pub enum ReadError {
     Io(String),
 }
 
+/// Why a message could not be written; either way the socket is unusable.
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    /// The sink refused the message (its error type only says what happened).
+    #[error("websocket write failed: {0}")]
+    Failed(String),
+    /// The peer did not take the message in time (it stopped reading).
+    #[error("websocket write timed out after {0:?}")]
+    TimedOut(Duration),
+}
+
+/// A message over the connection's rate (`RateLimited` to the client).
+#[derive(Debug, thiserror::Error)]
+#[error("message rate exceeded")]
+struct RateExceeded;
+
 /// Runs a connection to its end. `admitted` is its TCP connection's place
 /// at the gate: until the session logs in it may be evicted to make room
 /// for a newer connection when the server is full.
@@ -308,7 +324,7 @@ where
             Message::Ping(_) | Message::Pong(_) => {
                 return match self.take_token(now) {
                     Ok(()) => Next::Continue,
-                    Err(()) => self.fatal(ErrorCode::RateLimited).await,
+                    Err(RateExceeded) => self.fatal(ErrorCode::RateLimited).await,
                 };
             }
             Message::Close(_) => return Next::End,
@@ -343,13 +359,13 @@ where
         }
     }
 
-    /// Takes one token of the connection's message rate; `Err` when over it.
-    fn take_token(&mut self, now: Instant) -> Result<(), ()> {
+    /// Takes one token of the connection's message rate.
+    fn take_token(&mut self, now: Instant) -> Result<(), RateExceeded> {
         if self.rate.try_take(now) {
             return Ok(());
         }
         tracing::warn!(user_id = ?self.session.as_ref().map(|s| &s.info.user.user_id), "message rate exceeded");
-        Err(())
+        Err(RateExceeded)
     }
 
     /// The connection's session is in: it is never evicted from now on.
@@ -558,7 +574,7 @@ where
                 }
                 match sent {
                     Ok(()) => Next::Continue,
-                    Err(()) => Next::Broken,
+                    Err(_) => Next::Broken,
                 }
             }
             Err(refused) => {
@@ -838,7 +854,7 @@ where
     async fn send_then(&mut self, msg: &ServerMessage, next: Next) -> Next {
         match self.send(msg).await {
             Ok(()) => next,
-            Err(()) => Next::Broken,
+            Err(_) => Next::Broken,
         }
     }
 
@@ -871,8 +887,8 @@ where
         .await
     }
 
-    /// Writes one message; `Err` means the socket is unusable.
-    async fn send(&mut self, msg: &ServerMessage) -> Result<(), ()> {
+    /// Writes one message; an error means the socket is unusable.
+    async fn send(&mut self, msg: &ServerMessage) -> Result<(), WriteError> {
         if let Some(code) = reported_code(msg) {
             self.state.metrics().error(code);
         }
@@ -888,12 +904,14 @@ where
                 Ok(())
             }
             Ok(Err(error)) => {
-                tracing::debug!(%error, "websocket write failed");
-                Err(())
+                let error = WriteError::Failed(error.to_string());
+                tracing::debug!(%error, "dropping the connection");
+                Err(error)
             }
             Err(_) => {
-                tracing::warn!("websocket write timed out; dropping the connection");
-                Err(())
+                let error = WriteError::TimedOut(self.send_timeout);
+                tracing::warn!(%error, "dropping the connection");
+                Err(error)
             }
         }
     }
