@@ -5,8 +5,6 @@
 //! - `GET /web/{path}`: its scripts and styles.
 //! - `GET /api/info`: what the page needs to start: the protocol version and
 //!   the AppIDs of development apps (so a local page can fill the AppID in).
-//! - `GET /api/error-codes`: the [`ErrorCode`] table (number, name, message),
-//!   so the page names every code it shows.
 //! - `POST /api/dev-token` `{app_id, user_id, room_id?, ttl_secs?}`: mints a
 //!   login token, only for apps with `dev_mode = true` (the generated local
 //!   config). A server without development apps answers 404 and a
@@ -47,7 +45,6 @@ pub fn routes() -> Router<ServerState> {
         .route("/", get(index))
         .route("/web/{*path}", get(asset))
         .route("/api/info", get(info))
-        .route("/api/error-codes", get(error_codes))
         .route("/api/dev-token", post(dev_token))
 }
 
@@ -122,7 +119,7 @@ async fn info(State(state): State<ServerState>) -> Json<Info> {
     })
 }
 
-/// One entry of `GET /api/error-codes`, and the body of every API error.
+/// The body of every API error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     /// The number.
@@ -146,10 +143,6 @@ impl ApiError {
 
 fn error(status: StatusCode, code: ErrorCode) -> Response {
     (status, Json(ApiError::of(code))).into_response()
-}
-
-async fn error_codes() -> Json<Vec<ApiError>> {
-    Json(ErrorCode::ALL.iter().map(|&c| ApiError::of(c)).collect())
 }
 
 /// `POST /api/dev-token` request.
