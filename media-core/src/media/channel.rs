@@ -125,6 +125,12 @@ impl ChannelShared {
     pub(crate) fn captured_frames(&self) -> u64 {
         self.captured.get()
     }
+
+    /// Whether the pipeline was told to stop.
+    #[cfg(test)]
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
 }
 
 /// A running channel pipeline.

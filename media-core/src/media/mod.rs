@@ -4,12 +4,19 @@
 //! session asks for ([`MediaCommand`]). What happens is reported back as
 //! [`Fact`]s, which the driver feeds to the session so every event reaches
 //! the app in order on the one channel.
+//!
+//! The engine handle and the driver task call [`Media`] from different
+//! threads; everything they change is one [`state::MediaState`] behind one
+//! lock, and a channel's pipeline is started off that lock under a
+//! generation number, so a command that lands meanwhile is applied to
+//! whichever pipeline ends up running ([`state`] has the rules).
 
 mod channel;
 mod counters;
 mod player;
 mod slot;
 mod sound_level;
+mod state;
 mod sync;
 
 use crate::capture::source::{AudioSourceKind, VideoSourceKind};
@@ -31,14 +38,13 @@ use player::PlayerPipeline;
 use protocol::MediaRole;
 use serde::{Deserialize, Serialize};
 use slot::{Slot, Transport};
-use std::collections::{BTreeMap, HashMap};
+use state::{MediaState, Retired, Start};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 /// Which kind of local device an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -94,41 +100,40 @@ pub(crate) enum Fact {
 
 pub(crate) type FactSender = mpsc::UnboundedSender<Fact>;
 
-/// The app's media settings.
-#[derive(Debug)]
-struct Settings {
-    /// Per channel: sources, video config and publish mutes. They hold
-    /// whether or not the channel runs; every pipeline starts from them.
-    sources: [ChannelSources; 2],
-    speaker_id: Option<String>,
-    audio_sink: Option<AudioSink>,
-}
-
 /// The media side of one engine, shared by the engine handle (settings,
 /// preview, mutes) and the driver task (session commands).
+///
+/// Its state has one owner, the `state` mutex (see [`state`] for the rules);
+/// the rest is fixed at creation or has its own synchronisation.
 #[derive(Debug)]
 pub(crate) struct Media {
     rt: Handle,
     transport: TransportConfig,
-    /// The room server's STUN/TURN servers (from the last login).
-    server_ice: Mutex<Vec<protocol::IceServer>>,
-    /// TURN over TCP/TLS for the agent, which speaks TURN over UDP only.
+    /// TURN over TCP/TLS for the agent, which speaks TURN over UDP only
+    /// (its own lock, never taken with `state` held).
     turn_bridges: TurnBridges,
     facts: FactSender,
-    settings: Mutex<Settings>,
-    channels: Mutex<[Option<ChannelPipeline>; 2]>,
-    /// Channels the app previews (the pipeline runs while previewing or publishing).
-    previewing: Mutex<[bool; 2]>,
-    players: Mutex<HashMap<String, PlayerPipeline>>,
-    /// Canvases passed to `start_playing_stream`, taken when the pipeline starts.
-    canvases: Mutex<HashMap<String, Option<Canvas>>>,
-    /// Mutes the app set on played streams (`(video, audio)`), applied to
-    /// pipelines that start later too.
-    play_mutes: Mutex<HashMap<String, (bool, bool)>>,
-    speaker: Mutex<Option<Arc<Speaker>>>,
+    /// `mute_microphone`, read by every channel's audio loop.
     mic_muted: Arc<AtomicBool>,
-    /// The sound level monitor's timer task, while it runs.
-    sound_monitor: Mutex<Option<JoinHandle<()>>>,
+    state: Mutex<MediaState>,
+    #[cfg(test)]
+    test_hooks: TestHooks,
+}
+
+/// What tests watch and interleave: every channel pipeline started, and a
+/// hook run (without the state lock) the next time one starts.
+#[cfg(test)]
+#[derive(Default)]
+struct TestHooks {
+    started: Mutex<Vec<Arc<channel::ChannelShared>>>,
+    before_pipeline_start: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+#[cfg(test)]
+impl std::fmt::Debug for TestHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestHooks").finish_non_exhaustive()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -136,17 +141,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Media {
-    /// The transport settings for a new peer connection: the profile's,
-    /// with the room server's ICE servers added.
-    fn transport_config(&self) -> TransportConfig {
-        let mut config = self.transport.clone();
-        config
-            .ice_servers
-            .extend(lock(&self.server_ice).iter().cloned());
-        config.ice_servers = self.turn_bridges.rewrite(&config.ice_servers);
-        config
-    }
-
     pub(crate) fn new(
         rt: Handle,
         transport: TransportConfig,
@@ -165,57 +159,62 @@ impl Media {
             turn_bridges: TurnBridges::new(rt.clone(), tls),
             rt,
             transport,
-            server_ice: Mutex::new(Vec::new()),
             facts,
-            settings: Mutex::new(Settings {
-                sources: [sources(), sources()],
-                speaker_id: None,
-                audio_sink: None,
-            }),
-            channels: Mutex::new([None, None]),
-            previewing: Mutex::new([false, false]),
-            players: Mutex::new(HashMap::new()),
-            canvases: Mutex::new(HashMap::new()),
-            play_mutes: Mutex::new(HashMap::new()),
-            speaker: Mutex::new(None),
             mic_muted: Arc::new(AtomicBool::new(false)),
-            sound_monitor: Mutex::new(None),
+            state: Mutex::new(MediaState::new([sources(), sources()])),
+            #[cfg(test)]
+            test_hooks: TestHooks::default(),
         }
+    }
+
+    fn state(&self) -> MutexGuard<'_, MediaState> {
+        lock(&self.state)
+    }
+
+    /// The transport settings for a new peer connection: the profile's,
+    /// with the room server's ICE servers added.
+    fn transport_config(&self) -> TransportConfig {
+        let mut config = self.transport.clone();
+        let server_ice = self.state().server_ice.clone();
+        config.ice_servers.extend(server_ice);
+        config.ice_servers = self.turn_bridges.rewrite(&config.ice_servers);
+        config
     }
 
     // ---- settings from the engine ----
 
     pub(crate) fn set_video_source(&self, channel: PublishChannel, kind: VideoSourceKind) {
-        lock(&self.settings).sources[channel.index()].video = kind;
-        self.restart_channel(channel);
+        self.state().settings.sources[channel.index()].video = kind;
+        self.start_channel(channel, Start::Replace);
     }
 
     pub(crate) fn set_audio_source(&self, channel: PublishChannel, kind: AudioSourceKind) {
-        lock(&self.settings).sources[channel.index()].audio = kind;
-        self.restart_channel(channel);
+        self.state().settings.sources[channel.index()].audio = kind;
+        self.start_channel(channel, Start::Replace);
     }
 
     pub(crate) fn set_video_config(&self, channel: PublishChannel, config: VideoConfig) {
-        lock(&self.settings).sources[channel.index()].config = config;
-        self.restart_channel(channel);
+        self.state().settings.sources[channel.index()].config = config;
+        self.start_channel(channel, Start::Replace);
     }
 
     pub(crate) fn video_config(&self, channel: PublishChannel) -> VideoConfig {
-        lock(&self.settings).sources[channel.index()].config
+        self.state().settings.sources[channel.index()].config
     }
 
     pub(crate) fn set_speaker(&self, id: Option<String>) {
-        lock(&self.settings).speaker_id = id;
-        *lock(&self.speaker) = None;
+        let mut state = self.state();
+        state.settings.speaker_id = id;
+        state.speaker = None;
     }
 
     /// The speaker chosen with `set_speaker` (`None`: the default output).
     pub(crate) fn speaker_id(&self) -> Option<String> {
-        lock(&self.settings).speaker_id.clone()
+        self.state().settings.speaker_id.clone()
     }
 
     pub(crate) fn set_audio_sink(&self, sink: Option<AudioSink>) {
-        lock(&self.settings).audio_sink = sink;
+        self.state().settings.audio_sink = sink;
     }
 
     pub(crate) fn mute_microphone(&self, mute: bool) {
@@ -249,21 +248,16 @@ impl Media {
     /// A channel's publish mutes, which its running pipeline (if any) and
     /// every later one read.
     fn publish_mutes(&self, channel: PublishChannel) -> Arc<PublishMutes> {
-        lock(&self.settings).sources[channel.index()].mutes.clone()
-    }
-
-    /// Applies `f` to a running channel's shared state.
-    fn with_channel(&self, channel: PublishChannel, f: impl FnOnce(&channel::ChannelShared)) {
-        if let Some(p) = &lock(&self.channels)[channel.index()] {
-            f(&p.shared);
-        }
+        self.state().settings.sources[channel.index()].mutes.clone()
     }
 
     pub(crate) fn set_zoom(&self, channel: PublishChannel, factor: f64) -> Result<(), DeviceError> {
-        match lock(&self.channels)[channel.index()]
+        // The camera is asked without the lock.
+        let source = self.state().channels[channel.index()]
+            .pipeline
             .as_ref()
-            .and_then(|p| p.source())
-        {
+            .and_then(|p| p.source().cloned());
+        match source {
             Some(source) => source.set_zoom(factor),
             None => Err(DeviceError::ZoomUnsupported),
         }
@@ -272,13 +266,15 @@ impl Media {
     /// Mutes (or unmutes) a played stream's video or audio, now and for a
     /// pipeline that has not started yet.
     pub(crate) fn mute_player(&self, stream_id: &str, video: Option<bool>, audio: Option<bool>) {
-        let mut mutes = lock(&self.play_mutes);
-        let entry = mutes.entry(stream_id.to_owned()).or_insert((false, false));
+        let mut state = self.state();
+        let entry = state
+            .play_mutes
+            .entry(stream_id.to_owned())
+            .or_insert((false, false));
         entry.0 = video.unwrap_or(entry.0);
         entry.1 = audio.unwrap_or(entry.1);
         let (v, a) = *entry;
-        drop(mutes);
-        if let Some(p) = lock(&self.players).get(stream_id) {
+        if let Some(p) = state.players.get(stream_id) {
             p.shared.mute_video.store(v, Ordering::Relaxed);
             p.shared.mute_audio.store(a, Ordering::Relaxed);
         }
@@ -286,23 +282,23 @@ impl Media {
 
     /// Shows the channel's captured video on `canvas` (mirrored).
     pub(crate) fn start_preview(&self, channel: PublishChannel, renderer: RendererHandle) {
-        lock(&self.previewing)[channel.index()] = true;
-        self.ensure_channel(channel);
-        self.with_channel(channel, |c| {
-            if let Some(old) = lock(&c.preview).replace(renderer) {
-                old.close();
-            }
-        });
+        let old = self.state().channels[channel.index()].set_preview(Some(renderer));
+        if let Some(old) = old {
+            old.close();
+        }
+        self.start_channel(channel, Start::IfIdle);
     }
 
     pub(crate) fn stop_preview(&self, channel: PublishChannel) {
-        lock(&self.previewing)[channel.index()] = false;
-        self.with_channel(channel, |c| {
-            if let Some(old) = lock(&c.preview).take() {
-                old.close();
-            }
-        });
-        self.stop_channel_if_idle(channel);
+        let (old, retired) = {
+            let mut state = self.state();
+            let c = &mut state.channels[channel.index()];
+            (c.set_preview(None), c.stop_if_idle())
+        };
+        if let Some(old) = old {
+            old.close();
+        }
+        self.retire(retired);
     }
 
     /// Starts the sound level monitor, or restarts it with a new interval
@@ -311,39 +307,26 @@ impl Media {
     /// [`Event::RemoteSoundLevelUpdate`] every interval.
     pub(crate) fn start_sound_level_monitor(self: &Arc<Self>, interval: Duration) {
         let interval = sound_level::clamp_interval(interval);
-        let mut monitor = lock(&self.sound_monitor);
-        if let Some(old) = monitor.take() {
+        let mut state = self.state();
+        if let Some(old) = state.sound_monitor.take() {
             old.abort();
         }
         // The first report covers the first interval only.
-        self.take_sound_levels();
+        state.take_sound_levels();
         let media = Arc::downgrade(self);
-        *monitor = Some(self.rt.spawn(sound_level_monitor(media, interval)));
+        state.sound_monitor = Some(self.rt.spawn(sound_level_monitor(media, interval)));
     }
 
     /// Stops the sound level monitor (nothing happens when it is not running).
     pub(crate) fn stop_sound_level_monitor(&self) {
-        if let Some(task) = lock(&self.sound_monitor).take() {
+        if let Some(task) = self.state().sound_monitor.take() {
             task.abort();
         }
     }
 
-    /// The levels since the last call: the main channel's captured audio (0
-    /// when it does not run or captures no audio) and every played stream's.
-    fn take_sound_levels(&self) -> (f32, BTreeMap<String, f32>) {
-        let captured = lock(&self.channels)[PublishChannel::Main.index()]
-            .as_ref()
-            .map_or(0.0, |p| p.shared.captured_level.take());
-        let remote = lock(&self.players)
-            .iter()
-            .map(|(id, p)| (id.clone(), p.shared.level.take()))
-            .collect();
-        (captured, remote)
-    }
-
     /// Remembers the canvas for a player the session is about to start.
     pub(crate) fn set_player_canvas(&self, stream_id: &str, canvas: Option<Canvas>) {
-        lock(&self.canvases).insert(stream_id.to_owned(), canvas);
+        self.state().canvases.insert(stream_id.to_owned(), canvas);
     }
 
     // ---- commands from the session ----
@@ -351,29 +334,34 @@ impl Media {
     pub(crate) fn handle(self: &Arc<Self>, command: MediaCommand) {
         match command {
             MediaCommand::StartPublishing { channel, stream_id } => {
-                self.ensure_channel(channel);
-                self.with_channel(channel, |c| *lock(&c.stream_id) = Some(stream_id));
+                self.state().channels[channel.index()].set_stream_id(Some(stream_id));
+                self.start_channel(channel, Start::IfIdle);
             }
             MediaCommand::StopPublishing { channel } => {
-                let mut closing = None;
-                self.with_channel(channel, |c| {
-                    *lock(&c.stream_id) = None;
-                    closing = Some(c.link.transport.begin());
-                });
-                if let Some((_, Some(t))) = closing {
+                let (closing, retired) = {
+                    let mut state = self.state();
+                    let c = &mut state.channels[channel.index()];
+                    c.set_stream_id(None);
+                    (c.link.transport.begin().1, c.stop_if_idle())
+                };
+                if let Some(t) = closing {
                     self.rt.spawn(async move { t.close().await });
                 }
-                self.stop_channel_if_idle(channel);
+                self.retire(retired);
             }
             MediaCommand::StartPlaying { stream_id } => self.start_player(&stream_id),
             MediaCommand::StopPlaying { stream_id } => {
-                lock(&self.canvases).remove(&stream_id);
-                lock(&self.play_mutes).remove(&stream_id);
-                if let Some(p) = lock(&self.players).remove(&stream_id) {
+                let player = {
+                    let mut state = self.state();
+                    state.canvases.remove(&stream_id);
+                    state.play_mutes.remove(&stream_id);
+                    state.players.remove(&stream_id)
+                };
+                if let Some(p) = player {
                     self.rt.spawn(p.stop());
                 }
             }
-            MediaCommand::IceServers(servers) => *lock(&self.server_ice) = servers,
+            MediaCommand::IceServers(servers) => self.state().server_ice = servers,
             MediaCommand::Negotiate { stream_id, role } => match role {
                 MediaRole::Publish => self.negotiate_publish(stream_id),
                 MediaRole::Play => self.negotiate_play(stream_id),
@@ -426,14 +414,13 @@ impl Media {
                 self.rt.spawn(async move {
                     match role {
                         MediaRole::Publish => {
-                            if let Some(c) = this.channel_of(&stream_id) {
-                                c.link.transport.close().await;
+                            let link = this.state().link_of(&stream_id);
+                            if let Some(link) = link {
+                                link.transport.close().await;
                             }
                         }
                         MediaRole::Play => {
-                            let shared = lock(&this.players)
-                                .get(&stream_id)
-                                .map(|p| p.shared.clone());
+                            let shared = this.player_shared(&stream_id);
                             if let Some(s) = shared {
                                 s.transport.close().await;
                             }
@@ -446,21 +433,41 @@ impl Media {
 
     /// Stops every pipeline (engine destroyed).
     pub(crate) async fn shutdown(&self) {
-        self.stop_sound_level_monitor();
-        let channels: Vec<ChannelPipeline> = lock(&self.channels)
-            .iter_mut()
-            .filter_map(Option::take)
-            .collect();
-        for c in channels {
-            c.stop(true).await;
+        let (previews, retired, players) = {
+            let mut state = self.state();
+            if let Some(task) = state.sound_monitor.take() {
+                task.abort();
+            }
+            let mut previews = Vec::new();
+            let mut retired = Vec::new();
+            for c in &mut state.channels {
+                c.set_stream_id(None);
+                previews.extend(c.set_preview(None));
+                retired.extend(c.stop_if_idle());
+            }
+            let players: Vec<PlayerPipeline> = state.players.drain().map(|(_, p)| p).collect();
+            (previews, retired, players)
+        };
+        for r in previews {
+            r.close();
         }
-        let players: Vec<PlayerPipeline> = lock(&self.players).drain().map(|(_, p)| p).collect();
+        for r in retired {
+            r.pipeline.stop(r.close_transport).await;
+        }
         for p in players {
             p.stop().await;
         }
     }
 
     // ---- internals ----
+
+    /// Applies `f` to a running channel's shared state (under the lock).
+    #[cfg(test)]
+    fn with_channel(&self, channel: PublishChannel, f: impl FnOnce(&channel::ChannelShared)) {
+        if let Some(p) = &self.state().channels[channel.index()].pipeline {
+            f(&p.shared);
+        }
+    }
 
     fn fact(&self, stream_id: &str, role: MediaRole, fact: MediaFact) {
         let _ = self.facts.send(Fact::Media {
@@ -470,84 +477,70 @@ impl Media {
         });
     }
 
-    fn ensure_channel(&self, channel: PublishChannel) {
-        let mut channels = lock(&self.channels);
-        if channels[channel.index()].is_none() {
-            let sources = lock(&self.settings).sources[channel.index()].clone();
-            channels[channel.index()] = Some(ChannelPipeline::start(
-                channel,
-                &sources,
-                Arc::new(channel::PublishLink::new()),
-                self.mic_muted.clone(),
-                self.facts.clone(),
-                &self.rt,
-            ));
-        }
-    }
-
-    fn stop_channel_if_idle(&self, channel: PublishChannel) {
-        let previewing = lock(&self.previewing)[channel.index()];
-        let mut channels = lock(&self.channels);
-        let idle = channels[channel.index()]
-            .as_ref()
-            .is_some_and(|p| lock(&p.shared.stream_id).is_none());
-        if idle && !previewing {
-            if let Some(p) = channels[channel.index()].take() {
-                self.rt.spawn(p.stop(true));
-            }
-        }
-    }
-
-    /// Restarts a running channel with new settings, keeping what it
-    /// publishes and previews (the transport is renegotiated by its stream's
-    /// own flow: a restarted pipeline keeps the slot's transport).
-    fn restart_channel(&self, channel: PublishChannel) {
-        let old = lock(&self.channels)[channel.index()].take();
-        let Some(old) = old else {
+    /// Starts a channel's pipeline if `start` calls for it: begins under the
+    /// lock, starts the pipeline (sources, threads: slow with a camera)
+    /// without it, and installs it under the lock unless a later start or a
+    /// stop came meanwhile (then it is stopped). See [`state`].
+    fn start_channel(&self, channel: PublishChannel, start: Start) {
+        let starting = {
+            let mut state = self.state();
+            let state = &mut *state;
+            let sources = &state.settings.sources[channel.index()];
+            state.channels[channel.index()].begin_start(start, sources)
+        };
+        let Some(starting) = starting else {
             return;
         };
-        let sources = lock(&self.settings).sources[channel.index()].clone();
-        let new = ChannelPipeline::start(
+        #[cfg(test)]
+        {
+            // Taken before it runs: the hook may start a pipeline itself.
+            let hook = lock(&self.test_hooks.before_pipeline_start).take();
+            if let Some(hook) = hook {
+                hook();
+            }
+        }
+        let pipeline = ChannelPipeline::start(
             channel,
-            &sources,
-            old.shared.link.clone(),
+            &starting.sources,
+            starting.link,
             self.mic_muted.clone(),
             self.facts.clone(),
             &self.rt,
         );
-        *lock(&new.shared.stream_id) = lock(&old.shared.stream_id).clone();
-        *lock(&new.shared.preview) = lock(&old.shared.preview).take();
-        // The next picture must be decodable on its own.
-        new.shared
-            .link
-            .force_keyframe
-            .store(true, Ordering::Relaxed);
-        lock(&self.channels)[channel.index()] = Some(new);
-        self.rt.spawn(old.stop(false));
+        #[cfg(test)]
+        lock(&self.test_hooks.started).push(pipeline.shared.clone());
+        let retired = self.state().channels[channel.index()].install(starting.generation, pipeline);
+        self.retire(retired);
     }
 
-    fn channel_of(&self, stream_id: &str) -> Option<Arc<channel::ChannelShared>> {
-        lock(&self.channels)
-            .iter()
-            .flatten()
-            .find(|p| lock(&p.shared.stream_id).as_deref() == Some(stream_id))
-            .map(|p| p.shared.clone())
+    /// Stops a pipeline that is no longer a channel's, off the caller.
+    fn retire(&self, retired: Option<Retired>) {
+        if let Some(r) = retired {
+            self.rt.spawn(r.pipeline.stop(r.close_transport));
+        }
     }
 
     fn publish_transport(&self, stream_id: &str) -> Option<Arc<PublishTransport>> {
-        self.channel_of(stream_id)
-            .and_then(|c| c.link.transport.get())
+        self.state()
+            .link_of(stream_id)
+            .and_then(|link| link.transport.get())
+    }
+
+    fn player_shared(&self, stream_id: &str) -> Option<Arc<player::PlayerShared>> {
+        self.state()
+            .players
+            .get(stream_id)
+            .map(|p| p.shared.clone())
     }
 
     fn play_transport(&self, stream_id: &str) -> Option<Arc<PlayTransport>> {
-        lock(&self.players)
-            .get(stream_id)
-            .and_then(|p| p.shared.transport.get())
+        self.player_shared(stream_id)
+            .and_then(|s| s.transport.get())
     }
 
     fn negotiate_publish(self: &Arc<Self>, stream_id: String) {
         // The link, not the pipeline: a restarted pipeline keeps it.
-        let Some(link) = self.channel_of(&stream_id).map(|c| c.link.clone()) else {
+        let Some(link) = self.state().link_of(&stream_id) else {
             return;
         };
         let (generation, old) = link.transport.begin();
@@ -597,7 +590,8 @@ impl Media {
     }
 
     fn start_player(&self, stream_id: &str) {
-        let canvas = lock(&self.canvases).remove(stream_id).flatten();
+        let canvas = self.state().canvases.remove(stream_id).flatten();
+        // Opening a window renderer waits for its GPU: not under the lock.
         let renderer = match canvas.map(Canvas::open).transpose() {
             Ok(r) => r,
             Err(e) => {
@@ -611,20 +605,21 @@ impl Media {
             }
         };
         let pipeline = PlayerPipeline::start(stream_id, renderer, self.facts.clone(), &self.rt);
-        if let Some((video, audio)) = lock(&self.play_mutes).get(stream_id) {
-            pipeline.shared.mute_video.store(*video, Ordering::Relaxed);
-            pipeline.shared.mute_audio.store(*audio, Ordering::Relaxed);
-        }
-        if let Some(old) = lock(&self.players).insert(stream_id.to_owned(), pipeline) {
+        let old = {
+            let mut state = self.state();
+            if let Some((video, audio)) = state.play_mutes.get(stream_id) {
+                pipeline.shared.mute_video.store(*video, Ordering::Relaxed);
+                pipeline.shared.mute_audio.store(*audio, Ordering::Relaxed);
+            }
+            state.players.insert(stream_id.to_owned(), pipeline)
+        };
+        if let Some(old) = old {
             self.rt.spawn(old.stop());
         }
     }
 
     fn negotiate_play(self: &Arc<Self>, stream_id: String) {
-        let Some(shared) = lock(&self.players)
-            .get(&stream_id)
-            .map(|p| p.shared.clone())
-        else {
+        let Some(shared) = self.player_shared(&stream_id) else {
             return;
         };
         let (generation, old) = shared.transport.begin();
@@ -643,8 +638,15 @@ impl Media {
                 return;
             };
             let speaker = this.speaker();
-            let sink = lock(&this.settings).audio_sink.clone();
-            if let Some(p) = lock(&this.players).get_mut(&stream_id) {
+            let mut state = this.state();
+            let sink = state.settings.audio_sink.clone();
+            // The player this transport was made for, not a later one for
+            // the same stream.
+            if let Some(p) = state
+                .players
+                .get_mut(&stream_id)
+                .filter(|p| Arc::ptr_eq(&p.shared, &shared))
+            {
                 p.attach(
                     events,
                     speaker,
@@ -657,18 +659,31 @@ impl Media {
         });
     }
 
+    /// The speaker players share, opened (without the lock: a device) by
+    /// the first player that needs it.
     fn speaker(&self) -> Arc<Speaker> {
-        let mut slot = lock(&self.speaker);
-        if let Some(s) = &*slot {
-            return s.clone();
-        }
-        let id = lock(&self.settings).speaker_id.clone();
+        let id = {
+            let state = self.state();
+            if let Some(s) = &state.speaker {
+                return s.clone();
+            }
+            state.settings.speaker_id.clone()
+        };
         let speaker = Arc::new(Speaker::open(id.as_deref()));
         if speaker.is_null() {
             tracing::info!("no speaker: played audio goes to the null output");
         }
-        *slot = Some(speaker.clone());
-        speaker
+        let mut state = self.state();
+        match &state.speaker {
+            // Another player opened it meanwhile: share that one.
+            Some(s) => s.clone(),
+            None if state.settings.speaker_id == id => {
+                state.speaker = Some(speaker.clone());
+                speaker
+            }
+            // `set_speaker` chose another meanwhile: the next player opens it.
+            None => speaker,
+        }
     }
 
     /// The shared part of a negotiation: closes the `old` transport of
@@ -742,7 +757,7 @@ async fn sound_level_monitor(media: Weak<Media>, interval: Duration) {
         let Some(media) = media.upgrade() else {
             return;
         };
-        let (level, levels) = media.take_sound_levels();
+        let (level, levels) = media.state().take_sound_levels();
         let emit = |event| media.facts.send(Fact::Event(event)).is_ok();
         let sent = emit(Event::CapturedSoundLevelUpdate { level })
             && (levels.is_empty() || emit(Event::RemoteSoundLevelUpdate { levels }));
@@ -815,7 +830,7 @@ mod tests {
         publish(&media, main, "s1");
         assert_eq!(running_mutes(&media, main), Some((true, true, true)));
         // The other channel keeps its own.
-        assert!(!lock(&media.settings).sources[PublishChannel::Aux.index()]
+        assert!(!media.state().settings.sources[PublishChannel::Aux.index()]
             .mutes
             .camera_off
             .load(Ordering::Relaxed));
@@ -906,6 +921,155 @@ mod tests {
                 "a level after stop"
             );
         }
+        media.shutdown().await;
+    }
+
+    /// Runs `hook` the next time a channel pipeline starts.
+    fn on_next_pipeline_start(media: &Media, hook: impl FnOnce() + Send + 'static) {
+        *lock(&media.test_hooks.before_pipeline_start) = Some(Box::new(hook));
+    }
+
+    /// What a channel's running pipeline publishes.
+    fn published(media: &Media, channel: PublishChannel) -> Option<String> {
+        let mut got = None;
+        media.with_channel(channel, |c| got = lock(&c.stream_id).clone());
+        got
+    }
+
+    /// Started pipelines that are neither the running one of a channel nor
+    /// stopped, after giving spawned stops up to 2 s.
+    async fn unowned_pipelines(media: &Media) -> Vec<Arc<channel::ChannelShared>> {
+        let mut unowned = Vec::new();
+        for _ in 0..40 {
+            let mut running = Vec::new();
+            for channel in [PublishChannel::Main, PublishChannel::Aux] {
+                media.with_channel(channel, |c| {
+                    running.push(c as *const channel::ChannelShared)
+                });
+            }
+            unowned = lock(&media.test_hooks.started)
+                .iter()
+                .filter(|s| !s.stopped() && !running.contains(&Arc::as_ptr(s)))
+                .cloned()
+                .collect();
+            if unowned.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        unowned
+    }
+
+    /// The driver's `StartPublishing` lands while the engine restarts the
+    /// previewing channel for a new video config (it starts the new
+    /// pipeline, which may open a camera, on another thread). Afterwards
+    /// one pipeline runs, previewing and publishing; every other one
+    /// started was stopped, before and after shutdown.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn start_publishing_during_a_restart_leaves_no_pipeline_unowned() {
+        let (media, _facts) = media();
+        let main = PublishChannel::Main;
+        let preview = crate::render::FrameSink::new();
+        media.start_preview(main, RendererHandle::for_sink(preview.clone()));
+
+        let driver = media.clone();
+        on_next_pipeline_start(&media, move || {
+            let (done, wait) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                publish(&driver, main, "s1");
+                let _ = done.send(());
+            });
+            wait.recv_timeout(Duration::from_secs(5))
+                .expect("StartPublishing blocked behind a pipeline start");
+        });
+        media.set_video_config(main, VideoPreset::P270.config());
+
+        let unowned = unowned_pipelines(&media).await;
+        if !unowned.is_empty() {
+            let before: Vec<u64> = unowned.iter().map(|s| s.captured_frames()).collect();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let after: Vec<u64> = unowned.iter().map(|s| s.captured_frames()).collect();
+            panic!(
+                "{} pipeline(s) started, not running and never stopped, still capturing \
+                 (frames {before:?} -> {after:?} in 300 ms)",
+                unowned.len()
+            );
+        }
+        assert_eq!(published(&media, main).as_deref(), Some("s1"));
+        let frames = preview.frames_rendered();
+        let mut previewed = false;
+        for _ in 0..100 {
+            if preview.frames_rendered() > frames {
+                previewed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(previewed, "the preview stopped after the restart");
+
+        media.shutdown().await;
+        assert!(unowned_pipelines(&media).await.is_empty());
+        assert_eq!(lock(&media.test_hooks.started).len(), 2);
+    }
+
+    /// The session stops publishing while the engine restarts a channel
+    /// that only publishes: the channel stops, and no pipeline is left.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stop_publishing_during_a_restart_stops_the_channel() {
+        let (media, _facts) = media();
+        let main = PublishChannel::Main;
+        publish(&media, main, "s1");
+
+        let driver = media.clone();
+        on_next_pipeline_start(&media, move || {
+            let (done, wait) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                driver.handle(MediaCommand::StopPublishing { channel: main });
+                let _ = done.send(());
+            });
+            wait.recv_timeout(Duration::from_secs(5))
+                .expect("StopPublishing blocked behind a pipeline start");
+        });
+        media.set_video_source(main, VideoSourceKind::TestPattern);
+
+        assert_eq!(running_mutes(&media, main), None, "the channel still runs");
+        assert!(unowned_pipelines(&media).await.is_empty());
+        media.shutdown().await;
+    }
+
+    /// Two settings changes at once (the app's thread and another) while
+    /// previewing: the later one is what runs, and the pipeline started for
+    /// the earlier one is stopped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_last_settings_change_during_a_restart_wins() {
+        let (media, _facts) = media();
+        let main = PublishChannel::Main;
+        let preview = crate::render::FrameSink::new();
+        media.start_preview(main, RendererHandle::for_sink(preview.clone()));
+
+        let app = media.clone();
+        on_next_pipeline_start(&media, move || {
+            let (done, wait) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                app.set_video_config(main, VideoPreset::P360.config());
+                let _ = done.send(());
+            });
+            wait.recv_timeout(Duration::from_secs(5))
+                .expect("set_video_config blocked behind a pipeline start");
+        });
+        media.set_video_config(main, VideoPreset::P270.config());
+
+        assert!(unowned_pipelines(&media).await.is_empty());
+        let mut frames = preview.subscribe(1);
+        let frame = tokio::time::timeout(Duration::from_secs(5), frames.recv())
+            .await
+            .expect("no preview frame")
+            .expect("the preview closed");
+        assert_eq!(
+            (frame.width, frame.height),
+            (640, 360),
+            "the preview's size"
+        );
         media.shutdown().await;
     }
 }
