@@ -5,6 +5,43 @@
 //! replace it): the rest of the server sees [`Sfu`], [`StreamKey`],
 //! [`LegRef`], the [`SfuObserver`] it reports to, and [`SfuError`].
 //!
+//! # Who owns what
+//!
+//! One task, the owner ([`state`]), holds the SFU's media state: the
+//! publishers with their declared tracks (each with its keyframe limiter
+//! and forwarding channel), the players with the tracks each forwards, and
+//! every leg's connection and tasks. Nothing else reads or writes it; the
+//! rest sends it a `Command` on one channel and, where it needs an
+//! answer, waits for a reply:
+//!
+//! - [`Sfu`]'s methods (signaling, from `media.rs`) build a leg's peer
+//!   connection and negotiate it in the caller's task, and tell the owner
+//!   at the two points that touch shared state: `Publish`/`Play` when the
+//!   connection exists (a play is refused there if the stream is not live
+//!   *now*), `Forward` once the player's answer is made (refused if its
+//!   publisher left meanwhile). Closing (`Close`, `CloseSession`,
+//!   `CloseAll`) takes the legs out and hands their connections back to
+//!   the caller to close; the owner never awaits I/O.
+//! - Each leg's webrtc-rs handler ([`LegHandler`]) only sends: `Connected`
+//!   and `Ended` on connection state changes, `TrackArrived` when a
+//!   publisher's track sends its first packet. Its local ICE candidates
+//!   touch no state and go straight to the [`SfuObserver`].
+//! - A player leg's RTCP task sends `KeyframeRequest`; the owner decides
+//!   with the pure [`forwarder::KeyframeLimiter`] and sends the PLI from a
+//!   task (a delayed one comes back as `KeyframeDue`).
+//! - The owner publishes a read-only view (live streams, playing legs,
+//!   counts) on a `watch` channel for the synchronous queries
+//!   ([`Sfu::is_live`], [`Sfu::is_playing`], [`Sfu::counts`]).
+//!
+//! The media itself never passes through the owner: a publisher track's
+//! read task sends each packet on the track's broadcast channel, and each
+//! player leg's writer task (spawned by the owner, aborted when the leg
+//! ends) rewrites it ([`forwarder::rewrite_for_leg`]) and writes it. The
+//! only other shared cells are set once: the transport (started by
+//! [`Sfu::start`] or the first leg) and the parked owner until it runs.
+//!
+//! # Media
+//!
 //! - Each publisher leg is a recvonly peer connection. Every track its offer
 //!   sends is declared at once (kind and codec from the media profile), so a
 //!   player gets every track even if one is still silent (a camera off from
@@ -17,7 +54,7 @@
 //!   track rewrites SSRC and payload type for that leg, strips header
 //!   extensions and writes the packet; the leg's NACK responder answers the
 //!   player's NACKs from what was written.
-//! - Players' PLI/FIR (delivered by [`keyframe_delivery`]) are forwarded to
+//! - Players' PLI/FIR (delivered by [`rtcp_delivery`]) are forwarded to
 //!   the publisher as a PLI, at most one per 500 ms per publisher track (later
 //!   ones wait for the window to end, folded into one); a
 //!   player whose connection comes up asks for one at once.
@@ -35,40 +72,30 @@ mod engine;
 mod forwarder;
 mod mux;
 mod rtcp_delivery;
+mod state;
 
 pub use mux::{MuxCounters, MuxError};
 
 use crate::config::MediaConfig;
 use engine::{usable_remote_candidate, Announce, LegConnection, Transport};
-use forwarder::{
-    negotiated_payload_type, rewrite_for_leg, sending_sections, KeyframeDecision, KeyframeLimiter,
-};
+use forwarder::{negotiated_payload_type, sending_sections};
 use protocol::{ErrorCode, IceCandidate, MediaRole};
 use rtc::media_stream::MediaStreamTrack;
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtcp::sender_report::SenderReport;
-use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
-use rtcp_delivery::is_keyframe_request;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use state::{Command, Leg, Output, Source, State, View};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::time::Instant;
-use tokio::sync::broadcast;
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot, watch};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionIceEvent,
     RTCPeerConnectionState, RTCSessionDescription,
 };
-
-/// Packets a player leg may fall behind its publisher before it loses some.
-const PACKET_QUEUE: usize = 1024;
 
 /// A stream: stream IDs are unique per app.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -152,89 +179,34 @@ impl std::fmt::Debug for Sfu {
 
 struct Inner {
     config: MediaConfig,
-    /// Started by [`Sfu::start`] (or the first leg).
+    /// Started by [`Sfu::start`] (or the first leg); set once.
     transport: Mutex<Option<Arc<Transport>>>,
     observer: Arc<dyn SfuObserver>,
-    state: Mutex<State>,
+    /// The owner's channel (see the module doc).
+    commands: mpsc::UnboundedSender<Command>,
+    /// The owner until it runs (spawned on first use, inside a runtime).
+    parked: Mutex<Option<(State, mpsc::UnboundedReceiver<Command>)>>,
+    running: OnceLock<()>,
+    /// What the owner last published, for the synchronous queries.
+    view: watch::Receiver<View>,
     next_id: AtomicU64,
-}
-
-#[derive(Default)]
-struct State {
-    publishers: HashMap<StreamKey, Arc<Publisher>>,
-    players: HashMap<(StreamKey, String), Arc<Player>>,
-}
-
-struct Publisher {
-    id: u64,
-    key: StreamKey,
-    session_id: String,
-    conn: LegConnection,
-    /// The tracks the offer sends, in its order.
-    tracks: Mutex<Vec<Arc<SourceTrack>>>,
-    live: AtomicBool,
-    closed: AtomicBool,
-    tasks: Tasks,
-}
-
-/// What a publisher track sends on to its players, in order.
-#[derive(Debug, Clone)]
-enum Relayed {
-    Rtp(rtp::Packet),
-    /// The publisher's sender report for this track (its clock for A/V sync
-    /// and capture-to-display delay at the players).
-    SenderReport(SenderReport),
-}
-
-/// One track a publisher's offer sends.
-struct SourceTrack {
-    kind: RtpCodecKind,
-    /// The profile's codec for `kind` (the only one the SFU negotiates).
-    codec: RTCRtpCodec,
-    /// The remote track, once its first packet arrived.
-    arrived: OnceLock<Arrived>,
-    packets: broadcast::Sender<Relayed>,
-    keyframes: Mutex<KeyframeLimiter>,
-}
-
-/// A declared track's media, once it arrives.
-struct Arrived {
-    ssrc: u32,
-    remote: Arc<dyn TrackRemote>,
-}
-
-struct Player {
-    id: u64,
-    conn: LegConnection,
-    sources: Mutex<Vec<Arc<SourceTrack>>>,
-    tasks: Tasks,
-}
-
-/// Tasks of a leg, aborted when it closes.
-#[derive(Default)]
-struct Tasks(Mutex<Vec<JoinHandle<()>>>);
-
-impl Tasks {
-    fn push(&self, task: JoinHandle<()>) {
-        lock(&self.0).push(task);
-    }
-
-    fn abort_all(&self) {
-        for task in lock(&self.0).drain(..) {
-            task.abort();
-        }
-    }
 }
 
 impl Sfu {
     /// An SFU binding media per `config`, reporting to `observer`.
     pub fn new(config: MediaConfig, observer: Arc<dyn SfuObserver>) -> Self {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (view_tx, view) = watch::channel(View::default());
+        let state = State::new(Arc::clone(&observer), commands.downgrade(), view_tx);
         Sfu {
             inner: Arc::new(Inner {
                 config,
                 transport: Mutex::new(None),
                 observer,
-                state: Mutex::new(State::default()),
+                commands,
+                parked: Mutex::new(Some((state, receiver))),
+                running: OnceLock::new(),
+                view,
                 next_id: AtomicU64::new(1),
             }),
         }
@@ -244,6 +216,7 @@ impl Sfu {
     /// now when configured as 0). Idempotent; without it the first leg
     /// does it. Must run inside a tokio runtime.
     pub fn start(&self) -> Result<(), SfuError> {
+        self.inner.run_owner();
         self.inner.transport().map(|_| ())
     }
 
@@ -275,49 +248,32 @@ impl Sfu {
                 "the offer sends no audio or video".into(),
             ));
         }
-        self.inner.close_publisher(stream, None).await;
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let leg = LegRef {
-            stream: stream.clone(),
-            role: MediaRole::Publish,
-            session_id: session_id.to_owned(),
-        };
-        let conn = self.inner.build(leg, id).await?;
+        let leg = self.inner.leg(stream, MediaRole::Publish, session_id);
+        let conn = self.inner.build(&leg).await?;
         let pc = Arc::clone(conn.pc());
-        let publisher = Arc::new(Publisher {
-            id,
-            key: stream.clone(),
-            session_id: session_id.to_owned(),
-            conn,
-            tracks: Mutex::new(
-                kinds
-                    .iter()
-                    .map(|kind| SourceTrack::declared(*kind))
-                    .collect(),
-            ),
-            live: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            tasks: Tasks::default(),
-        });
+        // Until answered, the leg ends with this future.
+        let pending = Pending::new(&self.inner, &leg);
         let replaced = self
             .inner
-            .state()
-            .publishers
-            .insert(stream.clone(), publisher);
-        if let Some(old) = replaced {
-            self.inner.finish_publisher(old).await;
-        }
-        match negotiate_publisher(pc.as_ref(), &kinds, offer).await {
-            Ok(answer) => {
-                let answer = self.inner.announced(answer);
-                tracing::info!(app_id = stream.app_id, stream_id = %stream.stream_id, session_id, tracks = kinds.len(), "publisher connection negotiated");
-                Ok(answer)
-            }
+            .ask(|reply| Command::Publish {
+                leg: leg.clone(),
+                kinds: kinds.clone(),
+                conn,
+                reply,
+            })
+            .await
+            .ok_or(SfuError::Setup("the SFU is shutting down".into()))?;
+        replaced.finish().await;
+        let answer = match negotiate_publisher(pc.as_ref(), &kinds, offer).await {
+            Ok(answer) => answer,
             Err(error) => {
-                self.inner.close_publisher(stream, Some(id)).await;
-                Err(error)
+                pending.failed().await;
+                return Err(error);
             }
-        }
+        };
+        pending.answered();
+        tracing::info!(app_id = stream.app_id, stream_id = %stream.stream_id, session_id, tracks = kinds.len(), "publisher connection negotiated");
+        Ok(self.inner.announced(answer))
     }
 
     /// Answers a player's offer for a live stream, replacing the session's
@@ -328,40 +284,46 @@ impl Sfu {
         session_id: &str,
         offer: String,
     ) -> Result<String, SfuError> {
-        let sources = self.inner.live_sources(stream).ok_or(SfuError::NotLive)?;
-        self.inner.close_player(stream, session_id, None).await;
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let leg = LegRef {
-            stream: stream.clone(),
-            role: MediaRole::Play,
-            session_id: session_id.to_owned(),
-        };
-        let conn = self.inner.build(leg, id).await?;
-        let player = Arc::new(Player {
-            id,
-            conn,
-            sources: Mutex::new(Vec::new()),
-            tasks: Tasks::default(),
-        });
-        let replaced = self
+        if !self.is_live(stream) {
+            return Err(SfuError::NotLive);
+        }
+        let leg = self.inner.leg(stream, MediaRole::Play, session_id);
+        let conn = self.inner.build(&leg).await?;
+        let pc = Arc::clone(conn.pc());
+        let pending = Pending::new(&self.inner, &leg);
+        let (sources, replaced) = self
             .inner
-            .state()
-            .players
-            .insert((stream.clone(), session_id.to_owned()), Arc::clone(&player));
-        if let Some(old) = replaced {
-            finish_player(old).await;
-        }
-        match negotiate_player(&player, stream, &sources, offer).await {
-            Ok(answer) => {
-                let answer = self.inner.announced(answer);
-                tracing::info!(app_id = stream.app_id, stream_id = %stream.stream_id, session_id, "player connection negotiated");
-                Ok(answer)
-            }
+            .ask(|reply| Command::Play {
+                leg: leg.clone(),
+                conn,
+                reply,
+            })
+            .await
+            .unwrap_or(Err(SfuError::NotLive))?;
+        replaced.finish().await;
+        let forwarded = match negotiate_player(pc.as_ref(), stream, &sources, offer).await {
+            Ok((answer, outputs)) => self
+                .inner
+                .ask(|reply| Command::Forward {
+                    leg: leg.clone(),
+                    outputs,
+                    reply,
+                })
+                .await
+                .unwrap_or(Err(SfuError::NotLive))
+                .map(|()| answer),
+            Err(error) => Err(error),
+        };
+        let answer = match forwarded {
+            Ok(answer) => answer,
             Err(error) => {
-                self.inner.close_player(stream, session_id, Some(id)).await;
-                Err(error)
+                pending.failed().await;
+                return Err(error);
             }
-        }
+        };
+        pending.answered();
+        tracing::info!(app_id = stream.app_id, stream_id = %stream.stream_id, session_id, "player connection negotiated");
+        Ok(self.inner.announced(answer))
     }
 
     /// Adds a remote ICE candidate to a leg. An empty candidate (end of
@@ -371,20 +333,14 @@ impl Sfu {
         if candidate.candidate.is_empty() || !usable_remote_candidate(&candidate.candidate) {
             return;
         }
-        let pc = {
-            let st = self.inner.state();
-            match leg.role {
-                MediaRole::Publish => st
-                    .publishers
-                    .get(&leg.stream)
-                    .filter(|p| p.session_id == leg.session_id)
-                    .map(|p| Arc::clone(p.conn.pc())),
-                MediaRole::Play => st
-                    .players
-                    .get(&(leg.stream.clone(), leg.session_id.clone()))
-                    .map(|p| Arc::clone(p.conn.pc())),
-            }
-        };
+        let pc = self
+            .inner
+            .ask(|reply| Command::Connection {
+                leg: leg.clone(),
+                reply,
+            })
+            .await
+            .flatten();
         let Some(pc) = pc else {
             tracing::debug!(?leg, "candidate for an unknown leg");
             return;
@@ -396,88 +352,118 @@ impl Sfu {
 
     /// Whether the stream's publisher is connected (players may offer).
     pub fn is_live(&self, stream: &StreamKey) -> bool {
-        self.inner.live_sources(stream).is_some()
+        self.inner.view.borrow().live.contains(stream)
     }
 
     /// Closes the stream's publisher connection if `session_id` owns it
     /// (and with it the players' connections).
     pub async fn stop_publishing(&self, stream: &StreamKey, session_id: &str) {
-        let id = self
-            .inner
-            .state()
-            .publishers
-            .get(stream)
-            .filter(|p| p.session_id == session_id)
-            .map(|p| p.id);
-        if let Some(id) = id {
-            self.inner.close_publisher(stream, Some(id)).await;
-        }
+        let leg = LegRef {
+            stream: stream.clone(),
+            role: MediaRole::Publish,
+            session_id: session_id.to_owned(),
+        };
+        self.inner.close(leg).await;
     }
 
     /// Closes the session's player connection for the stream. `true` if it had one.
     pub async fn stop_playing(&self, stream: &StreamKey, session_id: &str) -> bool {
-        self.inner.close_player(stream, session_id, None).await
+        let leg = LegRef {
+            stream: stream.clone(),
+            role: MediaRole::Play,
+            session_id: session_id.to_owned(),
+        };
+        self.inner.close(leg).await
     }
 
     /// Closes every connection of a session that left.
     pub async fn close_session(&self, session_id: &str) {
-        let (publishers, players) = {
-            let mut st = self.inner.state();
-            let pubs: Vec<StreamKey> = st
-                .publishers
-                .values()
-                .filter(|p| p.session_id == session_id)
-                .map(|p| p.key.clone())
-                .collect();
-            let mut players = Vec::new();
-            st.players.retain(|(_, s), p| {
-                let mine = s == session_id;
-                if mine {
-                    players.push(Arc::clone(p));
-                }
-                !mine
-            });
-            (pubs, players)
-        };
-        for player in players {
-            finish_player(player).await;
-        }
-        for key in publishers {
-            self.stop_publishing(&key, session_id).await;
+        let session_id = session_id.to_owned();
+        if let Some(closing) = self
+            .inner
+            .ask(|reply| Command::CloseSession { session_id, reply })
+            .await
+        {
+            closing.finish().await;
         }
     }
 
     /// Whether the session has a player connection for the stream.
     pub fn is_playing(&self, stream: &StreamKey, session_id: &str) -> bool {
         self.inner
-            .state()
-            .players
-            .contains_key(&(stream.clone(), session_id.to_owned()))
+            .view
+            .borrow()
+            .playing
+            .contains(&(stream.clone(), session_id.to_owned()))
     }
 
     /// Closes every connection (server shutdown).
     pub async fn close_all(&self) {
-        let publishers: Vec<StreamKey> = self.inner.state().publishers.keys().cloned().collect();
-        for key in publishers {
-            self.inner.close_publisher(&key, None).await;
-        }
-        let players: Vec<Arc<Player>> =
-            self.inner.state().players.drain().map(|(_, p)| p).collect();
-        for player in players {
-            finish_player(player).await;
+        if let Some(closing) = self.inner.ask(|reply| Command::CloseAll { reply }).await {
+            closing.finish().await;
         }
     }
 
     /// Publisher and player connections open now.
     pub fn counts(&self) -> (usize, usize) {
-        let st = self.inner.state();
-        (st.publishers.len(), st.players.len())
+        let view = self.inner.view.borrow();
+        (view.publishers, view.playing.len())
     }
 }
 
 impl Inner {
-    fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+    /// Spawns the owner if it is still parked.
+    fn run_owner(&self) {
+        self.running.get_or_init(|| {
+            if let Some((state, commands)) = lock(&self.parked).take() {
+                tokio::spawn(state::run(state, commands));
+            }
+        });
+    }
+
+    /// Sends the owner a command.
+    fn send(&self, command: Command) {
+        self.run_owner();
+        // Fails only once the owner ended, which it does when `self` drops.
+        let _ = self.commands.send(command);
+    }
+
+    /// Sends the owner a command and waits for its reply (`None` if it
+    /// ended).
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        self.send(command(reply));
+        answer.await.ok()
+    }
+
+    /// Ends the current leg of `leg`; `true` if there was one.
+    async fn close(&self, leg: LegRef) -> bool {
+        match self
+            .ask(|reply| Command::Close {
+                leg,
+                id: None,
+                reply,
+            })
+            .await
+        {
+            Some(closing) if !closing.is_empty() => {
+                closing.finish().await;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A new leg (its connection gets a new id).
+    fn leg(&self, stream: &StreamKey, role: MediaRole, session_id: &str) -> Leg {
+        Leg {
+            leg: LegRef {
+                stream: stream.clone(),
+                role,
+                session_id: session_id.to_owned(),
+            },
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+        }
     }
 
     /// The transport, started on first use.
@@ -495,11 +481,10 @@ impl Inner {
         lock(&self.transport).clone()
     }
 
-    async fn build(self: &Arc<Self>, leg: LegRef, id: u64) -> Result<LegConnection, SfuError> {
+    async fn build(self: &Arc<Self>, leg: &Leg) -> Result<LegConnection, SfuError> {
         let handler = Arc::new(LegHandler {
             sfu: Arc::downgrade(self),
-            leg,
-            id,
+            leg: leg.clone(),
         });
         self.transport()?.build(handler).await
     }
@@ -519,257 +504,52 @@ impl Inner {
     fn announced(&self, sdp: String) -> String {
         self.announce().sdp(&sdp)
     }
+}
 
-    fn publisher(&self, stream: &StreamKey, id: u64) -> Option<Arc<Publisher>> {
-        self.state()
-            .publishers
-            .get(stream)
-            .filter(|p| p.id == id)
-            .cloned()
-    }
+/// A leg being answered: if the answer fails (or its caller goes away),
+/// dropping this ends the leg.
+struct Pending {
+    sfu: Weak<Inner>,
+    leg: Option<Leg>,
+}
 
-    fn live_sources(&self, stream: &StreamKey) -> Option<Vec<Arc<SourceTrack>>> {
-        let publisher = self.state().publishers.get(stream).cloned()?;
-        if !publisher.live.load(Ordering::Acquire) {
-            return None;
+impl Pending {
+    fn new(sfu: &Arc<Inner>, leg: &Leg) -> Self {
+        Pending {
+            sfu: Arc::downgrade(sfu),
+            leg: Some(leg.clone()),
         }
-        let sources = lock(&publisher.tracks).clone();
-        (!sources.is_empty()).then_some(sources)
     }
 
-    /// A publisher's track arrived (its first packet): bind it to the first
-    /// declared track of its kind still waiting and start reading it.
-    async fn publisher_track(&self, stream: &StreamKey, id: u64, track: Arc<dyn TrackRemote>) {
-        let Some(publisher) = self.publisher(stream, id) else {
+    /// The leg was answered: it stays.
+    fn answered(mut self) {
+        self.leg = None;
+    }
+
+    /// The answer failed: the leg ends now.
+    async fn failed(mut self) {
+        let (Some(leg), Some(sfu)) = (self.leg.take(), self.sfu.upgrade()) else {
             return;
         };
-        let Some(ssrc) = track.ssrcs().await.first().copied() else {
-            return;
-        };
-        let kind = track.kind().await;
-        if let Some(codec) = track.codec(ssrc).await {
-            if !codec
-                .mime_type
-                .eq_ignore_ascii_case(&codec_of(kind).mime_type)
-            {
-                tracing::warn!(stream_id = %stream.stream_id, mime = %codec.mime_type, "publisher track with an unexpected codec");
-            }
-        }
-        let arrived = Arrived {
-            ssrc,
-            remote: Arc::clone(&track),
-        };
-        let source = lock(&publisher.tracks)
-            .iter()
-            .find(|t| t.kind == kind && t.arrived.get().is_none())
-            .cloned();
-        let Some(source) = source.filter(|s| s.arrived.set(arrived).is_ok()) else {
-            tracing::warn!(stream_id = %stream.stream_id, ?kind, ssrc, "publisher track the offer did not declare; ignored");
-            return;
-        };
-        tracing::info!(stream_id = %stream.stream_id, ?kind, ssrc, "publisher track arrived");
-        let packets = source.packets.clone();
-        publisher.tasks.push(tokio::spawn(async move {
-            while let Some(event) = track.poll().await {
-                match event {
-                    TrackRemoteEvent::OnRtpPacket(packet) => {
-                        // No receivers yet is fine: nobody plays.
-                        let _ = packets.send(Relayed::Rtp(packet));
-                    }
-                    TrackRemoteEvent::OnRtcpPacket(rtcp) => {
-                        for p in rtcp {
-                            if let Some(sr) = p.as_any().downcast_ref::<SenderReport>() {
-                                if sr.ssrc == ssrc {
-                                    tracing::debug!(
-                                        ssrc,
-                                        rtp = sr.rtp_time,
-                                        "publisher sender report"
-                                    );
-                                    let _ = packets.send(Relayed::SenderReport(sr.clone()));
-                                }
-                            }
-                        }
-                    }
-                    TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
-                    _ => {}
-                }
-            }
-        }));
-        // A player that connected before this track's media asked for a
-        // keyframe that could not be sent yet: ask now.
-        if source.packets.receiver_count() > 0 {
-            source.request_keyframe(true).await;
-        }
-    }
-
-    /// A publisher's connection is up: its stream is live.
-    fn publisher_connected(&self, stream: &StreamKey, id: u64) {
-        if let Some(publisher) = self.publisher(stream, id) {
-            self.mark_live(&publisher);
-        }
-    }
-
-    fn mark_live(&self, publisher: &Publisher) {
-        if publisher.closed.load(Ordering::Acquire) || publisher.live.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        tracing::info!(app_id = publisher.key.app_id, stream_id = %publisher.key.stream_id, "stream live");
-        self.observer.stream_live(&publisher.key);
-    }
-
-    /// A player's connection is up: ask the publisher for a keyframe so it
-    /// starts at once.
-    async fn player_connected(&self, leg: &LegRef, id: u64) {
-        let player = self
-            .state()
-            .players
-            .get(&(leg.stream.clone(), leg.session_id.clone()))
-            .filter(|p| p.id == id)
-            .cloned();
-        let Some(player) = player else { return };
-        let sources = lock(&player.sources).clone();
-        for source in sources {
-            source.request_keyframe(true).await;
-        }
-    }
-
-    /// Connection state Failed/Closed: end that leg if it is still current.
-    async fn leg_gone(&self, leg: &LegRef, id: u64) {
-        match leg.role {
-            MediaRole::Publish => self.close_publisher(&leg.stream, Some(id)).await,
-            MediaRole::Play => {
-                self.close_player(&leg.stream, &leg.session_id, Some(id))
-                    .await;
-            }
-        }
-    }
-
-    async fn close_publisher(&self, stream: &StreamKey, only: Option<u64>) {
-        let removed = {
-            let mut st = self.state();
-            let matches = st
-                .publishers
-                .get(stream)
-                .is_some_and(|p| only.is_none_or(|id| p.id == id));
-            if matches {
-                st.publishers.remove(stream)
-            } else {
-                None
-            }
-        };
-        if let Some(publisher) = removed {
-            self.finish_publisher(publisher).await;
-        }
-    }
-
-    async fn finish_publisher(&self, publisher: Arc<Publisher>) {
-        if publisher.closed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        publisher.tasks.abort_all();
-        let was_live = publisher.live.swap(false, Ordering::AcqRel);
-        let players: Vec<Arc<Player>> = {
-            let mut st = self.state();
-            let mut gone = Vec::new();
-            st.players.retain(|(key, _), p| {
-                let of_stream = *key == publisher.key;
-                if of_stream {
-                    gone.push(Arc::clone(p));
-                }
-                !of_stream
-            });
-            gone
-        };
-        if was_live {
-            tracing::info!(app_id = publisher.key.app_id, stream_id = %publisher.key.stream_id, "stream ended");
-            self.observer.stream_ended(&publisher.key);
-        }
-        for player in players {
-            finish_player(player).await;
-        }
-        lock(&publisher.tracks).clear();
-        publisher.conn.close().await;
-    }
-
-    async fn close_player(&self, stream: &StreamKey, session_id: &str, only: Option<u64>) -> bool {
-        let key = (stream.clone(), session_id.to_owned());
-        let removed = {
-            let mut st = self.state();
-            let matches = st
-                .players
-                .get(&key)
-                .is_some_and(|p| only.is_none_or(|id| p.id == id));
-            if matches {
-                st.players.remove(&key)
-            } else {
-                None
-            }
-        };
-        match removed {
-            Some(player) => {
-                finish_player(player).await;
-                true
-            }
-            None => false,
+        let closing = sfu
+            .ask(|reply| Command::Close {
+                leg: leg.leg,
+                id: Some(leg.id),
+                reply,
+            })
+            .await;
+        if let Some(closing) = closing {
+            closing.finish().await;
         }
     }
 }
 
-impl SourceTrack {
-    /// A track of `kind` the publisher's offer sends, before its media arrives.
-    fn declared(kind: RtpCodecKind) -> Arc<Self> {
-        let (packets, _) = broadcast::channel(PACKET_QUEUE);
-        Arc::new(SourceTrack {
-            kind,
-            codec: codec_of(kind),
-            arrived: OnceLock::new(),
-            packets,
-            keyframes: Mutex::new(KeyframeLimiter::default()),
-        })
-    }
-
-    /// Asks the publisher for a keyframe (a PLI), at most one per window:
-    /// a request inside the window is sent when it ends (see
-    /// [`KeyframeLimiter::decide`]); `force` goes out at once.
-    async fn request_keyframe(self: &Arc<Self>, force: bool) {
-        if self.kind != RtpCodecKind::Video {
-            return;
-        }
-        let decision = lock(&self.keyframes).decide(Instant::now(), force);
-        match decision {
-            KeyframeDecision::Now => self.send_pli().await,
-            KeyframeDecision::Folded => {}
-            KeyframeDecision::At(at) => {
-                let this = Arc::clone(self);
-                tokio::spawn(async move {
-                    tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
-                    lock(&this.keyframes).fire_pending(Instant::now());
-                    this.send_pli().await;
-                });
-            }
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let (Some(leg), Some(sfu)) = (self.leg.take(), self.sfu.upgrade()) {
+            sfu.send(Command::Ended(leg));
         }
     }
-
-    /// Sends a PLI for the track; nothing before its media arrived (the
-    /// publisher's first picture is a keyframe, and arrival asks again).
-    async fn send_pli(&self) {
-        let Some(arrived) = self.arrived.get() else {
-            return;
-        };
-        let pli = PictureLossIndication {
-            sender_ssrc: 0,
-            media_ssrc: arrived.ssrc,
-        };
-        if let Err(error) = arrived.remote.write_rtcp(vec![Box::new(pli)]).await {
-            tracing::debug!(%error, "keyframe request not sent");
-        }
-    }
-}
-
-async fn finish_player(player: Arc<Player>) {
-    player.tasks.abort_all();
-    lock(&player.sources).clear();
-    player.conn.close().await;
 }
 
 async fn negotiate_publisher(
@@ -792,14 +572,16 @@ async fn negotiate_publisher(
     answer(pc, offer).await
 }
 
+/// Adds a local track per publisher track and answers; the tracks the
+/// player accepted, with their payload types, are to be forwarded.
 async fn negotiate_player(
-    player: &Player,
+    pc: &dyn PeerConnection,
     stream: &StreamKey,
-    sources: &[Arc<SourceTrack>],
+    sources: &[Source],
     offer: String,
-) -> Result<String, SfuError> {
+) -> Result<(String, Vec<Output>), SfuError> {
     let fail = |e: webrtc::error::Error| SfuError::Negotiation(e.to_string());
-    let mut outputs = Vec::new();
+    let mut added = Vec::new();
     for source in sources {
         let ssrc: u32 = rand::random();
         let kind = source.kind;
@@ -817,17 +599,15 @@ async fn negotiate_player(
                 ..Default::default()
             }],
         )));
-        let sender = player
-            .conn
-            .pc()
+        let sender = pc
             .add_track(Arc::clone(&local) as Arc<dyn TrackLocal>)
             .await
             .map_err(fail)?;
-        outputs.push((Arc::clone(source), local, sender, ssrc));
+        added.push((source, local, sender, ssrc));
     }
-    let sdp = answer(player.conn.pc().as_ref(), offer).await?;
-    let mut forwarded = 0;
-    for (source, local, sender, ssrc) in outputs {
+    let sdp = answer(pc, offer).await?;
+    let mut outputs = Vec::new();
+    for (source, local, sender, ssrc) in added {
         let params = sender.get_parameters().await.map_err(fail)?;
         let Some(payload_type) =
             negotiated_payload_type(&source.codec, &params.rtp_parameters.codecs)
@@ -835,55 +615,19 @@ async fn negotiate_player(
             tracing::warn!(stream_id = %stream.stream_id, mime = %source.codec.mime_type, "player did not accept the codec; track not forwarded");
             continue;
         };
-        forwarded += 1;
-        let mut packets = source.packets.subscribe();
-        let writer = Arc::clone(&local);
-        player.tasks.push(tokio::spawn(async move {
-            loop {
-                match packets.recv().await {
-                    Ok(Relayed::Rtp(mut packet)) => {
-                        rewrite_for_leg(&mut packet, ssrc, payload_type);
-                        if let Err(error) = writer.write_rtp(packet).await {
-                            tracing::trace!(%error, "forwarded packet not written");
-                        }
-                    }
-                    Ok(Relayed::SenderReport(sr)) => {
-                        // RTP timestamps pass unchanged, so the publisher's
-                        // mapping holds on this leg under its SSRC.
-                        let sr = SenderReport {
-                            ssrc,
-                            reports: Vec::new(),
-                            ..sr
-                        };
-                        if let Err(error) = writer.write_rtcp(vec![Box::new(sr)]).await {
-                            tracing::trace!(%error, "sender report not relayed");
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(lost = n, "player leg fell behind; packets dropped");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        }));
-        let upstream = Arc::clone(&source);
-        player.tasks.push(tokio::spawn(async move {
-            while let Some(event) = local.poll().await {
-                if let TrackLocalEvent::OnRtcpPacket(packets) = event {
-                    if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
-                        upstream.request_keyframe(false).await;
-                    }
-                }
-            }
-        }));
-        lock(&player.sources).push(source);
+        outputs.push(Output {
+            index: source.index,
+            local,
+            ssrc,
+            payload_type,
+        });
     }
-    if forwarded == 0 {
+    if outputs.is_empty() {
         return Err(SfuError::Negotiation(
             "the offer accepts none of the stream's codecs".into(),
         ));
     }
-    Ok(sdp)
+    Ok((sdp, outputs))
 }
 
 /// Applies the remote offer and returns the local answer.
@@ -899,11 +643,11 @@ async fn answer(pc: &dyn PeerConnection, offer: String) -> Result<String, SfuErr
         .ok_or_else(|| SfuError::Negotiation("no local description".into()))
 }
 
-/// Events of one leg's peer connection.
+/// Events of one leg's peer connection: each becomes a message to the
+/// owner (local candidates go to the observer).
 struct LegHandler {
     sfu: Weak<Inner>,
-    leg: LegRef,
-    id: u64,
+    leg: Leg,
 }
 
 #[async_trait::async_trait]
@@ -916,7 +660,7 @@ impl PeerConnectionEventHandler for LegHandler {
             Ok(init) => {
                 for candidate in sfu.announce().candidate(&init.candidate) {
                     sfu.observer.local_candidate(
-                        &self.leg,
+                        &self.leg.leg,
                         IceCandidate {
                             candidate,
                             sdp_mid: init.sdp_mid.clone(),
@@ -941,36 +685,47 @@ impl PeerConnectionEventHandler for LegHandler {
             sdp_mid: None,
             sdp_mline_index: None,
         };
-        sfu.observer.local_candidate(&self.leg, end);
+        sfu.observer.local_candidate(&self.leg.leg, end);
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let Some(sfu) = self.sfu.upgrade() else {
-            return;
-        };
-        tracing::debug!(leg = ?self.leg, %state, "leg connection state");
-        match state {
-            RTCPeerConnectionState::Connected if self.leg.role == MediaRole::Play => {
-                let (leg, id) = (self.leg.clone(), self.id);
-                tokio::spawn(async move { sfu.player_connected(&leg, id).await });
-            }
-            RTCPeerConnectionState::Connected => sfu.publisher_connected(&self.leg.stream, self.id),
+        tracing::debug!(leg = ?self.leg.leg, %state, "leg connection state");
+        let command = match state {
+            RTCPeerConnectionState::Connected => Command::Connected(self.leg.clone()),
             RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed => {
-                let (leg, id) = (self.leg.clone(), self.id);
-                tokio::spawn(async move { sfu.leg_gone(&leg, id).await });
+                Command::Ended(self.leg.clone())
             }
-            _ => {}
+            _ => return,
+        };
+        if let Some(sfu) = self.sfu.upgrade() {
+            sfu.send(command);
         }
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        if self.leg.role != MediaRole::Publish {
+        if self.leg.leg.role != MediaRole::Publish {
             return;
         }
-        let Some(sfu) = self.sfu.upgrade() else {
+        let Some(ssrc) = track.ssrcs().await.first().copied() else {
             return;
         };
-        sfu.publisher_track(&self.leg.stream, self.id, track).await;
+        let kind = track.kind().await;
+        if let Some(codec) = track.codec(ssrc).await {
+            if !codec
+                .mime_type
+                .eq_ignore_ascii_case(&codec_of(kind).mime_type)
+            {
+                tracing::warn!(stream_id = %self.leg.leg.stream.stream_id, mime = %codec.mime_type, "publisher track with an unexpected codec");
+            }
+        }
+        if let Some(sfu) = self.sfu.upgrade() {
+            sfu.send(Command::TrackArrived {
+                leg: self.leg.clone(),
+                kind,
+                ssrc,
+                remote: track,
+            });
+        }
     }
 }
 
@@ -983,7 +738,128 @@ fn codec_of(kind: RtpCodecKind) -> RTCRtpCodec {
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section leaves its data consistent, so a poisoned lock
-    // is still usable.
+    // Both cells are set in one step, so a poisoned lock is still usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::Poll;
+    use webrtc::peer_connection::PeerConnectionBuilder;
+
+    struct Quiet;
+
+    impl SfuObserver for Quiet {
+        fn local_candidate(&self, _: &LegRef, _: IceCandidate) {}
+        fn stream_live(&self, _: &StreamKey) {}
+        fn stream_ended(&self, _: &StreamKey) {}
+    }
+
+    struct Client;
+
+    impl PeerConnectionEventHandler for Client {}
+
+    fn sfu() -> Sfu {
+        Sfu::new(MediaConfig::default(), Arc::new(Quiet))
+    }
+
+    fn stream() -> StreamKey {
+        StreamKey {
+            app_id: 1,
+            stream_id: "cam".into(),
+        }
+    }
+
+    /// A client's offer: audio and video, sent (`Sendonly`) or received.
+    async fn offer(direction: RTCRtpTransceiverDirection) -> String {
+        let pc = PeerConnectionBuilder::new()
+            .with_media_engine(rtc_profile::media_engine().expect("the profile's codecs"))
+            .with_handler(Arc::new(Client))
+            .with_udp_addrs(vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))])
+            .build()
+            .await
+            .expect("a client connection");
+        for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+            if direction == RTCRtpTransceiverDirection::Recvonly {
+                pc.add_transceiver_from_kind(
+                    kind,
+                    Some(RTCRtpTransceiverInit {
+                        direction,
+                        ..Default::default()
+                    }),
+                )
+                .await
+                .expect("a transceiver");
+                continue;
+            }
+            let track = TrackLocalStaticRTP::new(MediaStreamTrack::new(
+                "client".into(),
+                format!("{kind}"),
+                format!("client-{kind}"),
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(rand::random()),
+                        ..Default::default()
+                    },
+                    codec: codec_of(kind),
+                    ..Default::default()
+                }],
+            ));
+            pc.add_track(Arc::new(track)).await.expect("a track");
+        }
+        let offer = pc.create_offer(None).await.expect("an offer");
+        let sdp = offer.sdp.clone();
+        pc.close().await.expect("closed");
+        sdp
+    }
+
+    /// What the handler of the last leg built, a publisher's, does when
+    /// its connection comes up; returns once the owner handled it.
+    async fn publisher_connects(sfu: &Sfu, stream: &StreamKey, session_id: &str) {
+        let leg = LegRef {
+            stream: stream.clone(),
+            role: MediaRole::Publish,
+            session_id: session_id.to_owned(),
+        };
+        let id = sfu.inner.next_id.load(Ordering::Relaxed) - 1;
+        sfu.inner.send(Command::Connected(Leg {
+            leg: leg.clone(),
+            id,
+        }));
+        sfu.inner
+            .ask(|reply| Command::Connection { leg, reply })
+            .await
+            .flatten()
+            .expect("the publisher leg");
+    }
+
+    #[tokio::test]
+    async fn a_player_attached_while_its_publisher_leaves_does_not_outlive_it() {
+        let sfu = sfu();
+        let stream = stream();
+        let publish = offer(RTCRtpTransceiverDirection::Sendonly).await;
+        let play = offer(RTCRtpTransceiverDirection::Recvonly).await;
+        sfu.publish(&stream, "host", publish)
+            .await
+            .expect("answered");
+        publisher_connects(&sfu, &stream, "host").await;
+        assert!(sfu.is_live(&stream));
+        // The play offer starts (the stream is live), and while it sets up
+        // the player's connection the publisher leaves.
+        let mut playing = pin!(sfu.play(&stream, "viewer", play));
+        let first = std::future::poll_fn(|cx| Poll::Ready(playing.as_mut().poll(cx))).await;
+        assert!(first.is_pending(), "play finished without waiting");
+        sfu.stop_publishing(&stream, "host").await;
+        let played = playing.await;
+        assert_eq!(sfu.counts(), (0, 0), "a player leg outlived its publisher");
+        assert!(!sfu.is_playing(&stream, "viewer"));
+        assert!(
+            matches!(played, Err(SfuError::NotLive)),
+            "the play offer was answered for an ended stream"
+        );
+    }
 }
