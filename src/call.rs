@@ -65,7 +65,7 @@ pub(crate) struct CallArgs {
     /// Play streams: `auto` (every stream in the room as it appears) or stream IDs.
     #[arg(long)]
     play: Vec<String>,
-    /// Save each played stream as <DIR>/<stream>.y4m and <stream>.wav.
+    /// Save each played stream as `<DIR>/<stream>.y4m` and `<stream>.wav`.
     #[arg(long)]
     save_received: Option<PathBuf>,
     /// Print probe lines for played streams beside the events: per rendered

@@ -12,14 +12,14 @@
 //!
 //! Which path draws is chosen once, on first use:
 //! - `native-x11`: an X11 child window over the tile, drawn by media-core's
-//!   GPU renderer ([`x11`]).
-//! - `canvas`: frames converted to RGBA and drawn by the page ([`canvas`]),
+//!   GPU renderer (`x11`).
+//! - `canvas`: frames converted to RGBA and drawn by the page (`canvas`),
 //!   where there is no native surface: Wayland, an OS without one yet, or
 //!   `CONFER_RENDER=canvas`.
 //!
 //! Windows (an `HWND` child of the main window) and macOS (an `NSView` above
 //! the `WKWebView`) are not implemented: their surfaces would be a variant of
-//! [`Backend`] and [`Surface`] each, chosen in [`choose_backend`] from the
+//! `Backend` and `Surface` each, chosen in `choose_backend` from the
 //! window's raw handle; until then they use the canvas.
 
 mod canvas;
