@@ -189,3 +189,32 @@ test("a token without the publish privilege cannot publish from the page either"
     await page.close();
   }
 });
+
+test("Renew token says what the server answered, not what the page hoped", async () => {
+  const room = "events-renew";
+  const page = await openPage(browser, server, {
+    room,
+    user: "renewer",
+    token: server.token("renewer", { room }),
+    source: "test",
+    stream: "renewer-cam",
+  });
+  try {
+    await pageLogin(page);
+    // A token for someone else: the server refuses it (TokenWrongUser), and
+    // the banner says so instead of a green "Token renewed.".
+    await page.fill("#token", server.token("someone-else", { room }));
+    await page.click("#login");
+    const refused = await until("the refusal in the banner", async () => {
+      const text = await page.textContent("#banner");
+      return /refused/.test(text) ? text : null;
+    });
+    assert.match(refused, /TokenWrongUser/, refused);
+    assert.doesNotMatch(refused, /Token renewed/, refused);
+    await page.fill("#token", server.token("renewer", { room, ttl: 7200 }));
+    await page.click("#login");
+    await until("the renewal in the banner", async () => /Token renewed\./.test(await page.textContent("#banner")));
+  } finally {
+    await page.close();
+  }
+});

@@ -11,6 +11,7 @@ import {
   type AckBody,
   type ClientMessage,
   type IceCandidate,
+  type IceServer,
   type LoginOk,
   type MediaRole,
   type RoomEvent,
@@ -99,7 +100,7 @@ interface Player {
 type Request =
   | { kind: "publish" }
   | { kind: "stop"; streamId: string }
-  | { kind: "renew" }
+  | { kind: "renew"; resolve: () => void; reject: (e: SdkError) => void }
   | { kind: "broadcast"; resolve: (id: number) => void; reject: (e: SdkError) => void }
   | { kind: "play"; streamId: string }
   | { kind: "stop_play"; streamId: string }
@@ -237,13 +238,19 @@ export class WebEngine {
     this.end(room, ErrorCode.Success, "Logout", NO_DATA);
   }
 
-  renewToken(token: string): void {
+  /** Replaces the login token; resolves when the server has taken it, rejects with its refusal. */
+  renewToken(token: string): Promise<void> {
     const room = this.room;
-    if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
+    if (!room) return Promise.reject(new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first"));
     room.config.token = token;
-    const id = this.newRequest();
-    room.requests.set(id, { kind: "renew" });
-    if (room.link === "live") this.send(room, { type: "renew_token", request_id: id, token });
+    return new Promise((resolve, reject) => {
+      const id = this.newRequest();
+      room.requests.set(id, { kind: "renew", resolve, reject });
+      if (room.link === "live") this.send(room, { type: "renew_token", request_id: id, token });
+      this.later(room, 10_000, () => {
+        if (room.requests.delete(id)) reject(new SdkError(ErrorCode.RequestTimeout, "the server did not answer in time"));
+      });
+    });
   }
 
   sendBroadcastMessage(text: string): Promise<number> {
@@ -609,10 +616,7 @@ export class WebEngine {
   private onLoginOk(room: Room, ok: LoginOk): void {
     const relogin = room.everConnected;
     room.resume = { session_id: ok.session_id, resume_key: ok.resume_key };
-    room.iceServers = (ok.ice_servers ?? []).map((s) => ({
-      urls: s.urls,
-      ...(s.username ? { username: s.username, credential: s.credential } : {}),
-    }));
+    room.iceServers = toIceServers(ok.ice_servers ?? []);
     room.lastSeq = ok.seq;
     room.heartbeatMs = ok.heartbeat_interval_ms > 0 ? Math.max(100, ok.heartbeat_interval_ms) : 5_000;
     room.link = "live";
@@ -784,8 +788,11 @@ export class WebEngine {
       req.resolve(body.message_id);
     } else if (req.kind === "renew" && body.kind === "token_renewed") {
       this.setTokenExpiry(room, body.expires_in_ms);
+      // Fresh TURN credentials for the legs opened from now on.
+      if (body.ice_servers?.length) room.iceServers = toIceServers(body.ice_servers);
       // The server already withdrew the stream: stop it for good.
       if (body.publish === false) this.dropPublisher(room, ErrorCode.TokenNoPublishPrivilege, NO_DATA);
+      req.resolve();
     }
   }
 
@@ -802,7 +809,9 @@ export class WebEngine {
         req.reject(new SdkError(code, message));
         return;
       case "renew":
-        return this.debug(code, "renew_token", message);
+        this.debug(code, "renew_token", message);
+        req.reject(new SdkError(code, message));
+        return;
       case "stop":
         return this.debug(code, "stop_publishing_stream", message);
       case "stream_state":
@@ -1168,4 +1177,12 @@ function failCode(role: MediaRole): number {
 
 function details(message: string): string {
   return JSON.stringify({ message });
+}
+
+/** The server's ICE servers as `RTCPeerConnection` takes them. */
+function toIceServers(servers: IceServer[]): RTCIceServer[] {
+  return servers.map((s) => ({
+    urls: s.urls,
+    ...(s.username ? { username: s.username, credential: s.credential } : {}),
+  }));
 }

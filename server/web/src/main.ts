@@ -4,6 +4,7 @@
 
 import { codeName, explain } from "./errors.js";
 import { SdkError, WebEngine, type SdkEvent } from "./engine.js";
+import { nowUs } from "./barcode.js";
 import { AudioProbe, VideoProbe, type FrameRead } from "./probe.js";
 import { peekToken, type StreamInfo } from "./protocol.js";
 import type { MediaPath, Quality } from "./stats.js";
@@ -72,9 +73,10 @@ interface RemoteTile {
   videoProbe: VideoProbe;
   audioProbe: AudioProbe | null;
   audioTrackId: string | null;
-  rendered: boolean;
 }
 const tiles = new Map<string, RemoteTile>();
+/** A tile whose last frame is older than this shows how long ago, not that frame. */
+const STALE_AFTER_S = 2;
 
 function audio(): AudioContext {
   if (!audioContext) audioContext = new AudioContext({ sampleRate: 48_000 });
@@ -344,8 +346,14 @@ async function login(): Promise<void> {
   audio();
   const token = ui.token.value.trim();
   if (engine?.roomId) {
-    engine.renewToken(token);
-    banner("Token renewed.", true);
+    banner("Renewing the token…", true);
+    try {
+      await engine.renewToken(token);
+      banner("Token renewed.", true);
+    } catch (e) {
+      const err = e as SdkError;
+      banner(`The server refused the token: ${codeName(err.code)}: ${err.message}`);
+    }
     return;
   }
   const appId = Number(ui.appId.value);
@@ -513,10 +521,9 @@ function addTile(streamId: string): RemoteTile {
     stats: el.querySelector(".stats") as HTMLElement,
     overlay: el.querySelector(".overlay") as HTMLElement,
     muteButton,
-    videoProbe: new VideoProbe(video),
+    videoProbe: new VideoProbe(video, () => engine?.emit("onPlayerRenderVideoFirstFrame", { stream_id: streamId })),
     audioProbe: null,
     audioTrackId: null,
-    rendered: false,
   };
   video.onloadeddata = () => engine?.emit("onPlayerRecvVideoFirstFrame", { stream_id: streamId });
   tiles.set(streamId, tile);
@@ -570,7 +577,10 @@ function refreshStats(): void {
     tile.stats.textContent = qualityText(quality?.get(streamId)?.quality);
     const spans: string[] = [];
     const last: FrameRead | null = tile.videoProbe.last;
-    if (last) spans.push(`frame #${last.frameNumber}`, `glass-to-glass ${Math.round(last.latencyMs)} ms`);
+    // Only live figures: a stream that ended or stalled shows how long ago, not its last frame.
+    const ageS = last ? (nowUs() - last.presentedUs) / 1e6 : 0;
+    if (last && ageS < STALE_AFTER_S) spans.push(`frame #${last.frameNumber}`, `glass-to-glass ${Math.round(last.latencyMs)} ms`);
+    else if (last) spans.push(`no video for ${Math.floor(ageS)} s`);
     if (tile.audioProbe) {
       const a = tile.audioProbe.measure();
       if (a.rms > 1e-3) spans.push(`audio ${Math.round(a.frequencyHz)} Hz`);
@@ -582,10 +592,6 @@ function refreshStats(): void {
         return span;
       }),
     );
-    if (!tile.rendered && tile.videoProbe.presented > 0) {
-      tile.rendered = true;
-      engine?.emit("onPlayerRenderVideoFirstFrame", { stream_id: streamId });
-    }
   }
 }
 

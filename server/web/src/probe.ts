@@ -11,6 +11,8 @@ export interface FrameRead {
   captureTimeUs: number;
   /** Presentation time minus capture time, milliseconds. */
   latencyMs: number;
+  /** When it was presented, Unix microseconds. */
+  presentedUs: number;
 }
 
 const MAX_READS = 4000;
@@ -30,7 +32,11 @@ export class VideoProbe {
   private handle: number | null = null;
   private stopped = false;
 
-  constructor(private readonly video: HTMLVideoElement) {
+  /** `onFirstFrame` runs once, as the first frame is presented (not on a timer). */
+  constructor(
+    private readonly video: HTMLVideoElement,
+    private readonly onFirstFrame: () => void = () => {},
+  ) {
     this.schedule();
   }
 
@@ -57,6 +63,7 @@ export class VideoProbe {
     const band = bandHeight(w);
     if (w === 0 || band === 0 || v.videoHeight < band) return;
     this.presented++;
+    if (this.presented === 1) this.onFirstFrame();
     if (!this.canvas || this.canvas.width !== w || this.canvas.height !== band) {
       this.canvas = new OffscreenCanvas(w, band);
       this.ctx = this.canvas.getContext("2d", { willReadFrequently: true });
@@ -74,6 +81,7 @@ export class VideoProbe {
       frameNumber: stamp.frameNumber,
       captureTimeUs: stamp.captureTimeUs,
       latencyMs: (at - stamp.captureTimeUs) / 1000,
+      presentedUs: at,
     });
     if (this.reads.length > MAX_READS) this.reads.splice(0, this.reads.length - MAX_READS);
   }
