@@ -227,6 +227,7 @@ export class WebEngine {
       tokenTimer: null,
     };
     this.state(roomId, "Connecting", "Logining", ErrorCode.Success, NO_DATA);
+    this.closeWindowAt(this.room, now);
     this.connect(this.room);
     this.startQuality();
   }
@@ -384,6 +385,19 @@ export class WebEngine {
     if (room.ws && room.ws.readyState === WebSocket.OPEN) room.ws.send(JSON.stringify(msg));
   }
 
+  /**
+   * Ends the room when the retry window that began at `start` closes with no
+   * live link, even in the middle of an attempt: a timer, as the native
+   * session's window deadline is, not a check at the next loss only.
+   */
+  private closeWindowAt(room: Room, start: number): void {
+    this.later(room, Math.max(0, start + this.retryWindowMs - Date.now()), () => {
+      if (room.retryStart === start && room.link !== "live") {
+        this.end(room, ErrorCode.ReconnectTimeout, room.everConnected ? "ReconnectFailed" : "LoginFailed", NO_DATA);
+      }
+    });
+  }
+
   private later(room: Room, ms: number, f: () => void): void {
     const t = setTimeout(() => {
       if (this.room === room) f();
@@ -461,6 +475,7 @@ export class WebEngine {
       }
       room.retryStart = now;
       room.attempts = 0;
+      this.closeWindowAt(room, now);
     }
     if (now - room.retryStart >= this.retryWindowMs) {
       this.end(room, ErrorCode.ReconnectTimeout, room.everConnected ? "ReconnectFailed" : "LoginFailed", NO_DATA);
@@ -881,7 +896,7 @@ export class WebEngine {
     }
     room.players.clear();
     for (const r of room.requests.values()) {
-      if (r.kind === "broadcast") r.reject(new SdkError(ErrorCode.LoggedOut, "logged out before the request completed"));
+      if (r.kind === "broadcast" || r.kind === "renew") r.reject(new SdkError(ErrorCode.LoggedOut, "logged out before the request completed"));
     }
     room.requests.clear();
     for (const t of room.timers) clearTimeout(t);
