@@ -5,6 +5,7 @@
 //! - `confer call`: a headless participant that logs in and prints every SDK
 //!   event as one JSON line until Ctrl-C, then logs out cleanly; it can save
 //!   (`--save-received`) and probe (`--probe`) the streams it plays.
+//! - `confer doctor`: checks what a call to a server needs, step by step.
 
 mod call;
 mod connect_args;
