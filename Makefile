@@ -7,7 +7,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 export CONFER_ARTIFACTS := $(ARTIFACTS)
 export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run serve test deps ui web build contract lint fmt ui-test browser-test bench bench-abuse bench-networks bench-app bench-browser dist test-dist bench-dist clean
+.PHONY: run serve test deps ui web build contract lint fmt ui-test browser-test fuzz fuzz-test bench bench-abuse bench-networks bench-app bench-browser dist test-dist bench-dist clean
 
 deps:
 	@bash scripts/deps.sh
@@ -48,6 +48,7 @@ contract:
 lint: contract ui web
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	rustfmt --edition 2021 --check fuzz/build.rs fuzz/src/targets.rs fuzz/tests/replay.rs fuzz/fuzz_targets/*.rs
 
 ## UI unit tests (node --test), then the smoke checks: the built UI in
 ## headless Chromium against the dev mock (layouts, pins, shortcuts, no
@@ -62,7 +63,23 @@ ui-test: ui
 test: lint ui-test browser-test
 	mkdir -p $(ARTIFACTS)
 	$(XVFB) $(CARGO) test --workspace
+	$(MAKE) --no-print-directory fuzz-test
 	$(MAKE) --no-print-directory test-dist
+
+## Fuzzing every decoder that faces the network (fuzz/, coverage-guided
+## libFuzzer on the stable toolchain, see scripts/fuzz.sh): `make test`
+## replays every saved crash and seed, then fuzzes each target briefly;
+## `make fuzz` fuzzes each for FUZZ_SECONDS. A crash fails the run and its
+## input stays in fuzz/regressions/<target>/ (commit it with the fix).
+FUZZ_TEST_SECONDS ?= 8
+FUZZ_SECONDS ?= 60
+fuzz-test:
+	bash scripts/fuzz.sh replay
+	bash scripts/fuzz.sh run $(FUZZ_TEST_SECONDS)
+
+fuzz:
+	bash scripts/fuzz.sh replay
+	bash scripts/fuzz.sh run $(FUZZ_SECONDS)
 
 ## Release bundles (Tauri bundler, release build): target/release/bundle/deb/
 ## here; with TAURI_SIGNING_PRIVATE_KEY(+_PASSWORD) set they are signed and

@@ -1,5 +1,5 @@
 // The page's SDK: the same signaling flow as media-core's room session
-// (media-core/src/room/session.rs) in TypeScript, over the JSON protocol on
+// (media-core/src/room/session/) in TypeScript, over the JSON protocol on
 // /ws, logging in with a token. Events come out in order under the SDK
 // callbacks' names (onRoomStateUpdate, onRoomStreamUpdate, ...), with the
 // same fields and the same state sequences as the native SDK's events.
