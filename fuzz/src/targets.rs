@@ -460,7 +460,11 @@ pub fn barcode(data: &[u8]) {
 /// a few clients, with time passing, never panics, and every output goes
 /// to a client that sent something or to a relay it opened.
 ///
-/// Input: steps of `[client + transport][advance s][len: 2][bytes]`.
+/// Input: steps of `[who][advance s][len: 2][bytes]`; `who` picks the
+/// client and transport, bit 0x80 makes it a datagram from a peer to a
+/// relay, bit 0x40 a request the harness signs with valid TURN REST
+/// credentials and the last NONCE the server gave (`bytes` are then
+/// `[message type: 2][attributes]`), so the fuzzer reaches past the 401.
 pub fn turn_server(data: &[u8]) {
     struct Ports(u16);
     impl confer_turn::RelayAllocator for Ports {
@@ -470,7 +474,7 @@ pub fn turn_server(data: &[u8]) {
         }
     }
     let server_ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-    let config = confer_turn::Config::new("0123456789abcdef", "example.org", server_ip);
+    let config = confer_turn::Config::new(TURN_SECRET, TURN_REALM, server_ip);
     let start = Instant::now();
     let mut now = start;
     let Ok(mut server) = confer_turn::Server::new(config, now, 1_700_000_000) else {
@@ -479,24 +483,32 @@ pub fn turn_server(data: &[u8]) {
     let mut ports = Ports(50_000);
     let mut input = Input(data);
     let mut relays = std::collections::HashSet::new();
+    let mut nonce = Vec::new();
     while !input.is_empty() {
         let who = input.u8();
         now += Duration::from_secs(u64::from(input.u8() % 8) * 100);
         let len = usize::from(input.u16() % 1500);
         let bytes = input.bytes(len);
-        let transport = match who % 3 {
+        // Bits 0-5 pick the 5-tuple (so a signed request can follow the
+        // unsigned one that fetched the nonce), bits 6-7 the kind of step.
+        let low = who & 0x3f;
+        let transport = match low % 3 {
             0 => confer_turn::Transport::Udp,
             1 => confer_turn::Transport::Tcp,
             _ => confer_turn::Transport::Tls,
         };
         let from = confer_turn::FiveTuple {
-            client: SocketAddr::from(([198, 51, 100, who >> 2], 40_000)),
+            client: SocketAddr::from(([198, 51, 100, low >> 2], 40_000)),
             server: SocketAddr::new(server_ip, 3478),
             transport,
         };
         if who & 0x80 != 0 && !relays.is_empty() {
             let relay = *relays.iter().next().expect("not empty");
-            server.handle_relayed(relay, SocketAddr::from(([203, 0, 113, 9], 9)), bytes, now);
+            server.handle_relayed(relay, SocketAddr::from(([93, 184, 216, 34], 9)), bytes, now);
+        } else if who & 0x40 != 0 {
+            let unix = 1_700_000_000 + now.duration_since(start).as_secs();
+            let signed = signed_request(bytes, &nonce, unix);
+            let _ = server.handle_client(from, &signed, now, &mut ports);
         } else {
             let _ = server.handle_client(from, bytes, now, &mut ports);
         }
@@ -511,8 +523,11 @@ pub fn turn_server(data: &[u8]) {
                 confer_turn::Output::CloseRelay { relay, .. } => {
                     assert!(relays.remove(&relay) || relay.port() > 50_000);
                 }
-                confer_turn::Output::ToClient { to, .. } => {
+                confer_turn::Output::ToClient { to, data } => {
                     assert_eq!(to.server.ip(), server_ip);
+                    if let Some(n) = stun_attribute(&data, 0x0015) {
+                        nonce = n.to_vec();
+                    }
                 }
             }
         }
@@ -521,6 +536,68 @@ pub fn turn_server(data: &[u8]) {
             relays.insert(SocketAddr::from(([192, 0, 2, 1], port)));
         }
     }
+}
+
+/// The TURN server's shared secret and realm in the `turn_server` target.
+const TURN_SECRET: &str = "0123456789abcdef";
+const TURN_REALM: &str = "example.org";
+
+/// A STUN request of `bytes[..2]`'s type carrying `bytes[2..]` as its
+/// attributes, then USERNAME (TURN REST, valid until the end of
+/// `unix_now`'s 10^9-second era), REALM, NONCE and a MESSAGE-INTEGRITY under the long-term key.
+fn signed_request(bytes: &[u8], nonce: &[u8], unix_now: u64) -> Vec<u8> {
+    let mut input = Input(bytes);
+    let kind = input.u16() & 0x3fff;
+    let mut m = kind.to_be_bytes().to_vec();
+    m.extend_from_slice(&[0, 0, 0x21, 0x12, 0xa4, 0x42]);
+    m.extend_from_slice(&[9; 12]);
+    m.extend_from_slice(input.rest());
+    m.resize(m.len().next_multiple_of(4), 0);
+    // One username for the whole run (an allocation keeps its own), valid
+    // long past any run's end.
+    let username = format!(
+        "{}:7:alice",
+        unix_now / 1_000_000_000 * 1_000_000_000 + 999_999_999
+    );
+    let password = confer_turn::rest_password(TURN_SECRET, &username);
+    for (kind, value) in [
+        (0x0006u16, username.as_bytes()),
+        (0x0014, TURN_REALM.as_bytes()),
+        (0x0015, nonce),
+    ] {
+        m.extend_from_slice(&kind.to_be_bytes());
+        m.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        m.extend_from_slice(value);
+        m.resize(m.len().next_multiple_of(4), 0);
+    }
+    let Ok(with_integrity) = u16::try_from(m.len() + 24 - 20) else {
+        return m;
+    };
+    m[2..4].copy_from_slice(&with_integrity.to_be_bytes());
+    let key = confer_turn::long_term_key(&username, TURN_REALM, &password);
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key.as_ref()).expect("any key");
+    mac.update(&m);
+    m.extend_from_slice(&0x0008u16.to_be_bytes());
+    m.extend_from_slice(&20u16.to_be_bytes());
+    m.extend_from_slice(&mac.finalize().into_bytes());
+    m
+}
+
+/// The value of the first attribute of `kind` in a STUN message.
+fn stun_attribute(message: &[u8], kind: u16) -> Option<&[u8]> {
+    let len = usize::from(u16::from_be_bytes([*message.get(2)?, *message.get(3)?]));
+    let body = message.get(20..20 + len)?;
+    let mut at = 0;
+    while at + 4 <= body.len() {
+        let k = u16::from_be_bytes([body[at], body[at + 1]]);
+        let l = usize::from(u16::from_be_bytes([body[at + 2], body[at + 3]]));
+        let value = body.get(at + 4..at + 4 + l)?;
+        if k == kind {
+            return Some(value);
+        }
+        at += 4 + l.next_multiple_of(4);
+    }
+    None
 }
 
 /// The SDK's TURN stream framing: `read_frame` over any byte stream never
