@@ -7,7 +7,7 @@
 //!
 //! # Who owns what
 //!
-//! One task, the owner ([`state`]), holds the SFU's media state: the
+//! One task, the owner (`state.rs`), holds the SFU's media state: the
 //! publishers with their declared tracks (each with its keyframe limiter
 //! and forwarding channel), the players with the tracks each forwards, and
 //! every leg's connection and tasks. Nothing else reads or writes it; the
@@ -22,12 +22,12 @@
 //!   publisher left meanwhile). Closing (`Close`, `CloseSession`,
 //!   `CloseAll`) takes the legs out and hands their connections back to
 //!   the caller to close; the owner never awaits I/O.
-//! - Each leg's webrtc-rs handler ([`LegHandler`]) only sends: `Connected`
+//! - Each leg's webrtc-rs handler (`LegHandler`) only sends: `Connected`
 //!   and `Ended` on connection state changes, `TrackArrived` when a
 //!   publisher's track sends its first packet. Its local ICE candidates
 //!   touch no state and go straight to the [`SfuObserver`].
 //! - A player leg's RTCP task sends `KeyframeRequest`; the owner decides
-//!   with the pure [`forwarder::KeyframeLimiter`] and sends the PLI from a
+//!   with the pure `forwarder::KeyframeLimiter` and sends the PLI from a
 //!   task (a delayed one comes back as `KeyframeDue`).
 //! - The owner publishes a read-only view (live streams, playing legs,
 //!   counts) on a `watch` channel for the synchronous queries
@@ -36,7 +36,7 @@
 //! The media itself never passes through the owner: a publisher track's
 //! read task sends each packet on the track's broadcast channel, and each
 //! player leg's writer task (spawned by the owner, aborted when the leg
-//! ends) rewrites it ([`forwarder::rewrite_for_leg`]) and writes it. The
+//! ends) rewrites it (`forwarder::rewrite_for_leg`) and writes it. The
 //! only other shared cells are set once: the transport (started by
 //! [`Sfu::start`] or the first leg) and the parked owner until it runs.
 //!
@@ -54,14 +54,14 @@
 //!   track rewrites SSRC and payload type for that leg, strips header
 //!   extensions and writes the packet; the leg's NACK responder answers the
 //!   player's NACKs from what was written.
-//! - Players' PLI/FIR (delivered by [`rtcp_delivery`]) are forwarded to
+//! - Players' PLI/FIR (delivered by `rtcp_delivery`) are forwarded to
 //!   the publisher as a PLI, at most one per 500 ms per publisher track (later
 //!   ones wait for the window to end, folded into one); a
 //!   player whose connection comes up asks for one at once.
 //! - The publisher's receiver reports and TWCC feedback come from its leg's
 //!   interceptors.
 //! - Sockets: by default every leg shares one UDP port and one ICE-TCP
-//!   port ([`mux`]); candidates are announced with those ports (and on
+//!   port (`mux`); candidates are announced with those ports (and on
 //!   every announced IP) as they are signaled (`engine::Announce`).
 //! - Connection state Failed/Closed ends a leg: its peer connection is
 //!   closed and its tasks aborted (a remote track's `poll()` does not end on
