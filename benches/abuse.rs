@@ -9,13 +9,10 @@
 //!   suspend) then thawed, 10 rounds: SIGCONT to its new login, and to the
 //!   player's first frame captured after the thaw (p50 and max).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::flood::{self, Flood, ServeProcess};
-use common::{frozen, TestServer};
 use server::ServerConfig;
 use std::time::Duration;
+use test_support::flood::{self, Flood, ServeProcess};
+use test_support::{frozen, TestServer};
 
 fn main() {
     tokio::runtime::Builder::new_multi_thread()

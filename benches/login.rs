@@ -2,14 +2,12 @@
 //! over 500 logins against an in-process server. Prints one figure per line.
 //! Target: p50 < 5 ms.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 mod support;
 
-use common::{Peer, TestServer};
 use media_core::RoomState;
 use std::time::Instant;
 use support::pct;
+use test_support::{Peer, TestServer};
 
 const LOGINS: usize = 500;
 

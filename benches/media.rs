@@ -12,16 +12,12 @@
 
 mod support;
 
-#[path = "../tests/common/media.rs"]
-#[allow(dead_code, unreachable_pub)] // the bench uses the video probe only
-mod media;
-
-use media::{Seen, VideoProbe};
 use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
 use media_core::codec::video_config::VideoPreset;
 use media_core::{Event, PlayerState, PublishChannel, PublisherState};
 use std::time::{Duration, Instant};
 use support::{pct, Peer, ServerProcess, TICKS_PER_SECOND};
+use test_support::media::{Seen, VideoProbe};
 
 const LATENCY_WINDOW: Duration = Duration::from_secs(30);
 const FANOUT_WINDOW: Duration = Duration::from_secs(10);

@@ -15,15 +15,12 @@
 //! glass-to-glass (capture to render, from the barcode stamp) p50/p99 over
 //! 5 s, with the media path the player reported.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::flood::ServeProcess;
-use common::netns::{self, Client, Internet, Nat};
-use common::tls::{LeafKind, TestCa};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use test_support::flood::ServeProcess;
+use test_support::netns::{self, Client, Internet, Nat};
+use test_support::tls::{LeafKind, TestCa};
 
 const SERVER_IP: &str = "203.0.113.10";
 const TURN_TLS_IP: &str = "203.0.113.11";
@@ -99,12 +96,12 @@ async fn run() {
         "src",
         &["--publish", "src-cam", "--preset", "720p"],
     );
-    let mut publisher_lines = common::cli::stdout_lines(&mut publisher);
+    let mut publisher_lines = test_support::cli::stdout_lines(&mut publisher);
     wait_line(&mut publisher_lines, "the publisher publishes", |v| {
         v["event"] == "PublisherStateUpdate" && v["state"] == "Publishing"
     })
     .await;
-    common::cli::drain(publisher_lines);
+    test_support::cli::drain(publisher_lines);
 
     for (i, case) in ["direct", "turn_udp", "turn_tcp", "turn_tls", "ice_tcp"]
         .into_iter()
@@ -129,7 +126,7 @@ async fn run() {
             let user = format!("{case}-{join}");
             let mut player =
                 confer_call(&serve, &ca, &home, &user, &["--play", "src-cam", "--probe"]);
-            let mut lines = common::cli::stdout_lines(&mut player);
+            let mut lines = test_support::cli::stdout_lines(&mut player);
             wait_line(&mut lines, "the login starts", |v| {
                 v["event"] == "RoomStateUpdate"
             })
@@ -149,7 +146,7 @@ async fn run() {
                     }
                 }
             }
-            common::cli::terminate(&mut player).await;
+            test_support::cli::terminate(&mut player).await;
         }
         joins.sort_by(f64::total_cmp);
         latencies.sort_by(f64::total_cmp);
@@ -170,7 +167,7 @@ async fn run() {
             path["protocol"].as_str().unwrap_or("?")
         );
     }
-    common::cli::terminate(&mut publisher).await;
+    test_support::cli::terminate(&mut publisher).await;
 }
 
 /// A `confer call` at `client` on the server's wss URL, with the test CA.
@@ -213,7 +210,7 @@ fn confer_call(
 
 /// The next JSON line matching `pred` (within 45 s).
 async fn wait_line(
-    lines: &mut common::cli::StdoutLines,
+    lines: &mut test_support::cli::StdoutLines,
     what: &str,
     pred: impl Fn(&Value) -> bool,
 ) -> Value {

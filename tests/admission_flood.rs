@@ -5,11 +5,9 @@
 //! refuses it at accept), while `/healthz` and a real login from another
 //! address keep working throughout, and its file descriptors come back.
 
-mod common;
-
-use common::flood::{self, Flood, ServeProcess};
 use server::ServerConfig;
 use std::time::Duration;
+use test_support::flood::{self, Flood, ServeProcess};
 
 const HEADER_READ_TIMEOUT_MS: u64 = 2_000;
 /// Scheduling slack on a loaded 2-core machine (generous: a bound, not a timing).

@@ -3,13 +3,11 @@
 //! in elsewhere; invites (any user ID, one room) that never kick anyone out.
 //! Each refusal reaches the app as Disconnected with its code.
 
-mod common;
-
-use common::{briefs, Peer, TestServer};
 use media_core::{Event, RoomState};
 use protocol::token::Privileges;
 use protocol::ErrorCode;
 use std::time::Duration;
+use test_support::{briefs, Peer, TestServer};
 
 /// Logs in with `token` and returns the Disconnected error code.
 async fn login_fails_with(server: &TestServer, app_sign: &str, token: Option<String>) -> u32 {

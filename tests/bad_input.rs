@@ -2,13 +2,11 @@
 //! error code, the server stays up, and two SDK users in a room see nothing
 //! odd and keep talking.
 
-mod common;
-
-use common::raw::RawClient;
-use common::{briefs, Peer, TestServer};
 use media_core::Event;
 use protocol::{auth, ClientMessage, Credentials, ErrorCode, Login, ServerMessage, UserInfo};
 use std::time::Duration;
+use test_support::raw::RawClient;
+use test_support::{briefs, Peer, TestServer};
 
 fn login_msg(
     server: &TestServer,

@@ -5,14 +5,12 @@
 //! the user's terminal but about missing devices (the WebRTC libraries'
 //! expected ones stay quiet).
 
-mod common;
-
-use common::{cli, Peer, TestServer};
 use media_core::capture::barcode;
 use media_core::capture::tone::dominant_frequency;
 use media_core::capture::y4m::Y4mReader;
 use std::process::Stdio;
 use std::time::Duration;
+use test_support::{cli, Peer, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn call_plays_and_saves_what_it_received() {

@@ -4,12 +4,10 @@
 //! same stdout. It also saves what it received (`--save-received`), so both
 //! consumers of the played frames run at once.
 
-mod common;
-
-use common::{cli, Peer, TestServer};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
+use test_support::{cli, Peer, TestServer};
 
 /// The tone `Peer` publishes.
 const TONE_HZ: f64 = 440.0;

@@ -5,14 +5,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::tls::{LeafKind, TestCa};
-use common::TestServer;
 use media_core::doctor::{diagnose, Check, DoctorOptions, Step};
 use media_core::TlsOptions;
 use protocol::ErrorCode;
 use std::time::Duration;
+use test_support::tls::{LeafKind, TestCa};
+use test_support::TestServer;
 
 fn options(server: &TestServer, url: &str, tls: TlsOptions, media: bool) -> DoctorOptions {
     let mut profile = server.profile_for(url);
@@ -68,7 +66,7 @@ async fn every_step_passes_on_a_healthy_server_and_reports_as_it_goes() {
         c.turn = Some(builtin_turn());
     })
     .await;
-    let url = server.handle().ws_url().replace("127.0.0.1", "localhost");
+    let url = server.handle.ws_url().replace("127.0.0.1", "localhost");
     let tls = TlsOptions {
         extra_ca_pem: Some(ca.pem.clone()),
         pinned_cert_sha256: None,
@@ -103,7 +101,7 @@ async fn every_step_passes_on_a_healthy_server_and_reports_as_it_goes() {
     // Every allocation was freed (the TURN steps' with a Refresh of
     // lifetime 0, the test stream's with its engine): a diagnosis holds
     // none of the user's TURN quota.
-    let stats = || server.handle().state().turn_stats().expect("TURN runs");
+    let stats = || server.handle.state().turn_stats().expect("TURN runs");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while stats().allocations_active > 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -115,7 +113,7 @@ async fn every_step_passes_on_a_healthy_server_and_reports_as_it_goes() {
     assert!(
         tls_check
             .detail
-            .contains(server.handle().tls_fingerprint().unwrap()),
+            .contains(server.handle.tls_fingerprint().unwrap()),
         "the TLS step shows the certificate: {tls_check:?}"
     );
     assert!(
@@ -134,7 +132,7 @@ async fn each_broken_layer_fails_at_its_step_with_its_code() {
         c.tls.key_file = Some(leaf.key_file.clone());
     })
     .await;
-    let wss = server.handle().ws_url().replace("127.0.0.1", "localhost");
+    let wss = server.handle.ws_url().replace("127.0.0.1", "localhost");
     let trusted = TlsOptions {
         extra_ca_pem: Some(ca.pem.clone()),
         pinned_cert_sha256: None,
@@ -213,7 +211,7 @@ async fn a_turn_server_that_does_not_answer_fails_its_step() {
         c.ice.turn_secret = Some("a-secret-for-nobody-0123".into());
     })
     .await;
-    let url = server.handle().ws_url();
+    let url = server.handle.ws_url();
     let mut opts = options(&server, &url, TlsOptions::default(), false);
     opts.step_timeout = Duration::from_secs(2);
     let checks = diagnose(&opts, |_| {}).await;

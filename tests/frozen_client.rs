@@ -4,10 +4,8 @@
 //! again, round after round. The server tells it `SessionExpired` (not a
 //! kick-out), which the SDK answers like a cut connection.
 
-mod common;
-
-use common::{frozen, TestServer};
 use std::time::Duration;
+use test_support::{frozen, TestServer};
 
 const ROUNDS: usize = 20;
 

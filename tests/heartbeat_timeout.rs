@@ -2,11 +2,9 @@
 //! removes it (user Delete, stream Delete) only after the heartbeat timeout.
 //! One stopped with SIGTERM logs out cleanly and leaves at once.
 
-mod common;
-
-use common::{briefs, cli, Peer, TestServer};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use test_support::{briefs, cli, Peer, TestServer};
 use tokio::process::Child;
 
 /// Starts `confer call` publishing `stream` and waits until it is Publishing.

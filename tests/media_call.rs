@@ -4,13 +4,11 @@
 //! player state / first-frame sequences; two-way calls, fan-out, stop and
 //! republish, duplicate stream IDs, and missing devices.
 
-mod common;
-
-use common::media::Completeness;
-use common::{Peer, TestServer};
 use media_core::capture::tone::dominant_frequency;
 use media_core::{DeviceType, ErrorCode, Event, PlayerState, PublishChannel, PublisherState};
 use std::time::Duration;
+use test_support::media::Completeness;
+use test_support::{Peer, TestServer};
 
 /// How long a test watches video to count frames.
 const WATCH: Duration = Duration::from_secs(4);

@@ -2,15 +2,13 @@
 //! drops 10% of RTP/RTCP packets (NACK repairs them), or everything for 2 s
 //! (a PLI asks for a keyframe and the picture comes back).
 
-mod common;
-
-use common::media::{Completeness, VideoProbe};
-use common::udp_relay::{UdpRelay, RELAY_IP};
-use common::{Peer, TestServer};
 use media_core::codec::video_config::VideoPreset;
 use media_core::{Event, PlayerState, PublishChannel};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+use test_support::media::{Completeness, VideoProbe};
+use test_support::udp_relay::{UdpRelay, RELAY_IP};
+use test_support::{Peer, TestServer};
 
 /// A server whose SFU (its one media port, `port`) is reachable only
 /// through a relay.

@@ -9,13 +9,11 @@
 //! forwards tracks it has seen a packet of), even when nothing at all was
 //! sent at first.
 
-mod common;
-
-use common::media::{AudioProbe, VideoProbe};
-use common::{device_brief, Peer, TestServer};
 use media_core::codec::video_config::VideoPreset;
 use media_core::{Event, PlayerState, PublishChannel, PublishStreamQuality};
 use std::time::Duration;
+use test_support::media::{AudioProbe, VideoProbe};
+use test_support::{device_brief, Peer, TestServer};
 
 /// Long enough for anything sent to have been rendered or played.
 const WATCH: Duration = Duration::from_secs(3);

@@ -4,14 +4,12 @@
 //! (1007008), keeps its room, and a player in the room, asking for that very
 //! stream, never sees it nor decodes a frame of it.
 
-mod common;
-
-use common::{cli, TestServer};
 use protocol::token::Privileges;
 use protocol::ErrorCode;
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
+use test_support::{cli, TestServer};
 
 const WATCH_ONLY: Privileges = Privileges {
     login: true,

@@ -1,20 +1,18 @@
 //! Calls across real networks, built in network namespaces (see
-//! `common::netns`): `confer serve` on a "public" address with a test-CA
+//! `test_support::netns`): `confer serve` on a "public" address with a test-CA
 //! certificate, and `confer call` clients in homes behind NAT routers. Each
 //! client logs in over wss, publishes the barcode test pattern and plays
 //! the other's; at least 90% of the frame numbers in a window must be
 //! decoded on each side.
 
-mod common;
-
-use common::flood::ServeProcess;
-use common::netns::{self, Client, Internet, Nat};
-use common::tls::{LeafKind, TestCa};
 use serde_json::Value;
 use server::ServerConfig;
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
+use test_support::flood::ServeProcess;
+use test_support::netns::{self, Client, Internet, Nat};
+use test_support::tls::{LeafKind, TestCa};
 use tokio::sync::mpsc;
 
 const SERVER_IP: &str = "203.0.113.10";
@@ -52,7 +50,7 @@ fn call(
         .kill_on_drop(true)
         .spawn()
         .expect("spawn confer call");
-    let mut lines = common::cli::stdout_lines(&mut child);
+    let mut lines = test_support::cli::stdout_lines(&mut child);
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok(Some(line)) = lines.next_line().await {
@@ -158,8 +156,8 @@ async fn call_each_other(
         watch(&mut a_lines, a.user, &b_cam),
         watch(&mut b_lines, b.user, &a_cam),
     );
-    common::cli::terminate(&mut a_child).await;
-    common::cli::terminate(&mut b_child).await;
+    test_support::cli::terminate(&mut a_child).await;
+    test_support::cli::terminate(&mut b_child).await;
     seen
 }
 
@@ -515,7 +513,7 @@ fn chromium_through_the_builtin_turn(test: &str, route: TurnRoute) {
             serve.app.app_id,
             "nat-room",
             protocol::token::Privileges::ALL,
-            common::unix_now(),
+            test_support::unix_now(),
             600,
         );
         let invite = protocol::token::mint(serve.app.server_secret.as_bytes(), &claims);
@@ -533,7 +531,7 @@ fn chromium_through_the_builtin_turn(test: &str, route: TurnRoute) {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn node");
-        let mut page_lines = common::cli::stdout_lines(&mut page);
+        let mut page_lines = test_support::cli::stdout_lines(&mut page);
         let (mut native, mut native_lines) =
             call(&Side::new(&easy, "easy"), &serve, &ca, "web-cam");
         let saw = watch(&mut native_lines, "easy (native)", "web-cam").await;
@@ -564,7 +562,7 @@ fn chromium_through_the_builtin_turn(test: &str, route: TurnRoute) {
             TurnRoute::Tls443 => "tls",
         };
         assert_eq!(path["relay_protocol"], relay_protocol, "{path}");
-        common::cli::terminate(&mut native).await;
+        test_support::cli::terminate(&mut native).await;
         let _ = page.kill().await;
     });
 }

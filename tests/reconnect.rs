@@ -3,13 +3,11 @@
 //! Connected, others see no churn, the engine gets what it missed); a cut
 //! longer than the retry window ends in Disconnected with the timeout code.
 
-mod common;
-
-use common::relay::TcpRelay;
-use common::{briefs, Peer, TestServer};
 use media_core::{Event, PublisherState, RoomState};
 use protocol::ErrorCode;
 use std::time::Duration;
+use test_support::relay::TcpRelay;
+use test_support::{briefs, Peer, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_cut_resumes_without_churn() {

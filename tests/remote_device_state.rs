@@ -4,11 +4,9 @@
 //! `onRemoteCameraStateUpdate`), for a player, for a user who logs in after
 //! the mute, and for a stream published already muted.
 
-mod common;
-
-use common::{device_brief, Peer, TestServer};
 use media_core::{Event, PlayerState, PublishChannel, RemoteDeviceState};
 use std::time::Duration;
+use test_support::{device_brief, Peer, TestServer};
 
 /// The device events in a peer's log, in order.
 fn devices(log: &[Event]) -> Vec<String> {

@@ -2,10 +2,8 @@
 //! room states, user / count / stream / broadcast events in the right order,
 //! with and without `is_user_status_notify`.
 
-mod common;
-
-use common::{briefs, Peer, TestServer};
 use media_core::{Event, PublishChannel, RoomState};
+use test_support::{briefs, Peer, TestServer};
 
 /// Reads the next `n` events (ignoring RoomStateChanged) as briefs.
 async fn next_briefs(peer: &mut Peer, n: usize) -> Vec<String> {

@@ -7,11 +7,6 @@
 //! the sockets on that address in `/proc/self/net/{udp,tcp}` are the SFU's
 //! and nobody else's.
 
-mod common;
-
-use common::media::Completeness;
-use common::raw::RawClient;
-use common::{Peer, TestServer};
 use futures_util::future::join_all;
 use media_core::transport::{PlayTransport, Signal, TransportConfig};
 use media_core::PlayerState;
@@ -24,6 +19,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use test_support::media::Completeness;
+use test_support::raw::RawClient;
+use test_support::{Peer, TestServer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -40,7 +38,7 @@ async fn server(media_ip: Ipv4Addr) -> TestServer {
 
 fn counters(server: &TestServer) -> MuxCounters {
     server
-        .handle()
+        .handle
         .state()
         .media()
         .sfu()
@@ -50,9 +48,9 @@ fn counters(server: &TestServer) -> MuxCounters {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn six_players_and_a_publisher_share_one_udp_port_through_hostile_traffic() {
-    let mut server = server(MEDIA_IP).await;
-    let udp_port = server.handle().media_udp_port().expect("a shared UDP port");
-    let tcp_port = server.handle().media_tcp_port().expect("a shared TCP port");
+    let server = server(MEDIA_IP).await;
+    let udp_port = server.handle.media_udp_port().expect("a shared UDP port");
+    let tcp_port = server.handle.media_tcp_port().expect("a shared TCP port");
     let udp_target = SocketAddr::from((MEDIA_IP, udp_port));
     let tcp_target = SocketAddr::from((MEDIA_IP, tcp_port));
 
@@ -167,7 +165,7 @@ async fn six_players_and_a_publisher_share_one_udp_port_through_hostile_traffic(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_that_come_and_go_leave_no_route_behind() {
-    let mut server = server(Ipv4Addr::new(127, 0, 0, 78)).await;
+    let server = server(Ipv4Addr::new(127, 0, 0, 78)).await;
     let mut a = Peer::join(server.profile(), "cycles", "a", false).await;
     a.publish("a-cam").await;
     for round in 0..10 {

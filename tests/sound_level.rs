@@ -4,11 +4,9 @@
 //! silence once nothing is sent); the monitor reports before login too and
 //! reports nothing once stopped. Timing only as generous timeouts.
 
-mod common;
-
-use common::{one_way_call, Peer, TestServer};
 use media_core::{Event, PublishChannel};
 use std::time::Duration;
+use test_support::{one_way_call, Peer, TestServer};
 
 /// The monitor's interval here (the shortest allowed).
 const INTERVAL: Duration = Duration::from_millis(100);

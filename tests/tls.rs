@@ -5,14 +5,12 @@
 //! expired or misnamed certificate, a pin that does not match, plain ws to
 //! the TLS port and TLS to a plain port.
 
-mod common;
-
-use common::media::VideoProbe;
-use common::tls::{LeafKind, TestCa};
-use common::{Peer, TestServer};
 use media_core::{Event, RoomState, RoomStateChangedReason, TlsOptions};
 use protocol::ErrorCode;
 use std::time::Duration;
+use test_support::media::VideoProbe;
+use test_support::tls::{LeafKind, TestCa};
+use test_support::{Peer, TestServer};
 
 async fn tls_server(ca: &TestCa, kind: LeafKind) -> TestServer {
     let leaf = ca.leaf(kind);
@@ -124,7 +122,7 @@ async fn every_tls_failure_has_its_own_code() {
         ErrorCode::TlsToPlainPort
     );
     // The server counted the failed handshakes (untrusted, pin).
-    assert!(good.handle().state().gate().stats().tls_failures >= 2);
+    assert!(good.handle.state().gate().stats().tls_failures >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,7 +146,7 @@ async fn a_pinned_self_signed_certificate_needs_no_ca() {
 /// restart serves the same fingerprint).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_self_signed_server_and_pinned_call() {
-    use common::flood::ServeProcess;
+    use test_support::flood::ServeProcess;
     let config = server::ServerConfig::generate_local();
     let serve = ServeProcess::start_with_args(config.clone(), 4096, &["--tls-self-signed"]).await;
     assert!(serve.url.starts_with("wss://127.0.0.1:"), "{}", serve.url);
@@ -169,17 +167,17 @@ async fn cli_self_signed_server_and_pinned_call() {
         .kill_on_drop(true)
         .spawn()
         .expect("spawn confer call");
-    let mut lines = common::cli::stdout_lines(&mut call);
+    let mut lines = test_support::cli::stdout_lines(&mut call);
     // Connecting, then Connected over the pinned wss.
     for want in ["Connecting", "Connected"] {
         let state = next_room_state(&mut lines).await;
         assert_eq!(state["state"], want, "{state}");
     }
-    common::cli::terminate(&mut call).await;
+    test_support::cli::terminate(&mut call).await;
 }
 
 /// The next `RoomStateUpdate` line `confer call` prints.
-async fn next_room_state(lines: &mut common::cli::StdoutLines) -> serde_json::Value {
+async fn next_room_state(lines: &mut test_support::cli::StdoutLines) -> serde_json::Value {
     tokio::time::timeout(Duration::from_secs(20), async {
         while let Ok(Some(line)) = lines.next_line().await {
             let v: serde_json::Value = serde_json::from_str(&line).expect("JSON lines");

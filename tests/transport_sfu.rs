@@ -3,11 +3,7 @@
 //! PlayTransport (the engine integration comes later).
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
-mod common;
-
 use bytes::Bytes;
-use common::udp_relay::UdpRelay;
-use common::TestServer;
 use futures_util::{SinkExt, StreamExt};
 use media_core::transport::{
     EncodedVideoFrame, PlayEvent, PlayTransport, PublishEvent, PublishTransport, Signal,
@@ -24,6 +20,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use test_support::udp_relay::UdpRelay;
+use test_support::TestServer;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -546,7 +544,7 @@ impl Collector {
 
 /// Waits (at most 5 s) for the SFU to hold no connections; returns its counts.
 async fn sfu_counts_settled(server: &TestServer) -> (usize, usize) {
-    let sfu = server.handle().state().media().sfu().clone();
+    let sfu = server.handle.state().media().sfu().clone();
     let deadline = Instant::now() + Duration::from_secs(5);
     while sfu.counts() != (0, 0) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -558,7 +556,7 @@ async fn sfu_counts_settled(server: &TestServer) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_publisher_four_players_get_byte_identical_frames() {
-    let mut server = start_server(loopback_media()).await;
+    let server = start_server(loopback_media()).await;
     let mut a = Signaling::login(&server, "room1", "alice").await;
     a.publish_stream("cam").await;
     let keyframe_requests = Arc::new(AtomicU64::new(0));
@@ -629,7 +627,7 @@ async fn one_publisher_four_players_get_byte_identical_frames() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_publishing_ends_the_stream_and_republishing_resumes_it() {
-    let mut server = start_server(loopback_media()).await;
+    let server = start_server(loopback_media()).await;
     let mut a = Signaling::login(&server, "r", "alice").await;
     let mut b = Signaling::login(&server, "r", "bob").await;
     // Playing before the stream exists waits for it.
@@ -667,7 +665,7 @@ async fn ten_percent_loss_is_repaired_by_nack() {
     };
     let relay = UdpRelay::start(port..=port).await;
     relay.set_loss_percent(10);
-    let mut server = start_server(media).await;
+    let server = start_server(media).await;
     let mut a = Signaling::login(&server, "r", "alice").await;
     let mut b = Signaling::login(&server, "r", "bob").await;
     a.publish_stream("cam").await;
@@ -713,7 +711,7 @@ fn rss_kib() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_publish_play_cycles_free_everything() {
-    let mut server = start_server(loopback_media()).await;
+    let server = start_server(loopback_media()).await;
     let mut a = Signaling::login(&server, "r", "alice").await;
     let mut b = Signaling::login(&server, "r", "bob").await;
     b.play_stream("cam").await;

@@ -1,15 +1,14 @@
 //! What the benches share: `confer serve` as a separate process (so its CPU
-//! and memory can be read apart from the clients'), /proc readings, and
-//! percentiles.
+//! and memory can be read apart from the clients', with
+//! `test_support::proc_stat`), and percentiles.
 // Each bench uses a different subset.
 #![allow(dead_code)]
 
 mod peer;
-mod proc_stat;
 #[allow(unused_imports)] // only the benches with in-process engines
 pub(crate) use peer::Peer;
 #[allow(unused_imports)] // not every bench reads CPU time
-pub(crate) use proc_stat::TICKS_PER_SECOND;
+pub(crate) use test_support::proc_stat::{self, TICKS_PER_SECOND};
 
 use server::{AppConfig, ServerConfig};
 use std::path::PathBuf;

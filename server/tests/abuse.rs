@@ -1,12 +1,12 @@
 //! Misbehaving clients get their code; everybody else keeps being served.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use protocol::{ClientMessage, ErrorCode, ServerMessage};
+use test_support::client;
+use test_support::TestServer;
 use tokio_tungstenite::tungstenite::Message;
 
-async fn still_served(server: &common::TestServer, probe: &mut common::Client) {
+async fn still_served(server: &TestServer, probe: &mut client::Client) {
     probe.send(&ClientMessage::Heartbeat { ack: 0 }).await;
     let m = probe
         .recv_until(|m| matches!(m, ServerMessage::HeartbeatAck { .. }))
@@ -26,7 +26,7 @@ fn rand_suffix() -> u32 {
 
 #[tokio::test]
 async fn malformed_and_unknown_are_not_fatal() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut probe, _) = server.login("r", "probe", false).await;
     let (mut c, _) = server.login("r", "c", false).await;
     c.send_raw(Message::Text("{not json".into())).await;
@@ -69,7 +69,7 @@ async fn malformed_and_unknown_are_not_fatal() {
 
 #[tokio::test]
 async fn binary_oversized_and_flood_are_fatal() {
-    let server = common::start(|c| {
+    let server = TestServer::start_with(|c| {
         c.limits.messages_per_second = 5;
         c.limits.message_burst = 10;
     })
@@ -137,10 +137,10 @@ async fn binary_oversized_and_flood_are_fatal() {
 /// evicted.
 #[tokio::test]
 async fn connection_limit_refuses_then_evicts_the_oldest_not_logged_in() {
-    let server = common::start(|c| c.limits.max_connections = 2).await;
+    let server = TestServer::start_with(|c| c.limits.max_connections = 2).await;
     let (mut probe, _) = server.login("r", "a", false).await;
     let mut pending = server.connect().await;
-    let refused = common::refused_at_accept(server.handle.local_addr()).await;
+    let refused = client::refused_at_accept(server.handle.local_addr()).await;
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     assert!(refused.contains("\"code\":1009010"), "{refused}");
     assert!(refused.contains("TooManyConnections"), "{refused}");
@@ -156,7 +156,7 @@ async fn connection_limit_refuses_then_evicts_the_oldest_not_logged_in() {
     ));
     // Both slots hold logged-in sessions now: nothing to evict.
     tokio::time::sleep(server::gate::EVICT_MIN_AGE).await;
-    let refused = common::refused_at_accept(server.handle.local_addr()).await;
+    let refused = client::refused_at_accept(server.handle.local_addr()).await;
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     let stats = server.handle.state().gate().stats();
     assert_eq!((stats.evicted, stats.refused_full), (1, 2));
@@ -168,7 +168,7 @@ async fn connection_limit_refuses_then_evicts_the_oldest_not_logged_in() {
 async fn bad_frames_get_their_typed_error_and_close_code() {
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
     use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-    let server = common::start(|c| {
+    let server = TestServer::start_with(|c| {
         c.limits.messages_per_second = 5;
         c.limits.message_burst = 10;
     })
@@ -220,7 +220,7 @@ async fn bad_frames_get_their_typed_error_and_close_code() {
 /// by it: liveness is what `Heartbeat` says).
 #[tokio::test]
 async fn ping_flood_is_rate_limited() {
-    let server = common::start(|c| {
+    let server = TestServer::start_with(|c| {
         c.limits.messages_per_second = 50;
         c.limits.message_burst = 100;
     })
@@ -280,20 +280,20 @@ async fn ping_flood_is_rate_limited() {
 #[tokio::test]
 async fn malformed_ids_are_refused_first_on_every_request() {
     use protocol::{IceCandidate, MediaRole};
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut c, _) = server.login("r", "ids", false).await;
     for bad in ["../x", "", "a b", &"s".repeat(257), "é"] {
         let requests = [
-            common::publish_stream(1, bad),
+            client::publish_stream(1, bad),
             ClientMessage::StreamState {
                 request_id: 2,
                 stream_id: bad.into(),
                 audio_muted: true,
                 video_muted: false,
             },
-            common::stop_publishing(3, bad),
-            common::play_stream(4, bad),
-            common::stop_playing(5, bad),
+            client::stop_publishing(3, bad),
+            client::play_stream(4, bad),
+            client::stop_playing(5, bad),
             ClientMessage::SdpOffer {
                 request_id: 6,
                 stream_id: bad.into(),

@@ -4,19 +4,18 @@
 //! them all.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use protocol::{ClientMessage, ServerMessage};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
+use test_support::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 const HEADER_READ_MS: u64 = 400;
 const IDLE_MS: u64 = 600;
 
-async fn start() -> common::TestServer {
-    common::start(|c| {
+async fn start() -> TestServer {
+    TestServer::start_with(|c| {
         c.header_read_timeout_ms = HEADER_READ_MS;
         c.http_idle_timeout_ms = IDLE_MS;
         c.limits.max_connections_per_ip = 3;
@@ -191,7 +190,7 @@ async fn a_stalled_tls_handshake_is_cut_by_the_header_read_timeout() {
     let dir = std::env::temp_dir().join(format!("confer-tls-stall-{}", std::process::id()));
     let (cert, key) =
         server::tls::self_signed(&dir, &["127.0.0.1".to_owned()]).expect("certificate");
-    let server = common::start(|c| {
+    let server = TestServer::start_with(|c| {
         c.header_read_timeout_ms = HEADER_READ_MS;
         c.tls.cert_file = Some(cert);
         c.tls.key_file = Some(key);

@@ -1,13 +1,13 @@
 //! `/healthz`, `/metrics` and graceful shutdown.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use protocol::{ErrorCode, ServerMessage};
+use test_support::client;
+use test_support::TestServer;
 
 #[tokio::test]
 async fn healthz_and_metrics() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let health = server.http_get_ok("/healthz").await;
     assert!(health.ends_with("ok"), "{health}");
     let (_a, _) = server.login("r1", "a", true).await;
@@ -29,7 +29,7 @@ async fn healthz_and_metrics() {
 
 #[tokio::test]
 async fn shutdown_says_goodbye_to_everyone() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut a, _) = server.login("r", "a", true).await;
     let mut waiting = server.connect().await;
     let addr = server.handle.local_addr();
@@ -104,7 +104,7 @@ async fn routes_answer_without_a_socket() {
 }
 
 /// `POST path` with a JSON body; returns (status, body).
-async fn http_post(server: &common::TestServer, path: &str, body: &str) -> (u16, String) {
+async fn http_post(server: &TestServer, path: &str, body: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(server.handle.local_addr())
         .await
@@ -115,7 +115,7 @@ async fn http_post(server: &common::TestServer, path: &str, body: &str) -> (u16,
     );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = String::new();
-    tokio::time::timeout(common::WAIT, s.read_to_string(&mut out))
+    tokio::time::timeout(client::WAIT, s.read_to_string(&mut out))
         .await
         .unwrap()
         .unwrap();
@@ -155,7 +155,7 @@ fn api_code(body: &str) -> ErrorCode {
 
 #[tokio::test]
 async fn the_debug_page_is_served() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let page = server.http_get_ok("/").await;
     assert!(page.contains("text/html"), "{page}");
     assert!(page.contains("Confer"), "{page}");
@@ -179,7 +179,7 @@ async fn the_debug_page_is_served() {
 
 #[tokio::test]
 async fn dev_mode_mints_tokens_that_log_in() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     assert!(
         server.app.dev_mode,
         "the generated local config is a dev app"
@@ -257,7 +257,7 @@ async fn dev_mode_mints_tokens_that_log_in() {
 #[tokio::test]
 async fn production_apps_cannot_mint_tokens() {
     // No development app at all: the endpoint is not there.
-    let server = common::start(|c| {
+    let server = TestServer::start_with(|c| {
         for app in &mut c.apps {
             app.dev_mode = false;
         }
@@ -271,7 +271,7 @@ async fn production_apps_cannot_mint_tokens() {
     assert!(info.contains(r#""dev_app_ids":[]"#), "{info}");
 
     // A production app beside a development one: refused.
-    let server = common::start(|c| {
+    let server = TestServer::start_with(|c| {
         c.apps[0].dev_mode = false;
         c.apps.push(server::AppConfig::generate(true));
     })

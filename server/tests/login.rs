@@ -1,11 +1,10 @@
 //! Login over a real socket: the happy path and each refusal's code.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use protocol::token::{mint, Privileges, TokenClaims};
 use protocol::{ClientMessage, Credentials, ErrorCode, ServerMessage};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use test_support::TestServer;
 
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -14,10 +13,7 @@ fn now_unix() -> u64 {
         .as_secs()
 }
 
-async fn login_failure(
-    server: &common::TestServer,
-    edit: impl FnOnce(&mut protocol::Login),
-) -> ErrorCode {
+async fn login_failure(server: &TestServer, edit: impl FnOnce(&mut protocol::Login)) -> ErrorCode {
     let mut c = server.connect().await;
     let mut login = c.app_sign_login(&server.app, "room1", "u1", true);
     edit(&mut login);
@@ -34,7 +30,7 @@ async fn login_failure(
 
 #[tokio::test]
 async fn app_sign_login_happy_path() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (_c, ok) = server.login("room1", "u1", true).await;
     assert_eq!(ok.room_id, "room1");
     assert!(ok.users.is_empty());
@@ -51,7 +47,7 @@ async fn app_sign_login_happy_path() {
 
 #[tokio::test]
 async fn refusals_have_their_codes() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let app_id = server.app.app_id;
     assert_eq!(
         login_failure(&server, |l| l.app_id = app_id.wrapping_add(1)).await,
@@ -119,7 +115,7 @@ async fn refusals_have_their_codes() {
 
 #[tokio::test]
 async fn token_login_reports_expiry_and_renews() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let secret = server.app.server_secret.clone();
     let app_id = server.app.app_id;
     let token = mint(
@@ -190,7 +186,7 @@ async fn token_login_reports_expiry_and_renews() {
 
 #[tokio::test]
 async fn login_timeout_and_login_required() {
-    let server = common::start(|c| c.login_timeout_ms = 300).await;
+    let server = TestServer::start_with(|c| c.login_timeout_ms = 300).await;
     let mut idle = server.connect().await;
     assert_eq!(
         idle.closed_with_fatal_error().await,
@@ -208,7 +204,7 @@ async fn login_timeout_and_login_required() {
 
 #[tokio::test]
 async fn room_member_limit_from_first_user() {
-    let server = common::start(|c| c.limits.max_rooms_per_app = 2).await;
+    let server = TestServer::start_with(|c| c.limits.max_rooms_per_app = 2).await;
     let mut first = server.connect().await;
     let mut login = first.app_sign_login(&server.app, "small", "u1", true);
     login.max_member_count = 2;

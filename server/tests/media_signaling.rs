@@ -1,10 +1,9 @@
 //! Media signaling on the real server: play subscriptions and the errors of
 //! SdpOffer (the end-to-end media tests live in media-core/tests/transport_sfu.rs).
 
-mod common;
-
-use common::{start, WAIT};
 use protocol::{AckBody, ClientMessage, ErrorCode, MediaRole, ServerMessage};
+use test_support::client;
+use test_support::TestServer;
 
 fn error_code(m: &ServerMessage, id: u32) -> Option<ErrorCode> {
     match m {
@@ -18,7 +17,7 @@ fn error_code(m: &ServerMessage, id: u32) -> Option<ErrorCode> {
 }
 
 /// Sends `msg` and skips to the error answering `request_id`; returns its code.
-async fn refused(c: &mut common::Client, request_id: u32, msg: &ClientMessage) -> ErrorCode {
+async fn refused(c: &mut client::Client, request_id: u32, msg: &ClientMessage) -> ErrorCode {
     c.send(msg).await;
     let m = c.recv_until(|m| error_code(m, request_id).is_some()).await;
     error_code(&m, request_id).expect("matched above")
@@ -26,19 +25,19 @@ async fn refused(c: &mut common::Client, request_id: u32, msg: &ClientMessage) -
 
 #[tokio::test]
 async fn play_subscriptions_and_offer_errors() {
-    let server = start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut a, _) = server.login("r", "alice", false).await;
     let (mut b, _) = server.login("r2", "bob", false).await;
 
     // Invalid stream ID.
     assert_eq!(
-        refused(&mut b, 1, &common::play_stream(1, "bad id!")).await,
+        refused(&mut b, 1, &client::play_stream(1, "bad id!")).await,
         ErrorCode::InvalidStreamId
     );
 
     // Stopping what is not played.
     assert_eq!(
-        refused(&mut b, 2, &common::stop_playing(2, "cam")).await,
+        refused(&mut b, 2, &client::stop_playing(2, "cam")).await,
         ErrorCode::NotPlaying
     );
 
@@ -53,7 +52,7 @@ async fn play_subscriptions_and_offer_errors() {
         refused(&mut b, 3, &offer(3, MediaRole::Play)).await,
         ErrorCode::StreamNotLive
     );
-    let m = b.request(&common::play_stream(4, "cam")).await;
+    let m = b.request(&client::play_stream(4, "cam")).await;
     assert!(matches!(
         m,
         ServerMessage::Ack {
@@ -72,7 +71,7 @@ async fn play_subscriptions_and_offer_errors() {
         ErrorCode::NotStreamOwner
     );
     // Claimed, but the SDP is garbage.
-    a.send(&common::publish_stream(7, "cam")).await;
+    a.send(&client::publish_stream(7, "cam")).await;
     a.recv_until(|m| matches!(m, ServerMessage::Ack { request_id: 7, .. }))
         .await;
     assert_eq!(
@@ -85,7 +84,7 @@ async fn play_subscriptions_and_offer_errors() {
         .try_recv(std::time::Duration::from_millis(300))
         .await
         .is_none_or(|m| !matches!(m, ServerMessage::StreamReady { .. })));
-    let m = b.request(&common::stop_playing(9, "cam")).await;
+    let m = b.request(&client::stop_playing(9, "cam")).await;
     assert!(matches!(
         m,
         ServerMessage::Ack {
@@ -93,7 +92,7 @@ async fn play_subscriptions_and_offer_errors() {
             body: AckBody::PlayStopped { .. }
         }
     ));
-    let _ = WAIT;
+    let _ = client::WAIT;
     assert_eq!(server.handle.state().media().subscription_counts(), (0, 0));
     server.handle.shutdown().await;
 }

@@ -3,15 +3,14 @@
 //! across token renewals (up and down).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{publish_stream, Client, TestServer};
 use protocol::token::Privileges;
 use protocol::{
     AckBody, ClientMessage, ErrorCode, MediaRole, Resume, RoomEvent, ServerMessage, UpdateType,
     PROTOCOL_VERSION,
 };
 use std::time::Duration;
+use test_support::client::{publish_stream, Client};
+use test_support::TestServer;
 
 const WATCH_ONLY: Privileges = Privileges {
     login: true,
@@ -64,9 +63,9 @@ async fn resume(server: &TestServer, ok: &protocol::LoginOk) -> Client {
 
 #[tokio::test]
 async fn a_token_without_publish_cannot_publish_by_any_route() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut watcher, _) = server.login("r", "watcher", false).await;
-    let token = server.token("viewer", WATCH_ONLY, 0, 600);
+    let token = server.aged_token("viewer", WATCH_ONLY, 0, 600);
     let (mut viewer, ok) = server.token_login("r", "viewer", token.clone()).await;
 
     // Publishing, and offering media for the stream anyway.
@@ -99,7 +98,7 @@ async fn a_token_without_publish_cannot_publish_by_any_route() {
     no_stream_seen(&mut watcher).await;
 
     // Renewing with a token that grants publishing opens it...
-    let full = server.token("viewer", Privileges::ALL, 0, 600);
+    let full = server.aged_token("viewer", Privileges::ALL, 0, 600);
     assert!(renew(&mut relogged, 5, full).await);
     match relogged.request(&publish_stream(6, "cam")).await {
         ServerMessage::Ack {
@@ -123,7 +122,7 @@ async fn a_token_without_publish_cannot_publish_by_any_route() {
     }
 
     // ...and renewing without it closes it again and withdraws the stream.
-    let watch_only = server.token("viewer", WATCH_ONLY, 0, 600);
+    let watch_only = server.aged_token("viewer", WATCH_ONLY, 0, 600);
     assert!(!renew(&mut relogged, 7, watch_only).await);
     match watcher
         .recv_until(|m| matches!(m, ServerMessage::Event(_)))
@@ -158,14 +157,14 @@ async fn a_token_without_publish_cannot_publish_by_any_route() {
 
 #[tokio::test]
 async fn an_expired_token_keeps_its_session_but_publishes_nothing_new() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     // Issued 599 s ago for 600 s: one second left.
-    let token = server.token("late", Privileges::ALL, 599, 600);
+    let token = server.aged_token("late", Privileges::ALL, 599, 600);
     let (mut late, _) = server.token_login("r", "late", token).await;
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     publish_refused(&mut late, 1, ErrorCode::TokenExpired).await;
     // A renewal makes it possible again.
-    let fresh = server.token("late", Privileges::ALL, 0, 600);
+    let fresh = server.aged_token("late", Privileges::ALL, 0, 600);
     assert!(renew(&mut late, 2, fresh).await);
     assert!(matches!(
         late.request(&publish_stream(3, "cam")).await,
@@ -176,7 +175,7 @@ async fn an_expired_token_keeps_its_session_but_publishes_nothing_new() {
 
 #[tokio::test]
 async fn the_app_sign_grants_publishing() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut native, _) = server.login("r", "native", false).await;
     assert!(matches!(
         native.request(&publish_stream(1, "cam")).await,
@@ -188,20 +187,20 @@ async fn the_app_sign_grants_publishing() {
 #[tokio::test]
 async fn a_renewal_hands_out_fresh_turn_credentials() {
     const SECRET: &str = "turn-secret-of-the-test";
-    let server = common::start(|c| {
+    let server = TestServer::start_with(|c| {
         c.ice.turn_urls = vec!["turn:203.0.113.7:3478".into()];
         c.ice.turn_secret = Some(SECRET.into());
         c.ice.credential_ttl_secs = 600;
     })
     .await;
-    let token = server.token("ann", Privileges::ALL, 0, 60);
+    let token = server.aged_token("ann", Privileges::ALL, 0, 60);
     let (mut c, ok) = server.token_login("r", "ann", token).await;
     let first = &ok.ice_servers[0];
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let renewed = match c
         .request(&ClientMessage::RenewToken {
             request_id: 3,
-            token: server.token("ann", Privileges::ALL, 0, 120),
+            token: server.aged_token("ann", Privileges::ALL, 0, 120),
         })
         .await
     {

@@ -1,10 +1,10 @@
 //! User, stream and broadcast fan-out between raw clients.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use protocol::{AckBody, ClientMessage, ErrorCode, RoomEvent, ServerMessage, UpdateType};
 use std::time::Duration;
+use test_support::client;
+use test_support::TestServer;
 
 fn event(m: ServerMessage) -> (u64, RoomEvent) {
     match m {
@@ -25,7 +25,7 @@ fn user_ids(e: &RoomEvent) -> (UpdateType, Vec<String>) {
 
 #[tokio::test]
 async fn users_join_and_leave_in_order() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut a, _) = server.login("r", "a", true).await;
     let (mut b, ok_b) = server.login("r", "b", true).await;
     assert_eq!(
@@ -91,11 +91,11 @@ async fn users_join_and_leave_in_order() {
     }
     // Re-publishing the same ID is idempotent; another user cannot take it.
     assert!(matches!(
-        b.request(&common::publish_stream(2, "cam-b")).await,
+        b.request(&client::publish_stream(2, "cam-b")).await,
         ServerMessage::Ack { request_id: 2, .. }
     ));
     assert!(matches!(
-        a.request(&common::publish_stream(3, "cam-b")).await,
+        a.request(&client::publish_stream(3, "cam-b")).await,
         ServerMessage::Error {
             request_id: Some(3),
             code: ErrorCode::StreamIdInUse,
@@ -104,14 +104,14 @@ async fn users_join_and_leave_in_order() {
         }
     ));
     assert!(matches!(
-        a.request(&common::publish_stream(4, "bad id")).await,
+        a.request(&client::publish_stream(4, "bad id")).await,
         ServerMessage::Error {
             code: ErrorCode::InvalidStreamId,
             ..
         }
     ));
     assert!(matches!(
-        a.request(&common::stop_publishing(5, "cam-b")).await,
+        a.request(&client::stop_publishing(5, "cam-b")).await,
         ServerMessage::Error {
             code: ErrorCode::NotPublishing,
             ..
@@ -169,11 +169,11 @@ async fn users_join_and_leave_in_order() {
 
     // The stream ID is free again.
     assert!(matches!(
-        a.request(&common::publish_stream(10, "cam-b")).await,
+        a.request(&client::publish_stream(10, "cam-b")).await,
         ServerMessage::Ack { request_id: 10, .. }
     ));
     assert_eq!(
-        a.request(&common::stop_publishing(11, "cam-b")).await,
+        a.request(&client::stop_publishing(11, "cam-b")).await,
         ServerMessage::Ack {
             request_id: 11,
             body: AckBody::StreamStopped {
@@ -186,7 +186,7 @@ async fn users_join_and_leave_in_order() {
 
 #[tokio::test]
 async fn broadcasts_reach_the_others() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut a, _) = server.login("r", "a", false).await;
     let (mut b, _) = server.login("r", "b", false).await;
     assert_eq!(
@@ -257,7 +257,7 @@ async fn broadcasts_reach_the_others() {
 
 #[tokio::test]
 async fn stream_state_reaches_the_others_and_late_joiners() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut a, _) = server.login("r", "a", false).await;
     let (mut b, _) = server.login("r", "b", false).await;
     // b publishes with its microphone already muted: the Add says so.

@@ -1,12 +1,12 @@
 //! Kick-out, resume after a dropped connection, heartbeat timeout.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use protocol::{
     ClientMessage, ErrorCode, Resume, RoomEvent, ServerMessage, UpdateType, PROTOCOL_VERSION,
 };
 use std::time::Duration;
+use test_support::client;
+use test_support::TestServer;
 
 fn resume(ok: &protocol::LoginOk, last_seq: u64) -> ClientMessage {
     ClientMessage::Resume(Resume {
@@ -19,7 +19,7 @@ fn resume(ok: &protocol::LoginOk, last_seq: u64) -> ClientMessage {
 
 /// Resumes `ok`'s session (seen up to seq 0) on a new connection, which the
 /// server must close after exactly one `ResumeFailed`; returns its code.
-async fn resume_fails(server: &common::TestServer, ok: &protocol::LoginOk) -> ErrorCode {
+async fn resume_fails(server: &TestServer, ok: &protocol::LoginOk) -> ErrorCode {
     let mut c = server.connect().await;
     c.send(&resume(ok, 0)).await;
     match c.closed().await.as_slice() {
@@ -30,12 +30,12 @@ async fn resume_fails(server: &common::TestServer, ok: &protocol::LoginOk) -> Er
 
 #[tokio::test]
 async fn second_login_kicks_the_first_without_churn() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut a, _) = server.login("r", "a", true).await;
     let (mut b, ok_b) = server.login("r", "b", true).await;
     a.recv().await;
     a.recv().await; // Add b, count 2
-    b.request(&common::publish_stream(1, "cam")).await;
+    b.request(&client::publish_stream(1, "cam")).await;
     a.recv().await; // stream Add
 
     let (_b2, ok_b2) = server.login("r", "b", true).await;
@@ -88,7 +88,7 @@ async fn second_login_kicks_the_first_without_churn() {
 
 #[tokio::test]
 async fn resume_after_dropped_connection_replays_missed_events() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (a, ok_a) = server.login("r", "a", true).await;
     let (mut b, _) = server.login("r", "b", true).await;
     // a vanishes without logging out (TCP drop).
@@ -153,7 +153,7 @@ async fn resume_after_dropped_connection_replays_missed_events() {
 
 #[tokio::test]
 async fn resume_takes_over_an_open_connection() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     let (mut a, ok_a) = server.login("r", "a", true).await;
     let mut a2 = server.connect().await;
     assert!(
@@ -165,7 +165,7 @@ async fn resume_takes_over_an_open_connection() {
 
 #[tokio::test]
 async fn silent_clients_are_removed_after_the_heartbeat_timeout() {
-    let server = common::start(|c| {
+    let server = TestServer::start_with(|c| {
         c.heartbeat_interval_ms = 100;
         c.heartbeat_timeout_ms = 500;
     })
@@ -246,14 +246,14 @@ async fn logout_behind_a_failed_write_still_logs_out() {
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::MaybeTlsStream;
 
-    let server = common::start(|c| {
+    let server = TestServer::start_with(|c| {
         c.heartbeat_interval_ms = 10_000;
         c.heartbeat_timeout_ms = 30_000;
     })
     .await;
     let (mut other, _) = server.login("r", "other", true).await;
     let (mut leaving, _) = server.login("r", "leaving", true).await;
-    leaving.send(&common::publish_stream(1, "cam")).await;
+    leaving.send(&client::publish_stream(1, "cam")).await;
     leaving
         .recv_until(|m| matches!(m, ServerMessage::Ack { request_id: 1, .. }))
         .await;

@@ -2,9 +2,8 @@
 //! --update-feed DIR`): files inside the directory, typed 404s for the rest.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use protocol::ErrorCode;
+use test_support::TestServer;
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("confer-feed-{name}-{}", std::process::id()));
@@ -32,7 +31,7 @@ async fn serves_feed_files_and_nothing_else() {
     std::os::unix::fs::symlink(base.join("secret.txt"), feed.join("link.txt")).unwrap();
 
     let dir = feed.clone();
-    let server = common::start(move |config| config.update_feed = Some(dir)).await;
+    let server = TestServer::start_with(move |config| config.update_feed = Some(dir)).await;
     let latest = server.http_get_ok("/updates/latest.json").await;
     assert!(
         latest.contains("content-type: application/json"),
@@ -65,7 +64,7 @@ async fn serves_feed_files_and_nothing_else() {
 
 #[tokio::test]
 async fn without_a_feed_every_update_path_is_a_typed_404() {
-    let server = common::start(|_| {}).await;
+    let server = TestServer::start_with(|_| {}).await;
     assert_typed_404(&server.http_get("/updates/latest.json").await);
     server.handle.shutdown().await;
 }

@@ -10,8 +10,6 @@
 //!
 //! CPU and memory count the app process and its WebKit child processes.
 
-#[path = "../../benches/support/proc_stat.rs"]
-mod proc_stat;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -19,6 +17,7 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 use support::app::{self, RunningApp};
 use support::participant::Participant;
+use test_support::proc_stat;
 
 const LONG: Duration = Duration::from_secs(60);
 const COLD_STARTS: usize = 3;

@@ -1,10 +1,58 @@
-//! What Confer's tests share across crates.
+//! What Confer's tests and benches share across crates.
 //!
 //! A test that needs something a machine may lack (an X display, root and
 //! network namespaces, Chromium, a private PulseAudio) calls [`skip`] when
 //! it is missing: on a developer's machine the test says SKIPPED and passes;
 //! where `CONFER_REQUIRE_ALL` is set (CI, `.ci/run`) it fails instead, so a
 //! missing package can never turn a whole suite green by skipping it.
+//! [`proc_stat`] reads a process's CPU time and memory for the benches.
+//!
+//! With the `server` feature: `TestServer`, a real server on 127.0.0.1:0
+//! with a generated local config, and what tests drive it with that does
+//! not need the SDK: raw protocol clients (`client`, `raw`), relays that
+//! cut or drop traffic (`relay`, `udp_relay`), test certificates (`tls`),
+//! `confer` child processes (`cli`, `flood`, `frozen`) and network
+//! namespaces (`netns`). The server's own tests use only this much.
+//!
+//! With the `sdk` feature (which includes `server`), SDK engines too:
+//! `Peer`, event briefs for sequence assertions (`brief`) and probes for the
+//! frames and audio a player got (`media`).
+#![warn(missing_docs)]
+
+#[cfg(feature = "sdk")]
+pub mod brief;
+#[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
+pub mod client;
+#[cfg(feature = "server")]
+pub mod flood;
+#[cfg(feature = "server")]
+pub mod frozen;
+#[cfg(feature = "sdk")]
+pub mod media;
+#[cfg(feature = "server")]
+pub mod netns;
+#[cfg(feature = "sdk")]
+pub mod peer;
+pub mod proc_stat;
+#[cfg(feature = "server")]
+pub mod raw;
+#[cfg(feature = "server")]
+pub mod relay;
+#[cfg(feature = "server")]
+pub mod test_server;
+#[cfg(feature = "server")]
+pub mod tls;
+#[cfg(feature = "server")]
+pub mod udp_relay;
+
+#[cfg(feature = "sdk")]
+pub use brief::{brief, briefs, device_brief, is_media_detail};
+#[cfg(feature = "sdk")]
+pub use peer::{one_way_call, Peer, EVENT_TIMEOUT};
+#[cfg(feature = "server")]
+pub use test_server::{unix_now, TestServer};
 
 /// The variable that turns skips into failures.
 pub const REQUIRE_ALL: &str = "CONFER_REQUIRE_ALL";

@@ -4,7 +4,7 @@
 //! and a player (another `confer call --probe`) must see frames again. One
 //! round per freeze; each is checked, and timed for the bench.
 
-use super::{cli, TestServer};
+use crate::{cli, TestServer};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@
 //! A test calls [`enter`] first: it re-runs the test inside `unshare -n -m`
 //! with a private `/run` (so `ip netns` touches nothing of the host), and
 //! the outer run only checks the inner one passed. Without root, `unshare`,
-//! `ip` or `nft` it skips ([`test_support::skip`]: SKIPPED, or a failure
+//! `ip` or `nft` it skips ([`crate::skip`]: SKIPPED, or a failure
 //! where `CONFER_REQUIRE_ALL` is set) and returns `false`.
 
 use std::process::Command;
@@ -27,7 +27,7 @@ pub fn enter(test_name: &str) -> bool {
         .collect();
     if !rustix::process::geteuid().is_root() || !missing.is_empty() {
         let why = format!("needs root and {missing:?} (network namespaces)");
-        test_support::skip(test_name, &why);
+        crate::skip(test_name, &why);
         return false;
     }
     // A sandbox may deny namespaces even to root: then say so and skip.
@@ -36,7 +36,7 @@ pub fn enter(test_name: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !can_unshare {
-        test_support::skip(test_name, "this machine does not allow network namespaces");
+        crate::skip(test_name, "this machine does not allow network namespaces");
         return false;
     }
     let exe = std::env::current_exe().expect("the test binary");

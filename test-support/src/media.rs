@@ -2,7 +2,7 @@
 //! times read from the test pattern's barcode in rendered frames, and the
 //! decoded audio.
 
-use super::Peer;
+use crate::Peer;
 use media_core::capture::barcode::{self, Stamp};
 use media_core::frame::VideoFrame;
 use media_core::render::{Canvas, FrameReceiver, FrameSink, RenderedFrame};

@@ -1,40 +1,28 @@
-//! Shared helpers: a server on 127.0.0.1:0 and a raw WebSocket client.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+//! A raw WebSocket client for the server's own tests: it logs in with an
+//! AppSign proof or a token and reads and writes protocol messages, failing
+//! the test after [`WAIT`]; plus the media requests those tests send and a
+//! probe for connections refused at accept.
+// A panic on anything unexpected is what these helpers are for.
+#![allow(clippy::unwrap_used)]
 
+use crate::TestServer;
 use futures_util::{SinkExt, StreamExt};
 use protocol::auth::login_proof;
-use protocol::token::{mint, Privileges, TokenClaims};
 use protocol::{
     ClientMessage, Credentials, ErrorCode, Login, LoginOk, ServerMessage, UserInfo,
     PROTOCOL_VERSION,
 };
-use server::{AppConfig, ServerConfig, ServerHandle};
+use server::AppConfig;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// How long a raw client waits for any one message, a close or an HTTP
+/// response before failing.
 pub const WAIT: Duration = Duration::from_secs(5);
-
-pub struct TestServer {
-    pub handle: ServerHandle,
-    pub app: AppConfig,
-}
-
-pub async fn start(tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let mut config = ServerConfig::generate_local();
-    config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
-    tweak(&mut config);
-    let app = config.apps[0].clone();
-    let handle = server::start(config).await.expect("server starts");
-    TestServer { handle, app }
-}
 
 /// `PublishStream` for `stream_id`: no extra info, audio and video on.
 pub fn publish_stream(request_id: u32, stream_id: &str) -> ClientMessage {
@@ -82,14 +70,19 @@ pub async fn refused_at_accept(addr: SocketAddr) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A connected raw client, past the server's Challenge.
 pub struct Client {
+    /// The WebSocket.
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The nonce from the server's Challenge.
     pub nonce: String,
 }
 
+/// Raw protocol clients for a test server.
 impl TestServer {
+    /// Connects a raw client (past the Challenge).
     pub async fn connect(&self) -> Client {
-        Client::connect(&self.handle.ws_url()).await
+        Client::connect(&self.url).await
     }
 
     /// Connects and logs in with an AppSign proof.
@@ -103,17 +96,6 @@ impl TestServer {
         }
     }
 
-    /// A token for `user` (any room) with `privileges`, issued now - `age`
-    /// seconds and valid for `ttl` seconds from then.
-    pub fn token(&self, user: &str, privileges: Privileges, age: u64, ttl: u64) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let claims = TokenClaims::new(self.app.app_id, user, None, privileges, now - age, ttl);
-        mint(self.app.server_secret.as_bytes(), &claims)
-    }
-
     /// Connects and logs in with `token`.
     pub async fn token_login(&self, room: &str, user: &str, token: String) -> (Client, LoginOk) {
         let mut c = self.connect().await;
@@ -125,31 +107,11 @@ impl TestServer {
             other => panic!("expected LoginOk, got {other:?}"),
         }
     }
-
-    /// GETs `path`, asserts a 200 and returns the whole response.
-    pub async fn http_get_ok(&self, path: &str) -> String {
-        let response = self.http_get(path).await;
-        assert!(
-            response.starts_with("HTTP/1.1 200"),
-            "GET {path}: {response}"
-        );
-        response
-    }
-
-    pub async fn http_get(&self, path: &str) -> String {
-        let mut s = TcpStream::connect(self.handle.local_addr()).await.unwrap();
-        let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut out = String::new();
-        tokio::time::timeout(WAIT, s.read_to_string(&mut out))
-            .await
-            .unwrap()
-            .unwrap();
-        out
-    }
 }
 
 impl Client {
+    /// Connects to `url` and reads the Challenge (checking its version and
+    /// nonce length).
     pub async fn connect(url: &str) -> Client {
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -169,6 +131,8 @@ impl Client {
         c
     }
 
+    /// A `Login` for `user` in `room` with an AppSign proof over this
+    /// connection's nonce.
     pub fn app_sign_login(
         &self,
         app: &AppConfig,
@@ -192,10 +156,12 @@ impl Client {
         }
     }
 
+    /// Sends a protocol message.
     pub async fn send(&mut self, msg: &ClientMessage) {
         self.send_raw(Message::Text(msg.encode().into())).await;
     }
 
+    /// Sends a WebSocket frame as is.
     pub async fn send_raw(&mut self, msg: Message) {
         self.ws.send(msg).await.expect("sends");
     }

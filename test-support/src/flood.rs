@@ -87,7 +87,8 @@ impl ServeProcess {
             None => Command::new("sh"),
         };
         let mut child = command
-            .args(["-c", &script, env!("CARGO_BIN_EXE_confer")])
+            .args(["-c", &script])
+            .arg(crate::cli::confer_bin())
             .arg(&path)
             .args(args)
             .stdout(Stdio::piped())

@@ -1,7 +1,8 @@
 //! The `confer` binary as a child process: `confer call` against a
 //! [`TestServer`], stopped the way a user stops it (SIGTERM).
 
-use super::TestServer;
+use crate::TestServer;
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
@@ -15,7 +16,7 @@ pub type StdoutLines = Lines<BufReader<ChildStdout>>;
 /// The caller adds what the call does (`--play`, `--publish`...), where its
 /// stderr goes, and spawns it.
 pub fn confer_call(server: &TestServer, room: &str, user: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_confer"));
+    let mut command = Command::new(confer_bin());
     command
         .args(["call", "--server", &server.url, "--room", room])
         .args(["--user", user, "--app-id", &server.app.app_id.to_string()])
@@ -24,6 +25,22 @@ pub fn confer_call(server: &TestServer, room: &str, user: &str) -> Command {
         .stdout(Stdio::piped())
         .kill_on_drop(true);
     command
+}
+
+/// The `confer` binary of this build: `CARGO_BIN_EXE_confer` when Cargo
+/// set it, else the one next to the running test or bench (Cargo puts
+/// those in `target/<profile>/deps/` and builds the package's binaries
+/// into `target/<profile>/` before running them).
+pub fn confer_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("CARGO_BIN_EXE_confer") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("the running test's path");
+    let mut dir = exe.parent().expect("the test is in a directory");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("deps/ is in the profile's directory");
+    }
+    dir.join(format!("confer{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// The stdout [`confer_call`] piped, line by line.
