@@ -642,7 +642,13 @@ fn decode<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, DecodeEr
         serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if !known.contains(&tag.kind.as_str()) {
         let mut kind = tag.kind;
-        kind.truncate(64);
+        // At most 64 bytes, cut on a character boundary (a peer's type may
+        // be any text; found by fuzz/ `signaling`).
+        let mut end = kind.len().min(64);
+        while !kind.is_char_boundary(end) {
+            end -= 1;
+        }
+        kind.truncate(end);
         return Err(DecodeError::Unknown(kind));
     }
     serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))
@@ -1048,6 +1054,13 @@ mod tests {
                 .unwrap_err()
                 .code(),
             ErrorCode::MalformedMessage
+        );
+        // An unknown type is echoed cut to 64 bytes, never inside a
+        // character (this panicked: fuzz/regressions/signaling/).
+        let long = format!(r#"{{"type":"{}é"}}"#, "x".repeat(63));
+        assert_eq!(
+            ClientMessage::decode(&long),
+            Err(DecodeError::Unknown("x".repeat(63)))
         );
         let big = format!(
             r#"{{"type":"heartbeat","ack":1,"pad":"{}"}}"#,
