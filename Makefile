@@ -121,6 +121,16 @@ bench: deps
 	$(MAKE) bench-browser
 	$(MAKE) bench-dist
 
+## Licences, sources and bans (deny.toml) with cargo-deny (built once into
+## the target dir's tools); security advisories too where the RustSec
+## database can be fetched (it comes from GitHub, which CI cannot reach).
+TOOLS := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools
+DENY := $(TOOLS)/bin/cargo-deny
+audit:
+	@[ -x $(DENY) ] || $(CARGO) install cargo-deny --locked --quiet --root $(TOOLS)
+	$(DENY) check licenses bans sources
+	$(DENY) check advisories || echo "audit: advisories skipped: the RustSec database could not be fetched"
+
 ## Issue 12's figures: a half-open flood under ulimit -n 1024 (held open
 ## over time, server fds and RSS) and a client frozen past the heartbeat
 ## timeout (new login and frames again, p50/max).
