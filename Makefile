@@ -7,7 +7,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 export CONFER_ARTIFACTS := $(ARTIFACTS)
 export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run serve test deps ui web build contract lint fmt ui-test browser-test fuzz fuzz-test bench bench-abuse bench-networks bench-app bench-browser dist test-dist bench-dist clean
+.PHONY: run serve test deps ui web build contract lint audit fmt ui-test browser-test fuzz fuzz-test bench bench-abuse bench-networks bench-app bench-browser dist test-dist bench-dist clean
 
 deps:
 	@bash scripts/deps.sh
