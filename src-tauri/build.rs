@@ -1,3 +1,5 @@
+//! Generates the Tauri context (config, embedded UI assets, icons).
+
 fn main() {
     tauri_build::build();
 }
