@@ -38,10 +38,10 @@ serve: web
 ## the checked-in files differ (or are missing from git).
 GENERATED := ui/src/generated ui/test/generated server/web/src/generated
 contract:
-	$(CARGO) run --quiet -p confer-contract
+	$(CARGO) run --quiet -p contract
 	@if [ -n "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" ]; then \
 		git status --short -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); \
-		echo "lint: the generated TypeScript contract differs from git: commit what \`cargo run -p confer-contract\` wrote"; \
+		echo "lint: the generated TypeScript contract differs from git: commit what \`cargo run -p contract\` wrote"; \
 		exit 1; \
 	fi
 
@@ -115,7 +115,7 @@ bench: deps
 	$(CARGO) bench --bench media
 	$(CARGO) bench --bench sfu_mux
 	$(MAKE) bench-networks
-	$(CARGO) bench -p confer-turn --bench relay
+	$(CARGO) bench -p turn-server --bench relay
 	$(MAKE) bench-abuse
 	$(MAKE) bench-app
 	$(MAKE) bench-browser

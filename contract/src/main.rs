@@ -1,11 +1,11 @@
-//! `cargo run -p confer-contract`: writes the generated TypeScript contract
-//! files (see `confer_contract::files`) into the repository.
+//! `cargo run -p contract`: writes the generated TypeScript contract
+//! files (see `contract::files`) into the repository.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let root = confer_contract::repo_root();
-    for f in confer_contract::files() {
+    let root = contract::repo_root();
+    for f in contract::files() {
         let path = root.join(&f.path);
         if std::fs::read_to_string(&path).ok().as_deref() == Some(f.text.as_str()) {
             continue;
@@ -15,10 +15,10 @@ fn main() -> ExitCode {
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| std::fs::write(&path, &f.text));
         if let Err(e) = written {
-            eprintln!("confer-contract: {}: {e}", path.display());
+            eprintln!("contract: {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
-        println!("confer-contract: wrote {}", f.path.display());
+        println!("contract: wrote {}", f.path.display());
     }
     ExitCode::SUCCESS
 }

@@ -3,9 +3,9 @@
 
 #[test]
 fn generated_files_are_fresh() {
-    let root = confer_contract::repo_root();
+    let root = contract::repo_root();
     let mut stale = Vec::new();
-    for f in confer_contract::files() {
+    for f in contract::files() {
         let on_disk = std::fs::read_to_string(root.join(&f.path)).unwrap_or_default();
         if on_disk != f.text {
             stale.push(f.path.display().to_string());
@@ -13,6 +13,6 @@ fn generated_files_are_fresh() {
     }
     assert!(
         stale.is_empty(),
-        "stale generated files {stale:?}: run `cargo run -p confer-contract` and commit them"
+        "stale generated files {stale:?}: run `cargo run -p contract` and commit them"
     );
 }

@@ -6,7 +6,7 @@
 //!
 //! Adding a variant breaks [`name`]'s match until it is listed there; add an
 //! example to [`all`] and its JSON to the fixture. The generator
-//! (`cargo run -p confer-contract`) also refuses an `Event` variant without
+//! (`cargo run -p contract`) also refuses an `Event` variant without
 //! an example.
 
 use crate::quality::{PlayStreamQuality, PublishStreamQuality, StreamQualityLevel};

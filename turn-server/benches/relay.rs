@@ -1,6 +1,6 @@
 //! Relay throughput, server CPU, loss and added latency on loopback.
 //!
-//! `cargo bench -p confer-turn --bench relay`
+//! `cargo bench -p turn-server --bench relay`
 //!
 //! Setup: the TURN server runs alone on its own thread (a current-thread
 //! tokio runtime), so that thread's CPU time is the server's CPU time; it is

@@ -1,5 +1,5 @@
 //! A TURN server on 127.0.0.1 for trying clients by hand:
-//! `cargo run -p confer-turn --example serve_loopback -- SECRET PORT`.
+//! `cargo run -p turn-server --example serve_loopback -- SECRET PORT`.
 //! Loopback peers are allowed; relays on 127.0.0.1.
 
 #[tokio::main]
