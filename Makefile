@@ -48,6 +48,7 @@ contract:
 lint: contract ui web
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace --quiet
 	rustfmt --edition 2021 --check fuzz/build.rs fuzz/src/targets.rs fuzz/tests/replay.rs fuzz/fuzz_targets/*.rs
 
 ## UI unit tests (node --test), then the smoke checks: the built UI in

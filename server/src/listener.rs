@@ -1,4 +1,4 @@
-//! The accept loop: every TCP connection passes the [`Gate`] before a byte
+//! The accept loop: every TCP connection passes the [`Gate`](crate::gate::Gate) before a byte
 //! of HTTP is read, then is served by hyper (HTTP/1.1 with upgrades) with a
 //! header-read timeout and an idle timeout until it upgrades to a WebSocket.
 //!

@@ -3,6 +3,7 @@
 //! checked message by message (the order, the fatal error, the close code).
 #![allow(clippy::unwrap_used)]
 
+use axum::extract::ws::Message;
 use futures_util::{sink, stream};
 use protocol::auth::login_proof;
 use protocol::{
@@ -13,7 +14,6 @@ use server::state::ServerState;
 use server::ServerConfig;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use axum::extract::ws::Message;
 
 /// A connection being served: what the client sends, what it receives.
 struct Wire {

@@ -1,5 +1,5 @@
 //! A synthetic video source: a diagonal luma gradient and chroma bands that
-//! drift every frame, a bouncing box, and the [`barcode`](super::barcode)
+//! drift every frame, a bouncing box, and the [`barcode`]
 //! stamp (frame number + capture time) across the top. Cheap enough to run
 //! at 1080p30 in a debug build: each row is a slice copy from a precomputed
 //! ramp.
