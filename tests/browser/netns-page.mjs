@@ -30,13 +30,19 @@ execFileSync("certutil", ["-A", "-d", `sql:${nssdb}`, "-n", "confer-test-ca", "-
 process.env.HOME = home;
 
 const browser = await launchBrowser();
-const page = await openPage(browser, { httpUrl: env("PAGE_URL"), appId: env("APP_ID") }, {
-  room: env("ROOM"),
-  user: env("USER"),
-  token: env("TOKEN"),
-  source: "test",
-  stream: env("STREAM"),
-});
+const params = { room: env("ROOM"), user: env("USER"), token: env("TOKEN"), source: "test", stream: env("STREAM") };
+// A fresh namespace's interface settles (IPv6 duplicate address detection)
+// a moment after it comes up; Chromium sees that as a network change and
+// aborts a navigation in flight with ERR_NETWORK_CHANGED. Load again then.
+let page;
+for (let attempt = 1; !page; attempt++) {
+  try {
+    page = await openPage(browser, { httpUrl: env("PAGE_URL"), appId: env("APP_ID") }, params);
+  } catch (e) {
+    if (attempt >= 5 || !/ERR_NETWORK_CHANGED/.test(String(e))) throw e;
+    await sleep(1000);
+  }
+}
 say({ event: "page", protocol: await page.evaluate(() => location.protocol) });
 await pageLogin(page);
 await pagePublish(page);
