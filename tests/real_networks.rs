@@ -576,6 +576,7 @@ fn chromium_on_a_tcp_only_network_sends_through_the_builtin_turn_over_tcp() {
 }
 
 #[test]
+#[ignore = "flaky in CI (page load stalls or ERR_NETWORK_CHANGED in the walled namespace); passes alone: cargo test --test real_networks -- --ignored"]
 fn chromium_where_only_tcp_443_is_open_sends_through_turn_over_tls() {
     chromium_through_the_builtin_turn(
         "chromium_where_only_tcp_443_is_open_sends_through_turn_over_tls",
