@@ -20,19 +20,37 @@ pub(super) async fn listen(
     socket: Arc<UdpSocket>,
     local: SocketAddr,
     inputs: mpsc::Sender<Input>,
+    shutdown: watch::Receiver<bool>,
+) {
+    receive(socket, inputs, shutdown, |client, data| Input::Client {
+        from: FiveTuple {
+            client,
+            server: local,
+            transport: Transport::Udp,
+        },
+        data,
+    })
+    .await;
+}
+
+/// Feeds every datagram `socket` receives to the core as `to_input(sender,
+/// payload)`, until shutdown or the core is gone. Receive errors (ICMP
+/// errors surface here on some systems) are skipped.
+async fn receive(
+    socket: Arc<UdpSocket>,
+    inputs: mpsc::Sender<Input>,
     mut shutdown: watch::Receiver<bool>,
+    to_input: impl Fn(SocketAddr, Vec<u8>) -> Input,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         tokio::select! {
             _ = stopped(&mut shutdown) => return,
             received = socket.recv_from(&mut buf) => {
-                let Ok((n, client)) = received else {
-                    // ICMP errors surface here on some systems; keep serving.
+                let Ok((n, sender)) = received else {
                     continue;
                 };
-                let from = FiveTuple { client, server: local, transport: Transport::Udp };
-                if inputs.send(Input::Client { from, data: buf[..n].to_vec() }).await.is_err() {
+                if inputs.send(to_input(sender, buf[..n].to_vec())).await.is_err() {
                     return;
                 }
             }
@@ -138,21 +156,12 @@ async fn relay_receive(
     socket: Arc<UdpSocket>,
     relay: SocketAddr,
     inputs: mpsc::Sender<Input>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    loop {
-        tokio::select! {
-            _ = stopped(&mut shutdown) => return,
-            received = socket.recv_from(&mut buf) => {
-                let Ok((n, peer)) = received else {
-                    continue;
-                };
-                let input = Input::Peer { relay, peer, data: buf[..n].to_vec() };
-                if inputs.send(input).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
+    receive(socket, inputs, shutdown, |peer, data| Input::Peer {
+        relay,
+        peer,
+        data,
+    })
+    .await;
 }
