@@ -1,7 +1,7 @@
 // The signaling protocol of protocol/src/message.rs, as the page speaks it:
 // JSON text frames on /ws, a "type" field naming the variant in snake_case.
 // The types and the error codes are generated from the Rust ones
-// (generated/, `cargo run -p confer-contract`).
+// (generated/, `cargo run -p contract`).
 
 export { ErrorCode } from "./generated/error-codes.js";
 export { PROTOCOL_VERSION } from "./generated/protocol.js";
