@@ -1,7 +1,7 @@
 // The contract's data shapes (docs/app-contract.md), as the UI receives them:
 // media-core's `Event` enum serialised by serde (snake_case fields, enums as
 // their variant names), generated from the Rust types into generated/
-// (`cargo run -p confer-contract`), and the app commands' argument and
+// (`cargo run -p contract`), and the app commands' argument and
 // result types.
 
 export type {
