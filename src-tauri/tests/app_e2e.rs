@@ -113,7 +113,20 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
 
     // The host checks its call the way a guest's app connects (the real
     // check_reachability command: confer doctor's steps on loopback).
-    ui.click("#check-reachability");
+    // WebKit can drop a click on a panel still being laid out: click until
+    // the check runs (busy) or has results.
+    let taken = "const r = document.querySelector('#reachability');
+                 return !!r && (r.getAttribute('aria-busy') === 'true' || !!r.querySelector('.reach-check'));";
+    for _ in 0..3 {
+        ui.click("#check-reachability");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline && ui.exec(taken, json!([])) != json!(true) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if ui.exec(taken, json!([])) == json!(true) {
+            break;
+        }
+    }
     let checks = ui.wait_for(
         "the reachability results",
         LONG,
