@@ -113,6 +113,7 @@ fn remote_device_states_are_reported_on_add_and_on_change() {
             camera("sm", Mute),
         ]
     );
+    h.save("remote_device_states");
 }
 
 #[test]
@@ -128,6 +129,7 @@ fn duplicate_events_are_ignored() {
         events(&h.input(3, conn, event(2, users_added(&["c"])))).len(),
         1
     );
+    h.save("duplicate_events_ignored");
 }
 
 #[test]
@@ -153,4 +155,5 @@ fn incoming_broadcast_is_an_event() {
             }]
         }]
     );
+    h.save("incoming_broadcast");
 }

@@ -29,4 +29,5 @@ fn heartbeats_and_silent_server_detection() {
         events(&out)[0],
         state(RoomState::Connecting, ErrorCode::NetworkInterrupted)
     );
+    h.save("heartbeats_and_silent_server");
 }

@@ -7,8 +7,8 @@ use protocol::{Credentials, Resume};
 #[test]
 fn login_ok_reports_state_then_users_then_streams() {
     let mut h = H::new();
-    h.s.login(
-        h.at(0),
+    h.call_login(
+        0,
         "r1",
         User::new("u1", "Alice"),
         RoomConfig {
@@ -58,6 +58,7 @@ fn login_ok_reports_state_then_users_then_streams() {
             camera("sa", RemoteDeviceState::Open),
         ]
     );
+    h.save("login_handshake");
 }
 
 trait WithName {
@@ -80,8 +81,7 @@ fn without_notify_only_streams_follow_and_token_is_used() {
         token: Some("CF1.tok.sig".into()),
         ..Default::default()
     };
-    h.s.login(h.at(0), "r1", User::new("u1", ""), config)
-        .unwrap();
+    h.call_login(0, "r1", User::new("u1", ""), config).unwrap();
     let conn = connect_of(&h.drain()).unwrap();
     let ClientMessage::Login(login) = h.challenge(0, conn) else {
         panic!("expected login");
@@ -101,6 +101,7 @@ fn without_notify_only_streams_follow_and_token_is_used() {
             camera("sa", RemoteDeviceState::Open),
         ]
     );
+    h.save("login_with_token_without_notify");
 }
 
 #[test]
@@ -126,6 +127,7 @@ fn login_failure_disconnects_without_retry() {
     assert!(!h.s.is_logged_in());
     assert_eq!(h.s.poll_timeout(), None);
     assert!(h.tick(60_000).is_empty());
+    h.save("login_failed");
 }
 
 #[test]
@@ -201,6 +203,7 @@ fn network_loss_backs_off_then_resumes_and_replays_missed_events() {
             msg: ClientMessage::Heartbeat { ack: 2 }
         }]
     );
+    h.save("reconnect_resume_replays_missed_events");
 }
 
 #[test]
@@ -233,6 +236,7 @@ fn resume_failure_logs_in_again_and_reconciles() {
     let out = h.input(1340, c3, stream_published(id, &stream_id));
     assert_eq!(media(&out), vec![negotiate_cmd("p1", MediaRole::Publish)]);
     h.publish_connects(1350);
+    h.save("resume_refused_relogin_reconciles");
 }
 
 #[test]
@@ -268,6 +272,7 @@ fn retry_window_exhausted_disconnects() {
         ]
     );
     assert_eq!(h.s.poll_timeout(), None);
+    h.save("retry_window_exhausted");
 }
 
 #[test]
@@ -299,6 +304,7 @@ fn first_login_to_an_unreachable_server_gives_up_after_the_window() {
             ),
         ]
     );
+    h.save("first_login_unreachable");
 }
 
 #[test]
@@ -313,15 +319,21 @@ fn handshake_timeout_counts_as_a_failed_attempt() {
 
 #[test]
 fn kick_out_disconnects_without_retry() {
-    for msg in [
-        ServerMessage::Kicked {
-            code: ErrorCode::KickedOut,
-            message: "elsewhere".into(),
-        },
-        ServerMessage::ResumeFailed {
-            code: ErrorCode::KickedOut,
-            message: "elsewhere".into(),
-        },
+    for (msg, name) in [
+        (
+            ServerMessage::Kicked {
+                code: ErrorCode::KickedOut,
+                message: "elsewhere".into(),
+            },
+            "kicked_out",
+        ),
+        (
+            ServerMessage::ResumeFailed {
+                code: ErrorCode::KickedOut,
+                message: "elsewhere".into(),
+            },
+            "kicked_out_on_resume",
+        ),
     ] {
         let mut h = H::new();
         let mut conn = publishing(&mut h);
@@ -342,6 +354,7 @@ fn kick_out_disconnects_without_retry() {
         );
         assert!(out.contains(&Output::Close { conn }));
         assert_eq!(h.s.poll_timeout(), None);
+        h.save(name);
     }
 }
 
@@ -444,7 +457,8 @@ fn relogin_republishes_and_replays(h: &mut H, ms: u64, conn: ConnId) -> Vec<Outp
 /// A client frozen (suspended, SIGSTOPped) past the server's heartbeat
 /// timeout reads `expiry` on its old connection first thing after
 /// waking: an interruption, then a fresh login within the retry window.
-fn frozen_client_logs_in_again(expiry: ServerMessage) {
+/// Saves the transcript as `name`.
+fn frozen_client_logs_in_again(expiry: ServerMessage, name: &str) {
     let mut h = H::new();
     let conn = publishing_and_playing(&mut h);
     // Nothing sent or received from 12 ms to 60 s.
@@ -470,19 +484,23 @@ fn frozen_client_logs_in_again(expiry: ServerMessage) {
             msg: ClientMessage::Heartbeat { ack: 0 }
         }]
     );
+    h.save(name);
 }
 
 #[test]
 fn session_expired_while_frozen_logs_in_again() {
-    frozen_client_logs_in_again(session_expired());
+    frozen_client_logs_in_again(session_expired(), "session_expired_while_frozen");
 }
 
 #[test]
 fn legacy_kick_for_an_expired_session_logs_in_again() {
-    frozen_client_logs_in_again(ServerMessage::Kicked {
-        code: ErrorCode::SessionExpired,
-        message: "no heartbeat".into(),
-    });
+    frozen_client_logs_in_again(
+        ServerMessage::Kicked {
+            code: ErrorCode::SessionExpired,
+            message: "no heartbeat".into(),
+        },
+        "legacy_kick_expired_session",
+    );
 }
 
 #[test]
@@ -507,6 +525,7 @@ fn frozen_client_whose_own_timer_fires_first_logs_in_again() {
     assert!(matches!(h.challenge(60_280, c3), ClientMessage::Login(_)));
     all.extend(relogin_republishes_and_replays(&mut h, 60_290, c3));
     assert_never_ended(&all);
+    h.save("silence_timer_first_then_resume_refused");
 }
 
 #[test]
@@ -520,6 +539,7 @@ fn session_expired_during_a_resume_logs_in_at_once() {
     assert!(events(&out).is_empty(), "{out:?}");
     let c3 = connect_of(&out).expect("logs in at once");
     assert!(matches!(h.challenge(1_280, c3), ClientMessage::Login(_)));
+    h.save("session_expired_during_resume");
 }
 
 #[test]
@@ -538,6 +558,7 @@ fn shutdown_is_an_interruption() {
     assert!(ev.contains(&state(RoomState::Connecting, ErrorCode::NetworkInterrupted)));
     assert!(out.contains(&Output::Close { conn }));
     assert_eq!(h.s.poll_timeout(), Some(h.at(350)));
+    h.save("shutdown_interruption");
 }
 
 #[test]
@@ -592,7 +613,7 @@ fn wrong_calls_fail_at_once() {
 fn logout_stops_publishers_then_disconnects() {
     let mut h = H::new();
     let conn = publishing(&mut h);
-    h.s.logout(h.at(100)).unwrap();
+    h.logout(100).unwrap();
     let out = h.drain();
     assert!(matches!(
         out[0],
@@ -615,4 +636,5 @@ fn logout_stops_publishers_then_disconnects() {
     // Late input from the closed connection is ignored; a new login works.
     assert!(h.input(200, conn, event(1, users_added(&["x"]))).is_empty());
     assert!(h.login(300, false) > conn);
+    h.save("logout_while_publishing");
 }

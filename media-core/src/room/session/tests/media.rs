@@ -112,7 +112,7 @@ fn player_waits_for_the_stream_then_plays_and_follows_it() {
     );
     assert_eq!(media(&out), vec![negotiate_cmd("s1", MediaRole::Play)]);
     // Stop: NoPlay, StopPlaying to the server, pipeline stopped.
-    h.s.stop_playing(h.at(8_100), "s1").unwrap();
+    h.stop_playing(8_100, "s1").unwrap();
     let out = h.drain();
     assert_eq!(
         events(&out),
@@ -127,10 +127,8 @@ fn player_waits_for_the_stream_then_plays_and_follows_it() {
     assert!(
         matches!(sent(&out).as_slice(), [ClientMessage::StopPlaying { stream_id, .. }] if stream_id == "s1")
     );
-    assert_eq!(
-        h.s.stop_playing(h.at(8_200), "s1"),
-        Err(PlayerError::NotPlaying)
-    );
+    assert_eq!(h.stop_playing(8_200, "s1"), Err(PlayerError::NotPlaying));
+    h.save("play_follows_the_stream");
 }
 
 #[test]
@@ -173,6 +171,7 @@ fn failed_media_is_retried_and_hung_negotiation_times_out() {
             role: MediaRole::Publish
         }]
     );
+    h.save("media_retry_and_negotiation_timeout");
     // Offer refused by the server: also a failure with its code.
     let mut h = H::new();
     let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
@@ -201,6 +200,7 @@ fn failed_media_is_retried_and_hung_negotiation_times_out() {
     );
     // Not live: waits for StreamReady instead of retrying on a timer.
     assert!(media(&h.tick(2_000)).is_empty());
+    h.save("offer_refused_stream_not_live");
 }
 
 #[test]
@@ -239,6 +239,7 @@ fn signaling_loss_keeps_media_and_relogin_renegotiates() {
     assert!(sent
         .iter()
         .any(|m| matches!(m, ClientMessage::PlayStream { stream_id, .. } if stream_id == "s1")));
+    h.save("signaling_loss_relogin_renegotiates");
 }
 
 #[test]
@@ -246,7 +247,7 @@ fn logout_stops_all_media() {
     let mut h = H::new();
     let conn = publishing(&mut h);
     let _ = play(&mut h, 10, conn, "s1");
-    h.s.logout(h.at(20)).unwrap();
+    h.logout(20).unwrap();
     let out = h.drain();
     assert_eq!(
         media(&out),
@@ -268,10 +269,7 @@ fn logout_stops_all_media() {
             changed(RoomStateChangedReason::Logout, ErrorCode::Success),
         ]
     );
-    assert_eq!(
-        h.s.start_playing(h.at(30), "s1"),
-        Err(PlayerError::NotLoggedIn)
-    );
+    assert_eq!(h.start_playing(30, "s1"), Err(PlayerError::NotLoggedIn));
 }
 
 #[test]

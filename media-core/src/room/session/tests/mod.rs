@@ -10,6 +10,7 @@ mod media;
 mod publish;
 mod requests;
 mod token;
+mod transcript;
 
 use super::media_links::{MEDIA_RETRY, NEGOTIATION_TIMEOUT};
 use super::*;
@@ -18,13 +19,18 @@ use crate::room::PublishChannel;
 use protocol::{
     AckBody, LoginOk, RoomEvent, SequencedEvent, StreamInfo, UserInfo, PROTOCOL_VERSION,
 };
+use serde_json::json;
+use transcript::{call, media_json, transport_json, with_result, Recorder};
 
 const SIGN: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
-/// A session and a fake clock.
+/// A session and a fake clock; what goes in and comes out is recorded
+/// (see `transcript.rs`: [`H::save`]).
 struct H {
     s: Session,
     t0: Instant,
+    retry_window: Duration,
+    rec: Recorder,
 }
 
 impl H {
@@ -40,7 +46,14 @@ impl H {
                 reconnect,
             }),
             t0: Instant::now(),
+            retry_window: reconnect.retry_window,
+            rec: Recorder::default(),
         }
+    }
+
+    /// Checks (or writes) the transcript of everything so far as `name`.
+    fn save(&self, name: &str) {
+        self.rec.check(name, self.retry_window);
     }
 
     fn at(&self, ms: u64) -> Instant {
@@ -48,7 +61,9 @@ impl H {
     }
 
     fn drain(&mut self) -> Vec<Output> {
-        std::iter::from_fn(|| self.s.poll_output()).collect()
+        let out: Vec<Output> = std::iter::from_fn(|| self.s.poll_output()).collect();
+        self.rec.outputs(&out);
+        out
     }
 
     fn login(&mut self, ms: u64, notify: bool) -> ConnId {
@@ -56,31 +71,140 @@ impl H {
             is_user_status_notify: notify,
             ..Default::default()
         };
-        self.s
-            .login(self.at(ms), "r1", User::new("u1", "Alice"), config)
+        self.call_login(ms, "r1", User::new("u1", "Alice"), config)
             .unwrap();
         let out = self.drain();
         connect_of(&out).expect("login connects")
     }
 
-    fn input(&mut self, ms: u64, conn: ConnId, msg: ServerMessage) -> Vec<Output> {
-        self.s
-            .handle_transport(self.at(ms), conn, Transport::Message(msg));
+    /// `login` at `ms`, recorded.
+    fn call_login(
+        &mut self,
+        ms: u64,
+        room_id: &str,
+        user: User,
+        config: RoomConfig,
+    ) -> Result<(), RoomError> {
+        let input = call(
+            "login",
+            json!({
+                "room_id": room_id,
+                "user": { "user_id": user.user_id, "user_name": user.user_name },
+                "is_user_status_notify": config.is_user_status_notify,
+                "token": config.token,
+            }),
+        );
+        let result = self.s.login(self.at(ms), room_id, user, config);
+        self.rec.input(ms, with_result(input, &result));
+        result
+    }
+
+    /// `logout` at `ms`, recorded.
+    fn logout(&mut self, ms: u64) -> Result<(), RoomError> {
+        let result = self.s.logout(self.at(ms));
+        self.rec
+            .input(ms, with_result(call("logout", json!({})), &result));
+        result
+    }
+
+    /// `start_publishing` at `ms`, recorded.
+    fn start_publishing(
+        &mut self,
+        ms: u64,
+        id: &str,
+        channel: PublishChannel,
+    ) -> Result<(), crate::error::PublisherError> {
+        let result = self.s.start_publishing(self.at(ms), id, channel);
+        let input = call(
+            "start_publishing",
+            json!({ "stream_id": id, "channel": channel }),
+        );
+        self.rec.input(ms, with_result(input, &result));
+        result
+    }
+
+    /// `stop_publishing` at `ms`, recorded.
+    fn stop_publishing(
+        &mut self,
+        ms: u64,
+        channel: PublishChannel,
+    ) -> Result<(), crate::error::PublisherError> {
+        let result = self.s.stop_publishing(self.at(ms), channel);
+        let input = call("stop_publishing", json!({ "channel": channel }));
+        self.rec.input(ms, with_result(input, &result));
+        result
+    }
+
+    /// `start_playing` at `ms`, recorded.
+    fn start_playing(&mut self, ms: u64, id: &str) -> Result<(), crate::error::PlayerError> {
+        let result = self.s.start_playing(self.at(ms), id);
+        let input = call("start_playing", json!({ "stream_id": id }));
+        self.rec.input(ms, with_result(input, &result));
+        result
+    }
+
+    /// `stop_playing` at `ms`, recorded.
+    fn stop_playing(&mut self, ms: u64, id: &str) -> Result<(), crate::error::PlayerError> {
+        let result = self.s.stop_playing(self.at(ms), id);
+        let input = call("stop_playing", json!({ "stream_id": id }));
+        self.rec.input(ms, with_result(input, &result));
+        result
+    }
+
+    /// `renew_token` at `ms`, recorded.
+    fn renew_token(&mut self, ms: u64, token: &str) -> Result<(), RoomError> {
+        let result = self.s.renew_token(self.at(ms), token);
+        let input = call("renew_token", json!({ "token": token }));
+        self.rec.input(ms, with_result(input, &result));
+        result
+    }
+
+    /// `send_broadcast` at `ms`, recorded.
+    fn send_broadcast(&mut self, ms: u64, text: &str) -> Result<u32, RoomError> {
+        let result = self.s.send_broadcast(self.at(ms), text);
+        let input = call("send_broadcast", json!({ "text": text }));
+        self.rec.input(ms, with_result(input, &result));
+        result
+    }
+
+    /// `set_local_mute` at `ms`, recorded.
+    fn set_local_mute(&mut self, ms: u64, mute: LocalMute, on: bool) {
+        self.s.set_local_mute(self.at(ms), mute, on);
+        let mute = match mute {
+            LocalMute::Microphone => json!({ "microphone": null }),
+            LocalMute::StreamAudio(c) => json!({ "stream_audio": c }),
+            LocalMute::StreamVideo(c) => json!({ "stream_video": c }),
+            LocalMute::CameraOff(c) => json!({ "camera_off": c }),
+        };
+        self.rec.input(
+            ms,
+            call("set_local_mute", json!({ "mute": mute, "on": on })),
+        );
+    }
+
+    /// Feeds `t` on `conn` at `ms`, recorded.
+    fn transport(&mut self, ms: u64, conn: ConnId, t: Transport) -> Vec<Output> {
+        self.rec.input(ms, transport_json(conn, &t));
+        self.s.handle_transport(self.at(ms), conn, t);
         self.drain()
+    }
+
+    fn input(&mut self, ms: u64, conn: ConnId, msg: ServerMessage) -> Vec<Output> {
+        self.transport(ms, conn, Transport::Message(msg))
     }
 
     fn close(&mut self, ms: u64, conn: ConnId) -> Vec<Output> {
-        self.s
-            .handle_transport(self.at(ms), conn, Transport::Closed("test".into()));
-        self.drain()
+        self.transport(ms, conn, Transport::Closed("test".into()))
     }
 
     fn media(&mut self, ms: u64, id: &str, role: MediaRole, fact: MediaFact) -> Vec<Output> {
+        self.rec.input(ms, media_json(id, role, &fact));
         self.s.handle_media(self.at(ms), id, role, fact);
         self.drain()
     }
 
     fn tick(&mut self, ms: u64) -> Vec<Output> {
+        self.rec.input(ms, call("tick", json!({})));
         self.s.handle_timeout(self.at(ms));
         self.drain()
     }
@@ -96,8 +220,8 @@ impl H {
 
     /// Opens `conn`, answers the challenge and returns what was sent.
     fn challenge(&mut self, ms: u64, conn: ConnId) -> ClientMessage {
-        self.s
-            .handle_transport(self.at(ms), conn, Transport::Opened);
+        let opened = self.transport(ms, conn, Transport::Opened);
+        assert!(opened.is_empty(), "{opened:?}");
         let out = self.input(ms, conn, challenge());
         let sent = sent(&out);
         assert_eq!(sent.len(), 1, "{out:?}");
@@ -346,8 +470,7 @@ fn publish_request(msg: &ClientMessage) -> Option<(u32, String)> {
 /// Logs in, publishes "p1" on Main and gets it acknowledged.
 fn publishing(h: &mut H) -> ConnId {
     let (conn, _) = h.logged_in(0, true, ok(&["a"], &[("sa", "a")], 2));
-    h.s.start_publishing(h.at(0), "p1", PublishChannel::Main)
-        .unwrap();
+    h.start_publishing(0, "p1", PublishChannel::Main).unwrap();
     let out = h.drain();
     let (id, _) = publish_request(&sent(&out)[0]).unwrap();
     let out = h.input(0, conn, stream_published(id, "p1"));
@@ -403,7 +526,7 @@ fn player(id: &str, state: PlayerState, code: ErrorCode) -> Event {
 
 /// Starts playing `id` on a live connection and returns the PlayStream request id.
 fn play(h: &mut H, ms: u64, conn: ConnId, id: &str) -> u32 {
-    h.s.start_playing(h.at(ms), id).unwrap();
+    h.start_playing(ms, id).unwrap();
     let out = h.drain();
     assert_eq!(
         events(&out),

@@ -21,7 +21,7 @@ fn states_sent(out: &[Output]) -> Vec<(u32, String, bool, bool)> {
 
 /// Sets a local mute at `ms`; returns the StreamStates sent (without ids).
 fn mute(h: &mut H, ms: u64, m: LocalMute, on: bool) -> Vec<(String, bool, bool)> {
-    h.s.set_local_mute(h.at(ms), m, on);
+    h.set_local_mute(ms, m, on);
     let out = h.drain();
     assert!(events(&out).is_empty(), "own mutes are not events: {out:?}");
     states_sent(&out)
@@ -35,7 +35,7 @@ fn local_mutes_are_announced_while_publishing() {
     let mut h = H::new();
     let conn = publishing(&mut h);
     let main = PublishChannel::Main;
-    h.s.set_local_mute(h.at(10), LocalMute::Microphone, true);
+    h.set_local_mute(10, LocalMute::Microphone, true);
     let out = h.drain();
     let states = states_sent(&out);
     let [(id, ref stream, true, false)] = states[..] else {
@@ -83,7 +83,7 @@ fn local_mutes_are_announced_while_publishing() {
         []
     );
     // A refusal is only worth a debug event.
-    h.s.set_local_mute(h.at(110), LocalMute::Microphone, true);
+    h.set_local_mute(110, LocalMute::Microphone, true);
     let out = h.drain();
     let id = states_sent(&out)[0].0;
     let out = h.input(
@@ -100,7 +100,7 @@ fn local_mutes_are_announced_while_publishing() {
         }]
     );
     // Stopped: later mutes go nowhere.
-    h.s.stop_publishing(h.at(130), main).unwrap();
+    h.stop_publishing(130, main).unwrap();
     h.drain();
     assert_eq!(mute(&mut h, 140, LocalMute::Microphone, false), []);
 }
@@ -111,8 +111,7 @@ fn publishing_starts_with_the_current_mute_state() {
     // Set before logging in: mutes belong to the engine, not the room.
     assert_eq!(mute(&mut h, 0, LocalMute::Microphone, true), []);
     let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
-    h.s.start_publishing(h.at(10), "p1", PublishChannel::Main)
-        .unwrap();
+    h.start_publishing(10, "p1", PublishChannel::Main).unwrap();
     let out = h.drain();
     let announced = sent(&out);
     let [ClientMessage::PublishStream {
@@ -220,8 +219,7 @@ fn publisher_state_sequences() {
     let mut h = H::new();
     let conn = h.login(0, false);
     // Publishing may start while still connecting; it is announced on login.
-    h.s.start_publishing(h.at(0), "p1", PublishChannel::Main)
-        .unwrap();
+    h.start_publishing(0, "p1", PublishChannel::Main).unwrap();
     let out = h.drain();
     assert_eq!(
         events(&out),
@@ -239,20 +237,19 @@ fn publisher_state_sequences() {
     assert_eq!(media(&out), vec![negotiate_cmd("p1", MediaRole::Publish)]);
     h.publish_connects(3);
     assert_eq!(
-        h.s.start_publishing(h.at(4), "p2", PublishChannel::Main),
+        h.start_publishing(4, "p2", PublishChannel::Main),
         Err(PublisherError::AlreadyPublishing)
     );
     assert_eq!(
-        h.s.start_publishing(h.at(4), "p1", PublishChannel::Aux),
+        h.start_publishing(4, "p1", PublishChannel::Aux),
         Err(PublisherError::StreamIdInUse)
     );
     assert_eq!(
-        h.s.start_publishing(h.at(4), "bad/id", PublishChannel::Aux),
+        h.start_publishing(4, "bad/id", PublishChannel::Aux),
         Err(PublisherError::InvalidStreamId)
     );
     // The server refuses a stream ID in use elsewhere.
-    h.s.start_publishing(h.at(5), "taken", PublishChannel::Aux)
-        .unwrap();
+    h.start_publishing(5, "taken", PublishChannel::Aux).unwrap();
     let out = h.drain();
     let (id, _) = publish_request(&sent(&out)[0]).unwrap();
     let out = h.input(
@@ -267,7 +264,7 @@ fn publisher_state_sequences() {
             if stream_id == "taken" && *error_code == ErrorCode::StreamIdInUse.code()
     ));
     // Stop.
-    h.s.stop_publishing(h.at(7), PublishChannel::Main).unwrap();
+    h.stop_publishing(7, PublishChannel::Main).unwrap();
     let out = h.drain();
     assert_eq!(
         events(&out),
@@ -282,7 +279,7 @@ fn publisher_state_sequences() {
         [ClientMessage::StopPublishing { stream_id, .. }] if stream_id == "p1"
     ));
     assert_eq!(
-        h.s.stop_publishing(h.at(8), PublishChannel::Main),
+        h.stop_publishing(8, PublishChannel::Main),
         Err(PublisherError::NotPublishing)
     );
 }

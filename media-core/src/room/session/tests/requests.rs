@@ -6,9 +6,9 @@ use super::*;
 fn broadcasts_resolve_with_ack_error_timeout_or_logout() {
     let mut h = H::new();
     let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
-    let b1 = h.s.send_broadcast(h.at(10), "one").unwrap();
-    let b2 = h.s.send_broadcast(h.at(10), "two").unwrap();
-    let b3 = h.s.send_broadcast(h.at(10), "three").unwrap();
+    let b1 = h.send_broadcast(10, "one").unwrap();
+    let b2 = h.send_broadcast(10, "two").unwrap();
+    let b3 = h.send_broadcast(10, "three").unwrap();
     let out = h.drain();
     assert_eq!(
         sent(&out)[0],
@@ -44,10 +44,11 @@ fn broadcasts_resolve_with_ack_error_timeout_or_logout() {
         done(&h.tick(5010)),
         vec![(b3, Err(RoomError::RequestTimeout))]
     );
-    let b4 = h.s.send_broadcast(h.at(6000), "four").unwrap();
-    h.s.logout(h.at(6001)).unwrap();
+    let b4 = h.send_broadcast(6000, "four").unwrap();
+    h.logout(6001).unwrap();
     let out = h.drain();
     assert_eq!(done(&out), vec![(b4, Err(RoomError::LoggedOut))]);
+    h.save("broadcast_ack_error_timeout_logout");
 }
 
 #[test]
@@ -63,4 +64,5 @@ fn server_error_without_request_is_a_debug_event() {
         &events(&out)[..],
         [Event::Debug { error_code, .. }] if *error_code == ErrorCode::RateLimited.code()
     ));
+    h.save("server_error_debug_event");
 }

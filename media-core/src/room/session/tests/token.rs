@@ -8,7 +8,7 @@ fn a_renewal_hands_fresh_turn_credentials_to_the_media_side() {
     let mut h = H::new();
     let conn = h.login(0, false);
     h.answer_login(10, 20, conn, ok(&[], &[], 1));
-    h.s.renew_token(h.at(1_000), "CF1.renewed.sig").unwrap();
+    h.renew_token(1_000, "CF1.renewed.sig").unwrap();
     let out = h.drain();
     let [ClientMessage::RenewToken { request_id, .. }] = &sent(&out)[..] else {
         panic!("expected renew, got {out:?}");
@@ -30,7 +30,7 @@ fn a_renewal_hands_fresh_turn_credentials_to_the_media_side() {
 
 /// Renews the token at `ms` on `conn` and acknowledges it with `publish`.
 fn renewed(h: &mut H, ms: u64, conn: ConnId, publish: bool) -> Vec<Output> {
-    h.s.renew_token(h.at(ms), "CF1.renewed.sig").unwrap();
+    h.renew_token(ms, "CF1.renewed.sig").unwrap();
     let out = h.drain();
     let [ClientMessage::RenewToken { request_id, .. }] = &sent(&out)[..] else {
         panic!("expected renew, got {out:?}");
@@ -57,8 +57,7 @@ fn renewed_token_without_publish_stops_every_publisher_for_good() {
     let mut h = H::new();
     let conn = publishing(&mut h);
     // A second stream, announced but not yet confirmed.
-    h.s.start_publishing(h.at(10), "p2", PublishChannel::Aux)
-        .unwrap();
+    h.start_publishing(10, "p2", PublishChannel::Aux).unwrap();
     let (aux_request, _) = publish_request(&sent(&h.drain())[0]).unwrap();
     // A renewal that keeps the privilege changes nothing.
     let out = renewed(&mut h, 20, conn, true);
@@ -127,8 +126,7 @@ fn renewed_token_without_publish_stops_every_publisher_for_good() {
 fn publish_refused_for_want_of_privilege_is_never_retried() {
     let mut h = H::new();
     let (conn, _) = h.logged_in(0, false, ok(&[], &[], 1));
-    h.s.start_publishing(h.at(10), "p1", PublishChannel::Main)
-        .unwrap();
+    h.start_publishing(10, "p1", PublishChannel::Main).unwrap();
     let (id, _) = publish_request(&sent(&h.drain())[0]).unwrap();
     let code = ErrorCode::TokenNoPublishPrivilege;
     let out = h.input(20, conn, ServerMessage::error(Some(id), code, false));
@@ -162,9 +160,10 @@ fn publish_refused_for_want_of_privilege_is_never_retried() {
         "{all:?}"
     );
     assert_eq!(
-        h.s.stop_publishing(h.at(2_000), PublishChannel::Main),
+        h.stop_publishing(2_000, PublishChannel::Main),
         Err(PublisherError::NotPublishing)
     );
+    h.save("publish_refused_no_privilege");
 }
 
 #[test]
@@ -183,7 +182,7 @@ fn token_will_expire_thirty_seconds_before_and_renew_resets() {
             remain_time_in_second: 30
         }]
     );
-    h.s.renew_token(h.at(71_000), "CF1.new.sig").unwrap();
+    h.renew_token(71_000, "CF1.new.sig").unwrap();
     let out = h.drain();
     let [ClientMessage::RenewToken { request_id, token }] = &sent(&out)[..] else {
         panic!("expected renew, got {out:?}");
@@ -211,6 +210,7 @@ fn token_will_expire_thirty_seconds_before_and_renew_resets() {
             remain_time_in_second: 30
         }]
     );
+    h.save("token_expiry_warning_and_renew");
 }
 
 #[test]
@@ -226,4 +226,5 @@ fn token_with_little_time_left_warns_at_once() {
             remain_time_in_second: 12
         })
     );
+    h.save("token_short_warns_at_once");
 }
