@@ -10,6 +10,7 @@
 mod call;
 mod connect_args;
 mod doctor;
+mod impair;
 mod jsonl;
 mod logging;
 mod probe;
@@ -45,6 +46,9 @@ enum Command {
     /// Check what a call to a server needs, step by step (DNS, TCP, TLS,
     /// WebSocket, login, UDP media, TURN), one line per step.
     Doctor(Box<doctor::DoctorArgs>),
+    /// Relay UDP to a server through an impaired link (loss, delay, jitter,
+    /// reordering, capacity, schedules, traces), for tests and benches.
+    Impair(Box<impair::ImpairArgs>),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
             Command::Token(cmd) => token::run(cmd),
             Command::Call(args) => call::run(*args).await,
             Command::Doctor(args) => doctor::run(*args).await,
+            Command::Impair(args) => impair::run(*args).await,
         }
     });
     match result {
