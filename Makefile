@@ -33,10 +33,10 @@ run: build
 serve: web
 	$(CARGO) run --quiet --bin confer -- serve --config $(CONFIG)
 
-## The TypeScript contract (ui/src/generated, ui/test/generated,
-## server/web/src/generated) regenerated from the Rust types; lint fails when
-## the checked-in files differ (or are missing from git).
-GENERATED := ui/src/generated ui/test/generated server/web/src/generated
+## The TypeScript contract (contract/ts, which the ui and web builds copy
+## into their git-ignored src/generated) regenerated from the Rust types;
+## lint fails when the checked-in files differ (or are missing from git).
+GENERATED := contract/ts
 contract:
 	$(CARGO) run --quiet -p contract
 	@if [ -n "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" ]; then \

@@ -1,26 +1,33 @@
 //! The TypeScript side of Confer's contracts, generated from the Rust types:
 //! the app UI's events (`media_core::Event` and everything it carries), the
-//! web page's wire messages (`protocol::ClientMessage`, `ServerMessage`,
-//! `TokenClaims`) and the `ErrorCode` table for both.
+//! app commands' arguments and results (`confer-app-types`), the web page's
+//! wire messages (`protocol::ClientMessage`, `ServerMessage`, `TokenClaims`)
+//! and the `ErrorCode` table for both.
 //!
-//! `cargo run -p contract` writes [`files`] into the repository;
-//! `make lint` runs it and fails when the checked-in files differ, and this
-//! crate's test fails on the same difference.
+//! `cargo run -p contract` writes [`files`] into one committed folder,
+//! [`DIR`]; `make lint` runs it and fails when the checked-in files differ,
+//! and this crate's test fails on the same difference. The builds of `ui/`
+//! and `server/web/` copy what they use into their (git-ignored)
+//! `src/generated/` with `contract/sync.mjs`.
 
 use std::any::TypeId;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use confer_app_types::{app, devices, host, profile, settings, tiles, update, CommandError};
 use media_core::Event;
 use protocol::token::TokenClaims;
 use protocol::{ClientMessage, ErrorCode, ServerMessage};
 use ts_rs::{Config, TypeVisitor, TS};
 
+/// The folder of every generated file, from the repository root.
+pub const DIR: &str = "contract/ts";
+
 /// One generated file: its path from the repository root and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
-    /// Relative to the repository root, e.g. `ui/src/generated/events.ts`.
+    /// Relative to the repository root, e.g. `contract/ts/events.ts`.
     pub path: PathBuf,
     /// The whole file.
     pub text: String,
@@ -28,14 +35,12 @@ pub struct File {
 
 /// Every generated file.
 pub fn files() -> Vec<File> {
-    let errors = error_codes();
     vec![
-        file("ui/src/generated/error-codes.ts", errors.clone()),
-        file("ui/src/generated/events.ts", events()),
-        file("ui/test/generated/event-examples.ts", event_examples()),
-        file("server/web/src/generated/error-codes.ts", errors),
-        file("server/web/src/generated/events.ts", events()),
-        file("server/web/src/generated/protocol.ts", wire()),
+        file("error-codes.ts", error_codes()),
+        file("events.ts", events()),
+        file("event-examples.ts", event_examples()),
+        file("protocol.ts", wire()),
+        file("app.ts", app_commands()),
     ]
 }
 
@@ -47,11 +52,18 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn file(path: &str, text: String) -> File {
+fn file(name: &str, text: String) -> File {
     File {
-        path: path.into(),
+        path: PathBuf::from(DIR).join(name),
         text,
     }
+}
+
+/// A [`Module`] with these roots, in this order.
+macro_rules! module {
+    ($cfg:expr; $($root:ty),+ $(,)?) => {
+        Module::new($cfg)$(.root::<$root>())+
+    };
 }
 
 fn config() -> Config {
@@ -105,7 +117,7 @@ fn events() -> String {
     let cfg = config();
     let mut out =
         header("media-core's `Event` (media-core/src/event.rs, quality.rs, transport/path.rs)");
-    Module::new(&cfg).root::<Event>().render(&mut out);
+    module!(&cfg; Event).render(&mut out);
     let names = event_names();
     out.push_str("\n/** Every `Event` variant's name, in declaration order. */\nexport const EVENT_NAMES = [\n");
     for n in &names {
@@ -120,7 +132,7 @@ fn events() -> String {
 fn event_examples() -> String {
     let mut out = header("media_core::event_examples::all() (serialized by serde)");
     out.push_str(
-        "\nimport type { Event } from \"../../src/generated/events.js\";\n\n\
+        "\nimport type { Event } from \"./events.js\";\n\n\
          /** One of each `Event` variant, exactly as the SDK serializes it. */\n\
          export const EVENT_EXAMPLES: readonly Event[] = [\n",
     );
@@ -132,17 +144,38 @@ fn event_examples() -> String {
     out
 }
 
+/// The app commands' arguments and results, and the app's own events'
+/// payloads (`HostStopped`, `update_progress`).
+fn app_commands() -> String {
+    let cfg = config();
+    let mut out = header("src-tauri/types (confer-app-types)");
+    module!(
+        &cfg;
+        CommandError,
+        profile::ProfileArg,
+        settings::Settings,
+        devices::DeviceList,
+        host::HostInfo,
+        host::HostInvite,
+        host::HostStopped,
+        app::Reachability,
+        app::AppInfo,
+        tiles::TileRect,
+        tiles::Diagnostics,
+        update::UpdateInfo,
+        update::UpdateProgress,
+    )
+    .render(&mut out);
+    out
+}
+
 /// The signaling messages both ways, the token claims, and every type they
 /// carry.
 fn wire() -> String {
     let cfg = config();
     let mut out = header("protocol/src/message.rs and token.rs");
     out.push_str("\nimport type { ErrorCode } from \"./error-codes.js\";\n");
-    Module::new(&cfg)
-        .root::<ClientMessage>()
-        .root::<ServerMessage>()
-        .root::<TokenClaims>()
-        .render(&mut out);
+    module!(&cfg; ClientMessage, ServerMessage, TokenClaims).render(&mut out);
     let _ = write!(
         out,
         "\n/** The protocol version this contract describes (`protocol::PROTOCOL_VERSION`). */\n\

@@ -33,6 +33,7 @@ const DESTROY_TIMEOUT: Duration = Duration::from_secs(2);
 /// The application's audio/video scenario; picks video and audio defaults
 /// (used by the media half of the SDK).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Scenario {
     /// General purpose.
     #[default]

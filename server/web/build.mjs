@@ -1,4 +1,5 @@
-// Builds the web debug page: TypeScript (src/) -> dist/js/, static files
+// Builds the web debug page: the generated contract (contract/ts/) ->
+// src/generated/ (git-ignored), TypeScript (src/) -> dist/js/, static files
 // (static/) -> dist/. Uses the TypeScript compiler installed by ui/ (pinned
 // in ui/package-lock.json). The server embeds dist/ at compile time.
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
@@ -15,6 +16,9 @@ if (!existsSync(tsc)) {
 const dist = join(here, "dist");
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
+const sync = join(here, "..", "..", "contract", "sync.mjs");
+const generated = ["error-codes", "events", "protocol"];
+execFileSync(process.execPath, [sync, join(here, "src", "generated"), ...generated], { stdio: "inherit" });
 execFileSync(tsc, ["-p", join(here, "tsconfig.json")], { stdio: "inherit" });
 for (const name of readdirSync(join(here, "static"))) {
   cpSync(join(here, "static", name), join(dist, name), { recursive: true });

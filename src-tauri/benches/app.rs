@@ -10,13 +10,10 @@
 //!
 //! CPU and memory count the app process and its WebKit child processes.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
+use confer_app_driver::app::{self, RunningApp};
+use confer_app_driver::participant::Participant;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use support::app::{self, RunningApp};
-use support::participant::Participant;
 use test_support::proc_stat;
 
 const LONG: Duration = Duration::from_secs(60);

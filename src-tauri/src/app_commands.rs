@@ -1,21 +1,16 @@
 //! The app's own commands (not SDK calls): hosting, video tiles,
 //! diagnostics, settings, theme and app info.
 
-use serde::Serialize;
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, Emitter, State};
 
+pub use confer_app_types::app::{AppInfo, Reachability};
+
 use crate::error::CommandError;
-use crate::host::{Host, HostInfo, HostInvite, DEFAULT_INVITE_TTL_SECS};
+use crate::host::{Host, HostInfo, HostInvite, HostStopped, DEFAULT_INVITE_TTL_SECS};
 use crate::paths::config_dir;
 use crate::settings::{self, HostScope, Settings};
 use crate::surface::{Diagnostics, Surfaces, TileRect};
-
-/// The payload of the `HostStopped` event.
-#[derive(Debug, Clone, Serialize)]
-struct HostStopped {
-    reason: String,
-}
 
 /// Runs the room server inside the app (or returns the running one's info).
 #[tauri::command(rename_all = "snake_case")]
@@ -45,13 +40,6 @@ pub async fn host_invite(
             crate::host::HostError::InvalidRoom(_) => CommandError::invalid_argument(e.to_string()),
             e => CommandError::internal(e.to_string()),
         })
-}
-
-/// The answer of `check_reachability`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Reachability {
-    /// Each step, in order, for every address others can use.
-    checks: Vec<media_core::doctor::Check>,
 }
 
 /// Checks the hosted call as a guest would reach it (`confer doctor`'s
@@ -117,7 +105,7 @@ pub async fn diagnostics(surfaces: State<'_, Surfaces>) -> Result<Diagnostics, C
 #[tauri::command(rename_all = "snake_case")]
 pub async fn load_settings() -> Result<Settings, CommandError> {
     tauri::async_runtime::spawn_blocking(|| {
-        Settings::load(&config_dir(), || {
+        settings::load(&config_dir(), || {
             !media_core::capture::camera::list_cameras().is_empty()
         })
     })
@@ -129,24 +117,13 @@ pub async fn load_settings() -> Result<Settings, CommandError> {
 /// Saves the settings.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn save_settings(settings: Settings) -> Result<(), CommandError> {
-    settings
-        .save(&config_dir())
-        .map_err(|e| CommandError::internal(e.to_string()))
+    settings::save(&settings, &config_dir()).map_err(|e| CommandError::internal(e.to_string()))
 }
 
 /// The CSS text of `<config dir>/theme.css`, or `null`.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn user_theme() -> Result<Option<String>, CommandError> {
     settings::user_theme(&config_dir()).map_err(|e| CommandError::internal(e.to_string()))
-}
-
-/// What `app_info` returns.
-#[derive(Debug, Clone, Serialize)]
-pub struct AppInfo {
-    /// The app's version.
-    pub version: String,
-    /// Where settings, `theme.css` and `server.toml` live.
-    pub config_dir: String,
 }
 
 /// The app's version (the packaged one: `tauri.conf.json`'s, which is the

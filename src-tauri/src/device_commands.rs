@@ -6,45 +6,17 @@ use media_core::capture::{camera, microphone, speaker, DeviceInfo};
 use media_core::codec::video_config::VideoPreset;
 use media_core::PublishChannel;
 use protocol::ErrorCode;
-use serde::Serialize;
 use tauri::State;
 
 use crate::engine_state::EngineState;
+pub use confer_app_types::devices::{Device, DeviceList};
+
 use crate::error::CommandError;
 
 /// The app publishes on the main channel only.
 const CHANNEL: PublishChannel = PublishChannel::Main;
 /// The test tone's pitch (`set_audio_source("tone")`).
 const TONE_HZ: f64 = 440.0;
-
-/// A device as the UI sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Device {
-    /// The ID to choose it with.
-    pub id: String,
-    /// Its human-readable name.
-    pub name: String,
-}
-
-impl From<DeviceInfo> for Device {
-    fn from(info: DeviceInfo) -> Self {
-        Device {
-            id: info.id,
-            name: info.name,
-        }
-    }
-}
-
-/// The devices present (the result of `list_devices`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeviceList {
-    /// Cameras.
-    pub cameras: Vec<Device>,
-    /// Microphones.
-    pub microphones: Vec<Device>,
-    /// Speakers.
-    pub speakers: Vec<Device>,
-}
 
 /// Lists cameras, microphones and speakers (works without an engine).
 #[tauri::command(rename_all = "snake_case")]

@@ -11,8 +11,9 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use protocol::token::{self, Privileges, TokenClaims};
-use serde::Serialize;
 use server::{ServerConfig, ServerHandle};
+
+pub use confer_app_types::host::{Forward, HostInfo, HostInvite, HostStopped};
 
 use crate::settings::HostScope;
 
@@ -29,52 +30,6 @@ pub const DEFAULT_INVITE_TTL_SECS: u64 = 24 * 3600;
 
 /// The longest an invite may live: 30 days.
 pub const MAX_INVITE_TTL_SECS: u64 = 30 * 24 * 3600;
-
-/// What the UI needs to join and share a hosted call (the contract's `HostInfo`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HostInfo {
-    /// What this app joins, e.g. `ws://127.0.0.1:40123/ws`.
-    pub ws_url: String,
-    /// `http://127.0.0.1:40123` (https when hosting on the network).
-    pub http_url: String,
-    /// The server's debug page: `http_url` + `/`.
-    pub debug_page_url: String,
-    /// Signaling URLs others can use (LAN addresses when hosting on the network).
-    pub addresses: Vec<String>,
-    /// The AppID to log in with.
-    pub app_id: u32,
-    /// The AppSign (64 hex characters): for this app's own login only;
-    /// invites never carry it.
-    pub app_sign: String,
-    /// The SHA-256 fingerprint of the server's certificate (colon hex),
-    /// when it speaks TLS.
-    pub fingerprint: Option<String>,
-    /// The ports to forward on a router for guests outside the network.
-    pub forward: Forward,
-    /// Who can reach it.
-    #[serde(skip)]
-    pub scope: HostScope,
-}
-
-/// The ports a home router must forward to this computer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Forward {
-    /// Signaling (https/wss).
-    pub tcp: u16,
-    /// Media (the SFU's UDP port), when it has one fixed port.
-    pub udp: Option<u16>,
-}
-
-/// An invite to one hosted room (the contract's `HostInvite`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HostInvite {
-    /// `confer://join?server=..&app_id=..&room=..&token=..&fp=..`.
-    pub link: String,
-    /// The room-scoped token the link carries.
-    pub token: String,
-    /// When the token expires, Unix seconds.
-    pub expires_at: u64,
-}
 
 /// Why hosting failed.
 #[derive(Debug, thiserror::Error)]

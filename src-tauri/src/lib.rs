@@ -3,6 +3,9 @@
 //! `docs/app-contract.md` is the contract with the UI: every SDK call is a
 //! command, every engine event a Tauri event of the same name.
 //!
+//! The data the commands take and return lives in `confer-app-types`
+//! (`types/`), from which `contract/` generates the UI's TypeScript.
+//!
 //! Modules, one job each: [`error`] (what commands reject with), [`events`]
 //! (engine events to the UI), [`engine_state`], [`room_commands`],
 //! [`media_commands`] and [`device_commands`] (the SDK commands),
@@ -14,7 +17,6 @@
 pub mod app_commands;
 pub mod device_commands;
 pub mod engine_state;
-pub mod error;
 pub mod events;
 pub mod host;
 pub mod media_commands;
@@ -24,6 +26,8 @@ pub mod settings;
 pub mod shutdown;
 pub mod surface;
 pub mod updater;
+
+pub use confer_app_types::error;
 
 use tauri::Manager;
 

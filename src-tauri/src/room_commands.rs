@@ -3,58 +3,14 @@
 
 use std::time::Duration;
 
-use media_core::{Engine, EngineProfile, RoomConfig, Scenario, User};
-use serde::Deserialize;
+use confer_app_types::profile::parse_profile;
+use media_core::{Engine, RoomConfig, User};
 use tauri::{AppHandle, State};
 
 use crate::engine_state::EngineState;
 use crate::error::CommandError;
 use crate::events;
 use crate::surface::Surfaces;
-
-/// The `profile` argument of `create_engine`, as the UI sends it.
-#[derive(Debug, Deserialize)]
-struct ProfileArg {
-    server: String,
-    app_id: serde_json::Value,
-    #[serde(default)]
-    app_sign: Option<String>,
-    #[serde(default)]
-    scenario: Option<String>,
-    /// The SHA-256 fingerprint of the server's certificate to pin (from an
-    /// invite link).
-    #[serde(default)]
-    pin: Option<String>,
-}
-
-/// The engine profile for the UI's `profile` object; argument errors carry
-/// the SDK's codes (an unusable AppID is `InvalidAppId`, ...).
-fn parse_profile(profile: serde_json::Value) -> Result<EngineProfile, CommandError> {
-    let arg: ProfileArg = serde_json::from_value(profile)
-        .map_err(|e| CommandError::invalid_argument(format!("profile: {e}")))?;
-    let app_id = arg
-        .app_id
-        .as_u64()
-        .and_then(|id| u32::try_from(id).ok())
-        .ok_or(media_core::EngineError::InvalidAppId)?;
-    let scenario = match arg.scenario.as_deref() {
-        None | Some("") => Scenario::Default,
-        Some(name) => serde_json::from_value(serde_json::Value::String(name.to_owned()))
-            .map_err(|_| CommandError::invalid_argument(format!("unknown scenario {name:?}")))?,
-    };
-    Ok(EngineProfile {
-        app_id,
-        app_sign: arg.app_sign.unwrap_or_default().trim().to_owned(),
-        scenario,
-        server: arg.server,
-        reconnect: Default::default(),
-        transport: Default::default(),
-        tls: media_core::TlsOptions {
-            extra_ca_pem: None,
-            pinned_cert_sha256: arg.pin.filter(|p| !p.trim().is_empty()),
-        },
-    })
-}
 
 /// Creates the engine (destroying a previous one first) and starts
 /// forwarding its events to the UI.
@@ -147,34 +103,5 @@ pub async fn shut_down_engine(engines: &EngineState, limit: Duration) {
         if tokio::time::timeout(limit, engine.destroy()).await.is_err() {
             tracing::warn!("engine did not shut down in time");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use protocol::ErrorCode;
-    use serde_json::json;
-
-    #[test]
-    fn profiles_parse_with_sdk_codes() {
-        let ok = parse_profile(json!({
-            "server": "ws://127.0.0.1:1/ws",
-            "app_id": 42,
-            "scenario": "StandardVideoCall"
-        }))
-        .unwrap();
-        assert_eq!(
-            (ok.app_id, ok.scenario, ok.app_sign.as_str()),
-            (42, Scenario::StandardVideoCall, "")
-        );
-        let bad_id = parse_profile(json!({"server": "ws://x/ws", "app_id": "42"})).unwrap_err();
-        assert_eq!(bad_id.code, ErrorCode::InvalidAppId.code());
-        let negative = parse_profile(json!({"server": "ws://x/ws", "app_id": -1})).unwrap_err();
-        assert_eq!(negative.code, ErrorCode::InvalidAppId.code());
-        let scenario =
-            parse_profile(json!({"server": "ws://x/ws", "app_id": 1, "scenario": "Nope"}))
-                .unwrap_err();
-        assert_eq!(scenario.code, ErrorCode::MalformedMessage.code());
     }
 }

@@ -16,9 +16,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use protocol::ErrorCode;
-use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use tauri_plugin_updater::{Error as UpdaterError, Update, UpdaterExt};
+
+pub use confer_app_types::update::{UpdateInfo, UpdateProgress};
 
 use crate::error::CommandError;
 
@@ -35,36 +36,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// The update found by the last `check_update`, kept for `install_update`.
 #[derive(Default)]
 pub struct PendingUpdate(Mutex<Option<Update>>);
-
-/// What `check_update` tells the UI about an available update.
-#[derive(Debug, Clone, Serialize)]
-pub struct UpdateInfo {
-    /// The version on offer.
-    pub version: String,
-    /// The running version.
-    pub current_version: String,
-    /// The release notes (may be empty).
-    pub notes: String,
-    /// The release date (RFC 3339), if the feed has one.
-    pub date: Option<String>,
-}
-
-/// One step of `install_update`, as the `update_progress` event payload.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "stage", rename_all = "snake_case")]
-pub enum UpdateProgress {
-    /// Bytes received so far and the total, if the feed server sent one.
-    Downloading {
-        /// Bytes received so far.
-        downloaded: u64,
-        /// The download's size, when known.
-        total: Option<u64>,
-    },
-    /// Downloaded and the signature verified; installing.
-    Installing,
-    /// Installed; the app relaunches now.
-    Restarting,
-}
 
 /// Checks the update feed. Resolves to the newer version on offer, or
 /// `null` when the running version is the newest.

@@ -6,14 +6,12 @@
 //! leave are checked on the participant's side. Screenshots are kept in the
 //! artifacts directory.
 
-mod support;
-
+use confer_app_driver::app::{self, RunningApp};
+use confer_app_driver::participant::Participant;
+use confer_app_driver::screen::{self, Rect};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::app::{self, RunningApp};
-use support::participant::Participant;
-use support::screen::{self, Rect};
 
 /// `confer call --preset 360p` publishes 640x360.
 const VIDEO_W: u32 = 640;

@@ -19,14 +19,12 @@
 //! Without `CONFER_DIST_OLD_DEB` (plain `cargo test`) it skips: it needs the
 //! bundles and root.
 
-mod support;
-
+use confer_app_driver::app::{self, RunningApp};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::app::{self, RunningApp};
 
 const INSTALLED: &str = "/usr/bin/confer-app";
 const WAIT: Duration = Duration::from_secs(60);
@@ -211,7 +209,7 @@ fn version_shown(app: &RunningApp) -> String {
 fn screenshot_painted(path: &Path, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
-        support::screen::screenshot(path);
+        confer_app_driver::screen::screenshot(path);
         // A bare window has a handful of colours; the home screen (text, the
         // test-pattern preview) has hundreds.
         let colours = Command::new("convert")
@@ -318,7 +316,7 @@ fn install_update_and_uninstall_the_deb() {
         refused.contains(&format!("Confer {old} keeps running")),
         "{refused}"
     );
-    support::screen::screenshot(&artifacts.join("dist-tampered-refused.png"));
+    confer_app_driver::screen::screenshot(&artifacts.join("dist-tampered-refused.png"));
     assert_eq!(installed_version(&package).as_deref(), Some(old.as_str()));
     assert_eq!(installed_pids(), old_pids, "N still running");
     assert_eq!(version_shown(&running), format!("Confer {old}"));
@@ -374,7 +372,7 @@ fn install_update_and_uninstall_the_deb() {
             }
         }
         if Instant::now() > deadline {
-            support::screen::screenshot(&artifacts.join("dist-update-timeout.png"));
+            confer_app_driver::screen::screenshot(&artifacts.join("dist-update-timeout.png"));
             panic!("N+1 never started; banner: {}", banner(&running));
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -278,13 +278,13 @@
           () =>
             resolve({
               checks: [
-                { name: "DNS", target: "192.168.1.20", ok: true, code: 0, detail: "an IP address: nothing to resolve", elapsed_ms: 0 },
-                { name: "TCP", target: "192.168.1.20:40123", ok: true, code: 0, detail: "connected", elapsed_ms: 2 },
-                { name: "TLS", target: "192.168.1.20:40123", ok: true, code: 0, detail: "TLS 1.3, certificate matches the pinned fingerprint", elapsed_ms: 9 },
-                { name: "WebSocket", target: "wss://192.168.1.20:40123/ws", ok: true, code: 0, detail: "upgraded", elapsed_ms: 4 },
-                { name: "Login", target: "room doctor-check", ok: true, code: 0, detail: "logged in and out with an invite token", elapsed_ms: 31 },
-                { name: "UDP media", target: "192.168.1.20:40124", ok: true, code: 0, detail: "ICE connected over UDP (host candidate)", elapsed_ms: 412 },
-                { name: "TURN", target: "turn:192.168.1.20:3478", ok: false, code: 1002020, detail: "no answer to the TURN allocate request within 3 s: is UDP 3478 forwarded, or is a TURN server configured?", elapsed_ms: 3004 },
+                { name: "dns", target: "192.168.1.20", ok: true, code: 0, detail: "an IP address: nothing to resolve", elapsed_ms: 0 },
+                { name: "tcp", target: "192.168.1.20:40123", ok: true, code: 0, detail: "connected", elapsed_ms: 2 },
+                { name: "tls", target: "192.168.1.20:40123", ok: true, code: 0, detail: "TLS 1.3, certificate matches the pinned fingerprint", elapsed_ms: 9 },
+                { name: "websocket", target: "wss://192.168.1.20:40123/ws", ok: true, code: 0, detail: "upgraded", elapsed_ms: 4 },
+                { name: "login", target: "room doctor-check", ok: true, code: 0, detail: "logged in and out with an invite token", elapsed_ms: 31 },
+                { name: "udp-media", target: "192.168.1.20:40124", ok: true, code: 0, detail: "ICE connected over UDP (host candidate)", elapsed_ms: 412 },
+                { name: "turn-udp", target: "turn:192.168.1.20:3478", ok: false, code: 1002020, detail: "no answer to the TURN allocate request within 3 s: is UDP 3478 forwarded, or is a TURN server configured?", elapsed_ms: 3004 },
               ],
             }),
           scenario === "reach" ? 150 : 1200,

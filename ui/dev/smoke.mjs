@@ -193,10 +193,10 @@ try {
     await sleep(1500);
     const rows = await p.eval(`[...document.querySelectorAll('#reachability .reach-check')].map(li => [li.dataset.name, li.dataset.ok, li.querySelector('.reach-state').textContent])`);
     assert.equal(rows.length, 7);
-    assert.deepEqual(rows.at(-1), ["TURN", "false", "Failed"]);
+    assert.deepEqual(rows.at(-1), ["turn-udp", "false", "Failed"]);
     assert.ok(rows.slice(0, -1).every(([, ok, t]) => ok === "true" && t === "Passed"));
     assert.equal(await p.eval(`document.querySelector('#reach-status').getAttribute('role')`), "status");
-    assert.match(await p.eval(`document.querySelector('#reach-status').textContent`), /6 of 7 checks passed\. Failed: TURN\./);
+    assert.match(await p.eval(`document.querySelector('#reach-status').textContent`), /6 of 7 checks passed\. Failed: TURN \(UDP\)\./);
   });
   await p.close();
 

@@ -1,7 +1,20 @@
 // The host's "Reachability" section (pure): what to forward on a home router,
 // and the words for `check_reachability`'s results (`confer doctor`'s checks).
 
-import type { HostScope, ReachabilityCheck } from "./types.js";
+import type { HostScope, ReachabilityCheck, ReachabilityStep } from "./types.js";
+
+/** Each check's name for people (the app sends `confer doctor`'s step names). */
+export const STEP_LABELS: Readonly<Record<ReachabilityStep, string>> = {
+  dns: "DNS",
+  tcp: "TCP",
+  tls: "TLS",
+  websocket: "WebSocket",
+  login: "Login",
+  "udp-media": "UDP media",
+  "turn-udp": "TURN (UDP)",
+  "turn-tcp": "TURN (TCP)",
+  "turn-tls": "TURN (TLS)",
+};
 
 /** Who can reach the hosted call, and what a host behind a router forwards for people outside its network. */
 export function forwardText(forward: { tcp: number; udp: number | null } | null, scope: HostScope): string {
@@ -18,7 +31,7 @@ export function reachSummary(checks: readonly ReachabilityCheck[]): string {
   const failed = checks.filter((c) => !c.ok);
   if (failed.length === 0) return checks.length === 1 ? "The check passed." : `All ${checks.length} checks passed.`;
   const passed = checks.length - failed.length;
-  return `${passed} of ${checks.length} checks passed. Failed: ${failed.map((c) => c.name).join(", ")}.`;
+  return `${passed} of ${checks.length} checks passed. Failed: ${failed.map((c) => STEP_LABELS[c.name]).join(", ")}.`;
 }
 
 /** "12 ms", "1.4 s". */
@@ -33,7 +46,7 @@ export function reachReport(checks: readonly ReachabilityCheck[]): string {
     .map((c) => {
       const code = c.ok ? "" : ` [code ${c.code}]`;
       const detail = c.detail ? ` — ${c.detail}` : "";
-      return `${c.ok ? "PASS" : "FAIL"} ${c.name} ${c.target}${code}${detail} (${elapsedText(c.elapsed_ms)})`;
+      return `${c.ok ? "PASS" : "FAIL"} ${STEP_LABELS[c.name]} ${c.target}${code}${detail} (${elapsedText(c.elapsed_ms)})`;
     })
     .join("\n");
 }

@@ -9,22 +9,8 @@
 // DOM part is `startUpdates()`.
 
 import { normaliseError } from "./tauri.js";
-import type { CommandError } from "./types.js";
+import type { CommandError, UpdateInfo, UpdateProgress } from "./types.js";
 import { ErrorCode } from "./generated/error-codes.js";
-
-/** What `check_update` resolves to when a newer version is on offer. */
-export interface UpdateInfo {
-  version: string;
-  current_version: string;
-  notes: string;
-  date: string | null;
-}
-
-/** The `update_progress` event payload. */
-export type UpdateProgress =
-  | { stage: "downloading"; downloaded: number; total: number | null }
-  | { stage: "installing" }
-  | { stage: "restarting" };
 
 /** The protocol's update error codes (protocol/src/error_code.rs). */
 export const UPDATE_ERRORS = {

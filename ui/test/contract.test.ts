@@ -1,4 +1,4 @@
-// The generated contract (src/generated/, test/generated/) against the UI:
+// The generated contract (contract/ts/, copied into src/generated/) against the UI:
 // one example of every SDK event, serialized by media-core's serde code and
 // type-checked against the generated `Event` at compile time, goes through
 // the subscription list and the call-state reducer.
@@ -8,7 +8,7 @@ import { EVENT_NAMES } from "../src/generated/events.js";
 import { ErrorCode, ERROR_MESSAGES, ERROR_NAMES } from "../src/generated/error-codes.js";
 import { initialState, reduce, type Action } from "../src/state.js";
 import { SDK_EVENT_NAMES } from "../src/types.js";
-import { EVENT_EXAMPLES } from "./generated/event-examples.js";
+import { EVENT_EXAMPLES } from "../src/generated/event-examples.js";
 
 describe("generated contract", () => {
   it("has one example of every event, and the UI subscribes to each", () => {

@@ -32,8 +32,8 @@ export const INVITE: HostInvite = {
 
 export const REACH: ReachabilityReport = {
   checks: [
-    { name: "TCP", target: "192.168.1.20:40123", ok: true, code: 0, detail: "connected", elapsed_ms: 2 },
-    { name: "TURN", target: "turn:192.168.1.20:3478", ok: false, code: 1002020, detail: "no answer", elapsed_ms: 3004 },
+    { name: "tcp", target: "192.168.1.20:40123", ok: true, code: 0, detail: "connected", elapsed_ms: 2 },
+    { name: "turn-udp", target: "turn:192.168.1.20:3478", ok: false, code: 1002020, detail: "no answer", elapsed_ms: 3004 },
   ],
 };
 

@@ -9,7 +9,7 @@ import { elapsedText, forwardText, reachReport, reachSummary } from "../src/reac
 import { token } from "./fake-api.js";
 import { defaultSettings } from "../src/settings.js";
 import { cameraOptions, cameraValue, micOptions, micValue, speakerValue, SYSTEM_DEFAULT, TEST_PATTERN, TONE, withCamera, withMic } from "../src/devices.js";
-import type { PlayStreamQuality } from "../src/types.js";
+import type { PlayStreamQuality, ReachabilityCheck } from "../src/types.js";
 
 describe("quality indicator", () => {
   it("3 bars for good, 2 fair, 1 poor, 0 lost; unknown before the first report", () => {
@@ -164,17 +164,17 @@ describe("reachability", () => {
     assert.match(forwardText({ tcp: 1, udp: 2 }, "this_computer"), /^Only this computer can join/);
   });
   it("summary, times and the copied report", () => {
-    const checks = [
-      { name: "TCP", target: "h:1", ok: true, code: 0, detail: "connected", elapsed_ms: 2 },
-      { name: "TURN", target: "turn:h:3478", ok: false, code: 1002020, detail: "no answer", elapsed_ms: 3004 },
+    const checks: ReachabilityCheck[] = [
+      { name: "tcp", target: "h:1", ok: true, code: 0, detail: "connected", elapsed_ms: 2 },
+      { name: "turn-udp", target: "turn:h:3478", ok: false, code: 1002020, detail: "no answer", elapsed_ms: 3004 },
     ];
-    assert.equal(reachSummary(checks), "1 of 2 checks passed. Failed: TURN.");
+    assert.equal(reachSummary(checks), "1 of 2 checks passed. Failed: TURN (UDP).");
     assert.equal(reachSummary(checks.slice(0, 1)), "The check passed.");
     assert.equal(reachSummary([checks[0]!, checks[0]!]), "All 2 checks passed.");
     assert.equal(reachSummary([]), "No checks ran.");
     assert.equal(elapsedText(2), "2 ms");
     assert.equal(elapsedText(3004), "3.0 s");
-    assert.equal(reachReport(checks), "PASS TCP h:1 — connected (2 ms)\nFAIL TURN turn:h:3478 [code 1002020] — no answer (3.0 s)");
+    assert.equal(reachReport(checks), "PASS TCP h:1 — connected (2 ms)\nFAIL TURN (UDP) turn:h:3478 [code 1002020] — no answer (3.0 s)");
   });
 });
 

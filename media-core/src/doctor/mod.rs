@@ -46,6 +46,7 @@ pub struct DoctorOptions {
 
 /// One step of a diagnosis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
     /// Name resolution.
@@ -87,6 +88,7 @@ impl Step {
 
 /// The outcome of one step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Check {
     /// Which step.
     pub name: Step,

@@ -31,9 +31,10 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use media_core::render::RendererHandle;
-use serde::{Deserialize, Serialize};
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::WebviewWindow;
+
+pub use confer_app_types::tiles::{Diagnostics, RenderPath, TileRect};
 
 use crate::error::CommandError;
 use canvas::CanvasTile;
@@ -41,34 +42,14 @@ use canvas::CanvasTile;
 /// The environment variable that forces the canvas path (`canvas`).
 pub const RENDER_ENV: &str = "CONFER_RENDER";
 
-/// A tile's rect as the UI sends it (the contract's `TileRect`): device
-/// pixels, relative to the webview's top-left corner.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct TileRect {
-    /// The `data-tile-id` of the tile's video element.
-    pub tile_id: String,
-    /// Left edge.
-    pub x: f64,
-    /// Top edge.
-    pub y: f64,
-    /// Width.
-    pub width: f64,
-    /// Height.
-    pub height: f64,
-    /// Whether the tile is shown at all.
-    pub visible: bool,
-}
-
-impl TileRect {
-    /// Position and size in whole pixels, or `None` when nothing of the
-    /// tile should show.
-    fn placement(&self) -> Option<((i32, i32), (u32, u32))> {
-        let width = self.width.round().clamp(0.0, f64::from(u16::MAX)) as u32;
-        let height = self.height.round().clamp(0.0, f64::from(u16::MAX)) as u32;
-        let clamp = |v: f64| v.round().clamp(-f64::from(u16::MAX), f64::from(u16::MAX)) as i32;
-        (self.visible && width > 0 && height > 0)
-            .then(|| ((clamp(self.x), clamp(self.y)), (width, height)))
-    }
+/// A tile's position and size in whole pixels, or `None` when nothing of
+/// it should show.
+fn placement(rect: &TileRect) -> Option<((i32, i32), (u32, u32))> {
+    let width = rect.width.round().clamp(0.0, f64::from(u16::MAX)) as u32;
+    let height = rect.height.round().clamp(0.0, f64::from(u16::MAX)) as u32;
+    let clamp = |v: f64| v.round().clamp(-f64::from(u16::MAX), f64::from(u16::MAX)) as i32;
+    (rect.visible && width > 0 && height > 0)
+        .then(|| ((clamp(rect.x), clamp(rect.y)), (width, height)))
 }
 
 /// What a tile shows.
@@ -78,32 +59,6 @@ pub enum TileOwner {
     Preview,
     /// A played stream.
     Stream(String),
-}
-
-/// Which video path is active (the contract's `Diagnostics.render_path`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum RenderPath {
-    /// X11 child windows drawn by the GPU.
-    #[serde(rename = "native-x11")]
-    NativeX11,
-    /// RGBA frames drawn by the page.
-    #[serde(rename = "canvas")]
-    Canvas,
-}
-
-/// The contract's `Diagnostics`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostics {
-    /// Which video path is active.
-    pub render_path: RenderPath,
-    /// Why that path.
-    pub reason: String,
-    /// The GPU adapter name once a native surface exists.
-    pub adapter: Option<String>,
-    /// `linux-x11`, `linux-wayland`, `windows`, `macos`, ...
-    pub platform: String,
-    /// Live surfaces.
-    pub tiles: usize,
 }
 
 /// Every tile's surface, keyed by tile ID.
@@ -195,7 +150,7 @@ impl Tile {
     /// Places the tile per `rect` (`None`: hidden), offset by the webview's
     /// position in the toplevel.
     fn apply(&mut self, rect: Option<&TileRect>, (dx, dy): (i32, i32)) {
-        match rect.and_then(TileRect::placement) {
+        match rect.and_then(placement) {
             Some(((x, y), size)) => {
                 self.surface.show((x + dx, y + dy), size);
                 if self.size != Some(size) {
@@ -282,7 +237,7 @@ impl Surfaces {
         self.ensure_choice();
         let fresh = {
             let registry = lock(&self.registry);
-            let placement = registry.rects.get(tile_id).and_then(TileRect::placement);
+            let placement = registry.rects.get(tile_id).and_then(placement);
             match registry.choice.as_ref().map(|c| &c.backend) {
                 #[cfg(target_os = "linux")]
                 Some(Backend::X11(host)) => {
@@ -510,11 +465,11 @@ mod tests {
     #[test]
     fn rects_round_to_pixels_and_hide_when_empty() {
         assert_eq!(
-            rect(-3.5, 160.2, true).placement(),
+            placement(&rect(-3.5, 160.2, true)),
             Some(((-4, 10), (160, 91)))
         );
-        assert_eq!(rect(0.0, 160.0, false).placement(), None);
-        assert_eq!(rect(0.0, 0.2, true).placement(), None);
+        assert_eq!(placement(&rect(0.0, 160.0, false)), None);
+        assert_eq!(placement(&rect(0.0, 0.2, true)), None);
         let parsed: TileRect = serde_json::from_str(
             r#"{"tile_id":"self","x":1,"y":2,"width":3.5,"height":4,"visible":true}"#,
         )

@@ -7,7 +7,7 @@ import type { CallSession } from "../session.js";
 import type { Diagnostics, HostInvite, HostScope, ReachabilityCheck } from "../types.js";
 import { checkMessage, formatClock, groupMessages, MAX_MESSAGE_BYTES } from "../chat.js";
 import { expiryText } from "../invite.js";
-import { elapsedText, forwardText, reachReport, reachSummary } from "../reachability.js";
+import { elapsedText, forwardText, reachReport, reachSummary, STEP_LABELS } from "../reachability.js";
 import { describeError } from "../errors.js";
 import { normaliseError } from "../tauri.js";
 import { hueFor, initials } from "../names.js";
@@ -402,7 +402,7 @@ export class SidePanel {
               h(
                 "div",
                 { class: "reach-head" },
-                h("strong", { class: "reach-name" }, c.name),
+                h("strong", { class: "reach-name" }, STEP_LABELS[c.name]),
                 h("span", { class: "reach-state" }, c.ok ? "Passed" : "Failed"),
                 h("span", { class: "reach-time muted" }, elapsedText(c.elapsed_ms)),
               ),

@@ -7,6 +7,7 @@ use serde::Serialize;
 /// A command's failure: a `protocol::ErrorCode` number (never 0) and a
 /// human-readable message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[error("{message} ({code})")]
 pub struct CommandError {
     /// The `protocol::ErrorCode` number.

@@ -9,16 +9,16 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// A running `confer call`.
-pub(crate) struct Participant {
+pub struct Participant {
     child: Child,
     events: Receiver<Value>,
     /// Every event seen so far, in order.
-    pub(crate) seen: Vec<Value>,
+    pub seen: Vec<Value>,
 }
 
 impl Participant {
     /// Starts `confer` with `args` (after `call`).
-    pub(crate) fn spawn(confer: &Path, args: &[&str]) -> Participant {
+    pub fn spawn(confer: &Path, args: &[&str]) -> Participant {
         let mut child = Command::new(confer)
             .arg("call")
             .args(args)
@@ -47,7 +47,7 @@ impl Participant {
 
     /// Waits for an event matching `pred` (also among those already seen
     /// after index `since`), panicking after `timeout` with `what`.
-    pub(crate) fn wait_for(
+    pub fn wait_for(
         &mut self,
         what: &str,
         since: usize,

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A WebDriver session on the app's webview.
-pub(crate) struct Session {
+pub struct Session {
     base: String,
     agent: ureq::Agent,
 }
 
 impl Session {
     /// Starts the app at `application` through the driver on `port`.
-    pub(crate) fn start(port: u16, application: &str) -> Result<Session, String> {
+    pub fn start(port: u16, application: &str) -> Result<Session, String> {
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(60))
             .build();
@@ -45,14 +45,14 @@ impl Session {
     }
 
     /// Runs `script` (a function body; `arguments` are `args`) and returns its value.
-    pub(crate) fn exec(&self, script: &str, args: Value) -> Value {
+    pub fn exec(&self, script: &str, args: Value) -> Value {
         self.post("/execute/sync", json!({"script": script, "args": args}))
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
     /// Polls `script` until it returns something other than null/false, or
     /// panics after `timeout` with `what`.
-    pub(crate) fn wait_for(&self, what: &str, timeout: Duration, script: &str) -> Value {
+    pub fn wait_for(&self, what: &str, timeout: Duration, script: &str) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let v = self
@@ -62,8 +62,8 @@ impl Session {
                 return v;
             }
             if Instant::now() >= deadline {
-                let shot = super::app::artifacts_dir().join("timeout.png");
-                super::screen::screenshot(&shot);
+                let shot = crate::app::artifacts_dir().join("timeout.png");
+                crate::screen::screenshot(&shot);
                 panic!(
                     "timed out waiting for {what}; the screen is in {}",
                     shot.display()
@@ -74,7 +74,7 @@ impl Session {
     }
 
     /// Clicks the element matching `css`.
-    pub(crate) fn click(&self, css: &str) {
+    pub fn click(&self, css: &str) {
         let found = self
             .post("/element", json!({"using": "css selector", "value": css}))
             .unwrap_or_else(|e| panic!("no element {css}: {e}"));
@@ -87,13 +87,13 @@ impl Session {
     }
 
     /// Sets the window's outer size.
-    pub(crate) fn set_window_size(&self, width: u32, height: u32) {
+    pub fn set_window_size(&self, width: u32, height: u32) {
         self.post("/window/rect", json!({"width": width, "height": height}))
             .unwrap_or_else(|e| panic!("resize: {e}"));
     }
 
     /// Ends the session (the driver closes the app).
-    pub(crate) fn close(self) {
+    pub fn close(self) {
         let _ = call(&self.agent, "DELETE", &self.base, None);
     }
 }

@@ -2,7 +2,7 @@
 //! directory, a WebDriver session on the app, and where the binaries and
 //! artifacts are.
 
-use super::webdriver::Session;
+use crate::webdriver::Session;
 use serde_json::json;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -10,13 +10,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The app binary this test target was built with.
-pub(crate) fn app_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_confer-app"))
+/// The app binary beside the running test or bench: cargo builds it into
+/// the profile's folder, and the test target into its `deps/` folder.
+pub fn app_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps/")
+        .join("confer-app")
 }
 
 /// The `confer` CLI, built beside the app by `cargo test --workspace`.
-pub(crate) fn confer_binary() -> PathBuf {
+pub fn confer_binary() -> PathBuf {
     let path = app_binary().with_file_name("confer");
     assert!(
         path.exists(),
@@ -28,7 +33,7 @@ pub(crate) fn confer_binary() -> PathBuf {
 
 /// Where screenshots are kept: `$CONFER_ARTIFACTS` (set by `make test`) or
 /// `target/artifacts`.
-pub(crate) fn artifacts_dir() -> PathBuf {
+pub fn artifacts_dir() -> PathBuf {
     let dir = std::env::var_os("CONFER_ARTIFACTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| app_binary().with_file_name("artifacts"));
@@ -38,7 +43,7 @@ pub(crate) fn artifacts_dir() -> PathBuf {
 
 /// Why the E2E cannot run here, if it cannot: no X display. (A missing
 /// tauri-driver is a failure, not a skip: `make test` installs it.)
-pub(crate) fn skip_reason() -> Option<&'static str> {
+pub fn skip_reason() -> Option<&'static str> {
     std::env::var_os("DISPLAY")
         .is_none()
         .then_some("DISPLAY is not set; run it under xvfb-run (as `make test` does)")
@@ -66,30 +71,26 @@ fn free_port() -> u16 {
 
 /// A running app: its driver process, its WebDriver session and its
 /// config directory.
-pub(crate) struct RunningApp {
+pub struct RunningApp {
     driver: Child,
     /// The WebDriver session (None once closed).
     session: Option<Session>,
     /// `$XDG_CONFIG_HOME` the app was started with.
-    pub(crate) config_home: PathBuf,
+    pub config_home: PathBuf,
     /// How long from asking for a session to the session being ready.
-    pub(crate) session_started_in: Duration,
+    pub session_started_in: Duration,
 }
 
 impl RunningApp {
     /// Starts the app with `settings` pre-seeded as its saved settings
     /// (the JSON object of `app-settings.json`) and extra `env`.
-    pub(crate) fn start(
-        name: &str,
-        settings: serde_json::Value,
-        env: &[(&str, &str)],
-    ) -> RunningApp {
+    pub fn start(name: &str, settings: serde_json::Value, env: &[(&str, &str)]) -> RunningApp {
         Self::start_binary(&app_binary(), name, settings, env)
     }
 
     /// [`start`](Self::start) for another build of the app at `binary`
     /// (e.g. the one a .deb installed in /usr/bin).
-    pub(crate) fn start_binary(
+    pub fn start_binary(
         binary: &Path,
         name: &str,
         settings: serde_json::Value,
@@ -162,12 +163,12 @@ impl RunningApp {
     }
 
     /// The WebDriver session.
-    pub(crate) fn ui(&self) -> &Session {
+    pub fn ui(&self) -> &Session {
         self.session.as_ref().expect("session open")
     }
 
     /// Closes the app window through WebDriver.
-    pub(crate) fn close(&mut self) {
+    pub fn close(&mut self) {
         if let Some(s) = self.session.take() {
             s.close();
         }
@@ -186,7 +187,7 @@ impl Drop for RunningApp {
 }
 
 /// Saved settings for a test user who hosts with the test pattern.
-pub(crate) fn host_settings(user_id: &str, name: &str, theme: &str) -> serde_json::Value {
+pub fn host_settings(user_id: &str, name: &str, theme: &str) -> serde_json::Value {
     json!({
         "user_id": user_id,
         "name": name,
@@ -199,7 +200,7 @@ pub(crate) fn host_settings(user_id: &str, name: &str, theme: &str) -> serde_jso
 
 /// The pid of the running app binary (the one process whose executable is
 /// [`app_binary`]); `None` before it started or after it exited.
-pub(crate) fn app_pid() -> Option<u32> {
+pub fn app_pid() -> Option<u32> {
     let exe = app_binary().canonicalize().ok()?;
     std::fs::read_dir("/proc")
         .ok()?
@@ -210,7 +211,7 @@ pub(crate) fn app_pid() -> Option<u32> {
 
 /// The app's process and its direct children (WebKit's web and network
 /// processes), so CPU and memory include the page's work too.
-pub(crate) fn app_processes(app: u32) -> Vec<u32> {
+pub fn app_processes(app: u32) -> Vec<u32> {
     let mut pids = vec![app];
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return pids;
@@ -236,7 +237,7 @@ pub(crate) fn app_processes(app: u32) -> Vec<u32> {
 /// (`{...#invite.dataset}`): its server, AppID, room and the invite's
 /// room-scoped token (never an AppSign), pinning the certificate when the
 /// call is served over TLS.
-pub(crate) fn invite_args(invite: &serde_json::Value) -> Vec<String> {
+pub fn invite_args(invite: &serde_json::Value) -> Vec<String> {
     let text = |k: &str| invite[k].as_str().unwrap_or_default().to_owned();
     assert!(
         invite.get("appSign").is_none(),

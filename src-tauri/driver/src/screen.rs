@@ -8,21 +8,21 @@ use std::process::Command;
 
 /// A rectangle in screen pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Rect {
+pub struct Rect {
     /// Left edge.
-    pub(crate) x: i32,
+    pub x: i32,
     /// Top edge.
-    pub(crate) y: i32,
+    pub y: i32,
     /// Width.
-    pub(crate) width: u32,
+    pub width: u32,
     /// Height.
-    pub(crate) height: u32,
+    pub height: u32,
 }
 
 impl Rect {
     /// The largest `aspect` (w/h) rectangle centred in this one: where an
     /// aspect-fit picture is drawn.
-    pub(crate) fn fit(&self, aspect: f64) -> Rect {
+    pub fn fit(&self, aspect: f64) -> Rect {
         let (w, h) = (f64::from(self.width), f64::from(self.height));
         let (fw, fh) = if w / h > aspect {
             (h * aspect, h)
@@ -39,7 +39,7 @@ impl Rect {
 }
 
 /// Saves the whole X screen as a PNG.
-pub(crate) fn screenshot(path: &Path) {
+pub fn screenshot(path: &Path) {
     let status = Command::new("import")
         .args(["-window", "root"])
         .arg(path)
@@ -49,7 +49,7 @@ pub(crate) fn screenshot(path: &Path) {
 }
 
 /// The top-left corner of the top-level window titled `title`, in screen pixels.
-pub(crate) fn window_origin(title: &str) -> (i32, i32) {
+pub fn window_origin(title: &str) -> (i32, i32) {
     let out = Command::new("xdotool")
         .args(["search", "--onlyvisible", "--name", &format!("^{title}$")])
         .args(["getwindowgeometry", "--shell"])
@@ -67,7 +67,7 @@ pub(crate) fn window_origin(title: &str) -> (i32, i32) {
 
 /// Reads the barcode of the picture drawn in `rect` of the PNG at `shot`,
 /// scaling the crop back to the video's own `video_w` x `video_h` first.
-pub(crate) fn read_barcode(shot: &Path, rect: Rect, video_w: u32, video_h: u32) -> Option<u32> {
+pub fn read_barcode(shot: &Path, rect: Rect, video_w: u32, video_h: u32) -> Option<u32> {
     let out = Command::new("convert")
         .arg(shot)
         .args([
@@ -91,7 +91,7 @@ pub(crate) fn read_barcode(shot: &Path, rect: Rect, video_w: u32, video_h: u32) 
 
 /// Clicks the left mouse button at screen position (`x`, `y`) with xdotool:
 /// a real X click, delivered to whatever window is there.
-pub(crate) fn click_at(x: i32, y: i32) {
+pub fn click_at(x: i32, y: i32) {
     let status = Command::new("xdotool")
         .args([
             "mousemove",

@@ -1,0 +1,21 @@
+//! The data the desktop app's commands take and return, as the UI sends and
+//! receives it (serde JSON): command errors, settings, hosting, devices,
+//! tiles, diagnostics, updates, the engine profile.
+//!
+//! Kept apart from the app (`confer-app`, which builds Tauri, GTK and the
+//! server) so that `contract/` generates the UI's TypeScript for them with
+//! a cheap build: with the `ts` feature every type derives `ts_rs::TS`.
+//!
+//! Modules, one job each: [`error`], [`settings`], [`host`], [`devices`],
+//! [`tiles`], [`profile`], [`update`], [`app`].
+
+pub mod app;
+pub mod devices;
+pub mod error;
+pub mod host;
+pub mod profile;
+pub mod settings;
+pub mod tiles;
+pub mod update;
+
+pub use error::CommandError;
