@@ -528,14 +528,14 @@ pub enum ServerMessage {
 }
 
 /// Why an incoming message was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     /// Larger than [`MAX_MESSAGE_BYTES`].
     #[error("message of {0} bytes exceeds the limit")]
     TooLarge(usize),
     /// Not JSON, or not the schema of its `type`.
     #[error("malformed message: {0}")]
-    Malformed(String),
+    Malformed(#[source] serde_json::Error),
     /// A `type` this side does not know.
     #[error("unknown message type {0:?}")]
     Unknown(String),
@@ -638,8 +638,7 @@ fn decode<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, DecodeEr
     if text.len() > MAX_MESSAGE_BYTES {
         return Err(DecodeError::TooLarge(text.len()));
     }
-    let tag: TypeTag =
-        serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let tag: TypeTag = serde_json::from_str(text).map_err(DecodeError::Malformed)?;
     if !known.contains(&tag.kind.as_str()) {
         let mut kind = tag.kind;
         // At most 64 bytes, cut on a character boundary (a peer's type may
@@ -651,7 +650,7 @@ fn decode<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, DecodeEr
         kind.truncate(end);
         return Err(DecodeError::Unknown(kind));
     }
-    serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))
+    serde_json::from_str(text).map_err(DecodeError::Malformed)
 }
 
 #[cfg(test)]
@@ -1058,10 +1057,10 @@ mod tests {
         // An unknown type is echoed cut to 64 bytes, never inside a
         // character (this panicked: fuzz/regressions/signaling/).
         let long = format!(r#"{{"type":"{}é"}}"#, "x".repeat(63));
-        assert_eq!(
+        assert!(matches!(
             ClientMessage::decode(&long),
-            Err(DecodeError::Unknown("x".repeat(63)))
-        );
+            Err(DecodeError::Unknown(kind)) if kind == "x".repeat(63)
+        ));
         let big = format!(
             r#"{{"type":"heartbeat","ack":1,"pad":"{}"}}"#,
             "x".repeat(MAX_MESSAGE_BYTES)

@@ -15,6 +15,7 @@ use crate::sfu::StreamKey;
 use crate::state::{shutdown_begun, ServerState};
 use crate::store::{Claim, JoinRequest};
 use axum::extract::ws::{CloseFrame, Message};
+use axum::BoxError;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::ids::{check_extra_info, check_user_name, RoomId, StreamId, UserId};
 use protocol::{
@@ -22,7 +23,6 @@ use protocol::{
     PROTOCOL_VERSION,
 };
 use rand::Rng;
-use std::fmt::Display;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
@@ -47,16 +47,16 @@ pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 pub enum ReadError {
     /// A frame or message beyond the size the codec accepts.
     #[error("frame too large: {0}")]
-    TooLarge(String),
+    TooLarge(#[source] tungstenite::error::CapacityError),
     /// A text frame whose payload is not UTF-8.
     #[error("text frame is not valid UTF-8")]
     InvalidUtf8,
     /// A frame that breaks RFC 6455 (reserved bits, unmasked, bad opcode...).
     #[error("websocket protocol violation: {0}")]
-    Protocol(String),
+    Protocol(#[source] tungstenite::error::ProtocolError),
     /// The socket failed or closed without a close frame.
     #[error("websocket read failed: {0}")]
-    Io(String),
+    Io(#[source] BoxError),
 }
 
 /// Why a message could not be written; either way the socket is unusable.
@@ -64,7 +64,7 @@ pub enum ReadError {
 enum WriteError {
     /// The sink refused the message (its error type only says what happened).
     #[error("websocket write failed: {0}")]
-    Failed(String),
+    Failed(#[source] BoxError),
     /// The peer did not take the message in time (it stopped reading).
     #[error("websocket write timed out after {0:?}")]
     TimedOut(Duration),
@@ -81,7 +81,7 @@ struct RateExceeded;
 pub async fn serve<S, R>(state: ServerState, sink: S, stream: R, admitted: Option<Admitted>)
 where
     S: Sink<Message> + Unpin + Send,
-    S::Error: Display,
+    S::Error: Into<BoxError>,
     R: Stream<Item = Result<Message, ReadError>> + Unpin + Send,
 {
     let gauge_state = state.clone();
@@ -173,7 +173,7 @@ enum Next {
 impl<S> Connection<S>
 where
     S: Sink<Message> + Unpin + Send,
-    S::Error: Display,
+    S::Error: Into<BoxError>,
 {
     async fn run<R>(&mut self, mut stream: R)
     where
@@ -904,7 +904,7 @@ where
                 Ok(())
             }
             Ok(Err(error)) => {
-                let error = WriteError::Failed(error.to_string());
+                let error = WriteError::Failed(error.into());
                 tracing::debug!(%error, "dropping the connection");
                 Err(error)
             }

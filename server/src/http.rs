@@ -62,14 +62,12 @@ fn read_error(error: axum::Error) -> ReadError {
     use tungstenite::Error;
     let error = error.into_inner();
     match error.downcast_ref::<Error>() {
-        Some(Error::Capacity(e)) => ReadError::TooLarge(e.to_string()),
+        Some(Error::Capacity(e)) => ReadError::TooLarge(*e),
         Some(Error::Utf8(_)) => ReadError::InvalidUtf8,
         // The peer vanished: nothing to answer.
-        Some(Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
-            ReadError::Io(error.to_string())
-        }
-        Some(Error::Protocol(e)) => ReadError::Protocol(e.to_string()),
-        _ => ReadError::Io(error.to_string()),
+        Some(Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => ReadError::Io(error),
+        Some(Error::Protocol(e)) => ReadError::Protocol(e.clone()),
+        _ => ReadError::Io(error),
     }
 }
 

@@ -14,6 +14,7 @@ use server::state::ServerState;
 use server::ServerConfig;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tungstenite::error::{CapacityError, ProtocolError};
 
 /// A connection being served: what the client sends, what it receives.
 struct Wire {
@@ -128,7 +129,10 @@ async fn challenge_login_heartbeat_logout_in_order() {
 async fn each_broken_frame_gets_its_code_and_close_code() {
     let cases: [(Result<Message, ReadError>, ErrorCode, u16); 4] = [
         (
-            Err(ReadError::TooLarge("frame of 20 MB".into())),
+            Err(ReadError::TooLarge(CapacityError::MessageTooLong {
+                size: 20 << 20,
+                max_size: 16 << 20,
+            })),
             ErrorCode::MessageTooLarge,
             1009,
         ),
@@ -138,7 +142,7 @@ async fn each_broken_frame_gets_its_code_and_close_code() {
             1007,
         ),
         (
-            Err(ReadError::Protocol("reserved bits".into())),
+            Err(ReadError::Protocol(ProtocolError::NonZeroReservedBits)),
             ErrorCode::MalformedMessage,
             1002,
         ),

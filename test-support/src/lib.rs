@@ -17,6 +17,9 @@
 //! With the `sdk` feature (which includes `server`), SDK engines too:
 //! `Peer`, event briefs for sequence assertions (`brief`) and probes for the
 //! frames and audio a player got (`media`).
+//!
+//! With the `turn` feature: a TURN server on loopback and a TURN client
+//! (`turn`), for the TURN server's own tests and bench.
 #![warn(missing_docs)]
 
 #[cfg(feature = "sdk")]
@@ -44,6 +47,8 @@ pub mod relay;
 pub mod test_server;
 #[cfg(feature = "server")]
 pub mod tls;
+#[cfg(feature = "turn")]
+pub mod turn;
 #[cfg(feature = "server")]
 pub mod udp_relay;
 
@@ -52,7 +57,15 @@ pub use brief::{brief, briefs, device_brief, is_media_detail};
 #[cfg(feature = "sdk")]
 pub use peer::{one_way_call, Peer, EVENT_TIMEOUT};
 #[cfg(feature = "server")]
-pub use test_server::{unix_now, TestServer};
+pub use test_server::TestServer;
+
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
 /// The variable that turns skips into failures.
 pub const REQUIRE_ALL: &str = "CONFER_REQUIRE_ALL";

@@ -3,10 +3,10 @@
 //! drives SDK `Peer`s (feature `sdk`) or a raw protocol
 //! [`Client`](crate::client::Client).
 
+use crate::unix_now;
 use protocol::token::{self, Privileges, TokenClaims};
 use server::{AppConfig, ServerConfig, ServerHandle};
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -124,12 +124,4 @@ impl TestServer {
     pub async fn shutdown(self) {
         self.handle.shutdown().await;
     }
-}
-
-/// Unix seconds now.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -26,16 +26,13 @@
 //! pair's percentile from the relay's. Loopback on a shared 2-core machine:
 //! p99 figures are noisy.
 
-#![allow(clippy::unwrap_used, unreachable_pub, dead_code)]
+#![allow(clippy::unwrap_used)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
-use common::*;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
+use test_support::turn::{credentials, loopback_config, wire, Client, Conn};
 
 const PAYLOAD: usize = 1200;
 const MBPS: f64 = 10.0;
@@ -198,23 +195,6 @@ fn turn_payload(bytes: &[u8]) -> Option<&[u8]> {
     }
 }
 
-fn send_indication_bytes(peer: SocketAddr, payload: &[u8]) -> Vec<u8> {
-    use rtc_stun::message::{Message, MessageType, TransactionId, CLASS_INDICATION, METHOD_SEND};
-    let mut message = Message::new();
-    message
-        .build(&[
-            Box::new(TransactionId::new()),
-            Box::new(MessageType::new(METHOD_SEND, CLASS_INDICATION)),
-            Box::new(rtc_turn::proto::peeraddr::PeerAddress {
-                ip: peer.ip(),
-                port: peer.port(),
-            }),
-            Box::new(rtc_turn::proto::data::Data(payload.to_vec())),
-        ])
-        .unwrap();
-    message.raw
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -276,7 +256,7 @@ fn run(mode: Mode, seconds: u64, prefix: &str) {
                 framed.extend_from_slice(&payload);
                 framed
             }
-            Mode::Indication => send_indication_bytes(peer_addr, &payload),
+            Mode::Indication => wire::send_indication(peer_addr, &payload),
         };
         let _ = client_socket.send(&to_peer);
         let _ = peer.send_to(&stamp(seq, base), relayed);

@@ -5,12 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
 use std::net::SocketAddr;
 use std::process::Output;
 use std::time::Duration;
+use test_support::turn::*;
 
 const UCLIENT: &str = "turnutils_uclient";
 const MESSAGES: usize = 20;

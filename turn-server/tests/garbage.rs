@@ -4,13 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
 use confer_turn::Config;
 use rand::Rng;
 use rtc_stun::message::{TransactionId, BINDING_REQUEST};
 use std::time::Duration;
+use test_support::turn::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -4,15 +4,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
 use confer_turn::Config;
 use rtc_stun::attributes::{ATTR_NONCE, ATTR_REALM};
 use rtc_stun::message::{TransactionId, CLASS_SUCCESS_RESPONSE, METHOD_ALLOCATE};
 use rtc_stun::textattrs::TextAttribute;
 use rtc_turn::proto::reqtrans::RequestedTransport;
 use rtc_turn::proto::PROTO_UDP;
+use test_support::turn::*;
 
 fn allocate_attrs() -> Vec<Box<dyn rtc_stun::message::Setter>> {
     vec![Box::new(RequestedTransport {

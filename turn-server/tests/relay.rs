@@ -4,10 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
 use rtc_stun::message::CLASS_SUCCESS_RESPONSE;
+use test_support::turn::*;
 
 /// Relays both ways through Send/Data indications, then through channel
 /// 0x4000, and checks the server's counters.

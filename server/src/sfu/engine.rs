@@ -22,7 +22,7 @@ const DELIVERY_SLOT: usize = 14_000;
 /// Codecs, feedback and header extensions of every SFU peer connection:
 /// the profile the SDK negotiates too.
 fn media_engine() -> Result<MediaEngine, SfuError> {
-    rtc_profile::media_engine().map_err(|e| SfuError::Setup(e.to_string()))
+    rtc_profile::media_engine().map_err(SfuError::Setup)
 }
 
 /// NACK generator (bounded) and responder, TWCC feedback for publishers'
@@ -162,14 +162,14 @@ impl Transport {
                     .with_tcp_addrs(tcp_addrs)
                     .build()
                     .await
-                    .map_err(|e| SfuError::Transport(e.to_string()))?;
+                    .map_err(SfuError::Transport)?;
                 Ok(LegConnection {
                     pc: Arc::new(pc),
                     registration: Some(registration),
                 })
             }
             Sockets::PerConnection(ports) => {
-                let mut last_error = String::from("no address to bind");
+                let mut last_error = SfuError::NoAddress;
                 for addr in ports.candidates(&self.config) {
                     let built = PeerConnectionBuilder::new()
                         .with_media_engine(media_engine()?)
@@ -189,11 +189,14 @@ impl Transport {
                         }
                         Err(error) => {
                             tracing::debug!(%addr, %error, "media socket unavailable");
-                            last_error = format!("{addr}: {error}");
+                            last_error = SfuError::Bind {
+                                addr,
+                                source: error,
+                            };
                         }
                     }
                 }
-                Err(SfuError::Transport(last_error))
+                Err(last_error)
             }
         }
     }

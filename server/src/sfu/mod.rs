@@ -131,18 +131,36 @@ pub trait SfuObserver: Send + Sync + 'static {
 /// Why the SFU refused an offer.
 #[derive(Debug, thiserror::Error)]
 pub enum SfuError {
-    /// The SDP could not be parsed or negotiated.
+    /// The peer connection could not parse or answer the SDP.
     #[error("negotiation failed: {0}")]
-    Negotiation(String),
+    Negotiation(#[source] webrtc::error::Error),
+    /// The offer is well-formed but cannot be answered: what it lacks.
+    #[error("negotiation failed: {0}")]
+    Unanswerable(&'static str),
     /// Play offer for a stream without a live publisher.
     #[error("the stream is not live")]
     NotLive,
     /// No media socket could be bound.
     #[error("no media socket: {0}")]
-    Transport(String),
-    /// The peer connection could not be configured.
+    Transport(#[source] webrtc::error::Error),
+    /// No per-connection port could be bound: the last address tried.
+    #[error("no media socket: {addr}: {source}")]
+    Bind {
+        /// The address whose binding failed.
+        addr: std::net::SocketAddr,
+        /// Why it failed.
+        #[source]
+        source: webrtc::error::Error,
+    },
+    /// Per-connection ports offer no address to bind.
+    #[error("no media socket: no address to bind")]
+    NoAddress,
+    /// The media engine (codecs, extensions) could not be configured.
     #[error("media setup failed: {0}")]
-    Setup(String),
+    Setup(#[source] webrtc::error::Error),
+    /// The SFU's task is gone: the server is shutting down.
+    #[error("media setup failed: the SFU is shutting down")]
+    ShuttingDown,
     /// The shared media ports could not be bound.
     #[error(transparent)]
     Ports(#[from] MuxError),
@@ -153,8 +171,12 @@ impl SfuError {
     pub fn code(&self, role: MediaRole) -> ErrorCode {
         match (self, role) {
             (SfuError::NotLive, _) => ErrorCode::StreamNotLive,
-            (SfuError::Negotiation(_), MediaRole::Publish) => ErrorCode::PublishNegotiationFailed,
-            (SfuError::Negotiation(_), MediaRole::Play) => ErrorCode::PlayNegotiationFailed,
+            (SfuError::Negotiation(_) | SfuError::Unanswerable(_), MediaRole::Publish) => {
+                ErrorCode::PublishNegotiationFailed
+            }
+            (SfuError::Negotiation(_) | SfuError::Unanswerable(_), MediaRole::Play) => {
+                ErrorCode::PlayNegotiationFailed
+            }
             (_, MediaRole::Publish) => ErrorCode::PublishTransportFailed,
             (_, MediaRole::Play) => ErrorCode::PlayTransportFailed,
         }
@@ -244,9 +266,7 @@ impl Sfu {
     ) -> Result<String, SfuError> {
         let kinds = sending_sections(&offer);
         if kinds.is_empty() {
-            return Err(SfuError::Negotiation(
-                "the offer sends no audio or video".into(),
-            ));
+            return Err(SfuError::Unanswerable("the offer sends no audio or video"));
         }
         let leg = self.inner.leg(stream, MediaRole::Publish, session_id);
         let conn = self.inner.build(&leg).await?;
@@ -262,7 +282,7 @@ impl Sfu {
                 reply,
             })
             .await
-            .ok_or(SfuError::Setup("the SFU is shutting down".into()))?;
+            .ok_or(SfuError::ShuttingDown)?;
         replaced.finish().await;
         let answer = match negotiate_publisher(pc.as_ref(), &kinds, offer).await {
             Ok(answer) => answer,
@@ -557,7 +577,6 @@ async fn negotiate_publisher(
     kinds: &[RtpCodecKind],
     offer: String,
 ) -> Result<String, SfuError> {
-    let fail = |e: webrtc::error::Error| SfuError::Negotiation(e.to_string());
     for kind in kinds {
         pc.add_transceiver_from_kind(
             *kind,
@@ -567,7 +586,7 @@ async fn negotiate_publisher(
             }),
         )
         .await
-        .map_err(fail)?;
+        .map_err(SfuError::Negotiation)?;
     }
     answer(pc, offer).await
 }
@@ -580,7 +599,6 @@ async fn negotiate_player(
     sources: &[Source],
     offer: String,
 ) -> Result<(String, Vec<Output>), SfuError> {
-    let fail = |e: webrtc::error::Error| SfuError::Negotiation(e.to_string());
     let mut added = Vec::new();
     for source in sources {
         let ssrc: u32 = rand::random();
@@ -602,13 +620,16 @@ async fn negotiate_player(
         let sender = pc
             .add_track(Arc::clone(&local) as Arc<dyn TrackLocal>)
             .await
-            .map_err(fail)?;
+            .map_err(SfuError::Negotiation)?;
         added.push((source, local, sender, ssrc));
     }
     let sdp = answer(pc, offer).await?;
     let mut outputs = Vec::new();
     for (source, local, sender, ssrc) in added {
-        let params = sender.get_parameters().await.map_err(fail)?;
+        let params = sender
+            .get_parameters()
+            .await
+            .map_err(SfuError::Negotiation)?;
         let Some(payload_type) =
             negotiated_payload_type(&source.codec, &params.rtp_parameters.codecs)
         else {
@@ -623,8 +644,8 @@ async fn negotiate_player(
         });
     }
     if outputs.is_empty() {
-        return Err(SfuError::Negotiation(
-            "the offer accepts none of the stream's codecs".into(),
+        return Err(SfuError::Unanswerable(
+            "the offer accepts none of the stream's codecs",
         ));
     }
     Ok((sdp, outputs))
@@ -632,7 +653,7 @@ async fn negotiate_player(
 
 /// Applies the remote offer and returns the local answer.
 async fn answer(pc: &dyn PeerConnection, offer: String) -> Result<String, SfuError> {
-    let fail = |e: webrtc::error::Error| SfuError::Negotiation(e.to_string());
+    let fail = SfuError::Negotiation;
     let offer = RTCSessionDescription::offer(offer).map_err(fail)?;
     pc.set_remote_description(offer).await.map_err(fail)?;
     let answer = pc.create_answer(None).await.map_err(fail)?;
@@ -640,7 +661,7 @@ async fn answer(pc: &dyn PeerConnection, offer: String) -> Result<String, SfuErr
     pc.local_description()
         .await
         .map(|d| d.sdp)
-        .ok_or_else(|| SfuError::Negotiation("no local description".into()))
+        .ok_or(SfuError::Unanswerable("no local description"))
 }
 
 /// Events of one leg's peer connection: each becomes a message to the

@@ -6,7 +6,6 @@
 use super::*;
 use crate::auth::{long_term_key, rest_password};
 use proptest::prelude::*;
-use rtc_stun::error_code::ErrorCodeAttribute;
 use rtc_stun::fingerprint::FINGERPRINT;
 use rtc_stun::integrity::MessageIntegrity;
 use rtc_stun::message::{TransactionId, CLASS_INDICATION};
@@ -186,12 +185,9 @@ impl Harness {
 }
 
 use rtc_stun::message::Method;
-
-fn udp_transport() -> Vec<Box<dyn Setter>> {
-    vec![Box::new(RequestedTransport {
-        protocol: PROTO_UDP,
-    })]
-}
+use test_support::turn::wire::{
+    decode, error_code as error, request, send_indication, udp_transport, Signer,
+};
 
 /// A request signed (if `client`) with rtc-stun's MessageIntegrity.
 fn build(
@@ -200,67 +196,13 @@ fn build(
     attrs: Vec<Box<dyn Setter>>,
     client: Option<&Client>,
 ) -> Vec<u8> {
-    let provider = rtc_stun::crypto::default_provider().unwrap();
-    let mut setters: Vec<Box<dyn Setter>> = vec![
-        Box::new(tid),
-        Box::new(MessageType::new(method, CLASS_REQUEST)),
-    ];
-    setters.extend(attrs);
-    if let Some(client) = client {
-        setters.push(Box::new(TextAttribute::new(
-            ATTR_USERNAME,
-            client.username.clone(),
-        )));
-        setters.push(Box::new(TextAttribute::new(ATTR_REALM, REALM.into())));
-        setters.push(Box::new(TextAttribute::new(
-            ATTR_NONCE,
-            client.nonce.clone().unwrap_or_default(),
-        )));
-        let integrity = MessageIntegrity::new_long_term_integrity_with_provider(
-            client.username.clone(),
-            REALM.into(),
-            client.password.clone(),
-            provider.crypto(),
-        )
-        .unwrap();
-        let mut m = Message::new();
-        // Integrity borrows the provider, so build here.
-        setters.push(Box::new(integrity));
-        setters.push(Box::new(FINGERPRINT));
-        m.build(&setters).unwrap();
-        return m.raw;
-    }
-    setters.push(Box::new(FINGERPRINT));
-    let mut m = Message::new();
-    m.build(&setters).unwrap();
-    m.raw
-}
-
-fn send_indication(peer: SocketAddr, data: &[u8]) -> Vec<u8> {
-    let mut m = Message::new();
-    m.build(&[
-        Box::new(TransactionId::new()),
-        Box::new(MessageType::new(METHOD_SEND, CLASS_INDICATION)),
-        Box::new(PeerAddress {
-            ip: peer.ip(),
-            port: peer.port(),
-        }),
-        Box::new(Data(data.to_vec())),
-    ])
-    .unwrap();
-    m.raw
-}
-
-fn decode(bytes: &[u8]) -> Message {
-    let mut m = Message::new();
-    m.raw = bytes.to_vec();
-    m.decode().unwrap();
-    m
-}
-
-fn error(m: &Message) -> Option<u16> {
-    let mut code = ErrorCodeAttribute::default();
-    code.get_from(m).ok().map(|_| code.code.0)
+    let signer = client.map(|client| Signer {
+        username: &client.username,
+        realm: REALM,
+        password: &client.password,
+        nonce: client.nonce.as_deref().unwrap_or_default(),
+    });
+    request(method, tid, attrs, signer)
 }
 
 fn text(m: &Message, attr: AttrType) -> String {
@@ -307,7 +249,7 @@ fn allocate_is_challenged_then_granted_with_the_rest_credentials() {
     let mut h = Harness::new(config());
     let mut alice = client(40000, "alice");
     let relayed = h.allocate(&mut alice);
-    assert_eq!(relayed, "198.51.100.1:50001".parse().unwrap());
+    assert_eq!(relayed, "198.51.100.1:50001".parse::<SocketAddr>().unwrap());
     let stats = h.server.stats().snapshot();
     assert_eq!(stats.challenges, 1);
     assert_eq!(stats.allocations_active, 1);

@@ -1,49 +1,41 @@
-//! Shared helpers for the system tests: a server on loopback, TURN REST
-//! credentials, and a small TURN client built from rtc-stun / rtc-turn
-//! messages (signed with rtc-stun's own MESSAGE-INTEGRITY) that speaks UDP,
-//! TCP and TLS.
+//! The TURN server's system tests and bench: a server on loopback, TURN
+#![allow(clippy::unwrap_used)]
+//! REST credentials, and a small TURN client ([`Client`]) built from
+//! rtc-stun / rtc-turn messages ([`wire`]) that speaks UDP, TCP and TLS.
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+pub mod wire;
 
+use crate::unix_now;
 use confer_turn::{rest_password, Config, TurnHandle, TurnServer};
-use rtc_stun::attributes::{ATTR_NONCE, ATTR_REALM, ATTR_USERNAME};
-use rtc_stun::error_code::ErrorCodeAttribute;
-use rtc_stun::fingerprint::FINGERPRINT;
-use rtc_stun::integrity::MessageIntegrity;
+use rtc_stun::attributes::{ATTR_NONCE, ATTR_REALM};
 use rtc_stun::message::{
-    Getter, Message, MessageType, Method, Setter, TransactionId, CLASS_INDICATION, CLASS_REQUEST,
-    METHOD_ALLOCATE, METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION, METHOD_DATA, METHOD_SEND,
+    Getter, Message, MessageType, Method, Setter, TransactionId, CLASS_INDICATION, METHOD_ALLOCATE,
+    METHOD_CHANNEL_BIND, METHOD_CREATE_PERMISSION, METHOD_DATA,
 };
 use rtc_stun::textattrs::TextAttribute;
 use rtc_turn::proto::channum::ChannelNumber;
 use rtc_turn::proto::data::Data;
 use rtc_turn::proto::peeraddr::PeerAddress;
 use rtc_turn::proto::relayaddr::RelayedAddress;
-use rtc_turn::proto::reqtrans::RequestedTransport;
-use rtc_turn::proto::PROTO_UDP;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
+pub use wire::{decode, error_code, Signer};
 
+/// The TURN REST secret of the test servers.
 pub const SECRET: &str = "integration-test-shared-secret";
+/// The realm of the test servers.
 pub const REALM: &str = "confer.test";
 /// Every wait in these tests is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(3);
 
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 /// Confer's username and password for `user`, valid for `ttl_secs` (may
 /// be negative: already expired).
 pub fn credentials(user: &str, ttl_secs: i64) -> (String, String) {
-    let expiry = (unix_now() as i64 + ttl_secs) as u64;
+    let expiry = unix_now().saturating_add_signed(ttl_secs);
     let username = format!("{expiry}:1:{user}");
     let password = rest_password(SECRET, &username);
     (username, password)
@@ -87,26 +79,32 @@ pub async fn start(mut config: Config, tls: Option<Arc<rustls::ServerConfig>>) -
     TurnServer::start(config, tls).await.unwrap()
 }
 
+/// A byte stream a client can speak TURN over (TCP or TLS).
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// How a test client reaches the server.
 pub enum Conn {
+    /// A UDP socket and the server's address.
     Udp(UdpSocket, SocketAddr),
+    /// A stream and what was read of it but not yet framed.
     Stream(Box<dyn Stream>, Vec<u8>),
 }
 
 impl Conn {
+    /// A UDP socket on loopback, to `server`.
     pub async fn udp(server: SocketAddr) -> Conn {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         Conn::Udp(socket, server)
     }
 
+    /// A TCP connection to `server`.
     pub async fn tcp(server: SocketAddr) -> Conn {
         let tcp = TcpStream::connect(server).await.unwrap();
         Conn::Stream(Box::new(tcp), Vec::new())
     }
 
+    /// A TLS connection to `server` ("localhost"), trusting `cert`.
     pub async fn tls(
         server: SocketAddr,
         cert: &rustls::pki_types::CertificateDer<'static>,
@@ -126,6 +124,7 @@ impl Conn {
         Conn::Stream(Box::new(tls), Vec::new())
     }
 
+    /// Sends `bytes` as they are.
     pub async fn send(&mut self, bytes: &[u8]) {
         match self {
             Conn::Udp(socket, server) => {
@@ -173,16 +172,22 @@ pub enum Incoming {
 
 /// A TURN client with long-term credentials.
 pub struct Client {
+    /// Its connection to the server.
     pub conn: Conn,
+    /// The TURN REST username.
     pub username: String,
+    /// The TURN REST password.
     pub password: String,
+    /// The nonce learnt from the last challenge.
     pub nonce: Option<String>,
+    /// The realm learnt from the last challenge.
     pub realm: String,
     /// Relayed data that arrived while waiting for a response.
     pub pending: Vec<Incoming>,
 }
 
 impl Client {
+    /// A client on `conn` with `(username, password)`, no nonce yet.
     pub fn new(conn: Conn, (username, password): (String, String)) -> Client {
         Client {
             conn,
@@ -201,35 +206,13 @@ impl Client {
         tid: TransactionId,
         attrs: Vec<Box<dyn Setter>>,
     ) -> Vec<u8> {
-        let provider = rtc_stun::crypto::default_provider().unwrap();
-        let mut setters: Vec<Box<dyn Setter>> = vec![
-            Box::new(tid),
-            Box::new(MessageType::new(method, CLASS_REQUEST)),
-        ];
-        setters.extend(attrs);
-        let mut message = Message::new();
-        if let Some(nonce) = &self.nonce {
-            setters.push(Box::new(TextAttribute::new(
-                ATTR_USERNAME,
-                self.username.clone(),
-            )));
-            setters.push(Box::new(TextAttribute::new(ATTR_REALM, self.realm.clone())));
-            setters.push(Box::new(TextAttribute::new(ATTR_NONCE, nonce.clone())));
-            let integrity = MessageIntegrity::new_long_term_integrity_with_provider(
-                self.username.clone(),
-                self.realm.clone(),
-                self.password.clone(),
-                provider.crypto(),
-            )
-            .unwrap();
-            setters.push(Box::new(integrity));
-            setters.push(Box::new(FINGERPRINT));
-            message.build(&setters).unwrap();
-        } else {
-            setters.push(Box::new(FINGERPRINT));
-            message.build(&setters).unwrap();
-        }
-        message.raw
+        let signer = self.nonce.as_deref().map(|nonce| Signer {
+            username: &self.username,
+            realm: &self.realm,
+            password: &self.password,
+            nonce,
+        });
+        wire::request(method, tid, attrs, signer)
     }
 
     /// Sends one request and waits for its response (`None`: no answer).
@@ -272,6 +255,7 @@ impl Client {
         panic!("challenge loop did not settle");
     }
 
+    /// Takes the nonce and realm of a 401 or 438 challenge.
     pub fn learn(&mut self, challenge: &Message) {
         self.nonce = TextAttribute::get_from_as(challenge, ATTR_NONCE)
             .ok()
@@ -291,15 +275,12 @@ impl Client {
         SocketAddr::new(relayed.ip, relayed.port)
     }
 
+    /// An Allocate (UDP relay): the response, success or error.
     pub async fn try_allocate(&mut self) -> Message {
-        self.request(METHOD_ALLOCATE, || {
-            vec![Box::new(RequestedTransport {
-                protocol: PROTO_UDP,
-            })]
-        })
-        .await
+        self.request(METHOD_ALLOCATE, wire::udp_transport).await
     }
 
+    /// A CreatePermission for `peer`: the response.
     pub async fn create_permission(&mut self, peer: SocketAddr) -> Message {
         self.request(METHOD_CREATE_PERMISSION, move || {
             vec![Box::new(PeerAddress {
@@ -310,6 +291,7 @@ impl Client {
         .await
     }
 
+    /// A ChannelBind of channel `number` to `peer`: the response.
     pub async fn channel_bind(&mut self, number: u16, peer: SocketAddr) -> Message {
         self.request(METHOD_CHANNEL_BIND, move || {
             vec![
@@ -323,20 +305,9 @@ impl Client {
         .await
     }
 
+    /// Sends `data` to `peer` in a Send indication.
     pub async fn send_indication(&mut self, peer: SocketAddr, data: &[u8]) {
-        let mut message = Message::new();
-        message
-            .build(&[
-                Box::new(TransactionId::new()),
-                Box::new(MessageType::new(METHOD_SEND, CLASS_INDICATION)),
-                Box::new(PeerAddress {
-                    ip: peer.ip(),
-                    port: peer.port(),
-                }),
-                Box::new(Data(data.to_vec())),
-            ])
-            .unwrap();
-        self.conn.send(&message.raw).await;
+        self.conn.send(&wire::send_indication(peer, data)).await;
     }
 
     /// Sends ChannelData, padded on stream transports.
@@ -387,18 +358,6 @@ fn parse_incoming(bytes: &[u8]) -> Option<Incoming> {
         }
         _ => None,
     }
-}
-
-pub fn decode(bytes: &[u8]) -> Message {
-    let mut message = Message::new();
-    message.raw = bytes.to_vec();
-    message.decode().unwrap();
-    message
-}
-
-pub fn error_code(message: &Message) -> Option<u16> {
-    let mut code = ErrorCodeAttribute::default();
-    code.get_from(message).ok().map(|_| code.code.0)
 }
 
 /// A UDP peer on loopback.
