@@ -58,10 +58,22 @@ ui-test: ui
 	cd ui && npm test
 	cd ui && node --experimental-websocket dev/smoke.mjs
 
+## The web page's engine (server/web/src/engine.ts) replays every golden
+## transcript of media-core's room session (media-core/tests/fixtures/
+## transcripts; the session's Rust tests fail when they are stale) in node,
+## with a fake socket, clock and media legs.
+WEB_TEST_OUT := $(abspath $(or $(CARGO_TARGET_DIR),target))/web-test
+.PHONY: web-test
+web-test: web
+	rm -rf $(WEB_TEST_OUT)
+	ui/node_modules/.bin/tsc -p server/web/test/tsconfig.json --outDir $(WEB_TEST_OUT)
+	echo '{"type":"module"}' > $(WEB_TEST_OUT)/package.json
+	CONFER_TRANSCRIPTS=$(CURDIR)/media-core/tests/fixtures/transcripts node --test $(WEB_TEST_OUT)/test/*.test.js
+
 ## Every test: format, lints, UI unit tests, browser interop tests, Rust unit
 ## + property tests, system tests on loopback, the app E2E (under Xvfb so
 ## native windows exist), then the installable release and its updates.
-test: lint ui-test browser-test
+test: lint ui-test browser-test web-test
 	mkdir -p $(ARTIFACTS)
 	$(XVFB) $(CARGO) test --workspace
 	$(MAKE) --no-print-directory fuzz-test

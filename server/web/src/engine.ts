@@ -4,7 +4,7 @@
 // callbacks' names (onRoomStateUpdate, onRoomStreamUpdate, ...), with the
 // same fields and the same state sequences as the native SDK's events.
 
-import { Leg } from "./media.js";
+import { Leg, type LegEvents } from "./media.js";
 import {
   ErrorCode,
   PROTOCOL_VERSION,
@@ -78,9 +78,9 @@ interface Publisher {
   state: PublisherState;
   acked: boolean;
   request: number | null;
-  leg: Leg | null;
+  leg: MediaLeg | null;
   link: MediaLink;
-  timer: ReturnType<typeof setTimeout> | null;
+  timer: Timer | null;
   told: { audio_muted: boolean; video_muted: boolean };
   stats: StatsSampler | null;
 }
@@ -89,9 +89,9 @@ interface Player {
   streamId: string;
   state: PlayerState;
   live: boolean;
-  leg: Leg | null;
+  leg: MediaLeg | null;
   link: MediaLink;
-  timer: ReturnType<typeof setTimeout> | null;
+  timer: Timer | null;
   stream: MediaStream;
   stats: StatsSampler | null;
   gotAudio: boolean;
@@ -104,7 +104,7 @@ type Request =
   | { kind: "broadcast"; resolve: (id: number) => void; reject: (e: SdkError) => void }
   | { kind: "play"; streamId: string }
   | { kind: "stop_play"; streamId: string }
-  | { kind: "offer"; streamId: string; role: MediaRole; leg: Leg }
+  | { kind: "offer"; streamId: string; role: MediaRole; leg: MediaLeg }
   | { kind: "stream_state" };
 
 type Link = "waiting" | "connecting" | "authenticating" | "live";
@@ -117,11 +117,15 @@ interface Room {
   config: RoomConfig;
   link: Link;
   resuming: boolean;
-  ws: WebSocket | null;
+  ws: SignalSocket | null;
   everConnected: boolean;
   resume: { session_id: string; resume_key: string } | null;
   lastSeq: number;
   heartbeatMs: number;
+  /** When the next heartbeat is due, on a live link. */
+  nextHeartbeat: number;
+  /** The one timer of the live link: the next heartbeat or the silence deadline. */
+  heartbeatTimer: Timer | null;
   lastRx: number;
   retryStart: number;
   attempts: number;
@@ -131,14 +135,99 @@ interface Room {
   publisher: Publisher | null;
   players: Map<string, Player>;
   requests: Map<number, Request>;
-  timers: ReturnType<typeof setTimeout>[];
-  tokenTimer: ReturnType<typeof setTimeout> | null;
+  timers: Timer[];
+  tokenTimer: Timer | null;
 }
 
 /** The local media the engine publishes. */
 export interface LocalMedia {
   audio: MediaStreamTrack | null;
   video: MediaStreamTrack | null;
+}
+
+/** A timer of the engine's shell. */
+export type Timer = ReturnType<typeof setTimeout>;
+
+/** What a signaling connection reports to the engine. */
+export interface SocketEvents {
+  /** A text frame arrived. */
+  message(data: string): void;
+  /** The connection failed or closed (not called after `close`). */
+  closed(): void;
+}
+
+/** A signaling connection (the browser's WebSocket by default). */
+export interface SignalSocket {
+  /** Whether it is open: what is sent before is dropped. */
+  readonly open: boolean;
+  send(data: string): void;
+  /** Closes it; no event is reported after. */
+  close(): void;
+}
+
+/** One peer connection to the SFU (media.ts's `Leg` by default). */
+export interface MediaLeg {
+  /** The browser's peer connection (null without a browser: no stats, no page tools). */
+  readonly pc: RTCPeerConnection | null;
+  offerPublish(audio: MediaStreamTrack | null, video: MediaStreamTrack | null): Promise<string>;
+  offerPlay(): Promise<string>;
+  acceptAnswer(sdp: string): Promise<void>;
+  addRemoteCandidate(c: IceCandidate): Promise<void>;
+  replace(kind: "audio" | "video", track: MediaStreamTrack | null): Promise<void>;
+  close(): void;
+}
+
+/**
+ * What the engine takes from its surroundings: the clock and timers, the
+ * signaling connection and the media legs. The browser's by default
+ * ({@link browserShell}); the node tests replay the native session's golden
+ * transcripts through fakes (server/web/test/).
+ */
+export interface EngineShell {
+  /** Unix milliseconds. */
+  now(): number;
+  setTimeout(f: () => void, ms: number): Timer;
+  clearTimeout(t: Timer): void;
+  setInterval(f: () => void, ms: number): Timer;
+  clearInterval(t: Timer): void;
+  openSocket(url: string, events: SocketEvents): SignalSocket;
+  openLeg(role: MediaRole, streamId: string, iceServers: RTCIceServer[], events: LegEvents): MediaLeg;
+  /** An empty stream a played stream's tracks are gathered in. */
+  newStream(): MediaStream;
+}
+
+/** The browser's clock, timers, WebSocket and peer connections. */
+export function browserShell(): EngineShell {
+  return {
+    now: () => Date.now(),
+    setTimeout: (f, ms) => setTimeout(f, ms),
+    clearTimeout: (t) => clearTimeout(t),
+    setInterval: (f, ms) => setInterval(f, ms),
+    clearInterval: (t) => clearInterval(t),
+    openSocket: (url, events) => {
+      const ws = new WebSocket(url);
+      ws.onmessage = (e) => events.message(String(e.data));
+      ws.onclose = () => events.closed();
+      ws.onerror = () => {};
+      return {
+        get open() {
+          return ws.readyState === WebSocket.OPEN;
+        },
+        send: (data) => ws.send(data),
+        close: () => {
+          ws.onmessage = null;
+          ws.onclose = null;
+          try {
+            ws.close();
+          } catch {
+            // already closed
+          }
+        },
+      };
+    },
+    openLeg: (role, streamId, iceServers, events) => new Leg(role, streamId, iceServers, events),
+    newStream: () => new MediaStream(),
+  };
 }
 
 export class WebEngine {
@@ -152,13 +241,16 @@ export class WebEngine {
   private nextRequest = 0;
   private local: LocalMedia = { audio: null, video: null };
   private mutes = { microphone: false, audio: false, video: false, cameraOff: false };
-  private qualityTimer: ReturnType<typeof setInterval> | null = null;
+  private qualityTimer: Timer | null = null;
   private samples = 0;
   /** The latest stats of each connected leg (sampled every second), by stream ID. */
   readonly lastQuality = new Map<string, { role: MediaRole; quality: Quality }>();
   private readonly retryWindowMs: number;
 
-  constructor(private readonly options: EngineOptions) {
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly shell: EngineShell = browserShell(),
+  ) {
     this.retryWindowMs = options.retryWindowMs ?? 20 * 60_000;
   }
 
@@ -201,7 +293,7 @@ export class WebEngine {
     if (!/^[A-Za-z0-9~!@#$%^&*()_+=\-`;',.<>/\\]{1,64}$/.test(user.user_id))
       throw new SdkError(ErrorCode.InvalidUserId, "user ID must be 1-64 bytes of letters, digits and ~!@#$%^&*()_+=-`;',.<>/\\");
     if (!config.token) throw new SdkError(ErrorCode.TokenMalformed, "a token is required to log in from a browser");
-    const now = Date.now();
+    const now = this.shell.now();
     this.room = {
       roomId,
       user,
@@ -214,6 +306,8 @@ export class WebEngine {
       iceServers: [],
       lastSeq: 0,
       heartbeatMs: 5_000,
+      nextHeartbeat: now,
+      heartbeatTimer: null,
       lastRx: now,
       retryStart: now,
       attempts: 0,
@@ -321,7 +415,7 @@ export class WebEngine {
       leg: null,
       link: "idle",
       timer: null,
-      stream: new MediaStream(),
+      stream: this.shell.newStream(),
       stats: null,
       gotAudio: false,
     });
@@ -370,7 +464,7 @@ export class WebEngine {
   /** Logs out if needed and releases everything. */
   destroy(): void {
     if (this.room) this.logoutRoom();
-    if (this.qualityTimer) clearInterval(this.qualityTimer);
+    if (this.qualityTimer) this.shell.clearInterval(this.qualityTimer);
     this.qualityTimer = null;
   }
 
@@ -382,7 +476,7 @@ export class WebEngine {
   }
 
   private send(room: Room, msg: ClientMessage): void {
-    if (room.ws && room.ws.readyState === WebSocket.OPEN) room.ws.send(JSON.stringify(msg));
+    if (room.ws?.open) room.ws.send(JSON.stringify(msg));
   }
 
   /**
@@ -391,7 +485,7 @@ export class WebEngine {
    * session's window deadline is, not a check at the next loss only.
    */
   private closeWindowAt(room: Room, start: number): void {
-    this.later(room, Math.max(0, start + this.retryWindowMs - Date.now()), () => {
+    this.later(room, Math.max(0, start + this.retryWindowMs - this.shell.now()), () => {
       if (room.retryStart === start && room.link !== "live") {
         this.end(room, ErrorCode.ReconnectTimeout, room.everConnected ? "ReconnectFailed" : "LoginFailed", NO_DATA);
       }
@@ -399,7 +493,7 @@ export class WebEngine {
   }
 
   private later(room: Room, ms: number, f: () => void): void {
-    const t = setTimeout(() => {
+    const t = this.shell.setTimeout(() => {
       if (this.room === room) f();
     }, ms);
     room.timers.push(t);
@@ -408,58 +502,52 @@ export class WebEngine {
 
   private connect(room: Room): void {
     room.link = "connecting";
-    room.lastRx = Date.now();
-    let ws: WebSocket;
+    room.lastRx = this.shell.now();
+    let ws: SignalSocket | null = null;
+    const current = () => this.room === room && ws !== null && room.ws === ws;
+    const deadline = this.shell.setTimeout(() => {
+      if (current() && room.link !== "live") this.lose(room, "handshake timed out");
+    }, HANDSHAKE_TIMEOUT_MS);
     try {
-      ws = new WebSocket(this.options.server);
+      ws = this.shell.openSocket(this.options.server, {
+        message: (data) => {
+          if (!current()) return;
+          room.lastRx = this.shell.now();
+          let msg: ServerMessage;
+          try {
+            msg = JSON.parse(data) as ServerMessage;
+          } catch {
+            this.debug(ErrorCode.MalformedMessage, "on_message", "undecodable server message");
+            return;
+          }
+          this.onMessage(room, msg);
+          if (room.link === "live") this.shell.clearTimeout(deadline);
+        },
+        closed: () => {
+          this.shell.clearTimeout(deadline);
+          if (current()) this.lose(room, "connection closed");
+        },
+      });
     } catch (e) {
+      this.shell.clearTimeout(deadline);
       this.lose(room, `cannot connect: ${String(e)}`);
       return;
     }
     room.ws = ws;
-    const current = () => this.room === room && room.ws === ws;
-    const deadline = setTimeout(() => {
-      if (current() && room.link !== "live") this.lose(room, "handshake timed out");
-    }, HANDSHAKE_TIMEOUT_MS);
-    ws.onmessage = (e) => {
-      if (!current()) return;
-      room.lastRx = Date.now();
-      let msg: ServerMessage;
-      try {
-        msg = JSON.parse(String(e.data)) as ServerMessage;
-      } catch {
-        this.debug(ErrorCode.MalformedMessage, "on_message", "undecodable server message");
-        return;
-      }
-      this.onMessage(room, msg);
-      if (room.link === "live") clearTimeout(deadline);
-    };
-    ws.onclose = () => {
-      clearTimeout(deadline);
-      if (current()) this.lose(room, "connection closed");
-    };
-    ws.onerror = () => {};
   }
 
   private closeSocket(room: Room): void {
     const ws = room.ws;
     room.ws = null;
-    if (ws) {
-      ws.onmessage = null;
-      ws.onclose = null;
-      try {
-        ws.close();
-      } catch {
-        // already closed
-      }
-    }
+    ws?.close();
   }
 
   /** The connection is gone: report the interruption if live, then retry. */
   private lose(room: Room, why: string): void {
     console.info(`confer: connection lost (${why})`);
     this.closeSocket(room);
-    const now = Date.now();
+    this.stopHeartbeats(room);
+    const now = this.shell.now();
     if (room.link === "live") {
       this.state(room.roomId, "Connecting", "Reconnecting", ErrorCode.NetworkInterrupted, NO_DATA);
       const p = room.publisher;
@@ -520,14 +608,48 @@ export class WebEngine {
     return p;
   }
 
+  /** The link is live (again): a heartbeat every interval from now, and a watch on the server's silence. */
+  private startHeartbeats(room: Room): void {
+    room.nextHeartbeat = this.shell.now() + room.heartbeatMs;
+    this.armHeartbeat(room);
+  }
+
+  /** When the server counts as silent if nothing more arrives (as the native session). */
+  private silenceDeadline(room: Room): number {
+    return room.lastRx + room.heartbeatMs * 2 + SILENCE_GRACE_MS;
+  }
+
+  /** Runs `heartbeat` at the earlier of the next heartbeat and the silence deadline. */
+  private armHeartbeat(room: Room): void {
+    this.stopHeartbeats(room);
+    const at = Math.min(room.nextHeartbeat, this.silenceDeadline(room));
+    room.heartbeatTimer = this.shell.setTimeout(
+      () => {
+        room.heartbeatTimer = null;
+        if (this.room === room) this.heartbeat(room);
+      },
+      Math.max(0, at - this.shell.now()),
+    );
+  }
+
+  private stopHeartbeats(room: Room): void {
+    if (room.heartbeatTimer !== null) this.shell.clearTimeout(room.heartbeatTimer);
+    room.heartbeatTimer = null;
+  }
+
+  /** On a live link: gives up on a silent server, or sends the heartbeat that is due. */
   private heartbeat(room: Room): void {
     if (room.link !== "live") return;
-    if (Date.now() - room.lastRx > room.heartbeatMs * 2 + SILENCE_GRACE_MS) {
+    const now = this.shell.now();
+    if (now >= this.silenceDeadline(room)) {
       this.lose(room, "server silent");
       return;
     }
-    this.send(room, { type: "heartbeat", ack: room.lastSeq });
-    this.later(room, room.heartbeatMs, () => this.heartbeat(room));
+    if (now >= room.nextHeartbeat) {
+      this.send(room, { type: "heartbeat", ack: room.lastSeq });
+      room.nextHeartbeat = now + room.heartbeatMs;
+    }
+    this.armHeartbeat(room);
   }
 
   private onMessage(room: Room, msg: ServerMessage): void {
@@ -638,7 +760,7 @@ export class WebEngine {
     room.everConnected = true;
     room.attempts = 0;
     this.state(room.roomId, "Connected", relogin ? "Reconnected" : "Logined", ErrorCode.Success, NO_DATA);
-    this.later(room, room.heartbeatMs, () => this.heartbeat(room));
+    this.startHeartbeats(room);
 
     const notify = room.config.isUserStatusNotify;
     const users = new Map(ok.users.map((u) => [u.user_id, u] as const));
@@ -693,7 +815,7 @@ export class WebEngine {
     room.link = "live";
     room.attempts = 0;
     this.state(room.roomId, "Connected", "Reconnected", ErrorCode.Success, NO_DATA);
-    this.later(room, room.heartbeatMs, () => this.heartbeat(room));
+    this.startHeartbeats(room);
     for (const se of missed) this.applyEvent(room, se);
     let stateUnanswered = false;
     for (const [id, r] of room.requests) {
@@ -899,31 +1021,32 @@ export class WebEngine {
       if (r.kind === "broadcast" || r.kind === "renew") r.reject(new SdkError(ErrorCode.LoggedOut, "logged out before the request completed"));
     }
     room.requests.clear();
-    for (const t of room.timers) clearTimeout(t);
-    if (room.tokenTimer) clearTimeout(room.tokenTimer);
+    for (const t of room.timers) this.shell.clearTimeout(t);
+    this.stopHeartbeats(room);
+    if (room.tokenTimer) this.shell.clearTimeout(room.tokenTimer);
     this.room = null;
     this.state(room.roomId, "Disconnected", reason, code, data);
   }
 
   private setTokenExpiry(room: Room, expiresInMs: number | null): void {
-    if (room.tokenTimer) clearTimeout(room.tokenTimer);
+    if (room.tokenTimer) this.shell.clearTimeout(room.tokenTimer);
     room.tokenTimer = null;
     if (expiresInMs === null || expiresInMs === undefined) return;
-    const expiresAt = Date.now() + expiresInMs;
+    const expiresAt = this.shell.now() + expiresInMs;
     const warn = () => {
       if (this.room !== room) return;
       this.emit("onRoomTokenWillExpire", {
         room_id: room.roomId,
-        remain_time_in_second: Math.round(Math.max(0, expiresAt - Date.now()) / 1000),
+        remain_time_in_second: Math.round(Math.max(0, expiresAt - this.shell.now()) / 1000),
       });
     };
     if (expiresInMs <= TOKEN_WARNING_MS) warn();
-    else room.tokenTimer = setTimeout(warn, expiresInMs - TOKEN_WARNING_MS);
+    else room.tokenTimer = this.shell.setTimeout(warn, expiresInMs - TOKEN_WARNING_MS);
   }
 
   // ------------------------------------------------------------------ media
 
-  private legOf(room: Room, streamId: string, role: MediaRole): Leg | null {
+  private legOf(room: Room, streamId: string, role: MediaRole): MediaLeg | null {
     if (role === "publish") return room.publisher?.streamId === streamId ? room.publisher.leg : null;
     return room.players.get(streamId)?.leg ?? null;
   }
@@ -969,8 +1092,8 @@ export class WebEngine {
     const target = role === "publish" ? room.publisher : room.players.get(streamId);
     if (!target || target.streamId !== streamId) return;
     target.leg?.close();
-    if (target.timer) clearTimeout(target.timer);
-    const leg = new Leg(role, streamId, room.iceServers, {
+    if (target.timer) this.shell.clearTimeout(target.timer);
+    const leg = this.shell.openLeg(role, streamId, room.iceServers, {
       candidate: (c: IceCandidate) => {
         if (this.room === room && this.legOf(room, streamId, role) === leg)
           this.send(room, { type: "trickle_ice", stream_id: streamId, role, candidate: c });
@@ -992,8 +1115,8 @@ export class WebEngine {
     });
     target.leg = leg;
     target.link = "negotiating";
-    target.stats = new StatsSampler(leg.pc, role === "publish" ? "outbound" : "inbound");
-    target.timer = setTimeout(() => {
+    target.stats = leg.pc ? new StatsSampler(leg.pc, role === "publish" ? "outbound" : "inbound") : null;
+    target.timer = this.shell.setTimeout(() => {
       if (this.room === room && target.leg === leg && target.link === "negotiating")
         this.mediaFailed(room, streamId, role, failCode(role), "negotiation timed out");
     }, NEGOTIATION_TIMEOUT_MS);
@@ -1022,7 +1145,7 @@ export class WebEngine {
       const p = room.publisher;
       if (!p) return;
       p.link = "connected";
-      if (p.timer) clearTimeout(p.timer);
+      if (p.timer) this.shell.clearTimeout(p.timer);
       if (p.acked && live && p.state !== "Publishing") {
         p.state = "Publishing";
         this.publisherEvent(streamId, p.state, ErrorCode.Success, NO_DATA);
@@ -1031,7 +1154,7 @@ export class WebEngine {
       const player = room.players.get(streamId);
       if (!player) return;
       player.link = "connected";
-      if (player.timer) clearTimeout(player.timer);
+      if (player.timer) this.shell.clearTimeout(player.timer);
       if (live && player.state !== "Playing") {
         player.state = "Playing";
         this.playerEvent(streamId, player.state, ErrorCode.Success, NO_DATA);
@@ -1048,7 +1171,7 @@ export class WebEngine {
       p.link = "retry";
       p.state = "PublishRequesting";
       this.publisherEvent(streamId, p.state, code, details(why));
-      p.timer = setTimeout(() => {
+      p.timer = this.shell.setTimeout(() => {
         if (this.room === room && room.publisher === p && p.link === "retry" && room.link === "live")
           this.negotiate(room, streamId, "publish");
       }, MEDIA_RETRY_MS);
@@ -1061,7 +1184,7 @@ export class WebEngine {
       player.state = "PlayRequesting";
       this.playerEvent(streamId, player.state, code, details(why));
       if (retry) {
-        player.timer = setTimeout(() => {
+        player.timer = this.shell.setTimeout(() => {
           if (this.room === room && room.players.get(streamId) === player && player.link === "retry")
             this.negotiate(room, streamId, "play");
         }, MEDIA_RETRY_MS);
@@ -1071,7 +1194,7 @@ export class WebEngine {
 
   /** Closes a publisher's or player's media leg and cancels its retry. */
   private closeMedia(m: Publisher | Player): void {
-    if (m.timer) clearTimeout(m.timer);
+    if (m.timer) this.shell.clearTimeout(m.timer);
     m.timer = null;
     m.leg?.close();
     m.leg = null;
@@ -1082,7 +1205,7 @@ export class WebEngine {
   /** Stats every second; quality events every 3 s for each connected leg. */
   private startQuality(): void {
     if (this.qualityTimer) return;
-    this.qualityTimer = setInterval(() => {
+    this.qualityTimer = this.shell.setInterval(() => {
       this.samples++;
       const emit = this.samples % (QUALITY_INTERVAL_MS / STATS_INTERVAL_MS) === 0;
       this.sampleQuality(emit).then(
@@ -1125,7 +1248,7 @@ export class WebEngine {
    * engine's own handling of a message.
    */
   emit(name: string, data: Record<string, unknown>): void {
-    this.pendingEvents.push({ name, data, at: Date.now() });
+    this.pendingEvents.push({ name, data, at: this.shell.now() });
     if (this.pendingEvents.length === 1) queueMicrotask(() => this.flushEvents());
   }
 

@@ -31,6 +31,8 @@ struct H {
     t0: Instant,
     retry_window: Duration,
     rec: Recorder,
+    /// Outputs of recorded calls not yet read by [`H::drain`].
+    pending: Vec<Output>,
 }
 
 impl H {
@@ -48,6 +50,7 @@ impl H {
             t0: Instant::now(),
             retry_window: reconnect.retry_window,
             rec: Recorder::default(),
+            pending: Vec::new(),
         }
     }
 
@@ -60,10 +63,26 @@ impl H {
         self.t0 + Duration::from_millis(ms)
     }
 
+    /// What the session output since the last drain.
     fn drain(&mut self) -> Vec<Output> {
+        let mut out = std::mem::take(&mut self.pending);
+        out.extend(self.poll_recorded());
+        out
+    }
+
+    /// Polls the session's outputs and records them.
+    fn poll_recorded(&mut self) -> Vec<Output> {
         let out: Vec<Output> = std::iter::from_fn(|| self.s.poll_output()).collect();
         self.rec.outputs(&out);
         out
+    }
+
+    /// Records a call's input and then its outputs (which the next
+    /// [`H::drain`] returns), so that each output follows its own input.
+    fn record_call(&mut self, ms: u64, input: serde_json::Value) {
+        self.rec.input(ms, input);
+        let out = self.poll_recorded();
+        self.pending.extend(out);
     }
 
     fn login(&mut self, ms: u64, notify: bool) -> ConnId {
@@ -95,15 +114,14 @@ impl H {
             }),
         );
         let result = self.s.login(self.at(ms), room_id, user, config);
-        self.rec.input(ms, with_result(input, &result));
+        self.record_call(ms, with_result(input, &result));
         result
     }
 
     /// `logout` at `ms`, recorded.
     fn logout(&mut self, ms: u64) -> Result<(), RoomError> {
         let result = self.s.logout(self.at(ms));
-        self.rec
-            .input(ms, with_result(call("logout", json!({})), &result));
+        self.record_call(ms, with_result(call("logout", json!({})), &result));
         result
     }
 
@@ -119,7 +137,7 @@ impl H {
             "start_publishing",
             json!({ "stream_id": id, "channel": channel }),
         );
-        self.rec.input(ms, with_result(input, &result));
+        self.record_call(ms, with_result(input, &result));
         result
     }
 
@@ -131,7 +149,7 @@ impl H {
     ) -> Result<(), crate::error::PublisherError> {
         let result = self.s.stop_publishing(self.at(ms), channel);
         let input = call("stop_publishing", json!({ "channel": channel }));
-        self.rec.input(ms, with_result(input, &result));
+        self.record_call(ms, with_result(input, &result));
         result
     }
 
@@ -139,7 +157,7 @@ impl H {
     fn start_playing(&mut self, ms: u64, id: &str) -> Result<(), crate::error::PlayerError> {
         let result = self.s.start_playing(self.at(ms), id);
         let input = call("start_playing", json!({ "stream_id": id }));
-        self.rec.input(ms, with_result(input, &result));
+        self.record_call(ms, with_result(input, &result));
         result
     }
 
@@ -147,7 +165,7 @@ impl H {
     fn stop_playing(&mut self, ms: u64, id: &str) -> Result<(), crate::error::PlayerError> {
         let result = self.s.stop_playing(self.at(ms), id);
         let input = call("stop_playing", json!({ "stream_id": id }));
-        self.rec.input(ms, with_result(input, &result));
+        self.record_call(ms, with_result(input, &result));
         result
     }
 
@@ -155,7 +173,7 @@ impl H {
     fn renew_token(&mut self, ms: u64, token: &str) -> Result<(), RoomError> {
         let result = self.s.renew_token(self.at(ms), token);
         let input = call("renew_token", json!({ "token": token }));
-        self.rec.input(ms, with_result(input, &result));
+        self.record_call(ms, with_result(input, &result));
         result
     }
 
@@ -163,7 +181,7 @@ impl H {
     fn send_broadcast(&mut self, ms: u64, text: &str) -> Result<u32, RoomError> {
         let result = self.s.send_broadcast(self.at(ms), text);
         let input = call("send_broadcast", json!({ "text": text }));
-        self.rec.input(ms, with_result(input, &result));
+        self.record_call(ms, with_result(input, &result));
         result
     }
 
@@ -176,7 +194,7 @@ impl H {
             LocalMute::StreamVideo(c) => json!({ "stream_video": c }),
             LocalMute::CameraOff(c) => json!({ "camera_off": c }),
         };
-        self.rec.input(
+        self.record_call(
             ms,
             call("set_local_mute", json!({ "mute": mute, "on": on })),
         );

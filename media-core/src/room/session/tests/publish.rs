@@ -72,6 +72,8 @@ fn local_mutes_are_announced_while_publishing() {
         mute(&mut h, 90, LocalMute::StreamVideo(main), false),
         [("p1".to_owned(), false, false)]
     );
+    // (The page has no aux channel: the transcript ends here.)
+    h.save("local_mutes_announced");
     // The aux channel publishes nothing: nothing to tell.
     assert_eq!(
         mute(
@@ -155,6 +157,7 @@ fn publishing_starts_with_the_current_mute_state() {
         ),
         "{out:?}"
     );
+    h.save("publish_starts_with_current_mutes");
 }
 
 #[test]
@@ -212,6 +215,7 @@ fn mute_state_lost_with_the_connection_is_sent_again_on_resume() {
         .map(|(_, s, a, v)| (s, a, v))
         .collect();
     assert_eq!(states, [("p1".to_owned(), false, true)]);
+    h.save("mute_state_sent_again_on_resume");
 }
 
 #[test]

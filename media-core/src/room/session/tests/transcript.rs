@@ -47,6 +47,9 @@ const TRANSCRIPTS: &[&str] = &[
     "offer_refused_stream_not_live",
     "signaling_loss_relogin_renegotiates",
     "legacy_kick_expired_session",
+    "local_mutes_announced",
+    "publish_starts_with_current_mutes",
+    "mute_state_sent_again_on_resume",
 ];
 
 /// The environment variable that makes the tests write their transcripts.
