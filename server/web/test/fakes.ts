@@ -12,7 +12,7 @@ export type Done =
   | { kind: "connect"; conn: number }
   | { kind: "send"; conn: number; msg: Record<string, unknown> }
   | { kind: "close"; conn: number }
-  | { kind: "negotiate"; stream_id: string; role: MediaRole }
+  | { kind: "negotiate"; stream_id: string; role: MediaRole; ice_servers: RTCIceServer[] }
   | { kind: "answer"; stream_id: string; role: MediaRole; sdp: string }
   | { kind: "remote_candidate"; stream_id: string; role: MediaRole; candidate: IceCandidate }
   | { kind: "close_transport"; stream_id: string; role: MediaRole };
@@ -169,8 +169,8 @@ export class FakeShell {
       this.log.push({ kind: "connect", conn: socket.conn });
       return socket;
     },
-    openLeg: (role, streamId, _iceServers, events) => {
-      this.log.push({ kind: "negotiate", stream_id: streamId, role });
+    openLeg: (role, streamId, iceServers, events) => {
+      this.log.push({ kind: "negotiate", stream_id: streamId, role, ice_servers: iceServers });
       const leg = new FakeLeg(role, streamId, events, this.log);
       this.legs.set(`${role}:${streamId}`, leg);
       return leg;

@@ -65,6 +65,8 @@ const key = (role: MediaRole, streamId: string): string => `${role}:${streamId}`
 interface Tracking {
   /** The stream the page publishes (it has one channel, Main). */
   publishing: string | null;
+  /** The ICE servers the session last handed the media side, as the browser takes them. */
+  iceServers: RTCIceServer[];
 }
 
 /**
@@ -101,7 +103,8 @@ function expected(outputs: Json[], track: Tracking): { effects: Effects; closes:
         const c = o.command;
         switch (c.kind) {
           case "negotiate":
-            effects.media.push({ kind: "negotiate", stream_id: c.stream_id, role: c.role });
+            // A new leg is opened with the ICE servers handed over last.
+            effects.media.push({ kind: "negotiate", stream_id: c.stream_id, role: c.role, ice_servers: track.iceServers });
             // Negotiating replaces the stream's previous connection.
             mayClose.add(key(c.role, c.stream_id));
             break;
@@ -123,8 +126,12 @@ function expected(outputs: Json[], track: Tracking): { effects: Effects; closes:
           case "start_publishing":
           case "start_playing":
             break;
-          // Allowed: the page keeps the ICE servers for its next legs (not an effect).
+          // The page keeps them for the legs it opens next (checked there).
           case "ice_servers":
+            track.iceServers = c.servers.map((s: Json) => ({
+              urls: s.urls,
+              ...(s.username ? { username: s.username, credential: s.credential } : {}),
+            }));
             break;
           default:
             throw new Error(`unknown media command ${JSON.stringify(c)}`);
@@ -151,7 +158,7 @@ async function replay(t: Transcript): Promise<number> {
   const track = {} as MediaStreamTrack;
   engine.setLocalMedia({ audio: track, video: track });
   const broadcasts: Json[] = [];
-  const tracking: Tracking = { publishing: null };
+  const tracking: Tracking = { publishing: null, iceServers: [] };
 
   const all = groups(t);
   for (const [i, g] of all.entries()) {

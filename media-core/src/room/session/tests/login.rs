@@ -315,6 +315,7 @@ fn handshake_timeout_counts_as_a_failed_attempt() {
     let out = h.tick(10_000);
     assert!(out.contains(&Output::Close { conn }));
     assert_eq!(h.s.poll_timeout(), Some(h.at(10_250)));
+    h.save("handshake_timeout");
 }
 
 #[test]

@@ -270,6 +270,7 @@ fn logout_stops_all_media() {
         ]
     );
     assert_eq!(h.start_playing(30, "s1"), Err(PlayerError::NotLoggedIn));
+    h.save("logout_stops_all_media");
 }
 
 #[test]
@@ -285,4 +286,5 @@ fn login_ok_hands_its_ice_servers_to_the_media_side() {
     with_turn.ice_servers = vec![turn.clone()];
     let out = h.answer_login(10, 20, conn, with_turn);
     assert_eq!(media(&out), vec![MediaCommand::IceServers(vec![turn])]);
+    h.save("login_ice_servers");
 }

@@ -244,6 +244,8 @@ fn publisher_state_sequences() {
         h.start_publishing(4, "p2", PublishChannel::Main),
         Err(PublisherError::AlreadyPublishing)
     );
+    // (The page has no aux channel: the transcript ends here.)
+    h.save("publisher_state_sequences");
     assert_eq!(
         h.start_publishing(4, "p1", PublishChannel::Aux),
         Err(PublisherError::StreamIdInUse)

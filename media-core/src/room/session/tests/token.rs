@@ -26,6 +26,7 @@ fn a_renewal_hands_fresh_turn_credentials_to_the_media_side() {
     let request_id = *request_id;
     let out = h.input(1_001, conn, ServerMessage::Ack { request_id, body });
     assert_eq!(media(&out), vec![MediaCommand::IceServers(vec![fresh])]);
+    h.save("renew_fresh_turn_credentials");
 }
 
 /// Renews the token at `ms` on `conn` and acknowledges it with `publish`.

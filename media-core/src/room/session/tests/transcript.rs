@@ -50,6 +50,11 @@ const TRANSCRIPTS: &[&str] = &[
     "local_mutes_announced",
     "publish_starts_with_current_mutes",
     "mute_state_sent_again_on_resume",
+    "logout_stops_all_media",
+    "login_ice_servers",
+    "renew_fresh_turn_credentials",
+    "handshake_timeout",
+    "publisher_state_sequences",
 ];
 
 /// The environment variable that makes the tests write their transcripts.
