@@ -140,7 +140,22 @@
     else console.warn("mock: no element", sel);
   }
 
+  // Scenarios that close the side panel, then click one button.
+  const CLICK_AFTER_CLOSING = {
+    leave: "#leave",
+    menu: "#camera-menu",
+    help: "#show-help",
+    // Speaker view (the Layout button): the first remote person talks, so they take the stage.
+    speaker: "#toggle-layout",
+  };
+
   function after(rid) {
+    const button = CLICK_AFTER_CLOSING[scenario];
+    if (button) {
+      click("#close-panel");
+      setTimeout(() => click(button), 50);
+      return;
+    }
     switch (scenario) {
       case "chat":
         click("#toggle-chat");
@@ -173,18 +188,6 @@
         emit("RoomStateUpdate", { room_id: rid, state: "Disconnected", error_code: 1002013, extended_data: "{}" });
         emit("RoomStateChanged", { room_id: rid, reason: "KickOut", error_code: 1002013, extended_data: "{}" });
         break;
-      case "leave":
-        click("#close-panel");
-        setTimeout(() => click("#leave"), 50);
-        break;
-      case "menu":
-        click("#close-panel");
-        setTimeout(() => click("#camera-menu"), 50);
-        break;
-      case "help":
-        click("#close-panel");
-        setTimeout(() => click("#show-help"), 50);
-        break;
       case "duo-off":
         click("#toggle-camera");
         click("#toggle-mic");
@@ -196,11 +199,6 @@
       case "grid":
       case "spotlight":
         click("#close-panel");
-        break;
-      case "speaker":
-        // Speaker view (the Layout button): the first remote person talks, so they take the stage.
-        click("#close-panel");
-        setTimeout(() => click("#toggle-layout"), 50);
         break;
       case "pinned":
         // Key 3 pins the third remote tile: speaker view with it on the stage.

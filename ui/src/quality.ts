@@ -59,11 +59,18 @@ export function pathText(path: MediaPath | null | undefined): string {
   return path.protocol === "tcp" ? "Direct over TCP (UDP blocked)" : `Direct (${proto})`;
 }
 
-export function playStats(q: PlayStreamQuality): StatRow[] {
+/** The rows both directions start with: the connection, its path and the picture's size. */
+function linkStats(q: PlayStreamQuality | PublishStreamQuality): StatRow[] {
   return [
     ["Connection", barsFor(q.level).label],
     ["Network path", pathText(q.path)],
     ["Resolution", res(q.width, q.height)],
+  ];
+}
+
+export function playStats(q: PlayStreamQuality): StatRow[] {
+  return [
+    ...linkStats(q),
     ["Frame rate", `${n0(q.video_render_fps)} fps (received ${n0(q.video_recv_fps)})`],
     ["Bitrate ↓", `${n0(q.video_kbps)} kbps video, ${n0(q.audio_kbps)} kbps audio`],
     ["Round trip", ms(q.rtt_ms)],
@@ -79,9 +86,7 @@ export function playStats(q: PlayStreamQuality): StatRow[] {
 
 export function publishStats(q: PublishStreamQuality): StatRow[] {
   return [
-    ["Connection", barsFor(q.level).label],
-    ["Network path", pathText(q.path)],
-    ["Resolution", res(q.width, q.height)],
+    ...linkStats(q),
     ["Frame rate", `${n0(q.video_send_fps)} fps (captured ${n0(q.video_capture_fps)})`],
     ["Bitrate ↑", `${n0(q.video_kbps)} kbps video, ${n0(q.audio_kbps)} kbps audio`],
     ["Target bitrate", q.target_kbps > 0 ? `${n0(q.target_kbps)} kbps` : "–"],

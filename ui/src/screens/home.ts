@@ -33,6 +33,20 @@ export interface HomeDeps {
   join: (params: JoinParams, invite: InviteInfo | null) => void;
 }
 
+/** The screen's elements by name: their selectors. */
+const FIELDS = {
+  // Joining.
+  name: "#name", server: "#server-url", room: "#room-id", appId: "#app-id", appSign: "#app-sign",
+  token: "#invite-token", pin: "#server-pin", advanced: "#join-advanced", inviteLink: "#invite-link", inviteHint: "#invite-hint",
+  scope: "#host-scope", host: "#host-call", join: "#join-call", error: "#home-error",
+  // Devices and the preview tile.
+  camera: "#camera-select", mic: "#mic-select", speaker: "#speaker-select", speakerTest: "#speaker-test", preset: "#video-preset",
+  micToggle: "#home-mic", camToggle: "#home-camera", status: "#device-status", meter: "#mic-meter",
+  tile: "#home-tile", avatar: "#home-avatar", tileName: "#home-tile-name",
+  // Settings.
+  theme: "#theme-select", version: "#app-version",
+} as const;
+
 export class HomeScreen {
   readonly root: HTMLElement;
   private busy = false;
@@ -41,37 +55,7 @@ export class HomeScreen {
 
   constructor(private d: HomeDeps) {
     this.root = $('[data-screen="home"]');
-    const q = <T extends HTMLElement>(s: string): T => $(s, this.root) as T;
-    this.f = {
-      name: q<HTMLInputElement>("#name"),
-      server: q<HTMLInputElement>("#server-url"),
-      room: q<HTMLInputElement>("#room-id"),
-      appId: q<HTMLInputElement>("#app-id"),
-      appSign: q<HTMLInputElement>("#app-sign"),
-      token: q<HTMLInputElement>("#invite-token"),
-      pin: q<HTMLInputElement>("#server-pin"),
-      advanced: q("#join-advanced"),
-      inviteLink: q<HTMLInputElement>("#invite-link"),
-      inviteHint: q("#invite-hint"),
-      scope: q<HTMLSelectElement>("#host-scope"),
-      host: q<HTMLButtonElement>("#host-call"),
-      join: q<HTMLButtonElement>("#join-call"),
-      error: q("#home-error"),
-      camera: q<HTMLSelectElement>("#camera-select"),
-      mic: q<HTMLSelectElement>("#mic-select"),
-      speaker: q<HTMLSelectElement>("#speaker-select"),
-      speakerTest: q<HTMLButtonElement>("#speaker-test"),
-      preset: q<HTMLSelectElement>("#video-preset"),
-      theme: q<HTMLSelectElement>("#theme-select"),
-      micToggle: q<HTMLButtonElement>("#home-mic"),
-      camToggle: q<HTMLButtonElement>("#home-camera"),
-      status: q("#device-status"),
-      tile: q("#home-tile"),
-      avatar: q("#home-avatar"),
-      tileName: q("#home-tile-name"),
-      version: q("#app-version"),
-      meter: q("#mic-meter"),
-    };
+    this.f = Object.fromEntries(Object.entries(FIELDS).map(([name, css]) => [name, $(css, this.root)]));
     this.fill(d.settings());
     this.bind();
     d.devices.subscribe(() => this.renderDevices());
