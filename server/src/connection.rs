@@ -10,12 +10,12 @@ use crate::apps::LoginClaim;
 use crate::gate::Admitted;
 use crate::hub::{Admission, Leave, Muted, SessionInfo, OUTBOX_CAPACITY};
 use crate::media_queue::{MediaOp, MediaQueue};
-use crate::rate::TokenBucket;
 use crate::sfu::StreamKey;
 use crate::state::{shutdown_begun, ServerState};
 use crate::store::{Claim, JoinRequest};
 use axum::extract::ws::{CloseFrame, Message};
 use axum::BoxError;
+use confer_turn::TokenBucket;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::ids::{check_extra_info, check_user_name, RoomId, StreamId, UserId};
 use protocol::{
@@ -89,8 +89,8 @@ where
     let mut conn = Connection {
         login_deadline: Instant::now() + Duration::from_millis(state.config().login_timeout_ms),
         rate: TokenBucket::new(
-            state.config().limits.messages_per_second,
-            state.config().limits.message_burst,
+            state.config().limits.messages_per_second.into(),
+            state.config().limits.message_burst.max(1).into(),
             Instant::now(),
         ),
         nonce: random_hex(16),
@@ -361,7 +361,7 @@ where
 
     /// Takes one token of the connection's message rate.
     fn take_token(&mut self, now: Instant) -> Result<(), RateExceeded> {
-        if self.rate.try_take(now) {
+        if self.rate.try_take(1, now) {
             return Ok(());
         }
         tracing::warn!(user_id = ?self.session.as_ref().map(|s| &s.info.user.user_id), "message rate exceeded");

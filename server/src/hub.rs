@@ -10,9 +10,9 @@
 //! caller to apply after the lock is released.
 
 use crate::apps::Authorized;
-use crate::rate::TokenBucket;
 use crate::replay::ReplayBuffer;
 use crate::store::Cleanup;
+use confer_turn::TokenBucket;
 use protocol::limits::{BROADCASTS_PER_ROOM_PER_SECOND, MAX_BROADCAST_BYTES};
 use protocol::{
     BroadcastMessage, ErrorCode, LoginOk, RoomEvent, SequencedEvent, ServerMessage, StreamInfo,
@@ -223,8 +223,8 @@ impl Hub {
                 streams: Vec::new(),
                 last_message_id: 0,
                 broadcasts: TokenBucket::new(
-                    BROADCASTS_PER_ROOM_PER_SECOND,
-                    BROADCASTS_PER_ROOM_PER_SECOND,
+                    BROADCASTS_PER_ROOM_PER_SECOND.into(),
+                    BROADCASTS_PER_ROOM_PER_SECOND.into(),
                     now,
                 ),
             });
@@ -568,7 +568,7 @@ impl Hub {
         let s = sessions.get(session_id).ok_or(ErrorCode::NotLoggedIn)?;
         let from_user = s.user.clone();
         let room = rooms.get_mut(&s.room_key()).ok_or(ErrorCode::NotLoggedIn)?;
-        if !room.broadcasts.try_take(now) {
+        if !room.broadcasts.try_take(1, now) {
             return Err(ErrorCode::BroadcastRateLimited);
         }
         room.last_message_id += 1;

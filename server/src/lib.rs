@@ -23,8 +23,8 @@
 //! Layout: [`listener`] (the accept loop) and [`gate`] (connection
 //! admission), [`config`] (TOML config), [`apps`] (credential checks), [`hub`]
 //! (live sessions, rooms, fan-out), [`store`] (shared room state behind the
-//! [`RoomStore`] trait), [`connection`] (the WebSocket loop), [`rate`],
-//! [`replay`], [`metrics`], [`http`] (routes), [`state`] and [`serve`];
+//! [`RoomStore`] trait), [`connection`] (the WebSocket loop, rate-limited
+//! with [`confer_turn::TokenBucket`]), [`replay`], [`metrics`], [`http`] (routes), [`state`] and [`serve`];
 //! media: [`sfu`] (webrtc-rs peer connections, RTP forwarding), [`plays`]
 //! (play subscriptions) and [`media`] (the signaling glue).
 
@@ -45,7 +45,6 @@ pub mod metrics_transport;
 pub mod net;
 pub mod plays;
 pub mod public_ip;
-pub mod rate;
 pub mod replay;
 pub mod serve;
 pub mod sfu;

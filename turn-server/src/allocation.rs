@@ -1,7 +1,7 @@
 //! One allocation: its relay, lifetime, permissions and channels (RFC 8656
 //! §2.2, §9, §12), and the time rules for each.
 
-use crate::bandwidth::TokenBucket;
+use crate::token_bucket::TokenBucket;
 use rtc_stun::message::TransactionId;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -49,8 +49,9 @@ pub(crate) struct Allocation {
     channels: HashMap<u16, Channel>,
     channel_of_peer: HashMap<SocketAddr, u16>,
     cooling: Vec<(u16, SocketAddr, Instant)>,
-    pub(crate) to_peer: TokenBucket,
-    pub(crate) to_client: TokenBucket,
+    /// The bandwidth caps each way (`None`: unlimited).
+    pub(crate) to_peer: Option<TokenBucket>,
+    pub(crate) to_client: Option<TokenBucket>,
 }
 
 /// What an allocation is made of at creation.
@@ -62,6 +63,18 @@ pub(crate) struct NewAllocation {
     pub(crate) lifetime: Duration,
     pub(crate) allocate_tid: TransactionId,
     pub(crate) bandwidth: u64,
+}
+
+/// A cap of `bytes_per_second` holding at most one second of it (0:
+/// unlimited).
+fn bandwidth_cap(bytes_per_second: u64, now: Instant) -> Option<TokenBucket> {
+    (bytes_per_second > 0).then(|| TokenBucket::new(bytes_per_second, bytes_per_second, now))
+}
+
+/// Whether `bytes` fit under `cap` now (taking them if so).
+pub(crate) fn within(cap: &mut Option<TokenBucket>, bytes: usize, now: Instant) -> bool {
+    cap.as_mut()
+        .is_none_or(|bucket| bucket.try_take(bytes as u64, now))
 }
 
 impl Allocation {
@@ -78,8 +91,8 @@ impl Allocation {
             channels: HashMap::new(),
             channel_of_peer: HashMap::new(),
             cooling: Vec::new(),
-            to_peer: TokenBucket::new(new.bandwidth, now),
-            to_client: TokenBucket::new(new.bandwidth, now),
+            to_peer: bandwidth_cap(new.bandwidth, now),
+            to_client: bandwidth_cap(new.bandwidth, now),
         }
     }
 
@@ -219,6 +232,14 @@ mod tests {
 
     fn peer(s: &str) -> SocketAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn zero_bandwidth_is_unlimited() {
+        let t0 = Instant::now();
+        let mut a = allocation(t0);
+        assert!(within(&mut a.to_peer, usize::MAX, t0));
+        assert!(within(&mut a.to_client, usize::MAX, t0));
     }
 
     #[test]

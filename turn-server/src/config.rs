@@ -227,7 +227,10 @@ mod tests {
             toml::from_str("secret = \"0123456789abcdef\"\nrelay_ip = \"192.0.2.1\"").unwrap();
         assert_eq!(config.default_lifetime_secs, 600);
         assert_eq!(config.max_lifetime_secs, 3600);
-        assert_eq!(config.listen_udp, "0.0.0.0:3478".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            config.listen_udp,
+            "0.0.0.0:3478".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(config.realm, "confer");
         config.validate().unwrap();
     }

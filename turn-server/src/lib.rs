@@ -67,13 +67,13 @@
 
 mod allocation;
 mod auth;
-mod bandwidth;
 mod config;
 mod error;
 mod io;
 mod peer_policy;
 mod server;
 mod stats;
+mod token_bucket;
 mod wire;
 
 pub use allocation::{CHANNEL_COOLDOWN, CHANNEL_LIFETIME, PERMISSION_LIFETIME};
@@ -84,4 +84,5 @@ pub use io::{TurnHandle, TurnServer};
 pub use peer_policy::{canonical_ip, is_special_purpose, IpNet, IpNetParseError, PeerPolicy};
 pub use server::{FiveTuple, Output, RelayAllocator, Server, Transport, Verdict};
 pub use stats::{Refusal, RefusalCounts, Stats, StatsSnapshot, Traffic};
+pub use token_bucket::TokenBucket;
 pub use wire::{stream_frame, Frame};

@@ -313,7 +313,7 @@ impl Server {
             bump(&self.stats.dropped_no_permission);
             return;
         }
-        if !allocation.to_client.take(bytes.len(), now) {
+        if !crate::allocation::within(&mut allocation.to_client, bytes.len(), now) {
             bump(&self.stats.dropped_bandwidth);
             return;
         }
@@ -497,10 +497,8 @@ impl Server {
         }
         if method == METHOD_REFRESH {
             self.handle_refresh(from, request, &auth, now);
-        } else if method == METHOD_CREATE_PERMISSION {
-            self.handle_create_permission(from, request, &auth, now);
         } else {
-            self.handle_channel_bind(from, request, &auth, now);
+            self.handle_peers(from, request, &auth, now);
         }
     }
 
@@ -769,72 +767,42 @@ impl Server {
         true
     }
 
-    fn handle_create_permission(
-        &mut self,
-        from: FiveTuple,
-        request: &Message,
-        auth: &Auth,
-        now: Instant,
-    ) {
+    /// CreatePermission (one or more peers) and ChannelBind (one peer and
+    /// a channel number): both install permissions for their peers, and
+    /// ChannelBind binds the channel too.
+    fn handle_peers(&mut self, from: FiveTuple, request: &Message, auth: &Auth, now: Instant) {
         let key = Some(&auth.key);
-        let peers = match Self::peer_addresses(request) {
-            Some(peers) if !peers.is_empty() => peers,
-            _ => {
-                self.refuse(from, request, Refusal::BadRequest, key);
-                return;
-            }
+        let bind = request.typ.method == METHOD_CHANNEL_BIND;
+        let mut number = ChannelNumber::default();
+        let peers = Self::peer_addresses(request).filter(|peers| match peers.as_slice() {
+            [_] if bind => number.get_from(request).is_ok() && number.valid(),
+            _ => !bind && !peers.is_empty(),
+        });
+        let Some(peers) = peers else {
+            self.refuse(from, request, Refusal::BadRequest, key);
+            return;
         };
         if !self.check_peers(from, request, &peers, key) {
             return;
         }
-        let ips: Vec<IpAddr> = peers.iter().map(|p| p.ip()).collect();
-        let max = self.config.max_permissions_per_allocation as usize;
-        let permitted = self
-            .allocations
-            .get_mut(&from)
-            .is_some_and(|a| a.permit(&ips, max, now));
-        if !permitted {
-            self.refuse(from, request, Refusal::InsufficientCapacity, key);
-            return;
-        }
-        self.schedule(now + crate::allocation::PERMISSION_LIFETIME);
-        self.reply(from, request, CLASS_SUCCESS_RESPONSE, Vec::new(), key);
-    }
-
-    fn handle_channel_bind(
-        &mut self,
-        from: FiveTuple,
-        request: &Message,
-        auth: &Auth,
-        now: Instant,
-    ) {
-        let key = Some(&auth.key);
-        let mut number = ChannelNumber::default();
-        let peers = Self::peer_addresses(request);
-        let peer = match peers.as_deref() {
-            Some([peer]) if number.get_from(request).is_ok() && number.valid() => *peer,
-            _ => {
-                self.refuse(from, request, Refusal::BadRequest, key);
-                return;
-            }
-        };
-        if !self.check_peers(from, request, &[peer], key) {
-            return;
-        }
         let max_permissions = self.config.max_permissions_per_allocation as usize;
         let max_channels = self.config.max_channels_per_allocation as usize;
+        // handle_request checked that the allocation exists.
         let Some(allocation) = self.allocations.get_mut(&from) else {
             return;
         };
-        let result = if allocation.permit(&[peer.ip()], max_permissions, now) {
+        let ips: Vec<IpAddr> = peers.iter().map(|p| p.ip()).collect();
+        let result = if !allocation.permit(&ips, max_permissions, now) {
+            Err(Refusal::InsufficientCapacity)
+        } else if bind {
             allocation
-                .bind_channel(number.0, peer, max_channels, now)
+                .bind_channel(number.0, peers[0], max_channels, now)
                 .map_err(|e| match e {
                     BindError::Conflict => Refusal::BadRequest,
                     BindError::Full => Refusal::InsufficientCapacity,
                 })
         } else {
-            Err(Refusal::InsufficientCapacity)
+            Ok(())
         };
         match result {
             Ok(()) => {
@@ -866,7 +834,7 @@ impl Server {
             bump(&self.stats.dropped_no_permission);
             return Verdict::Accepted;
         }
-        if !allocation.to_peer.take(data.len(), now) {
+        if !crate::allocation::within(&mut allocation.to_peer, data.len(), now) {
             bump(&self.stats.dropped_bandwidth);
             return Verdict::Accepted;
         }
@@ -892,7 +860,7 @@ impl Server {
             bump(&self.stats.dropped_no_permission);
             return;
         };
-        if !allocation.to_peer.take(data.len(), now) {
+        if !crate::allocation::within(&mut allocation.to_peer, data.len(), now) {
             bump(&self.stats.dropped_bandwidth);
             return;
         }

@@ -46,10 +46,7 @@ fn hostile_inputs() -> Vec<Vec<u8>> {
 
 /// A full allocation + relay exchange over UDP still works.
 async fn still_serves(server: &confer_turn::TurnHandle) {
-    let mut client = Client::new(
-        Conn::udp(server.udp_addr()).await,
-        credentials("after", 3600),
-    );
+    let mut client = Client::udp(server, "after").await;
     let relayed = client.allocate().await;
     let (peer, peer_addr) = peer().await;
     client.create_permission(peer_addr).await;
@@ -221,10 +218,7 @@ async fn a_flood_of_allocations_is_capped() {
     let mut refused = 0;
     let mut held = Vec::new();
     for i in 0..8 {
-        let mut client = Client::new(
-            Conn::udp(server.udp_addr()).await,
-            credentials(&format!("user{i}"), 3600),
-        );
+        let mut client = Client::udp(&server, &format!("user{i}")).await;
         let response = client.try_allocate().await;
         if error_code(&response) == Some(508) {
             refused += 1;

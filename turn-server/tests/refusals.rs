@@ -8,25 +8,13 @@ use confer_turn::Config;
 use rtc_stun::attributes::{ATTR_NONCE, ATTR_REALM};
 use rtc_stun::message::{TransactionId, CLASS_SUCCESS_RESPONSE, METHOD_ALLOCATE};
 use rtc_stun::textattrs::TextAttribute;
-use rtc_turn::proto::reqtrans::RequestedTransport;
-use rtc_turn::proto::PROTO_UDP;
 use test_support::turn::*;
-
-fn allocate_attrs() -> Vec<Box<dyn rtc_stun::message::Setter>> {
-    vec![Box::new(RequestedTransport {
-        protocol: PROTO_UDP,
-    })]
-}
 
 #[tokio::test]
 async fn no_credentials_get_401_with_realm_and_nonce() {
     let server = start(loopback_config(), None).await;
-    let client = Client::new(
-        Conn::udp(server.udp_addr()).await,
-        credentials("alice", 3600),
-    );
-    let mut client = client;
-    let bytes = client.build(METHOD_ALLOCATE, TransactionId::new(), allocate_attrs());
+    let mut client = Client::udp(&server, "alice").await;
+    let bytes = client.build(METHOD_ALLOCATE, TransactionId::new(), wire::udp_transport());
     let response = client.exchange(bytes).await.unwrap();
     assert_eq!(error_code(&response), Some(401));
     assert_eq!(
@@ -99,10 +87,7 @@ async fn default_policy_denies_loopback_and_private_peers_with_403() {
         ..loopback_config()
     };
     let server = start(config, None).await;
-    let mut client = Client::new(
-        Conn::udp(server.udp_addr()).await,
-        credentials("alice", 3600),
-    );
+    let mut client = Client::udp(&server, "alice").await;
     client.allocate().await;
     let (peer, peer_addr) = peer().await;
     for denied in [
@@ -137,6 +122,17 @@ async fn default_policy_denies_loopback_and_private_peers_with_403() {
     server.shutdown().await;
 }
 
+/// One Refresh, signed with the nonce the client holds (no challenge
+/// dance): the response.
+async fn refresh_once(client: &mut Client) -> rtc_stun::message::Message {
+    let bytes = client.build(
+        rtc_stun::message::METHOD_REFRESH,
+        TransactionId::new(),
+        Vec::new(),
+    );
+    client.exchange(bytes).await.unwrap()
+}
+
 #[tokio::test]
 async fn stale_nonce_gets_438_and_the_fresh_nonce_works() {
     let config = Config {
@@ -144,31 +140,18 @@ async fn stale_nonce_gets_438_and_the_fresh_nonce_works() {
         ..loopback_config()
     };
     let server = start(config, None).await;
-    let mut client = Client::new(
-        Conn::udp(server.udp_addr()).await,
-        credentials("alice", 3600),
-    );
+    let mut client = Client::udp(&server, "alice").await;
     client.allocate().await;
     // Nonces are checked against whole seconds: 2.1 s is past any rounding.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let bytes = client.build(
-        rtc_stun::message::METHOD_REFRESH,
-        TransactionId::new(),
-        Vec::new(),
-    );
-    let response = client.exchange(bytes).await.unwrap();
+    let response = refresh_once(&mut client).await;
     assert_eq!(error_code(&response), Some(438));
     let fresh = TextAttribute::get_from_as(&response, ATTR_NONCE)
         .unwrap()
         .text;
     assert_ne!(Some(fresh), client.nonce);
     client.learn(&response);
-    let bytes = client.build(
-        rtc_stun::message::METHOD_REFRESH,
-        TransactionId::new(),
-        Vec::new(),
-    );
-    let response = client.exchange(bytes).await.unwrap();
+    let response = refresh_once(&mut client).await;
     assert_eq!(response.typ.class, CLASS_SUCCESS_RESPONSE);
     assert_eq!(server.stats().refused.stale_nonce, 1);
     server.shutdown().await;

@@ -51,10 +51,7 @@ async fn relay_both_ways(mut client: Client) {
 #[tokio::test]
 async fn relays_over_udp() {
     let server = start(loopback_config(), None).await;
-    let client = Client::new(
-        Conn::udp(server.udp_addr()).await,
-        credentials("alice", 3600),
-    );
+    let client = Client::udp(&server, "alice").await;
     relay_both_ways(client).await;
     let stats = server.stats();
     assert_eq!(stats.allocations_active, 1);
@@ -104,9 +101,9 @@ async fn relay_ports_come_from_the_configured_range_and_are_released() {
         ..loopback_config()
     };
     let server = start(config, None).await;
-    let mut a = Client::new(Conn::udp(server.udp_addr()).await, credentials("a", 3600));
-    let mut b = Client::new(Conn::udp(server.udp_addr()).await, credentials("b", 3600));
-    let mut c = Client::new(Conn::udp(server.udp_addr()).await, credentials("c", 3600));
+    let mut a = Client::udp(&server, "a").await;
+    let mut b = Client::udp(&server, "b").await;
+    let mut c = Client::udp(&server, "c").await;
     let ports = [a.allocate().await.port(), b.allocate().await.port()];
     for port in ports {
         assert!(port == base || port == base + 1, "{port} outside the range");

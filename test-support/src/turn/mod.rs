@@ -199,6 +199,12 @@ impl Client {
         }
     }
 
+    /// A UDP client of `server` for `user`, with credentials valid for an
+    /// hour.
+    pub async fn udp(server: &TurnHandle, user: &str) -> Client {
+        Client::new(Conn::udp(server.udp_addr()).await, credentials(user, 3600))
+    }
+
     /// Builds a request; signed once a nonce is known.
     pub fn build(
         &self,
