@@ -277,7 +277,12 @@ impl Signaling {
         tokio::spawn(async move {
             while let Some(msg) = route_rx.recv().await {
                 match msg {
-                    ServerMessage::SdpAnswer { sdp, .. } => transport.answer(sdp).await,
+                    // The answer may wait for the first candidate: apply
+                    // it beside the loop that delivers them.
+                    ServerMessage::SdpAnswer { sdp, .. } => {
+                        let transport = Arc::clone(&transport);
+                        tokio::spawn(async move { transport.answer(sdp).await });
+                    }
                     ServerMessage::TrickleIce { candidate, .. } => {
                         transport.candidate(candidate).await
                     }

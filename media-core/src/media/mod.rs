@@ -393,21 +393,20 @@ impl Media {
                 role,
                 candidate,
             } => {
-                let this = self.clone();
-                self.rt.spawn(async move {
-                    match role {
-                        MediaRole::Publish => {
-                            if let Some(t) = this.publish_transport(&stream_id) {
-                                t.add_remote_candidate(candidate).await;
-                            }
-                        }
-                        MediaRole::Play => {
-                            if let Some(t) = this.play_transport(&stream_id) {
-                                t.add_remote_candidate(candidate).await;
-                            }
+                // Recorded here, in the order the SFU sent them (an answer
+                // waits for the first); only adding them is spawned.
+                match role {
+                    MediaRole::Publish => {
+                        if let Some(t) = self.publish_transport(&stream_id) {
+                            self.rt.spawn(t.add_remote_candidate(candidate));
                         }
                     }
-                });
+                    MediaRole::Play => {
+                        if let Some(t) = self.play_transport(&stream_id) {
+                            self.rt.spawn(t.add_remote_candidate(candidate));
+                        }
+                    }
+                }
             }
             MediaCommand::CloseTransport { stream_id, role } => {
                 let this = self.clone();

@@ -15,7 +15,9 @@
 //! then trickled candidates, an empty one last) to send as `SdpOffer` /
 //! `TrickleIce`, and takes the answer and the SFU's candidates back
 //! ([`PublishTransport::accept_answer`], [`PublishTransport::add_remote_candidate`]).
-//! Remote candidates that arrive before the answer are held for it.
+//! Remote candidates that arrive before the answer are held for it, and an
+//! answer without candidates waits for the first: applied with them, ICE
+//! starts checking with something to check.
 //!
 //! Both transports use the same peer-connection setup as the SFU: H.264
 //! (packetization-mode 1, profile-level-id 42e01f) and Opus
@@ -106,21 +108,30 @@ pub enum MediaKind {
     Video,
 }
 
+/// The WebRTC stack's error a transport failure came from.
+pub type WebrtcError = webrtc::error::Error;
+
 /// Why a transport call failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, PartialEq, thiserror::Error)]
 pub enum TransportError {
     /// The peer connection could not be created (socket, configuration).
     #[error("media transport setup failed: {0}")]
-    Setup(String),
+    Setup(#[source] WebrtcError),
     /// The offer or the answer could not be applied.
     #[error("media negotiation failed: {0}")]
-    Negotiation(String),
+    Negotiation(#[source] WebrtcError),
+    /// The offer was applied but the connection has no local description.
+    #[error("media negotiation failed: no local description")]
+    NoLocalDescription,
     /// Media was written before the answer was applied.
     #[error("the media transport is not negotiated yet")]
     NotNegotiated,
+    /// Media was written before ICE and DTLS were up (SRTP has no keys yet).
+    #[error("the media transport is not connected yet")]
+    NotConnected,
     /// Writing media failed.
     #[error("writing media failed: {0}")]
-    Write(String),
+    Write(#[source] WebrtcError),
     /// The transport was closed.
     #[error("the media transport is closed")]
     Closed,
@@ -130,7 +141,9 @@ impl TransportError {
     /// The error code of this failure when publishing.
     pub fn publish_code(&self) -> ErrorCode {
         match self {
-            TransportError::Negotiation(_) => ErrorCode::PublishNegotiationFailed,
+            TransportError::Negotiation(_) | TransportError::NoLocalDescription => {
+                ErrorCode::PublishNegotiationFailed
+            }
             _ => ErrorCode::PublishTransportFailed,
         }
     }
@@ -138,7 +151,9 @@ impl TransportError {
     /// The error code of this failure when playing.
     pub fn play_code(&self) -> ErrorCode {
         match self {
-            TransportError::Negotiation(_) => ErrorCode::PlayNegotiationFailed,
+            TransportError::Negotiation(_) | TransportError::NoLocalDescription => {
+                ErrorCode::PlayNegotiationFailed
+            }
             _ => ErrorCode::PlayTransportFailed,
         }
     }

@@ -154,9 +154,7 @@ pub(crate) async fn build(
                 .with_ice_servers(ice_servers)
                 .build(),
         )
-        .with_media_engine(
-            rtc_profile::media_engine().map_err(|e| TransportError::Setup(e.to_string()))?,
-        )
+        .with_media_engine(rtc_profile::media_engine().map_err(TransportError::Setup)?)
         .with_interceptor_registry(interceptors(config, Arc::clone(&tap)))
         .with_setting_engine(settings)
         .with_handler(handler)
@@ -166,7 +164,7 @@ pub(crate) async fn build(
         .with_tcp_addrs(vec![SocketAddr::new(config.bind_ip, 0)])
         .build()
         .await
-        .map_err(|e| TransportError::Setup(e.to_string()))?;
+        .map_err(TransportError::Setup)?;
     Ok(Peer {
         pc: Arc::new(pc),
         gate,
@@ -182,69 +180,153 @@ pub(crate) async fn offer(
     pc: &dyn PeerConnection,
     gate: &SignalGate,
 ) -> Result<(), TransportError> {
-    let fail = |e: webrtc::error::Error| TransportError::Negotiation(e.to_string());
-    let offer = pc.create_offer(None).await.map_err(fail)?;
-    pc.set_local_description(offer).await.map_err(fail)?;
+    let offer = pc
+        .create_offer(None)
+        .await
+        .map_err(TransportError::Negotiation)?;
+    pc.set_local_description(offer)
+        .await
+        .map_err(TransportError::Negotiation)?;
     let sdp = pc
         .local_description()
         .await
         .map(|d| d.sdp)
-        .ok_or_else(|| TransportError::Negotiation("no local description".into()))?;
+        .ok_or(TransportError::NoLocalDescription)?;
     gate.offer(sdp);
     Ok(())
 }
 
+/// How long an answer without candidates waits for the SFU's first trickled
+/// one (it follows the answer at once; this only bounds a server that
+/// never sends any).
+const FIRST_CANDIDATE_WAIT: Duration = Duration::from_secs(2);
+
 /// The answer and the remote candidates that arrived before it.
+///
+/// The SFU answers before it has gathered, then trickles its candidates.
+/// Applying such an answer alone starts ICE checks with nothing to check
+/// (webrtc-rs warns "pingAllCandidates called with no candidate pairs"),
+/// so an answer without candidates waits for the first trickled one (or
+/// the end of them) and is applied with the held candidates in it.
 #[derive(Default)]
 pub(crate) struct RemoteDescription {
     state: Mutex<RemoteState>,
+    /// Wakes an answer waiting for a candidate (or their end).
+    arrived: tokio::sync::Notify,
 }
 
 #[derive(Default)]
 struct RemoteState {
     answered: bool,
+    /// The SFU sent its end-of-candidates (an empty candidate).
+    ended: bool,
     pending: Vec<IceCandidate>,
 }
 
 impl RemoteDescription {
-    /// Applies the answer, then the candidates held back for it.
+    /// Applies the answer with the candidates held for it, then those that
+    /// arrived while it was being applied.
     pub(crate) async fn answer(
         &self,
         pc: &dyn PeerConnection,
         sdp: String,
     ) -> Result<(), TransportError> {
-        let fail = |e: webrtc::error::Error| TransportError::Negotiation(e.to_string());
-        let answer = RTCSessionDescription::answer(sdp).map_err(fail)?;
-        pc.set_remote_description(answer).await.map_err(fail)?;
-        let pending = {
+        if !has_candidates(&sdp) {
+            let _ = tokio::time::timeout(FIRST_CANDIDATE_WAIT, self.first_candidate()).await;
+        }
+        let held = std::mem::take(&mut self.lock().pending);
+        let answer = RTCSessionDescription::answer(with_candidates(sdp, &held))
+            .map_err(TransportError::Negotiation)?;
+        pc.set_remote_description(answer)
+            .await
+            .map_err(TransportError::Negotiation)?;
+        let late = {
             let mut st = self.lock();
             st.answered = true;
             std::mem::take(&mut st.pending)
         };
-        for candidate in pending {
+        for candidate in late {
             add_candidate(pc, candidate).await;
         }
         Ok(())
     }
 
-    /// Adds a remote candidate, or holds it until the answer is applied.
-    pub(crate) async fn candidate(&self, pc: &dyn PeerConnection, candidate: IceCandidate) {
-        if candidate.candidate.is_empty() {
-            return;
-        }
-        {
+    /// Takes a remote candidate in the order the SFU sent it: records it at
+    /// once (held until the answer is applied, or the end of them), and
+    /// returns what adds it to `pc` if the answer is already applied.
+    pub(crate) fn candidate(
+        &self,
+        pc: &Arc<dyn PeerConnection>,
+        candidate: IceCandidate,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let now = {
             let mut st = self.lock();
-            if !st.answered {
+            if candidate.candidate.is_empty() {
+                st.ended = true;
+                self.arrived.notify_one();
+                None
+            } else if st.answered {
+                Some(candidate)
+            } else {
                 st.pending.push(candidate);
-                return;
+                self.arrived.notify_one();
+                None
+            }
+        };
+        let pc = Arc::clone(pc);
+        async move {
+            if let Some(candidate) = now {
+                add_candidate(pc.as_ref(), candidate).await;
             }
         }
-        add_candidate(pc, candidate).await;
+    }
+
+    /// Returns once a candidate is held or the SFU ended them.
+    async fn first_candidate(&self) {
+        loop {
+            {
+                let st = self.lock();
+                if st.ended || !st.pending.is_empty() {
+                    return;
+                }
+            }
+            self.arrived.notified().await;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, RemoteState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Whether an SDP carries ICE candidates.
+fn has_candidates(sdp: &str) -> bool {
+    sdp.lines().any(|l| l.starts_with("a=candidate:"))
+}
+
+/// `sdp` with `candidates` appended as `a=candidate` lines (to its last
+/// media section: with BUNDLE every section shares one transport). A
+/// candidate the ICE parser refuses is left out, as `add_ice_candidate`
+/// would refuse it, rather than failing the whole answer.
+fn with_candidates(mut sdp: String, candidates: &[IceCandidate]) -> String {
+    for candidate in candidates {
+        let body = candidate
+            .candidate
+            .strip_prefix("candidate:")
+            .unwrap_or(&candidate.candidate);
+        match rtc::ice::candidate::unmarshal_candidate(body) {
+            Ok(_) => {
+                if !sdp.ends_with('\n') {
+                    sdp.push_str("\r\n");
+                }
+                sdp.push_str("a=candidate:");
+                sdp.push_str(body);
+                sdp.push_str("\r\n");
+            }
+            Err(error) => tracing::debug!(%error, "remote candidate refused"),
+        }
+    }
+    sdp
 }
 
 async fn add_candidate(pc: &dyn PeerConnection, candidate: IceCandidate) {
@@ -287,5 +369,40 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let _ = self.events.send(PeerEvent::Track(track));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(line: &str) -> IceCandidate {
+        IceCandidate {
+            candidate: line.to_owned(),
+            sdp_mid: Some(String::new()),
+            sdp_mline_index: Some(0),
+        }
+    }
+
+    #[test]
+    fn held_candidates_join_the_answer_and_garbage_is_left_out() {
+        let sdp = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\n".to_owned();
+        assert!(!has_candidates(&sdp));
+        let joined = with_candidates(
+            sdp.clone(),
+            &[
+                candidate("candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host"),
+                candidate("not a candidate"),
+                candidate("2 1 tcp 1062207487 127.0.0.1 5001 typ host tcptype passive"),
+            ],
+        );
+        assert_eq!(
+            joined,
+            format!(
+                "{sdp}a=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\n\
+                 a=candidate:2 1 tcp 1062207487 127.0.0.1 5001 typ host tcptype passive\r\n"
+            )
+        );
+        assert!(has_candidates(&joined));
     }
 }

@@ -142,7 +142,7 @@ impl PlayTransport {
                     }),
                 )
                 .await
-                .map_err(|e| TransportError::Setup(e.to_string()))?;
+                .map_err(TransportError::Setup)?;
             }
             peer::offer(pc.as_ref(), &peer.gate).await
         }
@@ -175,7 +175,9 @@ impl PlayTransport {
         ))
     }
 
-    /// Applies the SFU's answer.
+    /// Applies the SFU's answer. One without candidates waits (at most
+    /// 2 s) for the first [`add_remote_candidate`](Self::add_remote_candidate):
+    /// feed candidates beside this call, not after it.
     pub async fn accept_answer(&self, sdp: String) -> Result<(), TransportError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(TransportError::Closed);
@@ -183,9 +185,15 @@ impl PlayTransport {
         self.remote.answer(self.pc.as_ref(), sdp).await
     }
 
-    /// Adds one of the SFU's candidates (an empty one ends them).
-    pub async fn add_remote_candidate(&self, candidate: IceCandidate) {
-        self.remote.candidate(self.pc.as_ref(), candidate).await;
+    /// Adds one of the SFU's candidates (an empty one ends them). Call it in
+    /// the order they arrived: the candidate is recorded at once (the answer
+    /// waits for the first one), the returned future adds it to the
+    /// connection.
+    pub fn add_remote_candidate(
+        &self,
+        candidate: IceCandidate,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.remote.candidate(&self.pc, candidate)
     }
 
     /// Asks the publisher for a keyframe (PLI through the SFU).

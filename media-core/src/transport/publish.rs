@@ -67,6 +67,11 @@ pub struct PublishTransport {
     video: Output,
     audio: Output,
     driver: Mutex<Option<JoinHandle<()>>>,
+    /// ICE and DTLS came up: SRTP has its keys. Media written before is
+    /// dropped here (webrtc-rs would drop it too, warning "local_srtp_context
+    /// is not set yet" for every packet); the first connection asks the
+    /// encoder for a keyframe anyway.
+    connected: Arc<AtomicBool>,
     closed: AtomicBool,
 }
 
@@ -111,7 +116,13 @@ impl PublishTransport {
             }
         };
         let (events_tx, events) = mpsc::unbounded_channel();
-        let driver = tokio::spawn(drive(peer.events, peer.tap_events, events_tx));
+        let connected = Arc::new(AtomicBool::new(false));
+        let driver = tokio::spawn(drive(
+            peer.events,
+            peer.tap_events,
+            events_tx,
+            Arc::clone(&connected),
+        ));
         Ok((
             PublishTransport {
                 pc,
@@ -120,6 +131,7 @@ impl PublishTransport {
                 video,
                 audio,
                 driver: Mutex::new(Some(driver)),
+                connected,
                 closed: AtomicBool::new(false),
             },
             signals,
@@ -127,7 +139,9 @@ impl PublishTransport {
         ))
     }
 
-    /// Applies the SFU's answer.
+    /// Applies the SFU's answer. One without candidates waits (at most
+    /// 2 s) for the first [`add_remote_candidate`](Self::add_remote_candidate):
+    /// feed candidates beside this call, not after it.
     pub async fn accept_answer(&self, sdp: String) -> Result<(), TransportError> {
         self.check_open()?;
         self.remote.answer(self.pc.as_ref(), sdp).await?;
@@ -136,9 +150,15 @@ impl PublishTransport {
         Ok(())
     }
 
-    /// Adds one of the SFU's candidates (an empty one ends them).
-    pub async fn add_remote_candidate(&self, candidate: IceCandidate) {
-        self.remote.candidate(self.pc.as_ref(), candidate).await;
+    /// Adds one of the SFU's candidates (an empty one ends them). Call it in
+    /// the order they arrived: the candidate is recorded at once (the answer
+    /// waits for the first one), the returned future adds it to the
+    /// connection.
+    pub fn add_remote_candidate(
+        &self,
+        candidate: IceCandidate,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.remote.candidate(&self.pc, candidate)
     }
 
     /// Sends one H.264 access unit (Annex-B) lasting `duration` (its RTP
@@ -150,14 +170,14 @@ impl PublishTransport {
         duration: Duration,
         capture_time_us: u64,
     ) -> Result<(), TransportError> {
-        self.check_open()?;
+        self.check_sendable()?;
         let captured = instant_of_unix_us(capture_time_us);
         self.video.write(data, duration, captured).await
     }
 
     /// Sends one Opus packet lasting `duration`.
     pub async fn write_audio(&self, data: Bytes, duration: Duration) -> Result<(), TransportError> {
-        self.check_open()?;
+        self.check_sendable()?;
         self.audio.write(data, duration, Instant::now()).await
     }
 
@@ -215,6 +235,16 @@ impl PublishTransport {
             Ok(())
         }
     }
+
+    /// Open and connected: media written now is sent.
+    fn check_sendable(&self) -> Result<(), TransportError> {
+        self.check_open()?;
+        if self.connected.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(TransportError::NotConnected)
+        }
+    }
 }
 
 impl Drop for PublishTransport {
@@ -250,12 +280,12 @@ impl Output {
                 }],
             ),
         )
-        .map_err(|e| TransportError::Setup(e.to_string()))?;
+        .map_err(TransportError::Setup)?;
         let track = Arc::new(track);
         let sender = pc
             .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
             .await
-            .map_err(|e| TransportError::Setup(e.to_string()))?;
+            .map_err(TransportError::Setup)?;
         Ok(Output {
             track,
             sender,
@@ -289,20 +319,25 @@ impl Output {
             .sample_writer(self.ssrc, payload_type)
             .write_sample(&sample)
             .await
-            .map_err(|e| TransportError::Write(e.to_string()))
+            .map_err(TransportError::Write)
     }
 }
 
-/// Maps the connection's and the tap's events to [`PublishEvent`]s.
+/// Maps the connection's and the tap's events to [`PublishEvent`]s, and
+/// marks the transport `connected` once it is.
 async fn drive(
     mut peer: mpsc::UnboundedReceiver<PeerEvent>,
     mut tap: mpsc::UnboundedReceiver<TapEvent>,
     events: mpsc::UnboundedSender<PublishEvent>,
+    connected: Arc<AtomicBool>,
 ) {
     loop {
         let event = tokio::select! {
             e = peer.recv() => match e {
-                Some(PeerEvent::State(RTCPeerConnectionState::Connected)) => PublishEvent::Connected,
+                Some(PeerEvent::State(RTCPeerConnectionState::Connected)) => {
+                    connected.store(true, Ordering::Release);
+                    PublishEvent::Connected
+                }
                 Some(PeerEvent::State(RTCPeerConnectionState::Disconnected)) => PublishEvent::Disconnected,
                 Some(PeerEvent::State(RTCPeerConnectionState::Failed)) => PublishEvent::Failed,
                 Some(_) => continue,
