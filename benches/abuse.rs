@@ -15,12 +15,7 @@ use test_support::flood::{self, Flood, ServeProcess};
 use test_support::{frozen, TestServer};
 
 fn main() {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(run());
+    test_support::block_on(run());
 }
 
 async fn run() {

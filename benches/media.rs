@@ -12,9 +12,7 @@
 
 mod support;
 
-use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
-use media_core::codec::video_config::VideoPreset;
-use media_core::{Event, PlayerState, PublishChannel, PublisherState};
+use media_core::{Event, PlayerState};
 use std::time::{Duration, Instant};
 use support::{pct, Peer, ServerProcess, TICKS_PER_SECOND};
 use test_support::media::{Seen, VideoProbe};
@@ -42,33 +40,10 @@ async fn run() {
 
     // Publisher: 720p30 at 1.5 Mbps test pattern.
     let mut a = Peer::new(&url, &app, "bench", "publisher");
-    a.engine
-        .set_video_source(VideoSourceKind::TestPattern, PublishChannel::Main);
-    a.engine.set_audio_source(
-        AudioSourceKind::Tone { freq_hz: 440.0 },
-        PublishChannel::Main,
-    );
-    a.engine
-        .set_video_config(VideoPreset::P720.config(), PublishChannel::Main)
-        .expect("preset");
-    let t0 = Instant::now();
-    a.engine
-        .start_publishing_stream("cam", PublishChannel::Main)
-        .expect("publish");
-    let published = a
-        .wait(|e| {
-            matches!(
-                e,
-                Event::PublisherStateUpdate {
-                    state: PublisherState::Publishing,
-                    ..
-                }
-            )
-        })
-        .await;
+    let publishing = a.publish_720p("cam").await;
     println!(
         "publish_to_publishing_ms {:.1}",
-        (published - t0).as_secs_f64() * 1000.0
+        publishing.as_secs_f64() * 1000.0
     );
 
     // Time to first frame, several runs.
@@ -80,17 +55,7 @@ async fn run() {
         b.engine
             .start_playing_stream("cam", Some(canvas))
             .expect("play");
-        let playing = b
-            .wait(|e| {
-                matches!(
-                    e,
-                    Event::PlayerStateUpdate {
-                        state: PlayerState::Playing,
-                        ..
-                    }
-                )
-            })
-            .await;
+        let playing = b.wait_player(PlayerState::Playing).await;
         let received = b
             .wait(|e| matches!(e, Event::PlayerRecvVideoFirstFrame { .. }))
             .await;
@@ -104,16 +69,7 @@ async fn run() {
             "no stamped frame"
         );
         b.engine.stop_playing_stream("cam").expect("stop");
-        b.wait(|e| {
-            matches!(
-                e,
-                Event::PlayerStateUpdate {
-                    state: PlayerState::NoPlay,
-                    ..
-                }
-            )
-        })
-        .await;
+        b.wait_player(PlayerState::NoPlay).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     for v in [&mut ttff, &mut playing_ms, &mut recv_ms] {
@@ -173,20 +129,8 @@ async fn run() {
     let mut baseline_p50 = None;
     for players in [1usize, 8, 32] {
         while listeners.len() + 1 < players {
-            let mut p = Peer::new(&url, &app, "bench", &format!("listener{}", listeners.len()));
-            p.engine.start_playing_stream("cam", None).expect("play");
-            p.engine.mute_play_stream_video("cam", true).expect("mute");
-            p.wait(|e| {
-                matches!(
-                    e,
-                    Event::PlayerStateUpdate {
-                        state: PlayerState::Playing,
-                        ..
-                    }
-                )
-            })
-            .await;
-            listeners.push(p);
+            let user = format!("listener{}", listeners.len());
+            listeners.push(Peer::listener(&url, &app, "bench", &user, "cam").await);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         let _ = video.collect(Duration::from_millis(200)).await;

@@ -30,15 +30,7 @@ const JOINS: usize = 3;
 const WINDOW: Duration = Duration::from_secs(5);
 
 fn main() {
-    if !netns::enter("real_networks_bench") {
-        return;
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(run());
+    netns::run_inside("real_networks_bench", run);
 }
 
 /// The forward rules of a case's home router (toward the server only).

@@ -6,9 +6,6 @@
 
 mod support;
 
-use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
-use media_core::codec::video_config::VideoPreset;
-use media_core::{Event, PlayerState, PublishChannel, PublisherState};
 use std::time::Duration;
 use support::{Peer, ServerProcess, TICKS_PER_SECOND};
 
@@ -35,45 +32,11 @@ fn main() {
 /// one core) over [`WINDOW`] once they all play, and its RSS.
 async fn fan_out(server: &ServerProcess) -> (f64, f64) {
     let mut publisher = Peer::new(&server.url, &server.app, "sfu-mux", "publisher");
-    let engine = &publisher.engine;
-    engine.set_video_source(VideoSourceKind::TestPattern, PublishChannel::Main);
-    engine.set_audio_source(
-        AudioSourceKind::Tone { freq_hz: 440.0 },
-        PublishChannel::Main,
-    );
-    engine
-        .set_video_config(VideoPreset::P720.config(), PublishChannel::Main)
-        .expect("preset");
-    engine
-        .start_publishing_stream("cam", PublishChannel::Main)
-        .expect("publish");
-    publisher
-        .wait(|e| {
-            matches!(
-                e,
-                Event::PublisherStateUpdate {
-                    state: PublisherState::Publishing,
-                    ..
-                }
-            )
-        })
-        .await;
+    publisher.publish_720p("cam").await;
     let mut players = Vec::new();
     for i in 0..PLAYERS {
-        let mut p = Peer::new(&server.url, &server.app, "sfu-mux", &format!("player{i}"));
-        p.engine.start_playing_stream("cam", None).expect("play");
-        p.engine.mute_play_stream_video("cam", true).expect("mute");
-        p.wait(|e| {
-            matches!(
-                e,
-                Event::PlayerStateUpdate {
-                    state: PlayerState::Playing,
-                    ..
-                }
-            )
-        })
-        .await;
-        players.push(p);
+        let user = format!("player{i}");
+        players.push(Peer::listener(&server.url, &server.app, "sfu-mux", &user, "cam").await);
     }
     tokio::time::sleep(WARMUP).await;
     let cpu0 = server.cpu_ticks();

@@ -173,19 +173,6 @@ fn tls_config(ca: &TestCa, names: &[&str], bind: &str, media_ip: &str) -> Server
     config
 }
 
-/// Runs `body` inside the test's own namespaces (see [`netns::enter`]).
-fn in_namespaces<F: std::future::Future<Output = ()>>(test: &str, body: impl FnOnce() -> F) {
-    if !netns::enter(test) {
-        return;
-    }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(body());
-}
-
 /// At least 90% of the frames, a media path reported, and `protocol` as
 /// its protocol where the case decides it (UDP is preferred where both
 /// work, but which pair checks out first on a network this fast is a
@@ -202,7 +189,7 @@ const PUBLIC_BIND: &str = "203.0.113.10:443";
 
 #[test]
 fn calls_through_endpoint_independent_and_symmetric_nats() {
-    in_namespaces(
+    netns::run_inside(
         "calls_through_endpoint_independent_and_symmetric_nats",
         || async {
             let mut net = Internet::new();
@@ -241,7 +228,7 @@ fn calls_through_endpoint_independent_and_symmetric_nats() {
 /// Announcing only one of the two fails here.
 #[test]
 fn a_server_behind_a_1to1_nat_serves_its_own_lan_without_hairpinning() {
-    in_namespaces(
+    netns::run_inside(
         "a_server_behind_a_1to1_nat_serves_its_own_lan_without_hairpinning",
         || async {
             let public_ip = "203.0.113.30";
@@ -284,7 +271,7 @@ fn a_server_behind_a_1to1_nat_serves_its_own_lan_without_hairpinning() {
 /// signaling over wss works, and media falls back to ICE over TCP.
 #[test]
 fn a_network_that_drops_udp_gets_media_over_tcp() {
-    in_namespaces("a_network_that_drops_udp_gets_media_over_tcp", || async {
+    netns::run_inside("a_network_that_drops_udp_gets_media_over_tcp", || async {
         let mut net = Internet::new();
         net.public_host("pub", SERVER_IP);
         let blocked = net.home("blocked", "203.0.113.23", 3, Nat::UdpBlocked);
@@ -348,7 +335,7 @@ fn coturn() -> tokio::process::Child {
 /// fresh credentials at login, and its media is relayed.
 #[test]
 fn media_relayed_through_turn_with_credentials_from_the_server() {
-    in_namespaces(
+    netns::run_inside(
         "media_relayed_through_turn_with_credentials_from_the_server",
         || async {
             let mut net = Internet::new();
@@ -457,7 +444,7 @@ async fn walled_home(route: TurnRoute) -> WalledHome {
 /// (webrtc-rs 0.21), so the engine bridges TURN over TCP or TLS for it;
 /// its media reaches a player at another home relayed.
 fn sdk_through_the_builtin_turn(test: &str, route: TurnRoute) {
-    in_namespaces(test, || async move {
+    netns::run_inside(test, || async move {
         let home = walled_home(route).await;
         let (a, b) = call_each_other(
             &home.serve,
@@ -501,7 +488,7 @@ fn chromium_through_the_builtin_turn(test: &str, route: TurnRoute) {
         test_support::skip(test, why);
         return;
     }
-    in_namespaces(test, || async move {
+    netns::run_inside(test, || async move {
         let WalledHome {
             walled,
             easy,

@@ -7,6 +7,7 @@
 mod peer;
 #[allow(unused_imports)] // only the benches with in-process engines
 pub(crate) use peer::Peer;
+pub(crate) use test_support::block_on;
 #[allow(unused_imports)] // not every bench reads CPU time
 pub(crate) use test_support::proc_stat::{self, TICKS_PER_SECOND};
 
@@ -15,16 +16,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
-
-/// Runs a bench's async body on the two-worker runtime every bench uses.
-pub(crate) fn block_on<F: std::future::Future>(body: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(body)
-}
 
 /// A `confer serve` child process with a fresh local config.
 pub(crate) struct ServerProcess {

@@ -44,6 +44,8 @@ pub mod raw;
 #[cfg(feature = "server")]
 pub mod relay;
 #[cfg(feature = "server")]
+pub mod runtime;
+#[cfg(feature = "server")]
 pub mod test_server;
 #[cfg(feature = "server")]
 pub mod tls;
@@ -55,7 +57,9 @@ pub mod udp_relay;
 #[cfg(feature = "sdk")]
 pub use brief::{brief, briefs, device_brief, is_media_detail};
 #[cfg(feature = "sdk")]
-pub use peer::{one_way_call, Peer, EVENT_TIMEOUT};
+pub use peer::{one_way_call, use_synthetic_sources, Peer, EVENT_TIMEOUT};
+#[cfg(feature = "server")]
+pub use runtime::block_on;
 #[cfg(feature = "server")]
 pub use test_server::TestServer;
 

@@ -15,6 +15,14 @@ use std::process::Command;
 /// Set in the inner run of a test.
 const INNER_ENV: &str = "CONFER_NETNS_INNER";
 
+/// Runs `body` on the usual runtime ([`crate::block_on`]) inside the test's
+/// own namespaces; in the outer run (see [`enter`]) it does nothing.
+pub fn run_inside<F: std::future::Future<Output = ()>>(test_name: &str, body: impl FnOnce() -> F) {
+    if enter(test_name) {
+        crate::block_on(body());
+    }
+}
+
 /// `true` inside the private namespaces (build the topology and test);
 /// `false` in the outer run (the inner one passed) or when skipped.
 pub fn enter(test_name: &str) -> bool {

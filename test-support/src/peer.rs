@@ -35,14 +35,7 @@ impl Peer {
     /// pattern at 180p and a 440 Hz tone.
     pub fn create(profile: EngineProfile, user_id: &str) -> Peer {
         let (engine, events) = Engine::create(profile).expect("engine create");
-        engine.set_video_source(VideoSourceKind::TestPattern, PublishChannel::Main);
-        engine.set_audio_source(
-            AudioSourceKind::Tone { freq_hz: 440.0 },
-            PublishChannel::Main,
-        );
-        engine
-            .set_video_config(VideoPreset::P180.config(), PublishChannel::Main)
-            .expect("preset is valid");
+        use_synthetic_sources(&engine, VideoPreset::P180);
         Peer {
             engine,
             events,
@@ -169,6 +162,20 @@ impl Peer {
         }
         got
     }
+}
+
+/// Makes `engine`'s main channel publish the synthetic sources (there is no
+/// camera or microphone here): the test pattern at `preset` and a 440 Hz
+/// tone.
+pub fn use_synthetic_sources(engine: &Engine, preset: VideoPreset) {
+    engine.set_video_source(VideoSourceKind::TestPattern, PublishChannel::Main);
+    engine.set_audio_source(
+        AudioSourceKind::Tone { freq_hz: 440.0 },
+        PublishChannel::Main,
+    );
+    engine
+        .set_video_config(preset.config(), PublishChannel::Main)
+        .expect("preset is valid");
 }
 
 /// A two-user call in `room`: `a` publishes `a-cam` (test pattern and tone),

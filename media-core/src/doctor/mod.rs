@@ -105,6 +105,7 @@ pub struct Check {
 }
 
 impl Check {
+    /// A step that passed (code 0, `Success`).
     fn pass(
         name: Step,
         target: impl Into<String>,
@@ -112,12 +113,8 @@ impl Check {
         since: Instant,
     ) -> Check {
         Check {
-            name,
-            target: target.into(),
             ok: true,
-            code: 0,
-            detail: detail.into(),
-            elapsed_ms: elapsed_ms(since),
+            ..Check::fail(name, target, ErrorCode::Success, detail, since)
         }
     }
 

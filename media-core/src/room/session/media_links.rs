@@ -10,7 +10,7 @@
 
 use super::outbox::{details, Outbox, NO_DATA};
 use super::requests::Request;
-use super::{Ctx, Link, Room};
+use super::{Ctx, Link, Publisher, Room};
 use crate::event::{PlayerState, PublisherState};
 use crate::room::media::{MediaCommand, MediaFact};
 use protocol::{ClientMessage, ErrorCode, MediaRole};
@@ -186,15 +186,18 @@ impl Room {
         }
     }
 
+    /// The publisher of `stream_id`, on either channel.
+    fn publisher_mut(&mut self, stream_id: &str) -> Option<&mut Publisher> {
+        self.publishers
+            .iter_mut()
+            .flatten()
+            .find(|p| p.stream_id == stream_id)
+    }
+
     /// The media link of a stream this session publishes or plays.
     fn media_link(&mut self, stream_id: &str, role: MediaRole) -> Option<&mut MediaLink> {
         match role {
-            MediaRole::Publish => self
-                .publishers
-                .iter_mut()
-                .flatten()
-                .find(|p| p.stream_id == stream_id)
-                .map(|p| &mut p.media),
+            MediaRole::Publish => self.publisher_mut(stream_id).map(|p| &mut p.media),
             MediaRole::Play => self.players.get_mut(stream_id).map(|p| &mut p.media),
         }
     }
@@ -210,12 +213,7 @@ impl Room {
     ) {
         match role {
             MediaRole::Publish => {
-                let Some(p) = self
-                    .publishers
-                    .iter_mut()
-                    .flatten()
-                    .find(|p| p.stream_id == stream_id)
-                else {
+                let Some(p) = self.publisher_mut(stream_id) else {
                     return;
                 };
                 p.media = MediaLink::Connected;
@@ -252,12 +250,7 @@ impl Room {
         tracing::info!(stream_id, ?role, %code, why, "media connection failed");
         match role {
             MediaRole::Publish => {
-                let Some(p) = self
-                    .publishers
-                    .iter_mut()
-                    .flatten()
-                    .find(|p| p.stream_id == stream_id)
-                else {
+                let Some(p) = self.publisher_mut(stream_id) else {
                     return;
                 };
                 p.media = MediaLink::Retry {

@@ -42,9 +42,7 @@ impl Session {
         _now: Instant,
         stream_id: &str,
     ) -> Result<(), PlayerError> {
-        let Some(room) = self.room.as_mut() else {
-            return Err(PlayerError::NotLoggedIn);
-        };
+        let room = self.room.as_mut().ok_or(PlayerError::NotLoggedIn)?;
         ids::StreamId::new(stream_id).map_err(|_| PlayerError::InvalidStreamId)?;
         if room.players.contains_key(stream_id) {
             return Err(PlayerError::AlreadyPlaying);
@@ -69,9 +67,7 @@ impl Session {
         _now: Instant,
         stream_id: &str,
     ) -> Result<(), PlayerError> {
-        let Some(room) = self.room.as_mut() else {
-            return Err(PlayerError::NotLoggedIn);
-        };
+        let room = self.room.as_mut().ok_or(PlayerError::NotLoggedIn)?;
         if room.players.remove(stream_id).is_none() {
             return Err(PlayerError::NotPlaying);
         }

@@ -90,9 +90,7 @@ impl Session {
         stream_id: &str,
         channel: PublishChannel,
     ) -> Result<(), PublisherError> {
-        let Some(room) = self.room.as_mut() else {
-            return Err(PublisherError::NotLoggedIn);
-        };
+        let room = self.room.as_mut().ok_or(PublisherError::NotLoggedIn)?;
         ids::StreamId::new(stream_id).map_err(|_| PublisherError::InvalidStreamId)?;
         if room.publishers[channel.index()].is_some() {
             return Err(PublisherError::AlreadyPublishing);
@@ -136,9 +134,7 @@ impl Session {
         _now: Instant,
         channel: PublishChannel,
     ) -> Result<(), PublisherError> {
-        let Some(room) = self.room.as_mut() else {
-            return Err(PublisherError::NotLoggedIn);
-        };
+        let room = self.room.as_mut().ok_or(PublisherError::NotLoggedIn)?;
         let Some(p) =
             room.drop_publisher(channel, ErrorCode::Success, NO_DATA.into(), &mut self.out)
         else {
