@@ -5,7 +5,7 @@
 // canvas copy of the <video>). Publisher and players share this machine's
 // clock. `make bench-browser` runs it with a release `confer`.
 
-import { openPage, pageLogin, pagePublish, sleep, startServerAndBrowser, stopServerAndBrowser, until } from "./harness.mjs";
+import { openPageAs, pageLogin, pagePublish, sleep, startServerAndBrowser, stopServerAndBrowser, until } from "./harness.mjs";
 import { chromiumPath, confer } from "./harness.mjs";
 
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 4000);
@@ -30,14 +30,7 @@ try {
   const room = "bench";
   const publisher = server.call(room, "nat-pub", ["--publish", "nat-cam"]);
   const player = server.call(room, "nat-play", ["--play", "auto", "--probe"]);
-  const page = await openPage(browser, server, {
-    room,
-    user: "web",
-    token: server.token("web", { room }),
-    source: "test",
-    stream: "web-cam",
-    autoplay: "1",
-  });
+  const page = await openPageAs({ browser, server }, room, "web", { source: "test", stream: "web-cam", autoplay: "1" });
   await publisher.waitPublishing();
   await pageLogin(page);
   await pagePublish(page);

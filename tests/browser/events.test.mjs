@@ -5,24 +5,19 @@
 // seed's expected flow.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   callbackName,
-  openPage,
+  openPageAs,
   pageEvents,
   pageLogin,
   pagePublish,
-  startServerAndBrowser,
-  stopServerAndBrowser,
+  serverAndBrowserForTests,
   until,
   waitPageEvent,
 } from "./harness.mjs";
 
-let server;
-let browser;
-
-before(async () => ({ server, browser } = await startServerAndBrowser()));
-after(() => stopServerAndBrowser({ server, browser }));
+const env = serverAndBrowserForTests();
 
 const ids = (list, key) => list.map((x) => x[key] ?? x.user?.user_id ?? x.user_id).sort().join(",");
 
@@ -58,7 +53,7 @@ const EXPECTED = {
 
 /** The observer publishes, the subject joins, publishes and plays it, the observer leaves, the subject logs out. */
 async function script(room, subject) {
-  const observer = server.call(room, "obs", ["--publish", "obs-cam", "--audio", "none"]);
+  const observer = env.server.call(room, "obs", ["--publish", "obs-cam", "--audio", "none"]);
   try {
     await observer.waitPublishing();
     await subject.join();
@@ -79,7 +74,7 @@ test("the page's event log shows the native SDK's state sequences", async () => 
   let native;
   const nativeSeq = await script("events-native", {
     join: async () => {
-      native = server.call("events-native", "subj", ["--notify-users", "--publish", "subj-cam", "--play", "obs-cam"]);
+      native = env.server.call("events-native", "subj", ["--notify-users", "--publish", "subj-cam", "--play", "obs-cam"]);
     },
     waitFor: (what, pred) => until(`native ${what}`, () => native.events.map((e) => ({ ...e, name: callbackName(e.event) })).find(pred)),
     leave: () => native.stop(),
@@ -88,13 +83,7 @@ test("the page's event log shows the native SDK's state sequences", async () => 
 
   // The page, driven through its controls.
   const room = "events-web";
-  const page = await openPage(browser, server, {
-    room,
-    user: "subj",
-    token: server.token("subj", { room }),
-    source: "test",
-    stream: "subj-cam",
-  });
+  const page = await openPageAs(env, room, "subj", { source: "test", stream: "subj-cam" });
   try {
     const webSeq = await script(room, {
       join: async () => {
@@ -119,15 +108,8 @@ test("the page's event log shows the native SDK's state sequences", async () => 
 
 test("a dropped connection resumes like the native SDK: media stays, nobody sees churn", async () => {
   const room = "events-resume";
-  const observer = server.call(room, "obs2", ["--publish", "obs2-cam", "--play", "auto", "--probe", "--notify-users"]);
-  const page = await openPage(browser, server, {
-    room,
-    user: "subj2",
-    token: server.token("subj2", { room }),
-    source: "test",
-    stream: "subj2-cam",
-    autoplay: "1",
-  });
+  const observer = env.server.call(room, "obs2", ["--publish", "obs2-cam", "--play", "auto", "--probe", "--notify-users"]);
+  const page = await openPageAs(env, room, "subj2", { source: "test", stream: "subj2-cam", autoplay: "1" });
   try {
     await observer.waitPublishing();
     await pageLogin(page);
@@ -161,14 +143,8 @@ test("a dropped connection resumes like the native SDK: media stays, nobody sees
 
 test("a token without the publish privilege cannot publish from the page either", async () => {
   const room = "events-watch-only";
-  const observer = server.call(room, "obs3", ["--play", "viewer-cam", "--probe"]);
-  const page = await openPage(browser, server, {
-    room,
-    user: "viewer",
-    token: server.token("viewer", { room, publish: false }),
-    source: "test",
-    stream: "viewer-cam",
-  });
+  const observer = env.server.call(room, "obs3", ["--play", "viewer-cam", "--probe"]);
+  const page = await openPageAs(env, room, "viewer", { grants: { publish: false }, source: "test", stream: "viewer-cam" });
   try {
     await pageLogin(page);
     await page.click("#publish");
@@ -192,18 +168,12 @@ test("a token without the publish privilege cannot publish from the page either"
 
 test("Renew token says what the server answered, not what the page hoped", async () => {
   const room = "events-renew";
-  const page = await openPage(browser, server, {
-    room,
-    user: "renewer",
-    token: server.token("renewer", { room }),
-    source: "test",
-    stream: "renewer-cam",
-  });
+  const page = await openPageAs(env, room, "renewer", { source: "test", stream: "renewer-cam" });
   try {
     await pageLogin(page);
     // A token for someone else: the server refuses it (TokenWrongUser), and
     // the banner says so instead of a green "Token renewed.".
-    await page.fill("#token", server.token("someone-else", { room }));
+    await page.fill("#token", env.server.token("someone-else", { room }));
     await page.click("#login");
     const refused = await until("the refusal in the banner", async () => {
       const text = await page.textContent("#banner");
@@ -211,7 +181,7 @@ test("Renew token says what the server answered, not what the page hoped", async
     });
     assert.match(refused, /TokenWrongUser/, refused);
     assert.doesNotMatch(refused, /Token renewed/, refused);
-    await page.fill("#token", server.token("renewer", { room, ttl: 7200 }));
+    await page.fill("#token", env.server.token("renewer", { room, ttl: 7200 }));
     await page.click("#login");
     await until("the renewal in the banner", async () => /Token renewed\./.test(await page.textContent("#banner")));
   } finally {

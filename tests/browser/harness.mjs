@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -250,6 +251,15 @@ export async function openPage(browser, server, params) {
   return page;
 }
 
+/**
+ * Opens the page as `user` in `room` with a token the server mints for them
+ * (`grants`: the token's other claims, e.g. `{ publish: false }`); `params`
+ * are the page's other query parameters.
+ */
+export function openPageAs({ browser, server }, room, user, { grants = {}, ...params } = {}) {
+  return openPage(browser, server, { room, user, token: server.token(user, { room, ...grants }), ...params });
+}
+
 /** The page's SDK event log. */
 export function pageEvents(page) {
   return page.evaluate(() => window.conferDebug.log.map((e) => ({ name: e.name, ...e.data })));
@@ -272,10 +282,21 @@ export async function pagePublish(page) {
 }
 
 /** A `confer serve` and a headless Chromium, for a test file or the bench. */
-export async function startServerAndBrowser() {
-  const server = await Server.start();
-  const browser = await launchBrowser();
+export async function startServerAndBrowser({ tls = false } = {}) {
+  const server = await Server.start({ tls });
+  const browser = await launchBrowser({ ignoreHTTPSErrors: tls });
   return { server, browser };
+}
+
+/**
+ * A server and a browser for one test file's tests: started before them
+ * (`options` as for `startServerAndBrowser`), stopped after them.
+ */
+export function serverAndBrowserForTests(options) {
+  const env = {};
+  before(async () => Object.assign(env, await startServerAndBrowser(options)));
+  after(() => stopServerAndBrowser(env));
+  return env;
 }
 
 /** Closes what `startServerAndBrowser` started (either may be missing) and kills every child. */

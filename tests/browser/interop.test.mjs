@@ -4,25 +4,21 @@
 // the tone frequency each side measures; screenshots go to the artifacts.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import {
   openPage,
+  openPageAs,
   pageEvents,
   pageLogin,
   pagePublish,
   screenshot,
   sleep,
-  startServerAndBrowser,
-  stopServerAndBrowser,
+  serverAndBrowserForTests,
   until,
   waitPageEvent,
 } from "./harness.mjs";
 
-let server;
-let browser;
-
-before(async () => ({ server, browser } = await startServerAndBrowser()));
-after(() => stopServerAndBrowser({ server, browser }));
+const env = serverAndBrowserForTests();
 
 /** Frame numbers read in order: many, increasing, none beyond `max`. */
 function assertFrames(numbers, { min, max, what }) {
@@ -71,15 +67,8 @@ async function assertNoMediaErrors(page) {
 
 test("browser publishes the test pattern and a tone; native decodes frame numbers and the frequency", async () => {
   const room = "web-to-native";
-  const page = await openPage(browser, server, {
-    room,
-    user: "web",
-    token: server.token("web", { room }),
-    source: "test",
-    tone: "660",
-    stream: "web-cam",
-  });
-  const native = server.call(room, "nat", ["--play", "auto", "--probe", "--audio", "none"]);
+  const page = await openPageAs(env, room, "web", { source: "test", tone: "660", stream: "web-cam" });
+  const native = env.server.call(room, "nat", ["--play", "auto", "--probe", "--audio", "none"]);
   try {
     await pageLogin(page);
     await pagePublish(page);
@@ -121,13 +110,8 @@ test("browser publishes the test pattern and a tone; native decodes frame number
 
 test("native publishes; the browser decodes frame numbers from a canvas copy and measures the tone", async () => {
   const room = "native-to-web";
-  const native = server.call(room, "nat", ["--publish", "nat-cam", "--tone-hz", "520"]);
-  const page = await openPage(browser, server, {
-    room,
-    user: "web",
-    token: server.token("web", { room }),
-    autoplay: "1",
-  });
+  const native = env.server.call(room, "nat", ["--publish", "nat-cam", "--tone-hz", "520"]);
+  const page = await openPageAs(env, room, "web", { autoplay: "1" });
   try {
     await native.waitPublishing();
     await pageLogin(page);
@@ -160,16 +144,16 @@ test("native publishes; the browser decodes frame numbers from a canvas copy and
 
 test("token logins explain expired, forged and wrong-room tokens; dev mode mints one", async () => {
   const room = "tokens";
-  const good = server.token("web", { room });
+  const good = env.server.token("web", { room });
   const forged = good.slice(0, -3) + (good.endsWith("AAA") ? "BBB" : "AAA");
   const cases = [
-    { token: server.token("web", { room, ttl: 0 }), code: 1_007_003, name: "TokenExpired", text: /Mint a new token/ },
+    { token: env.server.token("web", { room, ttl: 0 }), code: 1_007_003, name: "TokenExpired", text: /Mint a new token/ },
     { token: forged, code: 1_007_002, name: "TokenForged", text: /signature does not verify/ },
-    { token: server.token("web", { room: "elsewhere" }), code: 1_007_006, name: "TokenWrongRoom", text: /another room/ },
-    { token: server.token("someone-else", { room }), code: 1_007_005, name: "TokenWrongUser", text: /another UserID/ },
+    { token: env.server.token("web", { room: "elsewhere" }), code: 1_007_006, name: "TokenWrongRoom", text: /another room/ },
+    { token: env.server.token("someone-else", { room }), code: 1_007_005, name: "TokenWrongUser", text: /another UserID/ },
   ];
   for (const c of cases) {
-    const page = await openPage(browser, server, { room, user: "web", token: c.token });
+    const page = await openPage(env.browser, env.server, { room, user: "web", token: c.token });
     try {
       await page.click("#login");
       const e = await waitPageEvent(page, c.name, (e) => e.name === "onRoomStateUpdate" && e.state === "Disconnected");
@@ -185,7 +169,7 @@ test("token logins explain expired, forged and wrong-room tokens; dev mode mints
     }
   }
   // The local (dev-mode) config lets the page mint its own token.
-  const page = await openPage(browser, server, { room, user: "minted" });
+  const page = await openPage(env.browser, env.server, { room, user: "minted" });
   try {
     assert.equal(await page.isVisible("#mint"), true);
     await page.click("#mint");
@@ -199,18 +183,9 @@ test("token logins explain expired, forged and wrong-room tokens; dev mode mints
 
 test("a browser and two native clients in one room: everyone sees and hears everyone", async () => {
   const room = "three-way";
-  const a = server.call(room, "alice", ["--publish", "a-cam", "--play", "auto", "--probe", "--notify-users", "--tone-hz", "440"]);
-  const b = server.call(room, "bob", ["--publish", "b-cam", "--play", "auto", "--probe", "--notify-users", "--tone-hz", "550"]);
-  const page = await openPage(browser, server, {
-    room,
-    user: "wendy",
-    name: "Wendy (browser)",
-    token: server.token("wendy", { room }),
-    source: "test",
-    tone: "660",
-    stream: "w-cam",
-    autoplay: "1",
-  });
+  const a = env.server.call(room, "alice", ["--publish", "a-cam", "--play", "auto", "--probe", "--notify-users", "--tone-hz", "440"]);
+  const b = env.server.call(room, "bob", ["--publish", "b-cam", "--play", "auto", "--probe", "--notify-users", "--tone-hz", "550"]);
+  const page = await openPageAs(env, room, "wendy", { name: "Wendy (browser)", source: "test", tone: "660", stream: "w-cam", autoplay: "1" });
   try {
     for (const n of [a, b]) await n.waitPublishing();
     await pageLogin(page);

@@ -5,30 +5,17 @@
 // fingerprint plays it and decodes its frame numbers.
 
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { launchBrowser, openPage, pageLogin, pagePublish, Server, stopServerAndBrowser, until } from "./harness.mjs";
+import { test } from "node:test";
+import { openPageAs, pageLogin, pagePublish, serverAndBrowserForTests, until } from "./harness.mjs";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await Server.start({ tls: true });
-  browser = await launchBrowser({ ignoreHTTPSErrors: true });
-});
-after(() => stopServerAndBrowser({ server, browser }));
+const env = serverAndBrowserForTests({ tls: true });
 
 test("the page joins over https and wss; a pinned native client plays it", async () => {
-  assert.match(server.httpUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
-  assert.match(server.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  assert.match(env.server.httpUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(env.server.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   const room = "tls-room";
-  const page = await openPage(browser, server, {
-    room,
-    user: "web",
-    token: server.token("web", { room }),
-    source: "test",
-    stream: "web-cam",
-  });
-  const native = server.call(room, "native", ["--play", "web-cam", "--probe"]);
+  const page = await openPageAs(env, room, "web", { source: "test", stream: "web-cam" });
+  const native = env.server.call(room, "native", ["--play", "web-cam", "--probe"]);
   try {
     assert.equal(await page.evaluate(() => location.protocol), "https:");
     await pageLogin(page);
