@@ -8,6 +8,7 @@
 use server::ServerConfig;
 use std::time::Duration;
 use test_support::flood::{self, Flood, ServeProcess};
+use test_support::metrics::closed_early;
 
 const HEADER_READ_TIMEOUT_MS: u64 = 2_000;
 /// Scheduling slack on a loaded 2-core machine (generous: a bound, not a timing).
@@ -51,14 +52,7 @@ async fn idle_and_slowloris_floods_are_closed_while_others_are_served() {
         report.fds
     );
     let metrics = server.get("/metrics").await.expect("metrics");
-    let early = |reason: &str| -> u64 {
-        let key = format!("confer_tcp_closed_early_total{{reason=\"{reason}\"}} ");
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(key.as_str()))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{reason} missing: {metrics}"))
-    };
+    let early = |reason: &str| closed_early(&metrics, reason);
     assert!(early("header_timeout") > 0, "{metrics}");
     assert!(
         early("header_timeout") + early("evicted") + early("refused_full") >= 2_000,

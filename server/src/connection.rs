@@ -12,7 +12,7 @@ use crate::hub::{Admission, Leave, Muted, SessionInfo, OUTBOX_CAPACITY};
 use crate::media_queue::{MediaOp, MediaQueue};
 use crate::sfu::StreamKey;
 use crate::state::{shutdown_begun, ServerState};
-use crate::store::{Claim, JoinRequest};
+use crate::store::{Claim, Hold, JoinRequest, Member};
 use axum::extract::ws::{CloseFrame, Message};
 use axum::BoxError;
 use confer_turn::TokenBucket;
@@ -455,24 +455,28 @@ where
         };
         let session_id = random_hex(16);
         let store = self.state.store();
+        let member = Member {
+            app_id: login.app_id,
+            room_id: room.as_str().to_owned(),
+            user_id: user.as_str().to_owned(),
+            session_id: session_id.clone(),
+        };
+        let held = Hold {
+            app_id: login.app_id,
+            id: user.as_str().to_owned(),
+            session_id: session_id.clone(),
+        };
         // An invite never kicks anyone out: its user ID is claimed before
         // the room is joined, and refused if someone holds it.
         if auth.invite {
-            match store
-                .claim_user(login.app_id, user.as_str().to_owned(), session_id.clone())
-                .await
-                .map_err(store_failed)?
-            {
+            match store.claim_user(held.clone()).await.map_err(store_failed)? {
                 Claim::Granted | Claim::AlreadyHeld => {}
                 Claim::HeldBy(_) => return Err(ErrorCode::UserIdInUse),
             }
         }
         let joined = match store
             .join_room(JoinRequest {
-                app_id: login.app_id,
-                room_id: room.as_str().to_owned(),
-                user_id: user.as_str().to_owned(),
-                session_id: session_id.clone(),
+                member: member.clone(),
                 room_limit,
                 max_rooms: limits.max_rooms_per_app,
                 max_users: limits.max_users_per_app,
@@ -484,37 +488,22 @@ where
             Ok(joined) => joined,
             Err(code) => {
                 if auth.invite {
-                    let _ = store
-                        .release_user(login.app_id, user.as_str().to_owned(), session_id)
-                        .await;
+                    let _ = store.release_user(held).await;
                 }
                 return Err(code);
             }
         };
         let mut replaces: Vec<String> = joined.replaced.into_iter().collect();
-        let claimed = store
-            .claim_user(login.app_id, user.as_str().to_owned(), session_id.clone())
-            .await;
+        let claimed = store.claim_user(held.clone()).await;
         let taken_over = match claimed {
             Ok(Claim::Granted | Claim::AlreadyHeld) => Ok(None),
-            Ok(Claim::HeldBy(_)) => {
-                store
-                    .take_over_user(login.app_id, user.as_str().to_owned(), session_id.clone())
-                    .await
-            }
+            Ok(Claim::HeldBy(_)) => store.take_over_user(held).await,
             Err(e) => Err(e),
         };
         match taken_over {
             Ok(previous) => replaces.extend(previous),
             Err(e) => {
-                let _ = store
-                    .leave_room(
-                        login.app_id,
-                        room.as_str().to_owned(),
-                        user.as_str().to_owned(),
-                        session_id,
-                    )
-                    .await;
+                let _ = store.leave_room(member).await;
                 return Err(store_failed(e));
             }
         }
@@ -660,29 +649,22 @@ where
                 request_id,
                 stream_id,
                 extra_info,
-                audio_muted,
-                video_muted,
+                audio_muted: audio,
+                video_muted: video,
             } => {
-                let muted = Muted {
-                    audio: audio_muted,
-                    video: video_muted,
-                };
-                let result = self
-                    .publish(session_id, &stream_id, &extra_info, muted)
-                    .await
-                    .map(|()| AckBody::StreamPublished { stream_id });
+                let published = self
+                    .publish(session_id, &stream_id, &extra_info, Muted { audio, video })
+                    .await;
+                let result = published.map(|()| AckBody::StreamPublished { stream_id });
                 self.reply_result(request_id, result).await
             }
             ClientMessage::StreamState {
                 request_id,
                 stream_id,
-                audio_muted,
-                video_muted,
+                audio_muted: audio,
+                video_muted: video,
             } => {
-                let muted = Muted {
-                    audio: audio_muted,
-                    video: video_muted,
-                };
+                let muted = Muted { audio, video };
                 let result = StreamId::new(&stream_id)
                     .map_err(|e| e.code())
                     .and_then(|id| hub.set_stream_state(session_id, id.as_str(), muted))
@@ -693,10 +675,7 @@ where
                 request_id,
                 stream_id,
             } => {
-                let result = self
-                    .stop_publishing(session_id, &stream_id)
-                    .await
-                    .map(|()| AckBody::StreamStopped { stream_id });
+                let result = self.stop_publishing(session_id, stream_id).await;
                 self.reply_result(request_id, result).await
             }
             ClientMessage::PlayStream {
@@ -715,10 +694,7 @@ where
                 request_id,
                 stream_id,
             } => {
-                let result = self
-                    .stop_playing(session_id, &stream_id)
-                    .await
-                    .map(|()| AckBody::PlayStopped { stream_id });
+                let result = self.stop_playing(session_id, stream_id).await;
                 self.reply_result(request_id, result).await
             }
             ClientMessage::SdpOffer {
@@ -781,21 +757,29 @@ where
     }
 
     /// Removes a stream the session publishes and applies the store cleanup.
-    async fn stop_publishing(&self, session_id: &str, stream_id: &str) -> Result<(), ErrorCode> {
-        let stream = StreamId::new(stream_id).map_err(|e| e.code())?;
+    async fn stop_publishing(
+        &self,
+        session_id: &str,
+        stream_id: String,
+    ) -> Result<AckBody, ErrorCode> {
+        let stream = StreamId::new(&stream_id).map_err(|e| e.code())?;
         let cleanup = self
             .state
             .hub()
             .remove_stream(session_id, stream.as_str())?;
         self.state.apply_cleanups(vec![cleanup]).await;
-        Ok(())
+        Ok(AckBody::StreamStopped { stream_id })
     }
 
     /// Closes the session's player connection for a stream it plays.
-    async fn stop_playing(&self, session_id: &str, stream_id: &str) -> Result<(), ErrorCode> {
-        let key = self.stream_key(stream_id)?;
+    async fn stop_playing(
+        &self,
+        session_id: &str,
+        stream_id: String,
+    ) -> Result<AckBody, ErrorCode> {
+        let key = self.stream_key(&stream_id)?;
         if self.state.media().stop_playing(&key, session_id).await {
-            Ok(())
+            Ok(AckBody::PlayStopped { stream_id })
         } else {
             Err(ErrorCode::NotPlaying)
         }
@@ -819,15 +803,15 @@ where
         let info = hub
             .session_info(session_id)
             .ok_or(ErrorCode::SessionExpired)?;
+        let stream_hold = Hold {
+            app_id: info.app_id,
+            id: stream.as_str().to_owned(),
+            session_id: session_id.to_owned(),
+        };
         let claim = self
             .state
             .store()
-            .claim_stream(
-                info.app_id,
-                stream.as_str().to_owned(),
-                session_id.to_owned(),
-                info.room_id.clone(),
-            )
+            .claim_stream(stream_hold.clone(), info.room_id.clone())
             .await
             .map_err(store_failed)?;
         match claim {
@@ -838,11 +822,7 @@ where
                         session_id, stream_id = stream.as_str(), "stream published");
                     Ok(())
                 } else {
-                    let _ = self
-                        .state
-                        .store()
-                        .release_stream(info.app_id, stream.into_string(), session_id.to_owned())
-                        .await;
+                    let _ = self.state.store().release_stream(stream_hold).await;
                     Err(ErrorCode::SessionExpired)
                 }
             }

@@ -11,7 +11,7 @@
 
 use crate::apps::Authorized;
 use crate::replay::ReplayBuffer;
-use crate::store::Cleanup;
+use crate::store::{Cleanup, Hold, Member};
 use confer_turn::TokenBucket;
 use protocol::limits::{BROADCASTS_PER_ROOM_PER_SECOND, MAX_BROADCAST_BYTES};
 use protocol::{
@@ -539,11 +539,11 @@ impl Hub {
                 other.deliver(&event);
             }
         }
-        Ok(Cleanup::ReleaseStream {
+        Ok(Cleanup::ReleaseStream(Hold {
             app_id,
-            stream_id: stream_id.to_owned(),
+            id: stream_id.to_owned(),
             session_id: session_id.to_owned(),
-        })
+        }))
     }
 
     /// Sends a broadcast message to everyone else in the session's room.
@@ -696,17 +696,17 @@ impl HubState {
                 self.rooms.remove(&key);
             }
         }
-        cleanups.push(Cleanup::LeaveRoom {
+        cleanups.push(Cleanup::LeaveRoom(Member {
             app_id: gone.app_id,
             room_id: gone.room_id.clone(),
             user_id: gone.user.user_id.clone(),
             session_id: session_id.to_owned(),
-        });
-        cleanups.push(Cleanup::ReleaseUser {
+        }));
+        cleanups.push(Cleanup::ReleaseUser(Hold {
             app_id: gone.app_id,
-            user_id: gone.user.user_id.clone(),
+            id: gone.user.user_id.clone(),
             session_id: session_id.to_owned(),
-        });
+        }));
         let (what, notice) = match why {
             Leave::Kicked { .. } => {
                 self.tombstones
@@ -767,10 +767,12 @@ impl Room {
         }
         let cleanups = removed
             .iter()
-            .map(|info| Cleanup::ReleaseStream {
-                app_id,
-                stream_id: info.stream_id.clone(),
-                session_id: session_id.to_owned(),
+            .map(|info| {
+                Cleanup::ReleaseStream(Hold {
+                    app_id,
+                    id: info.stream_id.clone(),
+                    session_id: session_id.to_owned(),
+                })
             })
             .collect();
         let event = Arc::new(RoomEvent::StreamUpdate {
@@ -966,11 +968,11 @@ mod tests {
         assert!(hub.heartbeat("sa", 3, almost));
         assert!(hub.sweep(almost).is_empty());
         let cleanups = hub.sweep(t0 + TIMEOUT);
-        assert!(cleanups.contains(&Cleanup::ReleaseStream {
+        assert!(cleanups.contains(&Cleanup::ReleaseStream(Hold {
             app_id: 1,
-            stream_id: "cam".into(),
+            id: "cam".into(),
             session_id: "sb".into()
-        }));
+        })));
         let got = events(&drain(&mut a));
         let kinds: Vec<_> = got.iter().map(|(_, e)| e.clone()).collect();
         assert!(matches!(

@@ -44,6 +44,7 @@ pub mod metrics;
 pub mod metrics_transport;
 pub mod net;
 pub mod plays;
+mod prometheus;
 pub mod public_ip;
 pub mod replay;
 pub mod serve;

@@ -184,22 +184,18 @@ impl Media {
     pub async fn apply_cleanups(&self, cleanups: &[Cleanup]) {
         for cleanup in cleanups {
             match cleanup {
-                Cleanup::ReleaseStream {
-                    app_id,
-                    stream_id,
-                    session_id,
-                } => {
+                Cleanup::ReleaseStream(stream) => {
                     let key = StreamKey {
-                        app_id: *app_id,
-                        stream_id: stream_id.clone(),
+                        app_id: stream.app_id,
+                        stream_id: stream.id.clone(),
                     };
-                    self.sfu.stop_publishing(&key, session_id).await;
+                    self.sfu.stop_publishing(&key, &stream.session_id).await;
                 }
-                Cleanup::LeaveRoom { session_id, .. } => {
-                    lock(&self.plays).drop_session(session_id);
-                    self.sfu.close_session(session_id).await;
+                Cleanup::LeaveRoom(member) => {
+                    lock(&self.plays).drop_session(&member.session_id);
+                    self.sfu.close_session(&member.session_id).await;
                 }
-                Cleanup::ReleaseUser { .. } => {}
+                Cleanup::ReleaseUser(_) => {}
             }
         }
     }

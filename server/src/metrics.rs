@@ -1,9 +1,66 @@
 //! Server counters and their Prometheus text rendering.
 
 use crate::gate::GateStats;
+use crate::prometheus::{Catalogue, Exposition};
 use protocol::ErrorCode;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// The families [`Metrics::render`] writes.
+const FAMILIES: &Catalogue = &[
+    ("confer_rooms", "gauge", "Rooms on this server."),
+    (
+        "confer_users",
+        "gauge",
+        "Sessions (connected or awaiting resume).",
+    ),
+    ("confer_connections", "gauge", "Open WebSocket connections."),
+    (
+        "confer_tcp_connections",
+        "gauge",
+        "Open TCP connections (HTTP, WebSocket, closing).",
+    ),
+    (
+        "confer_tcp_connections_pending",
+        "gauge",
+        "Open TCP connections whose session has not logged in (evictable).",
+    ),
+    (
+        "confer_tcp_connections_max",
+        "gauge",
+        "TCP connections the server holds at most (after fitting the open-file limit).",
+    ),
+    (
+        "confer_messages_in_total",
+        "counter",
+        "Messages received from clients.",
+    ),
+    (
+        "confer_messages_out_total",
+        "counter",
+        "Messages sent to clients.",
+    ),
+    ("confer_logins_total", "counter", "Successful logins."),
+    (
+        "confer_tcp_accepted_total",
+        "counter",
+        "TCP connections admitted.",
+    ),
+    (
+        "confer_tcp_accept_errors_total",
+        "counter",
+        "Failed accepts (out of file descriptors, ...).",
+    ),
+    (
+        "confer_tcp_closed_early_total",
+        "counter",
+        "TCP connections refused at accept or cut short, by reason.",
+    ),
+    (
+        "confer_errors_total",
+        "counter",
+        "Errors reported to clients, by code.",
+    ),
+];
 
 /// Counters updated by connections; gauges of rooms and users come from the hub.
 #[derive(Debug)]
@@ -81,112 +138,46 @@ impl Metrics {
     /// The Prometheus text exposition, with the hub's room and user counts
     /// and the connection gate's figures.
     pub fn render(&self, rooms: usize, users: usize, gate: &GateStats) -> String {
-        let mut out = String::with_capacity(2048);
-        let mut gauge = |name: &str, help: &str, value: i64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
-            );
-        };
-        gauge("confer_rooms", "Rooms on this server.", to_i64(rooms));
-        gauge(
-            "confer_users",
-            "Sessions (connected or awaiting resume).",
-            to_i64(users),
+        let mut out = Exposition::new(FAMILIES);
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        out.family("confer_rooms").value(rooms);
+        out.family("confer_users").value(users);
+        out.family("confer_connections")
+            .value(self.connections.load(Ordering::Relaxed));
+        out.family("confer_tcp_connections").value(gate.open);
+        out.family("confer_tcp_connections_pending")
+            .value(gate.pending);
+        out.family("confer_tcp_connections_max")
+            .value(gate.capacity);
+        out.family("confer_messages_in_total")
+            .value(load(&self.messages_in));
+        out.family("confer_messages_out_total")
+            .value(load(&self.messages_out));
+        out.family("confer_logins_total").value(load(&self.logins));
+        out.family("confer_tcp_accepted_total").value(gate.accepted);
+        out.family("confer_tcp_accept_errors_total")
+            .value(gate.accept_errors);
+        out.family("confer_tcp_closed_early_total").by(
+            "reason",
+            &[
+                ("refused_full", gate.refused_full),
+                ("refused_per_ip", gate.refused_per_source),
+                ("evicted", gate.evicted),
+                ("header_timeout", gate.header_timeouts),
+                ("idle_timeout", gate.idle_timeouts),
+                ("tls_failed", gate.tls_failures),
+            ],
         );
-        gauge(
-            "confer_connections",
-            "Open WebSocket connections.",
-            self.connections.load(Ordering::Relaxed),
-        );
-        gauge(
-            "confer_tcp_connections",
-            "Open TCP connections (HTTP, WebSocket, closing).",
-            to_i64_u(gate.open),
-        );
-        gauge(
-            "confer_tcp_connections_pending",
-            "Open TCP connections whose session has not logged in (evictable).",
-            to_i64_u(gate.pending),
-        );
-        gauge(
-            "confer_tcp_connections_max",
-            "TCP connections the server holds at most (after fitting the open-file limit).",
-            to_i64_u(gate.capacity),
-        );
-        let mut counter = |name: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
-        };
-        counter(
-            "confer_messages_in_total",
-            "Messages received from clients.",
-            self.messages_in.load(Ordering::Relaxed),
-        );
-        counter(
-            "confer_messages_out_total",
-            "Messages sent to clients.",
-            self.messages_out.load(Ordering::Relaxed),
-        );
-        counter(
-            "confer_logins_total",
-            "Successful logins.",
-            self.logins.load(Ordering::Relaxed),
-        );
-        counter(
-            "confer_tcp_accepted_total",
-            "TCP connections admitted.",
-            gate.accepted,
-        );
-        counter(
-            "confer_tcp_accept_errors_total",
-            "Failed accepts (out of file descriptors, ...).",
-            gate.accept_errors,
-        );
-        let _ = writeln!(
-            out,
-            "# HELP confer_tcp_closed_early_total TCP connections refused at accept or cut short, by reason.\n# TYPE confer_tcp_closed_early_total counter"
-        );
-        for (reason, value) in [
-            ("refused_full", gate.refused_full),
-            ("refused_per_ip", gate.refused_per_source),
-            ("evicted", gate.evicted),
-            ("header_timeout", gate.header_timeouts),
-            ("idle_timeout", gate.idle_timeouts),
-            ("tls_failed", gate.tls_failures),
-        ] {
-            let _ = writeln!(
-                out,
-                "confer_tcp_closed_early_total{{reason=\"{reason}\"}} {value}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP confer_errors_total Errors reported to clients, by code.\n# TYPE confer_errors_total counter"
-        );
+        let mut errors = out.family("confer_errors_total");
         for (code, count) in ErrorCode::ALL.iter().zip(&self.errors) {
-            let count = count.load(Ordering::Relaxed);
+            let count = load(count);
             if count > 0 {
-                let _ = writeln!(
-                    out,
-                    "confer_errors_total{{code=\"{}\",name=\"{}\"}} {count}",
-                    code.code(),
-                    code.name()
-                );
+                let labels = format!("{{code=\"{}\",name=\"{}\"}}", code.code(), code.name());
+                errors.sample(&labels, count);
             }
         }
-        out
+        out.finish()
     }
-}
-
-fn to_i64(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn to_i64_u(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -220,5 +211,6 @@ mod tests {
             .render(0, 0, &GateStats::default())
             .contains("confer_connections 0\n"));
         assert_eq!(m.errors_of(ErrorCode::RateLimited), 2);
+        assert!(crate::prometheus::well_formed(FAMILIES));
     }
 }

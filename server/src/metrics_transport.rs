@@ -2,110 +2,118 @@
 //! port (what the mux routed, learned and dropped) and the built-in TURN
 //! server (allocations, refusals by reason, relayed traffic, drops).
 
-use std::fmt::Write as _;
-
 use confer_turn::StatsSnapshot;
 
+use crate::prometheus::{Catalogue, Exposition};
 use crate::sfu::MuxCounters;
+
+/// The families [`render`] writes.
+const FAMILIES: &Catalogue = &[
+    (
+        "confer_media_udp_datagrams_total",
+        "counter",
+        "Datagrams on the SFU's shared UDP port, by outcome.",
+    ),
+    (
+        "confer_media_udp_routes_learned_total",
+        "counter",
+        "Remote addresses learned from checks whose integrity verified.",
+    ),
+    (
+        "confer_media_tcp_connections_total",
+        "counter",
+        "ICE-TCP connections on the SFU's shared TCP port, by outcome.",
+    ),
+    (
+        "confer_media_peer_connections",
+        "gauge",
+        "SFU peer connections registered on the shared ports.",
+    ),
+    (
+        "confer_turn_allocations",
+        "gauge",
+        "TURN allocations alive.",
+    ),
+    (
+        "confer_turn_allocations_created_total",
+        "counter",
+        "TURN allocations created.",
+    ),
+    (
+        "confer_turn_refused_total",
+        "counter",
+        "TURN requests refused, by reason.",
+    ),
+    (
+        "confer_turn_relayed_bytes_total",
+        "counter",
+        "Bytes relayed by TURN, by direction.",
+    ),
+    (
+        "confer_turn_dropped_total",
+        "counter",
+        "Relayed packets or inputs TURN dropped, by reason.",
+    ),
+];
 
 /// The lines for whatever runs: nothing for a part that does not.
 pub fn render(mux: Option<&MuxCounters>, turn: Option<&StatsSnapshot>) -> String {
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, values: &[(&str, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in values {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
+    let mut out = Exposition::new(FAMILIES);
     if let Some(m) = mux {
-        metric(
-            "confer_media_udp_datagrams_total",
-            "counter",
-            "Datagrams on the SFU's shared UDP port, by outcome.",
+        out.family("confer_media_udp_datagrams_total").by(
+            "outcome",
             &[
-                ("{outcome=\"routed\"}", m.udp_routed),
-                ("{outcome=\"unrouted\"}", m.udp_unrouted),
-                ("{outcome=\"bad_integrity\"}", m.udp_bad_integrity),
-                ("{outcome=\"queue_full\"}", m.udp_queue_full),
+                ("routed", m.udp_routed),
+                ("unrouted", m.udp_unrouted),
+                ("bad_integrity", m.udp_bad_integrity),
+                ("queue_full", m.udp_queue_full),
             ],
         );
-        metric(
-            "confer_media_udp_routes_learned_total",
-            "counter",
-            "Remote addresses learned from checks whose integrity verified.",
-            &[("", m.udp_learned)],
-        );
-        metric(
-            "confer_media_tcp_connections_total",
-            "counter",
-            "ICE-TCP connections on the SFU's shared TCP port, by outcome.",
-            &[
-                ("{outcome=\"routed\"}", m.tcp_routed),
-                ("{outcome=\"refused\"}", m.tcp_refused),
-            ],
-        );
-        metric(
-            "confer_media_peer_connections",
-            "gauge",
-            "SFU peer connections registered on the shared ports.",
-            &[("", m.connections as u64)],
-        );
+        out.family("confer_media_udp_routes_learned_total")
+            .value(m.udp_learned);
+        let tcp = [("routed", m.tcp_routed), ("refused", m.tcp_refused)];
+        out.family("confer_media_tcp_connections_total")
+            .by("outcome", &tcp);
+        out.family("confer_media_peer_connections")
+            .value(m.connections);
     }
     if let Some(t) = turn {
-        metric(
-            "confer_turn_allocations",
-            "gauge",
-            "TURN allocations alive.",
-            &[("", t.allocations_active)],
-        );
-        metric(
-            "confer_turn_allocations_created_total",
-            "counter",
-            "TURN allocations created.",
-            &[("", t.allocations_created)],
-        );
+        out.family("confer_turn_allocations")
+            .value(t.allocations_active);
+        out.family("confer_turn_allocations_created_total")
+            .value(t.allocations_created);
         let r = &t.refused;
-        metric(
-            "confer_turn_refused_total",
-            "counter",
-            "TURN requests refused, by reason.",
+        out.family("confer_turn_refused_total").by(
+            "reason",
             &[
-                ("{reason=\"bad_request\"}", r.bad_request),
-                ("{reason=\"unauthorized\"}", r.unauthorized),
-                ("{reason=\"wrong_credentials\"}", r.wrong_credentials),
-                ("{reason=\"stale_nonce\"}", r.stale_nonce),
-                ("{reason=\"forbidden_peer\"}", r.forbidden),
-                ("{reason=\"quota\"}", r.quota_reached),
-                ("{reason=\"capacity\"}", r.insufficient_capacity),
-                ("{reason=\"allocation_mismatch\"}", r.allocation_mismatch),
-                (
-                    "{reason=\"unsupported_transport\"}",
-                    r.unsupported_transport,
-                ),
+                ("bad_request", r.bad_request),
+                ("unauthorized", r.unauthorized),
+                ("wrong_credentials", r.wrong_credentials),
+                ("stale_nonce", r.stale_nonce),
+                ("forbidden_peer", r.forbidden),
+                ("quota", r.quota_reached),
+                ("capacity", r.insufficient_capacity),
+                ("allocation_mismatch", r.allocation_mismatch),
+                ("unsupported_transport", r.unsupported_transport),
             ],
         );
-        metric(
-            "confer_turn_relayed_bytes_total",
-            "counter",
-            "Bytes relayed by TURN, by direction.",
+        let relayed = [
+            ("to_peer", t.to_peer.bytes),
+            ("to_client", t.to_client.bytes),
+        ];
+        out.family("confer_turn_relayed_bytes_total")
+            .by("direction", &relayed);
+        out.family("confer_turn_dropped_total").by(
+            "reason",
             &[
-                ("{direction=\"to_peer\"}", t.to_peer.bytes),
-                ("{direction=\"to_client\"}", t.to_client.bytes),
-            ],
-        );
-        metric(
-            "confer_turn_dropped_total",
-            "counter",
-            "Relayed packets or inputs TURN dropped, by reason.",
-            &[
-                ("{reason=\"bandwidth\"}", t.dropped_bandwidth),
-                ("{reason=\"no_permission\"}", t.dropped_no_permission),
-                ("{reason=\"malformed\"}", t.malformed),
-                ("{reason=\"stream_cap\"}", t.stream_connections_refused),
+                ("bandwidth", t.dropped_bandwidth),
+                ("no_permission", t.dropped_no_permission),
+                ("malformed", t.malformed),
+                ("stream_cap", t.stream_connections_refused),
             ],
         );
     }
-    out
+    out.finish()
 }
 
 #[cfg(test)]
@@ -131,5 +139,6 @@ mod tests {
         let text = render(None, Some(&turn));
         assert!(text.contains("confer_turn_refused_total{reason=\"quota\"} 4\n"));
         assert!(text.contains("confer_turn_relayed_bytes_total{direction=\"to_peer\"} 1200\n"));
+        assert!(crate::prometheus::well_formed(FAMILIES));
     }
 }

@@ -38,17 +38,37 @@ pub enum Claim {
     HeldBy(String),
 }
 
-/// A request to become a member of a room (created if missing).
+/// A session's member entry in a room: a user of an app in the room,
+/// through that session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JoinRequest {
+pub struct Member {
     /// The app.
     pub app_id: u32,
     /// The room.
     pub room_id: String,
-    /// The joining user.
+    /// The user.
     pub user_id: String,
-    /// The joining session.
+    /// The session.
     pub session_id: String,
+}
+
+/// An app-wide ID (a user's or a stream's) and the session that claims,
+/// holds or releases it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// The app.
+    pub app_id: u32,
+    /// The user or stream ID.
+    pub id: String,
+    /// The session.
+    pub session_id: String,
+}
+
+/// A request to become a member of a room (created if missing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    /// The joining session's entry.
+    pub member: Member,
     /// Member limit to set if this join creates the room.
     pub room_limit: usize,
     /// Rooms the app may have.
@@ -106,57 +126,27 @@ pub trait RoomStore: Send + Sync + 'static {
     /// applies).
     fn join_room(&self, request: JoinRequest) -> StoreFuture<'_, Result<Joined, JoinRefusal>>;
 
-    /// Removes the user's member entry if it still belongs to `session_id`;
-    /// removes the room when it is empty. `true` if an entry was removed.
-    fn leave_room(
-        &self,
-        app_id: u32,
-        room_id: String,
-        user_id: String,
-        session_id: String,
-    ) -> StoreFuture<'_, bool>;
+    /// Removes the user's member entry if it still belongs to the
+    /// member's session; removes the room when it is empty. `true` if an
+    /// entry was removed.
+    fn leave_room(&self, member: Member) -> StoreFuture<'_, bool>;
 
     /// Claims the user ID for the session if nobody holds it (set-if-absent).
-    fn claim_user(
-        &self,
-        app_id: u32,
-        user_id: String,
-        session_id: String,
-    ) -> StoreFuture<'_, Claim>;
+    fn claim_user(&self, user: Hold) -> StoreFuture<'_, Claim>;
 
     /// Takes the user ID over for the session (kick-out); returns the previous
     /// holder.
-    fn take_over_user(
-        &self,
-        app_id: u32,
-        user_id: String,
-        session_id: String,
-    ) -> StoreFuture<'_, Option<String>>;
+    fn take_over_user(&self, user: Hold) -> StoreFuture<'_, Option<String>>;
 
-    /// Releases the user ID if `session_id` holds it (compare-and-delete).
-    fn release_user(
-        &self,
-        app_id: u32,
-        user_id: String,
-        session_id: String,
-    ) -> StoreFuture<'_, bool>;
+    /// Releases the user ID if the session holds it (compare-and-delete).
+    fn release_user(&self, user: Hold) -> StoreFuture<'_, bool>;
 
-    /// Claims the stream ID for the publishing session (set-if-absent).
-    fn claim_stream(
-        &self,
-        app_id: u32,
-        stream_id: String,
-        session_id: String,
-        room_id: String,
-    ) -> StoreFuture<'_, Claim>;
+    /// Claims the stream ID for the publishing session (set-if-absent) in
+    /// `room_id`.
+    fn claim_stream(&self, stream: Hold, room_id: String) -> StoreFuture<'_, Claim>;
 
-    /// Releases the stream ID if `session_id` holds it (compare-and-delete).
-    fn release_stream(
-        &self,
-        app_id: u32,
-        stream_id: String,
-        session_id: String,
-    ) -> StoreFuture<'_, bool>;
+    /// Releases the stream ID if the session holds it (compare-and-delete).
+    fn release_stream(&self, stream: Hold) -> StoreFuture<'_, bool>;
 
     /// The app's room and user counts.
     fn app_counts(&self, app_id: u32) -> StoreFuture<'_, AppCounts>;
@@ -166,35 +156,12 @@ pub trait RoomStore: Send + Sync + 'static {
 /// hub's lock).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cleanup {
-    /// [`RoomStore::leave_room`].
-    LeaveRoom {
-        /// The app.
-        app_id: u32,
-        /// The room.
-        room_id: String,
-        /// The user.
-        user_id: String,
-        /// The leaving session.
-        session_id: String,
-    },
-    /// [`RoomStore::release_user`].
-    ReleaseUser {
-        /// The app.
-        app_id: u32,
-        /// The user.
-        user_id: String,
-        /// The session that held it.
-        session_id: String,
-    },
-    /// [`RoomStore::release_stream`].
-    ReleaseStream {
-        /// The app.
-        app_id: u32,
-        /// The stream.
-        stream_id: String,
-        /// The session that published it.
-        session_id: String,
-    },
+    /// [`RoomStore::leave_room`] for the leaving session's entry.
+    LeaveRoom(Member),
+    /// [`RoomStore::release_user`] for the session that held it.
+    ReleaseUser(Hold),
+    /// [`RoomStore::release_stream`] for the session that published it.
+    ReleaseStream(Hold),
 }
 
 /// Applies cleanups in order; failures are logged (the claims then expire in
@@ -202,22 +169,9 @@ pub enum Cleanup {
 pub async fn apply_cleanups(store: &dyn RoomStore, cleanups: Vec<Cleanup>) {
     for cleanup in cleanups {
         let done = match cleanup {
-            Cleanup::LeaveRoom {
-                app_id,
-                room_id,
-                user_id,
-                session_id,
-            } => store.leave_room(app_id, room_id, user_id, session_id),
-            Cleanup::ReleaseUser {
-                app_id,
-                user_id,
-                session_id,
-            } => store.release_user(app_id, user_id, session_id),
-            Cleanup::ReleaseStream {
-                app_id,
-                stream_id,
-                session_id,
-            } => store.release_stream(app_id, stream_id, session_id),
+            Cleanup::LeaveRoom(member) => store.leave_room(member),
+            Cleanup::ReleaseUser(user) => store.release_user(user),
+            Cleanup::ReleaseStream(stream) => store.release_stream(stream),
         };
         if let Err(error) = done.await {
             tracing::warn!(%error, "room store cleanup failed");

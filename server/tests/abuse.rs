@@ -2,8 +2,9 @@
 #![allow(clippy::unwrap_used)]
 
 use protocol::{ClientMessage, ErrorCode, ServerMessage};
+use server::ServerConfig;
 use test_support::client;
-use test_support::TestServer;
+use test_support::{metrics, TestServer};
 use tokio_tungstenite::tungstenite::Message;
 
 async fn still_served(server: &TestServer, probe: &mut client::Client) {
@@ -18,6 +19,24 @@ async fn still_served(server: &TestServer, probe: &mut client::Client) {
     assert!(ok.online_count >= 1);
 }
 
+/// A server with `tweak` applied and a logged-in probe client, which
+/// [`still_served`] checks on.
+async fn with_probe(tweak: impl FnOnce(&mut ServerConfig)) -> (TestServer, client::Client) {
+    let server = TestServer::start_with(tweak).await;
+    let (probe, _) = server.login("r", "probe", false).await;
+    (server, probe)
+}
+
+/// [`with_probe`] with `per_second` messages per connection and bursts of
+/// `burst`.
+async fn rate_limited(per_second: u32, burst: u32) -> (TestServer, client::Client) {
+    with_probe(|c| {
+        c.limits.messages_per_second = per_second;
+        c.limits.message_burst = burst;
+    })
+    .await
+}
+
 fn rand_suffix() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
@@ -26,8 +45,7 @@ fn rand_suffix() -> u32 {
 
 #[tokio::test]
 async fn malformed_and_unknown_are_not_fatal() {
-    let server = TestServer::start_with(|_| {}).await;
-    let (mut probe, _) = server.login("r", "probe", false).await;
+    let (server, mut probe) = with_probe(|_| {}).await;
     let (mut c, _) = server.login("r", "c", false).await;
     c.send_raw(Message::Text("{not json".into())).await;
     assert!(matches!(
@@ -55,26 +73,20 @@ async fn malformed_and_unknown_are_not_fatal() {
         ServerMessage::HeartbeatAck { .. }
     ));
     still_served(&server, &mut probe).await;
-    let metrics = server.http_get("/metrics").await;
-    assert!(
-        metrics.contains("confer_errors_total{code=\"1009001\",name=\"MalformedMessage\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("confer_errors_total{code=\"1009002\",name=\"UnknownMessage\"} 1"),
-        "{metrics}"
-    );
+    metrics::assert_has(
+        &server,
+        &[
+            "confer_errors_total{code=\"1009001\",name=\"MalformedMessage\"} 1",
+            "confer_errors_total{code=\"1009002\",name=\"UnknownMessage\"} 1",
+        ],
+    )
+    .await;
     server.handle.shutdown().await;
 }
 
 #[tokio::test]
 async fn binary_oversized_and_flood_are_fatal() {
-    let server = TestServer::start_with(|c| {
-        c.limits.messages_per_second = 5;
-        c.limits.message_burst = 10;
-    })
-    .await;
-    let (mut probe, _) = server.login("r", "probe", false).await;
+    let (server, mut probe) = rate_limited(5, 10).await;
 
     let (mut bin, _) = server.login("r", "bin", false).await;
     bin.send_raw(Message::Binary(vec![1u8, 2, 3].into())).await;
@@ -168,12 +180,7 @@ async fn connection_limit_refuses_then_evicts_the_oldest_not_logged_in() {
 async fn bad_frames_get_their_typed_error_and_close_code() {
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
     use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-    let server = TestServer::start_with(|c| {
-        c.limits.messages_per_second = 5;
-        c.limits.message_burst = 10;
-    })
-    .await;
-    let (mut probe, _) = server.login("r", "probe", false).await;
+    let (server, mut probe) = rate_limited(5, 10).await;
 
     // Invalid UTF-8 in a text frame: 1007, before and after login.
     for logged_in in [false, true] {
@@ -220,12 +227,7 @@ async fn bad_frames_get_their_typed_error_and_close_code() {
 /// by it: liveness is what `Heartbeat` says).
 #[tokio::test]
 async fn ping_flood_is_rate_limited() {
-    let server = TestServer::start_with(|c| {
-        c.limits.messages_per_second = 50;
-        c.limits.message_burst = 100;
-    })
-    .await;
-    let (mut probe, _) = server.login("r", "probe", false).await;
+    let (server, mut probe) = rate_limited(50, 100).await;
     let (mut flood, _) = server.login("r", "pinger", false).await;
     use futures_util::SinkExt;
     let mut sent = 0;

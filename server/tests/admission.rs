@@ -7,6 +7,7 @@
 use protocol::{ClientMessage, ServerMessage};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
+use test_support::metrics::closed_early;
 use test_support::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -47,15 +48,6 @@ async fn until_closed(s: &mut TcpStream) -> (Instant, String) {
         }
     }
     (Instant::now(), String::from_utf8_lossy(&out).into_owned())
-}
-
-fn closed_early(metrics: &str, reason: &str) -> u64 {
-    let key = format!("confer_tcp_closed_early_total{{reason=\"{reason}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(key.as_str()))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{reason} missing: {metrics}"))
 }
 
 #[tokio::test]

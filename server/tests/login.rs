@@ -4,7 +4,7 @@
 use protocol::token::{mint, Privileges, TokenClaims};
 use protocol::{ClientMessage, Credentials, ErrorCode, ServerMessage};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use test_support::TestServer;
+use test_support::{metrics, TestServer};
 
 fn now_unix() -> u64 {
     SystemTime::now()
@@ -105,11 +105,8 @@ async fn refusals_have_their_codes() {
         .await,
         ErrorCode::TokenMalformed
     );
-    let metrics = server.http_get("/metrics").await;
-    assert!(
-        metrics.contains("confer_errors_total{code=\"1002015\",name=\"AppSignMismatch\"} 1"),
-        "{metrics}"
-    );
+    let sample = "confer_errors_total{code=\"1002015\",name=\"AppSignMismatch\"} 1";
+    metrics::assert_has(&server, &[sample]).await;
     server.handle.shutdown().await;
 }
 
@@ -138,17 +135,12 @@ async fn token_login_reports_expiry_and_renews() {
     let ms = ok.token_expires_in_ms.expect("token login has an expiry");
     assert!((3_590_000..=3_600_000).contains(&ms), "{ms}");
 
-    let renewed = mint(
-        secret.as_bytes(),
-        &TokenClaims::new(app_id, "u1", None, Privileges::ALL, now_unix(), 7200),
-    );
-    match c
-        .request(&ClientMessage::RenewToken {
-            request_id: 5,
-            token: renewed,
-        })
-        .await
-    {
+    // Tokens for RenewToken (no room): `user`'s, valid for `ttl` seconds.
+    let token_of = |user: &str, ttl: u64| {
+        let claims = TokenClaims::new(app_id, user, None, Privileges::ALL, now_unix(), ttl);
+        mint(secret.as_bytes(), &claims)
+    };
+    match c.renew_token(5, token_of("u1", 7200)).await {
         ServerMessage::Ack {
             request_id: 5,
             body:
@@ -162,17 +154,7 @@ async fn token_login_reports_expiry_and_renews() {
         }
         other => panic!("{other:?}"),
     }
-    let wrong = mint(
-        secret.as_bytes(),
-        &TokenClaims::new(app_id, "u2", None, Privileges::ALL, now_unix(), 60),
-    );
-    match c
-        .request(&ClientMessage::RenewToken {
-            request_id: 6,
-            token: wrong,
-        })
-        .await
-    {
+    match c.renew_token(6, token_of("u2", 60)).await {
         ServerMessage::Error {
             request_id: Some(6),
             code: ErrorCode::TokenWrongUser,

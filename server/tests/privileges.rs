@@ -10,7 +10,7 @@ use protocol::{
 };
 use std::time::Duration;
 use test_support::client::{publish_stream, Client};
-use test_support::TestServer;
+use test_support::{metrics, TestServer};
 
 const WATCH_ONLY: Privileges = Privileges {
     login: true,
@@ -30,10 +30,7 @@ async fn publish_refused(c: &mut Client, request_id: u32, code: ErrorCode) {
 }
 
 async fn renew(c: &mut Client, request_id: u32, token: String) -> bool {
-    match c
-        .request(&ClientMessage::RenewToken { request_id, token })
-        .await
-    {
+    match c.renew_token(request_id, token).await {
         ServerMessage::Ack {
             body: AckBody::TokenRenewed { publish, .. },
             ..
@@ -147,11 +144,7 @@ async fn a_token_without_publish_cannot_publish_by_any_route() {
         other.request(&publish_stream(1, "cam")).await,
         ServerMessage::Ack { .. }
     ));
-    let metrics = server.http_get("/metrics").await;
-    assert!(
-        metrics.contains("name=\"TokenNoPublishPrivilege\"} 4"),
-        "{metrics}"
-    );
+    metrics::assert_has(&server, &["name=\"TokenNoPublishPrivilege\"} 4"]).await;
     server.handle.shutdown().await;
 }
 

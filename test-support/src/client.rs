@@ -24,6 +24,25 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// response before failing.
 pub const WAIT: Duration = Duration::from_secs(5);
 
+/// A `Login` for `user` (named `user` too) in `room` of `app`, with an
+/// AppSign proof over the connection's `nonce`, without user notices.
+pub fn login_as(app: &AppConfig, room: &str, user: &str, nonce: &str) -> Login {
+    Login {
+        version: PROTOCOL_VERSION,
+        app_id: app.app_id,
+        room_id: room.into(),
+        user: UserInfo {
+            user_id: user.into(),
+            user_name: user.into(),
+        },
+        credentials: Credentials::AppSign {
+            proof: login_proof(&app.app_sign, app.app_id, room, user, nonce),
+        },
+        notify_users: false,
+        max_member_count: 0,
+    }
+}
+
 /// `PublishStream` for `stream_id`: no extra info, audio and video on.
 pub fn publish_stream(request_id: u32, stream_id: &str) -> ClientMessage {
     ClientMessage::PublishStream {
@@ -141,18 +160,12 @@ impl Client {
         notify_users: bool,
     ) -> Login {
         Login {
-            version: PROTOCOL_VERSION,
-            app_id: app.app_id,
-            room_id: room.into(),
             user: UserInfo {
                 user_id: user.into(),
                 user_name: format!("{user} name"),
             },
-            credentials: Credentials::AppSign {
-                proof: login_proof(&app.app_sign, app.app_id, room, user, &self.nonce),
-            },
             notify_users,
-            max_member_count: 0,
+            ..login_as(app, room, user, &self.nonce)
         }
     }
 
@@ -171,6 +184,12 @@ impl Client {
     pub async fn request(&mut self, msg: &ClientMessage) -> ServerMessage {
         self.send(msg).await;
         self.recv().await
+    }
+
+    /// Sends `RenewToken` with `token`: the answer.
+    pub async fn renew_token(&mut self, request_id: u32, token: String) -> ServerMessage {
+        self.request(&ClientMessage::RenewToken { request_id, token })
+            .await
     }
 
     /// The next server message (panics on close or after [`WAIT`]).

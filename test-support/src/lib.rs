@@ -11,8 +11,9 @@
 //! with a generated local config, and what tests drive it with that does
 //! not need the SDK: raw protocol clients (`client`, `raw`), relays that
 //! cut or drop traffic (`relay`, `udp_relay`), test certificates (`tls`),
-//! `confer` child processes (`cli`, `flood`, `frozen`) and network
-//! namespaces (`netns`). The server's own tests use only this much.
+//! `confer` child processes (`cli`, `flood`, `frozen`), network
+//! namespaces (`netns`) and `/metrics` readers (`metrics`). The server's
+//! own tests use only this much.
 //!
 //! With the `sdk` feature (which includes `server`), SDK engines too:
 //! `Peer`, event briefs for sequence assertions (`brief`) and probes for the
@@ -34,6 +35,8 @@ pub mod flood;
 pub mod frozen;
 #[cfg(feature = "sdk")]
 pub mod media;
+#[cfg(feature = "server")]
+pub mod metrics;
 #[cfg(feature = "server")]
 pub mod netns;
 #[cfg(feature = "sdk")]

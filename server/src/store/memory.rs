@@ -1,6 +1,8 @@
 //! The in-memory [`RoomStore`]: one process, one mutex, no leases needed.
 
-use super::{AppCounts, Claim, JoinRefusal, JoinRequest, Joined, RoomStore, StoreFuture};
+use super::{
+    AppCounts, Claim, Hold, JoinRefusal, JoinRequest, Joined, Member, RoomStore, StoreFuture,
+};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -44,10 +46,11 @@ impl MemoryStore {
     }
 
     fn join(&self, r: JoinRequest) -> Result<Joined, JoinRefusal> {
+        let m = r.member;
         let mut apps = self.lock();
-        let app = apps.entry(r.app_id).or_default();
-        let existing = app.rooms.get(&r.room_id);
-        let already_member = existing.is_some_and(|room| room.members.contains_key(&r.user_id));
+        let app = apps.entry(m.app_id).or_default();
+        let existing = app.rooms.get(&m.room_id);
+        let already_member = existing.is_some_and(|room| room.members.contains_key(&m.user_id));
         if existing.is_none() && app.rooms.len() >= r.max_rooms {
             return Err(JoinRefusal::TooManyRooms);
         }
@@ -59,34 +62,75 @@ impl MemoryStore {
                 return Err(JoinRefusal::RoomFull);
             }
         }
-        let room = app.rooms.entry(r.room_id).or_insert_with(|| RoomRecord {
+        let room = app.rooms.entry(m.room_id).or_insert_with(|| RoomRecord {
             limit: r.room_limit.max(1),
             members: HashMap::new(),
         });
-        let replaced = room.members.insert(r.user_id, r.session_id);
+        let replaced = room.members.insert(m.user_id, m.session_id);
         if replaced.is_none() {
             app.members += 1;
         }
         Ok(Joined { replaced })
     }
 
-    fn leave(&self, app_id: u32, room_id: &str, user_id: &str, session_id: &str) -> bool {
+    fn leave(&self, m: &Member) -> bool {
         let mut apps = self.lock();
-        let Some(app) = apps.get_mut(&app_id) else {
+        let Some(app) = apps.get_mut(&m.app_id) else {
             return false;
         };
-        let Some(room) = app.rooms.get_mut(room_id) else {
+        let Some(room) = app.rooms.get_mut(&m.room_id) else {
             return false;
         };
-        if room.members.get(user_id).map(String::as_str) != Some(session_id) {
+        if room.members.get(&m.user_id) != Some(&m.session_id) {
             return false;
         }
-        room.members.remove(user_id);
+        room.members.remove(&m.user_id);
         app.members = app.members.saturating_sub(1);
         if room.members.is_empty() {
-            app.rooms.remove(room_id);
+            app.rooms.remove(&m.room_id);
         }
         true
+    }
+
+    /// Set-if-absent in the app's `map`: `record` if nobody holds the ID.
+    fn claim<V: Held>(
+        &self,
+        hold: Hold,
+        map: fn(&mut AppState) -> &mut HashMap<String, V>,
+        record: impl FnOnce(String) -> V,
+    ) -> Claim {
+        let mut apps = self.lock();
+        let map = map(apps.entry(hold.app_id).or_default());
+        match map.get(&hold.id) {
+            Some(held) if held.holder() == hold.session_id => Claim::AlreadyHeld,
+            Some(held) => Claim::HeldBy(held.holder().to_owned()),
+            None => {
+                map.insert(hold.id, record(hold.session_id));
+                Claim::Granted
+            }
+        }
+    }
+
+    /// Compare-and-delete in the app's `map`: removes the ID if the session
+    /// holds it.
+    fn release<V: Held>(
+        &self,
+        hold: &Hold,
+        map: fn(&mut AppState) -> &mut HashMap<String, V>,
+    ) -> bool {
+        let mut apps = self.lock();
+        let Some(map) = apps.get_mut(&hold.app_id).map(map) else {
+            return false;
+        };
+        if map
+            .get(&hold.id)
+            .is_some_and(|held| held.holder() == hold.session_id)
+        {
+            map.remove(&hold.id);
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -107,33 +151,6 @@ impl Held for StreamClaim {
     }
 }
 
-/// Set-if-absent: inserts `record` (held by `session_id`) if nobody holds `key`.
-fn claim<V: Held>(
-    map: &mut HashMap<String, V>,
-    key: String,
-    session_id: &str,
-    record: impl FnOnce() -> V,
-) -> Claim {
-    match map.get(&key) {
-        Some(held) if held.holder() == session_id => Claim::AlreadyHeld,
-        Some(held) => Claim::HeldBy(held.holder().to_owned()),
-        None => {
-            map.insert(key, record());
-            Claim::Granted
-        }
-    }
-}
-
-/// Compare-and-delete: removes `key` if `session_id` holds it.
-fn release<V: Held>(map: &mut HashMap<String, V>, key: &str, session_id: &str) -> bool {
-    if map.get(key).is_some_and(|held| held.holder() == session_id) {
-        map.remove(key);
-        true
-    } else {
-        false
-    }
-}
-
 /// A store call's answer: the in-memory store never fails and never waits.
 fn ready<T: Send + 'static>(value: T) -> StoreFuture<'static, T> {
     Box::pin(std::future::ready(Ok(value)))
@@ -144,78 +161,39 @@ impl RoomStore for MemoryStore {
         ready(self.join(request))
     }
 
-    fn leave_room(
-        &self,
-        app_id: u32,
-        room_id: String,
-        user_id: String,
-        session_id: String,
-    ) -> StoreFuture<'_, bool> {
-        ready(self.leave(app_id, &room_id, &user_id, &session_id))
+    fn leave_room(&self, member: Member) -> StoreFuture<'_, bool> {
+        ready(self.leave(&member))
     }
 
-    fn claim_user(
-        &self,
-        app_id: u32,
-        user_id: String,
-        session_id: String,
-    ) -> StoreFuture<'_, Claim> {
-        let mut apps = self.lock();
-        let users = &mut apps.entry(app_id).or_default().users;
-        ready(claim(users, user_id, &session_id, || session_id.clone()))
+    fn claim_user(&self, user: Hold) -> StoreFuture<'_, Claim> {
+        ready(self.claim(user, |app| &mut app.users, |session_id| session_id))
     }
 
-    fn take_over_user(
-        &self,
-        app_id: u32,
-        user_id: String,
-        session_id: String,
-    ) -> StoreFuture<'_, Option<String>> {
+    fn take_over_user(&self, user: Hold) -> StoreFuture<'_, Option<String>> {
         let previous = self
             .lock()
-            .entry(app_id)
+            .entry(user.app_id)
             .or_default()
             .users
-            .insert(user_id, session_id.clone())
-            .filter(|p| *p != session_id);
+            .insert(user.id, user.session_id.clone())
+            .filter(|p| *p != user.session_id);
         ready(previous)
     }
 
-    fn release_user(
-        &self,
-        app_id: u32,
-        user_id: String,
-        session_id: String,
-    ) -> StoreFuture<'_, bool> {
-        let mut apps = self.lock();
-        let app = apps.get_mut(&app_id);
-        ready(app.is_some_and(|app| release(&mut app.users, &user_id, &session_id)))
+    fn release_user(&self, user: Hold) -> StoreFuture<'_, bool> {
+        ready(self.release(&user, |app| &mut app.users))
     }
 
-    fn claim_stream(
-        &self,
-        app_id: u32,
-        stream_id: String,
-        session_id: String,
-        room_id: String,
-    ) -> StoreFuture<'_, Claim> {
-        let mut apps = self.lock();
-        let streams = &mut apps.entry(app_id).or_default().streams;
-        ready(claim(streams, stream_id, &session_id, || StreamClaim {
-            session_id: session_id.clone(),
+    fn claim_stream(&self, stream: Hold, room_id: String) -> StoreFuture<'_, Claim> {
+        let record = |session_id| StreamClaim {
+            session_id,
             room_id,
-        }))
+        };
+        ready(self.claim(stream, |app| &mut app.streams, record))
     }
 
-    fn release_stream(
-        &self,
-        app_id: u32,
-        stream_id: String,
-        session_id: String,
-    ) -> StoreFuture<'_, bool> {
-        let mut apps = self.lock();
-        let app = apps.get_mut(&app_id);
-        ready(app.is_some_and(|app| release(&mut app.streams, &stream_id, &session_id)))
+    fn release_stream(&self, stream: Hold) -> StoreFuture<'_, bool> {
+        ready(self.release(&stream, |app| &mut app.streams))
     }
 
     fn app_counts(&self, app_id: u32) -> StoreFuture<'_, AppCounts> {
@@ -235,12 +213,26 @@ impl RoomStore for MemoryStore {
 mod tests {
     use super::*;
 
-    fn join(room: &str, user: &str, session: &str) -> JoinRequest {
-        JoinRequest {
+    fn member(room: &str, user: &str, session: &str) -> Member {
+        Member {
             app_id: 1,
             room_id: room.into(),
             user_id: user.into(),
             session_id: session.into(),
+        }
+    }
+
+    fn hold(app_id: u32, id: &str, session: &str) -> Hold {
+        Hold {
+            app_id,
+            id: id.into(),
+            session_id: session.into(),
+        }
+    }
+
+    fn join(room: &str, user: &str, session: &str) -> JoinRequest {
+        JoinRequest {
+            member: member(room, user, session),
             room_limit: 2,
             max_rooms: 2,
             max_users: 3,
@@ -278,58 +270,43 @@ mod tests {
         );
         assert_eq!(s.app_counts(1).await, Ok(AppCounts { rooms: 2, users: 3 }));
         // Leaving with a stale session does nothing; the right one empties the room.
-        assert_eq!(
-            s.leave_room(1, "a".into(), "u2".into(), "s2".into()).await,
-            Ok(false)
-        );
-        assert_eq!(
-            s.leave_room(1, "b".into(), "u3".into(), "s3".into()).await,
-            Ok(true)
-        );
+        assert_eq!(s.leave_room(member("a", "u2", "s2")).await, Ok(false));
+        assert_eq!(s.leave_room(member("b", "u3", "s3")).await, Ok(true));
         assert_eq!(s.app_counts(1).await, Ok(AppCounts { rooms: 1, users: 2 }));
     }
 
     #[tokio::test]
     async fn claims_are_set_if_absent() {
         let s = MemoryStore::new();
+        assert_eq!(s.claim_user(hold(1, "u", "s1")).await, Ok(Claim::Granted));
         assert_eq!(
-            s.claim_user(1, "u".into(), "s1".into()).await,
-            Ok(Claim::Granted)
-        );
-        assert_eq!(
-            s.claim_user(1, "u".into(), "s1".into()).await,
+            s.claim_user(hold(1, "u", "s1")).await,
             Ok(Claim::AlreadyHeld)
         );
         assert_eq!(
-            s.claim_user(1, "u".into(), "s2".into()).await,
+            s.claim_user(hold(1, "u", "s2")).await,
             Ok(Claim::HeldBy("s1".into()))
         );
+        assert_eq!(s.claim_user(hold(2, "u", "s9")).await, Ok(Claim::Granted));
         assert_eq!(
-            s.claim_user(2, "u".into(), "s9".into()).await,
-            Ok(Claim::Granted)
-        );
-        assert_eq!(
-            s.take_over_user(1, "u".into(), "s2".into()).await,
+            s.take_over_user(hold(1, "u", "s2")).await,
             Ok(Some("s1".into()))
         );
-        assert_eq!(s.release_user(1, "u".into(), "s1".into()).await, Ok(false));
-        assert_eq!(s.release_user(1, "u".into(), "s2".into()).await, Ok(true));
+        assert_eq!(s.release_user(hold(1, "u", "s1")).await, Ok(false));
+        assert_eq!(s.release_user(hold(1, "u", "s2")).await, Ok(true));
 
         assert_eq!(
-            s.claim_stream(1, "v".into(), "s1".into(), "r".into()).await,
+            s.claim_stream(hold(1, "v", "s1"), "r".into()).await,
             Ok(Claim::Granted)
         );
         assert_eq!(
-            s.claim_stream(1, "v".into(), "s2".into(), "r".into()).await,
+            s.claim_stream(hold(1, "v", "s2"), "r".into()).await,
             Ok(Claim::HeldBy("s1".into()))
         );
+        assert_eq!(s.release_stream(hold(1, "v", "s2")).await, Ok(false));
+        assert_eq!(s.release_stream(hold(1, "v", "s1")).await, Ok(true));
         assert_eq!(
-            s.release_stream(1, "v".into(), "s2".into()).await,
-            Ok(false)
-        );
-        assert_eq!(s.release_stream(1, "v".into(), "s1".into()).await, Ok(true));
-        assert_eq!(
-            s.claim_stream(1, "v".into(), "s2".into(), "r".into()).await,
+            s.claim_stream(hold(1, "v", "s2"), "r".into()).await,
             Ok(Claim::Granted)
         );
     }
