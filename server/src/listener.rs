@@ -296,6 +296,19 @@ impl GatedStream {
             _ => Err(io::ErrorKind::NotConnected.into()),
         }
     }
+
+    /// Polls `write` on the socket; bytes written count as activity.
+    fn write_with(
+        self: Pin<&mut Self>,
+        write: impl FnOnce(Pin<&mut TcpStream>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        let (tcp, ticket) = self.get_mut().parts()?;
+        let polled = write(Pin::new(tcp));
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            ticket.control().touch();
+        }
+        polled
+    }
 }
 
 impl AsyncRead for GatedStream {
@@ -320,12 +333,7 @@ impl AsyncWrite for GatedStream {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let (tcp, ticket) = self.get_mut().parts()?;
-        let polled = Pin::new(tcp).poll_write(cx, data);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            ticket.control().touch();
-        }
-        polled
+        self.write_with(|tcp| tcp.poll_write(cx, data))
     }
 
     fn poll_write_vectored(
@@ -333,12 +341,7 @@ impl AsyncWrite for GatedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let (tcp, ticket) = self.get_mut().parts()?;
-        let polled = Pin::new(tcp).poll_write_vectored(cx, bufs);
-        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            ticket.control().touch();
-        }
-        polled
+        self.write_with(|tcp| tcp.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

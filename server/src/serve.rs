@@ -29,7 +29,7 @@ pub enum ServeError {
     },
     /// The bound socket has no local address.
     #[error("cannot read the listening address: {0}")]
-    LocalAddr(std::io::Error),
+    LocalAddr(#[source] std::io::Error),
     /// The TLS certificate or key is not usable.
     #[error("tls: {0}")]
     Tls(#[from] TlsError),
@@ -162,22 +162,18 @@ impl ServerHandle {
 
     /// The signaling URL: `wss://addr/ws` with TLS, else `ws://addr/ws`.
     pub fn ws_url(&self) -> String {
-        let scheme = if self.fingerprint.is_some() {
-            "wss"
-        } else {
-            "ws"
-        };
-        format!("{scheme}://{}/ws", self.addr)
+        self.url("ws", "/ws")
     }
 
     /// The HTTP base URL: `https://addr` with TLS, else `http://addr`.
     pub fn http_url(&self) -> String {
-        let scheme = if self.fingerprint.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        format!("{scheme}://{}", self.addr)
+        self.url("http", "")
+    }
+
+    /// `scheme` (made secure with TLS: `wss`, `https`), the address, `path`.
+    fn url(&self, scheme: &str, path: &str) -> String {
+        let secure = if self.fingerprint.is_some() { "s" } else { "" };
+        format!("{scheme}{secure}://{}{path}", self.addr)
     }
 
     /// The SHA-256 fingerprint of the TLS certificate (what clients pin),
