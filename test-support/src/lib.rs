@@ -54,7 +54,7 @@ pub mod test_server;
 pub mod tls;
 #[cfg(feature = "turn")]
 pub mod turn;
-#[cfg(feature = "server")]
+#[cfg(feature = "sdk")]
 pub mod udp_relay;
 
 #[cfg(feature = "sdk")]
