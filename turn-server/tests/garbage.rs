@@ -89,7 +89,7 @@ async fn garbage_on_tcp_closes_that_connection_only() {
     let server = start(loopback_config(), None).await;
     let tcp = server.tcp_addr().unwrap();
     // A good TCP client holds an allocation throughout.
-    let mut good = Client::new(Conn::tcp(tcp).await, credentials("good", 3600));
+    let mut good = Client::tcp(tcp, "good").await;
     let relayed = good.allocate().await;
     for input in hostile_inputs()
         .into_iter()
@@ -176,15 +176,11 @@ async fn garbage_on_tls_closes_that_connection_only() {
 
 #[tokio::test]
 async fn connections_over_the_cap_are_closed_at_accept() {
-    let config = Config {
-        max_stream_connections: 2,
-        ..loopback_config()
-    };
-    let server = start(config, None).await;
+    let server = start_with(|c| c.max_stream_connections = 2).await;
     let tcp = server.tcp_addr().unwrap();
-    let mut first = Client::new(Conn::tcp(tcp).await, credentials("a", 3600));
+    let mut first = Client::tcp(tcp, "a").await;
     first.allocate().await;
-    let mut second = Client::new(Conn::tcp(tcp).await, credentials("b", 3600));
+    let mut second = Client::tcp(tcp, "b").await;
     second.allocate().await;
     let mut third = TcpStream::connect(tcp).await.unwrap();
     assert!(closed_by_server(&mut third, WAIT).await);
@@ -193,7 +189,7 @@ async fn connections_over_the_cap_are_closed_at_accept() {
     // The slot frees once the server notices the close.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let mut fourth = Client::new(Conn::tcp(tcp).await, credentials("d", 3600));
+        let mut fourth = Client::tcp(tcp, "d").await;
         let bytes = fourth.build(
             rtc_stun::message::METHOD_BINDING,
             TransactionId::new(),
@@ -210,11 +206,7 @@ async fn connections_over_the_cap_are_closed_at_accept() {
 
 #[tokio::test]
 async fn a_flood_of_allocations_is_capped() {
-    let config = Config {
-        max_allocations: 5,
-        ..loopback_config()
-    };
-    let server = start(config, None).await;
+    let server = start_with(|c| c.max_allocations = 5).await;
     let mut refused = 0;
     let mut held = Vec::new();
     for i in 0..8 {

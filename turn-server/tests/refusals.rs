@@ -57,11 +57,7 @@ async fn expired_credentials_get_401() {
 
 #[tokio::test]
 async fn per_user_quota_gets_486() {
-    let config = Config {
-        max_allocations_per_user: 2,
-        ..loopback_config()
-    };
-    let server = start(config, None).await;
+    let server = start_with(|c| c.max_allocations_per_user = 2).await;
     let udp = server.udp_addr();
     let mut held = Vec::new();
     for _ in 0..2 {
@@ -82,11 +78,7 @@ async fn per_user_quota_gets_486() {
 #[tokio::test]
 async fn default_policy_denies_loopback_and_private_peers_with_403() {
     // No allowed networks: the defaults apply.
-    let config = Config {
-        allowed_peer_networks: Vec::new(),
-        ..loopback_config()
-    };
-    let server = start(config, None).await;
+    let server = start_with(|c| c.allowed_peer_networks = Vec::new()).await;
     let mut client = Client::udp(&server, "alice").await;
     client.allocate().await;
     let (peer, peer_addr) = peer().await;
@@ -135,11 +127,7 @@ async fn refresh_once(client: &mut Client) -> rtc_stun::message::Message {
 
 #[tokio::test]
 async fn stale_nonce_gets_438_and_the_fresh_nonce_works() {
-    let config = Config {
-        nonce_lifetime_secs: 1,
-        ..loopback_config()
-    };
-    let server = start(config, None).await;
+    let server = start_with(|c| c.nonce_lifetime_secs = 1).await;
     let mut client = Client::udp(&server, "alice").await;
     client.allocate().await;
     // Nonces are checked against whole seconds: 2.1 s is past any rounding.

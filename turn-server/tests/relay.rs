@@ -65,7 +65,7 @@ async fn relays_over_udp() {
 async fn relays_over_tcp_and_the_allocation_ends_with_the_connection() {
     let server = start(loopback_config(), None).await;
     let tcp = server.tcp_addr().unwrap();
-    let client = Client::new(Conn::tcp(tcp).await, credentials("alice", 3600));
+    let client = Client::tcp(tcp, "alice").await;
     relay_both_ways(client).await;
     // The client (and its connection) is gone: so is the allocation.
     let deadline = tokio::time::Instant::now() + WAIT;

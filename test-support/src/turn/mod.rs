@@ -52,6 +52,14 @@ pub fn loopback_config() -> Config {
     }
 }
 
+/// Starts a server on loopback (UDP and TCP) with [`loopback_config`]
+/// changed by `tweak`.
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TurnHandle {
+    let mut config = loopback_config();
+    tweak(&mut config);
+    start(config, None).await
+}
+
 /// A self-signed certificate for "localhost": the server's rustls config
 /// and the certificate for clients to trust.
 pub fn tls_pair() -> (
@@ -203,6 +211,12 @@ impl Client {
     /// hour.
     pub async fn udp(server: &TurnHandle, user: &str) -> Client {
         Client::new(Conn::udp(server.udp_addr()).await, credentials(user, 3600))
+    }
+
+    /// A TCP client of the server at `addr` for `user`, with credentials
+    /// valid for an hour.
+    pub async fn tcp(addr: SocketAddr, user: &str) -> Client {
+        Client::new(Conn::tcp(addr).await, credentials(user, 3600))
     }
 
     /// Builds a request; signed once a nonce is known.

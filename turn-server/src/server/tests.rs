@@ -88,6 +88,11 @@ impl Harness {
         }
     }
 
+    /// The server's counters now.
+    fn stats(&self) -> crate::StatsSnapshot {
+        self.server.stats().snapshot()
+    }
+
     fn advance(&mut self, secs: u64) {
         self.now += Duration::from_secs(secs);
         self.server.handle_timeout(self.now);
@@ -250,7 +255,7 @@ fn allocate_is_challenged_then_granted_with_the_rest_credentials() {
     let mut alice = client(40000, "alice");
     let relayed = h.allocate(&mut alice);
     assert_eq!(relayed, "198.51.100.1:50001".parse::<SocketAddr>().unwrap());
-    let stats = h.server.stats().snapshot();
+    let stats = h.stats();
     assert_eq!(stats.challenges, 1);
     assert_eq!(stats.allocations_active, 1);
     assert!(h.server.has_allocation(&alice.from, h.now));
@@ -322,7 +327,7 @@ fn wrong_expired_or_malformed_credentials_get_401() {
         Some(401)
     );
 
-    let stats = h.server.stats().snapshot();
+    let stats = h.stats();
     assert_eq!(stats.refused.unauthorized, 4);
     assert_eq!(stats.allocations_active, 0);
 }
@@ -374,7 +379,7 @@ fn expired_nonce_gets_438_with_a_fresh_one() {
     assert_eq!(text(&response, ATTR_REALM), REALM);
     alice.nonce = Some(fresh);
     h.allocate(&mut alice);
-    assert_eq!(h.server.stats().snapshot().refused.stale_nonce, 1);
+    assert_eq!(h.stats().refused.stale_nonce, 1);
 }
 
 #[test]
@@ -405,7 +410,7 @@ fn allocate_retransmit_gets_the_same_answer_and_a_new_one_gets_437() {
     assert_eq!(answer.typ.class, CLASS_SUCCESS_RESPONSE);
     let again = h.request(&bob, first);
     assert_eq!(again.raw, answer.raw, "a retransmit gets the same success");
-    assert_eq!(h.server.stats().snapshot().allocations_created, 1);
+    assert_eq!(h.stats().allocations_created, 1);
     let other = build(
         METHOD_ALLOCATE,
         TransactionId::new(),
@@ -447,7 +452,7 @@ fn requested_transport_must_be_udp() {
         error(&h.signed(&mut alice, METHOD_ALLOCATE, token)),
         Some(508)
     );
-    assert_eq!(h.server.stats().snapshot().allocations_active, 0);
+    assert_eq!(h.stats().allocations_active, 0);
 }
 
 #[test]
@@ -485,7 +490,7 @@ fn per_user_quota_gets_486_and_other_users_are_unaffected() {
         Some(486)
     );
     h.allocate(&mut client(40003, "bob"));
-    assert_eq!(h.server.stats().snapshot().refused.quota_reached, 1);
+    assert_eq!(h.stats().refused.quota_reached, 1);
     // Releasing one frees the quota.
     let mut first = client(40000, "alice");
     let response = h.signed(
@@ -518,7 +523,7 @@ fn total_cap_and_exhausted_relay_ports_get_508() {
         error(&h.signed(&mut client(40001, "b"), METHOD_ALLOCATE, udp_transport())),
         Some(508)
     );
-    assert_eq!(h.server.stats().snapshot().refused.insufficient_capacity, 1);
+    assert_eq!(h.stats().refused.insufficient_capacity, 1);
 }
 
 #[test]
@@ -539,7 +544,7 @@ fn allocations_expire_and_refresh_extends_or_deletes_them() {
     h.server.handle_timeout(h.now);
     let outputs = h.outputs();
     assert_eq!(closed(&outputs), 1, "expired at t=1100");
-    assert_eq!(h.server.stats().snapshot().allocations_active, 0);
+    assert_eq!(h.stats().allocations_active, 0);
     alice.nonce = None;
     let response = h.signed(&mut alice, METHOD_REFRESH, Vec::new());
     assert_eq!(error(&response), Some(437));
@@ -609,7 +614,7 @@ fn permission_then_send_and_data_indications_relay_both_ways() {
     h.server.handle_relayed(relay, bob, b"late", h.now);
     h.input(alice.from, &send_indication(bob, b"late"));
     assert!(h.outputs().is_empty());
-    let stats = h.server.stats().snapshot();
+    let stats = h.stats();
     assert_eq!(stats.to_peer.packets, 1);
     assert_eq!(stats.to_client.packets, 1);
     assert_eq!(stats.dropped_no_permission, 4);
@@ -644,7 +649,7 @@ fn denied_peers_get_403_and_their_indications_are_dropped() {
         &send_indication("10.0.0.1:5000".parse().unwrap(), b"x"),
     );
     assert!(h.outputs().is_empty());
-    assert_eq!(h.server.stats().snapshot().refused.forbidden, 19);
+    assert_eq!(h.stats().refused.forbidden, 19);
 }
 
 #[test]
@@ -812,7 +817,7 @@ fn bandwidth_cap_drops_and_counts_the_excess() {
     h.server.handle_relayed(relay, bob, &[0u8; 600], h.now);
     h.server.handle_relayed(relay, bob, &[0u8; 600], h.now);
     assert_eq!(to_client(&h.outputs()).len(), 1);
-    assert_eq!(h.server.stats().snapshot().dropped_bandwidth, 2);
+    assert_eq!(h.stats().dropped_bandwidth, 2);
     // A second later the bucket has refilled.
     h.now += Duration::from_secs(1);
     h.input(alice.from, &packet);
@@ -837,7 +842,7 @@ fn stream_clients_get_padded_channel_data_and_lose_the_allocation_on_close() {
     assert_eq!(to_peer(&h.outputs())[0].2, b"abcde");
     h.server.close_client(&alice.from);
     assert_eq!(closed(&h.outputs()), 1);
-    assert_eq!(h.server.stats().snapshot().allocations_active, 0);
+    assert_eq!(h.stats().allocations_active, 0);
 }
 
 #[test]
@@ -874,7 +879,7 @@ fn garbage_is_dropped_counted_and_never_answered() {
         assert_eq!(h.input(alice.from, input), Verdict::Malformed);
     }
     assert!(h.outputs().is_empty());
-    assert_eq!(h.server.stats().snapshot().malformed, inputs.len() as u64);
+    assert_eq!(h.stats().malformed, inputs.len() as u64);
     // Relay input for unknown relays is ignored.
     h.server
         .handle_relayed("1.2.3.4:5".parse().unwrap(), peer(1, 1), b"x", h.now);
