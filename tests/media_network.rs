@@ -1,6 +1,7 @@
 //! Media over a lossy path: a UDP relay between the engines and the SFU
 //! drops 10% of RTP/RTCP packets (NACK repairs them), or everything for 2 s
-//! (a PLI asks for a keyframe and the picture comes back).
+//! (a PLI asks for a keyframe and the picture comes back), or delays it
+//! (the player's quality events report the round trip).
 
 use media_core::codec::video_config::VideoPreset;
 use media_core::{Event, PlayerState, PublishChannel};
@@ -169,4 +170,31 @@ async fn encoder_follows_the_bandwidth_estimate_on_a_capped_link() {
         "encoder kept sending {sent} kbps: {reports:?}"
     );
     a.engine.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_player_reports_the_round_trip_of_a_delayed_path() {
+    let (server, relay) = behind_relay(port(3)).await;
+    relay.set_delay(Duration::from_millis(60));
+    let (a, mut b, _video) = start_call(&server, "delayed").await;
+    // Quality comes every 3 s; the first may predate the first keepalive.
+    let mut rtts = Vec::new();
+    for _ in 0..3 {
+        if let Event::PlayerQualityUpdate { quality, .. } = b
+            .wait_for("player quality", |e| {
+                matches!(e, Event::PlayerQualityUpdate { .. })
+            })
+            .await
+        {
+            rtts.push(quality.rtt_ms);
+        }
+    }
+    eprintln!("player rtt_ms through a 60 ms each way relay: {rtts:?}");
+    let last = *rtts.last().expect("three reports");
+    assert!(
+        (120.0..1000.0).contains(&last),
+        "rtt {last} ms for a 120 ms round trip: {rtts:?}"
+    );
+    a.engine.destroy().await;
+    b.engine.destroy().await;
 }

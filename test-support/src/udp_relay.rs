@@ -9,6 +9,7 @@ use impair::{Conditions, Direction, LossModel, Relay, RelayConfig, Timeline};
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The IP the relay listens on (the SFU binds 127.0.0.1).
 pub const RELAY_IP: [u8; 4] = [127, 0, 0, 2];
@@ -61,6 +62,11 @@ impl UdpRelay {
             c.rate_bps = (kbps > 0).then_some(kbps * 1000);
             c.queue_packets = CAPPED_QUEUE_PACKETS;
         });
+    }
+
+    /// Delays every packet by `one_way` each way from now on.
+    pub fn set_delay(&self, one_way: Duration) {
+        self.change(|c| c.delay = one_way);
     }
 
     /// Media packets lost or dropped so far, both ways.

@@ -6,8 +6,11 @@
 use rtc::peer_connection::transport::RTCIceCandidateType;
 use rtc::statistics::report::{RTCStatsReport, RTCStatsReportEntry};
 use rtc::statistics::stats::ice_candidate::RTCIceCandidateStats;
-use rtc::statistics::stats::ice_candidate_pair::RTCStatsIceCandidatePairState;
+use rtc::statistics::stats::ice_candidate_pair::{
+    RTCIceCandidatePairStats, RTCStatsIceCandidatePairState,
+};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// How an ICE candidate was found (RFC 8445).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,26 +50,17 @@ pub struct MediaPath {
     pub protocol: PathProtocol,
 }
 
-/// The selected pair in `report`, once ICE has chosen one: the one the
-/// transport names, or else a nominated pair that succeeded.
+/// The round trip of the selected pair's latest STUN check (ICE measures
+/// it on every keepalive), when one has been measured: the play leg's RTT,
+/// which RTCP cannot give a receiver without XR.
+pub(crate) fn round_trip(report: &RTCStatsReport) -> Option<Duration> {
+    let rtt = selected_pair(report)?.current_round_trip_time;
+    (rtt.is_finite() && rtt > 0.0).then(|| Duration::from_secs_f64(rtt))
+}
+
+/// The selected pair's path in `report`, once ICE has chosen one.
 pub(crate) fn selected(report: &RTCStatsReport) -> Option<MediaPath> {
-    let named = report.iter().find_map(|e| match e {
-        RTCStatsReportEntry::Transport(t) => match report.get(&t.selected_candidate_pair_id) {
-            Some(RTCStatsReportEntry::IceCandidatePair(pair)) => Some(pair),
-            _ => None,
-        },
-        _ => None,
-    });
-    let pair = named.or_else(|| {
-        report.iter().find_map(|e| match e {
-            RTCStatsReportEntry::IceCandidatePair(p)
-                if p.nominated && p.state == RTCStatsIceCandidatePairState::Succeeded =>
-            {
-                Some(p)
-            }
-            _ => None,
-        })
-    })?;
+    let pair = selected_pair(report)?;
     let local = report.iter().find_map(|e| match e {
         RTCStatsReportEntry::LocalCandidate(c) if names(&c.stats.id, &pair.local_candidate_id) => {
             Some(c)
@@ -90,6 +84,28 @@ pub(crate) fn selected(report: &RTCStatsReport) -> Option<MediaPath> {
         } else {
             PathProtocol::Udp
         },
+    })
+}
+
+/// The selected pair in `report`: the one the transport names, or else a
+/// nominated pair that succeeded.
+fn selected_pair(report: &RTCStatsReport) -> Option<&RTCIceCandidatePairStats> {
+    let named = report.iter().find_map(|e| match e {
+        RTCStatsReportEntry::Transport(t) => match report.get(&t.selected_candidate_pair_id) {
+            Some(RTCStatsReportEntry::IceCandidatePair(pair)) => Some(pair),
+            _ => None,
+        },
+        _ => None,
+    });
+    named.or_else(|| {
+        report.iter().find_map(|e| match e {
+            RTCStatsReportEntry::IceCandidatePair(p)
+                if p.nominated && p.state == RTCStatsIceCandidatePairState::Succeeded =>
+            {
+                Some(p)
+            }
+            _ => None,
+        })
     })
 }
 

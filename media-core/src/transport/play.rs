@@ -84,7 +84,8 @@ pub struct PlayStats {
     pub loss_fraction: f64,
     /// Interarrival jitter of the video.
     pub jitter: Duration,
-    /// Round-trip time, when the SFU's reports allow measuring it.
+    /// Round-trip time to the SFU: from its RTCP reports when they carry
+    /// it, else from the ICE keepalives on the selected pair.
     pub rtt: Option<Duration>,
     /// NACK packets sent.
     pub nacks_sent: u64,
@@ -240,6 +241,9 @@ impl PlayTransport {
                 _ => {}
             }
         }
+        // A receiver's RTCP gives no RTT without XR (the SFU sends none):
+        // the ICE keepalives on the same path measure it.
+        stats.rtt = stats.rtt.or_else(|| super::path::round_trip(&report));
         let total = stats.packets_received as f64 + stats.packets_lost.max(0) as f64;
         if total > 0.0 {
             stats.loss_fraction = stats.packets_lost.max(0) as f64 / total;
