@@ -10,15 +10,13 @@
 use futures_util::future::join_all;
 use media_core::transport::{PlayTransport, Signal, TransportConfig};
 use media_core::PlayerState;
-use protocol::auth::login_proof;
-use protocol::{
-    ClientMessage, Credentials, Login, MediaRole, ServerMessage, UserInfo, PROTOCOL_VERSION,
-};
+use protocol::{ClientMessage, MediaRole, ServerMessage};
 use server::sfu::MuxCounters;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use test_support::client::login_as;
 use test_support::media::Completeness;
 use test_support::raw::RawClient;
 use test_support::{Peer, TestServer};
@@ -324,20 +322,12 @@ impl Mallory {
         let mut client = RawClient::connect(&server.url).await;
         let (room, user) = ("mux", "mallory");
         client
-            .send(&ClientMessage::Login(Login {
-                version: PROTOCOL_VERSION,
-                app_id: app.app_id,
-                room_id: room.into(),
-                user: UserInfo {
-                    user_id: user.into(),
-                    user_name: user.into(),
-                },
-                credentials: Credentials::AppSign {
-                    proof: login_proof(&app.app_sign, app.app_id, room, user, &client.nonce),
-                },
-                notify_users: false,
-                max_member_count: 0,
-            }))
+            .send(&ClientMessage::Login(login_as(
+                app,
+                room,
+                user,
+                &client.nonce,
+            )))
             .await;
         client
             .send(&ClientMessage::PlayStream {

@@ -9,17 +9,14 @@ use media_core::transport::{
     EncodedVideoFrame, PlayEvent, PlayTransport, PublishEvent, PublishTransport, Signal,
     TransportConfig,
 };
-use protocol::auth::login_proof;
-use protocol::{
-    AckBody, ClientMessage, Credentials, Login, MediaRole, ServerMessage, UserInfo,
-    PROTOCOL_VERSION,
-};
+use protocol::{AckBody, ClientMessage, MediaRole, ServerMessage};
 use server::MediaConfig;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use test_support::client::login_as;
 use test_support::udp_relay::UdpRelay;
 use test_support::TestServer;
 use tokio::sync::mpsc;
@@ -73,20 +70,7 @@ impl Signaling {
                 break nonce;
             }
         };
-        let login = ClientMessage::Login(Login {
-            version: PROTOCOL_VERSION,
-            app_id: app.app_id,
-            room_id: room.into(),
-            user: UserInfo {
-                user_id: user.into(),
-                user_name: user.into(),
-            },
-            credentials: Credentials::AppSign {
-                proof: login_proof(&app.app_sign, app.app_id, room, user, &nonce),
-            },
-            notify_users: false,
-            max_member_count: 0,
-        });
+        let login = ClientMessage::Login(login_as(app, room, user, &nonce));
         ws.send(Message::Text(login.encode().into())).await.unwrap();
         loop {
             let Some(Ok(Message::Text(t))) = ws.next().await else {

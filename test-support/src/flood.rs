@@ -6,8 +6,7 @@
 //! open over time.
 
 use futures_util::{SinkExt, StreamExt};
-use protocol::auth::login_proof;
-use protocol::{ClientMessage, Credentials, Login, ServerMessage, UserInfo, PROTOCOL_VERSION};
+use protocol::{ClientMessage, ServerMessage};
 use server::{AppConfig, ServerConfig};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Stdio;
@@ -181,20 +180,7 @@ impl ServeProcess {
             ServerMessage::Challenge { nonce, .. } => nonce,
             other => return Err(format!("expected Challenge, got {other:?}")),
         };
-        let login = ClientMessage::Login(Login {
-            version: PROTOCOL_VERSION,
-            app_id: self.app.app_id,
-            room_id: room.into(),
-            user: UserInfo {
-                user_id: user.into(),
-                user_name: user.into(),
-            },
-            credentials: Credentials::AppSign {
-                proof: login_proof(&self.app.app_sign, self.app.app_id, room, user, &nonce),
-            },
-            notify_users: false,
-            max_member_count: 0,
-        });
+        let login = ClientMessage::Login(crate::client::login_as(&self.app, room, user, &nonce));
         ws.send(Message::Text(login.encode().into()))
             .await
             .map_err(|e| e.to_string())?;

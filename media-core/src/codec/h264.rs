@@ -149,7 +149,7 @@ impl H264Encoder {
         let stream = self
             .encoder
             .encode_at(&yuv, timestamp)
-            .map_err(|e| CodecError::Encoder(e.to_string()))?;
+            .map_err(CodecError::H264Encoder)?;
         let keyframe = match stream.frame_type() {
             FrameType::IDR | FrameType::I => true,
             FrameType::P | FrameType::IPMixed => false,
@@ -190,7 +190,7 @@ impl H264Decoder {
     pub fn new() -> Result<H264Decoder, CodecError> {
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
         let decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
-            .map_err(|e| CodecError::Decoder(format!("cannot create decoder: {e}")))?;
+            .map_err(CodecError::H264DecoderCreation)?;
         Ok(H264Decoder { decoder })
     }
 
@@ -202,7 +202,7 @@ impl H264Decoder {
         let decoded = self
             .decoder
             .decode(access_unit)
-            .map_err(|e| CodecError::Decoder(e.to_string()))?;
+            .map_err(CodecError::H264Decoder)?;
         let Some(yuv) = decoded else {
             return Ok(None);
         };
@@ -253,7 +253,7 @@ fn build_encoder(config: &VideoConfig) -> Result<Encoder, CodecError> {
         .num_threads(1)
         .scene_change_detect(false);
     Encoder::with_api_config(OpenH264API::from_source(), encoder_config)
-        .map_err(|e| CodecError::Encoder(format!("cannot create encoder: {e}")))
+        .map_err(CodecError::H264EncoderCreation)
 }
 
 /// Changes the bitrate of a running encoder without a keyframe, through

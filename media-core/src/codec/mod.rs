@@ -32,8 +32,9 @@ pub mod video_config;
 use crate::frame::FrameError;
 use protocol::ErrorCode;
 
-/// Errors from configuring, encoding or decoding media.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Errors from configuring, encoding or decoding media. The codec
+/// libraries' own errors are kept as the source.
+#[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     /// A video config out of range (see [`video_config::VideoConfig::validate`]).
     #[error("invalid video config: {0}")]
@@ -47,6 +48,24 @@ pub enum CodecError {
     /// The data could not be decoded (corrupt or not this codec).
     #[error("decoding failed: {0}")]
     Decoder(String),
+    /// libopus refused its configuration or failed to encode.
+    #[error("encoder failed: opus: {0}")]
+    OpusEncoder(#[source] ::opus::Error),
+    /// libopus could not decode a packet (or start a decoder).
+    #[error("decoding failed: opus: {0}")]
+    OpusDecoder(#[source] ::opus::Error),
+    /// openh264 could not create an encoder for the config.
+    #[error("encoder failed: cannot create encoder: {0}")]
+    H264EncoderCreation(#[source] openh264::Error),
+    /// openh264 failed to encode a frame.
+    #[error("encoder failed: {0}")]
+    H264Encoder(#[source] openh264::Error),
+    /// openh264 could not create a decoder.
+    #[error("decoding failed: cannot create decoder: {0}")]
+    H264DecoderCreation(#[source] openh264::Error),
+    /// openh264 could not decode an access unit.
+    #[error("decoding failed: {0}")]
+    H264Decoder(#[source] openh264::Error),
 }
 
 impl CodecError {
@@ -57,8 +76,14 @@ impl CodecError {
         match self {
             CodecError::InvalidVideoConfig(_) => ErrorCode::InvalidVideoConfig,
             CodecError::InvalidFrame(e) => e.code(),
-            CodecError::Encoder(_) => ErrorCode::Internal,
-            CodecError::Decoder(_) => ErrorCode::InvalidFrame,
+            CodecError::Encoder(_)
+            | CodecError::OpusEncoder(_)
+            | CodecError::H264EncoderCreation(_)
+            | CodecError::H264Encoder(_) => ErrorCode::Internal,
+            CodecError::Decoder(_)
+            | CodecError::OpusDecoder(_)
+            | CodecError::H264DecoderCreation(_)
+            | CodecError::H264Decoder(_) => ErrorCode::InvalidFrame,
         }
     }
 }

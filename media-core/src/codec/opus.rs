@@ -37,30 +37,24 @@ fn channels_of(channels: u16) -> Channels {
     }
 }
 
-fn encoder_error(e: opus::Error) -> CodecError {
-    CodecError::Encoder(format!("opus: {e}"))
-}
-
-fn decoder_error(e: opus::Error) -> CodecError {
-    CodecError::Decoder(format!("opus: {e}"))
-}
-
 impl OpusEncoder {
     /// An encoder for `sample_rate` (must be 48000) and `channels` (1 or 2),
     /// with FEC on, a 10 % loss hint and 32 kbit/s per channel.
     pub fn new(sample_rate: u32, channels: u16) -> Result<OpusEncoder, CodecError> {
         check_audio_format(sample_rate, channels)?;
         let mut encoder = opus::Encoder::new(sample_rate, channels_of(channels), Application::Voip)
-            .map_err(encoder_error)?;
-        encoder.set_inband_fec(true).map_err(encoder_error)?;
+            .map_err(CodecError::OpusEncoder)?;
+        encoder
+            .set_inband_fec(true)
+            .map_err(CodecError::OpusEncoder)?;
         encoder
             .set_packet_loss_perc(DEFAULT_PACKET_LOSS_PERCENT as i32)
-            .map_err(encoder_error)?;
+            .map_err(CodecError::OpusEncoder)?;
         encoder
             .set_bitrate(Bitrate::Bits(
                 DEFAULT_BITRATE_BPS_PER_CHANNEL * channels as i32,
             ))
-            .map_err(encoder_error)?;
+            .map_err(CodecError::OpusEncoder)?;
         Ok(OpusEncoder { encoder, channels })
     }
 
@@ -68,7 +62,7 @@ impl OpusEncoder {
     pub fn set_bitrate(&mut self, bps: u32) -> Result<(), CodecError> {
         self.encoder
             .set_bitrate(Bitrate::Bits(bps.clamp(6_000, 510_000) as i32))
-            .map_err(encoder_error)
+            .map_err(CodecError::OpusEncoder)
     }
 
     /// Tells the encoder the expected packet loss (0..=100 %), which sets how
@@ -76,7 +70,7 @@ impl OpusEncoder {
     pub fn set_packet_loss_percent(&mut self, percent: u8) -> Result<(), CodecError> {
         self.encoder
             .set_packet_loss_perc(percent.min(100) as i32)
-            .map_err(encoder_error)
+            .map_err(CodecError::OpusEncoder)
     }
 
     /// Encodes one 20 ms frame of this encoder's channel count.
@@ -88,7 +82,7 @@ impl OpusEncoder {
         let packet = self
             .encoder
             .encode_vec(&frame.samples, MAX_PACKET)
-            .map_err(encoder_error)?;
+            .map_err(CodecError::OpusEncoder)?;
         Ok(Bytes::from(packet))
     }
 }
@@ -111,8 +105,8 @@ impl OpusDecoder {
     /// A decoder for `sample_rate` (must be 48000) and `channels` (1 or 2).
     pub fn new(sample_rate: u32, channels: u16) -> Result<OpusDecoder, CodecError> {
         check_audio_format(sample_rate, channels)?;
-        let decoder =
-            opus::Decoder::new(sample_rate, channels_of(channels)).map_err(decoder_error)?;
+        let decoder = opus::Decoder::new(sample_rate, channels_of(channels))
+            .map_err(CodecError::OpusDecoder)?;
         Ok(OpusDecoder { decoder, channels })
     }
 
@@ -150,7 +144,7 @@ impl OpusDecoder {
         let n = self
             .decoder
             .decode(packet, &mut samples, fec)
-            .map_err(decoder_error)?;
+            .map_err(CodecError::OpusDecoder)?;
         samples.truncate(n * self.channels as usize);
         Ok(AudioFrame {
             sample_rate: AUDIO_SAMPLE_RATE,

@@ -923,8 +923,24 @@ mod tests {
         media.shutdown().await;
     }
 
-    /// Runs `hook` the next time a channel pipeline starts.
-    fn on_next_pipeline_start(media: &Media, hook: impl FnOnce() + Send + 'static) {
+    /// The next time a channel pipeline starts, runs `call` (named `what`)
+    /// on another thread, and fails unless it returns within 5 s: a start
+    /// must not hold what other calls need.
+    fn during_next_pipeline_start(
+        media: &Media,
+        what: &'static str,
+        call: impl FnOnce() + Send + 'static,
+    ) {
+        let hook = move || {
+            let (done, wait) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                call();
+                let _ = done.send(());
+            });
+            if wait.recv_timeout(Duration::from_secs(5)).is_err() {
+                panic!("{what} blocked behind a pipeline start");
+            }
+        };
         *lock(&media.test_hooks.before_pipeline_start) = Some(Box::new(hook));
     }
 
@@ -972,14 +988,8 @@ mod tests {
         media.start_preview(main, RendererHandle::for_sink(preview.clone()));
 
         let driver = media.clone();
-        on_next_pipeline_start(&media, move || {
-            let (done, wait) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                publish(&driver, main, "s1");
-                let _ = done.send(());
-            });
-            wait.recv_timeout(Duration::from_secs(5))
-                .expect("StartPublishing blocked behind a pipeline start");
+        during_next_pipeline_start(&media, "StartPublishing", move || {
+            publish(&driver, main, "s1");
         });
         media.set_video_config(main, VideoPreset::P270.config());
 
@@ -1020,14 +1030,8 @@ mod tests {
         publish(&media, main, "s1");
 
         let driver = media.clone();
-        on_next_pipeline_start(&media, move || {
-            let (done, wait) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                driver.handle(MediaCommand::StopPublishing { channel: main });
-                let _ = done.send(());
-            });
-            wait.recv_timeout(Duration::from_secs(5))
-                .expect("StopPublishing blocked behind a pipeline start");
+        during_next_pipeline_start(&media, "StopPublishing", move || {
+            driver.handle(MediaCommand::StopPublishing { channel: main });
         });
         media.set_video_source(main, VideoSourceKind::TestPattern);
 
@@ -1047,14 +1051,8 @@ mod tests {
         media.start_preview(main, RendererHandle::for_sink(preview.clone()));
 
         let app = media.clone();
-        on_next_pipeline_start(&media, move || {
-            let (done, wait) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                app.set_video_config(main, VideoPreset::P360.config());
-                let _ = done.send(());
-            });
-            wait.recv_timeout(Duration::from_secs(5))
-                .expect("set_video_config blocked behind a pipeline start");
+        during_next_pipeline_start(&media, "set_video_config", move || {
+            app.set_video_config(main, VideoPreset::P360.config());
         });
         media.set_video_config(main, VideoPreset::P270.config());
 

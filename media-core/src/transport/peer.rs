@@ -245,7 +245,10 @@ impl RemoteDescription {
             st.answered = true;
             std::mem::take(&mut st.pending)
         };
-        for candidate in late {
+        // The held ones again too: webrtc-rs dials a TCP passive candidate
+        // only when it comes through `add_ice_candidate` (the ICE agent
+        // ignores the copies it already has from the answer).
+        for candidate in held.into_iter().chain(late) {
             add_candidate(pc, candidate).await;
         }
         Ok(())
