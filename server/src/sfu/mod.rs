@@ -313,24 +313,22 @@ impl Sfu {
         let pending = Pending::new(&self.inner, &leg);
         let (sources, replaced) = self
             .inner
-            .ask(|reply| Command::Play {
+            .ask_live(|reply| Command::Play {
                 leg: leg.clone(),
                 conn,
                 reply,
             })
-            .await
-            .unwrap_or(Err(SfuError::NotLive))?;
+            .await?;
         replaced.finish().await;
         let forwarded = match negotiate_player(pc.as_ref(), stream, &sources, offer).await {
             Ok((answer, outputs)) => self
                 .inner
-                .ask(|reply| Command::Forward {
+                .ask_live(|reply| Command::Forward {
                     leg: leg.clone(),
                     outputs,
                     reply,
                 })
                 .await
-                .unwrap_or(Err(SfuError::NotLive))
                 .map(|()| answer),
             Err(error) => Err(error),
         };
@@ -454,6 +452,15 @@ impl Inner {
         let (reply, answer) = oneshot::channel();
         self.send(command(reply));
         answer.await.ok()
+    }
+
+    /// [`Inner::ask`] for a command about a live stream: a stream that is
+    /// gone, or an SFU that is, reads as not live.
+    async fn ask_live<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, SfuError>>) -> Command,
+    ) -> Result<T, SfuError> {
+        self.ask(command).await.unwrap_or(Err(SfuError::NotLive))
     }
 
     /// Ends the current leg of `leg`; `true` if there was one.
