@@ -3,7 +3,7 @@
 //!
 //! The loop is generic over the socket's `Sink`/`Stream` halves so it can run
 //! on anything that carries [`Message`]s. Room logic lives in the
-//! [`Hub`](crate::hub::Hub); this module turns frames into hub calls and hub
+//! hub (`hub::Hub`); this module turns frames into hub calls and hub
 //! output into frames.
 
 use crate::apps::LoginClaim;

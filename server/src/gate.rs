@@ -12,7 +12,7 @@
 //!   logs in within milliseconds of connecting. Logged-in sessions are never
 //!   evicted.
 //!
-//! The gate only decides and counts; the listener ([`crate::listener`])
+//! The gate only decides and counts; the listener (`listener`)
 //! does the I/O and the timeouts.
 
 use std::collections::{BTreeMap, HashMap};

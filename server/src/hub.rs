@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Capacity of each connection's outgoing channel.
-pub const OUTBOX_CAPACITY: usize = 512;
+pub(crate) const OUTBOX_CAPACITY: usize = 512;
 
 /// The live sessions and rooms of this node.
 #[derive(Debug)]
@@ -855,7 +855,7 @@ impl Session {
 }
 
 /// Compares secrets without an early exit on the first differing byte.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

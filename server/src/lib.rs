@@ -9,7 +9,7 @@
 //! - `GET /metrics`: Prometheus text.
 //! - `GET /`: the web debug page, and its API under `/api/` ([`web`]).
 //! - `GET /updates/{path}`: the desktop app's update feed, when one is
-//!   configured ([`updates`]).
+//!   configured (`updates`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), server::ServeError> {
@@ -20,44 +20,47 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layout: [`listener`] (the accept loop) and [`gate`] (connection
-//! admission), [`config`] (TOML config), [`apps`] (credential checks), [`hub`]
-//! (live sessions, rooms, fan-out), [`store`] (shared room state behind the
+//! Layout: `listener` (the accept loop) and [`gate`] (connection
+//! admission), [`config`] (TOML config), `apps` (credential checks), `hub`
+//! (live sessions, rooms, fan-out), `store` (shared room state behind the
 //! [`RoomStore`] trait), [`connection`] (the WebSocket loop, rate-limited
-//! with [`confer_turn::TokenBucket`]), [`replay`], [`metrics`], [`http`] (routes), [`state`] and [`serve`];
-//! media: [`sfu`] (webrtc-rs peer connections, RTP forwarding), [`plays`]
-//! (play subscriptions) and [`media`] (the signaling glue).
+//! with [`confer_turn::TokenBucket`]), `replay`, `metrics`, `http` (routes), [`state`] and `serve`;
+//! media: [`sfu`] (webrtc-rs peer connections, RTP forwarding), `plays`
+//! (play subscriptions) and `media` (the signaling glue).
 
 #![warn(missing_docs)]
 
-pub mod apps;
+mod apps;
 pub mod config;
 pub mod connection;
 pub mod gate;
-pub mod http;
-pub mod hub;
+mod http;
+mod hub;
 pub mod ice;
-pub mod listener;
-pub mod media;
-pub mod media_queue;
-pub mod metrics;
-pub mod metrics_transport;
+mod listener;
+mod media;
+mod media_queue;
+mod metrics;
+mod metrics_transport;
 pub mod net;
-pub mod plays;
+mod plays;
 mod prometheus;
-pub mod public_ip;
-pub mod replay;
-pub mod serve;
+mod public_ip;
+mod replay;
+mod serve;
 pub mod sfu;
 pub mod state;
-pub mod store;
+mod store;
 pub mod tls;
-pub mod turn;
-pub mod updates;
+mod turn;
+mod updates;
 pub mod web;
 
 pub use config::{AppConfig, ConfigError, IceConfig, Limits, MediaConfig, ServerConfig, TlsConfig};
 pub use http::app;
 pub use serve::{start, ServeError, ServerHandle};
 pub use state::ServerState;
-pub use store::{MemoryStore, RoomStore, StoreError};
+pub use store::{
+    AppCounts, Claim, Hold, JoinRefusal, JoinRequest, Joined, Member, MemoryStore, RoomStore,
+    StoreError, StoreFuture,
+};

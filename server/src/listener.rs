@@ -44,7 +44,7 @@ const LINGER_MAX_BYTES: usize = 1 << 20;
 
 /// The timeouts of connections that have not upgraded.
 #[derive(Debug, Clone, Copy)]
-pub struct HttpTimeouts {
+pub(crate) struct HttpTimeouts {
     /// Request headers must arrive within this.
     pub header_read: Duration,
     /// Bytes must move at least this often.
@@ -56,7 +56,7 @@ pub struct HttpTimeouts {
 /// With `tls`, every connection must start with a TLS handshake (https and
 /// wss on the same port); a plain HTTP request gets a `400` with
 /// `PlainToTlsPort`.
-pub async fn run(
+pub(crate) async fn run(
     listener: TcpListener,
     router: Router,
     state: ServerState,
@@ -268,14 +268,14 @@ fn error_response(status: &str, code: ErrorCode) -> String {
 /// A TCP stream that holds its [`Ticket`], records when bytes move, and
 /// closes by lingering (unless the close is abortive).
 #[derive(Debug)]
-pub struct GatedStream {
+pub(crate) struct GatedStream {
     tcp: Option<TcpStream>,
     ticket: Option<Ticket>,
 }
 
 impl GatedStream {
     /// Wraps an admitted socket.
-    pub fn new(tcp: TcpStream, ticket: Ticket) -> Self {
+    pub(crate) fn new(tcp: TcpStream, ticket: Ticket) -> Self {
         GatedStream {
             tcp: Some(tcp),
             ticket: Some(ticket),
@@ -283,7 +283,7 @@ impl GatedStream {
     }
 
     /// Looks at the first bytes without taking them.
-    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         match &self.tcp {
             Some(tcp) => tcp.peek(buf).await,
             None => Err(io::ErrorKind::NotConnected.into()),
@@ -395,7 +395,7 @@ async fn linger(mut tcp: TcpStream, ticket: Ticket) {
 /// How many connections fit under the process's open-file limit: raises
 /// the soft limit to the hard one first, then keeps a quarter of it (at
 /// least 64, at most 4096) for everything else (media sockets, files).
-pub fn fit_to_fd_limit(wanted: usize) -> usize {
+pub(crate) fn fit_to_fd_limit(wanted: usize) -> usize {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let limit = getrlimit(Resource::Nofile);
     let mut soft = limit.current;

@@ -57,7 +57,7 @@ const FAMILIES: &Catalogue = &[
 ];
 
 /// The lines for whatever runs: nothing for a part that does not.
-pub fn render(mux: Option<&MuxCounters>, turn: Option<&StatsSnapshot>) -> String {
+pub(crate) fn render(mux: Option<&MuxCounters>, turn: Option<&StatsSnapshot>) -> String {
     let mut out = Exposition::new(FAMILIES);
     if let Some(m) = mux {
         out.family("confer_media_udp_datagrams_total").by(

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Subscriptions and liveness of the streams on this node.
 #[derive(Debug, Default)]
-pub struct PlaySubscriptions {
+pub(crate) struct PlaySubscriptions {
     by_stream: HashMap<StreamKey, BTreeSet<String>>,
     by_session: HashMap<String, BTreeSet<StreamKey>>,
     live: HashSet<StreamKey>,
@@ -19,7 +19,7 @@ pub struct PlaySubscriptions {
 impl PlaySubscriptions {
     /// Registers `session_id` as a player of `stream` (again is fine).
     /// Returns whether the stream is live now.
-    pub fn subscribe(&mut self, stream: &StreamKey, session_id: &str) -> bool {
+    pub(crate) fn subscribe(&mut self, stream: &StreamKey, session_id: &str) -> bool {
         self.by_stream
             .entry(stream.clone())
             .or_default()
@@ -32,7 +32,7 @@ impl PlaySubscriptions {
     }
 
     /// Removes a subscription. `false` if there was none.
-    pub fn unsubscribe(&mut self, stream: &StreamKey, session_id: &str) -> bool {
+    pub(crate) fn unsubscribe(&mut self, stream: &StreamKey, session_id: &str) -> bool {
         let removed = self
             .by_stream
             .get_mut(stream)
@@ -50,14 +50,14 @@ impl PlaySubscriptions {
     }
 
     /// Whether `session_id` plays `stream`.
-    pub fn is_subscribed(&self, stream: &StreamKey, session_id: &str) -> bool {
+    pub(crate) fn is_subscribed(&self, stream: &StreamKey, session_id: &str) -> bool {
         self.by_stream
             .get(stream)
             .is_some_and(|s| s.contains(session_id))
     }
 
     /// Removes every subscription of a session that left; returns its streams.
-    pub fn drop_session(&mut self, session_id: &str) -> Vec<StreamKey> {
+    pub(crate) fn drop_session(&mut self, session_id: &str) -> Vec<StreamKey> {
         let streams: Vec<StreamKey> = self
             .by_session
             .remove(session_id)
@@ -76,7 +76,7 @@ impl PlaySubscriptions {
 
     /// The stream went live; returns the subscribers to tell (none if it
     /// already was).
-    pub fn set_live(&mut self, stream: &StreamKey) -> Vec<String> {
+    pub(crate) fn set_live(&mut self, stream: &StreamKey) -> Vec<String> {
         if !self.live.insert(stream.clone()) {
             return Vec::new();
         }
@@ -84,20 +84,15 @@ impl PlaySubscriptions {
     }
 
     /// The stream stopped; returns the subscribers to tell (none if it was not live).
-    pub fn set_ended(&mut self, stream: &StreamKey) -> Vec<String> {
+    pub(crate) fn set_ended(&mut self, stream: &StreamKey) -> Vec<String> {
         if !self.live.remove(stream) {
             return Vec::new();
         }
         self.subscribers(stream)
     }
 
-    /// Whether the stream is live.
-    pub fn is_live(&self, stream: &StreamKey) -> bool {
-        self.live.contains(stream)
-    }
-
     /// The live streams `session_id` subscribes to.
-    pub fn live_streams_of(&self, session_id: &str) -> Vec<StreamKey> {
+    pub(crate) fn live_streams_of(&self, session_id: &str) -> Vec<StreamKey> {
         self.by_session
             .get(session_id)
             .map(|s| {
@@ -110,7 +105,7 @@ impl PlaySubscriptions {
     }
 
     /// Subscribers of a stream.
-    pub fn subscribers(&self, stream: &StreamKey) -> Vec<String> {
+    pub(crate) fn subscribers(&self, stream: &StreamKey) -> Vec<String> {
         self.by_stream
             .get(stream)
             .map(|s| s.iter().cloned().collect())
@@ -118,7 +113,7 @@ impl PlaySubscriptions {
     }
 
     /// (streams with subscribers, sessions with subscriptions).
-    pub fn counts(&self) -> (usize, usize) {
+    pub(crate) fn counts(&self) -> (usize, usize) {
         (self.by_stream.len(), self.by_session.len())
     }
 }

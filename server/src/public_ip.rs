@@ -33,7 +33,7 @@ pub enum PublicIpError {
 }
 
 /// The host and port of a `stun:` URL (port 3478 by default).
-pub fn stun_target(url: &str) -> Result<(String, u16), PublicIpError> {
+pub(crate) fn stun_target(url: &str) -> Result<(String, u16), PublicIpError> {
     let bad = || PublicIpError::BadUrl(url.to_owned());
     let rest = url.strip_prefix("stun:").ok_or_else(bad)?;
     let rest = rest.split('?').next().unwrap_or(rest);
@@ -60,7 +60,7 @@ pub fn stun_target(url: &str) -> Result<(String, u16), PublicIpError> {
 /// Asks the first answering STUN server of `urls`, from an ephemeral port
 /// on `bind_ip`, which address it sees; each gets `wait` (resent every
 /// 250 ms).
-pub async fn discover(
+pub(crate) async fn discover(
     urls: &[String],
     bind_ip: IpAddr,
     wait: Duration,

@@ -6,11 +6,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Most events kept per session; older unacknowledged ones are dropped.
-pub const REPLAY_CAPACITY: usize = 1024;
+pub(crate) const REPLAY_CAPACITY: usize = 1024;
 
 /// Events with their sequence numbers, oldest first.
 #[derive(Debug)]
-pub struct ReplayBuffer {
+pub(crate) struct ReplayBuffer {
     events: VecDeque<(u64, Arc<RoomEvent>)>,
     /// The highest seq that is no longer available (acknowledged or dropped).
     floor: u64,
@@ -19,7 +19,7 @@ pub struct ReplayBuffer {
 
 /// A resume asked for events that are no longer buffered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventsLost;
+pub(crate) struct EventsLost;
 
 impl Default for ReplayBuffer {
     fn default() -> Self {
@@ -29,7 +29,7 @@ impl Default for ReplayBuffer {
 
 impl ReplayBuffer {
     /// An empty buffer holding at most `capacity` events.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         ReplayBuffer {
             events: VecDeque::new(),
             floor: 0,
@@ -38,7 +38,7 @@ impl ReplayBuffer {
     }
 
     /// Keeps `event` numbered `seq` (which must exceed every seq pushed before).
-    pub fn push(&mut self, seq: u64, event: Arc<RoomEvent>) {
+    pub(crate) fn push(&mut self, seq: u64, event: Arc<RoomEvent>) {
         if self.events.len() >= self.capacity {
             if let Some((dropped, _)) = self.events.pop_front() {
                 self.floor = self.floor.max(dropped);
@@ -48,7 +48,7 @@ impl ReplayBuffer {
     }
 
     /// Forgets events the client acknowledged (`seq <= ack`).
-    pub fn ack(&mut self, ack: u64) {
+    pub(crate) fn ack(&mut self, ack: u64) {
         while self.events.front().is_some_and(|(seq, _)| *seq <= ack) {
             self.events.pop_front();
         }
@@ -57,7 +57,7 @@ impl ReplayBuffer {
 
     /// The events after `last_seq`, or [`EventsLost`] when some of them were
     /// already dropped.
-    pub fn since(&self, last_seq: u64) -> Result<Vec<SequencedEvent>, EventsLost> {
+    pub(crate) fn since(&self, last_seq: u64) -> Result<Vec<SequencedEvent>, EventsLost> {
         if last_seq < self.floor {
             return Err(EventsLost);
         }
@@ -73,13 +73,9 @@ impl ReplayBuffer {
     }
 
     /// Events currently kept.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.events.len()
-    }
-
-    /// Whether no events are kept.
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
     }
 }
 

@@ -8,7 +8,7 @@
 //! compare-and-delete, or a small script). Live connections are not here:
 //! they stay in the [`Hub`](crate::hub::Hub) of the node that holds them.
 
-pub mod memory;
+pub(crate) mod memory;
 
 pub use memory::MemoryStore;
 
@@ -166,7 +166,7 @@ pub enum Cleanup {
 
 /// Applies cleanups in order; failures are logged (the claims then expire in
 /// a networked store with their leases).
-pub async fn apply_cleanups(store: &dyn RoomStore, cleanups: Vec<Cleanup>) {
+pub(crate) async fn apply_cleanups(store: &dyn RoomStore, cleanups: Vec<Cleanup>) {
     for cleanup in cleanups {
         let done = match cleanup {
             Cleanup::LeaveRoom(member) => store.leave_room(member),

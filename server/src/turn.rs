@@ -17,7 +17,7 @@ use crate::config::ServerConfig;
 /// (`external_ip`, else `public`, else a specific bind address, else the
 /// first LAN address), the SFU's media addresses as allowed peers, and
 /// `[ice] turn_urls` when none are configured. `tls` serves TURN over TLS.
-pub async fn start(
+pub(crate) async fn start(
     config: &mut ServerConfig,
     public: Option<IpAddr>,
     tls: Option<Arc<rustls::ServerConfig>>,

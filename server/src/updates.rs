@@ -18,7 +18,7 @@ use protocol::ErrorCode;
 use std::path::{Component, Path, PathBuf};
 
 /// The feed's routes, merged into the server's router.
-pub fn routes() -> Router<ServerState> {
+pub(crate) fn routes() -> Router<ServerState> {
     Router::new().route("/updates/{*path}", get(file))
 }
 
@@ -44,7 +44,7 @@ async fn file(State(state): State<ServerState>, UrlPath(path): UrlPath<String>) 
 
 /// The file `path` names under `root`, if it is a plain relative path to a
 /// regular file that really lies inside `root`.
-pub fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
+pub(crate) fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
     let relative = Path::new(path);
     let plain = relative.components().all(|c| match c {
         Component::Normal(name) => !name.to_string_lossy().starts_with('.'),
