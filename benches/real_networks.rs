@@ -16,7 +16,6 @@
 //! 5 s, with the media path the player reported.
 
 use serde_json::Value;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use test_support::flood::ServeProcess;
 use test_support::netns::{self, Client, Internet, Nat};
@@ -170,34 +169,17 @@ fn confer_call(
     user: &str,
     args: &[&str],
 ) -> tokio::process::Child {
-    netns::exec(&client.ns, env!("CARGO_BIN_EXE_confer"))
-        .args([
-            "call",
-            "--server",
-            &serve.url,
-            "--room",
-            "bench-room",
-            "--user",
-            user,
-        ])
-        .args(["--app-id", &serve.app.app_id.to_string()])
-        .arg("--ca-file")
-        .arg(&ca.ca_file)
-        .args([
-            "--media-ip",
-            &client.ip,
-            "--source",
-            "test",
-            "--audio",
-            "none",
-        ])
-        .args(args)
-        .env("CONFER_APP_SIGN", &serve.app.app_sign)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn confer call")
+    test_support::cli::confer_call_in(
+        client,
+        &serve.url,
+        &serve.app,
+        &ca.ca_file,
+        "bench-room",
+        user,
+    )
+    .args(args)
+    .spawn()
+    .expect("spawn confer call")
 }
 
 /// The next JSON line matching `pred` (within 45 s).

@@ -29,27 +29,12 @@ fn call(
 ) -> (tokio::process::Child, mpsc::UnboundedReceiver<Value>) {
     let (client, user) = (side.client, side.user);
     let url = side.url.unwrap_or(&serve.url);
-    let mut child = netns::exec(&client.ns, env!("CARGO_BIN_EXE_confer"))
-        .args([
-            "call", "--server", url, "--room", "nat-room", "--user", user,
-        ])
-        .args(["--app-id", &serve.app.app_id.to_string()])
-        .arg("--ca-file")
-        .arg(&ca.ca_file)
-        .args([
-            "--media-ip",
-            &client.ip,
-            "--publish",
-            &format!("{user}-cam"),
-        ])
-        .args(["--source", "test", "--audio", "none", "--preset", "180p"])
-        .args(["--play", play, "--probe"])
-        .env("CONFER_APP_SIGN", &serve.app.app_sign)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn confer call");
+    let mut child =
+        test_support::cli::confer_call_in(client, url, &serve.app, &ca.ca_file, "nat-room", user)
+            .args(["--publish", &format!("{user}-cam"), "--preset", "180p"])
+            .args(["--play", play, "--probe"])
+            .spawn()
+            .expect("spawn confer call");
     let mut lines = test_support::cli::stdout_lines(&mut child);
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {

@@ -27,6 +27,34 @@ pub fn confer_call(server: &TestServer, room: &str, user: &str) -> Command {
     command
 }
 
+/// `confer call` inside `client`'s namespace, joining `room` as `user` at
+/// `url` (a wss URL certified by the test CA in `ca_file`) with `app`'s id
+/// and sign, media on the client's address, the synthetic video source and
+/// no audio; stdout piped (its JSON lines), stderr dropped, killed on drop.
+/// The caller adds what the call does and spawns it.
+pub fn confer_call_in(
+    client: &crate::netns::Client,
+    url: &str,
+    app: &server::AppConfig,
+    ca_file: &std::path::Path,
+    room: &str,
+    user: &str,
+) -> Command {
+    let mut command = crate::netns::exec(&client.ns, confer_bin());
+    command
+        .args(["call", "--server", url, "--room", room, "--user", user])
+        .args(["--app-id", &app.app_id.to_string()])
+        .arg("--ca-file")
+        .arg(ca_file)
+        .args(["--media-ip", &client.ip])
+        .args(["--source", "test", "--audio", "none"])
+        .env("CONFER_APP_SIGN", &app.app_sign)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
 /// The `confer` binary of this build: `CARGO_BIN_EXE_confer` when Cargo
 /// set it, else the one next to the running test or bench (Cargo puts
 /// those in `target/<profile>/deps/` and builds the package's binaries
