@@ -212,7 +212,12 @@ struct Player {
     conn: LegConnection,
     /// The publisher tracks it forwards, by index.
     forwarded: Vec<usize>,
+    /// Its connection is up (ICE and DTLS): packets written before that
+    /// would be dropped by webrtc-rs for want of SRTP keys, the start of
+    /// the keyframe the player waits for among them.
     connected: bool,
+    /// Negotiated tracks whose writers wait for the connection.
+    unwritten: Vec<Output>,
     /// Per forwarded track: the writer and the RTCP reader.
     tasks: Vec<JoinHandle<()>>,
 }
@@ -391,6 +396,7 @@ impl State {
             conn,
             forwarded: Vec::new(),
             connected: false,
+            unwritten: Vec::new(),
             tasks: Vec::new(),
         };
         let replaced = match self.players.insert(key, player) {
@@ -543,6 +549,10 @@ impl State {
                     return;
                 };
                 player.connected = true;
+                let publisher = self.publishers.get(stream);
+                if let Some(publisher) = publisher.filter(|p| p.id == player.publisher) {
+                    player.start_writers(publisher);
+                }
                 let (publisher, forwarded) = (player.publisher, player.forwarded.clone());
                 self.request_keyframes(stream, publisher, &forwarded, now);
             }
@@ -565,28 +575,24 @@ impl State {
             .filter(|p| p.id == player.publisher)
             .ok_or(SfuError::NotLive)?;
         for output in outputs {
-            let Some(source) = publisher.tracks.get(output.index) else {
+            if output.index >= publisher.tracks.len() {
                 continue;
-            };
+            }
             let track = TrackRef {
                 stream: stream.clone(),
                 publisher: publisher.id,
                 index: output.index,
             };
-            player.tasks.push(tokio::spawn(write_leg(
-                source.packets.subscribe(),
-                Arc::clone(&output.local),
-                output.ssrc,
-                output.payload_type,
-            )));
             player.tasks.push(tokio::spawn(read_leg_rtcp(
-                output.local,
+                Arc::clone(&output.local),
                 self.commands.clone(),
                 track,
             )));
             player.forwarded.push(output.index);
+            player.unwritten.push(output);
         }
         if player.connected {
+            player.start_writers(publisher);
             let (publisher, forwarded) = (player.publisher, player.forwarded.clone());
             self.request_keyframes(stream, publisher, &forwarded, now);
         }
@@ -701,6 +707,22 @@ impl Publisher {
 }
 
 impl Player {
+    /// Starts writing `publisher`'s packets to the tracks that wait for
+    /// them, from the next packet on.
+    fn start_writers(&mut self, publisher: &Publisher) {
+        for output in self.unwritten.drain(..) {
+            let Some(source) = publisher.tracks.get(output.index) else {
+                continue;
+            };
+            self.tasks.push(tokio::spawn(write_leg(
+                source.packets.subscribe(),
+                output.local,
+                output.ssrc,
+                output.payload_type,
+            )));
+        }
+    }
+
     /// Stops its tasks; its connection is left to close.
     fn finish(self) -> Closing {
         for task in &self.tasks {
