@@ -2,9 +2,10 @@
 //! variant maps to one [`ErrorCode`] through `.code()`.
 
 use protocol::ErrorCode;
+use std::path::PathBuf;
 
 /// Errors from creating or configuring an engine.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The engine has been destroyed.
     #[error("the engine has been destroyed")]
@@ -22,6 +23,27 @@ pub enum EngineError {
     /// tracing subscriber is already installed.
     #[error("invalid log config: {0}")]
     InvalidLogConfig(String),
+    /// `set_log_config` could not create its directory.
+    #[error("invalid log config: cannot create {}: {source}", dir.display())]
+    LogDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why it could not be created.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `set_log_config` could not open its log file.
+    #[error("invalid log config: cannot open {}: {source}", path.display())]
+    LogFile {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be opened.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another global tracing subscriber is already installed.
+    #[error("invalid log config: cannot install the log subscriber: {0}")]
+    LogSubscriber(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// `Engine::create` was called outside a Tokio runtime.
     #[error("the engine must be created inside a Tokio runtime")]
     NoRuntime,
@@ -39,7 +61,10 @@ impl EngineError {
             EngineError::InvalidAppId => ErrorCode::InvalidAppId,
             EngineError::InvalidAppSign => ErrorCode::InvalidAppSign,
             EngineError::InvalidServerUrl => ErrorCode::InvalidServerUrl,
-            EngineError::InvalidLogConfig(_) => ErrorCode::InvalidLogConfig,
+            EngineError::InvalidLogConfig(_)
+            | EngineError::LogDir { .. }
+            | EngineError::LogFile { .. }
+            | EngineError::LogSubscriber(_) => ErrorCode::InvalidLogConfig,
             EngineError::NoRuntime => ErrorCode::NoRuntime,
             EngineError::InvalidTlsConfig => ErrorCode::InvalidTlsConfig,
         }

@@ -71,9 +71,7 @@ pub fn set_log_config(config: LogConfig) -> Result<(), EngineError> {
         .with_ansi(false)
         .with_writer(LogWriter(shared.clone()))
         .try_init()
-        .map_err(|e| {
-            EngineError::InvalidLogConfig(format!("cannot install the log subscriber: {e}"))
-        })?;
+        .map_err(EngineError::LogSubscriber)?;
     // Only one caller can have installed the subscriber, so this cannot fail;
     // if it somehow did, the installed writer keeps working.
     let _ = WRITER.set(shared);
@@ -94,13 +92,12 @@ impl RotatingFile {
         if config.max_size == 0 {
             return Err(EngineError::InvalidLogConfig("max_size must be > 0".into()));
         }
-        fs::create_dir_all(&config.dir).map_err(|e| {
-            EngineError::InvalidLogConfig(format!("cannot create {}: {e}", config.dir.display()))
+        fs::create_dir_all(&config.dir).map_err(|source| EngineError::LogDir {
+            dir: config.dir.clone(),
+            source,
         })?;
         let path = config.dir.join(LOG_FILE_NAME);
-        let file = open_append(&path).map_err(|e| {
-            EngineError::InvalidLogConfig(format!("cannot open {}: {e}", path.display()))
-        })?;
+        let file = open_append(&path).map_err(|source| EngineError::LogFile { path, source })?;
         let written = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(RotatingFile {
             dir: config.dir.clone(),

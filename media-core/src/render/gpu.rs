@@ -195,7 +195,7 @@ impl GpuRenderer {
         self.note_submit(started);
         if let Some(error) = pollster::block_on(scope.pop()) {
             self.stats.errors += 1;
-            return Err(RenderError::Gpu(error.to_string()));
+            return Err(RenderError::Validation(error));
         }
         let target = self
             .offscreen
@@ -224,7 +224,7 @@ impl GpuRenderer {
                 wgpu::Limits::downlevel_webgl2_defaults().using_resolution(adapter.limits()),
             ..Default::default()
         }))
-        .map_err(|e| RenderError::DeviceCreation(e.to_string()))?;
+        .map_err(RenderError::DeviceCreation)?;
         // The default handler panics; a bad draw must not take the app down.
         device.on_uncaptured_error(Arc::new(|error| {
             tracing::error!(%error, "uncaptured GPU error");
@@ -721,7 +721,7 @@ fn create_surface(
         .create_surface(wgpu::SurfaceTarget::DisplayAndWindow(Box::new(Arc::clone(
             &target.owner,
         ))))
-        .map_err(|e| RenderError::SurfaceCreation(e.to_string()))
+        .map_err(RenderError::Surface)
 }
 
 /// A low-power adapter if there is one, else any adapter (that can present
@@ -764,10 +764,10 @@ fn read_back(
     });
     device
         .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| RenderError::Gpu(e.to_string()))?;
+        .map_err(|e| RenderError::ReadBack(e.into()))?;
     match rx.recv() {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(RenderError::Gpu(e.to_string())),
+        Ok(Err(e)) => return Err(RenderError::ReadBack(e.into())),
         Err(_) => return Err(RenderError::Gpu("the read-back was never mapped".into())),
     }
     let row = width as usize * 4;
@@ -775,7 +775,7 @@ fn read_back(
     {
         let mapped = slice
             .get_mapped_range()
-            .map_err(|e| RenderError::Gpu(e.to_string()))?;
+            .map_err(|e| RenderError::ReadBack(e.into()))?;
         for line in mapped
             .chunks(target.padded_row as usize)
             .take(height as usize)

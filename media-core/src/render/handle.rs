@@ -194,7 +194,7 @@ impl RendererHandle {
                 };
                 render_loop(renderer, &thread_shared, &rendered_tx);
             })
-            .map_err(|e| RenderError::Gpu(format!("could not start the render thread: {e}")))?;
+            .map_err(RenderError::RenderThread)?;
         let ready = ready_rx
             .recv()
             .unwrap_or_else(|_| Err(RenderError::Gpu("the render thread panicked".into())));

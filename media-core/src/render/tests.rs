@@ -314,7 +314,11 @@ fn sink_canvas_delivers_frames_and_stops_when_hidden_or_closed() {
 
     renderer.close();
     assert!(renderer.is_closed());
-    assert_eq!(renderer.push(&planes), Err(RenderError::Closed));
+    let pushed_after_close = renderer.push(&planes);
+    assert!(
+        matches!(pushed_after_close, Err(RenderError::Closed)),
+        "{pushed_after_close:?}"
+    );
 }
 
 #[test]
@@ -346,7 +350,11 @@ fn an_open_renderer_is_shared_by_its_clones_and_canvas() {
     assert_eq!(frames.try_recv().unwrap().frame_number, 2);
     kept.close();
     assert!(pushed.is_closed());
-    assert_eq!(pushed.push(&frame.planes()), Err(RenderError::Closed));
+    let pushed_after_close = pushed.push(&frame.planes());
+    assert!(
+        matches!(pushed_after_close, Err(RenderError::Closed)),
+        "{pushed_after_close:?}"
+    );
 }
 
 /// Not a benchmark harness, just figures: upload + draw + submit of a 720p
