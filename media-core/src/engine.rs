@@ -360,7 +360,7 @@ impl Engine {
         // Opening the device and pacing the chime block.
         tokio::task::spawn_blocking(move || speaker::play_test_sound(id.as_deref()))
             .await
-            .map_err(|e| DeviceError::DeviceOpenFailed(format!("the test sound failed: {e}")))?
+            .map_err(DeviceError::TestSound)?
     }
 
     /// The cameras present (empty when there are none).

@@ -105,7 +105,7 @@ impl Camera {
                     thread_stop,
                 )
             })
-            .map_err(|e| DeviceError::DeviceOpenFailed(format!("cannot spawn thread: {e}")))?;
+            .map_err(DeviceError::Thread)?;
         let opened = ready_rx
             .recv_timeout(Duration::from_secs(10))
             .unwrap_or_else(|_| Err(DeviceError::DeviceOpenFailed("camera did not start".into())));
@@ -221,7 +221,7 @@ fn capture_thread(
     let mut camera = match opened {
         Ok(cam) => cam,
         Err(e) => {
-            let _ = ready.send(Err(DeviceError::DeviceOpenFailed(e.to_string())));
+            let _ = ready.send(Err(DeviceError::Camera(e)));
             return;
         }
     };
@@ -304,7 +304,7 @@ fn apply_zoom(camera: &mut nokhwa::Camera, factor: f64) -> Result<(), DeviceErro
     };
     camera
         .set_camera_control(KnownCameraControl::Zoom, value)
-        .map_err(|e| DeviceError::DeviceOpenFailed(format!("setting zoom failed: {e}")))
+        .map_err(DeviceError::Zoom)
 }
 
 #[cfg(test)]

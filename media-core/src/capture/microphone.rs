@@ -114,7 +114,7 @@ impl Microphone {
                     }
                 },
             )
-            .map_err(|e| DeviceError::DeviceOpenFailed(format!("cannot spawn thread: {e}")))?;
+            .map_err(DeviceError::Thread)?;
         let started = ready_rx
             .recv_timeout(Duration::from_secs(10))
             .unwrap_or_else(|_| {

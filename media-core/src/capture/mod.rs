@@ -62,12 +62,27 @@ pub enum DeviceError {
     /// The device exists but could not be opened or stopped working.
     #[error("the device could not be opened: {0}")]
     DeviceOpenFailed(String),
+    /// The camera library could not open the camera or start its stream.
+    #[error("the device could not be opened: {0}")]
+    Camera(#[source] nokhwa::NokhwaError),
+    /// A capture thread could not be started.
+    #[error("the device could not be opened: cannot spawn thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The thread playing the test sound panicked or was cancelled.
+    #[error("the device could not be opened: the test sound failed: {0}")]
+    TestSound(#[source] tokio::task::JoinError),
     /// The source is not a camera with a zoom control.
     #[error("this camera does not support zoom")]
     ZoomUnsupported,
+    /// The camera refused the zoom it says it supports.
+    #[error("the device could not be opened: setting zoom failed: {0}")]
+    Zoom(#[source] nokhwa::NokhwaError),
     /// A size, rate, channel count or zoom factor out of range.
     #[error("invalid source configuration: {0}")]
     InvalidConfig(String),
+    /// A frame size or audio format the frames cannot have.
+    #[error("invalid source configuration: {0}")]
+    InvalidFormat(#[source] crate::frame::FrameError),
     /// The audio input delivers audio faster than real time, so it is not
     /// a real microphone (e.g. the ALSA `null` PCM). Capture goes on,
     /// paced to real time.
@@ -88,10 +103,16 @@ impl DeviceError {
             DeviceError::NoMicrophone => ErrorCode::NoMicrophone,
             DeviceError::NoSpeaker => ErrorCode::DeviceNotFound,
             DeviceError::DeviceNotFound(_) => ErrorCode::DeviceNotFound,
-            DeviceError::DeviceOpenFailed(_) => ErrorCode::DeviceOpenFailed,
+            DeviceError::DeviceOpenFailed(_)
+            | DeviceError::Camera(_)
+            | DeviceError::Thread(_)
+            | DeviceError::TestSound(_)
+            | DeviceError::Zoom(_) => ErrorCode::DeviceOpenFailed,
             DeviceError::FasterThanRealTime(_) => ErrorCode::NoMicrophone,
             DeviceError::ZoomUnsupported => ErrorCode::ZoomUnsupported,
-            DeviceError::InvalidConfig(_) => ErrorCode::InvalidVideoConfig,
+            DeviceError::InvalidConfig(_) | DeviceError::InvalidFormat(_) => {
+                ErrorCode::InvalidVideoConfig
+            }
             DeviceError::File(e) => e.code(),
         }
     }

@@ -97,8 +97,7 @@ impl VideoSource {
         fps: u32,
     ) -> Result<VideoSource, DeviceError> {
         let check = || {
-            VideoFrame::check_size(width, height)
-                .map_err(|e| DeviceError::InvalidConfig(e.to_string()))?;
+            VideoFrame::check_size(width, height).map_err(DeviceError::InvalidFormat)?;
             if !(1..=120).contains(&fps) {
                 return Err(DeviceError::InvalidConfig(format!(
                     "fps must be 1..=120, got {fps}"
@@ -230,7 +229,7 @@ impl AudioSource {
     /// Starts a source with `channels` (1 or 2; a microphone is always mono).
     pub fn start(kind: &AudioSourceKind, channels: u16) -> Result<AudioSource, DeviceError> {
         crate::frame::check_audio_format(AUDIO_SAMPLE_RATE, channels)
-            .map_err(|e| DeviceError::InvalidConfig(e.to_string()))?;
+            .map_err(DeviceError::InvalidFormat)?;
         match kind {
             AudioSourceKind::Tone { freq_hz } => {
                 let (tx, rx) = frame_queue(AUDIO_QUEUE_FRAMES);
@@ -257,8 +256,8 @@ impl AudioSource {
                 })
             }
             AudioSourceKind::Custom => {
-                let (source, frames) = custom_audio(channels)
-                    .map_err(|e| DeviceError::InvalidConfig(e.to_string()))?;
+                let (source, frames) =
+                    custom_audio(channels).map_err(DeviceError::InvalidFormat)?;
                 Ok(AudioSource {
                     frames,
                     channels,
@@ -355,7 +354,7 @@ impl PacedThread {
                     n += 1;
                 }
             })
-            .map_err(|e| DeviceError::DeviceOpenFailed(format!("cannot spawn thread: {e}")))?;
+            .map_err(DeviceError::Thread)?;
         Ok(PacedThread {
             stop,
             thread: Some(thread),
