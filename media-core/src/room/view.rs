@@ -85,29 +85,15 @@ impl View {
 
     /// Applies a user update.
     pub(crate) fn apply_users(&mut self, update: UpdateType, users: &[User]) {
-        for u in users {
-            match update {
-                UpdateType::Add => {
-                    self.users.insert(u.user_id.clone(), u.clone());
-                }
-                UpdateType::Delete => {
-                    self.users.remove(&u.user_id);
-                }
-            }
-        }
+        apply(&mut self.users, update, users, |u| &u.user_id);
     }
 
-    /// Applies a stream update.
+    /// Applies a stream update (a deleted stream's device state goes too).
     pub(crate) fn apply_streams(&mut self, update: UpdateType, streams: &[Stream]) {
-        for s in streams {
-            match update {
-                UpdateType::Add => {
-                    self.streams.insert(s.stream_id.clone(), s.clone());
-                }
-                UpdateType::Delete => {
-                    self.streams.remove(&s.stream_id);
-                    self.devices.remove(&s.stream_id);
-                }
+        apply(&mut self.streams, update, streams, |s| &s.stream_id);
+        if update == UpdateType::Delete {
+            for s in streams {
+                self.devices.remove(&s.stream_id);
             }
         }
     }
@@ -156,6 +142,25 @@ impl View {
             users_new: gone(&new.users, &self.users),
             streams_gone: gone(&self.streams, &new.streams),
             streams_new: gone(&new.streams, &self.streams),
+        }
+    }
+}
+
+/// Adds `items` to `map` (by the key `key_of` reads) or removes them.
+fn apply<T: Clone>(
+    map: &mut BTreeMap<String, T>,
+    update: UpdateType,
+    items: &[T],
+    key_of: impl Fn(&T) -> &String,
+) {
+    for item in items {
+        match update {
+            UpdateType::Add => {
+                map.insert(key_of(item).clone(), item.clone());
+            }
+            UpdateType::Delete => {
+                map.remove(key_of(item));
+            }
         }
     }
 }

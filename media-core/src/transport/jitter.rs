@@ -357,6 +357,15 @@ mod tests {
         }
     }
 
+    /// An assembler (100 ms wait) given a first keyframe at `t0` by a
+    /// sender starting after `seq`, and that sender.
+    fn after_a_keyframe(seq: u16, t0: Instant) -> (FrameAssembler, Sender) {
+        let mut a = FrameAssembler::new(Duration::from_millis(100));
+        let mut s = Sender::new(seq);
+        push_all(&mut a, t0, s.packets(&access_unit(0, true, 100), 0));
+        (a, s)
+    }
+
     fn drain(a: &mut FrameAssembler, now: Instant) -> (Vec<AssembledFrame>, usize) {
         let (mut frames, mut plis) = (Vec::new(), 0);
         while let Some(out) = a.poll(now) {
@@ -392,9 +401,7 @@ mod tests {
     #[test]
     fn reordered_and_retransmitted_packets_complete_the_frame() {
         let t0 = Instant::now();
-        let mut a = FrameAssembler::new(Duration::from_millis(100));
-        let mut s = Sender::new(100);
-        push_all(&mut a, t0, s.packets(&access_unit(0, true, 100), 0));
+        let (mut a, mut s) = after_a_keyframe(100, t0);
         let mut f1 = s.packets(&access_unit(1, false, 4000), 3000);
         let lost = f1.remove(1);
         f1.swap(0, 1);
@@ -411,9 +418,7 @@ mod tests {
     #[test]
     fn unrecovered_loss_gives_up_and_requests_a_keyframe() {
         let t0 = Instant::now();
-        let mut a = FrameAssembler::new(Duration::from_millis(100));
-        let mut s = Sender::new(1);
-        push_all(&mut a, t0, s.packets(&access_unit(0, true, 100), 0));
+        let (mut a, mut s) = after_a_keyframe(1, t0);
         assert_eq!(drain(&mut a, t0).0.len(), 1);
         // A second later (past the keyframe request interval) a packet is lost.
         let t1 = t0 + Duration::from_secs(1);

@@ -299,26 +299,25 @@ mod tests {
     #[test]
     fn turn_urls_name_their_transport() {
         let p = |u: &str| TurnUrl::parse(u).map(|t| (t.transport, t.host, t.port));
-        assert_eq!(
-            p("turn:10.0.0.1:3478"),
-            Some((TurnTransport::Udp, "10.0.0.1".into(), 3478))
-        );
-        assert_eq!(
-            p("turn:example.org?transport=tcp"),
-            Some((TurnTransport::Tcp, "example.org".into(), 3478))
-        );
-        assert_eq!(
-            p("turns:example.org:443?transport=tcp"),
-            Some((TurnTransport::Tls, "example.org".into(), 443))
-        );
-        assert_eq!(
-            p("turns:example.org"),
-            Some((TurnTransport::Tls, "example.org".into(), 5349))
-        );
-        assert_eq!(
-            p("turn:[::1]:3478"),
-            Some((TurnTransport::Udp, "::1".into(), 3478))
-        );
+        for (url, transport, host, port) in [
+            ("turn:10.0.0.1:3478", TurnTransport::Udp, "10.0.0.1", 3478),
+            (
+                "turn:example.org?transport=tcp",
+                TurnTransport::Tcp,
+                "example.org",
+                3478,
+            ),
+            (
+                "turns:example.org:443?transport=tcp",
+                TurnTransport::Tls,
+                "example.org",
+                443,
+            ),
+            ("turns:example.org", TurnTransport::Tls, "example.org", 5349),
+            ("turn:[::1]:3478", TurnTransport::Udp, "::1", 3478),
+        ] {
+            assert_eq!(p(url), Some((transport, host.into(), port)), "{url}");
+        }
         assert_eq!(p("turn:host:notaport"), None);
         assert_eq!(p("turns:host?transport=udp"), None);
         assert_eq!(p("stun:host"), None);
