@@ -19,7 +19,7 @@ export const EVENT_EXAMPLES: readonly Event[] = [
   {"event":"PlayerRecvVideoFirstFrame","stream_id":"alice-main"},
   {"event":"PlayerRenderVideoFirstFrame","stream_id":"alice-main"},
   {"event":"PlayerRecvAudioFirstFrame","stream_id":"alice-main"},
-  {"event":"PlayerQualityUpdate","stream_id":"alice-main","quality":{"path":null,"video_recv_fps":30.0,"video_decode_fps":30.0,"video_render_fps":29.0,"video_kbps":1100.0,"video_break_rate":0.0,"audio_recv_fps":50.0,"audio_kbps":31.5,"audio_break_rate":0.02,"mos":4.2,"rtt_ms":15.0,"packet_loss_rate":0.005,"jitter_ms":3.5,"end_to_end_delay_ms":80.0,"av_timestamp_diff_ms":-12.0,"width":640,"height":360,"video_codec":"H264","total_recv_bytes":654321,"level":null}},
+  {"event":"PlayerQualityUpdate","stream_id":"alice-main","quality":{"path":null,"video_recv_fps":30.0,"video_decode_fps":30.0,"video_render_fps":29.0,"video_kbps":1100.0,"video_break_rate":0.0,"audio_recv_fps":50.0,"audio_kbps":31.5,"audio_break_rate":0.02,"audio_loss_rate":0.1,"audio_recovered_rate":0.08,"audio_jitter_buffer_ms":20.0,"mos":4.2,"rtt_ms":15.0,"packet_loss_rate":0.005,"jitter_ms":3.5,"end_to_end_delay_ms":80.0,"av_timestamp_diff_ms":-12.0,"width":640,"height":360,"video_codec":"H264","total_recv_bytes":654321,"level":null}},
   {"event":"RemoteMicStateUpdate","stream_id":"alice-main","state":"Mute"},
   {"event":"RemoteCameraStateUpdate","stream_id":"alice-main","state":"Open"},
   {"event":"CapturedSoundLevelUpdate","level":75.5},

@@ -346,9 +346,25 @@ export type PlayStreamQuality = {
    */
   audio_kbps: number,
   /**
-   * Share of audio frames concealed (lost or late), 0..1.
+   * Share of audio frames that had to be concealed (PLC) after repair
+   * by RED and Opus FEC, 0..1: the loss the listener hears.
    */
   audio_break_rate: number,
+  /**
+   * Share of audio packets lost on the wire, before repair, 0..1.
+   */
+  audio_loss_rate?: number | null,
+  /**
+   * Share of audio frames lost on the wire and recovered from RED
+   * redundancy or Opus FEC, 0..1 (`audio_loss_rate` minus this is about
+   * `audio_break_rate`).
+   */
+  audio_recovered_rate?: number | null,
+  /**
+   * The audio jitter buffer's target delay, ms: how long it holds audio
+   * beyond the fastest arrival to absorb jitter.
+   */
+  audio_jitter_buffer_ms?: number | null,
   /**
    * Estimated audio MOS (1..5) from loss and delay.
    */

@@ -429,6 +429,20 @@ impl Engine {
         self.local_mute(crate::room::session::LocalMute::Microphone, mute);
     }
 
+    /// Sends audio with RED (RFC 2198) redundancy on every channel when the
+    /// SFU accepted it: none below 2 % uplink loss, then one to three
+    /// earlier Opus frames in each packet as loss grows. On by default;
+    /// off sends plain Opus (with in-band FEC) whatever the loss.
+    pub fn enable_audio_red(&self, enable: bool) {
+        self.handle.media.enable_audio_red(enable);
+    }
+
+    /// Opus DTX on every channel: in silence no audio packets are sent
+    /// (players conceal the gap as comfort noise). Off by default.
+    pub fn enable_audio_dtx(&self, enable: bool) {
+        self.handle.media.enable_audio_dtx(enable);
+    }
+
     /// Lets the session announce what the published streams send now.
     fn local_mute(&self, mute: crate::room::session::LocalMute, on: bool) {
         let _ = self.call((), |s, now| {

@@ -112,8 +112,25 @@ pub struct PlayStreamQuality {
     pub audio_recv_fps: f64,
     /// Audio bitrate received, kbit/s.
     pub audio_kbps: f64,
-    /// Share of audio frames concealed (lost or late), 0..1.
+    /// Share of audio frames that had to be concealed (PLC) after repair
+    /// by RED and Opus FEC, 0..1: the loss the listener hears.
     pub audio_break_rate: f64,
+    /// Share of audio packets lost on the wire, before repair, 0..1.
+    // Optional in TypeScript too: SDKs before it was reported omit it.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    #[serde(default)]
+    pub audio_loss_rate: Option<f64>,
+    /// Share of audio frames lost on the wire and recovered from RED
+    /// redundancy or Opus FEC, 0..1 (`audio_loss_rate` minus this is about
+    /// `audio_break_rate`).
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    #[serde(default)]
+    pub audio_recovered_rate: Option<f64>,
+    /// The audio jitter buffer's target delay, ms: how long it holds audio
+    /// beyond the fastest arrival to absorb jitter.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    #[serde(default)]
+    pub audio_jitter_buffer_ms: Option<f64>,
     /// Estimated audio MOS (1..5) from loss and delay.
     pub mos: f64,
     /// Round-trip time to the SFU, ms (0 when unknown).

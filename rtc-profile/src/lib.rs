@@ -6,7 +6,11 @@
 //! - Video: H.264 constrained baseline (what openh264 produces), payload
 //!   type 102, with `nack`, `nack pli` and `ccm fir` feedback.
 //! - Audio: Opus stereo at 48 kHz, 10 ms minimum packets and in-band FEC,
-//!   payload type 111.
+//!   payload type 111; and RED (RFC 2198) over that Opus, payload type 63
+//!   with fmtp `111/111` as Chromium offers it, so a sender may add older
+//!   Opus packets to each one when the link loses packets ([`red`]). It is
+//!   registered after Opus: an answer that lists Opus first makes Opus the
+//!   sending codec, and an answer without RED means plain Opus.
 //! - Both kinds: `transport-cc` feedback and the transport-wide sequence
 //!   number header extension (TWCC), for the sender's bandwidth estimator.
 //!
@@ -14,6 +18,8 @@
 //! that feedback on both ends; each side adds its own on top (the SDK a
 //! congestion controller, TWCC sender and sender reports; the SFU relays the
 //! publisher's sender reports instead).
+
+pub mod red;
 
 use protocol::IceCandidate;
 use rtc::interceptor::{
@@ -35,10 +41,16 @@ pub const H264_FMTP: &str =
     "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
 /// The Opus format: 10 ms minimum packets, in-band FEC.
 pub const OPUS_FMTP: &str = "minptime=10;useinbandfec=1";
+/// The RED format: redundant blocks and the primary are all Opus (PT 111).
+pub const RED_FMTP: &str = "111/111";
+/// RED's MIME type.
+pub const MIME_TYPE_RED: &str = "audio/red";
 /// The payload type H.264 is registered with.
 pub const H264_PAYLOAD_TYPE: u8 = 102;
 /// The payload type Opus is registered with.
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
+/// The payload type RED is registered with (Chromium's too).
+pub const RED_PAYLOAD_TYPE: u8 = 63;
 /// The TWCC (transport-wide sequence number) header extension.
 pub const TRANSPORT_CC_URI: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
@@ -70,6 +82,17 @@ pub fn opus_codec() -> RTCRtpCodec {
     }
 }
 
+/// RED (RFC 2198) carrying Opus, as Chromium offers it.
+pub fn red_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_RED.to_owned(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: RED_FMTP.to_owned(),
+        rtcp_feedback: vec![],
+    }
+}
+
 /// A media engine with the codecs, RTCP feedback and header extensions of
 /// the profile (see the crate docs).
 pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
@@ -85,6 +108,13 @@ pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
         RTCRtpCodecParameters {
             rtp_codec: opus_codec(),
             payload_type: OPUS_PAYLOAD_TYPE,
+        },
+        RtpCodecKind::Audio,
+    )?;
+    engine.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: red_codec(),
+            payload_type: RED_PAYLOAD_TYPE,
         },
         RtpCodecKind::Audio,
     )?;
@@ -161,6 +191,10 @@ mod tests {
         assert_eq!(
             (opus_codec().clock_rate, opus_codec().channels),
             (48_000, 2)
+        );
+        assert_eq!(
+            red_codec().sdp_fmtp_line,
+            format!("{OPUS_PAYLOAD_TYPE}/{OPUS_PAYLOAD_TYPE}")
         );
     }
 }

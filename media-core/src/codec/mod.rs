@@ -6,8 +6,10 @@
 //!   slice, rate control to the target bitrate, periodic and on-demand
 //!   keyframes, bitrate changes on the fly) and a decoder; both speak Annex-B
 //!   access units.
-//! - [`opus`]: 48 kHz, 20 ms Opus with in-band FEC and packet-loss
-//!   concealment.
+//! - [`opus`]: 48 kHz, 20 ms Opus with in-band FEC, optional DTX and
+//!   packet-loss concealment.
+//! - [`red`]: RED (RFC 2198) for Opus, with as many redundant frames as the
+//!   measured loss calls for.
 //!
 //! ```
 //! use media_core::capture::test_pattern::TestPattern;
@@ -27,6 +29,7 @@
 
 pub mod h264;
 pub mod opus;
+pub mod red;
 pub mod video_config;
 
 use crate::frame::FrameError;

@@ -12,6 +12,8 @@ use opus::{Application, Bitrate, Channels};
 pub const DEFAULT_BITRATE_BPS_PER_CHANNEL: i32 = 32_000;
 /// Default packet-loss hint in percent.
 pub const DEFAULT_PACKET_LOSS_PERCENT: u8 = 10;
+/// The largest packet DTX makes for a frame it does not need sent.
+pub const DTX_PACKET_MAX: usize = 2;
 /// Largest packet the encoder may produce.
 const MAX_PACKET: usize = 1500;
 
@@ -73,6 +75,13 @@ impl OpusEncoder {
             .map_err(CodecError::OpusEncoder)
     }
 
+    /// Switches discontinuous transmission on or off: in silence the
+    /// encoder then makes packets of at most [`DTX_PACKET_MAX`] bytes, which
+    /// need not be sent (see [`is_dtx_packet`]).
+    pub fn set_dtx(&mut self, on: bool) -> Result<(), CodecError> {
+        self.encoder.set_dtx(on).map_err(CodecError::OpusEncoder)
+    }
+
     /// Encodes one 20 ms frame of this encoder's channel count.
     pub fn encode(&mut self, frame: &AudioFrame) -> Result<Bytes, CodecError> {
         frame.validate()?;
@@ -85,6 +94,11 @@ impl OpusEncoder {
             .map_err(CodecError::OpusEncoder)?;
         Ok(Bytes::from(packet))
     }
+}
+
+/// Whether an encoded packet is a DTX frame (silence nobody needs sent).
+pub fn is_dtx_packet(packet: &[u8]) -> bool {
+    packet.len() <= DTX_PACKET_MAX
 }
 
 /// An Opus decoder producing 20 ms frames.
@@ -214,6 +228,25 @@ mod tests {
         let concealed = dec.conceal().unwrap();
         concealed.validate().unwrap();
         dec.decode(&packets[8]).unwrap().validate().unwrap();
+    }
+
+    #[test]
+    fn dtx_makes_silence_unsendable() {
+        let mut enc = OpusEncoder::new(48_000, 1).unwrap();
+        let silence = |i: u64| AudioFrame::silence(1, i * 20_000);
+        enc.set_dtx(true).unwrap();
+        let dtx = (0..50)
+            .filter(|&i| is_dtx_packet(&enc.encode(&silence(i)).unwrap()))
+            .count();
+        assert!(dtx > 30, "{dtx} of 50 silent frames are DTX");
+        enc.set_dtx(false).unwrap();
+        assert!(!is_dtx_packet(&enc.encode(&silence(50)).unwrap()));
+        let mut tone = ToneGenerator::new(440.0, AUDIO_SAMPLE_RATE, 1);
+        enc.set_dtx(true).unwrap();
+        let sent = (51..80)
+            .filter(|&i| !is_dtx_packet(&enc.encode(&tone.next_frame(i * 20_000)).unwrap()))
+            .count();
+        assert_eq!(sent, 29, "a tone is never DTX");
     }
 
     #[test]

@@ -14,7 +14,8 @@ use crate::capture::queue::frame_queue;
 use crate::capture::source::{AudioSource, AudioSourceKind, VideoSource, VideoSourceKind};
 use crate::capture::DeviceError;
 use crate::codec::h264::H264Encoder;
-use crate::codec::opus::OpusEncoder;
+use crate::codec::opus::{is_dtx_packet, OpusEncoder};
+use crate::codec::red::{redundancy_for_loss, RedEncoder};
 use crate::codec::video_config::VideoConfig;
 use crate::event::Event;
 use crate::frame::VideoFrame;
@@ -22,6 +23,7 @@ use crate::quality::{PublishStreamQuality, StreamQualityLevel, QUALITY_INTERVAL}
 use crate::render::{I420Planes, RendererHandle};
 use crate::room::PublishChannel;
 use crate::transport::PublishTransport;
+use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -58,6 +60,25 @@ pub(crate) struct PublishMutes {
     pub(crate) audio: AtomicBool,
     /// `enable_camera(false)`: no capture, no preview, nothing sent.
     pub(crate) camera_off: AtomicBool,
+}
+
+/// How every channel sends audio (engine-wide settings, read per frame).
+#[derive(Debug)]
+pub(crate) struct AudioOptions {
+    /// `enable_audio_red`: RED (RFC 2198) when the SFU accepted it, with
+    /// as many redundant frames as the measured loss calls for (on by default).
+    pub(crate) red: AtomicBool,
+    /// `enable_audio_dtx`: Opus DTX, no packets in silence (off by default).
+    pub(crate) dtx: AtomicBool,
+}
+
+impl Default for AudioOptions {
+    fn default() -> Self {
+        AudioOptions {
+            red: AtomicBool::new(true),
+            dtx: AtomicBool::new(false),
+        }
+    }
 }
 
 /// What outlives a pipeline restart (new source or video config): the
@@ -106,6 +127,9 @@ pub(crate) struct ChannelShared {
     video_bytes: Counter,
     sent_audio: Counter,
     audio_bytes: Counter,
+    /// Uplink packet loss per the SFU's latest receiver report, ‰: how
+    /// much audio redundancy to send.
+    loss_permille: AtomicU32,
     size: Mutex<(u32, u32)>,
     first_frame: AtomicBool,
     /// The captured audio's level, muted or not, publishing or not.
@@ -167,6 +191,7 @@ impl ChannelPipeline {
         sources: &ChannelSources,
         link: Arc<PublishLink>,
         mic_muted: Arc<AtomicBool>,
+        audio: Arc<AudioOptions>,
         facts: FactSender,
         rt: &Handle,
     ) -> ChannelPipeline {
@@ -183,6 +208,7 @@ impl ChannelPipeline {
             video_bytes: Counter::default(),
             sent_audio: Counter::default(),
             audio_bytes: Counter::default(),
+            loss_permille: AtomicU32::new(0),
             size: Mutex::new((0, 0)),
             first_frame: AtomicBool::new(false),
             captured_level: LevelMeter::default(),
@@ -217,6 +243,7 @@ impl ChannelPipeline {
                 shared.clone(),
                 source,
                 mic_muted,
+                audio,
                 facts.clone(),
             ))),
             Err(e) => report_device(&facts, DeviceType::Microphone, &e),
@@ -384,6 +411,7 @@ async fn audio_loop(
     shared: Arc<ChannelShared>,
     mut source: AudioSource,
     mic_muted: Arc<AtomicBool>,
+    options: Arc<AudioOptions>,
     facts: FactSender,
 ) {
     let mut encoder = match OpusEncoder::new(48_000, source.channels()) {
@@ -393,6 +421,8 @@ async fn audio_loop(
             return;
         }
     };
+    let mut red = RedEncoder::new();
+    let mut dtx = false;
     while let Some(frame) = source.recv().await {
         if shared.stop.load(Ordering::Relaxed) {
             break;
@@ -409,15 +439,52 @@ async fn audio_loop(
         if shared.mutes.audio.load(Ordering::Relaxed) || mic_muted.load(Ordering::Relaxed) {
             continue;
         }
-        match encoder.encode(&frame) {
-            Ok(packet) => {
-                let len = packet.len() as u64;
-                if transport.write_audio(packet, AUDIO_FRAME).await.is_ok() {
-                    shared.sent_audio.add(1);
-                    shared.audio_bytes.add(len);
-                }
+        let want_dtx = options.dtx.load(Ordering::Relaxed);
+        if want_dtx != dtx {
+            match encoder.set_dtx(want_dtx) {
+                Ok(()) => dtx = want_dtx,
+                Err(e) => tracing::warn!(%e, "cannot switch Opus DTX"),
             }
-            Err(e) => tracing::warn!(%e, "audio encoding failed"),
+        }
+        let packet = match encoder.encode(&frame) {
+            Ok(packet) => packet,
+            Err(e) => {
+                tracing::warn!(%e, "audio encoding failed");
+                continue;
+            }
+        };
+        if dtx && is_dtx_packet(&packet) {
+            // Nothing sent; the empty write moves the RTP timestamp on.
+            red.skip();
+            let _ = transport.write_audio(Bytes::new(), AUDIO_FRAME).await;
+            continue;
+        }
+        let redundancy = if options.red.load(Ordering::Relaxed) && transport.audio_red_negotiated()
+        {
+            redundancy_for_loss(f64::from(shared.loss_permille.load(Ordering::Relaxed)) / 1000.0)
+        } else {
+            0
+        };
+        let sent = match red.encode(&packet, redundancy) {
+            Ok(Some(payload)) => {
+                let len = payload.len();
+                (len, transport.write_audio_red(payload, AUDIO_FRAME).await)
+            }
+            Ok(None) => (
+                packet.len(),
+                transport.write_audio(packet, AUDIO_FRAME).await,
+            ),
+            Err(e) => {
+                tracing::warn!(%e, "RED packetizing failed");
+                (
+                    packet.len(),
+                    transport.write_audio(packet, AUDIO_FRAME).await,
+                )
+            }
+        };
+        if let (len, Ok(())) = sent {
+            shared.sent_audio.add(1);
+            shared.audio_bytes.add(len as u64);
         }
     }
 }
@@ -442,6 +509,10 @@ async fn quality_loop(shared: Arc<ChannelShared>, facts: FactSender) {
             continue;
         };
         let stats = transport.stats().await;
+        shared.loss_permille.store(
+            (stats.fraction_lost.clamp(0.0, 1.0) * 1000.0) as u32,
+            Ordering::Relaxed,
+        );
         let rtt_ms = stats.rtt.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         let (width, height) = *shared.size.lock().unwrap_or_else(PoisonError::into_inner);
         let quality = PublishStreamQuality {

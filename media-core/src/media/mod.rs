@@ -11,6 +11,7 @@
 //! generation number, so a command that lands meanwhile is applied to
 //! whichever pipeline ends up running ([`state`] has the rules).
 
+mod audio_jitter;
 mod channel;
 mod counters;
 mod player;
@@ -115,6 +116,8 @@ pub(crate) struct Media {
     facts: FactSender,
     /// `mute_microphone`, read by every channel's audio loop.
     mic_muted: Arc<AtomicBool>,
+    /// `enable_audio_red` / `enable_audio_dtx`, read by every channel's audio loop.
+    audio: Arc<channel::AudioOptions>,
     state: Mutex<MediaState>,
     #[cfg(test)]
     test_hooks: TestHooks,
@@ -161,6 +164,7 @@ impl Media {
             transport,
             facts,
             mic_muted: Arc::new(AtomicBool::new(false)),
+            audio: Arc::default(),
             state: Mutex::new(MediaState::new([sources(), sources()])),
             #[cfg(test)]
             test_hooks: TestHooks::default(),
@@ -219,6 +223,14 @@ impl Media {
 
     pub(crate) fn mute_microphone(&self, mute: bool) {
         self.mic_muted.store(mute, Ordering::Relaxed);
+    }
+
+    pub(crate) fn enable_audio_red(&self, enable: bool) {
+        self.audio.red.store(enable, Ordering::Relaxed);
+    }
+
+    pub(crate) fn enable_audio_dtx(&self, enable: bool) {
+        self.audio.dtx.store(enable, Ordering::Relaxed);
     }
 
     /// Stops (or resumes) sending video on a channel, whether it runs now
@@ -503,6 +515,7 @@ impl Media {
             &starting.sources,
             starting.link,
             self.mic_muted.clone(),
+            self.audio.clone(),
             self.facts.clone(),
             &self.rt,
         );

@@ -3,10 +3,13 @@
 //! the null speaker) and the app's audio sink.
 //!
 //! Decoding runs on its own thread; the transport's events are read by a
-//! tokio task that also decodes audio (cheap) and handles loss: after an
+//! tokio task that also decodes audio (cheap, through the audio jitter
+//! buffer, which repairs lost packets and times the playout) and handles
+//! loss: after an
 //! incomplete video frame, frames are skipped until the next keyframe (which
 //! the transport has already requested), so no corrupted picture is shown.
 
+use super::audio_jitter::{AudioJitterBuffer, RepairCounts};
 use super::counters::{Counter, RateMeter};
 use super::slot::Slot;
 use super::sound_level::LevelMeter;
@@ -14,13 +17,12 @@ use super::sync::{PlayoutSync, Track, MAX_SYNC_DELAY};
 use super::{AudioSink, Fact, FactSender, PlayedAudio};
 use crate::capture::speaker::Speaker;
 use crate::codec::h264::H264Decoder;
-use crate::codec::opus::OpusDecoder;
 use crate::event::Event;
 use crate::frame::AudioFrame;
 use crate::quality::{estimate_mos, PlayStreamQuality, StreamQualityLevel, QUALITY_INTERVAL};
 use crate::render::{I420Planes, RendererHandle};
-use crate::transport::{AudioPacket, EncodedVideoFrame, PlayEvent, PlayTransport};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use crate::transport::{EncodedVideoFrame, PlayEvent, PlayTransport};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -48,7 +50,14 @@ pub(crate) struct PlayerShared {
     video_bytes: Counter,
     audio_packets: Counter,
     audio_bytes: Counter,
+    /// Audio packets lost on the wire.
+    audio_lost: Counter,
+    /// Lost audio frames recovered (RED or FEC).
+    audio_recovered: Counter,
+    /// Lost audio frames concealed (PLC).
     audio_concealed: Counter,
+    /// The audio jitter buffer's target delay, µs.
+    audio_jitter_delay_us: AtomicU64,
     frozen_ms: Counter,
     size: Mutex<(u32, u32)>,
     /// Send-to-decode delay of the latest frame, µs (-1 = unknown).
@@ -63,6 +72,18 @@ pub(crate) struct PlayerShared {
     sync: Mutex<PlayoutSync>,
     /// The decoded audio's level (whether or not it is played out).
     pub(crate) level: LevelMeter,
+}
+
+impl PlayerShared {
+    /// Adds what the audio jitter buffer counted since `before`.
+    fn count_audio(&self, before: RepairCounts, after: RepairCounts) {
+        self.audio_packets.add(after.received - before.received);
+        self.audio_lost.add(after.lost - before.lost);
+        self.audio_recovered.add(
+            after.recovered_red + after.recovered_fec - before.recovered_red - before.recovered_fec,
+        );
+        self.audio_concealed.add(after.concealed - before.concealed);
+    }
 }
 
 /// A running player pipeline.
@@ -95,7 +116,10 @@ impl PlayerPipeline {
             video_bytes: Counter::default(),
             audio_packets: Counter::default(),
             audio_bytes: Counter::default(),
+            audio_lost: Counter::default(),
+            audio_recovered: Counter::default(),
             audio_concealed: Counter::default(),
+            audio_jitter_delay_us: AtomicU64::new(0),
             frozen_ms: Counter::default(),
             size: Mutex::new((0, 0)),
             e2e_us: AtomicI64::new(-1),
@@ -180,8 +204,7 @@ async fn event_loop(
             fact: f,
         });
     };
-    let mut opus: Option<OpusDecoder> = None;
-    let mut last_seq: Option<u16> = None;
+    let mut jitter: Option<AudioJitterBuffer> = None;
     // Audio waits for its presentation time in its own task, in order, so
     // video events are never held up behind it.
     let (playout, frames) = mpsc::unbounded_channel();
@@ -209,33 +232,38 @@ async fn event_loop(
                 }
             }
             PlayEvent::Audio(packet) => {
-                let decoder = match &mut opus {
-                    Some(d) => d,
-                    None => match OpusDecoder::new(48_000, 1) {
-                        Ok(d) => opus.insert(d),
+                let buffer = match &mut jitter {
+                    Some(b) => b,
+                    None => match AudioJitterBuffer::new(1, rtc_profile::RED_PAYLOAD_TYPE) {
+                        Ok(b) => jitter.insert(b),
                         Err(e) => {
                             tracing::error!(%e, "cannot create the Opus decoder");
                             continue;
                         }
                     },
                 };
-                let frames = decode_audio(&shared, decoder, &packet, &mut last_seq);
+                shared.audio_bytes.add(packet.data.len() as u64);
+                let before = buffer.counts();
+                let now_us = crate::frame::unix_time_us();
+                let frames = buffer.push(&packet, now_us);
+                shared.count_audio(before, buffer.counts());
+                shared
+                    .audio_jitter_delay_us
+                    .store(buffer.target_delay_us(), Ordering::Relaxed);
                 if !shared.first_audio.swap(true, Ordering::Relaxed) {
                     let _ = facts.send(Fact::Event(Event::PlayerRecvAudioFirstFrame {
                         stream_id: stream_id.clone(),
                     }));
                 }
-                let timing = packet.capture_time_us.map(|t| {
-                    let at = lock(&shared.sync).present_at(
-                        Track::Audio,
-                        t,
-                        crate::frame::unix_time_us(),
-                    );
-                    (t, at)
-                });
-                for frame in frames {
+                // In sync with the video, and never before the jitter
+                // buffer's playout time.
+                let synced = packet
+                    .capture_time_us
+                    .map(|t| (t, lock(&shared.sync).present_at(Track::Audio, t, now_us)));
+                for (frame, buffered_at) in frames {
                     shared.level.add(&frame.samples);
-                    let _ = playout.send((frame, timing));
+                    let at = synced.map_or(buffered_at, |(_, at)| at.max(buffered_at));
+                    let _ = playout.send((frame, synced.map(|(t, _)| t), at));
                 }
             }
         }
@@ -251,20 +279,22 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Plays decoded audio out at its presentation time: `(sender time,
-/// present at)` in Unix µs, `None` = at once.
+/// A decoded frame, its sender time if known and when to present it (Unix µs).
+type PlayoutFrame = (AudioFrame, Option<u64>, u64);
+
+/// Plays decoded audio out at its presentation time.
 async fn play_out(
     shared: Arc<PlayerShared>,
-    mut frames: mpsc::UnboundedReceiver<(AudioFrame, Option<(u64, u64)>)>,
+    mut frames: mpsc::UnboundedReceiver<PlayoutFrame>,
     speaker: Arc<Speaker>,
     sink: Option<AudioSink>,
 ) {
-    while let Some((frame, timing)) = frames.recv().await {
-        if let Some((sent, at)) = timing {
-            let wait = at.saturating_sub(crate::frame::unix_time_us());
-            if wait > 0 {
-                tokio::time::sleep(Duration::from_micros(wait).min(MAX_SYNC_DELAY)).await;
-            }
+    while let Some((frame, sent, at)) = frames.recv().await {
+        let wait = at.saturating_sub(crate::frame::unix_time_us());
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_micros(wait).min(MAX_SYNC_DELAY)).await;
+        }
+        if let Some(sent) = sent {
             shared
                 .last_audio_capture_ms
                 .store((sent / 1000) as i64, Ordering::Relaxed);
@@ -283,45 +313,6 @@ async fn play_out(
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Decodes one packet, concealing what was lost before it (FEC for the
-/// packet just before, PLC for older ones, at most 5 frames).
-fn decode_audio(
-    shared: &PlayerShared,
-    decoder: &mut OpusDecoder,
-    packet: &AudioPacket,
-    last_seq: &mut Option<u16>,
-) -> Vec<AudioFrame> {
-    shared.audio_packets.add(1);
-    shared.audio_bytes.add(packet.data.len() as u64);
-    let mut out = Vec::new();
-    let gap = last_seq.map_or(0, |s| packet.sequence.wrapping_sub(s).wrapping_sub(1));
-    if gap < 100 {
-        *last_seq = Some(packet.sequence);
-        for missing in (0..gap.min(5)).rev() {
-            let concealed = if missing == 0 {
-                decoder.decode_fec(&packet.data)
-            } else {
-                decoder.conceal()
-            };
-            if let Ok(f) = concealed {
-                shared.audio_concealed.add(1);
-                out.push(f);
-            }
-        }
-    } else if gap < 0x8000 {
-        // A jump (stream restarted): start over.
-        *last_seq = Some(packet.sequence);
-    } else {
-        // Late duplicate or reordered packet: already concealed.
-        return out;
-    }
-    match decoder.decode(&packet.data) {
-        Ok(f) => out.push(f),
-        Err(e) => tracing::debug!(%e, "undecodable audio packet"),
-    }
-    out
 }
 
 fn decode_loop(
@@ -439,7 +430,7 @@ fn decode_loop(
 }
 
 async fn quality_loop(shared: Arc<PlayerShared>, facts: FactSender) {
-    let mut meter = RateMeter::new(8, Instant::now());
+    let mut meter = RateMeter::new(10, Instant::now());
     let mut tick = tokio::time::interval(QUALITY_INTERVAL);
     tick.tick().await;
     loop {
@@ -456,6 +447,8 @@ async fn quality_loop(shared: Arc<PlayerShared>, facts: FactSender) {
             shared.audio_bytes.get(),
             shared.audio_concealed.get(),
             shared.frozen_ms.get(),
+            shared.audio_lost.get(),
+            shared.audio_recovered.get(),
         ];
         let r = meter.rates(Instant::now(), &readings);
         let stats = transport.stats().await;
@@ -466,7 +459,9 @@ async fn quality_loop(shared: Arc<PlayerShared>, facts: FactSender) {
             shared.last_video_capture_ms.load(Ordering::Relaxed),
         );
         let (width, height) = *lock(&shared.size);
-        let audio_total = r[4] + r[6];
+        // Frames due: one per packet, received or lost.
+        let audio_due = r[4] + r[8];
+        let share_of_due = |x: f64| if audio_due > 0.0 { x / audio_due } else { 0.0 };
         let loss = stats.loss_fraction;
         let quality = PlayStreamQuality {
             path: stats.path,
@@ -477,11 +472,12 @@ async fn quality_loop(shared: Arc<PlayerShared>, facts: FactSender) {
             video_break_rate: (r[7] / 1000.0).min(1.0),
             audio_recv_fps: r[4],
             audio_kbps: r[5] * 8.0 / 1000.0,
-            audio_break_rate: if audio_total > 0.0 {
-                r[6] / audio_total
-            } else {
-                0.0
-            },
+            audio_break_rate: share_of_due(r[6]),
+            audio_loss_rate: Some(share_of_due(r[8])),
+            audio_recovered_rate: Some(share_of_due(r[9])),
+            audio_jitter_buffer_ms: Some(
+                shared.audio_jitter_delay_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            ),
             mos: if r[4] > 0.0 {
                 estimate_mos(loss, e2e_ms)
             } else {

@@ -50,6 +50,9 @@ pub struct AudioPacket {
     pub rtp_timestamp: u32,
     /// Its RTP sequence number.
     pub sequence: u16,
+    /// Its RTP payload type: Opus, or RED ([`rtc_profile::RED_PAYLOAD_TYPE`])
+    /// carrying Opus.
+    pub payload_type: u8,
     /// When it arrived.
     pub received_at: Instant,
     /// The sender's wall clock (Unix microseconds) at this RTP timestamp.
@@ -356,6 +359,7 @@ async fn read_audio(
                     data: packet.payload,
                     rtp_timestamp,
                     sequence: packet.header.sequence_number,
+                    payload_type: packet.header.payload_type,
                     received_at: Instant::now(),
                     capture_time_us: shared.sender_time_us(MediaKind::Audio, rtp_timestamp),
                 };

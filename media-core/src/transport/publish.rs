@@ -80,6 +80,8 @@ struct Output {
     sender: Arc<dyn RtpSender>,
     ssrc: u32,
     payload_type: Mutex<Option<u8>>,
+    /// RED's payload type, when the answer accepted RED (audio only).
+    red_payload_type: Mutex<Option<u8>>,
     clock_rate: u32,
 }
 
@@ -175,10 +177,31 @@ impl PublishTransport {
         self.video.write(data, duration, captured).await
     }
 
-    /// Sends one Opus packet lasting `duration`.
+    /// Sends one Opus packet lasting `duration` (an empty one sends nothing
+    /// and moves the RTP timestamp on: a DTX frame).
     pub async fn write_audio(&self, data: Bytes, duration: Duration) -> Result<(), TransportError> {
         self.check_sendable()?;
         self.audio.write(data, duration, Instant::now()).await
+    }
+
+    /// Sends one RED payload (RFC 2198, Opus blocks) lasting `duration`;
+    /// `NotNegotiated` when the SFU's answer did not accept RED.
+    pub async fn write_audio_red(
+        &self,
+        data: Bytes,
+        duration: Duration,
+    ) -> Result<(), TransportError> {
+        self.check_sendable()?;
+        let payload_type =
+            lock(&self.audio.red_payload_type).ok_or(TransportError::NotNegotiated)?;
+        self.audio
+            .write_as(payload_type, data, duration, Instant::now())
+            .await
+    }
+
+    /// Whether the SFU's answer accepted RED for the audio.
+    pub fn audio_red_negotiated(&self) -> bool {
+        lock(&self.audio.red_payload_type).is_some()
     }
 
     /// Counters of the connection now.
@@ -291,15 +314,24 @@ impl Output {
             sender,
             ssrc,
             payload_type: Mutex::new(None),
+            red_payload_type: Mutex::new(None),
             clock_rate,
         })
     }
 
+    /// The track's codec is the first negotiated one that is not RED.
     async fn learn_payload_type(&self) {
         if let Ok(params) = self.sender.get_parameters().await {
-            if let Some(codec) = params.rtp_parameters.codecs.first() {
+            let codecs = &params.rtp_parameters.codecs;
+            let is_red = |c: &&rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters| {
+                c.rtp_codec
+                    .mime_type
+                    .eq_ignore_ascii_case(rtc_profile::MIME_TYPE_RED)
+            };
+            if let Some(codec) = codecs.iter().find(|c| !is_red(c)) {
                 *lock(&self.payload_type) = Some(codec.payload_type);
             }
+            *lock(&self.red_payload_type) = codecs.iter().find(is_red).map(|c| c.payload_type);
         }
     }
 
@@ -310,6 +342,16 @@ impl Output {
         timestamp: Instant,
     ) -> Result<(), TransportError> {
         let payload_type = lock(&self.payload_type).ok_or(TransportError::NotNegotiated)?;
+        self.write_as(payload_type, data, duration, timestamp).await
+    }
+
+    async fn write_as(
+        &self,
+        payload_type: u8,
+        data: Bytes,
+        duration: Duration,
+        timestamp: Instant,
+    ) -> Result<(), TransportError> {
         let sample = Sample {
             data,
             duration,

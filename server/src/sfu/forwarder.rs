@@ -21,6 +21,40 @@ pub(crate) fn rewrite_for_leg(packet: &mut rtp::Packet, ssrc: u32, payload_type:
     packet.header.extensions_padding = 0;
 }
 
+/// How a player leg's track takes the publisher's RED (RFC 2198) packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RedOnLeg {
+    /// Not an audio track: payload types pass as negotiated.
+    NotAudio,
+    /// The leg did not accept RED: send the primary (Opus) block only.
+    Strip,
+    /// The leg accepted RED under this payload type.
+    Keep(u8),
+}
+
+/// The payload type a forwarded packet goes out with on a leg that
+/// negotiated `payload_type` for the track: a RED packet (the profile's RED
+/// payload type on an audio track) keeps RED where the leg accepted it and
+/// is cut to its primary Opus block where not; `None` drops a malformed one.
+pub(crate) fn leg_payload_type(
+    packet: &mut rtp::Packet,
+    payload_type: u8,
+    red: RedOnLeg,
+) -> Option<u8> {
+    if red == RedOnLeg::NotAudio || packet.header.payload_type != rtc_profile::RED_PAYLOAD_TYPE {
+        return Some(payload_type);
+    }
+    match red {
+        RedOnLeg::Keep(red_type) => Some(red_type),
+        _ => {
+            let primary = rtc_profile::red::primary(&packet.payload)?.len();
+            let start = packet.payload.len() - primary;
+            packet.payload = packet.payload.slice(start..);
+            Some(payload_type)
+        }
+    }
+}
+
 /// The payload type a player leg negotiated for the publisher's codec: the
 /// same MIME type and, for H.264, the same profile-level-id and
 /// packetization-mode (answers list every codec the player offered, so the
@@ -201,6 +235,46 @@ mod tests {
             negotiated_payload_type(&opus, &[codec("audio/OPUS", "", 109)]),
             Some(109)
         );
+    }
+
+    #[test]
+    fn red_stays_red_where_accepted_and_becomes_opus_where_not() {
+        let red_payload = rtc_profile::red::build(
+            111,
+            b"now",
+            &[rtc_profile::red::RedBlock {
+                payload_type: 111,
+                timestamp_offset: 960,
+                data: b"before",
+            }],
+        )
+        .unwrap();
+        let packet = |pt: u8, payload: &[u8]| rtp::Packet {
+            header: rtp::header::Header {
+                payload_type: pt,
+                ..Default::default()
+            },
+            payload: Bytes::copy_from_slice(payload),
+        };
+        let red_pt = rtc_profile::RED_PAYLOAD_TYPE;
+        let mut p = packet(red_pt, &red_payload);
+        assert_eq!(
+            leg_payload_type(&mut p, 109, RedOnLeg::Keep(100)),
+            Some(100)
+        );
+        assert_eq!(p.payload, red_payload);
+        assert_eq!(leg_payload_type(&mut p, 109, RedOnLeg::Strip), Some(109));
+        assert_eq!(&p.payload[..], b"now");
+        // Opus passes; video is never taken for RED; malformed RED is dropped.
+        let mut opus = packet(111, b"opus");
+        assert_eq!(leg_payload_type(&mut opus, 109, RedOnLeg::Strip), Some(109));
+        assert_eq!(&opus.payload[..], b"opus");
+        let mut video = packet(red_pt, &[0xff]);
+        assert_eq!(
+            leg_payload_type(&mut video, 102, RedOnLeg::NotAudio),
+            Some(102)
+        );
+        assert_eq!(leg_payload_type(&mut video, 109, RedOnLeg::Strip), None);
     }
 
     #[test]

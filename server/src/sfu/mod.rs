@@ -78,7 +78,7 @@ pub use mux::{MuxCounters, MuxError};
 
 use crate::config::MediaConfig;
 use engine::{usable_remote_candidate, Announce, LegConnection, Transport};
-use forwarder::{negotiated_payload_type, sending_sections};
+use forwarder::{negotiated_payload_type, sending_sections, RedOnLeg};
 use protocol::{ErrorCode, IceCandidate, MediaRole};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -643,11 +643,18 @@ async fn negotiate_player(
             tracing::warn!(stream_id = %stream.stream_id, mime = %source.codec.mime_type, "player did not accept the codec; track not forwarded");
             continue;
         };
+        let red = if source.kind == RtpCodecKind::Audio {
+            negotiated_payload_type(&rtc_profile::red_codec(), &params.rtp_parameters.codecs)
+                .map_or(RedOnLeg::Strip, RedOnLeg::Keep)
+        } else {
+            RedOnLeg::NotAudio
+        };
         outputs.push(Output {
             index: source.index,
             local,
             ssrc,
             payload_type,
+            red,
         });
     }
     if outputs.is_empty() {

@@ -10,7 +10,9 @@
 //! `forwarder`'s, fed the task's `now`.
 
 use super::engine::LegConnection;
-use super::forwarder::{rewrite_for_leg, KeyframeDecision, KeyframeLimiter};
+use super::forwarder::{
+    leg_payload_type, rewrite_for_leg, KeyframeDecision, KeyframeLimiter, RedOnLeg,
+};
 use super::rtcp_delivery::is_keyframe_request;
 use super::{codec_of, LegRef, SfuError, SfuObserver, StreamKey};
 use protocol::MediaRole;
@@ -121,6 +123,8 @@ pub(super) struct Output {
     pub(super) local: Arc<TrackLocalStaticRTP>,
     pub(super) ssrc: u32,
     pub(super) payload_type: u8,
+    /// What the leg does with the publisher's RED audio packets.
+    pub(super) red: RedOnLeg,
 }
 
 /// Connections taken out of the state, to close (outside the owner).
@@ -719,6 +723,7 @@ impl Player {
                 output.local,
                 output.ssrc,
                 output.payload_type,
+                output.red,
             )));
         }
     }
@@ -808,10 +813,14 @@ async fn write_leg(
     writer: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     payload_type: u8,
+    red: RedOnLeg,
 ) {
     loop {
         match packets.recv().await {
             Ok(Relayed::Rtp(mut packet)) => {
+                let Some(payload_type) = leg_payload_type(&mut packet, payload_type, red) else {
+                    continue;
+                };
                 rewrite_for_leg(&mut packet, ssrc, payload_type);
                 if let Err(error) = writer.write_rtp(packet).await {
                     tracing::trace!(%error, "forwarded packet not written");
