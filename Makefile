@@ -7,7 +7,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 export CONFER_ARTIFACTS := $(ARTIFACTS)
 export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run serve test deps ui web build contract lint audit fmt ui-test browser-test fuzz fuzz-test bench bench-abuse bench-networks bench-app bench-browser dist test-dist bench-dist clean
+.PHONY: run serve test deps ui web build contract lint audit fmt ui-test browser-test fuzz fuzz-test bench bench-abuse bench-networks bench-network bench-app bench-browser dist test-dist bench-dist clean
 
 deps:
 	@bash scripts/deps.sh
@@ -128,6 +128,7 @@ bench: deps
 	$(CARGO) bench --bench media
 	$(CARGO) bench --bench sfu_mux
 	$(MAKE) bench-networks
+	$(MAKE) bench-network
 	$(CARGO) bench -p turn-server --bench relay
 	$(MAKE) bench-abuse
 	$(MAKE) bench-app
@@ -155,6 +156,13 @@ bench-abuse:
 ## TLS vs ICE-TCP, in one run.
 bench-networks:
 	$(CARGO) bench --bench real_networks
+
+## Issue 15's figures through the impairment relay, native -> native and
+## Chromium -> Chromium through the same SFU in one run: loss, bursty loss,
+## a capacity step, steady capacities, one weak player among three clean
+## ones. BENCH_SECONDS (default 60) is each scenario's window.
+bench-network: web
+	$(CARGO) bench --bench network
 
 ## The desktop app's figures (release app under Xvfb, driven by tauri-driver).
 bench-app: ui

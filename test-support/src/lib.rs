@@ -25,12 +25,15 @@
 
 #[cfg(feature = "sdk")]
 pub mod brief;
+pub mod call_metrics;
 #[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod client;
 #[cfg(feature = "server")]
 pub mod flood;
+#[cfg(feature = "sdk")]
+pub mod frame_log;
 #[cfg(feature = "server")]
 pub mod frozen;
 #[cfg(feature = "sdk")]
@@ -48,6 +51,8 @@ pub mod raw;
 pub mod relay;
 #[cfg(feature = "server")]
 pub mod runtime;
+#[cfg(feature = "sdk")]
+pub mod split_relay;
 #[cfg(feature = "server")]
 pub mod test_server;
 #[cfg(feature = "server")]

@@ -1,0 +1,120 @@
+// The Chromium side of `make bench-network` (benches/network.rs drives it):
+// headless Chromium pages of the web debug page against the bench's server,
+// one JSON request per stdin line, one `@reply {...}` line per request on
+// stdout (anything else on stdout is ignored; logs go to stderr).
+//
+// Requests: {op: "ready"}; {op: "publish", key, room, user, stream} (test
+// pattern, waits for Publishing); {op: "play", key, room, user, stream}
+// (autoplay, waits for the first stamped frame); {op: "read", key, stream}
+// -> {frames: [{captureTimeUs, presentedUs}], stats: [{atUs, height,
+// concealed, samples}]}; {op: "close", key}; {op: "quit"}.
+//
+// The server announces only the impairment relay's address. An init script
+// keeps each page's host candidates to itself (as native engines do with
+// announce_local_candidates = false), so the SFU reaches the page only
+// through the relay, and samples the inbound stats every 250 ms.
+// Environment: CONFER_BIN (for `confer token mint`), CONFER_HTTP_URL,
+// CONFER_APP_ID, CONFER_SECRET.
+
+import { createInterface } from "node:readline";
+import { Server, launchBrowser, openPageAs, pageLogin, pagePublish, until, WAIT_MS } from "./harness.mjs";
+
+/** Runs in every page before its scripts. */
+function tapPeerConnections() {
+  const Base = window.RTCPeerConnection;
+  const pcs = [];
+  const stats = [];
+  window.__benchStats = stats;
+  class Tapped extends Base {
+    constructor(...args) {
+      super(...args);
+      pcs.push(this);
+    }
+    // Only the end-of-candidates (null) reaches the page's handler.
+    set onicecandidate(handler) {
+      super.onicecandidate = handler && ((e) => e.candidate === null && handler(e));
+    }
+    get onicecandidate() {
+      return super.onicecandidate;
+    }
+  }
+  window.RTCPeerConnection = Tapped;
+  setInterval(async () => {
+    const sample = { atUs: (performance.timeOrigin + performance.now()) * 1000, height: 0, concealed: 0, samples: 0 };
+    for (const pc of pcs) {
+      if (pc.connectionState === "closed") continue;
+      (await pc.getStats()).forEach((s) => {
+        if (s.type !== "inbound-rtp") return;
+        if (s.kind === "video") sample.height = Math.max(sample.height, s.frameHeight ?? 0);
+        if (s.kind === "audio") {
+          sample.concealed += s.concealedSamples ?? 0;
+          sample.samples += s.totalSamplesReceived ?? 0;
+        }
+      });
+    }
+    stats.push(sample);
+  }, 250);
+}
+
+const server = Object.assign(Object.create(Server.prototype), {
+  appId: Number(process.env.CONFER_APP_ID),
+  secret: process.env.CONFER_SECRET,
+  httpUrl: process.env.CONFER_HTTP_URL,
+});
+const pages = new Map();
+let browser = null;
+
+const handlers = {
+  async ready() {
+    browser = await launchBrowser();
+    await browser.context.addInitScript(tapPeerConnections);
+    return {};
+  },
+  async publish({ key, room, user, stream }) {
+    const page = await openPageAs({ browser, server }, room, user, { source: "test", stream });
+    pages.set(key, page);
+    await pageLogin(page);
+    await pagePublish(page);
+    return {};
+  },
+  async play({ key, room, user, stream }) {
+    const page = await openPageAs({ browser, server }, room, user, { autoplay: "1" });
+    pages.set(key, page);
+    await pageLogin(page);
+    await until(
+      `${key} reads ${stream}`,
+      async () => (await page.evaluate((s) => window.conferDebug.frames(s).length, stream)) > 0,
+      WAIT_MS,
+      200,
+    );
+    return {};
+  },
+  async read({ key, stream }) {
+    const page = pages.get(key);
+    return page.evaluate((s) => ({ frames: window.conferDebug.frames(s), stats: window.__benchStats }), stream);
+  },
+  async close({ key }) {
+    await pages.get(key)?.close();
+    pages.delete(key);
+    return {};
+  },
+  async quit() {
+    await browser?.close();
+    return {};
+  },
+};
+
+const reply = (body) => process.stdout.write(`@reply ${JSON.stringify(body)}\n`);
+
+for await (const line of createInterface({ input: process.stdin })) {
+  if (!line.trim()) continue;
+  const request = JSON.parse(line);
+  try {
+    reply(await handlers[request.op](request));
+  } catch (e) {
+    console.error(`network-bench ${request.op}: ${e?.stack ?? e}`);
+    reply({ error: String(e?.message ?? e) });
+  }
+  if (request.op === "quit") break;
+}
+process.exit(0);
