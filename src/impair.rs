@@ -78,8 +78,9 @@ fn timeline(base: Conditions, args: &ImpairArgs) -> anyhow::Result<Timeline> {
     Ok(match (&args.schedule, &args.trace) {
         (Some(path), _) => Timeline::parse_schedule(&read(path)?, base)
             .with_context(|| path.display().to_string())?,
-        (None, Some(path)) => Timeline::parse_trace(&read(path)?, base)
-            .with_context(|| path.display().to_string())?,
+        (None, Some(path)) => {
+            Timeline::parse_trace(&read(path)?, base).with_context(|| path.display().to_string())?
+        }
         (None, None) => Timeline::constant(base),
     })
 }

@@ -55,7 +55,11 @@ async fn the_relay_process_delays_each_direction_and_counts_what_it_lost() {
         .expect("the echo comes back through the relay")
         .expect("recv");
     assert_eq!(&buf[..len], b"ping");
-    assert!(sent.elapsed() >= Duration::from_millis(60), "{:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() >= Duration::from_millis(60),
+        "{:?}",
+        sent.elapsed()
+    );
 
     tokio::time::sleep_until((sent + Duration::from_millis(1500)).into()).await;
     for _ in 0..3 {
@@ -82,7 +86,13 @@ async fn the_relay_process_delays_each_direction_and_counts_what_it_lost() {
 #[tokio::test]
 async fn a_bad_spec_is_refused_with_the_key_named() {
     let out = Command::new(confer_bin())
-        .args(["impair", "--listen", "127.0.0.1:0", "--target", "127.0.0.1:9"])
+        .args([
+            "impair",
+            "--listen",
+            "127.0.0.1:0",
+            "--target",
+            "127.0.0.1:9",
+        ])
         .args(["--down", "loss=150%"])
         .output()
         .await
