@@ -1,8 +1,8 @@
 //! Issue 15's network benchmark (`make bench-network`): the same
 //! impairments for Confer native -> native (SDK engines in this process,
 //! the 720p30 test pattern) and Chromium -> Chromium through the same SFU
-//! (the web debug page's test pattern, driven by
-//! `tests/browser/network-bench.mjs`), one figure per line, e.g.
+//! (the web debug page's test pattern at 720p30, `?pattern=1280x720`,
+//! driven by `tests/browser/network-bench.mjs`), one figure per line, e.g.
 //! `loss20_native_fps 23.5`.
 //!
 //! Every participant reaches the SFU (a `confer serve` process with one UDP

@@ -21,7 +21,7 @@ pub struct Window {
     /// Frames presented per second.
     pub fps: f64,
     /// Freezes per minute: an inter-frame gap longer than
-    /// max(3 x mean gap, mean gap + 150 ms).
+    /// max(3 x mean gap, mean gap + 150 ms) ([`freezes`]).
     pub freezes_per_minute: f64,
     /// Glass-to-glass latency, ms: capture to presentation, median.
     pub g2g_p50_ms: f64,
@@ -49,7 +49,7 @@ impl Window {
         heights.sort_unstable();
         Window {
             fps: inside.len() as f64 / seconds.max(1e-9),
-            freezes_per_minute: freezes(&times) as f64 / (seconds / 60.0).max(1e-9),
+            freezes_per_minute: freezes(&times, from_us, to_us) as f64 / (seconds / 60.0).max(1e-9),
             g2g_p50_ms: percentile(&g2g, 0.50),
             g2g_p95_ms: percentile(&g2g, 0.95),
             height: heights.get(heights.len() / 2).copied().unwrap_or(0),
@@ -57,19 +57,30 @@ impl Window {
     }
 }
 
-/// Freezes among presentation times (W3C webrtc-stats `freezeCount`): a gap
-/// longer than max(3 x mean, mean + 150 ms), the mean over the whole run.
-pub fn freezes(render_us: &[u64]) -> usize {
-    let gaps: Vec<f64> = render_us
+/// Freezes among presentation times within `[from_us, to_us]` (W3C
+/// webrtc-stats `freezeCount`): a gap longer than max(3 x mean, mean +
+/// 150 ms), the mean over the gaps between frames. The gaps from the
+/// window's start to the first frame and from the last frame to its end
+/// count too, so a picture that stops (or never comes) is a freeze.
+pub fn freezes(render_us: &[u64], from_us: u64, to_us: u64) -> usize {
+    let between: Vec<f64> = render_us
         .windows(2)
         .map(|w| w[1].saturating_sub(w[0]) as f64)
         .collect();
-    if gaps.is_empty() {
-        return 0;
-    }
-    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    let mean = if between.is_empty() {
+        0.0
+    } else {
+        between.iter().sum::<f64>() / between.len() as f64
+    };
     let limit = (3.0 * mean).max(mean + 150_000.0);
-    gaps.iter().filter(|g| **g > limit).count()
+    let edges = match (render_us.first(), render_us.last()) {
+        (Some(first), Some(last)) => vec![
+            first.saturating_sub(from_us) as f64,
+            to_us.saturating_sub(*last) as f64,
+        ],
+        _ => vec![to_us.saturating_sub(from_us) as f64],
+    };
+    between.iter().chain(&edges).filter(|g| **g > limit).count()
 }
 
 /// The `p` quantile (0..=1) of sorted values, nearest rank; NaN when empty.
@@ -98,9 +109,16 @@ mod tests {
         // 30 fps for 2 s with one 400 ms hole.
         let mut times: Vec<u64> = (0..60).map(|i| i * 33_333).collect();
         times.retain(|t| !(1_000_000..1_400_000).contains(t));
-        assert_eq!(freezes(&times), 1);
+        assert_eq!(freezes(&times, 0, 2_000_000), 1);
         let steady: Vec<u64> = (0..60).map(|i| i * 33_333).collect();
-        assert_eq!(freezes(&steady), 0);
+        assert_eq!(freezes(&steady, 0, 2_000_000), 0);
+    }
+
+    #[test]
+    fn a_picture_that_stops_or_never_comes_is_a_freeze() {
+        let first_second: Vec<u64> = (0..30).map(|i| i * 33_333).collect();
+        assert_eq!(freezes(&first_second, 0, 2_000_000), 1);
+        assert_eq!(freezes(&[], 0, 2_000_000), 1);
     }
 
     #[test]
@@ -116,6 +134,7 @@ mod tests {
         assert_eq!(w.height, 720);
         let empty = Window::of(&frames, 50_000_000, 51_000_000);
         assert_eq!(empty.fps, 0.0);
+        assert_eq!(empty.freezes_per_minute, 60.0);
         assert!(empty.g2g_p50_ms.is_nan());
         assert_eq!(empty.height, 0);
     }

@@ -3,7 +3,7 @@
 // one JSON request per stdin line, one `@reply {...}` line per request on
 // stdout (anything else on stdout is ignored; logs go to stderr).
 //
-// Requests: {op: "ready"}; {op: "publish", key, room, user, stream} (test
+// Requests: {op: "ready"}; {op: "publish", key, room, user, stream} (720p30 test
 // pattern, waits for Publishing); {op: "play", key, room, user, stream}
 // (autoplay, waits for the first stamped frame); {op: "read", key, stream}
 // -> {frames: [{captureTimeUs, presentedUs}], stats: [{atUs, height,
@@ -71,7 +71,7 @@ const handlers = {
     return {};
   },
   async publish({ key, room, user, stream }) {
-    const page = await openPageAs({ browser, server }, room, user, { source: "test", stream });
+    const page = await openPageAs({ browser, server }, room, user, { source: "test", stream, pattern: "1280x720" });
     pages.set(key, page);
     await pageLogin(page);
     await pagePublish(page);
