@@ -402,7 +402,9 @@ function localTracks(): { audio: MediaStreamTrack | null; video: MediaStreamTrac
 
 function startTestSource(): { stream: MediaStream; pattern: TestPattern; tone: Tone } {
   const label = ui.userId.value.trim() || "confer";
-  const pattern = new TestPattern({ width: 640, height: 360, fps: 30, label });
+  // `?pattern=1280x720`: another size (the network bench's 720p30 source).
+  const [width, height] = (params.get("pattern") ?? "640x360").split("x").map(Number);
+  const pattern = new TestPattern({ width: width || 640, height: height || 360, fps: 30, label });
   const tone = new Tone(audio(), Number(ui.toneHz.value) || 660);
   return { stream: new MediaStream([tone.track, pattern.track]), pattern, tone };
 }
