@@ -24,6 +24,14 @@ pub fn redundancy_for_loss(loss: f64) -> usize {
     }
 }
 
+/// The loss to size the redundancy by after a new report of `measured`
+/// (0..1) when it was `previous`: it rises at once and at most halves per
+/// report, so one report of no loss (they come and go under steady loss)
+/// does not switch the redundancy off.
+pub fn held_loss(previous: f64, measured: f64) -> f64 {
+    measured.clamp(0.0, 1.0).max(previous / 2.0)
+}
+
 /// The recent Opus packets of one stream and the RED payloads made of them.
 #[derive(Debug, Default)]
 pub struct RedEncoder {
@@ -99,6 +107,15 @@ mod tests {
         assert_eq!(redundancy_for_loss(0.05), 1);
         assert_eq!(redundancy_for_loss(0.15), 2);
         assert_eq!(redundancy_for_loss(0.5), 3);
+    }
+
+    #[test]
+    fn loss_rises_at_once_and_falls_by_halves() {
+        assert_eq!(held_loss(0.0, 0.3), 0.3);
+        assert_eq!(held_loss(0.3, 0.0), 0.15);
+        assert_eq!(redundancy_for_loss(held_loss(0.3, 0.0)), 2);
+        assert_eq!(held_loss(0.15, 0.2), 0.2);
+        assert_eq!(held_loss(0.0, 7.0), 1.0);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::capture::source::{AudioSource, AudioSourceKind, VideoSource, VideoSou
 use crate::capture::DeviceError;
 use crate::codec::h264::H264Encoder;
 use crate::codec::opus::{is_dtx_packet, OpusEncoder};
-use crate::codec::red::{redundancy_for_loss, RedEncoder};
+use crate::codec::red::{held_loss, redundancy_for_loss, RedEncoder};
 use crate::codec::video_config::VideoConfig;
 use crate::event::Event;
 use crate::frame::VideoFrame;
@@ -127,8 +127,8 @@ pub(crate) struct ChannelShared {
     video_bytes: Counter,
     sent_audio: Counter,
     audio_bytes: Counter,
-    /// Uplink packet loss per the SFU's latest receiver report, ‰: how
-    /// much audio redundancy to send.
+    /// Uplink packet loss per the SFU's receiver reports, ‰, held by
+    /// [`held_loss`]: how much audio redundancy to send.
     loss_permille: AtomicU32,
     size: Mutex<(u32, u32)>,
     first_frame: AtomicBool,
@@ -509,10 +509,13 @@ async fn quality_loop(shared: Arc<ChannelShared>, facts: FactSender) {
             continue;
         };
         let stats = transport.stats().await;
-        shared.loss_permille.store(
-            (stats.fraction_lost.clamp(0.0, 1.0) * 1000.0) as u32,
-            Ordering::Relaxed,
+        let held = held_loss(
+            f64::from(shared.loss_permille.load(Ordering::Relaxed)) / 1000.0,
+            stats.fraction_lost,
         );
+        shared
+            .loss_permille
+            .store((held * 1000.0) as u32, Ordering::Relaxed);
         let rtt_ms = stats.rtt.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         let (width, height) = *shared.size.lock().unwrap_or_else(PoisonError::into_inner);
         let quality = PublishStreamQuality {
