@@ -209,13 +209,22 @@ async fn quality(bench: &mut Bench, name: &str, spec: &str) {
         let prefix = format!("{name}_{}", side.name());
         println!("{prefix}_fps {:.1}", w.fps);
         println!("{prefix}_freezes_per_min {:.1}", w.freezes_per_minute);
-        println!("{prefix}_g2g_p50_ms {:.1}", w.g2g_p50_ms);
-        println!("{prefix}_g2g_p95_ms {:.1}", w.g2g_p95_ms);
+        println!("{prefix}_g2g_p50_ms {}", ms(w.g2g_p50_ms));
+        println!("{prefix}_g2g_p95_ms {}", ms(w.g2g_p95_ms));
         match seen.audio.concealed_percent(from, to) {
             Some(pct) => println!("{prefix}_audio_concealed_pct {pct:.1}"),
             None => println!("{prefix}_audio_concealed_pct n/a"),
         }
         call.stop(bench).await;
+    }
+}
+
+/// A latency figure; `n/a` when no frame came.
+fn ms(value: f64) -> String {
+    if value.is_nan() {
+        "n/a".to_owned()
+    } else {
+        format!("{value:.1}")
     }
 }
 
@@ -305,7 +314,7 @@ async fn steady(bench: &mut Bench, side: Side, name: &str, kbps: u64) {
     let (from, to) = measure(bench.window).await;
     let w = Window::of(&call.players[0].read(bench).await.frames, from, to);
     let prefix = format!("{name}_{}", side.name());
-    println!("{prefix}_delay_p95_ms {:.1}", w.g2g_p95_ms);
+    println!("{prefix}_delay_p95_ms {}", ms(w.g2g_p95_ms));
     println!("{prefix}_height {}", w.height);
     println!("{prefix}_fps {:.1}", w.fps);
     call.stop(bench).await;
