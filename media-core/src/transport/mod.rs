@@ -32,12 +32,14 @@ mod peer;
 mod play;
 mod publish;
 mod rtcp_tap;
+mod timeline;
 pub(crate) mod turn_stream;
 
 pub use path::{CandidateKind, MediaPath, PathProtocol};
 pub use play::{AudioPacket, EncodedVideoFrame, PlayEvent, PlayStats, PlayTransport};
 pub use protocol::IceCandidate;
 pub use publish::{PublishEvent, PublishStats, PublishTransport};
+pub use timeline::PLAY_TIMELINE_TARGET;
 
 use protocol::ErrorCode;
 use std::net::{IpAddr, Ipv4Addr};

@@ -4,6 +4,7 @@
 //! candidates on the configured IP, no mDNS.
 
 use super::rtcp_tap::{RtcpTap, Tap, TapEvent};
+use super::timeline::{Step, Timeline};
 use super::{IceCandidate, Signal, TransportConfig, TransportError};
 use rtc::interceptor::{
     CongestionControlBuilder, Gcc, Registry, SenderReportBuilder, Slot, TwccSenderBuilder,
@@ -15,8 +16,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
+    RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    SettingEngineBuilder,
 };
 
 pub(crate) use rtc_profile::{h264_codec, opus_codec};
@@ -53,14 +55,21 @@ pub(crate) struct SignalGate {
     held: Mutex<Option<Vec<Signal>>>,
     /// [`TransportConfig::announce_local_candidates`].
     announce: bool,
+    /// Notes when the offer went out.
+    timeline: Arc<Timeline>,
 }
 
 impl SignalGate {
-    fn new(signals: mpsc::UnboundedSender<Signal>, announce: bool) -> Arc<Self> {
+    fn new(
+        signals: mpsc::UnboundedSender<Signal>,
+        announce: bool,
+        timeline: Arc<Timeline>,
+    ) -> Arc<Self> {
         Arc::new(SignalGate {
             signals,
             held: Mutex::new(Some(Vec::new())),
             announce,
+            timeline,
         })
     }
 
@@ -87,6 +96,7 @@ impl SignalGate {
         };
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let _ = self.signals.send(Signal::Offer { sdp });
+        self.timeline.note(Step::OfferSent);
         for signal in held.take().unwrap_or_default() {
             let _ = self.signals.send(signal);
         }
@@ -101,11 +111,20 @@ pub(crate) struct Peer {
     pub(crate) tap_events: mpsc::UnboundedReceiver<TapEvent>,
     pub(crate) events: mpsc::UnboundedReceiver<PeerEvent>,
     pub(crate) remote: RemoteDescription,
+    /// When it passed each step (the play breakdown).
+    pub(crate) timeline: Arc<Timeline>,
 }
 
 /// Builds a peer connection; local candidates go out on `signals`.
 /// How long a nominating agent waits for better host pairs (see `build`).
-const HOST_ACCEPTANCE_WAIT: Duration = Duration::from_millis(50);
+const HOST_ACCEPTANCE_WAIT: Duration = Duration::from_millis(5);
+/// How often the agent runs its checks while connecting: it nominates only
+/// on such a tick, so webrtc-rs's default (200 ms) made every connection
+/// wait about 200 ms after its pairs had checked out.
+const CHECK_INTERVAL: Duration = Duration::from_millis(10);
+/// Checks per pair before it fails: 1.4 s at [`CHECK_INTERVAL`], as
+/// webrtc-rs's default (7 at 200 ms).
+const MAX_BINDING_REQUESTS: u16 = 140;
 /// How long a nominating agent waits before accepting a server-reflexive pair.
 const SRFLX_ACCEPTANCE_WAIT: Duration = Duration::from_millis(200);
 /// ... a peer-reflexive pair.
@@ -120,17 +139,27 @@ pub(crate) async fn build(
     let (tap_tx, tap_events) = mpsc::unbounded_channel();
     let tap = Tap::new(tap_tx);
     let (events_tx, events) = mpsc::unbounded_channel();
-    let gate = SignalGate::new(signals, config.announce_local_candidates);
+    let timeline = Arc::new(Timeline::started());
+    let gate = SignalGate::new(
+        signals,
+        config.announce_local_candidates,
+        Arc::clone(&timeline),
+    );
     let handler = Arc::new(Handler {
         gate: Arc::clone(&gate),
         events: events_tx,
+        timeline: Arc::clone(&timeline),
     });
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-        // We nominate (the offerer controls): without a wait the first pair
-        // to check out wins, and on a fast network an ICE-TCP pair can beat
-        // the UDP one. 50 ms lets the UDP pair (higher priority) validate too.
+        // We nominate (the offerer controls), at the first check tick
+        // after the wait: without one the first pair to check out wins,
+        // and on a fast network an ICE-TCP pair can beat the UDP one.
+        // A UDP check validates in one round trip, ICE-TCP's after its
+        // connect: 5 ms lets a loopback UDP pair (higher priority) validate
+        // too, and on longer paths the UDP pair checks out first anyway.
         .with_host_acceptance_min_wait(Some(HOST_ACCEPTANCE_WAIT))
+        .with_ice_connection_attempts(Some(CHECK_INTERVAL), Some(MAX_BINDING_REQUESTS))
         // The agent's defaults (srflx 0.5 s, prflx 1 s, relay 2 s) hold a
         // relayed call back 2 s even where nothing direct can work; a
         // direct pair to the SFU validates in one round trip, well within
@@ -171,7 +200,8 @@ pub(crate) async fn build(
         tap,
         tap_events,
         events,
-        remote: RemoteDescription::default(),
+        remote: RemoteDescription::new(Arc::clone(&timeline)),
+        timeline,
     })
 }
 
@@ -208,11 +238,12 @@ const FIRST_CANDIDATE_WAIT: Duration = Duration::from_secs(2);
 /// (webrtc-rs warns "pingAllCandidates called with no candidate pairs"),
 /// so an answer without candidates waits for the first trickled one (or
 /// the end of them) and is applied with the held candidates in it.
-#[derive(Default)]
 pub(crate) struct RemoteDescription {
     state: Mutex<RemoteState>,
     /// Wakes an answer waiting for a candidate (or their end).
     arrived: tokio::sync::Notify,
+    /// Notes when the answer arrived and was applied.
+    timeline: Arc<Timeline>,
 }
 
 #[derive(Default)]
@@ -224,6 +255,14 @@ struct RemoteState {
 }
 
 impl RemoteDescription {
+    fn new(timeline: Arc<Timeline>) -> Self {
+        RemoteDescription {
+            state: Mutex::default(),
+            arrived: tokio::sync::Notify::new(),
+            timeline,
+        }
+    }
+
     /// Applies the answer with the candidates held for it, then those that
     /// arrived while it was being applied.
     pub(crate) async fn answer(
@@ -231,6 +270,7 @@ impl RemoteDescription {
         pc: &dyn PeerConnection,
         sdp: String,
     ) -> Result<(), TransportError> {
+        self.timeline.note(Step::AnswerReceived);
         if !has_candidates(&sdp) {
             let _ = tokio::time::timeout(FIRST_CANDIDATE_WAIT, self.first_candidate()).await;
         }
@@ -240,6 +280,7 @@ impl RemoteDescription {
         pc.set_remote_description(answer)
             .await
             .map_err(TransportError::Negotiation)?;
+        self.timeline.note(Step::AnswerApplied);
         let late = {
             let mut st = self.lock();
             st.answered = true;
@@ -341,6 +382,7 @@ async fn add_candidate(pc: &dyn PeerConnection, candidate: IceCandidate) {
 struct Handler {
     gate: Arc<SignalGate>,
     events: mpsc::UnboundedSender<PeerEvent>,
+    timeline: Arc<Timeline>,
 }
 
 #[async_trait::async_trait]
@@ -366,7 +408,16 @@ impl PeerConnectionEventHandler for Handler {
         }
     }
 
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        if state == RTCIceConnectionState::Connected {
+            self.timeline.note(Step::IceConnected);
+        }
+    }
+
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        if state == RTCPeerConnectionState::Connected {
+            self.timeline.note(Step::Connected);
+        }
         let _ = self.events.send(PeerEvent::State(state));
     }
 

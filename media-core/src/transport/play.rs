@@ -4,6 +4,7 @@
 use super::jitter::{AssemblerOutput, FrameAssembler};
 use super::peer::{self, PeerEvent, RemoteDescription};
 use super::rtcp_tap::Tap;
+use super::timeline::{Step, Timeline};
 use super::{IceCandidate, MediaKind, SignalReceiver, TransportConfig, TransportError};
 use bytes::Bytes;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -126,6 +127,8 @@ struct Shared {
     frames: AtomicU64,
     incomplete: AtomicU64,
     max_wait: Duration,
+    /// The steps to the first keyframe (reported at it).
+    timeline: Arc<Timeline>,
 }
 
 impl PlayTransport {
@@ -163,6 +166,7 @@ impl PlayTransport {
             frames: AtomicU64::new(0),
             incomplete: AtomicU64::new(0),
             max_wait: config.jitter_max_wait,
+            timeline: Arc::clone(&peer.timeline),
         });
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
         let driver = tokio::spawn(drive(peer.events, Arc::clone(&shared), events_tx));
@@ -385,6 +389,7 @@ async fn read_video(
         tokio::select! {
             event = track.poll() => match event {
                 Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
+                    shared.timeline.note(Step::FirstRtp);
                     let h = &packet.header;
                     assembler.push(Instant::now(), h.sequence_number, h.timestamp, h.marker, packet.payload.clone());
                 }
@@ -400,6 +405,8 @@ async fn read_video(
                     shared.frames.fetch_add(1, Ordering::Relaxed);
                     if !f.complete {
                         shared.incomplete.fetch_add(1, Ordering::Relaxed);
+                    } else if f.keyframe {
+                        shared.timeline.note(Step::FirstKeyframe);
                     }
                     let frame = EncodedVideoFrame {
                         capture_time_us: shared.sender_time_us(MediaKind::Video, f.rtp_timestamp),

@@ -11,6 +11,7 @@ use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, SettingEngineBuilder,
 };
@@ -202,12 +203,22 @@ impl Transport {
     }
 }
 
+/// How often a leg's ICE agent runs while connecting (webrtc-rs: 200 ms).
+/// A player's DTLS handshake started about one such tick after its
+/// connectivity checks had passed (200 ms of every first frame).
+const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(10);
+/// Checks per pair before it fails: 1.4 s at [`ICE_CHECK_INTERVAL`], as
+/// webrtc-rs's default (7 at 200 ms).
+const ICE_MAX_BINDING_REQUESTS: u16 = 140;
+
 /// ICE settings of every SFU peer connection. The announced IPs are
 /// applied to the candidates as they are signaled ([`Announce`]): the
 /// setting engine's NAT 1:1 option is stored but not used by webrtc-rs
 /// 0.21.1.
 fn settings() -> SettingEngineBuilder {
-    SettingEngineBuilder::new().with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+    SettingEngineBuilder::new()
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_BINDING_REQUESTS))
 }
 
 /// A leg's peer connection and, with the mux, its place there.
