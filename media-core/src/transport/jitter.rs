@@ -60,7 +60,8 @@ pub(crate) struct FrameAssembler {
     highest: Option<u64>,
     /// Extended sequence number of the next frame's first packet.
     next: Option<u64>,
-    /// Whether `next` is known to start a frame (it follows a marker).
+    /// Whether `next` is known to start a frame (it follows a marker, or
+    /// it is the first packet and starts a keyframe).
     next_starts_frame: bool,
     /// Since when the head has been blocked by a gap.
     blocked_since: Option<Instant>,
@@ -98,6 +99,11 @@ impl FrameAssembler {
         payload: Bytes,
     ) {
         let ext = self.extend(sequence);
+        if self.next.is_none() {
+            // The SFU starts a new player's video at a keyframe's first
+            // packet: that first frame is whole.
+            self.next_starts_frame = starts_keyframe(&payload);
+        }
         let next = *self.next.get_or_insert(ext);
         if ext < next {
             self.late_packets += 1;
@@ -276,6 +282,18 @@ impl FrameAssembler {
     }
 }
 
+/// Whether an RTP payload (RFC 6184) starts a keyframe: an SPS or IDR
+/// unit, a STAP-A whose first unit is an SPS, an IDR's first FU-A fragment.
+fn starts_keyframe(payload: &[u8]) -> bool {
+    let unit = |i: usize| payload.get(i).map(|b| b & 0x1f);
+    match unit(0) {
+        Some(5 | 7) => true,
+        Some(24) => unit(3) == Some(7),
+        Some(28) => payload.get(1).is_some_and(|b| b & 0x80 != 0) && unit(1) == Some(5),
+        _ => false,
+    }
+}
+
 /// Whether an Annex-B access unit holds an IDR slice (NAL type 5).
 pub(crate) fn has_idr(annex_b: &[u8]) -> bool {
     nal_types(annex_b).any(|t| t == 5)
@@ -394,8 +412,23 @@ mod tests {
             assert_eq!(&f.data, au);
         }
         assert!(frames[0].keyframe && !frames[1].keyframe && frames[10].keyframe);
-        // The very first frame cannot be known to start at a frame boundary.
-        assert!(!frames[0].complete && frames[1..].iter().all(|f| f.complete));
+        // The very first frame starts with a keyframe's SPS: whole.
+        assert!(frames.iter().all(|f| f.complete));
+    }
+
+    #[test]
+    fn a_first_frame_joined_midway_is_incomplete() {
+        let t0 = Instant::now();
+        let mut a = FrameAssembler::new(Duration::from_millis(100));
+        let mut s = Sender::new(100);
+        // Joined after the parameter sets and the IDR's first fragment.
+        let key = s.packets(&access_unit(0, true, 3000), 0);
+        push_all(&mut a, t0, key[2..].to_vec());
+        push_all(&mut a, t0, s.packets(&access_unit(1, false, 500), 3000));
+        let (frames, _) = drain(&mut a, t0);
+        assert_eq!(frames.len(), 2);
+        // The first frame cannot be known to start at a frame boundary.
+        assert!(!frames[0].complete && frames[1].complete);
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //!   `CloseAll`) takes the legs out and hands their connections back to
 //!   the caller to close; the owner never awaits I/O.
 //! - Each leg's webrtc-rs handler (`LegHandler`) only sends: `Connected`
-//!   and `Ended` on connection state changes, `TrackArrived` when a
+//!   and `Ended` on connection state changes, `IceConnected` when a
+//!   player's ICE is up (before DTLS), `TrackArrived` when a
 //!   publisher's track sends its first packet. Its local ICE candidates
 //!   touch no state and go straight to the [`SfuObserver`].
 //! - A player leg's RTCP task sends `KeyframeRequest`; the owner decides
@@ -57,7 +58,9 @@
 //! - Players' PLI/FIR (delivered by `rtcp_delivery`) are forwarded to
 //!   the publisher as a PLI, at most one per 500 ms per publisher track (later
 //!   ones wait for the window to end, folded into one); a
-//!   player whose connection comes up asks for one at once.
+//!   player asks for one at once when its ICE is up (the keyframe is
+//!   encoded while DTLS runs) and again when its connection is. A
+//!   player's video starts at a keyframe's first packet (`leg_start`).
 //! - The publisher's receiver reports and TWCC feedback come from its leg's
 //!   interceptors.
 //! - Sockets: by default every leg shares one UDP port and one ICE-TCP
@@ -70,6 +73,7 @@
 
 mod engine;
 mod forwarder;
+mod leg_start;
 mod mux;
 mod rtcp_delivery;
 mod state;
@@ -93,8 +97,8 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState, RTCSessionDescription,
+    PeerConnection, PeerConnectionEventHandler, RTCIceConnectionState, RTCIceGatheringState,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
 };
 
 /// A stream: stream IDs are unique per app.
@@ -721,6 +725,15 @@ impl PeerConnectionEventHandler for LegHandler {
             sdp_mline_index: None,
         };
         sfu.observer.local_candidate(&self.leg.leg, end);
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        if state != RTCIceConnectionState::Connected || self.leg.leg.role != MediaRole::Play {
+            return;
+        }
+        if let Some(sfu) = self.sfu.upgrade() {
+            sfu.send(Command::IceConnected(self.leg.clone()));
+        }
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {

@@ -13,6 +13,7 @@ use super::engine::LegConnection;
 use super::forwarder::{
     leg_payload_type, rewrite_for_leg, KeyframeDecision, KeyframeLimiter, RedOnLeg,
 };
+use super::leg_start::LegStart;
 use super::rtcp_delivery::is_keyframe_request;
 use super::{codec_of, LegRef, SfuError, SfuObserver, StreamKey};
 use protocol::MediaRole;
@@ -83,6 +84,10 @@ pub(super) enum Command {
     },
     /// Ends every leg.
     CloseAll { reply: oneshot::Sender<Closing> },
+    /// A player leg's ICE found a pair, DTLS still to come (from its
+    /// handler): its keyframe is asked for now, on its way while the
+    /// handshake runs.
+    IceConnected(Leg),
     /// A leg's connection is up (from its handler).
     Connected(Leg),
     /// A leg's connection failed or closed (from its handler).
@@ -264,6 +269,7 @@ pub(super) async fn run(mut state: State, mut commands: mpsc::UnboundedReceiver<
         let changes_view = !matches!(
             command,
             Command::Connection { .. }
+                | Command::IceConnected(_)
                 | Command::TrackArrived { .. }
                 | Command::KeyframeRequest { .. }
                 | Command::KeyframeDue { .. }
@@ -324,6 +330,7 @@ impl State {
                 let closing = self.close_all();
                 reply_or_close(reply, closing);
             }
+            Command::IceConnected(leg) => self.ice_connected(&leg, now),
             Command::Connected(leg) => self.connected(&leg, now),
             Command::Ended(leg) => {
                 let closing = match leg.leg.role {
@@ -533,6 +540,26 @@ impl State {
 
     /// A leg's connection is up: a publisher's stream is live; a player
     /// asks for keyframes so it starts at once.
+    /// A player leg's ICE is up: the publisher is asked for a keyframe
+    /// now, so that it is encoded while DTLS runs (the writers still wait
+    /// for [`State::connected`], which asks again: a keyframe that beat the
+    /// handshake was dropped, and two requests this close make one).
+    fn ice_connected(&mut self, leg: &Leg, now: Instant) {
+        if leg.leg.role != MediaRole::Play {
+            return;
+        }
+        let key = (leg.leg.stream.clone(), leg.leg.session_id.clone());
+        let Some(player) = self
+            .players
+            .get(&key)
+            .filter(|p| p.id == leg.id && !p.connected)
+        else {
+            return;
+        };
+        let (publisher, forwarded) = (player.publisher, player.forwarded.clone());
+        self.request_keyframes(&leg.leg.stream, publisher, &forwarded, now);
+    }
+
     fn connected(&mut self, leg: &Leg, now: Instant) {
         let stream = &leg.leg.stream;
         match leg.leg.role {
@@ -719,6 +746,7 @@ impl Player {
                 continue;
             };
             self.tasks.push(tokio::spawn(write_leg(
+                LegStart::new(source.kind),
                 source.packets.subscribe(),
                 output.local,
                 output.ssrc,
@@ -809,6 +837,7 @@ async fn read_publisher_track(
 /// A player leg's writer for one track: rewrites each packet for the leg
 /// and writes it (the hot path).
 async fn write_leg(
+    mut start: LegStart,
     mut packets: broadcast::Receiver<Relayed>,
     writer: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
@@ -818,6 +847,9 @@ async fn write_leg(
     loop {
         match packets.recv().await {
             Ok(Relayed::Rtp(mut packet)) => {
+                if !start.admits(&packet.payload) {
+                    continue;
+                }
                 let Some(payload_type) = leg_payload_type(&mut packet, payload_type, red) else {
                     continue;
                 };
