@@ -1,13 +1,15 @@
 //! Media over a lossy path: a UDP relay between the engines and the SFU
 //! drops 10% of RTP/RTCP packets (NACK repairs them), or everything for 2 s
 //! (a PLI asks for a keyframe and the picture comes back), or delays it
-//! (the player's quality events report the round trip).
+//! (the player's quality events report the round trip), or caps it at
+//! 500 kbit/s (a 720p publisher steps down its resolution and keeps playing).
 
 use media_core::codec::video_config::VideoPreset;
+use media_core::render::{Canvas, FrameReceiver, FrameSink};
 use media_core::{Event, PlayerState, PublishChannel};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use test_support::media::{Completeness, VideoProbe};
+use test_support::media::{stamp_of, Completeness, VideoProbe};
 use test_support::udp_relay::{UdpRelay, RELAY_IP};
 use test_support::{Peer, TestServer};
 
@@ -34,6 +36,17 @@ fn relayed_peer(server: &TestServer, user: &str) -> Peer {
 /// A media port per test (tests in one binary run in parallel).
 fn port(slot: u16) -> u16 {
     41_000 + (std::process::id() % 1000) as u16 * 16 + slot
+}
+
+/// User "a" publishing "a-cam" at `preset` in `room`, through the relay.
+async fn publisher(server: &TestServer, preset: VideoPreset, room: &str) -> Peer {
+    let mut a = relayed_peer(server, "a");
+    a.engine
+        .set_video_config(preset.config(), PublishChannel::Main)
+        .expect("config");
+    a.login(room, false, None);
+    a.publish("a-cam").await;
+    a
 }
 
 async fn start_call(server: &TestServer, room: &str) -> (Peer, Peer, VideoProbe) {
@@ -133,13 +146,8 @@ async fn video_recovers_after_a_blackout_by_keyframe_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn encoder_follows_the_bandwidth_estimate_on_a_capped_link() {
     let (server, relay) = behind_relay(port(2)).await;
-    let mut a = relayed_peer(&server, "a");
     // 360p at 400 kbit/s against a link capped at 250 kbit/s.
-    a.engine
-        .set_video_config(VideoPreset::P360.config(), PublishChannel::Main)
-        .expect("config");
-    a.login("capped", false, None);
-    a.publish("a-cam").await;
+    let mut a = publisher(&server, VideoPreset::P360, "capped").await;
     relay.set_rate_kbps(250);
     let mut reports = Vec::new();
     for _ in 0..5 {
@@ -195,6 +203,75 @@ async fn the_player_reports_the_round_trip_of_a_delayed_path() {
         (120.0..1000.0).contains(&last),
         "rtt {last} ms for a 120 ms round trip: {rtts:?}"
     );
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}
+
+/// The `(frame number, width, height)` of every stamped frame rendered
+/// during `window`.
+async fn rendered_sizes(rx: &mut FrameReceiver, window: Duration) -> Vec<(u32, u32, u32)> {
+    let deadline = tokio::time::Instant::now() + window;
+    let mut seen = Vec::new();
+    while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        if let Some(s) = stamp_of(&frame) {
+            seen.push((s.frame_number, frame.width, frame.height));
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_720p_publisher_behind_500_kbps_steps_down_and_keeps_playing() {
+    let (server, relay) = behind_relay(port(4)).await;
+    relay.set_rate_kbps(500);
+    let mut a = publisher(&server, VideoPreset::P720, "capped720").await;
+    let mut b = relayed_peer(&server, "b");
+    b.login("capped720", false, None);
+    let sink = FrameSink::new();
+    let mut rx = sink.subscribe(512);
+    b.engine
+        .start_playing_stream("a-cam", Some(Canvas::sink(sink)))
+        .expect("play accepted");
+    b.wait_player_state(PlayerState::Playing).await;
+    // The estimate settles and the publisher adapts; then judge 6 s.
+    let early = rendered_sizes(&mut rx, Duration::from_secs(10)).await;
+    let window = Duration::from_secs(6);
+    let seen = rendered_sizes(&mut rx, window).await;
+    let fps = seen.len() as f64 / window.as_secs_f64();
+    let sizes = |s: &[(u32, u32, u32)]| {
+        let mut v: Vec<(u32, u32)> = s.iter().map(|f| (f.1, f.2)).collect();
+        v.dedup();
+        v
+    };
+    let sent: Vec<_> = a
+        .collect_for(Duration::from_millis(10))
+        .await
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::PublisherQualityUpdate { quality, .. } => Some((
+                quality.target_kbps.round(),
+                quality.video_kbps.round(),
+                quality.height,
+            )),
+            _ => None,
+        })
+        .collect();
+    eprintln!("publisher (target kbps, sent kbps, height) every 3 s: {sent:?}");
+    eprintln!(
+        "720p behind 500 kbit/s: first 10 s {} frames {:?}; last 6 s {fps:.1} fps, sizes {:?}, \
+         {} packets dropped",
+        early.len(),
+        sizes(&early),
+        sizes(&seen),
+        relay.dropped()
+    );
+    assert!(fps >= 5.0, "{fps:.1} fps over the last 6 s: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[1].0 > w[0].0),
+        "frame numbers not increasing: {seen:?}"
+    );
+    let last = seen.last().expect("frames");
+    assert!(last.2 < 720, "still {}x{} at 500 kbit/s", last.1, last.2);
     a.engine.destroy().await;
     b.engine.destroy().await;
 }

@@ -449,6 +449,38 @@ mod tests {
     }
 
     #[test]
+    fn set_config_down_a_size_and_rate_keeps_one_decoder_going() {
+        // What the publisher's rate control does: 360p30 -> 180p15.
+        let cfg = VideoConfig {
+            fps: 30,
+            ..config(VideoPreset::P360)
+        };
+        let mut enc = H264Encoder::new(&cfg).unwrap();
+        let mut dec = H264Decoder::new().unwrap();
+        let mut big = TestPattern::new(640, 360);
+        let mut small = TestPattern::new(320, 180);
+        for n in 0..3 {
+            let out = enc.encode(&big.frame(n, 0), false).unwrap().unwrap();
+            assert_eq!(dec.decode(&out.data).unwrap().unwrap().width, 640);
+        }
+        let smaller = VideoConfig {
+            width: 320,
+            height: 180,
+            fps: 15,
+            bitrate_kbps: 100,
+            ..cfg
+        };
+        enc.set_config(&smaller).unwrap();
+        for n in 3..6 {
+            let out = enc.encode(&small.frame(n, 0), false).unwrap().unwrap();
+            assert_eq!(out.keyframe, n == 3, "a keyframe at the change only");
+            let decoded = dec.decode(&out.data).unwrap().unwrap();
+            assert_eq!((decoded.width, decoded.height), (320, 180));
+        }
+        assert_eq!(enc.config().keyframe_interval_frames(), 30);
+    }
+
+    #[test]
     fn invalid_input_is_an_error_not_a_panic() {
         let mut enc = H264Encoder::new(&config(VideoPreset::P180)).unwrap();
         let bad = VideoFrame {

@@ -6,7 +6,9 @@
 //! tokio task (Opus costs ~0.1 ms a frame). Mute flags, the bandwidth
 //! estimate and keyframe requests reach the threads through atomics.
 
+use super::adapt::{Adaptation, EncodeTarget};
 use super::counters::{Counter, RateMeter};
+use super::scale::downscale;
 use super::slot::Slot;
 use super::sound_level::LevelMeter;
 use super::{DeviceType, Fact, FactSender};
@@ -18,7 +20,6 @@ use crate::codec::opus::{is_dtx_packet, OpusEncoder};
 use crate::codec::red::{held_loss, redundancy_for_loss, RedEncoder};
 use crate::codec::video_config::VideoConfig;
 use crate::event::Event;
-use crate::frame::VideoFrame;
 use crate::quality::{PublishStreamQuality, StreamQualityLevel, QUALITY_INTERVAL};
 use crate::render::{I420Planes, RendererHandle};
 use crate::room::PublishChannel;
@@ -300,9 +301,9 @@ fn video_loop(
     facts: &FactSender,
     rt: &Handle,
 ) {
-    let frame_duration = Duration::from_secs_f64(1.0 / fps.max(1.0));
     let mut encoder: Option<H264Encoder> = None;
-    let mut bitrate = config.bitrate_kbps;
+    let mut adaptation: Option<Adaptation> = None;
+    let mut last_sent_us: Option<u64> = None;
     let mut frames = {
         // The receiver stays here; the source moves into the control for zoom.
         let rx = std::mem::replace(source.frames(), frame_queue(1).1);
@@ -325,7 +326,6 @@ fn video_loop(
             continue;
         }
         shared.captured.add(1);
-        *shared.size.lock().unwrap_or_else(PoisonError::into_inner) = (frame.width, frame.height);
         if !shared.first_frame.swap(true, Ordering::Relaxed) {
             let _ = facts.send(Fact::Event(Event::PublisherCapturedVideoFirstFrame {
                 channel: shared.channel,
@@ -351,27 +351,42 @@ fn video_loop(
         if shared.mutes.video.load(Ordering::Relaxed) {
             continue;
         }
-        let Some(encoder) = encoder_for(&mut encoder, &frame, config) else {
+        // Bitrate, then size, then frame rate, from the estimate.
+        let source_size = (frame.width, frame.height);
+        let adapt = match &mut adaptation {
+            Some(a) if a.source() == source_size => a,
+            slot => slot.insert(Adaptation::new(source_size, &config)),
+        };
+        let target = adapt.update(
+            Instant::now(),
+            shared.link.target_kbps.load(Ordering::Relaxed),
+        );
+        let period_us = (1e6 / f64::from(target.fps).min(fps).max(1.0)) as u64;
+        let lower_rate = f64::from(target.fps) < fps;
+        if lower_rate
+            && last_sent_us
+                .is_some_and(|t| frame.capture_time_us.saturating_sub(t) < period_us * 9 / 10)
+        {
+            continue; // skipped for the lower frame rate
+        }
+        let Some(encoder) = encoder_for(&mut encoder, &target, config) else {
             return;
         };
-        let target = shared.link.target_kbps.load(Ordering::Relaxed);
-        let want = if target == 0 {
-            config.bitrate_kbps
+        let frame = if (target.width, target.height) == source_size {
+            frame
         } else {
-            target.min(config.bitrate_kbps)
+            downscale(&frame, target.width, target.height)
         };
-        if want != bitrate {
-            bitrate = want;
-            encoder.set_bitrate(want);
-        }
+        *shared.size.lock().unwrap_or_else(PoisonError::into_inner) = (frame.width, frame.height);
         let force = shared.link.force_keyframe.swap(false, Ordering::Relaxed);
         match encoder.encode(&frame, force) {
             Ok(Some(encoded)) => {
                 shared.encoded.add(1);
+                last_sent_us = Some(frame.capture_time_us);
                 let len = encoded.data.len() as u64;
                 let sent = rt.block_on(transport.write_video(
                     encoded.data,
-                    frame_duration,
+                    Duration::from_micros(period_us),
                     encoded.capture_time_us,
                 ));
                 if sent.is_ok() {
@@ -385,24 +400,42 @@ fn video_loop(
     }
 }
 
-/// The channel's encoder, created for the first frame's size.
+/// The channel's encoder, set up for `target`: created for the first
+/// frame, restarted (the next frame is a keyframe) when the size or frame
+/// rate changes, retuned without a keyframe when only the bitrate does.
 fn encoder_for<'a>(
     slot: &'a mut Option<H264Encoder>,
-    frame: &VideoFrame,
+    target: &EncodeTarget,
     config: VideoConfig,
 ) -> Option<&'a mut H264Encoder> {
-    if slot.is_none() {
-        match H264Encoder::new(&VideoConfig {
-            width: frame.width,
-            height: frame.height,
-            ..config
-        }) {
+    let wanted = VideoConfig {
+        width: target.width,
+        height: target.height,
+        fps: target.fps,
+        bitrate_kbps: target.bitrate_kbps.clamp(30, 20_000),
+        ..config
+    };
+    match slot {
+        Some(encoder) => {
+            let current = *encoder.config();
+            if (current.width, current.height, current.fps)
+                != (wanted.width, wanted.height, wanted.fps)
+            {
+                if let Err(e) = encoder.set_config(&wanted) {
+                    tracing::error!(%e, "cannot reconfigure the H.264 encoder");
+                    return None;
+                }
+            } else if current.bitrate_kbps != wanted.bitrate_kbps {
+                encoder.set_bitrate(wanted.bitrate_kbps);
+            }
+        }
+        None => match H264Encoder::new(&wanted) {
             Ok(e) => *slot = Some(e),
             Err(e) => {
                 tracing::error!(%e, "cannot create the H.264 encoder");
                 return None;
             }
-        }
+        },
     }
     slot.as_mut()
 }

@@ -11,10 +11,12 @@
 //! generation number, so a command that lands meanwhile is applied to
 //! whichever pipeline ends up running ([`state`] has the rules).
 
+mod adapt;
 mod audio_jitter;
 mod channel;
 mod counters;
 mod player;
+mod scale;
 mod slot;
 mod sound_level;
 mod state;
