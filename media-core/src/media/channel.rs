@@ -4,7 +4,10 @@
 //! The pipeline runs while the channel previews or publishes. Video runs on
 //! its own thread (capture pacing and encoding are CPU work); audio is a
 //! tokio task (Opus costs ~0.1 ms a frame). Mute flags, the bandwidth
-//! estimate and keyframe requests reach the threads through atomics.
+//! estimate and keyframe requests reach the threads through atomics. The
+//! estimate sets the encoder's bitrate, then its size (the captured frame
+//! is downscaled), then its frame rate (frames are skipped): see
+//! [`super::adapt`].
 
 use super::adapt::{Adaptation, EncodeTarget};
 use super::counters::{Counter, RateMeter};
