@@ -25,6 +25,9 @@ pub(crate) const STEP_DOWN_AFTER: Duration = Duration::from_secs(1);
 pub(crate) const STEP_UP_AFTER: Duration = Duration::from_secs(3);
 /// The margin over the larger rung's floor that stepping up needs.
 pub(crate) const STEP_UP_MARGIN: f64 = 1.3;
+/// A gap between updates (video muted, no frames) after which the
+/// estimate's history no longer counts toward a step.
+const STALE_AFTER: Duration = Duration::from_millis(500);
 /// The smaller heights a source steps down through, largest first.
 const HEIGHTS: [u32; 5] = [1080, 720, 540, 360, 180];
 /// The frame rates the smallest size steps down through.
@@ -73,6 +76,7 @@ pub(crate) struct Adaptation {
     rung: usize,
     below_since: Option<Instant>,
     above_since: Option<Instant>,
+    last_update: Option<Instant>,
 }
 
 impl Adaptation {
@@ -100,6 +104,7 @@ impl Adaptation {
             rung: 0,
             below_since: None,
             above_since: None,
+            last_update: None,
         }
     }
 
@@ -111,8 +116,17 @@ impl Adaptation {
     /// What to encode at `now` for an estimate of `target_kbps` (0: no
     /// estimate yet, which keeps the current rung at the configured
     /// bitrate). The bitrate follows the estimate at once, capped by the
-    /// configured one; size and frame rate move one rung at a time.
+    /// configured one; size and frame rate move one rung at a time. After
+    /// a pause in updates the estimate's history starts again.
     pub(crate) fn update(&mut self, now: Instant, target_kbps: u32) -> EncodeTarget {
+        let stale = self
+            .last_update
+            .replace(now)
+            .is_some_and(|t| now.duration_since(t) > STALE_AFTER);
+        if stale {
+            self.below_since = None;
+            self.above_since = None;
+        }
         if target_kbps == 0 {
             self.below_since = None;
             self.above_since = None;
@@ -307,10 +321,15 @@ mod tests {
             now += TICK;
             assert_eq!(a.rung, 2, "flapped at swing {i}");
         }
-        // No estimate resets both timers.
+        // No estimate resets both timers, as does a pause in updates.
         feed(&mut a, &mut now, 1500, Duration::from_millis(2500));
         a.update(now, 0);
         let t = feed(&mut a, &mut now, 1500, Duration::from_millis(2500));
         assert_eq!(size(t), (640, 360, 30));
+        now += Duration::from_secs(5);
+        let t = feed(&mut a, &mut now, 1500, Duration::from_millis(2500));
+        assert_eq!(size(t), (640, 360, 30));
+        let t = feed(&mut a, &mut now, 1500, Duration::from_millis(600));
+        assert_eq!(size(t), (960, 540, 30));
     }
 }
