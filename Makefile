@@ -126,6 +126,7 @@ bench: deps
 	$(CARGO) bench --bench signaling_scale
 	$(CARGO) bench --bench codec
 	$(CARGO) bench --bench media
+	$(CARGO) bench --bench first_frame
 	$(CARGO) bench --bench sfu_mux
 	$(MAKE) bench-networks
 	$(MAKE) bench-network
