@@ -21,6 +21,7 @@
 
 pub mod red;
 
+#[cfg(feature = "signaled-candidates")]
 use protocol::IceCandidate;
 use rtc::interceptor::{
     NackGeneratorBuilder, NackResponderBuilder, ReceiverReportBuilder, Registry, Slot,
@@ -33,6 +34,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use std::time::Duration;
+#[cfg(feature = "signaled-candidates")]
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit};
 
 /// The H.264 format every Confer endpoint announces: constrained baseline,
@@ -165,6 +167,7 @@ pub fn feedback_interceptors() -> Registry {
 }
 
 /// Adds a signaled remote ICE candidate to a peer connection.
+#[cfg(feature = "signaled-candidates")]
 pub async fn add_remote_candidate(
     pc: &dyn PeerConnection,
     candidate: IceCandidate,
