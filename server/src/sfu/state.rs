@@ -13,7 +13,7 @@ use super::engine::LegConnection;
 use super::forwarder::{
     leg_payload_type, rewrite_for_leg, KeyframeDecision, KeyframeLimiter, RedOnLeg,
 };
-use super::leg_start::LegStart;
+use super::leg_start::{Admit, LegStart};
 use super::rtcp_delivery::is_keyframe_request;
 use super::{codec_of, LegRef, SfuError, SfuObserver, StreamKey};
 use protocol::MediaRole;
@@ -582,7 +582,7 @@ impl State {
                 player.connected = true;
                 let publisher = self.publishers.get(stream);
                 if let Some(publisher) = publisher.filter(|p| p.id == player.publisher) {
-                    player.start_writers(publisher);
+                    player.start_writers(stream, publisher, &self.commands);
                 }
                 let (publisher, forwarded) = (player.publisher, player.forwarded.clone());
                 self.request_keyframes(stream, publisher, &forwarded, now);
@@ -623,7 +623,7 @@ impl State {
             player.unwritten.push(output);
         }
         if player.connected {
-            player.start_writers(publisher);
+            player.start_writers(stream, publisher, &self.commands);
             let (publisher, forwarded) = (player.publisher, player.forwarded.clone());
             self.request_keyframes(stream, publisher, &forwarded, now);
         }
@@ -740,18 +740,26 @@ impl Publisher {
 impl Player {
     /// Starts writing `publisher`'s packets to the tracks that wait for
     /// them, from the next packet on.
-    fn start_writers(&mut self, publisher: &Publisher) {
+    fn start_writers(
+        &mut self,
+        stream: &StreamKey,
+        publisher: &Publisher,
+        commands: &mpsc::WeakUnboundedSender<Command>,
+    ) {
         for output in self.unwritten.drain(..) {
             let Some(source) = publisher.tracks.get(output.index) else {
                 continue;
             };
+            let track = TrackRef {
+                stream: stream.clone(),
+                publisher: publisher.id,
+                index: output.index,
+            };
             self.tasks.push(tokio::spawn(write_leg(
-                LegStart::new(source.kind),
+                LegStart::new(source.kind, Instant::now()),
                 source.packets.subscribe(),
-                output.local,
-                output.ssrc,
-                output.payload_type,
-                output.red,
+                output,
+                (commands.clone(), track),
             )));
         }
     }
@@ -839,16 +847,29 @@ async fn read_publisher_track(
 async fn write_leg(
     mut start: LegStart,
     mut packets: broadcast::Receiver<Relayed>,
-    writer: Arc<TrackLocalStaticRTP>,
-    ssrc: u32,
-    payload_type: u8,
-    red: RedOnLeg,
+    output: Output,
+    (commands, track): (mpsc::WeakUnboundedSender<Command>, TrackRef),
 ) {
+    let Output {
+        local: writer,
+        ssrc,
+        payload_type,
+        red,
+        ..
+    } = output;
     loop {
         match packets.recv().await {
             Ok(Relayed::Rtp(mut packet)) => {
-                if !start.admits(&packet.payload) {
-                    continue;
+                match start.admit(&packet.payload, Instant::now()) {
+                    Admit::Forward => {}
+                    Admit::Drop => continue,
+                    Admit::DropAndAsk => {
+                        if let Some(commands) = commands.upgrade() {
+                            let track = track.clone();
+                            let _ = commands.send(Command::KeyframeRequest { track });
+                        }
+                        continue;
+                    }
                 }
                 let Some(payload_type) = leg_payload_type(&mut packet, payload_type, red) else {
                     continue;
