@@ -117,7 +117,7 @@ pub(crate) struct Peer {
 
 /// Builds a peer connection; local candidates go out on `signals`.
 /// How long a nominating agent waits for better host pairs (see `build`).
-const HOST_ACCEPTANCE_WAIT: Duration = Duration::from_millis(5);
+const HOST_ACCEPTANCE_WAIT: Duration = Duration::from_millis(20);
 /// How often the agent runs its checks while connecting: it nominates only
 /// on such a tick, so webrtc-rs's default (200 ms) made every connection
 /// wait about 200 ms after its pairs had checked out.
@@ -156,8 +156,10 @@ pub(crate) async fn build(
         // after the wait: without one the first pair to check out wins,
         // and on a fast network an ICE-TCP pair can beat the UDP one.
         // A UDP check validates in one round trip, ICE-TCP's after its
-        // connect: 5 ms lets a loopback UDP pair (higher priority) validate
-        // too, and on longer paths the UDP pair checks out first anyway.
+        // connect: 20 ms lets a loopback UDP pair (higher priority) validate
+        // too and the ICE-TCP pairs connect (with 5 ms they were often never
+        // dialed: sfu_mux's ICE-TCP check failed 2 runs in 3); on longer
+        // paths the UDP pair checks out first anyway.
         .with_host_acceptance_min_wait(Some(HOST_ACCEPTANCE_WAIT))
         .with_ice_connection_attempts(Some(CHECK_INTERVAL), Some(MAX_BINDING_REQUESTS))
         // The agent's defaults (srflx 0.5 s, prflx 1 s, relay 2 s) hold a
