@@ -114,6 +114,17 @@ pub(super) struct TrackRef {
     index: usize,
 }
 
+impl TrackRef {
+    /// Track `index` of `stream`'s publisher connection `publisher`.
+    fn new(stream: &StreamKey, publisher: u64, index: usize) -> Self {
+        TrackRef {
+            stream: stream.clone(),
+            publisher,
+            index,
+        }
+    }
+}
+
 /// A publisher track a player may forward: what its negotiation needs.
 pub(super) struct Source {
     pub(super) index: usize,
@@ -609,11 +620,7 @@ impl State {
             if output.index >= publisher.tracks.len() {
                 continue;
             }
-            let track = TrackRef {
-                stream: stream.clone(),
-                publisher: publisher.id,
-                index: output.index,
-            };
+            let track = TrackRef::new(stream, publisher.id, output.index);
             player.tasks.push(tokio::spawn(read_leg_rtcp(
                 Arc::clone(&output.local),
                 self.commands.clone(),
@@ -666,11 +673,7 @@ impl State {
             .tasks
             .push(tokio::spawn(read_publisher_track(remote, ssrc, packets)));
         if waiting {
-            let track = TrackRef {
-                stream: stream.clone(),
-                publisher: leg.id,
-                index,
-            };
+            let track = TrackRef::new(stream, leg.id, index);
             self.request_keyframe(&track, true, now);
         }
     }
@@ -683,11 +686,7 @@ impl State {
         now: Instant,
     ) {
         for &index in tracks {
-            let track = TrackRef {
-                stream: stream.clone(),
-                publisher,
-                index,
-            };
+            let track = TrackRef::new(stream, publisher, index);
             self.request_keyframe(&track, true, now);
         }
     }
@@ -750,16 +749,13 @@ impl Player {
             let Some(source) = publisher.tracks.get(output.index) else {
                 continue;
             };
-            let track = TrackRef {
-                stream: stream.clone(),
-                publisher: publisher.id,
-                index: output.index,
-            };
+            let track = TrackRef::new(stream, publisher.id, output.index);
             self.tasks.push(tokio::spawn(write_leg(
                 LegStart::new(source.kind, Instant::now()),
                 source.packets.subscribe(),
                 output,
-                (commands.clone(), track),
+                commands.clone(),
+                track,
             )));
         }
     }
@@ -848,7 +844,8 @@ async fn write_leg(
     mut start: LegStart,
     mut packets: broadcast::Receiver<Relayed>,
     output: Output,
-    (commands, track): (mpsc::WeakUnboundedSender<Command>, TrackRef),
+    commands: mpsc::WeakUnboundedSender<Command>,
+    track: TrackRef,
 ) {
     let Output {
         local: writer,
