@@ -333,6 +333,7 @@ impl Mallory {
             .send(&ClientMessage::PlayStream {
                 request_id: 1,
                 stream_id: stream.into(),
+                max_layer: Default::default(),
             })
             .await;
         loop {

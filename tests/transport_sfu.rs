@@ -182,6 +182,7 @@ impl Signaling {
         self.send(ClientMessage::PlayStream {
             request_id,
             stream_id: stream.into(),
+            max_layer: Default::default(),
         });
         self.expect("PlayAccepted", |m| {
             matches!(m, ServerMessage::Ack { request_id: r, body: AckBody::PlayAccepted { .. } } if *r == request_id)

@@ -102,6 +102,25 @@ export type ClientMessage = {
    * The stream ID.
    */
   stream_id: string,
+  /**
+   * The highest simulcast layer to send this client (see
+   * `PlayVideoLayer`); absent means `High`, no cap.
+   */
+  max_layer?: VideoLayer,
+} | {
+  "type": "play_video_layer",
+  /**
+   * Correlates the answer.
+   */
+  request_id: number,
+  /**
+   * The stream ID.
+   */
+  stream_id: string,
+  /**
+   * The highest layer to send.
+   */
+  max_layer: VideoLayer,
 } | {
   "type": "stop_playing",
   /**
@@ -268,6 +287,16 @@ export type ServerMessage = {
    */
   stream_id: string,
 } | {
+  "type": "video_layers",
+  /**
+   * The stream ID.
+   */
+  stream_id: string,
+  /**
+   * The layers to send, lowest first.
+   */
+  active: Array<VideoLayer>,
+} | {
   "type": "kicked",
   /**
    * Why.
@@ -390,6 +419,16 @@ export type AckBody = {
    * The stream ID.
    */
   stream_id: string,
+} | {
+  "kind": "play_video_layer_set",
+  /**
+   * The stream ID.
+   */
+  stream_id: string,
+  /**
+   * The cap now in force.
+   */
+  max_layer: VideoLayer,
 };
 
 /**
@@ -705,6 +744,14 @@ export type UserInfo = {
    */
   user_name: string,
 };
+
+/**
+ * A simulcast layer of a video stream, lowest first. For a 720p source
+ * the layers are 180p (`Low`), 360p (`Medium`) and 720p (`High`); a
+ * smaller source has fewer (a layer it lacks is served by the next one
+ * down). On the wire (RTP `rid`) they are `q`, `h` and `f`.
+ */
+export type VideoLayer = "low" | "medium" | "high";
 
 /** The protocol version this contract describes (`protocol::PROTOCOL_VERSION`). */
 export const PROTOCOL_VERSION = 1;

@@ -47,7 +47,7 @@ pub use error_code::{ErrorCode, ErrorModule};
 pub use message::{
     AckBody, BroadcastMessage, ClientMessage, Credentials, DecodeError, IceCandidate, IceServer,
     Login, LoginOk, MediaRole, Resume, RoomEvent, SequencedEvent, ServerMessage, StreamInfo,
-    UpdateType, UserInfo,
+    UpdateType, UserInfo, VideoLayer,
 };
 
 /// The signaling protocol version this crate speaks. Sent in `Challenge`,

@@ -80,6 +80,54 @@ pub enum MediaRole {
     Play,
 }
 
+/// A simulcast layer of a video stream, lowest first. For a 720p source
+/// the layers are 180p (`Low`), 360p (`Medium`) and 720p (`High`); a
+/// smaller source has fewer (a layer it lacks is served by the next one
+/// down). On the wire (RTP `rid`) they are `q`, `h` and `f`.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum VideoLayer {
+    /// A quarter of the source's size (180p of 720p).
+    Low,
+    /// Half the source's size (360p of 720p).
+    Medium,
+    /// The source's size.
+    #[default]
+    High,
+}
+
+impl VideoLayer {
+    /// Every layer, lowest first.
+    pub const ALL: [VideoLayer; 3] = [VideoLayer::Low, VideoLayer::Medium, VideoLayer::High];
+
+    /// Whether this is the top layer (the default cap: no cap).
+    pub fn is_high(&self) -> bool {
+        *self == VideoLayer::High
+    }
+
+    /// The layer's RTP stream ID (`rid`): `q`, `h` or `f`.
+    pub fn rid(self) -> &'static str {
+        match self {
+            VideoLayer::Low => "q",
+            VideoLayer::Medium => "h",
+            VideoLayer::High => "f",
+        }
+    }
+
+    /// The layer an RTP stream ID names (`None` for any other text).
+    pub fn from_rid(rid: &str) -> Option<Self> {
+        VideoLayer::ALL.into_iter().find(|l| l.rid() == rid)
+    }
+
+    /// 0 for `Low`, 1 for `Medium`, 2 for `High`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// One trickled ICE candidate (the browser's `RTCIceCandidateInit`).
 /// An empty `candidate` means the sender has no more candidates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,6 +275,24 @@ pub enum ClientMessage {
         request_id: u32,
         /// The stream ID.
         stream_id: String,
+        /// The highest simulcast layer to send this client (see
+        /// `PlayVideoLayer`); absent means `High`, no cap.
+        #[serde(default, skip_serializing_if = "VideoLayer::is_high")]
+        max_layer: VideoLayer,
+    },
+    /// Cap the video layer the SFU sends this client for a stream it plays
+    /// (ZEGO's `setPlayStreamVideoType`: a small tile needs `Low`); below
+    /// the cap the SFU still picks by this client's downlink. Kept with the
+    /// play request, so a stream that ends and returns keeps it. Answered by
+    /// `Ack{PlayVideoLayerSet}`, or `Error{NotPlaying}` when this session
+    /// did not ask to play that stream.
+    PlayVideoLayer {
+        /// Correlates the answer.
+        request_id: u32,
+        /// The stream ID.
+        stream_id: String,
+        /// The highest layer to send.
+        max_layer: VideoLayer,
     },
     /// Stop playing a stream (closes its peer connection on the server).
     StopPlaying {
@@ -407,6 +473,13 @@ pub enum AckBody {
         /// The stream ID.
         stream_id: String,
     },
+    /// The play request's layer cap recorded (and applied to its leg).
+    PlayVideoLayerSet {
+        /// The stream ID.
+        stream_id: String,
+        /// The cap now in force.
+        max_layer: VideoLayer,
+    },
 }
 
 /// Messages from the server to a client.
@@ -500,6 +573,16 @@ pub enum ServerMessage {
         /// The stream ID.
         stream_id: String,
     },
+    /// Which simulcast layers of a stream this client publishes someone
+    /// plays now (LiveKit's dynacast): the publisher encodes and sends only
+    /// these, the lowest always among them. Sent whenever the set changes,
+    /// after the publisher's leg is connected; until the first one, send all.
+    VideoLayers {
+        /// The stream ID.
+        stream_id: String,
+        /// The layers to send, lowest first.
+        active: Vec<VideoLayer>,
+    },
     /// The server ended this session for good (`KickedOut`: the same user
     /// logged in elsewhere); do not retry.
     Kicked {
@@ -565,6 +648,7 @@ impl ClientMessage {
         "stream_state",
         "stop_publishing",
         "play_stream",
+        "play_video_layer",
         "stop_playing",
         "sdp_offer",
         "trickle_ice",
@@ -597,6 +681,7 @@ impl ServerMessage {
         "trickle_ice",
         "stream_ready",
         "stream_ended",
+        "video_layers",
         "kicked",
         "session_expired",
         "shutdown",
@@ -657,6 +742,38 @@ fn decode<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, DecodeEr
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn video_layers_map_to_rids_and_back_and_high_is_left_out_of_play_stream() {
+        for layer in VideoLayer::ALL {
+            assert_eq!(VideoLayer::from_rid(layer.rid()), Some(layer));
+        }
+        assert_eq!(VideoLayer::from_rid("x"), None);
+        assert!(VideoLayer::Low < VideoLayer::Medium && VideoLayer::Medium < VideoLayer::High);
+        let plain = ClientMessage::PlayStream {
+            request_id: 1,
+            stream_id: "s".into(),
+            max_layer: VideoLayer::High,
+        };
+        assert_eq!(
+            plain.encode(),
+            r#"{"type":"play_stream","request_id":1,"stream_id":"s"}"#
+        );
+        let capped = r#"{"type":"play_stream","request_id":1,"stream_id":"s","max_layer":"low"}"#;
+        assert!(matches!(
+            ClientMessage::decode(capped),
+            Ok(ClientMessage::PlayStream {
+                max_layer: VideoLayer::Low,
+                ..
+            })
+        ));
+        let bad =
+            r#"{"type":"play_video_layer","request_id":1,"stream_id":"s","max_layer":"huge"}"#;
+        assert!(matches!(
+            ClientMessage::decode(bad),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
 
     fn user() -> impl Strategy<Value = UserInfo> {
         ("[a-z0-9_]{1,64}", ".{0,40}")
@@ -818,8 +935,16 @@ mod tests {
                 ClientMessage::PlayStream {
                     request_id,
                     stream_id,
+                    max_layer: VideoLayer::High,
                 }
             }),
+            (any::<u32>(), ".{0,40}", video_layer()).prop_map(
+                |(request_id, stream_id, max_layer)| ClientMessage::PlayVideoLayer {
+                    request_id,
+                    stream_id,
+                    max_layer,
+                }
+            ),
             (any::<u32>(), ".{0,40}").prop_map(|(request_id, stream_id)| {
                 ClientMessage::StopPlaying {
                     request_id,
@@ -844,6 +969,10 @@ mod tests {
                 }
             }),
         ]
+    }
+
+    fn video_layer() -> impl Strategy<Value = VideoLayer> {
+        proptest::sample::select(VideoLayer::ALL.to_vec())
     }
 
     fn role() -> impl Strategy<Value = MediaRole> {
@@ -887,6 +1016,12 @@ mod tests {
             ".{0,40}".prop_map(|stream_id| AckBody::StreamStopped { stream_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::PlayAccepted { stream_id }),
             ".{0,40}".prop_map(|stream_id| AckBody::PlayStopped { stream_id }),
+            (".{0,40}", video_layer()).prop_map(|(stream_id, max_layer)| {
+                AckBody::PlayVideoLayerSet {
+                    stream_id,
+                    max_layer,
+                }
+            }),
         ]
     }
 
@@ -988,6 +1123,8 @@ mod tests {
             }),
             ".{0,40}".prop_map(|stream_id| ServerMessage::StreamReady { stream_id }),
             ".{0,40}".prop_map(|stream_id| ServerMessage::StreamEnded { stream_id }),
+            (".{0,40}", proptest::collection::vec(video_layer(), 0..4))
+                .prop_map(|(stream_id, active)| ServerMessage::VideoLayers { stream_id, active }),
         ]
     }
 
@@ -1141,11 +1278,14 @@ mod tests {
         let samples = [
             r#"{"type":"heartbeat","ack":1}"#,
             r#"{"type":"logout","request_id":1}"#,
+            r#"{"type":"play_video_layer","request_id":1,"stream_id":"s","max_layer":"medium"}"#,
         ];
         for s in samples {
             assert!(ClientMessage::decode(s).is_ok(), "{s}");
         }
-        assert_eq!(ClientMessage::TYPES.len(), 13);
-        assert_eq!(ServerMessage::TYPES.len(), 16);
+        let layers = r#"{"type":"video_layers","stream_id":"s","active":["low","high"]}"#;
+        assert!(ServerMessage::decode(layers).is_ok(), "{layers}");
+        assert_eq!(ClientMessage::TYPES.len(), 14);
+        assert_eq!(ServerMessage::TYPES.len(), 17);
     }
 }

@@ -681,6 +681,7 @@ where
             ClientMessage::PlayStream {
                 request_id,
                 stream_id,
+                ..
             } => {
                 // The Ack goes out directly, now; a StreamReady queued by
                 // `play` drains from the outbox after it.
@@ -689,6 +690,11 @@ where
                     AckBody::PlayAccepted { stream_id }
                 });
                 self.reply_result(request_id, result).await
+            }
+            // Simulcast layer caps (issue 15) are not built yet.
+            ClientMessage::PlayVideoLayer { request_id, .. } => {
+                self.reply_error(Some(request_id), ErrorCode::UnknownMessage)
+                    .await
             }
             ClientMessage::StopPlaying {
                 request_id,

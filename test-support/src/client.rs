@@ -67,6 +67,7 @@ pub fn play_stream(request_id: u32, stream_id: &str) -> ClientMessage {
     ClientMessage::PlayStream {
         request_id,
         stream_id: stream_id.into(),
+        max_layer: Default::default(),
     }
 }
 

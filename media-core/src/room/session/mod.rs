@@ -488,6 +488,8 @@ impl Room {
             }),
             ServerMessage::StreamReady { stream_id } => self.on_stream_ready(now, &stream_id, out),
             ServerMessage::StreamEnded { stream_id } => self.on_stream_ended(&stream_id, out),
+            // Simulcast layer pausing (issue 15) is not built yet: send all.
+            ServerMessage::VideoLayers { .. } => {}
         }
         Flow::Continue
     }

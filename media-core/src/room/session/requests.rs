@@ -82,6 +82,7 @@ impl Request {
                 .then(|| ClientMessage::PlayStream {
                     request_id,
                     stream_id: stream_id.clone(),
+                    max_layer: Default::default(),
                 }),
             Request::StopPlay { stream_id, sent_on } => mark_sent(sent_on, conn, Resend::OnNewLink)
                 .then(|| ClientMessage::StopPlaying {

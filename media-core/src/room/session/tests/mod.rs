@@ -560,6 +560,7 @@ fn play(h: &mut H, ms: u64, conn: ConnId, id: &str) -> u32 {
         [ClientMessage::PlayStream {
             request_id,
             stream_id,
+            ..
         }] if stream_id == id => {
             let request_id = *request_id;
             h.input(
