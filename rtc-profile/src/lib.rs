@@ -13,6 +13,8 @@
 //!   sending codec, and an answer without RED means plain Opus.
 //! - Both kinds: `transport-cc` feedback and the transport-wide sequence
 //!   number header extension (TWCC), for the sender's bandwidth estimator.
+//! - Video: the `sdes:mid` and `sdes:rtp-stream-id` header extensions, so a
+//!   publisher can send simulcast layers (`rid` q/h/f) in one section.
 //!
 //! [`feedback_interceptors`] are the interceptors that answer and produce
 //! that feedback on both ends; each side adds its own on top (the SDK a
@@ -56,6 +58,12 @@ pub const RED_PAYLOAD_TYPE: u8 = 63;
 /// The TWCC (transport-wide sequence number) header extension.
 pub const TRANSPORT_CC_URI: &str =
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+/// The RTP header extension naming a packet's media section (RFC 8843);
+/// simulcast layers carry it so the receiver can bind their SSRCs.
+pub const SDES_MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+/// The RTP header extension naming a packet's simulcast layer (`rid`,
+/// RFC 8852): `q`, `h` or `f` (see `protocol::VideoLayer`).
+pub const SDES_RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
 /// A NACKed packet is asked for at most this many times (RTX would
 /// otherwise cause a NACK storm, RECIPES.md).
 const MAX_NACKS_PER_PACKET: u16 = 10;
@@ -142,6 +150,17 @@ pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
                 uri: TRANSPORT_CC_URI.to_owned(),
             },
             kind,
+            None,
+        )?;
+    }
+    // Simulcast: webrtc-rs does not write these itself; the sender adds
+    // them to each layer's packets and the receiver learns the SSRCs.
+    for uri in [SDES_MID_URI, SDES_RID_URI] {
+        engine.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: uri.to_owned(),
+            },
+            RtpCodecKind::Video,
             None,
         )?;
     }
