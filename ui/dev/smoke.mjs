@@ -69,6 +69,16 @@ try {
     assert.ok(Number(await js(`document.querySelector('#toggle-mic').style.getPropertyValue('--level') || '0'`)) >= 0);
     assert.equal(await js(`document.querySelector('#muted-hint').getAttribute('aria-live')`), "polite");
   });
+  await check("each remote tile asks for the simulcast layer its size is worth (camera off: low)", async () => {
+    const asks = await js(`__confer_mock.log.filter(([c]) => c === 'set_play_stream_video_layer').map(([, a]) => a)`);
+    const last = Object.fromEntries(asks.map((a) => [a.stream_id, a.layer]));
+    const heights = await js(`Object.fromEntries([...document.querySelectorAll('.tile[data-stream-id]')].map(t => [t.dataset.streamId, t.querySelector('.tile-video').getBoundingClientRect().height]))`);
+    for (const [id, h] of Object.entries(heights)) {
+      if (id === "u-katherine-main") continue;
+      assert.equal(last[id], h >= 480 ? "high" : h >= 240 ? "medium" : "low", `${id}: ${h} px tall, asked ${last[id]}`);
+    }
+    assert.equal(last["u-katherine-main"], "low", "Katherine's camera is muted");
+  });
   await check("login, publish and play used the contract's args", async () => {
     const log = await js(`__confer_mock.log.map(([c, a]) => [c, JSON.stringify(a)])`);
     const login = log.find(([c]) => c === "login_room");
@@ -260,6 +270,15 @@ try {
     assert.equal(st.mode, "focus");
     assert.equal(st.stage, "u-grace", "the first remote person talks in the mock");
     await noOverlap();
+  });
+  await check("speaker view: the stage tile asks for the high layer, the strip's thumbnails for low (after settling)", async () => {
+    await sleep(800);
+    const asks = await q(`__confer_mock.log.filter(([c]) => c === 'set_play_stream_video_layer').map(([, a]) => a)`);
+    const last = Object.fromEntries(asks.map((a) => [a.stream_id, a.layer]));
+    assert.equal(last["u-grace-main"], "high", JSON.stringify(last));
+    const strip = await q(`[...document.querySelectorAll('.tile[data-place="strip"][data-stream-id]')].filter(t => !t.hidden).map(t => t.dataset.streamId)`);
+    assert.ok(strip.length >= 2, `strip: ${strip}`);
+    for (const id of strip) assert.equal(last[id], "low", `${id} in the strip asked ${last[id]}`);
   });
   await check("key 2 pins the 2nd remote tile (stage, data-pinned, pin button pressed); 2 again unpins", async () => {
     await key("2");

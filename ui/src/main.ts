@@ -9,6 +9,7 @@ import { normalizeSettings, SettingsSaver } from "./settings.js";
 import { Devices } from "./devices.js";
 import { applyLastTheme, applyTheme, injectUserTheme } from "./theme.js";
 import { attachCanvas, SurfaceTracker } from "./tiles.js";
+import { LayerCaps } from "./layer-caps.js";
 import { Toasts } from "./ui/toasts.js";
 import { HomeScreen } from "./screens/home.js";
 import { CallScreen } from "./screens/call.js";
@@ -78,11 +79,23 @@ async function boot(): Promise<void> {
   void devices.refresh();
 
   let trackerFailed = false;
-  const tracker = new SurfaceTracker(api, (e) => {
-    if (trackerFailed) return;
-    trackerFailed = true;
-    store.dispatch({ event: "app/error", error: normaliseError(e), title: "Video placement failed" });
-  });
+  // Each played stream asks for the simulcast layer its tile's size is worth; a refusal
+  // (a play not started yet) is asked again at the next measure.
+  const layers = new LayerCaps(
+    (stream_id, layer) =>
+      api.setPlayStreamVideoLayer(stream_id, layer).then(() => store.dispatch({ event: "app/layer", stream_id, layer })),
+    (streamId, layer, e) => console.debug(`confer: layer ${layer} for ${streamId} not taken`, normaliseError(e)),
+  );
+  const tracker = new SurfaceTracker(
+    api,
+    (e) => {
+      if (trackerFailed) return;
+      trackerFailed = true;
+      store.dispatch({ event: "app/error", error: normaliseError(e), title: "Video placement failed" });
+    },
+    document.body,
+    (sizes) => layers.update(sizes),
+  );
   tracker.start();
 
   // The render path is known once the first diagnostics answer (it never changes).

@@ -1,6 +1,6 @@
 // Quality: the 3-bar indicator (UX.md §4) and the stats popover's rows.
 
-import type { MediaPath, PlayStreamQuality, PublishStreamQuality, StreamQualityLevel } from "./types.js";
+import type { MediaPath, PlayStreamQuality, PublishStreamQuality, StreamQualityLevel, VideoLayer } from "./types.js";
 
 export type QualityTone = "good" | "fair" | "poor" | "lost" | "unknown";
 
@@ -68,9 +68,25 @@ function linkStats(q: PlayStreamQuality | PublishStreamQuality): StatRow[] {
   ];
 }
 
-export function playStats(q: PlayStreamQuality): StatRow[] {
+/** The simulcast layer a tile asked for, in words: "Medium (mid-size tile)"; "–" before the first ask took. */
+export function layerText(layer: VideoLayer | null): string {
+  switch (layer) {
+    case "low":
+      return "Low (small tile)";
+    case "medium":
+      return "Medium (mid-size tile)";
+    case "high":
+      return "High (full size)";
+    default:
+      return "–";
+  }
+}
+
+/** A played stream's rows; `layer` is the simulcast layer its tile asked for. */
+export function playStats(q: PlayStreamQuality, layer: VideoLayer | null): StatRow[] {
   return [
     ...linkStats(q),
+    ["Layer asked", layerText(layer)],
     ["Frame rate", `${n0(q.video_render_fps)} fps (received ${n0(q.video_recv_fps)})`],
     ["Bitrate ↓", `${n0(q.video_kbps)} kbps video, ${n0(q.audio_kbps)} kbps audio`],
     ["Round trip", ms(q.rtt_ms)],

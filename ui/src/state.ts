@@ -13,6 +13,7 @@ import type {
   SdkEvent,
   AppEvent,
   User,
+  VideoLayer,
 } from "./types.js";
 import { describeError } from "./errors.js";
 import { ErrorCode } from "./generated/error-codes.js";
@@ -30,6 +31,8 @@ export interface RemoteStream {
   ever_played: boolean;
   first_frame: boolean;
   quality: PlayStreamQuality | null;
+  /** The highest simulcast layer asked for (by the tile's size); null before the first ask took. */
+  layer: VideoLayer | null;
   /** null until the first RemoteMic/CameraStateUpdate (treated as on). */
   mic: RemoteDeviceState | null;
   camera: RemoteDeviceState | null;
@@ -128,7 +131,8 @@ export type AppAction =
   | { event: "app/error"; error: CommandError; title?: string }
   | { event: "app/failed"; error: CommandError }
   | { event: "app/dismiss"; id: number }
-  | { event: "app/speaking"; self: boolean; streams: string[] };
+  | { event: "app/speaking"; self: boolean; streams: string[] }
+  | { event: "app/layer"; stream_id: string; layer: VideoLayer };
 
 export type Action = SdkEvent | AppEvent | AppAction;
 
@@ -202,6 +206,10 @@ export function reduce(s: CallState, a: Action): CallState {
       const streams = [...new Set(a.streams.filter((id) => id in s.streams))].sort();
       const speaking = withSpeaking(s.speaking, a.self && s.local.mic, streams);
       return speaking === s.speaking ? s : { ...s, speaking };
+    }
+    case "app/layer": {
+      const st = s.streams[a.stream_id];
+      return st && st.layer !== a.layer ? withStream(s, { ...st, layer: a.layer }) : s;
     }
     case "app/panel":
       return { ...s, panel: a.panel, unread: a.panel === "chat" ? 0 : s.unread };
@@ -310,6 +318,7 @@ export function reduce(s: CallState, a: Action): CallState {
                 ever_played: false,
                 first_frame: false,
                 quality: null,
+                layer: null,
                 mic: null,
                 camera: null,
                 seq: ++seq,

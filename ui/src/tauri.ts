@@ -18,6 +18,7 @@ import type {
   Settings,
   TileRect,
   VideoPreset,
+  VideoLayer,
   VideoSource,
 } from "./types.js";
 import { EVENT_ALIASES, SDK_EVENT_NAMES } from "./types.js";
@@ -87,6 +88,8 @@ export interface Api {
   mutePublishStreamVideo(mute: boolean): Promise<null>;
   mutePlayStreamAudio(stream_id: string, mute: boolean): Promise<null>;
   mutePlayStreamVideo(stream_id: string, mute: boolean): Promise<null>;
+  /** The highest simulcast layer to receive of a played stream (the grid asks by tile size: layer-caps.ts). */
+  setPlayStreamVideoLayer(stream_id: string, layer: VideoLayer): Promise<null>;
   listDevices(): Promise<DeviceList>;
   useVideoDevice(device_id: string): Promise<null>;
   useAudioDevice(device_id: string): Promise<null>;
@@ -149,6 +152,7 @@ export const api: Api = {
   mutePublishStreamVideo: (mute) => call("mute_publish_stream_video", { mute }),
   mutePlayStreamAudio: (stream_id, mute) => call("mute_play_stream_audio", { stream_id, mute }),
   mutePlayStreamVideo: (stream_id, mute) => call("mute_play_stream_video", { stream_id, mute }),
+  setPlayStreamVideoLayer: (stream_id, layer) => call("set_play_stream_video_layer", { stream_id, layer }),
   listDevices: () => call("list_devices"),
   useVideoDevice: (device_id) => call("use_video_device", { device_id }),
   useAudioDevice: (device_id) => call("use_audio_device", { device_id }),

@@ -4,12 +4,15 @@
 // sends `update_tiles` with device-pixel rects. Anything marked
 // `[data-occluder]` (popovers, menus) hides the surfaces it overlaps; an open
 // `[data-modal]` hides them all. For the canvas fallback it also draws the
-// frames Rust pushes through a channel.
+// frames Rust pushes through a channel. Each measure also gives every
+// played stream's tile size to `onSizes` (the simulcast layer it asks for:
+// layer-caps.ts).
 
 import type { Api, TauriChannel } from "./tauri.js";
 import type { TileRect } from "./types.js";
-import { computeTileRects, sameTiles, stackOrder, type Box, type TileBox } from "./tile-rects.js";
+import { computeTileRects, sameTiles, stackOrder, toDevice, type Box, type TileBox } from "./tile-rects.js";
 import { parseFrame } from "./canvas-frame.js";
+import type { TileSize } from "./layer-caps.js";
 
 export const TILE_SELECTOR = ".tile-video[data-tile-id]";
 
@@ -31,6 +34,7 @@ export class SurfaceTracker {
     private api: Pick<Api, "updateTiles">,
     private onError: (e: unknown) => void,
     private root: HTMLElement = document.body,
+    private onSizes: (sizes: TileSize[]) => void = () => {},
   ) {}
 
   start(): void {
@@ -75,6 +79,8 @@ export class SurfaceTracker {
   flush(): void {
     const elements = [...this.root.querySelectorAll<HTMLElement>(TILE_SELECTOR)];
     this.syncObserved(elements);
+    const dpr = window.devicePixelRatio || 1;
+    this.onSizes(elements.flatMap((el) => streamTileSize(el, dpr)));
     // Tiles flagged `data-stack-above` are listed last: later surfaces draw on top (no layout overlaps tiles today).
     const ordered: TileBox[] = stackOrder(elements.map((el) => ({ ...measure(el), above: el.closest("[data-stack-above]") !== null }))).map(
       ({ above: _above, ...box }) => box,
@@ -86,7 +92,7 @@ export class SurfaceTracker {
     const tiles = computeTileRects(ordered, {
       viewportWidth: document.documentElement.clientWidth,
       viewportHeight: document.documentElement.clientHeight,
-      dpr: window.devicePixelRatio || 1,
+      dpr,
       occluders,
       suspended,
     });
@@ -138,8 +144,22 @@ function clipBox(el: HTMLElement): Box {
   return { left, top, right: left + el.clientWidth, bottom: top + el.clientHeight };
 }
 
+/** Rendered and wanting video (its camera is not off). */
+function wantsVideo(el: HTMLElement): boolean {
+  return isRendered(el) && el.closest("[data-video-off]") === null;
+}
+
 function isRendered(el: HTMLElement): boolean {
   return el.isConnected && !el.closest("[hidden]") && el.getClientRects().length > 0;
+}
+
+/** A played stream's tile (`[data-stream-id]` around it) as layer-caps.ts takes it; none for other tiles. */
+function streamTileSize(el: HTMLElement, dpr: number): TileSize[] {
+  const tile = el.closest<HTMLElement>("[data-stream-id]");
+  const streamId = tile?.dataset.streamId;
+  if (!tile || !streamId) return [];
+  const heightPx = toDevice(box(el.getBoundingClientRect()), dpr).height;
+  return [{ streamId, heightPx, shown: wantsVideo(el), thumbnail: tile.dataset.place === "strip" }];
 }
 
 function measure(el: HTMLElement): TileBox {
@@ -159,8 +179,7 @@ function measure(el: HTMLElement): TileBox {
         : b;
     }
   }
-  const shown = isRendered(el) && el.closest("[data-video-off]") === null;
-  return { tile_id: el.dataset.tileId ?? "", rect, clip, shown };
+  return { tile_id: el.dataset.tileId ?? "", rect, clip, shown: wantsVideo(el) };
 }
 
 /**

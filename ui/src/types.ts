@@ -24,6 +24,7 @@ export type {
   UpdateType,
   User,
 } from "./generated/events.js";
+export type { VideoLayer } from "./generated/protocol.js";
 import { EVENT_NAMES, type Event } from "./generated/events.js";
 import type { HostStopped, Theme } from "./generated/app.js";
 

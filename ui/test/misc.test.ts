@@ -30,8 +30,10 @@ describe("quality indicator", () => {
       audio_break_rate: 0, mos: 4.26, rtt_ms: 41.6, packet_loss_rate: 0.031, jitter_ms: 5, end_to_end_delay_ms: 120, av_timestamp_diff_ms: -250,
       width: 1280, height: 720, video_codec: "H264", total_recv_bytes: 1, level: "Good",
     };
-    const rows = Object.fromEntries(playStats(q));
+    const rows = Object.fromEntries(playStats(q, "medium"));
     assert.equal(rows["Resolution"], "1280×720");
+    assert.equal(rows["Layer asked"], "Medium (mid-size tile)");
+    assert.equal(Object.fromEntries(playStats(q, null))["Layer asked"], "–");
     assert.equal(rows["Frame rate"], "30 fps (received 30)");
     assert.equal(rows["Bitrate ↓"], "1,234 kbps video, 32 kbps audio");
     assert.equal(rows["Round trip"], "42 ms");
@@ -39,8 +41,8 @@ describe("quality indicator", () => {
     assert.equal(rows["Audio MOS"], "4.3");
     assert.equal(rows["A/V sync"], "-250 ms (video ahead)");
     assert.equal(rows["Network path"], "–");
-    const text = statsText("Grace (receiving)", playStats(q));
-    assert.ok(text.startsWith("Grace (receiving)\nConnection: Good connection\nNetwork path: –\nResolution: 1280×720"));
+    const text = statsText("Grace (receiving)", playStats(q, "high"));
+    assert.ok(text.startsWith("Grace (receiving)\nConnection: Good connection\nNetwork path: –\nResolution: 1280×720\nLayer asked: High (full size)"));
     const pub = Object.fromEntries(publishStats({ video_capture_fps: 30, video_encode_fps: 30, video_send_fps: 25, video_kbps: 500, audio_send_fps: 50, audio_kbps: 30, rtt_ms: 0, packet_loss_rate: 0, target_kbps: 0, width: 0, height: 0, video_codec: "", total_send_bytes: 0, level: null }));
     assert.equal(pub["Resolution"], "–");
     assert.equal(pub["Round trip"], "–");

@@ -46,7 +46,7 @@ export class StatsPopover {
     } else {
       const st = s.streams[key.slice("stream:".length)];
       this.title = `${st?.user.user_name || st?.user.user_id || "Stream"} (receiving)`;
-      this.rows = st?.quality ? playStats(st.quality) : [];
+      this.rows = st?.quality ? playStats(st.quality, st.layer) : [];
     }
     const table = this.rows.length
       ? h("dl", { class: "stats" }, ...this.rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))
