@@ -1,8 +1,10 @@
 // Builds the web debug page: the generated contract (contract/ts/) ->
-// src/generated/ (git-ignored), TypeScript (src/) -> dist/js/, static files
+// src/generated/ (git-ignored), the app's simulcast layer rule
+// (ui/src/layer-caps.ts) -> src/layer-caps.ts (git-ignored: the page asks
+// for layers as the app does), TypeScript (src/) -> dist/js/, static files
 // (static/) -> dist/. Uses the TypeScript compiler installed by ui/ (pinned
 // in ui/package-lock.json). The server embeds dist/ at compile time.
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execFileSync } from "node:child_process";
@@ -19,6 +21,7 @@ mkdirSync(dist, { recursive: true });
 const sync = join(here, "..", "..", "contract", "sync.mjs");
 const generated = ["error-codes", "events", "protocol"];
 execFileSync(process.execPath, [sync, join(here, "src", "generated"), ...generated], { stdio: "inherit" });
+copyFileSync(join(here, "..", "..", "ui", "src", "layer-caps.ts"), join(here, "src", "layer-caps.ts"));
 execFileSync(tsc, ["-p", join(here, "tsconfig.json")], { stdio: "inherit" });
 for (const name of readdirSync(join(here, "static"))) {
   cpSync(join(here, "static", name), join(dist, name), { recursive: true });

@@ -19,6 +19,7 @@ import {
   type ServerMessage,
   type StreamInfo,
   type UserInfo,
+  type VideoLayer,
 } from "./protocol.js";
 import { StatsSampler, type Quality } from "./stats.js";
 import type {
@@ -83,6 +84,8 @@ interface Publisher {
   timer: Timer | null;
   told: { audio_muted: boolean; video_muted: boolean };
   stats: StatsSampler | null;
+  /** The simulcast layers the SFU last asked for (dynacast); null: none yet, send all. */
+  layers: VideoLayer[] | null;
 }
 
 interface Player {
@@ -95,6 +98,10 @@ interface Player {
   stream: MediaStream;
   stats: StatsSampler | null;
   gotAudio: boolean;
+  /** The highest simulcast layer to receive (`high`: no cap). */
+  maxLayer: VideoLayer;
+  /** The cap the server was last told for this play (null: not told since the last login). */
+  toldLayer: VideoLayer | null;
 }
 
 type Request =
@@ -104,6 +111,7 @@ type Request =
   | { kind: "broadcast"; resolve: (id: number) => void; reject: (e: SdkError) => void }
   | { kind: "play"; streamId: string }
   | { kind: "stop_play"; streamId: string }
+  | { kind: "layer"; streamId: string }
   | { kind: "offer"; streamId: string; role: MediaRole; leg: MediaLeg }
   | { kind: "stream_state" };
 
@@ -174,6 +182,8 @@ export interface MediaLeg {
   acceptAnswer(sdp: string): Promise<void>;
   addRemoteCandidate(c: IceCandidate): Promise<void>;
   replace(kind: "audio" | "video", track: MediaStreamTrack | null): Promise<void>;
+  /** Sends only these simulcast layers (dynacast; the lowest always); before any call, all. */
+  setActiveLayers(active: VideoLayer[]): void;
   close(): void;
 }
 
@@ -372,8 +382,7 @@ export class WebEngine {
   startPublishingStream(streamId: string): void {
     const room = this.room;
     if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
-    if (!/^[A-Za-z0-9_.-]{1,256}$/.test(streamId))
-      throw new SdkError(ErrorCode.InvalidStreamId, "stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .");
+    checkStreamId(streamId);
     if (room.publisher) throw new SdkError(ErrorCode.AlreadyPublishing, "this channel is already publishing a stream");
     room.publisher = {
       streamId,
@@ -385,6 +394,7 @@ export class WebEngine {
       timer: null,
       told: this.sendState(),
       stats: null,
+      layers: null,
     };
     this.publisherEvent(streamId, "PublishRequesting", ErrorCode.Success, NO_DATA);
     if (room.link === "live") this.announce(room);
@@ -405,10 +415,9 @@ export class WebEngine {
   startPlayingStream(streamId: string): void {
     const room = this.room;
     if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
-    if (!/^[A-Za-z0-9_.-]{1,256}$/.test(streamId))
-      throw new SdkError(ErrorCode.InvalidStreamId, "stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .");
+    checkStreamId(streamId);
     if (room.players.has(streamId)) throw new SdkError(ErrorCode.AlreadyPlaying, "this stream is already being played");
-    room.players.set(streamId, {
+    const player: Player = {
       streamId,
       state: "PlayRequesting",
       live: false,
@@ -418,9 +427,12 @@ export class WebEngine {
       stream: this.shell.newStream(),
       stats: null,
       gotAudio: false,
-    });
+      maxLayer: "high",
+      toldLayer: null,
+    };
+    room.players.set(streamId, player);
     this.playerEvent(streamId, "PlayRequesting", ErrorCode.Success, NO_DATA);
-    this.requestPlay(room, streamId);
+    this.requestPlay(room, player);
   }
 
   stopPlayingStream(streamId: string): void {
@@ -435,6 +447,26 @@ export class WebEngine {
     const id = this.newRequest();
     room.requests.set(id, { kind: "stop_play", streamId });
     if (room.link === "live") this.send(room, { type: "stop_playing", request_id: id, stream_id: streamId });
+  }
+
+  /**
+   * Caps the simulcast layer the SFU sends of a played stream (the grid asks
+   * by tile size): sent at once on a live link (`play_video_layer`), and in
+   * `play_stream` at every (re)play. `high` is no cap.
+   */
+  setPlayStreamVideoLayer(streamId: string, layer: VideoLayer): void {
+    const room = this.room;
+    if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
+    checkStreamId(streamId);
+    const player = room.players.get(streamId);
+    if (!player) throw new SdkError(ErrorCode.NotPlaying, "this stream is not being played");
+    player.maxLayer = layer;
+    this.tellLayer(room, player);
+  }
+
+  /** The layer cap of a played stream (null: not played). */
+  playLayer(streamId: string): VideoLayer | null {
+    return this.room?.players.get(streamId)?.maxLayer ?? null;
   }
 
   muteMicrophone(on: boolean): void {
@@ -747,6 +779,13 @@ export class WebEngine {
         return this.onStreamReady(room, msg.stream_id);
       case "stream_ended":
         return this.onStreamEnded(room, msg.stream_id);
+      case "video_layers": {
+        const p = room.publisher;
+        if (!p || p.streamId !== msg.stream_id) return;
+        p.layers = msg.active;
+        p.leg?.setActiveLayers(msg.active);
+        return;
+      }
     }
   }
 
@@ -807,7 +846,8 @@ export class WebEngine {
     for (const player of room.players.values()) {
       this.closeMedia(player);
       player.live = false;
-      this.requestPlay(room, player.streamId);
+      player.toldLayer = null;
+      this.requestPlay(room, player);
     }
   }
 
@@ -848,10 +888,16 @@ export class WebEngine {
     // Requests that were not answered on the old connection go out again.
     for (const [id, r] of room.requests) {
       if (r.kind === "stop") this.send(room, { type: "stop_publishing", request_id: id, stream_id: r.streamId });
-      if (r.kind === "play") this.send(room, { type: "play_stream", request_id: id, stream_id: r.streamId });
+      if (r.kind === "play" || r.kind === "layer") {
+        const player = room.players.get(r.streamId);
+        if (player && r.kind === "play") this.sendPlay(room, id, player);
+        else if (player) this.sendLayer(room, id, player);
+      }
       if (r.kind === "stop_play") this.send(room, { type: "stop_playing", request_id: id, stream_id: r.streamId });
       if (r.kind === "renew") this.send(room, { type: "renew_token", request_id: id, token: room.config.token });
     }
+    // Caps changed while the link was down.
+    for (const player of room.players.values()) this.tellLayer(room, player);
     if (stateUnanswered && p?.acked) this.sendStreamState(room);
     this.syncSendState(room);
   }
@@ -955,6 +1001,8 @@ export class WebEngine {
         return this.debug(code, "stream_state", message);
       case "stop_play":
         return this.debug(code, "stop_playing_stream", message);
+      case "layer":
+        return this.debug(code, "set_play_stream_video_layer", message);
       case "play": {
         const player = room.players.get(req.streamId);
         if (player) {
@@ -976,6 +1024,8 @@ export class WebEngine {
     const id = this.newRequest();
     p.request = id;
     p.told = this.sendState();
+    // A new claim: every layer until the SFU says otherwise.
+    p.layers = null;
     room.requests.set(id, { kind: "publish" });
     this.send(room, {
       type: "publish_stream",
@@ -987,10 +1037,30 @@ export class WebEngine {
     });
   }
 
-  private requestPlay(room: Room, streamId: string): void {
+  private requestPlay(room: Room, player: Player): void {
     const id = this.newRequest();
-    room.requests.set(id, { kind: "play", streamId });
-    if (room.link === "live") this.send(room, { type: "play_stream", request_id: id, stream_id: streamId });
+    room.requests.set(id, { kind: "play", streamId: player.streamId });
+    if (room.link === "live") this.sendPlay(room, id, player);
+  }
+
+  /** `play_stream` with the player's layer cap (left out when there is none, as the SDK does). */
+  private sendPlay(room: Room, requestId: number, player: Player): void {
+    const cap = player.maxLayer === "high" ? {} : { max_layer: player.maxLayer };
+    this.send(room, { type: "play_stream", request_id: requestId, stream_id: player.streamId, ...cap });
+    player.toldLayer = player.maxLayer;
+  }
+
+  /** Tells a live server a play's new cap, when it knows the play under another one. */
+  private tellLayer(room: Room, player: Player): void {
+    if (room.link !== "live" || player.toldLayer === null || player.toldLayer === player.maxLayer) return;
+    const id = this.newRequest();
+    room.requests.set(id, { kind: "layer", streamId: player.streamId });
+    this.sendLayer(room, id, player);
+  }
+
+  private sendLayer(room: Room, requestId: number, player: Player): void {
+    this.send(room, { type: "play_video_layer", request_id: requestId, stream_id: player.streamId, max_layer: player.maxLayer });
+    player.toldLayer = player.maxLayer;
   }
 
   private onStreamReady(room: Room, streamId: string): void {
@@ -1113,6 +1183,7 @@ export class WebEngine {
         this.onRemoteMedia(streamId, player.stream);
       },
     });
+    if (role === "publish" && room.publisher?.layers) leg.setActiveLayers(room.publisher.layers);
     target.leg = leg;
     target.link = "negotiating";
     target.stats = leg.pc ? new StatsSampler(leg.pc, role === "publish" ? "outbound" : "inbound") : null;
@@ -1307,6 +1378,11 @@ export class WebEngine {
   private debug(code: number, funcName: string, info: string): void {
     this.emit("onDebugError", { error_code: code, func_name: funcName, info });
   }
+}
+
+function checkStreamId(streamId: string): void {
+  if (!/^[A-Za-z0-9_.-]{1,256}$/.test(streamId))
+    throw new SdkError(ErrorCode.InvalidStreamId, "stream ID must be 1-256 bytes of A-Z a-z 0-9 _ - .");
 }
 
 function failCode(role: MediaRole): number {

@@ -1,12 +1,16 @@
 // The web debug page: log in with AppID / RoomID / UserID / Token, preview
 // (camera, or the barcode test pattern), publish, see the room's users and
-// streams, play them, watch stats and the SDK event log.
+// streams, play them, watch stats and the SDK event log. Each played tile
+// asks for the simulcast layer its size is worth (layer-caps.ts, shared with
+// the app), or the one picked in its Layer menu (`?layer=low` picks it for
+// every tile).
 
 import { codeName, explain } from "./errors.js";
 import { SdkError, WebEngine, type SdkEvent } from "./engine.js";
 import { nowUs } from "./barcode.js";
 import { AudioProbe, VideoProbe, type FrameRead } from "./probe.js";
-import { peekToken, type StreamInfo } from "./protocol.js";
+import { peekToken, type StreamInfo, type VideoLayer } from "./protocol.js";
+import { LayerCaps, type TileSize } from "./layer-caps.js";
 import type { MediaPath, Quality } from "./stats.js";
 import { TestPattern, Tone } from "./testsource.js";
 
@@ -70,11 +74,20 @@ interface RemoteTile {
   stats: HTMLElement;
   overlay: HTMLElement;
   muteButton: HTMLButtonElement;
+  screen: HTMLElement;
+  /** "auto" (by the tile's size) or a fixed layer. */
+  layerChoice: HTMLSelectElement;
   videoProbe: VideoProbe;
   audioProbe: AudioProbe | null;
   audioTrackId: string | null;
 }
 const tiles = new Map<string, RemoteTile>();
+const LAYER_CHOICES = ["auto", "low", "medium", "high"] as const;
+const layerCaps = new LayerCaps(
+  async (streamId, layer) => engine?.setPlayStreamVideoLayer(streamId, layer),
+  (streamId, layer, e) => console.debug(`confer: layer ${layer} for ${streamId} not taken`, e),
+);
+const tileResize = new ResizeObserver(() => measureTiles());
 /** A tile whose last frame is older than this shows how long ago, not that frame. */
 const STALE_AFTER_S = 2;
 
@@ -479,11 +492,31 @@ function play(streamId: string): void {
   addTile(streamId);
   try {
     engine.startPlayingStream(streamId);
+    applyLayerChoice(streamId);
   } catch (e) {
     removeTile(streamId);
     banner(e instanceof SdkError ? `${e.message} (${codeName(e.code)})` : String(e));
   }
   renderRoom();
+}
+
+/** A tile's fixed layer goes to the engine at once; "auto" tiles follow their size. */
+function applyLayerChoice(streamId: string): void {
+  const choice = tiles.get(streamId)?.layerChoice.value;
+  if (choice && choice !== "auto") engine?.setPlayStreamVideoLayer(streamId, choice as VideoLayer);
+  measureTiles();
+}
+
+/** The rendered height of every "auto" tile's video, in device pixels, to the layer caps. */
+function measureTiles(): void {
+  const dpr = window.devicePixelRatio || 1;
+  const sizes: TileSize[] = [];
+  for (const [streamId, tile] of tiles) {
+    if (tile.layerChoice.value !== "auto") continue;
+    const height = tile.screen.getBoundingClientRect().height;
+    sizes.push({ streamId, heightPx: Math.round(height * dpr), shown: height > 0, thumbnail: false });
+  }
+  layerCaps.update(sizes);
 }
 
 function stopPlay(streamId: string): void {
@@ -506,7 +539,8 @@ function addTile(streamId: string): RemoteTile {
     <header><span class="title"></span><span class="chip" data-state="PlayRequesting">PlayRequesting</span></header>
     <div class="screen"><video autoplay playsinline></video><div class="overlay"></div></div>
     <footer class="stats">waiting for media…</footer>
-    <div class="controls"><button class="small" data-action="mute">Mute audio</button><button class="small" data-action="stop">Stop</button></div>`;
+    <div class="controls"><button class="small" data-action="mute">Mute audio</button><button class="small" data-action="stop">Stop</button>
+      <label class="small">Layer <select data-action="layer">${LAYER_CHOICES.map((c) => `<option>${c}</option>`).join("")}</select></label></div>`;
   (el.querySelector(".title") as HTMLElement).textContent = streamId;
   const video = el.querySelector("video") as HTMLVideoElement;
   const muteButton = el.querySelector('[data-action="mute"]') as HTMLButtonElement;
@@ -515,6 +549,18 @@ function addTile(streamId: string): RemoteTile {
     muteButton.textContent = video.muted ? "Unmute audio" : "Mute audio";
   };
   (el.querySelector('[data-action="stop"]') as HTMLButtonElement).onclick = () => stopPlay(streamId);
+  const layerChoice = el.querySelector('[data-action="layer"]') as HTMLSelectElement;
+  const fixed = params.get("layer");
+  if (fixed && (LAYER_CHOICES as readonly string[]).includes(fixed)) layerChoice.value = fixed;
+  layerChoice.onchange = () => {
+    try {
+      applyLayerChoice(streamId);
+    } catch (e) {
+      banner(e instanceof SdkError ? `${e.message} (${codeName(e.code)})` : String(e));
+    }
+  };
+  const screen = el.querySelector(".screen") as HTMLElement;
+  tileResize.observe(screen);
   ui.tiles.append(el);
   const tile: RemoteTile = {
     el,
@@ -523,6 +569,8 @@ function addTile(streamId: string): RemoteTile {
     stats: el.querySelector(".stats") as HTMLElement,
     overlay: el.querySelector(".overlay") as HTMLElement,
     muteButton,
+    screen,
+    layerChoice,
     videoProbe: new VideoProbe(video, () => engine?.emit("onPlayerRenderVideoFirstFrame", { stream_id: streamId })),
     audioProbe: null,
     audioTrackId: null,
@@ -538,8 +586,10 @@ function removeTile(streamId: string): void {
   tile.videoProbe.stop();
   tile.audioProbe?.stop();
   tile.video.srcObject = null;
+  tileResize.unobserve(tile.screen);
   tile.el.remove();
   tiles.delete(streamId);
+  measureTiles();
 }
 
 function attachRemote(streamId: string, stream: MediaStream): void {
@@ -576,7 +626,8 @@ function refreshStats(): void {
   const pub = engine?.publishing;
   ui.localStats.textContent = pub ? `${pub.streamId} · ${qualityText(quality?.get(pub.streamId)?.quality)}` : preview ? "preview only" : "—";
   for (const [streamId, tile] of tiles) {
-    tile.stats.textContent = qualityText(quality?.get(streamId)?.quality);
+    const layer = engine?.playLayer(streamId);
+    tile.stats.textContent = `${qualityText(quality?.get(streamId)?.quality)} · layer up to ${layer ?? "—"}`;
     const spans: string[] = [];
     const last: FrameRead | null = tile.videoProbe.last;
     // Only live figures: a stream that ended or stalled shows how long ago, not its last frame.
@@ -614,6 +665,13 @@ const debug = {
   audio: (streamId: string): { frequencyHz: number; rms: number } | null => tiles.get(streamId)?.audioProbe?.measure() ?? null,
   patternFrame: (): number | null => preview?.pattern?.frameNumber ?? null,
   quality: (): Record<string, unknown> => Object.fromEntries(engine?.lastQuality ?? []),
+  /** Each played stream's layer cap. */
+  layers: (): Record<string, VideoLayer | null> => Object.fromEntries([...tiles.keys()].map((id) => [id, engine?.playLayer(id) ?? null])),
+  /** The size of the picture a played stream's <video> shows now. */
+  videoSize: (streamId: string): { width: number; height: number } | null => {
+    const v = tiles.get(streamId)?.video;
+    return v ? { width: v.videoWidth, height: v.videoHeight } : null;
+  },
 };
 (window as unknown as { conferDebug: typeof debug }).conferDebug = debug;
 

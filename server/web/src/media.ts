@@ -2,12 +2,45 @@
 // or a playing leg (recvonly audio + video). The offer always comes from
 // here; the SFU answers (as with native clients). Codecs: H.264 constrained
 // baseline with packetization-mode=1 first (what the SFU and native clients
-// speak), Opus for audio; no simulcast.
+// speak), Opus for audio. Video from a source of 360 lines or more is sent as
+// simulcast (rids q/h/f = the protocol's low/medium/high layers), the same
+// ladder as the SDK's (media-core/src/media/simulcast.rs).
 
-import type { IceCandidate, MediaRole } from "./protocol.js";
+import type { IceCandidate, MediaRole, VideoLayer } from "./protocol.js";
 
 /** The H.264 format every Confer endpoint announces. */
 export const H264_PROFILE = "42e01f";
+
+/** Each simulcast layer's rid, the lines it carries and its top bitrate. */
+const LAYERS: readonly { layer: VideoLayer; rid: string; lines: number; maxBitrate: number }[] = [
+  { layer: "low", rid: "q", lines: 180, maxBitrate: 150_000 },
+  { layer: "medium", rid: "h", lines: 360, maxBitrate: 500_000 },
+  { layer: "high", rid: "f", lines: 720, maxBitrate: 1_500_000 },
+];
+
+/**
+ * The simulcast encodings for a source of `width` x `height`, lowest first,
+ * or null for plain single-layer video. Each layer halves the one above;
+ * there are as many as keep the smallest at 180 lines or more (the smaller
+ * side counts), at most three: 720p and up sends f/h/q (full, 1/2, 1/4),
+ * 360p up to 720p sends h/q (full, 1/2), smaller sources one plain layer.
+ */
+export function simulcastEncodings(width: number, height: number): RTCRtpEncodingParameters[] | null {
+  const lines = Math.min(width, height);
+  const count = lines >= 720 ? 3 : lines >= 360 ? 2 : 1;
+  if (count === 1) return null;
+  return LAYERS.slice(0, count).map((l, i) => ({
+    rid: l.rid,
+    scaleResolutionDownBy: 2 ** (count - 1 - i),
+    maxBitrate: l.maxBitrate,
+    active: true,
+  }));
+}
+
+/** The layer a rid sends (null: not a simulcast rid). */
+export function layerOfRid(rid: string | undefined): VideoLayer | null {
+  return LAYERS.find((l) => l.rid === rid)?.layer ?? null;
+}
 
 /** What a leg reports to its owner. */
 export interface LegEvents {
@@ -76,6 +109,8 @@ export class Leg {
   private closed = false;
   private wasConnected = false;
   readonly senders: { audio?: RTCRtpSender; video?: RTCRtpSender } = {};
+  /** The simulcast layers to send (dynacast); null: all. */
+  private activeLayers: VideoLayer[] | null = null;
 
   constructor(
     readonly role: MediaRole,
@@ -107,7 +142,12 @@ export class Leg {
     const stream = new MediaStream([audio, video].filter((t): t is MediaStreamTrack => t !== null));
     for (const kind of ["audio", "video"] as const) {
       const track = kind === "audio" ? audio : video;
-      const t = this.pc.addTransceiver(track ?? kind, { direction: "sendonly", streams: [stream] });
+      const init: RTCRtpTransceiverInit = { direction: "sendonly", streams: [stream] };
+      // Simulcast needs the source's size now: video that starts muted is sent as one layer.
+      const settings = kind === "video" ? track?.getSettings() : undefined;
+      const encodings = settings ? simulcastEncodings(settings.width ?? 0, settings.height ?? 0) : null;
+      if (encodings) init.sendEncodings = encodings;
+      const t = this.pc.addTransceiver(track ?? kind, init);
       setPreferences(t, kind, "send");
       this.senders[kind] = t.sender;
     }
@@ -115,6 +155,7 @@ export class Leg {
       const params = this.senders.video.getParameters();
       // The barcode stamp must keep its size: drop frames, not pixels.
       params.degradationPreference = "maintain-resolution";
+      this.applyLayers(params);
       try {
         await this.senders.video.setParameters(params);
       } catch {
@@ -175,6 +216,29 @@ export class Leg {
   async replace(kind: "audio" | "video", track: MediaStreamTrack | null): Promise<void> {
     const sender = this.senders[kind];
     if (sender && sender.track !== track) await sender.replaceTrack(track);
+  }
+
+  /** Sends only these simulcast layers (the lowest always): `active` on each encoding. */
+  setActiveLayers(active: VideoLayer[]): void {
+    this.activeLayers = active;
+    const sender = this.senders.video;
+    if (!sender || this.closed) return;
+    const params = sender.getParameters();
+    if (!this.applyLayers(params)) return;
+    sender.setParameters(params).catch((e: unknown) => console.debug("simulcast layers not applied", e));
+  }
+
+  /** Sets each simulcast encoding's `active` from the layers wanted; whether anything changed. */
+  private applyLayers(params: RTCRtpSendParameters): boolean {
+    const wanted = this.activeLayers;
+    const encodings = params.encodings.filter((e) => layerOfRid(e.rid) !== null);
+    let changed = false;
+    encodings.forEach((e, i) => {
+      const on = wanted === null || i === 0 || wanted.includes(layerOfRid(e.rid)!);
+      if (e.active !== on) changed = true;
+      e.active = on;
+    });
+    return changed;
   }
 
   close(): void {

@@ -21,6 +21,7 @@ export type {
   TokenClaims,
   UpdateType,
   UserInfo,
+  VideoLayer,
 } from "./generated/protocol.js";
 
 /** Reads a token's claims for display; null when it is not a CF1 token. */

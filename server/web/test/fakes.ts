@@ -5,7 +5,7 @@
 
 import type { EngineShell, MediaLeg, SignalSocket, SocketEvents, Timer } from "../src/engine.js";
 import type { LegEvents } from "../src/media.js";
-import type { IceCandidate, MediaRole } from "../src/protocol.js";
+import type { IceCandidate, MediaRole, VideoLayer } from "../src/protocol.js";
 
 /** What the engine did, as the native session's outputs name it. */
 export type Done =
@@ -15,7 +15,8 @@ export type Done =
   | { kind: "negotiate"; stream_id: string; role: MediaRole; ice_servers: RTCIceServer[] }
   | { kind: "answer"; stream_id: string; role: MediaRole; sdp: string }
   | { kind: "remote_candidate"; stream_id: string; role: MediaRole; candidate: IceCandidate }
-  | { kind: "close_transport"; stream_id: string; role: MediaRole };
+  | { kind: "close_transport"; stream_id: string; role: MediaRole }
+  | { kind: "video_layers"; stream_id: string; active: VideoLayer[] };
 
 interface Pending {
   at: number;
@@ -140,6 +141,10 @@ export class FakeLeg implements MediaLeg {
   }
 
   async replace(): Promise<void> {}
+
+  setActiveLayers(active: VideoLayer[]): void {
+    this.log.push({ kind: "video_layers", stream_id: this.streamId, active });
+  }
 
   close(): void {
     if (this.closed) return;
