@@ -100,8 +100,6 @@ interface Player {
   gotAudio: boolean;
   /** The highest simulcast layer to receive (`high`: no cap). */
   maxLayer: VideoLayer;
-  /** The cap the server was last told for this play (null: not told since the last login). */
-  toldLayer: VideoLayer | null;
 }
 
 type Request =
@@ -109,9 +107,11 @@ type Request =
   | { kind: "stop"; streamId: string }
   | { kind: "renew"; resolve: () => void; reject: (e: SdkError) => void }
   | { kind: "broadcast"; resolve: (id: number) => void; reject: (e: SdkError) => void }
-  | { kind: "play"; streamId: string }
+  /** `play_stream`, with the player's cap when sent; `sentOn`: the connection it went out on. */
+  | { kind: "play"; streamId: string; sentOn: SignalSocket | null }
   | { kind: "stop_play"; streamId: string }
-  | { kind: "layer"; streamId: string }
+  /** `play_video_layer`: a new cap for a play the server already has. */
+  | { kind: "layer"; streamId: string; maxLayer: VideoLayer }
   | { kind: "offer"; streamId: string; role: MediaRole; leg: MediaLeg }
   | { kind: "stream_state" };
 
@@ -281,6 +281,11 @@ export class WebEngine {
     return p ? { streamId: p.streamId, state: p.state } : null;
   }
 
+  /** The simulcast layers the SFU last asked the publisher for (null: none yet, all are sent). */
+  get publishedLayers(): VideoLayer[] | null {
+    return this.room?.publisher?.layers ?? null;
+  }
+
   playerState(streamId: string): PlayerState {
     return this.room?.players.get(streamId)?.state ?? "NoPlay";
   }
@@ -428,7 +433,6 @@ export class WebEngine {
       stats: null,
       gotAudio: false,
       maxLayer: "high",
-      toldLayer: null,
     };
     room.players.set(streamId, player);
     this.playerEvent(streamId, "PlayRequesting", ErrorCode.Success, NO_DATA);
@@ -441,7 +445,7 @@ export class WebEngine {
     const player = room.players.get(streamId);
     if (!player) throw new SdkError(ErrorCode.NotPlaying, "this stream is not being played");
     room.players.delete(streamId);
-    for (const [id, r] of room.requests) if (r.kind === "play" && r.streamId === streamId) room.requests.delete(id);
+    for (const [id, r] of room.requests) if ((r.kind === "play" || r.kind === "layer") && r.streamId === streamId) room.requests.delete(id);
     this.closeMedia(player);
     this.playerEvent(streamId, "NoPlay", ErrorCode.Success, NO_DATA);
     const id = this.newRequest();
@@ -451,17 +455,30 @@ export class WebEngine {
 
   /**
    * Caps the simulcast layer the SFU sends of a played stream (the grid asks
-   * by tile size): sent at once on a live link (`play_video_layer`), and in
-   * `play_stream` at every (re)play. `high` is no cap.
+   * by tile size; `high` is no cap), as the SDK's
+   * `set_play_stream_video_layer`: every `play_stream` carries it, so one not
+   * yet sent on the live link takes the new cap; otherwise it goes out as
+   * `play_video_layer` (now on a live link, else when the link is back).
    */
   setPlayStreamVideoLayer(streamId: string, layer: VideoLayer): void {
     const room = this.room;
     if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
-    checkStreamId(streamId);
     const player = room.players.get(streamId);
     if (!player) throw new SdkError(ErrorCode.NotPlaying, "this stream is not being played");
+    if (player.maxLayer === layer) return;
     player.maxLayer = layer;
-    this.tellLayer(room, player);
+    const live = room.link === "live" ? room.ws : null;
+    let playCarriesIt = false;
+    for (const [id, r] of room.requests) {
+      if (!("streamId" in r) || r.streamId !== streamId) continue;
+      if (r.kind === "play") playCarriesIt = live === null || r.sentOn !== live;
+      // Superseded.
+      if (r.kind === "layer") room.requests.delete(id);
+    }
+    if (playCarriesIt) return;
+    const id = this.newRequest();
+    room.requests.set(id, { kind: "layer", streamId, maxLayer: layer });
+    if (live) this.send(room, { type: "play_video_layer", request_id: id, stream_id: streamId, max_layer: layer });
   }
 
   /** The layer cap of a played stream (null: not played). */
@@ -846,7 +863,6 @@ export class WebEngine {
     for (const player of room.players.values()) {
       this.closeMedia(player);
       player.live = false;
-      player.toldLayer = null;
       this.requestPlay(room, player);
     }
   }
@@ -888,16 +904,12 @@ export class WebEngine {
     // Requests that were not answered on the old connection go out again.
     for (const [id, r] of room.requests) {
       if (r.kind === "stop") this.send(room, { type: "stop_publishing", request_id: id, stream_id: r.streamId });
-      if (r.kind === "play" || r.kind === "layer") {
-        const player = room.players.get(r.streamId);
-        if (player && r.kind === "play") this.sendPlay(room, id, player);
-        else if (player) this.sendLayer(room, id, player);
-      }
+      if (r.kind === "play") this.sendPlay(room, id, r);
+      if (r.kind === "layer")
+        this.send(room, { type: "play_video_layer", request_id: id, stream_id: r.streamId, max_layer: r.maxLayer });
       if (r.kind === "stop_play") this.send(room, { type: "stop_playing", request_id: id, stream_id: r.streamId });
       if (r.kind === "renew") this.send(room, { type: "renew_token", request_id: id, token: room.config.token });
     }
-    // Caps changed while the link was down.
-    for (const player of room.players.values()) this.tellLayer(room, player);
     if (stateUnanswered && p?.acked) this.sendStreamState(room);
     this.syncSendState(room);
   }
@@ -1039,28 +1051,17 @@ export class WebEngine {
 
   private requestPlay(room: Room, player: Player): void {
     const id = this.newRequest();
-    room.requests.set(id, { kind: "play", streamId: player.streamId });
-    if (room.link === "live") this.sendPlay(room, id, player);
+    const req: Request & { kind: "play" } = { kind: "play", streamId: player.streamId, sentOn: null };
+    room.requests.set(id, req);
+    if (room.link === "live") this.sendPlay(room, id, req);
   }
 
   /** `play_stream` with the player's layer cap (left out when there is none, as the SDK does). */
-  private sendPlay(room: Room, requestId: number, player: Player): void {
-    const cap = player.maxLayer === "high" ? {} : { max_layer: player.maxLayer };
-    this.send(room, { type: "play_stream", request_id: requestId, stream_id: player.streamId, ...cap });
-    player.toldLayer = player.maxLayer;
-  }
-
-  /** Tells a live server a play's new cap, when it knows the play under another one. */
-  private tellLayer(room: Room, player: Player): void {
-    if (room.link !== "live" || player.toldLayer === null || player.toldLayer === player.maxLayer) return;
-    const id = this.newRequest();
-    room.requests.set(id, { kind: "layer", streamId: player.streamId });
-    this.sendLayer(room, id, player);
-  }
-
-  private sendLayer(room: Room, requestId: number, player: Player): void {
-    this.send(room, { type: "play_video_layer", request_id: requestId, stream_id: player.streamId, max_layer: player.maxLayer });
-    player.toldLayer = player.maxLayer;
+  private sendPlay(room: Room, requestId: number, req: Request & { kind: "play" }): void {
+    const layer = room.players.get(req.streamId)?.maxLayer ?? "high";
+    const cap = layer === "high" ? {} : { max_layer: layer };
+    this.send(room, { type: "play_stream", request_id: requestId, stream_id: req.streamId, ...cap });
+    req.sentOn = room.ws;
   }
 
   private onStreamReady(room: Room, streamId: string): void {

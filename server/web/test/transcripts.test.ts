@@ -74,10 +74,14 @@ interface Tracking {
  * the media legs it may close in this step (`closes` must be closed,
  * `mayClose` may be).
  */
-function expected(outputs: Json[], track: Tracking): { effects: Effects; closes: string[]; mayClose: Set<string> } {
+function expected(
+  outputs: Json[],
+  track: Tracking,
+): { effects: Effects; closes: string[]; mayClose: Set<string>; layers: Json | null } {
   const effects: Effects = { wire: [], events: [], media: [], broadcasts: [] };
   const closes: string[] = [];
   const mayClose = new Set<string>();
+  let layers: Json | null = null;
   for (const o of outputs) {
     switch (o.kind) {
       case "connect":
@@ -126,6 +130,11 @@ function expected(outputs: Json[], track: Tracking): { effects: Effects; closes:
           case "start_publishing":
           case "start_playing":
             break;
+          // The page keeps the SFU's dynacast layers for its publisher and
+          // applies them to its leg (checked on the engine's state).
+          case "video_layers":
+            layers = { stream_id: c.stream_id, active: c.active };
+            break;
           // The page keeps them for the legs it opens next (checked there).
           case "ice_servers":
             track.iceServers = c.servers.map((s: Json) => ({
@@ -142,7 +151,7 @@ function expected(outputs: Json[], track: Tracking): { effects: Effects; closes:
         throw new Error(`unknown output ${JSON.stringify(o)}`);
     }
   }
-  return { effects, closes, mayClose };
+  return { effects, closes, mayClose, layers };
 }
 
 /** Runs one transcript; fails at the first step whose effects differ. */
@@ -181,6 +190,10 @@ async function replay(t: Transcript): Promise<number> {
     for (const k of want.closes) assert.ok(closedKeys.includes(k), `${where}: ${k} must close (closed: ${closedKeys})`);
     for (const k of closedKeys)
       assert.ok(want.closes.includes(k) || want.mayClose.has(k), `${where}: ${k} closed, the session keeps it`);
+    if (want.layers) {
+      assert.equal(engine.publishing?.streamId, want.layers.stream_id, `${where}: dynacast for a stream the page does not publish`);
+      assert.deepEqual(engine.publishedLayers, want.layers.active, `${where}: the publisher's layers`);
+    }
   }
   return all.length;
 }
@@ -227,6 +240,8 @@ async function apply(engine: WebEngine, fake: FakeShell, g: Group, broadcasts: J
       return call(() => engine.startPlayingStream(input.stream_id));
     case "stop_playing":
       return call(() => engine.stopPlayingStream(input.stream_id));
+    case "set_play_video_layer":
+      return call(() => engine.setPlayStreamVideoLayer(input.stream_id, input.max_layer));
     case "renew_token":
       // Its answer shows as events and messages; the promise's own result is not compared.
       return refusedAtOnce(engine.renewToken(input.token));
