@@ -681,20 +681,36 @@ where
             ClientMessage::PlayStream {
                 request_id,
                 stream_id,
-                ..
+                max_layer,
             } => {
                 // The Ack goes out directly, now; a StreamReady queued by
                 // `play` drains from the outbox after it.
                 let result = self.stream_key(&stream_id).map(|key| {
-                    self.state.media().play(&key, session_id);
+                    self.state.media().play(&key, session_id, max_layer);
                     AckBody::PlayAccepted { stream_id }
                 });
                 self.reply_result(request_id, result).await
             }
-            // Simulcast layer caps (issue 15) are not built yet.
-            ClientMessage::PlayVideoLayer { request_id, .. } => {
-                self.reply_error(Some(request_id), ErrorCode::UnknownMessage)
-                    .await
+            ClientMessage::PlayVideoLayer {
+                request_id,
+                stream_id,
+                max_layer,
+            } => {
+                let result = self.stream_key(&stream_id).and_then(|key| {
+                    if self
+                        .state
+                        .media()
+                        .set_max_layer(&key, session_id, max_layer)
+                    {
+                        Ok(AckBody::PlayVideoLayerSet {
+                            stream_id,
+                            max_layer,
+                        })
+                    } else {
+                        Err(ErrorCode::NotPlaying)
+                    }
+                });
+                self.reply_result(request_id, result).await
             }
             ClientMessage::StopPlaying {
                 request_id,

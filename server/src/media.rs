@@ -17,7 +17,7 @@ use crate::hub::Hub;
 use crate::plays::PlaySubscriptions;
 use crate::sfu::{LegRef, Sfu, SfuObserver, StreamKey};
 use crate::store::Cleanup;
-use protocol::{ErrorCode, IceCandidate, MediaRole, ServerMessage};
+use protocol::{ErrorCode, IceCandidate, MediaRole, ServerMessage, VideoLayer};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The media half of the server: the SFU and the play subscriptions.
@@ -63,6 +63,16 @@ impl SfuObserver for Router {
             stream_id: stream_id.clone(),
         });
     }
+
+    fn video_layers(&self, stream: &StreamKey, session_id: &str, active: Vec<VideoLayer>) {
+        self.hub.send_to_session(
+            session_id,
+            ServerMessage::VideoLayers {
+                stream_id: stream.stream_id.clone(),
+                active,
+            },
+        );
+    }
 }
 
 impl Router {
@@ -94,11 +104,14 @@ impl Media {
         &self.sfu
     }
 
-    /// `PlayStream`: subscribes; `StreamReady` is queued at once if the
-    /// stream is live (behind the caller's direct `Ack`).
-    pub fn play(&self, stream: &StreamKey, session_id: &str) {
+    /// `PlayStream`: subscribes with a cap on the video layers;
+    /// `StreamReady` is queued at once if the stream is live (behind the
+    /// caller's direct `Ack`). Asking again replaces the cap.
+    pub fn play(&self, stream: &StreamKey, session_id: &str, max_layer: VideoLayer) {
         let mut plays = lock(&self.plays);
-        if plays.subscribe(stream, session_id) {
+        let live = plays.subscribe(stream, session_id, max_layer);
+        self.sfu.set_max_layer(stream, session_id, max_layer);
+        if live {
             self.hub.send_to_session(
                 session_id,
                 ServerMessage::StreamReady {
@@ -106,6 +119,22 @@ impl Media {
                 },
             );
         }
+    }
+
+    /// `PlayVideoLayer`: changes the cap of a subscription, for its live
+    /// player connection at once and its next ones. `false` if the session
+    /// did not ask to play the stream.
+    pub fn set_max_layer(
+        &self,
+        stream: &StreamKey,
+        session_id: &str,
+        max_layer: VideoLayer,
+    ) -> bool {
+        if !lock(&self.plays).set_cap(stream, session_id, max_layer) {
+            return false;
+        }
+        self.sfu.set_max_layer(stream, session_id, max_layer);
+        true
     }
 
     /// `StopPlaying`: unsubscribes and closes the player connection.
@@ -134,10 +163,10 @@ impl Media {
                 self.sfu.publish(stream, session_id, sdp).await
             }
             MediaRole::Play => {
-                if !lock(&self.plays).is_subscribed(stream, session_id) {
+                let Some(cap) = lock(&self.plays).cap(stream, session_id) else {
                     return Err(ErrorCode::StreamNotLive);
-                }
-                self.sfu.play(stream, session_id, sdp).await
+                };
+                self.sfu.play(stream, session_id, sdp, cap).await
             }
         };
         answered.map_err(|error| {

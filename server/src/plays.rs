@@ -3,27 +3,36 @@
 //!
 //! A subscription lasts from `PlayStream` until `StopPlaying` or the session
 //! leaves; it survives the stream stopping and coming back, and a signaling
-//! resume. Each change of liveness names the subscribers to tell.
+//! resume, and so does its cap on the video layers (`PlayStream.max_layer`,
+//! `PlayVideoLayer`). Each change of liveness names the subscribers to tell.
 
 use crate::sfu::StreamKey;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use protocol::VideoLayer;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Subscriptions and liveness of the streams on this node.
 #[derive(Debug, Default)]
 pub(crate) struct PlaySubscriptions {
-    by_stream: HashMap<StreamKey, BTreeSet<String>>,
+    /// Per stream, its subscribers with their video layer caps.
+    by_stream: HashMap<StreamKey, BTreeMap<String, VideoLayer>>,
     by_session: HashMap<String, BTreeSet<StreamKey>>,
     live: HashSet<StreamKey>,
 }
 
 impl PlaySubscriptions {
-    /// Registers `session_id` as a player of `stream` (again is fine).
-    /// Returns whether the stream is live now.
-    pub(crate) fn subscribe(&mut self, stream: &StreamKey, session_id: &str) -> bool {
+    /// Registers `session_id` as a player of `stream` (again is fine),
+    /// with the highest video layer it wants. Returns whether the stream
+    /// is live now.
+    pub(crate) fn subscribe(
+        &mut self,
+        stream: &StreamKey,
+        session_id: &str,
+        cap: VideoLayer,
+    ) -> bool {
         self.by_stream
             .entry(stream.clone())
             .or_default()
-            .insert(session_id.to_owned());
+            .insert(session_id.to_owned(), cap);
         self.by_session
             .entry(session_id.to_owned())
             .or_default()
@@ -36,8 +45,8 @@ impl PlaySubscriptions {
         let removed = self
             .by_stream
             .get_mut(stream)
-            .is_some_and(|s| s.remove(session_id));
-        if self.by_stream.get(stream).is_some_and(BTreeSet::is_empty) {
+            .is_some_and(|s| s.remove(session_id).is_some());
+        if self.by_stream.get(stream).is_some_and(BTreeMap::is_empty) {
             self.by_stream.remove(stream);
         }
         if let Some(streams) = self.by_session.get_mut(session_id) {
@@ -49,11 +58,29 @@ impl PlaySubscriptions {
         removed
     }
 
-    /// Whether `session_id` plays `stream`.
-    pub(crate) fn is_subscribed(&self, stream: &StreamKey, session_id: &str) -> bool {
-        self.by_stream
-            .get(stream)
-            .is_some_and(|s| s.contains(session_id))
+    /// The video layer cap of `session_id`'s subscription to `stream`.
+    pub(crate) fn cap(&self, stream: &StreamKey, session_id: &str) -> Option<VideoLayer> {
+        self.by_stream.get(stream)?.get(session_id).copied()
+    }
+
+    /// Changes the cap of a subscription; `false` if there is none.
+    pub(crate) fn set_cap(
+        &mut self,
+        stream: &StreamKey,
+        session_id: &str,
+        cap: VideoLayer,
+    ) -> bool {
+        match self
+            .by_stream
+            .get_mut(stream)
+            .and_then(|s| s.get_mut(session_id))
+        {
+            Some(old) => {
+                *old = cap;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes every subscription of a session that left; returns its streams.
@@ -108,7 +135,7 @@ impl PlaySubscriptions {
     pub(crate) fn subscribers(&self, stream: &StreamKey) -> Vec<String> {
         self.by_stream
             .get(stream)
-            .map(|s| s.iter().cloned().collect())
+            .map(|s| s.keys().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -132,10 +159,10 @@ mod tests {
     #[test]
     fn liveness_changes_name_subscribers_once() {
         let mut p = PlaySubscriptions::default();
-        assert!(!p.subscribe(&key("s"), "a"));
+        assert!(!p.subscribe(&key("s"), "a", VideoLayer::High));
         assert_eq!(p.set_live(&key("s")), vec!["a".to_owned()]);
         assert!(p.set_live(&key("s")).is_empty());
-        assert!(p.subscribe(&key("s"), "b"));
+        assert!(p.subscribe(&key("s"), "b", VideoLayer::High));
         assert_eq!(p.set_ended(&key("s")), vec!["a".to_owned(), "b".to_owned()]);
         assert!(p.set_ended(&key("s")).is_empty());
         // Subscriptions outlive the stream.
@@ -146,12 +173,12 @@ mod tests {
     #[test]
     fn unsubscribe_and_drop_session_clean_up() {
         let mut p = PlaySubscriptions::default();
-        p.subscribe(&key("s"), "a");
-        p.subscribe(&key("t"), "a");
-        p.subscribe(&key("s"), "b");
+        p.subscribe(&key("s"), "a", VideoLayer::High);
+        p.subscribe(&key("t"), "a", VideoLayer::High);
+        p.subscribe(&key("s"), "b", VideoLayer::High);
         assert!(p.unsubscribe(&key("s"), "b"));
         assert!(!p.unsubscribe(&key("s"), "b"));
-        assert!(p.is_subscribed(&key("s"), "a"));
+        assert!(p.cap(&key("s"), "a").is_some());
         let mut gone = p.drop_session("a");
         gone.sort();
         assert_eq!(gone, vec![key("s"), key("t")]);
@@ -161,7 +188,25 @@ mod tests {
             app_id: 2,
             stream_id: "s".into(),
         };
-        p.subscribe(&other, "c");
-        assert!(!p.is_subscribed(&key("s"), "c"));
+        p.subscribe(&other, "c", VideoLayer::High);
+        assert!(p.cap(&key("s"), "c").is_none());
+    }
+
+    #[test]
+    fn a_cap_stays_with_its_subscription() {
+        let mut p = PlaySubscriptions::default();
+        assert!(!p.set_cap(&key("s"), "a", VideoLayer::Low));
+        p.subscribe(&key("s"), "a", VideoLayer::Medium);
+        assert_eq!(p.cap(&key("s"), "a"), Some(VideoLayer::Medium));
+        assert!(p.set_cap(&key("s"), "a", VideoLayer::Low));
+        p.set_live(&key("s"));
+        p.set_ended(&key("s"));
+        assert_eq!(p.cap(&key("s"), "a"), Some(VideoLayer::Low));
+        assert!(!p.set_cap(&key("s"), "b", VideoLayer::Low));
+        // Asking to play again sets it anew.
+        p.subscribe(&key("s"), "a", VideoLayer::High);
+        assert_eq!(p.cap(&key("s"), "a"), Some(VideoLayer::High));
+        p.unsubscribe(&key("s"), "a");
+        assert_eq!(p.cap(&key("s"), "a"), None);
     }
 }

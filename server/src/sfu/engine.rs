@@ -2,16 +2,20 @@
 //! settings, their sockets (the shared ports of the [`Mux`], or a port
 //! each) and how their candidates are announced.
 
+use super::estimate::LegEstimator;
+use super::layer_switch::Estimate;
 use super::mux::{Mux, MuxCounters, Registration};
 use super::rtcp_delivery::RtcpDelivery;
 use super::SfuError;
 use crate::config::MediaConfig;
-use rtc::interceptor::{Registry, Slot};
+use protocol::MediaRole;
+use rtc::interceptor::{CongestionControlBuilder, Registry, Slot, TwccSenderBuilder};
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, SettingEngineBuilder,
 };
@@ -26,12 +30,34 @@ fn media_engine() -> Result<MediaEngine, SfuError> {
     rtc_profile::media_engine().map_err(SfuError::Setup)
 }
 
+/// Where a player leg's estimate starts, bits/s: enough for the top layer
+/// of the SDK's ladder (1.5 Mbit/s) with headroom, so a clean player
+/// climbs as soon as its acknowledged rate allows.
+const PLAYER_INITIAL_ESTIMATE: f64 = 2_500_000.0;
+
 /// NACK generator (bounded) and responder, TWCC feedback for publishers'
 /// bandwidth estimators, receiver reports, and RTCP delivery last. No
 /// sender reports of the SFU's own: it relays the publisher's, so players
 /// map RTP time to the publisher's clock.
-fn interceptors() -> Registry {
-    rtc_profile::feedback_interceptors().with(Slot::from(DELIVERY_SLOT), RtcpDelivery::default())
+///
+/// A player leg also estimates its downlink: transport-wide sequence
+/// numbers on what it sends and GCC over the player's feedback
+/// ([`LegEstimator`], whose estimates come out on the returned channel).
+fn interceptors(role: MediaRole) -> (Registry, Option<watch::Receiver<Option<Estimate>>>) {
+    let registry = rtc_profile::feedback_interceptors()
+        .with(Slot::from(DELIVERY_SLOT), RtcpDelivery::default());
+    if role != MediaRole::Play {
+        return (registry, None);
+    }
+    let (estimates, estimate) = watch::channel(None);
+    let estimator = LegEstimator::new(PLAYER_INITIAL_ESTIMATE, estimates);
+    let registry = registry
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(estimator).build(),
+        )
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build());
+    (registry, Some(estimate))
 }
 
 /// Hands out UDP ports from the configured range, round robin (one port
@@ -139,6 +165,7 @@ impl Transport {
     pub(crate) async fn build(
         &self,
         handler: Arc<dyn PeerConnectionEventHandler>,
+        role: MediaRole,
     ) -> Result<LegConnection, SfuError> {
         let ip = self.config.udp_bind_ip;
         let tcp_addrs = if self.config.ice_tcp {
@@ -151,9 +178,10 @@ impl Transport {
             Sockets::Mux(mux) => {
                 let registration = mux.register();
                 let (ufrag, password) = registration.credentials();
+                let (registry, estimate) = interceptors(role);
                 let pc = PeerConnectionBuilder::new()
                     .with_media_engine(media_engine()?)
-                    .with_interceptor_registry(interceptors())
+                    .with_interceptor_registry(registry)
                     .with_setting_engine(settings().with_ice_credentials(ufrag, password).build())
                     .with_handler(handler)
                     .with_runtime(registration.runtime())
@@ -167,14 +195,16 @@ impl Transport {
                 Ok(LegConnection {
                     pc: Arc::new(pc),
                     registration: Some(registration),
+                    estimate,
                 })
             }
             Sockets::PerConnection(ports) => {
                 let mut last_error = SfuError::NoAddress;
                 for addr in ports.candidates(&self.config) {
+                    let (registry, estimate) = interceptors(role);
                     let built = PeerConnectionBuilder::new()
                         .with_media_engine(media_engine()?)
-                        .with_interceptor_registry(interceptors())
+                        .with_interceptor_registry(registry)
                         .with_setting_engine(settings().build())
                         .with_handler(Arc::clone(&handler))
                         .with_udp_addrs(vec![addr])
@@ -186,6 +216,7 @@ impl Transport {
                             return Ok(LegConnection {
                                 pc: Arc::new(pc),
                                 registration: None,
+                                estimate,
                             })
                         }
                         Err(error) => {
@@ -225,9 +256,16 @@ fn settings() -> SettingEngineBuilder {
 pub(crate) struct LegConnection {
     pc: Arc<dyn PeerConnection>,
     registration: Option<Arc<Registration>>,
+    /// A player leg's downlink estimate.
+    estimate: Option<watch::Receiver<Option<Estimate>>>,
 }
 
 impl LegConnection {
+    /// A player leg's downlink estimates (`None` for a publisher leg).
+    pub(crate) fn estimate(&self) -> Option<watch::Receiver<Option<Estimate>>> {
+        self.estimate.clone()
+    }
+
     /// The peer connection.
     pub(crate) fn pc(&self) -> &Arc<dyn PeerConnection> {
         &self.pc

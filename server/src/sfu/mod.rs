@@ -71,19 +71,25 @@
 //!   failure by itself). A publisher leg ending closes its players and tells
 //!   the observer the stream ended.
 
+mod dynacast;
 mod engine;
+mod estimate;
 mod forwarder;
+mod layer_meter;
+mod layer_switch;
 mod leg_start;
 mod mux;
+mod rewriter;
 mod rtcp_delivery;
 mod state;
+mod video_writer;
 
 pub use mux::{MuxCounters, MuxError};
 
 use crate::config::MediaConfig;
 use engine::{usable_remote_candidate, Announce, LegConnection, Transport};
 use forwarder::{negotiated_payload_type, sending_sections, RedOnLeg};
-use protocol::{ErrorCode, IceCandidate, MediaRole};
+use protocol::{ErrorCode, IceCandidate, MediaRole, VideoLayer};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -130,6 +136,9 @@ pub trait SfuObserver: Send + Sync + 'static {
     /// A live publisher's connection went away (stopped, replaced, failed);
     /// its players' connections are closed.
     fn stream_ended(&self, stream: &StreamKey);
+    /// Dynacast: the simulcast layers of `stream` its players want now
+    /// changed; `session_id` publishes it.
+    fn video_layers(&self, stream: &StreamKey, session_id: &str, active: Vec<VideoLayer>);
 }
 
 /// Why the SFU refused an offer.
@@ -301,12 +310,14 @@ impl Sfu {
     }
 
     /// Answers a player's offer for a live stream, replacing the session's
-    /// previous player connection for it.
+    /// previous player connection for it; its video forwards simulcast
+    /// layers up to `cap`.
     pub async fn play(
         &self,
         stream: &StreamKey,
         session_id: &str,
         offer: String,
+        cap: VideoLayer,
     ) -> Result<String, SfuError> {
         if !self.is_live(stream) {
             return Err(SfuError::NotLive);
@@ -320,6 +331,7 @@ impl Sfu {
             .ask_live(|reply| Command::Play {
                 leg: leg.clone(),
                 conn,
+                cap,
                 reply,
             })
             .await?;
@@ -408,6 +420,18 @@ impl Sfu {
         {
             closing.finish().await;
         }
+    }
+
+    /// Caps the simulcast layer the session's player connection for the
+    /// stream forwards (if it has one; the next one gets its cap with
+    /// [`Sfu::play`]).
+    pub fn set_max_layer(&self, stream: &StreamKey, session_id: &str, cap: VideoLayer) {
+        let leg = LegRef {
+            stream: stream.clone(),
+            role: MediaRole::Play,
+            session_id: session_id.to_owned(),
+        };
+        self.inner.send(Command::Cap { leg, cap });
     }
 
     /// Whether the session has a player connection for the stream.
@@ -517,7 +541,7 @@ impl Inner {
             sfu: Arc::downgrade(self),
             leg: leg.clone(),
         });
-        self.transport()?.build(handler).await
+        self.transport()?.build(handler, leg.leg.role).await
     }
 
     /// How candidates are announced now.
@@ -659,6 +683,7 @@ async fn negotiate_player(
             ssrc,
             payload_type,
             red,
+            layer: Arc::default(),
         });
     }
     if outputs.is_empty() {
@@ -804,6 +829,7 @@ mod tests {
         fn local_candidate(&self, _: &LegRef, _: IceCandidate) {}
         fn stream_live(&self, _: &StreamKey) {}
         fn stream_ended(&self, _: &StreamKey) {}
+        fn video_layers(&self, _: &StreamKey, _: &str, _: Vec<VideoLayer>) {}
     }
 
     struct Client;
@@ -898,7 +924,7 @@ mod tests {
         assert!(sfu.is_live(&stream));
         // The play offer starts (the stream is live), and while it sets up
         // the player's connection the publisher leaves.
-        let mut playing = pin!(sfu.play(&stream, "viewer", play));
+        let mut playing = pin!(sfu.play(&stream, "viewer", play, VideoLayer::High));
         let first = std::future::poll_fn(|cx| Poll::Ready(playing.as_mut().poll(cx))).await;
         assert!(first.is_pending(), "play finished without waiting");
         sfu.stop_publishing(&stream, "host").await;

@@ -9,19 +9,23 @@
 //! written by a task of their own. The forwarding decisions are
 //! `forwarder`'s, fed the task's `now`.
 
+use super::dynacast::{Dynacast, Tell};
 use super::engine::LegConnection;
 use super::forwarder::{
     leg_payload_type, rewrite_for_leg, KeyframeDecision, KeyframeLimiter, RedOnLeg,
 };
-use super::leg_start::{Admit, LegStart};
+use super::layer_meter::LayerMeter;
+use super::leg_start::starts_keyframe;
 use super::rtcp_delivery::is_keyframe_request;
+use super::video_writer::{VideoLeg, Written};
 use super::{codec_of, LegRef, SfuError, SfuObserver, StreamKey};
-use protocol::MediaRole;
+use protocol::{MediaRole, VideoLayer};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -58,6 +62,8 @@ pub(super) enum Command {
     Play {
         leg: Leg,
         conn: LegConnection,
+        /// The highest video layer to forward.
+        cap: VideoLayer,
         reply: oneshot::Sender<Result<(Vec<Source>, Closing), SfuError>>,
     },
     /// A player leg negotiated: forward these tracks to it.
@@ -99,15 +105,34 @@ pub(super) enum Command {
         ssrc: u32,
         remote: Arc<dyn TrackRemote>,
     },
-    /// A player asked for a keyframe of a publisher track (from a player
-    /// leg's RTCP task).
-    KeyframeRequest { track: TrackRef },
+    /// A publisher track's simulcast layer (or its only one) sent its
+    /// first packet (from the track's read task).
+    LayerOpened {
+        track: TrackRef,
+        layer: VideoLayer,
+        ssrc: u32,
+        /// It carries a `rid`: the track is simulcast.
+        rid: bool,
+    },
+    /// A keyframe of a layer of a publisher track is wanted (a player's
+    /// request from its leg's RTCP task, or a layer switch's from its writer).
+    KeyframeRequest { track: TrackRef, layer: VideoLayer },
     /// A delayed keyframe request is due (from the owner's timer task).
-    KeyframeDue { track: TrackRef },
+    KeyframeDue { track: TrackRef, layer: VideoLayer },
+    /// A session's cap on the video layers of a stream it plays.
+    Cap { leg: LegRef, cap: VideoLayer },
+    /// The layers a player leg's video writer wants of its track changed.
+    Wanted {
+        leg: Leg,
+        index: usize,
+        wanted: [bool; 3],
+    },
+    /// A debounced dynacast look at a stream is due (from a timer task).
+    DynacastDue { stream: StreamKey },
 }
 
 /// One track of one publisher connection.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct TrackRef {
     stream: StreamKey,
     publisher: u64,
@@ -141,6 +166,9 @@ pub(super) struct Output {
     pub(super) payload_type: u8,
     /// What the leg does with the publisher's RED audio packets.
     pub(super) red: RedOnLeg,
+    /// The simulcast layer it forwards ([`VideoLayer::index`]; its
+    /// writer sets it), where its player's keyframe requests go.
+    pub(super) layer: Arc<AtomicUsize>,
 }
 
 /// Connections taken out of the state, to close (outside the owner).
@@ -193,6 +221,12 @@ pub(super) struct State {
 enum Notice {
     Live(StreamKey),
     Ended(StreamKey),
+    /// Dynacast: the layers the stream's publishing session should send.
+    Layers {
+        stream: StreamKey,
+        session_id: String,
+        active: Vec<VideoLayer>,
+    },
 }
 
 struct Publisher {
@@ -204,6 +238,7 @@ struct Publisher {
     live: bool,
     /// One read task per arrived track.
     tasks: Vec<JoinHandle<()>>,
+    dynacast: Dynacast,
 }
 
 /// One track a publisher's offer sends.
@@ -215,12 +250,17 @@ struct SourceTrack {
     arrived: Option<Arrived>,
     /// The forwarding table: every player leg's writer task subscribes.
     packets: broadcast::Sender<Relayed>,
-    keyframes: KeyframeLimiter,
+    /// Per layer (one, `High`, for a track without simulcast).
+    keyframes: [KeyframeLimiter; 3],
+    meter: Arc<LayerMeter>,
+    /// Its layers carry `rid`s.
+    simulcast: bool,
 }
 
 /// A declared track's media, once it arrives.
 struct Arrived {
-    ssrc: u32,
+    /// Per layer, once it sent.
+    ssrcs: [Option<u32>; 3],
     remote: Arc<dyn TrackRemote>,
 }
 
@@ -240,15 +280,25 @@ struct Player {
     unwritten: Vec<Output>,
     /// Per forwarded track: the writer and the RTCP reader.
     tasks: Vec<JoinHandle<()>>,
+    /// The session's cap on its video layers (the writers watch it).
+    cap: watch::Sender<VideoLayer>,
+    /// Per forwarded video track (by index): the layers its writer wants.
+    wanted: HashMap<usize, [bool; 3]>,
 }
 
 /// What a publisher track sends on to its players, in order.
 #[derive(Debug, Clone)]
-enum Relayed {
-    Rtp(rtp::Packet),
-    /// The publisher's sender report for this track (its clock for A/V sync
-    /// and capture-to-display delay at the players).
-    SenderReport(SenderReport),
+pub(super) enum Relayed {
+    Rtp {
+        /// The simulcast layer (`High` for a track without).
+        layer: VideoLayer,
+        /// The packet starts a keyframe (video only; tested once here).
+        keyframe: bool,
+        packet: rtp::Packet,
+    },
+    /// The publisher's sender report for a layer of this track (its clock
+    /// for A/V sync and capture-to-display delay at the players).
+    SenderReport { layer: VideoLayer, sr: SenderReport },
 }
 
 impl State {
@@ -282,8 +332,12 @@ pub(super) async fn run(mut state: State, mut commands: mpsc::UnboundedReceiver<
             Command::Connection { .. }
                 | Command::IceConnected(_)
                 | Command::TrackArrived { .. }
+                | Command::LayerOpened { .. }
                 | Command::KeyframeRequest { .. }
                 | Command::KeyframeDue { .. }
+                | Command::Cap { .. }
+                | Command::Wanted { .. }
+                | Command::DynacastDue { .. }
         );
         state.handle(command, Instant::now());
         if changes_view {
@@ -304,7 +358,12 @@ impl State {
                 conn,
                 reply,
             } => self.publish(leg, kinds, conn, reply),
-            Command::Play { leg, conn, reply } => self.play(leg, conn, reply),
+            Command::Play {
+                leg,
+                conn,
+                cap,
+                reply,
+            } => self.play(leg, conn, cap, reply),
             Command::Forward {
                 leg,
                 outputs,
@@ -355,14 +414,102 @@ impl State {
                 kind,
                 ssrc,
                 remote,
-            } => self.track_arrived(&leg, kind, ssrc, remote, now),
-            Command::KeyframeRequest { track } => self.request_keyframe(&track, false, now),
-            Command::KeyframeDue { track } => {
+            } => self.track_arrived(&leg, kind, ssrc, remote),
+            Command::LayerOpened {
+                track,
+                layer,
+                ssrc,
+                rid,
+            } => self.layer_opened(&track, layer, ssrc, rid, now),
+            Command::KeyframeRequest { track, layer } => {
+                self.request_keyframe(&track, layer, false, now)
+            }
+            Command::KeyframeDue { track, layer } => {
                 if let Some(source) = self.track(&track) {
-                    source.keyframes.fire_pending(now);
-                    source.send_pli();
+                    source.keyframes[layer.index()].fire_pending(now);
+                    source.send_pli(layer);
                 }
             }
+            Command::Cap { leg, cap } => {
+                let key = (leg.stream, leg.session_id);
+                if let Some(player) = self.players.get(&key) {
+                    player.cap.send_replace(cap);
+                }
+            }
+            Command::Wanted { leg, index, wanted } => {
+                let key = (leg.leg.stream.clone(), leg.leg.session_id);
+                if let Some(player) = self.players.get_mut(&key).filter(|p| p.id == leg.id) {
+                    player.wanted.insert(index, wanted);
+                    self.dynacast(&leg.leg.stream, false, now);
+                }
+            }
+            Command::DynacastDue { stream } => self.dynacast(&stream, true, now),
+        }
+    }
+
+    /// A layer of a publisher track sent its first packet: its SSRC is
+    /// where its keyframe requests go.
+    fn layer_opened(
+        &mut self,
+        track: &TrackRef,
+        layer: VideoLayer,
+        ssrc: u32,
+        rid: bool,
+        now: Instant,
+    ) {
+        let Some(source) = self.track(track) else {
+            return;
+        };
+        if let Some(arrived) = source.arrived.as_mut() {
+            arrived.ssrcs[layer.index()] = Some(ssrc);
+        }
+        if rid && !source.simulcast {
+            source.simulcast = true;
+            self.dynacast(&track.stream, false, now);
+        }
+    }
+
+    /// Dynacast: tells a simulcast publisher the union of the layers its
+    /// players want, when it changed (debounced; `due`: the debounced look).
+    fn dynacast(&mut self, stream: &StreamKey, due: bool, now: Instant) {
+        let Some(publisher) = self.publishers.get_mut(stream) else {
+            return;
+        };
+        if !publisher.tracks.iter().any(|t| t.simulcast) {
+            return;
+        }
+        let mut wanted = [false; 3];
+        let players = self
+            .players
+            .iter()
+            .filter(|((s, _), p)| s == stream && p.publisher == publisher.id);
+        for (_, player) in players {
+            for w in player.wanted.values() {
+                for (union, want) in wanted.iter_mut().zip(w) {
+                    *union |= *want;
+                }
+            }
+        }
+        match publisher.dynacast.update(wanted, due, now) {
+            Tell::Now(active) => {
+                tracing::debug!(stream_id = %stream.stream_id, ?active, "dynacast");
+                self.notices.push(Notice::Layers {
+                    stream: stream.clone(),
+                    session_id: publisher.session_id.clone(),
+                    active,
+                });
+            }
+            Tell::At(at) => {
+                let commands = self.commands.clone();
+                let stream = stream.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+                    if let Some(commands) = commands.upgrade() {
+                        let _ = commands.send(Command::DynacastDue { stream });
+                    }
+                });
+            }
+            Tell::Nothing => {}
         }
     }
 
@@ -384,6 +531,7 @@ impl State {
             tracks: kinds.into_iter().map(SourceTrack::declared).collect(),
             live: false,
             tasks: Vec::new(),
+            dynacast: Dynacast::default(),
         };
         self.publishers.insert(stream.clone(), publisher);
         if let Err(replaced) = reply.send(replaced) {
@@ -399,6 +547,7 @@ impl State {
         &mut self,
         leg: Leg,
         conn: LegConnection,
+        cap: VideoLayer,
         reply: oneshot::Sender<Result<(Vec<Source>, Closing), SfuError>>,
     ) {
         let sources = self
@@ -420,6 +569,8 @@ impl State {
             connected: false,
             unwritten: Vec::new(),
             tasks: Vec::new(),
+            cap: watch::Sender::new(cap),
+            wanted: HashMap::new(),
         };
         let replaced = match self.players.insert(key, player) {
             Some(old) => old.finish(),
@@ -438,6 +589,11 @@ impl State {
             match notice {
                 Notice::Live(stream) => self.observer.stream_live(&stream),
                 Notice::Ended(stream) => self.observer.stream_ended(&stream),
+                Notice::Layers {
+                    stream,
+                    session_id,
+                    active,
+                } => self.observer.video_layers(&stream, &session_id, active),
             }
         }
     }
@@ -494,7 +650,10 @@ impl State {
             .get(&key)
             .is_some_and(|p| only.is_none_or(|id| p.id == id));
         match current.then(|| self.players.remove(&key)).flatten() {
-            Some(player) => player.finish(),
+            Some(player) => {
+                self.dynacast(&leg.stream, false, Instant::now());
+                player.finish()
+            }
             None => Closing::default(),
         }
     }
@@ -593,7 +752,7 @@ impl State {
                 player.connected = true;
                 let publisher = self.publishers.get(stream);
                 if let Some(publisher) = publisher.filter(|p| p.id == player.publisher) {
-                    player.start_writers(stream, publisher, &self.commands);
+                    player.start_writers(leg, publisher, &self.commands);
                 }
                 let (publisher, forwarded) = (player.publisher, player.forwarded.clone());
                 self.request_keyframes(stream, publisher, &forwarded, now);
@@ -625,12 +784,13 @@ impl State {
                 Arc::clone(&output.local),
                 self.commands.clone(),
                 track,
+                Arc::clone(&output.layer),
             )));
             player.forwarded.push(output.index);
             player.unwritten.push(output);
         }
         if player.connected {
-            player.start_writers(stream, publisher, &self.commands);
+            player.start_writers(leg, publisher, &self.commands);
             let (publisher, forwarded) = (player.publisher, player.forwarded.clone());
             self.request_keyframes(stream, publisher, &forwarded, now);
         }
@@ -645,7 +805,6 @@ impl State {
         kind: RtpCodecKind,
         ssrc: u32,
         remote: Arc<dyn TrackRemote>,
-        now: Instant,
     ) {
         let stream = &leg.leg.stream;
         let Some(publisher) = self.publishers.get_mut(stream).filter(|p| p.id == leg.id) else {
@@ -662,22 +821,27 @@ impl State {
         };
         tracing::info!(stream_id = %stream.stream_id, ?kind, ssrc, "publisher track arrived");
         source.arrived = Some(Arrived {
-            ssrc,
+            ssrcs: [None; 3],
             remote: Arc::clone(&remote),
         });
-        let packets = source.packets.clone();
+        let track = TrackRef::new(stream, leg.id, index);
+        let reader = PublisherReader {
+            packets: source.packets.clone(),
+            meter: Arc::clone(&source.meter),
+            video: kind == RtpCodecKind::Video,
+            commands: self.commands.clone(),
+            track: track.clone(),
+        };
         // A player that connected before this track's media asked for a
-        // keyframe that could not be sent yet: ask now.
+        // keyframe that could not be sent yet: ask when its layer opens.
         let waiting = source.packets.receiver_count() > 0;
         publisher
             .tasks
-            .push(tokio::spawn(read_publisher_track(remote, ssrc, packets)));
-        if waiting {
-            let track = TrackRef::new(stream, leg.id, index);
-            self.request_keyframe(&track, true, now);
-        }
+            .push(tokio::spawn(reader.run(remote, waiting)));
     }
 
+    /// Asks for a keyframe of each of these tracks at once: of its lowest
+    /// layer, where a new player starts.
     fn request_keyframes(
         &mut self,
         stream: &StreamKey,
@@ -687,27 +851,30 @@ impl State {
     ) {
         for &index in tracks {
             let track = TrackRef::new(stream, publisher, index);
-            self.request_keyframe(&track, true, now);
+            let lowest = self.track(&track).and_then(|t| t.lowest_layer());
+            if let Some(layer) = lowest {
+                self.request_keyframe(&track, layer, true, now);
+            }
         }
     }
 
-    /// Asks the publisher for a keyframe (a PLI), at most one per window:
-    /// a request inside the window is sent when it ends (see
-    /// [`KeyframeLimiter::decide`]); `force` goes out at once.
-    fn request_keyframe(&mut self, track: &TrackRef, force: bool, now: Instant) {
+    /// Asks the publisher for a keyframe of a layer (a PLI to its SSRC), at
+    /// most one per window and layer: a request inside the window is sent
+    /// when it ends (see [`KeyframeLimiter::decide`]); `force` goes out at once.
+    fn request_keyframe(&mut self, track: &TrackRef, layer: VideoLayer, force: bool, now: Instant) {
         let commands = self.commands.clone();
         let Some(source) = self.track(track).filter(|s| s.kind == RtpCodecKind::Video) else {
             return;
         };
-        match source.keyframes.decide(now, force) {
-            KeyframeDecision::Now => source.send_pli(),
+        match source.keyframes[layer.index()].decide(now, force) {
+            KeyframeDecision::Now => source.send_pli(layer),
             KeyframeDecision::Folded => {}
             KeyframeDecision::At(at) => {
                 let track = track.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
                     if let Some(commands) = commands.upgrade() {
-                        let _ = commands.send(Command::KeyframeDue { track });
+                        let _ = commands.send(Command::KeyframeDue { track, layer });
                     }
                 });
             }
@@ -741,7 +908,7 @@ impl Player {
     /// them, from the next packet on.
     fn start_writers(
         &mut self,
-        stream: &StreamKey,
+        leg: &Leg,
         publisher: &Publisher,
         commands: &mpsc::WeakUnboundedSender<Command>,
     ) {
@@ -749,14 +916,25 @@ impl Player {
             let Some(source) = publisher.tracks.get(output.index) else {
                 continue;
             };
-            let track = TrackRef::new(stream, publisher.id, output.index);
-            self.tasks.push(tokio::spawn(write_leg(
-                LegStart::new(source.kind, Instant::now()),
-                source.packets.subscribe(),
+            let track = TrackRef::new(&leg.leg.stream, publisher.id, output.index);
+            let writer = LegWriter {
                 output,
-                commands.clone(),
+                commands: commands.clone(),
                 track,
-            )));
+                leg: leg.clone(),
+            };
+            let packets = source.packets.subscribe();
+            let task = if source.kind == RtpCodecKind::Video {
+                let video = VideoLeg::new(
+                    Arc::clone(&source.meter),
+                    self.cap.subscribe(),
+                    self.conn.estimate(),
+                );
+                tokio::spawn(writer.video(packets, video))
+            } else {
+                tokio::spawn(writer.audio(packets))
+            };
+            self.tasks.push(task);
         }
     }
 
@@ -778,20 +956,33 @@ impl SourceTrack {
             codec: codec_of(kind),
             arrived: None,
             packets,
-            keyframes: KeyframeLimiter::default(),
+            keyframes: Default::default(),
+            meter: Arc::new(LayerMeter::new(Instant::now())),
+            simulcast: false,
         }
     }
 
-    /// Sends a PLI for the track (from a task); nothing before its media
-    /// arrived (the publisher's first picture is a keyframe, and arrival
-    /// asks again).
-    fn send_pli(&self) {
+    /// The lowest layer that sent so far.
+    fn lowest_layer(&self) -> Option<VideoLayer> {
+        let arrived = self.arrived.as_ref()?;
+        VideoLayer::ALL
+            .into_iter()
+            .find(|l| arrived.ssrcs[l.index()].is_some())
+    }
+
+    /// Sends a PLI for a layer of the track (from a task); nothing before
+    /// that layer's media arrived (the publisher's first picture is a
+    /// keyframe, and arrival asks again).
+    fn send_pli(&self, layer: VideoLayer) {
         let Some(arrived) = &self.arrived else {
+            return;
+        };
+        let Some(media_ssrc) = arrived.ssrcs[layer.index()] else {
             return;
         };
         let pli = PictureLossIndication {
             sender_ssrc: 0,
-            media_ssrc: arrived.ssrc,
+            media_ssrc,
         };
         let remote = Arc::clone(&arrived.remote);
         tokio::spawn(async move {
@@ -810,97 +1001,216 @@ fn reply_or_close(reply: oneshot::Sender<Closing>, closing: Closing) {
 }
 
 /// A publisher track's read loop: its RTP and sender reports into the
-/// track's forwarding channel (the hot path: no state, no lock).
-async fn read_publisher_track(
-    track: Arc<dyn TrackRemote>,
-    ssrc: u32,
+/// track's forwarding channel, each with its simulcast layer (the hot path:
+/// no state, no lock).
+struct PublisherReader {
     packets: broadcast::Sender<Relayed>,
-) {
-    while let Some(event) = track.poll().await {
-        match event {
-            TrackRemoteEvent::OnRtpPacket(packet) => {
-                // No receivers yet is fine: nobody plays.
-                let _ = packets.send(Relayed::Rtp(packet));
-            }
-            TrackRemoteEvent::OnRtcpPacket(rtcp) => {
-                for p in rtcp {
-                    if let Some(sr) = p.as_any().downcast_ref::<SenderReport>() {
-                        if sr.ssrc == ssrc {
-                            tracing::debug!(ssrc, rtp = sr.rtp_time, "publisher sender report");
-                            let _ = packets.send(Relayed::SenderReport(sr.clone()));
+    meter: Arc<LayerMeter>,
+    video: bool,
+    commands: mpsc::WeakUnboundedSender<Command>,
+    track: TrackRef,
+}
+
+impl PublisherReader {
+    /// Reads until the track ends. `waiting`: players wait for a keyframe
+    /// already, ask for one as each layer opens.
+    async fn run(self, remote: Arc<dyn TrackRemote>, waiting: bool) {
+        // Each layer's SSRC, learnt from its `OnOpen` (the first layer's
+        // too: it is queued before the track is handed over).
+        let mut layers: HashMap<u32, VideoLayer> = HashMap::new();
+        while let Some(event) = remote.poll().await {
+            match event {
+                TrackRemoteEvent::OnOpen(init) => {
+                    let rid = init.rid.as_deref().filter(|r| !r.is_empty());
+                    let Some(layer) = rid.map_or(Some(VideoLayer::High), VideoLayer::from_rid)
+                    else {
+                        tracing::warn!(rid, "simulcast layer with an unknown rid; ignored");
+                        continue;
+                    };
+                    tracing::info!(rid, ssrc = init.ssrc, ?layer, "publisher layer opened");
+                    layers.insert(init.ssrc, layer);
+                    self.tell(Command::LayerOpened {
+                        track: self.track.clone(),
+                        layer,
+                        ssrc: init.ssrc,
+                        rid: rid.is_some(),
+                    });
+                    if waiting {
+                        self.tell(Command::KeyframeRequest {
+                            track: self.track.clone(),
+                            layer,
+                        });
+                    }
+                }
+                TrackRemoteEvent::OnRtpPacket(packet) => {
+                    let layer = match layers.get(&packet.header.ssrc) {
+                        Some(layer) => *layer,
+                        None if layers.is_empty() => VideoLayer::High,
+                        None => continue,
+                    };
+                    self.meter
+                        .record(layer, packet.payload.len() + 12, Instant::now());
+                    let keyframe = self.video && starts_keyframe(&packet.payload);
+                    // No receivers yet is fine: nobody plays.
+                    let _ = self.packets.send(Relayed::Rtp {
+                        layer,
+                        keyframe,
+                        packet,
+                    });
+                }
+                TrackRemoteEvent::OnRtcpPacket(rtcp) => {
+                    for p in rtcp {
+                        let Some(sr) = p.as_any().downcast_ref::<SenderReport>() else {
+                            continue;
+                        };
+                        if let Some(layer) = layers.get(&sr.ssrc) {
+                            tracing::debug!(
+                                ssrc = sr.ssrc,
+                                rtp = sr.rtp_time,
+                                "publisher sender report"
+                            );
+                            let _ = self.packets.send(Relayed::SenderReport {
+                                layer: *layer,
+                                sr: sr.clone(),
+                            });
                         }
                     }
                 }
+                TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
+                _ => {}
             }
-            TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
-            _ => {}
+        }
+    }
+
+    fn tell(&self, command: Command) {
+        if let Some(commands) = self.commands.upgrade() {
+            let _ = commands.send(command);
         }
     }
 }
 
-/// A player leg's writer for one track: rewrites each packet for the leg
-/// and writes it (the hot path).
-async fn write_leg(
-    mut start: LegStart,
-    mut packets: broadcast::Receiver<Relayed>,
+/// A player leg's writer for one track (the hot path).
+struct LegWriter {
     output: Output,
     commands: mpsc::WeakUnboundedSender<Command>,
     track: TrackRef,
-) {
-    let Output {
-        local: writer,
-        ssrc,
-        payload_type,
-        red,
-        ..
-    } = output;
-    loop {
-        match packets.recv().await {
-            Ok(Relayed::Rtp(mut packet)) => {
-                match start.admit(&packet.payload, Instant::now()) {
-                    Admit::Forward => {}
-                    Admit::Drop => continue,
-                    Admit::DropAndAsk => {
-                        if let Some(commands) = commands.upgrade() {
-                            let track = track.clone();
-                            let _ = commands.send(Command::KeyframeRequest { track });
-                        }
+    leg: Leg,
+}
+
+impl LegWriter {
+    /// An audio track: every packet, its payload type (and RED) as the leg
+    /// negotiated, and the publisher's sender reports.
+    async fn audio(self, mut packets: broadcast::Receiver<Relayed>) {
+        loop {
+            match packets.recv().await {
+                Ok(Relayed::Rtp { mut packet, .. }) => {
+                    let Some(pt) =
+                        leg_payload_type(&mut packet, self.output.payload_type, self.output.red)
+                    else {
                         continue;
-                    }
+                    };
+                    rewrite_for_leg(&mut packet, self.output.ssrc, pt);
+                    self.write(packet).await;
                 }
-                let Some(payload_type) = leg_payload_type(&mut packet, payload_type, red) else {
-                    continue;
-                };
-                rewrite_for_leg(&mut packet, ssrc, payload_type);
-                if let Err(error) = writer.write_rtp(packet).await {
-                    tracing::trace!(%error, "forwarded packet not written");
-                }
-            }
-            Ok(Relayed::SenderReport(sr)) => {
                 // RTP timestamps pass unchanged, so the publisher's
                 // mapping holds on this leg under its SSRC.
-                let sr = SenderReport {
-                    ssrc,
-                    reports: Vec::new(),
-                    ..sr
-                };
-                if let Err(error) = writer.write_rtcp(vec![Box::new(sr)]).await {
-                    tracing::trace!(%error, "sender report not relayed");
+                Ok(Relayed::SenderReport { sr, .. }) => self.relay_report(sr, 0).await,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(lost = n, "player leg fell behind; packets dropped");
                 }
+                Err(broadcast::error::RecvError::Closed) => break,
             }
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(lost = n, "player leg fell behind; packets dropped");
-            }
-            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+
+    /// A video track: one simulcast layer at a time, switched and
+    /// rewritten by `video` (see `video_writer`).
+    async fn video(self, mut packets: broadcast::Receiver<Relayed>, mut video: VideoLeg) {
+        loop {
+            let written = tokio::select! {
+                relayed = packets.recv() => match relayed {
+                    Ok(relayed) => video.on_relayed(relayed, &self.output, Instant::now()),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(lost = n, "player leg fell behind; packets dropped");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                other = video.next_event() => match other {
+                    Some(written) => written,
+                    None => break,
+                },
+            };
+            self.carry_out(written, &video).await;
+        }
+    }
+
+    /// Writes and tells what a video step produced.
+    async fn carry_out(&self, written: Written, video: &VideoLeg) {
+        let Written {
+            packets,
+            report,
+            keyframe,
+            wanted,
+        } = written;
+        if let Some(current) = video.current() {
+            self.output.layer.store(current.index(), Ordering::Relaxed);
+        }
+        if let Some(layer) = keyframe {
+            self.tell(Command::KeyframeRequest {
+                track: self.track.clone(),
+                layer,
+            });
+        }
+        if let Some(wanted) = wanted {
+            self.tell(Command::Wanted {
+                leg: self.leg.clone(),
+                index: self.output.index,
+                wanted,
+            });
+        }
+        for packet in packets {
+            self.write(packet).await;
+        }
+        if let Some((sr, ts_delta)) = report {
+            self.relay_report(sr, ts_delta).await;
+        }
+    }
+
+    async fn write(&self, packet: rtp::Packet) {
+        if let Err(error) = self.output.local.write_rtp(packet).await {
+            tracing::trace!(%error, "forwarded packet not written");
+        }
+    }
+
+    /// Relays a publisher's sender report under the leg's SSRC, its RTP
+    /// time moved onto the leg's clock.
+    async fn relay_report(&self, sr: SenderReport, ts_delta: u32) {
+        let sr = SenderReport {
+            ssrc: self.output.ssrc,
+            rtp_time: sr.rtp_time.wrapping_add(ts_delta),
+            reports: Vec::new(),
+            ..sr
+        };
+        if let Err(error) = self.output.local.write_rtcp(vec![Box::new(sr)]).await {
+            tracing::trace!(%error, "sender report not relayed");
+        }
+    }
+
+    fn tell(&self, command: Command) {
+        if let Some(commands) = self.commands.upgrade() {
+            let _ = commands.send(command);
         }
     }
 }
 
-/// A player leg's RTCP for one track: its keyframe requests go to the owner.
+/// A player leg's RTCP for one track: its keyframe requests go to the
+/// owner, for the layer the leg forwards now.
 async fn read_leg_rtcp(
     local: Arc<TrackLocalStaticRTP>,
     commands: mpsc::WeakUnboundedSender<Command>,
     track: TrackRef,
+    layer: Arc<AtomicUsize>,
 ) {
     while let Some(event) = local.poll().await {
         if let TrackLocalEvent::OnRtcpPacket(packets) = event {
@@ -908,8 +1218,10 @@ async fn read_leg_rtcp(
                 let Some(commands) = commands.upgrade() else {
                     return;
                 };
+                let layer = VideoLayer::ALL[layer.load(Ordering::Relaxed).min(2)];
                 let _ = commands.send(Command::KeyframeRequest {
                     track: track.clone(),
+                    layer,
                 });
             }
         }

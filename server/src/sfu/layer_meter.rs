@@ -1,0 +1,94 @@
+//! What a publisher's video track sends per simulcast layer: the receive
+//! rate over the last second and whether the layer sent in that second.
+//! Written by the track's read task only, read by every player leg's
+//! writer (atomics: the hot path takes no lock).
+
+use super::layer_switch::Layers;
+use protocol::VideoLayer;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The rate window, and how long a silent layer still counts as live.
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// Per-layer counters of one publisher track.
+#[derive(Debug)]
+pub(crate) struct LayerMeter {
+    epoch: Instant,
+    layers: [Counter; 3],
+}
+
+#[derive(Debug, Default)]
+struct Counter {
+    /// Milliseconds since the epoch, plus one (0: never).
+    window_start: AtomicU64,
+    last_packet: AtomicU64,
+    bytes: AtomicU64,
+    bps: AtomicU64,
+}
+
+impl LayerMeter {
+    /// A meter with nothing received.
+    pub(crate) fn new(epoch: Instant) -> Self {
+        LayerMeter {
+            epoch,
+            layers: Default::default(),
+        }
+    }
+
+    fn millis(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.epoch).as_millis() as u64 + 1
+    }
+
+    /// A packet of `bytes` on `layer` at `now` (from the read task only).
+    pub(crate) fn record(&self, layer: VideoLayer, bytes: usize, now: Instant) {
+        let c = &self.layers[layer.index()];
+        let at = self.millis(now);
+        c.last_packet.store(at, Ordering::Relaxed);
+        let start = c.window_start.load(Ordering::Relaxed);
+        let total = c.bytes.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
+        if start == 0 {
+            c.window_start.store(at, Ordering::Relaxed);
+            return;
+        }
+        let elapsed = at.saturating_sub(start);
+        if elapsed >= WINDOW.as_millis() as u64 {
+            c.bps.store(total * 8 * 1000 / elapsed, Ordering::Relaxed);
+            c.bytes.store(0, Ordering::Relaxed);
+            c.window_start.store(at, Ordering::Relaxed);
+        }
+    }
+
+    /// The layers as seen at `now`.
+    pub(crate) fn layers(&self, now: Instant) -> Layers {
+        let at = self.millis(now);
+        let mut out = Layers::default();
+        for (i, c) in self.layers.iter().enumerate() {
+            let last = c.last_packet.load(Ordering::Relaxed);
+            out.live[i] = last != 0 && at.saturating_sub(last) <= WINDOW.as_millis() as u64;
+            out.bps[i] = c.bps.load(Ordering::Relaxed);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_per_second_and_silence_after_a_second() {
+        let t0 = Instant::now();
+        let m = LayerMeter::new(t0);
+        assert_eq!(m.layers(t0), Layers::default());
+        for n in 0..=50u64 {
+            // 1000 bytes every 20 ms: 400 kbit/s.
+            m.record(VideoLayer::Medium, 1000, t0 + Duration::from_millis(n * 20));
+        }
+        let at = t0 + Duration::from_millis(1000);
+        let layers = m.layers(at);
+        assert_eq!(layers.live, [false, true, false]);
+        assert_eq!(layers.bps[1], 408_000, "51 packets in the first window");
+        assert!(!m.layers(t0 + Duration::from_millis(2001)).live[1]);
+    }
+}

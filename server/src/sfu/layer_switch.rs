@@ -1,0 +1,581 @@
+//! Which simulcast layer a player leg forwards, and when it switches
+//! (sans-IO: every input carries its `now`, the caller owns the timers).
+//!
+//! The rules (docs/simulcast-spike.md, "the layer-switch state machine"):
+//!
+//! 1. The **affordable** layer is the best available layer within the cap
+//!    whose receive rate fits 0.85 x min(estimate, 1.5 x max(acked rate,
+//!    current layer's rate)): an estimate the leg never exercised does not
+//!    count (an unexercised estimate put the top layer on a 700 kbit/s link
+//!    in the spike and froze the player for 3.4 s).
+//! 2. **Down** when the affordable layer has been below the current one for
+//!    [`DOWN_AFTER`], at once on a cap change, a layer going silent or the
+//!    estimate falling by more than [`SUDDEN_FALL`].
+//! 3. **Up** one step at a time, once a higher layer has been affordable for
+//!    [`UP_AFTER`], and not within [`UP_QUIET_AFTER_DOWN`] of the last down.
+//! 4. A switch happens only at the first packet of a keyframe of the
+//!    target, which is asked for at once and again every
+//!    [`KEYFRAME_RETRY`]; the current layer keeps flowing until then. An
+//!    up-switch whose keyframe does not come within [`UP_GIVE_UP`] is
+//!    given up (a down-switch waits on).
+//! 5. A new leg starts on the lowest available layer within its cap (the
+//!    smallest keyframe: the first frame comes fast) and climbs by rule 3.
+//!    A leg without an estimate (no transport-wide feedback) goes by its
+//!    cap alone.
+//!
+//! While the estimate holds a leg below what its cap allows, the leg
+//! [probes](LayerSwitch::probe_bps): it sends the next layer's rate for
+//! [`PROBE_LENGTH`] every [`PROBE_EVERY`], so that the estimator
+//! (`estimate.rs`) sees the link carry it and may raise the estimate.
+
+use super::leg_start::KEYFRAME_RETRY;
+use protocol::VideoLayer;
+use std::time::{Duration, Instant};
+
+/// How long a lower affordable layer must hold before a down-switch.
+pub(crate) const DOWN_AFTER: Duration = Duration::from_millis(300);
+/// How long a higher affordable layer must hold before an up-switch.
+pub(crate) const UP_AFTER: Duration = Duration::from_secs(2);
+/// No up-switch this soon after a down-switch.
+pub(crate) const UP_QUIET_AFTER_DOWN: Duration = Duration::from_secs(5);
+/// An up-switch waiting this long for its keyframe is given up.
+pub(crate) const UP_GIVE_UP: Duration = Duration::from_secs(2);
+/// A fall of the estimate by more than this share acts at once.
+const SUDDEN_FALL: f64 = 0.3;
+/// The share of the (capped) estimate a layer may use.
+const HEADROOM: f64 = 0.85;
+/// How far above the acknowledged rate an estimate is believed.
+const UNEXERCISED_CAP: f64 = 1.5;
+/// How often a held-down leg probes, and for how long.
+pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(1500);
+/// See [`PROBE_EVERY`].
+pub(crate) const PROBE_LENGTH: Duration = Duration::from_millis(500);
+/// A probe sends the next layer's rate with this margin over what makes
+/// it affordable, so a successful probe is enough to switch.
+const PROBE_MARGIN: f64 = 1.15;
+
+/// A layer's nominal rate (bits/s), for a layer live too briefly to be
+/// measured: the SDK's ladder.
+fn nominal_bps(layer: VideoLayer) -> u64 {
+    match layer {
+        VideoLayer::Low => 150_000,
+        VideoLayer::Medium => 500_000,
+        VideoLayer::High => 1_500_000,
+    }
+}
+
+/// What the publisher sends now, per layer (index [`VideoLayer::index`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Layers {
+    /// The layer sent in the last second.
+    pub(crate) live: [bool; 3],
+    /// Its receive rate over the last second, bits/s (0: not measured yet).
+    pub(crate) bps: [u64; 3],
+}
+
+impl Layers {
+    fn live(&self, layer: VideoLayer) -> bool {
+        self.live[layer.index()]
+    }
+
+    /// The layer's measured rate, or its nominal one before a measurement.
+    fn rate(&self, layer: VideoLayer) -> u64 {
+        match self.bps[layer.index()] {
+            0 => nominal_bps(layer),
+            bps => bps,
+        }
+    }
+}
+
+/// The leg's downlink as its estimator sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Estimate {
+    /// The congestion controller's target, bits/s.
+    pub(crate) target_bps: u64,
+    /// What the player acknowledged receiving over the last second, bits/s.
+    pub(crate) acked_bps: u64,
+}
+
+/// What to do with a packet of a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Forward it (a packet of the current layer).
+    Forward,
+    /// It starts the target's keyframe: switch to the target (re-anchor)
+    /// and forward it.
+    Switch,
+    /// Not forwarded.
+    Drop,
+}
+
+/// One player leg's layer choice.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerSwitch {
+    /// The layer being forwarded (`None` before the first keyframe).
+    current: Option<VideoLayer>,
+    /// The layer wanted; differs from `current` while its keyframe is awaited.
+    target: Option<VideoLayer>,
+    /// Since when the target has differed from `current`.
+    target_since: Option<Instant>,
+    /// When its keyframe was last asked for.
+    asked: Option<Instant>,
+    cap: VideoLayer,
+    estimate: Option<Estimate>,
+    /// The estimate fell sharply since the last evaluation.
+    fell: bool,
+    /// Since when a lower / higher layer has been affordable.
+    down_since: Option<Instant>,
+    up_since: Option<Instant>,
+    last_down: Option<Instant>,
+    /// When the current probe started.
+    probe_started: Option<Instant>,
+}
+
+impl LayerSwitch {
+    /// A leg that forwards nothing yet, capped at `cap`.
+    pub(crate) fn new(cap: VideoLayer) -> Self {
+        LayerSwitch {
+            current: None,
+            target: None,
+            target_since: None,
+            asked: None,
+            cap,
+            estimate: None,
+            fell: false,
+            down_since: None,
+            up_since: None,
+            last_down: None,
+            probe_started: None,
+        }
+    }
+
+    /// The layer forwarded now.
+    pub(crate) fn current(&self) -> Option<VideoLayer> {
+        self.current
+    }
+
+    /// The layer wanted (the current one unless a switch is pending).
+    #[cfg(test)]
+    pub(crate) fn target(&self) -> Option<VideoLayer> {
+        self.target
+    }
+
+    /// The layers this leg could use (dynacast): its current and target
+    /// layers and every layer within its cap its raw estimate would carry
+    /// (all of them without an estimate); the lowest always.
+    pub(crate) fn wanted(&self) -> [bool; 3] {
+        let mut wanted = [false; 3];
+        for layer in VideoLayer::ALL {
+            let used = Some(layer) == self.current || Some(layer) == self.target;
+            let fits = layer <= self.cap
+                && self
+                    .estimate
+                    .is_none_or(|e| nominal_bps(layer) as f64 <= HEADROOM * e.target_bps as f64);
+            wanted[layer.index()] = used || fits;
+        }
+        wanted[VideoLayer::Low.index()] = true;
+        wanted
+    }
+
+    /// A new estimate of the leg's downlink.
+    pub(crate) fn on_estimate(&mut self, estimate: Estimate) {
+        if let Some(old) = self.estimate {
+            if (estimate.target_bps as f64) < old.target_bps as f64 * (1.0 - SUDDEN_FALL) {
+                self.fell = true;
+            }
+        }
+        self.estimate = Some(estimate);
+    }
+
+    /// The app's cap changed.
+    pub(crate) fn on_cap(&mut self, cap: VideoLayer) {
+        self.cap = cap;
+    }
+
+    /// Re-decides the target from `layers` at `now`; returns the layer to
+    /// ask a keyframe of, when one is due.
+    pub(crate) fn tick(&mut self, layers: &Layers, now: Instant) -> Option<VideoLayer> {
+        let wanted = self.decide(layers, now);
+        self.fell = false;
+        if wanted != self.target {
+            self.target = wanted;
+            self.target_since = Some(now);
+            self.asked = None;
+        }
+        let target = self.target?;
+        if Some(target) == self.current {
+            self.target_since = None;
+            self.asked = None;
+            return None;
+        }
+        let due = self
+            .asked
+            .is_none_or(|t| now.saturating_duration_since(t) >= KEYFRAME_RETRY);
+        if !due {
+            return None;
+        }
+        self.asked = Some(now);
+        Some(target)
+    }
+
+    /// What to do with a packet of `layer` (`keyframe`: it starts a
+    /// keyframe) arriving at `now`.
+    pub(crate) fn on_packet(&mut self, layer: VideoLayer, keyframe: bool, now: Instant) -> Route {
+        let switching = self.target.is_some_and(|t| Some(t) != self.current);
+        if switching && keyframe && Some(layer) == self.target {
+            if self.current.is_some_and(|c| c > layer) {
+                self.last_down = Some(now);
+            }
+            self.current = Some(layer);
+            self.target_since = None;
+            self.asked = None;
+            return Route::Switch;
+        }
+        if Some(layer) == self.current {
+            Route::Forward
+        } else {
+            Route::Drop
+        }
+    }
+
+    /// The extra rate (bits/s) to send now as a probe, if the leg probes:
+    /// its estimate holds it below what its cap and the publisher allow.
+    pub(crate) fn probe_bps(&mut self, layers: &Layers, now: Instant) -> Option<u64> {
+        let (Some(current), Some(estimate)) = (self.current, self.estimate) else {
+            self.probe_started = None;
+            return None;
+        };
+        let best = self.best_within_cap(layers)?;
+        let affordable = self.affordable(layers, estimate)?;
+        let switching = self.target != self.current;
+        if affordable >= best || switching {
+            self.probe_started = None;
+            return None;
+        }
+        let started = match self.probe_started {
+            Some(t) if now.saturating_duration_since(t) < PROBE_EVERY => t,
+            _ => {
+                self.probe_started = Some(now);
+                now
+            }
+        };
+        if now.saturating_duration_since(started) >= PROBE_LENGTH {
+            return None;
+        }
+        let next = above(affordable).filter(|n| *n <= best)?;
+        let needed = layers.rate(next) as f64 / HEADROOM * PROBE_MARGIN;
+        let sending = layers.rate(current) as f64;
+        Some((needed - sending).max(0.0) as u64)
+    }
+
+    /// The layer wanted now.
+    fn decide(&mut self, layers: &Layers, now: Instant) -> Option<VideoLayer> {
+        let lowest = VideoLayer::ALL
+            .into_iter()
+            .find(|l| *l <= self.cap && layers.live(*l))
+            .or_else(|| VideoLayer::ALL.into_iter().find(|l| layers.live(*l)));
+        let Some(current) = self.current else {
+            // Starting: the lowest available layer within the cap.
+            return lowest.or(self.target);
+        };
+        let affordable = match self.estimate {
+            Some(estimate) => self.affordable(layers, estimate),
+            None => self.best_within_cap(layers),
+        };
+        let Some(affordable) = affordable else {
+            // Nothing live within reach: keep what flows.
+            return self.target;
+        };
+        let forced = !layers.live(current) || current > self.cap || self.fell;
+        if affordable < current {
+            self.up_since = None;
+            let since = *self.down_since.get_or_insert(now);
+            if forced || now.saturating_duration_since(since) >= DOWN_AFTER {
+                return Some(affordable);
+            }
+            return self.target;
+        }
+        self.down_since = None;
+        if forced {
+            return Some(affordable);
+        }
+        if affordable == current {
+            self.up_since = None;
+            return Some(current);
+        }
+        // A higher layer is affordable.
+        let since = *self.up_since.get_or_insert(now);
+        let quiet = self
+            .last_down
+            .is_none_or(|t| now.saturating_duration_since(t) >= UP_QUIET_AFTER_DOWN);
+        let pending_up = self.target.filter(|t| *t > current);
+        if let Some(pending) = pending_up {
+            let waited = self
+                .target_since
+                .is_some_and(|t| now.saturating_duration_since(t) >= UP_GIVE_UP);
+            if waited {
+                // Its keyframe did not come: stay, and wait again.
+                self.up_since = Some(now);
+                return Some(current);
+            }
+            return Some(pending);
+        }
+        if quiet && now.saturating_duration_since(since) >= UP_AFTER {
+            return next_live_above(current, affordable, layers).or(Some(current));
+        }
+        Some(current)
+    }
+
+    /// The best live layer within the cap (the lowest live one if none is).
+    fn best_within_cap(&self, layers: &Layers) -> Option<VideoLayer> {
+        VideoLayer::ALL
+            .into_iter()
+            .rev()
+            .find(|l| *l <= self.cap && layers.live(*l))
+            .or_else(|| VideoLayer::ALL.into_iter().find(|l| layers.live(*l)))
+    }
+
+    /// Rule 1: the best live layer within the cap the estimate affords
+    /// (the lowest live one if none fits).
+    fn affordable(&self, layers: &Layers, estimate: Estimate) -> Option<VideoLayer> {
+        let current_bps = self.current.map_or(0, |c| layers.rate(c));
+        let exercised = UNEXERCISED_CAP * estimate.acked_bps.max(current_bps) as f64;
+        let budget = HEADROOM * (estimate.target_bps as f64).min(exercised);
+        let live = || {
+            VideoLayer::ALL
+                .into_iter()
+                .filter(|l| *l <= self.cap && layers.live(*l))
+        };
+        live()
+            .rev()
+            .find(|l| layers.rate(*l) as f64 <= budget)
+            .or_else(|| live().next())
+            .or_else(|| VideoLayer::ALL.into_iter().find(|l| layers.live(*l)))
+    }
+}
+
+/// The layer one step above `layer`.
+fn above(layer: VideoLayer) -> Option<VideoLayer> {
+    VideoLayer::ALL.into_iter().find(|l| *l > layer)
+}
+
+/// The first live layer above `current`, at most `limit`.
+fn next_live_above(current: VideoLayer, limit: VideoLayer, layers: &Layers) -> Option<VideoLayer> {
+    VideoLayer::ALL
+        .into_iter()
+        .find(|l| *l > current && *l <= limit && layers.live(*l))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use VideoLayer::{High, Low, Medium};
+
+    const ALL_LIVE: Layers = Layers {
+        live: [true; 3],
+        bps: [150_000, 500_000, 1_500_000],
+    };
+
+    fn ms(t0: Instant, n: u64) -> Instant {
+        t0 + Duration::from_millis(n)
+    }
+
+    fn estimate(kbps: u64) -> Estimate {
+        Estimate {
+            target_bps: kbps * 1000,
+            acked_bps: kbps * 1000,
+        }
+    }
+
+    /// A leg started on `layer` at `t0` (keyframe forwarded).
+    fn started_on(layer: VideoLayer, kbps: u64, t0: Instant) -> LayerSwitch {
+        let mut s = LayerSwitch::new(High);
+        s.on_estimate(estimate(kbps));
+        s.current = Some(layer);
+        s.target = Some(layer);
+        assert_eq!(s.tick(&ALL_LIVE, t0), None);
+        s
+    }
+
+    #[test]
+    fn a_new_leg_starts_on_the_lowest_layer_within_its_cap_at_a_keyframe() {
+        let t0 = Instant::now();
+        let mut s = LayerSwitch::new(High);
+        // Nothing live yet: nothing to ask for.
+        assert_eq!(s.tick(&Layers::default(), t0), None);
+        assert_eq!(s.tick(&ALL_LIVE, t0), Some(Low));
+        assert_eq!(s.on_packet(High, true, ms(t0, 10)), Route::Drop);
+        assert_eq!(s.on_packet(Low, false, ms(t0, 20)), Route::Drop);
+        // Asked again every 500 ms while it waits.
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 400)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 500)), Some(Low));
+        assert_eq!(s.on_packet(Low, true, ms(t0, 600)), Route::Switch);
+        assert_eq!(s.on_packet(Low, false, ms(t0, 610)), Route::Forward);
+        assert_eq!(s.current(), Some(Low));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 1200)), None);
+
+        // A publisher without layers: its one layer counts as High.
+        let single = Layers {
+            live: [false, false, true],
+            bps: [0, 0, 800_000],
+        };
+        let mut s = LayerSwitch::new(Low);
+        assert_eq!(s.tick(&single, t0), Some(High));
+        assert_eq!(s.on_packet(High, true, t0), Route::Switch);
+    }
+
+    #[test]
+    fn climbs_one_step_after_two_seconds_and_switches_at_the_keyframe() {
+        let t0 = Instant::now();
+        let mut s = started_on(Low, 3000, t0);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 1900)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 2000)), Some(Medium));
+        assert_eq!(s.target(), Some(Medium));
+        // The old layer flows until the target's keyframe.
+        assert_eq!(s.on_packet(Low, false, ms(t0, 2010)), Route::Forward);
+        assert_eq!(s.on_packet(Medium, false, ms(t0, 2020)), Route::Drop);
+        assert_eq!(s.on_packet(Medium, true, ms(t0, 2050)), Route::Switch);
+        assert_eq!(s.on_packet(Low, true, ms(t0, 2060)), Route::Drop);
+        // The next step follows (the top layer has been affordable since t0).
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 2100)), Some(High));
+        assert_eq!(s.on_packet(High, true, ms(t0, 2200)), Route::Switch);
+        assert_eq!(s.current(), Some(High));
+    }
+
+    #[test]
+    fn an_unexercised_estimate_does_not_lift_a_leg() {
+        let t0 = Instant::now();
+        let mut s = started_on(Low, 3000, t0);
+        // 3 Mbit/s estimated, 150 kbit/s acknowledged: 1.5x of it affords Low only.
+        s.on_estimate(Estimate {
+            target_bps: 3_000_000,
+            acked_bps: 150_000,
+        });
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 5000)), None);
+        assert_eq!(s.target(), Some(Low));
+    }
+
+    #[test]
+    fn steps_down_after_300_ms_or_at_once_on_a_sharp_fall_or_cap() {
+        let t0 = Instant::now();
+        let mut s = started_on(High, 2000, t0);
+        // 1.6 Mbit/s: 0.85 x 1.6 = 1.36 < 1.5 -> Medium, after 300 ms.
+        s.on_estimate(estimate(1600));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 100)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 399)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 400)), Some(Medium));
+        assert_eq!(s.on_packet(Medium, true, ms(t0, 450)), Route::Switch);
+
+        // A fall by more than 30 %: at once.
+        let mut s = started_on(High, 2000, t0);
+        s.on_estimate(estimate(300));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 10)), Some(Low));
+
+        // A cap: at once, and never above it afterwards.
+        let mut s = started_on(High, 5000, t0);
+        s.on_cap(Low);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 10)), Some(Low));
+        assert_eq!(s.on_packet(Low, true, ms(t0, 20)), Route::Switch);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 10_000)), None);
+        assert_eq!(s.current(), Some(Low));
+        // Lifting the cap climbs by the usual rule (the last down was 10 s ago).
+        s.on_cap(High);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 10_100)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 12_100)), Some(Medium));
+    }
+
+    #[test]
+    fn a_down_switch_waits_for_its_keyframe_asking_every_500_ms() {
+        let t0 = Instant::now();
+        let mut s = started_on(High, 2000, t0);
+        s.on_estimate(estimate(200));
+        assert_eq!(s.tick(&ALL_LIVE, t0), Some(Low));
+        for n in 1..10 {
+            assert_eq!(s.on_packet(High, false, ms(t0, n * 100)), Route::Forward);
+            let asked = s.tick(&ALL_LIVE, ms(t0, n * 100));
+            assert_eq!(asked, (n % 5 == 0).then_some(Low), "at {} ms", n * 100);
+        }
+        assert_eq!(s.on_packet(Low, true, ms(t0, 3000)), Route::Switch);
+        assert_eq!(s.on_packet(High, false, ms(t0, 3001)), Route::Drop);
+    }
+
+    #[test]
+    fn no_climb_within_five_seconds_of_a_down_switch_and_a_late_keyframe_gives_up() {
+        let t0 = Instant::now();
+        let mut s = started_on(Medium, 800, t0);
+        s.on_estimate(estimate(200));
+        assert_eq!(s.tick(&ALL_LIVE, t0), Some(Low));
+        assert_eq!(s.on_packet(Low, true, ms(t0, 50)), Route::Switch);
+        s.on_estimate(estimate(800));
+        for n in 1..50 {
+            assert_eq!(s.tick(&ALL_LIVE, ms(t0, 50 + n * 100)), None, "{n}");
+        }
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 5050)), Some(Medium));
+        // No keyframe of Medium within 2 s: stay on Low, try again 2 s later.
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 7050)), None);
+        assert_eq!(s.target(), Some(Low));
+        assert_eq!(s.on_packet(Medium, true, ms(t0, 7060)), Route::Drop);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 9050)), Some(Medium));
+    }
+
+    #[test]
+    fn a_silent_layer_is_left_at_once() {
+        let t0 = Instant::now();
+        let mut s = started_on(High, 5000, t0);
+        let no_top = Layers {
+            live: [true, true, false],
+            ..ALL_LIVE
+        };
+        assert_eq!(s.tick(&no_top, ms(t0, 10)), Some(Medium));
+        assert_eq!(s.on_packet(Medium, true, ms(t0, 20)), Route::Switch);
+    }
+
+    #[test]
+    fn no_estimate_means_the_cap_decides() {
+        let t0 = Instant::now();
+        let mut s = LayerSwitch::new(Medium);
+        assert_eq!(s.tick(&ALL_LIVE, t0), Some(Low));
+        assert_eq!(s.on_packet(Low, true, t0), Route::Switch);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 10)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 2010)), Some(Medium));
+        assert_eq!(s.on_packet(Medium, true, ms(t0, 2020)), Route::Switch);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 9000)), None);
+    }
+
+    #[test]
+    fn a_leg_wants_what_its_cap_and_estimate_allow_and_what_it_uses() {
+        let t0 = Instant::now();
+        let mut s = LayerSwitch::new(High);
+        assert_eq!(s.wanted(), [true; 3]);
+        s.on_estimate(estimate(300));
+        assert_eq!(s.wanted(), [true, false, false]);
+        s.on_estimate(estimate(5000));
+        s.on_cap(Medium);
+        assert_eq!(s.wanted(), [true, true, false]);
+        s.on_cap(Low);
+        assert_eq!(s.wanted(), [true, false, false]);
+        // A layer still forwarded is still wanted.
+        let mut s = started_on(High, 5000, t0);
+        s.on_cap(Low);
+        assert_eq!(s.wanted(), [true, false, true]);
+    }
+
+    #[test]
+    fn a_held_down_leg_probes_for_the_next_layer_in_bursts() {
+        let t0 = Instant::now();
+        let mut s = started_on(Low, 300, t0);
+        let probe = s.probe_bps(&ALL_LIVE, t0).expect("probes");
+        // Medium needs 500/0.85 kbit/s, with margin, less what Low sends.
+        assert!((500_000..700_000).contains(&probe), "{probe}");
+        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 499)).is_some());
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 500)), None);
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 1499)), None);
+        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 1500)).is_some());
+        // At the top of its cap: no probe.
+        let mut top = started_on(High, 5000, t0);
+        assert_eq!(top.probe_bps(&ALL_LIVE, t0), None);
+        let mut capped = started_on(Low, 300, t0);
+        capped.on_cap(Low);
+        assert_eq!(capped.probe_bps(&ALL_LIVE, t0), None);
+    }
+}

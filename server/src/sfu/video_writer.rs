@@ -1,0 +1,236 @@
+//! A player leg's video writer state: the [`LayerSwitch`] that picks the
+//! simulcast layer, the [`Rewriter`] that keeps the leg's stream
+//! continuous, and the probe (sans-IO apart from the channels it watches:
+//! the session's cap, the leg's estimate and a tick).
+//!
+//! The probe pads frames: while the layer switch says the leg probes,
+//! the last packet of each forwarded frame is followed by H.264 filler
+//! data NAL units (type 12, which decoders skip) in the same picture,
+//! the last of them carrying the frame's marker. RTP padding-only packets
+//! would be the usual way, but webrtc-rs 0.21 marshals at most 4 bytes of
+//! padding (`rtc-rtp` `Packet::marshal_to`), too little to probe with.
+
+use super::forwarder::rewrite_for_leg;
+use super::layer_meter::LayerMeter;
+use super::layer_switch::{Estimate, LayerSwitch, Route};
+use super::rewriter::Rewriter;
+use super::state::{Output, Relayed};
+use bytes::Bytes;
+use protocol::VideoLayer;
+use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtp;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::time::{interval, Interval, MissedTickBehavior};
+
+/// How often the layer switch re-decides without a packet.
+const TICK: Duration = Duration::from_millis(100);
+/// The size of one filler packet's payload.
+const FILLER_BYTES: usize = 1000;
+/// At most this many filler packets after one frame.
+const MAX_FILLERS: u64 = 24;
+/// The longest gap between frames a probe fills for.
+const MAX_FILL_GAP: Duration = Duration::from_millis(100);
+
+/// What one step of the writer produced, for the task to carry out.
+#[derive(Default)]
+pub(super) struct Written {
+    /// Packets to write, in order.
+    pub(super) packets: Vec<rtp::Packet>,
+    /// A sender report to relay, with the offset onto the leg's clock.
+    pub(super) report: Option<(SenderReport, u32)>,
+    /// Ask the publisher for a keyframe of this layer.
+    pub(super) keyframe: Option<VideoLayer>,
+    /// The layers the leg wants changed to these (dynacast).
+    pub(super) wanted: Option<[bool; 3]>,
+}
+
+/// One player leg's video track.
+pub(super) struct VideoLeg {
+    switch: LayerSwitch,
+    rewriter: Rewriter,
+    meter: Arc<LayerMeter>,
+    cap: watch::Receiver<VideoLayer>,
+    estimate: Option<watch::Receiver<Option<Estimate>>>,
+    tick: Interval,
+    wanted: Option<[bool; 3]>,
+    /// When the probe last padded a frame.
+    padded: Option<Instant>,
+    filler: Bytes,
+}
+
+impl VideoLeg {
+    /// A leg reading `meter`, capped by `cap`, adapting to `estimate` (none:
+    /// the leg has no transport-wide feedback, the cap decides).
+    pub(super) fn new(
+        meter: Arc<LayerMeter>,
+        mut cap: watch::Receiver<VideoLayer>,
+        estimate: Option<watch::Receiver<Option<Estimate>>>,
+    ) -> Self {
+        let mut tick = interval(TICK);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let first_cap = *cap.borrow_and_update();
+        VideoLeg {
+            switch: LayerSwitch::new(first_cap),
+            rewriter: Rewriter::default(),
+            meter,
+            cap,
+            estimate,
+            tick,
+            wanted: None,
+            padded: None,
+            filler: filler_nal(FILLER_BYTES),
+        }
+    }
+
+    /// The layer forwarded now.
+    pub(super) fn current(&self) -> Option<VideoLayer> {
+        self.switch.current()
+    }
+
+    /// A packet or sender report of the publisher's track at `now`.
+    pub(super) fn on_relayed(
+        &mut self,
+        relayed: Relayed,
+        output: &Output,
+        now: Instant,
+    ) -> Written {
+        match relayed {
+            Relayed::Rtp {
+                layer,
+                keyframe,
+                mut packet,
+            } => {
+                match self.switch.on_packet(layer, keyframe, now) {
+                    Route::Drop => return Written::default(),
+                    Route::Switch => {
+                        tracing::debug!(?layer, "player leg switched layer");
+                        self.rewriter.switch(&packet.header, now);
+                    }
+                    Route::Forward => {}
+                }
+                let marker = packet.header.marker;
+                self.rewriter
+                    .rewrite(&mut packet, output.ssrc, output.payload_type, now);
+                let mut packets = vec![packet];
+                if marker {
+                    self.pad(&mut packets, output, now);
+                }
+                Written {
+                    packets,
+                    wanted: self.wanted_change(),
+                    ..Written::default()
+                }
+            }
+            Relayed::SenderReport { layer, sr } => Written {
+                report: (Some(layer) == self.switch.current())
+                    .then(|| (sr, self.rewriter.ts_delta())),
+                ..Written::default()
+            },
+        }
+    }
+
+    /// Waits for the next tick, cap or estimate and re-decides; `None` once
+    /// the session's player is gone.
+    pub(super) async fn next_event(&mut self) -> Option<Written> {
+        let estimate = async {
+            match self.estimate.as_mut() {
+                Some(rx) => rx
+                    .changed()
+                    .await
+                    .ok()
+                    .and_then(|()| *rx.borrow_and_update()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = self.tick.tick() => {}
+            changed = self.cap.changed() => {
+                changed.ok()?;
+                let cap = *self.cap.borrow_and_update();
+                self.switch.on_cap(cap);
+            }
+            Some(estimate) = estimate => self.switch.on_estimate(estimate),
+        }
+        let now = Instant::now();
+        let keyframe = self.switch.tick(&self.meter.layers(now), now);
+        Some(Written {
+            keyframe,
+            wanted: self.wanted_change(),
+            ..Written::default()
+        })
+    }
+
+    /// The layers wanted, if they changed since last told.
+    fn wanted_change(&mut self) -> Option<[bool; 3]> {
+        let wanted = self.switch.wanted();
+        (self.wanted != Some(wanted)).then(|| {
+            self.wanted = Some(wanted);
+            wanted
+        })
+    }
+
+    /// Pads the frame just ended by `packets[0]` if the leg probes.
+    fn pad(&mut self, packets: &mut Vec<rtp::Packet>, output: &Output, now: Instant) {
+        let layers = self.meter.layers(now);
+        let Some(bps) = self.switch.probe_bps(&layers, now) else {
+            self.padded = None;
+            return;
+        };
+        let gap = self
+            .padded
+            .map_or(MAX_FILL_GAP, |t| now.saturating_duration_since(t))
+            .min(MAX_FILL_GAP);
+        self.padded = Some(now);
+        let bytes = bps as f64 / 8.0 * gap.as_secs_f64();
+        let count = ((bytes / FILLER_BYTES as f64).ceil() as u64).min(MAX_FILLERS);
+        if count == 0 {
+            return;
+        }
+        packets[0].header.marker = false;
+        for n in 1..=count {
+            let Some((seq, ts)) = self.rewriter.insert(now) else {
+                break;
+            };
+            let mut filler = rtp::Packet {
+                header: rtp::header::Header {
+                    version: 2,
+                    marker: n == count,
+                    sequence_number: seq,
+                    timestamp: ts,
+                    ..Default::default()
+                },
+                payload: self.filler.clone(),
+            };
+            rewrite_for_leg(&mut filler, output.ssrc, output.payload_type);
+            packets.push(filler);
+        }
+        if let Some(last) = packets.last_mut() {
+            last.header.marker = true;
+        }
+    }
+}
+
+/// An H.264 filler data NAL unit of `len` bytes (RFC 6184 single NAL unit
+/// packet): header type 12, 0xFF bytes, the RBSP stop bit.
+fn filler_nal(len: usize) -> Bytes {
+    let mut nal = vec![0xff; len.max(2)];
+    nal[0] = 0x0c;
+    if let Some(last) = nal.last_mut() {
+        *last = 0x80;
+    }
+    Bytes::from(nal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filler_is_a_filler_data_nal_unit() {
+        let nal = filler_nal(8);
+        assert_eq!(&nal[..], &[0x0c, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80]);
+        assert_eq!(nal[0] & 0x1f, 12);
+    }
+}
