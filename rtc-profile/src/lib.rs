@@ -21,6 +21,7 @@
 //! congestion controller, TWCC sender and sender reports; the SFU relays the
 //! publisher's sender reports instead).
 
+pub mod loss_report;
 pub mod red;
 
 #[cfg(feature = "signaled-candidates")]

@@ -30,6 +30,7 @@
 pub mod h264;
 pub mod opus;
 pub mod red;
+pub(crate) mod red_level;
 pub mod video_config;
 
 use crate::frame::FrameError;

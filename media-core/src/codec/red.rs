@@ -1,6 +1,6 @@
 //! RED (RFC 2198) for Opus on the sending side: each 20 ms Opus packet goes
 //! out with up to [`MAX_REDUNDANCY`] of the packets before it, as many as the
-//! measured loss calls for ([`redundancy_for_loss`]). The wire format is
+//! path's loss calls for (the publisher's RED level). The wire format is
 //! [`rtc_profile::red`]; the receiver's side is the audio jitter buffer.
 
 use super::CodecError;
@@ -12,25 +12,6 @@ use std::collections::VecDeque;
 
 /// The most redundant frames a packet carries.
 pub const MAX_REDUNDANCY: usize = 3;
-
-/// How many older frames to repeat at a packet loss of `loss` (0..1): none
-/// below 2 %, one up to 10 %, two up to 20 %, three above.
-pub fn redundancy_for_loss(loss: f64) -> usize {
-    match loss {
-        l if l < 0.02 => 0,
-        l if l < 0.10 => 1,
-        l if l < 0.20 => 2,
-        _ => MAX_REDUNDANCY,
-    }
-}
-
-/// The loss to size the redundancy by after a new report of `measured`
-/// (0..1) when it was `previous`: it rises at once and at most halves per
-/// report, so one report of no loss (they come and go under steady loss)
-/// does not switch the redundancy off.
-pub fn held_loss(previous: f64, measured: f64) -> f64 {
-    measured.clamp(0.0, 1.0).max(previous / 2.0)
-}
 
 /// The recent Opus packets of one stream and the RED payloads made of them.
 #[derive(Debug, Default)]
@@ -100,23 +81,6 @@ impl RedEncoder {
 mod tests {
     use super::*;
     use rtc_profile::red::parse;
-
-    #[test]
-    fn redundancy_follows_loss() {
-        assert_eq!(redundancy_for_loss(0.0), 0);
-        assert_eq!(redundancy_for_loss(0.05), 1);
-        assert_eq!(redundancy_for_loss(0.15), 2);
-        assert_eq!(redundancy_for_loss(0.5), 3);
-    }
-
-    #[test]
-    fn loss_rises_at_once_and_falls_by_halves() {
-        assert_eq!(held_loss(0.0, 0.3), 0.3);
-        assert_eq!(held_loss(0.3, 0.0), 0.15);
-        assert_eq!(redundancy_for_loss(held_loss(0.3, 0.0)), 2);
-        assert_eq!(held_loss(0.15, 0.2), 0.2);
-        assert_eq!(held_loss(0.0, 7.0), 1.0);
-    }
 
     #[test]
     fn packets_carry_the_previous_frames_at_their_offsets() {

@@ -16,8 +16,9 @@ use crate::codec::opus::OpusDecoder;
 use crate::codec::CodecError;
 use crate::frame::{AudioFrame, AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
 use crate::transport::AudioPacket;
-use rtc_profile::red::{parse, RedBlock};
-use std::collections::VecDeque;
+use bytes::Bytes;
+use rtc_profile::red::parse;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Transits kept for the target delay (5 s of 20 ms packets).
 const WINDOW: usize = 250;
@@ -25,16 +26,18 @@ const WINDOW: usize = 250;
 const MAX_TARGET_US: u64 = 200_000;
 /// At most this many missing frames are repaired or concealed before a
 /// packet; a longer gap is skipped (and counted concealed).
-const MAX_REPAIR: u16 = 5;
-/// A sequence jump this large means the stream restarted.
-const RESTART_GAP: u16 = 100;
+const MAX_REPAIR: u64 = 5;
+/// A sequence jump this large (either way) means the stream restarted.
+const RESTART_GAP: i64 = 100;
+/// One 20 ms frame in µs.
+const FRAME_US: i64 = 20_000;
 
 /// The repair outcome of the packets pushed so far (cumulative).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RepairCounts {
-    /// Packets that arrived.
+    /// Packets that arrived (in time, once each).
     pub(crate) received: u64,
-    /// Packets lost on the wire (sequence gaps).
+    /// Packets lost on the wire (missing when their frame was due).
     pub(crate) lost: u64,
     /// Lost frames recovered from RED redundancy.
     pub(crate) recovered_red: u64,
@@ -44,15 +47,41 @@ pub(crate) struct RepairCounts {
     pub(crate) concealed: u64,
 }
 
-/// One decoded frame and when to play it (Unix µs).
-pub(crate) type TimedFrame = (AudioFrame, u64);
+/// One decoded frame, when to play it and when its sender captured it.
+#[derive(Debug)]
+pub(crate) struct TimedFrame {
+    /// The decoded audio.
+    pub(crate) frame: AudioFrame,
+    /// The jitter buffer's playout time, Unix µs.
+    pub(crate) play_at_us: u64,
+    /// The sender's wall clock at the frame's start (Unix µs), when its
+    /// sender reports are known.
+    pub(crate) sender_us: Option<u64>,
+}
+
+/// A packet waiting for its turn.
+#[derive(Debug)]
+struct Held {
+    /// Its RTP time on the stream's unwrapped timeline, µs.
+    ts_us: i64,
+    sender_us: Option<u64>,
+    /// Its own Opus packet (empty when malformed).
+    primary: Bytes,
+    /// Its RED blocks: (timestamp offset, Opus packet).
+    redundant: Vec<(u32, Bytes)>,
+}
 
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct AudioJitterBuffer {
     decoder: OpusDecoder,
     red_payload_type: u8,
-    last_seq: Option<u16>,
+    /// The next sequence number to play (unwrapped), once the first packet came.
+    next: Option<i64>,
+    /// The highest sequence number seen (unwrapped).
+    highest: i64,
+    /// Packets ahead of `next`, by unwrapped sequence number.
+    held: BTreeMap<i64, Held>,
     /// First RTP timestamp seen and the unwrapped latest one.
     ts_base: Option<u32>,
     ts_latest: i64,
@@ -67,7 +96,9 @@ impl AudioJitterBuffer {
         Ok(AudioJitterBuffer {
             decoder: OpusDecoder::new(AUDIO_SAMPLE_RATE, channels)?,
             red_payload_type,
-            last_seq: None,
+            next: None,
+            highest: 0,
+            held: BTreeMap::new(),
             ts_base: None,
             ts_latest: 0,
             transits: VecDeque::with_capacity(WINDOW),
@@ -92,78 +123,182 @@ impl AudioJitterBuffer {
     }
 
     /// Takes a packet that arrived at `arrival_us` (Unix µs): the frames
-    /// it yields, repaired ones first, each with its playout time.
+    /// now ready, in order, each with its playout time. A packet behind a
+    /// missing one waits until the missing one is due ([`Self::deadline_us`]):
+    /// it may still arrive (reordered), else it is repaired or concealed.
+    /// Duplicates and packets whose frame was already played are ignored.
     pub(crate) fn push(&mut self, packet: &AudioPacket, arrival_us: u64) -> Vec<TimedFrame> {
-        let gap = self
-            .last_seq
-            .map_or(0, |s| packet.sequence.wrapping_sub(s).wrapping_sub(1));
-        if gap >= 0x8000 {
-            // Late duplicate or reordered packet: already repaired.
-            return Vec::new();
-        }
-        self.counts.received += 1;
-        self.last_seq = Some(packet.sequence);
-        let gap = if gap >= RESTART_GAP { 0 } else { gap };
-        self.counts.lost += u64::from(gap);
-        let ts_us = self.note_arrival(packet.rtp_timestamp, arrival_us);
-        let offset_us = self.playout_offset_us();
-        let play_at = |frames_before: u16| {
-            (ts_us - i64::from(frames_before) * FRAME_US + offset_us).max(0) as u64
-        };
-        let red;
-        let (primary, redundant): (&[u8], &[RedBlock<'_>]) =
-            if packet.payload_type == self.red_payload_type {
-                match parse(&packet.data) {
-                    Ok(parsed) => {
-                        red = parsed;
-                        (red.primary.data, &red.redundant)
-                    }
-                    Err(e) => {
-                        tracing::debug!(%e, "malformed RED packet");
-                        (&[], &[])
-                    }
-                }
-            } else {
-                (&packet.data, &[])
-            };
         let mut out = Vec::new();
-        self.counts.concealed += u64::from(gap.saturating_sub(MAX_REPAIR));
-        for before in (1..=gap.min(MAX_REPAIR)).rev() {
-            let offset = u32::from(before) * AUDIO_FRAME_SAMPLES as u32;
-            let copy = redundant
-                .iter()
-                .find(|b| u32::from(b.timestamp_offset) == offset && !b.data.is_empty());
-            let (repaired, counter) = match copy {
-                Some(block) => (
-                    self.decoder.decode(block.data),
-                    &mut self.counts.recovered_red,
-                ),
-                None if before == 1 && !primary.is_empty() => (
-                    self.decoder.decode_fec(primary),
-                    &mut self.counts.recovered_fec,
-                ),
-                None => (self.decoder.conceal(), &mut self.counts.concealed),
-            };
-            match repaired {
-                Ok(frame) => {
-                    *counter += 1;
-                    out.push((frame, play_at(before)));
-                }
-                Err(e) => {
-                    // Nothing to play for this frame: a gap, as concealed.
-                    self.counts.concealed += 1;
-                    tracing::debug!(%e, "audio repair failed");
-                }
+        let seq = self.unwrap_sequence(packet.sequence);
+        if let Some(next) = self.next {
+            if seq < next - RESTART_GAP || seq >= next + RESTART_GAP {
+                // The stream restarted: play what is held, start afresh.
+                self.flush(&mut out);
+                self.next = None;
+                self.ts_base = None;
+                self.ts_latest = 0;
+                self.transits.clear();
+            } else if seq < next || self.held.contains_key(&seq) {
+                // Too late (its frame was played) or a duplicate.
+                return out;
             }
         }
-        if primary.is_empty() {
-            return out;
+        if self.next.is_none() {
+            self.next = Some(seq);
+            self.highest = seq;
         }
-        match self.decoder.decode(primary) {
-            Ok(frame) => out.push((frame, play_at(0))),
+        self.highest = self.highest.max(seq);
+        self.counts.received += 1;
+        let ts_us = self.note_arrival(packet.rtp_timestamp, arrival_us);
+        let held = self.hold(packet, ts_us);
+        self.held.insert(seq, held);
+        self.release(arrival_us, &mut out);
+        out
+    }
+
+    /// The frames due by `now_us` (Unix µs) when no packet came: missing
+    /// ones repaired or concealed, and the held packets behind them.
+    pub(crate) fn poll(&mut self, now_us: u64) -> Vec<TimedFrame> {
+        let mut out = Vec::new();
+        self.release(now_us, &mut out);
+        out
+    }
+
+    /// When the first missing frame must be decided (Unix µs: its playout
+    /// time), if packets wait behind it; [`Self::poll`] then.
+    pub(crate) fn deadline_us(&self) -> Option<u64> {
+        let (next, (&seq, first)) = (self.next?, self.held.first_key_value()?);
+        let missing_ts = first.ts_us - (seq - next) * FRAME_US;
+        Some((missing_ts + self.playout_offset_us()).max(0) as u64)
+    }
+
+    /// The sequence number on the stream's unwrapped count, near the highest.
+    fn unwrap_sequence(&self, sequence: u16) -> i64 {
+        if self.next.is_none() {
+            // Far from zero, so that no unwrapped number goes negative.
+            return (1 << 32) + i64::from(sequence);
+        }
+        let delta = sequence.wrapping_sub(self.highest as u16) as i16;
+        self.highest + i64::from(delta)
+    }
+
+    /// A packet's blocks, kept until its turn.
+    fn hold(&self, packet: &AudioPacket, ts_us: i64) -> Held {
+        let mut held = Held {
+            ts_us,
+            sender_us: packet.capture_time_us,
+            primary: Bytes::new(),
+            redundant: Vec::new(),
+        };
+        if packet.payload_type != self.red_payload_type {
+            held.primary = packet.data.clone();
+            return held;
+        }
+        match parse(&packet.data) {
+            Ok(red) => {
+                held.primary = packet.data.slice_ref(red.primary.data);
+                held.redundant = red
+                    .redundant
+                    .iter()
+                    .filter(|b| !b.data.is_empty())
+                    .map(|b| (u32::from(b.timestamp_offset), packet.data.slice_ref(b.data)))
+                    .collect();
+            }
+            Err(e) => tracing::debug!(%e, "malformed RED packet"),
+        }
+        held
+    }
+
+    /// Plays held packets in order while the next one is there or, when it
+    /// is missing, once it is due at `now_us`.
+    fn release(&mut self, now_us: u64, out: &mut Vec<TimedFrame>) {
+        while let Some(next) = self.next {
+            if let Some(held) = self.held.remove(&next) {
+                self.next = Some(next + 1);
+                self.play(&held, out);
+                continue;
+            }
+            match self.deadline_us() {
+                Some(due) if due <= now_us => self.repair(next, out),
+                _ => return,
+            }
+        }
+    }
+
+    /// Decides the missing frame `missing`: skipped if the gap is too long,
+    /// else repaired from RED, then FEC, else concealed.
+    fn repair(&mut self, missing: i64, out: &mut Vec<TimedFrame>) {
+        let Some((&after, first)) = self.held.first_key_value() else {
+            return;
+        };
+        let gap = (after - missing) as u64;
+        self.counts.lost += 1;
+        self.next = Some(missing + 1);
+        if gap > MAX_REPAIR {
+            self.counts.concealed += 1;
+            return;
+        }
+        let ts_us = first.ts_us - (after - missing) * FRAME_US;
+        let sender_us = first
+            .sender_us
+            .map(|t| t.saturating_sub((after - missing) as u64 * FRAME_US as u64));
+        let copy = self.held.range(missing + 1..).find_map(|(&seq, held)| {
+            let offset = (seq - missing) as u32 * AUDIO_FRAME_SAMPLES as u32;
+            held.redundant
+                .iter()
+                .find(|(o, _)| *o == offset)
+                .map(|(_, data)| data.clone())
+        });
+        let fec_source = self
+            .held
+            .get(&(missing + 1))
+            .map(|h| h.primary.clone())
+            .filter(|p| !p.is_empty());
+        let (repaired, counter) = match (copy, fec_source) {
+            (Some(block), _) => (self.decoder.decode(&block), &mut self.counts.recovered_red),
+            (None, Some(next)) => (
+                self.decoder.decode_fec(&next),
+                &mut self.counts.recovered_fec,
+            ),
+            (None, None) => (self.decoder.conceal(), &mut self.counts.concealed),
+        };
+        match repaired {
+            Ok(frame) => {
+                *counter += 1;
+                out.push(self.timed(frame, ts_us, sender_us));
+            }
+            Err(e) => {
+                // Nothing to play for this frame: a gap, as concealed.
+                self.counts.concealed += 1;
+                tracing::debug!(%e, "audio repair failed");
+            }
+        }
+    }
+
+    /// Decodes a packet's own frame.
+    fn play(&mut self, held: &Held, out: &mut Vec<TimedFrame>) {
+        if held.primary.is_empty() {
+            return;
+        }
+        match self.decoder.decode(&held.primary) {
+            Ok(frame) => out.push(self.timed(frame, held.ts_us, held.sender_us)),
             Err(e) => tracing::debug!(%e, "undecodable audio packet"),
         }
-        out
+    }
+
+    /// Plays every held packet at once, without repair (the stream restarted).
+    fn flush(&mut self, out: &mut Vec<TimedFrame>) {
+        for held in std::mem::take(&mut self.held).into_values() {
+            self.play(&held, out);
+        }
+    }
+
+    fn timed(&self, frame: AudioFrame, ts_us: i64, sender_us: Option<u64>) -> TimedFrame {
+        TimedFrame {
+            frame,
+            play_at_us: (ts_us + self.playout_offset_us()).max(0) as u64,
+            sender_us,
+        }
     }
 
     /// Records a packet's transit; returns its RTP time in µs on the
@@ -190,9 +325,6 @@ impl AudioJitterBuffer {
         min + self.target_delay_us() as i64
     }
 }
-
-/// One 20 ms frame in µs.
-const FRAME_US: i64 = 20_000;
 
 #[cfg(test)]
 mod tests {
@@ -236,8 +368,8 @@ mod tests {
             if !lose(i) {
                 let out = jb.push(p, 5_000_000 + i as u64 * 20_000);
                 frames += out.len();
-                for (f, _) in out {
-                    f.validate().unwrap();
+                for f in out {
+                    f.frame.validate().unwrap();
                 }
             }
         }
@@ -293,14 +425,81 @@ mod tests {
         assert!(jb.target_delay_us() < 1_000, "{}", jb.target_delay_us());
         let mut last_at = 0;
         for (i, p) in ps.iter().enumerate().skip(60) {
-            // Every third packet 45 ms late.
+            // Every third packet 45 ms late (the two after it wait for it).
             let late = if i % 3 == 0 { 45_000 } else { 0 };
             let out = jb.push(p, 1_000_000 + i as u64 * 20_000 + late);
-            last_at = out.last().unwrap().1;
+            if let Some(last) = out.last() {
+                last_at = last.play_at_us;
+            }
         }
         let target = jb.target_delay_us();
         assert!((40_000..=50_000).contains(&target), "{target}");
         // Played at the RTP time + smallest transit + target.
         assert_eq!(last_at, 1_000_000 + 119 * 20_000 + target);
+    }
+
+    /// A buffer that learned a ~45 ms target delay from 60 packets.
+    fn jittery(ps: &[AudioPacket]) -> AudioJitterBuffer {
+        let mut jb = AudioJitterBuffer::new(1, RED_PT).unwrap();
+        for (i, p) in ps.iter().take(60).enumerate() {
+            let late = if i % 3 == 0 { 45_000 } else { 0 };
+            jb.push(p, 1_000_000 + i as u64 * 20_000 + late);
+        }
+        jb
+    }
+
+    #[test]
+    fn reordered_packets_are_put_in_order_and_duplicates_ignored() {
+        let ps = packets(70, 0);
+        let mut jb = jittery(&ps);
+        let at = |i: usize| 1_000_000 + i as u64 * 20_000;
+        let before = jb.counts();
+        let seqs = |out: Vec<TimedFrame>| out.len();
+        // 61 overtakes 60 (netem's reorder: sent without the delay), then
+        // 62 comes twice.
+        assert_eq!(seqs(jb.push(&ps[61], at(61) - 30_000)), 0, "waits for 60");
+        let out = jb.push(&ps[60], at(60) + 5_000);
+        assert_eq!(out.len(), 2, "60 then 61");
+        assert!(out[0].play_at_us + 20_000 == out[1].play_at_us);
+        assert_eq!(seqs(jb.push(&ps[62], at(62))), 1);
+        assert_eq!(seqs(jb.push(&ps[62], at(62) + 1_000)), 0, "duplicate");
+        // 64 before 63, 63 after its frame was played: 63 is lost, and
+        // repaired from 64's FEC when due.
+        assert_eq!(seqs(jb.push(&ps[64], at(64))), 0);
+        let due = jb.deadline_us().unwrap();
+        assert!(jb.poll(due - 1).is_empty());
+        assert_eq!(jb.poll(due).len(), 2, "63 repaired, 64");
+        assert_eq!(seqs(jb.push(&ps[63], due + 1_000)), 0, "too late");
+        let c = jb.counts();
+        assert_eq!(c.received - before.received, 4);
+        assert_eq!(c.lost - before.lost, 1);
+        assert_eq!(c.recovered_fec - before.recovered_fec, 1);
+        assert_eq!(c.concealed, before.concealed);
+    }
+
+    #[test]
+    fn red_repairs_from_any_held_packet() {
+        // 10 and 11 lost, 13 overtakes 12: 12 carries 10 and 11 (RED
+        // distance 2), and they are repaired from it once due.
+        let ps = packets(20, 2);
+        let mut jb = jittery(&packets(60, 0));
+        let before = jb.counts();
+        let at = |i: usize| 1_000_000 + (60 + i as u64) * 20_000;
+        let mut frames = 0;
+        for (i, arrival) in (0..10)
+            .map(|i| (i, at(i)))
+            .chain([(13, at(13) - 30_000), (12, at(12))])
+            .chain((14..20).map(|i| (i, at(i))))
+        {
+            let mut p = ps[i].clone();
+            p.sequence = 65_530u16.wrapping_add(60 + i as u16);
+            p.rtp_timestamp = 1000 + (60 + i as u32) * 960;
+            frames += jb.push(&p, arrival).len();
+        }
+        let c = jb.counts();
+        assert_eq!(frames, 20, "every frame played");
+        assert_eq!(c.lost - before.lost, 2);
+        assert_eq!(c.recovered_red - before.recovered_red, 2, "{c:?}");
+        assert_eq!(c.concealed, before.concealed);
     }
 }

@@ -20,7 +20,8 @@ use crate::capture::source::{AudioSource, AudioSourceKind, VideoSource, VideoSou
 use crate::capture::DeviceError;
 use crate::codec::h264::H264Encoder;
 use crate::codec::opus::{is_dtx_packet, OpusEncoder};
-use crate::codec::red::{held_loss, redundancy_for_loss, RedEncoder};
+use crate::codec::red::RedEncoder;
+use crate::codec::red_level::RedLevel;
 use crate::codec::video_config::VideoConfig;
 use crate::event::Event;
 use crate::quality::{PublishStreamQuality, StreamQualityLevel, QUALITY_INTERVAL};
@@ -131,9 +132,6 @@ pub(crate) struct ChannelShared {
     video_bytes: Counter,
     sent_audio: Counter,
     audio_bytes: Counter,
-    /// Uplink packet loss per the SFU's receiver reports, ‰, held by
-    /// [`held_loss`]: how much audio redundancy to send.
-    loss_permille: AtomicU32,
     size: Mutex<(u32, u32)>,
     first_frame: AtomicBool,
     /// The captured audio's level, muted or not, publishing or not.
@@ -212,7 +210,6 @@ impl ChannelPipeline {
             video_bytes: Counter::default(),
             sent_audio: Counter::default(),
             audio_bytes: Counter::default(),
-            loss_permille: AtomicU32::new(0),
             size: Mutex::new((0, 0)),
             first_frame: AtomicBool::new(false),
             captured_level: LevelMeter::default(),
@@ -458,6 +455,7 @@ async fn audio_loop(
         }
     };
     let mut red = RedEncoder::new();
+    let mut red_level = RedLevel::new();
     let mut dtx = false;
     while let Some(frame) = source.recv().await {
         if shared.stop.load(Ordering::Relaxed) {
@@ -497,7 +495,7 @@ async fn audio_loop(
         }
         let redundancy = if options.red.load(Ordering::Relaxed) && transport.audio_red_negotiated()
         {
-            redundancy_for_loss(f64::from(shared.loss_permille.load(Ordering::Relaxed)) / 1000.0)
+            red_level.update(Instant::now(), &transport.loss_reports())
         } else {
             0
         };
@@ -545,13 +543,6 @@ async fn quality_loop(shared: Arc<ChannelShared>, facts: FactSender) {
             continue;
         };
         let stats = transport.stats().await;
-        let held = held_loss(
-            f64::from(shared.loss_permille.load(Ordering::Relaxed)) / 1000.0,
-            stats.fraction_lost,
-        );
-        shared
-            .loss_permille
-            .store((held * 1000.0) as u32, Ordering::Relaxed);
         let rtt_ms = stats.rtt.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
         let (width, height) = *shared.size.lock().unwrap_or_else(PoisonError::into_inner);
         let quality = PublishStreamQuality {

@@ -9,7 +9,7 @@
 //! incomplete video frame, frames are skipped until the next keyframe (which
 //! the transport has already requested), so no corrupted picture is shown.
 
-use super::audio_jitter::{AudioJitterBuffer, RepairCounts};
+use super::audio_jitter::{AudioJitterBuffer, RepairCounts, TimedFrame};
 use super::counters::{Counter, RateMeter};
 use super::slot::Slot;
 use super::sound_level::LevelMeter;
@@ -205,12 +205,36 @@ async fn event_loop(
         });
     };
     let mut jitter: Option<AudioJitterBuffer> = None;
+    // How much later than its sender time audio is presented, to play in
+    // sync with the video (from the latest packet).
+    let mut sync_delay_us: Option<u64> = None;
     // Audio waits for its presentation time in its own task, in order, so
     // video events are never held up behind it.
     let (playout, frames) = mpsc::unbounded_channel();
     let player = tokio::spawn(play_out(shared.clone(), frames, speaker, sink));
     let _abort_player = AbortOnDrop(player);
-    while let Some(event) = events.recv().await {
+    loop {
+        // Audio held behind a missing packet is played when that one is due.
+        let due = jitter.as_ref().and_then(AudioJitterBuffer::deadline_us);
+        let event = match due {
+            Some(due) => {
+                let wait = due.saturating_sub(crate::frame::unix_time_us());
+                match tokio::time::timeout(Duration::from_micros(wait), events.recv()).await {
+                    Ok(event) => event,
+                    Err(_) => {
+                        if let Some(buffer) = &mut jitter {
+                            let before = buffer.counts();
+                            let frames = buffer.poll(crate::frame::unix_time_us());
+                            shared.count_audio(before, buffer.counts());
+                            play_frames(&shared, &playout, frames, sync_delay_us);
+                        }
+                        continue;
+                    }
+                }
+            }
+            None => events.recv().await,
+        };
+        let Some(event) = event else { break };
         if !shared.transport.is_current(generation) {
             return;
         }
@@ -255,18 +279,30 @@ async fn event_loop(
                         stream_id: stream_id.clone(),
                     }));
                 }
-                // In sync with the video, and never before the jitter
-                // buffer's playout time.
-                let synced = packet
-                    .capture_time_us
-                    .map(|t| (t, lock(&shared.sync).present_at(Track::Audio, t, now_us)));
-                for (frame, buffered_at) in frames {
-                    shared.level.add(&frame.samples);
-                    let at = synced.map_or(buffered_at, |(_, at)| at.max(buffered_at));
-                    let _ = playout.send((frame, synced.map(|(t, _)| t), at));
+                if let Some(t) = packet.capture_time_us {
+                    let at = lock(&shared.sync).present_at(Track::Audio, t, now_us);
+                    sync_delay_us = Some(at.saturating_sub(t));
                 }
+                play_frames(&shared, &playout, frames, sync_delay_us);
             }
         }
+    }
+}
+
+/// Hands decoded audio to the playout task: in sync with the video (its
+/// sender time plus `sync_delay_us`), and never before the jitter buffer's
+/// playout time.
+fn play_frames(
+    shared: &PlayerShared,
+    playout: &mpsc::UnboundedSender<PlayoutFrame>,
+    frames: Vec<TimedFrame>,
+    sync_delay_us: Option<u64>,
+) {
+    for f in frames {
+        shared.level.add(&f.frame.samples);
+        let synced = f.sender_us.zip(sync_delay_us).map(|(t, d)| t + d);
+        let at = synced.map_or(f.play_at_us, |at| at.max(f.play_at_us));
+        let _ = playout.send((f.frame, f.sender_us, at));
     }
 }
 

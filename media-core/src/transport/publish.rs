@@ -204,6 +204,11 @@ impl PublishTransport {
         lock(&self.audio.red_payload_type).is_some()
     }
 
+    /// What the SFU's RTCP said about loss so far (the RED level's input).
+    pub(crate) fn loss_reports(&self) -> crate::codec::red_level::LossReports {
+        self.tap.snapshot().loss
+    }
+
     /// Counters of the connection now.
     pub async fn stats(&self) -> PublishStats {
         let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;

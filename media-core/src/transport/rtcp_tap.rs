@@ -4,13 +4,16 @@
 //! the NACKs/PLIs this side sends. It changes nothing: inbound RTCP still
 //! stops at the end of the chain.
 
+use crate::codec::red_level::LossReports;
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+use rtc::rtcp::raw_packet::RawPacket;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::reception_report::ReceptionReport;
 use rtc::rtcp::sender_report::SenderReport;
+use rtc::rtcp::transport_feedbacks::transport_layer_cc::TransportLayerCc;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
@@ -62,6 +65,8 @@ pub(crate) struct TapState {
     pub(crate) keyframe_requests_received: u64,
     pub(crate) nacks_received: u64,
     pub(crate) keyframe_requests_sent: u64,
+    /// What the remote said about loss, for the audio redundancy.
+    pub(crate) loss: LossReports,
 }
 
 /// The state shared between the interceptor (inside the connection's driver)
@@ -117,6 +122,17 @@ impl Tap {
         } else if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
             st.keyframe_requests_received += 1;
             let _ = self.events.send(TapEvent::KeyframeRequested);
+        } else if let Some(cc) = any.downcast_ref::<TransportLayerCc>() {
+            // Every packet the feedback covers has a status; each received
+            // one a receive delta.
+            st.loss.feedback_reported += u64::from(cc.packet_status_count);
+            st.loss.feedback_received += cc.recv_deltas.len() as u64;
+        } else if let Some(report) = any
+            .downcast_ref::<RawPacket>()
+            .and_then(|raw| rtc_profile::loss_report::decode(&raw.0))
+        {
+            st.loss.downlink_reports += 1;
+            st.loss.downlink_fraction_lost = Some(f64::from(report.fraction_lost) / 256.0);
         } else if any.is::<TransportLayerNack>() {
             st.nacks_received += 1;
         } else if let Some(remb) = any.downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
@@ -140,6 +156,10 @@ impl Tap {
 fn reports(st: &mut TapState, reports: &[ReceptionReport]) {
     for r in reports {
         st.remote_jitter_ticks.insert(r.ssrc, r.jitter);
+    }
+    if let Some(worst) = reports.iter().map(|r| r.fraction_lost).max() {
+        st.loss.uplink_reports += 1;
+        st.loss.uplink_fraction_lost = Some(f64::from(worst) / 256.0);
     }
     let Some(r) = reports.first() else { return };
     st.fraction_lost = Some(f64::from(r.fraction_lost) / 256.0);
@@ -303,5 +323,47 @@ mod tests {
         assert_eq!(st.fraction_lost, Some(0.25));
         assert_eq!(st.remote_jitter_ticks.get(&2), Some(&90));
         assert_eq!(st.keyframe_requests_received, 1);
+    }
+
+    #[test]
+    fn loss_feedback_is_tallied() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let tap = Tap::new(tx);
+        tap.inbound(
+            &TransportLayerCc {
+                packet_status_count: 10,
+                recv_deltas: vec![Default::default(); 7],
+                ..Default::default()
+            },
+            None,
+        );
+        let report = rtc_profile::loss_report::LossReport {
+            media_ssrc: 5,
+            fraction_lost: 128,
+        };
+        let wire = rtc_profile::loss_report::encode(report);
+        tap.inbound(&RawPacket(wire.to_vec().into()), None);
+        tap.inbound(
+            &ReceiverReport {
+                reports: vec![
+                    ReceptionReport {
+                        fraction_lost: 26,
+                        ..Default::default()
+                    },
+                    ReceptionReport {
+                        fraction_lost: 64,
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            },
+            None,
+        );
+        let loss = tap.snapshot().loss;
+        assert_eq!((loss.feedback_reported, loss.feedback_received), (10, 7));
+        assert_eq!(loss.downlink_reports, 1);
+        assert_eq!(loss.downlink_fraction_lost, Some(0.5));
+        assert_eq!(loss.uplink_reports, 1);
+        assert_eq!(loss.uplink_fraction_lost, Some(0.25));
     }
 }
