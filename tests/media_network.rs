@@ -5,11 +5,11 @@
 //! 500 kbit/s (a 720p publisher steps down its resolution and keeps playing).
 
 use media_core::codec::video_config::VideoPreset;
-use media_core::render::{Canvas, FrameReceiver, FrameSink};
+use media_core::render::{Canvas, FrameSink};
 use media_core::{Event, PlayerState, PublishChannel};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use test_support::media::{stamp_of, Completeness, VideoProbe};
+use test_support::media::{rendered_sizes, Completeness, VideoProbe};
 use test_support::udp_relay::{UdpRelay, RELAY_IP};
 use test_support::{Peer, TestServer};
 
@@ -38,9 +38,11 @@ fn port(slot: u16) -> u16 {
     41_000 + (std::process::id() % 1000) as u16 * 16 + slot
 }
 
-/// User "a" publishing "a-cam" at `preset` in `room`, through the relay.
-async fn publisher(server: &TestServer, preset: VideoPreset, room: &str) -> Peer {
+/// User "a" publishing "a-cam" at `preset` in `room` (simulcast or one
+/// layer), through the relay.
+async fn publisher(server: &TestServer, preset: VideoPreset, simulcast: bool, room: &str) -> Peer {
     let mut a = relayed_peer(server, "a");
+    a.engine.enable_video_simulcast(simulcast);
     a.engine
         .set_video_config(preset.config(), PublishChannel::Main)
         .expect("config");
@@ -147,7 +149,7 @@ async fn video_recovers_after_a_blackout_by_keyframe_request() {
 async fn encoder_follows_the_bandwidth_estimate_on_a_capped_link() {
     let (server, relay) = behind_relay(port(2)).await;
     // 360p at 400 kbit/s against a link capped at 250 kbit/s.
-    let mut a = publisher(&server, VideoPreset::P360, "capped").await;
+    let mut a = publisher(&server, VideoPreset::P360, false, "capped").await;
     relay.set_rate_kbps(250);
     let mut reports = Vec::new();
     for _ in 0..5 {
@@ -207,24 +209,13 @@ async fn the_player_reports_the_round_trip_of_a_delayed_path() {
     b.engine.destroy().await;
 }
 
-/// The `(frame number, width, height)` of every stamped frame rendered
-/// during `window`.
-async fn rendered_sizes(rx: &mut FrameReceiver, window: Duration) -> Vec<(u32, u32, u32)> {
-    let deadline = tokio::time::Instant::now() + window;
-    let mut seen = Vec::new();
-    while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-        if let Some(s) = stamp_of(&frame) {
-            seen.push((s.frame_number, frame.width, frame.height));
-        }
-    }
-    seen
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_720p_publisher_behind_500_kbps_steps_down_and_keeps_playing() {
     let (server, relay) = behind_relay(port(4)).await;
     relay.set_rate_kbps(500);
-    let mut a = publisher(&server, VideoPreset::P720, "capped720").await;
+    // One layer: the single-stream ladder (a simulcast publisher's own
+    // test is tests/publisher_layers.rs).
+    let mut a = publisher(&server, VideoPreset::P720, false, "capped720").await;
     let mut b = relayed_peer(&server, "b");
     b.login("capped720", false, None);
     let sink = FrameSink::new();

@@ -363,7 +363,7 @@ fn spawn_media_source(
             while let Ok(e) = events.try_recv() {
                 match e {
                     PublishEvent::Connected => connected = true,
-                    PublishEvent::KeyframeRequested => {
+                    PublishEvent::KeyframeRequested(_) => {
                         keyframe_requests.fetch_add(1, Ordering::Relaxed);
                         force_key = true;
                     }

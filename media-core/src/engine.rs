@@ -15,8 +15,9 @@ use crate::room::driver::{self, Shared};
 use crate::room::reconnect::ReconnectPolicy;
 use crate::room::session::{Session, SessionConfig};
 use crate::room::tls::TlsOptions;
-use crate::room::{PublishChannel, RoomConfig};
+use crate::room::{PublishChannel, RoomConfig, VideoStreamType};
 use crate::transport::TransportConfig;
+use protocol::VideoLayer;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -256,6 +257,33 @@ impl Engine {
         })
     }
 
+    /// Which simulcast layer to receive of a played stream (ZEGO's
+    /// `setPlayStreamVideoType`): `Small` caps it at the lowest layer (a
+    /// thumbnail tile), `Big` and `Default` leave it uncapped (the SFU sends
+    /// what the downlink allows). Kept for the stream while it is played,
+    /// across reconnects; a stream not being played is
+    /// [`PlayerError::NotPlaying`].
+    pub fn set_play_stream_video_type(
+        &self,
+        stream_id: &str,
+        video_type: VideoStreamType,
+    ) -> Result<(), PlayerError> {
+        self.set_play_stream_video_layer(stream_id, video_type.max_layer())
+    }
+
+    /// Caps the simulcast layer received of a played stream at `max_layer`
+    /// (see [`set_play_stream_video_type`](Self::set_play_stream_video_type);
+    /// `Medium` asks for half the publisher's size at most).
+    pub fn set_play_stream_video_layer(
+        &self,
+        stream_id: &str,
+        max_layer: VideoLayer,
+    ) -> Result<(), PlayerError> {
+        self.call(PlayerError::EngineDestroyed, |s, now| {
+            s.set_play_video_layer(now, stream_id, max_layer)
+        })
+    }
+
     /// Stops playing `stream_id`: `PlayerStateUpdate(NoPlay)` at once.
     pub fn stop_playing_stream(&self, stream_id: &str) -> Result<(), PlayerError> {
         self.call(PlayerError::EngineDestroyed, |s, now| {
@@ -441,6 +469,18 @@ impl Engine {
     /// (players conceal the gap as comfort noise). Off by default.
     pub fn enable_audio_dtx(&self, enable: bool) {
         self.handle.media.enable_audio_dtx(enable);
+    }
+
+    /// Simulcast publishing (ZEGO's dual-stream video): a channel whose
+    /// video config is 720p or more publishes three H.264 layers (the
+    /// configured size, half, a quarter), 360p up to 720p two, smaller one;
+    /// the SFU sends each player the layer its downlink and
+    /// [`set_play_stream_video_type`](Self::set_play_stream_video_type)
+    /// allow, and the publisher encodes only the layers someone plays. On
+    /// by default; off publishes one layer whatever the size. Applies to
+    /// publishing connections made afterwards.
+    pub fn enable_video_simulcast(&self, enable: bool) {
+        self.handle.media.enable_video_simulcast(enable);
     }
 
     /// Lets the session announce what the published streams send now.

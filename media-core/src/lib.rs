@@ -132,8 +132,8 @@ pub use log::{
     log_filter, set_log_config, LogConfig, LOG_FILE_NAME, QUIET_LIBRARIES, ROTATED_FILES,
 };
 pub use media::{AudioSink, DeviceType, PlayedAudio};
-pub use protocol::ErrorCode;
+pub use protocol::{ErrorCode, VideoLayer};
 pub use quality::{PlayStreamQuality, PublishStreamQuality, StreamQualityLevel};
 pub use room::reconnect::ReconnectPolicy;
 pub use room::tls::TlsOptions;
-pub use room::{PublishChannel, RoomConfig};
+pub use room::{PublishChannel, RoomConfig, VideoStreamType};

@@ -32,6 +32,19 @@ pub fn stamp_of(frame: &RenderedFrame) -> Option<Stamp> {
     barcode::read(&video)
 }
 
+/// The `(frame number, width, height)` of every stamped frame `rx`
+/// rendered during `window`.
+pub async fn rendered_sizes(rx: &mut FrameReceiver, window: Duration) -> Vec<(u32, u32, u32)> {
+    let deadline = tokio::time::Instant::now() + window;
+    let mut seen = Vec::new();
+    while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+        if let Some(s) = stamp_of(&frame) {
+            seen.push((s.frame_number, frame.width, frame.height));
+        }
+    }
+    seen
+}
+
 /// A canvas whose rendered frames the test reads.
 pub struct VideoProbe {
     rx: FrameReceiver,

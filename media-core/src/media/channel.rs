@@ -7,11 +7,14 @@
 //! estimate and keyframe requests reach the threads through atomics. The
 //! estimate sets the encoder's bitrate, then its size (the captured frame
 //! is downscaled), then its frame rate (frames are skipped): see
-//! [`super::adapt`].
+//! [`super::adapt`]. A simulcast transport gets one encoder per layer, all
+//! on the video thread, sharing the estimate bottom-up and sending only the
+//! layers the SFU wants ([`super::simulcast`]).
 
 use super::adapt::{Adaptation, EncodeTarget};
 use super::counters::{Counter, RateMeter};
 use super::scale::downscale;
+use super::simulcast::Allocation;
 use super::slot::Slot;
 use super::sound_level::LevelMeter;
 use super::{DeviceType, Fact, FactSender};
@@ -24,12 +27,14 @@ use crate::codec::red::RedEncoder;
 use crate::codec::red_level::RedLevel;
 use crate::codec::video_config::VideoConfig;
 use crate::event::Event;
+use crate::frame::VideoFrame;
 use crate::quality::{PublishStreamQuality, StreamQualityLevel, QUALITY_INTERVAL};
 use crate::render::{I420Planes, RendererHandle};
 use crate::room::PublishChannel;
 use crate::transport::PublishTransport;
 use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use protocol::VideoLayer;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
@@ -86,23 +91,31 @@ impl Default for AudioOptions {
     }
 }
 
+/// Every layer, as a bit per [`VideoLayer::index`].
+const ALL_LAYERS: u8 = 0b111;
+
 /// What outlives a pipeline restart (new source or video config): the
-/// channel's connection to the SFU and what the network asks of the encoder.
+/// channel's connection to the SFU and what the network asks of the encoders.
 #[derive(Debug)]
 pub(crate) struct PublishLink {
     pub(crate) transport: Slot<PublishTransport>,
-    /// Set by a keyframe request (PLI/FIR) or a new connection.
-    pub(crate) force_keyframe: AtomicBool,
+    /// Per layer ([`VideoLayer::index`]): set by a keyframe request
+    /// (PLI/FIR) naming the layer's SSRC, or a new connection.
+    force_keyframe: [AtomicBool; 3],
     /// Bandwidth estimate, kbit/s (0 = none yet).
     pub(crate) target_kbps: AtomicU32,
+    /// The layers the SFU wants (dynacast), a bit per
+    /// [`VideoLayer::index`]; all until it says.
+    wanted: AtomicU8,
 }
 
 impl PublishLink {
     pub(crate) fn new() -> Self {
         PublishLink {
             transport: Slot::new(),
-            force_keyframe: AtomicBool::new(false),
+            force_keyframe: Default::default(),
             target_kbps: AtomicU32::new(0),
+            wanted: AtomicU8::new(ALL_LAYERS),
         }
     }
 
@@ -110,7 +123,38 @@ impl PublishLink {
     /// keyframe. (A muted track sends nothing: the SFU gives players every
     /// track the offer declares, whether media has flowed on it or not.)
     pub(crate) fn connected(&self) {
-        self.force_keyframe.store(true, Ordering::Relaxed);
+        self.request_keyframe(None);
+    }
+
+    /// A new connection is being made: until its SFU says otherwise, every
+    /// layer is wanted.
+    pub(crate) fn renegotiating(&self) {
+        self.wanted.store(ALL_LAYERS, Ordering::Relaxed);
+    }
+
+    /// The next frame of `layer` (`None`: of every layer) is a keyframe.
+    pub(crate) fn request_keyframe(&self, layer: Option<VideoLayer>) {
+        for l in VideoLayer::ALL {
+            if layer.is_none_or(|wanted| wanted == l) {
+                self.force_keyframe[l.index()].store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether `layer`'s next frame must be a keyframe (clears the request).
+    fn take_keyframe(&self, layer: VideoLayer) -> bool {
+        self.force_keyframe[layer.index()].swap(false, Ordering::Relaxed)
+    }
+
+    /// The SFU wants only the layers in `active` (its `VideoLayers`).
+    pub(crate) fn set_wanted(&self, active: &[VideoLayer]) {
+        let bits = active.iter().fold(0, |b, l| b | 1 << l.index());
+        self.wanted.store(bits, Ordering::Relaxed);
+    }
+
+    /// Whether the SFU wants `layer`.
+    fn wants(&self, layer: VideoLayer) -> bool {
+        self.wanted.load(Ordering::Relaxed) & 1 << layer.index() != 0
     }
 }
 
@@ -301,9 +345,8 @@ fn video_loop(
     facts: &FactSender,
     rt: &Handle,
 ) {
-    let mut encoder: Option<H264Encoder> = None;
-    let mut adaptation: Option<Adaptation> = None;
-    let mut last_sent_us: Option<u64> = None;
+    let mut plan: Option<Plan> = None;
+    let mut encoders: [LayerEncoder; 3] = Default::default();
     let mut frames = {
         // The receiver stays here; the source moves into the control for zoom.
         let rx = std::mem::replace(source.frames(), frame_queue(1).1);
@@ -351,51 +394,148 @@ fn video_loop(
         if shared.mutes.video.load(Ordering::Relaxed) {
             continue;
         }
-        // Bitrate, then size, then frame rate, from the estimate.
+        // Bitrate, then size, then frame rate, from the estimate; per
+        // simulcast layer, bottom-up.
+        let layers = transport.video_layers();
         let source_size = (frame.width, frame.height);
-        let adapt = match &mut adaptation {
-            Some(a) if a.source() == source_size => a,
-            slot => slot.insert(Adaptation::new(source_size, &config)),
+        let plan = match &mut plan {
+            Some(p) if p.made_for(source_size, &layers) => p,
+            slot => slot.insert(Plan::new(source_size, layers, &config)),
         };
-        let target = adapt.update(
+        let link = &shared.link;
+        let targets = plan.update(
             Instant::now(),
-            shared.link.target_kbps.load(Ordering::Relaxed),
+            link.target_kbps.load(Ordering::Relaxed),
+            |l| link.wants(l),
         );
-        let period_us = (1e6 / f64::from(target.fps).min(fps).max(1.0)) as u64;
-        let lower_rate = f64::from(target.fps) < fps;
-        if lower_rate
-            && last_sent_us
-                .is_some_and(|t| frame.capture_time_us.saturating_sub(t) < period_us * 9 / 10)
-        {
-            continue; // skipped for the lower frame rate
-        }
-        let Some(encoder) = encoder_for(&mut encoder, &target, config) else {
-            return;
-        };
-        let frame = if (target.width, target.height) == source_size {
-            frame
-        } else {
-            downscale(&frame, target.width, target.height)
-        };
-        *shared.size.lock().unwrap_or_else(PoisonError::into_inner) = (frame.width, frame.height);
-        let force = shared.link.force_keyframe.swap(false, Ordering::Relaxed);
-        match encoder.encode(&frame, force) {
-            Ok(Some(encoded)) => {
-                shared.encoded.add(1);
-                last_sent_us = Some(frame.capture_time_us);
-                let len = encoded.data.len() as u64;
-                let sent = rt.block_on(transport.write_video(
-                    encoded.data,
-                    Duration::from_micros(period_us),
-                    encoded.capture_time_us,
-                ));
-                if sent.is_ok() {
-                    shared.sent_video.add(1);
-                    shared.video_bytes.add(len);
-                }
+        let pacing_kbps: u32 = targets
+            .iter()
+            .filter_map(|(_, t)| t.as_ref())
+            .map(|t| t.bitrate_kbps)
+            .sum();
+        transport.set_video_pacing_target(u64::from(pacing_kbps) * 1000);
+        let source_period = Duration::from_secs_f64(1.0 / fps.max(1.0));
+        let mut scaled: Option<VideoFrame> = None;
+        let mut sent_bytes = 0u64;
+        let mut top_size = None;
+        let mut any_encoded = false;
+        // Top-down: each smaller layer is scaled from the one above it.
+        for (layer, target) in targets.into_iter().rev() {
+            let state = &mut encoders[layer.index()];
+            let Some(target) = target else {
+                // Paused: nothing encoded or sent; its RTP clock moves on.
+                state.paused = true;
+                transport.skip_video_layer(layer, source_period);
+                continue;
+            };
+            let period_us = (1e6 / f64::from(target.fps).min(fps).max(1.0)) as u64;
+            let lower_rate = f64::from(target.fps) < fps;
+            if lower_rate
+                && state
+                    .last_sent_us
+                    .is_some_and(|t| frame.capture_time_us.saturating_sub(t) < period_us * 9 / 10)
+            {
+                continue; // skipped for the lower frame rate
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(%e, "encoding failed"),
+            let Some(encoder) = encoder_for(&mut state.encoder, &target, config) else {
+                return;
+            };
+            let input = if (target.width, target.height) == source_size {
+                None
+            } else {
+                let from = scaled
+                    .as_ref()
+                    .filter(|s| s.width >= target.width && s.height >= target.height)
+                    .unwrap_or(&frame);
+                Some(downscale(from, target.width, target.height))
+            };
+            let picture = input.as_ref().unwrap_or(&frame);
+            top_size.get_or_insert((picture.width, picture.height));
+            // A resumed layer starts with a keyframe.
+            let force = link.take_keyframe(layer) | std::mem::take(&mut state.paused);
+            match encoder.encode(picture, force) {
+                Ok(Some(encoded)) => {
+                    any_encoded = true;
+                    state.last_sent_us = Some(picture.capture_time_us);
+                    let len = encoded.data.len() as u64;
+                    let sent = rt.block_on(transport.write_video_layer(
+                        layer,
+                        encoded.data,
+                        Duration::from_micros(period_us),
+                        encoded.capture_time_us,
+                    ));
+                    if sent.is_ok() {
+                        sent_bytes += len;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(%e, "encoding failed"),
+            }
+            if input.is_some() {
+                scaled = input;
+            }
+        }
+        if let Some(size) = top_size {
+            *shared.size.lock().unwrap_or_else(PoisonError::into_inner) = size;
+        }
+        if any_encoded {
+            shared.encoded.add(1);
+        }
+        if sent_bytes > 0 {
+            shared.sent_video.add(1);
+            shared.video_bytes.add(sent_bytes);
+        }
+    }
+}
+
+/// What one layer's encoder keeps between frames.
+#[derive(Debug, Default)]
+struct LayerEncoder {
+    encoder: Option<H264Encoder>,
+    /// Capture time of the last frame encoded (frame-rate skipping).
+    last_sent_us: Option<u64>,
+    /// Paused (by the estimate or the SFU) since it last encoded: the next
+    /// frame is a keyframe.
+    paused: bool,
+}
+
+/// What the estimate makes of the captured frames: one adapted stream, or
+/// simulcast layers sharing it.
+#[derive(Debug)]
+enum Plan {
+    Single(Adaptation),
+    Layers(Vec<VideoLayer>, Allocation),
+}
+
+impl Plan {
+    fn new(source: (u32, u32), layers: Vec<VideoLayer>, config: &VideoConfig) -> Plan {
+        if layers.len() > 1 {
+            let allocation = Allocation::new(source, &layers, config);
+            Plan::Layers(layers, allocation)
+        } else {
+            Plan::Single(Adaptation::new(source, config))
+        }
+    }
+
+    /// Whether this plan is for frames of `source` size on a transport
+    /// sending `layers`.
+    fn made_for(&self, source: (u32, u32), layers: &[VideoLayer]) -> bool {
+        match self {
+            Plan::Single(a) => a.source() == source && layers.len() <= 1,
+            Plan::Layers(l, a) => a.source() == source && l == layers,
+        }
+    }
+
+    /// What to encode per layer (lowest first; `None`: paused).
+    fn update(
+        &mut self,
+        now: Instant,
+        estimate_kbps: u32,
+        wanted: impl Fn(VideoLayer) -> bool,
+    ) -> Vec<(VideoLayer, Option<EncodeTarget>)> {
+        match self {
+            Plan::Single(a) => vec![(VideoLayer::High, Some(a.update(now, estimate_kbps)))],
+            Plan::Layers(_, a) => a.update(now, estimate_kbps, wanted),
         }
     }
 }

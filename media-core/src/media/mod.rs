@@ -17,6 +17,7 @@ mod channel;
 mod counters;
 mod player;
 mod scale;
+mod simulcast;
 mod slot;
 mod sound_level;
 mod state;
@@ -120,6 +121,8 @@ pub(crate) struct Media {
     mic_muted: Arc<AtomicBool>,
     /// `enable_audio_red` / `enable_audio_dtx`, read by every channel's audio loop.
     audio: Arc<channel::AudioOptions>,
+    /// `enable_video_simulcast`, read when a publishing connection is made.
+    simulcast: AtomicBool,
     state: Mutex<MediaState>,
     #[cfg(test)]
     test_hooks: TestHooks,
@@ -167,6 +170,7 @@ impl Media {
             facts,
             mic_muted: Arc::new(AtomicBool::new(false)),
             audio: Arc::default(),
+            simulcast: AtomicBool::new(true),
             state: Mutex::new(MediaState::new([sources(), sources()])),
             #[cfg(test)]
             test_hooks: TestHooks::default(),
@@ -233,6 +237,10 @@ impl Media {
 
     pub(crate) fn enable_audio_dtx(&self, enable: bool) {
         self.audio.dtx.store(enable, Ordering::Relaxed);
+    }
+
+    pub(crate) fn enable_video_simulcast(&self, enable: bool) {
+        self.simulcast.store(enable, Ordering::Relaxed);
     }
 
     /// Stops (or resumes) sending video on a channel, whether it runs now
@@ -376,6 +384,11 @@ impl Media {
                 }
             }
             MediaCommand::IceServers(servers) => self.state().server_ice = servers,
+            MediaCommand::VideoLayers { stream_id, active } => {
+                if let Some(link) = self.state().link_of(&stream_id) {
+                    link.set_wanted(&active);
+                }
+            }
             MediaCommand::Negotiate { stream_id, role } => match role {
                 MediaRole::Publish => self.negotiate_publish(stream_id),
                 MediaRole::Play => self.negotiate_play(stream_id),
@@ -554,9 +567,15 @@ impl Media {
 
     fn negotiate_publish(self: &Arc<Self>, stream_id: String) {
         // The link, not the pipeline: a restarted pipeline keeps it.
-        let Some(link) = self.state().link_of(&stream_id) else {
+        let Some((link, config)) = self.state().publishing(&stream_id) else {
             return;
         };
+        let layers = if self.simulcast.load(Ordering::Relaxed) {
+            simulcast::layers_for(config.width, config.height)
+        } else {
+            vec![protocol::VideoLayer::High]
+        };
+        link.renegotiating();
         let (generation, old) = link.transport.begin();
         let this = self.clone();
         self.rt.spawn(async move {
@@ -566,7 +585,7 @@ impl Media {
                     MediaRole::Publish,
                     &link.transport,
                     (generation, old),
-                    PublishTransport::new(&this.transport_config()),
+                    PublishTransport::with_layers(&this.transport_config(), &layers),
                 )
                 .await
             else {
@@ -591,9 +610,7 @@ impl Media {
                             MediaFact::Failed("ICE/DTLS connection failed".into()),
                         );
                     }
-                    PublishEvent::KeyframeRequested => {
-                        link.force_keyframe.store(true, Ordering::Relaxed)
-                    }
+                    PublishEvent::KeyframeRequested(layer) => link.request_keyframe(layer),
                     PublishEvent::TargetBitrate(bps) => link.target_kbps.store(
                         u32::try_from(bps / 1000).unwrap_or(u32::MAX),
                         Ordering::Relaxed,

@@ -86,6 +86,22 @@ impl MediaState {
             .map(|c| c.link.clone())
     }
 
+    /// The link of the channel publishing `stream_id` and that channel's
+    /// video config.
+    pub(super) fn publishing(
+        &self,
+        stream_id: &str,
+    ) -> Option<(Arc<PublishLink>, crate::codec::video_config::VideoConfig)> {
+        let i = self
+            .channels
+            .iter()
+            .position(|c| c.stream_id.as_deref() == Some(stream_id))?;
+        Some((
+            self.channels[i].link.clone(),
+            self.settings.sources[i].config,
+        ))
+    }
+
     /// The levels since the last call: the main channel's captured audio (0
     /// when it does not run or captures no audio) and every played stream's.
     pub(super) fn take_sound_levels(&self) -> (f32, BTreeMap<String, f32>) {
@@ -232,9 +248,7 @@ impl ChannelState {
         // The preview is the new pipeline's now; its first picture must be
         // decodable on its own.
         lock(&old.shared.preview).take();
-        self.link
-            .force_keyframe
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.link.request_keyframe(None);
         Some(Retired {
             pipeline: old,
             close_transport: false,

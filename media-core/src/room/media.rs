@@ -44,6 +44,12 @@ pub(crate) enum MediaCommand {
     /// The STUN/TURN servers the room server handed out at login, for the
     /// peer connections made from now on.
     IceServers(Vec<protocol::IceServer>),
+    /// The SFU's dynacast: encode and send only these simulcast layers of
+    /// the stream (the lowest is always sent).
+    VideoLayers {
+        stream_id: String,
+        active: Vec<protocol::VideoLayer>,
+    },
 }
 
 /// What the media side reports about a stream.

@@ -37,6 +37,30 @@ pub enum PublishChannel {
     Aux,
 }
 
+/// Which video of a played simulcast stream to receive (ZEGO's
+/// `ZegoVideoStreamType`, for `set_play_stream_video_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum VideoStreamType {
+    /// What the downlink allows, up to the publisher's full size.
+    #[default]
+    Default,
+    /// The lowest layer only (a quarter of a 720p publisher's size).
+    Small,
+    /// The full size when the downlink allows it (as `Default`).
+    Big,
+}
+
+impl VideoStreamType {
+    /// The highest layer this type lets the SFU send.
+    pub fn max_layer(self) -> protocol::VideoLayer {
+        match self {
+            VideoStreamType::Small => protocol::VideoLayer::Low,
+            VideoStreamType::Default | VideoStreamType::Big => protocol::VideoLayer::High,
+        }
+    }
+}
+
 impl PublishChannel {
     /// The channel's index in per-channel arrays.
     pub(crate) fn index(self) -> usize {

@@ -1,8 +1,10 @@
 //! WebRTC transport to the SFU (webrtc-rs): one peer connection per published
 //! or played stream.
 //!
-//! - [`PublishTransport`]: a sendonly connection with an H.264 video track and
-//!   an Opus audio track. Write Annex-B access units and Opus packets; get
+//! - [`PublishTransport`]: a sendonly connection with an H.264 video track
+//!   (one encoding, or one per simulcast layer: `video_out.rs`; its packets
+//!   paced: `pacer.rs`) and an Opus audio track. Write Annex-B access units
+//!   and Opus packets; get
 //!   [`PublishEvent`]s (connection state, keyframe requests from the SFU,
 //!   bandwidth estimates from GCC over TWCC or REMB) and [`PublishStats`].
 //! - [`PlayTransport`]: a recvonly connection that reassembles H.264 access
@@ -27,6 +29,7 @@
 //! the connection and every task.
 
 mod jitter;
+mod pacer;
 mod path;
 mod peer;
 mod play;
@@ -34,6 +37,7 @@ mod publish;
 mod rtcp_tap;
 mod timeline;
 pub(crate) mod turn_stream;
+mod video_out;
 
 pub use path::{CandidateKind, MediaPath, PathProtocol};
 pub use play::{AudioPacket, EncodedVideoFrame, PlayEvent, PlayStats, PlayTransport};
@@ -55,6 +59,10 @@ pub struct TransportConfig {
     /// How long a played video frame waits for a missing packet (NACK
     /// retransmission) before it is given up as incomplete.
     pub jitter_max_wait: Duration,
+    /// Pace video packets at 2.5x the encoders' target (a keyframe does not
+    /// burst into a small drop-tail queue); off writes each frame's packets
+    /// at once. On by default.
+    pub pace_video: bool,
     /// Bandwidth estimator start, bits per second.
     pub initial_bitrate_bps: u64,
     /// Bandwidth estimator floor, bits per second.
@@ -76,6 +84,7 @@ impl Default for TransportConfig {
         TransportConfig {
             bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             jitter_max_wait: Duration::from_millis(250),
+            pace_video: true,
             initial_bitrate_bps: 1_000_000,
             min_bitrate_bps: 100_000,
             max_bitrate_bps: 20_000_000,
@@ -137,6 +146,9 @@ pub enum TransportError {
     /// The transport was closed.
     #[error("the media transport is closed")]
     Closed,
+    /// Video was written for a simulcast layer the track does not have.
+    #[error("the video track has no {0:?} layer")]
+    NoSuchLayer(protocol::VideoLayer),
 }
 
 impl TransportError {

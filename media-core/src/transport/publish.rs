@@ -1,10 +1,13 @@
-//! Publishing a stream: a sendonly peer connection with one H.264 and one
-//! Opus track.
+//! Publishing a stream: a sendonly peer connection with one H.264 track
+//! (one encoding per simulcast layer, [`super::video_out`]) and one Opus
+//! track.
 
 use super::peer::{self, h264_codec, opus_codec, PeerEvent, RemoteDescription};
 use super::rtcp_tap::{Tap, TapEvent};
+use super::video_out::VideoOutput;
 use super::{IceCandidate, SignalReceiver, TransportConfig, TransportError};
 use bytes::Bytes;
+use protocol::VideoLayer;
 use rtc::media::Sample;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -30,8 +33,9 @@ pub enum PublishEvent {
     Disconnected,
     /// The connection failed for good; make a new transport.
     Failed,
-    /// The SFU asked for a keyframe (a player's PLI/FIR, or a player joined).
-    KeyframeRequested,
+    /// The SFU asked for a keyframe (a player's PLI/FIR, or a player
+    /// joined) of one simulcast layer, or (`None`) of every layer.
+    KeyframeRequested(Option<VideoLayer>),
     /// A new bandwidth estimate, bits per second: the encoder's target.
     TargetBitrate(u64),
 }
@@ -64,7 +68,7 @@ pub struct PublishTransport {
     pc: Arc<dyn PeerConnection>,
     remote: RemoteDescription,
     tap: Arc<Tap>,
-    video: Output,
+    video: Arc<VideoOutput>,
     audio: Output,
     driver: Mutex<Option<JoinHandle<()>>>,
     /// ICE and DTLS came up: SRTP has its keys. Media written before is
@@ -75,37 +79,48 @@ pub struct PublishTransport {
     closed: AtomicBool,
 }
 
+/// The audio track.
 struct Output {
     track: Arc<TrackLocalStaticSample>,
     sender: Arc<dyn RtpSender>,
     ssrc: u32,
     payload_type: Mutex<Option<u8>>,
-    /// RED's payload type, when the answer accepted RED (audio only).
+    /// RED's payload type, when the answer accepted RED.
     red_payload_type: Mutex<Option<u8>>,
-    clock_rate: u32,
 }
 
 impl std::fmt::Debug for PublishTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PublishTransport")
-            .field("video_ssrc", &self.video.ssrc)
+            .field("video_layers", &self.video.layers().collect::<Vec<_>>())
             .field("audio_ssrc", &self.audio.ssrc)
             .finish_non_exhaustive()
     }
 }
 
 impl PublishTransport {
-    /// Creates the connection and its offer: the first [`super::Signal`] is
-    /// the offer, then local candidates follow.
+    /// Creates the connection and its offer with plain (single-layer)
+    /// video: the first [`super::Signal`] is the offer, then local
+    /// candidates follow.
     pub async fn new(
         config: &TransportConfig,
+    ) -> Result<(Self, SignalReceiver, mpsc::UnboundedReceiver<PublishEvent>), TransportError> {
+        Self::with_layers(config, &[VideoLayer::High]).await
+    }
+
+    /// Like [`new`](Self::new), with one video encoding per simulcast layer
+    /// in `layers` (lowest first; one layer is plain video, without rid).
+    pub async fn with_layers(
+        config: &TransportConfig,
+        layers: &[VideoLayer],
     ) -> Result<(Self, SignalReceiver, mpsc::UnboundedReceiver<PublishEvent>), TransportError> {
         let (signals_tx, signals) = mpsc::unbounded_channel();
         let peer = peer::build(config, signals_tx).await?;
         let pc = Arc::clone(&peer.pc);
         let made = async {
-            let video = Output::add(pc.as_ref(), RtpCodecKind::Video, h264_codec()).await?;
-            let audio = Output::add(pc.as_ref(), RtpCodecKind::Audio, opus_codec()).await?;
+            let video =
+                VideoOutput::add(pc.as_ref(), h264_codec(), layers, config.pace_video).await?;
+            let audio = Output::add(pc.as_ref(), opus_codec()).await?;
             peer::offer(pc.as_ref(), &peer.gate).await?;
             Ok::<_, TransportError>((video, audio))
         }
@@ -117,6 +132,7 @@ impl PublishTransport {
                 return Err(error);
             }
         };
+        let video = Arc::new(video);
         let (events_tx, events) = mpsc::unbounded_channel();
         let connected = Arc::new(AtomicBool::new(false));
         let driver = tokio::spawn(drive(
@@ -124,6 +140,7 @@ impl PublishTransport {
             peer.tap_events,
             events_tx,
             Arc::clone(&connected),
+            Arc::clone(&video),
         ));
         Ok((
             PublishTransport {
@@ -147,7 +164,8 @@ impl PublishTransport {
     pub async fn accept_answer(&self, sdp: String) -> Result<(), TransportError> {
         self.check_open()?;
         self.remote.answer(self.pc.as_ref(), sdp).await?;
-        self.video.learn_payload_type().await;
+        let (video_pt, _) = negotiated(self.video.sender.as_ref()).await;
+        self.video.learn(self.pc.as_ref(), video_pt).await;
         self.audio.learn_payload_type().await;
         Ok(())
     }
@@ -163,18 +181,49 @@ impl PublishTransport {
         self.remote.candidate(&self.pc, candidate)
     }
 
-    /// Sends one H.264 access unit (Annex-B) lasting `duration` (its RTP
-    /// timestamp advances by that much), captured at `capture_time_us`
-    /// (Unix microseconds).
+    /// Sends one H.264 access unit (Annex-B) of the top (or only) video
+    /// layer lasting `duration` (its RTP timestamp advances by that much),
+    /// captured at `capture_time_us` (Unix microseconds).
     pub async fn write_video(
         &self,
         data: Bytes,
         duration: Duration,
         capture_time_us: u64,
     ) -> Result<(), TransportError> {
+        let top = self.video.layers().last().unwrap_or(VideoLayer::High);
+        self.write_video_layer(top, data, duration, capture_time_us)
+            .await
+    }
+
+    /// Sends one access unit of simulcast `layer` (see
+    /// [`write_video`](Self::write_video)).
+    pub async fn write_video_layer(
+        &self,
+        layer: VideoLayer,
+        data: Bytes,
+        duration: Duration,
+        capture_time_us: u64,
+    ) -> Result<(), TransportError> {
         self.check_sendable()?;
         let captured = instant_of_unix_us(capture_time_us);
-        self.video.write(data, duration, captured).await
+        self.video.write(layer, data, duration, captured).await
+    }
+
+    /// A paused layer's RTP clock moves on by `duration` (nothing is sent),
+    /// so its timestamps keep to the wall clock when it resumes.
+    pub fn skip_video_layer(&self, layer: VideoLayer, duration: Duration) {
+        self.video.skip(layer, duration);
+    }
+
+    /// The video layers this connection sends, lowest first (one: plain video).
+    pub fn video_layers(&self) -> Vec<VideoLayer> {
+        self.video.layers().collect()
+    }
+
+    /// The encoders' total target, bits per second: video packets are
+    /// paced at 2.5x this (when [`TransportConfig::pace_video`]).
+    pub fn set_video_pacing_target(&self, bps: u64) {
+        self.video.set_pacing_target(bps);
     }
 
     /// Sends one Opus packet lasting `duration` (an empty one sends nothing
@@ -220,9 +269,14 @@ impl PublishTransport {
             available_bitrate_bps: tap.target_bitrate,
             nacks_received: tap.nacks_received,
             keyframe_requests_received: tap.keyframe_requests_received,
-            jitter: tap.remote_jitter_ticks.get(&self.video.ssrc).map(|t| {
-                Duration::from_micros(u64::from(*t) * 1_000_000 / u64::from(self.video.clock_rate))
-            }),
+            jitter: tap
+                .remote_jitter_ticks
+                .get(&self.video.top_ssrc())
+                .map(|t| {
+                    Duration::from_micros(
+                        u64::from(*t) * 1_000_000 / u64::from(self.video.clock_rate()),
+                    )
+                }),
             path,
             ..PublishStats::default()
         };
@@ -251,6 +305,7 @@ impl PublishTransport {
         if let Some(driver) = lock(&self.driver).take() {
             driver.abort();
         }
+        self.video.close();
         if let Err(error) = self.pc.close().await {
             tracing::debug!(%error, "closing the publish connection");
         }
@@ -284,13 +339,9 @@ impl Drop for PublishTransport {
 }
 
 impl Output {
-    async fn add(
-        pc: &dyn PeerConnection,
-        kind: RtpCodecKind,
-        codec: RTCRtpCodec,
-    ) -> Result<Self, TransportError> {
+    async fn add(pc: &dyn PeerConnection, codec: RTCRtpCodec) -> Result<Self, TransportError> {
         let ssrc: u32 = rand::random();
-        let clock_rate = codec.clock_rate;
+        let kind = RtpCodecKind::Audio;
         let track = TrackLocalStaticSample::new(
             Instant::now(),
             MediaStreamTrack::new(
@@ -320,24 +371,15 @@ impl Output {
             ssrc,
             payload_type: Mutex::new(None),
             red_payload_type: Mutex::new(None),
-            clock_rate,
         })
     }
 
-    /// The track's codec is the first negotiated one that is not RED.
     async fn learn_payload_type(&self) {
-        if let Ok(params) = self.sender.get_parameters().await {
-            let codecs = &params.rtp_parameters.codecs;
-            let is_red = |c: &&rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters| {
-                c.rtp_codec
-                    .mime_type
-                    .eq_ignore_ascii_case(rtc_profile::MIME_TYPE_RED)
-            };
-            if let Some(codec) = codecs.iter().find(|c| !is_red(c)) {
-                *lock(&self.payload_type) = Some(codec.payload_type);
-            }
-            *lock(&self.red_payload_type) = codecs.iter().find(is_red).map(|c| c.payload_type);
+        let (codec, red) = negotiated(self.sender.as_ref()).await;
+        if codec.is_some() {
+            *lock(&self.payload_type) = codec;
         }
+        *lock(&self.red_payload_type) = red;
     }
 
     async fn write(
@@ -370,13 +412,33 @@ impl Output {
     }
 }
 
+/// The payload types a sender's answer negotiated: its codec (the first
+/// that is not RED) and RED's, if accepted.
+async fn negotiated(sender: &dyn RtpSender) -> (Option<u8>, Option<u8>) {
+    let Ok(params) = sender.get_parameters().await else {
+        return (None, None);
+    };
+    let codecs = &params.rtp_parameters.codecs;
+    let is_red = |c: &&rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters| {
+        c.rtp_codec
+            .mime_type
+            .eq_ignore_ascii_case(rtc_profile::MIME_TYPE_RED)
+    };
+    (
+        codecs.iter().find(|c| !is_red(c)).map(|c| c.payload_type),
+        codecs.iter().find(is_red).map(|c| c.payload_type),
+    )
+}
+
 /// Maps the connection's and the tap's events to [`PublishEvent`]s, and
-/// marks the transport `connected` once it is.
+/// marks the transport `connected` once it is. A keyframe request names
+/// the layer whose SSRC it is about (`None`: another SSRC, every layer).
 async fn drive(
     mut peer: mpsc::UnboundedReceiver<PeerEvent>,
     mut tap: mpsc::UnboundedReceiver<TapEvent>,
     events: mpsc::UnboundedSender<PublishEvent>,
     connected: Arc<AtomicBool>,
+    video: Arc<VideoOutput>,
 ) {
     loop {
         let event = tokio::select! {
@@ -391,7 +453,9 @@ async fn drive(
                 None => break,
             },
             e = tap.recv() => match e {
-                Some(TapEvent::KeyframeRequested) => PublishEvent::KeyframeRequested,
+                Some(TapEvent::KeyframeRequested { media_ssrc }) => {
+                    PublishEvent::KeyframeRequested(video.layer_of(media_ssrc))
+                }
                 Some(TapEvent::TargetBitrate(bps)) => PublishEvent::TargetBitrate(bps),
                 None => break,
             },

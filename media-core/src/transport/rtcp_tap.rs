@@ -25,8 +25,12 @@ use tokio::sync::mpsc;
 /// What the tap reports as it happens.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum TapEvent {
-    /// The remote asked for a keyframe (PLI or FIR).
-    KeyframeRequested,
+    /// The remote asked for a keyframe (PLI or FIR) of the stream sent
+    /// with `media_ssrc`.
+    KeyframeRequested {
+        /// The SSRC the request is about.
+        media_ssrc: u32,
+    },
     /// A new bandwidth estimate, bits per second (GCC over TWCC, or REMB).
     TargetBitrate(u64),
 }
@@ -119,9 +123,18 @@ impl Tap {
             reports(&mut st, &sr.reports);
         } else if let Some(rr) = any.downcast_ref::<ReceiverReport>() {
             reports(&mut st, &rr.reports);
-        } else if any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() {
+        } else if let Some(pli) = any.downcast_ref::<PictureLossIndication>() {
             st.keyframe_requests_received += 1;
-            let _ = self.events.send(TapEvent::KeyframeRequested);
+            let _ = self.events.send(TapEvent::KeyframeRequested {
+                media_ssrc: pli.media_ssrc,
+            });
+        } else if let Some(fir) = any.downcast_ref::<FullIntraRequest>() {
+            st.keyframe_requests_received += 1;
+            for entry in &fir.fir {
+                let _ = self.events.send(TapEvent::KeyframeRequested {
+                    media_ssrc: entry.ssrc,
+                });
+            }
         } else if let Some(cc) = any.downcast_ref::<TransportLayerCc>() {
             // Every packet the feedback covers has a status; each received
             // one a receive delta.
@@ -295,7 +308,10 @@ mod tests {
             Some(750_000.0),
         );
         assert_eq!(rx.try_recv().unwrap(), TapEvent::TargetBitrate(750_000));
-        assert_eq!(rx.try_recv().unwrap(), TapEvent::KeyframeRequested);
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            TapEvent::KeyframeRequested { media_ssrc: 2 }
+        );
         tap.inbound(
             &SenderReport {
                 ssrc: 9,

@@ -488,8 +488,17 @@ impl Room {
             }),
             ServerMessage::StreamReady { stream_id } => self.on_stream_ready(now, &stream_id, out),
             ServerMessage::StreamEnded { stream_id } => self.on_stream_ended(&stream_id, out),
-            // Simulcast layer pausing (issue 15) is not built yet: send all.
-            ServerMessage::VideoLayers { .. } => {}
+            // Dynacast: encode only the layers someone plays.
+            ServerMessage::VideoLayers { stream_id, active } => {
+                let ours = self
+                    .publishers
+                    .iter()
+                    .flatten()
+                    .any(|p| p.stream_id == stream_id);
+                if ours {
+                    out.media(MediaCommand::VideoLayers { stream_id, active });
+                }
+            }
         }
         Flow::Continue
     }

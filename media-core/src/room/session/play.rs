@@ -1,6 +1,8 @@
 //! Players: asking the server to play a stream (`PlayStream`), again after
 //! a relogin; the media of a played stream starts when the server says it is
-//! live (`media_links.rs`).
+//! live (`media_links.rs`). Each player keeps its simulcast layer cap
+//! (`set_play_stream_video_layer`): every `PlayStream` carries it, and a
+//! change on a live link is sent as `PlayVideoLayer`.
 
 use super::media_links::{close_link, negotiate, MediaLink};
 use super::outbox::{Outbox, NO_DATA};
@@ -9,7 +11,7 @@ use super::{Ctx, Room, Session};
 use crate::error::PlayerError;
 use crate::event::PlayerState;
 use crate::room::media::MediaCommand;
-use protocol::{ids, ErrorCode, MediaRole};
+use protocol::{ids, ErrorCode, MediaRole, VideoLayer};
 use std::time::Instant;
 
 /// A stream the local user plays.
@@ -21,6 +23,8 @@ pub(super) struct Player {
     pub(super) live: bool,
     /// The peer connection to the SFU.
     pub(super) media: MediaLink,
+    /// The highest simulcast layer the SFU may send (the app's cap).
+    pub(super) max_layer: VideoLayer,
 }
 
 impl Player {
@@ -30,6 +34,7 @@ impl Player {
             state: PlayerState::PlayRequesting,
             live: false,
             media: MediaLink::Idle,
+            max_layer: VideoLayer::High,
         }
     }
 }
@@ -71,8 +76,10 @@ impl Session {
         if room.players.remove(stream_id).is_none() {
             return Err(PlayerError::NotPlaying);
         }
-        room.requests
-            .retain(|_, r| !matches!(r, Request::Play { stream_id: s, .. } if s == stream_id));
+        room.requests.retain(|_, r| {
+            !matches!(r, Request::Play { stream_id: s, .. } | Request::PlayLayer { stream_id: s, .. }
+                if s == stream_id)
+        });
         self.out.player(
             stream_id,
             PlayerState::NoPlay,
@@ -95,14 +102,73 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Caps the simulcast layer the SFU sends for `stream_id`, now and on
+    /// every later (re)play. A `PlayStream` not yet sent on the live link
+    /// carries the new cap; otherwise it is sent as `PlayVideoLayer`.
+    pub(crate) fn set_play_video_layer(
+        &mut self,
+        _now: Instant,
+        stream_id: &str,
+        max_layer: VideoLayer,
+    ) -> Result<(), PlayerError> {
+        let room = self.room.as_mut().ok_or(PlayerError::NotLoggedIn)?;
+        let player = room
+            .players
+            .get_mut(stream_id)
+            .ok_or(PlayerError::NotPlaying)?;
+        if player.max_layer == max_layer {
+            return Ok(());
+        }
+        player.max_layer = max_layer;
+        let live = match room.link {
+            super::Link::Live { conn } => Some(conn),
+            _ => None,
+        };
+        let mut play_carries_it = false;
+        room.requests.retain(|_, r| match r {
+            Request::Play {
+                stream_id: s,
+                max_layer: m,
+                sent_on,
+            } if s == stream_id => {
+                *m = max_layer;
+                play_carries_it = live.is_none() || *sent_on != live;
+                true
+            }
+            // Superseded.
+            Request::PlayLayer { stream_id: s, .. } => s != stream_id,
+            _ => true,
+        });
+        if !play_carries_it {
+            let request_id = self.ctx.new_request();
+            room.requests.insert(
+                request_id,
+                Request::PlayLayer {
+                    stream_id: stream_id.to_owned(),
+                    max_layer,
+                    sent_on: None,
+                },
+            );
+            room.flush_requests(&mut self.out);
+        }
+        Ok(())
+    }
+}
+
 impl Room {
-    /// Queues a `PlayStream` request for `stream_id`.
+    /// Queues a `PlayStream` request for `stream_id`, with its player's cap.
     pub(super) fn request_play(&mut self, stream_id: &str, ctx: &mut Ctx, out: &mut Outbox) {
         let request_id = ctx.new_request();
+        let max_layer = self
+            .players
+            .get(stream_id)
+            .map_or(VideoLayer::High, |p| p.max_layer);
         self.requests.insert(
             request_id,
             Request::Play {
                 stream_id: stream_id.to_owned(),
+                max_layer,
                 sent_on: None,
             },
         );

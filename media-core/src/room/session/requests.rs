@@ -10,7 +10,7 @@ use crate::error::RoomError;
 use crate::event::PlayerState;
 use crate::room::media::MediaCommand;
 use crate::room::PublishChannel;
-use protocol::{limits, AckBody, ClientMessage, ErrorCode, MediaRole};
+use protocol::{limits, AckBody, ClientMessage, ErrorCode, MediaRole, VideoLayer};
 use std::time::{Duration, Instant};
 
 /// How long a request (broadcast) waits for its answer.
@@ -37,9 +37,17 @@ pub(super) enum Request {
         deadline: Instant,
         sent_on: Option<ConnId>,
     },
-    /// A `PlayStream`.
+    /// A `PlayStream`, with the player's layer cap (kept current: a
+    /// resend asks with the cap in force then).
     Play {
         stream_id: String,
+        max_layer: VideoLayer,
+        sent_on: Option<ConnId>,
+    },
+    /// A `PlayVideoLayer` (a new cap for a stream already asked for).
+    PlayLayer {
+        stream_id: String,
+        max_layer: VideoLayer,
         sent_on: Option<ConnId>,
     },
     /// A `StopPlaying`.
@@ -78,12 +86,26 @@ impl Request {
                     token: token.clone(),
                 })
             }
-            Request::Play { stream_id, sent_on } => mark_sent(sent_on, conn, Resend::OnNewLink)
-                .then(|| ClientMessage::PlayStream {
+            Request::Play {
+                stream_id,
+                max_layer,
+                sent_on,
+            } => mark_sent(sent_on, conn, Resend::OnNewLink).then(|| ClientMessage::PlayStream {
+                request_id,
+                stream_id: stream_id.clone(),
+                max_layer: *max_layer,
+            }),
+            Request::PlayLayer {
+                stream_id,
+                max_layer,
+                sent_on,
+            } => {
+                mark_sent(sent_on, conn, Resend::OnNewLink).then(|| ClientMessage::PlayVideoLayer {
                     request_id,
                     stream_id: stream_id.clone(),
-                    max_layer: Default::default(),
-                }),
+                    max_layer: *max_layer,
+                })
+            }
             Request::StopPlay { stream_id, sent_on } => mark_sent(sent_on, conn, Resend::OnNewLink)
                 .then(|| ClientMessage::StopPlaying {
                     request_id,
@@ -153,6 +175,7 @@ impl Room {
             }
             (Request::StreamState { .. }, AckBody::StreamStateUpdated { .. }) => {}
             (Request::Play { .. }, AckBody::PlayAccepted { .. }) => {}
+            (Request::PlayLayer { .. }, AckBody::PlayVideoLayerSet { .. }) => {}
             (Request::StopPlay { .. }, AckBody::PlayStopped { .. }) => {}
             (Request::Broadcast { .. }, AckBody::BroadcastSent { message_id }) => {
                 out.push(Output::BroadcastDone {
@@ -210,6 +233,7 @@ impl Room {
             Request::Stop { .. } => out.debug(code, "stop_publishing_stream", message),
             Request::StreamState { .. } => out.debug(code, "stream_state", message),
             Request::StopPlay { .. } => out.debug(code, "stop_playing_stream", message),
+            Request::PlayLayer { .. } => out.debug(code, "set_play_stream_video_layer", message),
             Request::Play { stream_id, .. } => {
                 if self.players.remove(&stream_id).is_some() {
                     out.player(&stream_id, PlayerState::NoPlay, code, details(&message));

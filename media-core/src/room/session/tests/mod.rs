@@ -7,6 +7,7 @@ mod events;
 mod heartbeat;
 mod login;
 mod media;
+mod play_layer;
 mod publish;
 mod requests;
 mod token;
@@ -165,6 +166,22 @@ impl H {
     fn stop_playing(&mut self, ms: u64, id: &str) -> Result<(), crate::error::PlayerError> {
         let result = self.s.stop_playing(self.at(ms), id);
         let input = call("stop_playing", json!({ "stream_id": id }));
+        self.record_call(ms, with_result(input, &result));
+        result
+    }
+
+    /// `set_play_video_layer` at `ms`, recorded.
+    fn set_play_video_layer(
+        &mut self,
+        ms: u64,
+        id: &str,
+        max_layer: protocol::VideoLayer,
+    ) -> Result<(), crate::error::PlayerError> {
+        let result = self.s.set_play_video_layer(self.at(ms), id, max_layer);
+        let input = call(
+            "set_play_video_layer",
+            json!({ "stream_id": id, "max_layer": max_layer }),
+        );
         self.record_call(ms, with_result(input, &result));
         result
     }

@@ -55,6 +55,10 @@ const TRANSCRIPTS: &[&str] = &[
     "renew_fresh_turn_credentials",
     "handshake_timeout",
     "publisher_state_sequences",
+    "play_video_layer_kept_across_relogin",
+    "play_video_layer_while_reconnecting",
+    "play_video_layer_refused",
+    "dynacast_video_layers",
 ];
 
 /// The environment variable that makes the tests write their transcripts.
@@ -238,6 +242,9 @@ fn command_json(c: &MediaCommand) -> Value {
         }
         MediaCommand::IceServers(servers) => {
             json!({ "kind": "ice_servers", "servers": to_json(servers) })
+        }
+        MediaCommand::VideoLayers { stream_id, active } => {
+            json!({ "kind": "video_layers", "stream_id": stream_id, "active": to_json(active) })
         }
     }
 }
