@@ -540,7 +540,7 @@ function addTile(streamId: string): RemoteTile {
     <div class="screen"><video autoplay playsinline></video><div class="overlay"></div></div>
     <footer class="stats">waiting for media…</footer>
     <div class="controls"><button class="small" data-action="mute">Mute audio</button><button class="small" data-action="stop">Stop</button>
-      <label class="small">Layer <select data-action="layer">${LAYER_CHOICES.map((c) => `<option>${c}</option>`).join("")}</select></label></div>`;
+      <label>Layer <select data-action="layer">${LAYER_CHOICES.map((c) => `<option>${c}</option>`).join("")}</select></label></div>`;
   (el.querySelector(".title") as HTMLElement).textContent = streamId;
   const video = el.querySelector("video") as HTMLVideoElement;
   const muteButton = el.querySelector('[data-action="mute"]') as HTMLButtonElement;
@@ -624,7 +624,11 @@ function qualityText(q: Quality | undefined): string {
 function refreshStats(): void {
   const quality = engine?.lastQuality;
   const pub = engine?.publishing;
-  ui.localStats.textContent = pub ? `${pub.streamId} · ${qualityText(quality?.get(pub.streamId)?.quality)}` : preview ? "preview only" : "—";
+  ui.localStats.textContent = pub
+    ? `${pub.streamId} · ${qualityText(quality?.get(pub.streamId)?.quality)}${sendingLayers()}`
+    : preview
+      ? "preview only"
+      : "—";
   for (const [streamId, tile] of tiles) {
     const layer = engine?.playLayer(streamId);
     tile.stats.textContent = `${qualityText(quality?.get(streamId)?.quality)} · layer up to ${layer ?? "—"}`;
@@ -646,6 +650,16 @@ function refreshStats(): void {
       }),
     );
   }
+}
+
+/** " · layers q h -f": the publisher's simulcast encodings, a paused one (dynacast) with a minus; "" without simulcast. */
+function sendingLayers(): string {
+  const video = engine
+    ?.publisherConnection()
+    ?.getTransceivers()
+    .find((t) => t.receiver.track.kind === "video");
+  const encodings = video?.sender.getParameters().encodings.filter((e) => e.rid) ?? [];
+  return encodings.length ? ` · layers ${encodings.map((e) => (e.active ? e.rid : `-${e.rid}`)).join(" ")}` : "";
 }
 
 /** Whether the browser can send H.264 (Firefox needs its OpenH264 plugin). */
