@@ -79,6 +79,7 @@ pub fn run() {
             media_commands::mute_publish_stream_video,
             media_commands::mute_play_stream_audio,
             media_commands::mute_play_stream_video,
+            media_commands::set_play_stream_video_layer,
             media_commands::start_sound_level_monitor,
             media_commands::stop_sound_level_monitor,
             device_commands::list_devices,

@@ -152,6 +152,19 @@ pub async fn mute_play_stream_video(
     Ok(engines.engine()?.mute_play_stream_video(&stream_id, mute)?)
 }
 
+/// Caps the simulcast layer received of a played stream (the grid asks by
+/// tile size: `low` for thumbnails, `high` for a big tile; ui/src/layer-caps.ts).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_play_stream_video_layer(
+    engines: State<'_, EngineState>,
+    stream_id: String,
+    layer: protocol::VideoLayer,
+) -> Result<(), CommandError> {
+    Ok(engines
+        .engine()?
+        .set_play_stream_video_layer(&stream_id, layer)?)
+}
+
 /// Starts the sound level monitor, or changes its interval (`interval_ms`,
 /// clamped to 100..=3000): `CapturedSoundLevelUpdate` and, while streams
 /// are played, `RemoteSoundLevelUpdate` events every interval. Works before
