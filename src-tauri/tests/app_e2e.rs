@@ -212,6 +212,23 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
     );
     screen::screenshot(&artifacts.join("app-speaker-view.png"));
 
+    // Bob's stats: the simulcast layer his stage tile asked for (the
+    // set_play_stream_video_layer command took it) beside what arrives.
+    let badge = format!("{bob_tile} .quality-badge");
+    ui.click(&badge);
+    let rows = ui.wait_for(
+        "Bob's stats with the layer asked",
+        LONG,
+        "const p = document.querySelector('.stats-popover');
+         if (!p || p.hidden) return null;
+         const rows = Object.fromEntries([...p.querySelectorAll('dt')].map(dt => [dt.textContent, dt.nextElementSibling.textContent]));
+         return rows['Layer asked'] && rows['Layer asked'] !== '–' && rows['Resolution'] !== '–' ? rows : null;",
+    );
+    eprintln!("Bob's stats: {rows}");
+    std::thread::sleep(Duration::from_millis(300));
+    screen::screenshot(&artifacts.join("app-stats.png"));
+    ui.click(&badge);
+
     // Mute the microphone: Bob is told.
     let mark = bob.seen.len();
     ui.click("#toggle-mic");
