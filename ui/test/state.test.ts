@@ -106,6 +106,15 @@ describe("reducer: a call from login to kick-out", () => {
     assert.equal(s.publisher.quality?.video_kbps, 600);
   });
 
+  it("app/layer records the simulcast layer a stream's tile asked for; unknown streams and repeats change nothing", () => {
+    let s = run([join, roomState("Connected"), streams("Add", [grace])]);
+    assert.equal(s.streams["u-grace-main"]?.layer, null);
+    s = reduce(s, { event: "app/layer", stream_id: "u-grace-main", layer: "medium" });
+    assert.equal(s.streams["u-grace-main"]?.layer, "medium");
+    assert.equal(reduce(s, { event: "app/layer", stream_id: "u-grace-main", layer: "medium" }), s);
+    assert.equal(reduce(s, { event: "app/layer", stream_id: "u-nobody-main", layer: "low" }), s);
+  });
+
   it("remote mic and camera state per stream; people list shows them", () => {
     let s = run([join, roomState("Connected"), users("Add", [grace, alan]), count(3), streams("Add", [grace])]);
     s = reduce(s, { event: "RemoteMicStateUpdate", stream_id: "u-grace-main", state: "Mute" });
