@@ -71,6 +71,7 @@
 //!   failure by itself). A publisher leg ending closes its players and tells
 //!   the observer the stream ended.
 
+mod audio_loss;
 mod dynacast;
 mod engine;
 mod estimate;

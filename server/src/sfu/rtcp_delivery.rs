@@ -1,22 +1,25 @@
 //! The interceptor that lets the RTCP the SFU relays reach it: players'
-//! keyframe requests (forwarded upstream) and publishers' sender reports
-//! (forwarded to players, so they map RTP time to the publisher's clock).
+//! keyframe requests (forwarded upstream) and receiver reports (their
+//! downlink loss goes to the publisher, `audio_loss`), and publishers'
+//! sender reports (forwarded to players, so they map RTP time to the
+//! publisher's clock).
 //!
 //! A chain built by `Registry::build` ends in a no-op interceptor that drops
 //! every inbound RTCP packet not marked for the application (RECIPES.md:
-//! without this, PLIs never arrive). This one, placed last, marks PLI, FIR
-//! and SR and lets everything else stop there as before.
+//! without this, PLIs never arrive). This one, placed last, marks PLI, FIR,
+//! SR and RR and lets everything else stop there as before.
 
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-/// Marks inbound PLI/FIR and SR for delivery to the application.
+/// Marks inbound PLI/FIR, SR and RR for delivery to the application.
 #[derive(Default)]
 pub(crate) struct RtcpDelivery {
     read: VecDeque<TaggedPacket>,
@@ -31,7 +34,8 @@ pub(crate) fn is_keyframe_request(packet: &dyn rtc::rtcp::Packet) -> bool {
 
 /// Whether the SFU relays this RTCP packet.
 fn is_relayed(packet: &dyn rtc::rtcp::Packet) -> bool {
-    is_keyframe_request(packet) || packet.as_any().is::<SenderReport>()
+    let any = packet.as_any();
+    is_keyframe_request(packet) || any.is::<SenderReport>() || any.is::<ReceiverReport>()
 }
 
 impl Protocol<TaggedPacket, TaggedPacket, ()> for RtcpDelivery {

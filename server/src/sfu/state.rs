@@ -9,6 +9,7 @@
 //! written by a task of their own. The forwarding decisions are
 //! `forwarder`'s, fed the task's `now`.
 
+use super::audio_loss;
 use super::dynacast::{Dynacast, Tell};
 use super::engine::LegConnection;
 use super::forwarder::{
@@ -117,6 +118,9 @@ pub(super) enum Command {
     /// A keyframe of a layer of a publisher track is wanted (a player's
     /// request from its leg's RTCP task, or a layer switch's from its writer).
     KeyframeRequest { track: TrackRef, layer: VideoLayer },
+    /// A player's receiver report on its copy of a publisher track: its
+    /// downlink lost `fraction_lost` (1/256), for the publisher's RED.
+    DownlinkLoss { track: TrackRef, fraction_lost: u8 },
     /// A delayed keyframe request is due (from the owner's timer task).
     KeyframeDue { track: TrackRef, layer: VideoLayer },
     /// A session's cap on the video layers of a stream it plays.
@@ -334,6 +338,7 @@ pub(super) async fn run(mut state: State, mut commands: mpsc::UnboundedReceiver<
                 | Command::TrackArrived { .. }
                 | Command::LayerOpened { .. }
                 | Command::KeyframeRequest { .. }
+                | Command::DownlinkLoss { .. }
                 | Command::KeyframeDue { .. }
                 | Command::Cap { .. }
                 | Command::Wanted { .. }
@@ -421,6 +426,10 @@ impl State {
                 ssrc,
                 rid,
             } => self.layer_opened(&track, layer, ssrc, rid, now),
+            Command::DownlinkLoss {
+                track,
+                fraction_lost,
+            } => self.downlink_loss(&track, fraction_lost),
             Command::KeyframeRequest { track, layer } => {
                 self.request_keyframe(&track, layer, false, now)
             }
@@ -881,6 +890,18 @@ impl State {
         }
     }
 
+    /// Passes a player's downlink loss of an audio track on to its publisher.
+    fn downlink_loss(&mut self, track: &TrackRef, fraction_lost: u8) {
+        let Some(source) = self.track(track).filter(|s| s.kind == RtpCodecKind::Audio) else {
+            return;
+        };
+        if let Some(arrived) = &source.arrived {
+            if let Some(ssrc) = arrived.ssrcs.iter().flatten().next() {
+                audio_loss::tell_publisher(&arrived.remote, *ssrc, fraction_lost);
+            }
+        }
+    }
+
     fn track(&mut self, track: &TrackRef) -> Option<&mut SourceTrack> {
         self.publishers
             .get_mut(&track.stream)
@@ -1205,7 +1226,8 @@ impl LegWriter {
 }
 
 /// A player leg's RTCP for one track: its keyframe requests go to the
-/// owner, for the layer the leg forwards now.
+/// owner, for the layer the leg forwards now; its receiver reports' loss
+/// too (for an audio track, [`audio_loss`]).
 async fn read_leg_rtcp(
     local: Arc<TrackLocalStaticRTP>,
     commands: mpsc::WeakUnboundedSender<Command>,
@@ -1222,6 +1244,15 @@ async fn read_leg_rtcp(
                 let _ = commands.send(Command::KeyframeRequest {
                     track: track.clone(),
                     layer,
+                });
+            }
+            if let Some(fraction_lost) = audio_loss::worst_fraction_lost(&packets) {
+                let Some(commands) = commands.upgrade() else {
+                    return;
+                };
+                let _ = commands.send(Command::DownlinkLoss {
+                    track: track.clone(),
+                    fraction_lost,
                 });
             }
         }
