@@ -16,6 +16,8 @@ export const HIGH_FROM_PX = 480;
 export const DOWN_SHARE = 0.85;
 /** How long a new wanted layer must hold before it is asked for. */
 export const SETTLE_MS = 500;
+/** How long after a refused ask (say, a play not started yet) it is asked again. */
+export const RETRY_MS = 1_000;
 
 const RANK: Record<VideoLayer, number> = { low: 0, medium: 1, high: 2 };
 
@@ -70,14 +72,19 @@ const browserClock: CapsClock = {
 /**
  * Asks for each played stream's layer as its tile's size changes. The first
  * size of a stream is asked for at once; a different layer afterwards only
- * once it has been wanted for `SETTLE_MS`. A refused ask is forgotten, so
- * the next `update` asks again (e.g. a stream whose play had not started).
+ * once it has been wanted for `SETTLE_MS`. A refused ask (e.g. a stream
+ * whose play had not started) is asked again `RETRY_MS` later, not at every
+ * measure in between (the tracker measures on every DOM change).
  */
 export class LayerCaps {
   /** The layer last asked for, by stream ID (while the ask is under way too). */
   private asked = new Map<string, VideoLayer>();
   /** A different layer wanted since: asked once it has held `SETTLE_MS`. */
   private pending = new Map<string, { layer: VideoLayer; since: number }>();
+  /** Streams whose last ask was refused: when to ask again. */
+  private retryAt = new Map<string, number>();
+  /** The last size of each stream's tile. */
+  private sizes = new Map<string, TileSize>();
   private timer: unknown = null;
 
   constructor(
@@ -94,28 +101,23 @@ export class LayerCaps {
   /** Takes the sizes of every played stream's tile now; streams left out are forgotten. */
   update(tiles: readonly TileSize[]): void {
     const now = this.clock.now();
-    const seen = new Set<string>();
+    this.sizes = new Map(tiles.map((t) => [t.streamId, t]));
     for (const t of tiles) {
-      seen.add(t.streamId);
       const asked = this.asked.get(t.streamId);
       const want = wantedLayer(t, asked ?? null);
-      if (asked === undefined) this.send(t.streamId, want);
-      else if (want === asked) this.pending.delete(t.streamId);
+      if (asked === undefined) {
+        if (!this.retryAt.has(t.streamId)) this.send(t.streamId, want);
+      } else if (want === asked) this.pending.delete(t.streamId);
       else if (this.pending.get(t.streamId)?.layer !== want) this.pending.set(t.streamId, { layer: want, since: now });
     }
-    for (const id of [...this.asked.keys()]) if (!seen.has(id)) this.asked.delete(id);
-    for (const id of [...this.pending.keys()]) if (!seen.has(id)) this.pending.delete(id);
+    for (const m of [this.asked, this.pending, this.retryAt]) for (const id of [...m.keys()]) if (!this.sizes.has(id)) m.delete(id);
     this.settle();
   }
 
-  /** Forgets everything (leaving the call). */
-  clear(): void {
-    this.asked.clear();
-    this.pending.clear();
-    this.settle();
-  }
-
-  /** Asks for the pending layers that have held long enough; re-arms the timer for the rest. */
+  /**
+   * Asks for the pending layers that have held long enough and again for
+   * refused ones whose wait is over; re-arms the timer for the rest.
+   */
   private settle(): void {
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
@@ -124,6 +126,11 @@ export class LayerCaps {
     for (const [id, p] of [...this.pending]) {
       const due = p.since + SETTLE_MS;
       if (due <= now) this.send(id, p.layer);
+      else next = Math.min(next, due);
+    }
+    for (const [id, due] of [...this.retryAt]) {
+      const size = this.sizes.get(id);
+      if (due <= now && size) this.send(id, wantedLayer(size, null));
       else next = Math.min(next, due);
     }
     if (next !== Infinity) {
@@ -137,9 +144,14 @@ export class LayerCaps {
   private send(streamId: string, layer: VideoLayer): void {
     this.asked.set(streamId, layer);
     this.pending.delete(streamId);
+    this.retryAt.delete(streamId);
     this.ask(streamId, layer).catch((e: unknown) => {
-      if (this.asked.get(streamId) === layer) this.asked.delete(streamId);
       this.onRefused(streamId, layer, e);
+      // A later ask (or a forgotten tile) supersedes the refusal.
+      if (this.asked.get(streamId) !== layer) return;
+      this.asked.delete(streamId);
+      this.retryAt.set(streamId, this.clock.now() + RETRY_MS);
+      this.settle();
     });
   }
 }

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { LayerCaps, layerForHeight, SETTLE_MS, wantedLayer, type CapsClock, type TileSize } from "../src/layer-caps.js";
+import { LayerCaps, layerForHeight, RETRY_MS, SETTLE_MS, wantedLayer, type CapsClock, type TileSize } from "../src/layer-caps.js";
 import type { VideoLayer } from "../src/generated/protocol.js";
 
 describe("tile size -> simulcast layer", () => {
@@ -151,18 +151,35 @@ describe("LayerCaps: debouncing", () => {
     assert.deepEqual(asks, [["a", "high"], ["a", "high"]]);
   });
 
-  it("a refused ask is reported and asked again at the next update", async () => {
+  it("a refused ask is reported and asked again after RETRY_MS, not at every measure in between", async () => {
     let refuse = true;
-    const { c, asks, refused } = caps(() => refuse);
+    const { c, clock, asks, refused } = caps(() => refuse);
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 3; i++) await Promise.resolve();
+    };
     c.update([tile("a", 720)]);
-    await Promise.resolve();
-    await Promise.resolve();
+    await settle();
     assert.deepEqual(refused, ["a"]);
     assert.equal(c.cap("a"), undefined);
+    for (let i = 0; i < 5; i++) {
+      clock.advance(100);
+      c.update([tile("a", 300)]);
+    }
+    assert.deepEqual(asks, [["a", "high"]], "no re-ask within the retry wait");
     refuse = false;
+    clock.advance(RETRY_MS - 500);
+    assert.deepEqual(asks, [["a", "high"], ["a", "medium"]], "re-asked by the timer, at the tile's size then");
+    await settle();
+    assert.equal(c.cap("a"), "medium");
+    assert.deepEqual(refused, ["a"]);
+  });
+
+  it("a refusal for a tile that went away asks nothing more", async () => {
+    const { c, clock, asks } = caps(() => true);
     c.update([tile("a", 720)]);
-    assert.deepEqual(asks, [["a", "high"], ["a", "high"]]);
-    await Promise.resolve();
-    assert.equal(c.cap("a"), "high");
+    c.update([]);
+    for (let i = 0; i < 3; i++) await Promise.resolve();
+    clock.advance(10 * RETRY_MS);
+    assert.deepEqual(asks, [["a", "high"]]);
   });
 });
