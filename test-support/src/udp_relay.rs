@@ -64,6 +64,12 @@ impl UdpRelay {
         });
     }
 
+    /// Sends `percent` of media packets each way without the delay (they
+    /// overtake the ones before them, as netem's `reorder`) from now on.
+    pub fn set_reorder_percent(&self, percent: u64) {
+        self.change(|c| c.reorder = percent.min(100) as f64 / 100.0);
+    }
+
     /// Delays every packet by `one_way` each way from now on.
     pub fn set_delay(&self, one_way: Duration) {
         self.change(|c| c.delay = one_way);

@@ -10,8 +10,10 @@ use rtc_profile::red::{build, RedBlock, MAX_BLOCK_LEN, MAX_TIMESTAMP_OFFSET};
 use rtc_profile::OPUS_PAYLOAD_TYPE;
 use std::collections::VecDeque;
 
-/// The most redundant frames a packet carries.
-pub const MAX_REDUNDANCY: usize = 3;
+/// The most redundant frames a packet carries: at 50 % loss each way (75 %
+/// on the path) eight copies and Opus FEC leave ~6 % of frames lost.
+/// Chromium's RED decoder takes up to 32 blocks.
+pub const MAX_REDUNDANCY: usize = 8;
 
 /// The recent Opus packets of one stream and the RED payloads made of them.
 #[derive(Debug, Default)]

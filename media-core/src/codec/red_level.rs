@@ -58,8 +58,8 @@ pub(crate) struct LossReports {
 
 /// How many older frames to repeat at a packet loss of `loss` (0..1): none
 /// below 2 %, else the fewest that leave under [`RESIDUAL`] of the frames
-/// lost on random loss (one up to 10 %, two up to 21 %, three up to 31 %),
-/// at most [`MAX_REDUNDANCY`].
+/// lost on random loss (one up to 10 %, two up to 21 %, three up to 31 %,
+/// six at 50 %), at most [`MAX_REDUNDANCY`].
 pub(crate) fn redundancy_for_loss(loss: f64) -> usize {
     if loss.is_nan() || loss < NO_REDUNDANCY_BELOW {
         return 0;
@@ -216,7 +216,9 @@ mod tests {
         assert_eq!(redundancy_for_loss(0.05), 1);
         assert_eq!(redundancy_for_loss(0.15), 2);
         assert_eq!(redundancy_for_loss(0.3), 3);
-        assert_eq!(redundancy_for_loss(0.5), MAX_REDUNDANCY);
+        assert_eq!(redundancy_for_loss(0.5), 6);
+        // 50 % each way (75 % on the path): as many as a packet carries.
+        assert_eq!(redundancy_for_loss(0.75), MAX_REDUNDANCY);
         assert_eq!(redundancy_for_loss(1.0), MAX_REDUNDANCY);
         assert_eq!(redundancy_for_loss(f64::NAN), 0);
     }

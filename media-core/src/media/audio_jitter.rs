@@ -25,8 +25,9 @@ const WINDOW: usize = 250;
 /// The target delay never exceeds this.
 const MAX_TARGET_US: u64 = 200_000;
 /// At most this many missing frames are repaired or concealed before a
-/// packet; a longer gap is skipped (and counted concealed).
-const MAX_REPAIR: u64 = 5;
+/// packet (as far back as a RED block header reaches: 16383 ticks); a
+/// longer gap is skipped (and counted concealed).
+const MAX_REPAIR: u64 = 17;
 /// A sequence jump this large (either way) means the stream restarted.
 const RESTART_GAP: i64 = 100;
 /// One 20 ms frame in µs.
@@ -393,6 +394,14 @@ mod tests {
             "{plain:?}"
         );
         assert!(plain.concealed > 0);
+    }
+
+    #[test]
+    fn deep_red_repairs_a_long_gap() {
+        // Eight in a row lost, eight redundant frames: all recovered.
+        let (red, frames) = run(&packets(40, 8), |i| (10..18).contains(&i));
+        assert_eq!(frames, 40);
+        assert_eq!((red.lost, red.recovered_red, red.concealed), (8, 8, 0));
     }
 
     #[test]
