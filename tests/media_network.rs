@@ -7,31 +7,9 @@
 use media_core::codec::video_config::VideoPreset;
 use media_core::render::{Canvas, FrameSink};
 use media_core::{Event, PlayerState, PublishChannel};
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use test_support::media::{rendered_sizes, Completeness, VideoProbe};
-use test_support::udp_relay::{UdpRelay, RELAY_IP};
-use test_support::{Peer, TestServer};
-
-/// A server whose SFU (its one media port, `port`) is reachable only
-/// through a relay.
-async fn behind_relay(port: u16) -> (TestServer, UdpRelay) {
-    let relay = UdpRelay::start(port..=port).await;
-    let server = TestServer::start_with(|c| {
-        c.media.udp_port = port;
-        c.media.announced_ips = vec![IpAddr::from(RELAY_IP)];
-    })
-    .await;
-    (server, relay)
-}
-
-/// Engines that do not announce their own candidates, so the SFU reaches
-/// them through the relay as well.
-fn relayed_peer(server: &TestServer, user: &str) -> Peer {
-    let mut profile = server.profile();
-    profile.transport.announce_local_candidates = false;
-    Peer::create(profile, user)
-}
+use test_support::{behind_relay, relayed_peer, Peer, TestServer};
 
 /// A media port per test (tests in one binary run in parallel).
 fn port(slot: u16) -> u16 {

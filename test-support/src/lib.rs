@@ -65,7 +65,9 @@ pub mod udp_relay;
 #[cfg(feature = "sdk")]
 pub use brief::{brief, briefs, device_brief, is_media_detail};
 #[cfg(feature = "sdk")]
-pub use peer::{one_way_call, use_synthetic_sources, Peer, EVENT_TIMEOUT};
+pub use peer::{
+    behind_relay, one_way_call, relayed_peer, use_synthetic_sources, Peer, EVENT_TIMEOUT,
+};
 #[cfg(feature = "server")]
 pub use runtime::block_on;
 #[cfg(feature = "server")]

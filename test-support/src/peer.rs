@@ -3,6 +3,7 @@
 //! fail the test after [`EVENT_TIMEOUT`].
 
 use crate::media::VideoProbe;
+use crate::udp_relay::{UdpRelay, RELAY_IP};
 use crate::TestServer;
 use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
 use media_core::codec::video_config::VideoPreset;
@@ -188,6 +189,26 @@ pub async fn one_way_call(server: &TestServer, room: &str) -> (Peer, Peer, Video
     let video = b.play_video("a-cam");
     b.wait_player_state(PlayerState::Playing).await;
     (a, b, video)
+}
+
+/// A server whose SFU (its one media port, `port`) is reachable only
+/// through an impairment relay: it announces the relay's address.
+pub async fn behind_relay(port: u16) -> (TestServer, UdpRelay) {
+    let relay = UdpRelay::start(port..=port).await;
+    let server = TestServer::start_with(|c| {
+        c.media.udp_port = port;
+        c.media.announced_ips = vec![std::net::IpAddr::from(RELAY_IP)];
+    })
+    .await;
+    (server, relay)
+}
+
+/// An engine for `user` that does not announce its own candidates, so the
+/// SFU reaches it through [`behind_relay`]'s relay as well.
+pub fn relayed_peer(server: &TestServer, user: &str) -> Peer {
+    let mut profile = server.profile();
+    profile.transport.announce_local_candidates = false;
+    Peer::create(profile, user)
 }
 
 /// Engine profiles for SDK peers.

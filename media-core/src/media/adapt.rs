@@ -165,7 +165,7 @@ impl Adaptation {
 
 /// Whether a condition that started at `*since` (now, if unset) has held
 /// for `enough`.
-fn held(since: &mut Option<Instant>, now: Instant, enough: Duration) -> bool {
+pub(super) fn held(since: &mut Option<Instant>, now: Instant, enough: Duration) -> bool {
     now.duration_since(*since.get_or_insert(now)) >= enough
 }
 

@@ -104,6 +104,9 @@ pub(crate) struct PublishLink {
     force_keyframe: [AtomicBool; 3],
     /// Bandwidth estimate, kbit/s (0 = none yet).
     pub(crate) target_kbps: AtomicU32,
+    /// Where the connection's estimator starts, kbit/s: simulcast layers
+    /// are chosen by it until the first estimate.
+    pub(crate) initial_kbps: AtomicU32,
     /// The layers the SFU wants (dynacast), a bit per
     /// [`VideoLayer::index`]; all until it says.
     wanted: AtomicU8,
@@ -115,6 +118,7 @@ impl PublishLink {
             transport: Slot::new(),
             force_keyframe: Default::default(),
             target_kbps: AtomicU32::new(0),
+            initial_kbps: AtomicU32::new(0),
             wanted: AtomicU8::new(ALL_LAYERS),
         }
     }
@@ -403,11 +407,8 @@ fn video_loop(
             slot => slot.insert(Plan::new(source_size, layers, &config)),
         };
         let link = &shared.link;
-        let targets = plan.update(
-            Instant::now(),
-            link.target_kbps.load(Ordering::Relaxed),
-            |l| link.wants(l),
-        );
+        let estimate = link.target_kbps.load(Ordering::Relaxed);
+        let targets = plan.update(Instant::now(), estimate, link, |l| link.wants(l));
         let pacing_kbps: u32 = targets
             .iter()
             .filter_map(|(_, t)| t.as_ref())
@@ -526,16 +527,25 @@ impl Plan {
         }
     }
 
-    /// What to encode per layer (lowest first; `None`: paused).
+    /// What to encode per layer (lowest first; `None`: paused) for an
+    /// estimate of `estimate_kbps` (0: none yet; layers then go by where
+    /// `link`'s estimator starts).
     fn update(
         &mut self,
         now: Instant,
         estimate_kbps: u32,
+        link: &PublishLink,
         wanted: impl Fn(VideoLayer) -> bool,
     ) -> Vec<(VideoLayer, Option<EncodeTarget>)> {
         match self {
             Plan::Single(a) => vec![(VideoLayer::High, Some(a.update(now, estimate_kbps)))],
-            Plan::Layers(_, a) => a.update(now, estimate_kbps, wanted),
+            Plan::Layers(_, a) => {
+                let estimate = match estimate_kbps {
+                    0 => link.initial_kbps.load(Ordering::Relaxed),
+                    known => known,
+                };
+                a.update(now, estimate, wanted)
+            }
         }
     }
 }

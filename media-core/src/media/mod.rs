@@ -576,6 +576,11 @@ impl Media {
             vec![protocol::VideoLayer::High]
         };
         link.renegotiating();
+        let initial_kbps = self.transport.initial_bitrate_bps / 1000;
+        link.initial_kbps.store(
+            u32::try_from(initial_kbps).unwrap_or(u32::MAX),
+            Ordering::Relaxed,
+        );
         let (generation, old) = link.transport.begin();
         let this = self.clone();
         self.rt.spawn(async move {

@@ -20,17 +20,20 @@
 //! rate), bottom-up: the lowest layer first, at its nominal rate at most;
 //! it is never paused, and when even it does not fit it degrades by
 //! [`super::adapt`]'s rules (its bitrate, then frame rate). What is left
-//! goes to each next layer the SFU wants, at its nominal rate at most. A
-//! sending layer is paused once what is left stayed under
-//! [`PAUSE_BELOW`] of its nominal rate for [`STEP_DOWN_AFTER`]; a paused
-//! one resumes once what is left held [`STEP_UP_MARGIN`] x its nominal
-//! rate for [`STEP_UP_AFTER`]. A paused layer is not encoded and sends
-//! nothing; a resumed one starts with a keyframe.
+//! goes to each next layer the SFU wants, at its nominal rate at most. The
+//! first estimate decides at once which layers start (the estimator's
+//! initial value stands in until it reports: a 1 Mbit/s start sends 180p
+//! and 360p, not a 720p keyframe into an unknown link); after that a
+//! sending layer is paused once what is left stayed under [`PAUSE_BELOW`]
+//! of its nominal rate for [`STEP_DOWN_AFTER`], and a paused one resumes
+//! once what is left held its whole nominal rate for [`STEP_UP_AFTER`]. A
+//! paused layer is not encoded and sends nothing; a resumed one starts
+//! with a keyframe.
 
-use super::adapt::{Adaptation, EncodeTarget, STEP_DOWN_AFTER, STEP_UP_AFTER, STEP_UP_MARGIN};
+use super::adapt::{held, Adaptation, EncodeTarget, STEP_DOWN_AFTER, STEP_UP_AFTER};
 use crate::codec::video_config::VideoConfig;
 use protocol::VideoLayer;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The smallest layer's height (or width, for portrait) at least.
 const MIN_LAYER_LINES: u32 = 180;
@@ -71,8 +74,9 @@ pub(crate) struct Allocation {
     fps: u32,
     /// Lowest first.
     plans: Vec<LayerPlan>,
-    /// The estimate leaves room for the layer (hysteresis state).
-    fits: Vec<bool>,
+    /// The estimate leaves room for the layer (hysteresis state; `None`
+    /// until the first estimate).
+    fits: Vec<Option<bool>>,
     since: Vec<Option<Instant>>,
     /// The lowest layer's own ladder (bitrate, then frame rate).
     lowest: Adaptation,
@@ -108,7 +112,7 @@ impl Allocation {
         Allocation {
             source,
             fps: config.fps,
-            fits: vec![true; plans.len()],
+            fits: vec![None; plans.len()],
             since: vec![None; plans.len()],
             plans,
             lowest,
@@ -135,30 +139,27 @@ impl Allocation {
         let mut left = f64::from(estimate_kbps) - f64::from(low.bitrate_kbps);
         for i in 1..self.plans.len() {
             let plan = self.plans[i];
-            if estimate_kbps == 0 {
-                self.fits[i] = true;
-                self.since[i] = None;
-            } else {
-                let flip = if self.fits[i] {
-                    left < plan.nominal_kbps * PAUSE_BELOW
-                } else {
-                    left >= plan.nominal_kbps * STEP_UP_MARGIN
-                };
-                let hold = if self.fits[i] {
-                    STEP_DOWN_AFTER
-                } else {
-                    STEP_UP_AFTER
-                };
-                if !flip {
-                    self.since[i] = None;
-                } else if now.duration_since(*self.since[i].get_or_insert(now)) >= hold {
-                    self.fits[i] = !self.fits[i];
+            let fits = match self.fits[i] {
+                _ if estimate_kbps == 0 => true,
+                None => left >= plan.nominal_kbps * PAUSE_BELOW,
+                Some(true) => {
+                    let flip = left < plan.nominal_kbps * PAUSE_BELOW;
+                    !held_while(&mut self.since[i], flip, now, STEP_DOWN_AFTER)
+                }
+                Some(false) => {
+                    let flip = left >= plan.nominal_kbps;
+                    held_while(&mut self.since[i], flip, now, STEP_UP_AFTER)
+                }
+            };
+            if estimate_kbps > 0 {
+                if self.fits[i] != Some(fits) {
                     self.since[i] = None;
                 }
+                self.fits[i] = Some(fits);
             }
             // A layer above a paused one waits for it.
             let below_sends = out[i - 1].1.is_some() || !wanted(self.plans[i - 1].layer);
-            let send = self.fits[i] && below_sends && wanted(plan.layer);
+            let send = fits && below_sends && wanted(plan.layer);
             let target = send.then(|| {
                 let kbps = if estimate_kbps == 0 {
                     plan.nominal_kbps
@@ -179,11 +180,25 @@ impl Allocation {
     }
 }
 
+/// Whether a `condition` that started at `*since` has held for `enough`
+/// (a false one clears `since`).
+fn held_while(
+    since: &mut Option<Instant>,
+    condition: bool,
+    now: Instant,
+    enough: Duration,
+) -> bool {
+    if !condition {
+        *since = None;
+        return false;
+    }
+    held(since, now, enough)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::codec::video_config::VideoPreset;
-    use std::time::Duration;
 
     const TICK: Duration = Duration::from_millis(100);
 
@@ -276,16 +291,28 @@ mod tests {
     }
 
     #[test]
-    fn a_paused_layer_resumes_after_three_seconds_with_margin() {
+    fn the_first_estimate_decides_at_once_which_layers_start() {
+        use VideoLayer::*;
+        let (mut a, now) = p720();
+        // 1000: 163 + 495 fit; 342 left is not 0.75 x 1500.
+        let s = sent(&a.update(now, 1000, |_| true));
+        assert_eq!(
+            s.iter().map(|x| (x.0, x.4)).collect::<Vec<_>>(),
+            vec![(Low, 163), (Medium, 495)]
+        );
+    }
+
+    #[test]
+    fn a_paused_layer_resumes_once_its_whole_rate_held_three_seconds() {
         use VideoLayer::*;
         let (mut a, mut now) = p720();
         feed(&mut a, &mut now, 400, Duration::from_secs(2));
-        // 360p needs 163 + 1.3 x 495 = 807 left over for 3 s.
-        let s = feed(&mut a, &mut now, 780, Duration::from_secs(10));
+        // 360p needs 163 + 495 = 658 for 3 s.
+        let s = feed(&mut a, &mut now, 640, Duration::from_secs(10));
         assert_eq!(s.len(), 1);
-        let s = feed(&mut a, &mut now, 820, Duration::from_millis(2900));
+        let s = feed(&mut a, &mut now, 700, Duration::from_millis(2900));
         assert_eq!(s.len(), 1);
-        let s = feed(&mut a, &mut now, 820, Duration::from_millis(200));
+        let s = feed(&mut a, &mut now, 700, Duration::from_millis(200));
         assert_eq!(s.last().map(|x| (x.0, x.4)), Some((Medium, 495)));
         // An estimate swinging around the top's threshold does not flap it.
         for i in 0..20 {

@@ -5,7 +5,9 @@
 //! at [`PACING_FACTOR`] x the encoder's target rate, with a burst of
 //! [`BURST`] worth of bytes allowed at once (a normal frame leaves in one
 //! go; only keyframes and large frames are spread). libwebrtc's pacer uses
-//! the same 2.5x.
+//! the same 2.5x. When the encoders make more than that (a stale target),
+//! the queue is drained within [`MAX_QUEUE_DELAY`] instead: the pacer
+//! speeds up rather than add delay (or dump the queue at once).
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,9 @@ pub(crate) const BURST: Duration = Duration::from_millis(40);
 const MIN_RATE_BPS: f64 = 200_000.0;
 /// The burst is never smaller than this many bytes (a few packets).
 const MIN_BURST_BYTES: f64 = 4.0 * 1200.0;
+/// The longest a packet should wait: the pacer sends at least at the rate
+/// that empties its queue within this.
+pub(crate) const MAX_QUEUE_DELAY: Duration = Duration::from_millis(250);
 
 /// A leaky bucket: how long the next packet must wait.
 #[derive(Debug, Clone)]
@@ -27,6 +32,11 @@ pub(crate) struct Pacer {
     /// Bytes that may go now (at most the burst).
     budget: f64,
     last: Instant,
+    /// Bytes waiting to be sent.
+    queued: f64,
+    /// Bytes per second that empty the queue within [`MAX_QUEUE_DELAY`]
+    /// (held until it is empty; 0 when the pacing rate does).
+    drain: f64,
 }
 
 impl Pacer {
@@ -36,6 +46,8 @@ impl Pacer {
             rate: 0.0,
             budget: 0.0,
             last: now,
+            queued: 0.0,
+            drain: 0.0,
         };
         pacer.set_target(target_bps);
         pacer.budget = pacer.burst();
@@ -51,10 +63,22 @@ impl Pacer {
         (self.rate * BURST.as_secs_f64()).max(MIN_BURST_BYTES)
     }
 
+    /// Bytes per second now: the pacing rate, or faster to empty the queue
+    /// within [`MAX_QUEUE_DELAY`].
+    fn rate_now(&self) -> f64 {
+        self.rate.max(self.drain)
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = self.last.max(now);
-        self.budget = (self.budget + elapsed * self.rate).min(self.burst());
+        self.budget = (self.budget + elapsed * self.rate_now()).min(self.burst());
+    }
+
+    /// A packet of `bytes` joined the queue.
+    pub(crate) fn queued(&mut self, bytes: usize) {
+        self.queued += bytes as f64;
+        self.drain = self.drain.max(self.queued / MAX_QUEUE_DELAY.as_secs_f64());
     }
 
     /// How long the next packet waits from `now` (zero: send it now).
@@ -63,13 +87,17 @@ impl Pacer {
         if self.budget >= 0.0 {
             return Duration::ZERO;
         }
-        Duration::from_secs_f64(-self.budget / self.rate)
+        Duration::from_secs_f64(-self.budget / self.rate_now())
     }
 
-    /// Records a packet of `bytes` sent at `now`.
+    /// Records a queued packet of `bytes` sent at `now`.
     pub(crate) fn sent(&mut self, now: Instant, bytes: usize) {
         self.refill(now);
         self.budget -= bytes as f64;
+        self.queued = (self.queued - bytes as f64).max(0.0);
+        if self.queued == 0.0 {
+            self.drain = 0.0;
+        }
     }
 }
 
@@ -104,6 +132,34 @@ mod tests {
             q.sent(start, 1200);
         }
         assert!(q.delay(start) > Duration::ZERO);
+    }
+
+    #[test]
+    fn a_queue_beyond_the_pacing_rate_drains_within_the_limit() {
+        let start = Instant::now();
+        // 200 kbit/s floor (25 kB/s) but 100 kB queued: drained in ~250 ms,
+        // not 4 s, and never all at once.
+        let mut p = Pacer::new(start, 0);
+        for _ in 0..84 {
+            p.queued(1200);
+        }
+        let mut now = start;
+        let mut at_once = 0;
+        for _ in 0..84 {
+            let wait = p.delay(now);
+            if wait.is_zero() {
+                at_once += 1;
+            }
+            now += wait;
+            p.sent(now, 1200);
+        }
+        let took = now.duration_since(start);
+        assert!(
+            took <= MAX_QUEUE_DELAY + Duration::from_millis(20),
+            "{took:?}"
+        );
+        assert!(took >= Duration::from_millis(150), "{took:?}");
+        assert!(at_once < 84 / 2, "{at_once} of 84 at once");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::shared::error::Error as RtcError;
 use rtc::shared::marshal::{Marshal, MarshalSize};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -35,10 +36,6 @@ use webrtc::rtp_transceiver::RtpSender;
 
 /// The payload size packets are cut to (webrtc-rs's sample track uses the same).
 const RTP_MTU: usize = 1200;
-/// A packet that waited this long in the pacer's queue leaves at once: the
-/// queue drains rather than adding delay when the pacing rate is behind
-/// what the encoders make.
-const MAX_QUEUE_DELAY: Duration = Duration::from_millis(300);
 
 /// One layer's encoding.
 struct LayerOut {
@@ -49,9 +46,8 @@ struct LayerOut {
     rid: Option<&'static str>,
 }
 
-/// A batch of packets for the pacer.
+/// A batch of packets for the pacer (one frame of one layer).
 struct Paced {
-    queued: Instant,
     packets: Vec<Packet>,
     extensions: Vec<HeaderExtension>,
 }
@@ -222,7 +218,6 @@ impl VideoOutput {
         }
         if let Some((queue, _)) = &self.pacer {
             let paced = Paced {
-                queued: Instant::now(),
                 packets,
                 extensions,
             };
@@ -277,27 +272,52 @@ async fn pace_packets(
     target: Arc<AtomicU64>,
 ) {
     let mut pacer = Pacer::new(Instant::now(), target.load(Ordering::Relaxed));
-    while let Some(batch) = queue.recv().await {
-        for packet in batch.packets {
-            // No target set (a caller that only writes): nothing to pace at.
-            let bps = target.load(Ordering::Relaxed);
-            pacer.set_target(bps);
-            let now = Instant::now();
-            let wait = pacer.delay(now);
-            let queued = now.duration_since(batch.queued);
-            if bps > 0 && !wait.is_zero() && queued < MAX_QUEUE_DELAY {
-                tokio::time::sleep(wait).await;
+    let mut waiting: VecDeque<(Packet, Arc<Vec<HeaderExtension>>)> = VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match queue.recv().await {
+                Some(batch) => take(batch, &mut waiting, &mut pacer),
+                None => return,
             }
-            let bytes = packet.payload.len() + 12;
-            if let Err(error) = track
-                .write_rtp_with_extensions(packet, &batch.extensions)
-                .await
-            {
-                tracing::trace!(%error, "paced video packet not written");
-            }
-            pacer.sent(Instant::now(), bytes);
         }
+        // Everything queued meanwhile counts toward the drain rate.
+        while let Ok(batch) = queue.try_recv() {
+            take(batch, &mut waiting, &mut pacer);
+        }
+        let Some((packet, extensions)) = waiting.pop_front() else {
+            continue;
+        };
+        // No target set (a caller that only writes): nothing to pace at.
+        let bps = target.load(Ordering::Relaxed);
+        pacer.set_target(bps);
+        let wait = pacer.delay(Instant::now());
+        if bps > 0 && !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let bytes = wire_size(&packet);
+        if let Err(error) = track.write_rtp_with_extensions(packet, &extensions).await {
+            tracing::trace!(%error, "paced video packet not written");
+        }
+        pacer.sent(Instant::now(), bytes);
     }
+}
+
+/// Queues a batch's packets for the pacer.
+fn take(
+    batch: Paced,
+    waiting: &mut VecDeque<(Packet, Arc<Vec<HeaderExtension>>)>,
+    pacer: &mut Pacer,
+) {
+    let extensions = Arc::new(batch.extensions);
+    for packet in batch.packets {
+        pacer.queued(wire_size(&packet));
+        waiting.push_back((packet, Arc::clone(&extensions)));
+    }
+}
+
+/// A packet's size on the wire, roughly (payload and RTP header).
+fn wire_size(packet: &Packet) -> usize {
+    packet.payload.len() + 12
 }
 
 /// An SDES header extension (mid or rid) carrying `value`.
