@@ -44,13 +44,13 @@ use media_core::{
     Engine, EngineProfile, Event, PublishChannel, PublisherState, RoomConfig, Scenario, User,
 };
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::ServerProcess;
 use test_support::call_metrics::{Presented, Window};
 use test_support::frame_log::FrameLog;
+use test_support::lanes::{capacity, free_udp_port, split_relay_in_front};
 use test_support::split_relay::SplitRelay;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
@@ -79,15 +79,6 @@ fn unix_us() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
-}
-
-/// A capacity of `kbps` behind a drop-tail queue of about 200 ms of
-/// 1200-byte packets (at least 8).
-fn capacity(kbps: u64) -> Conditions {
-    let queue = (kbps * 1000 / 5 / (8 * 1200)).max(8);
-    format!("rate={kbps}kbps,queue={queue}")
-        .parse()
-        .expect("capacity spec")
 }
 
 /// Which pair a scenario runs on.
@@ -139,13 +130,7 @@ async fn run() {
         c.media.announced_ips = vec![RELAY_IP.into()];
     })
     .await;
-    let relay = SplitRelay::start(
-        SocketAddr::from((RELAY_IP, port)),
-        SocketAddr::from(([127, 0, 0, 1], port)),
-        2,
-    )
-    .await
-    .expect("relay binds 127.0.0.2");
+    let relay = split_relay_in_front(port, 2).await;
     let browser = Browser::start(&server).await;
     let mut bench = Bench {
         server,
@@ -181,17 +166,6 @@ async fn run() {
         started.elapsed().as_secs_f64()
     );
     std::process::exit(0);
-}
-
-/// A UDP port free on 127.0.0.1 and 127.0.0.2 right now.
-fn free_udp_port() -> u16 {
-    loop {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let port = socket.local_addr().expect("addr").port();
-        if std::net::UdpSocket::bind(SocketAddr::from((RELAY_IP, port))).is_ok() {
-            return port;
-        }
-    }
 }
 
 /// Loss scenarios: one publisher, one player, `spec` both ways on lane 0.

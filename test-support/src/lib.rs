@@ -52,6 +52,8 @@ pub mod relay;
 #[cfg(feature = "server")]
 pub mod runtime;
 #[cfg(feature = "sdk")]
+pub mod lanes;
+#[cfg(feature = "sdk")]
 pub mod split_relay;
 #[cfg(feature = "server")]
 pub mod test_server;

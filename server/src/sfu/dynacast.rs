@@ -40,6 +40,11 @@ impl Default for Dynacast {
 }
 
 impl Dynacast {
+    /// What the publisher was last told to send.
+    pub(crate) fn told(&self) -> [bool; 3] {
+        self.told
+    }
+
     /// The union of the players' wishes is `wanted` at `now` (`due`: this
     /// is the scheduled look).
     pub(crate) fn update(&mut self, wanted: [bool; 3], due: bool, now: Instant) -> Tell {

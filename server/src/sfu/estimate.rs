@@ -2,9 +2,10 @@
 //! transport-wide feedback, plus what GCC lacks (sans-IO apart from the
 //! `watch` it publishes on).
 //!
-//! - The acknowledged rate: what the player reported receiving over the
-//!   last second (the layer switch believes an estimate only up to 1.5x
-//!   of it).
+//! - The acknowledged rate: the most the player reported receiving in any
+//!   half second of the last [`ACKED_HOLD`] (the layer switch believes an
+//!   estimate only up to 1.5x of it). Held that long so a probe burst's
+//!   proof outlasts the switch's 2 s hysteresis until the next burst.
 //! - Recovery by probe: GCC in webrtc-rs 0.21 climbs additively (+12 kbit/s
 //!   per 200 ms) near the rate of its last back-off and never forgets it,
 //!   so after a capacity drop it sat at its floor for ~16 s once the link
@@ -19,11 +20,11 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// The window of the acknowledged rate.
-const ACKED_WINDOW: Duration = Duration::from_secs(1);
-/// The window a probe is judged on (by departure), and the least span of
-/// departures in it that says anything.
-const PROBE_WINDOW: Duration = Duration::from_millis(500);
+/// How long a measured rate counts as acknowledged.
+const ACKED_HOLD: Duration = Duration::from_secs(3);
+/// The window rates are measured on (by departure), and the least span of
+/// departures in it that shows a probe.
+const WINDOW: Duration = Duration::from_millis(500);
 const PROBE_MIN_SPAN: Duration = Duration::from_millis(300);
 /// Fewer packets than this in the window say nothing.
 const PROBE_MIN_PACKETS: usize = 20;
@@ -50,8 +51,10 @@ struct Sent {
 /// [`Estimate`].
 pub(crate) struct LegEstimator {
     gcc: Gcc,
-    /// Reported packets, by departure, for the last [`ACKED_WINDOW`].
+    /// Reported packets, by departure, for the last [`WINDOW`].
     sent: VecDeque<Sent>,
+    /// The received rate measured at each feedback, for [`ACKED_HOLD`].
+    received: VecDeque<(Instant, f64)>,
     out: watch::Sender<Option<Estimate>>,
 }
 
@@ -61,34 +64,27 @@ impl LegEstimator {
         LegEstimator {
             gcc: Gcc::new(initial_bps, MIN_BPS, MAX_BPS),
             sent: VecDeque::new(),
+            received: VecDeque::new(),
             out,
         }
     }
 
-    /// The acknowledged rate over the last second, bits/s.
-    fn acked_bps(&self) -> f64 {
-        let (Some(first), Some(last)) = (self.sent.front(), self.sent.back()) else {
-            return 0.0;
-        };
-        let span = last.departure.saturating_duration_since(first.departure);
+    /// What the player received in the last [`WINDOW`], bits/s.
+    fn received_bps(&self) -> f64 {
         let bytes: usize = self
             .sent
             .iter()
             .filter(|s| s.arrival.is_some())
             .map(|s| s.size)
             .sum();
-        bytes as f64 * 8.0 / span.max(ACKED_WINDOW / 2).as_secs_f64()
+        bytes as f64 * 8.0 / WINDOW.as_secs_f64()
     }
 
-    /// The rate the last [`PROBE_WINDOW`] showed the link carries, if it
-    /// says so: enough packets, little loss, received as fast as sent.
+    /// The rate the last [`WINDOW`] showed the link carries, if it says
+    /// so: enough packets, little loss, received as fast as sent.
     fn shown_bps(&self) -> Option<f64> {
         let newest = self.sent.back()?.departure;
-        let window: Vec<&Sent> = self
-            .sent
-            .iter()
-            .filter(|s| newest.saturating_duration_since(s.departure) <= PROBE_WINDOW)
-            .collect();
+        let window: Vec<&Sent> = self.sent.iter().collect();
         if window.len() < PROBE_MIN_PACKETS {
             return None;
         }
@@ -133,10 +129,18 @@ impl BandwidthEstimator for LegEstimator {
             while self
                 .sent
                 .front()
-                .is_some_and(|s| newest.saturating_duration_since(s.departure) > ACKED_WINDOW)
+                .is_some_and(|s| newest.saturating_duration_since(s.departure) > WINDOW)
             {
                 self.sent.pop_front();
             }
+        }
+        self.received.push_back((now, self.received_bps()));
+        while self
+            .received
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > ACKED_HOLD)
+        {
+            self.received.pop_front();
         }
         if let Some(shown) = self.shown_bps() {
             if shown > PROBE_RAISES_AT * self.gcc.target_bitrate() {
@@ -148,9 +152,11 @@ impl BandwidthEstimator for LegEstimator {
                 self.gcc = Gcc::new(shown, MIN_BPS, MAX_BPS);
             }
         }
+        let lost = self.sent.iter().filter(|s| s.arrival.is_none()).count();
         let estimate = Estimate {
+            lost_permille: (lost * 1000 / self.sent.len().max(1)) as u16,
             target_bps: self.gcc.target_bitrate() as u64,
-            acked_bps: self.acked_bps() as u64,
+            acked_bps: self.received.iter().map(|(_, r)| *r).fold(0.0, f64::max) as u64,
         };
         self.out.send_if_modified(|old| {
             let changed = *old != Some(estimate);
@@ -211,6 +217,7 @@ mod tests {
         let got = estimate_after(4, None);
         assert!(got.target_bps > 1_800_000, "{got:?}");
         assert!((1_600_000..2_200_000).contains(&got.acked_bps), "{got:?}");
+        assert_eq!(got.lost_permille, 0);
     }
 
     #[test]
@@ -218,6 +225,8 @@ mod tests {
         // Received at 500 kbit/s: a queue.
         assert!(estimate_after(16, None).target_bps < 400_000);
         // Received as sent, but 10 % lost.
-        assert!(estimate_after(4, Some(10)).target_bps < 400_000);
+        let lossy = estimate_after(4, Some(10));
+        assert!(lossy.target_bps < 400_000);
+        assert!((90..=110).contains(&lossy.lost_permille), "{lossy:?}");
     }
 }

@@ -44,13 +44,17 @@ impl LayerMeter {
     pub(crate) fn record(&self, layer: VideoLayer, bytes: usize, now: Instant) {
         let c = &self.layers[layer.index()];
         let at = self.millis(now);
-        c.last_packet.store(at, Ordering::Relaxed);
-        let start = c.window_start.load(Ordering::Relaxed);
-        let total = c.bytes.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
-        if start == 0 {
+        let last = c.last_packet.swap(at, Ordering::Relaxed);
+        let paused = last != 0 && at.saturating_sub(last) > WINDOW.as_millis() as u64;
+        if last == 0 || paused {
+            // A new or resumed layer: measured afresh (nominal until then).
+            c.bps.store(0, Ordering::Relaxed);
+            c.bytes.store(bytes as u64, Ordering::Relaxed);
             c.window_start.store(at, Ordering::Relaxed);
             return;
         }
+        let start = c.window_start.load(Ordering::Relaxed);
+        let total = c.bytes.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
         let elapsed = at.saturating_sub(start);
         if elapsed >= WINDOW.as_millis() as u64 {
             c.bps.store(total * 8 * 1000 / elapsed, Ordering::Relaxed);
@@ -66,6 +70,9 @@ impl LayerMeter {
         for (i, c) in self.layers.iter().enumerate() {
             let last = c.last_packet.load(Ordering::Relaxed);
             out.live[i] = last != 0 && at.saturating_sub(last) <= WINDOW.as_millis() as u64;
+            if !out.live[i] {
+                continue;
+            }
             out.bps[i] = c.bps.load(Ordering::Relaxed);
         }
         out
@@ -90,5 +97,9 @@ mod tests {
         assert_eq!(layers.live, [false, true, false]);
         assert_eq!(layers.bps[1], 408_000, "51 packets in the first window");
         assert!(!m.layers(t0 + Duration::from_millis(2001)).live[1]);
+        // Resumed after the pause: not measured until a new window ends.
+        m.record(VideoLayer::Medium, 1000, t0 + Duration::from_millis(9000));
+        let resumed = m.layers(t0 + Duration::from_millis(9001));
+        assert_eq!((resumed.live[1], resumed.bps[1]), (true, 0));
     }
 }

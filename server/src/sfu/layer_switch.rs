@@ -24,9 +24,10 @@
 //!    cap alone.
 //!
 //! While the estimate holds a leg below what its cap allows, the leg
-//! [probes](LayerSwitch::probe_bps): it sends the next layer's rate for
-//! [`PROBE_LENGTH`] every [`PROBE_EVERY`], so that the estimator
-//! (`estimate.rs`) sees the link carry it and may raise the estimate.
+//! [probes](LayerSwitch::probe_bps): for [`PROBE_LENGTH`] it sends twice
+//! its acknowledged rate, every [`PROBE_EVERY`], or at once again after a
+//! probe the link carried, so that the estimator (`estimate.rs`) sees the
+//! link carry it and raises the estimate step by step.
 
 use super::leg_start::KEYFRAME_RETRY;
 use protocol::VideoLayer;
@@ -49,10 +50,22 @@ const UNEXERCISED_CAP: f64 = 1.5;
 /// How often a held-down leg probes, and for how long.
 pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(1500);
 /// See [`PROBE_EVERY`].
-pub(crate) const PROBE_LENGTH: Duration = Duration::from_millis(500);
-/// A probe sends the next layer's rate with this margin over what makes
-/// it affordable, so a successful probe is enough to switch.
-const PROBE_MARGIN: f64 = 1.15;
+pub(crate) const PROBE_LENGTH: Duration = Duration::from_millis(400);
+/// A probe sends this many times the acknowledged rate (libwebrtc's
+/// exponential probing): a link near its limit sees a small excess for a
+/// moment, a link that has room shows it in a few steps.
+const PROBE_GROWTH: f64 = 2.0;
+/// After a probe that raised the acknowledged rate by this factor, the
+/// next one follows as soon as its feedback is in ([`PROBE_FEEDBACK`]).
+const PROBE_RAISED: f64 = 1.4;
+/// See [`PROBE_RAISED`].
+const PROBE_FEEDBACK: Duration = Duration::from_millis(300);
+/// A link losing more than this (per mille) is not probed, and a probe
+/// that makes it lose more ends.
+const PROBE_MAX_LOSS_PERMILLE: u16 = 20;
+/// A probe ends early when the estimate falls below this share of what it
+/// was when the probe began.
+const PROBE_ABORT: f64 = 0.9;
 
 /// A layer's nominal rate (bits/s), for a layer live too briefly to be
 /// measured: the SDK's ladder.
@@ -92,8 +105,12 @@ impl Layers {
 pub(crate) struct Estimate {
     /// The congestion controller's target, bits/s.
     pub(crate) target_bps: u64,
-    /// What the player acknowledged receiving over the last second, bits/s.
+    /// What the player acknowledged receiving (the most in any half
+    /// second of the last few), bits/s.
     pub(crate) acked_bps: u64,
+    /// The share of the last half second's packets the player reported
+    /// lost, per mille.
+    pub(crate) lost_permille: u16,
 }
 
 /// What to do with a packet of a layer.
@@ -127,8 +144,31 @@ pub(crate) struct LayerSwitch {
     down_since: Option<Instant>,
     up_since: Option<Instant>,
     last_down: Option<Instant>,
-    /// When the current probe started.
-    probe_started: Option<Instant>,
+    /// The last switch (a leg's start is one).
+    last_switch: Option<Instant>,
+    /// The current probe.
+    probe: Option<Probe>,
+}
+
+/// One probe burst.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    started: Instant,
+    /// The acknowledged rate when it started: it sends [`PROBE_GROWTH`] x that.
+    acked: u64,
+    /// The estimate's target then (`None` once the estimate fell during
+    /// it: it ended early).
+    floor: Option<u64>,
+}
+
+impl Probe {
+    fn new(now: Instant, acked: u64, estimate: Estimate) -> Self {
+        Probe {
+            started: now,
+            acked,
+            floor: Some(estimate.target_bps),
+        }
+    }
 }
 
 impl LayerSwitch {
@@ -145,7 +185,8 @@ impl LayerSwitch {
             down_since: None,
             up_since: None,
             last_down: None,
-            probe_started: None,
+            last_switch: None,
+            probe: None,
         }
     }
 
@@ -160,21 +201,25 @@ impl LayerSwitch {
         self.target
     }
 
-    /// The layers this leg could use (dynacast): its current and target
-    /// layers and every layer within its cap its raw estimate would carry
-    /// (all of them without an estimate); the lowest always.
+    /// The layers this leg wants sent (dynacast): the lowest, its current
+    /// and target layers, and every layer above the current one within its
+    /// cap. Those stay live while its estimate holds it below its cap, so
+    /// it can probe and climb back (a paused layer would leave it nothing
+    /// to climb to, and a publisher resumes one only slowly).
     pub(crate) fn wanted(&self) -> [bool; 3] {
         let mut wanted = [false; 3];
         for layer in VideoLayer::ALL {
             let used = Some(layer) == self.current || Some(layer) == self.target;
-            let fits = layer <= self.cap
-                && self
-                    .estimate
-                    .is_none_or(|e| nominal_bps(layer) as f64 <= HEADROOM * e.target_bps as f64);
-            wanted[layer.index()] = used || fits;
+            let above = layer <= self.cap && self.current.is_none_or(|c| layer > c);
+            wanted[layer.index()] = used || above;
         }
         wanted[VideoLayer::Low.index()] = true;
         wanted
+    }
+
+    /// The leg's last estimate.
+    pub(crate) fn estimate(&self) -> Option<Estimate> {
+        self.estimate
     }
 
     /// A new estimate of the leg's downlink.
@@ -229,6 +274,7 @@ impl LayerSwitch {
             self.current = Some(layer);
             self.target_since = None;
             self.asked = None;
+            self.last_switch = Some(now);
             return Route::Switch;
         }
         if Some(layer) == self.current {
@@ -242,30 +288,51 @@ impl LayerSwitch {
     /// its estimate holds it below what its cap and the publisher allow.
     pub(crate) fn probe_bps(&mut self, layers: &Layers, now: Instant) -> Option<u64> {
         let (Some(current), Some(estimate)) = (self.current, self.estimate) else {
-            self.probe_started = None;
+            self.probe = None;
             return None;
         };
         let best = self.best_within_cap(layers)?;
         let affordable = self.affordable(layers, estimate)?;
         let switching = self.target != self.current;
         if affordable >= best || switching {
-            self.probe_started = None;
+            self.probe = None;
             return None;
         }
-        let started = match self.probe_started {
-            Some(t) if now.saturating_duration_since(t) < PROBE_EVERY => t,
-            _ => {
-                self.probe_started = Some(now);
-                now
+        let acked = estimate.acked_bps.max(layers.rate(current));
+        // Only a link that loses nothing now is probed (on a full one a
+        // probe's losses feed retransmissions and keyframe requests), and
+        // not in the first moments of a layer (its rate and the link's
+        // feedback settle first).
+        let settled = self
+            .last_switch
+            .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_EVERY);
+        let clean = settled && estimate.lost_permille <= PROBE_MAX_LOSS_PERMILLE;
+        let probe = match self.probe {
+            Some(p) => {
+                let since = now.saturating_duration_since(p.started);
+                let raised = since >= PROBE_LENGTH + PROBE_FEEDBACK
+                    && acked as f64 >= p.acked as f64 * PROBE_RAISED;
+                if clean && (raised || since >= PROBE_EVERY) {
+                    Probe::new(now, acked, estimate)
+                } else {
+                    p
+                }
             }
+            None if clean => Probe::new(now, acked, estimate),
+            None => return None,
         };
-        if now.saturating_duration_since(started) >= PROBE_LENGTH {
+        // The link pushed back (losses, or GCC saw the queue grow): end
+        // this probe now rather than fill the queue for its whole length.
+        let floor = probe
+            .floor
+            .filter(|f| clean && estimate.target_bps as f64 >= *f as f64 * PROBE_ABORT);
+        self.probe = Some(Probe { floor, ..probe });
+        let bursting = now.saturating_duration_since(probe.started) < PROBE_LENGTH;
+        if floor.is_none() || !bursting {
             return None;
         }
-        let next = above(affordable).filter(|n| *n <= best)?;
-        let needed = layers.rate(next) as f64 / HEADROOM * PROBE_MARGIN;
-        let sending = layers.rate(current) as f64;
-        Some((needed - sending).max(0.0) as u64)
+        let total = probe.acked as f64 * PROBE_GROWTH;
+        Some((total - layers.rate(current) as f64).max(0.0) as u64)
     }
 
     /// The layer wanted now.
@@ -354,11 +421,6 @@ impl LayerSwitch {
     }
 }
 
-/// The layer one step above `layer`.
-fn above(layer: VideoLayer) -> Option<VideoLayer> {
-    VideoLayer::ALL.into_iter().find(|l| *l > layer)
-}
-
 /// The first live layer above `current`, at most `limit`.
 fn next_live_above(current: VideoLayer, limit: VideoLayer, layers: &Layers) -> Option<VideoLayer> {
     VideoLayer::ALL
@@ -384,6 +446,7 @@ mod tests {
         Estimate {
             target_bps: kbps * 1000,
             acked_bps: kbps * 1000,
+            lost_permille: 0,
         }
     }
 
@@ -448,8 +511,8 @@ mod tests {
         let mut s = started_on(Low, 3000, t0);
         // 3 Mbit/s estimated, 150 kbit/s acknowledged: 1.5x of it affords Low only.
         s.on_estimate(Estimate {
-            target_bps: 3_000_000,
             acked_bps: 150_000,
+            ..estimate(3000)
         });
         assert_eq!(s.tick(&ALL_LIVE, ms(t0, 5000)), None);
         assert_eq!(s.target(), Some(Low));
@@ -543,39 +606,74 @@ mod tests {
     }
 
     #[test]
-    fn a_leg_wants_what_its_cap_and_estimate_allow_and_what_it_uses() {
+    fn a_leg_wants_its_layers_and_those_above_within_its_cap() {
         let t0 = Instant::now();
         let mut s = LayerSwitch::new(High);
         assert_eq!(s.wanted(), [true; 3]);
-        s.on_estimate(estimate(300));
-        assert_eq!(s.wanted(), [true, false, false]);
-        s.on_estimate(estimate(5000));
         s.on_cap(Medium);
         assert_eq!(s.wanted(), [true, true, false]);
         s.on_cap(Low);
         assert_eq!(s.wanted(), [true, false, false]);
-        // A layer still forwarded is still wanted.
+        // Held down on Low by its estimate: the layers to climb to stay.
+        let s = started_on(Low, 300, t0);
+        assert_eq!(s.wanted(), [true, true, true]);
+        // On the top layer: Medium is not needed.
         let mut s = started_on(High, 5000, t0);
+        assert_eq!(s.wanted(), [true, false, true]);
+        // A layer still forwarded is still wanted.
         s.on_cap(Low);
         assert_eq!(s.wanted(), [true, false, true]);
     }
 
     #[test]
-    fn a_held_down_leg_probes_for_the_next_layer_in_bursts() {
+    fn a_held_down_leg_probes_at_twice_its_rate_and_again_at_once_if_carried() {
         let t0 = Instant::now();
         let mut s = started_on(Low, 300, t0);
-        let probe = s.probe_bps(&ALL_LIVE, t0).expect("probes");
-        // Medium needs 500/0.85 kbit/s, with margin, less what Low sends.
-        assert!((500_000..700_000).contains(&probe), "{probe}");
-        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 499)).is_some());
-        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 500)), None);
+        // Twice the 300 kbit/s acknowledged, less what Low sends.
+        assert_eq!(s.probe_bps(&ALL_LIVE, t0), Some(450_000));
+        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 399)).is_some());
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 400)), None);
+        // Not carried: the next one after 1.5 s.
         assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 1499)), None);
-        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 1500)).is_some());
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 1500)), Some(450_000));
+        // Carried (the acknowledged rate rose): the next, from there, once
+        // its feedback is in.
+        s.on_estimate(Estimate {
+            acked_bps: 500_000,
+            ..estimate(3000)
+        });
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 1999)), None);
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 2200)), Some(850_000));
         // At the top of its cap: no probe.
         let mut top = started_on(High, 5000, t0);
         assert_eq!(top.probe_bps(&ALL_LIVE, t0), None);
         let mut capped = started_on(Low, 300, t0);
         capped.on_cap(Low);
         assert_eq!(capped.probe_bps(&ALL_LIVE, t0), None);
+        // The estimate falls during a probe: it ends there, the next one
+        // starts on time.
+        let mut s = started_on(Low, 300, t0);
+        assert!(s.probe_bps(&ALL_LIVE, t0).is_some());
+        s.on_estimate(Estimate {
+            target_bps: 260_000,
+            ..estimate(300)
+        });
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 100)), None);
+        s.on_estimate(estimate(300));
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 200)), None);
+        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 1500)).is_some());
+        // A link that loses packets is not probed, and a probe ends when
+        // losses start.
+        let lossy = Estimate {
+            lost_permille: 50,
+            ..estimate(300)
+        };
+        let mut s = started_on(Low, 300, t0);
+        s.on_estimate(lossy);
+        assert_eq!(s.probe_bps(&ALL_LIVE, t0), None);
+        s.on_estimate(estimate(300));
+        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 100)).is_some());
+        s.on_estimate(lossy);
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 200)), None);
     }
 }

@@ -487,16 +487,23 @@ impl State {
         if !publisher.tracks.iter().any(|t| t.simulcast) {
             return;
         }
-        let mut wanted = [false; 3];
-        let players = self
+        let wishes: Vec<&[bool; 3]> = self
             .players
             .iter()
-            .filter(|((s, _), p)| s == stream && p.publisher == publisher.id);
-        for (_, player) in players {
-            for w in player.wanted.values() {
-                for (union, want) in wanted.iter_mut().zip(w) {
-                    *union |= *want;
-                }
+            .filter(|((s, _), p)| s == stream && p.publisher == publisher.id)
+            .flat_map(|(_, p)| p.wanted.values())
+            .collect();
+        // Nobody plays (or says what it wants yet): the publisher keeps what
+        // it sends, so a first player finds every layer ready (a publisher
+        // resumes a paused top layer only as its own estimate climbs back).
+        let mut wanted = if wishes.is_empty() {
+            publisher.dynacast.told()
+        } else {
+            [false; 3]
+        };
+        for wish in wishes {
+            for (union, want) in wanted.iter_mut().zip(wish) {
+                *union |= *want;
             }
         }
         match publisher.dynacast.update(wanted, due, now) {
@@ -947,6 +954,7 @@ impl Player {
             let packets = source.packets.subscribe();
             let task = if source.kind == RtpCodecKind::Video {
                 let video = VideoLeg::new(
+                    leg.leg.session_id.clone(),
                     Arc::clone(&source.meter),
                     self.cap.subscribe(),
                     self.conn.estimate(),

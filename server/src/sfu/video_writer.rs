@@ -48,6 +48,8 @@ pub(super) struct Written {
 
 /// One player leg's video track.
 pub(super) struct VideoLeg {
+    /// The playing session, for logs.
+    session_id: String,
     switch: LayerSwitch,
     rewriter: Rewriter,
     meter: Arc<LayerMeter>,
@@ -55,6 +57,8 @@ pub(super) struct VideoLeg {
     estimate: Option<watch::Receiver<Option<Estimate>>>,
     tick: Interval,
     wanted: Option<[bool; 3]>,
+    /// When the leg's state was last logged (trace level, once a second).
+    logged: Instant,
     /// When the probe last padded a frame.
     padded: Option<Instant>,
     filler: Bytes,
@@ -64,6 +68,7 @@ impl VideoLeg {
     /// A leg reading `meter`, capped by `cap`, adapting to `estimate` (none:
     /// the leg has no transport-wide feedback, the cap decides).
     pub(super) fn new(
+        session_id: String,
         meter: Arc<LayerMeter>,
         mut cap: watch::Receiver<VideoLayer>,
         estimate: Option<watch::Receiver<Option<Estimate>>>,
@@ -72,6 +77,7 @@ impl VideoLeg {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let first_cap = *cap.borrow_and_update();
         VideoLeg {
+            session_id,
             switch: LayerSwitch::new(first_cap),
             rewriter: Rewriter::default(),
             meter,
@@ -79,6 +85,7 @@ impl VideoLeg {
             estimate,
             tick,
             wanted: None,
+            logged: Instant::now(),
             padded: None,
             filler: filler_nal(FILLER_BYTES),
         }
@@ -105,7 +112,7 @@ impl VideoLeg {
                 match self.switch.on_packet(layer, keyframe, now) {
                     Route::Drop => return Written::default(),
                     Route::Switch => {
-                        tracing::debug!(?layer, "player leg switched layer");
+                        tracing::debug!(session_id = %self.session_id, ?layer, "player leg switched layer");
                         self.rewriter.switch(&packet.header, now);
                     }
                     Route::Forward => {}
@@ -154,7 +161,15 @@ impl VideoLeg {
             Some(estimate) = estimate => self.switch.on_estimate(estimate),
         }
         let now = Instant::now();
-        let keyframe = self.switch.tick(&self.meter.layers(now), now);
+        let layers = self.meter.layers(now);
+        let keyframe = self.switch.tick(&layers, now);
+        if now.saturating_duration_since(self.logged) >= Duration::from_secs(1) {
+            self.logged = now;
+            tracing::trace!(session_id = %self.session_id, current = ?self.switch.current(), estimate = ?self.switch.estimate(), ?layers, "player leg");
+        }
+        if let Some(target) = keyframe {
+            tracing::debug!(session_id = %self.session_id, ?target, current = ?self.switch.current(), estimate = ?self.switch.estimate(), ?layers, "player leg wants a layer");
+        }
         Some(Written {
             keyframe,
             wanted: self.wanted_change(),
@@ -178,6 +193,9 @@ impl VideoLeg {
             self.padded = None;
             return;
         };
+        if self.padded.is_none() {
+            tracing::debug!(session_id = %self.session_id, bps, estimate = ?self.switch.estimate(), "player leg probes");
+        }
         let gap = self
             .padded
             .map_or(MAX_FILL_GAP, |t| now.saturating_duration_since(t))
