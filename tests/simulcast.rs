@@ -10,7 +10,10 @@
 //! - `max_layer: low` gives the low layer;
 //! - dynacast: every player capped low makes the publisher send the low
 //!   layer only, one uncapped player all three (read off the publisher's
-//!   sent rate).
+//!   sent rate);
+//! - `PlayVideoLayer` is refused for a stream the session does not play
+//!   (unknown, another's, stopped) or an invalid ID, and a burst of
+//!   changes is acknowledged one by one.
 //!
 //! Every participant's media goes through a [`SplitRelay`] (the SFU
 //! announces only its address); lane 1 is the impaired one.
@@ -18,9 +21,11 @@
 use impair::Timeline;
 use media_core::codec::video_config::VideoPreset;
 use media_core::render::{Canvas, FrameReceiver, FrameSink};
-use media_core::{Event, PlayerState, PublishChannel, VideoLayer};
+use media_core::{ErrorCode, Event, PlayerState, PublishChannel, VideoLayer};
+use protocol::{AckBody, ClientMessage, ServerMessage};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
+use test_support::client;
 use test_support::lanes::{capacity, free_udp_port, split_relay_in_front};
 use test_support::media::stamp_of;
 use test_support::split_relay::SplitRelay;
@@ -229,6 +234,30 @@ async fn max_layer_low_gives_the_low_layer() {
     );
     assert!(seen.len() >= 80, "{} frames in 8 s", seen.len());
     assert!(seen.iter().all(|h| *h == 180), "heights {:?}", dedup(&seen));
+    // A burst of cap changes on the live leg, ending on Low: harmless.
+    for n in 0..30 {
+        let layer = if n % 2 == 0 {
+            VideoLayer::High
+        } else {
+            VideoLayer::Low
+        };
+        b.engine
+            .set_play_stream_video_layer("a-cam", layer)
+            .expect("cap accepted");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = heights(&mut rx, Duration::from_secs(3)).await;
+    eprintln!(
+        "after 30 cap changes: {} frames in 3 s, heights {:?}",
+        after.len(),
+        dedup(&after)
+    );
+    assert!(after.len() >= 30, "{} frames in 3 s", after.len());
+    assert!(
+        after.iter().all(|h| *h == 180),
+        "heights {:?}",
+        dedup(&after)
+    );
     // Lifting the cap climbs (same connection).
     b.engine
         .set_play_stream_video_layer("a-cam", VideoLayer::High)
@@ -275,4 +304,98 @@ fn dedup(heights: &[u32]) -> Vec<u32> {
     let mut v = heights.to_vec();
     v.dedup();
     v
+}
+
+/// A raw client's `PlayVideoLayer` for `stream_id`.
+fn cap_msg(request_id: u32, stream_id: &str, max_layer: VideoLayer) -> ClientMessage {
+    ClientMessage::PlayVideoLayer {
+        request_id,
+        stream_id: stream_id.to_owned(),
+        max_layer,
+    }
+}
+
+/// Sends a request and returns its answer (an `Ack` or `Error` for its
+/// request ID), skipping the events and notices in between.
+async fn answer(c: &mut client::Client, msg: &ClientMessage, request_id: u32) -> ServerMessage {
+    c.send(msg).await;
+    loop {
+        match c.recv().await {
+            reply @ ServerMessage::Ack { request_id: id, .. } if id == request_id => return reply,
+            reply @ ServerMessage::Error {
+                request_id: Some(id),
+                ..
+            } if id == request_id => return reply,
+            _ => {}
+        }
+    }
+}
+
+/// The error code of a refused request, or what came instead.
+fn refusal(reply: &ServerMessage) -> Option<ErrorCode> {
+    match reply {
+        ServerMessage::Error { code, .. } => Some(*code),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_video_layer_is_refused_for_streams_not_asked_for_and_a_flood_is_harmless() {
+    let server = TestServer::start().await;
+    let (mut a, _) = server.login("caps", "a", false).await;
+    let (mut b, _) = server.login("caps", "b", false).await;
+    let published = answer(&mut a, &client::publish_stream(1, "a-cam"), 1).await;
+    assert!(
+        matches!(published, ServerMessage::Ack { .. }),
+        "{published:?}"
+    );
+    // Not played (yet), not a stream at all, not a valid ID; the
+    // publisher's own stream it does not play.
+    let low = VideoLayer::Low;
+    let not_played = answer(&mut b, &cap_msg(2, "a-cam", low), 2).await;
+    assert_eq!(refusal(&not_played), Some(ErrorCode::NotPlaying));
+    let unknown = answer(&mut b, &cap_msg(3, "nobody", low), 3).await;
+    assert_eq!(refusal(&unknown), Some(ErrorCode::NotPlaying));
+    let invalid = answer(&mut b, &cap_msg(4, "bad id!", low), 4).await;
+    assert_eq!(refusal(&invalid), Some(ErrorCode::InvalidStreamId));
+    let own = answer(&mut a, &cap_msg(5, "a-cam", low), 5).await;
+    assert_eq!(refusal(&own), Some(ErrorCode::NotPlaying));
+    // Played: set, and acknowledged with what was set.
+    let play = answer(&mut b, &client::play_stream(6, "a-cam"), 6).await;
+    assert!(matches!(play, ServerMessage::Ack { .. }), "{play:?}");
+    let set = answer(&mut b, &cap_msg(7, "a-cam", low), 7).await;
+    assert!(
+        matches!(
+            &set,
+            ServerMessage::Ack {
+                request_id: 7,
+                body: AckBody::PlayVideoLayerSet { stream_id, max_layer: VideoLayer::Low },
+            } if stream_id == "a-cam"
+        ),
+        "{set:?}"
+    );
+    // Another session's play does not make it a's to cap.
+    let still_not = answer(&mut a, &cap_msg(8, "a-cam", VideoLayer::High), 8).await;
+    assert_eq!(refusal(&still_not), Some(ErrorCode::NotPlaying));
+    // A burst of changes: each acknowledged, the session stays.
+    for n in 0..40u32 {
+        let layer = VideoLayer::ALL[(n % 3) as usize];
+        b.send(&cap_msg(100 + n, "a-cam", layer)).await;
+    }
+    let mut acked = 0;
+    while acked < 40 {
+        match b.recv().await {
+            ServerMessage::Ack { request_id, .. } => {
+                assert_eq!(request_id, 100 + acked, "out of order");
+                acked += 1;
+            }
+            ServerMessage::Error { code, .. } => panic!("refused: {code:?}"),
+            _ => {}
+        }
+    }
+    // Stopped playing: refused again.
+    let stop = answer(&mut b, &client::stop_playing(200, "a-cam"), 200).await;
+    assert!(matches!(stop, ServerMessage::Ack { .. }), "{stop:?}");
+    let after = answer(&mut b, &cap_msg(201, "a-cam", low), 201).await;
+    assert_eq!(refusal(&after), Some(ErrorCode::NotPlaying));
 }
