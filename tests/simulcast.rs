@@ -132,6 +132,20 @@ fn assert_mostly(who: &str, heights: &[u32], min_frames: usize, height: u32, min
     );
 }
 
+/// Fails unless `rx` renders at least `min_frames` frames in `window`,
+/// all of the low layer (180p).
+async fn only_low(rx: &mut FrameReceiver, what: &str, window: Duration, min_frames: usize) {
+    let seen = heights(rx, window).await;
+    let mut sizes = seen.clone();
+    sizes.dedup();
+    eprintln!(
+        "{what}: {} frames in {window:?}, heights {sizes:?}",
+        seen.len()
+    );
+    assert!(seen.len() >= min_frames, "{what}: {} frames", seen.len());
+    assert!(seen.iter().all(|h| *h == 180), "{what}: heights {sizes:?}");
+}
+
 /// The share of `heights` that are `height`.
 fn share(heights: &[u32], height: u32) -> f64 {
     heights.iter().filter(|h| **h == height).count() as f64 / heights.len().max(1) as f64
@@ -226,14 +240,7 @@ async fn max_layer_low_gives_the_low_layer() {
     let (server, relay) = behind_split_relay().await;
     let a = publisher(&server, &relay, "capped").await;
     let (b, mut rx) = player(&server, &relay, CLEAN, "capped", "b", Some(VideoLayer::Low)).await;
-    let seen = heights(&mut rx, Duration::from_secs(8)).await;
-    eprintln!(
-        "capped low: {} frames, heights {:?}",
-        seen.len(),
-        dedup(&seen)
-    );
-    assert!(seen.len() >= 80, "{} frames in 8 s", seen.len());
-    assert!(seen.iter().all(|h| *h == 180), "heights {:?}", dedup(&seen));
+    only_low(&mut rx, "capped low", Duration::from_secs(8), 80).await;
     // A burst of cap changes on the live leg, ending on Low: harmless.
     for n in 0..30 {
         let layer = if n % 2 == 0 {
@@ -246,18 +253,7 @@ async fn max_layer_low_gives_the_low_layer() {
             .expect("cap accepted");
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = heights(&mut rx, Duration::from_secs(3)).await;
-    eprintln!(
-        "after 30 cap changes: {} frames in 3 s, heights {:?}",
-        after.len(),
-        dedup(&after)
-    );
-    assert!(after.len() >= 30, "{} frames in 3 s", after.len());
-    assert!(
-        after.iter().all(|h| *h == 180),
-        "heights {:?}",
-        dedup(&after)
-    );
+    only_low(&mut rx, "after 30 cap changes", Duration::from_secs(3), 30).await;
     // Lifting the cap climbs (same connection).
     b.engine
         .set_play_stream_video_layer("a-cam", VideoLayer::High)
@@ -298,12 +294,6 @@ async fn dynacast_sends_the_low_layer_only_while_every_player_caps_low() {
     for p in [a, b, c] {
         p.engine.destroy().await;
     }
-}
-
-fn dedup(heights: &[u32]) -> Vec<u32> {
-    let mut v = heights.to_vec();
-    v.dedup();
-    v
 }
 
 /// A raw client's `PlayVideoLayer` for `stream_id`.
