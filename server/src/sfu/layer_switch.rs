@@ -662,6 +662,13 @@ mod tests {
         s.on_estimate(estimate(300));
         assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 200)), None);
         assert!(s.probe_bps(&ALL_LIVE, ms(t0, 1500)).is_some());
+        // Not in a layer's first 1.5 s (a start is a switch too).
+        let mut s = LayerSwitch::new(High);
+        s.on_estimate(estimate(300));
+        assert_eq!(s.tick(&ALL_LIVE, t0), Some(Low));
+        assert_eq!(s.on_packet(Low, true, t0), Route::Switch);
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 1499)), None);
+        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 1500)).is_some());
         // A link that loses packets is not probed, and a probe ends when
         // losses start.
         let lossy = Estimate {

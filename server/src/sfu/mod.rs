@@ -55,12 +55,28 @@
 //!   track rewrites SSRC and payload type for that leg, strips header
 //!   extensions and writes the packet; the leg's NACK responder answers the
 //!   player's NACKs from what was written.
+//! - Simulcast: a publisher's video track may carry up to three layers
+//!   (rids `q`/`h`/`f` = `VideoLayer` low/medium/high; each layer's SSRC
+//!   comes with its `OnOpen`, all on one `TrackRemote`); a track without
+//!   rids is one `High` layer. The read task tags each packet with its
+//!   layer and whether it starts a keyframe, and meters each layer's rate
+//!   (`layer_meter`). Each player leg's video writer forwards one layer
+//!   (`video_writer`: a sans-IO `layer_switch::LayerSwitch` picks it from
+//!   the leg's estimate and the session's cap and switches at the target's
+//!   keyframe; `rewriter` keeps the leg's sequence numbers and timestamps
+//!   continuous), probing with H.264 filler data while its estimate holds
+//!   it below its cap. A player leg estimates its downlink with TWCC + GCC
+//!   (`estimate`: plus the acknowledged rate and a restart from a rate a
+//!   probe showed). The owner tells a publishing session which layers its
+//!   players want (`dynacast`, via [`SfuObserver::video_layers`]).
 //! - Players' PLI/FIR (delivered by `rtcp_delivery`) are forwarded to
-//!   the publisher as a PLI, at most one per 500 ms per publisher track (later
-//!   ones wait for the window to end, folded into one); a
+//!   the publisher as a PLI for the layer the leg forwards, at most one per
+//!   500 ms per publisher track and layer (later ones wait for the window
+//!   to end, folded into one); a
 //!   player asks for one at once when its ICE is up (the keyframe is
 //!   encoded while DTLS runs) and again when its connection is. A
-//!   player's video starts at a keyframe's first packet (`leg_start`).
+//!   player's video starts at a keyframe's first packet of its first
+//!   layer (`leg_start`, `layer_switch`).
 //! - The publisher's receiver reports and TWCC feedback come from its leg's
 //!   interceptors.
 //! - Sockets: by default every leg shares one UDP port and one ICE-TCP
