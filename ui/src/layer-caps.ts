@@ -8,10 +8,13 @@
 
 import type { VideoLayer } from "./generated/protocol.js";
 
-/** From this tile height (device pixels) up, the medium layer (360p of a 720p source) is worth it. */
-export const MEDIUM_FROM_PX = 240;
-/** From this tile height (device pixels) up, the high layer is worth it. */
-export const HIGH_FROM_PX = 480;
+/**
+ * From this tile height (device pixels) up, the medium layer (360p of a 720p
+ * source) is worth it: below, the low layer (180p) is upscaled at most 1.1x.
+ */
+export const MEDIUM_FROM_PX = 200;
+/** From this tile height (device pixels) up, the high layer is worth it (360p would be upscaled > 1.1x). */
+export const HIGH_FROM_PX = 400;
 /** Hysteresis: a tile drops a layer only below this share of the height that raised it. */
 export const DOWN_SHARE = 0.85;
 /** How long a new wanted layer must hold before it is asked for. */
@@ -29,7 +32,7 @@ function byThresholds(heightPx: number, share: number): VideoLayer {
 
 /**
  * The layer for a tile `heightPx` device pixels high, given the one it has
- * now (null: none yet). Up at the thresholds (< 240 px low, < 480 medium,
+ * now (null: none yet). Up at the thresholds (< 200 px low, < 400 medium,
  * else high); down only below 85 % of them.
  */
 export function layerForHeight(heightPx: number, current: VideoLayer | null): VideoLayer {

@@ -4,27 +4,27 @@ import { LayerCaps, layerForHeight, RETRY_MS, SETTLE_MS, wantedLayer, type CapsC
 import type { VideoLayer } from "../src/generated/protocol.js";
 
 describe("tile size -> simulcast layer", () => {
-  it("asks low under 240 px, medium under 480 px, else high", () => {
+  it("asks low under 200 px, medium under 400 px, else high", () => {
     assert.equal(layerForHeight(0, null), "low");
-    assert.equal(layerForHeight(239, null), "low");
-    assert.equal(layerForHeight(240, null), "medium");
-    assert.equal(layerForHeight(479, null), "medium");
-    assert.equal(layerForHeight(480, null), "high");
+    assert.equal(layerForHeight(199, null), "low");
+    assert.equal(layerForHeight(200, null), "medium");
+    assert.equal(layerForHeight(399, null), "medium");
+    assert.equal(layerForHeight(400, null), "high");
     assert.equal(layerForHeight(2160, null), "high");
   });
 
   it("goes up at the thresholds but down only 15 % below them (hysteresis)", () => {
-    // high holds down to 408 px (0.85 x 480), medium down to 204 px (0.85 x 240).
-    assert.equal(layerForHeight(470, "high"), "high");
-    assert.equal(layerForHeight(408, "high"), "high");
-    assert.equal(layerForHeight(407, "high"), "medium");
-    assert.equal(layerForHeight(210, "medium"), "medium");
-    assert.equal(layerForHeight(203, "medium"), "low");
-    assert.equal(layerForHeight(150, "high"), "low", "a big drop skips a layer");
+    // high holds down to 340 px (0.85 x 400), medium down to 170 px (0.85 x 200).
+    assert.equal(layerForHeight(390, "high"), "high");
+    assert.equal(layerForHeight(340, "high"), "high");
+    assert.equal(layerForHeight(339, "high"), "medium");
+    assert.equal(layerForHeight(175, "medium"), "medium");
+    assert.equal(layerForHeight(169, "medium"), "low");
+    assert.equal(layerForHeight(120, "high"), "low", "a big drop skips a layer");
     // Up needs the full threshold, whatever the current layer.
-    assert.equal(layerForHeight(470, "medium"), "medium");
-    assert.equal(layerForHeight(239, "low"), "low");
-    assert.equal(layerForHeight(500, "low"), "high", "a big rise skips a layer");
+    assert.equal(layerForHeight(390, "medium"), "medium");
+    assert.equal(layerForHeight(199, "low"), "low");
+    assert.equal(layerForHeight(420, "low"), "high", "a big rise skips a layer");
   });
 
   it("a hidden tile or a thumbnail wants low whatever its size", () => {
