@@ -244,11 +244,133 @@ fn filler_nal(len: usize) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sfu::forwarder::RedOnLeg;
+    use rtc::media_stream::MediaStreamTrack;
+    use rtc::rtp_transceiver::rtp_sender::{
+        RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    };
+    use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+    use VideoLayer::{High, Low};
 
     #[test]
     fn filler_is_a_filler_data_nal_unit() {
         let nal = filler_nal(8);
         assert_eq!(&nal[..], &[0x0c, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80]);
         assert_eq!(nal[0] & 0x1f, 12);
+    }
+
+    fn output() -> Output {
+        let local = TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            "s".into(),
+            "t".into(),
+            "l".into(),
+            RtpCodecKind::Video,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(99),
+                    ..Default::default()
+                },
+                codec: rtc_profile::h264_codec(),
+                ..Default::default()
+            }],
+        ));
+        Output {
+            index: 1,
+            local: Arc::new(local),
+            ssrc: 99,
+            payload_type: 125,
+            red: RedOnLeg::NotAudio,
+            layer: Arc::default(),
+        }
+    }
+
+    fn rtp(layer: VideoLayer, keyframe: bool, seq: u16, ts: u32, marker: bool) -> Relayed {
+        Relayed::Rtp {
+            layer,
+            keyframe,
+            packet: rtp::Packet {
+                header: rtp::header::Header {
+                    version: 2,
+                    sequence_number: seq,
+                    timestamp: ts,
+                    marker,
+                    ssrc: 5,
+                    payload_type: 102,
+                    ..Default::default()
+                },
+                payload: Bytes::from_static(&[0x65, 0x88]),
+            },
+        }
+    }
+
+    fn report(layer: VideoLayer, rtp_time: u32) -> Relayed {
+        Relayed::SenderReport {
+            layer,
+            sr: SenderReport {
+                ssrc: 5,
+                rtp_time,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn one_layer_is_forwarded_with_its_reports_and_probes_pad_its_frames() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let meter = Arc::new(LayerMeter::new(t0));
+        meter.record(Low, 1000, t0);
+        meter.record(High, 1000, t0);
+        let (_cap, cap_rx) = watch::channel(High);
+        let (estimates, estimate_rx) = watch::channel(None);
+        let mut leg = VideoLeg::new("s".into(), Arc::clone(&meter), cap_rx, Some(estimate_rx));
+        let out = output();
+        // The first tick asks for the lowest layer's keyframe.
+        let first = leg.next_event().await.expect("a tick");
+        assert_eq!(first.keyframe, Some(Low));
+        assert!(leg
+            .on_relayed(rtp(High, true, 7, 50, true), &out, t0)
+            .packets
+            .is_empty());
+        let started = leg.on_relayed(rtp(Low, true, 10, 1000, true), &out, t0);
+        let p = &started.packets[0];
+        assert_eq!((p.header.ssrc, p.header.payload_type), (99, 125));
+        assert_eq!((p.header.sequence_number, p.header.timestamp), (10, 1000));
+        assert_eq!(leg.current(), Some(Low));
+        // Only the forwarded layer's sender reports, on the leg's SSRC clock.
+        assert!(leg.on_relayed(report(High, 3), &out, t0).report.is_none());
+        let (sr, shift) = leg
+            .on_relayed(report(Low, 900), &out, t0)
+            .report
+            .expect("relayed");
+        assert_eq!((sr.rtp_time, shift), (900, 0));
+        // Held at 300 kbit/s below its cap: after 1.5 s on the layer, a
+        // frame's end is padded with filler, the last filler carrying the
+        // frame's marker and the sequence going on after it.
+        estimates.send_replace(Some(Estimate {
+            target_bps: 300_000,
+            acked_bps: 300_000,
+            lost_permille: 0,
+        }));
+        while leg.switch.estimate().is_none() {
+            leg.next_event().await.expect("the estimate");
+        }
+        meter.record(Low, 1000, at(1900));
+        meter.record(High, 1000, at(1900));
+        let padded = leg
+            .on_relayed(rtp(Low, false, 11, 4000, true), &out, at(2000))
+            .packets;
+        assert!(padded.len() > 1, "{} packets", padded.len());
+        assert!(!padded[0].header.marker);
+        for (n, p) in padded.iter().enumerate() {
+            assert_eq!(p.header.sequence_number, 11 + n as u16);
+            assert_eq!(p.header.timestamp, 4000);
+            assert_eq!(p.header.marker, n == padded.len() - 1);
+        }
+        assert_eq!(padded[1].payload[0] & 0x1f, 12);
+        let next = leg
+            .on_relayed(rtp(Low, false, 12, 7000, true), &out, at(2500))
+            .packets;
+        assert_eq!(next[0].header.sequence_number, 11 + padded.len() as u16);
     }
 }
