@@ -5,6 +5,7 @@
 use super::estimate::LegEstimator;
 use super::layer_switch::Estimate;
 use super::mux::{Mux, MuxCounters, Registration};
+use super::nack_throttle::NackThrottle;
 use super::rtcp_delivery::RtcpDelivery;
 use super::SfuError;
 use crate::config::MediaConfig;
@@ -23,6 +24,9 @@ use webrtc::peer_connection::{
 /// The slot of the keyframe-request delivery interceptor: after every
 /// built-in one, so they all see the RTCP before it narrows it.
 const DELIVERY_SLOT: usize = 14_000;
+/// The slot of a player leg's NACK throttle: wire-ward of the NACK
+/// responder (4 000), so the responder sees only the asks it may answer.
+const NACK_THROTTLE_SLOT: usize = 3_500;
 
 /// Codecs, feedback and header extensions of every SFU peer connection:
 /// the profile the SDK negotiates too.
@@ -42,7 +46,9 @@ const PLAYER_INITIAL_ESTIMATE: f64 = 2_500_000.0;
 ///
 /// A player leg also estimates its downlink: transport-wide sequence
 /// numbers on what it sends and GCC over the player's feedback
-/// ([`LegEstimator`], whose estimates come out on the returned channel).
+/// ([`LegEstimator`], whose estimates come out on the returned channel);
+/// and it resends a packet its player asks for at most twice
+/// ([`NackThrottle`]).
 fn interceptors(role: MediaRole) -> (Registry, Option<watch::Receiver<Option<Estimate>>>) {
     let registry = rtc_profile::feedback_interceptors()
         .with(Slot::from(DELIVERY_SLOT), RtcpDelivery::default());
@@ -56,7 +62,8 @@ fn interceptors(role: MediaRole) -> (Registry, Option<watch::Receiver<Option<Est
             Slot::CongestionControl,
             CongestionControlBuilder::new(estimator).build(),
         )
-        .with(Slot::TwccSender, TwccSenderBuilder::new().build());
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+        .with(Slot::from(NACK_THROTTLE_SLOT), NackThrottle::default());
     (registry, Some(estimate))
 }
 

@@ -96,6 +96,7 @@ mod layer_meter;
 mod layer_switch;
 mod leg_start;
 mod mux;
+mod nack_throttle;
 mod rewriter;
 mod rtcp_delivery;
 mod state;
