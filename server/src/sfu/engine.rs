@@ -5,8 +5,8 @@
 use super::estimate::LegEstimator;
 use super::layer_switch::Estimate;
 use super::mux::{Mux, MuxCounters, Registration};
-use super::nack_throttle::NackThrottle;
-use super::rtcp_delivery::RtcpDelivery;
+use super::nack_throttle::NackBudget;
+use super::rtcp_delivery::{RtcpDelivery, RtcpFilter};
 use super::SfuError;
 use crate::config::MediaConfig;
 use protocol::MediaRole;
@@ -48,10 +48,10 @@ const PLAYER_INITIAL_ESTIMATE: f64 = 2_500_000.0;
 /// numbers on what it sends and GCC over the player's feedback
 /// ([`LegEstimator`], whose estimates come out on the returned channel);
 /// and it resends a packet its player asks for at most twice
-/// ([`NackThrottle`]).
+/// ([`NackBudget`]).
 fn interceptors(role: MediaRole) -> (Registry, Option<watch::Receiver<Option<Estimate>>>) {
     let registry = rtc_profile::feedback_interceptors()
-        .with(Slot::from(DELIVERY_SLOT), RtcpDelivery::default());
+        .with(Slot::from(DELIVERY_SLOT), RtcpFilter::new(RtcpDelivery));
     if role != MediaRole::Play {
         return (registry, None);
     }
@@ -63,7 +63,10 @@ fn interceptors(role: MediaRole) -> (Registry, Option<watch::Receiver<Option<Est
             CongestionControlBuilder::new(estimator).build(),
         )
         .with(Slot::TwccSender, TwccSenderBuilder::new().build())
-        .with(Slot::from(NACK_THROTTLE_SLOT), NackThrottle::default());
+        .with(
+            Slot::from(NACK_THROTTLE_SLOT),
+            RtcpFilter::new(NackBudget::default()),
+        );
     (registry, Some(estimate))
 }
 

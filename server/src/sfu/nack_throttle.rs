@@ -7,17 +7,15 @@
 //! ask multiplies the load on the very link that is losing: measured
 //! through the relay, one loss burst on a 300 kbit/s link with an
 //! 8-packet queue turned into ~500 packets/s sent to a player that
-//! receives ~80. This interceptor sits wire-ward of the NACK responder on
-//! a player leg and strips the asks over budget (sans-IO core:
-//! [`NackBudget`]).
+//! receives ~80. [`NackBudget`] strips the asks over budget, as an
+//! [`RtcpStep`] wire-ward of the NACK responder on a player leg.
 
-use rtc::interceptor::{Interceptor, Packet, StreamInfo, TaggedPacket};
+use super::rtcp_delivery::RtcpStep;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
     nack_pairs_from_sequence_numbers, TransportLayerNack,
 };
-use rtc::sansio::Protocol;
-use rtc::shared::error::Error;
-use std::collections::{HashMap, VecDeque};
+use rtc::rtcp::Packet;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How often one lost packet may be resent.
@@ -84,67 +82,17 @@ impl NackBudget {
     }
 }
 
-/// The interceptor around a [`NackBudget`].
-#[derive(Default)]
-pub(crate) struct NackThrottle {
-    budget: NackBudget,
-    read: VecDeque<TaggedPacket>,
-    write: VecDeque<TaggedPacket>,
-}
+impl RtcpStep for NackBudget {
+    const DELIVER: bool = false;
 
-impl Protocol<TaggedPacket, TaggedPacket, ()> for NackThrottle {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Error> {
-        if let Packet::Rtcp(packets) = &msg.message.packet {
-            let has_nack = packets
-                .iter()
-                .any(|p| p.as_any().is::<TransportLayerNack>());
-            if has_nack {
-                let now = msg.now;
-                let kept: Vec<Box<dyn rtc::rtcp::Packet>> = packets
-                    .iter()
-                    .filter_map(|p| match p.as_any().downcast_ref::<TransportLayerNack>() {
-                        Some(nack) => self
-                            .budget
-                            .filter(nack, now)
-                            .map(|n| Box::new(n) as Box<dyn rtc::rtcp::Packet>),
-                        None => Some(p.clone()),
-                    })
-                    .collect();
-                if kept.is_empty() {
-                    return Ok(());
-                }
-                msg.message.packet = Packet::Rtcp(kept);
-            }
+    fn keep(&mut self, packet: &dyn Packet, now: Instant) -> Option<Box<dyn Packet>> {
+        match packet.as_any().downcast_ref::<TransportLayerNack>() {
+            Some(nack) => self
+                .filter(nack, now)
+                .map(|n| Box::new(n) as Box<dyn Packet>),
+            None => Some(packet.cloned()),
         }
-        self.read.push_back(msg);
-        Ok(())
     }
-
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.read.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Error> {
-        self.write.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.write.pop_front()
-    }
-}
-
-impl Interceptor for NackThrottle {
-    fn bind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _info: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _info: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
 #[cfg(test)]
