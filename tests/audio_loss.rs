@@ -9,9 +9,10 @@
 //! were lost on the wire, how many were recovered and how many still had to
 //! be concealed.
 //!
-//! `CONFER_AUDIO_LOSS_FIGURES=1` also runs 10 % and 50 % loss, and 5 %
-//! reordering (20 ms delay each way, 5 % of packets sent without it), and
-//! prints the figures of each.
+//! `CONFER_AUDIO_LOSS_FIGURES=1` also runs 10 % and 50 % loss, 50 % loss
+//! with 50 ms each way (the network bench's `loss50`), and 5 % reordering
+//! (20 ms delay each way, 5 % of packets sent without it), and prints the
+//! figures of each.
 
 use media_core::capture::tone::dominant_frequency;
 use media_core::{Event, PlayerState};
@@ -83,7 +84,7 @@ async fn impaired(
     name: &str,
     impair: impl FnOnce(&UdpRelay),
 ) -> (AudioFigures, AudioFigures, Option<f64>) {
-    let port = 58_000 + (std::process::id() % 1000) as u16 * 4 + slot;
+    let port = 58_000 + (std::process::id() % 1000) as u16 * 5 + slot;
     let relay = UdpRelay::start(port..=port).await;
     let server = TestServer::start_with(|c| {
         c.media.udp_port = port;
@@ -141,6 +142,12 @@ async fn red_recovers_a_tone_through_30_percent_loss_with_fewer_concealed_frames
         for (slot, loss) in [(1, 10), (2, 50)] {
             red_on_and_off(slot, loss).await;
         }
+        // The network bench's `loss50`: the same loss, 50 ms each way.
+        impaired(4, "50% loss and 50 ms each way", |relay| {
+            relay.set_delay(Duration::from_millis(50));
+            relay.set_loss_percent(50);
+        })
+        .await;
         impaired(3, "5% reordered", |relay| {
             relay.set_delay(Duration::from_millis(20));
             relay.set_reorder_percent(5);

@@ -8,10 +8,13 @@
 //!   audio is sent ([`STARVED`]) counts as losing everything. Without any
 //!   transport-wide feedback, the SFU's receiver reports.
 //! - Downlink: the SFU's loss reports ([`rtc_profile::loss_report`]), one
-//!   per player receiver report about this publisher's track.
-//! - Each side follows the worst figure of the last [`HOLD`], so the level
-//!   rises at once and falls only once the loss stayed lower that long; the
-//!   path loses `1 - (1 - uplink) (1 - downlink)`.
+//!   per player receiver report about this publisher's track (about one a
+//!   second, each crossing two lossy legs: at 50 % loss each way one in
+//!   four arrives).
+//! - Each side follows the worst figure of the last [`HOLD`] (uplink) or
+//!   [`DOWNLINK_HOLD`], so the level rises at once and falls only once the
+//!   loss stayed lower that long; the path loses
+//!   `1 - (1 - uplink) (1 - downlink)`.
 //! - Before the first figure the path is unknown: [`UNKNOWN_LOSS`].
 
 use super::red::MAX_REDUNDANCY;
@@ -27,8 +30,12 @@ const RESIDUAL: f64 = 0.01;
 const ESTIMATE_WINDOW: Duration = Duration::from_secs(2);
 /// An estimate needs feedback on at least this many packets.
 const MIN_PACKETS: u64 = 20;
-/// How long a figure counts: each side follows its worst one in this window.
+/// How long an uplink figure counts: the level follows the worst in this
+/// window.
 const HOLD: Duration = Duration::from_secs(5);
+/// How long a downlink report counts: reports are rarer (and lost on two
+/// legs), so the worst is held longer.
+const DOWNLINK_HOLD: Duration = Duration::from_secs(15);
 /// No transport-wide feedback for this long while audio is sent (after
 /// some came before): the path is taken as losing everything.
 const STARVED: Duration = Duration::from_secs(1);
@@ -73,14 +80,22 @@ pub(crate) fn redundancy_for_loss(loss: f64) -> usize {
     copies.saturating_sub(1).clamp(1, MAX_REDUNDANCY)
 }
 
-/// The largest value pushed within the last [`HOLD`].
-#[derive(Debug, Default)]
+/// The largest value pushed within the last `hold`.
+#[derive(Debug)]
 struct HeldMax {
+    hold: Duration,
     /// Candidates for the maximum, oldest first, values decreasing.
     samples: VecDeque<(Instant, f64)>,
 }
 
 impl HeldMax {
+    fn new(hold: Duration) -> Self {
+        HeldMax {
+            hold,
+            samples: VecDeque::new(),
+        }
+    }
+
     fn push(&mut self, now: Instant, value: f64) {
         while self.samples.back().is_some_and(|&(_, v)| v <= value) {
             self.samples.pop_back();
@@ -92,7 +107,7 @@ impl HeldMax {
         while self
             .samples
             .front()
-            .is_some_and(|&(t, _)| now.saturating_duration_since(t) > HOLD)
+            .is_some_and(|&(t, _)| now.saturating_duration_since(t) > self.hold)
         {
             self.samples.pop_front();
         }
@@ -101,7 +116,7 @@ impl HeldMax {
 }
 
 /// See the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RedLevel {
     /// (when, feedback reported, feedback received): the window's counters.
     feedback: VecDeque<(Instant, u64, u64)>,
@@ -115,18 +130,36 @@ pub(crate) struct RedLevel {
     /// Report counts already taken in.
     uplink_reports: u64,
     downlink_reports: u64,
+    /// The redundancy last returned.
+    redundancy: usize,
 }
 
 impl RedLevel {
     /// A level with no figures yet.
     pub(crate) fn new() -> Self {
-        RedLevel::default()
+        RedLevel {
+            feedback: VecDeque::new(),
+            last_feedback: None,
+            last_update: None,
+            run_start: None,
+            uplink: HeldMax::new(HOLD),
+            downlink: HeldMax::new(DOWNLINK_HOLD),
+            uplink_reports: 0,
+            downlink_reports: 0,
+            redundancy: 0,
+        }
     }
 
     /// Takes the reports as of `now` (called for each frame sent); returns
     /// how many redundant frames to send.
     pub(crate) fn update(&mut self, now: Instant, reports: &LossReports) -> usize {
-        redundancy_for_loss(self.path_loss(now, reports))
+        let loss = self.path_loss(now, reports);
+        let redundancy = redundancy_for_loss(loss);
+        if redundancy != self.redundancy {
+            tracing::debug!(redundancy, loss, ?reports, "RED level");
+            self.redundancy = redundancy;
+        }
+        redundancy
     }
 
     /// The loss the level is sized by (0..1).
@@ -296,9 +329,9 @@ mod tests {
         reports.downlink_fraction_lost = Some(0.2);
         let t1 = t0 + Duration::from_secs(3);
         assert_eq!(level.update(t1, &reports), 3);
-        // The report ages out after the hold.
-        let levels = run(&mut level, &mut reports, t1, 6, 1, |_| false);
-        assert_eq!(levels[200], 3);
+        // The report ages out after its hold.
+        let levels = run(&mut level, &mut reports, t1, 16, 1, |_| false);
+        assert_eq!(levels[700], 3);
         assert_eq!(*levels.last().unwrap(), 1);
     }
 

@@ -3,9 +3,9 @@
 //!
 //! - Repair: a packet lost on the wire is recovered from the redundant
 //!   blocks of a later RED packet first, then from the Opus in-band FEC of
-//!   the packet right after it, and only then concealed (Opus PLC). Each
-//!   outcome is counted, so the player reports loss before repair (packets
-//!   lost) and after it (frames concealed).
+//!   the next frame's packet (its own or a RED block of it), and only then
+//!   concealed (Opus PLC). Each outcome is counted, so the player reports
+//!   loss before repair (packets lost) and after it (frames concealed).
 //! - Delay: each packet's transit (arrival minus its RTP time) is kept for
 //!   the last [`WINDOW`] packets; frames are played at their RTP time plus
 //!   the smallest transit plus the target delay, the spread between the
@@ -243,18 +243,10 @@ impl AudioJitterBuffer {
         let sender_us = first
             .sender_us
             .map(|t| t.saturating_sub((after - missing) as u64 * FRAME_US as u64));
-        let copy = self.held.range(missing + 1..).find_map(|(&seq, held)| {
-            let offset = (seq - missing) as u32 * AUDIO_FRAME_SAMPLES as u32;
-            held.redundant
-                .iter()
-                .find(|(o, _)| *o == offset)
-                .map(|(_, data)| data.clone())
-        });
-        let fec_source = self
-            .held
-            .get(&(missing + 1))
-            .map(|h| h.primary.clone())
-            .filter(|p| !p.is_empty());
+        let copy = self.opus_packet_of(missing);
+        // The next frame's packet carries this one's FEC, wherever it is
+        // held: its own packet, or a RED block of a later one.
+        let fec_source = self.opus_packet_of(missing + 1);
         let (repaired, counter) = match (copy, fec_source) {
             (Some(block), _) => (self.decoder.decode(&block), &mut self.counts.recovered_red),
             (None, Some(next)) => (
@@ -274,6 +266,21 @@ impl AudioJitterBuffer {
                 tracing::debug!(%e, "audio repair failed");
             }
         }
+    }
+
+    /// The Opus packet of frame `seq` among the held packets: its own, or
+    /// the first later packet's RED block of it.
+    fn opus_packet_of(&self, seq: i64) -> Option<Bytes> {
+        if let Some(own) = self.held.get(&seq).filter(|h| !h.primary.is_empty()) {
+            return Some(own.primary.clone());
+        }
+        self.held.range(seq + 1..).find_map(|(&later, held)| {
+            let offset = (later - seq) as u32 * AUDIO_FRAME_SAMPLES as u32;
+            held.redundant
+                .iter()
+                .find(|(o, _)| *o == offset)
+                .map(|(_, data)| data.clone())
+        })
     }
 
     /// Decodes a packet's own frame.
@@ -402,6 +409,16 @@ mod tests {
         let (red, frames) = run(&packets(40, 8), |i| (10..18).contains(&i));
         assert_eq!(frames, 40);
         assert_eq!((red.lost, red.recovered_red, red.concealed), (8, 8, 0));
+    }
+
+    #[test]
+    fn fec_comes_from_a_red_copy_of_the_next_frame_too() {
+        // 10, 11 and 12 lost; 13 carries 11 and 12 (distance 2), and 11's
+        // copy carries 10's FEC.
+        let (c, frames) = run(&packets(30, 2), |i| (10..13).contains(&i));
+        assert_eq!(frames, 30);
+        assert_eq!((c.lost, c.recovered_red, c.recovered_fec), (3, 2, 1));
+        assert_eq!(c.concealed, 0);
     }
 
     #[test]
