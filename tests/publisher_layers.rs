@@ -156,10 +156,11 @@ async fn a_simulcast_publisher_behind_a_capped_link_shares_it_and_keeps_playing(
     b.engine.destroy().await;
 }
 
-/// Media packets the relay dropped while a 720p15 single-layer publisher
-/// (its keyframes every 2 s) sent through a 1 Mbit/s link with a 10-packet
-/// queue for 12 s, paced or not; and the frames its player decoded.
-async fn drops_behind_1_mbps(slot: u16, pace: bool) -> (u64, usize) {
+/// Media packets the relay dropped `(toward the SFU, from it)` while a
+/// 720p15 single-layer publisher (a keyframe every second) sent through a
+/// 1 Mbit/s link with a 10-packet queue for 12 s, paced or not; and the
+/// frames its player decoded.
+async fn drops_behind_1_mbps(slot: u16, pace: bool) -> ((u64, u64), usize) {
     let (server, relay) = behind_relay(port(slot)).await;
     relay.set_rate_kbps(1000);
     let mut profile = server.profile();
@@ -175,6 +176,7 @@ async fn drops_behind_1_mbps(slot: u16, pace: bool) -> (u64, usize) {
     let mut config = VideoPreset::P720.config();
     config.bitrate_kbps = 500;
     config.fps = 15;
+    config.keyframe_interval_s = 1;
     a.engine
         .set_video_config(config, PublishChannel::Main)
         .expect("config");
@@ -184,21 +186,31 @@ async fn drops_behind_1_mbps(slot: u16, pace: bool) -> (u64, usize) {
     b.login("paced", false, None);
     let mut rx = play(&mut b, "a-cam").await;
     let _ = rendered_sizes(&mut rx, Duration::from_secs(3)).await;
-    let before = relay.dropped();
+    let before = relay.dropped_each_way();
     let seen = rendered_sizes(&mut rx, Duration::from_secs(12)).await;
-    let dropped = relay.dropped() - before;
+    let after = relay.dropped_each_way();
     a.engine.destroy().await;
     b.engine.destroy().await;
-    (dropped, seen.len())
+    ((after.0 - before.0, after.1 - before.1), seen.len())
 }
 
+/// A measurement (run it with `--ignored`; the relay's timing shares two
+/// loaded cores with the engines and the server). Steady keyframe drops are
+/// alike (paced 49-89 packets in 12 s, unpaced 60); what pacing prevents is
+/// the collapse at the start, when the first 720p keyframe burst into the
+/// queue and the losses' NACK retransmissions kept it full: unpaced, two
+/// runs in three lost 3,800-4,100 packets and decoded 42-53 of 180 frames.
+/// So it checks that the paced publisher keeps the link: few drops, every
+/// frame; the unpaced run is printed beside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paced_keyframes_lose_fewer_packets_in_a_small_queue() {
+#[ignore]
+async fn paced_keyframes_keep_a_small_queue_from_collapsing() {
     let (paced, paced_frames) = drops_behind_1_mbps(2, true).await;
     let (burst, burst_frames) = drops_behind_1_mbps(3, false).await;
     eprintln!(
-        "behind 1 Mbit/s, 10-packet queue, 12 s: paced {paced} packets dropped \
-         ({paced_frames} frames decoded), unpaced {burst} dropped ({burst_frames} frames)"
+        "behind 1 Mbit/s, 10-packet queue, 12 s, packets dropped (toward the SFU, from it): \
+         paced {paced:?} ({paced_frames} frames decoded), unpaced {burst:?} ({burst_frames} frames)"
     );
-    assert!(paced < burst, "paced {paced} dropped, unpaced {burst}");
+    assert!(paced.0 + paced.1 < 240, "paced: {paced:?} dropped");
+    assert!(paced_frames >= 170, "paced: {paced_frames} frames of 180");
 }

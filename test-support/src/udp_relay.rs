@@ -84,6 +84,18 @@ impl UdpRelay {
             .sum()
     }
 
+    /// Media packets lost or dropped so far toward the SFU and from it.
+    pub fn dropped_each_way(&self) -> (u64, u64) {
+        let way = |d| {
+            self.relays
+                .iter()
+                .map(|r| r.stats(d))
+                .map(|s| s.lost + s.queue_drops)
+                .sum()
+        };
+        (way(Direction::Up), way(Direction::Down))
+    }
+
     fn change(&self, edit: impl FnOnce(&mut Conditions)) {
         let mut conditions = self.conditions.lock().expect("relay conditions");
         edit(&mut conditions);

@@ -22,7 +22,7 @@ const MIN_RATE_BPS: f64 = 200_000.0;
 const MIN_BURST_BYTES: f64 = 4.0 * 1200.0;
 /// The longest a packet should wait: the pacer sends at least at the rate
 /// that empties its queue within this.
-pub(crate) const MAX_QUEUE_DELAY: Duration = Duration::from_millis(250);
+pub(crate) const MAX_QUEUE_DELAY: Duration = Duration::from_secs(1);
 
 /// A leaky bucket: how long the next packet must wait.
 #[derive(Debug, Clone)]
@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn a_queue_beyond_the_pacing_rate_drains_within_the_limit() {
         let start = Instant::now();
-        // 200 kbit/s floor (25 kB/s) but 100 kB queued: drained in ~250 ms,
+        // 200 kbit/s floor (25 kB/s) but 100 kB queued: drained in ~1 s,
         // not 4 s, and never all at once.
         let mut p = Pacer::new(start, 0);
         for _ in 0..84 {
@@ -158,7 +158,7 @@ mod tests {
             took <= MAX_QUEUE_DELAY + Duration::from_millis(20),
             "{took:?}"
         );
-        assert!(took >= Duration::from_millis(150), "{took:?}");
+        assert!(took >= Duration::from_millis(900), "{took:?}");
         assert!(at_once < 84 / 2, "{at_once} of 84 at once");
     }
 
