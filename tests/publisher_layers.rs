@@ -115,12 +115,15 @@ async fn a_player_asking_for_the_small_video_decodes_320x180() {
     // The cap reaches the SFU, which switches at the next keyframe of q.
     let _ = rendered_sizes(&mut rx, Duration::from_secs(2)).await;
     let seen = rendered_sizes(&mut rx, Duration::from_secs(3)).await;
+    let quality = sent(&mut a, Duration::from_millis(10)).await;
     eprintln!(
-        "capped Small: {} frames in 3 s, sizes {:?}; publisher {:?}",
+        "capped Small: {} frames in 3 s, sizes {:?}; publisher {quality:?}",
         seen.len(),
         sizes(&seen),
-        sent(&mut a, Duration::from_millis(10)).await
     );
+    // Dynacast: its only player wants the low layer, so only 180p is sent.
+    let last = quality.last().expect("publisher quality");
+    assert_eq!(last.2, 180, "the publisher's top layer: {quality:?}");
     assert!(seen.len() >= 30, "{} frames in 3 s", seen.len());
     assert_eq!(sizes(&seen), vec![(320, 180)]);
     assert!(seen.windows(2).all(|w| w[1].0 > w[0].0), "{seen:?}");

@@ -724,3 +724,35 @@ async fn quality_loop(shared: Arc<ChannelShared>, facts: FactSender) {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyframe_request_naming_a_layer_reaches_only_that_layer() {
+        let link = PublishLink::new();
+        link.request_keyframe(Some(VideoLayer::Low));
+        assert!(!link.take_keyframe(VideoLayer::High));
+        assert!(!link.take_keyframe(VideoLayer::Medium));
+        assert!(link.take_keyframe(VideoLayer::Low));
+        assert!(!link.take_keyframe(VideoLayer::Low), "taken once");
+        // A new connection (or an unknown SSRC): every layer.
+        link.connected();
+        assert!(VideoLayer::ALL.iter().all(|&l| link.take_keyframe(l)));
+    }
+
+    #[test]
+    fn dynacast_wants_what_the_sfu_said_until_a_new_connection() {
+        let link = PublishLink::new();
+        assert!(
+            VideoLayer::ALL.iter().all(|&l| link.wants(l)),
+            "all at first"
+        );
+        link.set_wanted(&[VideoLayer::Low, VideoLayer::High]);
+        assert!(link.wants(VideoLayer::Low) && link.wants(VideoLayer::High));
+        assert!(!link.wants(VideoLayer::Medium));
+        link.renegotiating();
+        assert!(VideoLayer::ALL.iter().all(|&l| link.wants(l)));
+    }
+}
