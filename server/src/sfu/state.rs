@@ -496,16 +496,15 @@ impl State {
         // Nobody plays (or says what it wants yet): the publisher keeps what
         // it sends, so a first player finds every layer ready (a publisher
         // resumes a paused top layer only as its own estimate climbs back).
-        let mut wanted = if wishes.is_empty() {
-            publisher.dynacast.told()
-        } else {
-            [false; 3]
-        };
-        for wish in wishes {
-            for (union, want) in wanted.iter_mut().zip(wish) {
-                *union |= *want;
+        let wanted = (!wishes.is_empty()).then(|| {
+            let mut union = [false; 3];
+            for wish in wishes {
+                for (layer, want) in union.iter_mut().zip(wish) {
+                    *layer |= *want;
+                }
             }
-        }
+            union
+        });
         match publisher.dynacast.update(wanted, due, now) {
             Tell::Now(active) => {
                 tracing::debug!(stream_id = %stream.stream_id, ?active, "dynacast");
