@@ -40,6 +40,9 @@ const MIN_LAYER_LINES: u32 = 180;
 /// Each layer's nominal rate relative to the layer above (a quarter of
 /// the pixels, `0.25^0.8`).
 const RATE_PER_STEP: f64 = 0.330;
+/// The smallest side the encoder takes (a capture smaller than its config
+/// still gets encodable layers).
+const MIN_SIDE: u32 = 16;
 /// A sending layer is paused when what is left for it stays below this
 /// share of its nominal rate.
 pub(crate) const PAUSE_BELOW: f64 = 0.75;
@@ -95,8 +98,8 @@ impl Allocation {
                 let down = (top - i) as u32;
                 LayerPlan {
                     layer,
-                    width: (source.0 >> down) & !1,
-                    height: (source.1 >> down) & !1,
+                    width: ((source.0 >> down) & !1).max(MIN_SIDE),
+                    height: ((source.1 >> down) & !1).max(MIN_SIDE),
                     nominal_kbps: f64::from(config.bitrate_kbps) * RATE_PER_STEP.powi(down as i32),
                 }
             })
@@ -212,6 +215,15 @@ mod tests {
         assert_eq!(layers_for(360, 640), vec![Low, Medium], "portrait");
         assert_eq!(layers_for(480, 270), vec![High]);
         assert_eq!(layers_for(320, 180), vec![High]);
+    }
+
+    #[test]
+    fn a_capture_smaller_than_its_config_still_gets_encodable_layers() {
+        let layers = layers_for(1280, 720);
+        let mut a = Allocation::new((40, 30), &layers, &VideoPreset::P720.config());
+        let s = sent(&a.update(Instant::now(), 0, |_| true));
+        let sizes: Vec<_> = s.iter().map(|x| (x.1, x.2)).collect();
+        assert_eq!(sizes, vec![(16, 16), (20, 16), (40, 30)]);
     }
 
     fn p720() -> (Allocation, Instant) {
