@@ -353,17 +353,20 @@ impl LayerSwitch {
             // Nothing live within reach: keep what flows.
             return self.target;
         };
-        let forced = !layers.live(current) || current > self.cap || self.fell;
+        let silent = !layers.live(current);
         if affordable < current {
             self.up_since = None;
             let since = *self.down_since.get_or_insert(now);
-            if forced || now.saturating_duration_since(since) >= DOWN_AFTER {
+            let at_once = silent || current > self.cap || self.fell;
+            if at_once || now.saturating_duration_since(since) >= DOWN_AFTER {
                 return Some(affordable);
             }
-            return self.target;
+            // Not yet: a pending up-switch is called off meanwhile.
+            return self.target.filter(|t| *t <= current).or(Some(current));
         }
         self.down_since = None;
-        if forced {
+        if silent {
+            // The layer went away: whatever is affordable, now.
             return Some(affordable);
         }
         if affordable == current {
@@ -533,6 +536,12 @@ mod tests {
         let mut s = started_on(High, 2000, t0);
         s.on_estimate(estimate(300));
         assert_eq!(s.tick(&ALL_LIVE, ms(t0, 10)), Some(Low));
+        // A sharp fall that still affords more than the current layer
+        // lifts nothing.
+        let mut s = started_on(Low, 10_000, t0);
+        s.on_estimate(estimate(5000));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 10)), None);
+        assert_eq!(s.target(), Some(Low));
 
         // A cap: at once, and never above it afterwards.
         let mut s = started_on(High, 5000, t0);
