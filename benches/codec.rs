@@ -1,8 +1,10 @@
 //! Codec cost on this machine: openh264 encode and decode ms per frame at
 //! 360p and 720p (300 test-pattern frames each, at the preset bitrate), the
 //! bitrate achieved against the target, the share of barcode stamps read
-//! back after decoding, and Opus encode/decode ms per 20 ms frame. Prints one
-//! figure per line. Run in release: `cargo bench --bench codec`.
+//! back after decoding, the three encoders of a 720p30 simulcast publisher
+//! (720p/360p/180p at 1500/495/163 kbit/s, the SDK's nominal rates) in one
+//! thread as the video thread runs them, and Opus encode/decode ms per 20 ms
+//! frame. Prints one figure per line. Run in release: `cargo bench --bench codec`.
 
 use media_core::capture::barcode;
 use media_core::capture::test_pattern::TestPattern;
@@ -70,6 +72,57 @@ fn video(name: &str, config: VideoConfig) {
     );
 }
 
+/// Three encoders, one per simulcast layer of a 720p30 source, each fed
+/// its own test pattern (the SDK box-filters each from the one above;
+/// that costs ~1 ms a tick in release and is not measured here).
+fn simulcast_720p() {
+    let layers = [(1280, 720, 1500), (640, 360, 495), (320, 180, 163)];
+    let mut encoders: Vec<_> = layers
+        .iter()
+        .map(|&(width, height, bitrate_kbps)| {
+            let config = VideoConfig {
+                width,
+                height,
+                bitrate_kbps,
+                ..VideoPreset::P720.config()
+            };
+            let pattern = TestPattern::new(width, height);
+            (
+                H264Encoder::new(&config).expect("valid layer config"),
+                pattern,
+            )
+        })
+        .collect();
+    let start_us = unix_time_us();
+    let mut ticks = Vec::with_capacity(VIDEO_FRAMES as usize);
+    let mut bytes = 0usize;
+    for n in 0..VIDEO_FRAMES {
+        let t = start_us + u64::from(n) * 1_000_000 / 30;
+        let frames: Vec<_> = encoders.iter_mut().map(|(_, p)| p.frame(n, t)).collect();
+        let started = Instant::now();
+        for ((encoder, _), frame) in encoders.iter_mut().zip(&frames) {
+            if let Some(encoded) = encoder.encode(frame, false).expect("encode") {
+                bytes += encoded.data.len();
+            }
+        }
+        ticks.push(started.elapsed());
+    }
+    ticks.sort();
+    let total: Duration = ticks.iter().sum();
+    println!(
+        "h264_simulcast_720p_3_layers_ms_per_tick {:.3}",
+        ms_per(total, VIDEO_FRAMES as u64)
+    );
+    println!(
+        "h264_simulcast_720p_3_layers_p95_ms_per_tick {:.3}",
+        ticks[ticks.len() * 95 / 100].as_secs_f64() * 1000.0
+    );
+    println!(
+        "h264_simulcast_720p_3_layers_achieved_kbps {:.0}",
+        bytes as f64 * 8.0 / (f64::from(VIDEO_FRAMES) / 30.0) / 1000.0
+    );
+}
+
 fn audio() {
     let mut tone = ToneGenerator::new(440.0, 48_000, 1);
     let frames: Vec<_> = (0..AUDIO_FRAMES)
@@ -107,5 +160,6 @@ fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
     video("360p", VideoPreset::P360.config());
     video("720p", VideoPreset::P720.config());
+    simulcast_720p();
     audio();
 }
