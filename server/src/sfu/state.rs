@@ -664,12 +664,10 @@ impl State {
             .players
             .get(&key)
             .is_some_and(|p| only.is_none_or(|id| p.id == id));
-        match current.then(|| self.players.remove(&key)).flatten() {
-            Some(player) => {
-                self.dynacast(&leg.stream, false, Instant::now());
-                player.finish()
-            }
-            None => Closing::default(),
+        if current {
+            self.remove_players(|k| *k == key)
+        } else {
+            Closing::default()
         }
     }
 
@@ -701,10 +699,16 @@ impl State {
     fn remove_players(&mut self, which: impl Fn(&(StreamKey, String)) -> bool) -> Closing {
         let keys: Vec<_> = self.players.keys().filter(|k| which(k)).cloned().collect();
         let mut closing = Closing::default();
-        for key in keys {
-            if let Some(player) = self.players.remove(&key) {
+        for key in &keys {
+            if let Some(player) = self.players.remove(key) {
                 closing.0.extend(player.finish().0);
             }
+        }
+        // Their wishes leave with them (a publisher that is gone too is
+        // told nothing).
+        let now = Instant::now();
+        for (stream, _) in &keys {
+            self.dynacast(stream, false, now);
         }
         closing
     }
