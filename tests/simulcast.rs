@@ -9,8 +9,8 @@
 //!   player leg's probe; the time it took is printed);
 //! - `max_layer: low` gives the low layer;
 //! - dynacast: every player capped low makes the publisher send the low
-//!   layer only, one uncapped player all three (read off the publisher's
-//!   sent rate);
+//!   layer only, one uncapped player all three, and the low one again once
+//!   that player left (read off the publisher's sent rate);
 //! - `PlayVideoLayer` is refused for a stream the session does not play
 //!   (unknown, another's, stopped) or an invalid ID, and a burst of
 //!   changes is acknowledged one by one.
@@ -291,7 +291,16 @@ async fn dynacast_sends_the_low_layer_only_while_every_player_caps_low() {
         all.last().is_some_and(|k| *k > 1000.0),
         "the publisher sends {all:?} kbit/s"
     );
-    for p in [a, b, c] {
+    // The uncapped player leaves: only the low layer again.
+    b.engine.destroy().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let left = sent_kbps(&mut a, Duration::from_secs(7)).await;
+    eprintln!("the uncapped player left: publisher sends {left:?} kbit/s");
+    assert!(
+        left.last().is_some_and(|k| *k < 400.0),
+        "the publisher still sends {left:?} kbit/s"
+    );
+    for p in [a, c] {
         p.engine.destroy().await;
     }
 }
