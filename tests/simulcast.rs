@@ -265,6 +265,18 @@ async fn max_layer_low_gives_the_low_layer() {
     b.engine.destroy().await;
 }
 
+/// Fails unless the publisher, given 4 s to follow, sends at most the low
+/// layer's rate (under 400 kbit/s) by the end of the next 7 s.
+async fn sends_low_only(a: &mut Peer, when: &str) {
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let sent = sent_kbps(a, Duration::from_secs(7)).await;
+    eprintln!("{when}: publisher sends {sent:?} kbit/s");
+    assert!(
+        sent.last().is_some_and(|k| *k < 400.0),
+        "{when}: the publisher still sends {sent:?} kbit/s"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynacast_sends_the_low_layer_only_while_every_player_caps_low() {
     let (server, relay) = behind_split_relay().await;
@@ -272,13 +284,7 @@ async fn dynacast_sends_the_low_layer_only_while_every_player_caps_low() {
     let low = Some(VideoLayer::Low);
     let (b, mut b_rx) = player(&server, &relay, CLEAN, "dyna", "b", low).await;
     let (c, _c_rx) = player(&server, &relay, CLEAN, "dyna", "c", low).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let capped = sent_kbps(&mut a, Duration::from_secs(7)).await;
-    eprintln!("both players capped low: publisher sends {capped:?} kbit/s");
-    assert!(
-        capped.last().is_some_and(|k| *k < 400.0),
-        "the publisher still sends {capped:?} kbit/s"
-    );
+    sends_low_only(&mut a, "both players capped low").await;
     // One player wants the top layer: all three are sent again.
     b.engine
         .set_play_stream_video_layer("a-cam", VideoLayer::High)
@@ -293,13 +299,7 @@ async fn dynacast_sends_the_low_layer_only_while_every_player_caps_low() {
     );
     // The uncapped player leaves: only the low layer again.
     b.engine.destroy().await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let left = sent_kbps(&mut a, Duration::from_secs(7)).await;
-    eprintln!("the uncapped player left: publisher sends {left:?} kbit/s");
-    assert!(
-        left.last().is_some_and(|k| *k < 400.0),
-        "the publisher still sends {left:?} kbit/s"
-    );
+    sends_low_only(&mut a, "the uncapped player left").await;
     for p in [a, c] {
         p.engine.destroy().await;
     }
