@@ -408,7 +408,7 @@ fn video_loop(
         };
         let link = &shared.link;
         let estimate = link.target_kbps.load(Ordering::Relaxed);
-        let targets = plan.update(Instant::now(), estimate, link, |l| link.wants(l));
+        let targets = plan.update(Instant::now(), estimate, link);
         let pacing_kbps: u32 = targets
             .iter()
             .filter_map(|(_, t)| t.as_ref())
@@ -529,13 +529,12 @@ impl Plan {
 
     /// What to encode per layer (lowest first; `None`: paused) for an
     /// estimate of `estimate_kbps` (0: none yet; layers then go by where
-    /// `link`'s estimator starts).
+    /// `link`'s estimator starts) and the layers `link`'s SFU wants.
     fn update(
         &mut self,
         now: Instant,
         estimate_kbps: u32,
         link: &PublishLink,
-        wanted: impl Fn(VideoLayer) -> bool,
     ) -> Vec<(VideoLayer, Option<EncodeTarget>)> {
         match self {
             Plan::Single(a) => vec![(VideoLayer::High, Some(a.update(now, estimate_kbps)))],
@@ -544,7 +543,7 @@ impl Plan {
                     0 => link.initial_kbps.load(Ordering::Relaxed),
                     known => known,
                 };
-                a.update(now, estimate, wanted)
+                a.update(now, estimate, |l| link.wants(l))
             }
         }
     }
