@@ -118,8 +118,9 @@ pub(super) enum Command {
     /// A keyframe of a layer of a publisher track is wanted (a player's
     /// request from its leg's RTCP task, or a layer switch's from its writer).
     KeyframeRequest { track: TrackRef, layer: VideoLayer },
-    /// A player's receiver report on its copy of a publisher track: its
-    /// downlink lost `fraction_lost` (1/256), for the publisher's RED.
+    /// A player's receiver report on its copy of a publisher track: it
+    /// lost `fraction_lost` (1/256, on the whole path), for the
+    /// publisher's RED.
     DownlinkLoss { track: TrackRef, fraction_lost: u8 },
     /// A delayed keyframe request is due (from the owner's timer task).
     KeyframeDue { track: TrackRef, layer: VideoLayer },
@@ -218,6 +219,9 @@ pub(super) struct State {
     view: watch::Sender<View>,
     publishers: HashMap<StreamKey, Publisher>,
     players: HashMap<(StreamKey, String), Player>,
+    /// The latest video layer cap each session set per stream: a player leg
+    /// built while a cap changed takes it over the one its offer read.
+    caps: HashMap<(StreamKey, String), VideoLayer>,
     /// What the observer is told once the view is published.
     notices: Vec<Notice>,
 }
@@ -318,6 +322,7 @@ impl State {
             view,
             publishers: HashMap::new(),
             players: HashMap::new(),
+            caps: HashMap::new(),
             notices: Vec::new(),
         }
     }
@@ -393,7 +398,11 @@ impl State {
                             Closing::default()
                         }
                     }
-                    MediaRole::Play => self.remove_player(&leg, id),
+                    MediaRole::Play => {
+                        self.caps
+                            .remove(&(leg.stream.clone(), leg.session_id.clone()));
+                        self.remove_player(&leg, id)
+                    }
                 };
                 reply_or_close(reply, closing);
             }
@@ -444,6 +453,7 @@ impl State {
                 if let Some(player) = self.players.get(&key) {
                     player.cap.send_replace(cap);
                 }
+                self.caps.insert(key, cap);
             }
             Command::Wanted { leg, index, wanted } => {
                 let key = (leg.leg.stream.clone(), leg.leg.session_id);
@@ -576,6 +586,8 @@ impl State {
             return;
         };
         let key = (leg.leg.stream.clone(), leg.leg.session_id.clone());
+        // A cap set while the leg was built is newer than its offer's.
+        let cap = self.caps.get(&key).copied().unwrap_or(cap);
         let player = Player {
             id: leg.id,
             publisher,
@@ -672,6 +684,7 @@ impl State {
     }
 
     fn close_session(&mut self, session_id: &str) -> Closing {
+        self.caps.retain(|(_, s), _| s != session_id);
         let mut closing = self.remove_players(|(_, s)| s == session_id);
         let published: Vec<StreamKey> = self
             .publishers
@@ -900,7 +913,7 @@ impl State {
         }
     }
 
-    /// Passes a player's downlink loss of an audio track on to its publisher.
+    /// Passes a player's loss of an audio track on to its publisher.
     fn downlink_loss(&mut self, track: &TrackRef, fraction_lost: u8) {
         let Some(source) = self.track(track).filter(|s| s.kind == RtpCodecKind::Audio) else {
             return;
