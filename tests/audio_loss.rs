@@ -60,6 +60,19 @@ async fn figures(player: &mut Peer, n: usize) -> AudioFigures {
     sum
 }
 
+/// The publisher's audio send rate, kbit/s, in its next quality report.
+async fn sent_audio_kbps(publisher: &mut Peer) -> f64 {
+    let events = publisher.collect_for(Duration::from_millis(3_200)).await;
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::PublisherQualityUpdate { quality, .. } => Some(quality.audio_kbps),
+            _ => None,
+        })
+        .unwrap_or(0.0)
+}
+
 /// The dominant frequency of the next second of played audio.
 async fn played_tone(probe: &mut AudioProbe) -> Option<f64> {
     probe.drain();
@@ -110,11 +123,13 @@ async fn impaired(
     figures(&mut b, SETTLE_REPORTS).await;
     let with_red = figures(&mut b, REPORTS).await;
     let tone = played_tone(&mut probe).await;
+    let red_kbps = sent_audio_kbps(&mut a).await;
     a.engine.enable_audio_red(false);
     figures(&mut b, SETTLE_REPORTS).await;
     let without_red = figures(&mut b, REPORTS).await;
+    let plain_kbps = sent_audio_kbps(&mut a).await;
     eprintln!(
-        "{name}: RED {with_red:.1?}, plain Opus + FEC {without_red:.1?}, tone heard with RED {tone:.1?} Hz"
+        "{name}: RED {with_red:.1?} sending {red_kbps:.0} kbit/s, plain Opus + FEC {without_red:.1?} sending {plain_kbps:.0} kbit/s, tone heard with RED {tone:.1?} Hz"
     );
     a.engine.destroy().await;
     b.engine.destroy().await;

@@ -1,10 +1,11 @@
-//! The SFU's downlink loss report: an RTCP APP packet (RFC 3550 6.7, name
+//! The SFU's player loss report: an RTCP APP packet (RFC 3550 6.7, name
 //! `CFDL`) the SFU sends a publisher with the fraction of one of its tracks'
-//! packets a player's downlink lost, as that player's receiver report said.
-//! A publisher sizes its audio redundancy (RED) by the loss on the whole
-//! path, its uplink and its players' downlinks, and the SFU's own receiver
-//! reports only cover the uplink. Endpoints that do not know the name
-//! (Chromium) ignore the packet.
+//! packets a player lost, as that player's receiver report said (the SFU
+//! forwards audio with the publisher's sequence numbers, so that is the
+//! loss of the whole path, uplink and the player's downlink). A publisher
+//! sizes its audio redundancy (RED) by the loss on the whole path, and the
+//! SFU's own feedback only covers the uplink. Endpoints that do not know
+//! the name (Chromium) ignore the packet.
 //!
 //! Layout (16 bytes): `V=2 P=0 subtype=0 | PT=204 | length=3 | media SSRC |
 //! "CFDL" | fraction lost (1/256, as in a reception report) | 3 zero bytes`.
@@ -23,12 +24,12 @@ const NAME: &[u8; 4] = b"CFDL";
 /// The packet's length on the wire.
 pub const LEN: usize = 16;
 
-/// One downlink loss report.
+/// One player loss report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LossReport {
     /// The publisher's SSRC the loss is about.
     pub media_ssrc: u32,
-    /// The fraction of its packets lost on a player's downlink, in 1/256.
+    /// The fraction of its packets a player lost, in 1/256.
     pub fraction_lost: u8,
 }
 

@@ -7,14 +7,16 @@
 //!   drops feedback still leaves an estimate; feedback that stops while
 //!   audio is sent ([`STARVED`]) counts as losing everything. Without any
 //!   transport-wide feedback, the SFU's receiver reports.
-//! - Downlink: the SFU's loss reports ([`rtc_profile::loss_report`]), one
+//! - Players: the SFU's loss reports ([`rtc_profile::loss_report`]), one
 //!   per player receiver report about this publisher's track (about one a
 //!   second, each crossing two lossy legs: at 50 % loss each way one in
-//!   four arrives).
-//! - Each side follows the worst figure of the last [`HOLD`] (uplink) or
-//!   [`DOWNLINK_HOLD`], so the level rises at once and falls only once the
-//!   loss stayed lower that long; the path loses
-//!   `1 - (1 - uplink) (1 - downlink)`.
+//!   four arrives). The SFU forwards audio with the publisher's sequence
+//!   numbers, so a player's loss is that of the whole path, uplink
+//!   included.
+//! - Each follows its worst figure of the last [`HOLD`] (uplink) or
+//!   [`DOWNLINK_HOLD`] (players), so the level rises at once and falls only
+//!   once the loss stayed lower that long; the path loses the larger of
+//!   the two (the players' figure, when it comes, covers the uplink too).
 //! - Before the first figure the path is unknown: [`UNKNOWN_LOSS`].
 
 use super::red::MAX_REDUNDANCY;
@@ -25,7 +27,7 @@ use std::time::{Duration, Instant};
 const NO_REDUNDANCY_BELOW: f64 = 0.02;
 /// The share of frames left lost after redundancy the level aims at (on
 /// random loss), before Opus FEC.
-const RESIDUAL: f64 = 0.01;
+const RESIDUAL: f64 = 0.02;
 /// The transport-wide feedback window one uplink estimate covers.
 const ESTIMATE_WINDOW: Duration = Duration::from_secs(2);
 /// An estimate needs feedback on at least this many packets.
@@ -33,8 +35,8 @@ const MIN_PACKETS: u64 = 20;
 /// How long an uplink figure counts: the level follows the worst in this
 /// window.
 const HOLD: Duration = Duration::from_secs(5);
-/// How long a downlink report counts: reports are rarer (and lost on two
-/// legs), so the worst is held longer.
+/// How long a player's loss report counts: reports are rarer (and lost on
+/// two legs), so the worst is held longer.
 const DOWNLINK_HOLD: Duration = Duration::from_secs(15);
 /// No transport-wide feedback for this long while audio is sent (after
 /// some came before): the path is taken as losing everything.
@@ -65,8 +67,8 @@ pub(crate) struct LossReports {
 
 /// How many older frames to repeat at a packet loss of `loss` (0..1): none
 /// below 2 %, else the fewest that leave under [`RESIDUAL`] of the frames
-/// lost on random loss (one up to 10 %, two up to 21 %, three up to 31 %,
-/// six at 50 %), at most [`MAX_REDUNDANCY`].
+/// lost on random loss (one up to 14 %, two up to 27 %, three up to 37 %,
+/// five at 50 %), at most [`MAX_REDUNDANCY`].
 pub(crate) fn redundancy_for_loss(loss: f64) -> usize {
     if loss.is_nan() || loss < NO_REDUNDANCY_BELOW {
         return 0;
@@ -75,7 +77,7 @@ pub(crate) fn redundancy_for_loss(loss: f64) -> usize {
         return MAX_REDUNDANCY;
     }
     // A frame is lost when its packet and its k copies all are: loss^(k+1).
-    // (Less a hair, so that a loss of exactly 10 % asks for one copy.)
+    // (Less a hair against rounding at the steps.)
     let copies = (RESIDUAL.ln() / loss.ln() - 1e-9).ceil() as usize;
     copies.saturating_sub(1).clamp(1, MAX_REDUNDANCY)
 }
@@ -191,8 +193,10 @@ impl RedLevel {
         if uplink.is_none() && downlink.is_none() {
             return UNKNOWN_LOSS;
         }
-        let (up, down) = (uplink.unwrap_or(0.0), downlink.unwrap_or(0.0));
-        1.0 - (1.0 - up.clamp(0.0, 1.0)) * (1.0 - down.clamp(0.0, 1.0))
+        uplink
+            .unwrap_or(0.0)
+            .max(downlink.unwrap_or(0.0))
+            .clamp(0.0, 1.0)
     }
 
     /// Takes in transport-wide feedback: an uplink estimate over the
@@ -249,7 +253,7 @@ mod tests {
         assert_eq!(redundancy_for_loss(0.05), 1);
         assert_eq!(redundancy_for_loss(0.15), 2);
         assert_eq!(redundancy_for_loss(0.3), 3);
-        assert_eq!(redundancy_for_loss(0.5), 6);
+        assert_eq!(redundancy_for_loss(0.5), 5);
         // 50 % each way (75 % on the path): as many as a packet carries.
         assert_eq!(redundancy_for_loss(0.75), MAX_REDUNDANCY);
         assert_eq!(redundancy_for_loss(1.0), MAX_REDUNDANCY);
@@ -317,20 +321,26 @@ mod tests {
     }
 
     #[test]
-    fn downlink_reports_add_to_the_uplink_loss() {
+    fn a_player_losing_more_than_the_uplink_raises_the_level() {
         let mut level = RedLevel::new();
         let mut reports = LossReports::default();
         let t0 = Instant::now();
         // 10 % up: one copy.
         let levels = run(&mut level, &mut reports, t0, 3, 1, |_| false);
         assert_eq!(*levels.last().unwrap(), 1);
-        // A player's downlink loses 20 %: 28 % on the path, three copies.
+        // A player lost 28 % (uplink and its downlink): three copies.
         reports.downlink_reports += 1;
-        reports.downlink_fraction_lost = Some(0.2);
+        reports.downlink_fraction_lost = Some(0.28);
         let t1 = t0 + Duration::from_secs(3);
         assert_eq!(level.update(t1, &reports), 3);
-        // The report ages out after its hold.
-        let levels = run(&mut level, &mut reports, t1, 16, 1, |_| false);
+        // A player losing less than the uplink changes nothing.
+        let mut less = reports;
+        less.downlink_reports += 1;
+        less.downlink_fraction_lost = Some(0.05);
+        assert_eq!(level.update(t1 + FRAME, &less), 3);
+        // The worst report ages out after its hold.
+        let mut reports = less;
+        let levels = run(&mut level, &mut reports, t1 + FRAME * 2, 16, 1, |_| false);
         assert_eq!(levels[700], 3);
         assert_eq!(*levels.last().unwrap(), 1);
     }

@@ -1,10 +1,11 @@
-//! Players' downlink loss, passed on to the publisher for its audio
+//! Players' audio loss, passed on to the publisher for its audio
 //! redundancy: a player's receiver report about an audio track says how much
-//! of it the player's downlink lost, and the SFU tells the publisher in an
+//! of it the player lost (the whole path: the SFU forwards audio with the
+//! publisher's sequence numbers), and the SFU tells the publisher in an
 //! [`rtc_profile::loss_report`] (an RTCP APP packet Chromium ignores). The
-//! publisher sizes RED by its uplink loss and the worst of these (it holds
-//! the worst report of the last seconds, so every report is passed on as it
-//! comes: about one per player per second).
+//! publisher sizes RED by the larger of its uplink loss and the worst of
+//! these (it holds the worst report of the last seconds, so every report is
+//! passed on as it comes: about one per player per second).
 
 use bytes::Bytes;
 use rtc::rtcp::raw_packet::RawPacket;
@@ -24,7 +25,7 @@ pub(super) fn worst_fraction_lost(packets: &[Box<dyn rtc::rtcp::Packet>]) -> Opt
 }
 
 /// Tells the publisher of the track `remote` (SSRC `media_ssrc`) that a
-/// player's downlink lost `fraction_lost` (1/256) of it (from a task).
+/// player lost `fraction_lost` (1/256) of it (from a task).
 pub(super) fn tell_publisher(remote: &Arc<dyn TrackRemote>, media_ssrc: u32, fraction_lost: u8) {
     let report = encode(LossReport {
         media_ssrc,
