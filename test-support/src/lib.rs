@@ -37,6 +37,8 @@ pub mod frame_log;
 #[cfg(feature = "server")]
 pub mod frozen;
 #[cfg(feature = "sdk")]
+pub mod lanes;
+#[cfg(feature = "sdk")]
 pub mod media;
 #[cfg(feature = "server")]
 pub mod metrics;
@@ -51,8 +53,6 @@ pub mod raw;
 pub mod relay;
 #[cfg(feature = "server")]
 pub mod runtime;
-#[cfg(feature = "sdk")]
-pub mod lanes;
 #[cfg(feature = "sdk")]
 pub mod split_relay;
 #[cfg(feature = "server")]
