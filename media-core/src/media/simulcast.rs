@@ -22,8 +22,10 @@
 //! [`super::adapt`]'s rules (its bitrate, then frame rate). What is left
 //! goes to each next layer the SFU wants, at its nominal rate at most. The
 //! first estimate decides at once which layers start (the estimator's
-//! initial value stands in until it reports: a 1 Mbit/s start sends 180p
-//! and 360p, not a 720p keyframe into an unknown link); after that a
+//! initial value stands in until it reports: the default 2.5 Mbit/s
+//! starts all three layers of 720p30, since webrtc-rs's GCC climbs ~8 % a
+//! second and a 1 Mbit/s start kept 720p off for 13-15 s on a clean link;
+//! the pacer keeps the first keyframes from bursting); after that a
 //! sending layer is paused once what is left stayed under [`PAUSE_BELOW`]
 //! of its nominal rate for [`STEP_DOWN_AFTER`], and a paused one resumes
 //! once what is left held its whole nominal rate for [`STEP_UP_AFTER`]. A
