@@ -65,6 +65,41 @@ async fn ten_percent_loss_still_decodes_ninety_percent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_percent_loss_keeps_decoding_frame_numbers_steadily() {
+    let (server, relay) = behind_relay(port(0)).await;
+    relay.set_loss_percent(20);
+    let (a, b, mut video) = start_call(&server, "lossy20").await;
+    assert!(
+        video.first(Duration::from_secs(20)).await.is_some(),
+        "no frame; {:#?}",
+        b.log
+    );
+    let seen = video.collect(Duration::from_secs(10)).await;
+    let c = Completeness::of(&seen);
+    // Steadily: no stall in rendering (a freeze would be a long gap).
+    let longest_gap_ms = seen
+        .windows(2)
+        .map(|w| w[1].render_time_us.saturating_sub(w[0].render_time_us) / 1000)
+        .max()
+        .unwrap_or(u64::MAX);
+    eprintln!(
+        "20% loss each way: {c:?}, longest gap {longest_gap_ms} ms, {} packets dropped",
+        relay.dropped()
+    );
+    assert!(
+        relay.dropped() > 100,
+        "the relay dropped only {}",
+        relay.dropped()
+    );
+    assert!(c.in_order, "out of order: {seen:?}");
+    // The goal is >= 15 of 30 fps; generous here (timing is for benches).
+    assert!(c.ratio() >= 0.4, "decoded {} of {}", c.received, c.sent);
+    assert!(longest_gap_ms < 1500, "a {longest_gap_ms} ms stall");
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn video_recovers_after_a_blackout_by_keyframe_request() {
     let (server, relay) = behind_relay(port(1)).await;
     let (mut a, mut b, mut video) = {
