@@ -78,7 +78,9 @@ const handlers = {
     return {};
   },
   async play({ key, room, user, stream }) {
-    const page = await openPageAs({ browser, server }, room, user, { autoplay: "1" });
+    // Uncapped like the native players: the page's small tile would ask
+    // for the low simulcast layer by its size.
+    const page = await openPageAs({ browser, server }, room, user, { autoplay: "1", layer: "high" });
     pages.set(key, page);
     await pageLogin(page);
     await until(
