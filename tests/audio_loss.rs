@@ -62,15 +62,10 @@ async fn figures(player: &mut Peer, n: usize) -> AudioFigures {
 
 /// The publisher's audio send rate, kbit/s, in its next quality report.
 async fn sent_audio_kbps(publisher: &mut Peer) -> f64 {
-    let events = publisher.collect_for(Duration::from_millis(3_200)).await;
-    events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::PublisherQualityUpdate { quality, .. } => Some(quality.audio_kbps),
-            _ => None,
-        })
-        .unwrap_or(0.0)
+    let reports = publisher
+        .publisher_qualities(Duration::from_millis(3_200))
+        .await;
+    reports.last().map_or(0.0, |q| q.audio_kbps)
 }
 
 /// The dominant frequency of the next second of played audio.

@@ -248,17 +248,10 @@ async fn a_720p_publisher_behind_500_kbps_steps_down_and_keeps_playing() {
         v
     };
     let sent: Vec<_> = a
-        .collect_for(Duration::from_millis(10))
+        .publisher_qualities(Duration::from_millis(10))
         .await
         .into_iter()
-        .filter_map(|e| match e {
-            Event::PublisherQualityUpdate { quality, .. } => Some((
-                quality.target_kbps.round(),
-                quality.video_kbps.round(),
-                quality.height,
-            )),
-            _ => None,
-        })
+        .map(|q| (q.target_kbps.round(), q.video_kbps.round(), q.height))
         .collect();
     eprintln!("publisher (target kbps, sent kbps, height) every 3 s: {sent:?}");
     eprintln!(

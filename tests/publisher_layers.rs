@@ -6,7 +6,7 @@
 
 use media_core::codec::video_config::VideoPreset;
 use media_core::render::{Canvas, FrameReceiver, FrameSink};
-use media_core::{Event, PlayerError, PlayerState, PublishChannel, VideoStreamType};
+use media_core::{PlayerError, PlayerState, PublishChannel, VideoStreamType};
 use std::time::Duration;
 use test_support::media::rendered_sizes;
 use test_support::{behind_relay, relayed_peer, Peer, TestServer};
@@ -45,17 +45,10 @@ async fn play(peer: &mut Peer, stream: &str) -> FrameReceiver {
 /// The publisher's reported `(estimate kbit/s, sent kbit/s, top layer
 /// height)` over `window`.
 async fn sent(peer: &mut Peer, window: Duration) -> Vec<(f64, f64, u32)> {
-    peer.collect_for(window)
+    peer.publisher_qualities(window)
         .await
         .into_iter()
-        .filter_map(|e| match e {
-            Event::PublisherQualityUpdate { quality, .. } => Some((
-                quality.target_kbps.round(),
-                quality.video_kbps.round(),
-                quality.height,
-            )),
-            _ => None,
-        })
+        .map(|q| (q.target_kbps.round(), q.video_kbps.round(), q.height))
         .collect()
 }
 

@@ -21,7 +21,7 @@
 use impair::Timeline;
 use media_core::codec::video_config::VideoPreset;
 use media_core::render::{Canvas, FrameReceiver, FrameSink};
-use media_core::{ErrorCode, Event, PlayerState, PublishChannel, VideoLayer};
+use media_core::{ErrorCode, PlayerState, PublishChannel, VideoLayer};
 use protocol::{AckBody, ClientMessage, ServerMessage};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -153,13 +153,10 @@ fn share(heights: &[u32], height: u32) -> f64 {
 
 /// The publisher's sent video rate (kbit/s) in the quality reports of `window`.
 async fn sent_kbps(a: &mut Peer, window: Duration) -> Vec<f64> {
-    a.collect_for(window)
+    a.publisher_qualities(window)
         .await
         .into_iter()
-        .filter_map(|e| match e {
-            Event::PublisherQualityUpdate { quality, .. } => Some(quality.video_kbps.round()),
-            _ => None,
-        })
+        .map(|q| q.video_kbps.round())
         .collect()
 }
 

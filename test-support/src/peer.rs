@@ -9,8 +9,8 @@ use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
 use media_core::codec::video_config::VideoPreset;
 use media_core::transport::TransportConfig;
 use media_core::{
-    Engine, EngineProfile, Event, EventReceiver, PlayerState, PublishChannel, PublisherState,
-    ReconnectPolicy, RoomConfig, RoomState, Scenario, User,
+    Engine, EngineProfile, Event, EventReceiver, PlayerState, PublishChannel, PublishStreamQuality,
+    PublisherState, ReconnectPolicy, RoomConfig, RoomState, Scenario, User,
 };
 use std::time::Duration;
 
@@ -151,6 +151,18 @@ impl Peer {
     pub async fn wait_device(&mut self, want: &str) -> Event {
         self.wait_for(want, |e| device_brief(e).as_deref() == Some(want))
             .await
+    }
+
+    /// The publisher quality reports that arrive within `window`, in order.
+    pub async fn publisher_qualities(&mut self, window: Duration) -> Vec<PublishStreamQuality> {
+        self.collect_for(window)
+            .await
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::PublisherQualityUpdate { quality, .. } => Some(quality),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Collects whatever arrives within `window`.
