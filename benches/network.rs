@@ -32,6 +32,9 @@
 //! - `weak300k`: one player behind 300 kbps, three clean players: the clean
 //!   players' lowest height and the weak player's fps and height.
 //!
+//! `BENCH_ONLY` (comma-separated scenario names, e.g. `loss20,capacity`)
+//! runs a subset; `BENCH_NATIVE_ONLY=1` skips Chromium.
+//!
 //! Capacities sit behind a drop-tail queue of about 200 ms. Impairments
 //! start once every player shows frames, and the window starts 2 s later.
 
@@ -131,7 +134,11 @@ async fn run() {
     })
     .await;
     let relay = split_relay_in_front(port, 2).await;
-    let browser = Browser::start(&server).await;
+    let browser = if std::env::var_os("BENCH_NATIVE_ONLY").is_some() {
+        None
+    } else {
+        Browser::start(&server).await
+    };
     let mut bench = Bench {
         server,
         relay,
@@ -140,21 +147,37 @@ async fn run() {
     };
     println!("network_window_s {}", window.as_secs());
 
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|list| list.split(',').any(|n| n.trim() == name))
+    };
     for percent in [0u32, 5, 10, 20, 30, 50] {
-        let spec = format!("loss={percent}%,delay=50ms");
-        quality(&mut bench, &format!("loss{percent}"), &spec).await;
-    }
-    quality(&mut bench, "bursty10", "loss=10%,burst=5,delay=50ms").await;
-    for side in bench.sides() {
-        capacity_step(&mut bench, side).await;
-    }
-    for (name, kbps) in [("steady500k", 500), ("steady1m", 1000), ("steady2m", 2000)] {
-        for side in bench.sides() {
-            steady(&mut bench, side, name, kbps).await;
+        let name = format!("loss{percent}");
+        if wanted(&name) {
+            let spec = format!("loss={percent}%,delay=50ms");
+            quality(&mut bench, &name, &spec).await;
         }
     }
-    for side in bench.sides() {
-        weak_player(&mut bench, side).await;
+    if wanted("bursty10") {
+        quality(&mut bench, "bursty10", "loss=10%,burst=5,delay=50ms").await;
+    }
+    if wanted("capacity") {
+        for side in bench.sides() {
+            capacity_step(&mut bench, side).await;
+        }
+    }
+    for (name, kbps) in [("steady500k", 500), ("steady1m", 1000), ("steady2m", 2000)] {
+        if wanted(name) {
+            for side in bench.sides() {
+                steady(&mut bench, side, name, kbps).await;
+            }
+        }
+    }
+    if wanted("weak300k") {
+        for side in bench.sides() {
+            weak_player(&mut bench, side).await;
+        }
     }
 
     if let Some(browser) = bench.browser.take() {
