@@ -3,13 +3,15 @@
 //! bitrate achieved against the target, the share of barcode stamps read
 //! back after decoding, the three encoders of a 720p30 simulcast publisher
 //! (720p/360p/180p at 1500/495/163 kbit/s, the SDK's nominal rates) in one
-//! thread as the video thread runs them, and Opus encode/decode ms per 20 ms
-//! frame. Prints one figure per line. Run in release: `cargo bench --bench codec`.
+//! thread as the video thread runs them (with the SDK's default two
+//! temporal layers, and again with one and with three: ms per tick and the
+//! share of the bytes in non-reference pictures, the ones an SFU drops to
+//! thin a layer's frame rate), and Opus encode/decode ms per 20 ms frame. Prints one figure per line. Run in release: `cargo bench --bench codec`.
 
 use media_core::capture::barcode;
 use media_core::capture::test_pattern::TestPattern;
 use media_core::capture::tone::ToneGenerator;
-use media_core::codec::h264::{H264Decoder, H264Encoder};
+use media_core::codec::h264::{nal_ref_idcs, H264Decoder, H264Encoder};
 use media_core::codec::opus::{OpusDecoder, OpusEncoder};
 use media_core::codec::video_config::{VideoConfig, VideoPreset};
 use media_core::frame::unix_time_us;
@@ -74,8 +76,10 @@ fn video(name: &str, config: VideoConfig) {
 
 /// Three encoders, one per simulcast layer of a 720p30 source, each fed
 /// its own test pattern (the SDK box-filters each from the one above;
-/// that costs ~1 ms a tick in release and is not measured here).
-fn simulcast_720p() {
+/// that costs ~1 ms a tick in release and is not measured here), with
+/// `temporal_layers` temporal layers (`None`: the SDK's default); figures
+/// named `h264_simulcast_720p_{label}_...`.
+fn simulcast_720p(label: &str, temporal_layers: Option<u8>) {
     let layers = [(1280, 720, 1500), (640, 360, 495), (320, 180, 163)];
     let mut encoders: Vec<_> = layers
         .iter()
@@ -87,15 +91,18 @@ fn simulcast_720p() {
                 ..VideoPreset::P720.config()
             };
             let pattern = TestPattern::new(width, height);
-            (
-                H264Encoder::new(&config).expect("valid layer config"),
-                pattern,
-            )
+            let mut encoder = H264Encoder::new(&config).expect("valid layer config");
+            if let Some(layers) = temporal_layers {
+                encoder
+                    .set_temporal_layers(layers)
+                    .expect("temporal layers");
+            }
+            (encoder, pattern)
         })
         .collect();
     let start_us = unix_time_us();
     let mut ticks = Vec::with_capacity(VIDEO_FRAMES as usize);
-    let mut bytes = 0usize;
+    let (mut bytes, mut nonref_bytes) = (0usize, 0usize);
     for n in 0..VIDEO_FRAMES {
         let t = start_us + u64::from(n) * 1_000_000 / 30;
         let frames: Vec<_> = encoders.iter_mut().map(|(_, p)| p.frame(n, t)).collect();
@@ -103,6 +110,9 @@ fn simulcast_720p() {
         for ((encoder, _), frame) in encoders.iter_mut().zip(&frames) {
             if let Some(encoded) = encoder.encode(frame, false).expect("encode") {
                 bytes += encoded.data.len();
+                if nal_ref_idcs(&encoded.data).iter().all(|&idc| idc == 0) {
+                    nonref_bytes += encoded.data.len();
+                }
             }
         }
         ticks.push(started.elapsed());
@@ -110,16 +120,20 @@ fn simulcast_720p() {
     ticks.sort();
     let total: Duration = ticks.iter().sum();
     println!(
-        "h264_simulcast_720p_3_layers_ms_per_tick {:.3}",
+        "h264_simulcast_720p_{label}_ms_per_tick {:.3}",
         ms_per(total, VIDEO_FRAMES as u64)
     );
     println!(
-        "h264_simulcast_720p_3_layers_p95_ms_per_tick {:.3}",
+        "h264_simulcast_720p_{label}_p95_ms_per_tick {:.3}",
         ticks[ticks.len() * 95 / 100].as_secs_f64() * 1000.0
     );
     println!(
-        "h264_simulcast_720p_3_layers_achieved_kbps {:.0}",
+        "h264_simulcast_720p_{label}_achieved_kbps {:.0}",
         bytes as f64 * 8.0 / (f64::from(VIDEO_FRAMES) / 30.0) / 1000.0
+    );
+    println!(
+        "h264_simulcast_720p_{label}_nonref_bytes_percent {:.1}",
+        nonref_bytes as f64 * 100.0 / bytes.max(1) as f64
     );
 }
 
@@ -160,6 +174,8 @@ fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
     video("360p", VideoPreset::P360.config());
     video("720p", VideoPreset::P720.config());
-    simulcast_720p();
+    simulcast_720p("3_layers", None);
+    simulcast_720p("3_layers_t1", Some(1));
+    simulcast_720p("3_layers_t3", Some(3));
     audio();
 }

@@ -7,6 +7,16 @@
 //! drawn in the picture all arrive), keyframes every
 //! `keyframe_interval_s` and on request. Each output is one Annex-B access
 //! unit; keyframes carry SPS and PPS in front.
+//!
+//! Temporal layers (docs/simulcast-spike.md, section 3): by default every
+//! other picture is a non-reference one (T1, `nal_ref_idc` 0) between
+//! reference pictures (T0, `nal_ref_idc` 3), so an SFU can halve a layer's
+//! frame rate by dropping the T1 pictures, reading the NAL header alone (no
+//! prefix NAL: the stream stays plain AVC). With three layers the pattern
+//! is T0 (3), T2 (0), T1 (1), T2 (0). The openh264 crate hard-codes one
+//! temporal layer; [`build_encoder`] sets the count through `raw_api()`
+//! after a first, warm-up encode (openh264 initialises on its first frame),
+//! on every encoder it builds (a new size or frame rate builds a new one).
 
 use super::video_config::VideoConfig;
 use super::CodecError;
@@ -38,6 +48,7 @@ pub struct EncodedVideo {
 pub struct H264Encoder {
     encoder: Encoder,
     config: VideoConfig,
+    temporal_layers: u8,
     frames_since_keyframe: u64,
     pending_bitrate_kbps: Option<u32>,
     first_capture_us: Option<u64>,
@@ -51,13 +62,23 @@ impl std::fmt::Debug for H264Encoder {
     }
 }
 
+/// The temporal layers of every encoder unless told otherwise: two (the
+/// T1 pictures carry ~36 % of the bits at 720p and cost nothing extra to
+/// encode; a third layer only adds a 7.5 fps step, and its T1 pictures are
+/// references, so a lost one breaks the T2 picture after it).
+pub const DEFAULT_TEMPORAL_LAYERS: u8 = 2;
+/// The most temporal layers [`H264Encoder::set_temporal_layers`] takes.
+pub const MAX_TEMPORAL_LAYERS: u8 = 3;
+
 impl H264Encoder {
-    /// An encoder for `config` (validated first).
+    /// An encoder for `config` (validated first), with
+    /// [`DEFAULT_TEMPORAL_LAYERS`].
     pub fn new(config: &VideoConfig) -> Result<H264Encoder, CodecError> {
         config.validate()?;
         Ok(H264Encoder {
-            encoder: build_encoder(config)?,
+            encoder: build_encoder(config, DEFAULT_TEMPORAL_LAYERS)?,
             config: *config,
+            temporal_layers: DEFAULT_TEMPORAL_LAYERS,
             frames_since_keyframe: 0,
             pending_bitrate_kbps: None,
             first_capture_us: None,
@@ -68,6 +89,32 @@ impl H264Encoder {
     /// [`set_bitrate`](Self::set_bitrate)).
     pub fn config(&self) -> &VideoConfig {
         &self.config
+    }
+
+    /// The number of temporal layers.
+    pub fn temporal_layers(&self) -> u8 {
+        self.temporal_layers
+    }
+
+    /// Sets the number of temporal layers (1 ..= [`MAX_TEMPORAL_LAYERS`];
+    /// other values are clamped). A change restarts the encoder: the next
+    /// frame is a keyframe.
+    pub fn set_temporal_layers(&mut self, layers: u8) -> Result<(), CodecError> {
+        let layers = layers.clamp(1, MAX_TEMPORAL_LAYERS);
+        if layers != self.temporal_layers {
+            self.temporal_layers = layers;
+            let config = self.config;
+            self.restart(&config)?;
+        }
+        Ok(())
+    }
+
+    /// Builds a new encoder for `config` (the next frame is a keyframe).
+    fn restart(&mut self, config: &VideoConfig) -> Result<(), CodecError> {
+        self.encoder = build_encoder(config, self.temporal_layers)?;
+        self.frames_since_keyframe = 0;
+        self.first_capture_us = None;
+        Ok(())
     }
 
     /// Changes the target bitrate; applied before the next frame is encoded,
@@ -84,10 +131,8 @@ impl H264Encoder {
         if (config.width, config.height, config.fps)
             != (self.config.width, self.config.height, self.config.fps)
         {
-            self.encoder = build_encoder(config)?;
-            self.frames_since_keyframe = 0;
+            self.restart(config)?;
             self.pending_bitrate_kbps = None;
-            self.first_capture_us = None;
         } else if config.bitrate_kbps != self.config.bitrate_kbps {
             self.pending_bitrate_kbps = Some(config.bitrate_kbps);
         }
@@ -120,17 +165,15 @@ impl H264Encoder {
                 ..self.config
             };
             resized.validate()?;
-            self.encoder = build_encoder(&resized)?;
+            self.restart(&resized)?;
             self.config = resized;
-            self.frames_since_keyframe = 0;
-            self.first_capture_us = None;
         }
         if let Some(kbps) = self.pending_bitrate_kbps.take() {
             if kbps != self.config.bitrate_kbps {
                 if self.first_capture_us.is_none() {
                     // openh264 initialises on the first frame: nothing to keep.
                     self.config.bitrate_kbps = kbps;
-                    self.encoder = build_encoder(&self.config)?;
+                    self.encoder = build_encoder(&self.config, self.temporal_layers)?;
                 } else {
                     apply_bitrate(&mut self.encoder, self.config.bitrate_kbps, kbps)?;
                     self.config.bitrate_kbps = kbps;
@@ -242,7 +285,10 @@ fn copy_plane(
     Ok(())
 }
 
-fn build_encoder(config: &VideoConfig) -> Result<Encoder, CodecError> {
+/// An encoder for `config` with `temporal_layers` temporal layers (more
+/// than one: initialised by a warm-up encode of a black frame, then told
+/// through [`set_temporal_layers`]; the next frame is an IDR picture).
+fn build_encoder(config: &VideoConfig, temporal_layers: u8) -> Result<Encoder, CodecError> {
     let encoder_config = EncoderConfig::new()
         .usage_type(UsageType::CameraVideoRealTime)
         .profile(Profile::Baseline)
@@ -252,8 +298,50 @@ fn build_encoder(config: &VideoConfig) -> Result<Encoder, CodecError> {
         .skip_frames(false)
         .num_threads(1)
         .scene_change_detect(false);
-    Encoder::with_api_config(OpenH264API::from_source(), encoder_config)
-        .map_err(CodecError::H264EncoderCreation)
+    let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), encoder_config)
+        .map_err(CodecError::H264EncoderCreation)?;
+    if temporal_layers > 1 {
+        let black = VideoFrame::black(config.width, config.height);
+        let (w, h) = (config.width as usize, config.height as usize);
+        let yuv = YUVSlices::new((black.y(), black.u(), black.v()), (w, h), (w, w / 2, w / 2));
+        encoder
+            .encode_at(&yuv, Timestamp::ZERO)
+            .map_err(CodecError::H264Encoder)?;
+        set_temporal_layers(&mut encoder, temporal_layers)?;
+    }
+    Ok(encoder)
+}
+
+/// Sets the temporal layer count of an initialised encoder through
+/// `ENCODER_OPTION_SVC_ENCODE_PARAM_EXT` (read, change one field, write
+/// back; openh264 restarts its coding with an IDR picture).
+fn set_temporal_layers(encoder: &mut Encoder, layers: u8) -> Result<(), CodecError> {
+    use openh264_sys2::{SEncParamExt, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT};
+    let mut params = SEncParamExt::default();
+    #[allow(unsafe_code)]
+    // SAFETY: the encoder is initialised (it has encoded a frame); the
+    // option reads and writes one SEncParamExt through the pointer, which
+    // lives for both calls; every field but the temporal layer count is
+    // written back as openh264 reported it, so the size, format and slice
+    // layout the Rust wrapper relies on stay as it set them.
+    let rc = unsafe {
+        let api = encoder.raw_api();
+        let option = ENCODER_OPTION_SVC_ENCODE_PARAM_EXT;
+        match api.get_option(option, std::ptr::addr_of_mut!(params).cast()) {
+            0 => {
+                params.iTemporalLayerNum = i32::from(layers);
+                api.set_option(option, std::ptr::addr_of_mut!(params).cast())
+            }
+            rc => rc,
+        }
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(CodecError::Encoder(format!(
+            "openh264 refused {layers} temporal layers (code {rc})"
+        )))
+    }
 }
 
 /// Changes the bitrate of a running encoder without a keyframe, through
@@ -301,12 +389,21 @@ fn apply_bitrate(encoder: &mut Encoder, from_kbps: u32, to_kbps: u32) -> Result<
 
 /// The NAL unit types in an Annex-B buffer, in order (for tests and logs).
 pub fn nal_types(annex_b: &[u8]) -> Vec<u8> {
-    openh264::nal_units(annex_b)
-        .filter_map(|nal| {
-            let start = nal.iter().position(|&b| b == 1)? + 1;
-            nal.get(start).map(|h| h & 0x1f)
-        })
-        .collect()
+    nal_headers(annex_b).map(|h| h & 0x1f).collect()
+}
+
+/// The `nal_ref_idc` of each NAL unit in an Annex-B buffer, in order (0: a
+/// picture nothing refers to; the temporal layer an SFU may drop).
+pub fn nal_ref_idcs(annex_b: &[u8]) -> Vec<u8> {
+    nal_headers(annex_b).map(|h| (h >> 5) & 0x3).collect()
+}
+
+/// The header byte of each NAL unit in an Annex-B buffer.
+fn nal_headers(annex_b: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    openh264::nal_units(annex_b).filter_map(|nal| {
+        let start = nal.iter().position(|&b| b == 1)? + 1;
+        nal.get(start).copied()
+    })
 }
 
 #[cfg(test)]
@@ -478,6 +575,70 @@ mod tests {
             assert_eq!((decoded.width, decoded.height), (320, 180));
         }
         assert_eq!(enc.config().keyframe_interval_frames(), 30);
+    }
+
+    /// The `nal_ref_idc` of an access unit's slice (all its slices share it).
+    fn slice_ref_idc(out: &EncodedVideo) -> u8 {
+        let types = nal_types(&out.data);
+        let idcs = nal_ref_idcs(&out.data);
+        let slice = types.iter().position(|t| matches!(t, 1 | 5)).unwrap();
+        idcs[slice]
+    }
+
+    #[test]
+    fn temporal_layers_alternate_and_the_base_layer_decodes_alone() {
+        let cfg = config(VideoPreset::P360);
+        let mut enc = H264Encoder::new(&cfg).unwrap();
+        assert_eq!(enc.temporal_layers(), 2);
+        let mut pattern = TestPattern::new(cfg.width, cfg.height);
+        let mut t0_only = H264Decoder::new().unwrap();
+        let mut everything = H264Decoder::new().unwrap();
+        let (mut since_keyframe, mut t0_frames) = (0u32, 0u32);
+        // 70 frames: the periodic keyframe at 30 (2 s at 15 fps) and one
+        // asked for at an odd distance from it (45) restart the pattern.
+        for n in 0..70u32 {
+            let t = 1_000_000 + u64::from(n) * 33_333;
+            let out = enc.encode(&pattern.frame(n, t), n == 45).unwrap().unwrap();
+            since_keyframe = if out.keyframe { 0 } else { since_keyframe + 1 };
+            assert_eq!(out.keyframe, [0, 30, 45].contains(&n), "frame {n}");
+            let idc = slice_ref_idc(&out);
+            if since_keyframe % 2 == 1 {
+                assert_eq!(idc, 0, "frame {n}: T1, not a reference");
+                assert_eq!(nal_types(&out.data), vec![1], "frame {n}: no prefix NAL");
+            } else {
+                assert_eq!(idc, 3, "frame {n}: T0");
+                t0_frames += 1;
+                let picture = t0_only
+                    .decode(&out.data)
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("T0 frame {n} decodes without the T1 frames"));
+                let stamp = crate::capture::barcode::read_near(&picture, t);
+                assert_eq!(stamp.map(|s| s.frame_number), Some(n), "T0 frame {n}");
+            }
+            assert!(everything.decode(&out.data).unwrap().is_some(), "frame {n}");
+        }
+        assert_eq!(t0_frames, 36);
+    }
+
+    #[test]
+    fn temporal_layer_count_is_set_and_survives_a_new_size() {
+        let cfg = config(VideoPreset::P180);
+        let mut enc = H264Encoder::new(&cfg).unwrap();
+        let mut small = TestPattern::new(320, 180);
+        let mut big = TestPattern::new(640, 360);
+        let idcs = |enc: &mut H264Encoder, pattern: &mut TestPattern, from: u32| {
+            (from..from + 4)
+                .map(|n| slice_ref_idc(&enc.encode(&pattern.frame(n, 0), false).unwrap().unwrap()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(idcs(&mut enc, &mut small, 0), vec![3, 0, 3, 0]);
+        // A new size builds a new encoder: still two layers.
+        assert_eq!(idcs(&mut enc, &mut big, 4), vec![3, 0, 3, 0]);
+        enc.set_temporal_layers(3).unwrap();
+        assert_eq!(idcs(&mut enc, &mut big, 8), vec![3, 0, 1, 0]);
+        enc.set_temporal_layers(0).unwrap();
+        assert_eq!(enc.temporal_layers(), 1, "clamped");
+        assert_eq!(idcs(&mut enc, &mut big, 12), vec![3, 3, 3, 3]);
     }
 
     #[test]
