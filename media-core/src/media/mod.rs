@@ -16,6 +16,7 @@ mod audio_jitter;
 mod channel;
 mod counters;
 mod player;
+mod playout_delay;
 mod scale;
 mod simulcast;
 mod slot;

@@ -7,10 +7,14 @@
 //! buffer, which repairs lost packets and times the playout) and handles
 //! loss: after an
 //! incomplete video frame, frames are skipped until the next keyframe (which
-//! the transport has already requested), so no corrupted picture is shown.
+//! the transport has already requested), so no corrupted picture is shown;
+//! an incomplete non-reference frame is only skipped itself. Decoded video
+//! is shown at its playout time ([`PlayoutDelay`]), in sync with the audio;
+//! a frame far later than that is decoded but not shown.
 
 use super::audio_jitter::{AudioJitterBuffer, RepairCounts, TimedFrame};
 use super::counters::{Counter, RateMeter};
+use super::playout_delay::{PlayoutDelay, MAX_PLAYOUT_DELAY};
 use super::slot::Slot;
 use super::sound_level::LevelMeter;
 use super::sync::{PlayoutSync, Track, MAX_SYNC_DELAY};
@@ -28,9 +32,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Frames waiting for the decoder; more means it cannot keep up, and the
-/// oldest are dropped (the transport then sees the gap and asks for a keyframe).
-const DECODE_QUEUE: usize = 30;
+/// Frames waiting for the decoder (or for their playout time, up to
+/// [`MAX_PLAYOUT_DELAY`] of them); more means it cannot keep up, and the
+/// newest are dropped (the next one sent is marked incomplete, so the
+/// decoder waits for a keyframe).
+const DECODE_QUEUE: usize = 60;
 /// While waiting for a keyframe, ask the publisher again this often.
 const KEYFRAME_RETRY: Duration = Duration::from_millis(500);
 /// No new frame for this long counts as a freeze in the break rate.
@@ -213,6 +219,9 @@ async fn event_loop(
     let (playout, frames) = mpsc::unbounded_channel();
     let player = tokio::spawn(play_out(shared.clone(), frames, speaker, sink));
     let _abort_player = AbortOnDrop(player);
+    // A video frame was dropped for a full decode queue: the next one cannot
+    // be decoded on its own unless it is a keyframe.
+    let mut video_dropped = false;
     loop {
         // Audio held behind a missing packet is played when that one is due.
         let due = jitter.as_ref().and_then(AudioJitterBuffer::deadline_us);
@@ -247,12 +256,17 @@ async fn event_loop(
                 ));
                 return;
             }
-            PlayEvent::Video(frame) => {
+            PlayEvent::Video(mut frame) => {
                 shared.recv_frames.add(1);
                 shared.video_bytes.add(frame.data.len() as u64);
-                if let Err(std::sync::mpsc::TrySendError::Disconnected(_)) = decode.try_send(frame)
-                {
-                    return;
+                if video_dropped && !(frame.keyframe && frame.complete) {
+                    frame.complete = false;
+                    frame.discardable = false;
+                }
+                match decode.try_send(frame) {
+                    Ok(()) => video_dropped = false,
+                    Err(std::sync::mpsc::TrySendError::Full(_)) => video_dropped = true,
+                    Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
                 }
             }
             PlayEvent::Audio(packet) => {
@@ -369,6 +383,7 @@ fn decode_loop(
     let mut waiting_for_keyframe = true;
     let mut last_request: Option<Instant> = None;
     let mut last_shown: Option<Instant> = None;
+    let mut playout = PlayoutDelay::default();
     while let Ok(frame) = frames.recv() {
         if shared.mute_video.load(Ordering::Relaxed) {
             // Muted video is not decoded at all; unmuting waits for (and asks
@@ -377,7 +392,7 @@ fn decode_loop(
             last_request = None;
             continue;
         }
-        if !frame.complete {
+        if !frame.complete && !frame.discardable {
             waiting_for_keyframe = true;
         }
         if waiting_for_keyframe && !(frame.complete && frame.keyframe) {
@@ -388,6 +403,10 @@ fn decode_loop(
                     last_request = Some(Instant::now());
                 }
             }
+            continue;
+        }
+        if !frame.complete {
+            // A damaged non-reference frame: nothing refers to it.
             continue;
         }
         waiting_for_keyframe = false;
@@ -424,12 +443,19 @@ fn decode_loop(
             }
         }
         last_shown = Some(now);
-        // Held until its presentation time (in sync with the audio), and
-        // not while holding the renderer.
+        // Held until its presentation time (its playout time, in sync with
+        // the audio), and not while holding the renderer.
         if let Some(captured) = frame.capture_time_us {
             let ready = crate::frame::unix_time_us();
-            let at = lock(&shared.sync).present_at(Track::Video, captured, ready);
-            let wait = Duration::from_micros(at.saturating_sub(ready)).min(MAX_SYNC_DELAY);
+            let delay_us = ready.saturating_sub(captured);
+            playout.observe(ready, delay_us);
+            if playout.is_late(delay_us) {
+                continue;
+            }
+            let playable = (captured + playout.target_us()).max(ready);
+            let at = lock(&shared.sync).present_at(Track::Video, captured, playable);
+            let wait = Duration::from_micros(at.saturating_sub(ready))
+                .min(MAX_PLAYOUT_DELAY.max(MAX_SYNC_DELAY));
             if !wait.is_zero() {
                 std::thread::sleep(wait);
             }

@@ -3,10 +3,16 @@
 //!
 //! Packets are held until the frame at the head is complete (every sequence
 //! number from the previous frame's marker to this frame's marker, one
-//! timestamp). A gap blocks the head for at most `max_wait` after a later
-//! packet shows it (time for NACK retransmissions); then the frame is emitted
-//! as incomplete and a keyframe is requested. Until a keyframe has been
-//! emitted, keyframes are requested periodically too.
+//! timestamp). A gap blocks the head for at most `max_wait` after the first
+//! later packet arrived (time for NACK retransmissions: [`repair_wait`]);
+//! then the frame is emitted as incomplete and a keyframe is requested,
+//! unless the frame is known to be a non-reference picture (`nal_ref_idc`
+//! 0: nothing refers to it, it is only skipped). The deadline counts from
+//! the packets' arrival, not from when the head was looked at, so frames
+//! queued behind a long-blocked head do not each wait `max_wait` again. A
+//! complete keyframe behind a blocked head is emitted at once (the frames
+//! before it are dropped). Until a keyframe has been emitted, keyframes are
+//! requested periodically too, at most one per [`KEYFRAME_REQUEST_INTERVAL`].
 
 use bytes::{Bytes, BytesMut};
 use rtc::rtp::codec::h264::H264Packet;
@@ -18,6 +24,18 @@ use std::time::{Duration, Instant};
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 /// Packets held at most; beyond this the head gives up at once.
 const MAX_BUFFERED_PACKETS: usize = 4096;
+/// The NACK generator's interval between asks for a missing packet.
+const NACK_INTERVAL: Duration = Duration::from_millis(40);
+/// A gap is never waited for longer than this, whatever the RTT.
+const MAX_REPAIR_WAIT: Duration = Duration::from_millis(600);
+
+/// How long to wait for a missing packet at round-trip time `rtt` (never
+/// less than `floor`): ask, resend, ask again, resend again (two NACK
+/// rounds, the SFU spacing its resends about an RTT apart), plus the NACK
+/// generator's interval; at most [`MAX_REPAIR_WAIT`].
+pub(crate) fn repair_wait(floor: Duration, rtt: Duration) -> Duration {
+    (rtt * 3 + NACK_INTERVAL).min(MAX_REPAIR_WAIT).max(floor)
+}
 
 /// One reassembled access unit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +48,9 @@ pub(crate) struct AssembledFrame {
     pub(crate) keyframe: bool,
     /// Every packet of the frame arrived.
     pub(crate) complete: bool,
+    /// Incomplete, but every lost packet was this frame's and it is a
+    /// non-reference picture: skipping it leaves later frames decodable.
+    pub(crate) discardable: bool,
     /// When its last packet arrived.
     pub(crate) received_at: Instant,
 }
@@ -63,12 +84,14 @@ pub(crate) struct FrameAssembler {
     /// Whether `next` is known to start a frame (it follows a marker, or
     /// it is the first packet and starts a keyframe).
     next_starts_frame: bool,
-    /// Since when the head has been blocked by a gap.
+    /// Since when the head has been blocked by a gap (the arrival of the
+    /// first packet beyond it).
     blocked_since: Option<Instant>,
     awaiting_keyframe: bool,
     last_request: Option<Instant>,
     pending_request: bool,
-    /// Packets that arrived after their frame was emitted or skipped.
+    /// Packets dropped: they arrived after their frame was emitted or
+    /// skipped, or their frame was skipped for a later keyframe.
     pub(crate) late_packets: u64,
 }
 
@@ -117,14 +140,20 @@ impl FrameAssembler {
         });
     }
 
-    /// An explicit keyframe request from the application.
+    /// Waits at most `max_wait` for a missing packet from now on.
+    pub(crate) fn set_max_wait(&mut self, max_wait: Duration) {
+        self.max_wait = max_wait;
+    }
+
+    /// An explicit keyframe request from the application (sent at most one
+    /// per [`KEYFRAME_REQUEST_INTERVAL`], with the assembler's own).
     pub(crate) fn request_keyframe(&mut self) {
         self.pending_request = true;
     }
 
     /// The next output, if any is ready at `now`.
     pub(crate) fn poll(&mut self, now: Instant) -> Option<AssemblerOutput> {
-        if self.pending_request {
+        if self.pending_request && self.request_due(now) {
             self.pending_request = false;
             self.last_request = Some(now);
             return Some(AssemblerOutput::RequestKeyframe);
@@ -132,14 +161,10 @@ impl FrameAssembler {
         let frame = self.next_frame(now)?;
         if frame.keyframe && frame.complete {
             self.awaiting_keyframe = false;
-        } else if !frame.complete {
+        } else if !frame.complete && !frame.discardable {
             self.awaiting_keyframe = true;
         }
-        if self.awaiting_keyframe
-            && self
-                .last_request
-                .is_none_or(|t| now.saturating_duration_since(t) >= KEYFRAME_REQUEST_INTERVAL)
-        {
+        if self.awaiting_keyframe && self.request_due(now) {
             self.pending_request = true;
         }
         Some(AssemblerOutput::Frame(frame))
@@ -147,10 +172,17 @@ impl FrameAssembler {
 
     /// When `poll` should be called again at the latest.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        if self.pending_request {
-            return self.blocked_since;
-        }
-        self.blocked_since.map(|t| t + self.max_wait)
+        let request = self
+            .pending_request
+            .then(|| self.last_request.map(|t| t + KEYFRAME_REQUEST_INTERVAL))
+            .flatten();
+        let gap = self.blocked_since.map(|t| t + self.max_wait);
+        request.into_iter().chain(gap).min()
+    }
+
+    fn request_due(&self, now: Instant) -> bool {
+        self.last_request
+            .is_none_or(|t| now.saturating_duration_since(t) >= KEYFRAME_REQUEST_INTERVAL)
     }
 
     fn extend(&mut self, sequence: u16) -> u64 {
@@ -196,19 +228,25 @@ impl FrameAssembler {
     /// The head is blocked: wait while packets may still come, then emit what
     /// there is as incomplete.
     fn give_up(&mut self, now: Instant, next: u64) -> Option<AssembledFrame> {
-        // Blocked only if something after the gap arrived.
+        // Blocked only if something after the gap arrived: since the first
+        // such packet arrived.
         let beyond = self.held.range(next..).next_back().map(|(s, _)| *s)?;
-        let missing = (next..=beyond).any(|s| !self.held.contains_key(&s));
-        let head_ends_later = self.held.get(&next).is_some_and(|h| {
-            self.held
-                .range(next..)
-                .any(|(_, p)| p.timestamp != h.timestamp)
-        });
-        if !missing && !head_ends_later {
+        let since = match (next..=beyond).find(|s| !self.held.contains_key(s)) {
+            Some(missing) => self.earliest_arrival(missing, |_| true),
+            // No gap, but the head's timestamp changes without a marker.
+            None => {
+                let ts = self.held.get(&next).map(|h| h.timestamp)?;
+                self.earliest_arrival(next, |p| p.timestamp != ts)
+            }
+        };
+        let Some(since) = since else {
             self.blocked_since = None;
             return None;
+        };
+        self.blocked_since = Some(since);
+        if let Some((first, last)) = self.complete_keyframe_after(next) {
+            return Some(self.take(first, last, last + 1, true, true));
         }
-        let since = *self.blocked_since.get_or_insert(now);
         let overfull = self.held.len() > MAX_BUFFERED_PACKETS;
         if now.saturating_duration_since(since) < self.max_wait && !overfull {
             return None;
@@ -232,6 +270,36 @@ impl FrameAssembler {
         Some(self.take(first_seq, last, last + 1, ends_with_marker, false))
     }
 
+    /// When the earliest of the held packets from `from` on that match
+    /// arrived.
+    fn earliest_arrival(&self, from: u64, matches: impl Fn(&Held) -> bool) -> Option<Instant> {
+        self.held
+            .range(from..)
+            .filter(|(_, p)| matches(p))
+            .map(|(_, p)| p.arrived)
+            .min()
+    }
+
+    /// The first and last packet of a complete keyframe (starting with its
+    /// SPS) held after `next`, if there is one.
+    fn complete_keyframe_after(&self, next: u64) -> Option<(u64, u64)> {
+        self.held
+            .range(next + 1..)
+            .filter(|(_, p)| starts_with_sps(&p.payload))
+            .find_map(|(first, p)| {
+                let mut seq = *first;
+                loop {
+                    match self.held.get(&seq) {
+                        Some(q) if q.timestamp == p.timestamp && q.marker => {
+                            return Some((*first, seq))
+                        }
+                        Some(q) if q.timestamp == p.timestamp => seq += 1,
+                        _ => return None,
+                    }
+                }
+            })
+    }
+
     /// Removes packets `first..=last` into a frame; the next frame starts at
     /// `next` (known to start a frame when `boundary`).
     fn take(
@@ -242,6 +310,9 @@ impl FrameAssembler {
         boundary: bool,
         complete: bool,
     ) -> AssembledFrame {
+        // Every lost packet is known to be this frame's when it starts where
+        // the previous frame ended.
+        let own_gaps = first == self.next.unwrap_or(first) && self.next_starts_frame;
         let mut packets: Vec<Held> = Vec::new();
         let keys: Vec<u64> = self.held.range(..=last).map(|(s, _)| *s).collect();
         for s in keys {
@@ -272,11 +343,15 @@ impl FrameAssembler {
             }
         }
         let data = data.freeze();
+        let complete = complete && intact;
+        let keyframe = has_idr(&data);
+        let non_reference = packets.iter().all(|p| nal_ref_idc(&p.payload) == Some(0));
         AssembledFrame {
-            keyframe: has_idr(&data),
+            discardable: !complete && own_gaps && non_reference && !keyframe,
+            keyframe,
             data,
             rtp_timestamp,
-            complete: complete && intact,
+            complete,
             received_at,
         }
     }
@@ -292,6 +367,23 @@ fn starts_keyframe(payload: &[u8]) -> bool {
         Some(28) => payload.get(1).is_some_and(|b| b & 0x80 != 0) && unit(1) == Some(5),
         _ => false,
     }
+}
+
+/// Whether an RTP payload starts with an SPS (alone or first in a STAP-A):
+/// the first packet of an access unit.
+fn starts_with_sps(payload: &[u8]) -> bool {
+    let unit = |i: usize| payload.get(i).map(|b| b & 0x1f);
+    match unit(0) {
+        Some(7) => true,
+        Some(24) => unit(3) == Some(7),
+        _ => false,
+    }
+}
+
+/// The `nal_ref_idc` of an RTP payload's NAL unit (for a STAP-A the
+/// largest of its units', for an FU-A the fragmented unit's).
+fn nal_ref_idc(payload: &[u8]) -> Option<u8> {
+    payload.first().map(|b| (b >> 5) & 0x3)
 }
 
 /// Whether an Annex-B access unit holds an IDR slice (NAL type 5).
@@ -469,6 +561,123 @@ mod tests {
         // Late retransmission is counted, not emitted.
         a.push(deadline, 3, 3000, false, Bytes::from_static(&[0x41, 0]));
         assert_eq!(a.late_packets, 1);
+    }
+
+    /// [`after_a_keyframe`] with the keyframe drained.
+    fn started(t0: Instant) -> (FrameAssembler, Sender) {
+        let (mut a, s) = after_a_keyframe(1, t0);
+        assert_eq!(drain(&mut a, t0).0.len(), 1);
+        (a, s)
+    }
+
+    /// Sends `au` at `ts`, all arriving at `at` but its second packet.
+    fn push_losing_one(a: &mut FrameAssembler, s: &mut Sender, at: Instant, au: &Bytes, ts: u32) {
+        let mut packets = s.packets(au, ts);
+        packets.remove(1);
+        push_all(a, at, packets);
+    }
+
+    /// A non-reference access unit (one slice with `nal_ref_idc` 0).
+    fn non_reference_unit(n: u32, size: usize) -> Bytes {
+        let mut au = access_unit(n, false, size).to_vec();
+        au[4] = 0x01;
+        Bytes::from(au)
+    }
+
+    #[test]
+    fn frames_behind_a_long_blocked_head_do_not_wait_again() {
+        let t0 = Instant::now();
+        let (mut a, mut s) = started(t0);
+        // Frames 1..=4 each lose a packet; all of them arrive within 40 ms.
+        for n in 1..=4u32 {
+            let at = t0 + Duration::from_millis(u64::from(n) * 10);
+            push_losing_one(&mut a, &mut s, at, &access_unit(n, false, 3000), n * 3000);
+        }
+        // The first one is polled only late, when its wait is over.
+        let t = t0 + Duration::from_millis(10 + 100);
+        let (frames, _) = drain(&mut a, t);
+        assert_eq!(
+            frames.len(),
+            1,
+            "the head gives up, the next waits its own wait"
+        );
+        // Each later gap's wait counts from its own arrival, not from when
+        // the head before it gave up.
+        let (frames, _) = drain(&mut a, t0 + Duration::from_millis(40 + 100));
+        assert_eq!(frames.len(), 3);
+        assert!(frames.iter().all(|f| !f.complete && !f.discardable));
+        assert_eq!(a.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_complete_keyframe_behind_a_blocked_head_is_emitted_at_once() {
+        let t0 = Instant::now();
+        let (mut a, mut s) = started(t0);
+        push_losing_one(&mut a, &mut s, t0, &access_unit(1, false, 3000), 3000);
+        push_all(&mut a, t0, s.packets(&access_unit(2, false, 500), 6000));
+        push_all(&mut a, t0, s.packets(&access_unit(3, true, 5000), 9000));
+        push_all(&mut a, t0, s.packets(&access_unit(4, false, 500), 12000));
+        // No waiting for frame 1's packet: frames 1 and 2 are dropped.
+        let (frames, _) = drain(&mut a, t0 + Duration::from_millis(1));
+        let stamps: Vec<u32> = frames.iter().map(|f| f.rtp_timestamp).collect();
+        assert_eq!(stamps, vec![9000, 12000]);
+        assert!(frames[0].keyframe && frames.iter().all(|f| f.complete));
+        assert!(a.late_packets > 0);
+    }
+
+    #[test]
+    fn a_damaged_non_reference_frame_is_skipped_without_a_keyframe_request() {
+        let t0 = Instant::now();
+        let (mut a, mut s) = started(t0);
+        let t1 = t0 + Duration::from_secs(1);
+        push_losing_one(&mut a, &mut s, t1, &non_reference_unit(1, 3000), 3000);
+        push_all(&mut a, t1, s.packets(&access_unit(2, false, 500), 6000));
+        let (frames, plis) = drain(&mut a, t1 + Duration::from_millis(100));
+        assert_eq!(frames.len(), 2);
+        assert!(!frames[0].complete && frames[0].discardable);
+        assert!(frames[1].complete);
+        assert_eq!(plis, 0);
+        // A damaged reference frame is not discardable and asks a keyframe.
+        let t2 = t1 + Duration::from_secs(1);
+        push_losing_one(&mut a, &mut s, t2, &access_unit(3, false, 3000), 9000);
+        push_all(&mut a, t2, s.packets(&non_reference_unit(4, 500), 12000));
+        let (frames, plis) = drain(&mut a, t2 + Duration::from_millis(100));
+        assert!(!frames[0].complete && !frames[0].discardable);
+        assert_eq!(plis, 1);
+    }
+
+    #[test]
+    fn a_non_reference_frame_after_an_unknown_gap_is_not_discardable() {
+        let t0 = Instant::now();
+        let (mut a, mut s) = started(t0);
+        // A whole frame is lost, then a non-reference frame loses a packet:
+        // the lost packets may have been a reference frame's.
+        s.packets(&access_unit(1, false, 500), 3000);
+        push_losing_one(&mut a, &mut s, t0, &non_reference_unit(2, 3000), 6000);
+        push_all(&mut a, t0, s.packets(&access_unit(3, false, 500), 9000));
+        let (frames, _) = drain(&mut a, t0 + Duration::from_millis(100));
+        assert!(!frames[0].complete && !frames[0].discardable);
+    }
+
+    #[test]
+    fn keyframe_requests_are_spaced() {
+        let t0 = Instant::now();
+        let mut a = FrameAssembler::new(Duration::from_millis(100));
+        a.request_keyframe();
+        assert_eq!(drain(&mut a, t0).1, 1);
+        a.request_keyframe();
+        assert_eq!(drain(&mut a, t0 + Duration::from_millis(100)).1, 0);
+        assert_eq!(a.poll_timeout(), Some(t0 + KEYFRAME_REQUEST_INTERVAL));
+        assert_eq!(drain(&mut a, t0 + KEYFRAME_REQUEST_INTERVAL).1, 1);
+    }
+
+    #[test]
+    fn the_repair_wait_follows_the_rtt() {
+        let floor = Duration::from_millis(250);
+        let ms = Duration::from_millis;
+        assert_eq!(repair_wait(floor, ms(1)), floor);
+        assert_eq!(repair_wait(floor, ms(100)), ms(340));
+        assert_eq!(repair_wait(floor, ms(1000)), MAX_REPAIR_WAIT);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Playing a stream: a recvonly peer connection whose video is reassembled
 //! into access units and whose audio packets pass through.
 
-use super::jitter::{AssemblerOutput, FrameAssembler};
+use super::jitter::{repair_wait, AssemblerOutput, FrameAssembler};
 use super::peer::{self, PeerEvent, RemoteDescription};
 use super::rtcp_tap::Tap;
 use super::timeline::{Step, Timeline};
@@ -33,8 +33,13 @@ pub struct EncodedVideoFrame {
     /// Contains an IDR slice.
     pub keyframe: bool,
     /// Every packet of the frame arrived. After an incomplete frame, expect
-    /// damage until the next keyframe (already requested).
+    /// damage until the next keyframe (already requested), unless the frame
+    /// is `discardable`.
     pub complete: bool,
+    /// Incomplete, but only a non-reference picture was damaged
+    /// (`nal_ref_idc` 0): skip it, later frames decode (no keyframe was
+    /// requested for it).
+    pub discardable: bool,
     /// When its last packet arrived.
     pub received_at: Instant,
     /// The sender's wall clock (Unix microseconds) at this RTP timestamp,
@@ -126,7 +131,10 @@ struct Shared {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     frames: AtomicU64,
     incomplete: AtomicU64,
+    /// The least wait for a missing video packet (more at a longer RTT).
     max_wait: Duration,
+    /// The latest measured round-trip time, µs (0: none yet).
+    rtt_us: AtomicU64,
     /// The steps to the first keyframe (reported at it).
     timeline: Arc<Timeline>,
 }
@@ -166,6 +174,7 @@ impl PlayTransport {
             frames: AtomicU64::new(0),
             incomplete: AtomicU64::new(0),
             max_wait: config.jitter_max_wait,
+            rtt_us: AtomicU64::new(0),
             timeline: Arc::clone(&peer.timeline),
         });
         let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
@@ -251,6 +260,10 @@ impl PlayTransport {
         // A receiver's RTCP gives no RTT without XR (the SFU sends none):
         // the ICE keepalives on the same path measure it.
         stats.rtt = stats.rtt.or_else(|| super::path::round_trip(&report));
+        if let Some(rtt) = stats.rtt {
+            let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+            self.shared.rtt_us.store(us, Ordering::Relaxed);
+        }
         let total = stats.packets_received as f64 + stats.packets_lost.max(0) as f64;
         if total > 0.0 {
             stats.loss_fraction = stats.packets_lost.max(0) as f64 / total;
@@ -385,6 +398,11 @@ async fn read_video(
 ) {
     let mut assembler = FrameAssembler::new(shared.max_wait);
     loop {
+        // Time for NACK repair at the latest RTT (from the stats).
+        let rtt_us = shared.rtt_us.load(Ordering::Relaxed);
+        if rtt_us > 0 {
+            assembler.set_max_wait(repair_wait(shared.max_wait, Duration::from_micros(rtt_us)));
+        }
         let deadline = assembler.poll_timeout();
         tokio::select! {
             event = track.poll() => match event {
@@ -414,6 +432,7 @@ async fn read_video(
                         rtp_timestamp: f.rtp_timestamp,
                         keyframe: f.keyframe,
                         complete: f.complete,
+                        discardable: f.discardable,
                         received_at: f.received_at,
                     };
                     if events.send(PlayEvent::Video(frame)).await.is_err() {
