@@ -26,6 +26,8 @@
 #[cfg(feature = "sdk")]
 pub mod brief;
 pub mod call_metrics;
+#[cfg(feature = "sdk")]
+pub mod cellular;
 #[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]
