@@ -405,12 +405,29 @@ impl LayerSwitch {
             .or_else(|| VideoLayer::ALL.into_iter().find(|l| layers.live(*l)))
     }
 
+    /// The estimate as far as it is believed: at most
+    /// [`UNEXERCISED_CAP`] x what the leg has shown it carries.
+    fn believed_bps(&self, layers: &Layers, estimate: Estimate) -> f64 {
+        let current_bps = self.current.map_or(0, |c| layers.rate(c));
+        let exercised = UNEXERCISED_CAP * estimate.acked_bps.max(current_bps) as f64;
+        (estimate.target_bps as f64).min(exercised)
+    }
+
+    /// How the forwarded layer fits the leg (temporal thinning, rule 5 in
+    /// `temporal.rs`): the believed estimate over the layer's rate, and
+    /// whether a down-switch waits for its keyframe. `None` without an
+    /// estimate or a forwarded layer.
+    pub(crate) fn fit(&self, layers: &Layers) -> Option<(f64, bool)> {
+        let (current, estimate) = (self.current?, self.estimate?);
+        let ratio = self.believed_bps(layers, estimate) / layers.rate(current) as f64;
+        let down_pending = self.target.is_some_and(|t| t < current);
+        Some((ratio, down_pending))
+    }
+
     /// Rule 1: the best live layer within the cap the estimate affords
     /// (the lowest live one if none fits).
     fn affordable(&self, layers: &Layers, estimate: Estimate) -> Option<VideoLayer> {
-        let current_bps = self.current.map_or(0, |c| layers.rate(c));
-        let exercised = UNEXERCISED_CAP * estimate.acked_bps.max(current_bps) as f64;
-        let budget = HEADROOM * (estimate.target_bps as f64).min(exercised);
+        let budget = HEADROOM * self.believed_bps(layers, estimate);
         let live = || {
             VideoLayer::ALL
                 .into_iter()
@@ -691,5 +708,28 @@ mod tests {
         assert!(s.probe_bps(&ALL_LIVE, ms(t0, 100)).is_some());
         s.on_estimate(lossy);
         assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 200)), None);
+    }
+
+    #[test]
+    fn fit_compares_the_believed_estimate_with_the_forwarded_layer() {
+        let t0 = Instant::now();
+        assert_eq!(LayerSwitch::new(High).fit(&ALL_LIVE), None);
+        // 120 kbit/s on the 150 kbit/s lowest layer: 0.8 of it.
+        let s = started_on(Low, 120, t0);
+        assert_eq!(s.fit(&ALL_LIVE), Some((0.8, false)));
+        // An estimate never exercised counts up to 1.5 x the layer's rate.
+        let mut s = started_on(Low, 120, t0);
+        s.on_estimate(Estimate {
+            target_bps: 900_000,
+            acked_bps: 100_000,
+            lost_permille: 0,
+        });
+        assert_eq!(s.fit(&ALL_LIVE), Some((1.5, false)));
+        // On the top layer at 600 kbit/s: the down-switch waits for its
+        // keyframe meanwhile.
+        let mut s = started_on(High, 2000, t0);
+        s.on_estimate(estimate(600));
+        assert_eq!(s.tick(&ALL_LIVE, t0), Some(Medium), "a sudden fall");
+        assert_eq!(s.fit(&ALL_LIVE), Some((0.4, true)));
     }
 }

@@ -63,8 +63,11 @@
 //!   (`layer_meter`). Each player leg's video writer forwards one layer
 //!   (`video_writer`: a sans-IO `layer_switch::LayerSwitch` picks it from
 //!   the leg's estimate and the session's cap and switches at the target's
-//!   keyframe; `rewriter` keeps the leg's sequence numbers and timestamps
-//!   continuous), probing with H.264 filler data while its estimate holds
+//!   keyframe; `temporal` drops the layer's non-reference pictures, half
+//!   its frames, when even that layer does not fit the estimate or while a
+//!   down-switch waits for its keyframe; `rewriter` keeps the leg's
+//!   sequence numbers and timestamps continuous, dropped packets leaving
+//!   no hole), probing with H.264 filler data while its estimate holds
 //!   it below its cap. A player leg estimates its downlink with TWCC + GCC
 //!   (`estimate`: plus the acknowledged rate and a restart from a rate a
 //!   probe showed). The owner tells a publishing session which layers its
@@ -100,6 +103,7 @@ mod nack_throttle;
 mod rewriter;
 mod rtcp_delivery;
 mod state;
+mod temporal;
 mod video_writer;
 
 pub use mux::{MuxCounters, MuxError};

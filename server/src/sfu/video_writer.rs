@@ -1,7 +1,8 @@
 //! A player leg's video writer state: the [`LayerSwitch`] that picks the
-//! simulcast layer, the [`Rewriter`] that keeps the leg's stream
-//! continuous, and the probe (sans-IO apart from the channels it watches:
-//! the session's cap, the leg's estimate and a tick).
+//! simulcast layer, the [`Thinning`] that drops temporal layers of it when
+//! even that layer does not fit, the [`Rewriter`] that keeps the leg's
+//! stream continuous, and the probe (sans-IO apart from the channels it
+//! watches: the session's cap, the leg's estimate and a tick).
 //!
 //! The probe pads frames: while the layer switch says the leg probes,
 //! the last packet of each forwarded frame is followed by H.264 filler
@@ -15,6 +16,7 @@ use super::layer_meter::LayerMeter;
 use super::layer_switch::{Estimate, LayerSwitch, Route};
 use super::rewriter::Rewriter;
 use super::state::{Output, Relayed};
+use super::temporal::Thinning;
 use bytes::Bytes;
 use protocol::VideoLayer;
 use rtc::rtcp::sender_report::SenderReport;
@@ -51,6 +53,7 @@ pub(super) struct VideoLeg {
     /// The playing session, for logs.
     session_id: String,
     switch: LayerSwitch,
+    thinning: Thinning,
     rewriter: Rewriter,
     meter: Arc<LayerMeter>,
     cap: watch::Receiver<VideoLayer>,
@@ -79,6 +82,7 @@ impl VideoLeg {
         VideoLeg {
             session_id,
             switch: LayerSwitch::new(first_cap),
+            thinning: Thinning::default(),
             rewriter: Rewriter::default(),
             meter,
             cap,
@@ -114,12 +118,25 @@ impl VideoLeg {
                     Route::Switch => {
                         tracing::debug!(session_id = %self.session_id, ?layer, "player leg switched layer");
                         self.rewriter.switch(&packet.header, now);
+                        self.thinning.on_switch(packet.header.timestamp);
                     }
-                    Route::Forward => {}
+                    Route::Forward => {
+                        if !self
+                            .thinning
+                            .forward(packet.header.timestamp, &packet.payload)
+                        {
+                            self.rewriter.drop_packet(&packet.header);
+                            return Written::default();
+                        }
+                    }
                 }
                 let marker = packet.header.marker;
-                self.rewriter
-                    .rewrite(&mut packet, output.ssrc, output.payload_type, now);
+                if !self
+                    .rewriter
+                    .rewrite(&mut packet, output.ssrc, output.payload_type, now)
+                {
+                    return Written::default();
+                }
                 let mut packets = vec![packet];
                 if marker {
                     self.pad(&mut packets, output, now);
@@ -163,6 +180,11 @@ impl VideoLeg {
         let now = Instant::now();
         let layers = self.meter.layers(now);
         let keyframe = self.switch.tick(&layers, now);
+        let fit = self.switch.fit(&layers);
+        let (ratio, down_pending) = (fit.map(|f| f.0), fit.is_some_and(|f| f.1));
+        if let Some(temporal) = self.thinning.decide(ratio, down_pending, now) {
+            tracing::debug!(session_id = %self.session_id, temporal, ?ratio, down_pending, "player leg's temporal layers");
+        }
         if now.saturating_duration_since(self.logged) >= Duration::from_secs(1) {
             self.logged = now;
             tracing::trace!(session_id = %self.session_id, current = ?self.switch.current(), estimate = ?self.switch.estimate(), ?layers, "player leg");

@@ -1,0 +1,324 @@
+//! Temporal thinning of a player leg's video (sans-IO: every input carries
+//! its `now`, the caller owns the timers).
+//!
+//! The SDK's encoders code temporal layers without prefix NAL units, so a
+//! packet's temporal layer is read from its NAL header's `nal_ref_idc`
+//! (docs/simulcast-spike.md, section 3): 3 is T0 (the base, every other
+//! picture), 1 or 2 a reference picture above it (T1 of a three-layer
+//! stream), 0 a picture nothing refers to (the top layer: T1 of the SDK's
+//! two layers, T2 of three). Dropping the top layer halves the frame rate.
+//!
+//! Rule 5 of the layer switch: when even the forwarded layer does not fit
+//! the leg's estimate (the lowest one, or a higher one whose down-switch
+//! waits for its keyframe), the leg forwards only the temporal layers up
+//! to a level:
+//!
+//! - the top layer (`nal_ref_idc` 0) goes below [`TOP_OFF`] x the layer's
+//!   measured rate (it carries ~36 % of a two-layer stream's bits, ~28 %
+//!   of a three-layer one's), the middle one too below [`MIDDLE_OFF`]
+//!   (a two-layer stream has none: its step is [`TOP_OFF`] alone);
+//! - thinning starts after the estimate has said so for [`THIN_AFTER`], or
+//!   at once while a down-switch waits for its keyframe; a layer comes
+//!   back once the estimate has cleared its threshold by
+//!   [`RESTORE_MARGIN`] for [`RESTORE_AFTER`];
+//! - a lower level takes effect at the next frame (never inside one), a
+//!   higher one at the next T0 frame (the pictures above it may refer to
+//!   ones that were dropped before it).
+
+use super::layer_switch::{DOWN_AFTER, UP_AFTER};
+use std::time::{Duration, Instant};
+
+/// Every temporal layer (the level that drops nothing).
+pub(crate) const ALL: u8 = 2;
+/// Below this share of the layer's rate the top temporal layer is dropped.
+pub(crate) const TOP_OFF: f64 = 0.85;
+/// Below this share the middle temporal layer is dropped too.
+pub(crate) const MIDDLE_OFF: f64 = 0.6;
+/// A dropped layer comes back once the estimate clears its threshold by
+/// this factor.
+pub(crate) const RESTORE_MARGIN: f64 = 1.15;
+/// How long the estimate must call for thinning before it starts.
+pub(crate) const THIN_AFTER: Duration = DOWN_AFTER;
+/// How long the estimate must allow a dropped layer before it comes back.
+pub(crate) const RESTORE_AFTER: Duration = UP_AFTER;
+
+/// A packet's temporal layer from its RTP payload (H.264, RFC 6184): the
+/// first byte is the NAL header, a STAP-A's (the most important of its
+/// units) or an FU-A's indicator (the fragmented unit's), all carrying the
+/// `nal_ref_idc`. 0 is the base; an empty payload counts as base.
+pub(crate) fn temporal_layer(payload: &[u8]) -> u8 {
+    match payload.first().map(|b| (b >> 5) & 0x3) {
+        None | Some(3) => 0,
+        Some(1 | 2) => 1,
+        Some(_) => 2,
+    }
+}
+
+/// The level (highest temporal layer kept) for an estimate of `fit` x
+/// the layer's rate, with every threshold raised by `margin`.
+fn level_at(fit: f64, margin: f64) -> u8 {
+    if fit < MIDDLE_OFF * margin {
+        0
+    } else if fit < TOP_OFF * margin {
+        1
+    } else {
+        ALL
+    }
+}
+
+/// One player leg's temporal thinning of the layer it forwards.
+#[derive(Debug, Clone)]
+pub(crate) struct Thinning {
+    /// The highest temporal layer forwarded now.
+    forwarded: u8,
+    /// The level decided; `forwarded` follows at a frame boundary.
+    wanted: u8,
+    /// Since when the estimate has called for a lower / allowed a higher level.
+    lower_since: Option<Instant>,
+    higher_since: Option<Instant>,
+    /// The RTP timestamp of the newest frame seen.
+    frame: Option<u32>,
+}
+
+impl Default for Thinning {
+    fn default() -> Self {
+        Thinning {
+            forwarded: ALL,
+            wanted: ALL,
+            lower_since: None,
+            higher_since: None,
+            frame: None,
+        }
+    }
+}
+
+impl Thinning {
+    /// The highest temporal layer forwarded now ([`ALL`]: no thinning).
+    #[cfg(test)]
+    pub(crate) fn forwarded(&self) -> u8 {
+        self.forwarded
+    }
+
+    /// Re-decides at `now`. `fit`: the leg's estimate over the forwarded
+    /// layer's rate (`None`: no estimate, nothing is thinned);
+    /// `down_pending`: a down-switch waits for its keyframe. Returns the
+    /// new level when it changed (it takes effect at a frame, see
+    /// [`forward`](Self::forward)).
+    pub(crate) fn decide(
+        &mut self,
+        fit: Option<f64>,
+        down_pending: bool,
+        now: Instant,
+    ) -> Option<u8> {
+        let was = self.wanted;
+        self.redecide(fit, down_pending, now);
+        (self.wanted != was).then_some(self.wanted)
+    }
+
+    fn redecide(&mut self, fit: Option<f64>, down_pending: bool, now: Instant) {
+        let Some(fit) = fit else {
+            self.wanted = ALL;
+            self.lower_since = None;
+            self.higher_since = None;
+            return;
+        };
+        let pending_cap = if down_pending { ALL - 1 } else { ALL };
+        let lower = level_at(fit, 1.0).min(pending_cap);
+        let restore = level_at(fit, RESTORE_MARGIN).min(pending_cap);
+        if lower < self.wanted {
+            self.higher_since = None;
+            let since = *self.lower_since.get_or_insert(now);
+            if down_pending || now.saturating_duration_since(since) >= THIN_AFTER {
+                self.wanted = lower;
+                self.lower_since = None;
+            }
+        } else if restore > self.wanted {
+            self.lower_since = None;
+            let since = *self.higher_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= RESTORE_AFTER {
+                self.wanted = restore;
+                self.higher_since = None;
+            }
+        } else {
+            self.lower_since = None;
+            self.higher_since = None;
+        }
+    }
+
+    /// Whether to forward a packet of the forwarded layer with RTP
+    /// `timestamp` and `payload`.
+    pub(crate) fn forward(&mut self, timestamp: u32, payload: &[u8]) -> bool {
+        let layer = temporal_layer(payload);
+        let new_frame = self.frame.is_none_or(|f| is_newer(timestamp, f));
+        if new_frame {
+            self.frame = Some(timestamp);
+            if self.wanted < self.forwarded || (self.wanted > self.forwarded && layer == 0) {
+                self.forwarded = self.wanted;
+            }
+        }
+        layer <= self.forwarded
+    }
+
+    /// The leg switched layer at a keyframe with RTP `timestamp` (of the
+    /// new layer): the decision starts afresh with every temporal layer.
+    pub(crate) fn on_switch(&mut self, timestamp: u32) {
+        *self = Thinning {
+            frame: Some(timestamp),
+            ..Thinning::default()
+        };
+    }
+}
+
+/// Whether RTP timestamp `a` is newer than `b` (wrapping).
+fn is_newer(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 0x8000_0000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A T0 (`nal_ref_idc` 3), T1 (1) and top (0) payload: FU-A
+    /// indicators, as a slice's packets carry them.
+    const T0: &[u8] = &[0x7c, 0x85];
+    const T1: &[u8] = &[0x3c, 0x81];
+    const TOP: &[u8] = &[0x1c, 0x81];
+
+    fn ms(t0: Instant, n: u64) -> Instant {
+        t0 + Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_layer_is_read_from_the_nal_header() {
+        assert_eq!(temporal_layer(&[0x65, 0x88]), 0, "IDR slice");
+        assert_eq!(temporal_layer(&[0x67]), 0, "SPS");
+        assert_eq!(temporal_layer(&[0x78, 0, 2]), 0, "STAP-A of SPS/PPS");
+        assert_eq!(temporal_layer(T0), 0);
+        assert_eq!(temporal_layer(&[0x41, 0x9a]), 1, "nal_ref_idc 2");
+        assert_eq!(temporal_layer(T1), 1);
+        assert_eq!(temporal_layer(TOP), 2);
+        assert_eq!(temporal_layer(&[0x01, 0x9a]), 2, "non-reference slice");
+        assert_eq!(temporal_layer(&[]), 0);
+    }
+
+    /// Feeds `steps` (ms after `t0`, the fit, the level wanted after it)
+    /// to `t`, no down-switch pending.
+    fn expect_levels(t: &mut Thinning, t0: Instant, steps: &[(u64, f64, u8)]) {
+        for &(at, fit, wanted) in steps {
+            t.decide(Some(fit), false, ms(t0, at));
+            assert_eq!(t.wanted, wanted, "at {at} ms with {fit} x");
+        }
+    }
+
+    #[test]
+    fn thresholds_and_hysteresis() {
+        let t0 = Instant::now();
+        let mut t = Thinning::default();
+        expect_levels(
+            &mut t,
+            t0,
+            &[
+                // Fits, or nearly: nothing dropped.
+                (0, 0.9, ALL),
+                (1000, 0.9, ALL),
+                // Below 0.85 x: the top layer goes after 300 ms, not before.
+                (1000, 0.8, ALL),
+                (1200, 0.8, ALL),
+                (1300, 0.8, 1),
+                // Below 0.6 x: the middle layer too (after 300 ms more).
+                (1400, 0.5, 1),
+                (1700, 0.5, 0),
+                // 0.65 x: above 0.6 but not by the margin (0.69): held.
+                (2000, 0.65, 0),
+                (9000, 0.65, 0),
+                // 0.7 x clears it: the middle layer returns after 2 s...
+                (9000, 0.7, 0),
+                (10_900, 0.7, 0),
+                // ... counted afresh after a dip below the threshold.
+                (10_950, 0.55, 0),
+                (11_000, 0.7, 0),
+                (12_999, 0.7, 0),
+                (13_000, 0.7, 1),
+                // 0.9 x is above 0.85 but not 0.85 x 1.15 = 0.98: held.
+                (13_000, 0.9, 1),
+                (20_000, 0.9, 1),
+            ],
+        );
+        // Plenty: every layer back after 2 s (in one step).
+        let mut t = Thinning {
+            wanted: 0,
+            forwarded: 0,
+            ..Thinning::default()
+        };
+        expect_levels(&mut t, t0, &[(0, 3.0, 0), (1999, 3.0, 0), (2000, 3.0, ALL)]);
+        // No estimate: nothing thinned.
+        let mut t = Thinning {
+            wanted: 0,
+            forwarded: 0,
+            ..Thinning::default()
+        };
+        t.decide(None, false, t0);
+        assert_eq!(t.wanted, ALL);
+    }
+
+    #[test]
+    fn a_pending_down_switch_thins_at_once() {
+        let t0 = Instant::now();
+        let mut t = Thinning::default();
+        // The layer nearly fits, but its down-switch waits for a keyframe:
+        // the top layer goes now, and stays off while it waits.
+        t.decide(Some(0.95), true, t0);
+        assert_eq!(t.wanted, 1);
+        t.decide(Some(3.0), true, ms(t0, 5000));
+        assert_eq!(t.wanted, 1);
+        // Far too big: straight to the base layer.
+        t.decide(Some(0.2), true, ms(t0, 5000));
+        assert_eq!(t.wanted, 0);
+    }
+
+    #[test]
+    fn levels_change_at_frames_and_come_back_at_a_t0_frame() {
+        let t0 = Instant::now();
+        let mut t = Thinning::default();
+        // Two packets of a top-layer frame, then thinning is decided
+        // between them: the frame is finished whole.
+        assert!(t.forward(3000, TOP));
+        t.decide(Some(0.5), true, t0);
+        assert!(t.forward(3000, TOP));
+        // From the next frame on, only T0.
+        assert!(t.forward(6000, T0));
+        assert!(!t.forward(9000, TOP));
+        assert!(!t.forward(12_000, T1));
+        assert!(!t.forward(12_000, T1));
+        assert!(t.forward(15_000, T0));
+        // A late packet of an older frame follows the current level.
+        assert!(!t.forward(9000, TOP));
+        // Allowed again: nothing above T0 before the next T0 frame.
+        t.decide(Some(3.0), false, ms(t0, 100));
+        t.decide(Some(3.0), false, ms(t0, 2100));
+        assert_eq!((t.wanted, t.forwarded()), (ALL, 0));
+        assert!(!t.forward(18_000, TOP));
+        assert!(!t.forward(21_000, T1));
+        assert!(t.forward(24_000, T0));
+        assert_eq!(t.forwarded(), ALL);
+        assert!(t.forward(27_000, TOP));
+        // Frames after the timestamp wraps are newer ones.
+        t.on_switch(u32::MAX - 1000);
+        t.decide(Some(0.5), true, ms(t0, 2200));
+        assert!(!t.forward(2000, TOP));
+        assert!(t.forward(5000, T0));
+    }
+
+    #[test]
+    fn a_switch_starts_with_every_layer() {
+        let t0 = Instant::now();
+        let mut t = Thinning::default();
+        t.decide(Some(0.2), true, t0);
+        assert!(t.forward(100, T0));
+        assert_eq!(t.forwarded(), 0);
+        t.on_switch(5000);
+        assert_eq!(t.forwarded(), ALL);
+        assert!(t.forward(5000, T0));
+        assert!(t.forward(8000, TOP));
+    }
+}
