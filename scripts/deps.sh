@@ -9,7 +9,8 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 # - build: pkg-config, libclang-dev (bindgen for nokhwa's v4l2), libasound2-dev
 #   (cpal), cmake (libopus from source), nasm (openh264 SIMD; without it the
 #   encoder silently builds 3x slower)
-# - media tests: pulseaudio (null sink), sox
+# - media tests: pulseaudio (null sink), sox, espeak-ng (speech for the echo,
+#   noise and gain tests of tests/audio_processing.rs)
 # - GPU rendering tests: xvfb, xauth, mesa (lavapipe Vulkan + llvmpipe GL), imagemagick, x11-utils
 # - desktop app (Tauri 2): webkit2gtk 4.1, gtk 3, appindicator, rsvg, ssl, xdo;
 #   bundling: patchelf, file; app E2E: webkit2gtk-driver (WebKitWebDriver), xdotool
@@ -19,7 +20,7 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 #   (certutil: a test CA in headless Chromium's store), coturn (an
 #   external TURN server that takes the credentials confer serve hands out)
 pkgs=(pkg-config libclang-dev libasound2-dev cmake nasm
-      pulseaudio pulseaudio-utils sox
+      pulseaudio pulseaudio-utils sox espeak-ng
       xvfb xauth mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libx11-dev imagemagick x11-utils
       libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
       build-essential patchelf file webkit2gtk-driver xdotool chromium

@@ -102,6 +102,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod audio_processing;
 pub mod capture;
 pub mod codec;
 pub mod doctor;

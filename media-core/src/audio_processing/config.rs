@@ -1,0 +1,162 @@
+//! What the processing does, and how the SDK changes it during a call.
+
+use super::reference::EchoReference;
+use super::AudioProcessor;
+use crate::frame::AudioFrame;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// How hard echo cancellation suppresses what is left of the echo after
+/// its adaptive filter (ZEGO: `ZegoAECMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub enum AecMode {
+    /// Most suppression: no residual echo, more clipping of double talk.
+    Aggressive,
+    /// WebRTC AEC3's own tuning (the default).
+    #[default]
+    Medium,
+    /// Least suppression: double talk stays fuller, faint echo may remain.
+    Soft,
+}
+
+/// How strongly noise is suppressed (ZEGO: `ZegoANSMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub enum AnsMode {
+    /// WebRTC noise suppression, up to 6 dB.
+    Soft,
+    /// WebRTC noise suppression, up to 12 dB (the default).
+    #[default]
+    Medium,
+    /// WebRTC noise suppression, up to 21 dB.
+    Aggressive,
+    /// RNNoise (a recurrent neural network, `nnnoiseless`): also removes
+    /// non-stationary noise such as keyboard clicks.
+    Ai,
+}
+
+/// The processing settings. The default is what a call starts with: echo
+/// cancellation, noise suppression and gain control on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessingConfig {
+    /// Acoustic echo cancellation (`enable_aec`).
+    pub aec: bool,
+    /// Its suppression strength (`set_aec_mode`).
+    pub aec_mode: AecMode,
+    /// Echo cancellation also while the output looks like headphones
+    /// (`enable_headphone_aec`; on by default, since device names are only
+    /// a hint).
+    pub headphone_aec: bool,
+    /// Noise suppression (`enable_ans`).
+    pub ans: bool,
+    /// Its strength (`set_ans_mode`).
+    pub ans_mode: AnsMode,
+    /// Automatic gain control (`enable_agc`).
+    pub agc: bool,
+}
+
+impl Default for ProcessingConfig {
+    fn default() -> Self {
+        ProcessingConfig {
+            aec: true,
+            aec_mode: AecMode::Medium,
+            headphone_aec: true,
+            ans: true,
+            ans_mode: AnsMode::Medium,
+            agc: true,
+        }
+    }
+}
+
+impl ProcessingConfig {
+    /// Everything off: frames pass through bit-exact.
+    pub fn off() -> ProcessingConfig {
+        ProcessingConfig {
+            aec: false,
+            ans: false,
+            agc: false,
+            ..ProcessingConfig::default()
+        }
+    }
+
+    /// True when any stage touches the signal (the high-pass filter runs
+    /// with echo cancellation or noise suppression).
+    pub fn any(&self) -> bool {
+        self.aec || self.ans || self.agc
+    }
+}
+
+/// The engine's processing settings and echo reference, shared with every
+/// channel's audio loop: a setter stores a new config, each loop's
+/// [`AudioProcessor`](super::AudioProcessor) picks it up on its next frame.
+#[derive(Debug, Clone, Default)]
+pub struct SharedProcessing {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    config: Mutex<ProcessingConfig>,
+    /// Bumped on every change, so loops compare a number per frame.
+    generation: AtomicU64,
+    reference: EchoReference,
+}
+
+impl SharedProcessing {
+    /// The current settings.
+    pub fn config(&self) -> ProcessingConfig {
+        *self.inner.config.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the settings with `change`.
+    pub fn update(&self, change: impl FnOnce(&mut ProcessingConfig)) {
+        let mut config = self.inner.config.lock().unwrap_or_else(|e| e.into_inner());
+        change(&mut config);
+        self.inner.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The number of changes so far.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// Where the speaker delivers what it plays.
+    pub fn reference(&self) -> &EchoReference {
+        &self.inner.reference
+    }
+
+    /// A processor for one audio loop that follows the settings.
+    pub fn processor(&self) -> LiveProcessor {
+        let seen = self.generation();
+        LiveProcessor {
+            processor: AudioProcessor::new(self.config(), self.inner.reference.tap()),
+            shared: self.clone(),
+            seen,
+        }
+    }
+}
+
+/// An [`AudioProcessor`] that applies [`SharedProcessing`]'s changes before
+/// the next frame it processes.
+#[derive(Debug)]
+pub struct LiveProcessor {
+    processor: AudioProcessor,
+    shared: SharedProcessing,
+    seen: u64,
+}
+
+impl LiveProcessor {
+    /// Processes one captured frame in place with the current settings.
+    pub fn process(&mut self, frame: &mut AudioFrame) {
+        let generation = self.shared.generation();
+        if generation != self.seen {
+            self.seen = generation;
+            self.processor.set_config(self.shared.config());
+        }
+        self.processor.process(frame);
+    }
+}

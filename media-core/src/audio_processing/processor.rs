@@ -1,0 +1,249 @@
+//! The processing chain, one 10 ms block at a time (sans-IO).
+
+use super::config::{AecMode, AnsMode, ProcessingConfig};
+use super::reference::RenderTap;
+use super::BLOCK_SAMPLES;
+use crate::frame::{AudioFrame, AUDIO_SAMPLE_RATE};
+use aec3::api::{EchoCanceller3Config, EchoControl};
+use aec3::audio_processing::aec3::echo_canceller3::EchoCanceller3;
+use aec3::audio_processing::agc2::input_volume_controller::Config as InputVolumeConfig;
+use aec3::audio_processing::audio_buffer::AudioBuffer;
+use aec3::audio_processing::gain_controller2::{GainController2, GainController2Config};
+use aec3::audio_processing::high_pass_filter::HighPassFilter;
+use aec3::audio_processing::ns::{NoiseSuppressor, NsConfig, SuppressionLevel};
+
+const RATE: usize = AUDIO_SAMPLE_RATE as usize;
+
+/// Processes captured audio (48 kHz mono; other layouts pass through
+/// untouched) with the played-out audio from a [`RenderTap`] as the echo
+/// reference. Stages are made when first needed and kept while off, so
+/// switching one back on does not start from scratch.
+pub struct AudioProcessor {
+    config: ProcessingConfig,
+    render: RenderTap,
+    render_block: [i16; BLOCK_SAMPLES],
+    chain: Option<Chain>,
+}
+
+impl std::fmt::Debug for AudioProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioProcessor")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The DSP state of every stage.
+struct Chain {
+    capture: AudioBuffer,
+    render: AudioBuffer,
+    high_pass: HighPassFilter,
+    band: Vec<Vec<f32>>,
+    echo: Echo,
+    noise: Noise,
+    rnnoise: Box<nnnoiseless::DenoiseState<'static>>,
+    rnnoise_in: Vec<f32>,
+    gain: GainController2,
+}
+
+/// The echo canceller and the mode it was made for.
+struct Echo {
+    mode: AecMode,
+    canceller: EchoCanceller3,
+}
+
+/// WebRTC's noise suppressor and the mode it was made for.
+struct Noise {
+    mode: AnsMode,
+    suppressor: NoiseSuppressor,
+}
+
+impl AudioProcessor {
+    /// A processor with `config`, reading the played audio from `render`.
+    pub fn new(config: ProcessingConfig, render: RenderTap) -> AudioProcessor {
+        AudioProcessor {
+            config,
+            render,
+            render_block: [0; BLOCK_SAMPLES],
+            chain: None,
+        }
+    }
+
+    /// The current settings.
+    pub fn config(&self) -> ProcessingConfig {
+        self.config
+    }
+
+    /// Changes the settings from the next block on.
+    pub fn set_config(&mut self, config: ProcessingConfig) {
+        self.config = config;
+    }
+
+    /// Processes one captured frame in place. The played audio that has
+    /// arrived since the last call is fed to the echo canceller first
+    /// (and dropped when echo cancellation is off).
+    pub fn process(&mut self, frame: &mut AudioFrame) {
+        let active =
+            self.config.any() && frame.channels == 1 && frame.sample_rate == AUDIO_SAMPLE_RATE;
+        for block in frame.samples.chunks_mut(BLOCK_SAMPLES) {
+            let aec = self.config.aec && (self.config.headphone_aec || !self.render.headphones());
+            let chain = match (active, block.len() == BLOCK_SAMPLES) {
+                (true, true) => Some(self.chain.get_or_insert_with(Chain::new)),
+                _ => None,
+            };
+            match chain {
+                Some(chain) => {
+                    while self.render.take_block(&mut self.render_block) {
+                        if aec {
+                            chain.analyze_render(&self.render_block, self.config.aec_mode);
+                        }
+                    }
+                    chain.process(block, &self.config, aec);
+                }
+                None => while self.render.take_block(&mut self.render_block) {},
+            }
+        }
+    }
+}
+
+impl Chain {
+    fn new() -> Chain {
+        let buffer = || AudioBuffer::from_sample_rates(RATE, 1, RATE, 1, RATE);
+        let gain_config = GainController2Config {
+            input_volume_controller:
+                aec3::audio_processing::gain_controller2::InputVolumeControllerRuntimeConfig {
+                    enabled: false,
+                },
+            ..GainController2Config::default()
+        };
+        Chain {
+            capture: buffer(),
+            render: buffer(),
+            high_pass: HighPassFilter::new(RATE as i32, 1),
+            band: vec![Vec::new()],
+            echo: Echo::new(AecMode::Medium),
+            noise: Noise::new(AnsMode::Medium),
+            rnnoise: nnnoiseless::DenoiseState::new(),
+            rnnoise_in: vec![0.0; BLOCK_SAMPLES],
+            gain: GainController2::new(gain_config, InputVolumeConfig::default(), RATE, 1, true),
+        }
+    }
+
+    fn analyze_render(&mut self, block: &[i16], mode: AecMode) {
+        self.echo.switch_to(mode);
+        load(&mut self.render, block);
+        self.render.split_into_frequency_bands();
+        self.echo.canceller.analyze_render(&mut self.render);
+    }
+
+    /// HPF -> AEC3 -> NS (WebRTC's, on the split bands) -> merge ->
+    /// RNNoise (AI mode) -> AGC2, as WebRTC's audio processing orders them.
+    fn process(&mut self, block: &mut [i16], config: &ProcessingConfig, aec: bool) {
+        load(&mut self.capture, block);
+        if aec {
+            self.echo.switch_to(config.aec_mode);
+            self.echo.canceller.analyze_capture(&mut self.capture);
+        }
+        self.capture.split_into_frequency_bands();
+        if aec || config.ans {
+            self.band[0].clear();
+            self.band[0].extend_from_slice(self.capture.split_band(0, 0));
+            self.high_pass.process(&mut self.band);
+            self.capture
+                .split_band_mut(0, 0)
+                .copy_from_slice(&self.band[0]);
+        }
+        if aec {
+            self.echo
+                .canceller
+                .process_capture(&mut self.capture, false);
+        }
+        if config.ans && config.ans_mode != AnsMode::Ai {
+            self.noise.switch_to(config.ans_mode);
+            self.noise.suppressor.analyze(&self.capture);
+            self.noise.suppressor.process(&mut self.capture);
+        }
+        self.capture.merge_frequency_bands();
+        if config.ans && config.ans_mode == AnsMode::Ai {
+            self.rnnoise_in.copy_from_slice(self.capture.channel(0));
+            self.rnnoise
+                .process_frame(self.capture.channel_mut(0), &self.rnnoise_in);
+        }
+        if config.agc {
+            self.gain.process(false, &mut self.capture);
+        }
+        for (out, &sample) in block.iter_mut().zip(self.capture.channel(0)) {
+            *out = sample.round().clamp(i16::MIN as f32, i16::MAX as f32) as i16;
+        }
+    }
+}
+
+/// Puts a block into `buffer` (which holds samples on the 16-bit scale).
+fn load(buffer: &mut AudioBuffer, block: &[i16]) {
+    for (slot, &sample) in buffer.channel_mut(0).iter_mut().zip(block) {
+        *slot = sample as f32;
+    }
+}
+
+impl Echo {
+    fn new(mode: AecMode) -> Echo {
+        Echo {
+            mode,
+            canceller: EchoCanceller3::new(aec_config(mode), RATE as i32, 1, 1),
+        }
+    }
+
+    /// A new canceller when the mode changed (it re-converges in ~1 s).
+    fn switch_to(&mut self, mode: AecMode) {
+        if mode != self.mode {
+            *self = Echo::new(mode);
+        }
+    }
+}
+
+/// AEC3's configuration for a mode: the suppressor's masking thresholds
+/// scaled down (more suppression) or up (less), the echo path strength
+/// assumed for the residual echo raised or lowered.
+fn aec_config(mode: AecMode) -> EchoCanceller3Config {
+    let mut config = EchoCanceller3Config::default();
+    let (scale, gain) = match mode {
+        AecMode::Aggressive => (0.5, 1.5),
+        AecMode::Medium => return config,
+        AecMode::Soft => (2.0, 0.7),
+    };
+    for mask in [
+        &mut config.suppressor.normal_tuning.mask_lf,
+        &mut config.suppressor.normal_tuning.mask_hf,
+        &mut config.suppressor.nearend_tuning.mask_lf,
+        &mut config.suppressor.nearend_tuning.mask_hf,
+    ] {
+        mask.enr_transparent *= scale;
+        mask.enr_suppress *= scale;
+    }
+    config.ep_strength.default_gain = gain;
+    config
+}
+
+impl Noise {
+    fn new(mode: AnsMode) -> Noise {
+        let target_level = match mode {
+            AnsMode::Soft => SuppressionLevel::K6dB,
+            AnsMode::Medium | AnsMode::Ai => SuppressionLevel::K12dB,
+            AnsMode::Aggressive => SuppressionLevel::K21dB,
+        };
+        let config = NsConfig {
+            target_level,
+            ..NsConfig::default()
+        };
+        Noise {
+            mode,
+            suppressor: NoiseSuppressor::new(config, RATE, 1),
+        }
+    }
+
+    fn switch_to(&mut self, mode: AnsMode) {
+        if mode != self.mode {
+            *self = Noise::new(mode);
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Real and synthetic signals for the audio processing tests and benchmark:
+//! espeak-ng speech at 48 kHz, a room echo path, noise, keyboard clicks and
+//! the measures (ERLE, levels, segmental SNR).
+
+#![allow(dead_code)] // each user takes what it needs
+
+use std::process::Command;
+
+/// 48 kHz, 10 ms.
+pub(crate) const BLOCK: usize = 480;
+/// 20 ms frames, as the SDK's sources deliver them.
+pub(crate) const FRAME: usize = 960;
+pub(crate) const RATE: usize = 48_000;
+
+/// `text` spoken by espeak-ng (`voice`, e.g. "en" or "en+f3"), resampled
+/// from its 22050 Hz to 48 kHz, as 16-bit samples.
+pub(crate) fn speech(text: &str, voice: &str) -> Vec<i16> {
+    let out = Command::new("espeak-ng")
+        .args(["--stdout", "-s", "160", "-v", voice, text])
+        .output()
+        .expect("espeak-ng is not installed (scripts/deps.sh installs it)");
+    assert!(out.status.success(), "espeak-ng failed: {:?}", out);
+    let wav = out.stdout;
+    let data = wav
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("a WAV data chunk")
+        + 8;
+    let src: Vec<f32> = wav[data..]
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32)
+        .collect();
+    resample(&src, 22_050, RATE)
+}
+
+/// Linear interpolation from `from` Hz to `to` Hz.
+fn resample(src: &[f32], from: usize, to: usize) -> Vec<i16> {
+    let n = src.len() * to / from;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 * from as f64 / to as f64;
+            let k = t as usize;
+            let f = (t - k as f64) as f32;
+            let a = src[k.min(src.len() - 1)];
+            let b = src[(k + 1).min(src.len() - 1)];
+            (a + (b - a) * f) as i16
+        })
+        .collect()
+}
+
+/// Far-end speech: a few sentences, `seconds` long (repeated as needed).
+pub(crate) fn far_speech(seconds: usize) -> Vec<i16> {
+    let s = speech(
+        "The quick brown fox jumps over the lazy dog. We are testing echo \
+         cancellation on a laptop speaker, and the far end keeps talking for a \
+         while so that the filter has something to learn from. Numbers help \
+         too: one, two, three, four, five, six, seven, eight, nine, ten.",
+        "en",
+    );
+    repeat(&s, seconds * RATE)
+}
+
+/// Near-end speech (another voice), `seconds` long.
+pub(crate) fn near_speech(seconds: usize) -> Vec<i16> {
+    let s = speech(
+        "Hello, this is the near end speaking while the other person talks. \
+         Can you hear me clearly, without any echo of your own voice?",
+        "en+f3",
+    );
+    repeat(&s, seconds * RATE)
+}
+
+fn repeat(s: &[i16], len: usize) -> Vec<i16> {
+    s.iter().copied().cycle().take(len).collect()
+}
+
+/// Scales `x` so that its level over active 10 ms blocks is `dbfs`.
+pub(crate) fn scale_to(x: &[i16], dbfs: f64) -> Vec<i16> {
+    let gain = 10f64.powf((dbfs - active_level_dbfs(x, x)) / 20.0);
+    x.iter()
+        .map(|&s| (s as f64 * gain).round().clamp(-32768.0, 32767.0) as i16)
+        .collect()
+}
+
+/// A deterministic pseudo-random sequence in [-1, 1).
+pub(crate) struct Lcg(pub u64);
+
+impl Lcg {
+    pub(crate) fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+}
+
+/// The acoustic path from loudspeaker to microphone: `delay_ms`, an
+/// attenuation of `loss_db`, and a short synthetic room response (the
+/// direct sound plus 40 reflections decaying over ~60 ms).
+pub(crate) struct EchoPath {
+    taps: Vec<(usize, f64)>,
+}
+
+impl EchoPath {
+    pub(crate) fn new(delay_ms: usize, loss_db: f64) -> EchoPath {
+        let delay = delay_ms * RATE / 1000;
+        let direct = 10f64.powf(-loss_db / 20.0);
+        let mut rng = Lcg(7);
+        let mut taps = vec![(delay, direct)];
+        for i in 0..40 {
+            let at = 48 + i * 70 + ((rng.next() + 1.0) * 30.0) as usize;
+            let decay = (-(at as f64) / (0.02 * RATE as f64)).exp();
+            taps.push((delay + at, direct * 0.5 * decay * rng.next()));
+        }
+        EchoPath { taps }
+    }
+
+    /// The echo of `played` at sample `i`.
+    pub(crate) fn at(&self, played: &[i16], i: usize) -> f64 {
+        self.taps
+            .iter()
+            .filter(|(d, _)| *d <= i)
+            .map(|(d, g)| played[i - d] as f64 * g)
+            .sum()
+    }
+
+    /// The whole echo of `played`.
+    pub(crate) fn apply(&self, played: &[i16]) -> Vec<f64> {
+        (0..played.len()).map(|i| self.at(played, i)).collect()
+    }
+}
+
+/// Adds signals (as f64) and rounds to 16 bits.
+pub(crate) fn mix(parts: &[&[f64]]) -> Vec<i16> {
+    (0..parts[0].len())
+        .map(|i| {
+            parts
+                .iter()
+                .map(|p| p[i])
+                .sum::<f64>()
+                .round()
+                .clamp(-32768.0, 32767.0) as i16
+        })
+        .collect()
+}
+
+pub(crate) fn to_f64(x: &[i16]) -> Vec<f64> {
+    x.iter().map(|&s| s as f64).collect()
+}
+
+/// White noise at `dbfs` RMS.
+pub(crate) fn white_noise(len: usize, dbfs: f64, seed: u64) -> Vec<f64> {
+    let rms = 32768.0 * 10f64.powf(dbfs / 20.0);
+    let mut rng = Lcg(seed);
+    // Uniform noise has RMS 1/sqrt(3).
+    (0..len).map(|_| rng.next() * rms * 3f64.sqrt()).collect()
+}
+
+/// Keyboard clicks: a 4 ms decaying noise burst every ~150-300 ms, peak
+/// `peak` (16-bit scale).
+pub(crate) fn keyboard(len: usize, peak: f64, seed: u64) -> Vec<f64> {
+    let mut rng = Lcg(seed);
+    let mut out = vec![0.0; len];
+    let mut at = 2400;
+    while at < len {
+        for k in 0..192 {
+            if at + k < len {
+                out[at + k] += peak * rng.next() * (-(k as f64) / 40.0).exp();
+            }
+        }
+        at += 7200 + ((rng.next() + 1.0) * 3600.0) as usize;
+    }
+    out
+}
+
+pub(crate) fn energy(x: &[i16]) -> f64 {
+    x.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() + 1e-9
+}
+
+pub(crate) fn db(ratio: f64) -> f64 {
+    10.0 * ratio.log10()
+}
+
+/// Echo return loss enhancement over `range` (samples): how much weaker
+/// the output is than the microphone signal (echo only).
+pub(crate) fn erle_db(mic: &[i16], out: &[i16], range: std::ops::Range<usize>) -> f64 {
+    db(energy(&mic[range.clone()]) / energy(&out[range]))
+}
+
+/// The 10 ms blocks where `speech` is active (within 30 dB of its
+/// loudest block).
+pub(crate) fn active_blocks(speech: &[i16]) -> Vec<bool> {
+    let e: Vec<f64> = speech.chunks(BLOCK).map(energy).collect();
+    let max = e.iter().cloned().fold(0.0, f64::max);
+    e.iter().map(|&b| b > max * 1e-3).collect()
+}
+
+/// The level (dBFS RMS) of `x` over the blocks where `speech` is active.
+pub(crate) fn active_level_dbfs(x: &[i16], speech: &[i16]) -> f64 {
+    let active = active_blocks(speech);
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (block, _) in x.chunks(BLOCK).zip(&active).filter(|(_, a)| **a) {
+        sum += energy(block);
+        n += block.len();
+    }
+    db(sum / n.max(1) as f64 / (32768.0f64 * 32768.0))
+}
+
+/// Mean over 10 ms blocks of the ratio between the level where `speech`
+/// is active and the level where it is not, in dB: the signal-to-noise
+/// ratio of a signal that is speech plus noise, measured without knowing
+/// the parts (the processed output).
+pub(crate) fn speech_to_pause_db(x: &[i16], speech: &[i16]) -> f64 {
+    let active = active_blocks(speech);
+    let (mut on, mut n_on, mut off, mut n_off) = (0.0, 0usize, 0.0, 0usize);
+    for (block, a) in x.chunks(BLOCK).zip(&active) {
+        if *a {
+            on += energy(block);
+            n_on += 1;
+        } else {
+            off += energy(block);
+            n_off += 1;
+        }
+    }
+    db((on / n_on.max(1) as f64) / (off / n_off.max(1) as f64))
+}
+
+/// Segmental SNR (dB): the mean over 10 ms blocks where `clean` is active
+/// of clean energy / (x - clean) energy, each block clamped to -10..35 dB
+/// (the usual bounds). `x` may lag `clean` by up to 20 ms (the lag that
+/// fits best is used).
+pub(crate) fn segmental_snr_db(x: &[i16], clean: &[i16]) -> f64 {
+    let active = active_blocks(clean);
+    let score = |lag: usize| {
+        let mut sum = 0.0;
+        let mut n = 0usize;
+        for (b, a) in active.iter().enumerate() {
+            let start = b * BLOCK;
+            if !*a || start + lag + BLOCK > x.len() {
+                continue;
+            }
+            let (mut s, mut e) = (1e-9, 1e-9);
+            for i in start..start + BLOCK {
+                let c = clean[i] as f64;
+                s += c * c;
+                e += (x[i + lag] as f64 - c).powi(2);
+            }
+            sum += db(s / e).clamp(-10.0, 35.0);
+            n += 1;
+        }
+        sum / n.max(1) as f64
+    };
+    // A coarse search, then the neighbourhood of the best coarse lag.
+    let best = (0..=2 * BLOCK)
+        .step_by(24)
+        .max_by(|a, b| score(*a).total_cmp(&score(*b)))
+        .unwrap_or(0);
+    (best.saturating_sub(23)..=best + 23)
+        .map(score)
+        .fold(f64::MIN, f64::max)
+}
