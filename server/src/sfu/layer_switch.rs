@@ -67,6 +67,11 @@ const PROBE_MAX_LOSS_PERMILLE: u16 = 20;
 /// was when the probe began.
 const PROBE_ABORT: f64 = 0.9;
 
+/// What a leg's audio takes of its estimate, bits/s (Opus ~30 kbit/s and
+/// its RTP, SRTP, UDP and IP headers at 50 packets/s): at the lowest
+/// layer's ~160 kbit/s it decides whether the layer fits.
+const AUDIO_BPS: f64 = 50_000.0;
+
 /// A layer's nominal rate (bits/s), for a layer live too briefly to be
 /// measured: the SDK's ladder.
 fn nominal_bps(layer: VideoLayer) -> u64 {
@@ -414,12 +419,14 @@ impl LayerSwitch {
     }
 
     /// How the forwarded layer fits the leg (temporal thinning, rule 5 in
-    /// `temporal.rs`): the believed estimate over the layer's rate, and
-    /// whether a down-switch waits for its keyframe. `None` without an
-    /// estimate or a forwarded layer.
+    /// `temporal.rs`): the believed estimate less the leg's audio
+    /// ([`AUDIO_BPS`]) over the layer's rate, and whether a down-switch
+    /// waits for its keyframe. `None` without an estimate or a forwarded
+    /// layer.
     pub(crate) fn fit(&self, layers: &Layers) -> Option<(f64, bool)> {
         let (current, estimate) = (self.current?, self.estimate?);
-        let ratio = self.believed_bps(layers, estimate) / layers.rate(current) as f64;
+        let video_bps = (self.believed_bps(layers, estimate) - AUDIO_BPS).max(0.0);
+        let ratio = video_bps / layers.rate(current) as f64;
         let down_pending = self.target.is_some_and(|t| t < current);
         Some((ratio, down_pending))
     }
@@ -714,9 +721,11 @@ mod tests {
     fn fit_compares_the_believed_estimate_with_the_forwarded_layer() {
         let t0 = Instant::now();
         assert_eq!(LayerSwitch::new(High).fit(&ALL_LIVE), None);
-        // 120 kbit/s on the 150 kbit/s lowest layer: 0.8 of it.
-        let s = started_on(Low, 120, t0);
+        // 170 kbit/s, 120 of them for video, on the 150 kbit/s lowest
+        // layer: 0.8 of it.
+        let s = started_on(Low, 170, t0);
         assert_eq!(s.fit(&ALL_LIVE), Some((0.8, false)));
+        assert_eq!(started_on(Low, 40, t0).fit(&ALL_LIVE), Some((0.0, false)));
         // An estimate never exercised counts up to 1.5 x the layer's rate.
         let mut s = started_on(Low, 120, t0);
         s.on_estimate(Estimate {
@@ -724,11 +733,11 @@ mod tests {
             acked_bps: 100_000,
             lost_permille: 0,
         });
-        assert_eq!(s.fit(&ALL_LIVE), Some((1.5, false)));
-        // On the top layer at 600 kbit/s: the down-switch waits for its
+        assert_eq!(s.fit(&ALL_LIVE), Some((1.5 - 50.0 / 150.0, false)));
+        // On the top layer at 650 kbit/s: the down-switch waits for its
         // keyframe meanwhile.
         let mut s = started_on(High, 2000, t0);
-        s.on_estimate(estimate(600));
+        s.on_estimate(estimate(650));
         assert_eq!(s.tick(&ALL_LIVE, t0), Some(Medium), "a sudden fall");
         assert_eq!(s.fit(&ALL_LIVE), Some((0.4, true)));
     }

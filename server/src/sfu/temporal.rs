@@ -20,12 +20,15 @@
 //! - thinning starts after the estimate has said so for [`THIN_AFTER`], or
 //!   at once while a down-switch waits for its keyframe; a layer comes
 //!   back once the estimate has cleared its threshold by
-//!   [`RESTORE_MARGIN`] for [`RESTORE_AFTER`];
+//!   [`RESTORE_MARGIN`] for [`RESTORE_AFTER`], and not within
+//!   [`RESTORE_QUIET`] of the last thinning (GCC's estimate climbs while
+//!   the thinned leg sends less than the link carries; restoring on it
+//!   at once would refill the queue every few seconds);
 //! - a lower level takes effect at the next frame (never inside one), a
 //!   higher one at the next T0 frame (the pictures above it may refer to
 //!   ones that were dropped before it).
 
-use super::layer_switch::{DOWN_AFTER, UP_AFTER};
+use super::layer_switch::{DOWN_AFTER, UP_AFTER, UP_QUIET_AFTER_DOWN};
 use std::time::{Duration, Instant};
 
 /// Every temporal layer (the level that drops nothing).
@@ -41,6 +44,8 @@ pub(crate) const RESTORE_MARGIN: f64 = 1.15;
 pub(crate) const THIN_AFTER: Duration = DOWN_AFTER;
 /// How long the estimate must allow a dropped layer before it comes back.
 pub(crate) const RESTORE_AFTER: Duration = UP_AFTER;
+/// No layer comes back this soon after the last thinning.
+pub(crate) const RESTORE_QUIET: Duration = UP_QUIET_AFTER_DOWN;
 
 /// A packet's temporal layer from its RTP payload (H.264, RFC 6184): the
 /// first byte is the NAL header, a STAP-A's (the most important of its
@@ -76,6 +81,8 @@ pub(crate) struct Thinning {
     /// Since when the estimate has called for a lower / allowed a higher level.
     lower_since: Option<Instant>,
     higher_since: Option<Instant>,
+    /// When the level was last lowered.
+    lowered: Option<Instant>,
     /// The RTP timestamp of the newest frame seen.
     frame: Option<u32>,
 }
@@ -87,6 +94,7 @@ impl Default for Thinning {
             wanted: ALL,
             lower_since: None,
             higher_since: None,
+            lowered: None,
             frame: None,
         }
     }
@@ -131,11 +139,15 @@ impl Thinning {
             if down_pending || now.saturating_duration_since(since) >= THIN_AFTER {
                 self.wanted = lower;
                 self.lower_since = None;
+                self.lowered = Some(now);
             }
         } else if restore > self.wanted {
             self.lower_since = None;
             let since = *self.higher_since.get_or_insert(now);
-            if now.saturating_duration_since(since) >= RESTORE_AFTER {
+            let quiet = self
+                .lowered
+                .is_none_or(|t| now.saturating_duration_since(t) >= RESTORE_QUIET);
+            if quiet && now.saturating_duration_since(since) >= RESTORE_AFTER {
                 self.wanted = restore;
                 self.higher_since = None;
             }
@@ -244,13 +256,25 @@ mod tests {
                 (20_000, 0.9, 1),
             ],
         );
-        // Plenty: every layer back after 2 s (in one step).
+        // Plenty: every layer back after 2 s (in one step), but not
+        // within 5 s of the last thinning.
         let mut t = Thinning {
             wanted: 0,
             forwarded: 0,
             ..Thinning::default()
         };
         expect_levels(&mut t, t0, &[(0, 3.0, 0), (1999, 3.0, 0), (2000, 3.0, ALL)]);
+        expect_levels(
+            &mut t,
+            t0,
+            &[
+                (2000, 0.5, ALL),
+                (2300, 0.5, 0),
+                (2400, 3.0, 0),
+                (7299, 3.0, 0),
+                (7300, 3.0, ALL),
+            ],
+        );
         // No estimate: nothing thinned.
         let mut t = Thinning {
             wanted: 0,
@@ -294,8 +318,8 @@ mod tests {
         // A late packet of an older frame follows the current level.
         assert!(!t.forward(9000, TOP));
         // Allowed again: nothing above T0 before the next T0 frame.
-        t.decide(Some(3.0), false, ms(t0, 100));
-        t.decide(Some(3.0), false, ms(t0, 2100));
+        t.decide(Some(3.0), false, ms(t0, 5000));
+        t.decide(Some(3.0), false, ms(t0, 7000));
         assert_eq!((t.wanted, t.forwarded()), (ALL, 0));
         assert!(!t.forward(18_000, TOP));
         assert!(!t.forward(21_000, T1));
@@ -304,7 +328,7 @@ mod tests {
         assert!(t.forward(27_000, TOP));
         // Frames after the timestamp wraps are newer ones.
         t.on_switch(u32::MAX - 1000);
-        t.decide(Some(0.5), true, ms(t0, 2200));
+        t.decide(Some(0.5), true, ms(t0, 7100));
         assert!(!t.forward(2000, TOP));
         assert!(t.forward(5000, T0));
     }
