@@ -255,3 +255,32 @@ fn everything_off_is_bit_exact() {
     };
     assert_eq!(process(modes, &played, &mic, |_, _| {}), mic);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_setters_change_the_processing() {
+    let server = test_support::TestServer::start().await;
+    let peer = test_support::Peer::create(server.profile(), "a");
+    let engine = &peer.engine;
+    // On by default, like the products it competes with.
+    assert_eq!(engine.audio_processing_config(), ProcessingConfig::default());
+    assert!(ProcessingConfig::default().aec && ProcessingConfig::default().ans);
+    assert!(ProcessingConfig::default().agc);
+    engine.enable_aec(false);
+    engine.set_aec_mode(AecMode::Soft);
+    engine.enable_headphone_aec(false);
+    engine.enable_ans(false);
+    engine.set_ans_mode(AnsMode::Ai);
+    engine.enable_agc(false);
+    assert_eq!(
+        engine.audio_processing_config(),
+        ProcessingConfig {
+            aec: false,
+            aec_mode: AecMode::Soft,
+            headphone_aec: false,
+            ans: false,
+            ans_mode: AnsMode::Ai,
+            agc: false,
+        }
+    );
+    peer.engine.destroy().await;
+}

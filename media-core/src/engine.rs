@@ -3,6 +3,7 @@
 //! once and never wait for the network; what happens next arrives as
 //! [`Event`]s on the receiver returned by [`Engine::create`].
 
+use crate::audio_processing::{AecMode, AnsMode, ProcessingConfig};
 use crate::capture::source::{AudioSourceKind, VideoSourceKind};
 use crate::capture::{camera, microphone, speaker, DeviceError, DeviceInfo};
 use crate::codec::video_config::VideoConfig;
@@ -469,6 +470,57 @@ impl Engine {
     /// (players conceal the gap as comfort noise). Off by default.
     pub fn enable_audio_dtx(&self, enable: bool) {
         self.handle.media.enable_audio_dtx(enable);
+    }
+
+    /// Acoustic echo cancellation of the captured audio, with what the
+    /// speaker plays as the reference (ZEGO: `enableAEC`). On by default;
+    /// takes effect on the next 10 ms of audio, before or during a call.
+    pub fn enable_aec(&self, enable: bool) {
+        self.processing(|c| c.aec = enable);
+    }
+
+    /// How hard echo cancellation suppresses residual echo (ZEGO:
+    /// `setAECMode`; default [`AecMode::Medium`]). A change restarts the
+    /// canceller, which re-converges in about a second.
+    pub fn set_aec_mode(&self, mode: AecMode) {
+        self.processing(|c| c.aec_mode = mode);
+    }
+
+    /// Echo cancellation also while the output looks like headphones or a
+    /// headset by its name (ZEGO: `enableHeadphoneAEC`). On by default,
+    /// since a name is only a hint.
+    pub fn enable_headphone_aec(&self, enable: bool) {
+        self.processing(|c| c.headphone_aec = enable);
+    }
+
+    /// Noise suppression of the captured audio (ZEGO: `enableANS`). On by
+    /// default.
+    pub fn enable_ans(&self, enable: bool) {
+        self.processing(|c| c.ans = enable);
+    }
+
+    /// Noise suppression strength (ZEGO: `setANSMode`; default
+    /// [`AnsMode::Medium`]); [`AnsMode::Ai`] is RNNoise, which also takes
+    /// keyboard clicks out.
+    pub fn set_ans_mode(&self, mode: AnsMode) {
+        self.processing(|c| c.ans_mode = mode);
+    }
+
+    /// Automatic gain control of the captured audio (ZEGO: `enableAGC`):
+    /// a quiet voice is raised to speech level. On by default.
+    pub fn enable_agc(&self, enable: bool) {
+        self.processing(|c| c.agc = enable);
+    }
+
+    /// The capture processing settings in force.
+    pub fn audio_processing_config(&self) -> ProcessingConfig {
+        self.handle.media.audio_processing().config()
+    }
+
+    /// Changes the capture processing settings; every audio loop applies
+    /// them before its next frame.
+    fn processing(&self, change: impl FnOnce(&mut ProcessingConfig)) {
+        self.handle.media.audio_processing().update(change);
     }
 
     /// Simulcast publishing (ZEGO's dual-stream video): a channel whose

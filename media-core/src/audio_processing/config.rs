@@ -2,16 +2,14 @@
 
 use super::reference::EchoReference;
 use super::AudioProcessor;
+use crate::capture::source::AudioSource;
 use crate::frame::AudioFrame;
-use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How hard echo cancellation suppresses what is left of the echo after
 /// its adaptive filter (ZEGO: `ZegoAECMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AecMode {
     /// Most suppression: no residual echo, more clipping of double talk.
     Aggressive,
@@ -23,9 +21,7 @@ pub enum AecMode {
 }
 
 /// How strongly noise is suppressed (ZEGO: `ZegoANSMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AnsMode {
     /// WebRTC noise suppression, up to 6 dB.
     Soft,
@@ -127,6 +123,13 @@ impl SharedProcessing {
     /// Where the speaker delivers what it plays.
     pub fn reference(&self) -> &EchoReference {
         &self.inner.reference
+    }
+
+    /// A processor for the audio loop of `source` when it is a microphone
+    /// or the app's custom audio; `None` for a synthetic tone, which is
+    /// sent as generated.
+    pub fn processor_for(&self, source: &AudioSource) -> Option<LiveProcessor> {
+        (source.microphone().is_some() || source.custom().is_some()).then(|| self.processor())
     }
 
     /// A processor for one audio loop that follows the settings.

@@ -46,6 +46,19 @@ struct Chain {
     gain: GainController2,
 }
 
+// SAFETY: `Chain` is not `Send` only because `aec3` keeps some stages
+// behind trait objects without a `Send` bound (`Box<dyn
+// BlockProcessorBackend>`, `Box<dyn NoiseLevelEstimator>`, ...). In aec3
+// 0.4 every implementation used outside its tests (BlockProcessor,
+// DominantNearendDetector, NoiseFloorEstimator, SpeechLevelEstimatorImpl,
+// SaturationProtectorImpl, MonoVadImpl) is plain owned data (Vecs, numbers,
+// `Arc<dyn Fft>` which rustfft bounds `Send + Sync`), with no `Rc`, `Cell`,
+// raw pointer or thread-local state; a chain is used by one thread at a
+// time (the audio loop's task, which tokio may move between workers).
+// Re-check on an aec3 upgrade.
+#[allow(unsafe_code)]
+unsafe impl Send for Chain {}
+
 /// The echo canceller and the mode it was made for.
 struct Echo {
     mode: AecMode,

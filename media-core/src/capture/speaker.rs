@@ -20,6 +20,7 @@
 use super::microphone::{pick_device, real_device_info};
 use super::tone::test_chime;
 use super::{audio_host, DeviceError, DeviceInfo};
+use crate::audio_processing::{looks_like_headphones, EchoReference};
 use crate::frame::{AudioFrame, AUDIO_SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, HostTrait};
 use cpal::{FromSample, Sample, SizedSample, StreamConfig};
@@ -92,6 +93,8 @@ pub struct Speaker {
     kind: SpeakerKind,
     pushed: AtomicU64,
     output: Option<Output>,
+    /// Where what is played goes for the echo canceller.
+    echo_reference: Option<EchoReference>,
 }
 
 #[derive(Debug)]
@@ -150,6 +153,7 @@ impl Speaker {
             kind: SpeakerKind::Device(info),
             pushed: AtomicU64::new(0),
             output: Some(output),
+            echo_reference: None,
         })
     }
 
@@ -159,7 +163,21 @@ impl Speaker {
             kind: SpeakerKind::Null,
             pushed: AtomicU64::new(0),
             output: None,
+            echo_reference: None,
         }
+    }
+
+    /// Hands every pushed frame (played or discarded) to `reference`, the
+    /// echo canceller's view of the output, and tells it whether the output
+    /// looks like headphones.
+    pub fn with_echo_reference(mut self, reference: &EchoReference) -> Speaker {
+        let headphones = match &self.kind {
+            SpeakerKind::Device(info) => looks_like_headphones(&info.name),
+            SpeakerKind::Null => false,
+        };
+        reference.set_headphones(headphones);
+        self.echo_reference = Some(reference.clone());
+        self
     }
 
     /// Which sink is active.
@@ -179,6 +197,9 @@ impl Speaker {
             return;
         }
         self.pushed.fetch_add(1, Ordering::Relaxed);
+        if let Some(reference) = &self.echo_reference {
+            reference.push(frame);
+        }
         let Some(output) = &self.output else {
             return;
         };

@@ -80,6 +80,8 @@ pub(crate) struct AudioOptions {
     pub(crate) red: AtomicBool,
     /// `enable_audio_dtx`: Opus DTX, no packets in silence (off by default).
     pub(crate) dtx: AtomicBool,
+    /// `enable_aec` / `enable_ans` / `enable_agc` ...: the capture processing.
+    pub(crate) processing: crate::audio_processing::SharedProcessing,
 }
 
 impl Default for AudioOptions {
@@ -87,6 +89,7 @@ impl Default for AudioOptions {
         AudioOptions {
             red: AtomicBool::new(true),
             dtx: AtomicBool::new(false),
+            processing: Default::default(),
         }
     }
 }
@@ -606,7 +609,8 @@ async fn audio_loop(
     let mut red = RedEncoder::new();
     let mut red_level = RedLevel::new();
     let mut dtx = false;
-    while let Some(frame) = source.recv().await {
+    let mut processor = options.processing.processor_for(&source);
+    while let Some(mut frame) = source.recv().await {
         if shared.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -614,7 +618,10 @@ async fn audio_loop(
             report_device(&facts, DeviceType::Microphone, &e);
         }
         // Before the mutes and the transport: the level meter shows what
-        // the microphone hears during preview and while muted too.
+        // the microphone hears (processed) during preview and while muted too.
+        if let Some(processor) = &mut processor {
+            processor.process(&mut frame);
+        }
         shared.captured_level.add(&frame.samples);
         let Some(transport) = shared.link.transport.get() else {
             continue;

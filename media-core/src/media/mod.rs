@@ -240,6 +240,11 @@ impl Media {
         self.audio.dtx.store(enable, Ordering::Relaxed);
     }
 
+    /// The capture processing settings (`enable_aec` ...).
+    pub(crate) fn audio_processing(&self) -> &crate::audio_processing::SharedProcessing {
+        &self.audio.processing
+    }
+
     pub(crate) fn enable_video_simulcast(&self, enable: bool) {
         self.simulcast.store(enable, Ordering::Relaxed);
     }
@@ -706,7 +711,9 @@ impl Media {
             }
             state.settings.speaker_id.clone()
         };
-        let speaker = Arc::new(Speaker::open(id.as_deref()));
+        let speaker = Arc::new(
+            Speaker::open(id.as_deref()).with_echo_reference(self.audio.processing.reference()),
+        );
         if speaker.is_null() {
             tracing::info!("no speaker: played audio goes to the null output");
         }
