@@ -10,45 +10,8 @@
 #[path = "audio_processing/signals.rs"]
 mod signals;
 
-use media_core::audio_processing::{AecMode, AnsMode, ProcessingConfig, SharedProcessing};
-use media_core::frame::AudioFrame;
+use media_core::audio_processing::{AecMode, AnsMode, ProcessingConfig};
 use signals::*;
-
-/// Runs `mic` through a processor with `config`, the far end's `played`
-/// audio reaching the echo reference one frame ahead of the microphone
-/// (as the speaker's buffer does). `change` may alter the settings before
-/// frame `n`.
-fn process(
-    config: ProcessingConfig,
-    played: &[i16],
-    mic: &[i16],
-    mut change: impl FnMut(usize, &SharedProcessing),
-) -> Vec<i16> {
-    let shared = SharedProcessing::default();
-    shared.update(|c| *c = config);
-    let mut processor = shared.processor();
-    let mut out = Vec::with_capacity(mic.len());
-    for (n, chunk) in mic.chunks_exact(FRAME).enumerate() {
-        change(n, &shared);
-        let start = n * FRAME;
-        if start + FRAME <= played.len() {
-            shared
-                .reference()
-                .push(&frame(&played[start..start + FRAME]));
-        }
-        let mut f = frame(chunk);
-        processor.process(&mut f);
-        out.extend_from_slice(&f.samples);
-    }
-    out
-}
-
-fn frame(samples: &[i16]) -> AudioFrame {
-    AudioFrame {
-        samples: samples.to_vec(),
-        ..AudioFrame::silence(1, 0)
-    }
-}
 
 fn aec_only() -> ProcessingConfig {
     ProcessingConfig {
@@ -262,7 +225,10 @@ async fn the_sdk_setters_change_the_processing() {
     let peer = test_support::Peer::create(server.profile(), "a");
     let engine = &peer.engine;
     // On by default, like the products it competes with.
-    assert_eq!(engine.audio_processing_config(), ProcessingConfig::default());
+    assert_eq!(
+        engine.audio_processing_config(),
+        ProcessingConfig::default()
+    );
     assert!(ProcessingConfig::default().aec && ProcessingConfig::default().ans);
     assert!(ProcessingConfig::default().agc);
     engine.enable_aec(false);

@@ -1,9 +1,12 @@
 //! Real and synthetic signals for the audio processing tests and benchmark:
 //! espeak-ng speech at 48 kHz, a room echo path, noise, keyboard clicks and
-//! the measures (ERLE, levels, segmental SNR).
+//! the measures (ERLE, levels, segmental SNR), and the processing as the
+//! SDK's audio loop runs it.
 
 #![allow(dead_code)] // each user takes what it needs
 
+use media_core::audio_processing::{ProcessingConfig, SharedProcessing};
+use media_core::frame::AudioFrame;
 use std::process::Command;
 
 /// 48 kHz, 10 ms.
@@ -259,4 +262,40 @@ pub(crate) fn segmental_snr_db(x: &[i16], clean: &[i16]) -> f64 {
     (best.saturating_sub(23)..=best + 23)
         .map(score)
         .fold(f64::MIN, f64::max)
+}
+
+/// Runs `mic` through a processor with `config`, the far end's `played`
+/// audio reaching the echo reference one frame ahead of the microphone
+/// (as the speaker's buffer does). `change` may alter the settings before
+/// frame `n`.
+pub(crate) fn process(
+    config: ProcessingConfig,
+    played: &[i16],
+    mic: &[i16],
+    mut change: impl FnMut(usize, &SharedProcessing),
+) -> Vec<i16> {
+    let shared = SharedProcessing::default();
+    shared.update(|c| *c = config);
+    let mut processor = shared.processor();
+    let mut out = Vec::with_capacity(mic.len());
+    for (n, chunk) in mic.chunks_exact(FRAME).enumerate() {
+        change(n, &shared);
+        let start = n * FRAME;
+        if start + FRAME <= played.len() {
+            shared
+                .reference()
+                .push(&frame(&played[start..start + FRAME]));
+        }
+        let mut f = frame(chunk);
+        processor.process(&mut f);
+        out.extend_from_slice(&f.samples);
+    }
+    out
+}
+
+pub(crate) fn frame(samples: &[i16]) -> AudioFrame {
+    AudioFrame {
+        samples: samples.to_vec(),
+        ..AudioFrame::silence(1, 0)
+    }
 }
