@@ -10,6 +10,7 @@
 //! an error (kicked out, wrong AppSign, retry window exhausted) it exits with
 //! status 2.
 
+use crate::audio_args::AudioProcessingArgs;
 use crate::connect_args::ConnectArgs;
 use crate::logging::{self, LogFormat};
 use anyhow::{anyhow, Context};
@@ -59,6 +60,8 @@ pub(crate) struct CallArgs {
     /// Tone frequency for `--audio tone`.
     #[arg(long, default_value_t = 440.0)]
     tone_hz: f64,
+    #[command(flatten)]
+    processing: AudioProcessingArgs,
     /// Video preset for publishing.
     #[arg(long, value_enum, default_value_t = Preset::P360)]
     preset: Preset,
@@ -204,7 +207,8 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies `--source`, `--audio` and `--preset` to the main channel.
+/// Applies `--source`, `--audio` (and its processing flags) and `--preset`
+/// to the main channel.
 fn configure_media(engine: &Engine, args: &CallArgs) -> anyhow::Result<()> {
     let video = match args.source.as_str() {
         "test" => VideoSourceKind::TestPattern,
@@ -232,6 +236,7 @@ fn configure_media(engine: &Engine, args: &CallArgs) -> anyhow::Result<()> {
         },
     };
     engine.set_video_source(video, PublishChannel::Main);
+    args.processing.apply(engine);
     match audio {
         Some(a) => engine.set_audio_source(a, PublishChannel::Main),
         None => engine.mute_microphone(true),

@@ -7,6 +7,7 @@
 //!   (`--save-received`) and probe (`--probe`) the streams it plays.
 //! - `confer doctor`: checks what a call to a server needs, step by step.
 
+mod audio_args;
 mod call;
 mod connect_args;
 mod doctor;
