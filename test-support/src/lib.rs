@@ -65,6 +65,8 @@ pub mod tls;
 pub mod turn;
 #[cfg(feature = "sdk")]
 pub mod udp_relay;
+#[cfg(feature = "x11")]
+pub mod xvfb;
 
 #[cfg(feature = "sdk")]
 pub use brief::{brief, briefs, device_brief, is_media_detail};

@@ -26,6 +26,7 @@ pub mod custom;
 pub mod microphone;
 pub mod pacing;
 pub mod queue;
+pub mod screen;
 pub mod source;
 pub mod speaker;
 pub mod test_pattern;

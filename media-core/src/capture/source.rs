@@ -12,6 +12,7 @@ use super::camera::Camera;
 use super::custom::{custom_audio, custom_video, CustomAudioSource, CustomVideoSource};
 use super::microphone::Microphone;
 use super::queue::{frame_queue, FrameReceiver};
+use super::screen::{ScreenCapture, ScreenTarget};
 use super::test_pattern::TestPattern;
 use super::tone::ToneGenerator;
 use super::y4m::Y4mReader;
@@ -45,6 +46,14 @@ pub enum VideoSourceKind {
     },
     /// Frames pushed by the app through [`VideoSource::custom`].
     Custom,
+    /// A screen or window ([`screen`](super::screen)) at its own size,
+    /// captured at the requested rate; the source ends when it is gone.
+    Screen {
+        /// What to capture.
+        target: ScreenTarget,
+        /// The X display (`None`: `$DISPLAY`).
+        display: Option<String>,
+    },
 }
 
 /// Where audio comes from.
@@ -154,6 +163,29 @@ impl VideoSource {
                     frames: rx,
                     size,
                     fps,
+                    backend: VideoBackend::Paced { _thread: thread },
+                })
+            }
+            VideoSourceKind::Screen { target, display } => {
+                check()?;
+                let mut capture = ScreenCapture::open(display.as_deref(), *target)?;
+                let (w, h) = capture.size()?;
+                let (tx, rx) = frame_queue(VIDEO_QUEUE_FRAMES);
+                let period = Duration::from_secs_f64(1.0 / fps as f64);
+                let thread = PacedThread::spawn("confer-screen", period, move |_| {
+                    match capture.capture() {
+                        Ok(frame) => tx.send(frame).is_ok(),
+                        Err(e) if !e.is_fatal() => true,
+                        Err(e) => {
+                            tracing::info!("screen capture stopped: {e}");
+                            false
+                        }
+                    }
+                })?;
+                Ok(VideoSource {
+                    frames: rx,
+                    size: (w & !1, h & !1),
+                    fps: fps as f64,
                     backend: VideoBackend::Paced { _thread: thread },
                 })
             }

@@ -1,0 +1,107 @@
+//! Screen and window capture (issue 17): what can be shared
+//! ([`list_sources`]), and a [`ScreenCapture`] that grabs one picture of a
+//! whole screen or one window at a time, cursor drawn, as I420.
+//!
+//! X11 only for now ([`x11`], over the X protocol in pure Rust: GetImage,
+//! XFixes for the cursor); Wayland (xdg-desktop-portal ScreenCast +
+//! PipeWire) is to come behind the same types. A shared window that closes
+//! ends its capture with [`ScreenError::SourceGone`].
+//!
+//! [`VideoSourceKind::Screen`](super::source::VideoSourceKind::Screen) runs
+//! a capture as a channel's paced video source.
+
+mod convert;
+pub mod x11;
+
+pub use convert::bgrx_to_i420;
+pub use x11::X11Capture as ScreenCapture;
+
+use protocol::ErrorCode;
+
+/// What to capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScreenTarget {
+    /// A whole X screen (its root window), by index.
+    Screen(u32),
+    /// One top-level window, by its X window id.
+    Window(u32),
+}
+
+/// A screen or window that can be shared.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ScreenSourceInfo {
+    /// What to pass to a capture.
+    pub target: ScreenTarget,
+    /// A human-readable name (the window title, or "Screen 1").
+    pub name: String,
+    /// Its width in pixels when listed.
+    pub width: u32,
+    /// Its height in pixels when listed.
+    pub height: u32,
+}
+
+/// Errors listing or capturing screens and windows.
+#[derive(Debug, thiserror::Error)]
+pub enum ScreenError {
+    /// No display server could be reached (no `DISPLAY`, or it refused us).
+    #[error("cannot connect to the display: {0}")]
+    Connect(String),
+    /// The connection to the display server failed.
+    #[error("the display connection failed: {0}")]
+    Connection(String),
+    /// The display server answered a request with an error.
+    #[error("the display server refused {request}: {detail}")]
+    Refused {
+        /// The request.
+        request: &'static str,
+        /// The server's error.
+        detail: String,
+    },
+    /// The captured window or screen no longer exists (closed).
+    #[error("the shared window or screen is gone")]
+    SourceGone,
+    /// The window exists but is not shown (minimised or unmapped): no
+    /// picture this time.
+    #[error("the shared window is not visible")]
+    NotVisible,
+    /// The screen's pixel format is not 24/32-bit true colour.
+    #[error("unsupported pixel format: {0}")]
+    UnsupportedFormat(String),
+}
+
+impl ScreenError {
+    /// The error code of this error: `DeviceNotFound` for a source that is
+    /// gone, `DeviceOpenFailed` otherwise.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ScreenError::SourceGone => ErrorCode::DeviceNotFound,
+            _ => ErrorCode::DeviceOpenFailed,
+        }
+    }
+
+    /// Whether capture cannot go on (a window that is only hidden may come
+    /// back).
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, ScreenError::NotVisible)
+    }
+}
+
+impl From<ScreenError> for super::DeviceError {
+    /// A capture that cannot start as a channel's source: a source that is
+    /// gone is not found, anything else failed to open.
+    fn from(e: ScreenError) -> Self {
+        match e {
+            ScreenError::SourceGone => super::DeviceError::DeviceNotFound(e.to_string()),
+            e => super::DeviceError::DeviceOpenFailed(e.to_string()),
+        }
+    }
+}
+
+/// The screens and top-level windows of `display` (`None`: `$DISPLAY`),
+/// screens first.
+pub fn list_sources(display: Option<&str>) -> Result<Vec<ScreenSourceInfo>, ScreenError> {
+    x11::list_sources(display)
+}
+
+#[cfg(test)]
+mod tests;

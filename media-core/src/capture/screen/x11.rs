@@ -1,0 +1,325 @@
+//! X11 capture over the X protocol (x11rb's pure-Rust connection, no
+//! libxcb): a screen's root window or one window, read with GetImage
+//! (ZPixmap), the cursor from XFixes drawn over it.
+//!
+//! A window is read from its own drawable: on a server without a
+//! compositor the parts covered by other windows read as what covers them.
+//! A window that is destroyed answers BadWindow/BadDrawable:
+//! [`ScreenError::SourceGone`]; one that is unmapped answers BadMatch:
+//! [`ScreenError::NotVisible`].
+
+use super::convert::{bgrx_to_i420, Cursor};
+use super::{ScreenError, ScreenSourceInfo, ScreenTarget};
+use crate::frame::{unix_time_us, VideoFrame};
+use x11rb::connection::Connection;
+use x11rb::errors::{ConnectionError, ReplyError};
+use x11rb::protocol::xfixes::ConnectionExt as _;
+use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, ImageFormat, MapState, Window};
+use x11rb::protocol::ErrorKind;
+use x11rb::rust_connection::RustConnection;
+
+/// An open capture of one screen or window.
+pub struct X11Capture {
+    conn: RustConnection,
+    root: Window,
+    target: ScreenTarget,
+    drawable: Window,
+    /// XFixes is there: the cursor is drawn.
+    cursor: bool,
+}
+
+impl std::fmt::Debug for X11Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("X11Capture")
+            .field("target", &self.target)
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
+
+fn connect(display: Option<&str>) -> Result<(RustConnection, usize), ScreenError> {
+    RustConnection::connect(display).map_err(|e| ScreenError::Connect(e.to_string()))
+}
+
+/// Maps a failed request: a missing window is the source gone, an unmapped
+/// one not visible, anything else the server refusing `request`.
+fn reply_error(request: &'static str) -> impl Fn(ReplyError) -> ScreenError {
+    move |e| match e {
+        ReplyError::X11Error(x) => match x.error_kind {
+            ErrorKind::Window | ErrorKind::Drawable => ScreenError::SourceGone,
+            ErrorKind::Match => ScreenError::NotVisible,
+            kind => ScreenError::Refused {
+                request,
+                detail: format!("{kind:?}"),
+            },
+        },
+        ReplyError::ConnectionError(e) => connection_error(e),
+    }
+}
+
+fn connection_error(e: ConnectionError) -> ScreenError {
+    ScreenError::Connection(e.to_string())
+}
+
+impl X11Capture {
+    /// Opens a capture of `target` on `display` (`None`: `$DISPLAY`).
+    /// Errors: no display, an unknown screen index or window
+    /// ([`ScreenError::SourceGone`]), a screen that is not 24/32-bit.
+    pub fn open(display: Option<&str>, target: ScreenTarget) -> Result<X11Capture, ScreenError> {
+        let (conn, default_screen) = connect(display)?;
+        let setup = conn.setup();
+        let root = setup.roots[default_screen].root;
+        let drawable = match target {
+            ScreenTarget::Screen(index) => {
+                let screen = setup
+                    .roots
+                    .get(index as usize)
+                    .ok_or(ScreenError::SourceGone)?;
+                if screen.root_depth != 24 && screen.root_depth != 32 {
+                    return Err(ScreenError::UnsupportedFormat(format!(
+                        "screen depth {}",
+                        screen.root_depth
+                    )));
+                }
+                screen.root
+            }
+            ScreenTarget::Window(id) => id,
+        };
+        let cursor = conn
+            .xfixes_query_version(4, 0)
+            .ok()
+            .and_then(|c| c.reply().ok())
+            .is_some();
+        let capture = X11Capture {
+            conn,
+            root,
+            target,
+            drawable,
+            cursor,
+        };
+        capture.size()?;
+        Ok(capture)
+    }
+
+    /// What this captures.
+    pub fn target(&self) -> ScreenTarget {
+        self.target
+    }
+
+    /// Whether the cursor is drawn (the server has XFixes).
+    pub fn draws_cursor(&self) -> bool {
+        self.cursor
+    }
+
+    /// The source's current size in pixels (a window's may change).
+    pub fn size(&self) -> Result<(u32, u32), ScreenError> {
+        let geometry = self
+            .conn
+            .get_geometry(self.drawable)
+            .map_err(connection_error)?
+            .reply()
+            .map_err(reply_error("GetGeometry"))?;
+        Ok((u32::from(geometry.width), u32::from(geometry.height)))
+    }
+
+    /// Captures one picture at the source's current size (rounded down to
+    /// even), the cursor drawn on it when it is over the source.
+    pub fn capture(&mut self) -> Result<VideoFrame, ScreenError> {
+        let (width, height) = self.size()?;
+        let (width, height) = (width & !1, height & !1);
+        if width == 0 || height == 0 {
+            return Err(ScreenError::NotVisible);
+        }
+        let cookie = self
+            .conn
+            .get_image(
+                ImageFormat::Z_PIXMAP,
+                self.drawable,
+                0,
+                0,
+                width as u16,
+                height as u16,
+                !0,
+            )
+            .map_err(connection_error)?;
+        let capture_time_us = unix_time_us();
+        let mut image = cookie.reply().map_err(reply_error("GetImage"))?;
+        if image.depth != 24 && image.depth != 32 {
+            return Err(ScreenError::UnsupportedFormat(format!(
+                "image depth {}",
+                image.depth
+            )));
+        }
+        let stride = image.data.len() / height as usize;
+        if stride < width as usize * 4 {
+            return Err(ScreenError::UnsupportedFormat(format!(
+                "{} bytes per row for {width} pixels",
+                stride
+            )));
+        }
+        if self.cursor {
+            if let Some(cursor) = self.cursor_image()? {
+                cursor.draw(&mut image.data, stride, width as usize, height as usize);
+            }
+        }
+        Ok(bgrx_to_i420(
+            width,
+            height,
+            &image.data,
+            stride,
+            capture_time_us,
+        ))
+    }
+
+    /// The cursor placed in the source's coordinates (`None` when XFixes
+    /// will not say).
+    fn cursor_image(&self) -> Result<Option<Cursor>, ScreenError> {
+        let Ok(Ok(reply)) = self.conn.xfixes_get_cursor_image().map(|c| c.reply()) else {
+            return Ok(None);
+        };
+        let (mut x, mut y) = (
+            i32::from(reply.x) - i32::from(reply.xhot),
+            i32::from(reply.y) - i32::from(reply.yhot),
+        );
+        if self.drawable != self.root {
+            // The window's origin on the root window.
+            let origin = self
+                .conn
+                .translate_coordinates(self.drawable, self.root, 0, 0)
+                .map_err(connection_error)?
+                .reply()
+                .map_err(reply_error("TranslateCoordinates"))?;
+            x -= i32::from(origin.dst_x);
+            y -= i32::from(origin.dst_y);
+        }
+        Ok(Some(Cursor {
+            x,
+            y,
+            width: usize::from(reply.width),
+            argb: reply.cursor_image,
+        }))
+    }
+}
+
+/// See [`super::list_sources`]: every screen, then the windows a window
+/// manager lists (`_NET_CLIENT_LIST`) or, without one, the mapped
+/// top-level windows that have a name.
+pub(super) fn list_sources(display: Option<&str>) -> Result<Vec<ScreenSourceInfo>, ScreenError> {
+    let (conn, _) = connect(display)?;
+    let mut sources: Vec<ScreenSourceInfo> = conn
+        .setup()
+        .roots
+        .iter()
+        .enumerate()
+        .map(|(i, screen)| ScreenSourceInfo {
+            target: ScreenTarget::Screen(i as u32),
+            name: format!("Screen {}", i + 1),
+            width: u32::from(screen.width_in_pixels),
+            height: u32::from(screen.height_in_pixels),
+        })
+        .collect();
+    let roots: Vec<Window> = conn.setup().roots.iter().map(|s| s.root).collect();
+    let atoms = Atoms::new(&conn)?;
+    for root in roots {
+        for window in top_level_windows(&conn, &atoms, root)? {
+            let Some(name) = window_name(&conn, &atoms, window)? else {
+                continue;
+            };
+            // A window that vanished while listing is just left out.
+            let Ok(Ok(geometry)) = conn.get_geometry(window).map(|c| c.reply()) else {
+                continue;
+            };
+            sources.push(ScreenSourceInfo {
+                target: ScreenTarget::Window(window),
+                name,
+                width: u32::from(geometry.width),
+                height: u32::from(geometry.height),
+            });
+        }
+    }
+    Ok(sources)
+}
+
+/// The atoms the listing reads.
+struct Atoms {
+    client_list: u32,
+    net_wm_name: u32,
+    utf8_string: u32,
+}
+
+impl Atoms {
+    fn new(conn: &RustConnection) -> Result<Atoms, ScreenError> {
+        let atom = |name: &[u8]| -> Result<u32, ScreenError> {
+            Ok(conn
+                .intern_atom(false, name)
+                .map_err(connection_error)?
+                .reply()
+                .map_err(reply_error("InternAtom"))?
+                .atom)
+        };
+        Ok(Atoms {
+            client_list: atom(b"_NET_CLIENT_LIST")?,
+            net_wm_name: atom(b"_NET_WM_NAME")?,
+            utf8_string: atom(b"UTF8_STRING")?,
+        })
+    }
+}
+
+fn top_level_windows(
+    conn: &RustConnection,
+    atoms: &Atoms,
+    root: Window,
+) -> Result<Vec<Window>, ScreenError> {
+    let listed = conn
+        .get_property(false, root, atoms.client_list, AtomEnum::WINDOW, 0, 4096)
+        .map_err(connection_error)?
+        .reply()
+        .map_err(reply_error("GetProperty"))?;
+    if let Some(windows) = listed.value32() {
+        let windows: Vec<Window> = windows.collect();
+        if !windows.is_empty() {
+            return Ok(windows);
+        }
+    }
+    let children = conn
+        .query_tree(root)
+        .map_err(connection_error)?
+        .reply()
+        .map_err(reply_error("QueryTree"))?
+        .children;
+    Ok(children
+        .into_iter()
+        .filter(|&w| {
+            conn.get_window_attributes(w)
+                .ok()
+                .and_then(|c| c.reply().ok())
+                .is_some_and(|a| a.map_state == MapState::VIEWABLE && !a.override_redirect)
+        })
+        .collect())
+}
+
+/// `_NET_WM_NAME` (UTF-8), else `WM_NAME`; `None` for a window without a
+/// name (or one that is gone).
+fn window_name(
+    conn: &RustConnection,
+    atoms: &Atoms,
+    window: Window,
+) -> Result<Option<String>, ScreenError> {
+    let read = |property: u32, kind: u32| -> Result<Option<String>, ScreenError> {
+        let reply = match conn
+            .get_property(false, window, property, kind, 0, 1024)
+            .map_err(connection_error)?
+            .reply()
+        {
+            Ok(reply) => reply,
+            Err(ReplyError::X11Error(_)) => return Ok(None),
+            Err(e) => return Err(reply_error("GetProperty")(e)),
+        };
+        let name = String::from_utf8_lossy(&reply.value).trim().to_string();
+        Ok((!name.is_empty()).then_some(name))
+    };
+    match read(atoms.net_wm_name, atoms.utf8_string)? {
+        Some(name) => Ok(Some(name)),
+        None => read(AtomEnum::WM_NAME.into(), AtomEnum::STRING.into()),
+    }
+}
