@@ -9,7 +9,9 @@
 //! sources by the app.
 
 use super::camera::Camera;
-use super::custom::{custom_audio, custom_video, CustomAudioSource, CustomVideoSource};
+use super::custom::{
+    custom_audio, custom_video, CustomAudioInput, CustomAudioSource, CustomVideoSource,
+};
 use super::microphone::Microphone;
 use super::queue::{frame_queue, FrameReceiver};
 use super::screen::{ScreenCapture, ScreenTarget};
@@ -17,6 +19,7 @@ use super::test_pattern::TestPattern;
 use super::tone::ToneGenerator;
 use super::y4m::Y4mReader;
 use super::DeviceError;
+use crate::codec::content::ContentHint;
 use crate::frame::{unix_time_us, AudioFrame, VideoFrame, AUDIO_SAMPLE_RATE};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,6 +56,8 @@ pub enum VideoSourceKind {
         target: ScreenTarget,
         /// The X display (`None`: `$DISPLAY`).
         display: Option<String>,
+        /// What it shows: text is encoded in screen-content mode.
+        hint: ContentHint,
     },
 }
 
@@ -71,6 +76,9 @@ pub enum AudioSourceKind {
     },
     /// PCM pushed by the app through [`AudioSource::custom`].
     Custom,
+    /// PCM pushed by the app through its [`CustomAudioInput`], which
+    /// outlives pipeline restarts.
+    CustomInput(CustomAudioInput),
 }
 
 /// A running video source.
@@ -90,6 +98,11 @@ enum VideoBackend {
     },
     Camera(Camera),
     Custom(CustomVideoSource),
+    /// A paced screen capture.
+    Screen {
+        _thread: PacedThread,
+        hint: ContentHint,
+    },
 }
 
 impl VideoSource {
@@ -166,7 +179,11 @@ impl VideoSource {
                     backend: VideoBackend::Paced { _thread: thread },
                 })
             }
-            VideoSourceKind::Screen { target, display } => {
+            VideoSourceKind::Screen {
+                target,
+                display,
+                hint,
+            } => {
                 check()?;
                 let mut capture = ScreenCapture::open(display.as_deref(), *target)?;
                 let (w, h) = capture.size()?;
@@ -186,7 +203,10 @@ impl VideoSource {
                     frames: rx,
                     size: (w & !1, h & !1),
                     fps: fps as f64,
-                    backend: VideoBackend::Paced { _thread: thread },
+                    backend: VideoBackend::Screen {
+                        _thread: thread,
+                        hint: *hint,
+                    },
                 })
             }
             VideoSourceKind::Custom => {
@@ -219,6 +239,12 @@ impl VideoSource {
     /// The nominal frame rate.
     pub fn fps(&self) -> f64 {
         self.fps
+    }
+
+    /// Whether the frames are a shared screen's text, to be encoded in
+    /// screen-content mode ([`ContentHint::Text`]).
+    pub fn screen_content(&self) -> bool {
+        matches!(&self.backend, VideoBackend::Screen { hint, .. } if hint.screen_content())
     }
 
     /// The push handle of a [`VideoSourceKind::Custom`] source.
@@ -287,9 +313,12 @@ impl AudioSource {
                     backend: AudioBackend::Microphone(mic),
                 })
             }
-            AudioSourceKind::Custom => {
-                let (source, frames) =
-                    custom_audio(channels).map_err(DeviceError::InvalidFormat)?;
+            AudioSourceKind::Custom | AudioSourceKind::CustomInput(_) => {
+                let (source, frames) = match kind {
+                    AudioSourceKind::CustomInput(input) => input.attach(channels),
+                    _ => custom_audio(channels),
+                }
+                .map_err(DeviceError::InvalidFormat)?;
                 Ok(AudioSource {
                     frames,
                     channels,

@@ -49,6 +49,8 @@ pub struct H264Encoder {
     encoder: Encoder,
     config: VideoConfig,
     temporal_layers: u8,
+    /// openh264's screen-content usage ([`ContentHint::Text`](super::content::ContentHint::Text)).
+    screen_content: bool,
     frames_since_keyframe: u64,
     pending_bitrate_kbps: Option<u32>,
     first_capture_us: Option<u64>,
@@ -76,9 +78,10 @@ impl H264Encoder {
     pub fn new(config: &VideoConfig) -> Result<H264Encoder, CodecError> {
         config.validate()?;
         Ok(H264Encoder {
-            encoder: build_encoder(config, DEFAULT_TEMPORAL_LAYERS)?,
+            encoder: build_encoder(config, DEFAULT_TEMPORAL_LAYERS, false)?,
             config: *config,
             temporal_layers: DEFAULT_TEMPORAL_LAYERS,
+            screen_content: false,
             frames_since_keyframe: 0,
             pending_bitrate_kbps: None,
             first_capture_us: None,
@@ -109,9 +112,20 @@ impl H264Encoder {
         Ok(())
     }
 
+    /// Switches between camera and screen-content usage (see
+    /// [`ContentHint`](super::content::ContentHint)); a change restarts the encoder (a keyframe).
+    pub fn set_screen_content(&mut self, screen_content: bool) -> Result<(), CodecError> {
+        if screen_content != self.screen_content {
+            self.screen_content = screen_content;
+            let config = self.config;
+            self.restart(&config)?;
+        }
+        Ok(())
+    }
+
     /// Builds a new encoder for `config` (the next frame is a keyframe).
     fn restart(&mut self, config: &VideoConfig) -> Result<(), CodecError> {
-        self.encoder = build_encoder(config, self.temporal_layers)?;
+        self.encoder = build_encoder(config, self.temporal_layers, self.screen_content)?;
         self.frames_since_keyframe = 0;
         self.first_capture_us = None;
         Ok(())
@@ -173,7 +187,8 @@ impl H264Encoder {
                 if self.first_capture_us.is_none() {
                     // openh264 initialises on the first frame: nothing to keep.
                     self.config.bitrate_kbps = kbps;
-                    self.encoder = build_encoder(&self.config, self.temporal_layers)?;
+                    self.encoder =
+                        build_encoder(&self.config, self.temporal_layers, self.screen_content)?;
                 } else {
                     apply_bitrate(&mut self.encoder, self.config.bitrate_kbps, kbps)?;
                     self.config.bitrate_kbps = kbps;
@@ -288,9 +303,17 @@ fn copy_plane(
 /// An encoder for `config` with `temporal_layers` temporal layers (more
 /// than one: initialised by a warm-up encode of a black frame, then told
 /// through [`set_temporal_layers`]; the next frame is an IDR picture).
-fn build_encoder(config: &VideoConfig, temporal_layers: u8) -> Result<Encoder, CodecError> {
+fn build_encoder(
+    config: &VideoConfig,
+    temporal_layers: u8,
+    screen_content: bool,
+) -> Result<Encoder, CodecError> {
+    let usage = match screen_content {
+        true => UsageType::ScreenContentRealTime,
+        false => UsageType::CameraVideoRealTime,
+    };
     let encoder_config = EncoderConfig::new()
-        .usage_type(UsageType::CameraVideoRealTime)
+        .usage_type(usage)
         .profile(Profile::Baseline)
         .rate_control_mode(RateControlMode::Bitrate)
         .bitrate(BitRate::from_bps(config.bitrate_kbps * 1000))

@@ -27,6 +27,7 @@
 //! # Ok::<(), media_core::codec::CodecError>(())
 //! ```
 
+pub mod content;
 pub mod h264;
 pub mod opus;
 pub mod red;

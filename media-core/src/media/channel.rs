@@ -354,6 +354,7 @@ fn video_loop(
 ) {
     let mut plan: Option<Plan> = None;
     let mut encoders: [LayerEncoder; 3] = Default::default();
+    let screen_content = source.screen_content();
     let mut frames = {
         // The receiver stays here; the source moves into the control for zoom.
         let rx = std::mem::replace(source.frames(), frame_queue(1).1);
@@ -441,7 +442,8 @@ fn video_loop(
             {
                 continue; // skipped for the lower frame rate
             }
-            let Some(encoder) = encoder_for(&mut state.encoder, &target, config) else {
+            let Some(encoder) = encoder_for(&mut state.encoder, &target, config, screen_content)
+            else {
                 return;
             };
             let input = if (target.width, target.height) == source_size {
@@ -554,11 +556,13 @@ impl Plan {
 
 /// The channel's encoder, set up for `target`: created for the first
 /// frame, restarted (the next frame is a keyframe) when the size or frame
-/// rate changes, retuned without a keyframe when only the bitrate does.
+/// rate changes, retuned without a keyframe when only the bitrate does;
+/// in screen-content mode for a shared screen's text.
 fn encoder_for<'a>(
     slot: &'a mut Option<H264Encoder>,
     target: &EncodeTarget,
     config: VideoConfig,
+    screen_content: bool,
 ) -> Option<&'a mut H264Encoder> {
     let wanted = VideoConfig {
         width: target.width,
@@ -589,7 +593,12 @@ fn encoder_for<'a>(
             }
         },
     }
-    slot.as_mut()
+    let encoder = slot.as_mut()?;
+    if let Err(e) = encoder.set_screen_content(screen_content) {
+        tracing::error!(%e, "cannot switch the H.264 encoder's content mode");
+        return None;
+    }
+    Some(encoder)
 }
 
 async fn audio_loop(

@@ -102,9 +102,11 @@ async fn a_channel_source_follows_the_window_and_ends_with_it() {
     let kind = VideoSourceKind::Screen {
         target: ScreenTarget::Window(window.id()),
         display: Some(server.display().into()),
+        hint: crate::codec::content::ContentHint::Text,
     };
     let mut source = VideoSource::start(&kind, 640, 360, 30).unwrap();
     assert_eq!(source.size(), (322, 180));
+    assert!(source.screen_content());
     let frame = tokio::time::timeout(Duration::from_secs(5), source.recv())
         .await
         .unwrap()
