@@ -23,7 +23,9 @@
 //!   [`RESTORE_MARGIN`] for [`RESTORE_AFTER`], and not within
 //!   [`RESTORE_QUIET`] of the last thinning (GCC's estimate climbs while
 //!   the thinned leg sends less than the link carries; restoring on it
-//!   at once would refill the queue every few seconds);
+//!   at once would refill the queue every few seconds), twice that after
+//!   a restore that did not last [`RESTORE_FAILED`], and so on up to
+//!   [`MAX_RESTORE_QUIET`];
 //! - a lower level takes effect at the next frame (never inside one), a
 //!   higher one at the next T0 frame (the pictures above it may refer to
 //!   ones that were dropped before it).
@@ -46,6 +48,10 @@ pub(crate) const THIN_AFTER: Duration = DOWN_AFTER;
 pub(crate) const RESTORE_AFTER: Duration = UP_AFTER;
 /// No layer comes back this soon after the last thinning.
 pub(crate) const RESTORE_QUIET: Duration = UP_QUIET_AFTER_DOWN;
+/// A thinning this soon after a restore doubles the quiet time.
+pub(crate) const RESTORE_FAILED: Duration = Duration::from_secs(10);
+/// The longest quiet time.
+pub(crate) const MAX_RESTORE_QUIET: Duration = Duration::from_secs(60);
 
 /// A packet's temporal layer from its RTP payload (H.264, RFC 6184): the
 /// first byte is the NAL header, a STAP-A's (the most important of its
@@ -81,8 +87,11 @@ pub(crate) struct Thinning {
     /// Since when the estimate has called for a lower / allowed a higher level.
     lower_since: Option<Instant>,
     higher_since: Option<Instant>,
-    /// When the level was last lowered.
+    /// When the level was last lowered, and last raised.
     lowered: Option<Instant>,
+    raised: Option<Instant>,
+    /// How long after a lowering no layer comes back.
+    quiet: Duration,
     /// The RTP timestamp of the newest frame seen.
     frame: Option<u32>,
 }
@@ -95,6 +104,8 @@ impl Default for Thinning {
             lower_since: None,
             higher_since: None,
             lowered: None,
+            raised: None,
+            quiet: RESTORE_QUIET,
             frame: None,
         }
     }
@@ -105,6 +116,11 @@ impl Thinning {
     #[cfg(test)]
     pub(crate) fn forwarded(&self) -> u8 {
         self.forwarded
+    }
+
+    /// Whether a temporal layer is dropped now or about to be.
+    pub(crate) fn thinned(&self) -> bool {
+        self.wanted < ALL || self.forwarded < ALL
     }
 
     /// Re-decides at `now`. `fit`: the leg's estimate over the forwarded
@@ -140,16 +156,25 @@ impl Thinning {
                 self.wanted = lower;
                 self.lower_since = None;
                 self.lowered = Some(now);
+                let failed = self
+                    .raised
+                    .is_some_and(|t| now.saturating_duration_since(t) < RESTORE_FAILED);
+                self.quiet = if failed {
+                    (self.quiet * 2).min(MAX_RESTORE_QUIET)
+                } else {
+                    RESTORE_QUIET
+                };
             }
         } else if restore > self.wanted {
             self.lower_since = None;
             let since = *self.higher_since.get_or_insert(now);
             let quiet = self
                 .lowered
-                .is_none_or(|t| now.saturating_duration_since(t) >= RESTORE_QUIET);
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.quiet);
             if quiet && now.saturating_duration_since(since) >= RESTORE_AFTER {
                 self.wanted = restore;
                 self.higher_since = None;
+                self.raised = Some(now);
             }
         } else {
             self.lower_since = None;
@@ -257,24 +282,36 @@ mod tests {
             ],
         );
         // Plenty: every layer back after 2 s (in one step), but not
-        // within 5 s of the last thinning.
+        // within 5 s of the last thinning, or longer after failed restores.
         let mut t = Thinning {
             wanted: 0,
             forwarded: 0,
             ..Thinning::default()
         };
         expect_levels(&mut t, t0, &[(0, 3.0, 0), (1999, 3.0, 0), (2000, 3.0, ALL)]);
-        expect_levels(
-            &mut t,
-            t0,
-            &[
-                (2000, 0.5, ALL),
-                (2300, 0.5, 0),
-                (2400, 3.0, 0),
-                (7299, 3.0, 0),
-                (7300, 3.0, ALL),
-            ],
-        );
+        // Each cycle: thinned at `at` (0.5 x for 300 ms), then plenty
+        // until a restore `quiet` ms after the thinning.
+        let cycle = |at: u64, quiet: u64| {
+            let back = at + 300 + quiet;
+            [
+                (at, 0.5, ALL),
+                (at + 300, 0.5, 0),
+                (at + 400, 3.0, 0),
+                (back - 1, 3.0, 0),
+                (back, 3.0, ALL),
+            ]
+        };
+        // Thinned 10 s after that restore: 5 s quiet; thinned within 10 s
+        // of a restore (it failed): 10 s, then 20 s; after a restore that
+        // lasted: 5 s again.
+        for (at, quiet) in [
+            (12_000, 5000),
+            (17_300, 10_000),
+            (27_600, 20_000),
+            (60_000, 5000),
+        ] {
+            expect_levels(&mut t, t0, &cycle(at, quiet));
+        }
         // No estimate: nothing thinned.
         let mut t = Thinning {
             wanted: 0,

@@ -208,10 +208,12 @@ impl VideoLeg {
         })
     }
 
-    /// Pads the frame just ended by `packets[0]` if the leg probes.
+    /// Pads the frame just ended by `packets[0]` if the leg probes (not
+    /// while it is thinned: it cannot afford even the layer it has).
     fn pad(&mut self, packets: &mut Vec<rtp::Packet>, output: &Output, now: Instant) {
         let layers = self.meter.layers(now);
-        let Some(bps) = self.switch.probe_bps(&layers, now) else {
+        let probe = self.switch.probe_bps(&layers, now);
+        let Some(bps) = probe.filter(|_| !self.thinning.thinned()) else {
             self.padded = None;
             return;
         };
