@@ -250,3 +250,159 @@ async fn the_sdk_setters_change_the_processing() {
     );
     peer.engine.destroy().await;
 }
+
+/// What b's microphone heard and what a received of b's stream, and where
+/// the second phase (after `then`) starts in each.
+struct CallEcho {
+    mic: Vec<i16>,
+    received: Vec<i16>,
+    switch_mic: usize,
+    switch_received: usize,
+}
+
+/// A call through the real SFU where the near end's microphone hears only
+/// the echo of what its SDK plays: `a` (far end) sends speech through a
+/// custom audio input, `b` plays it (the null speaker feeds b's echo
+/// reference), and the test plays each frame b played 40 ms after b's
+/// push, through an echo path of `delay_ms`, into b's custom audio input
+/// at the pace of a microphone; `a` receives b's stream. After `switch_at`
+/// of the `seconds`, `then` changes b's engine.
+async fn call_with_echo(
+    delay_ms: usize,
+    seconds: usize,
+    switch_at: usize,
+    mut then: impl FnMut(&media_core::Engine),
+) -> CallEcho {
+    use media_core::capture::custom::CustomAudioInput;
+    use media_core::capture::source::AudioSourceKind;
+    use media_core::{AudioSink, PlayerState, PublishChannel};
+    use test_support::{Peer, TestServer};
+
+    let server = TestServer::start().await;
+    let mut a = Peer::join(server.profile(), "echo-room", "a", false).await;
+    let mut b = Peer::join(server.profile(), "echo-room", "b", false).await;
+    let (a_in, b_in) = (CustomAudioInput::default(), CustomAudioInput::default());
+    a.engine.set_audio_source(
+        AudioSourceKind::CustomInput(a_in.clone()),
+        PublishChannel::Main,
+    );
+    b.engine.set_audio_source(
+        AudioSourceKind::CustomInput(b_in.clone()),
+        PublishChannel::Main,
+    );
+    let (a_sink, mut a_heard) = AudioSink::new();
+    let (b_sink, mut b_heard) = AudioSink::new();
+    a.engine.set_audio_sink(Some(a_sink));
+    b.engine.set_audio_sink(Some(b_sink));
+    a.publish("a-cam").await;
+    b.publish("b-cam").await;
+    let _a_video = a.play_video("b-cam");
+    let _b_video = b.play_video("a-cam");
+    a.wait_player_state(PlayerState::Playing).await;
+    b.wait_player_state(PlayerState::Playing).await;
+
+    let far = scale_to(&far_speech(seconds + 1), -20.0);
+    let path = EchoPath::new(delay_ms, 10.0);
+    // b's loudspeaker plays each frame b's SDK plays (the null speaker's
+    // push, which is also when the echo reference gets it) a fixed
+    // SPEAKER_LATENCY later, on the microphone's clock; silence where
+    // nothing was played.
+    const SPEAKER_LATENCY: usize = 2 * FRAME;
+    let started = std::time::Instant::now();
+    let mut played: Vec<i16> = vec![0; (seconds + 1) * RATE];
+    let (mut mic, mut received) = (Vec::new(), Vec::new());
+    let mut switch_received = 0;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+    for n in 0..seconds * 50 {
+        tick.tick().await;
+        if n == switch_at * 50 {
+            then(&b.engine);
+            switch_received = received.len();
+        }
+        let start = n * FRAME;
+        a_in.push_pcm(&far[start..start + FRAME], 48_000, 1, 0)
+            .expect("valid PCM");
+        let now = started.elapsed().as_micros() as usize * RATE / 1_000_000;
+        let mut at = now + SPEAKER_LATENCY;
+        while let Ok(p) = b_heard.try_recv() {
+            let mono = p
+                .frame
+                .samples
+                .iter()
+                .step_by(p.frame.channels.max(1) as usize);
+            for (slot, &s) in played.iter_mut().skip(at).zip(mono) {
+                *slot = s;
+            }
+            at += FRAME;
+        }
+        while let Ok(p) = a_heard.try_recv() {
+            received.extend(
+                p.frame
+                    .samples
+                    .iter()
+                    .step_by(p.frame.channels.max(1) as usize),
+            );
+        }
+        let frame: Vec<i16> = (start..start + FRAME)
+            .map(|i| path.at(&played, i).round().clamp(-32768.0, 32767.0) as i16)
+            .collect();
+        b_in.push_pcm(&frame, 48_000, 1, 0).expect("valid PCM");
+        mic.extend_from_slice(&frame);
+    }
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+    CallEcho {
+        mic,
+        received,
+        switch_mic: switch_at * 50 * FRAME,
+        switch_received,
+    }
+}
+
+fn power(x: &[i16]) -> f64 {
+    energy(x) / x.len().max(1) as f64
+}
+
+/// The echo measured on what the far end receives (Opus, SFU, jitter
+/// buffer on the way): >= 25 dB less than at the microphone once AEC3 has
+/// converged, and about as loud as at the microphone with the processing
+/// switched off mid-call (which also shows the setters act during a call).
+///
+/// Not met yet: measured -3..+6 dB (0 dB with processing off, so the
+/// measure holds). The echo reference is taken when the player pushes a
+/// frame to the speaker, and what the loudspeaker plays follows the
+/// player's pushes only up to the jitter of their timing (here 10-40 ms
+/// shifts every few hundred ms, the test's loudspeaker playing each frame
+/// a fixed time after its push), so the echo does not stay aligned with
+/// the reference to the sample and AEC3 does not converge (offline, the
+/// same signals aligned give 50 dB). The fix is to take the reference
+/// where audio is clocked out (the device's output callback; for this test
+/// an output the test pulls at its own clock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "issue 16: ERLE through a call -3..+6 dB (threshold 25 dB): the echo reference is taken at push, not where audio is clocked out"]
+async fn the_far_end_receives_no_echo_through_a_call() {
+    let echo = call_with_echo(120, 16, 10, |engine| {
+        engine.enable_aec(false);
+        engine.enable_ans(false);
+        engine.enable_agc(false);
+    })
+    .await;
+    let last = |x: &[i16], end: usize, secs: usize| power(&x[end.saturating_sub(secs * RATE)..end]);
+    let mic_on = last(&echo.mic, echo.switch_mic, 6);
+    let received_on = last(&echo.received, echo.switch_received, 6);
+    let mic_off = last(&echo.mic, echo.mic.len(), 4);
+    let received_off = last(&echo.received, echo.received.len(), 4);
+    let erle_on = db(mic_on / received_on);
+    let erle_off = db(mic_off / received_off);
+    println!(
+        "through a call: ERLE {erle_on:.1} dB with the default processing, {erle_off:.1} dB with it off (mic {:.1} dBFS, received {} s)",
+        db(mic_on / (32768.0f64 * 32768.0)),
+        echo.received.len() / RATE
+    );
+    assert!(
+        mic_on > 1e4,
+        "the echo reached the microphone ({mic_on:.0})"
+    );
+    assert!(erle_on >= 25.0, "ERLE {erle_on:.1} dB through the call");
+    assert!(erle_off.abs() <= 6.0, "processing off: {erle_off:.1} dB");
+}

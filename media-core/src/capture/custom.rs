@@ -41,6 +41,49 @@ pub fn custom_audio(
     ))
 }
 
+/// The app's audio input for [`AudioSourceKind::CustomInput`](super::source::AudioSourceKind::CustomInput):
+/// unlike a [`CustomAudioSource`], it stays valid across pipeline restarts
+/// (each start attaches a fresh queue to it). Pushes while no pipeline runs
+/// are validated and dropped. Clones share the input.
+#[derive(Debug, Clone, Default)]
+pub struct CustomAudioInput {
+    current: Arc<Mutex<Option<CustomAudioSource>>>,
+}
+
+impl PartialEq for CustomAudioInput {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.current, &other.current)
+    }
+}
+
+impl CustomAudioInput {
+    /// Pushes interleaved PCM (see [`CustomAudioSource::push_pcm`]).
+    pub fn push_pcm(
+        &self,
+        samples: &[i16],
+        sample_rate: u32,
+        channels: u16,
+        capture_time_us: u64,
+    ) -> Result<(), FrameError> {
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        match &*current {
+            Some(source) => source.push_pcm(samples, sample_rate, channels, capture_time_us),
+            None => check_audio_format(sample_rate, channels),
+        }
+    }
+
+    /// A new source of `channels` for a starting pipeline, which from now
+    /// on gets what is pushed here.
+    pub(super) fn attach(
+        &self,
+        channels: u16,
+    ) -> Result<(CustomAudioSource, FrameReceiver<AudioFrame>), FrameError> {
+        let (source, frames) = custom_audio(channels)?;
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(source.clone());
+        Ok((source, frames))
+    }
+}
+
 /// The app's handle to push video frames. Cheap to clone; frames may change
 /// size between pushes (the encoder follows).
 #[derive(Debug, Clone)]
@@ -186,6 +229,25 @@ mod tests {
         drop(frames);
         assert!(source.is_closed());
         source.push_i420(64, 48, vec![16; 4608], 3).unwrap();
+    }
+
+    #[test]
+    fn an_audio_input_feeds_the_latest_attached_queue() {
+        let input = CustomAudioInput::default();
+        let pcm = vec![7i16; AUDIO_FRAME_SAMPLES];
+        // No pipeline yet: validated, dropped.
+        input.push_pcm(&pcm, AUDIO_SAMPLE_RATE, 1, 0).unwrap();
+        assert!(input.push_pcm(&pcm, 44_100, 1, 0).is_err());
+        let (_, mut first) = input.attach(1).unwrap();
+        input.push_pcm(&pcm, AUDIO_SAMPLE_RATE, 1, 5).unwrap();
+        assert_eq!(first.try_recv().unwrap().capture_time_us, 5);
+        // A restart attaches a new queue; the same input feeds it.
+        let (_, mut second) = input.attach(1).unwrap();
+        input.push_pcm(&pcm, AUDIO_SAMPLE_RATE, 1, 9).unwrap();
+        assert_eq!(second.try_recv().unwrap().capture_time_us, 9);
+        assert!(first.try_recv().is_none());
+        assert_eq!(input, input.clone());
+        assert_ne!(input, CustomAudioInput::default());
     }
 
     #[test]
