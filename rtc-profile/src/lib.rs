@@ -21,6 +21,8 @@
 //! congestion controller, TWCC sender and sender reports; the SFU relays the
 //! publisher's sender reports instead).
 
+pub mod filler;
+pub mod link_rate;
 pub mod loss_report;
 pub mod red;
 

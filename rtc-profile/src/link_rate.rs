@@ -1,0 +1,346 @@
+//! What a sender's transport-wide feedback shows about its link, beside
+//! webrtc-rs's GCC (sans-IO: every call carries its `now`). The SFU's
+//! player legs and the SDK's publisher both estimate with it.
+//!
+//! - The **acknowledged rate**: the most the receiver reported receiving
+//!   in any [`WINDOW`] of the last [`ACKED_HOLD`] (held that long so a
+//!   probe burst's proof outlasts a layer switch's 2 s hysteresis until
+//!   the next burst).
+//! - **Recovery by probe**: GCC in webrtc-rs 0.21 climbs additively
+//!   (+12 kbit/s per 200 ms) near the rate of its last back-off and never
+//!   forgets it, so after a capacity drop it sat at its floor for ~16 s once
+//!   the link was back (docs/simulcast-spike.md). When the sender probes
+//!   (sends more than the estimate) and the receiver gets it at the rate it
+//!   was sent, without loss, the link has shown that rate: GCC is started
+//!   afresh from it.
+//! - The **queue delay**: how much later than the least one-way delay of
+//!   the last [`BASE_HOLD`] the latest feedback's packets arrived (the
+//!   clocks' offset cancels out).
+
+use rtc::interceptor::{BandwidthEstimator, Gcc, PacketReport};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How long a measured rate counts as acknowledged.
+pub const ACKED_HOLD: Duration = Duration::from_secs(3);
+/// The window rates are measured on (by departure).
+pub const WINDOW: Duration = Duration::from_millis(500);
+/// The least span of departures in the window that shows a probe.
+const PROBE_MIN_SPAN: Duration = Duration::from_millis(300);
+/// Fewer packets than this in the window say nothing.
+const PROBE_MIN_PACKETS: usize = 20;
+/// A window losing more than this did not carry its rate.
+const PROBE_MAX_LOSS: f64 = 0.03;
+/// Received this share of the sent rate or more: no queue built up.
+const PROBE_DELIVERED: f64 = 0.9;
+/// A shown rate this far above the estimate restarts GCC from it.
+const PROBE_RAISES_AT: f64 = 1.2;
+/// How long the least one-way delay is remembered (the empty path's).
+pub const BASE_HOLD: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    departure: Instant,
+    arrival: Option<Duration>,
+    size: usize,
+}
+
+/// GCC with the acknowledged rate, probe recovery and the queue delay.
+pub struct LinkRate {
+    gcc: Gcc,
+    min_bps: f64,
+    max_bps: f64,
+    /// Reported packets, by departure, for the last [`WINDOW`].
+    sent: VecDeque<Sent>,
+    /// The received rate measured at each feedback, for [`ACKED_HOLD`].
+    received: VecDeque<(Instant, f64)>,
+    /// The least one-way delay (seconds, plus the clocks' offset) of each
+    /// feedback, for [`BASE_HOLD`].
+    delays: VecDeque<(Instant, f64)>,
+    /// The departures' zero, for one-way delays.
+    epoch: Option<Instant>,
+    /// When the first feedback came.
+    first_report: Option<Instant>,
+    /// The last feedback showed a rate that restarted GCC.
+    raised: bool,
+}
+
+impl LinkRate {
+    /// An estimate starting at `initial_bps`, kept within `min_bps` and
+    /// `max_bps`.
+    pub fn new(initial_bps: f64, min_bps: f64, max_bps: f64) -> Self {
+        LinkRate {
+            gcc: Gcc::new(initial_bps, min_bps, max_bps),
+            min_bps,
+            max_bps,
+            sent: VecDeque::new(),
+            received: VecDeque::new(),
+            delays: VecDeque::new(),
+            epoch: None,
+            first_report: None,
+            raised: false,
+        }
+    }
+
+    /// Starts GCC afresh from `bps` (within the limits).
+    pub fn restart(&mut self, bps: f64) {
+        let bps = bps.clamp(self.min_bps, self.max_bps);
+        self.gcc = Gcc::new(bps, self.min_bps, self.max_bps);
+    }
+
+    /// The acknowledged rate, bits/s (0 before any feedback).
+    pub fn acked_bps(&self) -> f64 {
+        self.received.iter().map(|(_, r)| *r).fold(0.0, f64::max)
+    }
+
+    /// What the receiver got of the last [`WINDOW`]'s packets, bits/s:
+    /// their bytes over the window, or over the time they took to arrive
+    /// if longer (a queue stretches the arrivals to the link's rate).
+    pub fn received_bps(&self) -> f64 {
+        let bytes: usize = self
+            .sent
+            .iter()
+            .filter(|s| s.arrival.is_some())
+            .map(|s| s.size)
+            .sum();
+        let span = self
+            .arrival_span()
+            .map_or(WINDOW, |(first, last)| (last - first).max(WINDOW));
+        bytes as f64 * 8.0 / span.as_secs_f64()
+    }
+
+    /// The first and last arrival of the window's packets.
+    fn arrival_span(&self) -> Option<(Duration, Duration)> {
+        self.sent
+            .iter()
+            .filter_map(|s| s.arrival)
+            .fold(None, |span, a| {
+                Some(span.map_or((a, a), |(lo, hi): (Duration, Duration)| {
+                    (lo.min(a), hi.max(a))
+                }))
+            })
+    }
+
+    /// The share of the last [`WINDOW`]'s packets reported lost, per mille.
+    pub fn lost_permille(&self) -> u16 {
+        let lost = self.sent.iter().filter(|s| s.arrival.is_none()).count();
+        (lost * 1000 / self.sent.len().max(1)) as u16
+    }
+
+    /// How much longer than the least one-way delay of the last
+    /// [`BASE_HOLD`] the latest feedback's packets took (zero before any).
+    pub fn queue_delay(&self) -> Duration {
+        let base = self.delays.iter().map(|(_, d)| *d).fold(f64::MAX, f64::min);
+        let latest = self.delays.back().map_or(base, |(_, d)| *d);
+        Duration::from_secs_f64((latest - base).max(0.0))
+    }
+
+    /// Whether the last feedback showed a rate that restarted GCC from it.
+    pub fn raised(&self) -> bool {
+        self.raised
+    }
+
+    /// How long feedback has been coming (zero before any).
+    pub fn reporting_for(&self, now: Instant) -> Duration {
+        self.first_report
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+    }
+
+    /// The rate the last [`WINDOW`] showed the link carries, if it says
+    /// so: enough packets, little loss, received as fast as sent.
+    fn shown_bps(&self) -> Option<f64> {
+        let newest = self.sent.back()?.departure;
+        let window: Vec<&Sent> = self.sent.iter().collect();
+        if window.len() < PROBE_MIN_PACKETS {
+            return None;
+        }
+        let lost = window.iter().filter(|s| s.arrival.is_none()).count();
+        if lost as f64 > PROBE_MAX_LOSS * window.len() as f64 {
+            return None;
+        }
+        let send_span = newest.saturating_duration_since(window[0].departure);
+        let (first, last) = self.arrival_span()?;
+        let receive_span = last - first;
+        if send_span < PROBE_MIN_SPAN || receive_span.is_zero() {
+            return None;
+        }
+        // The first packet's bytes were sent before the span began.
+        let bytes: usize = window.iter().skip(1).map(|s| s.size).sum();
+        let sent = bytes as f64 * 8.0 / send_span.as_secs_f64();
+        let received = bytes as f64 * 8.0 / receive_span.as_secs_f64();
+        (received >= PROBE_DELIVERED * sent).then_some(sent.min(received))
+    }
+
+    /// Records the least one-way delay of `reports`.
+    fn note_delays(&mut self, now: Instant, reports: &[PacketReport]) {
+        let Some(epoch) = self.epoch.or_else(|| reports.first().map(|r| r.departure)) else {
+            return;
+        };
+        self.epoch = Some(epoch);
+        let least = reports
+            .iter()
+            .filter_map(|r| {
+                let arrival = r.arrival.filter(|_| r.arrived)?;
+                let departed = r.departure.checked_duration_since(epoch)?;
+                Some(arrival.as_secs_f64() - departed.as_secs_f64())
+            })
+            .reduce(f64::min);
+        if let Some(least) = least {
+            self.delays.push_back((now, least));
+        }
+        while self
+            .delays
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > BASE_HOLD)
+        {
+            self.delays.pop_front();
+        }
+    }
+}
+
+impl BandwidthEstimator for LinkRate {
+    fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
+        self.gcc.on_reports(now, reports);
+        self.raised = false;
+        self.first_report.get_or_insert(now);
+        self.note_delays(now, reports);
+        for r in reports {
+            self.sent.push_back(Sent {
+                departure: r.departure,
+                arrival: if r.arrived { r.arrival } else { None },
+                size: r.size,
+            });
+        }
+        if let Some(newest) = self.sent.back().map(|s| s.departure) {
+            while self
+                .sent
+                .front()
+                .is_some_and(|s| newest.saturating_duration_since(s.departure) > WINDOW)
+            {
+                self.sent.pop_front();
+            }
+        }
+        self.received.push_back((now, self.received_bps()));
+        while self
+            .received
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > ACKED_HOLD)
+        {
+            self.received.pop_front();
+        }
+        if let Some(shown) = self.shown_bps() {
+            if shown > PROBE_RAISES_AT * self.gcc.target_bitrate() {
+                self.restart(shown);
+                self.raised = true;
+            }
+        }
+    }
+
+    fn target_bitrate(&self) -> f64 {
+        self.gcc.target_bitrate()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.gcc.handle_timeout(now);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.gcc.poll_timeout()
+    }
+}
+
+/// Synthetic feedback, for tests of estimators: `count` packets of 1000
+/// bytes sent every `send_ms` from `t0`, received every `arrival_ms` after
+/// 5 ms (`lost`: which are lost).
+pub fn synthetic_reports(
+    t0: Instant,
+    count: u64,
+    send_ms: u64,
+    arrival_ms: u64,
+    lost: impl Fn(u64) -> bool,
+) -> Vec<PacketReport> {
+    use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
+    (0..count)
+        .map(|i| {
+            let gone = lost(i);
+            PacketReport {
+                ssrc: 1,
+                id: i,
+                rtp_sequence_number: i as u16,
+                is_twcc: true,
+                twcc_sequence_number: i as u16,
+                size: 1000,
+                arrived: !gone,
+                departure: t0 + Duration::from_millis(send_ms * i),
+                arrival: (!gone).then(|| Duration::from_millis(5 + arrival_ms * i)),
+                ecn: Ecn::default(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link started at 200 kbit/s after one feedback on 150 packets of
+    /// 1000 bytes sent every 4 ms (2 Mbit/s for 600 ms), received every
+    /// `arrival_ms` (`lost_every`: every that many lost).
+    fn after(arrival_ms: u64, lost_every: Option<u64>) -> LinkRate {
+        let t0 = Instant::now();
+        let mut link = LinkRate::new(200_000.0, 100_000.0, 20_000_000.0);
+        let reports = synthetic_reports(t0, 150, 4, arrival_ms, |i| {
+            lost_every.is_some_and(|k| i % k == k - 1)
+        });
+        link.on_reports(t0 + Duration::from_millis(650), &reports);
+        link
+    }
+
+    #[test]
+    fn a_rate_the_link_carried_restarts_gcc_from_it() {
+        let link = after(4, None);
+        assert!(link.target_bitrate() > 1_800_000.0);
+        assert!((1_600_000.0..2_200_000.0).contains(&link.acked_bps()));
+        assert_eq!(link.lost_permille(), 0);
+        assert!(link.queue_delay() < Duration::from_millis(1));
+    }
+
+    #[test]
+    fn a_queue_or_loss_shows_nothing() {
+        assert!(after(16, None).target_bitrate() < 400_000.0);
+        let lossy = after(4, Some(10));
+        assert!(lossy.target_bitrate() < 400_000.0);
+        assert!((90..=110).contains(&lossy.lost_permille()));
+    }
+
+    #[test]
+    fn the_queue_delay_is_measured_from_the_least_delay_seen() {
+        let t0 = Instant::now();
+        let mut link = LinkRate::new(1_000_000.0, 100_000.0, 20_000_000.0);
+        // Received as sent: no queue.
+        let clean = synthetic_reports(t0, 50, 4, 4, |_| false);
+        link.on_reports(t0 + Duration::from_millis(250), &clean);
+        assert!(link.queue_delay() < Duration::from_millis(1));
+        assert_eq!(
+            link.reporting_for(t0 + Duration::from_millis(1250)),
+            Duration::from_secs(1)
+        );
+        // The next 50 each arrive 120 ms later than the path's least.
+        let t1 = t0 + Duration::from_millis(200);
+        let late: Vec<PacketReport> = synthetic_reports(t1, 50, 4, 4, |_| false)
+            .into_iter()
+            .map(|r| PacketReport {
+                arrival: r.arrival.map(|a| a + Duration::from_millis(320)),
+                ..r
+            })
+            .collect();
+        link.on_reports(t0 + Duration::from_millis(500), &late);
+        let queue = link.queue_delay();
+        assert!(
+            (Duration::from_millis(115)..Duration::from_millis(125)).contains(&queue),
+            "{queue:?}"
+        );
+        link.restart(50_000.0);
+        assert_eq!(link.target_bitrate(), 100_000.0);
+    }
+}
