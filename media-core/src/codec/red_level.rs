@@ -18,6 +18,13 @@
 //!   once the loss stayed lower that long; the path loses the larger of
 //!   the two (the players' figure, when it comes, covers the uplink too).
 //! - Before the first figure the path is unknown: [`UNKNOWN_LOSS`].
+//! - **The estimate's cap**: while the publisher's link queues (its loss
+//!   is congestion, which more redundancy only feeds), audio with its
+//!   redundancy takes at most the budget the rate control gives
+//!   ([`LossReports::audio_budget_bps`]: half the estimate). Loss without
+//!   a queue (random loss on a link with room) is not capped: there the
+//!   estimate says little about the room (GCC's loss reaction takes it to
+//!   its floor at 50 % loss), and audio is what must get through.
 
 use super::red::MAX_REDUNDANCY;
 use std::collections::VecDeque;
@@ -46,6 +53,11 @@ const STARVED: Duration = Duration::from_secs(1);
 const PAUSE: Duration = Duration::from_millis(200);
 /// The loss assumed before any figure: one redundant frame.
 const UNKNOWN_LOSS: f64 = 0.05;
+/// What an audio packet costs on the wire beside its RED payload, bytes:
+/// IPv4 20, UDP 8, RTP 12, header extensions 12, SRTP tag 10.
+const PACKET_OVERHEAD: usize = 62;
+/// Audio packets a second (20 ms frames).
+const PACKETS_PER_S: f64 = 50.0;
 
 /// What the SFU said about loss so far: counters and latest figures from
 /// the publisher connection's inbound RTCP.
@@ -63,6 +75,19 @@ pub(crate) struct LossReports {
     pub(crate) downlink_reports: u64,
     /// The latest downlink loss report's fraction lost (0..1).
     pub(crate) downlink_fraction_lost: Option<f64>,
+    /// While the link queues: the most audio may take, bits/s.
+    pub(crate) audio_budget_bps: Option<u64>,
+}
+
+/// The most redundant frames (of `opus_bytes` each, the frame's own size
+/// standing in for its predecessors') that keep 20 ms RED packets within
+/// `budget_bps` on the wire.
+pub(crate) fn affordable_redundancy(opus_bytes: usize, budget_bps: u64) -> usize {
+    let per_packet = budget_bps as f64 / 8.0 / PACKETS_PER_S;
+    // The primary block's header is 1 byte, each redundant one's 4.
+    let base = (PACKET_OVERHEAD + 1 + opus_bytes) as f64;
+    let per_copy = (opus_bytes + 4) as f64;
+    (((per_packet - base) / per_copy).floor().max(0.0) as usize).min(MAX_REDUNDANCY)
 }
 
 /// How many older frames to repeat at a packet loss of `loss` (0..1): none
@@ -164,6 +189,21 @@ impl RedLevel {
         redundancy
     }
 
+    /// [`update`](Self::update) for a frame of `opus_bytes`, within the
+    /// reports' audio budget if the link queues.
+    pub(crate) fn update_within(
+        &mut self,
+        now: Instant,
+        reports: &LossReports,
+        opus_bytes: usize,
+    ) -> usize {
+        let wanted = self.update(now, reports);
+        match reports.audio_budget_bps {
+            Some(budget) => wanted.min(affordable_redundancy(opus_bytes, budget)),
+            None => wanted,
+        }
+    }
+
     /// The loss the level is sized by (0..1).
     fn path_loss(&mut self, now: Instant, reports: &LossReports) -> f64 {
         if self
@@ -245,6 +285,28 @@ mod tests {
     use super::*;
 
     const FRAME: Duration = Duration::from_millis(20);
+
+    #[test]
+    fn a_queueing_link_caps_the_redundancy_by_the_budget() {
+        // 80-byte frames (32 kbit/s Opus): a packet is 143 + 84 per copy
+        // bytes, 57.2 + 33.6 per copy kbit/s.
+        assert_eq!(affordable_redundancy(80, 50_000), 0);
+        assert_eq!(affordable_redundancy(80, 125_000), 2);
+        assert_eq!(affordable_redundancy(80, 1_000_000), MAX_REDUNDANCY);
+        let t0 = Instant::now();
+        let mut level = RedLevel::new();
+        let lossy = LossReports {
+            uplink_reports: 1,
+            uplink_fraction_lost: Some(0.75),
+            ..LossReports::default()
+        };
+        assert_eq!(level.update_within(t0, &lossy, 80), MAX_REDUNDANCY);
+        let queueing = LossReports {
+            audio_budget_bps: Some(125_000),
+            ..lossy
+        };
+        assert_eq!(level.update_within(t0 + FRAME, &queueing, 80), 2);
+    }
 
     #[test]
     fn redundancy_follows_loss() {

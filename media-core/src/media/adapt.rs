@@ -113,6 +113,11 @@ impl Adaptation {
         self.source
     }
 
+    /// The configured (highest) bitrate, kbit/s.
+    pub(crate) fn max_kbps(&self) -> u32 {
+        self.max_kbps
+    }
+
     /// What to encode at `now` for an estimate of `target_kbps` (0: no
     /// estimate yet, which keeps the current rung at the configured
     /// bitrate). The bitrate follows the estimate at once, capped by the

@@ -419,6 +419,7 @@ fn video_loop(
             .map(|t| t.bitrate_kbps)
             .sum();
         transport.set_video_pacing_target(u64::from(pacing_kbps) * 1000);
+        transport.set_video_wanted_bitrate(u64::from(plan.wanted_kbps(link)) * 1000);
         let source_period = Duration::from_secs_f64(1.0 / fps.max(1.0));
         let mut scaled: Option<VideoFrame> = None;
         let mut sent_bytes = 0u64;
@@ -529,6 +530,14 @@ impl Plan {
         match self {
             Plan::Single(a) => a.source() == source && layers.len() <= 1,
             Plan::Layers(l, a) => a.source() == source && l == layers,
+        }
+    }
+
+    /// What the layers `link`'s SFU wants take at their nominal rates.
+    fn wanted_kbps(&self, link: &PublishLink) -> u32 {
+        match self {
+            Plan::Single(a) => a.max_kbps(),
+            Plan::Layers(_, a) => a.wanted_kbps(|l| link.wants(l)),
         }
     }
 
@@ -660,7 +669,7 @@ async fn audio_loop(
         }
         let redundancy = if options.red.load(Ordering::Relaxed) && transport.audio_red_negotiated()
         {
-            red_level.update(Instant::now(), &transport.loss_reports())
+            red_level.update_within(Instant::now(), &transport.loss_reports(), packet.len())
         } else {
             0
         };

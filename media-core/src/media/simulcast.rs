@@ -129,6 +129,17 @@ impl Allocation {
         self.source
     }
 
+    /// What the layers `wanted` says (and the lowest) take at their
+    /// nominal rates, kbit/s: the most this allocation would use.
+    pub(crate) fn wanted_kbps(&self, wanted: impl Fn(VideoLayer) -> bool) -> u32 {
+        self.plans
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| *i == 0 || wanted(p.layer))
+            .map(|(_, p)| p.nominal_kbps)
+            .sum::<f64>() as u32
+    }
+
     /// What to encode per layer at `now` (lowest first; `None`: paused) for
     /// an estimate of `estimate_kbps` (0: none yet, every wanted layer at
     /// its nominal rate) when the SFU wants the layers `wanted` says (the

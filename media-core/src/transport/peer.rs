@@ -1,13 +1,15 @@
 //! The peer-connection builder both transports share: the codecs the SFU
 //! negotiates too (one definition, `rtc_profile`), interceptors (NACK
-//! generator/responder, SR/RR, TWCC with a GCC bandwidth estimator), host
-//! candidates on the configured IP, no mDNS.
+//! generator/responder, SR/RR, TWCC with the publisher's bandwidth
+//! estimator: GCC and [`super::rate_control`]), host candidates on the
+//! configured IP, no mDNS.
 
+use super::rate_control::{PublisherEstimator, RateShared};
 use super::rtcp_tap::{RtcpTap, Tap, TapEvent};
 use super::timeline::{Step, Timeline};
 use super::{IceCandidate, Signal, TransportConfig, TransportError};
 use rtc::interceptor::{
-    CongestionControlBuilder, Gcc, Registry, SenderReportBuilder, Slot, TwccSenderBuilder,
+    CongestionControlBuilder, Registry, SenderReportBuilder, Slot, TwccSenderBuilder,
 };
 use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceServer};
 use std::net::SocketAddr;
@@ -25,17 +27,18 @@ pub(crate) use rtc_profile::{h264_codec, opus_codec};
 
 const TAP_SLOT: usize = 14_000;
 
-fn interceptors(config: &TransportConfig, tap: Arc<Tap>) -> Registry {
+fn interceptors(config: &TransportConfig, tap: Arc<Tap>, rate: Arc<RateShared>) -> Registry {
     let initial = config.initial_bitrate_bps as f64;
-    let gcc = Gcc::new(
+    let estimator = PublisherEstimator::new(
         initial,
         (config.min_bitrate_bps as f64).min(initial),
         (config.max_bitrate_bps as f64).max(initial),
+        rate,
     );
     rtc_profile::feedback_interceptors()
         .with(
             Slot::CongestionControl,
-            CongestionControlBuilder::new(gcc).build(),
+            CongestionControlBuilder::new(estimator).build(),
         )
         .with(Slot::TwccSender, TwccSenderBuilder::new().build())
         .with(Slot::SenderReport, SenderReportBuilder::new().build())
@@ -109,6 +112,8 @@ pub(crate) struct Peer {
     pub(crate) gate: Arc<SignalGate>,
     pub(crate) tap: Arc<Tap>,
     pub(crate) tap_events: mpsc::UnboundedReceiver<TapEvent>,
+    /// Between the bandwidth estimator and the video output (the probe).
+    pub(crate) rate: Arc<RateShared>,
     pub(crate) events: mpsc::UnboundedReceiver<PeerEvent>,
     pub(crate) remote: RemoteDescription,
     /// When it passed each step (the play breakdown).
@@ -138,6 +143,7 @@ pub(crate) async fn build(
 ) -> Result<Peer, TransportError> {
     let (tap_tx, tap_events) = mpsc::unbounded_channel();
     let tap = Tap::new(tap_tx);
+    let rate = Arc::new(RateShared::default());
     let (events_tx, events) = mpsc::unbounded_channel();
     let timeline = Arc::new(Timeline::started());
     let gate = SignalGate::new(
@@ -186,7 +192,7 @@ pub(crate) async fn build(
                 .build(),
         )
         .with_media_engine(rtc_profile::media_engine().map_err(TransportError::Setup)?)
-        .with_interceptor_registry(interceptors(config, Arc::clone(&tap)))
+        .with_interceptor_registry(interceptors(config, Arc::clone(&tap), Arc::clone(&rate)))
         .with_setting_engine(settings)
         .with_handler(handler)
         .with_udp_addrs(vec![SocketAddr::new(config.bind_ip, 0)])
@@ -201,6 +207,7 @@ pub(crate) async fn build(
         gate,
         tap,
         tap_events,
+        rate,
         events,
         remote: RemoteDescription::new(Arc::clone(&timeline)),
         timeline,

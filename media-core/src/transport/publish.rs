@@ -3,6 +3,7 @@
 //! track.
 
 use super::peer::{self, h264_codec, opus_codec, PeerEvent, RemoteDescription};
+use super::rate_control::RateShared;
 use super::rtcp_tap::{Tap, TapEvent};
 use super::video_out::VideoOutput;
 use super::{IceCandidate, SignalReceiver, TransportConfig, TransportError};
@@ -68,6 +69,8 @@ pub struct PublishTransport {
     pc: Arc<dyn PeerConnection>,
     remote: RemoteDescription,
     tap: Arc<Tap>,
+    /// Between the estimator and the video side.
+    rate: Arc<RateShared>,
     video: Arc<VideoOutput>,
     audio: Output,
     driver: Mutex<Option<JoinHandle<()>>>,
@@ -118,8 +121,14 @@ impl PublishTransport {
         let peer = peer::build(config, signals_tx).await?;
         let pc = Arc::clone(&peer.pc);
         let made = async {
-            let video =
-                VideoOutput::add(pc.as_ref(), h264_codec(), layers, config.pace_video).await?;
+            let video = VideoOutput::add(
+                pc.as_ref(),
+                h264_codec(),
+                layers,
+                config.pace_video,
+                Arc::clone(&peer.rate),
+            )
+            .await?;
             let audio = Output::add(pc.as_ref(), opus_codec()).await?;
             peer::offer(pc.as_ref(), &peer.gate).await?;
             Ok::<_, TransportError>((video, audio))
@@ -147,6 +156,7 @@ impl PublishTransport {
                 pc,
                 remote: peer.remote,
                 tap: peer.tap,
+                rate: Arc::clone(&peer.rate),
                 video,
                 audio,
                 driver: Mutex::new(Some(driver)),
@@ -226,6 +236,14 @@ impl PublishTransport {
         self.video.set_pacing_target(bps);
     }
 
+    /// What the video would send with the estimate unlimited (every layer
+    /// the SFU wants at its nominal rate), bits per second: while the
+    /// estimate holds the video below this the transport probes the link
+    /// with filler (0, the default: never).
+    pub fn set_video_wanted_bitrate(&self, bps: u64) {
+        self.rate.set_wanted(bps);
+    }
+
     /// Sends one Opus packet lasting `duration` (an empty one sends nothing
     /// and moves the RTP timestamp on: a DTX frame).
     pub async fn write_audio(&self, data: Bytes, duration: Duration) -> Result<(), TransportError> {
@@ -253,9 +271,13 @@ impl PublishTransport {
         lock(&self.audio.red_payload_type).is_some()
     }
 
-    /// What the SFU's RTCP said about loss so far (the RED level's input).
+    /// What the SFU's RTCP said about loss so far, and the audio budget
+    /// while the link is congested (the RED level's input).
     pub(crate) fn loss_reports(&self) -> crate::codec::red_level::LossReports {
-        self.tap.snapshot().loss
+        crate::codec::red_level::LossReports {
+            audio_budget_bps: self.rate.audio_budget_bps(),
+            ..self.tap.snapshot().loss
+        }
     }
 
     /// Counters of the connection now.

@@ -9,14 +9,20 @@
 //! layer of our own (the same one `TrackLocalStaticSample` would make) so
 //! the packets can go through the [`super::pacer`] instead of leaving all
 //! at once: a sample track writes a whole keyframe in one burst.
+//!
+//! While the publisher probes ([`super::rate_control`]), each frame of the
+//! highest sending layer carries filler ([`super::probe_fill`]).
 
 use super::pacer::Pacer;
+use super::probe_fill::ProbeFill;
+use super::rate_control::RateShared;
 use super::TransportError;
 use bytes::Bytes;
 use protocol::VideoLayer;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp::extension::HeaderExtension;
 use rtc::rtp::packetizer::{new_packetizer, Packetizer};
+use rtc::rtp::sequence::Sequencer;
 use rtc::rtp::Packet;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -24,7 +30,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 use rtc::shared::error::Error as RtcError;
 use rtc::shared::marshal::{Marshal, MarshalSize};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -42,6 +48,12 @@ struct LayerOut {
     layer: VideoLayer,
     ssrc: u32,
     packetizer: Mutex<Box<dyn Packetizer>>,
+    /// The packetizer's sequence numbers (shared), for probe filler; the
+    /// fill state is locked with the packetizer.
+    sequencer: Box<dyn Sequencer>,
+    fill: Mutex<ProbeFill>,
+    /// Written since it was last skipped (not paused).
+    live: AtomicBool,
     /// The `rid` a simulcast track's packets carry (with the mid).
     rid: Option<&'static str>,
 }
@@ -67,17 +79,20 @@ pub(super) struct VideoOutput {
     pacing_target: Arc<AtomicU64>,
     /// To the pacer task (`None`: packets are written at once).
     pacer: Option<(mpsc::UnboundedSender<Paced>, JoinHandle<()>)>,
+    /// The probe's rate, from the estimator.
+    rate: Arc<RateShared>,
 }
 
 impl VideoOutput {
     /// Adds the video track to `pc`: plain for one layer, a simulcast track
     /// with one `rid` per layer otherwise. With `pace`, packets leave
-    /// through a pacer task (spawned here).
+    /// through a pacer task (spawned here). `rate` says when to probe.
     pub(super) async fn add(
         pc: &dyn PeerConnection,
         codec: RTCRtpCodec,
         layers: &[VideoLayer],
         pace: bool,
+        rate: Arc<RateShared>,
     ) -> Result<Self, TransportError> {
         let simulcast = layers.len() > 1;
         let now = Instant::now();
@@ -86,14 +101,15 @@ impl VideoOutput {
         for &layer in layers {
             let ssrc: u32 = rand::random();
             let payloader = codec.payloader().map_err(TransportError::Setup)?;
-            let sequencer = Box::new(rtc::rtp::sequence::new_random_sequencer());
+            let sequencer: Box<dyn Sequencer> =
+                Box::new(rtc::rtp::sequence::new_random_sequencer());
             let packetizer: Box<dyn Packetizer> = Box::new(new_packetizer(
                 now,
                 RTP_MTU,
                 0,
                 ssrc,
                 payloader,
-                sequencer,
+                sequencer.clone(),
                 codec.clock_rate,
             ));
             codings.push(RTCRtpEncodingParameters {
@@ -113,6 +129,9 @@ impl VideoOutput {
                 layer,
                 ssrc,
                 packetizer: Mutex::new(packetizer),
+                sequencer,
+                fill: Mutex::new(ProbeFill::default()),
+                live: AtomicBool::new(false),
                 rid: simulcast.then(|| layer.rid()),
             });
         }
@@ -147,6 +166,7 @@ impl VideoOutput {
             mid: Mutex::new(None),
             pacing_target,
             pacer,
+            rate,
         })
     }
 
@@ -210,9 +230,24 @@ impl VideoOutput {
             extensions.push(sdes(rtc_profile::SDES_MID_URI, &mid));
             extensions.push(sdes(rtc_profile::SDES_RID_URI, rid));
         }
-        let mut packets = lock(&out.packetizer)
-            .packetize(captured, &data, self.samples(duration))
-            .map_err(TransportError::Write)?;
+        out.live.store(true, Ordering::Relaxed);
+        let mut packets = {
+            let mut packetizer = lock(&out.packetizer);
+            let mut packets = packetizer
+                .packetize(captured, &data, self.samples(duration))
+                .map_err(TransportError::Write)?;
+            // The probe pads the highest sending layer only: its players
+            // have the most room.
+            let top = !self
+                .layers
+                .iter()
+                .any(|l| l.layer > layer && l.live.load(Ordering::Relaxed));
+            let bps = if top { self.rate.probe_bps() } else { 0 };
+            let mut fill = lock(&out.fill);
+            let count = fill.count(Instant::now(), duration, bps);
+            fill.append(&mut packets, count, out.sequencer.as_ref());
+            packets
+        };
         for p in &mut packets {
             p.header.payload_type = payload_type;
         }
@@ -236,6 +271,7 @@ impl VideoOutput {
     /// timestamps keep to the wall clock across a pause.
     pub(super) fn skip(&self, layer: VideoLayer, duration: Duration) {
         if let Ok(out) = self.layer(layer) {
+            out.live.store(false, Ordering::Relaxed);
             lock(&out.packetizer).skip_samples(self.samples(duration));
         }
     }
