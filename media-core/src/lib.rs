@@ -118,6 +118,7 @@ mod media;
 pub mod quality;
 pub mod render;
 mod room;
+mod screen_share;
 pub mod transport;
 #[cfg(feature = "ts")]
 #[doc(hidden)]
@@ -138,3 +139,4 @@ pub use quality::{PlayStreamQuality, PublishStreamQuality, StreamQualityLevel};
 pub use room::reconnect::ReconnectPolicy;
 pub use room::tls::TlsOptions;
 pub use room::{PublishChannel, RoomConfig, VideoStreamType};
+pub use screen_share::{ScreenCaptureConfig, ScreenShare, ScreenShareState};
