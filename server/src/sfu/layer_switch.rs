@@ -63,6 +63,8 @@ const PROBE_FEEDBACK: Duration = Duration::from_millis(300);
 /// A link losing more than this (per mille) is not probed, and a probe
 /// that makes it lose more ends.
 const PROBE_MAX_LOSS_PERMILLE: u16 = 20;
+/// A leg probes only once it has acknowledged this share of its layer's rate.
+const PROBE_CARRIED: f64 = 0.9;
 /// A probe ends early when the estimate falls below this share of what it
 /// was when the probe began.
 const PROBE_ABORT: f64 = 0.9;
@@ -303,6 +305,13 @@ impl LayerSwitch {
         let affordable = self.affordable(layers, estimate)?;
         let switching = self.target != self.current;
         if affordable >= best || switching {
+            self.probe = None;
+            return None;
+        }
+        // A leg that has not shown it carries its layer (the lowest, too
+        // big for its link) has nothing to probe for: a probe would only
+        // fill its queue.
+        if (estimate.acked_bps as f64) < PROBE_CARRIED * layers.rate(current) as f64 {
             self.probe = None;
             return None;
         }
@@ -756,5 +765,19 @@ mod tests {
         s.on_estimate(estimate(650));
         assert_eq!(s.tick(&ALL_LIVE, t0), Some(Medium), "a sudden fall");
         assert_eq!(s.fit(&ALL_LIVE), Some((0.4, true)));
+    }
+
+    #[test]
+    fn a_leg_that_does_not_carry_its_layer_does_not_probe() {
+        let t0 = Instant::now();
+        let mut s = started_on(Low, 300, t0);
+        let carried = |acked_kbps: u64| Estimate {
+            acked_bps: acked_kbps * 1000,
+            ..estimate(300)
+        };
+        s.on_estimate(carried(130));
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 1500)), None);
+        s.on_estimate(carried(140));
+        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 1600)).is_some());
     }
 }
