@@ -262,11 +262,11 @@ struct CallEcho {
 
 /// A call through the real SFU where the near end's microphone hears only
 /// the echo of what its SDK plays: `a` (far end) sends speech through a
-/// custom audio input, `b` plays it (the null speaker feeds b's echo
-/// reference), and the test plays each frame b played 40 ms after b's
-/// push, through an echo path of `delay_ms`, into b's custom audio input
-/// at the pace of a microphone; `a` receives b's stream. After `switch_at`
-/// of the `seconds`, `then` changes b's engine.
+/// custom audio input, `b` plays it into a custom audio output that the
+/// test pulls 20 ms per tick (b's loudspeaker, and b's echo reference), and
+/// what it pulled goes through an echo path of `delay_ms` into b's custom
+/// audio input at the same pace (b's microphone); `a` receives b's stream.
+/// After `switch_at` of the `seconds`, `then` changes b's engine.
 async fn call_with_echo(
     delay_ms: usize,
     seconds: usize,
@@ -291,9 +291,8 @@ async fn call_with_echo(
         PublishChannel::Main,
     );
     let (a_sink, mut a_heard) = AudioSink::new();
-    let (b_sink, mut b_heard) = AudioSink::new();
     a.engine.set_audio_sink(Some(a_sink));
-    b.engine.set_audio_sink(Some(b_sink));
+    let b_out = b.engine.use_custom_audio_output();
     a.publish("a-cam").await;
     b.publish("b-cam").await;
     let _a_video = a.play_video("b-cam");
@@ -303,15 +302,10 @@ async fn call_with_echo(
 
     let far = scale_to(&far_speech(seconds + 1), -20.0);
     let path = EchoPath::new(delay_ms, 10.0);
-    // b's loudspeaker plays each frame b's SDK plays (the null speaker's
-    // push, which is also when the echo reference gets it) a fixed
-    // SPEAKER_LATENCY later, on the microphone's clock; silence where
-    // nothing was played.
-    const SPEAKER_LATENCY: usize = 2 * FRAME;
-    let started = std::time::Instant::now();
-    let mut played: Vec<i16> = vec![0; (seconds + 1) * RATE];
+    let mut played: Vec<i16> = Vec::new();
     let (mut mic, mut received) = (Vec::new(), Vec::new());
     let mut switch_received = 0;
+    let mut speaker_block = vec![0i16; FRAME];
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
     for n in 0..seconds * 50 {
         tick.tick().await;
@@ -322,19 +316,9 @@ async fn call_with_echo(
         let start = n * FRAME;
         a_in.push_pcm(&far[start..start + FRAME], 48_000, 1, 0)
             .expect("valid PCM");
-        let now = started.elapsed().as_micros() as usize * RATE / 1_000_000;
-        let mut at = now + SPEAKER_LATENCY;
-        while let Ok(p) = b_heard.try_recv() {
-            let mono = p
-                .frame
-                .samples
-                .iter()
-                .step_by(p.frame.channels.max(1) as usize);
-            for (slot, &s) in played.iter_mut().skip(at).zip(mono) {
-                *slot = s;
-            }
-            at += FRAME;
-        }
+        // b's loudspeaker plays 20 ms per tick.
+        b_out.pull(&mut speaker_block);
+        played.extend_from_slice(&speaker_block);
         while let Ok(p) = a_heard.try_recv() {
             received.extend(
                 p.frame
@@ -364,22 +348,11 @@ fn power(x: &[i16]) -> f64 {
 }
 
 /// The echo measured on what the far end receives (Opus, SFU, jitter
-/// buffer on the way): >= 25 dB less than at the microphone once AEC3 has
-/// converged, and about as loud as at the microphone with the processing
-/// switched off mid-call (which also shows the setters act during a call).
-///
-/// Not met yet: measured -3..+6 dB (0 dB with processing off, so the
-/// measure holds). The echo reference is taken when the player pushes a
-/// frame to the speaker, and what the loudspeaker plays follows the
-/// player's pushes only up to the jitter of their timing (here 10-40 ms
-/// shifts every few hundred ms, the test's loudspeaker playing each frame
-/// a fixed time after its push), so the echo does not stay aligned with
-/// the reference to the sample and AEC3 does not converge (offline, the
-/// same signals aligned give 50 dB). The fix is to take the reference
-/// where audio is clocked out (the device's output callback; for this test
-/// an output the test pulls at its own clock).
+/// buffer on the way): >= 25 dB less than at the microphone after AEC3's
+/// convergence (measured 44 dB), and about as loud as at the microphone
+/// once the processing is switched off mid-call (which also shows the
+/// setters act during a call).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 16: ERLE through a call -3..+6 dB (threshold 25 dB): the echo reference is taken at push, not where audio is clocked out"]
 async fn the_far_end_receives_no_echo_through_a_call() {
     let echo = call_with_echo(120, 16, 10, |engine| {
         engine.enable_aec(false);

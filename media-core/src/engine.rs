@@ -5,6 +5,7 @@
 
 use crate::audio_processing::{AecMode, AnsMode, ProcessingConfig};
 use crate::capture::source::{AudioSourceKind, VideoSourceKind};
+use crate::capture::speaker::CustomAudioOutput;
 use crate::capture::{camera, microphone, speaker, DeviceError, DeviceInfo};
 use crate::codec::video_config::VideoConfig;
 use crate::codec::CodecError;
@@ -510,6 +511,15 @@ impl Engine {
     /// a quiet voice is raised to speech level. On by default.
     pub fn enable_agc(&self, enable: bool) {
         self.processing(|c| c.agc = enable);
+    }
+
+    /// Plays received audio into an output the app pulls at its own clock
+    /// (ZEGO: custom audio render) instead of a speaker device, for
+    /// players started afterwards; what the app pulls is the echo
+    /// canceller's reference. [`use_speaker_device`](Self::use_speaker_device)
+    /// goes back to a device.
+    pub fn use_custom_audio_output(&self) -> CustomAudioOutput {
+        self.handle.media.use_custom_audio_output()
     }
 
     /// The capture processing settings in force.

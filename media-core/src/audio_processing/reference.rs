@@ -33,20 +33,22 @@ pub struct RenderTap {
 impl EchoReference {
     /// Delivers a played frame to every tap (stereo is averaged to mono).
     pub fn push(&self, frame: &AudioFrame) {
+        self.push_samples(&frame.samples, frame.channels);
+    }
+
+    /// Delivers played 48 kHz samples (interleaved, `channels`) to every tap.
+    pub fn push_samples(&self, samples: &[i16], channels: u16) {
         let mut taps = self.inner.taps.lock().unwrap_or_else(|e| e.into_inner());
         taps.retain(|tap| tap.strong_count() > 0);
         for tap in taps.iter().filter_map(Weak::upgrade) {
             let mut queue = tap.lock().unwrap_or_else(|e| e.into_inner());
-            match frame.channels {
-                1 => queue.extend(frame.samples.iter().copied()),
-                _ => queue.extend(
-                    frame
-                        .samples
-                        .chunks_exact(frame.channels as usize)
-                        .map(|c| {
-                            (c.iter().map(|&s| s as i32).sum::<i32>() / c.len() as i32) as i16
-                        }),
-                ),
+            match channels.max(1) {
+                1 => queue.extend(samples.iter().copied()),
+                channels => {
+                    queue.extend(samples.chunks_exact(channels as usize).map(|c| {
+                        (c.iter().map(|&s| s as i32).sum::<i32>() / c.len() as i32) as i16
+                    }))
+                }
             }
             let excess = queue.len().saturating_sub(MAX_QUEUED_SAMPLES);
             queue.drain(..excess);

@@ -85,6 +85,8 @@ pub enum SpeakerKind {
     Device(DeviceInfo),
     /// No output device: audio is discarded.
     Null,
+    /// The app pulls the audio ([`Speaker::custom`]).
+    Custom,
 }
 
 /// Plays [`AudioFrame`]s on an output device, or discards them.
@@ -100,9 +102,49 @@ pub struct Speaker {
 #[derive(Debug)]
 struct Output {
     channels: u16,
-    buffer: Arc<Mutex<VecDeque<i16>>>,
+    playout: Arc<Playout>,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What waits to be played, and where what is played goes for the echo
+/// canceller: the reference is taken where the audio is clocked out (the
+/// device's callback, the app's pull), so it stays aligned with the sound.
+#[derive(Debug, Default)]
+struct Playout {
+    buffer: Mutex<VecDeque<i16>>,
+    reference: Mutex<Option<EchoReference>>,
+}
+
+impl Playout {
+    /// Fills `out` (interleaved, `channels`) with the next samples, or
+    /// silence, and hands them to the echo reference.
+    fn pull(&self, out: &mut [i16], channels: u16) {
+        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        for slot in out.iter_mut() {
+            *slot = buffer.pop_front().unwrap_or(0);
+        }
+        drop(buffer);
+        if let Some(reference) = &*self.reference.lock().unwrap_or_else(|e| e.into_inner()) {
+            reference.push_samples(out, channels);
+        }
+    }
+}
+
+/// The app's end of a custom audio output ([`Speaker::custom`]): it pulls
+/// what the SDK plays, mono 48 kHz, at its own clock (ZEGO: custom audio
+/// render). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CustomAudioOutput {
+    playout: Arc<Playout>,
+}
+
+impl CustomAudioOutput {
+    /// Fills `out` with the next mono samples to play (silence when the
+    /// SDK has nothing); what is pulled is the echo canceller's reference.
+    pub fn pull(&self, out: &mut [i16]) {
+        self.playout.pull(out, 1);
+    }
 }
 
 impl Speaker {
@@ -157,6 +199,25 @@ impl Speaker {
         })
     }
 
+    /// A speaker the app plays itself: it pulls the audio from the
+    /// returned [`CustomAudioOutput`] (mono; at most [`MAX_BUFFERED_MS`]
+    /// waits).
+    pub fn custom() -> (Speaker, CustomAudioOutput) {
+        let playout = Arc::new(Playout::default());
+        let speaker = Speaker {
+            kind: SpeakerKind::Custom,
+            pushed: AtomicU64::new(0),
+            output: Some(Output {
+                channels: 1,
+                playout: playout.clone(),
+                stop: None,
+                thread: None,
+            }),
+            echo_reference: None,
+        };
+        (speaker, CustomAudioOutput { playout })
+    }
+
     /// A speaker that discards everything.
     pub fn null() -> Speaker {
         Speaker {
@@ -173,10 +234,21 @@ impl Speaker {
     pub fn with_echo_reference(mut self, reference: &EchoReference) -> Speaker {
         let headphones = match &self.kind {
             SpeakerKind::Device(info) => looks_like_headphones(&info.name),
-            SpeakerKind::Null => false,
+            SpeakerKind::Null | SpeakerKind::Custom => false,
         };
         reference.set_headphones(headphones);
-        self.echo_reference = Some(reference.clone());
+        match &self.output {
+            Some(output) => {
+                *output
+                    .playout
+                    .reference
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(reference.clone())
+            }
+            // Nothing clocks the null speaker's audio out: it is "played"
+            // when pushed.
+            None => self.echo_reference = Some(reference.clone()),
+        }
         self
     }
 
@@ -203,7 +275,11 @@ impl Speaker {
         let Some(output) = &self.output else {
             return;
         };
-        let mut buffer = output.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buffer = output
+            .playout
+            .buffer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         match (frame.channels, output.channels) {
             (a, b) if a == b => buffer.extend(frame.samples.iter().copied()),
             (1, _) => buffer.extend(frame.samples.iter().flat_map(|&s| [s, s])),
@@ -230,7 +306,12 @@ impl Speaker {
     /// Audio waiting to be played, in milliseconds (0 for the null speaker).
     pub fn buffered_ms(&self) -> u64 {
         self.output.as_ref().map_or(0, |o| {
-            let len = o.buffer.lock().unwrap_or_else(|e| e.into_inner()).len() as u64;
+            let len = o
+                .playout
+                .buffer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len() as u64;
             len * 1000 / (AUDIO_SAMPLE_RATE as u64 * o.channels as u64)
         })
     }
@@ -238,10 +319,10 @@ impl Speaker {
 
 impl Output {
     fn start(device: cpal::Device) -> Result<Output, String> {
-        let buffer = Arc::new(Mutex::new(VecDeque::new()));
+        let playout = Arc::new(Playout::default());
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let (ready_tx, ready_rx) = mpsc::channel();
-        let thread_buffer = buffer.clone();
+        let thread_buffer = playout.clone();
         let thread = std::thread::Builder::new()
             .name("confer-speaker".into())
             .spawn(move || match build_output_stream(&device, thread_buffer) {
@@ -258,7 +339,7 @@ impl Output {
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
             Ok(Ok(channels)) => Ok(Output {
                 channels,
-                buffer,
+                playout,
                 stop: Some(stop_tx),
                 thread: Some(thread),
             }),
@@ -282,28 +363,31 @@ impl Drop for Output {
 
 fn build_output_stream(
     device: &cpal::Device,
-    buffer: Arc<Mutex<VecDeque<i16>>>,
+    playout: Arc<Playout>,
 ) -> Result<(cpal::Stream, u16), String> {
     super::start_48k_stream([2, 1], |config| {
-        build_typed::<i16>(device, config, buffer.clone())
-            .or_else(|_| build_typed::<f32>(device, config, buffer.clone()))
+        build_typed::<i16>(device, config, playout.clone())
+            .or_else(|_| build_typed::<f32>(device, config, playout.clone()))
     })
 }
 
 fn build_typed<T>(
     device: &cpal::Device,
     config: StreamConfig,
-    buffer: Arc<Mutex<VecDeque<i16>>>,
+    playout: Arc<Playout>,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + FromSample<i16>,
 {
+    let channels = config.channels;
+    let mut samples = Vec::new();
     device.build_output_stream::<T, _, _>(
         config,
         move |out: &mut [T], _| {
-            let mut buffer = buffer.lock().unwrap_or_else(|e| e.into_inner());
-            for slot in out.iter_mut() {
-                *slot = buffer.pop_front().unwrap_or(0).to_sample::<T>();
+            samples.resize(out.len(), 0);
+            playout.pull(&mut samples, channels);
+            for (slot, &sample) in out.iter_mut().zip(&samples) {
+                *slot = sample.to_sample::<T>();
             }
         },
         |e| tracing::warn!("speaker stream error: {e}"),
@@ -314,6 +398,29 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_custom_output_feeds_the_echo_reference_when_pulled() {
+        let reference = EchoReference::default();
+        let tap = reference.tap();
+        let (speaker, output) = Speaker::custom();
+        let speaker = speaker.with_echo_reference(&reference);
+        let mut frame = AudioFrame::silence(2, 0);
+        frame.samples.fill(500);
+        speaker.push(&frame);
+        assert_eq!(speaker.buffered_ms(), 20);
+        let mut block = [0i16; 480];
+        assert!(!tap.take_block(&mut block), "nothing played yet");
+        let mut out = [0i16; 480];
+        output.pull(&mut out);
+        assert_eq!(out, [500; 480]);
+        assert!(tap.take_block(&mut block));
+        assert_eq!(block, [500; 480]);
+        // Pulled past what was pushed: silence, and the reference hears it.
+        output.pull(&mut [0i16; 960]);
+        output.pull(&mut out);
+        assert_eq!(out, [0; 480]);
+    }
 
     #[test]
     fn falls_back_to_the_null_speaker_without_outputs() {

@@ -245,6 +245,14 @@ impl Media {
         &self.audio.processing
     }
 
+    /// Players started from now on play into a speaker the app pulls.
+    pub(crate) fn use_custom_audio_output(&self) -> crate::capture::speaker::CustomAudioOutput {
+        let (speaker, output) = Speaker::custom();
+        let speaker = speaker.with_echo_reference(self.audio.processing.reference());
+        self.state().speaker = Some(Arc::new(speaker));
+        output
+    }
+
     pub(crate) fn enable_video_simulcast(&self, enable: bool) {
         self.simulcast.store(enable, Ordering::Relaxed);
     }
