@@ -4,8 +4,11 @@
 //! A frame repaired by retransmission completes an RTT or two late, and the
 //! frames behind it wait with it; shown as soon as they are decoded they
 //! come as a gap then a burst. Shown at `capture + target` instead, where
-//! the target follows a high percentile of the recent completion delays
-//! (capture to decoded), they keep their cadence. The delays are on the
+//! the target follows the recent completion delays (capture to decoded),
+//! they keep their cadence. The target is what nearly every recent frame
+//! needed, less the lateness that shows as a short stall rather than a
+//! freeze (a freeze is a gap over the mean interval + 150 ms), but never
+//! below the median: latency is spent only on what stalls. The delays are on the
 //! sender's clock (its RTCP sender reports), so they carry an unknown clock
 //! offset: the bounds are relative to the least delay seen lately, the
 //! stream's own floor, never absolute.
@@ -17,8 +20,10 @@ use std::time::Duration;
 const WINDOW_US: u64 = 3_000_000;
 /// The floor (least delay) is taken over this longer span.
 const FLOOR_WINDOW_US: u64 = 10_000_000;
-/// The share of recent frames the target waits for.
-const PERCENTILE: f64 = 0.95;
+/// The share of recent frames the target waits for (less [`SLACK_US`]).
+const PERCENTILE: f64 = 0.98;
+/// How late against the target a frame may be and still not freeze.
+const SLACK_US: u64 = 100_000;
 /// The target is never more than this above the floor: a frame that needs
 /// longer is shown late rather than delaying every frame.
 pub(crate) const MAX_PLAYOUT_DELAY: Duration = Duration::from_millis(500);
@@ -58,9 +63,15 @@ impl PlayoutDelay {
             .map(|(_, d)| *d)
             .collect();
         delays.sort_unstable();
-        let rank = ((delays.len() as f64 * PERCENTILE).ceil() as usize).clamp(1, delays.len());
+        let at = |share: f64| {
+            let rank = (delays.len() as f64 * share).ceil() as usize;
+            delays[rank.clamp(1, delays.len()) - 1]
+        };
         let ceiling = self.floor_us() + MAX_PLAYOUT_DELAY.as_micros() as u64;
-        delays[rank - 1].min(ceiling)
+        at(PERCENTILE)
+            .saturating_sub(SLACK_US)
+            .max(at(0.5))
+            .min(ceiling)
     }
 
     /// Whether a frame decoded `delay_us` after its capture is too late to
@@ -95,10 +106,19 @@ mod tests {
     fn the_target_covers_the_repaired_frames() {
         let mut p = PlayoutDelay::default();
         assert_eq!(p.target_us(), 0);
-        // Most frames take 60 ms, one in ten is repaired after 250 ms.
+        // Most frames take 60 ms, one in ten is repaired after 250 ms: it
+        // is shown at most 100 ms late, a stall shorter than a freeze.
         let delays = (0..90).map(|i| if i % 10 == 0 { 250_000 } else { 60_000 });
         feed(&mut p, 0, delays);
-        assert_eq!(p.target_us(), 250_000);
+        assert_eq!(p.target_us(), 150_000);
+        // When most frames are repaired, the median is waited for.
+        let mut lossy = PlayoutDelay::default();
+        feed(
+            &mut lossy,
+            0,
+            (0..90).map(|i| if i % 3 == 0 { 60_000 } else { 200_000 }),
+        );
+        assert_eq!(lossy.target_us(), 200_000);
         // On a clean link the target is the plain delay.
         let mut clean = PlayoutDelay::default();
         feed(&mut clean, 0, std::iter::repeat_n(60_000, 90));
@@ -113,7 +133,7 @@ mod tests {
             0,
             (0..90).map(|i| if i % 5 == 0 { 300_000 } else { 60_000 }),
         );
-        assert_eq!(p.target_us(), 300_000);
+        assert_eq!(p.target_us(), 200_000);
         // Three seconds of clean frames later, the repairs are forgotten.
         feed(&mut p, now, std::iter::repeat_n(60_000, 95));
         assert_eq!(p.target_us(), 60_000);

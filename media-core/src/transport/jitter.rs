@@ -30,9 +30,9 @@ const NACK_INTERVAL: Duration = Duration::from_millis(40);
 const MAX_REPAIR_WAIT: Duration = Duration::from_millis(600);
 
 /// How long to wait for a missing packet at round-trip time `rtt` (never
-/// less than `floor`): ask, resend, ask again, resend again (two NACK
-/// rounds, the SFU spacing its resends about an RTT apart), plus the NACK
-/// generator's interval; at most [`MAX_REPAIR_WAIT`].
+/// less than `floor`): three NACK rounds (the SFU resends a packet at most
+/// twice, 100 ms apart, and the publisher's leg may need a round of its
+/// own), plus the NACK generator's interval; at most [`MAX_REPAIR_WAIT`].
 pub(crate) fn repair_wait(floor: Duration, rtt: Duration) -> Duration {
     (rtt * 3 + NACK_INTERVAL).min(MAX_REPAIR_WAIT).max(floor)
 }
