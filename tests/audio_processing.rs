@@ -258,6 +258,8 @@ struct CallEcho {
     received: Vec<i16>,
     switch_mic: usize,
     switch_received: usize,
+    /// b's captured sound levels (every 100 ms) before and after `then`.
+    levels: [Vec<f32>; 2],
 }
 
 /// A call through the real SFU where the near end's microphone hears only
@@ -306,10 +308,14 @@ async fn call_with_echo(
     let (mut mic, mut received) = (Vec::new(), Vec::new());
     let mut switch_received = 0;
     let mut speaker_block = vec![0i16; FRAME];
+    b.engine
+        .start_sound_level_monitor(std::time::Duration::from_millis(100));
+    let mut levels_before = Vec::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
     for n in 0..seconds * 50 {
         tick.tick().await;
         if n == switch_at * 50 {
+            levels_before = captured_levels(&mut b).await;
             then(&b.engine);
             switch_received = received.len();
         }
@@ -333,14 +339,34 @@ async fn call_with_echo(
         b_in.push_pcm(&frame, 48_000, 1, 0).expect("valid PCM");
         mic.extend_from_slice(&frame);
     }
+    let levels_after = captured_levels(&mut b).await;
     a.engine.destroy().await;
     b.engine.destroy().await;
     CallEcho {
+        levels: [levels_before, levels_after],
         mic,
         received,
         switch_mic: switch_at * 50 * FRAME,
         switch_received,
     }
+}
+
+/// The captured sound levels `peer` reported since the last call.
+async fn captured_levels(peer: &mut test_support::Peer) -> Vec<f32> {
+    let events = peer.collect_for(std::time::Duration::ZERO).await;
+    events
+        .iter()
+        .filter_map(|e| match e {
+            media_core::Event::CapturedSoundLevelUpdate { level } => Some(*level),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The mean of the last `n` of `levels`.
+fn mean_of_last(levels: &[f32], n: usize) -> f32 {
+    let tail = &levels[levels.len().saturating_sub(n)..];
+    tail.iter().sum::<f32>() / tail.len().max(1) as f32
 }
 
 fn power(x: &[i16]) -> f64 {
@@ -351,7 +377,8 @@ fn power(x: &[i16]) -> f64 {
 /// buffer on the way): >= 25 dB less than at the microphone after AEC3's
 /// convergence (measured 44 dB), and about as loud as at the microphone
 /// once the processing is switched off mid-call (which also shows the
-/// setters act during a call).
+/// setters act during a call). The captured sound level follows: near
+/// silence with the echo cancelled, the echo's level without.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_far_end_receives_no_echo_through_a_call() {
     let echo = call_with_echo(120, 16, 10, |engine| {
@@ -378,4 +405,14 @@ async fn the_far_end_receives_no_echo_through_a_call() {
     );
     assert!(erle_on >= 25.0, "ERLE {erle_on:.1} dB through the call");
     assert!(erle_off.abs() <= 6.0, "processing off: {erle_off:.1} dB");
+    // The sound level monitor measures the processed capture.
+    let (level_on, level_off) = (
+        mean_of_last(&echo.levels[0], 30),
+        mean_of_last(&echo.levels[1], 30),
+    );
+    println!("captured level: {level_on:.1} with the processing, {level_off:.1} without");
+    assert!(
+        level_on < 10.0 && level_off > 30.0,
+        "{level_on} / {level_off}"
+    );
 }
