@@ -75,7 +75,7 @@ const PROBE_ABORT: f64 = 0.9;
 const AUDIO_BPS: f64 = 50_000.0;
 /// A leg losing more than this (per mille) carries at most what its
 /// player acknowledged.
-const FIT_LOSS_PERMILLE: u16 = 100;
+const FIT_LOSS_PERMILLE: u16 = 30;
 
 /// A layer's nominal rate (bits/s), for a layer live too briefly to be
 /// measured: the SDK's ladder.

@@ -18,7 +18,8 @@
 //!   of a three-layer one's), the middle one too below [`MIDDLE_OFF`]
 //!   (a two-layer stream has none: its step is [`TOP_OFF`] alone);
 //! - thinning starts after the estimate has said so for [`THIN_AFTER`], or
-//!   at once while a down-switch waits for its keyframe; a layer comes
+//!   at once while a down-switch waits for its keyframe or within
+//!   [`RESTORE_FAILED`] of a restore (a trial the link failed); a layer comes
 //!   back once the estimate has cleared its threshold by
 //!   [`RESTORE_MARGIN`] for [`RESTORE_AFTER`], and not within
 //!   [`RESTORE_QUIET`] of the last thinning (GCC's estimate climbs while
@@ -152,7 +153,11 @@ impl Thinning {
         if lower < self.wanted {
             self.higher_since = None;
             let since = *self.lower_since.get_or_insert(now);
-            if down_pending || now.saturating_duration_since(since) >= THIN_AFTER {
+            let trial = self
+                .raised
+                .is_some_and(|t| now.saturating_duration_since(t) < RESTORE_FAILED);
+            let held = now.saturating_duration_since(since) >= THIN_AFTER;
+            if down_pending || trial || held {
                 self.wanted = lower;
                 self.lower_since = None;
                 self.lowered = Some(now);
@@ -289,28 +294,33 @@ mod tests {
             ..Thinning::default()
         };
         expect_levels(&mut t, t0, &[(0, 3.0, 0), (1999, 3.0, 0), (2000, 3.0, ALL)]);
-        // Each cycle: thinned at `at` (0.5 x for 300 ms), then plenty
-        // until a restore `quiet` ms after the thinning.
-        let cycle = |at: u64, quiet: u64| {
-            let back = at + 300 + quiet;
+        // Within 10 s of a restore a dip thins at once (the restore was a
+        // trial), after that only once it held 300 ms.
+        let mut trial = t.clone();
+        expect_levels(&mut trial, t0, &[(11_999, 0.5, 0)]);
+        // Each cycle: 0.5 x from `at` (thinned at once in a restore's
+        // trial, else after 300 ms), then plenty until a restore `quiet`
+        // ms after the thinning.
+        let cycle = |at: u64, trial: bool, quiet: u64| {
+            let thinned = if trial { at } else { at + 300 };
             [
-                (at, 0.5, ALL),
+                (at, 0.5, if trial { 0 } else { ALL }),
                 (at + 300, 0.5, 0),
                 (at + 400, 3.0, 0),
-                (back - 1, 3.0, 0),
-                (back, 3.0, ALL),
+                (thinned + quiet - 1, 3.0, 0),
+                (thinned + quiet, 3.0, ALL),
             ]
         };
         // Thinned 10 s after that restore: 5 s quiet; thinned within 10 s
         // of a restore (it failed): 10 s, then 20 s; after a restore that
         // lasted: 5 s again.
-        for (at, quiet) in [
-            (12_000, 5000),
-            (17_300, 10_000),
-            (27_600, 20_000),
-            (60_000, 5000),
+        for (at, trial, quiet) in [
+            (12_000, false, 5000),
+            (17_300, true, 10_000),
+            (27_300, true, 20_000),
+            (60_000, false, 5000),
         ] {
-            expect_levels(&mut t, t0, &cycle(at, quiet));
+            expect_levels(&mut t, t0, &cycle(at, trial, quiet));
         }
         // No estimate: nothing thinned.
         let mut t = Thinning {
