@@ -73,9 +73,6 @@ const PROBE_ABORT: f64 = 0.9;
 /// its RTP, SRTP, UDP and IP headers at 50 packets/s): at the lowest
 /// layer's ~160 kbit/s it decides whether the layer fits.
 const AUDIO_BPS: f64 = 50_000.0;
-/// A leg losing more than this (per mille) carries at most what its
-/// player acknowledged.
-const FIT_LOSS_PERMILLE: u16 = 30;
 
 /// A layer's nominal rate (bits/s), for a layer live too briefly to be
 /// measured: the SDK's ladder.
@@ -431,19 +428,12 @@ impl LayerSwitch {
     }
 
     /// How the forwarded layer fits the leg (temporal thinning, rule 5 in
-    /// `temporal.rs`): the believed estimate (at most the acknowledged
-    /// rate while the leg loses more than [`FIT_LOSS_PERMILLE`]: GCC takes
-    /// seconds to come down from an estimate the link never carried) less
-    /// the leg's audio ([`AUDIO_BPS`]) over the layer's rate, and whether
+    /// `temporal.rs`): the believed estimate less the leg's audio ([`AUDIO_BPS`]) over the layer's rate, and whether
     /// a down-switch waits for its keyframe. `None` without an estimate or
     /// a forwarded layer.
     pub(crate) fn fit(&self, layers: &Layers) -> Option<(f64, bool)> {
         let (current, estimate) = (self.current?, self.estimate?);
-        let mut believed = self.believed_bps(layers, estimate);
-        if estimate.lost_permille > FIT_LOSS_PERMILLE {
-            believed = believed.min(estimate.acked_bps as f64);
-        }
-        let video_bps = (believed - AUDIO_BPS).max(0.0);
+        let video_bps = (self.believed_bps(layers, estimate) - AUDIO_BPS).max(0.0);
         let ratio = video_bps / layers.rate(current) as f64;
         let down_pending = self.target.is_some_and(|t| t < current);
         Some((ratio, down_pending))
@@ -752,13 +742,6 @@ mod tests {
             lost_permille: 0,
         });
         assert_eq!(s.fit(&ALL_LIVE), Some((1.5 - 50.0 / 150.0, false)));
-        // Losing 20 %: what the player acknowledged, 170 kbit/s, at most.
-        s.on_estimate(Estimate {
-            target_bps: 900_000,
-            acked_bps: 170_000,
-            lost_permille: 200,
-        });
-        assert_eq!(s.fit(&ALL_LIVE), Some((0.8, false)));
         // On the top layer at 650 kbit/s: the down-switch waits for its
         // keyframe meanwhile.
         let mut s = started_on(High, 2000, t0);

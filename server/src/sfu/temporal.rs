@@ -27,6 +27,9 @@
 //!   at once would refill the queue every few seconds), twice that after
 //!   a restore that did not last [`RESTORE_FAILED`], and so on up to
 //!   [`MAX_RESTORE_QUIET`];
+//! - a leg still losing over [`LOSSY_PERMILLE`] [`LOSS_CHECK`] after its
+//!   thinning loses at random, not for want of capacity: nothing is
+//!   thinned on it for [`LOSSY_HOLD`];
 //! - a lower level takes effect at the next frame (never inside one), a
 //!   higher one at the next T0 frame (the pictures above it may refer to
 //!   ones that were dropped before it).
@@ -53,6 +56,16 @@ pub(crate) const RESTORE_QUIET: Duration = UP_QUIET_AFTER_DOWN;
 pub(crate) const RESTORE_FAILED: Duration = Duration::from_secs(10);
 /// The longest quiet time.
 pub(crate) const MAX_RESTORE_QUIET: Duration = Duration::from_secs(60);
+/// A leg still losing more than this (per mille) [`LOSS_CHECK`] after it
+/// was thinned loses at random: every layer comes back, and nothing is
+/// thinned for [`LOSSY_HOLD`] (GCC cuts its estimate for random loss too;
+/// halving the frame rate would not bring the loss down).
+pub(crate) const LOSSY_PERMILLE: u16 = 50;
+/// See [`LOSSY_PERMILLE`] (a congested link's feedback still shows the
+/// losses of its queue for ~3 s after the thinning).
+pub(crate) const LOSS_CHECK: Duration = Duration::from_secs(4);
+/// See [`LOSSY_PERMILLE`].
+pub(crate) const LOSSY_HOLD: Duration = Duration::from_secs(60);
 
 /// A packet's temporal layer from its RTP payload (H.264, RFC 6184): the
 /// first byte is the NAL header, a STAP-A's (the most important of its
@@ -93,6 +106,8 @@ pub(crate) struct Thinning {
     raised: Option<Instant>,
     /// How long after a lowering no layer comes back.
     quiet: Duration,
+    /// Until when the link counts as lossy (nothing is thinned).
+    lossy_until: Option<Instant>,
     /// The RTP timestamp of the newest frame seen.
     frame: Option<u32>,
 }
@@ -107,6 +122,7 @@ impl Default for Thinning {
             lowered: None,
             raised: None,
             quiet: RESTORE_QUIET,
+            lossy_until: None,
             frame: None,
         }
     }
@@ -133,10 +149,20 @@ impl Thinning {
         &mut self,
         fit: Option<f64>,
         down_pending: bool,
+        lost_permille: u16,
         now: Instant,
     ) -> Option<u8> {
         let was = self.wanted;
-        self.redecide(fit, down_pending, now);
+        let thinned_long = self
+            .lowered
+            .is_some_and(|t| self.wanted < ALL && now.saturating_duration_since(t) >= LOSS_CHECK);
+        if thinned_long && lost_permille > LOSSY_PERMILLE {
+            // Thinning did not stop the losses: the link loses packets at
+            // random (GCC cut its estimate for them), it is not too small.
+            self.lossy_until = Some(now + LOSSY_HOLD);
+        }
+        let lossy = self.lossy_until.is_some_and(|t| now < t);
+        self.redecide(fit.filter(|_| !lossy), down_pending, now);
         (self.wanted != was).then_some(self.wanted)
     }
 
@@ -247,7 +273,7 @@ mod tests {
     /// to `t`, no down-switch pending.
     fn expect_levels(t: &mut Thinning, t0: Instant, steps: &[(u64, f64, u8)]) {
         for &(at, fit, wanted) in steps {
-            t.decide(Some(fit), false, ms(t0, at));
+            t.decide(Some(fit), false, 0, ms(t0, at));
             assert_eq!(t.wanted, wanted, "at {at} ms with {fit} x");
         }
     }
@@ -328,7 +354,7 @@ mod tests {
             forwarded: 0,
             ..Thinning::default()
         };
-        t.decide(None, false, t0);
+        t.decide(None, false, 0, t0);
         assert_eq!(t.wanted, ALL);
     }
 
@@ -338,12 +364,12 @@ mod tests {
         let mut t = Thinning::default();
         // The layer nearly fits, but its down-switch waits for a keyframe:
         // the top layer goes now, and stays off while it waits.
-        t.decide(Some(0.95), true, t0);
+        t.decide(Some(0.95), true, 0, t0);
         assert_eq!(t.wanted, 1);
-        t.decide(Some(3.0), true, ms(t0, 5000));
+        t.decide(Some(3.0), true, 0, ms(t0, 5000));
         assert_eq!(t.wanted, 1);
         // Far too big: straight to the base layer.
-        t.decide(Some(0.2), true, ms(t0, 5000));
+        t.decide(Some(0.2), true, 0, ms(t0, 5000));
         assert_eq!(t.wanted, 0);
     }
 
@@ -354,7 +380,7 @@ mod tests {
         // Two packets of a top-layer frame, then thinning is decided
         // between them: the frame is finished whole.
         assert!(t.forward(3000, TOP));
-        t.decide(Some(0.5), true, t0);
+        t.decide(Some(0.5), true, 0, t0);
         assert!(t.forward(3000, TOP));
         // From the next frame on, only T0.
         assert!(t.forward(6000, T0));
@@ -365,8 +391,8 @@ mod tests {
         // A late packet of an older frame follows the current level.
         assert!(!t.forward(9000, TOP));
         // Allowed again: nothing above T0 before the next T0 frame.
-        t.decide(Some(3.0), false, ms(t0, 5000));
-        t.decide(Some(3.0), false, ms(t0, 7000));
+        t.decide(Some(3.0), false, 0, ms(t0, 5000));
+        t.decide(Some(3.0), false, 0, ms(t0, 7000));
         assert_eq!((t.wanted, t.forwarded()), (ALL, 0));
         assert!(!t.forward(18_000, TOP));
         assert!(!t.forward(21_000, T1));
@@ -375,7 +401,7 @@ mod tests {
         assert!(t.forward(27_000, TOP));
         // Frames after the timestamp wraps are newer ones.
         t.on_switch(u32::MAX - 1000);
-        t.decide(Some(0.5), true, ms(t0, 7100));
+        t.decide(Some(0.5), true, 0, ms(t0, 7100));
         assert!(!t.forward(2000, TOP));
         assert!(t.forward(5000, T0));
     }
@@ -384,12 +410,34 @@ mod tests {
     fn a_switch_starts_with_every_layer() {
         let t0 = Instant::now();
         let mut t = Thinning::default();
-        t.decide(Some(0.2), true, t0);
+        t.decide(Some(0.2), true, 0, t0);
         assert!(t.forward(100, T0));
         assert_eq!(t.forwarded(), 0);
         t.on_switch(5000);
         assert_eq!(t.forwarded(), ALL);
         assert!(t.forward(5000, T0));
         assert!(t.forward(8000, TOP));
+    }
+
+    #[test]
+    fn a_link_that_keeps_losing_after_thinning_is_lossy_not_small() {
+        let t0 = Instant::now();
+        let mut t = Thinning::default();
+        t.decide(Some(0.5), true, 200, t0);
+        assert_eq!(t.wanted, 0);
+        // Losses for 4 s more: every layer back, none thinned for 60 s.
+        t.decide(Some(0.5), false, 200, ms(t0, 3999));
+        assert_eq!(t.wanted, 0);
+        assert_eq!(t.decide(Some(0.5), false, 200, ms(t0, 4000)), Some(ALL));
+        t.decide(Some(0.2), true, 0, ms(t0, 60_000));
+        assert_eq!(t.wanted, ALL);
+        t.decide(Some(0.2), true, 0, ms(t0, 64_000));
+        assert_eq!(t.wanted, 0);
+        // A congested link's losses stop within 4 s of the thinning.
+        let mut t = Thinning::default();
+        t.decide(Some(0.5), true, 500, t0);
+        t.decide(Some(0.5), false, 300, ms(t0, 3000));
+        t.decide(Some(0.5), false, 0, ms(t0, 4000));
+        assert_eq!(t.wanted, 0);
     }
 }

@@ -182,7 +182,8 @@ impl VideoLeg {
         let keyframe = self.switch.tick(&layers, now);
         let fit = self.switch.fit(&layers);
         let (ratio, down_pending) = (fit.map(|f| f.0), fit.is_some_and(|f| f.1));
-        if let Some(temporal) = self.thinning.decide(ratio, down_pending, now) {
+        let lost = self.switch.estimate().map_or(0, |e| e.lost_permille);
+        if let Some(temporal) = self.thinning.decide(ratio, down_pending, lost, now) {
             tracing::debug!(session_id = %self.session_id, temporal, ?ratio, down_pending, "player leg's temporal layers");
         }
         if now.saturating_duration_since(self.logged) >= Duration::from_secs(1) {
