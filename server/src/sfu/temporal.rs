@@ -422,22 +422,28 @@ mod tests {
     #[test]
     fn a_link_that_keeps_losing_after_thinning_is_lossy_not_small() {
         let t0 = Instant::now();
-        let mut t = Thinning::default();
-        t.decide(Some(0.5), true, 200, t0);
-        assert_eq!(t.wanted, 0);
-        // Losses for 4 s more: every layer back, none thinned for 60 s.
-        t.decide(Some(0.5), false, 200, ms(t0, 3999));
-        assert_eq!(t.wanted, 0);
-        assert_eq!(t.decide(Some(0.5), false, 200, ms(t0, 4000)), Some(ALL));
-        t.decide(Some(0.2), true, 0, ms(t0, 60_000));
-        assert_eq!(t.wanted, ALL);
-        t.decide(Some(0.2), true, 0, ms(t0, 64_000));
-        assert_eq!(t.wanted, 0);
+        // (ms, fit, down-switch pending, lost per mille, level wanted after)
+        let run = |steps: &[(u64, f64, bool, u16, u8)]| {
+            let mut t = Thinning::default();
+            for &(at, fit, down, lost, wanted) in steps {
+                t.decide(Some(fit), down, lost, ms(t0, at));
+                assert_eq!(t.wanted, wanted, "at {at} ms");
+            }
+        };
+        // Losses for 4 s after the thinning: every layer back, none
+        // thinned for 60 s.
+        run(&[
+            (0, 0.5, true, 200, 0),
+            (3999, 0.5, false, 200, 0),
+            (4000, 0.5, false, 200, ALL),
+            (60_000, 0.2, true, 0, ALL),
+            (64_000, 0.2, true, 0, 0),
+        ]);
         // A congested link's losses stop within 4 s of the thinning.
-        let mut t = Thinning::default();
-        t.decide(Some(0.5), true, 500, t0);
-        t.decide(Some(0.5), false, 300, ms(t0, 3000));
-        t.decide(Some(0.5), false, 0, ms(t0, 4000));
-        assert_eq!(t.wanted, 0);
+        run(&[
+            (0, 0.5, true, 500, 0),
+            (3000, 0.5, false, 300, 0),
+            (4000, 0.5, false, 0, 0),
+        ]);
     }
 }
