@@ -60,7 +60,8 @@ pub enum ScreenShareState {
     SourceGone,
 }
 
-/// A running share: its state, and [`ScreenShare::stop`].
+/// A running share: its state, and [`ScreenShare::stop`]. Dropping it
+/// without `stop` only ends the watching: capture and the aux stream go on.
 #[derive(Debug)]
 pub struct ScreenShare {
     state: watch::Receiver<ScreenShareState>,
