@@ -16,9 +16,12 @@
 //!   simple picture), and a cap by what they made ratcheted the estimate
 //!   down to its floor.
 //! - **The probe** ([`Prober`]): while the estimate holds the publisher
-//!   below what its simulcast ladder wants and the link is clean, it sends
-//!   filler for [`PROBE_LENGTH`] at [`PROBE_GROWTH`] x the estimate
-//!   ([`PROBE_GROWTH_RAISED`] x after a probe that raised it); a link that carries it restarts GCC from the rate it showed
+//!   below what its simulcast ladder wants and the link is clean, it adds
+//!   filler for [`PROBE_LENGTH`], up to [`PROBE_GROWTH`] x the estimate
+//!   ([`PROBE_GROWTH_RAISED`] x after a probe that raised it) over what
+//!   the link received (the encoders make less than their target: a probe
+//!   sized by the estimate alone showed less than GCC already had); a
+//!   link that carries it restarts GCC from the rate it showed
 //!   ([`LinkRate`]), and the next probe follows as soon as its feedback
 //!   is in. A probe that raised nothing doubles the wait before the next
 //!   one, up to [`PROBE_MAX_WAIT`]; a probe ends early when the link loses
@@ -51,7 +54,7 @@ const DRAIN_EVERY: Duration = Duration::from_secs(1);
 /// How soon a held-down publisher first probes.
 pub(crate) const PROBE_FIRST: Duration = Duration::from_secs(1);
 /// How long a probe sends.
-pub(crate) const PROBE_LENGTH: Duration = Duration::from_millis(300);
+pub(crate) const PROBE_LENGTH: Duration = Duration::from_millis(400);
 /// How long after a probe its verdict is read (the feedback's delay).
 pub(crate) const PROBE_FEEDBACK: Duration = Duration::from_millis(300);
 /// The longest wait between probes that raised nothing.
@@ -114,6 +117,9 @@ pub(crate) struct LinkView {
     pub(crate) target_bps: f64,
     /// What the ladder wants, bits/s (0: unknown).
     pub(crate) wanted_bps: f64,
+    /// What the link received of the last half second, bits/s (what is
+    /// sent now: encoders make less than their target).
+    pub(crate) received_bps: f64,
     /// Loss of the last half second, per mille.
     pub(crate) lost_permille: u16,
     /// The standing queue.
@@ -230,7 +236,9 @@ impl Prober {
                         before: None,
                     }
                 } else {
-                    let extra = ((growth - 1.0) * link.target_bps).max(PROBE_MIN_BPS);
+                    // Up to `growth` x the estimate, whatever the encoders
+                    // make of it.
+                    let extra = (growth * link.target_bps - link.received_bps).max(PROBE_MIN_BPS);
                     Phase::Probing {
                         started: now,
                         before: link.target_bps,
@@ -321,6 +329,7 @@ impl BandwidthEstimator for PublisherEstimator {
         let view = LinkView {
             target_bps: self.target,
             wanted_bps: self.shared.wanted_bps.load(Ordering::Relaxed) as f64,
+            received_bps: self.link.received_bps(),
             lost_permille: self.link.lost_permille(),
             queue_delay: queue,
         };
@@ -376,6 +385,7 @@ mod tests {
         LinkView {
             target_bps,
             wanted_bps: 2_000_000.0,
+            received_bps: 300_000.0,
             lost_permille: 0,
             queue_delay: Duration::ZERO,
         }
@@ -388,24 +398,25 @@ mod tests {
         let low = held(400_000.0);
         assert_eq!(p.update(t0, &low), 0);
         assert_eq!(p.update(ms(t0, 999), &low), 0);
-        // 1.5x the estimate.
-        assert_eq!(p.update(ms(t0, 1000), &low), 200_000);
-        assert_eq!(p.update(ms(t0, 1299), &low), 200_000);
-        assert_eq!(p.update(ms(t0, 1300), &low), 0);
+        // Up to 1.5x the estimate: 600 kbit/s, of which the encoders
+        // send 300.
+        assert_eq!(p.update(ms(t0, 1000), &low), 300_000);
+        assert_eq!(p.update(ms(t0, 1399), &low), 300_000);
+        assert_eq!(p.update(ms(t0, 1400), &low), 0);
         assert!(p.busy());
         // The link carried it: GCC restarted higher; on at once at 2x.
         let raised = held(700_000.0);
-        assert_eq!(p.update(ms(t0, 1599), &raised), 0);
-        assert_eq!(p.update(ms(t0, 1600), &raised), 700_000);
+        assert_eq!(p.update(ms(t0, 1699), &raised), 0);
+        assert_eq!(p.update(ms(t0, 1700), &raised), 1_100_000);
         // Nothing raised: the wait doubles (2 s, then 4 s at most).
-        assert_eq!(p.update(ms(t0, 1900), &raised), 0);
-        assert_eq!(p.update(ms(t0, 2200), &raised), 0);
-        assert_eq!(p.update(ms(t0, 3899), &raised), 0);
-        assert_eq!(p.update(ms(t0, 3900), &raised), 350_000);
-        assert_eq!(p.update(ms(t0, 4200), &raised), 0);
+        assert_eq!(p.update(ms(t0, 2100), &raised), 0);
+        assert_eq!(p.update(ms(t0, 2400), &raised), 0);
+        assert_eq!(p.update(ms(t0, 4099), &raised), 0);
+        assert_eq!(p.update(ms(t0, 4100), &raised), 750_000);
         assert_eq!(p.update(ms(t0, 4500), &raised), 0);
-        assert_eq!(p.update(ms(t0, 8199), &raised), 0);
-        assert_eq!(p.update(ms(t0, 8200), &raised), 350_000);
+        assert_eq!(p.update(ms(t0, 4800), &raised), 0);
+        assert_eq!(p.update(ms(t0, 8499), &raised), 0);
+        assert_eq!(p.update(ms(t0, 8500), &raised), 750_000);
     }
 
     #[test]
@@ -414,7 +425,7 @@ mod tests {
         let mut p = Prober::default();
         let low = held(400_000.0);
         p.update(t0, &low);
-        assert_eq!(p.update(ms(t0, 1000), &low), 200_000);
+        assert_eq!(p.update(ms(t0, 1000), &low), 300_000);
         let queueing = LinkView {
             queue_delay: Duration::from_millis(40),
             ..low
@@ -429,7 +440,7 @@ mod tests {
         let mut q = Prober::default();
         q.update(t0, &lossy);
         assert_eq!(q.update(ms(t0, 1000), &lossy), 0);
-        assert_eq!(q.update(ms(t0, 1100), &low), 200_000);
+        assert_eq!(q.update(ms(t0, 1100), &low), 300_000);
         // Not held down (or nothing wanted): no probe, ever.
         let mut r = Prober::default();
         let free = held(1_950_000.0);
