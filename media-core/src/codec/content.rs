@@ -1,7 +1,9 @@
 //! What a shared screen's content asks of the encoder (the browser's
 //! `contentHint`): text and code want sharp pictures at a low frame rate,
-//! openh264's screen-content mode; motion (a video, an animation) wants
-//! 30 fps at camera settings.
+//! openh264's screen-content mode (cheapest while scrolling); detail wants
+//! them pixel-sharp once still (camera usage, which refines a static page:
+//! 40.1 dB against screen mode's 34.5 dB at 1080p, docs/screen-share.md);
+//! motion (a video, an animation) wants 30 fps at camera settings.
 
 use super::video_config::VideoConfig;
 
@@ -12,6 +14,10 @@ pub enum ContentHint {
     /// `SCREEN_CONTENT_REAL_TIME` usage.
     #[default]
     Text,
+    /// Small text or pictures that must be pixel-sharp when still: 5 fps,
+    /// the text bitrate, camera real-time usage (about 5x the bits of
+    /// [`ContentHint::Text`] while scrolling).
+    Detail,
     /// Video or animation: 30 fps, camera real-time usage.
     Motion,
 }
@@ -31,7 +37,7 @@ impl ContentHint {
     /// The capture and encode frame rate.
     pub fn fps(self) -> u32 {
         match self {
-            ContentHint::Text => 5,
+            ContentHint::Text | ContentHint::Detail => 5,
             ContentHint::Motion => 30,
         }
     }
@@ -40,7 +46,7 @@ impl ContentHint {
     /// a shared screen is never scaled down before the link asks).
     pub fn video_config(self, width: u32, height: u32) -> VideoConfig {
         let bits = match self {
-            ContentHint::Text => TEXT_BITS_PER_PIXEL_S,
+            ContentHint::Text | ContentHint::Detail => TEXT_BITS_PER_PIXEL_S,
             ContentHint::Motion => MOTION_BITS_PER_PIXEL_S,
         };
         let (width, height) = (width & !1, height & !1);
@@ -53,7 +59,7 @@ impl ContentHint {
             // Static text changes little: a keyframe every 10 s (players
             // that join ask for one); motion every 4 s.
             keyframe_interval_s: match self {
-                ContentHint::Text => 10,
+                ContentHint::Text | ContentHint::Detail => 10,
                 ContentHint::Motion => 4,
             },
         }
@@ -76,6 +82,13 @@ mod tests {
         assert_eq!(motion.bitrate_kbps, 6635);
         assert!(text.validate().is_ok() && motion.validate().is_ok());
         assert_eq!(ContentHint::Text.video_config(64, 64).bitrate_kbps, 300);
+        assert_eq!(
+            ContentHint::Detail.video_config(1920, 1080),
+            text,
+            "detail differs from text in the encoder's usage only"
+        );
+        assert!(ContentHint::Text.screen_content());
+        assert!(!ContentHint::Detail.screen_content() && !ContentHint::Motion.screen_content());
     }
 
     /// A page of "text": 1-pixel strokes in 8x12 cells on white.
