@@ -5,7 +5,7 @@
 
 use super::layer_switch::Layers;
 use protocol::VideoLayer;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The rate window, and how long a silent layer still counts as live.
@@ -16,6 +16,8 @@ const WINDOW: Duration = Duration::from_secs(1);
 pub(crate) struct LayerMeter {
     epoch: Instant,
     layers: [Counter; 3],
+    /// A layer with a `rid` opened: the track is simulcast.
+    simulcast: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -33,7 +35,13 @@ impl LayerMeter {
         LayerMeter {
             epoch,
             layers: Default::default(),
+            simulcast: AtomicBool::new(false),
         }
+    }
+
+    /// A layer with a `rid` opened (from the read task).
+    pub(crate) fn mark_simulcast(&self) {
+        self.simulcast.store(true, Ordering::Relaxed);
     }
 
     fn millis(&self, now: Instant) -> u64 {
@@ -66,7 +74,10 @@ impl LayerMeter {
     /// The layers as seen at `now`.
     pub(crate) fn layers(&self, now: Instant) -> Layers {
         let at = self.millis(now);
-        let mut out = Layers::default();
+        let mut out = Layers {
+            simulcast: self.simulcast.load(Ordering::Relaxed),
+            ..Layers::default()
+        };
         for (i, c) in self.layers.iter().enumerate() {
             let last = c.last_packet.load(Ordering::Relaxed);
             out.live[i] = last != 0 && at.saturating_sub(last) <= WINDOW.as_millis() as u64;

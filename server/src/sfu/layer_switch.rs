@@ -20,6 +20,9 @@
 //!    given up (a down-switch waits on).
 //! 5. A new leg starts on the lowest available layer within its cap (the
 //!    smallest keyframe: the first frame comes fast) and climbs by rule 3.
+//!    A simulcast leg never starts above its cap (its lowest layer opens
+//!    a few packets after the top one at times); a track without simulcast
+//!    starts on its one layer whatever the cap.
 //!    A leg without an estimate (no transport-wide feedback) goes by its
 //!    cap alone.
 //!
@@ -91,6 +94,9 @@ pub(crate) struct Layers {
     pub(crate) live: [bool; 3],
     /// Its receive rate over the last second, bits/s (0: not measured yet).
     pub(crate) bps: [u64; 3],
+    /// The track's layers carry `rid`s (a track without has one layer,
+    /// `High`).
+    pub(crate) simulcast: bool,
 }
 
 impl Layers {
@@ -354,7 +360,10 @@ impl LayerSwitch {
         let lowest = VideoLayer::ALL
             .into_iter()
             .find(|l| *l <= self.cap && layers.live(*l))
-            .or_else(|| VideoLayer::ALL.into_iter().find(|l| layers.live(*l)));
+            .or_else(|| {
+                let any = VideoLayer::ALL.into_iter().find(|l| layers.live(*l));
+                any.filter(|_| !layers.simulcast)
+            });
         let Some(current) = self.current else {
             // Starting: the lowest available layer within the cap.
             return lowest.or(self.target);
@@ -471,6 +480,7 @@ mod tests {
     const ALL_LIVE: Layers = Layers {
         live: [true; 3],
         bps: [150_000, 500_000, 1_500_000],
+        simulcast: true,
     };
 
     fn ms(t0: Instant, n: u64) -> Instant {
@@ -516,10 +526,24 @@ mod tests {
         let single = Layers {
             live: [false, false, true],
             bps: [0, 0, 800_000],
+            simulcast: false,
         };
         let mut s = LayerSwitch::new(Low);
         assert_eq!(s.tick(&single, t0), Some(High));
         assert_eq!(s.on_packet(High, true, t0), Route::Switch);
+
+        // A simulcast track whose top layer opened first: a leg capped low
+        // waits for the low layer rather than start above its cap.
+        let top_first = Layers {
+            live: [false, false, true],
+            ..ALL_LIVE
+        };
+        let mut s = LayerSwitch::new(Low);
+        assert_eq!(s.tick(&top_first, t0), None);
+        assert_eq!(s.on_packet(High, true, t0), Route::Drop);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 40)), Some(Low));
+        assert_eq!(s.on_packet(High, true, ms(t0, 50)), Route::Drop);
+        assert_eq!(s.on_packet(Low, true, ms(t0, 60)), Route::Switch);
     }
 
     #[test]

@@ -1074,6 +1074,9 @@ impl PublisherReader {
                     };
                     tracing::info!(rid, ssrc = init.ssrc, ?layer, "publisher layer opened");
                     layers.insert(init.ssrc, layer);
+                    if rid.is_some() {
+                        self.meter.mark_simulcast();
+                    }
                     self.tell(Command::LayerOpened {
                         track: self.track.clone(),
                         layer,
