@@ -128,6 +128,8 @@ bench: deps
 	$(CARGO) bench --bench media
 	$(CARGO) bench --bench first_frame
 	$(CARGO) bench --bench sfu_mux
+	$(CARGO) bench --bench audio_processing
+	$(CARGO) bench --bench screen_share
 	$(MAKE) bench-networks
 	$(MAKE) bench-network
 	$(CARGO) bench -p turn-server --bench relay

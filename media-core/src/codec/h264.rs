@@ -14,7 +14,7 @@
 //! frame rate by dropping the T1 pictures, reading the NAL header alone (no
 //! prefix NAL: the stream stays plain AVC). With three layers the pattern
 //! is T0 (3), T2 (0), T1 (1), T2 (0). The openh264 crate hard-codes one
-//! temporal layer; [`build_encoder`] sets the count through `raw_api()`
+//! temporal layer; `build_encoder` sets the count through `raw_api()`
 //! after a first, warm-up encode (openh264 initialises on its first frame),
 //! on every encoder it builds (a new size or frame rate builds a new one).
 
