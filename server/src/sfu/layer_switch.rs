@@ -442,7 +442,13 @@ impl LayerSwitch {
     /// a forwarded layer.
     pub(crate) fn fit(&self, layers: &Layers) -> Option<(f64, bool)> {
         let (current, estimate) = (self.current?, self.estimate?);
-        let video_bps = (self.believed_bps(layers, estimate) - AUDIO_BPS).max(0.0);
+        // What the leg acknowledged counts too: GCC cuts its estimate for
+        // random loss, while a link that delivers the layer is not short
+        // of capacity (thinning would only halve the frame rate).
+        let believed = self
+            .believed_bps(layers, estimate)
+            .max(estimate.acked_bps as f64);
+        let video_bps = (believed - AUDIO_BPS).max(0.0);
         let ratio = video_bps / layers.rate(current) as f64;
         let down_pending = self.target.is_some_and(|t| t < current);
         Some((ratio, down_pending))
