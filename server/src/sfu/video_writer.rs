@@ -91,7 +91,7 @@ impl VideoLeg {
             wanted: None,
             logged: Instant::now(),
             padded: None,
-            filler: filler_nal(FILLER_BYTES),
+            filler: Bytes::from(rtc_profile::filler::h264_filler_nal(FILLER_BYTES)),
         }
     }
 
@@ -257,15 +257,6 @@ impl VideoLeg {
 
 /// An H.264 filler data NAL unit of `len` bytes (RFC 6184 single NAL unit
 /// packet): header type 12, 0xFF bytes, the RBSP stop bit.
-fn filler_nal(len: usize) -> Bytes {
-    let mut nal = vec![0xff; len.max(2)];
-    nal[0] = 0x0c;
-    if let Some(last) = nal.last_mut() {
-        *last = 0x80;
-    }
-    Bytes::from(nal)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,7 +270,7 @@ mod tests {
 
     #[test]
     fn filler_is_a_filler_data_nal_unit() {
-        let nal = filler_nal(8);
+        let nal = rtc_profile::filler::h264_filler_nal(8);
         assert_eq!(&nal[..], &[0x0c, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x80]);
         assert_eq!(nal[0] & 0x1f, 12);
     }
