@@ -4,15 +4,18 @@
 //! stream, through the real server on loopback, and played on another.
 //! Checked: the drawn frame numbers arrive (>= 90 %), the static page's
 //! received picture against the captured one (PSNR), and the window closing
-//! mid-share ends the share (`SourceGone`) and withdraws the stream.
+//! mid-share ends the share (`SourceGone`, also as the engine's
+//! `ScreenCaptureStateUpdate` event) and withdraws the stream; simulcast
+//! stays on, and the player's first picture is full size.
 
 use media_core::capture::barcode::{self, Stamp};
-use media_core::capture::screen::ScreenCapture;
+use media_core::capture::screen::{ScreenCapture, ScreenSourceQuery};
 use media_core::codec::content::ContentHint;
 use media_core::frame::{unix_time_us, VideoFrame};
 use media_core::render::{Canvas, FrameSink, RenderedFrame};
 use media_core::{
-    Event, PublishChannel, PublisherState, ScreenCaptureConfig, ScreenShareState, UpdateType,
+    ErrorCode, Event, PublishChannel, PublisherState, ScreenCaptureConfig, ScreenShareState,
+    UpdateType,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -125,7 +128,10 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
     let mut b = Peer::join(server.profile(), room, "b", false).await;
     let sources = a
         .engine
-        .screen_capture_sources(Some(x.display()))
+        .screen_capture_sources(&ScreenSourceQuery {
+            display: Some(x.display().into()),
+            ..ScreenSourceQuery::default()
+        })
         .expect("sources listed");
     let shared = sources
         .iter()
@@ -140,9 +146,19 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
         })
         .expect("capture started");
     assert_eq!(share.state(), ScreenShareState::Capturing);
-    // One layer at the screen's size: with simulcast the SFU starts the
-    // player on the quarter-size layer and steps up with its estimate.
-    a.engine.enable_video_simulcast(false);
+    a.wait_for("the share's Capturing event", |e| {
+        matches!(
+            e,
+            Event::ScreenCaptureStateUpdate {
+                state: ScreenShareState::Capturing,
+                error_code: 0,
+                ..
+            }
+        )
+    })
+    .await;
+    // Simulcast stays on (the default): a share still sends one full-size
+    // layer, so the player's first picture is the whole 1080p page.
     a.engine
         .start_publishing_stream("a-screen", PublishChannel::Aux)
         .expect("publish accepted");
@@ -158,7 +174,9 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
     let mut last = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20) + WATCH;
     let mut watch_end = None;
+    let mut first_size = None;
     while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, rendered.recv()).await {
+        first_size.get_or_insert((frame.width, frame.height));
         if let Some(s) = stamp_of(&frame) {
             let end = *watch_end.get_or_insert(tokio::time::Instant::now() + WATCH);
             seen.push(Seen {
@@ -174,7 +192,9 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
     }
     let c = Completeness::of(&seen);
     let last = last.expect("no stamped frame played");
-    assert_eq!((last.width, last.height), (WIDTH.into(), HEIGHT.into()));
+    let full = (u32::from(WIDTH), u32::from(HEIGHT));
+    assert_eq!(first_size, Some(full), "the first picture is full size");
+    assert_eq!((last.width, last.height), full);
     // Each number is captured about twice: repeats are fine, order is not.
     let numbers: Vec<u32> = seen.iter().map(|s| s.frame_number).collect();
     assert!(numbers.windows(2).all(|w| w[1] >= w[0]), "{numbers:?}");
@@ -214,6 +234,11 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
         .await
         .expect("the share notices the window closing");
     assert_eq!(ended, ScreenShareState::SourceGone);
+    a.wait_for("the share's SourceGone event", |e| {
+        matches!(e, Event::ScreenCaptureStateUpdate { state: ScreenShareState::SourceGone, error_code, .. }
+            if *error_code == ErrorCode::ScreenSourceGone.code())
+    })
+    .await;
     b.wait_for("stream Delete of a-screen", |e| {
         matches!(
             e,

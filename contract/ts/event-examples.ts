@@ -25,5 +25,6 @@ export const EVENT_EXAMPLES: readonly Event[] = [
   {"event":"CapturedSoundLevelUpdate","level":75.5},
   {"event":"RemoteSoundLevelUpdate","levels":{"alice-main":66.5,"carol-main":0.0}},
   {"event":"LocalDeviceError","device_type":"Camera","error_code":1006001,"info":"no camera found"},
+  {"event":"ScreenCaptureStateUpdate","state":"SourceGone","error_code":1006009,"info":"the shared window or screen is gone"},
   {"event":"Debug","error_code":1009001,"func_name":"on_message","info":"malformed message"},
 ];

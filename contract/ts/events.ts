@@ -238,6 +238,21 @@ export type Event = {
    */
   info: string,
 } | {
+  "event": "ScreenCaptureStateUpdate",
+  /**
+   * The new state.
+   */
+  state: ScreenShareState,
+  /**
+   * 0 for `Capturing` and `Stopped`; else why (`ScreenSourceGone`,
+   * `NoDisplay`, `ScreenCaptureFailed`, ...).
+   */
+  error_code: number,
+  /**
+   * Human text, empty when there is no error.
+   */
+  info: string,
+} | {
   "event": "Debug",
   /**
    * The error code.
@@ -516,6 +531,11 @@ export type RoomState = "Disconnected" | "Connecting" | "Connected";
 export type RoomStateChangedReason = "Logining" | "Logined" | "LoginFailed" | "Reconnecting" | "Reconnected" | "ReconnectFailed" | "KickOut" | "Logout" | "LogoutFailed";
 
 /**
+ * Where a share is (also carried by [`Event::ScreenCaptureStateUpdate`]).
+ */
+export type ScreenShareState = "Capturing" | "Stopped" | "SourceGone" | "Failed";
+
+/**
  * A stream published in the room by another user.
  */
 export type Stream = {
@@ -579,5 +599,6 @@ export const EVENT_NAMES = [
   "CapturedSoundLevelUpdate",
   "RemoteSoundLevelUpdate",
   "LocalDeviceError",
+  "ScreenCaptureStateUpdate",
   "Debug",
 ] as const satisfies readonly Event["event"][];

@@ -539,10 +539,18 @@ impl Engine {
     /// the SFU sends each player the layer its downlink and
     /// [`set_play_stream_video_type`](Self::set_play_stream_video_type)
     /// allow, and the publisher encodes only the layers someone plays. On
-    /// by default; off publishes one layer whatever the size. Applies to
-    /// publishing connections made afterwards.
+    /// by default; off publishes one layer whatever the size. A shared
+    /// screen always publishes one full-size layer. Applies to publishing
+    /// connections made afterwards.
     pub fn enable_video_simulcast(&self, enable: bool) {
         self.handle.media.enable_video_simulcast(enable);
+    }
+
+    /// Delivers `event` on the engine's event channel, in order with the
+    /// session's events (for SDK parts outside the session, e.g. the screen
+    /// share's state).
+    pub(crate) fn emit(&self, event: Event) {
+        self.handle.media.emit(event);
     }
 
     /// Lets the session announce what the published streams send now.

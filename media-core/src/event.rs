@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use crate::media::DeviceType;
 use crate::quality::{PlayStreamQuality, PublishStreamQuality};
 use crate::room::PublishChannel;
+use crate::screen_share::ScreenShareState;
 
 /// A user in a room: an ID unique within the AppID and a display name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -386,6 +387,22 @@ pub enum Event {
         /// Why (e.g. `NoCamera`).
         error_code: u32,
         /// Human text.
+        info: String,
+    },
+    /// The screen share changed state (seed: `onScreenCaptureExceptionOccurred`,
+    /// plus its start and stop): `Capturing` once
+    /// [`Engine::start_screen_capture`](crate::Engine::start_screen_capture)
+    /// has started it, `Stopped` after [`ScreenShare::stop`](crate::ScreenShare::stop),
+    /// `SourceGone` when the shared window or screen (or the display, or the
+    /// portal session) went away and `Failed` when capture cannot go on; in
+    /// both the SDK has already withdrawn the aux stream.
+    ScreenCaptureStateUpdate {
+        /// The new state.
+        state: ScreenShareState,
+        /// 0 for `Capturing` and `Stopped`; else why (`ScreenSourceGone`,
+        /// `NoDisplay`, `ScreenCaptureFailed`, ...).
+        error_code: u32,
+        /// Human text, empty when there is no error.
         info: String,
     },
     /// A non-fatal problem worth logging (a server error without a request,

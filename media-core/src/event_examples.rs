@@ -13,7 +13,8 @@ use crate::quality::{PlayStreamQuality, PublishStreamQuality, StreamQualityLevel
 use crate::transport::{CandidateKind, MediaPath, PathProtocol};
 use crate::{
     BroadcastMessage, DeviceType, Event, PlayerState, PublishChannel, PublisherState,
-    RemoteDeviceState, RoomState, RoomStateChangedReason, Stream, UpdateType, User,
+    RemoteDeviceState, RoomState, RoomStateChangedReason, ScreenShareState, Stream, UpdateType,
+    User,
 };
 
 /// One example of every variant, in declaration order.
@@ -159,6 +160,11 @@ pub fn all() -> Vec<Event> {
             error_code: 1_006_001,
             info: "no camera found".into(),
         },
+        Event::ScreenCaptureStateUpdate {
+            state: ScreenShareState::SourceGone,
+            error_code: 1_006_009,
+            info: "the shared window or screen is gone".into(),
+        },
         Event::Debug {
             error_code: 1_009_001,
             func_name: "on_message".into(),
@@ -191,6 +197,7 @@ pub fn name(e: &Event) -> &'static str {
         Event::CapturedSoundLevelUpdate { .. } => "CapturedSoundLevelUpdate",
         Event::RemoteSoundLevelUpdate { .. } => "RemoteSoundLevelUpdate",
         Event::LocalDeviceError { .. } => "LocalDeviceError",
+        Event::ScreenCaptureStateUpdate { .. } => "ScreenCaptureStateUpdate",
         Event::Debug { .. } => "Debug",
     }
 }

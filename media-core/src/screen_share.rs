@@ -6,12 +6,18 @@
 //!
 //! ```no_run
 //! # async fn share(engine: media_core::Engine) -> Result<(), media_core::capture::DeviceError> {
-//! use media_core::capture::screen::ScreenTarget;
+//! use media_core::capture::screen::ScreenSourceQuery;
 //! use media_core::codec::content::ContentHint;
 //! use media_core::{PublishChannel, ScreenCaptureConfig};
 //!
+//! // The picker: never this app's own windows; a thumbnail per entry.
+//! let sources = engine.screen_capture_sources(&ScreenSourceQuery {
+//!     exclude_pids: vec![std::process::id()],
+//!     ..ScreenSourceQuery::default()
+//! })?;
+//! let _thumbnail = engine.screen_source_thumbnail(None, sources[0].target, 320, 180)?;
 //! let mut share = engine.start_screen_capture(ScreenCaptureConfig {
-//!     target: ScreenTarget::Screen(0),
+//!     target: sources[0].target,
 //!     display: None,
 //!     hint: ContentHint::Text,
 //! })?;
@@ -20,14 +26,20 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The share's state comes on its own watch (not yet as an [`Event`](crate::Event)).
+//! The share's state changes also come as
+//! [`Event::ScreenCaptureStateUpdate`] on the engine's event channel (what
+//! an app listens to); the [`ScreenShare`]'s watch is for code holding it.
 
-use crate::capture::screen::{self, ScreenCapture, ScreenError, ScreenSourceInfo, ScreenTarget};
+use crate::capture::screen::{
+    self, ScreenCapture, ScreenError, ScreenSourceInfo, ScreenSourceQuery, ScreenTarget, Thumbnail,
+};
 use crate::capture::source::{AudioSourceKind, VideoSourceKind};
 use crate::capture::DeviceError;
 use crate::codec::content::ContentHint;
 use crate::engine::Engine;
+use crate::event::Event;
 use crate::room::PublishChannel;
+use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -48,16 +60,21 @@ pub struct ScreenCaptureConfig {
     pub hint: ContentHint,
 }
 
-/// Where a share is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a share is (also carried by [`Event::ScreenCaptureStateUpdate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ScreenShareState {
     /// Frames are captured (and sent while the aux channel publishes).
     Capturing,
     /// [`ScreenShare::stop`] ended it.
     Stopped,
-    /// The shared window closed (or the screen or display went away): the
-    /// aux stream was stopped (players get stream Delete).
+    /// The shared window closed (or the screen, the display or the portal
+    /// session went away): the aux stream was stopped (players get stream
+    /// Delete).
     SourceGone,
+    /// Capture cannot go on (the display server refused it): the aux
+    /// stream was stopped.
+    Failed,
 }
 
 /// A running share: its state, and [`ScreenShare::stop`]. Dropping it
@@ -73,23 +90,29 @@ pub struct ScreenShare {
 impl ScreenShare {
     /// The current state.
     pub fn state(&self) -> ScreenShareState {
-        self.state.borrow().clone()
+        *self.state.borrow()
     }
 
     /// Waits for the state to change from what was last seen and returns
     /// it (the current one if the share has ended).
     pub async fn changed(&mut self) -> ScreenShareState {
         let _ = self.state.changed().await;
-        self.state.borrow_and_update().clone()
+        *self.state.borrow_and_update()
     }
 
     /// Stops sharing: the aux stream stops publishing (players get stream
     /// Delete), capture ends and the aux channel's sources go back to the
-    /// defaults (camera, microphone).
+    /// defaults (camera, microphone). A share that was still capturing
+    /// reports `Stopped` ([`Event::ScreenCaptureStateUpdate`]); one that had
+    /// already ended (source gone, failed) reports nothing more.
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(watcher) = self.watcher.take() {
             let _ = watcher.join();
+        }
+        if self.state() == ScreenShareState::Stopped {
+            self.engine
+                .emit(state_event(ScreenShareState::Stopped, None));
         }
         let _ = self.engine.stop_publishing_stream(PublishChannel::Aux);
         self.engine
@@ -110,13 +133,29 @@ impl Drop for ScreenShare {
 }
 
 impl Engine {
-    /// The screens and top-level windows that can be shared, screens first
-    /// (`display`: `None` for `$DISPLAY`).
+    /// The screens and top-level windows that can be shared, screens first,
+    /// without the windows `query` excludes (pass this process's id in
+    /// `exclude_pids` so the app never shares itself). Blocks on the
+    /// display server for a few ms.
     pub fn screen_capture_sources(
         &self,
-        display: Option<&str>,
+        query: &ScreenSourceQuery,
     ) -> Result<Vec<ScreenSourceInfo>, DeviceError> {
-        Ok(screen::list_sources(display)?)
+        Ok(screen::list_sources(query)?)
+    }
+
+    /// A thumbnail of `target` on `display` (`None`: `$DISPLAY`) for a
+    /// picker: one capture, cursor drawn, box-averaged down to fit
+    /// `max_width` x `max_height` (aspect kept, never enlarged), as PNG.
+    /// Blocks for one capture (tens of ms for a 1080p screen).
+    pub fn screen_source_thumbnail(
+        &self,
+        display: Option<&str>,
+        target: ScreenTarget,
+        max_width: u32,
+        max_height: u32,
+    ) -> Result<Thumbnail, DeviceError> {
+        Ok(ScreenCapture::open(display, target)?.thumbnail(max_width, max_height)?)
     }
 
     /// Starts capturing a screen or window as the aux channel's video at its
@@ -125,8 +164,10 @@ impl Engine {
     /// `start_publishing_stream(id, PublishChannel::Aux)`.
     ///
     /// Errors at once when the source cannot be opened (no display, a
-    /// window that is gone). When the shared window closes later, the aux
-    /// stream stops publishing and the share says
+    /// window that is gone: `DeviceError::Screen` with the screen's error
+    /// code). Once started it reports `Capturing`
+    /// ([`Event::ScreenCaptureStateUpdate`]); when the shared window closes
+    /// later, the aux stream stops publishing and the share says
     /// [`ScreenShareState::SourceGone`].
     pub fn start_screen_capture(
         &self,
@@ -160,6 +201,7 @@ impl Engine {
                 .spawn(move || watch_source(&probe, &stop, &engine, &state_tx))
                 .map_err(DeviceError::Thread)?
         };
+        self.emit(state_event(ScreenShareState::Capturing, None));
         Ok(ScreenShare {
             state,
             stop,
@@ -169,8 +211,9 @@ impl Engine {
     }
 }
 
-/// Checks every [`WATCH_INTERVAL`] that the source exists; when it is gone,
-/// stops the aux stream and says so. Ends when `stop` is set.
+/// Checks every [`WATCH_INTERVAL`] that the source exists; when it is gone
+/// (or the display refuses it), stops the aux stream and says so. Ends
+/// when `stop` is set.
 fn watch_source(
     probe: &ScreenCapture,
     stop: &AtomicBool,
@@ -178,15 +221,31 @@ fn watch_source(
     state: &watch::Sender<ScreenShareState>,
 ) {
     while !stop.load(Ordering::Relaxed) {
-        match probe.size() {
+        let ended = match probe.size() {
+            Ok(_) | Err(ScreenError::NotVisible) => None,
             Err(e @ (ScreenError::SourceGone | ScreenError::Connection(_))) => {
-                tracing::info!("the shared source is gone: {e}");
-                let _ = engine.stop_publishing_stream(PublishChannel::Aux);
-                state.send_replace(ScreenShareState::SourceGone);
-                return;
+                Some((ScreenShareState::SourceGone, e))
             }
-            _ => std::thread::sleep(WATCH_INTERVAL),
-        }
+            Err(e) => Some((ScreenShareState::Failed, e)),
+        };
+        let Some((end, error)) = ended else {
+            std::thread::sleep(WATCH_INTERVAL);
+            continue;
+        };
+        tracing::info!("the screen share ends: {error}");
+        let _ = engine.stop_publishing_stream(PublishChannel::Aux);
+        state.send_replace(end);
+        engine.emit(state_event(end, Some(&error)));
+        return;
     }
     state.send_replace(ScreenShareState::Stopped);
+}
+
+/// The event for a share reaching `state` because of `error`.
+fn state_event(state: ScreenShareState, error: Option<&ScreenError>) -> Event {
+    Event::ScreenCaptureStateUpdate {
+        state,
+        error_code: error.map_or(0, |e| e.code().code()),
+        info: error.map_or_else(String::new, ToString::to_string),
+    }
 }

@@ -207,6 +207,16 @@ error_codes! {
     InvalidVideoConfig = 1_006_006 => "video config out of range",
     /// A pushed custom frame does not match its declared format and size.
     InvalidFrame = 1_006_007 => "custom frame does not match its format and size",
+    /// The shared window or screen no longer exists (closed, or the screen
+    /// went away).
+    ScreenSourceGone = 1_006_009 => "the shared window or screen is gone",
+    /// No display server to capture: no `DISPLAY`, or it refused or dropped
+    /// the connection.
+    NoDisplay = 1_006_010 => "no display server to capture",
+    /// The display server or its pixel format cannot be captured.
+    ScreenCaptureUnsupported = 1_006_011 => "screen capture is not supported on this display",
+    /// The display server refused a capture request.
+    ScreenCaptureFailed = 1_006_012 => "screen capture failed",
 
     // ---- token ----
     /// The token is not in Confer's token format.

@@ -94,6 +94,9 @@ pub enum DeviceError {
     /// A `.y4m` source failed.
     #[error(transparent)]
     File(#[from] y4m::Y4mError),
+    /// A screen or window could not be listed or captured.
+    #[error(transparent)]
+    Screen(#[from] screen::ScreenError),
 }
 
 impl DeviceError {
@@ -115,6 +118,7 @@ impl DeviceError {
                 ErrorCode::InvalidVideoConfig
             }
             DeviceError::File(e) => e.code(),
+            DeviceError::Screen(e) => e.code(),
         }
     }
 }

@@ -253,6 +253,11 @@ impl Media {
         output
     }
 
+    /// Delivers `event` in order with the session's events.
+    pub(crate) fn emit(&self, event: Event) {
+        let _ = self.facts.send(Fact::Event(event));
+    }
+
     pub(crate) fn enable_video_simulcast(&self, enable: bool) {
         self.simulcast.store(enable, Ordering::Relaxed);
     }
@@ -581,14 +586,15 @@ impl Media {
 
     fn negotiate_publish(self: &Arc<Self>, stream_id: String) {
         // The link, not the pipeline: a restarted pipeline keeps it.
-        let Some((link, config)) = self.state().publishing(&stream_id) else {
+        let Some((link, sources)) = self.state().publishing(&stream_id) else {
             return;
         };
-        let layers = if self.simulcast.load(Ordering::Relaxed) {
-            simulcast::layers_for(config.width, config.height)
-        } else {
-            vec![protocol::VideoLayer::High]
-        };
+        let layers = simulcast::publish_layers(
+            self.simulcast.load(Ordering::Relaxed),
+            &sources.video,
+            sources.config.width,
+            sources.config.height,
+        );
         link.renegotiating();
         let initial_kbps = self.transport.initial_bitrate_bps / 1000;
         link.initial_kbps.store(

@@ -31,8 +31,15 @@
 //! once what is left held its whole nominal rate for [`STEP_UP_AFTER`]. A
 //! paused layer is not encoded and sends nothing; a resumed one starts
 //! with a keyframe.
+//!
+//! **Per channel.** [`publish_layers`] decides what a channel publishes:
+//! the ladder when the engine's simulcast is on, except for a shared
+//! screen, which always sends one full-size layer (players get its text at
+//! full size from the first frame; a quarter-size layer of a 1080p page is
+//! unreadable, and a share's bitrate is already spent on one picture).
 
 use super::adapt::{held, Adaptation, EncodeTarget, STEP_DOWN_AFTER, STEP_UP_AFTER};
+use crate::capture::source::VideoSourceKind;
 use crate::codec::video_config::VideoConfig;
 use protocol::VideoLayer;
 use std::time::{Duration, Instant};
@@ -48,6 +55,24 @@ const MIN_SIDE: u32 = 16;
 /// A sending layer is paused when what is left for it stays below this
 /// share of its nominal rate.
 pub(crate) const PAUSE_BELOW: f64 = 0.75;
+
+/// The layers a channel publishes for its `video` source configured at
+/// `width` x `height`, lowest first: [`layers_for`] when the engine's
+/// simulcast is on (`simulcast`) and the source is not a screen, else one
+/// plain layer.
+pub(crate) fn publish_layers(
+    simulcast: bool,
+    video: &VideoSourceKind,
+    width: u32,
+    height: u32,
+) -> Vec<VideoLayer> {
+    let screen = matches!(video, VideoSourceKind::Screen { .. });
+    if simulcast && !screen {
+        layers_for(width, height)
+    } else {
+        vec![VideoLayer::High]
+    }
+}
 
 /// The layers to publish for a source of `width` x `height`, lowest first
 /// (see the module doc). One layer means plain, single-encoding video.
@@ -228,6 +253,26 @@ mod tests {
         assert_eq!(layers_for(360, 640), vec![Low, Medium], "portrait");
         assert_eq!(layers_for(480, 270), vec![High]);
         assert_eq!(layers_for(320, 180), vec![High]);
+    }
+
+    #[test]
+    fn a_shared_screen_sends_one_full_size_layer_even_with_simulcast_on() {
+        use crate::capture::screen::ScreenTarget;
+        use crate::codec::content::ContentHint;
+        use VideoLayer::*;
+        let camera = VideoSourceKind::Camera { id: None };
+        let screen = VideoSourceKind::Screen {
+            target: ScreenTarget::Window(7),
+            display: None,
+            hint: ContentHint::Text,
+        };
+        assert_eq!(
+            publish_layers(true, &camera, 1920, 1080),
+            vec![Low, Medium, High]
+        );
+        assert_eq!(publish_layers(false, &camera, 1920, 1080), vec![High]);
+        assert_eq!(publish_layers(true, &screen, 1920, 1080), vec![High]);
+        assert_eq!(publish_layers(true, &screen, 2560, 1440), vec![High]);
     }
 
     #[test]

@@ -87,18 +87,15 @@ impl MediaState {
     }
 
     /// The link of the channel publishing `stream_id` and that channel's
-    /// video config.
-    pub(super) fn publishing(
-        &self,
-        stream_id: &str,
-    ) -> Option<(Arc<PublishLink>, crate::codec::video_config::VideoConfig)> {
+    /// settings (its video source and config decide its layers).
+    pub(super) fn publishing(&self, stream_id: &str) -> Option<(Arc<PublishLink>, ChannelSources)> {
         let i = self
             .channels
             .iter()
             .position(|c| c.stream_id.as_deref() == Some(stream_id))?;
         Some((
             self.channels[i].link.clone(),
-            self.settings.sources[i].config,
+            self.settings.sources[i].clone(),
         ))
     }
 

@@ -11,9 +11,13 @@
 //! a capture as a channel's paced video source.
 
 mod convert;
+mod sources;
+mod thumbnail;
 pub mod x11;
 
 pub use convert::bgrx_to_i420;
+pub use sources::ScreenSourceQuery;
+pub use thumbnail::Thumbnail;
 pub use x11::X11Capture as ScreenCapture;
 
 use protocol::ErrorCode;
@@ -38,6 +42,9 @@ pub struct ScreenSourceInfo {
     pub width: u32,
     /// Its height in pixels when listed.
     pub height: u32,
+    /// The process that owns a window (its `_NET_WM_PID`), when it says;
+    /// `None` for screens.
+    pub pid: Option<u32>,
 }
 
 /// Errors listing or capturing screens and windows.
@@ -70,12 +77,13 @@ pub enum ScreenError {
 }
 
 impl ScreenError {
-    /// The error code of this error: `DeviceNotFound` for a source that is
-    /// gone, `DeviceOpenFailed` otherwise.
+    /// The error code of this error (the screen codes of protocol's table).
     pub fn code(&self) -> ErrorCode {
         match self {
-            ScreenError::SourceGone => ErrorCode::DeviceNotFound,
-            _ => ErrorCode::DeviceOpenFailed,
+            ScreenError::Connect(_) | ScreenError::Connection(_) => ErrorCode::NoDisplay,
+            ScreenError::SourceGone => ErrorCode::ScreenSourceGone,
+            ScreenError::UnsupportedFormat(_) => ErrorCode::ScreenCaptureUnsupported,
+            ScreenError::Refused { .. } | ScreenError::NotVisible => ErrorCode::ScreenCaptureFailed,
         }
     }
 
@@ -86,21 +94,12 @@ impl ScreenError {
     }
 }
 
-impl From<ScreenError> for super::DeviceError {
-    /// A capture that cannot start as a channel's source: a source that is
-    /// gone is not found, anything else failed to open.
-    fn from(e: ScreenError) -> Self {
-        match e {
-            ScreenError::SourceGone => super::DeviceError::DeviceNotFound(e.to_string()),
-            e => super::DeviceError::DeviceOpenFailed(e.to_string()),
-        }
-    }
-}
-
-/// The screens and top-level windows of `display` (`None`: `$DISPLAY`),
-/// screens first.
-pub fn list_sources(display: Option<&str>) -> Result<Vec<ScreenSourceInfo>, ScreenError> {
-    x11::list_sources(display)
+/// The screens and top-level windows of `query.display`, screens first,
+/// without the windows the query excludes.
+pub fn list_sources(query: &ScreenSourceQuery) -> Result<Vec<ScreenSourceInfo>, ScreenError> {
+    let mut sources = x11::list_sources(query.display.as_deref())?;
+    sources.retain(|s| !query.excludes(s));
+    Ok(sources)
 }
 
 #[cfg(test)]

@@ -43,7 +43,11 @@ fn captures_a_window_and_the_screen_then_ends_when_the_window_closes() {
     let window = TestWindow::open(server.display(), 100, 60, 200, 120, "Shared code");
     window.show_bgrx(&halves(200, 120));
 
-    let sources = list_sources(display).unwrap();
+    let all = ScreenSourceQuery {
+        display: display.map(Into::into),
+        ..ScreenSourceQuery::default()
+    };
+    let sources = list_sources(&all).unwrap();
     assert_eq!(sources[0].target, ScreenTarget::Screen(0));
     assert_eq!((sources[0].width, sources[0].height), (640, 480));
     let listed = sources
@@ -51,8 +55,13 @@ fn captures_a_window_and_the_screen_then_ends_when_the_window_closes() {
         .find(|s| s.target == ScreenTarget::Window(window.id()))
         .expect("the window is listed");
     assert_eq!(
-        (listed.name.as_str(), listed.width, listed.height),
-        ("Shared code", 200, 120)
+        (
+            listed.name.as_str(),
+            listed.width,
+            listed.height,
+            listed.pid
+        ),
+        ("Shared code", 200, 120, None)
     );
 
     let mut capture = ScreenCapture::open(display, ScreenTarget::Window(window.id())).unwrap();
@@ -118,4 +127,75 @@ async fn a_channel_source_follows_the_window_and_ends_with_it() {
     })
     .await;
     assert!(ended.is_ok(), "the source ends when its window closes");
+}
+
+/// Sets a window's `_NET_WM_PID` as its owner would.
+fn set_pid(display: &str, window: u32, pid: u32) {
+    use x11rb::protocol::xproto::{AtomEnum, ConnectionExt, PropMode};
+    use x11rb::wrapper::ConnectionExt as _;
+    let (conn, _) = x11rb::rust_connection::RustConnection::connect(Some(display)).unwrap();
+    let atom = conn
+        .intern_atom(false, b"_NET_WM_PID")
+        .unwrap()
+        .reply()
+        .unwrap()
+        .atom;
+    conn.change_property32(PropMode::REPLACE, window, atom, AtomEnum::CARDINAL, &[pid])
+        .unwrap();
+    conn.sync().unwrap();
+}
+
+#[test]
+fn the_source_list_leaves_out_the_callers_windows_and_gives_thumbnails() {
+    let Some(server) = xvfb("the_source_list_leaves_out_the_callers_windows") else {
+        return;
+    };
+    let display = server.display();
+    let own = TestWindow::open(display, 0, 0, 120, 80, "Confer");
+    let other = TestWindow::open(display, 200, 100, 400, 200, "Slides");
+    let own_by_id = TestWindow::open(display, 10, 300, 50, 50, "Confer - picker");
+    other.show_bgrx(&halves(400, 200));
+    set_pid(display, own.id(), std::process::id());
+    set_pid(display, other.id(), 1);
+    let query = ScreenSourceQuery {
+        display: Some(display.into()),
+        exclude_pids: vec![std::process::id()],
+        exclude_windows: vec![own_by_id.id()],
+    };
+    let listed: Vec<ScreenTarget> = list_sources(&query)
+        .unwrap()
+        .iter()
+        .map(|s| s.target)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![ScreenTarget::Screen(0), ScreenTarget::Window(other.id())]
+    );
+    let everything = list_sources(&ScreenSourceQuery {
+        display: Some(display.into()),
+        ..ScreenSourceQuery::default()
+    })
+    .unwrap();
+    let own_listed = everything
+        .iter()
+        .find(|s| s.target == ScreenTarget::Window(own.id()))
+        .expect("listed when not excluded");
+    assert_eq!(own_listed.pid, Some(std::process::id()));
+
+    // The window's thumbnail: half red, half blue, 400x200 fit into 100x100.
+    let mut capture = ScreenCapture::open(Some(display), ScreenTarget::Window(other.id())).unwrap();
+    let thumb = capture.thumbnail(100, 100).unwrap();
+    assert_eq!((thumb.width, thumb.height), (100, 50));
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&thumb.png))
+        .read_info()
+        .unwrap();
+    let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut rgb).unwrap();
+    let pixel = |x: usize, y: usize| &rgb[(y * 100 + x) * 3..][..3];
+    assert_eq!(pixel(10, 25), &[255, 0, 0]);
+    assert_eq!(pixel(90, 25), &[0, 0, 255]);
+    // The whole screen: 640x480 into 160x160.
+    let mut screen = ScreenCapture::open(Some(display), ScreenTarget::Screen(0)).unwrap();
+    let thumb = screen.thumbnail(160, 160).unwrap();
+    assert_eq!((thumb.width, thumb.height), (160, 120));
 }

@@ -9,7 +9,7 @@
 //! [`ScreenError::NotVisible`].
 
 use super::convert::{bgrx_to_i420, Cursor};
-use super::{ScreenError, ScreenSourceInfo, ScreenTarget};
+use super::{ScreenError, ScreenSourceInfo, ScreenTarget, Thumbnail};
 use crate::frame::{unix_time_us, VideoFrame};
 use x11rb::connection::Connection;
 use x11rb::errors::{ConnectionError, ReplyError};
@@ -125,6 +125,32 @@ impl X11Capture {
     /// Captures one picture at the source's current size (rounded down to
     /// even), the cursor drawn on it when it is over the source.
     pub fn capture(&mut self) -> Result<VideoFrame, ScreenError> {
+        let image = self.grab()?;
+        Ok(bgrx_to_i420(
+            image.width,
+            image.height,
+            &image.data,
+            image.stride,
+            image.capture_time_us,
+        ))
+    }
+
+    /// One picture, cursor drawn, box-averaged down to fit `max_width` x
+    /// `max_height` (aspect kept, never enlarged) as PNG.
+    pub fn thumbnail(&mut self, max_width: u32, max_height: u32) -> Result<Thumbnail, ScreenError> {
+        let image = self.grab()?;
+        Ok(Thumbnail::from_bgrx(
+            image.width,
+            image.height,
+            &image.data,
+            image.stride,
+            max_width,
+            max_height,
+        ))
+    }
+
+    /// The source's pixels now (BGRX, even size), the cursor drawn.
+    fn grab(&mut self) -> Result<Image, ScreenError> {
         let (width, height) = self.size()?;
         let (width, height) = (width & !1, height & !1);
         if width == 0 || height == 0 {
@@ -162,13 +188,13 @@ impl X11Capture {
                 cursor.draw(&mut image.data, stride, width as usize, height as usize);
             }
         }
-        Ok(bgrx_to_i420(
+        Ok(Image {
             width,
             height,
-            &image.data,
             stride,
+            data: image.data,
             capture_time_us,
-        ))
+        })
     }
 
     /// The cursor placed in the source's coordinates (`None` when XFixes
@@ -201,6 +227,15 @@ impl X11Capture {
     }
 }
 
+/// One grabbed picture: BGRX rows `stride` bytes apart.
+struct Image {
+    width: u32,
+    height: u32,
+    stride: usize,
+    data: Vec<u8>,
+    capture_time_us: u64,
+}
+
 /// See [`super::list_sources`]: every screen, then the windows a window
 /// manager lists (`_NET_CLIENT_LIST`) or, without one, the mapped
 /// top-level windows that have a name.
@@ -216,6 +251,7 @@ pub(super) fn list_sources(display: Option<&str>) -> Result<Vec<ScreenSourceInfo
             name: format!("Screen {}", i + 1),
             width: u32::from(screen.width_in_pixels),
             height: u32::from(screen.height_in_pixels),
+            pid: None,
         })
         .collect();
     let roots: Vec<Window> = conn.setup().roots.iter().map(|s| s.root).collect();
@@ -234,6 +270,7 @@ pub(super) fn list_sources(display: Option<&str>) -> Result<Vec<ScreenSourceInfo
                 name,
                 width: u32::from(geometry.width),
                 height: u32::from(geometry.height),
+                pid: window_pid(&conn, &atoms, window),
             });
         }
     }
@@ -244,6 +281,7 @@ pub(super) fn list_sources(display: Option<&str>) -> Result<Vec<ScreenSourceInfo
 struct Atoms {
     client_list: u32,
     net_wm_name: u32,
+    net_wm_pid: u32,
     utf8_string: u32,
 }
 
@@ -260,6 +298,7 @@ impl Atoms {
         Ok(Atoms {
             client_list: atom(b"_NET_CLIENT_LIST")?,
             net_wm_name: atom(b"_NET_WM_NAME")?,
+            net_wm_pid: atom(b"_NET_WM_PID")?,
             utf8_string: atom(b"UTF8_STRING")?,
         })
     }
@@ -322,4 +361,14 @@ fn window_name(
         Some(name) => Ok(Some(name)),
         None => read(AtomEnum::WM_NAME.into(), AtomEnum::STRING.into()),
     }
+}
+
+/// The window's `_NET_WM_PID` (`None` when it does not say or is gone).
+fn window_pid(conn: &RustConnection, atoms: &Atoms, window: Window) -> Option<u32> {
+    conn.get_property(false, window, atoms.net_wm_pid, AtomEnum::CARDINAL, 0, 1)
+        .ok()?
+        .reply()
+        .ok()?
+        .value32()?
+        .next()
 }
