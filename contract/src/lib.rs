@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use confer_app_types::{app, devices, host, profile, settings, tiles, update, CommandError};
+use confer_app_types::{app, audio, devices, host, profile, settings, tiles, update, CommandError};
 use media_core::Event;
 use protocol::token::TokenClaims;
 use protocol::{ClientMessage, ErrorCode, ServerMessage};
@@ -155,6 +155,7 @@ fn app_commands() -> String {
         profile::ProfileArg,
         settings::Settings,
         devices::DeviceList,
+        audio::AudioProcessing,
         host::HostInfo,
         host::HostInvite,
         host::HostStopped,

@@ -112,6 +112,14 @@ export type Settings = {
    * The UI theme.
    */
   theme: Theme,
+  /**
+   * Noise suppression of the microphone.
+   */
+  noise_suppression: NoiseSuppression,
+  /**
+   * Echo cancellation.
+   */
+  echo_cancellation: EchoCancellation,
 };
 
 /**
@@ -130,6 +138,21 @@ export type DeviceList = {
    * Speakers.
    */
   speakers: Array<Device>,
+};
+
+/**
+ * The audio processing choices (`set_audio_processing`'s arguments, the
+ * settings' fields) or the engine's current state (`audio_processing`).
+ */
+export type AudioProcessing = {
+  /**
+   * Noise suppression.
+   */
+  noise_suppression: NoiseSuppression,
+  /**
+   * Echo cancellation.
+   */
+  echo_cancellation: EchoCancellation,
 };
 
 /**
@@ -367,6 +390,11 @@ export type Device = {
 };
 
 /**
+ * The "Echo cancellation" setting.
+ */
+export type EchoCancellation = "on" | "speakers_only" | "off";
+
+/**
  * The ports a home router must forward to this computer.
  */
 export type Forward = {
@@ -384,6 +412,11 @@ export type Forward = {
  * Who can reach a call this app hosts.
  */
 export type HostScope = "this_computer" | "network";
+
+/**
+ * The "Noise suppression" setting.
+ */
+export type NoiseSuppression = "off" | "standard" | "strong" | "ai";
 
 /**
  * Which video path is active (the contract's `Diagnostics.render_path`).

@@ -1,5 +1,6 @@
 //! SDK commands for devices and capture settings: listing and choosing
-//! devices, the video and audio source, the video preset, camera zoom.
+//! devices, the video and audio source, the video preset, camera zoom, the
+//! audio processing.
 
 use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
 use media_core::capture::{camera, microphone, speaker, DeviceInfo};
@@ -9,6 +10,7 @@ use protocol::ErrorCode;
 use tauri::State;
 
 use crate::engine_state::EngineState;
+pub use confer_app_types::audio::AudioProcessing;
 pub use confer_app_types::devices::{Device, DeviceList};
 
 use crate::error::CommandError;
@@ -126,6 +128,31 @@ pub async fn set_audio_source(
     };
     engines.engine()?.set_audio_source(kind, CHANNEL);
     Ok(())
+}
+
+/// Chooses noise suppression and echo cancellation: applied to the engine
+/// at once (before or during a call) and to every engine created later;
+/// works without an engine.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_audio_processing(
+    engines: State<'_, EngineState>,
+    processing: AudioProcessing,
+) -> Result<(), CommandError> {
+    engines.set_audio_processing(processing);
+    Ok(())
+}
+
+/// The engine's audio processing as the SDK reports it
+/// (`audio_processing_config`); without an engine, the choice the next
+/// engine gets.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn audio_processing(
+    engines: State<'_, EngineState>,
+) -> Result<AudioProcessing, CommandError> {
+    Ok(match engines.engine() {
+        Ok(engine) => AudioProcessing::of(&engine.audio_processing_config()),
+        Err(_) => engines.audio_processing(),
+    })
 }
 
 /// The preset named like `"360p"`.

@@ -91,6 +91,8 @@ pub fn run() {
             device_commands::set_audio_source,
             device_commands::set_video_config,
             device_commands::set_camera_zoom_factor,
+            device_commands::set_audio_processing,
+            device_commands::audio_processing,
             app_commands::host_call,
             app_commands::host_invite,
             app_commands::check_reachability,

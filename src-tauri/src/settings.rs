@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub use confer_app_types::audio::{EchoCancellation, NoiseSuppression};
 pub use confer_app_types::settings::{HostScope, Settings, Theme, VideoSourceSetting};
 use rand::distr::{Alphanumeric, SampleString};
 
@@ -143,11 +144,18 @@ mod tests {
             video_preset: "720p".into(),
             host_scope: HostScope::Network,
             theme: Theme::HighContrast,
+            noise_suppression: NoiseSuppression::Ai,
+            echo_cancellation: EchoCancellation::SpeakersOnly,
             ..first.clone()
         };
         save(&changed, &dir).unwrap();
         let text = std::fs::read_to_string(dir.join(SETTINGS_FILE)).unwrap();
         assert!(text.contains("\"high-contrast\"") && text.contains("\"test_pattern\""));
+        assert!(text.contains("\"noise_suppression\": \"ai\""), "{text}");
+        assert!(
+            text.contains("\"echo_cancellation\": \"speakers_only\""),
+            "{text}"
+        );
         assert_eq!(load(&dir, || true).unwrap(), changed);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -157,7 +165,7 @@ mod tests {
         let dir = temp_dir("defaults");
         std::fs::write(
             dir.join(SETTINGS_FILE),
-            r#"{"user_id":"u-kept","name":"Bo","theme":"purple","last_app_id":"x","future":1}"#,
+            r#"{"user_id":"u-kept","name":"Bo","theme":"purple","last_app_id":"x","future":1,"noise_suppression":"max"}"#,
         )
         .unwrap();
         let settings = load(&dir, || false).unwrap();
@@ -167,6 +175,9 @@ mod tests {
         assert_eq!(settings.last_app_id, None);
         assert_eq!(settings.video_preset, "360p");
         assert_eq!(settings.host_scope, HostScope::ThisComputer);
+        // Audio processing on by default; an unknown mode takes the default.
+        assert_eq!(settings.noise_suppression, NoiseSuppression::Standard);
+        assert_eq!(settings.echo_cancellation, EchoCancellation::On);
         // No camera and no choice yet: the test pattern.
         assert_eq!(settings.video_source, VideoSourceSetting::TestPattern);
         let _ = std::fs::remove_dir_all(&dir);

@@ -229,6 +229,11 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
     screen::screenshot(&artifacts.join("app-stats.png"));
     ui.click(&badge);
 
+    // The microphone menu: noise suppression to AI, echo cancellation off
+    // with headphones. The engine takes both (the audio_processing command
+    // reads the SDK's processing config) and the settings file keeps them.
+    change_audio_processing_from_the_mic_menu(&app, &artifacts);
+
     // Mute the microphone: Bob is told.
     let mark = bob.seen.len();
     ui.click("#toggle-mic");
@@ -269,6 +274,68 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
         "const h = document.querySelector('[data-screen=\"home\"]'); return !!h && !h.hidden;",
     );
     app.close();
+}
+
+/// Chooses AI noise suppression and echo cancellation "not with
+/// headphones" in the call's microphone menu (a screenshot of the open menu
+/// is kept), then waits until the engine reports both and the settings
+/// file holds them.
+fn change_audio_processing_from_the_mic_menu(app: &RunningApp, artifacts: &Path) {
+    let ui = app.ui();
+    let option = |list: &str, value: &str| {
+        format!("[role=\"listbox\"][aria-label=\"{list}\"] [data-value=\"{value}\"]")
+    };
+    let ai = option("Noise suppression", "ai");
+    let speakers_only = option("Echo cancellation", "speakers_only");
+    ui.click("#mic-menu");
+    ui.wait_for(
+        "the microphone menu",
+        LONG,
+        &format!(
+            "const b = document.querySelector('{ai}'); return !!b && b.offsetParent !== null;"
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    screen::screenshot(&artifacts.join("app-mic-menu.png"));
+    ui.click(&ai);
+    ui.click(&speakers_only);
+    // Asks the app until the engine's state has both (each answer is read once).
+    let state = ui.wait_for(
+        "the engine's audio processing",
+        LONG,
+        "if (window.__processing === undefined) {
+           window.__processing = null;
+           window.__TAURI__.core.invoke('audio_processing').then(s => (window.__processing = s), e => (window.__processing = { error: e }));
+         }
+         const s = window.__processing;
+         if (s === null) return null;
+         window.__processing = undefined;
+         return s.noise_suppression === 'ai' && s.echo_cancellation === 'speakers_only' ? s : null;",
+    );
+    eprintln!("the engine's audio processing: {state}");
+    let selected = ui.exec(
+        "return [...arguments].map(css => document.querySelector(css).getAttribute('aria-selected'));",
+        json!([ai, speakers_only]),
+    );
+    assert_eq!(
+        selected,
+        json!(["true", "true"]),
+        "the menu shows the choice"
+    );
+    ui.click("#mic-menu");
+    let file = app.config_home.join("confer/app-settings.json");
+    let deadline = Instant::now() + LONG;
+    loop {
+        let saved: Value = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or(Value::Null);
+        if saved["noise_suppression"] == "ai" && saved["echo_cancellation"] == "speakers_only" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "settings not saved: {saved}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Waits until the tile's rectangle differs from `before` (layout followed

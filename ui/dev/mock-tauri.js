@@ -2,7 +2,7 @@
 // Rust side. It answers every command of docs/app-contract.md, emits SDK
 // events for a scripted scenario, and feeds the canvas fallback with drawn
 // frames so tiles look like video. Query parameters:
-//   scenario = home | advanced | paste | nocamera | invite | reach | hoststop | solo | spotlight | duo | duo-off | muted | call | grid | speaker | pinned | chat | people | stats | reconnecting | leave | kicked | menu | help
+//   scenario = home | advanced | paste | nocamera | invite | reach | hoststop | solo | spotlight | duo | duo-off | muted | call | grid | speaker | pinned | chat | people | stats | reconnecting | leave | kicked | menu | micmenu | help
 //              (advanced: home with "Advanced (your own server)" open; paste: a guest pasted an invite link; invite: hosting for the network, Info tab;
 //               reach: the same after "Check reachability"; duo: 1:1 with the Info panel open; duo-off: the same with your camera and mic off;
 //               muted: 1:1 with your mic off while you talk: the "You're muted" hint)
@@ -144,6 +144,7 @@
   const CLICK_AFTER_CLOSING = {
     leave: "#leave",
     menu: "#camera-menu",
+    micmenu: "#mic-menu",
     help: "#show-help",
     // Speaker view (the Layout button): the first remote person talks, so they take the stage.
     speaker: "#toggle-layout",

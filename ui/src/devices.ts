@@ -4,7 +4,8 @@
 
 import type { Api } from "./tauri.js";
 import { normaliseError } from "./tauri.js";
-import type { CommandError, DeviceList, Settings, VideoPreset } from "./types.js";
+import type { AudioProcessing, CommandError, DeviceList, Settings, VideoPreset } from "./types.js";
+import { processingOf } from "./audio-processing.js";
 import { VIDEO_PRESETS } from "./types.js";
 
 /** The camera picker's "Test pattern" entry (set_video_source("test_pattern")). */
@@ -137,6 +138,7 @@ export class Devices {
     await this.applyMic(micValue(s, this.list), api);
     const sp = speakerValue(s, this.list);
     if (sp !== SYSTEM_DEFAULT) await this.attempt("Can't use that speaker", () => api.useSpeakerDevice(sp));
+    await this.attempt("Can't set the audio processing", () => api.setAudioProcessing(processingOf(s)));
   }
 
   private async applyCamera(value: string, api: Api): Promise<boolean> {
@@ -188,6 +190,14 @@ export class Devices {
       this.testingSpeaker = false;
       this.changed();
     }
+  }
+
+  /** Noise suppression or echo cancellation: remembered, and applied (with or without an engine). */
+  async chooseProcessing(patch: Partial<AudioProcessing>): Promise<void> {
+    const s = { ...this.settings(), ...patch };
+    this.update(s);
+    await this.attempt("Can't set the audio processing", () => this.api.setAudioProcessing(processingOf(s)));
+    this.changed();
   }
 
   async choosePreset(preset: VideoPreset, live: boolean): Promise<void> {

@@ -5,6 +5,7 @@ import type { HostScope, Settings, Theme, VideoSource } from "./types.js";
 import { THEMES, VIDEO_PRESETS } from "./types.js";
 import { generateUserId } from "./names.js";
 import { normalizeFingerprint } from "./invite.js";
+import { DEFAULT_AUDIO_PROCESSING, echoCancellationOf, noiseSuppressionOf } from "./audio-processing.js";
 
 export const DEFAULT_PRESET = "360p";
 
@@ -25,6 +26,7 @@ export function defaultSettings(userId = ""): Settings {
     video_preset: DEFAULT_PRESET,
     host_scope: "this_computer",
     theme: "system",
+    ...DEFAULT_AUDIO_PROCESSING,
   };
 }
 
@@ -62,6 +64,8 @@ export function normalizeSettings(raw: unknown, random: () => number = Math.rand
     video_preset: preset,
     host_scope: scope,
     theme,
+    noise_suppression: noiseSuppressionOf(o.noise_suppression),
+    echo_cancellation: echoCancellationOf(o.echo_cancellation),
   };
 }
 

@@ -5,6 +5,7 @@
 import type {
   AppEvent,
   AppInfo,
+  AudioProcessing,
   AudioSource,
   CommandError,
   DeviceList,
@@ -100,6 +101,10 @@ export interface Api {
   setAudioSource(source: AudioSource): Promise<null>;
   setVideoConfig(preset: VideoPreset): Promise<null>;
   setCameraZoomFactor(factor: number): Promise<null>;
+  /** Noise suppression and echo cancellation: applied to the engine now and to every later one; works without an engine. */
+  setAudioProcessing(processing: AudioProcessing): Promise<null>;
+  /** The engine's processing as the SDK reports it (without an engine: what the next one gets). */
+  audioProcessing(): Promise<AudioProcessing>;
   sendBroadcastMessage(message: string): Promise<number>;
   renewToken(token: string): Promise<null>;
   hostCall(scope: HostScope): Promise<HostInfo>;
@@ -162,6 +167,8 @@ export const api: Api = {
   setAudioSource: (source) => call("set_audio_source", { source }),
   setVideoConfig: (preset) => call("set_video_config", { preset }),
   setCameraZoomFactor: (factor) => call("set_camera_zoom_factor", { factor }),
+  setAudioProcessing: (processing) => call("set_audio_processing", { processing }),
+  audioProcessing: () => call("audio_processing"),
   sendBroadcastMessage: (message) => call("send_broadcast_message", { message }),
   renewToken: (token) => call("renew_token", { token }),
   hostCall: (scope) => call("host_call", { scope }),

@@ -51,7 +51,7 @@ export const EVENT_ALIASES: Readonly<Record<string, SdkEventName>> = {
 // ---- commands (generated: src-tauri/types) ----
 
 export type {
-  AppInfo, CommandError, Device, DeviceList, Diagnostics, EngineProfile, HostInfo, HostInvite, HostScope, HostStopped,
+  AppInfo, AudioProcessing, CommandError, Device, DeviceList, Diagnostics, EchoCancellation, EngineProfile, HostInfo, HostInvite, HostScope, HostStopped, NoiseSuppression,
   Scenario, Settings, Theme, TileRect, UpdateInfo, UpdateProgress,
   // The UI's names for them.
   Check as ReachabilityCheck, Reachability as ReachabilityReport, Step as ReachabilityStep, VideoSourceSetting as VideoSource,

@@ -4,12 +4,12 @@ import { defaultSettings, normalizeSettings, SettingsSaver } from "../src/settin
 import type { Settings } from "../src/types.js";
 
 describe("settings defaults", () => {
-  it("the contract's defaults: 360p, camera, this computer, system theme, nothing remembered", () => {
+  it("the contract's defaults: 360p, camera, this computer, system theme, standard noise suppression, echo cancellation on, nothing remembered", () => {
     const d = defaultSettings("u-1");
     assert.deepEqual(d, {
       user_id: "u-1", name: "", last_server: "", last_room: "", last_app_id: null, last_app_sign: "", last_token: "", last_pin: "",
       camera: null, microphone: null, speaker: null, video_source: "camera", video_preset: "360p",
-      host_scope: "this_computer", theme: "system",
+      host_scope: "this_computer", theme: "system", noise_suppression: "standard", echo_cancellation: "on",
     });
   });
 

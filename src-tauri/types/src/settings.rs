@@ -1,6 +1,7 @@
 //! The app's settings as stored in `<config dir>/app-settings.json` and as
 //! the UI reads and saves them: unknown or unusable fields take defaults.
 
+use crate::audio::{EchoCancellation, NoiseSuppression};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Everything the app remembers between runs (the contract's `Settings`).
@@ -54,6 +55,12 @@ pub struct Settings {
     /// The UI theme.
     #[serde(deserialize_with = "lenient")]
     pub theme: Theme,
+    /// Noise suppression of the microphone.
+    #[serde(deserialize_with = "lenient")]
+    pub noise_suppression: NoiseSuppression,
+    /// Echo cancellation.
+    #[serde(deserialize_with = "lenient")]
+    pub echo_cancellation: EchoCancellation,
 }
 
 /// The video source the user chose.
@@ -121,6 +128,8 @@ impl Default for Settings {
             video_preset: "360p".into(),
             host_scope: HostScope::ThisComputer,
             theme: Theme::System,
+            noise_suppression: NoiseSuppression::Standard,
+            echo_cancellation: EchoCancellation::On,
         }
     }
 }

@@ -19,6 +19,7 @@ import { $, afterPaint, h, setIcon, setText } from "../ui/dom.js";
 import type { InviteInfo } from "../call/panel.js";
 import type { SoundLevels } from "../levels.js";
 import { renderMeter } from "../ui/meter.js";
+import { ECHO_CANCELLATION_OPTIONS, echoCancellationOf, NOISE_SUPPRESSION_OPTIONS, noiseSuppressionOf } from "../audio-processing.js";
 
 export interface HomeDeps {
   store: CallStore;
@@ -42,6 +43,7 @@ const FIELDS = {
   // Devices and the preview tile.
   camera: "#camera-select", mic: "#mic-select", speaker: "#speaker-select", speakerTest: "#speaker-test", preset: "#video-preset",
   micToggle: "#home-mic", camToggle: "#home-camera", status: "#device-status", meter: "#mic-meter",
+  noise: "#noise-suppression", echo: "#echo-cancellation",
   tile: "#home-tile", avatar: "#home-avatar", tileName: "#home-tile-name",
   // Settings.
   theme: "#theme-select", version: "#app-version",
@@ -162,6 +164,10 @@ export class HomeScreen {
     this.f.speakerTest!.addEventListener("click", () => void this.d.devices.testSpeaker(sp.value));
     const preset = this.f.preset as HTMLSelectElement;
     preset.addEventListener("change", () => void this.d.devices.choosePreset(preset.value as VideoPreset, live()));
+    const noise = this.f.noise as HTMLSelectElement;
+    noise.addEventListener("change", () => void this.d.devices.chooseProcessing({ noise_suppression: noiseSuppressionOf(noise.value) }));
+    const echo = this.f.echo as HTMLSelectElement;
+    echo.addEventListener("change", () => void this.d.devices.chooseProcessing({ echo_cancellation: echoCancellationOf(echo.value) }));
     this.f.micToggle!.addEventListener("click", () => void this.d.session.setMic(!this.d.store.state.local.mic));
     this.f.camToggle!.addEventListener("click", () => void this.d.session.setCamera(!this.d.store.state.local.camera));
   }
@@ -237,6 +243,9 @@ export class HomeScreen {
     fillSelect(this.f.mic as HTMLSelectElement, micOptions(list), micValue(s, list));
     fillSelect(this.f.speaker as HTMLSelectElement, speakerOptions(list), speakerValue(s, list));
     (this.f.preset as HTMLSelectElement).value = presetOf(s);
+    // The meter beside the microphone reads the processed signal: these change what it shows.
+    fillSelect(this.f.noise as HTMLSelectElement, [...NOISE_SUPPRESSION_OPTIONS], s.noise_suppression);
+    fillSelect(this.f.echo as HTMLSelectElement, [...ECHO_CANCELLATION_OPTIONS], s.echo_cancellation);
     const test = speakerTestButton(this.d.devices.testingSpeaker);
     (this.f.speakerTest as HTMLButtonElement).disabled = test.disabled;
     setText(this.f.speakerTest!, test.label);
