@@ -2,11 +2,16 @@
 //! block for each stage, the latency each adds, ERLE and double-talk loss
 //! for each AEC mode, the noise figures for each ANS mode and the AGC's
 //! output level, on the signals of tests/audio_processing.rs (espeak-ng
-//! speech, synthetic echo path, white noise and keyboard clicks). Prints one
-//! figure per line. Run in release: `cargo bench --bench audio_processing`.
+//! speech, synthetic echo path, white noise and keyboard clicks), and the
+//! same noisy input through headless Chromium's own processing (its fake
+//! audio capture from a file). Prints one figure per line. Run in release:
+//! `cargo bench --bench audio_processing`.
 
 #[path = "../tests/audio_processing/signals.rs"]
 mod signals;
+
+#[path = "audio_processing/chromium.rs"]
+mod chromium;
 
 use media_core::audio_processing::{AecMode, AnsMode, ProcessingConfig};
 use signals::*;
@@ -100,7 +105,6 @@ fn main() {
     let noise = white_noise(clean.len(), speech_level - 6.2, 3);
     let clicks = keyboard(clean.len(), 10000.0, 5);
     let noisy = mix(&[&to_f64(&clean), &noise, &clicks]);
-    let skip = RATE;
     for (name, mode) in [
         ("soft", AnsMode::Soft),
         ("medium", AnsMode::Medium),
@@ -112,20 +116,30 @@ fn main() {
             c.ans_mode = mode
         });
         let out = process(config, &[], &noisy, |_, _| {});
-        let (c, n, o) = (&clean[skip..], &noisy[skip..], &out[skip..]);
-        println!(
-            "segmental_snr_gain_db_{name} {:.1}",
-            segmental_snr_db(o, c) - segmental_snr_db(n, c)
-        );
-        println!(
-            "speech_pause_gain_db_{name} {:.1}",
-            speech_to_pause_db(o, c) - speech_to_pause_db(n, c)
-        );
-        println!(
-            "speech_level_change_db_{name} {:.1}",
-            active_level_dbfs(o, c) - active_level_dbfs(c, c)
-        );
+        print_noise_figures(name, &out, &clean, &noisy);
     }
+    let out = process(ProcessingConfig::default(), &[], &noisy, |_, _| {});
+    print_noise_figures("default_chain", &out, &clean, &noisy);
+
+    // Chromium on the same input; it loops the file: record two passes and
+    // a half, score one pass after the first half (its noise estimate warm).
+    match chromium::capture(&noisy, None, 2 * seconds + seconds / 2) {
+        Ok(recordings) => {
+            for (name, recording) in recordings {
+                match chromium::align(&recording[seconds / 2 * RATE..], &noisy) {
+                    Some(out) => {
+                        print_noise_figures(&format!("chromium_{name}"), &out, &clean, &noisy)
+                    }
+                    None => println!(
+                        "chromium_{name}_recording_too_short_s {:.1}",
+                        recording.len() as f64 / RATE as f64
+                    ),
+                }
+            }
+        }
+        Err(chromium::Unavailable(why)) => eprintln!("chromium comparison skipped: {why}"),
+    }
+    chromium_echo(seconds);
 
     let quiet = scale_to(&clean, -40.0);
     let out = process(only(|c| c.agc = true), &[], &quiet, |_, _| {});
@@ -134,4 +148,57 @@ fn main() {
         "agc_output_dbfs_from_minus_40 {:.1}",
         active_level_dbfs(&out[tail.clone()], &quiet[tail])
     );
+}
+
+/// The noise figures of `out` against `clean` (the input was `noisy`), from
+/// the second second on (the noise estimate's start): segmental SNR gain,
+/// speech/pause ratio gain, speech level change.
+fn print_noise_figures(name: &str, out: &[i16], clean: &[i16], noisy: &[i16]) {
+    let skip = RATE;
+    let (c, n, o) = (&clean[skip..], &noisy[skip..], &out[skip..]);
+    println!(
+        "segmental_snr_gain_db_{name} {:.1}",
+        segmental_snr_db(o, c) - segmental_snr_db(n, c)
+    );
+    println!(
+        "speech_pause_gain_db_{name} {:.1}",
+        speech_to_pause_db(o, c) - speech_to_pause_db(n, c)
+    );
+    println!(
+        "speech_level_change_db_{name} {:.1}",
+        active_level_dbfs(o, c) - active_level_dbfs(c, c)
+    );
+}
+
+/// Chromium's echo canceller on the same kind of scene: the page plays the
+/// far end (looped) and starts capturing 0.3 s later a file holding only
+/// its echo (also looped, so the echo lags what is played by ~0.3 s plus
+/// the output latency, inside AEC3's delay range). ERLE: the recording
+/// with `echoCancellation` against the one without, over one pass.
+fn chromium_echo(seconds: usize) {
+    let played = scale_to(&far_speech(seconds), -20.0);
+    let mic = mix(&[&EchoPath::new(0, 10.0).apply(&played)]);
+    let recordings = match chromium::capture(&mic, Some(&played), 2 * seconds + seconds / 2) {
+        Ok(recordings) => recordings,
+        Err(chromium::Unavailable(why)) => {
+            return eprintln!("chromium echo comparison skipped: {why}")
+        }
+    };
+    let aligned = |name: &str| {
+        recordings
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, r)| chromium::align(&r[seconds / 2 * RATE..], &mic))
+    };
+    let Some(off) = aligned("off") else {
+        return eprintln!("chromium echo comparison: no usable recording without processing");
+    };
+    for name in ["aec", "all"] {
+        if let Some(out) = aligned(name) {
+            println!(
+                "chromium_echo_erle_db_{name} {:.1}",
+                erle_db(&off, &out, 0..off.len())
+            );
+        }
+    }
 }

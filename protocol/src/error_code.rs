@@ -207,6 +207,9 @@ error_codes! {
     InvalidVideoConfig = 1_006_006 => "video config out of range",
     /// A pushed custom frame does not match its declared format and size.
     InvalidFrame = 1_006_007 => "custom frame does not match its format and size",
+    /// The user (or the system) refused access: a screen share cancelled
+    /// in the portal's dialog.
+    PermissionDenied = 1_006_008 => "permission denied: the screen share was cancelled",
     /// The shared window or screen no longer exists (closed, or the screen
     /// went away).
     ScreenSourceGone = 1_006_009 => "the shared window or screen is gone",

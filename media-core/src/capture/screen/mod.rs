@@ -11,6 +11,8 @@
 //! a capture as a channel's paced video source.
 
 mod convert;
+#[cfg(feature = "wayland")]
+pub mod portal;
 mod sources;
 mod thumbnail;
 pub mod x11;
