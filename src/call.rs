@@ -6,9 +6,10 @@
 //! saved (`--save-received`, see [`crate::received`]) and probed (`--probe`:
 //! frame numbers, latency, tone frequency and level as more JSON lines on
 //! stdout, see [`crate::probe`]); `--sound-level` adds the sound level
-//! monitor's events every 200 ms. If the room ends in Disconnected with
-//! an error (kicked out, wrong AppSign, retry window exhausted) it exits with
-//! status 2.
+//! monitor's events every 200 ms; `--share-screen <ID>` shares the X
+//! screen of `$DISPLAY` on the aux channel as a second stream. If the room
+//! ends in Disconnected with an error (kicked out, wrong AppSign, retry
+//! window exhausted) it exits with status 2.
 
 use crate::audio_args::AudioProcessingArgs;
 use crate::connect_args::ConnectArgs;
@@ -16,13 +17,15 @@ use crate::logging::{self, LogFormat};
 use anyhow::{anyhow, Context};
 use clap::Args;
 use clap::ValueEnum;
+use media_core::capture::screen::ScreenTarget;
 use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
+use media_core::codec::content::ContentHint;
 use media_core::codec::video_config::VideoPreset;
 use media_core::render::{Canvas, FrameSink};
 use media_core::transport::TransportConfig;
 use media_core::{
     AudioSink, Engine, Event, LogConfig, PlayedAudio, PublishChannel, ReconnectPolicy, RoomConfig,
-    RoomState, UpdateType, User,
+    RoomState, ScreenCaptureConfig, ScreenShare, UpdateType, User,
 };
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -65,6 +68,13 @@ pub(crate) struct CallArgs {
     /// Video preset for publishing.
     #[arg(long, value_enum, default_value_t = Preset::P360)]
     preset: Preset,
+    /// Share screen 0 of `$DISPLAY` on the aux channel as this stream ID once
+    /// logged in (`<user>-screen` is what players show as a shared screen).
+    #[arg(long)]
+    share_screen: Option<String>,
+    /// What the shared screen shows: its frame rate, bitrate and encoder mode.
+    #[arg(long, value_enum, default_value_t = ShareHint::Detail)]
+    share_hint: ShareHint,
     /// Play streams: `auto` (every stream in the room as it appears) or stream IDs.
     #[arg(long)]
     play: Vec<String>,
@@ -121,6 +131,24 @@ impl Preset {
     }
 }
 
+/// Content hints selectable on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ShareHint {
+    Text,
+    Detail,
+    Motion,
+}
+
+impl ShareHint {
+    fn hint(self) -> ContentHint {
+        match self {
+            ShareHint::Text => ContentHint::Text,
+            ShareHint::Detail => ContentHint::Detail,
+            ShareHint::Motion => ContentHint::Motion,
+        }
+    }
+}
+
 /// The sound level monitor's interval with `--sound-level`.
 const SOUND_LEVEL_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -169,6 +197,10 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
             .start_publishing_stream(stream_id, PublishChannel::Main)
             .map_err(|e| anyhow!("start_publishing_stream: {e}"))?;
     }
+    let share = match &args.share_screen {
+        Some(stream_id) => Some(share_screen(&engine, stream_id, args.share_hint)?),
+        None => None,
+    };
     let mut players = players;
     players.play_named(&args.play);
 
@@ -192,6 +224,9 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
         }
     }
 
+    if let Some(share) = share {
+        share.stop();
+    }
     if room_error.is_none() {
         // Not logged in any more is fine here: we are leaving anyway.
         let _ = engine.logout_room();
@@ -244,6 +279,22 @@ fn configure_media(engine: &Engine, args: &CallArgs) -> anyhow::Result<()> {
     engine
         .set_video_config(args.preset.preset().config(), PublishChannel::Main)
         .map_err(|e| anyhow!("video config: {e}"))
+}
+
+/// Starts `--share-screen`: screen 0 of `$DISPLAY` as the aux channel's
+/// video, published as `stream_id`.
+fn share_screen(engine: &Engine, stream_id: &str, hint: ShareHint) -> anyhow::Result<ScreenShare> {
+    let share = engine
+        .start_screen_capture(ScreenCaptureConfig {
+            target: ScreenTarget::Screen(0),
+            display: None,
+            hint: hint.hint(),
+        })
+        .map_err(|e| anyhow!("--share-screen: {e}"))?;
+    engine
+        .start_publishing_stream(stream_id, PublishChannel::Aux)
+        .map_err(|e| anyhow!("start_publishing_stream {stream_id} (aux): {e}"))?;
+    Ok(share)
 }
 
 /// Which streams `--play` asks for, and what consumes them: the savers for

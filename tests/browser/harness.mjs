@@ -117,8 +117,8 @@ export class Server {
     return execFileSync(confer, args, { encoding: "utf8" }).trim();
   }
 
-  /** Starts a native participant (`confer call`) with `extra` arguments. */
-  call(room, user, extra = []) {
+  /** Starts a native participant (`confer call`) with `extra` arguments (and `env` on top of ours). */
+  call(room, user, extra = [], { env = {} } = {}) {
     const child = track(
       spawn(
         confer,
@@ -137,7 +137,7 @@ export class Server {
           ...(this.fingerprint ? ["--pin", this.fingerprint] : []),
           ...extra,
         ],
-        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CONFER_APP_SIGN: this.appSign } },
+        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CONFER_APP_SIGN: this.appSign, ...env } },
       ),
     );
     return new Call(child, user);
@@ -217,16 +217,39 @@ export const CHROMIUM_ARGS = [
   "--disable-renderer-backgrounding",
 ];
 
-/** A headless Chromium with a fresh profile (`ignoreHTTPSErrors` for a self-signed server). */
-export async function launchBrowser({ ignoreHTTPSErrors = false } = {}) {
+/**
+ * Chromium flags for a browser whose getDisplayMedia shares, without a
+ * prompt, the tab titled `title` (headless works). The fake media flags go:
+ * with them getDisplayMedia gives Chromium's fake screen or fails.
+ */
+export function tabCaptureArgs(title) {
+  return [
+    ...CHROMIUM_ARGS.filter((a) => !a.startsWith("--use-fake-")),
+    `--auto-select-tab-capture-source-by-title=${title}`,
+  ];
+}
+
+/**
+ * A Chromium with a fresh profile: headless with {@link CHROMIUM_ARGS} by
+ * default (`ignoreHTTPSErrors` for a self-signed server); `args`, `headless`,
+ * `env` (e.g. an X display) and `viewport` (null: the window's size) override.
+ */
+export async function launchBrowser({
+  ignoreHTTPSErrors = false,
+  args = CHROMIUM_ARGS,
+  headless = true,
+  env = {},
+  viewport = { width: 1360, height: 900 },
+} = {}) {
   if (!chromiumPath) throw new Error("no chromium found (apt-get install chromium)");
   const profile = mkdtempSync(join(tmpdir(), "confer-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
-    headless: true,
-    args: CHROMIUM_ARGS,
+    headless,
+    args,
+    env: { ...process.env, ...env },
     ignoreHTTPSErrors,
-    viewport: { width: 1360, height: 900 },
+    viewport,
   });
   return {
     context,
@@ -304,6 +327,31 @@ export async function stopServerAndBrowser({ server, browser }) {
   await browser?.close();
   await server?.stop();
   await killAll();
+}
+
+/**
+ * A private X server (`Xvfb -displayfd`: it picks a free display number),
+ * so a test never draws on the display it runs under. Resolves to
+ * `{ display: ":N", stop() }`.
+ */
+export async function startXvfb({ width = 1280, height = 720 } = {}) {
+  const child = track(
+    spawn("Xvfb", ["-displayfd", "3", "-screen", "0", `${width}x${height}x24`, "-nolisten", "tcp"], {
+      stdio: ["ignore", "ignore", "pipe", "pipe"],
+    }),
+  );
+  let out = "";
+  child.stdio[3].on("data", (d) => (out += String(d)));
+  child.stderr.resume();
+  await until("Xvfb's display number", () => /\d+\n/.test(out), 20_000, 50);
+  return {
+    display: `:${out.trim()}`,
+    async stop() {
+      child.kill("SIGTERM");
+      await Promise.race([new Promise((r) => child.once("exit", r)), sleep(3000)]);
+      child.kill("SIGKILL");
+    },
+  };
 }
 
 /** Saves a screenshot into the artifacts directory. */

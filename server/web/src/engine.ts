@@ -24,6 +24,7 @@ import {
 import { StatsSampler, type Quality } from "./stats.js";
 import type {
   PlayerState,
+  PublishChannel,
   PublisherState,
   RoomState,
   RoomStateChangedReason,
@@ -62,6 +63,9 @@ const INITIAL_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 5_000;
 const NO_DATA = "{}";
 
+/** The publish channels, in the native session's order: Main (camera), Aux (a shared screen). */
+export const CHANNELS: readonly PublishChannel[] = ["Main", "Aux"];
+
 /** Why a call was refused at once (the native SDK's typed errors). */
 export class SdkError extends Error {
   constructor(
@@ -75,6 +79,7 @@ export class SdkError extends Error {
 type MediaLink = "idle" | "negotiating" | "connected" | "retry";
 
 interface Publisher {
+  channel: PublishChannel;
   streamId: string;
   state: PublisherState;
   acked: boolean;
@@ -103,7 +108,7 @@ interface Player {
 }
 
 type Request =
-  | { kind: "publish" }
+  | { kind: "publish"; channel: PublishChannel }
   | { kind: "stop"; streamId: string }
   | { kind: "renew"; resolve: () => void; reject: (e: SdkError) => void }
   | { kind: "broadcast"; resolve: (id: number) => void; reject: (e: SdkError) => void }
@@ -113,7 +118,7 @@ type Request =
   /** `play_video_layer`: a new cap for a play the server already has. */
   | { kind: "layer"; streamId: string; maxLayer: VideoLayer }
   | { kind: "offer"; streamId: string; role: MediaRole; leg: MediaLeg }
-  | { kind: "stream_state" };
+  | { kind: "stream_state"; channel: PublishChannel };
 
 type Link = "waiting" | "connecting" | "authenticating" | "live";
 
@@ -140,14 +145,15 @@ interface Room {
   users: Map<string, UserInfo>;
   streams: Map<string, StreamInfo>;
   onlineCount: number;
-  publisher: Publisher | null;
+  /** The stream published on each channel. */
+  publishers: Record<PublishChannel, Publisher | null>;
   players: Map<string, Player>;
   requests: Map<number, Request>;
   timers: Timer[];
   tokenTimer: Timer | null;
 }
 
-/** The local media the engine publishes. */
+/** The local media the engine publishes on a channel. */
 export interface LocalMedia {
   audio: MediaStreamTrack | null;
   video: MediaStreamTrack | null;
@@ -249,8 +255,17 @@ export class WebEngine {
   private room: Room | null = null;
   private pendingEvents: SdkEvent[] = [];
   private nextRequest = 0;
-  private local: LocalMedia = { audio: null, video: null };
-  private mutes = { microphone: false, audio: false, video: false, cameraOff: false };
+  private local: Record<PublishChannel, LocalMedia> = {
+    Main: { audio: null, video: null },
+    Aux: { audio: null, video: null },
+  };
+  /** The local mutes: the microphone's for every channel, the others per channel (as the native session's). */
+  private mutes = {
+    microphone: false,
+    audio: { Main: false, Aux: false },
+    video: { Main: false, Aux: false },
+    cameraOff: { Main: false, Aux: false },
+  };
   private qualityTimer: Timer | null = null;
   private samples = 0;
   /** The latest stats of each connected leg (sampled every second), by stream ID. */
@@ -276,14 +291,20 @@ export class WebEngine {
     return [...(this.room?.streams.values() ?? [])];
   }
 
+  /** The stream published on the main channel. */
   get publishing(): { streamId: string; state: PublisherState } | null {
-    const p = this.room?.publisher;
+    return this.publishingOn("Main");
+  }
+
+  /** The stream published on `channel`. */
+  publishingOn(channel: PublishChannel): { streamId: string; state: PublisherState } | null {
+    const p = this.room?.publishers[channel];
     return p ? { streamId: p.streamId, state: p.state } : null;
   }
 
-  /** The simulcast layers the SFU last asked the publisher for (null: none yet, all are sent). */
+  /** The simulcast layers the SFU last asked the main publisher for (null: none yet, all are sent). */
   get publishedLayers(): VideoLayer[] | null {
-    return this.room?.publisher?.layers ?? null;
+    return this.room?.publishers.Main?.layers ?? null;
   }
 
   playerState(streamId: string): PlayerState {
@@ -295,8 +316,9 @@ export class WebEngine {
     return this.room?.players.get(streamId)?.leg?.pc ?? null;
   }
 
-  publisherConnection(): RTCPeerConnection | null {
-    return this.room?.publisher?.leg?.pc ?? null;
+  /** The peer connection publishing on `channel`, for the page's tools. */
+  publisherConnection(channel: PublishChannel = "Main"): RTCPeerConnection | null {
+    return this.room?.publishers[channel]?.leg?.pc ?? null;
   }
 
   // ------------------------------------------------------------------ calls
@@ -329,7 +351,7 @@ export class WebEngine {
       users: new Map(),
       streams: new Map(),
       onlineCount: 0,
-      publisher: null,
+      publishers: { Main: null, Aux: null },
       players: new Map(),
       requests: new Map(),
       timers: [],
@@ -378,18 +400,25 @@ export class WebEngine {
     });
   }
 
-  /** Sets what publishing sends (the preview's tracks); live legs switch at once. */
-  setLocalMedia(media: LocalMedia): void {
-    this.local = media;
-    void this.applyLocalTracks();
+  /**
+   * Sets what publishing on `channel` sends (the preview's tracks on Main, a
+   * shared screen on Aux); a live leg switches at once.
+   */
+  setLocalMedia(media: LocalMedia, channel: PublishChannel = "Main"): void {
+    this.local[channel] = media;
+    void this.applyLocalTracks(channel);
   }
 
-  startPublishingStream(streamId: string): void {
+  /** Publishes `streamId` on `channel` (Aux: a second stream of the user, e.g. a shared screen). */
+  startPublishingStream(streamId: string, channel: PublishChannel = "Main"): void {
     const room = this.room;
     if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
     checkStreamId(streamId);
-    if (room.publisher) throw new SdkError(ErrorCode.AlreadyPublishing, "this channel is already publishing a stream");
-    room.publisher = {
+    if (room.publishers[channel]) throw new SdkError(ErrorCode.AlreadyPublishing, "this channel is already publishing a stream");
+    if (CHANNELS.some((c) => room.publishers[c]?.streamId === streamId))
+      throw new SdkError(ErrorCode.StreamIdInUse, "the other channel publishes this stream ID");
+    const p: Publisher = {
+      channel,
       streamId,
       state: "PublishRequesting",
       acked: false,
@@ -397,18 +426,20 @@ export class WebEngine {
       leg: null,
       link: "idle",
       timer: null,
-      told: this.sendState(),
+      told: this.sendState(channel),
       stats: null,
       layers: null,
     };
+    room.publishers[channel] = p;
     this.publisherEvent(streamId, "PublishRequesting", ErrorCode.Success, NO_DATA);
-    if (room.link === "live") this.announce(room);
+    if (room.link === "live") this.announce(room, p);
   }
 
-  stopPublishingStream(): void {
+  /** Stops publishing on `channel`: players get stream Delete. */
+  stopPublishingStream(channel: PublishChannel = "Main"): void {
     const room = this.room;
     if (!room) throw new SdkError(ErrorCode.NotLoggedIn, "not logged in to a room; call loginRoom first");
-    const p = this.dropPublisher(room, ErrorCode.Success, NO_DATA);
+    const p = this.dropPublisher(room, channel, ErrorCode.Success, NO_DATA);
     if (!p) throw new SdkError(ErrorCode.NotPublishing, "this channel is not publishing");
     if (p.acked || p.request !== null) {
       const id = this.newRequest();
@@ -491,23 +522,24 @@ export class WebEngine {
     this.mutesChanged();
   }
 
-  mutePublishStreamAudio(on: boolean): void {
-    this.mutes.audio = on;
+  mutePublishStreamAudio(on: boolean, channel: PublishChannel = "Main"): void {
+    this.mutes.audio[channel] = on;
     this.mutesChanged();
   }
 
-  mutePublishStreamVideo(on: boolean): void {
-    this.mutes.video = on;
+  mutePublishStreamVideo(on: boolean, channel: PublishChannel = "Main"): void {
+    this.mutes.video[channel] = on;
     this.mutesChanged();
   }
 
-  enableCamera(on: boolean): void {
-    this.mutes.cameraOff = !on;
+  enableCamera(on: boolean, channel: PublishChannel = "Main"): void {
+    this.mutes.cameraOff[channel] = !on;
     this.mutesChanged();
   }
 
+  /** What the main channel's stream does not send. */
   get muteState(): { audio_muted: boolean; video_muted: boolean } {
-    return this.sendState();
+    return this.sendState("Main");
   }
 
   /** Logs out if needed and releases everything. */
@@ -599,8 +631,7 @@ export class WebEngine {
     const now = this.shell.now();
     if (room.link === "live") {
       this.state(room.roomId, "Connecting", "Reconnecting", ErrorCode.NetworkInterrupted, NO_DATA);
-      const p = room.publisher;
-      if (p) {
+      for (const p of this.publishers(room)) {
         p.state = "PublishRequesting";
         this.publisherEvent(p.streamId, p.state, ErrorCode.NetworkInterrupted, NO_DATA);
       }
@@ -643,14 +674,25 @@ export class WebEngine {
     }
   }
 
+  /** The room's publishers, Main first. */
+  private publishers(room: Room): Publisher[] {
+    return CHANNELS.map((c) => room.publishers[c]).filter((p): p is Publisher => p !== null);
+  }
+
+  /** The publisher of `streamId`, on either channel. */
+  private publisherOf(room: Room, streamId: string): Publisher | null {
+    return this.publishers(room).find((p) => p.streamId === streamId) ?? null;
+  }
+
   /**
-   * Ends the publisher for good, if there is one: NoPublish with `code`, its
-   * media closed, its unanswered PublishStream forgotten. Returns it.
+   * Ends the publisher on `channel` for good, if there is one: NoPublish
+   * with `code`, its media closed, its unanswered PublishStream forgotten.
+   * Returns it.
    */
-  private dropPublisher(room: Room, code: number, data: string): Publisher | null {
-    const p = room.publisher;
+  private dropPublisher(room: Room, channel: PublishChannel, code: number, data: string): Publisher | null {
+    const p = room.publishers[channel];
     if (!p) return null;
-    room.publisher = null;
+    room.publishers[channel] = null;
     if (p.request !== null) room.requests.delete(p.request);
     this.closeMedia(p);
     this.publisherEvent(p.streamId, "NoPublish", code, data);
@@ -797,8 +839,8 @@ export class WebEngine {
       case "stream_ended":
         return this.onStreamEnded(room, msg.stream_id);
       case "video_layers": {
-        const p = room.publisher;
-        if (!p || p.streamId !== msg.stream_id) return;
+        const p = this.publisherOf(room, msg.stream_id);
+        if (!p) return;
         p.layers = msg.active;
         p.leg?.setActiveLayers(msg.active);
         return;
@@ -853,12 +895,11 @@ export class WebEngine {
 
     // A new server session: claim the stream again and ask to play again.
     for (const [id, r] of room.requests) if (r.kind !== "broadcast") room.requests.delete(id);
-    const p = room.publisher;
-    if (p) {
+    for (const p of this.publishers(room)) {
       p.acked = false;
       p.request = null;
       this.closeMedia(p);
-      this.announce(room);
+      this.announce(room, p);
     }
     for (const player of room.players.values()) {
       this.closeMedia(player);
@@ -873,19 +914,18 @@ export class WebEngine {
     this.state(room.roomId, "Connected", "Reconnected", ErrorCode.Success, NO_DATA);
     this.startHeartbeats(room);
     for (const se of missed) this.applyEvent(room, se);
-    let stateUnanswered = false;
+    const stateUnanswered = new Set<PublishChannel>();
     for (const [id, r] of room.requests) {
       if (r.kind === "offer") room.requests.delete(id);
       if (r.kind === "stream_state") {
-        stateUnanswered = true;
+        stateUnanswered.add(r.channel);
         room.requests.delete(id);
       }
     }
-    const p = room.publisher;
-    if (p) {
+    for (const p of this.publishers(room)) {
       if (!p.acked) {
         if (p.request !== null) room.requests.delete(p.request);
-        this.announce(room);
+        this.announce(room, p);
       } else if (p.link === "connected") {
         p.state = "Publishing";
         this.publisherEvent(p.streamId, p.state, ErrorCode.Success, NO_DATA);
@@ -910,7 +950,7 @@ export class WebEngine {
       if (r.kind === "stop_play") this.send(room, { type: "stop_playing", request_id: id, stream_id: r.streamId });
       if (r.kind === "renew") this.send(room, { type: "renew_token", request_id: id, token: room.config.token });
     }
-    if (stateUnanswered && p?.acked) this.sendStreamState(room);
+    for (const channel of CHANNELS) if (stateUnanswered.has(channel)) this.sendStreamState(room, channel);
     this.syncSendState(room);
   }
 
@@ -972,7 +1012,7 @@ export class WebEngine {
     if (!req) return;
     room.requests.delete(requestId);
     if (req.kind === "publish" && body.kind === "stream_published") {
-      const p = room.publisher;
+      const p = room.publishers[req.channel];
       if (p && p.request === requestId) {
         p.request = null;
         p.acked = true;
@@ -986,7 +1026,8 @@ export class WebEngine {
       // Fresh TURN credentials for the legs opened from now on.
       if (body.ice_servers?.length) room.iceServers = toIceServers(body.ice_servers);
       // The server already withdrew the stream: stop it for good.
-      if (body.publish === false) this.dropPublisher(room, ErrorCode.TokenNoPublishPrivilege, NO_DATA);
+      if (body.publish === false)
+        for (const channel of CHANNELS) this.dropPublisher(room, channel, ErrorCode.TokenNoPublishPrivilege, NO_DATA);
       req.resolve();
     }
   }
@@ -998,7 +1039,7 @@ export class WebEngine {
     switch (req.kind) {
       case "publish":
         // Refused for good: nothing re-announces it after a reconnect.
-        if (room.publisher?.request === requestId) this.dropPublisher(room, code, details(message));
+        if (room.publishers[req.channel]?.request === requestId) this.dropPublisher(room, req.channel, code, details(message));
         return;
       case "broadcast":
         req.reject(new SdkError(code, message));
@@ -1029,16 +1070,14 @@ export class WebEngine {
     }
   }
 
-  /** Sends `PublishStream` for the publisher. */
-  private announce(room: Room): void {
-    const p = room.publisher;
-    if (!p) return;
+  /** Sends `PublishStream` for a publisher. */
+  private announce(room: Room, p: Publisher): void {
     const id = this.newRequest();
     p.request = id;
-    p.told = this.sendState();
+    p.told = this.sendState(p.channel);
     // A new claim: every layer until the SFU says otherwise.
     p.layers = null;
-    room.requests.set(id, { kind: "publish" });
+    room.requests.set(id, { kind: "publish", channel: p.channel });
     this.send(room, {
       type: "publish_stream",
       request_id: id,
@@ -1082,7 +1121,7 @@ export class WebEngine {
 
   private end(room: Room, code: number, reason: RoomStateChangedReason, data: string): void {
     this.closeSocket(room);
-    this.dropPublisher(room, code, NO_DATA);
+    for (const channel of CHANNELS) this.dropPublisher(room, channel, code, NO_DATA);
     for (const player of room.players.values()) {
       this.closeMedia(player);
       this.playerEvent(player.streamId, "NoPlay", code, NO_DATA);
@@ -1118,50 +1157,55 @@ export class WebEngine {
   // ------------------------------------------------------------------ media
 
   private legOf(room: Room, streamId: string, role: MediaRole): MediaLeg | null {
-    if (role === "publish") return room.publisher?.streamId === streamId ? room.publisher.leg : null;
+    if (role === "publish") return this.publisherOf(room, streamId)?.leg ?? null;
     return room.players.get(streamId)?.leg ?? null;
   }
 
-  private sendState(): { audio_muted: boolean; video_muted: boolean } {
+  /** What `channel`'s stream does not send (muted, or nothing to send). */
+  private sendState(channel: PublishChannel): { audio_muted: boolean; video_muted: boolean } {
+    const local = this.local[channel];
     return {
-      audio_muted: this.mutes.microphone || this.mutes.audio || this.local.audio === null,
-      video_muted: this.mutes.cameraOff || this.mutes.video || this.local.video === null,
+      audio_muted: this.mutes.microphone || this.mutes.audio[channel] || local.audio === null,
+      video_muted: this.mutes.cameraOff[channel] || this.mutes.video[channel] || local.video === null,
     };
   }
 
   private mutesChanged(): void {
-    void this.applyLocalTracks();
+    for (const channel of CHANNELS) void this.applyLocalTracks(channel);
     if (this.room) this.syncSendState(this.room);
   }
 
-  private async applyLocalTracks(): Promise<void> {
-    const leg = this.room?.publisher?.leg;
+  private async applyLocalTracks(channel: PublishChannel): Promise<void> {
+    const leg = this.room?.publishers[channel]?.leg;
     if (!leg) return;
-    const s = this.sendState();
-    await leg.replace("audio", s.audio_muted ? null : this.local.audio);
-    await leg.replace("video", s.video_muted ? null : this.local.video);
+    const s = this.sendState(channel);
+    await leg.replace("audio", s.audio_muted ? null : this.local[channel].audio);
+    await leg.replace("video", s.video_muted ? null : this.local[channel].video);
   }
 
+  /** Tells the server what each confirmed stream sends now, where that changed. */
   private syncSendState(room: Room): void {
-    const p = room.publisher;
-    if (!p || !p.acked) return;
-    const now = this.sendState();
-    if (now.audio_muted !== p.told.audio_muted || now.video_muted !== p.told.video_muted) this.sendStreamState(room);
+    for (const p of this.publishers(room)) {
+      if (!p.acked) continue;
+      const now = this.sendState(p.channel);
+      if (now.audio_muted !== p.told.audio_muted || now.video_muted !== p.told.video_muted)
+        this.sendStreamState(room, p.channel);
+    }
   }
 
-  private sendStreamState(room: Room): void {
-    const p = room.publisher;
+  private sendStreamState(room: Room, channel: PublishChannel): void {
+    const p = room.publishers[channel];
     if (room.link !== "live" || !p || !p.acked) return;
-    p.told = this.sendState();
+    p.told = this.sendState(channel);
     const id = this.newRequest();
-    room.requests.set(id, { kind: "stream_state" });
+    room.requests.set(id, { kind: "stream_state", channel });
     this.send(room, { type: "stream_state", request_id: id, stream_id: p.streamId, ...p.told });
   }
 
   /** Opens a (new) peer connection for a stream and sends its offer. */
   private negotiate(room: Room, streamId: string, role: MediaRole): void {
-    const target = role === "publish" ? room.publisher : room.players.get(streamId);
-    if (!target || target.streamId !== streamId) return;
+    const target = role === "publish" ? this.publisherOf(room, streamId) : room.players.get(streamId);
+    if (!target) return;
     target.leg?.close();
     if (target.timer) this.shell.clearTimeout(target.timer);
     const leg = this.shell.openLeg(role, streamId, room.iceServers, {
@@ -1184,7 +1228,7 @@ export class WebEngine {
         this.onRemoteMedia(streamId, player.stream);
       },
     });
-    if (role === "publish" && room.publisher?.layers) leg.setActiveLayers(room.publisher.layers);
+    if ("layers" in target && target.layers) leg.setActiveLayers(target.layers);
     target.leg = leg;
     target.link = "negotiating";
     target.stats = leg.pc ? new StatsSampler(leg.pc, role === "publish" ? "outbound" : "inbound") : null;
@@ -1192,11 +1236,8 @@ export class WebEngine {
       if (this.room === room && target.leg === leg && target.link === "negotiating")
         this.mediaFailed(room, streamId, role, failCode(role), "negotiation timed out");
     }, NEGOTIATION_TIMEOUT_MS);
-    const s = this.sendState();
     const offer =
-      role === "publish"
-        ? leg.offerPublish(s.audio_muted ? null : this.local.audio, s.video_muted ? null : this.local.video)
-        : leg.offerPlay();
+      "channel" in target ? this.offerPublish(leg, target.channel) : leg.offerPlay();
     offer.then(
       (sdp) => {
         if (this.room !== room || target.leg !== leg || room.link !== "live") return;
@@ -1211,10 +1252,17 @@ export class WebEngine {
     );
   }
 
+  /** A publishing leg's offer with what `channel` sends now. */
+  private offerPublish(leg: MediaLeg, channel: PublishChannel): Promise<string> {
+    const s = this.sendState(channel);
+    const local = this.local[channel];
+    return leg.offerPublish(s.audio_muted ? null : local.audio, s.video_muted ? null : local.video);
+  }
+
   private mediaConnected(room: Room, streamId: string, role: MediaRole): void {
     const live = room.link === "live";
     if (role === "publish") {
-      const p = room.publisher;
+      const p = this.publisherOf(room, streamId);
       if (!p) return;
       p.link = "connected";
       if (p.timer) this.shell.clearTimeout(p.timer);
@@ -1237,14 +1285,14 @@ export class WebEngine {
   /** A peer connection failed (or its offer was refused): report, retry in a second. */
   private mediaFailed(room: Room, streamId: string, role: MediaRole, code: number, why: string): void {
     if (role === "publish") {
-      const p = room.publisher;
-      if (!p || p.streamId !== streamId) return;
+      const p = this.publisherOf(room, streamId);
+      if (!p) return;
       this.closeMedia(p);
       p.link = "retry";
       p.state = "PublishRequesting";
       this.publisherEvent(streamId, p.state, code, details(why));
       p.timer = this.shell.setTimeout(() => {
-        if (this.room === room && room.publisher === p && p.link === "retry" && room.link === "live")
+        if (this.room === room && room.publishers[p.channel] === p && p.link === "retry" && room.link === "live")
           this.negotiate(room, streamId, "publish");
       }, MEDIA_RETRY_MS);
     } else {
@@ -1295,8 +1343,8 @@ export class WebEngine {
     const out = new Map<string, { role: MediaRole; quality: Quality }>();
     const room = this.room;
     if (!room) return out;
-    const p = room.publisher;
-    if (p?.stats && p.link === "connected") {
+    for (const p of this.publishers(room)) {
+      if (!p.stats || p.link !== "connected") continue;
       const quality = await p.stats.sample();
       out.set(p.streamId, { role: "publish", quality });
       if (emit) this.emit("onPublisherQualityUpdate", { stream_id: p.streamId, quality });

@@ -3,7 +3,8 @@
 // streams, play them, watch stats and the SDK event log. Each played tile
 // asks for the simulcast layer its size is worth (layer-caps.ts, shared with
 // the app), or the one picked in its Layer menu (`?layer=low` picks it for
-// every tile).
+// every tile). "Share screen" publishes a screen on the aux channel
+// (share.ts); shared screens, the page's or anyone's, are shown big.
 
 import { codeName, explain } from "./errors.js";
 import { SdkError, WebEngine, type SdkEvent } from "./engine.js";
@@ -13,6 +14,8 @@ import { peekToken, type StreamInfo, type VideoLayer } from "./protocol.js";
 import { LayerCaps, type TileSize } from "./layer-caps.js";
 import type { MediaPath, Quality } from "./stats.js";
 import { TestPattern, Tone } from "./testsource.js";
+import { isScreenStream, screenStreamId, ScreenShare } from "./share.js";
+import type { ScreenHint } from "./media.js";
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -42,6 +45,14 @@ const ui = {
   streamId: $<HTMLInputElement>("stream-id"),
   publish: $<HTMLButtonElement>("publish"),
   unpublish: $<HTMLButtonElement>("unpublish"),
+  shareHint: $<HTMLSelectElement>("share-hint"),
+  shareId: $<HTMLInputElement>("share-id"),
+  share: $<HTMLButtonElement>("share"),
+  stopShare: $<HTMLButtonElement>("stop-share"),
+  shareTile: $("share-tile"),
+  shareVideo: $<HTMLVideoElement>("share-video"),
+  shareState: $("share-state"),
+  shareStats: $("share-stats"),
   muteMic: $<HTMLInputElement>("mute-mic"),
   cameraOff: $<HTMLInputElement>("camera-off"),
   count: $("count"),
@@ -64,6 +75,7 @@ const serverUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location
 let engine: WebEngine | null = null;
 let audioContext: AudioContext | null = null;
 let preview: { stream: MediaStream; pattern: TestPattern | null; tone: Tone | null } | null = null;
+let share: ScreenShare | null = null;
 const eventLog: SdkEvent[] = [];
 let onlineCount = 0;
 
@@ -228,6 +240,7 @@ function onEvent(e: SdkEvent): void {
       if (state === "Disconnected") {
         for (const id of [...tiles.keys()]) removeTile(id);
         onlineCount = 0;
+        stopShare();
       } else if (state === "Connected") {
         banner("");
       } else if (code !== 0) {
@@ -265,10 +278,16 @@ function onEvent(e: SdkEvent): void {
       }
       break;
     case "onPublisherStateUpdate": {
-      ui.localState.textContent = String(d.state);
-      ui.localState.dataset.state = String(d.state);
+      // The share's events may come after it stopped: its stream ID stays in the field.
+      const shared = d.stream_id === ui.shareId.value.trim();
+      const chip = shared ? ui.shareState : ui.localState;
+      chip.textContent = String(d.state);
+      chip.dataset.state = String(d.state);
       const code = Number(d.error_code);
-      if (code !== 0 && d.state === "NoPublish") banner(`Publishing failed: ${explain(code)}`);
+      if (code !== 0 && d.state === "NoPublish") {
+        banner(`${shared ? "Sharing" : "Publishing"} failed: ${explain(code)}`);
+        if (shared) stopShare();
+      }
       break;
     }
     case "onPlayerStateUpdate": {
@@ -301,6 +320,9 @@ function renderButtons(): void {
   ui.unpublish.disabled = publishing === null;
   ui.stopPreview.disabled = preview === null;
   ui.preview.disabled = preview !== null;
+  ui.share.disabled = !loggedIn || share !== null;
+  ui.stopShare.disabled = share === null;
+  ui.shareTile.hidden = share === null;
   if (!publishing) {
     ui.localState.textContent = "NoPublish";
     ui.localState.dataset.state = "NoPublish";
@@ -479,6 +501,41 @@ function unpublish(): void {
   renderButtons();
 }
 
+// ------------------------------------------------------------------ share
+
+async function startShare(): Promise<void> {
+  if (!engine?.roomId || share) return;
+  const streamId = ui.shareId.value.trim() || screenStreamId(ui.userId.value.trim());
+  ui.shareId.value = streamId;
+  ui.share.disabled = true;
+  try {
+    share = await ScreenShare.start(engine, streamId, ui.shareHint.value as ScreenHint, () => {
+      // The browser ended the capture (its "Stop sharing", or the source closed).
+      share = null;
+      endSharePreview();
+    });
+    ui.shareVideo.srcObject = share.stream;
+    ui.shareVideo.onloadeddata = () => engine?.emit("onPublisherCapturedVideoFirstFrame", { channel: "Aux" });
+  } catch (e) {
+    const why = e instanceof SdkError ? `${e.message} (${codeName(e.code)})` : `${(e as Error).name}: ${(e as Error).message}`;
+    banner(`Screen sharing did not start: ${why}`);
+  }
+  renderButtons();
+}
+
+function stopShare(): void {
+  share?.stop();
+  share = null;
+  endSharePreview();
+}
+
+function endSharePreview(): void {
+  ui.shareVideo.srcObject = null;
+  ui.shareState.textContent = "NoPublish";
+  ui.shareState.dataset.state = "NoPublish";
+  renderButtons();
+}
+
 function applyMutes(): void {
   engine?.muteMicrophone(ui.muteMic.checked);
   engine?.enableCamera(!ui.cameraOff.checked);
@@ -533,7 +590,7 @@ function addTile(streamId: string): RemoteTile {
   const existing = tiles.get(streamId);
   if (existing) return existing;
   const el = document.createElement("article");
-  el.className = "tile";
+  el.className = isScreenStream(streamId) ? "tile share" : "tile";
   el.dataset.stream = streamId;
   el.innerHTML = `
     <header><span class="title"></span><span class="chip" data-state="PlayRequesting">PlayRequesting</span></header>
@@ -624,6 +681,8 @@ function qualityText(q: Quality | undefined): string {
 function refreshStats(): void {
   const quality = engine?.lastQuality;
   const pub = engine?.publishing;
+  const shared = share ? engine?.publishingOn("Aux") : null;
+  ui.shareStats.textContent = shared ? `${shared.streamId} · ${qualityText(quality?.get(shared.streamId)?.quality)}` : "—";
   ui.localStats.textContent = pub
     ? `${pub.streamId} · ${qualityText(quality?.get(pub.streamId)?.quality)}${sendingLayers()}`
     : preview
@@ -678,6 +737,9 @@ const debug = {
   presented: (streamId: string): number => tiles.get(streamId)?.videoProbe.presented ?? 0,
   audio: (streamId: string): { frequencyHz: number; rms: number } | null => tiles.get(streamId)?.audioProbe?.measure() ?? null,
   patternFrame: (): number | null => preview?.pattern?.frameNumber ?? null,
+  /** The page's own screen share: its stream, hint and the capture's settings. */
+  share: (): { streamId: string; hint: ScreenHint; settings: MediaTrackSettings | null } | null =>
+    share ? { streamId: share.streamId, hint: share.hint, settings: share.stream.getVideoTracks()[0]?.getSettings() ?? null } : null,
   quality: (): Record<string, unknown> => Object.fromEntries(engine?.lastQuality ?? []),
   /** Each played stream's layer cap. */
   layers: (): Record<string, VideoLayer | null> => Object.fromEntries([...tiles.keys()].map((id) => [id, engine?.playLayer(id) ?? null])),
@@ -705,6 +767,7 @@ async function init(): Promise<void> {
   set(ui.streamId, "stream");
   set(ui.source, "source");
   set(ui.toneHz, "tone");
+  set(ui.shareHint, "share_hint");
   if (params.has("notify")) ui.notify.checked = params.get("notify") !== "0";
   if (params.has("autoplay")) ui.autoplay.checked = params.get("autoplay") !== "0";
   if (!ui.userId.value) ui.userId.value = `web-${Math.random().toString(36).slice(2, 7)}`;
@@ -719,6 +782,8 @@ async function init(): Promise<void> {
   ui.stopPreview.onclick = stopPreview;
   ui.publish.onclick = () => void publish();
   ui.unpublish.onclick = unpublish;
+  ui.share.onclick = () => void startShare();
+  ui.stopShare.onclick = stopShare;
   ui.muteMic.onchange = applyMutes;
   ui.cameraOff.onchange = applyMutes;
   ui.clearLog.onclick = () => ui.log.replaceChildren();

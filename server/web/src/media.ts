@@ -4,7 +4,9 @@
 // baseline with packetization-mode=1 first (what the SFU and native clients
 // speak), Opus for audio. Video from a source of 360 lines or more is sent as
 // simulcast (rids q/h/f = the protocol's low/medium/high layers), the same
-// ladder as the SDK's (media-core/src/media/simulcast.rs).
+// ladder as the SDK's (media-core/src/media/simulcast.rs). A shared screen
+// (a track with a content hint) goes as one layer at its own size, with the
+// SDK's frame rate and bitrate for its hint (media-core/src/codec/content.rs).
 
 import type { IceCandidate, MediaRole, VideoLayer } from "./protocol.js";
 
@@ -35,6 +37,37 @@ export function simulcastEncodings(width: number, height: number): RTCRtpEncodin
     maxBitrate: l.maxBitrate,
     active: true,
   }));
+}
+
+/** What a shared screen shows: the browser's `contentHint` values, the SDK's `ContentHint`. */
+export type ScreenHint = "text" | "detail" | "motion";
+
+/** Whether a track's content hint marks it as a shared screen's. */
+export function screenHint(track: MediaStreamTrack | null): ScreenHint | null {
+  const hint = track?.contentHint;
+  return hint === "text" || hint === "detail" || hint === "motion" ? hint : null;
+}
+
+/** A shared screen's frame rate for its hint: 5 fps for text and detail, 30 for motion. */
+export function screenFps(hint: ScreenHint): number {
+  return hint === "motion" ? 30 : 5;
+}
+
+/**
+ * A shared screen's one encoding: never scaled down, at most the hint's
+ * frame rate, and the bits per pixel per second the SDK spends (1.2 for
+ * text and detail: ~2.5 Mbit/s at 1080p; 1.8 for motion), 300 kbit/s to
+ * 8 Mbit/s.
+ */
+export function screenEncoding(width: number, height: number, hint: ScreenHint): RTCRtpEncodingParameters {
+  const bitsPerPixelS = hint === "motion" ? 1.8 : 1.2;
+  const kbps = Math.floor(((width & ~1) * (height & ~1) * bitsPerPixelS) / 1000);
+  return {
+    maxBitrate: Math.min(8_000, Math.max(300, kbps)) * 1000,
+    maxFramerate: screenFps(hint),
+    scaleResolutionDownBy: 1,
+    active: true,
+  };
 }
 
 /** The layer a rid sends (null: not a simulcast rid). */
@@ -145,7 +178,9 @@ export class Leg {
       const init: RTCRtpTransceiverInit = { direction: "sendonly", streams: [stream] };
       // Simulcast needs the source's size now: video that starts muted is sent as one layer.
       const settings = kind === "video" ? track?.getSettings() : undefined;
-      const encodings = settings ? simulcastEncodings(settings.width ?? 0, settings.height ?? 0) : null;
+      const hint = kind === "video" ? screenHint(track) : null;
+      const [width, height] = [settings?.width ?? 0, settings?.height ?? 0];
+      const encodings = hint ? [screenEncoding(width, height, hint)] : settings ? simulcastEncodings(width, height) : null;
       if (encodings) init.sendEncodings = encodings;
       const t = this.pc.addTransceiver(track ?? kind, init);
       setPreferences(t, kind, "send");
@@ -153,8 +188,9 @@ export class Leg {
     }
     if (this.senders.video) {
       const params = this.senders.video.getParameters();
-      // The barcode stamp must keep its size: drop frames, not pixels.
-      params.degradationPreference = "maintain-resolution";
+      // The barcode stamp and a shared page's text must keep their size:
+      // drop frames, not pixels (a shared video keeps its frame rate).
+      params.degradationPreference = screenHint(video) === "motion" ? "maintain-framerate" : "maintain-resolution";
       this.applyLayers(params);
       try {
         await this.senders.video.setParameters(params);

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { SdkError, WebEngine, type SdkEvent } from "../src/engine.js";
 import type { MediaRole } from "../src/protocol.js";
+import type { PublishChannel } from "../src/generated/events.js";
 import { FakeShell, type Done } from "./fakes.js";
 
 const DIR = process.env.CONFER_TRANSCRIPTS ?? "media-core/tests/fixtures/transcripts";
@@ -63,8 +64,8 @@ const key = (role: MediaRole, streamId: string): string => `${role}:${streamId}`
 
 /** The media side's state the checks need across steps. */
 interface Tracking {
-  /** The stream the page publishes (it has one channel, Main). */
-  publishing: string | null;
+  /** The stream the page publishes on each channel. */
+  publishing: Map<string, string>;
   /** The ICE servers the session last handed the media side, as the browser takes them. */
   iceServers: RTCIceServer[];
 }
@@ -121,9 +122,11 @@ function expected(
             break;
           // Allowed: the page has no capture/render pipeline of its own; stopping
           // one closes its peer connection, starting one does nothing yet.
-          case "stop_publishing":
-            if (track.publishing !== null) mayClose.add(key("publish", track.publishing));
+          case "stop_publishing": {
+            const streamId = track.publishing.get(c.channel);
+            if (streamId !== undefined) mayClose.add(key("publish", streamId));
             break;
+          }
           case "stop_playing":
             mayClose.add(key("play", c.stream_id));
             break;
@@ -163,11 +166,12 @@ async function replay(t: Transcript): Promise<number> {
   );
   const events: SdkEvent[] = [];
   engine.onEvent = (e) => events.push(e);
-  // Something to send, so that nothing is muted for want of a device.
+  // Something to send on both channels, so that nothing is muted for want of a device.
   const track = {} as MediaStreamTrack;
-  engine.setLocalMedia({ audio: track, video: track });
+  engine.setLocalMedia({ audio: track, video: track }, "Main");
+  engine.setLocalMedia({ audio: track, video: track }, "Aux");
   const broadcasts: Json[] = [];
-  const tracking: Tracking = { publishing: null, iceServers: [] };
+  const tracking: Tracking = { publishing: new Map(), iceServers: [] };
 
   const all = groups(t);
   for (const [i, g] of all.entries()) {
@@ -212,9 +216,6 @@ async function apply(engine: WebEngine, fake: FakeShell, g: Group, broadcasts: J
       throw e;
     }
   };
-  const mainOnly = (channel: string): void => {
-    if (channel !== "Main") throw new Error(`the page publishes on Main only, not ${channel}`);
-  };
   switch (input.kind) {
     case "tick":
       return null;
@@ -228,14 +229,12 @@ async function apply(engine: WebEngine, fake: FakeShell, g: Group, broadcasts: J
     case "logout":
       return call(() => engine.logoutRoom());
     case "start_publishing":
-      mainOnly(input.channel);
       return call(() => {
-        engine.startPublishingStream(input.stream_id);
-        tracking.publishing = input.stream_id;
+        engine.startPublishingStream(input.stream_id, input.channel);
+        tracking.publishing.set(input.channel, input.stream_id);
       });
     case "stop_publishing":
-      mainOnly(input.channel);
-      return call(() => engine.stopPublishingStream());
+      return call(() => engine.stopPublishingStream(input.channel));
     case "start_playing":
       return call(() => engine.startPlayingStream(input.stream_id));
     case "stop_playing":
@@ -257,13 +256,12 @@ async function apply(engine: WebEngine, fake: FakeShell, g: Group, broadcasts: J
       return null;
     }
     case "set_local_mute": {
-      const [which, channel] = Object.entries(input.mute as Record<string, string | null>)[0]!;
-      if (channel !== null) mainOnly(channel);
+      const [which, channel] = Object.entries(input.mute as Record<string, PublishChannel | null>)[0]!;
       const on = input.on as boolean;
       if (which === "microphone") engine.muteMicrophone(on);
-      else if (which === "stream_audio") engine.mutePublishStreamAudio(on);
-      else if (which === "stream_video") engine.mutePublishStreamVideo(on);
-      else if (which === "camera_off") engine.enableCamera(!on);
+      else if (which === "stream_audio") engine.mutePublishStreamAudio(on, channel ?? "Main");
+      else if (which === "stream_video") engine.mutePublishStreamVideo(on, channel ?? "Main");
+      else if (which === "camera_off") engine.enableCamera(!on, channel ?? "Main");
       else throw new Error(`unknown mute ${which}`);
       return null;
     }
