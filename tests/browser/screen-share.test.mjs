@@ -93,7 +93,8 @@ test("the page shares a tab on the aux channel; a native player decodes it; stop
     await pageLogin(page);
     await page.click("#share");
     await waitPageEvent(page, "sharing", (e) => e.name === "onPublisherStateUpdate" && e.stream_id === shareId && e.state === "Publishing");
-    // The user's second stream, beside no main one.
+    // The user's second stream, beside no main one; the share's state as the SDK's event.
+    await waitPageEvent(page, "Capturing", (e) => e.name === "onScreenCaptureStateUpdate" && e.state === "Capturing" && e.error_code === 0);
     const share = await page.evaluate(() => window.conferDebug.share());
     assert.equal(share.streamId, shareId);
     assert.equal(share.settings.displaySurface, "browser");
@@ -125,6 +126,8 @@ test("the page shares a tab on the aux channel; a native player decodes it; stop
     await pattern.close();
     await native.waitEvent("stream Delete after the capture ended", streamUpdate("Delete", shareId));
     await waitPageEvent(page, "NoPublish", (e) => e.name === "onPublisherStateUpdate" && e.stream_id === shareId && e.state === "NoPublish");
+    const stopped = await waitPageEvent(page, "Stopped", (e) => e.name === "onScreenCaptureStateUpdate" && e.state === "Stopped");
+    assert.match(stopped.info, /browser ended the capture/);
     assert.equal(await page.isVisible("#share-tile"), false);
     assert.equal(await page.isEnabled("#share"), true);
 
@@ -170,6 +173,7 @@ test("a native client shares its X screen on the aux channel; the page plays it 
       env: { DISPLAY: x.display },
     });
     page = await openPageAs(env, room, "web", { autoplay: "1" });
+    await native.waitEvent("Capturing", (e) => e.event === "ScreenCaptureStateUpdate" && e.state === "Capturing");
     await native.waitEvent("sharing", (e) => e.event === "PublisherStateUpdate" && e.stream_id === shareId && e.state === "Publishing");
     await pageLogin(page);
     await waitPageEvent(page, "Playing the share", (e) => e.name === "onPlayerStateUpdate" && e.stream_id === shareId && e.state === "Playing");
@@ -188,8 +192,9 @@ test("a native client shares its X screen on the aux channel; the page plays it 
     assert.ok(width > stage * 0.9, `the share's tile spans the stage: ${width} of ${stage} px`);
     await screenshot(page, "web-debug-playing-native-share");
 
-    // The native side stops (logs out): the page sees the stream go.
+    // The native side stops the share and logs out: the page sees the stream go.
     await native.stop();
+    assert.ok(native.events.some((e) => e.event === "ScreenCaptureStateUpdate" && e.state === "Stopped"), "the native share says Stopped");
     await waitPageEvent(page, "stream Delete", (e) => e.name === "onRoomStreamUpdate" && e.update_type === "Delete" && e.streams.some((s) => s.stream_id === shareId));
     const bad = (await pageEvents(page)).filter((e) => e.name === "onPlayerStateUpdate" && e.error_code !== 0 && e.state === "NoPlay");
     assert.deepEqual(bad, [], "player errors on the page");

@@ -4,13 +4,17 @@
 // second stream, `<user>-screen`; media.ts sends it as one layer at the
 // hint's frame rate and bitrate. When the browser ends the capture (its own
 // "Stop sharing" bar, the shared tab or window closing) the aux stream
-// stops, and players get stream Delete.
+// stops, and players get stream Delete. The share's state goes to the log
+// as the SDK's onScreenCaptureStateUpdate: Capturing, then Stopped (the
+// browser does not say whether the user or the source ended it).
 //
 // Stream IDs ending in `-screen` are shared screens, whoever publishes them
 // (`confer call --share-screen <user>-screen`, the app): the page shows them
 // big.
 
 import type { WebEngine } from "./engine.js";
+import type { ScreenShareState } from "./generated/events.js";
+import { ErrorCode } from "./protocol.js";
 import { screenFps, type ScreenHint } from "./media.js";
 
 /** The suffix that marks a shared screen's stream ID (the SDK's example: `alice-screen`). */
@@ -67,18 +71,19 @@ export class ScreenShare {
     // maximum, not its size; the encoding's bitrate is sized from them.
     await firstFrame(stream);
     const share = new ScreenShare(engine, stream, streamId, hint);
+    share.state("Capturing", "");
     try {
       engine.setLocalMedia({ audio: null, video: track }, "Aux");
       engine.startPublishingStream(streamId, "Aux");
     } catch (e) {
-      share.release();
+      share.stop(`not published: ${e instanceof Error ? e.message : String(e)}`);
       throw e;
     }
     track.addEventListener(
       "ended",
       () => {
         if (share.stopped) return;
-        share.stop();
+        share.stop("the browser ended the capture (its Stop sharing, or the shared tab or window closed)");
         ended();
       },
       { once: true },
@@ -86,8 +91,8 @@ export class ScreenShare {
     return share;
   }
 
-  /** Stops publishing the aux stream and the capture (idempotent). */
-  stop(): void {
+  /** Stops publishing the aux stream and the capture (idempotent); `info` says why. */
+  stop(info = ""): void {
     if (this.stopped) return;
     if (this.engine.publishingOn("Aux")?.streamId === this.streamId) {
       try {
@@ -97,6 +102,11 @@ export class ScreenShare {
       }
     }
     this.release();
+    this.state("Stopped", info);
+  }
+
+  private state(state: ScreenShareState, info: string): void {
+    this.engine.emit("onScreenCaptureStateUpdate", { state, error_code: ErrorCode.Success, info });
   }
 
   private release(): void {
