@@ -15,7 +15,9 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use confer_app_types::{app, audio, devices, host, profile, settings, tiles, update, CommandError};
+use confer_app_types::{
+    app, audio, devices, host, profile, settings, share, tiles, update, CommandError,
+};
 use media_core::Event;
 use protocol::token::TokenClaims;
 use protocol::{ClientMessage, ErrorCode, ServerMessage};
@@ -165,6 +167,9 @@ fn app_commands() -> String {
         tiles::Diagnostics,
         update::UpdateInfo,
         update::UpdateProgress,
+        share::ShareSource,
+        share::ShareHint,
+        share::ShareStatus,
     )
     .render(&mut out);
     out

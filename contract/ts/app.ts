@@ -346,6 +346,61 @@ export type UpdateProgress = {
 };
 
 /**
+ * A screen or window the user can share (the picker's entries).
+ */
+export type ShareSource = {
+  /**
+   * What to pass to `start_share`: `screen:<index>` or `window:<X id>`.
+   */
+  id: string,
+  /**
+   * Screen or window.
+   */
+  kind: ShareSourceKind,
+  /**
+   * The window title, or "Screen 1".
+   */
+  name: string,
+  /**
+   * Its width in pixels when listed.
+   */
+  width: number,
+  /**
+   * Its height in pixels when listed.
+   */
+  height: number,
+  /**
+   * A small picture of it (`data:image/png;base64,...`), or `null` when
+   * it could not be captured (a minimised window).
+   */
+  thumbnail: string | null,
+};
+
+/**
+ * What the share is for (the browser's `contentHint`): sharp text, text
+ * that must be pixel-sharp when still, or smooth motion.
+ */
+export type ShareHint = "text" | "detail" | "motion";
+
+/**
+ * A share as `start_share` reports it.
+ */
+export type ShareStatus = {
+  /**
+   * The stream ID it is published as (the aux channel).
+   */
+  stream_id: string,
+  /**
+   * What is shared.
+   */
+  source: ShareSource,
+  /**
+   * Where it is (`Capturing` when it started).
+   */
+  state: ScreenShareState,
+};
+
+/**
  * The outcome of one step.
  */
 export type Check = {
@@ -428,6 +483,16 @@ export type RenderPath = "native-x11" | "canvas";
  * (used by the media half of the SDK).
  */
 export type Scenario = "Default" | "StandardVideoCall" | "HighQualityVideoCall" | "Broadcast";
+
+/**
+ * Where a share is (also carried by [`Event::ScreenCaptureStateUpdate`]).
+ */
+export type ScreenShareState = "Capturing" | "Stopped" | "SourceGone" | "Failed";
+
+/**
+ * Whether a source is a whole screen or one window.
+ */
+export type ShareSourceKind = "screen" | "window";
 
 /**
  * One step of a diagnosis.

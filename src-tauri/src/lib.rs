@@ -11,8 +11,8 @@
 //! [`media_commands`] and [`device_commands`] (the SDK commands),
 //! [`app_commands`] (hosting, tiles, settings), [`host`] (the embedded
 //! server), [`settings`], [`paths`], [`surface`] (where video is drawn) and
-//! [`shutdown`] (leaving cleanly when the window closes) and [`updater`]
-//! (self-updates from a signed feed).
+//! [`shutdown`] (leaving cleanly when the window closes), [`updater`]
+//! (self-updates from a signed feed) and [`share_commands`] (screen sharing).
 
 pub mod app_commands;
 pub mod device_commands;
@@ -23,6 +23,7 @@ pub mod media_commands;
 pub mod paths;
 pub mod room_commands;
 pub mod settings;
+pub mod share_commands;
 pub mod shutdown;
 pub mod surface;
 pub mod updater;
@@ -44,6 +45,7 @@ pub fn run() {
         .manage(engine_state::EngineState::default())
         .manage(host::Host::default())
         .manage(shutdown::Closing::default())
+        .manage(share_commands::Shares::default())
         .setup(|app| {
             let window = app
                 .get_webview_window(MAIN_WINDOW)
@@ -104,6 +106,9 @@ pub fn run() {
             app_commands::save_settings,
             app_commands::user_theme,
             app_commands::app_info,
+            share_commands::list_share_sources,
+            share_commands::start_share,
+            share_commands::stop_share,
             updater::check_update,
             updater::install_update,
         ])

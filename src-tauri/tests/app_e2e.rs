@@ -2,9 +2,13 @@
 //! drive the real app window; a headless `confer call` joins the call the
 //! app hosts. The remote tile's native video surface is checked in an X
 //! screenshot by reading the participant's frame-number barcode inside the
-//! tile's rectangle, before and after a window resize. Mute, camera off and
-//! leave are checked on the participant's side. Screenshots are kept in the
-//! artifacts directory.
+//! tile's rectangle, before and after a window resize. Screen sharing: an X
+//! window is shared from the app's picker (the app's own window is not
+//! offered), the app shows the presenter layout and the sharing bar and the
+//! participant receives the share; Stop, and the shared window closing, end
+//! it. Mute, camera off and leave are checked on the participant's side.
+//! Screenshots (the share in the light and the dark theme too) are kept in
+//! the artifacts directory.
 
 use confer_app_driver::app::{self, RunningApp};
 use confer_app_driver::participant::Participant;
@@ -12,6 +16,7 @@ use confer_app_driver::screen::{self, Rect};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use test_support::xvfb::TestWindow;
 
 /// `confer call --preset 360p` publishes 640x360.
 const VIDEO_W: u32 = 640;
@@ -234,6 +239,9 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
     // reads the SDK's processing config) and the settings file keeps them.
     change_audio_processing_from_the_mic_menu(&app, &artifacts);
 
+    // Share a window: presenter layout, sharing bar, Bob receives it; Stop.
+    share_a_window(&app, &mut bob, &artifacts);
+
     // Mute the microphone: Bob is told.
     let mark = bob.seen.len();
     ui.click("#toggle-mic");
@@ -343,6 +351,171 @@ fn change_audio_processing_from_the_mic_menu(app: &RunningApp, artifacts: &Path)
         }
         assert!(Instant::now() < deadline, "settings not saved: {saved}");
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The title of the window the app shares.
+const SHARED_TITLE: &str = "Shared notes";
+
+/// Shares an X window from the app twice: stopped with the sharing bar's
+/// Stop (light theme, then dark), then ended by the window closing.
+fn share_a_window(app: &RunningApp, bob: &mut Participant, artifacts: &Path) {
+    let display = std::env::var("DISPLAY").expect("the app E2E runs under X");
+    // Beside the app's 900x600 window on the 1280x800 screen, so it hides nothing.
+    let window = TestWindow::open(&display, 920, 620, 320, 160, SHARED_TITLE);
+    let stripes: Vec<u8> = (0..160u32 * 320)
+        .flat_map(|i| {
+            let band = (i % 320) / 40 + (i / 320) / 40;
+            if band % 2 == 0 {
+                [0xf0, 0x90, 0x30, 0]
+            } else {
+                [0x20, 0x20, 0x20, 0]
+            }
+        })
+        .collect();
+    window.show_bgrx(&stripes);
+
+    // The side panel closed: the stage gets the window's width.
+    app.ui().exec(
+        "const p = document.querySelector('#side-panel');
+         if (p && !p.hidden) document.querySelector('#close-panel').click();",
+        json!([]),
+    );
+    set_theme(app, "light");
+    let mark = bob.seen.len();
+    let started = share_from_picker(app, &artifacts.join("app-share-picker-light.png"));
+    wait_presenting(app, true);
+    eprintln!("presenting {:?} after Share", started.elapsed());
+    bob_sees_share(bob, mark, true);
+    eprintln!(
+        "bob's first shared frame {:?} after Share",
+        started.elapsed()
+    );
+    settled_screenshot(&artifacts.join("app-presenting-light.png"));
+    set_theme(app, "dark");
+    settled_screenshot(&artifacts.join("app-presenting-dark.png"));
+
+    // Stop on the sharing bar: the presenter layout goes, Bob gets Delete.
+    let mark = bob.seen.len();
+    app.ui().click("#stop-share");
+    wait_presenting(app, false);
+    bob_sees_share(bob, mark, false);
+
+    // Again, and the shared window closes mid-share: the share ends by itself.
+    let mark = bob.seen.len();
+    share_from_picker(app, &artifacts.join("app-share-picker-dark.png"));
+    wait_presenting(app, true);
+    bob_sees_share(bob, mark, true);
+    let mark = bob.seen.len();
+    window.close();
+    bob_sees_share(bob, mark, false);
+    wait_presenting(app, false);
+    let toast = app.ui().wait_for(
+        "the 'sharing stopped' toast",
+        LONG,
+        "const t = [...document.querySelectorAll('.toast')].find(t => t.textContent.includes('Sharing stopped'));
+         return t ? t.textContent : null;",
+    );
+    assert!(
+        toast.as_str().unwrap_or("").contains(SHARED_TITLE),
+        "{toast}"
+    );
+    settled_screenshot(&artifacts.join("app-share-ended.png"));
+}
+
+/// An X screenshot once the webview has painted what the DOM says (under
+/// Xvfb on a loaded machine the window's pixels lag the DOM by up to a
+/// second or so).
+fn settled_screenshot(path: &Path) {
+    std::thread::sleep(Duration::from_millis(1500));
+    screen::screenshot(path);
+}
+
+/// Opens the picker and shares the window titled [`SHARED_TITLE`]; checks
+/// that the app's own window is not offered. `shot` is where the picker's
+/// screenshot goes. Returns when Share was clicked.
+fn share_from_picker(app: &RunningApp, shot: &Path) -> Instant {
+    let ui = app.ui();
+    ui.click("#toggle-share");
+    let names = ui.wait_for(
+        "the share picker's sources",
+        LONG,
+        "const d = document.querySelector('#share-dialog');
+         const cards = [...document.querySelectorAll('#share-sources .share-card')];
+         return d && d.open && cards.some(c => c.dataset.kind === 'window')
+           ? cards.map(c => c.querySelector('.share-name').textContent) : null;",
+    );
+    eprintln!("share sources: {names}");
+    let names: Vec<&str> = names
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(names.contains(&SHARED_TITLE), "{names:?}");
+    assert!(
+        !names.contains(&"Confer"),
+        "the app offers its own window: {names:?}"
+    );
+    ui.exec(
+        "const c = [...document.querySelectorAll('#share-sources .share-card')]
+           .find(c => c.querySelector('.share-name').textContent === arguments[0]);
+         c.click(); c.focus();",
+        json!([SHARED_TITLE]),
+    );
+    settled_screenshot(shot);
+    ui.click("#share-start");
+    Instant::now()
+}
+
+/// Waits for the presenter layout with our share on the stage, the sharing
+/// bar and the Share button pressed (`sharing`), or for all three gone.
+fn wait_presenting(app: &RunningApp, sharing: bool) {
+    let script = format!(
+        "const bar = document.querySelector('#share-bar');
+         const stage = document.querySelector('#stage');
+         const own = document.querySelector('.tile[data-share=\"own\"]');
+         const pressed = document.querySelector('#toggle-share').getAttribute('aria-pressed');
+         const on = !!bar && !bar.hidden && stage.dataset.mode === 'presenter'
+           && !!own && own.hasAttribute('data-stage') && pressed === 'true';
+         const off = !!bar && bar.hidden && stage.dataset.mode !== 'presenter' && !own && pressed === 'false';
+         return {sharing} ? on : off;"
+    );
+    app.ui().wait_for(
+        if sharing {
+            "the presenter layout and the sharing bar"
+        } else {
+            "the presenter layout and the sharing bar gone"
+        },
+        LONG,
+        &script,
+    );
+}
+
+/// Sets the theme the way the settings do (`data-theme` on the root).
+fn set_theme(app: &RunningApp, theme: &str) {
+    app.ui().exec(
+        "document.documentElement.dataset.theme = arguments[0];",
+        json!([theme]),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+}
+
+/// Waits until Bob sees the stream `alice-screen` come (and plays it) or go.
+fn bob_sees_share(bob: &mut Participant, mark: usize, added: bool) {
+    let what = if added { "Add" } else { "Delete" };
+    bob.wait_for(&format!("alice-screen {what}"), mark, LONG, |e| {
+        e["event"] == "RoomStreamUpdate"
+            && e["update_type"] == what
+            && e["streams"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["stream_id"] == "alice-screen"))
+    });
+    if added {
+        // The first frame (reported once per stream ID), or frames counted.
+        bob.wait_for("bob receives alice-screen's video", mark, LONG, |e| {
+            is(e, "PlayerRecvVideoFirstFrame", "alice-screen")
+                || (is(e, "PlayerQualityUpdate", "alice-screen")
+                    && e["quality"]["video_recv_fps"].as_f64() > Some(0.0))
+        });
     }
 }
 

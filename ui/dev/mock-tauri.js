@@ -5,7 +5,9 @@
 //   scenario = home | advanced | paste | nocamera | invite | reach | hoststop | solo | spotlight | duo | duo-off | muted | call | grid | speaker | pinned | chat | people | stats | reconnecting | leave | kicked | menu | micmenu | help
 //              (advanced: home with "Advanced (your own server)" open; paste: a guest pasted an invite link; invite: hosting for the network, Info tab;
 //               reach: the same after "Check reachability"; duo: 1:1 with the Info panel open; duo-off: the same with your camera and mic off;
-//               muted: 1:1 with your mic off while you talk: the "You're muted" hint)
+//               muted: 1:1 with your mic off while you talk: the "You're muted" hint;
+//               sharepicker: the share picker open; share: you share a window (presenter layout, sharing bar);
+//               remoteshare: Grace shares her screen (presenter layout with her screen on the stage))
 //   Sound levels: while start_sound_level_monitor runs, you talk (captured ~35..85) and the
 //   first remote person talks; the others are quiet (their speaking rings stay off).
 //   theme    = system | light | dark | high-contrast
@@ -34,6 +36,13 @@
   };
   const FINGERPRINT = "3F:9A:0C:77:E1:52:B4:08:6D:C3:29:FA:10:8E:5B:47:D2:61:0F:AC:93:3E:7B:C5:48:1D:E6:02:BF:74:A9:58";
   const log = [];
+  const shareSources = [
+    { id: "screen:0", kind: "screen", name: "Screen 1", width: 2560, height: 1440, thumbnail: null },
+    { id: "window:4194311", kind: "window", name: "design-review.pdf — Document Viewer", width: 1280, height: 900, thumbnail: null },
+    { id: "window:4194400", kind: "window", name: "main.rs — Code Editor", width: 1600, height: 1000, thumbnail: null },
+    { id: "window:4194512", kind: "window", name: "Terminal", width: 900, height: 600, thumbnail: null },
+  ];
+  let sharing = null;
 
   class Channel {
     constructor() {
@@ -148,6 +157,7 @@
     help: "#show-help",
     // Speaker view (the Layout button): the first remote person talks, so they take the stage.
     speaker: "#toggle-layout",
+    sharepicker: "#toggle-share",
   };
 
   function after(rid) {
@@ -220,6 +230,24 @@
       case "hoststop":
         emit("HostStopped", { reason: "the server's port was closed" });
         break;
+      case "share":
+        click("#close-panel");
+        click("#toggle-share");
+        setTimeout(() => {
+          document.querySelector('.share-card[data-kind="window"]')?.click();
+          click("#share-start");
+        }, 300);
+        break;
+      case "remoteshare": {
+        click("#close-panel");
+        const grace = { user_id: "u-grace", user_name: "Grace Hopper" };
+        emit("RoomStreamUpdate", { room_id: rid, update_type: "Add", streams: [{ stream_id: "u-grace-screen", user: grace, extra_info: "" }], extended_data: "{}" });
+        setTimeout(() => {
+          emit("PlayerStateUpdate", { stream_id: "u-grace-screen", state: "Playing", error_code: 0, extended_data: "{}" });
+          emit("PlayerRenderVideoFirstFrame", { stream_id: "u-grace-screen" });
+        }, 100);
+        break;
+      }
       default:
         break;
     }
@@ -312,6 +340,14 @@
       return null;
     },
     stop_sound_level_monitor: () => (stopLevels(), null),
+    list_share_sources: () => new Promise((resolve) => setTimeout(() => resolve([...shareSources]), 120)),
+    start_share: ({ source_id, hint, stream_id }) => {
+      const source = shareSources.find((x) => x.id === source_id);
+      if (!source || !hint || !stream_id) throw { code: 1006003, message: "the window or screen to share is gone" };
+      sharing = { stream_id, source, state: "Capturing" };
+      return sharing;
+    },
+    stop_share: () => ((sharing = null), null),
     // The chime plays for about 0.8 s.
     test_speaker: () => new Promise((resolve) => setTimeout(() => resolve(null), 900)),
   };

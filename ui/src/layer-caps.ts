@@ -51,11 +51,15 @@ export interface TileSize {
   shown: boolean;
   /** A thumbnail (the speaker view's strip): the low layer whatever its size. */
   thumbnail: boolean;
+  /** A shared screen: the high layer wherever it is shown (small text must stay readable). */
+  share?: boolean;
 }
 
 /** The layer a tile wants, given the one asked for now. */
 export function wantedLayer(t: TileSize, current: VideoLayer | null): VideoLayer {
-  if (!t.shown || t.thumbnail) return "low";
+  if (!t.shown) return "low";
+  if (t.share) return "high";
+  if (t.thumbnail) return "low";
   return layerForHeight(t.heightPx, current);
 }
 

@@ -17,12 +17,15 @@ import type { Diagnostics, Settings } from "./types.js";
 import { $ } from "./ui/dom.js";
 import { startUpdates } from "./update.js";
 import { SoundLevels } from "./levels.js";
+import { ShareController } from "./share.js";
 
 async function boot(): Promise<void> {
   const store = createCallStore();
   const session = new CallSession(api, store);
   const live = $("#live");
   const levels = new SoundLevels(api, store);
+  const share = new ShareController(api, store);
+  session.beforeLeave = () => share.stop();
 
   // The home form is in the HTML and paints at once; boot only waits for what
   // filling it needs: the listeners (registered before anything can emit:
@@ -33,6 +36,7 @@ async function boot(): Promise<void> {
     store.dispatch(e);
     session.onEvent(e);
     levels.onEvent(e);
+    share.onEvent(e);
   }).catch((e) => store.dispatch({ event: "app/error", error: normaliseError(e), title: "Not connected to the app" }));
   const loading = api.loadSettings().then(normalizeSettings, (e) => {
     store.dispatch({ event: "app/error", error: normaliseError(e), title: "Settings could not be loaded; using defaults" });
@@ -124,6 +128,7 @@ async function boot(): Promise<void> {
     version: () => version,
     onTileCreated,
     levels,
+    share,
   });
 
   const home = new HomeScreen({

@@ -21,8 +21,23 @@ export function hueFor(name: string): number {
 
 /** The main stream ID for a user: `${user_id}-main`, made of the stream ID alphabet [A-Za-z0-9_.-]. */
 export function mainStreamId(userId: string): string {
-  const safe = userId.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 240) || "user";
-  return `${safe}-main`;
+  return `${streamIdBase(userId)}-main`;
+}
+
+/** The stream ID of a user's screen share (the aux channel): `${user_id}-screen`. */
+export function shareStreamId(userId: string): string {
+  return `${streamIdBase(userId)}${SHARE_SUFFIX}`;
+}
+
+const SHARE_SUFFIX = "-screen";
+
+/** Whether a stream is a screen share (by the naming convention: its ID ends in `-screen`). */
+export function isShareStream(streamId: string): boolean {
+  return streamId.endsWith(SHARE_SUFFIX);
+}
+
+function streamIdBase(userId: string): string {
+  return userId.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 240) || "user";
 }
 
 const ROOM_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789";

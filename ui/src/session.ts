@@ -4,7 +4,7 @@
 //   join:  create_engine (or reuse) -> start_preview(self) -> login_room
 //          -> start_publishing_stream(`${user_id}-main`)
 //   event: RoomStreamUpdate Add -> start_playing_stream(stream, tile); Delete -> stop_playing_stream
-//   leave: stop_publishing_stream -> stop_preview -> logout_room -> destroy_engine -> stop_hosting
+//   leave: (stop_share) -> stop_publishing_stream -> stop_preview -> logout_room -> destroy_engine -> stop_hosting
 
 import type { Api } from "./tauri.js";
 import { normaliseError, UNKNOWN_ERROR_CODE } from "./tauri.js";
@@ -58,6 +58,8 @@ export class CallSession {
 
   /** Applies device and source choices to a fresh engine (set by the home screen). */
   mediaSetup: (api: Api) => Promise<void> = async () => {};
+  /** Runs first when leaving (the call screen stops a running screen share there). */
+  beforeLeave: () => Promise<void> = async () => {};
   /** Called after leave() finished, to show the home screen. */
   onLeft: (reason: LeaveReason) => void = () => {};
 
@@ -257,6 +259,11 @@ export class CallSession {
     ];
     if (this.hosting && reason === "user") steps.push(() => this.api.stopHosting());
     await this.engineOp;
+    try {
+      await this.beforeLeave();
+    } catch {
+      /* keep leaving */
+    }
     for (const step of steps) {
       try {
         await step();

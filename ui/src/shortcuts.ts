@@ -1,6 +1,7 @@
 // Keyboard shortcuts (UX.md §3) as a pure function from a key event to an
 // action. Letters fire only outside text fields and without Ctrl/Cmd/Alt;
-// Ctrl/Cmd+D and Ctrl/Cmd+E work everywhere; Space is push-to-talk while muted.
+// Ctrl/Cmd+D, Ctrl/Cmd+E and Ctrl/Cmd+Shift+S (share) work everywhere; Space is
+// push-to-talk while muted.
 
 export type ShortcutAction =
   | "toggle-mic"
@@ -14,6 +15,7 @@ export type ShortcutAction =
   | "page-prev"
   | "page-next"
   | "toggle-layout"
+  | "toggle-share"
   | PinAction;
 
 /** 0 pins (or unpins) yourself, 1-9 the n-th remote tile (UX.md §2 "Pin"). */
@@ -56,6 +58,7 @@ export function shortcutFor(e: KeyInput, ctx: ShortcutContext): ShortcutAction |
   if (e.key === "Escape") return "escape";
   const mod = e.ctrl || e.meta;
   const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+  if (mod && e.shift && !e.alt && k === "s") return e.repeat ? null : "toggle-share";
   if (mod && !e.alt && !e.shift) {
     if (e.repeat) return null;
     if (k === "d") return "toggle-mic";
@@ -102,6 +105,7 @@ export const SHORTCUT_KEYS: Record<ShortcutAction, string> = {
   "page-prev": "Page Up",
   "page-next": "Page Down",
   "toggle-layout": "W",
+  "toggle-share": "Ctrl+Shift+S",
   ...(Object.fromEntries([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => [`pin-${d}`, String(d)])) as Record<PinAction, string>),
 };
 
@@ -113,6 +117,7 @@ export const SHORTCUT_HELP: readonly { combos: string[][]; hold?: boolean; what:
   { combos: [["C"]], what: "Open or close chat" },
   { combos: [["P"]], what: "Open or close the people list" },
   { combos: [["W"]], what: "Switch between grid and speaker view" },
+  { combos: [["Ctrl", "Shift", "S"]], what: "Share your screen, or stop sharing" },
   { combos: [["1–9"]], what: "Pin the 1st to 9th person in the call (again to unpin)" },
   { combos: [["0"]], what: "Pin or unpin yourself" },
   { combos: [["Page Up"], ["Page Down"]], what: "Previous or next page of tiles" },

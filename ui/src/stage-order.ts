@@ -15,13 +15,16 @@ export interface OrderTile {
   cameraOn: boolean;
   /** Join order (lower = earlier). */
   joinSeq: number;
+  /** A shared screen: right after self, never swapped out for a speaker. */
+  share?: boolean;
 }
 
-/** The full sort: self, speaking now, most recent speakers, camera on, join time. */
+/** The full sort: self, shared screens, speaking now, most recent speakers, camera on, join time. */
 export function sortTiles(tiles: readonly OrderTile[]): OrderTile[] {
   return [...tiles].sort(
     (a, b) =>
       Number(b.self) - Number(a.self) ||
+      Number(!!b.share) - Number(!!a.share) ||
       Number(b.speaking) - Number(a.speaking) ||
       b.lastSpokeAt - a.lastSpokeAt ||
       Number(b.cameraOn) - Number(a.cameraOn) ||
@@ -35,7 +38,8 @@ export function sortTiles(tiles: readonly OrderTile[]): OrderTile[] {
  *
  * - No previous order: the full sort.
  * - Otherwise tiles keep their places; gone ones leave (the rest closes up),
- *   new ones join at the end in sort order, self stays first.
+ *   new ones join at the end in sort order, self stays first, shared screens
+ *   right after it.
  * - Each tile speaking now that is not on page `page` (of `perPage` tiles) is
  *   swapped with the tile on that page that spoke least recently (never self,
  *   never another speaker; ties: the later-joined one); nothing else moves.
@@ -49,6 +53,13 @@ export function stableOrder(prev: readonly string[], tiles: readonly OrderTile[]
   const order = [...kept, ...sorted.filter((k) => !keptSet.has(k))];
   const selfIdx = order.findIndex((k) => byKey.get(k)!.self);
   if (selfIdx > 0) order.unshift(...order.splice(selfIdx, 1));
+  // Shared screens come right after self (UX.md §2 "Order").
+  const shares = order.filter((k) => byKey.get(k)!.share);
+  if (shares.length) {
+    const rest = order.filter((k) => !byKey.get(k)!.share);
+    const head = rest.length && byKey.get(rest[0]!)!.self ? 1 : 0;
+    order.splice(0, order.length, ...rest.slice(0, head), ...shares, ...rest.slice(head));
+  }
   const per = Math.max(1, Math.floor(perPage));
   const pages = Math.max(1, Math.ceil(order.length / per));
   const p = Math.min(Math.max(0, Math.floor(page)), pages - 1);
@@ -64,7 +75,7 @@ export function stableOrder(prev: readonly string[], tiles: readonly OrderTile[]
     let victim = -1;
     for (let i = start; i < end; i++) {
       const t = byKey.get(order[i]!)!;
-      if (t.self || t.speaking) continue;
+      if (t.self || t.speaking || t.share) continue;
       if (victim < 0) {
         victim = i;
         continue;

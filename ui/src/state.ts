@@ -15,7 +15,9 @@ import type {
   User,
   VideoLayer,
 } from "./types.js";
+import type { ShareSource } from "./generated/app.js";
 import { describeError } from "./errors.js";
+import { isShareStream } from "./names.js";
 import { ErrorCode } from "./generated/error-codes.js";
 
 export type Phase = "idle" | "joining" | "in-call" | "failed";
@@ -91,6 +93,8 @@ export interface CallState {
     first_frame: boolean;
   };
   local: { mic: boolean; camera: boolean };
+  /** Our own screen share while it runs (share.ts): the presenter layout's stage and the sharing bar. */
+  share: LocalShare | null;
   /**
    * Who speaks now (the ring, the people list). Set by `app/speaking` from
    * speaking.ts's tracker, which turns the 10-a-second level events into
@@ -106,6 +110,12 @@ export interface CallState {
   announcement: { seq: number; text: string } | null;
   token_expires_in: number | null;
   seq: number;
+}
+
+/** Our running screen share: the stream it is published as and what it shows. */
+export interface LocalShare {
+  stream_id: string;
+  source: ShareSource;
 }
 
 export interface Speaking {
@@ -132,7 +142,8 @@ export type AppAction =
   | { event: "app/failed"; error: CommandError }
   | { event: "app/dismiss"; id: number }
   | { event: "app/speaking"; self: boolean; streams: string[] }
-  | { event: "app/layer"; stream_id: string; layer: VideoLayer };
+  | { event: "app/layer"; stream_id: string; layer: VideoLayer }
+  | { event: "app/share"; share: LocalShare | null };
 
 export type Action = SdkEvent | AppEvent | AppAction;
 
@@ -151,6 +162,7 @@ export function initialState(local: { mic: boolean; camera: boolean } = { mic: t
     streams: {},
     publisher: { stream_id: null, state: "NoPublish", error_code: 0, quality: null, first_frame: false },
     local,
+    share: null,
     speaking: { self: false, streams: [] },
     online_count: null,
     messages: [],
@@ -213,6 +225,9 @@ export function reduce(s: CallState, a: Action): CallState {
     }
     case "app/panel":
       return { ...s, panel: a.panel, unread: a.panel === "chat" ? 0 : s.unread };
+    case "app/share":
+      if (a.share === null && s.share === null) return s;
+      return { ...s, share: a.share };
     case "app/chat-sending": {
       if (!s.self) return s;
       const msg: ChatMessage = {
@@ -484,7 +499,8 @@ export function people(s: CallState, query = ""): PersonRow[] {
   const otherRows: PersonRow[] = [];
   for (const [id, name] of others) {
     if (id === s.self?.user_id) continue;
-    const st = streamsByUser.get(id)?.[0];
+    const own = streamsByUser.get(id) ?? [];
+    const st = own.find((x) => !isShareStream(x.stream_id)) ?? own[0];
     otherRows.push({
       user_id: id,
       name: name || id,

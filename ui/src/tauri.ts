@@ -22,6 +22,7 @@ import type {
   VideoLayer,
   VideoSource,
 } from "./types.js";
+import type { ShareHint, ShareSource, ShareStatus } from "./generated/app.js";
 import { EVENT_ALIASES, SDK_EVENT_NAMES } from "./types.js";
 import { ErrorCode } from "./generated/error-codes.js";
 
@@ -123,6 +124,11 @@ export interface Api {
   /** Level reports every `interval_ms` (100..3000); safe in any state, before login too. */
   startSoundLevelMonitor(interval_ms: number): Promise<null>;
   stopSoundLevelMonitor(): Promise<null>;
+  /** The screens and windows that can be shared, with thumbnails (never the app's own windows). */
+  listShareSources(): Promise<ShareSource[]>;
+  /** Shares a source as the aux channel's stream `stream_id`; a running share is replaced. Later states: `ScreenCaptureStateUpdate`. */
+  startShare(a: { source_id: string; hint: ShareHint; stream_id: string }): Promise<ShareStatus>;
+  stopShare(): Promise<null>;
 }
 
 function tauri(): TauriGlobal {
@@ -184,6 +190,9 @@ export const api: Api = {
   appInfo: () => call("app_info"),
   startSoundLevelMonitor: (interval_ms) => call("start_sound_level_monitor", { interval_ms }),
   stopSoundLevelMonitor: () => call("stop_sound_level_monitor"),
+  listShareSources: () => call("list_share_sources"),
+  startShare: (a) => call("start_share", { ...a }),
+  stopShare: () => call("stop_share"),
 };
 
 /** A new IPC channel for `attach_canvas`. */

@@ -159,7 +159,7 @@ function streamTileSize(el: HTMLElement, dpr: number): TileSize[] {
   const streamId = tile?.dataset.streamId;
   if (!tile || !streamId) return [];
   const heightPx = toDevice(box(el.getBoundingClientRect()), dpr).height;
-  return [{ streamId, heightPx, shown: wantsVideo(el), thumbnail: tile.dataset.place === "strip" }];
+  return [{ streamId, heightPx, shown: wantsVideo(el), thumbnail: tile.dataset.place === "strip", share: tile.hasAttribute("data-share") }];
 }
 
 function measure(el: HTMLElement): TileBox {

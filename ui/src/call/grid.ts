@@ -1,5 +1,6 @@
 // The call stage: self view + one tile per remote stream, laid out by
-// layout.ts (solo / spotlight: remote big + self view beside or under it / paged grid).
+// layout.ts (solo / spotlight: remote big + self view beside or under it / paged grid /
+// speaker view / presenter: a shared screen on the stage, people in a strip).
 // Labels sit under the video rect, never on it, and no tile overlaps another
 // (native surfaces cover HTML and each other: UX.md §7).
 
@@ -11,6 +12,8 @@ import { ActiveSpeaker, stableOrder } from "../stage-order.js";
 import { barsFor, isPoor } from "../quality.js";
 import { hueFor, initials } from "../names.js";
 import { SELF_TILE, tileIdForStream } from "../session.js";
+import { isShareStream } from "../names.js";
+import { presentedShare, shareTookStage } from "../presenter.js";
 import { ErrorCode } from "../generated/error-codes.js";
 import { h, icon, setIcon, setText, toggleAttr } from "../ui/dom.js";
 
@@ -57,12 +60,20 @@ export interface TileModel {
   speaking: boolean;
   /** Join order (self: -1). */
   joinSeq: number;
+  /** A shared screen: ours (a placeholder, never our own screen: UX.md §2) or someone else's; null for people. */
+  share: "own" | "remote" | null;
 }
+
+/** The tile of our own share (no video: the presenter sees "You are presenting", not their screen). */
+export const OWN_SHARE_TILE = "own-share";
 
 /** The user's choice (null: automatic, UX.md §2: 1:1 = remote big + self view, 3+ = grid). */
 export type LayoutChoice = "grid" | "speaker";
-/** What the stage does: solo, 1:1 spotlight, paged grid, or speaker view (`focus`: a stage tile + a strip). */
-export type StageLayoutMode = "solo" | "spotlight" | "grid" | "focus";
+/**
+ * What the stage does: solo, 1:1 spotlight, paged grid, speaker view (`focus`:
+ * a stage tile + a strip), or `presenter` (speaker view with a shared screen on the stage).
+ */
+export type StageLayoutMode = "solo" | "spotlight" | "grid" | "focus" | "presenter";
 
 export function tileModels(s: CallState): TileModel[] {
   const models: TileModel[] = [];
@@ -81,10 +92,33 @@ export function tileModels(s: CallState): TileModel[] {
       status: publisherStatus(s),
       speaking: s.speaking.self && s.local.mic,
       joinSeq: -1,
+      share: null,
     });
+    if (s.share) {
+      models.push({
+        key: OWN_SHARE_TILE,
+        tileId: OWN_SHARE_TILE,
+        userId: s.self.user_id,
+        streamId: null,
+        self: false,
+        name: `Your screen: ${s.share.source.name}`,
+        micOn: true,
+        cameraOn: false,
+        rendering: false,
+        level: null,
+        status: "",
+        speaking: false,
+        joinSeq: -0.5,
+        share: "own",
+      });
+    }
   }
   const speaking = new Set(s.speaking.streams);
-  for (const st of orderedStreams(s)) models.push({ ...remoteModel(st), speaking: speaking.has(st.stream_id) });
+  for (const st of orderedStreams(s)) {
+    const m = remoteModel(st);
+    // No speaking ring on shares (UX.md §2).
+    models.push({ ...m, speaking: m.share === null && speaking.has(st.stream_id) });
+  }
   return models;
 }
 
@@ -100,19 +134,22 @@ function remoteModel(st: RemoteStream): Omit<TileModel, "speaking"> {
     if (st.player_error === ErrorCode.StreamEnded) status = "Paused";
     else status = st.ever_played ? "Reconnecting…" : "Connecting…";
   }
+  const share = isShareStream(st.stream_id);
+  const name = st.user.user_name || st.user.user_id;
   return {
     key: `stream:${st.stream_id}`,
     tileId: tileIdForStream(st.stream_id),
     userId: st.user.user_id,
     streamId: st.stream_id,
     self: false,
-    name: st.user.user_name || st.user.user_id,
+    name: share ? `${name}'s screen` : name,
     micOn: st.mic !== "Mute",
     cameraOn: st.camera !== "Mute",
     rendering: st.first_frame,
     level: st.quality?.level ?? null,
     status,
     joinSeq: st.seq,
+    share: share ? "remote" : null,
   };
 }
 
@@ -159,6 +196,8 @@ export class Grid {
   private retry: ReturnType<typeof setTimeout> | null = null;
   private lastLayout: LayoutChoice | null = null;
   private lastPinned: string | null = null;
+  /** The share on the stage at the last layout (a new one takes the stage). */
+  private presented: string | null = null;
   /** Effective layout after the last layout() ("grid" or "speaker"). */
   layoutName: LayoutChoice = "grid";
 
@@ -267,6 +306,7 @@ export class Grid {
     this.page = 0;
     this.choice = null;
     this.pinnedKey = null;
+    this.presented = null;
     this.orderKeys = [];
     this.lastSpoke.clear();
     this.active.reset();
@@ -295,6 +335,8 @@ export class Grid {
     });
     if (m.self) root.setAttribute("data-self", "");
     if (m.streamId) root.setAttribute("data-stream-id", m.streamId);
+    if (m.share) root.setAttribute("data-share", m.share);
+    if (m.share === "own") video.append(ownShareNote());
     this.grid.append(root);
     this.hooks.onTileCreated(video, m.tileId);
     return { root, video, avatar, mic, name, status, badge, pin };
@@ -332,6 +374,7 @@ export class Grid {
       lastSpokeAt: this.lastSpoke.get(m.key) ?? 0,
       cameraOn: m.cameraOn,
       joinSeq: m.joinSeq,
+      share: m.share !== null,
     }));
     const per = Number.isFinite(perPage) ? perPage : Math.max(1, this.models.length);
     this.orderKeys = stableOrder(this.orderKeys, tiles, per, page);
@@ -357,14 +400,26 @@ export class Grid {
     const remote = this.models.filter((m) => !m.self).length;
     const self = this.models.find((m) => m.self);
     if (this.pinnedKey && !this.views.has(this.pinnedKey)) this.pinnedKey = null;
-    // Automatic (no choice, no pin): today's rules; a pin always means speaker view.
+    // A new shared screen takes the stage (automatic layout again); a pin still wins.
+    const share = presentedShare(this.models.filter((m) => m.share).map((m) => ({ key: m.key, own: m.share === "own", joinSeq: m.joinSeq })));
+    if (shareTookStage(this.presented, share)) {
+      this.choice = null;
+      this.page = 0;
+    }
+    this.presented = share;
+    // Automatic (no choice, no pin): a share = presenter, else today's rules; a pin always means speaker view.
     const auto = stageMode(remote);
-    const layoutName: LayoutChoice = this.pinnedKey ? "speaker" : (this.choice ?? (auto === "spotlight" ? "speaker" : "grid"));
+    const layoutName: LayoutChoice = this.pinnedKey ? "speaker" : (this.choice ?? (share || auto === "spotlight" ? "speaker" : "grid"));
     let mode: StageLayoutMode;
     let stage: string | null = null;
     if (remote === 0 && !this.pinnedKey) mode = "solo";
     else if (layoutName === "grid") mode = remote === 0 ? "solo" : "grid";
-    else {
+    else if (share) {
+      // Presenter: the pinned tile or the shared screen on the stage, everyone else in the strip.
+      this.sortedModels();
+      stage = this.pinnedKey ?? share;
+      mode = "presenter";
+    } else {
       this.sortedModels();
       stage = this.stageKey();
       const stageIsRemote = this.models.some((m) => m.key === stage && !m.self);
@@ -389,8 +444,8 @@ export class Grid {
       if (sv) place(sv.root, fit.self, fit.self.width, "self");
       stage = main?.key ?? null;
       this.order(this.sortedModels());
-    } else if (mode === "focus") {
-      // Speaker view: the stage tile big, the others in a strip beside or under it (fitFocus), paged.
+    } else if (mode === "focus" || mode === "presenter") {
+      // Speaker view and presenter: the stage tile big, the others in a strip beside or under it (fitFocus), paged.
       const strip = this.sortedModels().filter((m) => m.key !== stage);
       let fit = fitFocus({ width, height, gap: GAP, labelHeight: LABEL_H, stripCount: strip.length });
       if (fit.pages > 1) fit = fitFocus({ width, height: height - PAGER_H, gap: GAP, labelHeight: LABEL_H, stripCount: strip.length });
@@ -433,7 +488,7 @@ export class Grid {
       this.grid.style.setProperty("--video-h", `${fit.videoHeight}px`);
       this.order(ordered);
     }
-    this.markTiles(mode === "focus" || mode === "spotlight" ? stage : null);
+    this.markTiles(mode === "focus" || mode === "spotlight" || mode === "presenter" ? stage : null);
     this.pages = pages;
     this.renderPager();
     if (this.lastLayout !== layoutName || this.lastPinned !== this.pinnedKey) {
@@ -492,4 +547,15 @@ export class Grid {
     dots.append(h("span", { class: "sr-only" }, `Page ${this.page + 1} of ${this.pages}`));
     this.pager.replaceChildren(prev, dots, next);
   }
+}
+
+/** Inside our own share's tile: what others see instead of our screen (no mirror of a mirror). */
+function ownShareNote(): HTMLElement {
+  return h(
+    "div",
+    { class: "share-note" },
+    icon("share"),
+    h("strong", {}, "You are presenting"),
+    h("span", {}, "Everyone in the call sees your screen"),
+  );
 }

@@ -17,6 +17,9 @@ import { DeviceMenu } from "../call/device-menu.js";
 import type { Diagnostics } from "../types.js";
 import type { SoundLevels } from "../levels.js";
 import { renderButtonLevel } from "../ui/meter.js";
+import type { ShareController } from "../share.js";
+import { SharePicker } from "../call/share-picker.js";
+import { ShareBar } from "../call/share-bar.js";
 
 export interface CallDeps {
   store: CallStore;
@@ -28,6 +31,8 @@ export interface CallDeps {
   onTileCreated: (video: HTMLElement, tileId: string) => void;
   /** Sound levels: the mic button's bars, the speaking ring (through the store), the "You're muted" hint. */
   levels: SoundLevels;
+  /** Our screen share: the Share button, the picker and the sharing bar drive it. */
+  share: ShareController;
 }
 
 export class CallScreen {
@@ -37,6 +42,8 @@ export class CallScreen {
   private stats = new StatsPopover();
   private micMenu: DeviceMenu;
   private camMenu: DeviceMenu;
+  private sharePicker: SharePicker;
+  private shareBar: ShareBar;
   private pttActive = false;
   private startedAt: number | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -60,6 +67,7 @@ export class CallScreen {
       peopleCount: q("#people-count"),
       info: q("#toggle-info"),
       layout: q("#toggle-layout"),
+      share: q("#toggle-share"),
       leave: q("#leave"),
       leaveDialog: q("#leave-dialog"),
       failedDialog: q("#failed-dialog"),
@@ -78,6 +86,8 @@ export class CallScreen {
     const live = (): boolean => d.session.engine !== null;
     this.micMenu = new DeviceMenu("audio", d.devices, d.settings, live);
     this.camMenu = new DeviceMenu("video", d.devices, d.settings, live);
+    this.sharePicker = new SharePicker(this.root, (id, hint) => d.share.start(id, hint));
+    this.shareBar = new ShareBar(q(".call-body"), () => void d.share.stop(), SHORTCUT_KEYS["toggle-share"]);
 
     this.el.mic!.addEventListener("click", () => this.run("toggle-mic"));
     this.el.cam!.addEventListener("click", () => this.run("toggle-camera"));
@@ -87,6 +97,7 @@ export class CallScreen {
     this.el.people!.addEventListener("click", () => this.run("toggle-people"));
     this.el.info!.addEventListener("click", () => this.panel.toggle("info"));
     this.el.layout!.addEventListener("click", () => this.run("toggle-layout"));
+    this.el.share!.addEventListener("click", () => this.run("toggle-share"));
     q("#open-invite").addEventListener("click", () => this.panel.open("info"));
     q("#show-help").addEventListener("click", () => this.run("help"));
     this.el.leave!.addEventListener("click", () => this.askLeave());
@@ -212,6 +223,7 @@ export class CallScreen {
       const dlg = this.el[id] as HTMLDialogElement;
       if (dlg.open) dlg.close();
     }
+    this.sharePicker.close();
     this.stats.popover.close(false);
     this.micMenu.popover.close(false);
     this.camMenu.popover.close(false);
@@ -256,6 +268,7 @@ export class CallScreen {
     this.el.chat!.setAttribute("aria-pressed", String(s.panel === "chat"));
     this.el.people!.setAttribute("aria-pressed", String(s.panel === "people"));
     this.el.info!.setAttribute("aria-pressed", String(s.panel === "info"));
+    this.renderShare(s);
     this.el.chatBadge!.hidden = s.unread === 0;
     setText(this.el.chatBadge!, s.unread > 99 ? "99+" : String(s.unread));
     this.el.chat!.setAttribute(
@@ -274,6 +287,18 @@ export class CallScreen {
       setText(this.el.failedDetail!, s.room.error_code ? `${t.detail} (code ${s.room.error_code})` : t.detail);
       if (!failed.open) failed.showModal();
     } else if (failed.open) failed.close();
+  }
+
+  /** The Share button (pressed while we share: a click stops) and the "You are sharing" bar. */
+  private renderShare(s: CallState): void {
+    const b = this.el.share!;
+    const sharing = s.share !== null;
+    b.setAttribute("aria-pressed", String(sharing));
+    b.dataset.state = sharing ? "on" : "off";
+    const label = `${sharing ? "Stop sharing your screen" : "Share your screen"} (${SHORTCUT_KEYS["toggle-share"]})`;
+    b.setAttribute("aria-label", label);
+    b.title = label;
+    this.shareBar.render(s.share);
   }
 
   private lastErrorText(s: CallState): string {
@@ -314,7 +339,7 @@ export class CallScreen {
   }
 
   private anyDialogOpen(): boolean {
-    return [this.el.leaveDialog, this.el.failedDialog, this.el.helpDialog].some((x) => (x as HTMLDialogElement).open);
+    return this.sharePicker.isOpen || [this.el.leaveDialog, this.el.failedDialog, this.el.helpDialog].some((x) => (x as HTMLDialogElement).open);
   }
 
   private onKey(e: KeyboardEvent): void {
@@ -392,6 +417,10 @@ export class CallScreen {
         break;
       case "toggle-layout":
         this.grid.toggleLayout();
+        break;
+      case "toggle-share":
+        if (this.d.share.sharing) void this.d.share.stop();
+        else if (s.phase === "in-call") void this.sharePicker.open(() => this.d.share.sources(), this.el.share!);
         break;
       case "escape":
         break;

@@ -47,6 +47,10 @@ export const icons = {
   focus: wrap(`<rect x="3" y="4" width="13" height="16" rx="1.5"/><rect x="18" y="4" width="3" height="4.5" rx="1"/><rect x="18" y="9.75" width="3" height="4.5" rx="1"/><rect x="18" y="15.5" width="3" height="4.5" rx="1"/>`),
   /** A fresh invite link ("New link"). */
   refresh: wrap(`<path d="M20 11.5A8 8 0 0 0 6.3 6.3L4 8.5"/><path d="M4 4v4.5h4.5"/><path d="M4 12.5a8 8 0 0 0 13.7 5.2L20 15.5"/><path d="M20 20v-4.5h-4.5"/>`),
+  /** Screen sharing: a screen with an arrow up (the Share button, the sharing bar). */
+  share: wrap(`<rect x="2.5" y="4" width="19" height="13" rx="2"/><path d="M8 21h8"/><path d="M12 17v4"/><path d="M12 14V8"/><path d="M9 10.5l3-3 3 3"/>`),
+  /** A window (the share picker's placeholder for a window without a thumbnail). */
+  window: wrap(`<rect x="3" y="4" width="18" height="16" rx="2"/><path d="M3 8.5h18"/><path d="M6 6.3h.01M8.5 6.3h.01"/>`),
   /** Reachability checks. */
   pulse: wrap(`<path d="M2.5 12h4l2.5-6 5 12 2.5-6h5"/>`),
 } as const;
