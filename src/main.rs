@@ -1,12 +1,15 @@
 //! `confer`: the command-line front of Confer.
 //!
 //! - `confer serve`: run the room server (generates a local config on first run).
-//! - `confer token mint|verify`: mint or check login tokens with an app's server secret.
+//! - `confer token mint|verify`: mint or check login tokens (JWTs) with an app's server secret.
+//! - `confer admin-token`, `confer rooms|users|streams|kick|mute|close-room|send-message`:
+//!   the server API (`admin`).
 //! - `confer call`: a headless participant that logs in and prints every SDK
 //!   event as one JSON line until Ctrl-C, then logs out cleanly; it can save
 //!   (`--save-received`) and probe (`--probe`) the streams it plays.
 //! - `confer doctor`: checks what a call to a server needs, step by step.
 
+mod admin;
 mod audio_args;
 mod call;
 mod connect_args;
@@ -41,6 +44,12 @@ enum Command {
     /// Mint or verify login tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Print an admin token for the server API.
+    AdminToken(admin::AdminTokenArgs),
+    /// Server API calls (rooms, users, streams, kick, mute, close-room,
+    /// send-message).
+    #[command(flatten)]
+    Api(admin::ApiCommand),
     /// Join a room as a headless participant and print events as JSON lines.
     // Boxed: by far the largest arguments (clippy::large_enum_variant).
     Call(Box<call::CallArgs>),
@@ -68,6 +77,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Token(cmd) => token::run(cmd),
+            Command::AdminToken(args) => admin::admin_token(args),
+            Command::Api(cmd) => admin::run(cmd).await,
             Command::Call(args) => call::run(*args).await,
             Command::Doctor(args) => doctor::run(*args).await,
             Command::Impair(args) => impair::run(*args).await,

@@ -1,8 +1,10 @@
 //! `confer token`: mint and verify login tokens with an app's server secret.
+//! Tokens are JWTs (HS256, [`server::jwt`]); `verify` also reads the legacy
+//! `CF1.` format the server still accepts.
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
-use protocol::token::{self, Expectation, Privilege, Privileges, TokenClaims};
+use protocol::token::{Expectation, Privilege, Privileges, TokenClaims};
 use server::ServerConfig;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -45,7 +47,7 @@ pub(crate) struct MintArgs {
     /// (it never kicks anyone out).
     #[arg(long)]
     invite: bool,
-    /// Lifetime in seconds.
+    /// Lifetime in seconds (at most 30 days; 0 mints an expired token).
     #[arg(long, default_value_t = 3600)]
     ttl: u64,
     /// Do not grant the publish privilege.
@@ -75,6 +77,12 @@ pub(crate) struct VerifyArgs {
 pub(crate) fn run(cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Mint(args) => {
+            if args.ttl > server::jwt::MAX_LIFETIME_SECS {
+                return Err(anyhow!(
+                    "--ttl is at most {} seconds: servers refuse longer-lived tokens",
+                    server::jwt::MAX_LIFETIME_SECS
+                ));
+            }
             let secret = args.source.secret()?;
             let privileges = Privileges {
                 login: !args.no_login,
@@ -94,7 +102,7 @@ pub(crate) fn run(cmd: TokenCommand) -> anyhow::Result<()> {
                 }
                 (None, None) => return Err(anyhow!("--user or --invite --room is required")),
             };
-            println!("{}", token::mint(secret.as_bytes(), &claims));
+            println!("{}", server::jwt::mint(secret.as_bytes(), &claims));
             Ok(())
         }
         TokenCommand::Verify(args) => {
@@ -105,7 +113,7 @@ pub(crate) fn run(cmd: TokenCommand) -> anyhow::Result<()> {
                 room_id: &args.room,
                 privilege: Privilege::Login,
             };
-            match token::verify(&args.token, secret.as_bytes(), &expect, unix_now()) {
+            match server::jwt::verify(&args.token, secret.as_bytes(), &expect, unix_now()) {
                 Ok(claims) => {
                     println!("{}", serde_json::to_string(&claims)?);
                     Ok(())
@@ -117,8 +125,27 @@ pub(crate) fn run(cmd: TokenCommand) -> anyhow::Result<()> {
 }
 
 impl SecretSource {
-    fn secret(&self) -> anyhow::Result<String> {
+    /// The secret of `app_id`: `secret` if given, else from `config` (or
+    /// the default config path).
+    pub(crate) fn new(app_id: u32, secret: Option<String>, config: Option<PathBuf>) -> Self {
+        SecretSource {
+            app_id,
+            secret,
+            config,
+        }
+    }
+
+    /// The AppID.
+    pub(crate) fn app_id(&self) -> u32 {
+        self.app_id
+    }
+
+    /// The app's server secret.
+    pub(crate) fn secret(&self) -> anyhow::Result<String> {
         if let Some(secret) = &self.secret {
+            if secret.is_empty() {
+                return Err(anyhow!("the server secret is empty"));
+            }
             return Ok(secret.clone());
         }
         let path = self
@@ -136,7 +163,8 @@ impl SecretSource {
     }
 }
 
-fn unix_now() -> u64 {
+/// Now, in Unix seconds.
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

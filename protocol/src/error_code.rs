@@ -128,6 +128,11 @@ error_codes! {
     /// An invite's login asked for a user ID someone is using (an invite
     /// never kicks anyone out): pick another one.
     UserIdInUse = 1_002_021 => "someone in this app already uses this user ID; pick another",
+    /// The server's operator removed this user from the room (server API
+    /// `kick`); do not retry.
+    KickedByServer = 1_002_022 => "the server's operator removed this user from the room",
+    /// The server's operator closed the room (server API `close-room`).
+    RoomClosed = 1_002_023 => "the server's operator closed the room",
     /// A broadcast message was empty.
     BroadcastEmpty = 1_002_030 => "broadcast message is empty",
     /// A broadcast message was longer than 1024 bytes.
@@ -240,6 +245,16 @@ error_codes! {
     TokenNoPublishPrivilege = 1_007_008 => "token does not grant the publish privilege",
     /// Minting tokens over HTTP is disabled on this server (production config).
     TokenMintingDisabled = 1_007_009 => "token minting is disabled on this server",
+    /// The token's JWT header names an algorithm other than HS256 (`none`,
+    /// RS256 with the secret as a public key, ...): refused.
+    TokenAlgorithmRefused = 1_007_010 => "token must be signed with HS256; other algorithms and alg none are refused",
+    /// The token is longer than 2048 bytes.
+    TokenTooLarge = 1_007_011 => "token is longer than 2048 bytes",
+    /// The token expires further ahead than the longest lifetime a server
+    /// accepts (30 days).
+    TokenLifetimeTooLong = 1_007_012 => "token lives longer than the 30-day maximum",
+    /// The token's `nbf` (not before) is still in the future.
+    TokenNotYetValid = 1_007_013 => "token is not valid yet (its nbf is in the future)",
 
     // ---- network ----
     /// A TURN server did not answer (nothing came back in time).
@@ -281,6 +296,19 @@ error_codes! {
     /// `GET /updates/...`: no such file in the update feed, or the server
     /// hosts no update feed (`confer serve --update-feed DIR`).
     UpdateFileNotFound = 1_009_013 => "no such file in this server's update feed",
+    /// A server API call without an `Authorization: Bearer` admin token.
+    AdminTokenRequired = 1_009_014 => "an admin token is required: Authorization: Bearer <token> (confer admin-token)",
+    /// A server API call with a valid token that is not an admin token
+    /// (a login token, say).
+    NotAdminToken = 1_009_015 => "this token does not grant admin access",
+    /// A server API call named a room with nobody in it on this server.
+    RoomNotFound = 1_009_016 => "no such room on this server",
+    /// A server API call named a user who is not in the room.
+    UserNotFound = 1_009_017 => "no such user in this room",
+    /// A server API call named a stream that is not published in the room.
+    StreamNotFound = 1_009_018 => "no such stream in this room",
+    /// A server API path that does not exist.
+    ApiNotFound = 1_009_019 => "no such server API endpoint",
 }
 
 impl ErrorCode {

@@ -3,6 +3,10 @@
 //!
 //! Format: `CF1.<base64url(JSON claims)>.<base64url(HMAC-SHA256(secret, "CF1." + claims))>`.
 //!
+//! This is the legacy format: servers mint JWTs (HS256, the same claims;
+//! `server::jwt`) and still accept `CF1.` tokens for one release. The
+//! claims, the refusals ([`TokenError`]) and [`check`] are shared by both.
+//!
 //! ```
 //! use protocol::token::{mint, verify, Expectation, Privilege, Privileges, TokenClaims};
 //! let claims = TokenClaims::new(7, "alice", Some("room1".into()), Privileges::ALL, 1_000, 3_600);
@@ -19,7 +23,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-const PREFIX: &str = "CF1.";
+/// What every token in this (legacy) format starts with; a JWT never does.
+pub const PREFIX: &str = "CF1.";
 
 /// What a token allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +37,12 @@ pub struct Privileges {
 }
 
 impl Privileges {
+    /// Nothing: neither login nor publish.
+    pub const NONE: Privileges = Privileges {
+        login: false,
+        publish: false,
+    };
+
     /// Login and publish.
     pub const ALL: Privileges = Privileges {
         login: true,
@@ -144,6 +155,18 @@ pub enum TokenError {
     /// Lacks the privilege.
     #[error("token does not grant the {0:?} privilege")]
     MissingPrivilege(Privilege),
+    /// Longer than [`MAX_TOKEN_BYTES`].
+    #[error("token is longer than {MAX_TOKEN_BYTES} bytes")]
+    TooLarge,
+    /// A JWT signed with another algorithm than HS256 (or `alg: none`).
+    #[error("token algorithm {0:?} is refused; only HS256 is accepted")]
+    AlgorithmRefused(String),
+    /// A JWT that expires further ahead than the server accepts.
+    #[error("token expires {0} s from now, more than the longest lifetime accepted")]
+    LifetimeTooLong(u64),
+    /// A JWT whose `nbf` is still ahead.
+    #[error("token is valid only in {0} s")]
+    NotYetValid(u64),
 }
 
 impl TokenError {
@@ -158,6 +181,10 @@ impl TokenError {
             TokenError::WrongRoom => ErrorCode::TokenWrongRoom,
             TokenError::MissingPrivilege(Privilege::Login) => ErrorCode::TokenNoLoginPrivilege,
             TokenError::MissingPrivilege(Privilege::Publish) => ErrorCode::TokenNoPublishPrivilege,
+            TokenError::TooLarge => ErrorCode::TokenTooLarge,
+            TokenError::AlgorithmRefused(_) => ErrorCode::TokenAlgorithmRefused,
+            TokenError::LifetimeTooLong(_) => ErrorCode::TokenLifetimeTooLong,
+            TokenError::NotYetValid(_) => ErrorCode::TokenNotYetValid,
         }
     }
 }
@@ -191,6 +218,14 @@ pub fn verify(
     mac(secret, signed.as_bytes())
         .verify_slice(&sig)
         .map_err(|_| TokenError::Forged)?;
+    check(&claims, expect, now)?;
+    Ok(claims)
+}
+
+/// Checks claims whose signature has been verified (in any token format)
+/// against what the login expects: invite, user, room, expiry (at `now`,
+/// Unix seconds) and privilege. The app is checked before the signature.
+pub fn check(claims: &TokenClaims, expect: &Expectation<'_>, now: u64) -> Result<(), TokenError> {
     if claims.is_invite() {
         // An invite without a room would be a pass to every room.
         if claims.room_id.is_none() {
@@ -216,11 +251,14 @@ pub fn verify(
     if !granted {
         return Err(TokenError::MissingPrivilege(expect.privilege));
     }
-    Ok(claims)
+    Ok(())
 }
 
 fn split(token: &str) -> Result<(&str, TokenClaims, Vec<u8>), TokenError> {
-    if token.len() > MAX_TOKEN_BYTES || !token.starts_with(PREFIX) {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLarge);
+    }
+    if !token.starts_with(PREFIX) {
         return Err(TokenError::Malformed);
     }
     let (signed, sig) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;

@@ -1,8 +1,9 @@
 //! The app registry and credential checks: who may log in, and for how long.
 
 use crate::config::AppConfig;
+use crate::jwt;
 use protocol::auth::verify_login_proof;
-use protocol::token::{self, Expectation, Privilege};
+use protocol::token::{Expectation, Privilege};
 use protocol::{Credentials, ErrorCode};
 use std::collections::HashMap;
 
@@ -80,7 +81,8 @@ impl AppRegistry {
         }
     }
 
-    /// Checks a login token for `claim` at `now_unix` seconds.
+    /// Checks a login token (a JWT, or a legacy `CF1.` token) for `claim` at
+    /// `now_unix` seconds.
     pub fn check_token(
         &self,
         claim: LoginClaim<'_>,
@@ -94,7 +96,7 @@ impl AppRegistry {
             room_id: claim.room_id,
             privilege: Privilege::Login,
         };
-        let claims = token::verify(token, app.server_secret.as_bytes(), &expect, now_unix)
+        let claims = jwt::verify(token, app.server_secret.as_bytes(), &expect, now_unix)
             .map_err(|e| e.code())?;
         Ok(Authorized {
             token_expires_at: Some(claims.exp),
@@ -136,8 +138,9 @@ impl Authorized {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jwt::mint;
     use protocol::auth::login_proof;
-    use protocol::token::{mint, Privileges, TokenClaims};
+    use protocol::token::{Privileges, TokenClaims};
 
     fn registry() -> (AppRegistry, AppConfig) {
         let app = AppConfig {

@@ -1,5 +1,6 @@
 //! HTTP routes: `/ws` signaling, `/healthz`, `/metrics`, and the web debug
-//! page with its API ([`crate::web`]), the update feed ([`crate::updates`]).
+//! page with its API ([`crate::web`]), the update feed ([`crate::updates`]),
+//! the server API ([`crate::admin_api`]).
 
 use crate::connection::{self, ReadError};
 use crate::gate::Admitted;
@@ -29,6 +30,7 @@ pub fn app(state: ServerState) -> Router {
         .route("/metrics", get(metrics))
         .merge(crate::web::routes())
         .merge(crate::updates::routes())
+        .merge(crate::admin_api::routes())
         .with_state(state)
 }
 

@@ -111,6 +111,29 @@ pub enum Leave {
     },
     /// A resume needed events no longer buffered.
     EventsLost,
+    /// The server's operator removed the session (server API): the client
+    /// gets `Kicked` with this code (`KickedByServer`, `RoomClosed`).
+    Removed(ErrorCode),
+}
+
+/// A room as the server API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSummary {
+    /// The room.
+    pub room_id: String,
+    /// Users in it.
+    pub users: u32,
+    /// Streams published in it.
+    pub streams: u32,
+}
+
+/// A stream as the server API lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamListing {
+    /// What the room sees (its mute flags include the server's mute).
+    pub info: StreamInfo,
+    /// What the server's operator muted.
+    pub server_muted: Muted,
 }
 
 #[derive(Debug, Default)]
@@ -118,7 +141,8 @@ struct HubState {
     sessions: HashMap<String, Session>,
     rooms: HashMap<RoomKey, Room>,
     users: HashMap<(u32, String), String>,
-    tombstones: HashMap<String, Instant>,
+    /// Sessions removed for good, until when, and the code a resume gets.
+    tombstones: HashMap<String, (Instant, ErrorCode)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -151,12 +175,32 @@ pub struct Muted {
     pub video: bool,
 }
 
+impl Muted {
+    /// Muted in either.
+    fn or(self, other: Muted) -> Muted {
+        Muted {
+            audio: self.audio || other.audio,
+            video: self.video || other.video,
+        }
+    }
+}
+
+/// A stream the server's operator muted: what its publisher sends, and
+/// what the server mutes on top.
+#[derive(Debug, Clone, Copy)]
+struct ServerMute {
+    own: Muted,
+    server: Muted,
+}
+
 #[derive(Debug)]
 struct Room {
     /// Session IDs in join order.
     members: Vec<String>,
     /// Streams with their publishing session.
     streams: Vec<(String, StreamInfo)>,
+    /// Streams the server's operator muted, by stream ID.
+    server_mutes: HashMap<String, ServerMute>,
     last_message_id: u64,
     broadcasts: TokenBucket,
 }
@@ -221,6 +265,7 @@ impl Hub {
             .or_insert_with(|| Room {
                 members: Vec::new(),
                 streams: Vec::new(),
+                server_mutes: HashMap::new(),
                 last_message_id: 0,
                 broadcasts: TokenBucket::new(
                     BROADCASTS_PER_ROOM_PER_SECOND.into(),
@@ -330,12 +375,12 @@ impl Hub {
             code,
             cleanups: Vec::new(),
         };
-        if st
+        if let Some((_, code)) = st
             .tombstones
             .get(session_id)
-            .is_some_and(|until| *until > now)
+            .filter(|(until, _)| *until > now)
         {
-            return Err(refused(ErrorCode::KickedOut));
+            return Err(refused(*code));
         }
         let Some(s) = st.sessions.get_mut(session_id) else {
             return Err(refused(ErrorCode::SessionExpired));
@@ -407,7 +452,7 @@ impl Hub {
     /// their rooms and kicking their connections) and forgets old tombstones.
     pub fn sweep(&self, now: Instant) -> Vec<Cleanup> {
         let mut st = self.lock();
-        st.tombstones.retain(|_, until| *until > now);
+        st.tombstones.retain(|_, (until, _)| *until > now);
         let expired: Vec<String> = st
             .sessions
             .iter()
@@ -530,6 +575,7 @@ impl Hub {
             .position(|(o, i)| o == session_id && i.stream_id == stream_id)
             .ok_or(ErrorCode::NotPublishing)?;
         let (_, info) = room.streams.remove(index);
+        room.server_mutes.remove(stream_id);
         let event = Arc::new(RoomEvent::StreamUpdate {
             update_type: UpdateType::Delete,
             streams: vec![info],
@@ -555,12 +601,6 @@ impl Hub {
         now: Instant,
         unix_ms: u64,
     ) -> Result<u64, ErrorCode> {
-        if text.is_empty() {
-            return Err(ErrorCode::BroadcastEmpty);
-        }
-        if text.len() > MAX_BROADCAST_BYTES {
-            return Err(ErrorCode::BroadcastTooLong);
-        }
         let mut st = self.lock();
         let HubState {
             sessions, rooms, ..
@@ -568,25 +608,7 @@ impl Hub {
         let s = sessions.get(session_id).ok_or(ErrorCode::NotLoggedIn)?;
         let from_user = s.user.clone();
         let room = rooms.get_mut(&s.room_key()).ok_or(ErrorCode::NotLoggedIn)?;
-        if !room.broadcasts.try_take(1, now) {
-            return Err(ErrorCode::BroadcastRateLimited);
-        }
-        room.last_message_id += 1;
-        let message_id = room.last_message_id;
-        let event = Arc::new(RoomEvent::Broadcast {
-            message: BroadcastMessage {
-                message_id,
-                from_user,
-                text: text.to_owned(),
-                send_time_ms: unix_ms,
-            },
-        });
-        for id in room.members.iter().filter(|id| *id != session_id) {
-            if let Some(other) = sessions.get_mut(id) {
-                other.deliver(&event);
-            }
-        }
-        Ok(message_id)
+        room.broadcast(sessions, Some(session_id), from_user, text, now, unix_ms)
     }
 
     /// Whether the session may publish a new stream at `now_unix` seconds
@@ -649,6 +671,182 @@ impl Hub {
         true
     }
 
+    /// The rooms of `app_id` on this node, by room ID.
+    pub fn rooms_of(&self, app_id: u32) -> Vec<RoomSummary> {
+        let st = self.lock();
+        let mut rooms: Vec<RoomSummary> = st
+            .rooms
+            .iter()
+            .filter(|(key, _)| key.app_id == app_id)
+            .map(|(key, room)| RoomSummary {
+                room_id: key.room_id.clone(),
+                users: count_of(room.members.len()),
+                streams: count_of(room.streams.len()),
+            })
+            .collect();
+        rooms.sort_by(|a, b| a.room_id.cmp(&b.room_id));
+        rooms
+    }
+
+    /// The users in a room, in join order; `RoomNotFound` if it has none.
+    pub fn room_users(&self, app_id: u32, room_id: &str) -> Result<Vec<UserInfo>, ErrorCode> {
+        let st = self.lock();
+        let room = st.room(app_id, room_id)?;
+        Ok(room
+            .members
+            .iter()
+            .filter_map(|id| st.sessions.get(id))
+            .map(|s| s.user.clone())
+            .collect())
+    }
+
+    /// The streams published in a room, with the server's mutes.
+    pub fn room_streams(
+        &self,
+        app_id: u32,
+        room_id: &str,
+    ) -> Result<Vec<StreamListing>, ErrorCode> {
+        let st = self.lock();
+        let room = st.room(app_id, room_id)?;
+        Ok(room
+            .streams
+            .iter()
+            .map(|(_, info)| StreamListing {
+                info: info.clone(),
+                server_muted: room
+                    .server_mutes
+                    .get(&info.stream_id)
+                    .map(|m| m.server)
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Removes a user from a room for the server's operator: the client
+    /// gets `Kicked` with `KickedByServer`, the others a user Delete.
+    pub fn remove_user(
+        &self,
+        app_id: u32,
+        room_id: &str,
+        user_id: &str,
+        now: Instant,
+    ) -> Result<Vec<Cleanup>, ErrorCode> {
+        let mut st = self.lock();
+        let room = st.room(app_id, room_id)?;
+        let session_id = room
+            .members
+            .iter()
+            .find(|id| {
+                st.sessions
+                    .get(*id)
+                    .is_some_and(|s| s.user.user_id == user_id)
+            })
+            .cloned()
+            .ok_or(ErrorCode::UserNotFound)?;
+        Ok(st.remove(
+            &session_id,
+            Leave::Removed(ErrorCode::KickedByServer),
+            now + self.heartbeat_timeout,
+        ))
+    }
+
+    /// Closes a room: every member gets `Kicked` with `RoomClosed`.
+    /// Returns how many were removed, and the store writes.
+    pub fn close_room(
+        &self,
+        app_id: u32,
+        room_id: &str,
+        now: Instant,
+    ) -> Result<(usize, Vec<Cleanup>), ErrorCode> {
+        let mut st = self.lock();
+        let members = st.room(app_id, room_id)?.members.clone();
+        let mut cleanups = Vec::new();
+        for id in &members {
+            cleanups.extend(st.remove(
+                id,
+                Leave::Removed(ErrorCode::RoomClosed),
+                now + self.heartbeat_timeout,
+            ));
+        }
+        Ok((members.len(), cleanups))
+    }
+
+    /// The server's operator mutes (`Some(true)`) or lifts the mute on
+    /// (`Some(false)`) a stream's audio or video; `None` leaves a kind as
+    /// it is. The room sees the stream muted while either its publisher or
+    /// the server mutes it (a `StreamStateUpdate` when that changes).
+    /// Returns what the server mutes now.
+    pub fn server_mute(
+        &self,
+        app_id: u32,
+        room_id: &str,
+        stream_id: &str,
+        audio: Option<bool>,
+        video: Option<bool>,
+    ) -> Result<Muted, ErrorCode> {
+        let mut st = self.lock();
+        let HubState {
+            sessions, rooms, ..
+        } = &mut *st;
+        let room = rooms
+            .get_mut(&RoomKey {
+                app_id,
+                room_id: room_id.to_owned(),
+            })
+            .ok_or(ErrorCode::RoomNotFound)?;
+        let (owner, info) = room
+            .streams
+            .iter()
+            .find(|(_, i)| i.stream_id == stream_id)
+            .ok_or(ErrorCode::StreamNotFound)?;
+        let owner = owner.clone();
+        let current = Muted {
+            audio: info.audio_muted,
+            video: info.video_muted,
+        };
+        let mut mute = room
+            .server_mutes
+            .get(stream_id)
+            .copied()
+            .unwrap_or(ServerMute {
+                own: current,
+                server: Muted::default(),
+            });
+        mute.server.audio = audio.unwrap_or(mute.server.audio);
+        mute.server.video = video.unwrap_or(mute.server.video);
+        if mute.server == Muted::default() {
+            room.server_mutes.remove(stream_id);
+        } else {
+            room.server_mutes.insert(stream_id.to_owned(), mute);
+        }
+        room.announce_state(sessions, &owner, stream_id, mute.own.or(mute.server));
+        Ok(mute.server)
+    }
+
+    /// Sends a broadcast message from the server's operator (as `from`) to
+    /// everyone in a room. Returns the message ID.
+    pub fn server_broadcast(
+        &self,
+        app_id: u32,
+        room_id: &str,
+        from: UserInfo,
+        text: &str,
+        now: Instant,
+        unix_ms: u64,
+    ) -> Result<u64, ErrorCode> {
+        let mut st = self.lock();
+        let HubState {
+            sessions, rooms, ..
+        } = &mut *st;
+        let room = rooms
+            .get_mut(&RoomKey {
+                app_id,
+                room_id: room_id.to_owned(),
+            })
+            .ok_or(ErrorCode::RoomNotFound)?;
+        room.broadcast(sessions, None, from, text, now, unix_ms)
+    }
+
     /// Rooms and sessions on this node.
     pub fn counts(&self) -> (usize, usize) {
         let st = self.lock();
@@ -663,6 +861,16 @@ impl Hub {
 }
 
 impl HubState {
+    /// The room `room_id` of `app_id`; `RoomNotFound` if nobody is in it.
+    fn room(&self, app_id: u32, room_id: &str) -> Result<&Room, ErrorCode> {
+        self.rooms
+            .get(&RoomKey {
+                app_id,
+                room_id: room_id.to_owned(),
+            })
+            .ok_or(ErrorCode::RoomNotFound)
+    }
+
     /// Removes a session and tells its room. `tombstone_until` is used for kicks.
     fn remove(&mut self, session_id: &str, why: Leave, tombstone_until: Instant) -> Vec<Cleanup> {
         let Some(mut gone) = self.sessions.remove(session_id) else {
@@ -708,16 +916,14 @@ impl HubState {
             session_id: session_id.to_owned(),
         }));
         let (what, notice) = match why {
-            Leave::Kicked { .. } => {
-                self.tombstones
-                    .insert(session_id.to_owned(), tombstone_until);
-                let code = ErrorCode::KickedOut;
-                let kicked = ServerMessage::Kicked {
-                    code,
-                    message: code.message().to_owned(),
-                };
-                ("session kicked out by a new login", Some(kicked))
-            }
+            Leave::Kicked { .. } => (
+                "session kicked out by a new login",
+                Some(self.tombstone(session_id, tombstone_until, ErrorCode::KickedOut)),
+            ),
+            Leave::Removed(code) => (
+                "session removed by the server's operator",
+                Some(self.tombstone(session_id, tombstone_until, code)),
+            ),
             Leave::Expired => {
                 // Not a kick: the client logs in again as after a cut.
                 let code = ErrorCode::SessionExpired;
@@ -743,6 +949,16 @@ impl HubState {
         }
         cleanups
     }
+
+    /// Keeps a removed session from resuming until `until` (a resume gets
+    /// `code`) and returns the `Kicked` message its client gets.
+    fn tombstone(&mut self, session_id: &str, until: Instant, code: ErrorCode) -> ServerMessage {
+        self.tombstones.insert(session_id.to_owned(), (until, code));
+        ServerMessage::Kicked {
+            code,
+            message: code.message().to_owned(),
+        }
+    }
 }
 
 impl Room {
@@ -764,6 +980,9 @@ impl Room {
         });
         if removed.is_empty() {
             return Vec::new();
+        }
+        for info in &removed {
+            self.server_mutes.remove(&info.stream_id);
         }
         let cleanups = removed
             .iter()
@@ -787,9 +1006,30 @@ impl Room {
         cleanups
     }
 
-    /// Sets the state of `stream_id` if `session_id` publishes it, telling
-    /// the other members when it changed. `false` if it does not publish it.
+    /// Sets the state its publisher reports for `stream_id` if
+    /// `session_id` publishes it (combined with a server mute), telling the
+    /// other members when it changed. `false` if it does not publish it.
     fn set_state(
+        &mut self,
+        sessions: &mut HashMap<String, Session>,
+        session_id: &str,
+        stream_id: &str,
+        muted: Muted,
+    ) -> bool {
+        let muted = match self.server_mutes.get_mut(stream_id) {
+            Some(mute) => {
+                mute.own = muted;
+                muted.or(mute.server)
+            }
+            None => muted,
+        };
+        self.announce_state(sessions, session_id, stream_id, muted)
+    }
+
+    /// Records what the room sees of `stream_id` (published by
+    /// `session_id`) and tells the other members when it changed. `false`
+    /// if the session does not publish it.
+    fn announce_state(
         &mut self,
         sessions: &mut HashMap<String, Session>,
         session_id: &str,
@@ -819,6 +1059,46 @@ impl Room {
             }
         }
         true
+    }
+}
+
+impl Room {
+    /// Sends a broadcast message to every member but `sender` (`None`: the
+    /// server's operator sends it), within the room's rate. Returns its ID.
+    fn broadcast(
+        &mut self,
+        sessions: &mut HashMap<String, Session>,
+        sender: Option<&str>,
+        from_user: UserInfo,
+        text: &str,
+        now: Instant,
+        unix_ms: u64,
+    ) -> Result<u64, ErrorCode> {
+        if text.is_empty() {
+            return Err(ErrorCode::BroadcastEmpty);
+        }
+        if text.len() > MAX_BROADCAST_BYTES {
+            return Err(ErrorCode::BroadcastTooLong);
+        }
+        if !self.broadcasts.try_take(1, now) {
+            return Err(ErrorCode::BroadcastRateLimited);
+        }
+        self.last_message_id += 1;
+        let message_id = self.last_message_id;
+        let event = Arc::new(RoomEvent::Broadcast {
+            message: BroadcastMessage {
+                message_id,
+                from_user,
+                text: text.to_owned(),
+                send_time_ms: unix_ms,
+            },
+        });
+        for id in self.members.iter().filter(|id| Some(id.as_str()) != sender) {
+            if let Some(other) = sessions.get_mut(id) {
+                other.deliver(&event);
+            }
+        }
+        Ok(message_id)
     }
 }
 

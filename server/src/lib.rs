@@ -10,6 +10,8 @@
 //! - `GET /`: the web debug page, and its API under `/api/` ([`web`]).
 //! - `GET /updates/{path}`: the desktop app's update feed, when one is
 //!   configured (`updates`).
+//! - `POST /api/v1/{method}`: the server API for an app's backend, with an
+//!   admin token ([`admin_api`]); login and admin tokens are JWTs ([`jwt`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), server::ServeError> {
@@ -30,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admin_api;
 mod apps;
 pub mod config;
 pub mod connection;
@@ -37,6 +40,7 @@ pub mod gate;
 mod http;
 mod hub;
 pub mod ice;
+pub mod jwt;
 mod listener;
 mod media;
 mod media_queue;

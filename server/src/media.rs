@@ -15,7 +15,7 @@
 use crate::config::MediaConfig;
 use crate::hub::Hub;
 use crate::plays::PlaySubscriptions;
-use crate::sfu::{LegRef, Sfu, SfuObserver, StreamKey};
+use crate::sfu::{ForwardingMute, LegRef, Sfu, SfuObserver, StreamKey};
 use crate::store::Cleanup;
 use protocol::{ErrorCode, IceCandidate, MediaRole, ServerMessage, VideoLayer};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -219,6 +219,9 @@ impl Media {
                         stream_id: stream.id.clone(),
                     };
                     self.sfu.stop_publishing(&key, &stream.session_id).await;
+                    // A server mute ends with the stream.
+                    self.sfu
+                        .set_forwarding_mute(&key, ForwardingMute::default());
                 }
                 Cleanup::LeaveRoom(member) => {
                     lock(&self.plays).drop_session(&member.session_id);

@@ -6,7 +6,7 @@
 //! - `GET /api/info`: what the page needs to start: the protocol version and
 //!   the AppIDs of development apps (so a local page can fill the AppID in).
 //! - `POST /api/dev-token` `{app_id, user_id, room_id?, ttl_secs?}`: mints a
-//!   login token, only for apps with `dev_mode = true` (the generated local
+//!   login token (a JWT, [`crate::jwt`]), only for apps with `dev_mode = true` (the generated local
 //!   config). A server without development apps answers 404 and a
 //!   production app 403, both with [`ErrorCode::TokenMintingDisabled`].
 //!
@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protocol::ids;
-use protocol::token::{self, Privileges, TokenClaims};
+use protocol::token::{Privileges, TokenClaims};
 use protocol::{ErrorCode, PROTOCOL_VERSION};
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -210,7 +210,7 @@ async fn dev_token(State(state): State<ServerState>, body: Bytes) -> Response {
     );
     tracing::info!(app_id = app.app_id, user_id = %claims.user_id, "development token minted");
     Json(DevTokenResponse {
-        token: token::mint(app.server_secret.as_bytes(), &claims),
+        token: crate::jwt::mint(app.server_secret.as_bytes(), &claims),
         expires_in_secs: ttl,
     })
     .into_response()

@@ -107,6 +107,7 @@ mod temporal;
 mod video_writer;
 
 pub use mux::{MuxCounters, MuxError};
+pub use state::ForwardingMute;
 
 use crate::config::MediaConfig;
 use engine::{usable_remote_candidate, Announce, LegConnection, Transport};
@@ -454,6 +455,16 @@ impl Sfu {
             session_id: session_id.to_owned(),
         };
         self.inner.send(Command::Cap { leg, cap });
+    }
+
+    /// Stops (or resumes) forwarding the stream's audio or video to its
+    /// players, this publisher connection and the next ones, until lifted
+    /// with [`ForwardingMute::default`].
+    pub fn set_forwarding_mute(&self, stream: &StreamKey, muted: ForwardingMute) {
+        self.inner.send(Command::ForwardingMute {
+            stream: stream.clone(),
+            muted,
+        });
     }
 
     /// Whether the session has a player connection for the stream.

@@ -26,7 +26,7 @@ use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -126,6 +126,12 @@ pub(super) enum Command {
     KeyframeDue { track: TrackRef, layer: VideoLayer },
     /// A session's cap on the video layers of a stream it plays.
     Cap { leg: LegRef, cap: VideoLayer },
+    /// The server's operator stops (or resumes) forwarding a stream's audio
+    /// or video to its players (server API `mute_stream`).
+    ForwardingMute {
+        stream: StreamKey,
+        muted: ForwardingMute,
+    },
     /// The layers a player leg's video writer wants of its track changed.
     Wanted {
         leg: Leg,
@@ -202,6 +208,26 @@ impl Closing {
     }
 }
 
+/// Which of a stream's kinds the SFU does not forward: the server's
+/// operator muted them (the publisher keeps sending).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForwardingMute {
+    /// Audio is not forwarded.
+    pub audio: bool,
+    /// Video is not forwarded.
+    pub video: bool,
+}
+
+impl ForwardingMute {
+    fn of(self, kind: RtpCodecKind) -> bool {
+        if kind == RtpCodecKind::Video {
+            self.video
+        } else {
+            self.audio
+        }
+    }
+}
+
 /// What the synchronous queries of `Sfu` read: published by the owner
 /// after every change.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -222,6 +248,9 @@ pub(super) struct State {
     /// The latest video layer cap each session set per stream: a player leg
     /// built while a cap changed takes it over the one its offer read.
     caps: HashMap<(StreamKey, String), VideoLayer>,
+    /// Streams the server's operator muted: kept across publisher legs (a
+    /// republish after a reconnect stays muted) until lifted.
+    forwarding_mutes: HashMap<StreamKey, ForwardingMute>,
     /// What the observer is told once the view is published.
     notices: Vec<Notice>,
 }
@@ -263,6 +292,9 @@ struct SourceTrack {
     meter: Arc<LayerMeter>,
     /// Its layers carry `rid`s.
     simulcast: bool,
+    /// Not forwarded: the server's operator muted it (its read task drops
+    /// its RTP).
+    muted: Arc<AtomicBool>,
 }
 
 /// A declared track's media, once it arrives.
@@ -323,6 +355,7 @@ impl State {
             publishers: HashMap::new(),
             players: HashMap::new(),
             caps: HashMap::new(),
+            forwarding_mutes: HashMap::new(),
             notices: Vec::new(),
         }
     }
@@ -346,6 +379,7 @@ pub(super) async fn run(mut state: State, mut commands: mpsc::UnboundedReceiver<
                 | Command::DownlinkLoss { .. }
                 | Command::KeyframeDue { .. }
                 | Command::Cap { .. }
+                | Command::ForwardingMute { .. }
                 | Command::Wanted { .. }
                 | Command::DynacastDue { .. }
         );
@@ -455,6 +489,9 @@ impl State {
                 }
                 self.caps.insert(key, cap);
             }
+            Command::ForwardingMute { stream, muted } => {
+                self.set_forwarding_mute(stream, muted, now)
+            }
             Command::Wanted { leg, index, wanted } => {
                 let key = (leg.leg.stream.clone(), leg.leg.session_id);
                 if let Some(player) = self.players.get_mut(&key).filter(|p| p.id == leg.id) {
@@ -558,11 +595,43 @@ impl State {
             tasks: Vec::new(),
             dynacast: Dynacast::default(),
         };
+        let muted = self
+            .forwarding_mutes
+            .get(&stream)
+            .copied()
+            .unwrap_or_default();
+        for track in &publisher.tracks {
+            track.muted.store(muted.of(track.kind), Ordering::Relaxed);
+        }
         self.publishers.insert(stream.clone(), publisher);
         if let Err(replaced) = reply.send(replaced) {
             // Its asker is gone: so is the leg.
             replaced.spawn();
             self.remove_publisher(&stream, Some(leg.id)).spawn();
+        }
+    }
+
+    /// Stops or resumes forwarding a stream's audio and video; video that
+    /// resumes starts at a keyframe asked for now.
+    fn set_forwarding_mute(&mut self, stream: StreamKey, muted: ForwardingMute, now: Instant) {
+        let mut resumed = Vec::new();
+        if let Some(publisher) = self.publishers.get(&stream) {
+            for (index, track) in publisher.tracks.iter().enumerate() {
+                let was = track.muted.swap(muted.of(track.kind), Ordering::Relaxed);
+                if was && !muted.of(track.kind) && track.kind == RtpCodecKind::Video {
+                    resumed.push(TrackRef::new(&stream, publisher.id, index));
+                }
+            }
+        }
+        for track in resumed {
+            for layer in VideoLayer::ALL {
+                self.request_keyframe(&track, layer, true, now);
+            }
+        }
+        if muted == ForwardingMute::default() {
+            self.forwarding_mutes.remove(&stream);
+        } else {
+            self.forwarding_mutes.insert(stream, muted);
         }
     }
 
@@ -860,6 +929,7 @@ impl State {
         let reader = PublisherReader {
             packets: source.packets.clone(),
             meter: Arc::clone(&source.meter),
+            muted: Arc::clone(&source.muted),
             video: kind == RtpCodecKind::Video,
             commands: self.commands.clone(),
             track: track.clone(),
@@ -1004,6 +1074,7 @@ impl SourceTrack {
             keyframes: Default::default(),
             meter: Arc::new(LayerMeter::new(Instant::now())),
             simulcast: false,
+            muted: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -1051,6 +1122,8 @@ fn reply_or_close(reply: oneshot::Sender<Closing>, closing: Closing) {
 struct PublisherReader {
     packets: broadcast::Sender<Relayed>,
     meter: Arc<LayerMeter>,
+    /// Set while the server's operator mutes the track: RTP is dropped.
+    muted: Arc<AtomicBool>,
     video: bool,
     commands: mpsc::WeakUnboundedSender<Command>,
     track: TrackRef,
@@ -1098,7 +1171,10 @@ impl PublisherReader {
                     };
                     self.meter
                         .record(layer, packet.payload.len() + 12, Instant::now());
+                    if self.muted.load(Ordering::Relaxed) {
+                        continue;
                     let keyframe = self.video && starts_keyframe(&packet.payload);
+                    }
                     // No receivers yet is fine: nobody plays.
                     let _ = self.packets.send(Relayed::Rtp {
                         layer,
