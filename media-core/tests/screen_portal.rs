@@ -5,7 +5,8 @@
 //! here).
 //!
 //! - a share returns the node id and a restore token; a second share with
-//!   that token passes it back, is not asked about again, and gets a new one;
+//!   that token passes it back, is not asked about again, and gets a new
+//!   one; `close()` and dropping the capture both close the session;
 //! - the user cancelling the dialog (response 1) is PermissionDenied;
 //! - the portal closing the session ends the capture with SourceGone;
 //! - with a headless PipeWire daemon (and wireplumber) and a video source
@@ -76,7 +77,15 @@ async fn a_share_returns_node_and_token_and_the_token_skips_the_dialog() {
         new_token, token,
         "tokens are single-use: a new one replaces it"
     );
-    second.close().await;
+    drop(second);
+    let deadline = Instant::now() + STEP;
+    while portal.state.lock().expect("mock state").closed_by_client < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "dropping a capture closes its session"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let state = portal.state.lock().expect("mock state");
     assert_eq!(
         state

@@ -22,6 +22,8 @@ pub(super) struct PortalSession {
     pub(super) negotiated: Negotiated,
     session: Arc<Session<Screencast>>,
     watcher: tokio::task::JoinHandle<()>,
+    /// `close` ran: nothing left to do on drop.
+    closed: bool,
 }
 
 impl std::fmt::Debug for PortalSession {
@@ -80,8 +82,7 @@ impl PortalSession {
         };
         let close_on_error = |e: PortalError| {
             watcher.abort();
-            let session = session.clone();
-            tokio::spawn(async move { session.close().await });
+            tokio::spawn(close_session(session.clone()));
             e
         };
         let negotiated = negotiated.map_err(&close_on_error)?;
@@ -91,23 +92,39 @@ impl PortalSession {
                 negotiated,
                 session,
                 watcher,
+                closed: false,
             },
             remote,
         ))
     }
 
-    /// Ends the session (the compositor stops the stream).
-    pub(super) async fn close(&self) {
+    /// Ends the session (the compositor stops the stream and its
+    /// "sharing" indicator).
+    pub(super) async fn close(mut self) {
+        self.closed = true;
         self.watcher.abort();
-        if let Err(e) = self.session.close().await {
-            tracing::debug!("closing the portal session: {e}");
-        }
+        close_session(self.session.clone()).await;
     }
 }
 
 impl Drop for PortalSession {
+    /// A session dropped without [`close`](Self::close) is closed on the
+    /// runtime it was dropped on, if any: the portal's session lives as long
+    /// as the bus connection, which outlives the capture.
     fn drop(&mut self) {
         self.watcher.abort();
+        if !self.closed {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(close_session(self.session.clone()));
+            }
+        }
+    }
+}
+
+/// Calls the session's `Close`; an error (already closed) is only logged.
+async fn close_session(session: Arc<Session<Screencast>>) {
+    if let Err(e) = session.close().await {
+        tracing::debug!("closing the portal session: {e}");
     }
 }
 

@@ -207,7 +207,8 @@ impl PortalCapture {
     }
 
     /// Stops sharing: closes the portal session (the compositor stops the
-    /// stream and its "sharing" indicator).
+    /// stream and its "sharing" indicator). Dropping the capture inside a
+    /// tokio runtime does the same in the background.
     pub async fn close(self) {
         self.session.close().await;
     }
