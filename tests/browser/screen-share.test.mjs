@@ -122,6 +122,21 @@ test("the page shares a tab on the aux channel; a native player decodes it; stop
     assert.deepEqual([sent.out[0].width, sent.out[0].height], [width, height]);
     await screenshot(page, "web-debug-sharing");
 
+    // The shared window grows: the capture follows and the layer's bitrate is refitted to its size.
+    const cdp = await env.browser.context.newCDPSession(pattern);
+    const { windowId } = await cdp.send("Browser.getWindowForTarget");
+    await cdp.send("Browser.setWindowBounds", { windowId, bounds: { width: 1920, height: 1200 } });
+    const [w2, h2] = await until("the grown window", async () => {
+      const size = await pattern.evaluate(() => [innerWidth & ~1, innerHeight & ~1]);
+      return size[0] > width ? size : null;
+    });
+    await until(`the capture sent at ${w2}x${h2}`, async () =>
+      (await auxVideoOutbound(page)).out.some((o) => o.width === w2 && o.height === h2),
+    );
+    await until("the refitted bitrate", async () =>
+      (await auxVideoOutbound(page)).encodings[0].maxBitrate === Math.floor((w2 * h2 * 1.2) / 1000) * 1000,
+    );
+
     // The browser ends the capture (the shared tab closes, as its "Stop sharing" would): the aux stream stops.
     await pattern.close();
     await native.waitEvent("stream Delete after the capture ended", streamUpdate("Delete", shareId));

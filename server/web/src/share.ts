@@ -2,7 +2,8 @@
 // screen_share.rs): the browser's getDisplayMedia track, with a content
 // hint, becomes the aux channel's video and is published as the user's
 // second stream, `<user>-screen`; media.ts sends it as one layer at the
-// hint's frame rate and bitrate. When the browser ends the capture (its own
+// hint's frame rate and bitrate, kept fitted to the capture's size (a
+// shared window resized). When the browser ends the capture (its own
 // "Stop sharing" bar, the shared tab or window closing) the aux stream
 // stops, and players get stream Delete. The share's state goes to the log
 // as the SDK's onScreenCaptureStateUpdate: Capturing, then Stopped (the
@@ -15,7 +16,7 @@
 import type { WebEngine } from "./engine.js";
 import type { ScreenShareState } from "./generated/events.js";
 import { ErrorCode } from "./protocol.js";
-import { screenFps, type ScreenHint } from "./media.js";
+import { screenEncoding, screenFps, type ScreenHint } from "./media.js";
 
 /** The suffix that marks a shared screen's stream ID (the SDK's example: `alice-screen`). */
 export const SCREEN_SUFFIX = "-screen";
@@ -44,7 +45,11 @@ export class ScreenShare {
     readonly stream: MediaStream,
     readonly streamId: string,
     readonly hint: ScreenHint,
-  ) {}
+    /** Plays the capture, unseen, to follow its size. */
+    private readonly sizeWatch: HTMLVideoElement,
+  ) {
+    sizeWatch.addEventListener("resize", () => this.fitBitrate());
+  }
 
   /**
    * Asks the browser for a screen (its picker, or the source a test's flags
@@ -69,8 +74,8 @@ export class ScreenShare {
     track.contentHint = hint;
     // Before its first frame a capture's settings give the constraints'
     // maximum, not its size; the encoding's bitrate is sized from them.
-    await firstFrame(stream);
-    const share = new ScreenShare(engine, stream, streamId, hint);
+    const sizeWatch = await firstFrame(stream);
+    const share = new ScreenShare(engine, stream, streamId, hint, sizeWatch);
     share.state("Capturing", "");
     try {
       engine.setLocalMedia({ audio: null, video: track }, "Aux");
@@ -105,19 +110,36 @@ export class ScreenShare {
     this.state("Stopped", info);
   }
 
+  /** The sent layer's bitrate for the capture's size now (the offer sized it for the size then). */
+  private fitBitrate(): void {
+    const track = this.stream.getVideoTracks()[0];
+    const sender = this.engine
+      .publisherConnection("Aux")
+      ?.getSenders()
+      .find((s) => s.track !== null && s.track === track);
+    const params = sender?.getParameters();
+    const encoding = params?.encodings[0];
+    if (!sender || !params || !encoding || this.stopped) return;
+    const { maxBitrate } = screenEncoding(this.sizeWatch.videoWidth, this.sizeWatch.videoHeight, this.hint);
+    if (encoding.maxBitrate === maxBitrate) return;
+    encoding.maxBitrate = maxBitrate;
+    sender.setParameters(params).catch((e: unknown) => console.debug("confer: share bitrate not applied", e));
+  }
+
   private state(state: ScreenShareState, info: string): void {
     this.engine.emit("onScreenCaptureStateUpdate", { state, error_code: ErrorCode.Success, info });
   }
 
   private release(): void {
     this.stopped = true;
+    this.sizeWatch.srcObject = null;
     for (const t of this.stream.getTracks()) t.stop();
     this.engine.setLocalMedia({ audio: null, video: null }, "Aux");
   }
 }
 
-/** Resolves once the capture has delivered a frame, or after `ms`. */
-async function firstFrame(stream: MediaStream, ms = 3_000): Promise<void> {
+/** Plays the capture unseen; resolves once it has delivered a frame, or after `ms`. */
+async function firstFrame(stream: MediaStream, ms = 3_000): Promise<HTMLVideoElement> {
   const video = document.createElement("video");
   video.muted = true;
   video.srcObject = stream;
@@ -126,5 +148,5 @@ async function firstFrame(stream: MediaStream, ms = 3_000): Promise<void> {
     new Promise((resolve) => video.addEventListener("loadeddata", resolve, { once: true })),
     new Promise((resolve) => setTimeout(resolve, ms)),
   ]);
-  video.srcObject = null;
+  return video;
 }
