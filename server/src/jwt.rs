@@ -147,6 +147,30 @@ pub fn peek_app_id(token: &str) -> Result<u32, TokenError> {
     peek(token).map(|c| c.app_id)
 }
 
+/// Reads a JWT's claims without checking the signature (to show a token's
+/// expiry, say; a server must use [`verify`] or [`decode`]). Refuses
+/// oversized tokens, other shapes, and every algorithm but HS256.
+pub fn peek(token: &str) -> Result<JwtClaims, TokenError> {
+    #[derive(Deserialize)]
+    struct RawHeader {
+        alg: String,
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenError::Malformed);
+    };
+    let header: RawHeader = json_part(header)?;
+    if header.alg != "HS256" {
+        return Err(TokenError::AlgorithmRefused(header.alg));
+    }
+    json_part(payload)
+}
+
 /// Verifies a JWT's size, algorithm, app (`expect_app`, when known),
 /// signature, `nbf` and lifetime at `now` (Unix seconds), and that it has
 /// not expired. Returns its claims; what they grant is the caller's check.
@@ -187,29 +211,6 @@ pub fn decode(
         return Err(TokenError::LifetimeTooLong(left));
     }
     Ok(verified)
-}
-
-/// Reads a JWT's header and claims without checking the signature:
-/// refuses oversized tokens, other shapes, and every algorithm but HS256.
-fn peek(token: &str) -> Result<JwtClaims, TokenError> {
-    #[derive(Deserialize)]
-    struct RawHeader {
-        alg: String,
-    }
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenError::TooLarge);
-    }
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(_signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenError::Malformed);
-    };
-    let header: RawHeader = json_part(header)?;
-    if header.alg != "HS256" {
-        return Err(TokenError::AlgorithmRefused(header.alg));
-    }
-    json_part(payload)
 }
 
 fn json_part<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {

@@ -193,7 +193,7 @@ async fn dev_mode_mints_tokens_that_log_in() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let token = v["token"].as_str().unwrap().to_owned();
     assert_eq!(v["expires_in_secs"], server::web::DEV_TOKEN_TTL_SECS);
-    let claims = protocol::token::peek(&token).unwrap();
+    let claims = server::jwt::peek(&token).unwrap();
     assert_eq!(
         (
             claims.app_id,

@@ -32,7 +32,7 @@ const HINTS: Partial<Record<keyof typeof ErrorCode, string>> = {
   TokenWrongRoom: "The token was minted for another room. Mint one for this RoomID (or one without a room).",
   TokenWrongUser: "The token was minted for another UserID. Mint one for this UserID.",
   TokenWrongApp: "The token was minted for another AppID.",
-  TokenMalformed: "That is not a Confer token (it starts with CF1.). Paste the whole token.",
+  TokenMalformed: "That is not a Confer token (a JWT: three dot-separated parts). Paste the whole token.",
   TokenNoLoginPrivilege: "The token does not allow logging in; mint one without --no-login.",
   TokenNoPublishPrivilege:
     "The token does not allow publishing (the room stays joined and playing works); renew it with one minted without --no-publish, then publish again.",

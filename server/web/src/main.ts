@@ -128,7 +128,7 @@ function showTokenInfo(): void {
   }
   const claims = peekToken(token);
   if (!claims) {
-    ui.tokenInfo.textContent = "Not a Confer token (expected CF1.…)";
+    ui.tokenInfo.textContent = "Not a Confer token (expected a JWT or CF1.…)";
     ui.tokenInfo.classList.add("bad");
     return;
   }

@@ -24,16 +24,26 @@ export type {
   VideoLayer,
 } from "./generated/protocol.js";
 
-/** Reads a token's claims for display; null when it is not a CF1 token. */
+/** Reads a token's claims for display (unverified); null when it is neither
+ * a Confer JWT (HS256, the server's format) nor a legacy `CF1.` token. */
 export function peekToken(token: string): TokenClaims | null {
   const parts = token.trim().split(".");
-  if (parts.length !== 3 || parts[0] !== "CF1") return null;
+  if (parts.length !== 3) return null;
   try {
-    const b64 = parts[1]!.replace(/-/g, "+").replace(/_/g, "/");
-    const json = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-    const claims = JSON.parse(json) as TokenClaims;
+    if (parts[0] !== "CF1") {
+      const header = JSON.parse(base64url(parts[0]!)) as { alg?: unknown };
+      if (header.alg !== "HS256") return null;
+    }
+    const claims = JSON.parse(base64url(parts[1]!)) as TokenClaims;
+    // A JWT invite leaves user_id out; a CF1 invite has it empty.
+    claims.user_id ??= "";
     return typeof claims.app_id === "number" && typeof claims.exp === "number" ? claims : null;
   } catch {
     return null;
   }
+}
+
+function base64url(part: string): string {
+  const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+  return atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
 }
