@@ -18,13 +18,15 @@
 //! after a first, warm-up encode (openh264 initialises on its first frame),
 //! on every encoder it builds (a new size or frame rate builds a new one).
 
+use super::content::SCREEN_QP;
 use super::video_config::VideoConfig;
 use super::CodecError;
 use crate::frame::VideoFrame;
 use bytes::Bytes;
 use openh264::decoder::{Decoder, DecoderConfig, Flush};
 use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, Profile, RateControlMode, UsageType,
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, Profile, QpRange, RateControlMode,
+    UsageType,
 };
 use openh264::formats::{YUVSlices, YUVSource};
 use openh264::{OpenH264API, Timestamp};
@@ -321,6 +323,11 @@ fn build_encoder(
         .skip_frames(false)
         .num_threads(1)
         .scene_change_detect(false);
+    // Screen content: openh264's own range (26-35) leaves text blurred.
+    let encoder_config = match screen_content {
+        true => encoder_config.qp(QpRange::new(SCREEN_QP.0, SCREEN_QP.1)),
+        false => encoder_config,
+    };
     let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), encoder_config)
         .map_err(CodecError::H264EncoderCreation)?;
     if temporal_layers > 1 {
