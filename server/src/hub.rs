@@ -1536,6 +1536,78 @@ mod tests {
     }
 
     #[test]
+    fn a_server_mute_holds_over_the_publishers_own_state() {
+        let hub = hub();
+        let t0 = Instant::now();
+        let mut a = join(&hub, "sa", "r", "a", t0);
+        let mut b = join(&hub, "sb", "r", "b", t0);
+        assert!(hub.add_stream("sb", "cam", "", Muted::default()));
+        drain(&mut a);
+        let seen = |rx: &mut mpsc::Receiver<ServerMessage>| -> Vec<(bool, bool)> {
+            events(&drain(rx))
+                .into_iter()
+                .filter_map(|(_, e)| match e {
+                    RoomEvent::StreamStateUpdate {
+                        audio_muted,
+                        video_muted,
+                        ..
+                    } => Some((audio_muted, video_muted)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let video = Muted {
+            audio: false,
+            video: true,
+        };
+        assert_eq!(hub.server_mute(1, "r", "cam", None, Some(true)), Ok(video));
+        assert_eq!(seen(&mut a), [(false, true)]);
+        // The publisher turning its camera on does not lift the server's mute;
+        // its microphone going off still shows.
+        assert_eq!(hub.set_stream_state("sb", "cam", Muted::default()), Ok(()));
+        assert!(seen(&mut a).is_empty());
+        let mic_off = Muted {
+            audio: true,
+            video: false,
+        };
+        assert_eq!(hub.set_stream_state("sb", "cam", mic_off), Ok(()));
+        assert_eq!(seen(&mut a), [(true, true)]);
+        let listed = hub.room_streams(1, "r").expect("room");
+        assert_eq!(listed[0].server_muted, video);
+        // Lifting it shows the publisher's own state.
+        assert_eq!(
+            hub.server_mute(1, "r", "cam", None, Some(false)),
+            Ok(Muted::default())
+        );
+        assert_eq!(seen(&mut a), [(true, false)]);
+        assert_eq!(
+            hub.server_mute(1, "r", "nope", Some(true), None),
+            Err(ErrorCode::StreamNotFound)
+        );
+        assert_eq!(
+            hub.server_mute(1, "x", "cam", Some(true), None),
+            Err(ErrorCode::RoomNotFound)
+        );
+        // A removed session cannot resume: it gets the removal's code.
+        hub.remove_user(1, "r", "b", t0).expect("b is in r");
+        assert!(drain(&mut b).iter().any(|m| matches!(
+            m,
+            ServerMessage::Kicked {
+                code: ErrorCode::KickedByServer,
+                ..
+            }
+        )));
+        let (tx, _rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let refused = hub
+            .resume("sb", "key-sb", 0, hub.connection(tx), t0)
+            .expect_err("removed");
+        assert_eq!(refused.code, ErrorCode::KickedByServer);
+        assert_eq!(hub.rooms_of(1).len(), 1);
+        assert_eq!(hub.close_room(1, "r", t0).map(|(n, _)| n), Ok(1));
+        assert!(hub.rooms_of(1).is_empty());
+    }
+
+    #[test]
     fn constant_time_eq_compares() {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
