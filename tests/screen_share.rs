@@ -138,6 +138,7 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
         .iter()
         .find(|s| s.name == "main.rs - Code")
         .expect("the window is listed");
+    let started = tokio::time::Instant::now();
     let mut share = a
         .engine
         .start_screen_capture(ScreenCaptureConfig {
@@ -177,6 +178,13 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
     let mut watch_end = None;
     let mut first_size = None;
     while let Ok(Some(frame)) = tokio::time::timeout_at(deadline, rendered.recv()).await {
+        if first_size.is_none() {
+            // A figure, not a bound: the player joins after stream Add.
+            eprintln!(
+                "screen share {hint:?}: first picture at the player {:.2} s after start_screen_capture",
+                started.elapsed().as_secs_f64()
+            );
+        }
         first_size.get_or_insert((frame.width, frame.height));
         if let Some(s) = stamp_of(&frame) {
             let end = *watch_end.get_or_insert(tokio::time::Instant::now() + WATCH);
