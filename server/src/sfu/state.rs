@@ -1173,8 +1173,8 @@ impl PublisherReader {
                         .record(layer, packet.payload.len() + 12, Instant::now());
                     if self.muted.load(Ordering::Relaxed) {
                         continue;
-                    let keyframe = self.video && starts_keyframe(&packet.payload);
                     }
+                    let keyframe = self.video && starts_keyframe(&packet.payload);
                     // No receivers yet is fine: nobody plays.
                     let _ = self.packets.send(Relayed::Rtp {
                         layer,
