@@ -6,7 +6,9 @@
 //! window is shared from the app's picker (the app's own window is not
 //! offered), the app shows the presenter layout and the sharing bar and the
 //! participant receives the share; Stop, and the shared window closing, end
-//! it. Mute, camera off and leave are checked on the participant's side.
+//! it; a second participant's shared screen takes the stage and is asked
+//! for at its high layer, also as a strip thumbnail, until it leaves. Mute,
+//! camera off and leave are checked on the participant's side.
 //! Screenshots (the share in the light and the dark theme too) are kept in
 //! the artifacts directory.
 
@@ -241,6 +243,8 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
 
     // Share a window: presenter layout, sharing bar, Bob receives it; Stop.
     share_a_window(&app, &mut bob, &artifacts);
+    // Carol shares her screen: it takes the stage, asks for the high layer.
+    see_a_remote_share(&app, &joining, &artifacts);
 
     // Mute the microphone: Bob is told.
     let mark = bob.seen.len();
@@ -421,6 +425,89 @@ fn share_a_window(app: &RunningApp, bob: &mut Participant, artifacts: &Path) {
         "{toast}"
     );
     settled_screenshot(&artifacts.join("app-share-ended.png"));
+}
+
+/// A headless Carol shares the X screen (`confer call --share-screen`): the
+/// app shows it on the stage of the presenter layout and asks for its high
+/// layer, also as a strip thumbnail while Bob is pinned; when Carol leaves
+/// (stream Delete) the presenter layout goes.
+fn see_a_remote_share(app: &RunningApp, joining: &[String], artifacts: &Path) {
+    let ui = app.ui();
+    let mut args: Vec<&str> = joining.iter().map(String::as_str).collect();
+    args.extend([
+        "--user",
+        "carol",
+        "--name",
+        "Carol",
+        "--share-screen",
+        "carol-screen",
+        "--media-ip",
+        "127.0.0.1",
+    ]);
+    let mut carol = Participant::spawn(&app::confer_binary(), &args);
+    carol.wait_for("carol logged in", 0, LONG, |e| {
+        e["event"] == "RoomStateUpdate" && e["state"] == "Connected"
+    });
+    let share = ".tile[data-stream-id=\"carol-screen\"]";
+    ui.wait_for(
+        "Carol's screen on the stage of the presenter layout",
+        LONG,
+        &format!(
+            "const t = document.querySelector('{share}');
+             return !!t && t.dataset.share === 'remote' && t.hasAttribute('data-stage')
+               && t.hasAttribute('data-rendering')
+               && document.querySelector('#stage').dataset.mode === 'presenter'
+               && t.querySelector('.tile-name').textContent === \"Carol's screen\";"
+        ),
+    );
+    let layer_asked = |what: &str| {
+        let badge = format!("{share} .quality-badge");
+        ui.click(&badge);
+        let asked = ui.wait_for(
+            what,
+            LONG,
+            "const p = document.querySelector('.stats-popover');
+             if (!p || p.hidden) return null;
+             const dt = [...p.querySelectorAll('dt')].find(d => d.textContent === 'Layer asked');
+             const v = dt && dt.nextElementSibling.textContent;
+             return v && v !== '–' ? v : null;",
+        );
+        ui.click(&badge);
+        asked
+    };
+    assert_eq!(
+        layer_asked("the layer asked for Carol's screen"),
+        "High (full size)"
+    );
+    settled_screenshot(&artifacts.join("app-remote-share-dark.png"));
+    // The pin button shows on hover only: pressed from the page.
+    let pin_bob = || {
+        ui.exec(
+            "document.querySelector('.tile[data-user-id=\"bob\"]:not([data-share]) .tile-pin').click();",
+            json!([]),
+        );
+    };
+    // Bob pinned: Carol's screen goes to the strip and keeps the high layer.
+    pin_bob();
+    ui.wait_for(
+        "Carol's screen in the strip",
+        LONG,
+        &format!("const t = document.querySelector('{share}'); return !!t && t.dataset.place === 'strip';"),
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(
+        layer_asked("the layer asked for Carol's screen in the strip"),
+        "High (full size)"
+    );
+    pin_bob();
+    drop(carol);
+    ui.wait_for(
+        "the presenter layout gone with Carol's screen",
+        LONG,
+        &format!(
+            "return !document.querySelector('{share}') && document.querySelector('#stage').dataset.mode !== 'presenter';"
+        ),
+    );
 }
 
 /// An X screenshot once the webview has painted what the DOM says (under
