@@ -326,6 +326,66 @@ try {
     assert.match(help, /1–9/);
   });
   await p.close();
+
+  // ---- screen sharing: picker (keys, Esc, focus), presenter layout, a remote share ----
+  p = await browser.page(1100, 720);
+  await p.goto(`${base}?scenario=grid&theme=dark`);
+  await sleep(1500);
+  const r = (e) => p.eval(e);
+  const press = (k, more = "") => r(`document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {key: '${k}', bubbles: true, cancelable: true${more}}))`);
+  await check("Ctrl+Shift+S opens the share picker (modal, surfaces hidden): screens then windows, arrows and End move the selection, its cancel (what Esc fires) closes it and focus returns to Share", async () => {
+    await r(`document.activeElement?.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: 'S', ctrlKey: true, shiftKey: true, bubbles: true}))`);
+    await sleep(400);
+    assert.equal(await r(`document.querySelector('#share-dialog').open`), true);
+    const cards = await r(`[...document.querySelectorAll('#share-sources [role=option]')].map(c => c.dataset.kind)`);
+    assert.deepEqual(cards, ["screen", "window", "window", "window"]);
+    assert.equal(await r(`document.activeElement.dataset.sourceId`), "screen:0", "the first card has the focus");
+    assert.equal(await r(`document.querySelector('#share-warning').hidden`), false, "a screen: the Confer window shows on it");
+    assert.ok(await r(`[...__confer_mock.rects.values()].every(r => !r.visible)`), "video surfaces hidden under the modal");
+    await press("ArrowRight");
+    assert.equal(await r(`document.activeElement.dataset.sourceId`), "window:4194311");
+    assert.equal(await r(`document.activeElement.getAttribute('aria-selected')`), "true");
+    assert.equal(await r(`document.querySelector('#share-warning').hidden`), true);
+    await press("End");
+    assert.equal(await r(`document.activeElement.dataset.sourceId`), "window:4194512");
+    await r(`document.querySelector('#share-dialog').dispatchEvent(new Event('cancel')); document.querySelector('#share-dialog').close()`);
+    await sleep(100);
+    assert.equal(await r(`document.querySelector('#share-dialog').open`), false);
+    assert.equal(await r(`document.activeElement.id`), "toggle-share");
+  });
+  await check("sharing a window: start_share with <user>-screen, the sharing bar, the presenter layout with our note on the stage; Stop leaves it", async () => {
+    await r(`document.querySelector('#toggle-share').click()`);
+    await sleep(400);
+    await r(`document.querySelector('[data-source-id="window:4194400"]').click(); document.querySelector('input[name=share-hint][value=motion]').click(); document.querySelector('#share-start').click()`);
+    await sleep(300);
+    const start = await r(`__confer_mock.log.filter(([c]) => c === 'start_share').at(-1)[1]`);
+    assert.deepEqual(start, { source_id: "window:4194400", hint: "motion", stream_id: "u-ada-screen" });
+    assert.equal(await r(`document.querySelector('#share-bar').hidden`), false);
+    assert.match(await r(`document.querySelector('#share-bar').textContent`), /main\.rs/);
+    assert.equal(await r(`document.querySelector('#stage').dataset.mode`), "presenter");
+    assert.equal(await r(`document.querySelector('.tile[data-stage]').dataset.share`), "own");
+    assert.equal(await r(`document.querySelector('#toggle-share').getAttribute('aria-pressed')`), "true");
+    await noOverlap();
+    await r(`document.querySelector('#stop-share').click()`);
+    await sleep(200);
+    assert.ok(await r(`__confer_mock.log.some(([c]) => c === 'stop_share')`));
+    assert.equal(await r(`document.querySelector('#share-bar').hidden`), true);
+    assert.notEqual(await r(`document.querySelector('#stage').dataset.mode`), "presenter");
+  });
+  await check("a remote share takes the stage and asks for the high layer; its Delete leaves the presenter layout", async () => {
+    await r(`__confer_mock.emit('RoomStreamUpdate', { room_id: document.querySelector('#room-name').textContent, update_type: 'Add', streams: [{ stream_id: 'u-alan-screen', user: { user_id: 'u-alan', user_name: 'Alan Turing' }, extra_info: '' }], extended_data: '{}' })`);
+    await sleep(1200);
+    assert.equal(await r(`document.querySelector('#stage').dataset.mode`), "presenter");
+    const stage = await r(`(t => [t.dataset.streamId, t.dataset.share, t.querySelector('.tile-name').textContent])(document.querySelector('.tile[data-stage]'))`);
+    assert.deepEqual(stage, ["u-alan-screen", "remote", "Alan Turing's screen"]);
+    const asks = await r(`__confer_mock.log.filter(([c, a]) => c === 'set_play_stream_video_layer' && a.stream_id === 'u-alan-screen').map(([, a]) => a.layer)`);
+    assert.equal(asks.at(-1), "high");
+    await noOverlap();
+    await r(`__confer_mock.emit('RoomStreamUpdate', { room_id: document.querySelector('#room-name').textContent, update_type: 'Delete', streams: [{ stream_id: 'u-alan-screen', user: { user_id: 'u-alan', user_name: 'Alan Turing' }, extra_info: '' }], extended_data: '{}' })`);
+    await sleep(200);
+    assert.equal(await r(`document.querySelector('#stage').dataset.mode`), "grid");
+  });
+  await p.close();
 } finally {
   await browser.close();
   server.close();
