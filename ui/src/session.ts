@@ -58,7 +58,7 @@ export class CallSession {
 
   /** Applies device and source choices to a fresh engine (set by the home screen). */
   mediaSetup: (api: Api) => Promise<void> = async () => {};
-  /** Runs first when leaving (the call screen stops a running screen share there). */
+  /** Runs first when leaving the room (leave, and rejoin's logout): main.ts stops a running screen share there. */
   beforeLeave: () => Promise<void> = async () => {};
   /** Called after leave() finished, to show the home screen. */
   onLeft: (reason: LeaveReason) => void = () => {};
@@ -212,6 +212,11 @@ export class CallSession {
     }
     this.playing.clear();
     this.store.dispatch({ event: "app/rejoin" });
+    try {
+      await this.beforeLeave();
+    } catch {
+      /* rejoin anyway */
+    }
     try {
       await this.api.logoutRoom();
     } catch {

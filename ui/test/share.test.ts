@@ -12,6 +12,7 @@ import type { ShareSource, ShareStatus } from "../src/generated/app.js";
 import type { SdkEvent } from "../src/types.js";
 import { ErrorCode } from "../src/generated/error-codes.js";
 import { fakeApi } from "./fake-api.js";
+import { CallSession } from "../src/session.js";
 
 const ROOM = "room-abc";
 const ME = { user_id: "u-me", user_name: "Me" };
@@ -115,6 +116,27 @@ describe("ShareController (start, follow the SDK's events, stop)", () => {
     assert.equal(describeShareError({ code: ErrorCode.ScreenSourceGone, message: "" }).title, "That window or screen is gone");
     assert.equal(describeShareError({ code: ErrorCode.EngineDestroyed, message: "" }).detail, "Join a call first.");
     assert.equal(describeShareError({ code: ErrorCode.ScreenCaptureFailed, message: "GetImage refused" }).detail, "GetImage refused");
+  });
+});
+
+describe("leaving stops the share first", () => {
+  it("leave and rejoin stop a running share before they log out", async () => {
+    const store = inCall();
+    const { api, names } = fakeApi();
+    api.startShare = async () => status("Capturing");
+    const share = new ShareController(api, store);
+    const session = new CallSession(api, store);
+    session.beforeLeave = () => share.stop();
+    session.joined = { profile: { server: "ws://127.0.0.1:1/ws", app_id: 1 }, room_id: ROOM, user: ME };
+    await share.start(EDITOR.id, "text");
+    await session.rejoin();
+    assert.ok(names().indexOf("stopShare") < names().indexOf("logoutRoom"), names().join(" "));
+    assert.equal(store.state.share, null);
+    await share.start(EDITOR.id, "text");
+    const before = names().length;
+    await session.leave();
+    const after = names().slice(before);
+    assert.equal(after[0], "stopShare", after.join(" "));
   });
 });
 
