@@ -1,8 +1,9 @@
 //! Screen-share cost on this machine (issue 17), one figure per line; run
 //! in release: `cargo bench --bench screen_share`. Under a private Xvfb
 //! (skipped without the `Xvfb` binary): X11 capture ms per frame of a whole
-//! 1080p and 1440p screen showing a page of small text (GetImage, the
-//! cursor, BGRX to I420), and the conversion alone. Then openh264 ms per
+//! 1080p and 1440p screen showing a page of small text (GetImage through
+//! the socket, then MIT-SHM; the cursor; BGRX to I420), and the
+//! conversion alone. Then openh264 ms per
 //! frame and kbit/s at the text hint's 5 fps for a static page and for one
 //! scrolling a line (12 px) per frame, in screen-content and camera mode.
 
@@ -48,15 +49,24 @@ fn capture(name: &str, width: u16, height: u16) {
     window.show_bgrx(&page(width.into(), height.into(), 0));
     let mut capture =
         ScreenCapture::open(Some(x.display()), ScreenTarget::Screen(0)).expect("capture");
-    capture.capture().expect("a first picture");
-    let started = Instant::now();
-    for _ in 0..CAPTURES {
-        capture.capture().expect("capture");
+    // Through the socket (GetImage), then shared memory (MIT-SHM), the
+    // same process and screen: the ratio is the figure.
+    for (path, shared) in [("socket", false), ("shm", true)] {
+        capture.set_shared_memory(shared);
+        if capture.uses_shared_memory() != shared {
+            eprintln!("SKIPPED capture_{name}_{path}: no MIT-SHM 1.2");
+            continue;
+        }
+        capture.capture().expect("a first picture");
+        let started = Instant::now();
+        for _ in 0..CAPTURES {
+            capture.capture().expect("capture");
+        }
+        println!(
+            "capture_{path}_{name}_ms_per_frame: {:.2} ms",
+            ms(started.elapsed(), CAPTURES)
+        );
     }
-    println!(
-        "capture_{name}_ms_per_frame {:.2}",
-        ms(started.elapsed(), CAPTURES)
-    );
     let bgrx = page(width.into(), height.into(), 0);
     let started = Instant::now();
     for _ in 0..CAPTURES {

@@ -13,6 +13,7 @@
 mod convert;
 #[cfg(feature = "wayland")]
 pub mod portal;
+mod shm;
 mod sources;
 mod thumbnail;
 pub mod x11;

@@ -199,3 +199,40 @@ fn the_source_list_leaves_out_the_callers_windows_and_gives_thumbnails() {
     let thumb = screen.thumbnail(160, 160).unwrap();
     assert_eq!((thumb.width, thumb.height), (160, 120));
 }
+
+#[test]
+fn shared_memory_gives_the_sockets_picture_and_follows_a_growing_window() {
+    let Some(server) = xvfb("shared_memory_gives_the_sockets_picture") else {
+        return;
+    };
+    let display = server.display();
+    let window = TestWindow::open(display, 100, 60, 200, 120, "Shared code");
+    window.show_bgrx(&halves(200, 120));
+    let mut capture =
+        ScreenCapture::open(Some(display), ScreenTarget::Window(window.id())).unwrap();
+    assert!(capture.uses_shared_memory(), "Xvfb has MIT-SHM 1.2");
+    let shared = capture.capture().unwrap();
+    capture.set_shared_memory(false);
+    assert!(!capture.uses_shared_memory());
+    let sent = capture.capture().unwrap();
+    assert_eq!((shared.width, shared.height), (200, 120));
+    assert!(shared.data == sent.data, "the same pixels either way");
+
+    // The window grows: a larger segment.
+    capture.set_shared_memory(true);
+    capture.capture().unwrap();
+    {
+        use x11rb::protocol::xproto::{ConfigureWindowAux, ConnectionExt as _};
+        use x11rb::wrapper::ConnectionExt as _;
+        let (conn, _) = x11rb::rust_connection::RustConnection::connect(Some(display)).unwrap();
+        conn.configure_window(
+            window.id(),
+            &ConfigureWindowAux::new().width(400).height(300),
+        )
+        .unwrap();
+        conn.sync().unwrap();
+    }
+    let grown = capture.capture().unwrap();
+    assert!(capture.uses_shared_memory());
+    assert_eq!((grown.width, grown.height), (400, 300));
+}

@@ -9,6 +9,7 @@
 //! [`ScreenError::NotVisible`].
 
 use super::convert::{bgrx_to_i420, Cursor};
+use super::shm::Segment;
 use super::{ScreenError, ScreenSourceInfo, ScreenTarget, Thumbnail};
 use crate::frame::{unix_time_us, VideoFrame};
 use x11rb::connection::Connection;
@@ -26,6 +27,12 @@ pub struct X11Capture {
     drawable: Window,
     /// XFixes is there: the cursor is drawn.
     cursor: bool,
+    /// Pictures come through shared memory (MIT-SHM 1.2) when the server
+    /// offers it.
+    shared_memory: bool,
+    /// The segment, made at the first picture and remade larger when the
+    /// source grows.
+    segment: Option<Segment>,
 }
 
 impl std::fmt::Debug for X11Capture {
@@ -33,6 +40,7 @@ impl std::fmt::Debug for X11Capture {
         f.debug_struct("X11Capture")
             .field("target", &self.target)
             .field("cursor", &self.cursor)
+            .field("shared_memory", &self.shared_memory)
             .finish_non_exhaustive()
     }
 }
@@ -90,12 +98,15 @@ impl X11Capture {
             .ok()
             .and_then(|c| c.reply().ok())
             .is_some();
+        let shared_memory = Segment::supported(&conn);
         let capture = X11Capture {
             conn,
             root,
             target,
             drawable,
             cursor,
+            shared_memory,
+            segment: None,
         };
         capture.size()?;
         Ok(capture)
@@ -109,6 +120,23 @@ impl X11Capture {
     /// Whether the cursor is drawn (the server has XFixes).
     pub fn draws_cursor(&self) -> bool {
         self.cursor
+    }
+
+    /// Whether pictures come through shared memory (MIT-SHM 1.2; the
+    /// default when the server offers it) rather than the socket.
+    pub fn uses_shared_memory(&self) -> bool {
+        self.shared_memory
+    }
+
+    /// Reads pictures through the socket (GetImage) instead of shared
+    /// memory, or back (where the server offers it); for comparing them.
+    pub fn set_shared_memory(&mut self, on: bool) {
+        self.shared_memory = on && Segment::supported(&self.conn);
+        if !self.shared_memory {
+            if let Some(segment) = self.segment.take() {
+                segment.detach(&self.conn);
+            }
+        }
     }
 
     /// The source's current size in pixels (a window's may change).
@@ -150,51 +178,80 @@ impl X11Capture {
     }
 
     /// The source's pixels now (BGRX, even size), the cursor drawn.
-    fn grab(&mut self) -> Result<Image, ScreenError> {
+    fn grab(&mut self) -> Result<Image<'_>, ScreenError> {
         let (width, height) = self.size()?;
         let (width, height) = (width & !1, height & !1);
         if width == 0 || height == 0 {
             return Err(ScreenError::NotVisible);
         }
-        let cookie = self
-            .conn
-            .get_image(
-                ImageFormat::Z_PIXMAP,
-                self.drawable,
-                0,
-                0,
-                width as u16,
-                height as u16,
-                !0,
-            )
-            .map_err(connection_error)?;
+        let cursor = match self.cursor {
+            true => self.cursor_image()?,
+            false => None,
+        };
         let capture_time_us = unix_time_us();
-        let mut image = cookie.reply().map_err(reply_error("GetImage"))?;
-        if image.depth != 24 && image.depth != 32 {
+        let (depth, mut data) = self.read(width as u16, height as u16)?;
+        if depth != 24 && depth != 32 {
             return Err(ScreenError::UnsupportedFormat(format!(
-                "image depth {}",
-                image.depth
+                "image depth {depth}"
             )));
         }
-        let stride = image.data.len() / height as usize;
+        let stride = data.len() / height as usize;
         if stride < width as usize * 4 {
             return Err(ScreenError::UnsupportedFormat(format!(
                 "{} bytes per row for {width} pixels",
                 stride
             )));
         }
-        if self.cursor {
-            if let Some(cursor) = self.cursor_image()? {
-                cursor.draw(&mut image.data, stride, width as usize, height as usize);
-            }
+        if let Some(cursor) = cursor {
+            cursor.draw(&mut data, stride, width as usize, height as usize);
         }
         Ok(Image {
             width,
             height,
             stride,
-            data: image.data,
+            data,
             capture_time_us,
         })
+    }
+
+    /// The pixels of the drawable's top-left `width` x `height` (ZPixmap)
+    /// and their depth: through the shared segment (made or grown as
+    /// needed), else through the socket.
+    fn read(&mut self, width: u16, height: u16) -> Result<(u8, Pixels<'_>), ScreenError> {
+        let need = usize::from(width) * usize::from(height) * 4;
+        if self.shared_memory && self.segment.as_ref().is_none_or(|s| s.len() < need) {
+            if let Some(old) = self.segment.take() {
+                old.detach(&self.conn);
+            }
+            self.segment = Segment::create(&self.conn, need);
+            // A server that will not make one: the socket from now on.
+            self.shared_memory = self.segment.is_some();
+        }
+        if let Some(segment) = &mut self.segment {
+            let (depth, data) = segment.get_image(
+                &self.conn,
+                self.drawable,
+                width,
+                height,
+                reply_error("ShmGetImage"),
+            )?;
+            return Ok((depth, Pixels::Shared(data)));
+        }
+        let image = self
+            .conn
+            .get_image(
+                ImageFormat::Z_PIXMAP,
+                self.drawable,
+                0,
+                0,
+                width,
+                height,
+                !0,
+            )
+            .map_err(connection_error)?
+            .reply()
+            .map_err(reply_error("GetImage"))?;
+        Ok((image.depth, Pixels::Sent(image.data)))
     }
 
     /// The cursor placed in the source's coordinates (`None` when XFixes
@@ -228,12 +285,37 @@ impl X11Capture {
 }
 
 /// One grabbed picture: BGRX rows `stride` bytes apart.
-struct Image {
+struct Image<'a> {
     width: u32,
     height: u32,
     stride: usize,
-    data: Vec<u8>,
+    data: Pixels<'a>,
     capture_time_us: u64,
+}
+
+/// Pixels sent through the socket, or in the shared segment.
+enum Pixels<'a> {
+    Sent(Vec<u8>),
+    Shared(&'a mut [u8]),
+}
+
+impl std::ops::Deref for Pixels<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Pixels::Sent(data) => data,
+            Pixels::Shared(data) => data,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Pixels<'_> {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            Pixels::Sent(data) => data,
+            Pixels::Shared(data) => data,
+        }
+    }
 }
 
 /// See [`super::list_sources`]: every screen, then the windows a window
