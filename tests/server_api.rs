@@ -530,3 +530,36 @@ async fn the_cli_drives_the_api() {
     );
     b.engine.destroy().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minted_tokens_log_in_where_they_say() {
+    let server = TestServer::start().await;
+    let minted = call(
+        &server,
+        "mint_token",
+        json!({"user_id": "u1", "room_id": "r1", "ttl_secs": 600, "publish": false}),
+    )
+    .await;
+    assert_eq!(minted["expires_in_secs"], 600);
+    let token = minted["token"].as_str().expect("a token").to_owned();
+    let claims = server::jwt::peek(&token).expect("a Confer JWT");
+    assert_eq!(
+        (
+            claims.user_id.as_str(),
+            claims.room_id.as_deref(),
+            claims.privileges.publish
+        ),
+        ("u1", Some("r1"), false)
+    );
+    let (_, ok) = server.token_login("r1", "u1", token.clone()).await;
+    assert_eq!(ok.room_id, "r1");
+    // An invite: any user ID, that room only.
+    let invite = call(&server, "mint_token", json!({"room_id": "r1"})).await;
+    let invite = invite["token"].as_str().expect("a token").to_owned();
+    server.token_login("r1", "guest", invite).await;
+    let none = post(&server, "mint_token", Some(&admin(&server)), json!({})).await;
+    assert_eq!(
+        (none.status, none.code()),
+        (400, u64::from(ErrorCode::InvalidUserId.code()))
+    );
+}
