@@ -127,7 +127,12 @@ async fn calls_without_a_valid_admin_token_are_refused_with_their_codes() {
             ErrorCode::TokenExpired,
         ),
         (
-            Some(server::jwt::mint_admin(secret, app_id.wrapping_add(1), now, 600)),
+            Some(server::jwt::mint_admin(
+                secret,
+                app_id.wrapping_add(1),
+                now,
+                600,
+            )),
             401,
             ErrorCode::AppNotFound,
         ),
