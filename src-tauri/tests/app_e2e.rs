@@ -404,6 +404,16 @@ fn share_a_window(app: &RunningApp, bob: &mut Participant, artifacts: &Path) {
     app.ui().click("#stop-share");
     wait_presenting(app, false);
     bob_sees_share(bob, mark, false);
+    // The toasts after Stop, for the log: ScreenShare::stop gives the aux
+    // channel its camera and microphone back while it still runs, which on
+    // a machine without them raises NoCamera / NoMicrophone (media-core's
+    // to fix; this step does not assert it).
+    std::thread::sleep(Duration::from_millis(1000));
+    let toasts = app.ui().exec(
+        "return [...document.querySelectorAll('.toast')].map(t => t.dataset.code || t.textContent);",
+        json!([]),
+    );
+    eprintln!("toasts after Stop: {toasts}");
 
     // Again, and the shared window closes mid-share: the share ends by itself.
     let mark = bob.seen.len();
