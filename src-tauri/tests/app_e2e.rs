@@ -490,6 +490,9 @@ fn see_a_remote_share(app: &RunningApp, joining: &[String], artifacts: &Path) {
         "High (full size)"
     );
     settled_screenshot(&artifacts.join("app-remote-share-dark.png"));
+    set_theme(app, "light");
+    settled_screenshot(&artifacts.join("app-remote-share-light.png"));
+    set_theme(app, "dark");
     // The pin button shows on hover only: pressed from the page.
     let pin_bob = || {
         ui.exec(
