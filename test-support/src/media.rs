@@ -130,6 +130,24 @@ impl Completeness {
         }
     }
 
+    /// The frame numbers missing from `seen`, as runs ("120-125, 140"):
+    /// a stall shows as one long run, dropped temporal layers as every
+    /// other number.
+    pub fn missing_runs(seen: &[Seen]) -> String {
+        let mut numbers: Vec<u32> = seen.iter().map(|s| s.frame_number).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let runs: Vec<String> = numbers
+            .windows(2)
+            .filter(|w| w[1] > w[0] + 1)
+            .map(|w| match (w[0] + 1, w[1] - 1) {
+                (a, b) if a == b => a.to_string(),
+                (a, b) => format!("{a}-{b}"),
+            })
+            .collect();
+        runs.join(", ")
+    }
+
     /// received / sent.
     pub fn ratio(&self) -> f64 {
         if self.sent == 0 {

@@ -460,6 +460,9 @@ fn video_loop(
             top_size.get_or_insert((picture.width, picture.height));
             // A resumed layer starts with a keyframe.
             let force = link.take_keyframe(layer) | std::mem::take(&mut state.paused);
+            if force {
+                tracing::debug!(?layer, "keyframe forced");
+            }
             match encoder.encode(picture, force) {
                 Ok(Some(encoded)) => {
                     any_encoded = true;

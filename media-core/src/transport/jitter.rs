@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// How often a keyframe is asked for while one is awaited.
-const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(200);
 /// Packets held at most; beyond this the head gives up at once.
 const MAX_BUFFERED_PACKETS: usize = 4096;
 /// The NACK generator's interval between asks for a missing packet.
@@ -160,7 +160,9 @@ impl FrameAssembler {
         }
         let frame = self.next_frame(now)?;
         if frame.keyframe && frame.complete {
+            // It answers every request made before it.
             self.awaiting_keyframe = false;
+            self.pending_request = false;
         } else if !frame.complete && !frame.discardable {
             self.awaiting_keyframe = true;
         }
@@ -669,6 +671,26 @@ mod tests {
         assert_eq!(drain(&mut a, t0 + Duration::from_millis(100)).1, 0);
         assert_eq!(a.poll_timeout(), Some(t0 + KEYFRAME_REQUEST_INTERVAL));
         assert_eq!(drain(&mut a, t0 + KEYFRAME_REQUEST_INTERVAL).1, 1);
+    }
+
+    #[test]
+    fn a_keyframe_answers_the_requests_before_it() {
+        let t0 = Instant::now();
+        let (mut a, mut s) = started(t0);
+        let t1 = t0 + Duration::from_secs(1);
+        push_losing_one(&mut a, &mut s, t1, &access_unit(1, false, 3000), 3000);
+        push_all(&mut a, t1, s.packets(&access_unit(2, false, 500), 6000));
+        let (_, plis) = drain(&mut a, t1 + Duration::from_millis(100));
+        assert_eq!(plis, 1);
+        // The player asks too while it waits; the keyframe comes first.
+        a.request_keyframe();
+        let t2 = t1 + Duration::from_millis(150);
+        push_all(&mut a, t2, s.packets(&access_unit(3, true, 3000), 9000));
+        let (frames, plis) = drain(&mut a, t2);
+        assert!(frames[0].keyframe && frames[0].complete);
+        assert_eq!(plis, 0);
+        assert_eq!(drain(&mut a, t2 + KEYFRAME_REQUEST_INTERVAL).1, 0);
+        assert_eq!(a.poll_timeout(), None);
     }
 
     #[test]

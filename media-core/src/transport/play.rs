@@ -422,8 +422,14 @@ async fn read_video(
                 AssemblerOutput::Frame(f) => {
                     shared.frames.fetch_add(1, Ordering::Relaxed);
                     if !f.complete {
+                        tracing::debug!(
+                            rtp_timestamp = f.rtp_timestamp,
+                            f.discardable,
+                            "incomplete frame"
+                        );
                         shared.incomplete.fetch_add(1, Ordering::Relaxed);
                     } else if f.keyframe {
+                        tracing::debug!(rtp_timestamp = f.rtp_timestamp, "keyframe assembled");
                         shared.timeline.note(Step::FirstKeyframe);
                     }
                     let frame = EncodedVideoFrame {
@@ -440,12 +446,15 @@ async fn read_video(
                     }
                 }
                 AssemblerOutput::RequestKeyframe => {
+                    tracing::debug!("keyframe request sent");
                     let pli = PictureLossIndication {
                         sender_ssrc: 0,
                         media_ssrc: ssrc,
                     };
-                    if let Err(error) = track.write_rtcp(vec![Box::new(pli)]).await {
-                        tracing::debug!(%error, "keyframe request not sent");
+                    for _ in 0..rtc_profile::PLI_COPIES {
+                        if let Err(error) = track.write_rtcp(vec![Box::new(pli.clone())]).await {
+                            tracing::debug!(%error, "keyframe request not sent");
+                        }
                     }
                 }
             }

@@ -47,7 +47,7 @@ const PLAYER_INITIAL_ESTIMATE: f64 = 2_500_000.0;
 /// A player leg also estimates its downlink: transport-wide sequence
 /// numbers on what it sends and GCC over the player's feedback
 /// ([`LegEstimator`], whose estimates come out on the returned channel);
-/// and it resends a packet its player asks for at most twice
+/// and it resends a packet its player asks for a few times at most
 /// ([`NackBudget`]).
 fn interceptors(role: MediaRole) -> (Registry, Option<watch::Receiver<Option<Estimate>>>) {
     let registry = rtc_profile::feedback_interceptors()
@@ -65,7 +65,7 @@ fn interceptors(role: MediaRole) -> (Registry, Option<watch::Receiver<Option<Est
         .with(Slot::TwccSender, TwccSenderBuilder::new().build())
         .with(
             Slot::from(NACK_THROTTLE_SLOT),
-            RtcpFilter::new(NackBudget::default()),
+            RtcpFilter::new(NackBudget::new(estimate.clone())),
         );
     (registry, Some(estimate))
 }

@@ -49,6 +49,7 @@ impl BandwidthEstimator for LegEstimator {
             lost_permille: self.link.lost_permille(),
             target_bps: self.link.target_bitrate() as u64,
             acked_bps: self.link.acked_bps() as u64,
+            queue_delay_ms: u32::try_from(self.link.queue_delay().as_millis()).unwrap_or(u32::MAX),
         };
         self.out.send_if_modified(|old| {
             let changed = *old != Some(estimate);

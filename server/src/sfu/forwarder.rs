@@ -134,11 +134,29 @@ pub(crate) fn sending_sections(sdp: &str) -> Vec<RtpCodecKind> {
 }
 
 /// Rate limit for keyframe requests sent upstream for one publisher track.
+///
+/// Copies of a request within [`KEYFRAME_COPIES_WITHIN`] are one. At most one PLI per [`KEYFRAME_REQUEST_INTERVAL`] once the publisher
+/// answered the last one; a PLI no keyframe answered within
+/// [`KEYFRAME_RESEND_AFTER`] was lost (or its keyframe was), and the next
+/// request goes out then. A request inside the window is delayed, never
+/// dropped, unless a keyframe arrives after it and before it is due (that
+/// keyframe answers it).
 #[derive(Debug, Default)]
 pub(crate) struct KeyframeLimiter {
+    /// When the last PLI went out.
     last: Option<Instant>,
-    pending: bool,
+    /// When the first request folded into the delayed one came.
+    pending: Option<Instant>,
+    /// When the publisher's last keyframe arrived.
+    keyframe: Option<Instant>,
 }
+
+/// How long a PLI waits for its keyframe before another may follow it:
+/// the publisher's next picture (66 ms at 15 fps) plus a round trip.
+pub(crate) const KEYFRAME_RESEND_AFTER: Duration = Duration::from_millis(150);
+/// Requests this soon after a PLI went out are copies of the one it
+/// answered (players write each request [`rtc_profile::PLI_COPIES`] times).
+pub(crate) const KEYFRAME_COPIES_WITHIN: Duration = Duration::from_millis(30);
 
 /// What to do with a keyframe request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,35 +171,57 @@ pub(crate) enum KeyframeDecision {
 }
 
 impl KeyframeLimiter {
-    /// Decides on a request at `now`. At most one PLI per
-    /// [`KEYFRAME_REQUEST_INTERVAL`] reaches the publisher, but a request
-    /// inside the window is delayed, never dropped. `force` (a player's
-    /// connection just came up) goes out at once and does not use the
-    /// window up: the picture it asks for may not reach that player yet.
+    /// Decides on a request at `now`. `force` (a player's connection just
+    /// came up) goes out at once and does not use the window up: the
+    /// picture it asks for may not reach that player yet.
     pub(crate) fn decide(&mut self, now: Instant, force: bool) -> KeyframeDecision {
         if force {
             return KeyframeDecision::Now;
         }
-        match self.last {
-            Some(last) if now.saturating_duration_since(last) < KEYFRAME_REQUEST_INTERVAL => {
-                if self.pending {
-                    KeyframeDecision::Folded
-                } else {
-                    self.pending = true;
-                    KeyframeDecision::At(last + KEYFRAME_REQUEST_INTERVAL)
-                }
-            }
-            _ => {
-                self.last = Some(now);
-                KeyframeDecision::Now
-            }
+        let Some(last) = self
+            .last
+            .filter(|l| now.saturating_duration_since(*l) < KEYFRAME_REQUEST_INTERVAL)
+        else {
+            self.last = Some(now);
+            return KeyframeDecision::Now;
+        };
+        let since_last = now.saturating_duration_since(last);
+        if since_last < KEYFRAME_COPIES_WITHIN {
+            return KeyframeDecision::Folded;
         }
+        let unanswered = self.keyframe.is_none_or(|k| k < last);
+        if unanswered && since_last >= KEYFRAME_RESEND_AFTER {
+            self.last = Some(now);
+            return KeyframeDecision::Now;
+        }
+        if self.pending.is_some() {
+            return KeyframeDecision::Folded;
+        }
+        self.pending = Some(now);
+        let wait = if unanswered {
+            KEYFRAME_RESEND_AFTER
+        } else {
+            KEYFRAME_REQUEST_INTERVAL
+        };
+        KeyframeDecision::At(last + wait)
     }
 
-    /// The delayed request goes out at `now`.
-    pub(crate) fn fire_pending(&mut self, now: Instant) {
-        self.pending = false;
+    /// A keyframe of the track arrived from the publisher at `now`.
+    pub(crate) fn keyframe_arrived(&mut self, now: Instant) {
+        self.keyframe = Some(now);
+    }
+
+    /// The delayed request is due at `now`: whether to send it (not when
+    /// a keyframe arrived since it was made).
+    pub(crate) fn fire_pending(&mut self, now: Instant) -> bool {
+        let Some(since) = self.pending.take() else {
+            return false;
+        };
+        if self.keyframe.is_some_and(|k| k >= since) {
+            return false;
+        }
         self.last = Some(now);
+        true
     }
 }
 
@@ -313,14 +353,38 @@ mod tests {
         let ms = |n| t0 + Duration::from_millis(n);
         let mut l = KeyframeLimiter::default();
         assert_eq!(l.decide(ms(0), false), KeyframeDecision::Now);
-        // Inside the window: delayed to its end, later ones folded in.
+        l.keyframe_arrived(ms(80));
+        // Answered: the next is delayed to the window's end, later ones
+        // folded in.
         assert_eq!(l.decide(ms(100), false), KeyframeDecision::At(ms(500)));
         assert_eq!(l.decide(ms(300), false), KeyframeDecision::Folded);
         // A player joining goes out at once and leaves the window alone.
         assert_eq!(l.decide(ms(350), true), KeyframeDecision::Now);
-        l.fire_pending(ms(500));
+        assert!(l.fire_pending(ms(500)));
+        l.keyframe_arrived(ms(560));
         assert_eq!(l.decide(ms(600), false), KeyframeDecision::At(ms(1000)));
-        l.fire_pending(ms(1000));
+        assert!(l.fire_pending(ms(1000)));
         assert_eq!(l.decide(ms(1600), false), KeyframeDecision::Now);
+    }
+
+    #[test]
+    fn an_unanswered_keyframe_request_is_resent_soon() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut l = KeyframeLimiter::default();
+        assert_eq!(l.decide(ms(0), false), KeyframeDecision::Now);
+        // The request's copy is the same request.
+        assert_eq!(l.decide(ms(1), false), KeyframeDecision::Folded);
+        // No keyframe came: the PLI (or its picture) was lost upstream.
+        assert_eq!(l.decide(ms(50), false), KeyframeDecision::At(ms(150)));
+        assert!(l.fire_pending(ms(150)));
+        assert_eq!(l.decide(ms(320), false), KeyframeDecision::Now);
+        // A keyframe arriving before a delayed request is due answers it.
+        l.keyframe_arrived(ms(380));
+        assert_eq!(l.decide(ms(400), false), KeyframeDecision::At(ms(820)));
+        l.keyframe_arrived(ms(700));
+        assert!(!l.fire_pending(ms(820)));
+        // The window then runs from the last PLI sent (at 320 ms).
+        assert_eq!(l.decide(ms(830), false), KeyframeDecision::Now);
     }
 }

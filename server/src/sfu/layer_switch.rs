@@ -124,6 +124,9 @@ pub(crate) struct Estimate {
     /// The share of the last half second's packets the player reported
     /// lost, per mille.
     pub(crate) lost_permille: u16,
+    /// How much longer than the link's least delay the latest feedback's
+    /// packets took, ms (a standing queue).
+    pub(crate) queue_delay_ms: u32,
 }
 
 /// What to do with a packet of a layer.
@@ -498,6 +501,7 @@ mod tests {
             target_bps: kbps * 1000,
             acked_bps: kbps * 1000,
             lost_permille: 0,
+            queue_delay_ms: 0,
         }
     }
 
@@ -770,6 +774,7 @@ mod tests {
             target_bps: 900_000,
             acked_bps: 100_000,
             lost_permille: 0,
+            queue_delay_ms: 0,
         });
         assert_eq!(s.fit(&ALL_LIVE), Some((1.5 - 50.0 / 150.0, false)));
         // On the top layer at 650 kbit/s: the down-switch waits for its

@@ -124,6 +124,9 @@ pub(super) enum Command {
     DownlinkLoss { track: TrackRef, fraction_lost: u8 },
     /// A delayed keyframe request is due (from the owner's timer task).
     KeyframeDue { track: TrackRef, layer: VideoLayer },
+    /// A keyframe of a layer of a publisher track arrived (from the
+    /// track's read task): it answers the keyframe requests before it.
+    KeyframeArrived { track: TrackRef, layer: VideoLayer },
     /// A session's cap on the video layers of a stream it plays.
     Cap { leg: LegRef, cap: VideoLayer },
     /// The server's operator stops (or resumes) forwarding a stream's audio
@@ -378,6 +381,7 @@ pub(super) async fn run(mut state: State, mut commands: mpsc::UnboundedReceiver<
                 | Command::KeyframeRequest { .. }
                 | Command::DownlinkLoss { .. }
                 | Command::KeyframeDue { .. }
+                | Command::KeyframeArrived { .. }
                 | Command::Cap { .. }
                 | Command::ForwardingMute { .. }
                 | Command::Wanted { .. }
@@ -478,8 +482,14 @@ impl State {
             }
             Command::KeyframeDue { track, layer } => {
                 if let Some(source) = self.track(&track) {
-                    source.keyframes[layer.index()].fire_pending(now);
-                    source.send_pli(layer);
+                    if source.keyframes[layer.index()].fire_pending(now) {
+                        source.send_pli(layer);
+                    }
+                }
+            }
+            Command::KeyframeArrived { track, layer } => {
+                if let Some(source) = self.track(&track) {
+                    source.keyframes[layer.index()].keyframe_arrived(now);
                 }
             }
             Command::Cap { leg, cap } => {
@@ -968,7 +978,9 @@ impl State {
         let Some(source) = self.track(track).filter(|s| s.kind == RtpCodecKind::Video) else {
             return;
         };
-        match source.keyframes[layer.index()].decide(now, force) {
+        let decision = source.keyframes[layer.index()].decide(now, force);
+        tracing::debug!(?layer, force, ?decision, "keyframe request");
+        match decision {
             KeyframeDecision::Now => source.send_pli(layer),
             KeyframeDecision::Folded => {}
             KeyframeDecision::At(at) => {
@@ -1102,8 +1114,10 @@ impl SourceTrack {
         };
         let remote = Arc::clone(&arrived.remote);
         tokio::spawn(async move {
-            if let Err(error) = remote.write_rtcp(vec![Box::new(pli)]).await {
-                tracing::debug!(%error, "keyframe request not sent");
+            for _ in 0..rtc_profile::PLI_COPIES {
+                if let Err(error) = remote.write_rtcp(vec![Box::new(pli.clone())]).await {
+                    tracing::debug!(%error, "keyframe request not sent");
+                }
             }
         });
     }
@@ -1175,6 +1189,12 @@ impl PublisherReader {
                         continue;
                     }
                     let keyframe = self.video && starts_keyframe(&packet.payload);
+                    if keyframe {
+                        self.tell(Command::KeyframeArrived {
+                            track: self.track.clone(),
+                            layer,
+                        });
+                    }
                     // No receivers yet is fine: nobody plays.
                     let _ = self.packets.send(Relayed::Rtp {
                         layer,

@@ -27,9 +27,11 @@
 //!   at once would refill the queue every few seconds), twice that after
 //!   a restore that did not last [`RESTORE_FAILED`], and so on up to
 //!   [`MAX_RESTORE_QUIET`];
-//! - a leg still losing over [`LOSSY_PERMILLE`] [`LOSS_CHECK`] after its
-//!   thinning loses at random, not for want of capacity: nothing is
-//!   thinned on it for [`LOSSY_HOLD`];
+//! - a leg losing over [`LOSSY_PERMILLE`] while its packets queue less
+//!   than [`STANDING_QUEUE`] loses at random, not for want of capacity:
+//!   it is not thinned (but while a down-switch waits); one still losing
+//!   that much [`LOSS_CHECK`] after its thinning is taken for random loss
+//!   too, and nothing is thinned on it for [`LOSSY_HOLD`];
 //! - a lower level takes effect at the next frame (never inside one), a
 //!   higher one at the next T0 frame (the pictures above it may refer to
 //!   ones that were dropped before it).
@@ -66,6 +68,11 @@ pub(crate) const LOSSY_PERMILLE: u16 = 50;
 pub(crate) const LOSS_CHECK: Duration = Duration::from_secs(4);
 /// See [`LOSSY_PERMILLE`].
 pub(crate) const LOSSY_HOLD: Duration = Duration::from_secs(60);
+/// A leg losing more than [`LOSSY_PERMILLE`] whose packets queue less than
+/// this loses at random: a link short of capacity queues before it drops
+/// (and GCC's delay signal cuts the estimate without loss), so the
+/// estimate's cut came from the losses alone and nothing is thinned.
+pub(crate) const STANDING_QUEUE: Duration = Duration::from_millis(30);
 
 /// A packet's temporal layer from its RTP payload (H.264, RFC 6184): the
 /// first byte is the NAL header, a STAP-A's (the most important of its
@@ -142,14 +149,16 @@ impl Thinning {
 
     /// Re-decides at `now`. `fit`: the leg's estimate over the forwarded
     /// layer's rate (`None`: no estimate, nothing is thinned);
-    /// `down_pending`: a down-switch waits for its keyframe. Returns the
-    /// new level when it changed (it takes effect at a frame, see
-    /// [`forward`](Self::forward)).
+    /// `down_pending`: a down-switch waits for its keyframe;
+    /// `lost_permille` and `queue_delay`: the leg's latest feedback.
+    /// Returns the new level when it changed (it takes effect at a frame,
+    /// see [`forward`](Self::forward)).
     pub(crate) fn decide(
         &mut self,
         fit: Option<f64>,
         down_pending: bool,
         lost_permille: u16,
+        queue_delay: Duration,
         now: Instant,
     ) -> Option<u8> {
         let was = self.wanted;
@@ -162,11 +171,13 @@ impl Thinning {
             self.lossy_until = Some(now + LOSSY_HOLD);
         }
         let lossy = self.lossy_until.is_some_and(|t| now < t);
-        self.redecide(fit.filter(|_| !lossy), down_pending, now);
+        let random_loss = lost_permille > LOSSY_PERMILLE && queue_delay < STANDING_QUEUE;
+        let may_lower = down_pending || !random_loss;
+        self.redecide(fit.filter(|_| !lossy), down_pending, may_lower, now);
         (self.wanted != was).then_some(self.wanted)
     }
 
-    fn redecide(&mut self, fit: Option<f64>, down_pending: bool, now: Instant) {
+    fn redecide(&mut self, fit: Option<f64>, down_pending: bool, may_lower: bool, now: Instant) {
         let Some(fit) = fit else {
             self.wanted = ALL;
             self.lower_since = None;
@@ -176,7 +187,7 @@ impl Thinning {
         let pending_cap = if down_pending { ALL - 1 } else { ALL };
         let lower = level_at(fit, 1.0).min(pending_cap);
         let restore = level_at(fit, RESTORE_MARGIN).min(pending_cap);
-        if lower < self.wanted {
+        if lower < self.wanted && may_lower {
             self.higher_since = None;
             let since = *self.lower_since.get_or_insert(now);
             let trial = self
@@ -273,7 +284,7 @@ mod tests {
     /// to `t`, no down-switch pending.
     fn expect_levels(t: &mut Thinning, t0: Instant, steps: &[(u64, f64, u8)]) {
         for &(at, fit, wanted) in steps {
-            t.decide(Some(fit), false, 0, ms(t0, at));
+            t.decide(Some(fit), false, 0, Duration::ZERO, ms(t0, at));
             assert_eq!(t.wanted, wanted, "at {at} ms with {fit} x");
         }
     }
@@ -354,7 +365,7 @@ mod tests {
             forwarded: 0,
             ..Thinning::default()
         };
-        t.decide(None, false, 0, t0);
+        t.decide(None, false, 0, Duration::ZERO, t0);
         assert_eq!(t.wanted, ALL);
     }
 
@@ -364,12 +375,12 @@ mod tests {
         let mut t = Thinning::default();
         // The layer nearly fits, but its down-switch waits for a keyframe:
         // the top layer goes now, and stays off while it waits.
-        t.decide(Some(0.95), true, 0, t0);
+        t.decide(Some(0.95), true, 0, Duration::ZERO, t0);
         assert_eq!(t.wanted, 1);
-        t.decide(Some(3.0), true, 0, ms(t0, 5000));
+        t.decide(Some(3.0), true, 0, Duration::ZERO, ms(t0, 5000));
         assert_eq!(t.wanted, 1);
         // Far too big: straight to the base layer.
-        t.decide(Some(0.2), true, 0, ms(t0, 5000));
+        t.decide(Some(0.2), true, 0, Duration::ZERO, ms(t0, 5000));
         assert_eq!(t.wanted, 0);
     }
 
@@ -380,7 +391,7 @@ mod tests {
         // Two packets of a top-layer frame, then thinning is decided
         // between them: the frame is finished whole.
         assert!(t.forward(3000, TOP));
-        t.decide(Some(0.5), true, 0, t0);
+        t.decide(Some(0.5), true, 0, Duration::ZERO, t0);
         assert!(t.forward(3000, TOP));
         // From the next frame on, only T0.
         assert!(t.forward(6000, T0));
@@ -391,8 +402,8 @@ mod tests {
         // A late packet of an older frame follows the current level.
         assert!(!t.forward(9000, TOP));
         // Allowed again: nothing above T0 before the next T0 frame.
-        t.decide(Some(3.0), false, 0, ms(t0, 5000));
-        t.decide(Some(3.0), false, 0, ms(t0, 7000));
+        t.decide(Some(3.0), false, 0, Duration::ZERO, ms(t0, 5000));
+        t.decide(Some(3.0), false, 0, Duration::ZERO, ms(t0, 7000));
         assert_eq!((t.wanted, t.forwarded()), (ALL, 0));
         assert!(!t.forward(18_000, TOP));
         assert!(!t.forward(21_000, T1));
@@ -401,7 +412,7 @@ mod tests {
         assert!(t.forward(27_000, TOP));
         // Frames after the timestamp wraps are newer ones.
         t.on_switch(u32::MAX - 1000);
-        t.decide(Some(0.5), true, 0, ms(t0, 7100));
+        t.decide(Some(0.5), true, 0, Duration::ZERO, ms(t0, 7100));
         assert!(!t.forward(2000, TOP));
         assert!(t.forward(5000, T0));
     }
@@ -410,13 +421,40 @@ mod tests {
     fn a_switch_starts_with_every_layer() {
         let t0 = Instant::now();
         let mut t = Thinning::default();
-        t.decide(Some(0.2), true, 0, t0);
+        t.decide(Some(0.2), true, 0, Duration::ZERO, t0);
         assert!(t.forward(100, T0));
         assert_eq!(t.forwarded(), 0);
         t.on_switch(5000);
         assert_eq!(t.forwarded(), ALL);
         assert!(t.forward(5000, T0));
         assert!(t.forward(8000, TOP));
+    }
+
+    /// A queue that stands (the link is short of capacity).
+    const QUEUED: Duration = Duration::from_millis(200);
+
+    #[test]
+    fn random_loss_without_a_queue_is_not_thinned() {
+        let t0 = Instant::now();
+        let mut t = Thinning::default();
+        // 20 % lost, nothing queued: GCC's cut is for the losses alone.
+        for at in (0..3000).step_by(100) {
+            t.decide(Some(0.5), false, 200, Duration::from_millis(5), ms(t0, at));
+            assert_eq!(t.wanted, ALL, "at {at} ms");
+        }
+        // The same losses with a standing queue: short of capacity.
+        t.decide(Some(0.5), false, 200, QUEUED, ms(t0, 3000));
+        t.decide(Some(0.5), false, 200, QUEUED, ms(t0, 3300));
+        assert_eq!(t.wanted, 0);
+        // A down-switch waiting for its keyframe thins at once regardless.
+        let mut switching = Thinning::default();
+        switching.decide(Some(0.5), true, 200, Duration::ZERO, t0);
+        assert_eq!(switching.wanted, 0);
+        // Little loss and no queue (a delay-based cut): thinned as before.
+        let mut clean = Thinning::default();
+        clean.decide(Some(0.5), false, 0, Duration::ZERO, t0);
+        clean.decide(Some(0.5), false, 0, Duration::ZERO, ms(t0, 300));
+        assert_eq!(clean.wanted, 0);
     }
 
     #[test]
@@ -426,7 +464,7 @@ mod tests {
         let run = |steps: &[(u64, f64, bool, u16, u8)]| {
             let mut t = Thinning::default();
             for &(at, fit, down, lost, wanted) in steps {
-                t.decide(Some(fit), down, lost, ms(t0, at));
+                t.decide(Some(fit), down, lost, QUEUED, ms(t0, at));
                 assert_eq!(t.wanted, wanted, "at {at} ms");
             }
         };

@@ -182,8 +182,15 @@ impl VideoLeg {
         let keyframe = self.switch.tick(&layers, now);
         let fit = self.switch.fit(&layers);
         let (ratio, down_pending) = (fit.map(|f| f.0), fit.is_some_and(|f| f.1));
-        let lost = self.switch.estimate().map_or(0, |e| e.lost_permille);
-        if let Some(temporal) = self.thinning.decide(ratio, down_pending, lost, now) {
+        let (lost, queued_ms) = self
+            .switch
+            .estimate()
+            .map_or((0, 0), |e| (e.lost_permille, e.queue_delay_ms));
+        let queue_delay = Duration::from_millis(u64::from(queued_ms));
+        if let Some(temporal) = self
+            .thinning
+            .decide(ratio, down_pending, lost, queue_delay, now)
+        {
             tracing::debug!(session_id = %self.session_id, temporal, ?ratio, down_pending, "player leg's temporal layers");
         }
         if now.saturating_duration_since(self.logged) >= Duration::from_secs(1) {
@@ -367,6 +374,7 @@ mod tests {
             target_bps: 300_000,
             acked_bps: 300_000,
             lost_permille: 0,
+            queue_delay_ms: 0,
         }));
         while leg.switch.estimate().is_none() {
             leg.next_event().await.expect("the estimate");
