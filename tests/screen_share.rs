@@ -9,7 +9,7 @@
 //! stays on, and the player's first picture is full size.
 
 use media_core::capture::barcode::{self, Stamp};
-use media_core::capture::screen::{ScreenCapture, ScreenSourceQuery};
+use media_core::capture::screen::{ScreenCapture, ScreenSourceQuery, ScreenTarget};
 use media_core::codec::content::ContentHint;
 use media_core::frame::{unix_time_us, VideoFrame};
 use media_core::render::{Canvas, FrameSink, RenderedFrame};
@@ -259,6 +259,67 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
     })
     .await;
     share.stop();
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+}
+
+/// Stopping a share that still publishes ends it (`Stopped`, stream Delete)
+/// without opening the aux channel's camera or microphone on the way out
+/// (no `LocalDeviceError`: this machine has neither).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_share_opens_no_device() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(x) = Xvfb::start(640, 360) else {
+        test_support::skip("screen-stop", "no Xvfb binary (apt-get install xvfb)");
+        return;
+    };
+    let window = TestWindow::open(x.display(), 0, 0, 640, 360, "slides");
+    window.show_bgrx(&vec![200; 640 * 360 * 4]);
+    let server = TestServer::start().await;
+    let mut a = Peer::join(server.profile(), "screen-stop", "a", false).await;
+    let mut b = Peer::join(server.profile(), "screen-stop", "b", false).await;
+    let share = a
+        .engine
+        .start_screen_capture(ScreenCaptureConfig {
+            target: ScreenTarget::Window(window.id()),
+            display: Some(x.display().into()),
+            hint: ContentHint::Text,
+        })
+        .expect("capture started");
+    a.engine
+        .start_publishing_stream("a-screen", PublishChannel::Aux)
+        .expect("publish accepted");
+    a.wait_publisher_state(PublisherState::Publishing).await;
+    b.wait_stream_update("stream Add of a-screen").await;
+    share.stop();
+    a.wait_for("the share's Stopped event", |e| {
+        matches!(
+            e,
+            Event::ScreenCaptureStateUpdate {
+                state: ScreenShareState::Stopped,
+                error_code: 0,
+                ..
+            }
+        )
+    })
+    .await;
+    b.wait_for("stream Delete of a-screen", |e| {
+        matches!(
+            e,
+            Event::RoomStreamUpdate {
+                update_type: UpdateType::Delete,
+                ..
+            }
+        )
+    })
+    .await;
+    // Whatever a device error would be, it comes within this.
+    while let Ok(e) = tokio::time::timeout(Duration::from_secs(2), a.next()).await {
+        assert!(
+            !matches!(e, Event::LocalDeviceError { .. }),
+            "stopping the share opened a device: {e:?}"
+        );
+    }
     a.engine.destroy().await;
     b.engine.destroy().await;
 }

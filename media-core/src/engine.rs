@@ -546,6 +546,18 @@ impl Engine {
         self.handle.media.enable_video_simulcast(enable);
     }
 
+    /// Gives `channel` the default sources (camera, microphone) for its
+    /// next start without restarting it while it still runs (a share that
+    /// stops: its pipeline ends with the stream, and opening the camera
+    /// meanwhile would only raise device errors).
+    pub(crate) fn default_sources_for_next_start(&self, channel: PublishChannel) {
+        self.handle.media.set_sources_for_next_start(
+            channel,
+            VideoSourceKind::Camera { id: None },
+            AudioSourceKind::Microphone { id: None },
+        );
+    }
+
     /// Delivers `event` on the engine's event channel, in order with the
     /// session's events (for SDK parts outside the session, e.g. the screen
     /// share's state).

@@ -115,12 +115,10 @@ impl ScreenShare {
                 .emit(state_event(ScreenShareState::Stopped, None));
         }
         let _ = self.engine.stop_publishing_stream(PublishChannel::Aux);
+        // Not set_video_source: the channel still runs until the session
+        // has stopped the stream, and would open the camera meanwhile.
         self.engine
-            .set_video_source(VideoSourceKind::Camera { id: None }, PublishChannel::Aux);
-        self.engine.set_audio_source(
-            AudioSourceKind::Microphone { id: None },
-            PublishChannel::Aux,
-        );
+            .default_sources_for_next_start(PublishChannel::Aux);
         self.engine
             .mute_publish_stream_audio(false, PublishChannel::Aux);
     }

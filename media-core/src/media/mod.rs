@@ -204,6 +204,20 @@ impl Media {
         self.start_channel(channel, Start::Replace);
     }
 
+    /// Sets a channel's sources for its next start without restarting a
+    /// running pipeline (which keeps its own until it stops).
+    pub(crate) fn set_sources_for_next_start(
+        &self,
+        channel: PublishChannel,
+        video: VideoSourceKind,
+        audio: AudioSourceKind,
+    ) {
+        let mut state = self.state();
+        let sources = &mut state.settings.sources[channel.index()];
+        sources.video = video;
+        sources.audio = audio;
+    }
+
     pub(crate) fn set_video_config(&self, channel: PublishChannel, config: VideoConfig) {
         self.state().settings.sources[channel.index()].config = config;
         self.start_channel(channel, Start::Replace);
