@@ -122,7 +122,7 @@ try {
     const before = await js(`__confer_mock.log.length`);
     await js(`document.querySelector('#confirm-leave').click()`);
     await sleep(300);
-    const calls = await js(`__confer_mock.log.slice(${before}).map(([c]) => c).filter(c => !['update_tiles','diagnostics','list_devices','create_engine','start_preview','set_video_config','set_video_source','use_video_device','set_audio_source','use_audio_device','mute_microphone','enable_camera','start_sound_level_monitor','stop_sound_level_monitor'].includes(c))`);
+    const calls = await js(`__confer_mock.log.slice(${before}).map(([c]) => c).filter(c => !['update_tiles','diagnostics','list_devices','create_engine','start_preview','set_video_config','set_video_source','use_video_device','set_audio_source','use_audio_device','mute_microphone','enable_camera','start_sound_level_monitor','stop_sound_level_monitor','set_audio_processing'].includes(c))`);
     assert.deepEqual(calls, ["stop_publishing_stream", "stop_preview", "logout_room", "destroy_engine", "stop_hosting"]);
     assert.equal(await js(`document.querySelector('[data-screen="home"]').hidden`), false);
   });
