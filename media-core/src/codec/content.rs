@@ -1,6 +1,6 @@
 //! What a shared screen's content asks of the encoder (the browser's
 //! `contentHint`): text and code want sharp pictures at a low frame rate,
-//! openh264's screen-content mode with a low quantiser cap ([`SCREEN_QP`]:
+//! openh264's screen-content mode with a low quantiser cap (QP 12-14:
 //! sharp from the keyframe, cheapest while scrolling); detail wants them
 //! in camera usage, which refines a still page over a few frames; motion
 //! (a video, an animation) wants 30 fps at camera settings.
