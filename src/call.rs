@@ -25,7 +25,7 @@ use media_core::render::{Canvas, FrameSink};
 use media_core::transport::TransportConfig;
 use media_core::{
     AudioSink, Engine, Event, LogConfig, PlayedAudio, PublishChannel, ReconnectPolicy, RoomConfig,
-    RoomState, ScreenCaptureConfig, ScreenShare, UpdateType, User,
+    RoomState, ScreenCaptureConfig, ScreenShare, ScreenShareState, UpdateType, User,
 };
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -226,6 +226,31 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<()> {
 
     if let Some(share) = share {
         share.stop();
+        // Its Stopped event comes through the engine's event pipeline:
+        // print it before the engine goes (destroy drops what is queued).
+        let stopped = |e: &Event| {
+            matches!(
+                e,
+                Event::ScreenCaptureStateUpdate {
+                    state: ScreenShareState::Stopped,
+                    ..
+                }
+            )
+        };
+        let wait = tokio::time::sleep(Duration::from_secs(2));
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                event = events.recv() => {
+                    let Some(event) = event else { break };
+                    print_event(&event)?;
+                    if stopped(&event) {
+                        break;
+                    }
+                }
+                _ = &mut wait => break,
+            }
+        }
     }
     if room_error.is_none() {
         // Not logged in any more is fine here: we are leaving anyway.
