@@ -2,7 +2,10 @@
 
 use crate::announce::{usable_remote_candidate, Announce};
 use crate::barcode::{self, Stamp};
-use crate::forwarder::{self, KeyframeDecision, KeyframeLimiter, KEYFRAME_REQUEST_INTERVAL};
+use crate::forwarder::{
+    self, KeyframeDecision, KeyframeLimiter, KEYFRAME_COPIES_WITHIN, KEYFRAME_REQUEST_INTERVAL,
+    KEYFRAME_RESEND_AFTER,
+};
 use crate::frame::VideoFrame;
 use crate::stun::BindingRequest;
 use crate::turn_frame::read_frame;
@@ -208,11 +211,15 @@ pub fn rtp_forward(data: &[u8]) {
 /// SFU RTCP: compound packets off the network parse without panicking;
 /// what the SFU relays (PLI, FIR, SR) marshals and reads back equal; and
 /// the keyframe limiter, driven by the same bytes as a sequence of
-/// requests, never lets two PLIs reach a publisher within
-/// `KEYFRAME_REQUEST_INTERVAL` (forced ones aside) nor drops a request.
+/// requests and keyframe arrivals, never lets two PLIs (forced ones aside)
+/// reach a publisher within `KEYFRAME_REQUEST_INTERVAL` of one a keyframe
+/// answered, nor within `KEYFRAME_RESEND_AFTER` of one none did, and
+/// drops a request only as a copy of a PLI just sent or when a keyframe
+/// arrived after it.
 ///
 /// Input: `[mode][...]`: mode even: an RTCP compound packet; odd: limiter
-/// steps of `[advance ms: 2][flags]`.
+/// steps of `[advance ms: 2][flags]` (bit 0: forced, bit 1: a keyframe
+/// arrives first).
 pub fn rtcp(data: &[u8]) {
     let mut input = Input(data);
     if input.u8() % 2 == 0 {
@@ -238,28 +245,46 @@ pub fn rtcp(data: &[u8]) {
     let mut now = start;
     let mut limiter = KeyframeLimiter::default();
     let mut last_sent: Option<Instant> = None;
-    let mut scheduled: Option<Instant> = None;
+    let mut keyframe: Option<Instant> = None;
+    // The delayed request: when it is due, and when it was made.
+    let mut scheduled: Option<(Instant, Instant)> = None;
+    // The least spacing from the last PLI sent to the next at `at`.
+    let spacing = |last: Instant, keyframe: Option<Instant>| {
+        if keyframe.is_some_and(|k| k >= last) {
+            KEYFRAME_REQUEST_INTERVAL
+        } else {
+            KEYFRAME_RESEND_AFTER
+        }
+    };
     while !input.is_empty() {
         now += Duration::from_millis(u64::from(input.u16() % 1000));
         let flags = input.u8();
-        if let Some(at) = scheduled.filter(|at| *at <= now) {
-            limiter.fire_pending(at);
-            if let Some(last) = last_sent {
-                assert!(at.duration_since(last) >= KEYFRAME_REQUEST_INTERVAL);
+        if let Some((at, since)) = scheduled.filter(|(at, _)| *at <= now) {
+            let answered = keyframe.is_some_and(|k| k >= since && k <= at);
+            let sent = limiter.fire_pending(at);
+            assert_eq!(
+                sent, !answered,
+                "a due request sent iff no keyframe answered it"
+            );
+            if sent {
+                if let Some(last) = last_sent {
+                    assert!(at.duration_since(last) >= spacing(last, keyframe));
+                }
+                last_sent = Some(at);
             }
-            last_sent = Some(at);
             scheduled = None;
+        }
+        if flags & 2 == 2 {
+            limiter.keyframe_arrived(now);
+            keyframe = Some(now);
         }
         let force = flags & 1 == 1;
         match limiter.decide(now, force) {
             KeyframeDecision::Now => {
                 if !force {
                     if let Some(last) = last_sent {
-                        assert!(
-                            now.duration_since(last) >= KEYFRAME_REQUEST_INTERVAL,
-                            "two PLIs {:?} apart",
-                            now.duration_since(last)
-                        );
+                        let apart = now.duration_since(last);
+                        assert!(apart >= spacing(last, keyframe), "two PLIs {apart:?} apart");
                     }
                     last_sent = Some(now);
                 }
@@ -267,10 +292,12 @@ pub fn rtcp(data: &[u8]) {
             KeyframeDecision::At(at) => {
                 assert!(scheduled.is_none(), "a second request scheduled");
                 assert!(at > now && at <= now + KEYFRAME_REQUEST_INTERVAL);
-                scheduled = Some(at);
+                scheduled = Some((at, now));
             }
             KeyframeDecision::Folded => {
-                assert!(scheduled.is_some(), "a request folded into nothing");
+                let copy =
+                    last_sent.is_some_and(|l| now.duration_since(l) < KEYFRAME_COPIES_WITHIN);
+                assert!(scheduled.is_some() || copy, "a request folded into nothing");
             }
         }
     }
