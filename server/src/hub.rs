@@ -151,6 +151,16 @@ struct RoomKey {
     room_id: String,
 }
 
+impl RoomKey {
+    /// The key of room `room_id` of `app_id`.
+    fn of(app_id: u32, room_id: &str) -> Self {
+        RoomKey {
+            app_id,
+            room_id: room_id.to_owned(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Session {
     app_id: u32,
@@ -789,10 +799,7 @@ impl Hub {
             sessions, rooms, ..
         } = &mut *st;
         let room = rooms
-            .get_mut(&RoomKey {
-                app_id,
-                room_id: room_id.to_owned(),
-            })
+            .get_mut(&RoomKey::of(app_id, room_id))
             .ok_or(ErrorCode::RoomNotFound)?;
         let (owner, info) = room
             .streams
@@ -839,10 +846,7 @@ impl Hub {
             sessions, rooms, ..
         } = &mut *st;
         let room = rooms
-            .get_mut(&RoomKey {
-                app_id,
-                room_id: room_id.to_owned(),
-            })
+            .get_mut(&RoomKey::of(app_id, room_id))
             .ok_or(ErrorCode::RoomNotFound)?;
         room.broadcast(sessions, None, from, text, now, unix_ms)
     }
@@ -864,10 +868,7 @@ impl HubState {
     /// The room `room_id` of `app_id`; `RoomNotFound` if nobody is in it.
     fn room(&self, app_id: u32, room_id: &str) -> Result<&Room, ErrorCode> {
         self.rooms
-            .get(&RoomKey {
-                app_id,
-                room_id: room_id.to_owned(),
-            })
+            .get(&RoomKey::of(app_id, room_id))
             .ok_or(ErrorCode::RoomNotFound)
     }
 
