@@ -29,11 +29,12 @@
 //!   windows; `n/a` if never within the window).
 //! - `steady{500k,1m,2m}`: a steady capacity: p95 one-way video delay
 //!   (glass-to-glass, capture to presentation), received height and fps.
-//! - `lte`: a seeded synthetic cellular capacity trace
-//!   (`test_support::cellular`: 0.3-6 Mbit/s moving every 100 ms, outages
-//!   of 1-2 s), 40 ms each way, both ways: p95 one-way video delay, p50,
-//!   fps, freezes per minute and received height (Salsify's figure of merit
-//!   on an LTE trace is the p95 delay).
+//! - `lte`: a seeded synthetic cellular capacity trace, committed as
+//!   `test-support/traces/lte-synthetic.trace` (`test_support::cellular`:
+//!   0.3-6 Mbit/s moving every 100 ms, outages of 1-2 s; 120 s, looped),
+//!   40 ms each way, both ways: p95 one-way video delay, p50, fps, freezes
+//!   per minute and received height (Salsify's figure of merit on an LTE
+//!   trace is the p95 delay).
 //! - `weak300k`: one player behind 300 kbps, three clean players: the clean
 //!   players' lowest height and the weak player's fps and height.
 //!
@@ -332,12 +333,11 @@ async fn steady(bench: &mut Bench, side: Side, name: &str, kbps: u64) {
 /// link's deep buffers).
 async fn cellular(bench: &mut Bench, side: Side) {
     let mut call = Call::start(bench, side, "lte", &[MAIN]).await;
-    let seconds = bench.window.as_secs() + 10;
     let base: Conditions = format!("delay=40ms,queue={}", (2000 * 1000 / 5 / (8 * 1200)))
         .parse()
         .expect("base spec");
-    let trace = test_support::cellular::trace(seconds, 15);
-    let timeline = Timeline::parse_trace(&trace, base).expect("cellular trace");
+    let timeline =
+        Timeline::parse_trace(test_support::cellular::LTE_TRACE, base).expect("cellular trace");
     bench.relay.lane(MAIN).set_both(timeline);
     let (from, to) = measure(bench.window).await;
     let w = Window::of(&call.players[0].read(bench).await.frames, from, to);

@@ -9,6 +9,10 @@
 //! (a handover or a tunnel). The generator is seeded, so every run
 //! replays the same trace.
 
+/// The bench's LTE-like trace, committed (`traces/lte-synthetic.trace`):
+/// 120 s of [`trace`] from seed 15, with a header saying how it was made.
+pub const LTE_TRACE: &str = include_str!("../traces/lte-synthetic.trace");
+
 /// Lines of a `seconds`-long trace from `seed`.
 pub fn trace(seconds: u64, seed: u64) -> String {
     let mut rng = SplitMix(seed);
@@ -77,5 +81,17 @@ mod tests {
             .all(|r| *r == 50.0 || (300.0..=6000.0).contains(r)));
         let base = impair::Conditions::default();
         impair::Timeline::parse_trace(&a, base).expect("a valid trace");
+    }
+
+    #[test]
+    fn the_committed_trace_is_the_generators() {
+        let data: String = LTE_TRACE
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(data, trace(120, 15));
+        impair::Timeline::parse_trace(LTE_TRACE, impair::Conditions::default())
+            .expect("a valid trace");
     }
 }

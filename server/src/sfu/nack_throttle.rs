@@ -1,7 +1,11 @@
 //! Bounds what a player's NACKs make the SFU resend: each lost packet at
 //! most [`MAX_RESENDS`] times, at least [`RESEND_GAP`] apart, while the
 //! leg's packets queue; [`RANDOM_LOSS_RESENDS`] times, [`RANDOM_LOSS_GAP`]
-//! apart, while they do not.
+//! apart (every ask), while they do not. Only asks for a packet the leg
+//! has written count: one the SFU has not received yet (lost on the
+//! publisher's leg, its repair still under way) cannot be resent, and
+//! counting those asks left nothing of the budget for when it came and
+//! was lost again on the player's leg.
 //!
 //! The profile's NACK generator asks again for a missing packet every
 //! 40 ms, up to 10 times. On a link whose small queue is full, every
@@ -12,10 +16,11 @@
 //! receives ~80. A link that loses at random, with no queue standing
 //! (the leg's estimate says which, [`STANDING_QUEUE`]), is not made worse
 //! by a resend, and each one failed costs the player a keyframe: at 20 %
-//! loss each way one resend in three fails, so two leave 13 % of the
-//! lost packets unrepaired and four 1.7 %. [`NackBudget`] strips the asks
-//! over budget, as an [`RtcpStep`] wire-ward of the NACK responder on a
-//! player leg.
+//! loss each way an ask and its resend get through 64 % of the time, so
+//! two leave 13 % of the lost packets unrepaired, four 1.7 % and six
+//! 0.2 %. [`NackBudget`] strips the asks over budget, as an [`RtcpStep`]
+//! wire-ward of the NACK responder on a player leg (it sees what the leg
+//! writes, resends included).
 
 use super::layer_switch::Estimate;
 use super::rtcp_delivery::RtcpStep;
@@ -33,14 +38,18 @@ pub(crate) const MAX_RESENDS: u8 = 2;
 /// The least time between two resends of one packet while a queue stands.
 pub(crate) const RESEND_GAP: Duration = Duration::from_millis(100);
 /// How often one lost packet may be resent on a link losing at random.
-pub(crate) const RANDOM_LOSS_RESENDS: u8 = 4;
-/// The least time between two resends of one packet on such a link: four
-/// fit in the player's 250 ms repair wait.
-pub(crate) const RANDOM_LOSS_GAP: Duration = Duration::from_millis(60);
+pub(crate) const RANDOM_LOSS_RESENDS: u8 = 6;
+/// The least time between two resends of one packet on such a link: the
+/// generator's asks are 40 ms apart, so every one that arrives is
+/// answered (an ask lost costs no resend).
+pub(crate) const RANDOM_LOSS_GAP: Duration = Duration::from_millis(30);
 /// How long a packet's resends are remembered.
 const REMEMBER: Duration = Duration::from_secs(2);
 /// Above this many remembered packets, the old ones are forgotten.
 const PRUNE_AT: usize = 4096;
+/// How many of the latest sequence numbers a [`WrittenLog`] covers (a
+/// divisor of 65536, so a number keeps its bit across the wrap).
+const WRITTEN_SPAN: u16 = 1024;
 
 /// Which asks for a resend to honour (per SSRC and sequence number).
 #[derive(Debug, Default)]
@@ -49,6 +58,8 @@ pub(crate) struct NackBudget {
     resent: HashMap<(u32, u16), (u8, Instant)>,
     /// The leg's estimate (none: every link counts as queueing).
     estimate: Option<watch::Receiver<Option<Estimate>>>,
+    /// What the leg wrote lately, per SSRC.
+    written: HashMap<u32, WrittenLog>,
 }
 
 impl NackBudget {
@@ -57,6 +68,7 @@ impl NackBudget {
         NackBudget {
             resent: HashMap::new(),
             estimate: Some(estimate),
+            written: HashMap::new(),
         }
     }
 
@@ -74,8 +86,13 @@ impl NackBudget {
         }
     }
 
-    /// Whether to resend packet `seq` of `ssrc` asked for at `now`.
+    /// Whether to resend packet `seq` of `ssrc` asked for at `now`: not
+    /// if the leg has written packets of `ssrc` but not this one (the ask
+    /// does not count then).
     pub(crate) fn allow(&mut self, ssrc: u32, seq: u16, now: Instant) -> bool {
+        if self.written.get(&ssrc).is_some_and(|log| !log.has(seq)) {
+            return false;
+        }
         let (max_resends, gap) = self.limits();
         if self.resent.len() > PRUNE_AT {
             self.resent
@@ -125,6 +142,10 @@ impl NackBudget {
 impl RtcpStep for NackBudget {
     const DELIVER: bool = false;
 
+    fn written(&mut self, ssrc: u32, sequence: u16) {
+        self.written.entry(ssrc).or_default().mark(sequence);
+    }
+
     fn keep(&mut self, packet: &dyn Packet, now: Instant) -> Option<Box<dyn Packet>> {
         match packet.as_any().downcast_ref::<TransportLayerNack>() {
             Some(nack) => self
@@ -132,6 +153,67 @@ impl RtcpStep for NackBudget {
                 .map(|n| Box::new(n) as Box<dyn Packet>),
             None => Some(packet.cloned()),
         }
+    }
+}
+
+/// The sequence numbers among the latest [`WRITTEN_SPAN`] of one SSRC
+/// that were written.
+#[derive(Debug, Default)]
+struct WrittenLog {
+    /// The newest number written.
+    highest: Option<u16>,
+    /// One bit per number, at `number % WRITTEN_SPAN`.
+    bits: [u64; WRITTEN_SPAN as usize / 64],
+}
+
+impl WrittenLog {
+    /// `seq` was written (numbers skipped on the way to a newer one were
+    /// not, yet).
+    fn mark(&mut self, seq: u16) {
+        if let Some(highest) = self.highest {
+            let ahead = seq.wrapping_sub(highest);
+            if ahead >= 0x8000 {
+                // Older: recorded if still within the span.
+                if highest.wrapping_sub(seq) >= WRITTEN_SPAN {
+                    return;
+                }
+            } else {
+                if ahead >= WRITTEN_SPAN {
+                    self.bits = Default::default();
+                } else {
+                    for skipped in 1..ahead {
+                        self.set(highest.wrapping_add(skipped), false);
+                    }
+                }
+                self.highest = Some(seq);
+            }
+        } else {
+            self.highest = Some(seq);
+        }
+        self.set(seq, true);
+    }
+
+    /// Whether `seq` was written (as far as the span reaches back).
+    fn has(&self, seq: u16) -> bool {
+        let Some(highest) = self.highest else {
+            return false;
+        };
+        let (word, bit) = Self::slot(seq);
+        highest.wrapping_sub(seq) < WRITTEN_SPAN && self.bits[word] & (1 << bit) != 0
+    }
+
+    fn set(&mut self, seq: u16, on: bool) {
+        let (word, bit) = Self::slot(seq);
+        if on {
+            self.bits[word] |= 1 << bit;
+        } else {
+            self.bits[word] &= !(1 << bit);
+        }
+    }
+
+    fn slot(seq: u16) -> (usize, u32) {
+        let at = seq % WRITTEN_SPAN;
+        (usize::from(at / 64), u32::from(at % 64))
     }
 }
 
@@ -169,7 +251,7 @@ mod tests {
         let mut b = NackBudget::new(rx);
         let allowed =
             |b: &mut NackBudget, seq| (0..8).filter(|i| b.allow(1, seq, at(i * 40))).count();
-        assert_eq!(allowed(&mut b, 10), 4);
+        assert_eq!(allowed(&mut b, 10), usize::from(RANDOM_LOSS_RESENDS));
         // A standing queue: the tight budget.
         tx.send_replace(Some(estimate(200)));
         assert_eq!(allowed(&mut b, 11), 2);
@@ -195,5 +277,50 @@ mod tests {
         assert_eq!(again.nacks, nack_pairs_from_sequence_numbers(&[5, 6, 7]));
         // Each was resent twice now: nothing more.
         assert_eq!(b.filter(&nack, t0 + Duration::from_millis(500)), None);
+    }
+
+    #[test]
+    fn asks_for_a_packet_not_written_yet_cost_nothing() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut b = NackBudget::default();
+        // 10 went out, 11 has not come from the publisher yet, 12 went out.
+        b.written(1, 10);
+        b.written(1, 12);
+        for ms in [0, 100, 200, 300] {
+            assert!(!b.allow(1, 11, at(ms)), "nothing to resend");
+        }
+        // Its repair arrives and is forwarded (and lost again): the whole
+        // budget is left.
+        b.written(1, 11);
+        assert!(b.allow(1, 11, at(400)));
+        assert!(b.allow(1, 11, at(500)));
+        assert!(!b.allow(1, 11, at(600)));
+        // Another SSRC whose writes were never seen keeps the plain budget.
+        assert!(b.allow(2, 11, at(600)));
+    }
+
+    #[test]
+    fn the_written_log_follows_the_numbers_across_the_wrap() {
+        let mut log = WrittenLog::default();
+        assert!(!log.has(0));
+        let span: Vec<u16> = (65_000u16..=65_535).chain(0..100).collect();
+        for &seq in span.iter().filter(|s| *s % 7 != 0) {
+            log.mark(seq);
+        }
+        assert!(span.iter().all(|&s| log.has(s) == (s % 7 != 0)));
+        // A late one (repaired upstream) is recorded.
+        log.mark(98);
+        assert!(log.has(98));
+        // Beyond the span, nothing is known or recorded.
+        let old = 99u16.wrapping_sub(WRITTEN_SPAN);
+        log.mark(old);
+        assert!(!log.has(old));
+        // A jump forward forgets what it skipped, a long one everything.
+        log.mark(200);
+        assert!(!log.has(150) && log.has(99));
+        log.mark(200 + WRITTEN_SPAN + 10);
+        assert!(!log.has(200 + WRITTEN_SPAN) && !log.has(200 + WRITTEN_SPAN + 9));
+        assert!(log.has(200 + WRITTEN_SPAN + 10));
     }
 }

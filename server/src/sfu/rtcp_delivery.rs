@@ -31,6 +31,9 @@ pub(crate) trait RtcpStep: Send + Sync + 'static {
 
     /// What goes on in place of `packet` at `now` (`None`: nothing).
     fn keep(&mut self, packet: &dyn Packet, now: Instant) -> Option<Box<dyn Packet>>;
+
+    /// An RTP packet `(ssrc, sequence number)` went out towards the wire.
+    fn written(&mut self, _ssrc: u32, _sequence: u16) {}
 }
 
 /// An interceptor running an [`RtcpStep`] on inbound RTCP; everything
@@ -105,6 +108,10 @@ impl<S: RtcpStep> Protocol<TaggedPacket, TaggedPacket, ()> for RtcpFilter<S> {
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Error> {
+        if let interceptor::Packet::Rtp(rtp) = &msg.message.packet {
+            self.step
+                .written(rtp.header.ssrc, rtp.header.sequence_number);
+        }
         self.write.push_back(msg);
         Ok(())
     }
