@@ -31,6 +31,7 @@ pub fn app(state: ServerState) -> Router {
         .merge(crate::web::routes())
         .merge(crate::updates::routes())
         .merge(crate::admin_api::routes())
+        .merge(crate::whip::routes())
         .with_state(state)
 }
 

@@ -12,6 +12,8 @@
 //!   configured (`updates`).
 //! - `POST /api/v1/{method}`: the server API for an app's backend, with an
 //!   admin token ([`admin_api`]); login and admin tokens are JWTs ([`jwt`]).
+//! - `POST /whip/{room}/{stream}`, `POST /whep/{room}/{stream}`: WHIP ingest
+//!   and WHEP playback with a login token ([`whip`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), server::ServeError> {
@@ -59,6 +61,7 @@ pub mod tls;
 mod turn;
 mod updates;
 pub mod web;
+pub mod whip;
 
 pub use config::{AppConfig, ConfigError, IceConfig, Limits, MediaConfig, ServerConfig, TlsConfig};
 pub use http::app;
