@@ -7,7 +7,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 export CONFER_ARTIFACTS := $(ARTIFACTS)
 export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run serve test deps ui web build contract lint audit fmt ui-test browser-test fuzz fuzz-test bench bench-abuse bench-networks bench-network bench-app bench-browser dist test-dist bench-dist clean
+.PHONY: run serve test deps ui web build contract lint audit fmt ui-test browser-test fuzz fuzz-test bench bench-abuse bench-failover bench-networks bench-network bench-app bench-browser dist test-dist bench-dist clean
 
 deps:
 	@bash scripts/deps.sh
@@ -153,6 +153,11 @@ audit:
 ## timeout (new login and frames again, p50/max).
 bench-abuse:
 	$(CARGO) bench --bench abuse
+
+## Issue 18's failover time: three nodes on one Redis (2 s lease), the
+## room's node SIGKILLed 8 times, kill -> the player's next frame p50/p99.
+bench-failover:
+	$(CARGO) bench --bench failover
 
 ## Issue 13's figures in network namespaces (root): login to first remote
 ## frame and glass-to-glass at 720p30, direct UDP vs TURN over UDP, TCP and

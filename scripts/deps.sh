@@ -24,13 +24,16 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 #   (the client's protocol modules at run time); tests/screen_portal.rs:
 #   dbus-daemon (a private session bus for the mock portal), pipewire and
 #   wireplumber (a headless PipeWire daemon and its session manager)
+# - several nodes on one Redis (tests/nodes.rs): redis-server (and its
+#   redis-cli), started by the tests on a loopback port without persistence
 pkgs=(pkg-config libclang-dev libasound2-dev cmake nasm
       pulseaudio pulseaudio-utils sox espeak-ng
       xvfb xauth mesa-vulkan-drivers libvulkan1 libgl1-mesa-dri libegl1 libx11-dev imagemagick x11-utils
       libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
       build-essential patchelf file webkit2gtk-driver xdotool chromium
       iproute2 nftables coturn libnss3-tools
-      libpipewire-0.3-dev libpipewire-0.3-modules dbus-daemon pipewire wireplumber)
+      libpipewire-0.3-dev libpipewire-0.3-modules dbus-daemon pipewire wireplumber
+      redis-server)
 for pkg in "${pkgs[@]}"; do
   have_pkg "$pkg" || need+=("$pkg")
 done

@@ -80,6 +80,21 @@ pub(crate) struct ServeArgs {
     /// firewalls.
     #[arg(long, value_name = "PORT", requires = "turn_port")]
     turns_port: Option<u16>,
+    /// Run as one node of several sharing this Redis (`redis://host:port`):
+    /// rooms are pinned to nodes and logins redirected to the room's node.
+    /// Sets `[nodes] redis_url`; without it (and no `[nodes]`), one node
+    /// with the in-memory room store.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// This node's signaling URL as clients reach it (`wss://host/ws`),
+    /// handed out in redirects; default: derived from the bound address.
+    /// Sets `[nodes] public_url`.
+    #[arg(long, value_name = "URL", requires = "redis")]
+    public_url: Option<String>,
+    /// How long a node's lease lasts without renewal (a dead node's rooms
+    /// move after it). Sets `[nodes] lease_ms`.
+    #[arg(long, value_name = "MS", requires = "redis")]
+    node_lease_ms: Option<u64>,
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -148,6 +163,17 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.media.tcp_port = 0;
         config.media.udp_port_min = Some(min);
         config.media.udp_port_max = Some(max);
+    }
+    if let Some(url) = args.redis {
+        config.nodes.get_or_insert_with(Default::default).redis_url = url;
+    }
+    if let Some(nodes) = config.nodes.as_mut() {
+        if let Some(url) = args.public_url {
+            nodes.public_url = Some(url);
+        }
+        if let Some(ms) = args.node_lease_ms {
+            nodes.lease_ms = ms;
+        }
     }
     if let Some(dir) = args.update_feed {
         anyhow::ensure!(

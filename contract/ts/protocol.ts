@@ -191,6 +191,12 @@ export type ServerMessage = {
    */
   message: string,
 } | {
+  "type": "redirect",
+  /**
+   * The room's node's signaling URL (`ws://` or `wss://`, same scheme).
+   */
+  url: string,
+} | {
   "type": "resumed",
   /**
    * Events the client has not seen, in order.

@@ -133,6 +133,12 @@ error_codes! {
     KickedByServer = 1_002_022 => "the server's operator removed this user from the room",
     /// The server's operator closed the room (server API `close-room`).
     RoomClosed = 1_002_023 => "the server's operator closed the room",
+    /// The login was redirected from node to node more times than the SDK
+    /// follows (several nodes on one Redis: the room's node kept changing).
+    TooManyRedirects = 1_002_024 => "the login was redirected too many times",
+    /// A server redirected the login to a URL of another scheme (`ws` from
+    /// `wss`, say) or an unparsable one; the SDK does not follow it.
+    RedirectRefused = 1_002_025 => "the server redirected the login to an unacceptable URL",
     /// A broadcast message was empty.
     BroadcastEmpty = 1_002_030 => "broadcast message is empty",
     /// A broadcast message was longer than 1024 bytes.

@@ -503,6 +503,13 @@ pub enum ServerMessage {
         /// Human text.
         message: String,
     },
+    /// The room lives on another node (several nodes on one Redis): log in
+    /// again, with the same credentials, at `url`. The server closes the
+    /// connection.
+    Redirect {
+        /// The room's node's signaling URL (`ws://` or `wss://`, same scheme).
+        url: String,
+    },
     /// Resume succeeded; `missed` are the events after `last_seq`.
     Resumed {
         /// Events the client has not seen, in order.
@@ -671,6 +678,7 @@ impl ServerMessage {
         "challenge",
         "login_ok",
         "login_failed",
+        "redirect",
         "resumed",
         "resume_failed",
         "event",
@@ -1079,6 +1087,7 @@ mod tests {
                 ),
             (code(), ".{0,80}")
                 .prop_map(|(code, message)| ServerMessage::LoginFailed { code, message }),
+            ".{0,80}".prop_map(|url| ServerMessage::Redirect { url }),
             proptest::collection::vec(sequenced(), 0..4)
                 .prop_map(|missed| ServerMessage::Resumed { missed }),
             (code(), ".{0,80}")

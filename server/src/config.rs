@@ -52,6 +52,10 @@ pub struct ServerConfig {
     /// with no `[ice] turn_urls`, clients get this server's URLs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turn: Option<confer_turn::Config>,
+    /// Several nodes on one Redis: the `[nodes]` table (`--redis URL`).
+    /// Unset: one node with the in-memory room store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<crate::nodes::NodesConfig>,
     /// The registered apps.
     pub apps: Vec<AppConfig>,
     /// A directory served read-only at `/updates/` (the desktop app's
@@ -363,6 +367,7 @@ impl Default for ServerConfig {
             tls: TlsConfig::default(),
             ice: IceConfig::default(),
             turn: None,
+            nodes: None,
             insecure_http: false,
             apps: Vec::new(),
             update_feed: None,

@@ -10,6 +10,7 @@ use crate::apps::LoginClaim;
 use crate::gate::Admitted;
 use crate::hub::{Admission, Leave, Muted, SessionInfo, OUTBOX_CAPACITY};
 use crate::media_queue::{MediaOp, MediaQueue};
+use crate::nodes::Placement;
 use crate::sfu::StreamKey;
 use crate::state::{shutdown_begun, ServerState};
 use crate::store::{Claim, Hold, JoinRequest, Member};
@@ -390,7 +391,14 @@ where
         let user_id = login.user.user_id.clone();
         let admission = match self.admit(login).await {
             Ok(a) => a,
-            Err(code) => {
+            Err(Refused::Redirect(url)) => {
+                tracing::info!(app_id, room_id = %room_id, user_id = %user_id, %url, "login redirected to the room's node");
+                let redirect = ServerMessage::Redirect { url };
+                return self
+                    .send_then(&redirect, Next::Close(CLOSE_NORMAL, ErrorCode::Success))
+                    .await;
+            }
+            Err(Refused::Failed(code)) => {
                 tracing::info!(app_id, room_id = %room_id, user_id = %user_id, code = code.name(), "login failed");
                 let failed = ServerMessage::LoginFailed {
                     code,
@@ -428,10 +436,11 @@ where
         self.reply(ServerMessage::LoginOk(ok)).await
     }
 
-    /// Every login check and the store claims; the hub is not touched yet.
-    async fn admit(&self, login: Login) -> Result<Admission, ErrorCode> {
+    /// Every login check, the room's placement and the store claims; the
+    /// hub is not touched yet.
+    async fn admit(&self, login: Login) -> Result<Admission, Refused> {
         if login.version != PROTOCOL_VERSION {
-            return Err(ErrorCode::UnsupportedVersion);
+            return Err(ErrorCode::UnsupportedVersion.into());
         }
         let room = RoomId::new(login.room_id).map_err(|e| e.code())?;
         let user = UserId::new(login.user.user_id.clone()).map_err(|e| e.code())?;
@@ -446,6 +455,13 @@ where
             self.state
                 .apps()
                 .check_login(claim, &login.credentials, &self.nonce, now_unix)?;
+        // Only a client with valid credentials learns where the room is.
+        if let Some(node) = self.state.node() {
+            let placed = node.place(login.app_id, room.as_str()).await;
+            if let Placement::Elsewhere(url) = placed.map_err(store_failed)? {
+                return Err(Refused::Redirect(url));
+            }
+        }
         let limits = &self.state.config().limits;
         let requested = usize::try_from(login.max_member_count).unwrap_or(usize::MAX);
         let room_limit = if requested > 0 && requested <= limits.max_users_per_room {
@@ -471,7 +487,7 @@ where
         if auth.invite {
             match store.claim_user(held.clone()).await.map_err(store_failed)? {
                 Claim::Granted | Claim::AlreadyHeld => {}
-                Claim::HeldBy(_) => return Err(ErrorCode::UserIdInUse),
+                Claim::HeldBy(_) => return Err(ErrorCode::UserIdInUse.into()),
             }
         }
         let joined = match store
@@ -490,7 +506,7 @@ where
                 if auth.invite {
                     let _ = store.release_user(held).await;
                 }
-                return Err(code);
+                return Err(code.into());
             }
         };
         let mut replaces: Vec<String> = joined.replaced.into_iter().collect();
@@ -504,7 +520,7 @@ where
             Ok(previous) => replaces.extend(previous),
             Err(e) => {
                 let _ = store.leave_room(member).await;
-                return Err(store_failed(e));
+                return Err(store_failed(e).into());
             }
         }
         Ok(Admission {
@@ -960,12 +976,26 @@ fn close_frame(code: u16, why: ErrorCode) -> Message {
     }))
 }
 
+/// Why a login was not admitted here.
+enum Refused {
+    /// Refused, with this code (`LoginFailed`).
+    Failed(ErrorCode),
+    /// The room lives on another node, at this URL (`Redirect`).
+    Redirect(String),
+}
+
+impl From<ErrorCode> for Refused {
+    fn from(code: ErrorCode) -> Self {
+        Refused::Failed(code)
+    }
+}
+
 fn store_failed(error: crate::store::StoreError) -> ErrorCode {
     tracing::warn!(%error, "room store failed");
     ErrorCode::Internal
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut rng = rand::rng();
     let raw: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
     protocol::auth::hex(&raw)

@@ -137,6 +137,19 @@ pub struct StreamListing {
 }
 
 #[derive(Debug, Default)]
+/// A room on this node as the room store records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomHolding {
+    /// The app.
+    pub app_id: u32,
+    /// The room.
+    pub room_id: String,
+    /// `(user ID, session ID)` of each member.
+    pub members: Vec<(String, String)>,
+    /// `(stream ID, publishing session ID)` of each stream.
+    pub streams: Vec<(String, String)>,
+}
+
 struct HubState {
     sessions: HashMap<String, Session>,
     rooms: HashMap<RoomKey, Room>,
@@ -880,6 +893,29 @@ impl HubState {
         let user_key = (gone.app_id, gone.user.user_id.clone());
         if self.users.get(&user_key).is_some_and(|id| id == session_id) {
             self.users.remove(&user_key);
+    /// What this node holds, room by room, as store records (written back
+    /// to a shared store that lost them: `nodes`).
+    pub fn holdings(&self) -> Vec<RoomHolding> {
+        let st = self.lock();
+        st.rooms
+            .iter()
+            .map(|(key, room)| RoomHolding {
+                app_id: key.app_id,
+                room_id: key.room_id.clone(),
+                members: room
+                    .members
+                    .iter()
+                    .filter_map(|id| Some((st.sessions.get(id)?.user.user_id.clone(), id.clone())))
+                    .collect(),
+                streams: room
+                    .streams
+                    .iter()
+                    .map(|(session, info)| (info.stream_id.clone(), session.clone()))
+                    .collect(),
+            })
+            .collect()
+    }
+
         }
         let mut cleanups = Vec::new();
         let key = gone.room_key();

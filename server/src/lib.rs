@@ -27,7 +27,8 @@
 //! Layout: `listener` (the accept loop) and [`gate`] (connection
 //! admission), [`config`] (TOML config), `apps` (credential checks), `hub`
 //! (live sessions, rooms, fan-out), `store` (shared room state behind the
-//! [`RoomStore`] trait), [`connection`] (the WebSocket loop, rate-limited
+//! [`RoomStore`] trait; [`RedisStore`] when several [`nodes`] share a
+//! Redis), [`connection`] (the WebSocket loop, rate-limited
 //! with [`confer_turn::TokenBucket`]), `replay`, `metrics`, `http` (routes), [`state`] and `serve`;
 //! media: [`sfu`] (webrtc-rs peer connections, RTP forwarding), `plays`
 //! (play subscriptions) and `media` (the signaling glue).
@@ -49,6 +50,7 @@ mod media_queue;
 mod metrics;
 mod metrics_transport;
 pub mod net;
+pub mod nodes;
 mod plays;
 mod prometheus;
 mod public_ip;
@@ -68,6 +70,6 @@ pub use http::app;
 pub use serve::{start, ServeError, ServerHandle};
 pub use state::ServerState;
 pub use store::{
-    AppCounts, Claim, Hold, JoinRefusal, JoinRequest, Joined, Member, MemoryStore, RoomStore,
-    StoreError, StoreFuture,
+    AppCounts, Claim, Hold, JoinRefusal, JoinRequest, Joined, Member, MemoryStore, RedisStore,
+    RoomStore, StoreError, StoreFuture,
 };

@@ -39,6 +39,9 @@ pub enum ServeError {
     /// The built-in TURN server could not start.
     #[error("turn: {0}")]
     Turn(#[from] confer_turn::TurnError),
+    /// Joining the cluster on Redis (`[nodes]`) failed.
+    #[error("nodes: {0}")]
+    Node(#[from] crate::nodes::NodeError),
     /// `public_ip = "auto"` could not learn the public address.
     #[error("public address: {0}")]
     PublicIp(#[from] crate::public_ip::PublicIpError),
@@ -71,7 +74,20 @@ pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServeError>
         tls.as_ref().map(|t| Arc::clone(&t.config)),
     )
     .await?;
-    let state = ServerState::new(config)?;
+    let bind = config.bind;
+    let listener = listen(bind).map_err(|source| ServeError::Bind { addr: bind, source })?;
+    let addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
+    let state = match config.nodes.clone() {
+        None => ServerState::new(config)?,
+        Some(nodes) => {
+            let url = crate::nodes::public_url(&nodes, addr, tls.is_some())?;
+            let (node, store) = crate::nodes::Node::join(&nodes, url).await?;
+            ServerState::with_node(config, node, store)?
+        }
+    };
+    if let Some(node) = state.node() {
+        tokio::spawn(Arc::clone(node).run_lease(state.clone()));
+    }
     if let Some(turn) = &turn {
         state.set_turn_stats(turn.shared_stats());
     }
@@ -79,9 +95,6 @@ pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServeError>
     state.media().sfu().start()?;
     let fingerprint = tls.as_ref().map(|t: &TlsIdentity| t.fingerprint.clone());
     let acceptor = tls.map(|t| tokio_rustls::TlsAcceptor::from(t.config));
-    let bind = state.config().bind;
-    let listener = listen(bind).map_err(|source| ServeError::Bind { addr: bind, source })?;
-    let addr = listener.local_addr().map_err(ServeError::LocalAddr)?;
     let router = app(state.clone());
     let sweeper = tokio::spawn(state.clone().run_sweeper());
     let accepting = state.clone();

@@ -6,7 +6,8 @@ use crate::gate::Gate;
 use crate::hub::Hub;
 use crate::media::Media;
 use crate::metrics::Metrics;
-use crate::store::{apply_cleanups, Cleanup, MemoryStore, RoomStore};
+use crate::nodes::Node;
+use crate::store::{apply_cleanups, Cleanup, MemoryStore, RedisStore, RoomStore};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -24,6 +25,8 @@ struct Shared {
     hub: Arc<Hub>,
     media: Media,
     store: Arc<dyn RoomStore>,
+    /// This node of several on one Redis (`[nodes]`), if so.
+    node: Option<Arc<Node>>,
     metrics: Metrics,
     gate: Arc<Gate>,
     shutdown: watch::Sender<bool>,
@@ -50,6 +53,23 @@ impl ServerState {
         config: ServerConfig,
         store: Arc<dyn RoomStore>,
     ) -> Result<Self, ConfigError> {
+        Self::build(config, store, None)
+    }
+
+    /// State for `config` as `node` of a cluster, with its Redis store.
+    pub fn with_node(
+        config: ServerConfig,
+        node: Node,
+        store: RedisStore,
+    ) -> Result<Self, ConfigError> {
+        Self::build(config, Arc::new(store), Some(Arc::new(node)))
+    }
+
+    fn build(
+        config: ServerConfig,
+        store: Arc<dyn RoomStore>,
+        node: Option<Arc<Node>>,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let hub = Arc::new(Hub::new(
             Duration::from_millis(config.heartbeat_interval_ms),
@@ -63,6 +83,7 @@ impl ServerState {
                 hub,
                 media,
                 store,
+                node,
                 metrics: Metrics::default(),
                 gate: Gate::new(capacity, config.limits.max_connections_per_ip),
                 shutdown: watch::channel(false).0,
@@ -115,6 +136,11 @@ impl ServerState {
     /// The room store.
     pub fn store(&self) -> &dyn RoomStore {
         self.inner.store.as_ref()
+    }
+
+    /// This node of a cluster (`[nodes]`), if it is one.
+    pub fn node(&self) -> Option<&Arc<Node>> {
+        self.inner.node.as_ref()
     }
 
     /// Counters.

@@ -9,7 +9,9 @@
 //! they stay in the [`Hub`](crate::hub::Hub) of the node that holds them.
 
 pub(crate) mod memory;
+pub(crate) mod redis;
 
+pub use self::redis::RedisStore;
 pub use memory::MemoryStore;
 
 use protocol::ErrorCode;
@@ -25,6 +27,10 @@ pub enum StoreError {
     /// The backend is unreachable or failed.
     #[error("room store unavailable: {0}")]
     Unavailable(String),
+    /// The backend answered something this server never writes (a networked
+    /// store's contents are untrusted input).
+    #[error("room store answered invalid data: {0}")]
+    Invalid(String),
 }
 
 /// The outcome of a set-if-absent claim.

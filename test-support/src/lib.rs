@@ -11,7 +11,8 @@
 //! with a generated local config, and what tests drive it with that does
 //! not need the SDK: raw protocol clients (`client`, `raw`), relays that
 //! cut or drop traffic (`relay`, `udp_relay`), test certificates (`tls`),
-//! `confer` child processes (`cli`, `flood`, `frozen`), network
+//! `confer` child processes (`cli`, `flood`, `frozen`), nodes on a
+//! private Redis (`cluster`), network
 //! namespaces (`netns`) and `/metrics` readers (`metrics`). The server's
 //! own tests use only this much.
 //!
@@ -32,6 +33,8 @@ pub mod cellular;
 pub mod cli;
 #[cfg(feature = "server")]
 pub mod client;
+#[cfg(feature = "server")]
+pub mod cluster;
 #[cfg(feature = "server")]
 pub mod flood;
 #[cfg(feature = "sdk")]

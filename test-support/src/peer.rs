@@ -232,21 +232,27 @@ impl TestServer {
 
     /// An engine profile pointing at another URL (e.g. a relay).
     pub fn profile_for(&self, url: &str) -> EngineProfile {
-        EngineProfile {
-            app_id: self.app.app_id,
-            app_sign: self.app.app_sign.clone(),
-            scenario: Scenario::StandardVideoCall,
-            server: url.to_owned(),
-            reconnect: ReconnectPolicy {
-                retry_window: Duration::from_secs(30),
-                initial_backoff: Duration::from_millis(100),
-                max_backoff: Duration::from_millis(500),
-            },
-            transport: TransportConfig {
-                bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
-                ..TransportConfig::default()
-            },
-            tls: Default::default(),
-        }
+        engine_profile(&self.app, url)
+    }
+}
+
+/// An engine profile for `app` at `url`: media on loopback, retries every
+/// 100-500 ms for 30 s.
+pub fn engine_profile(app: &server::AppConfig, url: &str) -> EngineProfile {
+    EngineProfile {
+        app_id: app.app_id,
+        app_sign: app.app_sign.clone(),
+        scenario: Scenario::StandardVideoCall,
+        server: url.to_owned(),
+        reconnect: ReconnectPolicy {
+            retry_window: Duration::from_secs(30),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+        },
+        transport: TransportConfig {
+            bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            ..TransportConfig::default()
+        },
+        tls: Default::default(),
     }
 }

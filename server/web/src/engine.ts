@@ -142,6 +142,10 @@ interface Room {
   lastRx: number;
   retryStart: number;
   attempts: number;
+  /** The room's node a server redirected to; connected to instead of the server URL until a connection to it fails. */
+  target: string | null;
+  /** Redirects followed since the last login_ok. */
+  redirects: number;
   users: Map<string, UserInfo>;
   streams: Map<string, StreamInfo>;
   onlineCount: number;
@@ -348,6 +352,8 @@ export class WebEngine {
       lastRx: now,
       retryStart: now,
       attempts: 0,
+      target: null,
+      redirects: 0,
       users: new Map(),
       streams: new Map(),
       onlineCount: 0,
@@ -590,7 +596,7 @@ export class WebEngine {
       if (current() && room.link !== "live") this.lose(room, "handshake timed out");
     }, HANDSHAKE_TIMEOUT_MS);
     try {
-      ws = this.shell.openSocket(this.options.server, {
+      ws = this.shell.openSocket(room.target ?? this.options.server, {
         message: (data) => {
           if (!current()) return;
           room.lastRx = this.shell.now();
@@ -626,6 +632,11 @@ export class WebEngine {
   /** The connection is gone: report the interruption if live, then retry. */
   private lose(room: Room, why: string): void {
     console.info(`confer: connection lost (${why})`);
+    // A redirect target that failed before going live may be gone (a failover): start at the server URL again.
+    if (room.link !== "live") {
+      room.target = null;
+      room.redirects = 0;
+    }
     this.closeSocket(room);
     this.stopHeartbeats(room);
     const now = this.shell.now();
@@ -780,6 +791,10 @@ export class WebEngine {
           this.end(room, msg.code, room.everConnected ? "ReconnectFailed" : "LoginFailed", details(msg.message));
         } else this.debug(msg.code, "on_login_failed", msg.message);
         return;
+      case "redirect":
+        if (room.link === "authenticating" && !room.resuming) this.onRedirect(room, msg.url);
+        else this.debug(ErrorCode.WrongState, "on_redirect", "unexpected redirect");
+        return;
       case "resumed":
         if (room.link === "authenticating" && room.resuming) this.onResumed(room, msg.missed);
         else this.debug(ErrorCode.WrongState, "on_resumed", "unexpected resumed");
@@ -848,8 +863,31 @@ export class WebEngine {
     }
   }
 
+  /**
+   * The room lives on another node (several nodes on one Redis): log in
+   * there with the same token, unseen by the app. Same scheme only, at most
+   * MAX_REDIRECTS between two logins (the native session's redirect.rs).
+   */
+  private onRedirect(room: Room, url: string): void {
+    const reason = room.everConnected ? "ReconnectFailed" : "LoginFailed";
+    if (!redirectAcceptable(this.options.server, url)) {
+      this.end(room, ErrorCode.RedirectRefused, reason, details(url.slice(0, 128)));
+      return;
+    }
+    room.redirects++;
+    if (room.redirects > MAX_REDIRECTS) {
+      this.end(room, ErrorCode.TooManyRedirects, reason, details(url));
+      return;
+    }
+    console.info(`confer: login redirected to ${url}`);
+    this.closeSocket(room);
+    room.target = url;
+    this.connect(room);
+  }
+
   private onLoginOk(room: Room, ok: LoginOk): void {
     const relogin = room.everConnected;
+    room.redirects = 0;
     room.resume = { session_id: ok.session_id, resume_key: ok.resume_key };
     room.iceServers = toIceServers(ok.ice_servers ?? []);
     room.lastSeq = ok.seq;
@@ -1448,4 +1486,16 @@ function toIceServers(servers: IceServer[]): RTCIceServer[] {
     urls: s.urls,
     ...(s.username ? { username: s.username, credential: s.credential } : {}),
   }));
+}
+
+/** Redirects followed at most between two logins. */
+const MAX_REDIRECTS = 3;
+
+/** Whether a redirect to `url` may be followed from `home`: the same scheme, a host, a sane size. */
+export function redirectAcceptable(home: string, url: string): boolean {
+  const scheme = home.startsWith("wss://") ? "wss://" : home.startsWith("ws://") ? "ws://" : null;
+  if (!scheme || !url.startsWith(scheme) || url.length > 1024) return false;
+  if (/\s/.test(url) || [...url].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return false;
+  const rest = url.slice(scheme.length);
+  return rest.length > 0 && !rest.startsWith("/");
 }

@@ -9,7 +9,7 @@ import type { IceCandidate, MediaRole, VideoLayer } from "../src/protocol.js";
 
 /** What the engine did, as the native session's outputs name it. */
 export type Done =
-  | { kind: "connect"; conn: number }
+  | { kind: "connect"; conn: number; url: string }
   | { kind: "send"; conn: number; msg: Record<string, unknown> }
   | { kind: "close"; conn: number }
   | { kind: "negotiate"; stream_id: string; role: MediaRole; ice_servers: RTCIceServer[] }
@@ -168,10 +168,10 @@ export class FakeShell {
     clearTimeout: (t) => this.clock.clear(t),
     setInterval: (f, ms) => this.clock.add(f, ms, Math.max(1, ms)),
     clearInterval: (t) => this.clock.clear(t),
-    openSocket: (_url, events) => {
+    openSocket: (url, events) => {
       const socket = new FakeSocket(this.sockets.length + 1, events, this.log);
       this.sockets.push(socket);
-      this.log.push({ kind: "connect", conn: socket.conn });
+      this.log.push({ kind: "connect", conn: socket.conn, url });
       return socket;
     },
     openLeg: (role, streamId, iceServers, events) => {

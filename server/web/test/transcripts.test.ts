@@ -18,6 +18,9 @@ const DIR = process.env.CONFER_TRANSCRIPTS ?? "media-core/tests/fixtures/transcr
 /** The page logs in with tokens only: a login the session made with the AppSign gets this one. */
 const PAGE_TOKEN = "CF1.page.sig";
 
+/** The server URL the replayed engine is created with (a native `connect` without a URL goes there). */
+const REPLAY_URL = "ws://replay/ws";
+
 /** Transcript JSON (the protocol's and the events' serde forms), read field by field. */
 type Json = any;
 
@@ -86,6 +89,9 @@ function expected(
   for (const o of outputs) {
     switch (o.kind) {
       case "connect":
+        // The native session names a URL only when redirected.
+        effects.wire.push({ kind: o.kind, conn: o.conn, url: o.url ?? REPLAY_URL });
+        break;
       case "close":
         effects.wire.push({ kind: o.kind, conn: o.conn });
         break;
@@ -161,7 +167,7 @@ function expected(
 async function replay(t: Transcript): Promise<number> {
   const fake = new FakeShell();
   const engine = new WebEngine(
-    { server: "ws://replay/ws", appId: t.config.app_id, retryWindowMs: t.config.retry_window_ms },
+    { server: REPLAY_URL, appId: t.config.app_id, retryWindowMs: t.config.retry_window_ms },
     fake.shell,
   );
   const events: SdkEvent[] = [];

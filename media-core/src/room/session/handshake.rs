@@ -109,6 +109,7 @@ impl Room {
             return;
         }
         let relogin = self.ever_connected;
+        self.redirects = 0;
         self.resume = Some((ok.session_id, ok.resume_key));
         self.last_seq = ok.seq;
         // Before any negotiation below: new peer connections use them.
@@ -266,15 +267,18 @@ impl Room {
         }
     }
 
-    /// Opens a new connection attempt.
-    fn connect(&mut self, now: Instant, ctx: &mut Ctx, out: &mut Outbox) {
+    /// Opens a new connection attempt (to the redirect target, if any).
+    pub(super) fn connect(&mut self, now: Instant, ctx: &mut Ctx, out: &mut Outbox) {
         let conn = ctx.new_conn();
         self.link = Link::Connecting {
             conn,
             deadline: now + HANDSHAKE_TIMEOUT,
         };
         self.last_rx = now;
-        out.push(Output::Connect { conn });
+        out.push(Output::Connect {
+            conn,
+            url: self.target.clone(),
+        });
     }
 
     /// The connection is gone (or must be given up): report the interruption
@@ -284,6 +288,7 @@ impl Room {
         if let Some(conn) = self.link.conn() {
             out.push(Output::Close { conn });
         }
+        self.forget_unreachable_target();
         if matches!(self.link, Link::Live { .. }) {
             out.state(
                 &self.room_id,

@@ -17,6 +17,8 @@
 //!
 //! - `handshake.rs`: connecting, `Challenge`, `Login`/`Resume` and their
 //!   answers, losing the connection, backing off, ending the room;
+//! - `redirect.rs`: following a `Redirect` to the room's node (several
+//!   nodes on one Redis), bounded and same-scheme only;
 //! - `heartbeat.rs`: heartbeats and detecting a silent server;
 //! - `requests.rs`: the requests waiting for an answer, (re)sending them,
 //!   acks, errors and broadcast timeouts;
@@ -36,6 +38,7 @@ mod media_links;
 mod outbox;
 mod play;
 mod publish;
+mod redirect;
 mod requests;
 mod token;
 
@@ -74,6 +77,9 @@ pub(crate) struct SessionConfig {
     pub(crate) app_sign: String,
     /// How long and how often to retry a lost connection.
     pub(crate) reconnect: ReconnectPolicy,
+    /// The server URL the engine was created with: where every login
+    /// starts, and the scheme a redirect must keep.
+    pub(crate) server_url: String,
 }
 
 /// Something that happened on a connection.
@@ -95,8 +101,9 @@ pub(crate) enum Transport {
 /// What the session asks its driver to do, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Output {
-    /// Open a new connection to the server and report on it with this id.
-    Connect { conn: ConnId },
+    /// Open a new connection and report on it with this id: to `url`, the
+    /// room's node a server redirected to, or else the engine's server URL.
+    Connect { conn: ConnId, url: Option<String> },
     /// Send a message on a connection.
     Send { conn: ConnId, msg: ClientMessage },
     /// Close a connection (after sending what was queued before).
@@ -190,6 +197,8 @@ impl Session {
             publishers: [None, None],
             players: BTreeMap::new(),
             requests: BTreeMap::new(),
+            target: None,
+            redirects: 0,
         });
         self.out.state(
             room_id,
@@ -198,7 +207,7 @@ impl Session {
             ErrorCode::Success,
             NO_DATA.into(),
         );
-        self.out.push(Output::Connect { conn });
+        self.out.push(Output::Connect { conn, url: None });
         Ok(())
     }
 
@@ -373,6 +382,11 @@ struct Room {
     players: BTreeMap<String, Player>,
     /// Requests waiting for an answer, by request id (`requests.rs`).
     requests: BTreeMap<u32, Request>,
+    /// The room's node a server redirected to, connected to instead of the
+    /// engine's server URL until a connection to it fails (`redirect.rs`).
+    target: Option<String>,
+    /// Redirects followed since the last `LoginOk`.
+    redirects: u8,
 }
 
 impl Room {
@@ -428,6 +442,7 @@ impl Room {
             ServerMessage::LoginFailed { code, message } => {
                 return self.on_login_failed(code, message, out)
             }
+            ServerMessage::Redirect { url } => return self.on_redirect(now, url, ctx, out),
             ServerMessage::Resumed { missed } => self.on_resumed(now, conn, missed, ctx, out),
             ServerMessage::ResumeFailed { code, message } => {
                 return self.on_resume_failed(now, code, message, ctx, out)

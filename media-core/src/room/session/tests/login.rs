@@ -603,6 +603,7 @@ fn wrong_calls_fail_at_once() {
         app_id: 1,
         app_sign: String::new(),
         reconnect: ReconnectPolicy::default(),
+        server_url: "ws://server/ws".into(),
     });
     assert_eq!(
         no_sign.login(now, "r", User::new("u", ""), RoomConfig::default()),

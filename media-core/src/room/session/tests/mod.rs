@@ -9,6 +9,7 @@ mod login;
 mod media;
 mod play_layer;
 mod publish;
+mod redirect;
 mod requests;
 mod token;
 mod transcript;
@@ -47,6 +48,7 @@ impl H {
                 app_id: 1,
                 app_sign: SIGN.into(),
                 reconnect,
+                server_url: "ws://server/ws".into(),
             }),
             t0: Instant::now(),
             retry_window: reconnect.retry_window,
@@ -387,7 +389,7 @@ fn users_added(ids: &[&str]) -> RoomEvent {
 
 fn connect_of(out: &[Output]) -> Option<ConnId> {
     out.iter().find_map(|o| match o {
-        Output::Connect { conn } => Some(*conn),
+        Output::Connect { conn, .. } => Some(*conn),
         _ => None,
     })
 }

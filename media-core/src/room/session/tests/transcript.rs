@@ -22,6 +22,7 @@ const TRANSCRIPTS: &[&str] = &[
     "login_handshake",
     "login_with_token_without_notify",
     "login_failed",
+    "login_redirected",
     "reconnect_resume_replays_missed_events",
     "resume_refused_relogin_reconciles",
     "retry_window_exhausted",
@@ -191,7 +192,11 @@ pub(super) fn media_json(stream_id: &str, role: MediaRole, fact: &MediaFact) -> 
 
 fn output_json(o: &Output) -> Value {
     match o {
-        Output::Connect { conn } => json!({ "kind": "connect", "conn": conn }),
+        Output::Connect { conn, url: None } => json!({ "kind": "connect", "conn": conn }),
+        Output::Connect {
+            conn,
+            url: Some(url),
+        } => json!({ "kind": "connect", "conn": conn, "url": url }),
         Output::Send { conn, msg } => json!({ "kind": "send", "conn": conn, "msg": to_json(msg) }),
         Output::Close { conn } => json!({ "kind": "close", "conn": conn }),
         Output::Event(e) => json!({ "kind": "event", "event": to_json(e) }),

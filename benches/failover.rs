@@ -1,0 +1,100 @@
+//! Failover time on three `confer serve` nodes sharing one Redis (lease
+//! 2 s): a publisher and a player, each through a front door preferring a
+//! different node; the room's node is SIGKILLed and the time from the kill
+//! to the player's next decoded frame is measured, KILLS times (the killed
+//! node is started again after each). Prints one figure per line.
+
+mod support;
+
+use media_core::PlayerState;
+use server::ServerConfig;
+use std::time::{Duration, Instant};
+use support::pct;
+use test_support::cluster::{kill_node, serve_node, Front, Redis};
+use test_support::flood::ServeProcess;
+use test_support::media::VideoProbe;
+use test_support::peer::engine_profile;
+use test_support::Peer;
+
+const KILLS: usize = 8;
+const LEASE_MS: u64 = 2_000;
+const ROOM: &str = "failover-room";
+
+/// The number of the next frame after `after`, within 30 s.
+async fn frame_after(probe: &mut VideoProbe, after: u32) -> Option<u32> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let seen = probe.first(left).await?;
+        if seen.frame_number > after {
+            return Some(seen.frame_number);
+        }
+    }
+}
+
+/// The node that owns [`ROOM`] now, by its URL in Redis.
+async fn owner(redis: &Redis, app_id: u32, nodes: &[ServeProcess]) -> usize {
+    let owners = format!("confer:app:{app_id}:owners");
+    let id = redis.cli(&["--raw", "HGET", &owners, ROOM]).await;
+    let url = redis
+        .cli(&["--raw", "GET", &format!("confer:node:{id}")])
+        .await;
+    nodes
+        .iter()
+        .position(|n| n.url == url)
+        .expect("the room's owner is one of the nodes")
+}
+
+fn main() {
+    support::block_on(async {
+        let Some(redis) = Redis::start("failover bench").await else {
+            return;
+        };
+        let mut config = ServerConfig::generate_local();
+        config.bind = "127.0.0.1:0".parse().expect("literal address");
+        config.heartbeat_interval_ms = 500;
+        config.heartbeat_timeout_ms = 3_000;
+        let app_id = config.apps[0].app_id;
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            nodes.push(serve_node(&config, &redis, LEASE_MS).await);
+        }
+        // Fronts by port, so a restarted node (same port) is reached again.
+        let addrs: Vec<_> = nodes.iter().map(|n| n.addr).collect();
+        let fa = Front::start(vec![addrs[0], addrs[1], addrs[2]]).await;
+        let fb = Front::start(vec![addrs[1], addrs[2], addrs[0]]).await;
+        let mut a = Peer::join(engine_profile(&config.apps[0], &fa.url), ROOM, "a", true).await;
+        let mut b = Peer::join(engine_profile(&config.apps[0], &fb.url), ROOM, "b", true).await;
+        a.publish("a-cam").await;
+        let mut video = b.play_video("a-cam");
+        b.wait_player_state(PlayerState::Playing).await;
+        let mut last = frame_after(&mut video, 0).await.expect("first frame");
+
+        let mut samples = Vec::new();
+        for _ in 0..KILLS {
+            let dead = owner(&redis, app_id, &nodes).await;
+            let killed = Instant::now();
+            kill_node(&nodes[dead]);
+            let Some(frame) = frame_after(&mut video, last).await else {
+                println!("failover_no_media_within_30s 1");
+                break;
+            };
+            samples.push(killed.elapsed().as_secs_f64() * 1000.0);
+            last = frame;
+            // Back to three nodes, on the same port (the fronts know it).
+            let mut again = config.clone();
+            again.bind = nodes[dead].addr;
+            nodes[dead] = serve_node(&again, &redis, LEASE_MS).await;
+        }
+        samples.sort_by(f64::total_cmp);
+        println!("failover_lease_ms {LEASE_MS}");
+        println!("failover_kills {}", samples.len());
+        if !samples.is_empty() {
+            println!("failover_kill_to_media_p50_ms {:.0}", pct(&samples, 0.50));
+            println!("failover_kill_to_media_p99_ms {:.0}", pct(&samples, 0.99));
+            println!("failover_kill_to_media_max_ms {:.0}", pct(&samples, 1.0));
+        }
+        a.engine.destroy().await;
+        b.engine.destroy().await;
+    });
+}
