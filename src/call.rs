@@ -17,7 +17,7 @@ use crate::logging::{self, LogFormat};
 use anyhow::{anyhow, Context};
 use clap::Args;
 use clap::ValueEnum;
-use media_core::capture::screen::ScreenTarget;
+use media_core::capture::screen;
 use media_core::capture::source::{AudioSourceKind, VideoSourceKind};
 use media_core::codec::content::ContentHint;
 use media_core::codec::video_config::VideoPreset;
@@ -306,14 +306,16 @@ fn configure_media(engine: &Engine, args: &CallArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow!("video config: {e}"))
 }
 
-/// Starts `--share-screen`: screen 0 of `$DISPLAY` as the aux channel's
-/// video, published as `stream_id`.
+/// Starts `--share-screen`: screen 0 of `$DISPLAY` (on a Wayland session,
+/// what the user picks in the portal's dialog) as the aux channel's video,
+/// published as `stream_id`.
 fn share_screen(engine: &Engine, stream_id: &str, hint: ShareHint) -> anyhow::Result<ScreenShare> {
     let share = engine
         .start_screen_capture(ScreenCaptureConfig {
-            target: ScreenTarget::Screen(0),
+            target: screen::session::default_target(None),
             display: None,
             hint: hint.hint(),
+            restore_token: None,
         })
         .map_err(|e| anyhow!("--share-screen: {e}"))?;
     engine

@@ -145,6 +145,7 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
             target: shared.target,
             display: Some(x.display().into()),
             hint,
+            restore_token: None,
         })
         .expect("capture started");
     assert_eq!(share.state(), ScreenShareState::Capturing);
@@ -284,6 +285,7 @@ async fn stopping_a_share_opens_no_device() {
             target: ScreenTarget::Window(window.id()),
             display: Some(x.display().into()),
             hint: ContentHint::Text,
+            restore_token: None,
         })
         .expect("capture started");
     a.engine

@@ -350,7 +350,9 @@ export type UpdateProgress = {
  */
 export type ShareSource = {
   /**
-   * What to pass to `start_share`: `screen:<index>` or `window:<X id>`.
+   * What to pass to `start_share`: `screen:<index>`, `monitor:<RandR
+   * name atom>`, `window:<X id>`, or `portal` (Wayland: the system's
+   * dialog picks).
    */
   id: string,
   /**

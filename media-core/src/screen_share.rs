@@ -20,16 +20,25 @@
 //!     target: sources[0].target,
 //!     display: None,
 //!     hint: ContentHint::Text,
+//!     restore_token: None,
 //! })?;
 //! engine.start_publishing_stream("alice-screen", PublishChannel::Aux).unwrap();
 //! let end = share.changed().await; // Stopped, or SourceGone when the window closed
 //! # Ok(()) }
 //! ```
 //!
+//! On a Wayland session the list holds one source,
+//! [`ScreenTarget::Portal`]: the desktop's own dialog picks the monitor or
+//! window when the share starts. [`ScreenShare::restore_token`] is what
+//! the app keeps in its settings and passes back
+//! ([`ScreenCaptureConfig::restore_token`]) so the next share does not ask.
+//!
 //! The share's state changes also come as
 //! [`Event::ScreenCaptureStateUpdate`] on the engine's event channel (what
 //! an app listens to); the [`ScreenShare`]'s watch is for code holding it.
 
+#[cfg(feature = "wayland")]
+use crate::capture::screen::portal::{PortalSource, ShareRequest};
 use crate::capture::screen::{
     self, ScreenCapture, ScreenError, ScreenSourceInfo, ScreenSourceQuery, ScreenTarget, Thumbnail,
 };
@@ -54,10 +63,17 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 pub struct ScreenCaptureConfig {
     /// A screen or window from [`Engine::screen_capture_sources`].
     pub target: ScreenTarget,
-    /// The X display (`None`: `$DISPLAY`).
+    /// The X display (`None`: `$DISPLAY`); for [`ScreenTarget::Portal`],
+    /// the D-Bus address of the bus whose portal is asked (`None`: the
+    /// session bus).
     pub display: Option<String>,
     /// Text (5 fps, sharp, screen-content mode) or motion (30 fps).
     pub hint: ContentHint,
+    /// For [`ScreenTarget::Portal`]: the token an earlier share gave
+    /// ([`ScreenShare::restore_token`]), so the portal shares the same
+    /// monitor or window without asking (it asks when the token is no
+    /// longer valid). Ignored for X11 targets.
+    pub restore_token: Option<String>,
 }
 
 /// Where a share is (also carried by [`Event::ScreenCaptureStateUpdate`]).
@@ -85,9 +101,21 @@ pub struct ScreenShare {
     stop: Arc<AtomicBool>,
     watcher: Option<JoinHandle<()>>,
     engine: Engine,
+    restore_token: Option<String>,
+    /// A Wayland share's portal session, closed by `stop`.
+    #[cfg(feature = "wayland")]
+    portal: Option<PortalSource>,
 }
 
 impl ScreenShare {
+    /// A portal share's new restore token (`None` for X11 shares, or when
+    /// the portal gave none): the app stores it in its settings, replacing
+    /// the one it passed (tokens are single-use), and passes it in the next
+    /// [`ScreenCaptureConfig::restore_token`].
+    pub fn restore_token(&self) -> Option<&str> {
+        self.restore_token.as_deref()
+    }
+
     /// The current state.
     pub fn state(&self) -> ScreenShareState {
         *self.state.borrow()
@@ -109,6 +137,11 @@ impl ScreenShare {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(watcher) = self.watcher.take() {
             let _ = watcher.join();
+        }
+        #[cfg(feature = "wayland")]
+        if let Some(portal) = &self.portal {
+            // The compositor stops the stream and its "sharing" indicator.
+            portal.close();
         }
         if self.state() == ScreenShareState::Stopped {
             self.engine
@@ -146,6 +179,8 @@ impl Engine {
     /// picker: one capture, cursor drawn, box-averaged down to fit
     /// `max_width` x `max_height` (aspect kept, never enlarged), as PNG.
     /// Blocks for one capture (tens of ms for a 1080p screen).
+    /// [`ScreenTarget::Portal`] has none (`ScreenCaptureUnsupported`): the
+    /// portal's dialog shows its own.
     pub fn screen_source_thumbnail(
         &self,
         display: Option<&str>,
@@ -161,6 +196,15 @@ impl Engine {
     /// channel sends no audio. Publish it with
     /// `start_publishing_stream(id, PublishChannel::Aux)`.
     ///
+    /// [`ScreenTarget::Portal`] asks the xdg-desktop-portal (Wayland):
+    /// this blocks until the user has picked in its dialog (at once when
+    /// `config.restore_token` restores an earlier pick), on the current
+    /// tokio runtime (call it from `spawn_blocking` or a multi-thread
+    /// runtime); the new token is [`ScreenShare::restore_token`]. The user
+    /// cancelling is `PermissionDenied`; the portal session ending later
+    /// (the compositor's "stop sharing") is `SourceGone`, as for a closed
+    /// window.
+    ///
     /// Errors at once when the source cannot be opened (no display, a
     /// window that is gone: `DeviceError::Screen` with the screen's error
     /// code). Once started it reports `Capturing`
@@ -171,8 +215,12 @@ impl Engine {
         &self,
         config: ScreenCaptureConfig,
     ) -> Result<ScreenShare, DeviceError> {
-        let probe = ScreenCapture::open(config.display.as_deref(), config.target)?;
-        let (width, height) = probe.size()?;
+        let Opened {
+            probe,
+            source,
+            size: (width, height),
+            restore_token,
+        } = open(&config)?;
         let video = config.hint.video_config(width.max(16), height.max(16));
         video
             .validate()
@@ -182,14 +230,12 @@ impl Engine {
         // No audio: custom PCM nobody pushes, muted for the players.
         self.set_audio_source(AudioSourceKind::Custom, PublishChannel::Aux);
         self.mute_publish_stream_audio(true, PublishChannel::Aux);
-        self.set_video_source(
-            VideoSourceKind::Screen {
-                target: config.target,
-                display: config.display,
-                hint: config.hint,
-            },
-            PublishChannel::Aux,
-        );
+        #[cfg(feature = "wayland")]
+        let portal = match &probe {
+            Probe::Portal(portal) => Some(portal.clone()),
+            Probe::X11(_) => None,
+        };
+        self.set_video_source(source, PublishChannel::Aux);
         let (state_tx, state) = watch::channel(ScreenShareState::Capturing);
         let stop = Arc::new(AtomicBool::new(false));
         let watcher = {
@@ -205,15 +251,79 @@ impl Engine {
             stop,
             watcher: Some(watcher),
             engine: self.clone(),
+            restore_token,
+            #[cfg(feature = "wayland")]
+            portal,
         })
     }
+}
+
+/// What the share's watcher checks: the X11 source, or the portal share.
+#[derive(Debug)]
+enum Probe {
+    X11(Box<ScreenCapture>),
+    #[cfg(feature = "wayland")]
+    Portal(PortalSource),
+}
+
+impl Probe {
+    /// The source's size, or why there is none.
+    fn size(&self) -> Result<(u32, u32), ScreenError> {
+        match self {
+            Probe::X11(capture) => capture.size(),
+            #[cfg(feature = "wayland")]
+            Probe::Portal(portal) => portal.size(),
+        }
+    }
+}
+
+/// An opened share source: its probe, the aux channel's video source, its
+/// size and a portal share's restore token.
+struct Opened {
+    probe: Probe,
+    source: VideoSourceKind,
+    size: (u32, u32),
+    restore_token: Option<String>,
+}
+
+/// Opens `config`'s source: asks the portal for [`ScreenTarget::Portal`]
+/// (feature `wayland`), else opens the X11 capture.
+fn open(config: &ScreenCaptureConfig) -> Result<Opened, ScreenError> {
+    #[cfg(feature = "wayland")]
+    if config.target == ScreenTarget::Portal {
+        let request = ShareRequest {
+            restore_token: config.restore_token.clone(),
+            ..ShareRequest::default()
+        };
+        let portal = PortalSource::open_blocking(config.display.as_deref(), request)?;
+        return Ok(Opened {
+            size: portal.size()?,
+            restore_token: portal.restore_token().map(str::to_owned),
+            source: VideoSourceKind::PortalScreen {
+                source: portal.clone(),
+                hint: config.hint,
+            },
+            probe: Probe::Portal(portal),
+        });
+    }
+    let capture = ScreenCapture::open(config.display.as_deref(), config.target)?;
+    Ok(Opened {
+        size: capture.size()?,
+        restore_token: None,
+        source: VideoSourceKind::Screen {
+            target: config.target,
+            display: config.display.clone(),
+            hint: config.hint,
+        },
+        probe: Probe::X11(Box::new(capture)),
+    })
 }
 
 /// Checks every [`WATCH_INTERVAL`] that the source exists; when it is gone
 /// (or the display refuses it), stops the aux stream and says so. Ends
 /// when `stop` is set.
 fn watch_source(
-    probe: &ScreenCapture,
+    probe: &Probe,
     stop: &AtomicBool,
     engine: &Engine,
     state: &watch::Sender<ScreenShareState>,

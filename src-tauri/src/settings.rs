@@ -12,6 +12,9 @@ use rand::distr::{Alphanumeric, SampleString};
 pub const SETTINGS_FILE: &str = "app-settings.json";
 /// The user's stylesheet inside the config directory.
 pub const THEME_FILE: &str = "theme.css";
+/// The Wayland portal's restore token of the last screen share, inside the
+/// config directory (kept out of `app-settings.json`: the UI never sees it).
+pub const SHARE_TOKEN_FILE: &str = "share-restore-token";
 
 /// Why settings could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +105,35 @@ pub fn save(settings: &Settings, dir: &Path) -> Result<(), SettingsError> {
     std::fs::rename(&tmp, &path).map_err(|e| io("cannot replace", e))
 }
 
+/// The portal restore token the last Wayland share gave, if any (so the
+/// next share does not ask again).
+pub fn share_restore_token(dir: &Path) -> Option<String> {
+    let token = std::fs::read_to_string(dir.join(SHARE_TOKEN_FILE)).ok()?;
+    let token = token.trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// Keeps the portal restore token a share gave (tokens are single-use: it
+/// replaces the last one); `None` forgets it.
+pub fn save_share_restore_token(dir: &Path, token: Option<&str>) -> Result<(), SettingsError> {
+    let path = dir.join(SHARE_TOKEN_FILE);
+    let io = |what, source| SettingsError::Io {
+        what,
+        path: path.clone(),
+        source,
+    };
+    match token {
+        Some(token) => {
+            std::fs::create_dir_all(dir).map_err(|e| io("cannot create the directory of", e))?;
+            std::fs::write(&path, token).map_err(|e| io("cannot write", e))
+        }
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("cannot remove", e)),
+            _ => Ok(()),
+        },
+    }
+}
+
 /// The CSS text of `<dir>/theme.css`, if the user has one.
 pub fn user_theme(dir: &Path) -> Result<Option<String>, SettingsError> {
     let path = dir.join(THEME_FILE);
@@ -119,6 +151,20 @@ pub fn user_theme(dir: &Path) -> Result<Option<String>, SettingsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_share_restore_token_is_kept_replaced_and_forgotten() {
+        let dir = temp_dir("share-token");
+        assert_eq!(share_restore_token(&dir), None);
+        save_share_restore_token(&dir, Some("t-1")).unwrap();
+        assert_eq!(share_restore_token(&dir).as_deref(), Some("t-1"));
+        save_share_restore_token(&dir, Some("t-2")).unwrap();
+        assert_eq!(share_restore_token(&dir).as_deref(), Some("t-2"));
+        save_share_restore_token(&dir, None).unwrap();
+        assert_eq!(share_restore_token(&dir), None);
+        save_share_restore_token(&dir, None).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// A fresh, empty directory for one test.
     fn temp_dir(name: &str) -> PathBuf {

@@ -18,6 +18,8 @@ use tauri::{AppHandle, Manager, State};
 
 use crate::engine_state::EngineState;
 use crate::error::CommandError;
+use crate::paths::config_dir;
+use crate::settings;
 use crate::MAIN_WINDOW;
 
 /// The picker's thumbnails fit this box (CSS px of a card, at 2x).
@@ -87,15 +89,26 @@ pub async fn start_share(
         let engine = engine.clone();
         blocking(move || find_source(&engine, &query, target)).await?
     };
+    let portal = target == ScreenTarget::Portal;
     let config = ScreenCaptureConfig {
         target,
         display: None,
         hint: hint.into(),
+        // Wayland: the last share's pick, so the portal does not ask again.
+        restore_token: portal
+            .then(|| settings::share_restore_token(&config_dir()))
+            .flatten(),
     };
     let share = {
         let engine = engine.clone();
+        // Blocks through the portal's dialog on Wayland.
         blocking(move || Ok(engine.start_screen_capture(config)?)).await?
     };
+    if portal {
+        if let Err(e) = settings::save_share_restore_token(&config_dir(), share.restore_token()) {
+            tracing::warn!("cannot keep the share's restore token: {e}");
+        }
+    }
     if let Err(error) = engine.start_publishing_stream(&stream_id, PublishChannel::Aux) {
         stop(share).await;
         return Err(error.into());

@@ -250,6 +250,9 @@ fn install_update_and_uninstall_the_deb() {
     let package = deb_field(&old_deb, "Package");
     let old = deb_field(&old_deb, "Version");
     let new = deb_field(&new_deb, "Version");
+    // Wayland screen sharing links libpipewire (media-core's `wayland`).
+    let depends = deb_field(&old_deb, "Depends");
+    assert!(depends.contains("libpipewire-0.3-0"), "Depends: {depends}");
     let sig_path = PathBuf::from(format!("{}.sig", new_deb.display()));
     let sig = std::fs::read_to_string(&sig_path)
         .unwrap_or_else(|e| panic!("{}: {e}", sig_path.display()));

@@ -14,7 +14,9 @@ use super::custom::{
 };
 use super::microphone::Microphone;
 use super::queue::{frame_queue, FrameReceiver};
-use super::screen::{ScreenCapture, ScreenTarget};
+#[cfg(feature = "wayland")]
+use super::screen::portal::PortalSource;
+use super::screen::{ScreenCapture, ScreenError, ScreenTarget};
 use super::test_pattern::TestPattern;
 use super::tone::ToneGenerator;
 use super::y4m::Y4mReader;
@@ -59,6 +61,28 @@ pub enum VideoSourceKind {
         /// What it shows: text is encoded in screen-content mode.
         hint: ContentHint,
     },
+    /// The monitor or window of a running Wayland portal share
+    /// ([`PortalSource`]), at its own size, captured at the requested
+    /// rate; the source ends when the share does.
+    #[cfg(feature = "wayland")]
+    PortalScreen {
+        /// The share (restarting the source does not ask the portal again).
+        source: PortalSource,
+        /// What it shows: text is encoded in screen-content mode.
+        hint: ContentHint,
+    },
+}
+
+impl VideoSourceKind {
+    /// Whether this is a shared screen or window (sent as one layer).
+    pub fn is_screen(&self) -> bool {
+        match self {
+            VideoSourceKind::Screen { .. } => true,
+            #[cfg(feature = "wayland")]
+            VideoSourceKind::PortalScreen { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Where audio comes from.
@@ -186,28 +210,16 @@ impl VideoSource {
             } => {
                 check()?;
                 let mut capture = ScreenCapture::open(display.as_deref(), *target)?;
-                let (w, h) = capture.size()?;
-                let (tx, rx) = frame_queue(VIDEO_QUEUE_FRAMES);
-                let period = Duration::from_secs_f64(1.0 / fps as f64);
-                let thread = PacedThread::spawn("confer-screen", period, move |_| {
-                    match capture.capture() {
-                        Ok(frame) => tx.send(frame).is_ok(),
-                        Err(e) if !e.is_fatal() => true,
-                        Err(e) => {
-                            tracing::info!("screen capture stopped: {e}");
-                            false
-                        }
-                    }
-                })?;
-                Ok(VideoSource {
-                    frames: rx,
-                    size: (w & !1, h & !1),
-                    fps: fps as f64,
-                    backend: VideoBackend::Screen {
-                        _thread: thread,
-                        hint: *hint,
-                    },
-                })
+                let size = capture.size()?;
+                screen_source(move || capture.capture(), size, fps, *hint)
+            }
+            #[cfg(feature = "wayland")]
+            VideoSourceKind::PortalScreen { source, hint } => {
+                check()?;
+                // Before the first picture: the size the channel was set to.
+                let size = source.size().unwrap_or((width, height));
+                let source = source.clone();
+                screen_source(move || source.capture(), size, fps, *hint)
             }
             VideoSourceKind::Custom => {
                 let (source, frames) = custom_video();
@@ -263,6 +275,36 @@ impl VideoSource {
             _ => Err(DeviceError::ZoomUnsupported),
         }
     }
+}
+
+/// A screen source: `capture` paced at `fps` on its own thread (a tick
+/// with no picture is skipped; a fatal error ends the source), `size` as
+/// the nominal size (rounded down to even).
+fn screen_source(
+    mut capture: impl FnMut() -> Result<VideoFrame, ScreenError> + Send + 'static,
+    (w, h): (u32, u32),
+    fps: u32,
+    hint: ContentHint,
+) -> Result<VideoSource, DeviceError> {
+    let (tx, rx) = frame_queue(VIDEO_QUEUE_FRAMES);
+    let period = Duration::from_secs_f64(1.0 / fps as f64);
+    let thread = PacedThread::spawn("confer-screen", period, move |_| match capture() {
+        Ok(frame) => tx.send(frame).is_ok(),
+        Err(e) if !e.is_fatal() => true,
+        Err(e) => {
+            tracing::info!("screen capture stopped: {e}");
+            false
+        }
+    })?;
+    Ok(VideoSource {
+        frames: rx,
+        size: (w & !1, h & !1),
+        fps: fps as f64,
+        backend: VideoBackend::Screen {
+            _thread: thread,
+            hint,
+        },
+    })
 }
 
 /// A running audio source delivering 20 ms frames at 48 kHz.

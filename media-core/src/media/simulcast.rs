@@ -66,8 +66,7 @@ pub(crate) fn publish_layers(
     width: u32,
     height: u32,
 ) -> Vec<VideoLayer> {
-    let screen = matches!(video, VideoSourceKind::Screen { .. });
-    if simulcast && !screen {
+    if simulcast && !video.is_screen() {
         layers_for(width, height)
     } else {
         vec![VideoLayer::High]

@@ -14,7 +14,8 @@ use crate::CommandError;
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ShareSourceKind {
-    /// A whole screen.
+    /// A whole screen or monitor (or, on Wayland, the system dialog's
+    /// pick).
     Screen,
     /// One top-level window.
     Window,
@@ -24,7 +25,9 @@ pub enum ShareSourceKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ShareSource {
-    /// What to pass to `start_share`: `screen:<index>` or `window:<X id>`.
+    /// What to pass to `start_share`: `screen:<index>`, `monitor:<RandR
+    /// name atom>`, `window:<X id>`, or `portal` (Wayland: the system's
+    /// dialog picks).
     pub id: String,
     /// Screen or window.
     pub kind: ShareSourceKind,
@@ -45,7 +48,11 @@ impl ShareSource {
         ShareSource {
             id: source_id(info.target),
             kind: match info.target {
-                ScreenTarget::Screen(_) => ShareSourceKind::Screen,
+                // The portal's dialog offers monitors and windows: shown
+                // as a screen card.
+                ScreenTarget::Screen(_) | ScreenTarget::Monitor(_) | ScreenTarget::Portal => {
+                    ShareSourceKind::Screen
+                }
                 ScreenTarget::Window(_) => ShareSourceKind::Window,
             },
             name: info.name.clone(),
@@ -56,22 +63,32 @@ impl ShareSource {
     }
 }
 
-/// The ID of a source: `screen:<index>` or `window:<X id>`.
+/// The ID of a source: `screen:<index>`, `monitor:<RandR name atom>`,
+/// `window:<X id>`, or `portal` (Wayland: the system's dialog picks).
 pub fn source_id(target: ScreenTarget) -> String {
     match target {
         ScreenTarget::Screen(i) => format!("screen:{i}"),
         ScreenTarget::Window(xid) => format!("window:{xid}"),
+        ScreenTarget::Monitor(name) => format!("monitor:{name}"),
+        ScreenTarget::Portal => PORTAL_SOURCE_ID.to_owned(),
     }
 }
+
+/// The ID of [`ScreenTarget::Portal`].
+const PORTAL_SOURCE_ID: &str = "portal";
 
 /// The target of a source ID; `MalformedMessage` for anything else.
 pub fn parse_source_id(id: &str) -> Result<ScreenTarget, CommandError> {
     let bad = || CommandError::invalid_argument(format!("unknown share source {id:?}"));
+    if id == PORTAL_SOURCE_ID {
+        return Ok(ScreenTarget::Portal);
+    }
     let (kind, number) = id.split_once(':').ok_or_else(bad)?;
     let number: u32 = number.parse().map_err(|_| bad())?;
     match kind {
         "screen" => Ok(ScreenTarget::Screen(number)),
         "window" => Ok(ScreenTarget::Window(number)),
+        "monitor" => Ok(ScreenTarget::Monitor(number)),
         _ => Err(bad()),
     }
 }
@@ -118,7 +135,12 @@ mod tests {
 
     #[test]
     fn source_ids_round_trip_and_bad_ones_are_refused() {
-        for target in [ScreenTarget::Screen(0), ScreenTarget::Window(0x0400_0007)] {
+        for target in [
+            ScreenTarget::Screen(0),
+            ScreenTarget::Window(0x0400_0007),
+            ScreenTarget::Monitor(301),
+            ScreenTarget::Portal,
+        ] {
             assert_eq!(parse_source_id(&source_id(target)).unwrap(), target);
         }
         for bad in [

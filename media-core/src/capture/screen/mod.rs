@@ -2,10 +2,12 @@
 //! ([`list_sources`]), and a [`ScreenCapture`] that grabs one picture of a
 //! whole screen or one window at a time, cursor drawn, as I420.
 //!
-//! X11 only for now ([`x11`], over the X protocol in pure Rust: GetImage,
-//! XFixes for the cursor); Wayland (xdg-desktop-portal ScreenCast +
-//! PipeWire) is to come behind the same types. A shared window that closes
-//! ends its capture with [`ScreenError::SourceGone`].
+//! X11 ([`x11`], over the X protocol in pure Rust: GetImage or MIT-SHM,
+//! XFixes for the cursor) and, with the `wayland` feature, Wayland
+//! ([`portal`]: the xdg-desktop-portal ScreenCast dialog and PipeWire,
+//! [`ScreenTarget::Portal`]); [`session`] says which one a desktop session
+//! needs. A shared window that closes ends its capture with
+//! [`ScreenError::SourceGone`].
 //!
 //! [`VideoSourceKind::Screen`](super::source::VideoSourceKind::Screen) runs
 //! a capture as a channel's paced video source.
@@ -13,6 +15,7 @@
 mod convert;
 #[cfg(feature = "wayland")]
 pub mod portal;
+pub mod session;
 mod shm;
 mod sources;
 mod thumbnail;
@@ -32,6 +35,14 @@ pub enum ScreenTarget {
     Screen(u32),
     /// One top-level window, by its X window id.
     Window(u32),
+    /// One RandR monitor of the default X screen (its part of the root
+    /// window), by its name atom; listed when the screen has two or more.
+    Monitor(u32),
+    /// The monitor or window the user picks in the desktop's own dialog
+    /// (xdg-desktop-portal ScreenCast, for Wayland; feature `wayland`), or
+    /// the one a restore token names without asking again. Listed alone on
+    /// a Wayland session ([`list_sources`]); X11 captures refuse it.
+    Portal,
 }
 
 /// A screen or window that can be shared.
@@ -74,9 +85,16 @@ pub enum ScreenError {
     /// picture this time.
     #[error("the shared window is not visible")]
     NotVisible,
-    /// The screen's pixel format is not 24/32-bit true colour.
+    /// The screen's pixel format is not 24/32-bit true colour, or the
+    /// target needs another capture (a portal target given to X11, or the
+    /// `wayland` feature is off).
     #[error("unsupported pixel format: {0}")]
     UnsupportedFormat(String),
+    /// The Wayland portal refused or ended the share (the user cancelled its
+    /// dialog: [`ErrorCode::PermissionDenied`]).
+    #[cfg(feature = "wayland")]
+    #[error(transparent)]
+    Portal(#[from] portal::PortalError),
 }
 
 impl ScreenError {
@@ -87,6 +105,8 @@ impl ScreenError {
             ScreenError::SourceGone => ErrorCode::ScreenSourceGone,
             ScreenError::UnsupportedFormat(_) => ErrorCode::ScreenCaptureUnsupported,
             ScreenError::Refused { .. } | ScreenError::NotVisible => ErrorCode::ScreenCaptureFailed,
+            #[cfg(feature = "wayland")]
+            ScreenError::Portal(e) => e.code(),
         }
     }
 
@@ -97,9 +117,16 @@ impl ScreenError {
     }
 }
 
-/// The screens and top-level windows of `query.display`, screens first,
-/// without the windows the query excludes.
+/// The screens, then each screen's monitors (when it has two or more),
+/// then the top-level windows of `query.display`, without the windows the
+/// query excludes. On a Wayland session with no
+/// display named ([`session::uses_portal`]) there is one source,
+/// [`ScreenTarget::Portal`]: the portal's dialog lists the monitors and
+/// windows itself (an X11 listing would only see XWayland's windows).
 pub fn list_sources(query: &ScreenSourceQuery) -> Result<Vec<ScreenSourceInfo>, ScreenError> {
+    if session::uses_portal(query.display.as_deref()) {
+        return Ok(vec![session::portal_source()]);
+    }
     let mut sources = x11::list_sources(query.display.as_deref())?;
     sources.retain(|s| !query.excludes(s));
     Ok(sources)

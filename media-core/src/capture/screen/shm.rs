@@ -74,6 +74,7 @@ impl Segment {
         &mut self,
         conn: &RustConnection,
         drawable: Drawable,
+        (x, y): (i16, i16),
         width: u16,
         height: u16,
         on_error: impl Fn(x11rb::errors::ReplyError) -> ScreenError,
@@ -81,8 +82,8 @@ impl Segment {
         let reply = conn
             .shm_get_image(
                 drawable,
-                0,
-                0,
+                x,
+                y,
                 width,
                 height,
                 !0,

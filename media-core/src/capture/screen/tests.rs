@@ -236,3 +236,92 @@ fn shared_memory_gives_the_sockets_picture_and_follows_a_growing_window() {
     assert!(capture.uses_shared_memory());
     assert_eq!((grown.width, grown.height), (400, 300));
 }
+
+#[test]
+fn each_randr_monitor_is_a_source_captured_on_its_own() {
+    use x11rb::connection::Connection as _;
+    use x11rb::protocol::randr::{ConnectionExt as _, MonitorInfo};
+    use x11rb::protocol::xproto::ConnectionExt as _;
+    let Some(server) = xvfb("each_randr_monitor_is_a_source") else {
+        return;
+    };
+    let window = TestWindow::open(server.display(), 0, 0, 640, 480, "halves");
+    window.show_bgrx(&halves(640, 480));
+    // Two monitors side by side, as `xrandr --setmonitor` makes them.
+    let (conn, screen) =
+        x11rb::rust_connection::RustConnection::connect(Some(server.display())).expect("connect");
+    conn.randr_query_version(1, 5).unwrap().reply().unwrap();
+    let root = conn.setup().roots[screen].root;
+    let atom = |name: &str| {
+        conn.intern_atom(false, name.as_bytes())
+            .unwrap()
+            .reply()
+            .unwrap()
+            .atom
+    };
+    let (left, right) = (atom("LEFT"), atom("RIGHT"));
+    for (name, x) in [(left, 0), (right, 320)] {
+        let monitor = MonitorInfo {
+            name,
+            primary: false,
+            automatic: false,
+            x,
+            y: 0,
+            width: 320,
+            height: 480,
+            width_in_millimeters: 100,
+            height_in_millimeters: 150,
+            outputs: vec![],
+        };
+        conn.randr_set_monitor(root, monitor)
+            .unwrap()
+            .check()
+            .unwrap();
+    }
+
+    let display = Some(server.display());
+    let sources = list_sources(&ScreenSourceQuery {
+        display: display.map(Into::into),
+        ..ScreenSourceQuery::default()
+    })
+    .unwrap();
+    assert_eq!(sources[0].target, ScreenTarget::Screen(0));
+    let listed = |name: u32| {
+        sources
+            .iter()
+            .find(|s| s.target == ScreenTarget::Monitor(name))
+            .unwrap_or_else(|| panic!("monitor {name} listed in {sources:?}"))
+    };
+    assert_eq!(listed(right).name, "Monitor RIGHT");
+    assert_eq!((listed(right).width, listed(right).height), (320, 480));
+    let window_at = sources
+        .iter()
+        .position(|s| s.target == ScreenTarget::Window(window.id()))
+        .expect("the window is listed");
+    let monitor_at = sources
+        .iter()
+        .position(|s| s.target == ScreenTarget::Monitor(left))
+        .unwrap();
+    assert!(monitor_at < window_at, "monitors before windows");
+
+    for (name, luma) in [(left, RED_Y), (right, BLUE_Y)] {
+        let mut capture = ScreenCapture::open(display, ScreenTarget::Monitor(name)).unwrap();
+        assert_eq!(capture.size().unwrap(), (320, 480));
+        for shared in [true, false] {
+            capture.set_shared_memory(shared);
+            let frame = capture.capture().unwrap();
+            assert_eq!((frame.width, frame.height), (320, 480));
+            for (x, y) in [(2, 2), (160, 240), (317, 477)] {
+                assert_eq!(frame.y()[y * 320 + x], luma, "monitor {name} at {x},{y}");
+            }
+        }
+    }
+
+    let mut capture = ScreenCapture::open(display, ScreenTarget::Monitor(right)).unwrap();
+    conn.randr_delete_monitor(root, right)
+        .unwrap()
+        .check()
+        .unwrap();
+    assert!(matches!(capture.capture(), Err(ScreenError::SourceGone)));
+    assert!(matches!(capture.size(), Err(ScreenError::SourceGone)));
+}

@@ -1,6 +1,7 @@
 //! X11 capture over the X protocol (x11rb's pure-Rust connection, no
-//! libxcb): a screen's root window or one window, read with GetImage
-//! (ZPixmap), the cursor from XFixes drawn over it.
+//! libxcb): a screen's root window, one RandR monitor's part of it, or one
+//! window, read with GetImage (ZPixmap), the cursor from XFixes drawn over
+//! it.
 //!
 //! A window is read from its own drawable: on a server without a
 //! compositor the parts covered by other windows read as what covers them.
@@ -14,6 +15,7 @@ use super::{ScreenError, ScreenSourceInfo, ScreenTarget, Thumbnail};
 use crate::frame::{unix_time_us, VideoFrame};
 use x11rb::connection::Connection;
 use x11rb::errors::{ConnectionError, ReplyError};
+use x11rb::protocol::randr::{self, ConnectionExt as _};
 use x11rb::protocol::xfixes::ConnectionExt as _;
 use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, ImageFormat, MapState, Window};
 use x11rb::protocol::ErrorKind;
@@ -25,6 +27,8 @@ pub struct X11Capture {
     root: Window,
     target: ScreenTarget,
     drawable: Window,
+    /// A monitor's name: the picture is its rectangle of the root window.
+    monitor: Option<u32>,
     /// XFixes is there: the cursor is drawn.
     cursor: bool,
     /// Pictures come through shared memory (MIT-SHM 1.2) when the server
@@ -45,8 +49,13 @@ impl std::fmt::Debug for X11Capture {
     }
 }
 
+/// Connects to `display` and says which RandR version this client speaks
+/// (monitors are RandR 1.5; a server without RandR just lists none).
 fn connect(display: Option<&str>) -> Result<(RustConnection, usize), ScreenError> {
-    RustConnection::connect(display).map_err(|e| ScreenError::Connect(e.to_string()))
+    let (conn, screen) =
+        RustConnection::connect(display).map_err(|e| ScreenError::Connect(e.to_string()))?;
+    let _ = conn.randr_query_version(1, 5).map(|c| c.reply());
+    Ok((conn, screen))
 }
 
 /// Maps a failed request: a missing window is the source gone, an unmapped
@@ -65,6 +74,11 @@ fn reply_error(request: &'static str) -> impl Fn(ReplyError) -> ScreenError {
     }
 }
 
+/// [`ScreenTarget::Portal`] given to X11.
+fn not_x11() -> ScreenError {
+    ScreenError::UnsupportedFormat("the portal's pick is captured through the portal".into())
+}
+
 fn connection_error(e: ConnectionError) -> ScreenError {
     ScreenError::Connection(e.to_string())
 }
@@ -74,6 +88,9 @@ impl X11Capture {
     /// Errors: no display, an unknown screen index or window
     /// ([`ScreenError::SourceGone`]), a screen that is not 24/32-bit.
     pub fn open(display: Option<&str>, target: ScreenTarget) -> Result<X11Capture, ScreenError> {
+        if target == ScreenTarget::Portal {
+            return Err(not_x11());
+        }
         let (conn, default_screen) = connect(display)?;
         let setup = conn.setup();
         let root = setup.roots[default_screen].root;
@@ -92,6 +109,12 @@ impl X11Capture {
                 screen.root
             }
             ScreenTarget::Window(id) => id,
+            ScreenTarget::Monitor(_) => root,
+            ScreenTarget::Portal => return Err(not_x11()),
+        };
+        let monitor = match target {
+            ScreenTarget::Monitor(name) => Some(name),
+            _ => None,
         };
         let cursor = conn
             .xfixes_query_version(4, 0)
@@ -104,6 +127,7 @@ impl X11Capture {
             root,
             target,
             drawable,
+            monitor,
             cursor,
             shared_memory,
             segment: None,
@@ -141,13 +165,28 @@ impl X11Capture {
 
     /// The source's current size in pixels (a window's may change).
     pub fn size(&self) -> Result<(u32, u32), ScreenError> {
+        let (_, _, width, height) = self.region()?;
+        Ok((u32::from(width), u32::from(height)))
+    }
+
+    /// The captured rectangle of the drawable: all of it, or a monitor's
+    /// part of the root window ([`ScreenError::SourceGone`] once that
+    /// monitor is gone).
+    fn region(&self) -> Result<(i16, i16, u16, u16), ScreenError> {
+        if let Some(name) = self.monitor {
+            let monitor = monitors(&self.conn, self.root)?
+                .into_iter()
+                .find(|m| m.name == name)
+                .ok_or(ScreenError::SourceGone)?;
+            return Ok((monitor.x, monitor.y, monitor.width, monitor.height));
+        }
         let geometry = self
             .conn
             .get_geometry(self.drawable)
             .map_err(connection_error)?
             .reply()
             .map_err(reply_error("GetGeometry"))?;
-        Ok((u32::from(geometry.width), u32::from(geometry.height)))
+        Ok((0, 0, geometry.width, geometry.height))
     }
 
     /// Captures one picture at the source's current size (rounded down to
@@ -179,17 +218,17 @@ impl X11Capture {
 
     /// The source's pixels now (BGRX, even size), the cursor drawn.
     fn grab(&mut self) -> Result<Image<'_>, ScreenError> {
-        let (width, height) = self.size()?;
-        let (width, height) = (width & !1, height & !1);
+        let (x, y, width, height) = self.region()?;
+        let (width, height) = (u32::from(width & !1), u32::from(height & !1));
         if width == 0 || height == 0 {
             return Err(ScreenError::NotVisible);
         }
         let cursor = match self.cursor {
-            true => self.cursor_image()?,
+            true => self.cursor_image((x, y))?,
             false => None,
         };
         let capture_time_us = unix_time_us();
-        let (depth, mut data) = self.read(width as u16, height as u16)?;
+        let (depth, mut data) = self.read((x, y), width as u16, height as u16)?;
         if depth != 24 && depth != 32 {
             return Err(ScreenError::UnsupportedFormat(format!(
                 "image depth {depth}"
@@ -214,10 +253,15 @@ impl X11Capture {
         })
     }
 
-    /// The pixels of the drawable's top-left `width` x `height` (ZPixmap)
-    /// and their depth: through the shared segment (made or grown as
-    /// needed), else through the socket.
-    fn read(&mut self, width: u16, height: u16) -> Result<(u8, Pixels<'_>), ScreenError> {
+    /// The pixels of the drawable's `width` x `height` at `origin`
+    /// (ZPixmap) and their depth: through the shared segment (made or grown
+    /// as needed), else through the socket.
+    fn read(
+        &mut self,
+        origin: (i16, i16),
+        width: u16,
+        height: u16,
+    ) -> Result<(u8, Pixels<'_>), ScreenError> {
         let need = usize::from(width) * usize::from(height) * 4;
         if self.shared_memory && self.segment.as_ref().is_none_or(|s| s.len() < need) {
             if let Some(old) = self.segment.take() {
@@ -231,6 +275,7 @@ impl X11Capture {
             let (depth, data) = segment.get_image(
                 &self.conn,
                 self.drawable,
+                origin,
                 width,
                 height,
                 reply_error("ShmGetImage"),
@@ -242,8 +287,8 @@ impl X11Capture {
             .get_image(
                 ImageFormat::Z_PIXMAP,
                 self.drawable,
-                0,
-                0,
+                origin.0,
+                origin.1,
                 width,
                 height,
                 !0,
@@ -254,9 +299,9 @@ impl X11Capture {
         Ok((image.depth, Pixels::Sent(image.data)))
     }
 
-    /// The cursor placed in the source's coordinates (`None` when XFixes
-    /// will not say).
-    fn cursor_image(&self) -> Result<Option<Cursor>, ScreenError> {
+    /// The cursor placed in the coordinates of the source's rectangle at
+    /// `origin` (`None` when XFixes will not say).
+    fn cursor_image(&self, origin: (i16, i16)) -> Result<Option<Cursor>, ScreenError> {
         let Ok(Ok(reply)) = self.conn.xfixes_get_cursor_image().map(|c| c.reply()) else {
             return Ok(None);
         };
@@ -266,15 +311,17 @@ impl X11Capture {
         );
         if self.drawable != self.root {
             // The window's origin on the root window.
-            let origin = self
+            let window = self
                 .conn
                 .translate_coordinates(self.drawable, self.root, 0, 0)
                 .map_err(connection_error)?
                 .reply()
                 .map_err(reply_error("TranslateCoordinates"))?;
-            x -= i32::from(origin.dst_x);
-            y -= i32::from(origin.dst_y);
+            x -= i32::from(window.dst_x);
+            y -= i32::from(window.dst_y);
         }
+        x -= i32::from(origin.0);
+        y -= i32::from(origin.1);
         Ok(Some(Cursor {
             x,
             y,
@@ -322,7 +369,7 @@ impl std::ops::DerefMut for Pixels<'_> {
 /// manager lists (`_NET_CLIENT_LIST`) or, without one, the mapped
 /// top-level windows that have a name.
 pub(super) fn list_sources(display: Option<&str>) -> Result<Vec<ScreenSourceInfo>, ScreenError> {
-    let (conn, _) = connect(display)?;
+    let (conn, default_screen) = connect(display)?;
     let mut sources: Vec<ScreenSourceInfo> = conn
         .setup()
         .roots
@@ -337,6 +384,8 @@ pub(super) fn list_sources(display: Option<&str>) -> Result<Vec<ScreenSourceInfo
         })
         .collect();
     let roots: Vec<Window> = conn.setup().roots.iter().map(|s| s.root).collect();
+    // Monitors are captured on the default screen.
+    sources.extend(monitor_sources(&conn, roots[default_screen])?);
     let atoms = Atoms::new(&conn)?;
     for root in roots {
         for window in top_level_windows(&conn, &atoms, root)? {
@@ -355,6 +404,44 @@ pub(super) fn list_sources(display: Option<&str>) -> Result<Vec<ScreenSourceInfo
                 pid: window_pid(&conn, &atoms, window),
             });
         }
+    }
+    Ok(sources)
+}
+
+/// The active RandR monitors of `root`'s screen (none without RandR 1.5).
+fn monitors(conn: &RustConnection, root: Window) -> Result<Vec<randr::MonitorInfo>, ScreenError> {
+    let Ok(Ok(reply)) = conn.randr_get_monitors(root, true).map(|c| c.reply()) else {
+        return Ok(Vec::new());
+    };
+    Ok(reply.monitors)
+}
+
+/// A source per monitor of `root`'s screen when it has more than one (a
+/// single monitor is the screen itself), named by RandR ("Monitor
+/// HDMI-1").
+fn monitor_sources(
+    conn: &RustConnection,
+    root: Window,
+) -> Result<Vec<ScreenSourceInfo>, ScreenError> {
+    let monitors = monitors(conn, root)?;
+    if monitors.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let mut sources = Vec::with_capacity(monitors.len());
+    for (i, monitor) in monitors.iter().enumerate() {
+        let name = conn
+            .get_atom_name(monitor.name)
+            .map_err(connection_error)?
+            .reply()
+            .map(|r| String::from_utf8_lossy(&r.name).into_owned())
+            .unwrap_or_else(|_| (i + 1).to_string());
+        sources.push(ScreenSourceInfo {
+            target: ScreenTarget::Monitor(monitor.name),
+            name: format!("Monitor {name}"),
+            width: u32::from(monitor.width),
+            height: u32::from(monitor.height),
+            pid: None,
+        });
     }
     Ok(sources)
 }

@@ -36,8 +36,10 @@ mod dbus;
 mod gone;
 pub mod negotiation;
 mod pipewire;
+mod shared;
 
 pub use negotiation::{PersistMode, PortalInfo, ShareRequest};
+pub use shared::PortalSource;
 
 use super::ScreenError;
 use crate::frame::VideoFrame;
