@@ -57,6 +57,13 @@ pub(crate) struct ApiArgs {
     config: Option<std::path::PathBuf>,
 }
 
+impl ApiArgs {
+    /// The server's HTTP base URL.
+    pub(crate) fn server(&self) -> &str {
+        &self.server
+    }
+}
+
 /// A server API command.
 #[derive(Subcommand)]
 pub(crate) enum ApiCommand {

@@ -8,9 +8,11 @@
 //!   event as one JSON line until Ctrl-C, then logs out cleanly; it can save
 //!   (`--save-received`) and probe (`--probe`) the streams it plays.
 //! - `confer doctor`: checks what a call to a server needs, step by step.
+//! - `confer bench`: a load test with WHIP publishers and WHEP players (`bench`).
 
 mod admin;
 mod audio_args;
+mod bench;
 mod call;
 mod connect_args;
 mod doctor;
@@ -59,6 +61,9 @@ enum Command {
     /// Relay UDP to a server through an impaired link (loss, delay, jitter,
     /// reordering, capacity, schedules, traces), for tests and benches.
     Impair(Box<impair::ImpairArgs>),
+    /// Load test: rooms of WHIP publishers (a pre-encoded loop) and WHEP
+    /// players; prints fps, bitrate, latency, join times, server CPU/RSS.
+    Bench(Box<bench::BenchArgs>),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +87,7 @@ fn main() -> ExitCode {
             Command::Call(args) => call::run(*args).await,
             Command::Doctor(args) => doctor::run(*args).await,
             Command::Impair(args) => impair::run(*args).await,
+            Command::Bench(args) => bench::run(*args).await,
         }
     });
     match result {

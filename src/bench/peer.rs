@@ -1,0 +1,302 @@
+//! The bench's WebRTC ends: a WHIP publisher replaying the encoded loop and
+//! a WHEP player that counts what arrives (webrtc-rs with the media profile
+//! the SDK and the SFU share), and their HTTP exchanges.
+
+use super::media::{Clip, Depacketizer};
+use super::report::PlayerStats;
+use anyhow::{anyhow, bail, Context};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{header, Method, Request};
+use hyper_util::rt::TokioIo;
+use rtc::media::Sample;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCSessionDescription,
+    SettingEngineBuilder,
+};
+
+/// How long an HTTP exchange may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Where the server is and where media binds.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// `host:port` of the server's HTTP listener (plain http).
+    pub(crate) authority: String,
+    /// The local address media sockets bind to.
+    pub(crate) bind_ip: IpAddr,
+}
+
+/// A WHIP or WHEP session: its peer connection and resource.
+pub(crate) struct Session {
+    pc: Arc<dyn PeerConnection>,
+    location: String,
+    /// How long the POST took (token check, login, negotiation).
+    pub(crate) join: Duration,
+}
+
+impl Session {
+    /// Ends the resource (`DELETE`) and closes the connection.
+    pub(crate) async fn end(self, target: &Target, token: &str) {
+        let _ = http(target, Method::DELETE, &self.location, token, None).await;
+        let _ = self.pc.close().await;
+    }
+}
+
+/// When each frame of the loop was last sent, per publisher (Unix-free:
+/// microseconds since the bench's start).
+pub(crate) type SendTimes = Arc<Vec<AtomicU64>>;
+
+/// Publishes `stream_id` in `room` over WHIP and replays `clip` in a task
+/// until `stop` is set, noting each frame's send time.
+pub(crate) async fn publish(
+    target: &Target,
+    token: &str,
+    room: &str,
+    stream_id: &str,
+    clip: Arc<Clip>,
+    epoch: Instant,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<(Session, SendTimes)> {
+    let pc = connection(target, Arc::new(NoEvents)).await?;
+    let ssrc: u32 = rand::random();
+    let track = Arc::new(TrackLocalStaticSample::new(
+        Instant::now(),
+        MediaStreamTrack::new(
+            format!("bench-{stream_id}"),
+            "video".to_owned(),
+            "video".to_owned(),
+            RtpCodecKind::Video,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: rtc_profile::h264_codec(),
+                ..Default::default()
+            }],
+        ),
+    )?);
+    let sender = pc
+        .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+        .await?;
+    let session = negotiate(target, pc, &format!("/whip/{room}/{stream_id}"), token).await?;
+    let params = sender.get_parameters().await?;
+    let payload_type = params
+        .rtp_parameters
+        .codecs
+        .first()
+        .map(|c| c.payload_type)
+        .ok_or_else(|| anyhow!("the answer accepted no video codec"))?;
+    let sent: SendTimes = Arc::new((0..clip.frames.len()).map(|_| AtomicU64::new(0)).collect());
+    let times = Arc::clone(&sent);
+    tokio::spawn(async move {
+        let period = Duration::from_micros(1_000_000 / u64::from(clip.fps.max(1)));
+        let mut tick = tokio::time::interval(period);
+        let mut n = 0usize;
+        while !stop.load(Ordering::Relaxed) {
+            tick.tick().await;
+            let index = n % clip.frames.len();
+            let sample = Sample {
+                data: clip.frames[index].clone(),
+                duration: period,
+                ..Sample::new(Instant::now())
+            };
+            times[index].store(micros_since(epoch), Ordering::Relaxed);
+            if track
+                .sample_writer(ssrc, payload_type)
+                .write_sample(&sample)
+                .await
+                .is_err()
+            {
+                break;
+            }
+            n += 1;
+        }
+    });
+    Ok((session, sent))
+}
+
+/// Plays `stream_id` of `room` over WHEP; what arrives is counted into
+/// `stats` (frames recognised in `clip` get a latency from `sent`).
+pub(crate) async fn play(
+    target: &Target,
+    token: &str,
+    room: &str,
+    stream_id: &str,
+    counting: Counting,
+) -> anyhow::Result<Session> {
+    let pc = connection(target, Arc::new(counting)).await?;
+    pc.add_transceiver_from_kind(
+        RtpCodecKind::Video,
+        Some(RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Recvonly,
+            ..Default::default()
+        }),
+    )
+    .await?;
+    negotiate(target, pc, &format!("/whep/{room}/{stream_id}"), token).await
+}
+
+/// What a player counts into, and how it recognises frames.
+#[derive(Clone)]
+pub(crate) struct Counting {
+    /// The loop the publisher replays.
+    pub(crate) clip: Arc<Clip>,
+    /// The publisher's send times.
+    pub(crate) sent: SendTimes,
+    /// The bench's clock.
+    pub(crate) epoch: Instant,
+    /// Where the counts go.
+    pub(crate) stats: Arc<Mutex<PlayerStats>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Counting {
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        // Read in a task of its own: the connection's events wait for
+        // this callback to return.
+        let counting = self.clone();
+        tokio::spawn(async move { counting.count(track).await });
+    }
+}
+
+impl Counting {
+    /// Counts a track's packets and frames until it ends.
+    async fn count(&self, track: Arc<dyn TrackRemote>) {
+        let mut frame = Depacketizer::default();
+        while let Some(event) = track.poll().await {
+            match event {
+                TrackRemoteEvent::OnRtpPacket(packet) => {
+                    let payload = &packet.payload;
+                    frame.push(payload);
+                    let marker = packet.header.marker;
+                    let key = if marker { frame.finish() } else { None };
+                    let now = micros_since(self.epoch);
+                    let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+                    stats.bytes += payload.len() as u64;
+                    if let Some(key) = key {
+                        let latency = self
+                            .clip
+                            .position(key)
+                            .map(|i| self.sent[i].load(Ordering::Relaxed))
+                            .filter(|&sent| sent > 0 && sent <= now)
+                            .map(|sent| now - sent);
+                        stats.frame(now, latency);
+                    }
+                }
+                TrackRemoteEvent::OnEnded | TrackRemoteEvent::OnError => break,
+                _ => {}
+            }
+        }
+    }
+}
+
+struct NoEvents;
+
+impl PeerConnectionEventHandler for NoEvents {}
+
+async fn connection(
+    target: &Target,
+    handler: Arc<dyn PeerConnectionEventHandler>,
+) -> anyhow::Result<Arc<dyn PeerConnection>> {
+    let settings = SettingEngineBuilder::new()
+        .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+        .build();
+    let pc = PeerConnectionBuilder::new()
+        .with_media_engine(rtc_profile::media_engine()?)
+        .with_interceptor_registry(rtc_profile::feedback_interceptors())
+        .with_setting_engine(settings)
+        .with_handler(handler)
+        .with_udp_addrs(vec![SocketAddr::new(target.bind_ip, 0)])
+        .build()
+        .await?;
+    Ok(Arc::new(pc))
+}
+
+/// Offers, POSTs the offer to `path`, applies the answer.
+async fn negotiate(
+    target: &Target,
+    pc: Arc<dyn PeerConnection>,
+    path: &str,
+    token: &str,
+) -> anyhow::Result<Session> {
+    let offer = pc.create_offer(None).await?;
+    pc.set_local_description(offer).await?;
+    let sdp = pc
+        .local_description()
+        .await
+        .ok_or_else(|| anyhow!("no local description"))?
+        .sdp;
+    let started = Instant::now();
+    let (status, location, body) = http(target, Method::POST, path, token, Some(sdp)).await?;
+    let join = started.elapsed();
+    if status != 201 {
+        let _ = pc.close().await;
+        bail!("POST {path}: HTTP {status}: {body}");
+    }
+    let location = location.ok_or_else(|| anyhow!("POST {path}: no Location"))?;
+    pc.set_remote_description(RTCSessionDescription::answer(body)?)
+        .await?;
+    Ok(Session { pc, location, join })
+}
+
+/// One HTTP/1.1 exchange: (status, Location, body).
+async fn http(
+    target: &Target,
+    method: Method,
+    path: &str,
+    token: &str,
+    sdp: Option<String>,
+) -> anyhow::Result<(u16, Option<String>, String)> {
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect(&target.authority)
+            .await
+            .with_context(|| format!("connecting to {}", target.authority))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, &target.authority)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if sdp.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/sdp");
+        }
+        let request = request.body(Full::new(Bytes::from(sdp.unwrap_or_default())))?;
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.into_body().collect().await?.to_bytes();
+        anyhow::Ok((
+            status,
+            location,
+            String::from_utf8_lossy(&body).into_owned(),
+        ))
+    };
+    tokio::time::timeout(HTTP_TIMEOUT, exchange)
+        .await
+        .map_err(|_| anyhow!("{path}: no answer within {HTTP_TIMEOUT:?}"))?
+}
+
+/// Microseconds since `epoch`.
+fn micros_since(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
