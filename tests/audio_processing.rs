@@ -108,11 +108,25 @@ fn a_delay_change_is_followed_within_3_seconds() {
     );
 }
 
+/// What noise suppression in one mode did to the noisy speech, dB.
+struct NoiseFigures {
+    /// Segmental SNR gain: the output against the clean speech through the
+    /// chain's 80 Hz high-pass ([`high_passed`]), the input against the
+    /// clean speech.
+    segmental: f64,
+    /// The same with the output against the clean speech as it is (what
+    /// the high-pass filter's phase costs shows as the difference).
+    segmental_raw: f64,
+    /// Speech/pause level ratio gain.
+    pause: f64,
+    /// Speech level change.
+    kept: f64,
+}
+
 /// Speech at -26 dBFS with white noise and keyboard clicks together
-/// ~5 dB under it, through noise suppression in `mode`: (segmental SNR
-/// improvement, speech/pause ratio improvement, speech level change), dB,
-/// measured after the first second (the noise estimate's start).
-fn noise_figures(mode: AnsMode) -> (f64, f64, f64) {
+/// ~5 dB under it, through noise suppression in `mode`, measured after the
+/// first second (the noise estimate's start).
+fn noise_figures(mode: AnsMode) -> NoiseFigures {
     let seconds = 10;
     let clean = scale_to(&near_speech(seconds), -26.0);
     let speech_level = active_level_dbfs(&clean, &clean);
@@ -126,37 +140,77 @@ fn noise_figures(mode: AnsMode) -> (f64, f64, f64) {
     };
     let out = process(config, &[], &noisy, |_, _| {});
     let skip = RATE;
-    let (clean, noisy, out) = (&clean[skip..], &noisy[skip..], &out[skip..]);
-    let seg = segmental_snr_db(out, clean) - segmental_snr_db(noisy, clean);
-    let pause = speech_to_pause_db(out, clean) - speech_to_pause_db(noisy, clean);
-    let kept = active_level_dbfs(out, clean) - active_level_dbfs(clean, clean);
-    println!(
-        "ANS {mode:?}: segmental SNR {seg:+.1} dB, speech/pause {pause:+.1} dB, speech level {kept:+.1} dB"
+    let reference = high_passed(&clean);
+    let (clean, reference, noisy, out) = (
+        &clean[skip..],
+        &reference[skip..],
+        &noisy[skip..],
+        &out[skip..],
     );
-    (seg, pause, kept)
+    let before = segmental_snr_db(noisy, clean);
+    let figures = NoiseFigures {
+        segmental: segmental_snr_db(out, reference) - before,
+        segmental_raw: segmental_snr_db(out, clean) - before,
+        pause: speech_to_pause_db(out, clean) - speech_to_pause_db(noisy, clean),
+        kept: active_level_dbfs(out, clean) - active_level_dbfs(clean, clean),
+    };
+    println!(
+        "ANS {mode:?}: segmental SNR {:+.1} dB (against the clean speech without the high-pass: {:+.1} dB; input {before:.1} dB), speech/pause {:+.1} dB, speech level {:+.1} dB",
+        figures.segmental, figures.segmental_raw, figures.pause, figures.kept
+    );
+    figures
 }
 
+/// The best mode (AI: RNNoise and its Wiener post-filter) keeps the speech
+/// level within 3 dB and improves the segmental SNR by 9.6 dB (8.5 asserted;
+/// the issue's 10 dB is the ignored test below) and the speech/pause ratio
+/// by 18 dB. The other modes are printed.
 #[test]
-fn ai_noise_suppression_removes_noise_and_clicks_and_keeps_speech() {
-    let (seg, pause, kept) = noise_figures(AnsMode::Ai);
-    assert!(kept.abs() <= 3.0, "speech level changed {kept:+.1} dB");
+fn noise_and_keyboard_are_suppressed_and_speech_kept() {
+    let ai = noise_figures(AnsMode::Ai);
     assert!(
-        seg >= 5.0 && pause >= 5.0,
-        "segmental {seg:+.1} dB, speech/pause {pause:+.1} dB"
+        ai.kept.abs() <= 3.0,
+        "speech level changed {:+.1} dB",
+        ai.kept
+    );
+    assert!(
+        ai.segmental >= 8.5,
+        "segmental SNR improved {:+.1} dB",
+        ai.segmental
+    );
+    assert!(
+        ai.pause >= 10.0,
+        "speech/pause ratio improved {:+.1} dB",
+        ai.pause
     );
     for mode in [AnsMode::Soft, AnsMode::Medium, AnsMode::Aggressive] {
         noise_figures(mode);
     }
+    // Why against the high-passed speech: the filter alone, on clean
+    // speech, against the clean speech (a 2nd-order 80 Hz Butterworth turns
+    // the phase of a 200 Hz fundamental by ~35 degrees, which a waveform
+    // SNR counts as error).
+    let clean = scale_to(&near_speech(10), -26.0);
+    let alone = segmental_snr_db(&high_passed(&clean), &clean);
+    println!("80 Hz high-pass alone on clean speech: segmental SNR {alone:.1} dB");
 }
 
-/// The issue's threshold, not met yet: the best mode (AI) improves the
-/// segmental SNR by 6.9 dB (speech/pause ratio +8.7 dB).
+/// The issue's threshold, not met yet: AI noise suppression improves the
+/// segmental SNR by 9.6 dB.
 #[test]
-#[ignore = "issue 16: AI noise suppression improves segmental SNR 6.9 dB at 5 dB SNR, threshold 10 dB"]
+#[ignore = "issue 16: AI noise suppression improves segmental SNR 9.6 dB at 5 dB SNR, threshold 10 dB"]
 fn noise_and_keyboard_are_suppressed_by_10_db() {
-    let (seg, _, kept) = noise_figures(AnsMode::Ai);
-    assert!(kept.abs() <= 3.0, "speech level changed {kept:+.1} dB");
-    assert!(seg >= 10.0, "segmental SNR improved {seg:+.1} dB");
+    let ai = noise_figures(AnsMode::Ai);
+    assert!(
+        ai.kept.abs() <= 3.0,
+        "speech level changed {:+.1} dB",
+        ai.kept
+    );
+    assert!(
+        ai.segmental >= 10.0,
+        "segmental SNR improved {:+.1} dB",
+        ai.segmental
+    );
 }
 
 #[test]
@@ -413,5 +467,112 @@ async fn the_far_end_receives_no_echo_through_a_call() {
     assert!(
         level_on < 10.0 && level_off > 15.0,
         "{level_on} / {level_off}"
+    );
+}
+
+/// What an engine's audio loopback plays while a 440 Hz tone
+/// is pushed into its custom audio input during the preview: the pushed
+/// samples and the pulled (played) ones, pulled 20 ms per pushed 20 ms.
+async fn loopback_of_a_tone(config: ProcessingConfig) -> (Vec<i16>, Vec<i16>) {
+    use media_core::capture::custom::CustomAudioInput;
+    use media_core::capture::source::AudioSourceKind;
+    use media_core::render::{Canvas, FrameSink};
+    use media_core::PublishChannel;
+
+    // The test pattern (Peer's synthetic video) keeps the preview running.
+    let server = test_support::TestServer::start().await;
+    let peer = test_support::Peer::create(server.profile(), "a");
+    let engine = &peer.engine;
+    let input = CustomAudioInput::default();
+    engine.set_audio_source(
+        AudioSourceKind::CustomInput(input.clone()),
+        PublishChannel::Main,
+    );
+    let speaker = engine.use_custom_audio_output();
+    engine.enable_aec(config.aec);
+    engine.enable_ans(config.ans);
+    engine.set_ans_mode(config.ans_mode);
+    engine.enable_agc(config.agc);
+    engine
+        .start_preview(Canvas::sink(FrameSink::new()))
+        .expect("a frame sink opens");
+    engine.start_audio_loopback();
+    // The amplitude rises slowly (-26 to -20 dBFS) so that no two frames
+    // are alike (a steady 440 Hz tone repeats every 100 ms).
+    let n = 3 * RATE;
+    let tone: Vec<i16> = (0..n)
+        .map(|i| {
+            let gain = 1638.0 + 1639.0 * i as f64 / n as f64;
+            let phase = 2.0 * std::f64::consts::PI * 440.0 * i as f64 / RATE as f64;
+            (gain * phase.sin()) as i16
+        })
+        .collect();
+    let mut played = Vec::new();
+    let mut block = vec![0i16; FRAME];
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+    for chunk in tone.chunks_exact(FRAME) {
+        tick.tick().await;
+        input.push_pcm(chunk, 48_000, 1, 0).expect("valid PCM");
+        speaker.pull(&mut block);
+        played.extend_from_slice(&block);
+    }
+    // After stop, nothing more is queued: the speaker drains to silence.
+    engine.stop_audio_loopback();
+    for chunk in tone.chunks_exact(FRAME).take(25) {
+        tick.tick().await;
+        input.push_pcm(chunk, 48_000, 1, 0).expect("valid PCM");
+        speaker.pull(&mut block);
+    }
+    speaker.pull(&mut block);
+    assert!(
+        block.iter().all(|&s| s == 0),
+        "the loopback went on after stop"
+    );
+    engine.destroy().await;
+    (tone, played)
+}
+
+/// The pre-join "hear yourself" check: the speaker plays the capture
+/// after processing. With the processing off it plays the pushed frames
+/// as they are, in order; with noise suppression and gain control (echo
+/// cancellation off: a pure tone is predictable from its own playback, so
+/// AEC3 would rightly cancel it) a 440 Hz tone that is no longer those
+/// samples.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audio_loopback_plays_the_processed_capture() {
+    let (tone, played) = loopback_of_a_tone(ProcessingConfig::off()).await;
+    // The speaker's buffer holds whole frames: each pull is one pushed
+    // frame, or silence when the audio loop has not delivered it yet.
+    let frames: Vec<usize> = played
+        .chunks_exact(FRAME)
+        .filter(|b| b.iter().any(|&s| s != 0))
+        .map(|b| {
+            tone.chunks_exact(FRAME)
+                .position(|t| t == b)
+                .expect("every played frame is a pushed one, unprocessed")
+        })
+        .collect();
+    assert!(frames.len() >= 100, "{} frames played of 150", frames.len());
+    assert!(
+        frames.windows(2).all(|w| w[1] == w[0] + 1),
+        "in order: {frames:?}"
+    );
+
+    let processed = ProcessingConfig {
+        aec: false,
+        ..ProcessingConfig::default()
+    };
+    let (tone, played) = loopback_of_a_tone(processed).await;
+    let tail = &played[played.len() - RATE..];
+    let freq = media_core::capture::tone::dominant_frequency(tail, 1, RATE as u32)
+        .expect("the loopback played the tone");
+    let level = db(power(tail) / (32768.0f64 * 32768.0));
+    println!("loopback with noise suppression and gain control: {freq:.1} Hz, {level:.1} dBFS");
+    assert!((freq - 440.0).abs() < 5.0, "{freq:.1} Hz");
+    assert!(
+        !tail
+            .chunks_exact(FRAME)
+            .any(|b| tone.chunks_exact(FRAME).any(|t| t == b)),
+        "the processing changed nothing"
     );
 }

@@ -371,6 +371,9 @@ impl Engine {
             }
         }
         self.handle.media.set_speaker(device_id.map(str::to_owned));
+        if self.handle.media.audio_processing().loopback_on() {
+            self.start_audio_loopback();
+        }
         Ok(())
     }
 
@@ -521,6 +524,27 @@ impl Engine {
     /// goes back to a device.
     pub fn use_custom_audio_output(&self) -> CustomAudioOutput {
         self.handle.media.use_custom_audio_output()
+    }
+
+    /// Plays the processed microphone (or custom audio) on the speaker, so
+    /// the user hears what others will hear: echo cancellation, noise
+    /// suppression and gain control applied (a device check before a call;
+    /// Agora's `startAudioDeviceLoopbackTest`, ZEGO's ear return). Works
+    /// while the capture runs: previewing ([`start_preview`](Self::start_preview))
+    /// or publishing; not for the synthetic tone. What is played is the echo
+    /// canceller's reference, so its echo is not sent. Follows
+    /// [`use_speaker_device`](Self::use_speaker_device); without an output
+    /// the audio goes to the null speaker. Meant for before a call: during
+    /// one, the loopback's frames queue on the speaker with the played
+    /// streams'.
+    pub fn start_audio_loopback(&self) {
+        self.handle.media.set_audio_loopback(true);
+    }
+
+    /// Stops [`start_audio_loopback`](Self::start_audio_loopback) from the
+    /// next captured frame on. Does nothing when it is not running.
+    pub fn stop_audio_loopback(&self) {
+        self.handle.media.set_audio_loopback(false);
     }
 
     /// The capture processing settings in force.

@@ -142,6 +142,23 @@ pub async fn set_audio_processing(
     Ok(())
 }
 
+/// Plays the processed microphone on the speaker (`on`), or stops (the
+/// pre-join "Hear yourself"): the SDK's `start_audio_loopback` /
+/// `stop_audio_loopback`. Needs an engine (the preview's).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_audio_loopback(
+    engines: State<'_, EngineState>,
+    on: bool,
+) -> Result<(), CommandError> {
+    let engine = engines.engine()?;
+    if on {
+        engine.start_audio_loopback();
+    } else {
+        engine.stop_audio_loopback();
+    }
+    Ok(())
+}
+
 /// The engine's audio processing as the SDK reports it
 /// (`audio_processing_config`); without an engine, the choice the next
 /// engine gets.

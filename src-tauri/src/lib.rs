@@ -94,6 +94,7 @@ pub fn run() {
             device_commands::set_video_config,
             device_commands::set_camera_zoom_factor,
             device_commands::set_audio_processing,
+            device_commands::set_audio_loopback,
             device_commands::audio_processing,
             app_commands::host_call,
             app_commands::host_invite,

@@ -95,8 +95,29 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
     std::thread::sleep(Duration::from_secs(2));
     screen::screenshot(&artifacts.join("app-home.png"));
 
+    // "Hear yourself": the preview's engine plays the processed microphone
+    // back (the toggle lights only when the engine took the command).
+    ui.wait_for(
+        "Hear yourself enabled (the preview's engine)",
+        LONG,
+        "const b = document.querySelector('#hear-yourself'); return !!b && !b.disabled;",
+    );
+    ui.click("#hear-yourself");
+    ui.wait_for(
+        "hearing yourself",
+        LONG,
+        "return document.querySelector('#hear-yourself').getAttribute('aria-pressed') === 'true';",
+    );
+    screen::screenshot(&artifacts.join("app-home-hear-yourself.png"));
+
     // Host: the call screen shows how to join.
     ui.click("#host-call");
+    // Leaving the pre-join screen stops the playback.
+    ui.wait_for(
+        "the playback stopped on leaving pre-join",
+        LONG,
+        "return document.querySelector('#hear-yourself').getAttribute('aria-pressed') === 'false';",
+    );
     let invite = ui.wait_for(
         "the invite details",
         LONG,

@@ -213,8 +213,11 @@ pub(crate) fn active_level_dbfs(x: &[i16], speech: &[i16]) -> f64 {
 /// Mean over 10 ms blocks of the ratio between the level where `speech`
 /// is active and the level where it is not, in dB: the signal-to-noise
 /// ratio of a signal that is speech plus noise, measured without knowing
-/// the parts (the processed output).
+/// the parts (the processed output), aligned with `speech` at the lag
+/// [`best_lag`] finds (a delayed output would otherwise move speech into
+/// the pauses).
 pub(crate) fn speech_to_pause_db(x: &[i16], speech: &[i16]) -> f64 {
+    let x = &x[best_lag(x, speech)..];
     let active = active_blocks(speech);
     let (mut on, mut n_on, mut off, mut n_off) = (0.0, 0usize, 0.0, 0usize);
     for (block, a) in x.chunks(BLOCK).zip(&active) {
@@ -230,38 +233,67 @@ pub(crate) fn speech_to_pause_db(x: &[i16], speech: &[i16]) -> f64 {
 }
 
 /// Segmental SNR (dB): the mean over 10 ms blocks where `clean` is active
-/// of clean energy / (x - clean) energy, each block clamped to -10..35 dB
-/// (the usual bounds). `x` may lag `clean` by up to 20 ms (the lag that
-/// fits best is used).
+/// (within 30 dB of its loudest block) of clean energy / (x - clean)
+/// energy, each block clamped to -10..35 dB (the usual bounds), with `x`
+/// aligned at the lag [`best_lag`] finds. Pauses are left out: there the
+/// clean energy is ~0, every block sits at the -10 dB floor whatever the
+/// suppression does, and counting them would only dilute the figure by the
+/// share of pauses in the signal.
 pub(crate) fn segmental_snr_db(x: &[i16], clean: &[i16]) -> f64 {
+    segmental_snr_at(x, clean, &active_blocks(clean), best_lag(x, clean))
+}
+
+/// The delay of `x` behind `clean` (0..=40 ms: RNNoise and its
+/// post-filter delay by 20 ms) where the segmental SNR is highest.
+pub(crate) fn best_lag(x: &[i16], clean: &[i16]) -> usize {
     let active = active_blocks(clean);
-    let score = |lag: usize| {
-        let mut sum = 0.0;
-        let mut n = 0usize;
-        for (b, a) in active.iter().enumerate() {
-            let start = b * BLOCK;
-            if !*a || start + lag + BLOCK > x.len() {
-                continue;
-            }
-            let (mut s, mut e) = (1e-9, 1e-9);
-            for i in start..start + BLOCK {
-                let c = clean[i] as f64;
-                s += c * c;
-                e += (x[i + lag] as f64 - c).powi(2);
-            }
-            sum += db(s / e).clamp(-10.0, 35.0);
-            n += 1;
-        }
-        sum / n.max(1) as f64
-    };
+    let score = |lag: usize| segmental_snr_at(x, clean, &active, lag);
     // A coarse search, then the neighbourhood of the best coarse lag.
-    let best = (0..=2 * BLOCK)
+    let coarse = (0..=4 * BLOCK)
         .step_by(24)
         .max_by(|a, b| score(*a).total_cmp(&score(*b)))
         .unwrap_or(0);
-    (best.saturating_sub(23)..=best + 23)
-        .map(score)
-        .fold(f64::MIN, f64::max)
+    (coarse.saturating_sub(23)..=coarse + 23)
+        .max_by(|a, b| score(*a).total_cmp(&score(*b)))
+        .unwrap_or(coarse)
+}
+
+fn segmental_snr_at(x: &[i16], clean: &[i16], active: &[bool], lag: usize) -> f64 {
+    let mut sum = 0.0;
+    let mut n = 0usize;
+    for (b, a) in active.iter().enumerate() {
+        let start = b * BLOCK;
+        if !*a || start + lag + BLOCK > x.len() {
+            continue;
+        }
+        let (mut s, mut e) = (1e-9, 1e-9);
+        for i in start..start + BLOCK {
+            let c = clean[i] as f64;
+            s += c * c;
+            e += (x[i + lag] as f64 - c).powi(2);
+        }
+        sum += db(s / e).clamp(-10.0, 35.0);
+        n += 1;
+    }
+    sum / n.max(1) as f64
+}
+
+/// `x` through an 80 Hz high-pass filter like the one the processing
+/// applies whenever echo cancellation or noise suppression is on (WebRTC's
+/// second-order Butterworth, its 48 kHz coefficients): the reference for
+/// measuring what noise suppression does, apart from that deliberate
+/// linear filter.
+pub(crate) fn high_passed(x: &[i16]) -> Vec<i16> {
+    let (b, a) = ([0.99079, -1.98157, 0.99079], [-1.98149, 0.98166]);
+    let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+    x.iter()
+        .map(|&s| {
+            let x0 = s as f64;
+            let y0 = b[0] * x0 + b[1] * x1 + b[2] * x2 - a[0] * y1 - a[1] * y2;
+            (x2, x1, y2, y1) = (x1, x0, y1, y0);
+            y0.round().clamp(-32768.0, 32767.0) as i16
+        })
+        .collect()
 }
 
 /// Runs `mic` through a processor with `config`, the far end's `played`

@@ -72,6 +72,13 @@ export function speakerTestButton(playing: boolean): { label: string; disabled: 
   return playing ? { label: "Playing…", disabled: true } : { label: "Test", disabled: false };
 }
 
+/** The pre-join "Hear yourself" toggle: its label and pressed state. */
+export function hearYourselfButton(on: boolean): { label: string; pressed: boolean; title: string } {
+  return on
+    ? { label: "Stop hearing yourself", pressed: true, title: "Stop playing your microphone back" }
+    : { label: "Hear yourself", pressed: false, title: "Play your microphone back as others will hear it (noise suppression and echo cancellation applied)" };
+}
+
 export function presetOf(s: Settings): VideoPreset {
   return (VIDEO_PRESETS as readonly string[]).includes(s.video_preset) ? (s.video_preset as VideoPreset) : "360p";
 }
@@ -86,6 +93,8 @@ export class Devices {
   loaded = false;
   /** The speaker test chime is playing (one at a time). */
   testingSpeaker = false;
+  /** The processed microphone is played back on the speaker ("Hear yourself"). */
+  hearingSelf = false;
   private listeners = new Set<() => void>();
 
   constructor(
@@ -190,6 +199,19 @@ export class Devices {
       this.testingSpeaker = false;
       this.changed();
     }
+  }
+
+  /**
+   * Plays the processed microphone back on the speaker, or stops (the
+   * pre-join "Hear yourself"); false when the engine refused (reported like
+   * the other device errors; the toggle stays off).
+   */
+  async hearYourself(on: boolean): Promise<boolean> {
+    if (on === this.hearingSelf) return true;
+    const ok = await this.attempt(on ? "Can't play your microphone back" : "Can't stop playing your microphone back", () => this.api.setAudioLoopback(on));
+    this.hearingSelf = ok ? on : false;
+    this.changed();
+    return ok;
   }
 
   /** Noise suppression or echo cancellation: remembered, and applied (with or without an engine). */

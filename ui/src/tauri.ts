@@ -104,6 +104,8 @@ export interface Api {
   setCameraZoomFactor(factor: number): Promise<null>;
   /** Noise suppression and echo cancellation: applied to the engine now and to every later one; works without an engine. */
   setAudioProcessing(processing: AudioProcessing): Promise<null>;
+  /** Plays the processed microphone on the speaker (`true`) or stops; needs an engine. */
+  setAudioLoopback(on: boolean): Promise<null>;
   /** The engine's processing as the SDK reports it (without an engine: what the next one gets). */
   audioProcessing(): Promise<AudioProcessing>;
   sendBroadcastMessage(message: string): Promise<number>;
@@ -174,6 +176,7 @@ export const api: Api = {
   setVideoConfig: (preset) => call("set_video_config", { preset }),
   setCameraZoomFactor: (factor) => call("set_camera_zoom_factor", { factor }),
   setAudioProcessing: (processing) => call("set_audio_processing", { processing }),
+  setAudioLoopback: (on) => call("set_audio_loopback", { on }),
   audioProcessing: () => call("audio_processing"),
   sendBroadcastMessage: (message) => call("send_broadcast_message", { message }),
   renewToken: (token) => call("renew_token", { token }),

@@ -3,6 +3,7 @@
 use super::reference::EchoReference;
 use super::AudioProcessor;
 use crate::capture::source::AudioSource;
+use crate::capture::speaker::Speaker;
 use crate::frame::AudioFrame;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -100,6 +101,8 @@ struct Shared {
     /// Bumped on every change, so loops compare a number per frame.
     generation: AtomicU64,
     reference: EchoReference,
+    /// Where the processed capture is played back (the audio loopback).
+    loopback: Mutex<Option<Arc<Speaker>>>,
 }
 
 impl SharedProcessing {
@@ -118,6 +121,30 @@ impl SharedProcessing {
     /// The number of changes so far.
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// Plays every processed capture frame on `speaker` from the next frame
+    /// on; `None` stops (the audio loopback).
+    pub fn set_loopback(&self, speaker: Option<Arc<Speaker>>) {
+        *self
+            .inner
+            .loopback
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = speaker;
+        self.inner.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// True while the processed capture is played back.
+    pub fn loopback_on(&self) -> bool {
+        self.loopback().is_some()
+    }
+
+    fn loopback(&self) -> Option<Arc<Speaker>> {
+        self.inner
+            .loopback
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Where the speaker delivers what it plays.
@@ -139,27 +166,35 @@ impl SharedProcessing {
             processor: AudioProcessor::new(self.config(), self.inner.reference.tap()),
             shared: self.clone(),
             seen,
+            loopback: self.loopback(),
         }
     }
 }
 
 /// An [`AudioProcessor`] that applies [`SharedProcessing`]'s changes before
-/// the next frame it processes.
+/// the next frame it processes, and plays what it processed back while the
+/// audio loopback is on.
 #[derive(Debug)]
 pub struct LiveProcessor {
     processor: AudioProcessor,
     shared: SharedProcessing,
     seen: u64,
+    loopback: Option<Arc<Speaker>>,
 }
 
 impl LiveProcessor {
-    /// Processes one captured frame in place with the current settings.
+    /// Processes one captured frame in place with the current settings
+    /// (and queues it on the loopback speaker when that is on).
     pub fn process(&mut self, frame: &mut AudioFrame) {
         let generation = self.shared.generation();
         if generation != self.seen {
             self.seen = generation;
             self.processor.set_config(self.shared.config());
+            self.loopback = self.shared.loopback();
         }
         self.processor.process(frame);
+        if let Some(speaker) = &self.loopback {
+            speaker.push(frame);
+        }
     }
 }

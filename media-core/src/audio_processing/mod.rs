@@ -29,6 +29,7 @@
 //! ```
 
 mod config;
+mod post_filter;
 mod processor;
 mod reference;
 

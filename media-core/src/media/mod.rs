@@ -259,6 +259,13 @@ impl Media {
         &self.audio.processing
     }
 
+    /// Plays the processed capture on the speaker players use (`false`
+    /// stops); called again after a speaker change, it moves to the new one.
+    pub(crate) fn set_audio_loopback(&self, on: bool) {
+        let speaker = on.then(|| self.speaker());
+        self.audio.processing.set_loopback(speaker);
+    }
+
     /// Players started from now on play into a speaker the app pulls.
     pub(crate) fn use_custom_audio_output(&self) -> crate::capture::speaker::CustomAudioOutput {
         let (speaker, output) = Speaker::custom();

@@ -6,7 +6,7 @@ import type { CallStore } from "../state.js";
 import type { CallSession, JoinParams } from "../session.js";
 import { hostProfile, PREVIEW_TILE } from "../session.js";
 import type { Devices } from "../devices.js";
-import { cameraOptions, cameraValue, micOptions, micValue, presetOf, speakerOptions, speakerTestButton, speakerValue, type Option } from "../devices.js";
+import { cameraOptions, cameraValue, hearYourselfButton, micOptions, micValue, presetOf, speakerOptions, speakerTestButton, speakerValue, type Option } from "../devices.js";
 import type { EngineProfile, HostScope, Settings, Theme, VideoPreset } from "../types.js";
 import { normaliseError } from "../tauri.js";
 import { describeError } from "../errors.js";
@@ -42,7 +42,7 @@ const FIELDS = {
   scope: "#host-scope", host: "#host-call", join: "#join-call", error: "#home-error",
   // Devices and the preview tile.
   camera: "#camera-select", mic: "#mic-select", speaker: "#speaker-select", speakerTest: "#speaker-test", preset: "#video-preset",
-  micToggle: "#home-mic", camToggle: "#home-camera", status: "#device-status", meter: "#mic-meter",
+  micToggle: "#home-mic", camToggle: "#home-camera", status: "#device-status", meter: "#mic-meter", hearYourself: "#hear-yourself",
   noise: "#noise-suppression", echo: "#echo-cancellation",
   tile: "#home-tile", avatar: "#home-avatar", tileName: "#home-tile-name",
   // Settings.
@@ -162,6 +162,8 @@ export class HomeScreen {
     sp.addEventListener("change", () => void this.d.devices.chooseSpeaker(sp.value, live()));
     // Plays on the picked speaker; works without an engine (UX.md §1).
     this.f.speakerTest!.addEventListener("click", () => void this.d.devices.testSpeaker(sp.value));
+    // What others will hear: the processed microphone on the speaker, until toggled off or leaving.
+    this.f.hearYourself!.addEventListener("click", () => void this.d.devices.hearYourself(!this.d.devices.hearingSelf));
     const preset = this.f.preset as HTMLSelectElement;
     preset.addEventListener("change", () => void this.d.devices.choosePreset(preset.value as VideoPreset, live()));
     const noise = this.f.noise as HTMLSelectElement;
@@ -185,6 +187,8 @@ export class HomeScreen {
 
   hide(): void {
     this.root.hidden = true;
+    // The call reuses the preview's engine: nobody should hear themselves in it.
+    if (this.d.devices.hearingSelf) void this.d.devices.hearYourself(false);
     this.d.levels.release("home");
     renderMeter(this.f.meter!, 0);
   }
@@ -246,6 +250,13 @@ export class HomeScreen {
     // The meter beside the microphone reads the processed signal: these change what it shows.
     fillSelect(this.f.noise as HTMLSelectElement, [...NOISE_SUPPRESSION_OPTIONS], s.noise_suppression);
     fillSelect(this.f.echo as HTMLSelectElement, [...ECHO_CANCELLATION_OPTIONS], s.echo_cancellation);
+    const hear = hearYourselfButton(this.d.devices.hearingSelf);
+    const hearButton = this.f.hearYourself as HTMLButtonElement;
+    setText(hearButton, hear.label);
+    hearButton.setAttribute("aria-pressed", String(hear.pressed));
+    hearButton.title = hear.title;
+    // The loopback needs the preview's engine.
+    hearButton.disabled = this.d.session.engine === null && !hear.pressed;
     const test = speakerTestButton(this.d.devices.testingSpeaker);
     (this.f.speakerTest as HTMLButtonElement).disabled = test.disabled;
     setText(this.f.speakerTest!, test.label);
