@@ -95,6 +95,11 @@ pub(crate) struct ServeArgs {
     /// move after it). Sets `[nodes] lease_ms`.
     #[arg(long, value_name = "MS", requires = "redis")]
     node_lease_ms: Option<u64>,
+    /// POST signed room events (room started / finished, user joined /
+    /// left, stream published / stopped) to this URL; repeatable. Adds to
+    /// `[webhooks] urls`.
+    #[arg(long = "webhook", value_name = "URL")]
+    webhooks: Vec<String>,
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -131,6 +136,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.media.public_ip = Some(public);
     }
     config.ice.stun_urls.extend(args.stun);
+    if !args.webhooks.is_empty() {
+        let webhooks = config.webhooks.get_or_insert_with(Default::default);
+        webhooks.urls.extend(args.webhooks);
+    }
     if let Some(port) = args.turn_port {
         let ip = config.bind.ip();
         let turn = config.turn.get_or_insert_with(Default::default);

@@ -56,6 +56,9 @@ pub struct ServerConfig {
     /// Unset: one node with the in-memory room store.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nodes: Option<crate::nodes::NodesConfig>,
+    /// Webhooks: the `[webhooks]` table (`--webhook URL`). Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<crate::webhooks::WebhooksConfig>,
     /// The registered apps.
     pub apps: Vec<AppConfig>,
     /// A directory served read-only at `/updates/` (the desktop app's
@@ -348,6 +351,9 @@ pub enum ConfigError {
     /// Plain http/ws would be served beyond loopback without `insecure_http`.
     #[error("refusing plain http on {0}: configure [tls] (or --tls-self-signed), bind to loopback, or set insecure_http = true")]
     PlainHttpBeyondLoopback(SocketAddr),
+    /// The `[webhooks]` table is not usable.
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::WebhooksConfigError),
     /// A limit is zero (or the message size is below what the protocol needs).
     #[error("limit {0} must be positive (max_message_bytes at least 1024)")]
     Limit(&'static str),
@@ -368,6 +374,7 @@ impl Default for ServerConfig {
             ice: IceConfig::default(),
             turn: None,
             nodes: None,
+            webhooks: None,
             insecure_http: false,
             apps: Vec::new(),
             update_feed: None,
@@ -506,6 +513,9 @@ impl ServerConfig {
             return Err(ConfigError::Limit("max_message_bytes"));
         }
         self.media.validate()?;
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.validate()?;
+        }
         let mut seen = HashSet::new();
         for app in &self.apps {
             if app.app_id == 0 {

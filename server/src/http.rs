@@ -80,15 +80,21 @@ async fn healthz() -> &'static str {
 
 async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
     let (rooms, users) = state.hub().counts();
+    let sfu = state.media().sfu();
+    let (mux, turn) = (sfu.mux_counters(), state.turn_stats());
+    let (publishers, players) = sfu.legs();
+    let scrape = crate::metrics::Scrape {
+        rooms,
+        users,
+        gate: state.gate().stats(),
+        mux: mux.as_ref(),
+        turn: turn.as_ref(),
+        publishers,
+        players,
+        media: Some(sfu.meter().as_ref()),
+    };
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics().render(rooms, users, &state.gate().stats())
-            + &crate::metrics_transport::render(
-                state.media().sfu().mux_counters().as_ref(),
-                state.turn_stats().as_ref(),
-            ),
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        state.metrics().render(&scrape),
     )
 }

@@ -9,6 +9,7 @@
 //! Store writes an operation implies are returned as [`Cleanup`]s for the
 //! caller to apply after the lock is released.
 
+use crate::activity::{ActivityKind, ActivityListener, Listeners};
 use crate::apps::Authorized;
 use crate::replay::ReplayBuffer;
 use crate::store::{Cleanup, Hold, Member};
@@ -136,7 +137,6 @@ pub struct StreamListing {
     pub server_muted: Muted,
 }
 
-#[derive(Debug, Default)]
 /// A room on this node as the room store records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomHolding {
@@ -150,12 +150,15 @@ pub struct RoomHolding {
     pub streams: Vec<(String, String)>,
 }
 
+#[derive(Debug, Default)]
 struct HubState {
     sessions: HashMap<String, Session>,
     rooms: HashMap<RoomKey, Room>,
     users: HashMap<(u32, String), String>,
     /// Sessions removed for good, until when, and the code a resume gets.
     tombstones: HashMap<String, (Instant, ErrorCode)>,
+    /// Told of rooms, users and streams coming and going.
+    listeners: Listeners,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -239,6 +242,12 @@ impl Hub {
         }
     }
 
+    /// Tells `listener` of every room, user and stream coming and going
+    /// from now on.
+    pub fn listen(&self, listener: Arc<dyn ActivityListener>) {
+        self.lock().listeners.add(listener);
+    }
+
     /// A new connection handle around `tx`.
     pub fn connection(&self, tx: mpsc::Sender<ServerMessage>) -> ConnHandle {
         ConnHandle {
@@ -278,24 +287,24 @@ impl Hub {
             sessions,
             rooms,
             users,
+            listeners,
             ..
         } = &mut *st;
-        let room = rooms
-            .entry(RoomKey {
-                app_id: a.app_id,
-                room_id: a.room_id.clone(),
-            })
-            .or_insert_with(|| Room {
-                members: Vec::new(),
-                streams: Vec::new(),
-                server_mutes: HashMap::new(),
-                last_message_id: 0,
-                broadcasts: TokenBucket::new(
-                    BROADCASTS_PER_ROOM_PER_SECOND.into(),
-                    BROADCASTS_PER_ROOM_PER_SECOND.into(),
-                    now,
-                ),
-            });
+        let key = RoomKey::of(a.app_id, &a.room_id);
+        if !rooms.contains_key(&key) {
+            listeners.emit(a.app_id, &a.room_id, ActivityKind::RoomStarted);
+        }
+        let room = rooms.entry(key).or_insert_with(|| Room {
+            members: Vec::new(),
+            streams: Vec::new(),
+            server_mutes: HashMap::new(),
+            last_message_id: 0,
+            broadcasts: TokenBucket::new(
+                BROADCASTS_PER_ROOM_PER_SECOND.into(),
+                BROADCASTS_PER_ROOM_PER_SECOND.into(),
+                now,
+            ),
+        });
         let others: Vec<UserInfo> = if a.notify_users {
             room.members
                 .iter()
@@ -319,6 +328,11 @@ impl Hub {
                     s.deliver(&count);
                 }
             }
+            let joined = ActivityKind::UserJoined {
+                user_id: a.user.user_id.clone(),
+                user_name: a.user.user_name.clone(),
+            };
+            listeners.emit(a.app_id, &a.room_id, joined);
         }
         room.members.push(a.session_id.clone());
         let online_count = count_of(room.members.len());
@@ -520,7 +534,10 @@ impl Hub {
     ) -> bool {
         let mut st = self.lock();
         let HubState {
-            sessions, rooms, ..
+            sessions,
+            rooms,
+            listeners,
+            ..
         } = &mut *st;
         let Some(s) = sessions.get(session_id) else {
             return false;
@@ -544,6 +561,11 @@ impl Hub {
             video_muted: muted.video,
         };
         room.streams.push((session_id.to_owned(), info.clone()));
+        let published = ActivityKind::StreamPublished {
+            stream_id: stream_id.to_owned(),
+            user_id: s.user.user_id.clone(),
+        };
+        listeners.emit(s.app_id, &s.room_id, published);
         let event = Arc::new(RoomEvent::StreamUpdate {
             update_type: UpdateType::Add,
             streams: vec![info],
@@ -585,7 +607,10 @@ impl Hub {
     pub fn remove_stream(&self, session_id: &str, stream_id: &str) -> Result<Cleanup, ErrorCode> {
         let mut st = self.lock();
         let HubState {
-            sessions, rooms, ..
+            sessions,
+            rooms,
+            listeners,
+            ..
         } = &mut *st;
         let s = sessions.get(session_id).ok_or(ErrorCode::NotPublishing)?;
         let app_id = s.app_id;
@@ -599,6 +624,7 @@ impl Hub {
             .ok_or(ErrorCode::NotPublishing)?;
         let (_, info) = room.streams.remove(index);
         room.server_mutes.remove(stream_id);
+        listeners.emit(app_id, &s.room_id, stopped(&info));
         let event = Arc::new(RoomEvent::StreamUpdate {
             update_type: UpdateType::Delete,
             streams: vec![info],
@@ -651,7 +677,10 @@ impl Hub {
     pub fn renew(&self, session_id: &str, auth: Authorized) -> Vec<Cleanup> {
         let mut st = self.lock();
         let HubState {
-            sessions, rooms, ..
+            sessions,
+            rooms,
+            listeners,
+            ..
         } = &mut *st;
         let Some(s) = sessions.get_mut(session_id) else {
             return Vec::new();
@@ -660,11 +689,11 @@ impl Hub {
         if auth.may_publish {
             return Vec::new();
         }
-        let (app_id, key) = (s.app_id, s.room_key());
+        let key = s.room_key();
         let Some(room) = rooms.get_mut(&key) else {
             return Vec::new();
         };
-        let withdrawn = room.withdraw_streams_of(sessions, session_id, app_id);
+        let withdrawn = room.withdraw_streams_of(sessions, listeners, session_id, &key);
         if !withdrawn.is_empty() {
             tracing::info!(
                 session_id,
@@ -864,6 +893,29 @@ impl Hub {
         room.broadcast(sessions, None, from, text, now, unix_ms)
     }
 
+    /// What this node holds, room by room, as store records (written back
+    /// to a shared store that lost them: `nodes`).
+    pub fn holdings(&self) -> Vec<RoomHolding> {
+        let st = self.lock();
+        st.rooms
+            .iter()
+            .map(|(key, room)| RoomHolding {
+                app_id: key.app_id,
+                room_id: key.room_id.clone(),
+                members: room
+                    .members
+                    .iter()
+                    .filter_map(|id| Some((st.sessions.get(id)?.user.user_id.clone(), id.clone())))
+                    .collect(),
+                streams: room
+                    .streams
+                    .iter()
+                    .map(|(session, info)| (info.stream_id.clone(), session.clone()))
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// Rooms and sessions on this node.
     pub fn counts(&self) -> (usize, usize) {
         let st = self.lock();
@@ -893,36 +945,23 @@ impl HubState {
         let user_key = (gone.app_id, gone.user.user_id.clone());
         if self.users.get(&user_key).is_some_and(|id| id == session_id) {
             self.users.remove(&user_key);
-    /// What this node holds, room by room, as store records (written back
-    /// to a shared store that lost them: `nodes`).
-    pub fn holdings(&self) -> Vec<RoomHolding> {
-        let st = self.lock();
-        st.rooms
-            .iter()
-            .map(|(key, room)| RoomHolding {
-                app_id: key.app_id,
-                room_id: key.room_id.clone(),
-                members: room
-                    .members
-                    .iter()
-                    .filter_map(|id| Some((st.sessions.get(id)?.user.user_id.clone(), id.clone())))
-                    .collect(),
-                streams: room
-                    .streams
-                    .iter()
-                    .map(|(session, info)| (info.stream_id.clone(), session.clone()))
-                    .collect(),
-            })
-            .collect()
-    }
-
         }
         let mut cleanups = Vec::new();
         let key = gone.room_key();
         if let Some(room) = self.rooms.get_mut(&key) {
             room.members.retain(|id| id != session_id);
-            cleanups.extend(room.withdraw_streams_of(&mut self.sessions, session_id, gone.app_id));
+            cleanups.extend(room.withdraw_streams_of(
+                &mut self.sessions,
+                &self.listeners,
+                session_id,
+                &key,
+            ));
             if why != (Leave::Kicked { in_place: true }) {
+                let left = ActivityKind::UserLeft {
+                    user_id: gone.user.user_id.clone(),
+                    user_name: gone.user.user_name.clone(),
+                };
+                self.listeners.emit(key.app_id, &key.room_id, left);
                 let delete = Arc::new(RoomEvent::UserUpdate {
                     update_type: UpdateType::Delete,
                     users: vec![gone.user.clone()],
@@ -939,6 +978,8 @@ impl HubState {
             }
             if room.members.is_empty() {
                 self.rooms.remove(&key);
+                let finished = ActivityKind::RoomFinished;
+                self.listeners.emit(key.app_id, &key.room_id, finished);
             }
         }
         cleanups.push(Cleanup::LeaveRoom(Member {
@@ -1004,8 +1045,9 @@ impl Room {
     fn withdraw_streams_of(
         &mut self,
         sessions: &mut HashMap<String, Session>,
+        listeners: &Listeners,
         session_id: &str,
-        app_id: u32,
+        key: &RoomKey,
     ) -> Vec<Cleanup> {
         let mut removed = Vec::new();
         self.streams.retain(|(owner, info)| {
@@ -1020,12 +1062,13 @@ impl Room {
         }
         for info in &removed {
             self.server_mutes.remove(&info.stream_id);
+            listeners.emit(key.app_id, &key.room_id, stopped(info));
         }
         let cleanups = removed
             .iter()
             .map(|info| {
                 Cleanup::ReleaseStream(Hold {
-                    app_id,
+                    app_id: key.app_id,
                     id: info.stream_id.clone(),
                     session_id: session_id.to_owned(),
                 })
@@ -1174,6 +1217,14 @@ impl Session {
 /// Compares secrets without an early exit on the first differing byte.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The activity of withdrawing the stream `info`.
+fn stopped(info: &StreamInfo) -> ActivityKind {
+    ActivityKind::StreamStopped {
+        stream_id: info.stream_id.clone(),
+        user_id: info.user.user_id.clone(),
+    }
 }
 
 fn count_of(n: usize) -> u32 {

@@ -35,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+mod activity;
 pub mod admin_api;
 mod apps;
 pub mod config;
@@ -48,11 +49,9 @@ mod listener;
 mod media;
 mod media_queue;
 mod metrics;
-mod metrics_transport;
 pub mod net;
 pub mod nodes;
 mod plays;
-mod prometheus;
 mod public_ip;
 mod replay;
 mod serve;
@@ -63,6 +62,7 @@ pub mod tls;
 mod turn;
 mod updates;
 pub mod web;
+pub mod webhooks;
 pub mod whip;
 
 pub use config::{AppConfig, ConfigError, IceConfig, Limits, MediaConfig, ServerConfig, TlsConfig};

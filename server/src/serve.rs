@@ -42,6 +42,9 @@ pub enum ServeError {
     /// Joining the cluster on Redis (`[nodes]`) failed.
     #[error("nodes: {0}")]
     Node(#[from] crate::nodes::NodeError),
+    /// Webhook delivery could not start.
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::WebhookError),
     /// `public_ip = "auto"` could not learn the public address.
     #[error("public address: {0}")]
     PublicIp(#[from] crate::public_ip::PublicIpError),
@@ -91,6 +94,7 @@ pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServeError>
     if let Some(turn) = &turn {
         state.set_turn_stats(turn.shared_stats());
     }
+    crate::webhooks::start(&state)?;
     // The media ports first: an ephemeral one is chosen here, once.
     state.media().sfu().start()?;
     let fingerprint = tls.as_ref().map(|t: &TlsIdentity| t.fingerprint.clone());

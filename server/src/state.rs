@@ -76,6 +76,8 @@ impl ServerState {
             Duration::from_millis(config.heartbeat_timeout_ms),
         ));
         let media = Media::new(config.media.clone(), Arc::clone(&hub));
+        // Per-room media series follow the rooms.
+        hub.listen(media.sfu().meter().clone());
         let capacity = crate::listener::fit_to_fd_limit(config.limits.max_connections);
         Ok(ServerState {
             inner: Arc::new(Shared {

@@ -110,6 +110,7 @@ pub use mux::{MuxCounters, MuxError};
 pub use state::ForwardingMute;
 
 use crate::config::MediaConfig;
+use crate::metrics::media::MediaMeter;
 use engine::{usable_remote_candidate, Announce, LegConnection, Transport};
 use forwarder::{negotiated_payload_type, sending_sections, RedOnLeg};
 use protocol::{ErrorCode, IceCandidate, MediaRole, VideoLayer};
@@ -248,6 +249,8 @@ struct Inner {
     /// What the owner last published, for the synchronous queries.
     view: watch::Receiver<View>,
     next_id: AtomicU64,
+    /// Media counters (`/metrics`).
+    meter: Arc<MediaMeter>,
 }
 
 impl Sfu {
@@ -255,7 +258,13 @@ impl Sfu {
     pub fn new(config: MediaConfig, observer: Arc<dyn SfuObserver>) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
         let (view_tx, view) = watch::channel(View::default());
-        let state = State::new(Arc::clone(&observer), commands.downgrade(), view_tx);
+        let meter = Arc::new(MediaMeter::default());
+        let state = State::new(
+            Arc::clone(&observer),
+            commands.downgrade(),
+            view_tx,
+            Arc::clone(&meter),
+        );
         Sfu {
             inner: Arc::new(Inner {
                 config,
@@ -266,6 +275,7 @@ impl Sfu {
                 running: OnceLock::new(),
                 view,
                 next_id: AtomicU64::new(1),
+                meter,
             }),
         }
     }
@@ -481,6 +491,19 @@ impl Sfu {
         if let Some(closing) = self.inner.ask(|reply| Command::CloseAll { reply }).await {
             closing.finish().await;
         }
+    }
+
+    /// The media counters (packets forwarded, keyframe requests, loss).
+    pub fn meter(&self) -> &Arc<MediaMeter> {
+        &self.inner.meter
+    }
+
+    /// The stream of each live publisher connection and of each player
+    /// connection, now.
+    pub fn legs(&self) -> (Vec<StreamKey>, Vec<StreamKey>) {
+        let view = self.inner.view.borrow();
+        let players = view.playing.iter().map(|(s, _)| s.clone()).collect();
+        (view.live.iter().cloned().collect(), players)
     }
 
     /// Publisher and player connections open now.

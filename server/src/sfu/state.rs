@@ -20,6 +20,7 @@ use super::leg_start::starts_keyframe;
 use super::rtcp_delivery::is_keyframe_request;
 use super::video_writer::{VideoLeg, Written};
 use super::{codec_of, LegRef, SfuError, SfuObserver, StreamKey};
+use crate::metrics::media::{MediaMeter, StreamMeter};
 use protocol::{MediaRole, VideoLayer};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::sender_report::SenderReport;
@@ -256,6 +257,8 @@ pub(super) struct State {
     forwarding_mutes: HashMap<StreamKey, ForwardingMute>,
     /// What the observer is told once the view is published.
     notices: Vec<Notice>,
+    /// Media counters (`/metrics`).
+    meter: Arc<MediaMeter>,
 }
 
 enum Notice {
@@ -350,8 +353,10 @@ impl State {
         observer: Arc<dyn SfuObserver>,
         commands: mpsc::WeakUnboundedSender<Command>,
         view: watch::Sender<View>,
+        meter: Arc<MediaMeter>,
     ) -> Self {
         State {
+            meter,
             observer,
             commands,
             view,
@@ -863,7 +868,7 @@ impl State {
                 player.connected = true;
                 let publisher = self.publishers.get(stream);
                 if let Some(publisher) = publisher.filter(|p| p.id == player.publisher) {
-                    player.start_writers(leg, publisher, &self.commands);
+                    player.start_writers(leg, publisher, &self.commands, &self.meter);
                 }
                 let (publisher, forwarded) = (player.publisher, player.forwarded.clone());
                 self.request_keyframes(stream, publisher, &forwarded, now);
@@ -896,12 +901,13 @@ impl State {
                 self.commands.clone(),
                 track,
                 Arc::clone(&output.layer),
+                self.meter.stream(stream),
             )));
             player.forwarded.push(output.index);
             player.unwritten.push(output);
         }
         if player.connected {
-            player.start_writers(leg, publisher, &self.commands);
+            player.start_writers(leg, publisher, &self.commands, &self.meter);
             let (publisher, forwarded) = (player.publisher, player.forwarded.clone());
             self.request_keyframes(stream, publisher, &forwarded, now);
         }
@@ -1037,6 +1043,7 @@ impl Player {
         leg: &Leg,
         publisher: &Publisher,
         commands: &mpsc::WeakUnboundedSender<Command>,
+        meter: &MediaMeter,
     ) {
         for output in self.unwritten.drain(..) {
             let Some(source) = publisher.tracks.get(output.index) else {
@@ -1045,6 +1052,7 @@ impl Player {
             let track = TrackRef::new(&leg.leg.stream, publisher.id, output.index);
             let writer = LegWriter {
                 output,
+                meter: meter.stream(&leg.leg.stream),
                 commands: commands.clone(),
                 track,
                 leg: leg.clone(),
@@ -1236,6 +1244,7 @@ impl PublisherReader {
 /// A player leg's writer for one track (the hot path).
 struct LegWriter {
     output: Output,
+    meter: StreamMeter,
     commands: mpsc::WeakUnboundedSender<Command>,
     track: TrackRef,
     leg: Leg,
@@ -1322,8 +1331,10 @@ impl LegWriter {
     }
 
     async fn write(&self, packet: rtp::Packet) {
-        if let Err(error) = self.output.local.write_rtp(packet).await {
-            tracing::trace!(%error, "forwarded packet not written");
+        let bytes = packet.payload.len();
+        match self.output.local.write_rtp(packet).await {
+            Ok(_) => self.meter.forwarded(bytes),
+            Err(error) => tracing::trace!(%error, "forwarded packet not written"),
         }
     }
 
@@ -1356,10 +1367,12 @@ async fn read_leg_rtcp(
     commands: mpsc::WeakUnboundedSender<Command>,
     track: TrackRef,
     layer: Arc<AtomicUsize>,
+    meter: StreamMeter,
 ) {
     while let Some(event) = local.poll().await {
         if let TrackLocalEvent::OnRtcpPacket(packets) = event {
             if packets.iter().any(|p| is_keyframe_request(p.as_ref())) {
+                meter.keyframe_request();
                 let Some(commands) = commands.upgrade() else {
                     return;
                 };
@@ -1370,6 +1383,7 @@ async fn read_leg_rtcp(
                 });
             }
             if let Some(fraction_lost) = audio_loss::worst_fraction_lost(&packets) {
+                meter.loss(fraction_lost);
                 let Some(commands) = commands.upgrade() else {
                     return;
                 };

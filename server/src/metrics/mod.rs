@@ -1,0 +1,363 @@
+//! Server counters and `/metrics`, rendered by `prometheus-client` (the
+//! Prometheus project's Rust client) in the Prometheus text format 0.0.4:
+//! signaling and connection figures, the SFU's media per node and per
+//! room ([`media`]), its shared ports and the built-in TURN server
+//! ([`transport`]), and webhook delivery.
+
+pub(crate) mod media;
+mod transport;
+
+use crate::gate::GateStats;
+use crate::sfu::{MuxCounters, StreamKey};
+use crate::webhooks::WebhookStats;
+use media::{MediaMeter, RoomRef, Tally};
+use prometheus_client::encoding::{prometheus_text, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::registry::Registry;
+use protocol::ErrorCode;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The `Content-Type` of `/metrics`.
+pub(crate) const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// A family's labels.
+pub(crate) type Labels = Vec<(&'static str, String)>;
+
+/// What a scrape reads besides the counters.
+#[derive(Debug, Default)]
+pub struct Scrape<'a> {
+    /// Rooms on this node.
+    pub rooms: usize,
+    /// Sessions on this node.
+    pub users: usize,
+    /// The connection gate's figures.
+    pub gate: GateStats,
+    /// The SFU's shared ports, when it runs with them.
+    pub mux: Option<&'a MuxCounters>,
+    /// The built-in TURN server, when it runs.
+    pub turn: Option<&'a confer_turn::StatsSnapshot>,
+    /// The stream of each live publisher connection.
+    pub publishers: Vec<StreamKey>,
+    /// The stream of each player connection.
+    pub players: Vec<StreamKey>,
+    /// The SFU's media counters.
+    pub media: Option<&'a MediaMeter>,
+}
+
+/// Counters updated by connections; gauges of rooms and users come from the hub.
+#[derive(Debug)]
+pub struct Metrics {
+    connections: Gauge,
+    messages_in: Counter,
+    messages_out: Counter,
+    logins: Counter,
+    errors: Family<Labels, Counter>,
+    webhooks: Arc<WebhookStats>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            connections: Gauge::default(),
+            messages_in: Counter::default(),
+            messages_out: Counter::default(),
+            logins: Counter::default(),
+            errors: Family::default(),
+            webhooks: Arc::default(),
+        }
+    }
+}
+
+/// Keeps the connection gauge up while alive.
+#[derive(Debug)]
+pub struct ConnectionGauge<'a>(&'a Metrics);
+
+impl Drop for ConnectionGauge<'_> {
+    fn drop(&mut self) {
+        self.0.connections.dec();
+    }
+}
+
+impl Metrics {
+    /// Counts an open connection until the guard drops.
+    pub fn connection(&self) -> ConnectionGauge<'_> {
+        self.connections.inc();
+        ConnectionGauge(self)
+    }
+
+    /// A message was received.
+    pub fn message_in(&self) {
+        self.messages_in.inc();
+    }
+
+    /// A message was sent.
+    pub fn message_out(&self) {
+        self.messages_out.inc();
+    }
+
+    /// A login succeeded.
+    pub fn login(&self) {
+        self.logins.inc();
+    }
+
+    /// An error with this code was reported to a client.
+    pub fn error(&self, code: ErrorCode) {
+        self.errors.get_or_create(&error_labels(code)).inc();
+    }
+
+    /// How often `code` was reported.
+    pub fn errors_of(&self, code: ErrorCode) -> u64 {
+        self.errors.get(&error_labels(code)).map_or(0, |c| c.get())
+    }
+
+    /// The webhooks' delivery counters.
+    pub fn webhooks(&self) -> &Arc<WebhookStats> {
+        &self.webhooks
+    }
+
+    /// The text exposition.
+    pub fn render(&self, s: &Scrape<'_>) -> String {
+        let mut r = Registry::default();
+        let gauge = |v: u64| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
+        r.register(
+            "confer_rooms",
+            "Rooms on this server",
+            gauge(s.rooms as u64),
+        );
+        let users = "Sessions (connected or awaiting resume)";
+        r.register("confer_users", users, gauge(s.users as u64));
+        let open = "Open WebSocket connections";
+        r.register("confer_connections", open, self.connections.clone());
+        let g = &s.gate;
+        let tcp = "Open TCP connections (HTTP, WebSocket, closing)";
+        r.register("confer_tcp_connections", tcp, gauge(g.open));
+        let pending = "Open TCP connections whose session has not logged in (evictable)";
+        r.register("confer_tcp_connections_pending", pending, gauge(g.pending));
+        let max = "TCP connections the server holds at most (after fitting the open-file limit)";
+        r.register("confer_tcp_connections_max", max, gauge(g.capacity));
+        let received = "Messages received from clients";
+        r.register("confer_messages_in", received, self.messages_in.clone());
+        let sent = "Messages sent to clients";
+        r.register("confer_messages_out", sent, self.messages_out.clone());
+        r.register("confer_logins", "Successful logins", self.logins.clone());
+        let admitted = "TCP connections admitted";
+        r.register(
+            "confer_tcp_accepted",
+            admitted,
+            ConstCounter::new(g.accepted),
+        );
+        let failed = "Failed accepts (out of file descriptors, ...)";
+        r.register(
+            "confer_tcp_accept_errors",
+            failed,
+            ConstCounter::new(g.accept_errors),
+        );
+        let early = [
+            ("refused_full", g.refused_full),
+            ("refused_per_ip", g.refused_per_source),
+            ("evicted", g.evicted),
+            ("header_timeout", g.header_timeouts),
+            ("idle_timeout", g.idle_timeouts),
+            ("tls_failed", g.tls_failures),
+        ];
+        let early_help = "TCP connections refused at accept or cut short, by reason";
+        r.register(
+            "confer_tcp_closed_early",
+            early_help,
+            counters("reason", &early),
+        );
+        let errors = "Errors reported to clients, by code";
+        r.register("confer_errors", errors, self.errors.clone());
+        self.register_webhooks(&mut r);
+        if let Some(media) = s.media {
+            register_media(&mut r, media, s);
+        }
+        transport::register(&mut r, s.mux, s.turn);
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_text::encode(&mut out, &r);
+        out
+    }
+
+    fn register_webhooks(&self, r: &mut Registry) {
+        let w = &self.webhooks;
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let events = [
+            ("delivered", load(&w.delivered)),
+            ("failed", load(&w.failed)),
+            ("dropped", load(&w.dropped)),
+        ];
+        let help = "Webhook events per URL, by outcome (delivered; failed after the last attempt; dropped on a full queue)";
+        r.register("confer_webhook_events", help, counters("outcome", &events));
+        let retried = ConstCounter::new(load(&w.retried));
+        r.register(
+            "confer_webhook_retries",
+            "Webhook attempts that failed and were retried",
+            retried,
+        );
+        let queued = ConstGauge::new(i64::try_from(load(&w.queued)).unwrap_or(i64::MAX));
+        r.register(
+            "confer_webhook_queued",
+            "Webhook events queued or in flight, over every URL",
+            queued,
+        );
+    }
+}
+
+/// The media figures per node (no label) and per tracked room (`app_id`,
+/// `room_id`).
+fn register_media(r: &mut Registry, media: &MediaMeter, s: &Scrape<'_>) {
+    let node: Labels = Vec::new();
+    let rooms: Vec<(RoomRef, Arc<Tally>)> = media.rooms();
+    let scopes: Vec<(Labels, Arc<Tally>)> = std::iter::once((node, Arc::clone(media.node())))
+        .chain(
+            rooms
+                .iter()
+                .map(|(room, t)| (room_labels(room), Arc::clone(t))),
+        )
+        .collect();
+    let families: [(&str, &str, fn(&Tally) -> &AtomicU64); 3] = [
+        (
+            "confer_media_packets_forwarded",
+            "RTP packets the SFU forwarded to players",
+            |t| &t.packets,
+        ),
+        (
+            "confer_media_bytes_forwarded",
+            "RTP payload bytes the SFU forwarded to players",
+            |t| &t.bytes,
+        ),
+        (
+            "confer_media_plis",
+            "Keyframe requests (PLI/FIR) from players",
+            |t| &t.plis,
+        ),
+    ];
+    for (name, help, field) in families {
+        let family = Family::<Labels, Counter>::default();
+        for (labels, tally) in &scopes {
+            family
+                .get_or_create(labels)
+                .inc_by(field(tally).load(Ordering::Relaxed));
+        }
+        r.register(name, help, family);
+    }
+    // The histograms live in the tallies; this family encodes them.
+    let help = "Fraction lost per receiver report from players";
+    r.register("confer_media_loss_ratio", help, LossFamily(scopes));
+    let count = |streams: &[StreamKey]| {
+        let mut by_room: HashMap<Labels, i64> = HashMap::new();
+        by_room.insert(Vec::new(), streams.len() as i64);
+        for stream in streams {
+            if let Some(room) = media.room_of(stream) {
+                *by_room.entry(room_labels(&room)).or_default() += 1;
+            }
+        }
+        for (room, _) in &rooms {
+            by_room.entry(room_labels(room)).or_default();
+        }
+        let family = Family::<Labels, Gauge>::default();
+        for (labels, n) in by_room {
+            family.get_or_create(&labels).set(n);
+        }
+        family
+    };
+    r.register(
+        "confer_media_publishers",
+        "Live publisher connections",
+        count(&s.publishers),
+    );
+    r.register(
+        "confer_media_players",
+        "Player connections",
+        count(&s.players),
+    );
+}
+
+/// Encodes each scope's loss histogram as one series of a family.
+#[derive(Debug)]
+struct LossFamily(Vec<(Labels, Arc<Tally>)>);
+
+impl EncodeMetric for LossFamily {
+    fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+        for (labels, tally) in &self.0 {
+            tally.loss.encode(encoder.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+        prometheus_client::metrics::MetricType::Histogram
+    }
+}
+
+/// A room's labels.
+fn room_labels((app_id, room_id): &RoomRef) -> Labels {
+    vec![("app_id", app_id.to_string()), ("room_id", room_id.clone())]
+}
+
+fn error_labels(code: ErrorCode) -> Labels {
+    vec![
+        ("code", code.code().to_string()),
+        ("name", code.name().to_owned()),
+    ]
+}
+
+/// A counter family with one series per value of `label`.
+pub(crate) fn counters(label: &'static str, values: &[(&str, u64)]) -> Family<Labels, Counter> {
+    let family = Family::<Labels, Counter>::default();
+    for (value, n) in values {
+        family
+            .get_or_create(&vec![(label, (*value).to_owned())])
+            .inc_by(*n);
+    }
+    family
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        let guard = m.connection();
+        m.message_in();
+        m.login();
+        m.error(ErrorCode::RateLimited);
+        m.error(ErrorCode::RateLimited);
+        let scrape = Scrape {
+            rooms: 3,
+            users: 7,
+            gate: GateStats {
+                open: 4,
+                evicted: 2,
+                ..GateStats::default()
+            },
+            ..Scrape::default()
+        };
+        let text = m.render(&scrape);
+        for line in [
+            "confer_tcp_connections 4\n",
+            "confer_tcp_closed_early_total{reason=\"evicted\"} 2\n",
+            "confer_rooms 3\n",
+            "confer_users 7\n",
+            "confer_connections 1\n",
+            "confer_messages_in_total 1\n",
+            "# TYPE confer_messages_in_total counter\n",
+            "confer_logins_total 1\n",
+            "confer_errors_total{code=\"1009004\",name=\"RateLimited\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        drop(guard);
+        assert!(m
+            .render(&Scrape::default())
+            .contains("confer_connections 0\n"));
+        assert_eq!(m.errors_of(ErrorCode::RateLimited), 2);
+    }
+}
