@@ -10,7 +10,7 @@
 //!   lease is gone) makes this node the owner, dropping the dead node's
 //!   member records (those clients log in again here).
 //! - Redis lost its data (a restart without persistence): the renewal finds
-//!   the lease missing and writes back what this node holds ([`restore`]).
+//!   the lease missing and writes back what this node holds (`restore.rs`).
 //!
 //! Redis contents are untrusted: a URL read back is checked (scheme, size)
 //! and a reply of the wrong shape is a typed [`StoreError`].
