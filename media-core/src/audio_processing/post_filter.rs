@@ -190,7 +190,7 @@ impl MinimumStatistics {
             };
             *current = current.min(*smoothed);
         }
-        if self.frames.is_multiple_of(SUBWINDOW) {
+        if self.frames % SUBWINDOW == 0 {
             if self.minima.len() == SUBWINDOWS {
                 self.minima.pop_front();
             }
