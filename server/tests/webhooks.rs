@@ -122,7 +122,7 @@ async fn a_call_flow_reaches_a_flaky_receiver_once_per_event_signed() {
     // Nothing more arrives (no duplicate after a 200).
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let seen = seen.lock().unwrap();
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert_eq!(seen.taken.len(), expected.len());
     let mut events: Vec<WebhookEvent> = Vec::new();
     for (header, body) in &seen.taken {

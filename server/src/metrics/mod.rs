@@ -49,7 +49,7 @@ pub struct Scrape<'a> {
 }
 
 /// Counters updated by connections; gauges of rooms and users come from the hub.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Metrics {
     connections: Gauge,
     messages_in: Counter,
@@ -57,19 +57,6 @@ pub struct Metrics {
     logins: Counter,
     errors: Family<Labels, Counter>,
     webhooks: Arc<WebhookStats>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics {
-            connections: Gauge::default(),
-            messages_in: Counter::default(),
-            messages_out: Counter::default(),
-            logins: Counter::default(),
-            errors: Family::default(),
-            webhooks: Arc::default(),
-        }
-    }
 }
 
 /// Keeps the connection gauge up while alive.
@@ -220,7 +207,7 @@ fn register_media(r: &mut Registry, media: &MediaMeter, s: &Scrape<'_>) {
                 .map(|(room, t)| (room_labels(room), Arc::clone(t))),
         )
         .collect();
-    let families: [(&str, &str, fn(&Tally) -> &AtomicU64); 3] = [
+    let families: [(&str, &str, TallyField); 3] = [
         (
             "confer_media_packets_forwarded",
             "RTP packets the SFU forwarded to players",
@@ -294,6 +281,9 @@ impl EncodeMetric for LossFamily {
         prometheus_client::metrics::MetricType::Histogram
     }
 }
+
+/// One counter of a [`Tally`].
+type TallyField = fn(&Tally) -> &AtomicU64;
 
 /// A room's labels.
 fn room_labels((app_id, room_id): &RoomRef) -> Labels {

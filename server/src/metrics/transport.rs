@@ -53,7 +53,7 @@ pub(super) fn register(r: &mut Registry, mux: Option<&MuxCounters>, turn: Option
         r.register(
             "confer_turn_allocations",
             "TURN allocations alive",
-            gauge(t.allocations_active as u64),
+            gauge(t.allocations_active),
         );
         let created = ConstCounter::new(t.allocations_created);
         r.register(
