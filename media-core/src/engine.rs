@@ -585,9 +585,13 @@ impl Engine {
 
     /// Delivers `event` on the engine's event channel, in order with the
     /// session's events (for SDK parts outside the session, e.g. the screen
-    /// share's state).
+    /// share's state). Queued in the session itself, so an event emitted
+    /// before [`Engine::destroy`] comes before the logout's and is
+    /// delivered before the channel closes.
     pub(crate) fn emit(&self, event: Event) {
-        self.handle.media.emit(event);
+        let shared = &self.handle.shared;
+        shared.lock().session.emit(event);
+        shared.wake();
     }
 
     /// Lets the session announce what the published streams send now.
@@ -941,5 +945,37 @@ mod tests {
             }
         }
         assert_eq!(states, [RoomState::Connecting, RoomState::Disconnected]);
+    }
+
+    #[tokio::test]
+    async fn destroy_delivers_an_event_emitted_just_before_it_in_order() {
+        let (engine, mut events) = Engine::create(profile("ws://127.0.0.1:9/ws".into())).unwrap();
+        engine
+            .login_room("r1", User::new("u1", ""), RoomConfig::default())
+            .unwrap();
+        let stopped = Event::ScreenCaptureStateUpdate {
+            state: crate::ScreenShareState::Stopped,
+            error_code: 0,
+            info: String::new(),
+        };
+        // A share stopped right before the app destroys the engine.
+        engine.emit(stopped.clone());
+        engine.destroy().await;
+        let mut rest = Vec::new();
+        while let Some(e) = events.recv().await {
+            rest.push(e);
+        }
+        let at = rest.iter().position(|e| *e == stopped);
+        let disconnected = rest.iter().position(|e| {
+            matches!(
+                e,
+                Event::RoomStateUpdate {
+                    state: RoomState::Disconnected,
+                    ..
+                }
+            )
+        });
+        assert!(at.is_some(), "the Stopped event was dropped: {rest:?}");
+        assert!(at < disconnected, "Stopped after the logout: {rest:?}");
     }
 }

@@ -274,11 +274,6 @@ impl Media {
         output
     }
 
-    /// Delivers `event` in order with the session's events.
-    pub(crate) fn emit(&self, event: Event) {
-        let _ = self.facts.send(Fact::Event(event));
-    }
-
     pub(crate) fn enable_video_simulcast(&self, enable: bool) {
         self.simulcast.store(enable, Ordering::Relaxed);
     }

@@ -125,6 +125,7 @@ pub(crate) async fn run(
                         let _ = task.await;
                     }
                     media.shutdown().await;
+                    flush_facts(&mut facts, &events);
                     return;
                 }
                 break;
@@ -261,6 +262,26 @@ pub(crate) async fn run(
                     shared.lock().session.handle_transport(now, conn, input);
                 }
             }
+        }
+    }
+}
+
+/// The most queued media events a destroy still delivers: the queue is
+/// drained once, not waited on, so a pipeline that keeps reporting cannot
+/// hold the destroy.
+const FLUSH_LIMIT: usize = 1024;
+
+/// Delivers the events the media side queued before it was shut down (a
+/// device error, a last quality report) so the event channel does not close
+/// over them; facts about streams no longer matter.
+fn flush_facts(facts: &mut mpsc::UnboundedReceiver<Fact>, events: &mpsc::UnboundedSender<Event>) {
+    for _ in 0..FLUSH_LIMIT {
+        match facts.try_recv() {
+            Ok(Fact::Event(e)) => {
+                let _ = events.send(e);
+            }
+            Ok(Fact::Media { .. }) => {}
+            Err(_) => break,
         }
     }
 }
