@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use protocol::token::{self, Privileges, TokenClaims};
+use protocol::token::{Privileges, TokenClaims};
 use server::{ServerConfig, ServerHandle};
 
 pub use confer_app_types::host::{Forward, HostInfo, HostInvite, HostStopped};
@@ -141,7 +141,7 @@ impl Host {
             now,
             ttl_secs.clamp(1, MAX_INVITE_TTL_SECS),
         );
-        let token = token::mint(running.server_secret.as_bytes(), &claims);
+        let token = server::jwt::mint(running.server_secret.as_bytes(), &claims);
         let info = &running.info;
         let server = info.addresses.first().unwrap_or(&info.ws_url);
         let mut link = format!(
@@ -315,7 +315,7 @@ mod tests {
             .link
             .starts_with("confer://join?server=ws%3A%2F%2F127.0.0.1"));
         assert!(
-            invite.link.contains("&room=party&token=CF1."),
+            invite.link.contains("&room=party&token=eyJ"),
             "{}",
             invite.link
         );
@@ -323,8 +323,8 @@ mod tests {
             !invite.link.contains(&info.app_sign),
             "the AppSign never leaves"
         );
-        let claims = protocol::token::peek(&invite.token).unwrap();
-        assert!(claims.is_invite());
+        let claims = server::jwt::peek(&invite.token).unwrap().login_claims();
+        assert!(claims.is_invite(), "an invite is an HS256 JWT");
         assert_eq!(claims.room_id.as_deref(), Some("party"));
         assert_eq!(claims.exp - claims.iat, 60);
         assert!(matches!(

@@ -1,5 +1,5 @@
 // Invite links (docs/app-contract.md `host_invite`):
-//   confer://join?server=<ws(s) url>&app_id=<n>&room=<id>&token=<CF1…>&fp=<fingerprint>
+//   confer://join?server=<ws(s) url>&app_id=<n>&room=<id>&token=<JWT, or a legacy CF1.…>&fp=<fingerprint>
 // The token is room-scoped and expiring, for any user ID not in use; `fp` is
 // the SHA-256 fingerprint of the host's self-signed TLS certificate (absent
 // without TLS), which the SDK pins. Links never carry the AppSign any more;
@@ -51,20 +51,37 @@ export interface TokenInfo {
   exp: number | null;
 }
 
-/** Whether `t` has the token format `CF1.<base64url>.<base64url>`. */
+/**
+ * Whether `t` has a token's format: a Confer JWT
+ * (`<base64url({"alg":"HS256",...})>.<base64url(claims)>.<base64url(sig)>`,
+ * what the server and the app's invites mint) or a legacy
+ * `CF1.<base64url>.<base64url>` token.
+ */
 export function isTokenShaped(t: string): boolean {
-  return /^CF1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(t.trim());
+  const parts = t.trim().split(".");
+  if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) return false;
+  if (parts[0] === "CF1") return true;
+  const header = jsonPart(parts[0]!);
+  return !!header && typeof header === "object" && (header as Record<string, unknown>).alg === "HS256";
 }
 
-/** Reads a token's claims (`CF1.<base64url(JSON)>.<sig>`); null when it is not one. Nothing is verified: the server does that. */
+/** A base64url JSON part of a token, parsed; null when it is not one. */
+function jsonPart(part: string): unknown {
+  try {
+    const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
+  } catch {
+    return null;
+  }
+}
+
+/** Reads a token's claims (its middle part, base64url JSON, in both formats); null when it is not a token. Nothing is verified: the server does that. */
 export function tokenInfo(token: string): TokenInfo | null {
   const t = token.trim();
   if (!isTokenShaped(t)) return null;
   try {
-    const b64 = t.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/");
-    const bin = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-    const json = new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
-    const o: unknown = JSON.parse(json);
+    const o: unknown = jsonPart(t.split(".")[1]!);
     if (!o || typeof o !== "object") return null;
     const c = o as Record<string, unknown>;
     return {

@@ -19,9 +19,10 @@ export const HOST: HostInfo = {
 };
 
 /** A token in the real format with these claims (the signature is not checked by the UI). */
-export function token(claims: Record<string, unknown>): string {
+export function token(claims: Record<string, unknown>, format: "jwt" | "cf1" = "jwt"): string {
   const b64 = (s: string): string => btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  return `CF1.${b64(JSON.stringify({ app_id: 4242, user_id: "", privileges: { login: true, publish: true }, iat: 0, ...claims }))}.${b64("signature")}`;
+  const head = format === "jwt" ? b64(JSON.stringify({ alg: "HS256", typ: "JWT" })) : "CF1";
+  return `${head}.${b64(JSON.stringify({ app_id: 4242, privileges: { login: true, publish: true }, iat: 0, ...claims }))}.${b64("signature")}`;
 }
 
 export const INVITE: HostInvite = {

@@ -68,7 +68,7 @@ describe("invite links", () => {
   it("build then parse round-trips token and fingerprint, in the contract's order, without an AppSign", () => {
     const inv = { server: "wss://10.0.0.5:40123/ws", app_id: 99, room: "room-abc", token: TOKEN, fp: FP };
     const link = buildInvite(inv);
-    assert.ok(link.startsWith("confer://join?server=wss%3A%2F%2F10.0.0.5%3A40123%2Fws&app_id=99&room=room-abc&token=CF1."), link);
+    assert.ok(link.startsWith("confer://join?server=wss%3A%2F%2F10.0.0.5%3A40123%2Fws&app_id=99&room=room-abc&token=eyJ"), link);
     assert.deepEqual(parseInvite(link), { ...inv, legacy_app_sign: "", bad_fp: false });
     const plain = buildInvite({ ...inv, server: "ws://127.0.0.1:1/ws", fp: "" });
     assert.equal(plain.includes("fp="), false);
@@ -86,8 +86,13 @@ describe("invite links", () => {
 });
 
 describe("invite tokens", () => {
-  it("reads the claims of a CF1 token; anything else is null", () => {
+  it("reads the claims of a JWT or a legacy CF1 token; anything else is null", () => {
     assert.deepEqual(tokenInfo(TOKEN), { app_id: 4242, room_id: "room-k7dm3q", exp: NOW / 1000 + 3 * 3600 });
+    const legacy = token({ room_id: "r", exp: 5 }, "cf1");
+    assert.deepEqual(tokenInfo(legacy), { app_id: 4242, room_id: "r", exp: 5 });
+    const none = TOKEN.replace(/^[^.]+/, btoa(JSON.stringify({ alg: "none" })).replace(/=+$/, ""));
+    assert.equal(isTokenShaped(none), false, "only HS256 JWTs");
+    assert.equal(isTokenShaped("e30.e30.c2ln"), false, "a header without alg");
     assert.equal(tokenInfo("CF1.bm90LWpzb24.c2ln"), null, "not JSON");
     assert.equal(tokenInfo("CF2.e30.c2ln"), null);
     assert.equal(tokenInfo("CF1..sig"), null);
