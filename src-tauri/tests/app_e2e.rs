@@ -102,6 +102,16 @@ fn host_a_call_see_a_participant_and_control_what_they_receive() {
         LONG,
         "const b = document.querySelector('#hear-yourself'); return !!b && !b.disabled;",
     );
+    // Laid out and in view before a WebDriver click (the home screen's
+    // device grid can start below the fold, and the first paint is late).
+    ui.wait_for(
+        "Hear yourself laid out in view",
+        LONG,
+        "const b = document.querySelector('#hear-yourself');
+         b.scrollIntoView({ block: 'center' });
+         const r = b.getBoundingClientRect();
+         return r.width > 0 && r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight;",
+    );
     ui.click("#hear-yourself");
     ui.wait_for(
         "hearing yourself",
