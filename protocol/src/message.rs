@@ -1294,7 +1294,9 @@ mod tests {
         }
         let layers = r#"{"type":"video_layers","stream_id":"s","active":["low","high"]}"#;
         assert!(ServerMessage::decode(layers).is_ok(), "{layers}");
+        let redirect = r#"{"type":"redirect","url":"wss://node-b.example/ws"}"#;
+        assert!(ServerMessage::decode(redirect).is_ok(), "{redirect}");
         assert_eq!(ClientMessage::TYPES.len(), 14);
-        assert_eq!(ServerMessage::TYPES.len(), 17);
+        assert_eq!(ServerMessage::TYPES.len(), 18);
     }
 }
