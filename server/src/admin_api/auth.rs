@@ -26,13 +26,7 @@ pub(crate) fn authorize(apps: &AppRegistry, headers: &HeaderMap, now: u64) -> Re
         status: StatusCode::FORBIDDEN,
         code: ErrorCode::NotAdminToken,
     };
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(unauthorized(ErrorCode::AdminTokenRequired))?;
+    let token = bearer(headers).ok_or(unauthorized(ErrorCode::AdminTokenRequired))?;
     if token.starts_with(LEGACY_PREFIX) {
         // The legacy format has no admin tokens: a login token.
         return Err(forbidden);
@@ -47,6 +41,17 @@ pub(crate) fn authorize(apps: &AppRegistry, headers: &HeaderMap, now: u64) -> Re
         return Err(forbidden);
     }
     Ok(app_id)
+}
+
+/// The non-empty token of an `Authorization: Bearer <token>` header, if any
+/// (the server API's and WHIP/WHEP's credential).
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 //! room's message rate.
 
 mod auth;
+pub(crate) use auth::bearer;
 pub mod types;
 
 use crate::hub::Muted;

@@ -365,13 +365,7 @@ async fn offer_sdp(
 /// expiry, room, login privilege) before the session logs in with it. An
 /// invite token gets a user ID of its own.
 fn caller(state: &ServerState, headers: &HeaderMap, room_id: &str) -> Result<Caller, Refused> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(Refused(ErrorCode::TokenMalformed))?;
+    let token = crate::admin_api::bearer(headers).ok_or(Refused(ErrorCode::TokenMalformed))?;
     let claims: TokenClaims = if token.starts_with(LEGACY_PREFIX) {
         protocol::token::peek(token).map_err(|e| e.code())?
     } else {
