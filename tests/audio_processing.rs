@@ -470,6 +470,78 @@ async fn the_far_end_receives_no_echo_through_a_call() {
     );
 }
 
+/// Two people talking at once on one loudspeaker: c plays a's 440 Hz tone
+/// and b's 660 Hz tone (each -12 dBFS, through Opus, the SFU and c's
+/// jitter buffers) into a custom output the test pulls 20 ms per tick, as
+/// a sound card would. In the last 2 s of 6 both tones are in what c's
+/// speaker plays at their level, and both in (nearly) every 40 ms of it:
+/// the speaker mixes the streams. Frames interleaved one after the other
+/// (what it did before) would hold each tone half the time (-6 dB) and
+/// overflow the speaker's buffer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_played_streams_are_mixed_on_one_speaker() {
+    use media_core::capture::source::AudioSourceKind;
+    use media_core::capture::tone::tone_level_dbfs;
+    use media_core::{PlayerState, PublishChannel};
+    use test_support::{Peer, TestServer};
+
+    let server = TestServer::start().await;
+    let mut a = Peer::join(server.profile(), "mix-room", "a", false).await;
+    let mut b = Peer::join(server.profile(), "mix-room", "b", false).await;
+    let mut c = Peer::join(server.profile(), "mix-room", "c", false).await;
+    b.engine.set_audio_source(
+        AudioSourceKind::Tone { freq_hz: 660.0 },
+        PublishChannel::Main,
+    );
+    let speaker = c.engine.use_custom_audio_output();
+    a.publish("a-cam").await;
+    b.publish("b-cam").await;
+    let _a_video = c.play_video("a-cam");
+    let _b_video = c.play_video("b-cam");
+    c.wait_player_state(PlayerState::Playing).await;
+    c.wait_player_state(PlayerState::Playing).await;
+    let mut played = Vec::new();
+    let mut block = vec![0i16; FRAME];
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(20));
+    for _ in 0..6 * 50 {
+        tick.tick().await;
+        speaker.pull(&mut block);
+        played.extend_from_slice(&block);
+    }
+    a.engine.destroy().await;
+    b.engine.destroy().await;
+    c.engine.destroy().await;
+    let tail = &played[played.len() - 2 * RATE..];
+    let (low, high) = (
+        tone_level_dbfs(tail, 440.0, RATE as u32),
+        tone_level_dbfs(tail, 660.0, RATE as u32),
+    );
+    let windows: Vec<(f64, f64)> = tail
+        .chunks_exact(2 * FRAME)
+        .map(|w| {
+            (
+                tone_level_dbfs(w, 440.0, RATE as u32),
+                tone_level_dbfs(w, 660.0, RATE as u32),
+            )
+        })
+        .collect();
+    let both = windows
+        .iter()
+        .filter(|(l, h)| (l + 12.0).abs() < 3.0 && (h + 12.0).abs() < 3.0)
+        .count();
+    println!(
+        "mixed on one speaker: 440 Hz {low:.1} dBFS, 660 Hz {high:.1} dBFS over 2 s; both within 3 dB of -12 dBFS in {both} of {} 40 ms windows",
+        windows.len()
+    );
+    assert!((low + 12.0).abs() < 2.0, "440 Hz at {low:.1} dBFS");
+    assert!((high + 12.0).abs() < 2.0, "660 Hz at {high:.1} dBFS");
+    assert!(
+        both * 10 >= windows.len() * 9,
+        "both tones in {both} of {} windows: {windows:.1?}",
+        windows.len()
+    );
+}
+
 /// What an engine's audio loopback plays while a 440 Hz tone
 /// is pushed into its custom audio input during the preview: the pushed
 /// samples and the pulled (played) ones, pulled 20 ms per pushed 20 ms.

@@ -3,7 +3,7 @@
 use super::reference::EchoReference;
 use super::AudioProcessor;
 use crate::capture::source::AudioSource;
-use crate::capture::speaker::Speaker;
+use crate::capture::speaker::{Speaker, SpeakerStream};
 use crate::frame::AudioFrame;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -166,7 +166,7 @@ impl SharedProcessing {
             processor: AudioProcessor::new(self.config(), self.inner.reference.tap()),
             shared: self.clone(),
             seen,
-            loopback: self.loopback(),
+            loopback: self.loopback().as_ref().map(Speaker::stream),
         }
     }
 }
@@ -179,7 +179,8 @@ pub struct LiveProcessor {
     processor: AudioProcessor,
     shared: SharedProcessing,
     seen: u64,
-    loopback: Option<Arc<Speaker>>,
+    /// The loopback's input into the speaker's mix.
+    loopback: Option<SpeakerStream>,
 }
 
 impl LiveProcessor {
@@ -190,7 +191,15 @@ impl LiveProcessor {
         if generation != self.seen {
             self.seen = generation;
             self.processor.set_config(self.shared.config());
-            self.loopback = self.shared.loopback();
+            let speaker = self.shared.loopback();
+            let same = match (&self.loopback, &speaker) {
+                (Some(stream), Some(speaker)) => Arc::ptr_eq(stream.speaker(), speaker),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                self.loopback = speaker.as_ref().map(Speaker::stream);
+            }
         }
         self.processor.process(frame);
         if let Some(speaker) = &self.loopback {

@@ -5,17 +5,22 @@
 //! speaker that accepts and discards audio, so the rest of the pipeline runs
 //! unchanged. [`Speaker::kind`] tells which one is active.
 //!
-//! The device speaker keeps a playout buffer of at most
-//! [`MAX_BUFFERED_MS`]; when the producer runs ahead the oldest audio is
-//! dropped, when it runs behind the device plays silence.
+//! Every played stream pushes into its own [`SpeakerStream`]: the speaker
+//! keeps one playout queue per stream (at most [`MAX_BUFFERED_MS`] each;
+//! when a stream runs ahead its oldest audio is dropped, when it runs
+//! behind it is silent) and the output mixes them: each pull takes the next
+//! samples of every stream, from where that stream's own audio stands, and
+//! sums them with saturation at the 16-bit limits. What is pulled, the mix,
+//! is the echo canceller's reference.
 //!
 //! Discard pseudo-devices such as the ALSA `null` PCM
 //! ([`is_discard_device`](super::is_discard_device)) are not outputs: they
 //! are not listed, and instead of playing into one (its callback would
 //! spin, asking for audio as fast as it can) the null speaker is used. The
-//! null speaker has no thread of its own; it discards each frame as it is
-//! pushed, so it runs at the pace of whoever plays (the player's playout
-//! task, paced by the incoming packets and their presentation times).
+//! null speaker has no thread of its own; it mixes and discards audio as it
+//! is pushed (each push pulls as much as the pushing stream queued), so it
+//! runs at the pace of whoever plays (the player's playout task, paced by
+//! the incoming packets and their presentation times).
 
 use super::microphone::{pick_device, real_device_info};
 use super::tone::test_chime;
@@ -50,13 +55,14 @@ const TEST_SOUND_TAIL: Duration = Duration::from_millis(150);
 /// once, without the null speaker fallback, when the output cannot be
 /// opened (see [`Speaker::open_device`]).
 pub fn play_test_sound(id: Option<&str>) -> Result<(), DeviceError> {
-    let speaker = Speaker::open_device(id)?;
+    let speaker = Arc::new(Speaker::open_device(id)?);
+    let stream = speaker.stream();
     for frame in test_chime(AUDIO_SAMPLE_RATE) {
         // Keep a little ahead of the device: the buffer drops what overflows.
         while speaker.buffered_ms() > TEST_SOUND_AHEAD_MS {
             std::thread::sleep(Duration::from_millis(5));
         }
-        speaker.push(&frame);
+        stream.push(&frame);
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     while speaker.buffered_ms() > 0 && std::time::Instant::now() < deadline {
@@ -89,45 +95,123 @@ pub enum SpeakerKind {
     Custom,
 }
 
-/// Plays [`AudioFrame`]s on an output device, or discards them.
+/// Plays [`AudioFrame`]s on an output device, or discards them: the mix of
+/// every [`SpeakerStream`] made with [`Speaker::stream`].
 #[derive(Debug)]
 pub struct Speaker {
     kind: SpeakerKind,
     pushed: AtomicU64,
-    output: Option<Output>,
-    /// Where what is played goes for the echo canceller.
-    echo_reference: Option<EchoReference>,
+    /// The streams' queues and their mix (the null speaker's too).
+    playout: Arc<Playout>,
+    /// Samples per frame of the mix: the device's channels (1 for the null
+    /// speaker and a custom output).
+    channels: u16,
+    /// The device's stream, held for its `Drop` (which stops it); `None`
+    /// for the null speaker and a custom output.
+    _output: Option<Output>,
 }
 
 #[derive(Debug)]
 struct Output {
-    channels: u16,
-    playout: Arc<Playout>,
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
-/// What waits to be played, and where what is played goes for the echo
-/// canceller: the reference is taken where the audio is clocked out (the
-/// device's callback, the app's pull), so it stays aligned with the sound.
+/// What waits to be played, per stream, and where what is played goes for
+/// the echo canceller: the reference is taken where the mix is clocked out
+/// (the device's callback, the app's pull, the null speaker's push), so it
+/// stays aligned with the sound.
 #[derive(Debug, Default)]
 struct Playout {
-    buffer: Mutex<VecDeque<i16>>,
+    mix: Mutex<Mix>,
     reference: Mutex<Option<EchoReference>>,
 }
 
+/// The streams being played.
+#[derive(Debug, Default)]
+struct Mix {
+    streams: Vec<StreamQueue>,
+    next_id: u64,
+    /// The sum of the streams' samples before saturation.
+    sum: Vec<i32>,
+}
+
+/// One stream's audio waiting to be played (the mix's channel layout).
+#[derive(Debug)]
+struct StreamQueue {
+    id: u64,
+    samples: VecDeque<i16>,
+    /// Its [`SpeakerStream`] is gone: removed once played out.
+    ended: bool,
+}
+
+impl Mix {
+    fn queue(&mut self, id: u64) -> Option<&mut StreamQueue> {
+        self.streams.iter_mut().find(|q| q.id == id)
+    }
+}
+
 impl Playout {
-    /// Fills `out` (interleaved, `channels`) with the next samples, or
-    /// silence, and hands them to the echo reference.
+    fn mix(&self) -> std::sync::MutexGuard<'_, Mix> {
+        self.mix.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fills `out` (interleaved, `channels`) with the next samples of every
+    /// stream summed (silence where a stream has nothing), saturated to 16
+    /// bits, and hands them to the echo reference.
     fn pull(&self, out: &mut [i16], channels: u16) {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        for slot in out.iter_mut() {
-            *slot = buffer.pop_front().unwrap_or(0);
+        let mut mix = self.mix();
+        let Mix { streams, sum, .. } = &mut *mix;
+        sum.clear();
+        sum.resize(out.len(), 0);
+        for queue in streams.iter_mut() {
+            let n = queue.samples.len().min(out.len());
+            for (acc, sample) in sum.iter_mut().zip(queue.samples.drain(..n)) {
+                *acc += sample as i32;
+            }
         }
-        drop(buffer);
+        streams.retain(|q| !(q.ended && q.samples.is_empty()));
+        for (slot, &acc) in out.iter_mut().zip(sum.iter()) {
+            *slot = acc.clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+        }
+        drop(mix);
         if let Some(reference) = &*self.reference.lock().unwrap_or_else(|e| e.into_inner()) {
             reference.push_samples(out, channels);
         }
+    }
+}
+
+/// One played stream's input into a [`Speaker`]'s mix (from
+/// [`Speaker::stream`]). Its audio plays from where its own queue stands,
+/// independently of the other streams'; dropping it lets what it queued
+/// play out.
+#[derive(Debug)]
+pub struct SpeakerStream {
+    speaker: Arc<Speaker>,
+    id: u64,
+}
+
+impl SpeakerStream {
+    /// Queues a frame of this stream for playout (mono and stereo are
+    /// converted to the output's layout). Frames that are not 48 kHz are
+    /// ignored.
+    pub fn push(&self, frame: &AudioFrame) {
+        self.speaker.push(self.id, frame);
+    }
+
+    /// The speaker this stream plays on.
+    pub fn speaker(&self) -> &Arc<Speaker> {
+        &self.speaker
+    }
+}
+
+impl Drop for SpeakerStream {
+    fn drop(&mut self) {
+        let mut mix = self.speaker.playout.mix();
+        if let Some(queue) = mix.queue(self.id) {
+            queue.ended = true;
+        }
+        mix.streams.retain(|q| !(q.ended && q.samples.is_empty()));
     }
 }
 
@@ -188,14 +272,16 @@ impl Speaker {
             id: "default".into(),
             name: "default output".into(),
         });
-        let output = Output::start(device).map_err(|e| {
+        let playout = Arc::new(Playout::default());
+        let (output, channels) = Output::start(device, playout.clone()).map_err(|e| {
             DeviceError::DeviceOpenFailed(format!("audio output {}: {e}", info.name))
         })?;
         Ok(Speaker {
             kind: SpeakerKind::Device(info),
             pushed: AtomicU64::new(0),
-            output: Some(output),
-            echo_reference: None,
+            playout,
+            channels,
+            _output: Some(output),
         })
     }
 
@@ -207,13 +293,9 @@ impl Speaker {
         let speaker = Speaker {
             kind: SpeakerKind::Custom,
             pushed: AtomicU64::new(0),
-            output: Some(Output {
-                channels: 1,
-                playout: playout.clone(),
-                stop: None,
-                thread: None,
-            }),
-            echo_reference: None,
+            playout: playout.clone(),
+            channels: 1,
+            _output: None,
         };
         (speaker, CustomAudioOutput { playout })
     }
@@ -223,32 +305,26 @@ impl Speaker {
         Speaker {
             kind: SpeakerKind::Null,
             pushed: AtomicU64::new(0),
-            output: None,
-            echo_reference: None,
+            playout: Arc::default(),
+            channels: 1,
+            _output: None,
         }
     }
 
-    /// Hands every pushed frame (played or discarded) to `reference`, the
+    /// Hands the mix as it is played (or discarded) to `reference`, the
     /// echo canceller's view of the output, and tells it whether the output
     /// looks like headphones.
-    pub fn with_echo_reference(mut self, reference: &EchoReference) -> Speaker {
+    pub fn with_echo_reference(self, reference: &EchoReference) -> Speaker {
         let headphones = match &self.kind {
             SpeakerKind::Device(info) => looks_like_headphones(&info.name),
             SpeakerKind::Null | SpeakerKind::Custom => false,
         };
         reference.set_headphones(headphones);
-        match &self.output {
-            Some(output) => {
-                *output
-                    .playout
-                    .reference
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = Some(reference.clone())
-            }
-            // Nothing clocks the null speaker's audio out: it is "played"
-            // when pushed.
-            None => self.echo_reference = Some(reference.clone()),
-        }
+        *self
+            .playout
+            .reference
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(reference.clone());
         self
     }
 
@@ -262,39 +338,57 @@ impl Speaker {
         self.kind == SpeakerKind::Null
     }
 
-    /// Queues a frame for playout (mono and stereo are converted to the
-    /// device's layout). Frames that are not 48 kHz are ignored.
-    pub fn push(&self, frame: &AudioFrame) {
+    /// A new input into the mix, for one played stream.
+    pub fn stream(self: &Arc<Speaker>) -> SpeakerStream {
+        let mut mix = self.playout.mix();
+        let id = mix.next_id;
+        mix.next_id += 1;
+        mix.streams.push(StreamQueue {
+            id,
+            samples: VecDeque::new(),
+            ended: false,
+        });
+        drop(mix);
+        SpeakerStream {
+            speaker: self.clone(),
+            id,
+        }
+    }
+
+    /// Queues a frame of stream `id` (see [`SpeakerStream::push`]).
+    fn push(&self, id: u64, frame: &AudioFrame) {
         if frame.sample_rate != AUDIO_SAMPLE_RATE || !(1..=2).contains(&frame.channels) {
             return;
         }
         self.pushed.fetch_add(1, Ordering::Relaxed);
-        if let Some(reference) = &self.echo_reference {
-            reference.push(frame);
-        }
-        let Some(output) = &self.output else {
+        let mut mix = self.playout.mix();
+        let Some(queue) = mix.queue(id) else {
             return;
         };
-        let mut buffer = output
-            .playout
-            .buffer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        match (frame.channels, output.channels) {
-            (a, b) if a == b => buffer.extend(frame.samples.iter().copied()),
-            (1, _) => buffer.extend(frame.samples.iter().flat_map(|&s| [s, s])),
-            (_, _) => buffer.extend(
+        let samples = &mut queue.samples;
+        let before = samples.len();
+        match (frame.channels, self.channels) {
+            (a, b) if a == b => samples.extend(frame.samples.iter().copied()),
+            (1, _) => samples.extend(frame.samples.iter().flat_map(|&s| [s, s])),
+            (_, _) => samples.extend(
                 frame
                     .samples
                     .chunks_exact(2)
                     .map(|c| ((c[0] as i32 + c[1] as i32) / 2) as i16),
             ),
         }
-        let max = (MAX_BUFFERED_MS as usize * AUDIO_SAMPLE_RATE as usize / 1000)
-            * output.channels as usize;
-        if buffer.len() > max {
-            let excess = buffer.len() - max;
-            buffer.drain(..excess);
+        let added = samples.len() - before;
+        let max =
+            (MAX_BUFFERED_MS as usize * AUDIO_SAMPLE_RATE as usize / 1000) * self.channels as usize;
+        let excess = samples.len().saturating_sub(max);
+        samples.drain(..excess);
+        drop(mix);
+        if self.kind == SpeakerKind::Null {
+            // Nothing clocks the null speaker out: the frame is "played"
+            // (mixed with what the other streams queued meanwhile) as it is
+            // pushed.
+            let mut played = vec![0; added];
+            self.playout.pull(&mut played, self.channels);
         }
     }
 
@@ -303,29 +397,30 @@ impl Speaker {
         self.pushed.load(Ordering::Relaxed)
     }
 
-    /// Audio waiting to be played, in milliseconds (0 for the null speaker).
+    /// Audio waiting to be played, in milliseconds: the most any stream
+    /// has queued (0 for the null speaker, which plays as it is pushed).
     pub fn buffered_ms(&self) -> u64 {
-        self.output.as_ref().map_or(0, |o| {
-            let len = o
-                .playout
-                .buffer
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .len() as u64;
-            len * 1000 / (AUDIO_SAMPLE_RATE as u64 * o.channels as u64)
-        })
+        let longest = self
+            .playout
+            .mix()
+            .streams
+            .iter()
+            .map(|q| q.samples.len())
+            .max()
+            .unwrap_or(0) as u64;
+        longest * 1000 / (AUDIO_SAMPLE_RATE as u64 * self.channels as u64)
     }
 }
 
 impl Output {
-    fn start(device: cpal::Device) -> Result<Output, String> {
-        let playout = Arc::new(Playout::default());
+    /// Starts the device's stream pulling from `playout`; returns it and the
+    /// device's channels.
+    fn start(device: cpal::Device, playout: Arc<Playout>) -> Result<(Output, u16), String> {
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let (ready_tx, ready_rx) = mpsc::channel();
-        let thread_buffer = playout.clone();
         let thread = std::thread::Builder::new()
             .name("confer-speaker".into())
-            .spawn(move || match build_output_stream(&device, thread_buffer) {
+            .spawn(move || match build_output_stream(&device, playout) {
                 Ok((stream, channels)) => {
                     let _ = ready_tx.send(Ok(channels));
                     let _ = stop_rx.recv();
@@ -337,12 +432,13 @@ impl Output {
             })
             .map_err(|e| format!("cannot spawn thread: {e}"))?;
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(Ok(channels)) => Ok(Output {
+            Ok(Ok(channels)) => Ok((
+                Output {
+                    stop: Some(stop_tx),
+                    thread: Some(thread),
+                },
                 channels,
-                playout,
-                stop: Some(stop_tx),
-                thread: Some(thread),
-            }),
+            )),
             Ok(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
@@ -404,10 +500,11 @@ mod tests {
         let reference = EchoReference::default();
         let tap = reference.tap();
         let (speaker, output) = Speaker::custom();
-        let speaker = speaker.with_echo_reference(&reference);
+        let speaker = Arc::new(speaker.with_echo_reference(&reference));
+        let stream = speaker.stream();
         let mut frame = AudioFrame::silence(2, 0);
         frame.samples.fill(500);
-        speaker.push(&frame);
+        stream.push(&frame);
         assert_eq!(speaker.buffered_ms(), 20);
         let mut block = [0i16; 480];
         assert!(!tap.take_block(&mut block), "nothing played yet");
@@ -420,6 +517,114 @@ mod tests {
         output.pull(&mut [0i16; 960]);
         output.pull(&mut out);
         assert_eq!(out, [0; 480]);
+    }
+
+    /// Two players push 20 ms frames of a 440 Hz and a 660 Hz tone (each at
+    /// -12 dBFS), one after the other, while the output pulls 20 ms per
+    /// pair: every 40 ms of what plays holds both tones at their level
+    /// (interleaved frames would hold each for half the time, -6 dB), the
+    /// samples are the sums, and the echo reference hears the same mix.
+    #[test]
+    fn concurrent_streams_are_mixed() {
+        use crate::capture::tone::{tone_level_dbfs, ToneGenerator};
+        let reference = EchoReference::default();
+        let tap = reference.tap();
+        let (speaker, output) = Speaker::custom();
+        let speaker = Arc::new(speaker.with_echo_reference(&reference));
+        let (a, b) = (speaker.stream(), speaker.stream());
+        let mut tones = [
+            ToneGenerator::new(440.0, AUDIO_SAMPLE_RATE, 1),
+            ToneGenerator::new(660.0, AUDIO_SAMPLE_RATE, 2),
+        ];
+        let (mut played, mut expected) = (Vec::new(), Vec::new());
+        let mut out = [0i16; 960];
+        for _ in 0..50 {
+            let (fa, fb) = (tones[0].next_frame(0), tones[1].next_frame(0));
+            a.push(&fa);
+            b.push(&fb);
+            output.pull(&mut out);
+            played.extend_from_slice(&out);
+            // b is stereo: its left channel is the tone.
+            expected.extend(
+                fa.samples
+                    .iter()
+                    .zip(fb.samples.iter().step_by(2))
+                    .map(|(&x, &y)| x + y),
+            );
+        }
+        assert_eq!(played, expected);
+        for window in played.chunks_exact(1920) {
+            for freq in [440.0, 660.0] {
+                let level = tone_level_dbfs(window, freq, AUDIO_SAMPLE_RATE);
+                assert!((level + 12.0).abs() < 0.5, "{freq} Hz at {level:.1} dBFS");
+            }
+        }
+        let mut heard = vec![0i16; played.len()];
+        for block in heard.chunks_exact_mut(480) {
+            assert!(tap.take_block(block));
+        }
+        assert_eq!(heard, played, "the echo reference is the mix");
+    }
+
+    /// A stream that starts later plays from where the output stands, not
+    /// behind what another stream queued; the sum saturates instead of
+    /// wrapping; a dropped stream plays out what it queued and is removed.
+    #[test]
+    fn each_stream_plays_on_its_own_timeline() {
+        let (speaker, output) = Speaker::custom();
+        let speaker = Arc::new(speaker);
+        let frame = |value: i16| AudioFrame {
+            samples: vec![value; 960],
+            ..AudioFrame::silence(1, 0)
+        };
+        let (a, b) = (speaker.stream(), speaker.stream());
+        a.push(&frame(30_000));
+        a.push(&frame(-30_000));
+        assert_eq!(speaker.buffered_ms(), 40);
+        b.push(&frame(10_000));
+        b.push(&frame(-10_000));
+        let mut out = [0i16; 960];
+        output.pull(&mut out);
+        assert_eq!(out, [i16::MAX; 960], "30000 + 10000 saturates");
+        output.pull(&mut out);
+        assert_eq!(out, [i16::MIN; 960]);
+        drop(a);
+        b.push(&frame(7));
+        let c = speaker.stream();
+        c.push(&frame(5));
+        drop(c);
+        output.pull(&mut out);
+        assert_eq!(out, [12; 960]);
+        output.pull(&mut out);
+        assert_eq!(out, [0; 960]);
+        assert_eq!(speaker.playout.mix().streams.len(), 1, "only b is left");
+    }
+
+    /// The null speaker plays each push at once, mixed with what the other
+    /// streams queued: its echo reference hears the mix too.
+    #[test]
+    fn the_null_speaker_hands_the_mix_to_the_echo_reference() {
+        let reference = EchoReference::default();
+        let tap = reference.tap();
+        let speaker = Arc::new(Speaker::null().with_echo_reference(&reference));
+        let (a, b) = (speaker.stream(), speaker.stream());
+        let frame = |value: i16| AudioFrame {
+            samples: vec![value; 960],
+            ..AudioFrame::silence(1, 0)
+        };
+        a.push(&frame(100));
+        b.push(&frame(20));
+        b.push(&frame(30));
+        a.push(&frame(400));
+        let mut block = [0i16; 480];
+        let mut heard = Vec::new();
+        while tap.take_block(&mut block) {
+            heard.push(block[0]);
+        }
+        // a's first frame alone, b's two (the second on an empty a), then
+        // a's second: nothing is played twice or dropped.
+        assert_eq!(heard, [100, 100, 20, 20, 30, 30, 400, 400]);
+        assert_eq!(speaker.buffered_ms(), 0);
     }
 
     #[test]
@@ -435,8 +640,10 @@ mod tests {
         assert!(list_speakers()
             .iter()
             .all(|d| !crate::capture::is_discard_device(&d.id, &d.name)));
-        speaker.push(&AudioFrame::silence(2, 0));
-        speaker.push(&AudioFrame::silence(1, 0));
+        let speaker = Arc::new(speaker);
+        let stream = speaker.stream();
+        stream.push(&AudioFrame::silence(2, 0));
+        stream.push(&AudioFrame::silence(1, 0));
         assert_eq!(speaker.frames_pushed(), 2);
         assert_eq!(speaker.buffered_ms(), 0);
     }
@@ -460,11 +667,12 @@ mod tests {
     #[test]
     #[ignore = "needs an audio output (e.g. a PulseAudio null sink)"]
     fn plays_on_a_real_output() {
-        let speaker = Speaker::open(None);
+        let speaker = Arc::new(Speaker::open(None));
         assert!(!speaker.is_null());
+        let stream = speaker.stream();
         let mut tone = crate::capture::tone::ToneGenerator::new(440.0, AUDIO_SAMPLE_RATE, 1);
         for _ in 0..5 {
-            speaker.push(&tone.next_frame(0));
+            stream.push(&tone.next_frame(0));
         }
         let before = speaker.buffered_ms();
         assert!(before > 0);

@@ -100,6 +100,25 @@ pub fn test_chime(sample_rate: u32) -> Vec<AudioFrame> {
         .collect()
 }
 
+/// The level of the `freq_hz` component of mono `samples` as the dBFS of a
+/// sine's amplitude (a full-scale sine is 0 dBFS, [`ToneGenerator`]'s tone
+/// -12 dBFS): one Hann-windowed DFT bin at exactly `freq_hz`. Tones more
+/// than two bins (2 x sample_rate / len) away leak little into it: on
+/// 40 ms at 48 kHz, 440 Hz and 660 Hz are told apart.
+pub fn tone_level_dbfs(samples: &[i16], freq_hz: f64, sample_rate: u32) -> f64 {
+    let n = samples.len() as f64;
+    let (mut re, mut im, mut window_sum) = (0.0, 0.0, 0.0);
+    for (i, &s) in samples.iter().enumerate() {
+        let w = 0.5 - 0.5 * (2.0 * PI * i as f64 / n).cos();
+        let phase = 2.0 * PI * freq_hz * i as f64 / sample_rate.max(1) as f64;
+        re += w * s as f64 * phase.cos();
+        im += w * s as f64 * phase.sin();
+        window_sum += w;
+    }
+    let amplitude = 2.0 * (re * re + im * im).sqrt() / window_sum.max(f64::MIN_POSITIVE);
+    20.0 * (amplitude / i16::MAX as f64).max(1e-12).log10()
+}
+
 /// The frequency of the strongest spectral peak in interleaved `samples`
 /// (channels are averaged), or `None` for silence or fewer than 1024 samples
 /// per channel.
@@ -210,6 +229,17 @@ mod tests {
         (0..seconds * 50)
             .flat_map(|i| tone.next_frame(i as u64 * 20_000).samples)
             .collect()
+    }
+
+    #[test]
+    fn the_tone_level_tells_440_from_660_hz_in_40_ms() {
+        let tone = tone_seconds(440.0, 1, 1);
+        let window = &tone[..1920];
+        let level = tone_level_dbfs(window, 440.0, AUDIO_SAMPLE_RATE);
+        assert!((level + 12.0).abs() < 0.1, "{level:.2} dBFS");
+        let leak = tone_level_dbfs(window, 660.0, AUDIO_SAMPLE_RATE);
+        assert!(leak < -50.0, "{leak:.1} dBFS at 660 Hz");
+        assert!(tone_level_dbfs(&[0; 960], 440.0, AUDIO_SAMPLE_RATE) < -200.0);
     }
 
     /// The largest jump between neighbouring samples.

@@ -339,6 +339,8 @@ async fn play_out(
     speaker: Arc<Speaker>,
     sink: Option<AudioSink>,
 ) {
+    // This player's own input into the speaker's mix.
+    let speaker = speaker.stream();
     while let Some((frame, sent, at)) = frames.recv().await {
         let wait = at.saturating_sub(crate::frame::unix_time_us());
         if wait > 0 {
