@@ -1,7 +1,9 @@
 //! The SFU's per-node and per-room media counters: packets and bytes
-//! forwarded to players, keyframe requests (PLI/FIR) from players, and a
-//! histogram of the loss players report. The SFU counts per stream ([`StreamMeter`], resolved once per
-//! leg); a stream counts into its room's tally while the room is tracked.
+//! forwarded to players, keyframe requests (PLI/FIR) and NACKs from
+//! players, the packets resent for those NACKs, and histograms of the
+//! loss players report and of the round-trip time measured on their legs.
+//! The SFU counts per stream ([`StreamMeter`], resolved once per leg); a
+//! stream counts into its room's tally while the room is tracked.
 //!
 //! Room series are bounded: a room is tracked from its start (hub
 //! [`Activity`]) while fewer than the cap are, and forgotten when it
@@ -14,12 +16,15 @@ use prometheus_client::metrics::histogram::Histogram;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// Rooms with their own series at most, by default.
 pub(crate) const DEFAULT_MAX_ROOMS: usize = 1000;
 
 /// Upper bounds of the loss histogram's buckets (fraction lost, 0 to 1).
 const LOSS_BUCKETS: [f64; 8] = [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
+/// Upper bounds of the round-trip time histogram's buckets, seconds.
+const RTT_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0];
 
 /// One scope's counters (the node, or a room).
 #[derive(Debug)]
@@ -30,8 +35,15 @@ pub struct Tally {
     pub bytes: AtomicU64,
     /// Keyframe requests (PLI/FIR) from players.
     pub plis: AtomicU64,
+    /// NACK feedback packets from players.
+    pub nacks: AtomicU64,
+    /// RTP packets resent to players (answers to their NACKs).
+    pub retransmissions: AtomicU64,
     /// Fraction lost per receiver report block from players.
     pub loss: Histogram,
+    /// Round-trip time of player legs, seconds, per receiver report that
+    /// answers a sender report the SFU relayed on the leg.
+    pub rtt: Histogram,
 }
 
 impl Default for Tally {
@@ -40,7 +52,10 @@ impl Default for Tally {
             packets: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             plis: AtomicU64::new(0),
+            nacks: AtomicU64::new(0),
+            retransmissions: AtomicU64::new(0),
             loss: Histogram::new(LOSS_BUCKETS),
+            rtt: Histogram::new(RTT_BUCKETS),
         }
     }
 }
@@ -54,17 +69,23 @@ pub struct StreamMeter {
 impl StreamMeter {
     /// A packet of `bytes` was written to a player.
     pub fn forwarded(&self, bytes: usize) {
-        for t in &self.scopes {
-            t.packets.fetch_add(1, Ordering::Relaxed);
-            t.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-        }
+        self.add(|t| &t.packets, 1);
+        self.add(|t| &t.bytes, bytes as u64);
     }
 
     /// A player asked for a keyframe.
     pub fn keyframe_request(&self) {
-        for t in &self.scopes {
-            t.plis.fetch_add(1, Ordering::Relaxed);
-        }
+        self.add(|t| &t.plis, 1);
+    }
+
+    /// A player sent a NACK.
+    pub fn nack(&self) {
+        self.add(|t| &t.nacks, 1);
+    }
+
+    /// A packet was resent to a player.
+    pub fn retransmitted(&self) {
+        self.add(|t| &t.retransmissions, 1);
     }
 
     /// A player reported losing `fraction_lost`/256 of the packets.
@@ -74,7 +95,23 @@ impl StreamMeter {
             t.loss.observe(fraction);
         }
     }
+
+    /// A player leg's round trip took `rtt`.
+    pub fn rtt(&self, rtt: Duration) {
+        for t in &self.scopes {
+            t.rtt.observe(rtt.as_secs_f64());
+        }
+    }
+
+    fn add(&self, field: TallyField, n: u64) {
+        for t in &self.scopes {
+            field(t).fetch_add(n, Ordering::Relaxed);
+        }
+    }
 }
+
+/// One counter of a [`Tally`].
+pub(crate) type TallyField = fn(&Tally) -> &AtomicU64;
 
 /// A room's key: app and room ID.
 pub(crate) type RoomRef = (u32, String);

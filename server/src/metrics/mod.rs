@@ -10,11 +10,12 @@ mod transport;
 use crate::gate::GateStats;
 use crate::sfu::{MuxCounters, StreamKey};
 use crate::webhooks::WebhookStats;
-use media::{MediaMeter, RoomRef, Tally};
+use media::{MediaMeter, RoomRef, Tally, TallyField};
 use prometheus_client::encoding::{prometheus_text, EncodeMetric, MetricEncoder};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use protocol::ErrorCode;
 use std::collections::HashMap;
@@ -109,40 +110,35 @@ impl Metrics {
     /// The text exposition.
     pub fn render(&self, s: &Scrape<'_>) -> String {
         let mut r = Registry::default();
-        let gauge = |v: u64| ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
-        r.register(
-            "confer_rooms",
-            "Rooms on this server",
-            gauge(s.rooms as u64),
-        );
+        let mut out = Families(&mut r);
+        out.gauge("confer_rooms", "Rooms on this server", s.rooms as u64);
         let users = "Sessions (connected or awaiting resume)";
-        r.register("confer_users", users, gauge(s.users as u64));
+        out.gauge("confer_users", users, s.users as u64);
         let open = "Open WebSocket connections";
-        r.register("confer_connections", open, self.connections.clone());
+        out.0
+            .register("confer_connections", open, self.connections.clone());
         let g = &s.gate;
         let tcp = "Open TCP connections (HTTP, WebSocket, closing)";
-        r.register("confer_tcp_connections", tcp, gauge(g.open));
+        out.gauge("confer_tcp_connections", tcp, g.open);
         let pending = "Open TCP connections whose session has not logged in (evictable)";
-        r.register("confer_tcp_connections_pending", pending, gauge(g.pending));
+        out.gauge("confer_tcp_connections_pending", pending, g.pending);
         let max = "TCP connections the server holds at most (after fitting the open-file limit)";
-        r.register("confer_tcp_connections_max", max, gauge(g.capacity));
+        out.gauge("confer_tcp_connections_max", max, g.capacity);
         let received = "Messages received from clients";
-        r.register("confer_messages_in", received, self.messages_in.clone());
+        out.0
+            .register("confer_messages_in", received, self.messages_in.clone());
         let sent = "Messages sent to clients";
-        r.register("confer_messages_out", sent, self.messages_out.clone());
-        r.register("confer_logins", "Successful logins", self.logins.clone());
-        let admitted = "TCP connections admitted";
-        r.register(
+        out.0
+            .register("confer_messages_out", sent, self.messages_out.clone());
+        out.0
+            .register("confer_logins", "Successful logins", self.logins.clone());
+        out.counter(
             "confer_tcp_accepted",
-            admitted,
-            ConstCounter::new(g.accepted),
+            "TCP connections admitted",
+            g.accepted,
         );
         let failed = "Failed accepts (out of file descriptors, ...)";
-        r.register(
-            "confer_tcp_accept_errors",
-            failed,
-            ConstCounter::new(g.accept_errors),
-        );
+        out.counter("confer_tcp_accept_errors", failed, g.accept_errors);
         let early = [
             ("refused_full", g.refused_full),
             ("refused_per_ip", g.refused_per_source),
@@ -152,25 +148,21 @@ impl Metrics {
             ("tls_failed", g.tls_failures),
         ];
         let early_help = "TCP connections refused at accept or cut short, by reason";
-        r.register(
-            "confer_tcp_closed_early",
-            early_help,
-            counters("reason", &early),
-        );
+        out.counters("confer_tcp_closed_early", early_help, "reason", &early);
         let errors = "Errors reported to clients, by code";
-        r.register("confer_errors", errors, self.errors.clone());
-        self.register_webhooks(&mut r);
+        out.0.register("confer_errors", errors, self.errors.clone());
+        self.register_webhooks(&mut out);
         if let Some(media) = s.media {
-            register_media(&mut r, media, s);
+            register_media(&mut out, media, s);
         }
-        transport::register(&mut r, s.mux, s.turn);
-        let mut out = String::new();
+        transport::register(&mut out, s.mux, s.turn);
+        let mut text = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_text::encode(&mut out, &r);
-        out
+        let _ = prometheus_text::encode(&mut text, &r);
+        text
     }
 
-    fn register_webhooks(&self, r: &mut Registry) {
+    fn register_webhooks(&self, out: &mut Families<'_>) {
         let w = &self.webhooks;
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let events = [
@@ -178,36 +170,62 @@ impl Metrics {
             ("failed", load(&w.failed)),
             ("dropped", load(&w.dropped)),
         ];
-        let help = "Webhook events per URL, by outcome (delivered; failed after the last attempt; dropped on a full queue)";
-        r.register("confer_webhook_events", help, counters("outcome", &events));
-        let retried = ConstCounter::new(load(&w.retried));
-        r.register(
-            "confer_webhook_retries",
-            "Webhook attempts that failed and were retried",
-            retried,
-        );
-        let queued = ConstGauge::new(i64::try_from(load(&w.queued)).unwrap_or(i64::MAX));
-        r.register(
-            "confer_webhook_queued",
-            "Webhook events queued or in flight, over every URL",
-            queued,
-        );
+        let help = "Webhook events per URL, by outcome (delivered; failed after the last attempt; dropped on a full queue or at shutdown)";
+        out.counters("confer_webhook_events", help, "outcome", &events);
+        let retried = "Webhook attempts that failed and were retried";
+        out.counter("confer_webhook_retries", retried, load(&w.retried));
+        let queued = "Webhook events queued or in flight, over every URL";
+        out.gauge("confer_webhook_queued", queued, load(&w.queued));
+    }
+}
+
+/// A scrape's registry with the shapes of family this module registers
+/// (a constant counter or gauge, a counter per value of one label).
+pub(crate) struct Families<'a>(pub(crate) &'a mut Registry);
+
+impl Families<'_> {
+    /// A counter read from elsewhere.
+    pub(crate) fn counter(&mut self, name: &str, help: &str, value: u64) {
+        self.0.register(name, help, ConstCounter::new(value));
+    }
+
+    /// A gauge read from elsewhere (saturating at `i64::MAX`).
+    pub(crate) fn gauge(&mut self, name: &str, help: &str, value: u64) {
+        let value = i64::try_from(value).unwrap_or(i64::MAX);
+        self.0.register(name, help, ConstGauge::new(value));
+    }
+
+    /// A counter family with one series per value of `label`.
+    pub(crate) fn counters(
+        &mut self,
+        name: &str,
+        help: &str,
+        label: &'static str,
+        values: &[(&str, u64)],
+    ) {
+        let family = Family::<Labels, Counter>::default();
+        for (value, n) in values {
+            family
+                .get_or_create(&vec![(label, (*value).to_owned())])
+                .inc_by(*n);
+        }
+        self.0.register(name, help, family);
     }
 }
 
 /// The media figures per node (no label) and per tracked room (`app_id`,
 /// `room_id`).
-fn register_media(r: &mut Registry, media: &MediaMeter, s: &Scrape<'_>) {
+fn register_media(out: &mut Families<'_>, media: &MediaMeter, s: &Scrape<'_>) {
     let node: Labels = Vec::new();
     let rooms: Vec<(RoomRef, Arc<Tally>)> = media.rooms();
-    let scopes: Vec<(Labels, Arc<Tally>)> = std::iter::once((node, Arc::clone(media.node())))
+    let scopes: Arc<[(Labels, Arc<Tally>)]> = std::iter::once((node, Arc::clone(media.node())))
         .chain(
             rooms
                 .iter()
                 .map(|(room, t)| (room_labels(room), Arc::clone(t))),
         )
         .collect();
-    let families: [(&str, &str, TallyField); 3] = [
+    let counters: [(&str, &str, TallyField); 5] = [
         (
             "confer_media_packets_forwarded",
             "RTP packets the SFU forwarded to players",
@@ -223,19 +241,46 @@ fn register_media(r: &mut Registry, media: &MediaMeter, s: &Scrape<'_>) {
             "Keyframe requests (PLI/FIR) from players",
             |t| &t.plis,
         ),
+        (
+            "confer_media_nacks",
+            "NACK feedback packets from players",
+            |t| &t.nacks,
+        ),
+        (
+            "confer_media_retransmissions",
+            "RTP packets the SFU resent to players for their NACKs",
+            |t| &t.retransmissions,
+        ),
     ];
-    for (name, help, field) in families {
+    for (name, help, field) in counters {
         let family = Family::<Labels, Counter>::default();
-        for (labels, tally) in &scopes {
+        for (labels, tally) in scopes.iter() {
             family
                 .get_or_create(labels)
                 .inc_by(field(tally).load(Ordering::Relaxed));
         }
-        r.register(name, help, family);
+        out.0.register(name, help, family);
     }
-    // The histograms live in the tallies; this family encodes them.
-    let help = "Fraction lost per receiver report from players";
-    r.register("confer_media_loss_ratio", help, LossFamily(scopes));
+    // The histograms live in the tallies; these families encode them.
+    let histograms: [(&str, &str, HistogramField); 2] = [
+        (
+            "confer_media_loss_ratio",
+            "Fraction lost per receiver report from players",
+            |t| &t.loss,
+        ),
+        (
+            "confer_media_rtt_seconds",
+            "Round-trip time of player legs (receiver reports answering relayed sender reports)",
+            |t| &t.rtt,
+        ),
+    ];
+    for (name, help, field) in histograms {
+        let family = HistogramFamily {
+            scopes: Arc::clone(&scopes),
+            field,
+        };
+        out.0.register(name, help, family);
+    }
     let count = |streams: &[StreamKey]| {
         let mut by_room: HashMap<Labels, i64> = HashMap::new();
         by_room.insert(Vec::new(), streams.len() as i64);
@@ -253,26 +298,33 @@ fn register_media(r: &mut Registry, media: &MediaMeter, s: &Scrape<'_>) {
         }
         family
     };
-    r.register(
+    let publishers = count(&s.publishers);
+    let players = count(&s.players);
+    out.0.register(
         "confer_media_publishers",
         "Live publisher connections",
-        count(&s.publishers),
+        publishers,
     );
-    r.register(
-        "confer_media_players",
-        "Player connections",
-        count(&s.players),
-    );
+    out.0
+        .register("confer_media_players", "Player connections", players);
 }
 
-/// Encodes each scope's loss histogram as one series of a family.
-#[derive(Debug)]
-struct LossFamily(Vec<(Labels, Arc<Tally>)>);
+/// One histogram of a [`Tally`].
+pub(crate) type HistogramField = fn(&Tally) -> &Histogram;
 
-impl EncodeMetric for LossFamily {
+/// Encodes one histogram of each scope as one series of a family.
+#[derive(Debug)]
+pub(crate) struct HistogramFamily {
+    /// The scopes: their labels and tallies.
+    pub(crate) scopes: Arc<[(Labels, Arc<Tally>)]>,
+    /// The histogram of each tally.
+    pub(crate) field: HistogramField,
+}
+
+impl EncodeMetric for HistogramFamily {
     fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
-        for (labels, tally) in &self.0 {
-            tally.loss.encode(encoder.encode_family(labels)?)?;
+        for (labels, tally) in self.scopes.iter() {
+            (self.field)(tally).encode(encoder.encode_family(labels)?)?;
         }
         Ok(())
     }
@@ -281,9 +333,6 @@ impl EncodeMetric for LossFamily {
         prometheus_client::metrics::MetricType::Histogram
     }
 }
-
-/// One counter of a [`Tally`].
-type TallyField = fn(&Tally) -> &AtomicU64;
 
 /// A room's labels.
 fn room_labels((app_id, room_id): &RoomRef) -> Labels {
@@ -295,17 +344,6 @@ fn error_labels(code: ErrorCode) -> Labels {
         ("code", code.code().to_string()),
         ("name", code.name().to_owned()),
     ]
-}
-
-/// A counter family with one series per value of `label`.
-pub(crate) fn counters(label: &'static str, values: &[(&str, u64)]) -> Family<Labels, Counter> {
-    let family = Family::<Labels, Counter>::default();
-    for (value, n) in values {
-        family
-            .get_or_create(&vec![(label, (*value).to_owned())])
-            .inc_by(*n);
-    }
-    family
 }
 
 #[cfg(test)]

@@ -3,19 +3,16 @@
 //! refusals by reason, relayed traffic, drops). Nothing for a part that
 //! does not run.
 
-use super::counters;
+use super::Families;
 use crate::sfu::MuxCounters;
 use confer_turn::StatsSnapshot;
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::registry::Registry;
-
-fn gauge(v: u64) -> ConstGauge {
-    ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX))
-}
 
 /// Registers what runs.
-pub(super) fn register(r: &mut Registry, mux: Option<&MuxCounters>, turn: Option<&StatsSnapshot>) {
+pub(super) fn register(
+    out: &mut Families<'_>,
+    mux: Option<&MuxCounters>,
+    turn: Option<&StatsSnapshot>,
+) {
     if let Some(m) = mux {
         let outcomes = [
             ("routed", m.udp_routed),
@@ -24,42 +21,23 @@ pub(super) fn register(r: &mut Registry, mux: Option<&MuxCounters>, turn: Option
             ("queue_full", m.udp_queue_full),
         ];
         let help = "Datagrams on the SFU's shared UDP port, by outcome";
-        r.register(
-            "confer_media_udp_datagrams",
-            help,
-            counters("outcome", &outcomes),
-        );
+        out.counters("confer_media_udp_datagrams", help, "outcome", &outcomes);
         let help = "Remote addresses learned from checks whose integrity verified";
-        r.register(
-            "confer_media_udp_routes_learned",
-            help,
-            ConstCounter::new(m.udp_learned),
-        );
+        out.counter("confer_media_udp_routes_learned", help, m.udp_learned);
         let tcp = [("routed", m.tcp_routed), ("refused", m.tcp_refused)];
         let help = "ICE-TCP connections on the SFU's shared TCP port, by outcome";
-        r.register(
-            "confer_media_tcp_connections",
-            help,
-            counters("outcome", &tcp),
-        );
+        out.counters("confer_media_tcp_connections", help, "outcome", &tcp);
         let help = "SFU peer connections registered on the shared ports";
-        r.register(
-            "confer_media_peer_connections",
-            help,
-            gauge(m.connections as u64),
-        );
+        out.gauge("confer_media_peer_connections", help, m.connections as u64);
     }
     if let Some(t) = turn {
-        r.register(
-            "confer_turn_allocations",
-            "TURN allocations alive",
-            gauge(t.allocations_active),
-        );
-        let created = ConstCounter::new(t.allocations_created);
-        r.register(
+        let help = "TURN allocations alive";
+        out.gauge("confer_turn_allocations", help, t.allocations_active);
+        let help = "TURN allocations created";
+        out.counter(
             "confer_turn_allocations_created",
-            "TURN allocations created",
-            created,
+            help,
+            t.allocations_created,
         );
         let f = &t.refused;
         let refused = [
@@ -74,17 +52,13 @@ pub(super) fn register(r: &mut Registry, mux: Option<&MuxCounters>, turn: Option
             ("unsupported_transport", f.unsupported_transport),
         ];
         let help = "TURN requests refused, by reason";
-        r.register("confer_turn_refused", help, counters("reason", &refused));
+        out.counters("confer_turn_refused", help, "reason", &refused);
         let relayed = [
             ("to_peer", t.to_peer.bytes),
             ("to_client", t.to_client.bytes),
         ];
         let help = "Bytes relayed by TURN, by direction";
-        r.register(
-            "confer_turn_relayed_bytes",
-            help,
-            counters("direction", &relayed),
-        );
+        out.counters("confer_turn_relayed_bytes", help, "direction", &relayed);
         let dropped = [
             ("bandwidth", t.dropped_bandwidth),
             ("no_permission", t.dropped_no_permission),
@@ -92,17 +66,18 @@ pub(super) fn register(r: &mut Registry, mux: Option<&MuxCounters>, turn: Option
             ("stream_cap", t.stream_connections_refused),
         ];
         let help = "Relayed packets or inputs TURN dropped, by reason";
-        r.register("confer_turn_dropped", help, counters("reason", &dropped));
+        out.counters("confer_turn_dropped", help, "reason", &dropped);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prometheus_client::registry::Registry;
 
     fn text(mux: Option<&MuxCounters>, turn: Option<&StatsSnapshot>) -> String {
         let mut r = Registry::default();
-        register(&mut r, mux, turn);
+        register(&mut Families(&mut r), mux, turn);
         let mut out = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut out, &r).expect("encodes");
         out

@@ -4,11 +4,13 @@
 
 use super::estimate::LegEstimator;
 use super::layer_switch::Estimate;
+use super::leg_meter::LegMeter;
 use super::mux::{Mux, MuxCounters, Registration};
 use super::nack_throttle::NackBudget;
 use super::rtcp_delivery::{RtcpDelivery, RtcpFilter};
 use super::SfuError;
 use crate::config::MediaConfig;
+use crate::metrics::media::StreamMeter;
 use protocol::MediaRole;
 use rtc::interceptor::{CongestionControlBuilder, Registry, Slot, TwccSenderBuilder};
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
@@ -27,6 +29,9 @@ const DELIVERY_SLOT: usize = 14_000;
 /// The slot of a player leg's NACK throttle: wire-ward of the NACK
 /// responder (4 000), so the responder sees only the asks it may answer.
 const NACK_THROTTLE_SLOT: usize = 3_500;
+/// The slot of a player leg's [`LegMeter`]: wire-ward of the NACK
+/// throttle, so it sees every NACK the player sent and every resend.
+const LEG_METER_SLOT: usize = 3_400;
 
 /// Codecs, feedback and header extensions of every SFU peer connection:
 /// the profile the SDK negotiates too.
@@ -48,8 +53,12 @@ const PLAYER_INITIAL_ESTIMATE: f64 = 2_500_000.0;
 /// numbers on what it sends and GCC over the player's feedback
 /// ([`LegEstimator`], whose estimates come out on the returned channel);
 /// and it resends a packet its player asks for a few times at most
-/// ([`NackBudget`]).
-fn interceptors(role: MediaRole) -> (Registry, Option<watch::Receiver<Option<Estimate>>>) {
+/// ([`NackBudget`]); its NACKs, resends and round trip count into
+/// `meter` ([`LegMeter`]).
+fn interceptors(
+    role: MediaRole,
+    meter: &StreamMeter,
+) -> (Registry, Option<watch::Receiver<Option<Estimate>>>) {
     let registry = rtc_profile::feedback_interceptors()
         .with(Slot::from(DELIVERY_SLOT), RtcpFilter::new(RtcpDelivery));
     if role != MediaRole::Play {
@@ -66,6 +75,10 @@ fn interceptors(role: MediaRole) -> (Registry, Option<watch::Receiver<Option<Est
         .with(
             Slot::from(NACK_THROTTLE_SLOT),
             RtcpFilter::new(NackBudget::new(estimate.clone())),
+        )
+        .with(
+            Slot::from(LEG_METER_SLOT),
+            RtcpFilter::new(LegMeter::new(meter.clone())),
         );
     (registry, Some(estimate))
 }
@@ -176,6 +189,7 @@ impl Transport {
         &self,
         handler: Arc<dyn PeerConnectionEventHandler>,
         role: MediaRole,
+        meter: &StreamMeter,
     ) -> Result<LegConnection, SfuError> {
         let ip = self.config.udp_bind_ip;
         let tcp_addrs = if self.config.ice_tcp {
@@ -188,7 +202,7 @@ impl Transport {
             Sockets::Mux(mux) => {
                 let registration = mux.register();
                 let (ufrag, password) = registration.credentials();
-                let (registry, estimate) = interceptors(role);
+                let (registry, estimate) = interceptors(role, meter);
                 let pc = PeerConnectionBuilder::new()
                     .with_media_engine(media_engine()?)
                     .with_interceptor_registry(registry)
@@ -211,7 +225,7 @@ impl Transport {
             Sockets::PerConnection(ports) => {
                 let mut last_error = SfuError::NoAddress;
                 for addr in ports.candidates(&self.config) {
-                    let (registry, estimate) = interceptors(role);
+                    let (registry, estimate) = interceptors(role, meter);
                     let built = PeerConnectionBuilder::new()
                         .with_media_engine(media_engine()?)
                         .with_interceptor_registry(registry)

@@ -97,6 +97,7 @@ mod estimate;
 mod forwarder;
 mod layer_meter;
 mod layer_switch;
+mod leg_meter;
 mod leg_start;
 mod mux;
 mod nack_throttle;
@@ -597,7 +598,8 @@ impl Inner {
             sfu: Arc::downgrade(self),
             leg: leg.clone(),
         });
-        self.transport()?.build(handler, leg.leg.role).await
+        let meter = self.meter.stream(&leg.leg.stream);
+        self.transport()?.build(handler, leg.leg.role, &meter).await
     }
 
     /// How candidates are announced now.

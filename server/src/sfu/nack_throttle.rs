@@ -159,7 +159,7 @@ impl RtcpStep for NackBudget {
 /// The sequence numbers among the latest [`WRITTEN_SPAN`] of one SSRC
 /// that were written.
 #[derive(Debug, Default)]
-struct WrittenLog {
+pub(crate) struct WrittenLog {
     /// The newest number written.
     highest: Option<u16>,
     /// One bit per number, at `number % WRITTEN_SPAN`.
@@ -169,7 +169,7 @@ struct WrittenLog {
 impl WrittenLog {
     /// `seq` was written (numbers skipped on the way to a newer one were
     /// not, yet).
-    fn mark(&mut self, seq: u16) {
+    pub(crate) fn mark(&mut self, seq: u16) {
         if let Some(highest) = self.highest {
             let ahead = seq.wrapping_sub(highest);
             if ahead >= 0x8000 {
@@ -194,7 +194,7 @@ impl WrittenLog {
     }
 
     /// Whether `seq` was written (as far as the span reaches back).
-    fn has(&self, seq: u16) -> bool {
+    pub(crate) fn has(&self, seq: u16) -> bool {
         let Some(highest) = self.highest else {
             return false;
         };

@@ -34,6 +34,9 @@ pub(crate) trait RtcpStep: Send + Sync + 'static {
 
     /// An RTP packet `(ssrc, sequence number)` went out towards the wire.
     fn written(&mut self, _ssrc: u32, _sequence: u16) {}
+
+    /// An RTCP packet went out towards the wire at `now`.
+    fn sent_rtcp(&mut self, _packet: &dyn Packet, _now: Instant) {}
 }
 
 /// An interceptor running an [`RtcpStep`] on inbound RTCP; everything
@@ -108,9 +111,17 @@ impl<S: RtcpStep> Protocol<TaggedPacket, TaggedPacket, ()> for RtcpFilter<S> {
     }
 
     fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Error> {
-        if let interceptor::Packet::Rtp(rtp) = &msg.message.packet {
-            self.step
-                .written(rtp.header.ssrc, rtp.header.sequence_number);
+        match &msg.message.packet {
+            interceptor::Packet::Rtp(rtp) => {
+                self.step
+                    .written(rtp.header.ssrc, rtp.header.sequence_number);
+            }
+            interceptor::Packet::Rtcp(packets) => {
+                for packet in packets {
+                    self.step.sent_rtcp(packet.as_ref(), msg.now);
+                }
+            }
+            _ => {}
         }
         self.write.push_back(msg);
         Ok(())
