@@ -59,6 +59,8 @@ pub struct ServerHandle {
     state: ServerState,
     /// The built-in TURN server, when `[turn]` is set.
     turn: Option<confer_turn::TurnHandle>,
+    /// Webhook delivery, when `[webhooks]` has URLs.
+    webhooks: Option<crate::webhooks::Flush>,
     task: JoinHandle<()>,
 }
 
@@ -94,7 +96,7 @@ pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServeError>
     if let Some(turn) = &turn {
         state.set_turn_stats(turn.shared_stats());
     }
-    crate::webhooks::start(&state)?;
+    let webhooks = crate::webhooks::start(&state)?;
     // The media ports first: an ephemeral one is chosen here, once.
     state.media().sfu().start()?;
     let fingerprint = tls.as_ref().map(|t: &TlsIdentity| t.fingerprint.clone());
@@ -114,6 +116,7 @@ pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServeError>
         fingerprint,
         state,
         turn,
+        webhooks,
         task,
     })
 }
@@ -218,7 +221,9 @@ impl ServerHandle {
     }
 
     /// Graceful shutdown: every connection gets `Shutdown` and a close frame,
-    /// then the server stops (waiting at most a few seconds for stragglers).
+    /// then the server stops (waiting at most a few seconds for stragglers),
+    /// and the webhook events still queued are delivered (for `flush_ms`
+    /// at most).
     pub async fn shutdown(self) {
         tracing::info!(addr = %self.addr, "shutting down");
         self.state.begin_shutdown();
@@ -229,6 +234,9 @@ impl ServerHandle {
         if let Some(turn) = self.turn {
             turn.shutdown().await;
         }
+        if let Some(webhooks) = self.webhooks {
+            webhooks.run().await;
+        }
         tracing::info!("server stopped");
     }
 
@@ -237,8 +245,12 @@ impl ServerHandle {
         self.turn.as_ref()
     }
 
-    /// Waits until the server stops (after a shutdown begun elsewhere).
+    /// Waits until the server stops (after a shutdown begun elsewhere),
+    /// then flushes the webhook events still queued.
     pub async fn wait(self) {
         let _ = self.task.await;
+        if let Some(webhooks) = self.webhooks {
+            webhooks.run().await;
+        }
     }
 }

@@ -12,37 +12,44 @@ use hmac::{Hmac, Mac};
 use protocol::ClientMessage;
 use server::webhooks::{verify, VerifyError, WebhookEvent, WebhooksConfig, SIGNATURE_HEADER};
 use sha2::Sha256;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use test_support::{client, TestServer};
 
-/// What the receiver saw: attempts per event ID, and each taken request.
+/// What the receiver saw: attempts per event ID, and each taken request;
+/// and how many attempts of each event it refuses.
 #[derive(Default)]
 struct Seen {
     attempts: HashMap<String, u32>,
     taken: Vec<(String, Vec<u8>)>,
+    refuse: u32,
 }
 
 type Shared = Arc<Mutex<Seen>>;
 
-/// Refuses (503) the first two attempts of each event, takes the third.
+/// Refuses (503) the first `refuse` attempts of each event, takes the next.
 async fn receive(State(seen): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let event: WebhookEvent = serde_json::from_slice(&body).unwrap();
     let signature = headers[SIGNATURE_HEADER].to_str().unwrap().to_owned();
     let mut seen = seen.lock().unwrap();
     let attempts = seen.attempts.entry(event.id).or_default();
     *attempts += 1;
-    if *attempts <= 2 {
+    if *attempts <= seen.refuse {
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     seen.taken.push((signature, body.to_vec()));
     StatusCode::OK
 }
 
-/// The receiver's URL and what it saw.
-async fn receiver() -> (String, Shared) {
-    let seen = Shared::default();
+/// The URL of a receiver refusing the first `refuse` attempts of each
+/// event, and what it saw.
+async fn receiver(refuse: u32) -> (String, Shared) {
+    let seen = Shared::new(Mutex::new(Seen {
+        refuse,
+        ..Seen::default()
+    }));
     let app = axum::Router::new()
         .route("/hook", post(receive))
         .with_state(Arc::clone(&seen));
@@ -84,7 +91,7 @@ fn now_secs() -> u64 {
 
 #[tokio::test]
 async fn a_call_flow_reaches_a_flaky_receiver_once_per_event_signed() {
-    let (url, seen) = receiver().await;
+    let (url, seen) = receiver(2).await;
     let server = TestServer::start_with(|c| {
         c.webhooks = Some(WebhooksConfig {
             urls: vec![url],
@@ -222,4 +229,57 @@ async fn a_dead_receiver_costs_bounded_memory_and_counts_drops() {
     }
     drop(clients);
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_shutdown_delivers_the_events_still_queued_once_each() {
+    let (url, seen) = receiver(1).await;
+    let server = TestServer::start_with(|c| {
+        c.webhooks = Some(WebhooksConfig {
+            urls: vec![url],
+            // Every retry is due after the shutdown below has begun.
+            first_backoff_ms: 1_500,
+            flush_ms: 5_000,
+            ..WebhooksConfig::default()
+        });
+    })
+    .await;
+    let (mut a, _) = server.login("flush", "alice", true).await;
+    a.request(&client::publish_stream(1, "alice-cam")).await;
+    // room_started, user_joined, stream_published: each refused once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().attempts.len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "no first attempts");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen.lock().unwrap().taken.is_empty(),
+        "taken before shutdown"
+    );
+    let state = server.handle.state().clone();
+    server.shutdown().await;
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    let events: Vec<WebhookEvent> = seen
+        .taken
+        .iter()
+        .map(|(_, body)| serde_json::from_slice(body).unwrap())
+        .collect();
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    let ids: HashSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    eprintln!("delivered by the shutdown's flush: {names:?}");
+    assert_eq!(ids.len(), events.len(), "an event taken twice: {names:?}");
+    // Each on its second attempt: the retry came during the flush.
+    assert!(
+        seen.attempts.values().all(|n| *n == 2),
+        "{:?}",
+        seen.attempts
+    );
+    assert_eq!(seen.attempts.len(), events.len(), "{names:?}");
+    for want in ["room_started", "user_joined", "stream_published"] {
+        assert!(names.contains(&want), "{want} not in {names:?}");
+    }
+    let stats = state.metrics().webhooks();
+    assert_eq!(stats.delivered.load(Ordering::Relaxed), events.len() as u64);
+    assert_eq!(stats.dropped.load(Ordering::Relaxed), 0);
+    assert_eq!(stats.queued.load(Ordering::Relaxed), 0);
 }

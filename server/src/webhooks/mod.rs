@@ -10,6 +10,11 @@
 //! Memory is bounded: the hub hands events over through a bounded channel
 //! and each URL's queue holds at most `max_queued`; what does not fit is
 //! dropped and counted (`confer_webhook_events_total{outcome="dropped"}`).
+//!
+//! On a clean shutdown ([`Flush`], after the connections have closed)
+//! delivery goes on until every queue
+//! is empty, or for `flush_ms` at most; what is left then is dropped and
+//! counted.
 
 mod event;
 pub mod outbox;
@@ -19,15 +24,15 @@ pub use event::WebhookEvent;
 pub use sign::{sign, verify, VerifyError, DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER};
 
 use crate::activity::{Activity, ActivityListener};
-use crate::state::{shutdown_begun, ServerState};
+use crate::state::ServerState;
 use outbox::{Outbox, Outcome, Pending, Policy};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
 
 /// Events between the hub and the delivery task at most.
 const HANDOFF_CAPACITY: usize = 1024;
@@ -52,6 +57,8 @@ pub struct WebhooksConfig {
     pub first_backoff_ms: u64,
     /// How long one attempt may take.
     pub timeout_ms: u64,
+    /// How long a clean shutdown goes on delivering what is queued.
+    pub flush_ms: u64,
 }
 
 impl Default for WebhooksConfig {
@@ -64,6 +71,7 @@ impl Default for WebhooksConfig {
             max_attempts: policy.max_attempts,
             first_backoff_ms: 500,
             timeout_ms: 10_000,
+            flush_ms: 5_000,
         }
     }
 }
@@ -124,7 +132,8 @@ pub struct WebhookStats {
     pub retried: AtomicU64,
     /// Events given up after their last attempt, per URL.
     pub failed: AtomicU64,
-    /// Events dropped because a queue was full, per URL (or before any).
+    /// Events dropped because a queue was full, per URL (or before any),
+    /// or still queued when a shutdown's flush ended.
     pub dropped: AtomicU64,
     /// Events queued or in flight now, over every URL.
     pub queued: AtomicU64,
@@ -153,17 +162,36 @@ pub enum WebhookError {
     Client(String),
 }
 
+/// The running delivery task, flushed at shutdown.
+#[derive(Debug)]
+pub struct Flush {
+    deadline: oneshot::Sender<Instant>,
+    within: Duration,
+    task: JoinHandle<()>,
+}
+
+impl Flush {
+    /// Delivers what is queued (and what comes meanwhile) for `flush_ms`
+    /// at most, then stops the task.
+    pub async fn run(self) {
+        let deadline = Instant::now() + self.within;
+        let _ = self.deadline.send(deadline);
+        // The task stops at the deadline; the margin covers its last turn.
+        let _ = tokio::time::timeout(self.within + Duration::from_secs(1), self.task).await;
+    }
+}
+
 /// Starts delivering `state`'s room activity to the configured URLs (none
-/// configured: nothing). Runs until shutdown begins; what is still queued
-/// then is not delivered.
-pub fn start(state: &ServerState) -> Result<(), WebhookError> {
+/// configured: nothing). Runs until [`Flush::run`] (or until its
+/// [`Flush`] is dropped: then flushed as well).
+pub fn start(state: &ServerState) -> Result<Option<Flush>, WebhookError> {
     let Some(config) = state
         .config()
         .webhooks
         .clone()
         .filter(|w| !w.urls.is_empty())
     else {
-        return Ok(());
+        return Ok(None);
     };
     let client = http_client(Duration::from_millis(config.timeout_ms))?;
     let secrets = state
@@ -191,9 +219,15 @@ pub fn start(state: &ServerState) -> Result<(), WebhookError> {
             .map(|url| (Arc::from(url.as_str()), Outbox::new(config.policy())))
             .collect(),
     };
-    tokio::spawn(deliver.run(rx, state.shutdown_signal()));
+    let within = Duration::from_millis(config.flush_ms);
+    let (deadline, flush) = oneshot::channel();
+    let task = tokio::spawn(deliver.run(rx, flush, within));
     tracing::info!(urls = config.urls.len(), "webhooks on");
-    Ok(())
+    Ok(Some(Flush {
+        deadline,
+        within,
+        task,
+    }))
 }
 
 /// An HTTP client with rustls on the ring provider and the platform's
@@ -228,19 +262,36 @@ struct Delivery {
 type Attempted = (usize, String, bool);
 
 impl Delivery {
+    /// Delivers until the flush's deadline comes (sent on `flush`, or
+    /// `within` from when it is dropped) and everything queued by then
+    /// is delivered or cannot be before it.
     async fn run(
         mut self,
         mut events: mpsc::Receiver<WebhookEvent>,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        mut flush: oneshot::Receiver<Instant>,
+        within: Duration,
     ) {
         let mut attempts: JoinSet<Attempted> = JoinSet::new();
+        let mut deadline: Option<Instant> = None;
         loop {
+            if deadline.is_some() {
+                // Everything handed over so far is queued before judging.
+                while let Ok(event) = events.try_recv() {
+                    self.queue(&event);
+                }
+            }
             self.send_due(&mut attempts, Instant::now());
             let wake = self
                 .outboxes
                 .iter()
                 .filter_map(|(_, o)| o.poll_timeout())
                 .min();
+            if let Some(deadline) = deadline {
+                // Done when no attempt runs and none is due before the end.
+                if attempts.is_empty() && wake.is_none_or(|w| w >= deadline) {
+                    break;
+                }
+            }
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => self.queue(&event),
@@ -252,12 +303,27 @@ impl Delivery {
                     }
                 }
                 () = sleep_until(wake) => {}
-                () = shutdown_begun(&mut shutdown) => break,
+                at = &mut flush, if deadline.is_none() => {
+                    deadline = Some(at.unwrap_or_else(|_| Instant::now() + within));
+                }
+                () = sleep_until(deadline) => break,
             }
-            let queued: usize = self.outboxes.iter().map(|(_, o)| o.len()).sum();
-            self.stats.queued.store(queued as u64, Ordering::Relaxed);
+            self.count_queued();
         }
         attempts.abort_all();
+        let left: usize = self.outboxes.iter().map(|(_, o)| o.len()).sum();
+        if left > 0 {
+            tracing::warn!(left, "webhook events still queued at shutdown; dropped");
+            self.stats.dropped.fetch_add(left as u64, Ordering::Relaxed);
+        }
+        self.outboxes.clear();
+        self.count_queued();
+    }
+
+    /// Publishes how many events are queued or in flight.
+    fn count_queued(&self) {
+        let queued: usize = self.outboxes.iter().map(|(_, o)| o.len()).sum();
+        self.stats.queued.store(queued as u64, Ordering::Relaxed);
     }
 
     /// Queues `event` on every URL.
