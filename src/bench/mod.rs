@@ -14,21 +14,33 @@
 //!   check, login, negotiation), fan-out latency p50/p99 over every frame,
 //!   the mean player fps, and the server's CPU and RSS when it runs here
 //!   (`--server-pid`, or the one local `confer serve` on the URL's port).
+//! - Sessions start `--concurrency` at a time (a ramp, not a flood), a
+//!   room's players once its publishers are connected. A publish or play
+//!   that fails is counted (`publish_failed`, `play_failed`, the first
+//!   errors on stderr) and the bench goes on with the others.
+//! - Several nodes: `--entry URL` (repeated) spreads the first POSTs over
+//!   the nodes, as a load balancer would: the `i`-th session of room `r`
+//!   (publishers, then players) enters at node `(r + i) % nodes`. A node
+//!   that does not hold the room redirects (307) to the one that does,
+//!   followed at most 3 times (`redirects_followed`). Each node's CPU and
+//!   RSS is printed, and their sums.
 
 mod media;
 mod peer;
 mod report;
 
 use crate::admin::ApiArgs;
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use clap::Args;
 use media::Clip;
-use peer::{Counting, Session, Target};
-use report::{cpu_and_rss, percentile, proc_sample, PlayerStats};
+use peer::{Counting, SendTimes, Session, Target};
+use report::{cpu_and_rss, percentile, proc_sample, PlayerStats, ProcSample};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 /// Frames in the replayed loop (one keyframe each time round).
 const LOOP_FRAMES: u32 = 60;
@@ -36,6 +48,11 @@ const LOOP_FRAMES: u32 = 60;
 const WARMUP: Duration = Duration::from_secs(2);
 /// Lifetime of the bench's login tokens.
 const TOKEN_TTL_SECS: u64 = 3600;
+/// How long a publisher may take to connect before its room's players
+/// start anyway.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Errors printed on stderr (the rest are only counted).
+const ERRORS_SHOWN: usize = 5;
 
 /// Arguments of `confer bench`.
 #[derive(Args)]
@@ -54,10 +71,17 @@ pub(crate) struct BenchArgs {
     /// Seconds of media counted (after a 2 s warm-up).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// The server's pid, for its CPU and RSS (default: the one local
-    /// `confer serve` on the URL's port, if any).
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// Sessions started at once (the ramp).
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Nodes the rooms' POSTs go to first, round robin by room (http://
+    /// URLs; default: --server). Repeat for several nodes.
+    #[arg(long = "entry")]
+    entries: Vec<String>,
+    /// The server's pid, for its CPU and RSS; repeat for several nodes
+    /// (default: the one local `confer serve` on each entry's port).
+    #[arg(long = "server-pid")]
+    server_pids: Vec<u32>,
     /// Picture size of the loop (WxH).
     #[arg(long, default_value = "320x180")]
     size: String,
@@ -79,30 +103,86 @@ struct Played {
     stats: Arc<Mutex<PlayerStats>>,
 }
 
+/// A live publisher: its room, stream, and send times.
+struct Published {
+    room: usize,
+    stream_id: String,
+    sent: SendTimes,
+}
+
+/// What the sessions' start-up gave: who is live, and what failed.
+#[derive(Default)]
+struct Started {
+    sessions: Vec<(Session, String)>,
+    joins: Vec<Duration>,
+    redirects: usize,
+    failed: usize,
+    errors: Vec<String>,
+}
+
+impl Started {
+    fn add(&mut self, session: Session, token: String) {
+        self.joins.push(session.join);
+        self.redirects += session.redirects;
+        self.sessions.push((session, token));
+    }
+
+    fn fail(&mut self, what: &str, error: &anyhow::Error) {
+        self.failed += 1;
+        if self.errors.len() < ERRORS_SHOWN {
+            self.errors.push(format!("{what}: {error:#}"));
+        }
+    }
+}
+
+/// `host:port` of an http:// URL.
+fn authority_of(url: &str) -> anyhow::Result<String> {
+    let rest = url
+        .trim_end_matches('/')
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("{url}: the bench needs http:// URLs"))?;
+    Ok(rest.split('/').next().unwrap_or(rest).to_owned())
+}
+
 /// Runs the bench and prints its figures.
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let base = args.api.server().trim_end_matches('/');
-    let authority = base
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("--server must be an http:// URL"))?
-        .to_owned();
-    let port = authority
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse::<u16>().ok());
-    let pid = args
-        .server_pid
-        .or_else(|| port.and_then(report::find_server_pid));
-    let target = Target {
-        authority,
-        bind_ip: args.media_ip,
+    let api_authority = authority_of(args.api.server())?;
+    let entries = if args.entries.is_empty() {
+        vec![api_authority]
+    } else {
+        args.entries
+            .iter()
+            .map(|e| authority_of(e))
+            .collect::<anyhow::Result<Vec<_>>>()?
     };
+    let pids: Vec<(String, u32)> = if args.server_pids.is_empty() {
+        entries
+            .iter()
+            .filter_map(|a| {
+                let port = a.rsplit_once(':')?.1.parse().ok()?;
+                Some((a.clone(), report::find_server_pid(port)?))
+            })
+            .collect()
+    } else {
+        args.server_pids
+            .iter()
+            .map(|&pid| (format!("pid-{pid}"), pid))
+            .collect()
+    };
+    let targets: Vec<Target> = entries
+        .iter()
+        .map(|authority| Target {
+            authority: authority.clone(),
+            bind_ip: args.media_ip,
+        })
+        .collect();
     let (width, height) = args
         .size
         .split_once('x')
         .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
         .ok_or_else(|| anyhow!("--size must be WxH, e.g. 320x180"))?;
-    if args.rooms == 0 || args.publishers == 0 || args.seconds == 0 {
-        bail!("--rooms, --publishers and --seconds must be at least 1");
+    if args.rooms == 0 || args.publishers == 0 || args.seconds == 0 || args.concurrency == 0 {
+        bail!("--rooms, --publishers, --seconds and --concurrency must be at least 1");
     }
     let clip = Arc::new(Clip::encode(
         width,
@@ -114,81 +194,143 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let epoch = Instant::now();
     let window = Duration::from_secs(args.seconds);
     let stop = Arc::new(AtomicBool::new(false));
+    let api = Arc::new(args.api);
+    let gate = Arc::new(Semaphore::new(args.concurrency));
+    let ramp = Instant::now();
 
-    let mut joins = Vec::new();
-    let mut sessions: Vec<(Session, String)> = Vec::new();
-    let mut played = Vec::new();
+    // Publishers first, each held in the ramp until connected (or given up
+    // on), so no player waits on a publisher still negotiating.
+    let mut tasks = JoinSet::new();
     for r in 0..args.rooms {
-        let room = format!("bench-{r}");
-        let mut sent_times = Vec::new();
         for p in 0..args.publishers {
-            let user = format!("bench-{r}-pub-{p}");
-            let stream_id = format!("bench-{r}-cam-{p}");
-            let token = mint(&args.api, &user, &room, true).await?;
-            let (session, sent) = peer::publish(
-                &target,
-                &token,
-                &room,
-                &stream_id,
+            let (api, gate, clip, stop) = (
+                Arc::clone(&api),
+                Arc::clone(&gate),
                 Arc::clone(&clip),
-                epoch,
                 Arc::clone(&stop),
-            )
-            .await
-            .with_context(|| format!("publishing {stream_id}"))?;
-            joins.push(session.join);
-            sessions.push((session, token));
-            sent_times.push((stream_id, sent));
+            );
+            let target = targets[(r + p) % targets.len()].clone();
+            tasks.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                let room = format!("bench-{r}");
+                let user = format!("bench-{r}-pub-{p}");
+                let stream_id = format!("bench-{r}-cam-{p}");
+                let started = async {
+                    let token = mint(&api, &user, &room, true).await?;
+                    let (mut session, sent) =
+                        peer::publish(&target, &token, &room, &stream_id, clip, epoch, stop)
+                            .await?;
+                    if !session.connected(CONNECT_TIMEOUT).await {
+                        session.end(&token).await;
+                        bail!("not connected within {CONNECT_TIMEOUT:?}");
+                    }
+                    anyhow::Ok((session, token, sent))
+                }
+                .await;
+                (r, stream_id, started)
+            });
         }
-        for k in 0..args.players {
-            let user = format!("bench-{r}-play-{k}");
-            let token = mint(&args.api, &user, &room, false).await?;
-            for (stream_id, sent) in &sent_times {
-                let stats = Arc::new(Mutex::new(PlayerStats::default()));
-                let counting = Counting {
-                    clip: Arc::clone(&clip),
-                    sent: Arc::clone(sent),
-                    epoch,
-                    stats: Arc::clone(&stats),
-                };
-                // One WHEP session per stream: a user ID per stream played
-                // (a second login of a user replaces the first).
-                let viewer = format!("{user}-{stream_id}");
-                let token = if args.publishers == 1 {
-                    token.clone()
-                } else {
-                    mint(&args.api, &viewer, &room, false).await?
-                };
-                let session = peer::play(&target, &token, &room, stream_id, counting)
-                    .await
-                    .with_context(|| format!("playing {stream_id} as {viewer}"))?;
-                joins.push(session.join);
-                sessions.push((session, token));
-                played.push(Played {
-                    user: user.clone(),
-                    stream_id: stream_id.clone(),
-                    stats,
+    }
+    let mut publishers = Started::default();
+    let mut live: Vec<Published> = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (room, stream_id, started) = joined?;
+        match started {
+            Ok((session, token, sent)) => {
+                publishers.add(session, token);
+                live.push(Published {
+                    room,
+                    stream_id,
+                    sent,
                 });
             }
+            Err(e) => publishers.fail(&format!("publishing {stream_id}"), &e),
         }
+    }
+
+    // Then every player of every live stream.
+    let mut tasks = JoinSet::new();
+    for published in &live {
+        let r = published.room;
+        for k in 0..args.players {
+            // One WHEP session per stream: a user ID per stream played
+            // (a second login of a user replaces the first).
+            let user = format!("bench-{r}-play-{k}");
+            let viewer = if args.publishers == 1 {
+                user.clone()
+            } else {
+                format!("{user}-{}", published.stream_id)
+            };
+            let stats = Arc::new(Mutex::new(PlayerStats::default()));
+            let counting = Counting {
+                clip: Arc::clone(&clip),
+                sent: Arc::clone(&published.sent),
+                epoch,
+                stats: Arc::clone(&stats),
+            };
+            let (api, gate) = (Arc::clone(&api), Arc::clone(&gate));
+            let target = targets[(r + args.publishers + k) % targets.len()].clone();
+            let stream_id = published.stream_id.clone();
+            tasks.spawn(async move {
+                let _permit = gate.acquire_owned().await;
+                let room = format!("bench-{r}");
+                let started = async {
+                    let token = mint(&api, &viewer, &room, false).await?;
+                    let session = peer::play(&target, &token, &room, &stream_id, counting).await?;
+                    anyhow::Ok((session, token))
+                }
+                .await;
+                let played = Played {
+                    user,
+                    stream_id,
+                    stats,
+                };
+                (played, viewer, started)
+            });
+        }
+    }
+    let mut players = Started::default();
+    let mut played = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (p, viewer, started) = joined?;
+        match started {
+            Ok((session, token)) => {
+                players.add(session, token);
+                played.push(p);
+            }
+            Err(e) => players.fail(&format!("playing {} as {viewer}", p.stream_id), &e),
+        }
+    }
+    let ramp = ramp.elapsed();
+    for error in publishers.errors.iter().chain(&players.errors) {
+        eprintln!("bench: {error}");
     }
 
     tokio::time::sleep(WARMUP).await;
     for p in &played {
         *lock(&p.stats) = PlayerStats::default();
     }
-    let before = pid.and_then(proc_sample);
+    let sample = |pids: &[(String, u32)]| -> Vec<Option<ProcSample>> {
+        pids.iter().map(|&(_, pid)| proc_sample(pid)).collect()
+    };
+    let before = sample(&pids);
+    let bench_before = proc_sample(std::process::id());
     let started = Instant::now();
     tokio::time::sleep(window).await;
     let measured = started.elapsed();
-    let after = pid.and_then(proc_sample);
+    let after = sample(&pids);
+    let bench_after = proc_sample(std::process::id());
 
     let mut all_latencies = Vec::new();
     let mut fps_sum = 0.0;
+    let mut silent = 0;
     for p in &played {
         let mut stats = lock(&p.stats);
         let fps = stats.fps(measured);
         fps_sum += fps;
+        if stats.frames == 0 {
+            silent += 1;
+        }
         let kbps = stats.kbps(measured);
         let p50 = percentile(&mut stats.latencies_us, 50.0).map_or(-1.0, ms);
         let p99 = percentile(&mut stats.latencies_us, 99.0).map_or(-1.0, ms);
@@ -198,13 +340,24 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
         all_latencies.extend_from_slice(&stats.latencies_us);
     }
-    let mut join_us: Vec<u64> = joins
+    let mut join_us: Vec<u64> = publishers
+        .joins
         .iter()
+        .chain(&players.joins)
         .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
         .collect();
     println!("bench_rooms {}", args.rooms);
-    println!("bench_publishers {}", args.rooms * args.publishers);
+    println!("bench_entry_nodes {}", targets.len());
+    println!("bench_publishers {}", publishers.sessions.len());
     println!("bench_players {}", played.len());
+    println!("publish_failed {}", publishers.failed);
+    println!("play_failed {}", players.failed);
+    println!("players_without_frames {silent}");
+    println!(
+        "redirects_followed {}",
+        publishers.redirects + players.redirects
+    );
+    println!("ramp_s {:.1}", ramp.as_secs_f64());
     println!(
         "join_p50_ms {:.1}",
         percentile(&mut join_us, 50.0).map_or(-1.0, ms)
@@ -225,18 +378,38 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "player_fps_mean {:.1}",
         fps_sum / played.len().max(1) as f64
     );
-    match (before, after) {
-        (Some(before), Some(after)) => {
+    let (mut cpu_sum, mut rss_sum, mut nodes) = (0.0, 0.0, 0);
+    for ((name, _), (before, after)) in pids.iter().zip(before.into_iter().zip(after)) {
+        if let (Some(before), Some(after)) = (before, after) {
             let (cpu, rss) = cpu_and_rss(before, after, measured);
-            println!("server_cpu_percent {cpu:.1}");
-            println!("server_rss_mb {rss:.1}");
+            println!("node {name} cpu_percent {cpu:.1} rss_mb {rss:.1}");
+            cpu_sum += cpu;
+            rss_sum += rss;
+            nodes += 1;
         }
-        _ => println!("server_cpu_percent n/a (not a local process; --server-pid)"),
+    }
+    if nodes > 0 {
+        println!("server_nodes {nodes}");
+        println!("server_cpu_percent {cpu_sum:.1}");
+        println!("server_rss_mb {rss_sum:.1}");
+    } else {
+        println!("server_cpu_percent n/a (not a local process; --server-pid)");
+    }
+    if let (Some(before), Some(after)) = (bench_before, bench_after) {
+        let (cpu, rss) = cpu_and_rss(before, after, measured);
+        println!("bench_cpu_percent {cpu:.1}");
+        println!("bench_rss_mb {rss:.1}");
     }
     stop.store(true, Ordering::Relaxed);
-    for (session, token) in sessions {
-        session.end(&target, &token).await;
+    let mut ends = JoinSet::new();
+    for (session, token) in publishers.sessions.into_iter().chain(players.sessions) {
+        let gate = Arc::clone(&gate);
+        ends.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            session.end(&token).await;
+        });
     }
+    while ends.join_next().await.is_some() {}
     Ok(())
 }
 

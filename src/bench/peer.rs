@@ -1,6 +1,9 @@
 //! The bench's WebRTC ends: a WHIP publisher replaying the encoded loop and
 //! a WHEP player that counts what arrives (webrtc-rs with the media profile
-//! the SDK and the SFU share), and their HTTP exchanges.
+//! the SDK and the SFU share), and their HTTP exchanges. A POST answered
+//! with a redirect (307/308: the room lives on another node) is sent again
+//! to the `Location`, at most [`MAX_REDIRECTS`] times; the session's
+//! resource is then on that node.
 
 use super::media::{Clip, Depacketizer};
 use super::report::PlayerStats;
@@ -19,21 +22,25 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCSessionDescription,
-    SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCPeerConnectionState,
+    RTCSessionDescription, SettingEngineBuilder,
 };
 
 /// How long an HTTP exchange may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
+/// The most redirects one POST follows.
+pub(crate) const MAX_REDIRECTS: usize = 3;
 
 /// Where the server is and where media binds.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
-    /// `host:port` of the server's HTTP listener (plain http).
+    /// `host:port` of the server's HTTP listener (plain http) the POSTs go
+    /// to first (the entry node).
     pub(crate) authority: String,
     /// The local address media sockets bind to.
     pub(crate) bind_ip: IpAddr,
@@ -42,15 +49,29 @@ pub(crate) struct Target {
 /// A WHIP or WHEP session: its peer connection and resource.
 pub(crate) struct Session {
     pc: Arc<dyn PeerConnection>,
+    /// `host:port` of the node holding the resource.
+    authority: String,
     location: String,
-    /// How long the POST took (token check, login, negotiation).
+    connected: watch::Receiver<bool>,
+    /// How long the POST took (token check, login, negotiation), redirects
+    /// included.
     pub(crate) join: Duration,
+    /// Redirects followed to reach the room's node.
+    pub(crate) redirects: usize,
 }
 
 impl Session {
+    /// Whether the peer connection is (or becomes, within `within`)
+    /// connected.
+    pub(crate) async fn connected(&mut self, within: Duration) -> bool {
+        tokio::time::timeout(within, self.connected.wait_for(|up| *up))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
     /// Ends the resource (`DELETE`) and closes the connection.
-    pub(crate) async fn end(self, target: &Target, token: &str) {
-        let _ = http(target, Method::DELETE, &self.location, token, None).await;
+    pub(crate) async fn end(self, token: &str) {
+        let _ = http(&self.authority, Method::DELETE, &self.location, token, None).await;
         let _ = self.pc.close().await;
     }
 }
@@ -70,7 +91,7 @@ pub(crate) async fn publish(
     epoch: Instant,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<(Session, SendTimes)> {
-    let pc = connection(target, Arc::new(NoEvents)).await?;
+    let (pc, connected) = connection(target, None).await?;
     let ssrc: u32 = rand::random();
     let track = Arc::new(TrackLocalStaticSample::new(
         Instant::now(),
@@ -92,7 +113,14 @@ pub(crate) async fn publish(
     let sender = pc
         .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
         .await?;
-    let session = negotiate(target, pc, &format!("/whip/{room}/{stream_id}"), token).await?;
+    let session = negotiate(
+        target,
+        pc,
+        connected,
+        &format!("/whip/{room}/{stream_id}"),
+        token,
+    )
+    .await?;
     let params = sender.get_parameters().await?;
     let payload_type = params
         .rtp_parameters
@@ -138,7 +166,7 @@ pub(crate) async fn play(
     stream_id: &str,
     counting: Counting,
 ) -> anyhow::Result<Session> {
-    let pc = connection(target, Arc::new(counting)).await?;
+    let (pc, connected) = connection(target, Some(counting)).await?;
     pc.add_transceiver_from_kind(
         RtpCodecKind::Video,
         Some(RTCRtpTransceiverInit {
@@ -147,7 +175,14 @@ pub(crate) async fn play(
         }),
     )
     .await?;
-    negotiate(target, pc, &format!("/whep/{room}/{stream_id}"), token).await
+    negotiate(
+        target,
+        pc,
+        connected,
+        &format!("/whep/{room}/{stream_id}"),
+        token,
+    )
+    .await
 }
 
 /// What a player counts into, and how it recognises frames.
@@ -163,13 +198,25 @@ pub(crate) struct Counting {
     pub(crate) stats: Arc<Mutex<PlayerStats>>,
 }
 
+/// A connection's events: its state, and (players) its tracks counted.
+struct Events {
+    connected: watch::Sender<bool>,
+    counting: Option<Counting>,
+}
+
 #[async_trait::async_trait]
-impl PeerConnectionEventHandler for Counting {
+impl PeerConnectionEventHandler for Events {
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        self.connected
+            .send_replace(state == RTCPeerConnectionState::Connected);
+    }
+
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         // Read in a task of its own: the connection's events wait for
         // this callback to return.
-        let counting = self.clone();
-        tokio::spawn(async move { counting.count(track).await });
+        if let Some(counting) = self.counting.clone() {
+            tokio::spawn(async move { counting.count(track).await });
+        }
     }
 }
 
@@ -204,14 +251,15 @@ impl Counting {
     }
 }
 
-struct NoEvents;
-
-impl PeerConnectionEventHandler for NoEvents {}
-
 async fn connection(
     target: &Target,
-    handler: Arc<dyn PeerConnectionEventHandler>,
-) -> anyhow::Result<Arc<dyn PeerConnection>> {
+    counting: Option<Counting>,
+) -> anyhow::Result<(Arc<dyn PeerConnection>, watch::Receiver<bool>)> {
+    let (connected, watching) = watch::channel(false);
+    let handler = Arc::new(Events {
+        connected,
+        counting,
+    });
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .build();
@@ -223,13 +271,15 @@ async fn connection(
         .with_udp_addrs(vec![SocketAddr::new(target.bind_ip, 0)])
         .build()
         .await?;
-    Ok(Arc::new(pc))
+    Ok((Arc::new(pc), watching))
 }
 
-/// Offers, POSTs the offer to `path`, applies the answer.
+/// Offers, POSTs the offer to `path` (following redirects), applies the
+/// answer.
 async fn negotiate(
     target: &Target,
     pc: Arc<dyn PeerConnection>,
+    connected: watch::Receiver<bool>,
     path: &str,
     token: &str,
 ) -> anyhow::Result<Session> {
@@ -241,37 +291,78 @@ async fn negotiate(
         .ok_or_else(|| anyhow!("no local description"))?
         .sdp;
     let started = Instant::now();
-    let (status, location, body) = http(target, Method::POST, path, token, Some(sdp)).await?;
+    let mut authority = target.authority.clone();
+    let mut path = path.to_owned();
+    let mut redirects = 0;
+    let answered = loop {
+        let (status, location, body) =
+            http(&authority, Method::POST, &path, token, Some(sdp.clone())).await?;
+        match (status, location) {
+            (307 | 308, Some(location)) if redirects < MAX_REDIRECTS => {
+                (authority, path) = redirected(&authority, &location)?;
+                redirects += 1;
+            }
+            (201, Some(location)) => break Ok((location, body)),
+            (201, None) => break Err(anyhow!("POST {path}: no Location")),
+            (status, _) => break Err(anyhow!("POST {authority}{path}: HTTP {status}: {body}")),
+        }
+    };
     let join = started.elapsed();
-    if status != 201 {
-        let _ = pc.close().await;
-        bail!("POST {path}: HTTP {status}: {body}");
-    }
-    let location = location.ok_or_else(|| anyhow!("POST {path}: no Location"))?;
+    let (location, body) = match answered {
+        Ok(answered) => answered,
+        Err(e) => {
+            let _ = pc.close().await;
+            return Err(e);
+        }
+    };
     pc.set_remote_description(RTCSessionDescription::answer(body)?)
         .await?;
-    Ok(Session { pc, location, join })
+    Ok(Session {
+        pc,
+        authority,
+        location,
+        connected,
+        join,
+        redirects,
+    })
+}
+
+/// Where a redirect from `authority` to `location` leads: (authority,
+/// path and query). Plain http only, as the bench's own target.
+fn redirected(authority: &str, location: &str) -> anyhow::Result<(String, String)> {
+    if location.starts_with('/') {
+        return Ok((authority.to_owned(), location.to_owned()));
+    }
+    let rest = location
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("redirect to {location}: only http:// is followed"))?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if host.is_empty() {
+        bail!("redirect to {location}: no host");
+    }
+    let path = if path.is_empty() { "/" } else { path };
+    Ok((host.to_owned(), path.to_owned()))
 }
 
 /// One HTTP/1.1 exchange: (status, Location, body).
 async fn http(
-    target: &Target,
+    authority: &str,
     method: Method,
     path: &str,
     token: &str,
     sdp: Option<String>,
 ) -> anyhow::Result<(u16, Option<String>, String)> {
     let exchange = async {
-        let stream = tokio::net::TcpStream::connect(&target.authority)
+        let stream = tokio::net::TcpStream::connect(authority)
             .await
-            .with_context(|| format!("connecting to {}", target.authority))?;
+            .with_context(|| format!("connecting to {authority}"))?;
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(conn);
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(header::HOST, &target.authority)
+            .header(header::HOST, authority)
             .header(header::AUTHORIZATION, format!("Bearer {token}"));
         if sdp.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/sdp");
@@ -299,4 +390,24 @@ async fn http(
 /// Microseconds since `epoch`.
 fn micros_since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_lead_to_the_location_node() {
+        let to = |l| redirected("127.0.0.1:1", l).ok();
+        assert_eq!(
+            to("http://127.0.0.1:2/whip/r/s?layer=low"),
+            Some(("127.0.0.1:2".to_owned(), "/whip/r/s?layer=low".to_owned()))
+        );
+        assert_eq!(
+            to("/whep/r/s"),
+            Some(("127.0.0.1:1".to_owned(), "/whep/r/s".to_owned()))
+        );
+        assert_eq!(to("https://h:3/whip/r/s"), None, "plain http only");
+        assert_eq!(to("http:///x"), None);
+    }
 }

@@ -12,6 +12,10 @@
 //! - `DELETE <Location>` ends the session (the room gets the stream and
 //!   user Delete); `PATCH` answers 405 (no trickle ICE or ICE restart: the
 //!   answer carries every candidate); `OPTIONS` answers CORS preflights.
+//! - Several nodes (`--redis`): a POST for a room pinned to another node is
+//!   answered `307 Temporary Redirect` to the same path on that node (RFC
+//!   9725 section 4.5), once the token is checked; the client POSTs again
+//!   there, and the resource lives on that node.
 //! - Refusals are the server API's JSON `{code, name, message}` with the
 //!   status [`status_of`] gives: 401 bad token, 403 wrong room or
 //!   privilege, 404 unknown stream, 400 bad IDs or SDP, 413 a body over
@@ -28,12 +32,13 @@ mod session;
 pub use refusal::{status_of, Refused};
 pub use sdp::{check_offer, with_candidates, OfferError};
 
+use crate::nodes::Placement;
 use crate::sfu::StreamKey;
 use crate::state::ServerState;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
@@ -125,6 +130,8 @@ struct PlayQuery {
 /// What a POST asks for, from its path and query.
 struct Asked {
     kind: Kind,
+    /// The request's path and query (the same on another node).
+    uri: Uri,
     room_id: String,
     stream_id: String,
     /// WHEP's simulcast cap.
@@ -143,11 +150,13 @@ async fn whip(
     State(state): State<ServerState>,
     Extension(resources): Extension<Arc<Resources>>,
     Path((room_id, stream_id)): Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let asked = Asked {
         kind: Kind::Whip,
+        uri,
         room_id,
         stream_id,
         layer: VideoLayer::High,
@@ -162,6 +171,7 @@ async fn whep(
     Extension(resources): Extension<Arc<Resources>>,
     Path((room_id, stream_id)): Path<(String, String)>,
     query: Result<Query<PlayQuery>, QueryRejection>,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -170,6 +180,7 @@ async fn whep(
     };
     let asked = Asked {
         kind: Kind::Whep,
+        uri,
         room_id,
         stream_id,
         layer: query.layer.unwrap_or_default(),
@@ -180,7 +191,7 @@ async fn whep(
 }
 
 /// The checks both POSTs share, in order: IDs, content type, body size,
-/// SDP shape, token; then the session.
+/// SDP shape, token, the room's node; then the session.
 async fn start(
     state: &ServerState,
     resources: &Arc<Resources>,
@@ -190,6 +201,7 @@ async fn start(
 ) -> Result<Response, Refused> {
     let Asked {
         kind,
+        uri,
         room_id,
         stream_id,
         layer,
@@ -211,6 +223,17 @@ async fn start(
     let caller = caller(state, headers, room.as_str())?;
     if kind == Kind::Whip && !caller.may_publish {
         return Err(Refused(ErrorCode::TokenNoPublishPrivilege));
+    }
+    // Only a caller with a valid token learns where the room is.
+    if let Some(node) = state.node() {
+        match node.place(caller.app_id, room.as_str()).await {
+            Ok(Placement::Here) => {}
+            Ok(Placement::Elsewhere(url)) => return redirect(&url, &uri),
+            Err(error) => {
+                tracing::warn!(%error, "room store failed");
+                return Err(Refused(ErrorCode::Internal));
+            }
+        }
     }
     let key = StreamKey {
         app_id: caller.app_id,
@@ -436,6 +459,39 @@ async fn delete(
     response
 }
 
+/// `307 Temporary Redirect` to the same path and query on the node whose
+/// signaling URL is `node_url` (`ws://host:port/ws` -> `http://host:port`).
+fn redirect(node_url: &str, uri: &Uri) -> Result<Response, Refused> {
+    let origin = http_origin(node_url).ok_or_else(|| {
+        tracing::warn!(node_url, "a node URL without a ws:// or wss:// origin");
+        Refused(ErrorCode::Internal)
+    })?;
+    let to = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let location = HeaderValue::from_str(&format!("{origin}{to}"))
+        .map_err(|_| Refused(ErrorCode::Internal))?;
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    let h = response.headers_mut();
+    h.insert(header::LOCATION, location);
+    cors(h);
+    Ok(response)
+}
+
+/// The HTTP origin of a node's signaling URL: `ws` becomes `http`, `wss`
+/// becomes `https`, the path is dropped.
+fn http_origin(node_url: &str) -> Option<String> {
+    let (scheme, rest) = node_url.split_once("://")?;
+    let scheme = match scheme {
+        "ws" => "http",
+        "wss" => "https",
+        _ => return None,
+    };
+    let authority = rest
+        .split(['/', '?', '#'])
+        .next()
+        .filter(|a| !a.is_empty())?;
+    Some(format!("{scheme}://{authority}"))
+}
+
 /// `PATCH` (trickle ICE, ICE restart) and `POST` on a resource.
 async fn not_allowed() -> Response {
     let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
@@ -490,4 +546,35 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_url_gives_its_http_origin() {
+        let origin = http_origin;
+        assert_eq!(
+            origin("ws://127.0.0.1:7880/ws").as_deref(),
+            Some("http://127.0.0.1:7880")
+        );
+        assert_eq!(
+            origin("wss://sfu.example.com/ws?x=1").as_deref(),
+            Some("https://sfu.example.com")
+        );
+        assert_eq!(origin("http://h/ws"), None);
+        assert_eq!(origin("ws:///ws"), None);
+    }
+
+    #[test]
+    fn a_redirect_keeps_the_path_and_query() {
+        let uri: Uri = "/whep/r/s?layer=low".parse().expect("a URI");
+        let response = redirect("ws://10.0.0.2:9000/ws", &uri).expect("a redirect");
+        assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "http://10.0.0.2:9000/whep/r/s?layer=low"
+        );
+    }
 }
