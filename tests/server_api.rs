@@ -2,14 +2,19 @@
 //! real SDK engines: every call without a valid admin token is refused
 //! with its code; lists show what is in the rooms; a kick, a room close, a
 //! server mute and a server message reach the clients as the SDK's events;
-//! the `confer` CLI drives it.
+//! the `confer` CLI drives it. With two nodes on one real Redis, the API
+//! of either node sees and acts on the rooms of both, and a user logging
+//! in on one node is kicked out of the other.
 
 use media_core::{Event, RemoteDeviceState, RoomState, RoomStateChangedReason, UpdateType};
 use protocol::token::{Privileges, TokenClaims};
 use protocol::ErrorCode;
+use protocol::{RoomEvent, ServerMessage};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::Duration;
+use test_support::client::Client;
+use test_support::cluster::Redis;
 use test_support::{one_way_call, unix_now, Peer, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -91,6 +96,17 @@ async fn call(server: &TestServer, method: &str, body: Value) -> Value {
     let a = post(server, method, Some(&admin(server)), body).await;
     assert_eq!(a.status, 200, "{method}: {}", a.body);
     a.body
+}
+
+/// The user IDs `list_users` answers for `room`, in its order.
+async fn user_ids(server: &TestServer, room: &str) -> Vec<String> {
+    let users = call(server, "list_users", json!({ "room_id": room })).await;
+    users["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|u| u["user_id"].as_str().map(str::to_owned))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,14 +292,7 @@ async fn lists_messages_kicks_and_closes_reach_the_sdk() {
             {"room_id": "room-2", "users": 1, "streams": 0},
         ]})
     );
-    let users = call(&server, "list_users", json!({"room_id": "room-1"})).await;
-    let ids: Vec<&str> = users["users"]
-        .as_array()
-        .expect("users")
-        .iter()
-        .filter_map(|u| u["user_id"].as_str())
-        .collect();
-    assert_eq!(ids, ["a", "b", "c"]);
+    assert_eq!(user_ids(&server, "room-1").await, ["a", "b", "c"]);
     let streams = call(&server, "list_streams", json!({"room_id": "room-1"})).await;
     assert_eq!(streams["streams"][0]["stream_id"], "a-cam");
     assert_eq!(streams["streams"][0]["user"]["user_id"], "a");
@@ -567,4 +576,147 @@ async fn minted_tokens_log_in_where_they_say() {
         (none.status, none.code()),
         (400, u64::from(ErrorCode::InvalidUserId.code()))
     );
+}
+
+/// Two in-process nodes of one app on `redis` (2 s leases).
+async fn two_nodes(redis: &Redis) -> (TestServer, TestServer) {
+    let nodes = server::nodes::NodesConfig {
+        redis_url: redis.url(),
+        public_url: None,
+        lease_ms: 2_000,
+    };
+    let first_nodes = nodes.clone();
+    let a = TestServer::start_with(|c| c.nodes = Some(first_nodes)).await;
+    let app = a.app.clone();
+    let b = TestServer::start_with(|c| {
+        c.apps = vec![app];
+        c.nodes = Some(nodes);
+    })
+    .await;
+    (a, b)
+}
+
+/// The next message other than heartbeat acks and room events.
+async fn next_notice(client: &mut Client) -> ServerMessage {
+    client
+        .recv_until(|m| {
+            !matches!(
+                m,
+                ServerMessage::HeartbeatAck { .. } | ServerMessage::Event(_)
+            )
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn either_node_lists_and_acts_on_the_other_nodes_rooms() {
+    let Some(redis) = Redis::start("either_node_lists_and_acts_on_the_other_nodes_rooms").await
+    else {
+        return;
+    };
+    let (a, b) = two_nodes(&redis).await;
+    // "on-a" is pinned to node a, "on-b" to node b.
+    let (mut u1, _) = a.login("on-a", "u1", true).await;
+    let (mut u2, _) = a.login("on-a", "u2", true).await;
+    let (_u3, _) = b.login("on-b", "u3", true).await;
+    for node in [&a, &b] {
+        let rooms = call(node, "list_rooms", json!({})).await;
+        assert_eq!(
+            rooms,
+            json!({"rooms": [
+                {"room_id": "on-a", "users": 2, "streams": 0},
+                {"room_id": "on-b", "users": 1, "streams": 0},
+            ]})
+        );
+    }
+    // Through node b: the users of a's room, a message and a kick there.
+    assert_eq!(user_ids(&b, "on-a").await, ["u1", "u2"]);
+    call(&b, "list_streams", json!({"room_id": "on-a"})).await;
+    call(
+        &b,
+        "send_message",
+        json!({"room_id": "on-a", "text": "hello from b"}),
+    )
+    .await;
+    let heard = u1
+        .recv_until(|m| {
+            matches!(m, ServerMessage::Event(e)
+                if matches!(&e.event, RoomEvent::Broadcast { message } if message.text == "hello from b"))
+        })
+        .await;
+    assert!(matches!(heard, ServerMessage::Event(_)));
+    call(&b, "kick_user", json!({"room_id": "on-a", "user_id": "u2"})).await;
+    match next_notice(&mut u2).await {
+        ServerMessage::Kicked { code, .. } => assert_eq!(code, ErrorCode::KickedByServer),
+        other => panic!("expected Kicked, got {other:?}"),
+    }
+    // A room no node holds, and a user not in a's room: 404 with their codes.
+    let token = admin(&b);
+    let none = post(
+        &b,
+        "close_room",
+        Some(&token),
+        json!({"room_id": "nowhere"}),
+    )
+    .await;
+    assert_eq!(
+        (none.status, none.code()),
+        (404, u64::from(ErrorCode::RoomNotFound.code()))
+    );
+    let nobody = post(
+        &b,
+        "kick_user",
+        Some(&token),
+        json!({"room_id": "on-a", "user_id": "nobody"}),
+    )
+    .await;
+    assert_eq!(
+        (nobody.status, nobody.code()),
+        (404, u64::from(ErrorCode::UserNotFound.code()))
+    );
+    // Closing a's room through b.
+    let closed = call(&b, "close_room", json!({"room_id": "on-a"})).await;
+    assert_eq!(closed, json!({"removed": 1}));
+    match next_notice(&mut u1).await {
+        ServerMessage::Kicked { code, .. } => assert_eq!(code, ErrorCode::RoomClosed),
+        other => panic!("expected Kicked, got {other:?}"),
+    }
+    let rooms = call(&a, "list_rooms", json!({})).await;
+    assert_eq!(
+        rooms,
+        json!({"rooms": [{"room_id": "on-b", "users": 1, "streams": 0}]})
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_on_another_node_kicks_the_users_first_session_out() {
+    let Some(redis) =
+        Redis::start("a_login_on_another_node_kicks_the_users_first_session_out").await
+    else {
+        return;
+    };
+    let (a, b) = two_nodes(&redis).await;
+    let (mut first, _) = a.login("room-a", "dup", true).await;
+    let (_other, _) = b.login("room-b", "other", true).await;
+    // The same user, another room, on node b.
+    let (second, _) = b.login("room-b", "dup", true).await;
+    match next_notice(&mut first).await {
+        ServerMessage::Kicked { code, .. } => assert_eq!(code, ErrorCode::KickedOut),
+        other => panic!("expected Kicked, got {other:?}"),
+    }
+    // The first session is gone from a's room (the room with it); the
+    // second stays.
+    let rooms = call(&a, "list_rooms", json!({})).await;
+    assert_eq!(
+        rooms,
+        json!({"rooms": [{"room_id": "room-b", "users": 2, "streams": 0}]})
+    );
+    let mut ids = user_ids(&a, "room-b").await;
+    ids.sort();
+    assert_eq!(ids, ["dup", "other"]);
+    drop(second);
+    a.shutdown().await;
+    b.shutdown().await;
 }

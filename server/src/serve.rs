@@ -92,6 +92,7 @@ pub async fn start(mut config: ServerConfig) -> Result<ServerHandle, ServeError>
     };
     if let Some(node) = state.node() {
         tokio::spawn(Arc::clone(node).run_lease(state.clone()));
+        tokio::spawn(Arc::clone(node).run_kicks(state.clone()));
     }
     if let Some(turn) = &turn {
         state.set_turn_stats(turn.shared_stats());

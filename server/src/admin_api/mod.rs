@@ -2,7 +2,9 @@
 //! listener, Twirp-style: `POST /api/v1/{method}` with a JSON body and
 //! `Authorization: Bearer <admin token>` (a JWT with `admin: true` signed
 //! with the app's server secret: `confer admin-token`, or any JWT library).
-//! A call acts on the rooms of the token's app on this server.
+//! A call acts on the rooms of the token's app; with several nodes
+//! (`--redis`), on every node's ([`forward`]: `list_rooms` merges them, a
+//! room call goes to the room's node).
 //!
 //! Methods ([`types`] has the bodies): `list_rooms`, `list_users`,
 //! `list_streams`, `kick_user` (the client gets `Kicked` with
@@ -18,6 +20,7 @@
 
 mod auth;
 pub(crate) use auth::bearer;
+mod forward;
 pub mod types;
 
 use crate::hub::Muted;
@@ -80,16 +83,28 @@ async fn call(
         Ok(body) => body,
         Err(_) => return error((StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::MessageTooLarge)),
     };
+    // A call from another node is answered from this node alone.
+    let from_peer = headers.contains_key(forward::FORWARDED);
     let result = match name.as_str() {
-        "list_rooms" => list_rooms(&state, app_id, &body),
-        "list_users" => list_users(&state, app_id, &body),
-        "list_streams" => list_streams(&state, app_id, &body),
-        "kick_user" => kick_user(&state, app_id, &body).await,
-        "mute_stream" => mute_stream(&state, app_id, &body),
-        "close_room" => close_room(&state, app_id, &body).await,
-        "send_message" => send_message(&state, app_id, &body),
+        "list_rooms" => list_rooms(&state, app_id, &body, &headers, from_peer).await,
         "mint_token" => mint_token(&state, app_id, &body, now_unix),
-        _ => Err((StatusCode::NOT_FOUND, ErrorCode::ApiNotFound)),
+        room_call => {
+            let here = match room_call {
+                "list_users" => list_users(&state, app_id, &body),
+                "list_streams" => list_streams(&state, app_id, &body),
+                "kick_user" => kick_user(&state, app_id, &body).await,
+                "mute_stream" => mute_stream(&state, app_id, &body),
+                "close_room" => close_room(&state, app_id, &body).await,
+                "send_message" => send_message(&state, app_id, &body),
+                _ => Err((StatusCode::NOT_FOUND, ErrorCode::ApiNotFound)),
+            };
+            match here {
+                Err((_, ErrorCode::RoomNotFound)) if !from_peer => {
+                    forward::to_owner(&state, app_id, room_call, &headers, &body).await
+                }
+                other => other,
+            }
+        }
     };
     match result {
         Ok(response) => response,
@@ -100,11 +115,17 @@ async fn call(
     }
 }
 
-fn list_rooms(state: &ServerState, app_id: u32, body: &Bytes) -> Result<Response, Refused> {
+async fn list_rooms(
+    state: &ServerState,
+    app_id: u32,
+    body: &Bytes,
+    headers: &HeaderMap,
+    from_peer: bool,
+) -> Result<Response, Refused> {
     if !body.is_empty() {
         let _: serde::de::IgnoredAny = parse(body)?;
     }
-    let rooms = state
+    let mut rooms: Vec<RoomItem> = state
         .hub()
         .rooms_of(app_id)
         .into_iter()
@@ -114,6 +135,10 @@ fn list_rooms(state: &ServerState, app_id: u32, body: &Bytes) -> Result<Response
             streams: r.streams,
         })
         .collect();
+    if !from_peer {
+        rooms.extend(forward::peer_rooms(state, headers).await?);
+        rooms.sort_by(|a, b| a.room_id.cmp(&b.room_id));
+    }
     ok(ListRoomsResponse { rooms })
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// `list_rooms` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListRoomsResponse {
-    /// The app's rooms on this server, by room ID.
+    /// The app's rooms (on every node), by room ID.
     pub rooms: Vec<RoomItem>,
 }
 

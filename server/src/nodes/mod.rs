@@ -11,10 +11,15 @@
 //!   member records (those clients log in again here).
 //! - Redis lost its data (a restart without persistence): the renewal finds
 //!   the lease missing and writes back what this node holds (`restore.rs`).
+//! - One login per user across nodes: a login elsewhere that takes over a
+//!   user held by a session here kicks that session out (`kicks.rs`).
+//! - The server API sees every node: lists and room calls for a room on
+//!   another node go to that node (`peer_urls`, `owner_url`).
 //!
 //! Redis contents are untrusted: a URL read back is checked (scheme, size)
 //! and a reply of the wrong shape is a typed [`StoreError`].
 
+mod kicks;
 mod restore;
 
 use crate::store::redis::{node_key, node_key_prefix, store_error, AppKeys};
@@ -55,6 +60,9 @@ impl Default for NodesConfig {
 const MIN_LEASE_MS: u64 = 300;
 /// The longest URL accepted, from the config or read back from Redis.
 const MAX_URL_BYTES: usize = 1024;
+/// The most other nodes the server API asks (a cluster larger than this
+/// lists only some).
+const MAX_PEERS: usize = 64;
 /// How long one Redis command may take before it counts as failed.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -120,6 +128,8 @@ pub struct Node {
     url: String,
     lease: Duration,
     redis: ConnectionManager,
+    /// For the kick channel's own connection.
+    client: redis::Client,
 }
 
 impl std::fmt::Debug for Node {
@@ -150,7 +160,7 @@ impl Node {
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let redis = ConnectionManager::new_with_config(client, manager)
+        let redis = ConnectionManager::new_with_config(client.clone(), manager)
             .await
             .map_err(redis_error)?;
         let id = crate::connection::random_hex(8);
@@ -159,6 +169,7 @@ impl Node {
             url,
             lease: Duration::from_millis(config.lease_ms),
             redis: redis.clone(),
+            client,
         };
         node.renew().await.map_err(NodeError::Register)?;
         tracing::info!(node_id = %node.id, url = %node.url, lease_ms = config.lease_ms, "joined the cluster");
@@ -202,6 +213,73 @@ impl Node {
             }
             _ => Err(StoreError::Invalid("unexpected placement reply".to_owned())),
         }
+    }
+
+    /// The signaling URL of the live node owning room `room_id` of
+    /// `app_id`, when that is another node (`None`: no owner, or this
+    /// node).
+    pub async fn owner_url(
+        &self,
+        app_id: u32,
+        room_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut redis = self.redis.clone();
+        let owner: Option<String> = redis::cmd("HGET")
+            .arg(AppKeys::of(app_id).owners())
+            .arg(room_id)
+            .query_async(&mut redis)
+            .await
+            .map_err(store_error)?;
+        let Some(owner) = owner.filter(|o| *o != self.id) else {
+            return Ok(None);
+        };
+        let url: Option<String> = redis::cmd("GET")
+            .arg(node_key(&owner))
+            .query_async(&mut redis)
+            .await
+            .map_err(store_error)?;
+        match url {
+            Some(url) => check_url(&url).map(|()| Some(url)),
+            None => Ok(None),
+        }
+    }
+
+    /// The signaling URLs of the other live nodes.
+    pub async fn peer_urls(&self) -> Result<Vec<String>, StoreError> {
+        let mut redis = self.redis.clone();
+        let pattern = format!("{}*", node_key_prefix());
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor = 0u64;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(100)
+                .query_async(&mut redis)
+                .await
+                .map_err(store_error)?;
+            keys.extend(batch.into_iter().filter(|k| *k != node_key(&self.id)));
+            if next == 0 || keys.len() > MAX_PEERS {
+                break;
+            }
+            cursor = next;
+        }
+        let mut urls = Vec::new();
+        for key in keys.iter().take(MAX_PEERS) {
+            let url: Option<String> = redis::cmd("GET")
+                .arg(key)
+                .query_async(&mut redis)
+                .await
+                .map_err(store_error)?;
+            // A lease that ran out meanwhile is no peer.
+            if let Some(url) = url {
+                check_url(&url)?;
+                urls.push(url);
+            }
+        }
+        Ok(urls)
     }
 
     /// Renews the lease; `true` when it was missing (first registration,

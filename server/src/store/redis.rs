@@ -37,6 +37,12 @@ pub(crate) fn node_key_prefix() -> String {
     node_key("")
 }
 
+/// The pub/sub channel on which node `id` hears of its sessions whose user
+/// logged in on another node (messages `app_id|node|session`).
+pub(crate) fn kick_channel(id: &str) -> String {
+    format!("{PREFIX}:kick:{id}")
+}
+
 /// The keys of one app's records.
 pub(crate) struct AppKeys {
     base: String,
@@ -155,13 +161,20 @@ return {'granted', ''}
     )
 });
 
-/// Sets the holder, answering the previous one (or ""). KEYS: the hash.
-/// ARGV: ID, holder.
+/// Sets the holder, answering the previous one (or ""); a previous holder
+/// on another node is told on that node's kick channel. KEYS: the hash.
+/// ARGV: ID, holder, this node's ID, the kick channel prefix, app ID.
 static TAKE_OVER: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local prev = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if prev then
+  local node = string.match(prev, '^([^|]*)|')
+  if node and node ~= ARGV[3] then
+    redis.call('PUBLISH', ARGV[4] .. node, ARGV[5] .. '|' .. prev)
+  end
+end
 return prev or ''
 ",
     )
@@ -318,7 +331,13 @@ impl RedisStore {
             .run(
                 &TAKE_OVER,
                 &[AppKeys::of(user.app_id).users()],
-                &[&user.id, &holder],
+                &[
+                    &user.id,
+                    &holder,
+                    &self.node_id,
+                    &kick_channel(""),
+                    &user.app_id.to_string(),
+                ],
             )
             .await?;
         if previous.is_empty() || previous == holder {

@@ -231,8 +231,8 @@ pub fn start(state: &ServerState) -> Result<Option<Flush>, WebhookError> {
 }
 
 /// An HTTP client with rustls on the ring provider and the platform's
-/// certificate roots.
-fn http_client(timeout: Duration) -> Result<reqwest::Client, WebhookError> {
+/// certificate roots (also the server API's, to other nodes).
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, WebhookError> {
     use rustls_platform_verifier::BuilderVerifierExt;
     let error = |e: &dyn std::fmt::Display| WebhookError::Client(e.to_string());
     let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
