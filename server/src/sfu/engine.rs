@@ -14,6 +14,7 @@ use crate::metrics::media::StreamMeter;
 use protocol::MediaRole;
 use rtc::interceptor::{CongestionControlBuilder, Registry, Slot, TwccSenderBuilder};
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::peer_connection::transport::RTCDtlsRole;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -206,7 +207,9 @@ impl Transport {
                 let pc = PeerConnectionBuilder::new()
                     .with_media_engine(media_engine()?)
                     .with_interceptor_registry(registry)
-                    .with_setting_engine(settings().with_ice_credentials(ufrag, password).build())
+                    .with_setting_engine(
+                        settings(role).with_ice_credentials(ufrag, password).build(),
+                    )
                     .with_handler(handler)
                     .with_runtime(registration.runtime())
                     // Bound and released at once: the address only keys
@@ -229,7 +232,7 @@ impl Transport {
                     let built = PeerConnectionBuilder::new()
                         .with_media_engine(media_engine()?)
                         .with_interceptor_registry(registry)
-                        .with_setting_engine(settings().build())
+                        .with_setting_engine(settings(role).build())
                         .with_handler(Arc::clone(&handler))
                         .with_udp_addrs(vec![addr])
                         .with_tcp_addrs(tcp_addrs.clone())
@@ -266,14 +269,31 @@ const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(10);
 /// webrtc-rs's default (7 at 200 ms).
 const ICE_MAX_BINDING_REQUESTS: u16 = 140;
 
-/// ICE settings of every SFU peer connection. The announced IPs are
+/// ICE and DTLS settings of an SFU peer connection. The announced IPs are
 /// applied to the candidates as they are signaled ([`Announce`]): the
 /// setting engine's NAT 1:1 option is stored but not used by webrtc-rs
 /// 0.21.1.
-fn settings() -> SettingEngineBuilder {
+///
+/// The DTLS role: whoever sends media should finish the handshake last.
+/// The DTLS server finishes first (on the client's Finished) and a sender
+/// in that role writes its first packets right behind its last handshake
+/// flight. webrtc-rs 0.21.1 reads a burst of datagrams before it hands
+/// the handshake's keys to its SRTP layer, so a packet arriving in the
+/// same burst as that flight is dropped (`remote_srtp_context is not set
+/// yet`): it was a publisher's first RTP packet, often the start of its
+/// first keyframe, in about 1 call in 10. So the SFU answers as the DTLS
+/// server on a publisher leg (the publisher, the client, sends media only
+/// once it has the SFU's last flight, by when the SFU holds its keys) and
+/// as the client on a player leg (webrtc-rs's default answer).
+fn settings(role: MediaRole) -> SettingEngineBuilder {
+    let dtls_role = match role {
+        MediaRole::Publish => RTCDtlsRole::Server,
+        MediaRole::Play => RTCDtlsRole::Client,
+    };
     SettingEngineBuilder::new()
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_MAX_BINDING_REQUESTS))
+        .with_answering_dtls_role(dtls_role)
 }
 
 /// A leg's peer connection and, with the mux, its place there.
