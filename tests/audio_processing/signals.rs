@@ -217,7 +217,13 @@ pub(crate) fn active_level_dbfs(x: &[i16], speech: &[i16]) -> f64 {
 /// [`best_lag`] finds (a delayed output would otherwise move speech into
 /// the pauses).
 pub(crate) fn speech_to_pause_db(x: &[i16], speech: &[i16]) -> f64 {
-    let x = &x[best_lag(x, speech)..];
+    speech_to_pause_at(x, speech, best_lag(x, speech))
+}
+
+/// [`speech_to_pause_db`] with `x` delayed by `lag` samples (from
+/// [`best_lag`]; the search is the costly part).
+pub(crate) fn speech_to_pause_at(x: &[i16], speech: &[i16], lag: usize) -> f64 {
+    let x = &x[lag..];
     let active = active_blocks(speech);
     let (mut on, mut n_on, mut off, mut n_off) = (0.0, 0usize, 0.0, 0usize);
     for (block, a) in x.chunks(BLOCK).zip(&active) {
@@ -240,7 +246,81 @@ pub(crate) fn speech_to_pause_db(x: &[i16], speech: &[i16]) -> f64 {
 /// suppression does, and counting them would only dilute the figure by the
 /// share of pauses in the signal.
 pub(crate) fn segmental_snr_db(x: &[i16], clean: &[i16]) -> f64 {
-    segmental_snr_at(x, clean, &active_blocks(clean), best_lag(x, clean))
+    segmental_snr_lagged(x, clean, best_lag(x, clean))
+}
+
+/// [`segmental_snr_db`] with `x` delayed by `lag` samples (from
+/// [`best_lag`]; the search is the costly part).
+pub(crate) fn segmental_snr_lagged(x: &[i16], clean: &[i16], lag: usize) -> f64 {
+    segmental_snr_at(x, clean, &active_blocks(clean), lag)
+}
+
+/// What happened to a click track's blocks (the 10 ms blocks where the
+/// `clicks` added to `clean` are within 20 dB of their loudest block), dB.
+pub(crate) struct ClickFigures {
+    /// How much less click energy is left where the speech pauses: the
+    /// input's noise energy there over the output's (aligned, against
+    /// `reference`).
+    pub(crate) pause_reduction: f64,
+    /// Segmental SNR ([`segmental_snr_db`]'s per-block measure) over the
+    /// speech-active blocks holding a click, input and output.
+    pub(crate) speech_before: f64,
+    pub(crate) speech_after: f64,
+    /// Blocks holding a click in pauses and in speech.
+    pub(crate) blocks: (usize, usize),
+}
+
+/// [`ClickFigures`] for `out` (the processed `noisy`), `reference` being
+/// the clean speech as the output should be (through the high-pass).
+pub(crate) fn click_figures(
+    noisy: &[i16],
+    out: &[i16],
+    clean: &[i16],
+    reference: &[i16],
+    clicks: &[f64],
+) -> ClickFigures {
+    let lag = best_lag(out, reference);
+    let active = active_blocks(clean);
+    let click_energy: Vec<f64> = clicks
+        .chunks(BLOCK)
+        .map(|b| b.iter().map(|v| v * v).sum())
+        .collect();
+    let loudest = click_energy.iter().cloned().fold(0.0, f64::max);
+    let block_snr = |s: f64, e: f64| db((s + 1e-9) / (e + 1e-9)).clamp(-10.0, 35.0);
+    let (mut pause_in, mut pause_out) = (0.0, 0.0);
+    let (mut before, mut after) = (0.0, 0.0);
+    let mut blocks = (0, 0);
+    for (b, speech) in active.iter().enumerate() {
+        let start = b * BLOCK;
+        if click_energy[b] < loudest * 0.01 || start + lag + BLOCK > out.len() {
+            continue;
+        }
+        let range = start..start + BLOCK;
+        let error = |x: &[i16], r: &[i16], lag: usize| -> f64 {
+            range
+                .clone()
+                .map(|i| (x[i + lag] as f64 - r[i] as f64).powi(2))
+                .sum()
+        };
+        let (e_in, e_out) = (error(noisy, clean, 0), error(out, reference, lag));
+        if *speech {
+            let s = energy(&clean[range.clone()]);
+            before += block_snr(s, e_in);
+            after += block_snr(s, e_out);
+            blocks.1 += 1;
+        } else {
+            pause_in += e_in;
+            pause_out += e_out;
+            blocks.0 += 1;
+        }
+    }
+    let n = blocks.1.max(1) as f64;
+    ClickFigures {
+        pause_reduction: db(pause_in / pause_out.max(1e-9)),
+        speech_before: before / n,
+        speech_after: after / n,
+        blocks,
+    }
 }
 
 /// The delay of `x` behind `clean` (0..=40 ms: RNNoise and its

@@ -1,6 +1,7 @@
 //! Voice processing of the captured audio before it is encoded: high-pass
 //! filter, acoustic echo cancellation (AEC3), noise suppression (WebRTC's
-//! or RNNoise's, the "AI" mode) and automatic gain control (AGC2).
+//! or RNNoise's, the "AI" mode, which also suppresses keyboard clicks) and
+//! automatic gain control (AGC2).
 //!
 //! The DSP comes from the pure-Rust `aec3` crate (a port of WebRTC's audio
 //! processing module) and `nnnoiseless` (RNNoise); docs/audio-processing.md
@@ -32,6 +33,7 @@ mod config;
 mod post_filter;
 mod processor;
 mod reference;
+mod transient;
 
 pub use config::{AecMode, AnsMode, LiveProcessor, ProcessingConfig, SharedProcessing};
 pub use processor::AudioProcessor;

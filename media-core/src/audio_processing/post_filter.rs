@@ -13,8 +13,13 @@
 //! what is speech from the network.
 //!
 //! 20 ms frames, 10 ms hops (square-root Hann windows, perfect
-//! reconstruction at unit gain): one more hop, 10 ms, of latency.
+//! reconstruction at unit gain): one more hop, 10 ms, of latency. Each
+//! input block goes through the transient (keyboard click) suppressor
+//! before it joins the analysis window, with the block after it, which the
+//! alignment holds anyway, as its look-ahead: the clicks RNNoise passes are
+//! gone from what the Wiener gain is applied to.
 
+use super::transient::TransientSuppressor;
 use super::BLOCK_SAMPLES;
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
@@ -58,6 +63,9 @@ pub(super) struct PostFilter {
     power: Vec<f32>,
     scratch: Vec<Complex32>,
     noise: MinimumStatistics,
+    transient: TransientSuppressor,
+    /// RNNoise's voice probability for `pending`.
+    pending_voice: f32,
 }
 
 impl PostFilter {
@@ -88,14 +96,21 @@ impl PostFilter {
             power: vec![0.0; BINS],
             scratch: vec![Complex32::default(); scratch_len],
             noise: MinimumStatistics::new(),
+            transient: TransientSuppressor::new(),
+            pending_voice: 0.0,
         }
     }
 
     /// Takes one 10 ms block RNNoise was given (`noisy`) and what it
     /// returned for it (`block`, the block before); `block` becomes the
     /// filtered block before that (one more hop of latency).
-    pub(super) fn process(&mut self, block: &mut [f32], noisy: &[f32]) {
+    pub(super) fn process(&mut self, block: &mut [f32], noisy: &[f32], voice: f32) {
         slide(&mut self.denoised, block);
+        // The input block that joins the window now, its transients
+        // suppressed with the newest block as look-ahead.
+        self.transient
+            .process(&mut self.pending, noisy, self.pending_voice);
+        self.pending_voice = voice;
         slide(&mut self.noisy, &self.pending);
         self.pending.copy_from_slice(noisy);
         self.transform(Signal::Denoised);
@@ -258,7 +273,7 @@ mod tests {
         let mut out = Vec::new();
         for block in input.chunks_exact(BLOCK_SAMPLES) {
             let mut denoised = vec![0.0; BLOCK_SAMPLES];
-            filter.process(&mut denoised, block);
+            filter.process(&mut denoised, block, 0.0);
             out.extend_from_slice(&denoised);
         }
         let level = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;

@@ -161,8 +161,8 @@ impl Chain {
     }
 
     /// HPF -> AEC3 -> NS (WebRTC's, on the split bands) -> merge ->
-    /// RNNoise and its post-filter (AI mode) -> AGC2, as WebRTC's audio
-    /// processing orders them. The bands are split only for AEC3 and
+    /// RNNoise and its post-filter with the transient suppressor (AI mode)
+    /// -> AGC2, as WebRTC's audio processing orders them. The bands are split only for AEC3 and
     /// WebRTC's NS, which work on them: the three-band filter bank does not
     /// reconstruct exactly (split and merged alone it cost RNNoise 2.8 dB
     /// of segmental SNR), so RNNoise alone gets the full band, high-passed
@@ -201,10 +201,11 @@ impl Chain {
         }
         if config.ans && config.ans_mode == AnsMode::Ai {
             self.rnnoise_in.copy_from_slice(self.capture.channel(0));
-            self.rnnoise
+            let voice = self
+                .rnnoise
                 .process_frame(self.capture.channel_mut(0), &self.rnnoise_in);
             self.post_filter
-                .process(self.capture.channel_mut(0), &self.rnnoise_in);
+                .process(self.capture.channel_mut(0), &self.rnnoise_in, voice);
         }
         if config.agc {
             self.gain.process(false, &mut self.capture);
