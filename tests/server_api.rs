@@ -720,3 +720,24 @@ async fn a_login_on_another_node_kicks_the_users_first_session_out() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kick_notice_missed_while_unsubscribed_is_caught_up() {
+    let test = "a_kick_notice_missed_while_unsubscribed_is_caught_up";
+    let Some(redis) = Redis::start(test).await else {
+        return;
+    };
+    let (a, b) = two_nodes(&redis).await;
+    let (mut first, _) = a.login("room-a", "dup", true).await;
+    // Every node's kick subscription cut (the data stays): the take-over
+    // notice of the login below finds nobody listening on a (it subscribes
+    // again after 500 ms, then reads its sessions' claims).
+    redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]).await;
+    let (_second, _) = b.login("room-b", "dup", true).await;
+    match next_notice(&mut first).await {
+        ServerMessage::Kicked { code, .. } => assert_eq!(code, ErrorCode::KickedOut),
+        other => panic!("expected Kicked, got {other:?}"),
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}

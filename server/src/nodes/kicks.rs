@@ -6,14 +6,17 @@
 //! as for a second login on the same node).
 //!
 //! Pub/sub is fire-and-forget: a notice published while this node's
-//! subscription is down (Redis unreachable, reconnecting) is lost, and the
-//! old session stays until it leaves. Messages are untrusted: one of the
-//! wrong shape, for another node, or naming a session of another app is
-//! ignored.
+//! subscription is down (Redis unreachable, reconnecting) is lost. So each
+//! time the subscription comes back, this node reads the user claims of
+//! its sessions ([`Node::sweep_claims`]) and kicks out those another node's
+//! session holds now. (After Redis lost its data, which of two logins is
+//! the newer cannot be told: both sessions stay.) Messages are untrusted: one of the wrong shape, for another
+//! node, or naming a session of another app is ignored.
 
 use super::Node;
 use crate::hub::Leave;
-use crate::store::redis::kick_channel;
+use crate::store::redis::{kick_channel, store_error, AppKeys};
+use crate::store::StoreError;
 use crate::ServerState;
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -52,11 +55,13 @@ impl Node {
     /// subscribing again whenever the subscription fails.
     pub async fn run_kicks(self: Arc<Self>, state: ServerState) {
         let mut shutdown = state.shutdown_signal();
+        let mut again = false;
         loop {
             tokio::select! {
-                () = self.listen_kicks(&state) => {}
+                () = self.listen_kicks(&state, again) => {}
                 () = crate::state::shutdown_begun(&mut shutdown) => return,
             }
+            again = true;
             tokio::select! {
                 () = tokio::time::sleep(RESUBSCRIBE) => {}
                 () = crate::state::shutdown_begun(&mut shutdown) => return,
@@ -64,8 +69,9 @@ impl Node {
         }
     }
 
-    /// One subscription: returns when it fails.
-    async fn listen_kicks(&self, state: &ServerState) {
+    /// One subscription (after a failed one: then the claims are swept
+    /// once subscribed); returns when it fails.
+    async fn listen_kicks(&self, state: &ServerState, again: bool) {
         let mut pubsub = match self.client.get_async_pubsub().await {
             Ok(pubsub) => pubsub,
             Err(error) => {
@@ -76,6 +82,13 @@ impl Node {
         if let Err(error) = pubsub.subscribe(kick_channel(&self.id)).await {
             tracing::warn!(%error, "kick channel: cannot subscribe");
             return;
+        }
+        if again {
+            if let Err(error) = self.sweep_claims(state).await {
+                // Subscribed again (and swept) after the next wait.
+                tracing::warn!(%error, "kick channel: claims not swept");
+                return;
+            }
         }
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
@@ -89,6 +102,40 @@ impl Node {
             kick(state, &notice).await;
         }
         tracing::warn!("kick channel: subscription ended");
+    }
+}
+
+impl Node {
+    /// Kicks out every session of this node whose user another node's
+    /// session holds now (one `HMGET` per room).
+    pub(super) async fn sweep_claims(&self, state: &ServerState) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        for room in state.hub().holdings() {
+            if room.members.is_empty() {
+                continue;
+            }
+            let users: Vec<&str> = room.members.iter().map(|(u, _)| u.as_str()).collect();
+            let holders: Vec<Option<String>> = redis::cmd("HMGET")
+                .arg(AppKeys::of(room.app_id).users())
+                .arg(&users)
+                .query_async(&mut redis)
+                .await
+                .map_err(store_error)?;
+            for ((_, session_id), holder) in room.members.iter().zip(holders) {
+                let elsewhere = holder
+                    .as_deref()
+                    .and_then(|h| h.split_once('|'))
+                    .is_some_and(|(node, _)| node != self.id);
+                if elsewhere {
+                    let notice = Notice {
+                        app_id: room.app_id,
+                        session_id: session_id.clone(),
+                    };
+                    kick(state, &notice).await;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -85,7 +85,8 @@ impl AppKeys {
         self.key(&format!("room:{room_id}"))
     }
 
-    fn users(&self) -> String {
+    /// User ID -> holder.
+    pub(crate) fn users(&self) -> String {
         self.key("users")
     }
 
