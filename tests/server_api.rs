@@ -596,16 +596,21 @@ async fn two_nodes(redis: &Redis) -> (TestServer, TestServer) {
     (a, b)
 }
 
-/// The next message other than heartbeat acks and room events.
-async fn next_notice(client: &mut Client) -> ServerMessage {
-    client
+/// Asserts that the next message other than heartbeat acks and room
+/// events is `Kicked` with `code`.
+async fn assert_kicked(client: &mut Client, code: ErrorCode) {
+    let notice = client
         .recv_until(|m| {
             !matches!(
                 m,
                 ServerMessage::HeartbeatAck { .. } | ServerMessage::Event(_)
             )
         })
-        .await
+        .await;
+    match notice {
+        ServerMessage::Kicked { code: got, .. } => assert_eq!(got, code),
+        other => panic!("expected Kicked with {code:?}, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -646,10 +651,7 @@ async fn either_node_lists_and_acts_on_the_other_nodes_rooms() {
         .await;
     assert!(matches!(heard, ServerMessage::Event(_)));
     call(&b, "kick_user", json!({"room_id": "on-a", "user_id": "u2"})).await;
-    match next_notice(&mut u2).await {
-        ServerMessage::Kicked { code, .. } => assert_eq!(code, ErrorCode::KickedByServer),
-        other => panic!("expected Kicked, got {other:?}"),
-    }
+    assert_kicked(&mut u2, ErrorCode::KickedByServer).await;
     // A room no node holds, and a user not in a's room: 404 with their codes.
     let token = admin(&b);
     let none = post(
@@ -677,10 +679,7 @@ async fn either_node_lists_and_acts_on_the_other_nodes_rooms() {
     // Closing a's room through b.
     let closed = call(&b, "close_room", json!({"room_id": "on-a"})).await;
     assert_eq!(closed, json!({"removed": 1}));
-    match next_notice(&mut u1).await {
-        ServerMessage::Kicked { code, .. } => assert_eq!(code, ErrorCode::RoomClosed),
-        other => panic!("expected Kicked, got {other:?}"),
-    }
+    assert_kicked(&mut u1, ErrorCode::RoomClosed).await;
     let rooms = call(&a, "list_rooms", json!({})).await;
     assert_eq!(
         rooms,
@@ -702,10 +701,7 @@ async fn a_login_on_another_node_kicks_the_users_first_session_out() {
     let (_other, _) = b.login("room-b", "other", true).await;
     // The same user, another room, on node b.
     let (second, _) = b.login("room-b", "dup", true).await;
-    match next_notice(&mut first).await {
-        ServerMessage::Kicked { code, .. } => assert_eq!(code, ErrorCode::KickedOut),
-        other => panic!("expected Kicked, got {other:?}"),
-    }
+    assert_kicked(&mut first, ErrorCode::KickedOut).await;
     // The first session is gone from a's room (the room with it); the
     // second stays.
     let rooms = call(&a, "list_rooms", json!({})).await;
@@ -734,10 +730,7 @@ async fn a_kick_notice_missed_while_unsubscribed_is_caught_up() {
     // again after 500 ms, then reads its sessions' claims).
     redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]).await;
     let (_second, _) = b.login("room-b", "dup", true).await;
-    match next_notice(&mut first).await {
-        ServerMessage::Kicked { code, .. } => assert_eq!(code, ErrorCode::KickedOut),
-        other => panic!("expected Kicked, got {other:?}"),
-    }
+    assert_kicked(&mut first, ErrorCode::KickedOut).await;
     a.shutdown().await;
     b.shutdown().await;
 }

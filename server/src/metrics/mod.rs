@@ -225,61 +225,61 @@ fn register_media(out: &mut Families<'_>, media: &MediaMeter, s: &Scrape<'_>) {
                 .map(|(room, t)| (room_labels(room), Arc::clone(t))),
         )
         .collect();
-    let counters: [(&str, &str, TallyField); 5] = [
+    let series: [(&str, &str, Series); 7] = [
         (
             "confer_media_packets_forwarded",
             "RTP packets the SFU forwarded to players",
-            |t| &t.packets,
+            Series::Counter(|t| &t.packets),
         ),
         (
             "confer_media_bytes_forwarded",
             "RTP payload bytes the SFU forwarded to players",
-            |t| &t.bytes,
+            Series::Counter(|t| &t.bytes),
         ),
         (
             "confer_media_plis",
             "Keyframe requests (PLI/FIR) from players",
-            |t| &t.plis,
+            Series::Counter(|t| &t.plis),
         ),
         (
             "confer_media_nacks",
             "NACK feedback packets from players",
-            |t| &t.nacks,
+            Series::Counter(|t| &t.nacks),
         ),
         (
             "confer_media_retransmissions",
             "RTP packets the SFU resent to players for their NACKs",
-            |t| &t.retransmissions,
+            Series::Counter(|t| &t.retransmissions),
         ),
-    ];
-    for (name, help, field) in counters {
-        let family = Family::<Labels, Counter>::default();
-        for (labels, tally) in scopes.iter() {
-            family
-                .get_or_create(labels)
-                .inc_by(field(tally).load(Ordering::Relaxed));
-        }
-        out.0.register(name, help, family);
-    }
-    // The histograms live in the tallies; these families encode them.
-    let histograms: [(&str, &str, HistogramField); 2] = [
         (
             "confer_media_loss_ratio",
             "Fraction lost per receiver report from players",
-            |t| &t.loss,
+            Series::Histogram(|t| &t.loss),
         ),
         (
             "confer_media_rtt_seconds",
             "Round-trip time of player legs (receiver reports answering relayed sender reports)",
-            |t| &t.rtt,
+            Series::Histogram(|t| &t.rtt),
         ),
     ];
-    for (name, help, field) in histograms {
-        let family = HistogramFamily {
-            scopes: Arc::clone(&scopes),
-            field,
-        };
-        out.0.register(name, help, family);
+    for (name, help, series) in series {
+        match series {
+            Series::Counter(field) => {
+                let family = Family::<Labels, Counter>::default();
+                for (labels, tally) in scopes.iter() {
+                    family
+                        .get_or_create(labels)
+                        .inc_by(field(tally).load(Ordering::Relaxed));
+                }
+                out.0.register(name, help, family);
+            }
+            // The histograms live in the tallies; this family encodes them.
+            Series::Histogram(field) => {
+                let scopes = Arc::clone(&scopes);
+                out.0
+                    .register(name, help, HistogramFamily { scopes, field });
+            }
+        }
     }
     let count = |streams: &[StreamKey]| {
         let mut by_room: HashMap<Labels, i64> = HashMap::new();
@@ -307,6 +307,14 @@ fn register_media(out: &mut Families<'_>, media: &MediaMeter, s: &Scrape<'_>) {
     );
     out.0
         .register("confer_media_players", "Player connections", players);
+}
+
+/// One series of every scope's [`Tally`].
+enum Series {
+    /// A counter.
+    Counter(TallyField),
+    /// A histogram.
+    Histogram(HistogramField),
 }
 
 /// One histogram of a [`Tally`].
