@@ -3,7 +3,7 @@
 //! `Authorization: Bearer <admin token>` (a JWT with `admin: true` signed
 //! with the app's server secret: `confer admin-token`, or any JWT library).
 //! A call acts on the rooms of the token's app; with several nodes
-//! (`--redis`), on every node's ([`forward`]: `list_rooms` merges them, a
+//! (`--redis`), on every node's (`forward.rs`: `list_rooms` merges them, a
 //! room call goes to the room's node).
 //!
 //! Methods ([`types`] has the bodies): `list_rooms`, `list_users`,
