@@ -623,7 +623,7 @@ async fn either_node_lists_and_acts_on_the_other_nodes_rooms() {
     // "on-a" is pinned to node a, "on-b" to node b.
     let (mut u1, _) = a.login("on-a", "u1", true).await;
     let (mut u2, _) = a.login("on-a", "u2", true).await;
-    let (_u3, _) = b.login("on-b", "u3", true).await;
+    let (u3, _) = b.login("on-b", "u3", true).await;
     for node in [&a, &b] {
         let rooms = call(node, "list_rooms", json!({})).await;
         assert_eq!(
@@ -685,6 +685,7 @@ async fn either_node_lists_and_acts_on_the_other_nodes_rooms() {
         rooms,
         json!({"rooms": [{"room_id": "on-b", "users": 1, "streams": 0}]})
     );
+    drop((u1, u2, u3));
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -698,7 +699,7 @@ async fn a_login_on_another_node_kicks_the_users_first_session_out() {
     };
     let (a, b) = two_nodes(&redis).await;
     let (mut first, _) = a.login("room-a", "dup", true).await;
-    let (_other, _) = b.login("room-b", "other", true).await;
+    let (other, _) = b.login("room-b", "other", true).await;
     // The same user, another room, on node b.
     let (second, _) = b.login("room-b", "dup", true).await;
     assert_kicked(&mut first, ErrorCode::KickedOut).await;
@@ -712,7 +713,7 @@ async fn a_login_on_another_node_kicks_the_users_first_session_out() {
     let mut ids = user_ids(&a, "room-b").await;
     ids.sort();
     assert_eq!(ids, ["dup", "other"]);
-    drop(second);
+    drop((first, second, other));
     a.shutdown().await;
     b.shutdown().await;
 }
@@ -729,8 +730,9 @@ async fn a_kick_notice_missed_while_unsubscribed_is_caught_up() {
     // notice of the login below finds nobody listening on a (it subscribes
     // again after 500 ms, then reads its sessions' claims).
     redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]).await;
-    let (_second, _) = b.login("room-b", "dup", true).await;
+    let (second, _) = b.login("room-b", "dup", true).await;
     assert_kicked(&mut first, ErrorCode::KickedOut).await;
+    drop((first, second));
     a.shutdown().await;
     b.shutdown().await;
 }
