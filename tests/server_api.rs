@@ -676,6 +676,18 @@ async fn either_node_lists_and_acts_on_the_other_nodes_rooms() {
         (nobody.status, nobody.code()),
         (404, u64::from(ErrorCode::UserNotFound.code()))
     );
+    // A mute reaches a's room too (which has no such stream).
+    let no_stream = post(
+        &b,
+        "mute_stream",
+        Some(&token),
+        json!({"room_id": "on-a", "stream_id": "none", "audio": true}),
+    )
+    .await;
+    assert_eq!(
+        (no_stream.status, no_stream.code()),
+        (404, u64::from(ErrorCode::StreamNotFound.code()))
+    );
     // Closing a's room through b.
     let closed = call(&b, "close_room", json!({"room_id": "on-a"})).await;
     assert_eq!(closed, json!({"removed": 1}));
