@@ -283,3 +283,44 @@ async fn a_shutdown_delivers_the_events_still_queued_once_each() {
     assert_eq!(stats.dropped.load(Ordering::Relaxed), 0);
     assert_eq!(stats.queued.load(Ordering::Relaxed), 0);
 }
+
+#[tokio::test]
+async fn a_shutdown_flush_is_bounded_and_counts_what_is_left() {
+    // A receiver that takes each request and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let hung = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            held.push(socket);
+        }
+    });
+    let server = TestServer::start_with(|c| {
+        c.webhooks = Some(WebhooksConfig {
+            urls: vec![url],
+            timeout_ms: 60_000,
+            flush_ms: 300,
+            ..WebhooksConfig::default()
+        });
+    })
+    .await;
+    let (a, _) = server.login("hung", "alice", true).await;
+    let state = server.handle.state().clone();
+    let stats = Arc::clone(state.metrics().webhooks());
+    // room_started and user_joined in flight at the receiver.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while stats.queued.load(Ordering::Relaxed) < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "events not queued");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(a);
+    // Bounded by flush_ms (generously: the grace for connections too).
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown())
+        .await
+        .expect("the shutdown's flush ends at its deadline");
+    assert_eq!(stats.delivered.load(Ordering::Relaxed), 0);
+    assert_eq!(stats.dropped.load(Ordering::Relaxed), 2);
+    assert_eq!(stats.queued.load(Ordering::Relaxed), 0);
+    hung.abort();
+}
