@@ -15,9 +15,8 @@ use std::process::Command;
 use std::time::Duration;
 use test_support::client::Client;
 use test_support::cluster::Redis;
+use test_support::http::{self, Answer};
 use test_support::{one_way_call, unix_now, Peer, TestServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const METHODS: [&str; 9] = [
     "list_rooms",
@@ -31,20 +30,8 @@ const METHODS: [&str; 9] = [
     "no_such_method",
 ];
 
-/// An HTTP answer: status and JSON body (`Null` when not JSON).
-struct Answer {
-    status: u16,
-    body: Value,
-}
-
-impl Answer {
-    fn code(&self) -> u64 {
-        self.body["code"].as_u64().unwrap_or(0)
-    }
-}
-
-/// Sends `http_method /api/v1/{method}` with `body` and an optional bearer
-/// token over a fresh connection.
+/// Sends `http_method /api/v1/{method}` with a JSON `body` and an optional
+/// bearer token over a fresh connection.
 async fn request(
     server: &TestServer,
     http_method: &str,
@@ -52,30 +39,15 @@ async fn request(
     token: Option<&str>,
     body: &str,
 ) -> Answer {
-    let mut s = TcpStream::connect(server.addr()).await.expect("connects");
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let req = format!(
-        "{http_method} /api/v1/{method} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    // The server may answer (413, 431) before it reads all of a large request.
-    let _ = s.write_all(req.as_bytes()).await;
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
-        .await
-        .expect("answer within 10 s")
-        .expect("reads the answer");
-    let text = String::from_utf8_lossy(&out);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let body = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    Answer { status, body }
+    http::request(
+        server.addr(),
+        http_method,
+        &format!("/api/v1/{method}"),
+        token,
+        "application/json",
+        body,
+    )
+    .await
 }
 
 async fn post(server: &TestServer, method: &str, token: Option<&str>, body: Value) -> Answer {

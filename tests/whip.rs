@@ -6,11 +6,8 @@
 
 use protocol::token::{Privileges, TokenClaims};
 use protocol::ErrorCode;
-use serde_json::Value;
-use std::time::Duration;
+use test_support::http::{request, Answer};
 use test_support::{unix_now, Peer, TestServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// A WebRTC-shaped offer the SFU cannot answer (no ICE credentials, no
 /// DTLS fingerprint).
@@ -18,57 +15,8 @@ const UNANSWERABLE: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
 m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n\
 a=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;profile-level-id=42e01f\r\n";
 
-/// An HTTP answer: status, head and JSON body (`Null` when not JSON).
-struct Answer {
-    status: u16,
-    head: String,
-    body: Value,
-}
-
-impl Answer {
-    fn code(&self) -> u64 {
-        self.body["code"].as_u64().unwrap_or(0)
-    }
-}
-
-/// Sends `method path` with `content_type`, `body` and an optional bearer.
-async fn request(
-    server: &TestServer,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    content_type: &str,
-    body: &str,
-) -> Answer {
-    let mut s = TcpStream::connect(server.addr()).await.expect("connects");
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    // The server may answer (413) before it reads all of a large request.
-    let _ = s.write_all(req.as_bytes()).await;
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(15), s.read_to_end(&mut out))
-        .await
-        .expect("answer within 15 s")
-        .expect("reads the answer");
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    Answer {
-        status,
-        head: head.to_ascii_lowercase(),
-        body: serde_json::from_str(body).unwrap_or(Value::Null),
-    }
-}
-
 async fn offer(server: &TestServer, path: &str, token: Option<&str>, sdp: &str) -> Answer {
-    request(server, "POST", path, token, "application/sdp", sdp).await
+    request(server.addr(), "POST", path, token, "application/sdp", sdp).await
 }
 
 fn jwt(server: &TestServer, user: &str, room: Option<&str>, privileges: Privileges) -> String {
@@ -151,7 +99,7 @@ async fn whip_refusals_have_their_status_and_code() {
     let big = format!("v=0\r\nm=video 9 X 96\r\n{}", "a=x\r\n".repeat(20_000));
     let a = offer(&server, path, Some(&good), &big).await;
     assert_refused(&a, 413, ErrorCode::MessageTooLarge, "100 KB offer");
-    let a = request(&server, "POST", path, Some(&good), "text/plain", sdp).await;
+    let a = request(server.addr(), "POST", path, Some(&good), "text/plain", sdp).await;
     assert_eq!(a.status, 415, "content type: {}", a.head);
 
     // A well-formed offer the SFU cannot answer: 400, and the session that
@@ -163,7 +111,7 @@ async fn whip_refusals_have_their_status_and_code() {
     }
     let admin = server::jwt::mint_admin(server.app.server_secret.as_bytes(), app_id, now, 600);
     let listed = request(
-        &server,
+        server.addr(),
         "POST",
         "/api/v1/list_users",
         Some(&admin),
@@ -183,7 +131,7 @@ async fn whip_refusals_have_their_status_and_code() {
 
     // Resources: unknown ones are 404, PATCH (trickle ICE) is 405.
     let a = request(
-        &server,
+        server.addr(),
         "DELETE",
         "/whip/studio/obs-cam/00ff",
         None,
@@ -193,7 +141,7 @@ async fn whip_refusals_have_their_status_and_code() {
     .await;
     assert_refused(&a, 404, ErrorCode::StreamNotFound, "unknown resource");
     let a = request(
-        &server,
+        server.addr(),
         "PATCH",
         "/whip/studio/obs-cam/00ff",
         None,

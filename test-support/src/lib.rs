@@ -11,6 +11,7 @@
 //! with a generated local config, and what tests drive it with that does
 //! not need the SDK: raw protocol clients (`client`, `raw`), relays that
 //! cut or drop traffic (`relay`, `udp_relay`), test certificates (`tls`),
+//! one hand-made HTTP request and its answer (`http`),
 //! `confer` child processes (`cli`, `flood`, `frozen`), nodes on a
 //! private Redis (`cluster`), network
 //! namespaces (`netns`) and `/metrics` readers (`metrics`). The server's
@@ -41,6 +42,8 @@ pub mod flood;
 pub mod frame_log;
 #[cfg(feature = "server")]
 pub mod frozen;
+#[cfg(feature = "server")]
+pub mod http;
 #[cfg(feature = "sdk")]
 pub mod lanes;
 #[cfg(feature = "sdk")]
