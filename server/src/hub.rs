@@ -1303,6 +1303,51 @@ mod tests {
         }
     }
 
+    /// A hub, the start time and the outboxes of `a` (session `sa`) and `b`
+    /// (session `sb`), both in room `r`.
+    fn room_of_two() -> (
+        Hub,
+        Instant,
+        mpsc::Receiver<ServerMessage>,
+        mpsc::Receiver<ServerMessage>,
+    ) {
+        let hub = hub();
+        let t0 = Instant::now();
+        let a = join(&hub, "sa", "r", "a", t0);
+        let b = join(&hub, "sb", "r", "b", t0);
+        (hub, t0, a, b)
+    }
+
+    /// Resumes `session` with `key` after `last_seq` on a fresh connection
+    /// (its receiver dropped: the tests look only at the answer).
+    fn resume(
+        hub: &Hub,
+        session: &str,
+        key: &str,
+        last_seq: u64,
+        now: Instant,
+    ) -> Result<Resumed, ResumeRefused> {
+        let (tx, _rx) = mpsc::channel(8);
+        hub.resume(session, key, last_seq, hub.connection(tx), now)
+    }
+
+    /// The code a resume of `session` is refused with.
+    fn refusal(hub: &Hub, session: &str, key: &str, last_seq: u64, now: Instant) -> ErrorCode {
+        resume(hub, session, key, last_seq, now)
+            .expect_err("refused")
+            .code
+    }
+
+    fn is_stream_delete(e: &RoomEvent) -> bool {
+        matches!(
+            e,
+            RoomEvent::StreamUpdate {
+                update_type: UpdateType::Delete,
+                ..
+            }
+        )
+    }
+
     #[test]
     fn join_sends_add_then_count_to_others_and_snapshot_to_joiner() {
         let hub = hub();
@@ -1325,10 +1370,7 @@ mod tests {
 
     #[test]
     fn silent_session_expires_after_timeout_with_leave_events() {
-        let hub = hub();
-        let t0 = Instant::now();
-        let mut a = join(&hub, "sa", "r", "a", t0);
-        let mut b = join(&hub, "sb", "r", "b", t0);
+        let (hub, t0, mut a, mut b) = room_of_two();
         assert!(hub.add_stream("sb", "cam", "", Muted::default()));
         drain(&mut a);
         // a keeps sending heartbeats; b stays silent.
@@ -1343,13 +1385,7 @@ mod tests {
         })));
         let got = events(&drain(&mut a));
         let kinds: Vec<_> = got.iter().map(|(_, e)| e.clone()).collect();
-        assert!(matches!(
-            kinds[0],
-            RoomEvent::StreamUpdate {
-                update_type: UpdateType::Delete,
-                ..
-            }
-        ));
+        assert!(is_stream_delete(&kinds[0]));
         assert_eq!(kinds[1], user_update(UpdateType::Delete, "b"));
         assert_eq!(kinds[2], RoomEvent::OnlineUserCount { count: 1 });
         // b's open connection is told (not kicked: it may log in again) and closed.
@@ -1376,60 +1412,39 @@ mod tests {
         hub.detach("sa", 1);
         drop(a);
         let _b = join(&hub, "sb", "r", "b", t0);
-        let (tx, _rx) = mpsc::channel(8);
         let t1 = t0 + Duration::from_millis(500);
-        let resumed = hub
-            .resume("sa", "key-sa", 0, hub.connection(tx), t1)
-            .expect("resumes");
+        let resumed = resume(&hub, "sa", "key-sa", 0, t1).expect("resumes");
         assert_eq!(resumed.missed.len(), 2);
         assert_eq!(resumed.missed[0].event, user_update(UpdateType::Add, "b"));
         // Wrong key and unknown sessions are refused.
-        let (tx, _rx) = mpsc::channel(8);
-        let err = hub
-            .resume("sa", "nope", 0, hub.connection(tx), t1)
-            .expect_err("refused");
-        assert_eq!(err.code, ErrorCode::SessionExpired);
-        let (tx, _rx) = mpsc::channel(8);
-        let err = hub
-            .resume("zz", "x", 0, hub.connection(tx), t1)
-            .expect_err("refused");
-        assert_eq!(err.code, ErrorCode::SessionExpired);
+        assert_eq!(
+            refusal(&hub, "sa", "nope", 0, t1),
+            ErrorCode::SessionExpired
+        );
+        assert_eq!(refusal(&hub, "zz", "x", 0, t1), ErrorCode::SessionExpired);
     }
 
     #[test]
     fn resume_needing_dropped_events_removes_the_session() {
-        let hub = hub();
-        let t0 = Instant::now();
-        let _a = join(&hub, "sa", "r", "a", t0);
-        let _b = join(&hub, "sb", "r", "b", t0);
+        let (hub, t0, _a, _b) = room_of_two();
         assert!(hub.heartbeat("sa", 2, t0));
-        let (tx, _rx) = mpsc::channel(8);
-        let err = hub
-            .resume("sa", "key-sa", 1, hub.connection(tx), t0)
-            .expect_err("refused");
-        assert_eq!(err.code, ErrorCode::SessionExpired);
+        assert_eq!(
+            refusal(&hub, "sa", "key-sa", 1, t0),
+            ErrorCode::SessionExpired
+        );
         assert!(hub.session_info("sa").is_none());
     }
 
     #[test]
     fn same_room_relogin_kicks_without_user_churn() {
-        let hub = hub();
-        let t0 = Instant::now();
-        let mut a = join(&hub, "sa", "r", "a", t0);
-        let mut b = join(&hub, "sb", "r", "b", t0);
+        let (hub, t0, mut a, mut b) = room_of_two();
         assert!(hub.add_stream("sb", "cam", "x", Muted::default()));
         drain(&mut a);
         let mut b2 = join(&hub, "sb2", "r", "b", t0);
         // a sees the old stream go, but no user Delete/Add or count change.
         let got = events(&drain(&mut a));
         assert_eq!(got.len(), 1, "{got:?}");
-        assert!(matches!(
-            got[0].1,
-            RoomEvent::StreamUpdate {
-                update_type: UpdateType::Delete,
-                ..
-            }
-        ));
+        assert!(is_stream_delete(&got[0].1));
         assert!(matches!(
             drain(&mut b).last(),
             Some(ServerMessage::Kicked {
@@ -1439,19 +1454,14 @@ mod tests {
         ));
         assert!(drain(&mut b2).is_empty());
         // The kicked session cannot resume until the tombstone expires.
-        let (tx, _rx) = mpsc::channel(8);
-        let err = hub
-            .resume("sb", "key-sb", 0, hub.connection(tx), t0)
-            .expect_err("refused");
-        assert_eq!(err.code, ErrorCode::KickedOut);
+        assert_eq!(refusal(&hub, "sb", "key-sb", 0, t0), ErrorCode::KickedOut);
         hub.heartbeat("sa", 0, t0 + TIMEOUT);
         hub.heartbeat("sb2", 0, t0 + TIMEOUT);
         hub.sweep(t0 + TIMEOUT);
-        let (tx, _rx) = mpsc::channel(8);
-        let err = hub
-            .resume("sb", "key-sb", 0, hub.connection(tx), t0 + TIMEOUT)
-            .expect_err("refused");
-        assert_eq!(err.code, ErrorCode::SessionExpired);
+        assert_eq!(
+            refusal(&hub, "sb", "key-sb", 0, t0 + TIMEOUT),
+            ErrorCode::SessionExpired
+        );
         assert_eq!(hub.counts(), (1, 2));
     }
 
@@ -1484,10 +1494,7 @@ mod tests {
 
     #[test]
     fn broadcasts_are_numbered_and_rate_limited_per_room() {
-        let hub = hub();
-        let t0 = Instant::now();
-        let _a = join(&hub, "sa", "r", "a", t0);
-        let mut b = join(&hub, "sb", "r", "b", t0);
+        let (hub, t0, _a, mut b) = room_of_two();
         drain(&mut b);
         assert_eq!(
             hub.broadcast("sa", "", t0, 0),
@@ -1522,10 +1529,7 @@ mod tests {
         // 4 events for a channel of 2: the connection is let go.
         assert_eq!(drain(&mut slow).len(), 2);
         assert!(slow.is_closed());
-        let (tx, _rx) = mpsc::channel(8);
-        let resumed = hub
-            .resume("sa", "key-sa", 2, hub.connection(tx), t0)
-            .expect("resumes");
+        let resumed = resume(&hub, "sa", "key-sa", 2, t0).expect("resumes");
         assert_eq!(
             resumed.missed.iter().map(|e| e.seq).collect::<Vec<_>>(),
             vec![3, 4]
@@ -1534,10 +1538,7 @@ mod tests {
 
     #[test]
     fn stream_state_is_kept_and_sent_to_the_others_on_change() {
-        let hub = hub();
-        let t0 = Instant::now();
-        let mut a = join(&hub, "sa", "r", "a", t0);
-        let mut b = join(&hub, "sb", "r", "b", t0);
+        let (hub, t0, mut a, mut b) = room_of_two();
         let mut c = join(&hub, "sc", "r2", "c", t0);
         let audio_off = Muted {
             audio: true,
@@ -1608,10 +1609,7 @@ mod tests {
         hub.detach("sa", 1);
         drop(a);
         assert_eq!(hub.set_stream_state("sb", "cam", Muted::default()), Ok(()));
-        let (tx, _rx) = mpsc::channel(8);
-        let resumed = hub
-            .resume("sa", "key-sa", 6, hub.connection(tx), t0)
-            .expect("resumes");
+        let resumed = resume(&hub, "sa", "key-sa", 6, t0).expect("resumes");
         let missed: Vec<_> = resumed.missed.into_iter().map(|e| e.event).collect();
         assert_eq!(
             missed.last(),
@@ -1625,10 +1623,7 @@ mod tests {
 
     #[test]
     fn a_server_mute_holds_over_the_publishers_own_state() {
-        let hub = hub();
-        let t0 = Instant::now();
-        let mut a = join(&hub, "sa", "r", "a", t0);
-        let mut b = join(&hub, "sb", "r", "b", t0);
+        let (hub, t0, mut a, mut b) = room_of_two();
         assert!(hub.add_stream("sb", "cam", "", Muted::default()));
         drain(&mut a);
         let seen = |rx: &mut mpsc::Receiver<ServerMessage>| -> Vec<(bool, bool)> {
@@ -1685,11 +1680,10 @@ mod tests {
                 ..
             }
         )));
-        let (tx, _rx) = mpsc::channel(OUTBOX_CAPACITY);
-        let refused = hub
-            .resume("sb", "key-sb", 0, hub.connection(tx), t0)
-            .expect_err("removed");
-        assert_eq!(refused.code, ErrorCode::KickedByServer);
+        assert_eq!(
+            refusal(&hub, "sb", "key-sb", 0, t0),
+            ErrorCode::KickedByServer
+        );
         assert_eq!(hub.rooms_of(1).len(), 1);
         assert_eq!(hub.close_room(1, "r", t0).map(|(n, _)| n), Ok(1));
         assert!(hub.rooms_of(1).is_empty());
