@@ -1000,6 +1000,19 @@ mod tests {
             })
     }
 
+    /// One TURN server for `username` when `with_turn`, none otherwise.
+    fn turn_servers(with_turn: bool, username: &str) -> Vec<IceServer> {
+        if with_turn {
+            vec![IceServer {
+                urls: vec!["turn:203.0.113.1:3478".into()],
+                username: username.into(),
+                credential: "c2VjcmV0".into(),
+            }]
+        } else {
+            Vec::new()
+        }
+    }
+
     fn ack_body() -> impl Strategy<Value = AckBody> {
         prop_oneof![
             Just(AckBody::LoggedOut),
@@ -1007,15 +1020,7 @@ mod tests {
                 |(expires_in_ms, publish, with_turn)| AckBody::TokenRenewed {
                     expires_in_ms,
                     publish,
-                    ice_servers: if with_turn {
-                        vec![IceServer {
-                            urls: vec!["turn:203.0.113.1:3478".into()],
-                            username: "1700000000:7:u".into(),
-                            credential: "c2VjcmV0".into(),
-                        }]
-                    } else {
-                        Vec::new()
-                    },
+                    ice_servers: turn_servers(with_turn, "1700000000:7:u"),
                 }
             ),
             any::<u64>().prop_map(|message_id| AckBody::BroadcastSent { message_id }),
@@ -1073,15 +1078,7 @@ mod tests {
                             heartbeat_interval_ms: hi,
                             heartbeat_timeout_ms: ht,
                             token_expires_in_ms: te,
-                            ice_servers: if te.is_some() {
-                                vec![IceServer {
-                                    urls: vec!["turn:203.0.113.1:3478".into()],
-                                    username: "1:2:u".into(),
-                                    credential: "c2VjcmV0".into(),
-                                }]
-                            } else {
-                                Vec::new()
-                            },
+                            ice_servers: turn_servers(te.is_some(), "1:2:u"),
                         })
                     }
                 ),
