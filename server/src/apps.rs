@@ -135,22 +135,25 @@ impl Authorized {
     }
 }
 
+/// A registry of one app (AppID 7, fixed secrets, not in development
+/// mode) and that app: the unit tests' fixture.
+#[cfg(test)]
+pub(crate) fn test_registry() -> (AppRegistry, AppConfig) {
+    let app = AppConfig {
+        app_id: 7,
+        app_sign: "ab".repeat(32),
+        server_secret: "s".repeat(32),
+        dev_mode: false,
+    };
+    (AppRegistry::new(std::slice::from_ref(&app)), app)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::jwt::mint;
     use protocol::auth::login_proof;
     use protocol::token::{Privileges, TokenClaims};
-
-    fn registry() -> (AppRegistry, AppConfig) {
-        let app = AppConfig {
-            app_id: 7,
-            app_sign: "ab".repeat(32),
-            server_secret: "s".repeat(32),
-            dev_mode: false,
-        };
-        (AppRegistry::new(std::slice::from_ref(&app)), app)
-    }
 
     const CLAIM: LoginClaim<'static> = LoginClaim {
         app_id: 7,
@@ -160,7 +163,7 @@ mod tests {
 
     #[test]
     fn app_sign_proof() {
-        let (reg, app) = registry();
+        let (reg, app) = test_registry();
         let proof = login_proof(&app.app_sign, 7, "r", "u", "n");
         let ok = reg.check_login(
             CLAIM,
@@ -183,7 +186,7 @@ mod tests {
 
     #[test]
     fn tokens() {
-        let (reg, app) = registry();
+        let (reg, app) = test_registry();
         let claims = TokenClaims::new(7, "u", None, Privileges::ALL, 100, 60);
         let token = mint(app.server_secret.as_bytes(), &claims);
         let creds = Credentials::Token { token };
@@ -197,7 +200,7 @@ mod tests {
 
     #[test]
     fn publish_needs_the_privilege_and_an_unexpired_token() {
-        let (reg, app) = registry();
+        let (reg, app) = test_registry();
         let watch_only = Privileges {
             login: true,
             publish: false,

@@ -57,20 +57,10 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AppConfig;
+    use crate::apps::test_registry;
     use protocol::token::{Privileges, TokenClaims};
 
     const NOW: u64 = 1_800_000_000;
-
-    fn apps() -> (AppRegistry, AppConfig) {
-        let app = AppConfig {
-            app_id: 7,
-            app_sign: "ab".repeat(32),
-            server_secret: "s".repeat(32),
-            dev_mode: false,
-        };
-        (AppRegistry::new(std::slice::from_ref(&app)), app)
-    }
 
     fn with(token: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -83,7 +73,7 @@ mod tests {
 
     #[test]
     fn only_a_valid_admin_token_passes() {
-        let (apps, app) = apps();
+        let (apps, app) = test_registry();
         let secret = app.server_secret.as_bytes();
         let admin = jwt::mint_admin(secret, 7, NOW, 60);
         assert_eq!(authorize(&apps, &with(&admin), NOW), Ok(7));
