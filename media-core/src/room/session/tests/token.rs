@@ -8,11 +8,7 @@ fn a_renewal_hands_fresh_turn_credentials_to_the_media_side() {
     let mut h = H::new();
     let conn = h.login(0, false);
     h.answer_login(10, 20, conn, ok(&[], &[], 1));
-    h.renew_token(1_000, "CF1.renewed.sig").unwrap();
-    let out = h.drain();
-    let [ClientMessage::RenewToken { request_id, .. }] = &sent(&out)[..] else {
-        panic!("expected renew, got {out:?}");
-    };
+    let request_id = renew_request(&mut h, 1_000, "CF1.renewed.sig");
     let fresh = protocol::IceServer {
         urls: vec!["turn:203.0.113.40:3478".into()],
         username: "90000:7:u1".into(),
@@ -23,26 +19,61 @@ fn a_renewal_hands_fresh_turn_credentials_to_the_media_side() {
         publish: true,
         ice_servers: vec![fresh.clone()],
     };
-    let request_id = *request_id;
     let out = h.input(1_001, conn, ServerMessage::Ack { request_id, body });
     assert_eq!(media(&out), vec![MediaCommand::IceServers(vec![fresh])]);
     h.save("renew_fresh_turn_credentials");
 }
 
-/// Renews the token at `ms` on `conn` and acknowledges it with `publish`.
-fn renewed(h: &mut H, ms: u64, conn: ConnId, publish: bool) -> Vec<Output> {
-    h.renew_token(ms, "CF1.renewed.sig").unwrap();
+/// Asks at `ms` to renew the token with `token`, asserts that the request
+/// carries it and returns the request's ID.
+fn renew_request(h: &mut H, ms: u64, token: &str) -> u32 {
+    h.renew_token(ms, token).unwrap();
     let out = h.drain();
-    let [ClientMessage::RenewToken { request_id, .. }] = &sent(&out)[..] else {
+    let [ClientMessage::RenewToken {
+        request_id,
+        token: sent_token,
+    }] = &sent(&out)[..]
+    else {
         panic!("expected renew, got {out:?}");
     };
+    assert_eq!(sent_token, token);
+    *request_id
+}
+
+/// Renews the token at `ms` on `conn` and acknowledges it with `publish`.
+fn renewed(h: &mut H, ms: u64, conn: ConnId, publish: bool) -> Vec<Output> {
+    let request_id = renew_request(h, ms, "CF1.renewed.sig");
     let body = AckBody::TokenRenewed {
         expires_in_ms: 600_000,
         publish,
         ice_servers: Vec::new(),
     };
-    let request_id = *request_id;
     h.input(ms + 1, conn, ServerMessage::Ack { request_id, body })
+}
+
+/// Asserts that `out` tells no publisher state.
+fn no_publisher_state(out: &[Output]) {
+    assert!(
+        events(out)
+            .iter()
+            .all(|e| !matches!(e, Event::PublisherStateUpdate { .. })),
+        "{out:?}"
+    );
+}
+
+/// Logs in with a token that expires in `expires_in_ms`.
+fn logged_in_expiring(h: &mut H, expires_in_ms: u64) -> (ConnId, Vec<Output>) {
+    let mut login_ok = ok(&[], &[], 1);
+    login_ok.token_expires_in_ms = Some(expires_in_ms);
+    h.logged_in(0, false, login_ok)
+}
+
+/// The warning that the token expires in `seconds`.
+fn will_expire(seconds: u32) -> Event {
+    Event::RoomTokenWillExpire {
+        room_id: "r1".into(),
+        remain_time_in_second: seconds,
+    }
 }
 
 /// Asserts that `out` announces no stream.
@@ -91,12 +122,7 @@ fn renewed_token_without_publish_stops_every_publisher_for_good() {
         conn,
         ServerMessage::error(Some(aux_request), code, false),
     );
-    assert!(
-        events(&out)
-            .iter()
-            .all(|e| !matches!(e, Event::PublisherStateUpdate { .. })),
-        "{out:?}"
-    );
+    no_publisher_state(&out);
     assert!(media(&out).is_empty());
     // The room stays up, and no cut brings the streams back: not a
     // resume, not a fresh login.
@@ -114,12 +140,7 @@ fn renewed_token_without_publish_stops_every_publisher_for_good() {
     all.extend(out);
     all.extend(h.answer_login(12_280, 12_290, c4, ok(&["a"], &[("sa", "a")], 2)));
     announces_nothing(&all);
-    assert!(
-        events(&all)
-            .iter()
-            .all(|e| !matches!(e, Event::PublisherStateUpdate { .. })),
-        "{all:?}"
-    );
+    no_publisher_state(&all);
     assert!(h.s.is_logged_in());
 }
 
@@ -154,12 +175,7 @@ fn publish_refused_for_want_of_privilege_is_never_retried() {
     all.extend(out);
     all.extend(h.answer_login(1_280, 1_290, c3, ok(&[], &[], 1)));
     announces_nothing(&all);
-    assert!(
-        events(&all)
-            .iter()
-            .all(|e| !matches!(e, Event::PublisherStateUpdate { .. })),
-        "{all:?}"
-    );
+    no_publisher_state(&all);
     assert_eq!(
         h.stop_publishing(2_000, PublishChannel::Main),
         Err(PublisherError::NotPublishing)
@@ -170,30 +186,17 @@ fn publish_refused_for_want_of_privilege_is_never_retried() {
 #[test]
 fn token_will_expire_thirty_seconds_before_and_renew_resets() {
     let mut h = H::new();
-    let mut login_ok = ok(&[], &[], 1);
-    login_ok.token_expires_in_ms = Some(100_000);
-    let (conn, _) = h.logged_in(0, false, login_ok);
+    let (conn, _) = logged_in_expiring(&mut h, 100_000);
     h.keep_alive(conn, 5000, 65_000);
     let out = h.tick(69_999);
     assert!(events(&out).is_empty());
-    assert_eq!(
-        events(&h.tick(70_000)),
-        vec![Event::RoomTokenWillExpire {
-            room_id: "r1".into(),
-            remain_time_in_second: 30
-        }]
-    );
-    h.renew_token(71_000, "CF1.new.sig").unwrap();
-    let out = h.drain();
-    let [ClientMessage::RenewToken { request_id, token }] = &sent(&out)[..] else {
-        panic!("expected renew, got {out:?}");
-    };
-    assert_eq!(token, "CF1.new.sig");
+    assert_eq!(events(&h.tick(70_000)), vec![will_expire(30)]);
+    let request_id = renew_request(&mut h, 71_000, "CF1.new.sig");
     h.input(
         71_100,
         conn,
         ServerMessage::Ack {
-            request_id: *request_id,
+            request_id,
             body: AckBody::TokenRenewed {
                 expires_in_ms: 60_000,
                 publish: true,
@@ -204,28 +207,14 @@ fn token_will_expire_thirty_seconds_before_and_renew_resets() {
     // Fires again 30 s before the new expiry (71.1 + 60 - 30 s).
     h.keep_alive(conn, 75_000, 100_000);
     assert!(events(&h.tick(101_000)).is_empty());
-    assert_eq!(
-        events(&h.tick(101_100)),
-        vec![Event::RoomTokenWillExpire {
-            room_id: "r1".into(),
-            remain_time_in_second: 30
-        }]
-    );
+    assert_eq!(events(&h.tick(101_100)), vec![will_expire(30)]);
     h.save("token_expiry_warning_and_renew");
 }
 
 #[test]
 fn token_with_little_time_left_warns_at_once() {
     let mut h = H::new();
-    let mut login_ok = ok(&[], &[], 1);
-    login_ok.token_expires_in_ms = Some(12_000);
-    let (_, out) = h.logged_in(0, false, login_ok);
-    assert_eq!(
-        events(&out).last(),
-        Some(&Event::RoomTokenWillExpire {
-            room_id: "r1".into(),
-            remain_time_in_second: 12
-        })
-    );
+    let (_, out) = logged_in_expiring(&mut h, 12_000);
+    assert_eq!(events(&out).last(), Some(&will_expire(12)));
     h.save("token_short_warns_at_once");
 }
