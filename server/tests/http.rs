@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use protocol::{ErrorCode, ServerMessage};
-use test_support::client;
+use test_support::http::{self, Answer};
 use test_support::TestServer;
 
 #[tokio::test]
@@ -95,7 +95,7 @@ async fn routes_answer_without_a_socket() {
     );
     let (status, body) = oneshot(&router, "GET", "/updates/latest.json").await;
     assert_eq!(
-        (status, api_code(&body)),
+        (status, api_code(&serde_json::from_str(&body).unwrap())),
         (404, ErrorCode::UpdateFileNotFound)
     );
     // /ws without an upgrade: refused by the extractor, never served.
@@ -104,23 +104,17 @@ async fn routes_answer_without_a_socket() {
     assert_eq!(oneshot(&router, "POST", "/healthz").await.0, 405);
 }
 
-/// `POST path` with a JSON body; returns (status, body).
-async fn http_post(server: &TestServer, path: &str, body: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(server.handle.local_addr())
-        .await
-        .unwrap();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    tokio::time::timeout(client::WAIT, s.read_to_string(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    split_response(&out)
+/// `POST /api/dev-token` with a JSON body.
+async fn dev_token(server: &TestServer, body: &str) -> Answer {
+    http::request(
+        server.addr(),
+        "POST",
+        "/api/dev-token",
+        None,
+        "application/json",
+        body,
+    )
+    .await
 }
 
 fn split_response(raw: &str) -> (u16, String) {
@@ -146,11 +140,12 @@ fn token_login(app: &server::AppConfig, room: &str, token: &str) -> protocol::Cl
     })
 }
 
-fn api_code(body: &str) -> ErrorCode {
-    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+/// The typed error code of an answer's JSON body, checking its name and
+/// message.
+fn api_code(v: &serde_json::Value) -> ErrorCode {
     let code = ErrorCode::from_code(v["code"].as_u64().unwrap() as u32).unwrap();
-    assert_eq!(v["name"], code.name(), "{body}");
-    assert_eq!(v["message"], code.message(), "{body}");
+    assert_eq!(v["name"], code.name(), "{v}");
+    assert_eq!(v["message"], code.message(), "{v}");
     code
 }
 
@@ -189,9 +184,9 @@ async fn dev_mode_mints_tokens_that_log_in() {
         r#"{{"app_id":{},"user_id":"web-user","room_id":"r1"}}"#,
         server.app.app_id
     );
-    let (status, body) = http_post(&server, "/api/dev-token", &body).await;
-    assert_eq!(status, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let answer = dev_token(&server, &body).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let v = answer.body;
     let token = v["token"].as_str().unwrap().to_owned();
     assert_eq!(v["expires_in_secs"], server::web::DEV_TOKEN_TTL_SECS);
     let claims = server::jwt::peek(&token).unwrap();
@@ -249,9 +244,9 @@ async fn dev_mode_mints_tokens_that_log_in() {
         ),
     ];
     for (body, want_status, want_code) in cases {
-        let (status, answer) = http_post(&server, "/api/dev-token", &body).await;
-        assert_eq!(status, want_status, "{body} -> {answer}");
-        assert_eq!(api_code(&answer), want_code, "{body}");
+        let answer = dev_token(&server, &body).await;
+        assert_eq!(answer.status, want_status, "{body} -> {}", answer.body);
+        assert_eq!(api_code(&answer.body), want_code, "{body}");
     }
 }
 
@@ -265,9 +260,9 @@ async fn production_apps_cannot_mint_tokens() {
     })
     .await;
     let body = format!(r#"{{"app_id":{},"user_id":"u"}}"#, server.app.app_id);
-    let (status, answer) = http_post(&server, "/api/dev-token", &body).await;
-    assert_eq!(status, 404, "{answer}");
-    assert_eq!(api_code(&answer), ErrorCode::TokenMintingDisabled);
+    let answer = dev_token(&server, &body).await;
+    assert_eq!(answer.status, 404, "{}", answer.body);
+    assert_eq!(api_code(&answer.body), ErrorCode::TokenMintingDisabled);
     let (_, info) = split_response(&server.http_get("/api/info").await);
     assert!(info.contains(r#""dev_app_ids":[]"#), "{info}");
 
@@ -278,7 +273,7 @@ async fn production_apps_cannot_mint_tokens() {
     })
     .await;
     let body = format!(r#"{{"app_id":{},"user_id":"u"}}"#, server.app.app_id);
-    let (status, answer) = http_post(&server, "/api/dev-token", &body).await;
-    assert_eq!(status, 403, "{answer}");
-    assert_eq!(api_code(&answer), ErrorCode::TokenMintingDisabled);
+    let answer = dev_token(&server, &body).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert_eq!(api_code(&answer.body), ErrorCode::TokenMintingDisabled);
 }
