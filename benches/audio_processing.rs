@@ -120,24 +120,47 @@ fn main() {
     }
     let out = process(ProcessingConfig::default(), &[], &noisy, |_, _| {});
     print_noise_figures("default_chain", &out, &clean, &noisy);
+    // Each noise alone: the white noise, and the click track (measured on
+    // its own blocks: the segmental SNR over all speech hardly sees it).
+    let white = mix(&[&to_f64(&clean), &noise]);
+    let clicked = mix(&[&to_f64(&clean), &clicks]);
+    for (name, mode) in [
+        ("soft", AnsMode::Soft),
+        ("medium", AnsMode::Medium),
+        ("aggressive", AnsMode::Aggressive),
+        ("ai", AnsMode::Ai),
+    ] {
+        let config = only(|c| {
+            c.ans = true;
+            c.ans_mode = mode
+        });
+        let out = process(config, &[], &white, |_, _| {});
+        print_noise_figures(&format!("white_{name}"), &out, &clean, &white);
+        let out = process(config, &[], &clicked, |_, _| {});
+        print_click_figures(name, &out, &clean, &clicked, &clicks);
+    }
 
     // Chromium on the same input; it loops the file: record two passes and
     // a half, score one pass after the first half (its noise estimate warm).
-    match chromium::capture(&noisy, None, 2 * seconds + seconds / 2) {
-        Ok(recordings) => {
-            for (name, recording) in recordings {
-                match chromium::align(&recording[seconds / 2 * RATE..], &noisy) {
-                    Some(out) => {
-                        print_noise_figures(&format!("chromium_{name}"), &out, &clean, &noisy)
+    for (scene, input) in [("", &noisy), ("clicks_", &clicked)] {
+        match chromium::capture(input, None, 2 * seconds + seconds / 2) {
+            Ok(recordings) => {
+                for (name, recording) in recordings {
+                    let name = format!("chromium_{scene}{name}");
+                    match chromium::align(&recording[seconds / 2 * RATE..], input) {
+                        Some(out) if scene.is_empty() => {
+                            print_noise_figures(&name, &out, &clean, input)
+                        }
+                        Some(out) => print_click_figures(&name, &out, &clean, input, &clicks),
+                        None => println!(
+                            "{name}_recording_too_short_s {:.1}",
+                            recording.len() as f64 / RATE as f64
+                        ),
                     }
-                    None => println!(
-                        "chromium_{name}_recording_too_short_s {:.1}",
-                        recording.len() as f64 / RATE as f64
-                    ),
                 }
             }
+            Err(chromium::Unavailable(why)) => eprintln!("chromium comparison skipped: {why}"),
         }
-        Err(chromium::Unavailable(why)) => eprintln!("chromium comparison skipped: {why}"),
     }
     chromium_echo(seconds);
 
@@ -180,6 +203,33 @@ fn print_noise_figures(name: &str, out: &[i16], clean: &[i16], noisy: &[i16]) {
     println!(
         "speech_level_change_db_{name} {:.1}",
         active_level_dbfs(o, c) - active_level_dbfs(c, c)
+    );
+}
+
+/// The click track's figures ([`click_figures`]) for `out`, the
+/// processed `clicked` (clean speech plus `clicks`), from the second second.
+fn print_click_figures(name: &str, out: &[i16], clean: &[i16], clicked: &[i16], clicks: &[f64]) {
+    let skip = RATE;
+    let reference = high_passed(clean);
+    let figures = click_figures(
+        &clicked[skip..],
+        &out[skip..],
+        &clean[skip..],
+        &reference[skip..],
+        &clicks[skip..],
+    );
+    println!(
+        "click_pause_reduction_db_{name} {:.1}",
+        figures.pause_reduction
+    );
+    println!(
+        "click_speech_segmental_snr_gain_db_{name} {:.1}",
+        figures.speech_after - figures.speech_before
+    );
+    println!(
+        "click_speech_level_change_db_{name} {:.1}",
+        active_level_dbfs(&out[skip..], &clean[skip..])
+            - active_level_dbfs(&clean[skip..], &clean[skip..])
     );
 }
 

@@ -11,18 +11,20 @@
 //! signal (first difference: a click's energy is spread up to 24 kHz,
 //! voiced speech's is low):
 //!
-//! - a sub-block is part of a transient when its energy is [`ONSET`] times
-//!   the background (a slow average of the sub-blocks that were not
-//!   transients) and within [`MAX_LENGTH`] sub-blocks it falls back under
-//!   [`RELEASE`] times the background;
+//! - a transient starts at a sub-block whose energy is [`ONSET`] times the
+//!   background (a slow average of the sub-blocks that were not
+//!   transients) and times every sub-block of the 10 ms before it, and
+//!   lasts until the energy falls back under [`RELEASE`] times the
+//!   background, which must happen within [`MAX_LENGTH`] sub-blocks;
 //! - a transient's samples are scaled down to the background's level (the
 //!   gain is the square root of the energy ratio), the gain taken as the
 //!   minimum over ±[`GAIN_SPREAD`] samples and then averaged over as many
-//!   (no step at the edges, no leak before the onset).
+//!   (no step at the edges, no leak before the onset); below
+//!   [`LOW_BAND_HZ`] it is spared in proportion to RNNoise's voice
+//!   probability.
 //!
-//! WebRTC's own transient suppressor (removed from its audio processing
-//! module in 2023, and absent from the `aec3` port) also worked on the
-//! onset and its decay, with a voice probability to spare speech.
+//! WebRTC's own transient suppressor (not in the `aec3` port) also spared
+//! speech by a voice probability.
 
 use super::BLOCK_SAMPLES;
 
