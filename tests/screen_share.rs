@@ -13,10 +13,7 @@ use media_core::capture::screen::{ScreenCapture, ScreenSourceQuery, ScreenTarget
 use media_core::codec::content::ContentHint;
 use media_core::frame::{unix_time_us, VideoFrame};
 use media_core::render::{Canvas, FrameSink, RenderedFrame};
-use media_core::{
-    ErrorCode, Event, PublishChannel, PublisherState, ScreenCaptureConfig, ScreenShareState,
-    UpdateType,
-};
+use media_core::{ErrorCode, Event, ScreenCaptureConfig, ScreenShareState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,39 +28,6 @@ const HEIGHT: u16 = 1080;
 /// number is captured at least twice at the text hint's 5 fps.
 const DRAW_PERIOD: Duration = Duration::from_millis(400);
 const WATCH: Duration = Duration::from_secs(12);
-
-/// Waits for `peer`'s share to report `state` with `error_code`.
-async fn wait_share_state(peer: &mut Peer, state: ScreenShareState, error_code: u32) {
-    peer.wait_for(&format!("the share's {state:?} event"), |e| {
-        matches!(e, Event::ScreenCaptureStateUpdate { state: s, error_code: c, .. }
-            if *s == state && *c == error_code)
-    })
-    .await;
-}
-
-/// `a` publishes its share as `a-screen` on the aux channel; `b` sees it
-/// added.
-async fn publish_share(a: &mut Peer, b: &mut Peer) {
-    a.engine
-        .start_publishing_stream("a-screen", PublishChannel::Aux)
-        .expect("publish accepted");
-    a.wait_publisher_state(PublisherState::Publishing).await;
-    b.wait_stream_update("stream Add of a-screen").await;
-}
-
-/// Waits until `peer` sees the share's stream go.
-async fn wait_stream_delete(peer: &mut Peer) {
-    peer.wait_for("stream Delete of a-screen", |e| {
-        matches!(
-            e,
-            Event::RoomStreamUpdate {
-                update_type: UpdateType::Delete,
-                ..
-            }
-        )
-    })
-    .await;
-}
 
 /// The text: lines of 1-pixel "glyphs" in 8x12 cells on white (a code
 /// editor's density), a blank line every 20 and a margin on the right.
@@ -182,10 +146,10 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
         })
         .expect("capture started");
     assert_eq!(share.state(), ScreenShareState::Capturing);
-    wait_share_state(&mut a, ScreenShareState::Capturing, 0).await;
+    a.wait_share_state(ScreenShareState::Capturing, 0).await;
     // Simulcast stays on (the default): a share still sends one full-size
     // layer, so the player's first picture is the whole 1080p page.
-    publish_share(&mut a, &mut b).await;
+    a.publish_share("a-screen", &mut b).await;
 
     let sink = FrameSink::new();
     let mut rendered = sink.subscribe(512);
@@ -263,13 +227,12 @@ async fn share_and_play(room: &str, hint: ContentHint, min_psnr: f64) {
         .await
         .expect("the share notices the window closing");
     assert_eq!(ended, ScreenShareState::SourceGone);
-    wait_share_state(
-        &mut a,
+    a.wait_share_state(
         ScreenShareState::SourceGone,
         ErrorCode::ScreenSourceGone.code(),
     )
     .await;
-    wait_stream_delete(&mut b).await;
+    b.wait_stream_delete("stream Delete of a-screen").await;
     share.stop();
     a.engine.destroy().await;
     b.engine.destroy().await;
@@ -299,10 +262,10 @@ async fn stopping_a_share_opens_no_device() {
             restore_token: None,
         })
         .expect("capture started");
-    publish_share(&mut a, &mut b).await;
+    a.publish_share("a-screen", &mut b).await;
     share.stop();
-    wait_share_state(&mut a, ScreenShareState::Stopped, 0).await;
-    wait_stream_delete(&mut b).await;
+    a.wait_share_state(ScreenShareState::Stopped, 0).await;
+    b.wait_stream_delete("stream Delete of a-screen").await;
     // Whatever a device error would be, it comes within this.
     while let Ok(e) = tokio::time::timeout(Duration::from_secs(2), a.next()).await {
         assert!(

@@ -27,10 +27,7 @@ use media_core::capture::screen::ScreenTarget;
 use media_core::codec::content::ContentHint;
 use media_core::frame::VideoFrame;
 use media_core::render::{Canvas, FrameSink};
-use media_core::{
-    ErrorCode, Event, PublishChannel, PublisherState, ScreenCaptureConfig, ScreenShare,
-    ScreenShareState, UpdateType,
-};
+use media_core::{ErrorCode, ScreenCaptureConfig, ScreenShare, ScreenShareState};
 use mock_portal::{MockPortal, PrivateBus};
 use pipewire_daemon::{PipeWireDaemon, VideoSource};
 use std::time::{Duration, Instant};
@@ -75,11 +72,8 @@ async fn a_portal_share_plays_restores_without_asking_and_ends_when_the_session_
     let share = start(&a, &bus, None).expect("portal share started");
     let token = share.restore_token().expect("a restore token").to_owned();
     assert_eq!(portal.state.lock().expect("mock state").dialogs, 1);
-    a.wait_for("the share's Capturing event", |e| {
-        is_state(e, ScreenShareState::Capturing, 0)
-    })
-    .await;
-    publish(&mut a, &mut b).await;
+    a.wait_share_state(ScreenShareState::Capturing, 0).await;
+    a.publish_share("a-screen", &mut b).await;
     let sink = FrameSink::new();
     let mut rendered = sink.subscribe(64);
     b.engine
@@ -111,15 +105,12 @@ async fn a_portal_share_plays_restores_without_asking_and_ends_when_the_session_
     tokio::task::spawn_blocking(move || share.stop())
         .await
         .expect("stop");
-    a.wait_for("the share's Stopped event", |e| {
-        is_state(e, ScreenShareState::Stopped, 0)
-    })
-    .await;
+    a.wait_share_state(ScreenShareState::Stopped, 0).await;
     wait_until("stop closes the portal session", || {
         portal.state.lock().expect("mock state").closed_by_client == 1
     })
     .await;
-    b.wait_for("stream Delete after stop", is_delete).await;
+    b.wait_stream_delete("stream Delete after stop").await;
 
     // The second share passes the token back and does not ask again.
     let mut share = start(&a, &bus, Some(token.clone())).expect("restored share");
@@ -131,7 +122,7 @@ async fn a_portal_share_plays_restores_without_asking_and_ends_when_the_session_
     }
     let new_token = share.restore_token().expect("a new token");
     assert_ne!(new_token, token, "tokens are single-use");
-    publish(&mut a, &mut b).await;
+    a.publish_share("a-screen", &mut b).await;
 
     // The compositor ends the session ("stop sharing").
     portal.close_sessions().await;
@@ -139,15 +130,12 @@ async fn a_portal_share_plays_restores_without_asking_and_ends_when_the_session_
         .await
         .expect("the share notices the session closing");
     assert_eq!(ended, ScreenShareState::SourceGone);
-    a.wait_for("the share's SourceGone event", |e| {
-        is_state(
-            e,
-            ScreenShareState::SourceGone,
-            ErrorCode::ScreenSourceGone.code(),
-        )
-    })
+    a.wait_share_state(
+        ScreenShareState::SourceGone,
+        ErrorCode::ScreenSourceGone.code(),
+    )
     .await;
-    b.wait_for("stream Delete after the session closed", is_delete)
+    b.wait_stream_delete("stream Delete after the session closed")
         .await;
     tokio::task::spawn_blocking(move || share.stop())
         .await
@@ -175,39 +163,6 @@ fn start(
         hint: ContentHint::Text,
         restore_token,
     })
-}
-
-/// Publishes `a`'s share as `a-screen` and waits for `b` to see it.
-async fn publish(a: &mut Peer, b: &mut Peer) {
-    a.engine
-        .start_publishing_stream("a-screen", PublishChannel::Aux)
-        .expect("publish accepted");
-    a.wait_publisher_state(PublisherState::Publishing).await;
-    b.wait_for("stream Add of a-screen", |e| {
-        matches!(
-            e,
-            Event::RoomStreamUpdate {
-                update_type: UpdateType::Add,
-                ..
-            }
-        )
-    })
-    .await;
-}
-
-fn is_state(e: &Event, want: ScreenShareState, code: u32) -> bool {
-    matches!(e, Event::ScreenCaptureStateUpdate { state, error_code, .. }
-        if *state == want && *error_code == code)
-}
-
-fn is_delete(e: &Event) -> bool {
-    matches!(
-        e,
-        Event::RoomStreamUpdate {
-            update_type: UpdateType::Delete,
-            ..
-        }
-    )
 }
 
 /// Polls `done` until it holds, within [`STEP`].

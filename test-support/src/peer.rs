@@ -10,7 +10,8 @@ use media_core::codec::video_config::VideoPreset;
 use media_core::transport::TransportConfig;
 use media_core::{
     Engine, EngineProfile, Event, EventReceiver, PlayerState, PublishChannel, PublishStreamQuality,
-    PublisherState, ReconnectPolicy, RoomConfig, RoomState, Scenario, User,
+    PublisherState, ReconnectPolicy, RoomConfig, RoomState, Scenario, ScreenShareState, UpdateType,
+    User,
 };
 use std::time::Duration;
 
@@ -97,6 +98,52 @@ impl Peer {
     pub async fn wait_stream_update(&mut self, what: &str) -> Event {
         self.wait_for(what, |e| matches!(e, Event::RoomStreamUpdate { .. }))
             .await
+    }
+
+    /// Waits for a stream Delete (`what` names it, for the failure
+    /// message); returns it.
+    pub async fn wait_stream_delete(&mut self, what: &str) -> Event {
+        self.wait_for(what, |e| {
+            matches!(
+                e,
+                Event::RoomStreamUpdate {
+                    update_type: UpdateType::Delete,
+                    ..
+                }
+            )
+        })
+        .await
+    }
+
+    /// Waits for this engine's screen share to report `state` with
+    /// `error_code` (0 for `Capturing` and `Stopped`); returns the event.
+    pub async fn wait_share_state(&mut self, state: ScreenShareState, error_code: u32) -> Event {
+        self.wait_for(&format!("the share's {state:?} event"), |e| {
+            matches!(e, Event::ScreenCaptureStateUpdate { state: s, error_code: c, .. }
+                if *s == state && *c == error_code)
+        })
+        .await
+    }
+
+    /// Publishes this engine's screen share as `stream_id` on the aux
+    /// channel, waits for `Publishing`, then for `watcher` to see the
+    /// stream Add.
+    pub async fn publish_share(&mut self, stream_id: &str, watcher: &mut Peer) {
+        self.engine
+            .start_publishing_stream(stream_id, PublishChannel::Aux)
+            .expect("publish accepted");
+        self.wait_publisher_state(PublisherState::Publishing).await;
+        watcher
+            .wait_for(&format!("stream Add of {stream_id}"), |e| {
+                matches!(
+                    e,
+                    Event::RoomStreamUpdate {
+                        update_type: UpdateType::Add,
+                        ..
+                    }
+                )
+            })
+            .await;
     }
 
     /// The next event (fails the test after [`EVENT_TIMEOUT`]).
