@@ -255,12 +255,22 @@ pub(crate) fn segmental_snr_lagged(x: &[i16], clean: &[i16], lag: usize) -> f64 
     segmental_snr_at(x, clean, &active_blocks(clean), lag)
 }
 
+/// Noise suppression alone, in `mode`.
+pub(crate) fn ans_only(mode: media_core::audio_processing::AnsMode) -> ProcessingConfig {
+    ProcessingConfig {
+        ans: true,
+        ans_mode: mode,
+        ..ProcessingConfig::off()
+    }
+}
+
 /// What happened to a click track's blocks (the 10 ms blocks where the
-/// `clicks` added to `clean` are within 20 dB of their loudest block), dB.
+/// `clicks` added to `clean` are within 20 dB of their loudest block),
+/// from the second second on (the noise estimate's start), dB.
 pub(crate) struct ClickFigures {
     /// How much less click energy is left where the speech pauses: the
-    /// input's noise energy there over the output's (aligned, against
-    /// `reference`).
+    /// input's noise energy there over the output's (aligned, against the
+    /// clean speech through the chain's high-pass, [`high_passed`]).
     pub(crate) pause_reduction: f64,
     /// Segmental SNR ([`segmental_snr_db`]'s per-block measure) over the
     /// speech-active blocks holding a click, input and output.
@@ -268,17 +278,25 @@ pub(crate) struct ClickFigures {
     pub(crate) speech_after: f64,
     /// Blocks holding a click in pauses and in speech.
     pub(crate) blocks: (usize, usize),
+    /// The speech level change.
+    pub(crate) kept: f64,
 }
 
-/// [`ClickFigures`] for `out` (the processed `noisy`), `reference` being
-/// the clean speech as the output should be (through the high-pass).
+/// [`ClickFigures`] for `out`, the processed `noisy` (`clean` + `clicks`).
 pub(crate) fn click_figures(
     noisy: &[i16],
     out: &[i16],
     clean: &[i16],
-    reference: &[i16],
     clicks: &[f64],
 ) -> ClickFigures {
+    let reference = high_passed(clean);
+    let (noisy, out, clean, reference, clicks) = (
+        &noisy[RATE..],
+        &out[RATE..],
+        &clean[RATE..],
+        &reference[RATE..],
+        &clicks[RATE..],
+    );
     let lag = best_lag(out, reference);
     let active = active_blocks(clean);
     let click_energy: Vec<f64> = clicks
@@ -320,6 +338,7 @@ pub(crate) fn click_figures(
         speech_before: before / n,
         speech_after: after / n,
         blocks,
+        kept: active_level_dbfs(out, clean) - active_level_dbfs(clean, clean),
     }
 }
 

@@ -495,12 +495,25 @@ where
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_custom_output_feeds_the_echo_reference_when_pulled() {
+    /// A custom speaker, its output, and a tap on its echo reference.
+    fn custom_with_reference() -> (
+        Arc<Speaker>,
+        CustomAudioOutput,
+        crate::audio_processing::RenderTap,
+    ) {
         let reference = EchoReference::default();
         let tap = reference.tap();
         let (speaker, output) = Speaker::custom();
-        let speaker = Arc::new(speaker.with_echo_reference(&reference));
+        (
+            Arc::new(speaker.with_echo_reference(&reference)),
+            output,
+            tap,
+        )
+    }
+
+    #[test]
+    fn a_custom_output_feeds_the_echo_reference_when_pulled() {
+        let (speaker, output, tap) = custom_with_reference();
         let stream = speaker.stream();
         let mut frame = AudioFrame::silence(2, 0);
         frame.samples.fill(500);
@@ -519,6 +532,14 @@ mod tests {
         assert_eq!(out, [0; 480]);
     }
 
+    /// A 20 ms mono frame of `value`.
+    fn frame(value: i16) -> AudioFrame {
+        AudioFrame {
+            samples: vec![value; 960],
+            ..AudioFrame::silence(1, 0)
+        }
+    }
+
     /// Two players push 20 ms frames of a 440 Hz and a 660 Hz tone (each at
     /// -12 dBFS), one after the other, while the output pulls 20 ms per
     /// pair: every 40 ms of what plays holds both tones at their level
@@ -527,10 +548,7 @@ mod tests {
     #[test]
     fn concurrent_streams_are_mixed() {
         use crate::capture::tone::{tone_level_dbfs, ToneGenerator};
-        let reference = EchoReference::default();
-        let tap = reference.tap();
-        let (speaker, output) = Speaker::custom();
-        let speaker = Arc::new(speaker.with_echo_reference(&reference));
+        let (speaker, output, tap) = custom_with_reference();
         let (a, b) = (speaker.stream(), speaker.stream());
         let mut tones = [
             ToneGenerator::new(440.0, AUDIO_SAMPLE_RATE, 1),
@@ -573,10 +591,6 @@ mod tests {
     fn each_stream_plays_on_its_own_timeline() {
         let (speaker, output) = Speaker::custom();
         let speaker = Arc::new(speaker);
-        let frame = |value: i16| AudioFrame {
-            samples: vec![value; 960],
-            ..AudioFrame::silence(1, 0)
-        };
         let (a, b) = (speaker.stream(), speaker.stream());
         a.push(&frame(30_000));
         a.push(&frame(-30_000));
@@ -608,10 +622,6 @@ mod tests {
         let tap = reference.tap();
         let speaker = Arc::new(Speaker::null().with_echo_reference(&reference));
         let (a, b) = (speaker.stream(), speaker.stream());
-        let frame = |value: i16| AudioFrame {
-            samples: vec![value; 960],
-            ..AudioFrame::silence(1, 0)
-        };
         a.push(&frame(100));
         b.push(&frame(20));
         b.push(&frame(30));
