@@ -207,16 +207,7 @@ async fn stop_and_republish_and_duplicate_stream_id() {
     a.engine
         .stop_publishing_stream(PublishChannel::Main)
         .expect("stop");
-    b.wait_for("stream Delete", |e| {
-        matches!(
-            e,
-            Event::RoomStreamUpdate {
-                update_type: media_core::UpdateType::Delete,
-                ..
-            }
-        )
-    })
-    .await;
+    b.wait_stream_delete("stream Delete").await;
     let back = b.wait_player_state(PlayerState::PlayRequesting).await;
     assert!(
         matches!(back, Event::PlayerStateUpdate { error_code, .. } if error_code == ErrorCode::StreamEnded.code()),
