@@ -7,7 +7,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 export CONFER_ARTIFACTS := $(ARTIFACTS)
 export TAURI_DRIVER := $(abspath $(or $(CARGO_TARGET_DIR),target))/tools/bin/tauri-driver
 
-.PHONY: run serve test deps ui web build contract lint audit fmt ui-test browser-test fuzz fuzz-test bench bench-abuse bench-failover bench-networks bench-network bench-app bench-browser dist test-dist bench-dist clean
+.PHONY: run serve test deps ui web build contract lint audit fmt ui-test browser-test fuzz fuzz-test bench bench-abuse bench-failover bench-janus bench-networks bench-network bench-app bench-browser dist test-dist bench-dist clean
 
 deps:
 	@bash scripts/deps.sh
@@ -155,9 +155,16 @@ bench-abuse:
 	$(CARGO) bench --bench abuse
 
 ## Issue 18's failover time: three nodes on one Redis (2 s lease), the
-## room's node SIGKILLed 8 times, kill -> the player's next frame p50/p99.
+## room's node SIGKILLed 20 times (10 min at most), kill -> the player's next frame p50/p99.
 bench-failover:
 	$(CARGO) bench --bench failover
+
+## Issue 18's side-by-side fan-out: confer bench, 100 rooms x (1 WHIP
+## publisher + 3 WHEP players), against one confer serve and against Janus's
+## videoroom (installs the Debian janus package if missing).
+bench-janus:
+	$(CARGO) build --release --bin confer
+	bash scripts/bench-janus.sh
 
 ## Issue 13's figures in network namespaces (root): login to first remote
 ## frame and glass-to-glass at 720p30, direct UDP vs TURN over UDP, TCP and

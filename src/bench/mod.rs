@@ -24,7 +24,13 @@
 //!   that does not hold the room redirects (307) to the one that does,
 //!   followed at most 3 times (`redirects_followed`). Each node's CPU and
 //!   RSS is printed, and their sums.
+//! - `--janus`: the same rooms, media and counting against Janus's
+//!   videoroom plugin (its HTTP API at --server, e.g.
+//!   `http://127.0.0.1:8088/janus`; no tokens, --admin-token is not used):
+//!   a side-by-side fan-out figure (`janus.rs`). Its CPU and RSS with
+//!   `--server-pid`.
 
+mod janus;
 mod media;
 mod peer;
 mod report;
@@ -33,7 +39,7 @@ use crate::admin::ApiArgs;
 use anyhow::{anyhow, bail};
 use clap::Args;
 use media::Clip;
-use peer::{Counting, SendTimes, Session, Target};
+use peer::{Counting, SendTimes, Session, Signaling, Target};
 use report::{cpu_and_rss, percentile, proc_sample, PlayerStats, ProcSample};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,6 +100,10 @@ pub(crate) struct BenchArgs {
     /// Local address media binds to.
     #[arg(long, default_value = "127.0.0.1")]
     media_ip: IpAddr,
+    /// --server is Janus's HTTP API (e.g. http://127.0.0.1:8088/janus):
+    /// the rooms are videoroom rooms, joined without tokens.
+    #[arg(long)]
+    janus: bool,
 }
 
 /// One player of one stream.
@@ -108,6 +118,8 @@ struct Published {
     room: usize,
     stream_id: String,
     sent: SendTimes,
+    /// Janus's feed ID of the stream.
+    feed: Option<u64>,
 }
 
 /// What the sessions' start-up gave: who is live, and what failed.
@@ -197,6 +209,26 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let api = Arc::new(args.api);
     let gate = Arc::new(Semaphore::new(args.concurrency));
     let ramp = Instant::now();
+    let mut janus_rooms = Vec::new();
+    if args.janus {
+        let base = api.server().trim_end_matches('/');
+        let base = base
+            .find("://")
+            .and_then(|at| base[at + 3..].find('/').map(|p| &base[at + 3 + p..]))
+            .unwrap_or("/janus")
+            .to_owned();
+        let first: u64 = u64::from(rand::random::<u32>()) * 1000;
+        for r in 0..args.rooms {
+            let room = janus::Room::create(
+                &targets[0].authority,
+                &base,
+                first + r as u64,
+                args.publishers,
+            )
+            .await?;
+            janus_rooms.push(Arc::new(room));
+        }
+    }
 
     // Publishers first, each held in the ramp until connected (or given up
     // on), so no player waits on a publisher still negotiating.
@@ -210,21 +242,31 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 Arc::clone(&stop),
             );
             let target = targets[(r + p) % targets.len()].clone();
+            let janus_room = janus_rooms.get(r).cloned();
             tasks.spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 let room = format!("bench-{r}");
                 let user = format!("bench-{r}-pub-{p}");
                 let stream_id = format!("bench-{r}-cam-{p}");
                 let started = async {
-                    let token = mint(&api, &user, &room, true).await?;
-                    let (mut session, sent) =
-                        peer::publish(&target, &token, &room, &stream_id, clip, epoch, stop)
-                            .await?;
+                    let token = match janus_room {
+                        Some(_) => String::new(),
+                        None => mint(&api, &user, &room, true).await?,
+                    };
+                    let via = match &janus_room {
+                        Some(janus) => Signaling::Janus(janus),
+                        None => Signaling::Whip {
+                            token: &token,
+                            room: &room,
+                        },
+                    };
+                    let (mut session, sent, feed) =
+                        peer::publish(&target, via, &stream_id, clip, epoch, stop).await?;
                     if !session.connected(CONNECT_TIMEOUT).await {
                         session.end(&token).await;
                         bail!("not connected within {CONNECT_TIMEOUT:?}");
                     }
-                    anyhow::Ok((session, token, sent))
+                    anyhow::Ok((session, token, sent, feed))
                 }
                 .await;
                 (r, stream_id, started)
@@ -236,12 +278,13 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     while let Some(joined) = tasks.join_next().await {
         let (room, stream_id, started) = joined?;
         match started {
-            Ok((session, token, sent)) => {
+            Ok((session, token, sent, feed)) => {
                 publishers.add(session, token);
                 live.push(Published {
                     room,
                     stream_id,
                     sent,
+                    feed,
                 });
             }
             Err(e) => publishers.fail(&format!("publishing {stream_id}"), &e),
@@ -271,12 +314,23 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let (api, gate) = (Arc::clone(&api), Arc::clone(&gate));
             let target = targets[(r + args.publishers + k) % targets.len()].clone();
             let stream_id = published.stream_id.clone();
+            let (janus_room, feed) = (janus_rooms.get(r).cloned(), published.feed);
             tasks.spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 let room = format!("bench-{r}");
                 let started = async {
-                    let token = mint(&api, &viewer, &room, false).await?;
-                    let session = peer::play(&target, &token, &room, &stream_id, counting).await?;
+                    let token = match janus_room {
+                        Some(_) => String::new(),
+                        None => mint(&api, &viewer, &room, false).await?,
+                    };
+                    let via = match &janus_room {
+                        Some(janus) => Signaling::Janus(janus),
+                        None => Signaling::Whip {
+                            token: &token,
+                            room: &room,
+                        },
+                    };
+                    let session = peer::play(&target, via, &stream_id, feed, counting).await?;
                     anyhow::Ok((session, token))
                 }
                 .await;
@@ -410,6 +464,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         });
     }
     while ends.join_next().await.is_some() {}
+    for room in janus_rooms {
+        if let Some(room) = Arc::into_inner(room) {
+            room.close().await;
+        }
+    }
     Ok(())
 }
 

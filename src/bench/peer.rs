@@ -5,6 +5,7 @@
 //! to the `Location`, at most [`MAX_REDIRECTS`] times; the session's
 //! resource is then on that node.
 
+use super::janus;
 use super::media::{Clip, Depacketizer};
 use super::report::PlayerStats;
 use anyhow::{anyhow, bail, Context};
@@ -27,14 +28,16 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCPeerConnectionState,
-    RTCSessionDescription, SettingEngineBuilder,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
 };
 
 /// How long an HTTP exchange may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// The most redirects one POST follows.
 pub(crate) const MAX_REDIRECTS: usize = 3;
+/// How long an offer or answer waits for ICE gathering (Janus).
+const GATHER_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where the server is and where media binds.
 #[derive(Debug, Clone)]
@@ -46,12 +49,49 @@ pub(crate) struct Target {
     pub(crate) bind_ip: IpAddr,
 }
 
-/// A WHIP or WHEP session: its peer connection and resource.
+/// How a session is negotiated.
+#[derive(Clone, Copy)]
+pub(crate) enum Signaling<'a> {
+    /// WHIP or WHEP POSTs with a login token for `room` (redirects
+    /// followed).
+    Whip {
+        /// The login token.
+        token: &'a str,
+        /// The room.
+        room: &'a str,
+    },
+    /// Janus's videoroom over its HTTP API (players name the feed).
+    Janus(&'a janus::Room),
+}
+
+/// A peer connection and what its events tell.
+struct Peer {
+    pc: Arc<dyn PeerConnection>,
+    connected: watch::Receiver<bool>,
+    gathered: watch::Receiver<bool>,
+}
+
+impl Peer {
+    /// The local description once ICE gathering is complete (or after
+    /// [`GATHER_TIMEOUT`]), candidates included.
+    async fn gathered_sdp(&mut self) -> anyhow::Result<String> {
+        let _ = tokio::time::timeout(GATHER_TIMEOUT, self.gathered.wait_for(|done| *done)).await;
+        Ok(self
+            .pc
+            .local_description()
+            .await
+            .ok_or_else(|| anyhow!("no local description"))?
+            .sdp)
+    }
+}
+
+/// A WHIP or WHEP session (or a Janus one): its peer connection and
+/// resource.
 pub(crate) struct Session {
     pc: Arc<dyn PeerConnection>,
-    /// `host:port` of the node holding the resource.
-    authority: String,
-    location: String,
+    /// `host:port` of the node holding the WHIP/WHEP resource, and its
+    /// path (none for Janus).
+    resource: Option<(String, String)>,
     connected: watch::Receiver<bool>,
     /// How long the POST took (token check, login, negotiation), redirects
     /// included.
@@ -71,8 +111,21 @@ impl Session {
 
     /// Ends the resource (`DELETE`) and closes the connection.
     pub(crate) async fn end(self, token: &str) {
-        let _ = http(&self.authority, Method::DELETE, &self.location, token, None).await;
+        if let Some((authority, location)) = &self.resource {
+            let _ = http(authority, Method::DELETE, location, Some(token), None).await;
+        }
         let _ = self.pc.close().await;
+    }
+
+    /// A Janus session: no resource to delete.
+    fn janus(peer: Peer, join: Duration) -> Session {
+        Session {
+            pc: peer.pc,
+            resource: None,
+            connected: peer.connected,
+            join,
+            redirects: 0,
+        }
     }
 }
 
@@ -80,18 +133,19 @@ impl Session {
 /// microseconds since the bench's start).
 pub(crate) type SendTimes = Arc<Vec<AtomicU64>>;
 
-/// Publishes `stream_id` in `room` over WHIP and replays `clip` in a task
-/// until `stop` is set, noting each frame's send time.
+/// Publishes `stream_id` (over WHIP or to Janus) and replays `clip` in a
+/// task until `stop` is set, noting each frame's send time. Also gives
+/// Janus's feed ID.
 pub(crate) async fn publish(
     target: &Target,
-    token: &str,
-    room: &str,
+    via: Signaling<'_>,
     stream_id: &str,
     clip: Arc<Clip>,
     epoch: Instant,
     stop: Arc<AtomicBool>,
-) -> anyhow::Result<(Session, SendTimes)> {
-    let (pc, connected) = connection(target, None).await?;
+) -> anyhow::Result<(Session, SendTimes, Option<u64>)> {
+    let mut peer = connection(target, None).await?;
+    let pc = Arc::clone(&peer.pc);
     let ssrc: u32 = rand::random();
     let track = Arc::new(TrackLocalStaticSample::new(
         Instant::now(),
@@ -113,14 +167,22 @@ pub(crate) async fn publish(
     let sender = pc
         .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
         .await?;
-    let session = negotiate(
-        target,
-        pc,
-        connected,
-        &format!("/whip/{room}/{stream_id}"),
-        token,
-    )
-    .await?;
+    let (session, feed) = match via {
+        Signaling::Whip { token, room } => {
+            let path = format!("/whip/{room}/{stream_id}");
+            (negotiate(target, peer, &path, token).await?, None)
+        }
+        Signaling::Janus(room) => {
+            let offer = pc.create_offer(None).await?;
+            pc.set_local_description(offer).await?;
+            let offer = peer.gathered_sdp().await?;
+            let started = Instant::now();
+            let (feed, answer) = room.publish(&offer).await?;
+            pc.set_remote_description(RTCSessionDescription::answer(answer)?)
+                .await?;
+            (Session::janus(peer, started.elapsed()), Some(feed))
+        }
+    };
     let params = sender.get_parameters().await?;
     let payload_type = params
         .rtp_parameters
@@ -154,35 +216,46 @@ pub(crate) async fn publish(
             n += 1;
         }
     });
-    Ok((session, sent))
+    Ok((session, sent, feed))
 }
 
-/// Plays `stream_id` of `room` over WHEP; what arrives is counted into
-/// `stats` (frames recognised in `clip` get a latency from `sent`).
+/// Plays `stream_id` over WHEP (or Janus's `feed`); what arrives is
+/// counted into `stats` (frames recognised in `clip` get a latency from
+/// `sent`).
 pub(crate) async fn play(
     target: &Target,
-    token: &str,
-    room: &str,
+    via: Signaling<'_>,
     stream_id: &str,
+    feed: Option<u64>,
     counting: Counting,
 ) -> anyhow::Result<Session> {
-    let (pc, connected) = connection(target, Some(counting)).await?;
-    pc.add_transceiver_from_kind(
-        RtpCodecKind::Video,
-        Some(RTCRtpTransceiverInit {
-            direction: RTCRtpTransceiverDirection::Recvonly,
-            ..Default::default()
-        }),
-    )
-    .await?;
-    negotiate(
-        target,
-        pc,
-        connected,
-        &format!("/whep/{room}/{stream_id}"),
-        token,
-    )
-    .await
+    let mut peer = connection(target, Some(counting)).await?;
+    let (token, room) = match via {
+        Signaling::Whip { token, room } => (token, room),
+        Signaling::Janus(room) => {
+            let feed = feed.ok_or_else(|| anyhow!("no Janus feed for {stream_id}"))?;
+            let started = Instant::now();
+            let (handle, offer) = room.subscribe(feed).await?;
+            let pc = &peer.pc;
+            pc.set_remote_description(RTCSessionDescription::offer(offer)?)
+                .await?;
+            let answer = pc.create_answer(None).await?;
+            pc.set_local_description(answer).await?;
+            let answer = peer.gathered_sdp().await?;
+            room.start(handle, &answer).await?;
+            return Ok(Session::janus(peer, started.elapsed()));
+        }
+    };
+    peer.pc
+        .add_transceiver_from_kind(
+            RtpCodecKind::Video,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Recvonly,
+                ..Default::default()
+            }),
+        )
+        .await?;
+    negotiate(target, peer, &format!("/whep/{room}/{stream_id}"), token).await
 }
 
 /// What a player counts into, and how it recognises frames.
@@ -198,9 +271,11 @@ pub(crate) struct Counting {
     pub(crate) stats: Arc<Mutex<PlayerStats>>,
 }
 
-/// A connection's events: its state, and (players) its tracks counted.
+/// A connection's events: its state, ICE gathering, and (players) its
+/// tracks counted.
 struct Events {
     connected: watch::Sender<bool>,
+    gathered: watch::Sender<bool>,
     counting: Option<Counting>,
 }
 
@@ -209,6 +284,11 @@ impl PeerConnectionEventHandler for Events {
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         self.connected
             .send_replace(state == RTCPeerConnectionState::Connected);
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        self.gathered
+            .send_replace(state == RTCIceGatheringState::Complete);
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
@@ -251,13 +331,12 @@ impl Counting {
     }
 }
 
-async fn connection(
-    target: &Target,
-    counting: Option<Counting>,
-) -> anyhow::Result<(Arc<dyn PeerConnection>, watch::Receiver<bool>)> {
-    let (connected, watching) = watch::channel(false);
+async fn connection(target: &Target, counting: Option<Counting>) -> anyhow::Result<Peer> {
+    let (connected, connected_rx) = watch::channel(false);
+    let (gathered, gathered_rx) = watch::channel(false);
     let handler = Arc::new(Events {
         connected,
+        gathered,
         counting,
     });
     let settings = SettingEngineBuilder::new()
@@ -271,18 +350,22 @@ async fn connection(
         .with_udp_addrs(vec![SocketAddr::new(target.bind_ip, 0)])
         .build()
         .await?;
-    Ok((Arc::new(pc), watching))
+    Ok(Peer {
+        pc: Arc::new(pc),
+        connected: connected_rx,
+        gathered: gathered_rx,
+    })
 }
 
 /// Offers, POSTs the offer to `path` (following redirects), applies the
 /// answer.
 async fn negotiate(
     target: &Target,
-    pc: Arc<dyn PeerConnection>,
-    connected: watch::Receiver<bool>,
+    peer: Peer,
     path: &str,
     token: &str,
 ) -> anyhow::Result<Session> {
+    let pc = peer.pc;
     let offer = pc.create_offer(None).await?;
     pc.set_local_description(offer).await?;
     let sdp = pc
@@ -295,8 +378,9 @@ async fn negotiate(
     let mut path = path.to_owned();
     let mut redirects = 0;
     let answered = loop {
+        let sdp = Some(Body::Sdp(sdp.clone()));
         let (status, location, body) =
-            http(&authority, Method::POST, &path, token, Some(sdp.clone())).await?;
+            http(&authority, Method::POST, &path, Some(token), sdp).await?;
         match (status, location) {
             (307 | 308, Some(location)) if redirects < MAX_REDIRECTS => {
                 (authority, path) = redirected(&authority, &location)?;
@@ -319,9 +403,8 @@ async fn negotiate(
         .await?;
     Ok(Session {
         pc,
-        authority,
-        location,
-        connected,
+        resource: Some((authority, location)),
+        connected: peer.connected,
         join,
         redirects,
     })
@@ -344,13 +427,22 @@ fn redirected(authority: &str, location: &str) -> anyhow::Result<(String, String
     Ok((host.to_owned(), path.to_owned()))
 }
 
-/// One HTTP/1.1 exchange: (status, Location, body).
-async fn http(
+/// A request body.
+pub(crate) enum Body {
+    /// An SDP offer (WHIP, WHEP).
+    Sdp(String),
+    /// JSON (Janus).
+    Json(String),
+}
+
+/// One HTTP/1.1 exchange, with a bearer `token` if any: (status, Location,
+/// body).
+pub(crate) async fn http(
     authority: &str,
     method: Method,
     path: &str,
-    token: &str,
-    sdp: Option<String>,
+    token: Option<&str>,
+    body: Option<Body>,
 ) -> anyhow::Result<(u16, Option<String>, String)> {
     let exchange = async {
         let stream = tokio::net::TcpStream::connect(authority)
@@ -362,12 +454,19 @@ async fn http(
         let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(header::HOST, authority)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"));
-        if sdp.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/sdp");
+            .header(header::HOST, authority);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        let request = request.body(Full::new(Bytes::from(sdp.unwrap_or_default())))?;
+        let (content_type, body) = match body {
+            Some(Body::Sdp(sdp)) => (Some("application/sdp"), sdp),
+            Some(Body::Json(json)) => (Some("application/json"), json),
+            None => (None, String::new()),
+        };
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let request = request.body(Full::new(Bytes::from(body)))?;
         let response = sender.send_request(request).await?;
         let status = response.status().as_u16();
         let location = response
