@@ -37,6 +37,9 @@ use tokio::task::JoinHandle;
 /// newest are dropped (the next one sent is marked incomplete, so the
 /// decoder waits for a keyframe).
 const DECODE_QUEUE: usize = 60;
+/// A frame for the decode thread, with when it was queued (its playout
+/// delay does not count the wait behind earlier frames' holds).
+type Queued = (EncodedVideoFrame, Instant);
 /// While waiting for a keyframe, ask the publisher again this often.
 const KEYFRAME_RETRY: Duration = Duration::from_millis(500);
 /// No new frame for this long counts as a freeze in the break rate.
@@ -96,7 +99,7 @@ impl PlayerShared {
 #[derive(Debug)]
 pub(crate) struct PlayerPipeline {
     pub(crate) shared: Arc<PlayerShared>,
-    decode_tx: std::sync::mpsc::SyncSender<EncodedVideoFrame>,
+    decode_tx: std::sync::mpsc::SyncSender<Queued>,
     decoder: Option<std::thread::JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -196,7 +199,7 @@ impl PlayerPipeline {
 async fn event_loop(
     shared: Arc<PlayerShared>,
     mut events: mpsc::Receiver<PlayEvent>,
-    decode: std::sync::mpsc::SyncSender<EncodedVideoFrame>,
+    decode: std::sync::mpsc::SyncSender<Queued>,
     speaker: Arc<Speaker>,
     sink: Option<AudioSink>,
     generation: u64,
@@ -263,7 +266,7 @@ async fn event_loop(
                     frame.complete = false;
                     frame.discardable = false;
                 }
-                match decode.try_send(frame) {
+                match decode.try_send((frame, Instant::now())) {
                     Ok(()) => video_dropped = false,
                     Err(std::sync::mpsc::TrySendError::Full(_)) => video_dropped = true,
                     Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
@@ -369,7 +372,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn decode_loop(
     shared: &PlayerShared,
-    frames: &std::sync::mpsc::Receiver<EncodedVideoFrame>,
+    frames: &std::sync::mpsc::Receiver<Queued>,
     facts: &FactSender,
 ) {
     let mut decoder = match H264Decoder::new() {
@@ -386,7 +389,7 @@ fn decode_loop(
     let mut last_request: Option<Instant> = None;
     let mut last_shown: Option<Instant> = None;
     let mut playout = PlayoutDelay::default();
-    while let Ok(frame) = frames.recv() {
+    while let Ok((frame, queued)) = frames.recv() {
         if shared.mute_video.load(Ordering::Relaxed) {
             // Muted video is not decoded at all; unmuting waits for (and asks
             // for) a keyframe.
@@ -417,6 +420,7 @@ fn decode_loop(
                 stream_id: shared.stream_id.clone(),
             });
         }
+        let decoding = Instant::now();
         let picture = match decoder.decode(&frame.data) {
             Ok(Some(p)) => p,
             Ok(None) => continue,
@@ -449,12 +453,12 @@ fn decode_loop(
         // the audio), and not while holding the renderer.
         if let Some(captured) = frame.capture_time_us {
             let ready = crate::frame::unix_time_us();
-            let delay_us = ready.saturating_sub(captured);
-            playout.observe(ready, delay_us);
-            if playout.is_late(delay_us) {
+            let waited = now.saturating_duration_since(queued);
+            let queued_us = ready.saturating_sub(waited.as_micros() as u64);
+            let decode_us = now.saturating_duration_since(decoding).as_micros() as u64;
+            let Some(playable) = playout.schedule(captured, queued_us, decode_us, ready) else {
                 continue;
-            }
-            let playable = (captured + playout.target_us()).max(ready);
+            };
             let at = lock(&shared.sync).present_at(Track::Video, captured, playable);
             let wait = Duration::from_micros(at.saturating_sub(ready))
                 .min(MAX_PLAYOUT_DELAY.max(MAX_SYNC_DELAY));

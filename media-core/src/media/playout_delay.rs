@@ -12,6 +12,14 @@
 //! sender's clock (its RTCP sender reports), so they carry an unknown clock
 //! offset: the bounds are relative to the least delay seen lately, the
 //! stream's own floor, never absolute.
+//!
+//! A frame's completion delay ends when it would have been decoded had the
+//! decoder been free ([`PlayoutDelay::schedule`]): when it was queued for
+//! decoding plus its decoding time. The decode thread holds each frame until
+//! its playout time, so the frames queued behind it wait that hold out;
+//! counted in their delays, the hold fed itself: a transient target of
+//! 740 ms (500 kbit/s, the first seconds) came down only ~20 ms a second,
+//! a frame interval less the decoding time every half window.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -39,8 +47,28 @@ pub(crate) struct PlayoutDelay {
 }
 
 impl PlayoutDelay {
+    /// When to show a frame (Unix µs, at least `now_us`), or `None` when it
+    /// is too late to show: it was captured at `captured_us` (sender clock),
+    /// queued for decoding at `queued_us`, decoded in `decode_us` and is
+    /// ready at `now_us`. The delay observed is `queued_us + decode_us -
+    /// captured_us`, not the wait behind earlier frames' holds (module doc).
+    pub(crate) fn schedule(
+        &mut self,
+        captured_us: u64,
+        queued_us: u64,
+        decode_us: u64,
+        now_us: u64,
+    ) -> Option<u64> {
+        let unqueued = queued_us.saturating_add(decode_us).min(now_us);
+        self.observe(unqueued, unqueued.saturating_sub(captured_us));
+        if self.is_late(now_us.saturating_sub(captured_us)) {
+            return None;
+        }
+        Some((captured_us + self.target_us()).max(now_us))
+    }
+
     /// A frame captured `delay_us` before `now_us` (sender clock) is decoded.
-    pub(crate) fn observe(&mut self, now_us: u64, delay_us: u64) {
+    fn observe(&mut self, now_us: u64, delay_us: u64) {
         while self
             .recent
             .front()
@@ -52,7 +80,7 @@ impl PlayoutDelay {
     }
 
     /// How long after its capture to show a frame, µs (0 before any frame).
-    pub(crate) fn target_us(&self) -> u64 {
+    fn target_us(&self) -> u64 {
         let Some(&(newest, _)) = self.recent.back() else {
             return 0;
         };
@@ -76,7 +104,7 @@ impl PlayoutDelay {
 
     /// Whether a frame decoded `delay_us` after its capture is too late to
     /// show.
-    pub(crate) fn is_late(&self, delay_us: u64) -> bool {
+    fn is_late(&self, delay_us: u64) -> bool {
         let limit = (MAX_PLAYOUT_DELAY + LATE).as_micros() as u64;
         delay_us > self.floor_us() + limit
     }
@@ -137,6 +165,42 @@ mod tests {
         // Three seconds of clean frames later, the repairs are forgotten.
         feed(&mut p, now, std::iter::repeat_n(60_000, 95));
         assert_eq!(p.target_us(), 60_000);
+    }
+
+    /// The decode thread in virtual time: frames captured every 33 ms
+    /// arrive `delay(k)` later (in order), take 5 ms to decode, and each is
+    /// held until its playout time before the next one is taken. The delay
+    /// (capture to shown) of every frame shown.
+    fn decode_thread(count: u64, delay: impl Fn(u64) -> u64) -> Vec<u64> {
+        const DECODE_US: u64 = 5_000;
+        let mut p = PlayoutDelay::default();
+        let (mut arrived, mut free, mut shown) = (0, 0, Vec::new());
+        for k in 0..count {
+            let captured = k * FRAME_US;
+            arrived = (captured + delay(k)).max(arrived);
+            let decoded = arrived.max(free) + DECODE_US;
+            free = decoded;
+            if let Some(at) = p.schedule(captured, arrived, DECODE_US, decoded) {
+                free = at;
+                shown.push(at - captured);
+            }
+        }
+        shown
+    }
+
+    #[test]
+    fn a_hold_does_not_feed_itself_through_the_frames_queued_behind_it() {
+        // A 740 ms queue for the first second, then the path's 60 ms. When
+        // the frames queued behind a held one counted their wait, the
+        // target came down a frame interval less the decoding time every
+        // 1.5 s (~19 ms/s: 660 ms at 6 s, 603 ms at 9 s); now the window
+        // forgets the queue after 3 s and the thread catches up by 5 s.
+        let shown = decode_thread(300, |k| if k < 30 { 740_000 } else { 60_000 });
+        let later = &shown[180..];
+        assert!(later.iter().all(|d| *d <= 70_000), "{:?}", &later[..10]);
+        // Steady frames are shown at their plain delay, on cadence.
+        let steady = decode_thread(100, |_| 60_000);
+        assert!(steady.iter().all(|d| *d == 65_000), "{steady:?}");
     }
 
     #[test]
