@@ -24,6 +24,7 @@
 pub mod filler;
 pub mod link_rate;
 pub mod loss_report;
+pub mod nack_copies;
 pub mod red;
 
 #[cfg(feature = "signaled-candidates")]
@@ -177,7 +178,8 @@ pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
 }
 
 /// The interceptors behind the profile's feedback, the same on both ends:
-/// NACK responder and (bounded) generator, TWCC feedback for the sender's
+/// NACK responder and (bounded) generator, each NACK sent twice and
+/// answered once ([`nack_copies`]), TWCC feedback for the sender's
 /// bandwidth estimator, receiver reports. A [`Registry`] orders by slot, so
 /// callers add theirs with [`Registry::with`] in any order.
 pub fn feedback_interceptors() -> Registry {
@@ -189,6 +191,10 @@ pub fn feedback_interceptors() -> Registry {
                 .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
                 .with_interval(NACK_INTERVAL)
                 .build(),
+        )
+        .with(
+            Slot::from(nack_copies::NACK_COPIES_SLOT),
+            nack_copies::NackCopies::new(),
         )
         .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
         .with(Slot::ReceiverReport, ReceiverReportBuilder::new().build())

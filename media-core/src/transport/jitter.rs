@@ -4,20 +4,24 @@
 //! Packets are held until the frame at the head is complete (every sequence
 //! number from the previous frame's marker to this frame's marker, one
 //! timestamp). A gap blocks the head for at most `max_wait` after the first
-//! later packet arrived (time for NACK retransmissions: [`repair_wait`]);
+//! later packet arrived (time for NACK retransmissions: [`repair_wait`], a
+//! round longer while many packets go missing,
+//! [`FrameAssembler::missing_share`]);
 //! then the frame is emitted as incomplete and a keyframe is requested,
 //! unless the frame is known to be a non-reference picture (`nal_ref_idc`
 //! 0: nothing refers to it, it is only skipped). The deadline counts from
 //! the packets' arrival, not from when the head was looked at, so frames
-//! queued behind a long-blocked head do not each wait `max_wait` again. A
-//! complete keyframe behind a blocked head is emitted at once (the frames
-//! before it are dropped). Until a keyframe has been emitted, keyframes are
+//! queued behind a long-blocked head do not each wait `max_wait` again.
+//! While a keyframe is awaited, a complete one behind a blocked head is
+//! emitted at once (the frames before it are dropped); otherwise the head
+//! is waited for (its repair may come, and the keyframe decodes after it
+//! anyway). Until a keyframe has been emitted, keyframes are
 //! requested periodically too, at most one per [`KEYFRAME_REQUEST_INTERVAL`].
 
 use bytes::{Bytes, BytesMut};
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::packetizer::Depacketizer;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// How often a keyframe is asked for while one is awaited.
@@ -28,13 +32,28 @@ const MAX_BUFFERED_PACKETS: usize = 4096;
 const NACK_INTERVAL: Duration = Duration::from_millis(40);
 /// A gap is never waited for longer than this, whatever the RTT.
 const MAX_REPAIR_WAIT: Duration = Duration::from_millis(600);
+/// From this share of packets missing on arrival, a gap is waited for a
+/// NACK round longer.
+const HEAVY_LOSS: f64 = 0.1;
+/// The weight of each packet in [`FrameAssembler::missing_share`] (about
+/// the last 300 packets count).
+const MISSING_WEIGHT: f64 = 1.0 / 300.0;
+/// How many of the latest repairs [`FrameAssembler::repair_rtt`] covers.
+const REPAIR_SAMPLES: usize = 32;
 
 /// How long to wait for a missing packet at round-trip time `rtt` (never
-/// less than `floor`): three NACK rounds (the SFU resends a packet at most
-/// twice, 100 ms apart, and the publisher's leg may need a round of its
-/// own), plus the NACK generator's interval; at most [`MAX_REPAIR_WAIT`].
-pub(crate) fn repair_wait(floor: Duration, rtt: Duration) -> Duration {
-    (rtt * 3 + NACK_INTERVAL).min(MAX_REPAIR_WAIT).max(floor)
+/// less than `floor`) while `missing_share` of the packets go missing:
+/// three NACK rounds (the packet may be lost on the publisher's leg and
+/// its resend on the player's), plus the NACK generator's interval; a
+/// fourth round from [`HEAVY_LOSS`] on (at 20 % loss each way a packet
+/// and its resends stay lost for three rounds about once in 600 packets,
+/// a keyframe wait each; for four, about once in 5 000); at most
+/// [`MAX_REPAIR_WAIT`].
+pub(crate) fn repair_wait(floor: Duration, rtt: Duration, missing_share: f64) -> Duration {
+    let rounds = if missing_share >= HEAVY_LOSS { 4 } else { 3 };
+    (rtt * rounds + NACK_INTERVAL)
+        .min(MAX_REPAIR_WAIT)
+        .max(floor)
 }
 
 /// One reassembled access unit.
@@ -90,6 +109,12 @@ pub(crate) struct FrameAssembler {
     awaiting_keyframe: bool,
     last_request: Option<Instant>,
     pending_request: bool,
+    /// Packets missing when a later one arrived, per packet received
+    /// (moving average).
+    missing: f64,
+    /// How long each of the latest packets that came after a later one
+    /// took, from that later one's arrival.
+    repairs: VecDeque<Duration>,
     /// Packets dropped: they arrived after their frame was emitted or
     /// skipped, or their frame was skipped for a later keyframe.
     pub(crate) late_packets: u64,
@@ -108,6 +133,8 @@ impl FrameAssembler {
             awaiting_keyframe: true,
             last_request: None,
             pending_request: false,
+            missing: 0.0,
+            repairs: VecDeque::new(),
             late_packets: 0,
         }
     }
@@ -121,6 +148,11 @@ impl FrameAssembler {
         marker: bool,
         payload: Bytes,
     ) {
+        let skipped = self.highest.map_or(0, |h| {
+            let delta = i64::from(sequence.wrapping_sub(h as u16) as i16);
+            delta.saturating_sub(1).clamp(0, 16)
+        });
+        self.missing += (skipped as f64 - self.missing) * MISSING_WEIGHT;
         let ext = self.extend(sequence);
         if self.next.is_none() {
             // The SFU starts a new player's video at a keyframe's first
@@ -131,6 +163,16 @@ impl FrameAssembler {
         if ext < next {
             self.late_packets += 1;
             return;
+        }
+        if !self.held.contains_key(&ext) {
+            // A packet missing when a later one came: how long it took.
+            if let Some((_, later)) = self.held.range(ext + 1..).next() {
+                if self.repairs.len() == REPAIR_SAMPLES {
+                    self.repairs.pop_front();
+                }
+                self.repairs
+                    .push_back(now.saturating_duration_since(later.arrived));
+            }
         }
         self.held.entry(ext).or_insert(Held {
             timestamp,
@@ -143,6 +185,20 @@ impl FrameAssembler {
     /// Waits at most `max_wait` for a missing packet from now on.
     pub(crate) fn set_max_wait(&mut self, max_wait: Duration) {
         self.max_wait = max_wait;
+    }
+
+    /// The round-trip time the latest repairs show: the quickest of the
+    /// last [`REPAIR_SAMPLES`] packets that came after a later one (ask
+    /// and resend; `None` before any). The transport's RTT comes from
+    /// its stats every few seconds, stale when the path has just changed.
+    pub(crate) fn repair_rtt(&self) -> Option<Duration> {
+        self.repairs.iter().min().copied()
+    }
+
+    /// The share of the latest packets (about 300) that were missing
+    /// when a later one arrived: the loss before repair.
+    pub(crate) fn missing_share(&self) -> f64 {
+        self.missing / (1.0 + self.missing)
     }
 
     /// An explicit keyframe request from the application (sent at most one
@@ -246,8 +302,12 @@ impl FrameAssembler {
             return None;
         };
         self.blocked_since = Some(since);
-        if let Some((first, last)) = self.complete_keyframe_after(next) {
-            return Some(self.take(first, last, last + 1, true, true));
+        // While no keyframe is awaited, the head may still be repaired:
+        // dropping it and the frames up to the keyframe would skip frames.
+        if self.awaiting_keyframe {
+            if let Some((first, last)) = self.complete_keyframe_after(next) {
+                return Some(self.take(first, last, last + 1, true, true));
+            }
         }
         let overfull = self.held.len() > MAX_BUFFERED_PACKETS;
         if now.saturating_duration_since(since) < self.max_wait && !overfull {
@@ -612,19 +672,41 @@ mod tests {
     }
 
     #[test]
-    fn a_complete_keyframe_behind_a_blocked_head_is_emitted_at_once() {
+    fn a_complete_keyframe_behind_a_blocked_head_is_emitted_at_once_if_awaited() {
         let t0 = Instant::now();
         let (mut a, mut s) = started(t0);
+        // Frame 1 gives up: a keyframe is awaited from now on.
         push_losing_one(&mut a, &mut s, t0, &access_unit(1, false, 3000), 3000);
         push_all(&mut a, t0, s.packets(&access_unit(2, false, 500), 6000));
-        push_all(&mut a, t0, s.packets(&access_unit(3, true, 5000), 9000));
-        push_all(&mut a, t0, s.packets(&access_unit(4, false, 500), 12000));
-        // No waiting for frame 1's packet: frames 1 and 2 are dropped.
-        let (frames, _) = drain(&mut a, t0 + Duration::from_millis(1));
+        let (frames, _) = drain(&mut a, t0 + Duration::from_millis(100));
+        assert!(!frames[0].complete && frames.len() == 2);
+        let t1 = t0 + Duration::from_millis(150);
+        push_losing_one(&mut a, &mut s, t1, &access_unit(3, false, 3000), 9000);
+        push_all(&mut a, t1, s.packets(&access_unit(4, true, 5000), 12000));
+        push_all(&mut a, t1, s.packets(&access_unit(5, false, 500), 15000));
+        // No waiting for frame 3's packet: it is dropped.
+        let (frames, _) = drain(&mut a, t1 + Duration::from_millis(1));
         let stamps: Vec<u32> = frames.iter().map(|f| f.rtp_timestamp).collect();
-        assert_eq!(stamps, vec![9000, 12000]);
+        assert_eq!(stamps, vec![12000, 15000]);
         assert!(frames[0].keyframe && frames.iter().all(|f| f.complete));
         assert!(a.late_packets > 0);
+    }
+
+    #[test]
+    fn a_keyframe_behind_a_head_under_repair_waits_for_it_when_none_is_awaited() {
+        let t0 = Instant::now();
+        let (mut a, mut s) = started(t0);
+        let mut f1 = s.packets(&access_unit(1, false, 3000), 3000);
+        let lost = f1.remove(1);
+        push_all(&mut a, t0, f1);
+        push_all(&mut a, t0, s.packets(&access_unit(2, true, 5000), 6000));
+        assert!(drain(&mut a, t0 + Duration::from_millis(1)).0.is_empty());
+        // The resend comes: nothing is skipped.
+        push_all(&mut a, t0 + Duration::from_millis(50), vec![lost]);
+        let (frames, _) = drain(&mut a, t0 + Duration::from_millis(50));
+        let stamps: Vec<u32> = frames.iter().map(|f| f.rtp_timestamp).collect();
+        assert_eq!(stamps, vec![3000, 6000]);
+        assert!(frames.iter().all(|f| f.complete));
     }
 
     #[test]
@@ -694,12 +776,41 @@ mod tests {
     }
 
     #[test]
-    fn the_repair_wait_follows_the_rtt() {
+    fn the_repair_wait_follows_the_rtt_and_the_loss() {
         let floor = Duration::from_millis(250);
         let ms = Duration::from_millis;
-        assert_eq!(repair_wait(floor, ms(1)), floor);
-        assert_eq!(repair_wait(floor, ms(100)), ms(340));
-        assert_eq!(repair_wait(floor, ms(1000)), MAX_REPAIR_WAIT);
+        assert_eq!(repair_wait(floor, ms(1), 0.0), floor);
+        assert_eq!(repair_wait(floor, ms(100), 0.0), ms(340));
+        assert_eq!(repair_wait(floor, ms(100), 0.05), ms(340));
+        assert_eq!(repair_wait(floor, ms(100), 0.2), ms(440));
+        assert_eq!(repair_wait(floor, ms(1000), 0.0), MAX_REPAIR_WAIT);
+    }
+
+    #[test]
+    fn the_missing_share_and_the_repair_time_are_measured() {
+        let t0 = Instant::now();
+        let (mut a, mut s) = started(t0);
+        assert_eq!(a.missing_share(), 0.0);
+        // One packet in five never arrives.
+        for n in 1..=200u32 {
+            let packets = s.packets(&access_unit(n, false, 5000), n * 3000);
+            let kept = packets.into_iter().enumerate().filter(|(i, _)| i % 5 != 4);
+            push_all(&mut a, t0, kept.map(|(_, p)| p).collect());
+        }
+        let share = a.missing_share();
+        assert!((0.15..0.25).contains(&share), "{share}");
+        // A resend 120 ms after the packet behind it came.
+        let (mut a, mut s) = started(t0);
+        let mut f1 = s.packets(&access_unit(1, false, 4000), 3000);
+        let lost = f1.remove(1);
+        push_all(&mut a, t0, f1);
+        assert!(drain(&mut a, t0).0.is_empty());
+        assert_eq!(a.repair_rtt(), None);
+        push_all(&mut a, t0 + Duration::from_millis(120), vec![lost]);
+        push_all(&mut a, t0, s.packets(&access_unit(2, false, 500), 6000));
+        let (frames, _) = drain(&mut a, t0);
+        assert!(frames.len() == 2 && frames.iter().all(|f| f.complete));
+        assert_eq!(a.repair_rtt(), Some(Duration::from_millis(120)));
     }
 
     #[test]

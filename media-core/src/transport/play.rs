@@ -398,10 +398,14 @@ async fn read_video(
 ) {
     let mut assembler = FrameAssembler::new(shared.max_wait);
     loop {
-        // Time for NACK repair at the latest RTT (from the stats).
+        // Time for NACK repair at the latest RTT (from the stats, or the
+        // repairs when they take longer) and loss.
         let rtt_us = shared.rtt_us.load(Ordering::Relaxed);
-        if rtt_us > 0 {
-            assembler.set_max_wait(repair_wait(shared.max_wait, Duration::from_micros(rtt_us)));
+        let rtt = (rtt_us > 0)
+            .then(|| Duration::from_micros(rtt_us))
+            .max(assembler.repair_rtt());
+        if let Some(rtt) = rtt {
+            assembler.set_max_wait(repair_wait(shared.max_wait, rtt, assembler.missing_share()));
         }
         let deadline = assembler.poll_timeout();
         tokio::select! {
