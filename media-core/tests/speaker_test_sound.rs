@@ -11,6 +11,7 @@ use media_core::{Engine, EngineProfile};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const SINK: &str = "confer_test";
@@ -99,10 +100,12 @@ impl Drop for PulseServer {
     }
 }
 
-/// `parec` on the sink's monitor: 48 kHz mono s16le, read on a thread.
+/// `parec` on the sink's monitor: 48 kHz mono s16le, read on a thread as
+/// it arrives.
 struct Recorder {
     child: Child,
-    reader: std::thread::JoinHandle<Vec<u8>>,
+    bytes: Arc<Mutex<Vec<u8>>>,
+    reader: std::thread::JoinHandle<()>,
 }
 
 impl Recorder {
@@ -125,23 +128,70 @@ impl Recorder {
             .spawn()
             .expect("parec runs");
         let mut out = child.stdout.take().expect("piped stdout");
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let sink = bytes.clone();
         let reader = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = out.read_to_end(&mut bytes);
-            bytes
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = out.read(&mut buf) {
+                sink.lock().expect("recording").extend_from_slice(&buf[..n]);
+            }
         });
-        Recorder { child, reader }
+        Recorder {
+            child,
+            bytes,
+            reader,
+        }
+    }
+
+    /// What was recorded so far.
+    fn samples(&self) -> Vec<i16> {
+        recorded(&self.bytes)
+    }
+
+    /// Waits until the recording holds the chime and `quiet` of silence
+    /// after its last loud sample (the sound server's buffers have played
+    /// out), or until `timeout`; true if it does.
+    async fn wait_for_chime_end(&self, quiet: Duration, timeout: Duration) -> bool {
+        let quiet = quiet.as_millis() as usize * RATE / 1000;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let samples = self.samples();
+            if samples
+                .iter()
+                .rposition(loud)
+                .is_some_and(|end| samples.len() - end > quiet)
+            {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     fn stop(mut self) -> Vec<i16> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let bytes = self.reader.join().expect("reader thread");
-        bytes
-            .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]))
-            .collect()
+        // What parec wrote before it died is read to the end first.
+        self.reader.join().expect("reader thread");
+        recorded(&self.bytes)
     }
+}
+
+/// What `bytes` (s16le) holds, as samples.
+fn recorded(bytes: &Mutex<Vec<u8>>) -> Vec<i16> {
+    bytes
+        .lock()
+        .expect("recording")
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// Above about -30 dBFS: the chime, not the silence around it.
+fn loud(sample: &i16) -> bool {
+    sample.unsigned_abs() > 1_000
 }
 
 fn ms(samples: usize) -> usize {
@@ -212,7 +262,12 @@ async fn the_test_chime_plays_660_then_880_hz_on_the_chosen_output() {
         .await
         .expect("the chime plays");
     let took = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The monitor delivers what the sink played some time later (later
+    // still on a loaded machine): record until the chime is followed by
+    // 300 ms of silence.
+    let ended = recorder
+        .wait_for_chime_end(Duration::from_millis(300), Duration::from_secs(10))
+        .await;
     let samples = recorder.stop();
     engine.destroy().await;
     drop(server);
@@ -223,13 +278,17 @@ async fn the_test_chime_plays_660_then_880_hz_on_the_chosen_output() {
         peak(&samples)
     );
     assert!(
-        // The chime is 0.8 s; cpal's PulseAudio stream starts pulling about
-        // 1.4 s after it is opened.
-        took >= Duration::from_millis(800) && took < Duration::from_secs(5),
+        ended,
+        "the recording ends with the chime and 300 ms of silence after it"
+    );
+    assert!(
+        // The chime is 0.8 s; a fresh null sink starts pulling about 1.4 s
+        // after the stream is opened (pacat waits as long). The upper bound
+        // only catches a hang.
+        took >= Duration::from_millis(800) && took < Duration::from_secs(15),
         "returns once the chime has played: {took:?}"
     );
     // The chime: from the first to the last sample above about -30 dBFS.
-    let loud = |s: &i16| s.unsigned_abs() > 1_000;
     let start = samples
         .iter()
         .position(loud)

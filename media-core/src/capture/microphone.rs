@@ -232,7 +232,9 @@ fn build_input_stream(
     tx: FrameSender<AudioFrame>,
     health: &Arc<CaptureHealth>,
 ) -> Result<cpal::Stream, DeviceError> {
-    super::start_48k_stream([1, 2], |config| {
+    // A 20 ms buffer: one frame.
+    let frames = crate::frame::AUDIO_FRAME_SAMPLES as u32;
+    super::start_48k_stream([1, 2], frames, |config| {
         build_typed::<i16>(device, config, tx.clone(), health.clone())
             .or_else(|_| build_typed::<f32>(device, config, tx.clone(), health.clone()))
     })

@@ -144,21 +144,19 @@ fn audio_host() -> cpal::Host {
 }
 
 /// Opens and starts a 48 kHz device stream: each channel count of
-/// `channels` in turn, with a 20 ms buffer first (cpal's default
+/// `channels` in turn, with a buffer of `frames` first (cpal's default
 /// over-buffers), then the device's default buffer. `build` makes the stream
 /// for one configuration. Returns the stream and its channel count, or the
 /// last error.
 fn start_48k_stream(
     channels: [u16; 2],
+    frames: u32,
     mut build: impl FnMut(cpal::StreamConfig) -> Result<cpal::Stream, cpal::Error>,
 ) -> Result<(cpal::Stream, u16), String> {
     use cpal::traits::StreamTrait;
     let mut last_error = String::from("no configuration tried");
     for channels in channels {
-        for buffer_size in [
-            cpal::BufferSize::Fixed(crate::frame::AUDIO_FRAME_SAMPLES as u32),
-            cpal::BufferSize::Default,
-        ] {
+        for buffer_size in [cpal::BufferSize::Fixed(frames), cpal::BufferSize::Default] {
             let config = cpal::StreamConfig {
                 channels,
                 sample_rate: crate::frame::AUDIO_SAMPLE_RATE,

@@ -26,7 +26,7 @@ use super::microphone::{pick_device, real_device_info};
 use super::tone::test_chime;
 use super::{audio_host, DeviceError, DeviceInfo};
 use crate::audio_processing::{looks_like_headphones, EchoReference};
-use crate::frame::{AudioFrame, AUDIO_SAMPLE_RATE};
+use crate::frame::{AudioFrame, AUDIO_FRAME_SAMPLES, AUDIO_SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, HostTrait};
 use cpal::{FromSample, Sample, SizedSample, StreamConfig};
 use std::collections::VecDeque;
@@ -38,33 +38,44 @@ use std::time::Duration;
 /// Most audio the device speaker buffers before dropping the oldest.
 pub const MAX_BUFFERED_MS: u64 = 200;
 
-/// How far [`play_test_sound`] keeps ahead of the device.
-const TEST_SOUND_AHEAD_MS: u64 = 60;
+/// The output buffer [`play_test_sound`] asks for, in frames per period
+/// (100 ms; the sound server holds two): a call's 20 ms period lets a
+/// process stalled for more than ~40 ms (a loaded machine) cut a gap into
+/// the chime, and the chime has no latency to keep low.
+const TEST_SOUND_BUFFER_FRAMES: u32 = AUDIO_SAMPLE_RATE / 10;
 /// How long [`play_test_sound`] lets the last audio it handed over drain
-/// through the sound server's own buffers before closing the output.
-const TEST_SOUND_TAIL: Duration = Duration::from_millis(150);
+/// through the sound server's buffer (two periods, and a margin) before
+/// closing the output.
+const TEST_SOUND_TAIL: Duration = Duration::from_millis(250);
+/// The longest [`play_test_sound`] waits for the output to take the chime
+/// (an output that stopped pulling).
+const TEST_SOUND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Plays the test chime ([`test_chime`]: 660 Hz then 880 Hz, 0.4 s each)
 /// on output `id` (from [`list_speakers`], or the default output for
-/// `None`) and returns once it has been played: about 1 s after the output
-/// starts pulling audio (cpal's PulseAudio stream starts about 1.4 s after
-/// it is opened). Blocks the calling thread.
+/// `None`) and returns once it has been played: about 1.05 s after the
+/// output starts pulling audio (a fresh PulseAudio null sink starts about
+/// 1.4 s after the stream is opened), at most [`TEST_SOUND_TIMEOUT`] and
+/// the drain later. Blocks the calling thread.
 ///
-/// The chime gets an output stream of its own, so audio already playing
-/// on the device (a call) goes on: the sound server mixes the two. Fails at
-/// once, without the null speaker fallback, when the output cannot be
-/// opened (see [`Speaker::open_device`]).
+/// The chime gets an output stream of its own, with a 100 ms buffer, so
+/// audio already playing on the device (a call) goes on: the sound server
+/// mixes the two. The whole chime is queued at once, so nothing has to
+/// keep up while it plays. Fails at once, without the null speaker
+/// fallback, when the output cannot be opened (see
+/// [`Speaker::open_device`]).
 pub fn play_test_sound(id: Option<&str>) -> Result<(), DeviceError> {
-    let speaker = Arc::new(Speaker::open_device(id)?);
-    let stream = speaker.stream();
-    for frame in test_chime(AUDIO_SAMPLE_RATE) {
-        // Keep a little ahead of the device: the buffer drops what overflows.
-        while speaker.buffered_ms() > TEST_SOUND_AHEAD_MS {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        stream.push(&frame);
+    let speaker = Arc::new(Speaker::open_output(id, TEST_SOUND_BUFFER_FRAMES)?);
+    let chime = test_chime(AUDIO_SAMPLE_RATE);
+    let chime_ms = chime
+        .iter()
+        .map(|f| f.samples.len() as u64 * 1000 / (AUDIO_SAMPLE_RATE as u64 * f.channels as u64))
+        .sum();
+    let stream = speaker.stream_holding(chime_ms);
+    for frame in &chime {
+        stream.push(frame);
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let deadline = std::time::Instant::now() + TEST_SOUND_TIMEOUT;
     while speaker.buffered_ms() > 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -141,6 +152,9 @@ struct Mix {
 struct StreamQueue {
     id: u64,
     samples: VecDeque<i16>,
+    /// The most it queues, in milliseconds; the oldest audio beyond is
+    /// dropped.
+    max_ms: u64,
     /// Its [`SpeakerStream`] is gone: removed once played out.
     ended: bool,
 }
@@ -256,6 +270,13 @@ impl Speaker {
     /// output at all, [`DeviceError::DeviceOpenFailed`] when it cannot be
     /// opened.
     pub fn open_device(id: Option<&str>) -> Result<Speaker, DeviceError> {
+        // A 20 ms buffer: one frame.
+        Speaker::open_output(id, AUDIO_FRAME_SAMPLES as u32)
+    }
+
+    /// [`Speaker::open_device`] with a device buffer of `buffer_frames`
+    /// per period.
+    fn open_output(id: Option<&str>, buffer_frames: u32) -> Result<Speaker, DeviceError> {
         let host = audio_host();
         let device = pick_device(
             id,
@@ -273,9 +294,10 @@ impl Speaker {
             name: "default output".into(),
         });
         let playout = Arc::new(Playout::default());
-        let (output, channels) = Output::start(device, playout.clone()).map_err(|e| {
-            DeviceError::DeviceOpenFailed(format!("audio output {}: {e}", info.name))
-        })?;
+        let (output, channels) =
+            Output::start(device, playout.clone(), buffer_frames).map_err(|e| {
+                DeviceError::DeviceOpenFailed(format!("audio output {}: {e}", info.name))
+            })?;
         Ok(Speaker {
             kind: SpeakerKind::Device(info),
             pushed: AtomicU64::new(0),
@@ -338,14 +360,21 @@ impl Speaker {
         self.kind == SpeakerKind::Null
     }
 
-    /// A new input into the mix, for one played stream.
+    /// A new input into the mix, for one played stream (at most
+    /// [`MAX_BUFFERED_MS`] queued).
     pub fn stream(self: &Arc<Speaker>) -> SpeakerStream {
+        self.stream_holding(MAX_BUFFERED_MS)
+    }
+
+    /// A new input into the mix that queues at most `max_ms`.
+    fn stream_holding(self: &Arc<Speaker>, max_ms: u64) -> SpeakerStream {
         let mut mix = self.playout.mix();
         let id = mix.next_id;
         mix.next_id += 1;
         mix.streams.push(StreamQueue {
             id,
             samples: VecDeque::new(),
+            max_ms,
             ended: false,
         });
         drop(mix);
@@ -379,7 +408,7 @@ impl Speaker {
         }
         let added = samples.len() - before;
         let max =
-            (MAX_BUFFERED_MS as usize * AUDIO_SAMPLE_RATE as usize / 1000) * self.channels as usize;
+            (queue.max_ms as usize * AUDIO_SAMPLE_RATE as usize / 1000) * self.channels as usize;
         let excess = samples.len().saturating_sub(max);
         samples.drain(..excess);
         drop(mix);
@@ -413,23 +442,29 @@ impl Speaker {
 }
 
 impl Output {
-    /// Starts the device's stream pulling from `playout`; returns it and the
-    /// device's channels.
-    fn start(device: cpal::Device, playout: Arc<Playout>) -> Result<(Output, u16), String> {
+    /// Starts the device's stream (`buffer_frames` per period) pulling from
+    /// `playout`; returns it and the device's channels.
+    fn start(
+        device: cpal::Device,
+        playout: Arc<Playout>,
+        buffer_frames: u32,
+    ) -> Result<(Output, u16), String> {
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("confer-speaker".into())
-            .spawn(move || match build_output_stream(&device, playout) {
-                Ok((stream, channels)) => {
-                    let _ = ready_tx.send(Ok(channels));
-                    let _ = stop_rx.recv();
-                    drop(stream);
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                }
-            })
+            .spawn(
+                move || match build_output_stream(&device, playout, buffer_frames) {
+                    Ok((stream, channels)) => {
+                        let _ = ready_tx.send(Ok(channels));
+                        let _ = stop_rx.recv();
+                        drop(stream);
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                },
+            )
             .map_err(|e| format!("cannot spawn thread: {e}"))?;
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
             Ok(Ok(channels)) => Ok((
@@ -460,8 +495,9 @@ impl Drop for Output {
 fn build_output_stream(
     device: &cpal::Device,
     playout: Arc<Playout>,
+    buffer_frames: u32,
 ) -> Result<(cpal::Stream, u16), String> {
-    super::start_48k_stream([2, 1], |config| {
+    super::start_48k_stream([2, 1], buffer_frames, |config| {
         build_typed::<i16>(device, config, playout.clone())
             .or_else(|_| build_typed::<f32>(device, config, playout.clone()))
     })
@@ -612,6 +648,36 @@ mod tests {
         output.pull(&mut out);
         assert_eq!(out, [0; 960]);
         assert_eq!(speaker.playout.mix().streams.len(), 1, "only b is left");
+    }
+
+    /// A stream keeps at most [`MAX_BUFFERED_MS`] (the oldest audio is
+    /// dropped); the test chime's stream holds what it was made for, all of
+    /// it played in order.
+    #[test]
+    fn a_stream_queues_up_to_its_limit() {
+        let (speaker, output) = Speaker::custom();
+        let speaker = Arc::new(speaker);
+        let call = speaker.stream();
+        for value in 0..15 {
+            call.push(&frame(value));
+        }
+        assert_eq!(speaker.buffered_ms(), MAX_BUFFERED_MS);
+        let mut out = [0i16; 960];
+        output.pull(&mut out);
+        assert_eq!(out, [5; 960], "the first 5 frames were dropped");
+        drop(call);
+        while speaker.buffered_ms() > 0 {
+            output.pull(&mut out);
+        }
+        let chime = speaker.stream_holding(800);
+        for value in 0..40 {
+            chime.push(&frame(value));
+        }
+        assert_eq!(speaker.buffered_ms(), 800);
+        for value in 0..40 {
+            output.pull(&mut out);
+            assert_eq!(out, [value; 960]);
+        }
     }
 
     /// The null speaker plays each push at once, mixed with what the other
