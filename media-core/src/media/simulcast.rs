@@ -28,9 +28,12 @@
 //! the pacer keeps the first keyframes from bursting); after that a
 //! sending layer is paused once what is left stayed under [`PAUSE_BELOW`]
 //! of its nominal rate for [`STEP_DOWN_AFTER`], and a paused one resumes
-//! once what is left held its whole nominal rate for [`STEP_UP_AFTER`]. A
-//! paused layer is not encoded and sends nothing; a resumed one starts
-//! with a keyframe.
+//! once what is left held its whole nominal rate for [`STEP_UP_AFTER`], or
+//! [`RESUME_MARGIN`] x that for [`RESUME_FAST`] (capacity that came back:
+//! the 3 s wait alone was most of the 5 s issue 15 allows to be back at
+//! 720p; the band between 0.75x and 1.2x keeps an estimate swinging
+//! around a threshold from flapping the layer). A paused layer is not
+//! encoded and sends nothing; a resumed one starts with a keyframe.
 //!
 //! **Per channel.** [`publish_layers`] decides what a channel publishes:
 //! the ladder when the engine's simulcast is on, except for a shared
@@ -55,6 +58,11 @@ const MIN_SIDE: u32 = 16;
 /// A sending layer is paused when what is left for it stays below this
 /// share of its nominal rate.
 pub(crate) const PAUSE_BELOW: f64 = 0.75;
+/// A paused layer resumes after [`RESUME_FAST`] when what is left for it
+/// is this many times its nominal rate.
+pub(crate) const RESUME_MARGIN: f64 = 1.2;
+/// See [`RESUME_MARGIN`].
+const RESUME_FAST: Duration = Duration::from_millis(500);
 
 /// The layers a channel publishes for its `video` source configured at
 /// `width` x `height`, lowest first: [`layers_for`] when the engine's
@@ -188,7 +196,12 @@ impl Allocation {
                 }
                 Some(false) => {
                     let flip = left >= plan.nominal_kbps;
-                    held_while(&mut self.since[i], flip, now, STEP_UP_AFTER)
+                    let wait = if left >= RESUME_MARGIN * plan.nominal_kbps {
+                        RESUME_FAST
+                    } else {
+                        STEP_UP_AFTER
+                    };
+                    held_while(&mut self.since[i], flip, now, wait)
                 }
             };
             if estimate_kbps > 0 {
@@ -372,7 +385,7 @@ mod tests {
     }
 
     #[test]
-    fn a_paused_layer_resumes_once_its_whole_rate_held_three_seconds() {
+    fn a_paused_layer_resumes_once_its_rate_held_three_seconds_or_with_margin_half_a_second() {
         use VideoLayer::*;
         let (mut a, mut now) = p720();
         feed(&mut a, &mut now, 400, Duration::from_secs(2));
@@ -383,9 +396,17 @@ mod tests {
         assert_eq!(s.len(), 1);
         let s = feed(&mut a, &mut now, 700, Duration::from_millis(200));
         assert_eq!(s.last().map(|x| (x.0, x.4)), Some((Medium, 495)));
-        // An estimate swinging around the top's threshold does not flap it.
+        // With 1.2x its rate left (163 + 1.2 x 495 = 757): half a second.
+        let (mut b, mut then) = p720();
+        feed(&mut b, &mut then, 400, Duration::from_secs(2));
+        let s = feed(&mut b, &mut then, 760, Duration::from_millis(400));
+        assert_eq!(s.len(), 1);
+        let s = feed(&mut b, &mut then, 760, Duration::from_millis(100));
+        assert_eq!(s.last().map(|x| x.0), Some(Medium));
+        // An estimate swinging around the top's threshold (above it by
+        // less than the margin) does not flap it.
         for i in 0..20 {
-            let kbps = if i % 2 == 0 { 3000 } else { 700 };
+            let kbps = if i % 2 == 0 { 2300 } else { 700 };
             let s = feed(&mut a, &mut now, kbps, Duration::from_millis(900));
             assert_eq!(s.len(), 2, "swing {i}: {s:?}");
             now += TICK;

@@ -16,7 +16,8 @@
 //!   simple picture), and a cap by what they made ratcheted the estimate
 //!   down to its floor.
 //! - **The probe** ([`Prober`]): while the estimate holds the publisher
-//!   below what its simulcast ladder wants and the link is clean, it adds
+//!   below [`HELD_BELOW`] x what its simulcast ladder wants (a margin a
+//!   paused layer resumes fast with) and the link is clean, it adds
 //!   filler for [`PROBE_LENGTH`], up to [`PROBE_GROWTH`] x the estimate
 //!   ([`PROBE_GROWTH_RAISED`] x after a probe that raised it) over what
 //!   the link received (the encoders make less than their target: a probe
@@ -70,8 +71,10 @@ pub(crate) const PROBE_GROWTH_RAISED: f64 = 2.0;
 const PROBE_MIN_BPS: f64 = 100_000.0;
 /// A probe raised the estimate when it grew by this factor.
 const PROBE_RAISED: f64 = 1.2;
-/// Held down: the target is below this share of what the ladder wants.
-const HELD_BELOW: f64 = 0.95;
+/// Held down: the target is below this share of what the ladder wants
+/// (above it: a paused layer resumes fast with this margin,
+/// `simulcast::RESUME_MARGIN`).
+const HELD_BELOW: f64 = 1.25;
 /// A link losing more than this (per mille) is not probed.
 const PROBE_MAX_LOSS_PERMILLE: u16 = 20;
 /// A link queueing more than this is not probed, and is congested.
@@ -393,6 +396,26 @@ mod tests {
         t0 + Duration::from_millis(n)
     }
 
+    /// Feedback batch `n` (100 ms from `t0`: 5 packets of 1000 bytes every
+    /// 20 ms, `lost` of them lost), each `queue` ms later than sent plus
+    /// the path's 5 ms.
+    fn delayed_batch(
+        t0: Instant,
+        n: u64,
+        queue: u64,
+        lost: impl Fn(u64) -> bool,
+    ) -> Vec<PacketReport> {
+        synthetic_reports(ms(t0, n * 100), 5, 20, 20, lost)
+            .into_iter()
+            .map(|r| PacketReport {
+                arrival: r
+                    .arrival
+                    .map(|a| a + Duration::from_millis(n * 100 + queue)),
+                ..r
+            })
+            .collect()
+    }
+
     fn held(target_bps: f64) -> LinkView {
         LinkView {
             target_bps,
@@ -455,7 +478,7 @@ mod tests {
         assert_eq!(q.update(ms(t0, 1100), &low), 300_000);
         // Not held down (or nothing wanted): no probe, ever.
         let mut r = Prober::default();
-        let free = held(1_950_000.0);
+        let free = held(2_550_000.0);
         let unknown = LinkView {
             wanted_bps: 0.0,
             ..low
@@ -474,18 +497,7 @@ mod tests {
             PublisherEstimator::new(2_500_000.0, 100_000.0, 20_000_000.0, Arc::clone(&shared));
         // 400 kbit/s, each batch of feedback (100 ms) arriving `queue`
         // later than sent plus the path's 5 ms.
-        let batch = |n: u64, queue: u64| -> Vec<PacketReport> {
-            let from = ms(t0, n * 100);
-            synthetic_reports(from, 5, 20, 20, |_| false)
-                .into_iter()
-                .map(|r| PacketReport {
-                    arrival: r
-                        .arrival
-                        .map(|a| a + Duration::from_millis(n * 100 + queue)),
-                    ..r
-                })
-                .collect()
-        };
+        let batch = |n: u64, queue: u64| delayed_batch(t0, n, queue, |_| false);
         for n in 0..20 {
             e.on_reports(ms(t0, n * 100 + 100), &batch(n, 0));
         }
@@ -516,17 +528,7 @@ mod tests {
         let mut e =
             PublisherEstimator::new(2_500_000.0, 100_000.0, 20_000_000.0, Arc::clone(&shared));
         // Half the packets lost, each batch `queue` late.
-        let batch = |n: u64, queue: u64| -> Vec<PacketReport> {
-            synthetic_reports(ms(t0, n * 100), 5, 20, 20, |i| i % 2 == 0)
-                .into_iter()
-                .map(|r| PacketReport {
-                    arrival: r
-                        .arrival
-                        .map(|a| a + Duration::from_millis(n * 100 + queue)),
-                    ..r
-                })
-                .collect()
-        };
+        let batch = |n: u64, queue: u64| delayed_batch(t0, n, queue, |i| i % 2 == 0);
         for n in 0..20 {
             e.on_reports(ms(t0, n * 100 + 100), &batch(n, 0));
         }

@@ -154,6 +154,7 @@ impl VideoOutput {
                 rx,
                 Arc::clone(&track),
                 Arc::clone(&pacing_target),
+                Arc::clone(&rate),
             ));
             (tx, task)
         });
@@ -302,10 +303,16 @@ impl Drop for VideoOutput {
 }
 
 /// The pacer task: writes each queued packet when [`Pacer`] lets it go.
+/// A probe's filler counts toward the target: paced at 2.5x the encoders'
+/// target alone (only the lowest layer's 163 kbit/s while the others are
+/// paused), a probe for twice the estimate left at the pacer's rate, and
+/// the link was shown only that (the publisher's estimate then took ~7 s
+/// from 200 kbit/s to 2.2 Mbit/s after a capacity step up).
 async fn pace_packets(
     mut queue: mpsc::UnboundedReceiver<Paced>,
     track: Arc<TrackLocalStaticRTP>,
     target: Arc<AtomicU64>,
+    rate: Arc<RateShared>,
 ) {
     let mut pacer = Pacer::new(Instant::now(), target.load(Ordering::Relaxed));
     let mut waiting: VecDeque<(Packet, Arc<Vec<HeaderExtension>>)> = VecDeque::new();
@@ -325,7 +332,7 @@ async fn pace_packets(
         };
         // No target set (a caller that only writes): nothing to pace at.
         let bps = target.load(Ordering::Relaxed);
-        pacer.set_target(bps);
+        pacer.set_target(if bps > 0 { bps + rate.probe_bps() } else { 0 });
         let wait = pacer.delay(Instant::now());
         if bps > 0 && !wait.is_zero() {
             tokio::time::sleep(wait).await;

@@ -12,7 +12,11 @@
 //!    [`DOWN_AFTER`], at once on a cap change, a layer going silent or the
 //!    estimate falling by more than [`SUDDEN_FALL`].
 //! 3. **Up** one step at a time, once a higher layer has been affordable for
-//!    [`UP_AFTER`], and not within [`UP_QUIET_AFTER_DOWN`] of the last down.
+//!    [`UP_AFTER`], and not within [`UP_QUIET_AFTER_DOWN`] of the last down;
+//!    straight to the affordable layer after [`UP_AFTER_PROVEN`] when the
+//!    leg has acknowledged receiving its rate and the audio's (a probe
+//!    showed the link carries it: capacity that came back is used within
+//!    a second, not two per step).
 //! 4. A switch happens only at the first packet of a keyframe of the
 //!    target, which is asked for at once and again every
 //!    [`KEYFRAME_RETRY`]; the current layer keeps flowing until then. An
@@ -40,6 +44,9 @@ use std::time::{Duration, Instant};
 pub(crate) const DOWN_AFTER: Duration = Duration::from_millis(300);
 /// How long a higher affordable layer must hold before an up-switch.
 pub(crate) const UP_AFTER: Duration = Duration::from_secs(2);
+/// How long a higher layer the leg has shown it carries must stay
+/// affordable before an up-switch.
+pub(crate) const UP_AFTER_PROVEN: Duration = Duration::from_millis(500);
 /// No up-switch this soon after a down-switch.
 pub(crate) const UP_QUIET_AFTER_DOWN: Duration = Duration::from_secs(5);
 /// An up-switch waiting this long for its keyframe is given up.
@@ -416,7 +423,14 @@ impl LayerSwitch {
             }
             return Some(pending);
         }
-        if quiet && now.saturating_duration_since(since) >= UP_AFTER {
+        let proven = self
+            .estimate
+            .is_some_and(|e| e.acked_bps as f64 >= layers.rate(affordable) as f64 + AUDIO_BPS);
+        let held = now.saturating_duration_since(since);
+        if quiet && proven && held >= UP_AFTER_PROVEN {
+            return Some(affordable);
+        }
+        if quiet && held >= UP_AFTER {
             return next_live_above(current, affordable, layers).or(Some(current));
         }
         Some(current)
@@ -556,10 +570,21 @@ mod tests {
         assert_eq!(s.on_packet(Low, true, ms(t0, 60)), Route::Switch);
     }
 
+    /// An estimate of `kbps` of which the leg acknowledged `acked_kbps`.
+    fn unproven(kbps: u64, acked_kbps: u64) -> Estimate {
+        Estimate {
+            acked_bps: acked_kbps * 1000,
+            ..estimate(kbps)
+        }
+    }
+
     #[test]
     fn climbs_one_step_after_two_seconds_and_switches_at_the_keyframe() {
         let t0 = Instant::now();
         let mut s = started_on(Low, 3000, t0);
+        // 1.5 x 1.2 Mbit/s acknowledged affords the top layer, but the
+        // leg has not carried its rate.
+        s.on_estimate(unproven(3000, 1200));
         assert_eq!(s.tick(&ALL_LIVE, ms(t0, 1900)), None);
         assert_eq!(s.tick(&ALL_LIVE, ms(t0, 2000)), Some(Medium));
         assert_eq!(s.target(), Some(Medium));
@@ -572,6 +597,33 @@ mod tests {
         assert_eq!(s.tick(&ALL_LIVE, ms(t0, 2100)), Some(High));
         assert_eq!(s.on_packet(High, true, ms(t0, 2200)), Route::Switch);
         assert_eq!(s.current(), Some(High));
+    }
+
+    #[test]
+    fn a_rate_the_leg_carried_is_climbed_to_straight_after_half_a_second() {
+        let t0 = Instant::now();
+        // 3 Mbit/s acknowledged: the top layer and audio fit.
+        let mut s = started_on(Low, 3000, t0);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 499)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 500)), Some(High));
+        assert_eq!(s.on_packet(High, true, ms(t0, 550)), Route::Switch);
+        // 1 Mbit/s acknowledged: Medium (500 + 50) at once, High not.
+        let mut s = started_on(Low, 3000, t0);
+        s.on_estimate(unproven(3000, 1000));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 500)), Some(Medium));
+        // 400 kbit/s acknowledged affords Medium but has not carried it.
+        let mut s = started_on(Low, 3000, t0);
+        s.on_estimate(unproven(3000, 400));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 500)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 2000)), Some(Medium));
+        // Not within 5 s of a down-switch, proven or not.
+        let mut s = started_on(Medium, 800, t0);
+        s.on_estimate(estimate(200));
+        assert_eq!(s.tick(&ALL_LIVE, t0), Some(Low));
+        assert_eq!(s.on_packet(Low, true, ms(t0, 50)), Route::Switch);
+        s.on_estimate(estimate(3000));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 4000)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 5050)), Some(High));
     }
 
     #[test]
@@ -616,10 +668,11 @@ mod tests {
         assert_eq!(s.on_packet(Low, true, ms(t0, 20)), Route::Switch);
         assert_eq!(s.tick(&ALL_LIVE, ms(t0, 10_000)), None);
         assert_eq!(s.current(), Some(Low));
-        // Lifting the cap climbs by the usual rule (the last down was 10 s ago).
+        // Lifting the cap climbs by the usual rule (the last down was 10 s
+        // ago): straight to the top, which the leg has shown it carries.
         s.on_cap(High);
         assert_eq!(s.tick(&ALL_LIVE, ms(t0, 10_100)), None);
-        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 12_100)), Some(Medium));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 10_600)), Some(High));
     }
 
     #[test]
