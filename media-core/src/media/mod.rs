@@ -470,25 +470,24 @@ impl Media {
                     }
                 }
             }
-            MediaCommand::CloseTransport { stream_id, role } => {
-                let this = self.clone();
-                self.rt.spawn(async move {
-                    match role {
-                        MediaRole::Publish => {
-                            let link = this.state().link_of(&stream_id);
-                            if let Some(link) = link {
-                                link.transport.close().await;
-                            }
-                        }
-                        MediaRole::Play => {
-                            let shared = this.player_shared(&stream_id);
-                            if let Some(s) = shared {
-                                s.transport.close().await;
-                            }
-                        }
+            // Taken out of its slot here, in the session's order: a close
+            // left to a spawned task could run after the next `Negotiate`
+            // and end that new transport without a word (its link then
+            // hung until the session's negotiation timeout).
+            MediaCommand::CloseTransport { stream_id, role } => match role {
+                MediaRole::Publish => {
+                    let link = self.state().link_of(&stream_id);
+                    if let Some(old) = link.and_then(|link| link.transport.begin().1) {
+                        self.rt.spawn(async move { old.close().await });
                     }
-                });
-            }
+                }
+                MediaRole::Play => {
+                    let shared = self.player_shared(&stream_id);
+                    if let Some(old) = shared.and_then(|s| s.transport.begin().1) {
+                        self.rt.spawn(async move { old.close().await });
+                    }
+                }
+            },
         }
     }
 
@@ -1142,6 +1141,53 @@ mod tests {
             (640, 360),
             "the preview's size"
         );
+        media.shutdown().await;
+    }
+
+    /// Whether an offer for `stream_id` comes within 5 s, skipping other facts.
+    async fn offer_comes(facts: &mut mpsc::UnboundedReceiver<Fact>, stream_id: &str) -> bool {
+        let wait = Duration::from_secs(5);
+        while let Ok(Some(fact)) = tokio::time::timeout(wait, facts.recv()).await {
+            if let Fact::Media {
+                stream_id: s,
+                fact: MediaFact::Offer(_),
+                ..
+            } = fact
+            {
+                if s == stream_id {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    // One thread: spawned tasks run only once the test waits, so a close left
+    // to a task ran after the `Negotiate` that follows it and silently ended
+    // the new transport (a failover's replay hung 15 s on it).
+    #[tokio::test]
+    async fn a_negotiation_right_after_a_close_gets_its_transport() {
+        let (media, mut facts) = media();
+        let play = |command| media.handle(command);
+        play(MediaCommand::StartPlaying {
+            stream_id: "s1".into(),
+        });
+        let negotiate = || MediaCommand::Negotiate {
+            stream_id: "s1".into(),
+            role: MediaRole::Play,
+        };
+        play(negotiate());
+        assert!(offer_comes(&mut facts, "s1").await, "first offer");
+        play(MediaCommand::CloseTransport {
+            stream_id: "s1".into(),
+            role: MediaRole::Play,
+        });
+        play(negotiate());
+        assert!(
+            offer_comes(&mut facts, "s1").await,
+            "no offer from the negotiation after the close"
+        );
+        assert!(media.play_transport("s1").is_some());
         media.shutdown().await;
     }
 }
