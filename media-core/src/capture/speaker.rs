@@ -55,7 +55,7 @@ const TEST_SOUND_TIMEOUT: Duration = Duration::from_secs(10);
 /// on output `id` (from [`list_speakers`], or the default output for
 /// `None`) and returns once it has been played: about 1.05 s after the
 /// output starts pulling audio (a fresh PulseAudio null sink starts about
-/// 1.4 s after the stream is opened), at most [`TEST_SOUND_TIMEOUT`] and
+/// 1.4 s after the stream is opened), at most 10 s (`TEST_SOUND_TIMEOUT`) and
 /// the drain later. Blocks the calling thread.
 ///
 /// The chime gets an output stream of its own, with a 100 ms buffer, so
