@@ -35,8 +35,8 @@ pub struct LogConfig {
 /// targets at WARN to prove it. The filter stays for what cannot be
 /// prevented from our side: rtc-dtls warns "conn.remote_addr is empty" on
 /// every DTLS client (rtc builds its DTLS config without the peer's address
-/// and offers no server-name setting) — in our calls that is the SFU in
-/// `confer serve`, which logs through this filter too — and a peer's
+/// and offers no server-name setting) — in our calls that is a publisher,
+/// and the SFU in `confer serve` on its player legs — and a peer's
 /// connectivity check can arrive before its answer is applied here ("password
 /// is empty"), which only the network's timing decides.
 pub const QUIET_LIBRARIES: &str = "webrtc=error,rtc=error,rtc_ice=error,rtc_dtls=error,\
