@@ -27,8 +27,8 @@
 //! - **The estimate's cap**: while the publisher's link queues (its loss
 //!   is congestion, which more redundancy only feeds), audio with its
 //!   redundancy takes at most the budget the rate control gives
-//!   ([`LossReports::audio_budget_bps`]: half the estimate). Loss without
-//!   a queue (random loss on a link with room) is not capped: there the
+//!   ([`LossReports::audio_budget_bps`]: a fifth of the estimate). Loss
+//!   without a queue (random loss on a link with room) is not capped: there the
 //!   estimate says little about the room (GCC's loss reaction takes it to
 //!   its floor at 50 % loss), and audio is what must get through.
 
