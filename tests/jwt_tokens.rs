@@ -7,22 +7,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use media_core::RoomState;
-use protocol::token::{Privileges, TokenClaims};
+use protocol::token::Privileges;
 use protocol::{ClientMessage, Credentials, ErrorCode, ServerMessage};
 use test_support::{unix_now, Peer, TestServer};
-
-/// A login JWT for `user` signed with this server's app secret.
-fn jwt(server: &TestServer, user: &str, room: Option<&str>, ttl: u64) -> String {
-    let claims = TokenClaims::new(
-        server.app.app_id,
-        user,
-        room.map(str::to_owned),
-        Privileges::ALL,
-        unix_now(),
-        ttl,
-    );
-    server::jwt::mint(server.app.server_secret.as_bytes(), &claims)
-}
 
 /// A token with this header and claims JSON, HMAC-SHA256-signed with `key`
 /// (what a hand-rolled or hostile minting would send).
@@ -84,7 +71,7 @@ async fn an_sdk_engine_logs_in_and_publishes_with_a_jwt() {
     p.login(
         "room-a",
         false,
-        Some(jwt(&server, "u1", Some("room-a"), 600)),
+        Some(server.jwt("u1", Some("room-a"), Privileges::ALL, 600)),
     );
     assert_eq!(p.wait_state(RoomState::Connected).await, 0);
     p.publish("u1-cam").await;
@@ -120,11 +107,11 @@ async fn broken_jwts_are_refused_each_with_its_code() {
             ErrorCode::TokenForged,
         ),
         (
-            jwt(&server, "u1", Some("room-b"), 600),
+            server.jwt("u1", Some("room-b"), Privileges::ALL, 600),
             ErrorCode::TokenWrongRoom,
         ),
         (
-            jwt(&server, "u2", Some("room-a"), 600),
+            server.jwt("u2", Some("room-a"), Privileges::ALL, 600),
             ErrorCode::TokenWrongUser,
         ),
         (
@@ -136,7 +123,7 @@ async fn broken_jwts_are_refused_each_with_its_code() {
             ErrorCode::TokenExpired,
         ),
         (
-            jwt(&server, "u1", None, 10 * 365 * 24 * 3600),
+            server.jwt("u1", None, Privileges::ALL, 10 * 365 * 24 * 3600),
             ErrorCode::TokenLifetimeTooLong,
         ),
         (
@@ -183,7 +170,11 @@ async fn broken_jwts_are_refused_each_with_its_code() {
     // The bystander is still there, and a good JWT still logs in.
     bystander.quiet(std::time::Duration::from_millis(200)).await;
     let (_, ok) = server
-        .token_login("room-a", "u1", jwt(&server, "u1", Some("room-a"), 600))
+        .token_login(
+            "room-a",
+            "u1",
+            server.jwt("u1", Some("room-a"), Privileges::ALL, 600),
+        )
         .await;
     assert_eq!(ok.users.len(), 1, "{ok:?}");
     assert!(ok.token_expires_in_ms.is_some_and(|ms| ms > 590_000));
@@ -204,7 +195,10 @@ async fn legacy_cf1_tokens_still_log_in() {
             server.token("u2", None, Privileges::ALL, 600),
         )
         .await;
-    match c.renew_token(1, jwt(&server, "u2", None, 1200)).await {
+    match c
+        .renew_token(1, server.jwt("u2", None, Privileges::ALL, 1200))
+        .await
+    {
         ServerMessage::Ack { .. } => {}
         other => panic!("expected the renewal's Ack, got {other:?}"),
     }

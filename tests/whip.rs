@@ -19,18 +19,6 @@ async fn offer(server: &TestServer, path: &str, token: Option<&str>, sdp: &str) 
     request(server.addr(), "POST", path, token, "application/sdp", sdp).await
 }
 
-fn jwt(server: &TestServer, user: &str, room: Option<&str>, privileges: Privileges) -> String {
-    let claims = TokenClaims::new(
-        server.app.app_id,
-        user,
-        room.map(str::to_owned),
-        privileges,
-        unix_now(),
-        600,
-    );
-    server::jwt::mint(server.app.server_secret.as_bytes(), &claims)
-}
-
 fn assert_refused(a: &Answer, status: u16, code: ErrorCode, what: &str) {
     assert_eq!(a.status, status, "{what}: {} {}", a.head, a.body);
     assert_eq!(a.code(), u64::from(code.code()), "{what}: {}", a.body);
@@ -42,22 +30,22 @@ async fn whip_refusals_have_their_status_and_code() {
     let server = TestServer::start().await;
     let app_id = server.app.app_id;
     let now = unix_now();
-    let good = jwt(&server, "obs", Some("studio"), Privileges::ALL);
-    let no_publish = jwt(
-        &server,
+    let good = server.jwt("obs", Some("studio"), Privileges::ALL, 600);
+    let no_publish = server.jwt(
         "obs",
         Some("studio"),
         Privileges {
             login: true,
             publish: false,
         },
+        600,
     );
     let forged = server::jwt::mint(
         b"not the secret",
         &TokenClaims::new(app_id, "obs", None, Privileges::ALL, now, 600),
     );
     let expired = server.token("obs", None, Privileges::ALL, -60);
-    let other_room = jwt(&server, "obs", Some("elsewhere"), Privileges::ALL);
+    let other_room = server.jwt("obs", Some("elsewhere"), Privileges::ALL, 600);
     let legacy = server.token("obs", Some("studio"), Privileges::ALL, 600);
     assert!(
         legacy.starts_with("CF1."),
@@ -158,13 +146,13 @@ async fn whep_refusals_have_their_status_and_code() {
     let server = TestServer::start().await;
     let mut publisher = Peer::join(server.profile(), "hall", "cam", false).await;
     publisher.publish("cam-main").await;
-    let viewer = jwt(&server, "viewer", Some("hall"), Privileges::ALL);
+    let viewer = server.jwt("viewer", Some("hall"), Privileges::ALL, 600);
     let sdp = UNANSWERABLE.replace("sendonly", "recvonly");
     let a = offer(&server, "/whep/hall/nobody", Some(&viewer), &sdp).await;
     assert_refused(&a, 404, ErrorCode::StreamNotFound, "unknown stream");
     let a = offer(&server, "/whep/lobby/cam-main", Some(&viewer), &sdp).await;
     assert_refused(&a, 403, ErrorCode::TokenWrongRoom, "room of another token");
-    let anywhere = jwt(&server, "viewer", None, Privileges::ALL);
+    let anywhere = server.jwt("viewer", None, Privileges::ALL, 600);
     let a = offer(&server, "/whep/lobby/cam-main", Some(&anywhere), &sdp).await;
     assert_refused(&a, 404, ErrorCode::StreamNotFound, "stream of another room");
     let a = offer(
@@ -177,14 +165,14 @@ async fn whep_refusals_have_their_status_and_code() {
     assert_refused(&a, 400, ErrorCode::MalformedMessage, "bad layer");
     let a = offer(&server, "/whep/hall/cam-main", None, &sdp).await;
     assert_refused(&a, 401, ErrorCode::TokenMalformed, "no bearer");
-    let no_login = jwt(
-        &server,
+    let no_login = server.jwt(
         "viewer",
         Some("hall"),
         Privileges {
             login: false,
             publish: false,
         },
+        600,
     );
     let a = offer(&server, "/whep/hall/cam-main", Some(&no_login), &sdp).await;
     assert_refused(&a, 403, ErrorCode::TokenNoLoginPrivilege, "no login");

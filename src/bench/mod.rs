@@ -249,17 +249,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 let user = format!("bench-{r}-pub-{p}");
                 let stream_id = format!("bench-{r}-cam-{p}");
                 let started = async {
-                    let token = match janus_room {
-                        Some(_) => String::new(),
-                        None => mint(&api, &user, &room, true).await?,
-                    };
-                    let via = match &janus_room {
-                        Some(janus) => Signaling::Janus(janus),
-                        None => Signaling::Whip {
-                            token: &token,
-                            room: &room,
-                        },
-                    };
+                    let janus = janus_room.as_deref();
+                    let token = token_for(&api, janus, &user, &room, true).await?;
+                    let via = Signaling::choose(janus, &token, &room);
                     let (mut session, sent, feed) =
                         peer::publish(&target, via, &stream_id, clip, epoch, stop).await?;
                     if !session.connected(CONNECT_TIMEOUT).await {
@@ -319,17 +311,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 let _permit = gate.acquire_owned().await;
                 let room = format!("bench-{r}");
                 let started = async {
-                    let token = match janus_room {
-                        Some(_) => String::new(),
-                        None => mint(&api, &viewer, &room, false).await?,
-                    };
-                    let via = match &janus_room {
-                        Some(janus) => Signaling::Janus(janus),
-                        None => Signaling::Whip {
-                            token: &token,
-                            room: &room,
-                        },
-                    };
+                    let janus = janus_room.as_deref();
+                    let token = token_for(&api, janus, &viewer, &room, false).await?;
+                    let via = Signaling::choose(janus, &token, &room);
                     let session = peer::play(&target, via, &stream_id, feed, counting).await?;
                     anyhow::Ok((session, token))
                 }
@@ -470,6 +454,21 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The login token a session needs: none against Janus (its rooms are
+/// open), else one minted for `user` in `room`.
+async fn token_for(
+    api: &ApiArgs,
+    janus: Option<&janus::Room>,
+    user: &str,
+    room: &str,
+    publish: bool,
+) -> anyhow::Result<String> {
+    match janus {
+        Some(_) => Ok(String::new()),
+        None => mint(api, user, room, publish).await,
+    }
 }
 
 /// A login token for `user` in `room` from the server API.

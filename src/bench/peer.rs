@@ -64,6 +64,17 @@ pub(crate) enum Signaling<'a> {
     Janus(&'a janus::Room),
 }
 
+impl<'a> Signaling<'a> {
+    /// Janus's videoroom when the bench targets Janus, else WHIP/WHEP with
+    /// `token` for `room`.
+    pub(crate) fn choose(janus: Option<&'a janus::Room>, token: &'a str, room: &'a str) -> Self {
+        match janus {
+            Some(janus) => Signaling::Janus(janus),
+            None => Signaling::Whip { token, room },
+        }
+    }
+}
+
 /// A peer connection and what its events tell.
 struct Peer {
     pc: Arc<dyn PeerConnection>,

@@ -88,6 +88,20 @@ impl TestServer {
         token::mint(self.app.server_secret.as_bytes(), &claims)
     }
 
+    /// A login JWT (HS256) for this app signed with its server secret: for
+    /// `room` (any room: `None`), valid `ttl` seconds from now.
+    pub fn jwt(&self, user: &str, room: Option<&str>, privileges: Privileges, ttl: u64) -> String {
+        let claims = TokenClaims::new(
+            self.app.app_id,
+            user,
+            room.map(str::to_owned),
+            privileges,
+            unix_now(),
+            ttl,
+        );
+        server::jwt::mint(self.app.server_secret.as_bytes(), &claims)
+    }
+
     /// An invite for `room` (any user ID), valid `ttl` seconds.
     pub fn invite(&self, room: &str, ttl: u64) -> String {
         let claims = TokenClaims::invite(self.app.app_id, room, Privileges::ALL, unix_now(), ttl);
