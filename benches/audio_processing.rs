@@ -109,6 +109,12 @@ fn main() {
     // on its own blocks: the segmental SNR over all speech hardly sees it).
     let white = mix(&[&to_f64(&clean), &noise]);
     let clicked = mix(&[&to_f64(&clean), &clicks]);
+    // Pink noise instead of white, with the clicks: a noise that is not flat.
+    let pinked = mix(&[
+        &to_f64(&clean),
+        &pink_noise(clean.len(), speech_level - 6.2, 3),
+        &clicks,
+    ]);
     for (name, mode) in [
         ("soft", AnsMode::Soft),
         ("medium", AnsMode::Medium),
@@ -119,6 +125,8 @@ fn main() {
         print_noise_figures(name, &out, &clean, &noisy);
         let out = process(ans_only(mode), &[], &white, |_, _| {});
         print_noise_figures(&format!("white_{name}"), &out, &clean, &white);
+        let out = process(ans_only(mode), &[], &pinked, |_, _| {});
+        print_noise_figures(&format!("pink_{name}"), &out, &clean, &pinked);
         let out = process(ans_only(mode), &[], &clicked, |_, _| {});
         print_click_figures(name, &out, &clean, &clicked, &clicks);
     }

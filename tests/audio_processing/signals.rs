@@ -160,6 +160,38 @@ pub(crate) fn white_noise(len: usize, dbfs: f64, seed: u64) -> Vec<f64> {
     (0..len).map(|_| rng.next() * rms * 3f64.sqrt()).collect()
 }
 
+/// Pink noise (-3 dB per octave: Paul Kellett's filter on white noise) at
+/// `dbfs` RMS: a noise that is not flat, as most room noise is not.
+pub(crate) fn pink_noise(len: usize, dbfs: f64, seed: u64) -> Vec<f64> {
+    const POLES: [(f64, f64); 6] = [
+        (0.99886, 0.0555179),
+        (0.99332, 0.0750759),
+        (0.96900, 0.1538520),
+        (0.86650, 0.3104856),
+        (0.55000, 0.5329522),
+        (-0.7616, -0.0168980),
+    ];
+    let mut rng = Lcg(seed);
+    let mut state = [0.0; 6];
+    let mut last = 0.0;
+    let pink: Vec<f64> = (0..len)
+        .map(|_| {
+            let white = rng.next();
+            let mut sum = 0.0;
+            for (s, (pole, weight)) in state.iter_mut().zip(POLES) {
+                *s = pole * *s + white * weight;
+                sum += *s;
+            }
+            let out = sum + last + white * 0.5362;
+            last = white * 0.115926;
+            out
+        })
+        .collect();
+    let rms = (pink.iter().map(|v| v * v).sum::<f64>() / len.max(1) as f64).sqrt();
+    let target = 32768.0 * 10f64.powf(dbfs / 20.0);
+    pink.iter().map(|v| v * target / rms.max(1e-12)).collect()
+}
+
 /// Keyboard clicks: a 4 ms decaying noise burst every ~150-300 ms, peak
 /// `peak` (16-bit scale).
 pub(crate) fn keyboard(len: usize, peak: f64, seed: u64) -> Vec<f64> {

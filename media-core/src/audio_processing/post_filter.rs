@@ -5,12 +5,12 @@
 //! it over time, which distorts even clean speech (espeak-ng speech through
 //! RNNoise alone comes out at a segmental SNR of 17 dB) and leaves the
 //! noise between the harmonics of voiced speech. Here RNNoise's output
-//! serves as the speech power estimate S per FFT bin (50 Hz), a
-//! minimum-statistics estimate N (Martin 2001, simplified) of the input's
-//! noise as the noise power, and the Wiener gain S / (S + N) is applied to
-//! the noisy input itself (aligned with RNNoise's 10 ms delay): the fine
-//! structure and phase of the speech come from the input, the decision of
-//! what is speech from the network.
+//! serves as the speech power estimate S per FFT bin (50 Hz), a recursive
+//! average of the input's power where RNNoise finds no speech as the noise
+//! power N, and the Wiener gain S / (S + N) is applied to the noisy input
+//! itself (aligned with RNNoise's 10 ms delay): the fine structure and
+//! phase of the speech come from the input, the decision of what is speech
+//! (and so where the noise can be measured) from the network.
 //!
 //! 20 ms frames, 10 ms hops (square-root Hann windows, perfect
 //! reconstruction at unit gain): one more hop, 10 ms, of latency. Each
@@ -29,17 +29,15 @@ use std::sync::Arc;
 const WINDOW: usize = 2 * BLOCK_SAMPLES;
 /// FFT bins up to Nyquist.
 const BINS: usize = WINDOW / 2 + 1;
-/// Smoothing of the periodogram the minimum is taken of.
-const SMOOTHING: f32 = 0.85;
-/// Frames per minimum-statistics sub-window, and sub-windows kept: the
-/// minimum spans 8 x 16 frames = 1.28 s (long enough to reach past a
-/// syllable, short enough to follow a noise that changes).
-const SUBWINDOW: usize = 16;
-const SUBWINDOWS: usize = 8;
-/// The minimum of the smoothed periodogram under-estimates the noise power
-/// by this factor for the span and smoothing above (calibrated on white
-/// noise: the estimate matches the true power within 0.1 dB, unit test).
-const MINIMUM_BIAS: f32 = 2.05;
+/// Per-bin weight of the noise estimate's past, per frame where RNNoise
+/// finds no speech (a ~200 ms time constant at 10 ms hops).
+const NOISE_MEMORY: f32 = 0.95;
+/// RNNoise's power gain in a bin (its output's power over its input's)
+/// under which the bin holds noise only (-20 dB), and over which it holds
+/// speech (-10 dB) and the noise estimate is left as it is; in between the
+/// estimate is updated in proportion.
+const NOISE_ONLY_GAIN: f32 = 0.01;
+const SPEECH_GAIN: f32 = 0.1;
 /// The lowest gain (-25 dB): what is left of the noise where there is no
 /// speech, so the floor does not sound gated.
 const MIN_GAIN: f32 = 0.056;
@@ -62,7 +60,7 @@ pub(super) struct PostFilter {
     spectrum: Vec<Complex32>,
     power: Vec<f32>,
     scratch: Vec<Complex32>,
-    noise: MinimumStatistics,
+    noise: NoiseEstimate,
     transient: TransientSuppressor,
     /// RNNoise's voice probability for `pending`.
     pending_voice: f32,
@@ -95,7 +93,7 @@ impl PostFilter {
             spectrum: vec![Complex32::default(); BINS],
             power: vec![0.0; BINS],
             scratch: vec![Complex32::default(); scratch_len],
-            noise: MinimumStatistics::new(),
+            noise: NoiseEstimate::new(),
             transient: TransientSuppressor::new(),
             pending_voice: 0.0,
         }
@@ -118,7 +116,7 @@ impl PostFilter {
         for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
             *p = c.norm_sqr();
         }
-        let noise = self.noise.update(&self.power);
+        let noise = self.noise.update(&self.power, &self.speech);
         for ((out, speech), n) in self.spectrum.iter_mut().zip(&self.speech).zip(noise) {
             let s = speech.norm_sqr();
             let gain = (s / (s + n.max(1e-3))).max(MIN_GAIN);
@@ -169,56 +167,42 @@ fn slide(window: &mut [f32], block: &[f32]) {
     window[BLOCK_SAMPLES..].copy_from_slice(block);
 }
 
-/// Martin's minimum statistics, simplified: the minimum of the smoothed
-/// periodogram over the last [`SUBWINDOWS`] x [`SUBWINDOW`] frames, times
-/// [`MINIMUM_BIAS`].
-struct MinimumStatistics {
-    smoothed: Vec<f32>,
-    current: Vec<f32>,
-    /// Each finished sub-window's minimum, oldest first.
-    minima: std::collections::VecDeque<Vec<f32>>,
-    frames: usize,
+/// The noise power per bin: a recursive average of the input's power
+/// ([`NOISE_MEMORY`]) over the frames where RNNoise finds no speech in that
+/// bin, judged by how much it attenuates the bin (from [`SPEECH_GAIN`] down
+/// to [`NOISE_ONLY_GAIN`]: updated not at all up to fully). Where RNNoise
+/// keeps the bin, the estimate holds. No assumption on the noise's
+/// spectrum: each bin follows its own noise (a fan's slope, a hum's
+/// lines). It replaced a minimum-statistics estimate (Martin 2001,
+/// simplified), whose minimum over 1.28 s lags behind level changes and
+/// scatters from bin to bin (docs/audio-processing.md has the figures).
+struct NoiseEstimate {
     estimate: Vec<f32>,
+    started: bool,
 }
 
-impl MinimumStatistics {
-    fn new() -> MinimumStatistics {
-        MinimumStatistics {
-            smoothed: vec![0.0; BINS],
-            current: vec![f32::MAX; BINS],
-            minima: std::collections::VecDeque::with_capacity(SUBWINDOWS),
-            frames: 0,
+impl NoiseEstimate {
+    fn new() -> NoiseEstimate {
+        NoiseEstimate {
             estimate: vec![0.0; BINS],
+            started: false,
         }
     }
 
-    /// Takes one frame's power spectrum; returns the noise estimate.
-    fn update(&mut self, power: &[f32]) -> &[f32] {
-        let first = self.frames == 0;
-        self.frames += 1;
-        for ((smoothed, current), &p) in self.smoothed.iter_mut().zip(&mut self.current).zip(power)
-        {
-            *smoothed = if first {
-                p
-            } else {
-                SMOOTHING * *smoothed + (1.0 - SMOOTHING) * p
-            };
-            *current = current.min(*smoothed);
+    /// Takes one frame's power spectrum (`power`) and RNNoise's output for
+    /// it (`speech`); returns the noise estimate.
+    fn update(&mut self, power: &[f32], speech: &[Complex32]) -> &[f32] {
+        if !self.started {
+            self.started = true;
+            self.estimate.copy_from_slice(power);
+            return &self.estimate;
         }
-        if self.frames % SUBWINDOW == 0 {
-            if self.minima.len() == SUBWINDOWS {
-                self.minima.pop_front();
-            }
-            let finished = std::mem::replace(&mut self.current, self.smoothed.clone());
-            self.minima.push_back(finished);
-        }
-        for (k, estimate) in self.estimate.iter_mut().enumerate() {
-            let min = self
-                .minima
-                .iter()
-                .map(|m| m[k])
-                .fold(self.current[k], f32::min);
-            *estimate = MINIMUM_BIAS * min;
+        for ((estimate, &p), s) in self.estimate.iter_mut().zip(power).zip(speech) {
+            let kept = (s.norm_sqr() / p.max(1e-3)).min(1.0);
+            let presence =
+                ((kept - NOISE_ONLY_GAIN) / (SPEECH_GAIN - NOISE_ONLY_GAIN)).clamp(0.0, 1.0);
+            let memory = NOISE_MEMORY + (1.0 - NOISE_MEMORY) * presence;
+            *estimate = memory * *estimate + (1.0 - memory) * p;
         }
         &self.estimate
     }
@@ -242,20 +226,27 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn the_noise_estimate_matches_white_noise() {
-        let rms = 1000.0;
-        let mut estimate = MinimumStatistics::new();
+    /// The power spectra of `signal`'s frames, as the filter sees them.
+    fn spectra(signal: &[f32]) -> Vec<Vec<f32>> {
         let mut filter = PostFilter::new();
-        let mut ratios = Vec::new();
-        for (n, block) in white_noise(6 * 48_000, rms)
+        signal
             .chunks_exact(BLOCK_SAMPLES)
-            .enumerate()
-        {
-            slide(&mut filter.noisy, block);
-            filter.transform(Signal::Noisy);
-            let power: Vec<f32> = filter.spectrum.iter().map(|c| c.norm_sqr()).collect();
-            let noise = estimate.update(&power);
+            .map(|block| {
+                slide(&mut filter.noisy, block);
+                filter.transform(Signal::Noisy);
+                filter.spectrum.iter().map(|c| c.norm_sqr()).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn where_rnnoise_finds_no_speech_the_noise_estimate_matches_white_noise() {
+        let rms = 1000.0;
+        let mut estimate = NoiseEstimate::new();
+        let silence = vec![Complex32::default(); BINS];
+        let mut ratios = Vec::new();
+        for (n, power) in spectra(&white_noise(6 * 48_000, rms)).iter().enumerate() {
+            let noise = estimate.update(power, &silence);
             if n >= 200 {
                 // E|Y|^2 of white noise through the window: rms^2 * sum(w^2).
                 let mean = noise[10..BINS - 10].iter().sum::<f32>() / (BINS - 20) as f32;
@@ -264,6 +255,28 @@ mod tests {
         }
         let db = 10.0 * (ratios.iter().sum::<f32>() / ratios.len() as f32).log10();
         assert!(db.abs() < 0.5, "noise estimate off by {db:.2} dB");
+    }
+
+    #[test]
+    fn where_rnnoise_keeps_the_input_the_noise_estimate_holds() {
+        let mut estimate = NoiseEstimate::new();
+        let quiet = spectra(&white_noise(48_000, 100.0));
+        let loud = spectra(&white_noise(48_000, 3000.0));
+        let silence = vec![Complex32::default(); BINS];
+        for power in &quiet {
+            estimate.update(power, &silence);
+        }
+        let before: f32 = estimate.estimate.iter().sum();
+        for power in &loud {
+            // RNNoise passing everything: its output is its input.
+            let kept: Vec<Complex32> = power
+                .iter()
+                .map(|p| Complex32::new(p.sqrt(), 0.0))
+                .collect();
+            estimate.update(power, &kept);
+        }
+        let after: f32 = estimate.estimate.iter().sum();
+        assert!((after / before - 1.0).abs() < 1e-3, "{before} -> {after}");
     }
 
     #[test]
