@@ -16,7 +16,8 @@ pub(crate) struct AudioProcessingArgs {
     /// Keep echo cancellation on when the output's name says headphones.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     headphone_aec: bool,
-    /// Noise suppression of the microphone (`ai`: RNNoise, also keyboard clicks).
+    /// Noise suppression of the microphone (`ai`: RNNoise); every mode also
+    /// takes keyboard clicks out.
     #[arg(long, value_enum, default_value_t = Ans::Medium)]
     ans: Ans,
     /// Automatic gain control of the microphone.

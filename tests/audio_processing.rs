@@ -222,19 +222,21 @@ fn noise_that_is_not_white_is_suppressed_in_ai_mode() {
 
 /// Keyboard clicks alone on speech (the click track of the noise tests,
 /// peaks at -10 dBFS, 16 dB under the speech by energy): the segmental
-/// SNR over all speech blocks hardly sees them (33 dB at the input, most
-/// blocks clean), so the clicks' own blocks are measured. With RNNoise
-/// alone 1.7 dB of click energy went in the pauses; the transient
-/// suppressor (audio_processing/transient.rs) takes 16.9 dB, and the
-/// speech blocks holding a click go from 0.7 to 7.7 dB segmental SNR.
-/// WebRTC NS (medium), which has no transient suppression, is printed.
+/// SNR over all speech hardly sees them (33 dB at the input, most blocks
+/// clean), so the clicks' own blocks are measured. With RNNoise alone
+/// 1.7 dB of click energy went in the pauses, with WebRTC NS (medium)
+/// 0.8 dB; the transient suppressor (audio_processing/transient.rs) takes
+/// 16.9 dB after RNNoise and 22 dB after WebRTC NS, and the speech blocks
+/// holding a click go from 1.4 to 7.9 and 5.2 dB segmental SNR (0.7 dB
+/// with WebRTC NS alone). After WebRTC NS the suppressor has no voice
+/// probability to spare the voice's band with, hence less there.
 #[test]
-fn keyboard_clicks_are_suppressed_in_ai_mode() {
+fn keyboard_clicks_are_suppressed() {
     let seconds = 10;
     let clean = scale_to(&near_speech(seconds), -26.0);
     let clicks = keyboard(clean.len(), 10000.0, 5);
     let noisy = mix(&[&to_f64(&clean), &clicks]);
-    for mode in [AnsMode::Ai, AnsMode::Medium] {
+    for (mode, speech_gain) in [(AnsMode::Ai, 4.0), (AnsMode::Medium, 2.0)] {
         let out = process(ans_only(mode), &[], &noisy, |_, _| {});
         let figures = click_figures(&noisy, &out, &clean, &clicks);
         let kept = figures.kept;
@@ -242,20 +244,21 @@ fn keyboard_clicks_are_suppressed_in_ai_mode() {
             "keyboard clicks, ANS {mode:?}: click energy in pauses {:.1} dB less ({} blocks); speech blocks with a click ({}): segmental SNR {:.1} -> {:.1} dB; speech level {kept:+.1} dB",
             figures.pause_reduction, figures.blocks.0, figures.blocks.1, figures.speech_before, figures.speech_after
         );
-        if mode == AnsMode::Ai {
-            assert!(kept.abs() <= 3.0, "speech level changed {kept:+.1} dB");
-            assert!(
-                figures.pause_reduction >= 10.0,
-                "clicks in pauses {:.1} dB less",
-                figures.pause_reduction
-            );
-            assert!(
-                figures.speech_after - figures.speech_before >= 4.0,
-                "speech blocks with a click: {:.1} -> {:.1} dB",
-                figures.speech_before,
-                figures.speech_after
-            );
-        }
+        assert!(
+            kept.abs() <= 3.0,
+            "{mode:?}: speech level changed {kept:+.1} dB"
+        );
+        assert!(
+            figures.pause_reduction >= 10.0,
+            "{mode:?}: clicks in pauses {:.1} dB less",
+            figures.pause_reduction
+        );
+        assert!(
+            figures.speech_after - figures.speech_before >= speech_gain,
+            "{mode:?}: speech blocks with a click: {:.1} -> {:.1} dB",
+            figures.speech_before,
+            figures.speech_after
+        );
     }
 }
 

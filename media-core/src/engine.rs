@@ -506,7 +506,7 @@ impl Engine {
 
     /// Noise suppression strength (ZEGO: `setANSMode`; default
     /// [`AnsMode::Medium`]); [`AnsMode::Ai`] is RNNoise, which also takes
-    /// keyboard clicks out.
+    /// out non-stationary noise. Every mode takes keyboard clicks out.
     pub fn set_ans_mode(&self, mode: AnsMode) {
         self.processing(|c| c.ans_mode = mode);
     }

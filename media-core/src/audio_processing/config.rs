@@ -24,15 +24,19 @@ pub enum AecMode {
 /// How strongly noise is suppressed (ZEGO: `ZegoANSMode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AnsMode {
-    /// WebRTC noise suppression, up to 6 dB.
+    /// WebRTC noise suppression, up to 6 dB, and keyboard click
+    /// suppression (10 ms of latency).
     Soft,
-    /// WebRTC noise suppression, up to 12 dB (the default).
+    /// WebRTC noise suppression, up to 12 dB, and keyboard click
+    /// suppression (the default).
     #[default]
     Medium,
-    /// WebRTC noise suppression, up to 21 dB.
+    /// WebRTC noise suppression, up to 21 dB, and keyboard click
+    /// suppression.
     Aggressive,
-    /// RNNoise (a recurrent neural network, `nnnoiseless`): also removes
-    /// non-stationary noise such as keyboard clicks.
+    /// RNNoise (a recurrent neural network, `nnnoiseless`) with a Wiener
+    /// post-filter and keyboard click suppression: also removes
+    /// non-stationary noise.
     Ai,
 }
 

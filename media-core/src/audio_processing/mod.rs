@@ -1,6 +1,6 @@
 //! Voice processing of the captured audio before it is encoded: high-pass
 //! filter, acoustic echo cancellation (AEC3), noise suppression (WebRTC's
-//! or RNNoise's, the "AI" mode, which also suppresses keyboard clicks) and
+//! or RNNoise's, the "AI" mode; both with keyboard click suppression) and
 //! automatic gain control (AGC2).
 //!
 //! The DSP comes from the pure-Rust `aec3` crate (a port of WebRTC's audio

@@ -3,6 +3,7 @@
 use super::config::{AecMode, AnsMode, ProcessingConfig};
 use super::post_filter::PostFilter;
 use super::reference::RenderTap;
+use super::transient::DelayedTransientSuppressor;
 use super::BLOCK_SAMPLES;
 use crate::frame::{AudioFrame, AUDIO_SAMPLE_RATE};
 use aec3::api::{EchoCanceller3Config, EchoControl};
@@ -49,6 +50,9 @@ struct Chain {
     band: Vec<Vec<f32>>,
     echo: Echo,
     noise: Noise,
+    /// Keyboard clicks after WebRTC's noise suppressor (the AI mode has its
+    /// own in the post-filter).
+    clicks: DelayedTransientSuppressor,
     rnnoise: Box<nnnoiseless::DenoiseState<'static>>,
     rnnoise_in: Vec<f32>,
     post_filter: PostFilter,
@@ -146,6 +150,7 @@ impl Chain {
             band: vec![Vec::new()],
             echo: Echo::new(AecMode::Medium),
             noise: Noise::new(AnsMode::Medium),
+            clicks: DelayedTransientSuppressor::new(),
             rnnoise: nnnoiseless::DenoiseState::new(),
             rnnoise_in: vec![0.0; BLOCK_SAMPLES],
             post_filter: PostFilter::new(),
@@ -160,9 +165,10 @@ impl Chain {
         self.echo.canceller.analyze_render(&mut self.render);
     }
 
-    /// HPF -> AEC3 -> NS (WebRTC's, on the split bands) -> merge ->
-    /// RNNoise and its post-filter with the transient suppressor (AI mode)
-    /// -> AGC2, as WebRTC's audio processing orders them. The bands are split only for AEC3 and
+    /// HPF -> AEC3 -> NS (WebRTC's, on the split bands) -> merge -> the
+    /// transient suppressor (WebRTC NS modes, 10 ms held back) | RNNoise
+    /// and its post-filter with the transient suppressor (AI mode) ->
+    /// AGC2, as WebRTC's audio processing orders them. The bands are split only for AEC3 and
     /// WebRTC's NS, which work on them: the three-band filter bank does not
     /// reconstruct exactly (split and merged alone it cost RNNoise 2.8 dB
     /// of segmental SNR), so RNNoise alone gets the full band, high-passed
@@ -192,6 +198,9 @@ impl Chain {
                 self.noise.suppressor.process(&mut self.capture);
             }
             self.capture.merge_frequency_bands();
+            if webrtc_ns {
+                self.clicks.process(self.capture.channel_mut(0));
+            }
         } else if config.ans {
             high_pass(
                 &mut self.full_high_pass,

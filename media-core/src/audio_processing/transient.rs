@@ -1,5 +1,7 @@
-//! Transient (keyboard click) suppression for the "AI" mode, in the time
-//! domain with 10 ms of look-ahead.
+//! Transient (keyboard click) suppression, in the time domain with 10 ms
+//! of look-ahead: in the "AI" mode inside the post-filter (which holds the
+//! next block anyway), after WebRTC's noise suppressor in the other modes
+//! ([`DelayedTransientSuppressor`], 10 ms of added latency).
 //!
 //! RNNoise passes keyboard clicks almost untouched (1.7 dB less click
 //! energy in the pauses of speech plus clicks, tests/audio_processing.rs),
@@ -197,21 +199,48 @@ impl TransientSuppressor {
     }
 }
 
+/// The suppressor for a stage without look-ahead of its own (WebRTC NS's
+/// modes): it holds each block back by one (10 ms of latency) to see the
+/// next. Without a voice probability there, the gain applies to the whole
+/// band.
+pub(super) struct DelayedTransientSuppressor {
+    suppressor: TransientSuppressor,
+    held: Vec<f32>,
+}
+
+impl DelayedTransientSuppressor {
+    pub(super) fn new() -> DelayedTransientSuppressor {
+        DelayedTransientSuppressor {
+            suppressor: TransientSuppressor::new(),
+            held: vec![0.0; BLOCK_SAMPLES],
+        }
+    }
+
+    /// Takes the newest block; gives back in its place the block before,
+    /// its transients suppressed.
+    pub(super) fn process(&mut self, block: &mut [f32]) {
+        self.suppressor.process(&mut self.held, block, 0.0);
+        for (newest, held) in block.iter_mut().zip(&mut self.held) {
+            std::mem::swap(newest, held);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `x` through the suppressor as the post-filter feeds it: each block
-    /// once as look-ahead, then processed with the next as look-ahead.
+    /// `x` through the suppressor, each block once as look-ahead, then
+    /// processed with the next as look-ahead (as the post-filter feeds it),
+    /// realigned with `x`.
     fn suppress(x: &[f32]) -> Vec<f32> {
-        let mut suppressor = TransientSuppressor::new();
-        let mut pending = vec![0.0; BLOCK_SAMPLES];
+        let mut suppressor = DelayedTransientSuppressor::new();
         let mut out = Vec::with_capacity(x.len() + BLOCK_SAMPLES);
         let end = [0.0; BLOCK_SAMPLES];
         for next in x.chunks_exact(BLOCK_SAMPLES).chain([&end[..]]) {
-            suppressor.process(&mut pending, next, 0.0);
-            out.extend_from_slice(&pending);
-            pending.copy_from_slice(next);
+            let mut block = next.to_vec();
+            suppressor.process(&mut block);
+            out.extend_from_slice(&block);
         }
         out.split_off(BLOCK_SAMPLES)
     }
