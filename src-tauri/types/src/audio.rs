@@ -13,12 +13,13 @@ use serde::{Deserialize, Serialize};
 pub enum NoiseSuppression {
     /// The microphone as it comes.
     Off,
-    /// WebRTC noise suppression, medium (the SDK's default).
+    /// WebRTC noise suppression, medium, and keyboard clicks (the SDK's
+    /// default).
     #[default]
     Standard,
-    /// WebRTC noise suppression, aggressive.
+    /// WebRTC noise suppression, aggressive, and keyboard clicks.
     Strong,
-    /// RNNoise, a recurrent neural network (also keyboard clicks).
+    /// RNNoise, a recurrent neural network, and keyboard clicks.
     Ai,
 }
 
