@@ -26,9 +26,12 @@
 //!   then 5 Mbps for a whole window: the received bitrate (the player's
 //!   downlink at the relay) and height before, during, and the seconds
 //!   after capacity returns until both are back to 90% of before (1 s
-//!   windows; `n/a` if never within the window).
-//! - `steady{500k,1m,2m}`: a steady capacity: p95 one-way video delay
-//!   (glass-to-glass, capture to presentation), received height and fps.
+//!   windows; `n/a` if never within the window), and the stages: the
+//!   first 360p and 720p frames, the height alone and the bitrate alone
+//!   back.
+//! - `steady{500k,1m,2m}`: a steady capacity: p50 and p95 one-way video
+//!   delay (glass-to-glass, capture to presentation), received height and
+//!   fps.
 //! - `lte`: a seeded synthetic cellular capacity trace, committed as
 //!   `test-support/traces/lte-synthetic.trace` (`test_support::cellular`:
 //!   0.3-6 Mbit/s moving every 100 ms, outages of 1-2 s; 120 s, looped),
@@ -284,20 +287,38 @@ async fn capacity_step(bench: &mut Bench, side: Side) {
     );
     let second = 1_000_000;
     let last = bytes.last().map_or(back_at, |(t, _)| *t);
-    let recovered = (back_at..last.saturating_sub(second))
-        .step_by(BITRATE_TICK.as_micros() as usize)
-        .find(|t| {
-            kbps(*t, t + second) >= 0.9 * base_kbps
-                && f64::from(Window::of(&seen.frames, *t, t + second).height)
-                    >= 0.9 * f64::from(base_height)
-        });
-    match recovered {
-        Some(t) => println!(
-            "{name}_recovery_s {:.1}",
-            (t + second - back_at) as f64 / 1e6
-        ),
-        None => println!("{name}_recovery_s n/a"),
+    let bitrate_back = |t: u64| kbps(t, t + second) >= 0.9 * base_kbps;
+    let height_back = |t: u64| {
+        f64::from(Window::of(&seen.frames, t, t + second).height) >= 0.9 * f64::from(base_height)
+    };
+    // Seconds from the capacity's return to the end of the first 1 s
+    // window where `back` holds.
+    let back_after = |back: &dyn Fn(u64) -> bool| {
+        (back_at..last.saturating_sub(second))
+            .step_by(BITRATE_TICK.as_micros() as usize)
+            .find(|t| back(*t))
+            .map_or("n/a".to_owned(), |t| {
+                format!("{:.1}", (t + second - back_at) as f64 / 1e6)
+            })
+    };
+    // The stages: the first frame of each height, then the height and the
+    // bitrate each back to 90 % of before, then both at once.
+    for lines in [360, 720].into_iter().filter(|l| *l <= base_height) {
+        let first = seen
+            .frames
+            .iter()
+            .find(|f| f.render_us >= back_at && f.height >= lines)
+            .map_or("n/a".to_owned(), |f| {
+                format!("{:.1}", (f.render_us - back_at) as f64 / 1e6)
+            });
+        println!("{name}_first_{lines}p_s {first}");
     }
+    println!("{name}_height_back_s {}", back_after(&height_back));
+    println!("{name}_bitrate_back_s {}", back_after(&bitrate_back));
+    println!(
+        "{name}_recovery_s {}",
+        back_after(&|t| bitrate_back(t) && height_back(t))
+    );
     call.stop(bench).await;
 }
 
@@ -322,6 +343,7 @@ async fn steady(bench: &mut Bench, side: Side, name: &str, kbps: u64) {
     let (from, to) = measure(bench.window).await;
     let w = Window::of(&call.players[0].read(bench).await.frames, from, to);
     let prefix = format!("{name}_{}", side.name());
+    println!("{prefix}_delay_p50_ms {}", ms(w.g2g_p50_ms));
     println!("{prefix}_delay_p95_ms {}", ms(w.g2g_p95_ms));
     println!("{prefix}_height {}", w.height);
     println!("{prefix}_fps {:.1}", w.fps);
