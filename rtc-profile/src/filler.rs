@@ -16,6 +16,12 @@ pub fn h264_filler_nal(len: usize) -> Vec<u8> {
     nal
 }
 
+/// Whether an H.264 RTP payload is a filler data NAL unit (a probe's, as
+/// [`h264_filler_nal`] makes).
+pub fn is_h264_filler(payload: &[u8]) -> bool {
+    payload.first().is_some_and(|b| b & 0x1f == 12)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -24,5 +30,8 @@ mod tests {
     fn a_filler_data_nal_unit() {
         assert_eq!(h264_filler_nal(5), [0x0c, 0xff, 0xff, 0xff, 0x80]);
         assert_eq!(h264_filler_nal(0), [0x0c, 0x80]);
+        assert!(is_h264_filler(&h264_filler_nal(5)));
+        assert!(!is_h264_filler(&[0x65, 0x88]), "an IDR slice");
+        assert!(!is_h264_filler(&[]));
     }
 }

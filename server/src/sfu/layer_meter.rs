@@ -5,11 +5,14 @@
 
 use super::layer_switch::Layers;
 use protocol::VideoLayer;
+use rtc_profile::filler::is_h264_filler;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The rate window, and how long a silent layer still counts as live.
 const WINDOW: Duration = Duration::from_secs(1);
+/// An RTP header without extensions, counted with each packet's payload.
+const RTP_HEADER_BYTES: usize = 12;
 
 /// Per-layer counters of one publisher track.
 #[derive(Debug)]
@@ -46,6 +49,19 @@ impl LayerMeter {
 
     fn millis(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.epoch).as_millis() as u64 + 1
+    }
+
+    /// An RTP packet with `payload` on `layer` at `now` (from the read task
+    /// only). A probe's filler keeps the layer live but is not its rate:
+    /// counted, the publisher's probe (~2 Mbit/s of filler after its 360p
+    /// frames) made the 360p layer look too big for a 1.2 Mbit/s leg, which
+    /// stepped down to 180p and could not climb again for 5 s.
+    pub(crate) fn record_packet(&self, layer: VideoLayer, payload: &[u8], now: Instant) {
+        let bytes = match is_h264_filler(payload) {
+            true => 0,
+            false => payload.len() + RTP_HEADER_BYTES,
+        };
+        self.record(layer, bytes, now);
     }
 
     /// A packet of `bytes` on `layer` at `now` (from the read task only).
@@ -93,6 +109,27 @@ impl LayerMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probes_filler_keeps_a_layer_live_without_raising_its_rate() {
+        let t0 = Instant::now();
+        let m = LayerMeter::new(t0);
+        let slice = [0x41u8; 988];
+        let filler = rtc_profile::filler::h264_filler_nal(1000);
+        for n in 0..=50u64 {
+            // A 1000-byte packet every 20 ms (400 kbit/s), each followed by
+            // four of filler.
+            let at = t0 + Duration::from_millis(n * 20);
+            m.record_packet(VideoLayer::Medium, &slice, at);
+            for _ in 0..4 {
+                m.record_packet(VideoLayer::Medium, &filler, at);
+            }
+        }
+        let layers = m.layers(t0 + Duration::from_millis(1000));
+        assert_eq!((layers.live[1], layers.bps[1]), (true, 408_000));
+        m.record_packet(VideoLayer::Low, &filler, t0 + Duration::from_millis(1000));
+        assert!(m.layers(t0 + Duration::from_millis(1001)).live[0]);
+    }
 
     #[test]
     fn rates_per_second_and_silence_after_a_second() {

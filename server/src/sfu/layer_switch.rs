@@ -365,6 +365,22 @@ impl LayerSwitch {
         Some((total - layers.rate(current) as f64).max(0.0) as u64)
     }
 
+    /// Whether the estimate holds the leg below the best live layer its
+    /// cap allows: the leg has a layer to climb to, and a probe (its own,
+    /// or the publisher's filler) to show the link for it.
+    pub(crate) fn held(&self, layers: &Layers) -> bool {
+        let Some(estimate) = self.estimate else {
+            return false;
+        };
+        match (
+            self.best_within_cap(layers),
+            self.affordable(layers, estimate),
+        ) {
+            (Some(best), Some(affordable)) => affordable < best,
+            _ => false,
+        }
+    }
+
     /// The layer wanted now.
     fn decide(&mut self, layers: &Layers, now: Instant) -> Option<VideoLayer> {
         let lowest = VideoLayer::ALL

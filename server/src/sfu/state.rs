@@ -1192,7 +1192,7 @@ impl PublisherReader {
                         None => continue,
                     };
                     self.meter
-                        .record(layer, packet.payload.len() + 12, Instant::now());
+                        .record_packet(layer, &packet.payload, Instant::now());
                     if self.muted.load(Ordering::Relaxed) {
                         continue;
                     }

@@ -4,6 +4,16 @@
 //! stream continuous, and the probe (sans-IO apart from the channels it
 //! watches: the session's cap, the leg's estimate and a tick).
 //!
+//! The publisher's probe filler (H.264 filler data after the frames of
+//! its highest sending layer) shows the publisher's uplink a rate; a leg
+//! forwards it only while its own estimate holds it below a layer it
+//! could climb to (the filler shows the leg's link that rate too). Other
+//! legs drop it: at a steady 500 kbit/s both ways the publisher probes
+//! every few seconds for the 360p and 720p layers it has paused, and its
+//! filler queued up on the player's link behind the layer it already
+//! had. The filler that carries the frame's marker is forwarded with a
+//! 2-byte payload (the player needs the marker to end the frame).
+//!
 //! The probe pads frames: while the layer switch says the leg probes,
 //! the last packet of each forwarded frame is followed by H.264 filler
 //! data NAL units (type 12, which decoders skip) in the same picture,
@@ -21,6 +31,7 @@ use bytes::Bytes;
 use protocol::VideoLayer;
 use rtc::rtcp::sender_report::SenderReport;
 use rtc::rtp;
+use rtc_profile::filler::is_h264_filler;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -65,6 +76,9 @@ pub(super) struct VideoLeg {
     /// When the probe last padded a frame.
     padded: Option<Instant>,
     filler: Bytes,
+    /// What a publisher's filler packet carrying a frame's marker becomes
+    /// on a leg that does not take the publisher's probe.
+    marker_filler: Bytes,
 }
 
 impl VideoLeg {
@@ -92,6 +106,7 @@ impl VideoLeg {
             logged: Instant::now(),
             padded: None,
             filler: Bytes::from(rtc_profile::filler::h264_filler_nal(FILLER_BYTES)),
+            marker_filler: Bytes::from(rtc_profile::filler::h264_filler_nal(2)),
         }
     }
 
@@ -121,6 +136,15 @@ impl VideoLeg {
                         self.thinning.on_switch(packet.header.timestamp);
                     }
                     Route::Forward => {
+                        if is_h264_filler(&packet.payload)
+                            && !self.switch.held(&self.meter.layers(now))
+                        {
+                            if !packet.header.marker {
+                                self.rewriter.drop_packet(&packet.header);
+                                return Written::default();
+                            }
+                            packet.payload = self.marker_filler.clone();
+                        }
                         if !self
                             .thinning
                             .forward(packet.header.timestamp, &packet.payload)
@@ -262,8 +286,6 @@ impl VideoLeg {
     }
 }
 
-/// An H.264 filler data NAL unit of `len` bytes (RFC 6184 single NAL unit
-/// packet): header type 12, 0xFF bytes, the RBSP stop bit.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,5 +418,77 @@ mod tests {
             .on_relayed(rtp(Low, false, 12, 7000, true), &out, at(2500))
             .packets;
         assert_eq!(next[0].header.sequence_number, 11 + padded.len() as u16);
+    }
+
+    fn filler(seq: u16, ts: u32, marker: bool) -> Relayed {
+        let Relayed::Rtp { mut packet, .. } = rtp(Low, false, seq, ts, marker) else {
+            unreachable!()
+        };
+        packet.payload = Bytes::from(rtc_profile::filler::h264_filler_nal(1000));
+        Relayed::Rtp {
+            layer: Low,
+            keyframe: false,
+            packet,
+        }
+    }
+
+    /// The forwarded packets' (sequence number, marker, payload length).
+    fn sent(written: Written) -> Vec<(u16, bool, usize)> {
+        let p = written.packets.iter();
+        p.map(|p| (p.header.sequence_number, p.header.marker, p.payload.len()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_publishers_filler_reaches_only_a_leg_held_below_a_layer() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let meter = Arc::new(LayerMeter::new(t0));
+        meter.record(Low, 1000, t0);
+        let (_cap, cap_rx) = watch::channel(High);
+        let (estimates, estimate_rx) = watch::channel(None);
+        let mut leg = VideoLeg::new("s".into(), Arc::clone(&meter), cap_rx, Some(estimate_rx));
+        let out = output();
+        assert_eq!(leg.next_event().await.expect("a tick").keyframe, Some(Low));
+        leg.on_relayed(rtp(Low, true, 10, 1000, true), &out, t0);
+        estimates.send_replace(Some(Estimate {
+            target_bps: 2_000_000,
+            acked_bps: 2_000_000,
+            lost_permille: 0,
+            queue_delay_ms: 0,
+        }));
+        while leg.switch.estimate().is_none() {
+            leg.next_event().await.expect("the estimate");
+        }
+        // The publisher has paused its higher layers: the leg has the best
+        // there is, and the publisher's probe is not for it. Its filler
+        // goes but for the marker, which ends the frame with 2 bytes.
+        let mut relay = |r: Relayed, ms| sent(leg.on_relayed(r, &out, at(ms)));
+        assert_eq!(
+            relay(rtp(Low, false, 11, 4000, false), 100),
+            [(11, false, 2)]
+        );
+        assert!(relay(filler(12, 4000, false), 100).is_empty());
+        assert_eq!(relay(filler(13, 4000, true), 100), [(12, true, 2)]);
+        assert_eq!(relay(rtp(Low, false, 14, 7000, true), 200), [(13, true, 2)]);
+        // The top layer is back and the estimate holds the leg below it:
+        // the publisher's filler shows the leg's link that rate too.
+        meter.record(Low, 1000, at(1900));
+        meter.record(High, 1000, at(1900));
+        estimates.send_replace(Some(Estimate {
+            target_bps: 300_000,
+            acked_bps: 300_000,
+            lost_permille: 0,
+            queue_delay_ms: 0,
+        }));
+        while leg
+            .switch
+            .estimate()
+            .is_some_and(|e| e.target_bps > 300_000)
+        {
+            leg.next_event().await.expect("the estimate");
+        }
+        let mut relay = |r: Relayed, ms| sent(leg.on_relayed(r, &out, at(ms)));
+        assert_eq!(relay(filler(15, 10_000, false), 2000), [(14, false, 1000)]);
     }
 }
