@@ -45,7 +45,9 @@
 //! runs a subset; `BENCH_NATIVE_ONLY=1` skips Chromium.
 //!
 //! Capacities sit behind a drop-tail queue of about 200 ms. Impairments
-//! start once every player shows frames, and the window starts 2 s later.
+//! start once every player shows frames (a loss scenario's delay is the
+//! path's from the start, only its loss starts then), and the window
+//! starts 2 s later.
 
 mod support;
 
@@ -208,8 +210,15 @@ async fn run() {
 /// Loss scenarios: one publisher, one player, `spec` both ways on lane 0.
 async fn quality(bench: &mut Bench, name: &str, spec: &str) {
     let conditions: Conditions = spec.parse().expect("scenario spec");
+    // The path's delay is there from the call's start (a path with RTT
+    // 100 ms): switched on with the loss, its 0 -> 50 ms step read as a
+    // standing queue for the estimators' 10 s base-delay memory.
+    let path = Conditions {
+        delay: conditions.delay,
+        ..Conditions::default()
+    };
     for side in bench.sides() {
-        let mut call = Call::start(bench, side, name, &[MAIN]).await;
+        let mut call = Call::start_on(bench, side, name, &[MAIN], &path).await;
         bench
             .relay
             .lane(MAIN)
@@ -406,7 +415,24 @@ impl Call {
     /// Starts the publisher (lane 0), then each player on its lane, each
     /// once the one before shows frames; every lane clean.
     async fn start(bench: &mut Bench, side: Side, scenario: &str, lanes: &[usize]) -> Call {
+        Call::start_on(bench, side, scenario, lanes, &Conditions::default()).await
+    }
+
+    /// [`Call::start`] with every lane under `path` both ways.
+    async fn start_on(
+        bench: &mut Bench,
+        side: Side,
+        scenario: &str,
+        lanes: &[usize],
+        path: &Conditions,
+    ) -> Call {
         bench.relay.clear();
+        for lane in lanes {
+            bench
+                .relay
+                .lane(*lane)
+                .set_both(Timeline::constant(path.clone()));
+        }
         bench.relay.route_new_flows(MAIN);
         let room = format!("{scenario}-{}", side.name());
         let publisher = Participant::publish(bench, side, &room).await;

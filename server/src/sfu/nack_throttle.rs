@@ -21,6 +21,12 @@
 //! 0.2 %. [`NackBudget`] strips the asks over budget, as an [`RtcpStep`]
 //! wire-ward of the NACK responder on a player leg (it sees what the leg
 //! writes, resends included).
+//!
+//! A path whose delay steps up reads as a standing queue until the
+//! estimate's base delay forgets the shorter one
+//! ([`rtc_profile::link_rate::BASE_HOLD`], 10 s): the tight budget then.
+//! The network bench once switched its 50 ms on together with 20 % loss,
+//! and every frame lost for good came in those first seconds.
 
 use super::layer_switch::Estimate;
 use super::rtcp_delivery::RtcpStep;
@@ -255,6 +261,44 @@ mod tests {
         // A standing queue: the tight budget.
         tx.send_replace(Some(estimate(200)));
         assert_eq!(allowed(&mut b, 11), 2);
+    }
+
+    #[test]
+    fn twenty_percent_random_loss_keeps_the_random_loss_budget() {
+        use super::super::estimate::LegEstimator;
+        use rtc::interceptor::BandwidthEstimator;
+        use rtc_profile::link_rate::synthetic_reports;
+        // A player leg losing every fifth packet at random, no queue:
+        // 2 s of feedback every 100 ms on 25 packets sent 4 ms apart.
+        let t0 = Instant::now();
+        let (tx, rx) = watch::channel(None);
+        let mut leg = LegEstimator::new(1_000_000.0, tx);
+        for round in 0..20u64 {
+            let sent = t0 + Duration::from_millis(100 * round);
+            let reports: Vec<_> = synthetic_reports(sent, 25, 4, 4, |i| i % 5 == 2)
+                .into_iter()
+                .map(|mut r| {
+                    r.id += 25 * round;
+                    r.twcc_sequence_number = r.id as u16;
+                    r.rtp_sequence_number = r.id as u16;
+                    r.arrival = r.arrival.map(|a| a + Duration::from_millis(100 * round));
+                    r
+                })
+                .collect();
+            leg.on_reports(sent + Duration::from_millis(105), &reports);
+        }
+        let estimate = rx.borrow().expect("an estimate");
+        assert!(
+            (150..=250).contains(&estimate.lost_permille),
+            "{estimate:?}"
+        );
+        // Each lost packet may be asked for and resent six times.
+        let mut budget = NackBudget::new(rx);
+        let now = t0 + Duration::from_secs(2);
+        let resent = (0..10)
+            .filter(|i| budget.allow(1, 7, now + Duration::from_millis(i * 40)))
+            .count();
+        assert_eq!(resent, usize::from(RANDOM_LOSS_RESENDS), "{estimate:?}");
     }
 
     #[test]
