@@ -54,7 +54,9 @@
 //!   publisher track (a local track binds to one connection only). A task per
 //!   track rewrites SSRC and payload type for that leg, strips header
 //!   extensions and writes the packet; the leg's NACK responder answers the
-//!   player's NACKs from what was written.
+//!   player's NACKs from what was written. While a leg's packets queue
+//!   (its link is full), its audio's RED loses redundant blocks down to a
+//!   fifth of the leg's acknowledged rate (`red_trim`).
 //! - Simulcast: a publisher's video track may carry up to three layers
 //!   (rids `q`/`h`/`f` = `VideoLayer` low/medium/high; each layer's SSRC
 //!   comes with its `OnOpen`, all on one `TrackRemote`); a track without
@@ -101,6 +103,7 @@ mod leg_meter;
 mod leg_start;
 mod mux;
 mod nack_throttle;
+mod red_trim;
 mod rewriter;
 mod rtcp_delivery;
 mod state;

@@ -16,7 +16,9 @@ use super::forwarder::{
     leg_payload_type, rewrite_for_leg, KeyframeDecision, KeyframeLimiter, RedOnLeg,
 };
 use super::layer_meter::LayerMeter;
+use super::layer_switch::Estimate;
 use super::leg_start::starts_keyframe;
+use super::red_trim::{self, RedTrim};
 use super::rtcp_delivery::is_keyframe_request;
 use super::video_writer::{VideoLeg, Written};
 use super::{codec_of, LegRef, SfuError, SfuObserver, StreamKey};
@@ -1067,7 +1069,7 @@ impl Player {
                 );
                 tokio::spawn(writer.video(packets, video))
             } else {
-                tokio::spawn(writer.audio(packets))
+                tokio::spawn(writer.audio(packets, self.conn.estimate()))
             };
             self.tasks.push(task);
         }
@@ -1252,8 +1254,14 @@ struct LegWriter {
 
 impl LegWriter {
     /// An audio track: every packet, its payload type (and RED) as the leg
-    /// negotiated, and the publisher's sender reports.
-    async fn audio(self, mut packets: broadcast::Receiver<Relayed>) {
+    /// negotiated, RED trimmed while the leg is congested ([`red_trim`]
+    /// by its `estimate`), and the publisher's sender reports.
+    async fn audio(
+        self,
+        mut packets: broadcast::Receiver<Relayed>,
+        estimate: Option<watch::Receiver<Option<Estimate>>>,
+    ) {
+        let mut trimming = RedTrim::default();
         loop {
             match packets.recv().await {
                 Ok(Relayed::Rtp { mut packet, .. }) => {
@@ -1262,6 +1270,14 @@ impl LegWriter {
                     else {
                         continue;
                     };
+                    if self.output.red == RedOnLeg::Keep(pt) {
+                        let estimate = estimate.as_ref().and_then(|e| *e.borrow());
+                        if let Some(budget) = trimming.budget(estimate, Instant::now()) {
+                            if let Some(trimmed) = red_trim::trim(&packet.payload, budget) {
+                                packet.payload = trimmed;
+                            }
+                        }
+                    }
                     rewrite_for_leg(&mut packet, self.output.ssrc, pt);
                     self.write(packet).await;
                 }
