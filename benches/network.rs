@@ -42,7 +42,8 @@
 //!   players' lowest height and the weak player's fps and height.
 //!
 //! `BENCH_ONLY` (comma-separated scenario names, e.g. `loss20,capacity`)
-//! runs a subset; `BENCH_NATIVE_ONLY=1` skips Chromium.
+//! runs a subset; `BENCH_NATIVE_ONLY=1` skips Chromium, `BENCH_BROWSER_ONLY=1`
+//! the native engines.
 //!
 //! Capacities sit behind a drop-tail queue of about 200 ms. Impairments
 //! start once every player shows frames (a loss scenario's delay is the
@@ -122,7 +123,10 @@ struct Bench {
 impl Bench {
     /// The sides this machine can run.
     fn sides(&self) -> Vec<Side> {
-        let mut sides = vec![Side::Native];
+        let mut sides = Vec::new();
+        if std::env::var_os("BENCH_BROWSER_ONLY").is_none() {
+            sides.push(Side::Native);
+        }
         if self.browser.is_some() {
             sides.push(Side::Chromium);
         }

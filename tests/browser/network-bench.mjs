@@ -12,7 +12,10 @@
 // The server announces only the impairment relay's address. An init script
 // keeps each page's host candidates to itself (as native engines do with
 // announce_local_candidates = false), so the SFU reaches the page only
-// through the relay, and samples the inbound stats every 250 ms.
+// through the relay, and samples the inbound stats every 250 ms. At each
+// read every page's loss-repair counters (NACKs, retransmissions, FEC,
+// concealment, the publisher's layers and estimate) go to stderr as one
+// `network-bench repair <key>: {...}` line.
 // Environment: CONFER_BIN (for `confer token mint`), CONFER_HTTP_URL,
 // CONFER_APP_ID, CONFER_SECRET.
 
@@ -54,6 +57,36 @@ function tapPeerConnections() {
     }
     stats.push(sample);
   }, 250);
+  // The loss-repair counters of every connection (getStats, as
+  // chrome://webrtc-internals shows them), summed by direction and kind.
+  window.__benchRepair = async () => {
+    const keys = {
+      "inbound-rtp": ["packetsReceived", "packetsLost", "nackCount", "pliCount", "retransmittedPacketsReceived", "fecPacketsReceived", "concealedSamples", "totalSamplesReceived", "framesDecoded"],
+      "outbound-rtp": ["packetsSent", "nackCount", "pliCount", "retransmittedPacketsSent", "framesEncoded"],
+      "remote-inbound-rtp": ["packetsLost", "fractionLost"],
+    };
+    const out = {};
+    for (const pc of pcs) {
+      if (pc.connectionState === "closed") continue;
+      const codecs = new Map();
+      const report = await pc.getStats();
+      report.forEach((s) => s.type === "codec" && codecs.set(s.id, `${s.mimeType} ${s.sdpFmtpLine ?? ""}`.trim()));
+      report.forEach((s) => {
+        if (!keys[s.type]) return;
+        const at = `${s.type}/${s.kind}`;
+        const sum = (out[at] ??= { codecs: [] });
+        const codec = codecs.get(s.codecId);
+        if (codec && !sum.codecs.includes(codec)) sum.codecs.push(codec);
+        for (const k of keys[s.type]) if (typeof s[k] === "number") sum[k] = (sum[k] ?? 0) + s[k];
+        if (s.type === "outbound-rtp" && s.kind === "video") {
+          // Per simulcast layer: what the encoder makes and why it holds back.
+          (out.layers ??= []).push({ rid: s.rid, h: s.frameHeight, fps: s.framesPerSecond, frames: s.framesEncoded, target: s.targetBitrate, bytes: s.bytesSent, limit: s.qualityLimitationReason, active: s.active });
+        }
+        if (s.type === "candidate-pair" && s.nominated) out.availableOutgoingBitrate = s.availableOutgoingBitrate;
+      });
+    }
+    return out;
+  };
 }
 
 const server = Object.assign(Object.create(Server.prototype), {
@@ -93,6 +126,9 @@ const handlers = {
   },
   async read({ key, stream }) {
     const page = pages.get(key);
+    for (const [name, p] of pages) {
+      console.error(`network-bench repair ${name}: ${JSON.stringify(await p.evaluate(() => window.__benchRepair()))}`);
+    }
     return page.evaluate((s) => ({ frames: window.conferDebug.frames(s), stats: window.__benchStats }), stream);
   },
   async close({ key }) {

@@ -2,8 +2,8 @@
 // or a playing leg (recvonly audio + video). The offer always comes from
 // here; the SFU answers (as with native clients). Codecs: H.264 constrained
 // baseline with packetization-mode=1 first (what the SFU and native clients
-// speak), Opus for audio. Video from a source of 360 lines or more is sent as
-// simulcast (rids q/h/f = the protocol's low/medium/high layers), the same
+// speak), RED over Opus, then Opus, for audio. Video from a source of 360
+// lines or more is sent as simulcast (rids q/h/f = the protocol's low/medium/high layers), the same
 // ladder as the SDK's (media-core/src/media/simulcast.rs). A shared screen
 // (a track with a content hint) goes as one layer at its own size, with the
 // SDK's frame rate and bitrate for its hint (media-core/src/codec/content.rs).
@@ -105,9 +105,16 @@ export function preferH264(codecs: RTCRtpCodec[]): RTCRtpCodec[] {
   return [...h264].sort((a, b) => score(a) - score(b));
 }
 
-/** Opus first (the SFU forwards Opus only). */
-export function preferOpus(codecs: RTCRtpCodec[]): RTCRtpCodec[] {
-  return codecs.filter((c) => c.mimeType.toLowerCase() === "audio/opus");
+/**
+ * RED (RFC 2198) over Opus first, then Opus; no other codecs (the SFU
+ * forwards Opus, and RED over it to legs that accept it). Chromium sends
+ * RED only when it heads the answer, and the SFU answers in the offer's
+ * order: without it every lost audio packet is concealed (measured at
+ * 20 % loss each way: 33 % concealed).
+ */
+export function preferRedOpus(codecs: RTCRtpCodec[]): RTCRtpCodec[] {
+  const red = codecs.filter((c) => c.mimeType.toLowerCase() === "audio/red");
+  return red.concat(codecs.filter((c) => c.mimeType.toLowerCase() === "audio/opus"));
 }
 
 function capabilities(kind: "audio" | "video", direction: "send" | "receive"): RTCRtpCodec[] {
@@ -118,7 +125,7 @@ function capabilities(kind: "audio" | "video", direction: "send" | "receive"): R
 
 function setPreferences(t: RTCRtpTransceiver, kind: "audio" | "video", direction: "send" | "receive"): void {
   const all = capabilities(kind, direction);
-  const preferred = kind === "video" ? preferH264(all) : preferOpus(all);
+  const preferred = kind === "video" ? preferH264(all) : preferRedOpus(all);
   if (preferred.length > 0 && typeof t.setCodecPreferences === "function") {
     try {
       t.setCodecPreferences(preferred);
