@@ -61,7 +61,7 @@ function tapPeerConnections() {
   // chrome://webrtc-internals shows them), summed by direction and kind.
   window.__benchRepair = async () => {
     const keys = {
-      "inbound-rtp": ["packetsReceived", "packetsLost", "nackCount", "pliCount", "retransmittedPacketsReceived", "fecPacketsReceived", "concealedSamples", "totalSamplesReceived", "framesDecoded"],
+      "inbound-rtp": ["packetsReceived", "packetsLost", "nackCount", "pliCount", "retransmittedPacketsReceived", "fecPacketsReceived", "concealedSamples", "totalSamplesReceived", "framesReceived", "framesDecoded", "framesDropped", "keyFramesDecoded", "freezeCount", "totalFreezesDuration", "jitterBufferDelay", "jitterBufferEmittedCount"],
       "outbound-rtp": ["packetsSent", "nackCount", "pliCount", "retransmittedPacketsSent", "framesEncoded"],
       "remote-inbound-rtp": ["packetsLost", "fractionLost"],
     };
@@ -80,7 +80,7 @@ function tapPeerConnections() {
         for (const k of keys[s.type]) if (typeof s[k] === "number") sum[k] = (sum[k] ?? 0) + s[k];
         if (s.type === "outbound-rtp" && s.kind === "video") {
           // Per simulcast layer: what the encoder makes and why it holds back.
-          (out.layers ??= []).push({ rid: s.rid, h: s.frameHeight, fps: s.framesPerSecond, frames: s.framesEncoded, target: s.targetBitrate, bytes: s.bytesSent, limit: s.qualityLimitationReason, active: s.active });
+          (out.layers ??= []).push({ rid: s.rid, h: s.frameHeight, packets: s.packetsSent, resent: s.retransmittedPacketsSent, nacks: s.nackCount, fps: s.framesPerSecond, frames: s.framesEncoded, target: s.targetBitrate, bytes: s.bytesSent, limit: s.qualityLimitationReason, active: s.active });
         }
         if (s.type === "candidate-pair" && s.nominated) out.availableOutgoingBitrate = s.availableOutgoingBitrate;
       });
