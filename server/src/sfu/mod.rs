@@ -845,10 +845,7 @@ impl PeerConnectionEventHandler for LegHandler {
         };
         let kind = track.kind().await;
         if let Some(codec) = track.codec(ssrc).await {
-            if !codec
-                .mime_type
-                .eq_ignore_ascii_case(&codec_of(kind).mime_type)
-            {
+            if !expected_codec(kind, &codec.mime_type) {
                 tracing::warn!(stream_id = %self.leg.leg.stream.stream_id, mime = %codec.mime_type, "publisher track with an unexpected codec");
             }
         }
@@ -861,6 +858,13 @@ impl PeerConnectionEventHandler for LegHandler {
             });
         }
     }
+}
+
+/// Whether a publisher's track of `kind` may carry `mime`: the profile's
+/// codec, or for audio RED (RFC 2198) over it.
+fn expected_codec(kind: RtpCodecKind, mime: &str) -> bool {
+    mime.eq_ignore_ascii_case(&codec_of(kind).mime_type)
+        || (kind == RtpCodecKind::Audio && mime.eq_ignore_ascii_case(rtc_profile::MIME_TYPE_RED))
 }
 
 /// The codec the media profile negotiates for `kind`.
@@ -883,6 +887,16 @@ mod tests {
     use std::pin::pin;
     use std::task::Poll;
     use webrtc::peer_connection::PeerConnectionBuilder;
+
+    #[test]
+    fn red_is_an_expected_audio_codec_and_nothing_else_is_added() {
+        assert!(expected_codec(RtpCodecKind::Audio, "audio/opus"));
+        assert!(expected_codec(RtpCodecKind::Audio, "audio/RED"));
+        assert!(expected_codec(RtpCodecKind::Video, "video/H264"));
+        assert!(!expected_codec(RtpCodecKind::Video, "audio/red"));
+        assert!(!expected_codec(RtpCodecKind::Video, "video/VP8"));
+        assert!(!expected_codec(RtpCodecKind::Audio, "audio/PCMU"));
+    }
 
     struct Quiet;
 
