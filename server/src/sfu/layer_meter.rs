@@ -1,5 +1,6 @@
 //! What a publisher's video track sends per simulcast layer: the receive
-//! rate over the last second and whether the layer sent in that second.
+//! rate and frame rate over the last second and whether the layer sent in
+//! that second.
 //! Written by the track's read task only, read by every player leg's
 //! writer (atomics: the hot path takes no lock).
 
@@ -30,6 +31,12 @@ struct Counter {
     last_packet: AtomicU64,
     bytes: AtomicU64,
     bps: AtomicU64,
+    /// The newest RTP timestamp seen, plus one (0: none yet).
+    newest_ts: AtomicU64,
+    /// New frames (newer RTP timestamps) in the current window.
+    frames: AtomicU64,
+    /// Frames per second over the last whole window (0: not measured).
+    fps: AtomicU64,
 }
 
 impl LayerMeter {
@@ -56,33 +63,61 @@ impl LayerMeter {
     /// counted, the publisher's probe (~2 Mbit/s of filler after its 360p
     /// frames) made the 360p layer look too big for a 1.2 Mbit/s leg, which
     /// stepped down to 180p and could not climb again for 5 s.
-    pub(crate) fn record_packet(&self, layer: VideoLayer, payload: &[u8], now: Instant) {
+    ///
+    /// A packet whose RTP `timestamp` is newer than any before starts a
+    /// frame; a resend of an older frame does not.
+    pub(crate) fn record_packet(
+        &self,
+        layer: VideoLayer,
+        payload: &[u8],
+        timestamp: u32,
+        now: Instant,
+    ) {
         let bytes = match is_h264_filler(payload) {
             true => 0,
             false => payload.len() + RTP_HEADER_BYTES,
         };
-        self.record(layer, bytes, now);
+        let c = &self.layers[layer.index()];
+        let newest = c.newest_ts.load(Ordering::Relaxed);
+        // Serial-number order (RFC 1982): newer when less than half the
+        // timestamp space ahead.
+        let new_frame = newest == 0 || (timestamp.wrapping_sub((newest - 1) as u32) as i32) > 0;
+        if new_frame {
+            c.newest_ts
+                .store(u64::from(timestamp) + 1, Ordering::Relaxed);
+        }
+        self.record(layer, bytes, new_frame, now);
     }
 
-    /// A packet of `bytes` on `layer` at `now` (from the read task only).
-    pub(crate) fn record(&self, layer: VideoLayer, bytes: usize, now: Instant) {
+    /// A packet of `bytes` on `layer` at `now`, the first of a new frame or
+    /// not (from the read task only).
+    pub(crate) fn record(&self, layer: VideoLayer, bytes: usize, new_frame: bool, now: Instant) {
         let c = &self.layers[layer.index()];
+        let frame = u64::from(new_frame);
         let at = self.millis(now);
         let last = c.last_packet.swap(at, Ordering::Relaxed);
         let paused = last != 0 && at.saturating_sub(last) > WINDOW.as_millis() as u64;
         if last == 0 || paused {
             // A new or resumed layer: measured afresh (nominal until then).
             c.bps.store(0, Ordering::Relaxed);
+            c.fps.store(0, Ordering::Relaxed);
             c.bytes.store(bytes as u64, Ordering::Relaxed);
+            c.frames.store(frame, Ordering::Relaxed);
             c.window_start.store(at, Ordering::Relaxed);
             return;
         }
         let start = c.window_start.load(Ordering::Relaxed);
         let total = c.bytes.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
+        let frames = c.frames.fetch_add(frame, Ordering::Relaxed) + frame;
         let elapsed = at.saturating_sub(start);
         if elapsed >= WINDOW.as_millis() as u64 {
             c.bps.store(total * 8 * 1000 / elapsed, Ordering::Relaxed);
+            // The frame in hand opens the next window.
+            let whole = frames.saturating_sub(frame);
+            c.fps
+                .store((whole * 1000 / elapsed).max(1), Ordering::Relaxed);
             c.bytes.store(0, Ordering::Relaxed);
+            c.frames.store(frame, Ordering::Relaxed);
             c.window_start.store(at, Ordering::Relaxed);
         }
     }
@@ -101,6 +136,7 @@ impl LayerMeter {
                 continue;
             }
             out.bps[i] = c.bps.load(Ordering::Relaxed);
+            out.fps[i] = c.fps.load(Ordering::Relaxed) as u32;
         }
         out
     }
@@ -120,15 +156,44 @@ mod tests {
             // A 1000-byte packet every 20 ms (400 kbit/s), each followed by
             // four of filler.
             let at = t0 + Duration::from_millis(n * 20);
-            m.record_packet(VideoLayer::Medium, &slice, at);
+            let ts = n as u32 * 1800;
+            m.record_packet(VideoLayer::Medium, &slice, ts, at);
             for _ in 0..4 {
-                m.record_packet(VideoLayer::Medium, &filler, at);
+                m.record_packet(VideoLayer::Medium, &filler, ts, at);
             }
         }
         let layers = m.layers(t0 + Duration::from_millis(1000));
         assert_eq!((layers.live[1], layers.bps[1]), (true, 408_000));
-        m.record_packet(VideoLayer::Low, &filler, t0 + Duration::from_millis(1000));
+        m.record_packet(
+            VideoLayer::Low,
+            &filler,
+            0,
+            t0 + Duration::from_millis(1000),
+        );
         assert!(m.layers(t0 + Duration::from_millis(1001)).live[0]);
+    }
+
+    #[test]
+    fn frames_count_once_each_and_resends_of_older_frames_do_not() {
+        let t0 = Instant::now();
+        let m = LayerMeter::new(t0);
+        let slice = [0x41u8; 500];
+        // 10 fps with three packets a frame, each frame's first packet
+        // resent a frame later, across the timestamp wrap.
+        let base = u32::MAX - 4 * 9000;
+        for n in 0..=10u64 {
+            let at = t0 + Duration::from_millis(n * 100);
+            let ts = base.wrapping_add(n as u32 * 9000);
+            for _ in 0..3 {
+                m.record_packet(VideoLayer::High, &slice, ts, at);
+            }
+            if n > 0 {
+                let older = base.wrapping_add((n as u32 - 1) * 9000);
+                m.record_packet(VideoLayer::High, &slice, older, at);
+            }
+        }
+        let layers = m.layers(t0 + Duration::from_millis(1000));
+        assert_eq!(layers.fps[2], 10);
     }
 
     #[test]
@@ -138,7 +203,12 @@ mod tests {
         assert_eq!(m.layers(t0), Layers::default());
         for n in 0..=50u64 {
             // 1000 bytes every 20 ms: 400 kbit/s.
-            m.record(VideoLayer::Medium, 1000, t0 + Duration::from_millis(n * 20));
+            m.record(
+                VideoLayer::Medium,
+                1000,
+                true,
+                t0 + Duration::from_millis(n * 20),
+            );
         }
         let at = t0 + Duration::from_millis(1000);
         let layers = m.layers(at);
@@ -146,7 +216,12 @@ mod tests {
         assert_eq!(layers.bps[1], 408_000, "51 packets in the first window");
         assert!(!m.layers(t0 + Duration::from_millis(2001)).live[1]);
         // Resumed after the pause: not measured until a new window ends.
-        m.record(VideoLayer::Medium, 1000, t0 + Duration::from_millis(9000));
+        m.record(
+            VideoLayer::Medium,
+            1000,
+            true,
+            t0 + Duration::from_millis(9000),
+        );
         let resumed = m.layers(t0 + Duration::from_millis(9001));
         assert_eq!((resumed.live[1], resumed.bps[1]), (true, 0));
     }

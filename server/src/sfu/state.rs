@@ -1193,8 +1193,12 @@ impl PublisherReader {
                         None if layers.is_empty() => VideoLayer::High,
                         None => continue,
                     };
-                    self.meter
-                        .record_packet(layer, &packet.payload, Instant::now());
+                    self.meter.record_packet(
+                        layer,
+                        &packet.payload,
+                        packet.header.timestamp,
+                        Instant::now(),
+                    );
                     if self.muted.load(Ordering::Relaxed) {
                         continue;
                     }

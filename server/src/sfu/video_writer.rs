@@ -364,8 +364,8 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
         let meter = Arc::new(LayerMeter::new(t0));
-        meter.record(Low, 1000, t0);
-        meter.record(High, 1000, t0);
+        meter.record(Low, 1000, true, t0);
+        meter.record(High, 1000, true, t0);
         let (_cap, cap_rx) = watch::channel(High);
         let (estimates, estimate_rx) = watch::channel(None);
         let mut leg = VideoLeg::new("s".into(), Arc::clone(&meter), cap_rx, Some(estimate_rx));
@@ -401,8 +401,8 @@ mod tests {
         while leg.switch.estimate().is_none() {
             leg.next_event().await.expect("the estimate");
         }
-        meter.record(Low, 1000, at(1900));
-        meter.record(High, 1000, at(1900));
+        meter.record(Low, 1000, true, at(1900));
+        meter.record(High, 1000, true, at(1900));
         let padded = leg
             .on_relayed(rtp(Low, false, 11, 4000, true), &out, at(2000))
             .packets;
@@ -444,7 +444,7 @@ mod tests {
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
         let meter = Arc::new(LayerMeter::new(t0));
-        meter.record(Low, 1000, t0);
+        meter.record(Low, 1000, true, t0);
         let (_cap, cap_rx) = watch::channel(High);
         let (estimates, estimate_rx) = watch::channel(None);
         let mut leg = VideoLeg::new("s".into(), Arc::clone(&meter), cap_rx, Some(estimate_rx));
@@ -473,8 +473,8 @@ mod tests {
         assert_eq!(relay(rtp(Low, false, 14, 7000, true), 200), [(13, true, 2)]);
         // The top layer is back and the estimate holds the leg below it:
         // the publisher's filler shows the leg's link that rate too.
-        meter.record(Low, 1000, at(1900));
-        meter.record(High, 1000, at(1900));
+        meter.record(Low, 1000, true, at(1900));
+        meter.record(High, 1000, true, at(1900));
         estimates.send_replace(Some(Estimate {
             target_bps: 300_000,
             acked_bps: 300_000,
