@@ -32,11 +32,9 @@
 //!
 //! While the estimate holds a leg below what its cap allows, the leg
 //! [probes](LayerSwitch::probe_bps): for [`PROBE_LENGTH`] it sends twice
-//! its acknowledged rate, every [`PROBE_EVERY`] (twice, then four times
-//! that after probes in a row the link did not carry; none while its
-//! packets queue), or at once again after a probe the link carried, so
-//! that the estimator (`estimate.rs`) sees the link carry it and raises
-//! the estimate step by step.
+//! its acknowledged rate, every [`PROBE_EVERY`], or at once again after a
+//! probe the link carried, so that the estimator (`estimate.rs`) sees the
+//! link carry it and raises the estimate step by step.
 
 use super::leg_start::KEYFRAME_RETRY;
 use protocol::VideoLayer;
@@ -80,16 +78,6 @@ const PROBE_CARRIED: f64 = 0.9;
 /// A probe ends early when the estimate falls below this share of what it
 /// was when the probe began.
 const PROBE_ABORT: f64 = 0.9;
-/// A probe ends early, and none starts, while the leg's packets queue this
-/// long (the link is full: the probe's excess would only be dropped).
-const PROBE_MAX_QUEUE_MS: u32 = 30;
-/// After each probe in a row that the link did not carry, the time to the
-/// next one doubles, at most this many times (to 4 x [`PROBE_EVERY`], 6 s:
-/// a capacity that returns is still found within seconds). A link
-/// that is simply small (300 kbit/s under a 500 kbit/s layer) lost a third
-/// to two thirds of its packets in the second after every probe, one every
-/// 1.6 s; its player saw 18 fps of the lowest layer's 30.
-const PROBE_BACKOFF_DOUBLINGS: u32 = 2;
 
 /// What a leg's audio takes of its estimate, bits/s (Opus ~30 kbit/s and
 /// its RTP, SRTP, UDP and IP headers at 50 packets/s): at the lowest
@@ -200,10 +188,6 @@ pub(crate) struct LayerSwitch {
     last_switch: Option<Instant>,
     /// The current probe.
     probe: Option<Probe>,
-    /// Probes in a row the link did not carry (the backoff), and the best
-    /// layer and last switch they were for (a change starts afresh).
-    probe_failures: u32,
-    probe_for: Option<(VideoLayer, Option<Instant>)>,
 }
 
 /// One probe burst.
@@ -243,8 +227,6 @@ impl LayerSwitch {
             last_down: None,
             last_switch: None,
             probe: None,
-            probe_failures: 0,
-            probe_for: None,
         }
     }
 
@@ -364,35 +346,20 @@ impl LayerSwitch {
             return None;
         }
         let acked = estimate.acked_bps.max(layers.rate(current));
-        if self.probe_for != Some((best, self.last_switch)) {
-            // Something to climb to that was not there, or a switch since:
-            // no probe failed yet.
-            self.probe_for = Some((best, self.last_switch));
-            self.probe_failures = 0;
-            self.probe = None;
-        }
-        // Only a link that loses nothing now and holds no queue is probed
-        // (on a full one a probe's losses feed retransmissions and
-        // keyframe requests), and not in the first moments of a layer (its
-        // rate and the link's feedback settle first).
+        // Only a link that loses nothing now is probed (on a full one a
+        // probe's losses feed retransmissions and keyframe requests), and
+        // not in the first moments of a layer (its rate and the link's
+        // feedback settle first).
         let settled = self
             .last_switch
             .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_EVERY);
-        let clean = settled
-            && estimate.lost_permille <= PROBE_MAX_LOSS_PERMILLE
-            && estimate.queue_delay_ms < PROBE_MAX_QUEUE_MS;
+        let clean = settled && estimate.lost_permille <= PROBE_MAX_LOSS_PERMILLE;
         let probe = match self.probe {
             Some(p) => {
                 let since = now.saturating_duration_since(p.started);
                 let raised = since >= PROBE_LENGTH + PROBE_FEEDBACK
                     && acked as f64 >= p.acked as f64 * PROBE_RAISED;
-                let every = PROBE_EVERY * (1 << self.probe_failures.min(PROBE_BACKOFF_DOUBLINGS));
-                if clean && (raised || since >= every) {
-                    self.probe_failures = if raised {
-                        0
-                    } else {
-                        self.probe_failures.saturating_add(1)
-                    };
+                if clean && (raised || since >= PROBE_EVERY) {
                     Probe::new(now, acked, estimate)
                 } else {
                     p
@@ -916,45 +883,6 @@ mod tests {
         s.on_estimate(estimate(300));
         assert!(s.probe_bps(&ALL_LIVE, ms(t0, 100)).is_some());
         s.on_estimate(lossy);
-        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 200)), None);
-    }
-
-    #[test]
-    fn probes_the_link_did_not_carry_back_off_and_a_queue_stops_them() {
-        let t0 = Instant::now();
-        let mut s = started_on(Low, 300, t0);
-        // Every probe fails (the acknowledged rate stays): 1.5 s, 3 s,
-        // then 6 s apart, and no further.
-        let mut starts = Vec::new();
-        let mut probing = false;
-        for n in 0..=300 {
-            let now = ms(t0, n * 100);
-            let on = s.probe_bps(&ALL_LIVE, now).is_some();
-            if on && !probing {
-                starts.push(n * 100);
-            }
-            probing = on;
-        }
-        assert_eq!(starts, [0, 1500, 4500, 10_500, 16_500, 22_500, 28_500]);
-        // A switch starts the count afresh.
-        s.target = Some(Medium);
-        assert_eq!(s.on_packet(Medium, true, ms(t0, 30_000)), Route::Switch);
-        s.target = Some(Low);
-        assert_eq!(s.on_packet(Low, true, ms(t0, 30_100)), Route::Switch);
-        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 31_600)).is_some());
-        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 32_000)), None);
-        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 33_100)).is_some());
-        // A standing queue: no probe starts, and one under way ends.
-        let queued = Estimate {
-            queue_delay_ms: PROBE_MAX_QUEUE_MS,
-            ..estimate(300)
-        };
-        let mut s = started_on(Low, 300, t0);
-        s.on_estimate(queued);
-        assert_eq!(s.probe_bps(&ALL_LIVE, t0), None);
-        s.on_estimate(estimate(300));
-        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 100)).is_some());
-        s.on_estimate(queued);
         assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 200)), None);
     }
 
