@@ -392,15 +392,7 @@ mod tests {
         // Held at 300 kbit/s below its cap: after 1.5 s on the layer, a
         // frame's end is padded with filler, the last filler carrying the
         // frame's marker and the sequence going on after it.
-        estimates.send_replace(Some(Estimate {
-            target_bps: 300_000,
-            acked_bps: 300_000,
-            lost_permille: 0,
-            queue_delay_ms: 0,
-        }));
-        while leg.switch.estimate().is_none() {
-            leg.next_event().await.expect("the estimate");
-        }
+        estimate(&mut leg, &estimates, 300_000).await;
         meter.record(Low, 1000, true, at(1900));
         meter.record(High, 1000, true, at(1900));
         let padded = leg
@@ -418,6 +410,20 @@ mod tests {
             .on_relayed(rtp(Low, false, 12, 7000, true), &out, at(2500))
             .packets;
         assert_eq!(next[0].header.sequence_number, 11 + padded.len() as u16);
+    }
+
+    /// Sends the leg an estimate of `bps` (target and acknowledged) and
+    /// waits until the leg holds it.
+    async fn estimate(leg: &mut VideoLeg, estimates: &watch::Sender<Option<Estimate>>, bps: u64) {
+        estimates.send_replace(Some(Estimate {
+            target_bps: bps,
+            acked_bps: bps,
+            lost_permille: 0,
+            queue_delay_ms: 0,
+        }));
+        while leg.switch.estimate().map(|e| e.target_bps) != Some(bps) {
+            leg.next_event().await.expect("the estimate");
+        }
     }
 
     fn filler(seq: u16, ts: u32, marker: bool) -> Relayed {
@@ -451,15 +457,7 @@ mod tests {
         let out = output();
         assert_eq!(leg.next_event().await.expect("a tick").keyframe, Some(Low));
         leg.on_relayed(rtp(Low, true, 10, 1000, true), &out, t0);
-        estimates.send_replace(Some(Estimate {
-            target_bps: 2_000_000,
-            acked_bps: 2_000_000,
-            lost_permille: 0,
-            queue_delay_ms: 0,
-        }));
-        while leg.switch.estimate().is_none() {
-            leg.next_event().await.expect("the estimate");
-        }
+        estimate(&mut leg, &estimates, 2_000_000).await;
         // The publisher has paused its higher layers: the leg has the best
         // there is, and the publisher's probe is not for it. Its filler
         // goes but for the marker, which ends the frame with 2 bytes.
@@ -475,19 +473,7 @@ mod tests {
         // the publisher's filler shows the leg's link that rate too.
         meter.record(Low, 1000, true, at(1900));
         meter.record(High, 1000, true, at(1900));
-        estimates.send_replace(Some(Estimate {
-            target_bps: 300_000,
-            acked_bps: 300_000,
-            lost_permille: 0,
-            queue_delay_ms: 0,
-        }));
-        while leg
-            .switch
-            .estimate()
-            .is_some_and(|e| e.target_bps > 300_000)
-        {
-            leg.next_event().await.expect("the estimate");
-        }
+        estimate(&mut leg, &estimates, 300_000).await;
         let mut relay = |r: Relayed, ms| sent(leg.on_relayed(r, &out, at(ms)));
         assert_eq!(relay(filler(15, 10_000, false), 2000), [(14, false, 1000)]);
     }
