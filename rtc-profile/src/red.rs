@@ -20,6 +20,12 @@
 //! # Ok::<(), rtc_profile::red::RedError>(())
 //! ```
 
+/// The share of a congested link's rate (a standing queue) that audio with
+/// its RED redundancy may take: the publisher caps its uplink's RED by it,
+/// the SFU a congested player leg's. Redundancy does not repair congestion
+/// loss, it feeds it.
+pub const CONGESTED_AUDIO_SHARE: f64 = 0.2;
+
 /// The largest timestamp offset a redundant block header can carry.
 pub const MAX_TIMESTAMP_OFFSET: u16 = (1 << 14) - 1;
 /// The largest block a redundant block header can describe.

@@ -84,7 +84,7 @@ const PROBE_MAX_QUEUE: Duration = Duration::from_millis(30);
 /// link and keep its queue standing: p95 video delay 437-608 ms there,
 /// 298-406 ms with a fifth (native, 30 s windows); 50 % random loss is not
 /// capped (no standing queue) and stays at 4.6 % audio concealed.
-pub(crate) const AUDIO_SHARE: f64 = 0.2;
+pub(crate) const AUDIO_SHARE: f64 = rtc_profile::red::CONGESTED_AUDIO_SHARE;
 /// A link losing this much (per mille) while its queue stays under
 /// [`QUEUE_LIMIT`] loses at random: a short queue does not overflow that
 /// often, and RED's copies are what gets audio through.

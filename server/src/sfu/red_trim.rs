@@ -26,8 +26,6 @@ use std::time::{Duration, Instant};
 
 /// How long a leg counts as congested after its queue last stood.
 pub(crate) const HOLD: Duration = Duration::from_secs(10);
-/// The share of a congested leg's acknowledged rate its audio may take.
-const AUDIO_SHARE: f64 = 0.2;
 /// What an audio packet costs on the wire beside its payload, bytes
 /// (IPv4 20, UDP 8, RTP 12, SRTP tag 10).
 const PACKET_OVERHEAD: usize = 50;
@@ -52,7 +50,8 @@ impl RedTrim {
         if self.congested_until.is_none_or(|t| now >= t) {
             return None;
         }
-        let per_packet = estimate.acked_bps as f64 * AUDIO_SHARE / 8.0 / PACKETS_PER_S;
+        let per_packet =
+            estimate.acked_bps as f64 * red::CONGESTED_AUDIO_SHARE / 8.0 / PACKETS_PER_S;
         Some((per_packet as usize).saturating_sub(PACKET_OVERHEAD))
     }
 }
