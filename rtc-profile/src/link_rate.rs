@@ -13,9 +13,13 @@
 //!   (sends more than the estimate) and the receiver gets it at the rate it
 //!   was sent, without loss, the link has shown that rate: GCC is started
 //!   afresh from it.
-//! - The **queue delay**: how much later than the least one-way delay of
-//!   the last [`BASE_HOLD`] the latest feedback's packets arrived (the
-//!   clocks' offset cancels out).
+//! - The **queue delay**: how much later than the path's one-way delay
+//!   (the base) the latest feedback's packets arrived (the clocks' offset
+//!   cancels out). The base is the least delay of the last [`BASE_HOLD`],
+//!   or a level the delay stepped up to and held ([`REBASE_SPAN`]): a
+//!   route change. A queue cannot look like that: it fills and drains
+//!   with the sender's bursts, grows through the levels between, or
+//!   overflows; a step that comes with loss waits out [`BASE_HOLD`].
 
 use rtc::interceptor::{BandwidthEstimator, Gcc, PacketReport};
 use std::collections::VecDeque;
@@ -37,6 +41,31 @@ const PROBE_DELIVERED: f64 = 0.9;
 const PROBE_RAISES_AT: f64 = 1.2;
 /// How long the least one-way delay is remembered (the empty path's).
 pub const BASE_HOLD: Duration = Duration::from_secs(10);
+/// How long the one-way delay must hold a higher level, flat, before that
+/// level is the path's (a route change, not a queue).
+pub const REBASE_SPAN: Duration = Duration::from_millis(1500);
+/// Flat: every packet of the span within this of the span's least delay
+/// (a queue fed by a paced sender's bursts swings wider: each burst fills
+/// it, each pause drains it). Also the step's least height, and how far
+/// from either level the delays before the span may be (more between the
+/// two levels is a queue growing through them).
+const FLAT_SPREAD: Duration = Duration::from_millis(8);
+/// Feedbacks a span needs (one every ~100 ms).
+const REBASE_MIN_REPORTS: usize = 8;
+/// The most of the span's packets that may be lost: a queue that
+/// overflows also holds a flat delay, its top.
+const REBASE_MAX_LOSS: f64 = 0.03;
+
+/// What one feedback showed of the one-way delay (seconds, plus the
+/// clocks' offset).
+#[derive(Debug, Clone, Copy)]
+struct Delays {
+    at: Instant,
+    least: f64,
+    most: f64,
+    arrived: usize,
+    lost: usize,
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Sent {
@@ -54,9 +83,9 @@ pub struct LinkRate {
     sent: VecDeque<Sent>,
     /// The received rate measured at each feedback, for [`ACKED_HOLD`].
     received: VecDeque<(Instant, f64)>,
-    /// The least one-way delay (seconds, plus the clocks' offset) of each
-    /// feedback, for [`BASE_HOLD`].
-    delays: VecDeque<(Instant, f64)>,
+    /// The one-way delays of each feedback, for [`BASE_HOLD`] (or since
+    /// the last re-base).
+    delays: VecDeque<Delays>,
     /// The departures' zero, for one-way delays.
     epoch: Option<Instant>,
     /// When the first feedback came.
@@ -127,12 +156,17 @@ impl LinkRate {
         (lost * 1000 / self.sent.len().max(1)) as u16
     }
 
-    /// How much longer than the least one-way delay of the last
-    /// [`BASE_HOLD`] the latest feedback's packets took (zero before any).
+    /// How much longer than the path's one-way delay (the least of the
+    /// last [`BASE_HOLD`], or a level it stepped up to, module doc) the
+    /// latest feedback's packets took (zero before any).
     pub fn queue_delay(&self) -> Duration {
-        let base = self.delays.iter().map(|(_, d)| *d).fold(f64::MAX, f64::min);
-        let latest = self.delays.back().map_or(base, |(_, d)| *d);
-        Duration::from_secs_f64((latest - base).max(0.0))
+        let latest = self.delays.back().map_or(0.0, |d| d.least);
+        Duration::from_secs_f64((latest - self.base()).max(0.0))
+    }
+
+    /// The least one-way delay remembered.
+    fn base(&self) -> f64 {
+        self.delays.iter().map(|d| d.least).fold(f64::MAX, f64::min)
     }
 
     /// Whether the last feedback showed a rate that restarted GCC from it.
@@ -177,24 +211,71 @@ impl LinkRate {
             return;
         };
         self.epoch = Some(epoch);
-        let least = reports
+        let delays: Vec<f64> = reports
             .iter()
             .filter_map(|r| {
                 let arrival = r.arrival.filter(|_| r.arrived)?;
                 let departed = r.departure.checked_duration_since(epoch)?;
                 Some(arrival.as_secs_f64() - departed.as_secs_f64())
             })
-            .reduce(f64::min);
-        if let Some(least) = least {
-            self.delays.push_back((now, least));
+            .collect();
+        if let (Some(least), Some(most)) = (
+            delays.iter().copied().reduce(f64::min),
+            delays.iter().copied().reduce(f64::max),
+        ) {
+            self.delays.push_back(Delays {
+                at: now,
+                least,
+                most,
+                arrived: delays.len(),
+                lost: reports.iter().filter(|r| !r.arrived).count(),
+            });
         }
         while self
             .delays
             .front()
-            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > BASE_HOLD)
+            .is_some_and(|d| now.saturating_duration_since(d.at) > BASE_HOLD)
         {
             self.delays.pop_front();
         }
+        if let Some(since) = self.stepped_up(now) {
+            // The new level is the path's: forget the old one.
+            while self.delays.front().is_some_and(|d| d.at < since) {
+                self.delays.pop_front();
+            }
+        }
+    }
+
+    /// When the span began over which the one-way delay has held a level
+    /// it stepped up to (module doc): flat within [`FLAT_SPREAD`] for
+    /// [`REBASE_SPAN`], without loss, and before that only at the old
+    /// level or the new one, not between.
+    fn stepped_up(&self, now: Instant) -> Option<Instant> {
+        let since = now.checked_sub(REBASE_SPAN)?;
+        let split = self.delays.iter().position(|d| d.at >= since)?;
+        if split == 0 {
+            // Nothing older: the span may not be whole.
+            return None;
+        }
+        let all: Vec<&Delays> = self.delays.iter().collect();
+        let (before, span) = all.split_at(split);
+        if span.len() < REBASE_MIN_REPORTS {
+            return None;
+        }
+        let flat = FLAT_SPREAD.as_secs_f64();
+        let level = span.iter().map(|d| d.least).fold(f64::MAX, f64::min);
+        let top = span.iter().map(|d| d.most).fold(f64::MIN, f64::max);
+        let base = self.base();
+        let (arrived, lost) = span
+            .iter()
+            .fold((0, 0), |(a, l), d| (a + d.arrived, l + d.lost));
+        let stepped = level - base > flat
+            && top - level <= flat
+            && lost as f64 <= REBASE_MAX_LOSS * (arrived + lost) as f64
+            && before
+                .iter()
+                .all(|d| d.least <= base + flat || d.least >= level - flat);
+        stepped.then_some(since)
     }
 }
 
@@ -342,5 +423,99 @@ mod tests {
         );
         link.restart(50_000.0);
         assert_eq!(link.target_bitrate(), 100_000.0);
+    }
+
+    /// Feeds `link` one feedback every 100 ms for `ms` from `from_ms` (ms
+    /// since `t0`): 25 packets each, sent 4 ms apart, packet `i` (counted
+    /// from `t0`) arriving `delay_ms(i)` after it left, or lost (`None`).
+    /// The queue delay after each feedback.
+    fn feed(
+        link: &mut LinkRate,
+        t0: Instant,
+        from_ms: u64,
+        ms: u64,
+        delay_ms: impl Fn(u64) -> Option<f64>,
+    ) -> Vec<Duration> {
+        use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
+        (from_ms / 100..(from_ms + ms) / 100)
+            .map(|round| {
+                let reports: Vec<PacketReport> = (round * 25..round * 25 + 25)
+                    .map(|i| {
+                        let delay = delay_ms(i);
+                        PacketReport {
+                            ssrc: 1,
+                            id: i,
+                            rtp_sequence_number: i as u16,
+                            is_twcc: true,
+                            twcc_sequence_number: i as u16,
+                            size: 1000,
+                            arrived: delay.is_some(),
+                            departure: t0 + Duration::from_millis(4 * i),
+                            arrival: delay
+                                .map(|d| Duration::from_secs_f64((4 * i) as f64 / 1e3 + d / 1e3)),
+                            ecn: Ecn::default(),
+                        }
+                    })
+                    .collect();
+                link.on_reports(t0 + Duration::from_millis(100 * round + 160), &reports);
+                link.queue_delay()
+            })
+            .collect()
+    }
+
+    fn ms(queue: Duration) -> u128 {
+        queue.as_millis()
+    }
+
+    #[test]
+    fn a_delay_step_that_holds_is_the_paths_new_delay() {
+        let t0 = Instant::now();
+        let mut link = LinkRate::new(1_000_000.0, 100_000.0, 20_000_000.0);
+        // 3 s at the path's 20 ms (give or take 1 ms), then a route 50 ms
+        // longer (packet 750 leaves at 3 s).
+        let path = |i: u64| Some(if i < 750 { 20.0 } else { 70.0 } + (i % 3) as f64 * 0.5);
+        feed(&mut link, t0, 0, 3000, path);
+        assert!(ms(link.queue_delay()) < 2);
+        let after = feed(&mut link, t0, 3000, 3000, path);
+        // At first it reads as a queue; once held flat for REBASE_SPAN
+        // (and a feedback), it is the path's.
+        assert!((48..=52).contains(&ms(after[3])), "{after:?}");
+        assert!(after[20..].iter().all(|q| ms(*q) < 2), "{after:?}");
+        // A queue on top of the new delay still shows at once.
+        let queued = feed(&mut link, t0, 6000, 500, |i| path(i).map(|d| d + 40.0));
+        assert!((38..=42).contains(&ms(queued[2])), "{queued:?}");
+    }
+
+    #[test]
+    fn a_growing_queue_is_not_taken_for_a_step() {
+        let t0 = Instant::now();
+        let mut link = LinkRate::new(1_000_000.0, 100_000.0, 20_000_000.0);
+        feed(&mut link, t0, 0, 2000, |_| Some(20.0));
+        // The queue grows 25 ms a second for 2 s, then holds at 50 ms
+        // (the sender at the link's rate) for 4 s.
+        let queue = |i: u64| Some(20.0 + (i.saturating_sub(500) as f64 * 0.1).min(50.0));
+        let grown = feed(&mut link, t0, 2000, 6000, queue);
+        assert!(
+            grown.iter().rev().take(40).all(|q| ms(*q) >= 48),
+            "{grown:?}"
+        );
+    }
+
+    #[test]
+    fn a_queue_filled_by_bursts_or_overflowing_is_not_taken_for_a_step() {
+        let t0 = Instant::now();
+        // A standing 50 ms queue that each burst of 5 packets fills by
+        // another 12 ms and the pause after it drains.
+        let mut bursts = LinkRate::new(1_000_000.0, 100_000.0, 20_000_000.0);
+        feed(&mut bursts, t0, 0, 2000, |_| Some(20.0));
+        let sawtooth = |i: u64| Some(70.0 + (i % 5) as f64 * 3.0);
+        let held = feed(&mut bursts, t0, 2000, 4000, sawtooth);
+        assert!(held.iter().all(|q| ms(*q) >= 48), "{held:?}");
+        // A full queue: flat at its top, but every tenth packet dropped.
+        let mut full = LinkRate::new(1_000_000.0, 100_000.0, 20_000_000.0);
+        feed(&mut full, t0, 0, 2000, |_| Some(20.0));
+        let overflow = |i: u64| (i % 10 != 0).then_some(70.0);
+        let held = feed(&mut full, t0, 2000, 4000, overflow);
+        assert!(held.iter().all(|q| ms(*q) >= 48), "{held:?}");
     }
 }

@@ -23,10 +23,12 @@
 //! writes, resends included).
 //!
 //! A path whose delay steps up reads as a standing queue until the
-//! estimate's base delay forgets the shorter one
-//! ([`rtc_profile::link_rate::BASE_HOLD`], 10 s): the tight budget then.
-//! The network bench once switched its 50 ms on together with 20 % loss,
-//! and every frame lost for good came in those first seconds.
+//! estimate takes the new delay for the path's: once it has held flat
+//! without loss for [`rtc_profile::link_rate::REBASE_SPAN`] (1.5 s), or
+//! with loss once the shorter delay is forgotten
+//! ([`rtc_profile::link_rate::BASE_HOLD`], 10 s): the tight budget until
+//! then. The network bench once switched its 50 ms on together with 20 %
+//! loss, and every frame lost for good came in those first seconds.
 
 use super::layer_switch::Estimate;
 use super::rtcp_delivery::RtcpStep;
