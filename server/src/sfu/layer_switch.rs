@@ -32,11 +32,14 @@
 //!
 //! While the estimate holds a leg below what its cap allows, the leg
 //! [probes](LayerSwitch::probe_bps): for [`PROBE_LENGTH`] it sends twice
-//! its acknowledged rate, every [`PROBE_EVERY`], or at once again after a
-//! probe the link carried, so that the estimator (`estimate.rs`) sees the
-//! link carry it and raises the estimate step by step.
+//! its acknowledged rate, every [`PROBE_EVERY`] (twice, then four times
+//! that after probes in a row the link did not carry; none while its
+//! packets queue), or at once again after a probe the link carried, so
+//! that the estimator (`estimate.rs`) sees the link carry it and raises
+//! the estimate step by step.
 
 use super::leg_start::KEYFRAME_RETRY;
+use super::temporal::STANDING_QUEUE;
 use protocol::VideoLayer;
 use std::time::{Duration, Instant};
 
@@ -78,6 +81,19 @@ const PROBE_CARRIED: f64 = 0.9;
 /// A probe ends early when the estimate falls below this share of what it
 /// was when the probe began.
 const PROBE_ABORT: f64 = 0.9;
+/// After each probe in a row that the link did not carry, the time to the
+/// next one doubles, at most this many times (to 4 x [`PROBE_EVERY`], 6 s:
+/// a capacity that returns is still found within seconds). A link
+/// that is simply small (300 kbit/s under a 500 kbit/s layer) lost a third
+/// to two thirds of its packets in the second after every probe, one every
+/// 1.6 s; its player saw 18 fps of the lowest layer's 30.
+const PROBE_BACKOFF_DOUBLINGS: u32 = 2;
+/// While a leg's packets queue this long, its link is full: it carries
+/// what the leg acknowledged and no more, and the forwarded layer's fit
+/// (temporal thinning) goes by that rather than by GCC. Deeper than
+/// [`STANDING_QUEUE`]: on a 160 kbit/s link a frame's packets queue
+/// 35-45 ms behind each other even when the link has room for them.
+const FULL_QUEUE_MS: u32 = 100;
 
 /// What a leg's audio takes of its estimate, bits/s (Opus ~30 kbit/s and
 /// its RTP, SRTP, UDP and IP headers at 50 packets/s): at the lowest
@@ -153,6 +169,15 @@ pub(crate) struct Estimate {
     pub(crate) queue_delay_ms: u32,
 }
 
+impl Estimate {
+    /// Whether the leg's packets queue [`STANDING_QUEUE`] or longer: its
+    /// link is full and carries what it acknowledges, no more (a probe's
+    /// excess would only be dropped).
+    pub(crate) fn queue_stands(&self) -> bool {
+        u128::from(self.queue_delay_ms) >= STANDING_QUEUE.as_millis()
+    }
+}
+
 /// What to do with a packet of a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -188,6 +213,10 @@ pub(crate) struct LayerSwitch {
     last_switch: Option<Instant>,
     /// The current probe.
     probe: Option<Probe>,
+    /// Probes in a row the link did not carry (the backoff), and the best
+    /// layer and last switch they were for (a change starts afresh).
+    probe_failures: u32,
+    probe_for: Option<(VideoLayer, Option<Instant>)>,
 }
 
 /// One probe burst.
@@ -227,6 +256,8 @@ impl LayerSwitch {
             last_down: None,
             last_switch: None,
             probe: None,
+            probe_failures: 0,
+            probe_for: None,
         }
     }
 
@@ -346,20 +377,35 @@ impl LayerSwitch {
             return None;
         }
         let acked = estimate.acked_bps.max(layers.rate(current));
-        // Only a link that loses nothing now is probed (on a full one a
-        // probe's losses feed retransmissions and keyframe requests), and
-        // not in the first moments of a layer (its rate and the link's
-        // feedback settle first).
+        if self.probe_for != Some((best, self.last_switch)) {
+            // Something to climb to that was not there, or a switch since:
+            // no probe failed yet.
+            self.probe_for = Some((best, self.last_switch));
+            self.probe_failures = 0;
+            self.probe = None;
+        }
+        // Only a link that loses nothing now and holds no queue is probed
+        // (on a full one a probe's losses feed retransmissions and
+        // keyframe requests), and not in the first moments of a layer (its
+        // rate and the link's feedback settle first).
         let settled = self
             .last_switch
             .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_EVERY);
-        let clean = settled && estimate.lost_permille <= PROBE_MAX_LOSS_PERMILLE;
+        let clean = settled
+            && estimate.lost_permille <= PROBE_MAX_LOSS_PERMILLE
+            && !estimate.queue_stands();
         let probe = match self.probe {
             Some(p) => {
                 let since = now.saturating_duration_since(p.started);
                 let raised = since >= PROBE_LENGTH + PROBE_FEEDBACK
                     && acked as f64 >= p.acked as f64 * PROBE_RAISED;
-                if clean && (raised || since >= PROBE_EVERY) {
+                let every = PROBE_EVERY * (1 << self.probe_failures.min(PROBE_BACKOFF_DOUBLINGS));
+                if clean && (raised || since >= every) {
+                    self.probe_failures = if raised {
+                        0
+                    } else {
+                        self.probe_failures.saturating_add(1)
+                    };
                     Probe::new(now, acked, estimate)
                 } else {
                     p
@@ -488,17 +534,28 @@ impl LayerSwitch {
     }
 
     /// How the forwarded layer fits the leg (temporal thinning, rule 5 in
-    /// `temporal.rs`): the believed estimate less the leg's audio ([`AUDIO_BPS`]) over the layer's rate, and whether
-    /// a down-switch waits for its keyframe. `None` without an estimate or
-    /// a forwarded layer.
+    /// `temporal.rs`): the believed estimate less the leg's audio
+    /// ([`AUDIO_BPS`]) over the layer's rate, and whether a down-switch
+    /// waits for its keyframe. While the leg's packets queue
+    /// [`FULL_QUEUE_MS`] or longer its link carries what it acknowledged
+    /// and no more, whatever GCC says. `None` without an estimate or a
+    /// forwarded layer.
     pub(crate) fn fit(&self, layers: &Layers) -> Option<(f64, bool)> {
         let (current, estimate) = (self.current?, self.estimate?);
         // What the leg acknowledged counts too: GCC cuts its estimate for
         // random loss, while a link that delivers the layer is not short
         // of capacity (thinning would only halve the frame rate).
-        let believed = self
-            .believed_bps(layers, estimate)
-            .max(estimate.acked_bps as f64);
+        // GCC's delay detector misses a queue that grows slowly: on a
+        // 160 kbit/s link under the 165 kbit/s lowest layer its target
+        // climbed from 2.7 to 4.7 Mbit/s while the queue grew from 50 to
+        // 500 ms, and fell only when the 1 s drop-tail queue overflowed,
+        // 12 s after the start (a probe's burst had overflowed it sooner).
+        let believed = if estimate.queue_delay_ms >= FULL_QUEUE_MS {
+            estimate.acked_bps as f64
+        } else {
+            self.believed_bps(layers, estimate)
+                .max(estimate.acked_bps as f64)
+        };
         let video_bps = (believed - AUDIO_BPS).max(0.0);
         let ratio = video_bps / layers.rate(current) as f64;
         let down_pending = self.target.is_some_and(|t| t < current);
@@ -887,6 +944,45 @@ mod tests {
     }
 
     #[test]
+    fn probes_the_link_did_not_carry_back_off_and_a_queue_stops_them() {
+        let t0 = Instant::now();
+        let mut s = started_on(Low, 300, t0);
+        // Every probe fails (the acknowledged rate stays): 1.5 s, 3 s,
+        // then 6 s apart, and no further.
+        let mut starts = Vec::new();
+        let mut probing = false;
+        for n in 0..=300 {
+            let now = ms(t0, n * 100);
+            let on = s.probe_bps(&ALL_LIVE, now).is_some();
+            if on && !probing {
+                starts.push(n * 100);
+            }
+            probing = on;
+        }
+        assert_eq!(starts, [0, 1500, 4500, 10_500, 16_500, 22_500, 28_500]);
+        // A switch starts the count afresh.
+        s.target = Some(Medium);
+        assert_eq!(s.on_packet(Medium, true, ms(t0, 30_000)), Route::Switch);
+        s.target = Some(Low);
+        assert_eq!(s.on_packet(Low, true, ms(t0, 30_100)), Route::Switch);
+        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 31_600)).is_some());
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 32_000)), None);
+        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 33_100)).is_some());
+        // A standing queue: no probe starts, and one under way ends.
+        let queued = Estimate {
+            queue_delay_ms: 30,
+            ..estimate(300)
+        };
+        let mut s = started_on(Low, 300, t0);
+        s.on_estimate(queued);
+        assert_eq!(s.probe_bps(&ALL_LIVE, t0), None);
+        s.on_estimate(estimate(300));
+        assert!(s.probe_bps(&ALL_LIVE, ms(t0, 100)).is_some());
+        s.on_estimate(queued);
+        assert_eq!(s.probe_bps(&ALL_LIVE, ms(t0, 200)), None);
+    }
+
+    #[test]
     fn fit_compares_the_believed_estimate_with_the_forwarded_layer() {
         let t0 = Instant::now();
         assert_eq!(LayerSwitch::new(High).fit(&ALL_LIVE), None);
@@ -910,6 +1006,35 @@ mod tests {
         s.on_estimate(estimate(650));
         assert_eq!(s.tick(&ALL_LIVE, t0), Some(Medium), "a sudden fall");
         assert_eq!(s.fit(&ALL_LIVE), Some((0.4, true)));
+    }
+
+    #[test]
+    fn a_full_queue_fits_the_layer_by_the_acknowledged_rate_not_gcc() {
+        let t0 = Instant::now();
+        // 160 kbit/s carried on the 150 kbit/s lowest layer while GCC
+        // says 3 Mbit/s: 1.5 x the acknowledged rate is believed.
+        let mut s = started_on(Low, 300, t0);
+        let full = |queue_delay_ms| Estimate {
+            target_bps: 3_000_000,
+            acked_bps: 160_000,
+            lost_permille: 0,
+            queue_delay_ms,
+        };
+        s.on_estimate(full(FULL_QUEUE_MS - 1));
+        assert_eq!(s.fit(&ALL_LIVE), Some(((240.0 - 50.0) / 150.0, false)));
+        // Queued 100 ms: the link carries 160 kbit/s, 110 for video.
+        s.on_estimate(full(FULL_QUEUE_MS));
+        let (ratio, _) = s.fit(&ALL_LIVE).expect("a fit");
+        assert!((ratio - 110.0 / 150.0).abs() < 1e-9, "{ratio}");
+        // A leg that carries its layer and its audio fits however long
+        // its packets queue.
+        let mut s = started_on(High, 2000, t0);
+        s.on_estimate(Estimate {
+            acked_bps: 1_700_000,
+            ..full(400)
+        });
+        let (ratio, _) = s.fit(&ALL_LIVE).expect("a fit");
+        assert!(ratio > 1.0, "{ratio}");
     }
 
     #[test]
