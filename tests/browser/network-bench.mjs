@@ -9,18 +9,25 @@
 // -> {frames: [{captureTimeUs, presentedUs}], stats: [{atUs, height,
 // concealed, samples}]}; {op: "close", key}; {op: "quit"}.
 //
+// Each page has a browser context, and so a window, of its own: headless
+// Chromium draws only the front tab of a window, and a player page behind
+// another tab presented ~2 of the 30 frames per second it decoded (its
+// requestAnimationFrame ran once in 500 ms), so the weak-player scenario's
+// four players read 1.5 fps.
+//
 // The server announces only the impairment relay's address. An init script
 // keeps each page's host candidates to itself (as native engines do with
 // announce_local_candidates = false), so the SFU reaches the page only
 // through the relay, and samples the inbound stats every 250 ms. At each
 // read every page's loss-repair counters (NACKs, retransmissions, FEC,
-// concealment, the publisher's layers and estimate) go to stderr as one
-// `network-bench repair <key>: {...}` line.
+// concealment, the publisher's layers and estimate, frames presented and
+// stamps read) go to stderr as one `network-bench repair <key>: {...}` line.
 // Environment: CONFER_BIN (for `confer token mint`), CONFER_HTTP_URL,
 // CONFER_APP_ID, CONFER_SECRET.
 
 import { createInterface } from "node:readline";
-import { Server, launchBrowser, openPageAs, pageLogin, pagePublish, until, WAIT_MS } from "./harness.mjs";
+import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, Server, chromiumPath, openPageAs, pageLogin, pagePublish, until, WAIT_MS } from "./harness.mjs";
 
 /** Runs in every page before its scripts. */
 function tapPeerConnections() {
@@ -97,14 +104,20 @@ const server = Object.assign(Object.create(Server.prototype), {
 const pages = new Map();
 let browser = null;
 
+/** A new browser context (a window of its own) for one page. */
+async function context() {
+  const ctx = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  await ctx.addInitScript(tapPeerConnections);
+  return { context: ctx };
+}
+
 const handlers = {
   async ready() {
-    browser = await launchBrowser();
-    await browser.context.addInitScript(tapPeerConnections);
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
     return {};
   },
   async publish({ key, room, user, stream }) {
-    const page = await openPageAs({ browser, server }, room, user, { source: "test", stream, pattern: "1280x720" });
+    const page = await openPageAs({ browser: await context(), server }, room, user, { source: "test", stream, pattern: "1280x720" });
     pages.set(key, page);
     await pageLogin(page);
     await pagePublish(page);
@@ -113,7 +126,7 @@ const handlers = {
   async play({ key, room, user, stream }) {
     // Uncapped like the native players: the page's small tile would ask
     // for the low simulcast layer by its size.
-    const page = await openPageAs({ browser, server }, room, user, { autoplay: "1", layer: "high" });
+    const page = await openPageAs({ browser: await context(), server }, room, user, { autoplay: "1", layer: "high" });
     pages.set(key, page);
     await pageLogin(page);
     await until(
@@ -127,12 +140,18 @@ const handlers = {
   async read({ key, stream }) {
     const page = pages.get(key);
     for (const [name, p] of pages) {
-      console.error(`network-bench repair ${name}: ${JSON.stringify(await p.evaluate(() => window.__benchRepair()))}`);
+      const repair = await p.evaluate(async (s) => ({
+        ...(await window.__benchRepair()),
+        // Frames the page presented, and those whose stamp it read.
+        presented: window.conferDebug.presented(s),
+        reads: window.conferDebug.frames(s).length,
+      }), stream);
+      console.error(`network-bench repair ${name}: ${JSON.stringify(repair)}`);
     }
     return page.evaluate((s) => ({ frames: window.conferDebug.frames(s), stats: window.__benchStats }), stream);
   },
   async close({ key }) {
-    await pages.get(key)?.close();
+    await pages.get(key)?.context().close();
     pages.delete(key);
     return {};
   },
