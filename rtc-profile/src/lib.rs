@@ -24,14 +24,14 @@
 pub mod filler;
 pub mod link_rate;
 pub mod loss_report;
+pub mod nack_asks;
 pub mod nack_copies;
 pub mod red;
 
 #[cfg(feature = "signaled-candidates")]
 use protocol::IceCandidate;
 use rtc::interceptor::{
-    NackGeneratorBuilder, NackResponderBuilder, ReceiverReportBuilder, Registry, Slot,
-    TwccReceiverBuilder,
+    NackResponderBuilder, ReceiverReportBuilder, Registry, Slot, TwccReceiverBuilder,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS,
@@ -39,7 +39,6 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
-use std::time::Duration;
 #[cfg(feature = "signaled-candidates")]
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit};
 
@@ -74,11 +73,6 @@ pub const SDES_MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
 /// The RTP header extension naming a packet's simulcast layer (`rid`,
 /// RFC 8852): `q`, `h` or `f` (see `protocol::VideoLayer`).
 pub const SDES_RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
-/// A NACKed packet is asked for at most this many times (RTX would
-/// otherwise cause a NACK storm, RECIPES.md).
-const MAX_NACKS_PER_PACKET: u16 = 10;
-/// How often missing packets are NACKed.
-const NACK_INTERVAL: Duration = Duration::from_millis(40);
 
 /// The video codec of every Confer track.
 pub fn h264_codec() -> RTCRtpCodec {
@@ -178,20 +172,15 @@ pub fn media_engine() -> Result<MediaEngine, rtc::shared::error::Error> {
 }
 
 /// The interceptors behind the profile's feedback, the same on both ends:
-/// NACK responder and (bounded) generator, each NACK sent twice and
+/// NACK responder and generator ([`nack_asks`]: bounded, asking at once
+/// and for overdue packets), each NACK sent twice and
 /// answered once ([`nack_copies`]), TWCC feedback for the sender's
 /// bandwidth estimator, receiver reports. A [`Registry`] orders by slot, so
 /// callers add theirs with [`Registry::with`] in any order.
 pub fn feedback_interceptors() -> Registry {
     Registry::new()
         .with(Slot::NackResponder, NackResponderBuilder::new().build())
-        .with(
-            Slot::NackGenerator,
-            NackGeneratorBuilder::new()
-                .with_max_nacks_per_packet(MAX_NACKS_PER_PACKET)
-                .with_interval(NACK_INTERVAL)
-                .build(),
-        )
+        .with(Slot::NackGenerator, nack_asks::NackAsks::new())
         .with(
             Slot::from(nack_copies::NACK_COPIES_SLOT),
             nack_copies::NackCopies::new(),

@@ -29,7 +29,7 @@ const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(200);
 /// Packets held at most; beyond this the head gives up at once.
 const MAX_BUFFERED_PACKETS: usize = 4096;
 /// The NACK generator's interval between asks for a missing packet.
-const NACK_INTERVAL: Duration = Duration::from_millis(40);
+const NACK_INTERVAL: Duration = rtc_profile::nack_asks::ASK_INTERVAL;
 /// A gap is never waited for longer than this, whatever the RTT.
 const MAX_REPAIR_WAIT: Duration = Duration::from_millis(600);
 /// From this share of packets missing on arrival, a gap is waited for a
