@@ -30,8 +30,9 @@
 //! - a leg losing over [`LOSSY_PERMILLE`] while its packets queue less
 //!   than [`STANDING_QUEUE`] loses at random, not for want of capacity:
 //!   it is not thinned (but while a down-switch waits); one still losing
-//!   that much [`LOSS_CHECK`] after its thinning is taken for random loss
-//!   too, and nothing is thinned on it for [`LOSSY_HOLD`];
+//!   that much [`LOSS_CHECK`] after its thinning, and for [`LOSSY_FOR`]
+//!   without a break, is taken for random loss too, and nothing is
+//!   thinned on it for [`LOSSY_HOLD`];
 //! - a lower level takes effect at the next frame (never inside one), a
 //!   higher one at the next T0 frame (the pictures above it may refer to
 //!   ones that were dropped before it).
@@ -68,6 +69,13 @@ pub(crate) const LOSSY_PERMILLE: u16 = 50;
 pub(crate) const LOSS_CHECK: Duration = Duration::from_secs(4);
 /// See [`LOSSY_PERMILLE`].
 pub(crate) const LOSSY_HOLD: Duration = Duration::from_secs(60);
+/// How long a thinned leg must have lost more than [`LOSSY_PERMILLE`]
+/// without a break to be taken for lossy. A single lossy feedback is not
+/// enough: on tests/temporal_thinning's 160 kbit/s link a keyframe's
+/// burst lost 11 % of a half second's packets 4.5 s after the thinning;
+/// taken for random loss, it brought every layer back for 60 s, the
+/// queue grew to 545 ms and overflowed, and the player saw 1.2 fps.
+pub(crate) const LOSSY_FOR: Duration = Duration::from_secs(1);
 /// A leg losing more than [`LOSSY_PERMILLE`] whose packets queue less than
 /// this loses at random: a link short of capacity queues before it drops
 /// (and GCC's delay signal cuts the estimate without loss), so the
@@ -115,6 +123,9 @@ pub(crate) struct Thinning {
     quiet: Duration,
     /// Until when the link counts as lossy (nothing is thinned).
     lossy_until: Option<Instant>,
+    /// Since when every feedback has shown more loss than
+    /// [`LOSSY_PERMILLE`].
+    losing_since: Option<Instant>,
     /// The RTP timestamp of the newest frame seen.
     frame: Option<u32>,
 }
@@ -130,6 +141,7 @@ impl Default for Thinning {
             raised: None,
             quiet: RESTORE_QUIET,
             lossy_until: None,
+            losing_since: None,
             frame: None,
         }
     }
@@ -142,9 +154,16 @@ impl Thinning {
         self.forwarded
     }
 
-    /// Whether a temporal layer is dropped now or about to be.
-    pub(crate) fn thinned(&self) -> bool {
-        self.wanted < ALL || self.forwarded < ALL
+    /// Whether a temporal layer is dropped now or about to be, or was
+    /// within [`RESTORE_FAILED`] of `now` (every layer back on trial): the
+    /// leg is not probed meanwhile. A probe 360 ms after a restore on a
+    /// 160 kbit/s link (tests/temporal_thinning) filled its queue to
+    /// 500 ms, and it lost half its packets for 5 s.
+    pub(crate) fn thinned(&self, now: Instant) -> bool {
+        let recently = self
+            .lowered
+            .is_some_and(|t| now.saturating_duration_since(t) < RESTORE_FAILED);
+        self.wanted < ALL || self.forwarded < ALL || recently
     }
 
     /// Re-decides at `now`. `fit`: the leg's estimate over the forwarded
@@ -165,7 +184,12 @@ impl Thinning {
         let thinned_long = self
             .lowered
             .is_some_and(|t| self.wanted < ALL && now.saturating_duration_since(t) >= LOSS_CHECK);
-        if thinned_long && lost_permille > LOSSY_PERMILLE {
+        self.losing_since =
+            (lost_permille > LOSSY_PERMILLE).then(|| self.losing_since.unwrap_or(now));
+        let losing = self
+            .losing_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= LOSSY_FOR);
+        if thinned_long && losing {
             // Thinning did not stop the losses: the link loses packets at
             // random (GCC cut its estimate for them), it is not too small.
             self.lossy_until = Some(now + LOSSY_HOLD);
@@ -458,6 +482,21 @@ mod tests {
     }
 
     #[test]
+    fn a_leg_counts_as_thinned_for_ten_seconds_after_its_thinning() {
+        let t0 = Instant::now();
+        let mut t = Thinning::default();
+        assert!(!t.thinned(t0));
+        t.decide(Some(0.5), true, 0, QUEUED, t0);
+        assert!(t.thinned(t0));
+        // Every layer back (a restore on trial): still thinned for the
+        // probe until 10 s after the thinning.
+        t.wanted = ALL;
+        t.forwarded = ALL;
+        assert!(t.thinned(ms(t0, 9999)));
+        assert!(!t.thinned(ms(t0, 10_000)));
+    }
+
+    #[test]
     fn a_link_that_keeps_losing_after_thinning_is_lossy_not_small() {
         let t0 = Instant::now();
         // (ms, fit, down-switch pending, lost per mille, level wanted after)
@@ -482,6 +521,17 @@ mod tests {
             (0, 0.5, true, 500, 0),
             (3000, 0.5, false, 300, 0),
             (4000, 0.5, false, 0, 0),
+        ]);
+        // A loss that comes and goes (a keyframe's burst into a full
+        // queue) is not random loss: the leg stays thinned.
+        run(&[
+            (0, 0.5, true, 0, 0),
+            (3999, 0.5, false, 0, 0),
+            (4500, 0.5, false, 110, 0),
+            (5000, 0.5, false, 0, 0),
+            (5400, 0.5, false, 120, 0),
+            (6300, 0.5, false, 120, 0),
+            (6400, 0.5, false, 120, ALL),
         ]);
     }
 }

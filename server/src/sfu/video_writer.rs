@@ -7,7 +7,8 @@
 //! The publisher's probe filler (H.264 filler data after the frames of
 //! its highest sending layer) shows the publisher's uplink a rate; a leg
 //! forwards it only while its own estimate holds it below a layer it
-//! could climb to (the filler shows the leg's link that rate too). Other
+//! could climb to (the filler shows the leg's link that rate too), and
+//! it is not thinned nor was recently (its link is full). Other
 //! legs drop it: at a steady 500 kbit/s both ways the publisher probes
 //! every few seconds for the 360p and 720p layers it has paused, and its
 //! filler queued up on the player's link behind the layer it already
@@ -137,7 +138,8 @@ impl VideoLeg {
                     }
                     Route::Forward => {
                         if is_h264_filler(&packet.payload)
-                            && !self.switch.held(&self.meter.layers(now))
+                            && (!self.switch.held(&self.meter.layers(now))
+                                || self.thinning.thinned(now))
                         {
                             if !packet.header.marker {
                                 self.rewriter.drop_packet(&packet.header);
@@ -241,11 +243,12 @@ impl VideoLeg {
     }
 
     /// Pads the frame just ended by `packets[0]` if the leg probes (not
-    /// while it is thinned: it cannot afford even the layer it has).
+    /// while it is thinned, or was recently: it cannot afford even the
+    /// layer it has).
     fn pad(&mut self, packets: &mut Vec<rtp::Packet>, output: &Output, now: Instant) {
         let layers = self.meter.layers(now);
         let probe = self.switch.probe_bps(&layers, now);
-        let Some(bps) = probe.filter(|_| !self.thinning.thinned()) else {
+        let Some(bps) = probe.filter(|_| !self.thinning.thinned(now)) else {
             self.padded = None;
             return;
         };
