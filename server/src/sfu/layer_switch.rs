@@ -16,7 +16,11 @@
 //!    straight to the affordable layer after [`UP_AFTER_PROVEN`] when the
 //!    leg has acknowledged receiving its rate and the audio's (a probe
 //!    showed the link carries it: capacity that came back is used within
-//!    a second, not two per step).
+//!    a second, not two per step). No climb, and a pending one is called
+//!    off, while the leg lost more than [`CLIMB_MAX_LOSS_PERMILLE`] in the
+//!    last [`CLIMB_LOSS_MEMORY`]; the hold starts afresh after that, and
+//!    does not start before the leg's last probe burst ended (its
+//!    feedback, losses included, comes in meanwhile).
 //! 4. A switch happens only at the first packet of a keyframe of the
 //!    target, which is asked for at once and again every
 //!    [`KEYFRAME_RETRY`]; the current layer keeps flowing until then. An
@@ -54,6 +58,13 @@ pub(crate) const UP_AFTER_PROVEN: Duration = Duration::from_millis(500);
 pub(crate) const UP_QUIET_AFTER_DOWN: Duration = Duration::from_secs(5);
 /// An up-switch waiting this long for its keyframe is given up.
 pub(crate) const UP_GIVE_UP: Duration = Duration::from_secs(2);
+/// A leg whose feedback showed more than this loss (per mille) in the
+/// last [`CLIMB_LOSS_MEMORY`] does not climb. On the LTE trace a leg
+/// climbed to 720p right after a probe while it lost 52-80 % of its
+/// packets, and each time the top layer's keyframe was lost with them.
+pub(crate) const CLIMB_MAX_LOSS_PERMILLE: u16 = 100;
+/// See [`CLIMB_MAX_LOSS_PERMILLE`].
+pub(crate) const CLIMB_LOSS_MEMORY: Duration = Duration::from_secs(1);
 /// A fall of the estimate by more than this share acts at once.
 const SUDDEN_FALL: f64 = 0.3;
 /// The share of the (capped) estimate a layer may use.
@@ -213,6 +224,12 @@ pub(crate) struct LayerSwitch {
     last_switch: Option<Instant>,
     /// The current probe.
     probe: Option<Probe>,
+    /// When the last probe burst ended (or will): no climb's hold starts
+    /// before.
+    probe_end: Option<Instant>,
+    /// When the leg's feedback last showed more loss than
+    /// [`CLIMB_MAX_LOSS_PERMILLE`].
+    lossy_at: Option<Instant>,
     /// Probes in a row the link did not carry (the backoff), and the best
     /// layer and last switch they were for (a change starts afresh).
     probe_failures: u32,
@@ -256,6 +273,8 @@ impl LayerSwitch {
             last_down: None,
             last_switch: None,
             probe: None,
+            probe_end: None,
+            lossy_at: None,
             probe_failures: 0,
             probe_for: None,
         }
@@ -311,6 +330,12 @@ impl LayerSwitch {
     /// Re-decides the target from `layers` at `now`; returns the layer to
     /// ask a keyframe of, when one is due.
     pub(crate) fn tick(&mut self, layers: &Layers, now: Instant) -> Option<VideoLayer> {
+        if self
+            .estimate
+            .is_some_and(|e| e.lost_permille > CLIMB_MAX_LOSS_PERMILLE)
+        {
+            self.lossy_at = Some(now);
+        }
         let wanted = self.decide(layers, now);
         self.fell = false;
         if wanted != self.target {
@@ -424,6 +449,7 @@ impl LayerSwitch {
         if floor.is_none() || !bursting {
             return None;
         }
+        self.probe_end = Some(probe.started + PROBE_LENGTH);
         let total = probe.acked as f64 * PROBE_GROWTH;
         Some((total - layers.rate(current) as f64).max(0.0) as u64)
     }
@@ -486,7 +512,17 @@ impl LayerSwitch {
             return Some(current);
         }
         // A higher layer is affordable.
+        let lossy = self
+            .lossy_at
+            .is_some_and(|t| now.saturating_duration_since(t) < CLIMB_LOSS_MEMORY);
+        if lossy {
+            // Not on a link that loses this much now (a pending climb is
+            // called off); the hold starts once it stops.
+            self.up_since = None;
+            return Some(current);
+        }
         let since = *self.up_since.get_or_insert(now);
+        let since = self.probe_end.map_or(since, |end| since.max(end));
         let quiet = self
             .last_down
             .is_none_or(|t| now.saturating_duration_since(t) >= UP_QUIET_AFTER_DOWN);
@@ -537,9 +573,9 @@ impl LayerSwitch {
     /// `temporal.rs`): the believed estimate less the leg's audio
     /// ([`AUDIO_BPS`]) over the layer's rate, and whether a down-switch
     /// waits for its keyframe. While the leg's packets queue
-    /// [`FULL_QUEUE_MS`] or longer its link carries what it acknowledged
-    /// and no more, whatever GCC says. `None` without an estimate or a
-    /// forwarded layer.
+    /// [`FULL_QUEUE_MS`] or longer on the lowest live layer (nothing to
+    /// step down to) its link carries what it acknowledged and no more,
+    /// whatever GCC says. `None` without an estimate or a forwarded layer.
     pub(crate) fn fit(&self, layers: &Layers) -> Option<(f64, bool)> {
         let (current, estimate) = (self.current?, self.estimate?);
         // What the leg acknowledged counts too: GCC cuts its estimate for
@@ -550,7 +586,8 @@ impl LayerSwitch {
         // climbed from 2.7 to 4.7 Mbit/s while the queue grew from 50 to
         // 500 ms, and fell only when the 1 s drop-tail queue overflowed,
         // 12 s after the start (a probe's burst had overflowed it sooner).
-        let believed = if estimate.queue_delay_ms >= FULL_QUEUE_MS {
+        let lowest = VideoLayer::ALL.into_iter().find(|l| layers.live(*l));
+        let believed = if estimate.queue_delay_ms >= FULL_QUEUE_MS && lowest == Some(current) {
             estimate.acked_bps as f64
         } else {
             self.believed_bps(layers, estimate)
@@ -1026,15 +1063,63 @@ mod tests {
         s.on_estimate(full(FULL_QUEUE_MS));
         let (ratio, _) = s.fit(&ALL_LIVE).expect("a fit");
         assert!((ratio - 110.0 / 150.0).abs() < 1e-9, "{ratio}");
-        // A leg that carries its layer and its audio fits however long
-        // its packets queue.
-        let mut s = started_on(High, 2000, t0);
+        // A higher layer steps down instead (by GCC's estimate, 1.5 x
+        // its rate believed).
+        let mut s = started_on(Medium, 2000, t0);
         s.on_estimate(Estimate {
-            acked_bps: 1_700_000,
+            acked_bps: 300_000,
             ..full(400)
         });
-        let (ratio, _) = s.fit(&ALL_LIVE).expect("a fit");
-        assert!(ratio > 1.0, "{ratio}");
+        assert_eq!(s.fit(&ALL_LIVE), Some(((750.0 - 50.0) / 500.0, false)));
+    }
+
+    #[test]
+    fn a_lossy_leg_does_not_climb_until_its_loss_has_stayed_low_for_a_second() {
+        let t0 = Instant::now();
+        let lossy = Estimate {
+            lost_permille: CLIMB_MAX_LOSS_PERMILLE + 1,
+            ..estimate(3000)
+        };
+        // 3 Mbit/s acknowledged would lift it after 500 ms; losing 10.1 %
+        // it stays, and the hold starts 1 s after the last lossy feedback.
+        let mut s = started_on(Low, 3000, t0);
+        s.on_estimate(lossy);
+        for n in 0..=10 {
+            assert_eq!(s.tick(&ALL_LIVE, ms(t0, n * 100)), None, "{n}");
+        }
+        s.on_estimate(estimate(3000));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 1999)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 2000)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 2499)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 2500)), Some(High));
+        // 10 % exactly does not hold a leg.
+        let mut s = started_on(Low, 3000, t0);
+        s.on_estimate(Estimate {
+            lost_permille: CLIMB_MAX_LOSS_PERMILLE,
+            ..estimate(3000)
+        });
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 500)), Some(High));
+        // Loss while the climb waits for its keyframe: called off.
+        assert_eq!(s.on_packet(Low, false, ms(t0, 510)), Route::Forward);
+        s.on_estimate(lossy);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 600)), None);
+        assert_eq!(s.target(), Some(Low));
+        assert_eq!(s.on_packet(High, true, ms(t0, 610)), Route::Drop);
+    }
+
+    #[test]
+    fn a_climb_holds_from_the_end_of_the_last_probe_burst() {
+        let t0 = Instant::now();
+        // Held on Low at 300 kbit/s: it probes from t0 to 400 ms.
+        let mut s = started_on(Low, 300, t0);
+        assert!(s.probe_bps(&ALL_LIVE, t0).is_some());
+        // The probe's feedback shows 3 Mbit/s carried at 100 ms: the hold
+        // counts from the burst's end, not from then.
+        s.on_estimate(estimate(3000));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 100)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 600)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 899)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 900)), Some(High));
     }
 
     #[test]
