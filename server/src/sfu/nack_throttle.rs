@@ -270,16 +270,20 @@ mod tests {
         assert!(b.allow(1, 10, at(2200)));
     }
 
-    #[test]
-    fn a_link_losing_at_random_gets_more_resends() {
-        let t0 = Instant::now();
-        let at = |ms| t0 + Duration::from_millis(ms);
-        let estimate = |queue_delay_ms| Estimate {
+    /// A leg's estimate at 20 % loss with `queue_delay_ms` of queue.
+    fn estimate(queue_delay_ms: u32) -> Estimate {
+        Estimate {
             target_bps: 500_000,
             acked_bps: 400_000,
             lost_permille: 200,
             queue_delay_ms,
-        };
+        }
+    }
+
+    #[test]
+    fn a_link_losing_at_random_gets_more_resends() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
         let (tx, rx) = watch::channel(Some(estimate(5)));
         let mut b = NackBudget::new(rx);
         let allowed =
@@ -294,12 +298,6 @@ mod tests {
     fn on_a_link_losing_at_random_a_first_resend_goes_twice() {
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
-        let estimate = |queue_delay_ms| Estimate {
-            target_bps: 500_000,
-            acked_bps: 400_000,
-            lost_permille: 200,
-            queue_delay_ms,
-        };
         let (tx, rx) = watch::channel(Some(estimate(5)));
         let mut b = NackBudget::new(rx);
         // The profile's responder passes a first ask on with the number
