@@ -23,7 +23,8 @@
 // concealment, the publisher's layers and estimate, frames presented and
 // stamps read) go to stderr as one `network-bench repair <key>: {...}` line.
 // Environment: CONFER_BIN (for `confer token mint`), CONFER_HTTP_URL,
-// CONFER_APP_ID, CONFER_SECRET.
+// CONFER_APP_ID, CONFER_SECRET; BENCH_PAGE_MINRATE=<kbit/s> sets the
+// publisher's estimate floor (the page's `?minrate=`).
 
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -101,6 +102,8 @@ const server = Object.assign(Object.create(Server.prototype), {
   secret: process.env.CONFER_SECRET,
   httpUrl: process.env.CONFER_HTTP_URL,
 });
+/** `BENCH_PAGE_MINRATE=<kbit/s>`: the publisher's estimate floor (the page's `?minrate=`). */
+const minRate = process.env.BENCH_PAGE_MINRATE ? { minrate: process.env.BENCH_PAGE_MINRATE } : {};
 const pages = new Map();
 let browser = null;
 
@@ -117,7 +120,7 @@ const handlers = {
     return {};
   },
   async publish({ key, room, user, stream }) {
-    const page = await openPageAs({ browser: await context(), server }, room, user, { source: "test", stream, pattern: "1280x720" });
+    const page = await openPageAs({ browser: await context(), server }, room, user, { source: "test", stream, pattern: "1280x720", ...minRate });
     pages.set(key, page);
     await pageLogin(page);
     await pagePublish(page);

@@ -3,7 +3,8 @@
 // streams, play them, watch stats and the SDK event log. Each played tile
 // asks for the simulcast layer its size is worth (layer-caps.ts, shared with
 // the app), or the one picked in its Layer menu (`?layer=low` picks it for
-// every tile). "Share screen" publishes a screen on the aux channel
+// every tile; `?minrate=0` publishes without the estimate's 300 kbit/s
+// floor). "Share screen" publishes a screen on the aux channel
 // (share.ts); shared screens, the page's or anyone's, are shown big.
 
 import { codeName, explain } from "./errors.js";
@@ -15,7 +16,7 @@ import { LayerCaps, type TileSize } from "./layer-caps.js";
 import type { MediaPath, Quality } from "./stats.js";
 import { TestPattern, Tone } from "./testsource.js";
 import { isScreenStream, screenStreamId, ScreenShare } from "./share.js";
-import type { ScreenHint } from "./media.js";
+import { publishMinRate, type ScreenHint } from "./media.js";
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -770,6 +771,7 @@ async function init(): Promise<void> {
   set(ui.shareHint, "share_hint");
   if (params.has("notify")) ui.notify.checked = params.get("notify") !== "0";
   if (params.has("autoplay")) ui.autoplay.checked = params.get("autoplay") !== "0";
+  if (params.has("minrate")) publishMinRate(Number(params.get("minrate")) || 0);
   if (!ui.userId.value) ui.userId.value = `web-${Math.random().toString(36).slice(2, 7)}`;
 
   ui.form.onsubmit = (e) => {
