@@ -107,6 +107,13 @@ const HELD_BELOW: f64 = 1.25;
 const PROBE_MAX_LOSS_PERMILLE: u16 = 20;
 /// A link queueing more than this is not probed, and is congested.
 const PROBE_MAX_QUEUE: Duration = Duration::from_millis(30);
+/// A probe ends once the queue stood over [`PROBE_MAX_QUEUE`] this long
+/// (or at once on loss). A resumed layer's keyframe starts together with
+/// the probe after the one that showed its rate, and a keyframe queues for
+/// a moment on its own: in both capacity-step runs that logged it, that
+/// probe ended ~120 ms in on a 5 Mbit/s link, failed, and 720p waited 2 s
+/// for the next (the keyframe's queue is the likely cause).
+const PROBE_QUEUE_GRACE: Duration = Duration::from_millis(150);
 /// Outside a probe the target climbs to at most this many times the
 /// received rate...
 pub(crate) const GROWTH_CAP: f64 = 1.5;
@@ -198,11 +205,13 @@ enum Phase {
     /// Held down: the next probe may start at `next`; `before` is the
     /// last probe's, until its verdict is read.
     Waiting { next: Instant, before: Option<Sent> },
-    /// Sending `extra` bits/s of filler since `started`.
+    /// Sending `extra` bits/s of filler since `started`; the queue has
+    /// stood over [`PROBE_MAX_QUEUE`] since `queued`.
     Probing {
         started: Instant,
         before: f64,
         extra: u64,
+        queued: Option<Instant>,
     },
 }
 
@@ -263,9 +272,23 @@ impl Prober {
                 started,
                 before,
                 extra,
+                mut queued,
             } => {
-                let clean = link.clean();
+                let lossless = link.lost_permille <= PROBE_MAX_LOSS_PERMILLE;
+                let queued = if link.queue_delay > PROBE_MAX_QUEUE {
+                    Some(*queued.get_or_insert(now))
+                } else {
+                    None
+                };
+                let clean = lossless
+                    && queued.is_none_or(|t| now.saturating_duration_since(t) < PROBE_QUEUE_GRACE);
                 if clean && now.saturating_duration_since(started) < PROBE_LENGTH {
+                    self.phase = Phase::Probing {
+                        started,
+                        before,
+                        extra,
+                        queued,
+                    };
                     return extra;
                 }
                 // A clean probe whose raise already shows needs no more
@@ -342,6 +365,7 @@ impl Prober {
                         started: now,
                         before: level,
                         extra: extra as u64,
+                        queued: None,
                     }
                 }
             }
@@ -599,10 +623,11 @@ mod tests {
             acked_bps: 1_000_000.0,
             ..low
         };
-        assert_eq!(p.update(ms(t0, 1800), &queueing), 0);
-        assert_eq!(p.update(ms(t0, 2099), &queueing), 0);
+        assert_eq!(p.update(ms(t0, 1800), &queueing), 1_500_000);
+        assert_eq!(p.update(ms(t0, 1950), &queueing), 0);
+        assert_eq!(p.update(ms(t0, 2249), &queueing), 0);
         assert_eq!(p.take_proven(), None);
-        assert_eq!(p.update(ms(t0, 2100), &queueing), 0);
+        assert_eq!(p.update(ms(t0, 2250), &queueing), 0);
         assert_eq!(p.take_proven(), Some(1_000_000.0));
         assert!(!p.busy());
         // One that ended losing shows nothing; nor is any probe above 1.5x
@@ -637,8 +662,14 @@ mod tests {
             queue_delay: Duration::from_millis(40),
             ..low
         };
-        assert_eq!(p.update(ms(t0, 1100), &queueing), 0);
-        assert_eq!(p.update(ms(t0, 1150), &low), 0, "it ended");
+        // A keyframe's queue for a moment...
+        assert_eq!(p.update(ms(t0, 1100), &queueing), 300_000);
+        assert_eq!(p.update(ms(t0, 1200), &low), 300_000);
+        // ... but not one that stands.
+        assert_eq!(p.update(ms(t0, 1300), &queueing), 300_000);
+        assert_eq!(p.update(ms(t0, 1449), &queueing), 300_000);
+        assert_eq!(p.update(ms(t0, 1450), &queueing), 0);
+        assert_eq!(p.update(ms(t0, 1500), &low), 0, "it ended");
         // A lossy link waits until it is clean.
         let lossy = LinkView {
             lost_permille: 50,
