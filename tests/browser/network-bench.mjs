@@ -104,6 +104,8 @@ const server = Object.assign(Object.create(Server.prototype), {
 });
 /** `BENCH_PAGE_MINRATE=<kbit/s>`: the publisher's estimate floor (the page's `?minrate=`). */
 const minRate = process.env.BENCH_PAGE_MINRATE ? { minrate: process.env.BENCH_PAGE_MINRATE } : {};
+/** `BENCH_PAGE_REPAIR_MS=<ms>`: the players' playout target while they repair (the page's `?repair_ms=`). */
+const repairMs = process.env.BENCH_PAGE_REPAIR_MS ? { repair_ms: process.env.BENCH_PAGE_REPAIR_MS } : {};
 const pages = new Map();
 let browser = null;
 
@@ -129,7 +131,7 @@ const handlers = {
   async play({ key, room, user, stream }) {
     // Uncapped like the native players: the page's small tile would ask
     // for the low simulcast layer by its size.
-    const page = await openPageAs({ browser: await context(), server }, room, user, { autoplay: "1", layer: "high" });
+    const page = await openPageAs({ browser: await context(), server }, room, user, { autoplay: "1", layer: "high", ...repairMs });
     pages.set(key, page);
     await pageLogin(page);
     await until(

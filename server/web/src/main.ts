@@ -16,7 +16,7 @@ import { LayerCaps, type TileSize } from "./layer-caps.js";
 import type { MediaPath, Quality } from "./stats.js";
 import { TestPattern, Tone } from "./testsource.js";
 import { isScreenStream, screenStreamId, ScreenShare } from "./share.js";
-import { publishMinRate, type ScreenHint } from "./media.js";
+import { publishMinRate, repairPlayoutTarget, type ScreenHint } from "./media.js";
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -772,6 +772,7 @@ async function init(): Promise<void> {
   if (params.has("notify")) ui.notify.checked = params.get("notify") !== "0";
   if (params.has("autoplay")) ui.autoplay.checked = params.get("autoplay") !== "0";
   if (params.has("minrate")) publishMinRate(Number(params.get("minrate")) || 0);
+  if (params.has("repair_ms")) repairPlayoutTarget(Number(params.get("repair_ms")) || 0);
   if (!ui.userId.value) ui.userId.value = `web-${Math.random().toString(36).slice(2, 7)}`;
 
   ui.form.onsubmit = (e) => {

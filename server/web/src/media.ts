@@ -146,6 +146,23 @@ export function withMinBitrate(sdp: string, kbps: number): string {
     .join("\r\n");
 }
 
+/**
+ * A playing leg's video playout target while its player asks for resends,
+ * ms (`jitterBufferTarget`); 0: Chromium's own. libwebrtc keeps frames a
+ * resend delayed out of its jitter estimate, so at 20 % loss every repaired
+ * frame stalls the complete ones behind it: they then leave together and
+ * the compositor shows only the last (967 decoded, 325 presented).
+ */
+let repairTargetMs = 300;
+
+/** Sets the playout target of playing legs while they repair (ms, 0: none); the page's `?repair_ms=`. */
+export function repairPlayoutTarget(ms: number): void {
+  repairTargetMs = ms;
+}
+
+/** How long a playing leg keeps its repair target after its last NACK. */
+const REPAIR_HOLD_MS = 10_000;
+
 function capabilities(kind: "audio" | "video", direction: "send" | "receive"): RTCRtpCodec[] {
   const caps =
     direction === "send" ? RTCRtpSender.getCapabilities(kind) : RTCRtpReceiver.getCapabilities(kind);
@@ -180,6 +197,12 @@ export class Leg {
   readonly senders: { audio?: RTCRtpSender; video?: RTCRtpSender } = {};
   /** The simulcast layers to send (dynacast); null: all. */
   private activeLayers: VideoLayer[] | null = null;
+  /** A playing leg's check of its NACKs (repair playout target). */
+  private repairTimer: ReturnType<typeof setInterval> | null = null;
+  /** The video NACKs the player had sent at the last check. */
+  private nacks = 0;
+  /** When the player last sent one more (performance.now()). */
+  private lastNackAt = -Infinity;
 
   constructor(
     readonly role: MediaRole,
@@ -204,6 +227,30 @@ export class Leg {
     this.pc.ontrack = (e) => {
       if (!this.closed) this.events.track(e.track);
     };
+    if (role === "play" && repairTargetMs > 0) {
+      this.repairTimer = setInterval(() => void this.holdForRepair(), 1000);
+    }
+  }
+
+  /**
+   * A playing leg: while its player asked for resends in the last
+   * REPAIR_HOLD_MS, its video plays repairTargetMs late; Chromium's
+   * own target after that.
+   */
+  private async holdForRepair(): Promise<void> {
+    let nacks = 0;
+    (await this.pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") nacks += s.nackCount ?? 0;
+    });
+    if (nacks > this.nacks) this.lastNackAt = performance.now();
+    this.nacks = nacks;
+    const target = performance.now() - this.lastNackAt < REPAIR_HOLD_MS ? repairTargetMs : null;
+    for (const r of this.pc.getReceivers()) {
+      const receiver = r as RTCRtpReceiver & { jitterBufferTarget?: number | null };
+      if (r.track.kind === "video" && "jitterBufferTarget" in receiver && receiver.jitterBufferTarget !== target) {
+        receiver.jitterBufferTarget = target;
+      }
+    }
   }
 
   /** Adds the tracks to send (null = that kind is not sent yet) and makes the offer. */
@@ -317,6 +364,7 @@ export class Leg {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.repairTimer) clearInterval(this.repairTimer);
     this.pc.onicecandidate = null;
     this.pc.onconnectionstatechange = null;
     this.pc.ontrack = null;
