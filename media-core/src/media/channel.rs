@@ -412,11 +412,7 @@ fn video_loop(
         };
         let link = &shared.link;
         let estimate = link.target_kbps.load(Ordering::Relaxed);
-        let now = Instant::now();
-        if transport.take_probe_proof() {
-            plan.proven(now);
-        }
-        let targets = plan.update(now, estimate, link);
+        let targets = plan.update(Instant::now(), estimate, link);
         let pacing_kbps: u32 = targets
             .iter()
             .filter_map(|(_, t)| t.as_ref())
@@ -550,13 +546,6 @@ impl Plan {
         match self {
             Plan::Single(a) => a.source() == source && layers.len() <= 1,
             Plan::Layers(l, a) => a.source() == source && l == layers,
-        }
-    }
-
-    /// A probe showed at `now` that the link carries the estimate.
-    fn proven(&mut self, now: Instant) {
-        if let Plan::Layers(_, a) = self {
-            a.proven(now);
         }
     }
 

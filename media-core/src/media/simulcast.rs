@@ -32,10 +32,7 @@
 //! [`RESUME_MARGIN`] x that for [`RESUME_FAST`] (capacity that came back:
 //! the 3 s wait alone was most of the 5 s issue 15 allows to be back at
 //! 720p; the band between 0.75x and 1.2x keeps an estimate swinging
-//! around a threshold from flapping the layer), or at once within
-//! [`PROVEN_FOR`] of a probe that showed the link carries the estimate
-//! ([`Allocation::proven`]: no margin or wait is needed for a rate the
-//! link has shown, and each wait was on the path back to 720p). A paused layer is not
+//! around a threshold from flapping the layer). A paused layer is not
 //! encoded and sends nothing; a resumed one starts with a keyframe.
 //!
 //! **Per channel.** [`publish_layers`] decides what a channel publishes:
@@ -66,9 +63,6 @@ pub(crate) const PAUSE_BELOW: f64 = 0.75;
 pub(crate) const RESUME_MARGIN: f64 = 1.2;
 /// See [`RESUME_MARGIN`].
 const RESUME_FAST: Duration = Duration::from_millis(500);
-/// A paused layer that fits resumes at once this long after a probe
-/// showed the link carries the estimate.
-const PROVEN_FOR: Duration = Duration::from_secs(1);
 
 /// The layers a channel publishes for its `video` source configured at
 /// `width` x `height`, lowest first: [`layers_for`] when the engine's
@@ -123,8 +117,6 @@ pub(crate) struct Allocation {
     since: Vec<Option<Instant>>,
     /// The lowest layer's own ladder (bitrate, then frame rate).
     lowest: Adaptation,
-    /// When a probe last showed the link carries the estimate.
-    proven_at: Option<Instant>,
 }
 
 impl Allocation {
@@ -161,14 +153,7 @@ impl Allocation {
             since: vec![None; plans.len()],
             plans,
             lowest,
-            proven_at: None,
         }
-    }
-
-    /// A probe showed at `now` that the link carries the estimate: a
-    /// paused layer it holds resumes at once for [`PROVEN_FOR`].
-    pub(crate) fn proven(&mut self, now: Instant) {
-        self.proven_at = Some(now);
     }
 
     /// The captured size this allocation was made for.
@@ -200,9 +185,6 @@ impl Allocation {
         let low = self.lowest.update(now, estimate_kbps);
         let mut out = vec![(self.plans[0].layer, Some(low))];
         let mut left = f64::from(estimate_kbps) - f64::from(low.bitrate_kbps);
-        let proven = self
-            .proven_at
-            .is_some_and(|at| now.saturating_duration_since(at) < PROVEN_FOR);
         for i in 1..self.plans.len() {
             let plan = self.plans[i];
             let fits = match self.fits[i] {
@@ -214,9 +196,7 @@ impl Allocation {
                 }
                 Some(false) => {
                     let flip = left >= plan.nominal_kbps;
-                    let wait = if proven {
-                        Duration::ZERO
-                    } else if left >= RESUME_MARGIN * plan.nominal_kbps {
+                    let wait = if left >= RESUME_MARGIN * plan.nominal_kbps {
                         RESUME_FAST
                     } else {
                         STEP_UP_AFTER
@@ -431,28 +411,6 @@ mod tests {
             assert_eq!(s.len(), 2, "swing {i}: {s:?}");
             now += TICK;
         }
-    }
-
-    #[test]
-    fn a_paused_layer_resumes_at_once_after_a_probe_showed_the_estimate() {
-        use VideoLayer::*;
-        let (mut a, mut now) = p720();
-        feed(&mut a, &mut now, 400, Duration::from_secs(2));
-        // 700 holds 360p (163 + 495) without the margin: 3 s...
-        let s = feed(&mut a, &mut now, 700, Duration::from_secs(1));
-        assert_eq!(s.len(), 1, "{s:?}");
-        // ... unless a probe showed the link carries it: at once.
-        a.proven(now);
-        let s = feed(&mut a, &mut now, 700, Duration::ZERO);
-        assert_eq!(s.last().map(|x| x.0), Some(Medium));
-        // Room for 720p too (658 + 1500), but the proof is over a second
-        // old: its margin's half second.
-        now += PROVEN_FOR;
-        let s = feed(&mut a, &mut now, 2200, Duration::from_millis(400));
-        assert_eq!(s.len(), 2, "{s:?}");
-        a.proven(now);
-        let s = feed(&mut a, &mut now, 2200, Duration::ZERO);
-        assert_eq!(s.last().map(|x| (x.0, x.4)), Some((High, 1500)));
     }
 
     #[test]

@@ -244,12 +244,6 @@ impl PublishTransport {
         self.rate.set_wanted(bps);
     }
 
-    /// Whether a probe has shown the link carries the estimate since the
-    /// last call (a paused layer that fits it may resume at once).
-    pub(crate) fn take_probe_proof(&self) -> bool {
-        self.rate.take_proven_bps().is_some()
-    }
-
     /// Sends one Opus packet lasting `duration` (an empty one sends nothing
     /// and moves the RTP timestamp on: a DTX frame).
     pub async fn write_audio(&self, data: Bytes, duration: Duration) -> Result<(), TransportError> {
