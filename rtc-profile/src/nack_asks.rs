@@ -14,9 +14,9 @@
 //!
 //! So a stream is expected to go on: the next frame's packet is due a
 //! frame interval (the least timestamp step lately) after the highest
-//! packet arrived; once it is [`OVERDUE`] late, the next sequence number
+//! packet arrived; once it is `OVERDUE` (20 ms) late, the next sequence number
 //! is asked for (and one more per further frame interval, at most
-//! [`MAX_AHEAD`]), for at most [`GUESS_FOR`] after the last arrival. Due
+//! `MAX_AHEAD`, 3), for at most `GUESS_FOR` (500 ms) after the last arrival. Due
 //! from the last arrival, not from the least transit delay, so a queue
 //! that grows (packets later and later, still a frame interval apart)
 //! asks for nothing that is only late. A sender that has not sent it yet
