@@ -21,7 +21,7 @@
 //!   `bursty10`: 10% loss in bursts of 5 packets on average, same delay.
 //!   Received fps, freezes per minute (W3C: a gap > max(3 x mean, mean +
 //!   150 ms)), glass-to-glass p50/p95 (barcode capture time to
-//!   presentation) and audio concealed %.
+//!   presentation), received height and audio concealed %.
 //! - `capacity`: 5 Mbps, then 500 kbps for half the window (30 s at 60),
 //!   then 5 Mbps for a whole window: the received bitrate (the player's
 //!   downlink at the relay) and height before, during, and the seconds
@@ -235,6 +235,7 @@ async fn quality(bench: &mut Bench, name: &str, spec: &str) {
         println!("{prefix}_freezes_per_min {:.1}", w.freezes_per_minute);
         println!("{prefix}_g2g_p50_ms {}", ms(w.g2g_p50_ms));
         println!("{prefix}_g2g_p95_ms {}", ms(w.g2g_p95_ms));
+        println!("{prefix}_height {}", w.height);
         match seen.audio.concealed_percent(from, to) {
             Some(pct) => println!("{prefix}_audio_concealed_pct {pct:.1}"),
             None => println!("{prefix}_audio_concealed_pct n/a"),

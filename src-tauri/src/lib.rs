@@ -124,9 +124,10 @@ pub fn run() {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default `info`.
+/// Logs to stderr; `RUST_LOG` overrides the default `info`, with the
+/// WebRTC libraries' own logs at errors only (they warn once per
+/// duplicated packet, which every doubled resend makes on a lossy link).
 fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = media_core::log_filter("info");
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
