@@ -163,6 +163,27 @@ export function repairPlayoutTarget(ms: number): void {
 /** How long a playing leg keeps its repair target after its last NACK. */
 const REPAIR_HOLD_MS = 10_000;
 
+/**
+ * A playing leg's video playout target from its player's NACK count:
+ * `targetMs` from a check that saw the count rise until REPAIR_HOLD_MS
+ * after the last such check, else null (Chromium's own target).
+ */
+export class RepairHold {
+  /** The count at the last check. */
+  private nacks = 0;
+  /** When the count last rose (ms, any clock). */
+  private lastRiseAt = -Infinity;
+
+  constructor(private readonly targetMs: number) {}
+
+  /** The target after a check at `nowMs` that read `nacks` NACKs sent in all. */
+  update(nacks: number, nowMs: number): number | null {
+    if (nacks > this.nacks) this.lastRiseAt = nowMs;
+    this.nacks = nacks;
+    return this.targetMs > 0 && nowMs - this.lastRiseAt < REPAIR_HOLD_MS ? this.targetMs : null;
+  }
+}
+
 function capabilities(kind: "audio" | "video", direction: "send" | "receive"): RTCRtpCodec[] {
   const caps =
     direction === "send" ? RTCRtpSender.getCapabilities(kind) : RTCRtpReceiver.getCapabilities(kind);
@@ -199,10 +220,8 @@ export class Leg {
   private activeLayers: VideoLayer[] | null = null;
   /** A playing leg's check of its NACKs (repair playout target). */
   private repairTimer: ReturnType<typeof setInterval> | null = null;
-  /** The video NACKs the player had sent at the last check. */
-  private nacks = 0;
-  /** When the player last sent one more (performance.now()). */
-  private lastNackAt = -Infinity;
+  /** A playing leg's repair playout target. */
+  private readonly repairHold = new RepairHold(repairTargetMs);
 
   constructor(
     readonly role: MediaRole,
@@ -242,9 +261,7 @@ export class Leg {
     (await this.pc.getStats()).forEach((s) => {
       if (s.type === "inbound-rtp" && s.kind === "video") nacks += s.nackCount ?? 0;
     });
-    if (nacks > this.nacks) this.lastNackAt = performance.now();
-    this.nacks = nacks;
-    const target = performance.now() - this.lastNackAt < REPAIR_HOLD_MS ? repairTargetMs : null;
+    const target = this.repairHold.update(nacks, performance.now());
     for (const r of this.pc.getReceivers()) {
       const receiver = r as RTCRtpReceiver & { jitterBufferTarget?: number | null };
       if (r.track.kind === "video" && "jitterBufferTarget" in receiver && receiver.jitterBufferTarget !== target) {
