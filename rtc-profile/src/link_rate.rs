@@ -340,24 +340,30 @@ pub fn synthetic_reports(
     arrival_ms: u64,
     lost: impl Fn(u64) -> bool,
 ) -> Vec<PacketReport> {
-    use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
     (0..count)
         .map(|i| {
-            let gone = lost(i);
-            PacketReport {
-                ssrc: 1,
-                id: i,
-                rtp_sequence_number: i as u16,
-                is_twcc: true,
-                twcc_sequence_number: i as u16,
-                size: 1000,
-                arrived: !gone,
-                departure: t0 + Duration::from_millis(send_ms * i),
-                arrival: (!gone).then(|| Duration::from_millis(5 + arrival_ms * i)),
-                ecn: Ecn::default(),
-            }
+            let arrival = (!lost(i)).then(|| Duration::from_millis(5 + arrival_ms * i));
+            packet_report(i, t0 + Duration::from_millis(send_ms * i), arrival)
         })
         .collect()
+}
+
+/// Packet `i` of a synthetic stream (1000 bytes, SSRC 1, sequence numbers
+/// `i`), sent at `departure`, arriving at `arrival` (`None`: lost).
+fn packet_report(i: u64, departure: Instant, arrival: Option<Duration>) -> PacketReport {
+    use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
+    PacketReport {
+        ssrc: 1,
+        id: i,
+        rtp_sequence_number: i as u16,
+        is_twcc: true,
+        twcc_sequence_number: i as u16,
+        size: 1000,
+        arrived: arrival.is_some(),
+        departure,
+        arrival,
+        ecn: Ecn::default(),
+    }
 }
 
 #[cfg(test)]
@@ -436,25 +442,13 @@ mod tests {
         ms: u64,
         delay_ms: impl Fn(u64) -> Option<f64>,
     ) -> Vec<Duration> {
-        use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
         (from_ms / 100..(from_ms + ms) / 100)
             .map(|round| {
                 let reports: Vec<PacketReport> = (round * 25..round * 25 + 25)
                     .map(|i| {
-                        let delay = delay_ms(i);
-                        PacketReport {
-                            ssrc: 1,
-                            id: i,
-                            rtp_sequence_number: i as u16,
-                            is_twcc: true,
-                            twcc_sequence_number: i as u16,
-                            size: 1000,
-                            arrived: delay.is_some(),
-                            departure: t0 + Duration::from_millis(4 * i),
-                            arrival: delay
-                                .map(|d| Duration::from_secs_f64((4 * i) as f64 / 1e3 + d / 1e3)),
-                            ecn: Ecn::default(),
-                        }
+                        let arrival = delay_ms(i)
+                            .map(|d| Duration::from_secs_f64((4 * i) as f64 / 1e3 + d / 1e3));
+                        packet_report(i, t0 + Duration::from_millis(4 * i), arrival)
                     })
                     .collect();
                 link.on_reports(t0 + Duration::from_millis(100 * round + 160), &reports);
