@@ -147,15 +147,16 @@ export function withMinBitrate(sdp: string, kbps: number): string {
 }
 
 /**
- * A playing leg's video playout target while its player asks for resends,
- * ms (`jitterBufferTarget`); 0: Chromium's own. libwebrtc keeps frames a
- * resend delayed out of its jitter estimate, so at 20 % loss every repaired
- * frame stalls the complete ones behind it: they then leave together and
- * the compositor shows only the last (967 decoded, 325 presented).
+ * The most a playing leg holds its video back while its player asks for
+ * resends, ms (`jitterBufferTarget`); 0: never, Chromium's own target.
+ * libwebrtc keeps frames a resend delayed out of its jitter estimate, so at
+ * 20 % loss every repaired frame stalls the complete ones behind it: they
+ * then leave together and the compositor shows only the last (967 decoded,
+ * 325 presented).
  */
 let repairTargetMs = 300;
 
-/** Sets the playout target of playing legs while they repair (ms, 0: none); the page's `?repair_ms=`. */
+/** Sets the most a playing leg holds its video while it repairs (ms, 0: never); the page's `?repair_ms=`. */
 export function repairPlayoutTarget(ms: number): void {
   repairTargetMs = ms;
 }
@@ -164,9 +165,26 @@ export function repairPlayoutTarget(ms: number): void {
 const REPAIR_HOLD_MS = 10_000;
 
 /**
- * A playing leg's video playout target from its player's NACK count:
- * `targetMs` from a check that saw the count rise until REPAIR_HOLD_MS
- * after the last such check, else null (Chromium's own target).
+ * The time one NACK round costs beyond the round trip: the gap is seen one
+ * frame interval late at 30 fps, and the resend leaves the sender's queue.
+ */
+const REPAIR_ROUND_SLACK_MS = 50;
+
+/** NACK rounds a repaired frame may take before it plays late: a lost resend gets a second. */
+const REPAIR_ROUNDS = 2;
+
+/** The playout target covering REPAIR_ROUNDS NACK rounds on a path of `rttMs`, at most `capMs`. */
+export function repairTarget(rttMs: number, capMs: number): number {
+  return Math.min(capMs, Math.round(REPAIR_ROUNDS * (rttMs + REPAIR_ROUND_SLACK_MS)));
+}
+
+/**
+ * A playing leg's video playout target from its player's NACK count and
+ * the leg's round trip: from a check that saw the count rise until
+ * REPAIR_HOLD_MS after the last such check, the time REPAIR_ROUNDS resends
+ * take on that round trip (at most `capMs`), else null (Chromium's own
+ * target). Sized from the round trip, a near server costs little delay
+ * (60 ms of RTT holds 220 ms, 100 ms holds 300 ms).
  */
 export class RepairHold {
   /** The count at the last check. */
@@ -174,13 +192,18 @@ export class RepairHold {
   /** When the count last rose (ms, any clock). */
   private lastRiseAt = -Infinity;
 
-  constructor(private readonly targetMs: number) {}
+  constructor(private readonly capMs: number) {}
 
-  /** The target after a check at `nowMs` that read `nacks` NACKs sent in all. */
-  update(nacks: number, nowMs: number): number | null {
+  /**
+   * The target after a check at `nowMs` that read `nacks` NACKs sent in
+   * all and the leg's current round trip `rttMs` (null: not measured yet,
+   * the cap).
+   */
+  update(nacks: number, nowMs: number, rttMs: number | null): number | null {
     if (nacks > this.nacks) this.lastRiseAt = nowMs;
     this.nacks = nacks;
-    return this.targetMs > 0 && nowMs - this.lastRiseAt < REPAIR_HOLD_MS ? this.targetMs : null;
+    if (this.capMs <= 0 || nowMs - this.lastRiseAt >= REPAIR_HOLD_MS) return null;
+    return rttMs === null ? this.capMs : repairTarget(rttMs, this.capMs);
   }
 }
 
@@ -253,15 +276,20 @@ export class Leg {
 
   /**
    * A playing leg: while its player asked for resends in the last
-   * REPAIR_HOLD_MS, its video plays repairTargetMs late; Chromium's
-   * own target after that.
+   * REPAIR_HOLD_MS, its video plays as late as two resend rounds take
+   * (at most repairTargetMs); Chromium's own target after that.
    */
   private async holdForRepair(): Promise<void> {
     let nacks = 0;
+    let rttMs: number | null = null;
     (await this.pc.getStats()).forEach((s) => {
       if (s.type === "inbound-rtp" && s.kind === "video") nacks += s.nackCount ?? 0;
+      // The selected pair is the nominated one that last carried traffic (one per leg: bundled).
+      if (s.type === "candidate-pair" && s.nominated && typeof s.currentRoundTripTime === "number") {
+        rttMs = s.currentRoundTripTime * 1000;
+      }
     });
-    const target = this.repairHold.update(nacks, performance.now());
+    const target = this.repairHold.update(nacks, performance.now(), rttMs);
     for (const r of this.pc.getReceivers()) {
       const receiver = r as RTCRtpReceiver & { jitterBufferTarget?: number | null };
       if (r.track.kind === "video" && "jitterBufferTarget" in receiver && receiver.jitterBufferTarget !== target) {
