@@ -28,6 +28,7 @@
 //! candidates on [`TransportConfig::bind_ip`], no mDNS. `close().await` frees
 //! the connection and every task.
 
+mod dispersion;
 mod jitter;
 mod pacer;
 mod path;

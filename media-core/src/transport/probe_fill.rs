@@ -1,10 +1,11 @@
-//! The publisher's probe on the wire (sans-IO): while
-//! [`super::rate_control`] asks for an extra rate, each frame of the
-//! highest sending layer is followed by H.264 filler data NAL units
+//! The publisher's probe trains on the wire (sans-IO): while
+//! [`super::rate_control`] asks for a train, one frame of the highest
+//! sending layer is followed by H.264 filler data NAL units
 //! ([`rtc_profile::filler`]) in the same picture, the last of them
 //! carrying the frame's marker: decoders skip them, the SFU forwards them
-//! like any packet of the frame, and the transport-wide feedback counts
-//! them, which is all a probe needs.
+//! like any packet of the frame (or drops them), and the transport-wide
+//! feedback times them, which is all a train needs
+//! ([`super::dispersion`]).
 
 use bytes::Bytes;
 use rtc::rtp::header::Header;
@@ -16,8 +17,14 @@ use std::time::{Duration, Instant};
 const FILLER_BYTES: usize = 1000;
 /// At most this many filler packets after one frame.
 const MAX_FILLERS: usize = 24;
-/// The longest gap between frames a probe fills for.
-const MAX_FILL_GAP: Duration = Duration::from_millis(100);
+/// One train fills one frame: none within this of the last filled one.
+const TRAIN_SPACING: Duration = Duration::from_millis(80);
+
+/// The filler rate that puts `packets` filler packets after a 30 fps
+/// frame, bits/s.
+pub(crate) fn train_bps(packets: u64) -> u64 {
+    packets * FILLER_BYTES as u64 * 8 * 30
+}
 
 /// How much filler one layer's frames carry.
 #[derive(Debug)]
@@ -38,19 +45,18 @@ impl Default for ProbeFill {
 
 impl ProbeFill {
     /// How many filler packets follow a frame sent at `now` lasting
-    /// `duration` for a probe of `bps` extra (0: no probe): the bytes of
-    /// the time since the last filled frame (at most [`MAX_FILL_GAP`]).
+    /// `duration` for a train's rate of `bps` (0: none): the frame's time
+    /// of it, unless a frame was filled less than [`TRAIN_SPACING`] ago
+    /// (the same train).
     pub(crate) fn count(&mut self, now: Instant, duration: Duration, bps: u64) -> usize {
-        if bps == 0 {
-            self.last = None;
+        let same_train = self
+            .last
+            .is_some_and(|t| now.saturating_duration_since(t) < TRAIN_SPACING);
+        if bps == 0 || same_train {
             return 0;
         }
-        let gap = self
-            .last
-            .map_or(duration, |t| now.saturating_duration_since(t))
-            .min(MAX_FILL_GAP);
         self.last = Some(now);
-        let bytes = bps as f64 / 8.0 * gap.as_secs_f64();
+        let bytes = bps as f64 / 8.0 * duration.as_secs_f64();
         ((bytes / FILLER_BYTES as f64).round() as usize).min(MAX_FILLERS)
     }
 
@@ -118,25 +124,20 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_fills_the_time_since_the_last_frame() {
+    fn a_train_fills_one_frame() {
         let t0 = Instant::now();
         let frame = Duration::from_millis(33);
+        let ms = |n| t0 + Duration::from_millis(n);
         let mut fill = ProbeFill::default();
         assert_eq!(fill.count(t0, frame, 0), 0);
-        // 800 kbit/s = 100 B/ms: a 33 ms frame carries 3.3 kB.
-        assert_eq!(fill.count(t0, frame, 800_000), 3);
-        assert_eq!(
-            fill.count(t0 + Duration::from_millis(50), frame, 800_000),
-            5
-        );
-        // A long gap counts 100 ms at most; a huge rate 24 packets.
-        assert_eq!(fill.count(t0 + Duration::from_secs(2), frame, 800_000), 10);
-        assert_eq!(
-            fill.count(t0 + Duration::from_secs(3), frame, 80_000_000),
-            MAX_FILLERS
-        );
-        // The probe ended: the next one starts from one frame's time.
-        assert_eq!(fill.count(t0 + Duration::from_secs(4), frame, 0), 0);
-        assert_eq!(fill.count(t0 + Duration::from_secs(5), frame, 800_000), 3);
+        // Two packets after a 30 fps frame, none after the next frame of
+        // the same train.
+        assert_eq!(fill.count(ms(10), frame, train_bps(2)), 2);
+        assert_eq!(fill.count(ms(43), frame, train_bps(2)), 0);
+        assert_eq!(fill.count(ms(76), frame, 0), 0);
+        // The next train; a 15 fps frame carries twice as much; a huge
+        // rate 24 packets.
+        assert_eq!(fill.count(ms(109), frame * 2, train_bps(2)), 4);
+        assert_eq!(fill.count(ms(500), frame, 80_000_000), MAX_FILLERS);
     }
 }

@@ -15,22 +15,30 @@
 //!   not capped: encoders make less than their target (a low layer's
 //!   simple picture), and a cap by what they made ratcheted the estimate
 //!   down to its floor.
-//! - **The probe** ([`Prober`]): while the estimate holds the publisher
-//!   below [`HELD_BELOW`] x what its simulcast ladder wants (a margin a
-//!   paused layer resumes fast with) and the link is clean, it adds
-//!   filler for [`PROBE_LENGTH`], up to [`PROBE_GROWTH`] x the estimate
-//!   ([`PROBE_GROWTH_RAISED`] x after a probe that raised it) over what
-//!   the link received (the encoders make less than their target: a probe
-//!   sized by the estimate alone showed less than GCC already had); a
-//!   link that carries it restarts GCC from the rate it showed
-//!   ([`LinkRate`]), and the next probe follows as soon as its feedback
-//!   is in. A probe that raised nothing doubles the wait before the next
-//!   one, up to [`PROBE_MAX_WAIT`]; a probe ends early when the link loses
-//!   or queues.
+//! - **Trains** ([`Trains`], [`super::dispersion`]): packets that leave
+//!   back to back arrive spaced by the bottleneck, so each such train in
+//!   the feedback (a large frame's packets, or a few filler packets after
+//!   a frame, [`super::probe_fill`]) measures the link's rate, full or
+//!   not; the link's rate is the median of the last three
+//!   ([`Dispersion::rate_bps`]). While the estimate holds the publisher below [`HELD_BELOW`] x
+//!   what its simulcast ladder wants and no frame made a train for
+//!   [`TRAIN_EVERY`], the publisher sends one of [`TRAIN_PACKETS`] filler
+//!   packets (16 ms of a 500 kbit/s link each, where the 400 ms probes at
+//!   1.5x the estimate before them added 100 ms of queue, and backed off
+//!   to 4 s apart: the capacity step of issue 15 waited for them).
+//! - **The link's rate bounds the target**: at most [`CAPACITY_SHARE`] of
+//!   it. GCC climbs on a link its
+//!   encoders do not fill (to 748 kbit/s on a 500 kbit/s one), and a
+//!   paused layer then resumed into the full link.
+//! - **A capacity that came back** ([`JUMP_AT`] x the target or more, on a
+//!   clean link) restarts GCC at once from that share of it (at most
+//!   [`HELD_BELOW`] x what the ladder wants); a train that shows it is
+//!   followed by another at once, which must show it too.
 //! - **The audio budget.** While a queue stands on the link, audio with
 //!   its RED redundancy may take at most [`AUDIO_SHARE`] of the estimate
 //!   (`codec::red_level`); not after it (random loss keeps every copy).
 
+use super::dispersion::Dispersion;
 use rtc::interceptor::{BandwidthEstimator, PacketReport};
 use rtc_profile::link_rate::LinkRate;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,32 +60,27 @@ const DRAIN_SHARE: f64 = 0.85;
 /// At most one drain restart this often (the queue takes a while to
 /// empty, and the feedback to show it).
 const DRAIN_EVERY: Duration = Duration::from_secs(1);
-/// How soon a held-down publisher first probes.
-pub(crate) const PROBE_FIRST: Duration = Duration::from_secs(1);
-/// How long a probe sends.
-pub(crate) const PROBE_LENGTH: Duration = Duration::from_millis(400);
-/// How long after a probe its verdict is read (the feedback's delay).
-pub(crate) const PROBE_FEEDBACK: Duration = Duration::from_millis(300);
-/// The longest wait between probes that raised nothing.
-pub(crate) const PROBE_MAX_WAIT: Duration = Duration::from_secs(4);
-/// A probe sends this many times the estimate (a link at its limit sees
-/// a small excess for a moment, which ends the probe before the queue
-/// overflows)...
-pub(crate) const PROBE_GROWTH: f64 = 1.5;
-/// ... and this many times after a probe that raised it (the link has
-/// room: climb fast).
-pub(crate) const PROBE_GROWTH_RAISED: f64 = 2.0;
-/// The least extra rate a probe sends, bits/s.
-const PROBE_MIN_BPS: f64 = 100_000.0;
-/// A probe raised the estimate when it grew by this factor.
-const PROBE_RAISED: f64 = 1.2;
+/// While held down, a train goes when none did (nor a frame's) for this
+/// long: how late a capacity that came back is seen at most.
+pub(crate) const TRAIN_EVERY: Duration = Duration::from_millis(500);
+/// A train's filler packets (after one frame's).
+pub(crate) const TRAIN_PACKETS: u64 = 2;
+/// How long a train's rate stays on for the video side to fill a frame
+/// with it (a frame at 30 fps and some; `probe_fill` fills one).
+const TRAIN_WINDOW: Duration = Duration::from_millis(50);
+/// The share of the link's rate the target may take (audio, RTCP and a
+/// keyframe's burst take the rest).
+pub(crate) const CAPACITY_SHARE: f64 = 0.85;
+/// The link's rate this many times the target, on a clean link: the
+/// capacity came back.
+pub(crate) const JUMP_AT: f64 = 1.5;
 /// Held down: the target is below this share of what the ladder wants
 /// (above it: a paused layer resumes fast with this margin,
 /// `simulcast::RESUME_MARGIN`).
 const HELD_BELOW: f64 = 1.25;
-/// A link losing more than this (per mille) is not probed.
+/// A link losing more than this (per mille) is not clean.
 const PROBE_MAX_LOSS_PERMILLE: u16 = 20;
-/// A link queueing more than this is not probed, and is congested.
+/// A link queueing more than this is not clean, and is congested.
 const PROBE_MAX_QUEUE: Duration = Duration::from_millis(30);
 /// The share of the estimate audio (with RED) may take on a congested link.
 /// Half (as before) let RED's copies take 200-300 kbit/s of a 500 kbit/s
@@ -93,14 +96,27 @@ const RANDOM_LOSS_PERMILLE: u16 = 200;
 const CONGESTION_HOLD: Duration = Duration::from_secs(5);
 
 /// What the video side and the estimator tell each other: the bitrate the
-/// ladder wants (set by the encoder loop) and the probe's extra rate now
-/// (set by the estimator, sent as filler by the video output).
-#[derive(Debug, Default)]
+/// ladder wants (set by the encoder loop) and the train's filler (armed by
+/// the estimator, sent by the video output after a frame).
+#[derive(Debug)]
 pub(crate) struct RateShared {
     wanted_bps: AtomicU64,
-    probe_bps: AtomicU64,
+    /// The train's rate is on until this many microseconds after `epoch`.
+    train_until_us: AtomicU64,
+    epoch: Instant,
     /// 0: the link is not congested.
     audio_budget_bps: AtomicU64,
+}
+
+impl Default for RateShared {
+    fn default() -> Self {
+        RateShared {
+            wanted_bps: AtomicU64::new(0),
+            train_until_us: AtomicU64::new(0),
+            epoch: Instant::now(),
+            audio_budget_bps: AtomicU64::new(0),
+        }
+    }
 }
 
 impl RateShared {
@@ -110,9 +126,23 @@ impl RateShared {
         self.wanted_bps.store(bps, Ordering::Relaxed);
     }
 
-    /// The extra rate to send as filler now, bits/s (0: none).
+    /// The filler rate for the frame sent now, bits/s (0: none): a train's
+    /// [`TRAIN_PACKETS`] after a 30 fps frame for [`TRAIN_WINDOW`] after
+    /// one was armed (`probe_fill` fills one frame of it).
     pub(crate) fn probe_bps(&self) -> u64 {
-        self.probe_bps.load(Ordering::Relaxed)
+        let now = Instant::now().saturating_duration_since(self.epoch);
+        if (now.as_micros() as u64) < self.train_until_us.load(Ordering::Relaxed) {
+            super::probe_fill::train_bps(TRAIN_PACKETS)
+        } else {
+            0
+        }
+    }
+
+    /// Arms a train at `now`.
+    fn arm_train(&self, now: Instant) {
+        let until = now.saturating_duration_since(self.epoch) + TRAIN_WINDOW;
+        self.train_until_us
+            .store(until.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// While the link is congested: the most audio may take, bits/s.
@@ -121,16 +151,13 @@ impl RateShared {
     }
 }
 
-/// What the prober looks at.
+/// What the train scheduler looks at.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct LinkView {
     /// The estimate, bits/s.
     pub(crate) target_bps: f64,
     /// What the ladder wants, bits/s (0: unknown).
     pub(crate) wanted_bps: f64,
-    /// What the link received of the last half second, bits/s (what is
-    /// sent now: encoders make less than their target).
-    pub(crate) received_bps: f64,
     /// Loss of the last half second, per mille.
     pub(crate) lost_permille: u16,
     /// The standing queue.
@@ -147,130 +174,50 @@ impl LinkView {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Phase {
-    /// Not held down.
-    Free,
-    /// Held down: the next probe may start at `next`; `before` is the
-    /// estimate when the last probe began, until its verdict is read.
-    Waiting { next: Instant, before: Option<f64> },
-    /// Sending `extra` bits/s of filler since `started`.
-    Probing {
-        started: Instant,
-        before: f64,
-        extra: u64,
-    },
+/// When the publisher sends a train (see the module doc).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trains {
+    /// The next train may go then (`None`: not held down).
+    next: Option<Instant>,
 }
 
-/// When the publisher probes, and how much (see the module doc).
-#[derive(Debug, Clone)]
-pub(crate) struct Prober {
-    phase: Phase,
-    /// The wait after a probe that raised nothing.
-    wait: Duration,
-}
-
-impl Default for Prober {
-    fn default() -> Self {
-        Prober {
-            phase: Phase::Free,
-            wait: PROBE_FIRST,
+impl Trains {
+    /// Whether a train goes at `now` on `link`: held down and clean, and
+    /// [`TRAIN_EVERY`] after the last train or measured frame (`sampled`:
+    /// a train was measured now), or at once when `fast` (the last one
+    /// showed a capacity that came back: the next confirms it).
+    pub(crate) fn update(
+        &mut self,
+        now: Instant,
+        link: &LinkView,
+        sampled: bool,
+        fast: bool,
+    ) -> bool {
+        if !link.held() {
+            self.next = None;
+            return false;
         }
-    }
-}
-
-impl Prober {
-    /// Whether a probe is sending.
-    pub(crate) fn probing(&self) -> bool {
-        matches!(self.phase, Phase::Probing { .. })
-    }
-
-    /// Whether a probe is sending or its feedback is not in yet.
-    pub(crate) fn busy(&self) -> bool {
-        matches!(
-            self.phase,
-            Phase::Probing { .. }
-                | Phase::Waiting {
-                    before: Some(_),
-                    ..
-                }
-        )
-    }
-
-    /// The extra rate to send at `now` for `link`, bits/s (0: none).
-    pub(crate) fn update(&mut self, now: Instant, link: &LinkView) -> u64 {
-        self.phase = match self.phase {
-            Phase::Probing {
-                started,
-                before,
-                extra,
-            } => {
-                if link.clean() && now.saturating_duration_since(started) < PROBE_LENGTH {
-                    return extra;
-                }
-                Phase::Waiting {
-                    next: now + PROBE_FEEDBACK,
-                    before: Some(before),
-                }
-            }
-            _ if !link.held() => {
-                self.wait = PROBE_FIRST;
-                Phase::Free
-            }
-            Phase::Free => Phase::Waiting {
-                next: now + PROBE_FIRST,
-                before: None,
-            },
-            Phase::Waiting { next, .. } if now < next => self.phase,
-            Phase::Waiting {
-                before: Some(before),
-                ..
-            } if link.target_bps < PROBE_RAISED * before => {
-                self.wait = (self.wait * 2).min(PROBE_MAX_WAIT);
-                Phase::Waiting {
-                    next: now + self.wait.saturating_sub(PROBE_FEEDBACK),
-                    before: None,
-                }
-            }
-            Phase::Waiting { before, .. } => {
-                // A verdict read here raised the estimate: on at once,
-                // and faster.
-                let growth = if before.is_some() {
-                    self.wait = PROBE_FIRST;
-                    PROBE_GROWTH_RAISED
-                } else {
-                    PROBE_GROWTH
-                };
-                if !link.clean() {
-                    Phase::Waiting {
-                        next: now,
-                        before: None,
-                    }
-                } else {
-                    // Up to `growth` x the estimate, whatever the encoders
-                    // make of it.
-                    let extra = (growth * link.target_bps - link.received_bps).max(PROBE_MIN_BPS);
-                    Phase::Probing {
-                        started: now,
-                        before: link.target_bps,
-                        extra: extra as u64,
-                    }
-                }
-            }
-        };
-        match self.phase {
-            Phase::Probing { extra, .. } => extra,
-            _ => 0,
+        let next = self.next.get_or_insert(now + TRAIN_EVERY);
+        if fast {
+            *next = now;
+        } else if sampled {
+            *next = (*next).max(now + TRAIN_EVERY);
         }
+        if now < *next || !link.clean() {
+            return false;
+        }
+        *next = now + TRAIN_EVERY;
+        true
     }
 }
 
 /// The publisher's bandwidth estimator: [`LinkRate`] (GCC, the
 /// acknowledged rate, probe recovery) with the acknowledged cap, queue
-/// draining and the [`Prober`].
+/// draining, the link's rate from trains and the [`Trains`].
 pub(crate) struct PublisherEstimator {
     link: LinkRate,
-    prober: Prober,
+    dispersion: Dispersion,
+    trains: Trains,
     shared: Arc<RateShared>,
     /// No drain restart before this.
     drain_after: Option<Instant>,
@@ -296,7 +243,8 @@ impl PublisherEstimator {
     ) -> Self {
         PublisherEstimator {
             link: LinkRate::new(initial_bps, min_bps, max_bps),
-            prober: Prober::default(),
+            dispersion: Dispersion::default(),
+            trains: Trains::default(),
             shared,
             drain_after: None,
             congested_until: None,
@@ -307,28 +255,33 @@ impl PublisherEstimator {
         }
     }
 
-    /// GCC's estimate capped by the acknowledged rate.
+    /// GCC's estimate within the link's rate, and capped by the
+    /// acknowledged rate while the link is congested.
     fn capped(&self, now: Instant) -> f64 {
-        let gcc = self.link.target_bitrate();
-        let congested = self.congested_until.is_some_and(|t| now < t);
-        if !congested || self.link.reporting_for(now) < CAP_AFTER || self.prober.busy() {
-            return gcc;
+        let mut target = self.link.target_bitrate();
+        if let Some(rate) = self.dispersion.rate_bps(now) {
+            target = target.min(CAPACITY_SHARE * rate);
         }
-        gcc.min(ACKED_CAP * self.link.acked_bps()).max(self.min_bps)
+        let congested = self.congested_until.is_some_and(|t| now < t);
+        if congested && self.link.reporting_for(now) >= CAP_AFTER {
+            target = target.min(ACKED_CAP * self.link.acked_bps());
+        }
+        target.max(self.min_bps)
     }
 }
 
 impl BandwidthEstimator for PublisherEstimator {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
         self.link.on_reports(now, reports);
+        let shown = self.dispersion.on_reports(now, reports);
         let queue = self.link.queue_delay();
         let drain_due = self.drain_after.is_none_or(|t| now >= t);
         let full = stood(&mut self.over_limit, queue > QUEUE_LIMIT, now);
         let queued = stood(&mut self.over_probe_limit, queue > PROBE_MAX_QUEUE, now);
-        if queued && !self.prober.busy() {
+        if queued {
             self.congested_until = Some(now + CONGESTION_HOLD);
         }
-        if full && drain_due && !self.prober.busy() {
+        if full && drain_due {
             let to = DRAIN_SHARE * self.link.received_bps();
             if to < self.link.target_bitrate() {
                 tracing::debug!(?queue, to, "publisher's link queues: estimate lowered");
@@ -337,19 +290,33 @@ impl BandwidthEstimator for PublisherEstimator {
             self.drain_after = Some(now + DRAIN_EVERY);
         }
         self.target = self.capped(now);
-        let view = LinkView {
+        let mut view = LinkView {
             target_bps: self.target,
             wanted_bps: self.shared.wanted_bps.load(Ordering::Relaxed) as f64,
-            received_bps: self.link.received_bps(),
             lost_permille: self.link.lost_permille(),
             queue_delay: queue,
         };
-        let was_probing = self.prober.probing();
-        let probe = self.prober.update(now, &view);
-        if self.prober.probing() && !was_probing {
-            tracing::debug!(probe, ?view, "publisher probes");
+        let rate = self.dispersion.rate_bps(now);
+        if let Some(rate) = rate.filter(|r| view.clean() && *r >= JUMP_AT * self.target) {
+            let to = (CAPACITY_SHARE * rate).min(HELD_BELOW * view.wanted_bps);
+            if to > self.link.target_bitrate() {
+                tracing::debug!(
+                    rate,
+                    to,
+                    ?view,
+                    "the link's rate came back: estimate raised"
+                );
+                self.link.restart(to);
+                self.congested_until = None;
+                self.target = self.capped(now);
+                view.target_bps = self.target;
+            }
         }
-        self.shared.probe_bps.store(probe, Ordering::Relaxed);
+        let fast = shown.iter().any(|r| *r >= JUMP_AT * self.target);
+        if self.trains.update(now, &view, !shown.is_empty(), fast) {
+            tracing::debug!(?shown, ?rate, ?view, "publisher sends a train");
+            self.shared.arm_train(now);
+        }
         // Only while the queue stands now: a hold after it (like the
         // estimate's cap) took RED's copies on random loss, where a
         // delay spike had marked the link congested (the bench's 50 %
@@ -424,73 +391,105 @@ mod tests {
         LinkView {
             target_bps,
             wanted_bps: 2_000_000.0,
-            received_bps: 300_000.0,
             lost_permille: 0,
             queue_delay: Duration::ZERO,
         }
     }
 
     #[test]
-    fn a_held_down_publisher_probes_and_again_at_once_and_faster_if_carried() {
+    fn a_held_down_publisher_sends_a_train_every_half_second_unless_frames_made_one() {
         let t0 = Instant::now();
-        let mut p = Prober::default();
+        let mut t = Trains::default();
         let low = held(400_000.0);
-        assert_eq!(p.update(t0, &low), 0);
-        assert_eq!(p.update(ms(t0, 999), &low), 0);
-        // Up to 1.5x the estimate: 600 kbit/s, of which the encoders
-        // send 300.
-        assert_eq!(p.update(ms(t0, 1000), &low), 300_000);
-        assert_eq!(p.update(ms(t0, 1399), &low), 300_000);
-        assert_eq!(p.update(ms(t0, 1400), &low), 0);
-        assert!(p.busy());
-        // The link carried it: GCC restarted higher; on at once at 2x.
-        let raised = held(700_000.0);
-        assert_eq!(p.update(ms(t0, 1699), &raised), 0);
-        assert_eq!(p.update(ms(t0, 1700), &raised), 1_100_000);
-        // Nothing raised: the wait doubles (2 s, then 4 s at most).
-        assert_eq!(p.update(ms(t0, 2100), &raised), 0);
-        assert_eq!(p.update(ms(t0, 2400), &raised), 0);
-        assert_eq!(p.update(ms(t0, 4099), &raised), 0);
-        assert_eq!(p.update(ms(t0, 4100), &raised), 750_000);
-        assert_eq!(p.update(ms(t0, 4500), &raised), 0);
-        assert_eq!(p.update(ms(t0, 4800), &raised), 0);
-        assert_eq!(p.update(ms(t0, 8499), &raised), 0);
-        assert_eq!(p.update(ms(t0, 8500), &raised), 750_000);
+        assert!(!t.update(t0, &low, false, false));
+        assert!(!t.update(ms(t0, 499), &low, false, false));
+        assert!(t.update(ms(t0, 500), &low, false, false));
+        assert!(!t.update(ms(t0, 600), &low, true, false));
+        // A frame's train was measured at 900: the next at 1400.
+        assert!(!t.update(ms(t0, 900), &low, true, false));
+        assert!(!t.update(ms(t0, 1399), &low, false, false));
+        assert!(t.update(ms(t0, 1400), &low, false, false));
+        // One showed a capacity far above the target: another at once.
+        assert!(t.update(ms(t0, 1500), &low, true, true));
+        assert!(!t.update(ms(t0, 1600), &low, true, false));
     }
 
     #[test]
-    fn a_probe_ends_when_the_link_queues_and_a_free_or_lossy_link_is_not_probed() {
+    fn a_queueing_lossy_or_free_link_gets_no_train() {
         let t0 = Instant::now();
-        let mut p = Prober::default();
         let low = held(400_000.0);
-        p.update(t0, &low);
-        assert_eq!(p.update(ms(t0, 1000), &low), 300_000);
         let queueing = LinkView {
             queue_delay: Duration::from_millis(40),
             ..low
         };
-        assert_eq!(p.update(ms(t0, 1100), &queueing), 0);
-        assert!(!p.probing());
-        // A lossy link waits until it is clean.
         let lossy = LinkView {
             lost_permille: 50,
             ..low
         };
-        let mut q = Prober::default();
-        q.update(t0, &lossy);
-        assert_eq!(q.update(ms(t0, 1000), &lossy), 0);
-        assert_eq!(q.update(ms(t0, 1100), &low), 300_000);
-        // Not held down (or nothing wanted): no probe, ever.
-        let mut r = Prober::default();
-        let free = held(2_550_000.0);
+        let mut t = Trains::default();
+        t.update(t0, &low, false, false);
+        assert!(!t.update(ms(t0, 500), &queueing, false, false));
+        assert!(!t.update(ms(t0, 600), &lossy, false, false));
+        assert!(t.update(ms(t0, 700), &low, false, false), "clean again");
+        // Not held down (or nothing wanted): no train, ever.
+        let mut free = Trains::default();
         let unknown = LinkView {
             wanted_bps: 0.0,
             ..low
         };
         for n in 0..50 {
-            assert_eq!(r.update(ms(t0, n * 100), &free), 0);
-            assert_eq!(r.update(ms(t0, n * 100 + 50), &unknown), 0);
+            assert!(!free.update(ms(t0, n * 100), &held(2_550_000.0), false, true));
+            assert!(!free.update(ms(t0, n * 100 + 50), &unknown, false, true));
         }
+    }
+
+    /// Feedback batch `n` (100 ms from `t0`) on a link of `kbps`: frames
+    /// of one packet at 0 and 33 ms, and at 66 ms a frame with two filler
+    /// packets (a train).
+    fn trains_batch(t0: Instant, n: u64, kbps: u64) -> Vec<PacketReport> {
+        use super::super::dispersion::{report, train};
+        let at = n * 100;
+        let lone = |i: u64| {
+            let sent = (at + 33 * i) * 1000;
+            report(
+                t0,
+                n * 10 + i,
+                sent,
+                Some(sent + 20_000 + 700 * 8 * 1000 / kbps),
+                700,
+            )
+        };
+        let mut reports = vec![lone(0), lone(1)];
+        reports.extend(train(t0, n * 10 + 2, at + 66, 2, kbps, 0));
+        reports
+    }
+
+    #[test]
+    fn trains_bound_the_target_by_the_links_rate_and_a_rate_that_came_back_raises_it() {
+        let t0 = Instant::now();
+        let shared = Arc::new(RateShared::default());
+        shared.set_wanted(2_158_000);
+        let mut e =
+            PublisherEstimator::new(2_500_000.0, 100_000.0, 20_000_000.0, Arc::clone(&shared));
+        // 500 kbit/s: GCC's 2.5 Mbit/s start is bounded by 0.85 x that.
+        for n in 0..30 {
+            e.on_reports(ms(t0, n * 100 + 100), &trains_batch(t0, n, 500));
+        }
+        let bounded = e.target_bitrate();
+        assert!((400_000.0..=430_000.0).contains(&bounded), "{bounded}");
+        // 5 Mbit/s (each batch's train is measured with the next batch):
+        // the first fast train does not move it, the second (its train
+        // asked for at once) does: GCC, which climbed meanwhile, is no
+        // longer bounded (below 1.25x what the ladder wants, it would
+        // restart there).
+        e.on_reports(ms(t0, 3100), &trains_batch(t0, 30, 5000));
+        assert!(shared.probe_bps() == 0);
+        e.on_reports(ms(t0, 3200), &trains_batch(t0, 31, 5000));
+        assert!(e.target_bitrate() < 500_000.0, "{}", e.target_bitrate());
+        assert!(shared.probe_bps() > 0, "a train at once");
+        e.on_reports(ms(t0, 3300), &trains_batch(t0, 32, 5000));
+        let raised = e.target_bitrate();
+        assert!((2_690_000.0..=4_250_000.0).contains(&raised), "{raised}");
     }
 
     #[test]
