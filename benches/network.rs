@@ -43,7 +43,9 @@
 //!
 //! `BENCH_ONLY` (comma-separated scenario names, e.g. `loss20,capacity`)
 //! runs a subset; `BENCH_NATIVE_ONLY=1` skips Chromium, `BENCH_BROWSER_ONLY=1`
-//! the native engines.
+//! the native engines. With `RUST_LOG` set (e.g.
+//! `RUST_LOG=media_core::transport::rate_control=debug,network=info`) the
+//! native engines' logs and the capacity steps go to stderr.
 //!
 //! Capacities sit behind a drop-tail queue of about 200 ms. Impairments
 //! start once every player shows frames (a loss scenario's delay is the
@@ -86,6 +88,12 @@ const STREAM: &str = "cam";
 const BITRATE_TICK: Duration = Duration::from_millis(250);
 
 fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     support::block_on(run());
 }
 
@@ -274,6 +282,7 @@ async fn capacity_step(bench: &mut Bench, side: Side) {
             .then(before, capacity(500))
             .then(before + low, capacity(5000)),
     );
+    tracing::info!(?before, ?low, "capacity 5 Mbit/s, then 500 kbit/s after `before` for `low`");
     // The player's downlink: what the relay delivered towards the clients.
     let mut bytes: Vec<(u64, u64)> = Vec::new();
     let end = Instant::now() + before + low + bench.window;
