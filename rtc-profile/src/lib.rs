@@ -23,6 +23,7 @@
 
 pub mod filler;
 pub mod link_rate;
+pub mod loss_kind;
 pub mod loss_report;
 pub mod nack_asks;
 pub mod nack_copies;

@@ -20,7 +20,14 @@
 //!   route change. A queue cannot look like that: it fills and drains
 //!   with the sender's bursts, grows through the levels between, or
 //!   overflows; a step that comes with loss waits out [`BASE_HOLD`].
+//! - Optionally ([`LinkRate::sparing_random_loss`]), **random loss**
+//!   ([`crate::loss_kind`]: loss while nothing queues) neither cuts GCC's
+//!   estimate (GCC is fed the feedback's arrived packets only: its loss
+//!   half holds below 10 % loss and cuts above, whatever the cause) nor
+//!   stops a probe from showing a rate, and the acknowledged rate counts
+//!   the packets it lost (NACKs repair them; the link had room).
 
+use crate::loss_kind::LossKind;
 use rtc::interceptor::{BandwidthEstimator, Gcc, PacketReport};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -37,6 +44,11 @@ const PROBE_MIN_PACKETS: usize = 20;
 const PROBE_MAX_LOSS: f64 = 0.03;
 /// Received this share of the sent rate or more: no queue built up.
 const PROBE_DELIVERED: f64 = 0.9;
+/// Fewer arrived packets than this in the window, or spread over less
+/// time, cannot show that arrivals keep pace with departures.
+const KEEPING_PACE_PACKETS: usize = 10;
+/// See [`KEEPING_PACE_PACKETS`].
+const KEEPING_PACE_SPAN: Duration = Duration::from_millis(200);
 /// A shown rate this far above the estimate restarts GCC from it.
 const PROBE_RAISES_AT: f64 = 1.2;
 /// How long the least one-way delay is remembered (the empty path's).
@@ -92,6 +104,10 @@ pub struct LinkRate {
     first_report: Option<Instant>,
     /// The last feedback showed a rate that restarted GCC.
     raised: bool,
+    /// Tells random loss from congestion (`None`: all loss counts).
+    loss_kind: Option<LossKind>,
+    /// The last feedback's losses were random.
+    random_loss: bool,
 }
 
 impl LinkRate {
@@ -108,7 +124,26 @@ impl LinkRate {
             epoch: None,
             first_report: None,
             raised: false,
+            loss_kind: None,
+            random_loss: false,
         }
+    }
+
+    /// The same, but random loss (module doc) neither cuts the estimate
+    /// nor stops a probe from showing a rate, and counts in the
+    /// acknowledged rate. The SFU's player legs estimate so; the
+    /// publisher does not (yet).
+    pub fn sparing_random_loss(self) -> Self {
+        LinkRate {
+            loss_kind: Some(LossKind::default()),
+            ..self
+        }
+    }
+
+    /// Whether the last feedback's losses were random (always `false`
+    /// unless [`sparing_random_loss`](Self::sparing_random_loss)).
+    pub fn loss_is_random(&self) -> bool {
+        self.random_loss
     }
 
     /// Starts GCC afresh from `bps` (within the limits).
@@ -125,11 +160,13 @@ impl LinkRate {
     /// What the receiver got of the last [`WINDOW`]'s packets, bits/s:
     /// their bytes over the window, or over the time they took to arrive
     /// if longer (a queue stretches the arrivals to the link's rate).
+    /// While the loss is random, the lost packets count too: the link had
+    /// room for them.
     pub fn received_bps(&self) -> f64 {
         let bytes: usize = self
             .sent
             .iter()
-            .filter(|s| s.arrival.is_some())
+            .filter(|s| s.arrival.is_some() || self.random_loss)
             .map(|s| s.size)
             .sum();
         let span = self
@@ -189,7 +226,7 @@ impl LinkRate {
             return None;
         }
         let lost = window.iter().filter(|s| s.arrival.is_none()).count();
-        if lost as f64 > PROBE_MAX_LOSS * window.len() as f64 {
+        if !self.random_loss && lost as f64 > PROBE_MAX_LOSS * window.len() as f64 {
             return None;
         }
         let send_span = newest.saturating_duration_since(window[0].departure);
@@ -203,6 +240,26 @@ impl LinkRate {
         let sent = bytes as f64 * 8.0 / send_span.as_secs_f64();
         let received = bytes as f64 * 8.0 / receive_span.as_secs_f64();
         (received >= PROBE_DELIVERED * sent).then_some(sent.min(received))
+    }
+
+    /// Whether the last [`WINDOW`]'s arrived packets arrived as fast as
+    /// they left (within [`PROBE_DELIVERED`]); `false` for too few to say.
+    fn keeping_pace(&self) -> bool {
+        let departures = self
+            .sent
+            .iter()
+            .filter(|s| s.arrival.is_some())
+            .map(|s| s.departure);
+        let (Some(first), Some(last)) = (departures.clone().min(), departures.clone().max()) else {
+            return false;
+        };
+        let send_span = last - first;
+        let Some((lo, hi)) = self.arrival_span() else {
+            return false;
+        };
+        departures.count() >= KEEPING_PACE_PACKETS
+            && send_span >= KEEPING_PACE_SPAN
+            && PROBE_DELIVERED * (hi - lo).as_secs_f64() <= send_span.as_secs_f64()
     }
 
     /// Records the least one-way delay of `reports`.
@@ -281,7 +338,6 @@ impl LinkRate {
 
 impl BandwidthEstimator for LinkRate {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
-        self.gcc.on_reports(now, reports);
         self.raised = false;
         self.first_report.get_or_insert(now);
         self.note_delays(now, reports);
@@ -300,6 +356,19 @@ impl BandwidthEstimator for LinkRate {
             {
                 self.sent.pop_front();
             }
+        }
+        let queue_delay = self.queue_delay();
+        let keeping_pace = self.keeping_pace();
+        self.random_loss = self
+            .loss_kind
+            .as_mut()
+            .is_some_and(|kind| kind.on_feedback(now, queue_delay, keeping_pace));
+        if self.random_loss {
+            let arrived: Vec<PacketReport> =
+                reports.iter().filter(|r| r.arrived).cloned().collect();
+            self.gcc.on_reports(now, &arrived);
+        } else {
+            self.gcc.on_reports(now, reports);
         }
         self.received.push_back((now, self.received_bps()));
         while self
@@ -459,6 +528,34 @@ mod tests {
 
     fn ms(queue: Duration) -> u128 {
         queue.as_millis()
+    }
+
+    #[test]
+    fn random_loss_is_spared_but_loss_behind_a_queue_cuts() {
+        let t0 = Instant::now();
+        let link = || LinkRate::new(1_000_000.0, 100_000.0, 20_000_000.0);
+        // 2 Mbit/s, every fifth packet lost, nothing queues.
+        let lossy = |i: u64| (i % 5 != 0).then_some(20.0);
+        let mut plain = link();
+        feed(&mut plain, t0, 0, 5000, lossy);
+        assert!(!plain.loss_is_random());
+        assert!(
+            plain.target_bitrate() < 500_000.0,
+            "{}",
+            plain.target_bitrate()
+        );
+        let mut spared = link().sparing_random_loss();
+        feed(&mut spared, t0, 0, 5000, lossy);
+        assert!(spared.loss_is_random());
+        assert!((180..=220).contains(&spared.lost_permille()));
+        let kept = spared.target_bitrate();
+        assert!(kept > 1_500_000.0, "{kept}");
+        assert!(spared.acked_bps() > 1_800_000.0, "{}", spared.acked_bps());
+        // The same loss while the packets queue 60 ms: congestion.
+        feed(&mut spared, t0, 5000, 3000, |i| lossy(i).map(|d| d + 60.0));
+        assert!(!spared.loss_is_random());
+        let cut = spared.target_bitrate();
+        assert!(cut < 0.6 * kept, "{kept} -> {cut}");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! A player leg's downlink estimate: webrtc-rs's GCC over the player's
-//! transport-wide feedback with the acknowledged rate and probe recovery
-//! of [`rtc_profile::link_rate`] (sans-IO apart from the `watch` it
-//! publishes on). The layer switch believes an estimate only up to 1.5x
+//! transport-wide feedback with the acknowledged rate, probe recovery and
+//! random-loss sparing of [`rtc_profile::link_rate`] (sans-IO apart from
+//! the `watch` it publishes on). Loss while the leg's packets do not queue
+//! ([`rtc_profile::loss_kind`]) is the link's, not the leg's rate's:
+//! NACKs repair it, and it cuts neither the estimate nor, in the layer
+//! switch, a climb or a probe. The layer switch believes an estimate only up to 1.5x
 //! of the acknowledged rate; the leg probes (sends more than the
 //! estimate) and when the player receives it at the rate it was sent,
 //! without loss, GCC is started afresh from that rate.
@@ -28,7 +31,7 @@ impl LegEstimator {
     /// An estimator starting at `initial_bps`, publishing on `out`.
     pub(crate) fn new(initial_bps: f64, out: watch::Sender<Option<Estimate>>) -> Self {
         LegEstimator {
-            link: LinkRate::new(initial_bps, MIN_BPS, MAX_BPS),
+            link: LinkRate::new(initial_bps, MIN_BPS, MAX_BPS).sparing_random_loss(),
             out,
         }
     }
@@ -50,6 +53,7 @@ impl BandwidthEstimator for LegEstimator {
             target_bps: self.link.target_bitrate() as u64,
             acked_bps: self.link.acked_bps() as u64,
             queue_delay_ms: u32::try_from(self.link.queue_delay().as_millis()).unwrap_or(u32::MAX),
+            random_loss: self.link.loss_is_random(),
         };
         self.out.send_if_modified(|old| {
             let changed = *old != Some(estimate);

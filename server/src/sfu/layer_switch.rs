@@ -18,7 +18,9 @@
 //!    showed the link carries it: capacity that came back is used within
 //!    a second, not two per step). No climb, and a pending one is called
 //!    off, while the leg lost more than [`CLIMB_MAX_LOSS_PERMILLE`] in the
-//!    last [`CLIMB_LOSS_MEMORY`]; the hold starts afresh after that, and
+//!    last [`CLIMB_LOSS_MEMORY`] for want of capacity (random loss, which
+//!    NACKs repair on a link that does not queue, does not count); the
+//!    hold starts afresh after that, and
 //!    does not start before the leg's last probe burst ended (its
 //!    feedback, losses included, comes in meanwhile).
 //! 4. A switch happens only at the first packet of a keyframe of the
@@ -58,8 +60,9 @@ pub(crate) const UP_AFTER_PROVEN: Duration = Duration::from_millis(500);
 pub(crate) const UP_QUIET_AFTER_DOWN: Duration = Duration::from_secs(5);
 /// An up-switch waiting this long for its keyframe is given up.
 pub(crate) const UP_GIVE_UP: Duration = Duration::from_secs(2);
-/// A leg whose feedback showed more than this loss (per mille) in the
-/// last [`CLIMB_LOSS_MEMORY`] does not climb. On the LTE trace a leg
+/// A leg whose feedback showed more than this congestion loss (per
+/// mille, [`Estimate::congestion_permille`]) in the last
+/// [`CLIMB_LOSS_MEMORY`] does not climb. On the LTE trace a leg
 /// climbed to 720p right after a probe while it lost 52-80 % of its
 /// packets, and each time the top layer's keyframe was lost with them.
 pub(crate) const CLIMB_MAX_LOSS_PERMILLE: u16 = 100;
@@ -84,8 +87,8 @@ const PROBE_GROWTH: f64 = 2.0;
 const PROBE_RAISED: f64 = 1.4;
 /// See [`PROBE_RAISED`].
 const PROBE_FEEDBACK: Duration = Duration::from_millis(300);
-/// A link losing more than this (per mille) is not probed, and a probe
-/// that makes it lose more ends.
+/// A link losing more than this (per mille, random loss aside) is not
+/// probed, and a probe that makes it lose more ends.
 const PROBE_MAX_LOSS_PERMILLE: u16 = 20;
 /// A leg probes only once it has acknowledged this share of its layer's rate.
 const PROBE_CARRIED: f64 = 0.9;
@@ -178,9 +181,23 @@ pub(crate) struct Estimate {
     /// How much longer than the link's least delay the latest feedback's
     /// packets took, ms (a standing queue).
     pub(crate) queue_delay_ms: u32,
+    /// The latest feedback's losses were random (`rtc_profile::loss_kind`:
+    /// nothing queued for a while), not for want of capacity.
+    pub(crate) random_loss: bool,
 }
 
 impl Estimate {
+    /// The loss that shows congestion, per mille: [`lost_permille`](Self::lost_permille)
+    /// unless the loss is random (then none). NACKs repair random loss,
+    /// and a link that loses at random but does not queue has room.
+    pub(crate) fn congestion_permille(&self) -> u16 {
+        if self.random_loss {
+            0
+        } else {
+            self.lost_permille
+        }
+    }
+
     /// Whether the leg's packets queue [`STANDING_QUEUE`] or longer: its
     /// link is full and carries what it acknowledges, no more (a probe's
     /// excess would only be dropped).
@@ -332,7 +349,7 @@ impl LayerSwitch {
     pub(crate) fn tick(&mut self, layers: &Layers, now: Instant) -> Option<VideoLayer> {
         if self
             .estimate
-            .is_some_and(|e| e.lost_permille > CLIMB_MAX_LOSS_PERMILLE)
+            .is_some_and(|e| e.congestion_permille() > CLIMB_MAX_LOSS_PERMILLE)
         {
             self.lossy_at = Some(now);
         }
@@ -417,7 +434,7 @@ impl LayerSwitch {
             .last_switch
             .is_none_or(|t| now.saturating_duration_since(t) >= PROBE_EVERY);
         let clean = settled
-            && estimate.lost_permille <= PROBE_MAX_LOSS_PERMILLE
+            && estimate.congestion_permille() <= PROBE_MAX_LOSS_PERMILLE
             && !estimate.queue_stands();
         let probe = match self.probe {
             Some(p) => {
@@ -645,6 +662,7 @@ mod tests {
             acked_bps: kbps * 1000,
             lost_permille: 0,
             queue_delay_ms: 0,
+            random_loss: false,
         }
     }
 
@@ -1035,6 +1053,7 @@ mod tests {
             acked_bps: 100_000,
             lost_permille: 0,
             queue_delay_ms: 0,
+            random_loss: false,
         });
         assert_eq!(s.fit(&ALL_LIVE), Some((1.5 - 50.0 / 150.0, false)));
         // On the top layer at 650 kbit/s: the down-switch waits for its
@@ -1056,6 +1075,7 @@ mod tests {
             acked_bps: 160_000,
             lost_permille: 0,
             queue_delay_ms,
+            random_loss: false,
         };
         s.on_estimate(full(FULL_QUEUE_MS - 1));
         assert_eq!(s.fit(&ALL_LIVE), Some(((240.0 - 50.0) / 150.0, false)));
@@ -1105,6 +1125,34 @@ mod tests {
         assert_eq!(s.tick(&ALL_LIVE, ms(t0, 600)), None);
         assert_eq!(s.target(), Some(Low));
         assert_eq!(s.on_packet(High, true, ms(t0, 610)), Route::Drop);
+    }
+
+    #[test]
+    fn random_loss_neither_holds_a_climb_nor_stops_a_probe() {
+        let t0 = Instant::now();
+        // Losing 35 % at random (no queue): probed, and it climbs as a
+        // clean leg would.
+        let random = |kbps| Estimate {
+            lost_permille: 350,
+            random_loss: true,
+            ..estimate(kbps)
+        };
+        let mut s = started_on(Low, 300, t0);
+        s.on_estimate(random(300));
+        assert_eq!(s.probe_bps(&ALL_LIVE, t0), Some(450_000));
+        s.on_estimate(random(3000));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 400)), None);
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 900)), Some(High));
+        // The same loss for want of capacity: no probe, no climb.
+        let congested = |kbps| Estimate {
+            random_loss: false,
+            ..random(kbps)
+        };
+        let mut s = started_on(Low, 300, t0);
+        s.on_estimate(congested(300));
+        assert_eq!(s.probe_bps(&ALL_LIVE, t0), None);
+        s.on_estimate(congested(3000));
+        assert_eq!(s.tick(&ALL_LIVE, ms(t0, 900)), None);
     }
 
     #[test]

@@ -277,6 +277,7 @@ mod tests {
             acked_bps: 400_000,
             lost_permille: 200,
             queue_delay_ms,
+            random_loss: false,
         }
     }
 

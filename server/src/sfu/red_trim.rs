@@ -100,6 +100,7 @@ mod tests {
             acked_bps: acked_kbps * 1000,
             lost_permille: 200,
             queue_delay_ms,
+            random_loss: false,
         }
     }
 

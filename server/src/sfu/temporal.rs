@@ -80,7 +80,7 @@ pub(crate) const LOSSY_FOR: Duration = Duration::from_secs(1);
 /// this loses at random: a link short of capacity queues before it drops
 /// (and GCC's delay signal cuts the estimate without loss), so the
 /// estimate's cut came from the losses alone and nothing is thinned.
-pub(crate) const STANDING_QUEUE: Duration = Duration::from_millis(30);
+pub(crate) use rtc_profile::loss_kind::STANDING_QUEUE;
 
 /// A packet's temporal layer from its RTP payload (H.264, RFC 6184): the
 /// first byte is the NAL header, a STAP-A's (the most important of its

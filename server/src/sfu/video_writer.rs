@@ -423,6 +423,7 @@ mod tests {
             acked_bps: bps,
             lost_permille: 0,
             queue_delay_ms: 0,
+            random_loss: false,
         }));
         while leg.switch.estimate().map(|e| e.target_bps) != Some(bps) {
             leg.next_event().await.expect("the estimate");
