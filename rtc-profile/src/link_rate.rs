@@ -131,8 +131,8 @@ impl LinkRate {
 
     /// The same, but random loss (module doc) neither cuts the estimate
     /// nor stops a probe from showing a rate, and counts in the
-    /// acknowledged rate. The SFU's player legs estimate so; the
-    /// publisher does not (yet).
+    /// acknowledged rate. The SFU's player legs and the SDK's publisher
+    /// estimate so.
     pub fn sparing_random_loss(self) -> Self {
         LinkRate {
             loss_kind: Some(LossKind::default()),

@@ -242,7 +242,7 @@ impl PublisherEstimator {
         shared: Arc<RateShared>,
     ) -> Self {
         PublisherEstimator {
-            link: LinkRate::new(initial_bps, min_bps, max_bps),
+            link: LinkRate::new(initial_bps, min_bps, max_bps).sparing_random_loss(),
             dispersion: Dispersion::default(),
             trains: Trains::default(),
             shared,

@@ -18,11 +18,11 @@
 //! by a resend, and each one failed costs the player a keyframe: at 20 %
 //! loss each way an ask and its resend get through 64 % of the time, so
 //! two leave 13 % of the lost packets unrepaired, four 1.7 % and six
-//! 0.2 %. There, a packet's first resend goes out twice (as the
-//! profile's responder does, [`rtc_profile::nack_copies`]): it then gets
-//! through 96 % of the time, and a packet lost on the publisher's leg and
-//! again on the player's rarely waits another NACK round, the stalls the
-//! network bench showed. [`NackBudget`] strips the asks over budget, as an [`RtcpStep`]
+//! 0.2 %. There, every resend goes out twice (as the profile's
+//! responder does, [`rtc_profile::nack_copies`]): a round then repairs
+//! 92 % of the time instead of 77 %. Traced at a player at 20 % loss each
+//! way, every freeze was one packet that needed 6-8 rounds while only the
+//! first resend was doubled. [`NackBudget`] strips the asks over budget, as an [`RtcpStep`]
 //! wire-ward of the NACK responder on a player leg (it sees what the leg
 //! writes, resends included).
 //!
@@ -144,15 +144,10 @@ impl NackBudget {
             .flat_map(|pair| pair.packet_list())
             .filter(|seq| self.allow(nack.media_ssrc, *seq, now))
             .collect();
-        // On a link losing at random, a packet's first resend goes twice.
+        // On a link losing at random, every resend goes twice.
         let twice: Vec<NackPair> = if self.limits().0 == RANDOM_LOSS_RESENDS {
             allowed
                 .iter()
-                .filter(|seq| {
-                    self.resent
-                        .get(&(nack.media_ssrc, **seq))
-                        .is_some_and(|(count, _)| *count == 1)
-                })
                 .map(|&packet_id| NackPair {
                     packet_id,
                     lost_packets: 0,
@@ -296,12 +291,12 @@ mod tests {
     }
 
     #[test]
-    fn on_a_link_losing_at_random_a_first_resend_goes_twice() {
+    fn on_a_link_losing_at_random_every_resend_goes_twice() {
         let t0 = Instant::now();
         let at = |ms| t0 + Duration::from_millis(ms);
         let (tx, rx) = watch::channel(Some(estimate(5)));
         let mut b = NackBudget::new(rx);
-        // The profile's responder passes a first ask on with the number
+        // The profile's responder passes an ask on with the number
         // twice; the budget decides the copies.
         let nack = |seqs: &[u16]| TransportLayerNack {
             sender_ssrc: 9,
@@ -320,8 +315,8 @@ mod tests {
             })
         };
         assert_eq!(resent(b.filter(&nack(&[5, 6]), t0)), vec![5, 6, 5, 6]);
-        // The next ask: once.
-        assert_eq!(resent(b.filter(&nack(&[5]), at(40))), vec![5]);
+        // The next ask: twice again.
+        assert_eq!(resent(b.filter(&nack(&[5]), at(40))), vec![5, 5]);
         // With a queue standing, once.
         tx.send_replace(Some(estimate(200)));
         assert_eq!(resent(b.filter(&nack(&[7]), at(40))), vec![7]);
