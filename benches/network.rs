@@ -282,7 +282,11 @@ async fn capacity_step(bench: &mut Bench, side: Side) {
             .then(before, capacity(500))
             .then(before + low, capacity(5000)),
     );
-    tracing::info!(?before, ?low, "capacity 5 Mbit/s, then 500 kbit/s after `before` for `low`");
+    tracing::info!(
+        ?before,
+        ?low,
+        "capacity 5 Mbit/s, then 500 kbit/s after `before` for `low`"
+    );
     // The player's downlink: what the relay delivered towards the clients.
     let mut bytes: Vec<(u64, u64)> = Vec::new();
     let end = Instant::now() + before + low + bench.window;
