@@ -412,14 +412,20 @@ pub fn synthetic_reports(
     (0..count)
         .map(|i| {
             let arrival = (!lost(i)).then(|| Duration::from_millis(5 + arrival_ms * i));
-            packet_report(i, t0 + Duration::from_millis(send_ms * i), arrival)
+            packet_report(i, t0 + Duration::from_millis(send_ms * i), arrival, 1000)
         })
         .collect()
 }
 
-/// Packet `i` of a synthetic stream (1000 bytes, SSRC 1, sequence numbers
-/// `i`), sent at `departure`, arriving at `arrival` (`None`: lost).
-fn packet_report(i: u64, departure: Instant, arrival: Option<Duration>) -> PacketReport {
+/// Packet `i` of a synthetic stream (`size` bytes, SSRC 1, sequence
+/// numbers `i`), sent at `departure`, arriving at `arrival` on the
+/// receiver's clock (`None`: lost), for tests of estimators.
+pub fn packet_report(
+    i: u64,
+    departure: Instant,
+    arrival: Option<Duration>,
+    size: usize,
+) -> PacketReport {
     use rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn;
     PacketReport {
         ssrc: 1,
@@ -427,7 +433,7 @@ fn packet_report(i: u64, departure: Instant, arrival: Option<Duration>) -> Packe
         rtp_sequence_number: i as u16,
         is_twcc: true,
         twcc_sequence_number: i as u16,
-        size: 1000,
+        size,
         arrived: arrival.is_some(),
         departure,
         arrival,
@@ -517,7 +523,7 @@ mod tests {
                     .map(|i| {
                         let arrival = delay_ms(i)
                             .map(|d| Duration::from_secs_f64((4 * i) as f64 / 1e3 + d / 1e3));
-                        packet_report(i, t0 + Duration::from_millis(4 * i), arrival)
+                        packet_report(i, t0 + Duration::from_millis(4 * i), arrival, 1000)
                     })
                     .collect();
                 link.on_reports(t0 + Duration::from_millis(100 * round + 160), &reports);

@@ -127,18 +127,12 @@ pub(crate) fn report(
     arrival_us: Option<u64>,
     size: usize,
 ) -> PacketReport {
-    PacketReport {
-        ssrc: 1,
+    rtc_profile::link_rate::packet_report(
         id,
-        rtp_sequence_number: id as u16,
-        is_twcc: true,
-        twcc_sequence_number: id as u16,
+        t0 + Duration::from_micros(sent_us),
+        arrival_us.map(Duration::from_micros),
         size,
-        arrived: arrival_us.is_some(),
-        departure: t0 + Duration::from_micros(sent_us),
-        arrival: arrival_us.map(Duration::from_micros),
-        ecn: rtc::rtcp::transport_feedbacks::cc_feedback_report::Ecn::default(),
-    }
+    )
 }
 
 /// A frame's packet (700 bytes) and `fillers` of 1000 bytes sent 50 us
